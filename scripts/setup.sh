@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Set up the kit in ./.venv with pip alone (no apt, no sudo, no GPU needed). Safe to run again: it skips what is done.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+  echo "[setup] creating .venv with $($PY --version)"
+  $PY -m venv .venv
+fi
+VPY=.venv/bin/python
+# torch and torchaudio must come from the same release, or torchaudio (and with it transformers) fails to import.
+if ! $VPY -c "import torch, torchaudio; assert torch.__version__.split('+')[0] == torchaudio.__version__.split('+')[0]" 2>/dev/null; then
+  echo "[setup] installing torch + torchaudio 2.11.0 (a matching pair; several GB, a minute or two)"
+  $VPY -m pip install -q "torch==2.11.0" "torchaudio==2.11.0"
+fi
+if ! $VPY -c "import emotion_omni_lite, pytest, playwright" 2>/dev/null || [ pyproject.toml -nt .venv/.eol-installed ]; then
+  echo "[setup] installing the kit and its dependencies (pip install -e '.[dev]')"
+  $VPY -m pip install -q -e ".[dev]"
+  touch .venv/.eol-installed
+fi
+echo "[setup] ready: $($VPY -c 'import torch, transformers, emotion_omni_lite as e; print("torch", torch.__version__, "| transformers", transformers.__version__, "| emotion_omni_lite", e.__version__)')"

@@ -1,0 +1,94 @@
+"Settings order, presets and config validation."
+import os, subprocess, sys
+from pathlib import Path
+import pytest
+from emotion_omni_lite.config import (ConfigError, EMOTIONS, OmniConfig, PRESETS, emotion_index, get_config,
+                                      get_settings, set_field)
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_presets_exist_and_differ():
+    assert set(PRESETS) == {'lite', 'full', 'smoke'}
+    full, lite = get_config('full'), get_config('lite')
+    assert full.semantic_encoder.d_model == 1280 and full.semantic_encoder.encoder_layers == 32
+    assert full.semantic_encoder.n_mels == 128 and lite.semantic_encoder.n_mels == 80
+    assert full.emotion_encoder.dim == 768 and full.emotion_encoder.frame_rate == 50
+    assert full.adapter.k == 5 and full.adapter.hidden == 2048
+    assert (full.llm.hidden_size, full.llm.num_layers, full.llm.num_heads, full.llm.num_kv_heads) == (3584, 28, 28, 4)
+    assert (full.lora.r, full.lora.alpha) == (8, 16) and (lite.lora.r, lite.lora.alpha) == (8, 16)
+    d = full.decoder
+    assert (d.pre_layers, d.layers, d.d_model, d.heads, d.ffn) == (2, 4, 3584, 32, 14336)
+    assert full.units.n_units == 6561 and full.units.rate_hz == 25
+    assert lite.llm.hidden_size < full.llm.hidden_size and lite.llm.pretrained is None
+
+
+def test_incompatible_fields_are_named():
+    with pytest.raises(ConfigError, match='fusion.adaln_cond_dim'):
+        get_config('lite', **{'fusion.adaln_cond_dim': 999})
+    with pytest.raises(ConfigError, match='semantic_encoder.n_mels'):
+        get_config('lite', **{'audio.n_mels': 128})
+    with pytest.raises(ConfigError, match='decoder.d_model'):
+        get_config('lite', **{'decoder.d_model': 64})
+    with pytest.raises(ConfigError, match='llm.num_kv_heads'):
+        get_config('lite', **{'llm.num_kv_heads': 3})
+    with pytest.raises(ConfigError, match='has no field'):
+        get_config('lite', **{'llm.width': 3})
+    with pytest.raises(ConfigError, match='unknown'):
+        get_config('gigantic')
+
+
+def test_config_round_trip_and_hash():
+    lite = get_config('lite')
+    assert OmniConfig.from_dict(lite.to_dict()) == lite
+    assert lite.part_hash('data') == get_config('lite').part_hash('data')
+    assert lite.part_hash('data') != set_field(lite, 'data.n_dialogues', 10).part_hash('data')
+
+
+def test_unknown_emotion():
+    assert emotion_index('happy') == EMOTIONS.index('happy')
+    with pytest.raises(ConfigError, match='use one of'):
+        emotion_index('bored')
+
+
+def test_settings_order(tmp_path, monkeypatch):
+    ini = tmp_path / 'settings.ini'
+    ini.write_text('[emotion_omni_lite]\npreset = full\nseed = 7\nout_dir = out\n')
+    monkeypatch.delenv('EOL_PRESET', raising=False)
+    s = get_settings(ini)
+    assert (s.preset, s.seed, s.out_dir) == ('full', 7, tmp_path / 'out')     # file
+    monkeypatch.setenv('EOL_PRESET', 'smoke'); monkeypatch.setenv('EOL_SEED', '11')
+    s = get_settings(ini)
+    assert (s.preset, s.seed) == ('smoke', 11)                                # environment beats file
+    s = get_settings(ini, preset='lite', seed=3)
+    assert (s.preset, s.seed) == ('lite', 3)                                  # arguments beat environment
+    assert s.run_path == tmp_path / 'out' / 'lite'
+
+
+def test_bad_settings(tmp_path, monkeypatch):
+    monkeypatch.delenv('EOL_PRESET', raising=False)
+    ini = tmp_path / 'settings.ini'
+    ini.write_text('[emotion_omni_lite]\npreset = lite\ncolour = blue\n')
+    with pytest.raises(ConfigError, match='colour'):
+        get_settings(ini)
+    ini.write_text('[emotion_omni_lite]\nseed = many\n')
+    with pytest.raises(ConfigError, match='seed'):
+        get_settings(ini)
+    monkeypatch.setenv('EOL_DEVICE', 'tpu')
+    ini.write_text('[emotion_omni_lite]\npreset = lite\n')
+    with pytest.raises(ConfigError, match='device'):
+        get_settings(ini)
+
+
+def test_repo_settings_file_is_found_from_notebooks_folder(monkeypatch):
+    monkeypatch.delenv('EOL_SETTINGS', raising=False); monkeypatch.delenv('EOL_PRESET', raising=False)
+    monkeypatch.chdir(ROOT / 'nbs')
+    s = get_settings()
+    assert Path(s.source) == ROOT / 'settings.ini'
+    assert s.data_dir == ROOT / 'data' and s.out_dir == ROOT / 'runs'
+
+
+def test_python_c_shows_presets():
+    out = subprocess.run([sys.executable, '-c', 'from emotion_omni_lite.config import PRESETS; print(sorted(PRESETS))'],
+                         capture_output=True, text=True, check=True).stdout
+    assert 'lite' in out and 'full' in out

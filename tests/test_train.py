@@ -1,0 +1,49 @@
+"The shared training loop: checkpoints, resume, seeds."
+import json
+import pytest
+import torch
+from torch import nn
+from emotion_omni_lite.config import TrainConfig
+from emotion_omni_lite.train import fit, set_seed, has_checkpoint
+
+XS = torch.linspace(-1, 1, 64)[:, None]
+YS = 3 * XS + 0.5
+DATA = list(zip(XS, YS))
+collate = lambda b: (torch.stack([x for x, _ in b]), torch.stack([y for _, y in b]))
+loss = lambda m, b: ((m(b[0]) - b[1]) ** 2).mean()
+TCFG = TrainConfig(steps=30, batch_size=8, lr=0.3, ckpt_every=10, log_every=5)
+
+
+def test_fit_learns_and_checkpoints(tmp_path):
+    set_seed(0); m = nn.Linear(1, 1)
+    r = fit(m, DATA, collate, loss, TCFG, ckpt_dir=tmp_path, progress=False)
+    assert r.final_loss < r.history[0]['loss']
+    ck = tmp_path / 'checkpoint'
+    assert sorted(p.name for p in ck.iterdir()) == ['model.safetensors', 'optimizer.safetensors', 'state.json']
+    st = json.loads((ck / 'state.json').read_text())
+    assert st['step'] == 30 and 'rng' in st and st['history']
+
+
+def test_resume_after_crash_matches_uninterrupted(tmp_path):
+    set_seed(0); a = nn.Linear(1, 1)
+    fit(a, DATA, collate, loss, TCFG, ckpt_dir=tmp_path / 'a', progress=False)
+    calls = {'n': 0}
+    def crashing(m, b):
+        calls['n'] += 1
+        if calls['n'] > 25: raise KeyboardInterrupt
+        return loss(m, b)
+    set_seed(0); b = nn.Linear(1, 1)
+    with pytest.raises(KeyboardInterrupt):
+        fit(b, DATA, collate, crashing, TCFG, ckpt_dir=tmp_path / 'b', progress=False)
+    assert has_checkpoint(tmp_path / 'b')
+    set_seed(0); c = nn.Linear(1, 1)
+    r = fit(c, DATA, collate, loss, TCFG, ckpt_dir=tmp_path / 'b', progress=False)
+    assert r.resumed_from == 20
+    assert torch.allclose(a.weight, c.weight, atol=1e-6) and torch.allclose(a.bias, c.bias, atol=1e-6)
+
+
+def test_frozen_model_is_refused():
+    m = nn.Linear(1, 1)
+    for p in m.parameters(): p.requires_grad_(False)
+    with pytest.raises(ValueError, match='no trainable'):
+        fit(m, DATA, collate, loss, TCFG, progress=False)
