@@ -165,6 +165,7 @@ class AdapterConfig:
     k: int = 5
     hidden: int = 2048
     mode: str = 'concat'         # concat (the paper's text) | interleave (the released code)
+    emotion_stream: bool = True  # False: the ablation without the emotion stream (semantic stream only)
 
 @dataclass
 class LLMConfig:
@@ -216,6 +217,9 @@ class SpeechDecoderConfig:
     teacher_force_prob: float = 0.3  # AdaLN condition: true reply emotion with this probability
     stream_mask_prob: float = 0.5
     max_units: int = 1500
+    max_reply_tokens: int = 2048 # units take positions from max_reply_tokens + 2 on (known before the reply ends)
+    temperature: float = 0.0     # unit sampling at inference: 0 = greedy
+    top_k: int = 0               # sample among the k likeliest units (0: all)
 
 @dataclass
 class VocoderConfig:
@@ -351,7 +355,8 @@ def lite_config() -> OmniConfig:
                       tie_word_embeddings=True),
         lora=LoRAConfig(r=8, alpha=16, dropout=0.05),
         fusion=FusionConfig(adaln_cond_dim=64),
-        decoder=SpeechDecoderConfig(d_model=128, pre_layers=2, layers=4, heads=4, ffn=384, max_units=200),
+        decoder=SpeechDecoderConfig(d_model=128, pre_layers=2, layers=4, heads=4, ffn=384, max_units=200,
+                                    max_reply_tokens=128),
         vocoder=VocoderConfig(kind='griffin_lim', hidden=128, griffin_lim_iters=32, sample_rate=16000),
         stages=StagesConfig(
             asr=T(steps=600, batch_size=32, lr=2e-3, ckpt_every=200),

@@ -1,0 +1,107 @@
+"Stage 0 text side: tokenizer, chat prompt and labels, Qwen2 builder (full size on meta), full-size loader, LoRA."
+import json, time
+from pathlib import Path
+import pytest
+import torch
+from emotion_omni_lite.config import get_config, get_settings
+from emotion_omni_lite.text_llm import (IM_END, SPEECH_TOKEN, add_lora, build_llm, build_prompt, collate_lm,
+                                        load_pretrained_llm, load_text_llm, speech_token_id, train_text_llm,
+                                        train_tokenizer, generate_text)
+
+TEXTS = ["I lost my keys again today.", "Oh no, that sounds frustrating. Let's retrace your steps together.",
+         "We won the match!", "That's wonderful news, congratulations!", "Is it raining outside?"] * 10
+
+
+@pytest.fixture(scope='module')
+def tok():
+    return train_tokenizer(TEXTS, vocab_size=400)
+
+
+def test_tokenizer_round_trip_and_specials(tok):
+    assert speech_token_id(tok) == 3
+    assert tok.decode(tok("Zebra ünïcode 🙂 keys")['input_ids']) == "Zebra ünïcode 🙂 keys"
+    p = build_prompt(tok)
+    assert p['input_ids'].count(3) == 1                                   # <speech> is one token
+    assert tok.decode(p['input_ids']).endswith('<|im_start|>assistant\n')
+
+
+def test_labels_cover_only_reply_and_end_token(tok):
+    p = build_prompt(tok, user="We won the match!", reply="That's wonderful news!")
+    lab = torch.tensor(p['labels'])
+    n = p['n_prompt']
+    assert (lab[:n] == -100).all() and (lab[n:] != -100).all()
+    assert lab[-1].item() == tok.convert_tokens_to_ids(IM_END)
+    assert tok.decode(lab[n:]) == "That's wonderful news!<|im_end|>"
+    assert p['input_ids'][:n] == build_prompt(tok, user="We won the match!")['input_ids']   # inference = training prefix
+    b = collate_lm([p, build_prompt(tok, reply="Hi.")], pad_id=tok.pad_token_id)
+    assert b['input_ids'].shape == b['labels'].shape == b['attention_mask'].shape
+    assert ((b['attention_mask'] == 0) <= (b['labels'] == -100)).all()   # padding is never a target
+
+
+def test_full_llm_on_meta_matches_qwen25_7b():
+    with torch.device('meta'):
+        m = build_llm(get_config('full'))
+    n = sum(p.numel() for p in m.parameters())
+    assert abs(n - 7.62e9) / 7.62e9 < 0.005
+    c = m.config
+    assert (c.hidden_size, c.num_hidden_layers, c.num_attention_heads, c.num_key_value_heads, c.vocab_size) == (3584, 28, 28, 4, 152064)
+
+
+def test_pretrained_loader_offline(tmp_path):
+    tiny = build_llm(get_config('smoke')).eval()
+    plain = train_tokenizer(TEXTS, vocab_size=400, speech=False)
+    tiny.save_pretrained(tmp_path); plain.save_pretrained(tmp_path)
+    cfg = get_config('smoke', **{'llm.pretrained': str(tmp_path)})
+    m, t = load_text_llm(cfg, get_settings(preset='smoke', out_dir=str(tmp_path / 'runs')))
+    assert speech_token_id(t) == len(plain)
+    x = torch.tensor([[1, 5, 9]])
+    assert torch.equal(m(x).logits, tiny(x).logits)
+    with pytest.raises(FileNotFoundError, match='cfg.llm.pretrained'):
+        load_pretrained_llm(tmp_path / 'missing')
+
+
+def test_lora_targets_save_and_merge(tmp_path):
+    cfg = get_config('smoke')
+    torch.manual_seed(0)
+    base = build_llm(cfg).eval()
+    x = torch.tensor([[1, 7, 9, 11]])
+    ref = base(x).logits
+    lm = add_lora(base, cfg).eval()
+    train = [n for n, p in lm.named_parameters() if p.requires_grad]
+    assert train and all('lora_' in n for n in train)
+    assert {n.split('.')[-4] for n in train} == {'q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'}
+    assert not any('lm_head' in n for n, _ in lm.named_modules() if 'lora' in n)
+    assert torch.allclose(lm(x).logits, ref)
+    with torch.no_grad():
+        for n, p in lm.named_parameters():
+            if 'lora_B' in n: p.normal_(0, 0.05)
+    unmerged = lm(x).logits
+    assert not torch.allclose(unmerged, ref, atol=1e-4)
+    lm.save_pretrained(tmp_path / 'lora')
+    files = {p.name for p in (tmp_path / 'lora').iterdir()}
+    assert 'adapter_model.safetensors' in files and 'model.safetensors' not in files
+    size = (tmp_path / 'lora' / 'adapter_model.safetensors').stat().st_size
+    assert size < 0.25 * 4 * sum(p.numel() for p in base.parameters())   # far smaller than the model
+    merged = lm.merge_and_unload()(x).logits
+    assert torch.allclose(merged, unmerged, atol=1e-5)
+
+
+def _toy_rows():
+    pairs = [("I lost my keys again today.", 'sad', "Oh no, I'm sorry. Let's look together."),
+             ("We won the match!", 'happy', "That's wonderful, congratulations!")]
+    return [{'query_text': q, 'user_emotion': e, 'reply_text': a, 'sentence_kind': 'tone',
+             'split': 'train' if i < 24 else 'test_sentence'} for i, (q, e, a) in enumerate(pairs * 14)]
+
+
+def test_text_stage_trains_and_is_reused(tmp_path):
+    s = get_settings(preset='smoke', out_dir=str(tmp_path), data_dir=str(tmp_path), device='cpu')
+    cfg = get_config('smoke', **{'stages.text.steps': 60, 'stages.text.lr': 1e-2, 'stages.text.log_every': 10,
+                                 'stages.text.ckpt_every': 60})
+    run = train_text_llm(cfg, s, rows=_toy_rows())
+    hist = json.loads((run / 'history.json').read_text())
+    assert hist[-1]['loss'] < 0.5 * hist[0]['loss']
+    assert json.loads((run / 'config.json').read_text())['preset'] == 'smoke'
+    t0 = time.time()
+    assert train_text_llm(cfg, s, rows=_toy_rows()) == run and time.time() - t0 < 1.0
+    m, t = load_text_llm(cfg, s)
+    assert generate_text(m, t, "(happy) We won the match!", max_new_tokens=12) == "That's wonderful, congratulations!"
