@@ -1,0 +1,143 @@
+"Fusion gate, AdaLN, the decoder's masks, streaming equivalence, full-size count, and the Griffin-Lim vocoder."
+import math
+import pytest
+import torch
+from torch import nn
+
+from emotion_omni_lite.config import get_config, ConfigError
+from emotion_omni_lite.decoder import (AdaLN, FusionGate, build_fusion, build_speech_decoder, build_streaming_mask,
+                                       build_full_mask, decoder_mask, stream_decode, stream_teacher_forced, SPECIALS)
+from emotion_omni_lite.vocoder import GriffinLim, MelVocoder, UnitToMel, build_vocoder, VOCODERS
+
+
+def test_adaln_is_layernorm_at_init():
+    torch.manual_seed(0)
+    ada, x, c = AdaLN(16, 8), torch.randn(3, 7, 16), torch.randn(3, 8)
+    torch.testing.assert_close(ada(x, c), nn.LayerNorm(16)(x), atol=1e-5, rtol=1e-5)
+    with torch.no_grad(): ada.to_scale_shift.weight.normal_()
+    assert not torch.allclose(ada(x, c), ada(x, c.flip(0)))
+    off = AdaLN(16, 8, enabled=False)
+    torch.testing.assert_close(off(x, c), off(x, torch.randn(3, 8)))     # condition ignored when switched off
+
+
+def test_gate_mixes_h_and_e():
+    g, h, e = FusionGate(4), torch.randn(1, 3, 4), torch.randn(1, 3, 4)
+    with torch.no_grad(): g.proj.weight.zero_(); g.proj.bias.zero_()
+    torch.testing.assert_close(g(h, e), (h + e) / 2)                       # σ(0) = ½
+    assert 0 < g.gate(h, e).min() and g.gate(h, e).max() < 1
+
+
+@pytest.mark.parametrize('n_reply', [1, 5, 7, 10, 23])
+def test_streaming_mask_rule(n_reply):
+    C, R, M = 15, 5, 50
+    m = build_streaming_mask(n_reply, M, C, R)
+    P = n_reply + 2
+    for t in range(M + 1):                                                 # suffix position t predicts unit t
+        k = t // C
+        seen = m[P + t, :P].nonzero().flatten().tolist()
+        lim = n_reply + 1 if (k + 1) * R > n_reply else (k + 1) * R
+        assert seen == list(range(lim + 1)), (t, seen)
+        assert m[P + t, P:].nonzero().flatten().tolist() == list(range(t + 1))
+    assert not m[:P, P:].any()
+    f = build_full_mask(n_reply, M)
+    assert f[P:, :P].all() and torch.equal(f[:P], m[:P])
+
+
+def test_batched_mask_pads_are_invisible():
+    m = decoder_mask([2, 5], [3, 6], [True, True])                          # Lp = 7, Ls = 7
+    vis = m[0].clone(); vis.fill_diagonal_(False)
+    assert not vis[:, 4:7].any() and not vis[:, 7 + 4:].any()               # sample 0's pad columns
+
+
+@pytest.fixture(scope='module')
+def smoke_parts():
+    torch.manual_seed(0)
+    cfg = get_config('smoke')
+    return cfg, build_fusion(cfg), build_speech_decoder(cfg).eval()
+
+
+def test_padding_does_not_leak(smoke_parts):
+    cfg, fus, dec = smoke_parts
+    d = cfg.decoder.d_model
+    x = torch.randn(2, 8, d); units = torch.randint(0, cfg.units.n_units, (2, 30))
+    rl, ul, st = torch.tensor([8, 3]), torch.tensor([30, 17]), torch.tensor([True, True])
+    with torch.no_grad():
+        both = dec(x, rl, units, ul, st)
+        one = dec(x[1:, :3], rl[1:], units[1:, :17], ul[1:], st[1:])
+    torch.testing.assert_close(one, both[1:, :18], atol=1e-4, rtol=1e-4)
+
+
+def test_streaming_cache_equals_masked_forward(smoke_parts):
+    cfg, fus, dec = smoke_parts
+    for N, M in ((9, 40), (10, 31), (3, 16)):
+        x = torch.randn(1, N, cfg.decoder.d_model); units = torch.randint(0, cfg.units.n_units, (1, M))
+        with torch.no_grad():
+            ref = dec(x, torch.tensor([N]), units, torch.tensor([M]), torch.tensor([True]))[0]
+        torch.testing.assert_close(stream_teacher_forced(dec, x, units[0].tolist()), ref, atol=1e-4, rtol=1e-4)
+
+
+def test_non_streaming_greedy_is_consistent(smoke_parts):
+    cfg, fus, dec = smoke_parts
+    x = torch.randn(1, 6, cfg.decoder.d_model)
+    units = sum(stream_decode(dec, [x], streaming=False), [])
+    assert 0 < len(units) <= cfg.decoder.max_units and all(0 <= u < cfg.units.n_units for u in units)
+    with torch.no_grad():
+        logits = dec(x, torch.tensor([6]), torch.tensor([units]), torch.tensor([len(units)]), torch.tensor([False]))[0]
+    logits[:, cfg.units.n_units:] = -1e9                                    # greedy over units (EOU aside)
+    assert logits[:-1].argmax(-1).tolist() == units
+
+
+def test_emotion_reaches_the_units_only_through_adaln():
+    "Same reply states, two emotions, two unit sequences: learnable with AdaLN, not without."
+    losses = {}
+    for adaln in (True, False):
+        torch.manual_seed(0)
+        cfg = get_config('smoke', **{'fusion.adaln': adaln})
+        fus, dec = build_fusion(cfg), build_speech_decoder(cfg)
+        d, nu = cfg.decoder.d_model, cfg.units.n_units
+        h, e = torch.randn(1, 6, d).expand(2, -1, -1), torch.randn(1, 6, d).expand(2, -1, -1)
+        emo = torch.randn(2, cfg.fusion.adaln_cond_dim)
+        units = torch.randint(0, nu, (2, 12))
+        opt = torch.optim.Adam([*fus.parameters(), *dec.parameters()], lr=3e-3)
+        for _ in range(150):
+            loss = dec.loss(fus(h, e, emo), torch.tensor([6, 6]), units, torch.tensor([12, 12]), torch.tensor([False, False]))
+            opt.zero_grad(); loss.backward(); opt.step()
+        losses[adaln] = loss.item()
+    # without the condition the first unit is a coin flip between two answers: loss ≥ ln 2 / 13
+    assert losses[True] < 0.02 and losses[False] > math.log(2) / 13 * 0.8, losses
+
+
+def test_full_size_on_meta():
+    full = get_config('full')
+    with torch.device('meta'):
+        n = sum(p.numel() for m in (build_fusion(full), build_speech_decoder(full)) for p in m.parameters())
+    assert 1.25e9 < n < 1.35e9, n                                           # SPEC.md: about 1.3 B
+
+
+def test_griffin_lim_round_trip():
+    from emotion_omni_lite.audio import log_mel, _mel_transform
+    acfg = get_config('lite').audio
+    gl = GriffinLim(acfg, 32)
+    torch.testing.assert_close(gl.fb, _mel_transform(acfg.sample_rate, acfg.n_fft, acfg.hop_length, acfg.n_mels).mel_scale.fb)
+    t = torch.arange(16000) / 16000
+    f0 = 120 + 40 * t
+    wave = sum(0.2 / k * torch.sin(2 * torch.pi * k * torch.cumsum(f0, 0) / 16000) for k in range(1, 6))
+    mel = log_mel(wave, acfg)
+    mel2 = log_mel(gl(mel), acfg)
+    n = min(mel.shape[1], mel2.shape[1])
+    assert (mel[:, 2:n - 2] - mel2[:, 2:n - 2]).abs().mean() < 0.1
+    noise = log_mel(torch.randn(16000) * 0.1, acfg)
+    assert (mel - noise).abs().mean() > 0.3                                 # the check can fail
+
+
+def test_mel_vocoder_shapes_and_registry():
+    cfg = get_config('smoke')
+    voc = build_vocoder(cfg, trained=False)
+    hop = cfg.audio.hop_length
+    assert voc([3, 4, 5]).shape == (3 * 4 * hop,)
+    assert voc([3, 4, 5], context=[1, 2]).shape == (3 * 4 * hop,)
+    assert voc.mel([1, 2]).shape == (cfg.audio.n_mels, 8)
+    with pytest.raises(ConfigError, match='VOCODERS'): build_vocoder(get_config('full'))
+    VOCODERS['cosyvoice2'] = lambda c, s: voc
+    try: assert build_vocoder(get_config('full')) is voc
+    finally: del VOCODERS['cosyvoice2']
