@@ -1,0 +1,144 @@
+"Stage 1: splicing and masking, the emotion head, freezing, LoRA save/merge, batched generation, and (lite) the figures."
+import json
+from functools import partial
+import pytest
+import torch
+from emotion_omni_lite.config import TrainConfig, get_config
+from emotion_omni_lite.train import fit, freeze
+from emotion_omni_lite.text_llm import add_lora, build_llm, build_prompt, speech_token_id, train_tokenizer
+from emotion_omni_lite.adapter import build_adapter
+from emotion_omni_lite.stage1 import (EmotionCentroids, EmotionPredictHead, ReplyStyleClassifier, Stage1Model,
+                                      Stage1Pipeline, build_emotion_head, collate_stage1, emotion_loss, splice_speech,
+                                      stage1_loss)
+
+REPLIES = ["That is wonderful news!", "I am so sorry about the exam.", "Really? Tell me more!", "Let us take a breath."]
+
+
+@pytest.fixture(scope='module')
+def tok():
+    return train_tokenizer(REPLIES * 10 + ["We won the match!"] * 5, 400)
+
+
+def _model(cfg, tok, seed=0):
+    torch.manual_seed(seed)
+    llm = add_lora(freeze(build_llm(cfg)), cfg)
+    return Stage1Model(build_adapter(cfg), llm, build_emotion_head(cfg), speech_token_id(tok), cfg)
+
+
+def _examples(cfg, tok, n=8, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    out = []
+    for i in range(n):
+        T = int(torch.randint(10, 40, (1,), generator=g))
+        out.append(dict(build_prompt(tok, reply=REPLIES[i % 4]), n50=T,
+                        sem=torch.randn(T, cfg.semantic_encoder.d_model, generator=g),
+                        emo=torch.randn(T, cfg.emotion_encoder.dim, generator=g) + (i % 4),
+                        target=torch.randn(cfg.emotion_encoder.dim, generator=g) + (i % 4)))
+    return out
+
+
+def test_splice_replaces_placeholder_and_masks_all_but_reply(tok):
+    emb = torch.nn.Embedding(400, 6).requires_grad_(False)
+    ex = [build_prompt(tok, reply=r) for r in REPLIES[:3]]
+    b = collate_stage1([{**e, 'n50': 5, 'sem': torch.zeros(5, 1)} for e in ex])
+    sp = torch.randn(3, 7, 6); n = torch.tensor([7, 2, 0])
+    for left in (False, True):
+        x, att, y = splice_speech(emb, b['input_ids'], b['attention_mask'], b['labels'], sp, n, speech_token_id(tok), left)
+        assert att.sum(1).tolist() == (b['attention_mask'].sum(1) - 1 + n).tolist()
+        for i, e in enumerate(ex):
+            lab = y[i][att[i].bool()]
+            reply = torch.tensor(e['labels'][e['n_prompt']:])
+            assert torch.equal(lab[lab != -100], reply)                   # labels: the reply and its end token only
+            assert (lab[:len(lab) - len(reply)] == -100).all()             # nothing before the reply is a target
+        assert (y[att == 0] == -100).all()
+    with pytest.raises(ValueError, match='<speech>'):
+        splice_speech(emb, b['input_ids'][:, :2], b['attention_mask'][:, :2], b['labels'][:, :2], sp, n, speech_token_id(tok))
+
+
+def test_head_pools_first_reply_tokens_and_loss_formula():
+    head = EmotionPredictHead(8, 3, hidden=4, n_tokens=5).requires_grad_(False)
+    h = torch.randn(1, 12, 8)
+    m = torch.zeros(1, 12, dtype=torch.bool); m[0, 4:11] = True                # 7 reply tokens
+    assert torch.allclose(head.pool(h, m)[0], h[0, 4:9].mean(0))              # only the first 5
+    p, t = torch.randn(4, 3), torch.randn(4, 3)
+    want = 0.6 * ((p - t) ** 2).mean() + 0.4 * (1 - torch.nn.functional.cosine_similarity(p, t)).mean()
+    assert torch.allclose(emotion_loss(p, t), want)
+    with torch.device('meta'):
+        full = build_emotion_head(get_config('full'))
+    assert [l.weight.shape for l in full.mlp if hasattr(l, 'weight')] == [(1792, 3584), (768, 1792)]
+
+
+@pytest.mark.parametrize('mode', ['concat', 'interleave'])
+def test_forward_shapes_and_trainable_parts(tok, mode):
+    cfg = get_config('smoke', **{'adapter.mode': mode})
+    m = _model(cfg, tok)
+    ex = _examples(cfg, tok, 3)
+    r = m(collate_stage1(ex))
+    per = 1 if mode == 'concat' else 2
+    L = max(len(e['input_ids']) - 1 + per * (e['n50'] // 5) for e in ex)
+    assert r['hidden'].shape == (3, L, cfg.llm.hidden_size) and r['vec'].shape == (3, cfg.emotion_encoder.dim)
+    assert r['reply_mask'].sum(1).tolist() == [len(e['input_ids']) - e['n_prompt'] for e in ex]
+    names = [n for n, p in m.named_parameters() if p.requires_grad]
+    assert {n.split('.')[0] for n in names} == {'adapter', 'llm', 'head'}
+    assert all('lora_' in n for n in names if n.startswith('llm.'))
+
+
+def test_frozen_tensors_bit_identical_after_training(tok, tmp_path):
+    cfg = get_config('smoke')
+    m = _model(cfg, tok)
+    frozen = {n: p.detach().clone() for n, p in m.named_parameters() if not p.requires_grad}
+    moving = {n: p.detach().clone() for n, p in m.named_parameters() if p.requires_grad}
+    assert len(frozen) > 5 and any('embed_tokens' in n for n in frozen)
+    res = fit(m, _examples(cfg, tok, 16), partial(collate_stage1, pad_id=tok.pad_token_id), stage1_loss,
+              TrainConfig(steps=30, batch_size=8, lr=3e-3, log_every=5, ckpt_every=100), progress=False, device='cpu')
+    assert res.history[-1]['loss'] < res.history[0]['loss']
+    for n, p in m.named_parameters():
+        if n in frozen: assert torch.equal(p, frozen[n]), n                  # bit-identical
+    assert sum(not torch.equal(p, moving[n]) for n, p in m.named_parameters() if n in moving) == len(moving)
+
+
+def test_lora_saves_alone_and_merge_matches(tok, tmp_path):
+    cfg = get_config('smoke')
+    m = _model(cfg, tok).eval()
+    with torch.no_grad():
+        for n, p in m.llm.named_parameters():
+            if 'lora_B' in n: p.normal_(0, 0.1)
+    b = collate_stage1(_examples(cfg, tok, 3))
+    with torch.no_grad():
+        x, att, y = m.splice(b)
+        unmerged = m.llm(inputs_embeds=x, attention_mask=att).logits
+        m.llm.save_pretrained(tmp_path / 'lora')
+        files = {p.name for p in (tmp_path / 'lora').iterdir()}
+        assert 'adapter_model.safetensors' in files and 'model.safetensors' not in files
+        from safetensors.torch import load_file
+        saved = load_file(str(tmp_path / 'lora' / 'adapter_model.safetensors'))
+        assert saved and all('lora_' in k for k in saved)
+        merged = m.llm.merge_and_unload()
+        assert not any('lora' in n for n, _ in merged.named_parameters())
+        assert torch.allclose(merged(inputs_embeds=x, attention_mask=att).logits, unmerged, atol=1e-5)
+
+
+def test_batched_generation_equals_one_by_one_and_respond_outputs(tok):
+    cfg = get_config('smoke')
+    m = _model(cfg, tok).eval()
+    with torch.no_grad():
+        for n, p in m.llm.named_parameters():
+            if 'lora_B' in n: p.normal_(0, 0.3)
+    pipe = Stage1Pipeline(m, tok, EmotionCentroids(['happy', 'sad'], torch.randn(2, cfg.emotion_encoder.dim)), cfg)
+    feats = [{k: e[k] for k in ('sem', 'emo', 'n50')} for e in _examples(cfg, tok, 4)]
+    assert pipe.generate(feats, 6) == [pipe.generate([f], 6)[0] for f in feats]
+    out = pipe.respond_features(feats, 6)
+    for o in out:
+        n = len(o['reply_ids'])
+        assert o['hidden'].shape == o['inputs_embeds'].shape == (n, cfg.llm.hidden_size)
+        assert o['reply_emotion'] in ('happy', 'sad') and o['reply_emotion_vec'].shape == (cfg.emotion_encoder.dim,)
+        assert torch.equal(o['inputs_embeds'], m.llm.get_input_embeddings()(torch.tensor(o['reply_ids'])))
+    with pytest.raises(ValueError, match='load_stage1'):
+        pipe.respond(torch.zeros(16000))
+
+
+def test_style_classifier_and_centroids():
+    clf = ReplyStyleClassifier().fit(REPLIES, ['cheerful', 'comforting', 'curious', 'calming'])
+    assert clf.predict(["so sorry about the game", "tell me more!"]) == ['comforting', 'curious']
+    c = EmotionCentroids.fit(torch.tensor([[1., 0], [0, 1], [1, .1]]), ['sad', 'happy', 'sad'])
+    assert c.labels == ['happy', 'sad'] and c.predict(torch.tensor([[3., 1]])) == ['sad']
