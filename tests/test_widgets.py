@@ -1,0 +1,227 @@
+"Plain-Python tests of the probing widgets: set values, click buttons, upload files; the figures and labels must change."
+import datetime, io
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+from emotion_omni_lite.config import EMOTIONS
+from emotion_omni_lite.audio import pitch_contour
+from emotion_omni_lite.widgets import (Controls, EmotionComparator, EmotionMorph, LiveFigure, ProbePanel, cue_parts,
+                                       fit_emotion_map, morph_vector, read_upload, resynthesize, transform, wav_bytes)
+
+
+def median_f0(w):
+    f = pitch_contour(torch.as_tensor(w, dtype=torch.float32)); return f[f > 0].median().item()
+
+
+def wav_file(wave, sr=16000, fmt='WAV'):
+    buf = io.BytesIO(); sf.write(buf, np.asarray(wave, np.float32), sr, format=fmt); return buf.getvalue()
+
+
+def browser_upload(panel, name, content):
+    "Set the FileUpload value the way a browser upload does."
+    panel.upload.value = ({'name': name, 'type': '', 'size': len(content), 'content': memoryview(content),
+                           'last_modified': datetime.datetime.now()},)
+
+
+def tone_speak(reply, vec):
+    "A stand-in speech decoder whose pitch follows the emotion vector."
+    f0 = 120 + 40 * float(np.argmax(np.abs(vec)))
+    return (0.3 * np.sin(2 * np.pi * f0 * np.arange(16000) / 16000)).astype(np.float32), 16000
+
+
+@pytest.fixture
+def panel():
+    return ProbePanel(cue_parts(), live=True)
+
+
+def test_transform_shifts_pitch_and_rate():
+    tone = 0.3 * torch.sin(2 * torch.pi * 150 * torch.arange(32000) / 16000)
+    assert abs(median_f0(transform(tone, Controls(pitch=12))) - 300) < 10
+    assert abs(median_f0(transform(tone, Controls(pitch=-12))) - 75) < 5
+    assert len(transform(tone, Controls(rate=0.5))) == 64000
+    assert abs(median_f0(transform(tone, Controls(rate=0.5))) - 150) < 5     # slower, same pitch
+    assert transform(tone, Controls(loudness=-20)).abs().max() < 0.031
+
+
+def test_resynthesize_follows_controls():
+    base = resynthesize('My phone just rang.', 'en-us+m1', 'neutral')
+    assert median_f0(resynthesize('My phone just rang.', 'en-us+m1', 'neutral', Controls(pitch=5))) > 1.15 * median_f0(base)
+    assert len(resynthesize('My phone just rang.', 'en-us+m1', 'neutral', Controls(rate=0.6))) > 1.4 * len(base)
+    quiet = resynthesize('My phone just rang.', 'en-us+m1', 'neutral', Controls(loudness=-12))
+    assert quiet.pow(2).mean() < 0.1 * base.pow(2).mean()
+
+
+def test_emotion_map_projects_like_its_points():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(60, 8)) + np.repeat(np.eye(6, 8) * 5, 10, axis=0)
+    m = fit_emotion_map(x, [e for e in EMOTIONS for _ in range(10)])
+    assert m.points.shape == (60, 2)
+    np.testing.assert_allclose(m.project(x[:5]), m.points[:5], atol=1e-4)
+    assert np.var(m.points[:, 0]) >= np.var(m.points[:, 1])             # first axis carries the most variance
+
+
+def test_every_slider_updates_the_panel(panel):
+    assert panel.message.value == '' and 'neutral' in panel.reply_emotion.value or panel.reply_emotion.value
+    for slider, value in ((panel.pitch, 5.0), (panel.range, 40.0), (panel.rate, 1.5), (panel.loudness, -10.0)):
+        before = dict(bars=list(panel.bars.fig.data[0].y), spec=np.asarray(panel.spec.fig.data[0].z).shape,
+                      audio=panel.query_audio.value, wave=panel.wave)
+        slider.value = value
+        assert panel.message.value == '', panel.message.value
+        assert panel.query_audio.value != before['audio'], slider.description
+        assert not torch.equal(panel.wave, before['wave']), slider.description
+    # pitch up moves the bars and the spectrogram's pitch contour
+    panel.pitch.value, panel.loudness.value, panel.rate.value, panel.range.value = 0.0, 0.0, 1.0, 0.0
+    y0, f0 = list(panel.bars.fig.data[0].y), np.median(panel.spec.fig.data[1].y)
+    panel.pitch.value = 6.0
+    assert list(panel.bars.fig.data[0].y) != y0
+    assert np.median(panel.spec.fig.data[1].y) > 1.2 * f0
+    assert abs(sum(panel.bars.fig.data[0].y) - 1) < 1e-4
+    assert set(panel.seconds) >= {'voice', 'hear', 'answer', 'speak', 'draw', 'total'}
+
+
+def test_choices_update_the_panel(panel):
+    y0, text0 = list(panel.bars.fig.data[0].y), panel.reply_text.value
+    panel.emotion.value = 'angry'
+    assert list(panel.bars.fig.data[0].y) != y0
+    assert panel.reply_text.value != text0 and 'angry' in panel.reply_text.value
+    a0 = panel.query_audio.value
+    panel.sentence.value = panel.sentence.options[1]
+    assert panel.query_audio.value != a0
+    a1 = panel.query_audio.value
+    panel.voice.value = panel.voice.options[1]
+    assert panel.query_audio.value != a1
+
+
+def test_map_marks_the_utterance():
+    rng = np.random.default_rng(1)
+    parts = cue_parts()
+    d = len(parts.prototypes['happy'])                                     # the stand-in's emotion vector size
+    parts.emotion_map = fit_emotion_map(rng.normal(size=(30, d)), [EMOTIONS[i % 6] for i in range(30)])
+    p = ProbePanel(parts, live=True)
+    assert len(p.map.fig.data) == 7                                       # six emotion clouds + this utterance
+    xy0 = (p.map.fig.data[-1].x, p.map.fig.data[-1].y)
+    p.pitch.value = 6
+    assert (p.map.fig.data[-1].x, p.map.fig.data[-1].y) != xy0
+
+
+def test_bad_uploads_are_messages_and_the_panel_stays_usable(panel):
+    t = np.arange(16000 * 8) / 16000
+    cases = {'notes.txt': (b'this is not audio', 'cannot be decoded'),
+             'silent.wav': (wav_file(np.zeros(16000)), 'silent'),
+             'long.wav': (wav_file(0.3 * np.sin(2 * np.pi * 200 * t)), 'too long'),
+             'empty.wav': (b'', 'empty')}
+    for name, (content, problem) in cases.items():
+        panel.message.value = ''
+        browser_upload(panel, name, content)                              # must not raise
+        assert 'Upload refused' in panel.message.value and problem in panel.message.value and name in panel.message.value
+        assert panel.source.value == 'sentence'
+    y0 = list(panel.bars.fig.data[0].y)
+    panel.pitch.value = 6                                                  # still works
+    assert panel.message.value == '' and list(panel.bars.fig.data[0].y) != y0
+
+
+def test_good_upload_becomes_the_query(panel):
+    t = np.arange(int(44100 * 1.5)) / 44100
+    browser_upload(panel, 'hum.flac', wav_file(0.3 * np.sin(2 * np.pi * 180 * t), 44100, 'FLAC'))
+    assert panel.message.value == '', panel.message.value
+    assert panel.source.value == 'upload' and panel.range.disabled
+    assert len(panel.wave) == 24000                                       # 1.5 s resampled to 16 kHz
+    assert abs(median_f0(panel.wave) - 180) < 8
+    panel.pitch.value = 6                                                  # transformed, not re-synthesised
+    assert abs(median_f0(panel.wave) - 180 * 2 ** 0.5) < 10
+    panel.source.value = 'sentence'
+    assert not panel.range.disabled and panel.message.value == ''
+
+
+def test_a_failing_model_is_a_message_not_a_traceback():
+    parts = cue_parts(); ok = parts.answer; state = {'fail': False}
+    def answer(w):
+        if state['fail']: raise RuntimeError('the model is tired')
+        return ok(w)
+    p = ProbePanel(replace(parts, answer=answer), live=True)
+    state['fail'] = True; p.pitch.value = 3
+    assert 'RuntimeError: the model is tired' in p.message.value
+    state['fail'] = False; p.pitch.value = 4
+    assert p.message.value == ''
+
+
+def test_reply_audio_needs_speak():
+    p = ProbePanel(cue_parts(), live=True)
+    assert p.reply_wave is None and p.reply_audio.layout.display == 'none' and 'no trained model' in p.note.value
+    p2 = ProbePanel(replace(cue_parts(), speak=tone_speak, note=''), live=True)
+    assert p2.reply_audio.layout.display is None and len(p2.reply_audio.value) > 1000
+    parts = replace(cue_parts(), note='')
+    assert 'stage 2' in ProbePanel(parts, live=True).note.value
+
+
+def test_comparator_button():
+    c = EmotionComparator(cue_parts(), live=True)
+    assert np.asarray(c.heat.fig.data[0].z).sum() == 0 and c.rows == []
+    c.button.click()
+    z = np.asarray(c.heat.fig.data[0].z)
+    assert z.shape == (6, 6) and np.allclose(z.sum(1), 1, atol=1e-4)
+    assert not np.allclose(z[EMOTIONS.index('happy')], z[EMOTIONS.index('sad')])
+    assert all(f'<td>{e}</td>' in c.table.value for e in EMOTIONS)
+    assert len(c.players.children) == 6 and c.message.value == ''
+    z0 = z.copy(); c.voice.value = c.voice.options[1]; c.button.click()
+    assert not np.allclose(np.asarray(c.heat.fig.data[0].z), z0)
+
+
+def test_morph_slider_changes_the_reply_speech():
+    protos = {'neutral': np.eye(4)[0], 'happy': np.eye(4)[3]}
+    np.testing.assert_allclose(morph_vector(protos, 'neutral', 'happy', 0.0), protos['neutral'])
+    np.testing.assert_allclose(morph_vector(protos, 'neutral', 'happy', 0.3), 0.7 * protos['neutral'] + 0.3 * protos['happy'])
+    m = EmotionMorph(replace(cue_parts(), speak=tone_speak, prototypes=protos), live=True)
+    assert m.reply is not None and 'reply:' in m.reply_text.value and m.message.value == ''
+    a0, f0 = m.audio.value, np.median(m.spec.fig.data[1].y)
+    m.alpha.value = 1.0
+    assert m.audio.value != a0 and np.median(m.spec.fig.data[1].y) > f0 + 80
+    m.b.value = 'neutral'
+    assert np.median(m.spec.fig.data[1].y) < f0 + 10
+
+
+def test_morph_without_stage2_says_so():
+    m = EmotionMorph(replace(cue_parts(), note=''), live=True)
+    assert 'stage 2' in m.message.value and m.wave is None
+    m.alpha.value = 0.5                                                    # no error either
+    assert 'stage 2' in m.message.value
+
+
+def test_static_fallback(monkeypatch):
+    monkeypatch.setenv('EOL_STATIC_FIGURES', '1')
+    p = ProbePanel(cue_parts())
+    assert not p.bars.live and type(p.bars.fig).__name__ == 'Figure'
+    y0 = list(p.bars.fig.data[0].y); p.pitch.value = 6
+    assert list(p.bars.fig.data[0].y) != y0
+    monkeypatch.setenv('EOL_STATIC_FIGURES', '0')
+    assert LiveFigure(p.bars.fig).live                                     # anywidget is installed here
+
+
+def test_read_upload_and_wav_bytes():
+    w = 0.2 * np.sin(np.arange(8000) / 5)
+    back, sr = sf.read(io.BytesIO(wav_bytes(w, 8000)))
+    assert sr == 8000 and np.abs(back - w).max() < 1e-3
+    assert len(read_upload(wav_file(w, 8000), 'x.wav')) == 16000
+    with pytest.raises(Exception, match='too long'): read_upload(wav_file(w, 8000), 'x.wav', max_seconds=0.5)
+
+
+def test_kit_parts_on_smoke(smoke_cfg, smoke_settings):
+    "The panel wired to the real (smoke-trained) kit: sliders change what the model hears."
+    from emotion_omni_lite.widgets import kit_parts
+    parts = kit_parts(smoke_cfg, smoke_settings)
+    assert len(parts.sentences) > 10 and any('held out' in label for label, _ in parts.voices)
+    assert parts.emotion_map is not None and parts.emotion_map.points.shape[1] == 2
+    assert set(parts.prototypes) <= set(EMOTIONS) and len(parts.prototypes) >= 2
+    p = ProbePanel(parts, live=True)
+    assert p.message.value == '', p.message.value
+    assert isinstance(p.reply.get('text'), str) and p.reply['reply_emotion'] in EMOTIONS
+    probs0, star0 = p.probs.copy(), (p.map.fig.data[-1].x, p.map.fig.data[-1].y)
+    p.pitch.value = 5; p.rate.value = 1.4
+    assert p.message.value == '', p.message.value
+    assert not np.allclose(p.probs, probs0) and (p.map.fig.data[-1].x, p.map.fig.data[-1].y) != star0
+    if parts.speak is None: assert 'stage 2' in p.note.value
+    else: assert len(p.reply_audio.value) > 1000
