@@ -337,7 +337,8 @@ class EmotionComparator:
             for e in EMOTIONS:
                 w = self.parts.say(self.sentence.value, self.voice.value, e, Controls())
                 p, _ = self.parts.hear(w); r = self.parts.answer(w)
-                rows.append(dict(emotion=e, wave=w, probs=np.asarray(p), reply=r))
+                said = self.parts.speak(r, r.get('reply_emotion_vec')) if self.parts.speak else None
+                rows.append(dict(emotion=e, wave=w, probs=np.asarray(p), reply=r, reply_wave=said))
         except Exception as ex:
             self.message.value = _html(f'{type(ex).__name__}: {ex}', 'error'); return
         self.rows, self.message.value = rows, ''
@@ -347,8 +348,10 @@ class EmotionComparator:
                         f'<td>{r["reply"].get("reply_emotion", "?")}</td><td><i>{r["reply"].get("text", "")}</i></td></tr>' for r in rows)
         self.table.value = ('<table><tr><th>spoken</th><th>heard</th><th>reply emotion</th><th>reply</th></tr>'
                             f'{cells}</table>')
-        self.players.children = [W.VBox([W.HTML(r['emotion']), W.Audio(value=wav_bytes(r['wave'], 16000), format='wav',
-                                 autoplay=False, layout=W.Layout(width='160px'))]) for r in rows]
+        player = lambda w, sr: W.Audio(value=wav_bytes(w, sr), format='wav', autoplay=False, layout=W.Layout(width='160px'))
+        self.players.children = [W.VBox([W.HTML(f'<b>{r["emotion"]}</b>'), player(r['wave'], 16000)] +
+                                        ([W.HTML('reply'), player(*r['reply_wave'])] if r['reply_wave'] is not None else []))
+                                 for r in rows]
 
 # %% ../nbs/17_widgets.ipynb #3266e57f
 def morph_vector(prototypes: dict, a: str, b: str, alpha: float) -> np.ndarray:
@@ -367,13 +370,14 @@ class EmotionMorph:
         self.b = W.Dropdown(options=names, value=names[-1], description='to')
         self.alpha = W.FloatSlider(0.0, min=0, max=1, step=0.1, description='α', continuous_update=False)
         self.alpha.add_class('eol-morph-alpha')
-        self.message, self.reply_text, self.audio = W.HTML(), W.HTML(), W.Audio(format='wav', autoplay=False)
+        self.message, self.reply_text, self.heard = W.HTML(), W.HTML(), W.HTML()
+        self.audio = W.Audio(format='wav', autoplay=False)
         self.spec = LiveFigure(_spec_fig('Reply speech: mel spectrogram and pitch'), 'eol-morph-spectrogram', live)
         self.reply, self.vec, self.wave = None, None, None
         self.sentence.observe(lambda ch: self.new_reply(), 'value'); self.voice.observe(lambda ch: self.new_reply(), 'value')
         for w in (self.a, self.b, self.alpha): w.observe(lambda ch: self.update(), 'value')
         self.widget = W.VBox([W.HBox([self.sentence, self.voice]), W.HBox([self.a, self.b, self.alpha]), self.message,
-                              self.reply_text, self.audio, self.spec.widget])
+                              self.reply_text, W.HBox([self.audio, self.heard]), self.spec.widget])
         self.new_reply()
 
     def _ipython_display_(self): display(self.widget)
@@ -396,8 +400,14 @@ class EmotionMorph:
         except Exception as e:
             self.message.value = _html(f'{type(e).__name__}: {e}', 'error'); return
         self.wave, self.message.value = (w, sr), ''
+        w16 = resample(torch.as_tensor(np.asarray(w, np.float32)), sr, 16000)   # [T at 16 kHz]
         self.audio.value = wav_bytes(w, sr)
-        _show_spectrogram(self.spec, torch.as_tensor(np.asarray(w, np.float32)), sr)
+        _show_spectrogram(self.spec, w16)
+        try:                                                             # does the encoder hear the change too?
+            p, _ = self.parts.hear(w16)
+            self.heard.value = 'the emotion encoder hears the reply as ' + ', '.join(
+                f'{e} {q:.2f}' for q, e in sorted(zip(np.asarray(p).tolist(), EMOTIONS), reverse=True)[:2])
+        except Exception as e: self.heard.value = _html(f'(cannot hear the reply: {type(e).__name__}: {e})', 'note')
 
 # %% ../nbs/17_widgets.ipynb #eb8a6409
 def _sentence_options():

@@ -169,6 +169,9 @@ def test_comparator_button():
     assert len(c.players.children) == 6 and c.message.value == ''
     z0 = z.copy(); c.voice.value = c.voice.options[1]; c.button.click()
     assert not np.allclose(np.asarray(c.heat.fig.data[0].z), z0)
+    assert all(len(p.children) == 2 for p in c.players.children)          # query players only: no stage 2
+    c2 = EmotionComparator(replace(cue_parts(), speak=tone_speak), live=True); c2.compare()
+    assert all(len(p.children) == 4 for p in c2.players.children)         # and the spoken replies
 
 
 def test_morph_slider_changes_the_reply_speech():
@@ -180,6 +183,7 @@ def test_morph_slider_changes_the_reply_speech():
     a0, f0 = m.audio.value, np.median(m.spec.fig.data[1].y)
     m.alpha.value = 1.0
     assert m.audio.value != a0 and np.median(m.spec.fig.data[1].y) > f0 + 80
+    assert 'hears the reply as' in m.heard.value
     m.b.value = 'neutral'
     assert np.median(m.spec.fig.data[1].y) < f0 + 10
 
