@@ -14,9 +14,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from .config import EMOTIONS, OmniConfig, Settings, get_settings
-from .train import fit, freeze, load_weights, save_json, save_weights, set_seed
+from .train import (finish_run, fit, freeze, load_weights, run_hash, run_is_current, save_json,
+                                     save_weights, set_seed, start_run)
 from .text_llm import (IM_END, SPEECH_TOKEN, add_lora, build_prompt, collate_lm, load_text_llm,
-                                        run_done, run_hash, speech_token_id)
+                                        speech_token_id)
 from .adapter import build_adapter
 
 # %% auto #0
@@ -177,7 +178,7 @@ def encode_speech(sem_enc: nn.Module, emo_enc: nn.Module, waves: Sequence[torch.
 
 def _features_hash(cfg: OmniConfig, s: Settings) -> str:
     from dataclasses import asdict
-    return run_hash(cfg, ('audio', 'data', 'semantic_encoder', 'emotion_encoder'), 'asr', emotion=asdict(cfg.stages.emotion), seed=s.seed)
+    return run_hash(cfg, ('audio', 'data', 'semantic_encoder', 'emotion_encoder'), 'asr', s.seed, emotion=asdict(cfg.stages.emotion))
 
 _FEATURES: dict = {}
 
@@ -222,7 +223,7 @@ def stage1_run_name(cfg: OmniConfig) -> str:
 def _stage1_hash(cfg: OmniConfig, s: Settings) -> str:
     from dataclasses import asdict
     return run_hash(cfg, ('audio', 'data', 'semantic_encoder', 'emotion_encoder', 'adapter', 'llm', 'lora', 'emotion_head'),
-                    'stage1', seed=s.seed, text=asdict(cfg.stages.text), emotion=asdict(cfg.stages.emotion))
+                    'stage1', s.seed, text=asdict(cfg.stages.text), emotion=asdict(cfg.stages.emotion), asr=asdict(cfg.stages.asr))
 
 def build_stage1(cfg: OmniConfig, settings: Optional[Settings] = None) -> tuple:
     "`(Stage1Model, tokenizer)`: the text LLM frozen with LoRA added, a fresh adapter and head."
@@ -241,14 +242,13 @@ def train_stage1(cfg: OmniConfig, settings: Optional[Settings] = None, force: bo
     from functools import partial
     s = settings or get_settings()
     run, h = s.run_path / stage1_run_name(cfg), _stage1_hash(cfg, s)
-    if not force and run_done(run, h): return run
+    if not force and run_is_current(run, h): return run
     feats = stage1_features(cfg, s)
     rows = feats['rows']
     train_idx = [i for i, r in enumerate(rows) if r['split'] == 'train']
-    if force and (run / 'checkpoint').exists():
-        import shutil; shutil.rmtree(run / 'checkpoint')
     set_seed(s.seed)
     model, tok = build_stage1(cfg, s)
+    start_run(run, cfg, h, force)
     data = [stage1_example(feats, i, tok, rows[i]['reply_text']) for i in train_idx]
     res = fit(model, data, partial(collate_stage1, pad_id=tok.pad_token_id), stage1_loss, cfg.stages.stage1,
               ckpt_dir=run, seed=s.seed, device=s.device, name=run.name)
@@ -262,10 +262,7 @@ def train_stage1(cfg: OmniConfig, settings: Optional[Settings] = None, force: bo
     metrics.update(train_seconds=round(res.seconds, 1), eval_seconds=round(time.time() - t0, 1), steps=res.steps,
                    features_seconds=feats.get('seconds'), final_loss=res.final_loss, n_train=len(data),
                    trainable_params=sum(p.numel() for p in model.parameters() if p.requires_grad))
-    save_json(res.history, run / 'history.json')
-    save_json({**cfg.to_dict(), 'part_hash': h}, run / 'config.json')
-    save_json(metrics, run / 'metrics.json')
-    return run
+    return finish_run(run, metrics, res.history)
 
 # %% ../nbs/11_stage1.ipynb #5e047277
 class Stage1Pipeline:

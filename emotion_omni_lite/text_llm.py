@@ -13,13 +13,13 @@ import torch
 from torch import nn
 
 from .config import OmniConfig, Settings, get_settings
-from .train import fit, save_json, set_seed
+from .train import finish_run, fit, run_hash, run_is_current, set_seed, start_run
 
 # %% auto #0
 __all__ = ['PAD_TOKEN', 'IM_START', 'IM_END', 'SPEECH_TOKEN', 'SPECIAL_TOKENS', 'CHAT_TEMPLATE', 'SYSTEM_PROMPT',
            'train_tokenizer', 'speech_token_id', 'build_prompt', 'collate_lm', 'llm_config', 'build_llm',
-           'load_pretrained_llm', 'user_text', 'text_examples', 'lm_loss', 'run_hash', 'run_done', 'train_text_llm',
-           'heldout_loss', 'load_text_llm', 'generate_text', 'add_lora']
+           'load_pretrained_llm', 'user_text', 'text_examples', 'lm_loss', 'train_text_llm', 'heldout_loss',
+           'load_text_llm', 'generate_text', 'add_lora']
 
 # %% ../nbs/09_text_llm.ipynb #e66c34f2
 PAD_TOKEN, IM_START, IM_END, SPEECH_TOKEN = '<|endoftext|>', '<|im_start|>', '<|im_end|>', '<speech>'
@@ -125,18 +125,7 @@ def lm_loss(model, batch):
     return model(input_ids=batch['input_ids'], attention_mask=batch['attention_mask'], labels=batch['labels']).loss
 
 # %% ../nbs/09_text_llm.ipynb #d5ad15e2
-def run_hash(cfg: OmniConfig, parts: Sequence[str], stage: str, **extra) -> str:
-    "Short hash of the config parts and the training stage a run depends on (plus `extra`, e.g. the seed)."
-    d = {p: asdict(getattr(cfg, p)) for p in parts}
-    d['train'] = asdict(getattr(cfg.stages, stage)); d['preset'] = cfg.preset; d.update(extra)
-    return hashlib.sha256(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:12]
-
-def run_done(run: Path, h: str) -> bool:
-    "True when `run` holds a finished run with hash `h`."
-    f = Path(run) / 'config.json'
-    return (Path(run) / 'metrics.json').exists() and f.exists() and json.loads(f.read_text()).get('part_hash') == h
-
-def _rows(ds) -> list: return [dict(r) for r in ds] if not isinstance(ds, list) else ds
+def _rows(ds) -> list: return ds if isinstance(ds, list) else ds.remove_columns([c for c in ('units',) if c in ds.column_names]).to_list()
 
 # %% ../nbs/09_text_llm.ipynb #5e047277
 def train_text_llm(cfg: OmniConfig, settings: Optional[Settings] = None, force: bool = False, rows=None) -> Path:
@@ -144,8 +133,8 @@ def train_text_llm(cfg: OmniConfig, settings: Optional[Settings] = None, force: 
     s = settings or get_settings()
     if cfg.llm.pretrained: return Path(cfg.llm.pretrained)
     run = s.run_path / 'text_llm'
-    h = run_hash(cfg, ('data', 'llm'), 'text', seed=s.seed)
-    if not force and run_done(run, h): return run
+    h = run_hash(cfg, ('data', 'llm'), 'text', s.seed)
+    if not force and run_is_current(run, h): return run
     if rows is None:
         from emotion_omni_lite.dataset import load_dialogues
         rows = load_dialogues(cfg, s)
@@ -156,8 +145,7 @@ def train_text_llm(cfg: OmniConfig, settings: Optional[Settings] = None, force: 
     tok = train_tokenizer(texts, cfg.llm.vocab_size)
     set_seed(s.seed)
     model = build_llm(cfg)
-    if force and (run / 'checkpoint').exists():
-        import shutil; shutil.rmtree(run / 'checkpoint')
+    start_run(run, cfg, h, force)
     res = fit(model, text_examples(train, tok), collate_lm, lm_loss, cfg.stages.text, ckpt_dir=run, seed=s.seed,
               device=s.device, name='text_llm')
     model = model.cpu().eval()
@@ -165,10 +153,7 @@ def train_text_llm(cfg: OmniConfig, settings: Optional[Settings] = None, force: 
                'vocab': len(tok), 'n_train_chats': len(train)}
     if test: metrics['heldout_sentence_loss'] = round(heldout_loss(model, tok, test), 4)
     model.save_pretrained(run / 'model'); tok.save_pretrained(run / 'model')
-    save_json(res.history, run / 'history.json')
-    save_json({**cfg.to_dict(), 'part_hash': h}, run / 'config.json')
-    save_json(metrics, run / 'metrics.json')
-    return run
+    return finish_run(run, metrics, res.history)
 
 @torch.no_grad()
 def heldout_loss(model, tok, rows, batch_size: int = 64) -> float:
