@@ -13,7 +13,8 @@ import torch.nn.functional as F
 import torchaudio
 
 from .config import OmniConfig, ConfigError, AudioConfig, get_settings
-from .train import fit, save_weights, load_weights, save_json, set_seed, freeze
+from .train import (fit, save_weights, load_weights, set_seed, freeze, run_hash, run_is_current,
+                                     start_run, finish_run)
 
 # %% auto #0
 __all__ = ['VOCODERS', 'SEGMENT_UNITS', 'GriffinLim', 'ConvBlock', 'UnitToMel', 'Vocoder', 'MelVocoder', 'build_vocoder',
@@ -110,11 +111,9 @@ def build_vocoder(cfg: OmniConfig, settings=None, trained: bool = True) -> Vocod
 # %% ../nbs/13_vocoder.ipynb #d6fa045f
 SEGMENT_UNITS = 48   # ≈ 2 s windows per training example
 
-def vocoder_hash(cfg: OmniConfig) -> str:
-    "What a trained vocoder depends on: audio, data, units, vocoder sizes and its training stage."
-    import hashlib
-    return hashlib.sha256((cfg.part_hash('audio', 'data', 'units', 'vocoder') +
-                           json.dumps(vars(cfg.stages.vocoder), sort_keys=True)).encode()).hexdigest()[:12]
+def vocoder_hash(cfg: OmniConfig, seed: int = 0) -> str:
+    "What a trained vocoder depends on: audio, data, units, vocoder sizes, its training stage and the seed."
+    return run_hash(cfg, ('audio', 'data', 'units', 'vocoder'), 'vocoder', seed)
 
 def vocoder_pairs(cfg: OmniConfig, settings=None, split: str = 'train', limit: Optional[int] = None) -> list:
     "[(units LongTensor[T25], log-mel HalfTensor[n_mels, 4·T25])] for the replies of `split`."
@@ -156,21 +155,18 @@ def load_vocoder_weights(voc: MelVocoder, cfg: OmniConfig, settings=None) -> Mel
 def train_vocoder(cfg: OmniConfig, settings=None, force: bool = False) -> Path:
     "Train units → mel on the reply audio (reused when a finished run matches); returns the run folder."
     s = settings or get_settings()
-    run = Path(s.run_path) / 'vocoder'
-    done = run / 'metrics.json'
-    if done.exists() and not force and json.loads((run / 'config.json').read_text()).get('hash') == vocoder_hash(cfg):
-        return run
-    set_seed(s.seed)
+    run, h = Path(s.run_path) / 'vocoder', vocoder_hash(cfg, s.seed)
+    if not force and run_is_current(run, h): return run
     pairs = vocoder_pairs(cfg, s)
+    start_run(run, cfg, h, force)                      # wipes a run of another configuration
+    set_seed(s.seed)
     model = UnitToMel(cfg.units.n_units, cfg.audio.n_mels, cfg.vocoder.hidden)
     res = fit(model, pairs, _collate, vocoder_loss, cfg.stages.vocoder, ckpt_dir=run, seed=s.seed, device=s.device,
-              name='vocoder', resume=not force)
+              name='vocoder')
     model = model.cpu().eval()
     test = vocoder_pairs(cfg, s, split='test', limit=64)
     with torch.no_grad():
         l1 = sum(float((model(u[None])[0] - m.float()).abs().mean()) for u, m in test) / max(len(test), 1)
     save_weights(model.state_dict(), run / 'model.safetensors')
-    save_json(res.history, run / 'history.json')
-    save_json({**cfg.to_dict(), 'hash': vocoder_hash(cfg)}, run / 'config.json')
-    save_json({'test_mel_l1': round(l1, 4), 'train_seconds': round(res.seconds, 1), 'n_train': len(pairs)}, done)
-    return run
+    return finish_run(run, {'test_mel_l1': round(l1, 4), 'train_seconds': round(res.seconds, 1), 'n_train': len(pairs)},
+                      res.history)

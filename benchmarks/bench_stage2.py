@@ -1,0 +1,38 @@
+"""Stage 2 latency on CPU: time to first text token, time to first audio and real-time factor of `respond`.
+
+Run: EOL_PRESET=lite .venv/bin/python benchmarks/bench_stage2.py [n_queries]
+Trains the missing lite stages first (minutes); the timed part is only `respond` on held-out queries.
+"""
+import json, statistics, sys, time
+import torch
+from emotion_omni_lite.config import get_config, get_settings
+from emotion_omni_lite.dataset import load_dialogues, audio_path
+from emotion_omni_lite.stage2 import load_omni
+
+
+def main(n: int = 12, threads: int = 2):
+    torch.set_num_threads(threads)
+    s = get_settings(); cfg = get_config(s.preset)
+    omni = load_omni(cfg, s)
+    rows = [r for r in load_dialogues(cfg, s) if r['split'] != 'train'][:n]
+    omni.respond(audio_path(rows[0], s, 'query'))                       # warm-up
+    res = {}
+    for streaming in (True, False):
+        rs = [omni.respond(audio_path(r, s, 'query'), streaming) for r in rows]
+        med = lambda k: statistics.median(x['timings'][k] for x in rs)
+        secs = sum(x['audio_seconds'] for x in rs)
+        res['streaming' if streaming else 'full'] = {
+            'first_text_token_ms': med('first_text_token_ms'), 'first_audio_ms': med('first_audio_ms'),
+            'text_done_ms': med('text_done_ms'), 'total_ms': med('total_ms'),
+            'rtf': round(sum(x['timings']['total_ms'] for x in rs) / 1000 / secs, 3), 'audio_seconds_mean': round(secs / len(rs), 2)}
+    print(f"stage 2 respond on {s.preset}, {n} held-out queries, {threads} threads (medians):")
+    for k, v in res.items():
+        print(f"  {k:9s} first text token {v['first_text_token_ms']:6.1f} ms | first audio {v['first_audio_ms']:6.1f} ms | "
+              f"text done {v['text_done_ms']:6.1f} ms | total {v['total_ms']:6.1f} ms | RTF {v['rtf']:.3f} "
+              f"(mean reply {v['audio_seconds_mean']} s)")
+    print(json.dumps(res))
+    return res
+
+
+if __name__ == '__main__':
+    main(int(sys.argv[1]) if len(sys.argv) > 1 else 12)

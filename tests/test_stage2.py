@@ -1,0 +1,97 @@
+"Stage 2: batches and losses, the cached training data, idempotent training, streaming respond, eol chat, and the lite figures."
+import json, os
+import pytest
+import torch
+
+from emotion_omni_lite.config import get_config, set_field
+from emotion_omni_lite.stage2 import (Stage2Model, collate_stage2, stage2_features, train_stage2, load_omni,
+                                      chat_main, speech_figures, stage2_run_name)
+
+
+def _examples(c, sizes):
+    d, de = c.decoder.d_model, c.fusion.adaln_cond_dim
+    return [{'h': torch.randn(n, d), 'e': torch.randn(n, d), 'emo_true': torch.randn(de), 'emo_pred': torch.randn(de),
+             'units': torch.randint(0, c.units.n_units, (m,))} for n, m in sizes]
+
+
+def test_collate_and_coin_flips():
+    c = get_config('smoke')
+    torch.manual_seed(0)
+    b = collate_stage2(_examples(c, [(5, 20), (9, 7), (2, 31)]))
+    assert b['h'].shape == (3, 9, c.decoder.d_model) and b['units'].shape == (3, 31)
+    assert b['n'].tolist() == [5, 9, 2] and b['m'].tolist() == [20, 7, 31]
+    m = Stage2Model(c)
+    with torch.no_grad(): m.fusion.adaln.to_scale_shift.weight.normal_()
+    T, F = torch.ones(3, dtype=torch.bool), torch.zeros(3, dtype=torch.bool)
+    assert not torch.isclose(m(b, T, F), m(b, F, F))                    # the emotion source matters once trained
+    b['emo_pred'] = b['emo_true']
+    torch.testing.assert_close(m(b, T, F), m(b, F, F))
+    assert not torch.isclose(m(b, F, T), m(b, F, F))                    # streaming and full masks differ
+
+
+def test_run_names():
+    assert stage2_run_name(get_config('smoke')) == 'stage2'
+    assert stage2_run_name(get_config('smoke', **{'fusion.adaln': False})) == 'stage2_no_adaln'
+
+
+@pytest.fixture(scope='module')
+def smoke_run(smoke_settings, smoke_cfg):
+    return train_stage2(smoke_cfg, smoke_settings)
+
+
+def test_stage2_trains_once_and_caches_its_data(smoke_run, smoke_settings, smoke_cfg):
+    run = smoke_run
+    for f in ('model.safetensors', 'config.json', 'metrics.json', 'history.json'): assert (run / f).exists(), f
+    m = json.loads((run / 'metrics.json').read_text())
+    assert m['heldout_unit_ce_full'] > 0 and m['n_train'] > 0
+    t = (run / 'model.safetensors').stat().st_mtime
+    assert train_stage2(smoke_cfg, smoke_settings) == run and (run / 'model.safetensors').stat().st_mtime == t
+    cache = list((smoke_settings.run_path / 'stage2_features').glob('*.pt'))
+    assert len(cache) == 1
+    f = stage2_features(smoke_cfg, smoke_settings)
+    assert len(f['h']) == len(f['rows']) == len(f['units']) and f['h'][0].shape[1] == smoke_cfg.decoder.d_model
+    assert f['emo_pred'].shape == f['emo_true'].shape == (len(f['rows']), smoke_cfg.emotion_encoder.dim)
+
+
+def test_respond_and_chat(smoke_run, smoke_settings, smoke_cfg, tmp_path):
+    from emotion_omni_lite.dataset import load_dialogues, audio_path
+    omni = load_omni(smoke_cfg, smoke_settings)
+    row = load_dialogues(smoke_cfg, smoke_settings)[0]
+    r = omni.respond(audio_path(row, smoke_settings, 'query'))
+    assert {'text', 'user_emotion', 'reply_emotion', 'audio', 'sample_rate', 'timings'} <= set(r)
+    assert r['sample_rate'] == smoke_cfg.audio.sample_rate and r['audio'].ndim == 1
+    assert len(r['audio']) == len(r['units']) * 4 * smoke_cfg.audio.hop_length
+    out = chat_main(audio_path(row, smoke_settings, 'query'), tmp_path / 'reply.wav', cfg=smoke_cfg, settings=smoke_settings)
+    assert (tmp_path / 'reply.wav').exists()
+    json.dumps(out)                                                      # JSON-able
+    assert {'first_text_token_ms', 'first_audio_ms', 'total_ms'} <= set(out['timings'])
+
+
+def test_streaming_speaks_before_the_text_ends(smoke_run, smoke_settings, smoke_cfg):
+    "With at least 2 chunks' worth of reply tokens, the first audio comes before the last text token."
+    from emotion_omni_lite.stage1 import stage1_features
+    omni = load_omni(smoke_cfg, smoke_settings)
+    f1 = stage1_features(smoke_cfg, smoke_settings)
+    feat = {k: f1[k][0] for k in ('sem', 'emo', 'n50')}
+    seen = []
+    gen = omni.reply_tokens
+    def long_reply(feat, clock):                                         # force a long reply: ignore the end token
+        omni.s1.end_id, old = -1, omni.s1.end_id
+        try: yield from gen(feat, clock)
+        finally: omni.s1.end_id = old
+    omni.reply_tokens = long_reply
+    r = omni.respond_features(feat, streaming=True, on_audio=seen.append)
+    t = r['timings']
+    assert len(seen) >= 2 and t['first_audio_ms'] < t['text_done_ms'], t
+    r2 = omni.respond_features(feat, streaming=False)
+    assert r2['timings']['first_audio_ms'] > r2['timings']['text_done_ms']
+
+
+@pytest.mark.slow
+def test_lite_emotion_figures(lite_settings, lite_cfg):
+    "On held-out voices and sentences the generated speech carries the intended reply emotion; without AdaLN less so."
+    on = speech_figures(lite_cfg, lite_settings)
+    off = speech_figures(set_field(lite_cfg, 'fusion.adaln', False), lite_settings)
+    print(json.dumps({'adaln': on, 'no_adaln': off}))
+    assert on['generated_emotion_acc'] >= 0.8, on
+    assert off['generated_emotion_acc'] < on['generated_emotion_acc'], (on, off)
