@@ -12,7 +12,6 @@ from typing import Callable, Optional, Sequence
 import numpy as np
 import soundfile as sf
 import torch
-import torchaudio
 import ipywidgets as W
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
@@ -140,7 +139,7 @@ class LiveFigure:
         if not self.live:
             with self.widget: self.widget.clear_output(wait=True); display(self.fig)
 
-# %% ../nbs/17_widgets.ipynb #1bf7619e
+# %% ../nbs/17_widgets.ipynb #c449ca57
 def wav_bytes(wave, sr: int) -> bytes:
     "`wave` [T] as 16-bit wav file bytes (for an ipywidgets Audio player)."
     buf = io.BytesIO()
@@ -162,7 +161,7 @@ def _html(text: str, kind: str = '') -> str:
     color = {'error': '#b00020', 'note': '#666'}.get(kind, 'inherit')
     return f'<span style="color:{color}">{text}</span>' if text else ''
 
-# %% ../nbs/17_widgets.ipynb #115a40e9
+# %% ../nbs/17_widgets.ipynb #856836d4
 EMOTION_COLORS = dict(neutral='#888888', happy='#f2a900', sad='#3b6fb6', angry='#d62728', surprised='#2ca02c', fearful='#9467bd')
 
 def _bars_fig():
@@ -198,7 +197,7 @@ def _show_spectrogram(lf: LiveFigure, wave, sr: int = 16000):
         lf.fig.data[1].x, lf.fig.data[1].y = t[f0 > 0], f0[f0 > 0]
     lf.refresh()
 
-# %% ../nbs/17_widgets.ipynb #856836d4
+# %% ../nbs/17_widgets.ipynb #83b50f1c
 class ProbePanel:
     "Sentence + voice (or an upload) → sliders → what the model hears, where it lands, what it answers and says."
     def __init__(self, parts: ProbeParts, live: Optional[bool] = None):
@@ -229,10 +228,11 @@ class ProbePanel:
 
     def _layout(self):
         controls = W.VBox([self.sentence, W.HBox([self.voice, self.emotion]), W.HBox([self.source, self.upload]),
-                           self.pitch, self.range, self.rate, self.loudness, self.message, self.note])
+                           self.pitch, self.range, self.rate, self.loudness], layout=W.Layout(width='640px'))
         answer = W.VBox([W.HTML('<b>query</b>'), self.query_audio, W.HTML('<b>reply</b>'), self.reply_text,
                          self.reply_emotion, self.reply_audio, self.timing])
-        box = W.VBox([W.HBox([controls, self.bars.widget]), W.HBox([self.map.widget, self.spec.widget]), answer])
+        box = W.VBox([W.HBox([controls, self.bars.widget]), self.message, self.note,
+                      W.HBox([self.map.widget, self.spec.widget]), answer])
         box.add_class('eol-probe-panel'); return box
 
     def _ipython_display_(self): display(self.widget)
@@ -308,7 +308,7 @@ class ProbePanel:
             self.reply_audio.layout.display = None
             self.reply_audio.value = wav_bytes(w, sr)
 
-# %% ../nbs/17_widgets.ipynb #6c8b5be6
+# %% ../nbs/17_widgets.ipynb #1a8b4ca8
 class EmotionComparator:
     "One sentence and voice spoken in all six emotions: heard probabilities (heatmap) and replies side by side."
     def __init__(self, parts: ProbeParts, live: Optional[bool] = None):
@@ -353,7 +353,7 @@ class EmotionComparator:
                                         ([W.HTML('reply'), player(*r['reply_wave'])] if r['reply_wave'] is not None else []))
                                  for r in rows]
 
-# %% ../nbs/17_widgets.ipynb #3266e57f
+# %% ../nbs/17_widgets.ipynb #b7aa991f
 def morph_vector(prototypes: dict, a: str, b: str, alpha: float) -> np.ndarray:
     "The emotion vector a fraction `alpha` of the way from prototype `a` to prototype `b` (linear)."
     va, vb = np.asarray(prototypes[a], np.float32), np.asarray(prototypes[b], np.float32)
@@ -409,7 +409,7 @@ class EmotionMorph:
                 f'{e} {q:.2f}' for q, e in sorted(zip(np.asarray(p).tolist(), EMOTIONS), reverse=True)[:2])
         except Exception as e: self.heard.value = _html(f'(cannot hear the reply: {type(e).__name__}: {e})', 'note')
 
-# %% ../nbs/17_widgets.ipynb #eb8a6409
+# %% ../nbs/17_widgets.ipynb #632699e5
 def _sentence_options():
     from emotion_omni_lite.dialogues import all_sentences
     S = all_sentences()
