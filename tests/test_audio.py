@@ -1,0 +1,100 @@
+"Audio basics and emotional speech synthesis: every bad input raises AudioError naming file and problem."
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+from emotion_omni_lite.audio import AudioError, load_audio, save_wav, log_mel, pitch_contour, energy_contour
+from emotion_omni_lite.config import AudioConfig, EMOTIONS
+from emotion_omni_lite.tts import speak, EMOTION_PROSODY, query_voices, get_tts, register_tts, TTSEngine
+
+SR = 16000
+TONE = (0.3 * np.sin(2 * np.pi * 220 * np.arange(SR) / SR)).astype(np.float32)
+
+
+@pytest.fixture
+def bad_files(tmp_path):
+    (tmp_path / 'empty.wav').write_bytes(b'')
+    (tmp_path / 'corrupt.wav').write_bytes(b'RIFF\x00\x00garbage' * 10)
+    sf.write(str(tmp_path / 'silent.wav'), np.zeros(SR, np.float32), SR)
+    sf.write(str(tmp_path / 'rate4k.wav'), TONE[:4000], 4000)
+    sf.write(str(tmp_path / 'zero.wav'), np.zeros(0, np.float32), SR)
+    nan = TONE.copy(); nan[100:200] = np.nan
+    sf.write(str(tmp_path / 'nan.wav'), nan, SR, subtype='FLOAT')
+    inf = TONE.copy(); inf[5] = np.inf
+    sf.write(str(tmp_path / 'inf.wav'), inf, SR, subtype='FLOAT')
+    return tmp_path
+
+
+@pytest.mark.parametrize('name,problem', [('empty.wav', 'empty file'), ('corrupt.wav', 'cannot be decoded'),
+                                          ('silent.wav', 'silent'), ('rate4k.wav', 'unsupported sample rate'),
+                                          ('zero.wav', 'zero length'), ('nan.wav', 'NaN or Inf'), ('inf.wav', 'NaN or Inf'),
+                                          ('missing.wav', 'not found')])
+def test_each_bad_file_raises_audio_error(bad_files, name, problem):
+    with pytest.raises(AudioError) as e:
+        load_audio(bad_files / name)
+    assert problem in str(e.value) and name in str(e.value)
+
+
+def test_bad_arrays():
+    with pytest.raises(AudioError, match='NaN or Inf'): load_audio(np.array([0.1, np.nan, 0.2], np.float32))
+    with pytest.raises(AudioError, match='zero length'): load_audio(np.zeros(0, np.float32))
+    with pytest.raises(AudioError, match='silent'): load_audio(np.zeros(100, np.float32))
+    with pytest.raises(AudioError, match='unsupported sample rate'): load_audio(TONE, orig_sr=1000)
+
+
+def test_downmix_and_resample(tmp_path):
+    st = np.stack([np.tile(TONE, 3)[:44100], np.zeros(44100, np.float32)], 1)  # stereo, 44.1 kHz
+    sf.write(str(tmp_path / 's.wav'), st, 44100)
+    w = load_audio(tmp_path / 's.wav')
+    assert w.dtype == torch.float32 and w.shape == (SR,)
+    assert abs(w.abs().max().item() - 0.15) < 0.02                     # mean of the two channels
+    save_wav(tmp_path / 'r.wav', w)
+    assert torch.allclose(load_audio(tmp_path / 'r.wav'), w, atol=1e-4)
+
+
+def test_log_mel_is_whisper_normalised():
+    cfg = AudioConfig(n_mels=80)
+    m = log_mel(torch.from_numpy(TONE), cfg)
+    assert m.shape == (80, 100)                                        # 100 Hz frames
+    assert (m.max() - m.min()).item() <= 2.0 + 1e-5                    # clamp at max − 8 decades, then /4
+    assert log_mel(torch.from_numpy(TONE), AudioConfig(n_mels=128)).shape == (128, 100)
+    loud, quiet = log_mel(torch.from_numpy(TONE)), log_mel(torch.from_numpy(TONE * 0.1))
+    assert loud.max() > quiet.max() + 0.4                              # absolute level is kept (−20 dB = −0.5)
+
+
+def test_pitch_and_energy_contours():
+    for f0 in (100.0, 200.0, 300.0):
+        w = 0.5 * torch.sin(2 * torch.pi * f0 * torch.arange(SR) / SR)
+        assert abs(pitch_contour(w)[10:90].median().item() - f0) < 0.03 * f0
+    e = energy_contour(torch.cat([torch.full((8000,), 1e-3), torch.full((8000,), 0.5)]))
+    assert abs(e[-10:].mean().item() - 20 * np.log10(0.5)) < 0.5 and e[:40].mean() < -50
+
+
+def test_presets_change_rate_pitch_and_loudness():
+    sent, v = "I just got the results back.", query_voices(12, 3)[0][0]
+    w = {e: speak(sent, v, e) for e in EMOTIONS}
+    dur = {e: len(x) / SR for e, x in w.items()}
+    f0 = {e: pitch_contour(x)[pitch_contour(x) > 0].median().item() for e, x in w.items()}
+    en = {e: energy_contour(x)[energy_contour(x) > energy_contour(x).max() - 30].mean().item() for e, x in w.items()}
+    assert dur['sad'] > 1.4 * dur['neutral'] and dur['fearful'] < 0.85 * dur['neutral']
+    assert f0['surprised'] > f0['happy'] > f0['neutral'] > f0['sad']
+    assert en['sad'] < en['neutral'] - 3 and en['angry'] > en['neutral'] + 2
+
+
+def test_speak_fits_max_seconds_and_voices_split():
+    w = speak("I just got the results back from the doctor this morning.", 'en-us+m1', 'sad', max_seconds=2.0)
+    assert len(w) <= 2.0 * SR
+    tr, te = query_voices(12, 3)
+    assert len(tr) == 9 and len(te) == 3 and not set(tr) & set(te)
+    with pytest.raises(ValueError, match='no voice'): speak("Hi.", 'xx-none', 'happy')
+
+
+def test_tts_plugin_interface():
+    class Beep(TTSEngine):
+        def synthesize(self, text, voice, emotion, prosody):
+            return (0.2 * np.sin(2 * np.pi * 440 * np.arange(8000) / 8000)).astype(np.float32), 8000
+    register_tts('beep', Beep)
+    w = speak("anything", 'any', 'happy', engine=get_tts('beep'))
+    assert w.shape == (SR,)                                             # resampled to 16 kHz
+    with pytest.raises(ValueError, match='register_tts'): get_tts('nope')

@@ -1,0 +1,174 @@
+"The emotional dialogue dataset: build, determinism, splits, units, bring-your-own loader, refusal on mismatch."
+import json
+import time
+import warnings
+
+import numpy as np
+import pytest
+import torch
+
+from emotion_omni_lite.audio import save_wav, load_audio, log_mel, pitch_contour, energy_contour
+from emotion_omni_lite.config import ConfigError, EMOTIONS, get_config, get_settings
+from emotion_omni_lite.dataset import (build_dataset, load_dialogues, load_units_tokenizer, build_info, plan_dialogues,
+                                       audio_path, load_folder, UnitTokenizer, manifest_hash)
+from emotion_omni_lite.dialogues import heldout_sentences, all_sentences, REPLY_EMOTION, REPLY_STYLE
+from emotion_omni_lite.tts import query_voices
+
+COLUMNS = {'id', 'sentence_id', 'sentence_kind', 'query_text', 'user_emotion', 'voice', 'reply_text', 'reply_emotion',
+           'reply_style', 'heldout_voice', 'heldout_sentence', 'split', 'query_path', 'reply_path', 'query_seconds',
+           'reply_seconds', 'units'}
+
+
+@pytest.fixture(scope='module')
+def smoke(smoke_settings):
+    cfg = get_config('smoke')
+    ds = load_dialogues(cfg, smoke_settings)
+    return cfg, smoke_settings, ds, ds.remove_columns('units').to_pandas()
+
+
+def test_columns_and_contents(smoke):
+    cfg, s, ds, df = smoke
+    assert COLUMNS <= set(ds.column_names) and len(ds) == cfg.data.n_dialogues
+    assert set(df.user_emotion) == set(EMOTIONS) and set(df.sentence_kind) == {'tone', 'explicit'}
+    assert all(df.reply_emotion == df.user_emotion.map(REPLY_EMOTION)) and all(df.reply_style == df.user_emotion.map(REPLY_STYLE))
+    assert df.query_seconds.max() <= cfg.audio.max_seconds and df.reply_seconds.max() <= cfg.audio.max_seconds
+    r = ds[0]
+    w = load_audio(audio_path(r, s)); wr = load_audio(audio_path(r, s, 'reply'))
+    assert abs(len(w) / 16000 - r['query_seconds']) < 1e-3 and abs(len(wr) / 16000 - r['reply_seconds']) < 1e-3
+    assert len(r['units']) == len(wr) // 160 // 4                      # 25 Hz units of the reply
+    assert all(0 <= u < cfg.units.n_units for u in r['units'])
+
+
+def test_splits_do_not_leak(smoke):
+    cfg, s, ds, df = smoke
+    train_v, test_v = query_voices(cfg.data.n_query_voices, cfg.data.n_test_voices)
+    held = heldout_sentences(cfg.data.heldout_sentence_frac, s.seed)
+    train = df[df.split == 'train']
+    assert not set(train.voice) & set(test_v) and not set(train.sentence_id) & held
+    assert set(df.split) == {'train', 'test_voice', 'test_sentence', 'test_both'}
+    assert all(df[df.split == 'test_voice'].voice.isin(test_v)) and all(df[df.split == 'test_sentence'].sentence_id.isin(held))
+    assert len(held) >= 0.2 * len(all_sentences()) and len(all_sentences()) >= 120
+    lite = get_config('lite').data
+    assert lite.n_query_voices >= 12 and lite.n_test_voices >= 3 and lite.n_dialogues >= 3000
+
+
+def test_same_seed_same_manifest_hash(smoke, tmp_path):
+    cfg, s, ds, df = smoke
+    s2 = get_settings(preset='smoke', data_dir=str(tmp_path / 'again'), out_dir=str(tmp_path / 'runs'), device='cpu')
+    cfg2 = get_config('smoke', **{'data.workers': 1})                   # another worker count: same data
+    build_dataset(cfg2, s2)
+    a, b = build_info(cfg, s), build_info(cfg2, s2)
+    assert a['manifest_hash'] == b['manifest_hash'] and a['config_hash'] == b['config_hash']
+    assert plan_dialogues(cfg, seed=1) != plan_dialogues(cfg, seed=0)   # another seed: another plan
+
+
+def test_reuse_and_refuse_on_mismatch(smoke):
+    cfg, s, ds, df = smoke
+    before = (s.data_path / 'build.json').stat().st_mtime
+    t = time.time(); build_dataset(cfg, s); assert time.time() - t < 1.0  # a matching build is reused
+    assert (s.data_path / 'build.json').stat().st_mtime == before
+    other = get_config('smoke', **{'data.prosody_jitter': 0.1})
+    with pytest.raises(ConfigError) as e:
+        build_dataset(other, s)
+    assert 'force=True' in str(e.value) and str(s.data_path) in str(e.value)
+    with pytest.raises(ConfigError): load_dialogues(get_config('smoke', **{'units.n_units': 16}), s)
+
+
+def test_units_round_trip(smoke):
+    cfg, s, ds, df = smoke
+    tok = load_units_tokenizer(cfg, s)
+    assert tok.n_units == cfg.units.n_units and tok.centroids.shape[1] == cfg.audio.n_mels
+    r = ds[3]
+    mel = log_mel(load_audio(audio_path(r, s, 'reply')), cfg.audio)    # [n_mels, T100]
+    units = tok.encode(mel)
+    assert units.tolist() == r['units']
+    rec = tok.decode(units)
+    assert rec.shape == (cfg.audio.n_mels, 4 * len(units))
+    assert torch.equal(tok.encode(rec), units)                          # decode → encode is the identity
+    err = (mel[:, :rec.shape[1]] - rec).abs().mean()
+    base = (mel - mel.mean(1, keepdim=True)).abs().mean()               # one mean frame for everything
+    assert err < 0.7 * base
+    assert len(set(u for us in ds['units'] for u in us)) > cfg.units.n_units // 2   # the codebook is used
+
+
+def test_units_fit_on_training_replies_only(smoke, tmp_path):
+    cfg, s, ds, df = smoke
+    tok = load_units_tokenizer(cfg, s)
+    train = [i for i, sp in enumerate(df.split) if sp == 'train']
+    fr = torch.cat([tok.frames(log_mel(load_audio(audio_path(ds[i], s, 'reply')), cfg.audio)).half().float() for i in train])
+    refit = UnitTokenizer.fit(fr, cfg.units.n_units, seed=s.seed)
+    assert torch.allclose(refit.centroids, tok.centroids, atol=1e-3)    # exactly the train-only fit
+
+
+def _fixture_folder(d):
+    t = np.arange(8000) / 16000
+    save_wav(d / 'a.wav', 0.3 * np.sin(2 * np.pi * 200 * t)); save_wav(d / 'b.wav', 0.3 * np.sin(2 * np.pi * 300 * t))
+    save_wav(d / 'quiet.wav', np.zeros(8000))
+    (d / 'broken.wav').write_bytes(b'not audio')
+    (d / 'metadata.csv').write_text(
+        "path,text,emotion,speaker\n"
+        "a.wav,Hello there.,anger,s1\n"       # alias → angry
+        "b.wav,Good news.,Happy,s2\n"
+        "broken.wav,Oops.,sad,s1\n"           # corrupt file
+        "quiet.wav,Shh.,sad,s1\n"             # silent
+        "a.wav,Hm.,bored,s1\n"                # unknown emotion
+        "gone.wav,Where?,sad,s1\n"            # missing file
+        "b.wav,,sad,s2\n")                    # empty text
+
+
+def test_bring_your_own_folder(tmp_path):
+    _fixture_folder(tmp_path)
+    skipped = []
+    with pytest.warns(UserWarning, match='skipped 5 bad row'):
+        ds = load_folder(tmp_path, 'metadata.csv', skipped=skipped)
+    assert ds['user_emotion'] == ['angry', 'happy'] and ds['query_text'] == ['Hello there.', 'Good news.']
+    assert ds['voice'] == ['s1', 's2'] and abs(ds['query_seconds'][0] - 0.5) < 1e-3
+    reasons = {b['line']: b['reason'] for b in skipped}
+    assert set(reasons) == {4, 5, 6, 7, 8}
+    assert 'broken.wav' in reasons[4] and 'cannot be decoded' in reasons[4]
+    assert 'silent' in reasons[5] and 'bored' in reasons[6] and 'not found' in reasons[7] and 'empty text' in reasons[8]
+    with pytest.raises(FileNotFoundError): load_folder(tmp_path, 'nope.csv')
+
+
+def test_measured_prosody_differs(smoke):
+    cfg, s, ds, df = smoke
+    p = build_info(cfg, s)['prosody']
+    assert set(p) == set(EMOTIONS)
+    assert p['sad']['words_per_s'] < p['neutral']['words_per_s'] < p['fearful']['words_per_s']
+    assert p['sad']['energy_db'] < p['neutral']['energy_db'] < p['angry']['energy_db']
+
+
+def _features(ds, s, idx):
+    "Prosodic features a listener would use: rate, pitch level and spread, loudness, voicing."
+    X = []
+    for i in idx:
+        r = ds[int(i)]
+        w = load_audio(audio_path(r, s))
+        f0, en = pitch_contour(w), energy_contour(w)
+        v = f0[f0 > 0]
+        st = 12 * torch.log2(v / v.median())
+        X.append([len(w) / 16000 / len(r['query_text']), torch.log(v.median()).item(), st.std().item(),
+                  (st.quantile(.9) - st.quantile(.1)).item(), en[en > en.max() - 40].mean().item(), en.max().item(),
+                  (f0 > 0).float().mean().item()])
+    return torch.tensor(X)
+
+
+@pytest.mark.slow
+def test_lite_emotions_separable_on_heldout_voices(lite_settings):
+    "A linear classifier on 7 prosodic features, trained on training voices, must reach ≥ 90 % on held-out voices."
+    cfg = get_config('lite')
+    ds = load_dialogues(cfg, lite_settings)
+    df = ds.remove_columns('units').to_pandas()
+    rng = np.random.default_rng(0)
+    tr = rng.permutation(np.flatnonzero((df.split == 'train') & (df.sentence_kind == 'tone')))[:900]
+    te = rng.permutation(np.flatnonzero((df.split == 'test_voice') & (df.sentence_kind == 'tone')))[:450]
+    Xtr, Xte = _features(ds, lite_settings, tr), _features(ds, lite_settings, te)
+    ytr = torch.tensor([EMOTIONS.index(e) for e in df.user_emotion.values[tr]])
+    yte = torch.tensor([EMOTIONS.index(e) for e in df.user_emotion.values[te]])
+    mu, sd = Xtr.mean(0), Xtr.std(0)
+    torch.manual_seed(0)
+    lin = torch.nn.Linear(Xtr.shape[1], 6); opt = torch.optim.Adam(lin.parameters(), 0.05)
+    for _ in range(500):
+        loss = torch.nn.functional.cross_entropy(lin((Xtr - mu) / sd), ytr); opt.zero_grad(); loss.backward(); opt.step()
+    acc = (lin((Xte - mu) / sd).argmax(-1) == yte).float().mean().item()
+    assert acc >= 0.9, f"held-out-voice accuracy of prosodic features {acc:.3f}"
