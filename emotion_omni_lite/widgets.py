@@ -24,9 +24,9 @@ from .cues import PROSODIC_FEATURES, change_rate, prosodic_features, shift_pitch
 
 # %% auto #0
 __all__ = ['ESPEAK_UNITS_PER_SEMITONE', 'CUE_COLUMNS', 'EMOTION_COLORS', 'Controls', 'apply_gain', 'resynthesize', 'transform',
-           'EmotionMap', 'fit_emotion_map', 'ProbeParts', 'cue_parts', 'widgets_live', 'LiveFigure', 'wav_bytes',
-           'read_upload', 'ProbePanel', 'EmotionComparator', 'morph_vector', 'EmotionMorph',
-           'dataset_map_and_prototypes', 'stage2_speaker', 'kit_parts']
+           'EmotionMap', 'fit_emotion_map', 'ProbeParts', 'cue_parts', 'widgets_live', 'LiveFigure',
+           'show_with_fallback', 'wav_bytes', 'read_upload', 'ProbePanel', 'EmotionComparator', 'morph_vector',
+           'EmotionMorph', 'dataset_map_and_prototypes', 'stage2_speaker', 'kit_parts']
 
 # %% ../nbs/17_widgets.ipynb #e66c34f2
 @dataclass(frozen=True)
@@ -139,6 +139,12 @@ class LiveFigure:
         if not self.live:
             with self.widget: self.widget.clear_output(wait=True); display(self.fig)
 
+def show_with_fallback(widget, figs: Sequence[go.Figure] = (), html: str = ''):
+    "Display `widget`, carrying a static HTML copy of `figs` for viewers that cannot render widgets."
+    bundle = widget._repr_mimebundle_() or {}
+    static = html + ''.join(go.Figure(f).to_html(full_html=False, include_plotlyjs='cdn') for f in figs)
+    display({**bundle, 'text/html': static}, raw=True)
+
 # %% ../nbs/17_widgets.ipynb #c449ca57
 def wav_bytes(wave, sr: int) -> bytes:
     "`wave` [T] as 16-bit wav file bytes (for an ipywidgets Audio player)."
@@ -235,7 +241,8 @@ class ProbePanel:
                       W.HBox([self.map.widget, self.spec.widget]), answer])
         box.add_class('eol-probe-panel'); return box
 
-    def _ipython_display_(self): display(self.widget)
+    def _ipython_display_(self):
+        show_with_fallback(self.widget, [self.bars.fig, self.map.fig, self.spec.fig], self.reply_text.value)
 
     def controls(self) -> Controls:
         return Controls(self.pitch.value, self.range.value, self.rate.value, self.loudness.value)
@@ -328,7 +335,7 @@ class EmotionComparator:
         self.widget = W.VBox([W.HBox([self.sentence, self.voice, self.button]), self.message,
                               W.HBox([self.heat.widget, self.table]), self.players])
 
-    def _ipython_display_(self): display(self.widget)
+    def _ipython_display_(self): show_with_fallback(self.widget, [self.heat.fig], self.table.value)
 
     def compare(self):
         "Speak the sentence in each emotion, hear and answer each one."
@@ -380,7 +387,7 @@ class EmotionMorph:
                               self.reply_text, W.HBox([self.audio, self.heard]), self.spec.widget])
         self.new_reply()
 
-    def _ipython_display_(self): display(self.widget)
+    def _ipython_display_(self): show_with_fallback(self.widget, [self.spec.fig], self.reply_text.value + self.message.value)
 
     def new_reply(self):
         "Answer the chosen sentence (spoken neutrally) once; the morph then only changes the voice of that reply."

@@ -229,3 +229,15 @@ def test_kit_parts_on_smoke(smoke_cfg, smoke_settings):
     assert not np.allclose(p.probs, probs0) and (p.map.fig.data[-1].x, p.map.fig.data[-1].y) != star0
     if parts.speak is None: assert 'stage 2' in p.note.value
     else: assert len(p.reply_audio.value) > 1000
+
+
+def test_display_carries_a_static_copy():
+    "Viewers without widget support get the figures as static HTML; JupyterLab renders the widget (browser test)."
+    from IPython.core.interactiveshell import InteractiveShell
+    from IPython.utils.capture import capture_output
+    InteractiveShell.instance()                                           # display() needs a shell to publish to
+    p = ProbePanel(cue_parts(), live=True)
+    with capture_output() as c: p._ipython_display_()
+    data = c.outputs[0].data
+    assert 'application/vnd.jupyter.widget-view+json' in data and 'plotly' in data['text/html']
+    assert 'What the emotion encoder hears' in data['text/html']
