@@ -19,7 +19,7 @@ from .dialogues import all_sentences, make_reply, heldout_sentences, split_name,
 
 # %% auto #0
 __all__ = ['DATA_VERSION', 'CHUNK', 'FIT_MAX_FRAMES', 'KMEANS_ITERS', 'EMOTION_ALIASES', 'build_hash', 'plan_dialogues',
-           'UnitTokenizer', 'audio_path', 'manifest_hash', 'build_dataset', 'folder_bytes', 'load_dialogues',
+           'nearest', 'UnitTokenizer', 'audio_path', 'manifest_hash', 'build_dataset', 'folder_bytes', 'load_dialogues',
            'load_units_tokenizer', 'build_info', 'dataset_stats', 'measure_prosody', 'prosody_markdown', 'load_folder']
 
 # %% ../nbs/05_dataset.ipynb #e66c34f2
@@ -106,6 +106,10 @@ def _progress(it, total, desc):
 FIT_MAX_FRAMES = 200_000   # pooled frames used to fit k-means (a random subset beyond that)
 KMEANS_ITERS = 25
 
+def nearest(x: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+    "Index of the nearest row of `c` [K, D] for each row of `x` [N, D]: argmin of |c|² − 2·x·c (one matmul)."
+    return ((c * c).sum(-1)[None] - 2 * x @ c.T).argmin(-1)               # [N]
+
 class UnitTokenizer:
     "Discrete speech units: k-means over log-mel frames pooled to 25 Hz; `encode` mel → units, `decode` units → mel."
     def __init__(self, centroids: torch.Tensor, pool: int = 4):
@@ -119,29 +123,37 @@ class UnitTokenizer:
         return mel[:, :n * self.pool].reshape(mel.shape[0], n, self.pool).mean(-1).T
     def encode(self, mel: torch.Tensor) -> torch.Tensor:
         "Units LongTensor [T100//4] of a log-mel [n_mels, T100]."
-        return torch.cdist(self.frames(mel.float()), self.centroids).argmin(-1)
+        return nearest(self.frames(mel.float()), self.centroids)
     def decode(self, units) -> torch.Tensor:
         "Log-mel [n_mels, 4·len(units)] from units."
         return self.centroids[torch.as_tensor(units, dtype=torch.long)].T.repeat_interleave(self.pool, dim=1)
 
     @classmethod
     def fit(cls, frames: torch.Tensor, n_units: int, seed: int = 0, iters: int = KMEANS_ITERS, pool: int = 4) -> 'UnitTokenizer':
-        "k-means (k-means++ start) over pooled frames [N, n_mels]."
+        "k-means (k-means++ start) over pooled frames [N, n_mels] (single-threaded: the same result on any machine)."
+        threads = torch.get_num_threads(); torch.set_num_threads(1)
+        try: return cls._fit(frames, n_units, seed, iters, pool)
+        finally: torch.set_num_threads(threads)
+
+    @classmethod
+    def _fit(cls, frames, n_units, seed, iters, pool):
         g = torch.Generator().manual_seed(seed)
         x = frames.float()
         if len(x) > FIT_MAX_FRAMES: x = x[torch.randperm(len(x), generator=g)[:FIT_MAX_FRAMES]]
         if len(x) < n_units: raise ValueError(f"{len(x)} frames cannot fit {n_units} units: build more dialogues or lower units.n_units")
         c = x[torch.randint(len(x), (1,), generator=g)]
-        d2 = torch.cdist(x, c)[:, 0] ** 2
+        d2 = ((x - c) ** 2).sum(-1)                                      # [N] squared distance to the nearest centre
         for _ in range(1, n_units):                                      # k-means++
             nxt = x[torch.multinomial(d2 / d2.sum() if d2.sum() > 0 else torch.ones_like(d2), 1, generator=g)]
-            c = torch.cat([c, nxt]); d2 = torch.minimum(d2, torch.cdist(x, nxt)[:, 0] ** 2)
+            c = torch.cat([c, nxt]); d2 = torch.minimum(d2, ((x - nxt) ** 2).sum(-1))
         for _ in range(iters):                                           # Lloyd
-            dist = torch.cdist(x, c); a = dist.argmin(-1)
+            a = nearest(x, c)                                            # [N]
             cnt = torch.bincount(a, minlength=n_units).float()
             c_new = torch.zeros_like(c).index_add_(0, a, x) / cnt.clamp(min=1)[:, None]
             empty = cnt == 0
-            if empty.any(): c_new[empty] = x[dist.min(-1).values.topk(int(empty.sum())).indices]  # re-seed far points
+            if empty.any():                                              # re-seed empty clusters at far points
+                far = ((x - c[a]) ** 2).sum(-1).topk(int(empty.sum())).indices
+                c_new[empty] = x[far]
             c = c_new
         return cls(c, pool)
 
@@ -261,7 +273,7 @@ def _build(cfg: OmniConfig, s: Settings, root: Path, want: str, force: bool) -> 
                     f.flush(); bar.update(len(res))
         bar.close()
     rows = [{k: v for k, v in r.items() if k != 'jitter_seed'} | done[r['id']] for r in plan]
-    t_synth = time.time() - t0
+    phases = {'synthesis': time.time() - t0}; tp = time.time()
     # 3. units: fit on training replies only, encode every reply
     train_paths = [r['reply_path'] for r in rows if r['split'] == 'train']
     cap = max(1, FIT_MAX_FRAMES // 50)                                 # ~2 s replies → ~50 pooled frames each
@@ -269,22 +281,23 @@ def _build(cfg: OmniConfig, s: Settings, root: Path, want: str, force: bool) -> 
     parts = [fit_paths[i:i + 4 * CHUNK] for i in range(0, len(fit_paths), 4 * CHUNK)]
     frames = _map(_reply_frames, [(p, str(root), cfg.audio, 4) for p in parts], dc.workers, 'unit frames', len(parts))
     tok = UnitTokenizer.fit(torch.cat([f.float() for fs in frames for f in fs]), cfg.units.n_units, seed=s.seed)
-    tok.save(root / 'units')
+    tok.save(root / 'units'); phases['unit_fit'] = time.time() - tp; tp = time.time()
     reply_paths = [r['reply_path'] for r in rows]
     parts = [reply_paths[i:i + 4 * CHUNK] for i in range(0, len(reply_paths), 4 * CHUNK)]
     units = [u for us in _map(_encode_chunk, [(p, str(root), cfg.audio, tok.centroids) for p in parts], dc.workers,
                               'encoding units', len(parts)) for u in us]
     for r, u in zip(rows, units): r['units'] = u
-    mhash = manifest_hash(rows)
+    mhash = manifest_hash(rows); phases['unit_encode'] = time.time() - tp; tp = time.time()
     # 4. save
     import datasets
     ds = datasets.Dataset.from_list([{k: v for k, v in r.items() if not k.endswith('_sha')} for r in rows])
     if (root / 'dialogues').exists(): shutil.rmtree(root / 'dialogues')
-    ds.save_to_disk(str(root / 'dialogues'))
+    ds.save_to_disk(str(root / 'dialogues')); phases['save'] = time.time() - tp; tp = time.time()
     info = {'status': 'done', 'config_hash': want, 'manifest_hash': mhash, 'preset': cfg.preset, 'seed': s.seed,
-            'n_rows': len(rows), 'seconds': round(time.time() - t0, 1), 'synth_seconds': round(t_synth, 1),
-            'bytes': folder_bytes(root), 'stats': dataset_stats(ds),
-            'prosody': measure_prosody(ds, root, per_emotion=60, seed=s.seed)}
+            'n_rows': len(rows), 'seconds': 0.0, 'synth_seconds': round(phases['synthesis'], 1), 'bytes': folder_bytes(root),
+            'stats': dataset_stats(ds), 'prosody': measure_prosody(ds, root, per_emotion=60, seed=s.seed, workers=dc.workers)}
+    phases['statistics'] = time.time() - tp
+    info['seconds'], info['phase_seconds'] = round(time.time() - t0, 1), {k: round(v, 1) for k, v in phases.items()}
     (root / 'build.json').write_text(json.dumps(info, indent=1))
     return root
 
@@ -322,25 +335,32 @@ def dataset_stats(ds) -> dict:
             'max_query_seconds': max(col('query_seconds')), 'max_reply_seconds': max(rs),
             'units_per_second': round(sum(map(len, units)) / max(sum(rs), 1e-9), 2)}
 
-def measure_prosody(ds, root, per_emotion: int = 60, seed: int = 0) -> dict:
+def _prosody_chunk(job) -> list:
+    items, root = job
+    torch.set_num_threads(1)
+    out = []
+    for path, text in items:
+        w = load_audio(Path(root) / path)
+        f0, en = pitch_contour(w), energy_contour(w)
+        voiced, sec = f0[f0 > 0], len(w) / 16000
+        out.append((voiced.median().item() if len(voiced) else float('nan'), sec, len(text.split()) / sec,
+                    en[en > en.max() - 30].mean().item()))
+    return out
+
+def measure_prosody(ds, root, per_emotion: int = 60, seed: int = 0, workers: int = 1) -> dict:
     "Median F0 (Hz), duration (s), rate (words/s) and energy (dB) of query audio per user emotion (tone sentences)."
     rng = np.random.default_rng(seed)
     emo, kind, split = np.asarray(ds['user_emotion']), np.asarray(ds['sentence_kind']), np.asarray(ds['split'])
+    paths, texts = ds['query_path'], ds['query_text']
+    picks = {e: rng.permutation(np.flatnonzero((emo == e) & (kind == 'tone') & (split == 'train')))[:per_emotion] for e in EMOTIONS}
+    jobs = [([(paths[int(i)], texts[int(i)]) for i in idx], str(root)) for e, idx in picks.items() if len(idx)]
+    vals = iter(_map(_prosody_chunk, jobs, workers, 'measuring prosody', len(jobs)))
     out = {}
-    for e in EMOTIONS:
-        idx = np.flatnonzero((emo == e) & (kind == 'tone') & (split == 'train'))
-        if len(idx) == 0: continue
-        vals = []
-        for i in rng.permutation(idx)[:per_emotion]:
-            r = ds[int(i)]
-            w = load_audio(Path(root) / r['query_path'])
-            f0, en = pitch_contour(w), energy_contour(w)
-            voiced = f0[f0 > 0]
-            vals.append((voiced.median().item() if len(voiced) else float('nan'), len(w) / 16000,
-                         len(r['query_text'].split()) / (len(w) / 16000), en[en > en.max() - 30].mean().item()))
-        v = np.nanmedian(np.asarray(vals), axis=0)
+    for e, idx in picks.items():
+        if not len(idx): continue
+        v = np.nanmedian(np.asarray(next(vals)), axis=0)
         out[e] = {'median_f0_hz': round(float(v[0]), 1), 'duration_s': round(float(v[1]), 2),
-                  'words_per_s': round(float(v[2]), 2), 'energy_db': round(float(v[3]), 1), 'n': len(vals)}
+                  'words_per_s': round(float(v[2]), 2), 'energy_db': round(float(v[3]), 1), 'n': len(idx)}
     return out
 
 def prosody_markdown(table: dict) -> str:
