@@ -1,0 +1,46 @@
+"""Stage 0 for both encoders on `lite` from scratch: time and figures.
+
+Trains the semantic encoder (Whisper ASR stand-in) and the emotion encoder into a temporary run folder (the
+repo's lite dataset is reused, built first if missing) and prints seconds per step and the quality figures.
+Target: both encoders together in at most 3 minutes on a 2-core CPU.
+
+    .venv/bin/python benchmarks/bench_encoders.py [--preset lite] [--threads 2]
+"""
+import argparse, json, os, tempfile, time
+os.environ.setdefault('HF_HUB_OFFLINE', '1')
+
+import torch
+from emotion_omni_lite.config import get_config, get_settings
+from emotion_omni_lite.dataset import build_dataset
+from emotion_omni_lite.semantic_encoder import load_query_mels, train_semantic_encoder
+from emotion_omni_lite.emotion_encoder import train_emotion_encoder
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument('--preset', default='lite')
+    ap.add_argument('--threads', type=int, default=0, help='torch threads (0: torch default)')
+    a = ap.parse_args()
+    if a.threads: torch.set_num_threads(a.threads)
+    with tempfile.TemporaryDirectory() as out:
+        s = get_settings(preset=a.preset, out_dir=out, device='cpu')
+        cfg = get_config(a.preset)
+        build_dataset(cfg, s)                                   # not timed: the data stage's own cost
+        t0 = time.time(); rows, _ = load_query_mels(cfg, s); t_mel = time.time() - t0
+        t1 = time.time(); asr = train_semantic_encoder(cfg, s); t_asr = time.time() - t1
+        t2 = time.time(); emo = train_emotion_encoder(cfg, s); t_emo = time.time() - t2
+        ma, me = (json.loads((p / 'metrics.json').read_text()) for p in (asr, emo))
+    total = t_mel + t_asr + t_emo
+    print(f"preset {a.preset}, {len(rows)} queries, torch threads {torch.get_num_threads()}")
+    print(f"log-mels          {t_mel:6.1f} s")
+    print(f"semantic encoder  {t_asr:6.1f} s  (training {ma['train_seconds']} s for {cfg.stages.asr.steps} steps, "
+          f"{1000 * ma['train_seconds'] / max(1, cfg.stages.asr.steps):.0f} ms/step; scoring {ma['eval_seconds']} s)")
+    print(f"emotion encoder   {t_emo:6.1f} s  (training {me['train_seconds']} s for {cfg.stages.emotion.steps} steps, "
+          f"{1000 * me['train_seconds'] / max(1, cfg.stages.emotion.steps):.0f} ms/step; scoring {me['eval_seconds']} s)")
+    print(f"stage 0 total     {total:6.1f} s  (target <= 180 s: {'met' if total <= 180 else 'MISSED'})")
+    print('ASR CER:', {k: v for k, v in ma.items() if k.startswith('cer_')})
+    print('emotion accuracy:', {k: v for k, v in me.items() if k.startswith('acc_')})
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,126 @@
+"Semantic and emotion encoders: builders, offline loaders, stage 0 runs, frozen use, and the lite quality figures."
+import json
+
+import pytest
+import torch
+from torch import nn
+
+from emotion_omni_lite.config import EMOTIONS, TrainConfig, get_config, set_field
+from emotion_omni_lite.train import fit
+from emotion_omni_lite.semantic_encoder import (build_asr_model, build_semantic_encoder, load_asr_model,
+                                                load_query_mels, load_semantic_encoder, semantic_features,
+                                                train_semantic_encoder, transcribe, whisper_config)
+from emotion_omni_lite.emotion_encoder import (build_emotion_encoder, emotion_features, load_emotion_encoder,
+                                               predict_emotions, score_predictions, train_emotion_encoder)
+from emotion_omni_lite.metrics import cer
+
+
+def n_params(m): return sum(p.numel() for p in m.parameters())
+
+
+def test_full_size_builders_on_meta():
+    cfg = get_config('full')
+    with torch.device('meta'):
+        sem, emo = build_semantic_encoder(cfg), build_emotion_encoder(cfg)
+    assert abs(n_params(sem) - 0.637e9) / 0.637e9 < 0.01        # Whisper-large-v3's encoder
+    assert 90e6 < n_params(emo) < 100e6                          # wav2vec2-base / emotion2vec_base size class
+    assert sem.config.d_model == 1280 and emo.backbone.config.hidden_size == 768
+
+
+def test_features_are_50hz():
+    cfg = get_config('smoke')
+    waves = [torch.randn(16000) * 0.1, torch.randn(6400) * 0.1]  # 1 s and 0.4 s
+    h, n = semantic_features(build_semantic_encoder(cfg).eval(), waves, cfg.audio, return_lengths=True)
+    assert h.shape == (2, 50, cfg.semantic_encoder.d_model) and n.tolist() == [50, 20]
+    f = emotion_features(build_emotion_encoder(cfg).eval(), waves, cfg.audio)
+    assert f.frames.shape == (2, 50, cfg.emotion_encoder.dim) and f.lengths.tolist() == [50, 20]
+    assert f.utterance.shape == (2, cfg.emotion_encoder.dim) and f.logits.shape == (2, len(EMOTIONS))
+
+
+def test_full_loaders_offline(tmp_path):
+    "The full-size loading code, fed tiny random checkpoints saved to local folders."
+    from transformers import Wav2Vec2Config, Wav2Vec2ForSequenceClassification, WhisperModel
+    cfg = get_config('smoke')
+    wm = WhisperModel(whisper_config(cfg)).eval(); wm.save_pretrained(tmp_path / 'whisper')
+    conf = Wav2Vec2Config(hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64,
+                          conv_dim=(16,) * 7, use_weighted_layer_sum=True, classifier_proj_size=8,
+                          id2label={0: 'neu', 1: 'hap', 2: 'ang', 3: 'sad'}, label2id={'neu': 0, 'hap': 1, 'ang': 2, 'sad': 3})
+    em = Wav2Vec2ForSequenceClassification(conf).eval(); em.save_pretrained(tmp_path / 'emo')
+    full = set_field(set_field(cfg, 'semantic_encoder.pretrained', str(tmp_path / 'whisper')),
+                     'emotion_encoder.pretrained', str(tmp_path / 'emo'))
+    sem, emo = load_semantic_encoder(full), load_emotion_encoder(full)
+    for k, v in wm.encoder.state_dict().items(): assert torch.equal(v, sem.state_dict()[k]), k
+    wave = torch.randn(16000) * 0.1
+    f = emotion_features(emo, wave)
+    with torch.no_grad(): want = em(wave[None]).logits[0]
+    assert torch.allclose(f.logits[0, [0, 1, 3, 2]], want, atol=1e-4)            # neutral happy angry sad
+    assert torch.isinf(f.logits[0, 4:]).all()
+    assert not any(p.requires_grad for p in list(sem.parameters()) + list(emo.parameters()))
+    with pytest.raises(Exception, match='local folder'):
+        load_semantic_encoder(set_field(cfg, 'semantic_encoder.pretrained', str(tmp_path / 'nothing')))
+
+
+def test_stage0_smoke_runs_and_reuse(smoke_settings, smoke_cfg):
+    for train, name in ((train_semantic_encoder, 'asr'), (train_emotion_encoder, 'emotion_encoder')):
+        out = train(smoke_cfg, smoke_settings)
+        assert out == smoke_settings.run_path / name
+        for f in ('model.safetensors', 'config.json', 'metrics.json', 'history.json'): assert (out / f).exists(), f
+        stamp = (out / 'model.safetensors').stat().st_mtime_ns
+        assert train(smoke_cfg, smoke_settings) == out and (out / 'model.safetensors').stat().st_mtime_ns == stamp
+        assert 'hash' in json.loads((out / 'config.json').read_text())
+    # a changed training config is a different run: it retrains, not resumes the old checkpoint
+    cfg2 = set_field(smoke_cfg, 'stages.emotion', TrainConfig(steps=3, batch_size=4, lr=1e-3, ckpt_every=2, log_every=1))
+    out = train_emotion_encoder(cfg2, smoke_settings)
+    assert json.loads((out / 'history.json').read_text())[-1]['step'] == 3
+    train_emotion_encoder(smoke_cfg, smoke_settings)
+
+
+def test_later_stages_cannot_change_encoders(smoke_settings, smoke_cfg):
+    sem, emo = load_semantic_encoder(smoke_cfg, smoke_settings), load_emotion_encoder(smoke_cfg, smoke_settings)
+    before = {k: v.clone() for m in (sem, emo) for k, v in m.state_dict().items()}
+    d = smoke_cfg.semantic_encoder.d_model + smoke_cfg.emotion_encoder.dim
+
+    class Later(nn.Module):          # a later stage: frozen encoders inside, a trainable head on top
+        def __init__(self):
+            super().__init__(); self.sem, self.emo, self.head = sem, emo, nn.Linear(d, len(EMOTIONS))
+        def forward(self, mels):
+            h = semantic_features(self.sem, list(mels))                      # [B, T50, d_sem]
+            e = emotion_features(self.emo, list(mels)).frames                # [B, T50, d_emo]
+            n = min(h.shape[1], e.shape[1])
+            return self.head(torch.cat([h[:, :n], e[:, :n]], -1).mean(1))
+
+    _, mels = load_query_mels(smoke_cfg, smoke_settings)
+    data = [(m.float(), k % len(EMOTIONS)) for k, m in enumerate(mels[:16])]
+    collate = lambda b: ([m for m, _ in b], torch.tensor([y for _, y in b]))
+    loss = lambda model, b: nn.functional.cross_entropy(model(b[0]), b[1])
+    model = Later()
+    fit(model, data, collate, loss, TrainConfig(steps=3, batch_size=4, lr=1e-1), progress=False, device='cpu')
+    after = {k: v for m in (sem, emo) for k, v in m.state_dict().items()}
+    assert all(torch.equal(before[k], after[k]) for k in before)
+    assert not sem.training and not emo.training                    # `model.train()` did not switch them to training
+    with pytest.raises(ValueError, match='no trainable'):
+        fit(sem, data, collate, loss, TrainConfig(steps=1), progress=False, device='cpu')
+
+
+@pytest.mark.slow
+def test_lite_emotion_accuracy(lite_settings, lite_cfg):
+    enc = load_emotion_encoder(lite_cfg, lite_settings)
+    rows, mels = load_query_mels(lite_cfg, lite_settings)
+    res = score_predictions(rows, predict_emotions(enc, mels)[0])
+    print({k: v for k, v in res.items() if k.startswith('acc')})
+    assert res['n_heldout_voice'] >= 300
+    assert res['acc_heldout_voice'] >= 0.90, res
+    assert res['acc_heldout_voice_tone'] >= 0.90, res
+
+
+@pytest.mark.slow
+def test_lite_asr_cer(lite_settings, lite_cfg):
+    model = load_asr_model(lite_cfg, lite_settings)
+    rows, mels = load_query_mels(lite_cfg, lite_settings)
+    out = {}
+    for split in ('test_voice', 'test_sentence'):
+        idx = [i for i, r in enumerate(rows) if r['split'] == split][::2]
+        out[split] = cer([rows[i]['query_text'] for i in idx], transcribe(model, [mels[i] for i in idx]))
+    print('CER', out)
+    assert out['test_voice'] <= 0.15, out
+    assert out['test_sentence'] < 1.0, out                            # reported; held-out sentences are harder
