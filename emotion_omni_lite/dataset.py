@@ -257,11 +257,19 @@ def _build(cfg: OmniConfig, s: Settings, root: Path, want: str, force: bool) -> 
     (root / 'build.json').write_text(json.dumps({'status': 'building', 'config_hash': want, 'preset': cfg.preset, 'seed': s.seed}))
     plan, dc = plan_dialogues(cfg, s.seed), cfg.data
     man = root / 'manifest.jsonl'
-    done = {json.loads(l)['id']: json.loads(l) for l in man.read_text().splitlines() if l.strip()} if man.exists() else {}
-    todo = [r for r in plan if r['id'] not in done]
+    done = {}
+    for line in (man.read_text().splitlines() if man.exists() else []):
+        try: r = json.loads(line); done[r['id']] = r
+        except (json.JSONDecodeError, KeyError): pass                     # a line cut by an interruption
+    chunks = [plan[i:i + CHUNK] for i in range(0, len(plan), CHUNK)]      # fixed chunks: a resume says the same things
+    whole = lambda c: all(r['id'] in done and (root / r['query_path']).exists() and (root / r['reply_path']).exists() for r in c)
+    done = {r['id']: done[r['id']] for c in chunks if whole(c) for r in c}
+    man.write_text(''.join(json.dumps(done[r['id']]) + '\n' for r in plan if r['id'] in done))
+    todo_chunks = [c for c in chunks if c[0]['id'] not in done]
+    todo = [r for c in todo_chunks for r in c]
     args = dict(tts=dc.tts, assistant_voice=dc.assistant_voice, jitter=dc.prosody_jitter,
                 sample_rate=cfg.audio.sample_rate, max_seconds=cfg.audio.max_seconds)
-    jobs = [(todo[i:i + CHUNK], str(root), args) for i in range(0, len(todo), CHUNK)]
+    jobs = [(c, str(root), args) for c in todo_chunks]
     if jobs:                                                           # 2. synthesise, appending as we go
         import tempfile
         bar = _progress(None, len(todo), 'synthesising dialogues')

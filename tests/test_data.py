@@ -160,8 +160,8 @@ def test_lite_emotions_separable_on_heldout_voices(lite_settings):
     ds = load_dialogues(cfg, lite_settings)
     df = ds.remove_columns('units').to_pandas()
     rng = np.random.default_rng(0)
-    tr = rng.permutation(np.flatnonzero((df.split == 'train') & (df.sentence_kind == 'tone')))[:900]
-    te = rng.permutation(np.flatnonzero((df.split == 'test_voice') & (df.sentence_kind == 'tone')))[:450]
+    tr = rng.permutation(np.flatnonzero((df.split == 'train') & (df.sentence_kind == 'tone')))[:600]
+    te = rng.permutation(np.flatnonzero((df.split == 'test_voice') & (df.sentence_kind == 'tone')))[:360]
     Xtr, Xte = _features(ds, lite_settings, tr), _features(ds, lite_settings, te)
     ytr = torch.tensor([EMOTIONS.index(e) for e in df.user_emotion.values[tr]])
     yte = torch.tensor([EMOTIONS.index(e) for e in df.user_emotion.values[te]])
@@ -171,4 +171,30 @@ def test_lite_emotions_separable_on_heldout_voices(lite_settings):
     for _ in range(500):
         loss = torch.nn.functional.cross_entropy(lin((Xtr - mu) / sd), ytr); opt.zero_grad(); loss.backward(); opt.step()
     acc = (lin((Xte - mu) / sd).argmax(-1) == yte).float().mean().item()
+    print(f"held-out-voice accuracy of 7 prosodic features: {acc:.3f}")
     assert acc >= 0.9, f"held-out-voice accuracy of prosodic features {acc:.3f}"
+
+
+def test_interrupted_build_resumes_to_the_same_data(tmp_path):
+    cfg = get_config('smoke', **{'data.n_dialogues': 60})
+    s = get_settings(preset='smoke', data_dir=str(tmp_path), device='cpu')
+    root = build_dataset(cfg, s)
+    h = build_info(cfg, s)['manifest_hash']
+    lines = (root / 'manifest.jsonl').read_text().splitlines()
+    (root / 'manifest.jsonl').write_text('\n'.join(lines[:55]) + '\n')       # as if killed after 55 rows
+    info = json.loads((root / 'build.json').read_text()); info['status'] = 'building'
+    (root / 'build.json').write_text(json.dumps(info))
+    for p in (root / 'audio' / 'query').rglob('d00001*.wav'): p.unlink()   # and a file lost from a finished chunk
+    build_dataset(cfg, s)
+    assert build_info(cfg, s)['manifest_hash'] == h and len((root / 'manifest.jsonl').read_text().splitlines()) == 60
+
+
+def test_one_knob_scales_and_full_needs_its_units(tmp_path):
+    big = plan_dialogues(get_config('lite', **{'data.n_dialogues': 20000}), seed=0)
+    assert len(big) == 20000 and len({r['query_path'] for r in big}) == 20000
+    counts = np.unique([r['user_emotion'] for r in big], return_counts=True)[1]
+    assert counts.max() - counts.min() <= 1
+    s = get_settings(preset='full', data_dir=str(tmp_path), device='cpu')
+    with pytest.raises(ConfigError, match="units.kind"):
+        build_dataset(get_config('full'), s)
+    assert not (tmp_path / 'full' / 'build.json').exists()                  # refused before writing anything
