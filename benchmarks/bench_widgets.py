@@ -18,6 +18,7 @@ def main():
     ap.add_argument('--repeats', type=int, default=10, help='slider changes to time per slider')
     ap.add_argument('--threads', type=int, default=2, help='torch threads (the target machine has 2 cores)')
     ap.add_argument('--target', type=float, default=1.0, help='seconds one update may take')
+    ap.add_argument('--no-speech', action='store_true', help='leave stage 2 out (text reply only; stage 2 is not trained)')
     a = ap.parse_args()
     import torch
     torch.set_num_threads(a.threads)
@@ -25,7 +26,7 @@ def main():
     from emotion_omni_lite.widgets import ProbePanel, kit_parts
     s = get_settings(device='cpu'); cfg = get_config(s.preset)
     t0 = time.perf_counter()
-    parts = kit_parts(cfg, s)
+    parts = kit_parts(cfg, s, with_speech=not a.no_speech)
     setup = time.perf_counter() - t0
     panel = ProbePanel(parts, live=True)
     panel.sentence.value = parts.sentences[0]
@@ -40,7 +41,6 @@ def main():
             if panel.message.value: raise SystemExit(f'update failed: {panel.message.value}')
             totals.setdefault(name, []).append(wall)
             for k, v in panel.seconds.items(): parts_t.setdefault(k, []).append(v)
-        slider.value = slider.value  # no-op
     allt = [x for v in totals.values() for x in v]
     res = {'preset': s.preset, 'threads': a.threads, 'stage2': parts.speak is not None, 'setup_s': round(setup, 2),
            'updates': len(allt), 'median_s': round(statistics.median(allt), 3), 'p90_s': round(sorted(allt)[int(0.9 * (len(allt) - 1))], 3),

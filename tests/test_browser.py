@@ -90,6 +90,7 @@ def test_widgets_notebook_in_jupyterlab(lab):
     shot = screenshot_dir() / 'widgets_probe_panel.png'
     with sync_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        page = None
         try:
             page = browser.new_page(viewport={'width': 1400, 'height': 1000})
             page.goto(lab['url'], timeout=left())
@@ -115,7 +116,7 @@ def test_widgets_notebook_in_jupyterlab(lab):
             handle = panel.locator('.eol-pitch .noUi-handle')
             handle.scroll_into_view_if_needed(timeout=left())
             handle.focus()
-            for _ in range(6): page.keyboard.press('ArrowRight')
+            for _ in range(6): page.keyboard.press('ArrowLeft')          # pitch down by 3 semitones, in 0.5 st steps
             page.wait_for_function(f'(b) => {{ const r = ({READ_BARS})(); return r && JSON.stringify(r) !== JSON.stringify(b); }}',
                                    arg=before, timeout=left(), polling=250)
             after = page.evaluate(READ_BARS)
@@ -124,8 +125,8 @@ def test_widgets_notebook_in_jupyterlab(lab):
             panel.scroll_into_view_if_needed(timeout=left())
             panel.screenshot(path=str(shot))
         except Exception:
-            try: page.screenshot(path=str(shot.with_name('widgets_probe_panel_failed.png')))
-            except Exception: pass
+            try: page and page.screenshot(path=str(shot.with_name('widgets_probe_panel_failed.png')))
+            except Exception: pass                                        # keep the original error
             print(Path(lab['log']).read_text()[-3000:])
             raise
         finally:
