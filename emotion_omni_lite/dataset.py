@@ -307,6 +307,7 @@ def _build(cfg: OmniConfig, s: Settings, root: Path, want: str, force: bool) -> 
     phases['statistics'] = time.time() - tp
     info['seconds'], info['phase_seconds'] = round(time.time() - t0, 1), {k: round(v, 1) for k, v in phases.items()}
     (root / 'build.json').write_text(json.dumps(info, indent=1))
+    print(f"built {len(rows)} dialogues into {root} in {info['seconds']} s ({info['bytes'] / 1e6:.0f} MB, manifest {mhash})")
     return root
 
 def folder_bytes(folder) -> int:
