@@ -220,6 +220,7 @@ class SpeechDecoderConfig:
     max_reply_tokens: int = 2048 # units take positions from max_reply_tokens + 2 on (known before the reply ends)
     temperature: float = 0.0     # unit sampling at inference: 0 = greedy
     top_k: int = 0               # sample among the k likeliest units (0: all)
+    prosody_head: bool = False   # lite: also predict the reply's pitch level and loudness (k-means units carry none)
 
 @dataclass
 class VocoderConfig:
@@ -356,7 +357,7 @@ def lite_config() -> OmniConfig:
         lora=LoRAConfig(r=8, alpha=16, dropout=0.05),
         fusion=FusionConfig(adaln_cond_dim=64),
         decoder=SpeechDecoderConfig(d_model=128, pre_layers=2, layers=4, heads=4, ffn=384, max_units=200,
-                                    max_reply_tokens=128),
+                                    max_reply_tokens=128, prosody_head=True),
         vocoder=VocoderConfig(kind='griffin_lim', hidden=128, griffin_lim_iters=32, sample_rate=16000),
         stages=StagesConfig(
             asr=T(steps=600, batch_size=32, lr=2e-3, ckpt_every=200),

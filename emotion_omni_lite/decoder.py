@@ -130,6 +130,7 @@ class SpeechDecoder(nn.Module):
         self.pre = _qwen2(dcfg, dcfg.pre_layers, 1)
         self.ar = _qwen2(dcfg, dcfg.layers, self.vocab)
         self.head = nn.Linear(dcfg.d_model, self.vocab, bias=False)
+        self.prosody = nn.Linear(dcfg.d_model, 2) if dcfg.prosody_head else None   # lite: read at SOS
         self.unit_offset = dcfg.max_reply_tokens + 2          # first suffix position
 
     def embed(self, ids): return self.ar.embed_tokens(ids)
@@ -145,7 +146,7 @@ class SpeechDecoder(nn.Module):
         valid = (torch.arange(N, device=x.device)[None] < reply_lens[:, None])[..., None]   # [B, N, 1]
         return torch.cat([emb[:, :1], torch.where(valid, r, emb[:, 1:N + 1]), emb[:, N + 1:]], 1)
 
-    def forward(self, x, reply_lens, units, unit_lens, streaming):
+    def forward(self, x, reply_lens, units, unit_lens, streaming, return_prosody: bool = False):
         "Logits [B, M+1, vocab] at SOS and every unit (each predicts the next unit, the last one EOU)."
         B, N, _ = x.shape
         M = units.shape[1]
@@ -157,7 +158,9 @@ class SpeechDecoder(nn.Module):
         mask = decoder_mask(reply_lens.cpu(), unit_lens.cpu(), streaming.cpu(), self.cfg.chunk_units,
                             self.cfg.reply_per_chunk, N + 2, M + 1).to(x.device)
         out = self.ar(inputs_embeds=seq, attention_mask=_additive(mask, seq.dtype), position_ids=pos).last_hidden_state
-        return self.head(out[:, N + 2:])                              # [B, M+1, vocab]
+        logits = self.head(out[:, N + 2:])                            # [B, M+1, vocab]
+        if not return_prosody: return logits
+        return logits, (self.prosody(out[:, N + 2]) if self.prosody is not None else None)   # [B, 2] from SOS
 
     def targets(self, units, unit_lens):
         "Next-unit targets [B, M+1]: u₁…u_M, EOU, padding → -100."
@@ -175,7 +178,7 @@ def build_speech_decoder(cfg: OmniConfig) -> SpeechDecoder:
     "The speech decoder at `cfg`'s sizes (meta-device safe, nothing downloaded)."
     return SpeechDecoder(cfg.decoder, cfg.units.n_units)
 
-# %% ../nbs/12_decoder.ipynb #5e047277
+# %% ../nbs/12_decoder.ipynb #6c8b5be6
 class DecoderStream:
     "Incremental decoding: `add_reply` fused states as they arrive, `end_reply`, and `generate` units."
     def __init__(self, dec: SpeechDecoder, temperature: float = 0.0, top_k: int = 0, generator=None):
@@ -184,6 +187,7 @@ class DecoderStream:
         self.kinds = []                      # 'p' (prefix) or 's' (suffix) for every cached key
         self.n_reply, self.units, self.ended, self.finished = 0, [], False, False
         self.pending = dec.ids['SOS']          # the next token to feed to the autoregressive layers
+        self.prosody = None                    # set at SOS when the decoder has a prosody head
         self.device = next(dec.parameters()).device
         self._feed('p', dec.embed(self._ids([dec.ids['BOS']])), [0])
 
@@ -231,6 +235,8 @@ class DecoderStream:
         "Feed the pending token (SOS or the last unit) and return the logits [vocab] for the next unit."
         # fed only now, not when it was picked: a chunk's first unit must see the reply states added since
         out = self._feed('s', self.dec.embed(self._ids([self.pending])), [self.dec.unit_offset + len(self.units)])
+        if self.pending == self.dec.ids['SOS'] and self.dec.prosody is not None:
+            self.prosody = self.dec.prosody(out[0, -1])       # [2] normalised pitch level, loudness
         return self.dec.head(out[0, -1])
 
     @torch.no_grad()
@@ -245,9 +251,10 @@ class DecoderStream:
         return new
 
 def stream_decode(dec: SpeechDecoder, reply_states, streaming: bool = True, temperature: float = 0.0,
-                  top_k: int = 0, generator=None):
-    "Yield unit chunks (lists) from an iterable of fused reply states [1, n, d] (any n), streaming or not."
+                  top_k: int = 0, generator=None, state: Optional[dict] = None):
+    "Yield unit chunks (lists) from an iterable of fused reply states [1, n, d]; `state['stream']` exposes the stream."
     st = DecoderStream(dec, temperature, top_k, generator)
+    if state is not None: state['stream'] = st
     C, R = dec.cfg.chunk_units, dec.cfg.reply_per_chunk
     buf = []
     for x in reply_states:
@@ -260,7 +267,7 @@ def stream_decode(dec: SpeechDecoder, reply_states, streaming: bool = True, temp
     while not st.finished:
         if chunk := st.generate(C): yield chunk
 
-# %% ../nbs/12_decoder.ipynb #07633905
+# %% ../nbs/12_decoder.ipynb #1a8b4ca8
 @torch.no_grad()
 def stream_teacher_forced(dec: SpeechDecoder, x, units) -> torch.Tensor:
     "Logits [M+1, vocab] of a streaming run forced to emit `units` (x: [1, N, d], units: list)."

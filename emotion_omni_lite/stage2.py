@@ -4,7 +4,7 @@
 
 # %% ../nbs/14_stage2.ipynb #45a0bb63
 from __future__ import annotations
-import json, time
+import json, math, time
 from pathlib import Path
 from typing import Optional, Sequence
 import torch
@@ -31,6 +31,10 @@ class Stage2Model(nn.Module):
         super().__init__()
         self.dcfg = cfg.decoder
         self.fusion, self.decoder = build_fusion(cfg), build_speech_decoder(cfg)
+        self.register_buffer('prosody_mean', torch.zeros(2)); self.register_buffer('prosody_std', torch.ones(2))
+
+    def prosody_to_target(self, p): return (p - self.prosody_mean) / self.prosody_std     # (log2 F0, dB) → normalised
+    def target_to_prosody(self, t): return t * self.prosody_std + self.prosody_mean
 
     def forward(self, batch, teacher_force=None, streaming=None):
         "Cross-entropy on the units; `teacher_force`/`streaming` [B] bool override the coin flips."
@@ -39,15 +43,20 @@ class Stage2Model(nn.Module):
         st = torch.rand(B, device=dev) < self.dcfg.stream_mask_prob if streaming is None else streaming.to(dev)
         emo = torch.where(tf[:, None], batch['emo_true'], batch['emo_pred']).float()    # [B, d_emo]
         x = self.fusion(batch['h'].float(), batch['e'].float(), emo)                   # [B, N, d]
-        return self.decoder.loss(x, batch['n'], batch['units'], batch['m'], st)
+        logits, pros = self.decoder(x, batch['n'], batch['units'], batch['m'], st, return_prosody=True)
+        ce = F.cross_entropy(logits.flatten(0, 1).float(), self.decoder.targets(batch['units'], batch['m']).flatten())
+        if pros is None or 'prosody' not in batch: return ce
+        return ce + F.mse_loss(pros, self.prosody_to_target(batch['prosody'].float()))   # lite: + pitch level, loudness
 
 def collate_stage2(batch: Sequence[dict]) -> dict:
     "Examples → padded batch: h, e [B, N, d]; emo_true, emo_pred [B, d_emo]; units [B, M]; n, m [B]."
     n = torch.tensor([len(b['h']) for b in batch]); m = torch.tensor([len(b['units']) for b in batch])
     pad = lambda xs, v=0: torch.nn.utils.rnn.pad_sequence(list(xs), batch_first=True, padding_value=v)
-    return {'h': pad(b['h'] for b in batch), 'e': pad(b['e'] for b in batch), 'n': n, 'm': m,
-            'units': pad((b['units'] for b in batch), 0),
-            'emo_true': torch.stack([b['emo_true'] for b in batch]), 'emo_pred': torch.stack([b['emo_pred'] for b in batch])}
+    out = {'h': pad(b['h'] for b in batch), 'e': pad(b['e'] for b in batch), 'n': n, 'm': m,
+           'units': pad((b['units'] for b in batch), 0),
+           'emo_true': torch.stack([b['emo_true'] for b in batch]), 'emo_pred': torch.stack([b['emo_pred'] for b in batch])}
+    if 'prosody' in batch[0]: out['prosody'] = torch.stack([b['prosody'] for b in batch])   # [B, 2]
+    return out
 
 def stage2_loss(model, batch): return model(batch)
 
@@ -62,7 +71,7 @@ def stage2_features(cfg: OmniConfig, settings: Optional[Settings] = None, batch_
     from emotion_omni_lite.dataset import load_dialogues
     s = settings or get_settings()
     h = run_hash(cfg, ('units',), None, s.seed, stage1=_stage1_hash(cfg, s), max_units=cfg.decoder.max_units,
-                 max_reply_tokens=cfg.decoder.max_reply_tokens)
+                 max_reply_tokens=cfg.decoder.max_reply_tokens, prosody=2)
     path = s.run_path / 'stage2_features' / f"{h}.pt"
     if path.exists(): return torch.load(path)
     from tqdm.auto import tqdm
@@ -82,6 +91,11 @@ def stage2_features(cfg: OmniConfig, settings: Optional[Settings] = None, batch_
             out['emo_pred'].append(r['reply_emotion_vec'].float())
             out['units'].append(torch.tensor(units[j][:D.max_units], dtype=torch.long))
     out['emo_pred'] = torch.stack(out['emo_pred'])
+    from emotion_omni_lite.audio import load_audio
+    from emotion_omni_lite.dataset import audio_path
+    from emotion_omni_lite.vocoder import prosody_of
+    pr = [prosody_of(load_audio(audio_path(r, s, 'reply'))) for r in tqdm(rows, desc='reply prosody', disable=not progress, leave=False)]
+    out['prosody'] = torch.tensor([[math.log2(f), db] for f, db in pr])              # [D, 2] (log2 F0, RMS dB)
     out['seconds'] = round(time.time() - t0, 1)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix('.tmp'); torch.save(out, tmp); tmp.replace(path)
@@ -89,7 +103,8 @@ def stage2_features(cfg: OmniConfig, settings: Optional[Settings] = None, batch_
 
 def stage2_example(f: dict, i: int) -> dict:
     "Training example `i` of the cached stage-2 features."
-    return {'h': f['h'][i], 'e': f['e'][i], 'emo_true': f['emo_true'][i], 'emo_pred': f['emo_pred'][i], 'units': f['units'][i]}
+    return {'h': f['h'][i], 'e': f['e'][i], 'emo_true': f['emo_true'][i], 'emo_pred': f['emo_pred'][i],
+            'units': f['units'][i], 'prosody': f['prosody'][i]}
 
 # %% ../nbs/14_stage2.ipynb #bd608cf0
 def stage2_run_name(cfg: OmniConfig) -> str:
@@ -123,6 +138,8 @@ def train_stage2(cfg: OmniConfig, settings: Optional[Settings] = None, force: bo
     start_run(run, cfg, h, force)                      # wipes a run of another configuration
     set_seed(s.seed)
     model = Stage2Model(cfg)
+    p = f['prosody'][train_idx]
+    model.prosody_mean.copy_(p.mean(0)); model.prosody_std.copy_(p.std(0).clamp(min=1e-3))
     data = [stage2_example(f, i) for i in train_idx]
     res = fit(model, data, collate_stage2, stage2_loss, cfg.stages.stage2, ckpt_dir=run, seed=s.seed,
               device=s.device, name=run.name)
@@ -184,13 +201,22 @@ class EmotionOmni:
     def _speak(self, fused, streaming: bool, clock: dict, on_audio=None) -> tuple:
         "Units and audio from a stream of fused states; each unit chunk is vocoded as soon as it exists."
         units, pieces, dcfg = [], [], self.cfg.decoder
+        st, pros = {}, None
         for chunk in stream_decode(self.s2.decoder, fused, streaming, dcfg.temperature, dcfg.top_k,
-                                   torch.Generator().manual_seed(0)):
-            pieces.append(self.vocoder(chunk, context=units[-4:]))       # 4 units of left context for continuity
+                                   torch.Generator().manual_seed(0), st):
+            pros = pros or self.prosody(st['stream'].prosody)                  # lite: (F0 Hz, RMS dB) from SOS
+            kw = {'prosody': pros} if pros is not None else {}
+            pieces.append(self.vocoder(chunk, context=units[-4:], **kw))       # 4 units of left context
             units += chunk
             clock.setdefault('first_audio', time.perf_counter())
             if on_audio: on_audio(pieces[-1])
         return units, (torch.cat(pieces) if pieces else torch.zeros(0))
+
+    def prosody(self, t):
+        "The prosody head's normalised output → (F0 Hz, RMS dB) for the vocoder (None without a head)."
+        if t is None: return None
+        lf0, db = self.s2.target_to_prosody(t).tolist()
+        return 2 ** lf0, db
 
     @torch.no_grad()
     def speak_states(self, h, e, emotion_vec, streaming: bool = False) -> tuple:

@@ -4,7 +4,7 @@
 
 # %% ../nbs/13_vocoder.ipynb #45a0bb63
 from __future__ import annotations
-import json, time
+import json, math, time
 from pathlib import Path
 from typing import Callable, Optional
 import torch
@@ -13,12 +13,13 @@ import torch.nn.functional as F
 import torchaudio
 
 from .config import OmniConfig, ConfigError, AudioConfig, get_settings
-from .train import (fit, save_weights, load_weights, set_seed, freeze, run_hash, run_is_current,
+from .train import (fit, save_weights, load_weights, set_seed, freeze, run_hash, run_is_current, save_json,
                                      start_run, finish_run)
 
 # %% auto #0
-__all__ = ['VOCODERS', 'SEGMENT_UNITS', 'GriffinLim', 'ConvBlock', 'UnitToMel', 'Vocoder', 'MelVocoder', 'build_vocoder',
-           'vocoder_hash', 'vocoder_pairs', 'vocoder_loss', 'load_vocoder_weights', 'train_vocoder']
+__all__ = ['VOCODERS', 'SEGMENT_UNITS', 'GriffinLim', 'ConvBlock', 'UnitToMel', 'Vocoder', 'MelVocoder', 'apply_prosody',
+           'prosody_of', 'build_vocoder', 'vocoder_hash', 'vocoder_pairs', 'vocoder_loss', 'calibrate',
+           'load_vocoder_weights', 'train_vocoder']
 
 # %% ../nbs/13_vocoder.ipynb #e66c34f2
 class GriffinLim(nn.Module):
@@ -72,12 +73,13 @@ class Vocoder(nn.Module):
     def forward(self, units) -> torch.Tensor: raise NotImplementedError
 
 class MelVocoder(Vocoder):
-    "Units → mel (a trained `UnitToMel`) → waveform (Griffin-Lim)."
+    "Units → mel (a trained `UnitToMel`) → waveform (Griffin-Lim), optionally at a given pitch level and loudness."
     def __init__(self, cfg: OmniConfig):
         super().__init__()
         self.sample_rate, self.hop = cfg.audio.sample_rate, cfg.audio.hop_length
         self.unit_to_mel = UnitToMel(cfg.units.n_units, cfg.audio.n_mels, cfg.vocoder.hidden)
         self.griffin_lim = GriffinLim(cfg.audio, cfg.vocoder.griffin_lim_iters)
+        self.calibration = {'f0_hz': 100.0, 'rms_db': -22.0}   # typical pitch and loudness of its output (measured)
 
     @torch.no_grad()
     def mel(self, units) -> torch.Tensor:
@@ -86,13 +88,30 @@ class MelVocoder(Vocoder):
         return self.unit_to_mel(u[None])[0]
 
     @torch.no_grad()
-    def forward(self, units, context=()) -> torch.Tensor:
-        "Waveform [≈4·T25·hop] for `units`; `context`: preceding units, used for continuity and cut off."
+    def forward(self, units, context=(), prosody=None) -> torch.Tensor:
+        "Waveform [4·T25·hop] for `units`; `context`: preceding units (continuity, cut off); `prosody`: (F0 Hz, RMS dB)."
         units, context = list(units), list(context)
         if not units: return torch.zeros(0)
-        wave = self.griffin_lim(self.mel(context + units))
+        wave = self.griffin_lim(self.mel(context + units)).cpu()
+        if prosody is not None:
+            wave = apply_prosody(wave, *prosody, self.calibration['f0_hz'], self.calibration['rms_db'], self.sample_rate)
         start = len(context) * 4 * self.hop
-        return wave[start:start + len(units) * 4 * self.hop].cpu()
+        return wave[start:start + len(units) * 4 * self.hop]
+
+def apply_prosody(wave, f0_hz: float, rms_db: float, f0_from: float, rms_from: float, sr: int = 16000):
+    "Shift `wave` from pitch level `f0_from` to `f0_hz` (phase vocoder) and its loudness by `rms_db − rms_from`."
+    from emotion_omni_lite.cues import shift_pitch
+    st = 12 * math.log2(max(f0_hz, 40.0) / f0_from)
+    if abs(st) >= 0.25: wave = shift_pitch(wave, max(-18.0, min(18.0, st)), sr)
+    return wave * 10 ** ((rms_db - rms_from) / 20)
+
+def prosody_of(wave, sr: int = 16000) -> tuple:
+    "(median voiced F0 in Hz, RMS level in dB) of an utterance: the pitch level and loudness the prosody head predicts."
+    from emotion_omni_lite.audio import pitch_contour
+    f0 = pitch_contour(wave, sr)
+    voiced = f0[f0 > 0]
+    f = float(voiced.median()) if len(voiced) else 100.0
+    return f, float(20 * torch.log10(torch.as_tensor(wave).pow(2).mean().sqrt().clamp(min=1e-5)))
 
 # %% ../nbs/13_vocoder.ipynb #b933d82e
 def _mel_vocoder(cfg, settings=None): return load_vocoder_weights(MelVocoder(cfg), cfg, settings)
@@ -146,11 +165,21 @@ def vocoder_loss(model, batch):
     pred = model(units.clamp(min=0))
     return ((pred - mel).abs() * valid).sum() / (valid.sum() * mel.shape[1])
 
+def calibrate(voc: MelVocoder, pairs: list) -> dict:
+    "Typical pitch level and loudness of the vocoder's output (median over `pairs`' units)."
+    pr = torch.tensor([prosody_of(voc(u.tolist())) for u, _ in pairs])
+    return {'f0_hz': round(float(pr[:, 0].median()), 2), 'rms_db': round(float(pr[:, 1].median()), 2)}
+
 def load_vocoder_weights(voc: MelVocoder, cfg: OmniConfig, settings=None) -> MelVocoder:
-    "Load the trained unit→mel weights into `voc` (trains the vocoder first if needed)."
-    run = train_vocoder(cfg, settings)
+    "Load the trained unit→mel weights and the output calibration into `voc` (trains the vocoder first if needed)."
+    s = settings or get_settings()
+    run = train_vocoder(cfg, s)
     load_weights(voc.unit_to_mel, run / 'model.safetensors')
-    return freeze(voc)
+    freeze(voc)
+    cal = run / 'calibration.json'
+    if not cal.exists(): save_json(calibrate(voc, vocoder_pairs(cfg, s, limit=48)), cal)
+    voc.calibration = json.loads(cal.read_text())
+    return voc
 
 def train_vocoder(cfg: OmniConfig, settings=None, force: bool = False) -> Path:
     "Train units → mel on the reply audio (reused when a finished run matches); returns the run folder."
@@ -164,6 +193,7 @@ def train_vocoder(cfg: OmniConfig, settings=None, force: bool = False) -> Path:
     res = fit(model, pairs, _collate, vocoder_loss, cfg.stages.vocoder, ckpt_dir=run, seed=s.seed, device=s.device,
               name='vocoder')
     model = model.cpu().eval()
+    (run / 'calibration.json').unlink(missing_ok=True)   # measured again for the new weights at the first load
     test = vocoder_pairs(cfg, s, split='test', limit=64)
     with torch.no_grad():
         l1 = sum(float((model(u[None])[0] - m.float()).abs().mean()) for u, m in test) / max(len(test), 1)
