@@ -98,20 +98,22 @@ class MelVocoder(Vocoder):
         start = len(context) * 4 * self.hop
         return wave[start:start + len(units) * 4 * self.hop]
 
-def apply_prosody(wave, f0_hz: float, rms_db: float, f0_from: float, rms_from: float, sr: int = 16000):
-    "Shift `wave` from pitch level `f0_from` to `f0_hz` (phase vocoder) and its loudness by `rms_db − rms_from`."
+def apply_prosody(wave, f0_hz: float, rms_db: float, f0_from: float = 100.0, rms_from: float = -22.0, sr: int = 16000):
+    "`wave` moved to pitch level `f0_hz` (phase vocoder) and loudness `rms_db`; its own levels are measured (fallbacks: `*_from`)."
     from emotion_omni_lite.cues import shift_pitch
-    st = 12 * math.log2(max(f0_hz, 40.0) / f0_from)
+    f0, db = prosody_of(wave, sr, default_f0=f0_from)
+    st = 12 * math.log2(max(f0_hz, 40.0) / f0)
     if abs(st) >= 0.25: wave = shift_pitch(wave, max(-18.0, min(18.0, st)), sr)
-    return wave * 10 ** ((rms_db - rms_from) / 20)
+    return wave * 10 ** ((rms_db - prosody_of(wave, sr, pitch=False)[1]) / 20)
 
-def prosody_of(wave, sr: int = 16000) -> tuple:
+def prosody_of(wave, sr: int = 16000, default_f0: float = 100.0, pitch: bool = True) -> tuple:
     "(median voiced F0 in Hz, RMS level in dB) of an utterance: the pitch level and loudness the prosody head predicts."
     from emotion_omni_lite.audio import pitch_contour
+    db = float(20 * torch.log10(torch.as_tensor(wave).pow(2).mean().sqrt().clamp(min=1e-5)))
+    if not pitch: return default_f0, db
     f0 = pitch_contour(wave, sr)
     voiced = f0[f0 > 0]
-    f = float(voiced.median()) if len(voiced) else 100.0
-    return f, float(20 * torch.log10(torch.as_tensor(wave).pow(2).mean().sqrt().clamp(min=1e-5)))
+    return (float(voiced.median()) if len(voiced) >= 10 else default_f0), db
 
 # %% ../nbs/13_vocoder.ipynb #b933d82e
 def _mel_vocoder(cfg, settings=None): return load_vocoder_weights(MelVocoder(cfg), cfg, settings)
