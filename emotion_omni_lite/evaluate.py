@@ -214,7 +214,8 @@ def collect(cfg: OmniConfig, settings: Optional[Settings] = None, max_items: Opt
         r['ref_speech'] = {k: ref[k] for k in ('speech_emotion', 'dnsmos', 'ps_text')}
         for key, omni in omnis.items():
             o = omni.respond_features(feat, streaming=True)
-            if len(o['audio']) == 0: continue
+            if len(o['audio']) < o['sample_rate'] // 10:                       # under 0.1 s: no speech, counts as wrong
+                r['sys'][key].update(speech_emotion='(silent)', ps_text='', speech_text=o['text']); continue
             j = judges(o['audio'], o['sample_rate'], ref['vec'])
             r['sys'][key].update({k: v for k, v in j.items() if k != 'vec'}, speech_text=o['text'])
         w = speak(r['sys']['cascade']['text'] or '...', cfg.data.assistant_voice, 'neutral')

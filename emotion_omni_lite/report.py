@@ -49,11 +49,11 @@ def _system_metrics(recs: list, key: str) -> dict:
     sp = [(r, x) for r, x in zip(rs, o) if x.get('speech_emotion') is not None]
     if sp:
         m['speech_emotion_acc'] = accuracy([r['target_emotion'] for r, _ in sp], [x['speech_emotion'] for _, x in sp])
-        m['dnsmos_ovrl'] = _mean([x['dnsmos'] for _, x in sp])
+        m['dnsmos_ovrl'] = _mean([x.get('dnsmos') for _, x in sp])
         m['emotion_cos_sim'] = _mean([x.get('emo_cos') for _, x in sp])
-        ps = [(x.get('speech_text', x['text']), x['ps_text']) for _, x in sp if x.get('ps_text') is not None]
+        ps = [(x.get('speech_text', x['text']), x['ps_text']) for _, x in sp if x.get('ps_text') is not None and x.get('speech_text', x['text']).strip()]
         if ps: m['pocketsphinx_wer_generated'] = wer([a for a, _ in ps], [b for _, b in ps])
-        kit = [(x.get('speech_text', x['text']), x['asr_text']) for _, x in sp if x.get('asr_text') is not None]
+        kit = [(x.get('speech_text', x['text']), x['asr_text']) for _, x in sp if x.get('asr_text') is not None and x.get('speech_text', x['text']).strip()]
         if kit: m['asr_wer_generated'] = wer([a for a, _ in kit], [b for _, b in kit])
         m['n_speech'] = len(sp)
     return m
@@ -173,7 +173,9 @@ def figures(flat: dict, details: dict) -> dict:
 METRIC_NOTES = {
     'input_emotion_acc': "emotion encoder on the user's query (six emotions)",
     'asr_cer': "the kit's ASR (stage 0) on the query: character error rate",
-    'reply_emotion_acc': "emotion head's reply emotion (nearest centroid) = the one the user's feeling calls for",
+    'n_items': "held-out utterances (held-out voice and sentence)", 'n_items_tone': "of which tone-dependent",
+    'n_speech': "utterances whose reply speech was generated and judged",
+    'reply_emotion_acc': "reply emotion = the one the user's feeling calls for (emotion head + nearest centroid; cascade: the emotion its text's style implies)",
     'style_acc': "reply text classified into the style the user's feeling calls for",
     'bleu': "reply text vs the reference reply (corpus BLEU-4)", 'rouge_l': "reply text vs the reference reply (ROUGE-L F1)",
     'speech_emotion_acc': "emotion encoder on the generated reply speech = intended reply emotion",
@@ -189,6 +191,8 @@ METRIC_NOTES = {
     'empathy_proxy': "offline PROXY for empathy (1–5): 1 + 2·style + 1·reply emotion + ROUGE-L; not an LLM judgement",
 }
 
+def _fmt(v): return '—' if v is None else (f"{v:.3f}".rstrip('0').rstrip('.') if isinstance(v, float) else str(v))
+
 def report_markdown(flat: dict, details: dict, figure_files: Sequence[str] = ()) -> str:
     "report.md: the benchmark table, every metric with its meaning, examples, figure links."
     out = [f"# Emotion Omni lite: evaluation report ({flat.get('preset', '?')})", '',
@@ -201,12 +205,12 @@ def report_markdown(flat: dict, details: dict, figure_files: Sequence[str] = ())
             f"Shown instead: the offline **empathy proxy** — a proxy, not an LLM judgement."), '',
             '| system | empathy proxy (1–5) | empathy judge (1–5) |', '|---|---|---|']
     for key, (suffix, label) in SYSTEMS.items():
-        out.append(f"| {label} | {flat.get('empathy_proxy' + suffix, '—')} | {flat.get('empathy_judge' + suffix, '—')} |")
+        out.append(f"| {label} | {_fmt(flat.get('empathy_proxy' + suffix))} | {_fmt(flat.get('empathy_judge' + suffix))} |")
     out += ['', '## Every metric', '', '| key | value | meaning |', '|---|---|---|']
     for k, v in flat.items():
         base = k
         for suffix in ('_tone', '_cascade', '_semantic_only', '_no_adaln', '_reference'): base = base.replace(suffix, '')
-        out.append(f"| `{k}` | {v} | {METRIC_NOTES.get(k, METRIC_NOTES.get(base, ''))} |")
+        out.append(f"| `{k}` | {_fmt(v)} | {METRIC_NOTES.get(k, METRIC_NOTES.get(base, ''))} |")
     if details.get('examples'):
         out += ['', '## Examples (tone-dependent sentences)', '']
         for e in details['examples']:
