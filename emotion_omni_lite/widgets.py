@@ -220,7 +220,7 @@ class ProbePanel:
             s.add_class(css)
         self.upload = W.FileUpload(accept='audio/*,.wav,.flac,.ogg,.mp3', multiple=False, description='upload audio')
         self.source = W.ToggleButtons(options=['sentence', 'upload'], description='source')
-        self.message, self.note = W.HTML(), W.HTML(_html(P.note, 'note'))
+        self.message, self.note, self.upload_status = W.HTML(), W.HTML(_html(P.note, 'note')), W.HTML()
         self.reply_text, self.reply_emotion, self.timing = W.HTML(), W.HTML(), W.HTML()
         self.query_audio, self.reply_audio = W.Audio(format='wav', autoplay=False), W.Audio(format='wav', autoplay=False)
         self.bars, self.map = LiveFigure(_bars_fig(), 'eol-emotion-bars', live), LiveFigure(_map_fig(P.emotion_map), 'eol-emotion-map', live)
@@ -233,7 +233,7 @@ class ProbePanel:
         self.update()
 
     def _layout(self):
-        controls = W.VBox([self.sentence, W.HBox([self.voice, self.emotion]), W.HBox([self.source, self.upload]),
+        controls = W.VBox([self.sentence, W.HBox([self.voice, self.emotion]), W.HBox([self.source, self.upload]), self.upload_status,
                            self.pitch, self.range, self.rate, self.loudness], layout=W.Layout(width='640px'))
         answer = W.VBox([W.HTML('<b>query</b>'), self.query_audio, W.HTML('<b>reply</b>'), self.reply_text,
                          self.reply_emotion, self.reply_audio, self.timing])
@@ -254,10 +254,11 @@ class ProbePanel:
         self.load_upload(f['content'], f.get('name', 'upload.wav'))
 
     def load_upload(self, content: bytes, name: str = 'upload.wav'):
-        "Use an uploaded file as the query (a bad one leaves a message and changes nothing else)."
+        "Use an uploaded file as the query; a bad one is refused with the reason and changes nothing else."
         try: self.uploaded = read_upload(content, name, self.parts.max_seconds)
         except AudioError as e:
-            self.message.value = _html(f'Upload refused: {e}', 'error'); return
+            self.upload_status.value = _html(f'Upload refused: {e}', 'error'); return
+        self.upload_status.value = _html(f'using {Path(name).name} ({len(self.uploaded) / 16000:.1f} s)', 'note')
         if self.source.value == 'upload': self.update()
         else: self.source.value = 'upload'                               # triggers update()
 

@@ -115,9 +115,10 @@ def test_bad_uploads_are_messages_and_the_panel_stays_usable(panel):
              'long.wav': (wav_file(0.3 * np.sin(2 * np.pi * 200 * t)), 'too long'),
              'empty.wav': (b'', 'empty')}
     for name, (content, problem) in cases.items():
-        panel.message.value = ''
+        panel.upload_status.value = ''
         browser_upload(panel, name, content)                              # must not raise
-        assert 'Upload refused' in panel.message.value and problem in panel.message.value and name in panel.message.value
+        msg = panel.upload_status.value
+        assert 'Upload refused' in msg and problem in msg and name in msg
         assert panel.source.value == 'sentence'
     y0 = list(panel.bars.fig.data[0].y)
     panel.pitch.value = 6                                                  # still works
@@ -128,7 +129,7 @@ def test_good_upload_becomes_the_query(panel):
     t = np.arange(int(44100 * 1.5)) / 44100
     browser_upload(panel, 'hum.flac', wav_file(0.3 * np.sin(2 * np.pi * 180 * t), 44100, 'FLAC'))
     assert panel.message.value == '', panel.message.value
-    assert panel.source.value == 'upload' and panel.range.disabled
+    assert panel.source.value == 'upload' and panel.range.disabled and 'using hum.flac (1.5 s)' in panel.upload_status.value
     assert len(panel.wave) == 24000                                       # 1.5 s resampled to 16 kHz
     assert abs(median_f0(panel.wave) - 180) < 8
     panel.pitch.value = 6                                                  # transformed, not re-synthesised
