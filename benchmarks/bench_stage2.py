@@ -1,7 +1,9 @@
 """Stage 2 latency on CPU: time to first text token, time to first audio and real-time factor of `respond`.
 
-Run: EOL_PRESET=lite .venv/bin/python benchmarks/bench_stage2.py [n_queries]
+Run: EOL_PRESET=lite .venv/bin/python benchmarks/bench_stage2.py [n_queries] [--figures]
 Trains the missing lite stages first (minutes); the timed part is only `respond` on held-out queries.
+`--figures` also prints the emotion accuracy and pocketsphinx WER of generated speech, with AdaLN and without
+(the ablation trains its own stage 2 run, `stage2_no_adaln`).
 """
 import json, statistics, sys, time
 import torch
@@ -34,5 +36,20 @@ def main(n: int = 12, threads: int = 2):
     return res
 
 
+def figures():
+    from emotion_omni_lite.config import set_field
+    from emotion_omni_lite.stage2 import speech_figures
+    s = get_settings(); cfg = get_config(s.preset)
+    for adaln in (True, False):
+        m = speech_figures(set_field(cfg, 'fusion.adaln', adaln), s)
+        print(f"AdaLN {'on ' if adaln else 'off'}: emotion acc generated {m['generated_emotion_acc']:.0%} | true text "
+              f"{m['teacher_text_emotion_acc']:.0%} | reference {m['reference_emotion_acc']:.0%} | vocoded ref units "
+              f"{m['vocoded_reference_units_emotion_acc']:.0%};  WER generated {m['generated_wer']:.2f} | true text "
+              f"{m['teacher_text_wer']:.2f} | reference {m['reference_wer']:.2f} | vocoded ref units {m['vocoded_reference_units_wer']:.2f}")
+        print(json.dumps(m))
+
+
 if __name__ == '__main__':
-    main(int(sys.argv[1]) if len(sys.argv) > 1 else 12)
+    args = [a for a in sys.argv[1:] if not a.startswith('--')]
+    main(int(args[0]) if args else 12)
+    if '--figures' in sys.argv: figures()
