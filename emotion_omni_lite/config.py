@@ -148,6 +148,7 @@ class SemanticEncoderConfig:
     n_mels: int = 128
     max_source_positions: int = 1500  # 50 Hz frames; the encoder takes exactly 2× this many mel frames
     frame_rate: int = 50
+    ctc_weight: float = 0.0      # stage 0 only: weight of a CTC loss on the encoder beside the decoder's (hybrid CTC/attention)
 
 @dataclass
 class EmotionEncoderConfig:
@@ -158,6 +159,8 @@ class EmotionEncoderConfig:
     heads: int = 12
     ffn: int = 3072
     frame_rate: int = 50
+    aug_shift_bins: int = 0      # stage 0 only: random shift of the log-mel along frequency (± bins), a voice a bit higher/lower
+    aug_gain: float = 0.0        # stage 0 only: random level offset of the log-mel (± this, in Whisper-normalised units)
 
 @dataclass
 class AdapterConfig:
@@ -346,9 +349,9 @@ def lite_config() -> OmniConfig:
         audio=AudioConfig(n_mels=80, max_seconds=6.0),
         data=DataConfig(n_dialogues=3600, workers=2),
         units=UnitConfig(n_units=128, kind='kmeans_mel'),
-        semantic_encoder=SemanticEncoderConfig(pretrained=None, d_model=128, encoder_layers=3, encoder_heads=4,
-                                               encoder_ffn=512, decoder_layers=2, decoder_heads=4, decoder_ffn=512,
-                                               n_mels=80, max_source_positions=300),
+        semantic_encoder=SemanticEncoderConfig(pretrained=None, d_model=96, encoder_layers=2, encoder_heads=4,
+                                               encoder_ffn=384, decoder_layers=2, decoder_heads=4, decoder_ffn=384,
+                                               n_mels=80, max_source_positions=225, ctc_weight=0.5),  # 4.5 s of query
         emotion_encoder=EmotionEncoderConfig(pretrained=None, dim=64, layers=2, heads=4, ffn=256),
         adapter=AdapterConfig(k=5, hidden=256),
         llm=LLMConfig(pretrained=None, hidden_size=128, num_layers=4, num_heads=4, num_kv_heads=2,
@@ -360,8 +363,8 @@ def lite_config() -> OmniConfig:
                                     max_reply_tokens=128, prosody_head=True),
         vocoder=VocoderConfig(kind='griffin_lim', hidden=128, griffin_lim_iters=32, sample_rate=16000),
         stages=StagesConfig(
-            asr=T(steps=600, batch_size=32, lr=2e-3, ckpt_every=200),
-            emotion=T(steps=400, batch_size=32, lr=2e-3, ckpt_every=200),
+            asr=T(steps=600, batch_size=16, lr=2e-3, ckpt_every=200),
+            emotion=T(steps=300, batch_size=32, lr=3e-3, ckpt_every=100),
             text=T(steps=400, batch_size=32, lr=3e-3, ckpt_every=200),
             stage1=T(steps=600, batch_size=16, lr=2e-3, ckpt_every=200),
             stage2=T(steps=600, batch_size=16, lr=2e-3, ckpt_every=200),

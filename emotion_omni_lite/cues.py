@@ -83,7 +83,9 @@ def query_prosody(cfg: OmniConfig, settings: Optional[Settings] = None) -> tuple
     from emotion_omni_lite.semantic_encoder import query_path
     s = settings or get_settings()
     rows = load_dialogues(cfg, s).to_list()
-    return rows, torch.stack([prosodic_features(load_audio(query_path(r, s))) for r in rows])
+    threads = torch.get_num_threads(); torch.set_num_threads(1)        # many small FFTs: threads only add overhead
+    try: return rows, torch.stack([prosodic_features(load_audio(query_path(r, s))) for r in rows])  # [N, 12]
+    finally: torch.set_num_threads(threads)
 
 def prosodic_baseline(cfg: OmniConfig, settings: Optional[Settings] = None, features=None) -> tuple:
     "Fit the linear probe on the training split's prosodic features; returns (probe, scores)."

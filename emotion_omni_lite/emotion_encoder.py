@@ -47,7 +47,8 @@ class LiteEmotionEncoder(nn.Module):
     input_kind = 'mel'
     def __init__(self, n_mels: int, dim: int, layers: int, heads: int, ffn: int, n_classes: int = len(EMOTIONS)):
         super().__init__()
-        self.conv1 = nn.Conv1d(n_mels, dim, 3, padding=1)
+        self.n_mels = n_mels
+        self.conv1 = nn.Conv1d(n_mels + 1, dim, 3, padding=1)                 # mel bins − their mean, + loudness
         self.conv2 = nn.Conv1d(dim, dim, 3, stride=2, padding=1)
         self.pos = nn.Conv1d(dim, dim, 15, padding=7, groups=dim)
         layer = nn.TransformerEncoderLayer(dim, heads, ffn, dropout=0.0, activation='gelu', batch_first=True, norm_first=True)
@@ -60,7 +61,9 @@ class LiteEmotionEncoder(nn.Module):
         lengths = torch.full((B,), T) if lengths is None else lengths
         lengths = lengths.to(mels.device)
         pad100 = (torch.arange(T, device=mels.device)[None] >= lengths[:, None])[:, None]  # [B, 1, T100] True = padding
-        x = F.gelu(self.conv1(mels.masked_fill(pad100, 0))).masked_fill(pad100, 0)        # [B, d, T100]
+        mu = mels.masked_fill(pad100, 0).sum(-1, keepdim=True) / lengths[:, None, None]  # [B, n_mels, 1] the voice's average spectrum
+        x = torch.cat([mels - mu, mels.mean(1, keepdim=True)], 1)         # [B, n_mels + 1, T100]
+        x = F.gelu(self.conv1(x.masked_fill(pad100, 0))).masked_fill(pad100, 0)           # [B, d, T100]
         x = F.gelu(self.conv2(x)).transpose(1, 2)                          # [B, T50, d]
         n50 = (lengths + 1) // 2
         pad = torch.arange(x.shape[1], device=x.device)[None] >= n50[:, None]  # [B, T50] True = padding
@@ -147,7 +150,7 @@ def emotion_features(encoder: nn.Module, audio, audio_cfg: Optional[AudioConfig]
     p = next(encoder.parameters())
     with torch.no_grad():
         if encoder.input_kind == 'mel':
-            audio_cfg = audio_cfg or getattr(encoder, 'audio_cfg', None) or AudioConfig(n_mels=encoder.conv1.in_channels)
+            audio_cfg = audio_cfg or getattr(encoder, 'audio_cfg', None) or AudioConfig(n_mels=encoder.n_mels)
             ms = as_mels(audio, audio_cfg)
             x, lengths = pad_mels(ms, max(m.shape[-1] for m in ms))          # [B, n_mels, T100]
             return encoder(x.to(p.device, p.dtype), lengths)
@@ -225,7 +228,7 @@ def train_emotion_encoder(cfg: OmniConfig, settings: Optional[Settings] = None, 
     start_run(out, cfg, h, force)
     set_seed(s.seed)
     model = build_emotion_encoder(cfg)
-    res = fit(model, data, lambda b: _emo_collate(b, getattr(ec, 'aug_shift_bins', 0), getattr(ec, 'aug_gain', 0.0)), _emo_loss, cfg.stages.emotion,
+    res = fit(model, data, lambda b: _emo_collate(b, ec.aug_shift_bins, ec.aug_gain), _emo_loss, cfg.stages.emotion,
               ckpt_dir=out, seed=s.seed, device=s.device, name='emotion')
     model = model.cpu().eval()
     save_weights(dict(model.named_parameters()), out / 'model.safetensors')

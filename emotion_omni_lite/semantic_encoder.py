@@ -75,8 +75,13 @@ def build_semantic_encoder(cfg: OmniConfig) -> WhisperEncoder:
     return WhisperEncoder(whisper_config(cfg))
 
 def build_asr_model(cfg: OmniConfig) -> WhisperForConditionalGeneration:
-    "Encoder + character decoder: the ASR stand-in trained in stage 0 (`lite`)."
-    return WhisperForConditionalGeneration(whisper_config(cfg, CharTokenizer()))
+    "Encoder + character decoder (+ a CTC head on the encoder when `ctc_weight` > 0): the stage-0 ASR stand-in."
+    tok = CharTokenizer()
+    model = WhisperForConditionalGeneration(whisper_config(cfg, tok))
+    if cfg.semantic_encoder.ctc_weight > 0:
+        model.ctc_head = nn.Linear(cfg.semantic_encoder.d_model, tok.vocab_size)   # blank = <pad>
+        model.ctc_weight = cfg.semantic_encoder.ctc_weight
+    return model
 
 # %% ../nbs/06_semantic_encoder.ipynb #0f499d4c
 def pad_mels(mels: Sequence[torch.Tensor], n_frames: int) -> tuple:
@@ -158,14 +163,23 @@ def query_path(row: dict, settings: Settings, column: str = 'query_path') -> Pat
     p = Path(row[column])
     return p if p.is_absolute() else Path(settings.data_path) / p
 
-# %% ../nbs/06_semantic_encoder.ipynb #07633905
+# %% ../nbs/06_semantic_encoder.ipynb #1a8b4ca8
 def _asr_collate(batch, n_frames):
-    x, _ = pad_mels([m for m, _ in batch], n_frames)                            # [B, n_mels, 2·P]
+    x, lengths = pad_mels([m for m, _ in batch], n_frames)                      # [B, n_mels, 2·P]
     ids = [torch.tensor(t[:MAX_TRANSCRIPT_CHARS]) for _, t in batch]
     labels = torch.nn.utils.rnn.pad_sequence(ids, batch_first=True, padding_value=-100)  # [B, L]
-    return {'x': x, 'labels': labels}
+    return {'x': x, 'labels': labels, 'n50': (lengths + 1) // 2}
 
-def _asr_loss(model, b): return model(input_features=b['x'], labels=b['labels']).loss
+def _asr_loss(model, b):
+    enc = model.model.encoder(input_features=b['x']).last_hidden_state          # [B, P, d]
+    ce = model(encoder_outputs=(enc,), labels=b['labels']).loss
+    if not hasattr(model, 'ctc_head'): return ce
+    logp = model.ctc_head(enc).log_softmax(-1).transpose(0, 1)                  # [P, B, V]
+    tgt = b['labels'].clamp(min=0)
+    tlen = ((b['labels'] >= 0) & (b['labels'] != CharTokenizer.eos_id)).sum(1)   # characters without </s>
+    ctc = torch.nn.functional.ctc_loss(logp, tgt, b['n50'], tlen, blank=CharTokenizer.pad_id, zero_infinity=True)
+    w = model.ctc_weight
+    return (1 - w) * ce + w * ctc, {'ce': ce.detach(), 'ctc': ctc.detach()}
 
 def evaluate_asr(model, rows: Sequence[dict], mels: Sequence[torch.Tensor],
                  splits=('train', 'test_voice', 'test_sentence', 'test_both'), max_per_split: int = 300) -> dict:
@@ -209,7 +223,7 @@ def train_semantic_encoder(cfg: OmniConfig, settings: Optional[Settings] = None,
     metrics['eval_seconds'] = round(time.time() - t1, 1)
     return finish_run(out, metrics, res.history)
 
-# %% ../nbs/06_semantic_encoder.ipynb #3266e57f
+# %% ../nbs/06_semantic_encoder.ipynb #f70f0cb0
 def freeze_for_good(module: nn.Module) -> nn.Module:
     "Freeze `module` and keep it in eval mode even when a parent calls `.train()` (no dropout, no masking)."
     freeze(module)
