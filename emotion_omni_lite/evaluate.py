@@ -102,16 +102,15 @@ def speech_indices(rows: Sequence[dict], idx: Sequence[int], max_speech: int) ->
     return sorted(turns[:max_speech])
 
 class _Judges:
-    "The speech judges, loaded once: emotion encoder, kit ASR, pocketsphinx, DNSMOS."
+    "The speech judges, loaded once: emotion encoder, pocketsphinx, DNSMOS (and the kit's ASR, run in batches by `flush`)."
     def __init__(self, cfg, s):
         from emotion_omni_lite.emotion_encoder import load_emotion_encoder
         from emotion_omni_lite.semantic_encoder import load_asr_model
-        self.cfg, self.emo, self.asr = cfg, load_emotion_encoder(cfg, s), load_asr_model(cfg, s)
+        self.cfg, self.emo, self.asr, self.pending = cfg, load_emotion_encoder(cfg, s), load_asr_model(cfg, s), []
     def __call__(self, wave, sr: int = 16000, ref_vec=None) -> dict:
         from emotion_omni_lite.audio import log_mel, resample
         from emotion_omni_lite.emotion_encoder import emotion_features
         from emotion_omni_lite.metrics import pocketsphinx_transcribe
-        from emotion_omni_lite.semantic_encoder import transcribe
         w = torch.as_tensor(wave, dtype=torch.float32).flatten()
         if sr != 16000: w = resample(w, sr, 16000)
         if len(w) < 1600: w = torch.cat([w, torch.zeros(1600 - len(w))])             # at least 0.1 s
@@ -120,9 +119,16 @@ class _Judges:
         f = emotion_features(self.emo, [mel])
         vec = f.utterance[0]
         out = {'speech_emotion': EMOTIONS[int(f.logits[0].argmax())], 'vec': vec, 'dnsmos': dnsmos(w)['ovrl'],
-               'ps_text': pocketsphinx_transcribe(w), 'asr_text': transcribe(self.asr, [mel])[0]}
+               'ps_text': pocketsphinx_transcribe(w)}
         if ref_vec is not None: out['emo_cos'] = float(cosine_similarity(vec, ref_vec)[0])
+        self.pending.append((out, mel))                  # the kit's ASR runs later, batched (it decodes greedily)
         return out
+    def flush(self):
+        "Run the kit's ASR on every clip judged so far, in one batched pass; fills each result's `asr_text`."
+        from emotion_omni_lite.semantic_encoder import transcribe
+        if self.pending:
+            for (o, _), t in zip(self.pending, transcribe(self.asr, [m for _, m in self.pending])): o['asr_text'] = t
+        self.pending = []
 
 def _timed_reply(omni, feat: dict) -> tuple:
     "One streaming reply with a clock on every text token and audio chunk → (result, timeline)."
@@ -208,19 +214,21 @@ def collect(cfg: OmniConfig, settings: Optional[Settings] = None, max_items: Opt
     sp = speech_indices(rows, idx, max_speech)
     pos = {i: k for k, i in enumerate(idx)}
     say(f"speech: {len(sp)} tone-dependent utterances × 4 systems + the reference audio")
+    done = []                                                            # (record entry, judge result)
     for i in tqdm(sp, desc='speech', disable=not progress, leave=False):
         r, feat = recs[pos[i]], feats[pos[i]]
-        ref = judges(load_audio(audio_path(rows[i], s, 'reply')))
+        ref = judges(load_audio(audio_path(rows[i], s, 'reply'))); judges.pending.pop()   # its transcript is not needed
         r['ref_speech'] = {k: ref[k] for k in ('speech_emotion', 'dnsmos', 'ps_text')}
         for key, omni in omnis.items():
             o = omni.respond_features(feat, streaming=True)
             if len(o['audio']) < o['sample_rate'] // 10:                       # under 0.1 s: no speech, counts as wrong
                 r['sys'][key].update(speech_emotion='(silent)', ps_text='', speech_text=o['text']); continue
-            j = judges(o['audio'], o['sample_rate'], ref['vec'])
-            r['sys'][key].update({k: v for k, v in j.items() if k != 'vec'}, speech_text=o['text'])
+            done.append((r['sys'][key], judges(o['audio'], o['sample_rate'], ref['vec'])))
+            r['sys'][key]['speech_text'] = o['text']
         w = speak(r['sys']['cascade']['text'] or '...', cfg.data.assistant_voice, 'neutral')
-        j = judges(w, 16000, ref['vec'])
-        r['sys']['cascade'].update({k: v for k, v in j.items() if k != 'vec'})
+        done.append((r['sys']['cascade'], judges(w, 16000, ref['vec'])))
+    judges.flush()
+    for target, j in done: target.update({k: v for k, v in j.items() if k != 'vec'})
     say(f"latency: {n_latency} streaming replies of (c)")
     lat, timeline = [], None
     for i in sp[:n_latency]:
