@@ -157,7 +157,10 @@ def read_upload(content: bytes, name: str = 'upload.wav', max_seconds: float = 6
     with tempfile.TemporaryDirectory() as d:
         p = Path(d) / (Path(name).name or 'upload.wav')
         p.write_bytes(bytes(content))
-        w = load_audio(p, sr)
+        try: w = load_audio(p, sr)
+        except AudioError as e:                                          # name the upload, not the temporary file
+            fix = str(e).split(' — ', 1)[1] if ' — ' in str(e) else ''
+            raise AudioError(p.name, e.problem.replace(str(p), p.name), fix) from None
     if len(w) > max_seconds * sr:
         raise AudioError(name, f"is too long ({len(w) / sr:.1f} s; the model takes at most {max_seconds:g} s)",
                          "trim it to one sentence")
