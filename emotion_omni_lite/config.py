@@ -365,7 +365,7 @@ def lite_config() -> OmniConfig:
         stages=StagesConfig(
             asr=T(steps=600, batch_size=16, lr=2e-3, ckpt_every=200),
             emotion=T(steps=300, batch_size=32, lr=3e-3, ckpt_every=100),
-            text=T(steps=400, batch_size=32, lr=3e-3, ckpt_every=200),
+            text=T(steps=250, batch_size=32, lr=3e-3, ckpt_every=50),
             stage1=T(steps=600, batch_size=16, lr=2e-3, ckpt_every=200),
             stage2=T(steps=600, batch_size=16, lr=2e-3, ckpt_every=200),
             vocoder=T(steps=300, batch_size=32, lr=3e-3, ckpt_every=100)))

@@ -77,23 +77,40 @@ def emotion_loss(pred, target, mse_weight: float = 0.6, cos_weight: float = 0.4)
     "`mse_weight·MSE + cos_weight·(1 − cos)` between predicted and target emotion vectors [B, d]."
     return mse_weight * F.mse_loss(pred, target) + cos_weight * (1 - F.cosine_similarity(pred, target, dim=-1)).mean()
 
-# %% ../nbs/11_stage1.ipynb #57f31fb4
+# %% ../nbs/11_stage1.ipynb #c964d0b2
 class EmotionCentroids:
-    "Nearest-centroid readout: the label whose mean (training) vector is closest by cosine."
-    def __init__(self, labels: Sequence[str], centroids: torch.Tensor): self.labels, self.centroids = list(labels), centroids
+    "Nearest-centroid readout: the label whose training mean is closest in Mahalanobis distance (pooled within-class spread)."
+    def __init__(self, labels: Sequence[str], centroids: torch.Tensor, precision: Optional[torch.Tensor] = None):
+        self.labels, self.centroids, self.precision = list(labels), centroids.float(), precision
+
     @classmethod
-    def fit(cls, vectors: torch.Tensor, labels: Sequence[str]):
+    def fit(cls, vectors: torch.Tensor, labels: Sequence[str], shrink: float = 1e-2):
+        v = vectors.float()
         names = [e for e in EMOTIONS if e in set(labels)]
         idx = torch.tensor([names.index(l) for l in labels])
-        return cls(names, torch.stack([vectors[idx == i].float().mean(0) for i in range(len(names))]))
-    def predict(self, vectors: torch.Tensor) -> list:
-        sim = F.normalize(vectors.float(), dim=-1) @ F.normalize(self.centroids, dim=-1).T    # [N, n_labels]
-        return [self.labels[i] for i in sim.argmax(-1).tolist()]
-    def to_dict(self): return {'labels': self.labels, 'centroids': self.centroids.tolist()}
-    @classmethod
-    def from_dict(cls, d): return cls(d['labels'], torch.tensor(d['centroids']))
+        C = torch.stack([v[idx == i].mean(0) for i in range(len(names))])      # [n_labels, d]
+        X = v - C[idx]                                                          # within-class deviations
+        S = X.T @ X / len(X)                                                    # pooled covariance [d, d]
+        S = S + shrink * S.diagonal().mean() * torch.eye(S.shape[0])            # shrinkage keeps it invertible
+        return cls(names, C, torch.linalg.inv(S))
 
-# %% ../nbs/11_stage1.ipynb #2615be49
+    def distances(self, vectors: torch.Tensor) -> torch.Tensor:
+        "Squared Mahalanobis distance of each vector to each centroid → [N, n_labels]."
+        d = vectors.float()[:, None, :] - self.centroids[None]                # [N, n_labels, d]
+        P = self.precision if self.precision is not None else torch.eye(d.shape[-1])
+        return torch.einsum('nkd,de,nke->nk', d, P, d)
+
+    def predict(self, vectors: torch.Tensor) -> list:
+        return [self.labels[i] for i in self.distances(vectors).argmin(-1).tolist()]
+    def to_dict(self):
+        return {'labels': self.labels, 'centroids': self.centroids.tolist(),
+                'precision': None if self.precision is None else self.precision.tolist()}
+    @classmethod
+    def from_dict(cls, d):
+        p = d.get('precision')
+        return cls(d['labels'], torch.tensor(d['centroids']), None if p is None else torch.tensor(p))
+
+# %% ../nbs/11_stage1.ipynb #b933d82e
 class ReplyStyleClassifier:
     "Multinomial naive Bayes on lower-case words and word pairs: reply text → style."
     def __init__(self, alpha: float = 0.5): self.alpha = alpha
@@ -116,7 +133,7 @@ class ReplyStyleClassifier:
             return self.prior[s] + sum(math.log((self.counts[s][f] + a) / (self.total[s] + a * V)) for f in self.features(t) if f in self.vocab)
         return [max(self.styles, key=lambda s: score(t, s)) for t in texts]
 
-# %% ../nbs/11_stage1.ipynb #f16b25e6
+# %% ../nbs/11_stage1.ipynb #d6fa045f
 class Stage1Model(nn.Module):
     "Adapter + LLM (with LoRA) + emotion head; `forward(batch)` → losses, emotion vectors, hidden states."
     def __init__(self, adapter: nn.Module, llm: nn.Module, head: EmotionPredictHead, speech_id: int, cfg: OmniConfig):
@@ -164,7 +181,7 @@ def collate_stage1(batch: Sequence[dict], pad_id: int = 0) -> dict:
     if 'target' in batch[0]: out['target'] = torch.stack([b['target'] for b in batch])
     return out
 
-# %% ../nbs/11_stage1.ipynb #c449ca57
+# %% ../nbs/11_stage1.ipynb #856836d4
 def encode_speech(sem_enc: nn.Module, emo_enc: nn.Module, waves: Sequence[torch.Tensor], audio_cfg) -> tuple:
     "Frozen features of 16 kHz waves → semantic [B, T50, d_sem], emotion [B, T50, d_emo], valid frames [B], emotion vectors [B, d_emo]."
     from emotion_omni_lite.semantic_encoder import semantic_features
@@ -193,7 +210,7 @@ def stage1_features(cfg: OmniConfig, settings: Optional[Settings] = None, batch_
         from tqdm.auto import tqdm
         from emotion_omni_lite.dataset import load_dialogues
         from emotion_omni_lite.semantic_encoder import load_semantic_encoder
-        from emotion_omni_lite.emotion_encoder import load_emotion_encoder
+        from emotion_omni_lite.emotion_encoder import emotion_features, load_emotion_encoder
         ds = load_dialogues(cfg, s)
         rows = ds.remove_columns([c for c in ('units',) if c in ds.column_names]).to_list()
         sem_enc, emo_enc = load_semantic_encoder(cfg, s), load_emotion_encoder(cfg, s)
@@ -207,7 +224,7 @@ def stage1_features(cfg: OmniConfig, settings: Optional[Settings] = None, batch_
             out['emo'] += [emo[j, :n[j]].half().clone() for j in range(len(chunk))]     # [T50, d_emo] each
             out['n50'] += n.tolist()
             reply = [load_audio(audio_path(r, s, 'reply')) for r in chunk]
-            out['reply_vec'].append(encode_speech(sem_enc, emo_enc, reply, cfg.audio)[3])
+            with torch.no_grad(): out['reply_vec'].append(emotion_features(emo_enc, reply, cfg.audio).utterance.cpu())  # [B, d_emo]
         out['reply_vec'] = torch.cat(out['reply_vec'])                                   # [N, d_emo]
         out['seconds'] = round(time.time() - t0, 1)
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -215,7 +232,7 @@ def stage1_features(cfg: OmniConfig, settings: Optional[Settings] = None, batch_
     _FEATURES.clear(); _FEATURES[str(path)] = torch.load(path)
     return _FEATURES[str(path)]
 
-# %% ../nbs/11_stage1.ipynb #d5ad15e2
+# %% ../nbs/11_stage1.ipynb #83b50f1c
 def stage1_run_name(cfg: OmniConfig) -> str:
     "`stage1`, or `stage1_semantic_only` for the ablation without the emotion stream."
     return 'stage1' if cfg.adapter.emotion_stream else 'stage1_semantic_only'
@@ -264,7 +281,7 @@ def train_stage1(cfg: OmniConfig, settings: Optional[Settings] = None, force: bo
                    trainable_params=sum(p.numel() for p in model.parameters() if p.requires_grad))
     return finish_run(run, metrics, res.history)
 
-# %% ../nbs/11_stage1.ipynb #5e047277
+# %% ../nbs/11_stage1.ipynb #6c8b5be6
 class Stage1Pipeline:
     "A trained stage 1: `respond(wave)` → reply text, reply emotion (label and vector), reply hidden states and embeddings."
     def __init__(self, model: Stage1Model, tok, centroids: EmotionCentroids, cfg: OmniConfig, sem_enc=None, emo_enc=None):
@@ -336,7 +353,7 @@ def load_stage1(cfg: OmniConfig, settings: Optional[Settings] = None, with_encod
         enc = (load_semantic_encoder(cfg, s), load_emotion_encoder(cfg, s))
     return Stage1Pipeline(model, tok, cen, cfg, *enc)
 
-# %% ../nbs/11_stage1.ipynb #07633905
+# %% ../nbs/11_stage1.ipynb #1a8b4ca8
 def evaluate_stage1(pipe: Stage1Pipeline, feats: dict, splits=('test_voice', 'test_sentence', 'test_both')) -> dict:
     "Reply-emotion accuracy and style match on the held-out dialogues, by sentence kind and by split."
     from emotion_omni_lite.dialogues import REPLY_STYLE

@@ -26,7 +26,7 @@ PAD_TOKEN, IM_START, IM_END, SPEECH_TOKEN = '<|endoftext|>', '<|im_start|>', '<|
 SPECIAL_TOKENS = (PAD_TOKEN, IM_START, IM_END, SPEECH_TOKEN)  # ids 0..3 in the kit's own tokenizer
 CHAT_TEMPLATE = ("{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
                  "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}")
-SYSTEM_PROMPT = "You are a caring assistant. Listen to what the user says and how they say it, and reply kindly."
+SYSTEM_PROMPT = "Reply kindly to what the user says and how they say it."  # short: every token costs compute in lite
 
 # %% ../nbs/09_text_llm.ipynb #b275f313
 def train_tokenizer(texts: Sequence[str], vocab_size: int = 1024, speech: bool = True):
