@@ -10,30 +10,42 @@ from pathlib import Path
 from .config import ConfigError, get_config, get_settings
 
 # %% auto #0
-__all__ = ['PIPELINE', 'run_pipeline', 'build_parser', 'main']
+__all__ = ['STAGE_NAMES', 'pipeline_stages', 'evaluate_stage', 'run_pipeline', 'build_parser', 'main']
 
 # %% ../nbs/91_cli.ipynb #7fb68269
-PIPELINE = [  # (name, module, function, what it produces)
-    ('data', 'dataset', 'build_dataset', 'the emotional spoken-dialogue dataset'),
-]
+def pipeline_stages() -> list:
+    "The main job's stages in order: (name, what it produces, module, function, config overrides)."
+    from emotion_omni_lite.evaluate import STAGE_RUNS
+    return ([('data', 'the emotional spoken-dialogue dataset and its speech units', 'dataset', 'build_dataset', {})]
+            + [(name, what, mod, fn, over) for name, what, mod, fn, over, _ in STAGE_RUNS]
+            + [('eval', 'evaluation: report.json, report.md, figures and the benchmark table', 'cli', 'evaluate_stage', {})])
+
+STAGE_NAMES = ('data', 'asr', 'emotion_encoder', 'text_llm', 'stage1', 'stage1_semantic_only', 'vocoder', 'stage2',
+               'stage2_no_adaln', 'eval')  # for --stages; checked against pipeline_stages() below
+
+def evaluate_stage(cfg, settings, force: bool = False):
+    "The main job's last step: score the run (prints the benchmark table); returns the report folder."
+    from emotion_omni_lite.evaluate import evaluate_run
+    return evaluate_run(settings=settings, force=force)
 
 def run_pipeline(preset: str | None = None, force: bool = False, stages=None) -> dict:
-    "Run the main job's stages in order; returns {stage: (output path, seconds)}."
-    s = get_settings(preset=preset); cfg = get_config(s.preset)
+    "Run the main job's stages in order; returns {stage: (output, seconds)}."
+    s = get_settings(preset=preset)
     print(f"emotion_omni_lite main job: preset '{s.preset}', data in {s.data_path}, runs in {s.run_path}")
     done = {}
-    for name, mod, fn, what in PIPELINE:
+    for name, what, mod, fn, overrides in pipeline_stages():
         if stages and name not in stages: continue
         t0 = time.time()
         print(f"\n== {name}: {what}", flush=True)
-        out = getattr(importlib.import_module(f'emotion_omni_lite.{mod}'), fn)(cfg, s, force=force)
+        c = get_config(s.preset, **overrides)
+        out = getattr(importlib.import_module(f'emotion_omni_lite.{mod}'), fn)(c, s, force=force)
         done[name] = (out, time.time() - t0)
         print(f"   -> {out} ({time.time() - t0:.1f} s)", flush=True)
     print('\nproduced:')
-    for name, (out, sec) in done.items(): print(f"  {name:10s} {out}  ({sec:.1f} s)")
+    for name, (out, sec) in done.items(): print(f"  {name:22s} {out}  ({sec:.1f} s)")
     return done
 
-# %% ../nbs/91_cli.ipynb #c22cec7c
+# %% ../nbs/91_cli.ipynb #b275f313
 def _params(a):
     from emotion_omni_lite.scale import format_table, param_table
     t = param_table(get_config(a.preset or get_settings().preset))
@@ -42,9 +54,8 @@ def _params(a):
 def _run(a): run_pipeline(a.preset, force=a.force, stages=a.stages)
 
 def _chat(a):
-    from emotion_omni_lite.stage2 import chat
-    res = chat(a.audio, a.out, preset=a.preset)
-    print(json.dumps(res) if a.json else '\n'.join(f"{k}: {v}" for k, v in res.items()))
+    from emotion_omni_lite.stage2 import chat_main
+    chat_main(a.audio, a.out, as_json=a.json, settings=get_settings(preset=a.preset))
 
 def _eval(a):
     from emotion_omni_lite.evaluate import evaluate_run
@@ -61,7 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument('--json', action='store_true', help='print one JSON object')
     sp = add('run', _run, 'the main job: data, every training stage, evaluation, report')
     sp.add_argument('--force', action='store_true', help='rebuild and retrain even when a matching run exists')
-    sp.add_argument('--stages', nargs='*', default=None, help=f"only these stages")
+    sp.add_argument('--stages', nargs='*', default=None, choices=STAGE_NAMES, help="only these stages")
     sp = add('chat', _chat, 'speech in, empathetic reply speech out')
     sp.add_argument('--audio', required=True, help='input speech file (wav, flac, ogg, mp3)')
     sp.add_argument('--out', default='reply.wav', help='where to write the reply speech')
@@ -74,3 +85,5 @@ def main(argv=None):
     try: a.fn(a)
     except (ConfigError, FileNotFoundError) as e:
         print(f"eol {a.cmd}: {e}", file=sys.stderr); sys.exit(2)
+
+if __name__ == '__main__' and not hasattr(sys, 'ps1') and 'ipykernel' not in sys.modules: main()

@@ -36,8 +36,7 @@ class IncompleteRun(FileNotFoundError):
 
 def _command(name: str, preset: str, module: str, fn: str, overrides: dict) -> str:
     try:
-        from emotion_omni_lite.cli import PIPELINE
-        names = [p[0] for p in PIPELINE]
+        from emotion_omni_lite.cli import STAGE_NAMES as names
     except Exception: names = []
     cli = f"eol run --preset {preset}" + (f" --stages {name}" if name in names else '')
     args = f"'{preset}'" + (f", **{overrides!r}" if overrides else '')

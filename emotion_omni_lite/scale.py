@@ -29,9 +29,9 @@ PUBLISHED = {'llm': 7.62e9, 'semantic_encoder': 0.637e9}  # Qwen2.5-7B; Whisper-
 STAGES = {  # stage: parts it trains; every other part is frozen (and, in stage 1, parts after it are not used)
     'stage1': {'trains': ('adapter', 'lora', 'emotion_head'),
                'uses': ('semantic_encoder', 'emotion_encoder', 'adapter', 'llm', 'lora', 'emotion_head')},
-    'stage2': {'trains': ('fusion', 'decoder'),
+    'stage2': {'trains': ('fusion', 'adaln', 'decoder'),
                'uses': ('semantic_encoder', 'emotion_encoder', 'adapter', 'llm', 'lora', 'emotion_head',
-                        'fusion', 'decoder')},
+                        'fusion', 'adaln', 'decoder')},
 }
 
 def _builder(part):
@@ -42,14 +42,18 @@ def n_params(m: nn.Module) -> int: return sum(p.numel() for p in m.parameters())
 
 def count_parts(cfg: OmniConfig, device: str = 'meta') -> dict:
     "Parameters per part for `cfg`, built on `device` (meta: shapes only, no memory, no download)."
+    import warnings
     from emotion_omni_lite.text_llm import add_lora
     counts = {}
-    with torch.device(device):
+    with torch.device(device), warnings.catch_warnings():
+        warnings.simplefilter('ignore', FutureWarning)
         for part in PART_BUILDERS:
             m = _builder(part)(cfg)
             counts[part] = n_params(m)
             if part == 'llm':
                 counts['lora'] = sum(p.numel() for n, p in add_lora(m, cfg).named_parameters() if 'lora_' in n)
+            if part == 'fusion':                      # the gate and AdaLN, counted apart
+                counts['fusion'] = n_params(m.gate); counts['adaln'] = n_params(m.adaln)
             del m
     return counts
 

@@ -16,8 +16,8 @@ if git rev-parse --git-dir >/dev/null 2>&1; then
   else echo "ok"; fi
 fi
 
-echo "== pytest"
-.venv/bin/python -m pytest tests -q -p no:cacheprovider || status=1
+echo "== pytest (tests marked slow train the lite preset and run in the main job: scripts/main.sh)"
+.venv/bin/python -m pytest tests -q -p no:cacheprovider -m "not slow" || status=1
 
 echo "== notebooks (nbdev-test, preset smoke; cells flagged slow run in the main job)"
 (cd nbs && EOL_PRESET=smoke ../.venv/bin/nbdev-test --n-workers 1) || status=1
