@@ -80,11 +80,11 @@ def query_prosody(cfg: OmniConfig, settings: Optional[Settings] = None) -> tuple
     "Rows and prosodic features [N, 12] of every query."
     from emotion_omni_lite.audio import load_audio
     from emotion_omni_lite.dataset import load_dialogues
-    from emotion_omni_lite.semantic_encoder import query_path
+    from emotion_omni_lite.dataset import audio_path
     s = settings or get_settings()
     rows = load_dialogues(cfg, s).to_list()
     threads = torch.get_num_threads(); torch.set_num_threads(1)        # many small FFTs: threads only add overhead
-    try: return rows, torch.stack([prosodic_features(load_audio(query_path(r, s))) for r in rows])  # [N, 12]
+    try: return rows, torch.stack([prosodic_features(load_audio(audio_path(r, s))) for r in rows])  # [N, 12]
     finally: torch.set_num_threads(threads)
 
 def prosodic_baseline(cfg: OmniConfig, settings: Optional[Settings] = None, features=None) -> tuple:

@@ -21,9 +21,8 @@ from .train import (fit, finish_run, freeze, load_weights, run_hash, run_is_curr
 
 # %% auto #0
 __all__ = ['MAX_TRANSCRIPT_CHARS', 'CharTokenizer', 'whisper_config', 'build_semantic_encoder', 'build_asr_model', 'pad_mels',
-           'as_mels', 'semantic_features', 'transcribe', 'load_query_mels', 'query_path', 'evaluate_asr',
-           'train_semantic_encoder', 'freeze_for_good', 'load_pretrained_semantic_encoder', 'load_asr_model',
-           'load_semantic_encoder']
+           'as_mels', 'semantic_features', 'transcribe', 'load_query_mels', 'evaluate_asr', 'train_semantic_encoder',
+           'freeze_for_good', 'load_pretrained_semantic_encoder', 'load_asr_model', 'load_semantic_encoder']
 
 # %% ../nbs/06_semantic_encoder.ipynb #e66c34f2
 class CharTokenizer:
@@ -146,22 +145,17 @@ _MEL_CACHE: dict = {}
 def load_query_mels(cfg: OmniConfig, settings: Optional[Settings] = None) -> tuple:
     "The dialogues as a list of row dicts and their query log-mels [n_mels, T100] (float16), computed once per process."
     from emotion_omni_lite.audio import load_audio, log_mel
-    from emotion_omni_lite.dataset import load_dialogues
+    from emotion_omni_lite.dataset import audio_path, load_dialogues
     s = settings or get_settings()
     key = (str(s.data_path), cfg.part_hash('audio', 'data'))
     if key not in _MEL_CACHE:
         ds = load_dialogues(cfg, s)
         rows = ds.remove_columns([c for c in ('units',) if c in ds.column_names]).to_list()
         threads = torch.get_num_threads(); torch.set_num_threads(1)    # small FFTs: threads only add overhead
-        try: mels = [log_mel(load_audio(query_path(r, s)), cfg.audio).half() for r in rows]   # [n_mels, T100] each
+        try: mels = [log_mel(load_audio(audio_path(r, s)), cfg.audio).half() for r in rows]   # [n_mels, T100] each
         finally: torch.set_num_threads(threads)
         _MEL_CACHE.clear(); _MEL_CACHE[key] = (rows, mels)
     return _MEL_CACHE[key]
-
-def query_path(row: dict, settings: Settings, column: str = 'query_path') -> Path:
-    "The absolute path of a row's query (or, with `column='reply_path'`, reply) audio."
-    p = Path(row[column])
-    return p if p.is_absolute() else Path(settings.data_path) / p
 
 # %% ../nbs/06_semantic_encoder.ipynb #1a8b4ca8
 def _asr_collate(batch, n_frames):
