@@ -191,8 +191,7 @@ def _encode_chunk(job) -> list:
 def _map(fn, jobs, workers, desc, total):
     if workers <= 1:
         return [fn(j) for j in _progress(jobs, total, desc)]
-    # 'spawn', not 'fork': a child forked after torch has run multi-threaded can hang in OpenMP
-    with mp.get_context('spawn').Pool(workers) as pool:
+    with mp.get_context('fork').Pool(workers) as pool:
         return list(_progress(pool.imap(fn, jobs), total, desc))
 
 # %% ../nbs/05_dataset.ipynb #f16b25e6
