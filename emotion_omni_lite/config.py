@@ -149,6 +149,8 @@ class SemanticEncoderConfig:
     max_source_positions: int = 1500  # 50 Hz frames; the encoder takes exactly 2× this many mel frames
     frame_rate: int = 50
     ctc_weight: float = 0.0      # stage 0 only: weight of a CTC loss on the encoder beside the decoder's (hybrid CTC/attention)
+    envelope_ceps: int = 0       # lite: read only each frame's spectral envelope (first n cepstral coefficients), utterance
+                                 # mean removed: blind to pitch and loudness, as MFCC front ends are; 0 = Whisper's log-mel
 
 @dataclass
 class EmotionEncoderConfig:
@@ -161,6 +163,8 @@ class EmotionEncoderConfig:
     frame_rate: int = 50
     aug_shift_bins: int = 0      # stage 0 only: random shift of the log-mel along frequency (± bins), a voice a bit higher/lower
     aug_gain: float = 0.0        # stage 0 only: random level offset of the log-mel (± this, in Whisper-normalised units)
+    pitch: bool = False          # lite: two more input channels beside the log-mel, the pitch contour and voicing
+    aug_pitch: float = 0.0       # stage 0 only: random shift of the pitch channel (± semitones), a voice higher/lower
 
 @dataclass
 class AdapterConfig:
@@ -351,8 +355,10 @@ def lite_config() -> OmniConfig:
         units=UnitConfig(n_units=128, kind='kmeans_mel'),
         semantic_encoder=SemanticEncoderConfig(pretrained=None, d_model=96, encoder_layers=2, encoder_heads=4,
                                                encoder_ffn=384, decoder_layers=2, decoder_heads=4, decoder_ffn=384,
-                                               n_mels=80, max_source_positions=225, ctc_weight=0.5),  # 4.5 s of query
-        emotion_encoder=EmotionEncoderConfig(pretrained=None, dim=64, layers=2, heads=4, ffn=256),
+                                               n_mels=80, max_source_positions=225, ctc_weight=0.5,  # 4.5 s of query
+                                               envelope_ceps=12),
+        emotion_encoder=EmotionEncoderConfig(pretrained=None, dim=64, layers=2, heads=4, ffn=256, pitch=True,
+                                             aug_pitch=10.0, aug_gain=0.05),
         adapter=AdapterConfig(k=5, hidden=256),
         llm=LLMConfig(pretrained=None, hidden_size=128, num_layers=4, num_heads=4, num_kv_heads=2,
                       intermediate_size=384, vocab_size=1024, max_position_embeddings=512, rope_theta=10000.0,
@@ -363,7 +369,7 @@ def lite_config() -> OmniConfig:
                                     max_reply_tokens=128, prosody_head=True),
         vocoder=VocoderConfig(kind='griffin_lim', hidden=128, griffin_lim_iters=32, sample_rate=16000),
         stages=StagesConfig(
-            asr=T(steps=600, batch_size=16, lr=2e-3, ckpt_every=200),
+            asr=T(steps=1000, batch_size=16, lr=2e-3, ckpt_every=200),
             emotion=T(steps=300, batch_size=32, lr=3e-3, ckpt_every=100),
             text=T(steps=250, batch_size=32, lr=3e-3, ckpt_every=50),
             stage1=T(steps=600, batch_size=16, lr=2e-3, ckpt_every=200),

@@ -22,8 +22,9 @@ from .semantic_encoder import as_mels, freeze_for_good, load_query_mels, pad_mel
 
 # %% auto #0
 __all__ = ['DEFAULT_EMOTION_CHECKPOINT', 'EmotionFeatures', 'masked_mean', 'LiteEmotionEncoder', 'PretrainedEmotionEncoder',
-           'load_pretrained_emotion_encoder', 'build_emotion_encoder', 'emotion_features', 'classify_emotion',
-           'predict_emotions', 'score_predictions', 'evaluate_emotion', 'train_emotion_encoder', 'load_emotion_encoder']
+           'load_pretrained_emotion_encoder', 'build_emotion_encoder', 'pitch_rows', 'emotion_inputs',
+           'emotion_features', 'classify_emotion', 'predict_emotions', 'score_predictions', 'evaluate_emotion',
+           'load_query_emotion_inputs', 'train_emotion_encoder', 'load_emotion_encoder']
 
 # %% ../nbs/07_emotion_encoder.ipynb #e66c34f2
 @dataclass
@@ -43,12 +44,13 @@ def masked_mean(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
 
 # %% ../nbs/07_emotion_encoder.ipynb #e84f2f47
 class LiteEmotionEncoder(nn.Module):
-    "Log-mel → conv (stride 2, 50 Hz) → transformer → frames; masked time mean → utterance vector; linear → 6 logits."
-    input_kind = 'mel'
-    def __init__(self, n_mels: int, dim: int, layers: int, heads: int, ffn: int, n_classes: int = len(EMOTIONS)):
+    "Log-mel (+ pitch) → conv (stride 2, 50 Hz) → transformer → frames; masked time mean → utterance vector; linear → 6 logits."
+    def __init__(self, n_mels: int, dim: int, layers: int, heads: int, ffn: int, n_classes: int = len(EMOTIONS),
+                 pitch: bool = False):
         super().__init__()
-        self.n_mels = n_mels
-        self.conv1 = nn.Conv1d(n_mels + 1, dim, 3, padding=1)                 # mel bins − their mean, + loudness
+        self.n_mels, self.pitch = n_mels, pitch
+        self.input_kind = 'mel+pitch' if pitch else 'mel'                  # what `emotion_features` must feed it
+        self.conv1 = nn.Conv1d(n_mels + 1 + 2 * pitch, dim, 3, padding=1)  # mel bins − their mean, loudness (, pitch, voicing)
         self.conv2 = nn.Conv1d(dim, dim, 3, stride=2, padding=1)
         self.pos = nn.Conv1d(dim, dim, 15, padding=7, groups=dim)
         layer = nn.TransformerEncoderLayer(dim, heads, ffn, dropout=0.0, activation='gelu', batch_first=True, norm_first=True)
@@ -56,13 +58,14 @@ class LiteEmotionEncoder(nn.Module):
         self.norm = nn.LayerNorm(dim)
         self.head = nn.Linear(dim, n_classes)
 
-    def forward(self, mels: torch.Tensor, lengths: Optional[torch.Tensor] = None) -> EmotionFeatures:
-        B, _, T = mels.shape                                               # [B, n_mels, T100]
+    def forward(self, inputs: torch.Tensor, lengths: Optional[torch.Tensor] = None) -> EmotionFeatures:
+        B, _, T = inputs.shape                                             # [B, n_mels (+ 2 pitch rows), T100]
         lengths = torch.full((B,), T) if lengths is None else lengths
-        lengths = lengths.to(mels.device)
+        lengths = lengths.to(inputs.device)
+        mels, pitch = inputs[:, :self.n_mels], inputs[:, self.n_mels:]     # [B, n_mels, T100], [B, 0 or 2, T100]
         pad100 = (torch.arange(T, device=mels.device)[None] >= lengths[:, None])[:, None]  # [B, 1, T100] True = padding
         mu = mels.masked_fill(pad100, 0).sum(-1, keepdim=True) / lengths[:, None, None]  # [B, n_mels, 1] the voice's average spectrum
-        x = torch.cat([mels - mu, mels.mean(1, keepdim=True)], 1)         # [B, n_mels + 1, T100]
+        x = torch.cat([mels - mu, mels.mean(1, keepdim=True), pitch], 1)  # [B, n_mels + 1 (+ 2), T100]
         x = F.gelu(self.conv1(x.masked_fill(pad100, 0))).masked_fill(pad100, 0)           # [B, d, T100]
         x = F.gelu(self.conv2(x)).transpose(1, 2)                          # [B, T50, d]
         n50 = (lengths + 1) // 2
@@ -138,21 +141,47 @@ def build_emotion_encoder(cfg: OmniConfig) -> nn.Module:
     "The emotion encoder from the config alone (full: wav2vec2-base-shaped, 768-d; lite: `LiteEmotionEncoder`); meta-safe."
     ec = cfg.emotion_encoder
     if not ec.pretrained:
-        return LiteEmotionEncoder(cfg.audio.n_mels, ec.dim, ec.layers, ec.heads, ec.ffn)
+        return LiteEmotionEncoder(cfg.audio.n_mels, ec.dim, ec.layers, ec.heads, ec.ffn, pitch=ec.pitch)
     from transformers import Wav2Vec2Config, Wav2Vec2Model
     conf = Wav2Vec2Config(hidden_size=ec.dim, num_hidden_layers=ec.layers, num_attention_heads=ec.heads,
                           intermediate_size=ec.ffn)
     return PretrainedEmotionEncoder(Wav2Vec2Model(conf), layer_weights=torch.ones(ec.layers + 1) / (ec.layers + 1))
 
 # %% ../nbs/07_emotion_encoder.ipynb #d6fa045f
+def pitch_rows(wave: torch.Tensor, n_frames: int) -> torch.Tensor:
+    "Pitch in octaves above 100 Hz (0 where unvoiced) and voicing (0/1), one column per 10 ms → [2, n_frames]."
+    from emotion_omni_lite.audio import pitch_contour
+    f0 = pitch_contour(wave)                                            # [T100] Hz, 0 = unvoiced
+    f0 = F.pad(f0, (0, max(0, n_frames - len(f0))))[:n_frames]
+    voiced = f0 > 0
+    return torch.stack([torch.where(voiced, torch.log2(f0.clamp(min=1.0) / 100.0), torch.zeros(())), voiced.float()])
+
+def emotion_inputs(audio, encoder: nn.Module, audio_cfg: AudioConfig) -> list:
+    "What the lite encoder reads, per utterance: log-mel [n_mels, T100], with its pitch rows below when it tracks pitch."
+    if not getattr(encoder, 'pitch', False): return as_mels(audio, audio_cfg)
+    n = audio_cfg.n_mels
+    if torch.is_tensor(audio) and audio.dim() == 3: items = list(audio)
+    elif torch.is_tensor(audio) and audio.dim() == 2 and audio.shape[0] not in (n, n + 2): items = list(audio)
+    else: items = list(audio) if isinstance(audio, (list, tuple)) else [audio]
+    out = []
+    for a in items:
+        a = torch.as_tensor(a, dtype=torch.float32)
+        if a.dim() == 2 and a.shape[0] == n + 2: out.append(a); continue      # already mel + pitch rows
+        if a.dim() == 2:
+            raise ValueError(f"this emotion encoder also tracks pitch (emotion_encoder.pitch=True), which a log-mel "
+                             f"[{a.shape[0]}, {a.shape[1]}] does not keep: pass the 16 kHz waveform instead")
+        m = as_mels([a], audio_cfg)[0]                                      # [n_mels, T100]
+        out.append(torch.cat([m, pitch_rows(a, m.shape[-1])], 0))           # [n_mels + 2, T100]
+    return out
+
 def emotion_features(encoder: nn.Module, audio, audio_cfg: Optional[AudioConfig] = None) -> EmotionFeatures:
     "Frozen emotion features of waves [S] / [B, S] / lists (16 kHz), or of log-mels for the lite encoder."
     p = next(encoder.parameters())
     with torch.no_grad():
-        if encoder.input_kind == 'mel':
+        if encoder.input_kind.startswith('mel'):
             audio_cfg = audio_cfg or getattr(encoder, 'audio_cfg', None) or AudioConfig(n_mels=encoder.n_mels)
-            ms = as_mels(audio, audio_cfg)
-            x, lengths = pad_mels(ms, max(m.shape[-1] for m in ms))          # [B, n_mels, T100]
+            ms = emotion_inputs(audio, encoder, audio_cfg)
+            x, lengths = pad_mels(ms, max(m.shape[-1] for m in ms))          # [B, n_mels (+ 2), T100]
             return encoder(x.to(p.device, p.dtype), lengths)
         waves = [torch.as_tensor(a, dtype=torch.float32) for a in (audio if isinstance(audio, (list, tuple)) or
                  (torch.is_tensor(audio) and audio.dim() == 2) else [audio])]
@@ -165,14 +194,17 @@ def classify_emotion(encoder: nn.Module, audio, audio_cfg: Optional[AudioConfig]
     return emotion_features(encoder, audio, audio_cfg).probs
 
 # %% ../nbs/07_emotion_encoder.ipynb #c449ca57
-def _emo_collate(batch, shift_bins: int = 0, gain: float = 0.0):
+def _emo_collate(batch, n_mels: int, shift_bins: int = 0, gain: float = 0.0, pitch_semitones: float = 0.0):
     mels = [m.float() for m, _ in batch]
-    x, lengths = pad_mels(mels, max(m.shape[-1] for m in mels))              # [B, n_mels, T100]
+    x, lengths = pad_mels(mels, max(m.shape[-1] for m in mels))              # [B, n_mels (+ 2 pitch rows), T100]
     if shift_bins:
         for i in range(len(x)):
             k = int(torch.randint(-shift_bins, shift_bins + 1, ()))
-            if k: x[i] = torch.roll(x[i], k, 0); (x[i, :k] if k > 0 else x[i, k:]).fill_(x[i].amax() - 2.0)
-    if gain: x = x + (torch.rand(len(x), 1, 1) * 2 - 1) * gain
+            m = x[i, :n_mels]
+            if k: m.copy_(torch.roll(m, k, 0)); (m[:k] if k > 0 else m[k:]).fill_(m.amax() - 2.0)
+    if gain: x[:, :n_mels] += (torch.rand(len(x), 1, 1) * 2 - 1) * gain
+    if pitch_semitones and x.shape[1] == n_mels + 2:                     # voiced frames only, octaves = semitones / 12
+        x[:, n_mels] += (torch.rand(len(x), 1) * 2 - 1) * pitch_semitones / 12 * x[:, n_mels + 1]
     return {'x': x, 'lengths': lengths, 'y': torch.tensor([y for _, y in batch])}
 
 def _emo_loss(model, b):
@@ -183,7 +215,7 @@ def _emo_loss(model, b):
 def _label(r, col='user_emotion'): return EMOTIONS.index(r[col])
 
 def predict_emotions(encoder: nn.Module, mels: Sequence[torch.Tensor], batch_size: int = 128) -> tuple:
-    "Predicted emotion indices [N] and utterance vectors [N, d] of log-mels (sorted into similar-length batches)."
+    "Predicted emotion indices [N] and utterance vectors [N, d] of waves or encoder inputs (in similar-length batches)."
     order = sorted(range(len(mels)), key=lambda i: mels[i].shape[-1])
     pred, vec = torch.empty(len(mels), dtype=torch.long), None
     for k in range(0, len(order), batch_size):
@@ -212,6 +244,23 @@ def evaluate_emotion(encoder: nn.Module, rows: Sequence[dict], mels: Sequence[to
     "`score_predictions` of the encoder's predictions on every query."
     return score_predictions(rows, predict_emotions(encoder, mels)[0])
 
+_INPUT_CACHE: dict = {}
+
+def load_query_emotion_inputs(cfg: OmniConfig, settings: Optional[Settings] = None) -> tuple:
+    "Rows and what the lite encoder reads of every query: the cached log-mels, with pitch rows when it tracks pitch."
+    rows, mels = load_query_mels(cfg, settings)
+    if not cfg.emotion_encoder.pitch: return rows, mels
+    from emotion_omni_lite.audio import load_audio
+    from emotion_omni_lite.dataset import audio_path
+    s = settings or get_settings()
+    key = (str(s.data_path), cfg.part_hash('audio', 'data'))
+    if key not in _INPUT_CACHE:
+        threads = torch.get_num_threads(); torch.set_num_threads(1)    # small FFTs: threads only add overhead
+        try: ins = [torch.cat([m, pitch_rows(load_audio(audio_path(r, s)), m.shape[-1]).half()], 0) for r, m in zip(rows, mels)]
+        finally: torch.set_num_threads(threads)
+        _INPUT_CACHE.clear(); _INPUT_CACHE[key] = (rows, ins)
+    return _INPUT_CACHE[key]
+
 def train_emotion_encoder(cfg: OmniConfig, settings: Optional[Settings] = None, force: bool = False) -> Path:
     "Stage 0 (`lite`): train the emotion encoder on the query emotions; returns the run folder `emotion_encoder`."
     s = settings or get_settings()
@@ -222,13 +271,14 @@ def train_emotion_encoder(cfg: OmniConfig, settings: Optional[Settings] = None, 
     out, h = s.run_path / 'emotion_encoder', run_hash(cfg, ('audio', 'data', 'emotion_encoder'), 'emotion', s.seed)
     if not force and run_is_current(out, h): return out
     t0 = time.time()
-    rows, mels = load_query_mels(cfg, s)
+    rows, mels = load_query_emotion_inputs(cfg, s)
     t_mels = time.time() - t0
     data = [(mels[i], _label(r)) for i, r in enumerate(rows) if r['split'] == 'train']
     start_run(out, cfg, h, force)
     set_seed(s.seed)
     model = build_emotion_encoder(cfg)
-    res = fit(model, data, lambda b: _emo_collate(b, ec.aug_shift_bins, ec.aug_gain), _emo_loss, cfg.stages.emotion,
+    res = fit(model, data, lambda b: _emo_collate(b, cfg.audio.n_mels, ec.aug_shift_bins, ec.aug_gain, ec.aug_pitch),
+              _emo_loss, cfg.stages.emotion,
               ckpt_dir=out, seed=s.seed, device=s.device, name='emotion')
     model = model.cpu().eval()
     save_weights(dict(model.named_parameters()), out / 'model.safetensors')

@@ -115,7 +115,7 @@ class _Judges:
         if len(w) < 1600: w = torch.cat([w, torch.zeros(1600 - len(w))])             # at least 0.1 s
         w = w[: int(self.cfg.audio.max_seconds * 16000)]
         mel = log_mel(w, self.cfg.audio)                                              # [n_mels, T100]
-        f = emotion_features(self.emo, [mel])
+        f = emotion_features(self.emo, [w], self.cfg.audio)
         vec = f.utterance[0]
         out = {'speech_emotion': EMOTIONS[int(f.logits[0].argmax())], 'vec': vec, 'dnsmos': dnsmos(w)['ovrl'],
                'ps_text': pocketsphinx_transcribe(w)}
@@ -177,9 +177,10 @@ def collect(cfg: OmniConfig, settings: Optional[Settings] = None, max_items: Opt
     feats = [{k: f1[k][i] for k in ('sem', 'emo', 'n50')} for i in idx]
     judges = _Judges(cfg, s)
     say(f"{len(idx)} held-out utterances: input emotion and ASR")
-    mels = [log_mel(load_audio(audio_path(rows[i], s, 'query')), cfg.audio) for i in idx]   # [n_mels, T100] each
+    waves = [load_audio(audio_path(rows[i], s, 'query')) for i in idx]
+    mels = [log_mel(w, cfg.audio) for w in waves]                                         # [n_mels, T100] each
     from emotion_omni_lite.emotion_encoder import predict_emotions
-    pred, _ = predict_emotions(judges.emo, mels)
+    pred, _ = predict_emotions(judges.emo, waves)
     asr = transcribe(judges.asr, mels)
     for r, p, a in zip(recs, pred.tolist(), asr): r['input_pred'], r['asr_text'] = EMOTIONS[p], a
     say("(a) cascade: ASR transcript → text LLM")

@@ -21,8 +21,9 @@ from .train import (fit, finish_run, freeze, load_weights, run_hash, run_is_curr
 
 # %% auto #0
 __all__ = ['MAX_TRANSCRIPT_CHARS', 'CharTokenizer', 'whisper_config', 'build_semantic_encoder', 'build_asr_model', 'pad_mels',
-           'as_mels', 'semantic_features', 'transcribe', 'load_query_mels', 'evaluate_asr', 'train_semantic_encoder',
-           'freeze_for_good', 'load_pretrained_semantic_encoder', 'load_asr_model', 'load_semantic_encoder']
+           'spectral_envelope', 'semantic_inputs', 'as_mels', 'semantic_features', 'transcribe', 'load_query_mels',
+           'evaluate_asr', 'train_semantic_encoder', 'freeze_for_good', 'load_pretrained_semantic_encoder',
+           'load_asr_model', 'load_semantic_encoder']
 
 # %% ../nbs/06_semantic_encoder.ipynb #e66c34f2
 class CharTokenizer:
@@ -71,12 +72,15 @@ def whisper_config(cfg: OmniConfig, tokenizer: Optional[CharTokenizer] = None) -
 
 def build_semantic_encoder(cfg: OmniConfig) -> WhisperEncoder:
     "The semantic encoder (a transformers `WhisperEncoder`) from the config alone; works under `torch.device('meta')`."
-    return WhisperEncoder(whisper_config(cfg))
+    enc = WhisperEncoder(whisper_config(cfg))
+    enc.envelope_ceps = cfg.semantic_encoder.envelope_ceps          # its front end travels with it (see `semantic_inputs`)
+    return enc
 
 def build_asr_model(cfg: OmniConfig) -> WhisperForConditionalGeneration:
     "Encoder + character decoder (+ a CTC head on the encoder when `ctc_weight` > 0): the stage-0 ASR stand-in."
     tok = CharTokenizer()
     model = WhisperForConditionalGeneration(whisper_config(cfg, tok))
+    model.model.encoder.envelope_ceps = cfg.semantic_encoder.envelope_ceps
     if cfg.semantic_encoder.ctc_weight > 0:
         model.ctc_head = nn.Linear(cfg.semantic_encoder.d_model, tok.vocab_size)   # blank = <pad>
         model.ctc_weight = cfg.semantic_encoder.ctc_weight
@@ -92,6 +96,19 @@ def pad_mels(mels: Sequence[torch.Tensor], n_frames: int) -> tuple:
         out[i] = m.amax() - 2.0                       # silence after Whisper's normalisation
         out[i, :, :m.shape[-1]] = m
     return out, lengths
+
+def spectral_envelope(x: torch.Tensor, lengths: torch.Tensor, n_ceps: int) -> torch.Tensor:
+    "Keep the first `n_ceps` cepstral coefficients of each log-mel frame (its envelope) and remove the utterance mean → [B, n_mels, T]."
+    import torchaudio
+    dct = torchaudio.functional.create_dct(n_ceps, x.shape[1], 'ortho').to(x)        # [n_mels, n_ceps], orthonormal
+    env = torch.einsum('bmt,mc,nc->bnt', x, dct, dct)                               # project onto the slow cosines
+    valid = (torch.arange(x.shape[-1], device=x.device)[None] < lengths[:, None].to(x.device))[:, None]  # [B, 1, T]
+    return env - (env * valid).sum(-1, keepdim=True) / lengths.clamp(min=1)[:, None, None].to(x)
+
+def semantic_inputs(mels: Sequence[torch.Tensor], n_frames: int, envelope_ceps: int = 0) -> tuple:
+    "What the Whisper encoder reads: `pad_mels`, then (with `envelope_ceps` > 0) `spectral_envelope` → ([B, n_mels, n_frames], lengths)."
+    x, lengths = pad_mels(mels, n_frames)
+    return (spectral_envelope(x, lengths, envelope_ceps) if envelope_ceps else x), lengths
 
 def as_mels(audio, audio_cfg: AudioConfig) -> list:
     "Log-mels [n_mels, T] from waves ([S] tensors or arrays at 16 kHz, a [B, S] tensor) or mels ([n_mels, T], [B, n_mels, T])."
@@ -110,7 +127,8 @@ def semantic_features(encoder: WhisperEncoder, audio, audio_cfg: Optional[AudioC
                       return_lengths: bool = False):
     "50 Hz semantic frames [B, T50, d_sem] of waves or log-mels (and the valid lengths [B] with `return_lengths`)."
     audio_cfg = audio_cfg or getattr(encoder, 'audio_cfg', None) or AudioConfig(n_mels=encoder.config.num_mel_bins)
-    x, lengths = pad_mels(as_mels(audio, audio_cfg), 2 * encoder.config.max_source_positions)  # [B, n_mels, 2·P]
+    x, lengths = semantic_inputs(as_mels(audio, audio_cfg), 2 * encoder.config.max_source_positions,
+                                 getattr(encoder, 'envelope_ceps', 0))            # [B, n_mels, 2·P]
     p = next(encoder.parameters())
     with torch.no_grad():
         h = encoder(input_features=x.to(p.device, p.dtype)).last_hidden_state  # [B, P, d_sem]
@@ -127,7 +145,7 @@ def transcribe(model: WhisperForConditionalGeneration, mels: Sequence[torch.Tens
     n_frames = 2 * model.config.max_source_positions
     out = []
     for i in range(0, len(mels), batch_size):
-        x, _ = pad_mels(mels[i:i + batch_size], n_frames)                       # [B, n_mels, 2·P]
+        x, _ = semantic_inputs(mels[i:i + batch_size], n_frames, getattr(model.model.encoder, 'envelope_ceps', 0))  # [B, n_mels, 2·P]
         enc = model.model.encoder(input_features=x)                              # [B, P, d]
         nxt, pkv = torch.full((len(x),), tok.bos_id), None
         done, ids = torch.zeros(len(x), dtype=torch.bool), []
@@ -158,8 +176,8 @@ def load_query_mels(cfg: OmniConfig, settings: Optional[Settings] = None) -> tup
     return _MEL_CACHE[key]
 
 # %% ../nbs/06_semantic_encoder.ipynb #1a8b4ca8
-def _asr_collate(batch, n_frames):
-    x, lengths = pad_mels([m for m, _ in batch], n_frames)                      # [B, n_mels, 2·P]
+def _asr_collate(batch, n_frames, envelope_ceps: int = 0):
+    x, lengths = semantic_inputs([m for m, _ in batch], n_frames, envelope_ceps)  # [B, n_mels, 2·P]
     ids = [torch.tensor(t[:MAX_TRANSCRIPT_CHARS]) for _, t in batch]
     labels = torch.nn.utils.rnn.pad_sequence(ids, batch_first=True, padding_value=-100)  # [B, L]
     return {'x': x, 'labels': labels, 'n50': (lengths + 1) // 2}
@@ -207,7 +225,7 @@ def train_semantic_encoder(cfg: OmniConfig, settings: Optional[Settings] = None,
     set_seed(s.seed)
     model = build_asr_model(cfg)
     n_frames = 2 * cfg.semantic_encoder.max_source_positions
-    res = fit(model, data, lambda b: _asr_collate(b, n_frames), _asr_loss, cfg.stages.asr, ckpt_dir=out,
+    res = fit(model, data, lambda b: _asr_collate(b, n_frames, cfg.semantic_encoder.envelope_ceps), _asr_loss, cfg.stages.asr, ckpt_dir=out,
               seed=s.seed, device=s.device, name='asr')
     model = model.cpu().eval()
     save_weights(dict(model.named_parameters()), out / 'model.safetensors')

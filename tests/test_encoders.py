@@ -11,7 +11,8 @@ from emotion_omni_lite.semantic_encoder import (build_asr_model, build_semantic_
                                                 load_query_mels, load_semantic_encoder, semantic_features,
                                                 train_semantic_encoder, transcribe, whisper_config)
 from emotion_omni_lite.emotion_encoder import (build_emotion_encoder, emotion_features, load_emotion_encoder,
-                                               predict_emotions, score_predictions, train_emotion_encoder)
+                                               predict_emotions, score_predictions, train_emotion_encoder,
+                                               load_query_emotion_inputs)
 from emotion_omni_lite.metrics import cer
 
 
@@ -83,14 +84,16 @@ def test_later_stages_cannot_change_encoders(smoke_settings, smoke_cfg):
     class Later(nn.Module):          # a later stage: frozen encoders inside, a trainable head on top
         def __init__(self):
             super().__init__(); self.sem, self.emo, self.head = sem, emo, nn.Linear(d, len(EMOTIONS))
-        def forward(self, mels):
-            h = semantic_features(self.sem, list(mels))                      # [B, T50, d_sem]
-            e = emotion_features(self.emo, list(mels)).frames                # [B, T50, d_emo]
+        def forward(self, waves):
+            h = semantic_features(self.sem, list(waves))                     # [B, T50, d_sem]
+            e = emotion_features(self.emo, list(waves)).frames               # [B, T50, d_emo]
             n = min(h.shape[1], e.shape[1])
             return self.head(torch.cat([h[:, :n], e[:, :n]], -1).mean(1))
 
-    _, mels = load_query_mels(smoke_cfg, smoke_settings)
-    data = [(m.float(), k % len(EMOTIONS)) for k, m in enumerate(mels[:16])]
+    from emotion_omni_lite.audio import load_audio
+    from emotion_omni_lite.dataset import audio_path
+    rows, _ = load_query_mels(smoke_cfg, smoke_settings)
+    data = [(load_audio(audio_path(r, smoke_settings)), k % len(EMOTIONS)) for k, r in enumerate(rows[:16])]
     collate = lambda b: ([m for m, _ in b], torch.tensor([y for _, y in b]))
     loss = lambda model, b: nn.functional.cross_entropy(model(b[0]), b[1])
     model = Later()
@@ -105,8 +108,8 @@ def test_later_stages_cannot_change_encoders(smoke_settings, smoke_cfg):
 @pytest.mark.slow
 def test_lite_emotion_accuracy(lite_settings, lite_cfg):
     enc = load_emotion_encoder(lite_cfg, lite_settings)
-    rows, mels = load_query_mels(lite_cfg, lite_settings)
-    res = score_predictions(rows, predict_emotions(enc, mels)[0])
+    rows, inputs = load_query_emotion_inputs(lite_cfg, lite_settings)
+    res = score_predictions(rows, predict_emotions(enc, inputs)[0])
     print({k: v for k, v in res.items() if k.startswith('acc')})
     assert res['n_heldout_voice'] >= 300
     assert res['acc_heldout_voice'] >= 0.90, res
