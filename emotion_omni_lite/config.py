@@ -165,6 +165,8 @@ class EmotionEncoderConfig:
     aug_gain: float = 0.0        # stage 0 only: random level offset of the log-mel (± this, in Whisper-normalised units)
     pitch: bool = False          # lite: two more input channels beside the log-mel, the pitch contour and voicing
     aug_pitch: float = 0.0       # stage 0 only: random shift of the pitch channel (± semitones), a voice higher/lower
+    train_on_replies: float = 0.0  # stage 0 only: also learn from this fraction of the training split's replies (the assistant's voice)
+    envelope_ceps: int = 0       # lite: smooth each log-mel frame to its first n cepstral coefficients (pitch harmonics out)
 
 @dataclass
 class AdapterConfig:
@@ -358,7 +360,7 @@ def lite_config() -> OmniConfig:
                                                n_mels=80, max_source_positions=225, ctc_weight=0.5,  # 4.5 s of query
                                                envelope_ceps=12),
         emotion_encoder=EmotionEncoderConfig(pretrained=None, dim=64, layers=2, heads=4, ffn=256, pitch=True,
-                                             aug_pitch=10.0, aug_gain=0.05),
+                                             aug_pitch=10.0, aug_gain=0.05, train_on_replies=0.25),
         adapter=AdapterConfig(k=5, hidden=256),
         llm=LLMConfig(pretrained=None, hidden_size=128, num_layers=4, num_heads=4, num_kv_heads=2,
                       intermediate_size=384, vocab_size=1024, max_position_embeddings=512, rope_theta=10000.0,
@@ -369,7 +371,7 @@ def lite_config() -> OmniConfig:
                                     max_reply_tokens=128, prosody_head=True),
         vocoder=VocoderConfig(kind='griffin_lim', hidden=128, griffin_lim_iters=32, sample_rate=16000),
         stages=StagesConfig(
-            asr=T(steps=1000, batch_size=16, lr=2e-3, ckpt_every=200),
+            asr=T(steps=900, batch_size=16, lr=2e-3, ckpt_every=300),
             emotion=T(steps=300, batch_size=32, lr=3e-3, ckpt_every=100),
             text=T(steps=250, batch_size=32, lr=3e-3, ckpt_every=50),
             stage1=T(steps=600, batch_size=16, lr=2e-3, ckpt_every=200),

@@ -18,9 +18,10 @@ from .config import EMOTIONS, OmniConfig, Settings, get_settings
 from .emotion_encoder import score_predictions
 
 # %% auto #0
-__all__ = ['PROSODIC_FEATURES', 'prosodic_features', 'egemaps_features', 'LinearProbe', 'fit_linear_probe', 'query_prosody',
-           'prosodic_baseline', 'plot_confusion', 'pca_2d', 'plot_emotion_map', 'shift_pitch', 'change_rate',
-           'emotion_sweep', 'plot_sweep', 'frame_trajectory', 'plot_trajectory']
+__all__ = ['PROSODIC_FEATURES', 'TIMING_FEATURES', 'prosodic_features', 'egemaps_features', 'LinearProbe', 'fit_linear_probe',
+           'query_prosody', 'prosodic_baseline', 'plot_confusion', 'pca_2d', 'plot_emotion_map', 'shift_pitch',
+           'change_rate', 'emotion_sweep', 'plot_sweep', 'frame_trajectory', 'plot_trajectory', 'timing_features',
+           'timing_probe']
 
 # %% ../nbs/08_emotional_cues.ipynb #e66c34f2
 PROSODIC_FEATURES = ('f0_median', 'f0_p10', 'f0_p90', 'f0_range', 'f0_std', 'f0_delta', 'f0_slope',
@@ -169,3 +170,41 @@ def plot_trajectory(times, probs: torch.Tensor, title: str = 'emotion, frame by 
                      for k, e in enumerate(EMOTIONS)])
     return fig.update_layout(title=title, xaxis_title='time (s)', yaxis_title='probability', yaxis_range=[0, 1],
                              height=300, margin=dict(l=40, r=10, t=40, b=40))
+
+# %% ../nbs/08_emotional_cues.ipynb #0b8210ec
+TIMING_FEATURES = ('log_seconds_per_char', 'speech_fraction', 'log_speech_seconds_per_char')
+
+def timing_features(wave: torch.Tensor, text: str, sr: int = 16000) -> torch.Tensor:
+    "Speaking rate and pauses of one utterance with its transcript → [3] (names in `TIMING_FEATURES`)."
+    from emotion_omni_lite.audio import energy_contour
+    from emotion_omni_lite.semantic_encoder import CharTokenizer
+    n = max(1, len(CharTokenizer.normalize(text)))
+    en = energy_contour(wave, sr)                                       # [T100] dB
+    speech = (en > en.max() - 30.0).float()                             # frames within 30 dB of the loudest
+    secs = len(wave) / sr
+    return torch.tensor([math.log(secs / n), speech.mean().item(), math.log(max(speech.sum().item(), 1.0) / 100.0 / n)])
+
+def timing_probe(cfg: OmniConfig, settings: Optional[Settings] = None, hidden: int = 32, steps: int = 2000,
+                 seed: int = 0) -> dict:
+    "How well timing alone predicts the reply emotion and the user emotion on held-out, tone-dependent queries."
+    from emotion_omni_lite.audio import load_audio
+    from emotion_omni_lite.dataset import audio_path, load_dialogues
+    s = settings or get_settings()
+    rows = load_dialogues(cfg, s).to_list()
+    threads = torch.get_num_threads(); torch.set_num_threads(1)
+    try: x = torch.stack([timing_features(load_audio(audio_path(r, s)), r['query_text']) for r in rows])  # [N, 3]
+    finally: torch.set_num_threads(threads)
+    train = torch.tensor([r['split'] == 'train' for r in rows])
+    test = torch.tensor([r['split'] != 'train' and r['sentence_kind'] == 'tone' for r in rows])
+    mu, sd = x[train].mean(0), x[train].std(0).clamp(min=1e-6)
+    out = {'n_timing_probe': int(test.sum())}
+    for col in ('reply_emotion', 'user_emotion'):
+        y = torch.tensor([EMOTIONS.index(r[col]) for r in rows])
+        torch.manual_seed(seed)
+        net = nn.Sequential(nn.Linear(x.shape[1], hidden), nn.ReLU(), nn.Linear(hidden, len(EMOTIONS)))
+        opt = torch.optim.Adam(net.parameters(), lr=1e-2)
+        for _ in range(steps):
+            opt.zero_grad(); F.cross_entropy(net((x[train] - mu) / sd), y[train]).backward(); opt.step()
+        with torch.no_grad(): pred = net((x[test] - mu) / sd).argmax(-1)
+        out[f'timing_only_{col}_acc_tone'] = round((pred == y[test]).float().mean().item(), 4)
+    return out

@@ -12,6 +12,7 @@ from typing import Optional, Sequence
 
 import torch
 import torch.nn.functional as F
+import torchaudio
 from torch import nn
 
 from .config import EMOTIONS, AudioConfig, ConfigError, OmniConfig, Settings, get_settings
@@ -24,7 +25,7 @@ from .semantic_encoder import as_mels, freeze_for_good, load_query_mels, pad_mel
 __all__ = ['DEFAULT_EMOTION_CHECKPOINT', 'EmotionFeatures', 'masked_mean', 'LiteEmotionEncoder', 'PretrainedEmotionEncoder',
            'load_pretrained_emotion_encoder', 'build_emotion_encoder', 'pitch_rows', 'emotion_inputs',
            'emotion_features', 'classify_emotion', 'predict_emotions', 'score_predictions', 'evaluate_emotion',
-           'load_query_emotion_inputs', 'train_emotion_encoder', 'load_emotion_encoder']
+           'load_query_emotion_inputs', 'reply_emotion_inputs', 'train_emotion_encoder', 'load_emotion_encoder']
 
 # %% ../nbs/07_emotion_encoder.ipynb #e66c34f2
 @dataclass
@@ -46,9 +47,9 @@ def masked_mean(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
 class LiteEmotionEncoder(nn.Module):
     "Log-mel (+ pitch) → conv (stride 2, 50 Hz) → transformer → frames; masked time mean → utterance vector; linear → 6 logits."
     def __init__(self, n_mels: int, dim: int, layers: int, heads: int, ffn: int, n_classes: int = len(EMOTIONS),
-                 pitch: bool = False):
+                 pitch: bool = False, envelope_ceps: int = 0):
         super().__init__()
-        self.n_mels, self.pitch = n_mels, pitch
+        self.n_mels, self.pitch, self.envelope_ceps = n_mels, pitch, envelope_ceps
         self.input_kind = 'mel+pitch' if pitch else 'mel'                  # what `emotion_features` must feed it
         self.conv1 = nn.Conv1d(n_mels + 1 + 2 * pitch, dim, 3, padding=1)  # mel bins − their mean, loudness (, pitch, voicing)
         self.conv2 = nn.Conv1d(dim, dim, 3, stride=2, padding=1)
@@ -63,6 +64,9 @@ class LiteEmotionEncoder(nn.Module):
         lengths = torch.full((B,), T) if lengths is None else lengths
         lengths = lengths.to(inputs.device)
         mels, pitch = inputs[:, :self.n_mels], inputs[:, self.n_mels:]     # [B, n_mels, T100], [B, 0 or 2, T100]
+        if self.envelope_ceps:                                             # the spectrum's shape only: pitch lives in the pitch rows
+            dct = torchaudio.functional.create_dct(self.envelope_ceps, self.n_mels, 'ortho').to(mels)  # [n_mels, n_ceps]
+            mels = torch.einsum('bmt,mc,nc->bnt', mels, dct, dct)
         pad100 = (torch.arange(T, device=mels.device)[None] >= lengths[:, None])[:, None]  # [B, 1, T100] True = padding
         mu = mels.masked_fill(pad100, 0).sum(-1, keepdim=True) / lengths[:, None, None]  # [B, n_mels, 1] the voice's average spectrum
         x = torch.cat([mels - mu, mels.mean(1, keepdim=True), pitch], 1)  # [B, n_mels + 1 (+ 2), T100]
@@ -141,7 +145,8 @@ def build_emotion_encoder(cfg: OmniConfig) -> nn.Module:
     "The emotion encoder from the config alone (full: wav2vec2-base-shaped, 768-d; lite: `LiteEmotionEncoder`); meta-safe."
     ec = cfg.emotion_encoder
     if not ec.pretrained:
-        return LiteEmotionEncoder(cfg.audio.n_mels, ec.dim, ec.layers, ec.heads, ec.ffn, pitch=ec.pitch)
+        return LiteEmotionEncoder(cfg.audio.n_mels, ec.dim, ec.layers, ec.heads, ec.ffn, pitch=ec.pitch,
+                                  envelope_ceps=ec.envelope_ceps)
     from transformers import Wav2Vec2Config, Wav2Vec2Model
     conf = Wav2Vec2Config(hidden_size=ec.dim, num_hidden_layers=ec.layers, num_attention_heads=ec.heads,
                           intermediate_size=ec.ffn)
@@ -261,6 +266,27 @@ def load_query_emotion_inputs(cfg: OmniConfig, settings: Optional[Settings] = No
         _INPUT_CACHE.clear(); _INPUT_CACHE[key] = (rows, ins)
     return _INPUT_CACHE[key]
 
+def _reply_accuracy(model, cfg, rows, s) -> dict:
+    "How well the encoder hears the reply emotion in the assistant's reference speech (held-out sentences: its judge's ceiling)."
+    test = [r for r in rows if r['split'] in ('test_sentence', 'test_both')][::2]
+    pred, _ = predict_emotions(model, reply_emotion_inputs(cfg, test, s))
+    return {'acc_reply_reference': round(sum(EMOTIONS[int(p)] == r['reply_emotion'] for p, r in zip(pred, test)) / max(1, len(test)), 4),
+            'n_reply_reference': len(test)}
+
+def reply_emotion_inputs(cfg: OmniConfig, rows: Sequence[dict], settings: Optional[Settings] = None) -> list:
+    "What the lite encoder reads of the reply audio of `rows` (log-mel, with pitch rows when it tracks pitch)."
+    from emotion_omni_lite.audio import load_audio, log_mel
+    from emotion_omni_lite.dataset import audio_path
+    s = settings or get_settings()
+    threads = torch.get_num_threads(); torch.set_num_threads(1)
+    try:
+        out = []
+        for r in rows:
+            w = load_audio(audio_path(r, s, 'reply')); m = log_mel(w, cfg.audio)          # [n_mels, T100]
+            out.append((torch.cat([m, pitch_rows(w, m.shape[-1])], 0) if cfg.emotion_encoder.pitch else m).half())
+        return out
+    finally: torch.set_num_threads(threads)
+
 def train_emotion_encoder(cfg: OmniConfig, settings: Optional[Settings] = None, force: bool = False) -> Path:
     "Stage 0 (`lite`): train the emotion encoder on the query emotions; returns the run folder `emotion_encoder`."
     s = settings or get_settings()
@@ -272,8 +298,12 @@ def train_emotion_encoder(cfg: OmniConfig, settings: Optional[Settings] = None, 
     if not force and run_is_current(out, h): return out
     t0 = time.time()
     rows, mels = load_query_emotion_inputs(cfg, s)
-    t_mels = time.time() - t0
     data = [(mels[i], _label(r)) for i, r in enumerate(rows) if r['split'] == 'train']
+    if ec.train_on_replies:                                             # the assistant's voice, with the reply's emotion
+        train = [r for r in rows if r['split'] == 'train']
+        train = train[::max(1, round(1 / ec.train_on_replies))]
+        data += [(x, _label(r, 'reply_emotion')) for x, r in zip(reply_emotion_inputs(cfg, train, s), train)]
+    t_mels = time.time() - t0
     start_run(out, cfg, h, force)
     set_seed(s.seed)
     model = build_emotion_encoder(cfg)
@@ -283,7 +313,8 @@ def train_emotion_encoder(cfg: OmniConfig, settings: Optional[Settings] = None, 
     model = model.cpu().eval()
     save_weights(dict(model.named_parameters()), out / 'model.safetensors')
     t1 = time.time()
-    metrics = {**evaluate_emotion(model, rows, mels), 'train_seconds': round(res.seconds, 1),
+    metrics = {**evaluate_emotion(model, rows, mels), **_reply_accuracy(model, cfg, rows, s),
+               'train_seconds': round(res.seconds, 1),
                'mel_seconds': round(t_mels, 1), 'n_train': len(data), 'final_loss': res.final_loss}
     metrics['eval_seconds'] = round(time.time() - t1, 1)
     return finish_run(out, metrics, res.history)

