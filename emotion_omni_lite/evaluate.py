@@ -280,6 +280,8 @@ def evaluate_run(preset: Optional[str] = None, settings: Optional[Settings] = No
         t0 = time.time()
         recs, extra = collect(cfg, s, progress=progress, **sizes)
         timeline = extra.pop('timeline', None)
+        from emotion_omni_lite.cues import timing_probe
+        extra.update(timing_probe(cfg, s))                         # what rate and pauses alone tell: the floor for (b)
         flat, details = score(recs, {**extra, 'eval_seconds': round(time.time() - t0, 1), 'run_stamp': stamp})
         details['timeline'] = timeline
         write_report(flat, details, out)

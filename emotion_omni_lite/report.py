@@ -116,8 +116,12 @@ def benchmark_table(report: Optional[dict] = None, preset: Optional[str] = None,
         lines.append(f"{label:<{w}}" + ''.join(f" | {fmt(k, report.get(k + suffix)):>14}" for k, _ in BENCH_COLUMNS))
     ref = report.get('speech_emotion_acc_reference'), report.get('dnsmos_ovrl_reference')
     lines.append(f"{'reference reply audio (espeak, for scale)':<{w}} | {'':>14} | {'':>14} | {fmt('x', ref[0]):>14} | {fmt('dnsmos', ref[1]):>14}")
+    if 'timing_only_reply_emotion_acc_tone' in report:
+        t = report['timing_only_reply_emotion_acc_tone'], report.get('timing_only_user_emotion_acc_tone')
+        lines.append(f"{'timing alone (rate, pauses; a probe)':<{w}} | {fmt('x', t[0]):>14} | {fmt('x', t[1]):>14} | {'':>14} | {'':>14}")
     lines.append("reply emotion, style: tone-dependent sentences; chance for reply emotion ≈ 33 % (neutral and sad each "
-                 "answer two of the six user emotions); DNSMOS 1–5.")
+                 "answer two of the six user emotions); timing alone: a probe on speaking rate and pauses, which any 50 Hz "
+                 "stream shows (all held-out tone-dependent queries); DNSMOS 1–5.")
     return '\n'.join(lines)
 
 # %% ../nbs/16a_report.ipynb #c964d0b2
