@@ -59,7 +59,7 @@ def _chat(a):
 
 def _eval(a):
     from emotion_omni_lite.evaluate import evaluate_run
-    evaluate_run(preset=a.preset)
+    evaluate_run(preset=a.preset, force=a.force)
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog='eol', description='emotion_omni_lite: build, train and evaluate a small Emotion Omni')
@@ -77,7 +77,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument('--audio', required=True, help='input speech file (wav, flac, ogg, mp3)')
     sp.add_argument('--out', default='reply.wav', help='where to write the reply speech')
     sp.add_argument('--json', action='store_true', help='print one JSON object')
-    add('eval', _eval, 'score a trained run and write report.json / report.md')
+    sp = add('eval', _eval, 'score a trained run and write report.json / report.md')
+    sp.add_argument('--force', action='store_true', help='score again even when the report matches the run')
     return p
 
 def main(argv=None):
