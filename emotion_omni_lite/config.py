@@ -229,7 +229,9 @@ class SpeechDecoderConfig:
     max_reply_tokens: int = 2048 # units take positions from max_reply_tokens + 2 on (known before the reply ends)
     temperature: float = 0.0     # unit sampling at inference: 0 = greedy
     top_k: int = 0               # sample among the k likeliest units (0: all)
-    prosody_head: bool = False   # lite: also predict the reply's pitch level and loudness (k-means units carry none)
+    prosody_head: bool = False   # also predict the reply's pitch level and loudness, for units that carry none
+    cross_emotion: float = 0.0   # stage 2 only: this fraction of the training replies is also spoken in another reply
+                                 # emotion (same words), conditioned on that speech's emotion vector (see notebook 14)
 
 @dataclass
 class VocoderConfig:
@@ -368,7 +370,7 @@ def lite_config() -> OmniConfig:
         lora=LoRAConfig(r=8, alpha=16, dropout=0.05),
         fusion=FusionConfig(adaln_cond_dim=64),
         decoder=SpeechDecoderConfig(d_model=128, pre_layers=2, layers=4, heads=4, ffn=384, max_units=200,
-                                    max_reply_tokens=128, prosody_head=True),
+                                    max_reply_tokens=128, cross_emotion=0.5),
         vocoder=VocoderConfig(kind='griffin_lim', hidden=128, griffin_lim_iters=32, sample_rate=16000),
         stages=StagesConfig(
             asr=T(steps=900, batch_size=16, lr=2e-3, ckpt_every=300),

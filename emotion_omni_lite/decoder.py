@@ -130,7 +130,7 @@ class SpeechDecoder(nn.Module):
         self.pre = _qwen2(dcfg, dcfg.pre_layers, 1)
         self.ar = _qwen2(dcfg, dcfg.layers, self.vocab)
         self.head = nn.Linear(dcfg.d_model, self.vocab, bias=False)
-        self.prosody = nn.Linear(dcfg.d_model, 2) if dcfg.prosody_head else None   # lite: read at SOS
+        self.prosody = nn.Linear(dcfg.d_model, 2) if dcfg.prosody_head else None   # optional: read at SOS
         self.unit_offset = dcfg.max_reply_tokens + 2          # first suffix position
 
     def embed(self, ids): return self.ar.embed_tokens(ids)

@@ -5,8 +5,10 @@
 # %% ../nbs/14_stage2.ipynb #45a0bb63
 from __future__ import annotations
 import json, math, time
+from dataclasses import asdict
 from pathlib import Path
 from typing import Optional, Sequence
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -20,9 +22,9 @@ from .decoder import build_fusion, build_speech_decoder, stream_decode
 from .vocoder import build_vocoder
 
 # %% auto #0
-__all__ = ['Stage2Model', 'collate_stage2', 'stage2_loss', 'stage2_features', 'stage2_example', 'stage2_run_name',
-           'heldout_unit_loss', 'train_stage2', 'load_stage2_model', 'EmotionOmni', 'load_omni', 'speech_figures',
-           'chat_main', 'get_config_for']
+__all__ = ['Stage2Model', 'collate_stage2', 'stage2_loss', 'stage2_features', 'cross_emotion_examples', 'stage2_example',
+           'stage2_run_name', 'heldout_unit_loss', 'train_stage2', 'load_stage2_model', 'EmotionOmni', 'load_omni',
+           'speech_figures', 'condition_following', 'chat_main', 'get_config_for']
 
 # %% ../nbs/14_stage2.ipynb #e66c34f2
 class Stage2Model(nn.Module):
@@ -46,7 +48,7 @@ class Stage2Model(nn.Module):
         logits, pros = self.decoder(x, batch['n'], batch['units'], batch['m'], st, return_prosody=True)
         ce = F.cross_entropy(logits.flatten(0, 1).float(), self.decoder.targets(batch['units'], batch['m']).flatten())
         if pros is None or 'prosody' not in batch: return ce
-        return ce + F.mse_loss(pros, self.prosody_to_target(batch['prosody'].float()))   # lite: + pitch level, loudness
+        return ce + F.mse_loss(pros, self.prosody_to_target(batch['prosody'].float()))   # + pitch level, loudness (optional head)
 
 def collate_stage2(batch: Sequence[dict]) -> dict:
     "Examples → padded batch: h, e [B, N, d]; emo_true, emo_pred [B, d_emo]; units [B, M]; n, m [B]."
@@ -101,6 +103,38 @@ def stage2_features(cfg: OmniConfig, settings: Optional[Settings] = None, batch_
     tmp = path.with_suffix('.tmp'); torch.save(out, tmp); tmp.replace(path)
     return out
 
+def cross_emotion_examples(cfg: OmniConfig, f: dict, idx: Sequence[int], settings: Optional[Settings] = None,
+                           progress: bool = True) -> list:
+    "Stage-2 examples whose reply words are spoken in another reply emotion, with that speech's vector as the condition."
+    from emotion_omni_lite.audio import log_mel
+    from emotion_omni_lite.dataset import load_units_tokenizer
+    from emotion_omni_lite.emotion_encoder import emotion_features, load_emotion_encoder
+    from emotion_omni_lite.tts import speak
+    from emotion_omni_lite.vocoder import prosody_of
+    s = settings or get_settings()
+    idx = list(idx)[::max(1, round(1 / cfg.decoder.cross_emotion))]
+    h = run_hash(cfg, ('audio', 'data', 'units', 'emotion_encoder'), None, s.seed, rows=[f['rows'][i]['id'] for i in idx],
+                 stage1=_stage1_hash(cfg, s), emotion=asdict(cfg.stages.emotion))
+    path = s.run_path / 'stage2_features' / f"cross_{h}.pt"
+    if path.exists(): return torch.load(path)
+    from tqdm.auto import tqdm
+    tok, enc = load_units_tokenizer(cfg, s), load_emotion_encoder(cfg, s)
+    choices = sorted(set(r['reply_emotion'] for r in f['rows']))
+    rng, out = np.random.default_rng(s.seed), []
+    for i in tqdm(idx, desc='replies in another emotion', disable=not progress, leave=False):
+        r = f['rows'][i]
+        other = [e for e in choices if e != r['reply_emotion']]
+        emo = other[int(rng.integers(len(other)))]
+        w = speak(r['reply_text'], cfg.data.assistant_voice, emo, rng, cfg.data.prosody_jitter, max_seconds=cfg.audio.max_seconds)
+        vec = emotion_features(enc, [w], cfg.audio).utterance[0].float()                 # [d_emo]
+        units = tok.encode(log_mel(w, cfg.audio))[:cfg.decoder.max_units]
+        f0, db = prosody_of(w)
+        out.append({'h': f['h'][i], 'e': f['e'][i], 'emo_true': vec, 'emo_pred': vec, 'units': units,
+                    'prosody': torch.tensor([math.log2(f0), db]), 'emotion': emo, 'row': i})
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix('.tmp'); torch.save(out, tmp); tmp.replace(path)
+    return out
+
 def stage2_example(f: dict, i: int) -> dict:
     "Training example `i` of the cached stage-2 features."
     return {'h': f['h'][i], 'e': f['e'][i], 'emo_true': f['emo_true'][i], 'emo_pred': f['emo_pred'][i],
@@ -141,6 +175,8 @@ def train_stage2(cfg: OmniConfig, settings: Optional[Settings] = None, force: bo
     p = f['prosody'][train_idx]
     model.prosody_mean.copy_(p.mean(0)); model.prosody_std.copy_(p.std(0).clamp(min=1e-3))
     data = [stage2_example(f, i) for i in train_idx]
+    if cfg.decoder.cross_emotion > 0:                  # the same words in another emotion: only the vector tells which
+        data += [{k: v for k, v in x.items() if k not in ('emotion', 'row')} for x in cross_emotion_examples(cfg, f, train_idx, s)]
     res = fit(model, data, collate_stage2, stage2_loss, cfg.stages.stage2, ckpt_dir=run, seed=s.seed,
               device=s.device, name=run.name)
     model = model.cpu().eval()
@@ -204,7 +240,7 @@ class EmotionOmni:
         st, pros = {}, None
         for chunk in stream_decode(self.s2.decoder, fused, streaming, dcfg.temperature, dcfg.top_k,
                                    torch.Generator().manual_seed(0), st):
-            pros = pros or self.prosody(st['stream'].prosody)                  # lite: (F0 Hz, RMS dB) from SOS
+            pros = pros or self.prosody(st['stream'].prosody)                  # with a prosody head: (F0 Hz, RMS dB) from SOS
             kw = {'prosody': pros} if pros is not None else {}
             pieces.append(self.vocoder(chunk, context=units[-4:], **kw))       # 4 units of left context
             units += chunk
@@ -269,7 +305,7 @@ def load_omni(cfg: OmniConfig, settings: Optional[Settings] = None) -> EmotionOm
 
 # %% ../nbs/14_stage2.ipynb #83b50f1c
 def speech_figures(cfg: OmniConfig, settings: Optional[Settings] = None, n_eval: int = 96, omni=None,
-                   streaming: bool = True) -> dict:
+                   streaming: bool = True, n_follow: int = 24) -> dict:
     "Emotion accuracy (kit's emotion encoder) and pocketsphinx WER of generated reply speech on held-out dialogues."
     import random
     from emotion_omni_lite.audio import load_audio
@@ -302,7 +338,20 @@ def speech_figures(cfg: OmniConfig, settings: Optional[Settings] = None, n_eval:
         m[f'median_{k}'] = v[len(v) // 2] if v else None
     secs = sum(len(w) for w in waves['generated']) / omni.vocoder.sample_rate
     m['rtf'] = round(sum(g['timings']['total_ms'] for g in gen) / 1000 / max(secs, 1e-3), 3)
+    m.update(condition_following(omni, f2, idx[:n_follow], cfg.audio, streaming))
     return m
+
+def condition_following(omni, f2: dict, idx: Sequence[int], audio_cfg, streaming: bool = True) -> dict:
+    "Speak each reply's true-text states under every reply emotion's vector: how often the speech follows the vector, how often the words."
+    from emotion_omni_lite.emotion_encoder import classify_emotion
+    c, vec_hits, text_hits, n = omni.s1.centroids, 0, 0, 0
+    for i in idx:
+        ws = [omni.speak_states(f2['h'][i], f2['e'][i], v, streaming)[1] for v in c.centroids]
+        pr = classify_emotion(omni.emo_enc, [w if len(w) >= 1600 else torch.zeros(1600) for w in ws], audio_cfg).argmax(-1)
+        for lab, p in zip(c.labels, pr.tolist()):
+            vec_hits += EMOTIONS[p] == lab; text_hits += EMOTIONS[p] == f2['rows'][i]['reply_emotion']; n += 1
+    return {'follows_condition_acc': round(vec_hits / max(n, 1), 4), 'follows_words_acc': round(text_hits / max(n, 1), 4),
+            'n_condition_following': n}
 
 # %% ../nbs/14_stage2.ipynb #07633905
 def chat_main(audio_path, out_path=None, as_json: bool = True, cfg: Optional[OmniConfig] = None,

@@ -95,3 +95,6 @@ def test_lite_emotion_figures(lite_settings, lite_cfg):
     print(json.dumps({'adaln': on, 'no_adaln': off}))
     assert on['generated_emotion_acc'] >= 0.8, on
     assert off['generated_emotion_acc'] < on['generated_emotion_acc'], (on, off)
+    # AdaLN in control: the same words spoken as each reply emotion's vector asks; without AdaLN only chance (1 in 4)
+    assert on['follows_condition_acc'] >= 0.6, on
+    assert off['follows_condition_acc'] <= 0.4, off
