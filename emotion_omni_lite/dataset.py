@@ -14,7 +14,7 @@ import torch
 
 from .config import EMOTIONS, ConfigError, OmniConfig, Settings, get_settings, emotion_index
 from .audio import AudioError, load_audio, save_wav, log_mel, pitch_contour, energy_contour
-from .tts import get_tts, speak, query_voices
+from .tts import get_tts, seed_espeak, speak, query_voices
 from .dialogues import all_sentences, make_reply, heldout_sentences, split_name, REPLY_TEMPLATES, REPLY_STYLE
 
 # %% auto #0
@@ -67,10 +67,6 @@ def plan_dialogues(cfg: OmniConfig, seed: int = 0) -> list:
 # %% ../nbs/05_dataset.ipynb #c3a5fda5
 CHUNK = 50  # rows per worker task
 
-def _srand(seed: int):
-    try: ctypes.CDLL(None).srand(ctypes.c_uint(seed % 2**32))
-    except (OSError, AttributeError): pass
-
 def _synth_chunk(job) -> list:
     rows, root, a = job
     torch.set_num_threads(1)
@@ -79,7 +75,7 @@ def _synth_chunk(job) -> list:
         res = {'id': r['id']}
         for kind, text, voice, emo, off in (('query', r['query_text'], r['voice'], r['user_emotion'], 0),
                                             ('reply', r['reply_text'], a['assistant_voice'], r['reply_emotion'], 1)):
-            _srand(r['jitter_seed'] + off)
+            seed_espeak(r['jitter_seed'] + off)
             w = speak(text, voice, emo, np.random.default_rng([r['jitter_seed'], off]), a['jitter'], engine,
                       sr=a['sample_rate'], max_seconds=a['max_seconds'])
             save_wav(Path(root) / r[f'{kind}_path'], w, a['sample_rate'])

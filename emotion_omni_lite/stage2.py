@@ -114,7 +114,7 @@ def cross_emotion_examples(cfg: OmniConfig, f: dict, idx: Sequence[int], setting
     s = settings or get_settings()
     idx = list(idx)[::max(1, round(1 / cfg.decoder.cross_emotion))]
     h = run_hash(cfg, ('audio', 'data', 'units', 'emotion_encoder'), None, s.seed, rows=[f['rows'][i]['id'] for i in idx],
-                 stage1=_stage1_hash(cfg, s), emotion=asdict(cfg.stages.emotion))
+                 stage1=_stage1_hash(cfg, s), emotion=asdict(cfg.stages.emotion), espeak_seeded=True)
     path = s.run_path / 'stage2_features' / f"cross_{h}.pt"
     if path.exists(): return torch.load(path)
     from tqdm.auto import tqdm
@@ -125,7 +125,8 @@ def cross_emotion_examples(cfg: OmniConfig, f: dict, idx: Sequence[int], setting
         r = f['rows'][i]
         other = [e for e in choices if e != r['reply_emotion']]
         emo = other[int(rng.integers(len(other)))]
-        w = speak(r['reply_text'], cfg.data.assistant_voice, emo, rng, cfg.data.prosody_jitter, max_seconds=cfg.audio.max_seconds)
+        w = speak(r['reply_text'], cfg.data.assistant_voice, emo, rng, cfg.data.prosody_jitter,
+                  max_seconds=cfg.audio.max_seconds, seed=1_000_003 * (s.seed + 1) + i)   # repeatable
         vec = emotion_features(enc, [w], cfg.audio).utterance[0].float()                 # [d_emo]
         units = tok.encode(log_mel(w, cfg.audio))[:cfg.decoder.max_units]
         f0, db = prosody_of(w)
@@ -148,7 +149,7 @@ def stage2_run_name(cfg: OmniConfig) -> str:
 def _stage2_hash(cfg: OmniConfig, s: Settings) -> str:
     from dataclasses import asdict
     dec = {k: v for k, v in asdict(cfg.decoder).items() if k not in ('temperature', 'top_k')}   # inference-only
-    return run_hash(cfg, ('units', 'fusion'), 'stage2', s.seed, decoder=dec, stage1=_stage1_hash(cfg, s))
+    return run_hash(cfg, ('units', 'fusion'), 'stage2', s.seed, decoder=dec, stage1=_stage1_hash(cfg, s), espeak_seeded=True)
 
 @torch.no_grad()
 def heldout_unit_loss(model: Stage2Model, f: dict, idx: Sequence[int], streaming: bool, batch_size: int = 64) -> float:

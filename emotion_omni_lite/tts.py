@@ -16,7 +16,8 @@ from .audio import resample
 
 # %% auto #0
 __all__ = ['EMOTION_PROSODY', 'QUERY_VOICES', 'RATE', 'VOLUME', 'PITCH', 'RANGE', 'WORDGAP', 'TTS_ENGINES', 'Prosody',
-           'query_voices', 'TTSEngine', 'EspeakTTS', 'register_tts', 'get_tts', 'trim_silence', 'apply_tilt', 'speak']
+           'query_voices', 'TTSEngine', 'EspeakTTS', 'register_tts', 'get_tts', 'trim_silence', 'apply_tilt',
+           'seed_espeak', 'speak']
 
 # %% ../nbs/03_tts.ipynb #e66c34f2
 @dataclass(frozen=True)
@@ -132,9 +133,16 @@ def apply_tilt(w: np.ndarray, tilt: float) -> np.ndarray:
     y = y * np.sqrt((w ** 2).mean() / max((y ** 2).mean(), 1e-12))
     return np.clip(y, -1, 1).astype(np.float32)
 
+def seed_espeak(seed: int):
+    "Seed the C library's `rand()`, which espeak-ng draws on: the same seed, the same waveform."
+    try: ctypes.CDLL(None).srand(ctypes.c_uint(seed % 2**32))
+    except (OSError, AttributeError): pass
+
 def speak(text: str, voice: str, emotion: str, rng: Optional[np.random.Generator] = None, jitter: float = 0.0,
-          engine: Optional[TTSEngine] = None, sr: int = 16000, max_seconds: Optional[float] = None) -> torch.Tensor:
-    "`text` spoken by `voice` in `emotion` (preset ± `jitter`) as float32 [T] at `sr`, at most `max_seconds` long."
+          engine: Optional[TTSEngine] = None, sr: int = 16000, max_seconds: Optional[float] = None,
+          seed: Optional[int] = None) -> torch.Tensor:
+    "`text` spoken by `voice` in `emotion` (preset ± `jitter`) as float32 [T] at `sr`, at most `max_seconds` long (`seed`: repeatable)."
+    if seed is not None: seed_espeak(seed)
     engine = engine or get_tts('espeak')
     p = EMOTION_PROSODY[emotion]
     if rng is not None and jitter > 0: p = p.jitter(rng, jitter)

@@ -46,8 +46,8 @@ def test_stage2_trains_once_and_caches_its_data(smoke_run, smoke_settings, smoke
     assert m['heldout_unit_ce_full'] > 0 and m['n_train'] > 0
     t = (run / 'model.safetensors').stat().st_mtime
     assert train_stage2(smoke_cfg, smoke_settings) == run and (run / 'model.safetensors').stat().st_mtime == t
-    cache = list((smoke_settings.run_path / 'stage2_features').glob('*.pt'))
-    assert len(cache) == 1
+    cache = sorted(p.name for p in (smoke_settings.run_path / 'stage2_features').glob('*.pt'))
+    assert len(cache) == 1 + (smoke_cfg.decoder.cross_emotion > 0), cache     # the features (+ the cross-emotion replies)
     f = stage2_features(smoke_cfg, smoke_settings)
     assert len(f['h']) == len(f['rows']) == len(f['units']) and f['h'][0].shape[1] == smoke_cfg.decoder.d_model
     assert f['emo_pred'].shape == f['emo_true'].shape == (len(f['rows']), smoke_cfg.emotion_encoder.dim)
