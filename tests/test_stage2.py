@@ -89,12 +89,14 @@ def test_streaming_speaks_before_the_text_ends(smoke_run, smoke_settings, smoke_
 
 @pytest.mark.slow
 def test_lite_emotion_figures(lite_settings, lite_cfg):
-    "On held-out voices and sentences the generated speech carries the intended reply emotion; without AdaLN less so."
+    "On held-out voices and sentences the generated speech carries the intended reply emotion, and follows AdaLN's vector."
     on = speech_figures(lite_cfg, lite_settings)
     off = speech_figures(set_field(lite_cfg, 'fusion.adaln', False), lite_settings)
     print(json.dumps({'adaln': on, 'no_adaln': off}))
     assert on['generated_emotion_acc'] >= 0.8, on
-    assert off['generated_emotion_acc'] < on['generated_emotion_acc'], (on, off)
-    # AdaLN in control: the same words spoken as each reply emotion's vector asks; without AdaLN only chance (1 in 4)
+    # In these dialogues a reply's words already tell its emotion, so without AdaLN the decoder speaks the words'
+    # emotion and the figure above does not fall. What AdaLN adds shows when the words and the vector disagree:
+    # the same words spoken as each reply emotion's vector asks. Without AdaLN that is chance (1 in 4).
     assert on['follows_condition_acc'] >= 0.6, on
     assert off['follows_condition_acc'] <= 0.4, off
+    assert on['follows_condition_acc'] - off['follows_condition_acc'] >= 0.3, (on, off)
