@@ -12,18 +12,17 @@ from typing import Optional, Sequence
 
 import torch
 import torch.nn.functional as F
-import torchaudio
 from torch import nn
 
 from .config import EMOTIONS, AudioConfig, ConfigError, OmniConfig, Settings, get_settings
 from .metrics import confusion_matrix
 from .train import (fit, finish_run, load_weights, run_hash, run_is_current, save_weights, set_seed,
                                      start_run)
-from .semantic_encoder import as_mels, freeze_for_good, load_query_mels, pad_mels
+from .semantic_encoder import as_mels, cepstral_smooth, freeze_for_good, load_query_mels, pad_mels
 
 # %% auto #0
 __all__ = ['DEFAULT_EMOTION_CHECKPOINT', 'EmotionFeatures', 'masked_mean', 'LiteEmotionEncoder', 'PretrainedEmotionEncoder',
-           'load_pretrained_emotion_encoder', 'build_emotion_encoder', 'pitch_rows', 'emotion_inputs',
+           'load_pretrained_emotion_encoder', 'build_emotion_encoder', 'pitch_rows', 'mel_and_pitch', 'emotion_inputs',
            'emotion_features', 'classify_emotion', 'predict_emotions', 'score_predictions', 'evaluate_emotion',
            'load_query_emotion_inputs', 'reply_emotion_inputs', 'train_emotion_encoder', 'load_emotion_encoder']
 
@@ -64,9 +63,7 @@ class LiteEmotionEncoder(nn.Module):
         lengths = torch.full((B,), T) if lengths is None else lengths
         lengths = lengths.to(inputs.device)
         mels, pitch = inputs[:, :self.n_mels], inputs[:, self.n_mels:]     # [B, n_mels, T100], [B, 0 or 2, T100]
-        if self.envelope_ceps:                                             # the spectrum's shape only: pitch lives in the pitch rows
-            dct = torchaudio.functional.create_dct(self.envelope_ceps, self.n_mels, 'ortho').to(mels)  # [n_mels, n_ceps]
-            mels = torch.einsum('bmt,mc,nc->bnt', mels, dct, dct)
+        if self.envelope_ceps: mels = cepstral_smooth(mels, self.envelope_ceps)  # the spectrum's shape; pitch only in the pitch rows
         pad100 = (torch.arange(T, device=mels.device)[None] >= lengths[:, None])[:, None]  # [B, 1, T100] True = padding
         mu = mels.masked_fill(pad100, 0).sum(-1, keepdim=True) / lengths[:, None, None]  # [B, n_mels, 1] the voice's average spectrum
         x = torch.cat([mels - mu, mels.mean(1, keepdim=True), pitch], 1)  # [B, n_mels + 1 (+ 2), T100]
@@ -161,6 +158,11 @@ def pitch_rows(wave: torch.Tensor, n_frames: int) -> torch.Tensor:
     voiced = f0 > 0
     return torch.stack([torch.where(voiced, torch.log2(f0.clamp(min=1.0) / 100.0), torch.zeros(())), voiced.float()])
 
+def mel_and_pitch(wave: torch.Tensor, audio_cfg: AudioConfig) -> torch.Tensor:
+    "Log-mel of a 16 kHz wave with its two pitch rows below → [n_mels + 2, T100]."
+    m = as_mels([wave], audio_cfg)[0]                                   # [n_mels, T100]
+    return torch.cat([m, pitch_rows(wave, m.shape[-1])], 0)
+
 def emotion_inputs(audio, encoder: nn.Module, audio_cfg: AudioConfig) -> list:
     "What the lite encoder reads, per utterance: log-mel [n_mels, T100], with its pitch rows below when it tracks pitch."
     if not getattr(encoder, 'pitch', False): return as_mels(audio, audio_cfg)
@@ -175,8 +177,7 @@ def emotion_inputs(audio, encoder: nn.Module, audio_cfg: AudioConfig) -> list:
         if a.dim() == 2:
             raise ValueError(f"this emotion encoder also tracks pitch (emotion_encoder.pitch=True), which a log-mel "
                              f"[{a.shape[0]}, {a.shape[1]}] does not keep: pass the 16 kHz waveform instead")
-        m = as_mels([a], audio_cfg)[0]                                      # [n_mels, T100]
-        out.append(torch.cat([m, pitch_rows(a, m.shape[-1])], 0))           # [n_mels + 2, T100]
+        out.append(mel_and_pitch(a, audio_cfg))                             # [n_mels + 2, T100]
     return out
 
 def emotion_features(encoder: nn.Module, audio, audio_cfg: Optional[AudioConfig] = None) -> EmotionFeatures:
@@ -278,13 +279,9 @@ def reply_emotion_inputs(cfg: OmniConfig, rows: Sequence[dict], settings: Option
     from emotion_omni_lite.audio import load_audio, log_mel
     from emotion_omni_lite.dataset import audio_path
     s = settings or get_settings()
+    read = (lambda w: mel_and_pitch(w, cfg.audio)) if cfg.emotion_encoder.pitch else (lambda w: log_mel(w, cfg.audio))
     threads = torch.get_num_threads(); torch.set_num_threads(1)
-    try:
-        out = []
-        for r in rows:
-            w = load_audio(audio_path(r, s, 'reply')); m = log_mel(w, cfg.audio)          # [n_mels, T100]
-            out.append((torch.cat([m, pitch_rows(w, m.shape[-1])], 0) if cfg.emotion_encoder.pitch else m).half())
-        return out
+    try: return [read(load_audio(audio_path(r, s, 'reply'))).half() for r in rows]
     finally: torch.set_num_threads(threads)
 
 def train_emotion_encoder(cfg: OmniConfig, settings: Optional[Settings] = None, force: bool = False) -> Path:

@@ -21,9 +21,9 @@ from .train import (fit, finish_run, freeze, load_weights, run_hash, run_is_curr
 
 # %% auto #0
 __all__ = ['MAX_TRANSCRIPT_CHARS', 'CharTokenizer', 'whisper_config', 'build_semantic_encoder', 'build_asr_model', 'pad_mels',
-           'spectral_envelope', 'semantic_inputs', 'as_mels', 'semantic_features', 'transcribe', 'load_query_mels',
-           'evaluate_asr', 'train_semantic_encoder', 'freeze_for_good', 'load_pretrained_semantic_encoder',
-           'load_asr_model', 'load_semantic_encoder']
+           'cepstral_smooth', 'spectral_envelope', 'semantic_inputs', 'as_mels', 'semantic_features', 'transcribe',
+           'load_query_mels', 'evaluate_asr', 'train_semantic_encoder', 'freeze_for_good',
+           'load_pretrained_semantic_encoder', 'load_asr_model', 'load_semantic_encoder']
 
 # %% ../nbs/06_semantic_encoder.ipynb #e66c34f2
 class CharTokenizer:
@@ -97,11 +97,15 @@ def pad_mels(mels: Sequence[torch.Tensor], n_frames: int) -> tuple:
         out[i, :, :m.shape[-1]] = m
     return out, lengths
 
-def spectral_envelope(x: torch.Tensor, lengths: torch.Tensor, n_ceps: int) -> torch.Tensor:
-    "Keep the first `n_ceps` cepstral coefficients of each log-mel frame (its envelope) and remove the utterance mean → [B, n_mels, T]."
+def cepstral_smooth(x: torch.Tensor, n_ceps: int) -> torch.Tensor:
+    "Each log-mel frame of `x` [B, n_mels, T] kept to its first `n_ceps` cepstral coefficients: its envelope, no pitch ripple."
     import torchaudio
     dct = torchaudio.functional.create_dct(n_ceps, x.shape[1], 'ortho').to(x)        # [n_mels, n_ceps], orthonormal
-    env = torch.einsum('bmt,mc,nc->bnt', x, dct, dct)                               # project onto the slow cosines
+    return torch.einsum('bmt,mc,nc->bnt', x, dct, dct)                              # project onto the slow cosines
+
+def spectral_envelope(x: torch.Tensor, lengths: torch.Tensor, n_ceps: int) -> torch.Tensor:
+    "`cepstral_smooth`, then the utterance's mean frame removed (loudness and overall tilt go with it) → [B, n_mels, T]."
+    env = cepstral_smooth(x, n_ceps)
     valid = (torch.arange(x.shape[-1], device=x.device)[None] < lengths[:, None].to(x.device))[:, None]  # [B, 1, T]
     return env - (env * valid).sum(-1, keepdim=True) / lengths.clamp(min=1)[:, None, None].to(x)
 
