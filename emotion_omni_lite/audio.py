@@ -16,8 +16,8 @@ import torchaudio
 from .config import AudioConfig
 
 # %% auto #0
-__all__ = ['MIN_RATE', 'MAX_RATE', 'SILENCE_PEAK', 'AudioError', 'check_wave', 'resample', 'load_audio', 'save_wav', 'log_mel',
-           'energy_contour', 'pitch_contour']
+__all__ = ['MIN_RATE', 'MAX_RATE', 'SILENCE_PEAK', 'SAMPLE_RATE', 'MIN_SECONDS', 'MIN_SAMPLES', 'AudioError', 'check_wave',
+           'resample', 'load_audio', 'save_wav', 'log_mel', 'energy_contour', 'pitch_contour']
 
 # %% ../nbs/02_audio.ipynb #e66c34f2
 class AudioError(ValueError):
@@ -28,6 +28,9 @@ class AudioError(ValueError):
 
 MIN_RATE, MAX_RATE = 8000, 192000
 SILENCE_PEAK = 1e-4  # peak amplitude below which a clip counts as silent
+SAMPLE_RATE = 16000  # what every encoder hears: 16 kHz mono
+MIN_SECONDS = 0.1    # shorter than this is no speech (a reply that short counts as silent, a query is padded to it)
+MIN_SAMPLES = int(MIN_SECONDS * SAMPLE_RATE)
 
 def check_wave(wave, sr: int, source='<array>') -> np.ndarray:
     "Mono float32 samples from `wave` ([T] or [T, channels]) after the checks every input must pass."
@@ -52,7 +55,7 @@ def resample(wave: torch.Tensor, orig_sr: int, sr: int) -> torch.Tensor:
     if int(orig_sr) == int(sr): return wave
     with torch.no_grad(): return _resampler(int(orig_sr), int(sr))(wave)
 
-def load_audio(path_or_array: Union[str, Path, np.ndarray, torch.Tensor], sr: int = 16000, orig_sr: int = None) -> torch.Tensor:
+def load_audio(path_or_array: Union[str, Path, np.ndarray, torch.Tensor], sr: int = SAMPLE_RATE, orig_sr: int = None) -> torch.Tensor:
     "A float32 mono tensor [T] at `sr` from a file or an array (an array is at `orig_sr`, default `sr`)."
     if isinstance(path_or_array, (str, Path)):
         p = Path(path_or_array)
@@ -69,7 +72,7 @@ def load_audio(path_or_array: Union[str, Path, np.ndarray, torch.Tensor], sr: in
         w = check_wave(a, src_sr)
     return resample(torch.from_numpy(w), src_sr, sr).contiguous()  # [T·sr/src_sr]
 
-def save_wav(path, wave, sr: int = 16000) -> Path:
+def save_wav(path, wave, sr: int = SAMPLE_RATE) -> Path:
     "Write `wave` [T] (float in [-1, 1]) as 16-bit PCM wav; returns the path."
     import wave as wavmod
     path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
@@ -101,13 +104,13 @@ def _frames(wave: torch.Tensor, frame: int, hop: int) -> torch.Tensor:
     w = torch.nn.functional.pad(w, (frame // 2, frame // 2 + frame))
     return w.unfold(0, frame, hop)[:n]                                  # [n, frame]
 
-def energy_contour(wave, sr: int = 16000, hop_ms: float = 10.0) -> torch.Tensor:
+def energy_contour(wave, sr: int = SAMPLE_RATE, hop_ms: float = 10.0) -> torch.Tensor:
     "Frame RMS in dB (20·log10), one value per `hop_ms` → [T·1000/(sr·hop_ms)]."
     hop = int(sr * hop_ms / 1000)
     fr = _frames(wave, 2 * hop, hop)                                    # [n, 2·hop]
     return 20 * torch.log10(fr.pow(2).mean(-1).sqrt().clamp(min=1e-5))
 
-def pitch_contour(wave, sr: int = 16000, fmin: float = 60.0, fmax: float = 500.0, hop_ms: float = 10.0,
+def pitch_contour(wave, sr: int = SAMPLE_RATE, fmin: float = 60.0, fmax: float = 500.0, hop_ms: float = 10.0,
                   threshold: float = 0.5) -> torch.Tensor:
     "F0 in Hz every `hop_ms` (0 where unvoiced) from the normalised autocorrelation of 40 ms frames."
     hop, frame = int(sr * hop_ms / 1000), int(sr * 0.04)

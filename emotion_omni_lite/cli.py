@@ -4,41 +4,65 @@
 
 # %% ../nbs/91_cli.ipynb #45a0bb63
 from __future__ import annotations
-import argparse, importlib, json, sys, time
+import argparse, json, sys, time
 from pathlib import Path
+from typing import Optional, Sequence
 
-from .config import ConfigError, get_config, get_settings
+from .config import ConfigError, OmniConfig, Settings, get_config, get_settings
+from .stages import STAGES, StageMissing, lite_minutes, run_stage, stage_config, stages_needed, train_command
+from . import dataset, semantic_encoder, emotion_encoder, text_llm, stage1, vocoder, stage2
+from .omni import chat_main
+from .evaluate import evaluate_run
+from .scale import format_table, param_table
 
 # %% auto #0
-__all__ = ['STAGE_NAMES', 'pipeline_stages', 'evaluate_stage', 'run_pipeline', 'build_parser', 'main']
+__all__ = ['MODULES', 'PIPELINE', 'runner', 'train_stage', 'ensure_stages', 'evaluate_stage', 'run_pipeline', 'build_parser',
+           'main']
 
 # %% ../nbs/91_cli.ipynb #7fb68269
-def pipeline_stages() -> list:
-    "The main job's stages in order: (name, what it produces, module, function, config overrides)."
-    from emotion_omni_lite.evaluate import STAGE_RUNS
-    return ([('data', 'the emotional spoken-dialogue dataset and its speech units', 'dataset', 'build_dataset', {})]
-            + [(name, what, mod, fn, over) for name, what, mod, fn, over, _ in STAGE_RUNS]
-            + [('eval', 'evaluation: report.json, report.md, figures and the benchmark table', 'cli', 'evaluate_stage', {})])
+MODULES = {m.__name__.rsplit('.', 1)[-1]: m for m in (dataset, semantic_encoder, emotion_encoder, text_llm, stage1, vocoder, stage2)}
 
-STAGE_NAMES = ('data', 'asr', 'emotion_encoder', 'text_llm', 'stage1', 'stage1_semantic_only', 'vocoder', 'stage2',
-               'stage2_no_adaln', 'eval')  # for --stages; checked against pipeline_stages() below
+def runner(name: str):
+    "The function of the stage table's `runner` column for stage `name` (the dataset builder or a job function)."
+    mod, fn = STAGES[name].runner.split('.')
+    return getattr(MODULES[mod], fn)
+
+def train_stage(name: str, cfg: OmniConfig, settings: Optional[Settings] = None, force: bool = False) -> Path:
+    "Run one row of the stage table: build the dataset, or `run_stage` with the stage's job (reusing a finished run)."
+    s = settings or get_settings(preset=cfg.preset)
+    if not STAGES[name].train: return runner(name)(stage_config(name, cfg), s, force=force)
+    return run_stage(name, cfg, runner(name), s, force=force)
+
+def ensure_stages(names: Sequence[str], cfg: OmniConfig, settings: Optional[Settings] = None) -> list:
+    "Say which runs `names` still need (with their measured minutes on `lite`), then train them in table order."
+    s = settings or get_settings(preset=cfg.preset)
+    need = stages_needed(names, cfg, s)
+    if not need:
+        print(f"all finished for preset '{cfg.preset}': {', '.join(names)} (and what they need) — nothing to train")
+        return []
+    print(f"preset '{cfg.preset}' still needs {len(need)} run(s): {', '.join(need)}\n"
+          f"training them now: about {lite_minutes(need)} min on a 2-core CPU with `lite` "
+          f"(seconds with `smoke`); the same as `{train_command(need, cfg.preset)}`", flush=True)
+    for n in need: train_stage(n, cfg, s)
+    return need
 
 def evaluate_stage(cfg, settings, force: bool = False):
     "The main job's last step: score the run (prints the benchmark table); returns the report folder."
-    from emotion_omni_lite.evaluate import evaluate_run
     return evaluate_run(settings=settings, force=force)
+
+PIPELINE = tuple(STAGES) + ('eval',)   # what `eol run` runs, in order: every stage of the table, then the evaluation
 
 def run_pipeline(preset: str | None = None, force: bool = False, stages=None) -> dict:
     "Run the main job's stages in order; returns {stage: (output, seconds)}."
     s = get_settings(preset=preset)
+    cfg = get_config(s.preset)
     print(f"emotion_omni_lite main job: preset '{s.preset}', data in {s.data_path}, runs in {s.run_path}")
     done = {}
-    for name, what, mod, fn, overrides in pipeline_stages():
+    for name in PIPELINE:
         if stages and name not in stages: continue
         t0 = time.time()
-        print(f"\n== {name}: {what}", flush=True)
-        c = get_config(s.preset, **overrides)
-        out = getattr(importlib.import_module(f'emotion_omni_lite.{mod}'), fn)(c, s, force=force)
+        print(f"\n== {name}: {STAGES[name].what if name in STAGES else 'evaluation: report.json, report.md, figures, the benchmark table'}", flush=True)
+        out = evaluate_stage(cfg, s, force=force) if name == 'eval' else train_stage(name, cfg, s, force=force)
         done[name] = (out, time.time() - t0)
         print(f"   -> {out} ({time.time() - t0:.1f} s)", flush=True)
     print('\nproduced:')
@@ -47,18 +71,15 @@ def run_pipeline(preset: str | None = None, force: bool = False, stages=None) ->
 
 # %% ../nbs/91_cli.ipynb #b275f313
 def _params(a):
-    from emotion_omni_lite.scale import format_table, param_table
     t = param_table(get_config(a.preset or get_settings().preset))
     print(json.dumps(t) if a.json else format_table(t))
 
 def _run(a): run_pipeline(a.preset, force=a.force, stages=a.stages)
 
 def _chat(a):
-    from emotion_omni_lite.stage2 import chat_main
     chat_main(a.audio, a.out, as_json=a.json, settings=get_settings(preset=a.preset))
 
 def _eval(a):
-    from emotion_omni_lite.evaluate import evaluate_run
     evaluate_run(preset=a.preset, force=a.force)
 
 def build_parser() -> argparse.ArgumentParser:
@@ -72,7 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument('--json', action='store_true', help='print one JSON object')
     sp = add('run', _run, 'the main job: data, every training stage, evaluation, report')
     sp.add_argument('--force', action='store_true', help='rebuild and retrain even when a matching run exists')
-    sp.add_argument('--stages', nargs='*', default=None, choices=STAGE_NAMES, help="only these stages")
+    sp.add_argument('--stages', nargs='*', default=None, choices=PIPELINE, help="only these stages")
     sp = add('chat', _chat, 'speech in, empathetic reply speech out')
     sp.add_argument('--audio', required=True, help='input speech file (wav, flac, ogg, mp3)')
     sp.add_argument('--out', default='reply.wav', help='where to write the reply speech')

@@ -13,8 +13,9 @@ from typing import Optional
 __all__ = ['EMOTIONS', 'SETTINGS_KEYS', 'PRESETS', 'ConfigError', 'emotion_index', 'Settings', 'find_settings_file',
            'get_settings', 'resolve_device', 'AudioConfig', 'DataConfig', 'UnitConfig', 'SemanticEncoderConfig',
            'EmotionEncoderConfig', 'AdapterConfig', 'LLMConfig', 'LoRAConfig', 'EmotionHeadConfig', 'FusionConfig',
-           'SpeechDecoderConfig', 'VocoderConfig', 'TrainConfig', 'StagesConfig', 'OmniConfig', 'check_config',
-           'full_config', 'lite_config', 'smoke_config', 'set_field', 'get_config']
+           'SpeechDecoderConfig', 'VocoderConfig', 'TrainConfig', 'ASRTrainConfig', 'EmotionTrainConfig',
+           'Stage1TrainConfig', 'Stage2TrainConfig', 'StagesConfig', 'OmniConfig', 'check_config', 'full_config',
+           'lite_config', 'smoke_config', 'set_field', 'get_config']
 
 # %% ../nbs/00_config.ipynb #e66c34f2
 EMOTIONS = ('neutral', 'happy', 'sad', 'angry', 'surprised', 'fearful')
@@ -148,7 +149,6 @@ class SemanticEncoderConfig:
     n_mels: int = 128
     max_source_positions: int = 1500  # 50 Hz frames; the encoder takes exactly 2× this many mel frames
     frame_rate: int = 50
-    ctc_weight: float = 0.0      # stage 0 only: weight of a CTC loss on the encoder beside the decoder's (hybrid CTC/attention)
     envelope_ceps: int = 0       # lite: read only each frame's spectral envelope (first n cepstral coefficients), utterance
                                  # mean removed: blind to pitch and loudness, as MFCC front ends are; 0 = Whisper's log-mel
 
@@ -161,11 +161,7 @@ class EmotionEncoderConfig:
     heads: int = 12
     ffn: int = 3072
     frame_rate: int = 50
-    aug_shift_bins: int = 0      # stage 0 only: random shift of the log-mel along frequency (± bins), a voice a bit higher/lower
-    aug_gain: float = 0.0        # stage 0 only: random level offset of the log-mel (± this, in Whisper-normalised units)
     pitch: bool = False          # lite: two more input channels beside the log-mel, the pitch contour and voicing
-    aug_pitch: float = 0.0       # stage 0 only: random shift of the pitch channel (± semitones), a voice higher/lower
-    train_on_replies: float = 0.0  # stage 0 only: also learn from this fraction of the training split's replies (the assistant's voice)
     envelope_ceps: int = 0       # lite: smooth each log-mel frame to its first n cepstral coefficients (pitch harmonics out)
 
 @dataclass
@@ -202,9 +198,6 @@ class EmotionHeadConfig:
     "Predicts the reply's emotion vector from the first reply tokens' hidden states."
     n_reply_tokens: int = 5
     hidden: Optional[int] = None  # None: half the LLM width, as in the paper
-    mse_weight: float = 0.6
-    cos_weight: float = 0.4
-    loss_weight: float = 1.0
 
 @dataclass
 class FusionConfig:
@@ -223,15 +216,10 @@ class SpeechDecoderConfig:
     ffn: int = 14336
     chunk_units: int = 15        # streaming: unit chunk k sees the first (k+1)·reply_per_chunk reply states
     reply_per_chunk: int = 5
-    teacher_force_prob: float = 0.3  # AdaLN condition: true reply emotion with this probability
-    stream_mask_prob: float = 0.5
     max_units: int = 1500
     max_reply_tokens: int = 2048 # units take positions from max_reply_tokens + 2 on (known before the reply ends)
     temperature: float = 0.0     # unit sampling at inference: 0 = greedy
     top_k: int = 0               # sample among the k likeliest units (0: all)
-    prosody_head: bool = False   # also predict the reply's pitch level and loudness, for units that carry none
-    cross_emotion: float = 0.0   # stage 2 only: this fraction of the training replies is also spoken in another reply
-                                 # emotion (same words), conditioned on that speech's emotion vector (see notebook 14)
 
 @dataclass
 class VocoderConfig:
@@ -254,14 +242,42 @@ class TrainConfig:
     log_every: int = 10
 
 @dataclass
+class ASRTrainConfig(TrainConfig):
+    "Stage 0 (`lite`): the Whisper stand-in trained as speech recognition."
+    ctc_weight: float = 0.0      # weight of a CTC loss on the encoder beside the decoder's (hybrid CTC/attention)
+
+@dataclass
+class EmotionTrainConfig(TrainConfig):
+    "Stage 0 (`lite`): the emotion encoder trained to classify the query's emotion."
+    aug_shift_bins: int = 0      # random shift of the log-mel along frequency (± bins), a voice a bit higher/lower
+    aug_gain: float = 0.0        # random level offset of the log-mel (± this, in Whisper-normalised units)
+    aug_pitch: float = 0.0       # random shift of the pitch row (± semitones), a voice higher/lower
+    train_on_replies: float = 0.0  # also learn from this fraction of the training split's replies (the assistant's voice)
+
+@dataclass
+class Stage1TrainConfig(TrainConfig):
+    "Stage 1: reply cross-entropy plus `emotion_weight` × (`mse_weight`·MSE + `cos_weight`·(1 − cos)) on the emotion vector."
+    mse_weight: float = 0.6
+    cos_weight: float = 0.4
+    emotion_weight: float = 1.0
+
+@dataclass
+class Stage2TrainConfig(TrainConfig):
+    "Stage 2: which emotion vector conditions AdaLN, which attention mask, and replies spoken in another emotion."
+    teacher_force_prob: float = 0.3  # AdaLN condition: the reply audio's true emotion vector with this probability
+    stream_mask_prob: float = 0.5    # the streaming mask (else the full one) with this probability
+    cross_emotion: float = 0.0       # this fraction of the training replies is also spoken in another reply emotion
+                                     # (same words), conditioned on that speech's emotion vector (see notebook 14)
+
+@dataclass
 class StagesConfig:
     "Every training stage (stage 0 exists only because `lite` cannot download pretrained parts)."
-    asr: TrainConfig = field(default_factory=TrainConfig)      # stage 0: semantic encoder as ASR
-    emotion: TrainConfig = field(default_factory=TrainConfig)  # stage 0: emotion encoder
-    text: TrainConfig = field(default_factory=TrainConfig)     # stage 0: text LLM pretraining
-    stage1: TrainConfig = field(default_factory=TrainConfig)   # speech → text + emotion
-    stage2: TrainConfig = field(default_factory=TrainConfig)   # text → speech units
-    vocoder: TrainConfig = field(default_factory=TrainConfig)  # units → mel
+    asr: ASRTrainConfig = field(default_factory=ASRTrainConfig)          # stage 0: semantic encoder as ASR
+    emotion: EmotionTrainConfig = field(default_factory=EmotionTrainConfig)  # stage 0: emotion encoder
+    text: TrainConfig = field(default_factory=TrainConfig)               # stage 0: text LLM pretraining
+    stage1: Stage1TrainConfig = field(default_factory=Stage1TrainConfig)  # speech → text + emotion
+    stage2: Stage2TrainConfig = field(default_factory=Stage2TrainConfig)  # text → speech units
+    vocoder: TrainConfig = field(default_factory=TrainConfig)            # units → mel
 
 # %% ../nbs/00_config.ipynb #c964d0b2
 @dataclass
@@ -295,7 +311,7 @@ class OmniConfig:
         kw = {'preset': d.get('preset', 'full')}
         for f in fields(cls):
             if f.name == 'preset' or f.name not in d: continue
-            if f.name == 'stages': kw['stages'] = StagesConfig(**{k: TrainConfig(**v) for k, v in d['stages'].items()})
+            if f.name == 'stages': kw['stages'] = StagesConfig(**{k: _STAGE_TYPES[k](**v) for k, v in d['stages'].items()})
             else: kw[f.name] = _PART_TYPES[f.name](**d[f.name])
         return cls(**kw)
 
@@ -325,8 +341,10 @@ def check_config(c: OmniConfig):
     _need(c.decoder.d_model == c.llm.hidden_size, 'decoder.d_model',
           f"{c.decoder.d_model} differs from llm.hidden_size={c.llm.hidden_size}; the decoder reads the LLM's fused reply states")
     _need(c.decoder.d_model % c.decoder.heads == 0, 'decoder.heads', f"d_model={c.decoder.d_model} is not divisible by {c.decoder.heads} heads")
-    for f in ('teacher_force_prob', 'stream_mask_prob'):
-        p = getattr(c.decoder, f); _need(0 <= p <= 1, f'decoder.{f}', f"is a probability, got {p}")
+    for f in ('teacher_force_prob', 'stream_mask_prob', 'cross_emotion'):
+        p = getattr(c.stages.stage2, f); _need(0 <= p <= 1, f'stages.stage2.{f}', f"is a probability, got {p}")
+    _need(0 <= c.stages.emotion.train_on_replies <= 1, 'stages.emotion.train_on_replies',
+          f"is a fraction, got {c.stages.emotion.train_on_replies}")
     _need(c.units.n_units >= 2, 'units.n_units', f"need at least 2 units, got {c.units.n_units}")
     _need(0 < c.data.n_test_voices < c.data.n_query_voices, 'data.n_test_voices',
           f"{c.data.n_test_voices} must be between 1 and n_query_voices-1={c.data.n_query_voices - 1}")
@@ -338,15 +356,16 @@ _PART_TYPES = {'audio': AudioConfig, 'data': DataConfig, 'units': UnitConfig, 's
                'emotion_encoder': EmotionEncoderConfig, 'adapter': AdapterConfig, 'llm': LLMConfig, 'lora': LoRAConfig,
                'emotion_head': EmotionHeadConfig, 'fusion': FusionConfig, 'decoder': SpeechDecoderConfig,
                'vocoder': VocoderConfig}
+_STAGE_TYPES = {f.name: f.type if isinstance(f.type, type) else globals()[f.type] for f in fields(StagesConfig)}
 
 # %% ../nbs/00_config.ipynb #2615be49
 def full_config() -> OmniConfig:
     "The paper's sizes (SPEC.md)."
     T = TrainConfig
     return OmniConfig(preset='full', stages=StagesConfig(
-        asr=T(steps=0), emotion=T(steps=0), text=T(steps=0),          # pretrained: no stage 0 at full size
-        stage1=T(steps=12500, batch_size=16, lr=2e-4, ckpt_every=1000),  # 200k dialogues, 1 epoch
-        stage2=T(steps=12500, batch_size=16, lr=2e-4, ckpt_every=1000),
+        asr=ASRTrainConfig(steps=0), emotion=EmotionTrainConfig(steps=0), text=T(steps=0),  # pretrained: no stage 0
+        stage1=Stage1TrainConfig(steps=12500, batch_size=16, lr=2e-4, ckpt_every=1000),  # 200k dialogues, 1 epoch
+        stage2=Stage2TrainConfig(steps=12500, batch_size=16, lr=2e-4, ckpt_every=1000),
         vocoder=T(steps=0)))
 
 def lite_config() -> OmniConfig:
@@ -359,10 +378,9 @@ def lite_config() -> OmniConfig:
         units=UnitConfig(n_units=128, kind='kmeans_mel'),
         semantic_encoder=SemanticEncoderConfig(pretrained=None, d_model=96, encoder_layers=2, encoder_heads=4,
                                                encoder_ffn=384, decoder_layers=2, decoder_heads=4, decoder_ffn=384,
-                                               n_mels=80, max_source_positions=225, ctc_weight=0.5,  # 4.5 s of query
+                                               n_mels=80, max_source_positions=225,  # 4.5 s of query
                                                envelope_ceps=12),
-        emotion_encoder=EmotionEncoderConfig(pretrained=None, dim=64, layers=2, heads=4, ffn=256, pitch=True,
-                                             aug_pitch=10.0, aug_gain=0.05, train_on_replies=0.25),
+        emotion_encoder=EmotionEncoderConfig(pretrained=None, dim=64, layers=2, heads=4, ffn=256, pitch=True),
         adapter=AdapterConfig(k=5, hidden=256),
         llm=LLMConfig(pretrained=None, hidden_size=128, num_layers=4, num_heads=4, num_kv_heads=2,
                       intermediate_size=384, vocab_size=1024, max_position_embeddings=512, rope_theta=10000.0,
@@ -370,14 +388,15 @@ def lite_config() -> OmniConfig:
         lora=LoRAConfig(r=8, alpha=16, dropout=0.05),
         fusion=FusionConfig(adaln_cond_dim=64),
         decoder=SpeechDecoderConfig(d_model=128, pre_layers=2, layers=4, heads=4, ffn=384, max_units=200,
-                                    max_reply_tokens=128, cross_emotion=0.5),
+                                    max_reply_tokens=128),
         vocoder=VocoderConfig(kind='griffin_lim', hidden=128, griffin_lim_iters=32, sample_rate=16000),
         stages=StagesConfig(
-            asr=T(steps=900, batch_size=16, lr=2e-3, ckpt_every=300),
-            emotion=T(steps=300, batch_size=32, lr=3e-3, ckpt_every=100),
+            asr=ASRTrainConfig(steps=900, batch_size=16, lr=2e-3, ckpt_every=300, ctc_weight=0.5),
+            emotion=EmotionTrainConfig(steps=300, batch_size=32, lr=3e-3, ckpt_every=100, aug_pitch=10.0, aug_gain=0.05,
+                                       train_on_replies=0.25),
             text=T(steps=250, batch_size=32, lr=3e-3, ckpt_every=50),
-            stage1=T(steps=600, batch_size=16, lr=2e-3, ckpt_every=200),
-            stage2=T(steps=600, batch_size=16, lr=2e-3, ckpt_every=200),
+            stage1=Stage1TrainConfig(steps=600, batch_size=16, lr=2e-3, ckpt_every=200),
+            stage2=Stage2TrainConfig(steps=600, batch_size=16, lr=2e-3, ckpt_every=200, cross_emotion=0.5),
             vocoder=T(steps=300, batch_size=32, lr=3e-3, ckpt_every=100)))
 
 def smoke_config() -> OmniConfig:
@@ -395,8 +414,8 @@ def smoke_config() -> OmniConfig:
         fusion=replace(c.fusion, adaln_cond_dim=16),
         decoder=replace(c.decoder, d_model=32, pre_layers=1, layers=1, heads=2, ffn=64),
         vocoder=replace(c.vocoder, hidden=32, griffin_lim_iters=4),
-        stages=StagesConfig(**{n: T(steps=4, batch_size=4, lr=1e-3, ckpt_every=2, log_every=1)
-                               for n in ('asr', 'emotion', 'text', 'stage1', 'stage2', 'vocoder')}))
+        stages=StagesConfig(**{f.name: replace(getattr(c.stages, f.name), steps=4, batch_size=4, lr=1e-3, ckpt_every=2,
+                                               log_every=1) for f in fields(StagesConfig)}))
 
 PRESETS = {'full': full_config, 'lite': lite_config, 'smoke': smoke_config}
 

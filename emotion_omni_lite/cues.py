@@ -15,7 +15,10 @@ import torchaudio
 from torch import nn
 
 from .config import EMOTIONS, OmniConfig, Settings, get_settings
-from .emotion_encoder import score_predictions
+from .emotion_encoder import classify_emotion, emotion_features, score_predictions
+from .audio import SAMPLE_RATE, energy_contour, load_audio, pitch_contour
+from .dataset import audio_path, load_dialogues
+from .semantic_encoder import CharTokenizer
 
 # %% auto #0
 __all__ = ['PROSODIC_FEATURES', 'TIMING_FEATURES', 'prosodic_features', 'egemaps_features', 'LinearProbe', 'fit_linear_probe',
@@ -27,9 +30,8 @@ __all__ = ['PROSODIC_FEATURES', 'TIMING_FEATURES', 'prosodic_features', 'egemaps
 PROSODIC_FEATURES = ('f0_median', 'f0_p10', 'f0_p90', 'f0_range', 'f0_std', 'f0_delta', 'f0_slope',
                      'energy_mean', 'energy_std', 'energy_range', 'voiced_frac', 'onsets_per_s')
 
-def prosodic_features(wave: torch.Tensor, sr: int = 16000) -> torch.Tensor:
+def prosodic_features(wave: torch.Tensor, sr: int = SAMPLE_RATE) -> torch.Tensor:
     "Pitch, energy and rate statistics of one utterance → [12] (names in `PROSODIC_FEATURES`)."
-    from emotion_omni_lite.audio import energy_contour, pitch_contour
     f0, en = pitch_contour(wave, sr), energy_contour(wave, sr)           # [T100] Hz (0 = unvoiced), [T100] dB
     n = min(len(f0), len(en)); f0, en = f0[:n], en[:n]
     voiced = f0 > 0
@@ -45,7 +47,7 @@ def prosodic_features(wave: torch.Tensor, sr: int = 16000) -> torch.Tensor:
                         voiced.float().mean(), onsets / (n / 100.0)]).float()
 
 # %% ../nbs/08_emotional_cues.ipynb #c3a5fda5
-def egemaps_features(wave: torch.Tensor, sr: int = 16000) -> torch.Tensor:
+def egemaps_features(wave: torch.Tensor, sr: int = SAMPLE_RATE) -> torch.Tensor:
     "The 88 eGeMAPS functionals of one utterance (needs the optional `opensmile` package)."
     try: import opensmile
     except ImportError: raise ImportError("egemaps_features needs openSMILE: pip install opensmile") from None
@@ -79,9 +81,6 @@ def fit_linear_probe(x: torch.Tensor, y: torch.Tensor, n_classes: int = len(EMOT
 # %% ../nbs/08_emotional_cues.ipynb #3c9abe76
 def query_prosody(cfg: OmniConfig, settings: Optional[Settings] = None) -> tuple:
     "Rows and prosodic features [N, 12] of every query."
-    from emotion_omni_lite.audio import load_audio
-    from emotion_omni_lite.dataset import load_dialogues
-    from emotion_omni_lite.dataset import audio_path
     s = settings or get_settings()
     rows = load_dialogues(cfg, s).to_list()
     threads = torch.get_num_threads(); torch.set_num_threads(1)        # many small FFTs: threads only add overhead
@@ -129,7 +128,7 @@ def _stretch(wave: torch.Tensor, rate: float, n_fft: int = 512, hop: int = 128) 
     out = torchaudio.functional.phase_vocoder(spec, rate, adv)
     return torch.istft(out, n_fft, hop, window=win, length=int(round(len(wave) / rate)))
 
-def shift_pitch(wave: torch.Tensor, semitones: float, sr: int = 16000) -> torch.Tensor:
+def shift_pitch(wave: torch.Tensor, semitones: float, sr: int = SAMPLE_RATE) -> torch.Tensor:
     "The same utterance, `semitones` higher (negative: lower), same duration."
     if semitones == 0: return wave
     new_sr = int(round(sr / 2 ** (semitones / 12) / 100.0)) * 100                     # a ratio with a small kernel
@@ -142,7 +141,6 @@ def change_rate(wave: torch.Tensor, factor: float) -> torch.Tensor:
 
 def emotion_sweep(encoder: nn.Module, wave: torch.Tensor, kind: str = 'pitch', values: Sequence[float] = None) -> tuple:
     "Emotion probabilities [len(values), 6] of `wave` with its pitch (semitones) or rate (factor) changed."
-    from emotion_omni_lite.emotion_encoder import classify_emotion
     if kind not in ('pitch', 'rate'): raise ValueError(f"kind {kind!r}: use 'pitch' or 'rate'")
     values = list(values if values is not None else (range(-6, 7, 2) if kind == 'pitch' else (0.7, 0.8, 0.9, 1.0, 1.15, 1.3, 1.5)))
     waves = [shift_pitch(wave, v) if kind == 'pitch' else change_rate(wave, v) for v in values]
@@ -158,7 +156,6 @@ def plot_sweep(values, probs: torch.Tensor, kind: str = 'pitch', title: Optional
 
 def frame_trajectory(encoder: nn.Module, wave: torch.Tensor) -> tuple:
     "Times (s) [T50] and per-frame emotion probabilities [T50, 6] through one utterance."
-    from emotion_omni_lite.emotion_encoder import emotion_features
     f = emotion_features(encoder, wave)
     with torch.no_grad(): p = encoder.frame_logits(f)[0, :int(f.lengths[0])].softmax(-1)   # [T50, 6]
     return torch.arange(len(p)) / 50.0, p
@@ -174,10 +171,8 @@ def plot_trajectory(times, probs: torch.Tensor, title: str = 'emotion, frame by 
 # %% ../nbs/08_emotional_cues.ipynb #0b8210ec
 TIMING_FEATURES = ('log_seconds_per_char', 'speech_fraction', 'log_speech_seconds_per_char')
 
-def timing_features(wave: torch.Tensor, text: str, sr: int = 16000) -> torch.Tensor:
+def timing_features(wave: torch.Tensor, text: str, sr: int = SAMPLE_RATE) -> torch.Tensor:
     "Speaking rate and pauses of one utterance with its transcript → [3] (names in `TIMING_FEATURES`)."
-    from emotion_omni_lite.audio import energy_contour
-    from emotion_omni_lite.semantic_encoder import CharTokenizer
     n = max(1, len(CharTokenizer.normalize(text)))
     en = energy_contour(wave, sr)                                       # [T100] dB
     speech = (en > en.max() - 30.0).float()                             # frames within 30 dB of the loudest
@@ -187,8 +182,6 @@ def timing_features(wave: torch.Tensor, text: str, sr: int = 16000) -> torch.Ten
 def timing_probe(cfg: OmniConfig, settings: Optional[Settings] = None, hidden: int = 32, steps: int = 2000,
                  seed: int = 0) -> dict:
     "How well timing alone predicts the reply emotion and the user emotion on held-out, tone-dependent queries."
-    from emotion_omni_lite.audio import load_audio
-    from emotion_omni_lite.dataset import audio_path, load_dialogues
     s = settings or get_settings()
     rows = load_dialogues(cfg, s).to_list()
     threads = torch.get_num_threads(); torch.set_num_threads(1)

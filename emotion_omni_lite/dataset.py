@@ -13,23 +13,20 @@ import numpy as np
 import torch
 
 from .config import EMOTIONS, ConfigError, OmniConfig, Settings, get_settings, emotion_index
-from .audio import AudioError, load_audio, save_wav, log_mel, pitch_contour, energy_contour
+from .audio import SAMPLE_RATE, AudioError, load_audio, save_wav, log_mel, pitch_contour, energy_contour
 from .tts import get_tts, seed_espeak, speak, query_voices
+from .stages import require_stage, stage_hash
 from .dialogues import all_sentences, make_reply, heldout_sentences, split_name, REPLY_TEMPLATES, REPLY_STYLE
 
 # %% auto #0
-__all__ = ['DATA_VERSION', 'CHUNK', 'FIT_MAX_FRAMES', 'KMEANS_ITERS', 'EMOTION_ALIASES', 'build_hash', 'plan_dialogues',
-           'nearest', 'UnitTokenizer', 'audio_path', 'manifest_hash', 'build_dataset', 'folder_bytes', 'load_dialogues',
+__all__ = ['CHUNK', 'FIT_MAX_FRAMES', 'KMEANS_ITERS', 'EMOTION_ALIASES', 'build_hash', 'plan_dialogues', 'nearest',
+           'UnitTokenizer', 'audio_path', 'manifest_hash', 'build_dataset', 'folder_bytes', 'load_dialogues',
            'load_units_tokenizer', 'build_info', 'dataset_stats', 'measure_prosody', 'prosody_markdown', 'load_folder']
 
 # %% ../nbs/05_dataset.ipynb #e66c34f2
-DATA_VERSION = 1  # bump when sentences, presets or the layout change: old builds are then refused, not reused
-
 def build_hash(cfg: OmniConfig, seed: int) -> str:
-    "Hash of everything the data depends on (audio, data and units config, seed; not the worker count)."
-    d = dict(audio=asdict(cfg.audio), data={k: v for k, v in asdict(cfg.data).items() if k != 'workers'},
-             units=asdict(cfg.units), seed=seed, version=DATA_VERSION)
-    return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:12]
+    "Hash of everything the data depends on: the `data` row of the stage table (audio, data and units config, seed, version; not the worker count)."
+    return stage_hash('data', cfg, seed)
 
 def _situation_order(rng: np.random.Generator) -> list:
     per_emotion = {e: [] for e in EMOTIONS}
@@ -311,21 +308,17 @@ def folder_bytes(folder) -> int:
     return sum(p.stat().st_size for p in Path(folder).rglob('*') if p.is_file())
 
 def load_dialogues(cfg: OmniConfig, settings: Optional[Settings] = None):
-    "The dialogue `datasets.Dataset` (built first if missing; refused if the folder holds another config's build)."
+    "The dialogue `datasets.Dataset` of this config's finished build (`StageMissing` names the command when there is none)."
     import datasets
-    s = settings or get_settings()
-    root = build_dataset(cfg, s)
-    return datasets.load_from_disk(str(root / 'dialogues'))
+    return datasets.load_from_disk(str(require_stage('data', cfg, settings) / 'dialogues'))
 
 def load_units_tokenizer(cfg: OmniConfig, settings: Optional[Settings] = None) -> UnitTokenizer:
     "The unit tokenizer saved with the dataset."
-    s = settings or get_settings()
-    return UnitTokenizer.load(build_dataset(cfg, s) / 'units')
+    return UnitTokenizer.load(require_stage('data', cfg, settings) / 'units')
 
 def build_info(cfg: OmniConfig, settings: Optional[Settings] = None) -> dict:
     "`build.json` of the dataset (hashes, build time, size, statistics, measured prosody)."
-    s = settings or get_settings()
-    return _read_json(build_dataset(cfg, s) / 'build.json')
+    return _read_json(require_stage('data', cfg, settings) / 'build.json')
 
 # %% ../nbs/05_dataset.ipynb #1bf7619e
 def dataset_stats(ds) -> dict:
@@ -347,7 +340,7 @@ def _prosody_chunk(job) -> list:
     for path, text in items:
         w = load_audio(Path(root) / path)
         f0, en = pitch_contour(w), energy_contour(w)
-        voiced, sec = f0[f0 > 0], len(w) / 16000
+        voiced, sec = f0[f0 > 0], len(w) / SAMPLE_RATE
         out.append((voiced.median().item() if len(voiced) else float('nan'), sec, len(text.split()) / sec,
                     en[en > en.max() - 30].mean().item()))
     return out
@@ -379,7 +372,7 @@ EMOTION_ALIASES = {'anger': 'angry', 'mad': 'angry', 'happiness': 'happy', 'joy'
                    'fear': 'fearful', 'afraid': 'fearful', 'scared': 'fearful', 'surprise': 'surprised', 'calm': 'neutral',
                    'neu': 'neutral', 'hap': 'happy', 'ang': 'angry', 'fea': 'fearful', 'sur': 'surprised'}
 
-def load_folder(folder, csv: str = 'metadata.csv', sr: int = 16000, skipped: Optional[list] = None):
+def load_folder(folder, csv: str = 'metadata.csv', sr: int = SAMPLE_RATE, skipped: Optional[list] = None):
     "A `datasets.Dataset` of a folder of emotional speech described by `csv` (path,text,emotion[,speaker]); bad rows are skipped and reported."
     import csv as csvlib, datasets
     folder = Path(folder); f = folder / csv

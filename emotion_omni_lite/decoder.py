@@ -130,7 +130,6 @@ class SpeechDecoder(nn.Module):
         self.pre = _qwen2(dcfg, dcfg.pre_layers, 1)
         self.ar = _qwen2(dcfg, dcfg.layers, self.vocab)
         self.head = nn.Linear(dcfg.d_model, self.vocab, bias=False)
-        self.prosody = nn.Linear(dcfg.d_model, 2) if dcfg.prosody_head else None   # optional: read at SOS
         self.unit_offset = dcfg.max_reply_tokens + 2          # first suffix position
 
     def embed(self, ids): return self.ar.embed_tokens(ids)
@@ -146,7 +145,7 @@ class SpeechDecoder(nn.Module):
         valid = (torch.arange(N, device=x.device)[None] < reply_lens[:, None])[..., None]   # [B, N, 1]
         return torch.cat([emb[:, :1], torch.where(valid, r, emb[:, 1:N + 1]), emb[:, N + 1:]], 1)
 
-    def forward(self, x, reply_lens, units, unit_lens, streaming, return_prosody: bool = False):
+    def forward(self, x, reply_lens, units, unit_lens, streaming):
         "Logits [B, M+1, vocab] at SOS and every unit (each predicts the next unit, the last one EOU)."
         B, N, _ = x.shape
         M = units.shape[1]
@@ -158,9 +157,7 @@ class SpeechDecoder(nn.Module):
         mask = decoder_mask(reply_lens.cpu(), unit_lens.cpu(), streaming.cpu(), self.cfg.chunk_units,
                             self.cfg.reply_per_chunk, N + 2, M + 1).to(x.device)
         out = self.ar(inputs_embeds=seq, attention_mask=_additive(mask, seq.dtype), position_ids=pos).last_hidden_state
-        logits = self.head(out[:, N + 2:])                            # [B, M+1, vocab]
-        if not return_prosody: return logits
-        return logits, (self.prosody(out[:, N + 2]) if self.prosody is not None else None)   # [B, 2] from SOS
+        return self.head(out[:, N + 2:])                              # [B, M+1, vocab]
 
     def targets(self, units, unit_lens):
         "Next-unit targets [B, M+1]: u₁…u_M, EOU, padding → -100."
@@ -187,7 +184,6 @@ class DecoderStream:
         self.kinds = []                      # 'p' (prefix) or 's' (suffix) for every cached key
         self.n_reply, self.units, self.ended, self.finished = 0, [], False, False
         self.pending = dec.ids['SOS']          # the next token to feed to the autoregressive layers
-        self.prosody = None                    # set at SOS when the decoder has a prosody head
         self.device = next(dec.parameters()).device
         self._feed('p', dec.embed(self._ids([dec.ids['BOS']])), [0])
 
@@ -235,8 +231,6 @@ class DecoderStream:
         "Feed the pending token (SOS or the last unit) and return the logits [vocab] for the next unit."
         # fed only now, not when it was picked: a chunk's first unit must see the reply states added since
         out = self._feed('s', self.dec.embed(self._ids([self.pending])), [self.dec.unit_offset + len(self.units)])
-        if self.pending == self.dec.ids['SOS'] and self.dec.prosody is not None:
-            self.prosody = self.dec.prosody(out[0, -1])       # [2] normalised pitch level, loudness
         return self.dec.head(out[0, -1])
 
     @torch.no_grad()

@@ -16,15 +16,17 @@ from torch import nn
 
 from .config import EMOTIONS, AudioConfig, ConfigError, OmniConfig, Settings, get_settings
 from .metrics import confusion_matrix
-from .train import (fit, finish_run, load_weights, run_hash, run_is_current, save_weights, set_seed,
-                                     start_run)
+from .train import load_weights, save_weights
+from .stages import StageJob, require_stage
 from .semantic_encoder import as_mels, cepstral_smooth, freeze_for_good, load_query_mels, pad_mels
+from .audio import load_audio, log_mel, pitch_contour
+from .dataset import audio_path
 
 # %% auto #0
 __all__ = ['DEFAULT_EMOTION_CHECKPOINT', 'EmotionFeatures', 'masked_mean', 'LiteEmotionEncoder', 'PretrainedEmotionEncoder',
            'load_pretrained_emotion_encoder', 'build_emotion_encoder', 'pitch_rows', 'mel_and_pitch', 'emotion_inputs',
            'emotion_features', 'classify_emotion', 'predict_emotions', 'score_predictions', 'evaluate_emotion',
-           'load_query_emotion_inputs', 'reply_emotion_inputs', 'train_emotion_encoder', 'load_emotion_encoder']
+           'load_query_emotion_inputs', 'reply_emotion_inputs', 'emotion_encoder_job', 'load_emotion_encoder']
 
 # %% ../nbs/07_emotion_encoder.ipynb #e66c34f2
 @dataclass
@@ -152,7 +154,6 @@ def build_emotion_encoder(cfg: OmniConfig) -> nn.Module:
 # %% ../nbs/07_emotion_encoder.ipynb #d6fa045f
 def pitch_rows(wave: torch.Tensor, n_frames: int) -> torch.Tensor:
     "Pitch in octaves above 100 Hz (0 where unvoiced) and voicing (0/1), one column per 10 ms → [2, n_frames]."
-    from emotion_omni_lite.audio import pitch_contour
     f0 = pitch_contour(wave)                                            # [T100] Hz, 0 = unvoiced
     f0 = F.pad(f0, (0, max(0, n_frames - len(f0))))[:n_frames]
     voiced = f0 > 0
@@ -256,8 +257,6 @@ def load_query_emotion_inputs(cfg: OmniConfig, settings: Optional[Settings] = No
     "Rows and what the lite encoder reads of every query: the cached log-mels, with pitch rows when it tracks pitch."
     rows, mels = load_query_mels(cfg, settings)
     if not cfg.emotion_encoder.pitch: return rows, mels
-    from emotion_omni_lite.audio import load_audio
-    from emotion_omni_lite.dataset import audio_path
     s = settings or get_settings()
     key = (str(s.data_path), cfg.part_hash('audio', 'data'))
     if key not in _INPUT_CACHE:
@@ -276,50 +275,32 @@ def _reply_accuracy(model, cfg, rows, s) -> dict:
 
 def reply_emotion_inputs(cfg: OmniConfig, rows: Sequence[dict], settings: Optional[Settings] = None) -> list:
     "What the lite encoder reads of the reply audio of `rows` (log-mel, with pitch rows when it tracks pitch)."
-    from emotion_omni_lite.audio import load_audio, log_mel
-    from emotion_omni_lite.dataset import audio_path
     s = settings or get_settings()
     read = (lambda w: mel_and_pitch(w, cfg.audio)) if cfg.emotion_encoder.pitch else (lambda w: log_mel(w, cfg.audio))
     threads = torch.get_num_threads(); torch.set_num_threads(1)
     try: return [read(load_audio(audio_path(r, s, 'reply'))).half() for r in rows]
     finally: torch.set_num_threads(threads)
 
-def train_emotion_encoder(cfg: OmniConfig, settings: Optional[Settings] = None, force: bool = False) -> Path:
-    "Stage 0 (`lite`): train the emotion encoder on the query emotions; returns the run folder `emotion_encoder`."
-    s = settings or get_settings()
-    ec = cfg.emotion_encoder
-    if ec.pretrained:
-        print(f"emotion encoder is pretrained ({ec.pretrained}): nothing to train")
-        return Path(ec.pretrained)
-    out, h = s.run_path / 'emotion_encoder', run_hash(cfg, ('audio', 'data', 'emotion_encoder'), 'emotion', s.seed)
-    if not force and run_is_current(out, h): return out
-    t0 = time.time()
-    rows, mels = load_query_emotion_inputs(cfg, s)
+def emotion_encoder_job(cfg: OmniConfig, settings: Settings) -> StageJob:
+    "Stage 0 (`lite`): the emotion encoder learns the query emotions (and, optionally, some of the assistant's replies)."
+    t0, tc = time.time(), cfg.stages.emotion
+    rows, mels = load_query_emotion_inputs(cfg, settings)
     data = [(mels[i], _label(r)) for i, r in enumerate(rows) if r['split'] == 'train']
-    if ec.train_on_replies:                                             # the assistant's voice, with the reply's emotion
+    if tc.train_on_replies:                                             # the assistant's voice, with the reply's emotion
         train = [r for r in rows if r['split'] == 'train']
-        train = train[::max(1, round(1 / ec.train_on_replies))]
-        data += [(x, _label(r, 'reply_emotion')) for x, r in zip(reply_emotion_inputs(cfg, train, s), train)]
-    t_mels = time.time() - t0
-    start_run(out, cfg, h, force)
-    set_seed(s.seed)
-    model = build_emotion_encoder(cfg)
-    res = fit(model, data, lambda b: _emo_collate(b, cfg.audio.n_mels, ec.aug_shift_bins, ec.aug_gain, ec.aug_pitch),
-              _emo_loss, cfg.stages.emotion,
-              ckpt_dir=out, seed=s.seed, device=s.device, name='emotion')
-    model = model.cpu().eval()
-    save_weights(dict(model.named_parameters()), out / 'model.safetensors')
-    t1 = time.time()
-    metrics = {**evaluate_emotion(model, rows, mels), **_reply_accuracy(model, cfg, rows, s),
-               'train_seconds': round(res.seconds, 1),
-               'mel_seconds': round(t_mels, 1), 'n_train': len(data), 'final_loss': res.final_loss}
-    metrics['eval_seconds'] = round(time.time() - t1, 1)
-    return finish_run(out, metrics, res.history)
+        train = train[::max(1, round(1 / tc.train_on_replies))]
+        data += [(x, _label(r, 'reply_emotion')) for x, r in zip(reply_emotion_inputs(cfg, train, settings), train)]
+    def evaluate(model, folder): return {**evaluate_emotion(model, rows, mels), **_reply_accuracy(model, cfg, rows, settings)}
+    return StageJob(data=data, build=lambda: build_emotion_encoder(cfg),
+                    collate=lambda b: _emo_collate(b, cfg.audio.n_mels, tc.aug_shift_bins, tc.aug_gain, tc.aug_pitch),
+                    loss=_emo_loss, evaluate=evaluate,
+                    save=lambda model, folder: save_weights(dict(model.named_parameters()), folder / 'model.safetensors'),
+                    info={'mel_seconds': round(time.time() - t0, 1)})
 
 def load_emotion_encoder(cfg: OmniConfig, settings: Optional[Settings] = None) -> nn.Module:
-    "The frozen emotion encoder: the pretrained one (full) or the trained lite one (trained if missing)."
+    "The frozen emotion encoder: the pretrained one (full) or the trained lite one (`StageMissing` when it has not run)."
     ec = cfg.emotion_encoder
     if ec.pretrained: enc = load_pretrained_emotion_encoder(ec.pretrained)
-    else: enc = load_weights(build_emotion_encoder(cfg), train_emotion_encoder(cfg, settings) / 'model.safetensors')
+    else: enc = load_weights(build_emotion_encoder(cfg), require_stage('emotion_encoder', cfg, settings) / 'model.safetensors')
     enc.audio_cfg = cfg.audio
     return freeze_for_good(enc)

@@ -12,59 +12,50 @@ import numpy as np
 import torch
 
 from .config import EMOTIONS, OmniConfig, Settings, get_config, get_settings
-from .metrics import cosine_similarity, dnsmos, empathy_judge, judge_endpoint
+from .audio import MIN_SAMPLES, SAMPLE_RATE, load_audio, log_mel, resample
+from .stages import STAGES, StageMissing, stage_hash, lite_minutes, stage_folder, stage_state, stages_needed, train_command
+from .metrics import cosine_similarity, dnsmos, empathy_judge, judge_endpoint, peak_memory_mb, pocketsphinx_transcribe
+from .dataset import audio_path
+from .tts import speak
+from .dialogues import REPLY_EMOTION, REPLY_STYLE
+from .semantic_encoder import load_asr_model, transcribe
+from .emotion_encoder import emotion_features, load_emotion_encoder, predict_emotions
+from .text_llm import generate_text, load_text_llm
+from .stage1 import ReplyStyleClassifier, load_stage1, stage1_features
+from .omni import load_omni
+from .cues import timing_probe
 from .report import SYSTEMS, benchmark_table, report_folder, score, write_report
 
 # %% auto #0
-__all__ = ['STAGE_RUNS', 'EVAL_SIZES', 'IncompleteRun', 'run_status', 'check_run', 'build_run', 'eval_indices', 'speech_indices',
+__all__ = ['EVAL_STAGES', 'EVAL_SIZES', 'IncompleteRun', 'run_status', 'check_run', 'build_run', 'eval_indices', 'speech_indices',
            'collect', 'evaluate_run']
 
 # %% ../nbs/16_evaluate.ipynb #e66c34f2
-STAGE_RUNS = (  # (run folder, what it holds, module, function that builds it, config overrides, part that may be pretrained)
-    ('asr', 'stage 0: semantic encoder (Whisper ASR stand-in)', 'semantic_encoder', 'train_semantic_encoder', {}, 'semantic_encoder'),
-    ('emotion_encoder', 'stage 0: emotion encoder', 'emotion_encoder', 'train_emotion_encoder', {}, 'emotion_encoder'),
-    ('text_llm', 'stage 0: text LLM and tokenizer', 'text_llm', 'train_text_llm', {}, 'llm'),
-    ('stage1', 'stage 1: adapters, LoRA, emotion head', 'stage1', 'train_stage1', {}, None),
-    ('stage1_semantic_only', 'stage 1 without the emotion stream (system b)', 'stage1', 'train_stage1', {'adapter.emotion_stream': False}, None),
-    ('vocoder', 'vocoder: units → mel → wave', 'vocoder', 'train_vocoder', {}, None),
-    ('stage2', 'stage 2: fusion gate, AdaLN, speech decoder', 'stage2', 'train_stage2', {}, None),
-    ('stage2_no_adaln', 'stage 2 without AdaLN conditioning (system d)', 'stage2', 'train_stage2', {'fusion.adaln': False}, None),
-)
+EVAL_STAGES = ('data', 'asr', 'emotion_encoder', 'text_llm', 'stage1', 'stage1_semantic_only', 'vocoder', 'stage2',
+               'stage2_no_adaln')  # the runs the evaluation reads (rows of the stage table)
 
-class IncompleteRun(FileNotFoundError):
+class IncompleteRun(StageMissing):
     "The run lacks stages the evaluation needs; the message names each one and the command that builds it."
 
-def _command(name: str, preset: str, module: str, fn: str, overrides: dict) -> str:
-    try:
-        from emotion_omni_lite.cli import STAGE_NAMES as names
-    except Exception: names = []
-    cli = f"eol run --preset {preset}" + (f" --stages {name}" if name in names else '')
-    args = f"'{preset}'" + (f", **{overrides!r}" if overrides else '')
-    return f"`{cli}` (or in Python: `from emotion_omni_lite.{module} import {fn}; {fn}(get_config({args}))`)"
-
 def run_status(cfg: OmniConfig, settings: Optional[Settings] = None) -> list:
-    "One dict per part the evaluation needs: name, what, folder, ok (finished), command that builds it."
+    "One dict per run the evaluation reads: name, what, folder, state (`done`, `pretrained`, `missing`, …), ok."
     s = settings or get_settings(preset=cfg.preset)
-    build = Path(s.data_path) / 'build.json'
-    data_ok = build.exists() and json.loads(build.read_text()).get('status') == 'done'
-    out = [dict(name='data', what='the spoken-dialogue dataset', folder=Path(s.data_path), ok=data_ok,
-                command=_command('data', cfg.preset, 'dataset', 'build_dataset', {}))]
-    for name, what, mod, fn, over, part in STAGE_RUNS:
-        if part and getattr(getattr(cfg, part), 'pretrained', None): continue     # full: a pretrained model, no run
-        folder = Path(s.run_path) / name
-        ok = (folder / 'metrics.json').exists() and (folder / 'config.json').exists()
-        out.append(dict(name=name, what=what, folder=folder, ok=ok, command=_command(name, cfg.preset, mod, fn, over)))
+    out = []
+    for name in EVAL_STAGES:
+        st, state = STAGES[name], stage_state(name, cfg, s)
+        out.append(dict(name=name, what=st.what, folder=stage_folder(name, s), state=state, ok=state in ('done', 'pretrained')))
     return out
 
 def check_run(cfg: OmniConfig, settings: Optional[Settings] = None):
-    "Raise `IncompleteRun` naming every missing stage (and how to build it) before anything is loaded."
-    missing = [r for r in run_status(cfg, settings) if not r['ok']]
+    "Raise `IncompleteRun` naming every missing stage (and the command that runs them) before anything is loaded."
+    s = settings or get_settings(preset=cfg.preset)
+    missing = [r for r in run_status(cfg, s) if not r['ok']]
     if not missing: return
-    lines = [f"cannot evaluate preset '{cfg.preset}': {len(missing)} part(s) missing, nothing was evaluated."]
-    for r in missing:
-        lines.append(f"  - {r['what']}: no finished run in {r['folder']} (its metrics.json is written last)\n"
-                     f"      build it: {r['command']}")
-    lines.append(f"  `eol run --preset {cfg.preset}` builds everything that is missing and reuses what is finished.")
+    need = stages_needed(EVAL_STAGES, cfg, s)
+    lines = [f"cannot evaluate preset '{cfg.preset}': {len(missing)} run(s) missing, nothing was evaluated."]
+    lines += [f"  - {r['name']} ({r['what']}): {r['state']} in {r['folder']}" for r in missing]
+    lines.append(f"  `{train_command(need, cfg.preset)}` runs them (about {lite_minutes(need)} min on a 2-core CPU with "
+                 f"`lite`) and reuses what is finished.")
     raise IncompleteRun('\n'.join(lines))
 
 # %% ../nbs/16_evaluate.ipynb #c3a5fda5
@@ -82,7 +73,6 @@ def build_run(cfg: OmniConfig, settings: Optional[Settings] = None) -> list:
 
 # %% ../nbs/16_evaluate.ipynb #bd608cf0
 def _style_emotion() -> dict:
-    from emotion_omni_lite.dialogues import REPLY_EMOTION, REPLY_STYLE
     return {REPLY_STYLE[u]: REPLY_EMOTION[u] for u in REPLY_STYLE}
 
 def eval_indices(rows: Sequence[dict], max_items: Optional[int] = None) -> list:
@@ -103,17 +93,12 @@ def speech_indices(rows: Sequence[dict], idx: Sequence[int], max_speech: int) ->
 class _Judges:
     "The speech judges, loaded once: emotion encoder, pocketsphinx, DNSMOS (and the kit's ASR, run in batches by `flush`)."
     def __init__(self, cfg, s):
-        from emotion_omni_lite.emotion_encoder import load_emotion_encoder
-        from emotion_omni_lite.semantic_encoder import load_asr_model
         self.cfg, self.emo, self.asr, self.pending = cfg, load_emotion_encoder(cfg, s), load_asr_model(cfg, s), []
-    def __call__(self, wave, sr: int = 16000, ref_vec=None) -> dict:
-        from emotion_omni_lite.audio import log_mel, resample
-        from emotion_omni_lite.emotion_encoder import emotion_features
-        from emotion_omni_lite.metrics import pocketsphinx_transcribe
+    def __call__(self, wave, sr: int = SAMPLE_RATE, ref_vec=None) -> dict:
         w = torch.as_tensor(wave, dtype=torch.float32).flatten()
-        if sr != 16000: w = resample(w, sr, 16000)
-        if len(w) < 1600: w = torch.cat([w, torch.zeros(1600 - len(w))])             # at least 0.1 s
-        w = w[: int(self.cfg.audio.max_seconds * 16000)]
+        if sr != SAMPLE_RATE: w = resample(w, sr, SAMPLE_RATE)
+        if len(w) < MIN_SAMPLES: w = torch.cat([w, torch.zeros(MIN_SAMPLES - len(w))])             # at least 0.1 s
+        w = w[: int(self.cfg.audio.max_seconds * SAMPLE_RATE)]
         mel = log_mel(w, self.cfg.audio)                                              # [n_mels, T100]
         f = emotion_features(self.emo, [w], self.cfg.audio)
         vec = f.utterance[0]
@@ -124,23 +109,19 @@ class _Judges:
         return out
     def flush(self):
         "Run the kit's ASR on every clip judged so far, in one batched pass; fills each result's `asr_text`."
-        from emotion_omni_lite.semantic_encoder import transcribe
         if self.pending:
             for (o, _), t in zip(self.pending, transcribe(self.asr, [m for _, m in self.pending])): o['asr_text'] = t
         self.pending = []
 
 def _timed_reply(omni, feat: dict) -> tuple:
-    "One streaming reply with a clock on every text token and audio chunk → (result, timeline)."
+    "One streaming reply with a clock on every text token and audio chunk (callbacks) → (result, timeline)."
     t0, toks, chunks = time.perf_counter(), [], []
-    orig = omni.reply_tokens
-    def timed(f, clock):
-        for t in orig(f, clock): toks.append((t[0], (time.perf_counter() - t0) * 1000)); yield t
-    omni.reply_tokens = timed
-    try: r = omni.respond_features(feat, streaming=True, on_audio=lambda a: chunks.append(((time.perf_counter() - t0) * 1000, len(a))))
-    finally: del omni.reply_tokens
+    clock = lambda: (time.perf_counter() - t0) * 1000
+    r = omni.respond_features(feat, streaming=True, on_token=lambda t: toks.append((t, clock())),
+                              on_audio=lambda a: chunks.append((clock(), len(a))))
     sr, play, end = r['sample_rate'], [], 0.0
     for t, n in chunks: play.append(max(t, end)); end = play[-1] + 1000 * n / sr   # a chunk plays when ready and after the last
-    tl = {'token_ms': [round(t, 1) for _, t in toks], 'tokens': [omni.s1.tok.decode([i]) for i, _ in toks],
+    tl = {'token_ms': [round(t, 1) for _, t in toks], 'tokens': [omni.tok.decode([i]) for i, _ in toks],
           'chunk_ms': [round(t, 1) for t, _ in chunks], 'play_ms': [round(t, 1) for t in play],
           'chunk_audio_ms': [round(1000 * n / sr, 1) for _, n in chunks], 'text': r['text']}
     return r, tl
@@ -150,16 +131,6 @@ def collect(cfg: OmniConfig, settings: Optional[Settings] = None, max_items: Opt
             max_speech: int = 24, n_latency: int = 5, progress: bool = True) -> tuple:
     "Run the four systems on the held-out set → (records, extra metrics: latency, memory, judge status)."
     from tqdm.auto import tqdm
-    from emotion_omni_lite.metrics import peak_memory_mb
-    from emotion_omni_lite.config import set_field
-    from emotion_omni_lite.semantic_encoder import transcribe
-    from emotion_omni_lite.stage1 import ReplyStyleClassifier, load_stage1, stage1_features
-    from emotion_omni_lite.stage2 import EmotionOmni, load_stage2_model
-    from emotion_omni_lite.text_llm import generate_text, load_text_llm
-    from emotion_omni_lite.vocoder import build_vocoder
-    from emotion_omni_lite.audio import load_audio, log_mel
-    from emotion_omni_lite.dataset import audio_path
-    from emotion_omni_lite.tts import speak
     s = settings or get_settings(preset=cfg.preset)
     t_start = time.time()
     say = (lambda m: print(f"[eval {time.time() - t_start:5.0f} s] {m}", flush=True)) if progress else (lambda m: None)
@@ -170,7 +141,6 @@ def collect(cfg: OmniConfig, settings: Optional[Settings] = None, max_items: Opt
     train = [r for r in rows if r['split'] == 'train']
     clf = ReplyStyleClassifier().fit([r['reply_text'] for r in train], [r['reply_style'] for r in train])
     style_emotion = _style_emotion()
-    from emotion_omni_lite.dialogues import REPLY_STYLE
     recs = [{'id': rows[i]['id'], 'sentence_kind': rows[i]['sentence_kind'], 'user_emotion': rows[i]['user_emotion'],
              'target_emotion': rows[i]['reply_emotion'], 'target_style': REPLY_STYLE[rows[i]['user_emotion']],
              'ref_text': rows[i]['reply_text'], 'query_text': rows[i]['query_text'], 'sys': {}} for i in idx]
@@ -179,7 +149,6 @@ def collect(cfg: OmniConfig, settings: Optional[Settings] = None, max_items: Opt
     say(f"{len(idx)} held-out utterances: input emotion and ASR")
     waves = [load_audio(audio_path(rows[i], s, 'query')) for i in idx]
     mels = [log_mel(w, cfg.audio) for w in waves]                                         # [n_mels, T100] each
-    from emotion_omni_lite.emotion_encoder import predict_emotions
     pred, _ = predict_emotions(judges.emo, waves)
     asr = transcribe(judges.asr, mels)
     for r, p, a in zip(recs, pred.tolist(), asr): r['input_pred'], r['asr_text'] = EMOTIONS[p], a
@@ -189,9 +158,7 @@ def collect(cfg: OmniConfig, settings: Optional[Settings] = None, max_items: Opt
         text = generate_text(llm, tok, r['asr_text'])
         r['sys']['cascade'] = {'text': text}
     del llm
-    pipes = {'omni': load_stage1(cfg, s, with_encoders=False)}
-    cfg_b = set_field(cfg, 'adapter.emotion_stream', False)
-    pipes['semantic_only'] = load_stage1(cfg_b, s, with_encoders=False)
+    pipes = {'omni': load_stage1(cfg, s), 'semantic_only': load_stage1(cfg, s, 'stage1_semantic_only')}
     for key, pipe in pipes.items():
         say(f"{SYSTEMS[key][1]}: replies")
         for r, o in zip(recs, pipe.respond_features(feats)):
@@ -205,12 +172,8 @@ def collect(cfg: OmniConfig, settings: Optional[Settings] = None, max_items: Opt
             r['sys'][key]['style'] = st
             if r['sys'][key]['emotion'] is None: r['sys'][key]['emotion'] = style_emotion.get(st, 'neutral')
     # speech
-    voc = build_vocoder(cfg, s)
-    cfg_d = set_field(cfg, 'fusion.adaln', False)
-    s2c = load_stage2_model(cfg, s)
-    omnis = {'omni': EmotionOmni(cfg, pipes['omni'], s2c, voc, judges.emo),
-             'semantic_only': EmotionOmni(cfg, pipes['semantic_only'], s2c, voc, judges.emo),
-             'omni_no_adaln': EmotionOmni(cfg_d, pipes['omni'], load_stage2_model(cfg_d, s), voc, judges.emo)}
+    omnis = {'omni': load_omni(cfg, s), 'semantic_only': load_omni(cfg, s, stage1='stage1_semantic_only'),
+             'omni_no_adaln': load_omni(cfg, s, stage2='stage2_no_adaln')}
     sp = speech_indices(rows, idx, max_speech)
     pos = {i: k for k, i in enumerate(idx)}
     say(f"speech: {len(sp)} tone-dependent utterances × 4 systems + the reference audio")
@@ -226,7 +189,7 @@ def collect(cfg: OmniConfig, settings: Optional[Settings] = None, max_items: Opt
             done.append((r['sys'][key], judges(o['audio'], o['sample_rate'], ref['vec'])))
             r['sys'][key]['speech_text'] = o['text']
         w = speak(r['sys']['cascade']['text'] or '...', cfg.data.assistant_voice, 'neutral')
-        done.append((r['sys']['cascade'], judges(w, 16000, ref['vec'])))
+        done.append((r['sys']['cascade'], judges(w, SAMPLE_RATE, ref['vec'])))
     judges.flush()
     for target, j in done: target.update({k: v for k, v in j.items() if k != 'vec'})
     say(f"latency: {n_latency} streaming replies of (c)")
@@ -260,8 +223,7 @@ EVAL_SIZES = {'smoke': dict(max_items=8, max_speech=1, n_latency=1),    # per pr
 
 def _stamp(cfg: OmniConfig, s: Settings, sizes: dict) -> str:
     import hashlib
-    parts = {r['name']: (r['folder'] / 'metrics.json').stat().st_mtime if r['name'] != 'data' else
-             (Path(s.data_path) / 'build.json').stat().st_mtime for r in run_status(cfg, s)}
+    parts = {name: stage_hash(name, cfg, s.seed) for name in EVAL_STAGES}                 # the runs it scores
     d = {'parts': parts, 'sizes': sizes, 'judge': judge_endpoint(s), 'seed': s.seed}
     return hashlib.sha256(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:12]
 
@@ -280,7 +242,6 @@ def evaluate_run(preset: Optional[str] = None, settings: Optional[Settings] = No
         t0 = time.time()
         recs, extra = collect(cfg, s, progress=progress, **sizes)
         timeline = extra.pop('timeline', None)
-        from emotion_omni_lite.cues import timing_probe
         extra.update(timing_probe(cfg, s))                         # what rate and pauses alone tell: the floor for (b)
         flat, details = score(recs, {**extra, 'eval_seconds': round(time.time() - t0, 1), 'run_stamp': stamp})
         details['timeline'] = timeline

@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 from .config import OmniConfig, get_config
+from .text_llm import add_lora
 
 # %% auto #0
 __all__ = ['PART_BUILDERS', 'PUBLISHED', 'STAGES', 'n_params', 'count_parts', 'param_table', 'format_table']
@@ -43,7 +44,6 @@ def n_params(m: nn.Module) -> int: return sum(p.numel() for p in m.parameters())
 def count_parts(cfg: OmniConfig, device: str = 'meta') -> dict:
     "Parameters per part for `cfg`, built on `device` (meta: shapes only, no memory, no download)."
     import warnings
-    from emotion_omni_lite.text_llm import add_lora
     counts = {}
     with torch.device(device), warnings.catch_warnings():
         warnings.simplefilter('ignore', FutureWarning)

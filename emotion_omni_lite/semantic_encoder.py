@@ -16,13 +16,15 @@ from transformers.models.whisper.modeling_whisper import WhisperEncoder
 
 from .config import AudioConfig, ConfigError, OmniConfig, Settings, get_settings
 from .metrics import cer
-from .train import (fit, finish_run, freeze, load_weights, run_hash, run_is_current, save_weights, set_seed,
-                                     start_run)
+from .train import freeze, load_weights, save_weights
+from .stages import StageJob, require_stage
+from .audio import load_audio, log_mel
+from .dataset import audio_path, load_dialogues
 
 # %% auto #0
 __all__ = ['MAX_TRANSCRIPT_CHARS', 'CharTokenizer', 'whisper_config', 'build_semantic_encoder', 'build_asr_model', 'pad_mels',
            'cepstral_smooth', 'spectral_envelope', 'semantic_inputs', 'as_mels', 'semantic_features', 'transcribe',
-           'load_query_mels', 'evaluate_asr', 'train_semantic_encoder', 'freeze_for_good',
+           'load_query_mels', 'asr_loss', 'evaluate_asr', 'asr_job', 'freeze_for_good',
            'load_pretrained_semantic_encoder', 'load_asr_model', 'load_semantic_encoder']
 
 # %% ../nbs/06_semantic_encoder.ipynb #e66c34f2
@@ -81,9 +83,8 @@ def build_asr_model(cfg: OmniConfig) -> WhisperForConditionalGeneration:
     tok = CharTokenizer()
     model = WhisperForConditionalGeneration(whisper_config(cfg, tok))
     model.model.encoder.envelope_ceps = cfg.semantic_encoder.envelope_ceps
-    if cfg.semantic_encoder.ctc_weight > 0:
+    if cfg.stages.asr.ctc_weight > 0:
         model.ctc_head = nn.Linear(cfg.semantic_encoder.d_model, tok.vocab_size)   # blank = <pad>
-        model.ctc_weight = cfg.semantic_encoder.ctc_weight
     return model
 
 # %% ../nbs/06_semantic_encoder.ipynb #0f499d4c
@@ -116,7 +117,6 @@ def semantic_inputs(mels: Sequence[torch.Tensor], n_frames: int, envelope_ceps: 
 
 def as_mels(audio, audio_cfg: AudioConfig) -> list:
     "Log-mels [n_mels, T] from waves ([S] tensors or arrays at 16 kHz, a [B, S] tensor) or mels ([n_mels, T], [B, n_mels, T])."
-    from emotion_omni_lite.audio import log_mel
     if torch.is_tensor(audio) and audio.dim() == 3: return list(audio)
     if torch.is_tensor(audio) and audio.dim() == 2 and audio.shape[0] != audio_cfg.n_mels: return as_mels(list(audio), audio_cfg)
     items = list(audio) if isinstance(audio, (list, tuple)) else [audio]
@@ -166,8 +166,6 @@ _MEL_CACHE: dict = {}
 
 def load_query_mels(cfg: OmniConfig, settings: Optional[Settings] = None) -> tuple:
     "The dialogues as a list of row dicts and their query log-mels [n_mels, T100] (float16), computed once per process."
-    from emotion_omni_lite.audio import load_audio, log_mel
-    from emotion_omni_lite.dataset import audio_path, load_dialogues
     s = settings or get_settings()
     key = (str(s.data_path), cfg.part_hash('audio', 'data'))
     if key not in _MEL_CACHE:
@@ -186,7 +184,8 @@ def _asr_collate(batch, n_frames, envelope_ceps: int = 0):
     labels = torch.nn.utils.rnn.pad_sequence(ids, batch_first=True, padding_value=-100)  # [B, L]
     return {'x': x, 'labels': labels, 'n50': (lengths + 1) // 2}
 
-def _asr_loss(model, b):
+def asr_loss(model, b, ctc_weight: float = 0.0):
+    "Cross-entropy of the character decoder, mixed with a CTC loss on the encoder when the model has a CTC head."
     enc = model.model.encoder(input_features=b['x']).last_hidden_state          # [B, P, d]
     ce = model(encoder_outputs=(enc,), labels=b['labels']).loss
     if not hasattr(model, 'ctc_head'): return ce
@@ -194,8 +193,7 @@ def _asr_loss(model, b):
     tgt = b['labels'].clamp(min=0)
     tlen = ((b['labels'] >= 0) & (b['labels'] != CharTokenizer.eos_id)).sum(1)   # characters without </s>
     ctc = torch.nn.functional.ctc_loss(logp, tgt, b['n50'], tlen, blank=CharTokenizer.pad_id, zero_infinity=True)
-    w = model.ctc_weight
-    return (1 - w) * ce + w * ctc, {'ce': ce.detach(), 'ctc': ctc.detach()}
+    return (1 - ctc_weight) * ce + ctc_weight * ctc, {'ce': ce.detach(), 'ctc': ctc.detach()}
 
 def evaluate_asr(model, rows: Sequence[dict], mels: Sequence[torch.Tensor],
                  splits=('train', 'test_voice', 'test_sentence', 'test_both'), max_per_split: int = 300) -> dict:
@@ -212,32 +210,18 @@ def evaluate_asr(model, rows: Sequence[dict], mels: Sequence[torch.Tensor],
         res[f'examples_{sp}'] = [{'ref': CharTokenizer.normalize(r), 'hyp': h} for r, h in list(zip(refs, hyps))[:3]]
     return res
 
-def train_semantic_encoder(cfg: OmniConfig, settings: Optional[Settings] = None, force: bool = False) -> Path:
-    "Stage 0 (`lite`): train the Whisper ASR stand-in on the query audio; returns the run folder `asr`."
-    s = settings or get_settings()
-    if cfg.semantic_encoder.pretrained:
-        print(f"semantic encoder is pretrained ({cfg.semantic_encoder.pretrained}): nothing to train")
-        return Path(cfg.semantic_encoder.pretrained)
-    out, h = s.run_path / 'asr', run_hash(cfg, ('audio', 'data', 'semantic_encoder'), 'asr', s.seed,
-                                            chars=CharTokenizer.CHARS, max_chars=MAX_TRANSCRIPT_CHARS)
-    if not force and run_is_current(out, h): return out
+def asr_job(cfg: OmniConfig, settings: Settings) -> StageJob:
+    "Stage 0 (`lite`): the Whisper ASR stand-in learns to transcribe the training split's queries."
     t0 = time.time()
-    rows, mels = load_query_mels(cfg, s)
-    tok, t_mels = CharTokenizer(), time.time() - t0
+    rows, mels = load_query_mels(cfg, settings)
+    tok = CharTokenizer()
     data = [(mels[i], tok.encode(r['query_text'])) for i, r in enumerate(rows) if r['split'] == 'train']
-    start_run(out, cfg, h, force)
-    set_seed(s.seed)
-    model = build_asr_model(cfg)
-    n_frames = 2 * cfg.semantic_encoder.max_source_positions
-    res = fit(model, data, lambda b: _asr_collate(b, n_frames, cfg.semantic_encoder.envelope_ceps), _asr_loss, cfg.stages.asr, ckpt_dir=out,
-              seed=s.seed, device=s.device, name='asr')
-    model = model.cpu().eval()
-    save_weights(dict(model.named_parameters()), out / 'model.safetensors')
-    t1 = time.time()
-    metrics = {**evaluate_asr(model, rows, mels), 'train_seconds': round(res.seconds, 1), 'mel_seconds': round(t_mels, 1),
-               'n_train': len(data), 'final_loss': res.final_loss}
-    metrics['eval_seconds'] = round(time.time() - t1, 1)
-    return finish_run(out, metrics, res.history)
+    n_frames, ceps = 2 * cfg.semantic_encoder.max_source_positions, cfg.semantic_encoder.envelope_ceps
+    return StageJob(data=data, build=lambda: build_asr_model(cfg), collate=lambda b: _asr_collate(b, n_frames, ceps),
+                    loss=lambda model, b: asr_loss(model, b, cfg.stages.asr.ctc_weight),
+                    save=lambda model, folder: save_weights(dict(model.named_parameters()), folder / 'model.safetensors'),
+                    evaluate=lambda model, folder: evaluate_asr(model, rows, mels),
+                    info={'mel_seconds': round(time.time() - t0, 1)})
 
 # %% ../nbs/06_semantic_encoder.ipynb #f70f0cb0
 def freeze_for_good(module: nn.Module) -> nn.Module:
@@ -257,12 +241,12 @@ def load_pretrained_semantic_encoder(name_or_path: str) -> WhisperEncoder:
     return enc
 
 def load_asr_model(cfg: OmniConfig, settings: Optional[Settings] = None) -> WhisperForConditionalGeneration:
-    "The trained ASR stand-in (encoder + decoder), training it first if needed."
-    folder = train_semantic_encoder(cfg, settings)
+    "The trained ASR stand-in (encoder + decoder); `StageMissing` names the command when stage `asr` has not run."
+    folder = require_stage('asr', cfg, settings)
     return load_weights(build_asr_model(cfg), folder / 'model.safetensors').eval()
 
 def load_semantic_encoder(cfg: OmniConfig, settings: Optional[Settings] = None) -> WhisperEncoder:
-    "The frozen semantic encoder: pretrained Whisper's (full) or the trained stand-in's (lite, trained if missing)."
+    "The frozen semantic encoder: pretrained Whisper's (full) or the trained stand-in's (lite)."
     sc = cfg.semantic_encoder
     enc = load_pretrained_semantic_encoder(sc.pretrained) if sc.pretrained else load_asr_model(cfg, settings).model.encoder
     enc.audio_cfg = cfg.audio

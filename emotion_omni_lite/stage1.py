@@ -14,17 +14,22 @@ import torch.nn.functional as F
 from torch import nn
 
 from .config import EMOTIONS, OmniConfig, Settings, get_settings
-from .train import (finish_run, fit, freeze, load_weights, run_hash, run_is_current, save_json,
-                                     save_weights, set_seed, start_run)
-from .text_llm import (IM_END, SPEECH_TOKEN, add_lora, build_prompt, collate_lm, load_text_llm,
-                                        speech_token_id)
+from functools import partial
+from .train import freeze, load_weights, save_json, save_weights
+from .stages import StageJob, require_stage, stage_config, stage_hash
+from .dataset import audio_path, load_dialogues
+from .audio import load_audio
+from .semantic_encoder import load_semantic_encoder, semantic_features
+from .emotion_encoder import emotion_features, load_emotion_encoder
+from .text_llm import (IM_END, SPEECH_TOKEN, add_lora, build_prompt, collate_lm, load_text_llm, load_tokenizer,
+                       speech_token_id)
 from .adapter import build_adapter
+from .dialogues import REPLY_STYLE
 
 # %% auto #0
 __all__ = ['splice_speech', 'EmotionPredictHead', 'build_emotion_head', 'emotion_loss', 'EmotionCentroids',
            'ReplyStyleClassifier', 'Stage1Model', 'stage1_loss', 'collate_stage1', 'encode_speech', 'stage1_features',
-           'stage1_run_name', 'build_stage1', 'stage1_example', 'train_stage1', 'Stage1Pipeline', 'load_stage1',
-           'evaluate_stage1']
+           'build_stage1', 'stage1_example', 'stage1_job', 'Stage1Pipeline', 'load_stage1', 'evaluate_stage1']
 
 # %% ../nbs/11_stage1.ipynb #e66c34f2
 def splice_speech(embed: nn.Module, input_ids, attention_mask, labels, speech, speech_lens, speech_id: int,
@@ -139,7 +144,7 @@ class Stage1Model(nn.Module):
     def __init__(self, adapter: nn.Module, llm: nn.Module, head: EmotionPredictHead, speech_id: int, cfg: OmniConfig):
         super().__init__()
         self.adapter, self.llm, self.head, self.speech_id = adapter, llm, head, speech_id
-        self.hcfg = cfg.emotion_head
+        self.tcfg = cfg.stages.stage1                                # the loss weights
 
     def speech_embeds(self, batch):
         "Encoder features [B, T50, d] → LLM embeddings [B, N10, d_llm] and their valid lengths [B]."
@@ -159,8 +164,8 @@ class Stage1Model(nn.Module):
         vec = self.head(hidden, reply)                               # [B, d_emo]
         res = {'text_loss': out.loss, 'vec': vec, 'hidden': hidden, 'inputs_embeds': x, 'reply_mask': reply}
         if 'target' in batch:
-            res['emotion_loss'] = emotion_loss(vec, batch['target'].float(), self.hcfg.mse_weight, self.hcfg.cos_weight)
-            res['loss'] = out.loss + self.hcfg.loss_weight * res['emotion_loss']
+            res['emotion_loss'] = emotion_loss(vec, batch['target'].float(), self.tcfg.mse_weight, self.tcfg.cos_weight)
+            res['loss'] = out.loss + self.tcfg.emotion_weight * res['emotion_loss']
         return res
 
 def stage1_loss(model, batch):
@@ -184,8 +189,6 @@ def collate_stage1(batch: Sequence[dict], pad_id: int = 0) -> dict:
 # %% ../nbs/11_stage1.ipynb #856836d4
 def encode_speech(sem_enc: nn.Module, emo_enc: nn.Module, waves: Sequence[torch.Tensor], audio_cfg) -> tuple:
     "Frozen features of 16 kHz waves → semantic [B, T50, d_sem], emotion [B, T50, d_emo], valid frames [B], emotion vectors [B, d_emo]."
-    from emotion_omni_lite.semantic_encoder import semantic_features
-    from emotion_omni_lite.emotion_encoder import emotion_features
     with torch.no_grad():
         sem, n = semantic_features(sem_enc, list(waves), audio_cfg, return_lengths=True)   # [B, T50, d_sem]
         ef = emotion_features(emo_enc, list(waves), audio_cfg)                            # frames [B, T50', d_emo]
@@ -193,24 +196,19 @@ def encode_speech(sem_enc: nn.Module, emo_enc: nn.Module, waves: Sequence[torch.
     n = torch.minimum(n.cpu(), ef.lengths.cpu()).clamp(max=T)
     return sem[:, :T].cpu(), ef.frames[:, :T].cpu(), n, ef.utterance.cpu()
 
-def _features_hash(cfg: OmniConfig, s: Settings) -> str:
-    from dataclasses import asdict
-    return run_hash(cfg, ('audio', 'data', 'semantic_encoder', 'emotion_encoder'), 'asr', s.seed, emotion=asdict(cfg.stages.emotion))
+def _features_name(cfg: OmniConfig, s: Settings) -> str:
+    "The cache file of the features: named by the hashes of the two encoder runs that made them."
+    return f"{stage_hash('asr', cfg, s.seed)}_{stage_hash('emotion_encoder', cfg, s.seed)}.pt"
 
 _FEATURES: dict = {}
 
 def stage1_features(cfg: OmniConfig, settings: Optional[Settings] = None, batch_size: int = 64, progress: bool = True) -> dict:
     "Every dialogue's rows, query encoder features and reply emotion vector, computed once and cached on disk."
-    from emotion_omni_lite.audio import load_audio
-    from emotion_omni_lite.dataset import audio_path
     s = settings or get_settings()
-    path = s.run_path / 'stage1_features' / f'{_features_hash(cfg, s)}.pt'
+    path = s.run_path / 'stage1_features' / _features_name(cfg, s)
     if str(path) in _FEATURES: return _FEATURES[str(path)]
     if not path.exists():
         from tqdm.auto import tqdm
-        from emotion_omni_lite.dataset import load_dialogues
-        from emotion_omni_lite.semantic_encoder import load_semantic_encoder
-        from emotion_omni_lite.emotion_encoder import emotion_features, load_emotion_encoder
         ds = load_dialogues(cfg, s)
         rows = ds.remove_columns([c for c in ('units',) if c in ds.column_names]).to_list()
         sem_enc, emo_enc = load_semantic_encoder(cfg, s), load_emotion_encoder(cfg, s)
@@ -233,15 +231,6 @@ def stage1_features(cfg: OmniConfig, settings: Optional[Settings] = None, batch_
     return _FEATURES[str(path)]
 
 # %% ../nbs/11_stage1.ipynb #83b50f1c
-def stage1_run_name(cfg: OmniConfig) -> str:
-    "`stage1`, or `stage1_semantic_only` for the ablation without the emotion stream."
-    return 'stage1' if cfg.adapter.emotion_stream else 'stage1_semantic_only'
-
-def _stage1_hash(cfg: OmniConfig, s: Settings) -> str:
-    from dataclasses import asdict
-    return run_hash(cfg, ('audio', 'data', 'semantic_encoder', 'emotion_encoder', 'adapter', 'llm', 'lora', 'emotion_head'),
-                    'stage1', s.seed, text=asdict(cfg.stages.text), emotion=asdict(cfg.stages.emotion), asr=asdict(cfg.stages.asr))
-
 def build_stage1(cfg: OmniConfig, settings: Optional[Settings] = None) -> tuple:
     "`(Stage1Model, tokenizer)`: the text LLM frozen with LoRA added, a fresh adapter and head."
     llm, tok = load_text_llm(cfg, settings)
@@ -254,39 +243,27 @@ def stage1_example(feats: dict, i: int, tok, reply: Optional[str] = None) -> dic
     ex = build_prompt(tok, reply=reply)
     return {**ex, 'sem': feats['sem'][i], 'emo': feats['emo'][i], 'n50': feats['n50'][i], 'target': feats['reply_vec'][i]}
 
-def train_stage1(cfg: OmniConfig, settings: Optional[Settings] = None, force: bool = False) -> Path:
-    "Stage 1: adapters, LoRA and emotion head on the training dialogues; returns the run folder."
-    from functools import partial
-    s = settings or get_settings()
-    run, h = s.run_path / stage1_run_name(cfg), _stage1_hash(cfg, s)
-    if not force and run_is_current(run, h): return run
-    feats = stage1_features(cfg, s)
+def stage1_job(cfg: OmniConfig, settings: Settings) -> StageJob:
+    "Stage 1: adapter, LoRA and emotion head learn from the training dialogues' cached encoder features."
+    feats = stage1_features(cfg, settings)
     rows = feats['rows']
     train_idx = [i for i, r in enumerate(rows) if r['split'] == 'train']
-    set_seed(s.seed)
-    model, tok = build_stage1(cfg, s)
-    start_run(run, cfg, h, force)
+    tok = load_tokenizer(cfg, settings)
     data = [stage1_example(feats, i, tok, rows[i]['reply_text']) for i in train_idx]
-    res = fit(model, data, partial(collate_stage1, pad_id=tok.pad_token_id), stage1_loss, cfg.stages.stage1,
-              ckpt_dir=run, seed=s.seed, device=s.device, name=run.name)
-    model = model.cpu().eval()
-    save_weights({n: p for n, p in model.named_parameters() if p.requires_grad}, run / 'model.safetensors')
-    model.llm.save_pretrained(run / 'lora')                            # LoRA on its own (peft format)
     cen = EmotionCentroids.fit(feats['reply_vec'][train_idx], [rows[i]['reply_emotion'] for i in train_idx])
-    save_json(cen.to_dict(), run / 'centroids.json')
-    t0 = time.time()
-    metrics = evaluate_stage1(Stage1Pipeline(model, tok, cen, cfg), feats)
-    metrics.update(train_seconds=round(res.seconds, 1), eval_seconds=round(time.time() - t0, 1), steps=res.steps,
-                   features_seconds=feats.get('seconds'), final_loss=res.final_loss, n_train=len(data),
-                   trainable_params=sum(p.numel() for p in model.parameters() if p.requires_grad))
-    return finish_run(run, metrics, res.history)
+    def save(model, folder):
+        save_weights({n: p for n, p in model.named_parameters() if p.requires_grad}, folder / 'model.safetensors')
+        model.llm.save_pretrained(folder / 'lora')                      # LoRA on its own (peft format)
+        save_json(cen.to_dict(), folder / 'centroids.json')
+    return StageJob(data=data, build=lambda: build_stage1(cfg, settings)[0], collate=partial(collate_stage1, pad_id=tok.pad_token_id),
+                    loss=stage1_loss, save=save, evaluate=lambda model, folder: evaluate_stage1(Stage1Pipeline(model, tok, cen, cfg), feats),
+                    info={'features_seconds': feats.get('seconds')})
 
 # %% ../nbs/11_stage1.ipynb #6c8b5be6
 class Stage1Pipeline:
-    "A trained stage 1: `respond(wave)` → reply text, reply emotion (label and vector), reply hidden states and embeddings."
-    def __init__(self, model: Stage1Model, tok, centroids: EmotionCentroids, cfg: OmniConfig, sem_enc=None, emo_enc=None):
+    "A trained stage 1 on cached encoder features, in batches: reply text, reply emotion (label and vector), reply states."
+    def __init__(self, model: Stage1Model, tok, centroids: EmotionCentroids, cfg: OmniConfig):
         self.model, self.tok, self.centroids, self.cfg = model.eval(), tok, centroids, cfg
-        self.sem_enc, self.emo_enc = sem_enc, emo_enc
         self.end_id = tok.convert_tokens_to_ids(IM_END)
 
     def _batch(self, feats: Sequence[dict], replies=None):
@@ -330,33 +307,20 @@ class Stage1Pipeline:
                 out.append({'text': self.tok.decode(d['reply_ids'], skip_special_tokens=True).strip(), 'reply_emotion': lab, **d})
         return out
 
-    def respond(self, wave, max_new_tokens: int = 40) -> dict:
-        "Reply to one utterance (a 16 kHz wave or a file path): text, reply_emotion, reply_emotion_vec, hidden, inputs_embeds."
-        from emotion_omni_lite.audio import load_audio
-        if self.sem_enc is None: raise ValueError("this pipeline has no encoders: load it with load_stage1")
-        sem, emo, n, user = encode_speech(self.sem_enc, self.emo_enc, [load_audio(wave)], self.cfg.audio)
-        r = self.respond_features([{'sem': sem[0, :n[0]], 'emo': emo[0, :n[0]], 'n50': int(n[0])}], max_new_tokens)[0]
-        return {**r, 'user_emotion_vec': user[0]}
-
-def load_stage1(cfg: OmniConfig, settings: Optional[Settings] = None, with_encoders: bool = True) -> Stage1Pipeline:
-    "The trained stage 1 (trained first if missing) as a `Stage1Pipeline`, with the frozen encoders."
+def load_stage1(cfg: OmniConfig, settings: Optional[Settings] = None, name: str = 'stage1') -> Stage1Pipeline:
+    "The trained stage 1 (`name`: `stage1` or its ablation `stage1_semantic_only`) as a frozen `Stage1Pipeline`."
     s = settings or get_settings()
-    run = train_stage1(cfg, s)
+    cfg = stage_config(name, cfg)
+    run = require_stage(name, cfg, s)
     model, tok = build_stage1(cfg, s)
     load_weights(model, run / 'model.safetensors')
     freeze(model)
     cen = EmotionCentroids.from_dict(json.loads((run / 'centroids.json').read_text()))
-    enc = (None, None)
-    if with_encoders:
-        from emotion_omni_lite.semantic_encoder import load_semantic_encoder
-        from emotion_omni_lite.emotion_encoder import load_emotion_encoder
-        enc = (load_semantic_encoder(cfg, s), load_emotion_encoder(cfg, s))
-    return Stage1Pipeline(model, tok, cen, cfg, *enc)
+    return Stage1Pipeline(model, tok, cen, cfg)
 
 # %% ../nbs/11_stage1.ipynb #1a8b4ca8
 def evaluate_stage1(pipe: Stage1Pipeline, feats: dict, splits=('test_voice', 'test_sentence', 'test_both')) -> dict:
     "Reply-emotion accuracy and style match on the held-out dialogues, by sentence kind and by split."
-    from emotion_omni_lite.dialogues import REPLY_STYLE
     rows = feats['rows']
     train = [r for r in rows if r['split'] == 'train']
     clf = ReplyStyleClassifier().fit([r['reply_text'] for r in train], [r['reply_style'] for r in train])

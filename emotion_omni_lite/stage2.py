@@ -4,7 +4,7 @@
 
 # %% ../nbs/14_stage2.ipynb #45a0bb63
 from __future__ import annotations
-import json, math, time
+import hashlib, json, math, time
 from dataclasses import asdict
 from pathlib import Path
 from typing import Optional, Sequence
@@ -14,75 +14,64 @@ import torch.nn.functional as F
 from torch import nn
 from transformers import DynamicCache
 
-from .config import EMOTIONS, OmniConfig, Settings, get_settings, set_field
-from .train import (fit, freeze, load_weights, save_weights, set_seed, run_hash, run_is_current,
-                                     start_run, finish_run)
-from .text_llm import build_prompt
-from .decoder import build_fusion, build_speech_decoder, stream_decode
-from .vocoder import build_vocoder
+from .config import EMOTIONS, OmniConfig, Settings, get_settings
+from .train import freeze, load_weights, save_weights
+from .stages import StageJob, require_stage, stage_config, stage_hash
+from .audio import log_mel
+from .dataset import load_dialogues, load_units_tokenizer
+from .emotion_encoder import emotion_features, load_emotion_encoder
+from .tts import speak
+from .stage1 import load_stage1, stage1_features
+from .decoder import build_fusion, build_speech_decoder
 
 # %% auto #0
 __all__ = ['Stage2Model', 'collate_stage2', 'stage2_loss', 'stage2_features', 'cross_emotion_examples', 'stage2_example',
-           'stage2_run_name', 'heldout_unit_loss', 'train_stage2', 'load_stage2_model', 'EmotionOmni', 'load_omni',
-           'speech_figures', 'condition_following', 'chat_main', 'get_config_for']
+           'heldout_unit_loss', 'stage2_job', 'load_stage2_model']
 
 # %% ../nbs/14_stage2.ipynb #e66c34f2
 class Stage2Model(nn.Module):
-    "Fusion gate + AdaLN + speech decoder; `loss(batch)` draws the emotion source and the mask per example."
+    "Fusion gate + AdaLN + speech decoder; `forward(batch)` draws the emotion vector and the mask per example."
     def __init__(self, cfg: OmniConfig):
         super().__init__()
-        self.dcfg = cfg.decoder
+        self.tcfg = cfg.stages.stage2                                                    # the coin flips' odds
         self.fusion, self.decoder = build_fusion(cfg), build_speech_decoder(cfg)
-        self.register_buffer('prosody_mean', torch.zeros(2)); self.register_buffer('prosody_std', torch.ones(2))
-
-    def prosody_to_target(self, p): return (p - self.prosody_mean) / self.prosody_std     # (log2 F0, dB) → normalised
-    def target_to_prosody(self, t): return t * self.prosody_std + self.prosody_mean
 
     def forward(self, batch, teacher_force=None, streaming=None):
         "Cross-entropy on the units; `teacher_force`/`streaming` [B] bool override the coin flips."
         B, dev = len(batch['n']), batch['h'].device
-        tf = torch.rand(B, device=dev) < self.dcfg.teacher_force_prob if teacher_force is None else teacher_force.to(dev)
-        st = torch.rand(B, device=dev) < self.dcfg.stream_mask_prob if streaming is None else streaming.to(dev)
-        emo = torch.where(tf[:, None], batch['emo_true'], batch['emo_pred']).float()    # [B, d_emo]
-        x = self.fusion(batch['h'].float(), batch['e'].float(), emo)                   # [B, N, d]
-        logits, pros = self.decoder(x, batch['n'], batch['units'], batch['m'], st, return_prosody=True)
-        ce = F.cross_entropy(logits.flatten(0, 1).float(), self.decoder.targets(batch['units'], batch['m']).flatten())
-        if pros is None or 'prosody' not in batch: return ce
-        return ce + F.mse_loss(pros, self.prosody_to_target(batch['prosody'].float()))   # + pitch level, loudness (optional head)
+        tf = torch.rand(B, device=dev) < self.tcfg.teacher_force_prob if teacher_force is None else teacher_force.to(dev)
+        st = torch.rand(B, device=dev) < self.tcfg.stream_mask_prob if streaming is None else streaming.to(dev)
+        vec = torch.where(tf[:, None], batch['emotion_vec_true'], batch['emotion_vec_pred']).float()   # [B, d_emo]
+        x = self.fusion(batch['h'].float(), batch['e'].float(), vec)                   # [B, N, d]
+        logits = self.decoder(x, batch['n'], batch['units'], batch['m'], st)           # [B, M+1, vocab]
+        return F.cross_entropy(logits.flatten(0, 1).float(), self.decoder.targets(batch['units'], batch['m']).flatten())
 
 def collate_stage2(batch: Sequence[dict]) -> dict:
-    "Examples → padded batch: h, e [B, N, d]; emo_true, emo_pred [B, d_emo]; units [B, M]; n, m [B]."
+    "Examples → padded batch: h, e [B, N, d]; emotion_vec_true, emotion_vec_pred [B, d_emo]; units [B, M]; n, m [B]."
     n = torch.tensor([len(b['h']) for b in batch]); m = torch.tensor([len(b['units']) for b in batch])
     pad = lambda xs, v=0: torch.nn.utils.rnn.pad_sequence(list(xs), batch_first=True, padding_value=v)
     out = {'h': pad(b['h'] for b in batch), 'e': pad(b['e'] for b in batch), 'n': n, 'm': m,
            'units': pad((b['units'] for b in batch), 0),
-           'emo_true': torch.stack([b['emo_true'] for b in batch]), 'emo_pred': torch.stack([b['emo_pred'] for b in batch])}
-    if 'prosody' in batch[0]: out['prosody'] = torch.stack([b['prosody'] for b in batch])   # [B, 2]
+           'emotion_vec_true': torch.stack([b['emotion_vec_true'] for b in batch]),
+           'emotion_vec_pred': torch.stack([b['emotion_vec_pred'] for b in batch])}
     return out
 
 def stage2_loss(model, batch): return model(batch)
 
 # %% ../nbs/14_stage2.ipynb #c3a5fda5
-def _stage1_hash(cfg, s):
-    from emotion_omni_lite.stage1 import _stage1_hash as h1
-    return h1(cfg, s)
-
 def stage2_features(cfg: OmniConfig, settings: Optional[Settings] = None, batch_size: int = 64, progress: bool = True) -> dict:
     "Every dialogue's reply states (h, e), predicted and true emotion vectors and units, cached on disk."
-    from emotion_omni_lite.stage1 import load_stage1, stage1_features
-    from emotion_omni_lite.dataset import load_dialogues
     s = settings or get_settings()
-    h = run_hash(cfg, ('units',), None, s.seed, stage1=_stage1_hash(cfg, s), max_units=cfg.decoder.max_units,
-                 max_reply_tokens=cfg.decoder.max_reply_tokens, prosody=2)
-    path = s.run_path / 'stage2_features' / f"{h}.pt"
+    path = s.run_path / 'stage2_features' / f"{_cache_name(cfg, s)}.pt"
     if path.exists(): return torch.load(path)
     from tqdm.auto import tqdm
-    pipe = load_stage1(cfg, s, with_encoders=False)
+    pipe = load_stage1(cfg, s)
     f1 = stage1_features(cfg, s)
     rows, ds = f1['rows'], load_dialogues(cfg, s)
     if list(ds['id']) != [r['id'] for r in rows]: raise RuntimeError("stage 1 features and the dataset disagree: rebuild with force=True")
     units = ds['units']
-    out = {'rows': rows, 'h': [], 'e': [], 'emo_pred': [], 'emo_true': f1['reply_vec'].float(), 'units': [], 'seconds': 0.0}
+    out = {'rows': rows, 'h': [], 'e': [], 'emotion_vec_pred': [], 'emotion_vec_true': f1['reply_vec'].float(), 'units': [],
+           'seconds': 0.0}
     t0, D = time.time(), cfg.decoder
     for i in tqdm(range(0, len(rows), batch_size), desc='stage-1 reply states', disable=not progress, leave=False):
         idx = range(i, min(i + batch_size, len(rows)))
@@ -90,14 +79,9 @@ def stage2_features(cfg: OmniConfig, settings: Optional[Settings] = None, batch_
         for j, r in zip(idx, pipe.reply_states(feats, [rows[j]['reply_text'] for j in idx])):
             n = min(len(r['hidden']) - 1, D.max_reply_tokens)                  # drop the end token
             out['h'].append(r['hidden'][:n].half().clone()); out['e'].append(r['inputs_embeds'][:n].half().clone())
-            out['emo_pred'].append(r['reply_emotion_vec'].float())
+            out['emotion_vec_pred'].append(r['reply_emotion_vec'].float())
             out['units'].append(torch.tensor(units[j][:D.max_units], dtype=torch.long))
-    out['emo_pred'] = torch.stack(out['emo_pred'])
-    from emotion_omni_lite.audio import load_audio
-    from emotion_omni_lite.dataset import audio_path
-    from emotion_omni_lite.vocoder import prosody_of
-    pr = [prosody_of(load_audio(audio_path(r, s, 'reply'))) for r in tqdm(rows, desc='reply prosody', disable=not progress, leave=False)]
-    out['prosody'] = torch.tensor([[math.log2(f), db] for f, db in pr])              # [D, 2] (log2 F0, RMS dB)
+    out['emotion_vec_pred'] = torch.stack(out['emotion_vec_pred'])
     out['seconds'] = round(time.time() - t0, 1)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix('.tmp'); torch.save(out, tmp); tmp.replace(path)
@@ -106,16 +90,10 @@ def stage2_features(cfg: OmniConfig, settings: Optional[Settings] = None, batch_
 def cross_emotion_examples(cfg: OmniConfig, f: dict, idx: Sequence[int], settings: Optional[Settings] = None,
                            progress: bool = True) -> list:
     "Stage-2 examples whose reply words are spoken in another reply emotion, with that speech's vector as the condition."
-    from emotion_omni_lite.audio import log_mel
-    from emotion_omni_lite.dataset import load_units_tokenizer
-    from emotion_omni_lite.emotion_encoder import emotion_features, load_emotion_encoder
-    from emotion_omni_lite.tts import speak
-    from emotion_omni_lite.vocoder import prosody_of
     s = settings or get_settings()
-    idx = list(idx)[::max(1, round(1 / cfg.decoder.cross_emotion))]
-    h = run_hash(cfg, ('audio', 'data', 'units', 'emotion_encoder'), None, s.seed, rows=[f['rows'][i]['id'] for i in idx],
-                 stage1=_stage1_hash(cfg, s), emotion=asdict(cfg.stages.emotion), espeak_seeded=True)
-    path = s.run_path / 'stage2_features' / f"cross_{h}.pt"
+    idx = list(idx)[::max(1, round(1 / cfg.stages.stage2.cross_emotion))]
+    rows_hash = hashlib.sha256(json.dumps([f['rows'][i]['id'] for i in idx]).encode()).hexdigest()[:8]
+    path = s.run_path / 'stage2_features' / f"cross_{_cache_name(cfg, s)}_{rows_hash}.pt"
     if path.exists(): return torch.load(path)
     from tqdm.auto import tqdm
     tok, enc = load_units_tokenizer(cfg, s), load_emotion_encoder(cfg, s)
@@ -129,27 +107,23 @@ def cross_emotion_examples(cfg: OmniConfig, f: dict, idx: Sequence[int], setting
                   max_seconds=cfg.audio.max_seconds, seed=1_000_003 * (s.seed + 1) + i)   # repeatable
         vec = emotion_features(enc, [w], cfg.audio).utterance[0].float()                 # [d_emo]
         units = tok.encode(log_mel(w, cfg.audio))[:cfg.decoder.max_units]
-        f0, db = prosody_of(w)
-        out.append({'h': f['h'][i], 'e': f['e'][i], 'emo_true': vec, 'emo_pred': vec, 'units': units,
-                    'prosody': torch.tensor([math.log2(f0), db]), 'emotion': emo, 'row': i})
+        out.append({'h': f['h'][i], 'e': f['e'][i], 'emotion_vec_true': vec, 'emotion_vec_pred': vec, 'units': units,
+                    'emotion': emo, 'row': i})
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix('.tmp'); torch.save(out, tmp); tmp.replace(path)
     return out
 
 def stage2_example(f: dict, i: int) -> dict:
     "Training example `i` of the cached stage-2 features."
-    return {'h': f['h'][i], 'e': f['e'][i], 'emo_true': f['emo_true'][i], 'emo_pred': f['emo_pred'][i],
-            'units': f['units'][i], 'prosody': f['prosody'][i]}
+    return {'h': f['h'][i], 'e': f['e'][i], 'emotion_vec_true': f['emotion_vec_true'][i],
+            'emotion_vec_pred': f['emotion_vec_pred'][i], 'units': f['units'][i]}
 
 # %% ../nbs/14_stage2.ipynb #bd608cf0
-def stage2_run_name(cfg: OmniConfig) -> str:
-    "`stage2`, or `stage2_no_adaln` for the ablation without AdaLN conditioning."
-    return 'stage2' if cfg.fusion.adaln else 'stage2_no_adaln'
-
-def _stage2_hash(cfg: OmniConfig, s: Settings) -> str:
-    from dataclasses import asdict
-    dec = {k: v for k, v in asdict(cfg.decoder).items() if k not in ('temperature', 'top_k')}   # inference-only
-    return run_hash(cfg, ('units', 'fusion'), 'stage2', s.seed, decoder=dec, stage1=_stage1_hash(cfg, s), espeak_seeded=True)
+def _cache_name(cfg: OmniConfig, s: Settings) -> str:
+    "Stage 2's caches are named by the runs they come from (stage 1, the emotion encoder) and the sizes that cut them."
+    d = {'stage1': stage_hash('stage1', cfg, s.seed), 'emotion_encoder': stage_hash('emotion_encoder', cfg, s.seed),
+         'units': asdict(cfg.units), 'max_units': cfg.decoder.max_units, 'max_reply_tokens': cfg.decoder.max_reply_tokens}
+    return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:12]
 
 @torch.no_grad()
 def heldout_unit_loss(model: Stage2Model, f: dict, idx: Sequence[int], streaming: bool, batch_size: int = 64) -> float:
@@ -161,222 +135,24 @@ def heldout_unit_loss(model: Stage2Model, f: dict, idx: Sequence[int], streaming
         tot += model(b, torch.zeros(B, dtype=torch.bool), torch.full((B,), streaming)).item() * B; n += B
     return round(tot / max(n, 1), 4)
 
-def train_stage2(cfg: OmniConfig, settings: Optional[Settings] = None, force: bool = False) -> Path:
-    "Stage 2: fusion gate, AdaLN and speech decoder on the cached stage-1 reply states; returns the run folder."
-    s = settings or get_settings()
-    run, h = s.run_path / stage2_run_name(cfg), _stage2_hash(cfg, s)
-    if not force and run_is_current(run, h): return run
-    f = stage2_features(cfg, s)
+def stage2_job(cfg: OmniConfig, settings: Settings) -> StageJob:
+    "Stage 2: fusion gate, AdaLN and speech decoder learn from stage 1's cached reply states (and replies in another emotion)."
+    f = stage2_features(cfg, settings)
     rows = f['rows']
     train_idx = [i for i, r in enumerate(rows) if r['split'] == 'train']
     test_idx = [i for i, r in enumerate(rows) if r['split'] != 'train']
-    start_run(run, cfg, h, force)                      # wipes a run of another configuration
-    set_seed(s.seed)
-    model = Stage2Model(cfg)
-    p = f['prosody'][train_idx]
-    model.prosody_mean.copy_(p.mean(0)); model.prosody_std.copy_(p.std(0).clamp(min=1e-3))
     data = [stage2_example(f, i) for i in train_idx]
-    if cfg.decoder.cross_emotion > 0:                  # the same words in another emotion: only the vector tells which
-        data += [{k: v for k, v in x.items() if k not in ('emotion', 'row')} for x in cross_emotion_examples(cfg, f, train_idx, s)]
-    res = fit(model, data, collate_stage2, stage2_loss, cfg.stages.stage2, ckpt_dir=run, seed=s.seed,
-              device=s.device, name=run.name)
-    model = model.cpu().eval()
-    save_weights(model.state_dict(), run / 'model.safetensors')
-    metrics = {'heldout_unit_ce_full': heldout_unit_loss(model, f, test_idx, False),
-               'heldout_unit_ce_streaming': heldout_unit_loss(model, f, test_idx, True),
-               'train_seconds': round(res.seconds, 1), 'features_seconds': f.get('seconds'), 'steps': res.steps,
-               'final_loss': res.final_loss, 'n_train': len(data),
-               'trainable_params': sum(p.numel() for p in model.parameters())}
-    return finish_run(run, metrics, res.history)
+    if cfg.stages.stage2.cross_emotion > 0:            # the same words in another emotion: only the vector tells which
+        data += [{k: v for k, v in x.items() if k not in ('emotion', 'row')}
+                 for x in cross_emotion_examples(cfg, f, train_idx, settings)]
+    def evaluate(model, folder):
+        return {'heldout_unit_ce_full': heldout_unit_loss(model, f, test_idx, False),
+                'heldout_unit_ce_streaming': heldout_unit_loss(model, f, test_idx, True)}
+    return StageJob(data=data, build=lambda: Stage2Model(cfg), collate=collate_stage2, loss=stage2_loss,
+                    save=lambda model, folder: save_weights(model.state_dict(), folder / 'model.safetensors'),
+                    evaluate=evaluate, info={'features_seconds': f.get('seconds')})
 
-def load_stage2_model(cfg: OmniConfig, settings: Optional[Settings] = None) -> Stage2Model:
-    "The trained (frozen) fusion + decoder, trained first if missing."
-    return freeze(load_weights(Stage2Model(cfg), train_stage2(cfg, settings) / 'model.safetensors'))
-
-# %% ../nbs/14_stage2.ipynb #2615be49
-class EmotionOmni:
-    "The whole model: `respond(audio)` → reply text, user and reply emotion, reply speech, timings."
-    def __init__(self, cfg: OmniConfig, stage1, stage2: Stage2Model, vocoder, emotion_encoder, max_new_tokens: int = 40):
-        self.cfg, self.s1, self.s2, self.vocoder, self.emo_enc = cfg, stage1, stage2.eval(), vocoder, emotion_encoder
-        self.max_new_tokens = max_new_tokens
-
-    @torch.no_grad()
-    def reply_tokens(self, feat: dict, clock: dict):
-        "Greedy reply generation with a KV cache, yielding (token id, h [d], e [d]) per reply token."
-        from emotion_omni_lite.stage1 import collate_stage1
-        m, tok = self.s1.model, self.s1.tok
-        x, att, _ = m.splice(collate_stage1([{**build_prompt(tok), **feat}], tok.pad_token_id), left_pad=True)  # [1, L, d]
-        cache = DynamicCache()
-        out = m.llm(inputs_embeds=x, attention_mask=att, past_key_values=cache, use_cache=True)
-        nxt = int(out.logits[0, -1].argmax())
-        for _ in range(self.max_new_tokens):
-            if nxt == self.s1.end_id: break
-            clock.setdefault('first_text_token', time.perf_counter())
-            e = m.llm.get_input_embeddings()(torch.tensor([[nxt]]))                      # [1, 1, d]
-            out = m.llm(inputs_embeds=e, past_key_values=cache, use_cache=True, output_hidden_states=True)
-            yield nxt, out.hidden_states[-1][0, -1], e[0, 0]                             # h, e: [d]
-            nxt = int(out.logits[0, -1].argmax())
-        clock['text_done'] = time.perf_counter()
-
-    def _fused_states(self, tokens, state: dict):
-        "Fused reply states [1, n, d] as tokens arrive (held back until the emotion vector exists)."
-        hs, es, ids, k = [], [], [], self.s1.model.head.n_tokens
-        def emit(a, b):
-            return self.s2.fusion(torch.stack(hs[a:b])[None], torch.stack(es[a:b])[None], state['vec'][None])
-        for t, h, e in tokens:
-            ids.append(t); hs.append(h); es.append(e)
-            if len(ids) == k:
-                state['vec'] = self.s1.model.head.mlp(torch.stack(hs).mean(0))           # [d_emo]
-                yield emit(0, k)
-            elif len(ids) > k: yield emit(len(ids) - 1, len(ids))
-        state['ids'] = ids
-        if len(ids) < k and ids:
-            state['vec'] = self.s1.model.head.mlp(torch.stack(hs).mean(0))
-            yield emit(0, len(ids))
-
-    @torch.no_grad()
-    def _speak(self, fused, streaming: bool, clock: dict, on_audio=None) -> tuple:
-        "Units and audio from a stream of fused states; each unit chunk is vocoded as soon as it exists."
-        units, pieces, dcfg = [], [], self.cfg.decoder
-        st, pros = {}, None
-        for chunk in stream_decode(self.s2.decoder, fused, streaming, dcfg.temperature, dcfg.top_k,
-                                   torch.Generator().manual_seed(0), st):
-            pros = pros or self.prosody(st['stream'].prosody)                  # with a prosody head: (F0 Hz, RMS dB) from SOS
-            kw = {'prosody': pros} if pros is not None else {}
-            pieces.append(self.vocoder(chunk, context=units[-4:], **kw))       # 4 units of left context
-            units += chunk
-            clock.setdefault('first_audio', time.perf_counter())
-            if on_audio: on_audio(pieces[-1])
-        return units, (torch.cat(pieces) if pieces else torch.zeros(0))
-
-    def prosody(self, t):
-        "The prosody head's normalised output → (F0 Hz, RMS dB) for the vocoder (None without a head)."
-        if t is None: return None
-        lf0, db = self.s2.target_to_prosody(t).tolist()
-        return 2 ** lf0, db
-
-    @torch.no_grad()
-    def speak_states(self, h, e, emotion_vec, streaming: bool = False) -> tuple:
-        "(units, audio) for given reply states h, e [N, d] and an AdaLN emotion vector [d_emo] (e.g. the true text)."
-        x = self.s2.fusion(h[None].float(), e[None].float(), emotion_vec[None].float())   # [1, N, d]
-        return self._speak([x], streaming, {})
-
-    @torch.no_grad()
-    def respond_features(self, feat: dict, streaming: bool = True, on_audio=None) -> dict:
-        "Reply to cached encoder features {sem, emo, n50}: text, reply emotion, units, audio, timings."
-        clock, state, t0 = {}, {}, time.perf_counter()
-        units, audio = self._speak(self._fused_states(self.reply_tokens(feat, clock), state), streaming, clock, on_audio)
-        ids, vec = state.get('ids', []), state.get('vec')
-        ms = lambda k: round((clock[k] - t0) * 1000, 1) if k in clock else None
-        return {'text': self.s1.tok.decode(ids, skip_special_tokens=True).strip(),
-                'reply_emotion': self.s1.centroids.predict(vec[None])[0] if vec is not None else None,
-                'reply_emotion_vec': vec, 'units': units, 'audio': audio, 'sample_rate': self.vocoder.sample_rate,
-                'timings': {'first_text_token_ms': ms('first_text_token'), 'first_audio_ms': ms('first_audio'),
-                            'text_done_ms': ms('text_done'), 'total_ms': round((time.perf_counter() - t0) * 1000, 1)}}
-
-    @torch.no_grad()
-    def respond(self, audio, streaming: bool = True, on_audio=None) -> dict:
-        "Speech in (path or 16 kHz wave) → text, user_emotion, reply_emotion, audio, sample_rate, timings."
-        from emotion_omni_lite.audio import load_audio
-        from emotion_omni_lite.stage1 import encode_speech
-        t0 = time.perf_counter()
-        wave = load_audio(audio)
-        sem, emo, n, _ = encode_speech(self.s1.sem_enc, self.s1.emo_enc, [wave], self.cfg.audio)
-        user = EMOTIONS[int(self.user_emotion_probs(wave).argmax())]
-        t1 = time.perf_counter()
-        r = self.respond_features({'sem': sem[0, :n[0]], 'emo': emo[0, :n[0]], 'n50': int(n[0])}, streaming, on_audio=on_audio)
-        enc_ms = (t1 - t0) * 1000
-        r['timings'] = {k: (round(v + enc_ms, 1) if v is not None else None) for k, v in r['timings'].items()}
-        r['timings']['encoders_ms'] = round(enc_ms, 1)
-        r['audio_seconds'] = round(len(r['audio']) / r['sample_rate'], 3)
-        r['rtf'] = round(r['timings']['total_ms'] / 1000 / max(r['audio_seconds'], 1e-3), 3)
-        return {'user_emotion': user, **r}
-
-    def user_emotion_probs(self, wave) -> torch.Tensor:
-        "The emotion encoder's probabilities of the six EMOTIONS for the user's speech → [6]."
-        from emotion_omni_lite.emotion_encoder import classify_emotion
-        return classify_emotion(self.emo_enc, [wave], self.cfg.audio)[0]
-
-def load_omni(cfg: OmniConfig, settings: Optional[Settings] = None) -> EmotionOmni:
-    "Stage 1, stage 2, the vocoder and the emotion encoder, trained first where missing."
-    from emotion_omni_lite.stage1 import load_stage1
-    s = settings or get_settings()
-    s1 = load_stage1(cfg, s)
-    return EmotionOmni(cfg, s1, load_stage2_model(cfg, s), build_vocoder(cfg, s), s1.emo_enc)
-
-# %% ../nbs/14_stage2.ipynb #83b50f1c
-def speech_figures(cfg: OmniConfig, settings: Optional[Settings] = None, n_eval: int = 96, omni=None,
-                   streaming: bool = True, n_follow: int = 24) -> dict:
-    "Emotion accuracy (kit's emotion encoder) and pocketsphinx WER of generated reply speech on held-out dialogues."
-    import random
-    from emotion_omni_lite.audio import load_audio
-    from emotion_omni_lite.dataset import audio_path
-    from emotion_omni_lite.emotion_encoder import classify_emotion
-    from emotion_omni_lite.metrics import pocketsphinx_wer
-    from emotion_omni_lite.stage1 import stage1_features
-    s = settings or get_settings()
-    omni = omni or load_omni(cfg, s)
-    f1, f2 = stage1_features(cfg, s), stage2_features(cfg, s)
-    rows = f2['rows']
-    test = [i for i, r in enumerate(rows) if r['split'] != 'train']
-    idx = sorted(random.Random(s.seed).sample(test, min(n_eval, len(test))))
-    gen = [omni.respond_features({k: f1[k][i] for k in ('sem', 'emo', 'n50')}, streaming) for i in idx]
-    tf = [omni.speak_states(f2['h'][i], f2['e'][i], f2['emo_pred'][i], streaming)[1] for i in idx]
-    waves = {'generated': [g['audio'] for g in gen], 'teacher_text': tf,
-             'reference': [load_audio(audio_path(rows[i], s, 'reply')) for i in idx],
-             'vocoded_reference_units': [omni.vocoder(f2['units'][i].tolist()) for i in idx]}
-    want = [rows[i]['reply_emotion'] for i in idx]
-    texts = {'generated': [g['text'] for g in gen]}
-    m = {'n_eval': len(idx), 'streaming': streaming}
-    for k, ws in waves.items():
-        ok = [len(w) >= 1600 for w in ws]                               # under 0.1 s of speech counts as wrong
-        pr = classify_emotion(omni.emo_enc, [w if o else torch.zeros(1600) for w, o in zip(ws, ok)], cfg.audio).argmax(-1)
-        m[f'{k}_emotion_acc'] = round(sum(o and EMOTIONS[p] == t for o, p, t in zip(ok, pr.tolist(), want)) / len(idx), 4)
-        m[f'{k}_wer'] = round(pocketsphinx_wer(ws, texts.get(k, [rows[i]['reply_text'] for i in idx]))[0], 4)
-    m['reply_emotion_label_acc'] = round(sum(g['reply_emotion'] == t for g, t in zip(gen, want)) / len(idx), 4)
-    for k in ('first_text_token_ms', 'first_audio_ms', 'total_ms'):
-        v = sorted(g['timings'][k] for g in gen if g['timings'][k] is not None)
-        m[f'median_{k}'] = v[len(v) // 2] if v else None
-    secs = sum(len(w) for w in waves['generated']) / omni.vocoder.sample_rate
-    m['rtf'] = round(sum(g['timings']['total_ms'] for g in gen) / 1000 / max(secs, 1e-3), 3)
-    m.update(condition_following(omni, f2, idx[:n_follow], cfg.audio, streaming))
-    return m
-
-def condition_following(omni, f2: dict, idx: Sequence[int], audio_cfg, streaming: bool = True) -> dict:
-    "Speak each reply's true-text states under every reply emotion's vector: how often the speech follows the vector, how often the words."
-    from emotion_omni_lite.emotion_encoder import classify_emotion
-    c, vec_hits, text_hits, n = omni.s1.centroids, 0, 0, 0
-    for i in idx:
-        ws = [omni.speak_states(f2['h'][i], f2['e'][i], v, streaming)[1] for v in c.centroids]
-        pr = classify_emotion(omni.emo_enc, [w if len(w) >= 1600 else torch.zeros(1600) for w in ws], audio_cfg).argmax(-1)
-        for lab, p in zip(c.labels, pr.tolist()):
-            vec_hits += EMOTIONS[p] == lab; text_hits += EMOTIONS[p] == f2['rows'][i]['reply_emotion']; n += 1
-    return {'follows_condition_acc': round(vec_hits / max(n, 1), 4), 'follows_words_acc': round(text_hits / max(n, 1), 4),
-            'n_condition_following': n}
-
-# %% ../nbs/14_stage2.ipynb #07633905
-def chat_main(audio_path, out_path=None, as_json: bool = True, cfg: Optional[OmniConfig] = None,
-              settings: Optional[Settings] = None, streaming: bool = True) -> dict:
-    "Answer one spoken query: write the reply wav to `out_path` (if given), print and return the JSON-able result."
-    from emotion_omni_lite.audio import save_wav
-    s = settings or get_settings()
-    cfg = cfg or get_config_for(s)
-    t0 = time.perf_counter()
-    omni = load_omni(cfg, s)
-    load_ms = round((time.perf_counter() - t0) * 1000, 1)
-    r = omni.respond(audio_path, streaming)
-    out = {'text': r['text'], 'user_emotion': r['user_emotion'], 'reply_emotion': r['reply_emotion'],
-           'audio_seconds': r['audio_seconds'], 'sample_rate': r['sample_rate'], 'n_units': len(r['units']),
-           'timings': {**r['timings'], 'load_ms': load_ms}, 'rtf': r['rtf']}
-    if out_path:
-        out['out_path'] = str(save_wav(out_path, r['audio'], r['sample_rate']))
-    if as_json: print(json.dumps(out))
-    else:
-        print(f"you sounded {out['user_emotion']}; reply ({out['reply_emotion']}): {out['text']}")
-        print(f"first audio after {out['timings']['first_audio_ms']} ms" + (f"; speech written to {out_path}" if out_path else ''))
-    return out
-
-def get_config_for(settings: Settings) -> OmniConfig:
-    "The config of the settings' preset."
-    from emotion_omni_lite.config import get_config
-    return get_config(settings.preset)
+def load_stage2_model(cfg: OmniConfig, settings: Optional[Settings] = None, name: str = 'stage2') -> Stage2Model:
+    "The trained, frozen fusion + decoder of stage `name` (`stage2` or its ablation `stage2_no_adaln`)."
+    cfg = stage_config(name, cfg)
+    return freeze(load_weights(Stage2Model(cfg), require_stage(name, cfg, settings) / 'model.safetensors'))

@@ -13,13 +13,14 @@ import torch
 from torch import nn
 
 from .config import OmniConfig, Settings, get_settings
-from .train import finish_run, fit, run_hash, run_is_current, set_seed, start_run
+from .stages import StageJob, require_stage
+from .dataset import load_dialogues
 
 # %% auto #0
 __all__ = ['PAD_TOKEN', 'IM_START', 'IM_END', 'SPEECH_TOKEN', 'SPECIAL_TOKENS', 'CHAT_TEMPLATE', 'SYSTEM_PROMPT',
            'train_tokenizer', 'speech_token_id', 'build_prompt', 'collate_lm', 'llm_config', 'build_llm',
-           'load_pretrained_llm', 'user_text', 'text_examples', 'lm_loss', 'train_text_llm', 'heldout_loss',
-           'load_text_llm', 'generate_text', 'add_lora']
+           'load_pretrained_llm', 'user_text', 'text_examples', 'lm_loss', 'text_llm_job', 'heldout_loss',
+           'load_text_llm', 'load_tokenizer', 'generate_text', 'add_lora']
 
 # %% ../nbs/09_text_llm.ipynb #e66c34f2
 PAD_TOKEN, IM_START, IM_END, SPEECH_TOKEN = '<|endoftext|>', '<|im_start|>', '<|im_end|>', '<speech>'
@@ -90,19 +91,25 @@ def build_llm(cfg: OmniConfig) -> nn.Module:
     return Qwen2ForCausalLM(llm_config(cfg))
 
 # %% ../nbs/09_text_llm.ipynb #d6fa045f
-def load_pretrained_llm(path, dtype='auto'):
-    "`(model, tokenizer)` from a local folder or cached hub name, with the `<speech>` token added."
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-    try:
-        tok = AutoTokenizer.from_pretrained(str(path))
-        model = AutoModelForCausalLM.from_pretrained(str(path), dtype=dtype)
-    except OSError as e:
-        raise FileNotFoundError(f"cannot load the LLM from {path!r} ({e.__class__.__name__}): download it once "
-                                f"(`hf download {path}`) or set cfg.llm.pretrained to a local folder") from e
+def _load_tokenizer(path):
+    "The tokenizer of a local folder or cached hub name, with the `<speech>` token, a chat template and a pad token."
+    from transformers import AutoTokenizer
+    tok = AutoTokenizer.from_pretrained(str(path))
     if SPEECH_TOKEN not in tok.get_vocab():
         tok.add_special_tokens({'additional_special_tokens': [SPEECH_TOKEN]})
     if tok.chat_template is None: tok.chat_template = CHAT_TEMPLATE
     if tok.pad_token is None: tok.pad_token = PAD_TOKEN if PAD_TOKEN in tok.get_vocab() else tok.eos_token
+    return tok
+
+def load_pretrained_llm(path, dtype='auto'):
+    "`(model, tokenizer)` from a local folder or cached hub name, with the `<speech>` token added."
+    from transformers import AutoModelForCausalLM
+    try:
+        tok = _load_tokenizer(path)
+        model = AutoModelForCausalLM.from_pretrained(str(path), dtype=dtype)
+    except OSError as e:
+        raise FileNotFoundError(f"cannot load the LLM from {path!r} ({e.__class__.__name__}): download it once "
+                                f"(`hf download {path}`) or set cfg.llm.pretrained to a local folder") from e
     if len(tok) > model.get_input_embeddings().weight.shape[0]: model.resize_token_embeddings(len(tok))
     return model, tok
 
@@ -128,32 +135,20 @@ def lm_loss(model, batch):
 def _rows(ds) -> list: return ds if isinstance(ds, list) else ds.remove_columns([c for c in ('units',) if c in ds.column_names]).to_list()
 
 # %% ../nbs/09_text_llm.ipynb #5e047277
-def train_text_llm(cfg: OmniConfig, settings: Optional[Settings] = None, force: bool = False, rows=None) -> Path:
-    "Stage 0 for the LLM: tokenizer + text pretraining on the training dialogues; returns the run folder."
-    s = settings or get_settings()
-    if cfg.llm.pretrained: return Path(cfg.llm.pretrained)
-    run = s.run_path / 'text_llm'
-    h = run_hash(cfg, ('data', 'llm'), 'text', s.seed)
-    if not force and run_is_current(run, h): return run
-    if rows is None:
-        from emotion_omni_lite.dataset import load_dialogues
-        rows = load_dialogues(cfg, s)
-    rows = _rows(rows)
+def text_llm_job(cfg: OmniConfig, settings: Settings, rows=None) -> StageJob:
+    "Stage 0 for the LLM (`lite`): a tokenizer, then text pretraining on the training dialogues."
+    rows = _rows(load_dialogues(cfg, settings) if rows is None else rows)
     train = [r for r in rows if r['split'] == 'train']
     test = [r for r in rows if r['split'] == 'test_sentence']
-    texts = [SYSTEM_PROMPT] + [t for r in train for t in (user_text(r, True), r['reply_text'])]
-    tok = train_tokenizer(texts, cfg.llm.vocab_size)
-    set_seed(s.seed)
-    model = build_llm(cfg)
-    start_run(run, cfg, h, force)
-    res = fit(model, text_examples(train, tok), collate_lm, lm_loss, cfg.stages.text, ckpt_dir=run, seed=s.seed,
-              device=s.device, name='text_llm')
-    model = model.cpu().eval()
-    metrics = {'final_loss': res.final_loss, 'seconds': round(res.seconds, 1), 'n_params': sum(p.numel() for p in model.parameters()),
-               'vocab': len(tok), 'n_train_chats': len(train)}
-    if test: metrics['heldout_sentence_loss'] = round(heldout_loss(model, tok, test), 4)
-    model.save_pretrained(run / 'model'); tok.save_pretrained(run / 'model')
-    return finish_run(run, metrics, res.history)
+    tok = train_tokenizer([SYSTEM_PROMPT] + [t for r in train for t in (user_text(r, True), r['reply_text'])], cfg.llm.vocab_size)
+    def save(model, folder):
+        model.save_pretrained(folder / 'model'); tok.save_pretrained(folder / 'model')
+    def evaluate(model, folder):
+        m = {'vocab': len(tok), 'n_train_chats': len(train)}
+        if test: m['heldout_sentence_loss'] = round(heldout_loss(model, tok, test), 4)
+        return m
+    return StageJob(data=text_examples(train, tok), build=lambda: build_llm(cfg), collate=collate_lm, loss=lm_loss,
+                    save=save, evaluate=evaluate)
 
 @torch.no_grad()
 def heldout_loss(model, tok, rows, batch_size: int = 64) -> float:
@@ -166,10 +161,13 @@ def heldout_loss(model, tok, rows, batch_size: int = 64) -> float:
     return tot / max(len(ex), 1)
 
 def load_text_llm(cfg: OmniConfig, settings: Optional[Settings] = None):
-    "`(model, tokenizer)`: the stage-0 model in `lite` (trained if missing), Qwen from `cfg.llm.pretrained` in `full`."
-    s = settings or get_settings()
+    "`(model, tokenizer)`: the stage-0 model in `lite` (`StageMissing` when it has not run), Qwen from `cfg.llm.pretrained` in `full`."
     if cfg.llm.pretrained: return load_pretrained_llm(cfg.llm.pretrained)
-    return load_pretrained_llm(train_text_llm(cfg, s) / 'model', dtype=torch.float32)
+    return load_pretrained_llm(require_stage('text_llm', cfg, settings) / 'model', dtype=torch.float32)
+
+def load_tokenizer(cfg: OmniConfig, settings: Optional[Settings] = None):
+    "The LLM's tokenizer alone (the same one `load_text_llm` returns), without loading the weights."
+    return _load_tokenizer(cfg.llm.pretrained or require_stage('text_llm', cfg, settings) / 'model')
 
 # %% ../nbs/09_text_llm.ipynb #07633905
 @torch.no_grad()

@@ -18,8 +18,7 @@ from .config import TrainConfig, resolve_device
 
 # %% auto #0
 __all__ = ['set_seed', 'freeze', 'trainable_state', 'save_weights', 'save_json', 'load_weights', 'batch_indices',
-           'save_checkpoint', 'load_checkpoint', 'has_checkpoint', 'run_hash', 'run_is_current', 'start_run',
-           'finish_run', 'require_run', 'in_notebook', 'LiveLoss', 'TrainResult', 'fit']
+           'save_checkpoint', 'load_checkpoint', 'has_checkpoint', 'in_notebook', 'LiveLoss', 'TrainResult', 'fit']
 
 # %% ../nbs/01_train.ipynb #c3a5fda5
 def set_seed(seed: int):
@@ -70,14 +69,18 @@ def batch_indices(n: int, batch_size: int, step: int, seed: int) -> list:
 
 # %% ../nbs/01_train.ipynb #2615be49
 def _rng_state() -> dict:
+    "torch and CUDA generator states as base64 bytes, Python's as plain numbers (read back without `eval`)."
     enc = lambda t: base64.b64encode(t.numpy().tobytes()).decode()
-    d = {'torch': enc(torch.get_rng_state()), 'python': repr(random.getstate())}
+    version, state, gauss = random.getstate()
+    d = {'torch': enc(torch.get_rng_state()), 'python': {'version': version, 'state': list(state), 'gauss': gauss}}
     if torch.cuda.is_available(): d['cuda'] = [enc(s) for s in torch.cuda.get_rng_state_all()]
     return d
 
 def _set_rng_state(d: dict):
     dec = lambda s: torch.frombuffer(bytearray(base64.b64decode(s)), dtype=torch.uint8)
-    torch.set_rng_state(dec(d['torch'])); random.setstate(eval(d['python']))
+    torch.set_rng_state(dec(d['torch']))
+    p = d['python']
+    random.setstate((int(p['version']), tuple(int(x) for x in p['state']), None if p['gauss'] is None else float(p['gauss'])))
     if 'cuda' in d and torch.cuda.is_available(): torch.cuda.set_rng_state_all([dec(s) for s in d['cuda']])
 
 def save_checkpoint(ckpt_dir, model, opt, sched, step: int, history: list):
@@ -105,42 +108,6 @@ def load_checkpoint(ckpt_dir, model, opt, sched) -> tuple:
 
 def has_checkpoint(ckpt_dir) -> bool:
     return (Path(ckpt_dir) / 'checkpoint' / 'state.json').exists()
-
-# %% ../nbs/01_train.ipynb #0f499d4c
-def run_hash(cfg, parts: Sequence[str], stage: str, seed: int, **extra) -> str:
-    "Short hash of what a run depends on: the named config parts, the stage's `TrainConfig`, the seed and `extra`."
-    import hashlib
-    from dataclasses import asdict
-    d = {'parts': cfg.part_hash(*parts), 'train': asdict(getattr(cfg.stages, stage)) if stage else None,
-         'seed': seed, **extra}
-    return hashlib.sha256(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:12]
-
-def run_is_current(folder, h: str) -> bool:
-    "True when `folder` holds a finished run (metrics written) made with hash `h`."
-    f = Path(folder) / 'config.json'
-    return (Path(folder) / 'metrics.json').exists() and f.exists() and json.loads(f.read_text()).get('hash') == h
-
-def start_run(folder, cfg, h: str, force: bool = False) -> Path:
-    "Prepare a run folder: wipe it if it belongs to another config (or `force`), then record config and hash."
-    import shutil
-    folder = Path(folder); f = folder / 'config.json'
-    if folder.exists() and (force or not f.exists() or json.loads(f.read_text()).get('hash') != h):
-        shutil.rmtree(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    save_json({**cfg.to_dict(), 'hash': h}, f)
-    return folder
-
-def finish_run(folder, metrics: dict, history: Optional[list] = None) -> Path:
-    "Write `history.json` and, last, `metrics.json` (which marks the run finished)."
-    if history is not None: save_json(history, Path(folder) / 'history.json')
-    save_json(metrics, Path(folder) / 'metrics.json')
-    return Path(folder)
-
-def require_run(folder, stage: str, command: str = 'eol run'):
-    "Raise `FileNotFoundError` naming the missing stage and how to build it, unless `folder` holds a finished run."
-    if not (Path(folder) / 'metrics.json').exists():
-        raise FileNotFoundError(f"stage '{stage}' has no finished run in {folder}: run `{command}` (or its notebook) first")
-    return Path(folder)
 
 # %% ../nbs/01_train.ipynb #1bf7619e
 def in_notebook() -> bool:

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from .config import EMOTIONS
-from .audio import resample
+from .audio import SAMPLE_RATE, resample
 
 # %% auto #0
 __all__ = ['EMOTION_PROSODY', 'QUERY_VOICES', 'RATE', 'VOLUME', 'PITCH', 'RANGE', 'WORDGAP', 'TTS_ENGINES', 'Prosody',
@@ -139,7 +139,7 @@ def seed_espeak(seed: int):
     except (OSError, AttributeError): pass
 
 def speak(text: str, voice: str, emotion: str, rng: Optional[np.random.Generator] = None, jitter: float = 0.0,
-          engine: Optional[TTSEngine] = None, sr: int = 16000, max_seconds: Optional[float] = None,
+          engine: Optional[TTSEngine] = None, sr: int = SAMPLE_RATE, max_seconds: Optional[float] = None,
           seed: Optional[int] = None) -> torch.Tensor:
     "`text` spoken by `voice` in `emotion` (preset ± `jitter`) as float32 [T] at `sr`, at most `max_seconds` long (`seed`: repeatable)."
     if seed is not None: seed_espeak(seed)

@@ -12,14 +12,15 @@ from torch import nn
 import torch.nn.functional as F
 import torchaudio
 
-from .config import OmniConfig, ConfigError, AudioConfig, get_settings
-from .train import (fit, save_weights, load_weights, set_seed, freeze, run_hash, run_is_current, save_json,
-                                     start_run, finish_run)
+from .config import OmniConfig, ConfigError, AudioConfig, Settings, get_settings
+from .train import freeze, load_weights, save_weights
+from .stages import StageJob, require_stage
+from .audio import SAMPLE_RATE, load_audio, log_mel
+from .dataset import audio_path, load_dialogues
 
 # %% auto #0
-__all__ = ['VOCODERS', 'SEGMENT_UNITS', 'GriffinLim', 'ConvBlock', 'UnitToMel', 'Vocoder', 'MelVocoder', 'apply_prosody',
-           'prosody_of', 'build_vocoder', 'vocoder_hash', 'vocoder_pairs', 'vocoder_loss', 'calibrate',
-           'load_vocoder_weights', 'train_vocoder']
+__all__ = ['VOCODERS', 'SEGMENT_UNITS', 'GriffinLim', 'ConvBlock', 'UnitToMel', 'Vocoder', 'MelVocoder', 'build_vocoder',
+           'vocoder_pairs', 'vocoder_loss', 'vocoder_job']
 
 # %% ../nbs/13_vocoder.ipynb #e66c34f2
 class GriffinLim(nn.Module):
@@ -69,17 +70,16 @@ class UnitToMel(nn.Module):
 # %% ../nbs/13_vocoder.ipynb #3c9abe76
 class Vocoder(nn.Module):
     "Interface: `vocoder(units LongTensor[T25]) → waveform [T] at vocoder.sample_rate`."
-    sample_rate: int = 16000
+    sample_rate: int = SAMPLE_RATE
     def forward(self, units) -> torch.Tensor: raise NotImplementedError
 
 class MelVocoder(Vocoder):
-    "Units → mel (a trained `UnitToMel`) → waveform (Griffin-Lim), optionally at a given pitch level and loudness."
+    "Units → mel (a trained `UnitToMel`) → waveform (Griffin-Lim)."
     def __init__(self, cfg: OmniConfig):
         super().__init__()
         self.sample_rate, self.hop = cfg.audio.sample_rate, cfg.audio.hop_length
         self.unit_to_mel = UnitToMel(cfg.units.n_units, cfg.audio.n_mels, cfg.vocoder.hidden)
         self.griffin_lim = GriffinLim(cfg.audio, cfg.vocoder.griffin_lim_iters)
-        self.calibration = {'f0_hz': 100.0, 'rms_db': -22.0}   # typical pitch and loudness of its output (measured)
 
     @torch.no_grad()
     def mel(self, units) -> torch.Tensor:
@@ -88,35 +88,20 @@ class MelVocoder(Vocoder):
         return self.unit_to_mel(u[None])[0]
 
     @torch.no_grad()
-    def forward(self, units, context=(), prosody=None) -> torch.Tensor:
-        "Waveform [4·T25·hop] for `units`; `context`: preceding units (continuity, cut off); `prosody`: (F0 Hz, RMS dB)."
+    def forward(self, units, context=()) -> torch.Tensor:
+        "Waveform [4·T25·hop] for `units`; `context`: preceding units (continuity, cut off)."
         units, context = list(units), list(context)
         if not units: return torch.zeros(0)
         wave = self.griffin_lim(self.mel(context + units)).cpu()
-        if prosody is not None:
-            wave = apply_prosody(wave, *prosody, self.calibration['f0_hz'], self.calibration['rms_db'], self.sample_rate)
         start = len(context) * 4 * self.hop
         return wave[start:start + len(units) * 4 * self.hop]
 
-def apply_prosody(wave, f0_hz: float, rms_db: float, f0_from: float = 100.0, rms_from: float = -22.0, sr: int = 16000):
-    "`wave` moved to pitch level `f0_hz` (phase vocoder) and loudness `rms_db`; its own levels are measured (fallbacks: `*_from`)."
-    from emotion_omni_lite.cues import shift_pitch
-    f0, db = prosody_of(wave, sr, default_f0=f0_from)
-    st = 12 * math.log2(max(f0_hz, 40.0) / f0)
-    if abs(st) >= 0.25: wave = shift_pitch(wave, max(-18.0, min(18.0, st)), sr)
-    return wave * 10 ** ((rms_db - prosody_of(wave, sr, pitch=False)[1]) / 20)
-
-def prosody_of(wave, sr: int = 16000, default_f0: float = 100.0, pitch: bool = True) -> tuple:
-    "(median voiced F0 in Hz, RMS level in dB) of an utterance: the pitch level and loudness the prosody head predicts."
-    from emotion_omni_lite.audio import pitch_contour
-    db = float(20 * torch.log10(torch.as_tensor(wave).pow(2).mean().sqrt().clamp(min=1e-5)))
-    if not pitch: return default_f0, db
-    f0 = pitch_contour(wave, sr)
-    voiced = f0[f0 > 0]
-    return (float(voiced.median()) if len(voiced) >= 10 else default_f0), db
-
 # %% ../nbs/13_vocoder.ipynb #b933d82e
-def _mel_vocoder(cfg, settings=None): return load_vocoder_weights(MelVocoder(cfg), cfg, settings)
+def _mel_vocoder(cfg, settings=None) -> MelVocoder:
+    "The trained `MelVocoder` (`StageMissing` names the command when the `vocoder` stage has not run)."
+    voc = MelVocoder(cfg)
+    load_weights(voc.unit_to_mel, require_stage('vocoder', cfg, settings) / 'model.safetensors')
+    return freeze(voc)
 
 VOCODERS: dict = {'griffin_lim': _mel_vocoder}
 
@@ -132,14 +117,8 @@ def build_vocoder(cfg: OmniConfig, settings=None, trained: bool = True) -> Vocod
 # %% ../nbs/13_vocoder.ipynb #d6fa045f
 SEGMENT_UNITS = 48   # ≈ 2 s windows per training example
 
-def vocoder_hash(cfg: OmniConfig, seed: int = 0) -> str:
-    "What a trained vocoder depends on: audio, data, units, vocoder sizes, its training stage and the seed."
-    return run_hash(cfg, ('audio', 'data', 'units', 'vocoder'), 'vocoder', seed)
-
 def vocoder_pairs(cfg: OmniConfig, settings=None, split: str = 'train', limit: Optional[int] = None) -> list:
     "[(units LongTensor[T25], log-mel HalfTensor[n_mels, 4·T25])] for the replies of `split`."
-    from emotion_omni_lite.dataset import load_dialogues, audio_path
-    from emotion_omni_lite.audio import load_audio, log_mel
     s = settings or get_settings()
     ds = load_dialogues(cfg, s)
     rows = [r for r in ds if (r['split'] == 'train') == (split == 'train')]
@@ -167,38 +146,14 @@ def vocoder_loss(model, batch):
     pred = model(units.clamp(min=0))
     return ((pred - mel).abs() * valid).sum() / (valid.sum() * mel.shape[1])
 
-def calibrate(voc: MelVocoder, pairs: list) -> dict:
-    "Typical pitch level and loudness of the vocoder's output (median over `pairs`' units)."
-    pr = torch.tensor([prosody_of(voc(u.tolist())) for u, _ in pairs])
-    return {'f0_hz': round(float(pr[:, 0].median()), 2), 'rms_db': round(float(pr[:, 1].median()), 2)}
-
-def load_vocoder_weights(voc: MelVocoder, cfg: OmniConfig, settings=None) -> MelVocoder:
-    "Load the trained unit→mel weights and the output calibration into `voc` (trains the vocoder first if needed)."
-    s = settings or get_settings()
-    run = train_vocoder(cfg, s)
-    load_weights(voc.unit_to_mel, run / 'model.safetensors')
-    freeze(voc)
-    cal = run / 'calibration.json'
-    if not cal.exists(): save_json(calibrate(voc, vocoder_pairs(cfg, s, limit=48)), cal)
-    voc.calibration = json.loads(cal.read_text())
-    return voc
-
-def train_vocoder(cfg: OmniConfig, settings=None, force: bool = False) -> Path:
-    "Train units → mel on the reply audio (reused when a finished run matches); returns the run folder."
-    s = settings or get_settings()
-    run, h = Path(s.run_path) / 'vocoder', vocoder_hash(cfg, s.seed)
-    if not force and run_is_current(run, h): return run
-    pairs = vocoder_pairs(cfg, s)
-    start_run(run, cfg, h, force)                      # wipes a run of another configuration
-    set_seed(s.seed)
-    model = UnitToMel(cfg.units.n_units, cfg.audio.n_mels, cfg.vocoder.hidden)
-    res = fit(model, pairs, _collate, vocoder_loss, cfg.stages.vocoder, ckpt_dir=run, seed=s.seed, device=s.device,
-              name='vocoder')
-    model = model.cpu().eval()
-    (run / 'calibration.json').unlink(missing_ok=True)   # measured again for the new weights at the first load
-    test = vocoder_pairs(cfg, s, split='test', limit=64)
-    with torch.no_grad():
-        l1 = sum(float((model(u[None])[0] - m.float()).abs().mean()) for u, m in test) / max(len(test), 1)
-    save_weights(model.state_dict(), run / 'model.safetensors')
-    return finish_run(run, {'test_mel_l1': round(l1, 4), 'train_seconds': round(res.seconds, 1), 'n_train': len(pairs)},
-                      res.history)
+def vocoder_job(cfg: OmniConfig, settings: Settings) -> StageJob:
+    "The vocoder stage: units → mel learns from the training replies; scored by mel L1 on held-out replies."
+    pairs = vocoder_pairs(cfg, settings)
+    def evaluate(model, folder):
+        test = vocoder_pairs(cfg, settings, split='test', limit=64)
+        with torch.no_grad():
+            l1 = sum(float((model(u[None])[0] - m.float()).abs().mean()) for u, m in test) / max(len(test), 1)
+        return {'test_mel_l1': round(l1, 4)}
+    return StageJob(data=pairs, build=lambda: UnitToMel(cfg.units.n_units, cfg.audio.n_mels, cfg.vocoder.hidden),
+                    collate=_collate, loss=vocoder_loss, evaluate=evaluate,
+                    save=lambda model, folder: save_weights(model.state_dict(), folder / 'model.safetensors'))

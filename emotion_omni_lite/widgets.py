@@ -18,9 +18,17 @@ from plotly.subplots import make_subplots
 from IPython.display import display
 
 from .config import EMOTIONS
-from .audio import AudioError, load_audio, log_mel, pitch_contour, resample
+from .audio import SAMPLE_RATE, AudioError, load_audio, log_mel, pitch_contour, resample
 from .tts import EMOTION_PROSODY, QUERY_VOICES, apply_tilt, get_tts, trim_silence
 from .cues import PROSODIC_FEATURES, change_rate, prosodic_features, shift_pitch
+from .config import get_config, get_settings
+from .dialogues import all_sentences
+from .tts import query_voices
+from .stages import StageMissing
+from .semantic_encoder import load_semantic_encoder
+from .emotion_encoder import emotion_features, load_emotion_encoder
+from .stage1 import encode_speech, load_stage1, stage1_features
+from .omni import load_omni
 
 # %% auto #0
 __all__ = ['ESPEAK_UNITS_PER_SEMITONE', 'CUE_COLUMNS', 'EMOTION_COLORS', 'Controls', 'apply_gain', 'resynthesize', 'transform',
@@ -43,7 +51,7 @@ def apply_gain(wave: torch.Tensor, db: float) -> torch.Tensor:
     "`wave` made `db` decibels louder (clipped to [-1, 1], as a recorder would)."
     return (wave * 10 ** (db / 20)).clamp(-1, 1)
 
-def resynthesize(text: str, voice: str, emotion: str = 'neutral', c: Controls = Controls(), sr: int = 16000,
+def resynthesize(text: str, voice: str, emotion: str = 'neutral', c: Controls = Controls(), sr: int = SAMPLE_RATE,
                  engine=None) -> torch.Tensor:
     "`text` spoken by `voice` with the `emotion` preset changed by `c`, re-synthesised by espeak-ng → [T] at `sr`."
     engine = engine or get_tts('espeak')
@@ -152,7 +160,7 @@ def wav_bytes(wave, sr: int) -> bytes:
     sf.write(buf, np.clip(np.asarray(wave, dtype=np.float32), -1, 1), int(sr), format='WAV', subtype='PCM_16')
     return buf.getvalue()
 
-def read_upload(content: bytes, name: str = 'upload.wav', max_seconds: float = 6.0, sr: int = 16000) -> torch.Tensor:
+def read_upload(content: bytes, name: str = 'upload.wav', max_seconds: float = 6.0, sr: int = SAMPLE_RATE) -> torch.Tensor:
     "An uploaded file's bytes → wave [T] at `sr`; `AudioError` if it is not audio, silent or too long."
     with tempfile.TemporaryDirectory() as d:
         p = Path(d) / (Path(name).name or 'upload.wav')
@@ -196,9 +204,9 @@ def _spec_fig(title='Mel spectrogram and pitch'):
     return f.update_layout(title=title, height=260, width=560, showlegend=False, margin=dict(l=50, r=50, t=40, b=30),
                            xaxis_title='seconds')
 
-def _show_spectrogram(lf: LiveFigure, wave, sr: int = 16000):
+def _show_spectrogram(lf: LiveFigure, wave, sr: int = SAMPLE_RATE):
     "Draw the log-mel and the pitch contour of `wave` into a figure made by `_spec_fig`."
-    w = resample(torch.as_tensor(wave, dtype=torch.float32), sr, 16000)
+    w = resample(torch.as_tensor(wave, dtype=torch.float32), sr, SAMPLE_RATE)
     mel = log_mel(w).numpy()                                             # [n_mels, T100]
     f0 = pitch_contour(w).numpy(); t = np.arange(len(f0)) / 100          # [T100]
     with lf.fig.batch_update():
@@ -261,7 +269,7 @@ class ProbePanel:
         try: self.uploaded = read_upload(content, name, self.parts.max_seconds)
         except AudioError as e:
             self.upload_status.value = _html(f'Upload refused: {e}', 'error'); return
-        self.upload_status.value = _html(f'using {Path(name).name} ({len(self.uploaded) / 16000:.1f} s)', 'note')
+        self.upload_status.value = _html(f'using {Path(name).name} ({len(self.uploaded) / SAMPLE_RATE:.1f} s)', 'note')
         if self.source.value == 'upload': self.update()
         else: self.source.value = 'upload'                               # triggers update()
 
@@ -278,8 +286,8 @@ class ProbePanel:
         self.range.disabled = self.source.value == 'upload'
         try:
             wave = self.query_wave(); t['voice'] = time.perf_counter() - t0
-            if len(wave) > self.parts.max_seconds * 16000:
-                raise AudioError('query', f'is {len(wave) / 16000:.1f} s long; the model takes at most {self.parts.max_seconds:g} s',
+            if len(wave) > self.parts.max_seconds * SAMPLE_RATE:
+                raise AudioError('query', f'is {len(wave) / SAMPLE_RATE:.1f} s long; the model takes at most {self.parts.max_seconds:g} s',
                                  'speak faster or pick a shorter sentence')
             probs, vec = self.parts.hear(wave); t['hear'] = time.perf_counter() - t0 - sum(t.values())
             reply = self.parts.answer(wave); t['answer'] = time.perf_counter() - t0 - sum(t.values())
@@ -308,7 +316,7 @@ class ProbePanel:
             with self.map.fig.batch_update(): self.map.fig.data[-1].x, self.map.fig.data[-1].y = [float(xy[0])], [float(xy[1])]
             self.map.refresh()
         _show_spectrogram(self.spec, self.wave)
-        self.query_audio.value = wav_bytes(self.wave, 16000)
+        self.query_audio.value = wav_bytes(self.wave, SAMPLE_RATE)
         self.reply_text.value = f'<i>{self.reply.get("text") or "(the model replied with no words)"}</i>'
         self.reply_emotion.value = f'predicted reply emotion: <b>{self.reply.get("reply_emotion", "?")}</b>'
         if self.reply_wave is None:
@@ -360,7 +368,7 @@ class EmotionComparator:
         self.table.value = ('<table><tr><th>spoken</th><th>heard</th><th>reply emotion</th><th>reply</th></tr>'
                             f'{cells}</table>')
         player = lambda w, sr: W.Audio(value=wav_bytes(w, sr), format='wav', autoplay=False, layout=W.Layout(width='160px'))
-        self.players.children = [W.VBox([W.HTML(f'<b>{r["emotion"]}</b>'), player(r['wave'], 16000)] +
+        self.players.children = [W.VBox([W.HTML(f'<b>{r["emotion"]}</b>'), player(r['wave'], SAMPLE_RATE)] +
                                         ([W.HTML('reply'), player(*r['reply_wave'])] if r['reply_wave'] is not None else []))
                                  for r in rows]
 
@@ -411,7 +419,7 @@ class EmotionMorph:
         except Exception as e:
             self.message.value = _html(f'{type(e).__name__}: {e}', 'error'); return
         self.wave, self.message.value = (w, sr), ''
-        w16 = resample(torch.as_tensor(np.asarray(w, np.float32)), sr, 16000)   # [T at 16 kHz]
+        w16 = resample(torch.as_tensor(np.asarray(w, np.float32)), sr, SAMPLE_RATE)   # [T at 16 kHz]
         self.audio.value = wav_bytes(w, sr)
         _show_spectrogram(self.spec, w16)
         try:                                                             # does the encoder hear the change too?
@@ -422,12 +430,10 @@ class EmotionMorph:
 
 # %% ../nbs/17_widgets.ipynb #632699e5
 def _sentence_options():
-    from emotion_omni_lite.dialogues import all_sentences
     S = all_sentences()
     return [s['text'] for s in S if s['kind'] == 'tone'] + [s['text'] for s in S if s['kind'] == 'explicit']
 
 def _voice_options(cfg):
-    from emotion_omni_lite.tts import query_voices
     train, test = query_voices(cfg.data.n_query_voices, cfg.data.n_test_voices)
     return [(v, v) for v in train] + [(f'{v} (held out)', v) for v in test]
 
@@ -447,11 +453,8 @@ def dataset_map_and_prototypes(feats: dict, n_points: int = 600, seed: int = 0) 
 
 def stage2_speaker(cfg, settings) -> tuple:
     "(the whole model or None, `speak(reply, vec)` or None, a note saying what is missing) from stage 2."
-    try:
-        from emotion_omni_lite.stage2 import load_omni
-        omni = load_omni(cfg, settings)                                  # trains stage 2 (and the vocoder) if missing
-    except Exception as e:
-        return None, None, f'The audio reply needs stage 2, which could not be loaded ({type(e).__name__}: {str(e)[:200]}).'
+    try: omni = load_omni(cfg, settings)                                # never trains: a missing run is named
+    except StageMissing as e: return None, None, f'The audio reply needs stage 2: {e}'
     def speak(reply, vec):
         "Reply speech for stage 1's reply states, with `vec` [d_emo] as the AdaLN condition."
         h, e = reply['hidden'], reply['inputs_embeds']                   # [n_reply, d_llm] each
@@ -460,19 +463,19 @@ def stage2_speaker(cfg, settings) -> tuple:
     return omni, speak, ''
 
 def kit_parts(cfg=None, settings=None, n_points: int = 600, with_speech: bool = True) -> ProbeParts:
-    "The widgets' parts wired to the trained kit (missing stages are trained first): encoder, stage 1, stage 2."
-    from emotion_omni_lite.config import get_config, get_settings
-    from emotion_omni_lite.emotion_encoder import emotion_features
-    from emotion_omni_lite.stage1 import load_stage1, stage1_features
+    "The widgets' parts wired to the trained kit: encoders, stage 1, stage 2 (`StageMissing` names what has not run)."
     s = settings or get_settings(); cfg = cfg or get_config(s.preset)
     omni, speak, note = stage2_speaker(cfg, s) if with_speech else (None, None, 'speech output switched off')
-    pipe = omni.s1 if omni is not None else load_stage1(cfg, s)
+    pipe = load_stage1(cfg, s)
+    sem_enc = omni.semantic_encoder if omni is not None else load_semantic_encoder(cfg, s)
+    emo_enc = omni.emotion_encoder if omni is not None else load_emotion_encoder(cfg, s)
     def hear(wave):
-        f = emotion_features(pipe.emo_enc, wave, cfg.audio)
+        f = emotion_features(emo_enc, wave, cfg.audio)
         return f.probs[0].numpy(), f.utterance[0].numpy()                            # [6], [d_emo]
     def answer(wave):
-        r = pipe.respond(wave)
-        return {**r, 'reply_emotion_vec': r['reply_emotion_vec'].numpy()}
+        sem, emo, n, vec_user = encode_speech(sem_enc, emo_enc, [load_audio(wave)], cfg.audio)
+        r = pipe.respond_features([{'sem': sem[0, :n[0]], 'emo': emo[0, :n[0]], 'n50': int(n[0])}])[0]
+        return {**r, 'emotion_vec_user': vec_user[0], 'reply_emotion_vec': r['reply_emotion_vec'].numpy()}
     emap, protos = dataset_map_and_prototypes(stage1_features(cfg, s, progress=False), n_points, s.seed)
     return ProbeParts(hear=hear, answer=answer, speak=speak, sentences=_sentence_options(), voices=_voice_options(cfg),
                       emotion_map=emap, prototypes=protos, max_seconds=cfg.audio.max_seconds, note=note)

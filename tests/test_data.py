@@ -1,6 +1,5 @@
 "The emotional dialogue dataset: build, determinism, splits, units, bring-your-own loader, refusal on mismatch."
 import json
-import time
 import warnings
 
 import numpy as np
@@ -8,6 +7,7 @@ import pytest
 import torch
 
 from emotion_omni_lite.audio import save_wav, load_audio, log_mel, pitch_contour, energy_contour
+from emotion_omni_lite import dataset
 from emotion_omni_lite.config import ConfigError, EMOTIONS, get_config, get_settings
 from emotion_omni_lite.dataset import (build_dataset, load_dialogues, load_units_tokenizer, build_info, plan_dialogues,
                                        audio_path, load_folder, UnitTokenizer, manifest_hash)
@@ -59,13 +59,20 @@ def test_same_seed_same_manifest_hash(smoke, tmp_path):
     build_dataset(cfg2, s2)
     a, b = build_info(cfg, s), build_info(cfg2, s2)
     assert a['manifest_hash'] == b['manifest_hash'] and a['config_hash'] == b['config_hash']
+    ds2 = load_dialogues(cfg2, s2)                                       # the data itself, not only its hash
+    assert ds2['units'] == ds['units']
+    for i in (0, len(ds) - 1):
+        assert audio_path(ds[i], s).read_bytes() == audio_path(ds2[i], s2).read_bytes()
     assert plan_dialogues(cfg, seed=1) != plan_dialogues(cfg, seed=0)   # another seed: another plan
 
 
-def test_reuse_and_refuse_on_mismatch(smoke):
+def test_reuse_and_refuse_on_mismatch(smoke, monkeypatch):
     cfg, s, ds, df = smoke
     before = (s.data_path / 'build.json').stat().st_mtime
-    t = time.time(); build_dataset(cfg, s); assert time.time() - t < 1.0  # a matching build is reused
+    def redo(*a, **k): raise AssertionError('a matching build was built again')
+    with monkeypatch.context() as m:                                     # a matching build is reused: nothing planned or fitted
+        m.setattr(dataset, 'plan_dialogues', redo); m.setattr(dataset.UnitTokenizer, 'fit', redo)
+        assert build_dataset(cfg, s) == s.data_path
     assert (s.data_path / 'build.json').stat().st_mtime == before
     other = get_config('smoke', **{'data.prosody_jitter': 0.1})
     with pytest.raises(ConfigError) as e:
@@ -94,10 +101,12 @@ def test_units_round_trip(smoke):
 def test_units_fit_on_training_replies_only(smoke, tmp_path):
     cfg, s, ds, df = smoke
     tok = load_units_tokenizer(cfg, s)
-    train = [i for i, sp in enumerate(df.split) if sp == 'train']
-    fr = torch.cat([tok.frames(log_mel(load_audio(audio_path(ds[i], s, 'reply')), cfg.audio)).half().float() for i in train])
-    refit = UnitTokenizer.fit(fr, cfg.units.n_units, seed=s.seed)
+    fr = [tok.frames(log_mel(load_audio(audio_path(ds[i], s, 'reply')), cfg.audio)).half().float() for i in range(len(ds))]
+    train = torch.cat([f for f, sp in zip(fr, df.split) if sp == 'train'])
+    refit = UnitTokenizer.fit(train, cfg.units.n_units, seed=s.seed)
     assert torch.allclose(refit.centroids, tok.centroids, atol=1e-3)    # exactly the train-only fit
+    leaky = UnitTokenizer.fit(torch.cat(fr), cfg.units.n_units, seed=s.seed)
+    assert not torch.allclose(leaky.centroids, tok.centroids, atol=1e-3)  # and not a fit that saw the test replies
 
 
 def _fixture_folder(d):
@@ -184,9 +193,12 @@ def test_interrupted_build_resumes_to_the_same_data(tmp_path):
     (root / 'manifest.jsonl').write_text('\n'.join(lines[:55]) + '\n')       # as if killed after 55 rows
     info = json.loads((root / 'build.json').read_text()); info['status'] = 'building'
     (root / 'build.json').write_text(json.dumps(info))
-    for p in (root / 'audio' / 'query').rglob('d00001*.wav'): p.unlink()   # and a file lost from a finished chunk
+    lost = sorted((root / 'audio' / 'query').rglob('d00001*.wav'))      # and files lost from a finished chunk
+    assert len(lost) == 10
+    for p in lost: p.unlink()
     build_dataset(cfg, s)
     assert build_info(cfg, s)['manifest_hash'] == h and len((root / 'manifest.jsonl').read_text().splitlines()) == 60
+    assert all(p.exists() for p in lost)
 
 
 def test_one_knob_scales_and_full_needs_its_units(tmp_path):

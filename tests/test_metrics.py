@@ -34,7 +34,9 @@ def test_rouge_l_known_cases():
 def test_labels():
     y, p = ['happy', 'sad', 'sad'], ['happy', 'sad', 'happy']
     assert accuracy(y, p) == pytest.approx(2 / 3)
-    assert sum(map(sum, confusion_matrix(y, p))) == 3
+    m = confusion_matrix(y, p)                                          # rows: true label, columns: predicted
+    assert m[1][1] == 1 and m[2][2] == 1 and m[2][1] == 1 and sum(map(sum, m)) == 3
+    assert confusion_matrix(['happy', 'bored'], ['happy', 'happy']) == [[0] * 6, [0, 1, 0, 0, 0, 0]] + [[0] * 6] * 4
 
 
 def test_pocketsphinx_on_clean_espeak():

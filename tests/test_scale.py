@@ -12,7 +12,9 @@ def test_full_sizes_match_published_models():
     assert 1.2e9 < speech < 1.4e9                                            # SPEC: about 1.3 B
     s1 = t['stages']['stage1']
     assert s1['trainable'] == t['parts']['adapter'] + t['parts']['lora'] + t['parts']['emotion_head']
-    assert s1['total'] == s1['trainable'] + s1['frozen']
+    # stage 1 freezes the two encoders and the LLM and leaves the speech side out; stage 2 uses every part
+    assert s1['frozen'] == t['parts']['semantic_encoder'] + t['parts']['emotion_encoder'] + t['parts']['llm']
+    assert s1['total'] == t['total'] - speech and t['stages']['stage2']['total'] == t['total']
     assert abs(t['bf16_gib'] - t['total'] * 2 / 2**30) < 1e-9
 
 
@@ -26,6 +28,7 @@ def test_eol_params_json():
     d = json.loads(out)
     for k in ('semantic_encoder', 'emotion_encoder', 'adapter', 'llm', 'lora', 'emotion_head', 'decoder'):
         assert d['parts'][k] > 0
+    assert abs(d['parts']['llm'] - 7.62e9) / 7.62e9 < 0.01                  # the full preset, not the default one
     assert set(d['stages']) == {'stage1', 'stage2'}
 
 
