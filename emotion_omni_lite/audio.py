@@ -4,9 +4,9 @@
 
 # %% ../nbs/02_audio.ipynb #45a0bb63
 from __future__ import annotations
-import functools
+import functools, math
 from pathlib import Path
-from typing import Union
+from typing import Sequence, Union
 
 import numpy as np
 import soundfile as sf
@@ -17,7 +17,8 @@ from .config import AudioConfig
 
 # %% auto #0
 __all__ = ['MIN_RATE', 'MAX_RATE', 'SILENCE_PEAK', 'SAMPLE_RATE', 'MIN_SECONDS', 'MIN_SAMPLES', 'AudioError', 'check_wave',
-           'resample', 'load_audio', 'save_wav', 'log_mel', 'energy_contour', 'pitch_contour']
+           'resample', 'load_audio', 'save_wav', 'log_mel', 'energy_contour', 'pitch_contour', 'pad_mels',
+           'cepstral_smooth', 'spectral_envelope', 'as_mels', 'shift_pitch', 'change_rate']
 
 # %% ../nbs/02_audio.ipynb #e66c34f2
 class AudioError(ValueError):
@@ -131,3 +132,54 @@ def pitch_contour(wave, sr: int = SAMPLE_RATE, fmin: float = 60.0, fmax: float =
     rms = fr.pow(2).mean(-1).sqrt()
     voiced = (best > threshold) & (rms > 0.05 * rms.max())
     return torch.where(voiced, sr / lag.clamp(min=1.0), torch.zeros(()))
+
+def pad_mels(mels: Sequence[torch.Tensor], n_frames: int) -> tuple:
+    "Pad (with each utterance's silence level) or crop log-mels [n_mels, T] to `n_frames` → ([B, n_mels, n_frames], lengths [B])."
+    out = torch.empty(len(mels), mels[0].shape[0], n_frames)
+    lengths = torch.tensor([min(m.shape[-1], n_frames) for m in mels])
+    for i, m in enumerate(mels):
+        m = m[:, :n_frames].float()
+        out[i] = m.amax() - 2.0                       # silence after Whisper's normalisation
+        out[i, :, :m.shape[-1]] = m
+    return out, lengths
+
+def cepstral_smooth(x: torch.Tensor, n_ceps: int) -> torch.Tensor:
+    "Each log-mel frame of `x` [B, n_mels, T] kept to its first `n_ceps` cepstral coefficients: its envelope, no pitch ripple."
+    dct = torchaudio.functional.create_dct(n_ceps, x.shape[1], 'ortho').to(x)        # [n_mels, n_ceps], orthonormal
+    return torch.einsum('bmt,mc,nc->bnt', x, dct, dct)                              # project onto the slow cosines
+
+def spectral_envelope(x: torch.Tensor, lengths: torch.Tensor, n_ceps: int) -> torch.Tensor:
+    "`cepstral_smooth`, then the utterance's mean frame removed (loudness and overall tilt go with it) → [B, n_mels, T]."
+    env = cepstral_smooth(x, n_ceps)
+    valid = (torch.arange(x.shape[-1], device=x.device)[None] < lengths[:, None].to(x.device))[:, None]  # [B, 1, T]
+    return env - (env * valid).sum(-1, keepdim=True) / lengths.clamp(min=1)[:, None, None].to(x)
+
+def as_mels(audio, audio_cfg: AudioConfig) -> list:
+    "Log-mels [n_mels, T] from waves ([S] tensors or arrays at 16 kHz, a [B, S] tensor) or mels ([n_mels, T], [B, n_mels, T])."
+    if torch.is_tensor(audio) and audio.dim() == 3: return list(audio)
+    if torch.is_tensor(audio) and audio.dim() == 2 and audio.shape[0] != audio_cfg.n_mels: return as_mels(list(audio), audio_cfg)
+    items = list(audio) if isinstance(audio, (list, tuple)) else [audio]
+    out = []
+    for a in items:
+        a = torch.as_tensor(a, dtype=torch.float32)
+        out.append(a if a.dim() == 2 else log_mel(a, audio_cfg))   # [n_mels, T100]
+    return out
+
+def _stretch(wave: torch.Tensor, rate: float, n_fft: int = 512, hop: int = 128) -> torch.Tensor:
+    "Phase-vocoder time stretch: `rate` > 1 is faster (shorter), pitch unchanged."
+    win = torch.hann_window(n_fft)
+    spec = torch.stft(wave, n_fft, hop, window=win, return_complex=True)             # [F, frames]
+    adv = torch.linspace(0, math.pi * hop, spec.shape[0])[:, None]
+    out = torchaudio.functional.phase_vocoder(spec, rate, adv)
+    return torch.istft(out, n_fft, hop, window=win, length=int(round(len(wave) / rate)))
+
+def shift_pitch(wave: torch.Tensor, semitones: float, sr: int = SAMPLE_RATE) -> torch.Tensor:
+    "The same utterance, `semitones` higher (negative: lower), same duration."
+    if semitones == 0: return wave
+    new_sr = int(round(sr / 2 ** (semitones / 12) / 100.0)) * 100                     # a ratio with a small kernel
+    faster = torchaudio.functional.resample(wave, sr, new_sr)                          # played at sr: higher and faster
+    return _stretch(faster, len(faster) / len(wave))[:len(wave)]
+
+def change_rate(wave: torch.Tensor, factor: float) -> torch.Tensor:
+    "The same utterance spoken `factor` times as fast (pitch unchanged)."
+    return wave if factor == 1 else _stretch(wave, factor)

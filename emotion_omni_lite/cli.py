@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Optional, Sequence
 
 from .config import ConfigError, OmniConfig, Settings, get_config, get_settings
-from .stages import STAGES, StageMissing, lite_minutes, run_stage, stage_config, stages_needed, train_command
+from .stages import STAGES, lite_minutes, run_stage, stage_config, stages_needed, train_command
 from . import dataset, semantic_encoder, emotion_encoder, text_llm, stage1, vocoder, stage2
 from .omni import chat_main
 from .evaluate import evaluate_run

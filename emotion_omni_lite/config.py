@@ -4,7 +4,7 @@
 
 # %% ../nbs/00_config.ipynb #45a0bb63
 from __future__ import annotations
-import configparser, dataclasses, hashlib, json, os
+import configparser, json, os
 from dataclasses import dataclass, field, fields, asdict, replace
 from pathlib import Path
 from typing import Optional
@@ -301,10 +301,6 @@ class OmniConfig:
     def __post_init__(self): check_config(self)
     def to_dict(self) -> dict: return asdict(self)
     def to_json(self) -> str: return json.dumps(self.to_dict(), indent=1)
-    def part_hash(self, *names) -> str:
-        "Short hash of the named parts (e.g. `'audio', 'data', 'units'`): what a cached build depends on."
-        d = {n: asdict(getattr(self, n)) for n in names}
-        return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:12]
 
     @classmethod
     def from_dict(cls, d: dict) -> 'OmniConfig':
@@ -360,7 +356,7 @@ _STAGE_TYPES = {f.name: f.type if isinstance(f.type, type) else globals()[f.type
 
 # %% ../nbs/00_config.ipynb #2615be49
 def full_config() -> OmniConfig:
-    "The paper's sizes (SPEC.md)."
+    "The paper's sizes: Whisper-large-v3, a 768-d emotion2vec-sized encoder, Qwen2.5-7B-Instruct, a 1.3 B speech decoder."
     T = TrainConfig
     return OmniConfig(preset='full', stages=StagesConfig(
         asr=ASRTrainConfig(steps=0), emotion=EmotionTrainConfig(steps=0), text=T(steps=0),  # pretrained: no stage 0
@@ -402,7 +398,6 @@ def lite_config() -> OmniConfig:
 def smoke_config() -> OmniConfig:
     "`lite` made tiny: every stage runs in seconds (tests)."
     c = lite_config()
-    T = TrainConfig
     return replace(c, preset='smoke',
         data=replace(c.data, n_dialogues=240, n_query_voices=6, n_test_voices=2),
         units=replace(c.units, n_units=32),

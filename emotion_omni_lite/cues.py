@@ -11,20 +11,18 @@ from typing import Optional, Sequence
 import numpy as np
 import torch
 import torch.nn.functional as F
-import torchaudio
 from torch import nn
 
 from .config import EMOTIONS, OmniConfig, Settings, get_settings
 from .emotion_encoder import classify_emotion, emotion_features, score_predictions
-from .audio import SAMPLE_RATE, energy_contour, load_audio, pitch_contour
+from .audio import SAMPLE_RATE, change_rate, energy_contour, load_audio, pitch_contour, shift_pitch
 from .dataset import audio_path, load_dialogues
 from .semantic_encoder import CharTokenizer
 
 # %% auto #0
 __all__ = ['PROSODIC_FEATURES', 'TIMING_FEATURES', 'prosodic_features', 'egemaps_features', 'LinearProbe', 'fit_linear_probe',
-           'query_prosody', 'prosodic_baseline', 'plot_confusion', 'pca_2d', 'plot_emotion_map', 'shift_pitch',
-           'change_rate', 'emotion_sweep', 'plot_sweep', 'frame_trajectory', 'plot_trajectory', 'timing_features',
-           'timing_probe']
+           'query_prosody', 'prosodic_baseline', 'plot_confusion', 'pca_2d', 'plot_emotion_map', 'emotion_sweep',
+           'plot_sweep', 'frame_trajectory', 'plot_trajectory', 'timing_features', 'timing_probe']
 
 # %% ../nbs/08_emotional_cues.ipynb #e66c34f2
 PROSODIC_FEATURES = ('f0_median', 'f0_p10', 'f0_p90', 'f0_range', 'f0_std', 'f0_delta', 'f0_slope',
@@ -120,25 +118,6 @@ def plot_emotion_map(vectors: torch.Tensor, emotions: Sequence[str], voices: Seq
     return fig.update_layout(height=450, margin=dict(l=40, r=10, t=40, b=30))
 
 # %% ../nbs/08_emotional_cues.ipynb #d6fa045f
-def _stretch(wave: torch.Tensor, rate: float, n_fft: int = 512, hop: int = 128) -> torch.Tensor:
-    "Phase-vocoder time stretch: `rate` > 1 is faster (shorter), pitch unchanged."
-    win = torch.hann_window(n_fft)
-    spec = torch.stft(wave, n_fft, hop, window=win, return_complex=True)             # [F, frames]
-    adv = torch.linspace(0, math.pi * hop, spec.shape[0])[:, None]
-    out = torchaudio.functional.phase_vocoder(spec, rate, adv)
-    return torch.istft(out, n_fft, hop, window=win, length=int(round(len(wave) / rate)))
-
-def shift_pitch(wave: torch.Tensor, semitones: float, sr: int = SAMPLE_RATE) -> torch.Tensor:
-    "The same utterance, `semitones` higher (negative: lower), same duration."
-    if semitones == 0: return wave
-    new_sr = int(round(sr / 2 ** (semitones / 12) / 100.0)) * 100                     # a ratio with a small kernel
-    faster = torchaudio.functional.resample(wave, sr, new_sr)                          # played at sr: higher and faster
-    return _stretch(faster, len(faster) / len(wave))[:len(wave)]
-
-def change_rate(wave: torch.Tensor, factor: float) -> torch.Tensor:
-    "The same utterance spoken `factor` times as fast (pitch unchanged)."
-    return wave if factor == 1 else _stretch(wave, factor)
-
 def emotion_sweep(encoder: nn.Module, wave: torch.Tensor, kind: str = 'pitch', values: Sequence[float] = None) -> tuple:
     "Emotion probabilities [len(values), 6] of `wave` with its pitch (semitones) or rate (factor) changed."
     if kind not in ('pitch', 'rate'): raise ValueError(f"kind {kind!r}: use 'pitch' or 'rate'")

@@ -4,8 +4,7 @@
 
 # %% ../nbs/05_dataset.ipynb #45a0bb63
 from __future__ import annotations
-import ctypes, hashlib, json, math, multiprocessing as mp, os, shutil, time, warnings
-from dataclasses import asdict
+import hashlib, json, multiprocessing as mp, shutil, time, warnings
 from pathlib import Path
 from typing import Optional, Sequence
 
@@ -16,12 +15,13 @@ from .config import EMOTIONS, ConfigError, OmniConfig, Settings, get_settings, e
 from .audio import SAMPLE_RATE, AudioError, load_audio, save_wav, log_mel, pitch_contour, energy_contour
 from .tts import get_tts, seed_espeak, speak, query_voices
 from .stages import require_stage, stage_hash
-from .dialogues import all_sentences, make_reply, heldout_sentences, split_name, REPLY_TEMPLATES, REPLY_STYLE
+from .dialogues import all_sentences, make_reply, heldout_sentences, split_name, REPLY_TEMPLATES
 
 # %% auto #0
 __all__ = ['CHUNK', 'FIT_MAX_FRAMES', 'KMEANS_ITERS', 'EMOTION_ALIASES', 'build_hash', 'plan_dialogues', 'nearest',
            'UnitTokenizer', 'audio_path', 'manifest_hash', 'build_dataset', 'folder_bytes', 'load_dialogues',
-           'load_units_tokenizer', 'build_info', 'dataset_stats', 'measure_prosody', 'prosody_markdown', 'load_folder']
+           'load_units_tokenizer', 'load_query_mels', 'build_info', 'dataset_stats', 'measure_prosody',
+           'prosody_markdown', 'load_folder']
 
 # %% ../nbs/05_dataset.ipynb #e66c34f2
 def build_hash(cfg: OmniConfig, seed: int) -> str:
@@ -315,6 +315,21 @@ def load_dialogues(cfg: OmniConfig, settings: Optional[Settings] = None):
 def load_units_tokenizer(cfg: OmniConfig, settings: Optional[Settings] = None) -> UnitTokenizer:
     "The unit tokenizer saved with the dataset."
     return UnitTokenizer.load(require_stage('data', cfg, settings) / 'units')
+
+_MEL_CACHE: dict = {}
+
+def load_query_mels(cfg: OmniConfig, settings: Optional[Settings] = None) -> tuple:
+    "The dialogues as a list of row dicts and their query log-mels [n_mels, T100] (float16), computed once per process."
+    s = settings or get_settings()
+    key = (str(s.data_path), stage_hash('data', cfg, s.seed))
+    if key not in _MEL_CACHE:
+        ds = load_dialogues(cfg, s)
+        rows = ds.remove_columns([c for c in ('units',) if c in ds.column_names]).to_list()
+        threads = torch.get_num_threads(); torch.set_num_threads(1)    # small FFTs: threads only add overhead
+        try: mels = [log_mel(load_audio(audio_path(r, s)), cfg.audio).half() for r in rows]   # [n_mels, T100] each
+        finally: torch.set_num_threads(threads)
+        _MEL_CACHE.clear(); _MEL_CACHE[key] = (rows, mels)
+    return _MEL_CACHE[key]
 
 def build_info(cfg: OmniConfig, settings: Optional[Settings] = None) -> dict:
     "`build.json` of the dataset (hashes, build time, size, statistics, measured prosody)."

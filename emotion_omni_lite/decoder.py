@@ -4,7 +4,6 @@
 
 # %% ../nbs/12_decoder.ipynb #45a0bb63
 from __future__ import annotations
-import math
 from typing import Optional
 import torch
 from torch import nn

@@ -5,7 +5,6 @@
 # %% ../nbs/04_dialogues.ipynb #45a0bb63
 from __future__ import annotations
 import math
-from typing import Optional
 
 import numpy as np
 

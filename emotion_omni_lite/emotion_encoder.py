@@ -5,9 +5,8 @@ encoder trained on the query emotions in `lite`, a 768-d pretrained model loaded
 
 # %% ../nbs/07_emotion_encoder.ipynb #45a0bb63
 from __future__ import annotations
-import json, time
+import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Optional, Sequence
 
 import torch
@@ -16,11 +15,10 @@ from torch import nn
 
 from .config import EMOTIONS, AudioConfig, ConfigError, OmniConfig, Settings, get_settings
 from .metrics import confusion_matrix
-from .train import load_weights, save_weights
-from .stages import StageJob, require_stage
-from .semantic_encoder import as_mels, cepstral_smooth, freeze_for_good, load_query_mels, pad_mels
-from .audio import load_audio, log_mel, pitch_contour
-from .dataset import audio_path
+from .train import freeze, load_weights, save_weights
+from .stages import StageJob, require_stage, stage_hash
+from .audio import as_mels, cepstral_smooth, load_audio, log_mel, pad_mels, pitch_contour
+from .dataset import audio_path, load_query_mels
 
 # %% auto #0
 __all__ = ['DEFAULT_EMOTION_CHECKPOINT', 'EmotionFeatures', 'masked_mean', 'LiteEmotionEncoder', 'PretrainedEmotionEncoder',
@@ -258,7 +256,7 @@ def load_query_emotion_inputs(cfg: OmniConfig, settings: Optional[Settings] = No
     rows, mels = load_query_mels(cfg, settings)
     if not cfg.emotion_encoder.pitch: return rows, mels
     s = settings or get_settings()
-    key = (str(s.data_path), cfg.part_hash('audio', 'data'))
+    key = (str(s.data_path), stage_hash('data', cfg, s.seed))
     if key not in _INPUT_CACHE:
         threads = torch.get_num_threads(); torch.set_num_threads(1)    # small FFTs: threads only add overhead
         try: ins = [torch.cat([m, pitch_rows(load_audio(audio_path(r, s)), m.shape[-1]).half()], 0) for r, m in zip(rows, mels)]
@@ -303,4 +301,4 @@ def load_emotion_encoder(cfg: OmniConfig, settings: Optional[Settings] = None) -
     if ec.pretrained: enc = load_pretrained_emotion_encoder(ec.pretrained)
     else: enc = load_weights(build_emotion_encoder(cfg), require_stage('emotion_encoder', cfg, settings) / 'model.safetensors')
     enc.audio_cfg = cfg.audio
-    return freeze_for_good(enc)
+    return freeze(enc)

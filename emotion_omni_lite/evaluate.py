@@ -4,7 +4,7 @@
 
 # %% ../nbs/16_evaluate.ipynb #45a0bb63
 from __future__ import annotations
-import importlib, json, time
+import json, time
 from pathlib import Path
 from typing import Optional, Sequence
 
@@ -27,8 +27,8 @@ from .cues import timing_probe
 from .report import SYSTEMS, benchmark_table, report_folder, score, write_report
 
 # %% auto #0
-__all__ = ['EVAL_STAGES', 'EVAL_SIZES', 'IncompleteRun', 'run_status', 'check_run', 'build_run', 'eval_indices', 'speech_indices',
-           'collect', 'evaluate_run']
+__all__ = ['EVAL_STAGES', 'EVAL_SIZES', 'IncompleteRun', 'run_status', 'check_run', 'eval_indices', 'speech_indices', 'collect',
+           'evaluate_run']
 
 # %% ../nbs/16_evaluate.ipynb #e66c34f2
 EVAL_STAGES = ('data', 'asr', 'emotion_encoder', 'text_llm', 'stage1', 'stage1_semantic_only', 'vocoder', 'stage2',
@@ -57,19 +57,6 @@ def check_run(cfg: OmniConfig, settings: Optional[Settings] = None):
     lines.append(f"  `{train_command(need, cfg.preset)}` runs them (about {lite_minutes(need)} min on a 2-core CPU with "
                  f"`lite`) and reuses what is finished.")
     raise IncompleteRun('\n'.join(lines))
-
-# %% ../nbs/16_evaluate.ipynb #c3a5fda5
-def build_run(cfg: OmniConfig, settings: Optional[Settings] = None) -> list:
-    "Build every part the evaluation needs (each stage function reuses a finished run); returns the run folders."
-    from emotion_omni_lite.config import set_field
-    from emotion_omni_lite.dataset import build_dataset
-    s = settings or get_settings(preset=cfg.preset)
-    out = [build_dataset(cfg, s)]
-    for name, what, mod, fn, over, part in STAGE_RUNS:
-        c = cfg
-        for k, v in over.items(): c = set_field(c, k, v)
-        out.append(getattr(importlib.import_module(f'emotion_omni_lite.{mod}'), fn)(c, s))
-    return out
 
 # %% ../nbs/16_evaluate.ipynb #bd608cf0
 def _style_emotion() -> dict:

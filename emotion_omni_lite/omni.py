@@ -12,7 +12,7 @@ from torch import nn
 from transformers import DynamicCache
 
 from .config import EMOTIONS, OmniConfig, Settings, get_config, get_settings
-from .audio import MIN_SAMPLES, SAMPLE_RATE, load_audio, save_wav
+from .audio import MIN_SAMPLES, load_audio, save_wav
 from .dataset import audio_path
 from .semantic_encoder import load_semantic_encoder, semantic_features
 from .emotion_encoder import classify_emotion, emotion_features, load_emotion_encoder
@@ -44,6 +44,10 @@ class EmotionOmni(nn.Module):
         self.vocoder = vocoder                                                            # 8: units → waveform
         self.tok, self.centroids, self.speech_id, self.end_id = tokenizer, centroids, speech_id, end_id
         self.max_new_tokens = max_new_tokens
+
+    def train(self, mode: bool = True):
+        "The assembled model only answers: every part stays in eval mode (no dropout, no masking). Stages train parts."
+        return super().train(False)
 
     # 1, 2 — hear the user: each encoder runs once per utterance
     @torch.no_grad()

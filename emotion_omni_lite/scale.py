@@ -4,12 +4,11 @@
 
 # %% ../nbs/90_scale.ipynb #45a0bb63
 from __future__ import annotations
-import importlib, json
-from dataclasses import dataclass
+import importlib
 import torch
 from torch import nn
 
-from .config import OmniConfig, get_config
+from .config import OmniConfig
 from .text_llm import add_lora
 
 # %% auto #0

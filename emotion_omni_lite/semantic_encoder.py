@@ -5,8 +5,7 @@ in the kit as speech recognition (stage 0), of which only the encoder is kept, f
 
 # %% ../nbs/06_semantic_encoder.ipynb #45a0bb63
 from __future__ import annotations
-import json, re, time
-from pathlib import Path
+import re, time
 from typing import Optional, Sequence
 
 import torch
@@ -14,17 +13,16 @@ from torch import nn
 from transformers import WhisperConfig, WhisperForConditionalGeneration, WhisperModel
 from transformers.models.whisper.modeling_whisper import WhisperEncoder
 
-from .config import AudioConfig, ConfigError, OmniConfig, Settings, get_settings
+from .config import AudioConfig, ConfigError, OmniConfig, Settings
 from .metrics import cer
 from .train import freeze, load_weights, save_weights
 from .stages import StageJob, require_stage
-from .audio import load_audio, log_mel
-from .dataset import audio_path, load_dialogues
+from .audio import as_mels, pad_mels, spectral_envelope
+from .dataset import load_query_mels
 
 # %% auto #0
-__all__ = ['MAX_TRANSCRIPT_CHARS', 'CharTokenizer', 'whisper_config', 'build_semantic_encoder', 'build_asr_model', 'pad_mels',
-           'cepstral_smooth', 'spectral_envelope', 'semantic_inputs', 'as_mels', 'semantic_features', 'transcribe',
-           'load_query_mels', 'asr_loss', 'evaluate_asr', 'asr_job', 'freeze_for_good',
+__all__ = ['MAX_TRANSCRIPT_CHARS', 'CharTokenizer', 'whisper_config', 'build_semantic_encoder', 'build_asr_model',
+           'semantic_inputs', 'semantic_features', 'transcribe', 'asr_loss', 'evaluate_asr', 'asr_job',
            'load_pretrained_semantic_encoder', 'load_asr_model', 'load_semantic_encoder']
 
 # %% ../nbs/06_semantic_encoder.ipynb #e66c34f2
@@ -88,43 +86,10 @@ def build_asr_model(cfg: OmniConfig) -> WhisperForConditionalGeneration:
     return model
 
 # %% ../nbs/06_semantic_encoder.ipynb #0f499d4c
-def pad_mels(mels: Sequence[torch.Tensor], n_frames: int) -> tuple:
-    "Pad (with each utterance's silence level) or crop log-mels [n_mels, T] to `n_frames` → ([B, n_mels, n_frames], lengths [B])."
-    out = torch.empty(len(mels), mels[0].shape[0], n_frames)
-    lengths = torch.tensor([min(m.shape[-1], n_frames) for m in mels])
-    for i, m in enumerate(mels):
-        m = m[:, :n_frames].float()
-        out[i] = m.amax() - 2.0                       # silence after Whisper's normalisation
-        out[i, :, :m.shape[-1]] = m
-    return out, lengths
-
-def cepstral_smooth(x: torch.Tensor, n_ceps: int) -> torch.Tensor:
-    "Each log-mel frame of `x` [B, n_mels, T] kept to its first `n_ceps` cepstral coefficients: its envelope, no pitch ripple."
-    import torchaudio
-    dct = torchaudio.functional.create_dct(n_ceps, x.shape[1], 'ortho').to(x)        # [n_mels, n_ceps], orthonormal
-    return torch.einsum('bmt,mc,nc->bnt', x, dct, dct)                              # project onto the slow cosines
-
-def spectral_envelope(x: torch.Tensor, lengths: torch.Tensor, n_ceps: int) -> torch.Tensor:
-    "`cepstral_smooth`, then the utterance's mean frame removed (loudness and overall tilt go with it) → [B, n_mels, T]."
-    env = cepstral_smooth(x, n_ceps)
-    valid = (torch.arange(x.shape[-1], device=x.device)[None] < lengths[:, None].to(x.device))[:, None]  # [B, 1, T]
-    return env - (env * valid).sum(-1, keepdim=True) / lengths.clamp(min=1)[:, None, None].to(x)
-
 def semantic_inputs(mels: Sequence[torch.Tensor], n_frames: int, envelope_ceps: int = 0) -> tuple:
     "What the Whisper encoder reads: `pad_mels`, then (with `envelope_ceps` > 0) `spectral_envelope` → ([B, n_mels, n_frames], lengths)."
     x, lengths = pad_mels(mels, n_frames)
     return (spectral_envelope(x, lengths, envelope_ceps) if envelope_ceps else x), lengths
-
-def as_mels(audio, audio_cfg: AudioConfig) -> list:
-    "Log-mels [n_mels, T] from waves ([S] tensors or arrays at 16 kHz, a [B, S] tensor) or mels ([n_mels, T], [B, n_mels, T])."
-    if torch.is_tensor(audio) and audio.dim() == 3: return list(audio)
-    if torch.is_tensor(audio) and audio.dim() == 2 and audio.shape[0] != audio_cfg.n_mels: return as_mels(list(audio), audio_cfg)
-    items = list(audio) if isinstance(audio, (list, tuple)) else [audio]
-    out = []
-    for a in items:
-        a = torch.as_tensor(a, dtype=torch.float32)
-        out.append(a if a.dim() == 2 else log_mel(a, audio_cfg))   # [n_mels, T100]
-    return out
 
 # %% ../nbs/06_semantic_encoder.ipynb #1bf7619e
 def semantic_features(encoder: WhisperEncoder, audio, audio_cfg: Optional[AudioConfig] = None,
@@ -160,22 +125,6 @@ def transcribe(model: WhisperForConditionalGeneration, mels: Sequence[torch.Tens
             if done.all(): break
         out += [tok.decode(r) for r in torch.stack(ids, 1)]
     return out
-
-# %% ../nbs/06_semantic_encoder.ipynb #5e047277
-_MEL_CACHE: dict = {}
-
-def load_query_mels(cfg: OmniConfig, settings: Optional[Settings] = None) -> tuple:
-    "The dialogues as a list of row dicts and their query log-mels [n_mels, T100] (float16), computed once per process."
-    s = settings or get_settings()
-    key = (str(s.data_path), cfg.part_hash('audio', 'data'))
-    if key not in _MEL_CACHE:
-        ds = load_dialogues(cfg, s)
-        rows = ds.remove_columns([c for c in ('units',) if c in ds.column_names]).to_list()
-        threads = torch.get_num_threads(); torch.set_num_threads(1)    # small FFTs: threads only add overhead
-        try: mels = [log_mel(load_audio(audio_path(r, s)), cfg.audio).half() for r in rows]   # [n_mels, T100] each
-        finally: torch.set_num_threads(threads)
-        _MEL_CACHE.clear(); _MEL_CACHE[key] = (rows, mels)
-    return _MEL_CACHE[key]
 
 # %% ../nbs/06_semantic_encoder.ipynb #1a8b4ca8
 def _asr_collate(batch, n_frames, envelope_ceps: int = 0):
@@ -224,12 +173,6 @@ def asr_job(cfg: OmniConfig, settings: Settings) -> StageJob:
                     info={'mel_seconds': round(time.time() - t0, 1)})
 
 # %% ../nbs/06_semantic_encoder.ipynb #f70f0cb0
-def freeze_for_good(module: nn.Module) -> nn.Module:
-    "Freeze `module` and keep it in eval mode even when a parent calls `.train()` (no dropout, no masking)."
-    freeze(module)
-    for m in module.modules(): m.train = (lambda self_: (lambda mode=True: self_))(m)
-    return module
-
 def load_pretrained_semantic_encoder(name_or_path: str) -> WhisperEncoder:
     "The encoder of a Whisper checkpoint (a local folder, or a hub name already in the local cache)."
     try: model = WhisperModel.from_pretrained(name_or_path)
@@ -250,4 +193,4 @@ def load_semantic_encoder(cfg: OmniConfig, settings: Optional[Settings] = None) 
     sc = cfg.semantic_encoder
     enc = load_pretrained_semantic_encoder(sc.pretrained) if sc.pretrained else load_asr_model(cfg, settings).model.encoder
     enc.audio_cfg = cfg.audio
-    return freeze_for_good(enc)
+    return freeze(enc)

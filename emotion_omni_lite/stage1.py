@@ -6,7 +6,6 @@
 from __future__ import annotations
 import json, math, re, time
 from collections import Counter
-from pathlib import Path
 from typing import Optional, Sequence
 
 import torch
@@ -28,8 +27,9 @@ from .dialogues import REPLY_STYLE
 
 # %% auto #0
 __all__ = ['splice_speech', 'EmotionPredictHead', 'build_emotion_head', 'emotion_loss', 'EmotionCentroids',
-           'ReplyStyleClassifier', 'Stage1Model', 'stage1_loss', 'collate_stage1', 'encode_speech', 'stage1_features',
-           'build_stage1', 'stage1_example', 'stage1_job', 'Stage1Pipeline', 'load_stage1', 'evaluate_stage1']
+           'ReplyStyleClassifier', 'Stage1Model', 'stage1_loss', 'collate_stage1', 'encode_speech', 'speech_features',
+           'stage1_features', 'build_stage1', 'stage1_example', 'stage1_job', 'Stage1Pipeline', 'load_stage1',
+           'evaluate_stage1']
 
 # %% ../nbs/11_stage1.ipynb #e66c34f2
 def splice_speech(embed: nn.Module, input_ids, attention_mask, labels, speech, speech_lens, speech_id: int,
@@ -196,6 +196,11 @@ def encode_speech(sem_enc: nn.Module, emo_enc: nn.Module, waves: Sequence[torch.
     n = torch.minimum(n.cpu(), ef.lengths.cpu()).clamp(max=T)
     return sem[:, :T].cpu(), ef.frames[:, :T].cpu(), n, ef.utterance.cpu()
 
+def speech_features(sem_enc: nn.Module, emo_enc: nn.Module, wave: torch.Tensor, audio_cfg) -> dict:
+    "One 16 kHz utterance → the feature dict stage 1 reads: {sem [T50, d_sem], emo [T50, d_emo], n50}."
+    sem, emo, n, _ = encode_speech(sem_enc, emo_enc, [wave], audio_cfg)
+    return {'sem': sem[0, :n[0]], 'emo': emo[0, :n[0]], 'n50': int(n[0])}
+
 def _features_name(cfg: OmniConfig, s: Settings) -> str:
     "The cache file of the features: named by the hashes of the two encoder runs that made them."
     return f"{stage_hash('asr', cfg, s.seed)}_{stage_hash('emotion_encoder', cfg, s.seed)}.pt"
@@ -239,7 +244,6 @@ def build_stage1(cfg: OmniConfig, settings: Optional[Settings] = None) -> tuple:
 
 def stage1_example(feats: dict, i: int, tok, reply: Optional[str] = None) -> dict:
     "Example `i` of the cached features: prompt (+ reply labels) and the query's encoder frames."
-    r = feats['rows'][i]
     ex = build_prompt(tok, reply=reply)
     return {**ex, 'sem': feats['sem'][i], 'emo': feats['emo'][i], 'n50': feats['n50'][i], 'target': feats['reply_vec'][i]}
 

@@ -4,17 +4,15 @@
 
 # %% ../nbs/14_stage2.ipynb #45a0bb63
 from __future__ import annotations
-import hashlib, json, math, time
+import hashlib, json, time
 from dataclasses import asdict
-from pathlib import Path
 from typing import Optional, Sequence
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
-from transformers import DynamicCache
 
-from .config import EMOTIONS, OmniConfig, Settings, get_settings
+from .config import OmniConfig, Settings, get_settings
 from .train import freeze, load_weights, save_weights
 from .stages import StageJob, require_stage, stage_config, stage_hash
 from .audio import log_mel

@@ -4,15 +4,12 @@
 
 # %% ../nbs/09_text_llm.ipynb #45a0bb63
 from __future__ import annotations
-import hashlib, json, time
-from dataclasses import asdict
-from pathlib import Path
 from typing import Optional, Sequence
 
 import torch
 from torch import nn
 
-from .config import OmniConfig, Settings, get_settings
+from .config import OmniConfig, Settings
 from .stages import StageJob, require_stage
 from .dataset import load_dialogues
 

@@ -6,12 +6,11 @@
 from __future__ import annotations
 import ctypes, threading, zlib
 from dataclasses import dataclass, replace, asdict
-from typing import Optional, Sequence
+from typing import Optional
 
 import numpy as np
 import torch
 
-from .config import EMOTIONS
 from .audio import SAMPLE_RATE, resample
 
 # %% auto #0

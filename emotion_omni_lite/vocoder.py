@@ -4,9 +4,7 @@
 
 # %% ../nbs/13_vocoder.ipynb #45a0bb63
 from __future__ import annotations
-import json, math, time
-from pathlib import Path
-from typing import Callable, Optional
+from typing import Optional
 import torch
 from torch import nn
 import torch.nn.functional as F

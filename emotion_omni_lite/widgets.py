@@ -27,7 +27,7 @@ from .tts import query_voices
 from .stages import StageMissing
 from .semantic_encoder import load_semantic_encoder
 from .emotion_encoder import emotion_features, load_emotion_encoder
-from .stage1 import encode_speech, load_stage1, stage1_features
+from .stage1 import load_stage1, speech_features, stage1_features
 from .omni import load_omni
 
 # %% auto #0
@@ -473,9 +473,8 @@ def kit_parts(cfg=None, settings=None, n_points: int = 600, with_speech: bool = 
         f = emotion_features(emo_enc, wave, cfg.audio)
         return f.probs[0].numpy(), f.utterance[0].numpy()                            # [6], [d_emo]
     def answer(wave):
-        sem, emo, n, vec_user = encode_speech(sem_enc, emo_enc, [load_audio(wave)], cfg.audio)
-        r = pipe.respond_features([{'sem': sem[0, :n[0]], 'emo': emo[0, :n[0]], 'n50': int(n[0])}])[0]
-        return {**r, 'emotion_vec_user': vec_user[0], 'reply_emotion_vec': r['reply_emotion_vec'].numpy()}
+        r = pipe.respond_features([speech_features(sem_enc, emo_enc, load_audio(wave), cfg.audio)])[0]
+        return {**r, 'reply_emotion_vec': r['reply_emotion_vec'].numpy()}
     emap, protos = dataset_map_and_prototypes(stage1_features(cfg, s, progress=False), n_points, s.seed)
     return ProbeParts(hear=hear, answer=answer, speak=speak, sentences=_sentence_options(), voices=_voice_options(cfg),
                       emotion_map=emap, prototypes=protos, max_seconds=cfg.audio.max_seconds, note=note)

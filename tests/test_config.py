@@ -41,8 +41,10 @@ def test_incompatible_fields_are_named():
 def test_config_round_trip_and_hash():
     lite = get_config('lite')
     assert OmniConfig.from_dict(lite.to_dict()) == lite
-    assert lite.part_hash('data') == get_config('lite').part_hash('data')
-    assert lite.part_hash('data') != set_field(lite, 'data.n_dialogues', 10).part_hash('data')
+    from emotion_omni_lite.stages import stage_hash
+    assert stage_hash('data', lite, 0) == stage_hash('data', get_config('lite'), 0)
+    assert stage_hash('data', lite, 0) != stage_hash('data', set_field(lite, 'data.n_dialogues', 10), 0)
+    assert stage_hash('data', lite, 0) == stage_hash('data', set_field(lite, 'data.workers', 1), 0)   # how, not what
 
 
 def test_unknown_emotion():

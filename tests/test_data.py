@@ -13,6 +13,7 @@ from emotion_omni_lite.dataset import (build_dataset, load_dialogues, load_units
                                        audio_path, load_folder, UnitTokenizer, manifest_hash)
 from emotion_omni_lite.dialogues import heldout_sentences, all_sentences, REPLY_EMOTION, REPLY_STYLE
 from emotion_omni_lite.tts import query_voices
+from emotion_omni_lite.stages import StageMissing
 
 COLUMNS = {'id', 'sentence_id', 'sentence_kind', 'query_text', 'user_emotion', 'voice', 'reply_text', 'reply_emotion',
            'reply_style', 'heldout_voice', 'heldout_sentence', 'split', 'query_path', 'reply_path', 'query_seconds',
@@ -22,6 +23,7 @@ COLUMNS = {'id', 'sentence_id', 'sentence_kind', 'query_text', 'user_emotion', '
 @pytest.fixture(scope='module')
 def smoke(smoke_settings):
     cfg = get_config('smoke')
+    build_dataset(cfg, smoke_settings)                     # loaders never build: the test builds it first
     ds = load_dialogues(cfg, smoke_settings)
     return cfg, smoke_settings, ds, ds.remove_columns('units').to_pandas()
 
@@ -78,7 +80,7 @@ def test_reuse_and_refuse_on_mismatch(smoke, monkeypatch):
     with pytest.raises(ConfigError) as e:
         build_dataset(other, s)
     assert 'force=True' in str(e.value) and str(s.data_path) in str(e.value)
-    with pytest.raises(ConfigError): load_dialogues(get_config('smoke', **{'units.n_units': 16}), s)
+    with pytest.raises(StageMissing, match='another config'): load_dialogues(get_config('smoke', **{'units.n_units': 16}), s)
 
 
 def test_units_round_trip(smoke):

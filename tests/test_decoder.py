@@ -111,7 +111,7 @@ def test_full_size_on_meta():
     full = get_config('full')
     with torch.device('meta'):
         n = sum(p.numel() for m in (build_fusion(full), build_speech_decoder(full)) for p in m.parameters())
-    assert 1.25e9 < n < 1.35e9, n                                           # SPEC.md: about 1.3 B
+    assert 1.25e9 < n < 1.35e9, n                                           # the paper: about 1.3 B
 
 
 def test_griffin_lim_round_trip():

@@ -4,7 +4,9 @@ import json
 import pytest
 
 from emotion_omni_lite.config import get_config, get_settings
-from emotion_omni_lite.evaluate import IncompleteRun, STAGE_RUNS, build_run, check_run, evaluate_run, speech_indices
+from emotion_omni_lite.cli import ensure_stages
+from emotion_omni_lite.evaluate import EVAL_STAGES, IncompleteRun, check_run, evaluate_run, speech_indices
+from emotion_omni_lite.stages import STAGES, stage_folder, stage_hash
 from emotion_omni_lite.report import SYSTEMS, benchmark_table, score, write_report
 
 REQUIRED = ('input_emotion_acc', 'reply_emotion_acc_tone', 'reply_emotion_acc_tone_semantic_only',
@@ -18,17 +20,22 @@ def test_missing_run_is_named_not_a_traceback(tmp_path, capsys, monkeypatch):
     s = get_settings(preset='smoke', data_dir=str(tmp_path / 'data'), out_dir=str(tmp_path / 'runs'))
     with pytest.raises(IncompleteRun) as e: evaluate_run(settings=s)
     msg = str(e.value)
-    for name, what, mod, fn, over, part in STAGE_RUNS: assert what in msg and fn in msg
-    assert 'eol run --preset smoke' in msg and 'spoken-dialogue dataset' in msg
-    # an incomplete run: only the stage-2 ablation missing → only it is named
-    (tmp_path / 'data' / 'smoke').mkdir(parents=True)
-    (tmp_path / 'data' / 'smoke' / 'build.json').write_text(json.dumps({'status': 'done'}))
-    for name, *_ in STAGE_RUNS:
+    for name in EVAL_STAGES: assert STAGES[name].what in msg, name
+    assert f"eol run --preset smoke --stages {' '.join(EVAL_STAGES)}" in msg
+    # an incomplete run: only the stage-2 ablation missing → only it is named, and only it is to be run
+    cfg = get_config('smoke')
+    for name in EVAL_STAGES:
         if name == 'stage2_no_adaln': continue
-        d = tmp_path / 'runs' / 'smoke' / name; d.mkdir(parents=True)
-        (d / 'metrics.json').write_text('{}'); (d / 'config.json').write_text('{}')
-    with pytest.raises(IncompleteRun, match='1 part') as e: check_run(get_config('smoke'), s)
+        d = stage_folder(name, s); d.mkdir(parents=True)
+        if name == 'data': (d / 'build.json').write_text(json.dumps({'status': 'done', 'config_hash': stage_hash(name, cfg, s.seed)}))
+        else: (d / 'metrics.json').write_text('{}'); (d / 'config.json').write_text(json.dumps({'hash': stage_hash(name, cfg, s.seed)}))
+    with pytest.raises(IncompleteRun, match='1 run') as e: check_run(cfg, s)
     assert 'without AdaLN' in str(e.value) and 'stage 1:' not in str(e.value)
+    assert 'eol run --preset smoke --stages stage2_no_adaln`' in str(e.value)
+    # a run of another config does not count: it is named as such
+    (stage_folder('stage1', s) / 'config.json').write_text(json.dumps({'hash': 'someoneelse'}))
+    with pytest.raises(IncompleteRun, match='2 run') as e: check_run(cfg, s)
+    assert 'stage1 (stage 1' in str(e.value) and 'other' in str(e.value)
     # the console command prints the message and exits 2
     from emotion_omni_lite.cli import main
     monkeypatch.setenv('EOL_DATA_DIR', str(tmp_path / 'none')); monkeypatch.setenv('EOL_OUT_DIR', str(tmp_path / 'none'))
@@ -73,7 +80,7 @@ def test_speech_subset_is_balanced():
 
 
 def test_smoke_run_end_to_end(smoke_settings, smoke_cfg):
-    build_run(smoke_cfg, smoke_settings)
+    ensure_stages(EVAL_STAGES, smoke_cfg, smoke_settings)
     out = evaluate_run(settings=smoke_settings, progress=False)
     rep = json.loads((out / 'report.json').read_text())
     undefined = ('pocketsphinx_wer_generated', 'asr_wer_generated')   # smoke's untrained LLM may reply with no words: WER undefined
@@ -90,7 +97,7 @@ def test_smoke_run_end_to_end(smoke_settings, smoke_cfg):
 
 @pytest.mark.slow
 def test_lite_report_shows_the_gap(lite_settings, lite_cfg):
-    build_run(lite_cfg, lite_settings)
+    ensure_stages(EVAL_STAGES, lite_cfg, lite_settings)
     out = evaluate_run(settings=lite_settings, progress=False)
     rep = json.loads((out / 'report.json').read_text())
     missing = [k for k in REQUIRED if k not in rep]

@@ -1,16 +1,18 @@
 "Stage 2: batches and losses, the cached training data, idempotent training, streaming respond, eol chat, and the lite figures."
-import json, os
+import json
 import pytest
 import torch
 
-from emotion_omni_lite.config import get_config, set_field
-from emotion_omni_lite.stage2 import (Stage2Model, collate_stage2, stage2_features, train_stage2, load_omni,
-                                      chat_main, speech_figures, stage2_run_name)
+from emotion_omni_lite.config import get_config
+from emotion_omni_lite.stages import run_stage
+from emotion_omni_lite.cli import ensure_stages
+from emotion_omni_lite.stage2 import Stage2Model, collate_stage2, stage2_features, stage2_job
+from emotion_omni_lite.omni import chat_main, load_omni, speech_figures
 
 
 def _examples(c, sizes):
     d, de = c.decoder.d_model, c.fusion.adaln_cond_dim
-    return [{'h': torch.randn(n, d), 'e': torch.randn(n, d), 'emo_true': torch.randn(de), 'emo_pred': torch.randn(de),
+    return [{'h': torch.randn(n, d), 'e': torch.randn(n, d), 'emotion_vec_true': torch.randn(de), 'emotion_vec_pred': torch.randn(de),
              'units': torch.randint(0, c.units.n_units, (m,))} for n, m in sizes]
 
 
@@ -24,19 +26,15 @@ def test_collate_and_coin_flips():
     with torch.no_grad(): m.fusion.adaln.to_scale_shift.weight.normal_()
     T, F = torch.ones(3, dtype=torch.bool), torch.zeros(3, dtype=torch.bool)
     assert not torch.isclose(m(b, T, F), m(b, F, F))                    # the emotion source matters once trained
-    b['emo_pred'] = b['emo_true']
+    b['emotion_vec_pred'] = b['emotion_vec_true']
     torch.testing.assert_close(m(b, T, F), m(b, F, F))
     assert not torch.isclose(m(b, F, T), m(b, F, F))                    # streaming and full masks differ
 
 
-def test_run_names():
-    assert stage2_run_name(get_config('smoke')) == 'stage2'
-    assert stage2_run_name(get_config('smoke', **{'fusion.adaln': False})) == 'stage2_no_adaln'
-
-
 @pytest.fixture(scope='module')
 def smoke_run(smoke_settings, smoke_cfg):
-    return train_stage2(smoke_cfg, smoke_settings)
+    ensure_stages(['stage1', 'vocoder'], smoke_cfg, smoke_settings)
+    return run_stage('stage2', smoke_cfg, stage2_job, smoke_settings)
 
 
 def test_stage2_trains_once_and_caches_its_data(smoke_run, smoke_settings, smoke_cfg):
@@ -45,12 +43,13 @@ def test_stage2_trains_once_and_caches_its_data(smoke_run, smoke_settings, smoke
     m = json.loads((run / 'metrics.json').read_text())
     assert m['heldout_unit_ce_full'] > 0 and m['n_train'] > 0
     t = (run / 'model.safetensors').stat().st_mtime
-    assert train_stage2(smoke_cfg, smoke_settings) == run and (run / 'model.safetensors').stat().st_mtime == t
+    assert run_stage('stage2', smoke_cfg, lambda *a: 1 / 0, smoke_settings) == run               # reused: no job asked for
+    assert (run / 'model.safetensors').stat().st_mtime == t
     cache = sorted(p.name for p in (smoke_settings.run_path / 'stage2_features').glob('*.pt'))
-    assert len(cache) == 1 + (smoke_cfg.decoder.cross_emotion > 0), cache     # the features (+ the cross-emotion replies)
+    assert len(cache) == 1 + (smoke_cfg.stages.stage2.cross_emotion > 0), cache   # the features (+ the cross-emotion replies)
     f = stage2_features(smoke_cfg, smoke_settings)
     assert len(f['h']) == len(f['rows']) == len(f['units']) and f['h'][0].shape[1] == smoke_cfg.decoder.d_model
-    assert f['emo_pred'].shape == f['emo_true'].shape == (len(f['rows']), smoke_cfg.emotion_encoder.dim)
+    assert f['emotion_vec_pred'].shape == f['emotion_vec_true'].shape == (len(f['rows']), smoke_cfg.emotion_encoder.dim)
 
 
 def test_respond_and_chat(smoke_run, smoke_settings, smoke_cfg, tmp_path):
@@ -73,25 +72,50 @@ def test_streaming_speaks_before_the_text_ends(smoke_run, smoke_settings, smoke_
     omni = load_omni(smoke_cfg, smoke_settings)
     f1 = stage1_features(smoke_cfg, smoke_settings)
     feat = {k: f1[k][0] for k in ('sem', 'emo', 'n50')}
-    seen = []
-    gen = omni.reply_tokens
-    def long_reply(feat, clock):                                         # force a long reply: ignore the end token
-        omni.s1.end_id, old = -1, omni.s1.end_id
-        try: yield from gen(feat, clock)
-        finally: omni.s1.end_id = old
-    omni.reply_tokens = long_reply
-    r = omni.respond_features(feat, streaming=True, on_audio=seen.append)
+    seen, order = [], []
+    omni.end_id = -1                                                     # force a long reply: no token ends it
+    r = omni.respond_features(feat, streaming=True, on_token=lambda t: order.append('text'),
+                              on_audio=lambda a: (seen.append(a), order.append('audio')))
     t = r['timings']
     assert len(seen) >= 2 and t['first_audio_ms'] < t['text_done_ms'], t
+    assert order.index('audio') < len(order) - 1 - order[::-1].index('text'), order   # audio before the last token
     r2 = omni.respond_features(feat, streaming=False)
     assert r2['timings']['first_audio_ms'] > r2['timings']['text_done_ms']
+
+
+def test_streaming_and_batched_emotion_vectors_agree(smoke_run, smoke_settings, smoke_cfg):
+    "The streaming path calls the very emotion head stage 1 trained: the same reply gives the same vector both ways."
+    from emotion_omni_lite.stage1 import load_stage1, stage1_features
+    omni, pipe = load_omni(smoke_cfg, smoke_settings), load_stage1(smoke_cfg, smoke_settings)
+    with torch.no_grad():                                                # a head whose output is far from zero
+        for p in omni.emotion_head.parameters(): p.normal_(0, 0.5)
+    pipe.model.head.load_state_dict(omni.emotion_head.state_dict())      # the same weights in both paths
+    f1 = stage1_features(smoke_cfg, smoke_settings)
+    checked = 0
+    for i in range(len(f1['rows'])):
+        feat = {k: f1[k][i] for k in ('sem', 'emo', 'n50')}
+        r = omni.respond_features(feat, streaming=True)
+        if r['emotion_vec_pred'] is None: continue
+        batched = pipe.reply_states([feat], [r['reply_ids'] + [omni.end_id]])[0]['reply_emotion_vec']
+        torch.testing.assert_close(r['emotion_vec_pred'], batched, atol=1e-4, rtol=1e-4)
+        assert batched.abs().max() > 1e-2
+        checked += 1
+        if checked == 3: break
+    assert checked == 3
+
+
+def test_the_assembled_model_stays_in_eval_mode(smoke_run, smoke_settings, smoke_cfg):
+    omni = load_omni(smoke_cfg, smoke_settings).train()
+    assert not any(m.training for m in omni.modules())
+    assert [n for n, _ in omni.named_children()] == ['semantic_encoder', 'emotion_encoder', 'adapter', 'llm',
+                                                     'emotion_head', 'fusion', 'decoder', 'vocoder']   # the paper's order
 
 
 @pytest.mark.slow
 def test_lite_emotion_figures(lite_settings, lite_cfg):
     "On held-out voices and sentences the generated speech carries the intended reply emotion, and follows AdaLN's vector."
     on = speech_figures(lite_cfg, lite_settings)
-    off = speech_figures(set_field(lite_cfg, 'fusion.adaln', False), lite_settings)
+    off = speech_figures(lite_cfg, lite_settings, omni=load_omni(lite_cfg, lite_settings, stage2='stage2_no_adaln'))
     print(json.dumps({'adaln': on, 'no_adaln': off}))
     assert on['generated_emotion_acc'] >= 0.8, on
     # In these dialogues a reply's words already tell its emotion, so without AdaLN the decoder speaks the words'

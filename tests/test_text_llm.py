@@ -1,11 +1,11 @@
 "Stage 0 text side: tokenizer, chat prompt and labels, Qwen2 builder (full size on meta), full-size loader, LoRA."
-import json, time
+import json
 from pathlib import Path
 import pytest
 import torch
 from emotion_omni_lite.config import get_config, get_settings
 from emotion_omni_lite.text_llm import (IM_END, SPEECH_TOKEN, add_lora, build_llm, build_prompt, collate_lm,
-                                        load_pretrained_llm, load_text_llm, speech_token_id, train_text_llm,
+                                        load_pretrained_llm, load_text_llm, speech_token_id, text_llm_job,
                                         train_tokenizer, generate_text)
 
 TEXTS = ["I lost my keys again today.", "Oh no, that sounds frustrating. Let's retrace your steps together.",
@@ -97,11 +97,13 @@ def test_text_stage_trains_and_is_reused(tmp_path):
     s = get_settings(preset='smoke', out_dir=str(tmp_path), data_dir=str(tmp_path), device='cpu')
     cfg = get_config('smoke', **{'stages.text.steps': 60, 'stages.text.lr': 1e-2, 'stages.text.log_every': 10,
                                  'stages.text.ckpt_every': 60})
-    run = train_text_llm(cfg, s, rows=_toy_rows())
+    from emotion_omni_lite.stages import run_stage, stage_folder, stage_hash
+    data = stage_folder('data', s); data.mkdir(parents=True)                    # the toy rows stand in for the dataset
+    (data / 'build.json').write_text(json.dumps({'status': 'done', 'config_hash': stage_hash('data', cfg, s.seed)}))
+    run = run_stage('text_llm', cfg, lambda c, s_: text_llm_job(c, s_, rows=_toy_rows()), s)
     hist = json.loads((run / 'history.json').read_text())
     assert hist[-1]['loss'] < 0.5 * hist[0]['loss']
     assert json.loads((run / 'config.json').read_text())['preset'] == 'smoke'
-    t0 = time.time()
-    assert train_text_llm(cfg, s, rows=_toy_rows()) == run and time.time() - t0 < 1.0
+    assert run_stage('text_llm', cfg, lambda *a: 1 / 0, s) == run                # reused: the job is not even asked for
     m, t = load_text_llm(cfg, s)
     assert generate_text(m, t, "(happy) We won the match!", max_new_tokens=12) == "That's wonderful, congratulations!"

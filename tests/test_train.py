@@ -47,3 +47,17 @@ def test_frozen_model_is_refused():
     for p in m.parameters(): p.requires_grad_(False)
     with pytest.raises(ValueError, match='no trainable'):
         fit(m, DATA, collate, loss, TCFG, progress=False)
+
+
+def test_rng_state_is_read_back_without_eval(tmp_path):
+    "A checkpoint's Python RNG state is plain numbers: a crafted string is refused, never executed."
+    import random
+    from emotion_omni_lite.train import _rng_state, _set_rng_state
+    set_seed(3); st = json.loads(json.dumps(_rng_state()))                  # through JSON, as on disk
+    a = [random.random() for _ in range(3)]
+    _set_rng_state(st)
+    assert [random.random() for _ in range(3)] == a
+    marker = tmp_path / 'ran'
+    st['python'] = f"__import__('pathlib').Path({str(marker)!r}).touch()"
+    with pytest.raises((TypeError, KeyError, ValueError)): _set_rng_state(st)
+    assert not marker.exists()
