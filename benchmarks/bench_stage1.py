@@ -52,7 +52,7 @@ def main():
         waves = [load_audio(audio_path(rows[i], s, 'query')) for i in idx]
         sem, emo, n, _ = encode_speech(sem_enc, emo_enc, waves, cfg.audio)
         target = encode_speech(sem_enc, emo_enc, [load_audio(audio_path(rows[i], s, 'reply')) for i in idx], cfg.audio)[3]
-        ex = [{**build, 'sem': sem[j, :n[j]], 'emo': emo[j, :n[j]], 'n50': int(n[j]), 'target': target[j]}
+        ex = [{**build, 'sem': sem[j, :n[j]], 'emo': emo[j, :n[j]], 'n50': int(n[j]), 'emotion_vec_true': target[j]}
               for j, build in enumerate(stage1_example(feats, i, tok, rows[i]['reply_text']) for i in idx)]
         return collate_stage1(ex, tok.pad_token_id)
 

@@ -28,9 +28,9 @@ def untrained_parts(cfg, s, with_speech=True):
     d = cfg.emotion_encoder.dim
     pipe = Stage1Pipeline(model, tok, EmotionCentroids(list(EMOTIONS), torch.randn(6, d)), cfg, sem, emo)
     def hear(w):
-        f = emotion_features(emo, w, cfg.audio); return f.probs[0].numpy(), f.utterance[0].numpy()
+        f = emotion_features(emo, w, cfg.audio); return f.probs[0].numpy(), f.emotion_vec[0].numpy()
     def answer(w):
-        r = pipe.respond(w); return {**r, 'reply_emotion_vec': r['reply_emotion_vec'].numpy()}
+        r = pipe.respond(w); return {**r, 'emotion_vec_pred': r['emotion_vec_pred'].numpy()}
     speak = None
     if with_speech:
         from emotion_omni_lite.stage2 import EmotionOmni, Stage2Model

@@ -31,7 +31,7 @@ __all__ = ['DEFAULT_EMOTION_CHECKPOINT', 'EmotionFeatures', 'masked_mean', 'Lite
 class EmotionFeatures:
     "Output of an emotion encoder."
     frames: torch.Tensor      # [B, T50, d_emo]
-    utterance: torch.Tensor   # [B, d_emo]: mean of the valid frames
+    emotion_vec: torch.Tensor # [B, d_emo]: the utterance's emotion vector, the mean of the valid frames
     logits: torch.Tensor      # [B, 6] over EMOTIONS (-inf for an emotion the model has no class for)
     lengths: torch.Tensor     # [B] valid frames
     @property
@@ -74,7 +74,7 @@ class LiteEmotionEncoder(nn.Module):
         x = x + F.gelu(self.pos(x.masked_fill(pad[..., None], 0).transpose(1, 2))).transpose(1, 2)
         x = self.norm(self.layers(x, src_key_padding_mask=pad))            # [B, T50, d]
         utt = masked_mean(x, n50)                                          # [B, d]
-        return EmotionFeatures(frames=x, utterance=utt, logits=self.head(utt), lengths=n50)
+        return EmotionFeatures(frames=x, emotion_vec=utt, logits=self.head(utt), lengths=n50)
 
     def frame_logits(self, feats: EmotionFeatures) -> torch.Tensor:
         "Emotion logits of every frame [B, T50, 6] (their valid-frame mean is the utterance's logits)."
@@ -108,7 +108,7 @@ class PretrainedEmotionEncoder(nn.Module):
             c = self.classifier(self.projector(utt) if self.projector is not None else utt)  # [B, n_ckpt]
             for k, j in enumerate(self.label_index):
                 if j >= 0: logits[:, k] = c[:, j]
-        return EmotionFeatures(frames=x, utterance=utt, logits=logits, lengths=n50)
+        return EmotionFeatures(frames=x, emotion_vec=utt, logits=logits, lengths=n50)
 
     def frame_logits(self, feats: EmotionFeatures) -> torch.Tensor:
         "Emotion logits of every frame [B, T50, 6] through the checkpoint's head (−∞ where it has no class)."
@@ -226,8 +226,8 @@ def predict_emotions(encoder: nn.Module, mels: Sequence[torch.Tensor], batch_siz
     for k in range(0, len(order), batch_size):
         idx = order[k:k + batch_size]
         f = emotion_features(encoder, [mels[i].float() for i in idx])
-        if vec is None: vec = torch.empty(len(mels), f.utterance.shape[-1])
-        pred[idx], vec[idx] = f.logits.argmax(-1).cpu(), f.utterance.cpu()
+        if vec is None: vec = torch.empty(len(mels), f.emotion_vec.shape[-1])
+        pred[idx], vec[idx] = f.logits.argmax(-1).cpu(), f.emotion_vec.cpu()
     return pred, vec
 
 def score_predictions(rows: Sequence[dict], pred: torch.Tensor) -> dict:

@@ -81,17 +81,17 @@ class _Judges:
     "The speech judges, loaded once: emotion encoder, pocketsphinx, DNSMOS (and the kit's ASR, run in batches by `flush`)."
     def __init__(self, cfg, s):
         self.cfg, self.emo, self.asr, self.pending = cfg, load_emotion_encoder(cfg, s), load_asr_model(cfg, s), []
-    def __call__(self, wave, sr: int = SAMPLE_RATE, ref_vec=None) -> dict:
+    def __call__(self, wave, sr: int = SAMPLE_RATE, emotion_vec_true=None) -> dict:
         w = torch.as_tensor(wave, dtype=torch.float32).flatten()
         if sr != SAMPLE_RATE: w = resample(w, sr, SAMPLE_RATE)
         if len(w) < MIN_SAMPLES: w = torch.cat([w, torch.zeros(MIN_SAMPLES - len(w))])             # at least 0.1 s
         w = w[: int(self.cfg.audio.max_seconds * SAMPLE_RATE)]
         mel = log_mel(w, self.cfg.audio)                                              # [n_mels, T100]
         f = emotion_features(self.emo, [w], self.cfg.audio)
-        vec = f.utterance[0]
-        out = {'speech_emotion': EMOTIONS[int(f.logits[0].argmax())], 'vec': vec, 'dnsmos': dnsmos(w)['ovrl'],
+        vec = f.emotion_vec[0]
+        out = {'speech_emotion': EMOTIONS[int(f.logits[0].argmax())], 'emotion_vec_reply': vec, 'dnsmos': dnsmos(w)['ovrl'],
                'ps_text': pocketsphinx_transcribe(w)}
-        if ref_vec is not None: out['emo_cos'] = float(cosine_similarity(vec, ref_vec)[0])
+        if emotion_vec_true is not None: out['emo_cos'] = float(cosine_similarity(vec, emotion_vec_true)[0])
         self.pending.append((out, mel))                  # the kit's ASR runs later, batched (it decodes greedily)
         return out
     def flush(self):
@@ -173,12 +173,12 @@ def collect(cfg: OmniConfig, settings: Optional[Settings] = None, max_items: Opt
             o = omni.respond_features(feat, streaming=True)
             if len(o['audio']) < o['sample_rate'] // 10:                       # under 0.1 s: no speech, counts as wrong
                 r['sys'][key].update(speech_emotion='(silent)', ps_text='', speech_text=o['text']); continue
-            done.append((r['sys'][key], judges(o['audio'], o['sample_rate'], ref['vec'])))
+            done.append((r['sys'][key], judges(o['audio'], o['sample_rate'], ref['emotion_vec_reply'])))
             r['sys'][key]['speech_text'] = o['text']
         w = speak(r['sys']['cascade']['text'] or '...', cfg.data.assistant_voice, 'neutral')
-        done.append((r['sys']['cascade'], judges(w, SAMPLE_RATE, ref['vec'])))
+        done.append((r['sys']['cascade'], judges(w, SAMPLE_RATE, ref['emotion_vec_reply'])))
     judges.flush()
-    for target, j in done: target.update({k: v for k, v in j.items() if k != 'vec'})
+    for target, j in done: target.update({k: v for k, v in j.items() if k != 'emotion_vec_reply'})
     say(f"latency: {n_latency} streaming replies of (c)")
     lat, timeline = [], None
     for i in sp[:n_latency]:

@@ -57,7 +57,7 @@ class EmotionOmni(nn.Module):
         ef = emotion_features(self.emotion_encoder, [wave], self.cfg.audio)               # frames [1, T50', d_emo]
         n = int(min(n_sem[0], ef.lengths[0], sem.shape[1], ef.frames.shape[1]))
         return {'sem': sem[0, :n].cpu(), 'emo': ef.frames[0, :n].cpu(), 'n50': n,
-                'emotion_vec_user': ef.utterance[0].cpu(), 'user_emotion_probs': ef.probs[0].cpu()}
+                'emotion_vec_user': ef.emotion_vec[0].cpu(), 'user_emotion_probs': ef.probs[0].cpu()}
 
     # 3, 4 — the adapter's speech embeddings take the place of <speech>; the LLM answers token by token
     @torch.no_grad()

@@ -162,9 +162,9 @@ class Stage1Model(nn.Module):
         hidden = out.hidden_states[-1]                               # [B, L, d_llm] (after the final norm)
         reply = y != -100                                            # reply tokens and the end token
         vec = self.head(hidden, reply)                               # [B, d_emo]
-        res = {'text_loss': out.loss, 'vec': vec, 'hidden': hidden, 'inputs_embeds': x, 'reply_mask': reply}
-        if 'target' in batch:
-            res['emotion_loss'] = emotion_loss(vec, batch['target'].float(), self.tcfg.mse_weight, self.tcfg.cos_weight)
+        res = {'text_loss': out.loss, 'emotion_vec_pred': vec, 'hidden': hidden, 'inputs_embeds': x, 'reply_mask': reply}
+        if 'emotion_vec_true' in batch:
+            res['emotion_loss'] = emotion_loss(vec, batch['emotion_vec_true'].float(), self.tcfg.mse_weight, self.tcfg.cos_weight)
             res['loss'] = out.loss + self.tcfg.emotion_weight * res['emotion_loss']
         return res
 
@@ -183,7 +183,7 @@ def collate_stage1(batch: Sequence[dict], pad_id: int = 0) -> dict:
             for i, b in enumerate(batch): f[i, :b[k].shape[0]] = b[k][:T]
             out[k] = f                                                # [B, T50, d]
     out['n50'] = torch.tensor([int(b['n50']) for b in batch])
-    if 'target' in batch[0]: out['target'] = torch.stack([b['target'] for b in batch])
+    if 'emotion_vec_true' in batch[0]: out['emotion_vec_true'] = torch.stack([b['emotion_vec_true'] for b in batch])
     return out
 
 # %% ../nbs/11_stage1.ipynb #856836d4
@@ -194,7 +194,7 @@ def encode_speech(sem_enc: nn.Module, emo_enc: nn.Module, waves: Sequence[torch.
         ef = emotion_features(emo_enc, list(waves), audio_cfg)                            # frames [B, T50', d_emo]
     T = min(sem.shape[1], ef.frames.shape[1])
     n = torch.minimum(n.cpu(), ef.lengths.cpu()).clamp(max=T)
-    return sem[:, :T].cpu(), ef.frames[:, :T].cpu(), n, ef.utterance.cpu()
+    return sem[:, :T].cpu(), ef.frames[:, :T].cpu(), n, ef.emotion_vec.cpu()
 
 def speech_features(sem_enc: nn.Module, emo_enc: nn.Module, wave: torch.Tensor, audio_cfg) -> dict:
     "One 16 kHz utterance → the feature dict stage 1 reads: {sem [T50, d_sem], emo [T50, d_emo], n50}."
@@ -203,7 +203,7 @@ def speech_features(sem_enc: nn.Module, emo_enc: nn.Module, wave: torch.Tensor, 
 
 def _features_name(cfg: OmniConfig, s: Settings) -> str:
     "The cache file of the features: named by the hashes of the two encoder runs that made them."
-    return f"{stage_hash('asr', cfg, s.seed)}_{stage_hash('emotion_encoder', cfg, s.seed)}.pt"
+    return f"v2_{stage_hash('asr', cfg, s.seed)}_{stage_hash('emotion_encoder', cfg, s.seed)}.pt"   # v2: emotion_vec_* keys
 
 _FEATURES: dict = {}
 
@@ -217,7 +217,7 @@ def stage1_features(cfg: OmniConfig, settings: Optional[Settings] = None, batch_
         ds = load_dialogues(cfg, s)
         rows = ds.remove_columns([c for c in ('units',) if c in ds.column_names]).to_list()
         sem_enc, emo_enc = load_semantic_encoder(cfg, s), load_emotion_encoder(cfg, s)
-        out = {'rows': rows, 'sem': [], 'emo': [], 'n50': [], 'reply_vec': [], 'seconds': 0.0}
+        out = {'rows': rows, 'sem': [], 'emo': [], 'n50': [], 'emotion_vec_true': [], 'seconds': 0.0}
         t0 = time.time()
         for i in tqdm(range(0, len(rows), batch_size), desc='encoder features', disable=not progress, leave=False):
             chunk = rows[i:i + batch_size]
@@ -227,8 +227,8 @@ def stage1_features(cfg: OmniConfig, settings: Optional[Settings] = None, batch_
             out['emo'] += [emo[j, :n[j]].half().clone() for j in range(len(chunk))]     # [T50, d_emo] each
             out['n50'] += n.tolist()
             reply = [load_audio(audio_path(r, s, 'reply')) for r in chunk]
-            with torch.no_grad(): out['reply_vec'].append(emotion_features(emo_enc, reply, cfg.audio).utterance.cpu())  # [B, d_emo]
-        out['reply_vec'] = torch.cat(out['reply_vec'])                                   # [N, d_emo]
+            with torch.no_grad(): out['emotion_vec_true'].append(emotion_features(emo_enc, reply, cfg.audio).emotion_vec.cpu())  # [B, d_emo]
+        out['emotion_vec_true'] = torch.cat(out['emotion_vec_true'])                                   # [N, d_emo]
         out['seconds'] = round(time.time() - t0, 1)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix('.tmp'); torch.save(out, tmp); tmp.replace(path)
@@ -245,7 +245,7 @@ def build_stage1(cfg: OmniConfig, settings: Optional[Settings] = None) -> tuple:
 def stage1_example(feats: dict, i: int, tok, reply: Optional[str] = None) -> dict:
     "Example `i` of the cached features: prompt (+ reply labels) and the query's encoder frames."
     ex = build_prompt(tok, reply=reply)
-    return {**ex, 'sem': feats['sem'][i], 'emo': feats['emo'][i], 'n50': feats['n50'][i], 'target': feats['reply_vec'][i]}
+    return {**ex, 'sem': feats['sem'][i], 'emo': feats['emo'][i], 'n50': feats['n50'][i], 'emotion_vec_true': feats['emotion_vec_true'][i]}
 
 def stage1_job(cfg: OmniConfig, settings: Settings) -> StageJob:
     "Stage 1: adapter, LoRA and emotion head learn from the training dialogues' cached encoder features."
@@ -254,7 +254,7 @@ def stage1_job(cfg: OmniConfig, settings: Settings) -> StageJob:
     train_idx = [i for i, r in enumerate(rows) if r['split'] == 'train']
     tok = load_tokenizer(cfg, settings)
     data = [stage1_example(feats, i, tok, rows[i]['reply_text']) for i in train_idx]
-    cen = EmotionCentroids.fit(feats['reply_vec'][train_idx], [rows[i]['reply_emotion'] for i in train_idx])
+    cen = EmotionCentroids.fit(feats['emotion_vec_true'][train_idx], [rows[i]['reply_emotion'] for i in train_idx])
     def save(model, folder):
         save_weights({n: p for n, p in model.named_parameters() if p.requires_grad}, folder / 'model.safetensors')
         model.llm.save_pretrained(folder / 'lora')                      # LoRA on its own (peft format)
@@ -293,10 +293,10 @@ class Stage1Pipeline:
         "Teacher-forced pass over given replies (token ids or text): emotion vector, hidden states, input embeddings."
         ids = [self.tok(r, add_special_tokens=False)['input_ids'] + [self.end_id] if isinstance(r, str) else list(r) for r in replies]
         r = self.model(self._batch(feats, ids))
-        vecs, out = r['vec'], []
+        vecs, out = r['emotion_vec_pred'], []
         for i in range(len(ids)):
             m = r['reply_mask'][i]
-            out.append({'reply_ids': ids[i], 'reply_emotion_vec': vecs[i], 'hidden': r['hidden'][i][m],     # [n_reply, d_llm]
+            out.append({'reply_ids': ids[i], 'emotion_vec_pred': vecs[i], 'hidden': r['hidden'][i][m],     # [n_reply, d_llm]
                         'inputs_embeds': r['inputs_embeds'][i][m]})                                       # [n_reply, d_llm]
         return out
 
@@ -306,7 +306,7 @@ class Stage1Pipeline:
         for i in range(0, len(feats), batch_size):
             chunk = feats[i:i + batch_size]
             st = self.reply_states(chunk, self.generate(chunk, max_new_tokens))
-            labels = self.centroids.predict(torch.stack([d['reply_emotion_vec'] for d in st]))
+            labels = self.centroids.predict(torch.stack([d['emotion_vec_pred'] for d in st]))
             for d, lab in zip(st, labels):
                 out.append({'text': self.tok.decode(d['reply_ids'], skip_special_tokens=True).strip(), 'reply_emotion': lab, **d})
         return out

@@ -68,7 +68,7 @@ def stage2_features(cfg: OmniConfig, settings: Optional[Settings] = None, batch_
     rows, ds = f1['rows'], load_dialogues(cfg, s)
     if list(ds['id']) != [r['id'] for r in rows]: raise RuntimeError("stage 1 features and the dataset disagree: rebuild with force=True")
     units = ds['units']
-    out = {'rows': rows, 'h': [], 'e': [], 'emotion_vec_pred': [], 'emotion_vec_true': f1['reply_vec'].float(), 'units': [],
+    out = {'rows': rows, 'h': [], 'e': [], 'emotion_vec_pred': [], 'emotion_vec_true': f1['emotion_vec_true'].float(), 'units': [],
            'seconds': 0.0}
     t0, D = time.time(), cfg.decoder
     for i in tqdm(range(0, len(rows), batch_size), desc='stage-1 reply states', disable=not progress, leave=False):
@@ -77,7 +77,7 @@ def stage2_features(cfg: OmniConfig, settings: Optional[Settings] = None, batch_
         for j, r in zip(idx, pipe.reply_states(feats, [rows[j]['reply_text'] for j in idx])):
             n = min(len(r['hidden']) - 1, D.max_reply_tokens)                  # drop the end token
             out['h'].append(r['hidden'][:n].half().clone()); out['e'].append(r['inputs_embeds'][:n].half().clone())
-            out['emotion_vec_pred'].append(r['reply_emotion_vec'].float())
+            out['emotion_vec_pred'].append(r['emotion_vec_pred'].float())
             out['units'].append(torch.tensor(units[j][:D.max_units], dtype=torch.long))
     out['emotion_vec_pred'] = torch.stack(out['emotion_vec_pred'])
     out['seconds'] = round(time.time() - t0, 1)
@@ -103,7 +103,7 @@ def cross_emotion_examples(cfg: OmniConfig, f: dict, idx: Sequence[int], setting
         emo = other[int(rng.integers(len(other)))]
         w = speak(r['reply_text'], cfg.data.assistant_voice, emo, rng, cfg.data.prosody_jitter,
                   max_seconds=cfg.audio.max_seconds, seed=1_000_003 * (s.seed + 1) + i)   # repeatable
-        vec = emotion_features(enc, [w], cfg.audio).utterance[0].float()                 # [d_emo]
+        vec = emotion_features(enc, [w], cfg.audio).emotion_vec[0].float()                 # [d_emo]
         units = tok.encode(log_mel(w, cfg.audio))[:cfg.decoder.max_units]
         out.append({'h': f['h'][i], 'e': f['e'][i], 'emotion_vec_true': vec, 'emotion_vec_pred': vec, 'units': units,
                     'emotion': emo, 'row': i})

@@ -91,7 +91,7 @@ def fit_emotion_map(vectors, labels: Sequence[str]) -> EmotionMap:
 class ProbeParts:
     "The model-facing side of the widgets: plain callables plus the choices the panel offers."
     hear: Callable                      # wave [T] 16 kHz → (probs [6], emotion vector [d])
-    answer: Callable                    # wave [T] → dict(text, reply_emotion, reply_emotion_vec, …)
+    answer: Callable                    # wave [T] → dict(text, reply_emotion, emotion_vec_pred, …)
     speak: Optional[Callable] = None    # (reply dict, emotion vector [d]) → (wave [T], sample rate); None: no stage 2
     sentences: Sequence[str] = ("The train left without us.", "My phone just rang.", "We lost the game.")
     voices: Sequence[str] = QUERY_VOICES[:4]
@@ -117,7 +117,7 @@ def cue_parts(voices: Sequence[str] = QUERY_VOICES[:3], sentences: Sequence[str]
         return p.numpy(), x.numpy()
     def answer(wave):
         p, v = hear(wave); e = EMOTIONS[int(p.argmax())]
-        return dict(text=f"You sound {e} to me. Tell me more.", reply_emotion=e, reply_emotion_vec=v)
+        return dict(text=f"You sound {e} to me. Tell me more.", reply_emotion=e, emotion_vec_pred=v)
     kw = {'note': 'stand-in parts (prosodic cues only): no trained model is loaded', **kw}
     return ProbeParts(hear=hear, answer=answer, prototypes={e: C[i].numpy() for i, e in enumerate(EMOTIONS)}, **kw)
 
@@ -303,7 +303,7 @@ class ProbePanel:
 
     def _speak(self, reply):
         if self.parts.speak is None: return None
-        vec = reply.get('reply_emotion_vec')
+        vec = reply.get('emotion_vec_pred')
         return self.parts.speak(reply, vec)
 
     def _draw(self, vec):
@@ -356,7 +356,7 @@ class EmotionComparator:
             for e in EMOTIONS:
                 w = self.parts.say(self.sentence.value, self.voice.value, e, Controls())
                 p, _ = self.parts.hear(w); r = self.parts.answer(w)
-                said = self.parts.speak(r, r.get('reply_emotion_vec')) if self.parts.speak else None
+                said = self.parts.speak(r, r.get('emotion_vec_pred')) if self.parts.speak else None
                 rows.append(dict(emotion=e, wave=w, probs=np.asarray(p), reply=r, reply_wave=said))
         except Exception as ex:
             self.message.value = _html(f'{type(ex).__name__}: {ex}', 'error'); return
@@ -443,7 +443,7 @@ def dataset_map_and_prototypes(feats: dict, n_points: int = 600, seed: int = 0) 
     idx = np.random.default_rng(seed).permutation(len(rows))[:n_points]
     q = torch.stack([feats['emo'][i].float().mean(0) for i in idx]).numpy()          # [n, d_emo] utterance vectors
     emap = fit_emotion_map(q, [rows[i]['user_emotion'] for i in idx])
-    rv = torch.as_tensor(feats['reply_vec']).float()                                 # [N, d_emo]
+    rv = torch.as_tensor(feats['emotion_vec_true']).float()                                 # [N, d_emo]
     train = [i for i, r in enumerate(rows) if r['split'] == 'train'] or list(range(len(rows)))
     protos = {}
     for e in EMOTIONS:
@@ -471,10 +471,10 @@ def kit_parts(cfg=None, settings=None, n_points: int = 600, with_speech: bool = 
     emo_enc = omni.emotion_encoder if omni is not None else load_emotion_encoder(cfg, s)
     def hear(wave):
         f = emotion_features(emo_enc, wave, cfg.audio)
-        return f.probs[0].numpy(), f.utterance[0].numpy()                            # [6], [d_emo]
+        return f.probs[0].numpy(), f.emotion_vec[0].numpy()                            # [6], [d_emo]
     def answer(wave):
         r = pipe.respond_features([speech_features(sem_enc, emo_enc, load_audio(wave), cfg.audio)])[0]
-        return {**r, 'reply_emotion_vec': r['reply_emotion_vec'].numpy()}
+        return {**r, 'emotion_vec_pred': r['emotion_vec_pred'].numpy()}
     emap, protos = dataset_map_and_prototypes(stage1_features(cfg, s, progress=False), n_points, s.seed)
     return ProbeParts(hear=hear, answer=answer, speak=speak, sentences=_sentence_options(), voices=_voice_options(cfg),
                       emotion_map=emap, prototypes=protos, max_seconds=cfg.audio.max_seconds, note=note)

@@ -36,7 +36,7 @@ def test_features_are_50hz():
     assert h.shape == (2, 50, cfg.semantic_encoder.d_model) and n.tolist() == [50, 20]
     f = emotion_features(build_emotion_encoder(cfg).eval(), waves, cfg.audio)
     assert f.frames.shape == (2, 50, cfg.emotion_encoder.dim) and f.lengths.tolist() == [50, 20]
-    assert f.utterance.shape == (2, cfg.emotion_encoder.dim) and f.logits.shape == (2, len(EMOTIONS))
+    assert f.emotion_vec.shape == (2, cfg.emotion_encoder.dim) and f.logits.shape == (2, len(EMOTIONS))
 
 
 def test_full_loaders_offline(tmp_path):

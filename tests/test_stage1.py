@@ -33,7 +33,7 @@ def _examples(cfg, tok, n=8, seed=0):
         out.append(dict(build_prompt(tok, reply=REPLIES[i % 4]), n50=T,
                         sem=torch.randn(T, cfg.semantic_encoder.d_model, generator=g),
                         emo=torch.randn(T, cfg.emotion_encoder.dim, generator=g) + (i % 4),
-                        target=torch.randn(cfg.emotion_encoder.dim, generator=g) + (i % 4)))
+                        emotion_vec_true=torch.randn(cfg.emotion_encoder.dim, generator=g) + (i % 4)))
     return out
 
 
@@ -76,7 +76,7 @@ def test_forward_shapes_and_trainable_parts(tok, mode):
     r = m(collate_stage1(ex))
     per = 1 if mode == 'concat' else 2
     L = max(len(e['input_ids']) - 1 + per * (e['n50'] // 5) for e in ex)
-    assert r['hidden'].shape == (3, L, cfg.llm.hidden_size) and r['vec'].shape == (3, cfg.emotion_encoder.dim)
+    assert r['hidden'].shape == (3, L, cfg.llm.hidden_size) and r['emotion_vec_pred'].shape == (3, cfg.emotion_encoder.dim)
     assert r['reply_mask'].sum(1).tolist() == [len(e['input_ids']) - e['n_prompt'] for e in ex]
     names = [n for n, p in m.named_parameters() if p.requires_grad]
     assert {n.split('.')[0] for n in names} == {'adapter', 'llm', 'head'}
@@ -131,7 +131,7 @@ def test_batched_generation_equals_one_by_one_and_respond_outputs(tok):
     for o in out:
         n = len(o['reply_ids'])
         assert o['hidden'].shape == o['inputs_embeds'].shape == (n, cfg.llm.hidden_size)
-        assert o['reply_emotion'] in ('happy', 'sad') and o['reply_emotion_vec'].shape == (cfg.emotion_encoder.dim,)
+        assert o['reply_emotion'] in ('happy', 'sad') and o['emotion_vec_pred'].shape == (cfg.emotion_encoder.dim,)
         assert torch.equal(o['inputs_embeds'], m.llm.get_input_embeddings()(torch.tensor(o['reply_ids'])))
 
 
@@ -174,14 +174,14 @@ def test_smoke_stage_end_to_end(smoke_settings):
     assert run_stage('stage1', cfg, lambda *a: 1 / 0, smoke_settings) == run                    # reused: no job asked for
     assert (run / 'model.safetensors').stat().st_mtime_ns == stamp
     feats = stage1_features(cfg, smoke_settings)
-    assert len(feats['sem']) == len(feats['rows']) and feats['reply_vec'].shape == (len(feats['rows']), cfg.emotion_encoder.dim)
+    assert len(feats['sem']) == len(feats['rows']) and feats['emotion_vec_true'].shape == (len(feats['rows']), cfg.emotion_encoder.dim)
     pipe = load_stage1(cfg, smoke_settings)
     wave = load_audio(audio_path(feats['rows'][0], smoke_settings, 'query'))
     f = speech_features(load_semantic_encoder(cfg, smoke_settings), load_emotion_encoder(cfg, smoke_settings), wave, cfg.audio)
     out = pipe.respond_features([f], max_new_tokens=5)[0]
     assert isinstance(out['text'], str) and out['reply_emotion'] in ('neutral', 'happy', 'sad', 'surprised')
     assert out['hidden'].shape == out['inputs_embeds'].shape == (len(out['reply_ids']), cfg.llm.hidden_size)
-    assert out['reply_emotion_vec'].shape == (cfg.emotion_encoder.dim,)
+    assert out['emotion_vec_pred'].shape == (cfg.emotion_encoder.dim,)
     abl = run_stage('stage1_semantic_only', cfg, stage1_job, smoke_settings)
     assert abl.name == 'stage1_semantic_only' and (abl / 'metrics.json').exists()
 

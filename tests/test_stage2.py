@@ -96,7 +96,7 @@ def test_streaming_and_batched_emotion_vectors_agree(smoke_run, smoke_settings, 
         feat = {k: f1[k][i] for k in ('sem', 'emo', 'n50')}
         r = omni.respond_features(feat, streaming=True)
         if r['emotion_vec_pred'] is None: continue
-        batched = pipe.reply_states([feat], [r['reply_ids'] + [omni.end_id]])[0]['reply_emotion_vec']
+        batched = pipe.reply_states([feat], [r['reply_ids'] + [omni.end_id]])[0]['emotion_vec_pred']
         torch.testing.assert_close(r['emotion_vec_pred'], batched, atol=1e-4, rtol=1e-4)
         assert batched.abs().max() > 1e-2
         checked += 1

@@ -221,7 +221,9 @@ def test_read_upload_and_wav_bytes():
 
 def test_kit_parts_on_smoke(smoke_cfg, smoke_settings):
     "The panel wired to the real (smoke-trained) kit: sliders change what the model hears."
+    from emotion_omni_lite.cli import ensure_stages
     from emotion_omni_lite.widgets import kit_parts
+    ensure_stages(['stage1', 'vocoder', 'stage2'], smoke_cfg, smoke_settings)   # loaders never train
     parts = kit_parts(smoke_cfg, smoke_settings)
     assert len(parts.sentences) > 10 and any('held out' in label for label, _ in parts.voices)
     assert parts.emotion_map is not None and parts.emotion_map.points.shape[1] == 2
@@ -233,7 +235,7 @@ def test_kit_parts_on_smoke(smoke_cfg, smoke_settings):
     p.pitch.value = 5; p.rate.value = 1.4
     assert p.message.value == '', p.message.value
     assert not np.allclose(p.probs, probs0) and (p.map.fig.data[-1].x, p.map.fig.data[-1].y) != star0
-    # stage2_speaker turns a failing stage 2 into a note; here stage 2 is trained, so no note may hide a failure
+    # stage2_speaker turns a missing stage 2 into a note; here stage 2 is trained, so a note would hide a failure
     assert parts.speak is not None, parts.note
     assert p.reply_audio.layout.display is None and len(p.reply_audio.value) > 1000
 
