@@ -12,8 +12,10 @@ os.environ.setdefault('HF_HUB_OFFLINE', '1')
 import torch
 from emotion_omni_lite.config import get_config, get_settings
 from emotion_omni_lite.dataset import build_dataset
-from emotion_omni_lite.semantic_encoder import load_query_mels, train_semantic_encoder
-from emotion_omni_lite.emotion_encoder import train_emotion_encoder
+from emotion_omni_lite.dataset import load_query_mels
+from emotion_omni_lite.stages import run_stage
+from emotion_omni_lite.semantic_encoder import asr_job
+from emotion_omni_lite.emotion_encoder import emotion_encoder_job
 
 
 def main():
@@ -27,8 +29,8 @@ def main():
         cfg = get_config(a.preset)
         build_dataset(cfg, s)                                   # not timed: the data stage's own cost
         t0 = time.time(); rows, _ = load_query_mels(cfg, s); t_mel = time.time() - t0
-        t1 = time.time(); asr = train_semantic_encoder(cfg, s); t_asr = time.time() - t1
-        t2 = time.time(); emo = train_emotion_encoder(cfg, s); t_emo = time.time() - t2
+        t1 = time.time(); asr = run_stage('asr', cfg, asr_job, s); t_asr = time.time() - t1
+        t2 = time.time(); emo = run_stage('emotion_encoder', cfg, emotion_encoder_job, s); t_emo = time.time() - t2
         ma, me = (json.loads((p / 'metrics.json').read_text()) for p in (asr, emo))
     total = t_mel + t_asr + t_emo
     print(f"preset {a.preset}, {len(rows)} queries, torch threads {torch.get_num_threads()}")

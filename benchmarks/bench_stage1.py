@@ -3,9 +3,8 @@ peak memory, and the time of a whole `lite` stage 1 training (limit: 3 minutes o
 
     .venv/bin/python benchmarks/bench_stage1.py [--preset lite] [--steps 20] [--threads 2] [--full-train]
 """
-import argparse, resource, sys, time
+import argparse, resource, time
 from functools import partial
-from pathlib import Path
 
 import torch
 
@@ -24,11 +23,12 @@ def main():
     from emotion_omni_lite.semantic_encoder import load_semantic_encoder
     from emotion_omni_lite.emotion_encoder import load_emotion_encoder
     from emotion_omni_lite.train import batch_indices, fit, set_seed
+    from emotion_omni_lite.cli import ensure_stages
     from emotion_omni_lite.stage1 import (build_stage1, collate_stage1, encode_speech, stage1_example, stage1_features,
-                                          stage1_loss, train_stage1)
+                                          stage1_loss)
     s = get_settings(preset=a.preset, device='cpu')
     cfg = get_config(s.preset)
-    train_stage1(cfg, s)                                        # prerequisites (and the run) exist or are built
+    ensure_stages(['stage1'], cfg, s)                           # prerequisites (and the run) exist or are built
     t0 = time.time(); feats = stage1_features(cfg, s, progress=False); t_load = time.time() - t0
     rows = feats['rows']
     train_idx = [i for i, r in enumerate(rows) if r['split'] == 'train']

@@ -5,11 +5,11 @@ Trains the missing lite stages first (minutes); the timed part is only `respond`
 `--figures` also prints the emotion accuracy and pocketsphinx WER of generated speech, with AdaLN and without
 (the ablation trains its own stage 2 run, `stage2_no_adaln`).
 """
-import json, statistics, sys, time
+import json, statistics, sys
 import torch
 from emotion_omni_lite.config import get_config, get_settings
 from emotion_omni_lite.dataset import load_dialogues, audio_path
-from emotion_omni_lite.stage2 import load_omni
+from emotion_omni_lite.omni import load_omni
 
 
 def main(n: int = 12, threads: int = 2):
@@ -37,11 +37,10 @@ def main(n: int = 12, threads: int = 2):
 
 
 def figures():
-    from emotion_omni_lite.config import set_field
-    from emotion_omni_lite.stage2 import speech_figures
+    from emotion_omni_lite.omni import speech_figures
     s = get_settings(); cfg = get_config(s.preset)
     for adaln in (True, False):
-        m = speech_figures(set_field(cfg, 'fusion.adaln', adaln), s)
+        m = speech_figures(cfg, s, omni=load_omni(cfg, s, stage2='stage2' if adaln else 'stage2_no_adaln'))
         print(f"AdaLN {'on ' if adaln else 'off'}: emotion acc generated {m['generated_emotion_acc']:.0%} | true text "
               f"{m['teacher_text_emotion_acc']:.0%} | reference {m['reference_emotion_acc']:.0%} | vocoded ref units "
               f"{m['vocoded_reference_units_emotion_acc']:.0%};  WER generated {m['generated_wer']:.2f} | true text "

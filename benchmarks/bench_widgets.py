@@ -14,28 +14,33 @@ os.environ.setdefault('TRANSFORMERS_OFFLINE', '1')
 
 
 def untrained_parts(cfg, s, with_speech=True):
-    "The panel's parts with stages 1 and 2 at the preset's sizes, untrained (emotion encoder, text LLM, vocoder trained if missing)."
+    "The panel's parts with stages 1 and 2 at the preset's sizes, untrained (the runs they read are trained first if missing)."
     import numpy as np, torch
     from emotion_omni_lite.config import EMOTIONS
+    from emotion_omni_lite.audio import load_audio
     from emotion_omni_lite.emotion_encoder import emotion_features, load_emotion_encoder
     from emotion_omni_lite.semantic_encoder import build_semantic_encoder
-    from emotion_omni_lite.stage1 import EmotionCentroids, Stage1Pipeline, build_stage1
+    from emotion_omni_lite.stage1 import EmotionCentroids, Stage1Pipeline, build_stage1, speech_features
+    from emotion_omni_lite.stage2 import Stage2Model
+    from emotion_omni_lite.vocoder import build_vocoder
+    from emotion_omni_lite.omni import EmotionOmni
     from emotion_omni_lite.widgets import ProbeParts, _sentence_options, _voice_options, fit_emotion_map
     torch.manual_seed(0)
     model, tok = build_stage1(cfg, s)
     emo = load_emotion_encoder(cfg, s)
-    sem = build_semantic_encoder(cfg).eval(); sem.audio_cfg = cfg.audio
+    sem = build_semantic_encoder(cfg).eval()
     d = cfg.emotion_encoder.dim
-    pipe = Stage1Pipeline(model, tok, EmotionCentroids(list(EMOTIONS), torch.randn(6, d)), cfg, sem, emo)
+    pipe = Stage1Pipeline(model, tok, EmotionCentroids(list(EMOTIONS), torch.randn(6, d)), cfg)
     def hear(w):
         f = emotion_features(emo, w, cfg.audio); return f.probs[0].numpy(), f.emotion_vec[0].numpy()
     def answer(w):
-        r = pipe.respond(w); return {**r, 'emotion_vec_pred': r['emotion_vec_pred'].numpy()}
+        r = pipe.respond_features([speech_features(sem, emo, load_audio(w), cfg.audio)])[0]
+        return {**r, 'emotion_vec_pred': r['emotion_vec_pred'].numpy()}
     speak = None
     if with_speech:
-        from emotion_omni_lite.stage2 import EmotionOmni, Stage2Model
-        from emotion_omni_lite.vocoder import build_vocoder
-        omni = EmotionOmni(cfg, pipe, Stage2Model(cfg).eval(), build_vocoder(cfg, s), emo)
+        s2 = Stage2Model(cfg).eval()
+        omni = EmotionOmni(cfg, sem, emo, model.adapter, model.llm, model.head, s2.fusion, s2.decoder,
+                           build_vocoder(cfg, s), tok, pipe.centroids, model.speech_id, pipe.end_id)
         def speak(reply, vec):
             _, audio = omni.speak_states(reply['hidden'], reply['inputs_embeds'], torch.as_tensor(vec))
             return audio.numpy(), omni.vocoder.sample_rate
@@ -59,7 +64,9 @@ def main():
     torch.set_num_threads(a.threads)
     from emotion_omni_lite.config import get_config, get_settings
     from emotion_omni_lite.widgets import ProbePanel, kit_parts
+    from emotion_omni_lite.cli import ensure_stages
     s = get_settings(device='cpu'); cfg = get_config(s.preset)
+    ensure_stages(['asr', 'emotion_encoder', 'text_llm', 'vocoder'] if a.untrained else ['stage1', 'vocoder', 'stage2'], cfg, s)
     t0 = time.perf_counter()
     parts = untrained_parts(cfg, s, not a.no_speech) if a.untrained else kit_parts(cfg, s, with_speech=not a.no_speech)
     setup = time.perf_counter() - t0

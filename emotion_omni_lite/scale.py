@@ -4,39 +4,34 @@
 
 # %% ../nbs/90_scale.ipynb #45a0bb63
 from __future__ import annotations
-import importlib
 import torch
 from torch import nn
 
 from .config import OmniConfig
-from .text_llm import add_lora
+from .semantic_encoder import build_semantic_encoder
+from .emotion_encoder import build_emotion_encoder
+from .adapter import build_adapter
+from .text_llm import add_lora, build_llm
+from .stage1 import build_emotion_head
+from .decoder import build_fusion, build_speech_decoder
 
 # %% auto #0
-__all__ = ['PART_BUILDERS', 'PUBLISHED', 'STAGES', 'n_params', 'count_parts', 'param_table', 'format_table']
+__all__ = ['PART_BUILDERS', 'PUBLISHED', 'PARTS_PER_STAGE', 'n_params', 'count_parts', 'param_table', 'format_table']
 
 # %% ../nbs/90_scale.ipynb #e66c34f2
-PART_BUILDERS = {  # part: (module, builder) — each builder makes the module from the config alone
-    'semantic_encoder': ('semantic_encoder', 'build_semantic_encoder'),
-    'emotion_encoder': ('emotion_encoder', 'build_emotion_encoder'),
-    'adapter': ('adapter', 'build_adapter'),
-    'llm': ('text_llm', 'build_llm'),
-    'emotion_head': ('stage1', 'build_emotion_head'),
-    'fusion': ('decoder', 'build_fusion'),
-    'decoder': ('decoder', 'build_speech_decoder'),
+PART_BUILDERS = {  # part: builder — each makes the module from the config alone
+    'semantic_encoder': build_semantic_encoder, 'emotion_encoder': build_emotion_encoder, 'adapter': build_adapter,
+    'llm': build_llm, 'emotion_head': build_emotion_head, 'fusion': build_fusion, 'decoder': build_speech_decoder,
 }
 PUBLISHED = {'llm': 7.62e9, 'semantic_encoder': 0.637e9}  # Qwen2.5-7B; Whisper-large-v3's encoder
 
-STAGES = {  # stage: parts it trains; every other part is frozen (and, in stage 1, parts after it are not used)
+PARTS_PER_STAGE = {  # the parameter view of the stage table's rows `stage1`, `stage2`: parts it trains; every other part is frozen (and, in stage 1, parts after it are not used)
     'stage1': {'trains': ('adapter', 'lora', 'emotion_head'),
                'uses': ('semantic_encoder', 'emotion_encoder', 'adapter', 'llm', 'lora', 'emotion_head')},
     'stage2': {'trains': ('fusion', 'adaln', 'decoder'),
                'uses': ('semantic_encoder', 'emotion_encoder', 'adapter', 'llm', 'lora', 'emotion_head',
                         'fusion', 'adaln', 'decoder')},
 }
-
-def _builder(part):
-    mod, fn = PART_BUILDERS[part]
-    return getattr(importlib.import_module(f'emotion_omni_lite.{mod}'), fn)
 
 def n_params(m: nn.Module) -> int: return sum(p.numel() for p in m.parameters())
 
@@ -47,7 +42,7 @@ def count_parts(cfg: OmniConfig, device: str = 'meta') -> dict:
     with torch.device(device), warnings.catch_warnings():
         warnings.simplefilter('ignore', FutureWarning)
         for part in PART_BUILDERS:
-            m = _builder(part)(cfg)
+            m = PART_BUILDERS[part](cfg)
             counts[part] = n_params(m)
             if part == 'llm':
                 counts['lora'] = sum(p.numel() for n, p in add_lora(m, cfg).named_parameters() if 'lora_' in n)
@@ -61,7 +56,7 @@ def param_table(cfg: OmniConfig) -> dict:
     "Parameters per part and per training stage, with the bf16 memory the weights need."
     parts = count_parts(cfg)
     stages = {}
-    for st, d in STAGES.items():
+    for st, d in PARTS_PER_STAGE.items():
         total = sum(parts[p] for p in d['uses'])
         trainable = sum(parts[p] for p in d['trains'])
         stages[st] = {'total': total, 'trainable': trainable, 'frozen': total - trainable}

@@ -109,6 +109,7 @@ def test_widgets_notebook_in_jupyterlab(lab):
             assert not errors, f'cells failed in the browser: {errors}'
             n_panels = sum('ProbePanel(' in ''.join(c['source']) for c in json.loads(NOTEBOOK.read_text())['cells']
                            if c['cell_type'] == 'code')
+            assert n_panels >= 1, f'no ProbePanel( cell in {NOTEBOOK}: the wait below would pass with no panel'
             page.wait_for_function(f'() => document.querySelectorAll(".eol-probe-panel").length >= {n_panels}', timeout=left())
             # the panel is live once its emotion chart has bars
             page.wait_for_function(f'() => {{ const r = ({READ_BARS})(); return !!(r && r.length); }}', timeout=left(), polling=500)
