@@ -1,0 +1,89 @@
+"The house's layout: modules import only earlier notebooks' modules, at the top; one training template; loaders never train."
+import ast, json, re
+from pathlib import Path
+
+import pytest
+
+PKG = Path(__file__).resolve().parents[1] / 'emotion_omni_lite'
+
+
+def modules() -> dict:
+    "module name → (its notebook, the package modules it imports, package imports made inside functions)."
+    out = {}
+    for p in sorted(PKG.glob('*.py')):
+        if p.name.startswith('_'): continue
+        src = p.read_text()
+        nb = re.search(r'File to edit: \.\./nbs/(\S+)\.ipynb', src).group(1)
+        top, inner = set(), []
+        tree = ast.parse(src)
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and (node.level == 1 or (node.module or '').startswith('emotion_omni_lite')):
+                mod = node.module.split('.')[-1] if node.module and node.module != 'emotion_omni_lite' else None
+                names = [mod] if mod else [a.name for a in node.names]
+                (top.update if node.col_offset == 0 else inner.extend)(names)
+        out[p.stem] = (nb, top - {p.stem}, inner)
+    return out
+
+
+def test_modules_import_only_earlier_notebooks_at_the_top():
+    mods = modules()
+    for name, (nb, deps, inner) in mods.items():
+        later = sorted(d for d in deps if mods[d][0] > nb)
+        assert not later, f"{name} ({nb}) imports {later}, taught later in the course"
+        assert not inner, f"{name} imports {inner} inside a function: sibling imports belong at the top"
+
+
+def test_no_import_cycle_and_few_layers():
+    mods = modules()
+    depth = {}
+    def layer(m, path=()):
+        assert m not in path, f"import cycle: {' → '.join(path + (m,))}"
+        if m not in depth: depth[m] = 1 + max((layer(d, path + (m,)) for d in mods[m][1]), default=0)
+        return depth[m]
+    for m in mods: layer(m)
+    print({m: depth[m] for m in sorted(mods, key=depth.get)})
+    assert max(depth.values()) <= 10                      # config … stages … parts … omni … cli (was 11, with a cycle)
+
+
+def test_the_training_template_exists_once():
+    "Only `run_stage` calls `fit`: no stage writes its own folder/hash/seed/fit/save chores."
+    callers = [p.stem for p in PKG.glob('*.py') if not p.name.startswith('_') and p.stem != 'train'
+               and re.search(r'(?<![\w.])(?<!def )fit\(', p.read_text())]
+    assert callers == ['stages'], callers
+
+
+def test_loaders_never_train(tmp_path, monkeypatch):
+    "Every loader on an empty folder raises the kit's named error with the command, and nothing trains."
+    from emotion_omni_lite import stages, train
+    from emotion_omni_lite.config import get_config, get_settings
+    from emotion_omni_lite.stages import StageMissing
+    from emotion_omni_lite.dataset import load_dialogues
+    from emotion_omni_lite.semantic_encoder import load_semantic_encoder
+    from emotion_omni_lite.emotion_encoder import load_emotion_encoder
+    from emotion_omni_lite.text_llm import load_text_llm
+    from emotion_omni_lite.stage1 import load_stage1
+    from emotion_omni_lite.vocoder import build_vocoder
+    from emotion_omni_lite.stage2 import load_stage2_model
+    from emotion_omni_lite.omni import load_omni
+    def no_training(*a, **k): raise AssertionError('a loader started training')
+    monkeypatch.setattr(stages, 'fit', no_training); monkeypatch.setattr(train, 'fit', no_training)
+    s = get_settings(preset='smoke', data_dir=str(tmp_path / 'data'), out_dir=str(tmp_path / 'runs'))
+    cfg = get_config('smoke')
+    wants = {load_dialogues: 'data', load_semantic_encoder: 'asr', load_emotion_encoder: 'emotion_encoder',
+             load_text_llm: 'text_llm', load_stage1: 'stage1', build_vocoder: 'vocoder', load_stage2_model: 'stage2',
+             load_omni: 'stage1'}
+    for loader, stage in wants.items():
+        with pytest.raises(StageMissing) as e: loader(cfg, s)
+        assert f"stage '{stage}'" in str(e.value) and 'eol run --preset smoke --stages data' in str(e.value), str(e.value)
+    assert not (tmp_path / 'runs').exists() and not (tmp_path / 'data').exists()   # nothing was written
+
+
+def test_every_notebook_that_reads_runs_says_so_near_its_top():
+    "A notebook that trains or loads runs names them in an `ensure_stages` cell within its first cells."
+    nbs = Path(__file__).resolve().parents[1] / 'nbs'
+    readers = ('06_semantic_encoder', '07_emotion_encoder', '08_emotional_cues', '09_text_llm', '11_stage1',
+               '13_vocoder', '14_stage2', '14a_omni', '17_widgets')
+    for name in readers:
+        cells = json.loads((nbs / f'{name}.ipynb').read_text())['cells']
+        first = [i for i, c in enumerate(cells) if 'ensure_stages(' in ''.join(c['source'])]
+        assert first and first[0] <= 10, f"{name}: no ensure_stages cell near its top"
