@@ -46,9 +46,10 @@ def masked_mean(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
 class LiteEmotionEncoder(nn.Module):
     "Log-mel (+ pitch) → conv (stride 2, 50 Hz) → transformer → frames; masked time mean → utterance vector; linear → 6 logits."
     def __init__(self, n_mels: int, dim: int, layers: int, heads: int, ffn: int, n_classes: int = len(EMOTIONS),
-                 pitch: bool = False, envelope_ceps: int = 0):
+                 pitch: bool = False, envelope_ceps: int = 0, audio_cfg: Optional[AudioConfig] = None):
         super().__init__()
         self.n_mels, self.pitch, self.envelope_ceps = n_mels, pitch, envelope_ceps
+        self.audio_cfg = audio_cfg or AudioConfig(n_mels=n_mels)           # its front end: how waves become log-mels
         self.input_kind = 'mel+pitch' if pitch else 'mel'                  # what `emotion_features` must feed it
         self.conv1 = nn.Conv1d(n_mels + 1 + 2 * pitch, dim, 3, padding=1)  # mel bins − their mean, loudness (, pitch, voicing)
         self.conv2 = nn.Conv1d(dim, dim, 3, stride=2, padding=1)
@@ -143,7 +144,7 @@ def build_emotion_encoder(cfg: OmniConfig) -> nn.Module:
     ec = cfg.emotion_encoder
     if not ec.pretrained:
         return LiteEmotionEncoder(cfg.audio.n_mels, ec.dim, ec.layers, ec.heads, ec.ffn, pitch=ec.pitch,
-                                  envelope_ceps=ec.envelope_ceps)
+                                  envelope_ceps=ec.envelope_ceps, audio_cfg=cfg.audio)
     from transformers import Wav2Vec2Config, Wav2Vec2Model
     conf = Wav2Vec2Config(hidden_size=ec.dim, num_hidden_layers=ec.layers, num_attention_heads=ec.heads,
                           intermediate_size=ec.ffn)
@@ -184,7 +185,7 @@ def emotion_features(encoder: nn.Module, audio, audio_cfg: Optional[AudioConfig]
     p = next(encoder.parameters())
     with torch.no_grad():
         if encoder.input_kind.startswith('mel'):
-            audio_cfg = audio_cfg or getattr(encoder, 'audio_cfg', None) or AudioConfig(n_mels=encoder.n_mels)
+            audio_cfg = audio_cfg or encoder.audio_cfg
             ms = emotion_inputs(audio, encoder, audio_cfg)
             x, lengths = pad_mels(ms, max(m.shape[-1] for m in ms))          # [B, n_mels (+ 2), T100]
             return encoder(x.to(p.device, p.dtype), lengths)
@@ -300,5 +301,4 @@ def load_emotion_encoder(cfg: OmniConfig, settings: Optional[Settings] = None) -
     ec = cfg.emotion_encoder
     if ec.pretrained: enc = load_pretrained_emotion_encoder(ec.pretrained)
     else: enc = load_weights(build_emotion_encoder(cfg), require_stage('emotion_encoder', cfg, settings) / 'model.safetensors')
-    enc.audio_cfg = cfg.audio
     return freeze(enc)

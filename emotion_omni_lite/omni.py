@@ -53,7 +53,7 @@ class EmotionOmni(nn.Module):
     @torch.no_grad()
     def encode(self, wave: torch.Tensor) -> dict:
         "One 16 kHz utterance → semantic and emotion frames (for the adapter), the user's emotion vector and probabilities."
-        sem, n_sem = semantic_features(self.semantic_encoder, [wave], self.cfg.audio, return_lengths=True)  # [1, T50, d_sem]
+        sem, n_sem = semantic_features(self.semantic_encoder, [wave], return_lengths=True)  # [1, T50, d_sem]
         ef = emotion_features(self.emotion_encoder, [wave], self.cfg.audio)               # frames [1, T50', d_emo]
         n = int(min(n_sem[0], ef.lengths[0], sem.shape[1], ef.frames.shape[1]))
         return {'sem': sem[0, :n].cpu(), 'emo': ef.frames[0, :n].cpu(), 'n50': n,

@@ -21,9 +21,9 @@ from .audio import as_mels, pad_mels, spectral_envelope
 from .dataset import load_query_mels
 
 # %% auto #0
-__all__ = ['MAX_TRANSCRIPT_CHARS', 'CharTokenizer', 'whisper_config', 'build_semantic_encoder', 'build_asr_model',
-           'semantic_inputs', 'semantic_features', 'transcribe', 'asr_loss', 'evaluate_asr', 'asr_job',
-           'load_pretrained_semantic_encoder', 'load_asr_model', 'load_semantic_encoder']
+__all__ = ['MAX_TRANSCRIPT_CHARS', 'CharTokenizer', 'whisper_config', 'SemanticEncoder', 'build_semantic_encoder', 'ASRStandIn',
+           'build_asr_model', 'semantic_inputs', 'semantic_features', 'transcribe', 'asr_loss', 'evaluate_asr',
+           'asr_job', 'load_pretrained_semantic_encoder', 'load_asr_model', 'load_semantic_encoder']
 
 # %% ../nbs/06_semantic_encoder.ipynb #e66c34f2
 class CharTokenizer:
@@ -70,20 +70,45 @@ def whisper_config(cfg: OmniConfig, tokenizer: Optional[CharTokenizer] = None) -
                   dropout=0.0, attention_dropout=0.0, activation_dropout=0.0)
     return WhisperConfig(**kw)
 
-def build_semantic_encoder(cfg: OmniConfig) -> WhisperEncoder:
-    "The semantic encoder (a transformers `WhisperEncoder`) from the config alone; works under `torch.device('meta')`."
-    enc = WhisperEncoder(whisper_config(cfg))
-    enc.envelope_ceps = cfg.semantic_encoder.envelope_ceps          # its front end travels with it (see `semantic_inputs`)
-    return enc
+class SemanticEncoder(nn.Module):
+    "Whisper's encoder with its own front end: waves or log-mels → padded (in `lite`: envelope-only) input → 50 Hz frames."
+    def __init__(self, whisper: WhisperEncoder, audio_cfg: AudioConfig, envelope_ceps: int = 0):
+        super().__init__()
+        self.whisper, self.audio_cfg, self.envelope_ceps = whisper, audio_cfg, envelope_ceps
+        self.n_frames = 2 * whisper.config.max_source_positions       # Whisper reads exactly this many mel frames
 
-def build_asr_model(cfg: OmniConfig) -> WhisperForConditionalGeneration:
-    "Encoder + character decoder (+ a CTC head on the encoder when `ctc_weight` > 0): the stage-0 ASR stand-in."
-    tok = CharTokenizer()
-    model = WhisperForConditionalGeneration(whisper_config(cfg, tok))
-    model.model.encoder.envelope_ceps = cfg.semantic_encoder.envelope_ceps
-    if cfg.stages.asr.ctc_weight > 0:
-        model.ctc_head = nn.Linear(cfg.semantic_encoder.d_model, tok.vocab_size)   # blank = <pad>
-    return model
+    def inputs(self, mels: Sequence[torch.Tensor]) -> tuple:
+        "What Whisper reads of log-mels [n_mels, T] → ([B, n_mels, n_frames], lengths [B])."
+        return semantic_inputs(mels, self.n_frames, self.envelope_ceps)
+
+    def forward(self, audio) -> tuple:
+        "Waves (16 kHz) or log-mels → frames [B, T50, d_sem] and valid frames n50 [B]."
+        x, lengths = self.inputs(as_mels(audio, self.audio_cfg))             # [B, n_mels, 2·P]
+        p = next(self.parameters())
+        h = self.whisper(input_features=x.to(p.device, p.dtype)).last_hidden_state   # [B, P, d_sem]
+        n50 = (lengths + 1) // 2                                              # ⌈T100 / 2⌉
+        return h[:, :int(n50.max())], n50                                     # [B, T50, d_sem], [B]
+
+def build_semantic_encoder(cfg: OmniConfig) -> SemanticEncoder:
+    "The semantic encoder (transformers' `WhisperEncoder` with its front end) from the config alone; meta-safe."
+    return SemanticEncoder(WhisperEncoder(whisper_config(cfg)), cfg.audio, cfg.semantic_encoder.envelope_ceps)
+
+class ASRStandIn(nn.Module):
+    "Stage 0 (`lite`): Whisper as speech recognition — encoder, character decoder, and a CTC head when `ctc_weight` > 0."
+    def __init__(self, cfg: OmniConfig):
+        super().__init__()
+        tok = CharTokenizer()
+        self.whisper = WhisperForConditionalGeneration(whisper_config(cfg, tok))
+        self.ctc_head = nn.Linear(cfg.semantic_encoder.d_model, tok.vocab_size) if cfg.stages.asr.ctc_weight > 0 else None  # blank = <pad>
+        self.audio_cfg, self.envelope_ceps = cfg.audio, cfg.semantic_encoder.envelope_ceps
+
+    def semantic_encoder(self) -> SemanticEncoder:
+        "Its encoder, the part later stages keep, with the same front end."
+        return SemanticEncoder(self.whisper.model.encoder, self.audio_cfg, self.envelope_ceps)
+
+def build_asr_model(cfg: OmniConfig) -> ASRStandIn:
+    "The stage-0 ASR stand-in of `cfg`."
+    return ASRStandIn(cfg)
 
 # %% ../nbs/06_semantic_encoder.ipynb #0f499d4c
 def semantic_inputs(mels: Sequence[torch.Tensor], n_frames: int, envelope_ceps: int = 0) -> tuple:
@@ -92,29 +117,21 @@ def semantic_inputs(mels: Sequence[torch.Tensor], n_frames: int, envelope_ceps: 
     return (spectral_envelope(x, lengths, envelope_ceps) if envelope_ceps else x), lengths
 
 # %% ../nbs/06_semantic_encoder.ipynb #1bf7619e
-def semantic_features(encoder: WhisperEncoder, audio, audio_cfg: Optional[AudioConfig] = None,
-                      return_lengths: bool = False):
-    "50 Hz semantic frames [B, T50, d_sem] of waves or log-mels (and the valid lengths [B] with `return_lengths`)."
-    audio_cfg = audio_cfg or getattr(encoder, 'audio_cfg', None) or AudioConfig(n_mels=encoder.config.num_mel_bins)
-    x, lengths = semantic_inputs(as_mels(audio, audio_cfg), 2 * encoder.config.max_source_positions,
-                                 getattr(encoder, 'envelope_ceps', 0))            # [B, n_mels, 2·P]
-    p = next(encoder.parameters())
-    with torch.no_grad():
-        h = encoder(input_features=x.to(p.device, p.dtype)).last_hidden_state  # [B, P, d_sem]
-    n50 = (lengths + 1) // 2                                                     # ⌈T100 / 2⌉
-    h = h[:, :int(n50.max())]                                                    # [B, T50, d_sem]
+@torch.no_grad()
+def semantic_features(encoder: SemanticEncoder, audio, return_lengths: bool = False):
+    "The frozen encoder's 50 Hz frames [B, T50, d_sem] of waves or log-mels (and the valid lengths [B] with `return_lengths`)."
+    h, n50 = encoder(audio)
     return (h, n50) if return_lengths else h
 
 # %% ../nbs/06_semantic_encoder.ipynb #856836d4
 @torch.no_grad()
-def transcribe(model: WhisperForConditionalGeneration, mels: Sequence[torch.Tensor], batch_size: int = 64,
+def transcribe(asr: ASRStandIn, mels: Sequence[torch.Tensor], batch_size: int = 64,
                max_chars: int = MAX_TRANSCRIPT_CHARS - 1) -> list:
     "Greedy transcripts of log-mels [n_mels, T] with the ASR stand-in."
-    tok, model = CharTokenizer(), model.eval()
-    n_frames = 2 * model.config.max_source_positions
+    tok, model, front = CharTokenizer(), asr.eval().whisper, asr.semantic_encoder()
     out = []
     for i in range(0, len(mels), batch_size):
-        x, _ = semantic_inputs(mels[i:i + batch_size], n_frames, getattr(model.model.encoder, 'envelope_ceps', 0))  # [B, n_mels, 2·P]
+        x, _ = front.inputs(mels[i:i + batch_size])                              # [B, n_mels, 2·P]
         enc = model.model.encoder(input_features=x)                              # [B, P, d]
         nxt, pkv = torch.full((len(x),), tok.bos_id), None
         done, ids = torch.zeros(len(x), dtype=torch.bool), []
@@ -133,12 +150,12 @@ def _asr_collate(batch, n_frames, envelope_ceps: int = 0):
     labels = torch.nn.utils.rnn.pad_sequence(ids, batch_first=True, padding_value=-100)  # [B, L]
     return {'x': x, 'labels': labels, 'n50': (lengths + 1) // 2}
 
-def asr_loss(model, b, ctc_weight: float = 0.0):
+def asr_loss(asr: ASRStandIn, b, ctc_weight: float = 0.0):
     "Cross-entropy of the character decoder, mixed with a CTC loss on the encoder when the model has a CTC head."
-    enc = model.model.encoder(input_features=b['x']).last_hidden_state          # [B, P, d]
-    ce = model(encoder_outputs=(enc,), labels=b['labels']).loss
-    if not hasattr(model, 'ctc_head'): return ce
-    logp = model.ctc_head(enc).log_softmax(-1).transpose(0, 1)                  # [P, B, V]
+    enc = asr.whisper.model.encoder(input_features=b['x']).last_hidden_state    # [B, P, d]
+    ce = asr.whisper(encoder_outputs=(enc,), labels=b['labels']).loss
+    if asr.ctc_head is None: return ce
+    logp = asr.ctc_head(enc).log_softmax(-1).transpose(0, 1)                  # [P, B, V]
     tgt = b['labels'].clamp(min=0)
     tlen = ((b['labels'] >= 0) & (b['labels'] != CharTokenizer.eos_id)).sum(1)   # characters without </s>
     ctc = torch.nn.functional.ctc_loss(logp, tgt, b['n50'], tlen, blank=CharTokenizer.pad_id, zero_infinity=True)
@@ -183,14 +200,14 @@ def load_pretrained_semantic_encoder(name_or_path: str) -> WhisperEncoder:
     enc = model.get_encoder(); del model
     return enc
 
-def load_asr_model(cfg: OmniConfig, settings: Optional[Settings] = None) -> WhisperForConditionalGeneration:
+def load_asr_model(cfg: OmniConfig, settings: Optional[Settings] = None) -> ASRStandIn:
     "The trained ASR stand-in (encoder + decoder); `StageMissing` names the command when stage `asr` has not run."
     folder = require_stage('asr', cfg, settings)
     return load_weights(build_asr_model(cfg), folder / 'model.safetensors').eval()
 
-def load_semantic_encoder(cfg: OmniConfig, settings: Optional[Settings] = None) -> WhisperEncoder:
-    "The frozen semantic encoder: pretrained Whisper's (full) or the trained stand-in's (lite)."
+def load_semantic_encoder(cfg: OmniConfig, settings: Optional[Settings] = None) -> SemanticEncoder:
+    "The frozen semantic encoder: pretrained Whisper's (full) or the trained stand-in's (lite), with its front end."
     sc = cfg.semantic_encoder
-    enc = load_pretrained_semantic_encoder(sc.pretrained) if sc.pretrained else load_asr_model(cfg, settings).model.encoder
-    enc.audio_cfg = cfg.audio
+    if sc.pretrained: enc = SemanticEncoder(load_pretrained_semantic_encoder(sc.pretrained), cfg.audio, sc.envelope_ceps)
+    else: enc = load_asr_model(cfg, settings).semantic_encoder()
     return freeze(enc)

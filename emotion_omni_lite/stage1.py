@@ -190,7 +190,7 @@ def collate_stage1(batch: Sequence[dict], pad_id: int = 0) -> dict:
 def encode_speech(sem_enc: nn.Module, emo_enc: nn.Module, waves: Sequence[torch.Tensor], audio_cfg) -> tuple:
     "Frozen features of 16 kHz waves → semantic [B, T50, d_sem], emotion [B, T50, d_emo], valid frames [B], emotion vectors [B, d_emo]."
     with torch.no_grad():
-        sem, n = semantic_features(sem_enc, list(waves), audio_cfg, return_lengths=True)   # [B, T50, d_sem]
+        sem, n = semantic_features(sem_enc, list(waves), return_lengths=True)   # [B, T50, d_sem]
         ef = emotion_features(emo_enc, list(waves), audio_cfg)                            # frames [B, T50', d_emo]
     T = min(sem.shape[1], ef.frames.shape[1])
     n = torch.minimum(n.cpu(), ef.lengths.cpu()).clamp(max=T)

@@ -40,7 +40,7 @@ STAGES = {st.name: st for st in (
           ('audio', 'data', 'units'), lite_minutes=0.9),
     Stage('asr', 'stage 0: semantic encoder (Whisper trained as ASR)', ('data',), '06_semantic_encoder',
           'semantic_encoder.asr_job', ('audio', 'semantic_encoder'), 'asr', pretrained='semantic_encoder',
-          lite_minutes=1.9),
+          version=2, lite_minutes=1.9),    # v2: weights saved as `ASRStandIn` (whisper.*, ctc_head.*)
     Stage('emotion_encoder', 'stage 0: emotion encoder', ('data',), '07_emotion_encoder',
           'emotion_encoder.emotion_encoder_job', ('audio', 'emotion_encoder'), 'emotion', pretrained='emotion_encoder',
           lite_minutes=1.0),

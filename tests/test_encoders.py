@@ -32,7 +32,7 @@ def test_full_size_builders_on_meta():
 def test_features_are_50hz():
     cfg = get_config('smoke')
     waves = [torch.randn(16000) * 0.1, torch.randn(6400) * 0.1]  # 1 s and 0.4 s
-    h, n = semantic_features(build_semantic_encoder(cfg).eval(), waves, cfg.audio, return_lengths=True)
+    h, n = semantic_features(build_semantic_encoder(cfg).eval(), waves, return_lengths=True)
     assert h.shape == (2, 50, cfg.semantic_encoder.d_model) and n.tolist() == [50, 20]
     f = emotion_features(build_emotion_encoder(cfg).eval(), waves, cfg.audio)
     assert f.frames.shape == (2, 50, cfg.emotion_encoder.dim) and f.lengths.tolist() == [50, 20]
