@@ -4,7 +4,7 @@
 
 # %% ../nbs/00_config.ipynb #45a0bb63
 from __future__ import annotations
-import configparser, json, os
+import configparser, os
 from dataclasses import dataclass, field, fields, asdict, replace
 from pathlib import Path
 from typing import Optional
@@ -300,7 +300,6 @@ class OmniConfig:
 
     def __post_init__(self): check_config(self)
     def to_dict(self) -> dict: return asdict(self)
-    def to_json(self) -> str: return json.dumps(self.to_dict(), indent=1)
 
     @classmethod
     def from_dict(cls, d: dict) -> 'OmniConfig':

@@ -18,7 +18,7 @@ from .stages import require_stage, stage_hash
 from .dialogues import all_sentences, make_reply, heldout_sentences, split_name, REPLY_TEMPLATES
 
 # %% auto #0
-__all__ = ['CHUNK', 'FIT_MAX_FRAMES', 'KMEANS_ITERS', 'EMOTION_ALIASES', 'build_hash', 'plan_dialogues', 'nearest',
+__all__ = ['CHUNK', 'UNIT_POOL', 'FIT_MAX_FRAMES', 'KMEANS_ITERS', 'EMOTION_ALIASES', 'build_hash', 'plan_dialogues', 'nearest',
            'UnitTokenizer', 'audio_path', 'manifest_hash', 'build_dataset', 'folder_bytes', 'load_dialogues',
            'load_units_tokenizer', 'load_query_mels', 'build_info', 'dataset_stats', 'measure_prosody',
            'prosody_markdown', 'load_folder']
@@ -96,6 +96,7 @@ def _progress(it, total, desc):
     return tqdm(it, total=total, desc=desc, unit='row', mininterval=0.5)
 
 # %% ../nbs/05_dataset.ipynb #c964d0b2
+UNIT_POOL = 4              # mel frames per speech unit: 100 Hz log-mel → 25 Hz units
 FIT_MAX_FRAMES = 200_000   # pooled frames used to fit k-means (a random subset beyond that)
 KMEANS_ITERS = 25
 
@@ -105,7 +106,7 @@ def nearest(x: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
 
 class UnitTokenizer:
     "Discrete speech units: k-means over log-mel frames pooled to 25 Hz; `encode` mel → units, `decode` units → mel."
-    def __init__(self, centroids: torch.Tensor, pool: int = 4):
+    def __init__(self, centroids: torch.Tensor, pool: int = UNIT_POOL):
         self.centroids, self.pool = centroids.float(), pool              # [K, n_mels]
     @property
     def n_units(self) -> int: return len(self.centroids)
@@ -122,7 +123,7 @@ class UnitTokenizer:
         return self.centroids[torch.as_tensor(units, dtype=torch.long)].T.repeat_interleave(self.pool, dim=1)
 
     @classmethod
-    def fit(cls, frames: torch.Tensor, n_units: int, seed: int = 0, iters: int = KMEANS_ITERS, pool: int = 4) -> 'UnitTokenizer':
+    def fit(cls, frames: torch.Tensor, n_units: int, seed: int = 0, iters: int = KMEANS_ITERS, pool: int = UNIT_POOL) -> 'UnitTokenizer':
         "k-means (k-means++ start) over pooled frames [N, n_mels] (single-threaded: the same result on any machine)."
         threads = torch.get_num_threads(); torch.set_num_threads(1)
         try: return cls._fit(frames, n_units, seed, iters, pool)
@@ -280,7 +281,7 @@ def _build(cfg: OmniConfig, s: Settings, root: Path, want: str, force: bool) -> 
     cap = max(1, FIT_MAX_FRAMES // 50)                                 # ~2 s replies → ~50 pooled frames each
     fit_paths = [train_paths[i] for i in sorted(np.random.default_rng(s.seed).permutation(len(train_paths))[:cap])]
     parts = [fit_paths[i:i + 4 * CHUNK] for i in range(0, len(fit_paths), 4 * CHUNK)]
-    frames = _map(_reply_frames, [(p, str(root), cfg.audio, 4) for p in parts], dc.workers, 'unit frames', len(parts))
+    frames = _map(_reply_frames, [(p, str(root), cfg.audio, UNIT_POOL) for p in parts], dc.workers, 'unit frames', len(parts))
     tok = UnitTokenizer.fit(torch.cat([f.float() for fs in frames for f in fs]), cfg.units.n_units, seed=s.seed)
     tok.save(root / 'units'); phases['unit_fit'] = time.time() - tp; tp = time.time()
     reply_paths = [r['reply_path'] for r in rows]

@@ -14,7 +14,7 @@ from .config import OmniConfig, ConfigError, AudioConfig, Settings, get_settings
 from .train import freeze, load_weights, save_weights
 from .stages import StageJob, require_stage
 from .audio import SAMPLE_RATE, load_audio, log_mel
-from .dataset import audio_path, load_dialogues
+from .dataset import UNIT_POOL, audio_path, load_dialogues
 
 # %% auto #0
 __all__ = ['VOCODERS', 'SEGMENT_UNITS', 'GriffinLim', 'ConvBlock', 'UnitToMel', 'Vocoder', 'MelVocoder', 'build_vocoder',
@@ -52,7 +52,7 @@ class ConvBlock(nn.Module):
 
 class UnitToMel(nn.Module):
     "Units [B, T25] → normalised log-mel [B, n_mels, 4·T25]."
-    def __init__(self, n_units: int, n_mels: int, hidden: int, upsample: int = 4, blocks: int = 3):
+    def __init__(self, n_units: int, n_mels: int, hidden: int, upsample: int = UNIT_POOL, blocks: int = 3):
         super().__init__()
         self.upsample = upsample
         self.embed = nn.Embedding(n_units, hidden)
@@ -91,8 +91,8 @@ class MelVocoder(Vocoder):
         units, context = list(units), list(context)
         if not units: return torch.zeros(0)
         wave = self.griffin_lim(self.mel(context + units)).cpu()
-        start = len(context) * 4 * self.hop
-        return wave[start:start + len(units) * 4 * self.hop]
+        start = len(context) * UNIT_POOL * self.hop
+        return wave[start:start + len(units) * UNIT_POOL * self.hop]
 
 # %% ../nbs/13_vocoder.ipynb #b933d82e
 def _mel_vocoder(cfg, settings=None) -> MelVocoder:
@@ -125,8 +125,8 @@ def vocoder_pairs(cfg: OmniConfig, settings=None, split: str = 'train', limit: O
         if r['reply_path'] in seen: continue
         seen.add(r['reply_path'])
         mel = log_mel(load_audio(audio_path(r, s, 'reply')), cfg.audio)        # [n_mels, T100]
-        n = min(len(r['units']), mel.shape[1] // 4)
-        if n >= 4: pairs.append((torch.tensor(r['units'][:n]), mel[:, :4 * n].half()))
+        n = min(len(r['units']), mel.shape[1] // UNIT_POOL)
+        if n >= 4: pairs.append((torch.tensor(r['units'][:n]), mel[:, :UNIT_POOL * n].half()))
         if limit and len(pairs) >= limit: break
     return pairs
 
@@ -134,13 +134,13 @@ def _collate(batch, seg=SEGMENT_UNITS):
     us, ms = [], []
     for u, m in batch:
         n = min(seg, len(u)); st = int(torch.randint(0, len(u) - n + 1, ()))
-        us.append(F.pad(u[st:st + n], (0, seg - n), value=-1)); ms.append(F.pad(m[:, 4 * st:4 * (st + n)].float(), (0, 4 * (seg - n))))
+        us.append(F.pad(u[st:st + n], (0, seg - n), value=-1)); ms.append(F.pad(m[:, UNIT_POOL * st:UNIT_POOL * (st + n)].float(), (0, UNIT_POOL * (seg - n))))
     return torch.stack(us), torch.stack(ms)                                  # [B, seg], [B, n_mels, 4·seg]
 
 def vocoder_loss(model, batch):
     "L1 between predicted and true log-mel over the frames of real units."
     units, mel = batch
-    valid = (units >= 0).repeat_interleave(4, -1)[:, None]                   # [B, 1, 4·seg]
+    valid = (units >= 0).repeat_interleave(UNIT_POOL, -1)[:, None]                   # [B, 1, 4·seg]
     pred = model(units.clamp(min=0))
     return ((pred - mel).abs() * valid).sum() / (valid.sum() * mel.shape[1])
 
