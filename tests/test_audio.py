@@ -53,22 +53,17 @@ def test_downmix_and_resample(tmp_path):
     assert torch.allclose(load_audio(tmp_path / 'r.wav'), w, atol=1e-4)
 
 
-def test_log_mel_is_whisper_normalised():
-    cfg = AudioConfig(n_mels=80)
-    m = log_mel(torch.from_numpy(TONE), cfg)
-    assert m.shape == (80, 100)                                        # 100 Hz frames
-    assert (m.max() - m.min()).item() <= 2.0 + 1e-5                    # clamp at max − 8 decades, then /4
+def test_log_mel_keeps_level_and_takes_128_mels():
+    # 80 mels at 100 Hz and the 8-decade clamp (range ≤ 2) are checked in nbs/02_audio.ipynb (cell 45b08428)
     assert log_mel(torch.from_numpy(TONE), AudioConfig(n_mels=128)).shape == (128, 100)
     loud, quiet = log_mel(torch.from_numpy(TONE)), log_mel(torch.from_numpy(TONE * 0.1))
     assert loud.max() > quiet.max() + 0.4                              # absolute level is kept (−20 dB = −0.5)
 
 
-def test_pitch_and_energy_contours():
-    for f0 in (100.0, 200.0, 300.0):
-        w = 0.5 * torch.sin(2 * torch.pi * f0 * torch.arange(SR) / SR)
-        assert abs(pitch_contour(w)[10:90].median().item() - f0) < 0.03 * f0
+def test_energy_contour_of_a_quiet_part():
+    # pitch of pure tones and the loud part's level are checked in nbs/02_audio.ipynb (cell 55045c30)
     e = energy_contour(torch.cat([torch.full((8000,), 1e-3), torch.full((8000,), 0.5)]))
-    assert abs(e[-10:].mean().item() - 20 * np.log10(0.5)) < 0.5 and e[:40].mean() < -50
+    assert e[:40].mean() < -50
 
 
 def test_presets_change_rate_pitch_and_loudness():
@@ -82,12 +77,11 @@ def test_presets_change_rate_pitch_and_loudness():
     assert en['sad'] < en['neutral'] - 3 and en['angry'] > en['neutral'] + 2
 
 
-def test_speak_fits_max_seconds_and_voices_split():
+def test_speak_fits_max_seconds_and_names_a_missing_voice():
     text = "I just got the results back from the doctor this morning."
     assert len(speak(text, 'en-us+m1', 'sad')) > 2.0 * SR                # so the limit below has work to do
     assert len(speak(text, 'en-us+m1', 'sad', max_seconds=2.0)) <= 2.0 * SR
-    tr, te = query_voices(12, 3)
-    assert len(tr) == 9 and len(te) == 3 and not set(tr) & set(te)
+    # the train/test voice split is checked in nbs/03_tts.ipynb (cell f2b19b63)
     with pytest.raises(ValueError, match='no voice'): speak("Hi.", 'xx-none', 'happy')
 
 

@@ -2,7 +2,7 @@
 import os, subprocess, sys
 from pathlib import Path
 import pytest
-from emotion_omni_lite.config import (ConfigError, EMOTIONS, OmniConfig, PRESETS, emotion_index, get_config,
+from emotion_omni_lite.config import (ConfigError, EMOTIONS, PRESETS, emotion_index, get_config,
                                       get_settings, set_field)
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -38,9 +38,9 @@ def test_incompatible_fields_are_named():
         get_config('gigantic')
 
 
-def test_config_round_trip_and_hash():
+def test_stage_hash_follows_what_not_how():
+    # the to_dict/from_dict round trip is checked in nbs/00_config.ipynb (cell 5734cf6f)
     lite = get_config('lite')
-    assert OmniConfig.from_dict(lite.to_dict()) == lite
     from emotion_omni_lite.stages import stage_hash
     assert stage_hash('data', lite, 0) == stage_hash('data', get_config('lite'), 0)
     assert stage_hash('data', lite, 0) != stage_hash('data', set_field(lite, 'data.n_dialogues', 10), 0)

@@ -1,34 +1,16 @@
 "Metrics on known cases, the independent judges (pocketsphinx, DNSMOS) and the empathy-judge client against a local server."
-import http.server, json, math, threading
+import http.server, json, threading
 
 import pytest
-import torch
 
-from emotion_omni_lite.metrics import (JudgeError, accuracy, bleu, cer, confusion_matrix, dnsmos, empathy_judge,
-                                       empathy_proxy, judge_endpoint, parse_score, pocketsphinx_transcribe,
-                                       pocketsphinx_wer, rouge_l, wer)
+from emotion_omni_lite.metrics import (JudgeError, accuracy, confusion_matrix, dnsmos, empathy_judge, empathy_proxy,
+                                       judge_endpoint, pocketsphinx_wer, wer)
 from emotion_omni_lite.config import get_settings
 
 
-def test_wer_cer_known_cases():
-    assert wer("the cat sat", "the cat sit down") == pytest.approx(2 / 3)
-    assert wer(["a b", "c d e f"], ["a b", "c x e f"]) == pytest.approx(1 / 6)
-    assert wer("Hello, World!", "hello world") == 0
-    assert cer("abcd", "abed") == pytest.approx(0.25)
+# WER, CER, BLEU and ROUGE-L on known cases are checked in nbs/05a_metrics.ipynb (cells 1f44eea1, 55e4b818, 15597383).
+def test_wer_length_mismatch_is_a_value_error():
     with pytest.raises(ValueError): wer(["a"], ["a", "b"])
-
-
-def test_bleu_known_cases():
-    # Papineni et al.'s clipping example and a hand-computed 4-gram case
-    assert bleu(["the cat is on the mat"], ["the the the the the the the"], max_n=1) == pytest.approx(2 / 7)
-    assert bleu(["the cat is on the mat"], ["the cat is on the mat today"]) == pytest.approx((6/7 * 5/6 * 4/5 * 3/4) ** 0.25)
-    assert bleu(["the cat is on the mat"], ["the cat"], max_n=1) == pytest.approx(math.exp(1 - 3))
-    assert bleu(["a b c d"], ["a b c d"]) == 1.0 and bleu(["a b c"], ["x y z"]) == 0.0
-
-
-def test_rouge_l_known_cases():
-    assert rouge_l("police killed the gunman", "police kill the gunman") == pytest.approx(0.75)
-    assert rouge_l(["a b c", "x"], ["a b c", "y"]) == pytest.approx(0.5)
 
 
 def test_labels():
@@ -39,24 +21,21 @@ def test_labels():
     assert confusion_matrix(['happy', 'bored'], ['happy', 'happy']) == [[0] * 6, [0, 1, 0, 0, 0, 0]] + [[0] * 6] * 4
 
 
-def test_pocketsphinx_on_clean_espeak():
+def test_pocketsphinx_wer_resamples_and_scores_a_wrong_text_high():
+    # clean espeak is transcribed with WER ≤ 0.25: checked in nbs/05a_metrics.ipynb (cell a7828b1a)
     from emotion_omni_lite.tts import speak
-    text = "I just got the results back from the doctor."
-    w = speak(text, 'en-us+f2', 'neutral')
-    assert wer(text, pocketsphinx_transcribe(w)) <= 0.25
-    # the same clip at 22.05 kHz is resampled, and a wrong text gives a high WER
+    w = speak("I just got the results back from the doctor.", 'en-us+f2', 'neutral')
+    # the clip at 22.05 kHz is resampled, and a wrong text gives a high WER
     from emotion_omni_lite.audio import resample
     err, hyps = pocketsphinx_wer([resample(w, 16000, 22050)], ["completely unrelated words here"], sr=22050)
     assert err >= 0.75 and len(hyps) == 1
 
 
-def test_dnsmos_offline_orders_clean_above_noise():
+def test_dnsmos_offline_gives_three_scores_on_the_mos_scale():
+    # clean > noisy > noise only is checked in nbs/05a_metrics.ipynb (cell da79edbf)
     from emotion_omni_lite.tts import speak
-    w = speak("Thank you for telling me how you feel.", 'en-us+f2', 'neutral')
-    g = torch.Generator().manual_seed(0)
-    clean, noisy = dnsmos(w), dnsmos(w + 0.1 * torch.randn(w.shape, generator=g))
+    clean = dnsmos(speak("Thank you for telling me how you feel.", 'en-us+f2', 'neutral'))
     assert set(clean) == {'sig', 'bak', 'ovrl'} and all(1 <= v <= 5 for v in clean.values())
-    assert clean["ovrl"] > noisy["ovrl"] + 0.3
 
 
 class _Judge(http.server.BaseHTTPRequestHandler):
@@ -101,7 +80,6 @@ def test_judge_off_by_default_and_proxy(monkeypatch, tmp_path):
     assert judge_endpoint(get_settings(preset='smoke', data_dir=str(tmp_path), out_dir=str(tmp_path))) is None
     with pytest.raises(JudgeError, match='unreachable'):
         empathy_judge("a", 'sad', "b", url='http://127.0.0.1:9/v1/chat/completions', timeout=2)
-    good = empathy_proxy([True, True], [True, True], ["I am so sorry.", "Great news!"], ["I am so sorry.", "Great news!"])
+    # the proxy's top score and parse_score are checked in nbs/05a_metrics.ipynb (cell 53d16e9b); here its floor
     bad = empathy_proxy([False, False], [False, False], ["I am so sorry.", "Great news!"], ["ok", "fine"])
-    assert good == pytest.approx(5.0) and bad == pytest.approx(1.0)
-    assert parse_score("Score: 3") == 3
+    assert bad == pytest.approx(1.0)

@@ -17,9 +17,8 @@ def tok():
     return train_tokenizer(TEXTS, vocab_size=400)
 
 
-def test_tokenizer_round_trip_and_specials(tok):
-    assert speech_token_id(tok) == 3
-    assert tok.decode(tok("Zebra ünïcode 🙂 keys")['input_ids']) == "Zebra ünïcode 🙂 keys"
+def test_prompt_holds_one_speech_token_and_ends_at_the_assistant_turn(tok):
+    # speech_token_id and the byte-level round trip: checked in nbs/09_text_llm.ipynb (cell 392ffaf2)
     p = build_prompt(tok)
     assert p['input_ids'].count(3) == 1                                   # <speech> is one token
     assert tok.decode(p['input_ids']).endswith('<|im_start|>assistant\n')
@@ -31,18 +30,16 @@ def test_labels_cover_only_reply_and_end_token(tok):
     n = p['n_prompt']
     assert (lab[:n] == -100).all() and (lab[n:] != -100).all()
     assert lab[-1].item() == tok.convert_tokens_to_ids(IM_END)
-    assert tok.decode(lab[n:]) == "That's wonderful news!<|im_end|>"
-    assert p['input_ids'][:n] == build_prompt(tok, user="We won the match!")['input_ids']   # inference = training prefix
+    # the decoded reply labels and the shared inference/training prefix: checked in nbs/09_text_llm.ipynb (cell 3bf03f0e)
     b = collate_lm([p, build_prompt(tok, reply="Hi.")], pad_id=tok.pad_token_id)
     assert b['input_ids'].shape == b['labels'].shape == b['attention_mask'].shape
     assert ((b['attention_mask'] == 0) <= (b['labels'] == -100)).all()   # padding is never a target
 
 
 def test_full_llm_on_meta_matches_qwen25_7b():
+    # the 7.62 B parameter count: checked in nbs/09_text_llm.ipynb (cell a2070a2a)
     with torch.device('meta'):
         m = build_llm(get_config('full'))
-    n = sum(p.numel() for p in m.parameters())
-    assert abs(n - 7.62e9) / 7.62e9 < 0.005
     c = m.config
     assert (c.hidden_size, c.num_hidden_layers, c.num_attention_heads, c.num_key_value_heads, c.vocab_size) == (3584, 28, 28, 4, 152064)
 
@@ -60,26 +57,21 @@ def test_pretrained_loader_offline(tmp_path):
         load_pretrained_llm(tmp_path / 'missing')
 
 
-def test_lora_targets_save_and_merge(tmp_path):
+def test_lora_file_is_small_and_merge_is_exact(tmp_path):
+    # targets, only-LoRA-trains, unchanged at the start and the saved file names: checked in nbs/09_text_llm.ipynb
+    # (cells 505133ca, 1177dd84)
     cfg = get_config('smoke')
     torch.manual_seed(0)
     base = build_llm(cfg).eval()
     x = torch.tensor([[1, 7, 9, 11]])
     ref = base(x).logits
     lm = add_lora(base, cfg).eval()
-    train = [n for n, p in lm.named_parameters() if p.requires_grad]
-    assert train and all('lora_' in n for n in train)
-    assert {n.split('.')[-4] for n in train} == {'q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'}
-    assert not any('lm_head' in n for n, _ in lm.named_modules() if 'lora' in n)
-    assert torch.allclose(lm(x).logits, ref)
     with torch.no_grad():
         for n, p in lm.named_parameters():
             if 'lora_B' in n: p.normal_(0, 0.05)
     unmerged = lm(x).logits
-    assert not torch.allclose(unmerged, ref, atol=1e-4)
+    assert not torch.allclose(unmerged, ref, atol=1e-4)                    # so the merge check below has work to do
     lm.save_pretrained(tmp_path / 'lora')
-    files = {p.name for p in (tmp_path / 'lora').iterdir()}
-    assert 'adapter_model.safetensors' in files and 'model.safetensors' not in files
     size = (tmp_path / 'lora' / 'adapter_model.safetensors').stat().st_size
     assert size < 0.25 * 4 * sum(p.numel() for p in base.parameters())   # far smaller than the model
     merged = lm.merge_and_unload()(x).logits
@@ -93,7 +85,7 @@ def _toy_rows():
              'split': 'train' if i < 24 else 'test_sentence'} for i, (q, e, a) in enumerate(pairs * 14)]
 
 
-def test_text_stage_trains_and_is_reused(tmp_path):
+def test_text_stage_trains_and_answers(tmp_path):
     s = get_settings(preset='smoke', out_dir=str(tmp_path), data_dir=str(tmp_path), device='cpu')
     cfg = get_config('smoke', **{'stages.text.steps': 60, 'stages.text.lr': 1e-2, 'stages.text.log_every': 10,
                                  'stages.text.ckpt_every': 60})
@@ -104,6 +96,6 @@ def test_text_stage_trains_and_is_reused(tmp_path):
     hist = json.loads((run / 'history.json').read_text())
     assert hist[-1]['loss'] < 0.5 * hist[0]['loss']
     assert json.loads((run / 'config.json').read_text())['preset'] == 'smoke'
-    assert run_stage('text_llm', cfg, lambda *a: 1 / 0, s) == run                # reused: the job is not even asked for
+    # reuse of a finished run: checked in nbs/09_text_llm.ipynb (cell fa379fd7)
     m, t = load_text_llm(cfg, s)
     assert generate_text(m, t, "(happy) We won the match!", max_new_tokens=12) == "That's wonderful, congratulations!"
