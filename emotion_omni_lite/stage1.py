@@ -232,7 +232,7 @@ def stage1_features(cfg: OmniConfig, settings: Optional[Settings] = None, batch_
         out['seconds'] = round(time.time() - t0, 1)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix('.tmp'); torch.save(out, tmp); tmp.replace(path)
-    _FEATURES.clear(); _FEATURES[str(path)] = torch.load(path)
+    _FEATURES.clear(); _FEATURES[str(path)] = torch.load(path, weights_only=True)   # tensors and plain data only: a crafted file runs no code
     return _FEATURES[str(path)]
 
 # %% ../nbs/11_stage1.ipynb #83b50f1c

@@ -61,7 +61,7 @@ def stage2_features(cfg: OmniConfig, settings: Optional[Settings] = None, batch_
     "Every dialogue's reply states (h, e), predicted and true emotion vectors and units, cached on disk."
     s = settings or get_settings()
     path = s.run_path / 'stage2_features' / f"{_cache_name(cfg, s)}.pt"
-    if path.exists(): return torch.load(path)
+    if path.exists(): return torch.load(path, weights_only=True)   # tensors and plain data only
     from tqdm.auto import tqdm
     pipe = load_stage1(cfg, s)
     f1 = stage1_features(cfg, s)
@@ -92,7 +92,7 @@ def cross_emotion_examples(cfg: OmniConfig, f: dict, idx: Sequence[int], setting
     idx = list(idx)[::max(1, round(1 / cfg.stages.stage2.cross_emotion))]
     rows_hash = hashlib.sha256(json.dumps([f['rows'][i]['id'] for i in idx]).encode()).hexdigest()[:8]
     path = s.run_path / 'stage2_features' / f"cross_{_cache_name(cfg, s)}_{rows_hash}.pt"
-    if path.exists(): return torch.load(path)
+    if path.exists(): return torch.load(path, weights_only=True)   # tensors and plain data only
     from tqdm.auto import tqdm
     tok, enc = load_units_tokenizer(cfg, s), load_emotion_encoder(cfg, s)
     choices = sorted(set(r['reply_emotion'] for r in f['rows']))
