@@ -2,22 +2,15 @@
 import math
 import pytest
 import torch
-from torch import nn
 
 from emotion_omni_lite.config import get_config, ConfigError
-from emotion_omni_lite.decoder import (AdaLN, FusionGate, build_fusion, build_speech_decoder, build_streaming_mask,
+from emotion_omni_lite.decoder import (FusionGate, build_fusion, build_speech_decoder, build_streaming_mask,
                                        build_full_mask, decoder_mask, stream_decode, stream_teacher_forced, SPECIALS)
-from emotion_omni_lite.vocoder import GriffinLim, MelVocoder, UnitToMel, build_vocoder, VOCODERS
+from emotion_omni_lite.vocoder import GriffinLim, MelVocoder, UnitToMel, build_vocoder
 
 
-def test_adaln_is_layernorm_at_init():
-    torch.manual_seed(0)
-    ada, x, c = AdaLN(16, 8), torch.randn(3, 7, 16), torch.randn(3, 8)
-    torch.testing.assert_close(ada(x, c), nn.LayerNorm(16)(x), atol=1e-5, rtol=1e-5)
-    with torch.no_grad(): ada.to_scale_shift.weight.normal_()
-    assert not torch.allclose(ada(x, c), ada(x, c.flip(0)))
-    off = AdaLN(16, 8, enabled=False)
-    torch.testing.assert_close(off(x, c), off(x, torch.randn(3, 8)))     # condition ignored when switched off
+# AdaLN (a plain LayerNorm at init and when switched off; the condition matters once trained): checked in
+# nbs/12_decoder.ipynb (cell 413cb22f).
 
 
 def test_gate_mixes_h_and_e():
@@ -130,14 +123,11 @@ def test_griffin_lim_round_trip():
     assert (mel - noise).abs().mean() > 0.3                                 # the check can fail
 
 
-def test_mel_vocoder_shapes_and_registry():
+def test_mel_vocoder_shapes_and_missing_full_vocoder():
     cfg = get_config('smoke')
     voc = build_vocoder(cfg, trained=False)
     hop = cfg.audio.hop_length
     assert voc([3, 4, 5]).shape == (3 * 4 * hop,)
-    assert voc([3, 4, 5], context=[1, 2]).shape == (3 * 4 * hop,)
     assert voc.mel([1, 2]).shape == (cfg.audio.n_mels, 8)
     with pytest.raises(ConfigError, match='VOCODERS'): build_vocoder(get_config('full'))
-    VOCODERS['cosyvoice2'] = lambda c, s: voc
-    try: assert build_vocoder(get_config('full')) is voc
-    finally: del VOCODERS['cosyvoice2']
+    # the shape with context and a registered full-size vocoder: checked in nbs/13_vocoder.ipynb (cell 31451bb5)

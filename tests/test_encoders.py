@@ -26,7 +26,7 @@ def test_full_size_builders_on_meta():
         sem, emo = build_semantic_encoder(cfg), build_emotion_encoder(cfg)
     assert abs(n_params(sem) - 0.637e9) / 0.637e9 < 0.01        # Whisper-large-v3's encoder
     # the emotion encoder's 90–100 M (wav2vec2-base size class): checked in nbs/07_emotion_encoder.ipynb (cell 0183ad11)
-    assert sem.config.d_model == 1280 and emo.backbone.config.hidden_size == 768
+    assert sem.whisper.config.d_model == 1280 and emo.backbone.config.hidden_size == 768
 
 
 def test_emotion_features_are_50hz():
@@ -50,7 +50,7 @@ def test_full_loaders_offline(tmp_path):
     full = set_field(set_field(cfg, 'semantic_encoder.pretrained', str(tmp_path / 'whisper')),
                      'emotion_encoder.pretrained', str(tmp_path / 'emo'))
     sem, emo = load_semantic_encoder(full), load_emotion_encoder(full)
-    for k, v in wm.encoder.state_dict().items(): assert torch.equal(v, sem.state_dict()[k]), k
+    for k, v in wm.encoder.state_dict().items(): assert torch.equal(v, sem.whisper.state_dict()[k]), k
     wave = torch.randn(16000) * 0.1
     f = emotion_features(emo, wave)
     with torch.no_grad(): want = em(wave[None]).logits[0]
