@@ -56,7 +56,12 @@ def test_respond_and_chat(smoke_run, smoke_settings, smoke_cfg, tmp_path):
     from emotion_omni_lite.dataset import load_dialogues, audio_path
     omni = load_omni(smoke_cfg, smoke_settings)
     row = load_dialogues(smoke_cfg, smoke_settings)[0]
+    calls = {'semantic': 0, 'emotion': 0}                                # each encoder hears the query once
+    omni.semantic_encoder.register_forward_hook(lambda *a: calls.__setitem__('semantic', calls['semantic'] + 1))
+    omni.emotion_encoder.register_forward_hook(lambda *a: calls.__setitem__('emotion', calls['emotion'] + 1))
     r = omni.respond(audio_path(row, smoke_settings, 'query'))
+    assert calls == {'semantic': 1, 'emotion': 1}, calls
+    assert r['emotion_vec_user'].shape == (smoke_cfg.emotion_encoder.dim,)
     assert {'text', 'user_emotion', 'reply_emotion', 'audio', 'sample_rate', 'timings'} <= set(r)
     assert r['sample_rate'] == smoke_cfg.audio.sample_rate and r['audio'].ndim == 1
     assert len(r['audio']) == len(r['units']) * 4 * smoke_cfg.audio.hop_length
