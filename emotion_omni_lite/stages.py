@@ -33,7 +33,7 @@ class Stage:
     overrides: tuple = ()        # ((dotted field, value), ...): an ablation of another stage's recipe
     pretrained: str = ''         # config part whose `pretrained` checkpoint replaces this stage
     version: int = 1             # bump when the recipe changes in a way the config does not show
-    lite_minutes: float = 0.0    # measured on a 2-core CPU, `lite` preset
+    lite_minutes: float = 0.0    # what the main job took for it on a 2-core CPU, `lite` preset
 
 STAGES = {st.name: st for st in (
     Stage('data', 'the spoken-dialogue dataset and its speech units', (), '05_dataset', 'dataset.build_dataset',
@@ -52,7 +52,7 @@ STAGES = {st.name: st for st in (
           ('data', 'asr', 'emotion_encoder', 'text_llm'), '11_stage1', 'stage1.stage1_job',
           ('adapter', 'llm', 'lora', 'emotion_head'), 'stage1', (('adapter.emotion_stream', False),), lite_minutes=1.7),
     Stage('vocoder', 'vocoder: units → mel → wave', ('data',), '13_vocoder', 'vocoder.vocoder_job',
-          ('audio', 'units', 'vocoder'), 'vocoder', lite_minutes=1.0),
+          ('audio', 'units', 'vocoder'), 'vocoder', lite_minutes=0.6),
     Stage('stage2', 'stage 2: fusion gate, AdaLN, speech decoder', ('data', 'emotion_encoder', 'stage1'), '14_stage2',
           'stage2.stage2_job', ('units', 'fusion', 'decoder'), 'stage2', lite_minutes=3.8),
     Stage('stage2_no_adaln', 'stage 2 without AdaLN conditioning (system d)', ('data', 'emotion_encoder', 'stage1'),
