@@ -50,7 +50,7 @@ def main():
     def recomputed(k):                                          # what a loop without the cache does every step
         idx = [train_idx[j] for j in batch_indices(len(train_idx), bs, k, 0)]
         waves = [load_audio(audio_path(rows[i], s, 'query')) for i in idx]
-        sem, emo, n, _ = encode_speech(sem_enc, emo_enc, waves, cfg.audio)
+        sem, emo, n, *_ = encode_speech(sem_enc, emo_enc, waves, cfg.audio)
         target = encode_speech(sem_enc, emo_enc, [load_audio(audio_path(rows[i], s, 'reply')) for i in idx], cfg.audio)[3]
         ex = [{**build, 'sem': sem[j, :n[j]], 'emo': emo[j, :n[j]], 'n50': int(n[j]), 'emotion_vec_true': target[j]}
               for j, build in enumerate(stage1_example(feats, i, tok, rows[i]['reply_text']) for i in idx)]

@@ -14,11 +14,11 @@ from transformers import DynamicCache
 from .config import EMOTIONS, OmniConfig, Settings, get_config, get_settings
 from .audio import MIN_SAMPLES, load_audio, save_wav
 from .dataset import audio_path
-from .semantic_encoder import load_semantic_encoder, semantic_features
-from .emotion_encoder import classify_emotion, emotion_features, load_emotion_encoder
+from .semantic_encoder import load_semantic_encoder
+from .emotion_encoder import classify_emotion, load_emotion_encoder
 from .text_llm import build_prompt
 from .stages import stage_config
-from .stage1 import EmotionCentroids, collate_stage1, load_stage1, splice_speech, stage1_features
+from .stage1 import EmotionCentroids, collate_stage1, encode_speech, load_stage1, splice_speech, stage1_features
 from .decoder import stream_decode
 from .vocoder import build_vocoder
 from .metrics import pocketsphinx_wer
@@ -53,11 +53,9 @@ class EmotionOmni(nn.Module):
     @torch.no_grad()
     def encode(self, wave: torch.Tensor) -> dict:
         "One 16 kHz utterance → semantic and emotion frames (for the adapter), the user's emotion vector and probabilities."
-        sem, n_sem = semantic_features(self.semantic_encoder, [wave], return_lengths=True)  # [1, T50, d_sem]
-        ef = emotion_features(self.emotion_encoder, [wave], self.cfg.audio)               # frames [1, T50', d_emo]
-        n = int(min(n_sem[0], ef.lengths[0], sem.shape[1], ef.frames.shape[1]))
-        return {'sem': sem[0, :n].cpu(), 'emo': ef.frames[0, :n].cpu(), 'n50': n,
-                'emotion_vec_user': ef.emotion_vec[0].cpu(), 'user_emotion_probs': ef.probs[0].cpu()}
+        sem, emo, n, vec, probs = encode_speech(self.semantic_encoder, self.emotion_encoder, [wave], self.cfg.audio)
+        n = int(n[0])                                                                     # valid 50 Hz frames
+        return {'sem': sem[0, :n], 'emo': emo[0, :n], 'n50': n, 'emotion_vec_user': vec[0], 'user_emotion_probs': probs[0]}
 
     # 3, 4 — the adapter's speech embeddings take the place of <speech>; the LLM answers token by token
     @torch.no_grad()

@@ -188,17 +188,17 @@ def collate_stage1(batch: Sequence[dict], pad_id: int = 0) -> dict:
 
 # %% ../nbs/11_stage1.ipynb #856836d4
 def encode_speech(sem_enc: nn.Module, emo_enc: nn.Module, waves: Sequence[torch.Tensor], audio_cfg) -> tuple:
-    "Frozen features of 16 kHz waves → semantic [B, T50, d_sem], emotion [B, T50, d_emo], valid frames [B], emotion vectors [B, d_emo]."
+    "Each encoder once on 16 kHz waves → semantic [B, T50, d_sem], emotion [B, T50, d_emo], n50 [B], emotion vectors [B, d_emo], probabilities [B, 6]."
     with torch.no_grad():
         sem, n = semantic_features(sem_enc, list(waves), return_lengths=True)   # [B, T50, d_sem]
         ef = emotion_features(emo_enc, list(waves), audio_cfg)                            # frames [B, T50', d_emo]
     T = min(sem.shape[1], ef.frames.shape[1])
     n = torch.minimum(n.cpu(), ef.lengths.cpu()).clamp(max=T)
-    return sem[:, :T].cpu(), ef.frames[:, :T].cpu(), n, ef.emotion_vec.cpu()
+    return sem[:, :T].cpu(), ef.frames[:, :T].cpu(), n, ef.emotion_vec.cpu(), ef.probs.cpu()
 
 def speech_features(sem_enc: nn.Module, emo_enc: nn.Module, wave: torch.Tensor, audio_cfg) -> dict:
     "One 16 kHz utterance → the feature dict stage 1 reads: {sem [T50, d_sem], emo [T50, d_emo], n50}."
-    sem, emo, n, _ = encode_speech(sem_enc, emo_enc, [wave], audio_cfg)
+    sem, emo, n, *_ = encode_speech(sem_enc, emo_enc, [wave], audio_cfg)
     return {'sem': sem[0, :n[0]], 'emo': emo[0, :n[0]], 'n50': int(n[0])}
 
 def _features_name(cfg: OmniConfig, s: Settings) -> str:
@@ -222,7 +222,7 @@ def stage1_features(cfg: OmniConfig, settings: Optional[Settings] = None, batch_
         for i in tqdm(range(0, len(rows), batch_size), desc='encoder features', disable=not progress, leave=False):
             chunk = rows[i:i + batch_size]
             q = [load_audio(audio_path(r, s, 'query')) for r in chunk]
-            sem, emo, n, _ = encode_speech(sem_enc, emo_enc, q, cfg.audio)
+            sem, emo, n, *_ = encode_speech(sem_enc, emo_enc, q, cfg.audio)
             out['sem'] += [sem[j, :n[j]].half().clone() for j in range(len(chunk))]     # [T50, d_sem] each
             out['emo'] += [emo[j, :n[j]].half().clone() for j in range(len(chunk))]     # [T50, d_emo] each
             out['n50'] += n.tolist()
