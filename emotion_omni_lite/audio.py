@@ -24,8 +24,9 @@ __all__ = ['MIN_RATE', 'MAX_RATE', 'SILENCE_PEAK', 'SAMPLE_RATE', 'MIN_SECONDS',
 class AudioError(ValueError):
     "A bad audio input; the message names the file, the problem and the fix."
     def __init__(self, source, problem: str, fix: str = ''):
-        self.source, self.problem = str(source), problem
+        self.source, self.problem, self.fix = str(source), problem, fix
         super().__init__(f"{source}: {problem}" + (f" — {fix}" if fix else ''))
+    def __reduce__(self): return (AudioError, (self.source, self.problem, self.fix))   # crosses worker processes intact
 
 MIN_RATE, MAX_RATE = 8000, 192000
 SILENCE_PEAK = 1e-4  # peak amplitude below which a clip counts as silent
@@ -74,13 +75,17 @@ def load_audio(path_or_array: Union[str, Path, np.ndarray, torch.Tensor], sr: in
     return resample(torch.from_numpy(w), src_sr, sr).contiguous()  # [T·sr/src_sr]
 
 def save_wav(path, wave, sr: int = SAMPLE_RATE) -> Path:
-    "Write `wave` [T] (float in [-1, 1]) as 16-bit PCM wav; returns the path."
-    import wave as wavmod
+    "Write `wave` [T] (float in [-1, 1]) as 16-bit PCM wav, whole or not at all (temporary file, then rename); returns the path."
+    import os, wave as wavmod
     path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
     w = wave.detach().cpu().numpy() if torch.is_tensor(wave) else np.asarray(wave, dtype=np.float32)
     pcm = np.round(np.clip(w, -1, 1) * 32767).astype('<i2')
-    with wavmod.open(str(path), 'wb') as f:                            # the stdlib writer: no fsync, fast
-        f.setnchannels(1); f.setsampwidth(2); f.setframerate(int(sr)); f.writeframes(pcm.tobytes())
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    try:
+        with wavmod.open(str(tmp), 'wb') as f:                         # the stdlib writer: no fsync, fast
+            f.setnchannels(1); f.setsampwidth(2); f.setframerate(int(sr)); f.writeframes(pcm.tobytes())
+        os.replace(tmp, path)
+    finally: tmp.unlink(missing_ok=True)
     return path
 
 # %% ../nbs/02_audio.ipynb #e84f2f47

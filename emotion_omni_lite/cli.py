@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Optional, Sequence
 
 from .config import ConfigError, OmniConfig, Settings, get_config, get_settings
+from .audio import AudioError
 from .stages import STAGES, lite_minutes, run_stage, stage_config, stages_needed, train_command
 from . import dataset, semantic_encoder, emotion_encoder, text_llm, stage1, vocoder, stage2
 from .omni import chat_main
@@ -77,7 +78,7 @@ def _params(a):
 def _run(a): run_pipeline(a.preset, force=a.force, stages=a.stages)
 
 def _chat(a):
-    chat_main(a.audio, a.out, as_json=a.json, settings=get_settings(preset=a.preset))
+    chat_main(a.audio, a.out, as_json=a.json, settings=get_settings(preset=a.preset), overwrite=a.overwrite)
 
 def _eval(a):
     evaluate_run(preset=a.preset, force=a.force)
@@ -96,7 +97,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument('--stages', nargs='*', default=None, choices=PIPELINE, help="only these stages")
     sp = add('chat', _chat, 'speech in, empathetic reply speech out')
     sp.add_argument('--audio', required=True, help='input speech file (wav, flac, ogg, mp3)')
-    sp.add_argument('--out', default='reply.wav', help='where to write the reply speech')
+    sp.add_argument('--out', default='reply.wav', help='where to write the reply speech (never the input; an existing file only with --overwrite)')
+    sp.add_argument('--overwrite', action='store_true', help='replace an existing --out file')
     sp.add_argument('--json', action='store_true', help='print one JSON object')
     sp = add('eval', _eval, 'score a trained run and write report.json / report.md')
     sp.add_argument('--force', action='store_true', help='score again even when the report matches the run')
@@ -105,7 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv=None):
     a = build_parser().parse_args(argv)
     try: a.fn(a)
-    except (ConfigError, FileNotFoundError) as e:
+    except (ConfigError, FileNotFoundError, AudioError) as e:
         print(f"eol {a.cmd}: {e}", file=sys.stderr); sys.exit(2)
 
 if __name__ == '__main__' and not hasattr(sys, 'ps1') and 'ipykernel' not in sys.modules: main()

@@ -5,13 +5,14 @@
 # %% ../nbs/14a_omni.ipynb #e4d3df90
 from __future__ import annotations
 import json, random, time
+from pathlib import Path
 from typing import Callable, Optional, Sequence
 
 import torch
 from torch import nn
 from transformers import DynamicCache
 
-from .config import EMOTIONS, OmniConfig, Settings, get_config, get_settings
+from .config import EMOTIONS, ConfigError, OmniConfig, Settings, get_config, get_settings
 from .audio import MIN_SAMPLES, load_audio, save_wav
 from .dataset import audio_path
 from .semantic_encoder import load_semantic_encoder
@@ -211,14 +212,21 @@ def condition_following(omni, f2: dict, idx: Sequence[int], audio_cfg, streaming
 
 # %% ../nbs/14a_omni.ipynb #6ce2a19f
 def chat_main(audio_path, out_path=None, as_json: bool = True, cfg: Optional[OmniConfig] = None,
-              settings: Optional[Settings] = None, streaming: bool = True) -> dict:
+              settings: Optional[Settings] = None, streaming: bool = True, overwrite: bool = False) -> dict:
     "Answer one spoken query: write the reply wav to `out_path` (if given), print and return the JSON-able result."
     s = settings or get_settings()
     cfg = cfg or get_config(s.preset)
+    if out_path:                                                     # checked before anything is loaded
+        out_p, in_p = Path(out_path).resolve(), Path(audio_path).resolve()
+        if out_p == in_p:
+            raise ConfigError(f"--out {out_path} is the recording being answered: choose another file for the reply")
+        if out_p.exists() and not overwrite:
+            raise ConfigError(f"--out {out_path} already exists: choose another file, or pass --overwrite to replace it")
+    wave = load_audio(audio_path)                                    # a bad recording is refused before the models load
     t0 = time.perf_counter()
     omni = load_omni(cfg, s)
     load_ms = round((time.perf_counter() - t0) * 1000, 1)
-    r = omni.respond(audio_path, streaming)
+    r = omni.respond(wave, streaming)
     out = {'text': r['text'], 'user_emotion': r['user_emotion'], 'reply_emotion': r['reply_emotion'],
            'audio_seconds': r['audio_seconds'], 'sample_rate': r['sample_rate'], 'n_units': len(r['units']),
            'timings': {**r['timings'], 'load_ms': load_ms}, 'rtf': r['rtf']}

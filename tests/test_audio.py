@@ -93,3 +93,11 @@ def test_tts_plugin_interface():
     w = speak("anything", 'any', 'happy', engine=get_tts('beep'))
     assert w.shape == (SR,)                                             # resampled to 16 kHz
     with pytest.raises(ValueError, match='register_tts'): get_tts('nope')
+
+
+def test_audio_error_crosses_processes_intact():
+    "Worker processes send errors back pickled: the kit's audio error must survive that, message and all."
+    import pickle
+    from emotion_omni_lite.audio import AudioError
+    e = pickle.loads(pickle.dumps(AudioError('x.wav', 'is empty', 'record again')))
+    assert isinstance(e, AudioError) and str(e) == 'x.wav: is empty — record again' and e.fix == 'record again'

@@ -128,3 +128,29 @@ def test_lite_emotion_figures(lite_settings, lite_cfg):
     assert on['follows_condition_acc'] >= 0.6, on
     assert off['follows_condition_acc'] <= 0.4, off
     assert on['follows_condition_acc'] - off['follows_condition_acc'] >= 0.3, (on, off)
+
+
+def test_chat_never_overwrites_and_refuses_bad_audio_before_loading(smoke_run, smoke_settings, smoke_cfg, tmp_path,
+                                                                   monkeypatch, capsys):
+    "The reply never replaces the recording or an existing file (unless asked); a bad recording is named before any model loads."
+    import shutil
+    from emotion_omni_lite import omni as omni_mod
+    from emotion_omni_lite.cli import main
+    from emotion_omni_lite.config import ConfigError
+    from emotion_omni_lite.dataset import load_dialogues, audio_path
+    q = tmp_path / 'me.wav'; shutil.copy(audio_path(load_dialogues(smoke_cfg, smoke_settings)[0], smoke_settings, 'query'), q)
+    notes = tmp_path / 'notes.txt'; notes.write_text('keep me')
+    before = q.read_bytes()
+    with pytest.raises(ConfigError, match='the recording being answered'): chat_main(q, q, cfg=smoke_cfg, settings=smoke_settings)
+    with pytest.raises(ConfigError, match='--overwrite'): chat_main(q, notes, cfg=smoke_cfg, settings=smoke_settings)
+    assert q.read_bytes() == before and notes.read_text() == 'keep me'
+    out = chat_main(q, notes, cfg=smoke_cfg, settings=smoke_settings, overwrite=True)       # asked for: replaced, whole
+    assert notes.read_bytes()[:4] == b'RIFF' and out['out_path'] == str(notes)
+    assert not list(tmp_path.glob('.*.tmp*'))                                                 # no temporary file left
+    def no_models(*a, **k): raise AssertionError('the models were loaded for a bad recording')
+    monkeypatch.setattr(omni_mod, 'load_omni', no_models)
+    bad = tmp_path / 'bad.wav'; bad.write_bytes(b'RIFF not really audio')
+    monkeypatch.setenv('EOL_DATA_DIR', str(smoke_settings.data_dir)); monkeypatch.setenv('EOL_OUT_DIR', str(smoke_settings.out_dir))
+    with pytest.raises(SystemExit) as ex: main(['chat', '--preset', 'smoke', '--audio', str(bad), '--out', str(tmp_path / 'r.wav')])
+    err = capsys.readouterr().err
+    assert ex.value.code == 2 and 'bad.wav' in err and 'Traceback' not in err, err
