@@ -6,7 +6,7 @@
 from __future__ import annotations
 import functools, math
 from pathlib import Path
-from typing import Sequence, Union
+from typing import Optional, Sequence, Union
 
 import numpy as np
 import soundfile as sf
@@ -34,10 +34,20 @@ SAMPLE_RATE = 16000  # what every encoder hears: 16 kHz mono
 MIN_SECONDS = 0.1    # shorter than this is no speech (a reply that short counts as silent, a query is padded to it)
 MIN_SAMPLES = int(MIN_SECONDS * SAMPLE_RATE)
 
-def check_wave(wave, sr: int, source='<array>') -> np.ndarray:
-    "Mono float32 samples from `wave` ([T] or [T, channels]) after the checks every input must pass."
-    w = np.asarray(wave, dtype=np.float32)
-    if w.ndim == 2: w = w.mean(axis=1) if w.shape[1] <= 16 else w.mean(axis=0)  # [T, C] (or [C, T]) → [T]
+def _as_float(a: np.ndarray) -> np.ndarray:
+    "Samples as float32 in [-1, 1]: integer PCM is scaled by its type's range (int16 32767 → about 1), not taken as is."
+    if np.issubdtype(a.dtype, np.signedinteger): return (a / float(np.iinfo(a.dtype).max + 1)).astype(np.float32)
+    if np.issubdtype(a.dtype, np.unsignedinteger):                      # unsigned PCM (8-bit wav) is centred on mid-range
+        mid = (float(np.iinfo(a.dtype).max) + 1) / 2
+        return ((a - mid) / mid).astype(np.float32)
+    return np.asarray(a, dtype=np.float32)
+
+def check_wave(wave, sr: int, source='<array>', channels_last: Optional[bool] = None) -> np.ndarray:
+    "Mono float32 samples from `wave` ([T], [T, C] or [C, T]; files are [T, C]) after the checks every input must pass."
+    w = _as_float(np.asarray(wave))
+    if w.ndim == 2:                                                     # channels are the shorter side unless the caller knows
+        last = channels_last if channels_last is not None else w.shape[1] <= w.shape[0]
+        w = w.mean(axis=1 if last else 0)                               # [T, C] or [C, T] → [T]
     if w.ndim != 1: raise AudioError(source, f"has shape {w.shape}, expected [samples] or [samples, channels]", "pass a 1-D or 2-D array")
     if not (MIN_RATE <= int(sr) <= MAX_RATE):
         raise AudioError(source, f"unsupported sample rate {sr} Hz", f"use audio recorded at {MIN_RATE}–{MAX_RATE} Hz")
@@ -67,7 +77,7 @@ def load_audio(path_or_array: Union[str, Path, np.ndarray, torch.Tensor], sr: in
         except Exception as e:
             raise AudioError(p, f"cannot be decoded ({type(e).__name__}: {str(e).strip()[:80]}); corrupt or unsupported format",
                              "convert it to wav/flac/ogg/mp3 with a working tool") from None
-        w, src_sr = check_wave(data, file_sr, p), file_sr
+        w, src_sr = check_wave(data, file_sr, p, channels_last=True), file_sr   # soundfile gives [T, C], however many C
     else:
         a = path_or_array.detach().cpu().numpy() if torch.is_tensor(path_or_array) else path_or_array
         src_sr = orig_sr or sr

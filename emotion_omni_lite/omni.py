@@ -13,7 +13,7 @@ from torch import nn
 from transformers import DynamicCache
 
 from .config import EMOTIONS, ConfigError, OmniConfig, Settings, get_config, get_settings
-from .audio import MIN_SAMPLES, load_audio, save_wav
+from .audio import MIN_SAMPLES, SAMPLE_RATE, AudioError, load_audio, save_wav
 from .dataset import audio_path
 from .semantic_encoder import load_semantic_encoder
 from .emotion_encoder import classify_emotion, load_emotion_encoder
@@ -26,9 +26,20 @@ from .metrics import pocketsphinx_wer
 from .stage2 import load_stage2_model, stage2_features
 
 # %% auto #0
-__all__ = ['EmotionOmni', 'load_omni', 'speech_figures', 'condition_following', 'chat_main']
+__all__ = ['hearing_seconds', 'check_length', 'EmotionOmni', 'load_omni', 'speech_figures', 'condition_following', 'chat_main']
 
 # %% ../nbs/14a_omni.ipynb #a74ec076
+def hearing_seconds(cfg: OmniConfig) -> float:
+    "The longest query the model hears whole: the audio limit, or the semantic encoder's window if that is shorter."
+    return min(cfg.audio.max_seconds, 2 * cfg.semantic_encoder.max_source_positions * cfg.audio.hop_length / cfg.audio.sample_rate)
+
+def check_length(wave: torch.Tensor, cfg: OmniConfig, source='query'):
+    "Refuse a query longer than the model hears (it would silently keep only its first seconds)."
+    limit = hearing_seconds(cfg)
+    if len(wave) > limit * SAMPLE_RATE:
+        raise AudioError(source, f"is {len(wave) / SAMPLE_RATE:.1f} s long; this model hears at most {limit:g} s of a query",
+                         "cut it into shorter clips (at pauses) and ask about each")
+
 class EmotionOmni(nn.Module):
     "The whole model, its parts in the paper's order: `respond(audio)` → reply text, user and reply emotion, speech, timings."
     def __init__(self, cfg: OmniConfig, semantic_encoder: nn.Module, emotion_encoder: nn.Module, adapter: nn.Module,
@@ -145,7 +156,9 @@ class EmotionOmni(nn.Module):
                 on_audio: Optional[Callable] = None) -> dict:
         "Speech in (path or 16 kHz wave) → text, user_emotion, reply_emotion, audio, sample_rate, timings."
         t0 = time.perf_counter()
-        feat = self.encode(load_audio(audio))
+        wave = load_audio(audio)
+        check_length(wave, self.cfg, audio if isinstance(audio, (str, Path)) else 'query')
+        feat = self.encode(wave)
         user = EMOTIONS[int(feat.pop('user_emotion_probs').argmax())]
         vec_user = feat.pop('emotion_vec_user')
         enc_ms = (time.perf_counter() - t0) * 1000
@@ -223,6 +236,7 @@ def chat_main(audio_path, out_path=None, as_json: bool = True, cfg: Optional[Omn
         if out_p.exists() and not overwrite:
             raise ConfigError(f"--out {out_path} already exists: choose another file, or pass --overwrite to replace it")
     wave = load_audio(audio_path)                                    # a bad recording is refused before the models load
+    check_length(wave, cfg, audio_path)
     t0 = time.perf_counter()
     omni = load_omni(cfg, s)
     load_ms = round((time.perf_counter() - t0) * 1000, 1)

@@ -28,7 +28,7 @@ from .stages import StageMissing
 from .semantic_encoder import load_semantic_encoder
 from .emotion_encoder import emotion_features, load_emotion_encoder
 from .stage1 import load_stage1, speech_features, stage1_features
-from .omni import load_omni
+from .omni import hearing_seconds, load_omni
 
 # %% auto #0
 __all__ = ['ESPEAK_UNITS_PER_SEMITONE', 'CUE_COLUMNS', 'EMOTION_COLORS', 'Controls', 'apply_gain', 'resynthesize', 'transform',
@@ -477,4 +477,4 @@ def kit_parts(cfg=None, settings=None, n_points: int = 600, with_speech: bool = 
         return {**r, 'emotion_vec_pred': r['emotion_vec_pred'].numpy()}
     emap, protos = dataset_map_and_prototypes(stage1_features(cfg, s, progress=False), n_points, s.seed)
     return ProbeParts(hear=hear, answer=answer, speak=speak, sentences=_sentence_options(), voices=_voice_options(cfg),
-                      emotion_map=emap, prototypes=protos, max_seconds=cfg.audio.max_seconds, note=note)
+                      emotion_map=emap, prototypes=protos, max_seconds=hearing_seconds(cfg), note=note)

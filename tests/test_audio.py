@@ -101,3 +101,15 @@ def test_audio_error_crosses_processes_intact():
     from emotion_omni_lite.audio import AudioError
     e = pickle.loads(pickle.dumps(AudioError('x.wav', 'is empty', 'record again')))
     assert isinstance(e, AudioError) and str(e) == 'x.wav: is empty — record again' and e.fix == 'record again'
+
+
+def test_integer_pcm_is_scaled_and_channels_are_found(tmp_path):
+    "int16/uint8 arrays are PCM, not floats; a file with many channels is averaged over channels, never over time."
+    import soundfile as sf
+    t = np.arange(16000) / 16000; x = 0.5 * np.sin(2 * np.pi * 200 * t)
+    assert abs(float(load_audio((x * 32767).astype(np.int16)).abs().max()) - 0.5) < 1e-3
+    assert abs(float(load_audio(((x + 1) * 127.5).astype(np.uint8)).abs().max()) - 0.5) < 1e-2
+    sf.write(tmp_path / 'many.wav', np.tile(x[:, None], (1, 20)).astype(np.float32), 16000)
+    w = load_audio(tmp_path / 'many.wav')
+    assert len(w) == 16000 and abs(float(w.abs().max()) - 0.5) < 1e-3
+    assert len(load_audio(np.stack([x, x]))) == len(load_audio(np.stack([x, x], 1))) == 16000   # [C, T] and [T, C]

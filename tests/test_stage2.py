@@ -154,3 +154,14 @@ def test_chat_never_overwrites_and_refuses_bad_audio_before_loading(smoke_run, s
     with pytest.raises(SystemExit) as ex: main(['chat', '--preset', 'smoke', '--audio', str(bad), '--out', str(tmp_path / 'r.wav')])
     err = capsys.readouterr().err
     assert ex.value.code == 2 and 'bad.wav' in err and 'Traceback' not in err, err
+
+
+def test_a_query_longer_than_the_model_hears_is_refused(smoke_run, smoke_settings, smoke_cfg):
+    "Five minutes of speech would be cropped to the first seconds without a word: it is refused, naming the limit."
+    from emotion_omni_lite.audio import AudioError
+    from emotion_omni_lite.omni import hearing_seconds
+    omni = load_omni(smoke_cfg, smoke_settings)
+    limit = hearing_seconds(smoke_cfg)
+    long = 0.1 * torch.sin(torch.arange(int((limit + 1) * 16000)) * 0.05)
+    with pytest.raises(AudioError, match=f'at most {limit:g} s'): omni.respond(long)
+    assert omni.respond(long[:int((limit - 1) * 16000)])['sample_rate'] > 0          # within the limit it answers
