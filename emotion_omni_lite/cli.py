@@ -10,6 +10,7 @@ from typing import Optional, Sequence
 
 from .config import ConfigError, OmniConfig, Settings, get_config, get_settings
 from .audio import AudioError
+from .train import CheckpointError
 from .stages import STAGES, lite_minutes, run_stage, stage_config, stages_needed, train_command
 from . import dataset, semantic_encoder, emotion_encoder, text_llm, stage1, vocoder, stage2
 from .omni import chat_main
@@ -107,7 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv=None):
     a = build_parser().parse_args(argv)
     try: a.fn(a)
-    except (ConfigError, FileNotFoundError, AudioError) as e:
+    except (ConfigError, FileNotFoundError, AudioError, CheckpointError) as e:
         print(f"eol {a.cmd}: {e}", file=sys.stderr); sys.exit(2)
 
 if __name__ == '__main__' and not hasattr(sys, 'ps1') and 'ipykernel' not in sys.modules: main()

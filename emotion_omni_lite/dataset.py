@@ -14,7 +14,7 @@ import torch
 from .config import EMOTIONS, ConfigError, OmniConfig, Settings, get_settings, emotion_index
 from .audio import SAMPLE_RATE, AudioError, load_audio, save_wav, log_mel, pitch_contour, energy_contour
 from .tts import get_tts, seed_espeak, speak, query_voices
-from .stages import require_stage, stage_hash
+from .stages import StageLock, require_stage, stage_hash
 from .dialogues import all_sentences, make_reply, heldout_sentences, split_name, REPLY_TEMPLATES
 
 # %% auto #0
@@ -208,29 +208,13 @@ def _refuse(path, found, want):
                       f"Rebuild it with build_dataset(cfg, settings, force=True) or `eol run --force` (this deletes the old "
                       f"build), or build elsewhere with EOL_DATA_DIR=<folder>.")
 
-class _BuildLock:
-    "An exclusive lock on a data folder, so two processes never build into it at once (the second waits)."
-    def __init__(self, root: Path): self.path = Path(root) / '.build.lock'
-    def __enter__(self):
-        import fcntl
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.f = open(self.path, 'w')
-        try: fcntl.flock(self.f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            print(f"waiting for another process that is building {self.path.parent} ...", flush=True)
-            fcntl.flock(self.f, fcntl.LOCK_EX)
-        return self
-    def __exit__(self, *exc):
-        import fcntl
-        fcntl.flock(self.f, fcntl.LOCK_UN); self.f.close()
-
 def build_dataset(cfg: OmniConfig, settings: Optional[Settings] = None, force: bool = False) -> Path:
     "Build (or reuse) the dialogue dataset in `settings.data_path`; returns that folder."
     s = settings or get_settings()
     root, want = Path(s.data_path), build_hash(cfg, s.seed)
     info = _read_json(root / 'build.json')
     if not force and info.get('status') == 'done' and info.get('config_hash') == want: return root
-    with _BuildLock(root):
+    with StageLock(root):                                              # one builder at a time; others wait
         return _build(cfg, s, root, want, force)
 
 def _build(cfg: OmniConfig, s: Settings, root: Path, want: str, force: bool) -> Path:

@@ -12,12 +12,12 @@ from typing import Callable, Optional, Sequence
 from torch import nn
 
 from .config import ConfigError, OmniConfig, Settings, get_settings, set_field
-from .train import fit, save_json, save_weights, set_seed, trainable_state
+from .train import fit, save_json, save_weights, set_seed, sha256, trainable_state
 
 # %% auto #0
 __all__ = ['STAGES', 'RUNTIME_ONLY', 'Stage', 'stage_config', 'pretrained_source', 'stage_hash', 'StageMissing', 'stage_folder',
-           'stage_state', 'stages_needed', 'train_command', 'lite_minutes', 'require_stage', 'StageJob', 'start_run',
-           'finish_run', 'run_stage']
+           'stage_state', 'stages_needed', 'train_command', 'lite_minutes', 'require_stage', 'StageJob', 'run_files',
+           'start_run', 'finish_run', 'StageLock', 'run_stage']
 
 # %% ../nbs/01a_stages.ipynb #14fa165e
 @dataclass(frozen=True)
@@ -119,7 +119,9 @@ def stage_state(name: str, cfg: OmniConfig, settings: Settings) -> str:
     conf = _read(folder / 'config.json')
     if not conf: return 'missing'
     if conf.get('hash') != want: return 'other'
-    return 'done' if (folder / 'metrics.json').exists() else 'unfinished'
+    if not (folder / 'metrics.json').exists(): return 'unfinished'
+    if not (folder / 'files.json').exists(): return 'damaged'
+    return 'done' if run_files(folder) == _read(folder / 'files.json') else 'damaged'
 
 def stages_needed(names: Sequence[str], cfg: OmniConfig, settings: Settings) -> list:
     "The stages (in table order) that must run so that all of `names` are done: the missing ones and what they need."
@@ -138,7 +140,8 @@ def lite_minutes(names: Sequence[str]) -> float:
     "What `names` cost on a 2-core CPU with the `lite` preset (measured), in minutes."
     return round(sum(STAGES[n].lite_minutes for n in names), 1)
 
-_WHY = {'missing': 'has no run', 'unfinished': 'was started but did not finish', 'other': 'holds a run of another config'}
+_WHY = {'missing': 'has no run', 'unfinished': 'was started but did not finish', 'other': 'holds a run of another config',
+        'damaged': "holds a damaged run (its files no longer match the checksums written when it finished)"}
 
 def require_stage(name: str, cfg: OmniConfig, settings: Optional[Settings] = None) -> Path:
     "The folder of the stage's finished run for this config; raises `StageMissing` (never trains) when there is none."
@@ -166,19 +169,46 @@ class StageJob:
     evaluate: Optional[Callable] = None              # (model, folder) → metrics dict
     info: dict = field(default_factory=dict)         # extra metrics known before training (e.g. feature seconds)
 
+_BOOKKEEPING = ('config.json', 'history.json', 'files.json', 'metrics.json')
+
+def run_files(folder) -> dict:
+    "Checksums of what a run made (weights, tokenizer, centroids …): every file but its checkpoint and bookkeeping."
+    folder = Path(folder)
+    return {str(p.relative_to(folder)): sha256(p) for p in sorted(folder.rglob('*'))
+            if p.is_file() and p.name not in _BOOKKEEPING and 'checkpoint' not in p.relative_to(folder).parts
+            and not p.name.startswith('.')}
+
 def start_run(folder, cfg: OmniConfig, h: str, force: bool = False) -> Path:
     "Prepare a run folder: wipe it if it belongs to another config (or `force`), then record config and hash."
     folder = Path(folder)
     if folder.exists() and (force or _read(folder / 'config.json').get('hash') != h): shutil.rmtree(folder)
     folder.mkdir(parents=True, exist_ok=True)
+    (folder / 'metrics.json').unlink(missing_ok=True)                   # not finished until it finishes again
     save_json({**cfg.to_dict(), 'hash': h}, folder / 'config.json')
     return folder
 
 def finish_run(folder, metrics: dict, history: Optional[list] = None) -> Path:
-    "Write `history.json` and, last, `metrics.json` (which marks the run finished)."
+    "Write `history.json`, the checksums of what the run made (`files.json`) and, last, `metrics.json` (it is finished)."
     if history is not None: save_json(history, Path(folder) / 'history.json')
+    save_json(run_files(folder), Path(folder) / 'files.json')
     save_json(metrics, Path(folder) / 'metrics.json')
     return Path(folder)
+
+class StageLock:
+    "One process at a time trains a stage into its folder (another waits, then finds the finished run or trains its own)."
+    def __init__(self, folder: Path): self.folder = Path(folder); self.path = self.folder.parent / f'.{self.folder.name}.lock'
+    def __enter__(self):
+        import fcntl                                                    # POSIX file locks
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.f = open(self.path, 'w')
+        try: fcntl.flock(self.f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            print(f"waiting for another process that is writing {self.folder} ...", flush=True)
+            fcntl.flock(self.f, fcntl.LOCK_EX)
+        return self
+    def __exit__(self, *exc):
+        import fcntl
+        fcntl.flock(self.f, fcntl.LOCK_UN); self.f.close()
 
 def run_stage(name: str, cfg: OmniConfig, job_fn: Callable, settings: Optional[Settings] = None,
               force: bool = False) -> Path:
@@ -193,6 +223,12 @@ def run_stage(name: str, cfg: OmniConfig, job_fn: Callable, settings: Optional[S
     folder, h = stage_folder(st.name, s), stage_hash(st.name, cfg, s.seed)
     if not force and stage_state(st.name, cfg, s) == 'done': return folder
     for u in st.depends: require_stage(u, cfg, s)
+    with StageLock(folder):
+        if not force and stage_state(st.name, cfg, s) == 'done': return folder   # another process just finished it
+        return _train(st, cfg, job_fn, s, folder, h, force)
+
+def _train(st: Stage, cfg: OmniConfig, job_fn: Callable, s: Settings, folder: Path, h: str, force: bool) -> Path:
+    "The template's steps 3–5: the job, a fresh run folder, seed, build, `fit`, save, evaluate, finish."
     job = job_fn(cfg, s)
     start_run(folder, cfg, h, force)
     set_seed(s.seed)

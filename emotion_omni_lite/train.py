@@ -17,8 +17,9 @@ from safetensors.torch import load_file, save_file
 from .config import TrainConfig, resolve_device
 
 # %% auto #0
-__all__ = ['set_seed', 'freeze', 'trainable_state', 'save_weights', 'save_json', 'load_weights', 'batch_indices',
-           'save_checkpoint', 'load_checkpoint', 'has_checkpoint', 'in_notebook', 'LiveLoss', 'TrainResult', 'fit']
+__all__ = ['CKPT_FILES', 'set_seed', 'freeze', 'trainable_state', 'save_weights', 'save_json', 'load_weights', 'batch_indices',
+           'CheckpointError', 'sha256', 'save_checkpoint', 'load_checkpoint', 'has_checkpoint', 'in_notebook',
+           'LiveLoss', 'TrainResult', 'fit']
 
 # %% ../nbs/01_train.ipynb #c3a5fda5
 def set_seed(seed: int):
@@ -83,20 +84,38 @@ def _set_rng_state(d: dict):
     random.setstate((int(p['version']), tuple(int(x) for x in p['state']), None if p['gauss'] is None else float(p['gauss'])))
     if 'cuda' in d and torch.cuda.is_available(): torch.cuda.set_rng_state_all([dec(s) for s in d['cuda']])
 
+class CheckpointError(ValueError):
+    "A checkpoint whose files do not belong together or were damaged; the message names the folder and the fix."
+
+def sha256(path) -> str:
+    "Hex digest of a file's bytes."
+    import hashlib
+    h = hashlib.sha256()
+    with open(path, 'rb') as f:
+        for block in iter(lambda: f.read(1 << 20), b''): h.update(block)
+    return h.hexdigest()
+
+CKPT_FILES = ('model.safetensors', 'optimizer.safetensors')
+
 def save_checkpoint(ckpt_dir, model, opt, sched, step: int, history: list):
-    "Write one checkpoint atomically (each file goes to a temporary name, then is renamed)."
+    "Write one checkpoint: each file atomically, then `state.json` last with the checksums that tie the files to it."
     d = Path(ckpt_dir) / 'checkpoint'
     save_weights(trainable_state(model), d / 'model.safetensors')
     sd = opt.state_dict()
     tensors = {f"{i}.{k}": v for i, st in sd['state'].items() for k, v in st.items() if torch.is_tensor(v)}
     save_weights(tensors, d / 'optimizer.safetensors')
     save_json({'step': step, 'param_groups': sd['param_groups'], 'scheduler': sched.state_dict(),
-               'rng': _rng_state(), 'history': history}, d / 'state.json')
+               'rng': _rng_state(), 'history': history, 'sha256': {f: sha256(d / f) for f in CKPT_FILES}}, d / 'state.json')
 
 def load_checkpoint(ckpt_dir, model, opt, sched) -> tuple:
     "Restore model, optimiser, scheduler and RNG from `ckpt_dir/checkpoint`; returns `(step, history)`."
     d = Path(ckpt_dir) / 'checkpoint'
-    st = json.loads((d / 'state.json').read_text())
+    fix = f"delete {d} to train this stage from its start (or run it with --force)"
+    try: st = json.loads((d / 'state.json').read_text())
+    except ValueError: raise CheckpointError(f"{d / 'state.json'} is not readable JSON (a damaged checkpoint): {fix}") from None
+    for f, want in st.get('sha256', {}).items():                       # a file from another step, or damaged on disk
+        if not (d / f).exists() or sha256(d / f) != want:
+            raise CheckpointError(f"{d / f} does not belong to the checkpoint of step {st.get('step')} (checksum differs): {fix}")
     load_weights(model, d / 'model.safetensors')
     flat = load_file(str(d / 'optimizer.safetensors'))
     state = {}

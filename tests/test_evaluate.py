@@ -28,7 +28,9 @@ def test_missing_run_is_named_not_a_traceback(tmp_path, capsys, monkeypatch):
         if name == 'stage2_no_adaln': continue
         d = stage_folder(name, s); d.mkdir(parents=True)
         if name == 'data': (d / 'build.json').write_text(json.dumps({'status': 'done', 'config_hash': stage_hash(name, cfg, s.seed)}))
-        else: (d / 'metrics.json').write_text('{}'); (d / 'config.json').write_text(json.dumps({'hash': stage_hash(name, cfg, s.seed)}))
+        else:
+            (d / 'metrics.json').write_text('{}'); (d / 'files.json').write_text('{}')
+            (d / 'config.json').write_text(json.dumps({'hash': stage_hash(name, cfg, s.seed)}))
     with pytest.raises(IncompleteRun, match='1 run') as e: check_run(cfg, s)
     assert 'without AdaLN' in str(e.value) and 'stage 1:' not in str(e.value)
     assert 'eol run --preset smoke --stages stage2_no_adaln`' in str(e.value)

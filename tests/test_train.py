@@ -46,3 +46,46 @@ def test_rng_state_is_read_back_without_eval(tmp_path):
     st['python'] = f"__import__('pathlib').Path({str(marker)!r}).touch()"
     with pytest.raises((TypeError, KeyError, ValueError)): _set_rng_state(st)
     assert not marker.exists()
+
+
+def test_a_checkpoint_whose_files_do_not_belong_together_is_refused(tmp_path):
+    "Weights from another step, or weights zeroed on disk, no longer match the checksums in state.json: named, not resumed."
+    import shutil
+    from safetensors.torch import load_file, save_file
+    from emotion_omni_lite.train import CheckpointError
+    set_seed(0); m = nn.Linear(1, 1)
+    fit(m, DATA, collate, loss, TrainConfig(steps=10, batch_size=8, lr=0.3, ckpt_every=5, log_every=5), ckpt_dir=tmp_path / 'a', progress=False)
+    shutil.copytree(tmp_path / 'a', tmp_path / 'b')
+    w = tmp_path / 'b' / 'checkpoint' / 'model.safetensors'
+    save_file({k: torch.zeros_like(v) for k, v in load_file(str(w)).items()}, str(w))         # zeroed on disk
+    with pytest.raises(CheckpointError, match='checksum'):
+        fit(nn.Linear(1, 1), DATA, collate, loss, TCFG, ckpt_dir=tmp_path / 'b', progress=False)
+    set_seed(0); fit(nn.Linear(1, 1), DATA, collate, loss, TCFG, ckpt_dir=tmp_path / 'a', progress=False)  # intact: resumes
+
+
+def test_finished_runs_are_checked_and_one_process_trains_a_stage_at_a_time(tmp_path, capsys):
+    "A finished run whose weights changed on disk is 'damaged', not reused; a second trainer waits for the first."
+    import threading
+    from emotion_omni_lite.config import get_config, get_settings, set_field
+    from emotion_omni_lite.stages import STAGES, StageJob, StageLock, StageMissing, require_stage, run_stage, stage_folder, stage_hash, stage_state
+    s = get_settings(preset='smoke', out_dir=str(tmp_path), data_dir=str(tmp_path))
+    c = set_field(get_config('smoke'), 'stages.vocoder.steps', 3)
+    for u in STAGES['vocoder'].depends:                                    # pretend the dataset is built
+        stage_folder(u, s).mkdir(parents=True, exist_ok=True)
+        (stage_folder(u, s) / 'build.json').write_text(json.dumps({'status': 'done', 'config_hash': stage_hash(u, c, s.seed)}))
+    job = lambda c_, s_: StageJob(data=DATA, build=lambda: nn.Linear(1, 1), collate=collate, loss=loss)
+    folder = stage_folder('vocoder', s)
+    with StageLock(folder):                                                 # another process is writing this stage
+        t = threading.Thread(target=run_stage, args=('vocoder', c, job, s)); t.start()
+        for _ in range(200):
+            if 'waiting for another process' in capsys.readouterr().out: break
+            t.join(0.05)
+        else: raise AssertionError('the second trainer did not wait')
+        assert not (folder / 'metrics.json').exists()
+    t.join()
+    assert stage_state('vocoder', c, s) == 'done'
+    w = folder / 'model.safetensors'; w.write_bytes(b'\0' * w.stat().st_size)  # damaged on disk
+    assert stage_state('vocoder', c, s) == 'damaged'
+    with pytest.raises(StageMissing, match='damaged'): require_stage('vocoder', c, s)
+    run_stage('vocoder', c, job, s)                                         # retrained, checksums written anew
+    assert stage_state('vocoder', c, s) == 'done'
