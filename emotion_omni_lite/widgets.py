@@ -5,6 +5,7 @@
 # %% ../nbs/17_widgets.ipynb #45a0bb63
 from __future__ import annotations
 import io, os, tempfile, time
+from html import escape
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Optional, Sequence
@@ -33,8 +34,8 @@ from .omni import hearing_seconds, load_omni
 # %% auto #0
 __all__ = ['ESPEAK_UNITS_PER_SEMITONE', 'CUE_COLUMNS', 'EMOTION_COLORS', 'Controls', 'apply_gain', 'resynthesize', 'transform',
            'EmotionMap', 'fit_emotion_map', 'ProbeParts', 'cue_parts', 'widgets_live', 'LiveFigure',
-           'show_with_fallback', 'wav_bytes', 'read_upload', 'ProbePanel', 'EmotionComparator', 'morph_vector',
-           'EmotionMorph', 'dataset_map_and_prototypes', 'stage2_speaker', 'kit_parts']
+           'show_with_fallback', 'wav_bytes', 'read_upload', 'upload_label', 'ProbePanel', 'EmotionComparator',
+           'morph_vector', 'EmotionMorph', 'dataset_map_and_prototypes', 'stage2_speaker', 'kit_parts']
 
 # %% ../nbs/17_widgets.ipynb #e66c34f2
 @dataclass(frozen=True)
@@ -162,21 +163,28 @@ def wav_bytes(wave, sr: int) -> bytes:
 
 def read_upload(content: bytes, name: str = 'upload.wav', max_seconds: float = 6.0, sr: int = SAMPLE_RATE) -> torch.Tensor:
     "An uploaded file's bytes → wave [T] at `sr`; `AudioError` if it is not audio, silent or too long."
+    shown = upload_label(name)
+    suffix = Path(shown).suffix.lower() if Path(shown).suffix[1:].isalnum() else ''
     with tempfile.TemporaryDirectory() as d:
-        p = Path(d) / (Path(name).name or 'upload.wav')
+        p = Path(d) / f'upload{suffix[:6]}'                              # never a path made of the user's file name
         p.write_bytes(bytes(content))
         try: w = load_audio(p, sr)
         except AudioError as e:                                          # name the upload, not the temporary file
-            fix = str(e).split(' — ', 1)[1] if ' — ' in str(e) else ''
-            raise AudioError(p.name, e.problem.replace(str(p), p.name), fix) from None
+            raise AudioError(shown, e.problem.replace(str(p), shown), e.fix) from None
     if len(w) > max_seconds * sr:
-        raise AudioError(name, f"is too long ({len(w) / sr:.1f} s; the model takes at most {max_seconds:g} s)",
+        raise AudioError(shown, f"is too long ({len(w) / sr:.1f} s; the model takes at most {max_seconds:g} s)",
                          "trim it to one sentence")
     return w
 
+def upload_label(name) -> str:
+    "A file name fit to show: its last part only, control characters (NUL …) out, at most 60 characters."
+    base = ''.join(ch for ch in str(name).replace('\\', '/').split('/')[-1] if ch.isprintable()).strip()
+    base = base if base not in ('', '.', '..') else 'upload'
+    return base if len(base) <= 60 else base[:40] + '…' + base[-19:]
+
 def _html(text: str, kind: str = '') -> str:
     color = {'error': '#b00020', 'note': '#666'}.get(kind, 'inherit')
-    return f'<span style="color:{color}">{text}</span>' if text else ''
+    return f'<span style="color:{color}">{escape(str(text))}</span>' if text else ''   # a file name is text, not markup
 
 # %% ../nbs/17_widgets.ipynb #856836d4
 EMOTION_COLORS = dict(neutral='#888888', happy='#f2a900', sad='#3b6fb6', angry='#d62728', surprised='#2ca02c', fearful='#9467bd')
@@ -269,7 +277,7 @@ class ProbePanel:
         try: self.uploaded = read_upload(content, name, self.parts.max_seconds)
         except AudioError as e:
             self.upload_status.value = _html(f'Upload refused: {e}', 'error'); return
-        self.upload_status.value = _html(f'using {Path(name).name} ({len(self.uploaded) / SAMPLE_RATE:.1f} s)', 'note')
+        self.upload_status.value = _html(f'using {upload_label(name)} ({len(self.uploaded) / SAMPLE_RATE:.1f} s)', 'note')
         if self.source.value == 'upload': self.update()
         else: self.source.value = 'upload'                               # triggers update()
 

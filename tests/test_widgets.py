@@ -8,7 +8,7 @@ import soundfile as sf
 import torch
 
 from emotion_omni_lite.config import EMOTIONS
-from emotion_omni_lite.audio import pitch_contour
+from emotion_omni_lite.audio import AudioError, pitch_contour
 from emotion_omni_lite.widgets import (Controls, EmotionComparator, EmotionMorph, LiveFigure, ProbePanel, cue_parts,
                                        fit_emotion_map, morph_vector, read_upload, resynthesize, transform, wav_bytes)
 
@@ -248,3 +248,16 @@ def test_display_carries_a_static_copy():
     data = c.outputs[0].data
     assert 'application/vnd.jupyter.widget-view+json' in data and 'plotly' in data['text/html']
     assert 'What the emotion encoder hears' in data['text/html']
+
+
+@pytest.mark.parametrize('name', ['x' * 600 + '.wav', '../../settings.ini', 'a\x00b.wav', '..', '<b>loud</b>.wav'])
+def test_upload_names_are_text_not_paths(name, tmp_path):
+    "A hostile file name never becomes a path or markup: a good upload is used, a bad one refused, the panel says so."
+    from emotion_omni_lite.widgets import read_upload, upload_label, _html
+    import io, soundfile as sf
+    buf = io.BytesIO(); sf.write(buf, 0.3 * np.sin(np.arange(16000) * 0.05).astype(np.float32), 16000, format='WAV')
+    assert len(read_upload(buf.getvalue(), name)) == 16000                              # used, whatever it was called
+    with pytest.raises(AudioError) as e: read_upload(b'not audio', name)
+    label = upload_label(name)
+    assert str(e.value).startswith(label) and len(label) <= 60 and '/' not in label and '\x00' not in label
+    assert '<b>' not in _html(f'Upload refused: {e.value}', 'error')                      # shown as text
