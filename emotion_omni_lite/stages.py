@@ -33,7 +33,7 @@ class Stage:
     overrides: tuple = ()        # ((dotted field, value), ...): an ablation of another stage's recipe
     pretrained: str = ''         # config part whose `pretrained` checkpoint replaces this stage
     version: int = 1             # bump when the recipe changes in a way the config does not show
-    lite_minutes: float = 0.0    # what the main job took for it on a 2-core CPU, `lite` preset
+    lite_minutes: float = 0.0    # from the main job's summary on a 2-core CPU, `lite` preset
 
 STAGES = {st.name: st for st in (
     Stage('data', 'the spoken-dialogue dataset and its speech units', (), '05_dataset', 'dataset.build_dataset',
