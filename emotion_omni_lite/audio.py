@@ -16,9 +16,10 @@ import torchaudio
 from .config import AudioConfig
 
 # %% auto #0
-__all__ = ['MIN_RATE', 'MAX_RATE', 'SILENCE_PEAK', 'SAMPLE_RATE', 'MIN_SECONDS', 'MIN_SAMPLES', 'AudioError', 'check_wave',
-           'resample', 'load_audio', 'save_wav', 'log_mel', 'energy_contour', 'pitch_contour', 'pad_mels',
-           'cepstral_smooth', 'spectral_envelope', 'as_mels', 'shift_pitch', 'change_rate']
+__all__ = ['MIN_RATE', 'MAX_RATE', 'SILENCE_PEAK', 'SAMPLE_RATE', 'MIN_SECONDS', 'MIN_SAMPLES', 'CLIP_LEVEL', 'CLIP_FRACTION',
+           'QUIET_PEAK', 'AudioError', 'check_wave', 'resample', 'load_audio', 'check_speech', 'save_wav', 'log_mel',
+           'energy_contour', 'pitch_contour', 'pad_mels', 'cepstral_smooth', 'spectral_envelope', 'as_mels',
+           'shift_pitch', 'change_rate']
 
 # %% ../nbs/02_audio.ipynb #e66c34f2
 class AudioError(ValueError):
@@ -40,18 +41,18 @@ def _as_float(a: np.ndarray) -> np.ndarray:
     if np.issubdtype(a.dtype, np.unsignedinteger):                      # unsigned PCM (8-bit wav) is centred on mid-range
         mid = (float(np.iinfo(a.dtype).max) + 1) / 2
         return ((a - mid) / mid).astype(np.float32)
-    return np.asarray(a, dtype=np.float32)
+    with np.errstate(over='ignore'): return np.asarray(a, dtype=np.float32)   # beyond float32's range: Inf, refused below
 
 def check_wave(wave, sr: int, source='<array>', channels_last: Optional[bool] = None) -> np.ndarray:
     "Mono float32 samples from `wave` ([T], [T, C] or [C, T]; files are [T, C]) after the checks every input must pass."
     w = _as_float(np.asarray(wave))
+    if w.size == 0: raise AudioError(source, "has zero length (no samples)", "check the recording or remove the row")
     if w.ndim == 2:                                                     # channels are the shorter side unless the caller knows
         last = channels_last if channels_last is not None else w.shape[1] <= w.shape[0]
-        w = w.mean(axis=1 if last else 0)                               # [T, C] or [C, T] → [T]
+        with np.errstate(over='ignore', invalid='ignore'): w = w.mean(axis=1 if last else 0)   # [T, C] or [C, T] → [T]
     if w.ndim != 1: raise AudioError(source, f"has shape {w.shape}, expected [samples] or [samples, channels]", "pass a 1-D or 2-D array")
     if not (MIN_RATE <= int(sr) <= MAX_RATE):
         raise AudioError(source, f"unsupported sample rate {sr} Hz", f"use audio recorded at {MIN_RATE}–{MAX_RATE} Hz")
-    if w.size == 0: raise AudioError(source, "has zero length (no samples)", "check the recording or remove the row")
     if not np.isfinite(w).all():
         raise AudioError(source, f"contains {int((~np.isfinite(w)).sum())} NaN or Inf samples", "re-export the file; the conversion that wrote it failed")
     if np.abs(w).max() < SILENCE_PEAK:
@@ -67,12 +68,30 @@ def resample(wave: torch.Tensor, orig_sr: int, sr: int) -> torch.Tensor:
     if int(orig_sr) == int(sr): return wave
     with torch.no_grad(): return _resampler(int(orig_sr), int(sr))(wave)
 
-def load_audio(path_or_array: Union[str, Path, np.ndarray, torch.Tensor], sr: int = SAMPLE_RATE, orig_sr: int = None) -> torch.Tensor:
-    "A float32 mono tensor [T] at `sr` from a file or an array (an array is at `orig_sr`, default `sr`)."
+def _check_file(p: Path, max_seconds: Optional[float]):
+    "Refuse what is not a readable audio file before decoding it (and, with `max_seconds`, a clip too long to read whole)."
+    try: st = p.stat()
+    except OSError as e:
+        if p.is_symlink(): raise AudioError(p, f"is a symbolic link that leads nowhere ({e.strerror})", "point the link at a real file") from None
+        raise AudioError(p, "file not found", "check the path") from None
+    import stat as stmod
+    if stmod.S_ISDIR(st.st_mode): raise AudioError(p, "is a folder, not an audio file", "give the path of one recording")
+    if not stmod.S_ISREG(st.st_mode):
+        raise AudioError(p, "is not a regular file (a pipe, socket or device)", "save the recording to a file first")
+    if st.st_size == 0: raise AudioError(p, "is an empty file (0 bytes)", "re-export or remove it")
+    if max_seconds is not None:
+        try: info = sf.info(str(p))
+        except Exception: return                                        # sf.read below names the problem
+        if info.samplerate > 0 and info.frames / info.samplerate > max_seconds:
+            raise AudioError(p, f"is {info.frames / info.samplerate:.1f} s long; at most {max_seconds:g} s is heard",
+                             "cut it into shorter clips (at pauses)")
+
+def load_audio(path_or_array: Union[str, Path, np.ndarray, torch.Tensor], sr: int = SAMPLE_RATE, orig_sr: int = None,
+               max_seconds: Optional[float] = None) -> torch.Tensor:
+    "A float32 mono tensor [T] at `sr` from a file or an array (an array is at `orig_sr`, default `sr`); a file longer than `max_seconds` is refused unread."
     if isinstance(path_or_array, (str, Path)):
         p = Path(path_or_array)
-        if not p.exists(): raise AudioError(p, "file not found", "check the path")
-        if p.stat().st_size == 0: raise AudioError(p, "is an empty file (0 bytes)", "re-export or remove it")
+        _check_file(p, max_seconds)
         try: data, file_sr = sf.read(str(p), dtype='float32', always_2d=True)  # [T, C]
         except Exception as e:
             raise AudioError(p, f"cannot be decoded ({type(e).__name__}: {str(e).strip()[:80]}); corrupt or unsupported format",
@@ -82,7 +101,30 @@ def load_audio(path_or_array: Union[str, Path, np.ndarray, torch.Tensor], sr: in
         a = path_or_array.detach().cpu().numpy() if torch.is_tensor(path_or_array) else path_or_array
         src_sr = orig_sr or sr
         w = check_wave(a, src_sr)
+        if max_seconds is not None and len(w) / src_sr > max_seconds:
+            raise AudioError('<array>', f"is {len(w) / src_sr:.1f} s long; at most {max_seconds:g} s is heard", "cut it into shorter clips")
     return resample(torch.from_numpy(w), src_sr, sr).contiguous()  # [T·sr/src_sr]
+
+CLIP_LEVEL, CLIP_FRACTION = 0.999, 0.01  # samples at full scale, and the share of them that means a clipped recording
+QUIET_PEAK = 0.01                        # a peak under −40 dBFS: speech that quiet is mostly noise
+
+def check_speech(wave: torch.Tensor, source='<array>') -> list:
+    "Refuse a clip that cannot be speech (too short, a constant offset only); return warnings for clipping and a very low level."
+    w = torch.as_tensor(wave, dtype=torch.float32)
+    if len(w) < MIN_SAMPLES:
+        raise AudioError(source, f"is {len(w) / SAMPLE_RATE * 1000:.0f} ms long; speech needs at least {MIN_SECONDS * 1000:.0f} ms",
+                         "record a whole word or sentence")
+    ac = (w - w.mean()).abs().max().item()
+    if ac < SILENCE_PEAK:
+        raise AudioError(source, f"holds only a constant offset (DC {w.mean().item():+.3f}, no sound on top of it)",
+                         "check the microphone: the recording has no signal")
+    notes = []
+    clipped = (w.abs() >= CLIP_LEVEL).float().mean().item()
+    if clipped > CLIP_FRACTION:
+        notes.append(f"{source}: {clipped:.0%} of the samples sit at full scale (clipped); the level and pitch readings suffer — record a little quieter")
+    if w.abs().max().item() < QUIET_PEAK:
+        notes.append(f"{source}: very low level (peak {20 * math.log10(max(w.abs().max().item(), 1e-9)):.0f} dBFS); the emotion reading may be unreliable — record closer to the microphone")
+    return notes
 
 def save_wav(path, wave, sr: int = SAMPLE_RATE) -> Path:
     "Write `wave` [T] (float in [-1, 1]) as 16-bit PCM wav, whole or not at all (temporary file, then rename); returns the path."

@@ -110,5 +110,9 @@ def main(argv=None):
     try: a.fn(a)
     except (ConfigError, FileNotFoundError, AudioError, CheckpointError) as e:
         print(f"eol {a.cmd}: {e}", file=sys.stderr); sys.exit(2)
+    except OSError as e:                                             # an unwritable or full folder, a read-only file system
+        where = e.filename or 'a file the kit writes'
+        print(f"eol {a.cmd}: {where}: {e.strerror or e} — free some space, fix its permissions, or point data_dir / out_dir "
+              "(settings.ini, EOL_DATA_DIR / EOL_OUT_DIR) at a writable folder", file=sys.stderr); sys.exit(2)
 
 if __name__ == '__main__' and not hasattr(sys, 'ps1') and 'ipykernel' not in sys.modules: main()

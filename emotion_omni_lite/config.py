@@ -14,8 +14,8 @@ __all__ = ['EMOTIONS', 'SETTINGS_KEYS', 'PRESETS', 'ConfigError', 'emotion_index
            'get_settings', 'resolve_device', 'AudioConfig', 'DataConfig', 'UnitConfig', 'SemanticEncoderConfig',
            'EmotionEncoderConfig', 'AdapterConfig', 'LLMConfig', 'LoRAConfig', 'EmotionHeadConfig', 'FusionConfig',
            'SpeechDecoderConfig', 'VocoderConfig', 'TrainConfig', 'ASRTrainConfig', 'EmotionTrainConfig',
-           'Stage1TrainConfig', 'Stage2TrainConfig', 'StagesConfig', 'OmniConfig', 'check_config', 'full_config',
-           'lite_config', 'smoke_config', 'set_field', 'get_config']
+           'Stage1TrainConfig', 'Stage2TrainConfig', 'StagesConfig', 'OmniConfig', 'check_values', 'check_config',
+           'full_config', 'lite_config', 'smoke_config', 'set_field', 'set_fields', 'get_config']
 
 # %% ../nbs/00_config.ipynb #e66c34f2
 EMOTIONS = ('neutral', 'happy', 'sad', 'angry', 'surprised', 'fearful')
@@ -62,8 +62,10 @@ def find_settings_file(start: Optional[Path] = None) -> Optional[Path]:
 
 def _coerce(key, value):
     if key == 'seed':
-        try: return int(value)
-        except ValueError: raise ConfigError(f"seed must be an integer, got {value!r}")
+        try: seed = int(value)
+        except (TypeError, ValueError): raise ConfigError(f"seed must be an integer, got {value!r}") from None
+        if seed < 0: raise ConfigError(f"seed must be 0 or more, got {seed}")
+        return seed
     if key == 'offline':
         v = str(value).strip().lower()
         if v in ('1', 'true', 'yes', 'on'): return True
@@ -163,6 +165,7 @@ class EmotionEncoderConfig:
     frame_rate: int = 50
     pitch: bool = False          # lite: two more input channels beside the log-mel, the pitch contour and voicing
     envelope_ceps: int = 0       # lite: smooth each log-mel frame to its first n cepstral coefficients (pitch harmonics out)
+    relative_pitch: bool = False # lite: also read pitch relative to the utterance's mean, the speaker's register taken out
 
 @dataclass
 class AdapterConfig:
@@ -304,17 +307,54 @@ class OmniConfig:
     @classmethod
     def from_dict(cls, d: dict) -> 'OmniConfig':
         kw = {'preset': d.get('preset', 'full')}
+        def part(kind, name, v):
+            if not isinstance(v, dict): raise ConfigError(f"{name}: expected a group of settings, got {v!r}")
+            try: return kind(**v)
+            except TypeError as e: raise ConfigError(f"{name}: {e} (a config written by another version of the kit?)") from None
         for f in fields(cls):
             if f.name == 'preset' or f.name not in d: continue
-            if f.name == 'stages': kw['stages'] = StagesConfig(**{k: _STAGE_TYPES[k](**v) for k, v in d['stages'].items()})
-            else: kw[f.name] = _PART_TYPES[f.name](**d[f.name])
+            if f.name == 'stages':
+                unknown = set(d['stages']) - set(_STAGE_TYPES)
+                if unknown: raise ConfigError(f"stages: unknown stage(s) {sorted(unknown)}; known: {', '.join(_STAGE_TYPES)}")
+                kw['stages'] = StagesConfig(**{k: part(_STAGE_TYPES[k], f'stages.{k}', v) for k, v in d['stages'].items()})
+            else: kw[f.name] = part(_PART_TYPES[f.name], f.name, d[f.name])
         return cls(**kw)
 
 def _need(ok, field_name, msg):
     if not ok: raise ConfigError(f"{field_name}: {msg}")
 
+_ZERO_OK = {'steps', 'envelope_ceps', 'aug_shift_bins', 'top_k', 'workers'}   # counts where 0 means "none" or "off"
+_POSITIVE = {'lr', 'max_seconds', 'rope_theta'}                                  # floats that must be above 0
+
+def _type_ok(value, hint) -> bool:
+    import typing
+    if typing.get_origin(hint) is typing.Union: return any(_type_ok(value, h) for h in typing.get_args(hint))
+    if hint is type(None): return value is None
+    if hint is float: return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if hint is int: return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, hint)
+
+def check_values(obj, prefix: str):
+    "Raise `ConfigError` naming the field when a value of dataclass `obj` has the wrong type or an impossible size."
+    import math, typing
+    hints = typing.get_type_hints(type(obj))
+    for f in fields(obj):
+        v, name, hint = getattr(obj, f.name), f'{prefix}.{f.name}', hints[f.name]
+        if hasattr(v, '__dataclass_fields__'): check_values(v, name); continue
+        if not _type_ok(v, hint):
+            want = getattr(hint, '__name__', str(hint).replace('typing.', ''))
+            raise ConfigError(f"{name}: expected {want}, got {v!r} ({type(v).__name__})")
+        if isinstance(v, bool) or not isinstance(v, (int, float)): continue
+        if isinstance(v, float) and not math.isfinite(v): raise ConfigError(f"{name}: must be a finite number, got {v}")
+        if f.name in _ZERO_OK or (isinstance(v, float) and f.name not in _POSITIVE):
+            if v < 0: raise ConfigError(f"{name}: must be 0 or more, got {v}")
+        elif v <= 0: raise ConfigError(f"{name}: must be above 0, got {v}")
+
 def check_config(c: OmniConfig):
-    "Raise `ConfigError` naming the field when parts of `c` cannot work together."
+    "Raise `ConfigError` naming the field when a value has the wrong type or size, or parts of `c` cannot work together."
+    _need(isinstance(c.preset, str), 'preset', f"expected a preset name, got {c.preset!r}")
+    for f in fields(c):
+        if f.name != 'preset': check_values(getattr(c, f.name), f.name)
     _need(c.audio.n_mels == c.semantic_encoder.n_mels, 'semantic_encoder.n_mels',
           f"{c.semantic_encoder.n_mels} differs from audio.n_mels={c.audio.n_mels}; the encoder reads the audio's mel frames, set both alike")
     _need(c.audio.sample_rate // c.audio.hop_length == 2 * c.semantic_encoder.frame_rate, 'audio.hop_length',
@@ -416,18 +456,26 @@ PRESETS = {'full': full_config, 'lite': lite_config, 'smoke': smoke_config}
 # %% ../nbs/00_config.ipynb #0f499d4c
 def set_field(cfg: OmniConfig, dotted: str, value) -> OmniConfig:
     "A copy of `cfg` with one field changed, e.g. `set_field(cfg, 'adapter.mode', 'interleave')`."
-    parts = dotted.split('.')
-    def rec(obj, ps):
-        names = {f.name for f in fields(obj)}
-        if ps[0] not in names: raise ConfigError(f"{dotted}: {type(obj).__name__} has no field {ps[0]!r}; fields: {', '.join(sorted(names))}")
-        if len(ps) == 1: return replace(obj, **{ps[0]: value})
-        return replace(obj, **{ps[0]: rec(getattr(obj, ps[0]), ps[1:])})
-    return rec(cfg, parts)
+    return set_fields(cfg, **{dotted: value})
+
+def set_fields(cfg: OmniConfig, **changes) -> OmniConfig:
+    "A copy of `cfg` with several dotted fields changed at once and checked together, so sizes that must match can move together."
+    d = cfg.to_dict()
+    for dotted, value in changes.items():
+        node, parts, obj = d, dotted.split('.'), cfg
+        for i, part in enumerate(parts):
+            names = {f.name for f in fields(obj)} if hasattr(obj, '__dataclass_fields__') else set()
+            if part not in names:
+                raise ConfigError(f"{dotted}: {type(obj).__name__} has no field {part!r}"
+                                  + (f"; fields: {', '.join(sorted(names))}" if names else ''))
+            if i == len(parts) - 1: node[part] = value
+            else: node, obj = node[part], getattr(obj, part)
+        if hasattr(getattr(obj, parts[-1]), '__dataclass_fields__'):
+            raise ConfigError(f"{dotted} is a group of settings: change one of its fields, e.g. {dotted}.{fields(getattr(obj, parts[-1]))[0].name}")
+    return OmniConfig.from_dict(d)
 
 def get_config(preset: Optional[str] = None, **overrides) -> OmniConfig:
     "The preset's config (from settings when `preset` is None), with dotted-field `overrides`."
     preset = preset or get_settings().preset
     if preset not in PRESETS: raise ConfigError(f"preset {preset!r} is unknown: use one of {', '.join(PRESETS)}")
-    cfg = PRESETS[preset]()
-    for k, v in overrides.items(): cfg = set_field(cfg, k, v)
-    return cfg
+    return set_fields(PRESETS[preset](), **overrides)

@@ -14,6 +14,7 @@ import torch
 from .config import EMOTIONS, ConfigError, OmniConfig, Settings, get_settings, emotion_index
 from .audio import SAMPLE_RATE, AudioError, load_audio, save_wav, log_mel, pitch_contour, energy_contour
 from .tts import get_tts, seed_espeak, speak, query_voices
+from .train import environment, share_with_group
 from .stages import StageLock, require_stage, stage_hash
 from .dialogues import all_sentences, make_reply, heldout_sentences, split_name, REPLY_TEMPLATES
 
@@ -21,7 +22,7 @@ from .dialogues import all_sentences, make_reply, heldout_sentences, split_name,
 __all__ = ['CHUNK', 'UNIT_POOL', 'FIT_MAX_FRAMES', 'KMEANS_ITERS', 'EMOTION_ALIASES', 'build_hash', 'plan_dialogues', 'nearest',
            'UnitTokenizer', 'audio_path', 'manifest_hash', 'build_dataset', 'folder_bytes', 'load_dialogues',
            'load_units_tokenizer', 'load_query_mels', 'build_info', 'dataset_stats', 'measure_prosody',
-           'prosody_markdown', 'load_folder']
+           'prosody_markdown', 'read_csv_text', 'load_folder']
 
 # %% ../nbs/05_dataset.ipynb #e66c34f2
 def build_hash(cfg: OmniConfig, seed: int) -> str:
@@ -284,7 +285,9 @@ def _build(cfg: OmniConfig, s: Settings, root: Path, want: str, force: bool) -> 
             'stats': dataset_stats(ds), 'prosody': measure_prosody(ds, root, per_emotion=60, seed=s.seed, workers=dc.workers)}
     phases['statistics'] = time.time() - tp
     info['seconds'], info['phase_seconds'] = round(time.time() - t0, 1), {k: round(v, 1) for k, v in phases.items()}
+    info['environment'] = environment()
     (root / 'build.json').write_text(json.dumps(info, indent=1))
+    share_with_group(root, parents=2)
     print(f"built {len(rows)} dialogues into {root} in {info['seconds']} s ({info['bytes'] / 1e6:.0f} MB, manifest {mhash})")
     return root
 
@@ -372,26 +375,54 @@ EMOTION_ALIASES = {'anger': 'angry', 'mad': 'angry', 'happiness': 'happy', 'joy'
                    'fear': 'fearful', 'afraid': 'fearful', 'scared': 'fearful', 'surprise': 'surprised', 'calm': 'neutral',
                    'neu': 'neutral', 'hap': 'happy', 'ang': 'angry', 'fea': 'fearful', 'sur': 'surprised'}
 
+def read_csv_text(f: Path) -> tuple:
+    "The text of CSV file `f` and a note when it was not plain UTF-8 (a byte-order mark, UTF-16, or a legacy 8-bit encoding)."
+    raw = f.read_bytes()
+    if raw[:2] in (b'\xff\xfe', b'\xfe\xff'): return raw.decode('utf-16'), 'read as UTF-16 (it has a UTF-16 byte-order mark)'
+    try: return raw.decode('utf-8-sig'), ('its UTF-8 byte-order mark was dropped' if raw[:3] == b'\xef\xbb\xbf' else '')
+    except UnicodeDecodeError as e:
+        try: text, enc = raw.decode('cp1252'), 'Windows-1252'
+        except UnicodeDecodeError: text, enc = raw.decode('latin-1'), 'Latin-1'
+        return text, f"not UTF-8 (byte {e.start}); read as {enc} — save it as UTF-8 to be sure of its accents"
+
 def load_folder(folder, csv: str = 'metadata.csv', sr: int = SAMPLE_RATE, skipped: Optional[list] = None):
     "A `datasets.Dataset` of a folder of emotional speech described by `csv` (path,text,emotion[,speaker]); bad rows are skipped and reported."
-    import csv as csvlib, datasets
+    import csv as csvlib, datasets, io
     folder = Path(folder); f = folder / csv
     if not f.exists(): raise FileNotFoundError(f"{f} not found: put a CSV with columns path,text,emotion next to the audio")
-    with open(f, newline='') as fh: table = list(csvlib.DictReader(fh))
-    need = {'path', 'text', 'emotion'}
-    if not table or not need <= set(table[0]): raise ValueError(f"{f}: needs the columns {sorted(need)}, found {sorted(table[0]) if table else 'no rows'}")
+    text, note = read_csv_text(f)
+    if note: warnings.warn(f"{f}: {note}")
+    table = list(csvlib.DictReader(io.StringIO(text, newline='')))
+    need = ('path', 'text', 'emotion')
+    header = [(k or '').strip().lower() for k in (table[0] if table else {})]
+    if not table or not set(need) <= set(header):
+        raise ValueError(f"{f}: needs a header row with the columns {', '.join(need)}, found {header or 'no rows'}")
+    table = [{(k or '').strip().lower(): v for k, v in r.items()} for r in table]
     rows, bad = [], [] if skipped is None else skipped
+    by_path = {}                                                        # the rows naming each file, to find conflicts
     for n, r in enumerate(table, start=2):                              # line numbers as in an editor
         try:
+            if any(r.get(k) is None for k in need): raise ValueError(f"short row: needs {', '.join(need)}")
+            if not r['path'].strip(): raise ValueError("empty path")
             emo = EMOTION_ALIASES.get(r['emotion'].strip().lower(), r['emotion'].strip().lower())
             emotion_index(emo)
-            if not (r.get('text') or '').strip(): raise ValueError("empty text")
-            p = Path(r['path']) if Path(r['path']).is_absolute() else folder / r['path']
+            if not r['text'].strip(): raise ValueError("empty text")
+            p = Path(r['path'].strip()); p = p if p.is_absolute() else folder / p
+            key, label = str(p.resolve()), (r['text'].strip(), emo)
+            if key in by_path:
+                first = by_path[key]
+                if first['label'] == label: raise ValueError(f"duplicate of line {first['line']}")
+                first['conflict'] = True
+                raise ValueError(f"names the same file as line {first['line']} with another label; both are left out")
             w = load_audio(p, sr)
-            rows.append(dict(id=f"{folder.name}-{n}", query_path=str(p.resolve()), query_text=r['text'].strip(),
+            by_path[key] = {'line': n, 'path': r['path'], 'label': label, 'row': len(rows), 'conflict': False}
+            rows.append(dict(id=f"{folder.name}-{n}", query_path=key, query_text=label[0],
                              user_emotion=emo, voice=(r.get('speaker') or '').strip(), query_seconds=round(len(w) / sr, 4)))
         except (AudioError, ConfigError, ValueError) as e:
             bad.append({'line': n, 'path': r.get('path'), 'reason': str(e)})
+    for b in sorted((b for b in by_path.values() if b['conflict']), key=lambda b: -b['row']):
+        rows.pop(b['row'])
+        bad.append({'line': b['line'], 'path': b['path'], 'reason': 'another line names the same file with another label'})
     if bad: warnings.warn(f"{f}: skipped {len(bad)} bad row(s):\n" + '\n'.join(f"  line {b['line']} ({b['path']}): {b['reason']}" for b in bad))
     if not rows: raise ValueError(f"{f}: no usable rows (all {len(table)} skipped)")
     return datasets.Dataset.from_list(rows)

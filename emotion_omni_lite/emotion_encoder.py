@@ -46,12 +46,15 @@ def masked_mean(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
 class LiteEmotionEncoder(nn.Module):
     "Log-mel (+ pitch) → conv (stride 2, 50 Hz) → transformer → frames; masked time mean → utterance vector; linear → 6 logits."
     def __init__(self, n_mels: int, dim: int, layers: int, heads: int, ffn: int, n_classes: int = len(EMOTIONS),
-                 pitch: bool = False, envelope_ceps: int = 0, audio_cfg: Optional[AudioConfig] = None):
+                 pitch: bool = False, envelope_ceps: int = 0, audio_cfg: Optional[AudioConfig] = None,
+                 relative_pitch: bool = False):
         super().__init__()
         self.n_mels, self.pitch, self.envelope_ceps = n_mels, pitch, envelope_ceps
+        self.relative_pitch = pitch and relative_pitch
         self.audio_cfg = audio_cfg or AudioConfig(n_mels=n_mels)           # its front end: how waves become log-mels
         self.input_kind = 'mel+pitch' if pitch else 'mel'                  # what `emotion_features` must feed it
-        self.conv1 = nn.Conv1d(n_mels + 1 + 2 * pitch, dim, 3, padding=1)  # mel bins − their mean, loudness (, pitch, voicing)
+        self.conv1 = nn.Conv1d(n_mels + 1 + 2 * pitch + self.relative_pitch, dim, 3, padding=1)  # mel bins − their mean, loudness
+                                                                           # (, pitch, voicing (, pitch − its voiced mean))
         self.conv2 = nn.Conv1d(dim, dim, 3, stride=2, padding=1)
         self.pos = nn.Conv1d(dim, dim, 15, padding=7, groups=dim)
         layer = nn.TransformerEncoderLayer(dim, heads, ffn, dropout=0.0, activation='gelu', batch_first=True, norm_first=True)
@@ -67,7 +70,11 @@ class LiteEmotionEncoder(nn.Module):
         if self.envelope_ceps: mels = cepstral_smooth(mels, self.envelope_ceps)  # the spectrum's shape; pitch only in the pitch rows
         pad100 = (torch.arange(T, device=mels.device)[None] >= lengths[:, None])[:, None]  # [B, 1, T100] True = padding
         mu = mels.masked_fill(pad100, 0).sum(-1, keepdim=True) / lengths[:, None, None]  # [B, n_mels, 1] the voice's average spectrum
-        x = torch.cat([mels - mu, mels.mean(1, keepdim=True), pitch], 1)  # [B, n_mels + 1 (+ 2), T100]
+        if self.relative_pitch:                                            # the contour without the speaker's register
+            f0, voiced = pitch[:, :1], pitch[:, 1:2].masked_fill(pad100, 0)   # [B, 1, T100] octaves, 0/1
+            mean = (f0 * voiced).sum(-1, keepdim=True) / voiced.sum(-1, keepdim=True).clamp(min=1)
+            pitch = torch.cat([pitch, (f0 - mean) * voiced], 1)
+        x = torch.cat([mels - mu, mels.mean(1, keepdim=True), pitch], 1)  # [B, n_mels + 1 (+ 2 (+ 1)), T100]
         x = F.gelu(self.conv1(x.masked_fill(pad100, 0))).masked_fill(pad100, 0)           # [B, d, T100]
         x = F.gelu(self.conv2(x)).transpose(1, 2)                          # [B, T50, d]
         n50 = (lengths + 1) // 2
@@ -144,7 +151,7 @@ def build_emotion_encoder(cfg: OmniConfig) -> nn.Module:
     ec = cfg.emotion_encoder
     if not ec.pretrained:
         return LiteEmotionEncoder(cfg.audio.n_mels, ec.dim, ec.layers, ec.heads, ec.ffn, pitch=ec.pitch,
-                                  envelope_ceps=ec.envelope_ceps, audio_cfg=cfg.audio)
+                                  envelope_ceps=ec.envelope_ceps, audio_cfg=cfg.audio, relative_pitch=ec.relative_pitch)
     from transformers import Wav2Vec2Config, Wav2Vec2Model
     conf = Wav2Vec2Config(hidden_size=ec.dim, num_hidden_layers=ec.layers, num_attention_heads=ec.heads,
                           intermediate_size=ec.ffn)

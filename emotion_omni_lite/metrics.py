@@ -170,6 +170,8 @@ def _dnsmos_session():
         except ImportError: raise ImportError("DNSMOS needs onnxruntime: pip install onnxruntime")
         so = ort.SessionOptions(); so.intra_op_num_threads = so.inter_op_num_threads = max(1, min(4, os.cpu_count() or 1))
         so.log_severity_level = 3
+        if os.environ.get('HF_HUB_OFFLINE') == '1' and hasattr(ort, 'disable_telemetry_events'):
+            ort.disable_telemetry_events()                               # offline means offline: no telemetry events either
         _DN['sess'] = ort.InferenceSession(str(dnsmos_model_path()), so, providers=['CPUExecutionProvider'])
     return _DN['sess']
 

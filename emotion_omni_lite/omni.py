@@ -4,7 +4,7 @@
 
 # %% ../nbs/14a_omni.ipynb #e4d3df90
 from __future__ import annotations
-import json, random, time
+import json, os, random, sys, time
 from pathlib import Path
 from typing import Callable, Optional, Sequence
 
@@ -13,7 +13,7 @@ from torch import nn
 from transformers import DynamicCache
 
 from .config import EMOTIONS, ConfigError, OmniConfig, Settings, get_config, get_settings
-from .audio import MIN_SAMPLES, SAMPLE_RATE, AudioError, load_audio, save_wav
+from .audio import MIN_SAMPLES, SAMPLE_RATE, AudioError, check_speech, load_audio, save_wav
 from .dataset import audio_path
 from .semantic_encoder import load_semantic_encoder
 from .emotion_encoder import classify_emotion, load_emotion_encoder
@@ -230,13 +230,14 @@ def chat_main(audio_path, out_path=None, as_json: bool = True, cfg: Optional[Omn
     s = settings or get_settings()
     cfg = cfg or get_config(s.preset)
     if out_path:                                                     # checked before anything is loaded
-        out_p, in_p = Path(out_path).resolve(), Path(audio_path).resolve()
+        out_p, in_p = Path(os.path.realpath(out_path)), Path(os.path.realpath(audio_path))   # never raises (a link loop is the reader's to name)
         if out_p == in_p:
             raise ConfigError(f"--out {out_path} is the recording being answered: choose another file for the reply")
         if out_p.exists() and not overwrite:
             raise ConfigError(f"--out {out_path} already exists: choose another file, or pass --overwrite to replace it")
-    wave = load_audio(audio_path)                                    # a bad recording is refused before the models load
-    check_length(wave, cfg, audio_path)
+    wave = load_audio(audio_path, max_seconds=hearing_seconds(cfg))   # a bad recording is refused before the models load,
+    check_length(wave, cfg, audio_path)                              # a too-long one before it is even read
+    for note in check_speech(wave, audio_path): print(f"warning: {note}", file=sys.stderr)
     t0 = time.perf_counter()
     omni = load_omni(cfg, s)
     load_ms = round((time.perf_counter() - t0) * 1000, 1)

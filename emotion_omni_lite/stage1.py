@@ -14,7 +14,7 @@ from torch import nn
 
 from .config import EMOTIONS, OmniConfig, Settings, get_settings
 from functools import partial
-from .train import freeze, load_weights, save_json, save_weights
+from .train import freeze, load_cache, load_weights, save_cache, save_json, save_weights
 from .stages import StageJob, require_stage, stage_config, stage_hash
 from .dataset import audio_path, load_dialogues
 from .audio import load_audio
@@ -212,7 +212,8 @@ def stage1_features(cfg: OmniConfig, settings: Optional[Settings] = None, batch_
     s = settings or get_settings()
     path = s.run_path / 'stage1_features' / _features_name(cfg, s)
     if str(path) in _FEATURES: return _FEATURES[str(path)]
-    if not path.exists():
+    out = load_cache(path)
+    if out is None:
         from tqdm.auto import tqdm
         ds = load_dialogues(cfg, s)
         rows = ds.remove_columns([c for c in ('units',) if c in ds.column_names]).to_list()
@@ -230,10 +231,10 @@ def stage1_features(cfg: OmniConfig, settings: Optional[Settings] = None, batch_
             with torch.no_grad(): out['emotion_vec_true'].append(emotion_features(emo_enc, reply, cfg.audio).emotion_vec.cpu())  # [B, d_emo]
         out['emotion_vec_true'] = torch.cat(out['emotion_vec_true'])                                   # [N, d_emo]
         out['seconds'] = round(time.time() - t0, 1)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix('.tmp'); torch.save(out, tmp); tmp.replace(path)
-    _FEATURES.clear(); _FEATURES[str(path)] = torch.load(path, weights_only=True)   # tensors and plain data only: a crafted file runs no code
-    return _FEATURES[str(path)]
+        save_cache(out, path)
+        out = load_cache(path)                                          # the same half-precision tensors as a later session reads
+    _FEATURES.clear(); _FEATURES[str(path)] = out
+    return out
 
 # %% ../nbs/11_stage1.ipynb #83b50f1c
 def build_stage1(cfg: OmniConfig, settings: Optional[Settings] = None) -> tuple:

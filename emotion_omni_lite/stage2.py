@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .config import OmniConfig, Settings, get_settings
-from .train import freeze, load_weights, save_weights
+from .train import freeze, load_cache, load_weights, save_cache, save_weights
 from .stages import StageJob, require_stage, stage_config, stage_hash
 from .audio import log_mel
 from .dataset import load_dialogues, load_units_tokenizer
@@ -61,7 +61,7 @@ def stage2_features(cfg: OmniConfig, settings: Optional[Settings] = None, batch_
     "Every dialogue's reply states (h, e), predicted and true emotion vectors and units, cached on disk."
     s = settings or get_settings()
     path = s.run_path / 'stage2_features' / f"{_cache_name(cfg, s)}.pt"
-    if path.exists(): return torch.load(path, weights_only=True)   # tensors and plain data only
+    if (cached := load_cache(path)) is not None: return cached
     from tqdm.auto import tqdm
     pipe = load_stage1(cfg, s)
     f1 = stage1_features(cfg, s)
@@ -81,8 +81,7 @@ def stage2_features(cfg: OmniConfig, settings: Optional[Settings] = None, batch_
             out['units'].append(torch.tensor(units[j][:D.max_units], dtype=torch.long))
     out['emotion_vec_pred'] = torch.stack(out['emotion_vec_pred'])
     out['seconds'] = round(time.time() - t0, 1)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix('.tmp'); torch.save(out, tmp); tmp.replace(path)
+    save_cache(out, path)
     return out
 
 def cross_emotion_examples(cfg: OmniConfig, f: dict, idx: Sequence[int], settings: Optional[Settings] = None,
@@ -92,7 +91,7 @@ def cross_emotion_examples(cfg: OmniConfig, f: dict, idx: Sequence[int], setting
     idx = list(idx)[::max(1, round(1 / cfg.stages.stage2.cross_emotion))]
     rows_hash = hashlib.sha256(json.dumps([f['rows'][i]['id'] for i in idx]).encode()).hexdigest()[:8]
     path = s.run_path / 'stage2_features' / f"cross_{_cache_name(cfg, s)}_{rows_hash}.pt"
-    if path.exists(): return torch.load(path, weights_only=True)   # tensors and plain data only
+    if (cached := load_cache(path)) is not None: return cached
     from tqdm.auto import tqdm
     tok, enc = load_units_tokenizer(cfg, s), load_emotion_encoder(cfg, s)
     choices = sorted(set(r['reply_emotion'] for r in f['rows']))
@@ -107,8 +106,7 @@ def cross_emotion_examples(cfg: OmniConfig, f: dict, idx: Sequence[int], setting
         units = tok.encode(log_mel(w, cfg.audio))[:cfg.decoder.max_units]
         out.append({'h': f['h'][i], 'e': f['e'][i], 'emotion_vec_true': vec, 'emotion_vec_pred': vec, 'units': units,
                     'emotion': emo, 'row': i})
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix('.tmp'); torch.save(out, tmp); tmp.replace(path)
+    save_cache(out, path)
     return out
 
 def stage2_example(f: dict, i: int) -> dict:

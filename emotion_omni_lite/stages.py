@@ -12,7 +12,7 @@ from typing import Callable, Optional, Sequence
 from torch import nn
 
 from .config import ConfigError, OmniConfig, Settings, get_settings, set_field
-from .train import fit, save_json, save_weights, set_seed, sha256, trainable_state
+from .train import environment, fit, save_json, save_weights, set_seed, sha256, share_with_group, trainable_state
 
 # %% auto #0
 __all__ = ['STAGES', 'RUNTIME_ONLY', 'Stage', 'stage_config', 'pretrained_source', 'stage_hash', 'StageMissing', 'stage_folder',
@@ -103,8 +103,10 @@ def stage_folder(name: str, settings: Settings) -> Path:
     return Path(settings.data_path) if _stage(name).name == 'data' else Path(settings.run_path) / _stage(name).name
 
 def _read(p: Path) -> dict:
-    try: return json.loads(p.read_text())
+    "A JSON object from `p`, or {} when it is missing, unreadable or not an object (a damaged run counts as none)."
+    try: d = json.loads(p.read_text())
     except (OSError, ValueError): return {}
+    return d if isinstance(d, dict) else {}
 
 def stage_state(name: str, cfg: OmniConfig, settings: Settings) -> str:
     "`done`, `pretrained`, `missing`, `unfinished` (started, not finished) or `other` (a run of another config)."
@@ -184,7 +186,7 @@ def start_run(folder, cfg: OmniConfig, h: str, force: bool = False) -> Path:
     if folder.exists() and (force or _read(folder / 'config.json').get('hash') != h): shutil.rmtree(folder)
     folder.mkdir(parents=True, exist_ok=True)
     (folder / 'metrics.json').unlink(missing_ok=True)                   # not finished until it finishes again
-    save_json({**cfg.to_dict(), 'hash': h}, folder / 'config.json')
+    save_json({**cfg.to_dict(), 'hash': h, 'environment': environment()}, folder / 'config.json')
     return folder
 
 def finish_run(folder, metrics: dict, history: Optional[list] = None) -> Path:
@@ -192,6 +194,7 @@ def finish_run(folder, metrics: dict, history: Optional[list] = None) -> Path:
     if history is not None: save_json(history, Path(folder) / 'history.json')
     save_json(run_files(folder), Path(folder) / 'files.json')
     save_json(metrics, Path(folder) / 'metrics.json')
+    share_with_group(folder, parents=2)                                  # the run, its preset folder and the runs folder
     return Path(folder)
 
 class StageLock:

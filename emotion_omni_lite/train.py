@@ -17,9 +17,10 @@ from safetensors.torch import load_file, save_file
 from .config import TrainConfig, resolve_device
 
 # %% auto #0
-__all__ = ['CKPT_FILES', 'set_seed', 'freeze', 'trainable_state', 'save_weights', 'save_json', 'load_weights', 'batch_indices',
-           'CheckpointError', 'sha256', 'save_checkpoint', 'load_checkpoint', 'has_checkpoint', 'in_notebook',
-           'LiveLoss', 'TrainResult', 'fit']
+__all__ = ['RECORDED_PACKAGES', 'CKPT_FILES', 'set_seed', 'freeze', 'trainable_state', 'environment', 'share_with_group',
+           'save_weights', 'save_json', 'load_weights', 'batch_indices', 'CheckpointError', 'sha256', 'load_cache',
+           'save_cache', 'save_checkpoint', 'load_checkpoint', 'has_checkpoint', 'in_notebook', 'LiveLoss',
+           'TrainResult', 'fit']
 
 # %% ../nbs/01_train.ipynb #c3a5fda5
 def set_seed(seed: int):
@@ -35,10 +36,37 @@ def trainable_state(model: nn.Module) -> dict:
     "The parameters that train (`requires_grad`), by name."
     return {n: p.detach() for n, p in model.named_parameters() if p.requires_grad}
 
+RECORDED_PACKAGES = ('torch', 'torchaudio', 'numpy', 'transformers', 'peft', 'accelerate', 'tokenizers', 'safetensors',
+                     'datasets', 'soundfile', 'espeakng-loader', 'pocketsphinx', 'onnxruntime')
+
+def environment() -> dict:
+    "What a run's numbers depend on beyond its config and seed: Python, the packages' versions, torch's threads, the CPU."
+    import platform
+    from importlib.metadata import PackageNotFoundError, version
+    def v(name):
+        try: return version(name)
+        except PackageNotFoundError: return None
+    return {'python': platform.python_version(), 'packages': {n: v(n) for n in RECORDED_PACKAGES},
+            'torch_threads': torch.get_num_threads(), 'machine': platform.machine(), 'processor': platform.processor(),
+            'cpus': os.cpu_count(), 'cuda': torch.version.cuda if torch.cuda.is_available() else None}
+
+def share_with_group(folder, parents: int = 0):
+    "Let the group read (and enter) everything under `folder` and `parents` folders above it, whatever the umask: a lab shares one runs folder."
+    import stat
+    folder = Path(folder)
+    for p in [*folder.parents[:parents], folder, *folder.rglob('*')]:
+        if p.is_symlink(): continue
+        try: p.chmod(p.stat().st_mode | stat.S_IRGRP | (stat.S_IXGRP if p.is_dir() else 0))
+        except OSError: pass                                              # someone else's file in a shared folder: leave it
+
 def _atomic(path: Path, write: Callable[[Path], None]):
     path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    write(tmp); os.replace(tmp, path)
+    try:
+        write(tmp)
+        with open(tmp, 'rb') as f: os.fsync(f.fileno())                # on disk before it takes the name
+        os.replace(tmp, path)
+    finally: tmp.unlink(missing_ok=True)                              # a failed write (full disk) leaves nothing behind
 
 def save_weights(tensors: dict, path, metadata: Optional[dict] = None):
     "Write `tensors` as safetensors atomically (temporary file, then rename)."
@@ -97,6 +125,20 @@ def sha256(path) -> str:
 
 CKPT_FILES = ('model.safetensors', 'optimizer.safetensors')
 
+def load_cache(path):
+    "A cached result written by `torch.save` (tensors and plain data only: a crafted file runs no code), or None when it is missing or damaged (then it is computed again)."
+    path = Path(path)
+    if not path.exists(): return None
+    try: return torch.load(path, weights_only=True)
+    except Exception as e:
+        import warnings
+        warnings.warn(f"{path} is damaged ({type(e).__name__}); it is computed again and replaced")
+        return None
+
+def save_cache(obj, path):
+    "Write a cache with `torch.save`, whole or not at all."
+    _atomic(path, lambda p: torch.save(obj, p))
+
 def save_checkpoint(ckpt_dir, model, opt, sched, step: int, history: list):
     "Write one checkpoint: each file atomically, then `state.json` last with the checksums that tie the files to it."
     d = Path(ckpt_dir) / 'checkpoint'
@@ -113,17 +155,24 @@ def load_checkpoint(ckpt_dir, model, opt, sched) -> tuple:
     fix = f"delete {d} to train this stage from its start (or run it with --force)"
     try: st = json.loads((d / 'state.json').read_text())
     except ValueError: raise CheckpointError(f"{d / 'state.json'} is not readable JSON (a damaged checkpoint): {fix}") from None
+    need = ('step', 'param_groups', 'scheduler', 'rng', 'history', 'sha256')
+    if not isinstance(st, dict) or any(k not in st for k in need):
+        raise CheckpointError(f"{d / 'state.json'} lacks {', '.join(k for k in need if not isinstance(st, dict) or k not in st)} "
+                              f"(a damaged checkpoint, or one written by another version of the kit): {fix}")
     for f, want in st.get('sha256', {}).items():                       # a file from another step, or damaged on disk
         if not (d / f).exists() or sha256(d / f) != want:
             raise CheckpointError(f"{d / f} does not belong to the checkpoint of step {st.get('step')} (checksum differs): {fix}")
-    load_weights(model, d / 'model.safetensors')
-    flat = load_file(str(d / 'optimizer.safetensors'))
-    state = {}
-    for k, v in flat.items():
-        i, name = k.split('.', 1); state.setdefault(int(i), {})[name] = v
-    opt.load_state_dict({'state': state, 'param_groups': st['param_groups']})
-    sched.load_state_dict(st['scheduler']); _set_rng_state(st['rng'])
-    return st['step'], st['history']
+    try:
+        load_weights(model, d / 'model.safetensors')
+        flat = load_file(str(d / 'optimizer.safetensors'))
+        state = {}
+        for k, v in flat.items():
+            i, name = k.split('.', 1); state.setdefault(int(i), {})[name] = v
+        opt.load_state_dict({'state': state, 'param_groups': st['param_groups']})
+        sched.load_state_dict(st['scheduler']); _set_rng_state(st['rng'])
+    except (KeyError, ValueError, TypeError, RuntimeError, OSError) as e:
+        raise CheckpointError(f"{d} does not fit this model or is damaged ({type(e).__name__}: {str(e)[:120]}): {fix}") from None
+    return int(st['step']), st['history']
 
 def has_checkpoint(ckpt_dir) -> bool:
     return (Path(ckpt_dir) / 'checkpoint' / 'state.json').exists()

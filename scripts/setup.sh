@@ -8,14 +8,25 @@ if [ ! -x .venv/bin/python ]; then
   $PY -m venv .venv
 fi
 VPY=.venv/bin/python
+# The versions the README's figures were measured with: pinned, so a fresh machine computes the same numbers.
+# A Python for which a pinned version has no release falls back to the newest compatible versions, and says so.
+PIN="-c constraints.txt"
+pip_install() {
+  if ! $VPY -m pip install -q $PIN "$@"; then
+    echo "[setup] WARNING: the pinned versions (constraints.txt) do not install on $($VPY --version); installing without"
+    echo "[setup]          them: the kit works, but figures may differ from README's by more than the seeds' spread"
+    $VPY -m pip install -q "$@"
+  fi
+}
 # torch and torchaudio must come from the same release, or torchaudio (and with it transformers) fails to import.
 if ! $VPY -c "import torch, torchaudio; assert torch.__version__.split('+')[0] == torchaudio.__version__.split('+')[0]" 2>/dev/null; then
   echo "[setup] installing torch + torchaudio 2.11.0 (a matching pair; several GB, a minute or two)"
-  $VPY -m pip install -q "torch==2.11.0" "torchaudio==2.11.0"
+  pip_install "torch==2.11.0" "torchaudio==2.11.0"
 fi
-if ! $VPY -c "import emotion_omni_lite, pytest, playwright" 2>/dev/null || [ pyproject.toml -nt .venv/.eol-installed ]; then
+if ! $VPY -c "import emotion_omni_lite, pytest, playwright, hypothesis" 2>/dev/null || [ pyproject.toml -nt .venv/.eol-installed ] \
+   || [ constraints.txt -nt .venv/.eol-installed ]; then
   echo "[setup] installing the kit and its dependencies (pip install -e '.[dev]')"
-  $VPY -m pip install -q -e ".[dev]"
+  pip_install -e ".[dev]"
   touch .venv/.eol-installed
 fi
 echo "[setup] ready: $($VPY -c 'import torch, transformers, emotion_omni_lite as e; print("torch", torch.__version__, "| transformers", transformers.__version__, "| emotion_omni_lite", e.__version__)')"

@@ -1,0 +1,142 @@
+"""The quality targets over seeds: train the whole `lite` pipeline with each seed, gather every asserted figure, and
+print mean ± spread, the worst seed and whether the target holds with margin.
+
+A seed changes the data (held-out sentences, prosody jitter), every initialisation and every batch order, so the
+spread over seeds is what a fresh machine can move a figure by (float summation order moves it by less). A target
+"holds with margin" when the worst seed clears it by at least the spread (max − min) across seeds.
+
+Seed 0 is the main job's own run (`data/`, `runs/`); other seeds train under `runs/seeds/s<N>/` (a finished run is
+reused, as in the main job). Each seed costs one main job (about 20 minutes on 2 cores) plus the speech figures
+(about 6 minutes); run it where nothing else is training.
+
+    .venv/bin/python benchmarks/bench_seeds.py [--seeds 0 1 2] [--threads 1] [--json runs/seeds/figures.json]
+"""
+import argparse, json, os, statistics, subprocess, sys, time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+os.environ.setdefault('HF_HUB_OFFLINE', '1'); os.environ.setdefault('TRANSFORMERS_OFFLINE', '1')
+
+# figure → (where it is read, target as (comparison, value) or None for reported only)
+TARGETS = {
+    'emotion encoder, held-out voices': ('>=', 0.90),
+    'emotion encoder, held-out voices, tone-dependent': ('>=', 0.90),
+    'ASR CER, held-out voices': ('<=', 0.15),
+    'ASR CER, held-out sentences': None,
+    'stage 1 reply emotion (tone)': ('>=', 0.85),
+    'stage 1 reply style (tone)': ('>=', 0.85),
+    'semantic only: reply emotion (tone)': None,
+    'semantic only: reply style (tone)': None,
+    'timing alone: reply emotion (tone)': None,
+    'semantic only − timing alone, reply emotion': ('<=', 0.05),
+    'semantic only − timing alone, style': ('<=', 0.05),
+    'full − semantic only, reply emotion': ('>=', 0.15),
+    'full − semantic only, style': ('>=', 0.15),
+    'benchmark: Omni reply emotion (tone)': ('>=', 0.85),
+    'benchmark: Omni − cascade, reply emotion': ('>=', 0.30),
+    'benchmark: Omni − semantic only, reply emotion': ('>=', 0.15),
+    'generated speech emotion, 96 replies': ('>=', 0.80),
+    'follows the AdaLN vector': ('>=', 0.60),
+    'follows the vector without AdaLN': ('<=', 0.40),
+}
+
+
+def folders(seed: int, root: Path) -> dict:
+    if seed == 0: return {}
+    return {'EOL_DATA_DIR': str(root / f's{seed}' / 'data'), 'EOL_OUT_DIR': str(root / f's{seed}' / 'runs')}
+
+
+def train(seed: int, root: Path, threads: int):
+    env = {**os.environ, 'EOL_SEED': str(seed), 'EOL_PRESET': 'lite', **folders(seed, root)}
+    if threads: env['OMP_NUM_THREADS'] = str(threads)
+    t0 = time.time()
+    subprocess.run([str(ROOT / '.venv' / 'bin' / 'eol'), 'run', '--preset', 'lite'], env=env, check=True,
+                   stdout=subprocess.DEVNULL)
+    return time.time() - t0
+
+
+def figures(seed: int, root: Path) -> dict:
+    "Every asserted figure of one seed's finished lite run (the speech figures are computed once and kept beside the report)."
+    from emotion_omni_lite.config import get_config, get_settings
+    f = folders(seed, root)
+    s = get_settings(preset='lite', seed=seed, device='cpu', data_dir=f.get('EOL_DATA_DIR'), out_dir=f.get('EOL_OUT_DIR'))
+    cfg = get_config('lite')
+    m = lambda stage: json.loads((s.run_path / stage / 'metrics.json').read_text())
+    emo, asr, st1, sem = m('emotion_encoder'), m('asr'), m('stage1'), m('stage1_semantic_only')
+    rep = json.loads((s.run_path / 'report' / 'report.json').read_text())
+    cache = s.run_path / 'report' / 'speech_figures.json'
+    sp = json.loads(cache.read_text()) if cache.exists() else {}
+    if sp.get('run_stamp') != rep['run_stamp']:
+        from emotion_omni_lite.omni import load_omni, speech_figures
+        sp = {'run_stamp': rep['run_stamp'], 'adaln': speech_figures(cfg, s),
+              'no_adaln': speech_figures(cfg, s, omni=load_omni(cfg, s, stage2='stage2_no_adaln'))}
+        cache.write_text(json.dumps(sp, indent=1))
+    t_emo, t_sty = rep['timing_only_reply_emotion_acc_tone'], rep['timing_only_user_emotion_acc_tone']
+    return {
+        'emotion encoder, held-out voices': emo['acc_heldout_voice'],
+        'emotion encoder, held-out voices, tone-dependent': emo['acc_heldout_voice_tone'],
+        'ASR CER, held-out voices': asr['cer_test_voice'],
+        'ASR CER, held-out sentences': asr['cer_test_sentence'],
+        'stage 1 reply emotion (tone)': st1['tone_reply_emotion_acc'],
+        'stage 1 reply style (tone)': st1['tone_style_match'],
+        'semantic only: reply emotion (tone)': sem['tone_reply_emotion_acc'],
+        'semantic only: reply style (tone)': sem['tone_style_match'],
+        'timing alone: reply emotion (tone)': t_emo,
+        'semantic only − timing alone, reply emotion': round(sem['tone_reply_emotion_acc'] - t_emo, 4),
+        'semantic only − timing alone, style': round(sem['tone_style_match'] - t_sty, 4),
+        'full − semantic only, reply emotion': round(st1['tone_reply_emotion_acc'] - sem['tone_reply_emotion_acc'], 4),
+        'full − semantic only, style': round(st1['tone_style_match'] - sem['tone_style_match'], 4),
+        'benchmark: Omni reply emotion (tone)': rep['reply_emotion_acc_tone'],
+        'benchmark: Omni − cascade, reply emotion': round(rep['reply_emotion_acc_tone'] - rep['reply_emotion_acc_tone_cascade'], 4),
+        'benchmark: Omni − semantic only, reply emotion': round(rep['reply_emotion_acc_tone'] - rep['reply_emotion_acc_tone_semantic_only'], 4),
+        'generated speech emotion, 96 replies': sp['adaln']['generated_emotion_acc'],
+        'follows the AdaLN vector': sp['adaln']['follows_condition_acc'],
+        'follows the vector without AdaLN': sp['no_adaln']['follows_condition_acc'],
+    }
+
+
+def summarise(per_seed: dict) -> list:
+    rows = []
+    for name, target in TARGETS.items():
+        vals = [per_seed[s][name] for s in sorted(per_seed)]
+        mean, spread = statistics.mean(vals), max(vals) - min(vals)
+        if target is None: verdict, worst = 'reported', None
+        else:
+            op, t = target
+            worst = min(vals) if op == '>=' else max(vals)
+            clears = worst - t if op == '>=' else t - worst
+            verdict = 'holds with margin' if clears >= spread else ('holds, thin margin' if clears >= 0 else 'MISSED')
+        rows.append({'figure': name, 'values': vals, 'mean': round(mean, 4), 'spread': round(spread, 4),
+                     'target': None if target is None else f'{target[0]} {target[1]}', 'worst': worst, 'verdict': verdict})
+    return rows
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    ap.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2])
+    ap.add_argument('--root', default=str(ROOT / 'runs' / 'seeds'), help='where seeds other than 0 train')
+    ap.add_argument('--threads', type=int, default=0, help='OMP_NUM_THREADS for training (0: torch default)')
+    ap.add_argument('--json', default=None, help='also write the table here (default: <root>/figures.json)')
+    a = ap.parse_args()
+    root = Path(a.root)
+    if a.threads:
+        import torch; torch.set_num_threads(a.threads)
+    per_seed = {}
+    for seed in a.seeds:
+        sec = train(seed, root, a.threads)
+        print(f"seed {seed}: trained (or reused) in {sec:.0f} s", flush=True)
+        per_seed[seed] = figures(seed, root)
+    rows = summarise(per_seed)
+    w = max(len(r['figure']) for r in rows)
+    print(f"\n{'figure':{w}s} | " + ' | '.join(f'seed {s:>2d}' for s in sorted(per_seed)) + ' |  mean  | spread | target  | verdict')
+    for r in rows:
+        print(f"{r['figure']:{w}s} | " + ' | '.join(f'{v:7.3f}' for v in r['values'])
+              + f" | {r['mean']:6.3f} | {r['spread']:6.3f} | {r['target'] or '':7s} | {r['verdict']}")
+    out = Path(a.json or root / 'figures.json'); out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({'seeds': sorted(per_seed), 'per_seed': per_seed, 'summary': rows}, indent=1))
+    print(f"\nwritten to {out}")
+    sys.exit(0 if all(r['verdict'] != 'MISSED' for r in rows) else 1)
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,70 @@
+"""Property-based tests: the audio reader and the config builder, fed inputs nobody listed, either give a valid result
+or the kit's named error, never another exception."""
+import dataclasses, math
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis.extra.numpy import arrays
+
+from emotion_omni_lite.audio import MAX_RATE, MIN_RATE, SAMPLE_RATE, AudioError, check_speech, load_audio
+from emotion_omni_lite.config import ConfigError, OmniConfig, get_config
+
+DTYPES = st.sampled_from([np.float32, np.float64, np.int16, np.int32, np.uint8, np.int8, np.float16])
+SHAPES = st.one_of(st.tuples(st.integers(0, 4000)), st.tuples(st.integers(0, 3000), st.integers(1, 24)),
+                   st.tuples(st.integers(1, 24), st.integers(0, 3000)), st.tuples(st.integers(1, 3), st.integers(1, 3), st.integers(1, 50)))
+RATES = st.one_of(st.sampled_from([8000, 16000, 22050, 44100, 48000]), st.integers(-10, 400_000))
+FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+@FUZZ
+@given(a=DTYPES.flatmap(lambda d: SHAPES.flatmap(lambda s: arrays(d, s))), sr=RATES)
+def test_the_reader_gives_mono_finite_audio_or_a_named_error(a, sr):
+    try: w = load_audio(a, orig_sr=sr)
+    except AudioError as e:
+        assert str(e).startswith('<array>: ') and e.problem                 # names the input and the problem
+        return
+    assert MIN_RATE <= sr <= MAX_RATE and a.size > 0
+    assert w.dtype == torch.float32 and w.ndim == 1 and len(w) > 0 and torch.isfinite(w).all()
+    assert float(w.abs().max()) <= 1.5 * max(1.0, float(np.abs(a.astype(np.float64)).max()) if a.dtype.kind == 'f' else 1.0) + 1e-3
+    try: notes = check_speech(w)
+    except AudioError as e: assert e.problem; return
+    assert all(isinstance(n, str) for n in notes)
+
+
+@FUZZ
+@given(data=st.binary(min_size=0, max_size=2000), suffix=st.sampled_from(['.wav', '.flac', '.mp3', '.ogg', '.txt']))
+def test_the_reader_names_any_bytes_it_cannot_read(tmp_path_factory, data, suffix):
+    p = tmp_path_factory.mktemp('f') / f'x{suffix}'
+    p.write_bytes(data)
+    try: w = load_audio(p)
+    except AudioError as e:
+        assert str(p) in str(e); return
+    assert w.ndim == 1 and torch.isfinite(w).all()
+
+
+def _leaves(c, prefix=''):
+    for f in dataclasses.fields(c):
+        v = getattr(c, f.name)
+        if dataclasses.is_dataclass(v): yield from _leaves(v, f'{prefix}{f.name}.')
+        elif f.name != 'preset': yield f'{prefix}{f.name}', v
+
+LITE_FIELDS = sorted(dict(_leaves(get_config('lite'))))
+VALUES = st.one_of(st.integers(-3, 3), st.integers(-10**6, 10**6), st.floats(allow_nan=True, allow_infinity=True),
+                   st.booleans(), st.none(), st.text(max_size=8), st.sampled_from(['concat', 'griffin_lim', 'kmeans_mel']))
+
+
+@FUZZ
+@given(changes=st.dictionaries(st.sampled_from(LITE_FIELDS), VALUES, min_size=1, max_size=4))
+def test_the_config_builder_accepts_or_names_the_field(changes):
+    try: c = get_config('lite', **changes)
+    except ConfigError as e:
+        assert any(k.rsplit('.', 1)[-1] in str(e) or k.split('.')[0] in str(e) for k in changes) or ':' in str(e)
+        return
+    assert isinstance(c, OmniConfig)
+    leaves = dict(_leaves(c))
+    for k, v in changes.items():
+        assert leaves[k] == v or (isinstance(v, float) and math.isnan(v) and math.isnan(leaves[k]))
+        if isinstance(v, (int, float)) and not isinstance(v, bool): assert math.isfinite(v)
+    assert OmniConfig.from_dict(c.to_dict()) == c                        # what a run writes, it reads back

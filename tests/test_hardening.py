@@ -1,0 +1,359 @@
+"""The hardening battery: bad inputs and faults a hostile but fair user tries, each answered by the kit's named error
+(or the correct result), and each leaving on disk exactly what should be there. Every case runs in a fresh folder; the
+test compares the folder's files (path → sha256) before and after, apart from the files the case may write."""
+import hashlib, json, math, os, stat
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+from torch import nn
+
+from emotion_omni_lite import cli
+from emotion_omni_lite.audio import AudioError, check_speech, load_audio
+from emotion_omni_lite.config import ConfigError, get_config, get_settings
+from emotion_omni_lite.dataset import load_folder
+from emotion_omni_lite.stages import StageMissing, finish_run, require_stage, stage_folder, stage_hash, stage_state, start_run
+from emotion_omni_lite.train import (CheckpointError, TrainConfig, fit, load_cache, load_checkpoint, save_cache,
+                                     save_weights, set_seed)
+
+SR = 16000
+T = np.arange(SR) / SR
+SPEECHY = (0.3 * np.sin(2 * np.pi * 180 * T) * (1 + 0.5 * np.sin(2 * np.pi * 3 * T))).astype(np.float32)
+
+
+def snapshot(root: Path) -> dict:
+    "Every file under `root` (symlinks and pipes by name only) → its sha256."
+    out = {}
+    for p in sorted(root.rglob('*')):
+        if p.is_symlink() or not p.exists() or not p.is_file(): out[str(p.relative_to(root))] = 'special'; continue
+        out[str(p.relative_to(root))] = hashlib.sha256(p.read_bytes()).hexdigest()
+    return out
+
+
+def wav(path: Path, x=SPEECHY, sr=SR, subtype=None):
+    sf.write(str(path), x, sr, subtype=subtype); return path
+
+
+def chat(tmp: Path, audio, *extra) -> tuple:
+    "`eol chat` in-process on an empty smoke run folder: (exit code, stderr). Models would fail to load (no runs)."
+    import contextlib, io
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+        try: cli.main(['chat', '--preset', 'smoke', '--audio', str(audio), '--out', str(tmp / 'reply.wav'), *extra]); code = 0
+        except SystemExit as e: code = e.code
+    return code, err.getvalue()
+
+
+@pytest.fixture
+def env(tmp_path, monkeypatch):
+    "A fresh folder as data_dir and out_dir for the smoke preset."
+    monkeypatch.setenv('EOL_DATA_DIR', str(tmp_path / 'data')); monkeypatch.setenv('EOL_OUT_DIR', str(tmp_path / 'runs'))
+    monkeypatch.setenv('EOL_PRESET', 'smoke'); monkeypatch.delenv('EOL_SEED', raising=False)
+    return tmp_path
+
+
+# ---- eol chat: every recording the reader refuses is a message (exit 2, no traceback), before any model loads ----
+def _fifo(p):
+    os.mkfifo(p); return p
+def _loop(p):
+    os.symlink(p, p); return p
+def _truncated(p):
+    wav(p); p.write_bytes(p.read_bytes()[:44]); return p                  # the header, no samples
+def _nan(p):
+    x = SPEECHY.copy(); x[10:20] = np.nan; return wav(p, x, subtype='FLOAT')
+
+CHAT_REFUSALS = {
+    'empty file': (lambda p: (p.write_bytes(b''), p)[1], 'empty file'),
+    'truncated wav': (_truncated, 'zero length'),
+    'random bytes': (lambda p: (p.write_bytes(np.random.default_rng(0).bytes(5000)), p)[1], 'cannot be decoded'),
+    'text file': (lambda p: (p.write_text('hello, this is not audio\n' * 20), p)[1], 'cannot be decoded'),
+    'NaN samples': (_nan, 'NaN or Inf'),
+    'silence': (lambda p: wav(p, np.zeros(SR, np.float32)), 'silent'),
+    'missing path': (lambda p: p.with_name('nowhere.wav'), 'not found'),
+    'symlink loop': (_loop, 'symbolic link'),
+    'FIFO': (_fifo, 'not a regular file'),
+    'a folder': (lambda p: (p.mkdir(), p)[1], 'is a folder'),
+    'sample rate 1 MHz': (lambda p: wav(p, np.tile(SPEECHY, 4), 1_000_000), 'unsupported sample rate'),
+    'sample rate 2 kHz': (lambda p: wav(p, SPEECHY[:4000], 2000), 'unsupported sample rate'),
+    'too short (50 ms)': (lambda p: wav(p, SPEECHY[:800]), 'at least 100 ms'),
+    'DC offset only': (lambda p: wav(p, np.full(SR, 0.4, np.float32)), 'constant offset'),
+    'five minutes': (lambda p: wav(p, np.tile(SPEECHY, 300)), 'at most'),
+}
+
+
+@pytest.mark.parametrize('case', list(CHAT_REFUSALS))
+def test_chat_refuses_a_bad_recording_by_name_before_loading(env, case):
+    make, problem = CHAT_REFUSALS[case]
+    audio = make(env / 'query.wav')
+    before = snapshot(env)
+    code, err = chat(env, audio)
+    assert code == 2 and problem in err and 'Traceback' not in err, err
+    assert 'no run' not in err                                           # refused before any model was looked for
+    assert snapshot(env) == before                                        # no reply.wav, the recording untouched
+
+
+@pytest.mark.parametrize('case,x,note', [('clipped', np.clip(SPEECHY * 8, -1, 1), 'clipped'),
+                                         ('very quiet', SPEECHY * 0.01, 'very low level')])
+def test_chat_warns_about_a_doubtful_recording_then_goes_on(env, case, x, note):
+    audio = wav(env / 'query.wav', x)
+    before = snapshot(env)
+    code, err = chat(env, audio)
+    assert f'warning: {audio}: ' in err and note in err                 # the warning, then the models are looked for:
+    assert code == 2 and 'eol run --preset smoke' in err and 'Traceback' not in err   # none is trained in this folder
+    assert snapshot(env) == before
+
+
+def test_chat_never_writes_over_the_recording_or_an_existing_file(env):
+    audio = wav(env / 'reply.wav')                                        # the default --out name
+    (env / 'notes.txt').write_text('mine')
+    before = snapshot(env)
+    code, err = chat(env, audio)
+    assert code == 2 and 'is the recording being answered' in err
+    import contextlib, io
+    with contextlib.redirect_stderr(e := io.StringIO()):
+        with pytest.raises(SystemExit):
+            cli.main(['chat', '--preset', 'smoke', '--audio', str(wav(env / 'q.wav')), '--out', str(env / 'notes.txt')])
+    assert 'already exists' in e.getvalue() and '--overwrite' in e.getvalue()
+    assert {k: v for k, v in snapshot(env).items() if k != 'q.wav'} == before
+
+
+def test_an_unwritable_folder_is_named_with_the_fix(env, monkeypatch):
+    (env / 'afile').write_text('x')
+    monkeypatch.setenv('EOL_DATA_DIR', str(env / 'afile' / 'data'))
+    before = snapshot(env)
+    import contextlib, io
+    with contextlib.redirect_stderr(e := io.StringIO()), contextlib.redirect_stdout(io.StringIO()):
+        with pytest.raises(SystemExit) as x: cli.main(['run', '--preset', 'smoke', '--stages', 'data'])
+    assert x.value.code == 2 and 'afile' in e.getvalue() and 'writable folder' in e.getvalue()
+    assert snapshot(env) == before
+
+
+# ---- the audio reader: arrays and files it must read right ----
+def test_many_channels_are_averaged_over_channels_not_time(tmp_path):
+    sf.write(str(tmp_path / 'c20.wav'), np.tile(SPEECHY[:, None], (1, 20)), SR)
+    w = load_audio(tmp_path / 'c20.wav')
+    assert len(w) == SR and torch.allclose(w, torch.from_numpy(SPEECHY), atol=1e-4)
+
+
+@pytest.mark.parametrize('dtype', ['int16', 'int32', 'uint8'])
+def test_integer_pcm_arrays_are_scaled(dtype):
+    info = np.iinfo(dtype)
+    x = SPEECHY * ((int(info.max) - int(info.min)) // 4) + (0 if info.min < 0 else info.max // 2 + 1)   # half of full scale
+    w = load_audio(x.astype(dtype))
+    assert abs(float(w.abs().max()) - float(np.abs(SPEECHY).max()) / 2) < 0.02
+
+
+def test_a_three_dimensional_array_is_refused():
+    with pytest.raises(AudioError, match='expected'): load_audio(np.ones((2, 2, 100), np.float32))
+
+
+def test_doubtful_but_usable_speech_warns():
+    assert check_speech(torch.from_numpy(SPEECHY)) == []
+    assert any('clipped' in n for n in check_speech(torch.from_numpy(np.clip(SPEECHY * 8, -1, 1))))
+
+
+# ---- configs and settings: refused when built, naming the field ----
+CONFIG_REFUSALS = {
+    'zero width': ({'llm.hidden_size': 0}, 'llm.hidden_size: must be above 0'),
+    'negative steps': ({'stages.stage1.steps': -5}, 'stages.stage1.steps: must be 0 or more'),
+    'zero batch': ({'stages.asr.batch_size': 0}, 'stages.asr.batch_size: must be above 0'),
+    'text for a size': ({'decoder.layers': 'four'}, 'decoder.layers: expected int'),
+    'float for a count': ({'stages.text.steps': 2.5}, 'stages.text.steps: expected int'),
+    'number for a switch': ({'fusion.adaln': 1}, 'fusion.adaln: expected bool'),
+    'NaN learning rate': ({'stages.stage2.lr': math.nan}, 'must be a finite number'),
+    'zero learning rate': ({'stages.stage2.lr': 0.0}, 'stages.stage2.lr: must be above 0'),
+    'probability above 1': ({'stages.stage2.cross_emotion': 1.5}, 'is a probability'),
+    'one of two matched sizes': ({'emotion_encoder.dim': 32}, 'fusion.adaln_cond_dim'),
+    'a whole group': ({'llm': 7}, 'is a group of settings'),
+    'unknown field': ({'llm.width': 3}, 'has no field'),
+}
+
+
+@pytest.mark.parametrize('case', list(CONFIG_REFUSALS))
+def test_a_bad_config_is_refused_naming_the_field(case):
+    overrides, message = CONFIG_REFUSALS[case]
+    with pytest.raises(ConfigError, match=message.replace('.', r'\.')): get_config('lite', **overrides)
+
+
+def test_sizes_that_must_match_change_together():
+    c = get_config('lite', **{'emotion_encoder.dim': 32, 'fusion.adaln_cond_dim': 32})
+    assert c.emotion_encoder.dim == c.fusion.adaln_cond_dim == 32
+
+
+@pytest.mark.parametrize('text,message', [('seed = -1', 'seed must be 0 or more'), ('seed = 1.5', 'seed must be an integer'),
+                                          ('device = tpu', 'device'), ('preset = huge', 'preset'),
+                                          ('offline = maybe', 'offline must be true or false'), ('colour = blue', 'colour')])
+def test_bad_settings_are_named(tmp_path, monkeypatch, text, message):
+    for k in ('EOL_PRESET', 'EOL_SEED', 'EOL_DEVICE', 'EOL_OFFLINE'): monkeypatch.delenv(k, raising=False)
+    ini = tmp_path / 'settings.ini'; ini.write_text(f'[emotion_omni_lite]\n{text}\n')
+    before = snapshot(tmp_path)
+    with pytest.raises(ConfigError, match=message): get_settings(ini)
+    assert snapshot(tmp_path) == before
+
+
+def test_a_config_from_another_version_is_named():
+    from emotion_omni_lite.config import OmniConfig
+    d = get_config('smoke').to_dict(); d['llm']['colour'] = 'blue'
+    with pytest.raises(ConfigError, match='llm.*another version'): OmniConfig.from_dict(d)
+
+
+# ---- checkpoints, runs and caches that are damaged: named with the path and the fix, never half-loaded ----
+DATA = [(torch.randn(1), torch.randn(1)) for _ in range(16)]
+def _collate(b): return torch.stack([x for x, _ in b]), torch.stack([y for _, y in b])
+def _loss(m, b): return ((m(b[0]) - b[1]) ** 2).mean()
+TCFG = TrainConfig(steps=6, batch_size=4, lr=0.1, ckpt_every=3, log_every=3)
+
+
+def _checkpoint(tmp_path):
+    set_seed(0); fit(nn.Linear(1, 1), DATA, _collate, _loss, TrainConfig(steps=3, batch_size=4, lr=0.1, ckpt_every=3, log_every=3),
+                     ckpt_dir=tmp_path, progress=False)
+    return tmp_path / 'checkpoint'
+
+CHECKPOINT_DAMAGE = {
+    'state.json garbage': (lambda d: (d / 'state.json').write_text('{"step": 3,'), 'not readable JSON'),
+    'state.json a list': (lambda d: (d / 'state.json').write_text('[1, 2]'), 'lacks'),
+    'state.json without checksums': (lambda d: (d / 'state.json').write_text(json.dumps(
+        {k: v for k, v in json.loads((d / 'state.json').read_text()).items() if k != 'sha256'})), 'lacks sha256'),
+    'weights zeroed': (lambda d: (d / 'model.safetensors').write_bytes(b'\0' * (d / 'model.safetensors').stat().st_size), 'checksum'),
+    'optimizer missing': (lambda d: (d / 'optimizer.safetensors').unlink(), 'checksum'),
+    'crafted RNG state': (lambda d: (d / 'state.json').write_text(json.dumps(
+        {**json.loads((d / 'state.json').read_text()), 'rng': {'python': "__import__('os').system('touch HACKED')"}})),
+        'does not fit this model or is damaged'),
+}
+
+
+@pytest.mark.parametrize('case', list(CHECKPOINT_DAMAGE))
+def test_a_damaged_checkpoint_is_refused_with_the_fix(tmp_path, case):
+    d = _checkpoint(tmp_path)
+    damage, message = CHECKPOINT_DAMAGE[case]
+    damage(d)
+    before = snapshot(tmp_path)
+    m = nn.Linear(1, 1); w0 = m.weight.detach().clone()
+    opt = torch.optim.AdamW(m.parameters()); sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 1.0)
+    with pytest.raises(CheckpointError, match=message) as e: load_checkpoint(tmp_path, m, opt, sched)
+    assert str(d) in str(e.value) and 'to train this stage from its start' in str(e.value)
+    assert snapshot(tmp_path) == before and not Path('HACKED').exists()
+    if case != 'crafted RNG state': assert torch.equal(m.weight, w0)     # nothing half-loaded before the refusal
+
+
+def test_a_checkpoint_for_another_model_is_refused(tmp_path):
+    _checkpoint(tmp_path)
+    m = nn.Linear(2, 1); opt = torch.optim.AdamW(m.parameters()); sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 1.0)
+    with pytest.raises(CheckpointError, match='does not fit this model'): load_checkpoint(tmp_path, m, opt, sched)
+
+
+def _finished_vocoder(tmp_path):
+    s = get_settings(preset='smoke', out_dir=str(tmp_path / 'runs'), data_dir=str(tmp_path / 'data'))
+    c = get_config('smoke')
+    for u in ('data',):                                                  # pretend the dataset is built
+        stage_folder(u, s).mkdir(parents=True, exist_ok=True)
+        (stage_folder(u, s) / 'build.json').write_text(json.dumps({'status': 'done', 'config_hash': stage_hash(u, c, s.seed)}))
+    f = start_run(stage_folder('vocoder', s), c, stage_hash('vocoder', c, s.seed))
+    save_weights({'w': torch.ones(4)}, f / 'model.safetensors')
+    finish_run(f, {'loss': 0.1})
+    return c, s, f
+
+RUN_DAMAGE = {
+    'final weights truncated': (lambda f: (f / 'model.safetensors').write_bytes((f / 'model.safetensors').read_bytes()[:20]), 'damaged'),
+    'final weights deleted': (lambda f: (f / 'model.safetensors').unlink(), 'damaged'),
+    'files.json deleted': (lambda f: (f / 'files.json').unlink(), 'damaged'),
+    'metrics.json deleted (killed before the end)': (lambda f: (f / 'metrics.json').unlink(), 'did not finish'),
+    'config.json garbage': (lambda f: (f / 'config.json').write_text('not json'), 'has no run'),
+    'config.json a list': (lambda f: (f / 'config.json').write_text('[]'), 'has no run'),
+}
+
+
+@pytest.mark.parametrize('case', list(RUN_DAMAGE))
+def test_a_damaged_finished_run_is_not_counted_as_done(tmp_path, case):
+    c, s, f = _finished_vocoder(tmp_path)
+    assert stage_state('vocoder', c, s) == 'done'
+    damage, message = RUN_DAMAGE[case]
+    damage(f)
+    before = snapshot(tmp_path)
+    assert stage_state('vocoder', c, s) != 'done'
+    with pytest.raises(StageMissing, match=message) as e: require_stage('vocoder', c, s)
+    assert 'eol run --preset smoke --stages vocoder' in str(e.value)
+    assert snapshot(tmp_path) == before
+
+
+def test_a_damaged_cache_is_computed_again(tmp_path):
+    save_cache({'x': torch.ones(3)}, tmp_path / 'c.pt')
+    assert torch.equal(load_cache(tmp_path / 'c.pt')['x'], torch.ones(3))
+    (tmp_path / 'c.pt').write_bytes(b'PK\x03\x04 broken zip')
+    with pytest.warns(UserWarning, match='c.pt is damaged'): assert load_cache(tmp_path / 'c.pt') is None
+    assert load_cache(tmp_path / 'missing.pt') is None
+
+
+def test_a_cache_that_would_run_code_is_not_unpickled(tmp_path):
+    class Boom:
+        def __reduce__(self): return (os.system, ('touch HACKED',))
+    torch.save({'x': Boom()}, tmp_path / 'evil.pt')
+    with pytest.warns(UserWarning, match='damaged'): assert load_cache(tmp_path / 'evil.pt') is None
+    assert not Path('HACKED').exists()
+
+
+def test_a_failed_write_leaves_nothing_behind(tmp_path):
+    from emotion_omni_lite.train import save_json
+    save_json({'a': 1}, tmp_path / 'x.json')
+    before = snapshot(tmp_path)
+    with pytest.raises(TypeError): save_json({'a': object()}, tmp_path / 'x.json')   # fails half-way through writing
+    assert snapshot(tmp_path) == before and sorted(p.name for p in tmp_path.iterdir()) == ['x.json']
+
+
+def test_run_files_are_readable_by_the_group_whatever_the_umask(tmp_path):
+    old = os.umask(0o077)
+    try: c, s, f = _finished_vocoder(tmp_path)
+    finally: os.umask(old)
+    for p in [f, *f.rglob('*'), f.parent, f.parent.parent]:
+        mode = p.stat().st_mode
+        assert mode & stat.S_IRGRP and (not p.is_dir() or mode & stat.S_IXGRP), (p, oct(mode))
+
+
+# ---- bring-your-own CSVs: odd encodings, short rows, empty paths, duplicates: skipped and reported ----
+def _byo(tmp_path, text: bytes):
+    wav(tmp_path / 'a.wav'); wav(tmp_path / 'b.wav'); wav(tmp_path / 'c.wav')
+    (tmp_path / 'metadata.csv').write_bytes(text)
+    return tmp_path
+
+
+@pytest.mark.parametrize('encoding', ['utf-8-sig', 'utf-16', 'cp1252'])
+def test_csv_in_another_encoding_is_read_and_said(tmp_path, encoding):
+    csv = 'path,text,emotion\na.wav,Café au lait.,happy\nb.wav,Très bien.,sad\n'.encode(encoding)
+    d = _byo(tmp_path, csv)
+    before = snapshot(d)
+    with pytest.warns(UserWarning, match='byte-order mark|UTF-16|not UTF-8'): ds = load_folder(d)
+    assert ds['query_text'] == ['Café au lait.', 'Très bien.'] and ds['user_emotion'] == ['happy', 'sad']
+    assert snapshot(d) == before
+
+
+def test_bad_rows_are_skipped_and_reported(tmp_path):
+    d = _byo(tmp_path, b'path,text,emotion\n'
+                       b'a.wav,Hello.,happy\n'
+                       b'b.wav,Short row\n'                 # line 3: no emotion
+                       b',Nothing.,sad\n'                   # line 4: empty path
+                       b'c.wav,Once.,sad\n'                 # line 5: conflicts with line 6
+                       b'c.wav,Once.,angry\n'               # line 6
+                       b'a.wav,Hello.,happy\n')             # line 7: a plain duplicate of line 2
+    skipped = []
+    with pytest.warns(UserWarning, match='skipped 5 bad row'): ds = load_folder(d, skipped=skipped)
+    assert ds['query_text'] == ['Hello.'] and ds['user_emotion'] == ['happy']
+    why = {b['line']: b['reason'] for b in skipped}
+    assert 'short row' in why[3] and 'empty path' in why[4] and 'another label' in why[5] and 'another label' in why[6]
+    assert 'duplicate of line 2' in why[7]
+
+
+def test_a_csv_without_the_columns_is_named(tmp_path):
+    d = _byo(tmp_path, b'file,words\na.wav,Hello.\n')
+    with pytest.raises(ValueError, match='path, text, emotion'): load_folder(d)
+
+
+# ---- safe by default ----
+def test_torch_load_never_unpickles_code():
+    "Every torch.load in the package reads tensors and plain data only."
+    import re
+    pkg = Path(__file__).resolve().parents[1] / 'emotion_omni_lite'
+    calls = [(p.name, m.group(0)) for p in pkg.glob('*.py') for m in re.finditer(r'torch\.load\([^)]*\)', p.read_text())]
+    assert calls and all('weights_only=True' in c for _, c in calls), calls
+    assert not any(re.search(r'(?<![\w.])eval\(', p.read_text()) for p in pkg.glob('*.py'))
