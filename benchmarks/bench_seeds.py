@@ -50,8 +50,9 @@ def train(seed: int, root: Path, threads: int):
     env = {**os.environ, 'EOL_SEED': str(seed), 'EOL_PRESET': 'lite', **folders(seed, root)}
     if threads: env['OMP_NUM_THREADS'] = str(threads)
     t0 = time.time()
-    subprocess.run([str(ROOT / '.venv' / 'bin' / 'eol'), 'run', '--preset', 'lite'], env=env, check=True,
-                   stdout=subprocess.DEVNULL)
+    r = subprocess.run([str(ROOT / '.venv' / 'bin' / 'eol'), 'run', '--preset', 'lite'], env=env,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    if r.returncode: sys.exit(f"seed {seed}: the main job failed:\n{r.stderr.strip()[-2000:]}")
     return time.time() - t0
 
 

@@ -409,13 +409,14 @@ def lite_config() -> OmniConfig:
     return OmniConfig(
         preset='lite',
         audio=AudioConfig(n_mels=80, max_seconds=6.0),
-        data=DataConfig(n_dialogues=3600, workers=2),
+        data=DataConfig(n_dialogues=3600, n_query_voices=16, workers=2),   # 13 training voices, 3 held out
         units=UnitConfig(n_units=128, kind='kmeans_mel'),
         semantic_encoder=SemanticEncoderConfig(pretrained=None, d_model=96, encoder_layers=2, encoder_heads=4,
                                                encoder_ffn=384, decoder_layers=2, decoder_heads=4, decoder_ffn=384,
                                                n_mels=80, max_source_positions=225,  # 4.5 s of query
                                                envelope_ceps=12),
-        emotion_encoder=EmotionEncoderConfig(pretrained=None, dim=64, layers=2, heads=4, ffn=256, pitch=True),
+        emotion_encoder=EmotionEncoderConfig(pretrained=None, dim=64, layers=2, heads=4, ffn=256, pitch=True,
+                                             relative_pitch=True),
         adapter=AdapterConfig(k=5, hidden=256),
         llm=LLMConfig(pretrained=None, hidden_size=128, num_layers=4, num_heads=4, num_kv_heads=2,
                       intermediate_size=384, vocab_size=1024, max_position_embeddings=512, rope_theta=10000.0,

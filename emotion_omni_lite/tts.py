@@ -45,8 +45,8 @@ EMOTION_PROSODY = {
 
 # %% ../nbs/03_tts.ipynb #c3a5fda5
 QUERY_VOICES = ('en-us+m1', 'en-us+f2', 'en-gb-scotland+m4', 'en+f3', 'en-029+m2', 'en-us-nyc+f4',
-                'en-gb-x-rp+m7', 'en-gb-x-gbclan+f1', 'en+m6', 'en-us+Annie', 'en-gb-x-gbcwmd+m5', 'en-029+f5',
-                'en-us+m8', 'en-gb-scotland+f2', 'en-us-nyc+m2', 'en-gb-x-rp+f4')
+                'en-gb-x-rp+m7', 'en-gb-x-gbclan+f1', 'en+m6', 'en-us+m8', 'en-gb-scotland+f2', 'en-us-nyc+m2',
+                'en-gb-x-rp+f4', 'en-us+Annie', 'en-gb-x-gbcwmd+m5', 'en-029+f5')
 
 def query_voices(n: int, n_test: int) -> tuple:
     "The first `n` query voices and, of them, the last `n_test` held out for testing: `(train, test)`."
