@@ -83,7 +83,7 @@ def _check_file(p: Path, max_seconds: Optional[float]):
         try: info = sf.info(str(p))
         except Exception: return                                        # sf.read below names the problem
         if info.samplerate > 0 and info.frames / info.samplerate > max_seconds:
-            raise AudioError(p, f"is {info.frames / info.samplerate:.1f} s long; at most {max_seconds:g} s is heard",
+            raise AudioError(p, f"is too long ({info.frames / info.samplerate:.1f} s; at most {max_seconds:g} s is heard)",
                              "cut it into shorter clips (at pauses)")
 
 def load_audio(path_or_array: Union[str, Path, np.ndarray, torch.Tensor], sr: int = SAMPLE_RATE, orig_sr: int = None,
@@ -102,7 +102,7 @@ def load_audio(path_or_array: Union[str, Path, np.ndarray, torch.Tensor], sr: in
         src_sr = orig_sr or sr
         w = check_wave(a, src_sr)
         if max_seconds is not None and len(w) / src_sr > max_seconds:
-            raise AudioError('<array>', f"is {len(w) / src_sr:.1f} s long; at most {max_seconds:g} s is heard", "cut it into shorter clips")
+            raise AudioError('<array>', f"is too long ({len(w) / src_sr:.1f} s; at most {max_seconds:g} s is heard)", "cut it into shorter clips")
     return resample(torch.from_numpy(w), src_sr, sr).contiguous()  # [T·sr/src_sr]
 
 CLIP_LEVEL, CLIP_FRACTION = 0.999, 0.01  # samples at full scale, and the share of them that means a clipped recording

@@ -19,7 +19,7 @@ from plotly.subplots import make_subplots
 from IPython.display import display
 
 from .config import EMOTIONS
-from .audio import SAMPLE_RATE, AudioError, load_audio, log_mel, pitch_contour, resample
+from .audio import SAMPLE_RATE, AudioError, check_speech, load_audio, log_mel, pitch_contour, resample
 from .tts import EMOTION_PROSODY, QUERY_VOICES, apply_tilt, get_tts, trim_silence
 from .cues import PROSODIC_FEATURES, change_rate, prosodic_features, shift_pitch
 from .config import get_config, get_settings
@@ -161,19 +161,23 @@ def wav_bytes(wave, sr: int) -> bytes:
     sf.write(buf, np.clip(np.asarray(wave, dtype=np.float32), -1, 1), int(sr), format='WAV', subtype='PCM_16')
     return buf.getvalue()
 
-def read_upload(content: bytes, name: str = 'upload.wav', max_seconds: float = 6.0, sr: int = SAMPLE_RATE) -> torch.Tensor:
-    "An uploaded file's bytes → wave [T] at `sr`; `AudioError` if it is not audio, silent or too long."
+def read_upload(content: bytes, name: str = 'upload.wav', max_seconds: float = 6.0, sr: int = SAMPLE_RATE,
+                return_notes: bool = False):
+    "An uploaded file's bytes → wave [T] at `sr` (and, with `return_notes`, warnings such as clipping); `AudioError` if it is not usable speech."
     shown = upload_label(name)
     suffix = Path(shown).suffix.lower() if Path(shown).suffix[1:].isalnum() else ''
     with tempfile.TemporaryDirectory() as d:
         p = Path(d) / f'upload{suffix[:6]}'                              # never a path made of the user's file name
         p.write_bytes(bytes(content))
-        try: w = load_audio(p, sr)
+        try:
+            w = load_audio(p, sr, max_seconds=max_seconds)               # a long file is refused from its header, unread
+            notes = check_speech(w, shown)                               # too short or a constant offset: refused
         except AudioError as e:                                          # name the upload, not the temporary file
             raise AudioError(shown, e.problem.replace(str(p), shown), e.fix) from None
     if len(w) > max_seconds * sr:
         raise AudioError(shown, f"is too long ({len(w) / sr:.1f} s; the model takes at most {max_seconds:g} s)",
                          "trim it to one sentence")
+    if return_notes: return w, notes
     return w
 
 def upload_label(name) -> str:
@@ -274,10 +278,11 @@ class ProbePanel:
 
     def load_upload(self, content: bytes, name: str = 'upload.wav'):
         "Use an uploaded file as the query; a bad one is refused with the reason and changes nothing else."
-        try: self.uploaded = read_upload(content, name, self.parts.max_seconds)
+        try: self.uploaded, notes = read_upload(content, name, self.parts.max_seconds, return_notes=True)
         except AudioError as e:
             self.upload_status.value = _html(f'Upload refused: {e}', 'error'); return
-        self.upload_status.value = _html(f'using {upload_label(name)} ({len(self.uploaded) / SAMPLE_RATE:.1f} s)', 'note')
+        self.upload_status.value = _html(f'using {upload_label(name)} ({len(self.uploaded) / SAMPLE_RATE:.1f} s)'
+                                         + ''.join(f'; {n}' for n in notes), 'note')
         if self.source.value == 'upload': self.update()
         else: self.source.value = 'upload'                               # triggers update()
 

@@ -357,3 +357,17 @@ def test_torch_load_never_unpickles_code():
     calls = [(p.name, m.group(0)) for p in pkg.glob('*.py') for m in re.finditer(r'torch\.load\([^)]*\)', p.read_text())]
     assert calls and all('weights_only=True' in c for _, c in calls), calls
     assert not any(re.search(r'(?<![\w.])eval\(', p.read_text()) for p in pkg.glob('*.py'))
+
+
+def test_an_upload_is_checked_like_a_recording():
+    "The probe panel's uploads pass the same checks as `eol chat`: refusals name the upload, warnings come back."
+    import io
+    from emotion_omni_lite.widgets import read_upload
+    def as_bytes(x, sr=SR):
+        b = io.BytesIO(); sf.write(b, x, sr, format='WAV'); return b.getvalue()
+    with pytest.raises(AudioError, match='mic.wav: holds only a constant offset'):
+        read_upload(as_bytes(np.full(SR, 0.4, np.float32)), 'mic.wav')
+    with pytest.raises(AudioError, match='too long'):
+        read_upload(as_bytes(np.tile(SPEECHY, 60)), 'talk.wav', max_seconds=6)
+    w, notes = read_upload(as_bytes(np.clip(SPEECHY * 8, -1, 1)), 'loud.wav', return_notes=True)
+    assert len(w) == SR and any('clipped' in n for n in notes)
