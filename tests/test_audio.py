@@ -6,7 +6,7 @@ import torch
 
 from emotion_omni_lite.audio import AudioError, load_audio, save_wav, log_mel, pitch_contour, energy_contour
 from emotion_omni_lite.config import AudioConfig, EMOTIONS
-from emotion_omni_lite.tts import speak, EMOTION_PROSODY, query_voices, get_tts, register_tts, TTSEngine
+from emotion_omni_lite.tts import speak, query_voices, get_tts, register_tts, TTSEngine
 
 SR = 16000
 TONE = (0.3 * np.sin(2 * np.pi * 220 * np.arange(SR) / SR)).astype(np.float32)

@@ -1,5 +1,5 @@
 "Settings order, presets and config validation."
-import os, subprocess, sys
+import subprocess, sys
 from pathlib import Path
 import pytest
 from emotion_omni_lite.config import (ConfigError, EMOTIONS, PRESETS, emotion_index, get_config,

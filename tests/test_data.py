@@ -1,6 +1,5 @@
 "The emotional dialogue dataset: build, determinism, splits, units, bring-your-own loader, refusal on mismatch."
 import json
-import warnings
 
 import numpy as np
 import pytest
@@ -10,7 +9,7 @@ from emotion_omni_lite.audio import save_wav, load_audio, log_mel, pitch_contour
 from emotion_omni_lite import dataset
 from emotion_omni_lite.config import ConfigError, EMOTIONS, get_config, get_settings
 from emotion_omni_lite.dataset import (build_dataset, load_dialogues, load_units_tokenizer, build_info, plan_dialogues,
-                                       audio_path, load_folder, UnitTokenizer, manifest_hash)
+                                       audio_path, load_folder, UnitTokenizer)
 from emotion_omni_lite.dialogues import heldout_sentences, all_sentences, REPLY_EMOTION, REPLY_STYLE
 from emotion_omni_lite.tts import query_voices
 from emotion_omni_lite.stages import StageMissing

@@ -5,8 +5,8 @@ import torch
 
 from emotion_omni_lite.config import get_config, ConfigError
 from emotion_omni_lite.decoder import (FusionGate, build_fusion, build_speech_decoder, build_streaming_mask,
-                                       build_full_mask, decoder_mask, stream_decode, stream_teacher_forced, SPECIALS)
-from emotion_omni_lite.vocoder import GriffinLim, MelVocoder, UnitToMel, build_vocoder
+                                       build_full_mask, decoder_mask, stream_decode, stream_teacher_forced)
+from emotion_omni_lite.vocoder import GriffinLim, build_vocoder
 
 
 # AdaLN (a plain LayerNorm at init and when switched off; the condition matters once trained): checked in

@@ -3,12 +3,11 @@ or the kit's named error, never another exception."""
 import dataclasses, math
 
 import numpy as np
-import pytest
 import torch
 from hypothesis import HealthCheck, given, settings, strategies as st
 from hypothesis.extra.numpy import arrays
 
-from emotion_omni_lite.audio import MAX_RATE, MIN_RATE, SAMPLE_RATE, AudioError, check_speech, load_audio
+from emotion_omni_lite.audio import MAX_RATE, MIN_RATE, AudioError, check_speech, load_audio
 from emotion_omni_lite.config import ConfigError, OmniConfig, get_config
 
 DTYPES = st.sampled_from([np.float32, np.float64, np.int16, np.int32, np.uint8, np.int8, np.float16])

@@ -1,7 +1,7 @@
 "The full-size check: the paper's architecture built on the meta device matches the published model sizes."
 import json, subprocess, sys
 from emotion_omni_lite.config import get_config
-from emotion_omni_lite.scale import PUBLISHED, param_table
+from emotion_omni_lite.scale import param_table
 
 
 def test_full_size_stages_add_up():

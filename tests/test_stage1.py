@@ -185,12 +185,11 @@ def test_smoke_stage_end_to_end(smoke_settings):
 
 @pytest.fixture(scope='module')
 def lite_figures(lite_settings):
-    "Held-out figures (voices and sentences, fixed seed) of the lite model and of its semantic-only ablation."
-    from emotion_omni_lite.stage1 import evaluate_stage1, load_stage1, stage1_features
+    "Held-out figures of the lite model and of its semantic-only ablation, as each run's evaluation wrote them (one source)."
+    from emotion_omni_lite.stages import require_stage
     cfg = get_config('lite')
-    feats = stage1_features(cfg, lite_settings)
-    full = evaluate_stage1(load_stage1(cfg, lite_settings), feats)
-    sem = evaluate_stage1(load_stage1(cfg, lite_settings, 'stage1_semantic_only'), feats)
+    full, sem = (json.loads((require_stage(n, cfg, lite_settings) / 'metrics.json').read_text())   # current runs only
+                 for n in ('stage1', 'stage1_semantic_only'))
     print({k: (full[k], sem[k]) for k in full if k.endswith(('_acc', '_match'))})
     return full, sem
 

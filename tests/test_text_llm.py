@@ -1,10 +1,9 @@
 "Stage 0 text side: tokenizer, chat prompt and labels, Qwen2 builder (full size on meta), full-size loader, LoRA."
 import json
-from pathlib import Path
 import pytest
 import torch
 from emotion_omni_lite.config import get_config, get_settings
-from emotion_omni_lite.text_llm import (IM_END, SPEECH_TOKEN, add_lora, build_llm, build_prompt, collate_lm,
+from emotion_omni_lite.text_llm import (IM_END, add_lora, build_llm, build_prompt, collate_lm,
                                         load_pretrained_llm, load_text_llm, speech_token_id, text_llm_job,
                                         train_tokenizer, generate_text)
 
