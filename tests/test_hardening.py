@@ -371,3 +371,14 @@ def test_an_upload_is_checked_like_a_recording():
         read_upload(as_bytes(np.tile(SPEECHY, 60)), 'talk.wav', max_seconds=6)
     w, notes = read_upload(as_bytes(np.clip(SPEECHY * 8, -1, 1)), 'loud.wav', return_notes=True)
     assert len(w) == SR and any('clipped' in n for n in notes)
+
+
+def test_a_full_disk_is_named_with_the_fix(env, monkeypatch):
+    "ENOSPC half-way through a stage: the command names the file and the fix, with no traceback."
+    import contextlib, errno, io
+    def full(*a, **k): raise OSError(errno.ENOSPC, 'No space left on device', str(env / 'runs' / 'smoke' / 'asr' / 'model.safetensors'))
+    monkeypatch.setattr(cli, 'run_pipeline', full)
+    with contextlib.redirect_stderr(e := io.StringIO()):
+        with pytest.raises(SystemExit) as x: cli.main(['run', '--preset', 'smoke'])
+    msg = e.getvalue()
+    assert x.value.code == 2 and 'model.safetensors: No space left on device' in msg and 'free some space' in msg
