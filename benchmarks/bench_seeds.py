@@ -35,6 +35,7 @@ TARGETS = {
     'benchmark: Omni reply emotion (tone)': ('>=', 0.85),
     'benchmark: Omni − cascade, reply emotion': ('>=', 0.30),
     'benchmark: Omni − semantic only, reply emotion': ('>=', 0.15),
+    'prosodic baseline (12 features + linear), held-out voices': None,
     'generated speech emotion, 96 replies': ('>=', 0.80),
     'follows the AdaLN vector': ('>=', 0.60),
     'follows the vector without AdaLN': ('<=', 0.40),
@@ -72,6 +73,10 @@ def figures(seed: int, root: Path) -> dict:
         sp = {'run_stamp': rep['run_stamp'], 'adaln': speech_figures(cfg, s),
               'no_adaln': speech_figures(cfg, s, omni=load_omni(cfg, s, stage2='stage2_no_adaln'))}
         cache.write_text(json.dumps(sp, indent=1))
+    if 'prosodic_baseline' not in sp:                                    # data only: a linear probe on 12 prosodic numbers
+        from emotion_omni_lite.cues import prosodic_baseline
+        sp['prosodic_baseline'] = prosodic_baseline(cfg, s)[1]['acc_heldout_voice']
+        cache.write_text(json.dumps(sp, indent=1))
     t_emo, t_sty = rep['timing_only_reply_emotion_acc_tone'], rep['timing_only_user_emotion_acc_tone']
     return {
         'emotion encoder, held-out voices': emo['acc_heldout_voice'],
@@ -90,6 +95,7 @@ def figures(seed: int, root: Path) -> dict:
         'benchmark: Omni reply emotion (tone)': rep['reply_emotion_acc_tone'],
         'benchmark: Omni − cascade, reply emotion': round(rep['reply_emotion_acc_tone'] - rep['reply_emotion_acc_tone_cascade'], 4),
         'benchmark: Omni − semantic only, reply emotion': round(rep['reply_emotion_acc_tone'] - rep['reply_emotion_acc_tone_semantic_only'], 4),
+        'prosodic baseline (12 features + linear), held-out voices': sp['prosodic_baseline'],
         'generated speech emotion, 96 replies': sp['adaln']['generated_emotion_acc'],
         'follows the AdaLN vector': sp['adaln']['follows_condition_acc'],
         'follows the vector without AdaLN': sp['no_adaln']['follows_condition_acc'],
