@@ -16,10 +16,10 @@ import torchaudio
 from .config import AudioConfig
 
 # %% auto #0
-__all__ = ['MIN_RATE', 'MAX_RATE', 'SILENCE_PEAK', 'SAMPLE_RATE', 'MIN_SECONDS', 'MIN_SAMPLES', 'CLIP_LEVEL', 'CLIP_FRACTION',
-           'QUIET_PEAK', 'AudioError', 'check_wave', 'resample', 'load_audio', 'check_speech', 'save_wav', 'log_mel',
-           'energy_contour', 'pitch_contour', 'pad_mels', 'cepstral_smooth', 'spectral_envelope', 'as_mels',
-           'shift_pitch', 'change_rate']
+__all__ = ['MIN_RATE', 'MAX_RATE', 'SILENCE_PEAK', 'SAMPLE_RATE', 'MIN_SECONDS', 'MIN_SAMPLES', 'RATE_STEP', 'KERNEL_LIMIT',
+           'CLIP_LEVEL', 'CLIP_FRACTION', 'QUIET_PEAK', 'AudioError', 'check_wave', 'resample', 'load_audio',
+           'check_speech', 'save_wav', 'log_mel', 'energy_contour', 'pitch_contour', 'pad_mels', 'cepstral_smooth',
+           'spectral_envelope', 'as_mels', 'shift_pitch', 'change_rate']
 
 # %% ../nbs/02_audio.ipynb #e66c34f2
 class AudioError(ValueError):
@@ -59,14 +59,28 @@ def check_wave(wave, sr: int, source='<array>', channels_last: Optional[bool] = 
         raise AudioError(source, f"is silent (peak {np.abs(w).max():.1e})", "check the microphone or remove the row")
     return w
 
+RATE_STEP = 50            # an odd source rate is snapped to a multiple of this (≤ 0.3 % pitch at 8 kHz, inaudible)
+KERNEL_LIMIT = 2_000_000  # sinc-kernel entries we accept before snapping (8 MB of float32)
+
+def _kernel_size(orig_sr: int, sr: int) -> int:
+    "Entries in the sinc kernel between two rates: (sr/g) × (orig/g), g their greatest common divisor."
+    g = math.gcd(orig_sr, sr)
+    return (sr // g) * (orig_sr // g)
+
+def _working_rate(orig_sr: int, sr: int) -> int:
+    "The rate to resample from: `orig_sr`, or the nearest multiple of `RATE_STEP` when the exact kernel would be huge."
+    if _kernel_size(orig_sr, sr) <= KERNEL_LIMIT: return orig_sr
+    return max(RATE_STEP, round(orig_sr / RATE_STEP) * RATE_STEP)     # e.g. 191 999 → 16 000 would need 3·10⁹ entries (12 GB)
+
 @functools.lru_cache(maxsize=16)
 def _resampler(orig_sr: int, sr: int):
     return torchaudio.transforms.Resample(orig_sr, sr)                  # keeps its sinc kernel
 
 def resample(wave: torch.Tensor, orig_sr: int, sr: int) -> torch.Tensor:
-    "Resample `wave` [..., T] from `orig_sr` to `sr` (windowed sinc)."
-    if int(orig_sr) == int(sr): return wave
-    with torch.no_grad(): return _resampler(int(orig_sr), int(sr))(wave)
+    "Resample `wave` [..., T] from `orig_sr` to `sr` (windowed sinc; an odd rate is first snapped to a multiple of 50 Hz)."
+    orig_sr, sr = int(orig_sr), int(sr)
+    if orig_sr == sr: return wave
+    with torch.no_grad(): return _resampler(_working_rate(orig_sr, sr), sr)(wave)
 
 def _check_file(p: Path, max_seconds: Optional[float]):
     "Refuse what is not a readable audio file before decoding it (and, with `max_seconds`, a clip too long to read whole)."

@@ -4,7 +4,7 @@ import dataclasses, math
 
 import numpy as np
 import torch
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, example, given, settings, strategies as st
 from hypothesis.extra.numpy import arrays
 
 from emotion_omni_lite.audio import MAX_RATE, MIN_RATE, AudioError, check_speech, load_audio
@@ -14,11 +14,13 @@ DTYPES = st.sampled_from([np.float32, np.float64, np.int16, np.int32, np.uint8, 
 SHAPES = st.one_of(st.tuples(st.integers(0, 4000)), st.tuples(st.integers(0, 3000), st.integers(1, 24)),
                    st.tuples(st.integers(1, 24), st.integers(0, 3000)), st.tuples(st.integers(1, 3), st.integers(1, 3), st.integers(1, 50)))
 RATES = st.one_of(st.sampled_from([8000, 16000, 22050, 44100, 48000]), st.integers(-10, 400_000))
-FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# derandomize: every machine tries the same inputs, so a failure found anywhere reproduces everywhere
+FUZZ = settings(max_examples=150, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
 
 
 @FUZZ
 @given(a=DTYPES.flatmap(lambda d: SHAPES.flatmap(lambda s: arrays(d, s))), sr=RATES)
+@example(a=np.full(3000, 0.5, np.float32), sr=191_999)                  # coprime with 16 kHz: once a 12 GB filter
 def test_the_reader_gives_mono_finite_audio_or_a_named_error(a, sr):
     try: w = load_audio(a, orig_sr=sr)
     except AudioError as e:

@@ -145,6 +145,21 @@ def test_integer_pcm_arrays_are_scaled(dtype):
     assert abs(float(w.abs().max()) - float(np.abs(SPEECHY).max()) / 2) < 0.02
 
 
+def test_any_rate_resamples_with_a_small_filter():
+    from emotion_omni_lite.audio import KERNEL_LIMIT, MAX_RATE, MIN_RATE, _kernel_size, _working_rate
+    worst = max(_kernel_size(_working_rate(r, SR), SR) for r in range(MIN_RATE, MAX_RATE + 1))
+    assert worst <= KERNEL_LIMIT and _kernel_size(191_999, SR) > 1000 * KERNEL_LIMIT   # the exact filter would be 12 GB
+
+
+@pytest.mark.parametrize('rate', [191_999, 44_101, 8_001])
+def test_an_odd_rate_keeps_length_and_pitch(rate):
+    t = np.arange(rate) / rate                                          # one second of 220 Hz
+    w = load_audio((0.5 * np.sin(2 * np.pi * 220 * t)).astype(np.float32), orig_sr=rate)
+    assert abs(len(w) - SR) <= SR * 0.004
+    peak_hz = np.argmax(np.abs(np.fft.rfft(w.numpy()))) * SR / len(w)
+    assert abs(peak_hz - 220) < 2
+
+
 def test_a_three_dimensional_array_is_refused():
     with pytest.raises(AudioError, match='expected'): load_audio(np.ones((2, 2, 100), np.float32))
 
