@@ -22,13 +22,14 @@ from .semantic_encoder import load_asr_model, transcribe
 from .emotion_encoder import emotion_features, load_emotion_encoder, predict_emotions
 from .text_llm import generate_text, load_text_llm
 from .stage1 import ReplyStyleClassifier, load_stage1, stage1_features
-from .omni import load_omni
+from .omni import load_omni, speech_figures
 from .cues import timing_probe
+from .train import save_json
 from .report import SYSTEMS, benchmark_table, report_folder, score, write_report
 
 # %% auto #0
-__all__ = ['EVAL_STAGES', 'EVAL_SIZES', 'IncompleteRun', 'run_status', 'check_run', 'eval_indices', 'speech_indices', 'collect',
-           'evaluate_run']
+__all__ = ['EVAL_STAGES', 'EVAL_SIZES', 'SPEECH_FIGURE_SIZES', 'IncompleteRun', 'run_status', 'check_run', 'eval_indices',
+           'speech_indices', 'collect', 'run_speech_figures', 'evaluate_run']
 
 # %% ../nbs/16_evaluate.ipynb #e66c34f2
 EVAL_STAGES = ('data', 'asr', 'emotion_encoder', 'text_llm', 'stage1', 'stage1_semantic_only', 'vocoder', 'stage2',
@@ -214,6 +215,25 @@ def _stamp(cfg: OmniConfig, s: Settings, sizes: dict) -> str:
     d = {'parts': parts, 'sizes': sizes, 'judge': judge_endpoint(s), 'seed': s.seed}
     return hashlib.sha256(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:12]
 
+SPEECH_FIGURE_SIZES = {'smoke': dict(n_eval=4, n_follow=2), 'lite': dict(n_eval=96, n_follow=24),
+                       'full': dict(n_eval=96, n_follow=24)}   # replies spoken whole, and re-spoken under every reply emotion
+
+def run_speech_figures(cfg: OmniConfig, s: Settings, stamp: str, force: bool = False, progress: bool = True) -> dict:
+    "Stage 2's speech figures with and without AdaLN (`omni.speech_figures`), computed once per scored run, kept in report/speech_figures.json."
+    path = report_folder(s) / 'speech_figures.json'
+    sizes = SPEECH_FIGURE_SIZES.get(cfg.preset, SPEECH_FIGURE_SIZES['lite'])
+    try: old = json.loads(path.read_text()) if path.exists() else {}
+    except ValueError: old = {}                                      # damaged: computed again
+    if not force and isinstance(old, dict) and old.get('run_stamp') == stamp and old.get('sizes') == sizes \
+            and {'adaln', 'no_adaln'} <= set(old): return old
+    if progress: print(f"[eval] stage 2's speech figures ({sizes['n_eval']} replies, {sizes['n_follow']} re-spoken per reply emotion)")
+    sp = {'run_stamp': stamp, 'sizes': sizes, 'adaln': speech_figures(cfg, s, **sizes),
+          'no_adaln': speech_figures(cfg, s, omni=load_omni(cfg, s, stage2='stage2_no_adaln'), **sizes)}
+    if isinstance(old, dict) and old.get('run_stamp') == stamp:    # what else was kept for this run (e.g. a baseline)
+        sp = {**{k: v for k, v in old.items() if k not in sp}, **sp}
+    save_json(sp, path)
+    return sp
+
 def evaluate_run(preset: Optional[str] = None, settings: Optional[Settings] = None, force: bool = False,
                  progress: bool = True, **sizes) -> Path:
     "Score a trained run: writes report.json, details.json, report.md and figures/ into run_path/report; returns that folder."
@@ -235,6 +255,9 @@ def evaluate_run(preset: Optional[str] = None, settings: Optional[Settings] = No
         write_report(flat, details, out)
         with open(out / 'records.jsonl', 'w') as f:
             for r in recs: f.write(json.dumps(r, default=str) + '\n')
-    print(f"\nreport: {out / 'report.md'}\n")
+    sp = run_speech_figures(cfg, s, stamp, force=force, progress=progress)
+    print(f"\nreport: {out / 'report.md'}; stage 2's speech figures: {out / 'speech_figures.json'} "
+          f"(generated speech emotion {sp['adaln']['generated_emotion_acc']:.1%}, follows the AdaLN vector "
+          f"{sp['adaln']['follows_condition_acc']:.1%}, without AdaLN {sp['no_adaln']['follows_condition_acc']:.1%})\n")
     print(benchmark_table(settings=s))
     return out

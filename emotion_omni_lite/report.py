@@ -14,8 +14,8 @@ from .config import EMOTIONS, Settings, get_settings
 from .metrics import (accuracy, bleu, cer, confusion_matrix, empathy_proxy, rouge_l, wer)
 
 # %% auto #0
-__all__ = ['SYSTEMS', 'BENCH_COLUMNS', 'METRIC_NOTES', 'score', 'report_folder', 'benchmark_table', 'figures', 'report_markdown',
-           'write_report']
+__all__ = ['SYSTEMS', 'BENCH_COLUMNS', 'METRIC_NOTES', 'QUALITY', 'score', 'report_folder', 'benchmark_table', 'figures',
+           'report_markdown', 'write_report', 'quality_check', 'assert_guard', 'guard_from_seeds']
 
 # %% ../nbs/15_report.ipynb #e66c34f2
 SYSTEMS = {  # key → (suffix in report.json, label)
@@ -239,3 +239,56 @@ def write_report(flat: dict, details: dict, folder) -> Path:
     (folder / 'details.json').write_text(json.dumps(details, indent=1))
     (folder / 'report.md').write_text(report_markdown(flat, details, files))
     return folder
+
+# %% ../nbs/15_report.ipynb #0a81a2a1
+# figure → (comparison, target, guard); None: reported, not asserted. Guards measured over seeds 0–2 (benchmarks/bench_seeds.py)
+QUALITY = {
+    'emotion encoder, held-out voices': ('>=', 0.90, 0.88),
+    'emotion encoder, held-out voices, tone-dependent': ('>=', 0.90, 0.89),
+    'ASR CER, held-out voices': ('<=', 0.15, 0.18),
+    'ASR CER, held-out sentences': None,
+    'stage 1 reply emotion (tone)': ('>=', 0.85, 0.85),
+    'stage 1 reply style (tone)': ('>=', 0.85, 0.85),
+    'semantic only: reply emotion (tone)': None,
+    'semantic only: reply style (tone)': None,
+    'timing alone: reply emotion (tone)': None,
+    'semantic only − timing alone, reply emotion': ('<=', 0.05, 0.05),
+    'semantic only − timing alone, style': ('<=', 0.05, 0.05),
+    'full − semantic only, reply emotion': ('>=', 0.15, 0.15),
+    'full − semantic only, style': ('>=', 0.15, 0.15),
+    'benchmark: Omni reply emotion (tone)': ('>=', 0.85, 0.84),
+    'benchmark: Omni − cascade, reply emotion': ('>=', 0.30, 0.30),
+    'benchmark: Omni − semantic only, reply emotion': ('>=', 0.15, 0.15),
+    'prosodic baseline (12 features + linear), held-out voices': None,
+    'generated speech emotion, 96 replies': ('>=', 0.80, 0.46),
+    'follows the AdaLN vector': ('>=', 0.60, 0.30),
+    'follows the vector without AdaLN': ('<=', 0.40, 0.40),
+    'follows: with AdaLN − without': ('>=', 0.30, 0.07),
+}
+
+def _meets(cmp: str, value: float, level: float) -> bool:
+    return value >= level - 1e-9 if cmp == '>=' else value <= level + 1e-9
+
+def quality_check(name: str, value: float) -> dict:
+    "Where `value` of figure `name` stands: its target, its guard, and whether it meets each."
+    if name not in QUALITY: raise KeyError(f"{name!r} is not a figure in QUALITY; known: {', '.join(QUALITY)}")
+    if QUALITY[name] is None: return {'figure': name, 'value': value, 'target': None, 'guard': None}
+    cmp, target, guard = QUALITY[name]
+    return {'figure': name, 'value': value, 'cmp': cmp, 'target': target, 'guard': guard,
+            'meets_target': _meets(cmp, value, target), 'meets_guard': _meets(cmp, value, guard)}
+
+def assert_guard(name: str, value: float) -> dict:
+    "Raise AssertionError when `value` falls below figure `name`'s guard; print (not raise) when it only misses the target."
+    q = quality_check(name, value)
+    if q['target'] is None: return q
+    if not q['meets_guard']:
+        raise AssertionError(f"{name}: {value:.4f} fails its guard {q['cmp']} {q['guard']} (target {q['target']}): a regression")
+    if not q['meets_target']: print(f"note: {name}: {value:.4f} meets its guard {q['guard']} but not its target {q['cmp']} {q['target']}")
+    return q
+
+def guard_from_seeds(cmp: str, target: float, values: Sequence[float]) -> float:
+    "The guard a set of per-seed values supports: the target when the worst clears it by the spread, else worst ∓ spread."
+    worst = min(values) if cmp == '>=' else max(values)
+    spread = max(values) - min(values)
+    if _meets(cmp, worst, target + spread if cmp == '>=' else target - spread): return target
+    return float(np.floor((worst - spread) * 100) / 100) if cmp == '>=' else float(np.ceil((worst + spread) * 100) / 100)

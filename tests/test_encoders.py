@@ -5,6 +5,7 @@ import pytest
 import torch
 from torch import nn
 
+from emotion_omni_lite.report import assert_guard
 from emotion_omni_lite.config import EMOTIONS, TrainConfig, get_config, set_field
 from emotion_omni_lite.train import fit
 from emotion_omni_lite.stages import StageMissing, require_stage, run_stage
@@ -111,8 +112,8 @@ def test_lite_emotion_accuracy(lite_settings, lite_cfg):
     res = json.loads((require_stage('emotion_encoder', lite_cfg, lite_settings) / 'metrics.json').read_text())
     print({k: v for k, v in res.items() if k.startswith('acc')})
     assert res['n_heldout_voice'] >= 300
-    assert res['acc_heldout_voice'] >= 0.90, res
-    assert res['acc_heldout_voice_tone'] >= 0.90, res
+    assert_guard('emotion encoder, held-out voices', res['acc_heldout_voice'])      # guards and targets: report.QUALITY
+    assert_guard('emotion encoder, held-out voices, tone-dependent', res['acc_heldout_voice_tone'])
 
 
 @pytest.mark.slow
@@ -121,5 +122,5 @@ def test_lite_asr_cer(lite_settings, lite_cfg):
     out = {'test_voice': res['cer_test_voice'], 'test_sentence': res['cer_test_sentence']}
     print('CER', out, {k: res[k] for k in ('n_test_voice', 'n_test_sentence')})
     assert res['n_test_voice'] >= 150
-    assert out['test_voice'] <= 0.15, out
+    assert_guard('ASR CER, held-out voices', out['test_voice'])
     assert out['test_sentence'] < 1.0, out                            # reported; held-out sentences are harder
