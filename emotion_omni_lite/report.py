@@ -240,7 +240,7 @@ def write_report(flat: dict, details: dict, folder) -> Path:
     (folder / 'report.md').write_text(report_markdown(flat, details, files))
     return folder
 
-# %% ../nbs/15_report.ipynb #0a81a2a1
+# %% ../nbs/15_report.ipynb #6a473434
 # figure → (comparison, target, guard); None: reported, not asserted. Guards measured over seeds 0–2 (benchmarks/bench_seeds.py)
 QUALITY = {
     'emotion encoder, held-out voices': ('>=', 0.90, 0.88),
