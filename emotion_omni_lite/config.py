@@ -410,7 +410,7 @@ def lite_config() -> OmniConfig:
         preset='lite',
         audio=AudioConfig(n_mels=80, max_seconds=6.0),
         data=DataConfig(n_dialogues=3600, n_query_voices=16, workers=2),   # 13 training voices, 3 held out
-        units=UnitConfig(n_units=128, kind='kmeans_mel'),
+        units=UnitConfig(n_units=512, kind='kmeans_mel'),    # 128 lose the pitch that tells happy from angry
         semantic_encoder=SemanticEncoderConfig(pretrained=None, d_model=96, encoder_layers=2, encoder_heads=4,
                                                encoder_ffn=384, decoder_layers=2, decoder_heads=4, decoder_ffn=384,
                                                n_mels=80, max_source_positions=225,  # 4.5 s of query
