@@ -37,45 +37,21 @@ def train(seed: int, root: Path, threads: int):
 
 
 def figures(seed: int, root: Path) -> dict:
-    "Every asserted figure of one seed's finished lite run (the speech figures are computed once and kept beside the report)."
+    "Every figure of one seed's finished lite run (`evaluate.run_figures`), with the prosodic baseline added once."
     from emotion_omni_lite.config import get_config, get_settings
+    from emotion_omni_lite.evaluate import run_figures
+    from emotion_omni_lite.report import report_folder
+    from emotion_omni_lite.train import save_json
     f = folders(seed, root)
     s = get_settings(preset='lite', seed=seed, device='cpu', data_dir=f.get('EOL_DATA_DIR'), out_dir=f.get('EOL_OUT_DIR'))
     cfg = get_config('lite')
-    m = lambda stage: json.loads((s.run_path / stage / 'metrics.json').read_text())
-    emo, asr, st1, sem = m('emotion_encoder'), m('asr'), m('stage1'), m('stage1_semantic_only')
-    rep = json.loads((s.run_path / 'report' / 'report.json').read_text())
-    from emotion_omni_lite.evaluate import run_speech_figures
-    sp = run_speech_figures(cfg, s, rep['run_stamp'])                    # the evaluation's own, computed once per run
+    path = report_folder(s) / 'speech_figures.json'                      # written by the evaluation (`eol run`)
+    sp = json.loads(path.read_text())
     if 'prosodic_baseline' not in sp:                                    # data only: a linear probe on 12 prosodic numbers
         from emotion_omni_lite.cues import prosodic_baseline
-        from emotion_omni_lite.train import save_json
         sp['prosodic_baseline'] = prosodic_baseline(cfg, s)[1]['acc_heldout_voice']
-        save_json(sp, s.run_path / 'report' / 'speech_figures.json')
-    t_emo, t_sty = rep['timing_only_reply_emotion_acc_tone'], rep['timing_only_user_emotion_acc_tone']
-    return {
-        'emotion encoder, held-out voices': emo['acc_heldout_voice'],
-        'emotion encoder, held-out voices, tone-dependent': emo['acc_heldout_voice_tone'],
-        'ASR CER, held-out voices': asr['cer_test_voice'],
-        'ASR CER, held-out sentences': asr['cer_test_sentence'],
-        'stage 1 reply emotion (tone)': st1['tone_reply_emotion_acc'],
-        'stage 1 reply style (tone)': st1['tone_style_match'],
-        'semantic only: reply emotion (tone)': sem['tone_reply_emotion_acc'],
-        'semantic only: reply style (tone)': sem['tone_style_match'],
-        'timing alone: reply emotion (tone)': t_emo,
-        'semantic only − timing alone, reply emotion': round(sem['tone_reply_emotion_acc'] - t_emo, 4),
-        'semantic only − timing alone, style': round(sem['tone_style_match'] - t_sty, 4),
-        'full − semantic only, reply emotion': round(st1['tone_reply_emotion_acc'] - sem['tone_reply_emotion_acc'], 4),
-        'full − semantic only, style': round(st1['tone_style_match'] - sem['tone_style_match'], 4),
-        'benchmark: Omni reply emotion (tone)': rep['reply_emotion_acc_tone'],
-        'benchmark: Omni − cascade, reply emotion': round(rep['reply_emotion_acc_tone'] - rep['reply_emotion_acc_tone_cascade'], 4),
-        'benchmark: Omni − semantic only, reply emotion': round(rep['reply_emotion_acc_tone'] - rep['reply_emotion_acc_tone_semantic_only'], 4),
-        'prosodic baseline (12 features + linear), held-out voices': sp['prosodic_baseline'],
-        'generated speech emotion, 96 replies': sp['adaln']['generated_emotion_acc'],
-        'follows the AdaLN vector': sp['adaln']['follows_condition_acc'],
-        'follows the vector without AdaLN': sp['no_adaln']['follows_condition_acc'],
-        'follows: with AdaLN − without': round(sp['adaln']['follows_condition_acc'] - sp['no_adaln']['follows_condition_acc'], 4),
-    }
+        save_json(sp, path)
+    return run_figures(cfg, s)
 
 
 def summarise(per_seed: dict) -> list:

@@ -25,11 +25,11 @@ from .stage1 import ReplyStyleClassifier, load_stage1, stage1_features
 from .omni import load_omni, speech_figures
 from .cues import timing_probe
 from .train import save_json
-from .report import SYSTEMS, benchmark_table, report_folder, score, write_report
+from .report import QUALITY, SYSTEMS, benchmark_table, quality_check, report_folder, score, write_report
 
 # %% auto #0
 __all__ = ['EVAL_STAGES', 'EVAL_SIZES', 'SPEECH_FIGURE_SIZES', 'IncompleteRun', 'run_status', 'check_run', 'eval_indices',
-           'speech_indices', 'collect', 'run_speech_figures', 'evaluate_run']
+           'speech_indices', 'collect', 'run_speech_figures', 'evaluate_run', 'run_figures', 'quality_card']
 
 # %% ../nbs/16_evaluate.ipynb #e66c34f2
 EVAL_STAGES = ('data', 'asr', 'emotion_encoder', 'text_llm', 'stage1', 'stage1_semantic_only', 'vocoder', 'stage2',
@@ -260,4 +260,51 @@ def evaluate_run(preset: Optional[str] = None, settings: Optional[Settings] = No
           f"(generated speech emotion {sp['adaln']['generated_emotion_acc']:.1%}, follows the AdaLN vector "
           f"{sp['adaln']['follows_condition_acc']:.1%}, without AdaLN {sp['no_adaln']['follows_condition_acc']:.1%})\n")
     print(benchmark_table(settings=s))
+    if cfg.preset == 'lite': print('\n' + quality_card(run_figures(cfg, s)) + '\n')   # guards: lite's, measured over seeds
     return out
+
+# %% ../nbs/16_evaluate.ipynb #7e142955
+def run_figures(cfg: OmniConfig, s: Settings) -> dict:
+    "Every figure in `report.QUALITY` of a scored run, read from the files its stages and its evaluation wrote."
+    m = lambda stage: json.loads((stage_folder(stage, s) / 'metrics.json').read_text())
+    emo, asr, st1, sem = m('emotion_encoder'), m('asr'), m('stage1'), m('stage1_semantic_only')
+    rep = json.loads((report_folder(s) / 'report.json').read_text())
+    sp = json.loads((report_folder(s) / 'speech_figures.json').read_text())
+    t_emo, t_sty = rep['timing_only_reply_emotion_acc_tone'], rep['timing_only_user_emotion_acc_tone']
+    on, off = sp['adaln'], sp['no_adaln']
+    d = lambda a, b: round(a - b, 4)
+    return {
+        'emotion encoder, held-out voices': emo['acc_heldout_voice'],
+        'emotion encoder, held-out voices, tone-dependent': emo['acc_heldout_voice_tone'],
+        'ASR CER, held-out voices': asr['cer_test_voice'],
+        'ASR CER, held-out sentences': asr['cer_test_sentence'],
+        'stage 1 reply emotion (tone)': st1['tone_reply_emotion_acc'],
+        'stage 1 reply style (tone)': st1['tone_style_match'],
+        'semantic only: reply emotion (tone)': sem['tone_reply_emotion_acc'],
+        'semantic only: reply style (tone)': sem['tone_style_match'],
+        'timing alone: reply emotion (tone)': t_emo,
+        'semantic only − timing alone, reply emotion': d(sem['tone_reply_emotion_acc'], t_emo),
+        'semantic only − timing alone, style': d(sem['tone_style_match'], t_sty),
+        'full − semantic only, reply emotion': d(st1['tone_reply_emotion_acc'], sem['tone_reply_emotion_acc']),
+        'full − semantic only, style': d(st1['tone_style_match'], sem['tone_style_match']),
+        'benchmark: Omni reply emotion (tone)': rep['reply_emotion_acc_tone'],
+        'benchmark: Omni − cascade, reply emotion': d(rep['reply_emotion_acc_tone'], rep['reply_emotion_acc_tone_cascade']),
+        'benchmark: Omni − semantic only, reply emotion': d(rep['reply_emotion_acc_tone'], rep['reply_emotion_acc_tone_semantic_only']),
+        'prosodic baseline (12 features + linear), held-out voices': sp.get('prosodic_baseline'),   # benchmarks/bench_seeds.py
+        'generated speech emotion, 96 replies': on['generated_emotion_acc'],
+        'follows the AdaLN vector': on['follows_condition_acc'],
+        'follows the vector without AdaLN': off['follows_condition_acc'],
+        'follows: with AdaLN − without': d(on['follows_condition_acc'], off['follows_condition_acc']),
+    }
+
+def quality_card(figs: dict) -> str:
+    "A table: each figure, its value, target, guard and where it stands (a figure not computed shows —)."
+    w = max(map(len, figs))
+    lines = [f"{'figure':{w}s} |  value  | target  | guard  | stands", '-' * (w + 44)]
+    for name, v in figs.items():
+        if v is None: lines.append(f"{name:{w}s} |       — |         |        | not computed"); continue
+        q, val = quality_check(name, v), f'{v:7.3f}'
+        if q['target'] is None: lines.append(f"{name:{w}s} | {val} |         |        | reported"); continue
+        stands = 'meets target' if q['meets_target'] else ('below target, meets guard' if q['meets_guard'] else 'FAILS GUARD')
+        lines.append(f"{name:{w}s} | {val} | {q['cmp']} {q['target']:<4g} | {q['guard']:<6g} | {stands}")
+    return '\n'.join(lines)

@@ -6,8 +6,8 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
 .venv/bin/eol run "$@"
-# The quality targets, asserted on the trained lite run (tests marked slow; they reuse the runs trained above).
+# The quality guards, asserted on the trained lite run (tests marked slow; they read what the runs above wrote).
 if [ "$(.venv/bin/python -c 'from emotion_omni_lite.config import get_settings; print(get_settings().preset)')" = lite ]; then
-  echo; echo "== quality targets on the lite run (pytest -m slow)"
+  echo; echo "== quality guards on the lite run (pytest -m slow; the report card above shows each figure against its target)"
   .venv/bin/python -m pytest tests -q -p no:cacheprovider -m slow
 fi

@@ -211,12 +211,13 @@ def test_lite_reply_emotion_accuracy(lite_figures):
 def test_lite_semantic_only_falls_to_what_timing_alone_tells(lite_figures, lite_settings):
     # The semantic stream (envelope front end) hears neither pitch nor loudness, but a 50 Hz stream always shows how
     # long the words took. So without the emotion stream the model should know no more than speaking rate and pauses
-    # tell (a probe on three timing numbers), far below the full model. Chance: 1/3 (reply emotion), 1/6 (style).
-    from emotion_omni_lite.cues import timing_probe
+    # tell (a probe on three timing numbers, run once by the evaluation), far below the full model.
+    # Chance: 1/3 (reply emotion), 1/6 (style).
+    from emotion_omni_lite.evaluate import evaluate_run, run_figures
+    evaluate_run(settings=lite_settings, progress=False)                 # reused when current
+    figs = run_figures(get_config('lite'), lite_settings)
     full, sem = lite_figures
-    timing = timing_probe(get_config('lite'), lite_settings)
-    print(timing)
-    assert_guard('semantic only − timing alone, reply emotion', sem['tone_reply_emotion_acc'] - timing['timing_only_reply_emotion_acc_tone'])
-    assert_guard('semantic only − timing alone, style', sem['tone_style_match'] - timing['timing_only_user_emotion_acc_tone'])
+    for name in ('semantic only − timing alone, reply emotion', 'semantic only − timing alone, style'):
+        assert_guard(name, figs[name])
     assert_guard('full − semantic only, reply emotion', full['tone_reply_emotion_acc'] - sem['tone_reply_emotion_acc'])
     assert_guard('full − semantic only, style', full['tone_style_match'] - sem['tone_style_match'])
