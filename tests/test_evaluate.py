@@ -7,8 +7,7 @@ from emotion_omni_lite.config import get_config, get_settings
 from emotion_omni_lite.cli import ensure_stages
 from emotion_omni_lite.evaluate import EVAL_STAGES, IncompleteRun, check_run, evaluate_run, speech_indices
 from emotion_omni_lite.stages import STAGES, stage_folder, stage_hash
-from emotion_omni_lite.report import SYSTEMS, benchmark_table, score, write_report
-from emotion_omni_lite.report import assert_guard
+from emotion_omni_lite.report import SYSTEMS, assert_guard, benchmark_table, score, write_report
 
 REQUIRED = ('input_emotion_acc', 'reply_emotion_acc_tone', 'reply_emotion_acc_tone_semantic_only',
             'reply_emotion_acc_tone_cascade', 'speech_emotion_acc', 'asr_cer', 'pocketsphinx_wer_generated',
