@@ -1,0 +1,88 @@
+"""How close each lite training stage runs to what this machine can do: the machine's matmul throughput, each
+stage's FLOPs per step (counted by torch's FlopCounterMode from the ops' shapes, forward + backward), its achieved
+FLOP/s and the ratio, and where a step's time goes (making the batch, forward, backward, optimizer).
+
+Needs a finished lite run (the main job's; stages 1 and 2 read their cached features). Same dtype (float32) and
+threads for the matmul and the stages; run it where nothing else is computing.
+
+    .venv/bin/python benchmarks/bench_flops.py [--threads 2] [--steps 20] [--stages asr emotion_encoder ...]
+"""
+import argparse, importlib, os, time
+
+os.environ.setdefault('HF_HUB_OFFLINE', '1'); os.environ.setdefault('TRANSFORMERS_OFFLINE', '1')
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+from emotion_omni_lite.config import get_config, get_settings
+from emotion_omni_lite.stages import STAGES, stage_config
+from emotion_omni_lite.train import batch_indices, set_seed
+
+TRAINED = [n for n, st in STAGES.items() if st.train]
+
+
+def matmul_peak(seconds: float = 2.0) -> float:
+    "Best FLOP/s of a square float32 matmul over a few sizes (the machine's practical limit at these threads)."
+    best = 0.0
+    for n in (256, 512, 1024, 2048):
+        a, b = torch.randn(n, n), torch.randn(n, n)
+        for _ in range(3): a @ b                                          # warm up
+        reps, t0 = 0, time.perf_counter()
+        while time.perf_counter() - t0 < seconds / 4: a @ b; reps += 1
+        best = max(best, 2 * n ** 3 * reps / (time.perf_counter() - t0))
+    return best
+
+
+def stage_profile(name: str, steps: int, preset: str = 'lite') -> dict:
+    "FLOPs per step and seconds per phase of `steps` training steps of stage `name` (plain loop, as `fit` runs it)."
+    cfg0, s = get_config(preset), get_settings(preset=preset, device='cpu')
+    st, cfg = STAGES[name], stage_config(name, cfg0)
+    mod, fn = st.runner.rsplit('.', 1)
+    job = getattr(importlib.import_module(f'emotion_omni_lite.{mod}'), fn)(cfg, s)
+    tcfg = getattr(cfg.stages, st.train)
+    set_seed(0)
+    model = job.build().train()
+    params = [p for p in model.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(params, lr=tcfg.lr)
+    batch = lambda step: job.collate([job.data[i] for i in batch_indices(len(job.data), tcfg.batch_size, step, 0)])
+    loss_of = lambda b: (lambda o: o[0] if isinstance(o, tuple) else o)(job.loss(model, b))
+    with FlopCounterMode(display=False) as fc:                         # one step, forward + backward
+        loss_of(batch(0)).backward()
+    flops = fc.get_total_flops(); opt.zero_grad(set_to_none=True)
+    for step in range(2):                                               # warm up
+        loss_of(batch(step)).backward(); opt.step(); opt.zero_grad(set_to_none=True)
+    t = dict(batch=0.0, forward=0.0, backward=0.0, optimizer=0.0)
+    t_all = time.perf_counter()
+    for step in range(steps):
+        t0 = time.perf_counter(); b = batch(step + 2)
+        t1 = time.perf_counter(); loss = loss_of(b)
+        t2 = time.perf_counter(); opt.zero_grad(set_to_none=True); loss.backward()
+        if tcfg.grad_clip: torch.nn.utils.clip_grad_norm_(params, tcfg.grad_clip)
+        t3 = time.perf_counter(); opt.step()
+        t4 = time.perf_counter()
+        t['batch'] += t1 - t0; t['forward'] += t2 - t1; t['backward'] += t3 - t2; t['optimizer'] += t4 - t3
+    total = time.perf_counter() - t_all
+    return {'flops_per_step': flops, 'step_s': total / steps, 'phases': {k: v / steps for k, v in t.items()},
+            'steps_in_stage': tcfg.steps, 'batch_size': tcfg.batch_size}
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    ap.add_argument('--threads', type=int, default=0, help='torch threads (0: torch default)')
+    ap.add_argument('--steps', type=int, default=20, help='timed steps per stage')
+    ap.add_argument('--stages', nargs='+', default=TRAINED, choices=TRAINED)
+    ap.add_argument('--preset', default='lite', help='a preset with a finished run (smoke: a quick check of the script)')
+    a = ap.parse_args()
+    if a.threads: torch.set_num_threads(a.threads)
+    peak = matmul_peak()
+    print(f"threads {torch.get_num_threads()}; float32 matmul peak {peak / 1e9:.1f} GFLOP/s\n")
+    print(f"{'stage':22s} | GFLOP/step | ms/step | GFLOP/s | of peak | batch  fwd  bwd  opt (share of a step)")
+    for name in a.stages:
+        r = stage_profile(name, a.steps, a.preset)
+        rate = r['flops_per_step'] / r['step_s']
+        sh = ' '.join(f"{r['phases'][k] / r['step_s']:4.0%}" for k in ('batch', 'forward', 'backward', 'optimizer'))
+        print(f"{name:22s} | {r['flops_per_step'] / 1e9:10.2f} | {r['step_s'] * 1e3:7.0f} | {rate / 1e9:7.2f} | "
+              f"{rate / peak:7.1%} | {sh}", flush=True)
+
+
+if __name__ == '__main__':
+    main()
