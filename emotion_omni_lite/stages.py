@@ -37,7 +37,7 @@ class Stage:
 
 STAGES = {st.name: st for st in (
     Stage('data', 'the spoken-dialogue dataset and its speech units', (), '05_dataset', 'dataset.build_dataset',
-          ('audio', 'data', 'units'), version=2, lite_minutes=0.9),   # v2: the held-out voices moved to the end of QUERY_VOICES
+          ('audio', 'data', 'units'), version=2, lite_minutes=1.5),   # v2: the held-out voices moved to the end of QUERY_VOICES
     Stage('asr', 'stage 0: semantic encoder (Whisper trained as ASR)', ('data',), '06_semantic_encoder',
           'semantic_encoder.asr_job', ('audio', 'semantic_encoder'), 'asr', pretrained='semantic_encoder',
           version=2, lite_minutes=1.9),    # v2: weights saved as `ASRStandIn` (whisper.*, ctc_head.*)
