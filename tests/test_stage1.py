@@ -208,7 +208,7 @@ def test_lite_reply_emotion_accuracy(lite_figures):
 
 
 @pytest.mark.slow
-def test_lite_semantic_only_falls_to_what_timing_alone_tells(lite_figures, lite_settings):
+def test_lite_semantic_only_falls_to_what_timing_alone_tells(lite_settings):
     # The semantic stream (envelope front end) hears neither pitch nor loudness, but a 50 Hz stream always shows how
     # long the words took. So without the emotion stream the model should know no more than speaking rate and pauses
     # tell (a probe on three timing numbers, run once by the evaluation), far below the full model.
@@ -216,8 +216,6 @@ def test_lite_semantic_only_falls_to_what_timing_alone_tells(lite_figures, lite_
     from emotion_omni_lite.evaluate import evaluate_run, run_figures
     evaluate_run(settings=lite_settings, progress=False)                 # reused when current
     figs = run_figures(get_config('lite'), lite_settings)
-    full, sem = lite_figures
-    for name in ('semantic only − timing alone, reply emotion', 'semantic only − timing alone, style'):
+    for name in ('semantic only − timing alone, reply emotion', 'semantic only − timing alone, style',
+                 'full − semantic only, reply emotion', 'full − semantic only, style'):
         assert_guard(name, figs[name])
-    assert_guard('full − semantic only, reply emotion', full['tone_reply_emotion_acc'] - sem['tone_reply_emotion_acc'])
-    assert_guard('full − semantic only, style', full['tone_style_match'] - sem['tone_style_match'])
