@@ -4,22 +4,23 @@
 
 # %% ../nbs/91_cli.ipynb #45a0bb63
 from __future__ import annotations
-import argparse, json, sys, time
+import argparse, contextlib, json, os, sys, time, warnings
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional, Sequence
 
-from .config import ConfigError, OmniConfig, Settings, get_config, get_settings
+from .config import ConfigError, OmniConfig, Settings, get_config, get_settings, resolve_device
 from .audio import AudioError
-from .train import CheckpointError
-from .stages import STAGES, lite_minutes, run_stage, stage_config, stages_needed, train_command
+from .train import THREAD_VARIABLES, CheckpointError, limit_threads, usable_cores
+from .stages import STAGES, lite_minutes, run_stage, stage_config, stage_state, stages_needed, train_command
 from . import dataset, semantic_encoder, emotion_encoder, text_llm, stage1, vocoder, stage2
 from .omni import chat_main
-from .evaluate import evaluate_run
+from .evaluate import EVAL_PARTS, evaluate_part, evaluate_run
 from .scale import format_table, param_table
 
 # %% auto #0
-__all__ = ['MODULES', 'PIPELINE', 'runner', 'train_stage', 'ensure_stages', 'evaluate_stage', 'run_pipeline', 'build_parser',
-           'main']
+__all__ = ['MODULES', 'PIPELINE', 'runner', 'train_stage', 'ensure_stages', 'evaluate_stage', 'Task', 'plan_tasks',
+           'default_jobs', 'run_tasks', 'run_pipeline', 'build_parser', 'main']
 
 # %% ../nbs/91_cli.ipynb #7fb68269
 MODULES = {m.__name__.rsplit('.', 1)[-1]: m for m in (dataset, semantic_encoder, emotion_encoder, text_llm, stage1, vocoder, stage2)}
@@ -52,23 +53,137 @@ def evaluate_stage(cfg, settings, force: bool = False):
     "The main job's last step: score the run (prints the benchmark table); returns the report folder."
     return evaluate_run(settings=settings, force=force)
 
-PIPELINE = tuple(STAGES) + ('eval',)   # what `eol run` runs, in order: every stage of the table, then the evaluation
+PIPELINE = tuple(STAGES) + ('eval',)   # what `eol run` runs: every stage of the table, then the evaluation
 
-def run_pipeline(preset: str | None = None, force: bool = False, stages=None) -> dict:
-    "Run the main job's stages in order; returns {stage: (output, seconds)}."
+# %% ../nbs/91_cli.ipynb #8d7c03f2
+@dataclass
+class Task:
+    "One unit of the main job: a stage of the table, a cache two stages share, or a part of the evaluation."
+    name: str
+    kind: str                    # 'stage' | 'prepare' | 'eval_part' | 'eval'
+    target: str                  # the stage, the `module.function` of a shared cache, or the evaluation part
+    deps: tuple = ()             # tasks that must finish first
+    alone: bool = False          # runs in the main process with every core, nothing beside it
+
+def plan_tasks(cfg: OmniConfig, settings: Settings, stages: Optional[Sequence[str]] = None) -> list:
+    "The main job as tasks in table order: stages, the caches they share (before the first of them), evaluation parts."
+    names = [n for n in PIPELINE if not stages or n in stages]
+    tasks, prep = [], {}
+    for n in names:
+        if n == 'eval': continue
+        st = STAGES[n]
+        deps = [d for d in st.depends if d in names]
+        if st.prepare and stage_state(n, cfg, settings) not in ('done', 'pretrained'):    # only when it will train
+            if st.prepare not in prep:
+                prep[st.prepare] = Task(st.prepare.rsplit('.', 1)[-1], 'prepare', st.prepare, tuple(deps), alone=True)
+                tasks.append(prep[st.prepare])
+            deps.append(prep[st.prepare].name)
+        tasks.append(Task(n, 'stage', n, tuple(deps), alone=not st.train))               # the dataset build: its own pool
+    if 'eval' in names:
+        parts = [Task(f'eval_{p}', 'eval_part', p, tuple(d for d in needs if d in names)) for p, needs in EVAL_PARTS.items()]
+        tasks += parts + [Task('eval', 'eval', 'eval', tuple(t.name for t in parts) + tuple(n for n in names if n in STAGES),
+                               alone=True)]
+    return tasks
+
+def _what(t: Task) -> str:
+    if t.kind == 'stage': return STAGES[t.target].what
+    if t.kind == 'prepare': return f"the cache {', '.join(n for n, st in STAGES.items() if st.prepare == t.target)} read"
+    if t.kind == 'eval_part': return f"evaluation: stage 2's speech figures of `{t.target}`"
+    return 'evaluation: report.json, report.md, figures, the benchmark table'
+
+def _do(t: Task, cfg: OmniConfig, s: Settings, force: bool):
+    "Carry out one task in this process."
+    if t.kind == 'stage': return train_stage(t.target, cfg, s, force=force)
+    if t.kind == 'prepare':
+        mod, fn = t.target.split('.')
+        getattr(MODULES[mod], fn)(stage_config(next(n for n, st in STAGES.items() if st.prepare == t.target), cfg), s)
+        return t.target
+    if t.kind == 'eval_part': return evaluate_part(t.target, cfg, s, force=force)
+    return evaluate_stage(cfg, s, force=force)
+
+def _init_worker(threads: int):
+    limit_threads(threads)
+    warnings.filterwarnings('ignore', category=FutureWarning)
+
+def _work(t: Task, preset: str, force: bool, log: str) -> str:
+    "A task in a worker process, its output written to `log`."
+    with open(log, 'w', buffering=1) as f, contextlib.redirect_stdout(f), contextlib.redirect_stderr(f):
+        s = get_settings(preset=preset)
+        return str(_do(t, get_config(s.preset), s, force))
+
+def default_jobs(settings: Settings) -> int:
+    "Worker processes for `eol run`: two on a CPU with two or more cores (each stage pair trains side by side), else one."
+    return 1 if resolve_device(settings.device) != 'cpu' else max(1, min(2, usable_cores()))
+
+def run_tasks(tasks: Sequence[Task], cfg: OmniConfig, s: Settings, force: bool = False, jobs: int = 2,
+              heartbeat: float = 60.0) -> dict:
+    "Run `tasks` on `jobs` worker processes (one thread each on 2 cores) as their inputs appear → {task: (output, start, end)}."
+    import multiprocessing as mp
+    cores = usable_cores(); jobs = max(1, min(jobs, cores)); threads = max(1, cores // jobs)
+    logs = Path(s.run_path) / 'logs'; logs.mkdir(parents=True, exist_ok=True)
+    t_job, pending, running, done, pool, beat = time.time(), list(tasks), {}, {}, None, time.time()
+    say = lambda m: print(f"[{time.time() - t_job:5.0f} s] {m}", flush=True)
+    try:
+        while pending or running:
+            for name, (res, t0, task) in list(running.items()):
+                if not res.ready(): continue
+                del running[name]
+                try: out = res.get()
+                except BaseException:
+                    tail = (logs / f'{name}.log').read_text(errors='replace').splitlines()[-15:]
+                    say(f"{name} FAILED; the end of {logs / f'{name}.log'}:\n    " + '\n    '.join(tail)); raise
+                done[name] = (out, t0 - t_job, time.time() - t_job)
+                say(f"{name} finished in {time.time() - t0:.0f} s -> {out}")
+            ready = [t for t in pending if all(d in done for d in t.deps)]
+            alone = next((t for t in ready if t.alone), None)
+            if alone is not None and not running:                      # the workers wait; this one gets every core
+                pending.remove(alone); t0 = time.time()
+                print(f"\n== {alone.name}: {_what(alone)} (main process, {cores} threads)", flush=True)
+                limit_threads(cores)
+                out = _do(alone, cfg, s, force)
+                done[alone.name] = (str(out), t0 - t_job, time.time() - t_job)
+                print(f"   -> {out} ({time.time() - t0:.1f} s)", flush=True)
+                continue
+            for t in ([] if alone else ready)[:jobs - len(running)]:
+                if pool is None:                                       # workers start with their thread count set
+                    env = {k: os.environ.get(k) for k in THREAD_VARIABLES}
+                    for k in THREAD_VARIABLES: os.environ[k] = str(threads)
+                    pool = mp.get_context('spawn').Pool(jobs, _init_worker, (threads,))
+                    for k, v in env.items():
+                        if v is None: os.environ.pop(k, None)
+                        else: os.environ[k] = v
+                pending.remove(t)
+                log = logs / f'{t.name}.log'
+                running[t.name] = (pool.apply_async(_work, (t, s.preset, force, str(log))), time.time(), t)
+                say(f"{t.name} started: {_what(t)} ({threads} thread{'s' if threads > 1 else ''}; output in {log})")
+            if pending and not running and not ready:
+                raise RuntimeError(f"tasks wait for what never comes: {[(t.name, t.deps) for t in pending]}")
+            if running and time.time() - beat > heartbeat:
+                beat = time.time(); say('running: ' + ', '.join(f"{n} ({time.time() - t0:.0f} s)" for n, (_, t0, _) in running.items()))
+            time.sleep(0.2)
+    finally:
+        if pool is not None: pool.terminate(); pool.join()
+    return done
+
+def run_pipeline(preset: str | None = None, force: bool = False, stages=None, jobs: Optional[int] = None) -> dict:
+    "The main job: every stage of the table and the evaluation (or only `stages`) → {task: (output, start, end)}."
     s = get_settings(preset=preset)
     cfg = get_config(s.preset)
-    print(f"emotion_omni_lite main job: preset '{s.preset}', data in {s.data_path}, runs in {s.run_path}")
-    done = {}
-    for name in PIPELINE:
-        if stages and name not in stages: continue
-        t0 = time.time()
-        print(f"\n== {name}: {STAGES[name].what if name in STAGES else 'evaluation: report.json, report.md, figures, the benchmark table'}", flush=True)
-        out = evaluate_stage(cfg, s, force=force) if name == 'eval' else train_stage(name, cfg, s, force=force)
-        done[name] = (out, time.time() - t0)
-        print(f"   -> {out} ({time.time() - t0:.1f} s)", flush=True)
-    print('\nproduced:')
-    for name, (out, sec) in done.items(): print(f"  {name:22s} {out}  ({sec:.1f} s)")
+    jobs = default_jobs(s) if jobs is None else jobs
+    print(f"emotion_omni_lite main job: preset '{s.preset}', data in {s.data_path}, runs in {s.run_path}, "
+          f"{jobs} worker{'s' if jobs > 1 else ''} on {usable_cores()} cores")
+    t_job, done = time.time(), {}
+    if jobs > 1: done = run_tasks(plan_tasks(cfg, s, stages), cfg, s, force, jobs)
+    else:
+        for name in PIPELINE:                                          # one process, the table in order
+            if stages and name not in stages: continue
+            t0 = time.time()
+            print(f"\n== {name}: {STAGES[name].what if name in STAGES else _what(Task('eval', 'eval', 'eval'))}", flush=True)
+            out = evaluate_stage(cfg, s, force=force) if name == 'eval' else train_stage(name, cfg, s, force=force)
+            done[name] = (out, t0 - t_job, time.time() - t_job)
+            print(f"   -> {out} ({time.time() - t0:.1f} s)", flush=True)
+    print(f"\nproduced (seconds since the job began; {time.time() - t_job:.0f} s in all):")
+    for name, (out, a, b) in done.items(): print(f"  {name:22s} {a:6.0f} → {b:6.0f} s  ({b - a:.1f} s)  {out}")
     return done
 
 # %% ../nbs/91_cli.ipynb #b275f313
@@ -76,7 +191,7 @@ def _params(a):
     t = param_table(get_config(a.preset or get_settings().preset))
     print(json.dumps(t) if a.json else format_table(t))
 
-def _run(a): run_pipeline(a.preset, force=a.force, stages=a.stages)
+def _run(a): run_pipeline(a.preset, force=a.force, stages=a.stages, jobs=a.jobs)
 
 def _chat(a):
     chat_main(a.audio, a.out, as_json=a.json, settings=get_settings(preset=a.preset), overwrite=a.overwrite)
@@ -96,6 +211,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp = add('run', _run, 'the main job: data, every training stage, evaluation, report')
     sp.add_argument('--force', action='store_true', help='rebuild and retrain even when a matching run exists')
     sp.add_argument('--stages', nargs='*', default=None, choices=PIPELINE, help="only these stages")
+    sp.add_argument('--jobs', type=int, default=None,
+                    help='worker processes, each with cores // jobs threads (default: 2 on a CPU with 2+ cores, 1 on a GPU)')
     sp = add('chat', _chat, 'speech in, empathetic reply speech out')
     sp.add_argument('--audio', required=True, help='input speech file (wav, flac, ogg, mp3)')
     sp.add_argument('--out', default='reply.wav', help='where to write the reply speech (never the input; an existing file only with --overwrite)')

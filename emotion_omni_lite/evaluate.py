@@ -22,14 +22,14 @@ from .semantic_encoder import load_asr_model, transcribe
 from .emotion_encoder import emotion_features, load_emotion_encoder, predict_emotions
 from .text_llm import generate_text, load_text_llm
 from .stage1 import ReplyStyleClassifier, load_stage1, stage1_features
-from .omni import load_omni, speech_figures
+from .omni import SPEECH_SETS, hear, load_omni, speech_figures, speech_rows
 from .cues import timing_probe
 from .train import save_json
 from .report import QUALITY, SYSTEMS, benchmark_table, quality_check, report_folder, score, write_report
 
 # %% auto #0
-__all__ = ['EVAL_STAGES', 'EVAL_SIZES', 'SPEECH_FIGURE_SIZES', 'IncompleteRun', 'run_status', 'check_run', 'eval_indices',
-           'speech_indices', 'collect', 'run_speech_figures', 'evaluate_run', 'run_figures', 'quality_card']
+__all__ = ['EVAL_STAGES', 'EVAL_SIZES', 'SPEECH_FIGURE_SIZES', 'EVAL_PARTS', 'IncompleteRun', 'run_status', 'check_run',
+           'eval_indices', 'collect', 'evaluate_part', 'speech_records', 'evaluate_run', 'run_figures', 'quality_card']
 
 # %% ../nbs/16_evaluate.ipynb #e66c34f2
 EVAL_STAGES = ('data', 'asr', 'emotion_encoder', 'text_llm', 'stage1', 'stage1_semantic_only', 'vocoder', 'stage2',
@@ -70,36 +70,18 @@ def eval_indices(rows: Sequence[dict], max_items: Optional[int] = None) -> list:
     if max_items and len(idx) > max_items: idx = [idx[int(k * len(idx) / max_items)] for k in range(max_items)]
     return idx
 
-def speech_indices(rows: Sequence[dict], idx: Sequence[int], max_speech: int) -> list:
-    "At most `max_speech` tone-dependent rows of `idx`, taken in turn from each user emotion (balanced)."
-    per = {e: [i for i in idx if rows[i]['sentence_kind'] == 'tone' and rows[i]['user_emotion'] == e] for e in EMOTIONS}
-    k = -(-max_speech // max(1, sum(bool(v) for v in per.values())))   # per emotion present, rounded up
-    per = {e: v[:: max(1, len(v) // k)][:k] for e, v in per.items()}     # spread over sentences and voices
-    turns = [per[e][j] for j in range(k) for e in EMOTIONS if j < len(per[e])]
-    return sorted(turns[:max_speech])
-
 class _Judges:
-    "The speech judges, loaded once: emotion encoder, pocketsphinx, DNSMOS (and the kit's ASR, run in batches by `flush`)."
+    "What the benchmark adds to `speech_figures`' judging, on the same clips: the heard emotion vector, DNSMOS, the kit's ASR."
     def __init__(self, cfg, s):
-        self.cfg, self.emo, self.asr, self.pending = cfg, load_emotion_encoder(cfg, s), load_asr_model(cfg, s), []
-    def __call__(self, wave, sr: int = SAMPLE_RATE, emotion_vec_true=None) -> dict:
-        w = torch.as_tensor(wave, dtype=torch.float32).flatten()
-        if sr != SAMPLE_RATE: w = resample(w, sr, SAMPLE_RATE)
-        if len(w) < MIN_SAMPLES: w = torch.cat([w, torch.zeros(MIN_SAMPLES - len(w))])             # at least 0.1 s
-        w = w[: int(self.cfg.audio.max_seconds * SAMPLE_RATE)]
-        mel = log_mel(w, self.cfg.audio)                                              # [n_mels, T100]
-        f = emotion_features(self.emo, [w], self.cfg.audio)
-        vec = f.emotion_vec[0]
-        out = {'speech_emotion': EMOTIONS[int(f.logits[0].argmax())], 'emotion_vec_reply': vec, 'dnsmos': dnsmos(w)['ovrl'],
-               'ps_text': pocketsphinx_transcribe(w)}
-        if emotion_vec_true is not None: out['emo_cos'] = float(cosine_similarity(vec, emotion_vec_true)[0])
-        self.pending.append((out, mel))                  # the kit's ASR runs later, batched (it decodes greedily)
-        return out
-    def flush(self):
-        "Run the kit's ASR on every clip judged so far, in one batched pass; fills each result's `asr_text`."
-        if self.pending:
-            for (o, _), t in zip(self.pending, transcribe(self.asr, [m for _, m in self.pending])): o['asr_text'] = t
-        self.pending = []
+        self.cfg, self.emo, self.asr = cfg, load_emotion_encoder(cfg, s), load_asr_model(cfg, s)
+    def __call__(self, waves: Sequence[torch.Tensor], sr: int = SAMPLE_RATE) -> list:
+        "One dict per clip: emotion_vec_reply, dnsmos, asr_text (a clip under 0.1 s is padded with silence to 0.1 s)."
+        ws = [torch.as_tensor(w, dtype=torch.float32).flatten() for w in waves]
+        ws = [(resample(w, sr, SAMPLE_RATE) if sr != SAMPLE_RATE else w)[: int(self.cfg.audio.max_seconds * SAMPLE_RATE)] for w in ws]
+        ws = [torch.cat([w, torch.zeros(MIN_SAMPLES - len(w))]) if len(w) < MIN_SAMPLES else w for w in ws]
+        _, vecs = predict_emotions(self.emo, ws)
+        asr = transcribe(self.asr, [log_mel(w, self.cfg.audio) for w in ws])              # one batched pass
+        return [{'emotion_vec_reply': v.tolist(), 'dnsmos': dnsmos(w)['ovrl'], 'asr_text': a} for w, v, a in zip(ws, vecs, asr)]
 
 def _timed_reply(omni, feat: dict) -> tuple:
     "One streaming reply with a clock on every text token and audio chunk (callbacks) → (result, timeline)."
@@ -116,8 +98,8 @@ def _timed_reply(omni, feat: dict) -> tuple:
 
 # %% ../nbs/16_evaluate.ipynb #57f31fb4
 def collect(cfg: OmniConfig, settings: Optional[Settings] = None, max_items: Optional[int] = None,
-            max_speech: int = 24, n_latency: int = 5, progress: bool = True) -> tuple:
-    "Run the four systems on the held-out set → (records, extra metrics: latency, memory, judge status)."
+            progress: bool = True) -> tuple:
+    "The text side of the four systems on the held-out set → (records, extra: memory, judge status). Speech: `evaluate_part`."
     from tqdm.auto import tqdm
     s = settings or get_settings(preset=cfg.preset)
     t_start = time.time()
@@ -133,18 +115,16 @@ def collect(cfg: OmniConfig, settings: Optional[Settings] = None, max_items: Opt
              'target_emotion': rows[i]['reply_emotion'], 'target_style': REPLY_STYLE[rows[i]['user_emotion']],
              'ref_text': rows[i]['reply_text'], 'query_text': rows[i]['query_text'], 'sys': {}} for i in idx]
     feats = [{k: f1[k][i] for k in ('sem', 'emo', 'n50')} for i in idx]
-    judges = _Judges(cfg, s)
     say(f"{len(idx)} held-out utterances: input emotion and ASR")
+    emo, asr_model = load_emotion_encoder(cfg, s), load_asr_model(cfg, s)
     waves = [load_audio(audio_path(rows[i], s, 'query')) for i in idx]
-    mels = [log_mel(w, cfg.audio) for w in waves]                                         # [n_mels, T100] each
-    pred, _ = predict_emotions(judges.emo, waves)
-    asr = transcribe(judges.asr, mels)
+    pred, _ = predict_emotions(emo, waves)
+    asr = transcribe(asr_model, [log_mel(w, cfg.audio) for w in waves])                  # [n_mels, T100] each
     for r, p, a in zip(recs, pred.tolist(), asr): r['input_pred'], r['asr_text'] = EMOTIONS[p], a
     say("(a) cascade: ASR transcript → text LLM")
     llm, tok = load_text_llm(cfg, s)
     for r in tqdm(recs, desc='cascade', disable=not progress, leave=False):
-        text = generate_text(llm, tok, r['asr_text'])
-        r['sys']['cascade'] = {'text': text}
+        r['sys']['cascade'] = {'text': generate_text(llm, tok, r['asr_text'])}
     del llm
     pipes = {'omni': load_stage1(cfg, s), 'semantic_only': load_stage1(cfg, s, 'stage1_semantic_only')}
     for key, pipe in pipes.items():
@@ -159,36 +139,7 @@ def collect(cfg: OmniConfig, settings: Optional[Settings] = None, max_items: Opt
         for r, st in zip(recs, styles):
             r['sys'][key]['style'] = st
             if r['sys'][key]['emotion'] is None: r['sys'][key]['emotion'] = style_emotion.get(st, 'neutral')
-    # speech
-    omnis = {'omni': load_omni(cfg, s), 'semantic_only': load_omni(cfg, s, stage1='stage1_semantic_only'),
-             'omni_no_adaln': load_omni(cfg, s, stage2='stage2_no_adaln')}
-    sp = speech_indices(rows, idx, max_speech)
-    pos = {i: k for k, i in enumerate(idx)}
-    say(f"speech: {len(sp)} tone-dependent utterances × 4 systems + the reference audio")
-    done = []                                                            # (record entry, judge result)
-    for i in tqdm(sp, desc='speech', disable=not progress, leave=False):
-        r, feat = recs[pos[i]], feats[pos[i]]
-        ref = judges(load_audio(audio_path(rows[i], s, 'reply'))); judges.pending.pop()   # its transcript is not needed
-        r['ref_speech'] = {k: ref[k] for k in ('speech_emotion', 'dnsmos', 'ps_text')}
-        for key, omni in omnis.items():
-            o = omni.respond_features(feat, streaming=True)
-            if len(o['audio']) < o['sample_rate'] // 10:                       # under 0.1 s: no speech, counts as wrong
-                r['sys'][key].update(speech_emotion='(silent)', ps_text='', speech_text=o['text']); continue
-            done.append((r['sys'][key], judges(o['audio'], o['sample_rate'], ref['emotion_vec_reply'])))
-            r['sys'][key]['speech_text'] = o['text']
-        w = speak(r['sys']['cascade']['text'] or '...', cfg.data.assistant_voice, 'neutral')
-        done.append((r['sys']['cascade'], judges(w, SAMPLE_RATE, ref['emotion_vec_reply'])))
-    judges.flush()
-    for target, j in done: target.update({k: v for k, v in j.items() if k != 'emotion_vec_reply'})
-    say(f"latency: {n_latency} streaming replies of (c)")
-    lat, timeline = [], None
-    for i in sp[:n_latency]:
-        o, tl = _timed_reply(omnis['omni'], feats[pos[i]])
-        if timeline is None and tl['chunk_ms']: timeline = tl
-        secs = len(o['audio']) / o['sample_rate']
-        lat.append((o['timings']['first_text_token_ms'], o['timings']['first_audio_ms'], o['timings']['total_ms'] / 1000 / max(secs, 1e-3)))
-    med = lambda k: float(np.median([l[k] for l in lat if l[k] is not None])) if any(l[k] is not None for l in lat) else None
-    extra = {'preset': cfg.preset, 'n_speech_items': len(sp), 'first_text_ms': med(0), 'first_audio_ms': med(1), 'rtf': med(2)}
+    extra = {'preset': cfg.preset}
     ep = judge_endpoint(s)
     extra['empathy_judge_status'] = 'off' if ep is None else f'on ({ep[1]} at {ep[0]})'
     if ep is not None:
@@ -202,60 +153,130 @@ def collect(cfg: OmniConfig, settings: Optional[Settings] = None, max_items: Opt
             for r in recs:
                 for o in r['sys'].values(): o.pop('judge', None)
     extra['peak_memory_mb'] = round(peak_memory_mb(s.device if s.device != 'auto' else 'cpu'), 1)
-    return recs, {**extra, 'timeline': timeline}
+    return recs, extra
 
 # %% ../nbs/16_evaluate.ipynb #3c9abe76
-EVAL_SIZES = {'smoke': dict(max_items=8, max_speech=1, n_latency=1),    # per preset: how much to score
-              'lite': dict(max_items=None, max_speech=24, n_latency=5),
-              'full': dict(max_items=600, max_speech=120, n_latency=10)}
+EVAL_SIZES = {'smoke': dict(max_items=8), 'lite': dict(max_items=None), 'full': dict(max_items=600)}   # text: rows scored
+SPEECH_FIGURE_SIZES = {'smoke': dict(n_eval=4, n_follow=2), 'lite': dict(n_eval=96, n_follow=24),
+                       'full': dict(n_eval=96, n_follow=24)}   # replies spoken whole, and re-spoken under every reply emotion
 
 def _stamp(cfg: OmniConfig, s: Settings, sizes: dict) -> str:
     import hashlib
     parts = {name: stage_hash(name, cfg, s.seed) for name in EVAL_STAGES}                 # the runs it scores
-    d = {'parts': parts, 'sizes': sizes, 'judge': judge_endpoint(s), 'seed': s.seed}
+    d = {'parts': parts, 'sizes': sizes, 'judge': judge_endpoint(s), 'seed': s.seed, 'version': 2}   # v2: speech in parts
     return hashlib.sha256(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:12]
 
-SPEECH_FIGURE_SIZES = {'smoke': dict(n_eval=4, n_follow=2), 'lite': dict(n_eval=96, n_follow=24),
-                       'full': dict(n_eval=96, n_follow=24)}   # replies spoken whole, and re-spoken under every reply emotion
+_SPEAK = ('data', 'asr', 'emotion_encoder', 'text_llm', 'vocoder')
+EVAL_PARTS = {  # each system's speech on the speech rows: runs it reads (the main job runs the parts side by side)
+    'omni': _SPEAK + ('stage1', 'stage2'), 'omni_no_adaln': _SPEAK + ('stage1', 'stage2_no_adaln'),
+    'semantic_only': _SPEAK + ('stage1_semantic_only', 'stage2'), 'cascade': ('data', 'asr', 'emotion_encoder', 'text_llm')}
 
-def run_speech_figures(cfg: OmniConfig, s: Settings, stamp: str, force: bool = False, progress: bool = True) -> dict:
-    "Stage 2's speech figures with and without AdaLN (`omni.speech_figures`), computed once per scored run, kept in report/speech_figures.json."
-    path = report_folder(s) / 'speech_figures.json'
-    sizes = SPEECH_FIGURE_SIZES.get(cfg.preset, SPEECH_FIGURE_SIZES['lite'])
+def _speech_sizes(cfg: OmniConfig) -> dict: return SPEECH_FIGURE_SIZES.get(cfg.preset, SPEECH_FIGURE_SIZES['lite'])
+
+def _part_file(s: Settings, system: str) -> Path: return report_folder(s) / 'speech' / f'{system}.json'
+
+def evaluate_part(system: str, cfg: OmniConfig, settings: Optional[Settings] = None, force: bool = False,
+                  progress: bool = True) -> Path:
+    "One system's reply speech on the speech rows, spoken and judged once, kept in report/speech/<system>.json."
+    s = settings or get_settings(preset=cfg.preset)
+    sizes, path = _speech_sizes(cfg), _part_file(s, system)
+    stamp = _stamp(cfg, s, sizes)
     try: old = json.loads(path.read_text()) if path.exists() else {}
-    except ValueError: old = {}                                      # damaged: computed again
-    if not force and isinstance(old, dict) and old.get('run_stamp') == stamp and old.get('sizes') == sizes \
-            and {'adaln', 'no_adaln'} <= set(old): return old
-    if progress: print(f"[eval] stage 2's speech figures ({sizes['n_eval']} replies, {sizes['n_follow']} re-spoken per reply emotion)")
-    sp = {'run_stamp': stamp, 'sizes': sizes, 'adaln': speech_figures(cfg, s, **sizes),
-          'no_adaln': speech_figures(cfg, s, omni=load_omni(cfg, s, stage2='stage2_no_adaln'), **sizes)}
-    if isinstance(old, dict) and old.get('run_stamp') == stamp:    # what else was kept for this run (e.g. a baseline)
-        sp = {**{k: v for k, v in old.items() if k not in sp}, **sp}
-    save_json(sp, path)
-    return sp
+    except ValueError: old = {}                                                         # damaged: computed again
+    if not force and isinstance(old, dict) and old.get('stamp') == stamp: return path
+    t0 = time.time()
+    if progress: print(f"[eval] {SYSTEMS[system][1]}: speech of {sizes['n_eval']} held-out replies", flush=True)
+    judges, f1 = _Judges(cfg, s), stage1_features(cfg, s, progress=False)
+    rows, out = f1['rows'], {'stamp': stamp, 'system': system}
+    if system == 'cascade':                               # ASR transcript → text LLM → espeak's neutral voice
+        idx = speech_rows(rows, s.seed, sizes['n_eval'])
+        emo, asr_model = judges.emo, judges.asr
+        queries = transcribe(asr_model, [log_mel(load_audio(audio_path(rows[i], s, 'query')), cfg.audio) for i in idx])
+        llm, tok = load_text_llm(cfg, s)
+        texts = [generate_text(llm, tok, q) for q in queries]
+        waves = [speak(t or '...', cfg.data.assistant_voice, 'neutral') for t in texts]
+        heard, ps = hear(emo, waves, cfg.audio), [pocketsphinx_transcribe(w) for w in waves]
+        out['figures'] = {'generated_emotion_acc': round(sum(h == rows[i]['reply_emotion'] for h, i in zip(heard, idx)) / len(idx), 4)}
+        generated = [{'text': t, 'speech_emotion': h, 'ps_text': p} for t, h, p in zip(texts, heard, ps)]
+        extra = judges(waves)
+    else:
+        stage1, stage2 = {'omni': ('stage1', 'stage2'), 'omni_no_adaln': ('stage1', 'stage2_no_adaln'),
+                          'semantic_only': ('stage1_semantic_only', 'stage2')}[system]
+        omni = load_omni(cfg, s, stage1=stage1, stage2=stage2)
+        sets = {'omni': SPEECH_SETS, 'omni_no_adaln': ('generated', 'teacher_text'), 'semantic_only': ('generated',)}[system]
+        m, kept = speech_figures(cfg, s, sizes['n_eval'], omni, True, 0 if system == 'semantic_only' else sizes['n_follow'],
+                                 sets, keep=True)
+        idx, clips, heard, hyps = kept['rows'], kept['clips'], kept['heard'], kept['hyps']
+        out['figures'] = m
+        waves, texts, gen = clips['generated']
+        generated = [{'text': t, 'reply_emotion': g['reply_emotion'], 'speech_emotion': h, 'ps_text': p}
+                     for t, g, h, p in zip(texts, gen, heard['generated'], hyps['generated'])]
+        extra = judges(waves, omni.vocoder.sample_rate)
+        if system == 'omni':                              # the reference reply audio (judged once) and a streaming timeline
+            ref = judges(clips['reference'][0])
+            out['reference'] = [{**x, 'speech_emotion': h, 'ps_text': p}
+                                for x, h, p in zip(ref, heard['reference'], hyps['reference'])]
+            out['timeline'] = _timed_reply(omni, {k: f1[k][idx[0]] for k in ('sem', 'emo', 'n50')})[1]
+    out['rows'] = idx
+    out['generated'] = [{**g, **x} for g, x in zip(generated, extra)]
+    out['seconds'] = round(time.time() - t0, 1)
+    save_json(out, path)
+    return path
+
+def speech_records(cfg: OmniConfig, s: Settings, force: bool = False, progress: bool = True) -> tuple:
+    "(one record per speech row with every system's judged speech, the parts) — each part made now if the job has not."
+    parts = {p: json.loads(evaluate_part(p, cfg, s, force=force, progress=progress).read_text()) for p in EVAL_PARTS}
+    rows = stage1_features(cfg, s, progress=False)['rows']
+    if len({tuple(p['rows']) for p in parts.values()}) != 1:
+        raise RuntimeError(f"the speech parts in {report_folder(s) / 'speech'} judged different rows: run `eol eval --force`")
+    recs = []
+    for k, i in enumerate(parts['omni']['rows']):
+        r, ref = rows[i], parts['omni']['reference'][k]
+        rec = {'id': r['id'], 'sentence_kind': r['sentence_kind'], 'user_emotion': r['user_emotion'],
+               'target_emotion': r['reply_emotion'], 'ref_text': r['reply_text'], 'sys': {},
+               'ref_speech': {x: ref[x] for x in ('speech_emotion', 'dnsmos', 'ps_text')}}
+        for key in SYSTEMS:
+            g = parts[key]['generated'][k]
+            rec['sys'][key] = {'text': g['text'], 'speech_text': g['text'], 'speech_emotion': g['speech_emotion'],
+                               'dnsmos': g['dnsmos'], 'ps_text': g['ps_text'], 'asr_text': g['asr_text'],
+                               'emo_cos': float(cosine_similarity(torch.tensor(g['emotion_vec_reply']),
+                                                                  torch.tensor(ref['emotion_vec_reply']))[0])}
+        recs.append(rec)
+    return recs, parts
 
 def evaluate_run(preset: Optional[str] = None, settings: Optional[Settings] = None, force: bool = False,
                  progress: bool = True, **sizes) -> Path:
-    "Score a trained run: writes report.json, details.json, report.md and figures/ into run_path/report; returns that folder."
+    "Score a trained run: writes report.json, details.json, report.md, speech_figures.json and figures/ into run_path/report."
     s = settings or get_settings(preset=preset)
     cfg = get_config(preset or s.preset)
     check_run(cfg, s)                                              # names what is missing, before loading anything
     sizes = {**EVAL_SIZES.get(cfg.preset, EVAL_SIZES['lite']), **sizes}
-    out, stamp = report_folder(s), _stamp(cfg, s, sizes)
+    out, stamp = report_folder(s), _stamp(cfg, s, {**sizes, 'speech': _speech_sizes(cfg)})
     old = out / 'report.json'
-    if not force and old.exists() and json.loads(old.read_text()).get('run_stamp') == stamp:
+    if not force and old.exists() and json.loads(old.read_text()).get('run_stamp') == stamp \
+            and (out / 'speech_figures.json').exists():
         print(f"[eval] the report in {out} is up to date (force=True to recompute)")
     else:
         t0 = time.time()
+        sp_recs, parts = speech_records(cfg, s, force=force, progress=progress)    # the speech, made once per system
         recs, extra = collect(cfg, s, progress=progress, **sizes)
-        timeline = extra.pop('timeline', None)
+        m = parts['omni']['figures']                               # latency: the same streaming replies (c) was judged on
+        extra.update({'n_speech_items': len(sp_recs), 'first_text_ms': m['median_first_text_token_ms'],
+                      'first_audio_ms': m['median_first_audio_ms'], 'rtf': m['rtf']})
         extra.update(timing_probe(cfg, s))                         # what rate and pauses alone tell: the floor for (b)
-        flat, details = score(recs, {**extra, 'eval_seconds': round(time.time() - t0, 1), 'run_stamp': stamp})
-        details['timeline'] = timeline
+        flat, details = score(recs, {**extra, 'eval_seconds': round(time.time() - t0, 1), 'run_stamp': stamp}, speech=sp_recs)
+        details['timeline'] = parts['omni'].get('timeline')
         write_report(flat, details, out)
         with open(out / 'records.jsonl', 'w') as f:
-            for r in recs: f.write(json.dumps(r, default=str) + '\n')
-    sp = run_speech_figures(cfg, s, stamp, force=force, progress=progress)
+            for r in recs + sp_recs: f.write(json.dumps(r, default=str) + '\n')
+        sp = {'run_stamp': stamp, 'sizes': _speech_sizes(cfg), 'adaln': parts['omni']['figures'],
+              'no_adaln': parts['omni_no_adaln']['figures']}
+        try: kept = json.loads((out / 'speech_figures.json').read_text())
+        except (OSError, ValueError): kept = {}
+        if isinstance(kept, dict) and kept.get('run_stamp') == stamp:   # what else was kept for this run (e.g. a baseline)
+            sp = {**{k: v for k, v in kept.items() if k not in sp}, **sp}
+        save_json(sp, out / 'speech_figures.json')
+    sp = json.loads((out / 'speech_figures.json').read_text())
     print(f"\nreport: {out / 'report.md'}; stage 2's speech figures: {out / 'speech_figures.json'} "
           f"(generated speech emotion {sp['adaln']['generated_emotion_acc']:.1%}, follows the AdaLN vector "
           f"{sp['adaln']['follows_condition_acc']:.1%}, without AdaLN {sp['no_adaln']['follows_condition_acc']:.1%})\n")

@@ -137,7 +137,8 @@ def pocketsphinx_transcribe(wave, sr: int = SAMPLE_RATE) -> str:
     "pocketsphinx's English transcript of `wave` (float [T] in [-1, 1]; resampled to 16 kHz when needed)."
     if 'dec' not in _PS:
         from pocketsphinx import Decoder
-        _PS['dec'] = Decoder(samprate=SAMPLE_RATE, logfn=os.devnull, maxhmmpf=3000, maxwpf=10)  # pruned: 2× faster on noise, same WER
+        _PS['dec'] = Decoder(samprate=SAMPLE_RATE, logfn=os.devnull, maxhmmpf=3000, maxwpf=10,  # pruned: 2× faster on noise
+                             fwdflat=False)     # one search pass, not two: 1.6× faster (48 espeak replies: WER 84 % vs 87 %)
     w = torch.as_tensor(np.asarray(wave, dtype=np.float32)).flatten()
     if sr != SAMPLE_RATE:
         w = resample(w, sr, SAMPLE_RATE)
@@ -168,7 +169,7 @@ def _dnsmos_session():
     if 'sess' not in _DN:
         try: import onnxruntime as ort
         except ImportError: raise ImportError("DNSMOS needs onnxruntime: pip install onnxruntime")
-        so = ort.SessionOptions(); so.intra_op_num_threads = so.inter_op_num_threads = max(1, min(4, os.cpu_count() or 1))
+        so = ort.SessionOptions(); so.intra_op_num_threads, so.inter_op_num_threads = torch.get_num_threads(), 1  # the process's share
         so.log_severity_level = 3
         if os.environ.get('HF_HUB_OFFLINE') == '1' and hasattr(ort, 'disable_telemetry_events'):
             ort.disable_telemetry_events()                               # offline means offline: no telemetry events either

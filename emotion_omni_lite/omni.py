@@ -22,11 +22,12 @@ from .stages import stage_config
 from .stage1 import EmotionCentroids, collate_stage1, encode_speech, load_stage1, splice_speech, stage1_features
 from .decoder import stream_decode
 from .vocoder import build_vocoder
-from .metrics import pocketsphinx_wer
+from .metrics import pocketsphinx_wer, wer
 from .stage2 import load_stage2_model, stage2_features
 
 # %% auto #0
-__all__ = ['hearing_seconds', 'check_length', 'EmotionOmni', 'load_omni', 'speech_figures', 'condition_following', 'chat_main']
+__all__ = ['SPEECH_SETS', 'WER_SETS', 'hearing_seconds', 'check_length', 'EmotionOmni', 'load_omni', 'speech_rows', 'hear',
+           'speech_clips', 'speech_metrics', 'speech_figures', 'condition_following', 'chat_main']
 
 # %% ../nbs/14a_omni.ipynb #a74ec076
 def hearing_seconds(cfg: OmniConfig) -> float:
@@ -181,36 +182,66 @@ def load_omni(cfg: OmniConfig, settings: Optional[Settings] = None, stage1: str 
                        s1.end_id).eval()
 
 # %% ../nbs/14a_omni.ipynb #090b8066
+def speech_rows(rows: Sequence[dict], seed: int, n_eval: int) -> list:
+    "The held-out rows whose replies are spoken and judged: a seeded sample of `n_eval` (the same rows for every system)."
+    test = [i for i, r in enumerate(rows) if r['split'] != 'train']
+    return sorted(random.Random(seed).sample(test, min(n_eval, len(test))))
+
+def hear(encoder, waves: Sequence[torch.Tensor], audio_cfg) -> list:
+    "The emotion the kit's emotion encoder hears in each wave (one batch); under 0.1 s of speech is '(silent)'."
+    ok = [len(w) >= MIN_SAMPLES for w in waves]
+    pr = classify_emotion(encoder, [w if o else torch.zeros(MIN_SAMPLES) for w, o in zip(waves, ok)], audio_cfg).argmax(-1)
+    return [EMOTIONS[p] if o else '(silent)' for o, p in zip(ok, pr.tolist())]
+
+SPEECH_SETS = ('generated', 'teacher_text', 'reference', 'vocoded_reference_units')   # what `speech_figures` speaks and judges
+WER_SETS = ('generated', 'reference')                                                  # … and transcribes with pocketsphinx
+
+def speech_clips(omni, f1: dict, f2: dict, idx: Sequence[int], settings: Settings, streaming: bool = True,
+                 sets: Sequence[str] = SPEECH_SETS) -> dict:
+    "{set: (waves, the text each should say)} for rows `idx`; 'generated' also keeps each reply's result (text, timings)."
+    rows, out = f2['rows'], {}
+    if 'generated' in sets:
+        gen = [omni.respond_features({k: f1[k][i] for k in ('sem', 'emo', 'n50')}, streaming) for i in idx]
+        out['generated'] = ([g['audio'] for g in gen], [g['text'] for g in gen], gen)
+    true_text = [rows[i]['reply_text'] for i in idx]
+    if 'teacher_text' in sets:
+        out['teacher_text'] = ([omni.speak_states(f2['h'][i], f2['e'][i], f2['emotion_vec_pred'][i], streaming)[1] for i in idx], true_text)
+    if 'reference' in sets: out['reference'] = ([load_audio(audio_path(rows[i], settings, 'reply')) for i in idx], true_text)
+    if 'vocoded_reference_units' in sets:
+        out['vocoded_reference_units'] = ([omni.vocoder(f2['units'][i].tolist()) for i in idx], true_text)
+    return out
+
+def speech_metrics(heard: dict, want: Sequence[str], hyps: dict, texts: dict, gen: Optional[list] = None,
+                   sample_rate: int = SAMPLE_RATE, seconds: float = 0.0) -> dict:
+    "The figures of judged clips: emotion accuracy per set, pocketsphinx WER where transcribed, the reply's label, latency."
+    m = {'n_eval': len(want)}
+    for k, labels in heard.items():
+        m[f'{k}_emotion_acc'] = round(sum(l == t for l, t in zip(labels, want)) / max(len(want), 1), 4)
+        if k in hyps: m[f'{k}_wer'] = round(wer(list(texts[k]), list(hyps[k])), 4)
+    if gen:
+        m['reply_emotion_label_acc'] = round(sum(g['reply_emotion'] == t for g, t in zip(gen, want)) / len(want), 4)
+        for k in ('first_text_token_ms', 'first_audio_ms', 'total_ms'):
+            v = sorted(g['timings'][k] for g in gen if g['timings'][k] is not None)
+            m[f'median_{k}'] = v[len(v) // 2] if v else None
+        m['rtf'] = round(sum(g['timings']['total_ms'] for g in gen) / 1000 / max(seconds, 1e-3), 3)
+    return m
+
 def speech_figures(cfg: OmniConfig, settings: Optional[Settings] = None, n_eval: int = 96, omni=None,
-                   streaming: bool = True, n_follow: int = 24) -> dict:
+                   streaming: bool = True, n_follow: int = 24, sets: Sequence[str] = SPEECH_SETS, keep: bool = False):
     "Emotion accuracy (kit's emotion encoder) and pocketsphinx WER of generated reply speech on held-out dialogues."
     s = settings or get_settings()
     omni = omni or load_omni(cfg, s)
     f1, f2 = stage1_features(cfg, s), stage2_features(cfg, s)
-    rows = f2['rows']
-    test = [i for i, r in enumerate(rows) if r['split'] != 'train']
-    idx = sorted(random.Random(s.seed).sample(test, min(n_eval, len(test))))
-    gen = [omni.respond_features({k: f1[k][i] for k in ('sem', 'emo', 'n50')}, streaming) for i in idx]
-    tf = [omni.speak_states(f2['h'][i], f2['e'][i], f2['emotion_vec_pred'][i], streaming)[1] for i in idx]
-    waves = {'generated': [g['audio'] for g in gen], 'teacher_text': tf,
-             'reference': [load_audio(audio_path(rows[i], s, 'reply')) for i in idx],
-             'vocoded_reference_units': [omni.vocoder(f2['units'][i].tolist()) for i in idx]}
-    want = [rows[i]['reply_emotion'] for i in idx]
-    texts = {'generated': [g['text'] for g in gen]}
-    m = {'n_eval': len(idx), 'streaming': streaming}
-    for k, ws in waves.items():
-        ok = [len(w) >= MIN_SAMPLES for w in ws]                        # under 0.1 s of speech counts as wrong
-        pr = classify_emotion(omni.emotion_encoder, [w if o else torch.zeros(MIN_SAMPLES) for w, o in zip(ws, ok)], cfg.audio).argmax(-1)
-        m[f'{k}_emotion_acc'] = round(sum(o and EMOTIONS[p] == t for o, p, t in zip(ok, pr.tolist(), want)) / len(idx), 4)
-        m[f'{k}_wer'] = round(pocketsphinx_wer(ws, texts.get(k, [rows[i]['reply_text'] for i in idx]))[0], 4)
-    m['reply_emotion_label_acc'] = round(sum(g['reply_emotion'] == t for g, t in zip(gen, want)) / len(idx), 4)
-    for k in ('first_text_token_ms', 'first_audio_ms', 'total_ms'):
-        v = sorted(g['timings'][k] for g in gen if g['timings'][k] is not None)
-        m[f'median_{k}'] = v[len(v) // 2] if v else None
-    secs = sum(len(w) for w in waves['generated']) / omni.vocoder.sample_rate
-    m['rtf'] = round(sum(g['timings']['total_ms'] for g in gen) / 1000 / max(secs, 1e-3), 3)
-    m.update(condition_following(omni, f2, idx[:n_follow], cfg.audio, streaming))
-    return m
+    idx = speech_rows(f2['rows'], s.seed, n_eval)
+    clips = speech_clips(omni, f1, f2, idx, s, streaming, sets)
+    heard = {k: hear(omni.emotion_encoder, w, cfg.audio) for k, (w, *_) in clips.items()}
+    hyps = {k: pocketsphinx_wer(clips[k][0], clips[k][1])[1] for k in WER_SETS if k in clips}
+    gen = clips['generated'][2] if 'generated' in clips else None
+    secs = sum(len(w) for w in clips['generated'][0]) / omni.vocoder.sample_rate if gen else 0.0
+    m = {**speech_metrics(heard, [f2['rows'][i]['reply_emotion'] for i in idx], hyps, {k: c[1] for k, c in clips.items()},
+                          gen, seconds=secs), 'streaming': streaming}
+    if n_follow: m.update(condition_following(omni, f2, idx[:n_follow], cfg.audio, streaming))
+    return (m, {'rows': idx, 'clips': clips, 'heard': heard, 'hyps': hyps}) if keep else m   # keep: what was spoken and heard
 
 def condition_following(omni, f2: dict, idx: Sequence[int], audio_cfg, streaming: bool = True) -> dict:
     "Speak each reply's true-text states under every reply emotion's vector: how often the speech follows the vector, how often the words."

@@ -29,8 +29,8 @@ def _mean(xs):
     xs = [x for x in xs if x is not None and not (isinstance(x, float) and np.isnan(x))]
     return float(np.mean(xs)) if xs else None
 
-def _system_metrics(recs: list, key: str) -> dict:
-    "Metrics of one system on `recs` (records that have this system)."
+def _system_metrics(recs: list, key: str, speech: Optional[list] = None) -> dict:
+    "Metrics of one system on `recs` (records that have this system); its speech on `speech` (default: `recs`)."
     rs = [r for r in recs if key in r['sys']]
     if not rs: return {}
     o = [r['sys'][key] for r in rs]
@@ -46,7 +46,8 @@ def _system_metrics(recs: list, key: str) -> dict:
                                         [x['emotion'] == r['target_emotion'] for r, x in zip(rs, o)],
                                         [r['ref_text'] for r in rs], [x['text'] for x in o]),
          'empathy_judge': _mean([x.get('judge') for x in o])}
-    sp = [(r, x) for r, x in zip(rs, o) if x.get('speech_emotion') is not None]
+    sp = [(r, r['sys'][key]) for r in (rs if speech is None else speech)
+          if key in r['sys'] and r['sys'][key].get('speech_emotion') is not None]
     if sp:
         m['speech_emotion_acc'] = accuracy([r['target_emotion'] for r, _ in sp], [x['speech_emotion'] for _, x in sp])
         m['dnsmos_ovrl'] = _mean([x.get('dnsmos') for _, x in sp])
@@ -58,17 +59,18 @@ def _system_metrics(recs: list, key: str) -> dict:
         m['n_speech'] = len(sp)
     return m
 
-def score(records: Sequence[dict], extra: Optional[dict] = None) -> tuple:
-    "(flat metrics, details for the figures) from per-utterance records; `extra` (latency, memory…) is merged in."
+def score(records: Sequence[dict], extra: Optional[dict] = None, speech: Optional[Sequence[dict]] = None) -> tuple:
+    "(flat metrics, details for the figures) from per-utterance records (speech: `speech`'s records when given); `extra` merged in."
     recs = list(records)
+    sp_recs = recs if speech is None else list(speech)
     tone = [r for r in recs if r['sentence_kind'] == 'tone']
     flat = {'n_items': len(recs), 'n_items_tone': len(tone),
             'input_emotion_acc': accuracy([r['user_emotion'] for r in recs], [r['input_pred'] for r in recs]),
             'input_emotion_acc_tone': accuracy([r['user_emotion'] for r in tone], [r['input_pred'] for r in tone]),
             'asr_cer': cer([r['query_text'] for r in recs], [r['asr_text'] for r in recs])}
     for key, (suffix, _) in SYSTEMS.items():
-        for k, v in _system_metrics(recs, key).items(): flat[f'{k}{suffix}'] = v
-    ref = [r for r in recs if r.get('ref_speech')]
+        for k, v in _system_metrics(recs, key, None if speech is None else sp_recs).items(): flat[f'{k}{suffix}'] = v
+    ref = [r for r in sp_recs if r.get('ref_speech')]
     if ref:
         rs = [r['ref_speech'] for r in ref]
         flat['speech_emotion_acc_reference'] = accuracy([r['target_emotion'] for r in ref], [x['speech_emotion'] for x in rs])
@@ -85,7 +87,7 @@ def score(records: Sequence[dict], extra: Optional[dict] = None) -> tuple:
                                                    for r in rs if r['user_emotion'] == e]) for e in EMOTIONS}
         if key == 'omni':
             details['confusion']['reply emotion (c), tone sentences'] = confusion_matrix([r['target_emotion'] for r in rs], [r['sys'][key]['emotion'] for r in rs])
-            sp = [r for r in rs if r['sys'][key].get('speech_emotion') is not None]
+            sp = [r for r in (rs if speech is None else sp_recs) if r['sys'].get(key, {}).get('speech_emotion') is not None]
             if sp: details['confusion']['generated-speech emotion (c)'] = confusion_matrix([r['target_emotion'] for r in sp], [r['sys'][key]['speech_emotion'] for r in sp])
     for r in tone[:: max(1, len(tone) // 6)][:6]:
         details['examples'].append({'user_emotion': r['user_emotion'], 'query': r['query_text'], 'reference': r['ref_text'],
@@ -121,7 +123,9 @@ def benchmark_table(report: Optional[dict] = None, preset: Optional[str] = None,
         lines.append(f"{'timing alone (rate, pauses; a probe)':<{w}} | {fmt('x', t[0]):>14} | {fmt('x', t[1]):>14} | {'':>14} | {'':>14}")
     lines.append("reply emotion, style: tone-dependent sentences; chance for reply emotion ≈ 33 % (neutral and sad each "
                  "answer two of the six user emotions); timing alone: a probe on speaking rate and pauses, which any 50 Hz "
-                 "stream shows (all held-out tone-dependent queries); DNSMOS 1–5.")
+                 f"stream shows (all held-out tone-dependent queries); speech emotion and DNSMOS (1–5): every system "
+                 f"speaking the same {report.get('n_speech_items', '?')} held-out replies, the ones stage 2's speech "
+                 f"figures are measured on (speech_figures.json).")
     return '\n'.join(lines)
 
 # %% ../nbs/15_report.ipynb #c964d0b2

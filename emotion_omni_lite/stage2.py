@@ -24,7 +24,7 @@ from .decoder import build_fusion, build_speech_decoder
 
 # %% auto #0
 __all__ = ['Stage2Model', 'collate_stage2', 'stage2_loss', 'stage2_features', 'cross_emotion_examples', 'stage2_example',
-           'heldout_unit_loss', 'stage2_job', 'load_stage2_model']
+           'heldout_unit_loss', 'prepare_stage2', 'stage2_job', 'load_stage2_model']
 
 # %% ../nbs/14_stage2.ipynb #e66c34f2
 class Stage2Model(nn.Module):
@@ -131,16 +131,21 @@ def heldout_unit_loss(model: Stage2Model, f: dict, idx: Sequence[int], streaming
         tot += model(b, torch.zeros(B, dtype=torch.bool), torch.full((B,), streaming)).item() * B; n += B
     return round(tot / max(n, 1), 4)
 
+def prepare_stage2(cfg: OmniConfig, settings: Settings) -> tuple:
+    "What stage 2 and its ablation read, cached once for both: `(stage2_features, replies in another emotion)`."
+    f = stage2_features(cfg, settings)
+    train_idx = [i for i, r in enumerate(f['rows']) if r['split'] == 'train']
+    cross = cross_emotion_examples(cfg, f, train_idx, settings) if cfg.stages.stage2.cross_emotion > 0 else []
+    return f, cross
+
 def stage2_job(cfg: OmniConfig, settings: Settings) -> StageJob:
     "Stage 2: fusion gate, AdaLN and speech decoder learn from stage 1's cached reply states (and replies in another emotion)."
-    f = stage2_features(cfg, settings)
+    f, cross = prepare_stage2(cfg, settings)
     rows = f['rows']
     train_idx = [i for i, r in enumerate(rows) if r['split'] == 'train']
     test_idx = [i for i, r in enumerate(rows) if r['split'] != 'train']
     data = [stage2_example(f, i) for i in train_idx]
-    if cfg.stages.stage2.cross_emotion > 0:            # the same words in another emotion: only the vector tells which
-        data += [{k: v for k, v in x.items() if k not in ('emotion', 'row')}
-                 for x in cross_emotion_examples(cfg, f, train_idx, settings)]
+    data += [{k: v for k, v in x.items() if k not in ('emotion', 'row')} for x in cross]   # the same words in another emotion: only the vector tells which
     def evaluate(model, folder):
         return {'heldout_unit_ce_full': heldout_unit_loss(model, f, test_idx, False),
                 'heldout_unit_ce_streaming': heldout_unit_loss(model, f, test_idx, True)}

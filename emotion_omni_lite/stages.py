@@ -34,6 +34,7 @@ class Stage:
     pretrained: str = ''         # config part whose `pretrained` checkpoint replaces this stage
     version: int = 1             # bump when the recipe changes in a way the config does not show
     lite_minutes: float = 0.0    # from the main job's summary on a 2-core CPU, `lite` preset
+    prepare: str = ''            # `module.function(cfg, settings)`: a cache it reads, shared with its ablation (made once)
 
 STAGES = {st.name: st for st in (
     Stage('data', 'the spoken-dialogue dataset and its speech units', (), '05_dataset', 'dataset.build_dataset',
@@ -47,17 +48,20 @@ STAGES = {st.name: st for st in (
     Stage('text_llm', 'stage 0: text LLM and tokenizer', ('data',), '09_text_llm', 'text_llm.text_llm_job',
           ('llm',), 'text', pretrained='llm', lite_minutes=1.1),
     Stage('stage1', 'stage 1: adapter, LoRA, emotion predict head', ('data', 'asr', 'emotion_encoder', 'text_llm'),
-          '11_stage1', 'stage1.stage1_job', ('adapter', 'llm', 'lora', 'emotion_head'), 'stage1', lite_minutes=2.6),
+          '11_stage1', 'stage1.stage1_job', ('adapter', 'llm', 'lora', 'emotion_head'), 'stage1', lite_minutes=2.6,
+          prepare='stage1.stage1_features'),
     Stage('stage1_semantic_only', 'stage 1 without the emotion stream (system b)',
           ('data', 'asr', 'emotion_encoder', 'text_llm'), '11_stage1', 'stage1.stage1_job',
-          ('adapter', 'llm', 'lora', 'emotion_head'), 'stage1', (('adapter.emotion_stream', False),), lite_minutes=1.7),
+          ('adapter', 'llm', 'lora', 'emotion_head'), 'stage1', (('adapter.emotion_stream', False),), lite_minutes=1.7,
+          prepare='stage1.stage1_features'),
     Stage('vocoder', 'vocoder: units → mel → wave', ('data',), '13_vocoder', 'vocoder.vocoder_job',
           ('audio', 'units', 'vocoder'), 'vocoder', lite_minutes=0.6),
     Stage('stage2', 'stage 2: fusion gate, AdaLN, speech decoder', ('data', 'emotion_encoder', 'stage1'), '14_stage2',
-          'stage2.stage2_job', ('units', 'fusion', 'decoder'), 'stage2', lite_minutes=3.8),
+          'stage2.stage2_job', ('units', 'fusion', 'decoder'), 'stage2', lite_minutes=3.8,
+          prepare='stage2.prepare_stage2'),
     Stage('stage2_no_adaln', 'stage 2 without AdaLN conditioning (system d)', ('data', 'emotion_encoder', 'stage1'),
           '14_stage2', 'stage2.stage2_job', ('units', 'fusion', 'decoder'), 'stage2', (('fusion.adaln', False),),
-          lite_minutes=1.8),
+          lite_minutes=1.8, prepare='stage2.prepare_stage2'),
 )}
 
 # Fields that change how a finished run is used, never what it learned: left out of the hash.

@@ -17,15 +17,30 @@ from safetensors.torch import load_file, save_file
 from .config import TrainConfig, resolve_device
 
 # %% auto #0
-__all__ = ['RECORDED_PACKAGES', 'CKPT_FILES', 'set_seed', 'freeze', 'trainable_state', 'environment', 'share_with_group',
-           'save_weights', 'save_json', 'load_weights', 'batch_indices', 'CheckpointError', 'sha256', 'load_cache',
-           'save_cache', 'save_checkpoint', 'load_checkpoint', 'has_checkpoint', 'in_notebook', 'LiveLoss',
-           'TrainResult', 'fit']
+__all__ = ['THREAD_VARIABLES', 'RECORDED_PACKAGES', 'CKPT_FILES', 'set_seed', 'usable_cores', 'limit_threads', 'freeze',
+           'trainable_state', 'environment', 'share_with_group', 'save_weights', 'save_json', 'load_weights',
+           'batch_indices', 'CheckpointError', 'sha256', 'load_cache', 'save_cache', 'save_checkpoint',
+           'load_checkpoint', 'has_checkpoint', 'in_notebook', 'LiveLoss', 'TrainResult', 'fit']
 
 # %% ../nbs/01_train.ipynb #c3a5fda5
 def set_seed(seed: int):
     "Seed Python, NumPy and torch (CPU and GPU)."
     random.seed(seed); np.random.seed(seed % 2**32); torch.manual_seed(seed)
+
+def usable_cores() -> int:
+    "The CPU cores this process may run on (its affinity mask: a container or `taskset` can give fewer than the machine has)."
+    try: return len(os.sched_getaffinity(0))
+    except AttributeError: return os.cpu_count() or 1
+
+THREAD_VARIABLES = ('OMP_NUM_THREADS', 'MKL_NUM_THREADS', 'OPENBLAS_NUM_THREADS')
+
+def limit_threads(n: int) -> int:
+    "Give this process `n` compute threads: torch's pool now, and the variables that processes it starts read."
+    n = max(1, int(n))
+    for k in THREAD_VARIABLES: os.environ[k] = str(n)
+    os.environ['TOKENIZERS_PARALLELISM'] = 'false'                 # the tokenizer's own thread pool: off
+    torch.set_num_threads(n)
+    return n
 
 def freeze(module: nn.Module) -> nn.Module:
     "Stop gradients to every parameter of `module` and put it in eval mode."

@@ -5,7 +5,7 @@ import pytest
 
 from emotion_omni_lite.config import get_config, get_settings
 from emotion_omni_lite.cli import ensure_stages
-from emotion_omni_lite.evaluate import EVAL_STAGES, IncompleteRun, check_run, evaluate_run, run_figures, speech_indices
+from emotion_omni_lite.evaluate import EVAL_STAGES, IncompleteRun, check_run, evaluate_run, run_figures
 from emotion_omni_lite.stages import STAGES, stage_folder, stage_hash
 from emotion_omni_lite.report import SYSTEMS, assert_guard, benchmark_table, score, write_report
 
@@ -75,12 +75,6 @@ def test_score_and_report_from_records(tmp_path):
     assert all(label in t for _, label in SYSTEMS.values()) and '100.0 %' in t and '33.3 %' in t
 
 
-def test_speech_subset_is_balanced():
-    rows = [{'sentence_kind': 'tone', 'user_emotion': e} for e in ('sad', 'happy', 'angry') for _ in range(5)]
-    sub = speech_indices(rows, list(range(len(rows))), 4)
-    assert len(sub) == 4 and {rows[i]['user_emotion'] for i in sub} == {'sad', 'happy', 'angry'}
-
-
 def test_smoke_run_end_to_end(smoke_settings, smoke_cfg):
     ensure_stages(EVAL_STAGES, smoke_cfg, smoke_settings)
     out = evaluate_run(settings=smoke_settings, progress=False)
@@ -92,6 +86,12 @@ def test_smoke_run_end_to_end(smoke_settings, smoke_cfg):
     md = (out / 'report.md').read_text()
     assert 'Same words, different feelings' in md and 'a proxy, not an LLM judgement' in md
     assert (out / 'figures' / 'timeline.html').exists()
+    # one figure, one source: the benchmark's speech column of (c) and (d) is stage 2's speech figure, same replies
+    sp = json.loads((out / 'speech_figures.json').read_text())
+    assert rep['speech_emotion_acc'] == sp['adaln']['generated_emotion_acc'] and rep['n_speech_items'] == sp['adaln']['n_eval']
+    assert rep['speech_emotion_acc_no_adaln'] == sp['no_adaln']['generated_emotion_acc']
+    parts = {p: json.loads((out / 'speech' / f'{p}.json').read_text()) for p in ('omni', 'omni_no_adaln', 'semantic_only', 'cascade')}
+    assert len({tuple(p['rows']) for p in parts.values()}) == 1                 # every system spoke the same rows
     stamp = rep['run_stamp']
     evaluate_run(settings=smoke_settings, progress=False)                     # nothing changed: reused
     assert json.loads((out / 'report.json').read_text())['run_stamp'] == stamp

@@ -1,0 +1,67 @@
+"""The main job, timed phase by phase: `bash scripts/main.sh` on a fresh clone (install, every stage, the evaluation,
+the quality checks), the way a student meets it.
+
+    python3 benchmarks/bench_main.py                   # clones this repository's HEAD into a temporary folder
+    python3 benchmarks/bench_main.py --repo /some/clone --keep
+
+Runs the main job as a subprocess, stamps every line it prints, and splits the time by the job's own markers: the
+install (`scripts/setup.sh`), each `== <stage>` section of `eol run`, and the quality checks. It prints the job's
+output as it goes, then the table of phases and the total. Run it on an idle machine: it is the figure README states.
+It needs no model of its own, only `git` and a Python 3 to start `scripts/setup.sh` (the clone gets its own `.venv`;
+a warm pip cache makes the install a minute or two).
+"""
+import argparse, os, re, shutil, subprocess, sys, tempfile, time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def timed_lines(cmd, cwd, env):
+    "Run `cmd`, echo its output and yield (seconds since start, line)."
+    t0 = time.perf_counter()
+    p = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1)
+    for line in p.stdout:
+        sys.stdout.write(line); sys.stdout.flush()
+        yield time.perf_counter() - t0, line.rstrip('\n')
+    if p.wait() != 0: raise SystemExit(f"bench_main: the main job failed (exit {p.returncode}); the table would be meaningless")
+    yield time.perf_counter() - t0, None
+
+
+def phases(stamped) -> tuple:
+    "([(phase, start, end)] in seconds since the job began, total): the install, each task of `eol run`, the quality checks."
+    t_run = t_quality = None; tasks, in_summary = [], False
+    for t, line in stamped:
+        if line is None: end = t; break
+        if line.startswith('emotion_omni_lite main job:'): t_run = t
+        elif line.startswith('produced ('): in_summary = True
+        elif in_summary and (m := re.match(r'^  (\S+)\s+(\d+) → +(\d+) s', line)):
+            tasks.append((m.group(1), float(m.group(2)), float(m.group(3))))
+        elif line.startswith('== quality guards'): t_quality, in_summary = t, False
+    rows = [('install (scripts/setup.sh)', 0.0, t_run)] + [(n, t_run + a, t_run + b) for n, a, b in tasks]
+    rows.append(('quality checks (pytest -m slow)', t_quality, end))
+    return rows, end
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    ap.add_argument('--repo', type=Path, help='an existing clone to run in (default: a fresh clone of HEAD)')
+    ap.add_argument('--keep', action='store_true', help='keep the temporary clone')
+    a = ap.parse_args()
+    tmp = None
+    if a.repo is None:
+        tmp = Path(tempfile.mkdtemp(prefix='eol_main_'))
+        subprocess.run(['git', 'clone', '-q', str(ROOT), str(tmp / 'kit')], check=True)
+        a.repo = tmp / 'kit'
+    env = {k: v for k, v in os.environ.items() if not k.startswith('EOL_')}      # the clone's settings.ini decides
+    try:
+        rows, total = phases(timed_lines(['bash', 'scripts/main.sh'], a.repo, env))
+    finally:
+        if tmp and not a.keep: shutil.rmtree(tmp, ignore_errors=True)
+    print(f"\nthe main job, phase by phase ({os.cpu_count()} CPU cores; seconds since it began; tasks of `eol run` "
+          f"that overlap ran side by side)\n")
+    print("| phase | start | end | seconds |\n|---|---|---|---|")
+    for name, t0, t1 in rows: print(f"| {name} | {t0:.0f} | {t1:.0f} | {t1 - t0:.0f} |")
+    print(f"| **total** | | | **{total:.0f}** ({total / 60:.1f} min) |")
+
+
+if __name__ == '__main__': main()

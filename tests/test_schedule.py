@@ -1,0 +1,53 @@
+"The main job's schedule: the stage table as tasks, shared caches made once, workers that never outnumber the cores."
+import json
+from pathlib import Path
+
+import pytest
+
+from emotion_omni_lite.cli import plan_tasks, run_pipeline
+from emotion_omni_lite.config import get_settings
+from emotion_omni_lite.evaluate import EVAL_PARTS
+from emotion_omni_lite.stages import STAGES, StageMissing, stage_folder
+from emotion_omni_lite.train import usable_cores
+
+
+def _settings(tmp_path, monkeypatch):
+    "Smoke settings in an empty folder, also seen by the worker processes (they read the environment)."
+    monkeypatch.setenv('EOL_DATA_DIR', str(tmp_path / 'data')); monkeypatch.setenv('EOL_OUT_DIR', str(tmp_path / 'runs'))
+    monkeypatch.setenv('EOL_DEVICE', 'cpu')
+    return get_settings(preset='smoke')
+
+
+def test_plan_is_the_table_with_each_shared_cache_made_once_first(tmp_path, monkeypatch, smoke_cfg):
+    tasks = plan_tasks(smoke_cfg, _settings(tmp_path, monkeypatch))
+    names, by = [t.name for t in tasks], {t.name: t for t in tasks}
+    assert [n for n in names if n in STAGES] == list(STAGES)                     # every stage, in table order
+    assert names[-1] == 'eval' and {f'eval_{p}' for p in EVAL_PARTS} <= set(names)
+    for i, t in enumerate(tasks): assert set(t.deps) <= set(names[:i]), t        # what a task reads is planned before it
+    shared = {st.prepare.rsplit('.', 1)[-1] for st in STAGES.values() if st.prepare}
+    assert shared == {'stage1_features', 'prepare_stage2'} and all(names.count(p) == 1 for p in shared)
+    for n, st in STAGES.items():                                                  # both rows of a pair wait for it
+        if st.prepare: assert st.prepare.rsplit('.', 1)[-1] in by[n].deps, n
+    assert {t.name for t in tasks if t.alone} == {'data', 'eval'} | shared       # these get every core, nothing beside
+    assert set(by['eval'].deps) >= {f'eval_{p}' for p in EVAL_PARTS} | set(STAGES)
+
+
+def test_two_workers_train_side_by_side_one_thread_share_each(tmp_path, monkeypatch, capsys):
+    s = _settings(tmp_path, monkeypatch)
+    done = run_pipeline('smoke', stages=['data', 'asr', 'emotion_encoder', 'text_llm'], jobs=2)
+    for n in ('asr', 'emotion_encoder', 'text_llm'):
+        env = json.loads((stage_folder(n, s) / 'config.json').read_text())['environment']
+        assert env['torch_threads'] == max(1, usable_cores() // 2), (n, env['torch_threads'])   # 2 workers: never more threads than cores
+        assert (Path(s.run_path) / 'logs' / f'{n}.log').exists()
+    (_, a0, a1), (_, e0, e1) = done['asr'][:3], done['emotion_encoder'][:3]
+    assert a0 < e1 and e0 < a1                                                     # the two stage-0 encoders overlapped
+    out = capsys.readouterr().out
+    assert 'asr started' in out and 'emotion_encoder finished' in out and 'produced' in out
+
+
+def test_a_failing_worker_is_named_with_its_log(tmp_path, monkeypatch, capsys):
+    _settings(tmp_path, monkeypatch)
+    with pytest.raises(StageMissing) as e: run_pipeline('smoke', stages=['asr', 'emotion_encoder'], jobs=2)   # no data
+    assert 'eol run --preset smoke --stages data' in str(e.value)
+    out = capsys.readouterr().out
+    assert 'FAILED; the end of' in out and ('asr.log' in out or 'emotion_encoder.log' in out)
