@@ -1,6 +1,8 @@
 """How close each lite training stage runs to what this machine can do: the machine's matmul throughput, each
 stage's FLOPs per step (counted by torch's FlopCounterMode from the ops' shapes, forward + backward), its achieved
-FLOP/s and the ratio, and where a step's time goes (making the batch, forward, backward, optimizer).
+FLOP/s and the ratio, and where a step's time goes (making the batch, forward, backward, optimizer), and how much of
+it torch's own ops take (torch.profiler's self time of every aten op, over 5 profiled steps; the rest is Python, the
+dispatcher and small allocations — and the profiler's own cost, so it reads low).
 
 Needs a finished lite run (the main job's; stages 1 and 2 read their cached features). Same dtype (float32) and
 threads for the matmul and the stages; run it where nothing else is computing.
@@ -61,8 +63,15 @@ def stage_profile(name: str, steps: int, preset: str = 'lite') -> dict:
         t4 = time.perf_counter()
         t['batch'] += t1 - t0; t['forward'] += t2 - t1; t['backward'] += t3 - t2; t['optimizer'] += t4 - t3
     total = time.perf_counter() - t_all
+    from torch.profiler import ProfilerActivity, profile                  # how much of a step is torch's own ops
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        t0 = time.perf_counter()
+        for step in range(5):
+            loss = loss_of(batch(step + 2 + steps)); opt.zero_grad(set_to_none=True); loss.backward(); opt.step()
+        wall = time.perf_counter() - t0
+    ops = sum(e.self_cpu_time_total for e in prof.key_averages() if e.key.startswith('aten::')) / 1e6
     return {'flops_per_step': flops, 'step_s': total / steps, 'phases': {k: v / steps for k, v in t.items()},
-            'steps_in_stage': tcfg.steps, 'batch_size': tcfg.batch_size}
+            'ops_share': min(1.0, ops / wall), 'steps_in_stage': tcfg.steps, 'batch_size': tcfg.batch_size}
 
 
 def main():
@@ -75,13 +84,13 @@ def main():
     if a.threads: torch.set_num_threads(a.threads)
     peak = matmul_peak()
     print(f"threads {torch.get_num_threads()}; float32 matmul peak {peak / 1e9:.1f} GFLOP/s\n")
-    print(f"{'stage':22s} | GFLOP/step | ms/step | GFLOP/s | of peak | batch  fwd  bwd  opt (share of a step)")
+    print(f"{'stage':22s} | GFLOP/step | ms/step | GFLOP/s | of peak | batch  fwd  bwd  opt (share of a step) | in torch ops")
     for name in a.stages:
         r = stage_profile(name, a.steps, a.preset)
         rate = r['flops_per_step'] / r['step_s']
         sh = ' '.join(f"{r['phases'][k] / r['step_s']:4.0%}" for k in ('batch', 'forward', 'backward', 'optimizer'))
         print(f"{name:22s} | {r['flops_per_step'] / 1e9:10.2f} | {r['step_s'] * 1e3:7.0f} | {rate / 1e9:7.2f} | "
-              f"{rate / peak:7.1%} | {sh}", flush=True)
+              f"{rate / peak:7.1%} | {sh} | {r['ops_share']:.0%}", flush=True)
 
 
 if __name__ == '__main__':

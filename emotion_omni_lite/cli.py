@@ -64,6 +64,7 @@ class Task:
     target: str                  # the stage, the `module.function` of a shared cache, or the evaluation part
     deps: tuple = ()             # tasks that must finish first
     alone: bool = False          # runs in the main process with every core, nothing beside it
+    alone_if_idle: bool = False  # … when nothing else could run beside it; otherwise in a worker, as the rest
 
 def plan_tasks(cfg: OmniConfig, settings: Settings, stages: Optional[Sequence[str]] = None) -> list:
     "The main job as tasks in table order: stages, the caches they share (before the first of them), evaluation parts."
@@ -75,14 +76,17 @@ def plan_tasks(cfg: OmniConfig, settings: Settings, stages: Optional[Sequence[st
         deps = [d for d in st.depends if d in names]
         if st.prepare and stage_state(n, cfg, settings) not in ('done', 'pretrained'):    # only when it will train
             if st.prepare not in prep:
-                prep[st.prepare] = Task(st.prepare.rsplit('.', 1)[-1], 'prepare', st.prepare, tuple(deps), alone=True)
+                prep[st.prepare] = Task(st.prepare.rsplit('.', 1)[-1], 'prepare', st.prepare, tuple(deps), alone_if_idle=True)
                 tasks.append(prep[st.prepare])
             deps.append(prep[st.prepare].name)
         tasks.append(Task(n, 'stage', n, tuple(deps), alone=not st.train))               # the dataset build: its own pool
-    if 'eval' in names:
+    if 'eval' in names:                # each part right after the last task it reads: a worker takes it as soon as it can
         parts = [Task(f'eval_{p}', 'eval_part', p, tuple(d for d in needs if d in names)) for p, needs in EVAL_PARTS.items()]
-        tasks += parts + [Task('eval', 'eval', 'eval', tuple(t.name for t in parts) + tuple(n for n in names if n in STAGES),
-                               alone=True)]
+        for p in parts:
+            at = max([i for i, t in enumerate(tasks) if t.name in p.deps], default=-1)
+            while at + 1 < len(tasks) and tasks[at + 1].kind == 'eval_part': at += 1    # parts keep their own order
+            tasks.insert(at + 1, p)
+        tasks.append(Task('eval', 'eval', 'eval', tuple(t.name for t in parts) + tuple(n for n in names if n in STAGES), alone=True))
     return tasks
 
 def _what(t: Task) -> str:
@@ -134,8 +138,9 @@ def run_tasks(tasks: Sequence[Task], cfg: OmniConfig, s: Settings, force: bool =
                     say(f"{name} FAILED; the end of {logs / f'{name}.log'}:\n    " + '\n    '.join(tail)); raise
                 done[name] = (out, t0 - t_job, time.time() - t_job)
                 say(f"{name} finished in {time.time() - t0:.0f} s -> {out}")
-            ready = [t for t in pending if all(d in done for d in t.deps)]
+            ready = sorted((t for t in pending if all(d in done for d in t.deps)), key=lambda t: t.kind == 'eval_part')  # stages first
             alone = next((t for t in ready if t.alone), None)
+            if alone is None and not running and len(ready) == 1 and ready[0].alone_if_idle: alone = ready[0]
             if alone is not None and not running:                      # the workers wait; this one gets every core
                 pending.remove(alone); t0 = time.time()
                 print(f"\n== {alone.name}: {_what(alone)} (main process, {cores} threads)", flush=True)
@@ -143,7 +148,7 @@ def run_tasks(tasks: Sequence[Task], cfg: OmniConfig, s: Settings, force: bool =
                 out = _do(alone, cfg, s, force)
                 done[alone.name] = (str(out), t0 - t_job, time.time() - t_job)
                 print(f"   -> {out} ({time.time() - t0:.1f} s)", flush=True)
-                continue
+                beat = time.time(); continue
             for t in ([] if alone else ready)[:jobs - len(running)]:
                 if pool is None:                                       # workers start with their thread count set
                     env = {k: os.environ.get(k) for k in THREAD_VARIABLES}

@@ -22,7 +22,7 @@ from .semantic_encoder import load_asr_model, transcribe
 from .emotion_encoder import emotion_features, load_emotion_encoder, predict_emotions
 from .text_llm import generate_text, load_text_llm
 from .stage1 import ReplyStyleClassifier, load_stage1, stage1_features
-from .omni import SPEECH_SETS, hear, load_omni, speech_figures, speech_rows
+from .omni import hear, load_omni, speech_figures, speech_metrics, speech_rows
 from .cues import timing_probe
 from .train import save_json
 from .report import QUALITY, SYSTEMS, benchmark_table, quality_check, report_folder, score, write_report
@@ -74,14 +74,16 @@ class _Judges:
     "What the benchmark adds to `speech_figures`' judging, on the same clips: the heard emotion vector, DNSMOS, the kit's ASR."
     def __init__(self, cfg, s):
         self.cfg, self.emo, self.asr = cfg, load_emotion_encoder(cfg, s), load_asr_model(cfg, s)
-    def __call__(self, waves: Sequence[torch.Tensor], sr: int = SAMPLE_RATE) -> list:
-        "One dict per clip: emotion_vec_reply, dnsmos, asr_text (a clip under 0.1 s is padded with silence to 0.1 s)."
+    def __call__(self, waves: Sequence[torch.Tensor], sr: int = SAMPLE_RATE, n_dnsmos: Optional[int] = None) -> list:
+        "One dict per clip: emotion_vec_reply, asr_text, and dnsmos for the first `n_dnsmos` (a clip under 0.1 s is padded to 0.1 s)."
         ws = [torch.as_tensor(w, dtype=torch.float32).flatten() for w in waves]
         ws = [(resample(w, sr, SAMPLE_RATE) if sr != SAMPLE_RATE else w)[: int(self.cfg.audio.max_seconds * SAMPLE_RATE)] for w in ws]
         ws = [torch.cat([w, torch.zeros(MIN_SAMPLES - len(w))]) if len(w) < MIN_SAMPLES else w for w in ws]
         _, vecs = predict_emotions(self.emo, ws)
         asr = transcribe(self.asr, [log_mel(w, self.cfg.audio) for w in ws])              # one batched pass
-        return [{'emotion_vec_reply': v.tolist(), 'dnsmos': dnsmos(w)['ovrl'], 'asr_text': a} for w, v, a in zip(ws, vecs, asr)]
+        n = len(ws) if n_dnsmos is None else n_dnsmos                                    # DNSMOS reads 9 s windows: the slow judge
+        return [{'emotion_vec_reply': v.tolist(), 'dnsmos': dnsmos(w)['ovrl'] if k < n else None, 'asr_text': a}
+                for k, (w, v, a) in enumerate(zip(ws, vecs, asr))]
 
 def _timed_reply(omni, feat: dict) -> tuple:
     "One streaming reply with a clock on every text token and audio chunk (callbacks) → (result, timeline)."
@@ -157,8 +159,9 @@ def collect(cfg: OmniConfig, settings: Optional[Settings] = None, max_items: Opt
 
 # %% ../nbs/16_evaluate.ipynb #3c9abe76
 EVAL_SIZES = {'smoke': dict(max_items=8), 'lite': dict(max_items=None), 'full': dict(max_items=600)}   # text: rows scored
-SPEECH_FIGURE_SIZES = {'smoke': dict(n_eval=4, n_follow=2), 'lite': dict(n_eval=96, n_follow=24),
-                       'full': dict(n_eval=96, n_follow=24)}   # replies spoken whole, and re-spoken under every reply emotion
+SPEECH_FIGURE_SIZES = {'smoke': dict(n_eval=4, n_follow=2, n_dnsmos=2), 'lite': dict(n_eval=96, n_follow=24, n_dnsmos=24),
+                       'full': dict(n_eval=96, n_follow=24, n_dnsmos=96)}
+# replies spoken whole (n_eval), re-spoken under every reply emotion (n_follow), rated by DNSMOS (n_dnsmos, the first ones)
 
 def _stamp(cfg: OmniConfig, s: Settings, sizes: dict) -> str:
     import hashlib
@@ -169,7 +172,8 @@ def _stamp(cfg: OmniConfig, s: Settings, sizes: dict) -> str:
 _SPEAK = ('data', 'asr', 'emotion_encoder', 'text_llm', 'vocoder')
 EVAL_PARTS = {  # each system's speech on the speech rows: runs it reads (the main job runs the parts side by side)
     'omni': _SPEAK + ('stage1', 'stage2'), 'omni_no_adaln': _SPEAK + ('stage1', 'stage2_no_adaln'),
-    'semantic_only': _SPEAK + ('stage1_semantic_only', 'stage2'), 'cascade': ('data', 'asr', 'emotion_encoder', 'text_llm')}
+    'cascade': ('data', 'asr', 'emotion_encoder', 'text_llm'),            # … and the reference audio, judged once
+    'semantic_only': _SPEAK + ('stage1_semantic_only', 'stage2')}
 
 def _speech_sizes(cfg: OmniConfig) -> dict: return SPEECH_FIGURE_SIZES.get(cfg.preset, SPEECH_FIGURE_SIZES['lite'])
 
@@ -195,27 +199,31 @@ def evaluate_part(system: str, cfg: OmniConfig, settings: Optional[Settings] = N
         llm, tok = load_text_llm(cfg, s)
         texts = [generate_text(llm, tok, q) for q in queries]
         waves = [speak(t or '...', cfg.data.assistant_voice, 'neutral') for t in texts]
-        heard, ps = hear(emo, waves, cfg.audio), [pocketsphinx_transcribe(w) for w in waves]
-        out['figures'] = {'generated_emotion_acc': round(sum(h == rows[i]['reply_emotion'] for h, i in zip(heard, idx)) / len(idx), 4)}
-        generated = [{'text': t, 'speech_emotion': h, 'ps_text': p} for t, h, p in zip(texts, heard, ps)]
-        extra = judges(waves)
+        heard, want = hear(emo, waves, cfg.audio), [rows[i]['reply_emotion'] for i in idx]
+        out['figures'] = speech_metrics({'generated': heard}, want, {}, {})
+        generated = [{'text': t, 'speech_emotion': h, 'ps_text': None} for t, h in zip(texts, heard)]
+        extra = judges(waves, n_dnsmos=sizes['n_dnsmos'])
+        ref, ref_text = [load_audio(audio_path(rows[i], s, 'reply')) for i in idx], [rows[i]['reply_text'] for i in idx]
+        ref_heard, ref_ps = hear(emo, ref, cfg.audio), [pocketsphinx_transcribe(w) for w in ref]   # its own error floor
+        out['reference'] = [{**x, 'speech_emotion': h, 'ps_text': p}
+                            for x, h, p in zip(judges(ref, n_dnsmos=sizes['n_dnsmos']), ref_heard, ref_ps)]
+        out['reference_figures'] = speech_metrics({'reference': ref_heard}, want, {'reference': ref_ps}, {'reference': ref_text})
     else:
         stage1, stage2 = {'omni': ('stage1', 'stage2'), 'omni_no_adaln': ('stage1', 'stage2_no_adaln'),
                           'semantic_only': ('stage1_semantic_only', 'stage2')}[system]
         omni = load_omni(cfg, s, stage1=stage1, stage2=stage2)
-        sets = {'omni': SPEECH_SETS, 'omni_no_adaln': ('generated', 'teacher_text'), 'semantic_only': ('generated',)}[system]
+        sets = {'omni': ('generated', 'teacher_text', 'vocoded_reference_units'), 'omni_no_adaln': ('generated', 'teacher_text'),
+                'semantic_only': ('generated',)}[system]                 # the reference audio: in the cascade's part
         m, kept = speech_figures(cfg, s, sizes['n_eval'], omni, True, 0 if system == 'semantic_only' else sizes['n_follow'],
-                                 sets, keep=True)
+                                 sets, keep=True, wer_sets=('generated',) if system == 'omni' else ())   # pocketsphinx: (c)
         idx, clips, heard, hyps = kept['rows'], kept['clips'], kept['heard'], kept['hyps']
         out['figures'] = m
         waves, texts, gen = clips['generated']
+        ps = hyps.get('generated', [None] * len(texts))
         generated = [{'text': t, 'reply_emotion': g['reply_emotion'], 'speech_emotion': h, 'ps_text': p}
-                     for t, g, h, p in zip(texts, gen, heard['generated'], hyps['generated'])]
-        extra = judges(waves, omni.vocoder.sample_rate)
-        if system == 'omni':                              # the reference reply audio (judged once) and a streaming timeline
-            ref = judges(clips['reference'][0])
-            out['reference'] = [{**x, 'speech_emotion': h, 'ps_text': p}
-                                for x, h, p in zip(ref, heard['reference'], hyps['reference'])]
+                     for t, g, h, p in zip(texts, gen, heard['generated'], ps)]
+        extra = judges(waves, omni.vocoder.sample_rate, n_dnsmos=sizes['n_dnsmos'])
+        if system == 'omni':                              # one streaming reply's timeline
             out['timeline'] = _timed_reply(omni, {k: f1[k][idx[0]] for k in ('sem', 'emo', 'n50')})[1]
     out['rows'] = idx
     out['generated'] = [{**g, **x} for g, x in zip(generated, extra)]
@@ -231,7 +239,7 @@ def speech_records(cfg: OmniConfig, s: Settings, force: bool = False, progress: 
         raise RuntimeError(f"the speech parts in {report_folder(s) / 'speech'} judged different rows: run `eol eval --force`")
     recs = []
     for k, i in enumerate(parts['omni']['rows']):
-        r, ref = rows[i], parts['omni']['reference'][k]
+        r, ref = rows[i], parts['cascade']['reference'][k]
         rec = {'id': r['id'], 'sentence_kind': r['sentence_kind'], 'user_emotion': r['user_emotion'],
                'target_emotion': r['reply_emotion'], 'ref_text': r['reply_text'], 'sys': {},
                'ref_speech': {x: ref[x] for x in ('speech_emotion', 'dnsmos', 'ps_text')}}
@@ -269,8 +277,9 @@ def evaluate_run(preset: Optional[str] = None, settings: Optional[Settings] = No
         write_report(flat, details, out)
         with open(out / 'records.jsonl', 'w') as f:
             for r in recs + sp_recs: f.write(json.dumps(r, default=str) + '\n')
-        sp = {'run_stamp': stamp, 'sizes': _speech_sizes(cfg), 'adaln': parts['omni']['figures'],
-              'no_adaln': parts['omni_no_adaln']['figures']}
+        sp = {'run_stamp': stamp, 'sizes': _speech_sizes(cfg), 'adaln': {**parts['omni']['figures'], **parts['cascade']['reference_figures']},
+              'no_adaln': parts['omni_no_adaln']['figures'], 'cascade': parts['cascade']['figures'],
+              'semantic_only': parts['semantic_only']['figures']}
         try: kept = json.loads((out / 'speech_figures.json').read_text())
         except (OSError, ValueError): kept = {}
         if isinstance(kept, dict) and kept.get('run_stamp') == stamp:   # what else was kept for this run (e.g. a baseline)

@@ -227,7 +227,8 @@ def speech_metrics(heard: dict, want: Sequence[str], hyps: dict, texts: dict, ge
     return m
 
 def speech_figures(cfg: OmniConfig, settings: Optional[Settings] = None, n_eval: int = 96, omni=None,
-                   streaming: bool = True, n_follow: int = 24, sets: Sequence[str] = SPEECH_SETS, keep: bool = False):
+                   streaming: bool = True, n_follow: int = 24, sets: Sequence[str] = SPEECH_SETS, keep: bool = False,
+                   wer_sets: Sequence[str] = WER_SETS):
     "Emotion accuracy (kit's emotion encoder) and pocketsphinx WER of generated reply speech on held-out dialogues."
     s = settings or get_settings()
     omni = omni or load_omni(cfg, s)
@@ -235,7 +236,7 @@ def speech_figures(cfg: OmniConfig, settings: Optional[Settings] = None, n_eval:
     idx = speech_rows(f2['rows'], s.seed, n_eval)
     clips = speech_clips(omni, f1, f2, idx, s, streaming, sets)
     heard = {k: hear(omni.emotion_encoder, w, cfg.audio) for k, (w, *_) in clips.items()}
-    hyps = {k: pocketsphinx_wer(clips[k][0], clips[k][1])[1] for k in WER_SETS if k in clips}
+    hyps = {k: pocketsphinx_wer(clips[k][0], clips[k][1])[1] for k in wer_sets if k in clips}
     gen = clips['generated'][2] if 'generated' in clips else None
     secs = sum(len(w) for w in clips['generated'][0]) / omni.vocoder.sample_rate if gen else 0.0
     m = {**speech_metrics(heard, [f2['rows'][i]['reply_emotion'] for i in idx], hyps, {k: c[1] for k, c in clips.items()},

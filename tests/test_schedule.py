@@ -28,7 +28,10 @@ def test_plan_is_the_table_with_each_shared_cache_made_once_first(tmp_path, monk
     assert shared == {'stage1_features', 'prepare_stage2'} and all(names.count(p) == 1 for p in shared)
     for n, st in STAGES.items():                                                  # both rows of a pair wait for it
         if st.prepare: assert st.prepare.rsplit('.', 1)[-1] in by[n].deps, n
-    assert {t.name for t in tasks if t.alone} == {'data', 'eval'} | shared       # these get every core, nothing beside
+    assert {t.name for t in tasks if t.alone} == {'data', 'eval'}                # these get every core, nothing beside
+    assert {t.name for t in tasks if t.alone_if_idle} == shared                  # … these too, when nothing could run beside
+    cascade = names.index('eval_cascade')                                         # a part waits only for what it reads
+    assert cascade < names.index('stage1') and set(by['eval_cascade'].deps) <= set(names[:cascade])
     assert set(by['eval'].deps) >= {f'eval_{p}' for p in EVAL_PARTS} | set(STAGES)
 
 

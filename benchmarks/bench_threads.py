@@ -1,0 +1,82 @@
+"""Oversubscription, measured: one training stage's step time alone, and beside one other CPU-bound process, with the
+threads the kit gives each process (their sum never above the cores) and with torch's defaults (each process takes
+every core, and their thread pools spin waiting for each other).
+
+Needs a finished lite run (stage 1 and 2 read their cached features). Run it where nothing else is computing.
+
+    .venv/bin/python benchmarks/bench_threads.py [--stage stage2] [--steps 15]
+
+The other process is a float32 matmul loop (a stand-in for a second stage, a second seed or a student's other job).
+"""
+import argparse, os, subprocess, sys, time
+from pathlib import Path
+
+os.environ.setdefault('HF_HUB_OFFLINE', '1'); os.environ.setdefault('TRANSFORMERS_OFFLINE', '1')
+sys.path.insert(0, str(Path(__file__).parent))
+import torch
+
+from bench_flops import TRAINED
+from emotion_omni_lite.config import get_config, get_settings
+from emotion_omni_lite.stages import STAGES, stage_config
+from emotion_omni_lite.train import batch_indices, set_seed, usable_cores
+
+OTHER = "import torch, sys; torch.set_num_threads(int(sys.argv[1])); a = torch.randn(512, 512)\nwhile True: a @ a"
+
+
+def stepper(name: str):
+    "A function that runs one training step of stage `name` (as `fit` does) on the trained lite run's data."
+    import importlib
+    cfg0, s = get_config('lite'), get_settings(preset='lite', device='cpu')
+    st, cfg = STAGES[name], stage_config(name, cfg0)
+    mod, fn = st.runner.rsplit('.', 1)
+    job = getattr(importlib.import_module(f'emotion_omni_lite.{mod}'), fn)(cfg, s)
+    tcfg = getattr(cfg.stages, st.train)
+    set_seed(0)
+    model = job.build().train()
+    params = [p for p in model.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(params, lr=tcfg.lr)
+    k = [0]
+    def step():
+        b = job.collate([job.data[i] for i in batch_indices(len(job.data), tcfg.batch_size, k[0], 0)]); k[0] += 1
+        out = job.loss(model, b)
+        loss = out[0] if isinstance(out, tuple) else out
+        opt.zero_grad(set_to_none=True); loss.backward(); opt.step()
+    return step
+
+
+def time_steps(step, threads: int, steps: int, other_threads: int = 0) -> float:
+    "Median seconds per step with `threads` torch threads, beside another process of `other_threads` (0: none)."
+    torch.set_num_threads(threads)
+    other = subprocess.Popen([sys.executable, '-c', OTHER, str(other_threads)]) if other_threads else None
+    try:
+        if other: time.sleep(2.0)                                          # let it start computing
+        for _ in range(2): step()                                          # warm up at this thread count
+        ts = []
+        for _ in range(steps):
+            t0 = time.perf_counter(); step(); ts.append(time.perf_counter() - t0)
+        return sorted(ts)[len(ts) // 2]
+    finally:
+        if other: other.kill(); other.wait()
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    ap.add_argument('--stage', default='stage2', choices=TRAINED)
+    ap.add_argument('--steps', type=int, default=15)
+    a = ap.parse_args()
+    cores = usable_cores()
+    step = stepper(a.stage)
+    half = max(1, cores // 2)
+    alone_all = time_steps(step, cores, a.steps)
+    rows = [('alone, every core', cores, 0, alone_all),
+            ('alone, the kit share of two processes', half, 0, time_steps(step, half, a.steps)),
+            ('beside another process, kit threads (sum = cores)', half, cores - half, time_steps(step, half, a.steps, cores - half)),
+            ('beside another process, both on every core (oversubscribed)', cores, cores, time_steps(step, cores, a.steps, cores))]
+    print(f"\n{a.stage}: median step time over {a.steps} steps, {cores} usable cores\n")
+    print("| situation | this stage's threads | the other's threads | ms / step | vs alone on every core |\n|---|---|---|---|---|")
+    for what, t, o, sec in rows:
+        print(f"| {what} | {t} | {o or '—'} | {sec * 1e3:.0f} | {sec / alone_all:.2f}× |")
+
+
+if __name__ == '__main__':
+    main()
