@@ -16,6 +16,7 @@ from .stages import STAGES, lite_minutes, run_stage, stage_config, stage_state, 
 from . import dataset, semantic_encoder, emotion_encoder, text_llm, stage1, vocoder, stage2
 from .omni import chat_main
 from .evaluate import EVAL_PARTS, evaluate_part, evaluate_run
+from .report import SYSTEMS
 from .scale import format_table, param_table
 
 # %% auto #0
@@ -92,7 +93,7 @@ def plan_tasks(cfg: OmniConfig, settings: Settings, stages: Optional[Sequence[st
 def _what(t: Task) -> str:
     if t.kind == 'stage': return STAGES[t.target].what
     if t.kind == 'prepare': return f"the cache {', '.join(n for n, st in STAGES.items() if st.prepare == t.target)} read"
-    if t.kind == 'eval_part': return f"evaluation: stage 2's speech figures of `{t.target}`"
+    if t.kind == 'eval_part': return f"evaluation: {SYSTEMS[t.target][1]} speaks the held-out replies"
     return 'evaluation: report.json, report.md, figures, the benchmark table'
 
 def _do(t: Task, cfg: OmniConfig, s: Settings, force: bool):

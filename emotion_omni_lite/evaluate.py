@@ -15,7 +15,7 @@ from .config import EMOTIONS, OmniConfig, Settings, get_config, get_settings
 from .audio import MIN_SAMPLES, SAMPLE_RATE, load_audio, log_mel, resample
 from .stages import STAGES, StageMissing, stage_hash, lite_minutes, stage_folder, stage_state, stages_needed, train_command
 from .metrics import cosine_similarity, dnsmos, empathy_judge, judge_endpoint, peak_memory_mb, pocketsphinx_transcribe
-from .dataset import audio_path
+from .dataset import audio_path, load_dialogues
 from .tts import speak
 from .dialogues import REPLY_EMOTION, REPLY_STYLE
 from .semantic_encoder import load_asr_model, transcribe
@@ -190,9 +190,9 @@ def evaluate_part(system: str, cfg: OmniConfig, settings: Optional[Settings] = N
     if not force and isinstance(old, dict) and old.get('stamp') == stamp: return path
     t0 = time.time()
     if progress: print(f"[eval] {SYSTEMS[system][1]}: speech of {sizes['n_eval']} held-out replies", flush=True)
-    judges, f1 = _Judges(cfg, s), stage1_features(cfg, s, progress=False)
-    rows, out = f1['rows'], {'stamp': stamp, 'system': system}
+    judges, out = _Judges(cfg, s), {'stamp': stamp, 'system': system}
     if system == 'cascade':                               # ASR transcript → text LLM → espeak's neutral voice
+        rows = load_dialogues(cfg, s).remove_columns(['units']).to_list()          # the rows only: no encoder features
         idx = speech_rows(rows, s.seed, sizes['n_eval'])
         emo, asr_model = judges.emo, judges.asr
         queries = transcribe(asr_model, [log_mel(load_audio(audio_path(rows[i], s, 'query')), cfg.audio) for i in idx])
@@ -209,6 +209,8 @@ def evaluate_part(system: str, cfg: OmniConfig, settings: Optional[Settings] = N
                             for x, h, p in zip(judges(ref, n_dnsmos=sizes['n_dnsmos']), ref_heard, ref_ps)]
         out['reference_figures'] = speech_metrics({'reference': ref_heard}, want, {'reference': ref_ps}, {'reference': ref_text})
     else:
+        f1 = stage1_features(cfg, s, progress=False)
+        rows = f1['rows']
         stage1, stage2 = {'omni': ('stage1', 'stage2'), 'omni_no_adaln': ('stage1', 'stage2_no_adaln'),
                           'semantic_only': ('stage1_semantic_only', 'stage2')}[system]
         omni = load_omni(cfg, s, stage1=stage1, stage2=stage2)

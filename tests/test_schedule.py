@@ -54,3 +54,14 @@ def test_a_failing_worker_is_named_with_its_log(tmp_path, monkeypatch, capsys):
     assert 'eol run --preset smoke --stages data' in str(e.value)
     out = capsys.readouterr().out
     assert 'FAILED; the end of' in out and ('asr.log' in out or 'emotion_encoder.log' in out)
+
+
+def test_an_evaluation_part_reads_only_what_it_waits_for(tmp_path, monkeypatch, smoke_cfg):
+    "The cascade's part starts as soon as stage 0 is done, beside stage 1's shared cache: it must not make that cache itself."
+    from emotion_omni_lite.cli import ensure_stages
+    from emotion_omni_lite.evaluate import evaluate_part
+    s = _settings(tmp_path, monkeypatch)
+    ensure_stages(EVAL_PARTS['cascade'], smoke_cfg, s)
+    part = json.loads(evaluate_part('cascade', smoke_cfg, s, progress=False).read_text())
+    assert len(part['generated']) == len(part['reference']) == len(part['rows']) > 0
+    assert not (Path(s.run_path) / 'stage1_features').exists()                   # nothing beyond its own inputs was made
