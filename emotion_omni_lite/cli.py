@@ -125,7 +125,7 @@ def run_tasks(tasks: Sequence[Task], cfg: OmniConfig, s: Settings, force: bool =
     "Run `tasks` on `jobs` worker processes (one thread each on 2 cores) as their inputs appear → {task: (output, start, end)}."
     import multiprocessing as mp
     cores = usable_cores(); jobs = max(1, min(jobs, cores)); threads = max(1, cores // jobs)
-    logs = Path(s.run_path) / 'logs'; logs.mkdir(parents=True, exist_ok=True)
+    logs = Path(s.run_path) / 'logs'                                   # made when the first worker starts
     t_job, pending, running, done, pool, beat = time.time(), list(tasks), {}, {}, None, time.time()
     say = lambda m: print(f"[{time.time() - t_job:5.0f} s] {m}", flush=True)
     try:
@@ -152,6 +152,7 @@ def run_tasks(tasks: Sequence[Task], cfg: OmniConfig, s: Settings, force: bool =
                 beat = time.time(); continue
             for t in ([] if alone else ready)[:jobs - len(running)]:
                 if pool is None:                                       # workers start with their thread count set
+                    logs.mkdir(parents=True, exist_ok=True)
                     env = {k: os.environ.get(k) for k in THREAD_VARIABLES}
                     for k in THREAD_VARIABLES: os.environ[k] = str(threads)
                     pool = mp.get_context('spawn').Pool(jobs, _init_worker, (threads,))

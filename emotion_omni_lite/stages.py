@@ -33,35 +33,35 @@ class Stage:
     overrides: tuple = ()        # ((dotted field, value), ...): an ablation of another stage's recipe
     pretrained: str = ''         # config part whose `pretrained` checkpoint replaces this stage
     version: int = 1             # bump when the recipe changes in a way the config does not show
-    lite_minutes: float = 0.0    # from the main job's summary on a 2-core CPU, `lite` preset
+    lite_minutes: float = 0.0    # measured: the stage alone in one process (as a notebook trains it), idle 2-core CPU, `lite`
     prepare: str = ''            # `module.function(cfg, settings)`: a cache it reads, shared with its ablation (made once)
 
 STAGES = {st.name: st for st in (
     Stage('data', 'the spoken-dialogue dataset and its speech units', (), '05_dataset', 'dataset.build_dataset',
-          ('audio', 'data', 'units'), version=2, lite_minutes=1.5),   # v2: the held-out voices moved to the end of QUERY_VOICES
+          ('audio', 'data', 'units'), version=2, lite_minutes=1.6),   # v2: the held-out voices moved to the end of QUERY_VOICES
     Stage('asr', 'stage 0: semantic encoder (Whisper trained as ASR)', ('data',), '06_semantic_encoder',
           'semantic_encoder.asr_job', ('audio', 'semantic_encoder'), 'asr', pretrained='semantic_encoder',
-          version=2, lite_minutes=1.9),    # v2: weights saved as `ASRStandIn` (whisper.*, ctc_head.*)
+          version=2, lite_minutes=2.0),    # v2: weights saved as `ASRStandIn` (whisper.*, ctc_head.*)
     Stage('emotion_encoder', 'stage 0: emotion encoder', ('data',), '07_emotion_encoder',
           'emotion_encoder.emotion_encoder_job', ('audio', 'emotion_encoder'), 'emotion', pretrained='emotion_encoder',
-          lite_minutes=1.0),
+          lite_minutes=1.3),
     Stage('text_llm', 'stage 0: text LLM and tokenizer', ('data',), '09_text_llm', 'text_llm.text_llm_job',
-          ('llm',), 'text', pretrained='llm', lite_minutes=1.1),
+          ('llm',), 'text', pretrained='llm', lite_minutes=0.8),
     Stage('stage1', 'stage 1: adapter, LoRA, emotion predict head', ('data', 'asr', 'emotion_encoder', 'text_llm'),
-          '11_stage1', 'stage1.stage1_job', ('adapter', 'llm', 'lora', 'emotion_head'), 'stage1', lite_minutes=2.6,
+          '11_stage1', 'stage1.stage1_job', ('adapter', 'llm', 'lora', 'emotion_head'), 'stage1', lite_minutes=3.2,
           prepare='stage1.stage1_features'),
     Stage('stage1_semantic_only', 'stage 1 without the emotion stream (system b)',
           ('data', 'asr', 'emotion_encoder', 'text_llm'), '11_stage1', 'stage1.stage1_job',
-          ('adapter', 'llm', 'lora', 'emotion_head'), 'stage1', (('adapter.emotion_stream', False),), lite_minutes=1.7,
+          ('adapter', 'llm', 'lora', 'emotion_head'), 'stage1', (('adapter.emotion_stream', False),), lite_minutes=2.2,
           prepare='stage1.stage1_features'),
     Stage('vocoder', 'vocoder: units → mel → wave', ('data',), '13_vocoder', 'vocoder.vocoder_job',
-          ('audio', 'units', 'vocoder'), 'vocoder', lite_minutes=0.6),
+          ('audio', 'units', 'vocoder'), 'vocoder', lite_minutes=0.5),
     Stage('stage2', 'stage 2: fusion gate, AdaLN, speech decoder', ('data', 'emotion_encoder', 'stage1'), '14_stage2',
-          'stage2.stage2_job', ('units', 'fusion', 'decoder'), 'stage2', lite_minutes=3.8,
+          'stage2.stage2_job', ('units', 'fusion', 'decoder'), 'stage2', lite_minutes=3.0,
           prepare='stage2.prepare_stage2'),
     Stage('stage2_no_adaln', 'stage 2 without AdaLN conditioning (system d)', ('data', 'emotion_encoder', 'stage1'),
           '14_stage2', 'stage2.stage2_job', ('units', 'fusion', 'decoder'), 'stage2', (('fusion.adaln', False),),
-          lite_minutes=1.8, prepare='stage2.prepare_stage2'),
+          lite_minutes=2.3, prepare='stage2.prepare_stage2'),
 )}
 
 # Fields that change how a finished run is used, never what it learned: left out of the hash.

@@ -19,14 +19,15 @@ pip_install() {
   fi
 }
 # torch and torchaudio must come from the same release, or torchaudio (and with it transformers) fails to import.
+TORCH=""
 if ! $VPY -c "import torch, torchaudio; assert torch.__version__.split('+')[0] == torchaudio.__version__.split('+')[0]" 2>/dev/null; then
-  echo "[setup] installing torch + torchaudio 2.11.0 (a matching pair; several GB, a minute or two)"
-  pip_install "torch==2.11.0" "torchaudio==2.11.0"
+  TORCH="torch==2.11.0 torchaudio==2.11.0"
 fi
-if ! $VPY -c "import emotion_omni_lite, pytest, playwright, hypothesis" 2>/dev/null || [ pyproject.toml -nt .venv/.eol-installed ] \
-   || [ constraints.txt -nt .venv/.eol-installed ]; then
-  echo "[setup] installing the kit and its dependencies (pip install -e '.[dev]')"
-  pip_install -e ".[dev]"
+if [ -n "$TORCH" ] || ! $VPY -c "import emotion_omni_lite, pytest, playwright, hypothesis" 2>/dev/null \
+   || [ pyproject.toml -nt .venv/.eol-installed ] || [ constraints.txt -nt .venv/.eol-installed ]; then
+  # one pip run for both (one resolution, not two): on a fresh machine torch's wheels are most of the install
+  echo "[setup] installing ${TORCH:+torch + torchaudio 2.11.0 (a matching pair; several GB) and }the kit and its dependencies (pip install -e '.[dev]')"
+  pip_install $TORCH -e ".[dev]"
   touch .venv/.eol-installed
 fi
 echo "[setup] ready: $($VPY -c 'import torch, transformers, emotion_omni_lite as e; print("torch", torch.__version__, "| transformers", transformers.__version__, "| emotion_omni_lite", e.__version__)')"
