@@ -163,9 +163,12 @@ def timing_probe(cfg: OmniConfig, settings: Optional[Settings] = None, hidden: i
     "How well timing alone predicts the reply emotion and the user emotion on held-out, tone-dependent queries."
     s = settings or get_settings()
     rows = load_dialogues(cfg, s).to_list()
-    threads = torch.get_num_threads(); torch.set_num_threads(1)
-    try: x = torch.stack([timing_features(load_audio(audio_path(r, s)), r['query_text']) for r in rows])  # [N, 3]
+    threads = torch.get_num_threads(); torch.set_num_threads(1)        # small FFTs and a tiny MLP: one thread, and the
+    try: return _timing_probe(rows, s, hidden, steps, seed)            # same figure whatever the machine's thread count
     finally: torch.set_num_threads(threads)
+
+def _timing_probe(rows, s, hidden, steps, seed) -> dict:
+    x = torch.stack([timing_features(load_audio(audio_path(r, s)), r['query_text']) for r in rows])  # [N, 3]
     train = torch.tensor([r['split'] == 'train' for r in rows])
     test = torch.tensor([r['split'] != 'train' and r['sentence_kind'] == 'tone' for r in rows])
     mu, sd = x[train].mean(0), x[train].std(0).clamp(min=1e-6)
