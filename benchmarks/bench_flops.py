@@ -34,8 +34,8 @@ def matmul_peak(seconds: float = 2.0) -> float:
     return best
 
 
-def stage_profile(name: str, steps: int, preset: str = 'lite') -> dict:
-    "FLOPs per step and seconds per phase of `steps` training steps of stage `name` (plain loop, as `fit` runs it)."
+def training_setup(name: str, preset: str = 'lite') -> tuple:
+    "Stage `name`'s training config, trainable parameters, optimizer, `batch(step)` and `loss_of(batch)`, as `fit` sets them up."
     cfg0, s = get_config(preset), get_settings(preset=preset, device='cpu')
     st, cfg = STAGES[name], stage_config(name, cfg0)
     mod, fn = st.runner.rsplit('.', 1)
@@ -47,6 +47,12 @@ def stage_profile(name: str, steps: int, preset: str = 'lite') -> dict:
     opt = torch.optim.AdamW(params, lr=tcfg.lr)
     batch = lambda step: job.collate([job.data[i] for i in batch_indices(len(job.data), tcfg.batch_size, step, 0)])
     loss_of = lambda b: (lambda o: o[0] if isinstance(o, tuple) else o)(job.loss(model, b))
+    return tcfg, params, opt, batch, loss_of
+
+
+def stage_profile(name: str, steps: int, preset: str = 'lite') -> dict:
+    "FLOPs per step and seconds per phase of `steps` training steps of stage `name` (plain loop, as `fit` runs it)."
+    tcfg, params, opt, batch, loss_of = training_setup(name, preset)
     with FlopCounterMode(display=False) as fc:                         # one step, forward + backward
         loss_of(batch(0)).backward()
     flops = fc.get_total_flops(); opt.zero_grad(set_to_none=True)

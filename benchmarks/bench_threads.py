@@ -15,31 +15,18 @@ os.environ.setdefault('HF_HUB_OFFLINE', '1'); os.environ.setdefault('TRANSFORMER
 sys.path.insert(0, str(Path(__file__).parent))
 import torch
 
-from bench_flops import TRAINED
-from emotion_omni_lite.config import get_config, get_settings
-from emotion_omni_lite.stages import STAGES, stage_config
-from emotion_omni_lite.train import batch_indices, set_seed, usable_cores
+from bench_flops import TRAINED, training_setup
+from emotion_omni_lite.train import usable_cores
 
 OTHER = "import torch, sys; torch.set_num_threads(int(sys.argv[1])); a = torch.randn(512, 512)\nwhile True: a @ a"
 
 
 def stepper(name: str):
     "A function that runs one training step of stage `name` (as `fit` does) on the trained lite run's data."
-    import importlib
-    cfg0, s = get_config('lite'), get_settings(preset='lite', device='cpu')
-    st, cfg = STAGES[name], stage_config(name, cfg0)
-    mod, fn = st.runner.rsplit('.', 1)
-    job = getattr(importlib.import_module(f'emotion_omni_lite.{mod}'), fn)(cfg, s)
-    tcfg = getattr(cfg.stages, st.train)
-    set_seed(0)
-    model = job.build().train()
-    params = [p for p in model.parameters() if p.requires_grad]
-    opt = torch.optim.AdamW(params, lr=tcfg.lr)
+    _, _, opt, batch, loss_of = training_setup(name)
     k = [0]
     def step():
-        b = job.collate([job.data[i] for i in batch_indices(len(job.data), tcfg.batch_size, k[0], 0)]); k[0] += 1
-        out = job.loss(model, b)
-        loss = out[0] if isinstance(out, tuple) else out
+        loss = loss_of(batch(k[0])); k[0] += 1
         opt.zero_grad(set_to_none=True); loss.backward(); opt.step()
     return step
 
