@@ -211,3 +211,12 @@ def test_one_knob_scales_and_full_needs_its_units(tmp_path):
     with pytest.raises(ConfigError, match="units.kind"):
         build_dataset(get_config('full'), s)
     assert not (tmp_path / 'full' / 'build.json').exists()                  # refused before writing anything
+
+def test_blocked_distances_equal_one_piece():
+    "k-means works a block of rows at a time for speed; the numbers, and so the units, are those of one big matmul."
+    from emotion_omni_lite.dataset import nearest, _sqdist
+    g = torch.Generator().manual_seed(0)
+    x, c = torch.randn(3001, 80, generator=g), torch.randn(37, 80, generator=g)      # 3001: the last block is partial
+    assert torch.equal(nearest(x, c), ((c * c).sum(-1)[None] - 2 * x @ c.T).argmin(-1))
+    assert torch.equal(_sqdist(x, c[3]), ((x - c[3]) ** 2).sum(-1))
+    assert nearest(x[:0], c).shape == (0,) and _sqdist(x[:0], c[0]).shape == (0,)
