@@ -206,6 +206,27 @@ def _chat(a):
 def _eval(a):
     evaluate_run(preset=a.preset, force=a.force)
 
+def _headers(a):
+    from .course import sync_headers
+    drift = sync_headers(check=a.check)
+    if a.check and drift: raise ConfigError(f"these notebooks' headers drifted from nbs/course.json: {drift}; run `eol headers`")
+    print(('drifted: ' if a.check else 'brought in step: ') + (', '.join(drift) or 'none'))
+
+def _course(a):
+    from .course import render_course
+    print(f"the course: {render_course(a.preset, a.out, a.only, record=a.record) / 'index.html'}")
+
+def _pack(a):
+    from .course import pack_run
+    p = pack_run(a.archive, a.preset, overwrite=a.overwrite)
+    print(f"packed {p} ({p.stat().st_size / 1e6:.0f} MB)")
+
+def _unpack(a):
+    from .course import unpack_run
+    s = get_settings(preset=a.preset) if a.preset else None
+    done = unpack_run(a.archive, s, overwrite=a.overwrite)
+    print(f"unpacked {a.archive}: current now — {', '.join(done)}")
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog='eol', description='emotion_omni_lite: build, train and evaluate a small Emotion Omni')
     sub = p.add_subparsers(dest='cmd', required=True)
@@ -227,6 +248,19 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument('--json', action='store_true', help='print one JSON object')
     sp = add('eval', _eval, 'score a trained run and write report.json / report.md')
     sp.add_argument('--force', action='store_true', help='score again even when the report matches the run')
+    sp = sub.add_parser('headers', help="bring every notebook's Colab header and setup cell in step with nbs/course.json")
+    sp.set_defaults(fn=_headers, preset=None)
+    sp.add_argument('--check', action='store_true', help='change nothing; fail if a header drifted')
+    sp = add('course', _course, 'run every notebook on the trained run and write the course as HTML pages')
+    sp.add_argument('--out', default=None, help='where to write it (default: runs/<preset>/course)')
+    sp.add_argument('--only', nargs='*', default=None, help='only these notebooks (stems, e.g. 14_stage2)')
+    sp.add_argument('--record', action='store_true', help="write the measured minutes into nbs/course.json (then `eol headers`)")
+    sp = add('pack', _pack, 'write the dataset and the finished runs into one .tar a class can start from')
+    sp.add_argument('archive', help='the .tar to write')
+    sp.add_argument('--overwrite', action='store_true', help='replace an existing archive')
+    sp = add('unpack', _unpack, "restore a packed run into data_dir / out_dir (settings.ini, EOL_DATA_DIR / EOL_OUT_DIR)")
+    sp.add_argument('archive', help='a .tar written by `eol pack`')
+    sp.add_argument('--overwrite', action='store_true', help='replace runs and data already there')
     return p
 
 def main(argv=None):

@@ -202,22 +202,25 @@ def in_notebook() -> bool:
     except ImportError: return False
 
 class LiveLoss:
-    "A loss curve that updates in place in a notebook (does nothing elsewhere)."
-    def __init__(self, title: str, enabled: Optional[bool] = None):
-        self.fig = None
+    """A loss curve redrawn in place in a notebook, at most once every `every` seconds (does nothing elsewhere).
+    It is a plain figure behind a display handle, not a widget: it draws in JupyterLab, in Colab without the widget
+    manager, and stays in the saved notebook (and the rendered course) as the final curve."""
+    def __init__(self, title: str, enabled: Optional[bool] = None, every: float = 1.0):
+        self.fig, self.handle, self.every, self.shown = None, None, every, 0.0
         if enabled is None: enabled = in_notebook()
         if not enabled: return
         try:
             import plotly.graph_objects as go
             from IPython.display import display
-            self.fig = go.FigureWidget(data=[go.Scatter(x=[], y=[], mode='lines', name='loss')],
-                                       layout=dict(title=title, xaxis_title='step', yaxis_title='loss', height=280,
-                                                   margin=dict(l=40, r=10, t=40, b=30)))
-            display(self.fig)
-        except Exception: self.fig = None  # no widget front end: the progress bar still shows the loss
-    def update(self, steps, losses):
-        if self.fig is not None:
-            with self.fig.batch_update(): self.fig.data[0].x, self.fig.data[0].y = list(steps), list(losses)
+            self.fig = go.Figure(data=[go.Scatter(x=[], y=[], mode='lines', name='loss')],
+                                 layout=dict(title=title, xaxis_title='step', yaxis_title='loss', height=280,
+                                             margin=dict(l=40, r=10, t=40, b=30)))
+            self.handle = display(self.fig, display_id=True)
+        except Exception: self.fig = self.handle = None  # no display at all: the progress bar still shows the loss
+    def update(self, steps, losses, final: bool = False):
+        if self.handle is None or (not final and time.time() - self.shown < self.every): return
+        self.fig.data[0].x, self.fig.data[0].y = list(steps), list(losses)
+        self.handle.update(self.fig); self.shown = time.time()
 
 # %% ../nbs/01_train.ipynb #c449ca57
 @dataclass
@@ -272,7 +275,7 @@ def fit(model: nn.Module, data: Sequence, collate: Callable, loss_fn: Callable, 
             history.append({'step': step + 1, 'loss': round(loss.item(), 5),
                             **{k: round(float(v), 5) for k, v in logs.items()}})
             bar.set_postfix(loss=f"{loss.item():.4f}")
-            plot.update([h['step'] for h in history], [h['loss'] for h in history])
+            plot.update([h['step'] for h in history], [h['loss'] for h in history], final=step + 1 == tcfg.steps)
         if ckpt_dir is not None and ((step + 1) % tcfg.ckpt_every == 0 or step + 1 == tcfg.steps):
             save_checkpoint(ckpt_dir, acc.unwrap_model(model), opt, sched, step + 1, history)
     bar.close()
