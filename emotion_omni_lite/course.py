@@ -40,7 +40,7 @@ def repository_url(root: Path) -> str:
     return m.group(1).rstrip('/')
 
 def course_table(root: Optional[Path] = None) -> dict:
-    "nbs/course.json: {notebook stem: {'learn': [...], 'minutes': {'lite': m | None, 'smoke': m | None, 'colab_gpu': m | None}}}."
+    "nbs/course.json: {notebook stem: {'learn': [...], 'minutes': {'lite': m, 'colab_gpu': m}, 'first': {'what', 'minutes'}}}."
     root = Path(root or repo_root())
     p = root / 'nbs' / COURSE_FILE
     try: d = json.loads(p.read_text())
@@ -66,13 +66,14 @@ def header_block(stem: str, info: dict, url: str) -> str:
     m = info.get('minutes', {})
     trains = (f" Training what it teaches ({', '.join(own)}) adds {sum(STAGES[n].lite_minutes for n in own):.1f} min the "
               f"first time; a missing run it reads is named, with its minutes, before anything trains.") if own else ''
+    if info.get('first'): trains += f" {info['first']['what']} adds {_minutes(info['first']['minutes'])} the first time."
     learn = '\n'.join(f'- {x}' for x in info['learn'])
     return (f"{HEADER_START}\n"
             f'<a href="{colab}" target="_parent"><img src="https://colab.research.google.com/assets/colab-badge.svg" '
             f'alt="Open In Colab"/></a>\n\n'
             f"**What you will learn**\n\n{learn}\n\n"
             f"**Time.** `lite` on a 2-core CPU: {_lite(m.get('lite'))}.{trains} "
-            f"`smoke`: {_minutes(m.get('smoke'))}. A free Colab GPU: {_minutes(m.get('colab_gpu'))}.\n"
+            f"A free Colab GPU: {_minutes(m.get('colab_gpu'))}.\n"
             f"{HEADER_END}")
 
 def setup_source(url: str) -> str:
