@@ -18,6 +18,7 @@ from .omni import chat_main
 from .evaluate import EVAL_PARTS, evaluate_part, evaluate_run
 from .report import SYSTEMS
 from .scale import format_table, param_table
+from .course import pack_run, render_course, sync_headers, unpack_run
 
 # %% auto #0
 __all__ = ['MODULES', 'PIPELINE', 'runner', 'train_stage', 'ensure_stages', 'evaluate_stage', 'Task', 'plan_tasks',
@@ -207,22 +208,18 @@ def _eval(a):
     evaluate_run(preset=a.preset, force=a.force)
 
 def _headers(a):
-    from .course import sync_headers
     drift = sync_headers(check=a.check)
     if a.check and drift: raise ConfigError(f"these notebooks' headers drifted from nbs/course.json: {drift}; run `eol headers`")
     print(('drifted: ' if a.check else 'brought in step: ') + (', '.join(drift) or 'none'))
 
 def _course(a):
-    from .course import render_course
     print(f"the course: {render_course(a.preset, a.out, a.only, record=a.record) / 'index.html'}")
 
 def _pack(a):
-    from .course import pack_run
     p = pack_run(a.archive, a.preset, overwrite=a.overwrite)
     print(f"packed {p} ({p.stat().st_size / 1e6:.0f} MB)")
 
 def _unpack(a):
-    from .course import unpack_run
     s = get_settings(preset=a.preset) if a.preset else None
     done = unpack_run(a.archive, s, overwrite=a.overwrite)
     print(f"unpacked {a.archive}: current now — {', '.join(done)}")
