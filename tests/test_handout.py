@@ -50,3 +50,14 @@ def test_stage1_without_head(smoke_settings, tmp_path):
     assert set(r['no_emotion_loss']) == set(mod.KEYS) and r['recipe'] == {k: recipe[k] for k in mod.KEYS}   # untouched
     conf = json.loads((tmp_path / 'smoke' / 'stage1' / 'config.json').read_text())
     assert conf['stages']['stage1']['emotion_weight'] == 0.0
+
+
+def test_units_how_many(smoke_settings):
+    r = solution('units_how_many').main(settings=smoke_settings, n_fit=40)
+    many, few = sorted(r, reverse=True)
+    assert r[many]['mse'] < r[few]['mse'] and r[few]['distinct_units'] <= few
+
+
+def test_cues_pitch_shift(smoke_settings):
+    r = solution('cues_pitch_shift').main(settings=smoke_settings)
+    assert r['said_as'] in r[0] and all(abs(sum(r[st].values()) - 1) < 0.01 for st in (-4, 0, 4))   # (rounded to 3 places)

@@ -9,7 +9,7 @@ from emotion_omni_lite.config import get_config
 from emotion_omni_lite.adapter import sequence_lengths
 
 
-def main(preset: str = 'smoke') -> dict:
+def main(preset: str = None) -> dict:                 # None: the preset of settings.ini
     n = {m: sequence_lengths(3 * 16000, get_config(preset, **{'adapter.mode': m}))['llm_tokens'] for m in ('concat', 'interleave')}
     return {'positions': n, 'attention_cost_ratio': (n['interleave'] / n['concat']) ** 2}
 

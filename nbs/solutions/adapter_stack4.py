@@ -9,7 +9,7 @@ from emotion_omni_lite.config import get_config
 from emotion_omni_lite.adapter import build_adapter, sequence_lengths
 
 
-def main(preset: str = 'smoke') -> dict:
+def main(preset: str = None) -> dict:                 # None: the preset of settings.ini
     out = {}
     for k in (5, 4):
         cfg = get_config(preset, **{'adapter.k': k})

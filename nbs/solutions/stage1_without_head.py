@@ -4,10 +4,11 @@ with the recipe's stage 1.
 What changes: the LLM still learns the replies (their style comes from the speech, through the adapter and LoRA), so
 style match barely moves; the emotion head is never trained, so the reply emotion it predicts (and with it the vector
 that conditions stage 2's speech) falls to about chance. The reply's text and the reply's voice are learnt by
-different parts.
+different parts. On `lite` (seed 0): reply emotion on tone-dependent sentences 94.9 % → 24.2 %, style match 94.9 % →
+94.4 %.
 
 The variant trains into a separate runs folder; the finished dataset and stage-0 runs are linked there, not copied and
-not retrained, and the course's own stage-1 run is left alone.
+not retrained, and the course's own stage-1 run is left alone (the folder is printed; delete it when done).
 """
 import json, tempfile
 from pathlib import Path
@@ -31,7 +32,7 @@ def main(preset: str = None, settings=None, scratch=None) -> dict:
         if not (Path(v.run_path) / n).exists(): (Path(v.run_path) / n).symlink_to(Path(s.run_path).resolve() / n)
     no_head = get_config(s.preset, **{'stages.stage1.emotion_weight': 0.0})
     var = json.loads((run_stage('stage1', no_head, stage1_job, v) / 'metrics.json').read_text())
-    return {'recipe': {k: base[k] for k in KEYS}, 'no_emotion_loss': {k: var[k] for k in KEYS}}
+    return {'recipe': {k: base[k] for k in KEYS}, 'no_emotion_loss': {k: var[k] for k in KEYS}, 'folder': str(scratch)}
 
 
 if __name__ == '__main__':

@@ -1,10 +1,10 @@
 """Exercise 03.1: speak one sentence in the six emotions with one voice. Rank them by median pitch and by duration.
 Which two are hardest to tell apart by these two numbers alone?
 
-The presets move pitch level, range, rate and loudness; the ranking shows which emotions differ mostly in pitch
-(happy, surprised, fearful are high) and which in timing (sad is slow). Two emotions with close pitch and duration
-(for espeak's presets, typically neutral and angry by pitch, or happy and surprised) need the other cues: range,
-loudness, spectral tilt. That is what the emotion encoder has to learn.
+The presets move pitch level, range, rate and loudness. On the kit's first query voice and this sentence, pitch
+orders them sad < angry < neutral < fearful < happy < surprised, and sad is by far the slowest. The closest pair on
+these two numbers is happy and fearful. What separates them is the rest: pitch range and contour, loudness, spectral
+tilt. That is what the emotion encoder has to learn beyond level and duration.
 """
 import itertools
 import torch

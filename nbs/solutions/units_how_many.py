@@ -1,0 +1,45 @@
+"""Exercise 05.1: how much of a reply's sound survives the speech units? Fit k-means with the preset's number of
+centres and with an eighth of them on the same training frames, rebuild a held-out reply's log-mel from its units, and
+compare the error. Which detail goes first when the centres are few?
+
+Each unit stands for its centre, so a reply rebuilt from units keeps only what the centres can tell apart. With few
+centres one centre covers several pitch levels of the assistant's voice: the harmonics blur first, and with them the
+pitch that tells happy from angry (README's units study: 128 centres lost it, 512 keep most of it). On `lite`, fitted
+on 200 training replies, 512 centres rebuild the first held-out reply with a log-mel MSE of 0.0050, 64 centres with
+0.0130 (2.6× the error).
+"""
+import numpy as np
+import torch
+from emotion_omni_lite.config import get_config, get_settings
+from emotion_omni_lite.cli import ensure_stages
+from emotion_omni_lite.audio import load_audio, log_mel
+from emotion_omni_lite.dataset import UNIT_POOL, UnitTokenizer, audio_path, load_dialogues
+
+
+def frames(mel: torch.Tensor) -> torch.Tensor:
+    "Log-mel [n_mels, T100] pooled to the unit rate → [T100 // 4, n_mels]."
+    n = mel.shape[1] // UNIT_POOL
+    return mel[:, :n * UNIT_POOL].reshape(mel.shape[0], n, UNIT_POOL).mean(-1).T
+
+
+def main(preset: str = None, settings=None, n_fit: int = 200) -> dict:
+    s = settings or get_settings(preset=preset)
+    cfg = get_config(s.preset)
+    ensure_stages(['data'], cfg, s)
+    rows = load_dialogues(cfg, s).remove_columns(['units']).to_list()
+    train = [r for r in rows if r['split'] == 'train'][:n_fit]
+    test = next(r for r in rows if r['split'] != 'train')
+    x = torch.cat([frames(log_mel(load_audio(audio_path(r, s, 'reply')), cfg.audio)) for r in train])
+    target = frames(log_mel(load_audio(audio_path(test, s, 'reply')), cfg.audio))
+    out = {}
+    for k in (cfg.units.n_units, max(2, cfg.units.n_units // 8)):
+        tok = UnitTokenizer.fit(x, k, seed=s.seed)
+        units = tok.encode(log_mel(load_audio(audio_path(test, s, 'reply')), cfg.audio))
+        rebuilt = tok.centroids[units]                                  # [T25, n_mels]
+        out[k] = {'mse': round(float(((rebuilt - target[:len(rebuilt)]) ** 2).mean()), 5),
+                  'distinct_units': int(len(np.unique(units.numpy())))}
+    return out
+
+
+if __name__ == '__main__':
+    print(main())
