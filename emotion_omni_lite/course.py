@@ -45,7 +45,12 @@ def course_table(root: Optional[Path] = None) -> dict:
     p = root / 'nbs' / COURSE_FILE
     try: d = json.loads(p.read_text())
     except (OSError, ValueError) as e: raise ConfigError(f"{p} cannot be read ({e}): restore it from the repository") from None
-    return d['notebooks']
+    nbs = d.get('notebooks') if isinstance(d, dict) else None
+    bad = [k for k, v in (nbs or {}).items() if not (isinstance(v, dict) and isinstance(v.get('learn'), list) and v['learn']
+                                                     and all(isinstance(x, str) for x in v['learn']))]
+    if not isinstance(nbs, dict) or bad:
+        raise ConfigError(f"{p}: every entry under 'notebooks' needs 'learn', a list of sentences; fix {bad or 'the file'}")
+    return nbs
 
 def notebooks(root: Optional[Path] = None) -> list:
     "The course's notebooks in order: nbs/<NN…>.ipynb."

@@ -109,3 +109,12 @@ def test_smoke_course_renders_and_draws_offline(smoke_settings, tmp_path):
     assert not [s for s, v in seen.items() if v['errors']], seen
     assert not [s for s, v in seen.items() if v['divs'] and not v['drawn']], seen            # every figure really drawn
     assert not [s for s, v in seen.items() if not (v['drawn'] or v['media'])], seen         # a figure or a sound on every page
+
+
+def test_a_broken_table_is_named(tmp_path):
+    shutil.copy(ROOT / 'pyproject.toml', tmp_path)
+    (tmp_path / 'nbs').mkdir()
+    (tmp_path / 'nbs' / 'course.json').write_text(json.dumps({'notebooks': {'02_audio': {'learn': 'one string'}}}))
+    with pytest.raises(ConfigError, match="02_audio"): course_table(tmp_path)
+    (tmp_path / 'nbs' / 'course.json').write_text('{"notebooks": ')
+    with pytest.raises(ConfigError, match='cannot be read'): course_table(tmp_path)
