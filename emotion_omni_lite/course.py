@@ -14,10 +14,10 @@ from .stages import STAGES, stage_hash, stage_state
 from .train import environment, save_json
 
 # %% auto #0
-__all__ = ['COURSE_FILE', 'HEADER_START', 'HEADER_END', 'SETUP_MARK', 'PACK_FORMAT', 'WIDGET_MIME', 'PLOTLY_MIME', 'repo_root',
-           'repository_url', 'course_table', 'notebooks', 'header_block', 'setup_source', 'sync_headers', 'pack_run',
-           'read_pack', 'unpack_run', 'static_outputs', 'error_outputs', 'page_html', 'execute_notebook',
-           'render_course']
+__all__ = ['COURSE_FILE', 'HEADER_START', 'HEADER_END', 'SETUP_MARK', 'HANDOUT', 'TABLE_START', 'TABLE_END', 'PACK_FORMAT',
+           'WIDGET_MIME', 'PLOTLY_MIME', 'repo_root', 'repository_url', 'course_table', 'notebooks', 'header_block',
+           'setup_source', 'handout_table', 'sync_headers', 'pack_run', 'read_pack', 'unpack_run', 'static_outputs',
+           'error_outputs', 'page_html', 'execute_notebook', 'render_course']
 
 # %% ../nbs/90a_course.ipynb #78f1ae37
 COURSE_FILE = 'course.json'          # in the notebooks folder: what each lesson teaches and its measured minutes
@@ -121,6 +121,31 @@ def _with_header(nb: dict, stem: str, info: dict, url: str) -> dict:
                           'source': src})
     return nb
 
+HANDOUT = 'handout.md'                # in the notebooks folder: its lesson table is kept in step with the same table
+TABLE_START, TABLE_END = '<!-- lesson table: kept in step by `eol headers` from nbs/course.json -->', '<!-- end of lesson table -->'
+
+def handout_table(table: dict) -> str:
+    "The handout's lesson table: goals, and the measured minutes on `lite` (runs present; a first run's extra) and `smoke`."
+    rows = ['| notebook | goals | `lite`, runs present | `smoke` |', '|---|---|---|---|']
+    for k, v in table.items():
+        m, first = v.get('minutes', {}), v.get('first')
+        extra = f" (+{_minutes(first['minutes'])} the first time: {first['what'][0].lower()}{first['what'][1:]})" if first else ''
+        rows.append(f"| `{k}` | {'; '.join(v['learn'])} | {_minutes(m.get('lite'))}{extra} | {_minutes(m.get('smoke'))} |")
+    return '\n'.join([TABLE_START, *rows, TABLE_END])
+
+def _sync_handout(root: Path, table: dict, check: bool) -> bool:
+    "Put the lesson table into nbs/handout.md between its markers → whether it had drifted."
+    p = root / 'nbs' / HANDOUT
+    if not p.exists(): return False
+    text = p.read_text()
+    if TABLE_START not in text or TABLE_END not in text:
+        raise ConfigError(f"{p} has lost its lesson-table markers ({TABLE_START} … {TABLE_END}): put them back")
+    a, b = text.index(TABLE_START), text.index(TABLE_END) + len(TABLE_END)
+    new = text[:a] + handout_table(table) + text[b:]
+    if new == text: return False
+    if not check: p.write_text(new)
+    return True
+
 def sync_headers(root: Optional[Path] = None, check: bool = False) -> list:
     "Bring every notebook's header and setup cell in step with nbs/course.json; `check`: change nothing → the drifted ones."
     root = Path(root or repo_root())
@@ -138,6 +163,7 @@ def sync_headers(root: Optional[Path] = None, check: bool = False) -> list:
         if not check:
             tmp = p.with_name(f'.{p.name}.tmp')
             tmp.write_text(json.dumps(new, indent=1, ensure_ascii=False) + '\n'); os.replace(tmp, p)
+    if _sync_handout(root, table, check): drift.append(HANDOUT)
     return drift
 
 # %% ../nbs/90a_course.ipynb #973fe913

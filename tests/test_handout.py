@@ -55,9 +55,10 @@ def test_stage1_without_head(smoke_settings, tmp_path):
 def test_units_how_many(smoke_settings):
     r = solution('units_how_many').main(settings=smoke_settings, n_fit=40)
     many, few = sorted(r, reverse=True)
-    assert r[many]['mse'] < r[few]['mse'] and r[few]['distinct_units'] <= few
+    assert r[many]['mse'] < r[few]['mse']                                  # fewer centres, a coarser rebuild
 
 
 def test_cues_pitch_shift(smoke_settings):
     r = solution('cues_pitch_shift').main(settings=smoke_settings)
-    assert r['said_as'] in r[0] and all(abs(sum(r[st].values()) - 1) < 0.01 for st in (-4, 0, 4))   # (rounded to 3 places)
+    assert all(abs(sum(r[st].values()) - 1) < 0.01 for st in (-4, 0, 4))   # probabilities (rounded to 3 places)
+    assert r[-4] != r[4]                                                   # the shift reached the encoder's input
