@@ -12,7 +12,8 @@ from typing import Optional, Sequence
 from .config import ConfigError, OmniConfig, Settings, get_config, get_settings, resolve_device
 from .audio import AudioError
 from .train import THREAD_VARIABLES, CheckpointError, limit_threads, usable_cores
-from .stages import STAGES, lite_minutes, run_stage, stage_config, stage_state, stages_needed, train_command
+from .stages import (STAGES, lite_minutes, run_stage, stage_config, stage_state, stages_needed, train_command,
+                                      uses_pretrained)
 from . import dataset, semantic_encoder, emotion_encoder, text_llm, stage1, vocoder, stage2
 from .omni import chat_main
 from .evaluate import EVAL_PARTS, evaluate_part, evaluate_run
@@ -177,6 +178,10 @@ def run_pipeline(preset: str | None = None, force: bool = False, stages=None, jo
     "The main job: every stage of the table and the evaluation (or only `stages`) → {task: (output, start, end)}."
     s = get_settings(preset=preset)
     cfg = get_config(s.preset)
+    if stages is None and uses_pretrained(cfg):                    # full size: each ablation is a second big training,
+        stages = [n for n in PIPELINE if n not in STAGES or not STAGES[n].overrides]   # run only when asked for by name
+        print(f"pretrained parts: the ablation stages are left out ({', '.join(n for n in STAGES if STAGES[n].overrides)}); "
+              "name them with --stages to train them")
     jobs = default_jobs(s) if jobs is None else jobs
     print(f"emotion_omni_lite main job: preset '{s.preset}', data in {s.data_path}, runs in {s.run_path}, "
           f"{jobs} worker{'s' if jobs > 1 else ''} on {usable_cores()} cores")

@@ -10,18 +10,21 @@ from pathlib import Path
 from typing import Optional
 
 # %% auto #0
-__all__ = ['EMOTIONS', 'SETTINGS_KEYS', 'PRESETS', 'ConfigError', 'emotion_index', 'Settings', 'find_settings_file',
-           'get_settings', 'resolve_device', 'AudioConfig', 'DataConfig', 'UnitConfig', 'SemanticEncoderConfig',
-           'EmotionEncoderConfig', 'AdapterConfig', 'LLMConfig', 'LoRAConfig', 'EmotionHeadConfig', 'FusionConfig',
-           'SpeechDecoderConfig', 'VocoderConfig', 'TrainConfig', 'ASRTrainConfig', 'EmotionTrainConfig',
-           'Stage1TrainConfig', 'Stage2TrainConfig', 'StagesConfig', 'OmniConfig', 'check_values', 'check_config',
-           'full_config', 'lite_config', 'smoke_config', 'set_field', 'set_fields', 'get_config']
+__all__ = ['EMOTIONS', 'PRECISIONS', 'SETTINGS_KEYS', 'PRESETS', 'ConfigError', 'emotion_index', 'Settings', 'find_settings_file',
+           'get_settings', 'resolve_device', 'run_device', 'AudioConfig', 'DataConfig', 'UnitConfig',
+           'SemanticEncoderConfig', 'EmotionEncoderConfig', 'AdapterConfig', 'LLMConfig', 'LoRAConfig',
+           'EmotionHeadConfig', 'FusionConfig', 'SpeechDecoderConfig', 'VocoderConfig', 'TrainConfig', 'ASRTrainConfig',
+           'EmotionTrainConfig', 'Stage1TrainConfig', 'Stage2TrainConfig', 'StagesConfig', 'OmniConfig', 'check_values',
+           'check_config', 'full_config', 'lite_config', 'smoke_config', 'set_field', 'set_fields', 'check_checkpoint',
+           'preset_overrides', 'get_config']
 
 # %% ../nbs/00_config.ipynb #e66c34f2
 EMOTIONS = ('neutral', 'happy', 'sad', 'angry', 'surprised', 'fearful')
 
 class ConfigError(ValueError):
     "A configuration or setting that cannot work; the message names the field and the fix."
+
+PRECISIONS = ('no', 'bf16', 'fp16')   # a training stage's `mixed_precision`, as accelerate names them
 
 def emotion_index(name: str) -> int:
     "Index of `name` in `EMOTIONS`, with a clear error for an unknown emotion."
@@ -108,6 +111,10 @@ def resolve_device(device: str = 'auto') -> str:
     if getattr(torch.backends, 'mps', None) and torch.backends.mps.is_available(): return 'mps'
     return 'cpu'
 
+def run_device(settings: Optional[Settings] = None) -> str:
+    "The device every heavy path runs on: the settings' `device`, resolved (`auto` → cuda, mps or cpu)."
+    return resolve_device((settings or get_settings()).device)
+
 # %% ../nbs/00_config.ipynb #bd608cf0
 @dataclass
 class AudioConfig:
@@ -135,7 +142,8 @@ class UnitConfig:
     "Discrete speech units of the reply audio (CosyVoice2 tokens at full size; k-means of mel frames in lite)."
     n_units: int = 6561
     rate_hz: int = 25
-    kind: str = 'cosyvoice2'     # cosyvoice2 | kmeans_mel
+    kind: str = 'external'       # external (speech tokens you bring, e.g. CosyVoice2's) | kmeans_mel (made by the kit)
+    manifest: Optional[str] = None  # external: the JSON-lines or CSV file listing dialogues and their token files
 
 @dataclass
 class SemanticEncoderConfig:
@@ -227,7 +235,8 @@ class SpeechDecoderConfig:
 @dataclass
 class VocoderConfig:
     "Units → mel → waveform."
-    kind: str = 'cosyvoice2'     # cosyvoice2 (flow matching + HiFi-GAN, plugged in by the user) | griffin_lim
+    kind: str = 'cosyvoice2'     # cosyvoice2 (flow matching + HiFi-GAN, a pretrained model) | griffin_lim (trained here)
+    pretrained: Optional[str] = None  # cosyvoice2: the local model folder (then the vocoder stage is not trained)
     hidden: int = 512            # unit → mel network width (griffin_lim path)
     griffin_lim_iters: int = 32
     sample_rate: int = 24000
@@ -243,6 +252,7 @@ class TrainConfig:
     grad_clip: float = 1.0
     ckpt_every: int = 200
     log_every: int = 10
+    mixed_precision: str = 'no'  # no | bf16 | fp16: forward passes under autocast, trainable weights kept in fp32
 
 @dataclass
 class ASRTrainConfig(TrainConfig):
@@ -385,7 +395,11 @@ def check_config(c: OmniConfig):
           f"{c.data.n_test_voices} must be between 1 and n_query_voices-1={c.data.n_query_voices - 1}")
     _need(0 < c.data.heldout_sentence_frac < 1, 'data.heldout_sentence_frac', f"must be in (0, 1), got {c.data.heldout_sentence_frac}")
     _need(c.vocoder.kind in ('cosyvoice2', 'griffin_lim'), 'vocoder.kind', f"{c.vocoder.kind!r}: use 'cosyvoice2' or 'griffin_lim'")
-    _need(c.units.kind in ('cosyvoice2', 'kmeans_mel'), 'units.kind', f"{c.units.kind!r}: use 'cosyvoice2' or 'kmeans_mel'")
+    _need(c.units.kind in ('external', 'kmeans_mel'), 'units.kind', f"{c.units.kind!r}: use 'external' (speech-token files you "
+          "bring, listed in units.manifest) or 'kmeans_mel' (units the kit makes from its own speech)")
+    for f in fields(StagesConfig):
+        mp = getattr(c.stages, f.name).mixed_precision
+        _need(mp in PRECISIONS, f'stages.{f.name}.mixed_precision', f"{mp!r}: use one of {', '.join(PRECISIONS)}")
 
 _PART_TYPES = {'audio': AudioConfig, 'data': DataConfig, 'units': UnitConfig, 'semantic_encoder': SemanticEncoderConfig,
                'emotion_encoder': EmotionEncoderConfig, 'adapter': AdapterConfig, 'llm': LLMConfig, 'lora': LoRAConfig,
@@ -399,8 +413,8 @@ def full_config() -> OmniConfig:
     T = TrainConfig
     return OmniConfig(preset='full', stages=StagesConfig(
         asr=ASRTrainConfig(steps=0), emotion=EmotionTrainConfig(steps=0), text=T(steps=0),  # pretrained: no stage 0
-        stage1=Stage1TrainConfig(steps=12500, batch_size=16, lr=2e-4, ckpt_every=1000),  # 200k dialogues, 1 epoch
-        stage2=Stage2TrainConfig(steps=12500, batch_size=16, lr=2e-4, ckpt_every=1000),
+        stage1=Stage1TrainConfig(steps=12500, batch_size=16, lr=2e-4, ckpt_every=1000, mixed_precision='bf16'),  # 200k dialogues, 1 epoch
+        stage2=Stage2TrainConfig(steps=12500, batch_size=16, lr=2e-4, ckpt_every=1000, mixed_precision='bf16'),
         vocoder=T(steps=0)))
 
 def lite_config() -> OmniConfig:
@@ -475,8 +489,54 @@ def set_fields(cfg: OmniConfig, **changes) -> OmniConfig:
             raise ConfigError(f"{dotted} is a group of settings: change one of its fields, e.g. {dotted}.{fields(getattr(obj, parts[-1]))[0].name}")
     return OmniConfig.from_dict(d)
 
+def check_checkpoint(part: str, source, sizes: dict):
+    "Refuse a pretrained checkpoint whose sizes differ from the config's: `sizes` is {field: (config value, checkpoint value)}."
+    wrong = {k: v for k, v in sizes.items() if v[0] != v[1]}
+    if wrong:
+        fix = ', '.join(f"{part}.{k}={v[1]!r}" for k, v in wrong.items())
+        have = ', '.join(f"{part}.{k}={v[0]!r}" for k, v in wrong.items())
+        raise ConfigError(f"{part}.pretrained: the checkpoint {str(source)!r} does not fit the config ({have}; the "
+                          f"checkpoint has {fix.replace(part + '.', '')}): the parts built around it read these sizes, "
+                          f"so set {fix} (get_config(..., **{{...}}) or set_fields)")
+
+def _typed(value: str, hint):
+    "A settings-file string as a value of the field's type."
+    import typing
+    v = value.strip()
+    if typing.get_origin(hint) is typing.Union:                      # Optional[...]: empty or 'none' is None
+        if v.lower() in ('', 'none'): return None
+        hint = next(h for h in typing.get_args(hint) if h is not type(None))
+    if hint is bool:
+        if v.lower() in ('1', 'true', 'yes', 'on'): return True
+        if v.lower() in ('0', 'false', 'no', 'off'): return False
+        raise ValueError('expected true or false')
+    return hint(v) if hint in (int, float) else v
+
+def preset_overrides(preset: str, path: Optional[Path] = None) -> dict:
+    "Dotted fields the settings file sets for `preset` in its `[emotion_omni_lite.<preset>]` section, typed as the fields are."
+    import typing
+    f = Path(path) if path else find_settings_file()
+    if f is None or not f.exists(): return {}
+    cp = configparser.ConfigParser(); cp.optionxform = str
+    cp.read(f)
+    sec = f'emotion_omni_lite.{preset}'
+    if sec not in cp: return {}
+    out = {}
+    for dotted, raw in cp[sec].items():
+        obj = PRESETS[preset]()
+        for part in dotted.split('.')[:-1]: obj = getattr(obj, part, None)
+        name = dotted.split('.')[-1]
+        if obj is None or not hasattr(obj, '__dataclass_fields__') or name not in {x.name for x in fields(obj)}:
+            raise ConfigError(f"{f} [{sec}]: {dotted} is not a config field (e.g. llm.pretrained, units.manifest, stages.stage1.steps)")
+        try: v = _typed(raw, typing.get_type_hints(type(obj))[name])
+        except (ValueError, StopIteration): raise ConfigError(f"{f} [{sec}]: {dotted} = {raw!r} is not a valid value for that field") from None
+        if isinstance(v, str) and name in ('manifest', 'pretrained') and v and not Path(v).is_absolute() and (f.parent / v).exists():
+            v = str((f.parent / v).resolve())                          # a path relative to the settings file
+        out[dotted] = v
+    return out
+
 def get_config(preset: Optional[str] = None, **overrides) -> OmniConfig:
-    "The preset's config (from settings when `preset` is None), with dotted-field `overrides`."
+    "The preset's config (from settings when `preset` is None), with the settings file's fields for it, then dotted-field `overrides`."
     preset = preset or get_settings().preset
     if preset not in PRESETS: raise ConfigError(f"preset {preset!r} is unknown: use one of {', '.join(PRESETS)}")
-    return set_fields(PRESETS[preset](), **overrides)
+    return set_fields(PRESETS[preset](), **{**preset_overrides(preset), **overrides})

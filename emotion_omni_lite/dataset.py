@@ -14,15 +14,16 @@ import torch
 from .config import EMOTIONS, ConfigError, OmniConfig, Settings, get_settings, emotion_index
 from .audio import SAMPLE_RATE, AudioError, load_audio, save_wav, log_mel, pitch_contour, energy_contour
 from .tts import get_tts, seed_espeak, speak, query_voices
-from .train import environment, share_with_group
+from .train import environment, save_json, share_with_group
 from .stages import StageLock, require_stage, stage_hash
 from .dialogues import all_sentences, make_reply, heldout_sentences, split_name, REPLY_TEMPLATES
 
 # %% auto #0
-__all__ = ['CHUNK', 'UNIT_POOL', 'FIT_MAX_FRAMES', 'KMEANS_ITERS', 'EMOTION_ALIASES', 'build_hash', 'plan_dialogues', 'nearest',
-           'UnitTokenizer', 'audio_path', 'manifest_hash', 'build_dataset', 'folder_bytes', 'load_dialogues',
-           'load_units_tokenizer', 'load_query_mels', 'build_info', 'dataset_stats', 'measure_prosody',
-           'prosody_markdown', 'read_csv_text', 'load_folder']
+__all__ = ['CHUNK', 'UNIT_POOL', 'FIT_MAX_FRAMES', 'KMEANS_ITERS', 'EMOTION_ALIASES', 'EXTERNAL_REQUIRED', 'EXTERNAL_SPLITS',
+           'RATE_TOLERANCE', 'build_hash', 'plan_dialogues', 'nearest', 'UnitTokenizer', 'audio_path', 'manifest_hash',
+           'build_dataset', 'folder_bytes', 'load_dialogues', 'load_units_tokenizer', 'load_query_mels', 'build_info',
+           'dataset_stats', 'measure_prosody', 'prosody_markdown', 'read_csv_text', 'load_folder', 'read_manifest',
+           'read_units', 'external_rows']
 
 # %% ../nbs/05_dataset.ipynb #e66c34f2
 def build_hash(cfg: OmniConfig, seed: int) -> str:
@@ -246,9 +247,7 @@ def _build(cfg: OmniConfig, s: Settings, root: Path, want: str, force: bool) -> 
     if info.get('config_hash') not in (None, want): _refuse(root, info['config_hash'], want)
     if not info and (root / 'dialogues').exists(): _refuse(root, 'unknown', want)
     if info.get('status') == 'done': return root
-    if cfg.units.kind != 'kmeans_mel':
-        raise ConfigError(f"units.kind={cfg.units.kind!r}: the kit builds 'kmeans_mel' units; for CosyVoice2 tokens, encode the "
-                          f"reply wavs with CosyVoice2's tokenizer yourself, or set units.kind='kmeans_mel'")
+    if cfg.units.kind == 'external': return _build_external(cfg, s, root, want)   # speech tokens you bring (full size)
     t0 = time.time(); root.mkdir(parents=True, exist_ok=True)
     (root / 'build.json').write_text(json.dumps({'status': 'building', 'config_hash': want, 'preset': cfg.preset, 'seed': s.seed}))
     plan, dc = plan_dialogues(cfg, s.seed), cfg.data
@@ -443,3 +442,116 @@ def load_folder(folder, csv: str = 'metadata.csv', sr: int = SAMPLE_RATE, skippe
     if bad: warnings.warn(f"{f}: skipped {len(bad)} bad row(s):\n" + '\n'.join(f"  line {b['line']} ({b['path']}): {b['reason']}" for b in bad))
     if not rows: raise ValueError(f"{f}: no usable rows (all {len(table)} skipped)")
     return datasets.Dataset.from_list(rows)
+
+# %% ../nbs/05_dataset.ipynb #f9057e83
+EXTERNAL_REQUIRED = ('query_audio', 'query_text', 'user_emotion', 'reply_audio', 'reply_text', 'reply_emotion', 'reply_units')
+EXTERNAL_SPLITS = {'train': 'train', 'test': 'test_both', 'test_voice': 'test_voice', 'test_sentence': 'test_sentence',
+                   'test_both': 'test_both'}
+RATE_TOLERANCE = 0.25   # tokens per second may differ from units.rate_hz by this fraction (plus one token)
+
+def read_manifest(path) -> list:
+    "The lines of a JSON-lines or CSV manifest as dicts, each with its line number (`_line`)."
+    import csv
+    path = Path(path)
+    if not path.is_file(): raise ConfigError(f"units.manifest: {path} does not exist: point it to the JSON-lines or CSV list of dialogues")
+    text = path.read_text(encoding='utf-8')
+    if path.suffix.lower() == '.csv':
+        rows = [{**r, '_line': i + 2} for i, r in enumerate(csv.DictReader(text.splitlines()))]
+    else:
+        rows = []
+        for i, line in enumerate(text.splitlines(), 1):
+            if not line.strip(): continue
+            try: r = json.loads(line)
+            except json.JSONDecodeError as e: raise ConfigError(f"{path}, line {i}: not JSON ({e.msg}); one JSON object per line") from None
+            if not isinstance(r, dict): raise ConfigError(f"{path}, line {i}: a JSON object per line, got {type(r).__name__}")
+            rows.append({**r, '_line': i})
+    if not rows: raise ConfigError(f"units.manifest: {path} lists no dialogues")
+    missing = [c for c in EXTERNAL_REQUIRED if c not in rows[0]]
+    if missing: raise ConfigError(f"{path}: the column(s) {', '.join(missing)} are missing; a manifest needs {', '.join(EXTERNAL_REQUIRED)}")
+    return rows
+
+def read_units(path) -> list:
+    "Speech tokens from a `.npy` (integer array), `.json` (list) or `.txt` (numbers, spaces or commas) file."
+    path = Path(path)
+    if path.suffix == '.npy':
+        a = np.load(path, allow_pickle=False)
+        if not np.issubdtype(a.dtype, np.integer): raise ValueError(f"holds {a.dtype} numbers, not integer tokens")
+        return a.reshape(-1).astype(np.int64).tolist()
+    vals = json.loads(path.read_text()) if path.suffix == '.json' else path.read_text().replace(',', ' ').split()
+    try: out = [int(v) for v in vals]
+    except (TypeError, ValueError): raise ValueError("holds something that is not an integer token") from None
+    if any(str(v).strip() != str(o) for v, o in zip(vals, out) if isinstance(v, str)): raise ValueError("holds non-integer numbers")
+    return out
+
+def _emotion(v) -> str:
+    key = str(v).strip().lower()
+    return EMOTION_ALIASES.get(key, key)
+
+def external_rows(cfg: OmniConfig, manifest, seed: int = 0) -> list:
+    "The manifest's dialogues as the kit's rows (tokens read and checked); a `ConfigError` lists every line that cannot be used."
+    import soundfile as sf
+    manifest = Path(manifest); base = manifest.resolve().parent
+    lines, rows, problems = read_manifest(manifest), [], []
+    held = set(np.random.default_rng(seed).permutation(len(lines))[:round(cfg.data.heldout_sentence_frac * len(lines))].tolist())
+    seen = set()
+    for k, r in enumerate(lines):
+        bad = lambda msg: problems.append(f"line {r['_line']}: {msg}")
+        rid = str(r.get('id') or f"x{k:06d}")
+        if rid in seen: bad(f"id {rid!r} is used twice"); continue
+        seen.add(rid)
+        paths = {}
+        for c in ('query_audio', 'reply_audio', 'reply_units'):
+            p = Path(str(r[c]).strip()); p = p if p.is_absolute() else base / p
+            if not str(r[c]).strip() or not p.is_file(): bad(f"{c} {r[c]!r} is missing (looked for {p})")
+            paths[c] = p
+        emos = {c: _emotion(r[c]) for c in ('user_emotion', 'reply_emotion')}
+        for c, e in emos.items():
+            if e not in EMOTIONS: bad(f"{c} {r[c]!r} is not one of {', '.join(EMOTIONS)}")
+        split = EXTERNAL_SPLITS.get(str(r.get('split') or '').strip().lower()) if r.get('split') else ('test_both' if k in held else 'train')
+        if split is None: bad(f"split {r['split']!r}: use one of {', '.join(EXTERNAL_SPLITS)}")
+        if not all(str(r[c]).strip() for c in ('query_text', 'reply_text')): bad("query_text or reply_text is empty")
+        if len(problems) and problems[-1].startswith(f"line {r['_line']}:"): continue
+        try: units = read_units(paths['reply_units'])
+        except (ValueError, OSError) as e: bad(f"reply_units {paths['reply_units']}: {e}"); continue
+        out = [u for u in units if not 0 <= u < cfg.units.n_units]
+        if out: bad(f"reply_units {paths['reply_units']}: token {out[0]} is outside [0, {cfg.units.n_units}) (units.n_units)"); continue
+        try: secs = {c: sf.info(str(paths[c])).duration for c in ('query_audio', 'reply_audio')}
+        except Exception as e: bad(f"audio cannot be read ({type(e).__name__}: {str(e)[:80]})"); continue
+        want = secs['reply_audio'] * cfg.units.rate_hz
+        if not units or abs(len(units) - want) > RATE_TOLERANCE * want + 1:
+            bad(f"reply_units {paths['reply_units']}: {len(units)} tokens for {secs['reply_audio']:.2f} s of reply is "
+                f"{len(units) / max(secs['reply_audio'], 1e-9):.1f} per second, units.rate_hz is {cfg.units.rate_hz} "
+                "(tokens of another tokenizer, or of another reply?)"); continue
+        hv, hs = split in ('test_voice', 'test_both'), split in ('test_sentence', 'test_both')
+        rows.append(dict(id=rid, sentence_id=-1, sentence_kind=str(r.get('sentence_kind') or ''), query_text=str(r['query_text']),
+                         user_emotion=emos['user_emotion'], voice=str(r.get('voice') or ''), reply_text=str(r['reply_text']),
+                         reply_emotion=emos['reply_emotion'], reply_style=str(r.get('reply_style') or ''),
+                         heldout_voice=hv, heldout_sentence=hs, split=split, query_path=str(paths['query_audio']),
+                         reply_path=str(paths['reply_audio']), query_seconds=round(secs['query_audio'], 4),
+                         reply_seconds=round(secs['reply_audio'], 4), units=units))
+    if problems:
+        raise ConfigError(f"{manifest}: {len(problems)} line(s) cannot be used, nothing was written:\n  "
+                          + '\n  '.join(problems[:12]) + (f"\n  … and {len(problems) - 12} more" if len(problems) > 12 else '')
+                          + "\nFix those lines (or leave them out of the manifest) and build again.")
+    if not any(r['split'] == 'train' for r in rows): raise ConfigError(f"{manifest}: no line is in the training split")
+    return rows
+
+def _build_external(cfg: OmniConfig, s: Settings, root: Path, want: str) -> Path:
+    "The dataset of `units.manifest`: rows and tokens checked, then saved (the audio stays where it is)."
+    import datasets
+    if not cfg.units.manifest:
+        raise ConfigError("units.kind='external' needs units.manifest: the JSON-lines or CSV file listing your dialogues and "
+                          "their speech-token files (see nbs/05_dataset.ipynb); or set units.kind='kmeans_mel'")
+    t0 = time.time()
+    rows = external_rows(cfg, cfg.units.manifest, s.seed)              # everything checked before a byte is written
+    root.mkdir(parents=True, exist_ok=True)
+    ds = datasets.Dataset.from_list(rows)
+    if (root / 'dialogues').exists(): shutil.rmtree(root / 'dialogues')
+    ds.save_to_disk(str(root / 'dialogues'))
+    info = {'status': 'done', 'config_hash': want, 'manifest_hash': manifest_hash(rows), 'preset': cfg.preset, 'seed': s.seed,
+            'n_rows': len(rows), 'source': str(Path(cfg.units.manifest).resolve()), 'seconds': round(time.time() - t0, 1),
+            'bytes': folder_bytes(root), 'stats': dataset_stats(ds), 'environment': environment()}
+    save_json(info, root / 'build.json')
+    share_with_group(root, parents=2)
+    print(f"read {len(rows)} dialogues of {cfg.units.manifest} into {root} in {info['seconds']} s")
+    return root

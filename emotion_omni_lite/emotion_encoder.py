@@ -13,9 +13,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .config import EMOTIONS, AudioConfig, ConfigError, OmniConfig, Settings, get_settings
+from .config import EMOTIONS, AudioConfig, ConfigError, OmniConfig, Settings, check_checkpoint, get_settings, run_device
 from .metrics import confusion_matrix
-from .train import freeze, load_weights, save_weights
+from .train import autocast, freeze, frozen_dtype, frozen_precision, load_weights, save_weights
 from .stages import StageJob, require_stage, stage_hash
 from .audio import as_mels, cepstral_smooth, load_audio, log_mel, pad_mels, pitch_contour
 from .dataset import audio_path, load_query_mels
@@ -128,19 +128,19 @@ class PretrainedEmotionEncoder(nn.Module):
             if j >= 0: out[..., k] = c[..., j]
         return out
 
-def load_pretrained_emotion_encoder(name_or_path: str) -> PretrainedEmotionEncoder:
-    "An emotion encoder from a transformers checkpoint (a local folder, or a hub name already in the local cache)."
+def load_pretrained_emotion_encoder(name_or_path: str, dtype=torch.float32) -> PretrainedEmotionEncoder:
+    "An emotion encoder from a transformers checkpoint (a local folder, or a hub name already in the local cache), in `dtype` ('auto': the checkpoint's)."
     from transformers import AutoConfig, AutoModel, AutoModelForAudioClassification
     src = DEFAULT_EMOTION_CHECKPOINT if name_or_path == 'emotion2vec-compatible' else name_or_path
     try:
         conf = AutoConfig.from_pretrained(src)
         if any('Classification' in a for a in (conf.architectures or [])):
-            m = AutoModelForAudioClassification.from_pretrained(src)
+            m = AutoModelForAudioClassification.from_pretrained(src, dtype=dtype)
             lw = m.layer_weights if getattr(conf, 'use_weighted_layer_sum', False) else None
             labels = [conf.id2label[i] for i in range(conf.num_labels)]
             return PretrainedEmotionEncoder(getattr(m, m.base_model_prefix), lw, getattr(m, 'projector', None),
                                             m.classifier, labels)
-        return PretrainedEmotionEncoder(AutoModel.from_pretrained(src))
+        return PretrainedEmotionEncoder(AutoModel.from_pretrained(src, dtype=dtype))
     except OSError as e:
         raise ConfigError(f"emotion_encoder.pretrained: cannot load {src!r} offline ({str(e).splitlines()[0][:120]}). "
                           f"Download it once with `huggingface-cli download {src}` on a machine with network, "
@@ -190,17 +190,18 @@ def emotion_inputs(audio, encoder: nn.Module, audio_cfg: AudioConfig) -> list:
 def emotion_features(encoder: nn.Module, audio, audio_cfg: Optional[AudioConfig] = None) -> EmotionFeatures:
     "Frozen emotion features of waves [S] / [B, S] / lists (16 kHz), or of log-mels for the lite encoder."
     p = next(encoder.parameters())
-    with torch.no_grad():
+    with torch.no_grad(), autocast(frozen_precision(encoder, getattr(encoder, 'mixed_precision', 'no')), p.device):
         if encoder.input_kind.startswith('mel'):
             audio_cfg = audio_cfg or encoder.audio_cfg
             ms = emotion_inputs(audio, encoder, audio_cfg)
             x, lengths = pad_mels(ms, max(m.shape[-1] for m in ms))          # [B, n_mels (+ 2), T100]
-            return encoder(x.to(p.device, p.dtype), lengths)
-        waves = [torch.as_tensor(a, dtype=torch.float32) for a in (audio if isinstance(audio, (list, tuple)) or
-                 (torch.is_tensor(audio) and audio.dim() == 2) else [audio])]
-        lengths = torch.tensor([len(w) for w in waves])
-        x = torch.nn.utils.rnn.pad_sequence(waves, batch_first=True)        # [B, S]
-        return encoder(x.to(p.device, p.dtype), lengths)
+        else:
+            waves = [torch.as_tensor(a, dtype=torch.float32) for a in (audio if isinstance(audio, (list, tuple)) or
+                     (torch.is_tensor(audio) and audio.dim() == 2) else [audio])]
+            lengths = torch.tensor([len(w) for w in waves])
+            x = torch.nn.utils.rnn.pad_sequence(waves, batch_first=True)    # [B, S]
+        f = encoder(x.to(p.device, p.dtype), lengths.to(p.device))
+    return EmotionFeatures(f.frames.float(), f.emotion_vec.float(), f.logits.float(), f.lengths)   # fp32 out, whatever ran inside
 
 def classify_emotion(encoder: nn.Module, audio, audio_cfg: Optional[AudioConfig] = None) -> torch.Tensor:
     "Probabilities of the six EMOTIONS for each utterance → [B, 6]."
@@ -306,6 +307,9 @@ def emotion_encoder_job(cfg: OmniConfig, settings: Settings) -> StageJob:
 def load_emotion_encoder(cfg: OmniConfig, settings: Optional[Settings] = None) -> nn.Module:
     "The frozen emotion encoder: the pretrained one (full) or the trained lite one (`StageMissing` when it has not run)."
     ec = cfg.emotion_encoder
-    if ec.pretrained: enc = load_pretrained_emotion_encoder(ec.pretrained)
+    if ec.pretrained:
+        enc = load_pretrained_emotion_encoder(ec.pretrained, frozen_dtype(cfg.stages.stage1.mixed_precision))
+        check_checkpoint('emotion_encoder', ec.pretrained, {'dim': (ec.dim, enc.backbone.config.hidden_size)})
+        enc.mixed_precision = cfg.stages.stage1.mixed_precision           # its forward passes run under this autocast
     else: enc = load_weights(build_emotion_encoder(cfg), require_stage('emotion_encoder', cfg, settings) / 'model.safetensors')
-    return freeze(enc)
+    return freeze(enc).to(run_device(settings))

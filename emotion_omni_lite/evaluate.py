@@ -13,7 +13,7 @@ import torch
 
 from .config import EMOTIONS, OmniConfig, Settings, get_config, get_settings
 from .audio import MIN_SAMPLES, SAMPLE_RATE, load_audio, log_mel, resample
-from .stages import STAGES, StageMissing, stage_hash, lite_minutes, stage_folder, stage_state, stages_needed, train_command
+from .stages import STAGES, StageMissing, require_stage, stage_hash, uses_pretrained, lite_minutes, stage_folder, stage_state, stages_needed, train_command
 from .metrics import cosine_similarity, dnsmos, empathy_judge, judge_endpoint, peak_memory_mb, pocketsphinx_transcribe
 from .dataset import audio_path, load_dialogues
 from .tts import speak
@@ -21,15 +21,16 @@ from .dialogues import REPLY_EMOTION, REPLY_STYLE
 from .semantic_encoder import load_asr_model, transcribe
 from .emotion_encoder import emotion_features, load_emotion_encoder, predict_emotions
 from .text_llm import generate_text, load_text_llm
-from .stage1 import ReplyStyleClassifier, load_stage1, stage1_features
+from .stage1 import ReplyStyleClassifier, evaluate_stage1, load_stage1, stage1_features
 from .omni import hear, load_omni, speech_figures, speech_metrics, speech_rows
 from .cues import timing_probe
 from .train import save_json
 from .report import QUALITY, SYSTEMS, benchmark_table, quality_check, report_folder, score, write_report
 
 # %% auto #0
-__all__ = ['EVAL_STAGES', 'EVAL_SIZES', 'SPEECH_FIGURE_SIZES', 'EVAL_PARTS', 'IncompleteRun', 'run_status', 'check_run',
-           'eval_indices', 'collect', 'evaluate_part', 'speech_records', 'evaluate_run', 'run_figures', 'quality_card']
+__all__ = ['EVAL_STAGES', 'EVAL_SIZES', 'SPEECH_FIGURE_SIZES', 'EVAL_PARTS', 'FULL_SAMPLE', 'IncompleteRun', 'run_status',
+           'check_run', 'eval_indices', 'collect', 'evaluate_part', 'speech_records', 'evaluate_run', 'evaluate_full',
+           'run_figures', 'quality_card']
 
 # %% ../nbs/16_evaluate.ipynb #e66c34f2
 EVAL_STAGES = ('data', 'asr', 'emotion_encoder', 'text_llm', 'stage1', 'stage1_semantic_only', 'vocoder', 'stage2',
@@ -259,6 +260,9 @@ def evaluate_run(preset: Optional[str] = None, settings: Optional[Settings] = No
     "Score a trained run: writes report.json, details.json, report.md, speech_figures.json and figures/ into run_path/report."
     s = settings or get_settings(preset=preset)
     cfg = get_config(preset or s.preset)
+    if uses_pretrained(cfg):                                       # full size: a sample, with the parts that exist there
+        evaluate_full(cfg, s, progress=progress)
+        return report_folder(s)
     check_run(cfg, s)                                              # names what is missing, before loading anything
     sizes = {**EVAL_SIZES.get(cfg.preset, EVAL_SIZES['lite']), **sizes}
     out, stamp = report_folder(s), _stamp(cfg, s, {**sizes, 'speech': _speech_sizes(cfg)})
@@ -293,6 +297,23 @@ def evaluate_run(preset: Optional[str] = None, settings: Optional[Settings] = No
           f"{sp['adaln']['follows_condition_acc']:.1%}, without AdaLN {sp['no_adaln']['follows_condition_acc']:.1%})\n")
     print(benchmark_table(settings=s))
     if cfg.preset == 'lite': print('\n' + quality_card(run_figures(cfg, s)) + '\n')   # guards: lite's, measured over seeds
+    return out
+
+# %% ../nbs/16_evaluate.ipynb #689e2db9
+FULL_SAMPLE = 96   # held-out dialogues `evaluate_full` replies to, in text and in speech
+
+def evaluate_full(cfg: OmniConfig, settings: Optional[Settings] = None, n_eval: int = FULL_SAMPLE, progress: bool = True) -> dict:
+    "Stage 1's replies and the spoken replies on a seeded sample of `n_eval` held-out dialogues → report/full_sample.json."
+    s = settings or get_settings(preset=cfg.preset)
+    for n in ('data', 'stage1', 'stage2', 'vocoder'): require_stage(n, cfg, s)   # names what is missing, loads nothing
+    t0 = time.time()
+    m1 = evaluate_stage1(load_stage1(cfg, s), stage1_features(cfg, s), max_rows=n_eval)
+    if progress: print(f"[eval] stage 1 on {m1['n_eval']} held-out dialogues: reply emotion {m1['reply_emotion_acc']}, style {m1['style_match']}")
+    m2 = speech_figures(cfg, s, n_eval, load_omni(cfg, s), streaming=True, n_follow=0, sets=('generated',), wer_sets=())
+    if progress: print(f"[eval] speech of {m2['n_eval']} replies: emotion heard {m2['generated_emotion_acc']}, first audio {m2['median_first_audio_ms']} ms")
+    out = {'stage1': m1, 'speech': m2, 'n_eval': n_eval, 'seed': s.seed, 'eval_seconds': round(time.time() - t0, 1),
+           'runs': {n: stage_hash(n, cfg, s.seed) for n in ('data', 'stage1', 'stage2')}}
+    save_json(out, report_folder(s) / 'full_sample.json')
     return out
 
 # %% ../nbs/16_evaluate.ipynb #7e142955

@@ -12,8 +12,9 @@ import torch
 from torch import nn
 from transformers import DynamicCache
 
-from .config import EMOTIONS, ConfigError, OmniConfig, Settings, get_config, get_settings
-from .audio import MIN_SAMPLES, SAMPLE_RATE, AudioError, check_speech, load_audio, save_wav
+from .config import EMOTIONS, ConfigError, OmniConfig, Settings, get_config, get_settings, run_device
+from .train import autocast, to_device
+from .audio import MIN_SAMPLES, SAMPLE_RATE, AudioError, check_speech, load_audio, resample, save_wav
 from .dataset import audio_path
 from .semantic_encoder import load_semantic_encoder
 from .emotion_encoder import classify_emotion, load_emotion_encoder
@@ -58,6 +59,15 @@ class EmotionOmni(nn.Module):
         self.tok, self.centroids, self.speech_id, self.end_id = tokenizer, centroids, speech_id, end_id
         self.max_new_tokens = max_new_tokens
 
+    @property
+    def device(self) -> torch.device:
+        "Where the parts run (one device for all; `load_omni` puts them on the settings' device)."
+        return next(self.llm.parameters()).device
+
+    def precision(self, stage: str):
+        "The autocast a part's forward runs under: the mixed precision of the stage that trained it (`stage1` or `stage2`)."
+        return autocast(getattr(self.cfg.stages, stage).mixed_precision, self.device)
+
     # Its methods run under `torch.inference_mode()`: no autograd bookkeeping at all, 15 % faster per decoder step
     # than `no_grad` on a CPU; what they return (text, vectors, audio) is for listening and scoring, not for training.
     def train(self, mode: bool = True):
@@ -76,26 +86,30 @@ class EmotionOmni(nn.Module):
     @torch.inference_mode()
     def reply_tokens(self, feat: dict, on_token: Optional[Callable] = None):
         "Greedy reply generation with a KV cache, yielding (token id, h [d], e [d]) per reply token."
-        sp, n = self.adapter(feat['sem'][None].float(), feat['emo'][None].float(), torch.tensor([feat['n50']]))  # [1, N10, d]
-        b = collate_stage1([{**build_prompt(self.tok), **feat}], self.tok.pad_token_id)
-        x, att, _ = splice_speech(self.llm.get_input_embeddings(), b['input_ids'], b['attention_mask'],
-                                  torch.full_like(b['input_ids'], -100), sp, n, self.speech_id, left_pad=True)   # [1, L, d]
-        cache = DynamicCache()
-        out = self.llm(inputs_embeds=x, attention_mask=att, past_key_values=cache, use_cache=True)
+        dev = self.device
+        sp, n = self.adapter(feat['sem'][None].float().to(dev), feat['emo'][None].float().to(dev),
+                             torch.tensor([feat['n50']], device=dev))                     # [1, N10, d]
+        b = to_device(collate_stage1([{**build_prompt(self.tok), **feat}], self.tok.pad_token_id), dev)
+        with self.precision('stage1'):
+            x, att, _ = splice_speech(self.llm.get_input_embeddings(), b['input_ids'], b['attention_mask'],
+                                      torch.full_like(b['input_ids'], -100), sp, n, self.speech_id, left_pad=True)   # [1, L, d]
+            cache = DynamicCache()
+            out = self.llm(inputs_embeds=x, attention_mask=att, past_key_values=cache, use_cache=True)
         nxt = int(out.logits[0, -1].argmax())
         for _ in range(self.max_new_tokens):
             if nxt == self.end_id: break
             if on_token: on_token(nxt)
-            e = self.llm.get_input_embeddings()(torch.tensor([[nxt]]))                   # [1, 1, d]
-            out = self.llm(inputs_embeds=e, past_key_values=cache, use_cache=True, output_hidden_states=True)
-            yield nxt, out.hidden_states[-1][0, -1], e[0, 0]                             # h, e: [d]
+            with self.precision('stage1'):
+                e = self.llm.get_input_embeddings()(torch.tensor([[nxt]], device=dev))  # [1, 1, d]
+                out = self.llm(inputs_embeds=e, past_key_values=cache, use_cache=True, output_hidden_states=True)
+            yield nxt, out.hidden_states[-1][0, -1].float(), e[0, 0].float()             # h, e: [d] (fp32 for the head)
             nxt = int(out.logits[0, -1].argmax())
 
     # 5 — the emotion predict head: the very module stage 1 trained, on the first reply tokens' hidden states
     def predict_emotion(self, hs: Sequence[torch.Tensor]) -> torch.Tensor:
         "The reply's emotion vector [d_emo] from the hidden states [d] of its first tokens."
         h = torch.stack(list(hs))[None]                                                  # [1, k, d]
-        return self.emotion_head(h, torch.ones(h.shape[:2], dtype=torch.bool))[0]         # [d_emo]
+        return self.emotion_head(h, torch.ones(h.shape[:2], dtype=torch.bool, device=h.device))[0].float()   # [d_emo]
 
     # 6 — fusion: the gate mixes h and e, AdaLN speaks them in the predicted emotion
     def fused_states(self, tokens, state: dict):
@@ -119,16 +133,21 @@ class EmotionOmni(nn.Module):
     def speak(self, fused, streaming: bool = True, on_audio: Optional[Callable] = None) -> tuple:
         "Units and audio from a stream of fused states; `on_audio(chunk)` is called as each chunk is vocoded."
         units, pieces, dcfg = [], [], self.cfg.decoder
-        for chunk in stream_decode(self.decoder, fused, streaming, dcfg.temperature, dcfg.top_k, torch.Generator().manual_seed(0)):
-            pieces.append(self.vocoder(chunk, context=units[-4:]))          # 4 units of left context
-            units += chunk
-            if on_audio: on_audio(pieces[-1])
+        gen = torch.Generator(device=self.device).manual_seed(0)
+        voice = self.vocoder.stream()                                       # one utterance: the vocoder keeps its caches
+        def say(wave):
+            if len(wave): pieces.append(wave.float().cpu()); on_audio and on_audio(pieces[-1])
+        with self.precision('stage2'):                                      # the LLM's calls inside keep stage 1's
+            for chunk in stream_decode(self.decoder, fused, streaming, dcfg.temperature, dcfg.top_k, gen):
+                say(voice.push(chunk)); units += chunk
+        say(voice.finish())                                                 # what it held back for look-ahead
         return units, (torch.cat(pieces) if pieces else torch.zeros(0))
 
     @torch.inference_mode()
     def speak_states(self, h, e, emotion_vec, streaming: bool = False) -> tuple:
         "(units, audio) for given reply states h, e [N, d] and an AdaLN emotion vector [d_emo] (e.g. another emotion's)."
-        return self.speak([self.fusion(h[None].float(), e[None].float(), emotion_vec[None].float())], streaming)   # [1, N, d]
+        dev = self.device
+        return self.speak([self.fusion(h[None].float().to(dev), e[None].float().to(dev), emotion_vec[None].float().to(dev))], streaming)   # [1, N, d]
 
     # all of it
     @torch.inference_mode()
@@ -181,7 +200,7 @@ def load_omni(cfg: OmniConfig, settings: Optional[Settings] = None, stage1: str 
     m = s1.model
     return EmotionOmni(stage_config(stage2, cfg), load_semantic_encoder(cfg, s), load_emotion_encoder(cfg, s), m.adapter, m.llm,
                        m.head, s2.fusion, s2.decoder, build_vocoder(cfg, s), s1.tok, s1.centroids, m.speech_id,
-                       s1.end_id).eval()
+                       s1.end_id).to(run_device(s)).eval()
 
 # %% ../nbs/14a_omni.ipynb #090b8066
 def speech_rows(rows: Sequence[dict], seed: int, n_eval: int) -> list:
@@ -237,10 +256,13 @@ def speech_figures(cfg: OmniConfig, settings: Optional[Settings] = None, n_eval:
     f1, f2 = stage1_features(cfg, s), stage2_features(cfg, s)
     idx = speech_rows(f2['rows'], s.seed, n_eval)
     clips = speech_clips(omni, f1, f2, idx, s, streaming, sets)
+    if omni.vocoder.sample_rate != SAMPLE_RATE:                     # the judges hear 16 kHz (a 24 kHz vocoder at full size)
+        for k in ('generated', 'teacher_text', 'vocoded_reference_units'):
+            if k in clips: clips[k] = ([resample(w, omni.vocoder.sample_rate, SAMPLE_RATE) for w in clips[k][0]], *clips[k][1:])
     heard = {k: hear(omni.emotion_encoder, w, cfg.audio) for k, (w, *_) in clips.items()}
     hyps = {k: pocketsphinx_wer(clips[k][0], clips[k][1])[1] for k in wer_sets if k in clips}
     gen = clips['generated'][2] if 'generated' in clips else None
-    secs = sum(len(w) for w in clips['generated'][0]) / omni.vocoder.sample_rate if gen else 0.0
+    secs = sum(len(w) for w in clips['generated'][0]) / SAMPLE_RATE if gen else 0.0          # the clips are 16 kHz now
     m = {**speech_metrics(heard, [f2['rows'][i]['reply_emotion'] for i in idx], hyps, {k: c[1] for k, c in clips.items()},
                           gen, seconds=secs), 'streaming': streaming}
     if n_follow: m.update(condition_following(omni, f2, idx[:n_follow], cfg.audio, streaming))

@@ -13,9 +13,9 @@ from torch import nn
 from transformers import WhisperConfig, WhisperForConditionalGeneration, WhisperModel
 from transformers.models.whisper.modeling_whisper import WhisperEncoder
 
-from .config import AudioConfig, ConfigError, OmniConfig, Settings
+from .config import AudioConfig, ConfigError, OmniConfig, Settings, check_checkpoint, run_device
 from .metrics import cer
-from .train import freeze, load_weights, save_weights
+from .train import autocast, freeze, frozen_dtype, frozen_precision, load_weights, save_weights
 from .stages import StageJob, require_stage
 from .audio import as_mels, pad_mels, spectral_envelope
 from .dataset import load_query_mels
@@ -85,7 +85,8 @@ class SemanticEncoder(nn.Module):
         "Waves (16 kHz) or log-mels → frames [B, T50, d_sem] and valid frames n50 [B]."
         x, lengths = self.inputs(as_mels(audio, self.audio_cfg))             # [B, n_mels, 2·P]
         p = next(self.parameters())
-        h = self.whisper(input_features=x.to(p.device, p.dtype)).last_hidden_state   # [B, P, d_sem]
+        with autocast(frozen_precision(self, getattr(self, 'mixed_precision', 'no')), p.device):   # its checkpoint's dtype
+            h = self.whisper(input_features=x.to(p.device, p.dtype)).last_hidden_state.float()   # [B, P, d_sem]
         n50 = (lengths + 1) // 2                                              # ⌈T100 / 2⌉
         return h[:, :int(n50.max())], n50                                     # [B, T50, d_sem], [B]
 
@@ -190,9 +191,9 @@ def asr_job(cfg: OmniConfig, settings: Settings) -> StageJob:
                     info={'mel_seconds': round(time.time() - t0, 1)})
 
 # %% ../nbs/06_semantic_encoder.ipynb #f70f0cb0
-def load_pretrained_semantic_encoder(name_or_path: str) -> WhisperEncoder:
-    "The encoder of a Whisper checkpoint (a local folder, or a hub name already in the local cache)."
-    try: model = WhisperModel.from_pretrained(name_or_path)
+def load_pretrained_semantic_encoder(name_or_path: str, dtype=torch.float32) -> WhisperEncoder:
+    "The encoder of a Whisper checkpoint (a local folder, or a hub name already in the local cache), in `dtype` ('auto': the checkpoint's)."
+    try: model = WhisperModel.from_pretrained(name_or_path, dtype=dtype)
     except OSError as e:
         raise ConfigError(f"semantic_encoder.pretrained: cannot load {name_or_path!r} offline ({str(e).splitlines()[0][:120]}). "
                           f"Download it once with `huggingface-cli download {name_or_path}` on a machine with network, "
@@ -208,6 +209,11 @@ def load_asr_model(cfg: OmniConfig, settings: Optional[Settings] = None) -> ASRS
 def load_semantic_encoder(cfg: OmniConfig, settings: Optional[Settings] = None) -> SemanticEncoder:
     "The frozen semantic encoder: pretrained Whisper's (full) or the trained stand-in's (lite), with its front end."
     sc = cfg.semantic_encoder
-    if sc.pretrained: enc = SemanticEncoder(load_pretrained_semantic_encoder(sc.pretrained), cfg.audio, sc.envelope_ceps)
+    if sc.pretrained:
+        w = load_pretrained_semantic_encoder(sc.pretrained, frozen_dtype(cfg.stages.stage1.mixed_precision))
+        check_checkpoint('semantic_encoder', sc.pretrained, {'d_model': (sc.d_model, w.config.d_model),
+                         'n_mels': (sc.n_mels, w.config.num_mel_bins), 'max_source_positions': (sc.max_source_positions, w.config.max_source_positions)})
+        enc = SemanticEncoder(w, cfg.audio, sc.envelope_ceps)
+        enc.mixed_precision = cfg.stages.stage1.mixed_precision         # its forward passes run under this autocast
     else: enc = load_asr_model(cfg, settings).semantic_encoder()
-    return freeze(enc)
+    return freeze(enc).to(run_device(settings))

@@ -12,9 +12,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .config import EMOTIONS, OmniConfig, Settings, get_settings
+from .config import EMOTIONS, OmniConfig, Settings, get_settings, run_device
 from functools import partial
-from .train import freeze, load_cache, load_weights, save_cache, save_json, save_weights
+from .train import autocast, freeze, load_cache, load_weights, save_cache, save_json, save_weights, to_device
 from .stages import StageJob, require_stage, stage_config, stage_hash
 from .dataset import audio_path, load_dialogues
 from .audio import load_audio
@@ -26,7 +26,7 @@ from .adapter import build_adapter
 from .dialogues import REPLY_STYLE
 
 # %% auto #0
-__all__ = ['splice_speech', 'EmotionPredictHead', 'build_emotion_head', 'emotion_loss', 'EmotionCentroids',
+__all__ = ['STAGE1_EVAL_ROWS', 'splice_speech', 'EmotionPredictHead', 'build_emotion_head', 'emotion_loss', 'EmotionCentroids',
            'ReplyStyleClassifier', 'Stage1Model', 'stage1_loss', 'collate_stage1', 'encode_speech', 'speech_features',
            'stage1_features', 'build_stage1', 'stage1_example', 'stage1_job', 'Stage1Pipeline', 'load_stage1',
            'evaluate_stage1']
@@ -101,7 +101,7 @@ class EmotionCentroids:
 
     def distances(self, vectors: torch.Tensor) -> torch.Tensor:
         "Squared Mahalanobis distance of each vector to each centroid → [N, n_labels]."
-        d = vectors.float()[:, None, :] - self.centroids[None]                # [N, n_labels, d]
+        d = vectors.float().cpu()[:, None, :] - self.centroids[None]          # [N, n_labels, d]
         P = self.precision if self.precision is not None else torch.eye(d.shape[-1])
         return torch.einsum('nkd,de,nke->nk', d, P, d)
 
@@ -157,11 +157,12 @@ class Stage1Model(nn.Module):
                              sp, n, self.speech_id, left_pad)
 
     def forward(self, batch) -> dict:
-        x, att, y = self.splice(batch)                               # [B, L, d_llm], [B, L], [B, L]
-        out = self.llm(inputs_embeds=x, attention_mask=att, labels=y, output_hidden_states=True)
-        hidden = out.hidden_states[-1]                               # [B, L, d_llm] (after the final norm)
-        reply = y != -100                                            # reply tokens and the end token
-        vec = self.head(hidden, reply)                               # [B, d_emo]
+        with autocast(self.tcfg.mixed_precision, batch['input_ids'].device):   # bf16 LLM base, fp32 adapter/LoRA/head
+            x, att, y = self.splice(batch)                           # [B, L, d_llm], [B, L], [B, L]
+            out = self.llm(inputs_embeds=x, attention_mask=att, labels=y, output_hidden_states=True)
+            hidden = out.hidden_states[-1]                           # [B, L, d_llm] (after the final norm)
+            reply = y != -100                                        # reply tokens and the end token
+            vec = self.head(hidden, reply).float()                   # [B, d_emo]
         res = {'text_loss': out.loss, 'emotion_vec_pred': vec, 'hidden': hidden, 'inputs_embeds': x, 'reply_mask': reply}
         if 'emotion_vec_true' in batch:
             res['emotion_loss'] = emotion_loss(vec, batch['emotion_vec_true'].float(), self.tcfg.mse_weight, self.tcfg.cos_weight)
@@ -248,6 +249,8 @@ def stage1_example(feats: dict, i: int, tok, reply: Optional[str] = None) -> dic
     ex = build_prompt(tok, reply=reply)
     return {**ex, 'sem': feats['sem'][i], 'emo': feats['emo'][i], 'n50': feats['n50'][i], 'emotion_vec_true': feats['emotion_vec_true'][i]}
 
+STAGE1_EVAL_ROWS = {'full': 512}   # held-out dialogues stage 1 replies to after training (every one in lite and smoke)
+
 def stage1_job(cfg: OmniConfig, settings: Settings) -> StageJob:
     "Stage 1: adapter, LoRA and emotion head learn from the training dialogues' cached encoder features."
     feats = stage1_features(cfg, settings)
@@ -258,10 +261,12 @@ def stage1_job(cfg: OmniConfig, settings: Settings) -> StageJob:
     cen = EmotionCentroids.fit(feats['emotion_vec_true'][train_idx], [rows[i]['reply_emotion'] for i in train_idx])
     def save(model, folder):
         save_weights({n: p for n, p in model.named_parameters() if p.requires_grad}, folder / 'model.safetensors')
-        model.llm.save_pretrained(folder / 'lora')                      # LoRA on its own (peft format)
+        model.llm.save_pretrained(folder / 'lora', save_embedding_layers=False)   # LoRA on its own (peft format)
         save_json(cen.to_dict(), folder / 'centroids.json')
+    n_eval = STAGE1_EVAL_ROWS.get(cfg.preset)                            # full size: a sample, not 40,000 replies
     return StageJob(data=data, build=lambda: build_stage1(cfg, settings)[0], collate=partial(collate_stage1, pad_id=tok.pad_token_id),
-                    loss=stage1_loss, save=save, evaluate=lambda model, folder: evaluate_stage1(Stage1Pipeline(model, tok, cen, cfg), feats),
+                    loss=stage1_loss, save=save, evaluate=lambda model, folder: evaluate_stage1(Stage1Pipeline(model, tok, cen, cfg), feats, max_rows=n_eval),
+                    eval_on_device=True,
                     info={'features_seconds': feats.get('seconds')})
 
 # %% ../nbs/11_stage1.ipynb #6c8b5be6
@@ -270,20 +275,22 @@ class Stage1Pipeline:
     def __init__(self, model: Stage1Model, tok, centroids: EmotionCentroids, cfg: OmniConfig):
         self.model, self.tok, self.centroids, self.cfg = model.eval(), tok, centroids, cfg
         self.end_id = tok.convert_tokens_to_ids(IM_END)
+        self.device = next(model.parameters()).device                    # batches go there; results come back to the CPU
 
     def _batch(self, feats: Sequence[dict], replies=None):
         ex = [{**build_prompt(self.tok), **{k: f[k] for k in ('sem', 'emo', 'n50')}} for f in feats]
         if replies is not None:
             for e, r in zip(ex, replies):
                 e['labels'] = [-100] * len(e['input_ids']) + list(r); e['input_ids'] = e['input_ids'] + list(r)
-        return collate_stage1(ex, self.tok.pad_token_id)
+        return to_device(collate_stage1(ex, self.tok.pad_token_id), self.device)
 
     @torch.no_grad()
     def generate(self, feats: Sequence[dict], max_new_tokens: int = 40) -> list:
         "Greedy reply token ids (ending with the end token when it came) for a list of feature dicts."
-        x, att, _ = self.model.splice(self._batch(feats), left_pad=True)          # [B, L, d_llm]
-        out = self.model.llm.generate(inputs_embeds=x, attention_mask=att, max_new_tokens=max_new_tokens, do_sample=False,
-                                      eos_token_id=self.end_id, pad_token_id=self.tok.pad_token_id)
+        with autocast(self.model.tcfg.mixed_precision, self.device):
+            x, att, _ = self.model.splice(self._batch(feats), left_pad=True)      # [B, L, d_llm]
+            out = self.model.llm.generate(inputs_embeds=x, attention_mask=att, max_new_tokens=max_new_tokens, do_sample=False,
+                                          eos_token_id=self.end_id, pad_token_id=self.tok.pad_token_id)
         res = []
         for row in out.tolist():
             res.append(row[:row.index(self.end_id) + 1] if self.end_id in row else row)
@@ -297,8 +304,8 @@ class Stage1Pipeline:
         vecs, out = r['emotion_vec_pred'], []
         for i in range(len(ids)):
             m = r['reply_mask'][i]
-            out.append({'reply_ids': ids[i], 'emotion_vec_pred': vecs[i], 'hidden': r['hidden'][i][m],     # [n_reply, d_llm]
-                        'inputs_embeds': r['inputs_embeds'][i][m]})                                       # [n_reply, d_llm]
+            out.append({'reply_ids': ids[i], 'emotion_vec_pred': vecs[i].cpu(), 'hidden': r['hidden'][i][m].float().cpu(),  # [n_reply, d_llm]
+                        'inputs_embeds': r['inputs_embeds'][i][m].float().cpu()})                                     # [n_reply, d_llm]
         return out
 
     def respond_features(self, feats: Sequence[dict], max_new_tokens: int = 40, batch_size: int = 64) -> list:
@@ -319,24 +326,29 @@ def load_stage1(cfg: OmniConfig, settings: Optional[Settings] = None, name: str 
     run = require_stage(name, cfg, s)
     model, tok = build_stage1(cfg, s)
     load_weights(model, run / 'model.safetensors')
-    freeze(model)
+    freeze(model).to(run_device(s))
     cen = EmotionCentroids.from_dict(json.loads((run / 'centroids.json').read_text()))
     return Stage1Pipeline(model, tok, cen, cfg)
 
 # %% ../nbs/11_stage1.ipynb #1a8b4ca8
-def evaluate_stage1(pipe: Stage1Pipeline, feats: dict, splits=('test_voice', 'test_sentence', 'test_both')) -> dict:
-    "Reply-emotion accuracy and style match on the held-out dialogues, by sentence kind and by split."
+def evaluate_stage1(pipe: Stage1Pipeline, feats: dict, splits=('test_voice', 'test_sentence', 'test_both'),
+                    max_rows: Optional[int] = None) -> dict:
+    "Reply-emotion accuracy and style match on the held-out dialogues (a seeded sample of `max_rows`), overall, by sentence kind and by split."
     rows = feats['rows']
     train = [r for r in rows if r['split'] == 'train']
     clf = ReplyStyleClassifier().fit([r['reply_text'] for r in train], [r['reply_style'] for r in train])
     idx = [i for i, r in enumerate(rows) if r['split'] in splits]
+    if max_rows is not None and len(idx) > max_rows:
+        import random
+        idx = sorted(random.Random(0).sample(idx, max_rows))
     outs = pipe.respond_features([{k: feats[k][i] for k in ('sem', 'emo', 'n50')} for i in idx])
     styles = clf.predict([o['text'] for o in outs])
     emo_ok = torch.tensor([o['reply_emotion'] == rows[i]['reply_emotion'] for o, i in zip(outs, idx)])
     sty_ok = torch.tensor([st == REPLY_STYLE[rows[i]['user_emotion']] for st, i in zip(styles, idx)])
     true_ok = torch.tensor([st == rows[i]['reply_style'] for st, i in zip(clf.predict([rows[i]['reply_text'] for i in idx]), idx)])
     def acc(ok, sel): sel = torch.tensor(sel, dtype=torch.bool); return round(ok[sel].float().mean().item(), 4) if sel.any() else None
-    m = {'n_eval': len(idx), 'style_classifier_on_true_replies': acc(true_ok, [True] * len(idx))}
+    m = {'n_eval': len(idx), 'style_classifier_on_true_replies': acc(true_ok, [True] * len(idx)),
+         'reply_emotion_acc': acc(emo_ok, [True] * len(idx)), 'style_match': acc(sty_ok, [True] * len(idx))}
     for kind in ('tone', 'explicit'):
         sel = [rows[i]['sentence_kind'] == kind for i in idx]
         m[f'{kind}_reply_emotion_acc'], m[f'{kind}_style_match'] = acc(emo_ok, sel), acc(sty_ok, sel)

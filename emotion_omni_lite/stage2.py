@@ -5,16 +5,15 @@
 # %% ../nbs/14_stage2.ipynb #45a0bb63
 from __future__ import annotations
 import hashlib, json, time
-from dataclasses import asdict
 from typing import Optional, Sequence
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .config import OmniConfig, Settings, get_settings
-from .train import freeze, load_cache, load_weights, save_cache, save_weights
-from .stages import StageJob, require_stage, stage_config, stage_hash
+from .config import OmniConfig, Settings, get_settings, run_device
+from .train import autocast, freeze, load_cache, load_weights, save_cache, save_weights, to_device
+from .stages import StageJob, hashed_part, require_stage, stage_config, stage_hash
 from .audio import log_mel
 from .dataset import load_dialogues, load_units_tokenizer
 from .emotion_encoder import emotion_features, load_emotion_encoder
@@ -40,8 +39,9 @@ class Stage2Model(nn.Module):
         tf = torch.rand(B, device=dev) < self.tcfg.teacher_force_prob if teacher_force is None else teacher_force.to(dev)
         st = torch.rand(B, device=dev) < self.tcfg.stream_mask_prob if streaming is None else streaming.to(dev)
         vec = torch.where(tf[:, None], batch['emotion_vec_true'], batch['emotion_vec_pred']).float()   # [B, d_emo]
-        x = self.fusion(batch['h'].float(), batch['e'].float(), vec)                   # [B, N, d]
-        logits = self.decoder(x, batch['n'], batch['units'], batch['m'], st)           # [B, M+1, vocab]
+        with autocast(self.tcfg.mixed_precision, dev):                                 # fp32 weights, bf16 compute at full
+            x = self.fusion(batch['h'].float(), batch['e'].float(), vec)               # [B, N, d]
+            logits = self.decoder(x, batch['n'], batch['units'], batch['m'], st)       # [B, M+1, vocab]
         return F.cross_entropy(logits.flatten(0, 1).float(), self.decoder.targets(batch['units'], batch['m']).flatten())
 
 def collate_stage2(batch: Sequence[dict]) -> dict:
@@ -118,15 +118,15 @@ def stage2_example(f: dict, i: int) -> dict:
 def _cache_name(cfg: OmniConfig, s: Settings) -> str:
     "Stage 2's caches are named by the runs they come from (stage 1, the emotion encoder) and the sizes that cut them."
     d = {'stage1': stage_hash('stage1', cfg, s.seed), 'emotion_encoder': stage_hash('emotion_encoder', cfg, s.seed),
-         'units': asdict(cfg.units), 'max_units': cfg.decoder.max_units, 'max_reply_tokens': cfg.decoder.max_reply_tokens}
+         'units': hashed_part(cfg, 'units'), 'max_units': cfg.decoder.max_units, 'max_reply_tokens': cfg.decoder.max_reply_tokens}
     return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:12]
 
 @torch.no_grad()
 def heldout_unit_loss(model: Stage2Model, f: dict, idx: Sequence[int], streaming: bool, batch_size: int = 64) -> float:
     "Mean unit cross-entropy on examples `idx` with the predicted emotion vector and one mask kind."
-    tot, n = 0.0, 0
+    tot, n, dev = 0.0, 0, next(model.parameters()).device
     for i in range(0, len(idx), batch_size):
-        b = collate_stage2([stage2_example(f, j) for j in idx[i:i + batch_size]])
+        b = to_device(collate_stage2([stage2_example(f, j) for j in idx[i:i + batch_size]]), dev)
         B = len(b['n'])
         tot += model(b, torch.zeros(B, dtype=torch.bool), torch.full((B,), streaming)).item() * B; n += B
     return round(tot / max(n, 1), 4)
@@ -151,9 +151,9 @@ def stage2_job(cfg: OmniConfig, settings: Settings) -> StageJob:
                 'heldout_unit_ce_streaming': heldout_unit_loss(model, f, test_idx, True)}
     return StageJob(data=data, build=lambda: Stage2Model(cfg), collate=collate_stage2, loss=stage2_loss,
                     save=lambda model, folder: save_weights(model.state_dict(), folder / 'model.safetensors'),
-                    evaluate=evaluate, info={'features_seconds': f.get('seconds')})
+                    evaluate=evaluate, info={'features_seconds': f.get('seconds')}, eval_on_device=True)
 
 def load_stage2_model(cfg: OmniConfig, settings: Optional[Settings] = None, name: str = 'stage2') -> Stage2Model:
     "The trained, frozen fusion + decoder of stage `name` (`stage2` or its ablation `stage2_no_adaln`)."
     cfg = stage_config(name, cfg)
-    return freeze(load_weights(Stage2Model(cfg), require_stage(name, cfg, settings) / 'model.safetensors'))
+    return freeze(load_weights(Stage2Model(cfg), require_stage(name, cfg, settings) / 'model.safetensors')).to(run_device(settings))

@@ -12,12 +12,13 @@ from typing import Callable, Optional, Sequence
 from torch import nn
 
 from .config import ConfigError, OmniConfig, Settings, get_settings, set_field
-from .train import environment, fit, save_json, save_weights, set_seed, sha256, share_with_group, trainable_state
+from .train import environment, fit, module_dtypes, save_json, save_weights, set_seed, sha256, share_with_group, trainable_state
 
 # %% auto #0
-__all__ = ['STAGES', 'RUNTIME_ONLY', 'Stage', 'stage_config', 'pretrained_source', 'stage_hash', 'StageMissing', 'stage_folder',
-           'stage_state', 'stages_needed', 'train_command', 'lite_minutes', 'require_stage', 'StageJob', 'run_files',
-           'start_run', 'finish_run', 'StageLock', 'run_stage']
+__all__ = ['STAGES', 'RUNTIME_ONLY', 'HASHED_ONCE_SET', 'Stage', 'stage_config', 'pretrained_source', 'uses_pretrained',
+           'hashed_part', 'stage_hash', 'StageMissing', 'stage_folder', 'stage_state', 'stages_needed', 'train_command',
+           'lite_minutes', 'require_stage', 'StageJob', 'run_files', 'start_run', 'finish_run', 'StageLock',
+           'run_stage']
 
 # %% ../nbs/01a_stages.ipynb #14fa165e
 @dataclass(frozen=True)
@@ -55,7 +56,7 @@ STAGES = {st.name: st for st in (
           ('adapter', 'llm', 'lora', 'emotion_head'), 'stage1', (('adapter.emotion_stream', False),), lite_minutes=2.2,
           prepare='stage1.stage1_features'),
     Stage('vocoder', 'vocoder: units → mel → wave', ('data',), '13_vocoder', 'vocoder.vocoder_job',
-          ('audio', 'units', 'vocoder'), 'vocoder', lite_minutes=0.5),
+          ('audio', 'units', 'vocoder'), 'vocoder', pretrained='vocoder', lite_minutes=0.5),
     Stage('stage2', 'stage 2: fusion gate, AdaLN, speech decoder', ('data', 'emotion_encoder', 'stage1'), '14_stage2',
           'stage2.stage2_job', ('units', 'fusion', 'decoder'), 'stage2', lite_minutes=3.0,
           prepare='stage2.prepare_stage2'),
@@ -66,6 +67,10 @@ STAGES = {st.name: st for st in (
 
 # Fields that change how a finished run is used, never what it learned: left out of the hash.
 RUNTIME_ONLY = {'data': ('workers',), 'decoder': ('temperature', 'top_k')}
+# Fields added after runs existed: left out of the hash while they hold these values (what those runs did), so a
+# finished run stays current; set to anything else, they count like every other field.
+HASHED_ONCE_SET = {'units': {'manifest': None}, 'vocoder': {'pretrained': None},
+                   'train': {'mixed_precision': 'no'}}
 
 # %% ../nbs/01a_stages.ipynb #d746b29c
 def stage_config(name: str, cfg: OmniConfig) -> OmniConfig:
@@ -84,17 +89,32 @@ def pretrained_source(name: str, cfg: OmniConfig) -> Optional[str]:
     st = _stage(name)
     return getattr(getattr(cfg, st.pretrained), 'pretrained', None) if st.pretrained else None
 
-def _part(cfg, name) -> dict:
-    return {k: v for k, v in asdict(getattr(cfg, name)).items() if k not in RUNTIME_ONLY.get(name, ())}
+def uses_pretrained(cfg: OmniConfig) -> bool:
+    "True when a stage is replaced by a pretrained checkpoint (the `full` preset): the lite stand-ins do not exist there."
+    return any(pretrained_source(n, cfg) for n in STAGES)
+
+def _hashed(d: dict, group: str) -> dict:
+    late = HASHED_ONCE_SET.get(group, {})
+    return {k: v for k, v in d.items() if k not in RUNTIME_ONLY.get(group, ()) and not (k in late and v == late[k])}
+
+def hashed_part(cfg, name: str) -> dict:
+    "The fields of config part `name` that a run's hash covers."
+    return _hashed(asdict(getattr(cfg, name)), name)
+
+def _external_manifest(cfg) -> dict:
+    "What an external dataset's hash adds: its manifest's bytes (a changed list of dialogues is another dataset)."
+    m = cfg.units.manifest
+    return {'manifest_sha256': sha256(m) if m and Path(m).is_file() else None}
 
 def stage_hash(name: str, cfg: OmniConfig, seed: int) -> str:
     "Short hash of a stage's config parts, training config, seed, version and its upstream runs' hashes."
     st, cfg = _stage(name), stage_config(name, cfg)
     if pretrained_source(st.name, cfg): d = {'pretrained': pretrained_source(st.name, cfg)}
     else:
-        d = {p: _part(cfg, p) for p in st.parts}
+        d = {p: hashed_part(cfg, p) for p in st.parts}
         d.update(seed=seed, version=st.version)
-        if st.train: d['train'] = asdict(getattr(cfg.stages, st.train))
+        if st.name == 'data' and cfg.units.kind == 'external': d.update(_external_manifest(cfg))
+        if st.train: d['train'] = _hashed(asdict(getattr(cfg.stages, st.train)), 'train')
         if st.depends: d['upstream'] = {u: stage_hash(u, cfg, seed) for u in st.depends}
     return hashlib.sha256(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:12]
 
@@ -174,6 +194,7 @@ class StageJob:
     save: Optional[Callable] = None                  # (model, folder) → None; default: the trainable weights
     evaluate: Optional[Callable] = None              # (model, folder) → metrics dict
     info: dict = field(default_factory=dict)         # extra metrics known before training (e.g. feature seconds)
+    eval_on_device: bool = False                     # `evaluate` runs where it trained (else on the CPU)
 
 _BOOKKEEPING = ('config.json', 'history.json', 'files.json', 'metrics.json')
 
@@ -240,9 +261,12 @@ def _train(st: Stage, cfg: OmniConfig, job_fn: Callable, s: Settings, folder: Pa
     start_run(folder, cfg, h, force)
     set_seed(s.seed)
     model = job.build()
+    tc = getattr(cfg.stages, st.train)
+    save_json({**_read(folder / 'config.json'), 'precision': {'mixed_precision': tc.mixed_precision,   # the dtypes it ran with
+               'parameters': module_dtypes(model)}}, folder / 'config.json')
     res = fit(model, job.data, job.collate, job.loss, getattr(cfg.stages, st.train), ckpt_dir=folder, seed=s.seed,
               device=s.device, name=st.name)
-    model = model.cpu().eval()
+    model = model.eval() if job.eval_on_device else model.cpu().eval()
     if job.save: job.save(model, folder)
     else: save_weights(trainable_state(model), folder / 'model.safetensors')
     t0 = time.time()

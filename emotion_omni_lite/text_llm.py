@@ -9,7 +9,8 @@ from typing import Optional, Sequence
 import torch
 from torch import nn
 
-from .config import OmniConfig, Settings
+from .config import OmniConfig, Settings, check_checkpoint
+from .train import frozen_dtype
 from .stages import StageJob, require_stage
 from .dataset import load_dialogues
 
@@ -107,7 +108,12 @@ def load_pretrained_llm(path, dtype='auto'):
     except OSError as e:
         raise FileNotFoundError(f"cannot load the LLM from {path!r} ({e.__class__.__name__}): download it once "
                                 f"(`hf download {path}`) or set cfg.llm.pretrained to a local folder") from e
-    if len(tok) > model.get_input_embeddings().weight.shape[0]: model.resize_token_embeddings(len(tok))
+    old = model.get_input_embeddings().weight.shape[0]
+    if len(tok) > old:                                     # `<speech>` added: new rows are the old rows' mean, the same on
+        model.resize_token_embeddings(len(tok), mean_resizing=False)   # every load (a random row would differ each time)
+        with torch.no_grad():
+            for w in {id(m.weight): m.weight for m in (model.get_input_embeddings(), model.get_output_embeddings()) if m is not None}.values():
+                w[old:] = w[:old].float().mean(0).to(w.dtype)
     return model, tok
 
 # %% ../nbs/09_text_llm.ipynb #c449ca57
@@ -159,7 +165,14 @@ def heldout_loss(model, tok, rows, batch_size: int = 64) -> float:
 
 def load_text_llm(cfg: OmniConfig, settings: Optional[Settings] = None):
     "`(model, tokenizer)`: the stage-0 model in `lite` (`StageMissing` when it has not run), Qwen from `cfg.llm.pretrained` in `full`."
-    if cfg.llm.pretrained: return load_pretrained_llm(cfg.llm.pretrained)
+    if cfg.llm.pretrained:                                  # frozen base: its checkpoint's dtype under mixed precision, else fp32
+        model, tok = load_pretrained_llm(cfg.llm.pretrained, dtype=frozen_dtype(cfg.stages.stage1.mixed_precision))
+        c, mc = cfg.llm, model.config
+        check_checkpoint('llm', cfg.llm.pretrained, {
+            'hidden_size': (c.hidden_size, mc.hidden_size), 'num_layers': (c.num_layers, mc.num_hidden_layers),
+            'num_heads': (c.num_heads, mc.num_attention_heads), 'num_kv_heads': (c.num_kv_heads, mc.num_key_value_heads),
+            'intermediate_size': (c.intermediate_size, mc.intermediate_size)})
+        return model, tok
     return load_pretrained_llm(require_stage('text_llm', cfg, settings) / 'model', dtype=torch.float32)
 
 def load_tokenizer(cfg: OmniConfig, settings: Optional[Settings] = None):

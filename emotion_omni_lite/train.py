@@ -17,10 +17,11 @@ from safetensors.torch import load_file, save_file
 from .config import TrainConfig, resolve_device
 
 # %% auto #0
-__all__ = ['THREAD_VARIABLES', 'RECORDED_PACKAGES', 'CKPT_FILES', 'set_seed', 'usable_cores', 'limit_threads', 'freeze',
-           'trainable_state', 'environment', 'share_with_group', 'save_weights', 'save_json', 'load_weights',
-           'batch_indices', 'CheckpointError', 'sha256', 'load_cache', 'save_cache', 'save_checkpoint',
-           'load_checkpoint', 'has_checkpoint', 'in_notebook', 'LiveLoss', 'TrainResult', 'fit']
+__all__ = ['THREAD_VARIABLES', 'COMPUTE_DTYPES', 'RECORDED_PACKAGES', 'CKPT_FILES', 'set_seed', 'usable_cores', 'limit_threads',
+           'freeze', 'trainable_state', 'autocast', 'frozen_precision', 'frozen_dtype', 'module_dtypes', 'environment',
+           'share_with_group', 'save_weights', 'save_json', 'load_weights', 'batch_indices', 'CheckpointError',
+           'sha256', 'load_cache', 'save_cache', 'save_checkpoint', 'load_checkpoint', 'has_checkpoint', 'in_notebook',
+           'LiveLoss', 'TrainResult', 'to_device', 'fit']
 
 # %% ../nbs/01_train.ipynb #c3a5fda5
 def set_seed(seed: int):
@@ -50,6 +51,34 @@ def freeze(module: nn.Module) -> nn.Module:
 def trainable_state(model: nn.Module) -> dict:
     "The parameters that train (`requires_grad`), by name."
     return {n: p.detach() for n, p in model.named_parameters() if p.requires_grad}
+
+COMPUTE_DTYPES = {'no': torch.float32, 'bf16': torch.bfloat16, 'fp16': torch.float16}
+
+def autocast(mixed_precision: str = 'no', device='cpu'):
+    "The context every forward pass of a stage runs in: `torch.autocast` to bf16/fp16 on `device`, nothing for 'no'."
+    if mixed_precision not in COMPUTE_DTYPES:
+        raise ValueError(f"mixed_precision={mixed_precision!r}: use one of {', '.join(COMPUTE_DTYPES)}")
+    kind = torch.device(resolve_device(device) if isinstance(device, str) else device).type
+    if mixed_precision == 'no': return torch.autocast(device_type=kind, enabled=False)   # also inside another stage's autocast
+    return torch.autocast(device_type=kind, dtype=COMPUTE_DTYPES[mixed_precision])
+
+def frozen_precision(part: nn.Module, mixed_precision: str = 'no') -> str:
+    "The autocast a frozen pretrained part runs under: its own weights' 16-bit dtype when it has one (never converted), else the stage's."
+    dt = next(part.parameters()).dtype
+    return {torch.float16: 'fp16', torch.bfloat16: 'bf16'}.get(dt, mixed_precision)
+
+def frozen_dtype(mixed_precision: str = 'no'):
+    "How a frozen pretrained part loads: in its checkpoint's own dtype under mixed precision ('auto'), in fp32 without."
+    return torch.float32 if mixed_precision == 'no' else 'auto'
+
+def module_dtypes(model: nn.Module) -> dict:
+    "The dtypes of each top-level part's parameters, trainable and frozen apart: what a run's config records."
+    out = {}
+    for name, part in model.named_children():
+        kinds = {}
+        for p in part.parameters(): kinds.setdefault('trainable' if p.requires_grad else 'frozen', set()).add(str(p.dtype).replace('torch.', ''))
+        if kinds: out[name] = {k: '+'.join(sorted(v)) for k, v in sorted(kinds.items())}
+    return out
 
 RECORDED_PACKAGES = ('torch', 'torchaudio', 'numpy', 'transformers', 'peft', 'accelerate', 'tokenizers', 'safetensors',
                      'datasets', 'soundfile', 'espeakng-loader', 'pocketsphinx', 'onnxruntime')
@@ -234,10 +263,11 @@ class TrainResult:
     @property
     def final_loss(self) -> float: return self.history[-1]['loss'] if self.history else float('nan')
 
-def _to_device(batch, device):
+def to_device(batch, device):
+    "`batch` (a tensor, or dicts, lists and tuples of them) on `device`; anything else as it is."
     if torch.is_tensor(batch): return batch.to(device)
-    if isinstance(batch, dict): return {k: _to_device(v, device) for k, v in batch.items()}
-    if isinstance(batch, (list, tuple)): return type(batch)(_to_device(v, device) for v in batch)
+    if isinstance(batch, dict): return {k: to_device(v, device) for k, v in batch.items()}
+    if isinstance(batch, (list, tuple)): return type(batch)(to_device(v, device) for v in batch)
     return batch
 
 def fit(model: nn.Module, data: Sequence, collate: Callable, loss_fn: Callable, tcfg: TrainConfig,
@@ -250,8 +280,15 @@ def fit(model: nn.Module, data: Sequence, collate: Callable, loss_fn: Callable, 
     params = [p for p in model.parameters() if p.requires_grad]
     if not params: raise ValueError(f"{name}: the model has no trainable parameters (all frozen)")
     set_seed(seed)
-    dev = resolve_device(device)
-    acc = Accelerator(cpu=(dev == 'cpu'))
+    dev, mp = resolve_device(device), getattr(tcfg, 'mixed_precision', 'no')
+    autocast(mp, dev)                                                    # an unknown precision is refused, named
+    if mp == 'fp16' and dev == 'cpu': raise ValueError(f"{name}: mixed_precision='fp16' trains on a GPU only: use 'bf16' on a CPU (or 'no')")
+    for p in params:                                                     # trainable weights: fp32 master copies
+        if p.dtype != torch.float32: p.data = p.data.float()
+    from accelerate.state import AcceleratorState
+    if AcceleratorState._shared_state.get('_mixed_precision', mp) != mp:  # one process, stages of several precisions:
+        AcceleratorState._reset_state()                                  # accelerate keeps one; the process group stays
+    acc = Accelerator(cpu=(dev == 'cpu'), mixed_precision=mp)
     opt = torch.optim.AdamW(params, lr=tcfg.lr, weight_decay=tcfg.weight_decay)
     sched = get_cosine_schedule_with_warmup(opt, math.ceil(tcfg.warmup_frac * tcfg.steps), max(tcfg.steps, 1))
     model, opt = acc.prepare(model, opt)
@@ -264,7 +301,7 @@ def fit(model: nn.Module, data: Sequence, collate: Callable, loss_fn: Callable, 
                mininterval=1.0, leave=False)
     for step in bar:
         batch = collate([data[i] for i in batch_indices(len(data), tcfg.batch_size, step, seed)])
-        out = loss_fn(model, _to_device(batch, acc.device))
+        with acc.autocast(): out = loss_fn(model, to_device(batch, acc.device))   # also where loss_fn calls parts directly
         loss, logs = (out if isinstance(out, tuple) else (out, {}))
         if not torch.isfinite(loss): raise FloatingPointError(f"{name}: loss became {loss.item()} at step {step}; lower the lr in the config")
         opt.zero_grad(set_to_none=True)

@@ -4,7 +4,7 @@
 
 # %% ../nbs/13_vocoder.ipynb #45a0bb63
 from __future__ import annotations
-from typing import Optional
+from typing import Callable, Optional
 import torch
 from torch import nn
 import torch.nn.functional as F
@@ -17,8 +17,9 @@ from .audio import SAMPLE_RATE, load_audio, log_mel
 from .dataset import UNIT_POOL, audio_path, load_dialogues
 
 # %% auto #0
-__all__ = ['VOCODERS', 'SEGMENT_UNITS', 'GriffinLim', 'ConvBlock', 'UnitToMel', 'Vocoder', 'MelVocoder', 'build_vocoder',
-           'vocoder_pairs', 'vocoder_loss', 'vocoder_job']
+__all__ = ['VOCODERS', 'SEGMENT_UNITS', 'GriffinLim', 'ConvBlock', 'UnitToMel', 'Vocoder', 'VocoderStream', 'MelVocoder',
+           'TokenToWave', 'TokenToWaveStream', 'cosyvoice2_token2wav', 'build_vocoder', 'vocoder_pairs', 'vocoder_loss',
+           'vocoder_job']
 
 # %% ../nbs/13_vocoder.ipynb #e66c34f2
 class GriffinLim(nn.Module):
@@ -67,9 +68,23 @@ class UnitToMel(nn.Module):
 
 # %% ../nbs/13_vocoder.ipynb #3c9abe76
 class Vocoder(nn.Module):
-    "Interface: `vocoder(units LongTensor[T25]) → waveform [T] at vocoder.sample_rate`."
+    "Interface: `vocoder(units LongTensor[T25]) → waveform [T] at vocoder.sample_rate`; `vocoder.stream()` for chunks."
     sample_rate: int = SAMPLE_RATE
     def forward(self, units) -> torch.Tensor: raise NotImplementedError
+    def stream(self) -> 'VocoderStream':
+        "One utterance, chunk by chunk (the vocoder's caches live in the stream)."
+        return VocoderStream(self)
+
+class VocoderStream:
+    "One utterance spoken chunk by chunk: `push(units)` → the audio ready now; `finish()` → what was held back."
+    def __init__(self, vocoder: Vocoder, context: int = 4):
+        self.vocoder, self.context, self.units = vocoder, context, []
+    def push(self, units) -> torch.Tensor:
+        units = [int(u) for u in units]
+        wave = self.vocoder(units, context=self.units[-self.context:]) if units else torch.zeros(0)
+        self.units += units
+        return wave
+    def finish(self) -> torch.Tensor: return torch.zeros(0)
 
 class MelVocoder(Vocoder):
     "Units → mel (a trained `UnitToMel`) → waveform (Griffin-Lim)."
@@ -94,6 +109,69 @@ class MelVocoder(Vocoder):
         start = len(context) * UNIT_POOL * self.hop
         return wave[start:start + len(units) * UNIT_POOL * self.hop]
 
+# %% ../nbs/13_vocoder.ipynb #207470b1
+class TokenToWave(Vocoder):
+    "Speech tokens → waveform through a token-to-wave function (CosyVoice2's flow matching + HiFi-GAN), chunk by chunk with its caches."
+    def __init__(self, token2wav: Callable, sample_rate: int = 24000, hop: int = 25, lookahead: int = 3):
+        super().__init__()
+        self.token2wav, self.sample_rate, self.hop, self.lookahead = token2wav, sample_rate, hop, lookahead
+    @torch.no_grad()
+    def forward(self, units, context=()) -> torch.Tensor:
+        "The whole utterance at once (`context` is not needed: the function sees every token)."
+        s = self.stream()
+        return torch.cat([s.push(units), s.finish()])
+    def stream(self) -> 'TokenToWaveStream': return TokenToWaveStream(self)
+
+class TokenToWaveStream(VocoderStream):
+    "One utterance: every `hop` new tokens (plus the look-ahead) the function speaks them, continuing from its cache."
+    def __init__(self, vocoder: TokenToWave):
+        self.vocoder, self.tokens, self.offset, self.cache = vocoder, [], 0, {}
+    def _call(self, upto: int, finalize: bool) -> torch.Tensor:
+        t = torch.tensor([self.tokens[:upto]], dtype=torch.long)
+        return torch.as_tensor(self.vocoder.token2wav(t, self.offset, finalize, self.cache)).flatten().float().cpu()
+    @torch.no_grad()
+    def push(self, units) -> torch.Tensor:
+        self.tokens += [int(u) for u in units]
+        v, out = self.vocoder, [torch.zeros(0)]
+        while len(self.tokens) - self.offset >= v.hop + v.lookahead:
+            out.append(self._call(self.offset + v.hop + v.lookahead, False)); self.offset += v.hop
+        return torch.cat(out)
+    @torch.no_grad()
+    def finish(self) -> torch.Tensor:
+        if self.offset >= len(self.tokens): return torch.zeros(0)
+        wave = self._call(len(self.tokens), True); self.offset = len(self.tokens)
+        return wave
+
+def cosyvoice2_token2wav(model_dir, prompt_wav, prompt_text: str = '') -> tuple:
+    "`(token2wav, sample_rate)` of a CosyVoice2 checkpoint folder, speaking in the voice of `prompt_wav` (16 kHz, with its transcript)."
+    try: from cosyvoice.cli.cosyvoice import CosyVoice2
+    except ImportError:
+        raise ConfigError("vocoder.kind='cosyvoice2' needs CosyVoice, which this kit does not install: install it from its "
+                          "repository (github.com/FunAudioLLM/CosyVoice) into this environment, or set vocoder.kind='griffin_lim'") from None
+    import uuid
+    cv = CosyVoice2(str(model_dir), load_jit=False, load_trt=False)
+    p = cv.frontend.frontend_zero_shot('', prompt_text, prompt_wav, cv.sample_rate, '')   # the speaker prompt, once
+    m = cv.model
+    def token2wav(tokens, token_offset, finalize, cache):
+        key = cache.setdefault('uuid', str(uuid.uuid4()))                         # CosyVoice2 keys its caches by utterance
+        m.hift_cache_dict.setdefault(key, None)
+        try:
+            return m.token2wav(token=tokens, prompt_token=p['flow_prompt_speech_token'], prompt_feat=p['prompt_speech_feat'],
+                               embedding=p['flow_embedding'], token_offset=token_offset, uuid=key, stream=not finalize,
+                               finalize=finalize)
+        finally:
+            if finalize: m.hift_cache_dict.pop(key, None)
+    return token2wav, cv.sample_rate
+
+def _cosyvoice2_vocoder(cfg, settings=None) -> TokenToWave:
+    "CosyVoice2 from `vocoder.pretrained`, in the voice of the dataset's first training reply."
+    if not cfg.vocoder.pretrained:
+        raise ConfigError("vocoder.pretrained is not set: point it to a local CosyVoice2 checkpoint folder (e.g. "
+                          "CosyVoice2-0.5B), or use vocoder.kind='griffin_lim' (a vocoder the kit trains)")
+    row = next(r for r in load_dialogues(cfg, settings) if r['split'] == 'train')
+    fn, sr = cosyvoice2_token2wav(cfg.vocoder.pretrained, str(audio_path(row, settings, 'reply')), row['reply_text'])
+    return TokenToWave(fn, sr)
+
 # %% ../nbs/13_vocoder.ipynb #b933d82e
 def _mel_vocoder(cfg, settings=None) -> MelVocoder:
     "The trained `MelVocoder` (`StageMissing` names the command when the `vocoder` stage has not run)."
@@ -101,14 +179,14 @@ def _mel_vocoder(cfg, settings=None) -> MelVocoder:
     load_weights(voc.unit_to_mel, require_stage('vocoder', cfg, settings) / 'model.safetensors')
     return freeze(voc)
 
-VOCODERS: dict = {'griffin_lim': _mel_vocoder}
+VOCODERS: dict = {'griffin_lim': _mel_vocoder, 'cosyvoice2': _cosyvoice2_vocoder}
 
 def build_vocoder(cfg: OmniConfig, settings=None, trained: bool = True) -> Vocoder:
     "The vocoder of kind `cfg.vocoder.kind` (`trained=False`: an untrained `MelVocoder`)."
     if not trained and cfg.vocoder.kind == 'griffin_lim': return MelVocoder(cfg)
     if cfg.vocoder.kind not in VOCODERS:
         raise ConfigError(f"vocoder.kind={cfg.vocoder.kind!r} is not registered: add a factory to "
-                          f"emotion_omni_lite.vocoder.VOCODERS (see nbs/13_vocoder.ipynb for CosyVoice2) "
+                          f"emotion_omni_lite.vocoder.VOCODERS (kind → factory(cfg, settings) → Vocoder) "
                           f"or use vocoder.kind='griffin_lim'")
     return VOCODERS[cfg.vocoder.kind](cfg, settings)
 

@@ -129,5 +129,4 @@ def test_mel_vocoder_shapes_and_missing_full_vocoder():
     hop = cfg.audio.hop_length
     assert voc([3, 4, 5]).shape == (3 * 4 * hop,)
     assert voc.mel([1, 2]).shape == (cfg.audio.n_mels, 8)
-    with pytest.raises(ConfigError, match='VOCODERS'): build_vocoder(get_config('full'))
-    # the shape with context and a registered full-size vocoder: checked in nbs/13_vocoder.ipynb (cell 31451bb5)
+    with pytest.raises(ConfigError, match='vocoder.pretrained'): build_vocoder(get_config('full'))   # names the folder to set

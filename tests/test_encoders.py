@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from emotion_omni_lite.report import assert_guard
-from emotion_omni_lite.config import EMOTIONS, TrainConfig, get_config, set_field
+from emotion_omni_lite.config import EMOTIONS, ConfigError, TrainConfig, get_config, set_field, set_fields
 from emotion_omni_lite.train import fit
 from emotion_omni_lite.stages import StageMissing, require_stage, run_stage
 from emotion_omni_lite.dataset import build_dataset, load_query_mels
@@ -46,9 +46,11 @@ def test_full_loaders_offline(tmp_path):
                           conv_dim=(16,) * 7, use_weighted_layer_sum=True, classifier_proj_size=8,
                           id2label={0: 'neu', 1: 'hap', 2: 'ang', 3: 'sad'}, label2id={'neu': 0, 'hap': 1, 'ang': 2, 'sad': 3})
     em = Wav2Vec2ForSequenceClassification(conf).eval(); em.save_pretrained(tmp_path / 'emo')
-    full = set_field(set_field(cfg, 'semantic_encoder.pretrained', str(tmp_path / 'whisper')),
-                     'emotion_encoder.pretrained', str(tmp_path / 'emo'))
+    full = set_fields(cfg, **{'semantic_encoder.pretrained': str(tmp_path / 'whisper'), 'emotion_encoder.pretrained': str(tmp_path / 'emo'),
+                              'emotion_encoder.dim': 32, 'fusion.adaln_cond_dim': 32})   # the checkpoint's width
     sem, emo = load_semantic_encoder(full), load_emotion_encoder(full)
+    with pytest.raises(ConfigError, match=r'set emotion_encoder\.dim=32'):          # a config of other sizes is refused
+        load_emotion_encoder(set_field(cfg, 'emotion_encoder.pretrained', str(tmp_path / 'emo')))
     for k, v in wm.encoder.state_dict().items(): assert torch.equal(v, sem.whisper.state_dict()[k]), k
     wave = torch.randn(16000) * 0.1
     f = emotion_features(emo, wave)

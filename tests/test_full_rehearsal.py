@@ -1,0 +1,177 @@
+"""The `full` preset's own code path, end to end, on tiny checkpoints in the real formats of its three pretrained parts.
+
+Only paths, sizes and step counts are overridden: the loaders, the dtype policy (bf16 mixed precision, frozen parts in
+their checkpoints' dtypes), the ingestion of speech tokens you bring, and the streaming token-to-wave vocoder are the
+ones a full-size run uses."""
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from emotion_omni_lite import vocoder
+from emotion_omni_lite.audio import save_wav
+from emotion_omni_lite.config import ConfigError, get_config, get_settings
+from emotion_omni_lite.stages import stage_state
+from emotion_omni_lite.text_llm import train_tokenizer
+from emotion_omni_lite.tts import speak
+
+DIALOGUES = [  # query, user emotion, reply, reply emotion, split
+    ("i lost my keys again today", 'sad', "i am sorry, that is a rough day", 'sad', 'train'),
+    ("we won the match tonight", 'happy', "that is wonderful news, well done", 'happy', 'train'),
+    ("the bus left without me", 'angry', "that sounds so frustrating, i understand", 'neutral', 'train'),
+    ("there is a noise in the attic", 'fearful', "stay calm, it is probably the wind", 'neutral', 'train'),
+    ("my sister is visiting tomorrow", 'happy', "how lovely, enjoy your time together", 'happy', 'train'),
+    ("the shop closed early", 'neutral', "you could try again in the morning", 'neutral', 'train'),
+    ("my cat is not eating", 'sad', "i hope your cat feels better soon", 'sad', 'test'),
+    ("they cancelled the concert", 'angry', "that is really annoying, i am sorry", 'neutral', 'test'),
+]
+LABELS = {0: 'neu', 1: 'hap', 2: 'ang', 3: 'sad'}          # a four-class emotion checkpoint, as the common ones are
+
+
+def write_checkpoints(d):
+    "Tiny random checkpoints in the formats `full` loads: Whisper (fp16), a wav2vec2 emotion classifier, Qwen2 (bf16) + tokenizer."
+    from transformers import (Qwen2Config, Qwen2ForCausalLM, Wav2Vec2Config, Wav2Vec2ForSequenceClassification,
+                              WhisperConfig, WhisperModel)
+    torch.manual_seed(0)
+    WhisperModel(WhisperConfig(num_mel_bins=128, d_model=32, encoder_layers=1, encoder_attention_heads=2, encoder_ffn_dim=64,
+                               decoder_layers=1, decoder_attention_heads=2, decoder_ffn_dim=64, vocab_size=51866,
+                               max_source_positions=1500, max_target_positions=32)).half().save_pretrained(d / 'whisper')
+    Wav2Vec2ForSequenceClassification(Wav2Vec2Config(
+        hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=32, conv_dim=(16,) * 7,
+        num_conv_pos_embeddings=16, num_conv_pos_embedding_groups=4, use_weighted_layer_sum=True, classifier_proj_size=8,
+        num_labels=4, id2label=LABELS, label2id={v: k for k, v in LABELS.items()},
+        architectures=['Wav2Vec2ForSequenceClassification'])).save_pretrained(d / 'emotion')
+    texts = [t for q, _, r, _, _ in DIALOGUES for t in (q, r)] * 4
+    tok = train_tokenizer(texts, 300, speech=False)         # no <speech> yet: the loader adds it and grows the embeddings
+    Qwen2ForCausalLM(Qwen2Config(vocab_size=len(tok), hidden_size=32, intermediate_size=64, num_hidden_layers=1,
+                                 num_attention_heads=2, num_key_value_heads=1, max_position_embeddings=512,
+                                 tie_word_embeddings=False)).to(torch.bfloat16).save_pretrained(d / 'llm')
+    tok.save_pretrained(d / 'llm')
+    (d / 'cosyvoice2').mkdir()                              # the vocoder checkpoint folder (a stand-in reads it)
+
+
+def write_dialogues(d):
+    "Spoken dialogues and their reply speech tokens (25 a second, in a 6,561-token vocabulary) as a JSON-lines manifest."
+    rng, lines = np.random.default_rng(0), []
+    for i, (q, ue, r, re, split) in enumerate(DIALOGUES):
+        qw = speak(q, 'en-us+m1', ue, seed=i)
+        rw = speak(r, 'en-us+f2', re, seed=100 + i)
+        save_wav(d / f'q{i}.wav', qw); save_wav(d / f'r{i}.wav', rw)
+        np.save(d / f'r{i}.npy', rng.integers(0, 6561, round(len(rw) / 16000 * 25)))
+        lines.append({'id': f'x{i}', 'query_audio': f'q{i}.wav', 'query_text': q, 'user_emotion': ue, 'reply_audio': f'r{i}.wav',
+                      'reply_text': r, 'reply_emotion': re, 'reply_units': f'r{i}.npy', 'split': split})
+    (d / 'dialogues.jsonl').write_text(''.join(json.dumps(l) + '\n' for l in lines))
+    return d / 'dialogues.jsonl'
+
+
+def standin_token2wav(tokens, token_offset, finalize, cache):
+    "A token-to-wave function with CosyVoice2's contract: 24 kHz, 960 samples a token, a 3-token look-ahead, a cache."
+    cache['calls'] = cache.get('calls', 0) + 1
+    end = tokens.shape[1] if finalize else tokens.shape[1] - 3
+    t = torch.arange(token_offset * 960, end * 960) / 24000
+    return 0.1 * torch.sin(2 * torch.pi * 200 * t)
+
+
+def write_settings(d):
+    "A settings file as a full-size user writes one: the preset, the folders, and `[emotion_omni_lite.full]` with the paths to"
+    "the checkpoints and the manifest; here also the tiny sizes and step counts."
+    fields = {
+        'semantic_encoder.pretrained': 'whisper', 'semantic_encoder.d_model': 32, 'semantic_encoder.encoder_layers': 1,
+        'semantic_encoder.encoder_heads': 2, 'semantic_encoder.encoder_ffn': 64,
+        'emotion_encoder.pretrained': 'emotion', 'emotion_encoder.dim': 16, 'emotion_encoder.layers': 1,
+        'emotion_encoder.heads': 2, 'emotion_encoder.ffn': 32, 'fusion.adaln_cond_dim': 16,
+        'llm.pretrained': 'llm', 'llm.hidden_size': 32, 'llm.num_layers': 1, 'llm.num_heads': 2,
+        'llm.num_kv_heads': 1, 'llm.intermediate_size': 64, 'adapter.hidden': 32,
+        'decoder.d_model': 32, 'decoder.pre_layers': 1, 'decoder.layers': 1, 'decoder.heads': 2, 'decoder.ffn': 64,
+        'units.manifest': 'dialogues.jsonl', 'vocoder.pretrained': 'cosyvoice2'}
+    fields.update({f'stages.{s}.{k}': v for s in ('stage1', 'stage2')
+                   for k, v in (('steps', 3), ('batch_size', 2), ('ckpt_every', 2), ('log_every', 1))})
+    (d / 'settings.ini').write_text('[emotion_omni_lite]\npreset = full\ndata_dir = data\nout_dir = runs\ndevice = cpu\n\n'
+                                    '[emotion_omni_lite.full]\n' + ''.join(f'{k} = {v}\n' for k, v in fields.items()))
+    return d / 'settings.ini'
+
+
+@pytest.fixture(scope='module')
+def monkeypatch_module():
+    mp = pytest.MonkeyPatch()
+    yield mp
+    mp.undo()
+
+
+@pytest.fixture(scope='module')
+def rehearsal(tmp_path_factory, monkeypatch_module):
+    "The main job (`eol run --preset full`, one process) on the tiny checkpoints: data, stages 1 and 2, the evaluation."
+    from emotion_omni_lite.cli import run_pipeline
+    d = tmp_path_factory.mktemp('full')
+    write_checkpoints(d); write_dialogues(d)
+    for k in ('PRESET', 'DATA_DIR', 'OUT_DIR', 'SEED', 'DEVICE'): monkeypatch_module.delenv(f'EOL_{k}', raising=False)
+    monkeypatch_module.setenv('EOL_SETTINGS', str(write_settings(d)))
+    monkeypatch_module.setitem(vocoder.VOCODERS, 'cosyvoice2',
+                               lambda cfg, s: vocoder.TokenToWave(standin_token2wav, 24000, hop=25, lookahead=3))
+    done = run_pipeline('full', jobs=1)
+    return get_config('full'), get_settings(), d, done
+
+
+def test_full_path_trains_with_its_dtype_policy(rehearsal):
+    cfg, s, _, done = rehearsal
+    assert cfg.llm.hidden_size == 32 and cfg.units.manifest.endswith('dialogues.jsonl')   # the settings file's fields
+    assert 'stage1_semantic_only' not in done and 'stage2_no_adaln' not in done             # no ablations at full size
+    assert cfg.stages.stage1.mixed_precision == cfg.stages.stage2.mixed_precision == 'bf16'
+    for name in ('asr', 'emotion_encoder', 'text_llm', 'vocoder'): assert stage_state(name, cfg, s) == 'pretrained'
+    for name in ('data', 'stage1', 'stage2'): assert stage_state(name, cfg, s) == 'done'
+    conf = json.loads((s.run_path / 'stage1' / 'config.json').read_text())['precision']
+    assert conf['mixed_precision'] == 'bf16'
+    p = conf['parameters']
+    assert p['llm'] == {'frozen': 'bfloat16', 'trainable': 'float32'}       # the base as saved, LoRA in fp32
+    assert p['adapter'] == p['head'] == {'trainable': 'float32'}
+    hist = json.loads((s.run_path / 'stage1' / 'history.json').read_text())
+    assert len(hist) == 3 and all(np.isfinite(h['loss']) for h in hist)
+    conf2 = json.loads((s.run_path / 'stage2' / 'config.json').read_text())['precision']
+    assert conf2['parameters']['decoder'] == {'trainable': 'float32'}
+
+
+def test_frozen_encoders_keep_their_checkpoint_dtypes(rehearsal):
+    from emotion_omni_lite.emotion_encoder import emotion_features, load_emotion_encoder
+    from emotion_omni_lite.semantic_encoder import load_semantic_encoder
+    cfg, s, *_ = rehearsal
+    sem, emo = load_semantic_encoder(cfg, s), load_emotion_encoder(cfg, s)
+    assert next(sem.parameters()).dtype == torch.float16 and next(emo.parameters()).dtype == torch.float32
+    f = emotion_features(emo, [torch.randn(16000) * 0.1])
+    assert f.frames.dtype == f.emotion_vec.dtype == torch.float32                # fp32 out, whatever ran inside
+    h, n = sem([torch.randn(16000) * 0.1])
+    assert h.dtype == torch.float32 and h.shape[-1] == 32
+    # without mixed precision the same checkpoints load in fp32
+    cfg32 = cfg.__class__.from_dict({**cfg.to_dict(), 'stages': {**cfg.to_dict()['stages'],
+                                     'stage1': {**cfg.to_dict()['stages']['stage1'], 'mixed_precision': 'no'}}})
+    assert next(load_semantic_encoder(cfg32, s).parameters()).dtype == torch.float32
+
+
+def test_respond_streams_speech_through_the_token_to_wave_vocoder(rehearsal):
+    from emotion_omni_lite.omni import load_omni
+    cfg, s, d, _ = rehearsal
+    omni = load_omni(cfg, s)
+    got = []
+    r = omni.respond(str(d / 'q6.wav'), on_audio=got.append)
+    assert r['sample_rate'] == 24000 and r['user_emotion'] in ('neutral', 'happy', 'sad', 'angry', 'surprised', 'fearful')
+    assert len(r['units']) > 0 and all(0 <= u < 6561 for u in r['units'])
+    assert len(r['audio']) == 960 * len(r['units'])                          # every token spoken once, look-ahead included
+    assert sum(len(a) for a in got) == len(r['audio'])
+
+
+def test_evaluation_on_a_few_rows(rehearsal):
+    from emotion_omni_lite.evaluate import evaluate_full
+    cfg, s, _, done = rehearsal
+    m = json.loads((s.run_path / 'report' / 'full_sample.json').read_text())   # the main job's evaluation (all 2 held out)
+    assert m['stage1']['n_eval'] == m['speech']['n_eval'] == 2
+    assert 0 <= m['stage1']['reply_emotion_acc'] <= 1 and 0 <= m['speech']['generated_emotion_acc'] <= 1
+    assert m['speech']['median_first_audio_ms'] > 0
+    assert evaluate_full(cfg, s, n_eval=1, progress=False)['speech']['n_eval'] == 1   # a sample size of one's own
+
+
+def test_a_checkpoint_of_other_sizes_is_refused_with_the_fields_to_set(rehearsal):
+    from emotion_omni_lite.config import set_field
+    from emotion_omni_lite.semantic_encoder import load_semantic_encoder
+    cfg, s, *_ = rehearsal
+    with pytest.raises(ConfigError, match=r"semantic_encoder\.d_model=32"):
+        load_semantic_encoder(set_field(cfg, 'semantic_encoder.d_model', 64), s)
