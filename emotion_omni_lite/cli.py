@@ -11,13 +11,14 @@ from typing import Optional, Sequence
 
 from .config import ConfigError, OmniConfig, Settings, get_config, get_settings, resolve_device
 from .audio import AudioError
-from .train import THREAD_VARIABLES, CheckpointError, limit_threads, usable_cores
+from .train import (THREAD_VARIABLES, CheckpointError, is_main_process, limit_threads, process_rank,
+                                     usable_cores, wait_for_everyone)
 from .stages import (STAGES, lite_minutes, run_stage, stage_config, stage_state, stages_needed, train_command,
                                       uses_pretrained)
 from . import dataset, semantic_encoder, emotion_encoder, text_llm, stage1, vocoder, stage2
 from .omni import chat_main
 from .evaluate import EVAL_PARTS, evaluate_part, evaluate_run
-from .report import SYSTEMS
+from .report import SYSTEMS, report_folder
 from .scale import format_table, param_table
 from .course import pack_run, render_course, sync_headers, unpack_run
 
@@ -36,7 +37,10 @@ def runner(name: str):
 def train_stage(name: str, cfg: OmniConfig, settings: Optional[Settings] = None, force: bool = False) -> Path:
     "Run one row of the stage table: build the dataset, or `run_stage` with the stage's job (reusing a finished run)."
     s = settings or get_settings(preset=cfg.preset)
-    if not STAGES[name].train: return runner(name)(stage_config(name, cfg), s, force=force)
+    if not STAGES[name].train:                                         # the dataset: the main process builds, the rest wait
+        out = runner(name)(stage_config(name, cfg), s, force=force) if is_main_process() else s.data_path
+        wait_for_everyone(s.device)
+        return out
     return run_stage(name, cfg, runner(name), s, force=force)
 
 def ensure_stages(names: Sequence[str], cfg: OmniConfig, settings: Optional[Settings] = None) -> list:
@@ -53,8 +57,10 @@ def ensure_stages(names: Sequence[str], cfg: OmniConfig, settings: Optional[Sett
     return need
 
 def evaluate_stage(cfg, settings, force: bool = False):
-    "The main job's last step: score the run (prints the benchmark table); returns the report folder."
-    return evaluate_run(settings=settings, force=force)
+    "The main job's last step: score the run (prints the benchmark table); returns the report folder (the main process scores)."
+    out = evaluate_run(settings=settings, force=force) if is_main_process() else report_folder(settings)
+    wait_for_everyone(settings.device)
+    return out
 
 PIPELINE = tuple(STAGES) + ('eval',)   # what `eol run` runs: every stage of the table, then the evaluation
 
@@ -183,6 +189,7 @@ def run_pipeline(preset: str | None = None, force: bool = False, stages=None, jo
         print(f"pretrained parts: the ablation stages are left out ({', '.join(n for n in STAGES if STAGES[n].overrides)}); "
               "name them with --stages to train them")
     jobs = default_jobs(s) if jobs is None else jobs
+    if process_rank()[1] > 1: jobs = 1                                 # launched on several processes: they train together
     print(f"emotion_omni_lite main job: preset '{s.preset}', data in {s.data_path}, runs in {s.run_path}, "
           f"{jobs} worker{'s' if jobs > 1 else ''} on {usable_cores()} cores")
     t_job, done = time.time(), {}

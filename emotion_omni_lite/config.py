@@ -253,6 +253,7 @@ class TrainConfig:
     ckpt_every: int = 200
     log_every: int = 10
     mixed_precision: str = 'no'  # no | bf16 | fp16: forward passes under autocast, trainable weights kept in fp32
+    grad_accum: int = 1          # micro-batches per step: batch_size stays the global batch (over every process)
 
 @dataclass
 class ASRTrainConfig(TrainConfig):

@@ -102,6 +102,11 @@ class ASRStandIn(nn.Module):
         self.whisper = WhisperForConditionalGeneration(whisper_config(cfg, tok))
         self.ctc_head = nn.Linear(cfg.semantic_encoder.d_model, tok.vocab_size) if cfg.stages.asr.ctc_weight > 0 else None  # blank = <pad>
         self.audio_cfg, self.envelope_ceps = cfg.audio, cfg.semantic_encoder.envelope_ceps
+        self.ctc_weight = cfg.stages.asr.ctc_weight
+
+    def forward(self, batch):
+        "The training loss of a batch (`asr_loss`): called through `forward`, so a multi-process wrapper (DDP) sees it."
+        return asr_loss(self, batch, self.ctc_weight)
 
     def semantic_encoder(self) -> SemanticEncoder:
         "Its encoder, the part later stages keep, with the same front end."
@@ -185,7 +190,7 @@ def asr_job(cfg: OmniConfig, settings: Settings) -> StageJob:
     data = [(mels[i], tok.encode(r['query_text'])) for i, r in enumerate(rows) if r['split'] == 'train']
     n_frames, ceps = 2 * cfg.semantic_encoder.max_source_positions, cfg.semantic_encoder.envelope_ceps
     return StageJob(data=data, build=lambda: build_asr_model(cfg), collate=lambda b: _asr_collate(b, n_frames, ceps),
-                    loss=lambda model, b: asr_loss(model, b, cfg.stages.asr.ctc_weight),
+                    loss=lambda model, b: model(b),                    # asr_loss, through the (wrapped) model's forward
                     save=lambda model, folder: save_weights(dict(model.named_parameters()), folder / 'model.safetensors'),
                     evaluate=lambda model, folder: evaluate_asr(model, rows, mels),
                     info={'mel_seconds': round(time.time() - t0, 1)})

@@ -12,7 +12,8 @@ from typing import Callable, Optional, Sequence
 from torch import nn
 
 from .config import ConfigError, OmniConfig, Settings, get_settings, set_field
-from .train import environment, fit, module_dtypes, save_json, save_weights, set_seed, sha256, share_with_group, trainable_state
+from .train import (environment, fit, is_main_process, module_dtypes, process_rank, save_json, save_weights,
+                                     set_seed, sha256, share_with_group, trainable_state, wait_for_everyone)
 
 # %% auto #0
 __all__ = ['STAGES', 'RUNTIME_ONLY', 'HASHED_ONCE_SET', 'Stage', 'stage_config', 'pretrained_source', 'uses_pretrained',
@@ -66,7 +67,7 @@ STAGES = {st.name: st for st in (
 )}
 
 # Fields that change how a finished run is used, never what it learned: left out of the hash.
-RUNTIME_ONLY = {'data': ('workers',), 'decoder': ('temperature', 'top_k')}
+RUNTIME_ONLY = {'data': ('workers',), 'decoder': ('temperature', 'top_k'), 'train': ('grad_accum',)}
 # Fields added after runs existed: left out of the hash while they hold these values (what those runs did), so a
 # finished run stays current; set to anything else, they count like every other field.
 HASHED_ONCE_SET = {'units': {'manifest': None}, 'vocoder': {'pretrained': None},
@@ -244,6 +245,7 @@ def run_stage(name: str, cfg: OmniConfig, job_fn: Callable, settings: Optional[S
     s = settings or get_settings(preset=cfg.preset)
     st, cfg = _stage(name), stage_config(name, cfg)
     if not st.train: raise ConfigError(f"stage '{st.name}' is not trained: build it with {st.runner}")
+    if process_rank()[1] > 1: return _run_ranked(st, cfg, job_fn, s, force)
     src = pretrained_source(st.name, cfg)
     if src:
         print(f"{st.name}: replaced by the pretrained {src}; nothing to train")
@@ -255,18 +257,32 @@ def run_stage(name: str, cfg: OmniConfig, job_fn: Callable, settings: Optional[S
         if not force and stage_state(st.name, cfg, s) == 'done': return folder   # another process just finished it
         return _train(st, cfg, job_fn, s, folder, h, force)
 
+def _run_ranked(st: Stage, cfg: OmniConfig, job_fn: Callable, s: Settings, force: bool) -> Path:
+    "`run_stage` in one of several processes: all decide alike, all train, the main one alone writes; they wait for each other."
+    folder, h = stage_folder(st.name, s), stage_hash(st.name, cfg, s.seed)
+    done = not force and stage_state(st.name, cfg, s) == 'done'
+    wait_for_everyone(s.device)                                         # every process has looked before anyone writes
+    if not done:
+        for u in st.depends: require_stage(u, cfg, s)
+        _train(st, cfg, job_fn, s, folder, h, force)
+    wait_for_everyone(s.device)                                         # the run is finished before anyone reads it
+    return folder
+
 def _train(st: Stage, cfg: OmniConfig, job_fn: Callable, s: Settings, folder: Path, h: str, force: bool) -> Path:
     "The template's steps 3–5: the job, a fresh run folder, seed, build, `fit`, save, evaluate, finish."
-    job = job_fn(cfg, s)
-    start_run(folder, cfg, h, force)
+    main = is_main_process()                                            # several processes: one writes, all train
+    if main: job = job_fn(cfg, s); start_run(folder, cfg, h, force)     # caches the job reads are made here, once
+    wait_for_everyone(s.device)
+    if not main: job = job_fn(cfg, s)                                   # … and read here
     set_seed(s.seed)
     model = job.build()
     tc = getattr(cfg.stages, st.train)
-    save_json({**_read(folder / 'config.json'), 'precision': {'mixed_precision': tc.mixed_precision,   # the dtypes it ran with
-               'parameters': module_dtypes(model)}}, folder / 'config.json')
+    if main: save_json({**_read(folder / 'config.json'), 'precision': {'mixed_precision': tc.mixed_precision,   # its dtypes
+                        'parameters': module_dtypes(model)}}, folder / 'config.json')
     res = fit(model, job.data, job.collate, job.loss, getattr(cfg.stages, st.train), ckpt_dir=folder, seed=s.seed,
               device=s.device, name=st.name)
     model = model.eval() if job.eval_on_device else model.cpu().eval()
+    if not main: return folder                                          # the main process saves, scores and finishes
     if job.save: job.save(model, folder)
     else: save_weights(trainable_state(model), folder / 'model.safetensors')
     t0 = time.time()

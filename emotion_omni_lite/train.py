@@ -4,7 +4,7 @@
 
 # %% ../nbs/01_train.ipynb #45a0bb63
 from __future__ import annotations
-import base64, json, math, os, random, time
+import base64, contextlib, json, math, os, random, time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Optional, Sequence
@@ -17,16 +17,35 @@ from safetensors.torch import load_file, save_file
 from .config import TrainConfig, resolve_device
 
 # %% auto #0
-__all__ = ['THREAD_VARIABLES', 'COMPUTE_DTYPES', 'RECORDED_PACKAGES', 'CKPT_FILES', 'set_seed', 'usable_cores', 'limit_threads',
-           'freeze', 'trainable_state', 'autocast', 'frozen_precision', 'frozen_dtype', 'module_dtypes', 'environment',
-           'share_with_group', 'save_weights', 'save_json', 'load_weights', 'batch_indices', 'CheckpointError',
-           'sha256', 'load_cache', 'save_cache', 'save_checkpoint', 'load_checkpoint', 'has_checkpoint', 'in_notebook',
-           'LiveLoss', 'TrainResult', 'to_device', 'fit']
+__all__ = ['THREAD_VARIABLES', 'COMPUTE_DTYPES', 'RECORDED_PACKAGES', 'CKPT_FILES', 'set_seed', 'process_rank', 'is_main_process',
+           'distributed_state', 'wait_for_everyone', 'usable_cores', 'limit_threads', 'freeze', 'trainable_state',
+           'autocast', 'frozen_precision', 'frozen_dtype', 'module_dtypes', 'environment', 'share_with_group',
+           'save_weights', 'save_json', 'load_weights', 'batch_indices', 'CheckpointError', 'sha256', 'load_cache',
+           'save_cache', 'save_checkpoint', 'load_checkpoint', 'has_checkpoint', 'in_notebook', 'LiveLoss',
+           'TrainResult', 'to_device', 'fit']
 
 # %% ../nbs/01_train.ipynb #c3a5fda5
 def set_seed(seed: int):
     "Seed Python, NumPy and torch (CPU and GPU)."
     random.seed(seed); np.random.seed(seed % 2**32); torch.manual_seed(seed)
+
+def process_rank() -> tuple:
+    "`(rank, world size)` of this process in a multi-process launch (`torchrun`, `accelerate launch`); `(0, 1)` alone."
+    return int(os.environ.get('RANK', 0)), int(os.environ.get('WORLD_SIZE', 1))
+
+def is_main_process() -> bool:
+    "True in the one process that writes run folders, checkpoints, caches and metrics (rank 0; always true alone)."
+    return process_rank()[0] == 0
+
+def distributed_state(device: str = 'auto'):
+    "accelerate's process state, its process group made on first use (gloo on CPUs; 12 h before a wait counts as hung)."
+    from datetime import timedelta
+    from accelerate import PartialState
+    return PartialState(cpu=resolve_device(device) == 'cpu', timeout=timedelta(hours=12))
+
+def wait_for_everyone(device: str = 'auto'):
+    "Block until every process of a multi-process launch gets here (does nothing in one process)."
+    if process_rank()[1] > 1: distributed_state(device).wait_for_everyone()
 
 def usable_cores() -> int:
     "The CPU cores this process may run on (its affinity mask: a container or `taskset` can give fewer than the machine has)."
@@ -288,10 +307,15 @@ def fit(model: nn.Module, data: Sequence, collate: Callable, loss_fn: Callable, 
     from accelerate.state import AcceleratorState
     if AcceleratorState._shared_state.get('_mixed_precision', mp) != mp:  # one process, stages of several precisions:
         AcceleratorState._reset_state()                                  # accelerate keeps one; the process group stays
+    distributed_state(dev)                                               # several processes: their group, made once
     acc = Accelerator(cpu=(dev == 'cpu'), mixed_precision=mp)
+    world, rank, accum = acc.num_processes, acc.process_index, getattr(tcfg, 'grad_accum', 1)
+    if tcfg.batch_size % (world * accum):
+        raise ValueError(f"{name}: batch_size={tcfg.batch_size} does not split evenly over {world} process(es) × grad_accum="
+                         f"{accum}: make it a multiple of {world * accum}, or change grad_accum")
     opt = torch.optim.AdamW(params, lr=tcfg.lr, weight_decay=tcfg.weight_decay)
     sched = get_cosine_schedule_with_warmup(opt, math.ceil(tcfg.warmup_frac * tcfg.steps), max(tcfg.steps, 1))
-    model, opt = acc.prepare(model, opt)
+    model, opt = acc.prepare(model, opt)                                 # several processes: DDP (or FSDP, DeepSpeed)
     start, history = 0, []
     if ckpt_dir is not None and resume and has_checkpoint(ckpt_dir):
         start, history = load_checkpoint(ckpt_dir, acc.unwrap_model(model), opt, sched)
@@ -300,21 +324,32 @@ def fit(model: nn.Module, data: Sequence, collate: Callable, loss_fn: Callable, 
     bar = tqdm(range(start, tcfg.steps), desc=name, initial=start, total=tcfg.steps, disable=not progress,
                mininterval=1.0, leave=False)
     for step in bar:
-        batch = collate([data[i] for i in batch_indices(len(data), tcfg.batch_size, step, seed)])
-        with acc.autocast(): out = loss_fn(model, to_device(batch, acc.device))   # also where loss_fn calls parts directly
-        loss, logs = (out if isinstance(out, tuple) else (out, {}))
-        if not torch.isfinite(loss): raise FloatingPointError(f"{name}: loss became {loss.item()} at step {step}; lower the lr in the config")
+        idx = batch_indices(len(data), tcfg.batch_size, step, seed)     # the global batch: the same on every process
+        if len(idx) % (world * accum):
+            raise ValueError(f"{name}: {len(data)} examples give batches of {len(idx)}, which do not split over {world} "
+                             f"process(es) × grad_accum={accum}: lower batch_size to a multiple of {world * accum}")
+        mine = idx[rank::world]                                         # this process's disjoint share of it
         opt.zero_grad(set_to_none=True)
-        acc.backward(loss)
-        if tcfg.grad_clip: acc.clip_grad_norm_(params, tcfg.grad_clip)
+        seen = {}                                                       # loss and logs, averaged over the micro-batches
+        for j in range(accum):                                          # gradients add up; synced on the last one only
+            with (acc.no_sync(model) if j < accum - 1 else contextlib.nullcontext()):
+                batch = collate([data[i] for i in mine[j::accum]])
+                with acc.autocast(): out = loss_fn(model, to_device(batch, acc.device))
+                loss, logs = (out if isinstance(out, tuple) else (out, {}))
+                if not torch.isfinite(loss): raise FloatingPointError(f"{name}: loss became {loss.item()} at step {step}; lower the lr in the config")
+                acc.backward(loss / accum)
+            for k, v in {'loss': loss.detach(), **logs}.items(): seen[k] = seen.get(k, 0.0) + float(v) / accum
+        if tcfg.grad_clip: acc.clip_grad_norm_(model.parameters(), tcfg.grad_clip)
         opt.step(); sched.step()
         if (step + 1) % tcfg.log_every == 0 or step + 1 == tcfg.steps:
-            history.append({'step': step + 1, 'loss': round(loss.item(), 5),
-                            **{k: round(float(v), 5) for k, v in logs.items()}})
-            bar.set_postfix(loss=f"{loss.item():.4f}")
+            if world > 1:                                               # the global batch's loss: every process's mean
+                seen = dict(zip(seen, acc.reduce(torch.tensor(list(seen.values()), device=acc.device), 'mean').tolist()))
+            history.append({'step': step + 1, **{k: round(v, 5) for k, v in seen.items()}})
+            bar.set_postfix(loss=f"{seen['loss']:.4f}")
             plot.update([h['step'] for h in history], [h['loss'] for h in history], final=step + 1 == tcfg.steps)
         if ckpt_dir is not None and ((step + 1) % tcfg.ckpt_every == 0 or step + 1 == tcfg.steps):
-            save_checkpoint(ckpt_dir, acc.unwrap_model(model), opt, sched, step + 1, history)
+            if acc.is_main_process: save_checkpoint(ckpt_dir, acc.unwrap_model(model), opt, sched, step + 1, history)
+            acc.wait_for_everyone()                                     # one writer; the others wait for it
     bar.close()
     model.eval()
     return TrainResult(steps=tcfg.steps, history=history, seconds=time.time() - t0, resumed_from=start)

@@ -1,0 +1,61 @@
+"""Run under `torchrun --standalone --nproc_per_node 2 tests/ranked.py OUT [fit|stage]` by tests/test_distributed.py.
+
+`fit`: a toy regression whose examples carry their index, trained by `fit` with a checkpoint folder; each process
+writes the examples it saw per step, its loss history and its parameters. `stage`: the smoke preset's dataset and
+text LLM through the main job's own code (`run_pipeline`), every write of a run's files recorded with its rank."""
+import json, os, sys
+from pathlib import Path
+
+import torch
+
+
+def toy(n: int = 24) -> list:
+    "Examples (index, x [4], y [1]) of a linear target."
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(n, 4, generator=g)
+    return [(i, x[i], x[i].sum(0, keepdim=True) * 0.5) for i in range(n)]
+
+def collate(b): return torch.tensor([i for i, _, _ in b]), torch.stack([x for _, x, _ in b]), torch.stack([y for _, _, y in b])
+
+def toy_config(accum: int = 1):
+    from emotion_omni_lite.config import TrainConfig
+    return TrainConfig(steps=6, batch_size=8, lr=0.05, log_every=1, ckpt_every=3, grad_accum=accum)
+
+def toy_fit(ckpt_dir=None, accum: int = 1):
+    "Train the toy model; returns (model, history, the example indices each loss call saw)."
+    from emotion_omni_lite.train import fit
+    seen = []
+    def loss_fn(model, b):
+        seen.append(b[0].tolist())
+        return ((model(b[1]) - b[2]) ** 2).mean()
+    torch.manual_seed(0)
+    model = torch.nn.Linear(4, 1)
+    res = fit(model, toy(), collate, loss_fn, toy_config(accum), ckpt_dir=ckpt_dir, device='cpu', progress=False)
+    return model, res.history, seen
+
+
+def record_writes(out: Path, rank: int):
+    "Note the rank of every call that writes a run's files (checkpoints, run folders, metrics, the dataset)."
+    from emotion_omni_lite import dataset, stages, train
+    def wrap(mod, name):
+        f = getattr(mod, name)
+        def noted(*a, **k):
+            with open(out / 'writes.jsonl', 'a') as fh: fh.write(json.dumps({'rank': rank, 'what': name}) + '\n')
+            return f(*a, **k)
+        setattr(mod, name, noted)
+    for mod, name in ((train, 'save_checkpoint'), (stages, 'start_run'), (stages, 'finish_run'), (dataset, '_build')):
+        wrap(mod, name)
+
+
+if __name__ == '__main__':
+    out, what = Path(sys.argv[1]), sys.argv[2] if len(sys.argv) > 2 else 'fit'
+    rank = int(os.environ['RANK'])
+    torch.set_num_threads(1)
+    record_writes(out, rank)
+    if what == 'fit':
+        model, history, seen = toy_fit(out / 'ckpt', int(os.environ.get('GRAD_ACCUM', 1)))
+        (out / f'rank{rank}.json').write_text(json.dumps({'seen': seen, 'history': history,
+                                                          'params': [p.detach().flatten().tolist() for p in model.parameters()]}))
+    else:
+        from emotion_omni_lite.cli import run_pipeline
+        run_pipeline('smoke', stages=['data', 'text_llm'])
