@@ -19,7 +19,7 @@ from . import dataset, semantic_encoder, emotion_encoder, text_llm, stage1, voco
 from .omni import chat_main
 from .evaluate import EVAL_PARTS, evaluate_part, evaluate_run
 from .report import SYSTEMS, report_folder
-from .scale import format_table, param_table
+from .scale import format_memory, format_table, memory_plan, param_table
 from .course import pack_run, render_course, sync_headers, unpack_run
 
 # %% auto #0
@@ -208,7 +208,11 @@ def run_pipeline(preset: str | None = None, force: bool = False, stages=None, jo
 
 # %% ../nbs/91_cli.ipynb #b275f313
 def _params(a):
-    t = param_table(get_config(a.preset or get_settings().preset))
+    cfg = get_config(a.preset or get_settings().preset)
+    if a.memory:
+        plan = memory_plan(cfg, query_seconds=a.query_seconds, reply_seconds=a.reply_seconds, reply_tokens=a.reply_tokens)
+        print(json.dumps(plan) if a.json else format_memory(plan, cfg)); return
+    t = param_table(cfg)
     print(json.dumps(t) if a.json else format_table(t))
 
 def _run(a): run_pipeline(a.preset, force=a.force, stages=a.stages, jobs=a.jobs)
@@ -245,6 +249,10 @@ def build_parser() -> argparse.ArgumentParser:
         return sp
     sp = add('params', _params, 'parameter table per part and stage (meta device, nothing downloaded)')
     sp.add_argument('--json', action='store_true', help='print one JSON object')
+    sp.add_argument('--memory', action='store_true', help='the memory plan: GiB per training stage, GPUs of 24/40/80 GB needed')
+    sp.add_argument('--query-seconds', type=float, default=15.0, help='--memory: the queries stage 1 hears (seconds)')
+    sp.add_argument('--reply-seconds', type=float, default=8.0, help='--memory: the replies stage 2 speaks (seconds)')
+    sp.add_argument('--reply-tokens', type=int, default=64, help='--memory: reply length in LLM tokens')
     sp = add('run', _run, 'the main job: data, every training stage, evaluation, report')
     sp.add_argument('--force', action='store_true', help='rebuild and retrain even when a matching run exists')
     sp.add_argument('--stages', nargs='*', default=None, choices=PIPELINE, help="only these stages")

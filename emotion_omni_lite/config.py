@@ -254,6 +254,7 @@ class TrainConfig:
     log_every: int = 10
     mixed_precision: str = 'no'  # no | bf16 | fp16: forward passes under autocast, trainable weights kept in fp32
     grad_accum: int = 1          # micro-batches per step: batch_size stays the global batch (over every process)
+    gradient_checkpointing: bool = False  # recompute the transformer layers' activations in backward: less memory, more compute
 
 @dataclass
 class ASRTrainConfig(TrainConfig):

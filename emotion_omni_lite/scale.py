@@ -7,16 +7,21 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from typing import Callable, Optional, Sequence
+
 from .config import OmniConfig
+from .train import COMPUTE_DTYPES
 from .semantic_encoder import build_semantic_encoder
 from .emotion_encoder import build_emotion_encoder
 from .adapter import build_adapter
 from .text_llm import add_lora, build_llm
 from .stage1 import build_emotion_head
-from .decoder import build_fusion, build_speech_decoder
+from .decoder import SPECIALS, build_fusion, build_speech_decoder
 
 # %% auto #0
-__all__ = ['PART_BUILDERS', 'PUBLISHED', 'PARTS_PER_STAGE', 'n_params', 'count_parts', 'param_table', 'format_table']
+__all__ = ['PART_BUILDERS', 'PUBLISHED', 'PARTS_PER_STAGE', 'GPU_GIB', 'GPU_HEADROOM', 'PLANS', 'n_params', 'count_parts',
+           'param_table', 'format_table', 'activation_bytes', 'stage_memory', 'per_gpu_bytes', 'gpus_needed',
+           'memory_plan', 'format_memory']
 
 # %% ../nbs/90_scale.ipynb #e66c34f2
 PART_BUILDERS = {  # part: builder — each makes the module from the config alone
@@ -75,4 +80,156 @@ def format_table(t: dict) -> str:
               f"{'stage':8s} {'total':>12s} {'trainable':>12s} {'frozen':>12s}"]
     for s, d in t['stages'].items():
         lines.append(f"{s:8s} {b(d['total']):>12s} {b(d['trainable']):>12s} {b(d['frozen']):>12s}")
+    return '\n'.join(lines)
+
+# %% ../nbs/90_scale.ipynb #8a510c2f
+GPU_GIB = (24, 40, 80)        # the GPU sizes the plan is made for
+GPU_HEADROOM = 0.9            # the share of a GPU's memory a stage may use
+
+class _FusedAttention(torch.autograd.Function):
+    "Fused attention's footprint on the meta device: the output's shape, and what flash attention keeps for backward (q, k, v, the output, the log-sum-exp, a mask)."
+    @staticmethod
+    def forward(ctx, q, k, v, mask):
+        out = q.new_empty(*q.shape[:-1], v.shape[-1])
+        ctx.save_for_backward(q, k, v, out, q.new_empty(q.shape[:-1], dtype=torch.float32), *([] if mask is None else [mask]))
+        return out
+    @staticmethod
+    def backward(ctx, g): raise RuntimeError("a memory count only: nothing runs backward")
+
+def _fused_sdpa(q, k, v, attn_mask=None, *args, **kwargs): return _FusedAttention.apply(q, k, v, attn_mask)
+
+def _meta_saved(fn, modules: Sequence[nn.Module]) -> int:
+    "Bytes autograd saves for backward while `fn()` runs (on the meta device: nothing is allocated), each tensor once; the weights of `modules` (saved too, but held anyway) left out; attention counted as fused attention keeps it (no L×L weights)."
+    import torch.nn.functional as F
+    weights = {id(p) for m in modules for p in m.parameters()}
+    saved = {}
+    def pack(t):
+        if id(t) not in weights and id(t._base) not in weights: saved[id(t)] = t.numel() * t.element_size()
+        return t
+    plain, F.scaled_dot_product_attention = F.scaled_dot_product_attention, _fused_sdpa   # the meta device has no fused kernel
+    try:
+        with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t): fn()
+    finally: F.scaled_dot_product_attention = plain
+    return sum(saved.values())
+
+def _stage1_forward(cfg: OmniConfig, layers: int, batch: int, speech_frames: int, text_tokens: int, dtype) -> Callable:
+    "Stage 1's forward (adapter → LLM with LoRA → loss and emotion head) on meta tensors, with `layers` LLM layers."
+    import warnings
+    from dataclasses import replace
+    c = replace(cfg, llm=replace(cfg.llm, num_layers=layers))
+    with torch.device('meta'), warnings.catch_warnings():
+        warnings.simplefilter('ignore')
+        llm = add_lora(build_llm(c).to(dtype).requires_grad_(False), c).to(dtype).train()
+        adapter, head = build_adapter(c).to(dtype), build_emotion_head(c).to(dtype)
+        sem = torch.empty(batch, speech_frames, c.semantic_encoder.d_model, dtype=dtype)
+        emo = torch.empty(batch, speech_frames, c.emotion_encoder.dim, dtype=dtype)
+        n50 = torch.full((batch,), speech_frames)
+        text = torch.empty(batch, text_tokens, c.llm.hidden_size, dtype=dtype)
+        labels = torch.zeros(batch, text_tokens + speech_frames // c.adapter.k, dtype=torch.long)
+    def run():
+        sp, _ = adapter(sem, emo, n50)
+        out = llm(inputs_embeds=torch.cat([sp, text], 1), labels=labels, output_hidden_states=True)
+        (out.loss + head(out.hidden_states[-1], labels >= 0).float().pow(2).mean()).detach()
+    return run, (llm, adapter, head)
+
+def _stage2_forward(cfg: OmniConfig, layers: int, batch: int, reply_tokens: int, units: int, dtype) -> Callable:
+    "Stage 2's forward (fusion, AdaLN, the decoder's two stacks, the unit head and loss) on meta tensors, with `layers` layers in each stack."
+    import torch.nn.functional as F
+    from dataclasses import replace
+    c = replace(cfg, decoder=replace(cfg.decoder, pre_layers=layers, layers=layers))
+    with torch.device('meta'):
+        fusion, dec = build_fusion(c).to(dtype).train(), build_speech_decoder(c).to(dtype).train()
+        d, L = c.decoder.d_model, reply_tokens + units + 3
+        h, e = torch.empty(batch, reply_tokens, d, dtype=dtype), torch.empty(batch, reply_tokens, d, dtype=dtype)
+        vec = torch.empty(batch, c.fusion.adaln_cond_dim, dtype=dtype)
+        ids = torch.zeros(batch, units + 1, dtype=torch.long)
+        mask = torch.zeros(batch, 1, L, L, dtype=dtype)
+        pos = torch.arange(L)[None].expand(batch, -1)
+    def run():
+        r = dec.pre(inputs_embeds=fusion(h, e, vec)).last_hidden_state                     # [B, N, d]
+        seq = torch.cat([F.pad(r, (0, 0, 1, 1)), dec.embed(ids)], 1)                       # [B, N+M+3, d]
+        out = dec.ar(inputs_embeds=seq, attention_mask=mask, position_ids=pos).last_hidden_state
+        F.cross_entropy(dec.head(out[:, reply_tokens + 2:]).flatten(0, 1).float(), ids.flatten()).detach()
+    return run, (fusion, dec)
+
+def activation_bytes(cfg: OmniConfig, stage: str, batch: int = 1, query_seconds: float = 15.0, reply_tokens: int = 64,
+                     reply_seconds: float = 8.0, prompt_tokens: int = 32) -> dict:
+    "What backward keeps of stage `stage`'s forward for `batch` examples: {'all', 'per_layer', 'outside', 'layers', 'checkpointed'} in bytes."
+    dtype = COMPUTE_DTYPES.get(getattr(cfg.stages, stage).mixed_precision, torch.float32)
+    if stage == 'stage1':
+        frames = int(query_seconds * cfg.semantic_encoder.frame_rate)
+        frames -= frames % cfg.adapter.k
+        prompt = prompt_tokens                                          # system prompt and chat template, in tokens
+        f = lambda n: _meta_saved(*_stage1_forward(cfg, n, batch, frames, prompt + reply_tokens, dtype))
+        layers, width, seq = cfg.llm.num_layers, cfg.llm.hidden_size, frames // cfg.adapter.k + prompt + reply_tokens
+        logits = seq * cfg.llm.vocab_size                               # the LM head scores every position
+    elif stage == 'stage2':
+        units = int(reply_seconds * cfg.units.rate_hz)
+        f = lambda n: _meta_saved(*_stage2_forward(cfg, n, batch, reply_tokens, units, dtype))
+        layers, width, seq = cfg.decoder.pre_layers + cfg.decoder.layers, cfg.decoder.d_model, reply_tokens + units + 3
+        logits = (units + 1) * (cfg.units.n_units + len(SPECIALS))      # the unit head scores the units (and EOU)
+    else: raise ValueError(f"stage {stage!r}: the plan covers 'stage1' and 'stage2'")
+    one, two = f(1), f(2)
+    per_layer = (two - one) / (2 if stage == 'stage2' else 1)          # stage 2: a layer in each of its two stacks
+    outside = one - (2 if stage == 'stage2' else 1) * per_layer
+    outside += batch * logits * 4                  # backward's largest temporary: the fp32 gradient of the logits
+    kept = batch * seq * width * torch.tensor([], dtype=dtype).element_size()   # a checkpointed layer keeps its input
+    return {'all': outside + layers * per_layer, 'per_layer': per_layer, 'outside': outside, 'layers': layers,
+            'checkpointed': outside + layers * kept + per_layer}
+
+# %% ../nbs/90_scale.ipynb #52bf3ceb
+def stage_memory(cfg: OmniConfig, stage: str, **shapes) -> dict:
+    "Bytes stage `stage` holds while it trains on one GPU with its whole global batch: weights, gradients, optimizer, autocast copies, activations (and activations with checkpointing)."
+    parts = count_parts(cfg)
+    trains = sum(parts[p] for p in PARTS_PER_STAGE[stage]['trains'])
+    frozen = parts['llm'] if stage == 'stage1' else 0                  # stage 2 reads cached reply states: no LLM on the GPU
+    mp = getattr(cfg.stages, stage).mixed_precision
+    frozen_bytes = 2 if mp != 'no' else 4                              # a frozen part in its checkpoint's bf16 (fp32 without mixed precision)
+    act = activation_bytes(cfg, stage, batch=1, **shapes)              # per example: activations grow with the micro-batch
+    return {'batch': getattr(cfg.stages, stage).batch_size, 'trainable': trains, 'frozen': frozen,
+            'weights': frozen * frozen_bytes + trains * 4, 'gradients': trains * 4, 'optimizer': trains * 8,
+            'autocast_copies': trains * 2 if mp != 'no' else 0,
+            'activations_per_example': act['all'], 'checkpointed_per_example': act['checkpointed']}
+
+def per_gpu_bytes(m: dict, gpus: int, shard: bool, checkpointing: bool) -> float:
+    "What one of `gpus` GPUs holds: ZeRO-3 / FSDP (`shard`) splits weights, gradients and optimizer state; each GPU gets batch/gpus examples."
+    states = m['weights'] + m['gradients'] + m['optimizer'] + m['autocast_copies']
+    act = m['checkpointed_per_example' if checkpointing else 'activations_per_example'] * max(1, m['batch'] // gpus)
+    return (states / gpus if shard else states) + act
+
+def gpus_needed(m: dict, gib: float, shard: bool, checkpointing: bool) -> Optional[int]:
+    "The fewest GPUs of `gib` GiB (a power of two, at most the global batch) the stage fits on, or None."
+    n = 1
+    while n <= m['batch']:
+        if per_gpu_bytes(m, n, shard, checkpointing) <= GPU_HEADROOM * gib * 2**30: return n
+        n *= 2
+    return None
+
+PLANS = (('DDP', False, False), ('DDP + checkpointing', False, True), ('ZeRO-3 / FSDP', True, False),
+         ('ZeRO-3 / FSDP + checkpointing', True, True))
+
+def memory_plan(cfg: OmniConfig, **shapes) -> dict:
+    "Per training stage: its memory on one GPU (GiB) and the GPUs of each size in `GPU_GIB` it needs under each plan in `PLANS`."
+    out = {}
+    for st in ('stage1', 'stage2'):
+        m = stage_memory(cfg, st, **shapes)
+        out[st] = {**m, 'gib': {k: m[k] / 2**30 for k in ('weights', 'gradients', 'optimizer', 'autocast_copies')},
+                   'gib_activations': m['activations_per_example'] * m['batch'] / 2**30,
+                   'gib_activations_checkpointed': m['checkpointed_per_example'] * m['batch'] / 2**30,
+                   'gpus': {name: {g: gpus_needed(m, g, sh, ck) for g in GPU_GIB} for name, sh, ck in PLANS}}
+    return out
+
+def format_memory(plan: dict, cfg: OmniConfig) -> str:
+    "The plan as text: a table of memory per stage, then GPUs needed per plan and GPU size."
+    g = lambda b: f"{b:8.1f}"
+    lines = [f"Memory while training, preset '{cfg.preset}' (GiB, one GPU, the whole global batch; activations counted on the meta device)", '',
+             f"{'stage':8s} {'batch':>5s} {'weights':>8s} {'grads':>8s} {'AdamW':>8s} {'bf16 cp':>8s} {'activ.':>8s} {'ckpt':>8s}"]
+    for st, p in plan.items():
+        lines.append(f"{st:8s} {p['batch']:5d} " + ' '.join(g(p['gib'][k]) for k in ('weights', 'gradients', 'optimizer', 'autocast_copies'))
+                     + f" {g(p['gib_activations'])} {g(p['gib_activations_checkpointed'])}")
+    lines += ['', "GPUs needed (fewest, a power of two up to the global batch; '-': does not fit)", '',
+              f"{'stage':8s} {'plan':30s} " + ' '.join(f"{str(x) + ' GB':>7s}" for x in GPU_GIB)]
+    for st, p in plan.items():
+        for name, _, _ in PLANS:
+            lines.append(f"{st:8s} {name:30s} " + ' '.join(f"{(p['gpus'][name][x] or '-'):>7}" for x in GPU_GIB))
     return '\n'.join(lines)

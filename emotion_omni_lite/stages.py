@@ -67,7 +67,7 @@ STAGES = {st.name: st for st in (
 )}
 
 # Fields that change how a finished run is used, never what it learned: left out of the hash.
-RUNTIME_ONLY = {'data': ('workers',), 'decoder': ('temperature', 'top_k'), 'train': ('grad_accum',)}
+RUNTIME_ONLY = {'data': ('workers',), 'decoder': ('temperature', 'top_k'), 'train': ('grad_accum', 'gradient_checkpointing')}
 # Fields added after runs existed: left out of the hash while they hold these values (what those runs did), so a
 # finished run stays current; set to anything else, they count like every other field.
 HASHED_ONCE_SET = {'units': {'manifest': None}, 'vocoder': {'pretrained': None},

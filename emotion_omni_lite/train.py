@@ -19,10 +19,10 @@ from .config import TrainConfig, resolve_device
 # %% auto #0
 __all__ = ['THREAD_VARIABLES', 'COMPUTE_DTYPES', 'RECORDED_PACKAGES', 'CKPT_FILES', 'set_seed', 'process_rank', 'is_main_process',
            'distributed_state', 'wait_for_everyone', 'usable_cores', 'limit_threads', 'freeze', 'trainable_state',
-           'autocast', 'frozen_precision', 'frozen_dtype', 'module_dtypes', 'environment', 'share_with_group',
-           'save_weights', 'save_json', 'load_weights', 'batch_indices', 'CheckpointError', 'sha256', 'load_cache',
-           'save_cache', 'save_checkpoint', 'load_checkpoint', 'has_checkpoint', 'in_notebook', 'LiveLoss',
-           'TrainResult', 'to_device', 'fit']
+           'autocast', 'frozen_precision', 'frozen_dtype', 'enable_checkpointing', 'module_dtypes', 'environment',
+           'share_with_group', 'save_weights', 'save_json', 'load_weights', 'batch_indices', 'CheckpointError',
+           'sha256', 'load_cache', 'save_cache', 'save_checkpoint', 'load_checkpoint', 'has_checkpoint', 'in_notebook',
+           'LiveLoss', 'TrainResult', 'to_device', 'fit']
 
 # %% ../nbs/01_train.ipynb #c3a5fda5
 def set_seed(seed: int):
@@ -89,6 +89,16 @@ def frozen_precision(part: nn.Module, mixed_precision: str = 'no') -> str:
 def frozen_dtype(mixed_precision: str = 'no'):
     "How a frozen pretrained part loads: in its checkpoint's own dtype under mixed precision ('auto'), in fp32 without."
     return torch.float32 if mixed_precision == 'no' else 'auto'
+
+def enable_checkpointing(model: nn.Module) -> int:
+    "Gradient checkpointing in every transformers model inside `model` (the LLM, the speech decoder's stacks): each layer's activations are recomputed in backward instead of kept. Returns how many models it switched on."
+    from transformers import PreTrainedModel
+    n = 0
+    for m in model.modules():
+        if isinstance(m, PreTrainedModel) and m.supports_gradient_checkpointing and not m.is_gradient_checkpointing:
+            m.gradient_checkpointing_enable(gradient_checkpointing_kwargs={'use_reentrant': False}); n += 1
+    if not n: raise ValueError("gradient_checkpointing: this model holds no transformers model that supports it; set it to false")
+    return n
 
 def module_dtypes(model: nn.Module) -> dict:
     "The dtypes of each top-level part's parameters, trainable and frozen apart: what a run's config records."
@@ -304,6 +314,7 @@ def fit(model: nn.Module, data: Sequence, collate: Callable, loss_fn: Callable, 
     if mp == 'fp16' and dev == 'cpu': raise ValueError(f"{name}: mixed_precision='fp16' trains on a GPU only: use 'bf16' on a CPU (or 'no')")
     for p in params:                                                     # trainable weights: fp32 master copies
         if p.dtype != torch.float32: p.data = p.data.float()
+    if getattr(tcfg, 'gradient_checkpointing', False): enable_checkpointing(model)
     from accelerate.state import AcceleratorState
     if AcceleratorState._shared_state.get('_mixed_precision', mp) != mp:  # one process, stages of several precisions:
         AcceleratorState._reset_state()                                  # accelerate keeps one; the process group stays
