@@ -100,7 +100,11 @@ def get_settings(path: Optional[Path] = None, **overrides) -> Settings:
     if s.device not in ('auto', 'cpu', 'cuda', 'mps'): raise ConfigError(f"device {s.device!r}: use auto, cpu, cuda or mps")
     s.data_dir = Path(s.data_dir) if Path(s.data_dir).is_absolute() else base / s.data_dir
     s.out_dir = Path(s.out_dir) if Path(s.out_dir).is_absolute() else base / s.out_dir
-    if s.offline: os.environ.setdefault('HF_HUB_OFFLINE', '1')
+    if s.offline:                                                    # never download: for processes started from here …
+        os.environ.setdefault('HF_HUB_OFFLINE', '1')
+        import sys
+        hub = sys.modules.get('huggingface_hub.constants')               # … and for this one, whose hub library read the
+        if hub is not None: hub.HF_HUB_OFFLINE = True                    # variable when it was imported
     return s
 
 def resolve_device(device: str = 'auto') -> str:

@@ -11,7 +11,7 @@ from typing import Callable, Optional, Sequence
 
 from torch import nn
 
-from .config import ConfigError, OmniConfig, Settings, get_settings, set_field
+from .config import ConfigError, OmniConfig, Settings, get_settings, run_device, set_field
 from .train import (environment, fit, is_main_process, module_dtypes, process_rank, save_json, save_weights,
                                      set_seed, sha256, share_with_group, trainable_state, wait_for_everyone)
 
@@ -281,7 +281,9 @@ def _train(st: Stage, cfg: OmniConfig, job_fn: Callable, s: Settings, folder: Pa
                         'parameters': module_dtypes(model)}}, folder / 'config.json')
     res = fit(model, job.data, job.collate, job.loss, getattr(cfg.stages, st.train), ckpt_dir=folder, seed=s.seed,
               device=s.device, name=st.name)
-    model = model.eval() if job.eval_on_device else model.cpu().eval()
+    if res.state is not None:                                           # sharded training: a whole copy to save and score
+        set_seed(s.seed); model = job.build(); model.load_state_dict(res.state, strict=False)
+    model = model.to(run_device(s)).eval() if job.eval_on_device else model.cpu().eval()
     if not main: return folder                                          # the main process saves, scores and finishes
     if job.save: job.save(model, folder)
     else: save_weights(trainable_state(model), folder / 'model.safetensors')

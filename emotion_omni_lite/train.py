@@ -288,6 +288,7 @@ class TrainResult:
     history: list = field(default_factory=list)  # [{'step', 'loss', ...}] every log_every steps
     seconds: float = 0.0
     resumed_from: int = 0
+    state: Optional[dict] = None                  # sharded training (FSDP, DeepSpeed): the trained weights, whole (main process)
 
     @property
     def final_loss(self) -> float: return self.history[-1]['loss'] if self.history else float('nan')
@@ -319,17 +320,33 @@ def fit(model: nn.Module, data: Sequence, collate: Callable, loss_fn: Callable, 
     if AcceleratorState._shared_state.get('_mixed_precision', mp) != mp:  # one process, stages of several precisions:
         AcceleratorState._reset_state()                                  # accelerate keeps one; the process group stays
     distributed_state(dev)                                               # several processes: their group, made once
-    acc = Accelerator(cpu=(dev == 'cpu'), mixed_precision=mp)
+    from accelerate.utils import DistributedDataParallelKwargs        # a part a step does not use (the speech decoder's
+    acc = Accelerator(cpu=(dev == 'cpu'), mixed_precision=mp,          # unused embedding) must not stall DDP's reduction
+                      kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=True)])
     world, rank, accum = acc.num_processes, acc.process_index, getattr(tcfg, 'grad_accum', 1)
     if tcfg.batch_size % (world * accum):
         raise ValueError(f"{name}: batch_size={tcfg.batch_size} does not split evenly over {world} process(es) × grad_accum="
                          f"{accum}: make it a multiple of {world * accum}, or change grad_accum")
     opt = torch.optim.AdamW(params, lr=tcfg.lr, weight_decay=tcfg.weight_decay)
     sched = get_cosine_schedule_with_warmup(opt, math.ceil(tcfg.warmup_frac * tcfg.steps), max(tcfg.steps, 1))
+    trainable = {n for n, p in model.named_parameters() if p.requires_grad}
+    from accelerate.utils import DistributedType
+    if os.environ.get('ACCELERATE_USE_FSDP', '').lower() == 'true' and acc.distributed_type != DistributedType.FSDP:
+        raise ValueError(f"{name}: this launch asks for FSDP, but accelerate shards with FSDP on GPUs only; here it would "
+                         f"train {acc.distributed_type.value} without a word. On CPUs launch with torchrun (plain data "
+                         "parallel), on GPUs with `accelerate launch --config_file fsdp.yaml`")
+    if acc.distributed_type == DistributedType.DEEPSPEED:                # DeepSpeed is told the kit's batch, not a dataloader's
+        if accum > 1: raise ValueError(f"{name}: grad_accum={accum} under DeepSpeed: ZeRO does not take the kit's micro-batches; "
+                                       "use more GPUs or set grad_accum to 1")
+        ds = acc.state.deepspeed_plugin.deepspeed_config
+        ds.update(train_micro_batch_size_per_gpu=tcfg.batch_size // world, gradient_accumulation_steps=1,
+                  train_batch_size=tcfg.batch_size, gradient_clipping=tcfg.grad_clip or 0.0)
     model, opt = acc.prepare(model, opt)                                 # several processes: DDP (or FSDP, DeepSpeed)
+    sharded = acc.distributed_type in (DistributedType.FSDP, DistributedType.DEEPSPEED)   # no process holds every weight
     start, history = 0, []
     if ckpt_dir is not None and resume and has_checkpoint(ckpt_dir):
-        start, history = load_checkpoint(ckpt_dir, acc.unwrap_model(model), opt, sched)
+        if sharded: start, history = _load_sharded(acc, ckpt_dir, sched)
+        else: start, history = load_checkpoint(ckpt_dir, acc.unwrap_model(model), opt, sched)
     plot, t0 = LiveLoss(name, live), time.time()
     model.train()
     bar = tqdm(range(start, tcfg.steps), desc=name, initial=start, total=tcfg.steps, disable=not progress,
@@ -359,8 +376,32 @@ def fit(model: nn.Module, data: Sequence, collate: Callable, loss_fn: Callable, 
             bar.set_postfix(loss=f"{seen['loss']:.4f}")
             plot.update([h['step'] for h in history], [h['loss'] for h in history], final=step + 1 == tcfg.steps)
         if ckpt_dir is not None and ((step + 1) % tcfg.ckpt_every == 0 or step + 1 == tcfg.steps):
-            if acc.is_main_process: save_checkpoint(ckpt_dir, acc.unwrap_model(model), opt, sched, step + 1, history)
+            if sharded: _save_sharded(acc, ckpt_dir, sched, step + 1, history)   # each process its shard
+            elif acc.is_main_process: save_checkpoint(ckpt_dir, acc.unwrap_model(model), opt, sched, step + 1, history)
             acc.wait_for_everyone()                                     # one writer; the others wait for it
     bar.close()
     model.eval()
-    return TrainResult(steps=tcfg.steps, history=history, seconds=time.time() - t0, resumed_from=start)
+    state = None
+    if sharded:                                                         # every process takes part in gathering them
+        full = acc.get_state_dict(model)
+        state = {k: v for k, v in full.items() if k in trainable} if acc.is_main_process else None
+    return TrainResult(steps=tcfg.steps, history=history, seconds=time.time() - t0, resumed_from=start, state=state)
+
+def _save_sharded(acc, ckpt_dir, sched, step: int, history: list):
+    "A checkpoint of sharded training: accelerate's `save_state` (model, optimizer, RNG; each process its shard), then `state.json`."
+    d = Path(ckpt_dir) / 'checkpoint'
+    acc.save_state(str(d / 'sharded'))
+    if acc.is_main_process:
+        save_json({'step': step, 'scheduler': sched.state_dict(), 'history': history, 'sharded': True}, d / 'state.json')
+
+def _load_sharded(acc, ckpt_dir, sched) -> tuple:
+    "Resume sharded training from `_save_sharded`'s checkpoint → `(step, history)`."
+    d = Path(ckpt_dir) / 'checkpoint'
+    try: st = json.loads((d / 'state.json').read_text())
+    except ValueError: st = {}
+    if not st.get('sharded') or not (d / 'sharded').is_dir():
+        raise CheckpointError(f"{d} was not written by sharded training (FSDP, DeepSpeed): delete it to train this stage "
+                              "from its start, or resume it with the launch that wrote it")
+    acc.load_state(str(d / 'sharded'))
+    sched.load_state_dict(st['scheduler'])
+    return int(st['step']), st['history']

@@ -4,7 +4,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
+# offline = true (settings.ini, the default): nothing is downloaded; offline = false lets the full preset fetch checkpoints
+if [ "$(.venv/bin/python -c 'from emotion_omni_lite.config import get_settings; print(get_settings().offline)')" = True ]; then
+  export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
+fi
 .venv/bin/eol run "$@"
 # The quality guards, asserted on the trained lite run (tests marked slow; they read what the runs above wrote).
 if [ "$(.venv/bin/python -c 'from emotion_omni_lite.config import get_settings; print(get_settings().preset)')" = lite ]; then

@@ -1,8 +1,8 @@
 """Run under `torchrun --standalone --nproc_per_node 2 tests/ranked.py OUT [fit|stage]` by tests/test_distributed.py.
 
 `fit`: a toy regression whose examples carry their index, trained by `fit` with a checkpoint folder; each process
-writes the examples it saw per step, its loss history and its parameters. `stage`: the smoke preset's dataset and
-text LLM through the main job's own code (`run_pipeline`), every write of a run's files recorded with its rank."""
+writes the examples it saw per step, its loss history and its parameters. `stage`: the smoke preset's main job (every
+stage and the evaluation) through its own code (`run_pipeline`), every write of a run's files recorded with its rank."""
 import json, os, sys
 from pathlib import Path
 
@@ -58,4 +58,4 @@ if __name__ == '__main__':
                                                           'params': [p.detach().flatten().tolist() for p in model.parameters()]}))
     else:
         from emotion_omni_lite.cli import run_pipeline
-        run_pipeline('smoke', stages=['data', 'text_llm'])
+        run_pipeline('smoke')                                               # every stage, then the evaluation

@@ -46,16 +46,71 @@ def test_two_processes_train_as_one(tmp_path, accum):
 
 
 def test_the_main_job_on_two_processes(tmp_path):
-    "The smoke preset's dataset and text LLM through `run_pipeline` on two processes: one writer, one finished run."
+    "The smoke preset's main job (`run_pipeline`: every stage, then the evaluation) on two processes: one writer, every run finished once."
     from emotion_omni_lite.config import get_config, get_settings
-    from emotion_omni_lite.stages import stage_state
+    from emotion_omni_lite.stages import STAGES, stage_state
     torchrun(tmp_path, 'stage', EOL_PRESET='smoke', EOL_DEVICE='cpu', EOL_DATA_DIR=str(tmp_path / 'data'),
              EOL_OUT_DIR=str(tmp_path / 'runs'))
     w = writes(tmp_path)
     assert {x['rank'] for x in w} == {0}
-    assert sorted(x['what'] for x in w if x['what'] != 'save_checkpoint') == ['_build', 'finish_run', 'start_run']
+    trained = [n for n in STAGES if STAGES[n].train]
+    assert sorted(x['what'] for x in w if x['what'] != 'save_checkpoint') == sorted(['_build'] + ['finish_run', 'start_run'] * len(trained))
     s = get_settings(preset='smoke', data_dir=str(tmp_path / 'data'), out_dir=str(tmp_path / 'runs'), device='cpu')
     cfg = get_config('smoke')
-    assert stage_state('data', cfg, s) == stage_state('text_llm', cfg, s) == 'done'
-    hist = json.loads((s.run_path / 'text_llm' / 'history.json').read_text())
+    assert all(stage_state(n, cfg, s) == 'done' for n in STAGES)
+    hist = json.loads((s.run_path / 'stage2' / 'history.json').read_text())
     assert [h['step'] for h in hist] == [1, 2, 3, 4] and all(h['loss'] > 0 for h in hist)
+    assert (s.run_path / 'report' / 'report.json').exists()
+
+
+
+def test_launch_configs():
+    "The kit's accelerate configs, read by accelerate's own launcher into the environment it hands each process, make the plugins meant."
+    import emotion_omni_lite
+    from accelerate.commands.launch import _validate_launch_command, launch_command_parser
+    from accelerate.utils import DeepSpeedPlugin, DistributedType, FullyShardedDataParallelPlugin
+    from accelerate.utils.launch import prepare_deepspeed_cmd_env, prepare_multi_gpu_env
+    folder = Path(emotion_omni_lite.__file__).parent / 'configs'
+    assert sorted(p.name for p in folder.glob('*.yaml')) == ['ddp.yaml', 'fsdp.yaml', 'zero2.yaml', 'zero3.yaml']
+    want = {'ddp': DistributedType.MULTI_GPU, 'fsdp': DistributedType.FSDP, 'zero2': DistributedType.DEEPSPEED,
+            'zero3': DistributedType.DEEPSPEED}
+    for name, kind in want.items():
+        args, defaults, _ = _validate_launch_command(launch_command_parser().parse_args(
+            ['--config_file', str(folder / f'{name}.yaml'), '--num_processes', '2', 'train.py']))
+        assert defaults.distributed_type == kind and args.num_processes == 2, name
+        if kind == DistributedType.DEEPSPEED:
+            args.deepspeed_fields_from_accelerate_config = ','.join(defaults.deepspeed_config)   # as launch_command does
+            cmd, env = prepare_deepspeed_cmd_env(args)
+            old = dict(os.environ); os.environ.update(env)
+            try: plugin = DeepSpeedPlugin()                     # as accelerate makes it in each process
+            finally: os.environ.clear(); os.environ.update(old)
+            z = plugin.deepspeed_config['zero_optimization']
+            assert z['stage'] == int(name[-1]) and plugin.deepspeed_config['gradient_clipping'] == 1.0
+            if name == 'zero3': assert z['stage3_gather_16bit_weights_on_model_save'] is True   # stage weights can be saved whole
+        else:
+            env = prepare_multi_gpu_env(args)
+            if kind == DistributedType.FSDP:
+                assert env['ACCELERATE_USE_FSDP'] == 'true'
+                old = dict(os.environ); os.environ.update(env)
+                try: plugin = FullyShardedDataParallelPlugin()
+                finally: os.environ.clear(); os.environ.update(old)
+                assert plugin.fsdp_version == 2 and plugin.transformer_cls_names_to_wrap == ['Qwen2DecoderLayer']
+
+
+def test_fsdp_wraps_layers_of_both_stages():
+    "The FSDP config wraps Qwen2DecoderLayer: the LLM of stage 1 and both stacks of stage 2's speech decoder are made of it."
+    import torch
+    from emotion_omni_lite.config import get_config
+    from emotion_omni_lite.stage2 import Stage2Model
+    from emotion_omni_lite.text_llm import build_llm
+    cfg = get_config('full')
+    with torch.device('meta'):
+        for m, n in ((build_llm(cfg), cfg.llm.num_layers), (Stage2Model(cfg), cfg.decoder.pre_layers + cfg.decoder.layers)):
+            assert sum(type(x).__name__ == 'Qwen2DecoderLayer' for x in m.modules()) == n
+
+
+def test_fsdp_on_a_cpu_is_refused(monkeypatch):
+    "accelerate shards with FSDP on GPUs only: a CPU launch that asks for it is stopped with the fix, not trained another way."
+    from ranked import toy_fit
+    monkeypatch.setenv('ACCELERATE_USE_FSDP', 'true')
+    with pytest.raises(ValueError, match='FSDP on GPUs only'): toy_fit()
