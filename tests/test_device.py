@@ -1,0 +1,56 @@
+"""Every heavy path on the settings' device, checked on a CPU: with a pretend GPU (tests/fake_accelerator.py) a tensor
+left on the CPU in a device computation fails as it would on a real one."""
+import shutil, sys
+from pathlib import Path
+
+import pytest
+import torch
+
+sys.path.insert(0, str(Path(__file__).parent))
+from fake_accelerator import DeviceMixed, FakeAccelerator, fake_generator   # noqa: E402
+from emotion_omni_lite.cli import train_stage                                # noqa: E402
+from emotion_omni_lite.config import get_settings                            # noqa: E402
+
+
+@pytest.fixture
+def on_cuda(smoke_settings, smoke_cfg, tmp_path, monkeypatch):
+    "The smoke runs (trained on the CPU), copied without their caches, and settings that put the heavy paths on `cuda`."
+    for n in ('data', 'asr', 'emotion_encoder', 'text_llm', 'stage1', 'vocoder', 'stage2'): train_stage(n, smoke_cfg, smoke_settings)
+    runs = tmp_path / 'runs'
+    shutil.copytree(smoke_settings.out_dir, runs, ignore=shutil.ignore_patterns('stage1_features', 'stage2_features', 'report'))
+    monkeypatch.setattr(torch, 'Generator', lambda device='cpu': fake_generator(device))
+    return get_settings(preset='smoke', data_dir=str(smoke_settings.data_dir), out_dir=str(runs), device='cuda')
+
+
+def test_the_pretend_gpu_catches_a_tensor_left_on_the_cpu():
+    m = torch.nn.Linear(3, 2)
+    with FakeAccelerator():
+        m.to('cuda')
+        with pytest.raises(DeviceMixed, match='same device'): m(torch.randn(4, 3))
+        assert m(torch.randn(4, 3).to(next(m.parameters()).device)).device.type == 'cuda'
+
+
+def test_caching_reply_states_respond_and_evaluation_run_on_the_device(on_cuda, smoke_cfg):
+    from emotion_omni_lite.audio import load_audio
+    from emotion_omni_lite.dataset import audio_path
+    from emotion_omni_lite.omni import load_omni, speech_figures
+    from emotion_omni_lite.stage1 import evaluate_stage1, load_stage1, stage1_features
+    from emotion_omni_lite.stage2 import stage2_features
+    s = on_cuda
+    with FakeAccelerator() as fa:
+        f1 = stage1_features(smoke_cfg, s, progress=False)                # the encoders ran on the device …
+        assert not any(fa.is_on(t) for k in ('sem', 'emo') for t in f1[k]) and not fa.is_on(f1['emotion_vec_true'])   # … cached on the CPU
+        f2 = stage2_features(smoke_cfg, s, progress=False)                # stage 1's reply states
+        assert not any(fa.is_on(t) for k in ('h', 'e') for t in f2[k])
+        pipe = load_stage1(smoke_cfg, s)
+        assert pipe.device.type == 'cuda'
+        assert evaluate_stage1(pipe, f1, max_rows=4)['n_eval'] == 4
+        omni = load_omni(smoke_cfg, s)
+        assert omni.device.type == 'cuda' and all(p.device.type == 'cuda' for p in omni.parameters())
+        r = omni.respond(load_audio(audio_path(f1['rows'][0], s)))
+        assert r['audio'].device.type == 'cpu' and not fa.is_on(r['audio']) and len(r['units']) > 0
+        m = speech_figures(smoke_cfg, s, 2, omni, n_follow=1)
+        assert m['n_eval'] == 2
+        with pytest.raises(DeviceMixed):                                   # and the check is live: a CPU input fails
+            omni.adapter(torch.randn(1, 10, smoke_cfg.semantic_encoder.d_model), torch.randn(1, 10, smoke_cfg.emotion_encoder.dim),
+                         torch.tensor([10]))
