@@ -89,3 +89,37 @@ def test_finished_runs_are_checked_and_one_process_trains_a_stage_at_a_time(tmp_
     with pytest.raises(StageMissing, match='damaged'): require_stage('vocoder', c, s)
     run_stage('vocoder', c, job, s)                                         # retrained, checksums written anew
     assert stage_state('vocoder', c, s) == 'done'
+
+
+def test_gradient_checkpointing_changes_memory_not_results():
+    "The LLM with LoRA (stage 1) and the speech decoder (stage 2): the same loss and gradients with checkpointing on."
+    import warnings
+    from emotion_omni_lite.config import get_config
+    from emotion_omni_lite.stage2 import Stage2Model, collate_stage2
+    from emotion_omni_lite.text_llm import add_lora, build_llm
+    from emotion_omni_lite.train import enable_checkpointing, freeze
+    cfg = get_config('smoke', **{'llm.num_layers': 2, 'decoder.layers': 2})
+    g = torch.Generator().manual_seed(1)
+    ids = torch.randint(4, 1000, (2, 12), generator=g)
+    b2 = collate_stage2([{'h': torch.randn(6, 32, generator=g), 'e': torch.randn(6, 32, generator=g),
+                          'emotion_vec_true': torch.randn(16, generator=g), 'emotion_vec_pred': torch.randn(16, generator=g),
+                          'units': torch.randint(0, 32, (20,), generator=g)} for _ in range(2)])
+    flags = torch.tensor([True, False])
+    def run(which, ckpt):
+        torch.manual_seed(0)
+        if which == 'llm':
+            m = add_lora(freeze(build_llm(cfg)), cfg).train(); f = lambda: m(input_ids=ids, labels=ids).loss
+        else:
+            m = Stage2Model(cfg).train(); f = lambda: m(b2, flags, flags)
+        if ckpt: assert enable_checkpointing(m) >= 1
+        torch.manual_seed(2)                                        # the same dropout draws in both runs
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore')
+            loss = f()
+        loss.backward()
+        return loss.item(), {n: p.grad for n, p in m.named_parameters() if p.grad is not None}
+    for which in ('llm', 'decoder'):
+        (l0, g0), (l1, g1) = run(which, False), run(which, True)
+        assert l0 == pytest.approx(l1, abs=1e-6) and set(g0) == set(g1) and g0
+        for n in g0: assert torch.allclose(g0[n], g1[n], atol=1e-6), (which, n)
+    with pytest.raises(ValueError, match='gradient_checkpointing'): enable_checkpointing(torch.nn.Linear(2, 2))
