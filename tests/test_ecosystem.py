@@ -1,0 +1,65 @@
+"""The lean install beside another torch/torchaudio pair, as a class meets it on Colab: a fresh virtual environment with
+torch and torchaudio 2.10 (scripts/setup.sh pins 2.11), ipykernel, then the kit from this tree with no extra — nothing
+may replace that torch or bring JupyterLab, nbdev or playwright — and a smoke notebook run in a kernel of it."""
+import json, os, re, subprocess, sys, tempfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).parents[1]
+OTHER = '2.10.0'                                          # a torch/torchaudio pair other than the pinned one
+NOTEBOOKS = ('02_audio',)                                  # the audio front end: where torchaudio versions differ
+
+
+def pinned(name: str) -> str:
+    return re.search(rf'^{name}==(\S+)$', (ROOT / 'constraints.txt').read_text(), re.M).group(1)
+
+
+def run(cmd, **kw):
+    return subprocess.run([str(c) for c in cmd], capture_output=True, text=True, timeout=1200, **kw)
+
+
+@pytest.fixture
+def venv():
+    "A fresh virtual environment, removed afterwards (with CUDA's libraries, torch takes about 7 GB)."
+    with tempfile.TemporaryDirectory() as d: yield Path(d) / 'venv'
+
+
+def test_lean_install_beside_another_torch(tmp_path, monkeypatch, venv):
+    assert pinned('torch').split('+')[0] != OTHER and pinned('torchaudio').split('+')[0] != OTHER
+    assert run([sys.executable, '-m', 'venv', venv]).returncode == 0
+    py = venv / 'bin' / 'python'
+    got = run([py, '-m', 'pip', 'install', '-q', f'torch=={OTHER}', f'torchaudio=={OTHER}', 'ipykernel'])
+    if got.returncode and re.search(r'(?i)connection|network is unreachable|temporary failure in name resolution', got.stderr):
+        pytest.skip(f"no package index reachable for torch {OTHER}: {got.stderr.strip().splitlines()[-1][:160]}")
+    assert got.returncode == 0, got.stderr[-3000:]
+    got = run([py, '-m', 'pip', 'install', '-q', ROOT])  # the lean install: no extra, no constraints
+    assert got.returncode == 0, got.stderr[-3000:]
+    v = run([py, '-c', 'import torch, torchaudio, emotion_omni_lite; print(torch.__version__, torchaudio.__version__)'])
+    assert v.returncode == 0, v.stderr[-2000:]
+    assert [x.split('+')[0] for x in v.stdout.split()] == [OTHER, OTHER], v.stdout       # the class's torch stayed
+    for heavy in ('jupyterlab', 'nbdev', 'playwright'):
+        assert run([py, '-m', 'pip', 'show', heavy]).returncode != 0, f"the lean install brought {heavy}"
+    # each notebook, smoke preset, in a kernel of that environment
+    import nbformat
+    from jupyter_client import KernelManager
+    from jupyter_client.kernelspec import KernelSpecManager
+    from nbclient import NotebookClient
+    kdir = tmp_path / 'kernels' / 'lean'
+    kdir.mkdir(parents=True)
+    (kdir / 'kernel.json').write_text(json.dumps({'argv': [str(py), '-m', 'ipykernel_launcher', '-f', '{connection_file}'],
+                                                   'display_name': 'lean', 'language': 'python'}))
+    for k in [k for k in os.environ if k.startswith('EOL_')]: monkeypatch.delenv(k)
+    env = {**os.environ, 'EOL_PRESET': 'smoke', 'EOL_DATA_DIR': str(tmp_path / 'data'), 'EOL_OUT_DIR': str(tmp_path / 'runs'),
+           'EOL_DEVICE': 'cpu', 'HF_HUB_OFFLINE': '1', 'PYTHONWARNINGS': 'ignore::FutureWarning'}
+    for name in NOTEBOOKS:
+        nb = nbformat.read(str(ROOT / 'nbs' / f'{name}.ipynb'), as_version=4)
+        nb.cells.append(nbformat.v4.new_code_cell('import torch, torchaudio; print("versions", torch.__version__, torchaudio.__version__)'))
+        with tempfile.TemporaryDirectory() as sock:
+            km = KernelManager(kernel_name='lean', kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(tmp_path / 'kernels')]),
+                               transport='ipc', ip=str(Path(sock) / 'kernel'))
+            try: NotebookClient(nb, km=km, timeout=600, resources={'metadata': {'path': str(ROOT / 'nbs')}}).execute(env=env)
+            finally:
+                if km.has_kernel: km.shutdown_kernel(now=True)
+        last = ''.join(o.get('text', '') for o in nb.cells[-1].outputs)
+        assert f'versions {OTHER}' in last, last
