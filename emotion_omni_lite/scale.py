@@ -119,7 +119,7 @@ def _stage1_forward(cfg: OmniConfig, layers: int, batch: int, speech_frames: int
     c = replace(cfg, llm=replace(cfg.llm, num_layers=layers))
     with torch.device('meta'), warnings.catch_warnings():
         warnings.simplefilter('ignore')
-        llm = add_lora(build_llm(c).to(dtype).requires_grad_(False), c).to(dtype).train()
+        llm = add_lora(build_llm(c).to(dtype).requires_grad_(False), c).train()   # LoRA's own weights stay fp32, as they train
         adapter, head = build_adapter(c).to(dtype), build_emotion_head(c).to(dtype)
         sem = torch.empty(batch, speech_frames, c.semantic_encoder.d_model, dtype=dtype)
         emo = torch.empty(batch, speech_frames, c.emotion_encoder.dim, dtype=dtype)
