@@ -62,3 +62,29 @@ def test_cues_pitch_shift(smoke_settings):
     r = solution('cues_pitch_shift').main(settings=smoke_settings)
     assert all(abs(sum(r[st].values()) - 1) < 0.01 for st in (-4, 0, 4))   # probabilities (rounded to 3 places)
     assert r[-4] != r[4]                                                   # the shift reached the encoder's input
+
+
+def test_preset_section():
+    r = solution('preset_section').main()
+    assert (r['full_layers'], r['checkpointing'], r['lite_layers']) == (2, True, 4)
+    assert 'is not a config field' in r['llm.num_layerz = 2'] and 'not a valid value' in r['llm.num_layers = two']
+
+
+def test_train_accum_bf16():
+    r = solution('train_accum_bf16').main(steps=60)
+    assert r['as is'] == r['grad_accum 4']                              # the same step, in four pieces
+    assert r['bf16'] != r['as is'] and r['bf16']['dtype'] == 'torch.float32'
+    assert abs(r['bf16']['slope'] - r['as is']['slope']) < 0.05         # close, not equal
+
+
+def test_external_manifest(smoke_settings):
+    r = solution('external_manifest').main(settings=smoke_settings)
+    assert r['rows'] == 3 and r['units_as_brought'] and r['nothing_written']
+    assert '3 line(s) cannot be used' in r['refused'] and 'outside' in r['refused'] and 'missing' in r['refused'] \
+        and 'per second' in r['refused']
+
+
+def test_memory_longer_replies():
+    r = solution('memory_longer_replies').main()
+    assert r[16.0]['stage1'] == r[8.0]['stage1']
+    assert 1.4 < r[16.0]['stage2'] / r[8.0]['stage2'] < 2.0
