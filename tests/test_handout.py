@@ -88,3 +88,37 @@ def test_memory_longer_replies():
     r = solution('memory_longer_replies').main()
     assert r[16.0]['stage1'] == r[8.0]['stage1']
     assert 1.4 < r[16.0]['stage2'] / r[8.0]['stage2'] < 2.0
+
+
+@pytest.fixture(scope='module')
+def smoke_trained(smoke_settings, smoke_cfg):
+    "The smoke runs the remaining solutions read (trained once, or reused)."
+    from emotion_omni_lite.cli import ensure_stages
+    ensure_stages(['asr', 'emotion_encoder', 'text_llm', 'vocoder', 'stage2'], smoke_cfg, smoke_settings)
+    return smoke_settings
+
+
+def test_asr_unseen_words(smoke_trained):
+    r = solution('asr_unseen_words').main(settings=smoke_trained, n=8)
+    assert 0 < r['n'] <= 8 and 0 <= r['wrong_and_unseen'] <= r['wrong_words'] and 0 <= r['share_unseen'] <= 1
+
+
+def test_emotion_confusions(smoke_trained):
+    r = solution('emotion_confusions').main(settings=smoke_trained)
+    assert sum(sum(v.values()) for v in r['confusion'].values()) == r['n'] > 0 and len(r['most_confused']) == 2
+
+
+def test_llm_written_emotion(smoke_trained):
+    from emotion_omni_lite.config import EMOTIONS
+    r = solution('llm_written_emotion').main(settings=smoke_trained)
+    assert list(r['replies']) == list(EMOTIONS) and 0 <= r['follows'] <= 6
+
+
+def test_griffin_lim_iterations(smoke_trained):
+    r = solution('griffin_lim_iterations').main(settings=smoke_trained, iters=(2, 8))
+    assert set(r) == {2, 8} and all(v['seconds'] > 0 and v['mel_l1'] > 0 for v in r.values())
+
+
+def test_speak_other_emotions(smoke_trained):
+    r = solution('speak_other_emotions').main(settings=smoke_trained)
+    assert len(r['heard']) == len(r['seconds']) >= 2 and 0 <= r['follows_condition'] <= len(r['heard'])

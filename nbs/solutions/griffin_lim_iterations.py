@@ -1,0 +1,32 @@
+"""Exercise 13.1: how much does Griffin-Lim's phase search matter? Vocode one held-out reply's units with 4, 32 and 128
+iterations, time each, and compare the log-mel of the result with the mel the network predicted. Listen to all three.
+
+On `lite`, the first held-out reply: 4 iterations take 0.026 s and rebuild the predicted mel with an L1 of 0.0776;
+32 (the preset) 0.107 s and 0.0685; 128 take 0.395 s for 0.0671. Most of what the phase search gives comes by 32
+iterations; four times more time buys 2 % more. In streaming, each chunk is vocoded on its own, so this cost is paid
+per chunk, before its audio can play.
+"""
+import time
+from emotion_omni_lite.config import get_config, get_settings
+from emotion_omni_lite.cli import ensure_stages
+from emotion_omni_lite.audio import log_mel
+from emotion_omni_lite.vocoder import GriffinLim, build_vocoder, vocoder_pairs
+
+
+def main(preset: str = None, settings=None, iters=(4, 32, 128)) -> dict:
+    s = settings or get_settings(preset=preset)
+    cfg = get_config(s.preset)
+    ensure_stages(['vocoder'], cfg, s)
+    units, _ = vocoder_pairs(cfg, s, split='test', limit=1)[0]
+    voc, out = build_vocoder(cfg, s), {}                # the trained units → mel network; only the phase search changes
+    for n in iters:
+        voc.griffin_lim = GriffinLim(cfg.audio, n)
+        t0 = time.perf_counter(); wave = voc(units.tolist()); sec = time.perf_counter() - t0
+        want = voc.mel(units.tolist())
+        got = log_mel(wave, cfg.audio)[:, :want.shape[1]]
+        out[n] = {'seconds': round(sec, 3), 'mel_l1': round(float((got - want[:, :got.shape[1]]).abs().mean()), 4)}
+    return out
+
+
+if __name__ == '__main__':
+    for k, v in main().items(): print(f"{k} iterations: {v}")

@@ -1,0 +1,36 @@
+"""Exercise 09.1: the text LLM reads the emotion when it is written out. Take one held-out tone-dependent sentence,
+write it with each of the six emotions in front ("(sad) …") and let the trained text LLM reply. Does the reply's style
+follow the written emotion? What does stage 1 then have to learn from the voice instead?
+
+On `lite`, "The shop closed down." with the six emotions written in front gets the styles comforting, reassuring,
+comforting, calming, reassuring, reassuring: 3 of 6 follow the emotion (sad → comforting, angry → calming,
+fearful → reassuring); neutral, happy and surprised all get a consoling reply. The topics are wrong too ("the
+website", "the rent", "the bridge"): the sentence is held out, and the small LLM completes with topics it memorised.
+Stage 1 has to take the emotion from the voice and the words from the semantic stream; it gets 95 % of the replies'
+emotions right on held-out voices, more than the written label gives here.
+"""
+from emotion_omni_lite.config import EMOTIONS, get_config, get_settings
+from emotion_omni_lite.cli import ensure_stages
+from emotion_omni_lite.dataset import load_dialogues
+from emotion_omni_lite.dialogues import REPLY_STYLE
+from emotion_omni_lite.stage1 import ReplyStyleClassifier
+from emotion_omni_lite.text_llm import generate_text, load_text_llm, user_text
+
+
+def main(preset: str = None, settings=None) -> dict:
+    s = settings or get_settings(preset=preset)
+    cfg = get_config(s.preset)
+    ensure_stages(['text_llm'], cfg, s)
+    rows = load_dialogues(cfg, s).remove_columns(['units']).to_list()
+    train = [r for r in rows if r['split'] == 'train']
+    clf = ReplyStyleClassifier().fit([r['reply_text'] for r in train], [r['reply_style'] for r in train])
+    row = next(r for r in rows if r['split'] == 'test_sentence' and r['sentence_kind'] == 'tone')
+    model, tok = load_text_llm(cfg, s)
+    replies = {e: generate_text(model, tok, user_text({**row, 'user_emotion': e}, with_emotion=True)) for e in EMOTIONS}
+    styles = dict(zip(replies, clf.predict(list(replies.values()))))
+    return {'sentence': row['query_text'], 'replies': replies, 'styles': styles,
+            'follows': sum(styles[e] == REPLY_STYLE[e] for e in EMOTIONS)}
+
+
+if __name__ == '__main__':
+    for k, v in main().items(): print(f"{k}: {v}")

@@ -1,0 +1,31 @@
+"""Exercise 14.1: one reply, six voices. Take one held-out reply's stage-1 states and speak them under each reply
+emotion's centroid (the AdaLN condition), then let the emotion encoder say what it hears in each. Does the speech
+follow the condition or the words?
+
+On `lite`, the first held-out reply, "Oh no. Do you want to talk about the deadline?" (said sadly in the data),
+spoken under each reply emotion's centroid (the replies only ever take four: neutral, happy, sad, surprised): the
+encoder hears neutral, happy, sad and surprised, each its condition (4 of 4), although the words stay the same. The
+length follows too: 3.0 s neutral, 2.12 s happy, 6.28 s sad, 3.76 s surprised (sad speech is slow, as the data's is).
+"""
+from emotion_omni_lite.config import get_config, get_settings
+from emotion_omni_lite.cli import ensure_stages
+from emotion_omni_lite.omni import hear, load_omni
+from emotion_omni_lite.stage2 import stage2_features
+
+
+def main(preset: str = None, settings=None) -> dict:
+    s = settings or get_settings(preset=preset)
+    cfg = get_config(s.preset)
+    ensure_stages(['stage2'], cfg, s)
+    omni, f2 = load_omni(cfg, s), stage2_features(cfg, s, progress=False)
+    i = next(k for k, r in enumerate(f2['rows']) if r['split'] != 'train')
+    c = omni.centroids
+    waves = [omni.speak_states(f2['h'][i], f2['e'][i], v)[1] for v in c.centroids]
+    heard = hear(omni.emotion_encoder, waves, cfg.audio)
+    return {'reply': f2['rows'][i]['reply_text'], 'its_emotion': f2['rows'][i]['reply_emotion'],
+            'heard': dict(zip(c.labels, heard)), 'follows_condition': sum(h == l for h, l in zip(heard, c.labels)),
+            'seconds': {l: round(len(w) / omni.vocoder.sample_rate, 2) for l, w in zip(c.labels, waves)}}
+
+
+if __name__ == '__main__':
+    for k, v in main().items(): print(f"{k}: {v}")
