@@ -122,3 +122,20 @@ def test_griffin_lim_iterations(smoke_trained):
 def test_speak_other_emotions(smoke_trained):
     r = solution('speak_other_emotions').main(settings=smoke_trained)
     assert len(r['heard']) == len(r['seconds']) >= 2 and 0 <= r['follows_condition'] <= len(r['heard'])
+
+
+def test_stale_runs(smoke_trained):
+    r = solution('stale_runs').main(settings=smoke_trained)
+    assert r['stage2 lr']['to train'] == ['stage2', 'stage2_no_adaln']
+    assert r['emotion steps']['to train'] == ['emotion_encoder', 'stage1', 'stage1_semantic_only', 'stage2', 'stage2_no_adaln']
+
+
+def test_tone_or_words():
+    r = solution('tone_or_words').main()
+    assert r['kinds']['tone'] > 0 and r['kinds']['explicit'] > 0 and len(set(r['replies'].values())) == 6
+    assert r['best_words_only_style'] == round(1 / 6, 3) and r['best_words_only_reply_emotion'] == round(2 / 6, 3)
+
+
+def test_streaming_latency(smoke_trained):
+    r = solution('streaming_latency').main(settings=smoke_trained, repeats=1)
+    for t in r.values(): assert 0 < t['first_text_token_ms'] <= t['first_audio_ms'] <= t['total_ms']
