@@ -139,3 +139,32 @@ def test_tone_or_words():
 def test_streaming_latency(smoke_trained):
     r = solution('streaming_latency').main(settings=smoke_trained, repeats=1)
     for t in r.values(): assert 0 < t['first_text_token_ms'] <= t['first_audio_ms'] <= t['total_ms']
+
+
+def test_pitch_in_noise():
+    r = solution('pitch_in_noise').main()
+    assert r['clean']['voiced_share'] > r['0 dB']['voiced_share'] and abs(r['20 dB']['median_f0_hz'] - r['clean']['median_f0_hz']) < 5
+
+
+def test_which_metric():
+    r = solution('which_metric').main()
+    assert r['a word misspelt']['cer'] < r['a word dropped']['cer'] < r['words reordered']['cer']
+    assert r['a word dropped']['wer'] == r['a word misspelt']['wer'] < r['words reordered']['wer']
+    assert r['words reordered']['rouge_l'] < r['a word misspelt']['rouge_l'] < r['a word dropped']['rouge_l']
+
+
+def test_voice_controls(smoke_trained):
+    r = solution('voice_controls').main(settings=smoke_trained)
+    assert list(r) == ['as spoken', 'pitch +4 st', 'rate x1.3', 'loudness +6 dB'] and all(0 <= v['p_top'] <= 1 for v in r.values())
+
+
+def test_what_trains():
+    r = solution('what_trains').main()
+    assert r['stage1']['trainable'] < 0.02 * r['stage1']['total'] and 1000 < r['stage2']['trainable'] < 1500
+
+
+def test_critical_path():
+    r = solution('critical_path').main()
+    assert r['critical_path'] == ['data', 'asr', 'stage1', 'stage2'] and r['longest_on_it'] == 'stage1'
+    from emotion_omni_lite.stages import STAGES
+    assert r['critical_minutes'] == round(sum(STAGES[n].lite_minutes for n in r['critical_path']), 1)
