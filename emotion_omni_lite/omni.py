@@ -136,7 +136,9 @@ class EmotionOmni(nn.Module):
         gen = torch.Generator(device=self.device).manual_seed(0)
         voice = self.vocoder.stream()                                       # one utterance: the vocoder keeps its caches
         def say(wave):
-            if len(wave): pieces.append(wave.float().cpu()); on_audio and on_audio(pieces[-1])
+            if not len(wave): return
+            pieces.append(wave.float().cpu())
+            if on_audio: on_audio(pieces[-1])
         with self.precision('stage2'):                                      # the LLM's calls inside keep stage 1's
             for chunk in stream_decode(self.decoder, fused, streaming, dcfg.temperature, dcfg.top_k, gen):
                 say(voice.push(chunk)); units += chunk
