@@ -33,7 +33,10 @@ def test_lean_install_beside_another_torch(tmp_path, monkeypatch, venv):
     if got.returncode and re.search(r'(?i)connection|network is unreachable|temporary failure in name resolution', got.stderr):
         pytest.skip(f"no package index reachable for torch {OTHER}: {got.stderr.strip().splitlines()[-1][:160]}")
     assert got.returncode == 0, got.stderr[-3000:]
-    got = run([py, '-m', 'pip', 'install', '-q', ROOT])  # the lean install: no extra, no constraints
+    import shutil
+    src = tmp_path / 'src'                                 # a copy: building the package writes build/ beside its source
+    shutil.copytree(ROOT, src, ignore=shutil.ignore_patterns('.git', '.venv', 'data', 'runs', 'build', '*.egg-info', '__pycache__'))
+    got = run([py, '-m', 'pip', 'install', '-q', src])   # the lean install: no extra, no constraints
     assert got.returncode == 0, got.stderr[-3000:]
     v = run([py, '-c', 'import torch, torchaudio, emotion_omni_lite; print(torch.__version__, torchaudio.__version__)'])
     assert v.returncode == 0, v.stderr[-2000:]
