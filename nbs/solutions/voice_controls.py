@@ -7,7 +7,7 @@ neutral, more surely (0.966), because the encoder reads pitch relative to the ut
 is taken out. Rate ×1.3: neutral (0.986). Loudness +6 dB: angry (0.973). Loudness is what moves it: angry is the
 loudest of the kit's prosody presets, and the encoder reads the level of the log-mel as it is (its training
 perturbs the level by only ±0.05 in normalised units). A student who speaks close to the microphone is heard as
-angry: the reason the issues ask for gain augmentation.
+angry; training with random gains (augmentation) is the remedy.
 """
 from emotion_omni_lite.config import EMOTIONS, get_config, get_settings
 from emotion_omni_lite.cli import ensure_stages
