@@ -168,3 +168,24 @@ def test_critical_path():
     assert r['critical_path'] == ['data', 'asr', 'stage1', 'stage2'] and r['longest_on_it'] == 'stage1'
     from emotion_omni_lite.stages import STAGES
     assert r['critical_minutes'] == round(sum(STAGES[n].lite_minutes for n in r['critical_path']), 1)
+
+
+def test_targets_and_guards():
+    r = solution('targets_and_guards').main()
+    a, b, c = r.values()
+    assert (a['stands'], a['guard'], a['fresh_run_ends']) == ('missed', 0.75, 'green')
+    assert (b['stands'], b['guard'], b['fresh_run_ends']) == ('holds with margin', 0.85, 'red')
+    assert (c['stands'], c['guard'], c['fresh_run_ends']) == ('missed', 0.18, 'green')
+
+
+def test_pack_and_damage(smoke_trained):
+    from emotion_omni_lite.stages import STAGES
+    r = solution('pack_and_damage').main(settings=smoke_trained)
+    assert r['current_after_unpack'] == sorted(STAGES) and r['vocoder_after_one_bit'] == 'damaged'
+    assert r['stage2_after_one_bit'] == 'done'
+
+
+def test_read_the_report(smoke_trained):
+    r = solution('read_the_report').main(settings=smoke_trained)
+    assert set(r['table']) == {'(a) cascade', '(b) semantic only', '(c) Emotion Omni', '(d) no AdaLN'}
+    assert -1 <= r['tone_adds_reply_emotion'] <= 1 and -1 <= r['adaln_adds_speech_emotion'] <= 1
