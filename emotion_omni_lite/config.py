@@ -527,9 +527,9 @@ def preset_overrides(preset: str, path: Optional[Path] = None) -> dict:
     cp.read(f)
     sec = f'emotion_omni_lite.{preset}'
     if sec not in cp: return {}
-    out = {}
+    out, base = {}, PRESETS[preset]()
     for dotted, raw in cp[sec].items():
-        obj = PRESETS[preset]()
+        obj = base
         for part in dotted.split('.')[:-1]: obj = getattr(obj, part, None)
         name = dotted.split('.')[-1]
         if obj is None or not hasattr(obj, '__dataclass_fields__') or name not in {x.name for x in fields(obj)}:
