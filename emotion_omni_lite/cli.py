@@ -13,7 +13,7 @@ from .config import ConfigError, OmniConfig, Settings, get_config, get_settings,
 from .audio import AudioError
 from .train import (THREAD_VARIABLES, CheckpointError, is_main_process, limit_threads, process_rank,
                                      usable_cores, wait_for_everyone)
-from .stages import (STAGES, lite_minutes, run_stage, stage_config, stage_state, stages_needed, train_command,
+from .stages import (STAGES, lite_minutes, run_stage, stage_applies, stage_config, stage_state, stages_needed, train_command,
                                       uses_pretrained)
 from . import dataset, semantic_encoder, emotion_encoder, text_llm, stage1, vocoder, stage2
 from .omni import chat_main
@@ -77,7 +77,7 @@ class Task:
 
 def plan_tasks(cfg: OmniConfig, settings: Settings, stages: Optional[Sequence[str]] = None) -> list:
     "The main job as tasks in table order: stages, the caches they share (before the first of them), evaluation parts."
-    names = [n for n in PIPELINE if not stages or n in stages]
+    names = [n for n in PIPELINE if (not stages or n in stages) and (n == 'eval' or stage_applies(n, cfg))]
     tasks, prep = [], {}
     for n in names:
         if n == 'eval': continue
@@ -196,14 +196,14 @@ def run_pipeline(preset: str | None = None, force: bool = False, stages=None, jo
     if jobs > 1: done = run_tasks(plan_tasks(cfg, s, stages), cfg, s, force, jobs)
     else:
         for name in PIPELINE:                                          # one process, the table in order
-            if stages and name not in stages: continue
+            if (stages and name not in stages) or (name in STAGES and not stage_applies(name, cfg)): continue
             t0 = time.time()
             print(f"\n== {name}: {STAGES[name].what if name in STAGES else _what(Task('eval', 'eval', 'eval'))}", flush=True)
             out = evaluate_stage(cfg, s, force=force) if name == 'eval' else train_stage(name, cfg, s, force=force)
             done[name] = (out, t0 - t_job, time.time() - t_job)
             print(f"   -> {out} ({time.time() - t0:.1f} s)", flush=True)
     print(f"\nproduced (seconds since the job began; {time.time() - t_job:.0f} s in all):")
-    for name, (out, a, b) in done.items(): print(f"  {name:22s} {a:6.0f} → {b:6.0f} s  ({b - a:.1f} s)  {out}")
+    for name, (out, a, b) in done.items(): print(f"  {name:27s} {a:6.0f} → {b:6.0f} s  ({b - a:.1f} s)  {out}")
     return done
 
 # %% ../nbs/91_cli.ipynb #b275f313

@@ -135,6 +135,8 @@ class DataConfig:
     n_dialogues: int = 200_000   # query utterances (each with its reply)
     n_query_voices: int = 12     # distinct espeak-ng voices for the user
     n_test_voices: int = 3       # of which held out for testing only
+    n_piper_voices: int = 0      # Piper pseudo-speakers for the user too (a second, neural engine: see the TTS notebook)
+    n_test_piper_voices: int = 0 # of which held out for testing only
     heldout_sentence_frac: float = 0.2
     assistant_voice: str = 'en-us+m3'
     prosody_jitter: float = 0.05 # relative random jitter of each prosody parameter per utterance
@@ -178,6 +180,7 @@ class EmotionEncoderConfig:
     pitch: bool = False          # lite: two more input channels beside the log-mel, the pitch contour and voicing
     envelope_ceps: int = 0       # lite: smooth each log-mel frame to its first n cepstral coefficients (pitch harmonics out)
     relative_pitch: bool = False # lite: also read pitch relative to the utterance's mean, the speaker's register taken out
+    train_engine: str = ''       # lite: learn from one TTS engine's queries only ('espeak' or 'piper'; '' = every engine)
 
 @dataclass
 class AdapterConfig:
@@ -272,6 +275,8 @@ class EmotionTrainConfig(TrainConfig):
     aug_gain: float = 0.0        # random level offset of the log-mel (± this, in Whisper-normalised units)
     aug_pitch: float = 0.0       # random shift of the pitch row (± semitones), a voice higher/lower
     train_on_replies: float = 0.0  # also learn from this fraction of the training split's replies (the assistant's voice)
+    aug_copies: int = 0          # also learn from this many copies of each training query through a random microphone
+                                 # chain: noise, a room, gain and clipping, a phone line, a little pitch and tempo (audio.augment)
 
 @dataclass
 class Stage1TrainConfig(TrainConfig):
@@ -339,7 +344,8 @@ class OmniConfig:
 def _need(ok, field_name, msg):
     if not ok: raise ConfigError(f"{field_name}: {msg}")
 
-_ZERO_OK = {'steps', 'envelope_ceps', 'aug_shift_bins', 'top_k', 'workers'}   # counts where 0 means "none" or "off"
+_ZERO_OK = {'steps', 'envelope_ceps', 'aug_shift_bins', 'top_k', 'workers',   # counts where 0 means "none" or "off"
+            'n_piper_voices', 'n_test_piper_voices', 'aug_copies'}
 _POSITIVE = {'lr', 'max_seconds', 'rope_theta'}                                  # floats that must be above 0
 
 def _type_ok(value, hint) -> bool:
@@ -399,6 +405,11 @@ def check_config(c: OmniConfig):
     _need(c.units.n_units >= 2, 'units.n_units', f"need at least 2 units, got {c.units.n_units}")
     _need(0 < c.data.n_test_voices < c.data.n_query_voices, 'data.n_test_voices',
           f"{c.data.n_test_voices} must be between 1 and n_query_voices-1={c.data.n_query_voices - 1}")
+    _need(0 <= c.data.n_piper_voices <= 8, 'data.n_piper_voices', f"{c.data.n_piper_voices}: the Piper engine has 8 pseudo-speakers (0 = espeak only)")
+    _need(c.data.n_piper_voices == c.data.n_test_piper_voices == 0 or 0 < c.data.n_test_piper_voices < c.data.n_piper_voices,
+          'data.n_test_piper_voices', f"{c.data.n_test_piper_voices} must be between 1 and n_piper_voices-1={c.data.n_piper_voices - 1}")
+    _need(c.emotion_encoder.train_engine in ('', 'espeak', 'piper'), 'emotion_encoder.train_engine',
+          f"{c.emotion_encoder.train_engine!r}: use '' (every engine), 'espeak' or 'piper'")
     _need(0 < c.data.heldout_sentence_frac < 1, 'data.heldout_sentence_frac', f"must be in (0, 1), got {c.data.heldout_sentence_frac}")
     _need(c.vocoder.kind in ('cosyvoice2', 'griffin_lim'), 'vocoder.kind', f"{c.vocoder.kind!r}: use 'cosyvoice2' or 'griffin_lim'")
     _need(c.units.kind in ('external', 'kmeans_mel'), 'units.kind', f"{c.units.kind!r}: use 'external' (speech-token files you "
@@ -429,7 +440,8 @@ def lite_config() -> OmniConfig:
     return OmniConfig(
         preset='lite',
         audio=AudioConfig(n_mels=80, max_seconds=6.0),
-        data=DataConfig(n_dialogues=3600, n_query_voices=16, workers=2),   # 13 training voices, 3 held out
+        data=DataConfig(n_dialogues=3600, n_query_voices=16, n_piper_voices=8, n_test_piper_voices=2,  # espeak: 13 training
+                        workers=2),                  # voices, 3 held out; Piper: 6 training pseudo-speakers, 2 held out
         units=UnitConfig(n_units=512, kind='kmeans_mel'),    # 128 lose the pitch that tells happy from angry
         semantic_encoder=SemanticEncoderConfig(pretrained=None, d_model=96, encoder_layers=2, encoder_heads=4,
                                                encoder_ffn=384, decoder_layers=2, decoder_heads=4, decoder_ffn=384,
@@ -448,8 +460,8 @@ def lite_config() -> OmniConfig:
         vocoder=VocoderConfig(kind='griffin_lim', hidden=128, griffin_lim_iters=32, sample_rate=16000),
         stages=StagesConfig(
             asr=ASRTrainConfig(steps=900, batch_size=16, lr=2e-3, ckpt_every=300, ctc_weight=0.5),
-            emotion=EmotionTrainConfig(steps=300, batch_size=32, lr=3e-3, ckpt_every=100, aug_pitch=10.0, aug_gain=0.05,
-                                       train_on_replies=0.25),
+            emotion=EmotionTrainConfig(steps=900, batch_size=32, lr=3e-3, ckpt_every=300, aug_pitch=10.0, aug_gain=0.05,
+                                       train_on_replies=0.25, aug_copies=1),   # a microphone's effects on one copy each
             text=T(steps=250, batch_size=32, lr=3e-3, ckpt_every=50),
             stage1=Stage1TrainConfig(steps=600, batch_size=16, lr=2e-3, ckpt_every=200),
             stage2=Stage2TrainConfig(steps=600, batch_size=16, lr=2e-3, ckpt_every=200, cross_emotion=0.5),
@@ -459,7 +471,7 @@ def smoke_config() -> OmniConfig:
     "`lite` made tiny: every stage runs in seconds (tests)."
     c = lite_config()
     return replace(c, preset='smoke',
-        data=replace(c.data, n_dialogues=240, n_query_voices=6, n_test_voices=2),
+        data=replace(c.data, n_dialogues=240, n_query_voices=6, n_test_voices=2, n_piper_voices=3, n_test_piper_voices=1),
         units=replace(c.units, n_units=32),
         semantic_encoder=replace(c.semantic_encoder, d_model=32, encoder_layers=1, encoder_heads=2, encoder_ffn=64,
                                  decoder_layers=1, decoder_heads=2, decoder_ffn=64),

@@ -13,7 +13,7 @@ import torch
 
 from .config import EMOTIONS, ConfigError, OmniConfig, Settings, get_settings, emotion_index
 from .audio import SAMPLE_RATE, AudioError, load_audio, save_wav, log_mel, pitch_contour, energy_contour
-from .tts import get_tts, seed_espeak, speak, query_voices
+from .tts import engine_of, get_tts, seed_espeak, speak, query_voices
 from .train import environment, save_json, share_with_group
 from .stages import StageLock, require_stage, stage_hash
 from .dialogues import all_sentences, make_reply, heldout_sentences, split_name, REPLY_TEMPLATES
@@ -44,7 +44,7 @@ def plan_dialogues(cfg: OmniConfig, seed: int = 0) -> list:
     "The rows of the dataset (texts, emotions, voices, splits, file names, jitter seeds), without audio."
     dc = cfg.data
     sentences = {s['sentence_id']: s for s in all_sentences()}
-    train_v, test_v = query_voices(dc.n_query_voices, dc.n_test_voices)
+    train_v, test_v = query_voices(dc.n_query_voices, dc.n_test_voices, dc.n_piper_voices, dc.n_test_piper_voices)
     voices = train_v + test_v
     held = heldout_sentences(dc.heldout_sentence_frac, seed)
     rng = np.random.default_rng(seed)
@@ -69,13 +69,17 @@ CHUNK = 50  # rows per worker task
 def _synth_chunk(job) -> list:
     rows, root, a = job
     torch.set_num_threads(1)
-    engine, out = get_tts(a['tts'], **({'lib_path': a['lib_path']} if a.get('lib_path') else {})), []
+    engines, out = {}, []
+    def engine(voice):                                                 # one of each engine per worker, made when first needed
+        name = engine_of(voice, a['tts'])
+        if name not in engines: engines[name] = get_tts(name, **({'lib_path': a['lib_path']} if name == 'espeak' and a.get('lib_path') else {}))
+        return engines[name]
     for r in rows:
         res = {'id': r['id']}
         for kind, text, voice, emo, off in (('query', r['query_text'], r['voice'], r['user_emotion'], 0),
                                             ('reply', r['reply_text'], a['assistant_voice'], r['reply_emotion'], 1)):
             seed_espeak(r['jitter_seed'] + off)
-            w = speak(text, voice, emo, np.random.default_rng([r['jitter_seed'], off]), a['jitter'], engine,
+            w = speak(text, voice, emo, np.random.default_rng([r['jitter_seed'], off]), a['jitter'], engine(voice),
                       sr=a['sample_rate'], max_seconds=a['max_seconds'])
             save_wav(Path(root) / r[f'{kind}_path'], w, a['sample_rate'])
             pcm = (w.clamp(-1, 1) * 32767).round().short().numpy()       # what the wav file holds

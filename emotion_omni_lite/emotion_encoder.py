@@ -5,7 +5,7 @@ encoder trained on the query emotions in `lite`, a 768-d pretrained model loaded
 
 # %% ../nbs/07_emotion_encoder.ipynb #45a0bb63
 from __future__ import annotations
-import time
+import time, zlib
 from dataclasses import dataclass
 from typing import Optional, Sequence
 
@@ -17,14 +17,18 @@ from .config import EMOTIONS, AudioConfig, ConfigError, OmniConfig, Settings, ch
 from .metrics import confusion_matrix
 from .train import autocast, freeze, frozen_dtype, frozen_precision, load_weights, save_weights
 from .stages import StageJob, require_stage, stage_hash
-from .audio import as_mels, cepstral_smooth, load_audio, log_mel, pad_mels, pitch_contour
+from .audio import (SAMPLE_RATE, add_noise, as_mels, augment, band_limit, cepstral_smooth, gain_clip, load_audio,
+                                     log_mel, pad_mels, pitch_contour, reverberate, room_impulse)
 from .dataset import audio_path, load_query_mels
+from .tts import engine_of
 
 # %% auto #0
-__all__ = ['DEFAULT_EMOTION_CHECKPOINT', 'EmotionFeatures', 'masked_mean', 'LiteEmotionEncoder', 'PretrainedEmotionEncoder',
-           'load_pretrained_emotion_encoder', 'build_emotion_encoder', 'pitch_rows', 'mel_and_pitch', 'emotion_inputs',
-           'emotion_features', 'classify_emotion', 'predict_emotions', 'score_predictions', 'evaluate_emotion',
-           'load_query_emotion_inputs', 'reply_emotion_inputs', 'emotion_encoder_job', 'load_emotion_encoder']
+__all__ = ['DEFAULT_EMOTION_CHECKPOINT', 'CONDITIONS', 'EmotionFeatures', 'masked_mean', 'LiteEmotionEncoder',
+           'PretrainedEmotionEncoder', 'load_pretrained_emotion_encoder', 'build_emotion_encoder', 'pitch_rows',
+           'mel_and_pitch', 'emotion_inputs', 'emotion_features', 'classify_emotion', 'predict_emotions',
+           'score_predictions', 'evaluate_emotion', 'load_query_emotion_inputs', 'reply_emotion_inputs',
+           'cross_engine_scores', 'emotion_encoder_job', 'load_emotion_encoder', 'augmented_inputs',
+           'robustness_scores']
 
 # %% ../nbs/07_emotion_encoder.ipynb #e66c34f2
 @dataclass
@@ -250,6 +254,11 @@ def score_predictions(rows: Sequence[dict], pred: torch.Tensor) -> dict:
     res['acc_heldout_voice'] = acc(hv)
     res['acc_heldout_voice_tone'] = acc([h and r['sentence_kind'] == 'tone' for h, r in zip(hv, rows)])
     res['n_heldout_voice'] = sum(hv)
+    engines = [engine_of(r['voice']) for r in rows]
+    if len(set(engines)) > 1:                                           # two engines speak: each one's held-out voices
+        for e in sorted(set(engines)):
+            res[f'acc_heldout_voice_{e}'] = acc([h and g == e for h, g in zip(hv, engines)])
+            res[f'acc_heldout_voice_{e}_tone'] = acc([h and g == e and r['sentence_kind'] == 'tone' for h, g, r in zip(hv, engines, rows)])
     res['confusion_heldout_voice'] = confusion_matrix([EMOTIONS[int(k)] for k, h in zip(y, hv) if h],
                                                       [EMOTIONS[int(k)] for k, h in zip(pred, hv) if h])
     return res
@@ -288,16 +297,38 @@ def reply_emotion_inputs(cfg: OmniConfig, rows: Sequence[dict], settings: Option
     try: return [read(load_audio(audio_path(r, s, 'reply'))).half() for r in rows]
     finally: torch.set_num_threads(threads)
 
+def cross_engine_scores(encoder: nn.Module, rows: Sequence[dict], mels: Sequence[torch.Tensor], engine: str) -> dict:
+    "An encoder trained on `engine`'s queries alone: its usual scores on that engine, and on every query of the engines it never heard."
+    own = [i for i, r in enumerate(rows) if engine_of(r['voice']) == engine]
+    other = [i for i, r in enumerate(rows) if engine_of(r['voice']) != engine]
+    pred = predict_emotions(encoder, mels)[0]
+    res = score_predictions([rows[i] for i in own], pred[own])
+    y = torch.tensor([_label(rows[i]) for i in other]); p = pred[other]; ok = p == y
+    tone = torch.tensor([rows[i]['sentence_kind'] == 'tone' for i in other])
+    res.update(acc_other_engine=round(ok.float().mean().item(), 4), acc_other_engine_tone=round(ok[tone].float().mean().item(), 4),
+               n_other_engine=len(other), other_engines=sorted({engine_of(rows[i]['voice']) for i in other}),
+               confusion_other_engine=confusion_matrix([EMOTIONS[int(k)] for k in y], [EMOTIONS[int(k)] for k in p]))
+    return res
+
 def emotion_encoder_job(cfg: OmniConfig, settings: Settings) -> StageJob:
     "Stage 0 (`lite`): the emotion encoder learns the query emotions (and, optionally, some of the assistant's replies)."
-    t0, tc = time.time(), cfg.stages.emotion
+    t0, tc, only = time.time(), cfg.stages.emotion, cfg.emotion_encoder.train_engine
     rows, mels = load_query_emotion_inputs(cfg, settings)
-    data = [(mels[i], _label(r)) for i, r in enumerate(rows) if r['split'] == 'train']
-    if tc.train_on_replies:                                             # the assistant's voice, with the reply's emotion
+    heard = lambda voice: not only or engine_of(voice, cfg.data.tts) == only     # a cross-engine run hears one engine
+    data = [(mels[i], _label(r)) for i, r in enumerate(rows) if r['split'] == 'train' and heard(r['voice'])]
+    if not data: raise ConfigError(f"emotion_encoder.train_engine={only!r}: no training query of this dataset is spoken by "
+                                   f"that engine; set data.n_piper_voices (Piper) or leave train_engine ''")
+    if tc.aug_copies:                                                 # the same queries through a random microphone chain
+        train = [r for r in rows if r['split'] == 'train' and heard(r['voice'])]
+        data += list(zip(augmented_inputs(cfg, train, settings, tc.aug_copies), [_label(r) for r in train for _ in range(tc.aug_copies)]))
+    if tc.train_on_replies and heard(cfg.data.assistant_voice):       # the assistant's voice, with the reply's emotion
         train = [r for r in rows if r['split'] == 'train']
         train = train[::max(1, round(1 / tc.train_on_replies))]
         data += [(x, _label(r, 'reply_emotion')) for x, r in zip(reply_emotion_inputs(cfg, train, settings), train)]
-    def evaluate(model, folder): return {**evaluate_emotion(model, rows, mels), **_reply_accuracy(model, cfg, rows, settings)}
+    def evaluate(model, folder):
+        if only: return cross_engine_scores(model, rows, mels, only)
+        return {**evaluate_emotion(model, rows, mels), **_reply_accuracy(model, cfg, rows, settings),
+                **robustness_scores(model, cfg, rows, settings)}
     return StageJob(data=data, build=lambda: build_emotion_encoder(cfg),
                     collate=lambda b: _emo_collate(b, cfg.audio.n_mels, tc.aug_shift_bins, tc.aug_gain, tc.aug_pitch),
                     loss=_emo_loss, evaluate=evaluate,
@@ -313,3 +344,42 @@ def load_emotion_encoder(cfg: OmniConfig, settings: Optional[Settings] = None) -
         enc.mixed_precision = cfg.stages.stage1.mixed_precision           # its forward passes run under this autocast
     else: enc = load_weights(build_emotion_encoder(cfg), require_stage('emotion_encoder', cfg, settings) / 'model.safetensors')
     return freeze(enc).to(run_device(settings))
+
+# %% ../nbs/07_emotion_encoder.ipynb #084d2a8e
+CONDITIONS = {  # name → what a recording of a held-out query goes through before the encoder hears it
+    'noise_20db': lambda w, k: add_noise(w, 20, 'pink', k), 'noise_10db': lambda w, k: add_noise(w, 10, 'pink', k),
+    'noise_0db': lambda w, k: add_noise(w, 0, 'pink', k), 'room_0.3s': lambda w, k: reverberate(w, room_impulse(0.3, seed=k)),
+    'room_0.6s': lambda w, k: reverberate(w, room_impulse(0.6, seed=k)), 'phone': lambda w, k: band_limit(w),
+    'louder_10db': lambda w, k: gain_clip(w, 10), 'softer_10db': lambda w, k: gain_clip(w, -10)}
+
+def _read_fn(cfg: OmniConfig):
+    return (lambda w: mel_and_pitch(w, cfg.audio)) if cfg.emotion_encoder.pitch else (lambda w: log_mel(w, cfg.audio))
+
+def augmented_inputs(cfg: OmniConfig, rows: Sequence[dict], settings: Optional[Settings] = None, copies: int = 1) -> list:
+    "What the lite encoder reads of `copies` microphone-augmented versions of each of `rows`' queries (`audio.augment`, seeded per row and copy)."
+    s, read, out = settings or get_settings(), _read_fn(cfg), []
+    threads = torch.get_num_threads(); torch.set_num_threads(1)
+    try:
+        for r in rows:
+            w = load_audio(audio_path(r, s))
+            for c in range(copies):
+                a, _ = augment(w, seed=zlib.crc32(f"{r['id']}/{c}/{s.seed}".encode()))
+                out.append(read(a[: int(cfg.audio.max_seconds * SAMPLE_RATE)]).half())
+    finally: torch.set_num_threads(threads)
+    return out
+
+def robustness_scores(encoder: nn.Module, cfg: OmniConfig, rows: Sequence[dict], settings: Optional[Settings] = None,
+                      every: int = 2) -> dict:
+    "Accuracy on every `every`-th held-out-voice query heard through each of `CONDITIONS` (pink noise at fixed SNRs, rooms, …)."
+    s, read = settings or get_settings(), _read_fn(cfg)
+    test = [r for r in rows if r['heldout_voice']][::every]
+    waves = [load_audio(audio_path(r, s)) for r in test]
+    y = torch.tensor([_label(r) for r in test])
+    res = {'n_robustness': len(test)}
+    threads = torch.get_num_threads(); torch.set_num_threads(1)
+    try:
+        for name, fn in CONDITIONS.items():
+            ins = [read(fn(w, zlib.crc32(r['id'].encode()))) for w, r in zip(waves, test)]
+            res[f'acc_{name}'] = round((predict_emotions(encoder, ins)[0] == y).float().mean().item(), 4)
+    finally: torch.set_num_threads(threads)
+    return res

@@ -13,13 +13,13 @@ import torch
 
 from .config import EMOTIONS, OmniConfig, Settings, get_config, get_settings
 from .audio import MIN_SAMPLES, SAMPLE_RATE, load_audio, log_mel, resample
-from .stages import STAGES, StageMissing, require_stage, stage_hash, uses_pretrained, lite_minutes, stage_folder, stage_state, stages_needed, train_command
+from .stages import STAGES, StageMissing, require_stage, stage_applies, stage_hash, uses_pretrained, lite_minutes, stage_folder, stage_state, stages_needed, train_command
 from .metrics import cosine_similarity, dnsmos, empathy_judge, judge_endpoint, peak_memory_mb, pocketsphinx_transcribe
 from .dataset import audio_path, load_dialogues
 from .tts import speak
 from .dialogues import REPLY_EMOTION, REPLY_STYLE
 from .semantic_encoder import load_asr_model, transcribe
-from .emotion_encoder import emotion_features, load_emotion_encoder, predict_emotions
+from .emotion_encoder import CONDITIONS, emotion_features, load_emotion_encoder, predict_emotions
 from .text_llm import generate_text, load_text_llm
 from .stage1 import ReplyStyleClassifier, evaluate_stage1, load_stage1, stage1_features
 from .omni import hear, load_omni, speech_figures, speech_metrics, speech_rows
@@ -28,13 +28,17 @@ from .train import save_json
 from .report import QUALITY, SYSTEMS, benchmark_table, quality_check, report_folder, score, write_report
 
 # %% auto #0
-__all__ = ['EVAL_STAGES', 'EVAL_SIZES', 'SPEECH_FIGURE_SIZES', 'EVAL_PARTS', 'FULL_SAMPLE', 'IncompleteRun', 'run_status',
-           'check_run', 'eval_indices', 'collect', 'evaluate_part', 'speech_records', 'evaluate_run', 'evaluate_full',
-           'run_figures', 'quality_card']
+__all__ = ['EVAL_STAGES', 'EVAL_SIZES', 'SPEECH_FIGURE_SIZES', 'EVAL_PARTS', 'FULL_SAMPLE', 'eval_stages', 'IncompleteRun',
+           'run_status', 'check_run', 'eval_indices', 'collect', 'evaluate_part', 'speech_records', 'evaluate_run',
+           'evaluate_full', 'run_figures', 'engine_figures', 'quality_card']
 
 # %% ../nbs/16_evaluate.ipynb #e66c34f2
 EVAL_STAGES = ('data', 'asr', 'emotion_encoder', 'text_llm', 'stage1', 'stage1_semantic_only', 'vocoder', 'stage2',
                'stage2_no_adaln')  # the runs the evaluation reads (rows of the stage table)
+
+def eval_stages(cfg: OmniConfig) -> tuple:
+    "`EVAL_STAGES`, and the cross-engine emotion encoders when two TTS engines speak the data."
+    return EVAL_STAGES + tuple(n for n, st in STAGES.items() if st.two_engines and stage_applies(n, cfg))
 
 class IncompleteRun(StageMissing):
     "The run lacks stages the evaluation needs; the message names each one and the command that builds it."
@@ -43,7 +47,7 @@ def run_status(cfg: OmniConfig, settings: Optional[Settings] = None) -> list:
     "One dict per run the evaluation reads: name, what, folder, state (`done`, `pretrained`, `missing`, …), ok."
     s = settings or get_settings(preset=cfg.preset)
     out = []
-    for name in EVAL_STAGES:
+    for name in eval_stages(cfg):
         st, state = STAGES[name], stage_state(name, cfg, s)
         out.append(dict(name=name, what=st.what, folder=stage_folder(name, s), state=state, ok=state in ('done', 'pretrained')))
     return out
@@ -53,7 +57,7 @@ def check_run(cfg: OmniConfig, settings: Optional[Settings] = None):
     s = settings or get_settings(preset=cfg.preset)
     missing = [r for r in run_status(cfg, s) if not r['ok']]
     if not missing: return
-    need = stages_needed(EVAL_STAGES, cfg, s)
+    need = stages_needed(eval_stages(cfg), cfg, s)
     lines = [f"cannot evaluate preset '{cfg.preset}': {len(missing)} run(s) missing, nothing was evaluated."]
     lines += [f"  - {r['name']} ({r['what']}): {r['state']} in {r['folder']}" for r in missing]
     lines.append(f"  `{train_command(need, cfg.preset)}` runs them (about {lite_minutes(need)} min on a 2-core CPU with "
@@ -164,9 +168,9 @@ SPEECH_FIGURE_SIZES = {'smoke': dict(n_eval=4, n_follow=2, n_dnsmos=2), 'lite': 
                        'full': dict(n_eval=96, n_follow=24, n_dnsmos=96)}
 # replies spoken whole (n_eval), re-spoken under every reply emotion (n_follow), rated by DNSMOS (n_dnsmos, the first ones)
 
-def _stamp(cfg: OmniConfig, s: Settings, sizes: dict) -> str:
+def _stamp(cfg: OmniConfig, s: Settings, sizes: dict, names: Optional[Sequence[str]] = None) -> str:
     import hashlib
-    parts = {name: stage_hash(name, cfg, s.seed) for name in EVAL_STAGES}                 # the runs it scores
+    parts = {name: stage_hash(name, cfg, s.seed) for name in (names or eval_stages(cfg))}   # the runs it scores
     d = {'parts': parts, 'sizes': sizes, 'judge': judge_endpoint(s), 'seed': s.seed, 'version': 2}   # v2: speech in parts
     return hashlib.sha256(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:12]
 
@@ -185,7 +189,7 @@ def evaluate_part(system: str, cfg: OmniConfig, settings: Optional[Settings] = N
     "One system's reply speech on the speech rows, spoken and judged once, kept in report/speech/<system>.json."
     s = settings or get_settings(preset=cfg.preset)
     sizes, path = _speech_sizes(cfg), _part_file(s, system)
-    stamp = _stamp(cfg, s, sizes)
+    stamp = _stamp(cfg, s, sizes, EVAL_PARTS[system])                                  # only the runs this part reads
     try: old = json.loads(path.read_text()) if path.exists() else {}
     except ValueError: old = {}                                                         # damaged: computed again
     if not force and isinstance(old, dict) and old.get('stamp') == stamp: return path
@@ -279,6 +283,7 @@ def evaluate_run(preset: Optional[str] = None, settings: Optional[Settings] = No
                       'first_audio_ms': m['median_first_audio_ms'], 'rtf': m['rtf']})
         extra.update(timing_probe(cfg, s))                         # what rate and pauses alone tell: the floor for (b)
         flat, details = score(recs, {**extra, 'eval_seconds': round(time.time() - t0, 1), 'run_stamp': stamp}, speech=sp_recs)
+        flat.update(engine_figures(cfg, s))                        # each engine heard apart, and one heard by the other's encoder
         details['timeline'] = parts['omni'].get('timeline')
         write_report(flat, details, out)
         with open(out / 'records.jsonl', 'w') as f:
@@ -327,8 +332,8 @@ def run_figures(cfg: OmniConfig, s: Settings) -> dict:
     on, off = sp['adaln'], sp['no_adaln']
     d = lambda a, b: round(a - b, 4)
     return {
-        'emotion encoder, held-out voices': emo['acc_heldout_voice'],
-        'emotion encoder, held-out voices, tone-dependent': emo['acc_heldout_voice_tone'],
+        'emotion encoder, held-out espeak voices': emo.get('acc_heldout_voice_espeak', emo['acc_heldout_voice']),
+        'emotion encoder, held-out espeak voices, tone-dependent': emo.get('acc_heldout_voice_espeak_tone', emo['acc_heldout_voice_tone']),
         'ASR CER, held-out voices': asr['cer_test_voice'],
         'ASR CER, held-out sentences': asr['cer_test_sentence'],
         'stage 1 reply emotion (tone)': st1['tone_reply_emotion_acc'],
@@ -348,7 +353,27 @@ def run_figures(cfg: OmniConfig, s: Settings) -> dict:
         'follows the AdaLN vector': on['follows_condition_acc'],
         'follows the vector without AdaLN': off['follows_condition_acc'],
         'follows: with AdaLN − without': d(on['follows_condition_acc'], off['follows_condition_acc']),
+        'emotion encoder, pink noise at 10 dB SNR': emo.get('acc_noise_10db'),
+        'emotion encoder, a room (rt60 0.6 s)': emo.get('acc_room_0.6s'),
+        **({'emotion encoder, held-out Piper voices': emo.get('acc_heldout_voice_piper'),
+            'emotion encoder, held-out voices of both engines': emo['acc_heldout_voice'],
+            'trained on espeak alone, heard on Piper': rep.get('cross_engine_espeak_to_piper'),
+            'trained on Piper alone, heard on espeak': rep.get('cross_engine_piper_to_espeak')}
+           if stage_applies('emotion_encoder_espeak_only', cfg) else {}),
     }
+
+def engine_figures(cfg: OmniConfig, s: Settings) -> dict:
+    "The emotion encoder through a microphone's effects, on each engine's held-out voices, and each cross-engine encoder on the engine it never heard (report.json keys)."
+    m = lambda stage: json.loads((stage_folder(stage, s) / 'metrics.json').read_text())
+    emo = m('emotion_encoder')
+    out = {f'input_emotion_{k}': v for k, v in emo.items() if k.startswith('acc_') and k[4:] in CONDITIONS}
+    if not stage_applies('emotion_encoder_espeak_only', cfg): return out
+    for e in ('espeak', 'piper'): out[f'input_emotion_acc_heldout_voice_{e}'] = emo.get(f'acc_heldout_voice_{e}')
+    for a, b in (('espeak', 'piper'), ('piper', 'espeak')):
+        x = m(f'emotion_encoder_{a}_only')
+        out[f'cross_engine_{a}_to_{b}'], out[f'cross_engine_{a}_to_{b}_tone'] = x['acc_other_engine'], x['acc_other_engine_tone']
+        out[f'cross_engine_{a}_own_heldout_voice'] = x['acc_heldout_voice']
+    return out
 
 def quality_card(figs: dict) -> str:
     "A table: each figure, its value, target, guard and where it stands (a figure not computed shows —)."

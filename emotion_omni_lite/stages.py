@@ -4,7 +4,7 @@
 
 # %% ../nbs/01a_stages.ipynb #3fd073e5
 from __future__ import annotations
-import hashlib, json, shutil, time
+import functools, hashlib, json, shutil, time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable, Optional, Sequence
@@ -16,10 +16,10 @@ from .train import (environment, fit, is_main_process, module_dtypes, process_ra
                                      set_seed, sha256, share_with_group, trainable_state, wait_for_everyone)
 
 # %% auto #0
-__all__ = ['STAGES', 'RUNTIME_ONLY', 'HASHED_ONCE_SET', 'Stage', 'stage_config', 'pretrained_source', 'uses_pretrained',
-           'hashed_part', 'stage_hash', 'StageMissing', 'stage_folder', 'stage_state', 'stages_needed', 'train_command',
-           'lite_minutes', 'require_stage', 'StageJob', 'run_files', 'start_run', 'finish_run', 'StageLock',
-           'run_stage']
+__all__ = ['CROSS_ENGINE', 'STAGES', 'RUNTIME_ONLY', 'HASHED_ONCE_SET', 'Stage', 'stage_config', 'stage_applies',
+           'pretrained_source', 'uses_pretrained', 'hashed_part', 'stage_hash', 'StageMissing', 'stage_folder',
+           'stage_state', 'stages_needed', 'train_command', 'lite_minutes', 'require_stage', 'StageJob', 'run_files',
+           'start_run', 'finish_run', 'StageLock', 'run_stage']
 
 # %% ../nbs/01a_stages.ipynb #14fa165e
 @dataclass(frozen=True)
@@ -32,11 +32,19 @@ class Stage:
     runner: str = ''             # `module.function`: the dataset builder, or the function returning its `StageJob`
     parts: tuple = ()            # the config parts it is built from
     train: str = ''              # its `cfg.stages` entry ('' for the dataset)
-    overrides: tuple = ()        # ((dotted field, value), ...): an ablation of another stage's recipe
+    overrides: tuple = ()        # ((dotted field, value or f(cfg) → value), ...): an ablation of another stage's recipe
     pretrained: str = ''         # config part whose `pretrained` checkpoint replaces this stage
     version: int = 1             # bump when the recipe changes in a way the config does not show
     lite_minutes: float = 0.0    # measured: the stage alone in one process (as a notebook trains it), idle 2-core CPU, `lite`
+    two_engines: bool = False    # trained only when the data is spoken by two TTS engines (`data.n_piper_voices` > 0)
     prepare: str = ''            # `module.function(cfg, settings)`: a cache it reads, shared with its ablation (made once)
+
+# The cross-engine runs learn one engine with the short, clean recipe: a minute each, and it carries across engines
+# better than the long augmented one (whose gain and tilt effects wash out the level and brightness cues that travel)
+# (a third of the kit's steps, no augmented copy: 300 steps on `lite`)
+CROSS_ENGINE = (('stages.emotion.steps', lambda c: max(1, c.stages.emotion.steps // 3)),
+                ('stages.emotion.ckpt_every', lambda c: max(1, c.stages.emotion.ckpt_every // 3)),
+                ('stages.emotion.aug_copies', 0))
 
 STAGES = {st.name: st for st in (
     Stage('data', 'the spoken-dialogue dataset and its speech units', (), '05_dataset', 'dataset.build_dataset',
@@ -58,6 +66,14 @@ STAGES = {st.name: st for st in (
           prepare='stage1.stage1_features'),
     Stage('vocoder', 'vocoder: units → mel → wave', ('data',), '13_vocoder', 'vocoder.vocoder_job',
           ('audio', 'units', 'vocoder'), 'vocoder', pretrained='vocoder', lite_minutes=0.5),
+    Stage('emotion_encoder_espeak_only', 'emotion encoder trained on espeak alone (scored on the Piper voices)', ('data',),
+          '07_emotion_encoder', 'emotion_encoder.emotion_encoder_job', ('audio', 'emotion_encoder'), 'emotion',
+          CROSS_ENGINE + (('emotion_encoder.train_engine', 'espeak'),), pretrained='emotion_encoder', lite_minutes=1.3,
+          two_engines=True),
+    Stage('emotion_encoder_piper_only', 'emotion encoder trained on Piper alone (scored on the espeak voices)', ('data',),
+          '07_emotion_encoder', 'emotion_encoder.emotion_encoder_job', ('audio', 'emotion_encoder'), 'emotion',
+          CROSS_ENGINE + (('emotion_encoder.train_engine', 'piper'),), pretrained='emotion_encoder', lite_minutes=1.3,
+          two_engines=True),
     Stage('stage2', 'stage 2: fusion gate, AdaLN, speech decoder', ('data', 'emotion_encoder', 'stage1'), '14_stage2',
           'stage2.stage2_job', ('units', 'fusion', 'decoder'), 'stage2', lite_minutes=3.0,
           prepare='stage2.prepare_stage2'),
@@ -71,19 +87,28 @@ RUNTIME_ONLY = {'data': ('workers',), 'decoder': ('temperature', 'top_k'), 'trai
 # Fields added after runs existed: left out of the hash while they hold these values (what those runs did), so a
 # finished run stays current; set to anything else, they count like every other field.
 HASHED_ONCE_SET = {'units': {'manifest': None}, 'vocoder': {'pretrained': None},
-                   'train': {'mixed_precision': 'no'}}
+                   'data': {'n_piper_voices': 0, 'n_test_piper_voices': 0}, 'emotion_encoder': {'train_engine': ''},
+                   'train': {'mixed_precision': 'no', 'aug_copies': 0}}
 
 # %% ../nbs/01a_stages.ipynb #d746b29c
 def stage_config(name: str, cfg: OmniConfig) -> OmniConfig:
     "`cfg` with the stage's overrides applied (an ablation's switch flipped)."
     st = _stage(name)
-    for k, v in st.overrides: cfg = set_field(cfg, k, v)
+    fixed = [(k, v) for k, v in st.overrides if not callable(v)]
+    value = lambda k: functools.reduce(getattr, k.split('.'), cfg)
+    if fixed and len(fixed) < len(st.overrides) and all(value(k) == v for k, v in fixed):
+        return cfg                         # already this stage's config: a relative override (a third of …) applies once
+    for k, v in st.overrides: cfg = set_field(cfg, k, v(cfg) if callable(v) else v)
     return cfg
 
 def _stage(name) -> Stage:
     if isinstance(name, Stage): return name
     if name not in STAGES: raise ConfigError(f"unknown stage {name!r}: the stages are {', '.join(STAGES)}")
     return STAGES[name]
+
+def stage_applies(name: str, cfg: OmniConfig) -> bool:
+    "False for a stage that has nothing to learn from this config's data (a cross-engine stage when one engine speaks)."
+    return not _stage(name).two_engines or cfg.data.n_piper_voices > 0
 
 def pretrained_source(name: str, cfg: OmniConfig) -> Optional[str]:
     "The checkpoint that replaces the stage in this config (full size), or None when the stage is trained."

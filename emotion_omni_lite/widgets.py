@@ -4,7 +4,7 @@
 
 # %% ../nbs/17_widgets.ipynb #45a0bb63
 from __future__ import annotations
-import io, os, tempfile, time
+import base64, functools, io, os, tempfile, time
 from html import escape
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -20,7 +20,7 @@ from IPython.display import display
 
 from .config import EMOTIONS
 from .audio import SAMPLE_RATE, AudioError, check_speech, load_audio, log_mel, pitch_contour, resample
-from .tts import EMOTION_PROSODY, QUERY_VOICES, apply_tilt, get_tts, trim_silence
+from .tts import EMOTION_PROSODY, QUERY_VOICES, SEMITONES_PER_PITCH, apply_tilt, engine_of, get_tts, trim_silence
 from .cues import PROSODIC_FEATURES, change_rate, prosodic_features, shift_pitch
 from .config import get_config, get_settings
 from .dialogues import all_sentences
@@ -32,10 +32,11 @@ from .stage1 import load_stage1, speech_features, stage1_features
 from .omni import hearing_seconds, load_omni
 
 # %% auto #0
-__all__ = ['ESPEAK_UNITS_PER_SEMITONE', 'CUE_COLUMNS', 'EMOTION_COLORS', 'Controls', 'apply_gain', 'resynthesize', 'transform',
-           'EmotionMap', 'fit_emotion_map', 'ProbeParts', 'cue_parts', 'widgets_live', 'LiveFigure',
-           'show_with_fallback', 'wav_bytes', 'read_upload', 'upload_label', 'ProbePanel', 'EmotionComparator',
-           'morph_vector', 'EmotionMorph', 'dataset_map_and_prototypes', 'stage2_speaker', 'kit_parts']
+__all__ = ['ESPEAK_UNITS_PER_SEMITONE', 'CUE_COLUMNS', 'MIC_ESM', 'EMOTION_COLORS', 'Controls', 'apply_gain', 'resynthesize',
+           'transform', 'EmotionMap', 'fit_emotion_map', 'ProbeParts', 'cue_parts', 'widgets_live', 'LiveFigure',
+           'show_with_fallback', 'wav_bytes', 'read_upload', 'upload_label', 'mic_recorder', 'ProbePanel',
+           'EmotionComparator', 'morph_vector', 'EmotionMorph', 'dataset_map_and_prototypes', 'stage2_speaker',
+           'kit_parts']
 
 # %% ../nbs/17_widgets.ipynb #e66c34f2
 @dataclass(frozen=True)
@@ -54,10 +55,11 @@ def apply_gain(wave: torch.Tensor, db: float) -> torch.Tensor:
 
 def resynthesize(text: str, voice: str, emotion: str = 'neutral', c: Controls = Controls(), sr: int = SAMPLE_RATE,
                  engine=None) -> torch.Tensor:
-    "`text` spoken by `voice` with the `emotion` preset changed by `c`, re-synthesised by espeak-ng → [T] at `sr`."
-    engine = engine or get_tts('espeak')
+    "`text` spoken by `voice` with the `emotion` preset changed by `c`, re-synthesised by its engine → [T] at `sr`."
+    engine = engine or get_tts(engine_of(voice))
+    per_semitone = ESPEAK_UNITS_PER_SEMITONE if engine.name == 'espeak' else 1 / SEMITONES_PER_PITCH   # preset pitch points
     p = EMOTION_PROSODY[emotion]
-    p = replace(p, pitch=p.pitch + ESPEAK_UNITS_PER_SEMITONE * c.pitch, range=p.range + c.range, rate=p.rate * c.rate)
+    p = replace(p, pitch=p.pitch + per_semitone * c.pitch, range=p.range + c.range, rate=p.rate * c.rate)
     w, esr = engine.synthesize(text, voice, emotion, p)
     w = apply_tilt(trim_silence(w, esr), p.tilt)
     return apply_gain(resample(torch.from_numpy(w), esr, sr), c.loudness)   # [T at sr]
@@ -190,6 +192,72 @@ def _html(text: str, kind: str = '') -> str:
     color = {'error': '#b00020', 'note': '#666'}.get(kind, 'inherit')
     return f'<span style="color:{color}">{escape(str(text))}</span>' if text else ''   # a file name is text, not markup
 
+# %% ../nbs/17_widgets.ipynb #6fe52ab9
+MIC_ESM = r"""
+function wav(chunks, rate) {            // Float32 chunks → a 16-bit PCM mono WAV file
+  const n = chunks.reduce((a, c) => a + c.length, 0), buf = new DataView(new ArrayBuffer(44 + 2 * n));
+  const str = (o, s) => { for (let i = 0; i < s.length; i++) buf.setUint8(o + i, s.charCodeAt(i)); };
+  str(0, 'RIFF'); buf.setUint32(4, 36 + 2 * n, true); str(8, 'WAVEfmt '); buf.setUint32(16, 16, true);
+  buf.setUint16(20, 1, true); buf.setUint16(22, 1, true); buf.setUint32(24, rate, true);
+  buf.setUint32(28, 2 * rate, true); buf.setUint16(32, 2, true); buf.setUint16(34, 16, true);
+  str(36, 'data'); buf.setUint32(40, 2 * n, true);
+  let o = 44;
+  for (const c of chunks) for (const x of c) { buf.setInt16(o, Math.max(-1, Math.min(1, x)) * 32767, true); o += 2; }
+  return new Uint8Array(buf.buffer);
+}
+function base64(bytes) {
+  let s = '';
+  for (let i = 0; i < bytes.length; i += 0x8000) s += String.fromCharCode.apply(null, bytes.subarray(i, i + 0x8000));
+  return btoa(s);
+}
+export default { render({ model, el }) {
+  const button = document.createElement('button'), status = document.createElement('span');
+  button.className = 'eol-mic-button jupyter-button'; status.className = 'eol-mic-status';
+  button.textContent = '● record'; el.classList.add('eol-mic'); el.append(button, status);
+  let ctx = null, stream = null, node = null, chunks = [], timer = null;
+  async function stop() {
+    if (!ctx) return;
+    clearTimeout(timer); node.disconnect(); stream.getTracks().forEach(t => t.stop());
+    const rate = ctx.sampleRate, bytes = wav(chunks, rate), seconds = (bytes.length - 44) / 2 / rate;
+    await ctx.close(); ctx = null; chunks = [];
+    button.textContent = '● record'; status.textContent = ` sent ${seconds.toFixed(1)} s`;
+    model.set('wav_b64', base64(bytes)); model.set('takes', model.get('takes') + 1); model.save_changes();
+  }
+  button.onclick = async () => {
+    if (ctx) return stop();
+    try { stream = await navigator.mediaDevices.getUserMedia({ audio: true }); }
+    catch (e) { status.textContent = ' no microphone: ' + (e.message || e); model.set('error', String(e.message || e)); model.save_changes(); return; }
+    ctx = new AudioContext();
+    node = ctx.createScriptProcessor(4096, 1, 1);
+    node.onaudioprocess = (ev) => chunks.push(new Float32Array(ev.inputBuffer.getChannelData(0)));
+    ctx.createMediaStreamSource(stream).connect(node); node.connect(ctx.destination);
+    button.textContent = '■ stop'; status.textContent = ' recording… (speak one sentence)';
+    timer = setTimeout(stop, 1000 * model.get('max_seconds'));
+  };
+}};
+"""
+
+@functools.lru_cache(maxsize=1)
+def _mic_class():
+    import anywidget, traitlets
+    class MicRecorder(anywidget.AnyWidget):
+        "A record button: the browser's microphone → `takes` counts recordings, `wav_b64` holds the last as a WAV file."
+        _esm = MIC_ESM
+        wav_b64 = traitlets.Unicode('').tag(sync=True)
+        takes = traitlets.Int(0).tag(sync=True)
+        max_seconds = traitlets.Float(6.0).tag(sync=True)
+        error = traitlets.Unicode('').tag(sync=True)
+        def wav_bytes(self) -> bytes: return base64.b64decode(self.wav_b64)
+    return MicRecorder
+
+def mic_recorder(max_seconds: float = 6.0, on_take: Optional[Callable] = None, on_error: Optional[Callable] = None):
+    "A record button (JupyterLab, Colab, any anywidget front end) calling `on_take(wav bytes)` after each recording; None without anywidget."
+    try: mic = _mic_class()(max_seconds=float(max_seconds))
+    except ImportError: return None
+    if on_take: mic.observe(lambda ch: on_take(mic.wav_bytes()), 'takes')
+    if on_error: mic.observe(lambda ch: on_error(ch['new']), 'error')
+    return mic
+
 # %% ../nbs/17_widgets.ipynb #856836d4
 EMOTION_COLORS = dict(neutral='#888888', happy='#f2a900', sad='#3b6fb6', angry='#d62728', surprised='#2ca02c', fearful='#9467bd')
 
@@ -242,6 +310,8 @@ class ProbePanel:
         for s, css in ((self.pitch, 'eol-pitch'), (self.range, 'eol-range'), (self.rate, 'eol-rate'), (self.loudness, 'eol-loudness')):
             s.add_class(css)
         self.upload = W.FileUpload(accept='audio/*,.wav,.flac,.ogg,.mp3', multiple=False, description='upload audio')
+        self.mic = mic_recorder(P.max_seconds, on_take=lambda b: self.load_upload(b, 'microphone.wav', 'Recording'),   # same checks
+                                on_error=lambda e: setattr(self.upload_status, 'value', _html(f'Microphone refused: {e}', 'error')))
         self.source = W.ToggleButtons(options=['sentence', 'upload'], description='source')
         self.message, self.note, self.upload_status = W.HTML(), W.HTML(_html(P.note, 'note')), W.HTML()
         self.reply_text, self.reply_emotion, self.timing = W.HTML(), W.HTML(), W.HTML()
@@ -256,7 +326,8 @@ class ProbePanel:
         self.update()
 
     def _layout(self):
-        controls = W.VBox([self.sentence, W.HBox([self.voice, self.emotion]), W.HBox([self.source, self.upload]), self.upload_status,
+        inputs = W.HBox([self.source, self.upload] + ([self.mic] if self.mic is not None else []))
+        controls = W.VBox([self.sentence, W.HBox([self.voice, self.emotion]), inputs, self.upload_status,
                            self.pitch, self.range, self.rate, self.loudness], layout=W.Layout(width='640px'))
         answer = W.VBox([W.HTML('<b>query</b>'), self.query_audio, W.HTML('<b>reply</b>'), self.reply_text,
                          self.reply_emotion, self.reply_audio, self.timing])
@@ -276,11 +347,11 @@ class ProbePanel:
         f = files[0] if isinstance(files, (list, tuple)) else next(iter(files.values()))
         self.load_upload(f['content'], f.get('name', 'upload.wav'))
 
-    def load_upload(self, content: bytes, name: str = 'upload.wav'):
-        "Use an uploaded file as the query; a bad one is refused with the reason and changes nothing else."
+    def load_upload(self, content: bytes, name: str = 'upload.wav', what: str = 'Upload'):
+        "Use an uploaded file (or a recording) as the query; a bad one is refused with the reason and changes nothing else."
         try: self.uploaded, notes = read_upload(content, name, self.parts.max_seconds, return_notes=True)
         except AudioError as e:
-            self.upload_status.value = _html(f'Upload refused: {e}', 'error'); return
+            self.upload_status.value = _html(f'{what} refused: {e}', 'error'); return
         self.upload_status.value = _html(f'using {upload_label(name)} ({len(self.uploaded) / SAMPLE_RATE:.1f} s)'
                                          + ''.join(f'; {n}' for n in notes), 'note')
         if self.source.value == 'upload': self.update()
@@ -447,7 +518,8 @@ def _sentence_options():
     return [s['text'] for s in S if s['kind'] == 'tone'] + [s['text'] for s in S if s['kind'] == 'explicit']
 
 def _voice_options(cfg):
-    train, test = query_voices(cfg.data.n_query_voices, cfg.data.n_test_voices)
+    dc = cfg.data
+    train, test = query_voices(dc.n_query_voices, dc.n_test_voices, dc.n_piper_voices, dc.n_test_piper_voices)
     return [(v, v) for v in train] + [(f'{v} (held out)', v) for v in test]
 
 def dataset_map_and_prototypes(feats: dict, n_points: int = 600, seed: int = 0) -> tuple:

@@ -2,7 +2,8 @@
 
 It copies nbs/17_widgets.ipynb into a temporary folder (so autosave never touches the repo), starts JupyterLab there
 with `--expose-app-in-browser`, runs all cells through `window.jupyterapp.commands`, moves the pitch slider with the
-keyboard, checks that the emotion bar chart changed and saves a screenshot (path printed; EOL_SCREENSHOT_DIR picks the
+keyboard, checks that the emotion bar chart changed, refuses a bad upload, records 2.5 s from Chromium's fake
+microphone (a generated wav file) through the panel's record button, checks the panel heard it, and saves a screenshot (path printed; EOL_SCREENSHOT_DIR picks the
 folder, default runs/screenshots). Skipped, with the reason, when /usr/bin/chromium or playwright is missing.
 Run alone: `HF_HUB_OFFLINE=1 .venv/bin/python -m pytest tests/test_browser.py -x -q -s`.
 """
@@ -85,12 +86,22 @@ def screenshot_dir():
     d.mkdir(parents=True, exist_ok=True); return d
 
 
-def test_widgets_notebook_in_jupyterlab(lab):
+@pytest.fixture(scope='module')
+def spoken_wav(tmp_path_factory):
+    "What Chromium's fake microphone plays: a sentence spoken happy, as a 16 kHz wav file."
+    from emotion_omni_lite.audio import save_wav
+    from emotion_omni_lite.tts import speak
+    return save_wav(tmp_path_factory.mktemp('mic') / 'spoken.wav', speak('I just got the results back.', 'en-us+f2', 'happy'))
+
+
+def test_widgets_notebook_in_jupyterlab(lab, spoken_wav):
     t0 = time.time()
     left = lambda: max(1.0, BUDGET_S - (time.time() - t0)) * 1000  # ms left of the budget
     shot = screenshot_dir() / 'widgets_probe_panel.png'
     with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        mic = ['--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream',   # a microphone that plays a file
+               f'--use-file-for-fake-audio-capture={spoken_wav}']
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS + mic)
         page = None
         try:
             page = browser.new_page(viewport={'width': 1400, 'height': 1000})
@@ -128,6 +139,17 @@ def test_widgets_notebook_in_jupyterlab(lab):
             chooser.value.set_files(files=[{'name': 'notes.txt', 'mimeType': 'text/plain', 'buffer': b'this is not audio'}])
             panel.get_by_text('Upload refused').wait_for(timeout=STEP_MS)   # shown next to the upload button
             assert not page.evaluate(ERRORS)
+            # the record button: the browser's (fake) microphone → the kernel, through the upload's checks → the chart
+            record = panel.locator('.eol-mic-button')
+            record.click(timeout=STEP_MS)
+            panel.get_by_text('recording…').wait_for(timeout=STEP_MS)
+            page.wait_for_timeout(2500)                                   # speak for 2.5 s
+            record.click(timeout=STEP_MS)
+            panel.get_by_text('using microphone.wav').wait_for(timeout=STEP_MS)
+            page.wait_for_function(f'(b) => {{ const r = ({READ_BARS})(); return r && JSON.stringify(r) !== JSON.stringify(b); }}',
+                                   arg=after, timeout=STEP_MS, polling=250)
+            heard = page.evaluate(READ_BARS)
+            assert not page.evaluate(ERRORS)
             page.evaluate("() => window.jupyterapp.commands.execute('application:toggle-left-area')")
             page.wait_for_timeout(1000)                                   # let plotly finish its transition
             panel.scroll_into_view_if_needed(timeout=STEP_MS)
@@ -139,6 +161,6 @@ def test_widgets_notebook_in_jupyterlab(lab):
             raise
         finally:
             browser.close()
-    print(f'\nemotion chart before {before}\n             after  {after}\nscreenshot: {shot} ({time.time() - t0:.1f} s)')
+    print(f'\nemotion chart before {before}\n             after  {after}\n  microphone  {heard}\nscreenshot: {shot} ({time.time() - t0:.1f} s)')
     assert before != after
     assert shot.exists() and shot.stat().st_size > 5_000

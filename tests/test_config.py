@@ -34,6 +34,12 @@ def test_incompatible_fields_are_named():
         get_config('lite', **{'llm.num_kv_heads': 3})
     with pytest.raises(ConfigError, match='has no field'):
         get_config('lite', **{'llm.width': 3})
+    with pytest.raises(ConfigError, match='data.n_piper_voices.*8 pseudo-speakers'):
+        get_config('lite', **{'data.n_piper_voices': 9})
+    with pytest.raises(ConfigError, match='data.n_test_piper_voices'):
+        get_config('lite', **{'data.n_test_piper_voices': 0})
+    with pytest.raises(ConfigError, match="emotion_encoder.train_engine.*'espeak' or 'piper'"):
+        get_config('lite', **{'emotion_encoder.train_engine': 'festival'})
     with pytest.raises(ConfigError, match='unknown'):
         get_config('gigantic')
 
@@ -45,6 +51,30 @@ def test_stage_hash_follows_what_not_how():
     assert stage_hash('data', lite, 0) == stage_hash('data', get_config('lite'), 0)
     assert stage_hash('data', lite, 0) != stage_hash('data', set_field(lite, 'data.n_dialogues', 10), 0)
     assert stage_hash('data', lite, 0) == stage_hash('data', set_field(lite, 'data.workers', 1), 0)   # how, not what
+    # fields added later count only once set: one engine's data keeps the hash it had before the second engine existed
+    from emotion_omni_lite.stages import hashed_part
+    one = get_config('lite', **{'data.n_piper_voices': 0, 'data.n_test_piper_voices': 0})
+    assert 'n_piper_voices' not in hashed_part(one, 'data') and 'n_piper_voices' in hashed_part(lite, 'data')
+    assert stage_hash('data', one, 0) != stage_hash('data', lite, 0)
+
+
+def test_cross_engine_stages_only_where_two_engines_speak():
+    from emotion_omni_lite.cli import plan_tasks
+    from emotion_omni_lite.config import get_settings
+    from emotion_omni_lite.stages import stage_applies, stage_config
+    cross = ('emotion_encoder_espeak_only', 'emotion_encoder_piper_only')
+    s = get_settings(preset='smoke', data_dir='/nonexistent', out_dir='/nonexistent')
+    one = get_config('smoke', **{'data.n_piper_voices': 0, 'data.n_test_piper_voices': 0})
+    assert all(stage_applies(n, get_config('smoke')) for n in cross) and not any(stage_applies(n, one) for n in cross)
+    assert set(cross) <= {t.name for t in plan_tasks(get_config('smoke'), s)}
+    assert not set(cross) & {t.name for t in plan_tasks(one, s)}
+    assert stage_config('emotion_encoder_piper_only', get_config('smoke')).emotion_encoder.train_engine == 'piper'
+    from emotion_omni_lite.stages import stage_hash
+    lite = get_config('lite')
+    for n in cross:                       # a third of the kit's steps, once: a run's own config hashes as the table's
+        once = stage_config(n, lite)
+        assert once.stages.emotion.steps == lite.stages.emotion.steps // 3 and once.stages.emotion.aug_copies == 0
+        assert stage_config(n, once) == once and stage_hash(n, once, 0) == stage_hash(n, lite, 0)
 
 
 def test_unknown_emotion():

@@ -11,7 +11,7 @@ from emotion_omni_lite.config import ConfigError, EMOTIONS, get_config, get_sett
 from emotion_omni_lite.dataset import (build_dataset, load_dialogues, load_units_tokenizer, build_info, plan_dialogues,
                                        audio_path, load_folder, UnitTokenizer)
 from emotion_omni_lite.dialogues import heldout_sentences, all_sentences, REPLY_EMOTION, REPLY_STYLE
-from emotion_omni_lite.tts import query_voices
+from emotion_omni_lite.tts import PIPER_VOICES, engine_of, piper_voices, query_voices
 from emotion_omni_lite.stages import StageMissing
 
 COLUMNS = {'id', 'sentence_id', 'sentence_kind', 'query_text', 'user_emotion', 'voice', 'reply_text', 'reply_emotion',
@@ -42,7 +42,8 @@ def test_columns_and_contents(smoke):
 
 def test_splits_do_not_leak(smoke):
     cfg, s, ds, df = smoke
-    train_v, test_v = query_voices(cfg.data.n_query_voices, cfg.data.n_test_voices)
+    dc = cfg.data
+    train_v, test_v = query_voices(dc.n_query_voices, dc.n_test_voices, dc.n_piper_voices, dc.n_test_piper_voices)
     held = heldout_sentences(cfg.data.heldout_sentence_frac, s.seed)
     train = df[df.split == 'train']
     assert not set(train.voice) & set(test_v) and not set(train.sentence_id) & held
@@ -51,6 +52,24 @@ def test_splits_do_not_leak(smoke):
     assert len(held) >= 0.2 * len(all_sentences()) and len(all_sentences()) >= 120
     lite = get_config('lite').data
     assert lite.n_query_voices >= 12 and lite.n_test_voices >= 3 and lite.n_dialogues >= 3000
+
+
+def test_two_engines_speak_the_queries(smoke):
+    "espeak's voices and the Piper pseudo-speakers both speak queries, each engine with held-out speakers of its own."
+    cfg, s, ds, df = smoke
+    dc, engine = cfg.data, df.voice.map(engine_of)
+    assert set(engine) == {'espeak', 'piper'} and set(df.voice[engine == 'piper']) <= set(PIPER_VOICES)
+    p_train, p_test = piper_voices(dc.n_piper_voices, dc.n_test_piper_voices)
+    assert set(df.voice[engine == 'piper']) == set(p_train + p_test)
+    assert set(df.split[df.voice.isin(p_test)]) == {'test_voice', 'test_both'}       # held out: never in training
+    share = dc.n_piper_voices / (dc.n_query_voices + dc.n_piper_voices)             # voices are drawn uniformly
+    assert abs((engine == 'piper').mean() - share) < 0.1
+    for eng in ('espeak', 'piper'):                                               # both sound: voiced, at a speaking level
+        r = ds[int(np.flatnonzero(engine.values == eng)[0])]
+        w = load_audio(audio_path(r, s))
+        assert (pitch_contour(w) > 0).float().mean() > 0.25 and -40 < 20 * torch.log10(w.pow(2).mean().sqrt()) < -10
+    lite = get_config('lite').data
+    assert lite.n_piper_voices >= 6 and lite.n_test_piper_voices >= 2
 
 
 def test_same_seed_same_manifest_hash(smoke, tmp_path):

@@ -5,7 +5,7 @@ import pytest
 
 from emotion_omni_lite.config import get_config, get_settings
 from emotion_omni_lite.cli import ensure_stages
-from emotion_omni_lite.evaluate import EVAL_STAGES, IncompleteRun, check_run, evaluate_run, run_figures
+from emotion_omni_lite.evaluate import EVAL_STAGES, IncompleteRun, check_run, eval_stages, evaluate_run, run_figures
 from emotion_omni_lite.stages import STAGES, stage_folder, stage_hash
 from emotion_omni_lite.report import SYSTEMS, assert_guard, benchmark_table, score, write_report
 
@@ -19,12 +19,13 @@ REQUIRED = ('input_emotion_acc', 'reply_emotion_acc_tone', 'reply_emotion_acc_to
 def test_missing_run_is_named_not_a_traceback(tmp_path, capsys, monkeypatch):
     s = get_settings(preset='smoke', data_dir=str(tmp_path / 'data'), out_dir=str(tmp_path / 'runs'))
     with pytest.raises(IncompleteRun) as e: evaluate_run(settings=s)
-    msg = str(e.value)
-    for name in EVAL_STAGES: assert STAGES[name].what in msg, name
-    assert f"eol run --preset smoke --stages {' '.join(EVAL_STAGES)}" in msg
+    msg, cfg = str(e.value), get_config('smoke')
+    names = eval_stages(cfg)                          # smoke's data has two engines: the cross-engine encoders count too
+    assert set(names) - set(EVAL_STAGES) == {'emotion_encoder_espeak_only', 'emotion_encoder_piper_only'}
+    for name in names: assert STAGES[name].what in msg, name
+    assert f"eol run --preset smoke --stages {' '.join(n for n in STAGES if n in names)}" in msg   # in the table's order
     # an incomplete run: only the stage-2 ablation missing → only it is named, and only it is to be run
-    cfg = get_config('smoke')
-    for name in EVAL_STAGES:
+    for name in names:
         if name == 'stage2_no_adaln': continue
         d = stage_folder(name, s); d.mkdir(parents=True)
         if name == 'data': (d / 'build.json').write_text(json.dumps({'status': 'done', 'config_hash': stage_hash(name, cfg, s.seed)}))
@@ -76,7 +77,7 @@ def test_score_and_report_from_records(tmp_path):
 
 
 def test_smoke_run_end_to_end(smoke_settings, smoke_cfg):
-    ensure_stages(EVAL_STAGES, smoke_cfg, smoke_settings)
+    ensure_stages(eval_stages(smoke_cfg), smoke_cfg, smoke_settings)
     out = evaluate_run(settings=smoke_settings, progress=False)
     rep = json.loads((out / 'report.json').read_text())
     undefined = ('pocketsphinx_wer_generated', 'asr_wer_generated')   # smoke's untrained LLM may reply with no words: WER undefined
@@ -86,6 +87,11 @@ def test_smoke_run_end_to_end(smoke_settings, smoke_cfg):
     md = (out / 'report.md').read_text()
     assert 'Same words, different feelings' in md and 'a proxy, not an LLM judgement' in md
     assert (out / 'figures' / 'timeline.html').exists()
+    # two engines: each heard apart, and each cross-engine encoder on the engine it never heard (report.json and .md)
+    for k in ('input_emotion_acc_heldout_voice_espeak', 'input_emotion_acc_heldout_voice_piper',
+              'cross_engine_espeak_to_piper', 'cross_engine_piper_to_espeak', 'cross_engine_espeak_to_piper_tone'):
+        assert 0 <= rep[k] <= 1, k
+    assert '## Heard from another engine' in md and '| piper alone |' in md
     # one figure, one source: the benchmark's speech column of (c) and (d) is stage 2's speech figure, same replies
     sp = json.loads((out / 'speech_figures.json').read_text())
     assert rep['speech_emotion_acc'] == sp['adaln']['generated_emotion_acc'] and rep['n_speech_items'] == sp['adaln']['n_eval']
@@ -99,7 +105,7 @@ def test_smoke_run_end_to_end(smoke_settings, smoke_cfg):
 
 @pytest.mark.slow
 def test_lite_report_shows_the_gap(lite_settings, lite_cfg):
-    ensure_stages(EVAL_STAGES, lite_cfg, lite_settings)
+    ensure_stages(eval_stages(lite_cfg), lite_cfg, lite_settings)
     out = evaluate_run(settings=lite_settings, progress=False)
     rep = json.loads((out / 'report.json').read_text())
     missing = [k for k in REQUIRED if k not in rep]

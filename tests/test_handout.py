@@ -37,6 +37,11 @@ def test_tts_six_emotions():
     assert all(60 < v['median_f0_hz'] < 500 and v['seconds'] > 0.5 for v in r['rows'].values())
 
 
+def test_piper_pseudo_speaker():
+    r = solution('piper_pseudo_speaker').main()
+    assert 1.9 < r['f0_ratio'] < 2.2 and r['centroid_ratio'] > 1.15            # an octave up; the formants up too
+
+
 def test_decoder_first_audio():
     r = solution('decoder_first_audio').main()
     assert r[5] == {'unit_20_sees': list(range(1, 11)), 'first_chunk_needs_tokens': 5}
@@ -108,6 +113,13 @@ def test_emotion_confusions(smoke_trained):
     assert sum(sum(v.values()) for v in r['confusion'].values()) == r['n'] > 0 and len(r['most_confused']) == 2
 
 
+def test_cross_engine_confusions(smoke_trained):
+    from emotion_omni_lite.config import EMOTIONS
+    r = solution('cross_engine_confusions').main(settings=smoke_trained)
+    assert [v['heard_on'] for v in r.values()] == ['piper', 'espeak']
+    assert all(0 <= v['accuracy'] <= 1 and v['absorbs'] in EMOTIONS and len(v['per_emotion']) == 6 for v in r.values())
+
+
 def test_llm_written_emotion(smoke_trained):
     from emotion_omni_lite.config import EMOTIONS
     r = solution('llm_written_emotion').main(settings=smoke_trained)
@@ -127,7 +139,8 @@ def test_speak_other_emotions(smoke_trained):
 def test_stale_runs(smoke_trained):
     r = solution('stale_runs').main(settings=smoke_trained)
     assert r['stage2 lr']['to train'] == ['stage2', 'stage2_no_adaln']
-    assert r['emotion steps']['to train'] == ['emotion_encoder', 'stage1', 'stage1_semantic_only', 'stage2', 'stage2_no_adaln']
+    assert r['emotion steps']['to train'] == ['emotion_encoder', 'stage1', 'stage1_semantic_only', 'emotion_encoder_espeak_only',
+                                              'emotion_encoder_piper_only', 'stage2', 'stage2_no_adaln']   # the cross-engine runs: a third of its steps
 
 
 def test_tone_or_words():
