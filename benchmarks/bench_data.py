@@ -1,6 +1,6 @@
 """Build the dialogue dataset from scratch into a temporary folder and print its build time and size.
 
-    .venv/bin/python benchmarks/bench_data.py            # lite (the issue's budget: at most 2 minutes on 2 cores)
+    .venv/bin/python benchmarks/bench_data.py            # lite (the budget: at most 2 minutes on 2 cores)
     .venv/bin/python benchmarks/bench_data.py --preset smoke --keep /tmp/where
 """
 import argparse, json, os, shutil, tempfile, time
