@@ -2,12 +2,12 @@
 gets wrong, and count how many of them never occur in the training queries. What does that say about what it
 learned?
 
-On `lite`, 60 held-out-sentence queries: CER 0.729. 235 words of the references are missing from the transcripts,
-98 of them (42 %) words the training queries never contain. The rest are known words lost because the sentence
-around them is new. The transcripts show why: the stand-in answers with a *training* sentence that sounds alike
-("the shop closed down" → "the concert is sold out", "i have to fly tomorrow" → "i have to talk to her tonight").
-It learned the language of about a hundred sentences as wholes, not the sounds of letters: on the same run, held-out
-voices of known sentences have a CER of 16 %, held-out sentences 70 %.
+On `lite` (seed 0), 60 held-out-sentence queries: CER 0.71. 235 words of the references are missing from the
+transcripts, 98 of them (42 %) words the training queries never contain. The rest are known words lost because the
+sentence around them is new. The transcripts show why: the stand-in answers with a *training* sentence that sounds
+alike ("the shop closed down" → "the school called about my son", "i have to fly tomorrow" → "i have to see the
+dentist"). It learned the language of about a hundred sentences as wholes, not the sounds of letters: on the same
+run, held-out voices of known sentences have a CER of 13 %, held-out sentences 71 %.
 """
 import re
 from collections import Counter

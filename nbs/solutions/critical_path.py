@@ -2,12 +2,13 @@
 waits for, then add up the longest chain of waits with the stage table's measured minutes. Which single task would
 shorten the whole job most if it were twice as fast?
 
-For a fresh `lite` run the longest chain of waits is data → asr → stage1 → stage2: 9.8 minutes counted with the stage
-table's minutes (each stage alone on two threads; the caches and the evaluation parts have no minutes in the table
-and add about four minutes in the job). The longest task on it is stage 1 (3.2 min). Twice as fast, it would save
-its half, 1.6 minutes, because stage 2 waits for stage 1 alone; its ablation (2.2 min, beside it) would then finish
-later, but only the evaluation waits for that. The ASR (2.0 min) is on the path too; the emotion encoder, the text LLM
-and the vocoder (2.6 min together) run beside it on the other worker, so halving the ASR would save only 0.4 min.
+For a fresh `lite` run the longest chain of waits is data → emotion_encoder → stage1 → stage2: 13.8 minutes counted
+with the stage table's minutes (the caches and the evaluation parts have no minutes in the table and add about four
+minutes in the job). The longest task on it is the emotion encoder (4.5 min, one thread beside the ASR: 900 steps on
+clean and augmented copies of every query). Twice as fast, it would save its half, 2.3 minutes, and then only just:
+the chain through the ASR (2.0 min, beside it) would be 0.3 minutes shorter still. Stage 1 (3.2 min) is next;
+halving it saves its half, 1.6 minutes, because stage 2 waits for stage 1 alone. The two cross-engine runs, the text
+LLM and the vocoder fill the other worker's gaps and lie on no chain.
 """
 import tempfile
 from emotion_omni_lite.config import get_config, get_settings

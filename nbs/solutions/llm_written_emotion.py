@@ -2,12 +2,12 @@
 write it with each of the six emotions in front ("(sad) …") and let the trained text LLM reply. Does the reply's style
 follow the written emotion? What does stage 1 then have to learn from the voice instead?
 
-On `lite`, "The shop closed down." with the six emotions written in front gets the styles comforting, reassuring,
-comforting, calming, reassuring, reassuring: 3 of 6 follow the emotion (sad → comforting, angry → calming,
-fearful → reassuring); neutral, happy and surprised all get a consoling reply. The topics are wrong too ("the
-website", "the rent", "the bridge"): the sentence is held out, and the small LLM completes with topics it memorised.
-Stage 1 has to take the emotion from the voice and the words from the semantic stream; it gets 95 % of the replies'
-emotions right on held-out voices, more than the written label gives here.
+On `lite` (seed 0), "The shop closed down." with the six emotions written in front gets the styles friendly,
+cheerful, comforting, calming, curious, reassuring: 6 of 6 follow the emotion, because this run's text LLM learned
+the written label (an earlier run followed 3 of 6, consoling every emotion). The topic is wrong in all six ("the
+bridge"): the sentence is held out, and the small LLM completes with a topic it memorised. Stage 1 has to take the
+emotion from the voice and the words from the semantic stream; it gets 88 % of the replies' emotions right on
+held-out voices: the written label, when it is there, is the easier cue.
 """
 from emotion_omni_lite.config import EMOTIONS, get_config, get_settings
 from emotion_omni_lite.cli import ensure_stages

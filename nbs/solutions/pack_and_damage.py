@@ -2,8 +2,9 @@
 table whether they are current there. Then change one byte of one weight file in the unpacked copy and ask again.
 What does the kit do with a run whose files no longer match?
 
-On `lite`: the archive is 746.3 MB, and after unpacking into an empty folder all nine stages are current there
-(data, the three stage-0 runs, both stage-1 runs, the vocoder, both stage-2 runs): nothing would train. One flipped
+On `lite`: the archive is 739.5 MB, and after unpacking into an empty folder all eleven stages are current there
+(data, the three stage-0 runs, both stage-1 runs, the vocoder, the two cross-engine emotion encoders, both stage-2
+runs): nothing would train. One flipped
 bit in the vocoder's weights makes the vocoder `damaged`: its files no longer match the checksums written when it
 finished (`files.json`), so the kit neither loads nor reuses it, and names it. Stage 2 stays `done`: it never read
 the vocoder's run, and a run's hash holds its upstream runs' config hashes, not their files.

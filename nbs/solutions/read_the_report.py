@@ -3,12 +3,12 @@ reply emotion (tone-dependent sentences) and the emotion heard in its speech. Wh
 tone (b → c), AdaLN (d → c) — and which of those gaps would you trust from one seed, given the spread over seeds in
 README's table (about 6 points for stage 1's gap, 8 for the speech emotion)?
 
-On `lite` (seed 0, this session's run), reply emotion on tone-dependent sentences / emotion heard in the speech:
-(a) cascade 30.4 % / 33.3 %, (b) semantic only 61.5 % / 52.1 %, (c) Emotion Omni 89.6 % / 86.5 %, (d) without
-AdaLN 89.6 % / 81.2 %. Hearing the tone adds 28.1 points to the reply's emotion, far beyond the seeds' spread: trust
-it. AdaLN adds 5.2 points to the speech's emotion, less than that spread (8 points): one seed does not show it.
-(d) has the same replies as (c), so only its speech differs. The figure that does show AdaLN is how often the speech
-follows the condition it is given: 79 % with AdaLN, 23 % without (the report card).
+On `lite` (seed 0), reply emotion on tone-dependent sentences / emotion heard in the speech: (a) cascade 32.2 % /
+36.5 %, (b) semantic only 61.1 % / 52.1 %, (c) Emotion Omni 82.5 % / 71.9 %, (d) without AdaLN 82.5 % / 71.9 %.
+Hearing the tone adds 21.5 points to the reply's emotion, far beyond the seeds' spread (4 points for this gap in
+README's table, 6 for stage 1's): trust it. AdaLN adds nothing to the speech's emotion on this seed, and the spread (8 points) would
+hide a few points anyway. (d) has the same replies as (c), so only its speech differs. The figure that does show
+AdaLN is how often the speech follows the condition it is given: 67 % with AdaLN, 18 % without (the report card).
 """
 import json
 from emotion_omni_lite.config import get_settings

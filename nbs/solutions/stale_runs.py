@@ -3,10 +3,11 @@ emotion encoder's steps (`stages.emotion.steps`), and ask the stage table which 
 `eol run` would train again. Why does the second change reach so much further than the first?
 
 On `lite` with every run finished: halving stage 2's learning rate leaves two runs out of date, stage 2 and its
-ablation (5.3 minutes of `lite` training). Ten more steps for the emotion encoder leave five: the encoder itself, then
-both stage-1 runs and both stage-2 runs (12.0 minutes), because a run's hash holds the hashes of the runs it read,
-and everything after the encoder learned from its features. Nothing is retrained by asking: `stage_state` and
-`stages_needed` only read, and `eol run` would train exactly the listed runs.
+ablation (5.3 minutes of `lite` training). Ten more steps for the emotion encoder leave seven: the encoder itself, its
+two cross-engine runs (they train a third of its steps), both stage-1 runs and both stage-2 runs (17.7 minutes),
+because a run's hash holds the hashes of the runs it read, and everything after the encoder learned from its
+features. Nothing is retrained by asking: `stage_state` and `stages_needed` only read, and `eol run` would train
+exactly the listed runs.
 """
 from emotion_omni_lite.config import get_config, get_settings
 from emotion_omni_lite.cli import ensure_stages
