@@ -261,6 +261,8 @@ class TrainConfig:
     log_every: int = 10
     mixed_precision: str = 'no'  # no | bf16 | fp16: forward passes under autocast, trainable weights kept in fp32
     grad_accum: int = 1          # micro-batches per step: batch_size stays the global batch (over every process)
+    length_groups: int = 1       # … and each cut into this many runs of similar length, each padded to its own longest
+                                 # (stages that know their examples' lengths); the same gradient, less padding computed
     gradient_checkpointing: bool = False  # recompute the transformer layers' activations in backward: less memory, more compute
 
 @dataclass
@@ -461,10 +463,11 @@ def lite_config() -> OmniConfig:
         stages=StagesConfig(
             asr=ASRTrainConfig(steps=900, batch_size=16, lr=2e-3, ckpt_every=300, ctc_weight=0.5),
             emotion=EmotionTrainConfig(steps=900, batch_size=32, lr=3e-3, ckpt_every=300, aug_pitch=10.0, aug_gain=0.05,
-                                       train_on_replies=0.25, aug_copies=1),   # a microphone's effects on one copy each
+                                       train_on_replies=0.25, aug_copies=1,    # a microphone's effects on one copy each
+                                       length_groups=4),                       # less padding: a step 1.6× faster
             text=T(steps=250, batch_size=32, lr=3e-3, ckpt_every=50),
             stage1=Stage1TrainConfig(steps=600, batch_size=16, lr=2e-3, ckpt_every=200),
-            stage2=Stage2TrainConfig(steps=600, batch_size=16, lr=2e-3, ckpt_every=200, cross_emotion=0.5),
+            stage2=Stage2TrainConfig(steps=600, batch_size=16, lr=2e-3, ckpt_every=200, cross_emotion=0.5, length_groups=2),
             vocoder=T(steps=300, batch_size=32, lr=3e-3, ckpt_every=100)))
 
 def smoke_config() -> OmniConfig:

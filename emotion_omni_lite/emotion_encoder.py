@@ -333,7 +333,7 @@ def emotion_encoder_job(cfg: OmniConfig, settings: Settings) -> StageJob:
                     collate=lambda b: _emo_collate(b, cfg.audio.n_mels, tc.aug_shift_bins, tc.aug_gain, tc.aug_pitch),
                     loss=_emo_loss, evaluate=evaluate,
                     save=lambda model, folder: save_weights(dict(model.named_parameters()), folder / 'model.safetensors'),
-                    info={'mel_seconds': round(time.time() - t0, 1)})
+                    info={'mel_seconds': round(time.time() - t0, 1)}, lengths=[x.shape[-1] for x, _ in data])
 
 def load_emotion_encoder(cfg: OmniConfig, settings: Optional[Settings] = None) -> nn.Module:
     "The frozen emotion encoder: the pretrained one (full) or the trained lite one (`StageMissing` when it has not run)."

@@ -219,18 +219,21 @@ def stage1_features(cfg: OmniConfig, settings: Optional[Settings] = None, batch_
         ds = load_dialogues(cfg, s)
         rows = ds.remove_columns([c for c in ('units',) if c in ds.column_names]).to_list()
         sem_enc, emo_enc = load_semantic_encoder(cfg, s), load_emotion_encoder(cfg, s)
-        out = {'rows': rows, 'sem': [], 'emo': [], 'n50': [], 'emotion_vec_true': [], 'seconds': 0.0}
+        N = len(rows)
+        out = {'rows': rows, 'sem': [None] * N, 'emo': [None] * N, 'n50': [0] * N, 'emotion_vec_true': None, 'seconds': 0.0}
         t0 = time.time()
-        for i in tqdm(range(0, len(rows), batch_size), desc='encoder features', disable=not progress, leave=False):
-            chunk = rows[i:i + batch_size]
-            q = [load_audio(audio_path(r, s, 'query')) for r in chunk]
-            sem, emo, n, *_ = encode_speech(sem_enc, emo_enc, q, cfg.audio)
-            out['sem'] += [sem[j, :n[j]].half().clone() for j in range(len(chunk))]     # [T50, d_sem] each
-            out['emo'] += [emo[j, :n[j]].half().clone() for j in range(len(chunk))]     # [T50, d_emo] each
-            out['n50'] += n.tolist()
-            reply = [load_audio(audio_path(r, s, 'reply')) for r in chunk]
-            with torch.no_grad(): out['emotion_vec_true'].append(emotion_features(emo_enc, reply, cfg.audio).emotion_vec.cpu())  # [B, d_emo]
-        out['emotion_vec_true'] = torch.cat(out['emotion_vec_true'])                                   # [N, d_emo]
+        by_length = lambda key: sorted(range(N), key=lambda i: rows[i].get(key, 0))   # similar lengths batched: less padding
+        queries, replies = by_length('query_seconds'), by_length('reply_seconds')
+        for k in tqdm(range(0, N, batch_size), desc='encoder features', disable=not progress, leave=False):
+            idx = queries[k:k + batch_size]
+            sem, emo, n, *_ = encode_speech(sem_enc, emo_enc, [load_audio(audio_path(rows[i], s, 'query')) for i in idx], cfg.audio)
+            for j, i in enumerate(idx):
+                out['sem'][i], out['emo'][i] = sem[j, :n[j]].half().clone(), emo[j, :n[j]].half().clone()   # [T50, d] each
+                out['n50'][i] = int(n[j])
+            idx = replies[k:k + batch_size]
+            vec = emotion_features(emo_enc, [load_audio(audio_path(rows[i], s, 'reply')) for i in idx], cfg.audio).emotion_vec.cpu()
+            if out['emotion_vec_true'] is None: out['emotion_vec_true'] = torch.empty(N, vec.shape[-1])   # [N, d_emo]
+            out['emotion_vec_true'][idx] = vec
         out['seconds'] = round(time.time() - t0, 1)
         save_cache(out, path)
         out = load_cache(path)                                          # the same half-precision tensors as a later session reads

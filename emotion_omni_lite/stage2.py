@@ -151,7 +151,8 @@ def stage2_job(cfg: OmniConfig, settings: Settings) -> StageJob:
                 'heldout_unit_ce_streaming': heldout_unit_loss(model, f, test_idx, True)}
     return StageJob(data=data, build=lambda: Stage2Model(cfg), collate=collate_stage2, loss=stage2_loss,
                     save=lambda model, folder: save_weights(model.state_dict(), folder / 'model.safetensors'),
-                    evaluate=evaluate, info={'features_seconds': f.get('seconds')}, eval_on_device=True)
+                    evaluate=evaluate, info={'features_seconds': f.get('seconds')}, eval_on_device=True,
+                    lengths=[len(x['h']) + len(x['units']) for x in data])      # reply states + units: what a step computes over
 
 def load_stage2_model(cfg: OmniConfig, settings: Optional[Settings] = None, name: str = 'stage2') -> Stage2Model:
     "The trained, frozen fusion + decoder of stage `name` (`stage2` or its ablation `stage2_no_adaln`)."

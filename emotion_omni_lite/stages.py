@@ -88,7 +88,7 @@ RUNTIME_ONLY = {'data': ('workers',), 'decoder': ('temperature', 'top_k'), 'trai
 # finished run stays current; set to anything else, they count like every other field.
 HASHED_ONCE_SET = {'units': {'manifest': None}, 'vocoder': {'pretrained': None},
                    'data': {'n_piper_voices': 0, 'n_test_piper_voices': 0}, 'emotion_encoder': {'train_engine': ''},
-                   'train': {'mixed_precision': 'no', 'aug_copies': 0}}
+                   'train': {'mixed_precision': 'no', 'aug_copies': 0, 'length_groups': 1}}
 
 # %% ../nbs/01a_stages.ipynb #d746b29c
 def stage_config(name: str, cfg: OmniConfig) -> OmniConfig:
@@ -221,6 +221,7 @@ class StageJob:
     evaluate: Optional[Callable] = None              # (model, folder) → metrics dict
     info: dict = field(default_factory=dict)         # extra metrics known before training (e.g. feature seconds)
     eval_on_device: bool = False                     # `evaluate` runs where it trained (else on the CPU)
+    lengths: Optional[Sequence[int]] = None          # each example's length (frames): batches cut into length groups
 
 _BOOKKEEPING = ('config.json', 'history.json', 'files.json', 'metrics.json')
 
@@ -305,7 +306,7 @@ def _train(st: Stage, cfg: OmniConfig, job_fn: Callable, s: Settings, folder: Pa
     if main: save_json({**_read(folder / 'config.json'), 'precision': {'mixed_precision': tc.mixed_precision,   # its dtypes
                         'parameters': module_dtypes(model)}}, folder / 'config.json')
     res = fit(model, job.data, job.collate, job.loss, getattr(cfg.stages, st.train), ckpt_dir=folder, seed=s.seed,
-              device=s.device, name=st.name)
+              device=s.device, name=st.name, lengths=job.lengths)
     if res.state is not None:                                           # sharded training: a whole copy to save and score
         set_seed(s.seed); model = job.build(); model.load_state_dict(res.state, strict=False)
     model = model.to(run_device(s)).eval() if job.eval_on_device else model.cpu().eval()

@@ -20,9 +20,9 @@ from .config import TrainConfig, resolve_device
 __all__ = ['THREAD_VARIABLES', 'COMPUTE_DTYPES', 'RECORDED_PACKAGES', 'CKPT_FILES', 'set_seed', 'process_rank', 'is_main_process',
            'distributed_state', 'wait_for_everyone', 'usable_cores', 'limit_threads', 'freeze', 'trainable_state',
            'autocast', 'frozen_precision', 'frozen_dtype', 'enable_checkpointing', 'module_dtypes', 'environment',
-           'share_with_group', 'save_weights', 'save_json', 'load_weights', 'batch_indices', 'CheckpointError',
-           'sha256', 'load_cache', 'save_cache', 'save_checkpoint', 'load_checkpoint', 'has_checkpoint', 'in_notebook',
-           'LiveLoss', 'TrainResult', 'to_device', 'fit']
+           'share_with_group', 'save_weights', 'save_json', 'load_weights', 'batch_indices', 'micro_batches',
+           'CheckpointError', 'sha256', 'load_cache', 'save_cache', 'save_checkpoint', 'load_checkpoint',
+           'has_checkpoint', 'in_notebook', 'LiveLoss', 'TrainResult', 'to_device', 'fit']
 
 # %% ../nbs/01_train.ipynb #c3a5fda5
 def set_seed(seed: int):
@@ -169,6 +169,13 @@ def batch_indices(n: int, batch_size: int, step: int, seed: int) -> list:
     perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed * 100_003 + epoch))
     return perm[i * bs:(i + 1) * bs].tolist()
 
+def micro_batches(idx: Sequence[int], k: int, lengths: Optional[Sequence[int]] = None) -> list:
+    "Batch `idx` cut into `k` equal micro-batches: every `k`-th example, or, given `lengths`, runs of similar length."
+    if lengths is None or k == 1: return [list(idx[j::k]) for j in range(k)]
+    order = sorted(idx, key=lambda i: lengths[i])                      # short with short: each pads to its own longest
+    m = len(order) // k
+    return [order[j * m:(j + 1) * m] for j in range(k)]
+
 # %% ../nbs/01_train.ipynb #2615be49
 def _rng_state() -> dict:
     "torch and CUDA generator states as base64 bytes, Python's as plain numbers (read back without `eval`)."
@@ -302,7 +309,7 @@ def to_device(batch, device):
 
 def fit(model: nn.Module, data: Sequence, collate: Callable, loss_fn: Callable, tcfg: TrainConfig,
         ckpt_dir=None, seed: int = 0, device: str = 'auto', name: str = 'train', resume: bool = True,
-        live: Optional[bool] = None, progress: bool = True) -> TrainResult:
+        live: Optional[bool] = None, progress: bool = True, lengths: Optional[Sequence[int]] = None) -> TrainResult:
     "Train `model`'s trainable parameters on `data` for `tcfg.steps` steps; checkpoints under `ckpt_dir`."
     from accelerate import Accelerator
     from transformers import get_cosine_schedule_with_warmup
@@ -324,9 +331,14 @@ def fit(model: nn.Module, data: Sequence, collate: Callable, loss_fn: Callable, 
     acc = Accelerator(cpu=(dev == 'cpu'), mixed_precision=mp,          # unused embedding) must not stall DDP's reduction
                       kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=True)])
     world, rank, accum = acc.num_processes, acc.process_index, getattr(tcfg, 'grad_accum', 1)
-    if tcfg.batch_size % (world * accum):
+    groups = getattr(tcfg, 'length_groups', 1) if lengths is not None else 1
+    if lengths is not None and len(lengths) != len(data):
+        raise ValueError(f"{name}: {len(lengths)} lengths for {len(data)} examples: give one length per example")
+    if tcfg.batch_size % (world * accum * groups):
         raise ValueError(f"{name}: batch_size={tcfg.batch_size} does not split evenly over {world} process(es) × grad_accum="
-                         f"{accum}: make it a multiple of {world * accum}, or change grad_accum")
+                         f"{accum} × length_groups={groups}: make it a multiple of {world * accum * groups}, or change "
+                         "grad_accum or length_groups")
+    micro = accum * groups                                               # micro-batches per step on each process
     opt = torch.optim.AdamW(params, lr=tcfg.lr, weight_decay=tcfg.weight_decay)
     sched = get_cosine_schedule_with_warmup(opt, math.ceil(tcfg.warmup_frac * tcfg.steps), max(tcfg.steps, 1))
     trainable = {n for n, p in model.named_parameters() if p.requires_grad}
@@ -353,20 +365,20 @@ def fit(model: nn.Module, data: Sequence, collate: Callable, loss_fn: Callable, 
                mininterval=1.0, leave=False)
     for step in bar:
         idx = batch_indices(len(data), tcfg.batch_size, step, seed)     # the global batch: the same on every process
-        if len(idx) % (world * accum):
+        if len(idx) % (world * micro):
             raise ValueError(f"{name}: {len(data)} examples give batches of {len(idx)}, which do not split over {world} "
-                             f"process(es) × grad_accum={accum}: lower batch_size to a multiple of {world * accum}")
+                             f"process(es) × {micro} micro-batches: lower batch_size to a multiple of {world * micro}")
         mine = idx[rank::world]                                         # this process's disjoint share of it
         opt.zero_grad(set_to_none=True)
         seen = {}                                                       # loss and logs, averaged over the micro-batches
-        for j in range(accum):                                          # gradients add up; synced on the last one only
-            with (acc.no_sync(model) if j < accum - 1 else contextlib.nullcontext()):
-                batch = collate([data[i] for i in mine[j::accum]])
+        for j, part in enumerate(micro_batches(mine, micro, lengths)):  # gradients add up; synced on the last one only
+            with (acc.no_sync(model) if j < micro - 1 else contextlib.nullcontext()):
+                batch = collate([data[i] for i in part])
                 with acc.autocast(): out = loss_fn(model, to_device(batch, acc.device))
                 loss, logs = (out if isinstance(out, tuple) else (out, {}))
                 if not torch.isfinite(loss): raise FloatingPointError(f"{name}: loss became {loss.item()} at step {step}; lower the lr in the config")
-                acc.backward(loss / accum)
-            for k, v in {'loss': loss.detach(), **logs}.items(): seen[k] = seen.get(k, 0.0) + float(v) / accum
+                acc.backward(loss / micro)
+            for k, v in {'loss': loss.detach(), **logs}.items(): seen[k] = seen.get(k, 0.0) + float(v) / micro
         if tcfg.grad_clip: acc.clip_grad_norm_(model.parameters(), tcfg.grad_clip)
         opt.step(); sched.step()
         if (step + 1) % tcfg.log_every == 0 or step + 1 == tcfg.steps:
