@@ -1,5 +1,6 @@
 """How close each lite training stage runs to what this machine can do: the machine's matmul throughput, each
-stage's FLOPs per step (counted by torch's FlopCounterMode from the ops' shapes, forward + backward), its achieved
+stage's FLOPs per step (counted by torch's FlopCounterMode from the ops' shapes, forward + backward, of the micro-batches
+a step really runs: a stage with length groups pads each group to its own longest), its achieved
 FLOP/s and the ratio, and where a step's time goes (making the batch, forward, backward, optimizer), and how much of
 it torch's own ops take (torch.profiler's self time of every aten op, over 5 profiled steps; the rest is Python, the
 dispatcher and small allocations — and the profiler's own cost, so it reads low).
@@ -17,7 +18,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from emotion_omni_lite.config import get_config, get_settings
 from emotion_omni_lite.stages import STAGES, stage_config
-from emotion_omni_lite.train import batch_indices, set_seed
+from emotion_omni_lite.train import batch_indices, micro_batches, set_seed
 
 TRAINED = [n for n, st in STAGES.items() if st.train]
 
@@ -45,39 +46,49 @@ def training_setup(name: str, preset: str = 'lite') -> tuple:
     model = job.build().train()
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=tcfg.lr)
-    batch = lambda step: job.collate([job.data[i] for i in batch_indices(len(job.data), tcfg.batch_size, step, 0)])
+    groups = getattr(tcfg, 'length_groups', 1) if job.lengths is not None else 1     # as `fit` cuts a batch
+    batch = lambda step: [job.collate([job.data[i] for i in part]) for part in
+                          micro_batches(batch_indices(len(job.data), tcfg.batch_size, step, 0), groups, job.lengths)]
     loss_of = lambda b: (lambda o: o[0] if isinstance(o, tuple) else o)(job.loss(model, b))
     return tcfg, params, opt, batch, loss_of
+
+
+def forward_backward(loss_of, parts, clock=None) -> None:
+    "One step's micro-batches (length groups), forward and backward each, as `fit` runs them; `clock` adds up the seconds."
+    for b in parts:
+        t0 = time.perf_counter(); loss = loss_of(b) / len(parts)
+        t1 = time.perf_counter(); loss.backward()
+        if clock is not None: clock['forward'] += t1 - t0; clock['backward'] += time.perf_counter() - t1
 
 
 def stage_profile(name: str, steps: int, preset: str = 'lite') -> dict:
     "FLOPs per step and seconds per phase of `steps` training steps of stage `name` (plain loop, as `fit` runs it)."
     tcfg, params, opt, batch, loss_of = training_setup(name, preset)
     with FlopCounterMode(display=False) as fc:                         # one step, forward + backward
-        loss_of(batch(0)).backward()
+        forward_backward(loss_of, batch(0))
     flops = fc.get_total_flops(); opt.zero_grad(set_to_none=True)
     for step in range(2):                                               # warm up
-        loss_of(batch(step)).backward(); opt.step(); opt.zero_grad(set_to_none=True)
+        forward_backward(loss_of, batch(step)); opt.step(); opt.zero_grad(set_to_none=True)
     t = dict(batch=0.0, forward=0.0, backward=0.0, optimizer=0.0)
     t_all = time.perf_counter()
     for step in range(steps):
-        t0 = time.perf_counter(); b = batch(step + 2)
-        t1 = time.perf_counter(); loss = loss_of(b)
-        t2 = time.perf_counter(); opt.zero_grad(set_to_none=True); loss.backward()
+        t0 = time.perf_counter(); parts = batch(step + 2)
+        t['batch'] += time.perf_counter() - t0
+        opt.zero_grad(set_to_none=True); forward_backward(loss_of, parts, t)
+        t3 = time.perf_counter()
         if tcfg.grad_clip: torch.nn.utils.clip_grad_norm_(params, tcfg.grad_clip)
-        t3 = time.perf_counter(); opt.step()
-        t4 = time.perf_counter()
-        t['batch'] += t1 - t0; t['forward'] += t2 - t1; t['backward'] += t3 - t2; t['optimizer'] += t4 - t3
+        opt.step(); t['optimizer'] += time.perf_counter() - t3
     total = time.perf_counter() - t_all
     from torch.profiler import ProfilerActivity, profile                  # how much of a step is torch's own ops
     with profile(activities=[ProfilerActivity.CPU]) as prof:
         t0 = time.perf_counter()
         for step in range(5):
-            loss = loss_of(batch(step + 2 + steps)); opt.zero_grad(set_to_none=True); loss.backward(); opt.step()
+            opt.zero_grad(set_to_none=True); forward_backward(loss_of, batch(step + 2 + steps)); opt.step()
         wall = time.perf_counter() - t0
     ops = sum(e.self_cpu_time_total for e in prof.key_averages() if e.key.startswith('aten::')) / 1e6
     return {'flops_per_step': flops, 'step_s': total / steps, 'phases': {k: v / steps for k, v in t.items()},
-            'ops_share': min(1.0, ops / wall), 'steps_in_stage': tcfg.steps, 'batch_size': tcfg.batch_size}
+            'ops_share': min(1.0, ops / wall), 'steps_in_stage': tcfg.steps, 'batch_size': tcfg.batch_size,
+            'length_groups': len(batch(0))}
 
 
 def main():
@@ -96,7 +107,8 @@ def main():
         rate = r['flops_per_step'] / r['step_s']
         sh = ' '.join(f"{r['phases'][k] / r['step_s']:4.0%}" for k in ('batch', 'forward', 'backward', 'optimizer'))
         print(f"{name:22s} | {r['flops_per_step'] / 1e9:10.2f} | {r['step_s'] * 1e3:7.0f} | {rate / 1e9:7.2f} | "
-              f"{rate / peak:7.1%} | {sh} | {r['ops_share']:.0%}", flush=True)
+              f"{rate / peak:7.1%} | {sh} | {r['ops_share']:.0%}"
+              + (f" ({r['length_groups']} length groups a step)" if r['length_groups'] > 1 else ''), flush=True)
 
 
 if __name__ == '__main__':

@@ -463,8 +463,7 @@ def lite_config() -> OmniConfig:
         stages=StagesConfig(
             asr=ASRTrainConfig(steps=900, batch_size=16, lr=2e-3, ckpt_every=300, ctc_weight=0.5),
             emotion=EmotionTrainConfig(steps=900, batch_size=32, lr=3e-3, ckpt_every=300, aug_pitch=10.0, aug_gain=0.05,
-                                       train_on_replies=0.25, aug_copies=1,    # a microphone's effects on one copy each
-                                       length_groups=4),                       # less padding: a step 1.6× faster
+                                       train_on_replies=0.25, aug_copies=1),   # a microphone's effects on one copy each
             text=T(steps=250, batch_size=32, lr=3e-3, ckpt_every=50),
             stage1=Stage1TrainConfig(steps=600, batch_size=16, lr=2e-3, ckpt_every=200),
             stage2=Stage2TrainConfig(steps=600, batch_size=16, lr=2e-3, ckpt_every=200, cross_emotion=0.5, length_groups=2),

@@ -23,7 +23,7 @@ from .decoder import build_fusion, build_speech_decoder
 
 # %% auto #0
 __all__ = ['Stage2Model', 'collate_stage2', 'stage2_loss', 'stage2_features', 'cross_emotion_examples', 'stage2_example',
-           'heldout_unit_loss', 'prepare_stage2', 'stage2_job', 'load_stage2_model']
+           'heldout_unit_loss', 'prepare_stage2', 'stage2_job', 'load_stage2_model', 'emotion_vector_contrast']
 
 # %% ../nbs/14_stage2.ipynb #e66c34f2
 class Stage2Model(nn.Module):
@@ -158,3 +158,15 @@ def load_stage2_model(cfg: OmniConfig, settings: Optional[Settings] = None, name
     "The trained, frozen fusion + decoder of stage `name` (`stage2` or its ablation `stage2_no_adaln`)."
     cfg = stage_config(name, cfg)
     return freeze(load_weights(Stage2Model(cfg), require_stage(name, cfg, settings) / 'model.safetensors')).to(run_device(settings))
+
+# %% ../nbs/14_stage2.ipynb #88bf8a3b
+def emotion_vector_contrast(vectors: torch.Tensor, labels: Sequence[str], train: Sequence[bool]) -> dict:
+    "How distinct emotion vectors [N, d] are: between-emotion ÷ within-emotion variance, and how often the nearest training mean names a held-out one."
+    v, train = vectors.float(), torch.tensor(list(train), dtype=torch.bool)
+    names = sorted(set(labels)); y = torch.tensor([names.index(l) for l in labels])
+    means = torch.stack([v[train & (y == k)].mean(0) for k in range(len(names))])            # [E, d]
+    within = torch.stack([(v[y == k] - means[k]).pow(2).sum(-1).mean() for k in range(len(names))]).mean()
+    between = (means - means.mean(0)).pow(2).sum(-1).mean()
+    nearest = torch.cdist(v[~train], means).argmin(-1)
+    return {'between_within': round(float(between / within), 2), 'nearest_mean_acc': round(float((nearest == y[~train]).float().mean()), 4),
+            'n_heldout': int((~train).sum())}
