@@ -48,7 +48,7 @@ def _as_float(a: np.ndarray) -> np.ndarray:
 def check_wave(wave, sr: int, source='<array>', channels_last: Optional[bool] = None) -> np.ndarray:
     "Mono float32 samples from `wave` ([T], [T, C] or [C, T]; files are [T, C]) after the checks every input must pass."
     w = _as_float(np.asarray(wave))
-    if w.size == 0: raise AudioError(source, "has zero length (no samples)", "check the recording or remove the row")
+    if w.size == 0: raise AudioError(source, "has zero length (no samples)", "record it again (in a dataset: remove its row)")
     if w.ndim == 2:                                                     # channels are the shorter side unless the caller knows
         last = channels_last if channels_last is not None else w.shape[1] <= w.shape[0]
         with np.errstate(over='ignore', invalid='ignore'): w = w.mean(axis=1 if last else 0)   # [T, C] or [C, T] → [T]
@@ -58,7 +58,7 @@ def check_wave(wave, sr: int, source='<array>', channels_last: Optional[bool] = 
     if not np.isfinite(w).all():
         raise AudioError(source, f"contains {int((~np.isfinite(w)).sum())} NaN or Inf samples", "re-export the file; the conversion that wrote it failed")
     if np.abs(w).max() < SILENCE_PEAK:
-        raise AudioError(source, f"is silent (peak {np.abs(w).max():.1e})", "check the microphone or remove the row")
+        raise AudioError(source, f"is silent (peak {np.abs(w).max():.1e})", "check the microphone and record again (in a dataset: remove its row)")
     return w
 
 RATE_STEP = 50            # an odd source rate is snapped to a multiple of this (≤ 0.3 % pitch at 8 kHz, inaudible)

@@ -262,7 +262,8 @@ class TrainConfig:
     mixed_precision: str = 'no'  # no | bf16 | fp16: forward passes under autocast, trainable weights kept in fp32
     grad_accum: int = 1          # micro-batches per step: batch_size stays the global batch (over every process)
     length_groups: int = 1       # … and each cut into this many runs of similar length, each padded to its own longest
-                                 # (stages that know their examples' lengths); the same gradient, less padding computed
+                                 # (stages that know their examples' lengths): less padding computed, the same gradient
+                                 # of the same examples, but a stage's random draws per batch fall on other examples
     gradient_checkpointing: bool = False  # recompute the transformer layers' activations in backward: less memory, more compute
 
 @dataclass

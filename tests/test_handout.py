@@ -1,5 +1,5 @@
 "The lab handout's exercises: every solution in nbs/solutions runs (under smoke) and says what the handout says."
-import importlib.util, json, re
+import importlib.util, json, math, re
 from pathlib import Path
 
 import pytest
@@ -202,3 +202,174 @@ def test_read_the_report(smoke_trained):
     r = solution('read_the_report').main(settings=smoke_trained)
     assert set(r['table']) == {'(a) cascade', '(b) semantic only', '(c) Emotion Omni', '(d) no AdaLN'}
     assert -1 <= r['tone_adds_reply_emotion'] <= 1 and -1 <= r['adaln_adds_speech_emotion'] <= 1
+
+
+# Second exercises: one more for every lesson
+
+def test_lite_vs_full_shares():
+    r = solution('lite_vs_full_shares').main()
+    assert r['full']['largest_part'] == 'llm' and r['lite']['largest_part'] != 'llm'
+    assert r['lite']['stage1_trains'] > 10 * r['full']['stage1_trains']        # lite trains a far larger share
+    assert r['lite']['part_share']['llm'] < r['full']['part_share']['llm']
+
+
+def test_emotion_width_follows():
+    r = solution('emotion_width_follows').main('smoke', dim=8)
+    assert 'fusion.adaln_cond_dim' in r['alone']                              # refused alone, the field named
+    assert r['changed'] == ['emotion_encoder', 'adapter', 'emotion_head', 'adaln']
+    assert all(r['after'][p] < r['before'][p] for p in r['changed'])
+
+
+def test_length_groups_padding(smoke_settings):
+    r = solution('length_groups_padding').main(settings=smoke_settings, steps=20)
+    ratios = [r[k]['frames_per_real_frame'] for k in (1, 2, 4, 8)]
+    assert ratios == sorted(ratios, reverse=True) and ratios[0] > ratios[-1] >= 1.0   # finer groups, less padding
+    assert all(r[k]['attention_per_real'] >= r[k]['frames_per_real_frame'] for k in (1, 2, 4, 8))
+
+
+def test_runtime_or_retrain():
+    from emotion_omni_lite.stages import STAGES
+    r = solution('runtime_or_retrain').main('smoke')
+    assert all(r[k] == [] for k in ('one data worker', 'temperature 0.7', 'stage 1 grad_accum 4', 'stage 1 checkpointing'))
+    assert r['stage 1 in bf16'] == ['stage1', 'stage1_semantic_only', 'stage2', 'stage2_no_adaln']
+    assert r['3 reply states per chunk'] == ['stage2', 'stage2_no_adaln'] and r['seed 1'] == list(STAGES)
+
+
+def test_phone_line_pitch():
+    r = solution('phone_line_pitch').main('smoke')
+    assert abs(r['phone']['median_f0_hz'] - r['clean']['median_f0_hz']) < 5 and r['below_180hz_drop_db'] > 15
+    inside = r['rows 300-3400 Hz']['mean_drop_db']
+    assert inside < 2 < r['rows above 3400 Hz']['mean_drop_db'] and inside < r['rows below 300 Hz']['mean_drop_db']
+    gap = lambda w: abs(r['brightness_db angry'][w] - r['brightness_db sad'][w])
+    assert gap('phone') < gap('clean') / 3                                   # the line flattens the tilt cue
+
+
+def test_heldout_fraction():
+    r = solution('heldout_fraction').main()
+    assert r[0.2] == {'tone': 17, 'explicit': 12, 'share': 0.22} and r[0.01]['explicit'] == 6
+    assert r['nested'] and r['seed 0 and 1 share'] < 29
+
+
+def test_corpus_or_mean():
+    r = solution('corpus_or_mean').main()
+    a, b = r['all four'], r['without the short one']
+    assert a['wer']['pooled'] == 0.25 and a['wer']['mean'] > a['wer']['pooled'] and a['cer']['mean'] > a['cer']['pooled']
+    assert a['bleu']['mean'] < a['bleu']['pooled'] and a['rouge_l'] < b['rouge_l']
+    assert abs(b['wer']['mean'] - b['wer']['pooled']) < 0.01                    # the gap is the short failure's
+
+
+def test_envelope_hides_pitch():
+    r = solution('envelope_hides_pitch').main('smoke', voices=('en-us+m1', 'en-us+f2'))
+    plain, mean_off, lite = (r[f'envelope_ceps {c}']['r2'] for c in (0, 80, 12))
+    assert plain > mean_off + 0.2 and plain > lite + 0.2                       # the mean frame carries the level
+    assert r['envelope_ceps 12']['error_semitones'] < r['guess_the_mean_semitones']
+
+
+def test_prosodic_groups(smoke_settings):
+    r = solution('prosodic_groups').main(settings=smoke_settings)
+    assert list(r) == ['all twelve', 'without pitch level', 'without pitch movement', 'without loudness', 'without rate']
+    assert all(0 <= v[k] <= 1 for v in r.values() for k in v if v[k] is not None)
+    assert r['all twelve']['acc_train'] > 1 / 6                                # above chance on what it was fitted to
+    assert min(r, key=lambda k: r[k]['acc_train']) == 'without loudness'     # the presets' levels: the strongest cue
+
+
+def test_lora_first_step():
+    r = solution('lora_first_step').main('smoke')
+    assert r['wrapped_change'] == 0.0                                          # B starts at zero
+    assert r['step 1']['lora_A'] == {'grad': 0.0, 'moved': 0.0} and r['step 1']['lora_B']['moved'] > 0
+    assert r['step 1']['output_change'] > 0 and r['step 2']['lora_A']['grad'] > 0
+    assert r['full']['share'] < r['smoke']['share'] / 10                      # the wider the model, the smaller the share
+
+
+@pytest.fixture(scope='module')
+def smoke_all(smoke_settings, smoke_cfg):
+    "Every smoke run of the stage table (trained once, or reused): the solutions below read them."
+    from emotion_omni_lite.cli import ensure_stages
+    from emotion_omni_lite.stages import STAGES
+    ensure_stages(list(STAGES), smoke_cfg, smoke_settings)
+    return smoke_settings
+
+
+def test_empathy_proxy_parts():
+    r = solution('empathy_proxy_parts').main()
+    score = lambda k: r[k]['proxy']
+    assert score('the reference, spoken sadly') == 5.0 and score('the reference, spoken cheerfully') == 4.0   # the voice: 1 point
+    assert 4.0 < score('another comforting reply, spoken sadly') < 5.0                                        # ROUGE-L costs it
+    assert abs(score('a cheerful reply, spoken sadly') - score('a cheerful reply, spoken cheerfully') - 1.0) < 1e-9
+    assert r['a cheerful reply, spoken sadly']['rouge_l'] > r['another comforting reply, spoken sadly']['rouge_l']
+
+
+def test_lora_rank_memory():
+    r = solution('lora_rank_memory').main()
+    assert abs(r[64]['lora_m'] - 8 * r[8]['lora_m']) < 0.5                       # LoRA's parameters grow with r
+    d_trained = (r[64]['trainable_m'] - r[8]['trainable_m']) * 1e6
+    assert abs((r[64]['states_gib'] - r[8]['states_gib']) - 18 * d_trained / 2**30) < 0.02   # 18 bytes a trained parameter
+    assert abs(r[64]['activations_gib'] / r[8]['activations_gib'] - 1) < 0.01
+
+
+def test_chat_refusals():
+    r = solution('chat_refusals').main('smoke', answer=False)              # refused before any model: no run needed
+    cases = ('--out is the recording', '--out exists', 'a silent recording', 'a text file named .wav')
+    assert all(r[c]['exit'] == 2 and r[c]['said'][0].startswith('eol chat: ') for c in cases)
+    assert r['files untouched'] and r['replies written'] == []
+    assert 'overwrite' in r['--out exists']['said'][0] and 'cannot be decoded' in r['a text file named .wav']['said'][0]
+
+
+def test_longest_query(smoke_all):
+    r = solution('longest_query').main(settings=smoke_all)
+    assert (r['window_seconds'], r['hears_seconds']) == (4.5, 4.5) and 'at most 4.5 s' in r['5 s question']
+    assert r['window 300'] == {'hears_seconds': 6.0, '5 s question': 'heard'} and r['window 400']['hears_seconds'] == 6.0
+    assert r['full_hears_seconds'] == 30.0 and r['longest_query_in_data'] <= 4.5
+    assert r['to train after the change'] == ['asr', 'stage1', 'stage1_semantic_only', 'stage2', 'stage2_no_adaln']   # what read the ASR
+
+
+def test_head_reads_words(smoke_all):
+    r = solution('head_reads_words').main(settings=smoke_all, n=8)
+    assert 0 < r['n'] <= 8
+    assert r['swapped']['follows_words'] + r['swapped']['follows_voice'] <= 1   # the written reply's emotion is never the voice's
+    assert all(0 <= v <= 1 for v in (r['own_reply_right'], *r['generated'].values()))
+
+
+def test_units_per_token(smoke_all):
+    r = solution('units_per_token').main(settings=smoke_all)
+    u, m = r['units_per_token'], r['median_reply']
+    assert 20 < r['units_per_second'] <= 25.5                                 # units are 25 a second
+    assert r['mask_assumes_units_per_token'] == 3.0 and u['min'] <= u['p10'] <= u['median'] <= u['max']
+    assert m['chunks'] == math.ceil(m['units'] / 15) and m['all_words_in_view_from_chunk'] <= m['its_end_in_view_from_chunk']
+    assert r['reply_per_chunk_needed'] >= math.ceil(15 / (u['min'] + 0.05))
+
+
+def test_vocoded_pitch(smoke_all):
+    r = solution('vocoded_pitch').main(settings=smoke_all, per_emotion=1)
+    high = [e for e in ('happy', 'surprised') if e in r['reference']]          # voices well above 100 Hz
+    assert high and all(abs(r['griffin_lim_of_its_mel'][e] - r['reference'][e]) < 0.1 * r['reference'][e] for e in high)
+    assert all(98 < v < 102 for e, v in r['mean_frame_repeated'].items() if e != 'voiced_share')   # Griffin-Lim's 100 Hz frames
+
+
+def test_wrong_emotion_vector(smoke_all):
+    r = solution('wrong_emotion_vector').main(settings=smoke_all, n=16)
+    off = r['stage2_no_adaln']
+    assert off['predicted'] == off['own emotion'] == off['zero'] > 0          # without AdaLN the vector is not read
+    assert set(r['stage2']) == {'predicted', 'own emotion', 'zero', 'another emotion'}
+
+
+def test_morph_steps(smoke_all):
+    r = solution('morph_steps').main(settings=smoke_all, steps=2)
+    steps = [r[a] for a in (0.0, 0.5, 1.0)]
+    assert all(abs(v['seconds'] - 0.04 * v['units']) < 0.011 for v in steps)   # each unit is 40 ms of speech
+    assert all(v['heard'] == '(silent)' or 0 <= v['p'] <= 1 for v in steps)
+
+
+def test_where_mistakes_come_from(smoke_all):
+    r = solution('where_mistakes_come_from').main(settings=smoke_all)
+    for key in ('cascade', 'omni'):
+        assert r[key]['right'] == r[key]['report_json']                       # the records give report.json's figure
+    m = r['omni_mistakes']
+    assert m['reply_fits_what_was_heard'] <= m['query_misheard'] <= m['n'] <= r['n_tone']
+
+
+def test_whats_in_the_pack(smoke_all):
+    r = solution('whats_in_the_pack').main(settings=smoke_all)
+    assert r['left_out_mb']['resume checkpoints'] > 0 and 'dataset audio' in r['packed']
+    assert abs(r['packed_mb'] + sum(r['left_out_mb'].values()) - r['folders_mb']) < 0.3
+    assert abs(sum(v['share'] for v in r['packed'].values()) - 1) < 0.05

@@ -4,11 +4,11 @@ tone (b → c), AdaLN (d → c) — and which of those gaps would you trust from
 README's table (about 6 points for stage 1's gap, 8 for the speech emotion)?
 
 On `lite` (seed 0), reply emotion on tone-dependent sentences / emotion heard in the speech: (a) cascade 32.2 % /
-36.5 %, (b) semantic only 61.1 % / 52.1 %, (c) Emotion Omni 82.5 % / 71.9 %, (d) without AdaLN 82.5 % / 71.9 %.
-Hearing the tone adds 21.5 points to the reply's emotion, far beyond the seeds' spread (4 points for this gap in
-README's table, 6 for stage 1's): trust it. AdaLN adds nothing to the speech's emotion on this seed, and the spread (8 points) would
-hide a few points anyway. (d) has the same replies as (c), so only its speech differs. The figure that does show
-AdaLN is how often the speech follows the condition it is given: 67 % with AdaLN, 18 % without (the report card).
+36.5 %, (b) semantic only 65.8 % / 54.2 %, (c) Emotion Omni 82.6 % / 74.0 %, (d) without AdaLN 82.6 % / 75.0 %.
+Hearing the tone adds 16.8 points to the reply's emotion, far beyond the seeds' spread (4 points for this gap in
+README's table, 6 for stage 1's): trust it. AdaLN adds nothing to the speech's emotion on this seed (−1.0 point), and the spread (8 points)
+would hide a few points anyway. (d) has the same replies as (c), so only its speech differs. The figure that does show
+AdaLN is how often the speech follows the condition it is given: 58 % with AdaLN, 20 % without (the report card).
 """
 import json
 from emotion_omni_lite.config import get_settings

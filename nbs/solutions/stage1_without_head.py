@@ -5,7 +5,7 @@ What changes: the LLM still learns the replies (their style comes from the speec
 style match barely moves; the emotion head is never trained, so the reply emotion it predicts (and with it the vector
 that conditions stage 2's speech) falls to about chance. The reply's text and the reply's voice are learnt by
 different parts. On `lite` (seed 0): reply emotion on tone-dependent sentences 88.4 % → 45.7 %, style match 88.4 % →
-87.9 %. (An untrained head's guesses are whatever its random start gives: 24 % on the run before the second
+87.8 %. (An untrained head's guesses are whatever its random start gives: 24 % on the run before the second
 engine, 46 % on this one; either way far below the trained head.)
 
 The variant trains into a separate runs folder; the finished dataset and stage-0 runs are linked there, not copied and
