@@ -68,6 +68,8 @@ def fit_linear_probe(x: torch.Tensor, y: torch.Tensor, n_classes: int = len(EMOT
     "Softmax regression on features `x` [N, F] with labels `y` [N], fitted by L-BFGS."
     x = x.float()
     probe = LinearProbe(x.mean(0), x.std(0).clamp(min=1e-6), n_classes)
+    nn.init.zeros_(probe.linear.weight); nn.init.zeros_(probe.linear.bias)   # a convex fit from one fixed start:
+    # no random draw, so the same features give the same probe in any process (a random start is not bit-reproducible)
     opt = torch.optim.LBFGS(probe.linear.parameters(), max_iter=iters, line_search_fn='strong_wolfe')
     def closure():
         opt.zero_grad()
