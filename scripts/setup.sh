@@ -27,7 +27,13 @@ if [ -n "$TORCH" ] || ! $VPY -c "import emotion_omni_lite, pytest, playwright, h
    || [ pyproject.toml -nt .venv/.eol-installed ] || [ constraints.txt -nt .venv/.eol-installed ]; then
   # one pip run for both (one resolution, not two): on a fresh machine torch's wheels are most of the install
   echo "[setup] installing ${TORCH:+torch + torchaudio 2.11.0 (a matching pair; several GB) and }the kit and its dependencies (pip install -e '.[dev]')"
-  pip_install $TORCH -e ".[dev]"
+  # --no-compile: pip would turn every module of every package into bytecode (about 40 s, most of it for modules the kit
+  # never imports); what the kit imports is compiled once below instead
+  pip_install --no-compile $TORCH -e ".[dev]"
+  PYTHONDONTWRITEBYTECODE= $VPY -c "import importlib, pkgutil, emotion_omni_lite as e, peft, accelerate, transformers, pytest
+for m in pkgutil.iter_modules(e.__path__): importlib.import_module('emotion_omni_lite.' + m.name)
+from transformers import Qwen2ForCausalLM, PreTrainedTokenizerFast, Wav2Vec2Model, get_cosine_schedule_with_warmup" \
+    || echo "[setup] the kit did not import: see the error above"
   touch .venv/.eol-installed
 fi
 echo "[setup] ready: $($VPY -c 'import torch, transformers, emotion_omni_lite as e; print("torch", torch.__version__, "| transformers", transformers.__version__, "| emotion_omni_lite", e.__version__)')"
