@@ -263,7 +263,7 @@ class TrainConfig:
     grad_accum: int = 1          # micro-batches per step: batch_size stays the global batch (over every process)
     length_groups: int = 1       # … and each cut into this many runs of similar length, each padded to its own longest
                                  # (stages that know their examples' lengths): less padding computed, the same gradient
-                                 # of the same examples, but a stage's random draws per batch fall on other examples
+                                 # of the same examples; random views drawn in the stage's `augment` stay on theirs
     gradient_checkpointing: bool = False  # recompute the transformer layers' activations in backward: less memory, more compute
 
 @dataclass
@@ -456,7 +456,7 @@ def lite_config() -> OmniConfig:
         llm=LLMConfig(pretrained=None, hidden_size=128, num_layers=4, num_heads=4, num_kv_heads=2,
                       intermediate_size=384, vocab_size=1024, max_position_embeddings=512, rope_theta=10000.0,
                       tie_word_embeddings=True),
-        lora=LoRAConfig(r=8, alpha=16, dropout=0.05),
+        lora=LoRAConfig(r=8, alpha=16, dropout=0.0),    # dropout's random masks cost a quarter of a stage-1 step here
         fusion=FusionConfig(adaln_cond_dim=64),
         decoder=SpeechDecoderConfig(d_model=128, pre_layers=2, layers=4, heads=4, ffn=384, max_units=200,
                                     max_reply_tokens=128),
@@ -464,7 +464,8 @@ def lite_config() -> OmniConfig:
         stages=StagesConfig(
             asr=ASRTrainConfig(steps=900, batch_size=16, lr=2e-3, ckpt_every=300, ctc_weight=0.5),
             emotion=EmotionTrainConfig(steps=900, batch_size=32, lr=3e-3, ckpt_every=300, aug_pitch=10.0, aug_gain=0.05,
-                                       train_on_replies=0.25, aug_copies=1),   # a microphone's effects on one copy each
+                                       train_on_replies=0.25, aug_copies=1,    # a microphone's effects on one copy each
+                                       length_groups=4),
             text=T(steps=250, batch_size=32, lr=3e-3, ckpt_every=50),
             stage1=Stage1TrainConfig(steps=600, batch_size=16, lr=2e-3, ckpt_every=200),
             stage2=Stage2TrainConfig(steps=600, batch_size=16, lr=2e-3, ckpt_every=200, cross_emotion=0.5, length_groups=2),
@@ -485,7 +486,8 @@ def smoke_config() -> OmniConfig:
         decoder=replace(c.decoder, d_model=32, pre_layers=1, layers=1, heads=2, ffn=64),
         vocoder=replace(c.vocoder, hidden=32, griffin_lim_iters=4),
         stages=StagesConfig(**{f.name: replace(getattr(c.stages, f.name), steps=4, batch_size=4, lr=1e-3, ckpt_every=2,
-                                               log_every=1) for f in fields(StagesConfig)}))
+                                               log_every=1, length_groups=min(getattr(c.stages, f.name).length_groups, 2))
+                               for f in fields(StagesConfig)}))   # a batch of 4: 2 processes × 2 length groups
 
 PRESETS = {'full': full_config, 'lite': lite_config, 'smoke': smoke_config}
 

@@ -272,6 +272,8 @@ def _build(cfg: OmniConfig, s: Settings, root: Path, want: str, force: bool) -> 
     if jobs:                                                           # 2. synthesise, appending as we go
         import tempfile
         bar = _progress(None, len(todo), 'synthesising dialogues')
+        for name in {engine_of(v, dc.tts) for r in todo for v in (r['voice'], dc.assistant_voice)} - {'espeak'}:
+            get_tts(name)           # a neural voice loads once, here: every worker (a fork, one per chunk) inherits it
         with tempfile.TemporaryDirectory() as tmp:
             args['lib_path'] = _private_espeak(Path(tmp))
             with mp.get_context('fork').Pool(max(1, dc.workers), maxtasksperchild=1) as pool, open(man, 'a') as f:

@@ -4,7 +4,7 @@
 
 # %% ../nbs/12_decoder.ipynb #45a0bb63
 from __future__ import annotations
-from typing import Optional
+from typing import Optional, Sequence
 import torch
 from torch import nn
 import torch.nn.functional as F
@@ -15,7 +15,7 @@ from .config import OmniConfig, SpeechDecoderConfig, FusionConfig
 # %% auto #0
 __all__ = ['SPECIALS', 'FusionGate', 'AdaLN', 'EmotionFusion', 'build_fusion', 'special_ids', 'decoder_mask',
            'build_streaming_mask', 'build_full_mask', 'SpeechDecoder', 'build_speech_decoder', 'DecoderStream',
-           'stream_decode', 'stream_teacher_forced']
+           'stream_decode', 'decode_batch', 'stream_teacher_forced']
 
 # %% ../nbs/12_decoder.ipynb #e66c34f2
 class FusionGate(nn.Module):
@@ -139,7 +139,7 @@ class SpeechDecoder(nn.Module):
         r = self.pre(inputs_embeds=x).last_hidden_state              # [B, N, d] causal (right padding is harmless)
         ids = torch.full((B, N + 2), self.ids['PAD'], device=x.device)
         ids[:, 0] = self.ids['BOS']
-        ids[torch.arange(B), reply_lens + 1] = self.ids['EOS']
+        ids[torch.arange(B, device=x.device), reply_lens + 1] = self.ids['EOS']
         emb = self.embed(ids)                                         # [B, N+2, d]
         valid = (torch.arange(N, device=x.device)[None] < reply_lens[:, None])[..., None]   # [B, N, 1]
         return torch.cat([emb[:, :1], torch.where(valid, r, emb[:, 1:N + 1]), emb[:, N + 1:]], 1)
@@ -259,6 +259,43 @@ def stream_decode(dec: SpeechDecoder, reply_states, streaming: bool = True, temp
     st.end_reply()
     while not st.finished:
         if chunk := st.generate(C): yield chunk
+
+@torch.no_grad()
+def decode_batch(dec: SpeechDecoder, xs: Sequence[torch.Tensor], streaming: bool = True) -> list:
+    "Greedy units for many replies whose fused states [n, d] are all known: what `stream_decode` writes for each, in one batch."
+    dev, C, R, B = next(dec.parameters()).device, dec.cfg.chunk_units, dec.cfg.reply_per_chunk, len(xs)
+    if not B: return []
+    n = torch.tensor([len(x) for x in xs], device=dev)                        # reply states of each
+    x = torch.nn.utils.rnn.pad_sequence([x.to(dev) for x in xs], batch_first=True)   # [B, N, d]
+    pre = dec.prefix(x, n)                                                     # [B, P, d]: BOS, r…, EOS, padding
+    P, cache = pre.shape[1], DynamicCache()
+    causal = torch.ones(P, P, dtype=torch.bool, device=dev).tril()[None].expand(B, -1, -1)
+    dec.ar(inputs_embeds=pre, attention_mask=_additive(causal, pre.dtype), position_ids=torch.arange(P, device=dev)[None].expand(B, -1),
+           past_key_values=cache, use_cache=True)                             # the prefix sees the prefix only, as in a stream
+    key = torch.arange(P, device=dev)[None]                                    # prefix key index: BOS 0, state j at j + 1
+    pending, units = torch.full((B, 1), dec.ids['SOS'], device=dev), [[] for _ in range(B)]
+    active, eou = [True] * B, dec.ids['EOU']
+    for t in range(dec.cfg.max_units + 1):
+        k = t // C                                                             # unit t belongs to chunk k …
+        ended = (k + 1) * R > n if streaming else torch.ones(B, dtype=torch.bool, device=dev)   # … which sees EOS once every state is in
+        seen = torch.where(ended, n, torch.full_like(n, (k + 1) * R))          # … and the first (k + 1)·R states before
+        mask = torch.cat([(key <= seen[:, None]) | (ended[:, None] & (key == n[:, None] + 1)),
+                          torch.ones(B, t + 1, dtype=torch.bool, device=dev)], 1)[:, None]   # [B, 1, P + t + 1]: + every unit so far
+        out = dec.ar(inputs_embeds=dec.embed(pending), attention_mask=_additive(mask, pre.dtype),
+                     position_ids=torch.full((B, 1), dec.unit_offset + t, device=dev), past_key_values=cache,
+                     use_cache=True).last_hidden_state
+        logits = dec.head(out[:, -1]).float()                                  # [B, vocab]
+        allowed = torch.zeros_like(logits, dtype=torch.bool)
+        allowed[:, :dec.n_units] = True
+        allowed[:, eou] = ended                                                # the end only once the reply has ended
+        pick = logits.masked_fill(~allowed, -float('inf')).argmax(-1).tolist()
+        for b, u in enumerate(pick):
+            if not active[b]: continue
+            if u == eou or len(units[b]) >= dec.cfg.max_units: active[b] = False
+            else: units[b].append(u)
+        if not any(active): break
+        pending = torch.tensor(pick, device=dev)[:, None]
+    return units
 
 # %% ../nbs/12_decoder.ipynb #1a8b4ca8
 @torch.no_grad()

@@ -212,17 +212,23 @@ def classify_emotion(encoder: nn.Module, audio, audio_cfg: Optional[AudioConfig]
     return emotion_features(encoder, audio, audio_cfg).probs
 
 # %% ../nbs/07_emotion_encoder.ipynb #c449ca57
-def _emo_collate(batch, n_mels: int, shift_bins: int = 0, gain: float = 0.0, pitch_semitones: float = 0.0):
+def _emo_augment(batch, n_mels: int, shift_bins: int = 0, gain: float = 0.0, pitch_semitones: float = 0.0) -> list:
+    "Random training views of a whole batch [(mel, label)], drawn in batch order: mel bins shifted, level and pitch moved."
+    mels = [m.float().clone() for m, _ in batch]                        # [n_mels (+ 2 pitch rows), T100] each
+    if shift_bins:
+        for x in mels:
+            k, m = int(torch.randint(-shift_bins, shift_bins + 1, ())), x[:n_mels]
+            if k: m.copy_(torch.roll(m, k, 0)); (m[:k] if k > 0 else m[k:]).fill_(m.amax() - 2.0)
+    if gain:
+        for x, g in zip(mels, (torch.rand(len(mels), 1, 1) * 2 - 1) * gain): x[:n_mels] += g
+    if pitch_semitones and mels[0].shape[0] == n_mels + 2:              # voiced frames only, octaves = semitones / 12
+        for x, p in zip(mels, (torch.rand(len(mels), 1) * 2 - 1) * pitch_semitones / 12): x[n_mels] += p * x[n_mels + 1]
+    return [(x, y) for x, (_, y) in zip(mels, batch)]
+
+def _emo_collate(batch):
+    "Examples [(mel, label)] → a batch padded to its longest."
     mels = [m.float() for m, _ in batch]
     x, lengths = pad_mels(mels, max(m.shape[-1] for m in mels))              # [B, n_mels (+ 2 pitch rows), T100]
-    if shift_bins:
-        for i in range(len(x)):
-            k = int(torch.randint(-shift_bins, shift_bins + 1, ()))
-            m = x[i, :n_mels]
-            if k: m.copy_(torch.roll(m, k, 0)); (m[:k] if k > 0 else m[k:]).fill_(m.amax() - 2.0)
-    if gain: x[:, :n_mels] += (torch.rand(len(x), 1, 1) * 2 - 1) * gain
-    if pitch_semitones and x.shape[1] == n_mels + 2:                     # voiced frames only, octaves = semitones / 12
-        x[:, n_mels] += (torch.rand(len(x), 1) * 2 - 1) * pitch_semitones / 12 * x[:, n_mels + 1]
     return {'x': x, 'lengths': lengths, 'y': torch.tensor([y for _, y in batch])}
 
 def _emo_loss(model, b):
@@ -330,7 +336,7 @@ def emotion_encoder_job(cfg: OmniConfig, settings: Settings) -> StageJob:
         return {**evaluate_emotion(model, rows, mels), **_reply_accuracy(model, cfg, rows, settings),
                 **robustness_scores(model, cfg, rows, settings)}
     return StageJob(data=data, build=lambda: build_emotion_encoder(cfg),
-                    collate=lambda b: _emo_collate(b, cfg.audio.n_mels, tc.aug_shift_bins, tc.aug_gain, tc.aug_pitch),
+                    collate=_emo_collate, augment=lambda b: _emo_augment(b, cfg.audio.n_mels, tc.aug_shift_bins, tc.aug_gain, tc.aug_pitch),
                     loss=_emo_loss, evaluate=evaluate,
                     save=lambda model, folder: save_weights(dict(model.named_parameters()), folder / 'model.safetensors'),
                     info={'mel_seconds': round(time.time() - t0, 1)}, lengths=[x.shape[-1] for x, _ in data])

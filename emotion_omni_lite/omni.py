@@ -21,7 +21,7 @@ from .emotion_encoder import classify_emotion, load_emotion_encoder
 from .text_llm import build_prompt
 from .stages import stage_config
 from .stage1 import EmotionCentroids, collate_stage1, encode_speech, load_stage1, splice_speech, stage1_features
-from .decoder import stream_decode
+from .decoder import decode_batch, stream_decode
 from .vocoder import build_vocoder
 from .metrics import pocketsphinx_wer, wer
 from .stage2 import load_stage2_model, stage2_features
@@ -151,6 +151,16 @@ class EmotionOmni(nn.Module):
         dev = self.device
         return self.speak([self.fusion(h[None].float().to(dev), e[None].float().to(dev), emotion_vec[None].float().to(dev))], streaming)   # [1, N, d]
 
+    @torch.inference_mode()
+    def speak_states_many(self, states: Sequence[tuple], streaming: bool = False) -> list:
+        "`speak_states` for many (h, e, emotion_vec) at once: greedy decoding and the vocoder's chunks run in batches."
+        dev, dcfg = self.device, self.cfg.decoder
+        if dcfg.temperature > 0: return [self.speak_states(h, e, v, streaming) for h, e, v in states]   # sampling: one by one
+        with self.precision('stage2'):
+            fused = [self.fusion(h[None].float().to(dev), e[None].float().to(dev), v[None].float().to(dev))[0] for h, e, v in states]
+            units = decode_batch(self.decoder, fused, streaming)
+        return list(zip(units, self.vocoder.stream_many(units, dcfg.chunk_units)))
+
     # all of it
     @torch.inference_mode()
     def respond_features(self, feat: dict, streaming: bool = True, on_token: Optional[Callable] = None,
@@ -228,7 +238,8 @@ def speech_clips(omni, f1: dict, f2: dict, idx: Sequence[int], settings: Setting
         out['generated'] = ([g['audio'] for g in gen], [g['text'] for g in gen], gen)
     true_text = [rows[i]['reply_text'] for i in idx]
     if 'teacher_text' in sets:
-        out['teacher_text'] = ([omni.speak_states(f2['h'][i], f2['e'][i], f2['emotion_vec_pred'][i], streaming)[1] for i in idx], true_text)
+        spoken = omni.speak_states_many([(f2['h'][i], f2['e'][i], f2['emotion_vec_pred'][i]) for i in idx], streaming)
+        out['teacher_text'] = ([w for _, w in spoken], true_text)
     if 'reference' in sets: out['reference'] = ([load_audio(audio_path(rows[i], settings, 'reply')) for i in idx], true_text)
     if 'vocoded_reference_units' in sets:
         out['vocoded_reference_units'] = ([omni.vocoder(f2['units'][i].tolist()) for i in idx], true_text)
@@ -273,9 +284,10 @@ def speech_figures(cfg: OmniConfig, settings: Optional[Settings] = None, n_eval:
 def condition_following(omni, f2: dict, idx: Sequence[int], audio_cfg, streaming: bool = True) -> dict:
     "Speak each reply's true-text states under every reply emotion's vector: how often the speech follows the vector, how often the words."
     c, vec_hits, text_hits, n = omni.centroids, 0, 0, 0
-    for i in idx:
-        ws = [omni.speak_states(f2['h'][i], f2['e'][i], v, streaming)[1] for v in c.centroids]
-        pr = classify_emotion(omni.emotion_encoder, [w if len(w) >= MIN_SAMPLES else torch.zeros(MIN_SAMPLES) for w in ws], audio_cfg).argmax(-1)
+    spoken = omni.speak_states_many([(f2['h'][i], f2['e'][i], v) for i in idx for v in c.centroids], streaming)   # one batch
+    for j, i in enumerate(idx):                                       # each reply's six clips judged together
+        ws = [w if len(w) >= MIN_SAMPLES else torch.zeros(MIN_SAMPLES) for _, w in spoken[j * len(c.labels):(j + 1) * len(c.labels)]]
+        pr = classify_emotion(omni.emotion_encoder, ws, audio_cfg).argmax(-1)
         for lab, p in zip(c.labels, pr.tolist()):
             vec_hits += EMOTIONS[p] == lab; text_hits += EMOTIONS[p] == f2['rows'][i]['reply_emotion']; n += 1
     return {'follows_condition_acc': round(vec_hits / max(n, 1), 4), 'follows_words_acc': round(text_hits / max(n, 1), 4),

@@ -222,6 +222,7 @@ class StageJob:
     info: dict = field(default_factory=dict)         # extra metrics known before training (e.g. feature seconds)
     eval_on_device: bool = False                     # `evaluate` runs where it trained (else on the CPU)
     lengths: Optional[Sequence[int]] = None          # each example's length (frames): batches cut into length groups
+    augment: Optional[Callable] = None               # examples → random training views, drawn for the whole batch
 
 _BOOKKEEPING = ('config.json', 'history.json', 'files.json', 'metrics.json')
 
@@ -306,7 +307,7 @@ def _train(st: Stage, cfg: OmniConfig, job_fn: Callable, s: Settings, folder: Pa
     if main: save_json({**_read(folder / 'config.json'), 'precision': {'mixed_precision': tc.mixed_precision,   # its dtypes
                         'parameters': module_dtypes(model)}}, folder / 'config.json')
     res = fit(model, job.data, job.collate, job.loss, getattr(cfg.stages, st.train), ckpt_dir=folder, seed=s.seed,
-              device=s.device, name=st.name, lengths=job.lengths)
+              device=s.device, name=st.name, lengths=job.lengths, augment=job.augment)
     if res.state is not None:                                           # sharded training: a whole copy to save and score
         set_seed(s.seed); model = job.build(); model.load_state_dict(res.state, strict=False)
     model = model.to(run_device(s)).eval() if job.eval_on_device else model.cpu().eval()

@@ -309,8 +309,11 @@ def to_device(batch, device):
 
 def fit(model: nn.Module, data: Sequence, collate: Callable, loss_fn: Callable, tcfg: TrainConfig,
         ckpt_dir=None, seed: int = 0, device: str = 'auto', name: str = 'train', resume: bool = True,
-        live: Optional[bool] = None, progress: bool = True, lengths: Optional[Sequence[int]] = None) -> TrainResult:
+        live: Optional[bool] = None, progress: bool = True, lengths: Optional[Sequence[int]] = None,
+        augment: Optional[Callable] = None) -> TrainResult:
     "Train `model`'s trainable parameters on `data` for `tcfg.steps` steps; checkpoints under `ckpt_dir`."
+    # `augment(examples) → examples`: random training views of a process's whole batch, drawn in batch order before the
+    # batch is cut into micro-batches, so an example gets the same draw however many length groups there are
     from accelerate import Accelerator
     from transformers import get_cosine_schedule_with_warmup
     from tqdm.auto import tqdm
@@ -369,11 +372,12 @@ def fit(model: nn.Module, data: Sequence, collate: Callable, loss_fn: Callable, 
             raise ValueError(f"{name}: {len(data)} examples give batches of {len(idx)}, which do not split over {world} "
                              f"process(es) × {micro} micro-batches: lower batch_size to a multiple of {world * micro}")
         mine = idx[rank::world]                                         # this process's disjoint share of it
+        views = dict(zip(mine, augment([data[i] for i in mine]))) if augment else None
         opt.zero_grad(set_to_none=True)
         seen = {}                                                       # loss and logs, averaged over the micro-batches
         for j, part in enumerate(micro_batches(mine, micro, lengths)):  # gradients add up; synced on the last one only
             with (acc.no_sync(model) if j < micro - 1 else contextlib.nullcontext()):
-                batch = collate([data[i] for i in part])
+                batch = collate([views[i] if views else data[i] for i in part])
                 with acc.autocast(): out = loss_fn(model, to_device(batch, acc.device))
                 loss, logs = (out if isinstance(out, tuple) else (out, {}))
                 if not torch.isfinite(loss): raise FloatingPointError(f"{name}: loss became {loss.item()} at step {step}; lower the lr in the config")

@@ -4,7 +4,7 @@
 
 # %% ../nbs/13_vocoder.ipynb #45a0bb63
 from __future__ import annotations
-from typing import Callable, Optional
+from typing import Callable, Optional, Sequence
 import torch
 from torch import nn
 import torch.nn.functional as F
@@ -74,6 +74,14 @@ class Vocoder(nn.Module):
     def stream(self) -> 'VocoderStream':
         "One utterance, chunk by chunk (the vocoder's caches live in the stream)."
         return VocoderStream(self)
+    def stream_many(self, unit_lists: Sequence[Sequence[int]], chunk: int) -> list:
+        "The audio of each unit list pushed through its own `stream()` `chunk` units at a time."
+        out = []
+        for units in unit_lists:
+            st = self.stream()
+            pieces = [st.push(units[i:i + chunk]) for i in range(0, len(units), chunk)] + [st.finish()]
+            out.append(torch.cat([p.float().cpu() for p in pieces]))
+        return out
 
 class VocoderStream:
     "One utterance spoken chunk by chunk: `push(units)` → the audio ready now; `finish()` → what was held back."
