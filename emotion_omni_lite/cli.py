@@ -124,6 +124,8 @@ def _work(t: Task, preset: str, force: bool, log: str) -> str:
         s = get_settings(preset=preset)
         return str(_do(t, get_config(s.preset), s, force))
 
+_PART_ORDER = {p: k for k, p in enumerate(EVAL_PARTS)}   # the parts by their work: Omni speaks the most clips
+
 def default_jobs(settings: Settings) -> int:
     "Worker processes for `eol run`: two on a CPU with two or more cores (each stage pair trains side by side), else one."
     return 1 if resolve_device(settings.device) != 'cpu' else max(1, min(2, usable_cores()))
@@ -147,7 +149,8 @@ def run_tasks(tasks: Sequence[Task], cfg: OmniConfig, s: Settings, force: bool =
                     say(f"{name} FAILED; the end of {logs / f'{name}.log'}:\n    " + '\n    '.join(tail)); raise
                 done[name] = (out, t0 - t_job, time.time() - t_job)
                 say(f"{name} finished in {time.time() - t0:.0f} s -> {out}")
-            ready = sorted((t for t in pending if all(d in done for d in t.deps)), key=lambda t: t.kind == 'eval_part')  # stages first
+            ready = sorted((t for t in pending if all(d in done for d in t.deps)),   # stages first, then the speech parts
+                           key=lambda t: (t.kind == 'eval_part', _PART_ORDER.get(t.target, 0)))    # longest first
             alone = next((t for t in ready if t.alone), None)
             if alone is None and not running and len(ready) == 1 and ready[0].alone_if_idle: alone = ready[0]
             if alone is not None and not running:                      # the workers wait; this one gets every core
