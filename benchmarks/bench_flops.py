@@ -9,14 +9,15 @@ Needs a finished lite run (the main job's; stages 1 and 2 read their cached feat
 threads for the matmul and the stages; run it where nothing else is computing.
 
     .venv/bin/python benchmarks/bench_flops.py [--threads 2] [--steps 20] [--stages asr emotion_encoder ...]
+    .venv/bin/python benchmarks/bench_flops.py --stages stage1 --set lora.dropout=0.05    # a recipe change, side by side
 """
-import argparse, importlib, os, time
+import argparse, ast, importlib, os, time
 
 os.environ.setdefault('HF_HUB_OFFLINE', '1'); os.environ.setdefault('TRANSFORMERS_OFFLINE', '1')
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from emotion_omni_lite.config import get_config, get_settings
+from emotion_omni_lite.config import get_config, get_settings, set_fields
 from emotion_omni_lite.stages import STAGES, stage_config
 from emotion_omni_lite.train import batch_indices, micro_batches, set_seed
 
@@ -35,9 +36,9 @@ def matmul_peak(seconds: float = 2.0) -> float:
     return best
 
 
-def training_setup(name: str, preset: str = 'lite') -> tuple:
+def training_setup(name: str, preset: str = 'lite', changes: dict = None) -> tuple:
     "Stage `name`'s training config, trainable parameters, optimizer, `batch(step)` and `loss_of(batch)`, as `fit` sets them up."
-    cfg0, s = get_config(preset), get_settings(preset=preset, device='cpu')
+    cfg0, s = set_fields(get_config(preset), **(changes or {})), get_settings(preset=preset, device='cpu')
     st, cfg = STAGES[name], stage_config(name, cfg0)
     mod, fn = st.runner.rsplit('.', 1)
     job = getattr(importlib.import_module(f'emotion_omni_lite.{mod}'), fn)(cfg, s)
@@ -47,8 +48,10 @@ def training_setup(name: str, preset: str = 'lite') -> tuple:
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=tcfg.lr)
     groups = getattr(tcfg, 'length_groups', 1) if job.lengths is not None else 1     # as `fit` cuts a batch
-    batch = lambda step: [job.collate([job.data[i] for i in part]) for part in
-                          micro_batches(batch_indices(len(job.data), tcfg.batch_size, step, 0), groups, job.lengths)]
+    def batch(step):                                                    # random views drawn for the whole batch, then cut
+        idx = batch_indices(len(job.data), tcfg.batch_size, step, 0)
+        views = dict(zip(idx, job.augment([job.data[i] for i in idx]))) if job.augment else {i: job.data[i] for i in idx}
+        return [job.collate([views[i] for i in part]) for part in micro_batches(idx, groups, job.lengths)]
     loss_of = lambda b: (lambda o: o[0] if isinstance(o, tuple) else o)(job.loss(model, b))
     return tcfg, params, opt, batch, loss_of
 
@@ -61,9 +64,9 @@ def forward_backward(loss_of, parts, clock=None) -> None:
         if clock is not None: clock['forward'] += t1 - t0; clock['backward'] += time.perf_counter() - t1
 
 
-def stage_profile(name: str, steps: int, preset: str = 'lite') -> dict:
+def stage_profile(name: str, steps: int, preset: str = 'lite', changes: dict = None) -> dict:
     "FLOPs per step and seconds per phase of `steps` training steps of stage `name` (plain loop, as `fit` runs it)."
-    tcfg, params, opt, batch, loss_of = training_setup(name, preset)
+    tcfg, params, opt, batch, loss_of = training_setup(name, preset, changes)
     with FlopCounterMode(display=False) as fc:                         # one step, forward + backward
         forward_backward(loss_of, batch(0))
     flops = fc.get_total_flops(); opt.zero_grad(set_to_none=True)
@@ -97,13 +100,21 @@ def main():
     ap.add_argument('--steps', type=int, default=20, help='timed steps per stage')
     ap.add_argument('--stages', nargs='+', default=TRAINED, choices=TRAINED)
     ap.add_argument('--preset', default='lite', help='a preset with a finished run (smoke: a quick check of the script)')
+    ap.add_argument('--set', nargs='+', default=[], metavar='FIELD=VALUE',
+                    help="config fields changed for the timing, e.g. stages.emotion.length_groups=1 (the run's cached inputs are read as they are)")
     a = ap.parse_args()
+    changes = {}
+    for kv in a.set:
+        k, sep, v = kv.partition('=')
+        if not sep: ap.error(f"--set {kv}: write it as FIELD=VALUE, e.g. lora.dropout=0.05")
+        try: changes[k] = ast.literal_eval(v)
+        except (ValueError, SyntaxError): changes[k] = v
     if a.threads: torch.set_num_threads(a.threads)
     peak = matmul_peak()
     print(f"threads {torch.get_num_threads()}; float32 matmul peak {peak / 1e9:.1f} GFLOP/s\n")
     print(f"{'stage':22s} | GFLOP/step | ms/step | GFLOP/s | of peak | batch  fwd  bwd  opt (share of a step) | in torch ops")
     for name in a.stages:
-        r = stage_profile(name, a.steps, a.preset)
+        r = stage_profile(name, a.steps, a.preset, changes)
         rate = r['flops_per_step'] / r['step_s']
         sh = ' '.join(f"{r['phases'][k] / r['step_s']:4.0%}" for k in ('batch', 'forward', 'backward', 'optimizer'))
         print(f"{name:22s} | {r['flops_per_step'] / 1e9:10.2f} | {r['step_s'] * 1e3:7.0f} | {rate / 1e9:7.2f} | "
