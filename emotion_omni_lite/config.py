@@ -456,7 +456,7 @@ def lite_config() -> OmniConfig:
         llm=LLMConfig(pretrained=None, hidden_size=128, num_layers=4, num_heads=4, num_kv_heads=2,
                       intermediate_size=384, vocab_size=1024, max_position_embeddings=512, rope_theta=10000.0,
                       tie_word_embeddings=True),
-        lora=LoRAConfig(r=8, alpha=16, dropout=0.0),    # dropout's random masks cost a quarter of a stage-1 step here
+        lora=LoRAConfig(r=8, alpha=16, dropout=0.0),    # dropout's random masks cost a sixth of a stage-1 step here
         fusion=FusionConfig(adaln_cond_dim=64),
         decoder=SpeechDecoderConfig(d_model=128, pre_layers=2, layers=4, heads=4, ffn=384, max_units=200,
                                     max_reply_tokens=128),

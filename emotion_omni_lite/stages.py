@@ -54,7 +54,7 @@ STAGES = {st.name: st for st in (
           version=2, lite_minutes=2.0),    # v2: weights saved as `ASRStandIn` (whisper.*, ctc_head.*)
     Stage('emotion_encoder', 'stage 0: emotion encoder', ('data',), '07_emotion_encoder',
           'emotion_encoder.emotion_encoder_job', ('audio', 'emotion_encoder'), 'emotion', pretrained='emotion_encoder',
-          lite_minutes=4.5),   # this and the cross-engine rows: measured in the main job, one thread beside another stage
+          lite_minutes=3.4),   # this and the cross-engine rows: measured in the main job, one thread beside another stage
     Stage('text_llm', 'stage 0: text LLM and tokenizer', ('data',), '09_text_llm', 'text_llm.text_llm_job',
           ('llm',), 'text', pretrained='llm', lite_minutes=0.8),
     Stage('stage1', 'stage 1: adapter, LoRA, emotion predict head', ('data', 'asr', 'emotion_encoder', 'text_llm'),
@@ -68,11 +68,11 @@ STAGES = {st.name: st for st in (
           ('audio', 'units', 'vocoder'), 'vocoder', pretrained='vocoder', lite_minutes=0.5),
     Stage('emotion_encoder_espeak_only', 'emotion encoder trained on espeak alone (scored on the Piper voices)', ('data',),
           '07_emotion_encoder', 'emotion_encoder.emotion_encoder_job', ('audio', 'emotion_encoder'), 'emotion',
-          CROSS_ENGINE + (('emotion_encoder.train_engine', 'espeak'),), pretrained='emotion_encoder', lite_minutes=1.6,
+          CROSS_ENGINE + (('emotion_encoder.train_engine', 'espeak'),), pretrained='emotion_encoder', lite_minutes=1.1,
           two_engines=True),
     Stage('emotion_encoder_piper_only', 'emotion encoder trained on Piper alone (scored on the espeak voices)', ('data',),
           '07_emotion_encoder', 'emotion_encoder.emotion_encoder_job', ('audio', 'emotion_encoder'), 'emotion',
-          CROSS_ENGINE + (('emotion_encoder.train_engine', 'piper'),), pretrained='emotion_encoder', lite_minutes=0.9,
+          CROSS_ENGINE + (('emotion_encoder.train_engine', 'piper'),), pretrained='emotion_encoder', lite_minutes=0.6,
           two_engines=True),
     Stage('stage2', 'stage 2: fusion gate, AdaLN, speech decoder', ('data', 'emotion_encoder', 'stage1'), '14_stage2',
           'stage2.stage2_job', ('units', 'fusion', 'decoder'), 'stage2', lite_minutes=3.0,
