@@ -153,7 +153,7 @@ class EmotionOmni(nn.Module):
 
     @torch.inference_mode()
     def speak_states_many(self, states: Sequence[tuple], streaming: bool = False) -> list:
-        "`speak_states` for many (h, e, emotion_vec) at once: greedy decoding and the vocoder's chunks run in batches."
+        "`speak_states` for many (h, e, emotion_vec): greedy decoding runs in one batch (the units one by one would give), then the vocoder speaks each."
         dev, dcfg = self.device, self.cfg.decoder
         if dcfg.temperature > 0: return [self.speak_states(h, e, v, streaming) for h, e, v in states]   # sampling: one by one
         with self.precision('stage2'):
