@@ -176,14 +176,15 @@ def _dnsmos_session():
         _DN['sess'] = ort.InferenceSession(str(dnsmos_model_path()), so, providers=['CPUExecutionProvider'])
     return _DN['sess']
 
-def dnsmos(wave, sr: int = SAMPLE_RATE) -> dict:
-    "DNSMOS P.835 scores {'sig', 'bak', 'ovrl'} (1–5) of one clip."
+def dnsmos(wave, sr: int = SAMPLE_RATE, every_hop: bool = False) -> dict:
+    "DNSMOS P.835 scores {'sig', 'bak', 'ovrl'} (1–5) of one clip (a short clip: its first looped window, or every hop's mean)."
     w = torch.as_tensor(np.asarray(wave, dtype=np.float32)).flatten()
     if sr != SAMPLE_RATE:
         w = resample(w, sr, SAMPLE_RATE)
     a = w.clamp(-1, 1).numpy()
     if a.size == 0 or not np.isfinite(a).all(): raise ValueError("DNSMOS needs a non-empty, finite clip")
     n = int(DNSMOS_LEN * SAMPLE_RATE)
+    if len(a) < n and not every_hop: a = np.tile(a, -(-n // len(a)))[:n]   # one window: the clip looped from its start
     while len(a) < n: a = np.concatenate([a, a])                    # loop short clips, as DNSMOS does
     hops = int(np.floor(len(a) / SAMPLE_RATE) - DNSMOS_LEN) + 1
     sess, raw = _dnsmos_session(), []

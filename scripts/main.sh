@@ -3,7 +3,7 @@
 # or EOL_PRESET=...). Re-running it reuses every finished stage.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh
+bash scripts/setup.sh run     # the kit and its quality checks; `bash scripts/setup.sh` adds JupyterLab, nbdev, the test tools
 # offline = true (settings.ini, the default): nothing is downloaded; offline = false lets the full preset fetch checkpoints
 if [ "$(.venv/bin/python -c 'from emotion_omni_lite.config import get_settings; print(get_settings().offline)')" = True ]; then
   export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
@@ -13,4 +13,7 @@ fi
 if [ "$(.venv/bin/python -c 'from emotion_omni_lite.config import get_settings; print(get_settings().preset)')" = lite ]; then
   echo; echo "== quality guards on the lite run (pytest -m slow; the report card above shows each figure against its target)"
   .venv/bin/python -m pytest tests -q -p no:cacheprovider -m slow
+fi
+if ! .venv/bin/python -c "import jupyterlab" 2>/dev/null; then
+  echo; echo "The notebooks: bash scripts/setup.sh (adds JupyterLab and nbdev), then .venv/bin/jupyter lab nbs/"
 fi

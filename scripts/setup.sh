@@ -1,7 +1,16 @@
 #!/usr/bin/env bash
 # Set up the kit in ./.venv with pip alone (no apt, no sudo, no GPU needed). Safe to run again: it skips what is done.
+#   bash scripts/setup.sh        everything: the kit, JupyterLab and nbdev for the notebooks, the test tools
+#   bash scripts/setup.sh run    what the main job needs: the kit and its quality checks (half the install's time)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+MODE=${1:-dev}
+case "$MODE" in
+  dev) EXTRA=dev; NEEDS="emotion_omni_lite, pytest, hypothesis, playwright, nbdev, jupyterlab";;
+  run) EXTRA=check; NEEDS="emotion_omni_lite, pytest, hypothesis";;
+  *) echo "[setup] unknown mode '$MODE': use 'bash scripts/setup.sh' (everything) or 'bash scripts/setup.sh run' (the main job's part)" >&2
+     exit 2;;
+esac
 PY=${PYTHON:-python3}
 if [ ! -x .venv/bin/python ]; then
   echo "[setup] creating .venv with $($PY --version)"
@@ -23,17 +32,19 @@ TORCH=""
 if ! $VPY -c "import torch, torchaudio; assert torch.__version__.split('+')[0] == torchaudio.__version__.split('+')[0]" 2>/dev/null; then
   TORCH="torch==2.11.0 torchaudio==2.11.0"
 fi
-if [ -n "$TORCH" ] || ! $VPY -c "import emotion_omni_lite, pytest, playwright, hypothesis" 2>/dev/null \
-   || [ pyproject.toml -nt .venv/.eol-installed ] || [ constraints.txt -nt .venv/.eol-installed ]; then
+MARK=.venv/.eol-installed-$EXTRA                                   # the extra installed, and when
+if [ -n "$TORCH" ] || ! $VPY -c "import $NEEDS" 2>/dev/null \
+   || [ pyproject.toml -nt $MARK ] || [ constraints.txt -nt $MARK ]; then
   # one pip run for both (one resolution, not two): on a fresh machine torch's wheels are most of the install
-  echo "[setup] installing ${TORCH:+torch + torchaudio 2.11.0 (a matching pair; several GB) and }the kit and its dependencies (pip install -e '.[dev]')"
+  echo "[setup] installing ${TORCH:+torch + torchaudio 2.11.0 (a matching pair; several GB) and }the kit and its dependencies (pip install -e '.[$EXTRA]')"
   # --no-compile: pip would turn every module of every package into bytecode (about 40 s, most of it for modules the kit
   # never imports); what the kit imports is compiled once below instead
-  pip_install --no-compile $TORCH -e ".[dev]"
+  pip_install --no-compile $TORCH -e ".[$EXTRA]"
   PYTHONDONTWRITEBYTECODE= $VPY -c "import importlib, pkgutil, emotion_omni_lite as e, peft, accelerate, transformers, pytest
 for m in pkgutil.iter_modules(e.__path__): importlib.import_module('emotion_omni_lite.' + m.name)
 from transformers import Qwen2ForCausalLM, PreTrainedTokenizerFast, Wav2Vec2Model, get_cosine_schedule_with_warmup" \
     || echo "[setup] the kit did not import: see the error above"
-  touch .venv/.eol-installed
+  touch $MARK
+  if [ "$EXTRA" = dev ]; then touch .venv/.eol-installed-check; fi    # dev holds the main job's part too
 fi
 echo "[setup] ready: $($VPY -c 'import torch, transformers, emotion_omni_lite as e; print("torch", torch.__version__, "| transformers", transformers.__version__, "| emotion_omni_lite", e.__version__)')"
