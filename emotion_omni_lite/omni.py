@@ -27,8 +27,9 @@ from .metrics import pocketsphinx_wer, wer
 from .stage2 import load_stage2_model, stage2_features
 
 # %% auto #0
-__all__ = ['SPEECH_SETS', 'WER_SETS', 'hearing_seconds', 'check_length', 'EmotionOmni', 'load_omni', 'speech_rows', 'hear',
-           'speech_clips', 'speech_metrics', 'speech_figures', 'condition_following', 'chat_main']
+__all__ = ['SPEECH_SETS', 'TIMED_REPLIES', 'WER_SETS', 'hearing_seconds', 'check_length', 'EmotionOmni', 'load_omni',
+           'speech_rows', 'hear', 'speech_clips', 'speech_metrics', 'speech_figures', 'condition_following',
+           'chat_main']
 
 # %% ../nbs/14a_omni.ipynb #a74ec076
 def hearing_seconds(cfg: OmniConfig) -> float:
@@ -161,6 +162,24 @@ class EmotionOmni(nn.Module):
             units = decode_batch(self.decoder, fused, streaming)
         return list(zip(units, self.vocoder.stream_many(units, dcfg.chunk_units)))
 
+    @torch.inference_mode()
+    def respond_features_many(self, feats: Sequence[dict], streaming: bool = True) -> list:
+        "`respond_features` for many replies without the clocks: each text token by token (`reply_tokens`), then the speech of all in one batch (`speak_states_many`)."
+        out, states, k = [], [], self.emotion_head.n_tokens
+        for feat in feats:
+            toks = list(self.reply_tokens(feat))                                     # the same greedy loop as a stream
+            ids = [t for t, _, _ in toks]
+            h, e = (torch.stack([x[i] for x in toks]) if toks else None for i in (1, 2))   # [n, d] each
+            vec = self.predict_emotion(list(h[:k])) if toks else None                # the head reads the first k states, as streaming does
+            out.append({'text': self.tok.decode(ids, skip_special_tokens=True).strip(), 'reply_ids': ids,
+                        'reply_emotion': self.centroids.predict(vec[None])[0] if vec is not None else None,
+                        'emotion_vec_pred': vec, 'units': [], 'audio': torch.zeros(0), 'sample_rate': self.vocoder.sample_rate,
+                        'timings': None})                                            # no clock: `respond_features` measures latency
+            if toks: states.append((len(out) - 1, (h, e, vec)))
+        for (j, _), (units, wave) in zip(states, self.speak_states_many([st for _, st in states], streaming)):
+            out[j]['units'], out[j]['audio'] = list(units), wave.float().cpu()
+        return out
+
     # all of it
     @torch.inference_mode()
     def respond_features(self, feat: dict, streaming: bool = True, on_token: Optional[Callable] = None,
@@ -227,14 +246,16 @@ def hear(encoder, waves: Sequence[torch.Tensor], audio_cfg) -> list:
     return [EMOTIONS[p] if o else '(silent)' for o, p in zip(ok, pr.tolist())]
 
 SPEECH_SETS = ('generated', 'teacher_text', 'reference', 'vocoded_reference_units')   # what `speech_figures` speaks and judges
+TIMED_REPLIES = 24   # generated replies streamed one at a time with a clock (latency, RTF); the rest at once, the same speech
 WER_SETS = ('generated', 'reference')                                                  # … and transcribes with pocketsphinx
 
 def speech_clips(omni, f1: dict, f2: dict, idx: Sequence[int], settings: Settings, streaming: bool = True,
                  sets: Sequence[str] = SPEECH_SETS) -> dict:
     "{set: (waves, the text each should say)} for rows `idx`; 'generated' also keeps each reply's result (text, timings)."
     rows, out = f2['rows'], {}
-    if 'generated' in sets:
-        gen = [omni.respond_features({k: f1[k][i] for k in ('sem', 'emo', 'n50')}, streaming) for i in idx]
+    if 'generated' in sets:                                           # the first TIMED_REPLIES streamed alone, on the clock
+        feats = [{k: f1[k][i] for k in ('sem', 'emo', 'n50')} for i in idx]
+        gen = [omni.respond_features(f, streaming) for f in feats[:TIMED_REPLIES]] + omni.respond_features_many(feats[TIMED_REPLIES:], streaming)
         out['generated'] = ([g['audio'] for g in gen], [g['text'] for g in gen], gen)
     true_text = [rows[i]['reply_text'] for i in idx]
     if 'teacher_text' in sets:
@@ -254,10 +275,12 @@ def speech_metrics(heard: dict, want: Sequence[str], hyps: dict, texts: dict, ge
         if k in hyps: m[f'{k}_wer'] = round(wer(list(texts[k]), list(hyps[k])), 4)
     if gen:
         m['reply_emotion_label_acc'] = round(sum(g['reply_emotion'] == t for g, t in zip(gen, want)) / len(want), 4)
+        timed = [g for g in gen if g['timings'] is not None]             # the replies streamed on the clock
         for k in ('first_text_token_ms', 'first_audio_ms', 'total_ms'):
-            v = sorted(g['timings'][k] for g in gen if g['timings'][k] is not None)
+            v = sorted(g['timings'][k] for g in timed if g['timings'][k] is not None)
             m[f'median_{k}'] = v[len(v) // 2] if v else None
-        m['rtf'] = round(sum(g['timings']['total_ms'] for g in gen) / 1000 / max(seconds, 1e-3), 3)
+        m['rtf'] = round(sum(g['timings']['total_ms'] for g in timed) / 1000 / max(seconds, 1e-3), 3)
+        m['n_timed'] = len(timed)
     return m
 
 def speech_figures(cfg: OmniConfig, settings: Optional[Settings] = None, n_eval: int = 96, omni=None,
@@ -275,7 +298,7 @@ def speech_figures(cfg: OmniConfig, settings: Optional[Settings] = None, n_eval:
     heard = {k: hear(omni.emotion_encoder, w, cfg.audio) for k, (w, *_) in clips.items()}
     hyps = {k: pocketsphinx_wer(clips[k][0], clips[k][1])[1] for k in wer_sets if k in clips}
     gen = clips['generated'][2] if 'generated' in clips else None
-    secs = sum(len(w) for w in clips['generated'][0]) / SAMPLE_RATE if gen else 0.0          # the clips are 16 kHz now
+    secs = sum(len(w) for w, g in zip(clips['generated'][0], gen) if g['timings'] is not None) / SAMPLE_RATE if gen else 0.0   # 16 kHz now; timed replies
     m = {**speech_metrics(heard, [f2['rows'][i]['reply_emotion'] for i in idx], hyps, {k: c[1] for k, c in clips.items()},
                           gen, seconds=secs), 'streaming': streaming}
     if n_follow: m.update(condition_following(omni, f2, idx[:n_follow], cfg.audio, streaming))
