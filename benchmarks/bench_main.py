@@ -27,6 +27,14 @@ def timed_lines(cmd, cwd, env):
     yield time.perf_counter() - t0, None
 
 
+def speed_probe(repo: Path) -> str:
+    "The machine's float32 matmul peak on one thread, measured by the clone's own Python ('' when it cannot run)."
+    code = ("import sys, torch; sys.path.insert(0, 'benchmarks'); torch.set_num_threads(1); "
+            "from bench_flops import matmul_peak; print(f'{matmul_peak() / 1e9:.1f}')")
+    r = subprocess.run([str(repo / '.venv' / 'bin' / 'python'), '-c', code], cwd=repo, capture_output=True, text=True)
+    return r.stdout.strip().splitlines()[-1] if r.returncode == 0 and r.stdout.strip() else ''
+
+
 def phases(stamped) -> tuple:
     "([(phase, start, end)] in seconds since the job began, total): the install, each task of `eol run`, the quality checks."
     t_run = t_quality = None; tasks, in_summary = [], False
@@ -55,6 +63,7 @@ def main():
     env = {k: v for k, v in os.environ.items() if not k.startswith('EOL_')}      # the clone's settings.ini decides
     try:
         rows, total = phases(timed_lines(['bash', 'scripts/main.sh'], a.repo, env))
+        peak = speed_probe(a.repo)
     finally:
         if tmp and not a.keep: shutil.rmtree(tmp, ignore_errors=True)
     print(f"\nthe main job, phase by phase ({os.cpu_count()} CPU cores; seconds since it began; tasks of `eol run` "
@@ -62,6 +71,8 @@ def main():
     print("| phase | start | end | seconds |\n|---|---|---|---|")
     for name, t0, t1 in rows: print(f"| {name} | {t0:.0f} | {t1:.0f} | {t1 - t0:.0f} |")
     print(f"| **total** | | | **{total:.0f}** ({total / 60:.1f} min) |")
+    if peak: print(f"\nthe machine's speed just after: float32 matmul {peak} GFLOP/s on one thread (benchmarks/bench_flops.py's "
+                   f"probe; the same kind of virtual machine has measured 150-175 and runs the job slower by as much)")
 
 
 if __name__ == '__main__': main()
