@@ -72,7 +72,7 @@ def main():
     for name, t0, t1 in rows: print(f"| {name} | {t0:.0f} | {t1:.0f} | {t1 - t0:.0f} |")
     print(f"| **total** | | | **{total:.0f}** ({total / 60:.1f} min) |")
     if peak: print(f"\nthe machine's speed just after: float32 matmul {peak} GFLOP/s on one thread (benchmarks/bench_flops.py's "
-                   f"probe; the same kind of virtual machine has measured 150-175 and runs the job slower by as much)")
+                   f"probe: a reference when comparing runs of this table; it moves less than the job does from hour to hour)")
 
 
 if __name__ == '__main__': main()
