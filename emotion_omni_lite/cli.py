@@ -180,7 +180,8 @@ def run_tasks(tasks: Sequence[Task], cfg: OmniConfig, s: Settings, force: bool =
                 beat = time.time(); say('running: ' + ', '.join(f"{n} ({time.time() - t0:.0f} s)" for n, (_, t0, _) in running.items()))
             time.sleep(0.2)
     finally:
-        if pool is not None: pool.terminate(); pool.join()
+        if pool is not None:                                           # all done: the workers finish and leave; else stopped
+            (pool.terminate if running else pool.close)(); pool.join()
     return done
 
 def run_pipeline(preset: str | None = None, force: bool = False, stages=None, jobs: Optional[int] = None) -> dict:
