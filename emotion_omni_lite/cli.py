@@ -77,7 +77,7 @@ class Task:
 
 def plan_tasks(cfg: OmniConfig, settings: Settings, stages: Optional[Sequence[str]] = None) -> list:
     "The main job as tasks in table order: stages, the caches they share (before the first of them), evaluation parts."
-    names = [n for n in PIPELINE if (not stages or n in stages) and (n == 'eval' or stage_applies(n, cfg))]
+    names = [n for n in PIPELINE if (not stages or n in stages) and (n == 'eval' or stage_applies(n, cfg, asked=bool(stages)))]
     tasks, prep = [], {}
     for n in names:
         if n == 'eval': continue
@@ -200,7 +200,7 @@ def run_pipeline(preset: str | None = None, force: bool = False, stages=None, jo
     if jobs > 1: done = run_tasks(plan_tasks(cfg, s, stages), cfg, s, force, jobs)
     else:
         for name in PIPELINE:                                          # one process, the table in order
-            if (stages and name not in stages) or (name in STAGES and not stage_applies(name, cfg)): continue
+            if (stages and name not in stages) or (name in STAGES and not stage_applies(name, cfg, asked=bool(stages))): continue
             t0 = time.time()
             print(f"\n== {name}: {STAGES[name].what if name in STAGES else _what(Task('eval', 'eval', 'eval'))}", flush=True)
             out = evaluate_stage(cfg, s, force=force) if name == 'eval' else train_stage(name, cfg, s, force=force)

@@ -67,7 +67,7 @@ def _lite(m) -> str:
 def header_block(stem: str, info: dict, url: str) -> str:
     "The managed part of a notebook's first cell: Colab badge, what you will learn, measured minutes."
     colab = url.replace('https://github.com/', 'https://colab.research.google.com/github/') + f'/blob/main/nbs/{stem}.ipynb'
-    own = [n for n, st in STAGES.items() if st.notebook == stem]
+    own = [n for n, st in STAGES.items() if st.notebook == stem and not st.switch]   # a study behind a switch: not a lesson's cost
     m = info.get('minutes', {})
     trains = (f" Training what it teaches ({', '.join(own)}) adds {sum(STAGES[n].lite_minutes for n in own):.1f} min the "
               f"first time; a missing run it reads is named, with its minutes, before anything trains.") if own else ''

@@ -342,13 +342,15 @@ def emotion_encoder_job(cfg: OmniConfig, settings: Settings) -> StageJob:
                     info={'mel_seconds': round(time.time() - t0, 1)}, lengths=[x.shape[-1] for x, _ in data])
 
 def load_emotion_encoder(cfg: OmniConfig, settings: Optional[Settings] = None) -> nn.Module:
-    "The frozen emotion encoder: the pretrained one (full) or the trained lite one (`StageMissing` when it has not run)."
+    "The frozen emotion encoder: the pretrained one (full) or the trained lite one (`StageMissing` when it has not run); a config with `train_engine` set loads that engine's cross-engine run."
     ec = cfg.emotion_encoder
     if ec.pretrained:
         enc = load_pretrained_emotion_encoder(ec.pretrained, frozen_dtype(cfg.stages.stage1.mixed_precision))
         check_checkpoint('emotion_encoder', ec.pretrained, {'dim': (ec.dim, enc.backbone.config.hidden_size)})
         enc.mixed_precision = cfg.stages.stage1.mixed_precision           # its forward passes run under this autocast
-    else: enc = load_weights(build_emotion_encoder(cfg), require_stage('emotion_encoder', cfg, settings) / 'model.safetensors')
+    else:
+        run = f'emotion_encoder_{ec.train_engine}_only' if ec.train_engine else 'emotion_encoder'
+        enc = load_weights(build_emotion_encoder(cfg), require_stage(run, cfg, settings) / 'model.safetensors')
     return freeze(enc).to(run_device(settings))
 
 # %% ../nbs/07_emotion_encoder.ipynb #084d2a8e

@@ -360,6 +360,9 @@ def run_figures(cfg: OmniConfig, s: Settings) -> dict:
             'trained on espeak alone, heard on Piper': rep.get('cross_engine_espeak_to_piper'),
             'trained on Piper alone, heard on espeak': rep.get('cross_engine_piper_to_espeak')}
            if stage_applies('emotion_encoder_espeak_only', cfg) else {}),
+        **({'stage 1 trained on espeak alone, on Piper: reply emotion (tone)': rep.get('cross_engine_stage1_reply_emotion_tone'),
+            'stage 1 trained on espeak alone, on Piper: reply style (tone)': rep.get('cross_engine_stage1_style_tone')}
+           if stage_applies('stage1_espeak_only', cfg) else {}),
     }
 
 def engine_figures(cfg: OmniConfig, s: Settings) -> dict:
@@ -373,6 +376,11 @@ def engine_figures(cfg: OmniConfig, s: Settings) -> dict:
         x = m(f'emotion_encoder_{a}_only')
         out[f'cross_engine_{a}_to_{b}'], out[f'cross_engine_{a}_to_{b}_tone'] = x['acc_other_engine'], x['acc_other_engine_tone']
         out[f'cross_engine_{a}_own_heldout_voice'] = x['acc_heldout_voice']
+    if stage_applies('stage1_espeak_only', cfg):                      # stage 1 on espeak alone (a switch: off in the main job)
+        x = m('stage1_espeak_only')
+        for k, key in (('reply_emotion', 'reply_emotion_acc'), ('style', 'style_match')):
+            out[f'cross_engine_stage1_{k}'], out[f'cross_engine_stage1_{k}_tone'] = x[f'other_engine_{key}'], x[f'other_engine_tone_{key}']
+            out[f'cross_engine_stage1_own_{k}'], out[f'cross_engine_stage1_own_{k}_tone'] = x[key], x[f'tone_{key}']
     return out
 
 def quality_card(figs: dict) -> str:

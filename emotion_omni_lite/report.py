@@ -187,6 +187,10 @@ METRIC_NOTES = {
     'cross_engine_piper_to_espeak': "an emotion encoder trained on Piper alone, on every espeak query",
     'cross_engine_espeak_own_heldout_voice': "that espeak-only encoder on espeak's held-out voices",
     'cross_engine_piper_own_heldout_voice': "that Piper-only encoder on Piper's held-out pseudo-speakers",
+    'cross_engine_stage1_reply_emotion': "stage 1 trained on espeak alone (and its espeak-only emotion encoder): reply emotion on every Piper dialogue",
+    'cross_engine_stage1_style': "… its reply style on every Piper dialogue",
+    'cross_engine_stage1_own_reply_emotion': "… its reply emotion on espeak's held-out dialogues",
+    'cross_engine_stage1_own_style': "… its reply style on espeak's held-out dialogues",
     'n_items': "held-out utterances (held-out voice and sentence)", 'n_items_tone': "of which tone-dependent",
     'n_speech': "utterances whose reply speech was generated and judged",
     'reply_emotion_acc': "reply emotion = the one the user's feeling calls for (emotion head + nearest centroid; cascade: the emotion its text's style implies)",
@@ -236,6 +240,12 @@ def report_markdown(flat: dict, details: dict, figure_files: Sequence[str] = ())
                        f"{_fmt(flat.get(f'cross_engine_{a}_to_{b}'))} ({b}) | {_fmt(flat.get(f'cross_engine_{a}_to_{b}_tone'))} |")
         out.append(f"| both (the kit's) | espeak {_fmt(flat.get('input_emotion_acc_heldout_voice_espeak'))}, "
                    f"Piper {_fmt(flat.get('input_emotion_acc_heldout_voice_piper'))} | | |")
+    if 'cross_engine_stage1_reply_emotion_tone' in flat:
+        out += ['', "Stage 1 trained on espeak's dialogues alone, hearing through the espeak-only encoder "
+                "(`stages.stage1.cross_engine = true`): the reply it chooses on tone-dependent sentences.", '',
+                '| | espeak, held-out dialogues | Piper, every dialogue (never heard) |', '|---|---|---|',
+                f"| reply emotion | {_fmt(flat.get('cross_engine_stage1_own_reply_emotion_tone'))} | {_fmt(flat.get('cross_engine_stage1_reply_emotion_tone'))} |",
+                f"| reply style | {_fmt(flat.get('cross_engine_stage1_own_style_tone'))} | {_fmt(flat.get('cross_engine_stage1_style_tone'))} |"]
     rob = {k[len('input_emotion_acc_'):]: v for k, v in flat.items() if k.startswith('input_emotion_acc_') and
            k.split('_acc_')[1].split('_')[0] in ('noise', 'room', 'phone', 'louder', 'softer')}
     if rob:
@@ -298,6 +308,8 @@ QUALITY = {
     'emotion encoder, held-out voices of both engines': None,
     'trained on espeak alone, heard on Piper': None,
     'trained on Piper alone, heard on espeak': None,
+    'stage 1 trained on espeak alone, on Piper: reply emotion (tone)': None,   # stages.stage1.cross_engine = true
+    'stage 1 trained on espeak alone, on Piper: reply style (tone)': None,
 }
 
 def _meets(cmp: str, value: float, level: float) -> bool:

@@ -6,7 +6,7 @@
 from __future__ import annotations
 import json, math, re, time
 from collections import Counter
-from typing import Optional, Sequence
+from typing import Callable, Optional, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -24,12 +24,13 @@ from .text_llm import (IM_END, SPEECH_TOKEN, add_lora, build_prompt, collate_lm,
                        speech_token_id)
 from .adapter import build_adapter
 from .dialogues import REPLY_STYLE
+from .tts import engine_of
 
 # %% auto #0
-__all__ = ['STAGE1_EVAL_ROWS', 'splice_speech', 'EmotionPredictHead', 'build_emotion_head', 'emotion_loss', 'EmotionCentroids',
-           'ReplyStyleClassifier', 'Stage1Model', 'stage1_loss', 'collate_stage1', 'encode_speech', 'speech_features',
-           'stage1_features', 'build_stage1', 'stage1_example', 'stage1_job', 'Stage1Pipeline', 'load_stage1',
-           'evaluate_stage1']
+__all__ = ['STAGE1_EVAL_ROWS', 'SPLITS', 'splice_speech', 'EmotionPredictHead', 'build_emotion_head', 'emotion_loss',
+           'EmotionCentroids', 'ReplyStyleClassifier', 'Stage1Model', 'stage1_loss', 'collate_stage1', 'encode_speech',
+           'speech_features', 'stage1_features', 'build_stage1', 'stage1_example', 'stage1_job', 'Stage1Pipeline',
+           'load_stage1', 'evaluate_stage1']
 
 # %% ../nbs/11_stage1.ipynb #e66c34f2
 def splice_speech(embed: nn.Module, input_ids, attention_mask, labels, speech, speech_lens, speech_id: int,
@@ -257,8 +258,9 @@ STAGE1_EVAL_ROWS = {'full': 512}   # held-out dialogues stage 1 replies to after
 def stage1_job(cfg: OmniConfig, settings: Settings) -> StageJob:
     "Stage 1: adapter, LoRA and emotion head learn from the training dialogues' cached encoder features."
     feats = stage1_features(cfg, settings)
-    rows = feats['rows']
-    train_idx = [i for i, r in enumerate(rows) if r['split'] == 'train']
+    rows, only = feats['rows'], cfg.emotion_encoder.train_engine       # a cross-engine stage 1 hears one engine's queries
+    heard = lambda r: not only or engine_of(r['voice'], cfg.data.tts) == only
+    train_idx = [i for i, r in enumerate(rows) if r['split'] == 'train' and heard(r)]
     tok = load_tokenizer(cfg, settings)
     data = [stage1_example(feats, i, tok, rows[i]['reply_text']) for i in train_idx]
     cen = EmotionCentroids.fit(feats['emotion_vec_true'][train_idx], [rows[i]['reply_emotion'] for i in train_idx])
@@ -267,8 +269,14 @@ def stage1_job(cfg: OmniConfig, settings: Settings) -> StageJob:
         model.llm.save_pretrained(folder / 'lora', save_embedding_layers=False)   # LoRA on its own (peft format)
         save_json(cen.to_dict(), folder / 'centroids.json')
     n_eval = STAGE1_EVAL_ROWS.get(cfg.preset)                            # full size: a sample, not 40,000 replies
+    def evaluate(model, folder):
+        pipe = Stage1Pipeline(model, tok, cen, cfg)
+        if not only: return evaluate_stage1(pipe, feats, max_rows=n_eval)
+        own = evaluate_stage1(pipe, feats, max_rows=n_eval, select=heard)  # its own engine's held-out dialogues
+        other = evaluate_stage1(pipe, feats, SPLITS, n_eval, select=lambda r: not heard(r))   # every dialogue of the engine it never heard
+        return {**own, **{f'other_engine_{k}': v for k, v in other.items() if k != 'examples'}, 'other_engine_examples': other['examples'][:6]}
     return StageJob(data=data, build=lambda: build_stage1(cfg, settings)[0], collate=partial(collate_stage1, pad_id=tok.pad_token_id),
-                    loss=stage1_loss, save=save, evaluate=lambda model, folder: evaluate_stage1(Stage1Pipeline(model, tok, cen, cfg), feats, max_rows=n_eval),
+                    loss=stage1_loss, save=save, evaluate=evaluate,
                     eval_on_device=True,
                     info={'features_seconds': feats.get('seconds')})
 
@@ -334,13 +342,15 @@ def load_stage1(cfg: OmniConfig, settings: Optional[Settings] = None, name: str 
     return Stage1Pipeline(model, tok, cen, cfg)
 
 # %% ../nbs/11_stage1.ipynb #1a8b4ca8
+SPLITS = ('train', 'test_voice', 'test_sentence', 'test_both')
+
 def evaluate_stage1(pipe: Stage1Pipeline, feats: dict, splits=('test_voice', 'test_sentence', 'test_both'),
-                    max_rows: Optional[int] = None) -> dict:
-    "Reply-emotion accuracy and style match on the held-out dialogues (a seeded sample of `max_rows`), overall, by sentence kind and by split."
+                    max_rows: Optional[int] = None, select: Optional[Callable] = None) -> dict:
+    "Reply-emotion accuracy and style match on the held-out dialogues (a seeded sample of `max_rows`; `select(row)`: only those), overall, by sentence kind and by split."
     rows = feats['rows']
     train = [r for r in rows if r['split'] == 'train']
     clf = ReplyStyleClassifier().fit([r['reply_text'] for r in train], [r['reply_style'] for r in train])
-    idx = [i for i, r in enumerate(rows) if r['split'] in splits]
+    idx = [i for i, r in enumerate(rows) if r['split'] in splits and (select is None or select(r))]
     if max_rows is not None and len(idx) > max_rows:
         import random
         idx = sorted(random.Random(0).sample(idx, max_rows))

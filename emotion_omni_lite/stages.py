@@ -38,6 +38,7 @@ class Stage:
     lite_minutes: float = 0.0    # measured: the stage alone in one process (as a notebook trains it), idle 2-core CPU, `lite`
     two_engines: bool = False    # trained only when the data is spoken by two TTS engines (`data.n_piper_voices` > 0)
     prepare: str = ''            # `module.function(cfg, settings)`: a cache it reads, shared with its ablation (made once)
+    switch: str = ''             # a config field (dotted) that must be true for it to run: a study the main job leaves out
 
 # The cross-engine runs learn one engine with the short, clean recipe: a minute each, and it carries across engines
 # better than the long augmented one (whose gain and tilt effects wash out the level and brightness cues that travel)
@@ -74,6 +75,11 @@ STAGES = {st.name: st for st in (
           '07_emotion_encoder', 'emotion_encoder.emotion_encoder_job', ('audio', 'emotion_encoder'), 'emotion',
           CROSS_ENGINE + (('emotion_encoder.train_engine', 'piper'),), pretrained='emotion_encoder', lite_minutes=0.6,
           two_engines=True),
+    Stage('stage1_espeak_only', 'stage 1 trained on espeak alone, hearing through the espeak-only emotion encoder '
+          '(scored on the Piper voices)', ('data', 'asr', 'emotion_encoder_espeak_only', 'text_llm'), '11_stage1',
+          'stage1.stage1_job', ('adapter', 'llm', 'lora', 'emotion_head'), 'stage1',
+          CROSS_ENGINE + (('emotion_encoder.train_engine', 'espeak'),), lite_minutes=2.5, two_engines=True,
+          switch='stages.stage1.cross_engine'),
     Stage('stage2', 'stage 2: fusion gate, AdaLN, speech decoder', ('data', 'emotion_encoder', 'stage1'), '14_stage2',
           'stage2.stage2_job', ('units', 'fusion', 'decoder'), 'stage2', lite_minutes=3.0,
           prepare='stage2.prepare_stage2'),
@@ -83,7 +89,8 @@ STAGES = {st.name: st for st in (
 )}
 
 # Fields that change how a finished run is used, never what it learned: left out of the hash.
-RUNTIME_ONLY = {'data': ('workers',), 'decoder': ('temperature', 'top_k'), 'train': ('grad_accum', 'gradient_checkpointing')}
+RUNTIME_ONLY = {'data': ('workers',), 'decoder': ('temperature', 'top_k'),
+                'train': ('grad_accum', 'gradient_checkpointing', 'cross_engine')}   # cross_engine: what else runs
 # Fields added after runs existed: left out of the hash while they hold these values (what those runs did), so a
 # finished run stays current; set to anything else, they count like every other field.
 HASHED_ONCE_SET = {'units': {'manifest': None}, 'vocoder': {'pretrained': None},
@@ -106,9 +113,11 @@ def _stage(name) -> Stage:
     if name not in STAGES: raise ConfigError(f"unknown stage {name!r}: the stages are {', '.join(STAGES)}")
     return STAGES[name]
 
-def stage_applies(name: str, cfg: OmniConfig) -> bool:
-    "False for a stage that has nothing to learn from this config's data (a cross-engine stage when one engine speaks)."
-    return not _stage(name).two_engines or cfg.data.n_piper_voices > 0
+def stage_applies(name: str, cfg: OmniConfig, asked: bool = False) -> bool:
+    "False for a stage that has nothing to learn from this config's data (a cross-engine stage when one engine speaks), or whose switch is off (unless `asked` for by name)."
+    st = _stage(name)
+    if st.switch and not asked and not functools.reduce(getattr, st.switch.split('.'), cfg): return False
+    return not st.two_engines or cfg.data.n_piper_voices > 0
 
 def pretrained_source(name: str, cfg: OmniConfig) -> Optional[str]:
     "The checkpoint that replaces the stage in this config (full size), or None when the stage is trained."

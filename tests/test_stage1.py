@@ -184,6 +184,33 @@ def test_smoke_stage_end_to_end(smoke_settings):
     assert abl.name == 'stage1_semantic_only' and (abl / 'metrics.json').exists()
 
 
+
+def test_smoke_stage1_on_one_engine_scored_on_the_other(smoke_settings):
+    "stages.stage1.cross_engine: left out of the main job unless switched on (or named); trained on espeak's queries through the espeak-only encoder, scored on every Piper dialogue."
+    from emotion_omni_lite.cli import ensure_stages, plan_tasks
+    from emotion_omni_lite.evaluate import engine_figures, eval_stages
+    from emotion_omni_lite.stages import stage_config, stage_folder, stage_hash
+    from emotion_omni_lite.stage1 import _features_name, stage1_features
+    from emotion_omni_lite.tts import engine_of
+    cfg, on = get_config('smoke'), get_config('smoke', **{'stages.stage1.cross_engine': True})
+    name = 'stage1_espeak_only'
+    assert name not in [t.name for t in plan_tasks(cfg, smoke_settings)] and name not in eval_stages(cfg)
+    assert name in [t.name for t in plan_tasks(on, smoke_settings)] and name in eval_stages(on)
+    assert [t.name for t in plan_tasks(cfg, smoke_settings, [name])] == [name]            # named: it runs, switch or not
+    assert all(stage_hash(n, on, 0) == stage_hash(n, cfg, 0) for n in ('stage1', 'stage2'))   # the switch retrains nothing
+    x = stage_config(name, cfg)
+    assert x.emotion_encoder.train_engine == 'espeak' and _features_name(x, smoke_settings) != _features_name(cfg, smoke_settings)
+    ensure_stages(['emotion_encoder', 'emotion_encoder_piper_only', name], on, smoke_settings)
+    m = json.loads((stage_folder(name, smoke_settings) / 'metrics.json').read_text())
+    rows = stage1_features(x, smoke_settings)['rows']
+    espeak = [engine_of(r['voice'], x.data.tts) == 'espeak' for r in rows]
+    assert m['n_train'] == sum(e and r['split'] == 'train' for e, r in zip(espeak, rows))       # espeak's queries only
+    assert m['n_eval'] == sum(e and r['split'] != 'train' for e, r in zip(espeak, rows))
+    assert m['other_engine_n_eval'] == len(rows) - sum(espeak) > 0                            # every Piper dialogue
+    figs = engine_figures(on, smoke_settings)
+    assert figs['cross_engine_stage1_reply_emotion_tone'] == m['other_engine_tone_reply_emotion_acc']
+    assert figs['cross_engine_stage1_own_style'] == m['style_match'] and 'cross_engine_stage1_style' not in engine_figures(cfg, smoke_settings)
+
 @pytest.fixture(scope='module')
 def lite_figures(lite_settings):
     "Held-out figures of the lite model and of its semantic-only ablation, as each run's evaluation wrote them (one source)."
