@@ -165,18 +165,19 @@ class EmotionOmni(nn.Module):
     @torch.inference_mode()
     def respond_features_many(self, feats: Sequence[dict], streaming: bool = True) -> list:
         "`respond_features` for many replies without the clocks: each text token by token (`reply_tokens`), then the speech of all in one batch (`speak_states_many`)."
-        out, states, k = [], [], self.emotion_head.n_tokens
+        out, said, states = [], [], []
         for feat in feats:
             toks = list(self.reply_tokens(feat))                                     # the same greedy loop as a stream
-            ids = [t for t, _, _ in toks]
-            h, e = (torch.stack([x[i] for x in toks]) if toks else None for i in (1, 2))   # [n, d] each
-            vec = self.predict_emotion(list(h[:k])) if toks else None                # the head reads the first k states, as streaming does
+            ids, vec = [t for t, _, _ in toks], None
+            if toks:                                                                 # an empty reply says nothing
+                h, e = torch.stack([x[1] for x in toks]), torch.stack([x[2] for x in toks])   # [n, d] each
+                vec = self.predict_emotion(list(h[:self.emotion_head.n_tokens]))     # its first k states, as streaming
+                said.append(len(out)); states.append((h, e, vec))
             out.append({'text': self.tok.decode(ids, skip_special_tokens=True).strip(), 'reply_ids': ids,
                         'reply_emotion': self.centroids.predict(vec[None])[0] if vec is not None else None,
                         'emotion_vec_pred': vec, 'units': [], 'audio': torch.zeros(0), 'sample_rate': self.vocoder.sample_rate,
                         'timings': None})                                            # no clock: `respond_features` measures latency
-            if toks: states.append((len(out) - 1, (h, e, vec)))
-        for (j, _), (units, wave) in zip(states, self.speak_states_many([st for _, st in states], streaming)):
+        for j, (units, wave) in zip(said, self.speak_states_many(states, streaming)):
             out[j]['units'], out[j]['audio'] = list(units), wave.float().cpu()
         return out
 
@@ -266,8 +267,7 @@ def speech_clips(omni, f1: dict, f2: dict, idx: Sequence[int], settings: Setting
         out['vocoded_reference_units'] = ([omni.vocoder(f2['units'][i].tolist()) for i in idx], true_text)
     return out
 
-def speech_metrics(heard: dict, want: Sequence[str], hyps: dict, texts: dict, gen: Optional[list] = None,
-                   sample_rate: int = SAMPLE_RATE, seconds: float = 0.0) -> dict:
+def speech_metrics(heard: dict, want: Sequence[str], hyps: dict, texts: dict, gen: Optional[list] = None) -> dict:
     "The figures of judged clips: emotion accuracy per set, pocketsphinx WER where transcribed, the reply's label, latency."
     m = {'n_eval': len(want)}
     for k, labels in heard.items():
@@ -279,6 +279,7 @@ def speech_metrics(heard: dict, want: Sequence[str], hyps: dict, texts: dict, ge
         for k in ('first_text_token_ms', 'first_audio_ms', 'total_ms'):
             v = sorted(g['timings'][k] for g in timed if g['timings'][k] is not None)
             m[f'median_{k}'] = v[len(v) // 2] if v else None
+        seconds = sum(len(g['audio']) / g['sample_rate'] for g in timed)   # the speech those replies said
         m['rtf'] = round(sum(g['timings']['total_ms'] for g in timed) / 1000 / max(seconds, 1e-3), 3)
         m['n_timed'] = len(timed)
     return m
@@ -298,9 +299,8 @@ def speech_figures(cfg: OmniConfig, settings: Optional[Settings] = None, n_eval:
     heard = {k: hear(omni.emotion_encoder, w, cfg.audio) for k, (w, *_) in clips.items()}
     hyps = {k: pocketsphinx_wer(clips[k][0], clips[k][1])[1] for k in wer_sets if k in clips}
     gen = clips['generated'][2] if 'generated' in clips else None
-    secs = sum(len(w) for w, g in zip(clips['generated'][0], gen) if g['timings'] is not None) / SAMPLE_RATE if gen else 0.0   # 16 kHz now; timed replies
     m = {**speech_metrics(heard, [f2['rows'][i]['reply_emotion'] for i in idx], hyps, {k: c[1] for k, c in clips.items()},
-                          gen, seconds=secs), 'streaming': streaming}
+                          gen), 'streaming': streaming}
     if n_follow: m.update(condition_following(omni, f2, idx[:n_follow], cfg.audio, streaming))
     return (m, {'rows': idx, 'clips': clips, 'heard': heard, 'hyps': hyps}) if keep else m   # keep: what was spoken and heard
 

@@ -27,7 +27,7 @@ from .dialogues import REPLY_STYLE
 from .tts import engine_of
 
 # %% auto #0
-__all__ = ['STAGE1_EVAL_ROWS', 'SPLITS', 'splice_speech', 'EmotionPredictHead', 'build_emotion_head', 'emotion_loss',
+__all__ = ['STAGE1_EVAL_ROWS', 'EVERY_SPLIT', 'splice_speech', 'EmotionPredictHead', 'build_emotion_head', 'emotion_loss',
            'EmotionCentroids', 'ReplyStyleClassifier', 'Stage1Model', 'stage1_loss', 'collate_stage1', 'encode_speech',
            'speech_features', 'stage1_features', 'build_stage1', 'stage1_example', 'stage1_job', 'Stage1Pipeline',
            'load_stage1', 'evaluate_stage1']
@@ -273,7 +273,7 @@ def stage1_job(cfg: OmniConfig, settings: Settings) -> StageJob:
         pipe = Stage1Pipeline(model, tok, cen, cfg)
         if not only: return evaluate_stage1(pipe, feats, max_rows=n_eval)
         own = evaluate_stage1(pipe, feats, max_rows=n_eval, select=heard)  # its own engine's held-out dialogues
-        other = evaluate_stage1(pipe, feats, SPLITS, n_eval, select=lambda r: not heard(r))   # every dialogue of the engine it never heard
+        other = evaluate_stage1(pipe, feats, EVERY_SPLIT, n_eval, select=lambda r: not heard(r))   # every dialogue of the engine it never heard
         return {**own, **{f'other_engine_{k}': v for k, v in other.items() if k != 'examples'}, 'other_engine_examples': other['examples'][:6]}
     return StageJob(data=data, build=lambda: build_stage1(cfg, settings)[0], collate=partial(collate_stage1, pad_id=tok.pad_token_id),
                     loss=stage1_loss, save=save, evaluate=evaluate,
@@ -342,7 +342,7 @@ def load_stage1(cfg: OmniConfig, settings: Optional[Settings] = None, name: str 
     return Stage1Pipeline(model, tok, cen, cfg)
 
 # %% ../nbs/11_stage1.ipynb #1a8b4ca8
-SPLITS = ('train', 'test_voice', 'test_sentence', 'test_both')
+EVERY_SPLIT = ('train', 'test_voice', 'test_sentence', 'test_both')   # a cross-engine stage 1 never heard any of the other engine's
 
 def evaluate_stage1(pipe: Stage1Pipeline, feats: dict, splits=('test_voice', 'test_sentence', 'test_both'),
                     max_rows: Optional[int] = None, select: Optional[Callable] = None) -> dict:
