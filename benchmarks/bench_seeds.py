@@ -58,6 +58,12 @@ def summarise(per_seed: dict) -> list:
     "Per figure: values, mean, spread, the target's verdict, the guard QUALITY asserts and the guard the seeds support."
     rows = []
     for name, q in QUALITY.items():
+        lacking = [s for s in sorted(per_seed) if name not in per_seed[s]]
+        if lacking and q is not None:
+            sys.exit(f"seed(s) {lacking} have no figure {name!r}, which QUALITY asserts: finish their evaluation (`eol run`)")
+        if lacking:                                                      # a study behind a switch, off in these runs
+            print(f"not in every seed's report, left out: {name} (seeds {lacking})")
+            continue
         vals = [per_seed[s][name] for s in sorted(per_seed)]
         mean, spread = statistics.mean(vals), max(vals) - min(vals)
         row = {'figure': name, 'values': vals, 'mean': round(mean, 4), 'spread': round(spread, 4), 'target': None,

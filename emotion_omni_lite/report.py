@@ -283,7 +283,7 @@ def write_report(flat: dict, details: dict, folder) -> Path:
 QUALITY = {
     'emotion encoder, held-out espeak voices': ('>=', 0.90, 0.88),
     'emotion encoder, held-out espeak voices, tone-dependent': ('>=', 0.90, 0.87),
-    'ASR CER, held-out voices': ('<=', 0.15, 0.18),
+    'ASR CER, held-out voices': ('<=', 0.15, 0.15),
     'ASR CER, held-out sentences': None,
     'stage 1 reply emotion (tone)': ('>=', 0.85, 0.85),
     'stage 1 reply style (tone)': ('>=', 0.85, 0.85),

@@ -22,8 +22,9 @@ from .dataset import load_query_mels
 
 # %% auto #0
 __all__ = ['MAX_TRANSCRIPT_CHARS', 'CharTokenizer', 'whisper_config', 'SemanticEncoder', 'build_semantic_encoder', 'ASRStandIn',
-           'build_asr_model', 'semantic_inputs', 'semantic_features', 'transcribe', 'asr_loss', 'evaluate_asr',
-           'asr_job', 'load_pretrained_semantic_encoder', 'load_asr_model', 'load_semantic_encoder']
+           'build_asr_model', 'semantic_inputs', 'semantic_features', 'ctc_prefix_scores', 'ctc_advance', 'transcribe',
+           'asr_loss', 'evaluate_asr', 'asr_job', 'load_pretrained_semantic_encoder', 'load_asr_model',
+           'load_semantic_encoder']
 
 # %% ../nbs/06_semantic_encoder.ipynb #e66c34f2
 class CharTokenizer:
@@ -130,24 +131,83 @@ def semantic_features(encoder: SemanticEncoder, audio, return_lengths: bool = Fa
     return (h, n50) if return_lengths else h
 
 # %% ../nbs/06_semantic_encoder.ipynb #856836d4
+_NEG = -1e30   # log 0, kept finite so that sums of it stay comparable
+
+def ctc_prefix_scores(x: torch.Tensor, r_n: torch.Tensor, r_b: torch.Tensor, last: torch.Tensor,
+                      valid: torch.Tensor) -> torch.Tensor:
+    "log P(the CTC output starts with prefix + c) for every character c → [N, V]; x: log-probs [T, N, V], r_n / r_b: [T, N] of the N prefixes, last: their last character [N] (−1: empty), valid: [T, N] frames inside each utterance."
+    both = torch.logaddexp(r_b, r_n)                                            # [T, N]
+    psi = torch.where(valid[1:, :, None], both[:-1, :, None] + x[1:], _NEG).logsumexp(0)      # [N, V]
+    rep = last.clamp(min=0)                                                     # c repeats the last character: after a blank
+    x_rep = x[1:].gather(-1, rep[None, :, None].expand(len(x) - 1, -1, 1))[..., 0]           # [T-1, N]
+    psi_rep = torch.where(valid[1:], r_b[:-1] + x_rep, _NEG).logsumexp(0)       # [N]
+    psi = torch.where(torch.arange(x.shape[-1])[None] == last[:, None], psi_rep[:, None], psi)
+    return torch.logaddexp(psi, torch.where((last < 0)[:, None], x[0], _NEG))   # the first character may start at frame 0
+
+def ctc_advance(x: torch.Tensor, r_n: torch.Tensor, r_b: torch.Tensor, last: torch.Tensor, c: torch.Tensor) -> tuple:
+    "r_n, r_b [T, N] of each prefix extended by its character c [N]: the CTC recursions over time, solved with cumulative sums."
+    x, r_n, r_b = x.double(), r_n.double(), r_b.double()                        # the sums grow large: float64 keeps them exact
+    xc = x.gather(-1, c[None, :, None].expand(len(x), -1, 1))[..., 0]           # [T, N]
+    phi = torch.where((c == last)[None], r_b, torch.logaddexp(r_b, r_n))
+    rn0 = torch.where(last < 0, xc[0], _NEG)
+    A = xc.cumsum(0)                            # r_n[t] = logaddexp(r_n[t-1], phi[t-1]) + xc[t]
+    rn = A + torch.cat([(rn0 - A[0])[None], phi[:-1] - A[:-1]]).logcumsumexp(0)
+    Bc = x[..., CharTokenizer.pad_id].cumsum(0)     # r_b[t] = logaddexp(r_b[t-1], r_n[t-1]) + blank[t]
+    rb = Bc + torch.cat([torch.full_like(rn0, _NEG)[None], rn[:-1] - Bc[:-1]]).logcumsumexp(0)
+    return rn.float(), rb.float()
+
 @torch.no_grad()
 def transcribe(asr: ASRStandIn, mels: Sequence[torch.Tensor], batch_size: int = 64,
-               max_chars: int = MAX_TRANSCRIPT_CHARS - 1) -> list:
-    "Greedy transcripts of log-mels [n_mels, T] with the ASR stand-in."
+               max_chars: int = MAX_TRANSCRIPT_CHARS - 1, beam: int = 4, ctc_weight: Optional[float] = None) -> list:
+    "Transcripts of log-mels [n_mels, T]: a beam search over the decoder's and the CTC head's joint score (`ctc_weight`: the trained one)."
     tok, model, front = CharTokenizer(), asr.eval().whisper, asr.semantic_encoder()
-    out = []
-    for i in range(0, len(mels), batch_size):
-        x, _ = front.inputs(mels[i:i + batch_size])                              # [B, n_mels, 2·P]
-        enc = model.model.encoder(input_features=x)                              # [B, P, d]
-        nxt, pkv = torch.full((len(x),), tok.bos_id), None
-        done, ids = torch.zeros(len(x), dtype=torch.bool), []
-        for _ in range(max_chars):
-            o = model(encoder_outputs=enc, decoder_input_ids=nxt[:, None], past_key_values=pkv, use_cache=True)
-            pkv, nxt = o.past_key_values, o.logits[:, -1].argmax(-1).masked_fill(done, tok.pad_id)  # [B]
-            ids.append(nxt); done |= nxt == tok.eos_id
-            if done.all(): break
-        out += [tok.decode(r) for r in torch.stack(ids, 1)]
-    return out
+    lam = (asr.ctc_weight if ctc_weight is None else ctc_weight) if asr.ctc_head is not None else 0.0
+    if not 0 <= lam <= 1: raise ValueError(f"ctc_weight={lam}: use a weight between 0 (the decoder alone) and 1 (the CTC head alone)")
+    if beam < 1: raise ValueError(f"beam={beam}: keep at least 1 candidate per utterance")
+    V, K = tok.vocab_size, beam
+    banned = torch.zeros(V, dtype=torch.bool); banned[[tok.pad_id, tok.bos_id, tok.unk_id]] = True
+    order, out = sorted(range(len(mels)), key=lambda i: mels[i].shape[-1]), {}     # batches of like lengths: fewer frames
+    for i0 in range(0, len(mels), batch_size):
+        part = order[i0:i0 + batch_size]
+        x, lengths = front.inputs([mels[i] for i in part])                         # [B, n_mels, 2·P]
+        B, N = len(part), len(part) * K
+        enc = model.model.encoder(input_features=x).last_hidden_state              # [B, P, d]
+        n50 = ((lengths + 1) // 2).clamp(max=enc.shape[1]).repeat_interleave(K)    # [N] frames of each candidate's utterance
+        T = int(n50.max())
+        xk = (asr.ctc_head(enc[:, :T]).log_softmax(-1) if lam else enc.new_zeros(B, T, V)).repeat_interleave(K, 0).transpose(0, 1).contiguous()  # [T, N, V]
+        valid, enc = torch.arange(T)[:, None] < n50[None], enc.repeat_interleave(K, 0)
+        toks, pkv, last = torch.full((N, 1), tok.bos_id), None, torch.full((N,), -1)
+        r_n, r_b = torch.full((T, N), _NEG), xk[..., tok.pad_id].double().cumsum(0).float()   # the empty prefix: all blanks
+        score = torch.full((B, K), _NEG); score[:, 0] = 0.0                       # one live candidate per utterance at first
+        att = torch.zeros(N)
+        best, best_ids, done = torch.full((B,), _NEG), [None] * B, torch.zeros(B, dtype=torch.bool)
+        for step in range(max_chars + 1):                                          # the last step only ends them
+            o = model(encoder_outputs=(enc,), decoder_input_ids=toks[:, -1:], past_key_values=pkv, use_cache=True)
+            pkv, ext = o.past_key_values, att[:, None] + o.logits[:, -1].log_softmax(-1)       # [N, V] decoder, prefix + c
+            joint = (1 - lam) * ext
+            if lam:
+                psi = ctc_prefix_scores(xk, r_n, r_b, last, valid)
+                psi[:, tok.eos_id] = torch.logaddexp(r_n, r_b).gather(0, (n50 - 1)[None])[0]   # the prefix is all of it
+                joint = joint + lam * psi
+            joint[:, banned] = _NEG
+            joint[(score.reshape(N) <= _NEG / 2) | done.repeat_interleave(K)] = _NEG
+            if step == max_chars: joint[:, torch.arange(V) != tok.eos_id] = _NEG        # long enough: end here
+            top, idx = joint.reshape(B, K * V).topk(2 * K, -1)                     # [B, 2K] the best candidates, ranked
+            ends = idx % V == tok.eos_id                                           # … of which some end the transcript
+            fin = torch.where(ends[:, :K], top[:, :K], _NEG).max(-1)               # an ending counts among the first K
+            for b in (fin.values > best).nonzero()[:, 0].tolist():
+                k = int(idx[b, fin.indices[b]]) // V
+                best[b], best_ids[b] = fin.values[b], toks[b * K + k, 1:].tolist()
+            go = torch.sort((~ends).float(), stable=True, dim=-1, descending=True).indices[:, :K]  # the first K that do not end go on
+            top, idx = top.gather(1, go), idx.gather(1, go)                        # [B, K]
+            done |= (top[:, 0] <= _NEG / 2) | (best >= top[:, 0])                 # nothing left can beat the best ending
+            if done.all() or step == max_chars: break
+            keep, c = (torch.arange(B)[:, None] * K + idx // V).reshape(N), (idx % V).reshape(N)
+            if lam: r_n, r_b = ctc_advance(xk, r_n[:, keep], r_b[:, keep], last[keep], c)
+            toks, last, att, score = torch.cat([toks[keep], c[:, None]], 1), c, ext[keep, c], top
+            pkv.reorder_cache(keep)
+        for b in range(B): out[part[b]] = tok.decode(best_ids[b] if best_ids[b] is not None else toks[b * K, 1:].tolist())
+    return [out[i] for i in range(len(mels))]
 
 # %% ../nbs/06_semantic_encoder.ipynb #1a8b4ca8
 def _asr_collate(batch, n_frames, envelope_ceps: int = 0):
@@ -180,6 +240,7 @@ def evaluate_asr(model, rows: Sequence[dict], mels: Sequence[torch.Tensor],
         res[f'cer_{sp}'] = round(cer(refs, hyps), 4)
         res[f'n_{sp}'] = len(idx)
         res[f'examples_{sp}'] = [{'ref': CharTokenizer.normalize(r), 'hyp': h} for r, h in list(zip(refs, hyps))[:3]]
+    res['decoding'] = {'beam': 4, 'ctc_weight': model.ctc_weight if model.ctc_head is not None else 0.0}   # transcribe's
     return res
 
 def asr_job(cfg: OmniConfig, settings: Settings) -> StageJob:

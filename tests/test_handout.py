@@ -105,7 +105,10 @@ def smoke_trained(smoke_settings, smoke_cfg):
 
 def test_asr_unseen_words(smoke_trained):
     r = solution('asr_unseen_words').main(settings=smoke_trained, n=8)
-    assert 0 < r['n'] <= 8 and 0 <= r['wrong_and_unseen'] <= r['wrong_words'] and 0 <= r['share_unseen'] <= 1
+    assert 0 < r['n'] <= 8
+    for way in ('decoder_alone', 'together'):
+        w = r[way]
+        assert 0 <= w['wrong_and_unseen'] <= w['wrong_words'] and 0 <= w['share_unseen'] <= 1 and len(w['examples']) == min(3, r['n'])
 
 
 def test_emotion_confusions(smoke_trained):
