@@ -200,7 +200,7 @@ METRIC_NOTES = {
     'emotion_cos_sim': "cosine of emotion-encoder vectors, generated vs reference reply speech (the released code's metric)",
     'pocketsphinx_wer_generated': "pocketsphinx (independent ASR) on generated speech vs the reply text it should say",
     'pocketsphinx_wer_reference': "pocketsphinx on the reference espeak reply audio (its own error floor)",
-    'asr_wer_generated': "the kit's ASR on generated speech (trained on user voices, not the assistant's)",
+    'asr_wer_generated': "the kit's ASR (its decoder alone, greedy) on generated speech (trained on user voices, not the assistant's)",
     'dnsmos_ovrl': "DNSMOS P.835 overall quality (1–5) of generated speech, in place of UTMOS",
     'first_text_ms': "first reply text token after the query (ms, one streaming reply)",
     'first_audio_ms': "first audio chunk after the query (ms)", 'rtf': "real-time factor: compute time / audio length",

@@ -146,13 +146,13 @@ def ctc_prefix_scores(x: torch.Tensor, r_n: torch.Tensor, r_b: torch.Tensor, las
 
 def ctc_advance(x: torch.Tensor, r_n: torch.Tensor, r_b: torch.Tensor, last: torch.Tensor, c: torch.Tensor) -> tuple:
     "r_n, r_b [T, N] of each prefix extended by its character c [N]: the CTC recursions over time, solved with cumulative sums."
-    x, r_n, r_b = x.double(), r_n.double(), r_b.double()                        # the sums grow large: float64 keeps them exact
-    xc = x.gather(-1, c[None, :, None].expand(len(x), -1, 1))[..., 0]           # [T, N]
+    xc = x.gather(-1, c[None, :, None].expand(len(x), -1, 1))[..., 0].double()  # [T, N]; the sums grow large: float64 keeps them exact
+    r_n, r_b = r_n.double(), r_b.double()
     phi = torch.where((c == last)[None], r_b, torch.logaddexp(r_b, r_n))
     rn0 = torch.where(last < 0, xc[0], _NEG)
     A = xc.cumsum(0)                            # r_n[t] = logaddexp(r_n[t-1], phi[t-1]) + xc[t]
     rn = A + torch.cat([(rn0 - A[0])[None], phi[:-1] - A[:-1]]).logcumsumexp(0)
-    Bc = x[..., CharTokenizer.pad_id].cumsum(0)     # r_b[t] = logaddexp(r_b[t-1], r_n[t-1]) + blank[t]
+    Bc = x[..., CharTokenizer.pad_id].double().cumsum(0)     # r_b[t] = logaddexp(r_b[t-1], r_n[t-1]) + blank[t]
     rb = Bc + torch.cat([torch.full_like(rn0, _NEG)[None], rn[:-1] - Bc[:-1]]).logcumsumexp(0)
     return rn.float(), rb.float()
 
@@ -205,7 +205,7 @@ def transcribe(asr: ASRStandIn, mels: Sequence[torch.Tensor], batch_size: int = 
             keep, c = (torch.arange(B)[:, None] * K + idx // V).reshape(N), (idx % V).reshape(N)
             if lam: r_n, r_b = ctc_advance(xk, r_n[:, keep], r_b[:, keep], last[keep], c)
             toks, last, att, score = torch.cat([toks[keep], c[:, None]], 1), c, ext[keep, c], top
-            pkv.reorder_cache(keep)
+            pkv.self_attention_cache.reorder_cache(keep)       # the beam stays inside each utterance: its cross-attention stays
         for b in range(B): out[part[b]] = tok.decode(best_ids[b] if best_ids[b] is not None else toks[b * K, 1:].tolist())
     return [out[i] for i in range(len(mels))]
 
@@ -228,12 +228,13 @@ def asr_loss(asr: ASRStandIn, b, ctc_weight: float = 0.0):
     return (1 - ctc_weight) * ce + ctc_weight * ctc, {'ce': ce.detach(), 'ctc': ctc.detach()}
 
 def evaluate_asr(model, rows: Sequence[dict], mels: Sequence[torch.Tensor],
-                 splits=('train', 'test_voice', 'test_sentence', 'test_both'), max_per_split: int = 300) -> dict:
-    "CER per split (at most `max_per_split` utterances each, evenly spaced) and a few examples."
+                 splits=('train', 'test_voice', 'test_sentence', 'test_both'), max_per_split: int = 300,
+                 max_per_check: int = 100) -> dict:
+    "CER per split and a few examples: at most `max_per_split` utterances of the held-out voices and sentences (the figures), `max_per_check` of `train` and `test_both` (checks), evenly spaced."
     res, longest = {}, 10 + max(len(CharTokenizer.normalize(r['query_text'])) for r in rows)
     for sp in splits:
         idx = [i for i, r in enumerate(rows) if r['split'] == sp]
-        idx = idx[::max(1, -(-len(idx) // max_per_split))]
+        idx = idx[::max(1, -(-len(idx) // (max_per_split if sp in ('test_voice', 'test_sentence') else max_per_check)))]
         if not idx: continue
         hyps = transcribe(model, [mels[i] for i in idx], max_chars=longest)
         refs = [rows[i]['query_text'] for i in idx]
