@@ -174,6 +174,7 @@ def transcribe(asr: ASRStandIn, mels: Sequence[torch.Tensor], batch_size: int = 
         enc = model.model.encoder(input_features=x).last_hidden_state              # [B, P, d]
         n50 = ((lengths + 1) // 2).clamp(max=enc.shape[1]).repeat_interleave(K)    # [N] frames of each candidate's utterance
         T = int(n50.max())
+        steps = min(max_chars, T) if lam else max_chars                           # CTC writes at most one character a frame
         xk = (asr.ctc_head(enc[:, :T]).log_softmax(-1) if lam else enc.new_zeros(B, T, V)).repeat_interleave(K, 0).transpose(0, 1).contiguous()  # [T, N, V]
         valid, enc = torch.arange(T)[:, None] < n50[None], enc.repeat_interleave(K, 0)
         toks, pkv, last = torch.full((N, 1), tok.bos_id), None, torch.full((N,), -1)
@@ -181,7 +182,7 @@ def transcribe(asr: ASRStandIn, mels: Sequence[torch.Tensor], batch_size: int = 
         score = torch.full((B, K), _NEG); score[:, 0] = 0.0                       # one live candidate per utterance at first
         att = torch.zeros(N)
         best, best_ids, done = torch.full((B,), _NEG), [None] * B, torch.zeros(B, dtype=torch.bool)
-        for step in range(max_chars + 1):                                          # the last step only ends them
+        for step in range(steps + 1):                                              # the last step only ends them
             o = model(encoder_outputs=(enc,), decoder_input_ids=toks[:, -1:], past_key_values=pkv, use_cache=True)
             pkv, ext = o.past_key_values, att[:, None] + o.logits[:, -1].log_softmax(-1)       # [N, V] decoder, prefix + c
             joint = (1 - lam) * ext
@@ -191,7 +192,7 @@ def transcribe(asr: ASRStandIn, mels: Sequence[torch.Tensor], batch_size: int = 
                 joint = joint + lam * psi
             joint[:, banned] = _NEG
             joint[(score.reshape(N) <= _NEG / 2) | done.repeat_interleave(K)] = _NEG
-            if step == max_chars: joint[:, torch.arange(V) != tok.eos_id] = _NEG        # long enough: end here
+            if step == steps: joint[:, torch.arange(V) != tok.eos_id] = _NEG            # long enough: end here
             top, idx = joint.reshape(B, K * V).topk(2 * K, -1)                     # [B, 2K] the best candidates, ranked
             ends = idx % V == tok.eos_id                                           # … of which some end the transcript
             fin = torch.where(ends[:, :K], top[:, :K], _NEG).max(-1)               # an ending counts among the first K
@@ -201,7 +202,7 @@ def transcribe(asr: ASRStandIn, mels: Sequence[torch.Tensor], batch_size: int = 
             go = torch.sort((~ends).float(), stable=True, dim=-1, descending=True).indices[:, :K]  # the first K that do not end go on
             top, idx = top.gather(1, go), idx.gather(1, go)                        # [B, K]
             done |= (top[:, 0] <= _NEG / 2) | (best >= top[:, 0])                 # nothing left can beat the best ending
-            if done.all() or step == max_chars: break
+            if done.all() or step == steps: break
             keep, c = (torch.arange(B)[:, None] * K + idx // V).reshape(N), (idx % V).reshape(N)
             if lam: r_n, r_b = ctc_advance(xk, r_n[:, keep], r_b[:, keep], last[keep], c)
             toks, last, att, score = torch.cat([toks[keep], c[:, None]], 1), c, ext[keep, c], top
@@ -229,19 +230,19 @@ def asr_loss(asr: ASRStandIn, b, ctc_weight: float = 0.0):
 
 def evaluate_asr(model, rows: Sequence[dict], mels: Sequence[torch.Tensor],
                  splits=('train', 'test_voice', 'test_sentence', 'test_both'), max_per_split: int = 300,
-                 max_per_check: int = 100) -> dict:
-    "CER per split and a few examples: at most `max_per_split` utterances of the held-out voices and sentences (the figures), `max_per_check` of `train` and `test_both` (checks), evenly spaced."
+                 max_per_check: int = 100, beam: int = 4) -> dict:
+    "CER per split and a few examples: at most `max_per_split` utterances of the held-out voices and sentences (the figures), `max_per_check` of `train` and `test_both` (checks), evenly spaced; `transcribe` with `beam`."
     res, longest = {}, 10 + max(len(CharTokenizer.normalize(r['query_text'])) for r in rows)
     for sp in splits:
         idx = [i for i, r in enumerate(rows) if r['split'] == sp]
         idx = idx[::max(1, -(-len(idx) // (max_per_split if sp in ('test_voice', 'test_sentence') else max_per_check)))]
         if not idx: continue
-        hyps = transcribe(model, [mels[i] for i in idx], max_chars=longest)
+        hyps = transcribe(model, [mels[i] for i in idx], max_chars=longest, beam=beam)
         refs = [rows[i]['query_text'] for i in idx]
         res[f'cer_{sp}'] = round(cer(refs, hyps), 4)
         res[f'n_{sp}'] = len(idx)
         res[f'examples_{sp}'] = [{'ref': CharTokenizer.normalize(r), 'hyp': h} for r, h in list(zip(refs, hyps))[:3]]
-    res['decoding'] = {'beam': 4, 'ctc_weight': model.ctc_weight if model.ctc_head is not None else 0.0}   # transcribe's
+    res['decoding'] = {'beam': beam, 'ctc_weight': model.ctc_weight if model.ctc_head is not None else 0.0}
     return res
 
 def asr_job(cfg: OmniConfig, settings: Settings) -> StageJob:
