@@ -18,10 +18,11 @@ from .config import AudioConfig
 
 # %% auto #0
 __all__ = ['MIN_RATE', 'MAX_RATE', 'SILENCE_PEAK', 'SAMPLE_RATE', 'MIN_SECONDS', 'MIN_SAMPLES', 'RATE_STEP', 'KERNEL_LIMIT',
-           'CLIP_LEVEL', 'CLIP_FRACTION', 'QUIET_PEAK', 'NOISE_COLORS', 'AUGMENT', 'AudioError', 'check_wave',
-           'resample', 'load_audio', 'check_speech', 'save_wav', 'log_mel', 'energy_contour', 'pitch_contour',
-           'pad_mels', 'cepstral_smooth', 'spectral_envelope', 'as_mels', 'shift_pitch', 'change_rate', 'colored_noise',
-           'add_noise', 'room_impulse', 'reverberate', 'gain_clip', 'tilt_eq', 'band_limit', 'AugmentRecipe', 'augment']
+           'CLIP_LEVEL', 'CLIP_FRACTION', 'QUIET_PEAK', 'NOISE_COLORS', 'AUGMENT', 'CONDITIONS', 'AudioError',
+           'check_wave', 'resample', 'load_audio', 'check_speech', 'save_wav', 'log_mel', 'energy_contour',
+           'pitch_contour', 'pad_mels', 'cepstral_smooth', 'spectral_envelope', 'as_mels', 'shift_pitch', 'change_rate',
+           'colored_noise', 'add_noise', 'room_impulse', 'reverberate', 'gain_clip', 'tilt_eq', 'band_limit',
+           'AugmentRecipe', 'augment']
 
 # %% ../nbs/02_audio.ipynb #e66c34f2
 class AudioError(ValueError):
@@ -353,3 +354,9 @@ def augment(wave: torch.Tensor, seed: int, recipe: AugmentRecipe = AUGMENT, sr: 
     if draw(recipe.p_clip): g = float(rng.uniform(6, 18)) - 20 * math.log10(float(w.abs().max().clamp(min=1e-6)))
     if g: did['gain_db'] = round(g, 1)
     return gain_clip(w, g), did
+
+CONDITIONS = {  # name → one fixed microphone condition a held-out query goes through before a model hears it (seed `k`)
+    'noise_20db': lambda w, k: add_noise(w, 20, 'pink', k), 'noise_10db': lambda w, k: add_noise(w, 10, 'pink', k),
+    'noise_0db': lambda w, k: add_noise(w, 0, 'pink', k), 'room_0.3s': lambda w, k: reverberate(w, room_impulse(0.3, seed=k)),
+    'room_0.6s': lambda w, k: reverberate(w, room_impulse(0.6, seed=k)), 'phone': lambda w, k: band_limit(w),
+    'louder_10db': lambda w, k: gain_clip(w, 10), 'softer_10db': lambda w, k: gain_clip(w, -10)}

@@ -270,6 +270,8 @@ class TrainConfig:
 class ASRTrainConfig(TrainConfig):
     "Stage 0 (`lite`): the Whisper stand-in trained as speech recognition."
     ctc_weight: float = 0.0      # weight of a CTC loss on the encoder beside the decoder's (hybrid CTC/attention)
+    aug_copies: int = 0          # also learn from this many copies of each training query through a random microphone
+                                 # chain (audio.augment: the same chains the emotion encoder hears)
 
 @dataclass
 class EmotionTrainConfig(TrainConfig):
@@ -464,7 +466,8 @@ def lite_config() -> OmniConfig:
                                     max_reply_tokens=128),
         vocoder=VocoderConfig(kind='griffin_lim', hidden=128, griffin_lim_iters=32, sample_rate=16000),
         stages=StagesConfig(
-            asr=ASRTrainConfig(steps=900, batch_size=16, lr=2e-3, ckpt_every=300, ctc_weight=0.5),
+            asr=ASRTrainConfig(steps=900, batch_size=16, lr=2e-3, ckpt_every=300, ctc_weight=0.5,
+                               aug_copies=1),                          # a microphone's effects on one copy each
             emotion=EmotionTrainConfig(steps=900, batch_size=32, lr=3e-3, ckpt_every=300, aug_pitch=10.0, aug_gain=0.05,
                                        train_on_replies=0.25, aug_copies=1,    # a microphone's effects on one copy each
                                        length_groups=4),

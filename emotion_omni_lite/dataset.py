@@ -4,7 +4,7 @@
 
 # %% ../nbs/05_dataset.ipynb #45a0bb63
 from __future__ import annotations
-import hashlib, json, multiprocessing as mp, shutil, time, warnings
+import hashlib, json, multiprocessing as mp, shutil, time, warnings, zlib
 from pathlib import Path
 from typing import Optional, Sequence
 
@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from .config import EMOTIONS, ConfigError, OmniConfig, Settings, get_settings, emotion_index
-from .audio import SAMPLE_RATE, AudioError, load_audio, save_wav, log_mel, pitch_contour, energy_contour
+from .audio import SAMPLE_RATE, AudioError, augment, load_audio, save_wav, log_mel, pitch_contour, energy_contour
 from .tts import engine_of, get_tts, seed_espeak, speak, query_voices
 from .train import environment, save_json, share_with_group
 from .stages import StageLock, require_stage, stage_hash
@@ -21,9 +21,9 @@ from .dialogues import all_sentences, make_reply, heldout_sentences, split_name,
 # %% auto #0
 __all__ = ['CHUNK', 'UNIT_POOL', 'FIT_MAX_FRAMES', 'KMEANS_ITERS', 'EMOTION_ALIASES', 'EXTERNAL_REQUIRED', 'EXTERNAL_SPLITS',
            'RATE_TOLERANCE', 'build_hash', 'plan_dialogues', 'nearest', 'UnitTokenizer', 'audio_path', 'manifest_hash',
-           'build_dataset', 'folder_bytes', 'load_dialogues', 'load_units_tokenizer', 'load_query_mels', 'build_info',
-           'dataset_stats', 'measure_prosody', 'prosody_markdown', 'read_csv_text', 'load_folder', 'read_manifest',
-           'read_units', 'external_rows']
+           'build_dataset', 'folder_bytes', 'load_dialogues', 'load_units_tokenizer', 'load_query_mels',
+           'augmented_queries', 'build_info', 'dataset_stats', 'measure_prosody', 'prosody_markdown', 'read_csv_text',
+           'load_folder', 'read_manifest', 'read_units', 'external_rows']
 
 # %% ../nbs/05_dataset.ipynb #e66c34f2
 def build_hash(cfg: OmniConfig, seed: int) -> str:
@@ -340,6 +340,22 @@ def load_query_mels(cfg: OmniConfig, settings: Optional[Settings] = None) -> tup
         finally: torch.set_num_threads(threads)
         _MEL_CACHE.clear(); _MEL_CACHE[key] = (rows, mels)
     return _MEL_CACHE[key]
+
+def augmented_queries(rows: Sequence[dict], read, copies: int = 1, settings: Optional[Settings] = None,
+                      max_seconds: Optional[float] = None) -> list:
+    "What `read` (wave → features) makes of `copies` microphone-augmented versions of each of `rows`' queries (float16), in row order."
+    # `audio.augment` seeded per row, copy and run seed: every model that learns from augmented queries hears the same chains
+    s, out = settings or get_settings(), []
+    cut = None if max_seconds is None else int(max_seconds * SAMPLE_RATE)
+    threads = torch.get_num_threads(); torch.set_num_threads(1)        # small FFTs and convolutions: threads only add overhead
+    try:
+        for r in rows:
+            w = load_audio(audio_path(r, s))
+            for c in range(copies):
+                a, _ = augment(w, seed=zlib.crc32(f"{r['id']}/{c}/{s.seed}".encode()))
+                out.append(read(a[:cut]).half())
+    finally: torch.set_num_threads(threads)
+    return out
 
 def build_info(cfg: OmniConfig, settings: Optional[Settings] = None) -> dict:
     "`build.json` of the dataset (hashes, build time, size, statistics, measured prosody)."

@@ -17,18 +17,16 @@ from .config import EMOTIONS, AudioConfig, ConfigError, OmniConfig, Settings, ch
 from .metrics import confusion_matrix
 from .train import autocast, freeze, frozen_dtype, frozen_precision, load_weights, save_weights
 from .stages import StageJob, require_stage, stage_hash
-from .audio import (SAMPLE_RATE, add_noise, as_mels, augment, band_limit, cepstral_smooth, gain_clip, load_audio,
-                                     log_mel, pad_mels, pitch_contour, reverberate, room_impulse)
-from .dataset import audio_path, load_query_mels
+from .audio import CONDITIONS, as_mels, cepstral_smooth, load_audio, log_mel, pad_mels, pitch_contour
+from .dataset import audio_path, augmented_queries, load_query_mels
 from .tts import engine_of
 
 # %% auto #0
-__all__ = ['DEFAULT_EMOTION_CHECKPOINT', 'CONDITIONS', 'EmotionFeatures', 'masked_mean', 'LiteEmotionEncoder',
-           'PretrainedEmotionEncoder', 'load_pretrained_emotion_encoder', 'build_emotion_encoder', 'pitch_rows',
-           'mel_and_pitch', 'emotion_inputs', 'emotion_features', 'classify_emotion', 'predict_emotions',
-           'score_predictions', 'evaluate_emotion', 'load_query_emotion_inputs', 'reply_emotion_inputs',
-           'cross_engine_scores', 'emotion_encoder_job', 'load_emotion_encoder', 'augmented_inputs',
-           'robustness_scores']
+__all__ = ['DEFAULT_EMOTION_CHECKPOINT', 'EmotionFeatures', 'masked_mean', 'LiteEmotionEncoder', 'PretrainedEmotionEncoder',
+           'load_pretrained_emotion_encoder', 'build_emotion_encoder', 'pitch_rows', 'mel_and_pitch', 'emotion_inputs',
+           'emotion_features', 'classify_emotion', 'predict_emotions', 'score_predictions', 'evaluate_emotion',
+           'load_query_emotion_inputs', 'reply_emotion_inputs', 'cross_engine_scores', 'emotion_encoder_job',
+           'load_emotion_encoder', 'augmented_inputs', 'robustness_scores']
 
 # %% ../nbs/07_emotion_encoder.ipynb #e66c34f2
 @dataclass
@@ -354,27 +352,12 @@ def load_emotion_encoder(cfg: OmniConfig, settings: Optional[Settings] = None) -
     return freeze(enc).to(run_device(settings))
 
 # %% ../nbs/07_emotion_encoder.ipynb #084d2a8e
-CONDITIONS = {  # name → what a recording of a held-out query goes through before the encoder hears it
-    'noise_20db': lambda w, k: add_noise(w, 20, 'pink', k), 'noise_10db': lambda w, k: add_noise(w, 10, 'pink', k),
-    'noise_0db': lambda w, k: add_noise(w, 0, 'pink', k), 'room_0.3s': lambda w, k: reverberate(w, room_impulse(0.3, seed=k)),
-    'room_0.6s': lambda w, k: reverberate(w, room_impulse(0.6, seed=k)), 'phone': lambda w, k: band_limit(w),
-    'louder_10db': lambda w, k: gain_clip(w, 10), 'softer_10db': lambda w, k: gain_clip(w, -10)}
-
 def _read_fn(cfg: OmniConfig):
     return (lambda w: mel_and_pitch(w, cfg.audio)) if cfg.emotion_encoder.pitch else (lambda w: log_mel(w, cfg.audio))
 
 def augmented_inputs(cfg: OmniConfig, rows: Sequence[dict], settings: Optional[Settings] = None, copies: int = 1) -> list:
-    "What the lite encoder reads of `copies` microphone-augmented versions of each of `rows`' queries (`audio.augment`, seeded per row and copy)."
-    s, read, out = settings or get_settings(), _read_fn(cfg), []
-    threads = torch.get_num_threads(); torch.set_num_threads(1)
-    try:
-        for r in rows:
-            w = load_audio(audio_path(r, s))
-            for c in range(copies):
-                a, _ = augment(w, seed=zlib.crc32(f"{r['id']}/{c}/{s.seed}".encode()))
-                out.append(read(a[: int(cfg.audio.max_seconds * SAMPLE_RATE)]).half())
-    finally: torch.set_num_threads(threads)
-    return out
+    "What the lite encoder reads of `copies` microphone-augmented versions of each of `rows`' queries (`dataset.augmented_queries`)."
+    return augmented_queries(rows, _read_fn(cfg), copies, settings, cfg.audio.max_seconds)
 
 def robustness_scores(encoder: nn.Module, cfg: OmniConfig, rows: Sequence[dict], settings: Optional[Settings] = None,
                       every: int = 2) -> dict:

@@ -12,14 +12,14 @@ import numpy as np
 import torch
 
 from .config import EMOTIONS, OmniConfig, Settings, get_config, get_settings
-from .audio import MIN_SAMPLES, SAMPLE_RATE, load_audio, log_mel, resample
+from .audio import CONDITIONS, MIN_SAMPLES, SAMPLE_RATE, load_audio, log_mel, resample
 from .stages import STAGES, StageMissing, require_stage, stage_applies, stage_hash, uses_pretrained, lite_minutes, stage_folder, stage_state, stages_needed, train_command
 from .metrics import cosine_similarity, dnsmos, empathy_judge, judge_endpoint, peak_memory_mb, pocketsphinx_transcribe
 from .dataset import audio_path, load_dialogues
 from .tts import speak
 from .dialogues import REPLY_EMOTION, REPLY_STYLE
 from .semantic_encoder import load_asr_model, transcribe
-from .emotion_encoder import CONDITIONS, emotion_features, load_emotion_encoder, predict_emotions
+from .emotion_encoder import emotion_features, load_emotion_encoder, predict_emotions
 from .text_llm import generate_text, load_text_llm
 from .stage1 import ReplyStyleClassifier, evaluate_stage1, load_stage1, stage1_features
 from .omni import hear, load_omni, speech_figures, speech_metrics, speech_rows
@@ -356,6 +356,8 @@ def run_figures(cfg: OmniConfig, s: Settings) -> dict:
         'follows: with AdaLN − without': d(on['follows_condition_acc'], off['follows_condition_acc']),
         'emotion encoder, pink noise at 10 dB SNR': emo.get('acc_noise_10db'),
         'emotion encoder, a room (rt60 0.6 s)': emo.get('acc_room_0.6s'),
+        'ASR CER, held-out voices, pink noise at 10 dB SNR': asr.get('cer_noise_10db'),
+        'ASR CER, held-out voices, a room (rt60 0.6 s)': asr.get('cer_room_0.6s'),
         **({'emotion encoder, held-out Piper voices': emo.get('acc_heldout_voice_piper'),
             'emotion encoder, held-out voices of both engines': emo['acc_heldout_voice'],
             'trained on espeak alone, heard on Piper': rep.get('cross_engine_espeak_to_piper'),
@@ -367,10 +369,13 @@ def run_figures(cfg: OmniConfig, s: Settings) -> dict:
     }
 
 def engine_figures(cfg: OmniConfig, s: Settings) -> dict:
-    "The emotion encoder through a microphone's effects, on each engine's held-out voices, and each cross-engine encoder on the engine it never heard (report.json keys)."
+    "The emotion encoder and the ASR through a microphone's effects, the encoder on each engine's held-out voices, and each cross-engine encoder on the engine it never heard (report.json keys)."
     m = lambda stage: json.loads((stage_folder(stage, s) / 'metrics.json').read_text())
-    emo = m('emotion_encoder')
+    emo, asr = m('emotion_encoder'), m('asr')
     out = {f'input_emotion_{k}': v for k, v in emo.items() if k.startswith('acc_') and k[4:] in CONDITIONS}
+    if any(k[4:] in CONDITIONS for k in asr if k.startswith('cer_')):
+        out['asr_cer_heldout_voice'] = asr['cer_test_voice']
+        out.update({f'asr_{k}': v for k, v in asr.items() if k.startswith('cer_') and k[4:] in CONDITIONS})
     if not stage_applies('emotion_encoder_espeak_only', cfg): return out
     for e in ('espeak', 'piper'): out[f'input_emotion_acc_heldout_voice_{e}'] = emo.get(f'acc_heldout_voice_{e}')
     for a, b in (('espeak', 'piper'), ('piper', 'espeak')):

@@ -181,6 +181,8 @@ def figures(flat: dict, details: dict) -> dict:
 METRIC_NOTES = {
     'input_emotion_acc': "emotion encoder on the user's query (six emotions)",
     'asr_cer': "the kit's ASR (stage 0) on the query: character error rate",
+    'asr_cer_heldout_voice': "the kit's ASR on the held-out voices' queries (up to 300, its stage's figure): CER",
+    'asr_cer_noise_10db': "… on up to 100 of them under pink noise at 10 dB SNR", 'asr_cer_room_0.6s': "… in a room, reverberation time 0.6 s",
     'input_emotion_acc_heldout_voice_espeak': "the emotion encoder on the held-out espeak voices' queries",
     'input_emotion_acc_heldout_voice_piper': "the emotion encoder on the held-out Piper pseudo-speakers' queries",
     'cross_engine_espeak_to_piper': "an emotion encoder trained on espeak alone, on every Piper query",
@@ -253,6 +255,11 @@ def report_markdown(flat: dict, details: dict, figure_files: Sequence[str] = ())
                 "recording can do to them: pink noise at a fixed signal-to-noise ratio, a room's echo (reverberation time), a "
                 "phone line (300–3400 Hz, 8-bit μ-law), a level 10 dB off. Clean: the held-out-voice accuracy above.", '',
                 '| condition | accuracy |', '|---|---|'] + [f"| {k.replace('_', ' ')} | {_fmt(v)} |" for k, v in rob.items()]
+    asr_rob = {k[len('asr_cer_'):]: v for k, v in flat.items() if k.startswith('asr_cer_') and k != 'asr_cer_heldout_voice'}
+    if asr_rob:
+        out += ['', "The ASR stand-in's character error rate on held-out voices' queries (up to 100) through two of these "
+                f"(clean, up to 300 of them: {_fmt(flat.get('asr_cer_heldout_voice'))}).", '',
+                '| condition | CER |', '|---|---|'] + [f"| {k.replace('_', ' ')} | {_fmt(v)} |" for k, v in asr_rob.items()]
     if details.get('examples'):
         out += ['', '## Examples (tone-dependent sentences)', '']
         for e in details['examples']:
@@ -304,6 +311,8 @@ QUALITY = {
     'follows: with AdaLN − without': ('>=', 0.30, 0.15),
     'emotion encoder, pink noise at 10 dB SNR': None,
     'emotion encoder, a room (rt60 0.6 s)': None,
+    'ASR CER, held-out voices, pink noise at 10 dB SNR': None,
+    'ASR CER, held-out voices, a room (rt60 0.6 s)': None,
     'emotion encoder, held-out Piper voices': None,
     'emotion encoder, held-out voices of both engines': None,
     'trained on espeak alone, heard on Piper': None,

@@ -5,7 +5,7 @@ in the kit as speech recognition (stage 0), of which only the encoder is kept, f
 
 # %% ../nbs/06_semantic_encoder.ipynb #45a0bb63
 from __future__ import annotations
-import re, time
+import re, time, zlib
 from typing import Optional, Sequence
 
 import torch
@@ -17,14 +17,14 @@ from .config import AudioConfig, ConfigError, OmniConfig, Settings, check_checkp
 from .metrics import cer
 from .train import autocast, freeze, frozen_dtype, frozen_precision, load_weights, save_weights
 from .stages import StageJob, require_stage
-from .audio import as_mels, pad_mels, spectral_envelope
-from .dataset import load_query_mels
+from .audio import CONDITIONS, as_mels, load_audio, log_mel, pad_mels, spectral_envelope
+from .dataset import audio_path, augmented_queries, load_query_mels
 
 # %% auto #0
-__all__ = ['MAX_TRANSCRIPT_CHARS', 'CharTokenizer', 'whisper_config', 'SemanticEncoder', 'build_semantic_encoder', 'ASRStandIn',
-           'build_asr_model', 'semantic_inputs', 'semantic_features', 'ctc_prefix_scores', 'ctc_advance', 'transcribe',
-           'asr_loss', 'evaluate_asr', 'asr_job', 'load_pretrained_semantic_encoder', 'load_asr_model',
-           'load_semantic_encoder']
+__all__ = ['MAX_TRANSCRIPT_CHARS', 'ASR_CONDITIONS', 'CharTokenizer', 'whisper_config', 'SemanticEncoder',
+           'build_semantic_encoder', 'ASRStandIn', 'build_asr_model', 'semantic_inputs', 'semantic_features',
+           'ctc_prefix_scores', 'ctc_advance', 'transcribe', 'asr_loss', 'evaluate_asr', 'asr_robustness', 'asr_job',
+           'load_pretrained_semantic_encoder', 'load_asr_model', 'load_semantic_encoder']
 
 # %% ../nbs/06_semantic_encoder.ipynb #e66c34f2
 class CharTokenizer:
@@ -245,18 +245,40 @@ def evaluate_asr(model, rows: Sequence[dict], mels: Sequence[torch.Tensor],
     res['decoding'] = {'beam': beam, 'ctc_weight': model.ctc_weight if model.ctc_head is not None else 0.0}
     return res
 
+ASR_CONDITIONS = ('noise_10db', 'room_0.6s')   # of `audio.CONDITIONS`: pink noise at 10 dB SNR, a room with rt60 0.6 s
+
+def asr_robustness(model, cfg: OmniConfig, rows: Sequence[dict], settings: Settings, conditions=ASR_CONDITIONS,
+                   n: int = 100, beam: int = 4) -> dict:
+    "CER on `n` held-out-voice queries (`test_voice`, evenly spaced) heard through each of `conditions` (`audio.CONDITIONS`, seeded per query)."
+    test = [r for r in rows if r['split'] == 'test_voice']
+    test = test[::max(1, -(-len(test) // n))]
+    if not test: return {}
+    refs, res = [r['query_text'] for r in test], {'n_robustness': len(test)}
+    longest = 10 + max(len(CharTokenizer.normalize(t)) for t in refs)
+    for name in conditions:
+        threads = torch.get_num_threads(); torch.set_num_threads(1)     # small FFTs: threads only add overhead
+        try: mels = [log_mel(CONDITIONS[name](load_audio(audio_path(r, settings)), zlib.crc32(r['id'].encode())), cfg.audio)
+                     for r in test]
+        finally: torch.set_num_threads(threads)
+        res[f'cer_{name}'] = round(cer(refs, transcribe(model, mels, max_chars=longest, beam=beam)), 4)
+    return res
+
 def asr_job(cfg: OmniConfig, settings: Settings) -> StageJob:
     "Stage 0 (`lite`): the Whisper ASR stand-in learns to transcribe the training split's queries."
     t0 = time.time()
     rows, mels = load_query_mels(cfg, settings)
-    tok = CharTokenizer()
+    tok, copies = CharTokenizer(), cfg.stages.asr.aug_copies
     data = [(mels[i], tok.encode(r['query_text'])) for i, r in enumerate(rows) if r['split'] == 'train']
+    if copies:                                                        # the same queries through a random microphone chain
+        train = [r for r in rows if r['split'] == 'train']
+        heard = augmented_queries(train, lambda w: log_mel(w, cfg.audio), copies, settings)
+        data += list(zip(heard, [tok.encode(r['query_text']) for r in train for _ in range(copies)]))
     n_frames, ceps = 2 * cfg.semantic_encoder.max_source_positions, cfg.semantic_encoder.envelope_ceps
     return StageJob(data=data, build=lambda: build_asr_model(cfg), collate=lambda b: _asr_collate(b, n_frames, ceps),
                     loss=lambda model, b: model(b),                    # asr_loss, through the (wrapped) model's forward
                     save=lambda model, folder: save_weights(dict(model.named_parameters()), folder / 'model.safetensors'),
-                    evaluate=lambda model, folder: evaluate_asr(model, rows, mels),
-                    info={'mel_seconds': round(time.time() - t0, 1)})
+                    evaluate=lambda model, folder: {**evaluate_asr(model, rows, mels), **asr_robustness(model, cfg, rows, settings)},
+                    info={'mel_seconds': round(time.time() - t0, 1), 'n_train_examples': len(data)})
 
 # %% ../nbs/06_semantic_encoder.ipynb #f70f0cb0
 def load_pretrained_semantic_encoder(name_or_path: str, dtype=torch.float32) -> WhisperEncoder:
