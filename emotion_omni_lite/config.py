@@ -289,6 +289,8 @@ class Stage1TrainConfig(TrainConfig):
     mse_weight: float = 0.6
     cos_weight: float = 0.4
     emotion_weight: float = 1.0
+    aug_copies: int = 0          # also learn from the encoders' features of this many copies of each training query
+                                 # through a random microphone chain (audio.augment: the chains the encoders learned from)
     cross_engine: bool = False   # `eol run` also trains stage 1 on espeak alone (stage1_espeak_only) and scores it on the
                                  # Piper voices: 2.5 minutes more on `lite`, so off in the main job
 

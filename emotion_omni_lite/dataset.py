@@ -342,8 +342,8 @@ def load_query_mels(cfg: OmniConfig, settings: Optional[Settings] = None) -> tup
     return _MEL_CACHE[key]
 
 def augmented_queries(rows: Sequence[dict], read, copies: int = 1, settings: Optional[Settings] = None,
-                      max_seconds: Optional[float] = None) -> list:
-    "What `read` (wave → features) makes of `copies` microphone-augmented versions of each of `rows`' queries (float16), in row order."
+                      max_seconds: Optional[float] = None, dtype=torch.float16) -> list:
+    "What `read` (wave → features) makes of `copies` microphone-augmented versions of each of `rows`' queries (as `dtype`), in row order."
     # `audio.augment` seeded per row, copy and run seed: every model that learns from augmented queries hears the same chains
     s, out = settings or get_settings(), []
     cut = None if max_seconds is None else int(max_seconds * SAMPLE_RATE)
@@ -353,7 +353,7 @@ def augmented_queries(rows: Sequence[dict], read, copies: int = 1, settings: Opt
             w = load_audio(audio_path(r, s))
             for c in range(copies):
                 a, _ = augment(w, seed=zlib.crc32(f"{r['id']}/{c}/{s.seed}".encode()))
-                out.append(read(a[:cut]).half())
+                out.append(read(a[:cut]).to(dtype))
     finally: torch.set_num_threads(threads)
     return out
 

@@ -358,6 +358,10 @@ def run_figures(cfg: OmniConfig, s: Settings) -> dict:
         'emotion encoder, a room (rt60 0.6 s)': emo.get('acc_room_0.6s'),
         'ASR CER, held-out voices, pink noise at 10 dB SNR': asr.get('cer_noise_10db'),
         'ASR CER, held-out voices, a room (rt60 0.6 s)': asr.get('cer_room_0.6s'),
+        'stage 1 reply emotion (tone), held-out voices, pink noise at 10 dB SNR': st1.get('noise_10db_tone_reply_emotion_acc'),
+        'stage 1 reply style (tone), held-out voices, pink noise at 10 dB SNR': st1.get('noise_10db_tone_style_match'),
+        'stage 1 reply emotion (tone), held-out voices, a room (rt60 0.6 s)': st1.get('room_0.6s_tone_reply_emotion_acc'),
+        'stage 1 reply style (tone), held-out voices, a room (rt60 0.6 s)': st1.get('room_0.6s_tone_style_match'),
         **({'emotion encoder, held-out Piper voices': emo.get('acc_heldout_voice_piper'),
             'emotion encoder, held-out voices of both engines': emo['acc_heldout_voice'],
             'trained on espeak alone, heard on Piper': rep.get('cross_engine_espeak_to_piper'),
@@ -369,13 +373,17 @@ def run_figures(cfg: OmniConfig, s: Settings) -> dict:
     }
 
 def engine_figures(cfg: OmniConfig, s: Settings) -> dict:
-    "The emotion encoder and the ASR through a microphone's effects, the encoder on each engine's held-out voices, and each cross-engine encoder on the engine it never heard (report.json keys)."
+    "The emotion encoder, the ASR and stage 1 through a microphone's effects, the encoder on each engine's held-out voices, and each cross-engine encoder on the engine it never heard (report.json keys)."
     m = lambda stage: json.loads((stage_folder(stage, s) / 'metrics.json').read_text())
-    emo, asr = m('emotion_encoder'), m('asr')
+    emo, asr, st1 = m('emotion_encoder'), m('asr'), m('stage1')
     out = {f'input_emotion_{k}': v for k, v in emo.items() if k.startswith('acc_') and k[4:] in CONDITIONS}
     if any(k[4:] in CONDITIONS for k in asr if k.startswith('cer_')):
         out['asr_cer_heldout_voice'] = asr['cer_test_voice']
         out.update({f'asr_{k}': v for k, v in asr.items() if k.startswith('cer_') and k[4:] in CONDITIONS})
+    if 'n_robustness' in st1:                                         # stage 1 on held-out voices' tone-dependent dialogues
+        out['stage1_heldout_voice_tone_reply_emotion_acc'] = st1['tone_test_voice_reply_emotion_acc']
+        out['stage1_heldout_voice_tone_style_match'] = st1['tone_test_voice_style_match']
+        out.update({f'stage1_{k}': v for k, v in st1.items() if k.split('_tone_')[0] in CONDITIONS})
     if not stage_applies('emotion_encoder_espeak_only', cfg): return out
     for e in ('espeak', 'piper'): out[f'input_emotion_acc_heldout_voice_{e}'] = emo.get(f'acc_heldout_voice_{e}')
     for a, b in (('espeak', 'piper'), ('piper', 'espeak')):

@@ -183,6 +183,12 @@ METRIC_NOTES = {
     'asr_cer': "the kit's ASR (stage 0) on the query: character error rate",
     'asr_cer_heldout_voice': "the kit's ASR on the held-out voices' queries (up to 300, its stage's figure): CER",
     'asr_cer_noise_10db': "… on up to 100 of them under pink noise at 10 dB SNR", 'asr_cer_room_0.6s': "… in a room, reverberation time 0.6 s",
+    'stage1_heldout_voice_tone_reply_emotion_acc': "stage 1's reply emotion on the held-out voices' tone-dependent dialogues (clean)",
+    'stage1_heldout_voice_tone_style_match': "… its reply style on them",
+    'stage1_noise_10db_tone_reply_emotion_acc': "… its reply emotion on up to 100 of them under pink noise at 10 dB SNR",
+    'stage1_noise_10db_tone_style_match': "… its reply style under that noise",
+    'stage1_room_0.6s_tone_reply_emotion_acc': "… its reply emotion in a room (reverberation time 0.6 s)",
+    'stage1_room_0.6s_tone_style_match': "… its reply style in that room",
     'input_emotion_acc_heldout_voice_espeak': "the emotion encoder on the held-out espeak voices' queries",
     'input_emotion_acc_heldout_voice_piper': "the emotion encoder on the held-out Piper pseudo-speakers' queries",
     'cross_engine_espeak_to_piper': "an emotion encoder trained on espeak alone, on every Piper query",
@@ -260,6 +266,13 @@ def report_markdown(flat: dict, details: dict, figure_files: Sequence[str] = ())
         out += ['', "The ASR stand-in's character error rate on held-out voices' queries (up to 100) through two of these "
                 f"(clean, up to 300 of them: {_fmt(flat.get('asr_cer_heldout_voice'))}).", '',
                 '| condition | CER |', '|---|---|'] + [f"| {k.replace('_', ' ')} | {_fmt(v)} |" for k, v in asr_rob.items()]
+    conds = [k[len('stage1_'):-len('_tone_reply_emotion_acc')] for k in flat
+             if k.startswith('stage1_') and k.endswith('_tone_reply_emotion_acc') and 'heldout_voice' not in k]
+    if conds:
+        out += ['', "Stage 1 on held-out voices' tone-dependent dialogues (up to 100), their queries through the same effects: "
+                "the reply emotion and style it chooses.", '', '| condition | reply emotion | reply style |', '|---|---|---|']
+        out += [f"| {c.replace('_', ' ')} | {_fmt(flat.get(f'stage1_{c}_tone_reply_emotion_acc'))} | {_fmt(flat.get(f'stage1_{c}_tone_style_match'))} |"
+                for c in ['heldout_voice'] + conds]
     if details.get('examples'):
         out += ['', '## Examples (tone-dependent sentences)', '']
         for e in details['examples']:
@@ -313,6 +326,10 @@ QUALITY = {
     'emotion encoder, a room (rt60 0.6 s)': None,
     'ASR CER, held-out voices, pink noise at 10 dB SNR': None,
     'ASR CER, held-out voices, a room (rt60 0.6 s)': None,
+    'stage 1 reply emotion (tone), held-out voices, pink noise at 10 dB SNR': None,
+    'stage 1 reply style (tone), held-out voices, pink noise at 10 dB SNR': None,
+    'stage 1 reply emotion (tone), held-out voices, a room (rt60 0.6 s)': None,
+    'stage 1 reply style (tone), held-out voices, a room (rt60 0.6 s)': None,
     'emotion encoder, held-out Piper voices': None,
     'emotion encoder, held-out voices of both engines': None,
     'trained on espeak alone, heard on Piper': None,

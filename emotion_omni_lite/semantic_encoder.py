@@ -278,7 +278,7 @@ def asr_job(cfg: OmniConfig, settings: Settings) -> StageJob:
                     loss=lambda model, b: model(b),                    # asr_loss, through the (wrapped) model's forward
                     save=lambda model, folder: save_weights(dict(model.named_parameters()), folder / 'model.safetensors'),
                     evaluate=lambda model, folder: {**evaluate_asr(model, rows, mels), **asr_robustness(model, cfg, rows, settings)},
-                    info={'mel_seconds': round(time.time() - t0, 1), 'n_train_examples': len(data)})
+                    info={'mel_seconds': round(time.time() - t0, 1)})
 
 # %% ../nbs/06_semantic_encoder.ipynb #f70f0cb0
 def load_pretrained_semantic_encoder(name_or_path: str, dtype=torch.float32) -> WhisperEncoder:

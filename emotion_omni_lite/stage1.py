@@ -4,7 +4,7 @@
 
 # %% ../nbs/11_stage1.ipynb #45a0bb63
 from __future__ import annotations
-import json, math, re, time
+import json, math, re, time, zlib
 from collections import Counter
 from typing import Callable, Optional, Sequence
 
@@ -16,8 +16,8 @@ from .config import EMOTIONS, OmniConfig, Settings, get_settings, run_device
 from functools import partial
 from .train import autocast, freeze, load_cache, load_weights, save_cache, save_json, save_weights, to_device
 from .stages import StageJob, require_stage, stage_config, stage_hash
-from .dataset import audio_path, load_dialogues
-from .audio import load_audio
+from .dataset import audio_path, augmented_queries, load_dialogues
+from .audio import CONDITIONS, load_audio
 from .semantic_encoder import load_semantic_encoder, semantic_features
 from .emotion_encoder import emotion_features, load_emotion_encoder
 from .text_llm import (IM_END, SPEECH_TOKEN, add_lora, build_prompt, collate_lm, load_text_llm, load_tokenizer,
@@ -30,7 +30,7 @@ from .tts import engine_of
 __all__ = ['STAGE1_EVAL_ROWS', 'EVERY_SPLIT', 'splice_speech', 'EmotionPredictHead', 'build_emotion_head', 'emotion_loss',
            'EmotionCentroids', 'ReplyStyleClassifier', 'Stage1Model', 'stage1_loss', 'collate_stage1', 'encode_speech',
            'speech_features', 'stage1_features', 'build_stage1', 'stage1_example', 'stage1_job', 'Stage1Pipeline',
-           'load_stage1', 'evaluate_stage1']
+           'load_stage1', 'evaluate_stage1', 'stage1_robustness']
 
 # %% ../nbs/11_stage1.ipynb #e66c34f2
 def splice_speech(embed: nn.Module, input_ids, attention_mask, labels, speech, speech_lens, speech_id: int,
@@ -205,12 +205,26 @@ def speech_features(sem_enc: nn.Module, emo_enc: nn.Module, wave: torch.Tensor, 
 
 def _features_name(cfg: OmniConfig, s: Settings) -> str:
     "The cache file of the features: named by the hashes of the two encoder runs that made them."
-    return f"v2_{stage_hash('asr', cfg, s.seed)}_{stage_hash('emotion_encoder', cfg, s.seed)}.pt"   # v2: emotion_vec_* keys
+    copies = cfg.stages.stage1.aug_copies                              # … and the augmented copies it holds, if any
+    return f"v2_{f'aug{copies}_' if copies else ''}{stage_hash('asr', cfg, s.seed)}_{stage_hash('emotion_encoder', cfg, s.seed)}.pt"   # v2: emotion_vec_* keys
 
 _FEATURES: dict = {}
 
+def _augmented_features(cfg: OmniConfig, s: Settings, rows: Sequence[dict], sem_enc, emo_enc, batch_size: int) -> dict:
+    "Both encoders' features of `stages.stage1.aug_copies` microphone-augmented copies of each training query (`dataset.augmented_queries`)."
+    train = sorted((i for i, r in enumerate(rows) if r['split'] == 'train'), key=lambda i: rows[i]['query_seconds'])
+    copies, aug = cfg.stages.stage1.aug_copies, {'row': [], 'sem': [], 'emo': [], 'n50': []}
+    for k in range(0, len(train), batch_size):
+        idx = train[k:k + batch_size]
+        waves = augmented_queries([rows[i] for i in idx], lambda w: w, copies, s, dtype=torch.float32)   # row by row, copy by copy
+        sem, emo, n, *_ = encode_speech(sem_enc, emo_enc, waves, cfg.audio)
+        for j, i in enumerate(i for i in idx for _ in range(copies)):
+            aug['row'].append(i); aug['n50'].append(int(n[j]))
+            aug['sem'].append(sem[j, :n[j]].half().clone()); aug['emo'].append(emo[j, :n[j]].half().clone())
+    return aug
+
 def stage1_features(cfg: OmniConfig, settings: Optional[Settings] = None, batch_size: int = 64, progress: bool = True) -> dict:
-    "Every dialogue's rows, query encoder features and reply emotion vector, computed once and cached on disk."
+    "Every dialogue's rows, query encoder features and reply emotion vector, computed once and cached on disk (and `aug`: the training queries' augmented copies, when `stages.stage1.aug_copies`)."
     s = settings or get_settings()
     path = s.run_path / 'stage1_features' / _features_name(cfg, s)
     if str(path) in _FEATURES: return _FEATURES[str(path)]
@@ -235,6 +249,7 @@ def stage1_features(cfg: OmniConfig, settings: Optional[Settings] = None, batch_
             vec = emotion_features(emo_enc, [load_audio(audio_path(rows[i], s, 'reply')) for i in idx], cfg.audio).emotion_vec.cpu()
             if out['emotion_vec_true'] is None: out['emotion_vec_true'] = torch.empty(N, vec.shape[-1])   # [N, d_emo]
             out['emotion_vec_true'][idx] = vec
+        if cfg.stages.stage1.aug_copies: out['aug'] = _augmented_features(cfg, s, rows, sem_enc, emo_enc, batch_size)
         out['seconds'] = round(time.time() - t0, 1)
         save_cache(out, path)
         out = load_cache(path)                                          # the same half-precision tensors as a later session reads
@@ -263,6 +278,10 @@ def stage1_job(cfg: OmniConfig, settings: Settings) -> StageJob:
     train_idx = [i for i, r in enumerate(rows) if r['split'] == 'train' and heard(r)]
     tok = load_tokenizer(cfg, settings)
     data = [stage1_example(feats, i, tok, rows[i]['reply_text']) for i in train_idx]
+    if cfg.stages.stage1.aug_copies:                                   # the same dialogues, their queries through a microphone
+        aug, keep = feats['aug'], set(train_idx)
+        data += [{**stage1_example(feats, i, tok, rows[i]['reply_text']), 'sem': sem, 'emo': emo, 'n50': n}
+                 for i, sem, emo, n in zip(aug['row'], aug['sem'], aug['emo'], aug['n50']) if i in keep]
     cen = EmotionCentroids.fit(feats['emotion_vec_true'][train_idx], [rows[i]['reply_emotion'] for i in train_idx])
     def save(model, folder):
         save_weights({n: p for n, p in model.named_parameters() if p.requires_grad}, folder / 'model.safetensors')
@@ -271,7 +290,7 @@ def stage1_job(cfg: OmniConfig, settings: Settings) -> StageJob:
     n_eval = STAGE1_EVAL_ROWS.get(cfg.preset)                            # full size: a sample, not 40,000 replies
     def evaluate(model, folder):
         pipe = Stage1Pipeline(model, tok, cen, cfg)
-        if not only: return evaluate_stage1(pipe, feats, max_rows=n_eval)
+        if not only: return {**evaluate_stage1(pipe, feats, max_rows=n_eval), **stage1_robustness(pipe, cfg, feats, settings)}
         own = evaluate_stage1(pipe, feats, max_rows=n_eval, select=heard)  # its own engine's held-out dialogues
         other = evaluate_stage1(pipe, feats, EVERY_SPLIT, n_eval, select=lambda r: not heard(r))   # every dialogue of the engine it never heard
         return {**own, **{f'other_engine_{k}': v for k, v in other.items() if k != 'examples'}, 'other_engine_examples': other['examples'][:6]}
@@ -371,3 +390,23 @@ def evaluate_stage1(pipe: Stage1Pipeline, feats: dict, splits=('test_voice', 'te
     m['examples'] = [{'query': rows[i]['query_text'], 'user_emotion': rows[i]['user_emotion'], 'reply': o['text'],
                       'reply_emotion': o['reply_emotion']} for o, i in list(zip(outs, idx))[:12]]
     return m
+
+def stage1_robustness(pipe: Stage1Pipeline, cfg: OmniConfig, feats: dict, settings: Settings,
+                      conditions=('noise_10db', 'room_0.6s'), max_rows: int = 100) -> dict:
+    "Reply emotion and style on up to `max_rows` tone-dependent dialogues of held-out voices (`test_voice`), their queries heard through each of `conditions` (`audio.CONDITIONS`, seeded per query)."
+    rows = feats['rows']
+    idx = [i for i, r in enumerate(rows) if r['split'] == 'test_voice' and r['sentence_kind'] == 'tone']
+    idx = idx[::max(1, -(-len(idx) // max_rows))]
+    if not idx: return {}
+    sem_enc, emo_enc = load_semantic_encoder(cfg, settings), load_emotion_encoder(cfg, settings)
+    chosen, res = {rows[i]['id'] for i in idx}, {'n_robustness': len(idx)}
+    for name in conditions:
+        heard = {k: [None] * len(rows) for k in ('sem', 'emo', 'n50')}
+        for k in range(0, len(idx), 64):
+            part = idx[k:k + 64]
+            waves = [CONDITIONS[name](load_audio(audio_path(rows[i], settings)), zlib.crc32(rows[i]['id'].encode())) for i in part]
+            sem, emo, n, *_ = encode_speech(sem_enc, emo_enc, waves, cfg.audio)
+            for j, i in enumerate(part): heard['sem'][i], heard['emo'][i], heard['n50'][i] = sem[j, :n[j]], emo[j, :n[j]], int(n[j])
+        m = evaluate_stage1(pipe, {'rows': rows, **heard}, ('test_voice',), select=lambda r: r['id'] in chosen)
+        res[f'{name}_tone_reply_emotion_acc'], res[f'{name}_tone_style_match'] = m['tone_reply_emotion_acc'], m['tone_style_match']
+    return res
