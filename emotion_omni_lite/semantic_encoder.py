@@ -249,7 +249,7 @@ ASR_CONDITIONS = ('noise_10db', 'room_0.6s')   # of `audio.CONDITIONS`: pink noi
 
 def asr_robustness(model, cfg: OmniConfig, rows: Sequence[dict], settings: Settings, conditions=ASR_CONDITIONS,
                    n: int = 100, beam: int = 4) -> dict:
-    "CER on `n` held-out-voice queries (`test_voice`, evenly spaced) heard through each of `conditions` (`audio.CONDITIONS`, seeded per query)."
+    "CER on up to `n` held-out-voice queries (`test_voice`, evenly spaced) heard through each of `conditions` (`audio.CONDITIONS`, seeded per query)."
     test = [r for r in rows if r['split'] == 'test_voice']
     test = test[::max(1, -(-len(test) // n))]
     if not test: return {}

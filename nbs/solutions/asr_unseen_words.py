@@ -3,13 +3,13 @@ gets wrong, and count how many of them never occur in the training queries. Do i
 (greedy, `ctc_weight=0`, `beam=1`) and the way `transcribe` reads by default (the decoder and the CTC head together).
 What does each say about what the stand-in learned?
 
-On `lite` (seed 0), 60 held-out-sentence queries. The decoder alone: CER 0.71; 235 words of the references are
+On `lite` (seed 0), 60 held-out-sentence queries. The decoder alone: CER 0.72; 231 words of the references are
 missing from the transcripts, 98 of them (42 %) words the training queries never contain. The rest are known words
 lost because the sentence around them is new: the decoder answers with a *training* sentence that sounds alike
-("the shop closed down" → "the school called about my son", "i have to fly tomorrow" → "i have to see the
-dentist"). It learned the language of about a hundred sentences as wholes. Together with the CTC head: CER 0.51,
-yet still 223 words missing, 97 of them unseen. The transcripts now follow the sound ("the hore closd being", "i have
-to fole toum ar aly"): the CTC head spells what it hears, but from a hundred sentences it has learned too little
+("the shop closed down" → "the school called about my son", "i have to fly tomorrow" → "i have not slept at
+all"). It learned the language of about a hundred sentences as wholes. Together with the CTC head: CER 0.55,
+yet still 226 words missing, 98 of them unseen. The transcripts now follow the sound ("the hou capase don", "i have
+to taly to mer t"): the CTC head spells what it hears, but from a hundred sentences it has learned too little
 English spelling to write a new word right.
 """
 import re
