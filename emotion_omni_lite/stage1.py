@@ -218,7 +218,7 @@ def _augmented_features(cfg: OmniConfig, s: Settings, rows: Sequence[dict], sem_
         idx = train[k:k + batch_size]
         waves = augmented_queries([rows[i] for i in idx], lambda w: w, copies, s, dtype=torch.float32)   # row by row, copy by copy
         sem, emo, n, *_ = encode_speech(sem_enc, emo_enc, waves, cfg.audio)
-        for j, i in enumerate(i for i in idx for _ in range(copies)):
+        for j, i in enumerate([i for i in idx for _ in range(copies)]):   # the row of each wave
             aug['row'].append(i); aug['n50'].append(int(n[j]))
             aug['sem'].append(sem[j, :n[j]].half().clone()); aug['emo'].append(emo[j, :n[j]].half().clone())
     return aug
