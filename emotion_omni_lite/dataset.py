@@ -20,10 +20,10 @@ from .dialogues import all_sentences, make_reply, heldout_sentences, split_name,
 
 # %% auto #0
 __all__ = ['CHUNK', 'UNIT_POOL', 'FIT_MAX_FRAMES', 'KMEANS_ITERS', 'EMOTION_ALIASES', 'EXTERNAL_REQUIRED', 'EXTERNAL_SPLITS',
-           'RATE_TOLERANCE', 'build_hash', 'plan_dialogues', 'nearest', 'UnitTokenizer', 'audio_path', 'manifest_hash',
-           'build_dataset', 'folder_bytes', 'load_dialogues', 'load_units_tokenizer', 'load_query_mels',
-           'augmented_queries', 'build_info', 'dataset_stats', 'measure_prosody', 'prosody_markdown', 'read_csv_text',
-           'load_folder', 'read_manifest', 'read_units', 'external_rows']
+           'RATE_TOLERANCE', 'build_hash', 'plan_dialogues', 'synthesis_chunks', 'nearest', 'UnitTokenizer',
+           'audio_path', 'manifest_hash', 'build_dataset', 'folder_bytes', 'load_dialogues', 'load_units_tokenizer',
+           'load_query_mels', 'augmented_queries', 'build_info', 'dataset_stats', 'measure_prosody', 'prosody_markdown',
+           'read_csv_text', 'load_folder', 'read_manifest', 'read_units', 'external_rows']
 
 # %% ../nbs/05_dataset.ipynb #e66c34f2
 def build_hash(cfg: OmniConfig, seed: int) -> str:
@@ -65,6 +65,19 @@ def plan_dialogues(cfg: OmniConfig, seed: int = 0) -> list:
 
 # %% ../nbs/05_dataset.ipynb #c3a5fda5
 CHUNK = 50  # rows per worker task
+
+def synthesis_chunks(plan: Sequence[dict], default_engine: str = 'espeak', size: int = CHUNK) -> list:
+    "The plan cut into worker tasks of about `size` rows: a neural voice's queries of one sentence go together (read once), first."
+    groups = {}                                                        # a sentence's neural-voice rows, in plan order
+    for r in plan:
+        if engine_of(r['voice'], default_engine) != 'espeak': groups.setdefault(r['query_text'], []).append(r)
+    neural, chunk = [], []
+    for rows in groups.values():                                       # whole sentences, never split between tasks
+        if chunk and len(chunk) + len(rows) > size: neural.append(chunk); chunk = []
+        chunk = chunk + rows
+    neural += [chunk] if chunk else []
+    rest = [r for r in plan if engine_of(r['voice'], default_engine) == 'espeak']
+    return neural + [rest[i:i + size] for i in range(0, len(rest), size)]   # the slower tasks first: the pool ends together
 
 def _synth_chunk(job) -> list:
     rows, root, a = job
@@ -260,7 +273,7 @@ def _build(cfg: OmniConfig, s: Settings, root: Path, want: str, force: bool) -> 
     for line in (man.read_text().splitlines() if man.exists() else []):
         try: r = json.loads(line); done[r['id']] = r
         except (json.JSONDecodeError, KeyError): pass                     # a line cut by an interruption
-    chunks = [plan[i:i + CHUNK] for i in range(0, len(plan), CHUNK)]      # fixed chunks: a resume says the same things
+    chunks = synthesis_chunks(plan, dc.tts)                            # fixed chunks: a resume says the same things
     whole = lambda c: all(r['id'] in done and (root / r['query_path']).exists() and (root / r['reply_path']).exists() for r in c)
     done = {r['id']: done[r['id']] for c in chunks if whole(c) for r in c}
     man.write_text(''.join(json.dumps(done[r['id']]) + '\n' for r in plan if r['id'] in done))

@@ -165,9 +165,11 @@ def collect(cfg: OmniConfig, settings: Optional[Settings] = None, max_items: Opt
 
 # %% ../nbs/16_evaluate.ipynb #3c9abe76
 EVAL_SIZES = {'smoke': dict(max_items=8), 'lite': dict(max_items=None), 'full': dict(max_items=600)}   # text: rows scored
-SPEECH_FIGURE_SIZES = {'smoke': dict(n_eval=4, n_follow=2, n_dnsmos=2), 'lite': dict(n_eval=96, n_follow=24, n_dnsmos=24),
-                       'full': dict(n_eval=96, n_follow=24, n_dnsmos=96)}
-# replies spoken whole (n_eval), re-spoken under every reply emotion (n_follow), rated by DNSMOS (n_dnsmos, the first ones)
+SPEECH_FIGURE_SIZES = {'smoke': dict(n_eval=4, n_follow=2, n_dnsmos=2, n_wer=2),
+                       'lite': dict(n_eval=96, n_follow=24, n_dnsmos=24, n_wer=48),
+                       'full': dict(n_eval=96, n_follow=24, n_dnsmos=96, n_wer=96)}
+# replies spoken whole (n_eval), re-spoken under every reply emotion (n_follow), rated by DNSMOS (n_dnsmos, the first
+# ones), transcribed by pocketsphinx (n_wer, the first ones: at 0.4 s a clip it is the slowest judge on a CPU)
 
 def _stamp(cfg: OmniConfig, s: Settings, sizes: dict, names: Optional[Sequence[str]] = None) -> str:
     import hashlib
@@ -210,9 +212,9 @@ def evaluate_part(system: str, cfg: OmniConfig, settings: Optional[Settings] = N
         generated = [{'text': t, 'speech_emotion': h, 'ps_text': None} for t, h in zip(texts, heard)]
         extra = judges(waves, n_dnsmos=sizes['n_dnsmos'])
         ref, ref_text = [load_audio(audio_path(rows[i], s, 'reply')) for i in idx], [rows[i]['reply_text'] for i in idx]
-        ref_heard, ref_ps = hear(emo, ref, cfg.audio), [pocketsphinx_transcribe(w) for w in ref]   # its own error floor
+        ref_heard, ref_ps = hear(emo, ref, cfg.audio), [pocketsphinx_transcribe(w) for w in ref[:sizes['n_wer']]]   # its own error floor
         out['reference'] = [{**x, 'speech_emotion': h, 'ps_text': p}
-                            for x, h, p in zip(judges(ref, n_dnsmos=sizes['n_dnsmos']), ref_heard, ref_ps)]
+                            for x, h, p in zip(judges(ref, n_dnsmos=sizes['n_dnsmos']), ref_heard, ref_ps + [None] * (len(ref) - len(ref_ps)))]
         out['reference_figures'] = speech_metrics({'reference': ref_heard}, want, {'reference': ref_ps}, {'reference': ref_text})
     else:
         f1 = stage1_features(cfg, s, progress=False)
@@ -223,11 +225,11 @@ def evaluate_part(system: str, cfg: OmniConfig, settings: Optional[Settings] = N
         sets = {'omni': ('generated', 'teacher_text', 'vocoded_reference_units'), 'omni_no_adaln': ('generated', 'teacher_text'),
                 'semantic_only': ('generated',)}[system]                 # the reference audio: in the cascade's part
         m, kept = speech_figures(cfg, s, sizes['n_eval'], omni, True, 0 if system == 'semantic_only' else sizes['n_follow'],
-                                 sets, keep=True, wer_sets=('generated',) if system == 'omni' else ())   # pocketsphinx: (c)
+                                 sets, keep=True, wer_sets=('generated',) if system == 'omni' else (), n_wer=sizes['n_wer'])   # pocketsphinx: (c)
         idx, clips, heard, hyps = kept['rows'], kept['clips'], kept['heard'], kept['hyps']
         out['figures'] = m
         waves, texts, gen = clips['generated']
-        ps = hyps.get('generated', [None] * len(texts))
+        ps = list(hyps.get('generated', [])); ps += [None] * (len(texts) - len(ps))     # the clips pocketsphinx did not hear: None
         generated = [{'text': t, 'reply_emotion': g['reply_emotion'], 'speech_emotion': h, 'ps_text': p}
                      for t, g, h, p in zip(texts, gen, heard['generated'], ps)]
         extra = judges(waves, omni.vocoder.sample_rate, n_dnsmos=sizes['n_dnsmos'])

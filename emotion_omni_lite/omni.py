@@ -272,7 +272,7 @@ def speech_metrics(heard: dict, want: Sequence[str], hyps: dict, texts: dict, ge
     m = {'n_eval': len(want)}
     for k, labels in heard.items():
         m[f'{k}_emotion_acc'] = round(sum(l == t for l, t in zip(labels, want)) / max(len(want), 1), 4)
-        if k in hyps: m[f'{k}_wer'] = round(wer(list(texts[k]), list(hyps[k])), 4)
+        if k in hyps: m[f'{k}_wer'] = round(wer(list(texts[k])[:len(hyps[k])], list(hyps[k])), 4)   # the clips transcribed
     if gen:
         m['reply_emotion_label_acc'] = round(sum(g['reply_emotion'] == t for g, t in zip(gen, want)) / len(want), 4)
         timed = [g for g in gen if g['timings'] is not None]             # the replies streamed on the clock
@@ -286,8 +286,8 @@ def speech_metrics(heard: dict, want: Sequence[str], hyps: dict, texts: dict, ge
 
 def speech_figures(cfg: OmniConfig, settings: Optional[Settings] = None, n_eval: int = 96, omni=None,
                    streaming: bool = True, n_follow: int = 24, sets: Sequence[str] = SPEECH_SETS, keep: bool = False,
-                   wer_sets: Sequence[str] = WER_SETS):
-    "Emotion accuracy (kit's emotion encoder) and pocketsphinx WER of generated reply speech on held-out dialogues."
+                   wer_sets: Sequence[str] = WER_SETS, n_wer: Optional[int] = None):
+    "Emotion accuracy (kit's emotion encoder) and pocketsphinx WER (on the first `n_wer` clips; all when None) of generated reply speech on held-out dialogues."
     s = settings or get_settings()
     omni = omni or load_omni(cfg, s)
     f1, f2 = stage1_features(cfg, s), stage2_features(cfg, s)
@@ -297,7 +297,7 @@ def speech_figures(cfg: OmniConfig, settings: Optional[Settings] = None, n_eval:
         for k in ('generated', 'teacher_text', 'vocoded_reference_units'):
             if k in clips: clips[k] = ([resample(w, omni.vocoder.sample_rate, SAMPLE_RATE) for w in clips[k][0]], *clips[k][1:])
     heard = {k: hear(omni.emotion_encoder, w, cfg.audio) for k, (w, *_) in clips.items()}
-    hyps = {k: pocketsphinx_wer(clips[k][0], clips[k][1])[1] for k in wer_sets if k in clips}
+    hyps = {k: pocketsphinx_wer(clips[k][0][:n_wer], clips[k][1][:n_wer])[1] for k in wer_sets if k in clips}
     gen = clips['generated'][2] if 'generated' in clips else None
     m = {**speech_metrics(heard, [f2['rows'][i]['reply_emotion'] for i in idx], hyps, {k: c[1] for k, c in clips.items()},
                           gen), 'streaming': streaming}

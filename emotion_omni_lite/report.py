@@ -75,7 +75,8 @@ def score(records: Sequence[dict], extra: Optional[dict] = None, speech: Optiona
         rs = [r['ref_speech'] for r in ref]
         flat['speech_emotion_acc_reference'] = accuracy([r['target_emotion'] for r in ref], [x['speech_emotion'] for x in rs])
         flat['dnsmos_ovrl_reference'] = _mean([x['dnsmos'] for x in rs])
-        flat['pocketsphinx_wer_reference'] = wer([r['ref_text'] for r in ref], [x['ps_text'] for x in rs])
+        ps = [(r['ref_text'], x['ps_text']) for r, x in zip(ref, rs) if x.get('ps_text') is not None]   # the clips transcribed
+        if ps: flat['pocketsphinx_wer_reference'] = wer([a for a, _ in ps], [b for _, b in ps])
     flat.update(extra or {})
     flat = {k: (round(v, 4) if isinstance(v, float) else v) for k, v in flat.items() if v is not None}
     details = {'confusion': {'input emotion (emotion encoder)': confusion_matrix([r['user_emotion'] for r in recs], [r['input_pred'] for r in recs])},

@@ -17,7 +17,8 @@ from .audio import SAMPLE_RATE, resample
 __all__ = ['EMOTION_PROSODY', 'QUERY_VOICES', 'RATE', 'VOLUME', 'PITCH', 'RANGE', 'WORDGAP', 'TTS_ENGINES', 'PIPER_VOICES',
            'PIPER_RATE', 'SEMITONES_PER_PITCH', 'LEVEL_DB', 'WORLD_FRAME_MS', 'F0_MAX', 'Prosody', 'query_voices',
            'TTSEngine', 'EspeakTTS', 'register_tts', 'engine_of', 'get_tts', 'trim_silence', 'apply_tilt',
-           'seed_espeak', 'speak', 'piper_voices', 'world_prosody', 'PiperWorldTTS']
+           'seed_espeak', 'speak', 'piper_voices', 'world_analyse', 'world_retime', 'world_render', 'world_prosody',
+           'PiperWorldTTS']
 
 # %% ../nbs/03_tts.ipynb #e66c34f2
 @dataclass(frozen=True)
@@ -180,14 +181,28 @@ def piper_voices(n: int, n_test: int) -> tuple:
     v = tuple(PIPER_VOICES)[:n]
     return v[:n - n_test], v[n - n_test:]
 
-def world_prosody(x: np.ndarray, sr: int, prosody: Prosody, emotion: str = 'neutral', formant: float = 1.0,
-                  register: float = 0.0) -> np.ndarray:
-    "Neutral speech `x` [T] re-spoken by WORLD with the preset's F0 level and range, the emotion's contour, moved formants and level."
+def world_analyse(x: np.ndarray, sr: int) -> dict:
+    "WORLD's three streams of speech `x` [T]: F0 (Hz, 0 where unvoiced) at frame times `t`, spectral envelope `sp`, aperiodicity `ap`."
     import pyworld
     x = np.ascontiguousarray(x, dtype=np.float64)
     f0, t = pyworld.dio(x, sr, f0_floor=60.0, f0_ceil=500.0, frame_period=WORLD_FRAME_MS)
     f0 = pyworld.stonemask(x, f0, t, sr)
-    sp, ap = pyworld.cheaptrick(x, f0, t, sr), pyworld.d4c(x, f0, t, sr)
+    return dict(f0=f0, t=t, sp=pyworld.cheaptrick(x, f0, t, sr), ap=pyworld.d4c(x, f0, t, sr))
+
+def world_retime(a: dict, tempo: float) -> dict:
+    "The streams `a` spoken `tempo` times as fast: frames re-timed, F0 and voicing from the nearest frame, envelopes interpolated."
+    n = len(a['f0'])
+    if abs(tempo - 1.0) < 1e-9 or n < 2: return a
+    pos = np.minimum(np.arange(max(1, int(round(n / tempo)))) * tempo, n - 1)   # where each new frame reads the old ones
+    i0 = np.floor(pos).astype(int); i1 = np.minimum(i0 + 1, n - 1); w = (pos - i0)[:, None]
+    lerp = lambda s: np.ascontiguousarray((1 - w) * s[i0] + w * s[i1])
+    return dict(f0=a['f0'][np.rint(pos).astype(int)], t=np.arange(len(pos)) * WORLD_FRAME_MS / 1000, sp=lerp(a['sp']), ap=lerp(a['ap']))
+
+def world_render(a: dict, sr: int, prosody: Prosody, emotion: str = 'neutral', formant: float = 1.0,
+                 register: float = 0.0) -> np.ndarray:
+    "WORLD's streams `a` of neutral speech spoken again with the preset's F0 level and range, the emotion's contour, moved formants and level."
+    import pyworld
+    f0, t, sp, ap = a['f0'], a['t'], a['sp'], a['ap']
     voiced = f0 > 0
     if voiced.any():
         lf = np.log2(np.where(voiced, f0, 1.0)); mu = lf[voiced].mean()
@@ -204,6 +219,11 @@ def world_prosody(x: np.ndarray, sr: int, prosody: Prosody, emotion: str = 'neut
     rms = np.sqrt(np.mean(y ** 2)) if len(y) else 0.0
     y = y / max(rms, 1e-9) * 10 ** (LEVEL_DB / 20) * max(prosody.volume, 0) / 100
     return np.clip(y, -1, 1).astype(np.float32)
+
+def world_prosody(x: np.ndarray, sr: int, prosody: Prosody, emotion: str = 'neutral', formant: float = 1.0,
+                  register: float = 0.0, tempo: float = 1.0) -> np.ndarray:
+    "Neutral speech `x` [T] re-spoken by WORLD: `tempo` times as fast, with the preset's pitch, the emotion's contour, moved formants and level."
+    return world_render(world_retime(world_analyse(x, sr), tempo), sr, prosody, emotion, formant, register)
 
 _PIPER = {}   # model path → loaded voice (one per process)
 
@@ -226,7 +246,7 @@ class PiperWorldTTS(TTSEngine):
             with open(f"{key}.json", encoding='utf-8') as f: config = PiperConfig.from_dict(json.load(f))
             _PIPER[key] = PiperVoice(config=config, session=onnxruntime.InferenceSession(key, sess_options=opts,
                                                                                         providers=['CPUExecutionProvider']))
-        self.voice = _PIPER[key]
+        self.voice, self.readings = _PIPER[key], {}   # (text, pauses) → WORLD's streams of Piper's reading (the last few)
 
     def neutral(self, text: str, rate: float = PIPER_RATE, wordgap: float = 0.0) -> tuple:
         "Piper's own reading of `text` at `rate` words/min (a break after every third word when `wordgap` ≥ 5) → (samples, 22.05 kHz)."
@@ -250,9 +270,18 @@ class PiperWorldTTS(TTSEngine):
         "Samples [T] at 16 kHz for `text` by pseudo-speaker `voice` with `prosody` (default: the emotion's preset)."
         if voice not in PIPER_VOICES: raise ValueError(f"the Piper engine has no voice {voice!r}: use one of {', '.join(PIPER_VOICES)}")
         p = prosody or EMOTION_PROSODY[emotion]
-        w, sr = self.neutral(text, p.rate, p.wordgap)
-        x = resample(torch.from_numpy(w), sr, SAMPLE_RATE).numpy()      # WORLD at 16 kHz: what the encoders hear, and cheaper
         formant, register = PIPER_VOICES[voice]
-        return world_prosody(x, SAMPLE_RATE, p, emotion, formant, register), SAMPLE_RATE
+        a = world_retime(self.reading(text, p.wordgap), p.rate / PIPER_RATE)   # the pace: WORLD re-times the one reading
+        return world_render(a, SAMPLE_RATE, p, emotion, formant, register), SAMPLE_RATE
+
+    def reading(self, text: str, wordgap: float = 0.0) -> dict:
+        "WORLD's streams of Piper's reading of `text` at the neutral pace, at 16 kHz: made once, for every emotion and speaker of `text`."
+        key = (text, wordgap >= 5)
+        if key not in self.readings:
+            w, sr = self.neutral(text, PIPER_RATE, wordgap)
+            x = resample(torch.from_numpy(w), sr, SAMPLE_RATE).numpy()  # WORLD at 16 kHz: what the encoders hear, and cheaper
+            while len(self.readings) >= 8: self.readings.pop(next(iter(self.readings)))   # the oldest goes
+            self.readings[key] = world_analyse(x, SAMPLE_RATE)
+        return self.readings[key]
 
 TTS_ENGINES['piper'] = PiperWorldTTS
