@@ -49,7 +49,7 @@ CROSS_ENGINE = (('stages.emotion.steps', lambda c: max(1, c.stages.emotion.steps
 
 STAGES = {st.name: st for st in (
     Stage('data', 'the spoken-dialogue dataset and its speech units', (), '05_dataset', 'dataset.build_dataset',
-          ('audio', 'data', 'units'), version=3, lite_minutes=3.1),   # v3: Piper reads a sentence once, WORLD sets its pace
+          ('audio', 'data', 'units'), version=3, lite_minutes=1.5),   # v3: Piper reads a sentence once, WORLD sets its pace
     Stage('asr', 'stage 0: semantic encoder (Whisper trained as ASR)', ('data',), '06_semantic_encoder',
           'semantic_encoder.asr_job', ('audio', 'semantic_encoder'), 'asr', pretrained='semantic_encoder',
           version=2, lite_minutes=2.0),    # v2: weights saved as `ASRStandIn` (whisper.*, ctc_head.*)
