@@ -292,7 +292,7 @@ class Stage1TrainConfig(TrainConfig):
     aug_copies: int = 0          # also learn from the encoders' features of this many copies of each training query
                                  # through a random microphone chain (audio.augment: the chains the encoders learned from)
     cross_engine: bool = False   # `eol run` also trains stage 1 on espeak alone (stage1_espeak_only) and scores it on the
-                                 # Piper voices: 2.5 minutes more on `lite`, so off in the main job
+                                 # Piper voices: about 3 minutes more on `lite`, so off in the main job
 
 @dataclass
 class Stage2TrainConfig(TrainConfig):

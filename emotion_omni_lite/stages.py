@@ -78,7 +78,7 @@ STAGES = {st.name: st for st in (
     Stage('stage1_espeak_only', 'stage 1 trained on espeak alone, hearing through the espeak-only emotion encoder '
           '(scored on the Piper voices)', ('data', 'asr', 'emotion_encoder_espeak_only', 'text_llm'), '11_stage1',
           'stage1.stage1_job', ('adapter', 'llm', 'lora', 'emotion_head'), 'stage1',
-          CROSS_ENGINE + (('emotion_encoder.train_engine', 'espeak'),), lite_minutes=2.5, two_engines=True,
+          CROSS_ENGINE + (('emotion_encoder.train_engine', 'espeak'),), lite_minutes=3.1, two_engines=True,
           switch='stages.stage1.cross_engine'),
     Stage('stage2', 'stage 2: fusion gate, AdaLN, speech decoder', ('data', 'emotion_encoder', 'stage1'), '14_stage2',
           'stage2.stage2_job', ('units', 'fusion', 'decoder'), 'stage2', lite_minutes=3.0,
