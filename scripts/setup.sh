@@ -20,11 +20,26 @@ VPY=.venv/bin/python
 # The versions the README's figures were measured with: pinned, so a fresh machine computes the same numbers.
 # A Python for which a pinned version has no release falls back to the newest compatible versions, and says so.
 PIN="-c constraints.txt"
+# The installer: uv, pip's interface from the same index, links each package from its cache where pip unpacks it file
+# by file. torch's wheels bring 3 GB of CUDA libraries that the CPU presets never load: pip spends about 100 s on them
+# from a warm cache, uv 2 s (30 s from a cold one). Where uv does not install, pip does the same work; EOL_INSTALLER=pip
+# chooses pip.
+UV=""
+if [ "${EOL_INSTALLER:-uv}" = uv ]; then
+  if [ -x .venv/bin/uv ] || $VPY -m pip install -q $PIN uv >/dev/null 2>&1; then UV=.venv/bin/uv
+  else echo "[setup] uv did not install: pip installs instead (slower, the same packages)"; fi
+fi
 pip_install() {
-  if ! $VPY -m pip install -q $PIN "$@"; then
+  if [ -n "$UV" ]; then
+    if $UV pip install -q --python $VPY $PIN "$@"; then return; fi
+    echo "[setup] uv could not install these: trying pip"
+  fi
+  # --no-compile: pip would turn every module of every package into bytecode (about 40 s, most of it for modules the
+  # kit never imports); what the kit imports is compiled once below instead. uv compiles nothing unless asked.
+  if ! $VPY -m pip install -q --no-compile $PIN "$@"; then
     echo "[setup] WARNING: the pinned versions (constraints.txt) do not install on $($VPY --version); installing without"
     echo "[setup]          them: the kit works, but figures may differ from README's by more than the seeds' spread"
-    $VPY -m pip install -q "$@"
+    $VPY -m pip install -q --no-compile "$@"
   fi
 }
 # torch and torchaudio must come from the same release, or torchaudio (and with it transformers) fails to import.
@@ -35,11 +50,9 @@ fi
 MARK=.venv/.eol-installed-$EXTRA                                   # the extra installed, and when
 if [ -n "$TORCH" ] || ! $VPY -c "import $NEEDS" 2>/dev/null \
    || [ pyproject.toml -nt $MARK ] || [ constraints.txt -nt $MARK ]; then
-  # one pip run for both (one resolution, not two): on a fresh machine torch's wheels are most of the install
-  echo "[setup] installing ${TORCH:+torch + torchaudio 2.11.0 (a matching pair; several GB) and }the kit and its dependencies (pip install -e '.[$EXTRA]')"
-  # --no-compile: pip would turn every module of every package into bytecode (about 40 s, most of it for modules the kit
-  # never imports); what the kit imports is compiled once below instead
-  pip_install --no-compile $TORCH -e ".[$EXTRA]"
+  # one run for both (one resolution, not two): on a fresh machine torch's wheels are most of the install
+  echo "[setup] installing ${TORCH:+torch + torchaudio 2.11.0 (a matching pair; several GB) and }the kit and its dependencies (${UV:+uv }pip install -e '.[$EXTRA]')"
+  pip_install $TORCH -e ".[$EXTRA]"
   PYTHONDONTWRITEBYTECODE= $VPY -c "import importlib, pkgutil, emotion_omni_lite as e, peft, accelerate, transformers, pytest
 for m in pkgutil.iter_modules(e.__path__): importlib.import_module('emotion_omni_lite.' + m.name)
 from transformers import Qwen2ForCausalLM, PreTrainedTokenizerFast, Wav2Vec2Model, get_cosine_schedule_with_warmup" \
