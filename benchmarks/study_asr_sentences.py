@@ -72,9 +72,10 @@ def main():
         extra.append((log_mel(w, cfg.audio).half(), tok.encode(t)))
     print(f"{len(texts)} generated sentences spoken in {time.time() - t0:.0f} s, e.g. {texts[:3]}", flush=True)
     data = [(mels[i], tok.encode(r['query_text'])) for i, r in enumerate(rows) if r['split'] == 'train'] + extra
-    n_frames, ceps = 2 * cfg.semantic_encoder.max_source_positions, cfg.semantic_encoder.envelope_ceps
+    sc = cfg.semantic_encoder
+    n_frames, ceps = 2 * sc.max_source_positions, sc.envelope_ceps
     model, t0 = build_asr_model(cfg), time.time()
-    res = fit(model, data, lambda b: _asr_collate(b, n_frames, ceps), lambda m, b: m(b), replace(cfg.stages.asr, steps=a.steps),
+    res = fit(model, data, lambda b: _asr_collate(b, n_frames, ceps, sc.fit_window), lambda m, b: m(b), replace(cfg.stages.asr, steps=a.steps),
               seed=0, progress=False, live=False)
     print(f"trained {a.steps} steps in {time.time() - t0:.0f} s (final loss {res.final_loss:.3f})", flush=True)
     kw = dict(beam=1, ctc_weight=0.0) if a.decoder_alone else {}

@@ -167,6 +167,8 @@ class SemanticEncoderConfig:
     frame_rate: int = 50
     envelope_ceps: int = 0       # lite: read only each frame's spectral envelope (first n cepstral coefficients), utterance
                                  # mean removed: blind to pitch and loudness, as MFCC front ends are; 0 = Whisper's log-mel
+    fit_window: bool = False     # read the batch's longest utterance (rounded up to 0.2 s), not the whole window: for an
+                                 # encoder trained so (lite); a pretrained Whisper knows only its 30-s window
 
 @dataclass
 class EmotionEncoderConfig:
@@ -392,6 +394,9 @@ def check_config(c: OmniConfig):
           f"mel rate {c.audio.sample_rate / c.audio.hop_length:g} Hz must be twice the encoder frame rate ({c.semantic_encoder.frame_rate} Hz)")
     _need(c.semantic_encoder.frame_rate == c.emotion_encoder.frame_rate, 'emotion_encoder.frame_rate',
           f"{c.emotion_encoder.frame_rate} Hz differs from semantic_encoder.frame_rate={c.semantic_encoder.frame_rate} Hz; both streams must share one rate to be stacked together")
+    _need(not (c.semantic_encoder.fit_window and c.semantic_encoder.pretrained), 'semantic_encoder.fit_window',
+          f"a pretrained Whisper ({c.semantic_encoder.pretrained}) was trained on whole {c.semantic_encoder.max_source_positions / c.semantic_encoder.frame_rate:g}-s "
+          "windows and reads only those: set fit_window=False, or pretrained=None to train an encoder that fits its window")
     _need(c.semantic_encoder.d_model % c.semantic_encoder.encoder_heads == 0, 'semantic_encoder.encoder_heads',
           f"d_model={c.semantic_encoder.d_model} is not divisible by {c.semantic_encoder.encoder_heads} heads")
     _need(c.emotion_encoder.dim % c.emotion_encoder.heads == 0, 'emotion_encoder.heads',
@@ -455,7 +460,7 @@ def lite_config() -> OmniConfig:
         semantic_encoder=SemanticEncoderConfig(pretrained=None, d_model=96, encoder_layers=2, encoder_heads=4,
                                                encoder_ffn=384, decoder_layers=2, decoder_heads=4, decoder_ffn=384,
                                                n_mels=80, max_source_positions=225,  # 4.5 s of query
-                                               envelope_ceps=12),
+                                               envelope_ceps=12, fit_window=True),
         emotion_encoder=EmotionEncoderConfig(pretrained=None, dim=64, layers=2, heads=4, ffn=256, pitch=True,
                                              relative_pitch=True),
         adapter=AdapterConfig(k=5, hidden=256),

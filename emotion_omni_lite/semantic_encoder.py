@@ -10,6 +10,7 @@ from typing import Optional, Sequence
 
 import torch
 from torch import nn
+import torch.nn.functional as F
 from transformers import WhisperConfig, WhisperForConditionalGeneration, WhisperModel
 from transformers.models.whisper.modeling_whisper import WhisperEncoder
 
@@ -21,10 +22,10 @@ from .audio import CONDITIONS, as_mels, load_audio, log_mel, pad_mels, spectral_
 from .dataset import audio_path, augmented_queries, load_query_mels
 
 # %% auto #0
-__all__ = ['MAX_TRANSCRIPT_CHARS', 'ASR_CONDITIONS', 'CharTokenizer', 'whisper_config', 'SemanticEncoder',
-           'build_semantic_encoder', 'ASRStandIn', 'build_asr_model', 'semantic_inputs', 'semantic_features',
-           'ctc_prefix_scores', 'ctc_advance', 'transcribe', 'asr_loss', 'evaluate_asr', 'asr_robustness', 'asr_job',
-           'load_pretrained_semantic_encoder', 'load_asr_model', 'load_semantic_encoder']
+__all__ = ['MAX_TRANSCRIPT_CHARS', 'WINDOW_STEP', 'ASR_CONDITIONS', 'CharTokenizer', 'whisper_config', 'whisper_encode',
+           'SemanticEncoder', 'build_semantic_encoder', 'ASRStandIn', 'build_asr_model', 'semantic_inputs',
+           'semantic_features', 'ctc_prefix_scores', 'ctc_advance', 'transcribe', 'asr_loss', 'evaluate_asr',
+           'asr_robustness', 'asr_job', 'load_pretrained_semantic_encoder', 'load_asr_model', 'load_semantic_encoder']
 
 # %% ../nbs/06_semantic_encoder.ipynb #e66c34f2
 class CharTokenizer:
@@ -71,29 +72,41 @@ def whisper_config(cfg: OmniConfig, tokenizer: Optional[CharTokenizer] = None) -
                   dropout=0.0, attention_dropout=0.0, activation_dropout=0.0)
     return WhisperConfig(**kw)
 
+def whisper_encode(encoder: WhisperEncoder, x: torch.Tensor) -> torch.Tensor:
+    "Whisper's encoder over log-mels [B, n_mels, T] → [B, T/2, d]: transformers' forward for the whole window; for a shorter (fitted) one, the same layers and its first T/2 positions."
+    full = 2 * encoder.config.max_source_positions
+    if x.shape[-1] == full: return encoder(input_features=x).last_hidden_state
+    if x.shape[-1] % 2 or x.shape[-1] > full:
+        raise ValueError(f"a window of {x.shape[-1]} mel frames: the encoder reads an even number of frames, at most {full} (semantic_inputs pads to one)")
+    h = F.gelu(encoder.conv2(F.gelu(encoder.conv1(x)))).transpose(1, 2)           # [B, T/2, d]
+    h = F.dropout(h + encoder.embed_positions.weight[:h.shape[1]], encoder.dropout, encoder.training)
+    for layer in encoder.layers: h = layer(h, None)                              # no layer drop: the kit's encoders use none
+    return encoder.layer_norm(h)
+
 class SemanticEncoder(nn.Module):
     "Whisper's encoder with its own front end: waves or log-mels → padded (in `lite`: envelope-only) input → 50 Hz frames."
-    def __init__(self, whisper: WhisperEncoder, audio_cfg: AudioConfig, envelope_ceps: int = 0):
+    def __init__(self, whisper: WhisperEncoder, audio_cfg: AudioConfig, envelope_ceps: int = 0, fit_window: bool = False):
         super().__init__()
-        self.whisper, self.audio_cfg, self.envelope_ceps = whisper, audio_cfg, envelope_ceps
-        self.n_frames = 2 * whisper.config.max_source_positions       # Whisper reads exactly this many mel frames
+        self.whisper, self.audio_cfg, self.envelope_ceps, self.fit_window = whisper, audio_cfg, envelope_ceps, fit_window
+        self.n_frames = 2 * whisper.config.max_source_positions       # the whole window: Whisper reads exactly this many
 
     def inputs(self, mels: Sequence[torch.Tensor]) -> tuple:
-        "What Whisper reads of log-mels [n_mels, T] → ([B, n_mels, n_frames], lengths [B])."
-        return semantic_inputs(mels, self.n_frames, self.envelope_ceps)
+        "What Whisper reads of log-mels [n_mels, T] → ([B, n_mels, n_frames or the fitted window], lengths [B])."
+        return semantic_inputs(mels, self.n_frames, self.envelope_ceps, self.fit_window)
 
     def forward(self, audio) -> tuple:
         "Waves (16 kHz) or log-mels → frames [B, T50, d_sem] and valid frames n50 [B]."
         x, lengths = self.inputs(as_mels(audio, self.audio_cfg))             # [B, n_mels, 2·P]
         p = next(self.parameters())
         with autocast(frozen_precision(self, getattr(self, 'mixed_precision', 'no')), p.device):   # its checkpoint's dtype
-            h = self.whisper(input_features=x.to(p.device, p.dtype)).last_hidden_state.float()   # [B, P, d_sem]
+            h = whisper_encode(self.whisper, x.to(p.device, p.dtype)).float()   # [B, P, d_sem]
         n50 = (lengths + 1) // 2                                              # ⌈T100 / 2⌉
         return h[:, :int(n50.max())], n50                                     # [B, T50, d_sem], [B]
 
 def build_semantic_encoder(cfg: OmniConfig) -> SemanticEncoder:
     "The semantic encoder (transformers' `WhisperEncoder` with its front end) from the config alone; meta-safe."
-    return SemanticEncoder(WhisperEncoder(whisper_config(cfg)), cfg.audio, cfg.semantic_encoder.envelope_ceps)
+    sc = cfg.semantic_encoder
+    return SemanticEncoder(WhisperEncoder(whisper_config(cfg)), cfg.audio, sc.envelope_ceps, sc.fit_window)
 
 class ASRStandIn(nn.Module):
     "Stage 0 (`lite`): Whisper as speech recognition — encoder, character decoder, and a CTC head when `ctc_weight` > 0."
@@ -102,7 +115,7 @@ class ASRStandIn(nn.Module):
         tok = CharTokenizer()
         self.whisper = WhisperForConditionalGeneration(whisper_config(cfg, tok))
         self.ctc_head = nn.Linear(cfg.semantic_encoder.d_model, tok.vocab_size) if cfg.stages.asr.ctc_weight > 0 else None  # blank = <pad>
-        self.audio_cfg, self.envelope_ceps = cfg.audio, cfg.semantic_encoder.envelope_ceps
+        self.audio_cfg, self.envelope_ceps, self.fit_window = cfg.audio, cfg.semantic_encoder.envelope_ceps, cfg.semantic_encoder.fit_window
         self.ctc_weight = cfg.stages.asr.ctc_weight
 
     def forward(self, batch):
@@ -111,15 +124,18 @@ class ASRStandIn(nn.Module):
 
     def semantic_encoder(self) -> SemanticEncoder:
         "Its encoder, the part later stages keep, with the same front end."
-        return SemanticEncoder(self.whisper.model.encoder, self.audio_cfg, self.envelope_ceps)
+        return SemanticEncoder(self.whisper.model.encoder, self.audio_cfg, self.envelope_ceps, self.fit_window)
 
 def build_asr_model(cfg: OmniConfig) -> ASRStandIn:
     "The stage-0 ASR stand-in of `cfg`."
     return ASRStandIn(cfg)
 
 # %% ../nbs/06_semantic_encoder.ipynb #0f499d4c
-def semantic_inputs(mels: Sequence[torch.Tensor], n_frames: int, envelope_ceps: int = 0) -> tuple:
-    "What the Whisper encoder reads: `pad_mels`, then (with `envelope_ceps` > 0) `spectral_envelope` → ([B, n_mels, n_frames], lengths)."
+WINDOW_STEP = 20  # mel frames (0.2 s): a fitted window is a multiple of it (even, as the encoder's stride-2 convolution needs)
+
+def semantic_inputs(mels: Sequence[torch.Tensor], n_frames: int, envelope_ceps: int = 0, fit: bool = False) -> tuple:
+    "What the Whisper encoder reads: `pad_mels` to `n_frames` (`fit`: to the longest of `mels`, rounded up to `WINDOW_STEP`, at most `n_frames`), then (with `envelope_ceps` > 0) `spectral_envelope` → ([B, n_mels, window], lengths)."
+    if fit: n_frames = min(n_frames, WINDOW_STEP * -(-max(m.shape[-1] for m in mels) // WINDOW_STEP))
     x, lengths = pad_mels(mels, n_frames)
     return (spectral_envelope(x, lengths, envelope_ceps) if envelope_ceps else x), lengths
 
@@ -171,7 +187,7 @@ def transcribe(asr: ASRStandIn, mels: Sequence[torch.Tensor], batch_size: int = 
         part = order[i0:i0 + batch_size]
         x, lengths = front.inputs([mels[i] for i in part])                         # [B, n_mels, 2·P]
         B, N = len(part), len(part) * K
-        enc = model.model.encoder(input_features=x).last_hidden_state              # [B, P, d]
+        enc = whisper_encode(model.model.encoder, x)                              # [B, P, d]
         n50 = ((lengths + 1) // 2).clamp(max=enc.shape[1]).repeat_interleave(K)    # [N] frames of each candidate's utterance
         T = int(n50.max())
         steps = min(max_chars, T) if lam else max_chars                           # CTC writes at most one character a frame
@@ -211,15 +227,15 @@ def transcribe(asr: ASRStandIn, mels: Sequence[torch.Tensor], batch_size: int = 
     return [out[i] for i in range(len(mels))]
 
 # %% ../nbs/06_semantic_encoder.ipynb #1a8b4ca8
-def _asr_collate(batch, n_frames, envelope_ceps: int = 0):
-    x, lengths = semantic_inputs([m for m, _ in batch], n_frames, envelope_ceps)  # [B, n_mels, 2·P]
+def _asr_collate(batch, n_frames, envelope_ceps: int = 0, fit: bool = False):
+    x, lengths = semantic_inputs([m for m, _ in batch], n_frames, envelope_ceps, fit)  # [B, n_mels, 2·P]
     ids = [torch.tensor(t[:MAX_TRANSCRIPT_CHARS]) for _, t in batch]
     labels = torch.nn.utils.rnn.pad_sequence(ids, batch_first=True, padding_value=-100)  # [B, L]
     return {'x': x, 'labels': labels, 'n50': (lengths + 1) // 2}
 
 def asr_loss(asr: ASRStandIn, b, ctc_weight: float = 0.0):
     "Cross-entropy of the character decoder, mixed with a CTC loss on the encoder when the model has a CTC head."
-    enc = asr.whisper.model.encoder(input_features=b['x']).last_hidden_state    # [B, P, d]
+    enc = whisper_encode(asr.whisper.model.encoder, b['x'])                   # [B, P, d]
     ce = asr.whisper(encoder_outputs=(enc,), labels=b['labels']).loss
     if asr.ctc_head is None: return ce
     logp = asr.ctc_head(enc).log_softmax(-1).transpose(0, 1)                  # [P, B, V]
@@ -273,8 +289,9 @@ def asr_job(cfg: OmniConfig, settings: Settings) -> StageJob:
         train = [r for r in rows if r['split'] == 'train']
         heard = augmented_queries(train, lambda w: log_mel(w, cfg.audio), copies, settings)
         data += list(zip(heard, [tok.encode(r['query_text']) for r in train for _ in range(copies)]))
-    n_frames, ceps = 2 * cfg.semantic_encoder.max_source_positions, cfg.semantic_encoder.envelope_ceps
-    return StageJob(data=data, build=lambda: build_asr_model(cfg), collate=lambda b: _asr_collate(b, n_frames, ceps),
+    sc = cfg.semantic_encoder
+    return StageJob(data=data, build=lambda: build_asr_model(cfg),
+                    collate=lambda b: _asr_collate(b, 2 * sc.max_source_positions, sc.envelope_ceps, sc.fit_window),
                     loss=lambda model, b: model(b),                    # asr_loss, through the (wrapped) model's forward
                     save=lambda model, folder: save_weights(dict(model.named_parameters()), folder / 'model.safetensors'),
                     evaluate=lambda model, folder: {**evaluate_asr(model, rows, mels), **asr_robustness(model, cfg, rows, settings)},
