@@ -53,11 +53,13 @@ if [ -n "$TORCH" ] || ! $VPY -c "import $NEEDS" 2>/dev/null \
   # one run for both (one resolution, not two): on a fresh machine torch's wheels are most of the install
   echo "[setup] installing ${TORCH:+torch + torchaudio 2.11.0 (a matching pair; several GB) and }the kit and its dependencies (${UV:+uv }pip install -e '.[$EXTRA]')"
   pip_install $TORCH -e ".[$EXTRA]"
-  PYTHONDONTWRITEBYTECODE= $VPY -c "import importlib, pkgutil, emotion_omni_lite as e, peft, accelerate, transformers, pytest
+  PYTHONDONTWRITEBYTECODE= $VPY -c "import importlib, pkgutil, emotion_omni_lite as e, peft, accelerate, transformers, pytest, torch
 for m in pkgutil.iter_modules(e.__path__): importlib.import_module('emotion_omni_lite.' + m.name)
-from transformers import Qwen2ForCausalLM, PreTrainedTokenizerFast, Wav2Vec2Model, get_cosine_schedule_with_warmup" \
-    || echo "[setup] the kit did not import: see the error above"
+from transformers import Qwen2ForCausalLM, PreTrainedTokenizerFast, Wav2Vec2Model, get_cosine_schedule_with_warmup
+print('[setup] ready: torch', torch.__version__, '| transformers', transformers.__version__, '| emotion_omni_lite', e.__version__)" \
+    || { echo "[setup] the kit did not import: see the error above" >&2; exit 1; }
   touch $MARK
   if [ "$EXTRA" = dev ]; then touch .venv/.eol-installed-check; fi    # dev holds the main job's part too
+else
+  echo "[setup] ready: $($VPY -c 'import torch, transformers, emotion_omni_lite as e; print("torch", torch.__version__, "| transformers", transformers.__version__, "| emotion_omni_lite", e.__version__)')"
 fi
-echo "[setup] ready: $($VPY -c 'import torch, transformers, emotion_omni_lite as e; print("torch", torch.__version__, "| transformers", transformers.__version__, "| emotion_omni_lite", e.__version__)')"
