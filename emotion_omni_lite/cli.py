@@ -17,7 +17,7 @@ from .stages import (STAGES, lite_minutes, run_stage, stage_applies, stage_confi
                                       uses_pretrained)
 from . import dataset, semantic_encoder, emotion_encoder, text_llm, stage1, vocoder, stage2
 from .omni import chat_main
-from .evaluate import EVAL_PARTS, evaluate_part, evaluate_run
+from .evaluate import JOB_PARTS, evaluate_job_part, evaluate_run
 from .report import SYSTEMS, report_folder
 from .scale import format_memory, format_table, memory_plan, param_table
 from .course import pack_run, render_course, sync_headers, unpack_run
@@ -90,7 +90,7 @@ def plan_tasks(cfg: OmniConfig, settings: Settings, stages: Optional[Sequence[st
             deps.append(prep[st.prepare].name)
         tasks.append(Task(n, 'stage', n, tuple(deps), alone=not st.train))               # the dataset build: its own pool
     if 'eval' in names:                # each part right after the last task it reads: a worker takes it as soon as it can
-        parts = [Task(f'eval_{p}', 'eval_part', p, tuple(d for d in needs if d in names)) for p, needs in EVAL_PARTS.items()]
+        parts = [Task(f'eval_{p}', 'eval_part', p, tuple(d for d in needs if d in names)) for p, needs in JOB_PARTS.items()]
         for p in parts:
             at = max([i for i, t in enumerate(tasks) if t.name in p.deps], default=-1)
             while at + 1 < len(tasks) and tasks[at + 1].kind == 'eval_part': at += 1    # parts keep their own order
@@ -101,6 +101,7 @@ def plan_tasks(cfg: OmniConfig, settings: Settings, stages: Optional[Sequence[st
 def _what(t: Task) -> str:
     if t.kind == 'stage': return STAGES[t.target].what
     if t.kind == 'prepare': return f"the cache {', '.join(n for n, st in STAGES.items() if st.prepare == t.target)} read"
+    if t.kind == 'eval_part' and t.target == 'text': return "evaluation: the four systems' replies in text, the timing probe"
     if t.kind == 'eval_part': return f"evaluation: {SYSTEMS[t.target][1]} speaks the held-out replies"
     return 'evaluation: report.json, report.md, figures, the benchmark table'
 
@@ -111,7 +112,7 @@ def _do(t: Task, cfg: OmniConfig, s: Settings, force: bool):
         mod, fn = t.target.split('.')
         getattr(MODULES[mod], fn)(stage_config(next(n for n, st in STAGES.items() if st.prepare == t.target), cfg), s)
         return t.target
-    if t.kind == 'eval_part': return evaluate_part(t.target, cfg, s, force=force)
+    if t.kind == 'eval_part': return evaluate_job_part(t.target, cfg, s, force=force)
     return evaluate_stage(cfg, s, force=force)
 
 def _init_worker(threads: int):
@@ -124,7 +125,7 @@ def _work(t: Task, preset: str, force: bool, log: str) -> str:
         s = get_settings(preset=preset)
         return str(_do(t, get_config(s.preset), s, force))
 
-_PART_ORDER = {p: k for k, p in enumerate(EVAL_PARTS)}   # the parts by their work: Omni speaks the most clips
+_PART_ORDER = {p: k for k, p in enumerate(JOB_PARTS)}   # the parts by their work: Omni speaks the most clips, the text side is last
 
 def default_jobs(settings: Settings) -> int:
     "Worker processes for `eol run`: two on a CPU with two or more cores (each stage pair trains side by side), else one."

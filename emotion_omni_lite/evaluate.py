@@ -28,9 +28,10 @@ from .train import save_json
 from .report import QUALITY, SYSTEMS, benchmark_table, quality_check, report_folder, score, write_report
 
 # %% auto #0
-__all__ = ['EVAL_STAGES', 'EVAL_SIZES', 'SPEECH_FIGURE_SIZES', 'EVAL_PARTS', 'FULL_SAMPLE', 'eval_stages', 'IncompleteRun',
-           'run_status', 'check_run', 'eval_indices', 'collect', 'evaluate_part', 'speech_records', 'evaluate_run',
-           'evaluate_full', 'run_figures', 'engine_figures', 'quality_card']
+__all__ = ['EVAL_STAGES', 'EVAL_SIZES', 'SPEECH_FIGURE_SIZES', 'EVAL_PARTS', 'TEXT_PART', 'JOB_PARTS', 'FULL_SAMPLE',
+           'eval_stages', 'IncompleteRun', 'run_status', 'check_run', 'eval_indices', 'collect', 'evaluate_part',
+           'evaluate_text', 'evaluate_job_part', 'speech_records', 'evaluate_run', 'evaluate_full', 'run_figures',
+           'engine_figures', 'quality_card']
 
 # %% ../nbs/16_evaluate.ipynb #e66c34f2
 EVAL_STAGES = ('data', 'asr', 'emotion_encoder', 'text_llm', 'stage1', 'stage1_semantic_only', 'vocoder', 'stage2',
@@ -241,6 +242,31 @@ def evaluate_part(system: str, cfg: OmniConfig, settings: Optional[Settings] = N
     save_json(out, path)
     return path
 
+TEXT_PART = ('data', 'asr', 'emotion_encoder', 'text_llm', 'stage1', 'stage1_semantic_only')   # the runs `collect` reads
+
+def evaluate_text(cfg: OmniConfig, settings: Optional[Settings] = None, force: bool = False, progress: bool = True,
+                  max_items: Optional[int] = None) -> Path:
+    "The text side of the four systems (`collect`, on `max_items` rows: the preset's `EVAL_SIZES` by default) and the timing probe, computed once, kept in report/text.json."
+    s = settings or get_settings(preset=cfg.preset)
+    sizes = {**EVAL_SIZES.get(cfg.preset, EVAL_SIZES['lite']), **({} if max_items is None else {'max_items': max_items})}
+    path, stamp = report_folder(s) / 'text.json', _stamp(cfg, s, sizes, TEXT_PART)
+    try: old = json.loads(path.read_text()) if path.exists() else {}
+    except ValueError: old = {}                                                         # damaged: computed again
+    if not force and isinstance(old, dict) and old.get('stamp') == stamp: return path
+    t0 = time.time()
+    recs, extra = collect(cfg, s, progress=progress, **sizes)
+    extra.update(timing_probe(cfg, s))                         # what rate and pauses alone tell: the floor for (b)
+    save_json({'stamp': stamp, 'sizes': sizes, 'records': recs, 'extra': extra, 'seconds': round(time.time() - t0, 1)}, path)
+    return path
+
+JOB_PARTS = {**EVAL_PARTS, 'text': TEXT_PART}   # what the main job runs side by side before the report: every part, the runs it reads
+
+def evaluate_job_part(name: str, cfg: OmniConfig, settings: Optional[Settings] = None, force: bool = False,
+                      progress: bool = True) -> Path:
+    "One of `JOB_PARTS`: the text side (`evaluate_text`) or a system's speech (`evaluate_part`)."
+    if name == 'text': return evaluate_text(cfg, settings, force, progress)
+    return evaluate_part(name, cfg, settings, force, progress)
+
 def speech_records(cfg: OmniConfig, s: Settings, force: bool = False, progress: bool = True) -> tuple:
     "(one record per speech row with every system's judged speech, the parts) — each part made now if the job has not."
     parts = {p: json.loads(evaluate_part(p, cfg, s, force=force, progress=progress).read_text()) for p in EVAL_PARTS}
@@ -280,11 +306,11 @@ def evaluate_run(preset: Optional[str] = None, settings: Optional[Settings] = No
     else:
         t0 = time.time()
         sp_recs, parts = speech_records(cfg, s, force=force, progress=progress)    # the speech, made once per system
-        recs, extra = collect(cfg, s, progress=progress, **sizes)
+        text = json.loads(evaluate_text(cfg, s, force=force, progress=progress, max_items=sizes['max_items']).read_text())
+        recs, extra = text['records'], text['extra']
         m = parts['omni']['figures']                               # latency: the same streaming replies (c) was judged on
         extra.update({'n_speech_items': len(sp_recs), 'first_text_ms': m['median_first_text_token_ms'],
                       'first_audio_ms': m['median_first_audio_ms'], 'rtf': m['rtf']})
-        extra.update(timing_probe(cfg, s))                         # what rate and pauses alone tell: the floor for (b)
         flat, details = score(recs, {**extra, 'eval_seconds': round(time.time() - t0, 1), 'run_stamp': stamp}, speech=sp_recs)
         flat.update(engine_figures(cfg, s))                        # each engine heard apart, and one heard by the other's encoder
         details['timeline'] = parts['omni'].get('timeline')

@@ -213,7 +213,7 @@ METRIC_NOTES = {
     'dnsmos_ovrl': "DNSMOS P.835 overall quality (1–5) of generated speech, in place of UTMOS",
     'first_text_ms': "first reply text token after the query (ms, one streaming reply)",
     'first_audio_ms': "first audio chunk after the query (ms)", 'rtf': "real-time factor: compute time / audio length",
-    'peak_memory_mb': "peak memory of the evaluation process (MiB; RSS on CPU)",
+    'peak_memory_mb': "peak memory of the process that scored the text side (MiB; RSS on CPU)",
     'empathy_judge': "LLM judge (1–5, EMPATHY_RUBRIC) — off unless judge_url is set",
     'empathy_proxy': "offline PROXY for empathy (1–5): 1 + 2·style + 1·reply emotion + ROUGE-L; not an LLM judgement",
 }

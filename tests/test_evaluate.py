@@ -5,7 +5,8 @@ import pytest
 
 from emotion_omni_lite.config import get_config, get_settings
 from emotion_omni_lite.cli import ensure_stages
-from emotion_omni_lite.evaluate import EVAL_STAGES, IncompleteRun, check_run, eval_stages, evaluate_run, run_figures
+from emotion_omni_lite.evaluate import (EVAL_SIZES, EVAL_STAGES, IncompleteRun, check_run, eval_stages, evaluate_run,
+                                        evaluate_text, run_figures)
 from emotion_omni_lite.stages import STAGES, stage_folder, stage_hash
 from emotion_omni_lite.report import SYSTEMS, assert_guard, benchmark_table, score, write_report
 
@@ -98,9 +99,17 @@ def test_smoke_run_end_to_end(smoke_settings, smoke_cfg):
     assert rep['speech_emotion_acc_no_adaln'] == sp['no_adaln']['generated_emotion_acc']
     parts = {p: json.loads((out / 'speech' / f'{p}.json').read_text()) for p in ('omni', 'omni_no_adaln', 'semantic_only', 'cascade')}
     assert len({tuple(p['rows']) for p in parts.values()}) == 1                 # every system spoke the same rows
-    stamp = rep['run_stamp']
+    # the text side, computed once in its own part: the report's records and timing probe are the ones it kept
+    text = json.loads((out / 'text.json').read_text())
+    assert text['sizes'] == EVAL_SIZES['smoke'] and rep['timing_only_reply_emotion_acc_tone'] == text['extra']['timing_only_reply_emotion_acc_tone']
+    kept = [json.loads(l) for l in (out / 'records.jsonl').read_text().splitlines()][:len(text['records'])]
+    assert [r['id'] for r in kept] == [r['id'] for r in text['records']] and kept[0]['sys']['omni']['text'] == text['records'][0]['sys']['omni']['text']
+    stamp, made = rep['run_stamp'], (out / 'text.json').stat().st_mtime_ns
+    assert evaluate_text(smoke_cfg, smoke_settings, progress=False) == out / 'text.json' and (out / 'text.json').stat().st_mtime_ns == made
     evaluate_run(settings=smoke_settings, progress=False)                     # nothing changed: reused
     assert json.loads((out / 'report.json').read_text())['run_stamp'] == stamp
+    evaluate_text(smoke_cfg, smoke_settings, progress=False, max_items=2)     # other sizes: made again, for those
+    assert len(json.loads((out / 'text.json').read_text())['records']) == 2
 
 
 @pytest.mark.slow

@@ -6,7 +6,7 @@ import pytest
 
 from emotion_omni_lite.cli import plan_tasks, run_pipeline
 from emotion_omni_lite.config import get_settings
-from emotion_omni_lite.evaluate import EVAL_PARTS
+from emotion_omni_lite.evaluate import EVAL_PARTS, JOB_PARTS, TEXT_PART
 from emotion_omni_lite.stages import STAGES, StageMissing, stage_applies, stage_folder
 from emotion_omni_lite.train import usable_cores
 
@@ -33,7 +33,9 @@ def test_plan_is_the_table_with_each_shared_cache_made_once_first(tmp_path, monk
     assert {t.name for t in tasks if t.alone_if_idle} == shared                  # … these too, when nothing could run beside
     cascade = names.index('eval_cascade')                                         # a part waits only for what it reads
     assert cascade < names.index('stage1') and set(by['eval_cascade'].deps) <= set(names[:cascade])
-    assert set(by['eval'].deps) >= {f'eval_{p}' for p in EVAL_PARTS} | set(every)
+    assert set(by['eval'].deps) >= {f'eval_{p}' for p in JOB_PARTS} | set(every)
+    text = names.index('eval_text')                                               # the text side: after the last run it reads
+    assert set(by['eval_text'].deps) == set(TEXT_PART) and max(names.index(n) for n in TEXT_PART) < text < names.index('stage2')
 
 
 def test_two_workers_train_side_by_side_one_thread_share_each(tmp_path, monkeypatch, capsys):
