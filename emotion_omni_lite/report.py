@@ -319,7 +319,7 @@ QUALITY = {
     'benchmark: Omni − cascade, reply emotion': ('>=', 0.30, 0.30),
     'benchmark: Omni − semantic only, reply emotion': ('>=', 0.15, 0.06),
     'prosodic baseline (12 features + linear), held-out voices': None,
-    'generated speech emotion, 96 replies': ('>=', 0.80, 0.47),
+    'generated speech emotion, 96 replies': ('>=', 0.80, 0.45),
     'follows the AdaLN vector': ('>=', 0.60, 0.36),
     'follows the vector without AdaLN': ('<=', 0.40, 0.40),
     'follows: with AdaLN − without': ('>=', 0.30, 0.12),
