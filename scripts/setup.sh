@@ -25,6 +25,10 @@ PIN="-c constraints.txt"
 # from a warm cache, uv 2 s (30 s from a cold one). Where uv does not install, pip does the same work; EOL_INSTALLER=pip
 # chooses pip.
 UV=""
+case "${EOL_INSTALLER:-uv}" in
+  uv|pip) ;;
+  *) echo "[setup] EOL_INSTALLER=$EOL_INSTALLER: use uv (the default) or pip" >&2; exit 2;;
+esac
 if [ "${EOL_INSTALLER:-uv}" = uv ]; then
   if [ -x .venv/bin/uv ] || $VPY -m pip install -q $PIN uv >/dev/null 2>&1; then UV=.venv/bin/uv
   else echo "[setup] uv did not install: pip installs instead (slower, the same packages)"; fi
