@@ -40,7 +40,7 @@ def test_emotion_features_are_50hz():
 def test_full_loaders_offline(tmp_path):
     "The full-size loading code, fed tiny random checkpoints saved to local folders."
     from transformers import Wav2Vec2Config, Wav2Vec2ForSequenceClassification, WhisperModel
-    cfg = get_config('smoke')
+    cfg = get_config('smoke', **{'semantic_encoder.fit_window': False})   # a pretrained Whisper reads its whole window
     wm = WhisperModel(whisper_config(cfg)).eval(); wm.save_pretrained(tmp_path / 'whisper')
     conf = Wav2Vec2Config(hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64,
                           conv_dim=(16,) * 7, use_weighted_layer_sum=True, classifier_proj_size=8,
