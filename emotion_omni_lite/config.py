@@ -274,6 +274,8 @@ class ASRTrainConfig(TrainConfig):
     ctc_weight: float = 0.0      # weight of a CTC loss on the encoder beside the decoder's (hybrid CTC/attention)
     aug_copies: int = 0          # also learn from this many copies of each training query through a random microphone
                                  # chain (audio.augment: the same chains the emotion encoder hears)
+    reading_sentences: int = 0   # also learn from this many generated sentences of common English words, each read once
+                                 # by a training espeak voice (dialogues.reading_sentences): words beyond the queries'
 
 @dataclass
 class EmotionTrainConfig(TrainConfig):
@@ -356,7 +358,7 @@ def _need(ok, field_name, msg):
     if not ok: raise ConfigError(f"{field_name}: {msg}")
 
 _ZERO_OK = {'steps', 'envelope_ceps', 'aug_shift_bins', 'top_k', 'workers',   # counts where 0 means "none" or "off"
-            'n_piper_voices', 'n_test_piper_voices', 'aug_copies'}
+            'n_piper_voices', 'n_test_piper_voices', 'aug_copies', 'reading_sentences'}
 _POSITIVE = {'lr', 'max_seconds', 'rope_theta'}                                  # floats that must be above 0
 
 def _type_ok(value, hint) -> bool:
@@ -473,8 +475,10 @@ def lite_config() -> OmniConfig:
                                     max_reply_tokens=128),
         vocoder=VocoderConfig(kind='griffin_lim', hidden=128, griffin_lim_iters=32, sample_rate=16000),
         stages=StagesConfig(
-            asr=ASRTrainConfig(steps=900, batch_size=16, lr=2e-3, ckpt_every=300, ctc_weight=0.5,
-                               aug_copies=1),                          # a microphone's effects on one copy each
+            asr=ASRTrainConfig(steps=1800, batch_size=16, lr=2e-3, ckpt_every=300, ctc_weight=0.5,
+                               aug_copies=1,                           # a microphone's effects on one copy each
+                               reading_sentences=3000,                 # new words: held-out sentences' CER 54 → 36 %
+                               length_groups=4),
             emotion=EmotionTrainConfig(steps=900, batch_size=32, lr=3e-3, ckpt_every=300, aug_pitch=10.0, aug_gain=0.05,
                                        train_on_replies=0.25, aug_copies=1,    # a microphone's effects on one copy each
                                        length_groups=4),
@@ -486,6 +490,10 @@ def lite_config() -> OmniConfig:
 def smoke_config() -> OmniConfig:
     "`lite` made tiny: every stage runs in seconds (tests)."
     c = lite_config()
+    stages = {f.name: replace(getattr(c.stages, f.name), steps=4, batch_size=4, lr=1e-3, ckpt_every=2, log_every=1,
+                              length_groups=min(getattr(c.stages, f.name).length_groups, 2))   # a batch of 4: 2 processes
+              for f in fields(StagesConfig)}                                                     # × 2 length groups
+    stages['asr'] = replace(stages['asr'], reading_sentences=8)    # a few sentences to read, not thousands
     return replace(c, preset='smoke',
         data=replace(c.data, n_dialogues=240, n_query_voices=6, n_test_voices=2, n_piper_voices=3, n_test_piper_voices=1),
         units=replace(c.units, n_units=32),
@@ -497,9 +505,7 @@ def smoke_config() -> OmniConfig:
         fusion=replace(c.fusion, adaln_cond_dim=16),
         decoder=replace(c.decoder, d_model=32, pre_layers=1, layers=1, heads=2, ffn=64),
         vocoder=replace(c.vocoder, hidden=32, griffin_lim_iters=4),
-        stages=StagesConfig(**{f.name: replace(getattr(c.stages, f.name), steps=4, batch_size=4, lr=1e-3, ckpt_every=2,
-                                               log_every=1, length_groups=min(getattr(c.stages, f.name).length_groups, 2))
-                               for f in fields(StagesConfig)}))   # a batch of 4: 2 processes × 2 length groups
+        stages=StagesConfig(**stages))
 
 PRESETS = {'full': full_config, 'lite': lite_config, 'smoke': smoke_config}
 

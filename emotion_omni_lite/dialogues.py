@@ -11,8 +11,9 @@ import numpy as np
 from .config import EMOTIONS
 
 # %% auto #0
-__all__ = ['TONE_SENTENCES', 'EXPLICIT_SENTENCES', 'REPLY_EMOTION', 'REPLY_STYLE', 'REPLY_TEMPLATES', 'all_sentences',
-           'make_reply', 'heldout_sentences', 'split_name']
+__all__ = ['TONE_SENTENCES', 'EXPLICIT_SENTENCES', 'REPLY_EMOTION', 'REPLY_STYLE', 'REPLY_TEMPLATES', 'READING_PATTERNS',
+           'READING_WORDS', 'all_sentences', 'make_reply', 'heldout_sentences', 'split_name', 'common_words',
+           'reading_sentences']
 
 # %% ../nbs/04_dialogues.ipynb #e66c34f2
 TONE_SENTENCES = (  # (text, topic): words that fit any emotion
@@ -139,3 +140,38 @@ def heldout_sentences(frac: float, seed: int = 0) -> set:
 def split_name(heldout_voice: bool, heldout_sentence: bool) -> str:
     "`train`, `test_voice`, `test_sentence` or `test_both`."
     return {(False, False): 'train', (True, False): 'test_voice', (False, True): 'test_sentence', (True, True): 'test_both'}[(bool(heldout_voice), bool(heldout_sentence))]
+
+# %% ../nbs/04_dialogues.ipynb #read04cd
+READING_PATTERNS = (  # {det}, {noun}, {verb} …: filled from READING_WORDS and the word lists' parts of speech
+    "{det} {adj} {noun} {mod} {verb} {det2} {noun2}", "{subj} {mod} {verb} {det} {noun} {prep} {det2} {noun2}",
+    "{det} {noun} is {adv} {adj}", "{subj} {adv} {verb} {det} {adj} {noun}", "{det} {noun} and {det2} {noun2} are {adj}",
+    "{subj} saw {det} {noun} {prep} {det2} {adj} {noun2}", "where is {det} {adj} {noun}", "{subj} {mod} {verb} it {adv}")
+READING_WORDS = dict(  # the small words of the patterns
+    det=('the', 'a', 'my', 'your', 'this', 'that', 'our', 'their', 'every', 'some'),
+    prep=('in', 'on', 'at', 'with', 'for', 'from', 'about', 'near', 'under', 'after'),
+    subj=('i', 'we', 'you', 'they', 'she', 'he'),
+    mod=('will', 'can', 'should', 'must', 'might', 'could', 'did not', 'want to', 'need to', 'have to'))
+
+def common_words() -> dict:
+    "Faker's English word lists by part of speech: `noun`, `verb` (base forms), `adjective`, `adverb`."
+    try: from faker.providers.lorem.en_US import Provider
+    except ImportError:
+        raise ImportError("the ASR stand-in's reading sentences take their words from Faker's English word lists: "
+                          "pip install faker (or bash scripts/setup.sh)") from None
+    return {k: tuple(Provider.parts_of_speech[k]) for k in ('noun', 'verb', 'adjective', 'adverb')}
+
+def _plain(text: str) -> str:
+    return ' '.join(''.join(c if c.isalpha() or c == "'" else ' ' for c in text.lower()).split())
+
+def reading_sentences(n: int, seed: int = 0) -> list:
+    "`n` generated sentences of common English words (`READING_PATTERNS` filled from `common_words`), seeded; none is a query sentence."
+    words, rng, out = common_words(), np.random.default_rng(seed), []
+    queries = {_plain(s['text']) for s in all_sentences()}
+    pick = lambda xs: xs[int(rng.integers(len(xs)))]
+    while len(out) < n:
+        w = READING_WORDS
+        t = pick(READING_PATTERNS).format(det=pick(w['det']), det2=pick(w['det']), prep=pick(w['prep']), subj=pick(w['subj']),
+                                          mod=pick(w['mod']), adj=pick(words['adjective']), adv=pick(words['adverb']),
+                                          noun=pick(words['noun']), noun2=pick(words['noun']), verb=pick(words['verb']))
+        if _plain(t) not in queries: out.append(t)
+    return out

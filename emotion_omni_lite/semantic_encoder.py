@@ -8,24 +8,28 @@ from __future__ import annotations
 import re, time, zlib
 from typing import Optional, Sequence
 
+import numpy as np
 import torch
 from torch import nn
 import torch.nn.functional as F
 from transformers import WhisperConfig, WhisperForConditionalGeneration, WhisperModel
 from transformers.models.whisper.modeling_whisper import WhisperEncoder
 
-from .config import AudioConfig, ConfigError, OmniConfig, Settings, check_checkpoint, run_device
+from .config import EMOTIONS, AudioConfig, ConfigError, OmniConfig, Settings, check_checkpoint, run_device
 from .metrics import cer
 from .train import autocast, freeze, frozen_dtype, frozen_precision, load_weights, save_weights
 from .stages import StageJob, require_stage
 from .audio import CONDITIONS, as_mels, load_audio, log_mel, pad_mels, spectral_envelope
 from .dataset import audio_path, augmented_queries, load_query_mels
+from .dialogues import reading_sentences
+from .tts import get_tts, query_voices, speak
 
 # %% auto #0
 __all__ = ['MAX_TRANSCRIPT_CHARS', 'WINDOW_STEP', 'ASR_CONDITIONS', 'CharTokenizer', 'whisper_config', 'whisper_encode',
            'SemanticEncoder', 'build_semantic_encoder', 'ASRStandIn', 'build_asr_model', 'semantic_inputs',
            'semantic_features', 'ctc_prefix_scores', 'ctc_advance', 'transcribe', 'asr_loss', 'evaluate_asr',
-           'asr_robustness', 'asr_job', 'load_pretrained_semantic_encoder', 'load_asr_model', 'load_semantic_encoder']
+           'asr_robustness', 'read_aloud', 'reading_examples', 'asr_job', 'load_pretrained_semantic_encoder',
+           'load_asr_model', 'load_semantic_encoder']
 
 # %% ../nbs/06_semantic_encoder.ipynb #e66c34f2
 class CharTokenizer:
@@ -279,8 +283,25 @@ def asr_robustness(model, cfg: OmniConfig, rows: Sequence[dict], settings: Setti
         res[f'cer_{name}'] = round(cer(refs, transcribe(model, mels, max_chars=longest, beam=beam)), 4)
     return res
 
+def read_aloud(cfg: OmniConfig, settings: Settings, n: Optional[int] = None):
+    "Yields (wave [T] at the audio rate, text) for the first `n` (default: `stages.asr.reading_sentences`) generated sentences (`dialogues.reading_sentences`, the run's seed), each read once by a training espeak voice in one of the six emotions."
+    dc, sc = cfg.data, cfg.semantic_encoder
+    n = cfg.stages.asr.reading_sentences if n is None else n
+    voices, _ = query_voices(dc.n_query_voices, dc.n_test_voices)      # espeak's training voices: held-out voices stay unheard
+    engine, cap = get_tts('espeak'), 0.98 * sc.max_source_positions / sc.frame_rate   # inside the encoder's window
+    for i, text in enumerate(reading_sentences(n, settings.seed) if n else []):
+        seed = zlib.crc32(f"read/{i}/{settings.seed}".encode())         # each sentence its own seed: the same waveform every time
+        yield speak(text, voices[i % len(voices)], EMOTIONS[i % len(EMOTIONS)], np.random.default_rng(seed), dc.prosody_jitter,
+                    engine, sr=cfg.audio.sample_rate, max_seconds=cap, seed=seed), text
+
+def reading_examples(cfg: OmniConfig, settings: Settings) -> list:
+    "(log-mel [n_mels, T100] float16, text) of every sentence `read_aloud` reads."
+    threads = torch.get_num_threads(); torch.set_num_threads(1)        # small FFTs: threads only add overhead
+    try: return [(log_mel(w, cfg.audio).half(), text) for w, text in read_aloud(cfg, settings)]
+    finally: torch.set_num_threads(threads)
+
 def asr_job(cfg: OmniConfig, settings: Settings) -> StageJob:
-    "Stage 0 (`lite`): the Whisper ASR stand-in learns to transcribe the training split's queries."
+    "Stage 0 (`lite`): the Whisper ASR stand-in learns to transcribe the training split's queries (and sentences generated to read)."
     t0 = time.time()
     rows, mels = load_query_mels(cfg, settings)
     tok, copies = CharTokenizer(), cfg.stages.asr.aug_copies
@@ -289,13 +310,16 @@ def asr_job(cfg: OmniConfig, settings: Settings) -> StageJob:
         train = [r for r in rows if r['split'] == 'train']
         heard = augmented_queries(train, lambda w: log_mel(w, cfg.audio), copies, settings)
         data += list(zip(heard, [tok.encode(r['query_text']) for r in train for _ in range(copies)]))
+    t1 = time.time()
+    data += [(m, tok.encode(text)) for m, text in reading_examples(cfg, settings)]   # new words, read once each
     sc = cfg.semantic_encoder
     return StageJob(data=data, build=lambda: build_asr_model(cfg),
                     collate=lambda b: _asr_collate(b, 2 * sc.max_source_positions, sc.envelope_ceps, sc.fit_window),
                     loss=lambda model, b: model(b),                    # asr_loss, through the (wrapped) model's forward
                     save=lambda model, folder: save_weights(dict(model.named_parameters()), folder / 'model.safetensors'),
                     evaluate=lambda model, folder: {**evaluate_asr(model, rows, mels), **asr_robustness(model, cfg, rows, settings)},
-                    info={'mel_seconds': round(time.time() - t0, 1)})
+                    info={'mel_seconds': round(t1 - t0, 1), 'reading_seconds': round(time.time() - t1, 1)},
+                    lengths=[m.shape[-1] for m, _ in data])            # length_groups: batches of similar length
 
 # %% ../nbs/06_semantic_encoder.ipynb #f70f0cb0
 def load_pretrained_semantic_encoder(name_or_path: str, dtype=torch.float32) -> WhisperEncoder:
