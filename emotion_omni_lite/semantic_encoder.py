@@ -5,7 +5,8 @@ in the kit as speech recognition (stage 0), of which only the encoder is kept, f
 
 # %% ../nbs/06_semantic_encoder.ipynb #45a0bb63
 from __future__ import annotations
-import re, time, zlib
+import re, tempfile, time, zlib
+from pathlib import Path
 from typing import Optional, Sequence
 
 import numpy as np
@@ -20,7 +21,7 @@ from .metrics import cer
 from .train import autocast, freeze, frozen_dtype, frozen_precision, load_weights, save_weights
 from .stages import StageJob, require_stage
 from .audio import CONDITIONS, as_mels, load_audio, log_mel, pad_mels, spectral_envelope
-from .dataset import audio_path, augmented_queries, load_query_mels
+from .dataset import _private_espeak, audio_path, augmented_queries, load_query_mels
 from .dialogues import reading_sentences
 from .tts import get_tts, query_voices, speak
 
@@ -288,9 +289,11 @@ def read_aloud(cfg: OmniConfig, settings: Settings, n: Optional[int] = None):
     dc, sc = cfg.data, cfg.semantic_encoder
     n = cfg.stages.asr.reading_sentences if n is None else n
     voices, _ = query_voices(dc.n_query_voices, dc.n_test_voices)      # espeak's training voices: held-out voices stay unheard
-    engine, cap = get_tts('espeak'), 0.98 * sc.max_source_positions / sc.frame_rate   # inside the encoder's window
+    with tempfile.TemporaryDirectory() as tmp:   # a private copy of espeak, fresh state: the same samples on every call
+        engine = get_tts('espeak', **({'lib_path': lib} if (lib := _private_espeak(Path(tmp))) else {}))
+    cap = 0.98 * sc.max_source_positions / sc.frame_rate                # inside the encoder's window
     for i, text in enumerate(reading_sentences(n, settings.seed) if n else []):
-        seed = zlib.crc32(f"read/{i}/{settings.seed}".encode())         # each sentence its own seed: the same waveform every time
+        seed = zlib.crc32(f"read/{i}/{settings.seed}".encode())         # each sentence its own seed: the same samples every time
         yield speak(text, voices[i % len(voices)], EMOTIONS[i % len(EMOTIONS)], np.random.default_rng(seed), dc.prosody_jitter,
                     engine, sr=cfg.audio.sample_rate, max_seconds=cap, seed=seed), text
 
