@@ -5,10 +5,10 @@ copy of each, and `stages.asr.reading_sentences` generated sentences of common E
 (`dialogues.reading_sentences`, `semantic_encoder.read_aloud`). This script trains stage `asr` with the `lite` config
 changed by `--set`, in a folder of its own (the repo's runs are not touched), and prints the time it took and its
 character error rates: held-out voices of known sentences, new sentences, and held-out voices through noise and a
-room. The rows of notebook 06's table come from it, e.g.
+room: the figures of notebook 06's table (which come from the main job's runs), for settings the job does not use, e.g.
 
+    .venv/bin/python benchmarks/study_asr_sentences.py --set stages.asr.reading_sentences=6000
     .venv/bin/python benchmarks/study_asr_sentences.py --set stages.asr.reading_sentences=0 stages.asr.steps=900
-    .venv/bin/python benchmarks/study_asr_sentences.py                      # lite as it is
 
 Needs the lite dataset (`eol run --stages data`). `--out` keeps the run (a finished run with the same config and seed
 is reused, not retrained); without it the run goes to a temporary folder.

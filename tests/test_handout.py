@@ -181,7 +181,7 @@ def test_what_trains():
 
 def test_critical_path():
     r = solution('critical_path').main()
-    assert r['critical_path'] == ['data', 'emotion_encoder', 'stage1', 'stage2'] and r['longest_on_it'] == 'emotion_encoder'
+    assert r['critical_path'] == ['data', 'asr', 'stage1', 'stage2'] and r['longest_on_it'] == 'asr'
     from emotion_omni_lite.stages import STAGES
     assert r['critical_minutes'] == round(sum(STAGES[n].lite_minutes for n in r['critical_path']), 1)
 

@@ -1,22 +1,24 @@
 """Exercise 06.1: the ASR stand-in on held-out sentences. Transcribe the held-out-sentence queries, find the words it
-gets wrong, and count how many of them never occur in the training queries. Do it twice: with the decoder alone
+gets wrong, and count how many of them it never heard (in the training queries or the sentences it reads). Do it twice: with the decoder alone
 (greedy, `ctc_weight=0`, `beam=1`) and the way `transcribe` reads by default (the decoder and the CTC head together).
 What does each say about what the stand-in learned?
 
-On `lite` (seed 0), 60 held-out-sentence queries. The decoder alone: CER 0.72; 231 words of the references are
-missing from the transcripts, 98 of them (42 %) words the training queries never contain. The rest are known words
-lost because the sentence around them is new: the decoder answers with a *training* sentence that sounds alike
-("the shop closed down" → "the school called about my son", "i have to fly tomorrow" → "i have not slept at
-all"). It learned the language of about a hundred sentences as wholes. Together with the CTC head: CER 0.55,
-yet still 226 words missing, 98 of them unseen. The transcripts now follow the sound ("the hou capase don", "i have
-to taly to mer t"): the CTC head spells what it hears, but from a hundred sentences it has learned too little
-English spelling to write a new word right.
+On `lite` (seed 0), 60 held-out-sentence queries. The decoder alone: CER 0.63; 223 words of the references are
+missing from the transcripts, only 24 of them (11 %) words it never heard: the 3,000 sentences it reads hold most of
+the words of the held-out sentences. The rest are words it knows, lost all the same: the decoder writes something
+that sounds alike from the thousands of sentences it learned ("the shop closed down" → "the school cand onst").
+Together with the CTC head: CER 0.34, 190 words missing, 23 of them unseen. The transcripts follow the sound ("i have
+to fly tomorrow" → "i have to fle to moral"): it has heard most words now, but each in only a few sentences and
+voices, and writes a word it knows the way this voice sounds it. (Before it read sentences, when it learned the
+queries alone, 42 % of the words it missed were words it had never heard, and the decoder answered with whole
+training sentences.)
 """
 import re
 from collections import Counter
 from emotion_omni_lite.config import get_config, get_settings
 from emotion_omni_lite.cli import ensure_stages
 from emotion_omni_lite.dataset import load_query_mels
+from emotion_omni_lite.dialogues import reading_sentences
 from emotion_omni_lite.metrics import cer
 from emotion_omni_lite.semantic_encoder import CharTokenizer, load_asr_model, transcribe
 
@@ -26,7 +28,8 @@ def main(preset: str = None, settings=None, n: int = 60) -> dict:
     cfg = get_config(s.preset)
     ensure_stages(['asr'], cfg, s)
     rows, mels = load_query_mels(cfg, s)
-    seen = {w for r in rows if r['split'] == 'train' for w in CharTokenizer.normalize(r['query_text']).split()}
+    heard = [r['query_text'] for r in rows if r['split'] == 'train'] + reading_sentences(cfg.stages.asr.reading_sentences, s.seed)
+    seen = {w for t in heard for w in CharTokenizer.normalize(t).split()}   # the training queries' words and the sentences read
     idx = [i for i, r in enumerate(rows) if r['split'] == 'test_sentence'][:n]
     refs = [CharTokenizer.normalize(rows[i]['query_text']) for i in idx]
     asr, out = load_asr_model(cfg, s), {'n': len(idx)}

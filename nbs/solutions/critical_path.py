@@ -2,13 +2,14 @@
 waits for, then add up the longest chain of waits with the stage table's measured minutes. Which single task would
 shorten the whole job most if it were twice as fast?
 
-For a fresh `lite` run the longest chain of waits is data → emotion_encoder → stage1 → stage2: 13.8 minutes counted
-with the stage table's minutes (the caches and the evaluation parts have no minutes in the table and add about four
-minutes in the job). The longest task on it is the emotion encoder (4.5 min, one thread beside the ASR: 900 steps on
-clean and augmented copies of every query). Twice as fast, it would save its half, 2.3 minutes, and then only just:
-the chain through the ASR (2.0 min, beside it) would be 0.3 minutes shorter still. Stage 1 (3.2 min) is next;
-halving it saves its half, 1.6 minutes, because stage 2 waits for stage 1 alone. The two cross-engine runs, the text
-LLM and the vocoder fill the other worker's gaps and lie on no chain.
+For a fresh `lite` run the longest chain of waits is data → asr → stage1 → stage2: 11.5 minutes counted with the
+stage table's minutes (1.5 + 3.8 + 3.2 + 3.0; the caches and the evaluation parts have no minutes in the table and add
+about four minutes in the job). The longest task on it is the ASR (3.8 min, one thread beside the emotion encoder:
+1,800 steps on the queries, their augmented copies and the 3,000 sentences it reads). Twice as fast, it would save
+only 0.4 minutes: the chain through the emotion encoder (3.4 min, beside it) would then be the longest. Stage 1
+(3.2 min) would save most: both chains pass through it and stage 2 waits for stage 1 alone, so halving it saves its
+half, 1.6 minutes. The two cross-engine runs, the text LLM and the vocoder fill the other worker's gaps and lie on
+no chain.
 """
 import tempfile
 from emotion_omni_lite.config import get_config, get_settings

@@ -9,8 +9,9 @@ with a message that says so and how to fix it (cut it at a pause); without that 
 keep its first 4.5 s. The kit's own queries last at most 4.1 s, which is why 4.5 s was enough for the data. A
 window of 300 positions is 6 s, so the model hears 6 s and the question passes; 400 positions is 8 s, but the
 audio limit keeps it at 6. At full size both limits are 30 s (Whisper's 1,500 positions). The window is part of the
-ASR's config, so on a trained `lite` run the change leaves five runs out of date: the ASR, both stage-1 runs and both
-stage-2 runs (12.7 minutes of training), everything that learned from the ASR's features. The dataset, the emotion
+ASR's config, so the change leaves six stages out of date: the ASR, the three stage-1 runs (the cross-engine study's
+too, where it is switched on) and both stage-2 runs (17.6 minutes of training by the stage table), everything that
+learned from the ASR's features. The dataset, the emotion
 encoders, the text LLM and the vocoder never read them and stay current.
 """
 import torch
