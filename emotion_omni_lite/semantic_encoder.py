@@ -288,11 +288,12 @@ def read_aloud(cfg: OmniConfig, settings: Settings, n: Optional[int] = None):
     "Yields (wave [T] at the audio rate, text) for the first `n` (default: `stages.asr.reading_sentences`) generated sentences (`dialogues.reading_sentences`, the run's seed), each read once by a training espeak voice in one of the six emotions."
     dc, sc = cfg.data, cfg.semantic_encoder
     n = cfg.stages.asr.reading_sentences if n is None else n
+    if not n: return
     voices, _ = query_voices(dc.n_query_voices, dc.n_test_voices)      # espeak's training voices: held-out voices stay unheard
     with tempfile.TemporaryDirectory() as tmp:   # a private copy of espeak, fresh state: the same samples on every call
         engine = get_tts('espeak', **({'lib_path': lib} if (lib := _private_espeak(Path(tmp))) else {}))
     cap = 0.98 * sc.max_source_positions / sc.frame_rate                # inside the encoder's window
-    for i, text in enumerate(reading_sentences(n, settings.seed) if n else []):
+    for i, text in enumerate(reading_sentences(n, settings.seed)):
         seed = zlib.crc32(f"read/{i}/{settings.seed}".encode())         # each sentence its own seed: the same samples every time
         yield speak(text, voices[i % len(voices)], EMOTIONS[i % len(EMOTIONS)], np.random.default_rng(seed), dc.prosody_jitter,
                     engine, sr=cfg.audio.sample_rate, max_seconds=cap, seed=seed), text
