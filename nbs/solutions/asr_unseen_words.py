@@ -1,7 +1,7 @@
 """Exercise 06.1: the ASR stand-in on held-out sentences. Transcribe the held-out-sentence queries, find the words it
-gets wrong, and count how many of them it never heard (in the training queries or the sentences it reads). Do it twice: with the decoder alone
-(greedy, `ctc_weight=0`, `beam=1`) and the way `transcribe` reads by default (the decoder and the CTC head together).
-What does each say about what the stand-in learned?
+gets wrong, and count how many of them it never heard (in the training queries or the sentences it reads). Do it
+twice: with the decoder alone (greedy, `ctc_weight=0`, `beam=1`) and the way `transcribe` reads by default (the
+decoder and the CTC head together). What does each say about what the stand-in learned?
 
 On `lite` (seed 0), 60 held-out-sentence queries. The decoder alone: CER 0.63; 223 words of the references are
 missing from the transcripts, only 24 of them (11 %) words it never heard: the 3,000 sentences it reads hold most of
