@@ -167,9 +167,8 @@ def reading_sentences(n: int, seed: int = 0) -> list:
     "`n` generated sentences of common English words (`READING_PATTERNS` filled from `common_words`), seeded; none is a query sentence."
     words, rng, out = common_words(), np.random.default_rng(seed), []
     queries = {_plain(s['text']) for s in all_sentences()}
-    pick = lambda xs: xs[int(rng.integers(len(xs)))]
+    pick, w = (lambda xs: xs[int(rng.integers(len(xs)))]), READING_WORDS
     while len(out) < n:
-        w = READING_WORDS
         t = pick(READING_PATTERNS).format(det=pick(w['det']), det2=pick(w['det']), prep=pick(w['prep']), subj=pick(w['subj']),
                                           mod=pick(w['mod']), adj=pick(words['adjective']), adv=pick(words['adverb']),
                                           noun=pick(words['noun']), noun2=pick(words['noun']), verb=pick(words['verb']))
