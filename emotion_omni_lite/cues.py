@@ -18,11 +18,13 @@ from .emotion_encoder import classify_emotion, emotion_features, score_predictio
 from .audio import SAMPLE_RATE, change_rate, energy_contour, load_audio, pitch_contour, shift_pitch
 from .dataset import audio_path, load_dialogues
 from .semantic_encoder import CharTokenizer
+from .tts import engine_of
 
 # %% auto #0
 __all__ = ['PROSODIC_FEATURES', 'TIMING_FEATURES', 'prosodic_features', 'egemaps_features', 'LinearProbe', 'fit_linear_probe',
            'query_prosody', 'prosodic_baseline', 'plot_confusion', 'pca_2d', 'plot_emotion_map', 'emotion_sweep',
-           'plot_sweep', 'frame_trajectory', 'plot_trajectory', 'timing_features', 'timing_probe']
+           'plot_sweep', 'frame_trajectory', 'plot_trajectory', 'timing_features', 'timing_probe', 'speaker_normalized',
+           'cross_engine_probe']
 
 # %% ../nbs/08_emotional_cues.ipynb #e66c34f2
 PROSODIC_FEATURES = ('f0_median', 'f0_p10', 'f0_p90', 'f0_range', 'f0_std', 'f0_delta', 'f0_slope',
@@ -185,3 +187,35 @@ def _timing_probe(rows, s, hidden, steps, seed) -> dict:
         with torch.no_grad(): pred = net((x[test] - mu) / sd).argmax(-1)
         out[f'timing_only_{col}_acc_tone'] = round((pred == y[test]).float().mean().item(), 4)
     return out
+
+# %% ../nbs/08_emotional_cues.ipynb #a62936a4
+def speaker_normalized(x: torch.Tensor, rows: Sequence[dict], reference: str = 'all') -> torch.Tensor:
+    "Features [N, F] heard relative to each voice: minus the voice's mean, over the voice's spread (`reference='neutral'`: the mean of its neutral queries)."
+    if reference not in ('all', 'neutral'):
+        raise ValueError(f"reference={reference!r}: use 'all' (every query of the voice) or 'neutral' (its neutral queries only)")
+    if len(rows) != len(x): raise ValueError(f"{len(rows)} rows but {len(x)} feature rows: pass the rows the features were computed from")
+    x, voices = x.float(), [r['voice'] for r in rows]
+    out = torch.empty_like(x)
+    for v in dict.fromkeys(voices):
+        sel = torch.tensor([u == v for u in voices])                        # [N] this voice's queries
+        ref = sel & torch.tensor([r['user_emotion'] == 'neutral' for r in rows]) if reference == 'neutral' else sel
+        if not ref.any(): raise ValueError(f"voice {v!r} has no neutral query to take as its reference: use reference='all'")
+        out[sel] = (x[sel] - x[ref].mean(0)) / x[sel].std(0, correction=0).clamp(min=1e-6)
+    return out
+
+def cross_engine_probe(rows: Sequence[dict], x: torch.Tensor, train_engine: str = 'espeak') -> dict:
+    "The linear probe fitted on `train_engine`'s training queries alone: accuracy on its held-out voices, on every query of the other engines, and per emotion there."
+    engines = [engine_of(r['voice']) for r in rows]
+    if train_engine not in engines:
+        raise ValueError(f"no query is spoken by {train_engine!r}: use one of {', '.join(sorted(set(engines)))}")
+    if len(set(engines)) < 2:
+        raise ValueError(f"every query is spoken by {train_engine!r}: a second engine is needed (set data.n_piper_voices)")
+    y = torch.tensor([EMOTIONS.index(r['user_emotion']) for r in rows])
+    own = torch.tensor([e == train_engine for e in engines])
+    train = own & torch.tensor([r['split'] == 'train' for r in rows])
+    ok = fit_linear_probe(x[train], y[train]).predict(x) == y               # [N]
+    held = own & torch.tensor([bool(r['heldout_voice']) for r in rows])
+    other = ~own
+    acc = lambda sel: round(ok[sel].float().mean().item(), 4) if sel.any() else None
+    return {'acc_heldout_voice': acc(held), 'acc_other_engine': acc(other), 'n_other_engine': int(other.sum()),
+            'acc_other_engine_by_emotion': {e: acc(other & (y == k)) for k, e in enumerate(EMOTIONS)}}

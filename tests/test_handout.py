@@ -276,6 +276,14 @@ def test_prosodic_groups(smoke_settings):
     assert min(r, key=lambda k: r[k]['acc_train']) == 'without loudness'     # the presets' levels: the strongest cue
 
 
+def test_calm_reference(smoke_settings):
+    r = solution('calm_reference').main(settings=smoke_settings)
+    assert list(r) == ['as measured', 'first 1 neutral', 'first 2 neutral', 'first 4 neutral', 'first 8 neutral',
+                       'every neutral query', 'every query']
+    assert all(0 <= v <= 1 for v in r.values())
+    assert r['every query'] > r['as measured']                                # the smoke voices' baselines differ too
+
+
 def test_lora_first_step():
     r = solution('lora_first_step').main('smoke')
     assert r['wrapped_change'] == 0.0                                          # B starts at zero

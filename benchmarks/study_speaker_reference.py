@@ -1,0 +1,43 @@
+"""A study: how far the prosodic cues carry from one TTS engine to the other, as measured and heard against each voice.
+
+The linear probe of notebook 08 (twelve pitch, energy and rate numbers per query) is fitted on one engine's training
+queries alone and scored on its own held-out voices and on every query of the other engine, three ways: on the
+features as measured, with each voice's mean and spread taken out (`cues.speaker_normalized`), and with the mean of
+each voice's neutral queries alone as its reference. No training beyond the probe: about 20 s a seed for the features.
+
+    .venv/bin/python benchmarks/study_speaker_reference.py                 # seed 0: the main job's data/
+    .venv/bin/python benchmarks/study_speaker_reference.py --seeds 0 1 2   # seeds 1, 2: bench_seeds.py's runs/seeds/s<N>/data
+
+A seed's lite dataset must exist (`eol run --stages data` with EOL_SEED, EOL_DATA_DIR set as bench_seeds.py sets them).
+"""
+import argparse, os
+from pathlib import Path
+os.environ.setdefault('HF_HUB_OFFLINE', '1')
+
+from emotion_omni_lite.config import EMOTIONS, get_config, get_settings
+from emotion_omni_lite.cues import cross_engine_probe, query_prosody, speaker_normalized
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    ap.add_argument('--seeds', type=int, nargs='*', default=[0])
+    ap.add_argument('--root', default='runs/seeds', help="where seeds other than 0 keep their data (bench_seeds.py's --root)")
+    a = ap.parse_args()
+    cfg = get_config('lite')
+    for seed in a.seeds:
+        data_dir = 'data' if seed == 0 else str(Path(a.root) / f's{seed}' / 'data')
+        s = get_settings(preset='lite', seed=seed, data_dir=data_dir, device='cpu')
+        rows, x = query_prosody(cfg, s)
+        views = {'as measured': x, 'against the voice': speaker_normalized(x, rows),
+                 "against the voice's neutral": speaker_normalized(x, rows, 'neutral')}
+        print(f"seed {seed} ({s.data_path}, {len(rows)} queries)")
+        for name, xv in views.items():
+            for eng in ('espeak', 'piper'):
+                m = cross_engine_probe(rows, xv, eng)
+                per = ' '.join(f"{e[:4]} {m['acc_other_engine_by_emotion'][e]:.0%}" for e in EMOTIONS)
+                print(f"  {name:28s} {eng:6s} → other: {m['acc_other_engine']:6.1%}   own held-out voices "
+                      f"{m['acc_heldout_voice']:6.1%}   other, by emotion: {per}")
+
+
+if __name__ == '__main__':
+    main()
