@@ -195,10 +195,10 @@ def speaker_normalized(x: torch.Tensor, rows: Sequence[dict], reference: str = '
         raise ValueError(f"reference={reference!r}: use 'all' (every query of the voice) or 'neutral' (its neutral queries only)")
     if len(rows) != len(x): raise ValueError(f"{len(rows)} rows but {len(x)} feature rows: pass the rows the features were computed from")
     x, voices = x.float(), [r['voice'] for r in rows]
-    out = torch.empty_like(x)
+    out, neutral = torch.empty_like(x), torch.tensor([r['user_emotion'] == 'neutral' for r in rows])   # [N, F], [N]
     for v in dict.fromkeys(voices):
         sel = torch.tensor([u == v for u in voices])                        # [N] this voice's queries
-        ref = sel & torch.tensor([r['user_emotion'] == 'neutral' for r in rows]) if reference == 'neutral' else sel
+        ref = sel & neutral if reference == 'neutral' else sel
         if not ref.any(): raise ValueError(f"voice {v!r} has no neutral query to take as its reference: use reference='all'")
         out[sel] = (x[sel] - x[ref].mean(0)) / x[sel].std(0, correction=0).clamp(min=1e-6)
     return out
