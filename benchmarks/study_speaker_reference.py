@@ -5,28 +5,52 @@ queries alone and scored on its own held-out voices and on every query of the ot
 features as measured, with each voice's mean and spread taken out (`cues.speaker_normalized`), and with the mean of
 each voice's neutral queries alone as its reference. No training beyond the probe: about 20 s a seed for the features.
 
+With --encoders it also prints the cross-engine emotion encoders of notebook 07, as heard (emotion_encoder_*_only) and
+with each voice against its own baseline (emotion_encoder_*_referenced), training those a seed lacks: about two
+minutes a seed on 2 cores. Seed 0's runs are the main job's (runs/), the others' runs/seeds/s<N>/runs.
+
     .venv/bin/python benchmarks/study_speaker_reference.py                 # seed 0: the main job's data/
     .venv/bin/python benchmarks/study_speaker_reference.py --seeds 0 1 2   # seeds 1, 2: bench_seeds.py's runs/seeds/s<N>/data
+    .venv/bin/python benchmarks/study_speaker_reference.py --seeds 0 1 2 --encoders
 
 A seed's lite dataset must exist (`eol run --stages data` with EOL_SEED, EOL_DATA_DIR set as bench_seeds.py sets them).
 """
-import argparse, os
+import argparse, contextlib, io, json, os
 from pathlib import Path
 os.environ.setdefault('HF_HUB_OFFLINE', '1')
 
 from emotion_omni_lite.config import EMOTIONS, get_config, get_settings
 from emotion_omni_lite.cues import cross_engine_probe, query_prosody, speaker_normalized
+from emotion_omni_lite.cli import ensure_stages
+from emotion_omni_lite.stages import stage_folder
+
+ENCODERS = {'as heard': 'emotion_encoder_{}_only', "against the voice's baseline": 'emotion_encoder_{}_referenced'}
+
+
+def encoder_rows(s) -> None:
+    "Train the cross-engine encoders this seed lacks, then print each one's figures."
+    cfg = get_config('lite', **{'stages.emotion.cross_engine_reference': True})
+    names = [n.format(e) for n in ENCODERS.values() for e in ('espeak', 'piper')]
+    with contextlib.redirect_stdout(io.StringIO()): ensure_stages(names, cfg, s)
+    for name, pattern in ENCODERS.items():
+        for eng in ('espeak', 'piper'):
+            m = json.loads((stage_folder(pattern.format(eng), s) / 'metrics.json').read_text())
+            per = ' '.join(f"{e[:4]} {r[i] / max(1, sum(r)):.0%}" for i, (e, r) in enumerate(zip(EMOTIONS, m['confusion_other_engine'])))
+            print(f"  {'encoder, ' + name:40s} {eng:6s} → other: {m['acc_other_engine']:6.1%}   own held-out voices "
+                  f"{m['acc_heldout_voice']:6.1%}   other, by emotion: {per}")
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     ap.add_argument('--seeds', type=int, nargs='*', default=[0])
     ap.add_argument('--root', default='runs/seeds', help="where seeds other than 0 keep their data (bench_seeds.py's --root)")
+    ap.add_argument('--encoders', action='store_true', help="also the cross-engine emotion encoders (trains those missing)")
     a = ap.parse_args()
     cfg = get_config('lite')
     for seed in a.seeds:
         data_dir = 'data' if seed == 0 else str(Path(a.root) / f's{seed}' / 'data')
-        s = get_settings(preset='lite', seed=seed, data_dir=data_dir, device='cpu')
+        out_dir = 'runs' if seed == 0 else str(Path(a.root) / f's{seed}' / 'runs')
+        s = get_settings(preset='lite', seed=seed, data_dir=data_dir, out_dir=out_dir, device='cpu')
         rows, x = query_prosody(cfg, s)
         views = {'as measured': x, 'against the voice': speaker_normalized(x, rows),
                  "against the voice's neutral": speaker_normalized(x, rows, 'neutral')}
@@ -35,8 +59,9 @@ def main():
             for eng in ('espeak', 'piper'):
                 m = cross_engine_probe(rows, xv, eng)
                 per = ' '.join(f"{e[:4]} {m['acc_other_engine_by_emotion'][e]:.0%}" for e in EMOTIONS)
-                print(f"  {name:28s} {eng:6s} → other: {m['acc_other_engine']:6.1%}   own held-out voices "
+                print(f"  {'probe, ' + name:40s} {eng:6s} → other: {m['acc_other_engine']:6.1%}   own held-out voices "
                       f"{m['acc_heldout_voice']:6.1%}   other, by emotion: {per}")
+        if a.encoders: encoder_rows(s)
 
 
 if __name__ == '__main__':

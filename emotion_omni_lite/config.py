@@ -183,6 +183,8 @@ class EmotionEncoderConfig:
     envelope_ceps: int = 0       # lite: smooth each log-mel frame to its first n cepstral coefficients (pitch harmonics out)
     relative_pitch: bool = False # lite: also read pitch relative to the utterance's mean, the speaker's register taken out
     train_engine: str = ''       # lite: learn from one TTS engine's queries only ('espeak' or 'piper'; '' = every engine)
+    speaker_reference: str = ''  # lite, with train_engine: hear each voice against its own baseline ('voice': the mean pitch,
+                                 # its spread and the loudness of all the voice's queries; 'neutral': of its neutral ones)
 
 @dataclass
 class AdapterConfig:
@@ -286,6 +288,9 @@ class EmotionTrainConfig(TrainConfig):
     train_on_replies: float = 0.0  # also learn from this fraction of the training split's replies (the assistant's voice)
     aug_copies: int = 0          # also learn from this many copies of each training query through a random microphone
                                  # chain: noise, a room, gain and clipping, a phone line, a little pitch and tempo (audio.augment)
+    cross_engine_reference: bool = False  # `eol run` also trains the two cross-engine encoders that hear each voice against
+                                 # its own baseline (emotion_encoder_*_referenced) and stage 1 on espeak through the first
+                                 # (stage1_espeak_referenced): about 4.5 minutes more on `lite`, so off in the main job
 
 @dataclass
 class Stage1TrainConfig(TrainConfig):
@@ -426,6 +431,12 @@ def check_config(c: OmniConfig):
           'data.n_test_piper_voices', f"{c.data.n_test_piper_voices} must be between 1 and n_piper_voices-1={c.data.n_piper_voices - 1}")
     _need(c.emotion_encoder.train_engine in ('', 'espeak', 'piper'), 'emotion_encoder.train_engine',
           f"{c.emotion_encoder.train_engine!r}: use '' (every engine), 'espeak' or 'piper'")
+    ref = c.emotion_encoder.speaker_reference
+    _need(ref in ('', 'voice', 'neutral'), 'emotion_encoder.speaker_reference',
+          f"{ref!r}: use '' (each clip as it is), 'voice' (all of the voice's queries) or 'neutral' (its neutral queries)")
+    _need(not ref or c.emotion_encoder.train_engine, 'emotion_encoder.speaker_reference',
+          f"{ref!r} is a cross-engine study: it needs emotion_encoder.train_engine ('espeak' or 'piper'), because the kit's "
+          "own encoder hears one clip alone, as the probe panel gives it; run it as the stages emotion_encoder_*_referenced")
     _need(0 < c.data.heldout_sentence_frac < 1, 'data.heldout_sentence_frac', f"must be in (0, 1), got {c.data.heldout_sentence_frac}")
     _need(c.vocoder.kind in ('cosyvoice2', 'griffin_lim'), 'vocoder.kind', f"{c.vocoder.kind!r}: use 'cosyvoice2' or 'griffin_lim'")
     _need(c.units.kind in ('external', 'kmeans_mel'), 'units.kind', f"{c.units.kind!r}: use 'external' (speech-token files you "

@@ -22,10 +22,11 @@ from .dataset import audio_path, augmented_queries, load_query_mels
 from .tts import engine_of
 
 # %% auto #0
-__all__ = ['DEFAULT_EMOTION_CHECKPOINT', 'EmotionFeatures', 'masked_mean', 'LiteEmotionEncoder', 'PretrainedEmotionEncoder',
-           'load_pretrained_emotion_encoder', 'build_emotion_encoder', 'pitch_rows', 'mel_and_pitch', 'emotion_inputs',
-           'emotion_features', 'classify_emotion', 'predict_emotions', 'score_predictions', 'evaluate_emotion',
-           'load_query_emotion_inputs', 'reply_emotion_inputs', 'cross_engine_scores', 'emotion_encoder_job',
+__all__ = ['DEFAULT_EMOTION_CHECKPOINT', 'REFERENCE_SPREAD', 'EmotionFeatures', 'masked_mean', 'LiteEmotionEncoder',
+           'PretrainedEmotionEncoder', 'load_pretrained_emotion_encoder', 'build_emotion_encoder', 'pitch_rows',
+           'mel_and_pitch', 'emotion_inputs', 'emotion_features', 'classify_emotion', 'predict_emotions',
+           'score_predictions', 'evaluate_emotion', 'voice_baselines', 'against_baseline', 'load_query_emotion_inputs',
+           'query_voice_baselines', 'reply_emotion_inputs', 'cross_engine_scores', 'emotion_encoder_job',
            'load_emotion_encoder', 'augmented_inputs', 'robustness_scores']
 
 # %% ../nbs/07_emotion_encoder.ipynb #e66c34f2
@@ -189,13 +190,17 @@ def emotion_inputs(audio, encoder: nn.Module, audio_cfg: AudioConfig) -> list:
         out.append(mel_and_pitch(a, audio_cfg))                             # [n_mels + 2, T100]
     return out
 
-def emotion_features(encoder: nn.Module, audio, audio_cfg: Optional[AudioConfig] = None) -> EmotionFeatures:
-    "Frozen emotion features of waves [S] / [B, S] / lists (16 kHz), or of log-mels for the lite encoder."
+def emotion_features(encoder: nn.Module, audio, audio_cfg: Optional[AudioConfig] = None,
+                     baselines: Optional[Sequence[torch.Tensor]] = None) -> EmotionFeatures:
+    "Frozen emotion features of waves [S] / [B, S] / lists (16 kHz), or of log-mels for the lite encoder; `baselines`: one voice baseline [3] per utterance (`voice_baselines`), for an encoder trained with `emotion_encoder.speaker_reference`."
     p = next(encoder.parameters())
     with torch.no_grad(), autocast(frozen_precision(encoder, getattr(encoder, 'mixed_precision', 'no')), p.device):
         if encoder.input_kind.startswith('mel'):
             audio_cfg = audio_cfg or encoder.audio_cfg
             ms = emotion_inputs(audio, encoder, audio_cfg)
+            if baselines is not None:                                    # each clip against its voice's baseline
+                if len(baselines) != len(ms): raise ValueError(f"{len(baselines)} baselines for {len(ms)} utterances: give one each")
+                ms = [against_baseline(m, b, audio_cfg.n_mels) for m, b in zip(ms, baselines)]
             x, lengths = pad_mels(ms, max(m.shape[-1] for m in ms))          # [B, n_mels (+ 2), T100]
         else:
             waves = [torch.as_tensor(a, dtype=torch.float32) for a in (audio if isinstance(audio, (list, tuple)) or
@@ -272,9 +277,50 @@ def evaluate_emotion(encoder: nn.Module, rows: Sequence[dict], mels: Sequence[to
     return score_predictions(rows, predict_emotions(encoder, mels)[0])
 
 _INPUT_CACHE: dict = {}
+REFERENCE_SPREAD = 0.6    # octaves (about the voices' own): each voice's pitch spread is rescaled to this against its baseline
+
+def voice_baselines(rows: Sequence[dict], inputs: Sequence[torch.Tensor], n_mels: int, reference: str = 'voice') -> dict:
+    "Each voice's baseline from what the encoder reads of its queries [n_mels + 2, T100]: {voice: [mean voiced pitch (octaves), pitch spread, mean loudness]}; `reference='neutral'`: the mean pitch and loudness of its neutral queries alone (the spread stays the voice's)."
+    if reference not in ('voice', 'neutral'): raise ValueError(f"reference={reference!r}: use 'voice' or 'neutral'")
+    by_voice: dict = {}
+    for r, x in zip(rows, inputs): by_voice.setdefault(r['voice'], []).append((r, x))
+    out = {}
+    for voice, items in by_voice.items():
+        if items[0][1].shape[0] != n_mels + 2:
+            raise ValueError(f"a baseline needs the pitch rows: inputs of {items[0][1].shape[0]} rows, expected n_mels + 2 = {n_mels + 2}")
+        ref = [x for r, x in items if reference == 'voice' or r['user_emotion'] == 'neutral']
+        if not ref: raise ValueError(f"voice {voice!r} has no neutral query to take as its baseline: use reference='voice'")
+        pitch = lambda xs: torch.cat([x[n_mels][x[n_mels + 1] > 0].float() for x in xs])
+        level, spread = pitch(ref), pitch([x for _, x in items])
+        if len(level) < 2 or len(spread) < 2: raise ValueError(f"voice {voice!r}: too few voiced frames for a pitch baseline")
+        loud = torch.cat([x[:n_mels].float().mean(0) for x in ref]).mean()
+        out[voice] = torch.stack([level.mean(), spread.std().clamp(min=1e-3), loud])
+    return out
+
+def against_baseline(x: torch.Tensor, baseline: torch.Tensor, n_mels: int) -> torch.Tensor:
+    "One encoder input [n_mels + 2, T100] heard against its voice's `baseline` [3]: voiced pitch as its distance from the voice's mean in units of the voice's spread (× REFERENCE_SPREAD octaves), the log-mel less the voice's mean loudness."
+    x = x.float().clone()
+    level, spread, loud = baseline.tolist()
+    voiced = x[n_mels + 1] > 0
+    x[n_mels] = torch.where(voiced, (x[n_mels] - level) / spread * REFERENCE_SPREAD, torch.zeros(()))
+    x[:n_mels] -= loud
+    return x
 
 def load_query_emotion_inputs(cfg: OmniConfig, settings: Optional[Settings] = None) -> tuple:
-    "Rows and what the lite encoder reads of every query: the cached log-mels, with pitch rows when it tracks pitch."
+    "Rows and what the lite encoder reads of every query: the cached log-mels, with pitch rows when it tracks pitch (heard against each voice's baseline with `emotion_encoder.speaker_reference`)."
+    rows, ins = _query_inputs(cfg, settings)
+    if not cfg.emotion_encoder.speaker_reference: return rows, ins
+    base = query_voice_baselines(cfg, settings)
+    return rows, [against_baseline(x, base[r['voice']], cfg.audio.n_mels).half() for r, x in zip(rows, ins)]
+
+def query_voice_baselines(cfg: OmniConfig, settings: Optional[Settings] = None) -> dict:
+    "Each query voice's baseline of the kind `emotion_encoder.speaker_reference` names, from its queries as heard → {voice: [3]}."
+    ref = cfg.emotion_encoder.speaker_reference or 'voice'
+    if not cfg.emotion_encoder.pitch:
+        raise ConfigError(f"emotion_encoder.speaker_reference={ref!r} measures each voice's pitch: set emotion_encoder.pitch=True")
+    return voice_baselines(*_query_inputs(cfg, settings), cfg.audio.n_mels, ref)
+
+def _query_inputs(cfg: OmniConfig, settings: Optional[Settings] = None) -> tuple:
     rows, mels = load_query_mels(cfg, settings)
     if not cfg.emotion_encoder.pitch: return rows, mels
     s = settings or get_settings()
@@ -317,6 +363,10 @@ def cross_engine_scores(encoder: nn.Module, rows: Sequence[dict], mels: Sequence
 def emotion_encoder_job(cfg: OmniConfig, settings: Settings) -> StageJob:
     "Stage 0 (`lite`): the emotion encoder learns the query emotions (and, optionally, some of the assistant's replies)."
     t0, tc, only = time.time(), cfg.stages.emotion, cfg.emotion_encoder.train_engine
+    if cfg.emotion_encoder.speaker_reference and (tc.aug_copies or tc.train_on_replies):
+        raise ConfigError("emotion_encoder.speaker_reference: each voice's baseline comes from its clean queries, which the "
+                          "augmented copies and the assistant's replies are not; set stages.emotion.aug_copies=0 and "
+                          "stages.emotion.train_on_replies=0 (the emotion_encoder_*_referenced stages do)")
     rows, mels = load_query_emotion_inputs(cfg, settings)
     heard = lambda voice: not only or engine_of(voice, cfg.data.tts) == only     # a cross-engine run hears one engine
     data = [(mels[i], _label(r)) for i, r in enumerate(rows) if r['split'] == 'train' and heard(r['voice'])]
@@ -340,14 +390,15 @@ def emotion_encoder_job(cfg: OmniConfig, settings: Settings) -> StageJob:
                     info={'mel_seconds': round(time.time() - t0, 1)}, lengths=[x.shape[-1] for x, _ in data])
 
 def load_emotion_encoder(cfg: OmniConfig, settings: Optional[Settings] = None) -> nn.Module:
-    "The frozen emotion encoder: the pretrained one (full) or the trained lite one (`StageMissing` when it has not run); a config with `train_engine` set loads that engine's cross-engine run."
+    "The frozen emotion encoder: the pretrained one (full) or the trained lite one (`StageMissing` when it has not run); a config with `train_engine` set loads that engine's cross-engine run (its referenced one with `speaker_reference`)."
     ec = cfg.emotion_encoder
     if ec.pretrained:
         enc = load_pretrained_emotion_encoder(ec.pretrained, frozen_dtype(cfg.stages.stage1.mixed_precision))
         check_checkpoint('emotion_encoder', ec.pretrained, {'dim': (ec.dim, enc.backbone.config.hidden_size)})
         enc.mixed_precision = cfg.stages.stage1.mixed_precision           # its forward passes run under this autocast
     else:
-        run = f'emotion_encoder_{ec.train_engine}_only' if ec.train_engine else 'emotion_encoder'
+        run = (f"emotion_encoder_{ec.train_engine}_{'referenced' if ec.speaker_reference else 'only'}" if ec.train_engine
+               else 'emotion_encoder')
         enc = load_weights(build_emotion_encoder(cfg), require_stage(run, cfg, settings) / 'model.safetensors')
     return freeze(enc).to(run_device(settings))
 

@@ -398,6 +398,13 @@ def run_figures(cfg: OmniConfig, s: Settings) -> dict:
         **({'stage 1 trained on espeak alone, on Piper: reply emotion (tone)': rep.get('cross_engine_stage1_reply_emotion_tone'),
             'stage 1 trained on espeak alone, on Piper: reply style (tone)': rep.get('cross_engine_stage1_style_tone')}
            if stage_applies('stage1_espeak_only', cfg) else {}),
+        **({"trained on espeak alone, heard on Piper against each voice's baseline": rep.get('cross_engine_referenced_espeak_to_piper'),
+            "trained on Piper alone, heard on espeak against each voice's baseline": rep.get('cross_engine_referenced_piper_to_espeak'),
+            "stage 1 trained on espeak alone, on Piper against each voice's baseline: reply emotion (tone)":
+                rep.get('cross_engine_referenced_stage1_reply_emotion_tone'),
+            "stage 1 trained on espeak alone, on Piper against each voice's baseline: reply style (tone)":
+                rep.get('cross_engine_referenced_stage1_style_tone')}
+           if stage_applies('emotion_encoder_espeak_referenced', cfg) else {}),
     }
 
 def engine_figures(cfg: OmniConfig, s: Settings) -> dict:
@@ -418,11 +425,18 @@ def engine_figures(cfg: OmniConfig, s: Settings) -> dict:
         x = m(f'emotion_encoder_{a}_only')
         out[f'cross_engine_{a}_to_{b}'], out[f'cross_engine_{a}_to_{b}_tone'] = x['acc_other_engine'], x['acc_other_engine_tone']
         out[f'cross_engine_{a}_own_heldout_voice'] = x['acc_heldout_voice']
-    if stage_applies('stage1_espeak_only', cfg):                      # stage 1 on espeak alone (a switch: off in the main job)
-        x = m('stage1_espeak_only')
+    for stage, pre in (('stage1_espeak_only', 'cross_engine_stage1'), ('stage1_espeak_referenced', 'cross_engine_referenced_stage1')):
+        if not stage_applies(stage, cfg): continue                   # stage 1 on espeak alone (a switch: off in the main job)
+        x = m(stage)
         for k, key in (('reply_emotion', 'reply_emotion_acc'), ('style', 'style_match')):
-            out[f'cross_engine_stage1_{k}'], out[f'cross_engine_stage1_{k}_tone'] = x[f'other_engine_{key}'], x[f'other_engine_tone_{key}']
-            out[f'cross_engine_stage1_own_{k}'], out[f'cross_engine_stage1_own_{k}_tone'] = x[key], x[f'tone_{key}']
+            out[f'{pre}_{k}'], out[f'{pre}_{k}_tone'] = x[f'other_engine_{key}'], x[f'other_engine_tone_{key}']
+            out[f'{pre}_own_{k}'], out[f'{pre}_own_{k}_tone'] = x[key], x[f'tone_{key}']
+    if stage_applies('emotion_encoder_espeak_referenced', cfg):       # each voice against its own baseline (a switch: off in the main job)
+        for a, b in (('espeak', 'piper'), ('piper', 'espeak')):
+            x = m(f'emotion_encoder_{a}_referenced')
+            out[f'cross_engine_referenced_{a}_to_{b}'] = x['acc_other_engine']
+            out[f'cross_engine_referenced_{a}_to_{b}_tone'] = x['acc_other_engine_tone']
+            out[f'cross_engine_referenced_{a}_own_heldout_voice'] = x['acc_heldout_voice']
     return out
 
 def quality_card(figs: dict) -> str:

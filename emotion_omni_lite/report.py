@@ -196,6 +196,14 @@ METRIC_NOTES = {
     'cross_engine_piper_to_espeak': "an emotion encoder trained on Piper alone, on every espeak query",
     'cross_engine_espeak_own_heldout_voice': "that espeak-only encoder on espeak's held-out voices",
     'cross_engine_piper_own_heldout_voice': "that Piper-only encoder on Piper's held-out pseudo-speakers",
+    'cross_engine_referenced_espeak_to_piper': "an emotion encoder trained on espeak alone hearing each voice against its own baseline (mean pitch, spread, loudness), on every Piper query",
+    'cross_engine_referenced_piper_to_espeak': "… trained on Piper alone so, on every espeak query",
+    'cross_engine_referenced_espeak_own_heldout_voice': "that referenced espeak-only encoder on espeak's held-out voices",
+    'cross_engine_referenced_piper_own_heldout_voice': "that referenced Piper-only encoder on Piper's held-out pseudo-speakers",
+    'cross_engine_referenced_stage1_reply_emotion': "stage 1 trained on espeak alone through the referenced espeak-only encoder (each voice against its own baseline): reply emotion on every Piper dialogue",
+    'cross_engine_referenced_stage1_style': "… its reply style on every Piper dialogue",
+    'cross_engine_referenced_stage1_own_reply_emotion': "… its reply emotion on espeak's held-out dialogues",
+    'cross_engine_referenced_stage1_own_style': "… its reply style on espeak's held-out dialogues",
     'cross_engine_stage1_reply_emotion': "stage 1 trained on espeak alone (and its espeak-only emotion encoder): reply emotion on every Piper dialogue",
     'cross_engine_stage1_style': "… its reply style on every Piper dialogue",
     'cross_engine_stage1_own_reply_emotion': "… its reply emotion on espeak's held-out dialogues",
@@ -247,6 +255,9 @@ def report_markdown(flat: dict, details: dict, figure_files: Sequence[str] = ())
         for a, b in (('espeak', 'piper'), ('piper', 'espeak')):
             out.append(f"| {a} alone | {_fmt(flat.get(f'cross_engine_{a}_own_heldout_voice'))} | "
                        f"{_fmt(flat.get(f'cross_engine_{a}_to_{b}'))} ({b}) | {_fmt(flat.get(f'cross_engine_{a}_to_{b}_tone'))} |")
+        for a, b in (('espeak', 'piper'), ('piper', 'espeak')) if 'cross_engine_referenced_espeak_to_piper' in flat else ():
+            out.append(f"| {a} alone, each voice against its own baseline | {_fmt(flat.get(f'cross_engine_referenced_{a}_own_heldout_voice'))} | "
+                       f"{_fmt(flat.get(f'cross_engine_referenced_{a}_to_{b}'))} ({b}) | {_fmt(flat.get(f'cross_engine_referenced_{a}_to_{b}_tone'))} |")
         out.append(f"| both (the kit's) | espeak {_fmt(flat.get('input_emotion_acc_heldout_voice_espeak'))}, "
                    f"Piper {_fmt(flat.get('input_emotion_acc_heldout_voice_piper'))} | | |")
     if 'cross_engine_stage1_reply_emotion_tone' in flat:
@@ -255,6 +266,13 @@ def report_markdown(flat: dict, details: dict, figure_files: Sequence[str] = ())
                 '| | espeak, held-out dialogues | Piper, every dialogue (never heard) |', '|---|---|---|',
                 f"| reply emotion | {_fmt(flat.get('cross_engine_stage1_own_reply_emotion_tone'))} | {_fmt(flat.get('cross_engine_stage1_reply_emotion_tone'))} |",
                 f"| reply style | {_fmt(flat.get('cross_engine_stage1_own_style_tone'))} | {_fmt(flat.get('cross_engine_stage1_style_tone'))} |"]
+    if 'cross_engine_referenced_stage1_reply_emotion_tone' in flat:
+        out += ['', "Stage 1 trained on espeak's dialogues alone, hearing through the espeak-only encoder that hears each voice "
+                "against its own baseline (`stages.emotion.cross_engine_reference = true`): the reply it chooses on "
+                "tone-dependent sentences.", '',
+                '| | espeak, held-out dialogues | Piper, every dialogue (never heard) |', '|---|---|---|',
+                f"| reply emotion | {_fmt(flat.get('cross_engine_referenced_stage1_own_reply_emotion_tone'))} | {_fmt(flat.get('cross_engine_referenced_stage1_reply_emotion_tone'))} |",
+                f"| reply style | {_fmt(flat.get('cross_engine_referenced_stage1_own_style_tone'))} | {_fmt(flat.get('cross_engine_referenced_stage1_style_tone'))} |"]
     rob = {k[len('input_emotion_acc_'):]: v for k, v in flat.items() if k.startswith('input_emotion_acc_') and
            k.split('_acc_')[1].split('_')[0] in ('noise', 'room', 'phone', 'louder', 'softer')}
     if rob:
@@ -337,6 +355,10 @@ QUALITY = {
     'trained on Piper alone, heard on espeak': None,
     'stage 1 trained on espeak alone, on Piper: reply emotion (tone)': None,   # stages.stage1.cross_engine = true
     'stage 1 trained on espeak alone, on Piper: reply style (tone)': None,
+    "trained on espeak alone, heard on Piper against each voice's baseline": None,   # stages.emotion.cross_engine_reference = true
+    "trained on Piper alone, heard on espeak against each voice's baseline": None,
+    "stage 1 trained on espeak alone, on Piper against each voice's baseline: reply emotion (tone)": None,
+    "stage 1 trained on espeak alone, on Piper against each voice's baseline: reply style (tone)": None,
 }
 
 def _meets(cmp: str, value: float, level: float) -> bool:

@@ -12,14 +12,15 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .config import EMOTIONS, OmniConfig, Settings, get_settings, run_device
+from .config import EMOTIONS, ConfigError, OmniConfig, Settings, get_settings, run_device
 from functools import partial
 from .train import autocast, freeze, load_cache, load_weights, save_cache, save_json, save_weights, to_device
 from .stages import StageJob, require_stage, stage_config, stage_hash
 from .dataset import audio_path, augmented_queries, load_dialogues
 from .audio import CONDITIONS, load_audio
 from .semantic_encoder import load_semantic_encoder, semantic_features
-from .emotion_encoder import emotion_features, load_emotion_encoder
+from .emotion_encoder import (emotion_features, load_emotion_encoder, query_voice_baselines,
+                                               reply_emotion_inputs, voice_baselines)
 from .text_llm import (IM_END, SPEECH_TOKEN, add_lora, build_prompt, collate_lm, load_text_llm, load_tokenizer,
                        speech_token_id)
 from .adapter import build_adapter
@@ -189,11 +190,11 @@ def collate_stage1(batch: Sequence[dict], pad_id: int = 0) -> dict:
     return out
 
 # %% ../nbs/11_stage1.ipynb #856836d4
-def encode_speech(sem_enc: nn.Module, emo_enc: nn.Module, waves: Sequence[torch.Tensor], audio_cfg) -> tuple:
-    "Each encoder once on 16 kHz waves → semantic [B, T50, d_sem], emotion [B, T50, d_emo], n50 [B], emotion vectors [B, d_emo], probabilities [B, 6]."
+def encode_speech(sem_enc: nn.Module, emo_enc: nn.Module, waves: Sequence[torch.Tensor], audio_cfg, baselines=None) -> tuple:
+    "Each encoder once on 16 kHz waves → semantic [B, T50, d_sem], emotion [B, T50, d_emo], n50 [B], emotion vectors [B, d_emo], probabilities [B, 6]; `baselines`: each wave's voice baseline for a referenced emotion encoder."
     with torch.no_grad():
         sem, n = semantic_features(sem_enc, list(waves), return_lengths=True)   # [B, T50, d_sem]
-        ef = emotion_features(emo_enc, list(waves), audio_cfg)                            # frames [B, T50', d_emo]
+        ef = emotion_features(emo_enc, list(waves), audio_cfg, baselines)                 # frames [B, T50', d_emo]
     T = min(sem.shape[1], ef.frames.shape[1])
     n = torch.minimum(n.cpu(), ef.lengths.cpu()).clamp(max=T)
     return sem[:, :T].cpu(), ef.frames[:, :T].cpu(), n, ef.emotion_vec.cpu(), ef.probs.cpu()
@@ -209,6 +210,16 @@ def _features_name(cfg: OmniConfig, s: Settings) -> str:
     return f"v2_{f'aug{copies}_' if copies else ''}{stage_hash('asr', cfg, s.seed)}_{stage_hash('emotion_encoder', cfg, s.seed)}.pt"   # v2: emotion_vec_* keys
 
 _FEATURES: dict = {}
+
+def _baselines(cfg: OmniConfig, s: Settings, rows: Sequence[dict]) -> tuple:
+    "For an emotion encoder trained with `speaker_reference`: each query voice's baseline, and the assistant's from a sample of its replies."
+    ref = cfg.emotion_encoder.speaker_reference
+    if not ref: return None, None
+    n = cfg.audio.n_mels
+    qbase = query_voice_baselines(cfg, s)
+    sample = rows[::4]                                                  # a quarter of the replies: enough for three numbers
+    replies = [{'voice': 'assistant', 'user_emotion': r['reply_emotion']} for r in sample]
+    return qbase, voice_baselines(replies, reply_emotion_inputs(cfg, sample, s), n, ref)['assistant']
 
 def _augmented_features(cfg: OmniConfig, s: Settings, rows: Sequence[dict], sem_enc, emo_enc, batch_size: int) -> dict:
     "Both encoders' features of `stages.stage1.aug_copies` microphone-augmented copies of each training query (`dataset.augmented_queries`)."
@@ -237,19 +248,25 @@ def stage1_features(cfg: OmniConfig, settings: Optional[Settings] = None, batch_
         N = len(rows)
         out = {'rows': rows, 'sem': [None] * N, 'emo': [None] * N, 'n50': [0] * N, 'emotion_vec_true': None, 'seconds': 0.0}
         t0 = time.time()
+        qbase, rbase = _baselines(cfg, s, rows)                          # None, None unless the encoder hears voices so
         by_length = lambda key: sorted(range(N), key=lambda i: rows[i].get(key, 0))   # similar lengths batched: less padding
         queries, replies = by_length('query_seconds'), by_length('reply_seconds')
         for k in tqdm(range(0, N, batch_size), desc='encoder features', disable=not progress, leave=False):
             idx = queries[k:k + batch_size]
-            sem, emo, n, *_ = encode_speech(sem_enc, emo_enc, [load_audio(audio_path(rows[i], s, 'query')) for i in idx], cfg.audio)
+            sem, emo, n, *_ = encode_speech(sem_enc, emo_enc, [load_audio(audio_path(rows[i], s, 'query')) for i in idx], cfg.audio,
+                                            None if qbase is None else [qbase[rows[i]['voice']] for i in idx])
             for j, i in enumerate(idx):
                 out['sem'][i], out['emo'][i] = sem[j, :n[j]].half().clone(), emo[j, :n[j]].half().clone()   # [T50, d] each
                 out['n50'][i] = int(n[j])
             idx = replies[k:k + batch_size]
-            vec = emotion_features(emo_enc, [load_audio(audio_path(rows[i], s, 'reply')) for i in idx], cfg.audio).emotion_vec.cpu()
+            vec = emotion_features(emo_enc, [load_audio(audio_path(rows[i], s, 'reply')) for i in idx], cfg.audio,
+                                   None if rbase is None else [rbase] * len(idx)).emotion_vec.cpu()
             if out['emotion_vec_true'] is None: out['emotion_vec_true'] = torch.empty(N, vec.shape[-1])   # [N, d_emo]
             out['emotion_vec_true'][idx] = vec
-        if cfg.stages.stage1.aug_copies: out['aug'] = _augmented_features(cfg, s, rows, sem_enc, emo_enc, batch_size)
+        if cfg.stages.stage1.aug_copies:
+            if qbase is not None: raise ConfigError("stage 1 through a referenced emotion encoder learns from clean queries only (a voice's "
+                                        "baseline comes from them): set stages.stage1.aug_copies=0")
+            out['aug'] = _augmented_features(cfg, s, rows, sem_enc, emo_enc, batch_size)
         out['seconds'] = round(time.time() - t0, 1)
         save_cache(out, path)
         out = load_cache(path)                                          # the same half-precision tensors as a later session reads

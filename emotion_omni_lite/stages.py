@@ -16,7 +16,7 @@ from .train import (environment, fit, is_main_process, module_dtypes, process_ra
                                      set_seed, sha256, share_with_group, trainable_state, wait_for_everyone)
 
 # %% auto #0
-__all__ = ['CROSS_ENGINE', 'STAGES', 'RUNTIME_ONLY', 'HASHED_ONCE_SET', 'Stage', 'stage_config', 'stage_applies',
+__all__ = ['CROSS_ENGINE', 'REFERENCED', 'STAGES', 'RUNTIME_ONLY', 'HASHED_ONCE_SET', 'Stage', 'stage_config', 'stage_applies',
            'pretrained_source', 'uses_pretrained', 'hashed_part', 'stage_hash', 'StageMissing', 'stage_folder',
            'stage_state', 'stages_needed', 'train_command', 'lite_minutes', 'require_stage', 'StageJob', 'run_files',
            'start_run', 'finish_run', 'StageLock', 'run_stage']
@@ -46,6 +46,10 @@ class Stage:
 CROSS_ENGINE = (('stages.emotion.steps', lambda c: max(1, c.stages.emotion.steps // 3)),
                 ('stages.emotion.ckpt_every', lambda c: max(1, c.stages.emotion.ckpt_every // 3)),
                 ('stages.emotion.aug_copies', 0))
+# … and, as a study, each voice heard against its own baseline (its mean pitch, spread and loudness): its register is
+# taken out already, so no random one is added, and the assistant's replies (one voice, no queries) are left out
+REFERENCED = (('emotion_encoder.speaker_reference', 'voice'), ('stages.emotion.aug_pitch', 0.0),
+              ('stages.emotion.train_on_replies', 0.0))
 
 STAGES = {st.name: st for st in (
     Stage('data', 'the spoken-dialogue dataset and its speech units', (), '05_dataset', 'dataset.build_dataset',
@@ -75,11 +79,24 @@ STAGES = {st.name: st for st in (
           '07_emotion_encoder', 'emotion_encoder.emotion_encoder_job', ('audio', 'emotion_encoder'), 'emotion',
           CROSS_ENGINE + (('emotion_encoder.train_engine', 'piper'),), pretrained='emotion_encoder', lite_minutes=0.6,
           two_engines=True),
+    Stage('emotion_encoder_espeak_referenced', 'emotion encoder trained on espeak alone, hearing each voice against its own '
+          'baseline (scored on the Piper voices)', ('data',), '07_emotion_encoder', 'emotion_encoder.emotion_encoder_job',
+          ('audio', 'emotion_encoder'), 'emotion', CROSS_ENGINE + (('emotion_encoder.train_engine', 'espeak'),) + REFERENCED,
+          pretrained='emotion_encoder', lite_minutes=1.0, two_engines=True, switch='stages.emotion.cross_engine_reference'),
+    Stage('emotion_encoder_piper_referenced', 'emotion encoder trained on Piper alone, hearing each voice against its own '
+          'baseline (scored on the espeak voices)', ('data',), '07_emotion_encoder', 'emotion_encoder.emotion_encoder_job',
+          ('audio', 'emotion_encoder'), 'emotion', CROSS_ENGINE + (('emotion_encoder.train_engine', 'piper'),) + REFERENCED,
+          pretrained='emotion_encoder', lite_minutes=0.6, two_engines=True, switch='stages.emotion.cross_engine_reference'),
     Stage('stage1_espeak_only', 'stage 1 trained on espeak alone, hearing through the espeak-only emotion encoder '
           '(scored on the Piper voices)', ('data', 'asr', 'emotion_encoder_espeak_only', 'text_llm'), '11_stage1',
           'stage1.stage1_job', ('adapter', 'llm', 'lora', 'emotion_head'), 'stage1',
           CROSS_ENGINE + (('emotion_encoder.train_engine', 'espeak'),), lite_minutes=3.1, two_engines=True,
           switch='stages.stage1.cross_engine'),
+    Stage('stage1_espeak_referenced', 'stage 1 trained on espeak alone, hearing through the referenced espeak-only emotion '
+          'encoder (scored on the Piper voices)', ('data', 'asr', 'emotion_encoder_espeak_referenced', 'text_llm'), '11_stage1',
+          'stage1.stage1_job', ('adapter', 'llm', 'lora', 'emotion_head'), 'stage1',
+          CROSS_ENGINE + (('emotion_encoder.train_engine', 'espeak'),) + REFERENCED, lite_minutes=3.1, two_engines=True,
+          switch='stages.emotion.cross_engine_reference'),
     Stage('stage2', 'stage 2: fusion gate, AdaLN, speech decoder', ('data', 'emotion_encoder', 'stage1'), '14_stage2',
           'stage2.stage2_job', ('units', 'fusion', 'decoder'), 'stage2', lite_minutes=3.0,
           prepare='stage2.prepare_stage2'),
@@ -90,11 +107,11 @@ STAGES = {st.name: st for st in (
 
 # Fields that change how a finished run is used, never what it learned: left out of the hash.
 RUNTIME_ONLY = {'data': ('workers',), 'decoder': ('temperature', 'top_k'),
-                'train': ('grad_accum', 'gradient_checkpointing', 'cross_engine')}   # cross_engine: what else runs
+                'train': ('grad_accum', 'gradient_checkpointing', 'cross_engine', 'cross_engine_reference')}   # what else runs
 # Fields added after runs existed: left out of the hash while they hold these values (what those runs did), so a
 # finished run stays current; set to anything else, they count like every other field.
 HASHED_ONCE_SET = {'units': {'manifest': None}, 'vocoder': {'pretrained': None},
-                   'data': {'n_piper_voices': 0, 'n_test_piper_voices': 0}, 'emotion_encoder': {'train_engine': ''},
+                   'data': {'n_piper_voices': 0, 'n_test_piper_voices': 0}, 'emotion_encoder': {'train_engine': '', 'speaker_reference': ''},
                    'train': {'mixed_precision': 'no', 'aug_copies': 0, 'length_groups': 1, 'reading_sentences': 0}}
 
 # %% ../nbs/01a_stages.ipynb #d746b29c

@@ -79,6 +79,41 @@ def test_stage0_smoke_runs_and_reuse(smoke_settings, smoke_cfg):
     run_stage('emotion_encoder', smoke_cfg, emotion_encoder_job, smoke_settings)
 
 
+def test_smoke_referenced_encoders_are_a_study(smoke_settings):
+    "stages.emotion.cross_engine_reference: the two encoders that hear each voice against its own baseline, and stage 1 through the first, stay out of the main job unless switched on, learn from referenced inputs, load by their own run and reach the report."
+    from emotion_omni_lite.cli import ensure_stages, plan_tasks
+    from emotion_omni_lite.evaluate import engine_figures, eval_stages
+    from emotion_omni_lite.emotion_encoder import REFERENCE_SPREAD, load_query_emotion_inputs
+    from emotion_omni_lite.stages import STAGES, stage_config, stage_folder, stage_hash
+    cfg, on = get_config('smoke'), get_config('smoke', **{'stages.emotion.cross_engine_reference': True})
+    names = ['emotion_encoder_espeak_referenced', 'emotion_encoder_piper_referenced', 'stage1_espeak_referenced']
+    assert not set(names) & {t.name for t in plan_tasks(cfg, smoke_settings)} and not set(names) & set(eval_stages(cfg))
+    assert set(names) <= {t.name for t in plan_tasks(on, smoke_settings)} and set(names) <= set(eval_stages(on))
+    assert all(stage_hash(n, on, 0) == stage_hash(n, cfg, 0) for n in STAGES if n not in names)   # the switch retrains nothing
+    x = stage_config(names[0], cfg)
+    assert (x.emotion_encoder.train_engine, x.emotion_encoder.speaker_reference, x.stages.emotion.train_on_replies,
+            x.stages.emotion.aug_pitch) == ('espeak', 'voice', 0.0, 0.0)
+    assert stage_hash(names[0], cfg, 0) != stage_hash('emotion_encoder_espeak_only', cfg, 0)
+    ensure_stages(names + ['stage1', 'emotion_encoder_espeak_only', 'emotion_encoder_piper_only'], on, smoke_settings)
+    rows, ins = load_query_emotion_inputs(x, smoke_settings)           # what it learned from: each voice's voiced pitch
+    n = x.audio.n_mels                                                 # centred on its mean, spread rescaled
+    for v in {r['voice'] for r in rows}:
+        f0 = torch.cat([i[n][i[n + 1] > 0].float() for r, i in zip(rows, ins) if r['voice'] == v])
+        assert abs(f0.mean()) < 0.01 and abs(f0.std() - REFERENCE_SPREAD) < 0.01, v
+    raw = load_query_emotion_inputs(stage_config('emotion_encoder_espeak_only', cfg), smoke_settings)[1]
+    assert not torch.equal(raw[0], ins[0])
+    m = json.loads((stage_folder(names[1], smoke_settings) / 'metrics.json').read_text())
+    figs = engine_figures(on, smoke_settings)
+    assert figs['cross_engine_referenced_piper_to_espeak'] == m['acc_other_engine'] > 0
+    assert 'cross_engine_referenced_piper_to_espeak' not in engine_figures(cfg, smoke_settings)
+    st1 = json.loads((stage_folder(names[2], smoke_settings) / 'metrics.json').read_text())   # stage 1 heard through it
+    assert figs['cross_engine_referenced_stage1_style_tone'] == st1['other_engine_tone_style_match']
+    assert st1['other_engine_n_eval'] > 0 and st1['n_train'] > 0
+    assert load_emotion_encoder(x, smoke_settings) is not None                      # its own run, not the as-heard one
+    with pytest.raises(ConfigError, match='aug_copies=0'):
+        emotion_encoder_job(set_field(x, 'stages.emotion.train_on_replies', 0.5), smoke_settings)
+
+
 def test_later_stages_cannot_change_encoders(smoke_settings, smoke_cfg):
     sem, emo = load_semantic_encoder(smoke_cfg, smoke_settings), load_emotion_encoder(smoke_cfg, smoke_settings)
     before = {k: v.clone() for m in (sem, emo) for k, v in m.state_dict().items()}
