@@ -5,13 +5,16 @@ queries alone and scored on its own held-out voices and on every query of the ot
 features as measured, with each voice's mean and spread taken out (`cues.speaker_normalized`), and with the mean of
 each voice's neutral queries alone as its reference. No training beyond the probe: about 20 s a seed for the features.
 
-With --encoders it also prints the cross-engine emotion encoders of notebook 07, as heard (emotion_encoder_*_only) and
-with each voice against its own baseline (emotion_encoder_*_referenced), training those a seed lacks: about two
-minutes a seed on 2 cores. Seed 0's runs are the main job's (runs/), the others' runs/seeds/s<N>/runs.
+With --encoders it also prints the cross-engine emotion encoders, as heard (emotion_encoder_*_only, notebook 07) and
+with each voice against its own baseline (emotion_encoder_*_referenced, notebook 08), training those a seed lacks:
+about 3 minutes a seed on 2 cores. With --stage1, stage 1 trained on espeak alone through each of the two espeak
+encoders (stage1_espeak_only, stage1_espeak_referenced), scored on Piper's tone-dependent dialogues: about 5 minutes
+a seed, and 5 more where the seed has no ASR and text LLM yet. Seed 0's runs are the main job's (runs/), the
+others' runs/seeds/s<N>/runs.
 
     .venv/bin/python benchmarks/study_speaker_reference.py                 # seed 0: the main job's data/
     .venv/bin/python benchmarks/study_speaker_reference.py --seeds 0 1 2   # seeds 1, 2: bench_seeds.py's runs/seeds/s<N>/data
-    .venv/bin/python benchmarks/study_speaker_reference.py --seeds 0 1 2 --encoders
+    .venv/bin/python benchmarks/study_speaker_reference.py --seeds 0 1 2 --encoders --stage1
 
 A seed's lite dataset must exist (`eol run --stages data` with EOL_SEED, EOL_DATA_DIR set as bench_seeds.py sets them).
 """
@@ -25,6 +28,7 @@ from emotion_omni_lite.cli import ensure_stages
 from emotion_omni_lite.stages import stage_folder
 
 ENCODERS = {'as heard': 'emotion_encoder_{}_only', "against the voice's baseline": 'emotion_encoder_{}_referenced'}
+STAGE1 = {'as heard': 'stage1_espeak_only', "against the voice's baseline": 'stage1_espeak_referenced'}
 
 
 def encoder_rows(s) -> None:
@@ -40,11 +44,22 @@ def encoder_rows(s) -> None:
                   f"{m['acc_heldout_voice']:6.1%}   other, by emotion: {per}")
 
 
+def stage1_rows(s) -> None:
+    "Train stage 1 on espeak alone through each espeak encoder where this seed lacks it, then print its replies' figures."
+    cfg = get_config('lite', **{'stages.emotion.cross_engine_reference': True, 'stages.stage1.cross_engine': True})
+    with contextlib.redirect_stdout(io.StringIO()): ensure_stages(list(STAGE1.values()), cfg, s)
+    for name, stage in STAGE1.items():
+        m = json.loads((stage_folder(stage, s) / 'metrics.json').read_text())
+        print(f"  {'stage 1, ' + name:40s} espeak → Piper, tone-dependent: reply style {m['other_engine_tone_style_match']:6.1%}, "
+              f"reply emotion {m['other_engine_tone_reply_emotion_acc']:6.1%}   espeak's held-out: style {m['tone_style_match']:6.1%}")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     ap.add_argument('--seeds', type=int, nargs='*', default=[0])
     ap.add_argument('--root', default='runs/seeds', help="where seeds other than 0 keep their data (bench_seeds.py's --root)")
     ap.add_argument('--encoders', action='store_true', help="also the cross-engine emotion encoders (trains those missing)")
+    ap.add_argument('--stage1', action='store_true', help="also stage 1 through each espeak encoder (trains those missing)")
     a = ap.parse_args()
     cfg = get_config('lite')
     for seed in a.seeds:
@@ -62,6 +77,7 @@ def main():
                 print(f"  {'probe, ' + name:40s} {eng:6s} → other: {m['acc_other_engine']:6.1%}   own held-out voices "
                       f"{m['acc_heldout_voice']:6.1%}   other, by emotion: {per}")
         if a.encoders: encoder_rows(s)
+        if a.stage1: stage1_rows(s)
 
 
 if __name__ == '__main__':

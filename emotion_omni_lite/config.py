@@ -290,7 +290,7 @@ class EmotionTrainConfig(TrainConfig):
                                  # chain: noise, a room, gain and clipping, a phone line, a little pitch and tempo (audio.augment)
     cross_engine_reference: bool = False  # `eol run` also trains the two cross-engine encoders that hear each voice against
                                  # its own baseline (emotion_encoder_*_referenced) and stage 1 on espeak through the first
-                                 # (stage1_espeak_referenced): about 4.5 minutes more on `lite`, so off in the main job
+                                 # (stage1_espeak_referenced): about 4 minutes more on `lite`, so off in the main job
 
 @dataclass
 class Stage1TrainConfig(TrainConfig):

@@ -80,11 +80,11 @@ STAGES = {st.name: st for st in (
           CROSS_ENGINE + (('emotion_encoder.train_engine', 'piper'),), pretrained='emotion_encoder', lite_minutes=0.6,
           two_engines=True),
     Stage('emotion_encoder_espeak_referenced', 'emotion encoder trained on espeak alone, hearing each voice against its own '
-          'baseline (scored on the Piper voices)', ('data',), '07_emotion_encoder', 'emotion_encoder.emotion_encoder_job',
+          'baseline (scored on the Piper voices)', ('data',), '08_emotional_cues', 'emotion_encoder.emotion_encoder_job',
           ('audio', 'emotion_encoder'), 'emotion', CROSS_ENGINE + (('emotion_encoder.train_engine', 'espeak'),) + REFERENCED,
-          pretrained='emotion_encoder', lite_minutes=1.0, two_engines=True, switch='stages.emotion.cross_engine_reference'),
+          pretrained='emotion_encoder', lite_minutes=0.9, two_engines=True, switch='stages.emotion.cross_engine_reference'),
     Stage('emotion_encoder_piper_referenced', 'emotion encoder trained on Piper alone, hearing each voice against its own '
-          'baseline (scored on the espeak voices)', ('data',), '07_emotion_encoder', 'emotion_encoder.emotion_encoder_job',
+          'baseline (scored on the espeak voices)', ('data',), '08_emotional_cues', 'emotion_encoder.emotion_encoder_job',
           ('audio', 'emotion_encoder'), 'emotion', CROSS_ENGINE + (('emotion_encoder.train_engine', 'piper'),) + REFERENCED,
           pretrained='emotion_encoder', lite_minutes=0.6, two_engines=True, switch='stages.emotion.cross_engine_reference'),
     Stage('stage1_espeak_only', 'stage 1 trained on espeak alone, hearing through the espeak-only emotion encoder '
@@ -95,8 +95,8 @@ STAGES = {st.name: st for st in (
     Stage('stage1_espeak_referenced', 'stage 1 trained on espeak alone, hearing through the referenced espeak-only emotion '
           'encoder (scored on the Piper voices)', ('data', 'asr', 'emotion_encoder_espeak_referenced', 'text_llm'), '11_stage1',
           'stage1.stage1_job', ('adapter', 'llm', 'lora', 'emotion_head'), 'stage1',
-          CROSS_ENGINE + (('emotion_encoder.train_engine', 'espeak'),) + REFERENCED, lite_minutes=3.1, two_engines=True,
-          switch='stages.emotion.cross_engine_reference'),
+          CROSS_ENGINE + (('emotion_encoder.train_engine', 'espeak'),) + REFERENCED, lite_minutes=2.5, two_engines=True,
+          switch='stages.emotion.cross_engine_reference'),   # the three referenced rows: `eol run --jobs 1`, alone
     Stage('stage2', 'stage 2: fusion gate, AdaLN, speech decoder', ('data', 'emotion_encoder', 'stage1'), '14_stage2',
           'stage2.stage2_job', ('units', 'fusion', 'decoder'), 'stage2', lite_minutes=3.0,
           prepare='stage2.prepare_stage2'),
