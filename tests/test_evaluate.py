@@ -126,3 +126,17 @@ def test_lite_report_shows_the_gap(lite_settings, lite_cfg):
                  'benchmark: Omni − semantic only, reply emotion'):
         assert_guard(name, figs[name])
     print(benchmark_table(rep))
+
+
+def test_report_shows_the_referenced_study_only_when_it_ran():
+    "report.md's 'Heard from another engine': the rows heard against each voice's baseline, and stage 1 through them, appear with their own figures when those runs exist, and not otherwise."
+    from emotion_omni_lite.report import report_markdown
+    flat = {'cross_engine_espeak_to_piper': 0.45, 'cross_engine_piper_to_espeak': 0.64, 'cross_engine_espeak_own_heldout_voice': 0.95}
+    md = report_markdown(flat, {})
+    assert '| espeak alone | 0.95 | 0.45 (piper)' in md and 'against its own baseline' not in md
+    ref = {**flat, 'cross_engine_referenced_espeak_to_piper': 0.592, 'cross_engine_referenced_piper_to_espeak': 0.807,
+           'cross_engine_referenced_stage1_reply_emotion_tone': 0.67, 'cross_engine_referenced_stage1_style_tone': 0.625}
+    md = report_markdown(ref, {})
+    assert "| espeak alone, each voice against its own baseline | — | 0.592 (piper)" in md
+    assert "| piper alone, each voice against its own baseline | — | 0.807 (espeak)" in md
+    assert '| reply style | — | 0.625 |' in md and 'cross_engine_reference = true' in md
