@@ -194,6 +194,9 @@ def emotion_features(encoder: nn.Module, audio, audio_cfg: Optional[AudioConfig]
                      baselines: Optional[Sequence[torch.Tensor]] = None) -> EmotionFeatures:
     "Frozen emotion features of waves [S] / [B, S] / lists (16 kHz), or of log-mels for the lite encoder; `baselines`: one voice baseline [3] per utterance (`voice_baselines`), for an encoder trained with `emotion_encoder.speaker_reference`."
     p = next(encoder.parameters())
+    if baselines is not None and not getattr(encoder, 'pitch', False):
+        raise ValueError("a voice baseline is for the lite encoder that tracks pitch (emotion_encoder.pitch=True, no "
+                         "pretrained checkpoint); this encoder hears each clip as it is: pass baselines=None")
     with torch.no_grad(), autocast(frozen_precision(encoder, getattr(encoder, 'mixed_precision', 'no')), p.device):
         if encoder.input_kind.startswith('mel'):
             audio_cfg = audio_cfg or encoder.audio_cfg

@@ -215,6 +215,9 @@ def _baselines(cfg: OmniConfig, s: Settings, rows: Sequence[dict]) -> tuple:
     "For an emotion encoder trained with `speaker_reference`: each query voice's baseline, and the assistant's from a sample of its replies."
     ref = cfg.emotion_encoder.speaker_reference
     if not ref: return None, None
+    if cfg.stages.stage1.aug_copies:
+        raise ConfigError("stage 1 through a referenced emotion encoder learns from clean queries only (a voice's baseline "
+                          "comes from them): set stages.stage1.aug_copies=0")
     n = cfg.audio.n_mels
     qbase = query_voice_baselines(cfg, s)
     sample = rows[::4]                                                  # a quarter of the replies: enough for three numbers
@@ -263,10 +266,7 @@ def stage1_features(cfg: OmniConfig, settings: Optional[Settings] = None, batch_
                                    None if rbase is None else [rbase] * len(idx)).emotion_vec.cpu()
             if out['emotion_vec_true'] is None: out['emotion_vec_true'] = torch.empty(N, vec.shape[-1])   # [N, d_emo]
             out['emotion_vec_true'][idx] = vec
-        if cfg.stages.stage1.aug_copies:
-            if qbase is not None: raise ConfigError("stage 1 through a referenced emotion encoder learns from clean queries only (a voice's "
-                                        "baseline comes from them): set stages.stage1.aug_copies=0")
-            out['aug'] = _augmented_features(cfg, s, rows, sem_enc, emo_enc, batch_size)
+        if cfg.stages.stage1.aug_copies: out['aug'] = _augmented_features(cfg, s, rows, sem_enc, emo_enc, batch_size)
         out['seconds'] = round(time.time() - t0, 1)
         save_cache(out, path)
         out = load_cache(path)                                          # the same half-precision tensors as a later session reads

@@ -112,6 +112,9 @@ def test_smoke_referenced_encoders_are_a_study(smoke_settings):
     assert load_emotion_encoder(x, smoke_settings) is not None                      # its own run, not the as-heard one
     with pytest.raises(ConfigError, match='aug_copies=0'):
         emotion_encoder_job(set_field(x, 'stages.emotion.train_on_replies', 0.5), smoke_settings)
+    from emotion_omni_lite.stage1 import stage1_features
+    with pytest.raises(ConfigError, match='stages.stage1.aug_copies=0'):       # said before any feature is computed
+        stage1_features(set_field(stage_config(names[2], cfg), 'stages.stage1.aug_copies', 1), smoke_settings)
 
 
 def test_later_stages_cannot_change_encoders(smoke_settings, smoke_cfg):

@@ -9,9 +9,9 @@ with a message that says so and how to fix it (cut it at a pause); without that 
 keep its first 4.5 s. The kit's own queries last at most 4.1 s, which is why 4.5 s was enough for the data. A
 window of 300 positions is 6 s, so the model hears 6 s and the question passes; 400 positions is 8 s, but the
 audio limit keeps it at 6. At full size both limits are 30 s (Whisper's 1,500 positions). The window is part of the
-ASR's config, so the change leaves six stages out of date: the ASR, the three stage-1 runs (the cross-engine study's
-too, where it is switched on) and both stage-2 runs (17.6 minutes of training by the stage table), everything that
-learned from the ASR's features. The dataset, the emotion
+ASR's config, so the change leaves five runs of the main job out of date: the ASR, both stage-1 runs and both stage-2
+runs (14.5 minutes of training by the stage table), everything that learned from the ASR's features (and the
+stage-1 studies, where they are switched on). The dataset, the emotion
 encoders, the text LLM and the vocoder never read them and stay current.
 """
 import torch
@@ -19,7 +19,7 @@ from emotion_omni_lite.config import get_config, get_settings
 from emotion_omni_lite.audio import AudioError
 from emotion_omni_lite.dataset import load_dialogues
 from emotion_omni_lite.omni import check_length, hearing_seconds
-from emotion_omni_lite.stages import STAGES, lite_minutes, stage_state, stages_needed
+from emotion_omni_lite.stages import STAGES, lite_minutes, stage_applies, stage_state, stages_needed
 from emotion_omni_lite.tts import speak
 
 
@@ -46,7 +46,7 @@ def main(preset: str = None, settings=None, seconds: float = 5.0) -> dict:
         out[f'window {p}'] = {'hears_seconds': hearing_seconds(c), f'{seconds:g} s question': refused(wave, c) or 'heard'}
     out['full_hears_seconds'] = hearing_seconds(get_config('full'))
     c = get_config(s.preset, **{'semantic_encoder.max_source_positions': 300})
-    out['to train after the change'] = stages_needed(list(STAGES), c, s)
+    out['to train after the change'] = stages_needed([n for n in STAGES if stage_applies(n, c)], c, s)
     out['lite_minutes'] = lite_minutes(out['to train after the change'])
     return out
 

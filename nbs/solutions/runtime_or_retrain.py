@@ -13,10 +13,10 @@ states per chunk moves two, stage 2 and its ablation: the streaming mask they we
 parameter does. Seed 1 moves all eleven, the dataset first (which sentences are held out, which voice says each query,
 each reply's phrasing and each jitter are drawn from it), and through the upstream hashes everything that learned from
 it. So a change costs nothing when it only says how a finished run is used, and reaches as far as the runs that read
-what it changed.
+what it changed. (These are the runs `eol run` trains; the studies behind a switch move with the runs they read.)
 """
 from emotion_omni_lite.config import get_config, get_settings
-from emotion_omni_lite.stages import STAGES, stage_hash
+from emotion_omni_lite.stages import STAGES, stage_applies, stage_hash
 
 CHANGES = {'one data worker': {'data.workers': 1}, 'temperature 0.7': {'decoder.temperature': 0.7},
            'stage 1 grad_accum 4': {'stages.stage1.grad_accum': 4},
@@ -28,8 +28,9 @@ CHANGES = {'one data worker': {'data.workers': 1}, 'temperature 0.7': {'decoder.
 def main(preset: str = None) -> dict:
     preset = preset or get_settings().preset
     cfg, seed = get_config(preset), 0
-    base = {n: stage_hash(n, cfg, seed) for n in STAGES}            # what the finished runs were trained with
-    moved = lambda c, sd: [n for n in STAGES if stage_hash(n, c, sd) != base[n]]
+    main_job = [n for n in STAGES if stage_applies(n, cfg)]         # what `eol run` trains: no study behind a switch
+    base = {n: stage_hash(n, cfg, seed) for n in main_job}          # what the finished runs were trained with
+    moved = lambda c, sd: [n for n in main_job if stage_hash(n, c, sd) != base[n]]
     out = {name: moved(get_config(preset, **change), seed) for name, change in CHANGES.items()}
     out['seed 1'] = moved(cfg, seed + 1)
     return out
