@@ -260,19 +260,15 @@ def report_markdown(flat: dict, details: dict, figure_files: Sequence[str] = ())
                        f"{_fmt(flat.get(f'cross_engine_referenced_{a}_to_{b}'))} ({b}) | {_fmt(flat.get(f'cross_engine_referenced_{a}_to_{b}_tone'))} |")
         out.append(f"| both (the kit's) | espeak {_fmt(flat.get('input_emotion_acc_heldout_voice_espeak'))}, "
                    f"Piper {_fmt(flat.get('input_emotion_acc_heldout_voice_piper'))} | | |")
-    if 'cross_engine_stage1_reply_emotion_tone' in flat:
-        out += ['', "Stage 1 trained on espeak's dialogues alone, hearing through the espeak-only encoder "
-                "(`stages.stage1.cross_engine = true`): the reply it chooses on tone-dependent sentences.", '',
-                '| | espeak, held-out dialogues | Piper, every dialogue (never heard) |', '|---|---|---|',
-                f"| reply emotion | {_fmt(flat.get('cross_engine_stage1_own_reply_emotion_tone'))} | {_fmt(flat.get('cross_engine_stage1_reply_emotion_tone'))} |",
-                f"| reply style | {_fmt(flat.get('cross_engine_stage1_own_style_tone'))} | {_fmt(flat.get('cross_engine_stage1_style_tone'))} |"]
-    if 'cross_engine_referenced_stage1_reply_emotion_tone' in flat:
-        out += ['', "Stage 1 trained on espeak's dialogues alone, hearing through the espeak-only encoder that hears each voice "
-                "against its own baseline (`stages.emotion.cross_engine_reference = true`): the reply it chooses on "
+    for pre, how in (('cross_engine_stage1', "the espeak-only encoder (`stages.stage1.cross_engine = true`)"),
+                     ('cross_engine_referenced_stage1', "the espeak-only encoder that hears each voice against its own "
+                      "baseline (`stages.emotion.cross_engine_reference = true`)")):
+        if f'{pre}_reply_emotion_tone' not in flat: continue
+        out += ['', f"Stage 1 trained on espeak's dialogues alone, hearing through {how}: the reply it chooses on "
                 "tone-dependent sentences.", '',
-                '| | espeak, held-out dialogues | Piper, every dialogue (never heard) |', '|---|---|---|',
-                f"| reply emotion | {_fmt(flat.get('cross_engine_referenced_stage1_own_reply_emotion_tone'))} | {_fmt(flat.get('cross_engine_referenced_stage1_reply_emotion_tone'))} |",
-                f"| reply style | {_fmt(flat.get('cross_engine_referenced_stage1_own_style_tone'))} | {_fmt(flat.get('cross_engine_referenced_stage1_style_tone'))} |"]
+                '| | espeak, held-out dialogues | Piper, every dialogue (never heard) |', '|---|---|---|']
+        out += [f"| {label} | {_fmt(flat.get(f'{pre}_own_{k}_tone'))} | {_fmt(flat.get(f'{pre}_{k}_tone'))} |"
+                for label, k in (('reply emotion', 'reply_emotion'), ('reply style', 'style'))]
     rob = {k[len('input_emotion_acc_'):]: v for k, v in flat.items() if k.startswith('input_emotion_acc_') and
            k.split('_acc_')[1].split('_')[0] in ('noise', 'room', 'phone', 'louder', 'softer')}
     if rob:
