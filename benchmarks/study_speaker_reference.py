@@ -5,9 +5,10 @@ queries alone and scored on its own held-out voices and on every query of the ot
 features as measured, with each voice's mean and spread taken out (`cues.speaker_normalized`), and with the mean of
 each voice's neutral queries alone as its reference. No training beyond the probe: about 20 s a seed for the features.
 
-With --encoders it also prints the cross-engine emotion encoders, as heard (emotion_encoder_*_only, notebook 07) and
-with each voice against its own baseline (emotion_encoder_*_referenced, notebook 08), training those a seed lacks:
-about 3 minutes a seed on 2 cores. With --stage1, stage 1 trained on espeak alone through each of the two espeak
+With --encoders it also prints the cross-engine emotion encoders, as heard (emotion_encoder_*_only, notebook 07),
+with each voice against its own baseline (emotion_encoder_*_referenced, notebook 08) and against a calibration, the
+pitch level and loudness of five of its calm clips (emotion_encoder_*_calibrated, notebook 08), training those a seed
+lacks: about 4 minutes a seed on 2 cores. With --stage1, stage 1 trained on espeak alone through each of the two espeak
 encoders (stage1_espeak_only, stage1_espeak_referenced), scored on Piper's tone-dependent dialogues: about 5 minutes
 a seed, and 5 more where the seed has no ASR and text LLM yet. Seed 0's runs are the main job's (runs/), the
 others' runs/seeds/s<N>/runs.
@@ -27,7 +28,8 @@ from emotion_omni_lite.cues import cross_engine_probe, query_prosody, speaker_no
 from emotion_omni_lite.cli import ensure_stages
 from emotion_omni_lite.stages import stage_folder
 
-ENCODERS = {'as heard': 'emotion_encoder_{}_only', "against the voice's baseline": 'emotion_encoder_{}_referenced'}
+ENCODERS = {'as heard': 'emotion_encoder_{}_only', 'against five calm clips': 'emotion_encoder_{}_calibrated',
+            "against the voice's baseline": 'emotion_encoder_{}_referenced'}
 STAGE1 = {'as heard': 'stage1_espeak_only', "against the voice's baseline": 'stage1_espeak_referenced'}
 
 

@@ -184,7 +184,8 @@ class EmotionEncoderConfig:
     relative_pitch: bool = False # lite: also read pitch relative to the utterance's mean, the speaker's register taken out
     train_engine: str = ''       # lite: learn from one TTS engine's queries only ('espeak' or 'piper'; '' = every engine)
     speaker_reference: str = ''  # lite, with train_engine: hear each voice against its own baseline ('voice': the mean pitch,
-                                 # its spread and the loudness of all the voice's queries; 'neutral': of its neutral ones)
+                                 # its spread and the loudness of all the voice's queries; 'neutral': of its neutral ones;
+                                 # 'calm': of its first few neutral ones alone, as a student's calibration measures them)
 
 @dataclass
 class AdapterConfig:
@@ -289,8 +290,9 @@ class EmotionTrainConfig(TrainConfig):
     aug_copies: int = 0          # also learn from this many copies of each training query through a random microphone
                                  # chain: noise, a room, gain and clipping, a phone line, a little pitch and tempo (audio.augment)
     cross_engine_reference: bool = False  # `eol run` also trains the two cross-engine encoders that hear each voice against
-                                 # its own baseline (emotion_encoder_*_referenced) and stage 1 on espeak through the first
-                                 # (stage1_espeak_referenced): about 4 minutes more on `lite`, so off in the main job
+                                 # its own baseline (emotion_encoder_*_referenced), stage 1 on espeak through the first
+                                 # (stage1_espeak_referenced) and the two that hear it against five of its calm clips
+                                 # (emotion_encoder_*_calibrated): about 5 minutes more on `lite`, so off in the main job
 
 @dataclass
 class Stage1TrainConfig(TrainConfig):
@@ -432,8 +434,9 @@ def check_config(c: OmniConfig):
     _need(c.emotion_encoder.train_engine in ('', 'espeak', 'piper'), 'emotion_encoder.train_engine',
           f"{c.emotion_encoder.train_engine!r}: use '' (every engine), 'espeak' or 'piper'")
     ref = c.emotion_encoder.speaker_reference
-    _need(ref in ('', 'voice', 'neutral'), 'emotion_encoder.speaker_reference',
-          f"{ref!r}: use '' (each clip as it is), 'voice' (all of the voice's queries) or 'neutral' (its neutral queries)")
+    _need(ref in ('', 'voice', 'neutral', 'calm'), 'emotion_encoder.speaker_reference',
+          f"{ref!r}: use '' (each clip as it is), 'voice' (all of the voice's queries), 'neutral' (its neutral queries) "
+          "or 'calm' (a few of its neutral queries, as a calibration)")
     _need(not ref or c.emotion_encoder.train_engine, 'emotion_encoder.speaker_reference',
           f"{ref!r} is a cross-engine study: it needs emotion_encoder.train_engine ('espeak' or 'piper'), because the kit's "
           "own encoder hears one clip alone, as the probe panel gives it; run it as the stages emotion_encoder_*_referenced")

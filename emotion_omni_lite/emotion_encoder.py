@@ -22,12 +22,13 @@ from .dataset import audio_path, augmented_queries, load_query_mels
 from .tts import engine_of
 
 # %% auto #0
-__all__ = ['DEFAULT_EMOTION_CHECKPOINT', 'REFERENCE_SPREAD', 'EmotionFeatures', 'masked_mean', 'LiteEmotionEncoder',
+__all__ = ['DEFAULT_EMOTION_CHECKPOINT', 'REFERENCE_SPREAD', 'CALM_CLIPS', 'EmotionFeatures', 'masked_mean', 'LiteEmotionEncoder',
            'PretrainedEmotionEncoder', 'load_pretrained_emotion_encoder', 'build_emotion_encoder', 'pitch_rows',
            'mel_and_pitch', 'emotion_inputs', 'emotion_features', 'classify_emotion', 'predict_emotions',
-           'score_predictions', 'evaluate_emotion', 'voice_baselines', 'against_baseline', 'load_query_emotion_inputs',
-           'query_voice_baselines', 'reply_emotion_inputs', 'cross_engine_scores', 'emotion_encoder_job',
-           'load_emotion_encoder', 'augmented_inputs', 'robustness_scores']
+           'score_predictions', 'evaluate_emotion', 'calm_clips', 'voice_baselines', 'against_baseline',
+           'load_query_emotion_inputs', 'calibration_rows', 'query_voice_baselines', 'reply_emotion_inputs',
+           'cross_engine_scores', 'emotion_encoder_job', 'load_emotion_encoder', 'augmented_inputs',
+           'robustness_scores']
 
 # %% ../nbs/07_emotion_encoder.ipynb #e66c34f2
 @dataclass
@@ -281,23 +282,33 @@ def evaluate_emotion(encoder: nn.Module, rows: Sequence[dict], mels: Sequence[to
 
 _INPUT_CACHE: dict = {}
 REFERENCE_SPREAD = 0.6    # octaves (about the voices' own): each voice's pitch spread is rescaled to this against its baseline
+CALM_CLIPS = 5            # a 'calm' baseline is measured on this many calm clips of the voice (what a student reads to calibrate)
+
+def calm_clips(rows: Sequence[dict], n: int = CALM_CLIPS) -> dict:
+    "Each voice's first `n` neutral queries, in row order → {voice: [row index]}: the clips a 'calm' baseline is measured on."
+    out: dict = {}
+    for i, r in enumerate(rows):
+        if r['user_emotion'] == 'neutral' and len(out.setdefault(r['voice'], [])) < n: out[r['voice']].append(i)
+    return out
 
 def voice_baselines(rows: Sequence[dict], inputs: Sequence[torch.Tensor], n_mels: int, reference: str = 'voice') -> dict:
-    "Each voice's baseline from what the encoder reads of its queries [n_mels + 2, T100]: {voice: [mean voiced pitch (octaves), pitch spread, mean loudness]}; `reference='neutral'`: the mean pitch and loudness of its neutral queries alone (the spread stays the voice's)."
-    if reference not in ('voice', 'neutral'): raise ValueError(f"reference={reference!r}: use 'voice' or 'neutral'")
+    "Each voice's baseline from what the encoder reads of its queries [n_mels + 2, T100]: {voice: [mean voiced pitch (octaves), pitch spread, mean loudness]}; `reference='neutral'`: the mean pitch and loudness of its neutral queries alone (the spread stays the voice's); `'calm'`: pitch and loudness from its first `CALM_CLIPS` neutral queries alone, as a calibration measures them, and the spread left as it is (REFERENCE_SPREAD: a few calm clips do not show how far a voice moves)."
+    if reference not in ('voice', 'neutral', 'calm'): raise ValueError(f"reference={reference!r}: use 'voice', 'neutral' or 'calm'")
     by_voice: dict = {}
-    for r, x in zip(rows, inputs): by_voice.setdefault(r['voice'], []).append((r, x))
+    calm = {i for ix in calm_clips(rows).values() for i in ix} if reference == 'calm' else set()
+    for i, (r, x) in enumerate(zip(rows, inputs)): by_voice.setdefault(r['voice'], []).append((i, r, x))
     out = {}
     for voice, items in by_voice.items():
-        if items[0][1].shape[0] != n_mels + 2:
-            raise ValueError(f"a baseline needs the pitch rows: inputs of {items[0][1].shape[0]} rows, expected n_mels + 2 = {n_mels + 2}")
-        ref = [x for r, x in items if reference == 'voice' or r['user_emotion'] == 'neutral']
+        if items[0][2].shape[0] != n_mels + 2:
+            raise ValueError(f"a baseline needs the pitch rows: inputs of {items[0][2].shape[0]} rows, expected n_mels + 2 = {n_mels + 2}")
+        ref = [x for i, r, x in items if reference == 'voice' or (i in calm if calm else r['user_emotion'] == 'neutral')]
         if not ref: raise ValueError(f"voice {voice!r} has no neutral query to take as its baseline: use reference='voice'")
         pitch = lambda xs: torch.cat([x[n_mels][x[n_mels + 1] > 0].float() for x in xs])
-        level, spread = pitch(ref), pitch([x for _, x in items])
+        level, spread = pitch(ref), pitch([x for _, _, x in items])
         if len(level) < 2 or len(spread) < 2: raise ValueError(f"voice {voice!r}: too few voiced frames for a pitch baseline")
         loud = torch.cat([x[:n_mels].float().mean(0) for x in ref]).mean()
-        out[voice] = torch.stack([level.mean(), spread.std().clamp(min=1e-3), loud])
+        spread = torch.tensor(REFERENCE_SPREAD) if reference == 'calm' else spread.std().clamp(min=1e-3)
+        out[voice] = torch.stack([level.mean(), spread, loud])
     return out
 
 def against_baseline(x: torch.Tensor, baseline: torch.Tensor, n_mels: int) -> torch.Tensor:
@@ -315,6 +326,11 @@ def load_query_emotion_inputs(cfg: OmniConfig, settings: Optional[Settings] = No
     if not cfg.emotion_encoder.speaker_reference: return rows, ins
     base = query_voice_baselines(cfg, settings)
     return rows, [against_baseline(x, base[r['voice']], cfg.audio.n_mels).half() for r, x in zip(rows, ins)]
+
+def calibration_rows(cfg: OmniConfig, rows: Sequence[dict]) -> set:
+    "The query rows a 'calm' baseline was measured on (left out of every score: heard against themselves); none for another reference."
+    if cfg.emotion_encoder.speaker_reference != 'calm': return set()
+    return {i for ix in calm_clips(rows).values() for i in ix}
 
 def query_voice_baselines(cfg: OmniConfig, settings: Optional[Settings] = None) -> dict:
     "Each query voice's baseline of the kind `emotion_encoder.speaker_reference` names, from its queries as heard → {voice: [3]}."
@@ -350,10 +366,11 @@ def reply_emotion_inputs(cfg: OmniConfig, rows: Sequence[dict], settings: Option
     try: return [read(load_audio(audio_path(r, s, 'reply'))).half() for r in rows]
     finally: torch.set_num_threads(threads)
 
-def cross_engine_scores(encoder: nn.Module, rows: Sequence[dict], mels: Sequence[torch.Tensor], engine: str) -> dict:
-    "An encoder trained on `engine`'s queries alone: its usual scores on that engine, and on every query of the engines it never heard."
-    own = [i for i, r in enumerate(rows) if engine_of(r['voice']) == engine]
-    other = [i for i, r in enumerate(rows) if engine_of(r['voice']) != engine]
+def cross_engine_scores(encoder: nn.Module, rows: Sequence[dict], mels: Sequence[torch.Tensor], engine: str, skip=()) -> dict:
+    "An encoder trained on `engine`'s queries alone: its usual scores on that engine, and on every query of the engines it never heard (but the rows in `skip`: a calibration's clips)."
+    skip = set(skip)
+    own = [i for i, r in enumerate(rows) if engine_of(r['voice']) == engine and i not in skip]
+    other = [i for i, r in enumerate(rows) if engine_of(r['voice']) != engine and i not in skip]
     pred = predict_emotions(encoder, mels)[0]
     res = score_predictions([rows[i] for i in own], pred[own])
     y = torch.tensor([_label(rows[i]) for i in other]); p = pred[other]; ok = p == y
@@ -383,7 +400,7 @@ def emotion_encoder_job(cfg: OmniConfig, settings: Settings) -> StageJob:
         train = train[::max(1, round(1 / tc.train_on_replies))]
         data += [(x, _label(r, 'reply_emotion')) for x, r in zip(reply_emotion_inputs(cfg, train, settings), train)]
     def evaluate(model, folder):
-        if only: return cross_engine_scores(model, rows, mels, only)
+        if only: return cross_engine_scores(model, rows, mels, only, calibration_rows(cfg, rows))
         return {**evaluate_emotion(model, rows, mels), **_reply_accuracy(model, cfg, rows, settings),
                 **robustness_scores(model, cfg, rows, settings)}
     return StageJob(data=data, build=lambda: build_emotion_encoder(cfg),
@@ -393,15 +410,15 @@ def emotion_encoder_job(cfg: OmniConfig, settings: Settings) -> StageJob:
                     info={'mel_seconds': round(time.time() - t0, 1)}, lengths=[x.shape[-1] for x, _ in data])
 
 def load_emotion_encoder(cfg: OmniConfig, settings: Optional[Settings] = None) -> nn.Module:
-    "The frozen emotion encoder: the pretrained one (full) or the trained lite one (`StageMissing` when it has not run); a config with `train_engine` set loads that engine's cross-engine run (its referenced one with `speaker_reference`)."
+    "The frozen emotion encoder: the pretrained one (full) or the trained lite one (`StageMissing` when it has not run); a config with `train_engine` set loads that engine's cross-engine run (its referenced one with `speaker_reference`, its calibrated one with `speaker_reference='calm'`)."
     ec = cfg.emotion_encoder
     if ec.pretrained:
         enc = load_pretrained_emotion_encoder(ec.pretrained, frozen_dtype(cfg.stages.stage1.mixed_precision))
         check_checkpoint('emotion_encoder', ec.pretrained, {'dim': (ec.dim, enc.backbone.config.hidden_size)})
         enc.mixed_precision = cfg.stages.stage1.mixed_precision           # its forward passes run under this autocast
     else:
-        run = (f"emotion_encoder_{ec.train_engine}_{'referenced' if ec.speaker_reference else 'only'}" if ec.train_engine
-               else 'emotion_encoder')
+        kind = {'': 'only', 'calm': 'calibrated'}.get(ec.speaker_reference, 'referenced')
+        run = f"emotion_encoder_{ec.train_engine}_{kind}" if ec.train_engine else 'emotion_encoder'
         enc = load_weights(build_emotion_encoder(cfg), require_stage(run, cfg, settings) / 'model.safetensors')
     return freeze(enc).to(run_device(settings))
 

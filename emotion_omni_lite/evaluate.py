@@ -403,7 +403,9 @@ def run_figures(cfg: OmniConfig, s: Settings) -> dict:
             "stage 1 trained on espeak alone, on Piper against each voice's baseline: reply emotion (tone)":
                 rep.get('cross_engine_referenced_stage1_reply_emotion_tone'),
             "stage 1 trained on espeak alone, on Piper against each voice's baseline: reply style (tone)":
-                rep.get('cross_engine_referenced_stage1_style_tone')}
+                rep.get('cross_engine_referenced_stage1_style_tone'),
+            "trained on espeak alone, heard on Piper against five calm clips of each voice": rep.get('cross_engine_calibrated_espeak_to_piper'),
+            "trained on Piper alone, heard on espeak against five calm clips of each voice": rep.get('cross_engine_calibrated_piper_to_espeak')}
            if stage_applies('emotion_encoder_espeak_referenced', cfg) else {}),
     }
 
@@ -431,12 +433,13 @@ def engine_figures(cfg: OmniConfig, s: Settings) -> dict:
         for k, key in (('reply_emotion', 'reply_emotion_acc'), ('style', 'style_match')):
             out[f'{pre}_{k}'], out[f'{pre}_{k}_tone'] = x[f'other_engine_{key}'], x[f'other_engine_tone_{key}']
             out[f'{pre}_own_{k}'], out[f'{pre}_own_{k}_tone'] = x[key], x[f'tone_{key}']
-    if stage_applies('emotion_encoder_espeak_referenced', cfg):       # each voice against its own baseline (a switch: off in the main job)
+    for kind in ('referenced', 'calibrated'):                          # each voice against its baseline or a calibration (a switch: off in the main job)
+        if not stage_applies(f'emotion_encoder_espeak_{kind}', cfg): continue
         for a, b in (('espeak', 'piper'), ('piper', 'espeak')):
-            x = m(f'emotion_encoder_{a}_referenced')
-            out[f'cross_engine_referenced_{a}_to_{b}'] = x['acc_other_engine']
-            out[f'cross_engine_referenced_{a}_to_{b}_tone'] = x['acc_other_engine_tone']
-            out[f'cross_engine_referenced_{a}_own_heldout_voice'] = x['acc_heldout_voice']
+            x = m(f'emotion_encoder_{a}_{kind}')
+            out[f'cross_engine_{kind}_{a}_to_{b}'] = x['acc_other_engine']
+            out[f'cross_engine_{kind}_{a}_to_{b}_tone'] = x['acc_other_engine_tone']
+            out[f'cross_engine_{kind}_{a}_own_heldout_voice'] = x['acc_heldout_voice']
     return out
 
 def quality_card(figs: dict) -> str:

@@ -200,6 +200,10 @@ METRIC_NOTES = {
     'cross_engine_referenced_piper_to_espeak': "… trained on Piper alone so, on every espeak query",
     'cross_engine_referenced_espeak_own_heldout_voice': "that referenced espeak-only encoder on espeak's held-out voices",
     'cross_engine_referenced_piper_own_heldout_voice': "that referenced Piper-only encoder on Piper's held-out pseudo-speakers",
+    'cross_engine_calibrated_espeak_to_piper': "an emotion encoder trained on espeak alone hearing each voice against a calibration (the pitch level and loudness of five of its calm clips), on every other Piper query",
+    'cross_engine_calibrated_piper_to_espeak': "… trained on Piper alone so, on every other espeak query",
+    'cross_engine_calibrated_espeak_own_heldout_voice': "that calibrated espeak-only encoder on espeak's held-out voices",
+    'cross_engine_calibrated_piper_own_heldout_voice': "that calibrated Piper-only encoder on Piper's held-out pseudo-speakers",
     'cross_engine_referenced_stage1_reply_emotion': "stage 1 trained on espeak alone through the referenced espeak-only encoder (each voice against its own baseline): reply emotion on every Piper dialogue",
     'cross_engine_referenced_stage1_style': "… its reply style on every Piper dialogue",
     'cross_engine_referenced_stage1_own_reply_emotion': "… its reply emotion on espeak's held-out dialogues",
@@ -255,9 +259,10 @@ def report_markdown(flat: dict, details: dict, figure_files: Sequence[str] = ())
         for a, b in (('espeak', 'piper'), ('piper', 'espeak')):
             out.append(f"| {a} alone | {_fmt(flat.get(f'cross_engine_{a}_own_heldout_voice'))} | "
                        f"{_fmt(flat.get(f'cross_engine_{a}_to_{b}'))} ({b}) | {_fmt(flat.get(f'cross_engine_{a}_to_{b}_tone'))} |")
-        for a, b in (('espeak', 'piper'), ('piper', 'espeak')) if 'cross_engine_referenced_espeak_to_piper' in flat else ():
-            out.append(f"| {a} alone, each voice against its own baseline | {_fmt(flat.get(f'cross_engine_referenced_{a}_own_heldout_voice'))} | "
-                       f"{_fmt(flat.get(f'cross_engine_referenced_{a}_to_{b}'))} ({b}) | {_fmt(flat.get(f'cross_engine_referenced_{a}_to_{b}_tone'))} |")
+        for kind, how in (('referenced', 'each voice against its own baseline'), ('calibrated', 'each voice against five of its calm clips')):
+            for a, b in (('espeak', 'piper'), ('piper', 'espeak')) if f'cross_engine_{kind}_espeak_to_piper' in flat else ():
+                out.append(f"| {a} alone, {how} | {_fmt(flat.get(f'cross_engine_{kind}_{a}_own_heldout_voice'))} | "
+                           f"{_fmt(flat.get(f'cross_engine_{kind}_{a}_to_{b}'))} ({b}) | {_fmt(flat.get(f'cross_engine_{kind}_{a}_to_{b}_tone'))} |")
         out.append(f"| both (the kit's) | espeak {_fmt(flat.get('input_emotion_acc_heldout_voice_espeak'))}, "
                    f"Piper {_fmt(flat.get('input_emotion_acc_heldout_voice_piper'))} | | |")
     for pre, how in (('cross_engine_stage1', "the espeak-only encoder (`stages.stage1.cross_engine = true`)"),

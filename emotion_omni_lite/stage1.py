@@ -19,7 +19,7 @@ from .stages import StageJob, require_stage, stage_config, stage_hash
 from .dataset import audio_path, augmented_queries, load_dialogues
 from .audio import CONDITIONS, load_audio
 from .semantic_encoder import load_semantic_encoder, semantic_features
-from .emotion_encoder import (emotion_features, load_emotion_encoder, query_voice_baselines,
+from .emotion_encoder import (calibration_rows, emotion_features, load_emotion_encoder, query_voice_baselines,
                                                reply_emotion_inputs, voice_baselines)
 from .text_llm import (IM_END, SPEECH_TOKEN, add_lora, build_prompt, collate_lm, load_text_llm, load_tokenizer,
                        speech_token_id)
@@ -308,8 +308,9 @@ def stage1_job(cfg: OmniConfig, settings: Settings) -> StageJob:
     def evaluate(model, folder):
         pipe = Stage1Pipeline(model, tok, cen, cfg)
         if not only: return {**evaluate_stage1(pipe, feats, max_rows=n_eval), **stage1_robustness(pipe, cfg, feats, settings)}
-        own = evaluate_stage1(pipe, feats, max_rows=n_eval, select=heard)  # its own engine's held-out dialogues
-        other = evaluate_stage1(pipe, feats, EVERY_SPLIT, n_eval, select=lambda r: not heard(r))   # every dialogue of the engine it never heard
+        cal = {id(rows[i]) for i in calibration_rows(cfg, rows)}        # a 'calm' baseline's clips: left out of the scores
+        own = evaluate_stage1(pipe, feats, max_rows=n_eval, select=lambda r: heard(r) and id(r) not in cal)   # its own engine's held-out dialogues
+        other = evaluate_stage1(pipe, feats, EVERY_SPLIT, n_eval, select=lambda r: not heard(r) and id(r) not in cal)   # every dialogue of the engine it never heard
         return {**own, **{f'other_engine_{k}': v for k, v in other.items() if k != 'examples'}, 'other_engine_examples': other['examples'][:6]}
     return StageJob(data=data, build=lambda: build_stage1(cfg, settings)[0], collate=partial(collate_stage1, pad_id=tok.pad_token_id),
                     loss=stage1_loss, save=save, evaluate=evaluate,

@@ -16,10 +16,10 @@ from .train import (environment, fit, is_main_process, module_dtypes, process_ra
                                      set_seed, sha256, share_with_group, trainable_state, wait_for_everyone)
 
 # %% auto #0
-__all__ = ['CROSS_ENGINE', 'REFERENCED', 'STAGES', 'RUNTIME_ONLY', 'HASHED_ONCE_SET', 'Stage', 'stage_config', 'stage_applies',
-           'pretrained_source', 'uses_pretrained', 'hashed_part', 'stage_hash', 'StageMissing', 'stage_folder',
-           'stage_state', 'stages_needed', 'train_command', 'lite_minutes', 'require_stage', 'StageJob', 'run_files',
-           'start_run', 'finish_run', 'StageLock', 'run_stage']
+__all__ = ['CROSS_ENGINE', 'REFERENCED', 'CALIBRATED', 'STAGES', 'RUNTIME_ONLY', 'HASHED_ONCE_SET', 'Stage', 'stage_config',
+           'stage_applies', 'pretrained_source', 'uses_pretrained', 'hashed_part', 'stage_hash', 'StageMissing',
+           'stage_folder', 'stage_state', 'stages_needed', 'train_command', 'lite_minutes', 'require_stage', 'StageJob',
+           'run_files', 'start_run', 'finish_run', 'StageLock', 'run_stage']
 
 # %% ../nbs/01a_stages.ipynb #14fa165e
 @dataclass(frozen=True)
@@ -50,6 +50,8 @@ CROSS_ENGINE = (('stages.emotion.steps', lambda c: max(1, c.stages.emotion.steps
 # taken out already, so no random one is added, and the assistant's replies (one voice, no queries) are left out
 REFERENCED = (('emotion_encoder.speaker_reference', 'voice'), ('stages.emotion.aug_pitch', 0.0),
               ('stages.emotion.train_on_replies', 0.0))
+# … or against a calibration: a voice's pitch level and loudness from five of its calm clips (all a student could give)
+CALIBRATED = (('emotion_encoder.speaker_reference', 'calm'),) + REFERENCED[1:]
 
 STAGES = {st.name: st for st in (
     Stage('data', 'the spoken-dialogue dataset and its speech units', (), '05_dataset', 'dataset.build_dataset',
@@ -97,6 +99,14 @@ STAGES = {st.name: st for st in (
           'stage1.stage1_job', ('adapter', 'llm', 'lora', 'emotion_head'), 'stage1',
           CROSS_ENGINE + (('emotion_encoder.train_engine', 'espeak'),) + REFERENCED, lite_minutes=2.5, two_engines=True,
           switch='stages.emotion.cross_engine_reference'),   # the three referenced rows: `eol run --jobs 1`, alone
+    Stage('emotion_encoder_espeak_calibrated', 'emotion encoder trained on espeak alone, hearing each voice against five of '
+          'its calm clips (scored on the Piper voices)', ('data',), '08_emotional_cues', 'emotion_encoder.emotion_encoder_job',
+          ('audio', 'emotion_encoder'), 'emotion', CROSS_ENGINE + (('emotion_encoder.train_engine', 'espeak'),) + CALIBRATED,
+          pretrained='emotion_encoder', lite_minutes=0.8, two_engines=True, switch='stages.emotion.cross_engine_reference'),
+    Stage('emotion_encoder_piper_calibrated', 'emotion encoder trained on Piper alone, hearing each voice against five of '
+          'its calm clips (scored on the espeak voices)', ('data',), '08_emotional_cues', 'emotion_encoder.emotion_encoder_job',
+          ('audio', 'emotion_encoder'), 'emotion', CROSS_ENGINE + (('emotion_encoder.train_engine', 'piper'),) + CALIBRATED,
+          pretrained='emotion_encoder', lite_minutes=0.5, two_engines=True, switch='stages.emotion.cross_engine_reference'),
     Stage('stage2', 'stage 2: fusion gate, AdaLN, speech decoder', ('data', 'emotion_encoder', 'stage1'), '14_stage2',
           'stage2.stage2_job', ('units', 'fusion', 'decoder'), 'stage2', lite_minutes=3.0,
           prepare='stage2.prepare_stage2'),

@@ -80,13 +80,15 @@ def test_stage0_smoke_runs_and_reuse(smoke_settings, smoke_cfg):
 
 
 def test_smoke_referenced_encoders_are_a_study(smoke_settings):
-    "stages.emotion.cross_engine_reference: the two encoders that hear each voice against its own baseline, and stage 1 through the first, stay out of the main job unless switched on, learn from referenced inputs, load by their own run and reach the report."
+    "stages.emotion.cross_engine_reference: the two encoders that hear each voice against its own baseline, stage 1 through the first, and the two that hear it against a calibration of calm clips, stay out of the main job unless switched on, learn from referenced inputs, load by their own run and reach the report."
     from emotion_omni_lite.cli import ensure_stages, plan_tasks
     from emotion_omni_lite.evaluate import engine_figures, eval_stages
-    from emotion_omni_lite.emotion_encoder import REFERENCE_SPREAD, load_query_emotion_inputs
+    from emotion_omni_lite.emotion_encoder import CALM_CLIPS, REFERENCE_SPREAD, calm_clips, load_query_emotion_inputs
+    from emotion_omni_lite.tts import engine_of
     from emotion_omni_lite.stages import STAGES, stage_config, stage_folder, stage_hash
     cfg, on = get_config('smoke'), get_config('smoke', **{'stages.emotion.cross_engine_reference': True})
-    names = ['emotion_encoder_espeak_referenced', 'emotion_encoder_piper_referenced', 'stage1_espeak_referenced']
+    names = ['emotion_encoder_espeak_referenced', 'emotion_encoder_piper_referenced', 'stage1_espeak_referenced',
+             'emotion_encoder_espeak_calibrated', 'emotion_encoder_piper_calibrated']
     assert not set(names) & {t.name for t in plan_tasks(cfg, smoke_settings)} and not set(names) & set(eval_stages(cfg))
     assert set(names) <= {t.name for t in plan_tasks(on, smoke_settings)} and set(names) <= set(eval_stages(on))
     assert all(stage_hash(n, on, 0) == stage_hash(n, cfg, 0) for n in STAGES if n not in names)   # the switch retrains nothing
@@ -115,6 +117,19 @@ def test_smoke_referenced_encoders_are_a_study(smoke_settings):
     from emotion_omni_lite.stage1 import stage1_features
     with pytest.raises(ConfigError, match='stages.stage1.aug_copies=0'):       # said before any feature is computed
         stage1_features(set_field(stage_config(names[2], cfg), 'stages.stage1.aug_copies', 1), smoke_settings)
+    c = stage_config(names[4], cfg)                                    # a calibration: five calm clips of each voice
+    assert c.emotion_encoder.speaker_reference == 'calm' and load_emotion_encoder(c, smoke_settings) is not None
+    cal_rows, cal_ins = load_query_emotion_inputs(c, smoke_settings)
+    clips = calm_clips(cal_rows)
+    assert all(0 < len(ix) <= CALM_CLIPS and all(cal_rows[i]['user_emotion'] == 'neutral' for i in ix) for ix in clips.values())
+    for v, ix in clips.items():                                        # its calm clips' pitch centred, the spread left as it is
+        f0 = lambda xs, k: torch.cat([xs[i][k][xs[i][k + 1] > 0].float() for i in range(len(xs)) if cal_rows[i]['voice'] == v])
+        assert abs(torch.cat([cal_ins[i][n][cal_ins[i][n + 1] > 0].float() for i in ix]).mean()) < 0.01, v
+        assert abs(f0(cal_ins, n).std() - f0(raw, n).std()) < 0.01, v
+    mc = json.loads((stage_folder(names[4], smoke_settings) / 'metrics.json').read_text())
+    espeak = [i for i, r in enumerate(cal_rows) if engine_of(r['voice']) == 'espeak']
+    assert mc['n_other_engine'] == len(set(espeak) - {i for ix in clips.values() for i in ix})   # calm clips not scored
+    assert figs['cross_engine_calibrated_piper_to_espeak'] == mc['acc_other_engine']
 
 
 def test_later_stages_cannot_change_encoders(smoke_settings, smoke_cfg):

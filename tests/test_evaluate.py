@@ -129,7 +129,7 @@ def test_lite_report_shows_the_gap(lite_settings, lite_cfg):
 
 
 def test_report_shows_the_referenced_study_only_when_it_ran():
-    "report.md's 'Heard from another engine': the rows heard against each voice's baseline, and stage 1 through them, appear with their own figures when those runs exist, and not otherwise."
+    "report.md's 'Heard from another engine': the rows heard against each voice's baseline or a calibration, and stage 1 through them, appear with their own figures when those runs exist, and not otherwise."
     from emotion_omni_lite.report import report_markdown
     flat = {'cross_engine_espeak_to_piper': 0.45, 'cross_engine_piper_to_espeak': 0.64, 'cross_engine_espeak_own_heldout_voice': 0.95}
     md = report_markdown(flat, {})
@@ -140,3 +140,8 @@ def test_report_shows_the_referenced_study_only_when_it_ran():
     assert "| espeak alone, each voice against its own baseline | — | 0.592 (piper)" in md
     assert "| piper alone, each voice against its own baseline | — | 0.807 (espeak)" in md
     assert '| reply style | — | 0.625 |' in md and 'cross_engine_reference = true' in md
+    assert 'calm clips' not in md
+    cal = {**ref, 'cross_engine_calibrated_espeak_to_piper': 0.497, 'cross_engine_calibrated_piper_to_espeak': 0.753}
+    md = report_markdown(cal, {})
+    assert "| espeak alone, each voice against five of its calm clips | — | 0.497 (piper)" in md
+    assert "| piper alone, each voice against five of its calm clips | — | 0.753 (espeak)" in md

@@ -7,7 +7,7 @@ ablation (5.3 minutes of `lite` training). Ten more steps for the emotion encode
 two cross-engine runs (they train a third of its steps), both stage-1 runs and both stage-2 runs (15.8 minutes),
 because a run's hash holds the hashes of the runs it read, and everything after the encoder learned from its
 features. Nothing is retrained by asking: `stage_state` and `stages_needed` only read, and `eol run` would train
-exactly the listed runs. The studies behind a switch (`stage1_espeak_only`, the `*_referenced` rows) are left out, as
+exactly the listed runs. The studies behind a switch (`stage1_espeak_only`, the `*_referenced` and `*_calibrated` rows) are left out, as
 `eol run` leaves them out; switched on, they would be out of date too.
 """
 from emotion_omni_lite.config import get_config, get_settings
