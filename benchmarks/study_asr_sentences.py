@@ -18,7 +18,10 @@ os.environ.setdefault('HF_HUB_OFFLINE', '1')
 
 import torch
 from emotion_omni_lite.config import get_config, get_settings
-from emotion_omni_lite.semantic_encoder import asr_job
+from emotion_omni_lite.dataset import load_query_mels
+from emotion_omni_lite.metrics import cer
+from emotion_omni_lite.semantic_encoder import asr_job, load_asr_model, transcribe
+from emotion_omni_lite.tts import engine_of
 from emotion_omni_lite.stages import run_stage
 
 
@@ -28,6 +31,7 @@ def main():
                     help="config changes, e.g. stages.asr.reading_sentences=6000 stages.asr.steps=1800")
     ap.add_argument('--threads', type=int, default=2)
     ap.add_argument('--seed', type=int, default=0)
+    ap.add_argument('--data-dir', default='data', help="the seed's lite dataset (bench_seeds.py's runs/seeds/s<N>/data for seed N)")
     ap.add_argument('--out', default='', help='run folder to keep (default: a temporary one)')
     a = ap.parse_args()
     changes = {}
@@ -39,13 +43,21 @@ def main():
     torch.set_num_threads(a.threads)
     cfg = get_config('lite', **changes)
     with tempfile.TemporaryDirectory() as tmp:
-        s = get_settings(preset='lite', out_dir=a.out or tmp, seed=a.seed, device='cpu')
+        s = get_settings(preset='lite', out_dir=a.out or tmp, data_dir=a.data_dir, seed=a.seed, device='cpu')
         t0 = time.time(); folder = run_stage('asr', cfg, asr_job, s); total = time.time() - t0
         m = json.loads((folder / 'metrics.json').read_text())
+        rows, mels = load_query_mels(cfg, s)                          # new sentences by engine: the ones evaluate_asr scores
+        idx = [i for i, r in enumerate(rows) if r['split'] == 'test_sentence']
+        idx = idx[::max(1, -(-len(idx) // 300))]
+        hyps = transcribe(load_asr_model(cfg, s), [mels[i] for i in idx])
+        by_engine = {e: round(cer([rows[i]['query_text'] for i, h in js], [h for i, h in js]), 4)
+                     for e in ('espeak', 'piper') if (js := [(i, h) for i, h in zip(idx, hyps) if engine_of(rows[i]['voice']) == e])}
     tc = cfg.stages.asr
     print(f"asr, seed {a.seed}, {a.threads} threads, {tc.steps} steps, {tc.reading_sentences} sentences read, "
-          f"{tc.aug_copies} augmented copies: {total:.0f} s (training {m['train_seconds']} s)")
+          f"{tc.aug_copies} augmented copies: {total:.0f} s (training {m['train_seconds']} s, "
+          f"reading {m.get('reading_seconds')} s)")
     print('CER:', {k[4:]: v for k, v in m.items() if k.startswith('cer_')})
+    print('CER on new sentences, by engine:', by_engine)
 
 
 if __name__ == '__main__':
