@@ -8,9 +8,9 @@ each voice's neutral queries alone as its reference. No training beyond the prob
 With --encoders it also prints the cross-engine emotion encoders, as heard (emotion_encoder_*_only, notebook 07),
 with each voice against its own baseline (emotion_encoder_*_referenced, notebook 08) and against a calibration, the
 pitch level and loudness of five of its calm clips (emotion_encoder_*_calibrated, notebook 08), training those a seed
-lacks: about 4 minutes a seed on 2 cores. With --stage1, stage 1 trained on espeak alone through each of the two espeak
-encoders (stage1_espeak_only, stage1_espeak_referenced), scored on Piper's tone-dependent dialogues: about 5 minutes
-a seed, and 5 more where the seed has no ASR and text LLM yet. Seed 0's runs are the main job's (runs/), the
+lacks: about 4 minutes a seed on 2 cores. With --stage1, stage 1 trained on espeak alone through each of the three espeak
+encoders (stage1_espeak_only, stage1_espeak_calibrated, stage1_espeak_referenced), scored on Piper's tone-dependent
+dialogues: about 8 minutes a seed, and 5 more where the seed has no ASR and text LLM yet. Seed 0's runs are the main job's (runs/), the
 others' runs/seeds/s<N>/runs.
 
     .venv/bin/python benchmarks/study_speaker_reference.py                 # seed 0: the main job's data/
@@ -30,7 +30,8 @@ from emotion_omni_lite.stages import stage_folder
 
 ENCODERS = {'as heard': 'emotion_encoder_{}_only', 'against five calm clips': 'emotion_encoder_{}_calibrated',
             "against the voice's baseline": 'emotion_encoder_{}_referenced'}
-STAGE1 = {'as heard': 'stage1_espeak_only', "against the voice's baseline": 'stage1_espeak_referenced'}
+STAGE1 = {'as heard': 'stage1_espeak_only', 'against five calm clips': 'stage1_espeak_calibrated',
+          "against the voice's baseline": 'stage1_espeak_referenced'}
 
 
 def encoder_rows(s) -> None:

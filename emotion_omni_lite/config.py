@@ -291,8 +291,9 @@ class EmotionTrainConfig(TrainConfig):
                                  # chain: noise, a room, gain and clipping, a phone line, a little pitch and tempo (audio.augment)
     cross_engine_reference: bool = False  # `eol run` also trains the two cross-engine encoders that hear each voice against
                                  # its own baseline (emotion_encoder_*_referenced), stage 1 on espeak through the first
-                                 # (stage1_espeak_referenced) and the two that hear it against five of its calm clips
-                                 # (emotion_encoder_*_calibrated): about 5 minutes more on `lite`, so off in the main job
+                                 # (stage1_espeak_referenced), and the two that hear it against five of its calm clips
+                                 # (emotion_encoder_*_calibrated) with stage 1 through the first (stage1_espeak_calibrated):
+                                 # about 8 minutes more on `lite`, so off in the main job
 
 @dataclass
 class Stage1TrainConfig(TrainConfig):

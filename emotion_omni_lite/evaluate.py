@@ -405,7 +405,9 @@ def run_figures(cfg: OmniConfig, s: Settings) -> dict:
             "stage 1 trained on espeak alone, on Piper against each voice's baseline: reply style (tone)":
                 rep.get('cross_engine_referenced_stage1_style_tone'),
             "trained on espeak alone, heard on Piper against five calm clips of each voice": rep.get('cross_engine_calibrated_espeak_to_piper'),
-            "trained on Piper alone, heard on espeak against five calm clips of each voice": rep.get('cross_engine_calibrated_piper_to_espeak')}
+            "trained on Piper alone, heard on espeak against five calm clips of each voice": rep.get('cross_engine_calibrated_piper_to_espeak'),
+            "stage 1 trained on espeak alone, on Piper against five calm clips: reply style (tone)":
+                rep.get('cross_engine_calibrated_stage1_style_tone')}
            if stage_applies('emotion_encoder_espeak_referenced', cfg) else {}),
     }
 
@@ -427,7 +429,8 @@ def engine_figures(cfg: OmniConfig, s: Settings) -> dict:
         x = m(f'emotion_encoder_{a}_only')
         out[f'cross_engine_{a}_to_{b}'], out[f'cross_engine_{a}_to_{b}_tone'] = x['acc_other_engine'], x['acc_other_engine_tone']
         out[f'cross_engine_{a}_own_heldout_voice'] = x['acc_heldout_voice']
-    for stage, pre in (('stage1_espeak_only', 'cross_engine_stage1'), ('stage1_espeak_referenced', 'cross_engine_referenced_stage1')):
+    for stage, pre in (('stage1_espeak_only', 'cross_engine_stage1'), ('stage1_espeak_referenced', 'cross_engine_referenced_stage1'),
+                       ('stage1_espeak_calibrated', 'cross_engine_calibrated_stage1')):
         if not stage_applies(stage, cfg): continue                   # stage 1 on espeak alone (a switch: off in the main job)
         x = m(stage)
         for k, key in (('reply_emotion', 'reply_emotion_acc'), ('style', 'style_match')):

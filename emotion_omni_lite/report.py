@@ -204,6 +204,10 @@ METRIC_NOTES = {
     'cross_engine_calibrated_piper_to_espeak': "… trained on Piper alone so, on every other espeak query",
     'cross_engine_calibrated_espeak_own_heldout_voice': "that calibrated espeak-only encoder on espeak's held-out voices",
     'cross_engine_calibrated_piper_own_heldout_voice': "that calibrated Piper-only encoder on Piper's held-out pseudo-speakers",
+    'cross_engine_calibrated_stage1_reply_emotion': "stage 1 trained on espeak alone through the calibrated espeak-only encoder (each voice against five of its calm clips): reply emotion on every other Piper dialogue",
+    'cross_engine_calibrated_stage1_style': "… its reply style on every other Piper dialogue",
+    'cross_engine_calibrated_stage1_own_reply_emotion': "… its reply emotion on espeak's held-out dialogues",
+    'cross_engine_calibrated_stage1_own_style': "… its reply style on espeak's held-out dialogues",
     'cross_engine_referenced_stage1_reply_emotion': "stage 1 trained on espeak alone through the referenced espeak-only encoder (each voice against its own baseline): reply emotion on every Piper dialogue",
     'cross_engine_referenced_stage1_style': "… its reply style on every Piper dialogue",
     'cross_engine_referenced_stage1_own_reply_emotion': "… its reply emotion on espeak's held-out dialogues",
@@ -266,6 +270,8 @@ def report_markdown(flat: dict, details: dict, figure_files: Sequence[str] = ())
         out.append(f"| both (the kit's) | espeak {_fmt(flat.get('input_emotion_acc_heldout_voice_espeak'))}, "
                    f"Piper {_fmt(flat.get('input_emotion_acc_heldout_voice_piper'))} | | |")
     for pre, how in (('cross_engine_stage1', "the espeak-only encoder (`stages.stage1.cross_engine = true`)"),
+                     ('cross_engine_calibrated_stage1', "the espeak-only encoder that hears each voice against five of its "
+                      "calm clips (`stages.emotion.cross_engine_reference = true`)"),
                      ('cross_engine_referenced_stage1', "the espeak-only encoder that hears each voice against its own "
                       "baseline (`stages.emotion.cross_engine_reference = true`)")):
         if f'{pre}_reply_emotion_tone' not in flat: continue

@@ -107,6 +107,11 @@ STAGES = {st.name: st for st in (
           'its calm clips (scored on the espeak voices)', ('data',), '08_emotional_cues', 'emotion_encoder.emotion_encoder_job',
           ('audio', 'emotion_encoder'), 'emotion', CROSS_ENGINE + (('emotion_encoder.train_engine', 'piper'),) + CALIBRATED,
           pretrained='emotion_encoder', lite_minutes=0.5, two_engines=True, switch='stages.emotion.cross_engine_reference'),
+    Stage('stage1_espeak_calibrated', 'stage 1 trained on espeak alone, hearing through the calibrated espeak-only emotion '
+          'encoder (scored on the Piper voices)', ('data', 'asr', 'emotion_encoder_espeak_calibrated', 'text_llm'), '11_stage1',
+          'stage1.stage1_job', ('adapter', 'llm', 'lora', 'emotion_head'), 'stage1',
+          CROSS_ENGINE + (('emotion_encoder.train_engine', 'espeak'),) + CALIBRATED, lite_minutes=2.3, two_engines=True,
+          switch='stages.emotion.cross_engine_reference'),
     Stage('stage2', 'stage 2: fusion gate, AdaLN, speech decoder', ('data', 'emotion_encoder', 'stage1'), '14_stage2',
           'stage2.stage2_job', ('units', 'fusion', 'decoder'), 'stage2', lite_minutes=3.0,
           prepare='stage2.prepare_stage2'),

@@ -80,7 +80,7 @@ def test_stage0_smoke_runs_and_reuse(smoke_settings, smoke_cfg):
 
 
 def test_smoke_referenced_encoders_are_a_study(smoke_settings):
-    "stages.emotion.cross_engine_reference: the two encoders that hear each voice against its own baseline, stage 1 through the first, and the two that hear it against a calibration of calm clips, stay out of the main job unless switched on, learn from referenced inputs, load by their own run and reach the report."
+    "stages.emotion.cross_engine_reference: the two encoders that hear each voice against its own baseline, stage 1 through the first, and the two that hear it against a calibration of calm clips (and stage 1 through the first), stay out of the main job unless switched on, learn from referenced inputs, load by their own run and reach the report."
     from emotion_omni_lite.cli import ensure_stages, plan_tasks
     from emotion_omni_lite.evaluate import engine_figures, eval_stages
     from emotion_omni_lite.emotion_encoder import CALM_CLIPS, REFERENCE_SPREAD, calm_clips, load_query_emotion_inputs
@@ -88,7 +88,7 @@ def test_smoke_referenced_encoders_are_a_study(smoke_settings):
     from emotion_omni_lite.stages import STAGES, stage_config, stage_folder, stage_hash
     cfg, on = get_config('smoke'), get_config('smoke', **{'stages.emotion.cross_engine_reference': True})
     names = ['emotion_encoder_espeak_referenced', 'emotion_encoder_piper_referenced', 'stage1_espeak_referenced',
-             'emotion_encoder_espeak_calibrated', 'emotion_encoder_piper_calibrated']
+             'emotion_encoder_espeak_calibrated', 'emotion_encoder_piper_calibrated', 'stage1_espeak_calibrated']
     assert not set(names) & {t.name for t in plan_tasks(cfg, smoke_settings)} and not set(names) & set(eval_stages(cfg))
     assert set(names) <= {t.name for t in plan_tasks(on, smoke_settings)} and set(names) <= set(eval_stages(on))
     assert all(stage_hash(n, on, 0) == stage_hash(n, cfg, 0) for n in STAGES if n not in names)   # the switch retrains nothing
@@ -130,6 +130,10 @@ def test_smoke_referenced_encoders_are_a_study(smoke_settings):
     espeak = [i for i, r in enumerate(cal_rows) if engine_of(r['voice']) == 'espeak']
     assert mc['n_other_engine'] == len(set(espeak) - {i for ix in clips.values() for i in ix})   # calm clips not scored
     assert figs['cross_engine_calibrated_piper_to_espeak'] == mc['acc_other_engine']
+    st1c = json.loads((stage_folder(names[5], smoke_settings) / 'metrics.json').read_text())   # stage 1 through the calibrated one
+    piper = [r for i, r in enumerate(cal_rows) if engine_of(r['voice']) == 'piper']
+    assert 0 < st1c['other_engine_n_eval'] <= len(piper) - sum(len(ix) for v, ix in clips.items() if engine_of(v) == 'piper')
+    assert figs['cross_engine_calibrated_stage1_style_tone'] == st1c['other_engine_tone_style_match']
 
 
 def test_later_stages_cannot_change_encoders(smoke_settings, smoke_cfg):
