@@ -301,7 +301,7 @@ def voice_baselines(rows: Sequence[dict], inputs: Sequence[torch.Tensor], n_mels
     for voice, items in by_voice.items():
         if items[0][2].shape[0] != n_mels + 2:
             raise ValueError(f"a baseline needs the pitch rows: inputs of {items[0][2].shape[0]} rows, expected n_mels + 2 = {n_mels + 2}")
-        ref = [x for i, r, x in items if reference == 'voice' or (i in calm if calm else r['user_emotion'] == 'neutral')]
+        ref = [x for i, r, x in items if reference == 'voice' or (i in calm if reference == 'calm' else r['user_emotion'] == 'neutral')]
         if not ref: raise ValueError(f"voice {voice!r} has no neutral query to take as its baseline: use reference='voice'")
         pitch = lambda xs: torch.cat([x[n_mels][x[n_mels + 1] > 0].float() for x in xs])
         level, spread = pitch(ref), pitch([x for _, _, x in items])
