@@ -6,12 +6,12 @@ features as measured, with each voice's mean and spread taken out (`cues.speaker
 each voice's neutral queries alone as its reference. No training beyond the probe: about 20 s a seed for the features.
 
 With --encoders it also prints the cross-engine emotion encoders, as heard (emotion_encoder_*_only, notebook 07),
-with each voice against its own baseline (emotion_encoder_*_referenced, notebook 08) and against a calibration, the
-pitch level and loudness of five of its calm clips (emotion_encoder_*_calibrated, notebook 08), training those a seed
-lacks: about 4 minutes a seed on 2 cores. With --stage1, stage 1 trained on espeak alone through each of the three espeak
-encoders (stage1_espeak_only, stage1_espeak_calibrated, stage1_espeak_referenced), scored on Piper's tone-dependent
-dialogues: about 8 minutes a seed, and 5 more where the seed has no ASR and text LLM yet. Seed 0's runs are the main job's (runs/), the
-others' runs/seeds/s<N>/runs.
+against a calibration, the pitch level and loudness of five calm clips of each voice (emotion_encoder_*_calibrated,
+notebook 08), and against each voice's full baseline (emotion_encoder_*_referenced, notebook 08), training those a
+seed lacks: about 4 minutes a seed on 2 cores. With --stage1, stage 1 trained on espeak alone through each of the
+three espeak encoders (stage1_espeak_only, stage1_espeak_calibrated, stage1_espeak_referenced), scored on Piper's
+tone-dependent dialogues: about 8 minutes a seed, and 5 more where the seed has no ASR and text LLM yet. Seed 0's
+runs are the main job's (runs/), the others' runs/seeds/s<N>/runs.
 
     .venv/bin/python benchmarks/study_speaker_reference.py                 # seed 0: the main job's data/
     .venv/bin/python benchmarks/study_speaker_reference.py --seeds 0 1 2   # seeds 1, 2: bench_seeds.py's runs/seeds/s<N>/data
