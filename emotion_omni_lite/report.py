@@ -263,7 +263,7 @@ def report_markdown(flat: dict, details: dict, figure_files: Sequence[str] = ())
         for a, b in (('espeak', 'piper'), ('piper', 'espeak')):
             out.append(f"| {a} alone | {_fmt(flat.get(f'cross_engine_{a}_own_heldout_voice'))} | "
                        f"{_fmt(flat.get(f'cross_engine_{a}_to_{b}'))} ({b}) | {_fmt(flat.get(f'cross_engine_{a}_to_{b}_tone'))} |")
-        for kind, how in (('referenced', 'each voice against its own baseline'), ('calibrated', 'each voice against five of its calm clips')):
+        for kind, how in (('calibrated', 'each voice against five of its calm clips'), ('referenced', 'each voice against its own baseline')):
             for a, b in (('espeak', 'piper'), ('piper', 'espeak')) if f'cross_engine_{kind}_espeak_to_piper' in flat else ():
                 out.append(f"| {a} alone, {how} | {_fmt(flat.get(f'cross_engine_{kind}_{a}_own_heldout_voice'))} | "
                            f"{_fmt(flat.get(f'cross_engine_{kind}_{a}_to_{b}'))} ({b}) | {_fmt(flat.get(f'cross_engine_{kind}_{a}_to_{b}_tone'))} |")
