@@ -257,7 +257,8 @@ def report_markdown(flat: dict, details: dict, figure_files: Sequence[str] = ())
     if 'cross_engine_espeak_to_piper' in flat:
         out += ['', '## Heard from another engine', '', "The query emotion (six classes, chance 17 %) read by emotion encoders "
                 "trained on one TTS engine's queries alone, on every query of the engine they never heard; beside it, the "
-                "kit's encoder (trained on both) on each engine's held-out voices.", '',
+                "kit's encoder (trained on both) on each engine's held-out voices." + (" The calibrated rows leave out the five "
+                "calm clips of each voice they hear it against." if 'cross_engine_calibrated_espeak_to_piper' in flat else ''), '',
                 '| encoder trained on | its own engine, held-out voices | the other engine, all queries | … tone-dependent |',
                 '|---|---|---|---|']
         for a, b in (('espeak', 'piper'), ('piper', 'espeak')):

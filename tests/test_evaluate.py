@@ -145,5 +145,5 @@ def test_report_shows_the_referenced_study_only_when_it_ran():
            'cross_engine_calibrated_stage1_reply_emotion_tone': 0.567, 'cross_engine_calibrated_stage1_style_tone': 0.458}
     md = report_markdown(cal, {})
     assert 'against five of its calm clips (`stages.emotion.cross_engine_reference = true`)' in md and '| reply style | — | 0.458 |' in md
-    assert "| espeak alone, each voice against five of its calm clips | — | 0.497 (piper)" in md
+    assert "| espeak alone, each voice against five of its calm clips | — | 0.497 (piper)" in md and 'leave out the five calm clips' in md
     assert "| piper alone, each voice against five of its calm clips | — | 0.753 (espeak)" in md
