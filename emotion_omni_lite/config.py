@@ -440,7 +440,8 @@ def check_config(c: OmniConfig):
           "or 'calm' (a few of its neutral queries, as a calibration)")
     _need(not ref or c.emotion_encoder.train_engine, 'emotion_encoder.speaker_reference',
           f"{ref!r} is a cross-engine study: it needs emotion_encoder.train_engine ('espeak' or 'piper'), because the kit's "
-          "own encoder hears one clip alone, as the probe panel gives it; run it as the stages emotion_encoder_*_referenced")
+          "own encoder hears one clip alone, as the probe panel gives it; run it as the stages emotion_encoder_*_referenced "
+          "or emotion_encoder_*_calibrated")
     _need(0 < c.data.heldout_sentence_frac < 1, 'data.heldout_sentence_frac', f"must be in (0, 1), got {c.data.heldout_sentence_frac}")
     _need(c.vocoder.kind in ('cosyvoice2', 'griffin_lim'), 'vocoder.kind', f"{c.vocoder.kind!r}: use 'cosyvoice2' or 'griffin_lim'")
     _need(c.units.kind in ('external', 'kmeans_mel'), 'units.kind', f"{c.units.kind!r}: use 'external' (speech-token files you "

@@ -386,7 +386,7 @@ def emotion_encoder_job(cfg: OmniConfig, settings: Settings) -> StageJob:
     if cfg.emotion_encoder.speaker_reference and (tc.aug_copies or tc.train_on_replies):
         raise ConfigError("emotion_encoder.speaker_reference: each voice's baseline comes from its clean queries, which the "
                           "augmented copies and the assistant's replies are not; set stages.emotion.aug_copies=0 and "
-                          "stages.emotion.train_on_replies=0 (the emotion_encoder_*_referenced stages do)")
+                          "stages.emotion.train_on_replies=0 (the emotion_encoder_*_referenced and *_calibrated stages do)")
     rows, mels = load_query_emotion_inputs(cfg, settings)
     heard = lambda voice: not only or engine_of(voice, cfg.data.tts) == only     # a cross-engine run hears one engine
     data = [(mels[i], _label(r)) for i, r in enumerate(rows) if r['split'] == 'train' and heard(r['voice'])]

@@ -98,7 +98,7 @@ STAGES = {st.name: st for st in (
           'encoder (scored on the Piper voices)', ('data', 'asr', 'emotion_encoder_espeak_referenced', 'text_llm'), '11_stage1',
           'stage1.stage1_job', ('adapter', 'llm', 'lora', 'emotion_head'), 'stage1',
           CROSS_ENGINE + (('emotion_encoder.train_engine', 'espeak'),) + REFERENCED, lite_minutes=2.5, two_engines=True,
-          switch='stages.emotion.cross_engine_reference'),   # the three referenced rows: `eol run --jobs 1`, alone
+          switch='stages.emotion.cross_engine_reference'),   # this and the five rows around it: `eol run --jobs 1`, alone
     Stage('emotion_encoder_espeak_calibrated', 'emotion encoder trained on espeak alone, hearing each voice against five of '
           'its calm clips (scored on the Piper voices)', ('data',), '08_emotional_cues', 'emotion_encoder.emotion_encoder_job',
           ('audio', 'emotion_encoder'), 'emotion', CROSS_ENGINE + (('emotion_encoder.train_engine', 'espeak'),) + CALIBRATED,
