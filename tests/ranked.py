@@ -59,3 +59,5 @@ if __name__ == '__main__':
     else:
         from emotion_omni_lite.cli import run_pipeline
         run_pipeline('smoke')                                               # every stage, then the evaluation
+    if torch.distributed.is_initialized():                                  # its threads joined before exit: a gloo group
+        torch.distributed.destroy_process_group()                           # left to the interpreter can abort at teardown
