@@ -9,7 +9,7 @@ from torch import nn
 
 from typing import Callable, Optional, Sequence
 
-from .config import OmniConfig
+from .config import ConfigError, OmniConfig
 from .train import COMPUTE_DTYPES
 from .semantic_encoder import build_semantic_encoder
 from .emotion_encoder import build_emotion_encoder
@@ -210,6 +210,8 @@ PLANS = (('DDP', False, False), ('DDP + checkpointing', False, True), ('ZeRO-3 /
 
 def memory_plan(cfg: OmniConfig, **shapes) -> dict:
     "Per training stage: its memory on one GPU (GiB) and the GPUs of each size in `GPU_GIB` it needs under each plan in `PLANS`."
+    for k, v in shapes.items():
+        if not v > 0: raise ConfigError(f"{k}={v}: the shapes the memory plan sizes must be positive (e.g. `eol params --memory --{k.replace('_', '-')} 15`)")
     out = {}
     for st in ('stage1', 'stage2'):
         m = stage_memory(cfg, st, **shapes)
