@@ -24,7 +24,7 @@ from .course import pack_run, render_course, sync_headers, unpack_run
 
 # %% auto #0
 __all__ = ['MODULES', 'PIPELINE', 'runner', 'train_stage', 'ensure_stages', 'evaluate_stage', 'Task', 'plan_tasks',
-           'default_jobs', 'run_tasks', 'run_pipeline', 'build_parser', 'main']
+           'default_jobs', 'run_tasks', 'run_pipeline', 'build_parser', 'main', 'end_process_group']
 
 # %% ../nbs/91_cli.ipynb #7fb68269
 MODULES = {m.__name__.rsplit('.', 1)[-1]: m for m in (dataset, semantic_encoder, emotion_encoder, text_llm, stage1, vocoder, stage2)}
@@ -294,5 +294,11 @@ def main(argv=None):
         where = e.filename or 'a file the kit writes'
         print(f"eol {a.cmd}: {where}: {e.strerror or e} — free some space, fix its permissions, or point data_dir / out_dir "
               "(settings.ini, EOL_DATA_DIR / EOL_OUT_DIR) at a writable folder", file=sys.stderr); sys.exit(2)
+    finally: end_process_group()
+
+def end_process_group():
+    "A process started by a launcher (torchrun, `accelerate launch`: `WORLD_SIZE` set) leaves its process group before it exits: a gloo group left to the interpreter's teardown can abort the process after its work is done."
+    import torch.distributed as dist
+    if 'WORLD_SIZE' in os.environ and dist.is_available() and dist.is_initialized(): dist.destroy_process_group()
 
 if __name__ == '__main__' and not hasattr(sys, 'ps1') and 'ipykernel' not in sys.modules: main()
