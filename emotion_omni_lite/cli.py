@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional, Sequence
 
-from .config import ConfigError, OmniConfig, Settings, get_config, get_settings, resolve_device
+from .config import ConfigError, OmniConfig, Settings, get_config, get_settings, resolve_device, run_device
 from .audio import AudioError
 from .train import (THREAD_VARIABLES, CheckpointError, is_main_process, limit_threads, process_rank,
                                      usable_cores, wait_for_everyone)
@@ -193,6 +193,8 @@ def run_pipeline(preset: str | None = None, force: bool = False, stages=None, jo
         stages = [n for n in PIPELINE if n not in STAGES or not STAGES[n].overrides]   # run only when asked for by name
         print(f"pretrained parts: the ablation stages are left out ({', '.join(n for n in STAGES if STAGES[n].overrides)}); "
               "name them with --stages to train them")
+    if jobs is not None and jobs < 1: raise ConfigError(f"jobs={jobs}: run at least one worker process (--jobs 1 trains in this process)")
+    run_device(s)                                                      # a device that is not there: said now, not a stage later
     jobs = default_jobs(s) if jobs is None else jobs
     if process_rank()[1] > 1: jobs = 1                                 # launched on several processes: they train together
     print(f"emotion_omni_lite main job: preset '{s.preset}', data in {s.data_path}, runs in {s.run_path}, "

@@ -11,8 +11,8 @@ from typing import Optional
 
 # %% auto #0
 __all__ = ['EMOTIONS', 'PRECISIONS', 'SETTINGS_KEYS', 'PRESETS', 'ConfigError', 'emotion_index', 'Settings', 'find_settings_file',
-           'get_settings', 'resolve_device', 'run_device', 'AudioConfig', 'DataConfig', 'UnitConfig',
-           'SemanticEncoderConfig', 'EmotionEncoderConfig', 'AdapterConfig', 'LLMConfig', 'LoRAConfig',
+           'get_settings', 'device_available', 'resolve_device', 'run_device', 'AudioConfig', 'DataConfig',
+           'UnitConfig', 'SemanticEncoderConfig', 'EmotionEncoderConfig', 'AdapterConfig', 'LLMConfig', 'LoRAConfig',
            'EmotionHeadConfig', 'FusionConfig', 'SpeechDecoderConfig', 'VocoderConfig', 'TrainConfig', 'ASRTrainConfig',
            'EmotionTrainConfig', 'Stage1TrainConfig', 'Stage2TrainConfig', 'StagesConfig', 'OmniConfig', 'check_values',
            'check_config', 'full_config', 'lite_config', 'smoke_config', 'set_field', 'set_fields', 'check_checkpoint',
@@ -107,10 +107,22 @@ def get_settings(path: Optional[Path] = None, **overrides) -> Settings:
         if hub is not None: hub.HF_HUB_OFFLINE = True                    # variable when it was imported
     return s
 
-def resolve_device(device: str = 'auto') -> str:
-    "`auto` picks cuda, then mps, then cpu."
+def device_available(device: str) -> bool:
+    "Whether this torch can compute on `device` ('cpu', 'cuda', 'cuda:N', 'mps')."
     import torch
-    if device != 'auto': return device
+    d = torch.device(device)
+    if d.type == 'cuda': return torch.cuda.is_available() and (d.index or 0) < torch.cuda.device_count()
+    if d.type == 'mps': return bool(getattr(torch.backends, 'mps', None)) and torch.backends.mps.is_available()
+    return True
+
+def resolve_device(device: str = 'auto') -> str:
+    "`auto` picks cuda, then mps, then cpu; a device named outright must be there (a `ConfigError` names it, not a silent CPU)."
+    import torch
+    if device != 'auto':
+        if not device_available(device):
+            raise ConfigError(f"device {device!r} (settings.ini `device`, EOL_DEVICE): this torch {torch.__version__} sees no such "
+                              "device — set device = auto (the best there is) or cpu, or install a torch build for it")
+        return device
     if torch.cuda.is_available(): return 'cuda'
     if getattr(torch.backends, 'mps', None) and torch.backends.mps.is_available(): return 'mps'
     return 'cpu'

@@ -19,6 +19,8 @@ def on_cuda(smoke_settings, smoke_cfg, tmp_path, monkeypatch):
     runs = tmp_path / 'runs'
     shutil.copytree(smoke_settings.out_dir, runs, ignore=shutil.ignore_patterns('stage1_features', 'stage2_features', 'report'))
     monkeypatch.setattr(torch, 'Generator', lambda device='cpu': fake_generator(device))
+    from emotion_omni_lite import config
+    monkeypatch.setattr(config, 'device_available', lambda d: True)   # the pretend GPU is there
     return get_settings(preset='smoke', data_dir=str(smoke_settings.data_dir), out_dir=str(runs), device='cuda')
 
 

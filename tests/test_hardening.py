@@ -130,6 +130,23 @@ def test_an_unwritable_folder_is_named_with_the_fix(env, monkeypatch):
     assert snapshot(env) == before
 
 
+
+@pytest.mark.parametrize('args, env_device, said', [
+    (['--jobs', '0'], None, 'jobs=0: run at least one worker'),
+    (['--jobs', '-2'], None, 'jobs=-2: run at least one worker'),
+    ([], 'cuda', "device 'cuda'"),                  # asked for outright, not there: not a silent CPU run
+])
+def test_eol_run_refuses_a_bad_job_setting_before_it_builds_anything(env, monkeypatch, args, env_device, said):
+    import contextlib, io
+    from emotion_omni_lite import config
+    if env_device:
+        monkeypatch.setenv('EOL_DEVICE', env_device)
+        monkeypatch.setattr(config, 'device_available', lambda d: False)   # as on a machine without it
+    with contextlib.redirect_stderr(e := io.StringIO()), contextlib.redirect_stdout(io.StringIO()):
+        with pytest.raises(SystemExit) as x: cli.main(['run', '--preset', 'smoke', '--stages', 'data', *args])
+    assert x.value.code == 2 and said in e.getvalue(), e.getvalue()
+    assert not (env / 'data').exists() and not (env / 'runs').exists()
+
 # ---- the audio reader: arrays and files it must read right ----
 def test_many_channels_are_averaged_over_channels_not_time(tmp_path):
     sf.write(str(tmp_path / 'c20.wav'), np.tile(SPEECHY[:, None], (1, 20)), SR)
