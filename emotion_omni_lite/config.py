@@ -11,12 +11,12 @@ from typing import Optional
 
 # %% auto #0
 __all__ = ['EMOTIONS', 'PRECISIONS', 'SETTINGS_KEYS', 'PRESETS', 'ConfigError', 'emotion_index', 'Settings', 'find_settings_file',
-           'get_settings', 'device_available', 'resolve_device', 'run_device', 'AudioConfig', 'DataConfig',
-           'UnitConfig', 'SemanticEncoderConfig', 'EmotionEncoderConfig', 'AdapterConfig', 'LLMConfig', 'LoRAConfig',
-           'EmotionHeadConfig', 'FusionConfig', 'SpeechDecoderConfig', 'VocoderConfig', 'TrainConfig', 'ASRTrainConfig',
-           'EmotionTrainConfig', 'Stage1TrainConfig', 'Stage2TrainConfig', 'StagesConfig', 'OmniConfig', 'check_values',
-           'check_config', 'full_config', 'lite_config', 'smoke_config', 'set_field', 'set_fields', 'check_checkpoint',
-           'preset_overrides', 'get_config']
+           'read_settings_file', 'get_settings', 'device_available', 'resolve_device', 'run_device', 'AudioConfig',
+           'DataConfig', 'UnitConfig', 'SemanticEncoderConfig', 'EmotionEncoderConfig', 'AdapterConfig', 'LLMConfig',
+           'LoRAConfig', 'EmotionHeadConfig', 'FusionConfig', 'SpeechDecoderConfig', 'VocoderConfig', 'TrainConfig',
+           'ASRTrainConfig', 'EmotionTrainConfig', 'Stage1TrainConfig', 'Stage2TrainConfig', 'StagesConfig',
+           'OmniConfig', 'check_values', 'check_config', 'full_config', 'lite_config', 'smoke_config', 'set_field',
+           'set_fields', 'check_checkpoint', 'preset_overrides', 'get_config']
 
 # %% ../nbs/00_config.ipynb #e66c34f2
 EMOTIONS = ('neutral', 'happy', 'sad', 'angry', 'surprised', 'fearful')
@@ -76,6 +76,19 @@ def _coerce(key, value):
         raise ConfigError(f"offline must be true or false, got {value!r}")
     return str(value).strip()
 
+def read_settings_file(f: Path, keep_case: bool = False) -> configparser.ConfigParser:
+    "The settings file parsed; a line it cannot read, or a section `[emotion_omni_lite.<name>]` for no preset, is a `ConfigError` naming it."
+    cp = configparser.ConfigParser()
+    if keep_case: cp.optionxform = str                               # dotted config fields keep their case
+    try: cp.read(f)
+    except configparser.Error as e:
+        what = str(e).replace(f"While reading from {f!r} ", '').replace(f"Source contains parsing errors: {f!r}", 'a line it cannot read:')
+        raise ConfigError(f"{f}: {' '.join(what.split())} — write each setting once, as a `key = value` line under "
+                          "[emotion_omni_lite] or [emotion_omni_lite.<preset>]") from None
+    stray = [s for s in cp.sections() if s.startswith('emotion_omni_lite.') and s.split('.', 1)[1] not in PRESETS]
+    if stray: raise ConfigError(f"{f}: section [{stray[0]}] names no preset: use [emotion_omni_lite.<preset>] with one of {', '.join(PRESETS)}")
+    return cp
+
 def get_settings(path: Optional[Path] = None, **overrides) -> Settings:
     "Settings from defaults < `settings.ini` < `EOL_*` environment variables < `overrides`."
     vals, src = {}, 'defaults'
@@ -83,8 +96,7 @@ def get_settings(path: Optional[Path] = None, **overrides) -> Settings:
     base = Path.cwd()
     if f is not None:
         if not f.exists(): raise ConfigError(f"settings file {f} does not exist: fix EOL_SETTINGS or the path")
-        cp = configparser.ConfigParser()
-        cp.read(f)
+        cp = read_settings_file(f)
         if 'emotion_omni_lite' not in cp: raise ConfigError(f"{f} has no [emotion_omni_lite] section")
         unknown = set(cp['emotion_omni_lite']) - set(SETTINGS_KEYS)
         if unknown: raise ConfigError(f"{f}: unknown setting(s) {sorted(unknown)}; known: {', '.join(SETTINGS_KEYS)}")
@@ -586,8 +598,7 @@ def preset_overrides(preset: str, path: Optional[Path] = None) -> dict:
     import typing
     f = Path(path) if path else find_settings_file()
     if f is None or not f.exists(): return {}
-    cp = configparser.ConfigParser(); cp.optionxform = str
-    cp.read(f)
+    cp = read_settings_file(f, keep_case=True)
     sec = f'emotion_omni_lite.{preset}'
     if sec not in cp: return {}
     out, base = {}, PRESETS[preset]()

@@ -112,6 +112,21 @@ def test_bad_settings(tmp_path, monkeypatch):
         get_settings(ini)
 
 
+@pytest.mark.parametrize('text, said', [
+    ('[emotion_omni_lite]\npreset = lite\npreset = smoke\n', "line 3.*'preset'.*already exists"),
+    ('[emotion_omni_lite]\npreset lite\n', "cannot read.*line 2.*preset lite"),
+    ('[emotion_omni_lite]\npreset = lite\n[emotion_omni_lite.lit]\nllm.hidden_size = 16\n', r'\[emotion_omni_lite.lit\] names no preset'),
+])
+def test_a_settings_file_it_cannot_read_is_named_with_the_line(tmp_path, monkeypatch, text, said):
+    "A malformed line, a setting given twice, a section for no preset: a ConfigError naming the file and what to fix, for settings and config alike."
+    monkeypatch.delenv('EOL_PRESET', raising=False)
+    ini = tmp_path / 'settings.ini'; ini.write_text(text)
+    with pytest.raises(ConfigError, match=said) as e: get_settings(ini)
+    assert str(ini) in str(e.value)
+    monkeypatch.setenv('EOL_SETTINGS', str(ini))
+    with pytest.raises(ConfigError, match=said): get_config('lite')
+
+
 def test_repo_settings_file_is_found_from_notebooks_folder(monkeypatch):
     monkeypatch.delenv('EOL_SETTINGS', raising=False); monkeypatch.delenv('EOL_PRESET', raising=False)
     monkeypatch.chdir(ROOT / 'nbs')
