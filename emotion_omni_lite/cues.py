@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .config import EMOTIONS, OmniConfig, Settings, get_settings
-from .emotion_encoder import classify_emotion, emotion_features, score_predictions
+from .emotion_encoder import CALM_CLIPS, calm_clips, classify_emotion, emotion_features, score_predictions
 from .audio import SAMPLE_RATE, change_rate, energy_contour, load_audio, pitch_contour, shift_pitch
 from .dataset import audio_path, load_dialogues
 from .semantic_encoder import CharTokenizer
@@ -189,16 +189,20 @@ def _timing_probe(rows, s, hidden, steps, seed) -> dict:
     return out
 
 # %% ../nbs/08_emotional_cues.ipynb #a62936a4
-def speaker_normalized(x: torch.Tensor, rows: Sequence[dict], reference: str = 'all') -> torch.Tensor:
-    "Features [N, F] heard relative to each voice: minus the voice's mean, over the voice's spread (`reference='neutral'`: the mean of its neutral queries)."
-    if reference not in ('all', 'neutral'):
-        raise ValueError(f"reference={reference!r}: use 'all' (every query of the voice) or 'neutral' (its neutral queries only)")
+def speaker_normalized(x: torch.Tensor, rows: Sequence[dict], reference: str = 'all', calm: int = CALM_CLIPS) -> torch.Tensor:
+    "Features [N, F] heard relative to each voice: minus the voice's mean, over the voice's spread (`reference='neutral'`: the mean of its neutral queries; `'calm'`: of its first `calm` neutral queries, `calm_clips`)."
+    if reference not in ('all', 'neutral', 'calm'):
+        raise ValueError(f"reference={reference!r}: use 'all' (every query of the voice), 'neutral' (its neutral queries only) "
+                         "or 'calm' (its first `calm` neutral queries)")
     if len(rows) != len(x): raise ValueError(f"{len(rows)} rows but {len(x)} feature rows: pass the rows the features were computed from")
+    if reference == 'calm' and calm < 1: raise ValueError(f"calm={calm}: a calm reference needs at least one neutral query a voice")
     x, voices = x.float(), [r['voice'] for r in rows]
     out, neutral = torch.empty_like(x), torch.tensor([r['user_emotion'] == 'neutral' for r in rows])   # [N, F], [N]
+    if reference == 'calm':                                                  # the first `calm` of them, in row order
+        neutral = torch.zeros(len(rows), dtype=torch.bool); neutral[[i for c in calm_clips(rows, calm).values() for i in c]] = True
     for v in dict.fromkeys(voices):
         sel = torch.tensor([u == v for u in voices])                        # [N] this voice's queries
-        ref = sel & neutral if reference == 'neutral' else sel
+        ref = sel & neutral if reference != 'all' else sel
         if not ref.any(): raise ValueError(f"voice {v!r} has no neutral query to take as its reference: use reference='all'")
         out[sel] = (x[sel] - x[ref].mean(0)) / x[sel].std(0, correction=0).clamp(min=1e-6)
     return out
