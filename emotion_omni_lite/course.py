@@ -343,6 +343,9 @@ def render_course(preset: Optional[str] = None, out=None, only: Optional[Sequenc
     import plotly
     root = Path(root or repo_root())
     s = settings or get_settings(preset=preset)
+    stems = [p.stem for p in notebooks(root)]
+    if only and (unknown := [n for n in only if n not in stems]):       # a typo would render an empty course
+        raise ConfigError(f"no notebook named {', '.join(unknown)}: name them by stem, e.g. {stems[0]} (one of {', '.join(stems)})")
     out = Path(out or Path(s.run_path) / 'course')
     out.mkdir(parents=True, exist_ok=True)
     shutil.copy(Path(plotly.__file__).parent / 'package_data' / 'plotly.min.js', out / 'plotly.min.js')

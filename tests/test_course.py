@@ -76,6 +76,14 @@ def test_page_outputs_work_offline():
     assert 'Plotly.newPlot' in out[0]['data']['text/html'] and 'cdn.plot.ly' not in out[1]['data']['text/html']
 
 
+def test_a_notebook_name_it_does_not_know_is_refused_before_anything_is_written(smoke_settings, tmp_path):
+    from emotion_omni_lite.config import ConfigError
+    from emotion_omni_lite.course import render_course
+    with pytest.raises(ConfigError, match='no notebook named 08_cues: .*08_emotional_cues'):
+        render_course(out=tmp_path / 'course', only=['08_emotional_cues', '08_cues'], root=ROOT, settings=smoke_settings)
+    assert not (tmp_path / 'course').exists()
+
+
 CHROMIUM = Path('/usr/bin/chromium')
 
 def test_smoke_course_renders_and_draws_offline(smoke_settings, tmp_path):
