@@ -367,6 +367,9 @@ QUALITY = {
     "trained on Piper alone, heard on espeak against each voice's baseline": None,
     "stage 1 trained on espeak alone, on Piper against each voice's baseline: reply emotion (tone)": None,
     "stage 1 trained on espeak alone, on Piper against each voice's baseline: reply style (tone)": None,
+    'trained on espeak alone, heard on Piper against five calm clips of each voice': None,   # the same switch
+    'trained on Piper alone, heard on espeak against five calm clips of each voice': None,
+    'stage 1 trained on espeak alone, on Piper against five calm clips: reply style (tone)': None,
 }
 
 def _meets(cmp: str, value: float, level: float) -> bool:

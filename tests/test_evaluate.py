@@ -128,6 +128,16 @@ def test_lite_report_shows_the_gap(lite_settings, lite_cfg):
     print(benchmark_table(rep))
 
 
+def test_every_figure_the_card_can_read_is_in_quality():
+    "run_figures names each figure by its QUALITY row: a name missing there (a study row behind a switch) would stop the report card."
+    import ast, inspect, textwrap
+    from emotion_omni_lite.evaluate import run_figures
+    from emotion_omni_lite.report import QUALITY
+    tree = ast.parse(textwrap.dedent(inspect.getsource(run_figures)))
+    names = {k.value for n in ast.walk(tree) if isinstance(n, ast.Dict) for k in n.keys if isinstance(k, ast.Constant) and isinstance(k.value, str)}
+    assert len(names) > 30 and names == set(QUALITY), (names - set(QUALITY), set(QUALITY) - names)
+
+
 def test_report_shows_the_referenced_study_only_when_it_ran():
     "report.md's 'Heard from another engine': the rows heard against each voice's baseline or a calibration, and stage 1 through them, appear with their own figures when those runs exist, and not otherwise."
     from emotion_omni_lite.report import report_markdown
