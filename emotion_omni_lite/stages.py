@@ -200,7 +200,7 @@ def _read(p: Path) -> dict:
     return d if isinstance(d, dict) else {}
 
 def stage_state(name: str, cfg: OmniConfig, settings: Settings) -> str:
-    "`done`, `pretrained`, `missing`, `unfinished` (started, not finished) or `other` (a run of another config)."
+    "`done`, `pretrained`, `missing`, `unfinished` (started, not finished), `other` (a run of another config) or `damaged` (finished, but its files no longer match their record)."
     st = _stage(name)
     if pretrained_source(st.name, stage_config(st.name, cfg)): return 'pretrained'
     folder, want = stage_folder(st.name, settings), stage_hash(st.name, cfg, settings.seed)
