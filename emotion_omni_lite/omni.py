@@ -308,7 +308,7 @@ def condition_following(omni, f2: dict, idx: Sequence[int], audio_cfg, streaming
     "Speak each reply's true-text states under every reply emotion's vector: how often the speech follows the vector, how often the words."
     c, vec_hits, text_hits, n = omni.centroids, 0, 0, 0
     spoken = omni.speak_states_many([(f2['h'][i], f2['e'][i], v) for i in idx for v in c.centroids], streaming)   # one batch
-    for j, i in enumerate(idx):                                       # each reply's six clips judged together
+    for j, i in enumerate(idx):                                       # each reply's clips, one per reply emotion, judged together
         ws = [w if len(w) >= MIN_SAMPLES else torch.zeros(MIN_SAMPLES) for _, w in spoken[j * len(c.labels):(j + 1) * len(c.labels)]]
         pr = classify_emotion(omni.emotion_encoder, ws, audio_cfg).argmax(-1)
         for lab, p in zip(c.labels, pr.tolist()):
