@@ -4,7 +4,7 @@ Trains the semantic encoder (Whisper ASR stand-in) and the emotion encoder into 
 repo's lite dataset is reused, built first if missing) and prints seconds per step and the quality figures.
 Target: both encoders together in at most 3 minutes on a 2-core CPU.
 
-    .venv/bin/python benchmarks/bench_encoders.py [--preset lite] [--threads 2]
+    .venv/bin/python benchmarks/bench_encoders.py [--preset lite] [--threads N]   (N = 0, the default: torch's own count)
 """
 import argparse, json, os, tempfile, time
 os.environ.setdefault('HF_HUB_OFFLINE', '1')

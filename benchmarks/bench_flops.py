@@ -8,7 +8,7 @@ dispatcher and small allocations — and the profiler's own cost, so it reads lo
 Needs a finished lite run (the main job's; stages 1 and 2 read their cached features). Same dtype (float32) and
 threads for the matmul and the stages; run it where nothing else is computing.
 
-    .venv/bin/python benchmarks/bench_flops.py [--threads 2] [--steps 20] [--stages asr emotion_encoder ...]
+    .venv/bin/python benchmarks/bench_flops.py [--threads N] [--steps 20]   # N = 0, the default: torch's own count [--stages asr emotion_encoder ...]
     .venv/bin/python benchmarks/bench_flops.py --stages stage1 --set lora.dropout=0.05    # a recipe change, side by side
 """
 import argparse, ast, importlib, os, time

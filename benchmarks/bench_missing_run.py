@@ -1,4 +1,4 @@
-"""How long a loader takes to say that a run is missing (it never trains): `python benchmarks/bench_missing_run.py`."""
+"""How long a loader takes to say that a run is missing (it never trains): `.venv/bin/python benchmarks/bench_missing_run.py`."""
 import argparse, statistics, tempfile, time
 
 from emotion_omni_lite.config import get_config, get_settings

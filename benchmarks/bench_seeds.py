@@ -11,7 +11,7 @@ Seed 0 is the main job's own run (`data/`, `runs/`); other seeds train under `ru
 reused, as in the main job). Each seed costs one main job (its evaluation computes the speech figures); run it where
 nothing else is training.
 
-    .venv/bin/python benchmarks/bench_seeds.py [--seeds 0 1 2] [--threads 1] [--json runs/seeds/figures.json]
+    .venv/bin/python benchmarks/bench_seeds.py [--seeds 0 1 2] [--threads N] [--json runs/seeds/figures.json]
 """
 import argparse, json, os, statistics, subprocess, sys, time
 from pathlib import Path

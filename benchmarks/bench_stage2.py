@@ -1,11 +1,11 @@
 """Stage 2 latency on CPU: time to first text token, time to first audio and real-time factor of `respond`.
 
-Run: EOL_PRESET=lite .venv/bin/python benchmarks/bench_stage2.py [n_queries] [--figures]
-Trains the missing lite stages first (minutes); the timed part is only `respond` on held-out queries.
-`--figures` also prints the emotion accuracy and pocketsphinx WER of generated speech, with AdaLN and without
-(the ablation trains its own stage 2 run, `stage2_no_adaln`).
+Run: EOL_PRESET=lite .venv/bin/python benchmarks/bench_stage2.py [n_queries] [--threads 2] [--figures]
+Reads a finished lite run (`bash scripts/main.sh`; nothing trains here: a missing stage is named with the command that
+makes it); the timed part is only `respond` on held-out queries. `--figures` also prints the emotion accuracy and
+pocketsphinx WER of generated speech, with AdaLN and without (the ablation's own stage 2 run, `stage2_no_adaln`).
 """
-import json, statistics, sys
+import argparse, json, statistics
 import torch
 from emotion_omni_lite.config import get_config, get_settings
 from emotion_omni_lite.dataset import load_dialogues, audio_path
@@ -49,6 +49,10 @@ def figures():
 
 
 if __name__ == '__main__':
-    args = [a for a in sys.argv[1:] if not a.startswith('--')]
-    main(int(args[0]) if args else 12)
-    if '--figures' in sys.argv: figures()
+    ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    ap.add_argument('n_queries', type=int, nargs='?', default=12, help='held-out queries to time')
+    ap.add_argument('--threads', type=int, default=2, help='torch threads')
+    ap.add_argument('--figures', action='store_true', help='also the speech figures, with AdaLN and without')
+    a = ap.parse_args()
+    main(a.n_queries, a.threads)
+    if a.figures: figures()
