@@ -78,7 +78,7 @@ def _coerce(key, value):
 
 def read_settings_file(f: Path, keep_case: bool = False) -> configparser.ConfigParser:
     "The settings file parsed; a line it cannot read, or a section `[emotion_omni_lite.<name>]` for no preset, is a `ConfigError` naming it."
-    cp = configparser.ConfigParser()
+    cp = configparser.ConfigParser(inline_comment_prefixes=('#', ';'))   # `preset = lite   # a note`: the note is not the value
     if keep_case: cp.optionxform = str                               # dotted config fields keep their case
     try: cp.read(f)
     except configparser.Error as e:

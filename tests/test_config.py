@@ -127,6 +127,26 @@ def test_a_settings_file_it_cannot_read_is_named_with_the_line(tmp_path, monkeyp
     with pytest.raises(ConfigError, match=said): get_config('lite')
 
 
+def test_every_settings_example_in_readme_reads_as_written(tmp_path, monkeypatch):
+    "README's settings blocks, end-of-line notes and all, are read by the kit with the values they show."
+    import re
+    blocks = re.findall(r"```ini\n(.*?)```", (ROOT / 'README.md').read_text(), re.S)
+    assert len(blocks) >= 2
+    monkeypatch.delenv('EOL_PRESET', raising=False); monkeypatch.delenv('EOL_OFFLINE', raising=False)
+    for text in blocks:
+        ini = tmp_path / 'settings.ini'; ini.write_text(text)
+        s = get_settings(ini)
+        assert s.preset in PRESETS and '#' not in str(s.data_dir) and s.offline is True, text
+        monkeypatch.setenv('EOL_SETTINGS', str(ini))
+        cfg = get_config(s.preset)
+        for line in text.splitlines():                                 # each dotted field holds its value, not its note
+            m = re.match(r"(\w+\.[\w.]+)\s*=\s*(\S+)", line)
+            if m and s.preset == 'full':
+                obj = cfg
+                for part in m.group(1).split('.'): obj = getattr(obj, part)
+                assert str(obj).lower().endswith(m.group(2).lstrip('./').lower()) and '#' not in str(obj), (line, obj)
+
+
 def test_repo_settings_file_is_found_from_notebooks_folder(monkeypatch):
     monkeypatch.delenv('EOL_SETTINGS', raising=False); monkeypatch.delenv('EOL_PRESET', raising=False)
     monkeypatch.chdir(ROOT / 'nbs')
