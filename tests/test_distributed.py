@@ -117,21 +117,20 @@ def test_fsdp_on_a_cpu_is_refused(monkeypatch):
     with pytest.raises(ValueError, match='FSDP on GPUs only'): toy_fit()
 
 
-def test_eol_leaves_its_process_group(tmp_path):
+@pytest.mark.parametrize('argv, code', [(['params', '--preset', 'smoke'], 0),
+                                         (['params', '--preset', 'smoke', '--memory', '--query-seconds', '-1'], 2)])
+def test_eol_leaves_its_process_group(tmp_path, argv, code):
     "`eol` under a launcher destroys the process group before it exits, on success and on a reported error alike."
     (tmp_path / 'leave.py').write_text(
-        "import torch.distributed as d\n"
+        "import os, sys, torch.distributed as d\n"
         "from emotion_omni_lite import cli\n"
-        "seen = []\n"
-        "for argv in (['params', '--preset', 'smoke'], ['params', '--preset', 'smoke', '--memory', '--query-seconds', '-1']):\n"
-        "    d.init_process_group('gloo')\n"
-        "    try: cli.main(argv); seen.append(0)\n"
-        "    except SystemExit as e: seen.append(e.code)\n"
-        "    seen.append(d.is_initialized())\n"
-        "print('SEEN', seen)\n")
+        "d.init_process_group('gloo')\n"
+        "try: cli.main(sys.argv[1:]); code = 0\n"
+        "except SystemExit as e: code = e.code\n"
+        "open(f\"{os.environ['RANK']}.seen\", 'w').write(f'{code} {d.is_initialized()}')\n")
     e = {k: v for k, v in os.environ.items() if not k.startswith('EOL_')}
     e.update(OMP_NUM_THREADS='1', HF_HUB_OFFLINE='1', PYTHONPATH=str(HERE.parent))
     r = subprocess.run([sys.executable, '-m', 'torch.distributed.run', '--standalone', '--nproc_per_node', '2',
-                        str(tmp_path / 'leave.py')], env=e, capture_output=True, text=True, timeout=300)
+                        str(tmp_path / 'leave.py'), *argv], env=e, capture_output=True, text=True, timeout=300, cwd=tmp_path)
     assert r.returncode == 0, (r.stdout + r.stderr)[-4000:]
-    assert r.stdout.count('SEEN [0, False, 2, False]') == 2, r.stdout[-2000:]
+    assert [(tmp_path / f'{rank}.seen').read_text() for rank in (0, 1)] == [f'{code} False'] * 2
