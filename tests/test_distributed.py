@@ -37,7 +37,7 @@ def test_two_processes_train_as_one(tmp_path, accum):
         assert not set(a) & set(b) and sorted(a + b) == sorted(batch_indices(24, 8, step, 0)) and len(a) == len(b) == 4
     assert r0['params'] == r1['params']                        # DDP kept them identical
     model, history, _ = toy_fit()                               # one process, the same global batch of 8
-    assert r0['history'] == r1['history']
+    assert r0['history'] == r1['history'] and len(r0['history']) == len(history) > 0
     for h0, h in zip(r0['history'], history): assert h0['loss'] == pytest.approx(h['loss'], rel=1e-5, abs=1e-6)
     for p0, p in zip(r0['params'], model.parameters()): assert torch.allclose(torch.tensor(p0), p.detach().flatten(), atol=1e-5)
     w = writes(tmp_path)

@@ -326,11 +326,16 @@ def test_a_cache_that_would_run_code_is_not_unpickled(tmp_path):
     assert not Path('HACKED').exists()
 
 
-def test_a_failed_write_leaves_nothing_behind(tmp_path):
-    from emotion_omni_lite.train import save_json
-    save_json({'a': 1}, tmp_path / 'x.json')
-    before = snapshot(tmp_path)
-    with pytest.raises(TypeError): save_json({'a': object()}, tmp_path / 'x.json')   # fails half-way through writing
+def test_a_failed_write_leaves_nothing_behind(tmp_path, monkeypatch):
+    import errno
+    from emotion_omni_lite import train
+    train.save_json({'a': 1}, tmp_path / 'x.json')
+    before, seen = snapshot(tmp_path), []
+    def full(fd):                                      # the new bytes are written, then the disk fills as they are flushed
+        seen.extend(p.name for p in tmp_path.iterdir()); raise OSError(errno.ENOSPC, 'No space left on device')
+    monkeypatch.setattr(train.os, 'fsync', full)
+    with pytest.raises(OSError, match='No space'): train.save_json({'a': 2}, tmp_path / 'x.json')
+    assert any(n.startswith('.x.json.tmp') for n in seen)                    # it failed half-way: a partial file existed
     assert snapshot(tmp_path) == before and sorted(p.name for p in tmp_path.iterdir()) == ['x.json']
 
 

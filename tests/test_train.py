@@ -60,7 +60,14 @@ def test_a_checkpoint_whose_files_do_not_belong_together_is_refused(tmp_path):
     save_file({k: torch.zeros_like(v) for k, v in load_file(str(w)).items()}, str(w))         # zeroed on disk
     with pytest.raises(CheckpointError, match='checksum'):
         fit(nn.Linear(1, 1), DATA, collate, loss, TCFG, ckpt_dir=tmp_path / 'b', progress=False)
-    set_seed(0); fit(nn.Linear(1, 1), DATA, collate, loss, TCFG, ckpt_dir=tmp_path / 'a', progress=False)  # intact: resumes
+    set_seed(0); fit(nn.Linear(1, 1), DATA, collate, loss, TrainConfig(steps=5, batch_size=8, lr=0.3, ckpt_every=5, log_every=5),
+                     ckpt_dir=tmp_path / 'c', progress=False)                            # the weights of step 5 …
+    shutil.copytree(tmp_path / 'a', tmp_path / 'd')
+    shutil.copy(tmp_path / 'c' / 'checkpoint' / 'model.safetensors', tmp_path / 'd' / 'checkpoint' / 'model.safetensors')
+    with pytest.raises(CheckpointError, match='checksum'):                                # … beside step 10's state
+        fit(nn.Linear(1, 1), DATA, collate, loss, TCFG, ckpt_dir=tmp_path / 'd', progress=False)
+    set_seed(0); r = fit(nn.Linear(1, 1), DATA, collate, loss, TCFG, ckpt_dir=tmp_path / 'a', progress=False)  # intact: resumes
+    assert r.resumed_from == 10 and r.history[0]['step'] <= 10 < r.history[-1]['step']
 
 
 def test_finished_runs_are_checked_and_one_process_trains_a_stage_at_a_time(tmp_path, capsys):
