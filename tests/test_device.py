@@ -40,7 +40,10 @@ def test_caching_reply_states_respond_and_evaluation_run_on_the_device(on_cuda, 
     from emotion_omni_lite.stage2 import stage2_features
     s = on_cuda
     with FakeAccelerator() as fa:
+        moved = []; fa._tag = lambda t: (moved.append(t.shape), FakeAccelerator._tag(fa, t))[1]   # count what reaches it
         f1 = stage1_features(smoke_cfg, s, progress=False)                # the encoders ran on the device …
+        del fa._tag
+        assert len(moved) > 10, 'the encoders never reached the device'
         assert not any(fa.is_on(t) for k in ('sem', 'emo') for t in f1[k]) and not fa.is_on(f1['emotion_vec_true'])   # … cached on the CPU
         f2 = stage2_features(smoke_cfg, s, progress=False)                # stage 1's reply states
         assert not any(fa.is_on(t) for k in ('h', 'e') for t in f2[k])
