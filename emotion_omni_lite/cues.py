@@ -197,12 +197,13 @@ def speaker_normalized(x: torch.Tensor, rows: Sequence[dict], reference: str = '
     if len(rows) != len(x): raise ValueError(f"{len(rows)} rows but {len(x)} feature rows: pass the rows the features were computed from")
     if reference == 'calm' and calm < 1: raise ValueError(f"calm={calm}: a calm reference needs at least one neutral query a voice")
     x, voices = x.float(), [r['voice'] for r in rows]
-    out, neutral = torch.empty_like(x), torch.tensor([r['user_emotion'] == 'neutral' for r in rows])   # [N, F], [N]
-    if reference == 'calm':                                                  # the first `calm` of them, in row order
-        neutral = torch.zeros(len(rows), dtype=torch.bool); neutral[[i for c in calm_clips(rows, calm).values() for i in c]] = True
+    if reference == 'calm':                                                  # each voice's first `calm` neutral queries
+        pool = torch.zeros(len(rows), dtype=torch.bool); pool[[i for c in calm_clips(rows, calm).values() for i in c]] = True
+    else: pool = torch.tensor([reference == 'all' or r['user_emotion'] == 'neutral' for r in rows])   # [N] rows a reference may use
+    out = torch.empty_like(x)                                                # [N, F]
     for v in dict.fromkeys(voices):
         sel = torch.tensor([u == v for u in voices])                        # [N] this voice's queries
-        ref = sel & neutral if reference != 'all' else sel
+        ref = sel & pool
         if not ref.any(): raise ValueError(f"voice {v!r} has no neutral query to take as its reference: use reference='all'")
         out[sel] = (x[sel] - x[ref].mean(0)) / x[sel].std(0, correction=0).clamp(min=1e-6)
     return out
