@@ -17,9 +17,9 @@ from .train import (environment, fit, is_main_process, module_dtypes, process_ra
 
 # %% auto #0
 __all__ = ['CROSS_ENGINE', 'REFERENCED', 'CALIBRATED', 'STAGES', 'RUNTIME_ONLY', 'HASHED_ONCE_SET', 'Stage', 'stage_config',
-           'stage_applies', 'pretrained_source', 'uses_pretrained', 'hashed_part', 'stage_hash', 'StageMissing',
-           'stage_folder', 'stage_state', 'stages_needed', 'train_command', 'lite_minutes', 'require_stage', 'StageJob',
-           'run_files', 'start_run', 'finish_run', 'StageLock', 'run_stage']
+           'stage_applies', 'job_stages', 'pretrained_source', 'uses_pretrained', 'hashed_part', 'stage_hash',
+           'StageMissing', 'stage_folder', 'stage_state', 'stages_needed', 'train_command', 'lite_minutes',
+           'require_stage', 'StageJob', 'run_files', 'start_run', 'finish_run', 'StageLock', 'run_stage']
 
 # %% ../nbs/01a_stages.ipynb #14fa165e
 @dataclass(frozen=True)
@@ -150,6 +150,10 @@ def stage_applies(name: str, cfg: OmniConfig, asked: bool = False) -> bool:
     st = _stage(name)
     if st.switch and not asked and not functools.reduce(getattr, st.switch.split('.'), cfg): return False
     return not st.two_engines or cfg.data.n_piper_voices > 0
+
+def job_stages(cfg: OmniConfig) -> list:
+    "The rows of the stage table the main job (`eol run`) trains for `cfg`, in table order: no study whose switch is off."
+    return [n for n in STAGES if stage_applies(n, cfg)]
 
 def pretrained_source(name: str, cfg: OmniConfig) -> Optional[str]:
     "The checkpoint that replaces the stage in this config (full size), or None when the stage is trained."

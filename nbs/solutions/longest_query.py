@@ -19,7 +19,7 @@ from emotion_omni_lite.config import get_config, get_settings
 from emotion_omni_lite.audio import AudioError
 from emotion_omni_lite.dataset import load_dialogues
 from emotion_omni_lite.omni import check_length, hearing_seconds
-from emotion_omni_lite.stages import STAGES, lite_minutes, stage_applies, stage_state, stages_needed
+from emotion_omni_lite.stages import job_stages, lite_minutes, stage_state, stages_needed
 from emotion_omni_lite.tts import speak
 
 
@@ -46,7 +46,7 @@ def main(preset: str = None, settings=None, seconds: float = 5.0) -> dict:
         out[f'window {p}'] = {'hears_seconds': hearing_seconds(c), f'{seconds:g} s question': refused(wave, c) or 'heard'}
     out['full_hears_seconds'] = hearing_seconds(get_config('full'))
     c = get_config(s.preset, **{'semantic_encoder.max_source_positions': 300})
-    out['to train after the change'] = stages_needed([n for n in STAGES if stage_applies(n, c)], c, s)
+    out['to train after the change'] = stages_needed(job_stages(c), c, s)
     out['lite_minutes'] = lite_minutes(out['to train after the change'])
     return out
 

@@ -16,7 +16,7 @@ it. So a change costs nothing when it only says how a finished run is used, and 
 what it changed. (These are the runs `eol run` trains; the studies behind a switch move with the runs they read.)
 """
 from emotion_omni_lite.config import get_config, get_settings
-from emotion_omni_lite.stages import STAGES, stage_applies, stage_hash
+from emotion_omni_lite.stages import job_stages, stage_hash
 
 CHANGES = {'one data worker': {'data.workers': 1}, 'temperature 0.7': {'decoder.temperature': 0.7},
            'stage 1 grad_accum 4': {'stages.stage1.grad_accum': 4},
@@ -28,7 +28,7 @@ CHANGES = {'one data worker': {'data.workers': 1}, 'temperature 0.7': {'decoder.
 def main(preset: str = None) -> dict:
     preset = preset or get_settings().preset
     cfg, seed = get_config(preset), 0
-    main_job = [n for n in STAGES if stage_applies(n, cfg)]         # what `eol run` trains: no study behind a switch
+    main_job = job_stages(cfg)                                      # what `eol run` trains: no study behind a switch
     base = {n: stage_hash(n, cfg, seed) for n in main_job}          # what the finished runs were trained with
     moved = lambda c, sd: [n for n in main_job if stage_hash(n, c, sd) != base[n]]
     out = {name: moved(get_config(preset, **change), seed) for name, change in CHANGES.items()}

@@ -12,13 +12,13 @@ exactly the listed runs. The studies behind a switch (`stage1_espeak_only`, the 
 """
 from emotion_omni_lite.config import get_config, get_settings
 from emotion_omni_lite.cli import ensure_stages
-from emotion_omni_lite.stages import STAGES, lite_minutes, stage_applies, stage_state, stages_needed
+from emotion_omni_lite.stages import job_stages, lite_minutes, stage_state, stages_needed
 
 
 def main(preset: str = None, settings=None) -> dict:
     s = settings or get_settings(preset=preset)
     cfg = get_config(s.preset)
-    main_job = [n for n in STAGES if stage_applies(n, cfg)]         # what `eol run` trains: no study behind a switch
+    main_job = job_stages(cfg)                                      # what `eol run` trains: no study behind a switch
     ensure_stages(main_job, cfg, s)
     base = cfg.stages.emotion.steps
     out = {}

@@ -3,7 +3,7 @@ or something else? List what `pack_run` would take from the trained run (nothing
 dataset's audio, the dataset's tables, the caches the stages share, the trained weights and the report, and add up what
 it leaves out. Then predict the archive of a `lite` run with twice the dialogues.
 
-On `lite` (seed 0) the data and runs folders hold 798 MB, and the archive would take 725 MB of it in 7,287 files.
+On `lite` (seed 0) the data and runs folders hold 798 MB, and the archive would take 725 MB of it in 7,288 files.
 The audio of the 3,600 dialogues is 560 MB of those (77 %), and the two caches the stages share (stage 1's encoder
 features, stage 2's reply states) 130 MB (18 %). Every trained weight of all ten trained runs together is 25 MB
 (3 %); the report is 6 MB and the dataset's tables and units 4 MB. What stays behind is the resume checkpoints,
@@ -18,7 +18,7 @@ from pathlib import Path
 from emotion_omni_lite.config import get_config, get_settings
 from emotion_omni_lite.cli import ensure_stages
 from emotion_omni_lite.course import _pack_files
-from emotion_omni_lite.stages import STAGES
+from emotion_omni_lite.stages import job_stages
 
 
 def kind(name: str) -> str:
@@ -34,7 +34,7 @@ def kind(name: str) -> str:
 def main(preset: str = None, settings=None) -> dict:
     s = settings or get_settings(preset=preset)
     cfg = get_config(s.preset)
-    ensure_stages(list(STAGES), cfg, s)
+    ensure_stages(job_stages(cfg), cfg, s)                          # the main job's runs: no study behind a switch
     mb = lambda b: round(b / 1e6, 1)
     packed = defaultdict(int)
     files = _pack_files(s)                                           # (archive name, path): what `eol pack` writes
