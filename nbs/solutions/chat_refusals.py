@@ -5,11 +5,11 @@ loaded, how long does each take, and what is left of the files afterwards?
 
 On `lite` (seed 0) every refusal ends with exit status 2 and one line that names the file, the problem and the fix
 ("--out query.wav is the recording being answered: choose another file for the reply", "… already exists: choose
-another file, or pass --overwrite to replace it", "… is silent", "… cannot be decoded"), in 5 to 6 ms each: all four
+another file, or pass --overwrite to replace it", "… is silent", "… cannot be decoded"), in 6 to 7 ms each: all four
 are caught before any model is loaded, no reply file is written, and the recording and the existing file are left
-byte for byte as they were. The proper answer takes seconds: 5.1 s in all, 0.86 s of it loading the model
-(`load_ms`), the rest hearing, answering and speaking (times measured beside another CPU-bound job; they move with
-the machine's load). A slip in a path costs a student milliseconds, not a model load, and can never overwrite the
+byte for byte as they were. The proper answer takes about a second: 1.06 s in all, 0.56 s of it loading the
+model (`load_ms`), the rest hearing, answering and speaking (alone on an idle 2-core machine; beside another
+CPU-bound job it took 5.1 s once: times move with the machine's load). A slip in a path costs a student milliseconds, not a model load, and can never overwrite the
 question it was meant to answer.
 """
 import contextlib, io, json, tempfile, time

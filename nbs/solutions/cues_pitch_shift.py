@@ -5,7 +5,7 @@ The encoder reads pitch relative to the speaker's own mean (`relative_pitch`) as
 shift moves the level only, so a robust reading should barely move; where it does move, it moves up towards the
 high-pitched emotions (happy, surprised, fearful) and down towards sad. That is a cue it leans on, and one a real
 microphone (another speaker's register) will test. On `lite` (seed 0), the first held-out query (said sad)
-reads sad at 100.0 %, 100.0 % and 99.9 % shifted by +4, 0 and −4 semitones: the level barely matters to this encoder.
+reads sad at 99.9 % shifted by +4, 0 and −4 semitones alike: the level barely matters to this encoder.
 """
 from emotion_omni_lite.config import EMOTIONS, get_config, get_settings
 from emotion_omni_lite.cli import ensure_stages

@@ -6,10 +6,10 @@ after a sad voice). Predict: does the head's reply emotion follow the voice or t
 the model writes itself: how often does the head's label agree with the emotion its own words imply?
 
 On `lite` (seed 0), 96 held-out tone-dependent queries: with the data's own reply the head names the right reply
-emotion for all 96. With another emotion's reply written in, its label follows the written words 96 times in 96 and
-the voice 0 times. The head does not hear the voice on its own: by the fifth reply token the LLM has committed to a
+emotion for all 96. With another emotion's reply written in, its label follows the written words 95 times in 96 and
+the voice once. The head hardly hears the voice on its own: by the fifth reply token the LLM has committed to a
 reply, and the states there say which reply it is. So the voice decides the reply emotion through the LLM's choice
-of words, and nowhere else. When the model writes its own replies, the head's label is right 85.4 % of the time and
+of words, and nowhere else. When the model writes its own replies, the head's label is right 90.6 % of the time and
 agrees with the emotion its words imply (the style classifier's reading of the text) 100 % of the time: a wrong
 reply emotion is a wrong choice of words, and stage 2 is then asked to speak those words in the emotion they imply.
 """

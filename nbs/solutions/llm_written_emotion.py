@@ -6,8 +6,8 @@ On `lite` (seed 0), "The shop closed down." with the six emotions written in fro
 cheerful, comforting, calming, curious, reassuring: 6 of 6 follow the emotion, because this run's text LLM learned
 the written label (an earlier run followed 3 of 6, consoling every emotion). The topic is wrong in all six ("the
 bridge"): the sentence is held out, and the small LLM completes with a topic it memorised. Stage 1 has to take the
-emotion from the voice and the words from the semantic stream; it gets 88 % of the replies' emotions right on
-held-out voices: the written label, when it is there, is the easier cue.
+emotion from the voice and the words from the semantic stream; it gets 92 % of the replies' emotions right on
+held-out voices' tone-dependent queries: the written label, when it is there, is the easier cue.
 """
 from emotion_omni_lite.config import EMOTIONS, get_config, get_settings
 from emotion_omni_lite.cli import ensure_stages

@@ -4,10 +4,10 @@ speak that reply at α = 0, 1/8, …, 1 and let the emotion encoder hear each ve
 from sad to happy, step by step, or does it switch somewhere? Where, and does it ever reach happy?
 
 On `lite` (seed 0), "I just got the results back." said neutrally by en-us+m1 gets the reply "Got it. Tell me more
-about the new job." Under the sad prototype it lasts 6.0 s and is heard sad (p = 1.0); it stays sad, 4.4 to 4.7 s
-long, up to α = 3/8, then switches at α = 1/2 to 2.2 s (54 units instead of 110: each unit is 40 ms), heard neutral
-(0.54), and from there hardly changes (2.0 to 2.3 s up to α = 1) and is heard neutral every time: one switch, no
-halfway voice, and never happy. The condition moves evenly, but the decoder picks each unit by argmax, and what it
+about the test." Under the sad prototype it lasts 4.8 s and is heard sad (p = 1.0); it stays sad, 4.8 to 6.4 s long,
+up to α = 1/4, then switches at α = 3/8 to 2.4 s (59 units instead of 119: each unit is 40 ms), heard neutral
+(0.98), and from there hardly changes (2.0 s up to α = 1) and is heard neutral every time: one switch, no halfway
+voice, and never happy. The condition moves evenly, but the decoder picks each unit by argmax, and what it
 picks (above all how long it keeps speaking, sad's slow pace or not) flips once the vector crosses a boundary
 between what it learned for sad and for the rest. Happy's own prototype is heard neutral on this reply, as in 14.1.
 Sad is above all a slow pace, which the units keep; happy is above all a high voice, which the vocoder loses (13.2).

@@ -5,8 +5,8 @@ follow the condition or the words?
 On `lite`, the first held-out reply, "Oh no. Do you want to talk about the deadline?" (said sadly in the data),
 spoken under each reply emotion's centroid (the replies only ever take four: neutral, happy, sad, surprised): the
 encoder hears neutral, angry, sad and sad, so 2 of 4 follow the condition (seed 0 now; an earlier run, before the
-second TTS engine, followed 4 of 4), although the words stay the same. The length follows all four: 2.24 s neutral,
-2.32 s happy, 7.12 s sad, 3.6 s surprised (sad speech is slow, as the data's is): the decoder changes its pace with the
+second TTS engine, followed 4 of 4), although the words stay the same. The length moves with the vector: 2.48 s neutral,
+2.16 s happy, 5.68 s sad, 3.48 s surprised (sad speech is slow, as the data's is): the decoder changes its pace with the
 vector, but on this reply not enough else for the judge to hear happy or surprised (README: following the vector is
 the figure that moves most between seeds).
 """

@@ -2,9 +2,9 @@
 `streaming=False`, three times each, and compare when the first text token, the first audio and the last sample
 arrive. Which of the three does streaming change, and why?
 
-On `lite` (seed 0), the first `test_both` query, median of three: streaming gives the first text token at 30.4 ms,
-the first audio at 103.7 ms and the last sample at 532.0 ms; decoding the whole reply first gives 27.6, 132.5 and
-496.0 ms. The first token does not depend on the speech side at all. The first audio comes earlier with streaming,
+On `lite` (seed 0), the first `test_both` query, median of three: streaming gives the first text token at 17.6 ms,
+the first audio at 78.3 ms and the last sample at 426.3 ms; decoding the whole reply first gives 17.8, 107.2 and
+405.3 ms (alone on an idle 2-core machine). The first token does not depend on the speech side at all. The first audio comes earlier with streaming,
 because the decoder starts once five reply states exist instead of all of them; on this reply that is 29 ms, and it
 grows with the reply's length. The total is longer with streaming: more, smaller decoder calls and a vocoder call per
 chunk. Latency numbers move with the machine's load; run it on an idle one.

@@ -3,13 +3,14 @@ each system's reply emotion by the user's emotion. First predict the cascade's r
 user emotions can it get right? Then put each of (c)'s wrong reply emotions beside what the emotion encoder heard in
 the query (`input_pred`): are its mistakes the LLM's or the ear's?
 
-On `lite` (seed 0), 149 tone-dependent utterances. The cascade answers with a sad reply 99 times out of 149 and a
-happy one 47 times (its replies to the ASR's transcripts are reassuring 83 times, cheerful 47 and comforting 16), so
-it is right mostly for the users whose feeling calls for a sad reply, sad and fearful (65 % and 73 %), sometimes for
-happy (39 %), and nearly never for the rest: 29.5 % overall, near the chance level of two user emotions in six. (c)
-is right 85.9 % of the time. Of its 21 mistakes, 17 come from a query the emotion encoder misheard (most often neutral
-heard as happy, 6, surprised as neutral, 3, happy as surprised, 2), and 15 of those replies fit what was heard; when
-the encoder heard the query right, (c)'s reply emotion is right 96.9 % of the time. The LLM does what the ear tells it: the benchmark's reply emotion is, nearly point for point,
+On `lite` (seed 0), 149 tone-dependent utterances. The cascade answers with a sad reply 137 times out of 149, a happy
+one 10 times and a neutral one twice (its replies to the ASR's transcripts are comforting 95 times, reassuring 42,
+cheerful 10 and calming 2), so it is right almost only for the users whose feeling calls for a sad reply, sad and
+fearful (87 % and 95 %), and nearly never for the rest (happy 7 %, angry 4 %, neutral and surprised 0 %): 29.5 %
+overall, near the chance level of two user emotions in six. (c) is right 89.3 % of the time. Of its 16 mistakes, 15
+come from a query the emotion encoder misheard (neutral heard as happy 5 times, surprised as neutral 3, happy as
+surprised 3, and four others), and all 15 of those replies fit what was heard; when the encoder heard the query right,
+(c)'s reply emotion is right 99.2 % of the time. The LLM does what the ear tells it: the benchmark's reply emotion is, nearly point for point,
 the emotion encoder's accuracy on these queries, and that is where the next points are (the figures recomputed from
 the records agree with report.json).
 """
