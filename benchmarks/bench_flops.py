@@ -36,9 +36,9 @@ def matmul_peak(seconds: float = 2.0) -> float:
     return best
 
 
-def training_setup(name: str, preset: str = 'lite', changes: dict = None) -> tuple:
-    "Stage `name`'s training config, trainable parameters, optimizer, `batch(step)` and `loss_of(batch)`, as `fit` sets them up."
-    cfg0, s = set_fields(get_config(preset), **(changes or {})), get_settings(preset=preset, device='cpu')
+def training_setup(name: str, preset: str = 'lite', changes: dict = None, settings=None) -> tuple:
+    "Stage `name`'s training config, trainable parameters, optimizer, `batch(step)` (its micro-batches) and `loss_of(micro-batch)`, as `fit` sets them up."
+    cfg0, s = set_fields(get_config(preset), **(changes or {})), settings or get_settings(preset=preset, device='cpu')
     st, cfg = STAGES[name], stage_config(name, cfg0)
     mod, fn = st.runner.rsplit('.', 1)
     job = getattr(importlib.import_module(f'emotion_omni_lite.{mod}'), fn)(cfg, s)
@@ -64,9 +64,9 @@ def forward_backward(loss_of, parts, clock=None) -> None:
         if clock is not None: clock['forward'] += t1 - t0; clock['backward'] += time.perf_counter() - t1
 
 
-def stage_profile(name: str, steps: int, preset: str = 'lite', changes: dict = None) -> dict:
+def stage_profile(name: str, steps: int, preset: str = 'lite', changes: dict = None, settings=None) -> dict:
     "FLOPs per step and seconds per phase of `steps` training steps of stage `name` (plain loop, as `fit` runs it)."
-    tcfg, params, opt, batch, loss_of = training_setup(name, preset, changes)
+    tcfg, params, opt, batch, loss_of = training_setup(name, preset, changes, settings)
     with FlopCounterMode(display=False) as fc:                         # one step, forward + backward
         forward_backward(loss_of, batch(0))
     flops = fc.get_total_flops(); opt.zero_grad(set_to_none=True)

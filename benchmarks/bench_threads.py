@@ -15,19 +15,18 @@ os.environ.setdefault('HF_HUB_OFFLINE', '1'); os.environ.setdefault('TRANSFORMER
 sys.path.insert(0, str(Path(__file__).parent))
 import torch
 
-from bench_flops import TRAINED, training_setup
+from bench_flops import TRAINED, forward_backward, training_setup
 from emotion_omni_lite.train import usable_cores
 
 OTHER = "import torch, sys; torch.set_num_threads(int(sys.argv[1])); a = torch.randn(512, 512)\nwhile True: a @ a"
 
 
-def stepper(name: str):
-    "A function that runs one training step of stage `name` (as `fit` does) on the trained lite run's data."
-    _, _, opt, batch, loss_of = training_setup(name)
+def stepper(name: str, preset: str = 'lite', settings=None):
+    "A function that runs one training step of stage `name` (as `fit` does: every length group) on a trained run's data."
+    _, _, opt, batch, loss_of = training_setup(name, preset, settings=settings)
     k = [0]
     def step():
-        loss = loss_of(batch(k[0])); k[0] += 1
-        opt.zero_grad(set_to_none=True); loss.backward(); opt.step()
+        opt.zero_grad(set_to_none=True); forward_backward(loss_of, batch(k[0])); k[0] += 1; opt.step()
     return step
 
 
