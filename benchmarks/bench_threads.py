@@ -22,11 +22,13 @@ OTHER = "import torch, sys; torch.set_num_threads(int(sys.argv[1])); a = torch.r
 
 
 def stepper(name: str, preset: str = 'lite', settings=None):
-    "A function that runs one training step of stage `name` (as `fit` does: every length group) on a trained run's data."
-    _, _, opt, batch, loss_of = training_setup(name, preset, settings=settings)
+    "A function that runs one training step of stage `name` (as `fit` does: every length group, clipped) on a trained run's data."
+    tcfg, params, opt, batch, loss_of = training_setup(name, preset, settings=settings)
     k = [0]
     def step():
-        opt.zero_grad(set_to_none=True); forward_backward(loss_of, batch(k[0])); k[0] += 1; opt.step()
+        opt.zero_grad(set_to_none=True); forward_backward(loss_of, batch(k[0])); k[0] += 1
+        if tcfg.grad_clip: torch.nn.utils.clip_grad_norm_(params, tcfg.grad_clip)
+        opt.step()
     return step
 
 

@@ -152,7 +152,7 @@ def stage_applies(name: str, cfg: OmniConfig, asked: bool = False) -> bool:
     return not st.two_engines or cfg.data.n_piper_voices > 0
 
 def job_stages(cfg: OmniConfig) -> list:
-    "The rows of the stage table the main job (`eol run`) trains for `cfg`, in table order: no study whose switch is off."
+    "The rows of the stage table the main job (`eol run`) trains for `cfg`, in table order: no study whose switch is off, no cross-engine row when one engine speaks."
     return [n for n in STAGES if stage_applies(n, cfg)]
 
 def pretrained_source(name: str, cfg: OmniConfig) -> Optional[str]:

@@ -5,8 +5,8 @@ speech, and how much do 2, 4 and 8 groups take off? Where does cutting further s
 
 On `lite` (2,245 training queries, 0.5 to 4.1 s long), over the first 100 batches: one padded batch computes 2.12
 frames per frame of speech, 2 groups 1.49, 4 groups 1.21, 8 groups 1.09. Each halving of the group size takes off a
-little more than half of the padding that is left (1.11, 0.49, 0.21, 0.09 padded frames per real one), so the first
-cut saves most (29 % of the frames computed) and 8 groups save only 10 % more than 4. Self-attention grows with the
+little more than half of the padding that is left (1.12, 0.49, 0.21, 0.09 padded frames per real one), so the first
+cut saves most (30 % of the frames computed) and 8 groups save only 10 % more than 4. Self-attention grows with the
 square of the padded length, so there the gain is larger still: 3.84 times the real cost as one batch, 1.52 with 4
 groups. But every group is a separate forward pass of a smaller batch, which keeps the cores less busy. The gradient of
 the same examples is the same whatever the cut (the groups are equal in size and the loss averages over examples), yet

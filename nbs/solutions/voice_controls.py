@@ -8,8 +8,8 @@ well as its level, and a whole shift moves the level alone. Loudness +6 dB: stil
 (0.997). The rate is what moves it now:
 fearful is the fastest of the kit's prosody presets, and the encoder's augmented training perturbs the tempo by only
 ±10 %. Before the emotion encoder learned from augmented copies (random gains of ±8 dB among them), the same +6 dB read
-angry (0.973) and the rate left it neutral: a student who spoke close to the microphone was heard as angry. Now the
-level barely matters, and speaking fast does.
+angry (0.973) and the rate left it neutral: a student who spoke close to the microphone was heard as angry. Now
+loudness barely matters, and speaking fast does.
 """
 from emotion_omni_lite.config import EMOTIONS, get_config, get_settings
 from emotion_omni_lite.cli import ensure_stages
