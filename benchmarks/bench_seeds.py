@@ -37,21 +37,12 @@ def train(seed: int, root: Path, threads: int):
 
 
 def figures(seed: int, root: Path) -> dict:
-    "Every figure of one seed's finished lite run (`evaluate.run_figures`), with the prosodic baseline added once."
+    "Every figure of one seed's finished lite run (`evaluate.run_figures`)."
     from emotion_omni_lite.config import get_config, get_settings
     from emotion_omni_lite.evaluate import run_figures
-    from emotion_omni_lite.report import report_folder
-    from emotion_omni_lite.train import save_json
     f = folders(seed, root)
     s = get_settings(preset='lite', seed=seed, device='cpu', data_dir=f.get('EOL_DATA_DIR'), out_dir=f.get('EOL_OUT_DIR'))
-    cfg = get_config('lite')
-    path = report_folder(s) / 'speech_figures.json'                      # written by the evaluation (`eol run`)
-    sp = json.loads(path.read_text())
-    if 'prosodic_baseline' not in sp:                                    # data only: a linear probe on 12 prosodic numbers
-        from emotion_omni_lite.cues import prosodic_baseline
-        sp['prosodic_baseline'] = prosodic_baseline(cfg, s)[1]['acc_heldout_voice']
-        save_json(sp, path)
-    return run_figures(cfg, s)
+    return run_figures(get_config('lite'), s)
 
 
 def summarise(per_seed: dict) -> list:

@@ -23,15 +23,15 @@ from .emotion_encoder import emotion_features, load_emotion_encoder, predict_emo
 from .text_llm import generate_text, load_text_llm
 from .stage1 import ReplyStyleClassifier, evaluate_stage1, load_stage1, stage1_features
 from .omni import hear, load_omni, speech_figures, speech_metrics, speech_rows
-from .cues import timing_probe
+from .cues import prosodic_baseline, timing_probe
 from .train import save_json
 from .report import QUALITY, SYSTEMS, benchmark_table, quality_check, report_folder, score, write_report
 
 # %% auto #0
-__all__ = ['EVAL_STAGES', 'EVAL_SIZES', 'SPEECH_FIGURE_SIZES', 'EVAL_PARTS', 'TEXT_PART', 'JOB_PARTS', 'FULL_SAMPLE',
-           'eval_stages', 'IncompleteRun', 'run_status', 'check_run', 'eval_indices', 'collect', 'evaluate_part',
-           'evaluate_text', 'evaluate_job_part', 'speech_records', 'evaluate_run', 'evaluate_full', 'run_figures',
-           'engine_figures', 'quality_card']
+__all__ = ['EVAL_STAGES', 'EVAL_SIZES', 'SPEECH_FIGURE_SIZES', 'EVAL_PARTS', 'TEXT_PART', 'TEXT_FIGURES', 'JOB_PARTS',
+           'FULL_SAMPLE', 'eval_stages', 'IncompleteRun', 'run_status', 'check_run', 'eval_indices', 'collect',
+           'evaluate_part', 'evaluate_text', 'evaluate_job_part', 'speech_records', 'evaluate_run', 'evaluate_full',
+           'run_figures', 'engine_figures', 'quality_card']
 
 # %% ../nbs/16_evaluate.ipynb #e66c34f2
 EVAL_STAGES = ('data', 'asr', 'emotion_encoder', 'text_llm', 'stage1', 'stage1_semantic_only', 'vocoder', 'stage2',
@@ -243,19 +243,21 @@ def evaluate_part(system: str, cfg: OmniConfig, settings: Optional[Settings] = N
     return path
 
 TEXT_PART = ('data', 'asr', 'emotion_encoder', 'text_llm', 'stage1', 'stage1_semantic_only')   # the runs `collect` reads
+TEXT_FIGURES = ('records', 'timing_probe', 'prosodic_baseline')   # what text.json holds: a new entry makes older files stale
 
 def evaluate_text(cfg: OmniConfig, settings: Optional[Settings] = None, force: bool = False, progress: bool = True,
                   max_items: Optional[int] = None) -> Path:
-    "The text side of the four systems (`collect`, on `max_items` rows: the preset's `EVAL_SIZES` by default) and the timing probe, computed once, kept in report/text.json."
+    "The text side of the four systems (`collect`, on `max_items` rows: the preset's `EVAL_SIZES` by default), the timing probe and the prosodic baseline, computed once, kept in report/text.json."
     s = settings or get_settings(preset=cfg.preset)
     sizes = {**EVAL_SIZES.get(cfg.preset, EVAL_SIZES['lite']), **({} if max_items is None else {'max_items': max_items})}
-    path, stamp = report_folder(s) / 'text.json', _stamp(cfg, s, sizes, TEXT_PART)
+    path, stamp = report_folder(s) / 'text.json', _stamp(cfg, s, {**sizes, 'figures': TEXT_FIGURES}, TEXT_PART)
     try: old = json.loads(path.read_text()) if path.exists() else {}
     except ValueError: old = {}                                                         # damaged: computed again
     if not force and isinstance(old, dict) and old.get('stamp') == stamp: return path
     t0 = time.time()
     recs, extra = collect(cfg, s, progress=progress, **sizes)
     extra.update(timing_probe(cfg, s))                         # what rate and pauses alone tell: the floor for (b)
+    extra['prosodic_baseline_acc_heldout_voice'] = prosodic_baseline(cfg, s)[1]['acc_heldout_voice']   # what 12 prosodic numbers tell
     save_json({'stamp': stamp, 'sizes': sizes, 'records': recs, 'extra': extra, 'seconds': round(time.time() - t0, 1)}, path)
     return path
 
@@ -298,7 +300,7 @@ def evaluate_run(preset: Optional[str] = None, settings: Optional[Settings] = No
         return report_folder(s)
     check_run(cfg, s)                                              # names what is missing, before loading anything
     sizes = {**EVAL_SIZES.get(cfg.preset, EVAL_SIZES['lite']), **sizes}
-    out, stamp = report_folder(s), _stamp(cfg, s, {**sizes, 'speech': _speech_sizes(cfg)})
+    out, stamp = report_folder(s), _stamp(cfg, s, {**sizes, 'speech': _speech_sizes(cfg), 'figures': TEXT_FIGURES})
     old = out / 'report.json'
     if not force and old.exists() and json.loads(old.read_text()).get('run_stamp') == stamp \
             and (out / 'speech_figures.json').exists():
@@ -320,10 +322,6 @@ def evaluate_run(preset: Optional[str] = None, settings: Optional[Settings] = No
         sp = {'run_stamp': stamp, 'sizes': _speech_sizes(cfg), 'adaln': {**parts['omni']['figures'], **parts['cascade']['reference_figures']},
               'no_adaln': parts['omni_no_adaln']['figures'], 'cascade': parts['cascade']['figures'],
               'semantic_only': parts['semantic_only']['figures']}
-        try: kept = json.loads((out / 'speech_figures.json').read_text())
-        except (OSError, ValueError): kept = {}
-        if isinstance(kept, dict) and kept.get('run_stamp') == stamp:   # what else was kept for this run (e.g. a baseline)
-            sp = {**{k: v for k, v in kept.items() if k not in sp}, **sp}
         save_json(sp, out / 'speech_figures.json')
     sp = json.loads((out / 'speech_figures.json').read_text())
     print(f"\nreport: {out / 'report.md'}; stage 2's speech figures: {out / 'speech_figures.json'} "
@@ -377,7 +375,7 @@ def run_figures(cfg: OmniConfig, s: Settings) -> dict:
         'benchmark: Omni reply emotion (tone)': rep['reply_emotion_acc_tone'],
         'benchmark: Omni − cascade, reply emotion': d(rep['reply_emotion_acc_tone'], rep['reply_emotion_acc_tone_cascade']),
         'benchmark: Omni − semantic only, reply emotion': d(rep['reply_emotion_acc_tone'], rep['reply_emotion_acc_tone_semantic_only']),
-        'prosodic baseline (12 features + linear), held-out voices': sp.get('prosodic_baseline'),   # benchmarks/bench_seeds.py
+        'prosodic baseline (12 features + linear), held-out voices': rep.get('prosodic_baseline_acc_heldout_voice'),
         'generated speech emotion, 96 replies': on['generated_emotion_acc'],
         'follows the AdaLN vector': on['follows_condition_acc'],
         'follows the vector without AdaLN': off['follows_condition_acc'],

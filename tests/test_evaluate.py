@@ -14,7 +14,8 @@ REQUIRED = ('input_emotion_acc', 'reply_emotion_acc_tone', 'reply_emotion_acc_to
             'reply_emotion_acc_tone_cascade', 'speech_emotion_acc', 'asr_cer', 'pocketsphinx_wer_generated',
             'pocketsphinx_wer_reference', 'dnsmos_ovrl', 'first_audio_ms', 'rtf', 'bleu', 'rouge_l', 'style_acc',
             'style_acc_tone', 'emotion_cos_sim', 'peak_memory_mb', 'first_text_ms', 'speech_emotion_acc_no_adaln',
-            'dnsmos_ovrl_cascade', 'empathy_proxy', 'empathy_judge_status', 'asr_wer_generated')
+            'dnsmos_ovrl_cascade', 'empathy_proxy', 'empathy_judge_status', 'asr_wer_generated',
+            'prosodic_baseline_acc_heldout_voice')
 
 
 def test_missing_run_is_named_not_a_traceback(tmp_path, capsys, monkeypatch):
@@ -102,6 +103,9 @@ def test_smoke_run_end_to_end(smoke_settings, smoke_cfg):
     # the text side, computed once in its own part: the report's records and timing probe are the ones it kept
     text = json.loads((out / 'text.json').read_text())
     assert text['sizes'] == EVAL_SIZES['smoke'] and rep['timing_only_reply_emotion_acc_tone'] == text['extra']['timing_only_reply_emotion_acc_tone']
+    # … and the prosodic baseline, so the report card's row is computed by the main job, not left empty
+    assert rep['prosodic_baseline_acc_heldout_voice'] == text['extra']['prosodic_baseline_acc_heldout_voice']
+    assert run_figures(smoke_cfg, smoke_settings)['prosodic baseline (12 features + linear), held-out voices'] == rep['prosodic_baseline_acc_heldout_voice']
     kept = [json.loads(l) for l in (out / 'records.jsonl').read_text().splitlines()][:len(text['records'])]
     assert [r['id'] for r in kept] == [r['id'] for r in text['records']] and kept[0]['sys']['omni']['text'] == text['records'][0]['sys']['omni']['text']
     stamp, made = rep['run_stamp'], (out / 'text.json').stat().st_mtime_ns
