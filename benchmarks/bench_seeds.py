@@ -12,6 +12,10 @@ reused, as in the main job). Each seed costs one main job (its evaluation comput
 nothing else is training.
 
     .venv/bin/python benchmarks/bench_seeds.py [--seeds 0 1 2] [--threads N] [--json runs/seeds/figures.json]
+    .venv/bin/python benchmarks/bench_seeds.py --with other-machine.json   # its seeds count too (its --json file)
+
+`--with` adds the seeds of earlier runs of this script (their `--json` files, e.g. from another machine) to the table, so
+the verdicts and supported guards are over every run: what a guard must survive is every machine's spread, not one's.
 """
 import argparse, json, os, statistics, subprocess, sys, time
 from pathlib import Path
@@ -49,13 +53,13 @@ def summarise(per_seed: dict) -> list:
     "Per figure: values, mean, spread, the target's verdict, the guard QUALITY asserts and the guard the seeds support."
     rows = []
     for name, q in QUALITY.items():
-        lacking = [s for s in sorted(per_seed) if name not in per_seed[s]]
+        lacking = [s for s in sorted(per_seed, key=str) if name not in per_seed[s]]
         if lacking and q is not None:
             sys.exit(f"seed(s) {lacking} have no figure {name!r}, which QUALITY asserts: finish their evaluation (`eol run`)")
         if lacking:                                                      # a study behind a switch, off in these runs
             print(f"not in every seed's report, left out: {name} (seeds {lacking})")
             continue
-        vals = [per_seed[s][name] for s in sorted(per_seed)]
+        vals = [per_seed[s][name] for s in sorted(per_seed, key=str)]
         mean, spread = statistics.mean(vals), max(vals) - min(vals)
         row = {'figure': name, 'values': vals, 'mean': round(mean, 4), 'spread': round(spread, 4), 'target': None,
                'guard': None, 'supported_guard': None, 'verdict': 'reported'}
@@ -73,10 +77,12 @@ def summarise(per_seed: dict) -> list:
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    ap.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2])
+    ap.add_argument('--seeds', type=int, nargs='*', default=[0, 1, 2], help='seeds to train (or reuse) here; none: --with only')
     ap.add_argument('--root', default=str(ROOT / 'runs' / 'seeds'), help='where seeds other than 0 train')
     ap.add_argument('--threads', type=int, default=0, help='OMP_NUM_THREADS for training (0: torch default)')
     ap.add_argument('--json', default=None, help='also write the table here (default: <root>/figures.json)')
+    ap.add_argument('--with', dest='others', nargs='+', default=[], metavar='JSON',
+                    help="earlier runs' --json files (e.g. another machine's): their seeds join the table")
     a = ap.parse_args()
     root = Path(a.root)
     if a.threads:
@@ -86,17 +92,23 @@ def main():
         sec = train(seed, root, a.threads)
         print(f"seed {seed}: trained (or reused) in {sec:.0f} s", flush=True)
         per_seed[seed] = figures(seed, root)
+    for f in a.others:                                                   # another machine's seeds, named by their file
+        try: got = json.loads(Path(f).read_text())['per_seed']
+        except (OSError, ValueError, KeyError) as e: sys.exit(f"--with {f}: not a figures file this script wrote ({e})")
+        per_seed.update({f"{Path(f).stem}:{k}": v for k, v in got.items()})
+    if not per_seed: sys.exit("no seeds: name some with --seeds, or earlier runs' files with --with")
     rows = summarise(per_seed)
     w = max(len(r['figure']) for r in rows)
-    print(f"\n{'figure':{w}s} | " + ' | '.join(f'seed {s:>2d}' for s in sorted(per_seed))
+    heads = [f'seed {s}' for s in sorted(per_seed, key=str)]
+    print(f"\n{'figure':{w}s} | " + ' | '.join(f'{h:>7s}' for h in heads)
           + ' |  mean  | spread | target  | target verdict     | guard | supported')
     for r in rows:
         g = '' if r['guard'] is None else f"{r['guard']:5.2f}"
         sup = '' if r['supported_guard'] is None else f"{r['supported_guard']:.2f}" + ('' if r.get('guard_ok', True) else ' (QUALITY asks more)')
-        print(f"{r['figure']:{w}s} | " + ' | '.join(f'{v:7.3f}' for v in r['values'])
+        print(f"{r['figure']:{w}s} | " + ' | '.join(f'{v:{max(7, len(h))}.3f}' for v, h in zip(r['values'], heads))
               + f" | {r['mean']:6.3f} | {r['spread']:6.3f} | {r['target'] or '':7s} | {r['verdict']:18s} | {g:5s} | {sup}")
     out = Path(a.json or root / 'figures.json'); out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({'seeds': sorted(per_seed), 'per_seed': per_seed, 'summary': rows}, indent=1))
+    out.write_text(json.dumps({'seeds': sorted(per_seed, key=str), 'per_seed': per_seed, 'summary': rows}, indent=1))
     print(f"\nwritten to {out}")
     bad = [r['figure'] for r in rows if not r.get('guard_ok', True)]
     if bad: print('guards in report.QUALITY stricter than these seeds support: ' + '; '.join(bad))

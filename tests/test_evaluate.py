@@ -161,3 +161,26 @@ def test_report_shows_the_referenced_study_only_when_it_ran():
     assert 'against five of its calm clips (`stages.emotion.cross_engine_reference = true`)' in md and '| reply style | — | 0.458 |' in md
     assert "| espeak alone, each voice against five of its calm clips | — | 0.497 (piper)" in md and 'leave out the five calm clips' in md
     assert "| piper alone, each voice against five of its calm clips | — | 0.753 (espeak)" in md
+
+
+def test_readme_seed_table_shows_the_guards_the_main_job_asserts():
+    "README's seed table gives every figure of report.QUALITY with its target and guard as the slow tests assert them."
+    from pathlib import Path
+    from emotion_omni_lite.report import QUALITY
+    rows = {}
+    for line in (Path(__file__).resolve().parents[1] / 'README.md').read_text().splitlines():
+        cells = [c.strip() for c in line.strip().strip('|').split('|')]
+        if len(cells) == 9 and cells[0] in QUALITY: rows[cells[0]] = cells
+    missing = [n for n, q in QUALITY.items() if q is not None and n not in rows]
+    assert not missing, f"README's seed table lacks {missing}"
+    for name, cells in rows.items():
+        q, target, guard = QUALITY[name], cells[6], cells[8]
+        if q is None:
+            assert (target, guard) == ('reported', '—'), (name, target, guard)
+            continue
+        op, t, g = q
+        unit = target.split()[-1]
+        sym = '≥' if op == '>=' else '≤'
+        assert target == f"{sym} {100 * t:.0f} {unit}", (name, target)
+        want = f"{sym} {100 * g:.0f} {unit}"
+        assert guard == (want if g == t else f"**{want}**"), (name, guard, want)
