@@ -53,9 +53,10 @@ def summarise(per_seed: dict) -> list:
     "Per figure: values, mean, spread, the target's verdict, the guard QUALITY asserts and the guard the seeds support."
     rows = []
     for name, q in QUALITY.items():
-        lacking = [s for s in sorted(per_seed, key=str) if name not in per_seed[s]]
+        lacking = [s for s in sorted(per_seed, key=str) if per_seed[s].get(name) is None]
         if lacking and q is not None:
-            sys.exit(f"seed(s) {lacking} have no figure {name!r}, which QUALITY asserts: finish their evaluation (`eol run`)")
+            sys.exit(f"seed(s) {lacking} have no figure {name!r}, which QUALITY asserts: finish their evaluation (`eol run`), "
+                     f"or make their --with file again")
         if lacking:                                                      # a study behind a switch, off in these runs
             print(f"not in every seed's report, left out: {name} (seeds {lacking})")
             continue
@@ -87,6 +88,10 @@ def main():
     root = Path(a.root)
     if a.threads:
         import torch; torch.set_num_threads(a.threads)
+    out = Path(a.json or root / 'figures.json')
+    if len({Path(f).resolve() for f in a.others}) < len(a.others): sys.exit("--with: a file given twice would count its seeds twice")
+    if out.resolve() in {Path(f).resolve() for f in a.others}:
+        sys.exit(f"--with {out}: this run would write its table over that file; name another with --json")
     per_seed = {}
     for seed in a.seeds:
         sec = train(seed, root, a.threads)
@@ -94,8 +99,11 @@ def main():
         per_seed[seed] = figures(seed, root)
     for f in a.others:                                                   # another machine's seeds, named by their file
         try: got = json.loads(Path(f).read_text())['per_seed']
-        except (OSError, ValueError, KeyError) as e: sys.exit(f"--with {f}: not a figures file this script wrote ({e})")
-        per_seed.update({f"{Path(f).stem}:{k}": v for k, v in got.items()})
+        except (OSError, ValueError, KeyError, TypeError) as e: sys.exit(f"--with {f}: not a figures file this script wrote ({e})")
+        label = f"{Path(f).parent.name}/{Path(f).stem}" if Path(f).stem == 'figures' else Path(f).stem
+        if any(str(k).startswith(label + ':') for k in per_seed):
+            sys.exit(f"--with {f}: another file has the name {label!r}, which labels its seeds: copy one under another name")
+        per_seed.update({f"{label}:{k}": v for k, v in got.items()})
     if not per_seed: sys.exit("no seeds: name some with --seeds, or earlier runs' files with --with")
     rows = summarise(per_seed)
     w = max(len(r['figure']) for r in rows)
@@ -107,7 +115,7 @@ def main():
         sup = '' if r['supported_guard'] is None else f"{r['supported_guard']:.2f}" + ('' if r.get('guard_ok', True) else ' (QUALITY asks more)')
         print(f"{r['figure']:{w}s} | " + ' | '.join(f'{v:{max(7, len(h))}.3f}' for v, h in zip(r['values'], heads))
               + f" | {r['mean']:6.3f} | {r['spread']:6.3f} | {r['target'] or '':7s} | {r['verdict']:18s} | {g:5s} | {sup}")
-    out = Path(a.json or root / 'figures.json'); out.parent.mkdir(parents=True, exist_ok=True)
+    out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({'seeds': sorted(per_seed, key=str), 'per_seed': per_seed, 'summary': rows}, indent=1))
     print(f"\nwritten to {out}")
     bad = [r['figure'] for r in rows if not r.get('guard_ok', True)]

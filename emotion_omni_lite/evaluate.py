@@ -243,7 +243,7 @@ def evaluate_part(system: str, cfg: OmniConfig, settings: Optional[Settings] = N
     return path
 
 TEXT_PART = ('data', 'asr', 'emotion_encoder', 'text_llm', 'stage1', 'stage1_semantic_only')   # the runs `collect` reads
-TEXT_FIGURES = ('records', 'timing_probe', 'prosodic_baseline')   # what text.json holds: a new entry makes older files stale
+TEXT_FIGURES = ('records', 'timing_probe', 'prosodic_baseline')   # what text.json holds: name a new figure here, so older files are made again
 
 def evaluate_text(cfg: OmniConfig, settings: Optional[Settings] = None, force: bool = False, progress: bool = True,
                   max_items: Optional[int] = None) -> Path:
