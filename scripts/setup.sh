@@ -12,7 +12,17 @@ case "$MODE" in
      exit 2;;
 esac
 PY=${PYTHON:-python3}
+if [ -x .venv/bin/python ] && ! .venv/bin/python -m pip --version >/dev/null 2>&1; then
+  echo "[setup] .venv has no pip (made by a Python without its venv module's ensurepip?): remove it (rm -rf .venv) and run" >&2
+  echo "[setup] this again; on Debian or Ubuntu first: sudo apt install python3-venv, or PYTHON=/path/to/python3 bash $0" >&2
+  exit 1
+fi
 if [ ! -x .venv/bin/python ]; then
+  if ! $PY -c "import ensurepip, venv" 2>/dev/null; then
+    echo "[setup] $PY cannot make a virtual environment with pip in it (no ensurepip): on Debian or Ubuntu install" >&2
+    echo "[setup] python3-venv (sudo apt install python3-venv), or name another Python: PYTHON=/path/to/python3 bash $0" >&2
+    exit 1
+  fi
   echo "[setup] creating .venv with $($PY --version)"
   $PY -m venv .venv
 fi
