@@ -397,4 +397,5 @@ def guard_from_seeds(cmp: str, target: float, values: Sequence[float]) -> float:
     worst = min(values) if cmp == '>=' else max(values)
     spread = max(values) - min(values)
     if _meets(cmp, worst, target + spread if cmp == '>=' else target - spread): return target
-    return float(np.floor((worst - spread) * 100) / 100) if cmp == '>=' else float(np.ceil((worst + spread) * 100) / 100)
+    edge = round(((worst - spread) if cmp == '>=' else (worst + spread)) * 100, 6)   # 0.83 − 0.07 is 75.99999… in floats
+    return float(np.floor(edge) / 100) if cmp == '>=' else float(np.ceil(edge) / 100)

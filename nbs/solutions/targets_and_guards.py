@@ -4,7 +4,7 @@ fresh machine's 0.82 end red? Then try seeds 0.93, 0.95, 0.96, and an ASR CER (t
 0.132 (the lite run's, with an earlier recipe) against a machine's 0.160.
 
 Seeds 0.87, 0.83, 0.90 against "≥ 0.85": the worst seed misses the target, so it is *missed*; the guard is the
-worst seed less the spread (0.83 − 0.07), rounded outward to a whole percent: 0.75. A fresh machine's 0.82 then ends
+worst seed less the spread (0.83 − 0.07 = 0.76), already a whole percent: 0.76. A fresh machine's 0.82 then ends
 green, with a note that it misses the target. Seeds 0.93, 0.95, 0.96: the worst clears the target by more than the
 spread (0.03), so it *holds with margin* and the guard is the target itself, 0.85: the same 0.82 ends red, a
 regression. The ASR row (0.140, 0.153, 0.132 against "≤ 0.15") is *missed*, with the guard 0.153 + 0.021 rounded up
