@@ -9,9 +9,9 @@ up to α = 1/4, then switches at α = 3/8 to 2.4 s (59 units instead of 119: eac
 (0.98), and from there hardly changes (2.0 s up to α = 1) and is heard neutral every time: one switch, no halfway
 voice, and never happy. The condition moves evenly, but the decoder picks each unit by argmax, and what it
 picks (above all how long it keeps speaking, sad's slow pace or not) flips once the vector crosses a boundary
-between what it learned for sad and for the rest. Happy's own prototype is heard neutral on this reply, as in 14.1.
-Sad is above all a slow pace, which the units keep; happy is above all a high voice, which the vocoder loses (13.2).
-So the morph's right half plays variations of one neutral reading.
+between what it learned for sad and for the rest. Happy's own prototype is heard neutral on this reply (never happy:
+in 14.1 it was heard angry). Sad is above all a slow pace, which the units keep; happy is above all a high voice,
+which the vocoder loses (13.2). So the morph's right half plays variations of one neutral reading.
 """
 import torch
 from emotion_omni_lite.config import EMOTIONS, get_config, get_settings

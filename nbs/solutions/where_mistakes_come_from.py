@@ -7,7 +7,8 @@ On `lite` (seed 0), 149 tone-dependent utterances. The cascade answers with a sa
 one 10 times and a neutral one twice (its replies to the ASR's transcripts are comforting 95 times, reassuring 42,
 cheerful 10 and calming 2), so it is right almost only for the users whose feeling calls for a sad reply, sad and
 fearful (87 % and 95 %), and nearly never for the rest (happy 7 %, angry 4 %, neutral and surprised 0 %): 29.5 %
-overall, near the chance level of two user emotions in six. (c) is right 89.3 % of the time. Of its 16 mistakes, 15
+overall, near the chance level of two user emotions in six. (b), which hears the words' timing but no pitch, is right
+71.1 % of the time; (c) 89.3 %, and (d) the same as (c), since it differs in speech only. Of its 16 mistakes, 15
 come from a query the emotion encoder misheard (neutral heard as happy 5 times, surprised as neutral 3, happy as
 surprised 3, and four others), and all 15 of those replies fit what was heard; when the encoder heard the query right,
 (c)'s reply emotion is right 99.2 % of the time. The LLM does what the ear tells it: the benchmark's reply emotion is, nearly point for point,
@@ -29,7 +30,7 @@ def main(preset: str = None, settings=None) -> dict:
     tone = [r for r in recs if r['sentence_kind'] == 'tone' and 'emotion' in r['sys']['omni']]   # the text records
     report = json.loads((folder / 'report.json').read_text())
     out = {'n_tone': len(tone)}
-    for key, suffix in (('cascade', '_cascade'), ('omni', '')):
+    for key, suffix in (('cascade', '_cascade'), ('semantic_only', '_semantic_only'), ('omni', ''), ('omni_no_adaln', '_no_adaln')):
         right = lambda r: r['sys'][key]['emotion'] == r['target_emotion']
         rows = {e: [r for r in tone if r['user_emotion'] == e] for e in EMOTIONS}
         out[key] = {'answers': dict(collections.Counter(r['sys'][key]['emotion'] for r in tone).most_common()),
