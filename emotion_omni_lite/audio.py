@@ -4,7 +4,7 @@
 
 # %% ../nbs/02_audio.ipynb #45a0bb63
 from __future__ import annotations
-import functools, math
+import functools, math, re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional, Sequence, Union
@@ -50,6 +50,7 @@ def check_wave(wave, sr: int, source='<array>', channels_last: Optional[bool] = 
     "Mono float32 samples from `wave` ([T], [T, C] or [C, T]; files are [T, C]) after the checks every input must pass."
     w = _as_float(np.asarray(wave))
     if w.size == 0: raise AudioError(source, "has zero length (no samples)", "record it again (in a dataset: remove its row)")
+    channels = w
     if w.ndim == 2:                                                     # channels are the shorter side unless the caller knows
         last = channels_last if channels_last is not None else w.shape[1] <= w.shape[0]
         with np.errstate(over='ignore', invalid='ignore'): w = w.mean(axis=1 if last else 0)   # [T, C] or [C, T] → [T]
@@ -58,6 +59,9 @@ def check_wave(wave, sr: int, source='<array>', channels_last: Optional[bool] = 
         raise AudioError(source, f"unsupported sample rate {sr} Hz", f"use audio recorded at {MIN_RATE}–{MAX_RATE} Hz")
     if not np.isfinite(w).all():
         raise AudioError(source, f"contains {int((~np.isfinite(w)).sum())} NaN or Inf samples", "re-export the file; the conversion that wrote it failed")
+    if np.abs(w).max() < SILENCE_PEAK and channels.ndim == 2 and np.isfinite(channels).all() and np.abs(channels).max() >= SILENCE_PEAK:
+        raise AudioError(source, f"has channels that cancel out when mixed to mono (one is the other upside down; each peaks at "
+                         f"{np.abs(channels).max():.2f})", "use one channel, or export it again as mono")
     if np.abs(w).max() < SILENCE_PEAK:
         raise AudioError(source, f"is silent (peak {np.abs(w).max():.1e})", "check the microphone and record again (in a dataset: remove its row)")
     return w
@@ -103,13 +107,26 @@ def _check_file(p: Path, max_seconds: Optional[float]):
             raise AudioError(p, f"is too long ({info.frames / info.samplerate:.1f} s; at most {max_seconds:g} s is heard)",
                              "cut it into shorter clips (at pauses)")
 
+_STREAMED = {0, 0xFFFFFFFF, 0x7FFFFFFF, 0xFFFFFFFFFFFFFFFF}   # sizes a recorder writes before it knows the length
+
+def _check_complete(p: Path, extra_info: str):
+    "Refuse a WAV file cut short: its header names more bytes of sound than the file holds (an interrupted copy or download)."
+    m = re.search(r'\ndata : (\d+) \(should be (\d+)\)', extra_info)         # libsndfile's own reading of the header
+    if m and int(m[1]) not in _STREAMED and int(m[1]) > int(m[2]):
+        raise AudioError(p, f"is cut short: its header promises {int(m[1]):,} bytes of sound and the file holds {int(m[2]):,}",
+                         "copy, download or export it again")
+
 def load_audio(path_or_array: Union[str, Path, np.ndarray, torch.Tensor], sr: int = SAMPLE_RATE, orig_sr: int = None,
                max_seconds: Optional[float] = None) -> torch.Tensor:
     "A float32 mono tensor [T] at `sr` from a file or an array (an array is at `orig_sr`, default `sr`); a file longer than `max_seconds` is refused unread."
     if isinstance(path_or_array, (str, Path)):
         p = Path(path_or_array)
         _check_file(p, max_seconds)
-        try: data, file_sr = sf.read(str(p), dtype='float32', always_2d=True)  # [T, C]
+        try:
+            with sf.SoundFile(str(p)) as fh:                                 # one open: the header's word, then the samples
+                _check_complete(p, fh.extra_info)
+                data, file_sr = fh.read(dtype='float32', always_2d=True), fh.samplerate   # [T, C]
+        except AudioError: raise
         except Exception as e:
             raise AudioError(p, f"cannot be decoded ({type(e).__name__}: {str(e).strip()[:80]}); corrupt or unsupported format",
                              "convert it to wav/flac/ogg/mp3 with a working tool") from None

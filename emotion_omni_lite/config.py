@@ -4,7 +4,7 @@
 
 # %% ../nbs/00_config.ipynb #45a0bb63
 from __future__ import annotations
-import configparser, os
+import configparser, difflib, os, re
 from dataclasses import dataclass, field, fields, asdict, replace
 from pathlib import Path
 from typing import Optional
@@ -16,7 +16,7 @@ __all__ = ['EMOTIONS', 'PRECISIONS', 'SETTINGS_KEYS', 'PRESETS', 'ConfigError', 
            'LoRAConfig', 'EmotionHeadConfig', 'FusionConfig', 'SpeechDecoderConfig', 'VocoderConfig', 'TrainConfig',
            'ASRTrainConfig', 'EmotionTrainConfig', 'Stage1TrainConfig', 'Stage2TrainConfig', 'StagesConfig',
            'OmniConfig', 'check_values', 'check_config', 'full_config', 'lite_config', 'smoke_config', 'set_field',
-           'set_fields', 'check_checkpoint', 'preset_overrides', 'get_config']
+           'set_fields', 'checkpoint_load_error', 'check_checkpoint', 'preset_overrides', 'get_config']
 
 # %% ../nbs/00_config.ipynb #e66c34f2
 EMOTIONS = ('neutral', 'happy', 'sad', 'angry', 'surprised', 'fearful')
@@ -60,7 +60,7 @@ def find_settings_file(start: Optional[Path] = None) -> Optional[Path]:
     d = Path(start or Path.cwd()).resolve()
     for p in [d, *d.parents]:
         f = p / 'settings.ini'
-        if f.exists() and '[emotion_omni_lite]' in f.read_text(): return f
+        if f.is_file() and b'[emotion_omni_lite]' in f.read_bytes(): return f   # bytes: a file in another encoding is named below
     return None
 
 def _coerce(key, value):
@@ -74,13 +74,19 @@ def _coerce(key, value):
         if v in ('1', 'true', 'yes', 'on'): return True
         if v in ('0', 'false', 'no', 'off'): return False
         raise ConfigError(f"offline must be true or false, got {value!r}")
-    return str(value).strip()
+    v = str(value).strip()
+    if not v and key in ('preset', 'data_dir', 'out_dir', 'device'):
+        raise ConfigError(f"{key} is empty (settings.ini or EOL_{key.upper()}): give it a value, or remove the line / unset the variable")
+    return v
 
 def read_settings_file(f: Path, keep_case: bool = False) -> configparser.ConfigParser:
     "The settings file parsed; a line it cannot read, or a section `[emotion_omni_lite.<name>]` for no preset, is a `ConfigError` naming it."
-    cp = configparser.ConfigParser(inline_comment_prefixes=('#', ';'))   # `preset = lite   # a note`: the note is not the value
+    # `preset = lite   # a note`: the note is not the value; no %-interpolation: a path may hold a '%'
+    cp = configparser.ConfigParser(inline_comment_prefixes=('#', ';'), interpolation=None)
     if keep_case: cp.optionxform = str                               # dotted config fields keep their case
-    try: cp.read(f)
+    try: cp.read(f, encoding='utf-8-sig')                            # UTF-8, with or without the byte-order mark Notepad writes
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"{f} is not UTF-8 text (byte {e.start} cannot be read): save it as UTF-8 in your editor") from None
     except configparser.Error as e:
         what = str(e).replace(f"While reading from {f!r} ", '').replace(f"Source contains parsing errors: {f!r}", 'a line it cannot read:')
         raise ConfigError(f"{f}: {' '.join(what.split())} — write each setting once, as a `key = value` line under "
@@ -103,13 +109,18 @@ def get_settings(path: Optional[Path] = None, **overrides) -> Settings:
         vals.update(cp['emotion_omni_lite']); src, base = str(f), f.parent.resolve()
     for k in SETTINGS_KEYS:
         if f'EOL_{k.upper()}' in os.environ: vals[k] = os.environ[f'EOL_{k.upper()}']
+    known = [f'EOL_{k.upper()}' for k in SETTINGS_KEYS] + ['EOL_SETTINGS']
+    for name in sorted(n for n in os.environ if n.startswith('EOL_') and n not in known):   # a misspelt setting is not ignored
+        close = difflib.get_close_matches(name, known, n=1, cutoff=0.85)
+        if close: raise ConfigError(f"environment variable {name} is not a setting: did you mean {close[0]}? Rename or unset it")
     vals.update({k: v for k, v in overrides.items() if v is not None})
     unknown = set(vals) - set(SETTINGS_KEYS)
     if unknown: raise ConfigError(f"unknown setting(s) {sorted(unknown)}; known: {', '.join(SETTINGS_KEYS)}")
     vals = {k: _coerce(k, v) for k, v in vals.items()}
     s = Settings(**vals, source=src)
     if s.preset not in PRESETS: raise ConfigError(f"preset {s.preset!r} is unknown: use one of {', '.join(PRESETS)}")
-    if s.device not in ('auto', 'cpu', 'cuda', 'mps'): raise ConfigError(f"device {s.device!r}: use auto, cpu, cuda or mps")
+    if s.device not in ('auto', 'cpu', 'cuda', 'mps') and not re.fullmatch(r'cuda:\d+', s.device):
+        raise ConfigError(f"device {s.device!r}: use auto, cpu, cuda (or cuda:N, one GPU of several) or mps")
     s.data_dir = Path(s.data_dir) if Path(s.data_dir).is_absolute() else base / s.data_dir
     s.out_dir = Path(s.out_dir) if Path(s.out_dir).is_absolute() else base / s.out_dir
     if s.offline:                                                    # never download: for processes started from here …
@@ -471,8 +482,15 @@ def check_config(c: OmniConfig):
     _need(c.units.kind in ('external', 'kmeans_mel'), 'units.kind', f"{c.units.kind!r}: use 'external' (speech-token files you "
           "bring, listed in units.manifest) or 'kmeans_mel' (units the kit makes from its own speech)")
     for f in fields(StagesConfig):
-        mp = getattr(c.stages, f.name).mixed_precision
-        _need(mp in PRECISIONS, f'stages.{f.name}.mixed_precision', f"{mp!r}: use one of {', '.join(PRECISIONS)}")
+        t = getattr(c.stages, f.name)
+        _need(t.mixed_precision in PRECISIONS, f'stages.{f.name}.mixed_precision', f"{t.mixed_precision!r}: use one of {', '.join(PRECISIONS)}")
+        _need(0 <= t.warmup_frac <= 1, f'stages.{f.name}.warmup_frac', f"is the share of the steps spent warming up, got {t.warmup_frac}")
+        parts = t.grad_accum * getattr(t, 'length_groups', 1)             # one process's micro-batches a step (`fit` checks the rest)
+        _need(t.batch_size % parts == 0, f'stages.{f.name}.batch_size',
+              f"{t.batch_size} does not split into grad_accum={t.grad_accum} × length_groups={getattr(t, 'length_groups', 1)} "
+              f"micro-batches: make it a multiple of {parts}, or change those")
+    _need(c.decoder.top_k <= c.units.n_units, 'decoder.top_k',
+          f"{c.decoder.top_k} is more than the {c.units.n_units} units it samples among: use at most units.n_units (0: all)")
 
 _PART_TYPES = {'audio': AudioConfig, 'data': DataConfig, 'units': UnitConfig, 'semantic_encoder': SemanticEncoderConfig,
                'emotion_encoder': EmotionEncoderConfig, 'adapter': AdapterConfig, 'llm': LLMConfig, 'lora': LoRAConfig,
@@ -569,6 +587,19 @@ def set_fields(cfg: OmniConfig, **changes) -> OmniConfig:
         if hasattr(getattr(obj, parts[-1]), '__dataclass_fields__'):
             raise ConfigError(f"{dotted} is a group of settings: change one of its fields, e.g. {dotted}.{fields(getattr(obj, parts[-1]))[0].name}")
     return OmniConfig.from_dict(d)
+
+def checkpoint_load_error(part: str, source, e: Exception) -> ConfigError:
+    "What to say when `<part>.pretrained` does not load: a local folder damaged or missing, or a hub name not cached here."
+    src, first = str(source), (str(e).strip().splitlines() or [''])[0][:120]
+    p = Path(src).expanduser()
+    if p.is_dir():
+        return ConfigError(f"{part}.pretrained: the checkpoint in {src} does not load ({type(e).__name__}: {first}): its files "
+                           "are damaged or incomplete — copy or download it again")
+    if p.is_absolute() or src.startswith(('.', '~')) or p.exists():
+        return ConfigError(f"{part}.pretrained: there is no folder {src}: check the path (a folder with the checkpoint's "
+                           "config and weights)")
+    return ConfigError(f"{part}.pretrained: cannot load {src!r} offline ({first}). Download it once with `hf download {src}` "
+                       f"on a machine with network, or set {part}.pretrained to a local folder")
 
 def check_checkpoint(part: str, source, sizes: dict):
     "Refuse a pretrained checkpoint whose sizes differ from the config's: `sizes` is {field: (config value, checkpoint value)}."

@@ -217,9 +217,20 @@ def read_pack(archive) -> dict:
     "The description inside a packed run (`pack.json`): preset, seed, stage hashes, file checksums."
     archive = Path(archive)
     try:
-        with tarfile.open(archive) as tar: return json.loads(tar.extractfile('pack.json').read())
-    except (OSError, tarfile.TarError, KeyError, ValueError, AttributeError) as e:
+        with tarfile.open(archive) as tar: meta = json.loads(tar.extractfile('pack.json').read())
+    except (EOFError, OSError, tarfile.TarError, KeyError, ValueError, AttributeError) as e:
+        if isinstance(e, EOFError) or 'unexpected end of data' in str(e):
+            raise ConfigError(f"{archive} ends early (a copy or download cut short): copy the archive again") from None
         raise ConfigError(f"{archive} is not a packed run of this kit ({type(e).__name__}: {e}): make one with `eol pack`") from None
+    if isinstance(meta, dict) and meta.get('format') != PACK_FORMAT: return meta   # another format: `unpack_run` names it
+    files = meta.get('files') if isinstance(meta, dict) else None
+    ok = (isinstance(meta, dict) and isinstance(meta.get('preset'), str) and type(meta.get('seed')) is int
+          and isinstance(meta.get('stages'), dict) and all(isinstance(h, str) for h in meta['stages'].values())
+          and isinstance(files, dict) and all(isinstance(f, dict) and type(f.get('bytes')) is int and isinstance(f.get('sha256'), str)
+                                              for f in files.values()))
+    if not ok: raise ConfigError(f"{archive}: its pack.json is damaged (not the preset, seed, stages and files `eol pack` writes): "
+                                 "pack the run again, or copy the archive again")
+    return meta
 
 def unpack_run(archive, settings: Optional[Settings] = None, overwrite: bool = False) -> list:
     "Restore a packed run into the settings' data and runs folders, checked; → the stages now current."

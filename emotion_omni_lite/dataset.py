@@ -488,10 +488,12 @@ def read_manifest(path) -> list:
     "The lines of a JSON-lines or CSV manifest as dicts, each with its line number (`_line`)."
     import csv
     path = Path(path)
+    if path.is_dir(): raise ConfigError(f"units.manifest: {path} is a folder: point it to the JSON-lines or CSV file in it")
     if not path.is_file(): raise ConfigError(f"units.manifest: {path} does not exist: point it to the JSON-lines or CSV list of dialogues")
-    text = path.read_text(encoding='utf-8')
-    if path.suffix.lower() == '.csv':
-        rows = [{**r, '_line': i + 2} for i, r in enumerate(csv.DictReader(text.splitlines()))]
+    text, _ = read_csv_text(path)                                      # UTF-8 with or without a byte-order mark, UTF-16, Windows-1252
+    if path.suffix.lower() == '.csv':                                  # a header cell ' Query_Audio ' is the column query_audio
+        rows = [{**{(k or '').strip().lower(): v for k, v in r.items()}, '_line': i + 2}
+                for i, r in enumerate(csv.DictReader(text.splitlines()))]
     else:
         rows = []
         for i, line in enumerate(text.splitlines(), 1):
@@ -513,6 +515,9 @@ def read_units(path) -> list:
         if not np.issubdtype(a.dtype, np.integer): raise ValueError(f"holds {a.dtype} numbers, not integer tokens")
         return a.reshape(-1).astype(np.int64).tolist()
     vals = json.loads(path.read_text()) if path.suffix == '.json' else path.read_text().replace(',', ' ').split()
+    if not isinstance(vals, list): raise ValueError(f"holds a JSON {type(vals).__name__}, not a list of integer tokens")
+    if any(isinstance(v, bool) or (isinstance(v, float) and not v.is_integer()) for v in vals):
+        raise ValueError("holds true/false or fractional numbers, not integer tokens")
     try: out = [int(v) for v in vals]
     except (TypeError, ValueError): raise ValueError("holds something that is not an integer token") from None
     if any(str(v).strip() != str(o) for v, o in zip(vals, out) if isinstance(v, str)): raise ValueError("holds non-integer numbers")
@@ -534,6 +539,8 @@ def external_rows(cfg: OmniConfig, manifest, seed: int = 0) -> list:
         rid = str(r.get('id') or f"x{k:06d}")
         if rid in seen: bad(f"id {rid!r} is used twice"); continue
         seen.add(rid)
+        lacking = [c for c in EXTERNAL_REQUIRED if r.get(c) is None]      # absent, JSON null, or a CSV row too short
+        if lacking: bad(f"has no {', '.join(lacking)}"); continue
         paths = {}
         for c in ('query_audio', 'reply_audio', 'reply_units'):
             p = Path(str(r[c]).strip()); p = p if p.is_absolute() else base / p

@@ -326,8 +326,13 @@ def chat_main(audio_path, out_path=None, as_json: bool = True, cfg: Optional[Omn
         out_p, in_p = Path(os.path.realpath(out_path)), Path(os.path.realpath(audio_path))   # never raises (a link loop is the reader's to name)
         if out_p == in_p:
             raise ConfigError(f"--out {out_path} is the recording being answered: choose another file for the reply")
+        if out_p.is_dir(): raise ConfigError(f"--out {out_path} is a folder: name a file for the reply, e.g. {Path(out_path) / 'reply.wav'}")
         if out_p.exists() and not overwrite:
             raise ConfigError(f"--out {out_path} already exists: choose another file, or pass --overwrite to replace it")
+        if out_p.suffix.lower() != '.wav':
+            raise ConfigError(f"--out {out_path}: the reply is written as WAV, so name it ….wav (convert it afterwards if need be)")
+        if out_p.parent.exists() and not out_p.parent.is_dir():
+            raise ConfigError(f"--out {out_path}: {out_p.parent} is a file, not a folder: choose another place for the reply")
     wave = load_audio(audio_path, max_seconds=hearing_seconds(cfg))   # a bad recording is refused before the models load,
     check_length(wave, cfg, audio_path)                              # a too-long one before it is even read
     for note in check_speech(wave, audio_path): print(f"warning: {note}", file=sys.stderr)

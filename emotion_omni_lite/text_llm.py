@@ -9,7 +9,7 @@ from typing import Optional, Sequence
 import torch
 from torch import nn
 
-from .config import OmniConfig, Settings, check_checkpoint
+from .config import OmniConfig, Settings, check_checkpoint, checkpoint_load_error
 from .train import frozen_dtype
 from .stages import StageJob, require_stage
 from .dataset import load_dialogues
@@ -105,9 +105,8 @@ def load_pretrained_llm(path, dtype='auto'):
     try:
         tok = _load_tokenizer(path)
         model = AutoModelForCausalLM.from_pretrained(str(path), dtype=dtype)
-    except OSError as e:
-        raise FileNotFoundError(f"cannot load the LLM from {path!r} ({e.__class__.__name__}): download it once "
-                                f"(`hf download {path}`) or set cfg.llm.pretrained to a local folder") from e
+    except Exception as e:                                  # missing, not cached, or damaged weights: named, with the fix
+        raise checkpoint_load_error('llm', path, e) from None
     old = model.get_input_embeddings().weight.shape[0]
     if len(tok) > old:                                     # `<speech>` added: new rows are the old rows' mean, the same on
         model.resize_token_embeddings(len(tok), mean_resizing=False)   # every load (a random row would differ each time)

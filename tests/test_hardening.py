@@ -13,7 +13,7 @@ from torch import nn
 from emotion_omni_lite import cli
 from emotion_omni_lite.audio import AudioError, check_speech, load_audio
 from emotion_omni_lite.config import ConfigError, get_config, get_settings
-from emotion_omni_lite.dataset import load_folder
+from emotion_omni_lite.dataset import external_rows, load_folder, read_units
 from emotion_omni_lite.stages import StageMissing, finish_run, require_stage, stage_folder, stage_hash, stage_state, start_run
 from emotion_omni_lite.train import (CheckpointError, TrainConfig, fit, load_cache, load_checkpoint, save_cache,
                                      save_weights, set_seed)
@@ -61,12 +61,16 @@ def _loop(p):
     os.symlink(p, p); return p
 def _truncated(p):
     wav(p); p.write_bytes(p.read_bytes()[:44]); return p                  # the header, no samples
+def _half(p):
+    wav(p); p.write_bytes(p.read_bytes()[:SR]); return p                  # an interrupted copy: half the samples
 def _nan(p):
     x = SPEECHY.copy(); x[10:20] = np.nan; return wav(p, x, subtype='FLOAT')
 
 CHAT_REFUSALS = {
     'empty file': (lambda p: (p.write_bytes(b''), p)[1], 'empty file'),
-    'truncated wav': (_truncated, 'zero length'),
+    'truncated wav': (_truncated, 'is cut short'),
+    'wav cut in half': (_half, 'is cut short'),
+    'channels that cancel': (lambda p: wav(p, np.stack([SPEECHY, -SPEECHY], 1)), 'channels that cancel out'),
     'random bytes': (lambda p: (p.write_bytes(np.random.default_rng(0).bytes(5000)), p)[1], 'cannot be decoded'),
     'text file': (lambda p: (p.write_text('hello, this is not audio\n' * 20), p)[1], 'cannot be decoded'),
     'NaN samples': (_nan, 'NaN or Inf'),
@@ -94,6 +98,13 @@ def test_chat_refuses_a_bad_recording_by_name_before_loading(env, case):
     assert snapshot(env) == before                                        # no reply.wav, the recording untouched
 
 
+def test_a_wav_streamed_with_an_unknown_length_is_read_whole(tmp_path):
+    "A recorder that writes the header before it knows the length leaves 0xFFFFFFFF there: not a cut-short file."
+    p = wav(tmp_path / 'live.wav'); b = bytearray(p.read_bytes()); i = b.find(b'data')
+    b[i + 4:i + 8] = (0xFFFFFFFF).to_bytes(4, 'little'); p.write_bytes(bytes(b))
+    assert len(load_audio(p)) == SR
+
+
 @pytest.mark.parametrize('case,x,note', [('clipped', np.clip(SPEECHY * 8, -1, 1), 'clipped'),
                                          ('very quiet', SPEECHY * 0.01, 'very low level')])
 def test_chat_warns_about_a_doubtful_recording_then_goes_on(env, case, x, note):
@@ -117,6 +128,17 @@ def test_chat_never_writes_over_the_recording_or_an_existing_file(env):
             cli.main(['chat', '--preset', 'smoke', '--audio', str(wav(env / 'q.wav')), '--out', str(env / 'notes.txt')])
     assert 'already exists' in e.getvalue() and '--overwrite' in e.getvalue()
     assert {k: v for k, v in snapshot(env).items() if k != 'q.wav'} == before
+
+
+@pytest.mark.parametrize('out,said', [('folder', 'is a folder'), ('reply.mp3', 'written as WAV'), ('afile/reply.wav', 'is a file, not a folder')])
+def test_chat_refuses_an_out_it_cannot_write_before_loading(env, out, said):
+    import contextlib, io
+    audio = wav(env / 'query.wav'); (env / 'folder').mkdir(); (env / 'afile').write_text('x')
+    before, err = snapshot(env), io.StringIO()
+    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()), pytest.raises(SystemExit) as e:
+        cli.main(['chat', '--preset', 'smoke', '--audio', str(audio), '--out', str(env / out), '--overwrite'])
+    assert e.value.code == 2 and said in err.getvalue() and 'no run' not in err.getvalue(), err.getvalue()
+    assert snapshot(env) == before
 
 
 def test_an_unwritable_folder_is_named_with_the_fix(env, monkeypatch):
@@ -200,6 +222,9 @@ CONFIG_REFUSALS = {
     'one of two matched sizes': ({'emotion_encoder.dim': 32}, 'fusion.adaln_cond_dim'),
     'a whole group': ({'llm': 7}, 'is a group of settings'),
     'unknown field': ({'llm.width': 3}, 'has no field'),
+    'a batch that does not split': ({'stages.stage1.grad_accum': 3}, 'stages.stage1.batch_size: 16 does not split'),
+    'warm-up longer than training': ({'stages.stage2.warmup_frac': 5.0}, 'stages.stage2.warmup_frac'),
+    'top-k over the units': ({'decoder.top_k': 10 ** 6}, 'decoder.top_k'),
 }
 
 
@@ -223,6 +248,30 @@ def test_bad_settings_are_named(tmp_path, monkeypatch, text, message):
     before = snapshot(tmp_path)
     with pytest.raises(ConfigError, match=message): get_settings(ini)
     assert snapshot(tmp_path) == before
+
+
+def test_settings_files_as_editors_write_them(tmp_path, monkeypatch):
+    "A '%' in a path is a character, a byte-order mark is skipped; another encoding and an empty folder are named."
+    for k in ('EOL_PRESET', 'EOL_SEED', 'EOL_DEVICE', 'EOL_OFFLINE', 'EOL_DATA_DIR', 'EOL_OUT_DIR'): monkeypatch.delenv(k, raising=False)
+    ini = tmp_path / 'settings.ini'
+    ini.write_text('[emotion_omni_lite]\nout_dir = /tmp/100%runs\n'); assert str(get_settings(ini).out_dir) == '/tmp/100%runs'
+    ini.write_bytes('\ufeff[emotion_omni_lite]\npreset = smoke\n'.encode('utf-8')); assert get_settings(ini).preset == 'smoke'
+    ini.write_bytes('[emotion_omni_lite]\n# réglages\npreset = smoke\n'.encode('cp1252'))
+    with pytest.raises(ConfigError, match='is not UTF-8 text'): get_settings(ini)
+    monkeypatch.chdir(tmp_path)                                        # found by walking up: named the same way
+    with pytest.raises(ConfigError, match='is not UTF-8 text'): get_settings()
+    ini.write_text('[emotion_omni_lite]\ndata_dir =\n')
+    with pytest.raises(ConfigError, match='data_dir is empty'): get_settings(ini)
+
+
+def test_environment_settings_misspelt_or_empty_are_named(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path); monkeypatch.delenv('EOL_SETTINGS', raising=False)
+    monkeypatch.setenv('EOL_PRESSET', 'full')
+    with pytest.raises(ConfigError, match='EOL_PRESSET is not a setting: did you mean EOL_PRESET'): get_settings()
+    monkeypatch.delenv('EOL_PRESSET'); monkeypatch.setenv('EOL_OUT_DIR', '')
+    with pytest.raises(ConfigError, match='out_dir is empty'): get_settings()
+    monkeypatch.delenv('EOL_OUT_DIR'); monkeypatch.setenv('EOL_INSTALLER', 'pip')   # the setup script's own variable: not a setting
+    monkeypatch.setenv('EOL_DEVICE', 'cuda:1'); assert get_settings().device == 'cuda:1'   # one GPU of several
 
 
 def test_a_config_from_another_version_is_named():
@@ -384,6 +433,57 @@ def test_bad_rows_are_skipped_and_reported(tmp_path):
 def test_a_csv_without_the_columns_is_named(tmp_path):
     d = _byo(tmp_path, b'file,words\na.wav,Hello.\n')
     with pytest.raises(ValueError, match='path, text, emotion'): load_folder(d)
+
+
+MANIFEST_COLUMNS = 'query_audio,query_text,user_emotion,reply_audio,reply_text,reply_emotion,reply_units'
+
+
+@pytest.mark.parametrize('encoding', ['utf-8-sig', 'utf-16'])
+def test_a_manifest_as_a_spreadsheet_saves_it_is_read(tmp_path, encoding):
+    "A byte-order mark, UTF-16 and spaces around header cells still name the columns; the line's own problem is said."
+    f = tmp_path / 'm.csv'
+    f.write_text(' ' + MANIFEST_COLUMNS.replace(',', ' , ') + '\nq.wav,Hi.,happy,r.wav,Oh!,happy,r.json\n', encoding=encoding)
+    with pytest.raises(ConfigError, match=r'line 2: query_audio .* is missing \(looked for'):
+        external_rows(get_config('smoke'), f)
+
+
+def test_a_manifest_line_without_a_value_is_named(tmp_path):
+    full = dict(zip(MANIFEST_COLUMNS.split(','), ['q.wav', 'Hi.', 'happy', 'r.wav', 'Oh!', 'happy', 'r.json']))
+    f = tmp_path / 'm.jsonl'
+    f.write_text('\n'.join(json.dumps(d) for d in (full, {**full, 'reply_audio': None}, {k: v for k, v in full.items() if k != 'reply_units'})))
+    with pytest.raises(ConfigError) as e: external_rows(get_config('smoke'), f)
+    assert 'line 2: has no reply_audio' in str(e.value) and 'line 3: has no reply_units' in str(e.value)
+    with pytest.raises(ConfigError, match='is a folder'): external_rows(get_config('smoke'), tmp_path)
+
+
+@pytest.mark.parametrize('tokens', ['[0.5, 1.5, 2.5]', '[true, false]', '{"a": 1}'])
+def test_units_that_are_not_integer_tokens_are_refused(tmp_path, tokens):
+    f = tmp_path / 'u.json'; f.write_text(tokens)
+    with pytest.raises(ValueError, match='not .*integer tokens'): read_units(f)
+
+
+def _pack(path: Path, meta) -> Path:
+    import io, tarfile
+    data = json.dumps(meta).encode()
+    with tarfile.open(path, 'w') as tar:
+        info = tarfile.TarInfo('pack.json'); info.size = len(data); tar.addfile(info, io.BytesIO(data))
+        info = tarfile.TarInfo('runs/x.bin'); info.size = 4096; tar.addfile(info, io.BytesIO(b'\0' * 4096))
+    return path
+
+
+@pytest.mark.parametrize('meta', [[1, 2], {'format': 1}, {'format': 1, 'preset': 'smoke', 'seed': '0', 'stages': {}, 'files': {}},
+                                  {'format': 1, 'preset': 'smoke', 'seed': 0, 'stages': {}, 'files': ['runs/x.bin']}])
+def test_a_damaged_pack_description_is_named_before_anything_is_written(env, meta):
+    from emotion_omni_lite.course import unpack_run
+    archive = _pack(env / 'lab.tar', meta); before = snapshot(env)
+    with pytest.raises(ConfigError, match='pack.json is damaged'): unpack_run(archive)
+    assert snapshot(env) == before
+
+
+def test_a_pack_cut_short_says_to_copy_it_again(env):
+    from emotion_omni_lite.course import unpack_run
+    archive = _pack(env / 'lab.tar', {'format': 1}); archive.write_bytes(archive.read_bytes()[:700])
+    with pytest.raises(ConfigError, match='ends early'): unpack_run(archive)
 
 
 # ---- safe by default ----

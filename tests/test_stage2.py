@@ -143,7 +143,7 @@ def test_chat_never_overwrites_and_refuses_bad_audio_before_loading(smoke_run, s
     from emotion_omni_lite.config import ConfigError
     from emotion_omni_lite.dataset import load_dialogues, audio_path
     q = tmp_path / 'me.wav'; shutil.copy(audio_path(load_dialogues(smoke_cfg, smoke_settings)[0], smoke_settings, 'query'), q)
-    notes = tmp_path / 'notes.txt'; notes.write_text('keep me')
+    notes = tmp_path / 'notes.wav'; notes.write_text('keep me')   # a file already there
     before = q.read_bytes()
     with pytest.raises(ConfigError, match='the recording being answered'): chat_main(q, q, cfg=smoke_cfg, settings=smoke_settings)
     with pytest.raises(ConfigError, match='--overwrite'): chat_main(q, notes, cfg=smoke_cfg, settings=smoke_settings)

@@ -2,7 +2,7 @@
 import json
 import pytest
 import torch
-from emotion_omni_lite.config import get_config, get_settings
+from emotion_omni_lite.config import ConfigError, get_config, get_settings
 from emotion_omni_lite.text_llm import (IM_END, add_lora, build_llm, build_prompt, collate_lm,
                                         load_pretrained_llm, load_text_llm, speech_token_id, text_llm_job,
                                         train_tokenizer, generate_text)
@@ -52,8 +52,11 @@ def test_pretrained_loader_offline(tmp_path):
     assert speech_token_id(t) == len(plain)
     x = torch.tensor([[1, 5, 9]])
     assert torch.equal(m(x).logits, tiny(x).logits)
-    with pytest.raises(FileNotFoundError, match='cfg.llm.pretrained'):
+    with pytest.raises(ConfigError, match='llm.pretrained: there is no folder'):
         load_pretrained_llm(tmp_path / 'missing')
+    w = tmp_path / 'model.safetensors'; w.write_bytes(w.read_bytes()[:len(w.read_bytes()) // 2])   # an interrupted copy
+    with pytest.raises(ConfigError, match='does not load .*damaged or incomplete'):
+        load_pretrained_llm(tmp_path)
 
 
 def test_lora_file_is_small_and_merge_is_exact(tmp_path):
