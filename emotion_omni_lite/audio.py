@@ -48,7 +48,10 @@ def _as_float(a: np.ndarray) -> np.ndarray:
 
 def check_wave(wave, sr: int, source='<array>', channels_last: Optional[bool] = None) -> np.ndarray:
     "Mono float32 samples from `wave` ([T], [T, C] or [C, T]; files are [T, C]) after the checks every input must pass."
-    w = _as_float(np.asarray(wave))
+    a = np.asarray(wave)
+    if a.dtype.kind not in 'iuf':                                       # text, booleans, complex numbers, objects: not samples
+        raise AudioError(source, f"holds {a.dtype} values, not audio samples", "pass real numbers (float, or integer PCM)")
+    w = _as_float(a)
     if w.size == 0: raise AudioError(source, "has zero length (no samples)", "record it again (in a dataset: remove its row)")
     channels = w
     if w.ndim == 2:                                                     # channels are the shorter side unless the caller knows
@@ -119,6 +122,11 @@ def _check_complete(p: Path, extra_info: str):
 def load_audio(path_or_array: Union[str, Path, np.ndarray, torch.Tensor], sr: int = SAMPLE_RATE, orig_sr: int = None,
                max_seconds: Optional[float] = None) -> torch.Tensor:
     "A float32 mono tensor [T] at `sr` from a file or an array (an array is at `orig_sr`, default `sr`); a file longer than `max_seconds` is refused unread."
+    for name, v in (('sr', sr), ('max_seconds', max_seconds)):      # the caller's own numbers (an array's rate: check_wave)
+        if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)) or not v > 0):
+            raise ValueError(f"load_audio: {name}={v!r} must be a positive number (samples per second, or seconds)")
+    if isinstance(path_or_array, (bytes, bytearray, memoryview)):
+        raise TypeError("load_audio takes a path or an array of samples, not a file's bytes: widgets.read_upload(content, name) reads those")
     if isinstance(path_or_array, (str, Path)):
         p = Path(path_or_array)
         _check_file(p, max_seconds)
@@ -133,7 +141,7 @@ def load_audio(path_or_array: Union[str, Path, np.ndarray, torch.Tensor], sr: in
         w, src_sr = check_wave(data, file_sr, p, channels_last=True), file_sr   # soundfile gives [T, C], however many C
     else:
         a = path_or_array.detach().cpu().numpy() if torch.is_tensor(path_or_array) else path_or_array
-        src_sr = orig_sr or sr
+        src_sr = orig_sr if orig_sr is not None else sr
         w = check_wave(a, src_sr)
         if max_seconds is not None and len(w) / src_sr > max_seconds:
             raise AudioError('<array>', f"is too long ({len(w) / src_sr:.1f} s; at most {max_seconds:g} s is heard)", "cut it into shorter clips")

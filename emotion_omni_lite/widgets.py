@@ -167,6 +167,8 @@ def read_upload(content: bytes, name: str = 'upload.wav', max_seconds: float = 6
                 return_notes: bool = False):
     "An uploaded file's bytes → wave [T] at `sr` (and, with `return_notes`, warnings such as clipping); `AudioError` if it is not usable speech."
     shown = upload_label(name)
+    if not isinstance(content, (bytes, bytearray, memoryview)):
+        raise AudioError(shown, f"arrived as {type(content).__name__}, not as a file's bytes", "upload the file again")
     suffix = Path(shown).suffix.lower() if Path(shown).suffix[1:].isalnum() else ''
     with tempfile.TemporaryDirectory() as d:
         p = Path(d) / f'upload{suffix[:6]}'                              # never a path made of the user's file name

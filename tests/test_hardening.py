@@ -199,6 +199,20 @@ def test_an_odd_rate_keeps_length_and_pitch(rate):
     assert abs(peak_hz - 220) < 2
 
 
+@pytest.mark.parametrize('a', [np.array(['a'] * SR), np.tile([True, False], SR // 2), SPEECHY.astype(complex)])
+def test_values_that_are_not_samples_are_named(a):
+    with pytest.raises(AudioError, match='not audio samples'): load_audio(a)
+
+
+def test_the_callers_own_numbers_are_checked():
+    with pytest.raises(ValueError, match='sr=0 must be a positive number'): load_audio(SPEECHY, sr=0)
+    with pytest.raises(ValueError, match='max_seconds=-1'): load_audio(SPEECHY, max_seconds=-1)
+    with pytest.raises(AudioError, match='unsupported sample rate 0'): load_audio(SPEECHY, orig_sr=0)   # not 16 kHz in silence
+    with pytest.raises(TypeError, match='read_upload'): load_audio(b'RIFF....')
+    from emotion_omni_lite.widgets import read_upload
+    with pytest.raises(AudioError, match='not as a file'): read_upload(None, 'me.wav')
+
+
 def test_a_three_dimensional_array_is_refused():
     with pytest.raises(AudioError, match='expected'): load_audio(np.ones((2, 2, 100), np.float32))
 
