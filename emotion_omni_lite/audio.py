@@ -18,11 +18,11 @@ from .config import AudioConfig
 
 # %% auto #0
 __all__ = ['MIN_RATE', 'MAX_RATE', 'SILENCE_PEAK', 'SAMPLE_RATE', 'MIN_SECONDS', 'MIN_SAMPLES', 'RATE_STEP', 'KERNEL_LIMIT',
-           'CLIP_LEVEL', 'CLIP_FRACTION', 'QUIET_PEAK', 'NOISE_COLORS', 'AUGMENT', 'CONDITIONS', 'AudioError',
-           'check_wave', 'resample', 'load_audio', 'check_speech', 'save_wav', 'log_mel', 'energy_contour',
-           'pitch_contour', 'pad_mels', 'cepstral_smooth', 'spectral_envelope', 'as_mels', 'shift_pitch', 'change_rate',
-           'colored_noise', 'add_noise', 'room_impulse', 'reverberate', 'gain_clip', 'tilt_eq', 'band_limit',
-           'AugmentRecipe', 'augment']
+           'STREAMED_SIZE', 'CLIP_LEVEL', 'CLIP_FRACTION', 'QUIET_PEAK', 'NOISE_COLORS', 'AUGMENT', 'CONDITIONS',
+           'AudioError', 'check_wave', 'resample', 'load_audio', 'check_speech', 'save_wav', 'log_mel',
+           'energy_contour', 'pitch_contour', 'pad_mels', 'cepstral_smooth', 'spectral_envelope', 'as_mels',
+           'shift_pitch', 'change_rate', 'colored_noise', 'add_noise', 'room_impulse', 'reverberate', 'gain_clip',
+           'tilt_eq', 'band_limit', 'AugmentRecipe', 'augment']
 
 # %% ../nbs/02_audio.ipynb #e66c34f2
 class AudioError(ValueError):
@@ -110,12 +110,13 @@ def _check_file(p: Path, max_seconds: Optional[float]):
             raise AudioError(p, f"is too long ({info.frames / info.samplerate:.1f} s; at most {max_seconds:g} s is heard)",
                              "cut it into shorter clips (at pauses)")
 
-_STREAMED = {0, 0xFFFFFFFF, 0x7FFFFFFF, 0xFFFFFFFFFFFFFFFF}   # sizes a recorder writes before it knows the length
+STREAMED_SIZE = 0x7F000000   # a size this large is a recorder's "length unknown" (arecord 0x7fffff00, sox 0x7ffff000, 2³²−1)
 
 def _check_complete(p: Path, extra_info: str):
-    "Refuse a WAV file cut short: its header names more bytes of sound than the file holds (an interrupted copy or download)."
+    "Refuse a WAV file cut short: its header names far more bytes of sound than the file holds (an interrupted copy or download)."
     m = re.search(r'\ndata : (\d+) \(should be (\d+)\)', extra_info)         # libsndfile's own reading of the header
-    if m and int(m[1]) not in _STREAMED and int(m[1]) > int(m[2]):
+    said, held = (int(m[1]), int(m[2])) if m else (0, 0)
+    if m and said < STREAMED_SIZE and said - held > max(4096, said // 100):  # a writer that counted its header in: not cut
         raise AudioError(p, f"is cut short: its header promises {int(m[1]):,} bytes of sound and the file holds {int(m[2]):,}",
                          "copy, download or export it again")
 

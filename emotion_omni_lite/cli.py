@@ -251,7 +251,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog='eol', description='emotion_omni_lite: build, train and evaluate a small Emotion Omni')
     sub = p.add_subparsers(dest='cmd', required=True)
     def add(name, fn, help):
-        sp = sub.add_parser(name, help=help); sp.set_defaults(fn=fn)
+        sp = sub.add_parser(name, help=help, allow_abbrev=False); sp.set_defaults(fn=fn)   # `--stage` is no `--stages`: scripts read them
         sp.add_argument('--preset', choices=['lite', 'full', 'smoke'], default=None, help='default: settings.ini / EOL_PRESET')
         return sp
     sp = add('params', _params, 'parameter table per part and stage (meta device, nothing downloaded)')

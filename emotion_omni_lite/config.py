@@ -16,7 +16,8 @@ __all__ = ['EMOTIONS', 'PRECISIONS', 'SETTINGS_KEYS', 'PRESETS', 'ConfigError', 
            'LoRAConfig', 'EmotionHeadConfig', 'FusionConfig', 'SpeechDecoderConfig', 'VocoderConfig', 'TrainConfig',
            'ASRTrainConfig', 'EmotionTrainConfig', 'Stage1TrainConfig', 'Stage2TrainConfig', 'StagesConfig',
            'OmniConfig', 'check_values', 'check_config', 'full_config', 'lite_config', 'smoke_config', 'set_field',
-           'set_fields', 'checkpoint_load_error', 'check_checkpoint', 'preset_overrides', 'get_config']
+           'set_fields', 'checkpoint_load_error', 'checkpoint_faults', 'check_checkpoint', 'preset_overrides',
+           'get_config']
 
 # %% ../nbs/00_config.ipynb #e66c34f2
 EMOTIONS = ('neutral', 'happy', 'sad', 'angry', 'surprised', 'fearful')
@@ -60,7 +61,10 @@ def find_settings_file(start: Optional[Path] = None) -> Optional[Path]:
     d = Path(start or Path.cwd()).resolve()
     for p in [d, *d.parents]:
         f = p / 'settings.ini'
-        if f.is_file() and b'[emotion_omni_lite]' in f.read_bytes(): return f   # bytes: a file in another encoding is named below
+        if not f.is_file(): continue
+        try: text = _ini_text(f)
+        except ConfigError: return f                                     # named when it is read
+        if '[emotion_omni_lite]' in text: return f
     return None
 
 def _coerce(key, value):
@@ -79,14 +83,20 @@ def _coerce(key, value):
         raise ConfigError(f"{key} is empty (settings.ini or EOL_{key.upper()}): give it a value, or remove the line / unset the variable")
     return v
 
+def _ini_text(f: Path) -> str:
+    "A settings file's text: UTF-8 (with or without the byte-order mark Notepad writes) or UTF-16 (PowerShell's `Out-File`)."
+    raw = Path(f).read_bytes()
+    if raw[:2] in (b'\xff\xfe', b'\xfe\xff'): return raw.decode('utf-16')
+    try: return raw.decode('utf-8-sig')
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"{f} is not UTF-8 text (byte {e.start} cannot be read): save it as UTF-8 in your editor") from None
+
 def read_settings_file(f: Path, keep_case: bool = False) -> configparser.ConfigParser:
     "The settings file parsed; a line it cannot read, or a section `[emotion_omni_lite.<name>]` for no preset, is a `ConfigError` naming it."
     # `preset = lite   # a note`: the note is not the value; no %-interpolation: a path may hold a '%'
     cp = configparser.ConfigParser(inline_comment_prefixes=('#', ';'), interpolation=None)
     if keep_case: cp.optionxform = str                               # dotted config fields keep their case
-    try: cp.read(f, encoding='utf-8-sig')                            # UTF-8, with or without the byte-order mark Notepad writes
-    except UnicodeDecodeError as e:
-        raise ConfigError(f"{f} is not UTF-8 text (byte {e.start} cannot be read): save it as UTF-8 in your editor") from None
+    try: cp.read_string(_ini_text(f), source=f)
     except configparser.Error as e:
         what = str(e).replace(f"While reading from {f!r} ", '').replace(f"Source contains parsing errors: {f!r}", 'a line it cannot read:')
         raise ConfigError(f"{f}: {' '.join(what.split())} — write each setting once, as a `key = value` line under "
@@ -119,8 +129,10 @@ def get_settings(path: Optional[Path] = None, **overrides) -> Settings:
     vals = {k: _coerce(k, v) for k, v in vals.items()}
     s = Settings(**vals, source=src)
     if s.preset not in PRESETS: raise ConfigError(f"preset {s.preset!r} is unknown: use one of {', '.join(PRESETS)}")
-    if s.device not in ('auto', 'cpu', 'cuda', 'mps') and not re.fullmatch(r'cuda:\d+', s.device):
-        raise ConfigError(f"device {s.device!r}: use auto, cpu, cuda (or cuda:N, one GPU of several) or mps")
+    if re.fullmatch(r'cuda:\d+', s.device):                       # accelerate trains on the current GPU, whatever the index
+        raise ConfigError(f"device {s.device!r}: to use one GPU of several, set device = cuda and choose the GPU with "
+                          f"CUDA_VISIBLE_DEVICES={s.device.split(':')[1]}")
+    if s.device not in ('auto', 'cpu', 'cuda', 'mps'): raise ConfigError(f"device {s.device!r}: use auto, cpu, cuda or mps")
     s.data_dir = Path(s.data_dir) if Path(s.data_dir).is_absolute() else base / s.data_dir
     s.out_dir = Path(s.out_dir) if Path(s.out_dir).is_absolute() else base / s.out_dir
     if s.offline:                                                    # never download: for processes started from here …
@@ -589,17 +601,24 @@ def set_fields(cfg: OmniConfig, **changes) -> OmniConfig:
     return OmniConfig.from_dict(d)
 
 def checkpoint_load_error(part: str, source, e: Exception) -> ConfigError:
-    "What to say when `<part>.pretrained` does not load: a local folder damaged or missing, or a hub name not cached here."
+    "What to say when a checkpoint does not load (`part`: the config field it came from, e.g. 'llm.pretrained', or the run): a local folder damaged or missing, or a hub name not cached here."
     src, first = str(source), (str(e).strip().splitlines() or [''])[0][:120]
     p = Path(src).expanduser()
     if p.is_dir():
-        return ConfigError(f"{part}.pretrained: the checkpoint in {src} does not load ({type(e).__name__}: {first}): its files "
+        return ConfigError(f"{part}: the checkpoint in {src} does not load ({type(e).__name__}: {first}): its files "
                            "are damaged or incomplete — copy or download it again")
     if p.is_absolute() or src.startswith(('.', '~')) or p.exists():
-        return ConfigError(f"{part}.pretrained: there is no folder {src}: check the path (a folder with the checkpoint's "
+        return ConfigError(f"{part}: there is no folder {src}: check the path (a folder with the checkpoint's "
                            "config and weights)")
-    return ConfigError(f"{part}.pretrained: cannot load {src!r} offline ({first}). Download it once with `hf download {src}` "
-                       f"on a machine with network, or set {part}.pretrained to a local folder")
+    return ConfigError(f"{part}: cannot load {src!r} offline ({first}). Download it once with `hf download {src}` "
+                       f"on a machine with network, or set {part} to a local folder")
+
+def checkpoint_faults() -> tuple:
+    "The exceptions a missing, uncached or damaged checkpoint raises (anything else is a bug, left to surface as it is)."
+    faults = [OSError, EOFError]
+    try: from safetensors import SafetensorError; faults.append(SafetensorError)
+    except ImportError: pass
+    return tuple(faults)
 
 def check_checkpoint(part: str, source, sizes: dict):
     "Refuse a pretrained checkpoint whose sizes differ from the config's: `sizes` is {field: (config value, checkpoint value)}."

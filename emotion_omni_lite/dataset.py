@@ -490,7 +490,9 @@ def read_manifest(path) -> list:
     path = Path(path)
     if path.is_dir(): raise ConfigError(f"units.manifest: {path} is a folder: point it to the JSON-lines or CSV file in it")
     if not path.is_file(): raise ConfigError(f"units.manifest: {path} does not exist: point it to the JSON-lines or CSV list of dialogues")
-    text, _ = read_csv_text(path)                                      # UTF-8 with or without a byte-order mark, UTF-16, Windows-1252
+    text, note = read_csv_text(path)                                   # UTF-8 with or without a byte-order mark, UTF-16, Windows-1252
+    if note.startswith('not UTF-8'):
+        warnings.warn(f"units.manifest {path}: {note}", stacklevel=2)
     if path.suffix.lower() == '.csv':                                  # a header cell ' Query_Audio ' is the column query_audio
         rows = [{**{(k or '').strip().lower(): v for k, v in r.items()}, '_line': i + 2}
                 for i, r in enumerate(csv.DictReader(text.splitlines()))]

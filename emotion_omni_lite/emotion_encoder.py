@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .config import (EMOTIONS, AudioConfig, ConfigError, OmniConfig, Settings, check_checkpoint,
-                                       checkpoint_load_error, get_settings, run_device)
+                                       checkpoint_faults, checkpoint_load_error, get_settings, run_device)
 from .metrics import confusion_matrix
 from .train import autocast, freeze, frozen_dtype, frozen_precision, load_weights, save_weights
 from .stages import StageJob, require_stage, stage_hash
@@ -146,8 +146,8 @@ def load_pretrained_emotion_encoder(name_or_path: str, dtype=torch.float32) -> P
             return PretrainedEmotionEncoder(getattr(m, m.base_model_prefix), lw, getattr(m, 'projector', None),
                                             m.classifier, labels)
         return PretrainedEmotionEncoder(AutoModel.from_pretrained(src, dtype=dtype))
-    except Exception as e:                                  # missing, not cached, or damaged weights: named, with the fix
-        raise checkpoint_load_error('emotion_encoder', src, e) from None
+    except checkpoint_faults() as e:                        # missing, not cached, or damaged weights: named, with the fix
+        raise checkpoint_load_error('emotion_encoder.pretrained', src, e) from None
 
 def build_emotion_encoder(cfg: OmniConfig) -> nn.Module:
     "The emotion encoder from the config alone (full: wav2vec2-base-shaped, 768-d; lite: `LiteEmotionEncoder`); meta-safe."

@@ -329,10 +329,13 @@ def chat_main(audio_path, out_path=None, as_json: bool = True, cfg: Optional[Omn
         if out_p.is_dir(): raise ConfigError(f"--out {out_path} is a folder: name a file for the reply, e.g. {Path(out_path) / 'reply.wav'}")
         if out_p.exists() and not overwrite:
             raise ConfigError(f"--out {out_path} already exists: choose another file, or pass --overwrite to replace it")
-        if out_p.suffix.lower() != '.wav':
+        if Path(out_path).suffix.lower() != '.wav':
             raise ConfigError(f"--out {out_path}: the reply is written as WAV, so name it ….wav (convert it afterwards if need be)")
-        if out_p.parent.exists() and not out_p.parent.is_dir():
-            raise ConfigError(f"--out {out_path}: {out_p.parent} is a file, not a folder: choose another place for the reply")
+        up = next(a for a in out_p.parents if a.exists())                # the nearest folder that exists: the rest is made
+        if not up.is_dir():
+            raise ConfigError(f"--out {out_path}: {up} is a file, not a folder: choose another place for the reply")
+        if not os.access(up, os.W_OK | os.X_OK):
+            raise ConfigError(f"--out {out_path}: {up} cannot be written to here: choose a folder of your own for the reply")
     wave = load_audio(audio_path, max_seconds=hearing_seconds(cfg))   # a bad recording is refused before the models load,
     check_length(wave, cfg, audio_path)                              # a too-long one before it is even read
     for note in check_speech(wave, audio_path): print(f"warning: {note}", file=sys.stderr)

@@ -17,7 +17,7 @@ from transformers import WhisperConfig, WhisperForConditionalGeneration, Whisper
 from transformers.models.whisper.modeling_whisper import WhisperEncoder
 
 from .config import (EMOTIONS, AudioConfig, ConfigError, OmniConfig, Settings, check_checkpoint,
-                                       checkpoint_load_error, run_device)
+                                       checkpoint_faults, checkpoint_load_error, run_device)
 from .metrics import cer
 from .train import autocast, freeze, frozen_dtype, frozen_precision, load_weights, save_weights
 from .stages import StageJob, require_stage
@@ -330,8 +330,8 @@ def asr_job(cfg: OmniConfig, settings: Settings) -> StageJob:
 def load_pretrained_semantic_encoder(name_or_path: str, dtype=torch.float32) -> WhisperEncoder:
     "The encoder of a Whisper checkpoint (a local folder, or a hub name already in the local cache), in `dtype` ('auto': the checkpoint's)."
     try: model = WhisperModel.from_pretrained(name_or_path, dtype=dtype)
-    except Exception as e:                                  # missing, not cached, or damaged weights: named, with the fix
-        raise checkpoint_load_error('semantic_encoder', name_or_path, e) from None
+    except checkpoint_faults() as e:                        # missing, not cached, or damaged weights: named, with the fix
+        raise checkpoint_load_error('semantic_encoder.pretrained', name_or_path, e) from None
     enc = model.get_encoder(); del model
     return enc
 

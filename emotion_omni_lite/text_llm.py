@@ -9,7 +9,7 @@ from typing import Optional, Sequence
 import torch
 from torch import nn
 
-from .config import OmniConfig, Settings, check_checkpoint, checkpoint_load_error
+from .config import OmniConfig, Settings, check_checkpoint, checkpoint_faults, checkpoint_load_error
 from .train import frozen_dtype
 from .stages import StageJob, require_stage
 from .dataset import load_dialogues
@@ -99,14 +99,14 @@ def _load_tokenizer(path):
     if tok.pad_token is None: tok.pad_token = PAD_TOKEN if PAD_TOKEN in tok.get_vocab() else tok.eos_token
     return tok
 
-def load_pretrained_llm(path, dtype='auto'):
+def load_pretrained_llm(path, dtype='auto', field: str = 'llm.pretrained'):
     "`(model, tokenizer)` from a local folder or cached hub name, with the `<speech>` token added."
     from transformers import AutoModelForCausalLM
     try:
         tok = _load_tokenizer(path)
         model = AutoModelForCausalLM.from_pretrained(str(path), dtype=dtype)
-    except Exception as e:                                  # missing, not cached, or damaged weights: named, with the fix
-        raise checkpoint_load_error('llm', path, e) from None
+    except checkpoint_faults() as e:                        # missing, not cached, or damaged weights: named, with the fix
+        raise checkpoint_load_error(field, path, e) from None
     old = model.get_input_embeddings().weight.shape[0]
     if len(tok) > old:                                     # `<speech>` added: new rows are the old rows' mean, the same on
         model.resize_token_embeddings(len(tok), mean_resizing=False)   # every load (a random row would differ each time)
@@ -172,7 +172,7 @@ def load_text_llm(cfg: OmniConfig, settings: Optional[Settings] = None):
             'num_heads': (c.num_heads, mc.num_attention_heads), 'num_kv_heads': (c.num_kv_heads, mc.num_key_value_heads),
             'intermediate_size': (c.intermediate_size, mc.intermediate_size)})
         return model, tok
-    return load_pretrained_llm(require_stage('text_llm', cfg, settings) / 'model', dtype=torch.float32)
+    return load_pretrained_llm(require_stage('text_llm', cfg, settings) / 'model', dtype=torch.float32, field='the text_llm run')
 
 def load_tokenizer(cfg: OmniConfig, settings: Optional[Settings] = None):
     "The LLM's tokenizer alone (the same one `load_text_llm` returns), without loading the weights."

@@ -98,10 +98,11 @@ def test_chat_refuses_a_bad_recording_by_name_before_loading(env, case):
     assert snapshot(env) == before                                        # no reply.wav, the recording untouched
 
 
-def test_a_wav_streamed_with_an_unknown_length_is_read_whole(tmp_path):
-    "A recorder that writes the header before it knows the length leaves 0xFFFFFFFF there: not a cut-short file."
+@pytest.mark.parametrize('size', [0xFFFFFFFF, 0x7FFFFF00, 0x7FFFF000, 2 * SR + 36])
+def test_a_wav_streamed_with_an_unknown_length_is_read_whole(tmp_path, size):
+    "Recorders that write the header before they know the length (2³²−1, arecord's, sox's), or count the header in: not cut short."
     p = wav(tmp_path / 'live.wav'); b = bytearray(p.read_bytes()); i = b.find(b'data')
-    b[i + 4:i + 8] = (0xFFFFFFFF).to_bytes(4, 'little'); p.write_bytes(bytes(b))
+    b[i + 4:i + 8] = size.to_bytes(4, 'little'); p.write_bytes(bytes(b))
     assert len(load_audio(p)) == SR
 
 
@@ -130,7 +131,8 @@ def test_chat_never_writes_over_the_recording_or_an_existing_file(env):
     assert {k: v for k, v in snapshot(env).items() if k != 'q.wav'} == before
 
 
-@pytest.mark.parametrize('out,said', [('folder', 'is a folder'), ('reply.mp3', 'written as WAV'), ('afile/reply.wav', 'is a file, not a folder')])
+@pytest.mark.parametrize('out,said', [('folder', 'is a folder'), ('reply.mp3', 'written as WAV'), ('afile/reply.wav', 'is a file, not a folder'),
+                                      ('afile/sub/reply.wav', 'is a file, not a folder')])
 def test_chat_refuses_an_out_it_cannot_write_before_loading(env, out, said):
     import contextlib, io
     audio = wav(env / 'query.wav'); (env / 'folder').mkdir(); (env / 'afile').write_text('x')
@@ -266,13 +268,15 @@ def test_bad_settings_are_named(tmp_path, monkeypatch, text, message):
 
 def test_settings_files_as_editors_write_them(tmp_path, monkeypatch):
     "A '%' in a path is a character, a byte-order mark is skipped; another encoding and an empty folder are named."
-    for k in ('EOL_PRESET', 'EOL_SEED', 'EOL_DEVICE', 'EOL_OFFLINE', 'EOL_DATA_DIR', 'EOL_OUT_DIR'): monkeypatch.delenv(k, raising=False)
+    for k in ('EOL_PRESET', 'EOL_SEED', 'EOL_DEVICE', 'EOL_OFFLINE', 'EOL_DATA_DIR', 'EOL_OUT_DIR', 'EOL_SETTINGS'):
+        monkeypatch.delenv(k, raising=False)
     ini = tmp_path / 'settings.ini'
     ini.write_text('[emotion_omni_lite]\nout_dir = /tmp/100%runs\n'); assert str(get_settings(ini).out_dir) == '/tmp/100%runs'
     ini.write_bytes('\ufeff[emotion_omni_lite]\npreset = smoke\n'.encode('utf-8')); assert get_settings(ini).preset == 'smoke'
+    ini.write_text('[emotion_omni_lite]\npreset = smoke\n', encoding='utf-16'); assert get_settings(ini).preset == 'smoke'
+    monkeypatch.chdir(tmp_path); assert get_settings().preset == 'smoke'   # found by walking up, too
     ini.write_bytes('[emotion_omni_lite]\n# réglages\npreset = smoke\n'.encode('cp1252'))
     with pytest.raises(ConfigError, match='is not UTF-8 text'): get_settings(ini)
-    monkeypatch.chdir(tmp_path)                                        # found by walking up: named the same way
     with pytest.raises(ConfigError, match='is not UTF-8 text'): get_settings()
     ini.write_text('[emotion_omni_lite]\ndata_dir =\n')
     with pytest.raises(ConfigError, match='data_dir is empty'): get_settings(ini)
@@ -285,7 +289,8 @@ def test_environment_settings_misspelt_or_empty_are_named(tmp_path, monkeypatch)
     monkeypatch.delenv('EOL_PRESSET'); monkeypatch.setenv('EOL_OUT_DIR', '')
     with pytest.raises(ConfigError, match='out_dir is empty'): get_settings()
     monkeypatch.delenv('EOL_OUT_DIR'); monkeypatch.setenv('EOL_INSTALLER', 'pip')   # the setup script's own variable: not a setting
-    monkeypatch.setenv('EOL_DEVICE', 'cuda:1'); assert get_settings().device == 'cuda:1'   # one GPU of several
+    monkeypatch.setenv('EOL_DEVICE', 'cuda:1')                         # one GPU of several: the way that works with accelerate
+    with pytest.raises(ConfigError, match='device = cuda and choose the GPU with CUDA_VISIBLE_DEVICES=1'): get_settings()
 
 
 def test_a_config_from_another_version_is_named():
@@ -459,6 +464,18 @@ def test_a_manifest_as_a_spreadsheet_saves_it_is_read(tmp_path, encoding):
     f.write_text(' ' + MANIFEST_COLUMNS.replace(',', ' , ') + '\nq.wav,Hi.,happy,r.wav,Oh!,happy,r.json\n', encoding=encoding)
     with pytest.raises(ConfigError, match=r'line 2: query_audio .* is missing \(looked for'):
         external_rows(get_config('smoke'), f)
+
+
+def test_a_manifest_in_a_legacy_encoding_is_read_and_said(tmp_path):
+    f = tmp_path / 'm.csv'; f.write_bytes((MANIFEST_COLUMNS + '\nq.wav,Café ?,happy,r.wav,Oh!,happy,r.json\n').encode('cp1252'))
+    with pytest.warns(UserWarning, match='not UTF-8'), pytest.raises(ConfigError, match='line 2: query_audio'):
+        external_rows(get_config('smoke'), f)
+
+
+def test_a_shortened_flag_is_not_taken_for_another():
+    "`eol run --stage asr` is not `--stages asr`: scripts that read the arguments (scripts/main.sh) see what eol sees."
+    for args in (['run', '--stage', 'asr'], ['run', '--pre', 'smoke']):
+        with pytest.raises(SystemExit): cli.build_parser().parse_args(args)
 
 
 def test_a_manifest_line_without_a_value_is_named(tmp_path):

@@ -2,8 +2,9 @@
 Piper's speech, and which does the one trained on Piper alone hear in espeak's? Which emotion absorbs the others, and
 which cue of the other engine explains it?
 
-On `lite` (seed 0), trained on espeak alone the encoder reads Piper's queries at 45.7 %; trained on Piper alone it
-reads espeak's at 64.6 % (chance 17 %; `runs/lite/emotion_encoder_*_only/metrics.json`). See `main()`'s output for the
+On `lite` (seed 0 of README's second machine; its first machine gave 45.2 and 64.8 %), trained on espeak alone the
+encoder reads Piper's queries at 45.7 %; trained on Piper alone it reads espeak's at 64.6 % (chance 17 %;
+`runs/lite/emotion_encoder_*_only/metrics.json`). See `main()`'s output for the
 matrices: the emotion that absorbs the most is the one whose preset the other engine's ordinary voice resembles —
 Piper's natural voice is duller (less energy above 2 kHz) than espeak's buzz, as espeak's sad preset is, so an
 espeak-trained ear hears much of Piper as sad; tilt and level, cues each engine carries in its own way, do not travel.
