@@ -58,7 +58,7 @@ def test_full_loaders_offline(tmp_path):
     assert torch.allclose(f.logits[0, [0, 1, 3, 2]], want, atol=1e-4)            # neutral happy angry sad
     assert torch.isinf(f.logits[0, 4:]).all()
     assert not any(p.requires_grad for p in list(sem.parameters()) + list(emo.parameters()))
-    with pytest.raises(Exception, match='local folder'):
+    with pytest.raises(ConfigError, match='semantic_encoder.pretrained: there is no folder'):
         load_semantic_encoder(set_field(cfg, 'semantic_encoder.pretrained', str(tmp_path / 'nothing')))
 
 
