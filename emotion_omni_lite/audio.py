@@ -115,9 +115,10 @@ STREAMED_SIZE = 0x7F000000   # a size this large is a recorder's "length unknown
 def _check_complete(p: Path, extra_info: str):
     "Refuse a WAV file cut short: its header names far more bytes of sound than the file holds (an interrupted copy or download)."
     m = re.search(r'\ndata : (\d+) \(should be (\d+)\)', extra_info)         # libsndfile's own reading of the header
-    said, held = (int(m[1]), int(m[2])) if m else (0, 0)
-    if m and said < STREAMED_SIZE and said - held > max(4096, said // 100):  # a writer that counted its header in: not cut
-        raise AudioError(p, f"is cut short: its header promises {int(m[1]):,} bytes of sound and the file holds {int(m[2]):,}",
+    if not m: return
+    said, held = int(m[1]), int(m[2])
+    if said < STREAMED_SIZE and said - held > max(4096, said // 100):      # a writer that counted its header in: not cut
+        raise AudioError(p, f"is cut short: its header promises {said:,} bytes of sound and the file holds {held:,}",
                          "copy, download or export it again")
 
 def load_audio(path_or_array: Union[str, Path, np.ndarray, torch.Tensor], sr: int = SAMPLE_RATE, orig_sr: int = None,

@@ -615,10 +615,8 @@ def checkpoint_load_error(part: str, source, e: Exception) -> ConfigError:
 
 def checkpoint_faults() -> tuple:
     "The exceptions a missing, uncached or damaged checkpoint raises (anything else is a bug, left to surface as it is)."
-    faults = [OSError, EOFError]
-    try: from safetensors import SafetensorError; faults.append(SafetensorError)
-    except ImportError: pass
-    return tuple(faults)
+    from safetensors import SafetensorError                          # transformers' own weights format
+    return OSError, EOFError, SafetensorError
 
 def check_checkpoint(part: str, source, sizes: dict):
     "Refuse a pretrained checkpoint whose sizes differ from the config's: `sizes` is {field: (config value, checkpoint value)}."
