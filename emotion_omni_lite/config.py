@@ -667,4 +667,13 @@ def get_config(preset: Optional[str] = None, **overrides) -> OmniConfig:
     "The preset's config (from settings when `preset` is None), with the settings file's fields for it, then dotted-field `overrides`."
     preset = preset or get_settings().preset
     if preset not in PRESETS: raise ConfigError(f"preset {preset!r} is unknown: use one of {', '.join(PRESETS)}")
-    return set_fields(PRESETS[preset](), **{**preset_overrides(preset), **overrides})
+    f = find_settings_file()
+    from_file = preset_overrides(preset, f)
+    try: return set_fields(PRESETS[preset](), **{**from_file, **overrides})
+    except ConfigError as e:                                           # name the file when it set what is wrong
+        named = str(e).split(':', 1)[0]
+        if named in from_file and named not in overrides:
+            raise ConfigError(f"{f} [emotion_omni_lite.{preset}]: {e}") from None
+        if set(from_file) - set(overrides):
+            raise ConfigError(f"{e} (the settings file {f} sets, for {preset}: {', '.join(sorted(set(from_file) - set(overrides)))})") from None
+        raise

@@ -13,7 +13,7 @@ import torch
 
 from .config import EMOTIONS, ConfigError, OmniConfig, Settings, get_settings, emotion_index
 from .audio import SAMPLE_RATE, AudioError, augment, load_audio, save_wav, log_mel, pitch_contour, energy_contour
-from .tts import engine_of, get_tts, seed_espeak, speak, query_voices
+from .tts import TTS_ENGINES, engine_of, get_tts, seed_espeak, speak, query_voices
 from .train import environment, save_json, share_with_group
 from .stages import StageLock, require_stage, stage_hash
 from .dialogues import all_sentences, make_reply, heldout_sentences, split_name, REPLY_TEMPLATES
@@ -239,10 +239,20 @@ def manifest_hash(rows: Sequence[dict]) -> str:
     for r in rows: h.update(json.dumps(r, sort_keys=True).encode())
     return h.hexdigest()[:16]
 
-def _refuse(path, found, want):
-    raise ConfigError(f"{path} already holds a dataset built with another config (hash {found}; this config needs {want}). "
-                      f"Rebuild it with build_dataset(cfg, settings, force=True) or `eol run --force` (this deletes the old "
-                      f"build), or build elsewhere with EOL_DATA_DIR=<folder>.")
+def _refuse(path, found, want, finished: bool = True):
+    what = 'a dataset built' if finished else 'an unfinished build of a dataset'
+    raise ConfigError(f"{path} already holds {what} with another config (hash {found}; this config needs {want}). "
+                      f"Rebuild it with build_dataset(cfg, settings, force=True) or `eol run --stages data --force` (this "
+                      f"deletes the old build), or build elsewhere with EOL_DATA_DIR=<folder>.")
+
+def _check_engines(cfg: OmniConfig, plan: Sequence[dict]):
+    "Refuse, before anything is written, a build whose voices name a TTS engine that is not registered."
+    dc = cfg.data
+    for v in [dc.assistant_voice] + [r['voice'] for r in plan]:
+        if engine_of(v, dc.tts) in TTS_ENGINES: continue
+        field, said = ('data.assistant_voice', f"{v!r} names") if ':' in v else ('data.tts', f"{dc.tts!r} is")
+        raise ConfigError(f"{field}: {said} no TTS engine (the engines: {', '.join(TTS_ENGINES)}): use one of them, "
+                          "or register_tts() your own before the build")
 
 def build_dataset(cfg: OmniConfig, settings: Optional[Settings] = None, force: bool = False) -> Path:
     "Build (or reuse) the dialogue dataset in `settings.data_path`; returns that folder."
@@ -261,14 +271,17 @@ def _build(cfg: OmniConfig, s: Settings, root: Path, want: str, force: bool) -> 
             if p.is_dir(): shutil.rmtree(p)
             elif p.exists(): p.unlink()
         info = {}
-    if info.get('config_hash') not in (None, want): _refuse(root, info['config_hash'], want)
+    man = root / 'manifest.jsonl'
+    if info.get('status') == 'building' and not (man.exists() and man.read_text().strip()):
+        info = {}                                                      # a build that failed before it said anything
+    if info.get('config_hash') not in (None, want): _refuse(root, info['config_hash'], want, info.get('status') == 'done')
     if not info and (root / 'dialogues').exists(): _refuse(root, 'unknown', want)
     if info.get('status') == 'done': return root
     if cfg.units.kind == 'external': return _build_external(cfg, s, root, want)   # speech tokens you bring (full size)
+    plan, dc = plan_dialogues(cfg, s.seed), cfg.data
+    _check_engines(cfg, plan)
     t0 = time.time(); root.mkdir(parents=True, exist_ok=True)
     (root / 'build.json').write_text(json.dumps({'status': 'building', 'config_hash': want, 'preset': cfg.preset, 'seed': s.seed}))
-    plan, dc = plan_dialogues(cfg, s.seed), cfg.data
-    man = root / 'manifest.jsonl'
     done = {}
     for line in (man.read_text().splitlines() if man.exists() else []):
         try: r = json.loads(line); done[r['id']] = r
@@ -302,7 +315,12 @@ def _build(cfg: OmniConfig, s: Settings, root: Path, want: str, force: bool) -> 
     fit_paths = [train_paths[i] for i in sorted(np.random.default_rng(s.seed).permutation(len(train_paths))[:cap])]
     parts = [fit_paths[i:i + 4 * CHUNK] for i in range(0, len(fit_paths), 4 * CHUNK)]
     frames = _map(_reply_frames, [(p, str(root), cfg.audio, UNIT_POOL) for p in parts], dc.workers, 'unit frames', len(parts))
-    tok = UnitTokenizer.fit(torch.cat([f.float() for fs in frames for f in fs]), cfg.units.n_units, seed=s.seed)
+    frames = torch.cat([f.float() for fs in frames for f in fs])
+    if len(frames) < cfg.units.n_units:
+        raise ConfigError(f"data.n_dialogues={dc.n_dialogues} is too few: its {len(train_paths)} training replies give "
+                          f"{len(frames)} frames, fewer than the units.n_units={cfg.units.n_units} units to fit. Raise "
+                          "data.n_dialogues (then rebuild: `eol run --stages data --force`) or lower units.n_units")
+    tok = UnitTokenizer.fit(frames, cfg.units.n_units, seed=s.seed)
     tok.save(root / 'units'); phases['unit_fit'] = time.time() - tp; tp = time.time()
     reply_paths = [r['reply_path'] for r in rows]
     parts = [reply_paths[i:i + 4 * CHUNK] for i in range(0, len(reply_paths), 4 * CHUNK)]

@@ -13,7 +13,7 @@ from torch import nn
 from emotion_omni_lite import cli
 from emotion_omni_lite.audio import AudioError, check_speech, load_audio
 from emotion_omni_lite.config import ConfigError, get_config, get_settings
-from emotion_omni_lite.dataset import external_rows, load_folder, read_units
+from emotion_omni_lite.dataset import build_dataset, external_rows, load_folder, read_units
 from emotion_omni_lite.stages import StageMissing, finish_run, require_stage, stage_folder, stage_hash, stage_state, start_run
 from emotion_omni_lite.train import (CheckpointError, TrainConfig, fit, load_cache, load_checkpoint, save_cache,
                                      save_weights, set_seed)
@@ -550,3 +550,39 @@ def test_a_full_disk_is_named_with_the_fix(env, monkeypatch):
         with pytest.raises(SystemExit) as x: cli.main(['run', '--preset', 'smoke'])
     msg = e.getvalue()
     assert x.value.code == 2 and 'model.safetensors: No space left on device' in msg and 'free some space' in msg
+
+
+def test_a_preset_section_that_sets_a_bad_value_is_named_with_its_file(tmp_path, monkeypatch):
+    "A field the settings file's [emotion_omni_lite.<preset>] section sets wrong: the error names the file and section."
+    ini = tmp_path / 'settings.ini'
+    ini.write_text('[emotion_omni_lite]\npreset = lite\n[emotion_omni_lite.lite]\nadapter.k = 0\n')
+    monkeypatch.setenv('EOL_SETTINGS', str(ini))
+    with pytest.raises(ConfigError, match=rf"^{ini} \[emotion_omni_lite\.lite\]: adapter\.k: must be above 0"): get_config('lite')
+    assert get_config('lite', **{'adapter.k': 2}).adapter.k == 2          # an argument overrides the file
+    with pytest.raises(ConfigError, match=r"^adapter\.k: must be above 0, got -1$"): get_config('lite', **{'adapter.k': -1})
+    ini.write_text('[emotion_omni_lite]\npreset = lite\n[emotion_omni_lite.lite]\nstages.stage1.grad_accum = 3\n')
+    with pytest.raises(ConfigError, match=rf"stages\.stage1\.batch_size: 16 does not split.*\(the settings file {ini} "
+                                          r"sets, for lite: stages\.stage1\.grad_accum\)"): get_config('lite')
+    assert get_config('smoke').preset == 'smoke'                          # another preset's section is not read
+
+
+def test_a_build_that_names_no_tts_engine_is_refused_before_anything_is_written(tmp_path):
+    s = get_settings(preset='smoke', data_dir=str(tmp_path), device='cpu')
+    for overrides, said in [({'data.tts': 'bogus'}, "data.tts: 'bogus' is no TTS engine"),
+                            ({'data.assistant_voice': 'nope:m3'}, "data.assistant_voice: 'nope:m3' names no TTS engine")]:
+        with pytest.raises(ConfigError, match=said + r'.*espeak, piper.*register_tts'): build_dataset(get_config('smoke', **overrides), s)
+    assert not (tmp_path / 'smoke').exists()
+
+
+def test_too_few_dialogues_for_the_units_is_named_and_a_failed_start_does_not_block_the_next_build(tmp_path):
+    s = get_settings(preset='smoke', data_dir=str(tmp_path), device='cpu')
+    with pytest.raises(ConfigError, match=r'data\.n_dialogues=6 is too few: its \d+ training replies give \d+ frames, fewer '
+                                          r'than the units\.n_units=4096.*--stages data --force'):
+        build_dataset(get_config('smoke', **{'data.n_dialogues': 6, 'units.n_units': 4096}), s)
+    root = tmp_path / 'smoke'
+    assert json.loads((root / 'build.json').read_text())['status'] == 'building'   # its speech is kept, not called done
+    with pytest.raises(ConfigError, match='already holds an unfinished build of a dataset with another config'):
+        build_dataset(get_config('smoke', **{'data.n_dialogues': 12}), s)
+    (root / 'manifest.jsonl').write_text('')                              # as a build that stopped before any speech
+    build_dataset(get_config('smoke', **{'data.n_dialogues': 12}), s)
+    assert json.loads((root / 'build.json').read_text())['n_rows'] == 12
