@@ -671,9 +671,7 @@ def get_config(preset: Optional[str] = None, **overrides) -> OmniConfig:
     from_file = preset_overrides(preset, f)
     try: return set_fields(PRESETS[preset](), **{**from_file, **overrides})
     except ConfigError as e:                                           # name the file when it set what is wrong
-        named = str(e).split(':', 1)[0]
-        if named in from_file and named not in overrides:
-            raise ConfigError(f"{f} [emotion_omni_lite.{preset}]: {e}") from None
-        if set(from_file) - set(overrides):
-            raise ConfigError(f"{e} (the settings file {f} sets, for {preset}: {', '.join(sorted(set(from_file) - set(overrides)))})") from None
-        raise
+        named, kept = str(e).split(':', 1)[0], sorted(set(from_file) - set(overrides))
+        if named in overrides or not kept: raise
+        if named in kept: raise ConfigError(f"{f} [emotion_omni_lite.{preset}]: {e}") from None
+        raise ConfigError(f"{e} (the settings file {f} sets, for {preset}: {', '.join(kept)})") from None

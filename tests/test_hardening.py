@@ -563,6 +563,8 @@ def test_a_preset_section_that_sets_a_bad_value_is_named_with_its_file(tmp_path,
     ini.write_text('[emotion_omni_lite]\npreset = lite\n[emotion_omni_lite.lite]\nstages.stage1.grad_accum = 3\n')
     with pytest.raises(ConfigError, match=rf"stages\.stage1\.batch_size: 16 does not split.*\(the settings file {ini} "
                                           r"sets, for lite: stages\.stage1\.grad_accum\)"): get_config('lite')
+    with pytest.raises(ConfigError, match=r"^llm\.width: LLMConfig has no field 'width'; fields: [^(]*$"):
+        get_config('lite', **{'llm.width': 3})                           # the argument's own mistake: the file is not named
     assert get_config('smoke').preset == 'smoke'                          # another preset's section is not read
 
 
