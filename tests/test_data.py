@@ -238,4 +238,5 @@ def test_blocked_distances_equal_one_piece():
     x, c = torch.randn(3001, 80, generator=g), torch.randn(37, 80, generator=g)      # 3001: the last block is partial
     assert torch.equal(nearest(x, c), ((c * c).sum(-1)[None] - 2 * x @ c.T).argmin(-1))
     assert torch.equal(_sqdist(x, c[3]), ((x - c[3]) ** 2).sum(-1))
+    assert torch.equal(_sqdist(x, c[3], rows=1000), ((x - c[3]) ** 2).sum(-1))   # four blocks, the last one partial
     assert nearest(x[:0], c).shape == (0,) and _sqdist(x[:0], c[0]).shape == (0,)

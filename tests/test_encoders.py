@@ -137,30 +137,38 @@ def test_smoke_referenced_encoders_are_a_study(smoke_settings):
 
 
 def test_later_stages_cannot_change_encoders(smoke_settings, smoke_cfg):
+    "Loaded encoders are frozen: a later stage that trains through them (autograd on) leaves them as they were."
+    import copy
+    from emotion_omni_lite.audio import load_audio, pad_mels
+    from emotion_omni_lite.dataset import audio_path
+    from emotion_omni_lite.emotion_encoder import emotion_inputs
     sem, emo = load_semantic_encoder(smoke_cfg, smoke_settings), load_emotion_encoder(smoke_cfg, smoke_settings)
-    before = {k: v.clone() for m in (sem, emo) for k, v in m.state_dict().items()}
+    assert not any(p.requires_grad for m in (sem, emo) for p in m.parameters())
     d = smoke_cfg.semantic_encoder.d_model + smoke_cfg.emotion_encoder.dim
 
-    class Later(nn.Module):          # a later stage: frozen encoders inside, a trainable head on top
-        def __init__(self):
+    class Later(nn.Module):          # a later stage: the encoders inside, called as modules, a trainable head on top
+        def __init__(self, sem, emo):
             super().__init__(); self.sem, self.emo, self.head = sem, emo, nn.Linear(d, len(EMOTIONS))
         def forward(self, waves):
-            h = semantic_features(self.sem, list(waves))                     # [B, T50, d_sem]
-            e = emotion_features(self.emo, list(waves)).frames               # [B, T50, d_emo]
+            h, _ = self.sem(list(waves))                                   # [B, T50, d_sem]: gradients could reach it
+            ms = emotion_inputs(list(waves), self.emo, self.emo.audio_cfg)
+            e = self.emo(*pad_mels(ms, max(m.shape[-1] for m in ms))).frames   # [B, T50, d_emo]
             n = min(h.shape[1], e.shape[1])
             return self.head(torch.cat([h[:, :n], e[:, :n]], -1).mean(1))
 
-    from emotion_omni_lite.audio import load_audio
-    from emotion_omni_lite.dataset import audio_path
     rows, _ = load_query_mels(smoke_cfg, smoke_settings)
     data = [(load_audio(audio_path(r, smoke_settings)), k % len(EMOTIONS)) for k, r in enumerate(rows[:16])]
     collate = lambda b: ([m for m, _ in b], torch.tensor([y for _, y in b]))
     loss = lambda model, b: nn.functional.cross_entropy(model(b[0]), b[1])
-    model = Later()
-    fit(model, data, collate, loss, TrainConfig(steps=3, batch_size=4, lr=1e-1), progress=False, device='cpu')
-    after = {k: v for m in (sem, emo) for k, v in m.state_dict().items()}
+    state = lambda *ms: {f'{i}.{k}': v.clone() for i, m in enumerate(ms) for k, v in m.state_dict().items()}
+    before = state(sem, emo)
+    fit(Later(sem, emo), data, collate, loss, TrainConfig(steps=3, batch_size=4, lr=1e-1), progress=False, device='cpu')
+    after = state(sem, emo)
     assert all(torch.equal(before[k], after[k]) for k in before)
-    assert model.head.weight.grad is not None                        # the head did train: the check above could fail
+    thawed = [copy.deepcopy(m).requires_grad_(True) for m in (sem, emo)]   # the same, unfrozen: the check above could fail
+    fit(Later(*thawed), data, collate, loss, TrainConfig(steps=3, batch_size=4, lr=1e-1), progress=False, device='cpu')
+    moved = state(*thawed)
+    assert {k.split('.')[0] for k in before if not torch.equal(before[k], moved[k])} == {'0', '1'}
     with pytest.raises(ValueError, match='no trainable'):
         fit(sem, data, collate, loss, TrainConfig(steps=1), progress=False, device='cpu')
 

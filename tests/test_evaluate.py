@@ -123,8 +123,10 @@ def test_lite_report_shows_the_gap(lite_settings, lite_cfg):
     rep = json.loads((out / 'report.json').read_text())
     missing = [k for k in REQUIRED if k not in rep]
     assert not missing, missing
-    # the paper's claim, measured: hearing the tone beats the words alone on tone-dependent sentences
-    # without the emotion stream only timing is left to hear (see test_stage1's timing probe): a clear gap, not 0.5
+    # The benchmark's rows, each at its guard in QUALITY. Its Omni − semantic only gap is measured on the report's
+    # subset and its guard (−4 points, from the seeds' spread) allows no gap at all; the paper's claim itself, hearing
+    # the tone beats the words alone, is asserted with margin on every held-out tone-dependent query by test_stage1
+    # ('full − semantic only' ≥ 15 points).
     figs = run_figures(lite_cfg, lite_settings)
     for name in ('benchmark: Omni reply emotion (tone)', 'benchmark: Omni − cascade, reply emotion',
                  'benchmark: Omni − semantic only, reply emotion'):

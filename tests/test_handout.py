@@ -125,8 +125,11 @@ def test_cross_engine_confusions(smoke_trained):
 
 def test_llm_written_emotion(smoke_trained):
     from emotion_omni_lite.config import EMOTIONS
+    from emotion_omni_lite.dialogues import REPLY_STYLE
     r = solution('llm_written_emotion').main(settings=smoke_trained)
-    assert list(r['replies']) == list(EMOTIONS) and 0 <= r['follows'] <= 6
+    assert list(r['replies']) == list(r['styles']) == list(EMOTIONS) and all(isinstance(t, str) for t in r['replies'].values())
+    assert set(r['styles'].values()) <= set(REPLY_STYLE.values())           # styles the classifier knows
+    assert r['follows'] == sum(r['styles'][e] == REPLY_STYLE[e] for e in EMOTIONS)
 
 
 def test_griffin_lim_iterations(smoke_trained):
@@ -135,8 +138,11 @@ def test_griffin_lim_iterations(smoke_trained):
 
 
 def test_speak_other_emotions(smoke_trained):
+    from emotion_omni_lite.config import EMOTIONS
     r = solution('speak_other_emotions').main(settings=smoke_trained)
-    assert len(r['heard']) == len(r['seconds']) >= 2 and 0 <= r['follows_condition'] <= len(r['heard'])
+    assert list(r['heard']) == list(r['seconds']) and len(r['heard']) >= 2 and r['its_emotion'] in r['heard']
+    assert set(r['heard'].values()) <= set(EMOTIONS) | {'(silent)'} and all(v > 0 for v in r['seconds'].values())
+    assert r['follows_condition'] == sum(heard == asked for asked, heard in r['heard'].items())
 
 
 def test_stale_runs(smoke_trained):
@@ -170,8 +176,12 @@ def test_which_metric():
 
 
 def test_voice_controls(smoke_trained):
+    from emotion_omni_lite.config import EMOTIONS
     r = solution('voice_controls').main(settings=smoke_trained)
-    assert list(r) == ['as spoken', 'pitch +4 st', 'rate x1.3', 'loudness +6 dB'] and all(0 <= v['p_top'] <= 1 for v in r.values())
+    assert list(r) == ['as spoken', 'pitch +4 st', 'rate x1.3', 'loudness +6 dB']
+    assert all(v['reads'] in EMOTIONS and v['p_neutral'] <= v['p_top'] for v in r.values())
+    assert all((v['reads'] == 'neutral') == (v['p_neutral'] == v['p_top']) for v in r.values() if v['p_top'] > 0.5)
+    assert len({(v['p_neutral'], v['p_top']) for v in r.values()}) > 1  # the controls change what the encoder hears
 
 
 def test_what_trains():
@@ -184,6 +194,9 @@ def test_critical_path():
     assert r['critical_path'] == ['data', 'asr', 'stage1', 'stage2'] and r['longest_on_it'] == 'asr'
     from emotion_omni_lite.stages import STAGES
     assert r['critical_minutes'] == round(sum(STAGES[n].lite_minutes for n in r['critical_path']), 1)
+    doc = ' '.join(solution('critical_path').__doc__.split())          # what the exercise says is what the table gives
+    assert f"{r['critical_minutes']} minutes counted with the stage table's minutes" in doc
+    assert f"({' + '.join(str(STAGES[n].lite_minutes) for n in r['critical_path'])};" in doc
 
 
 def test_targets_and_guards():
@@ -211,9 +224,14 @@ def test_pack_and_damage(smoke_trained, smoke_cfg, monkeypatch):
 
 
 def test_read_the_report(smoke_trained):
+    from emotion_omni_lite.report import report_folder
     r = solution('read_the_report').main(settings=smoke_trained)
-    assert set(r['table']) == {'(a) cascade', '(b) semantic only', '(c) Emotion Omni', '(d) no AdaLN'}
-    assert -1 <= r['tone_adds_reply_emotion'] <= 1 and -1 <= r['adaln_adds_speech_emotion'] <= 1
+    rep = json.loads((report_folder(smoke_trained) / 'report.json').read_text())   # the table is the report's, read again here
+    assert r['table'] == {name: {'reply_emotion_tone': rep[f'reply_emotion_acc_tone{k}'], 'speech_emotion': rep[f'speech_emotion_acc{k}']}
+                          for name, k in (('(a) cascade', '_cascade'), ('(b) semantic only', '_semantic_only'),
+                                          ('(c) Emotion Omni', ''), ('(d) no AdaLN', '_no_adaln'))}
+    assert r['tone_adds_reply_emotion'] == round(rep['reply_emotion_acc_tone'] - rep['reply_emotion_acc_tone_semantic_only'], 3)
+    assert r['adaln_adds_speech_emotion'] == round(rep['speech_emotion_acc'] - rep['speech_emotion_acc_no_adaln'], 3)
 
 
 # Second exercises: one more for every lesson
@@ -347,7 +365,8 @@ def test_longest_query(smoke_all):
 def test_head_reads_words(smoke_all):
     r = solution('head_reads_words').main(settings=smoke_all, n=8)
     assert 0 < r['n'] <= 8
-    assert r['swapped']['follows_words'] + r['swapped']['follows_voice'] <= 1   # the written reply's emotion is never the voice's
+    from emotion_omni_lite.dialogues import REPLY_EMOTION
+    assert r['example']['head_says'] in set(REPLY_EMOTION.values()) and r['example']['written']   # a reply emotion the head knows
     assert all(0 <= v <= 1 for v in (r['own_reply_right'], *r['generated'].values()))
 
 
@@ -396,4 +415,6 @@ def test_whats_in_the_pack(smoke_all, smoke_cfg, monkeypatch):
     assert asked == [job_stages(smoke_cfg)]
     assert r['left_out_mb']['resume checkpoints'] > 0 and 'dataset audio' in r['packed']
     assert abs(r['packed_mb'] + sum(r['left_out_mb'].values()) - r['folders_mb']) < 0.3
+    on_disk = sum(p.stat().st_size for d in (smoke_all.data_path, smoke_all.run_path) for p in Path(d).rglob('*') if p.is_file())
+    assert abs(on_disk / 1e6 - r['folders_mb']) < 0.3                       # the folders as the disk holds them, counted here
     assert abs(sum(v['share'] for v in r['packed'].values()) - 1) < 0.05

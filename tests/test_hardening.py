@@ -232,15 +232,15 @@ CONFIG_REFUSALS = {
     'text for a size': ({'decoder.layers': 'four'}, 'decoder.layers: expected int'),
     'float for a count': ({'stages.text.steps': 2.5}, 'stages.text.steps: expected int'),
     'number for a switch': ({'fusion.adaln': 1}, 'fusion.adaln: expected bool'),
-    'NaN learning rate': ({'stages.stage2.lr': math.nan}, 'must be a finite number'),
+    'NaN learning rate': ({'stages.stage2.lr': math.nan}, 'stages.stage2.lr: must be a finite number'),
     'zero learning rate': ({'stages.stage2.lr': 0.0}, 'stages.stage2.lr: must be above 0'),
-    'probability above 1': ({'stages.stage2.cross_emotion': 1.5}, 'is a probability'),
-    'one of two matched sizes': ({'emotion_encoder.dim': 32}, 'fusion.adaln_cond_dim'),
-    'a whole group': ({'llm': 7}, 'is a group of settings'),
-    'unknown field': ({'llm.width': 3}, 'has no field'),
+    'probability above 1': ({'stages.stage2.cross_emotion': 1.5}, 'stages.stage2.cross_emotion: is a probability'),
+    'one of two matched sizes': ({'emotion_encoder.dim': 32}, 'fusion.adaln_cond_dim: 64 differs from the emotion vector size emotion_encoder.dim=32'),
+    'a whole group': ({'llm': 7}, 'llm is a group of settings'),
+    'unknown field': ({'llm.width': 3}, "llm.width: LLMConfig has no field 'width'"),
     'a batch that does not split': ({'stages.stage1.grad_accum': 3}, 'stages.stage1.batch_size: 16 does not split'),
-    'warm-up longer than training': ({'stages.stage2.warmup_frac': 5.0}, 'stages.stage2.warmup_frac'),
-    'top-k over the units': ({'decoder.top_k': 10 ** 6}, 'decoder.top_k'),
+    'warm-up longer than training': ({'stages.stage2.warmup_frac': 5.0}, 'stages.stage2.warmup_frac: is the share of the steps'),
+    'top-k over the units': ({'decoder.top_k': 10 ** 6}, 'decoder.top_k: 1000000 is more than the 512 units'),
 }
 
 

@@ -17,6 +17,18 @@ def test_full_size_stages_add_up():
     assert s1['frozen'] == t['parts']['semantic_encoder'] + t['parts']['emotion_encoder'] + t['parts']['llm']
     assert s1['total'] == t['total'] - speech and t['stages']['stage2']['total'] == t['total']
     assert abs(t['bf16_gib'] - t['total'] * 2 / 2**30) < 1e-9
+    # the parameter view against the model stage 1 really trains: assembled as build_stage1 does, on meta
+    import warnings, torch
+    from emotion_omni_lite.adapter import build_adapter
+    from emotion_omni_lite.stage1 import Stage1Model, build_emotion_head
+    from emotion_omni_lite.text_llm import add_lora, build_llm
+    from emotion_omni_lite.train import freeze
+    cfg = get_config('full')
+    with torch.device('meta'), warnings.catch_warnings():
+        warnings.simplefilter('ignore')
+        m = Stage1Model(build_adapter(cfg), add_lora(freeze(build_llm(cfg)), cfg), build_emotion_head(cfg), 0, cfg)
+    assert s1['trainable'] == sum(p.numel() for p in m.parameters() if p.requires_grad)
+    assert sum(p.numel() for p in m.parameters() if not p.requires_grad) == t['parts']['llm']   # the LLM's own weights, frozen
 
 
 def test_lite_is_much_smaller():

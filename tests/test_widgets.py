@@ -113,9 +113,9 @@ def test_map_marks_the_utterance():
 def test_bad_uploads_are_messages_and_the_panel_stays_usable(panel):
     t = np.arange(16000 * 8) / 16000
     cases = {'notes.txt': (b'this is not audio', 'cannot be decoded'),
-             'silent.wav': (wav_file(np.zeros(16000)), 'silent'),
+             'silent.wav': (wav_file(np.zeros(16000)), 'is silent'),          # the problem, not a word of the name
              'long.wav': (wav_file(0.3 * np.sin(2 * np.pi * 200 * t)), 'too long'),
-             'empty.wav': (b'', 'empty')}
+             'empty.wav': (b'', 'is an empty file')}
     for name, (content, problem) in cases.items():
         panel.upload_status.value = ''
         browser_upload(panel, name, content)                              # must not raise
