@@ -170,8 +170,8 @@ def check_speech(wave: torch.Tensor, source='<array>') -> list:
         notes.append(f"{source}: very low level (peak {20 * math.log10(max(w.abs().max().item(), 1e-9)):.0f} dBFS); the emotion reading may be unreliable — record closer to the microphone")
     return notes
 
-def save_wav(path, wave, sr: int = SAMPLE_RATE) -> Path:
-    "Write `wave` [T] (float in [-1, 1]) as 16-bit PCM wav, whole or not at all (temporary file, then rename); returns the path."
+def save_wav(path, wave, sr: int = SAMPLE_RATE, replace: bool = True) -> Path:
+    "Write `wave` [T] (float in [-1, 1]) as 16-bit PCM wav, whole or not at all (temporary file, then rename); returns the path. `replace=False`: a file already at `path`, even one that appeared while this was written, stays (`FileExistsError`)."
     import os, wave as wavmod
     path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
     w = wave.detach().cpu().numpy() if torch.is_tensor(wave) else np.asarray(wave, dtype=np.float32)
@@ -180,7 +180,13 @@ def save_wav(path, wave, sr: int = SAMPLE_RATE) -> Path:
     try:
         with wavmod.open(str(tmp), 'wb') as f:                         # the stdlib writer: no fsync, fast
             f.setnchannels(1); f.setsampwidth(2); f.setframerate(int(sr)); f.writeframes(pcm.tobytes())
-        os.replace(tmp, path)
+        if replace: os.replace(tmp, path)
+        else:
+            try: os.link(tmp, path)                                    # a new name only: refused when one is there
+            except FileExistsError: raise
+            except OSError:                                            # a file system without hard links
+                if path.exists(): raise FileExistsError(f"{path} exists") from None
+                os.replace(tmp, path)
     finally: tmp.unlink(missing_ok=True)
     return path
 

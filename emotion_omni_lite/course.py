@@ -11,7 +11,7 @@ from typing import Optional, Sequence
 
 from .config import ConfigError, Settings, get_config, get_settings
 from .stages import STAGES, stage_hash, stage_state
-from .train import environment, save_json
+from .train import environment, save_json, save_text
 
 # %% auto #0
 __all__ = ['COURSE_FILE', 'HEADER_START', 'HEADER_END', 'SETUP_MARK', 'HANDOUT', 'TABLE_START', 'TABLE_END', 'PACK_FORMAT',
@@ -143,7 +143,7 @@ def _sync_handout(root: Path, table: dict, check: bool) -> bool:
     a, b = text.index(TABLE_START), text.index(TABLE_END) + len(TABLE_END)
     new = text[:a] + handout_table(table) + text[b:]
     if new == text: return False
-    if not check: p.write_text(new)
+    if not check: save_text(new, p)                                    # whole or not at all: it is a source file
     return True
 
 def sync_headers(root: Optional[Path] = None, check: bool = False) -> list:
@@ -251,7 +251,7 @@ def unpack_run(archive, settings: Optional[Settings] = None, overwrite: bool = F
         if busy: raise ConfigError(f"{', '.join(busy)} already hold files: unpack into empty folders (EOL_DATA_DIR, "
                                        f"EOL_OUT_DIR), or pass --overwrite to replace them")
     dest['runs'].parent.mkdir(parents=True, exist_ok=True)
-    stage_dir = Path(tempfile.mkdtemp(prefix='.unpack', dir=dest['runs'].parent))      # beside the runs: a move, not a copy
+    stage_dir, near = Path(tempfile.mkdtemp(prefix='.unpack', dir=dest['runs'].parent)), []   # where it is checked first
     try:
         with tarfile.open(archive) as tar:
             names = [m for m in tar.getmembers() if m.name != 'pack.json']
@@ -266,10 +266,15 @@ def unpack_run(archive, settings: Optional[Settings] = None, overwrite: bool = F
                 raise ConfigError(f"{archive}: {name} is missing or damaged (its checksum does not match): copy the archive again")
         for top, d in dest.items():
             if (stage_dir / top).exists():
-                if d.exists(): shutil.rmtree(d) if overwrite else d.rmdir()          # (empty unless --overwrite)
                 d.parent.mkdir(parents=True, exist_ok=True)
-                shutil.move(str(stage_dir / top), str(d))
-    finally: shutil.rmtree(stage_dir, ignore_errors=True)
+                near.append(Path(tempfile.mkdtemp(prefix=f'.unpack-{top}', dir=d.parent)))   # on the destination's disk
+                shutil.move(str(stage_dir / top), str(near[-1] / top))   # a copy when the disks differ: under a hidden name
+                if d.exists():                                           # (empty unless --overwrite)
+                    if overwrite: os.replace(d, near[-1] / 'replaced')
+                    else: d.rmdir()
+                os.replace(near[-1] / top, d)                            # then a rename: whole or not there at all
+    finally:
+        for t in [stage_dir, *near]: shutil.rmtree(t, ignore_errors=True)
     return [n for n in meta['stages'] if stage_state(n, cfg, s) == 'done']
 
 # %% ../nbs/90a_course.ipynb #6d0db47e

@@ -231,7 +231,13 @@ def audio_path(row: dict, settings: Optional[Settings] = None, which: str = 'que
     return p if p.is_absolute() else Path((settings or get_settings()).data_path) / p
 
 def _read_json(p: Path) -> dict:
-    return json.loads(p.read_text()) if p.exists() else {}
+    "A build's record ({} when there is none); a damaged one is named with the fix, never read as a build."
+    if not p.exists(): return {}
+    try: return json.loads(p.read_text())
+    except ValueError:
+        raise ConfigError(f"{p} is damaged (not JSON), so the build it describes cannot be trusted. Rebuild it with "
+                          "`eol run --stages data --force` (this deletes the old build), or build elsewhere with "
+                          "EOL_DATA_DIR=<folder>.") from None
 
 def manifest_hash(rows: Sequence[dict]) -> str:
     "sha256 over every row (texts, labels, relative paths, audio content hashes, units)."
@@ -258,13 +264,13 @@ def build_dataset(cfg: OmniConfig, settings: Optional[Settings] = None, force: b
     "Build (or reuse) the dialogue dataset in `settings.data_path`; returns that folder."
     s = settings or get_settings()
     root, want = Path(s.data_path), build_hash(cfg, s.seed)
-    info = _read_json(root / 'build.json')
+    info = {} if force else _read_json(root / 'build.json')             # --force rebuilds even a damaged record
     if not force and info.get('status') == 'done' and info.get('config_hash') == want: return root
     with StageLock(root):                                              # one builder at a time; others wait
         return _build(cfg, s, root, want, force)
 
 def _build(cfg: OmniConfig, s: Settings, root: Path, want: str, force: bool) -> Path:
-    info = _read_json(root / 'build.json')
+    info = {} if force else _read_json(root / 'build.json')
     if force:
         for n in ('audio', 'dialogues', 'units', 'manifest.jsonl', 'build.json'):
             p = root / n
@@ -272,7 +278,8 @@ def _build(cfg: OmniConfig, s: Settings, root: Path, want: str, force: bool) -> 
             elif p.exists(): p.unlink()
         info = {}
     man = root / 'manifest.jsonl'
-    if info.get('status') == 'building' and not (man.exists() and man.read_text().strip()):
+    if (info.get('status') == 'building' and not (man.exists() and man.read_text().strip())
+            and not (root / 'dialogues').exists()):
         info = {}                                                      # a build that failed before it said anything
     if info.get('config_hash') not in (None, want): _refuse(root, info['config_hash'], want, info.get('status') == 'done')
     if not info and (root / 'dialogues').exists(): _refuse(root, 'unknown', want)
@@ -281,7 +288,7 @@ def _build(cfg: OmniConfig, s: Settings, root: Path, want: str, force: bool) -> 
     plan, dc = plan_dialogues(cfg, s.seed), cfg.data
     _check_engines(cfg, plan)
     t0 = time.time(); root.mkdir(parents=True, exist_ok=True)
-    (root / 'build.json').write_text(json.dumps({'status': 'building', 'config_hash': want, 'preset': cfg.preset, 'seed': s.seed}))
+    save_json({'status': 'building', 'config_hash': want, 'preset': cfg.preset, 'seed': s.seed}, root / 'build.json')
     done = {}
     for line in (man.read_text().splitlines() if man.exists() else []):
         try: r = json.loads(line); done[r['id']] = r
@@ -339,7 +346,7 @@ def _build(cfg: OmniConfig, s: Settings, root: Path, want: str, force: bool) -> 
     phases['statistics'] = time.time() - tp
     info['seconds'], info['phase_seconds'] = round(time.time() - t0, 1), {k: round(v, 1) for k, v in phases.items()}
     info['environment'] = environment()
-    (root / 'build.json').write_text(json.dumps(info, indent=1))
+    save_json(info, root / 'build.json')                               # last, and whole: the build is done when it says so
     share_with_group(root, parents=2)
     print(f"built {len(rows)} dialogues into {root} in {info['seconds']} s ({info['bytes'] / 1e6:.0f} MB, manifest {mhash})")
     return root
@@ -606,7 +613,7 @@ def _build_external(cfg: OmniConfig, s: Settings, root: Path, want: str) -> Path
                           "their speech-token files (see nbs/05_dataset.ipynb); or set units.kind='kmeans_mel'")
     t0 = time.time()
     rows = external_rows(cfg, cfg.units.manifest, s.seed)              # everything checked before a byte is written
-    root.mkdir(parents=True, exist_ok=True)
+    save_json({'status': 'building', 'config_hash': want, 'preset': cfg.preset, 'seed': s.seed}, root / 'build.json')
     ds = datasets.Dataset.from_list(rows)
     if (root / 'dialogues').exists(): shutil.rmtree(root / 'dialogues')
     ds.save_to_disk(str(root / 'dialogues'))

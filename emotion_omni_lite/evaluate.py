@@ -24,7 +24,7 @@ from .text_llm import generate_text, load_text_llm
 from .stage1 import ReplyStyleClassifier, evaluate_stage1, load_stage1, stage1_features
 from .omni import hear, load_omni, speech_figures, speech_metrics, speech_rows
 from .cues import prosodic_baseline, timing_probe
-from .train import save_json
+from .train import save_json, save_text
 from .report import QUALITY, SYSTEMS, benchmark_table, quality_check, report_folder, score, write_report
 
 # %% auto #0
@@ -290,6 +290,12 @@ def speech_records(cfg: OmniConfig, s: Settings, force: bool = False, progress: 
         recs.append(rec)
     return recs, parts
 
+def _read_object(p: Path) -> dict:
+    "A JSON object from `p`, or {} when it is missing, damaged or not an object (then it is made again)."
+    try: d = json.loads(p.read_text())
+    except (OSError, ValueError): return {}
+    return d if isinstance(d, dict) else {}
+
 def evaluate_run(preset: Optional[str] = None, settings: Optional[Settings] = None, force: bool = False,
                  progress: bool = True, **sizes) -> Path:
     "Score a trained run: writes report.json, details.json, report.md, speech_figures.json and figures/ into run_path/report."
@@ -301,9 +307,8 @@ def evaluate_run(preset: Optional[str] = None, settings: Optional[Settings] = No
     check_run(cfg, s)                                              # names what is missing, before loading anything
     sizes = {**EVAL_SIZES.get(cfg.preset, EVAL_SIZES['lite']), **sizes}
     out, stamp = report_folder(s), _stamp(cfg, s, {**sizes, 'speech': _speech_sizes(cfg), 'figures': TEXT_FIGURES})
-    old = out / 'report.json'
-    if not force and old.exists() and json.loads(old.read_text()).get('run_stamp') == stamp \
-            and (out / 'speech_figures.json').exists():
+    current = lambda name: _read_object(out / name).get('run_stamp') == stamp   # a damaged file is not current
+    if not force and current('report.json') and current('speech_figures.json'):
         print(f"[eval] the report in {out} is up to date (force=True to recompute)")
     else:
         t0 = time.time()
@@ -316,13 +321,12 @@ def evaluate_run(preset: Optional[str] = None, settings: Optional[Settings] = No
         flat, details = score(recs, {**extra, 'eval_seconds': round(time.time() - t0, 1), 'run_stamp': stamp}, speech=sp_recs)
         flat.update(engine_figures(cfg, s))                        # each engine heard apart, and one heard by the other's encoder
         details['timeline'] = parts['omni'].get('timeline')
-        write_report(flat, details, out)
-        with open(out / 'records.jsonl', 'w') as f:
-            for r in recs + sp_recs: f.write(json.dumps(r, default=str) + '\n')
+        save_text(''.join(json.dumps(r, default=str) + '\n' for r in recs + sp_recs), out / 'records.jsonl')
         sp = {'run_stamp': stamp, 'sizes': _speech_sizes(cfg), 'adaln': {**parts['omni']['figures'], **parts['cascade']['reference_figures']},
               'no_adaln': parts['omni_no_adaln']['figures'], 'cascade': parts['cascade']['figures'],
               'semantic_only': parts['semantic_only']['figures']}
         save_json(sp, out / 'speech_figures.json')
+        write_report(flat, details, out)                           # report.json last: the report is whole when it is there
     sp = json.loads((out / 'speech_figures.json').read_text())
     print(f"\nreport: {out / 'report.md'}; stage 2's speech figures: {out / 'speech_figures.json'} "
           f"(generated speech emotion {sp['adaln']['generated_emotion_acc']:.1%}, follows the AdaLN vector "

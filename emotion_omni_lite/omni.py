@@ -347,7 +347,10 @@ def chat_main(audio_path, out_path=None, as_json: bool = True, cfg: Optional[Omn
            'audio_seconds': r['audio_seconds'], 'sample_rate': r['sample_rate'], 'n_units': len(r['units']),
            'timings': {**r['timings'], 'load_ms': load_ms}, 'rtf': r['rtf']}
     if out_path:
-        out['out_path'] = str(save_wav(out_path, r['audio'], r['sample_rate']))
+        try: out['out_path'] = str(save_wav(out_path, r['audio'], r['sample_rate'], replace=overwrite))
+        except FileExistsError:                                        # made by something else while the models answered
+            raise ConfigError(f"--out {out_path} appeared while the reply was made: it was left as it is and the reply "
+                              "was not saved; choose another file, or pass --overwrite to replace it") from None
     if as_json: print(json.dumps(out))
     else:
         print(f"you sounded {out['user_emotion']}; reply ({out['reply_emotion']}): {out['text']}")

@@ -11,6 +11,7 @@ from typing import Optional, Sequence
 import numpy as np
 
 from .config import EMOTIONS, Settings, get_settings
+from .train import save_json, save_text
 from .metrics import (accuracy, bleu, cer, confusion_matrix, empathy_proxy, rouge_l, wer)
 
 # %% auto #0
@@ -320,9 +321,9 @@ def write_report(flat: dict, details: dict, folder) -> Path:
             import kaleido  # noqa: F401  (needs a Chrome to render)
             fig.write_image(folder / 'figures' / f'{name}.png'); files.append(f'figures/{name}.png')
         except Exception: pass
-    (folder / 'report.json').write_text(json.dumps(flat, indent=1))
-    (folder / 'details.json').write_text(json.dumps(details, indent=1))
-    (folder / 'report.md').write_text(report_markdown(flat, details, files))
+    save_json(details, folder / 'details.json')                        # each file whole (a temporary name, renamed) …
+    save_text(report_markdown(flat, details, files), folder / 'report.md')
+    save_json(flat, folder / 'report.json')                             # … and report.json last: it says the rest is there
     return folder
 
 # %% ../nbs/15_report.ipynb #6a473434

@@ -210,7 +210,7 @@ def stage_state(name: str, cfg: OmniConfig, settings: Settings) -> str:
     folder, want = stage_folder(st.name, settings), stage_hash(st.name, cfg, settings.seed)
     if st.name == 'data':
         info = _read(folder / 'build.json')
-        if not info: return 'missing'
+        if not info: return 'damaged' if (folder / 'build.json').exists() else 'missing'
         if info.get('config_hash') != want: return 'other'
         return 'done' if info.get('status') == 'done' else 'unfinished'
     conf = _read(folder / 'config.json')
@@ -238,7 +238,8 @@ def lite_minutes(names: Sequence[str]) -> float:
     return round(sum(STAGES[n].lite_minutes for n in names), 1)
 
 _WHY = {'missing': 'has no run', 'unfinished': 'was started but did not finish', 'other': 'holds a run of another config',
-        'damaged': "holds a damaged run (its files no longer match the checksums written when it finished)"}
+        'damaged': "holds a damaged run (its files no longer match the checksums written when it finished, or its "
+                   "record cannot be read)"}
 
 def require_stage(name: str, cfg: OmniConfig, settings: Optional[Settings] = None) -> Path:
     "The folder of the stage's finished run for this config; raises `StageMissing` (never trains) when there is none."

@@ -20,9 +20,9 @@ from .config import TrainConfig, resolve_device
 __all__ = ['THREAD_VARIABLES', 'COMPUTE_DTYPES', 'RECORDED_PACKAGES', 'CKPT_FILES', 'set_seed', 'process_rank', 'is_main_process',
            'distributed_state', 'wait_for_everyone', 'usable_cores', 'limit_threads', 'freeze', 'trainable_state',
            'autocast', 'frozen_precision', 'frozen_dtype', 'enable_checkpointing', 'module_dtypes', 'environment',
-           'share_with_group', 'save_weights', 'save_json', 'load_weights', 'batch_indices', 'micro_batches',
-           'CheckpointError', 'sha256', 'load_cache', 'save_cache', 'save_checkpoint', 'load_checkpoint',
-           'has_checkpoint', 'in_notebook', 'LiveLoss', 'TrainResult', 'to_device', 'fit']
+           'share_with_group', 'save_weights', 'save_json', 'save_text', 'load_weights', 'batch_indices',
+           'micro_batches', 'CheckpointError', 'sha256', 'load_cache', 'save_cache', 'save_checkpoint',
+           'load_checkpoint', 'has_checkpoint', 'in_notebook', 'LiveLoss', 'TrainResult', 'to_device', 'fit']
 
 # %% ../nbs/01_train.ipynb #c3a5fda5
 def set_seed(seed: int):
@@ -149,6 +149,10 @@ def save_weights(tensors: dict, path, metadata: Optional[dict] = None):
 def save_json(obj, path):
     "Write JSON atomically."
     _atomic(path, lambda p: Path(p).write_text(json.dumps(obj, indent=1)))
+
+def save_text(text: str, path):
+    "Write text atomically: whole or not at all."
+    _atomic(path, lambda p: Path(p).write_text(text))
 
 def load_weights(model: nn.Module, path, strict: bool = True) -> nn.Module:
     "Load safetensors from `path` into `model` (all of the file's tensors must match names in the model)."
@@ -404,20 +408,32 @@ def fit(model: nn.Module, data: Sequence, collate: Callable, loss_fn: Callable, 
     return TrainResult(steps=tcfg.steps, history=history, seconds=time.time() - t0, resumed_from=start, state=state)
 
 def _save_sharded(acc, ckpt_dir, sched, step: int, history: list):
-    "A checkpoint of sharded training: accelerate's `save_state` (model, optimizer, RNG; each process its shard), then `state.json`."
-    d = Path(ckpt_dir) / 'checkpoint'
-    acc.save_state(str(d / 'sharded'))
+    "A checkpoint of sharded training: accelerate's `save_state` (model, optimizer, RNG; each process its shard) into a folder of its own, then `state.json` naming it, then the older folder goes: a stop at any moment leaves `state.json` naming a whole checkpoint."
+    import shutil
+    d, name = Path(ckpt_dir) / 'checkpoint', f'sharded-{step}'
+    acc.save_state(str(d / name))
+    acc.wait_for_everyone()                                             # every shard written before a record names them
     if acc.is_main_process:
-        save_json({'step': step, 'scheduler': sched.state_dict(), 'history': history, 'sharded': True}, d / 'state.json')
+        save_json({'step': step, 'scheduler': sched.state_dict(), 'history': history, 'sharded': name}, d / 'state.json')
+        for old in d.glob('sharded*'):
+            if old.is_dir() and old.name != name: shutil.rmtree(old)
 
 def _load_sharded(acc, ckpt_dir, sched) -> tuple:
     "Resume sharded training from `_save_sharded`'s checkpoint → `(step, history)`."
     d = Path(ckpt_dir) / 'checkpoint'
     try: st = json.loads((d / 'state.json').read_text())
     except ValueError: st = {}
-    if not st.get('sharded') or not (d / 'sharded').is_dir():
+    name = st.get('sharded')
+    name = 'sharded' if name is True else name                          # a checkpoint of an earlier version: one folder
+    if not isinstance(name, str) or not (d / name).is_dir():
         raise CheckpointError(f"{d} was not written by sharded training (FSDP, DeepSpeed): delete it to train this stage "
                               "from its start, or resume it with the launch that wrote it")
-    acc.load_state(str(d / 'sharded'))
+    import pickle
+    from emotion_omni_lite.config import checkpoint_faults
+    try: acc.load_state(str(d / name))
+    except checkpoint_faults() + (RuntimeError, ValueError, KeyError, pickle.UnpicklingError) as e:   # a shard cut short or altered
+        first = (str(e).strip().splitlines() or [''])[0][:160]
+        raise CheckpointError(f"{d / name} does not load ({type(e).__name__}: {first}): its shards are "
+                              f"damaged or incomplete; delete {d} to train this stage from its start (or run it with --force)") from e
     sched.load_state_dict(st['scheduler'])
     return int(st['step']), st['history']

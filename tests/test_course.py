@@ -67,6 +67,21 @@ def test_pack_unpack_restores_current_runs(smoke_settings, smoke_cfg, tmp_path):
     assert sorted(p.relative_to(tmp_path) for p in (tmp_path / 'drive').rglob('*')) == before
 
 
+def test_an_unpack_cut_short_while_moving_leaves_no_partial_folder(smoke_settings, smoke_cfg, tmp_path, monkeypatch):
+    "The data may go to another disk (a copy, file by file): a stop halfway must not leave a data folder that looks done."
+    import errno
+    ensure_stages(list(STAGES), smoke_cfg, smoke_settings)
+    archive = pack_run(tmp_path / 'lab.tar', settings=smoke_settings)
+    def full_disk(src, dst):                                            # the build record lands, then the disk is full
+        Path(dst).mkdir(parents=True); shutil.copy(Path(src) / 'build.json', Path(dst) / 'build.json')
+        raise OSError(errno.ENOSPC, 'No space left on device', str(dst))
+    monkeypatch.setattr(shutil, 'move', full_disk)
+    there = get_settings(preset='smoke', data_dir=str(tmp_path / 'other' / 'data'), out_dir=str(tmp_path / 'drive' / 'runs'), device='cpu')
+    with pytest.raises(OSError, match='No space left'): unpack_run(archive, there)
+    assert stage_state('data', smoke_cfg, there) == 'missing' and not Path(there.data_path).exists()
+    assert not [p for p in tmp_path.rglob('.unpack*')]                   # nothing hidden left behind either
+
+
 def test_page_outputs_work_offline():
     import plotly.graph_objects as go
     nb = {'metadata': {'widgets': {'state': {}}}, 'cells': [{'cell_type': 'code', 'outputs': [

@@ -114,6 +114,15 @@ def test_smoke_run_end_to_end(smoke_settings, smoke_cfg):
     assert json.loads((out / 'report.json').read_text())['run_stamp'] == stamp
     evaluate_text(smoke_cfg, smoke_settings, progress=False, max_items=2)     # other sizes: made again, for those
     assert len(json.loads((out / 'text.json').read_text())['records']) == 2
+    # report.json is written last, and the report counts as current only with the speech figures of the same run:
+    # a report.json cut short is made again (no traceback), and so is one beside another run's speech figures
+    (out / 'report.json').write_text((out / 'report.json').read_text()[:50])
+    evaluate_run(settings=smoke_settings, progress=False)
+    assert json.loads((out / 'report.json').read_text())['run_stamp'] == stamp
+    sp['run_stamp'] = 'another run'; (out / 'speech_figures.json').write_text(json.dumps(sp))
+    made = (out / 'report.json').stat().st_mtime_ns
+    evaluate_run(settings=smoke_settings, progress=False)
+    assert json.loads((out / 'speech_figures.json').read_text())['run_stamp'] == stamp and (out / 'report.json').stat().st_mtime_ns != made
 
 
 @pytest.mark.slow

@@ -588,3 +588,39 @@ def test_too_few_dialogues_for_the_units_is_named_and_a_failed_start_does_not_bl
     (root / 'manifest.jsonl').write_text('')                              # as a build that stopped before any speech
     build_dataset(get_config('smoke', **{'data.n_dialogues': 12}), s)
     assert json.loads((root / 'build.json').read_text())['n_rows'] == 12
+
+
+def test_a_reply_never_replaces_a_file_that_appeared_while_it_was_made(tmp_path, monkeypatch):
+    "`eol chat --out` checks before the models load; a file made at that path meanwhile is still left as it is."
+    from emotion_omni_lite import omni
+    from emotion_omni_lite.audio import save_wav
+    query, out = wav(tmp_path / 'query.wav'), tmp_path / 'reply.wav'
+
+    class Answering:                                                   # the models, answering while another program writes `out`
+        def respond(self, wave, streaming):
+            out.write_bytes(b'their file')
+            return {'text': 'hi', 'user_emotion': 'neutral', 'reply_emotion': 'neutral', 'audio_seconds': 0.5,
+                    'sample_rate': SR, 'units': [1, 2], 'timings': {}, 'rtf': 0.1, 'audio': torch.zeros(SR // 2)}
+    monkeypatch.setattr(omni, 'load_omni', lambda cfg, s: Answering())
+    s = get_settings(preset='smoke', data_dir=str(tmp_path / 'data'), out_dir=str(tmp_path / 'runs'), device='cpu')
+    with pytest.raises(ConfigError, match='reply.wav appeared while the reply was made: it was left as it is'):
+        omni.chat_main(query, out, settings=s)
+    assert out.read_bytes() == b'their file' and sorted(p.name for p in tmp_path.iterdir()) == ['query.wav', 'reply.wav']
+    assert omni.chat_main(query, out, settings=s, overwrite=True)['out_path'] == str(out)   # asked for: replaced
+    assert sf.info(str(out)).frames == SR // 2
+    with pytest.raises(FileExistsError): save_wav(out, torch.zeros(10), replace=False)
+    assert sf.info(str(out)).frames == SR // 2 and sorted(p.name for p in tmp_path.iterdir()) == ['query.wav', 'reply.wav']
+
+
+def test_a_damaged_build_record_is_named_and_force_rebuilds(tmp_path):
+    from emotion_omni_lite.stages import stage_state
+    s = get_settings(preset='smoke', data_dir=str(tmp_path), device='cpu')
+    cfg = get_config('smoke', **{'data.n_dialogues': 12})
+    root = build_dataset(cfg, s)
+    (root / 'build.json').write_text((root / 'build.json').read_text()[:40])   # cut short (a copy interrupted)
+    before = snapshot(tmp_path)
+    assert stage_state('data', cfg, s) == 'damaged'
+    with pytest.raises(ConfigError, match=r'build\.json is damaged \(not JSON\).*`eol run --stages data --force`'): build_dataset(cfg, s)
+    assert snapshot(tmp_path) == before
+    build_dataset(cfg, s, force=True)
+    assert json.loads((root / 'build.json').read_text())['status'] == 'done' and stage_state('data', cfg, s) == 'done'

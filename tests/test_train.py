@@ -130,3 +130,37 @@ def test_gradient_checkpointing_changes_memory_not_results():
         assert l0 == pytest.approx(l1, abs=1e-6) and set(g0) == set(g1) and g0
         for n in g0: assert torch.allclose(g0[n], g1[n], atol=1e-6), (which, n)
     with pytest.raises(ValueError, match='gradient_checkpointing'): enable_checkpointing(torch.nn.Linear(2, 2))
+
+
+class ShardingAccelerator:
+    "What `_save_sharded` / `_load_sharded` ask of accelerate: each process writes its shard into a folder; one process here."
+    is_main_process = True
+    def __init__(self, weight, fail_after: int = 0): self.weight, self.fail_after = weight, fail_after
+    def wait_for_everyone(self): pass
+    def save_state(self, folder):
+        from pathlib import Path
+        f = Path(folder); f.mkdir(parents=True)
+        (f / 'shard_0.bin').write_bytes(b'x' * 64)                      # the first shard lands …
+        if self.fail_after: raise KeyboardInterrupt('stopped while the shards were written')   # … then the job stops
+        torch.save({'w': self.weight.clone()}, f / 'shard_1.bin')
+    def load_state(self, folder):
+        from pathlib import Path
+        self.weight.copy_(torch.load(Path(folder) / 'shard_1.bin', weights_only=True)['w'])
+
+
+def test_a_sharded_checkpoint_stopped_midway_resumes_from_the_last_whole_one(tmp_path):
+    "FSDP/DeepSpeed write a checkpoint shard by shard: each goes to a folder of its own and state.json names it only once whole."
+    from emotion_omni_lite.train import CheckpointError, _load_sharded, _save_sharded
+    sched = torch.optim.lr_scheduler.LambdaLR(torch.optim.SGD([nn.Parameter(torch.zeros(1))], lr=1.0), lambda s: 1.0)
+    w = torch.tensor([1.0])
+    _save_sharded(ShardingAccelerator(w), tmp_path, sched, 10, [{'step': 10}])
+    w.fill_(2.0); _save_sharded(ShardingAccelerator(w), tmp_path, sched, 20, [{'step': 20}])
+    ck = tmp_path / 'checkpoint'
+    assert sorted(p.name for p in ck.iterdir()) == ['sharded-20', 'state.json']          # the older one went after
+    w.fill_(3.0)
+    with pytest.raises(KeyboardInterrupt): _save_sharded(ShardingAccelerator(w, fail_after=1), tmp_path, sched, 30, [])
+    back = torch.tensor([0.0])
+    assert _load_sharded(ShardingAccelerator(back), tmp_path, sched) == (20, [{'step': 20}]) and back.item() == 2.0
+    (ck / 'sharded-20' / 'shard_1.bin').write_bytes(b'cut')                              # a damaged shard: named, with the fix
+    with pytest.raises(CheckpointError, match='sharded-20 does not load .*delete .*checkpoint to train this stage'):
+        _load_sharded(ShardingAccelerator(back), tmp_path, sched)
