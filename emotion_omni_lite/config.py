@@ -669,9 +669,14 @@ def get_config(preset: Optional[str] = None, **overrides) -> OmniConfig:
     if preset not in PRESETS: raise ConfigError(f"preset {preset!r} is unknown: use one of {', '.join(PRESETS)}")
     f = find_settings_file()
     from_file = preset_overrides(preset, f)
-    try: return set_fields(PRESETS[preset](), **{**from_file, **overrides})
-    except ConfigError as e:                                           # name the file when it set what is wrong
-        named, kept = str(e).split(':', 1)[0], sorted(set(from_file) - set(overrides))
-        if named in overrides or not kept: raise
-        if named in kept: raise ConfigError(f"{f} [emotion_omni_lite.{preset}]: {e}") from None
-        raise ConfigError(f"{e} (the settings file {f} sets, for {preset}: {', '.join(kept)})") from None
+    kept = {k: v for k, v in from_file.items() if k not in overrides}     # what the file still sets
+    try: return set_fields(PRESETS[preset](), **{**kept, **overrides})
+    except ConfigError as e:                                           # whose mistake: the file's, the arguments', or both
+        if not kept: raise
+        def fails(**fields):
+            try: set_fields(PRESETS[preset](), **fields); return False
+            except ConfigError: return True
+        by_file, by_args = fails(**kept), fails(**overrides)
+        if by_file and not by_args: raise ConfigError(f"{f} [emotion_omni_lite.{preset}]: {e}") from None
+        if by_args and not by_file: raise
+        raise ConfigError(f"{e} (with what the settings file {f} sets for {preset}: {', '.join(sorted(kept))})") from None

@@ -272,7 +272,10 @@ def unpack_run(archive, settings: Optional[Settings] = None, overwrite: bool = F
                 if d.exists():                                           # (empty unless --overwrite)
                     if overwrite: os.replace(d, near[-1] / 'replaced')
                     else: d.rmdir()
-                os.replace(near[-1] / top, d)                            # then a rename: whole or not there at all
+                try: os.replace(near[-1] / top, d)                       # then a rename: whole or not there at all
+                except BaseException:
+                    if (near[-1] / 'replaced').exists() and not d.exists(): os.replace(near[-1] / 'replaced', d)   # the old one back
+                    raise
     finally:
         for t in [stage_dir, *near]: shutil.rmtree(t, ignore_errors=True)
     return [n for n in meta['stages'] if stage_state(n, cfg, s) == 'done']

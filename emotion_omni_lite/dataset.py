@@ -230,14 +230,20 @@ def audio_path(row: dict, settings: Optional[Settings] = None, which: str = 'que
     p = Path(row[f'{which}_path'] if f'{which}_path' in row else row[which])
     return p if p.is_absolute() else Path((settings or get_settings()).data_path) / p
 
+def _rebuild(root: Path) -> str:
+    "The command that rebuilds the dataset in `root` (`<data_dir>/<preset>`) in place."
+    return f"`eol run --preset {Path(root).name} --stages data --force`"
+
 def _read_json(p: Path) -> dict:
     "A build's record ({} when there is none); a damaged one is named with the fix, never read as a build."
     if not p.exists(): return {}
-    try: return json.loads(p.read_text())
-    except ValueError:
-        raise ConfigError(f"{p} is damaged (not JSON), so the build it describes cannot be trusted. Rebuild it with "
-                          "`eol run --stages data --force` (this deletes the old build), or build elsewhere with "
-                          "EOL_DATA_DIR=<folder>.") from None
+    try: d = json.loads(p.read_text())
+    except ValueError: d = None
+    if not isinstance(d, dict) or not d:
+        raise ConfigError(f"{p} is damaged (not a build's record), so the build it describes cannot be trusted. Rebuild "
+                          f"it with {_rebuild(p.parent)} (this deletes the old build), or build elsewhere with "
+                          "EOL_DATA_DIR=<folder>.")
+    return d
 
 def manifest_hash(rows: Sequence[dict]) -> str:
     "sha256 over every row (texts, labels, relative paths, audio content hashes, units)."
@@ -248,17 +254,23 @@ def manifest_hash(rows: Sequence[dict]) -> str:
 def _refuse(path, found, want, finished: bool = True):
     what = 'a dataset built' if finished else 'an unfinished build of a dataset'
     raise ConfigError(f"{path} already holds {what} with another config (hash {found}; this config needs {want}). "
-                      f"Rebuild it with build_dataset(cfg, settings, force=True) or `eol run --stages data --force` (this "
-                      f"deletes the old build), or build elsewhere with EOL_DATA_DIR=<folder>.")
+                      f"Rebuild it with build_dataset(cfg, settings, force=True) or {_rebuild(path)} (this deletes the "
+                      f"old build), or build elsewhere with EOL_DATA_DIR=<folder>.")
 
-def _check_engines(cfg: OmniConfig, plan: Sequence[dict]):
-    "Refuse, before anything is written, a build whose voices name a TTS engine that is not registered."
+def _check_plan(cfg: OmniConfig, plan: Sequence[dict]):
+    "Refuse, before anything is written, a plan whose voices name a TTS engine that is not registered, or whose training replies cannot hold the units."
     dc = cfg.data
-    for v in [dc.assistant_voice] + [r['voice'] for r in plan]:
+    for v, field in [(dc.assistant_voice, 'data.assistant_voice')] + [(r['voice'], 'a query voice') for r in plan]:
         if engine_of(v, dc.tts) in TTS_ENGINES: continue
-        field, said = ('data.assistant_voice', f"{v!r} names") if ':' in v else ('data.tts', f"{dc.tts!r} is")
+        field, said = (field, f"{v!r} names") if ':' in v else ('data.tts', f"{dc.tts!r} is")
         raise ConfigError(f"{field}: {said} no TTS engine (the engines: {', '.join(TTS_ENGINES)}): use one of them, "
                           "or register_tts() your own before the build")
+    n_train = sum(r['split'] == 'train' for r in plan)
+    most = n_train * int(cfg.audio.max_seconds * cfg.audio.sample_rate / cfg.audio.hop_length) // UNIT_POOL
+    if most < cfg.units.n_units:                                       # even replies of the longest length would not do
+        raise ConfigError(f"data.n_dialogues={dc.n_dialogues} is too few: its {n_train} training replies give at most "
+                          f"{most} frames, fewer than the units.n_units={cfg.units.n_units} units to fit. Raise "
+                          "data.n_dialogues or lower units.n_units")
 
 def build_dataset(cfg: OmniConfig, settings: Optional[Settings] = None, force: bool = False) -> Path:
     "Build (or reuse) the dialogue dataset in `settings.data_path`; returns that folder."
@@ -271,22 +283,24 @@ def build_dataset(cfg: OmniConfig, settings: Optional[Settings] = None, force: b
 
 def _build(cfg: OmniConfig, s: Settings, root: Path, want: str, force: bool) -> Path:
     info = {} if force else _read_json(root / 'build.json')
+    if cfg.units.kind == 'external':                                   # speech tokens you bring (full size): checked first
+        plan = _external_rows(cfg, s)
+    else:
+        plan = plan_dialogues(cfg, s.seed); _check_plan(cfg, plan)      # a bad config deletes nothing, even with force
     if force:
         for n in ('audio', 'dialogues', 'units', 'manifest.jsonl', 'build.json'):
             p = root / n
             if p.is_dir(): shutil.rmtree(p)
             elif p.exists(): p.unlink()
-        info = {}
     man = root / 'manifest.jsonl'
-    if (info.get('status') == 'building' and not (man.exists() and man.read_text().strip())
+    if (info.get('status') == 'building' and not (man.exists() and man.stat().st_size)
             and not (root / 'dialogues').exists()):
         info = {}                                                      # a build that failed before it said anything
     if info.get('config_hash') not in (None, want): _refuse(root, info['config_hash'], want, info.get('status') == 'done')
     if not info and (root / 'dialogues').exists(): _refuse(root, 'unknown', want)
     if info.get('status') == 'done': return root
-    if cfg.units.kind == 'external': return _build_external(cfg, s, root, want)   # speech tokens you bring (full size)
-    plan, dc = plan_dialogues(cfg, s.seed), cfg.data
-    _check_engines(cfg, plan)
+    if cfg.units.kind == 'external': return _build_external(cfg, s, root, want, plan)
+    dc = cfg.data
     t0 = time.time(); root.mkdir(parents=True, exist_ok=True)
     save_json({'status': 'building', 'config_hash': want, 'preset': cfg.preset, 'seed': s.seed}, root / 'build.json')
     done = {}
@@ -322,11 +336,11 @@ def _build(cfg: OmniConfig, s: Settings, root: Path, want: str, force: bool) -> 
     fit_paths = [train_paths[i] for i in sorted(np.random.default_rng(s.seed).permutation(len(train_paths))[:cap])]
     parts = [fit_paths[i:i + 4 * CHUNK] for i in range(0, len(fit_paths), 4 * CHUNK)]
     frames = _map(_reply_frames, [(p, str(root), cfg.audio, UNIT_POOL) for p in parts], dc.workers, 'unit frames', len(parts))
-    frames = torch.cat([f.float() for fs in frames for f in fs])
-    if len(frames) < cfg.units.n_units:
+    frames = torch.cat([f.float() for fs in frames for f in fs] or [torch.zeros(0, cfg.audio.n_mels)])
+    if len(frames) < cfg.units.n_units:                                # the replies came out shorter than they might
         raise ConfigError(f"data.n_dialogues={dc.n_dialogues} is too few: its {len(train_paths)} training replies give "
                           f"{len(frames)} frames, fewer than the units.n_units={cfg.units.n_units} units to fit. Raise "
-                          "data.n_dialogues (then rebuild: `eol run --stages data --force`) or lower units.n_units")
+                          f"data.n_dialogues or lower units.n_units; either is another config, so rebuild with {_rebuild(root)}")
     tok = UnitTokenizer.fit(frames, cfg.units.n_units, seed=s.seed)
     tok.save(root / 'units'); phases['unit_fit'] = time.time() - tp; tp = time.time()
     reply_paths = [r['reply_path'] for r in rows]
@@ -605,14 +619,18 @@ def external_rows(cfg: OmniConfig, manifest, seed: int = 0) -> list:
     if not any(r['split'] == 'train' for r in rows): raise ConfigError(f"{manifest}: no line is in the training split")
     return rows
 
-def _build_external(cfg: OmniConfig, s: Settings, root: Path, want: str) -> Path:
-    "The dataset of `units.manifest`: rows and tokens checked, then saved (the audio stays where it is)."
-    import datasets
+def _external_rows(cfg: OmniConfig, s: Settings) -> list:
+    "The rows of `units.manifest`, every one checked (nothing is written)."
     if not cfg.units.manifest:
         raise ConfigError("units.kind='external' needs units.manifest: the JSON-lines or CSV file listing your dialogues and "
                           "their speech-token files (see nbs/05_dataset.ipynb); or set units.kind='kmeans_mel'")
+    return external_rows(cfg, cfg.units.manifest, s.seed)
+
+def _build_external(cfg: OmniConfig, s: Settings, root: Path, want: str, rows: Optional[list] = None) -> Path:
+    "The dataset of `units.manifest`: rows and tokens checked (`rows`: already read), then saved (the audio stays where it is)."
+    import datasets
     t0 = time.time()
-    rows = external_rows(cfg, cfg.units.manifest, s.seed)              # everything checked before a byte is written
+    rows = rows if rows is not None else _external_rows(cfg, s)        # all checked before a byte is written
     save_json({'status': 'building', 'config_hash': want, 'preset': cfg.preset, 'seed': s.seed}, root / 'build.json')
     ds = datasets.Dataset.from_list(rows)
     if (root / 'dialogues').exists(): shutil.rmtree(root / 'dialogues')

@@ -327,7 +327,7 @@ def chat_main(audio_path, out_path=None, as_json: bool = True, cfg: Optional[Omn
         if out_p == in_p:
             raise ConfigError(f"--out {out_path} is the recording being answered: choose another file for the reply")
         if out_p.is_dir(): raise ConfigError(f"--out {out_path} is a folder: name a file for the reply, e.g. {Path(out_path) / 'reply.wav'}")
-        if out_p.exists() and not overwrite:
+        if (out_p.exists() or os.path.lexists(out_path)) and not overwrite:   # a link to nowhere is a file there too
             raise ConfigError(f"--out {out_path} already exists: choose another file, or pass --overwrite to replace it")
         if Path(out_path).suffix.lower() != '.wav':
             raise ConfigError(f"--out {out_path}: the reply is written as WAV, so name it ….wav (convert it afterwards if need be)")

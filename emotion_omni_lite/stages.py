@@ -249,9 +249,12 @@ def require_stage(name: str, cfg: OmniConfig, settings: Optional[Settings] = Non
     if state == 'pretrained': return Path(pretrained_source(st.name, stage_config(st.name, cfg)))
     if state == 'done': return stage_folder(st.name, s)
     need = stages_needed([st.name], cfg, s)
+    cmd = train_command(need, cfg.preset)
+    if st.name == 'data' and state in ('other', 'damaged'):            # a dataset is never rebuilt over another unasked
+        cmd += ' --force   (it deletes the dataset there first; EOL_DATA_DIR=<folder> builds elsewhere)'
     raise StageMissing(
         f"stage '{st.name}' ({st.what}) {_WHY[state]} in {stage_folder(st.name, s)} for this config (preset "
-        f"'{cfg.preset}', seed {s.seed}). Nothing was trained. To make it, run\n    {train_command(need, cfg.preset)}\n"
+        f"'{cfg.preset}', seed {s.seed}). Nothing was trained. To make it, run\n    {cmd}\n"
         f"(it runs {', '.join(need)}: about {lite_minutes(need)} min on a 2-core CPU with `lite`), "
         f"or the cells of nbs/{st.notebook}.ipynb.")
 

@@ -411,6 +411,8 @@ def _save_sharded(acc, ckpt_dir, sched, step: int, history: list):
     "A checkpoint of sharded training: accelerate's `save_state` (model, optimizer, RNG; each process its shard) into a folder of its own, then `state.json` naming it, then the older folder goes: a stop at any moment leaves `state.json` naming a whole checkpoint."
     import shutil
     d, name = Path(ckpt_dir) / 'checkpoint', f'sharded-{step}'
+    if acc.is_main_process and (d / name).exists(): shutil.rmtree(d / name)   # what a save stopped halfway left there
+    acc.wait_for_everyone()
     acc.save_state(str(d / name))
     acc.wait_for_everyone()                                             # every shard written before a record names them
     if acc.is_main_process:
@@ -425,9 +427,12 @@ def _load_sharded(acc, ckpt_dir, sched) -> tuple:
     except ValueError: st = {}
     name = st.get('sharded')
     name = 'sharded' if name is True else name                          # a checkpoint of an earlier version: one folder
-    if not isinstance(name, str) or not (d / name).is_dir():
+    if not isinstance(name, str):
         raise CheckpointError(f"{d} was not written by sharded training (FSDP, DeepSpeed): delete it to train this stage "
                               "from its start, or resume it with the launch that wrote it")
+    if not (d / name).is_dir():
+        raise CheckpointError(f"{d / name}, the checkpoint {d / 'state.json'} names, is missing: delete {d} to train this "
+                              "stage from its start (or run it with --force)")
     import pickle
     from emotion_omni_lite.config import checkpoint_faults
     try: acc.load_state(str(d / name))

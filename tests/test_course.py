@@ -80,6 +80,18 @@ def test_an_unpack_cut_short_while_moving_leaves_no_partial_folder(smoke_setting
     with pytest.raises(OSError, match='No space left'): unpack_run(archive, there)
     assert stage_state('data', smoke_cfg, there) == 'missing' and not Path(there.data_path).exists()
     assert not [p for p in tmp_path.rglob('.unpack*')]                   # nothing hidden left behind either
+    monkeypatch.undo()                                                  # --overwrite, and the rename into place fails:
+    import os
+    assert unpack_run(archive, there) and stage_state('data', smoke_cfg, there) == 'done'   # the run that is there
+    real, failed = os.replace, []
+    def no_room(src, dst):                                              # the new data's rename fails, once
+        if Path(dst) == Path(there.data_path) and Path(src).name == 'data' and not failed:
+            failed.append(src); raise OSError(errno.EIO, 'I/O error', str(dst))
+        return real(src, dst)
+    monkeypatch.setattr(os, 'replace', no_room)
+    with pytest.raises(OSError, match='I/O error'): unpack_run(archive, there, overwrite=True)
+    monkeypatch.undo()
+    assert stage_state('data', smoke_cfg, there) == 'done' and not [p for p in tmp_path.rglob('.unpack*')]   # the old one, back
 
 
 def test_page_outputs_work_offline():

@@ -1,7 +1,7 @@
 """The hardening battery: bad inputs and faults a hostile but fair user tries, each answered by the kit's named error
 (or the correct result), and each leaving on disk exactly what should be there. Every case runs in a fresh folder; the
 test compares the folder's files (path → sha256) before and after, apart from the files the case may write."""
-import hashlib, json, math, os, stat
+import hashlib, json, math, os, re, stat
 from pathlib import Path
 
 import numpy as np
@@ -557,14 +557,21 @@ def test_a_preset_section_that_sets_a_bad_value_is_named_with_its_file(tmp_path,
     ini = tmp_path / 'settings.ini'
     ini.write_text('[emotion_omni_lite]\npreset = lite\n[emotion_omni_lite.lite]\nadapter.k = 0\n')
     monkeypatch.setenv('EOL_SETTINGS', str(ini))
-    with pytest.raises(ConfigError, match=rf"^{ini} \[emotion_omni_lite\.lite\]: adapter\.k: must be above 0"): get_config('lite')
+    at = re.escape(f"{ini} [emotion_omni_lite.lite]: ")
+    with pytest.raises(ConfigError, match=rf"^{at}adapter\.k: must be above 0"): get_config('lite')
     assert get_config('lite', **{'adapter.k': 2}).adapter.k == 2          # an argument overrides the file
     with pytest.raises(ConfigError, match=r"^adapter\.k: must be above 0, got -1$"): get_config('lite', **{'adapter.k': -1})
     ini.write_text('[emotion_omni_lite]\npreset = lite\n[emotion_omni_lite.lite]\nstages.stage1.grad_accum = 3\n')
-    with pytest.raises(ConfigError, match=rf"stages\.stage1\.batch_size: 16 does not split.*\(the settings file {ini} "
-                                          r"sets, for lite: stages\.stage1\.grad_accum\)"): get_config('lite')
+    with pytest.raises(ConfigError, match=rf"^{at}stages\.stage1\.batch_size: 16 does not split"): get_config('lite')
+    ini.write_text('[emotion_omni_lite]\npreset = lite\n[emotion_omni_lite.lite]\nfusion.adaln_cond_dim = 64\n')
     with pytest.raises(ConfigError, match=r"^llm\.width: LLMConfig has no field 'width'; fields: [^(]*$"):
         get_config('lite', **{'llm.width': 3})                           # the argument's own mistake: the file is not named
+    with pytest.raises(ConfigError, match=r"^fusion\.adaln_cond_dim: 64 differs from .*emotion_encoder\.dim=32[^(]*$"):
+        get_config('lite', **{'emotion_encoder.dim': 32})                # the file's value is fine alone: the argument moved
+    ini.write_text('[emotion_omni_lite]\npreset = lite\n[emotion_omni_lite.lite]\nemotion_encoder.dim = 48\n')
+    with pytest.raises(ConfigError, match=rf"fusion\.adaln_cond_dim: 32 differs .*\(with what the settings file "
+                                          rf"{re.escape(str(ini))} sets for lite: emotion_encoder\.dim\)$"):
+        get_config('lite', **{'fusion.adaln_cond_dim': 32})              # each wrong alone: both are named
     assert get_config('smoke').preset == 'smoke'                          # another preset's section is not read
 
 
@@ -578,9 +585,13 @@ def test_a_build_that_names_no_tts_engine_is_refused_before_anything_is_written(
 
 def test_too_few_dialogues_for_the_units_is_named_and_a_failed_start_does_not_block_the_next_build(tmp_path):
     s = get_settings(preset='smoke', data_dir=str(tmp_path), device='cpu')
-    with pytest.raises(ConfigError, match=r'data\.n_dialogues=6 is too few: its \d+ training replies give \d+ frames, fewer '
-                                          r'than the units\.n_units=4096.*--stages data --force'):
+    with pytest.raises(ConfigError, match=r'data\.n_dialogues=6 is too few: its 2 training replies give at most 300 frames, '
+                                          r'fewer than the units\.n_units=4096'):   # known from the plan: nothing is spoken
         build_dataset(get_config('smoke', **{'data.n_dialogues': 6, 'units.n_units': 4096}), s)
+    assert not (tmp_path / 'smoke').exists()
+    with pytest.raises(ConfigError, match=r'data\.n_dialogues=12 is too few: its 4 training replies give \d+ frames, fewer '
+                                          r'than the units\.n_units=500.*`eol run --preset smoke --stages data --force`'):
+        build_dataset(get_config('smoke', **{'data.n_dialogues': 12, 'units.n_units': 500}), s)   # known once spoken
     root = tmp_path / 'smoke'
     assert json.loads((root / 'build.json').read_text())['status'] == 'building'   # its speech is kept, not called done
     with pytest.raises(ConfigError, match='already holds an unfinished build of a dataset with another config'):
@@ -588,6 +599,10 @@ def test_too_few_dialogues_for_the_units_is_named_and_a_failed_start_does_not_bl
     (root / 'manifest.jsonl').write_text('')                              # as a build that stopped before any speech
     build_dataset(get_config('smoke', **{'data.n_dialogues': 12}), s)
     assert json.loads((root / 'build.json').read_text())['n_rows'] == 12
+    before = snapshot(tmp_path)                                          # a finished build, then a forced rebuild with a typo:
+    with pytest.raises(ConfigError, match="data.tts: 'espaek' is no TTS engine"):   # refused before anything is deleted
+        build_dataset(get_config('smoke', **{'data.n_dialogues': 12, 'data.tts': 'espaek'}), s, force=True)
+    assert snapshot(tmp_path) == before
 
 
 def test_a_reply_never_replaces_a_file_that_appeared_while_it_was_made(tmp_path, monkeypatch):
@@ -610,6 +625,8 @@ def test_a_reply_never_replaces_a_file_that_appeared_while_it_was_made(tmp_path,
     assert sf.info(str(out)).frames == SR // 2
     with pytest.raises(FileExistsError): save_wav(out, torch.zeros(10), replace=False)
     assert sf.info(str(out)).frames == SR // 2 and sorted(p.name for p in tmp_path.iterdir()) == ['query.wav', 'reply.wav']
+    (tmp_path / 'link.wav').symlink_to(tmp_path / 'nowhere.wav')          # a link to nowhere is there from the start
+    with pytest.raises(ConfigError, match='link.wav already exists'): omni.chat_main(query, tmp_path / 'link.wav', settings=s)
 
 
 def test_a_damaged_build_record_is_named_and_force_rebuilds(tmp_path):
@@ -620,7 +637,11 @@ def test_a_damaged_build_record_is_named_and_force_rebuilds(tmp_path):
     (root / 'build.json').write_text((root / 'build.json').read_text()[:40])   # cut short (a copy interrupted)
     before = snapshot(tmp_path)
     assert stage_state('data', cfg, s) == 'damaged'
-    with pytest.raises(ConfigError, match=r'build\.json is damaged \(not JSON\).*`eol run --stages data --force`'): build_dataset(cfg, s)
+    with pytest.raises(StageMissing, match=r'(?s)holds a damaged run.*eol run --preset smoke --stages data --force'):
+        require_stage('data', cfg, s)
+    with pytest.raises(ConfigError, match=r"build\.json is damaged \(not a build's record\).*`eol run --preset smoke --stages data --force`"): build_dataset(cfg, s)
     assert snapshot(tmp_path) == before
+    (root / 'build.json').write_text('[]')                               # JSON, but no build's record
+    with pytest.raises(ConfigError, match="is damaged"): build_dataset(cfg, s)
     build_dataset(cfg, s, force=True)
     assert json.loads((root / 'build.json').read_text())['status'] == 'done' and stage_state('data', cfg, s) == 'done'

@@ -164,3 +164,10 @@ def test_a_sharded_checkpoint_stopped_midway_resumes_from_the_last_whole_one(tmp
     (ck / 'sharded-20' / 'shard_1.bin').write_bytes(b'cut')                              # a damaged shard: named, with the fix
     with pytest.raises(CheckpointError, match='sharded-20 does not load .*delete .*checkpoint to train this stage'):
         _load_sharded(ShardingAccelerator(back), tmp_path, sched)
+    w.fill_(4.0)                                                         # the stopped step saved again: into a clean folder
+    _save_sharded(ShardingAccelerator(w), tmp_path, sched, 30, [{'step': 30}])
+    assert sorted(p.name for p in ck.iterdir()) == ['sharded-30', 'state.json']
+    assert _load_sharded(ShardingAccelerator(back), tmp_path, sched) == (30, [{'step': 30}]) and back.item() == 4.0
+    import shutil; shutil.rmtree(ck / 'sharded-30')
+    with pytest.raises(CheckpointError, match='sharded-30, the checkpoint .*state.json names, is missing'):
+        _load_sharded(ShardingAccelerator(back), tmp_path, sched)
