@@ -265,8 +265,8 @@ def _check_plan(cfg: OmniConfig, plan: Sequence[dict]):
         field, said = (field, f"{v!r} names") if ':' in v else ('data.tts', f"{dc.tts!r} is")
         raise ConfigError(f"{field}: {said} no TTS engine (the engines: {', '.join(TTS_ENGINES)}): use one of them, "
                           "or register_tts() your own before the build")
-    n_train = sum(r['split'] == 'train' for r in plan)
-    most = n_train * int(cfg.audio.max_seconds * cfg.audio.sample_rate / cfg.audio.hop_length) // UNIT_POOL
+    n_train = sum(r['split'] == 'train' for r in plan)                 # the fit reads at most FIT_MAX_FRAMES // 50 of them
+    most = min(n_train, FIT_MAX_FRAMES // 50) * (int(cfg.audio.max_seconds * cfg.audio.sample_rate / cfg.audio.hop_length) // UNIT_POOL)
     if most < cfg.units.n_units:                                       # even replies of the longest length would not do
         raise ConfigError(f"data.n_dialogues={dc.n_dialogues} is too few: its {n_train} training replies give at most "
                           f"{most} frames, fewer than the units.n_units={cfg.units.n_units} units to fit. Raise "
