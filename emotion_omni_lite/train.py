@@ -14,7 +14,7 @@ import torch
 from torch import nn
 from safetensors.torch import load_file, save_file
 
-from .config import TrainConfig, resolve_device
+from .config import TrainConfig, checkpoint_faults, resolve_device
 
 # %% auto #0
 __all__ = ['THREAD_VARIABLES', 'COMPUTE_DTYPES', 'RECORDED_PACKAGES', 'CKPT_FILES', 'set_seed', 'process_rank', 'is_main_process',
@@ -434,7 +434,6 @@ def _load_sharded(acc, ckpt_dir, sched) -> tuple:
         raise CheckpointError(f"{d / name}, the checkpoint {d / 'state.json'} names, is missing: delete {d} to train this "
                               "stage from its start (or run it with --force)")
     import pickle
-    from emotion_omni_lite.config import checkpoint_faults
     try: acc.load_state(str(d / name))
     except checkpoint_faults() + (RuntimeError, ValueError, KeyError, pickle.UnpicklingError) as e:   # a shard cut short or altered
         first = (str(e).strip().splitlines() or [''])[0][:160]
