@@ -13,7 +13,7 @@ import torch
 
 from .config import EMOTIONS, OmniConfig, Settings, get_config, get_settings
 from .audio import CONDITIONS, MIN_SAMPLES, SAMPLE_RATE, load_audio, log_mel, resample
-from .stages import STAGES, StageMissing, require_stage, stage_applies, stage_hash, uses_pretrained, lite_minutes, stage_folder, stage_state, stages_needed, train_command
+from .stages import STAGES, StageMissing, require_stage, stage_applies, stage_hash, uses_pretrained, lite_minutes, read_object, stage_folder, stage_state, stages_needed, train_command
 from .metrics import cosine_similarity, dnsmos, empathy_judge, judge_endpoint, peak_memory_mb, pocketsphinx_transcribe
 from .dataset import audio_path, load_dialogues
 from .tts import speak
@@ -194,9 +194,7 @@ def evaluate_part(system: str, cfg: OmniConfig, settings: Optional[Settings] = N
     s = settings or get_settings(preset=cfg.preset)
     sizes, path = _speech_sizes(cfg), _part_file(s, system)
     stamp = _stamp(cfg, s, sizes, EVAL_PARTS[system])                                  # only the runs this part reads
-    try: old = json.loads(path.read_text()) if path.exists() else {}
-    except ValueError: old = {}                                                         # damaged: computed again
-    if not force and isinstance(old, dict) and old.get('stamp') == stamp: return path
+    if not force and read_object(path).get('stamp') == stamp: return path            # a damaged file: computed again
     t0 = time.time()
     if progress: print(f"[eval] {SYSTEMS[system][1]}: speech of {sizes['n_eval']} held-out replies", flush=True)
     judges, out = _Judges(cfg, s), {'stamp': stamp, 'system': system}
@@ -251,9 +249,7 @@ def evaluate_text(cfg: OmniConfig, settings: Optional[Settings] = None, force: b
     s = settings or get_settings(preset=cfg.preset)
     sizes = {**EVAL_SIZES.get(cfg.preset, EVAL_SIZES['lite']), **({} if max_items is None else {'max_items': max_items})}
     path, stamp = report_folder(s) / 'text.json', _stamp(cfg, s, {**sizes, 'figures': TEXT_FIGURES}, TEXT_PART)
-    try: old = json.loads(path.read_text()) if path.exists() else {}
-    except ValueError: old = {}                                                         # damaged: computed again
-    if not force and isinstance(old, dict) and old.get('stamp') == stamp: return path
+    if not force and read_object(path).get('stamp') == stamp: return path            # a damaged file: computed again
     t0 = time.time()
     recs, extra = collect(cfg, s, progress=progress, **sizes)
     extra.update(timing_probe(cfg, s))                         # what rate and pauses alone tell: the floor for (b)
@@ -290,12 +286,6 @@ def speech_records(cfg: OmniConfig, s: Settings, force: bool = False, progress: 
         recs.append(rec)
     return recs, parts
 
-def _read_object(p: Path) -> dict:
-    "A JSON object from `p`, or {} when it is missing, damaged or not an object (then it is made again)."
-    try: d = json.loads(p.read_text())
-    except (OSError, ValueError): return {}
-    return d if isinstance(d, dict) else {}
-
 def evaluate_run(preset: Optional[str] = None, settings: Optional[Settings] = None, force: bool = False,
                  progress: bool = True, **sizes) -> Path:
     "Score a trained run: writes report.json, details.json, report.md, speech_figures.json and figures/ into run_path/report."
@@ -307,7 +297,7 @@ def evaluate_run(preset: Optional[str] = None, settings: Optional[Settings] = No
     check_run(cfg, s)                                              # names what is missing, before loading anything
     sizes = {**EVAL_SIZES.get(cfg.preset, EVAL_SIZES['lite']), **sizes}
     out, stamp = report_folder(s), _stamp(cfg, s, {**sizes, 'speech': _speech_sizes(cfg), 'figures': TEXT_FIGURES})
-    current = lambda name: _read_object(out / name).get('run_stamp') == stamp   # a damaged file is not current
+    current = lambda name: read_object(out / name).get('run_stamp') == stamp   # a damaged file is not current
     if not force and current('report.json') and current('speech_figures.json'):
         print(f"[eval] the report in {out} is up to date (force=True to recompute)")
     else:

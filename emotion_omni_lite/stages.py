@@ -18,8 +18,9 @@ from .train import (environment, fit, is_main_process, module_dtypes, process_ra
 # %% auto #0
 __all__ = ['CROSS_ENGINE', 'REFERENCED', 'CALIBRATED', 'STAGES', 'RUNTIME_ONLY', 'HASHED_ONCE_SET', 'Stage', 'stage_config',
            'stage_applies', 'job_stages', 'pretrained_source', 'uses_pretrained', 'hashed_part', 'stage_hash',
-           'StageMissing', 'stage_folder', 'stage_state', 'stages_needed', 'train_command', 'lite_minutes',
-           'require_stage', 'StageJob', 'run_files', 'start_run', 'finish_run', 'StageLock', 'run_stage']
+           'StageMissing', 'stage_folder', 'read_object', 'stage_state', 'stages_needed', 'train_command',
+           'lite_minutes', 'require_stage', 'StageJob', 'run_files', 'start_run', 'finish_run', 'StageLock',
+           'run_stage']
 
 # %% ../nbs/01a_stages.ipynb #14fa165e
 @dataclass(frozen=True)
@@ -197,7 +198,7 @@ def stage_folder(name: str, settings: Settings) -> Path:
     "Where the stage's run lives: `run_path/<name>` (the dataset: `data_path`)."
     return Path(settings.data_path) if _stage(name).name == 'data' else Path(settings.run_path) / _stage(name).name
 
-def _read(p: Path) -> dict:
+def read_object(p: Path) -> dict:
     "A JSON object from `p`, or {} when it is missing, unreadable or not an object (a damaged run counts as none)."
     try: d = json.loads(p.read_text())
     except (OSError, ValueError): return {}
@@ -209,16 +210,16 @@ def stage_state(name: str, cfg: OmniConfig, settings: Settings) -> str:
     if pretrained_source(st.name, stage_config(st.name, cfg)): return 'pretrained'
     folder, want = stage_folder(st.name, settings), stage_hash(st.name, cfg, settings.seed)
     if st.name == 'data':
-        info = _read(folder / 'build.json')
+        info = read_object(folder / 'build.json')
         if not info: return 'damaged' if (folder / 'build.json').exists() else 'missing'
         if info.get('config_hash') != want: return 'other'
         return 'done' if info.get('status') == 'done' else 'unfinished'
-    conf = _read(folder / 'config.json')
+    conf = read_object(folder / 'config.json')
     if not conf: return 'missing'
     if conf.get('hash') != want: return 'other'
     if not (folder / 'metrics.json').exists(): return 'unfinished'
     if not (folder / 'files.json').exists(): return 'damaged'
-    return 'done' if run_files(folder) == _read(folder / 'files.json') else 'damaged'
+    return 'done' if run_files(folder) == read_object(folder / 'files.json') else 'damaged'
 
 def stages_needed(names: Sequence[str], cfg: OmniConfig, settings: Settings) -> list:
     "The stages (in table order) that must run so that all of `names` are done: the missing ones and what they need."
@@ -285,7 +286,7 @@ def run_files(folder) -> dict:
 def start_run(folder, cfg: OmniConfig, h: str, force: bool = False) -> Path:
     "Prepare a run folder: wipe it if it belongs to another config (or `force`), then record config and hash."
     folder = Path(folder)
-    if folder.exists() and (force or _read(folder / 'config.json').get('hash') != h): shutil.rmtree(folder)
+    if folder.exists() and (force or read_object(folder / 'config.json').get('hash') != h): shutil.rmtree(folder)
     folder.mkdir(parents=True, exist_ok=True)
     (folder / 'metrics.json').unlink(missing_ok=True)                   # not finished until it finishes again
     save_json({**cfg.to_dict(), 'hash': h, 'environment': environment()}, folder / 'config.json')
@@ -353,7 +354,7 @@ def _train(st: Stage, cfg: OmniConfig, job_fn: Callable, s: Settings, folder: Pa
     set_seed(s.seed)
     model = job.build()
     tc = getattr(cfg.stages, st.train)
-    if main: save_json({**_read(folder / 'config.json'), 'precision': {'mixed_precision': tc.mixed_precision,   # its dtypes
+    if main: save_json({**read_object(folder / 'config.json'), 'precision': {'mixed_precision': tc.mixed_precision,   # its dtypes
                         'parameters': module_dtypes(model)}}, folder / 'config.json')
     res = fit(model, job.data, job.collate, job.loss, getattr(cfg.stages, st.train), ckpt_dir=folder, seed=s.seed,
               device=s.device, name=st.name, lengths=job.lengths, augment=job.augment)
