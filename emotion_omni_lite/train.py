@@ -21,7 +21,7 @@ __all__ = ['THREAD_VARIABLES', 'COMPUTE_DTYPES', 'RECORDED_PACKAGES', 'CKPT_FILE
            'distributed_state', 'wait_for_everyone', 'usable_cores', 'limit_threads', 'freeze', 'trainable_state',
            'autocast', 'frozen_precision', 'frozen_dtype', 'enable_checkpointing', 'module_dtypes', 'environment',
            'share_with_group', 'save_weights', 'save_json', 'save_text', 'load_weights', 'batch_indices',
-           'micro_batches', 'CheckpointError', 'sha256', 'load_cache', 'save_cache', 'save_checkpoint',
+           'micro_batches', 'CheckpointError', 'sha256', 'ckpt_files', 'load_cache', 'save_cache', 'save_checkpoint',
            'load_checkpoint', 'has_checkpoint', 'in_notebook', 'LiveLoss', 'TrainResult', 'to_device', 'fit']
 
 # %% ../nbs/01_train.ipynb #c3a5fda5
@@ -207,7 +207,11 @@ def sha256(path) -> str:
         for block in iter(lambda: f.read(1 << 20), b''): h.update(block)
     return h.hexdigest()
 
-CKPT_FILES = ('model.safetensors', 'optimizer.safetensors')
+CKPT_FILES = ('model', 'optimizer')   # a checkpoint's two weight files, each named by its step: `model-40.safetensors`
+
+def ckpt_files(step: int) -> dict:
+    "The weight files of the checkpoint of `step`: {'model': 'model-<step>.safetensors', 'optimizer': …}."
+    return {k: f"{k}-{step}.safetensors" for k in CKPT_FILES}
 
 def load_cache(path):
     "A cached result written by `torch.save` (tensors and plain data only: a crafted file runs no code), or None when it is missing or damaged (then it is computed again)."
@@ -224,14 +228,16 @@ def save_cache(obj, path):
     _atomic(path, lambda p: torch.save(obj, p))
 
 def save_checkpoint(ckpt_dir, model, opt, sched, step: int, history: list):
-    "Write one checkpoint: each file atomically, then `state.json` last with the checksums that tie the files to it."
-    d = Path(ckpt_dir) / 'checkpoint'
-    save_weights(trainable_state(model), d / 'model.safetensors')
+    "Write one checkpoint: its weight files, named by the step, each atomically; then `state.json`, naming them with their checksums; then the older step's files go. A stop at any moment leaves `state.json` naming a whole checkpoint."
+    d, files = Path(ckpt_dir) / 'checkpoint', ckpt_files(step)
+    save_weights(trainable_state(model), d / files['model'])
     sd = opt.state_dict()
     tensors = {f"{i}.{k}": v for i, st in sd['state'].items() for k, v in st.items() if torch.is_tensor(v)}
-    save_weights(tensors, d / 'optimizer.safetensors')
-    save_json({'step': step, 'param_groups': sd['param_groups'], 'scheduler': sched.state_dict(),
-               'rng': _rng_state(), 'history': history, 'sha256': {f: sha256(d / f) for f in CKPT_FILES}}, d / 'state.json')
+    save_weights(tensors, d / files['optimizer'])
+    save_json({'step': step, 'param_groups': sd['param_groups'], 'scheduler': sched.state_dict(), 'rng': _rng_state(),
+               'history': history, 'files': files, 'sha256': {f: sha256(d / f) for f in files.values()}}, d / 'state.json')
+    for p in d.glob('*.safetensors'):                                  # the checkpoint before (or a save stopped halfway)
+        if p.name not in files.values(): p.unlink(missing_ok=True)
 
 def load_checkpoint(ckpt_dir, model, opt, sched) -> tuple:
     "Restore model, optimiser, scheduler and RNG from `ckpt_dir/checkpoint`; returns `(step, history)`."
@@ -243,12 +249,16 @@ def load_checkpoint(ckpt_dir, model, opt, sched) -> tuple:
     if not isinstance(st, dict) or any(k not in st for k in need):
         raise CheckpointError(f"{d / 'state.json'} lacks {', '.join(k for k in need if not isinstance(st, dict) or k not in st)} "
                               f"(a damaged checkpoint, or one written by another version of the kit): {fix}")
-    for f, want in st.get('sha256', {}).items():                       # a file from another step, or damaged on disk
-        if not (d / f).exists() or sha256(d / f) != want:
+    files = st.get('files', {k: f'{k}.safetensors' for k in CKPT_FILES})    # an earlier version's checkpoint: fixed names
+    if (not isinstance(files, dict) or sorted(files) != sorted(CKPT_FILES) or not isinstance(st['sha256'], dict)
+            or any(not isinstance(f, str) or Path(f).name != f or f not in st['sha256'] for f in files.values())):
+        raise CheckpointError(f"{d / 'state.json'} does not name its weight files with their checksums (a damaged checkpoint): {fix}")
+    for f in files.values():                                            # a file from another step, or damaged on disk
+        if not (d / f).exists() or sha256(d / f) != st['sha256'][f]:
             raise CheckpointError(f"{d / f} does not belong to the checkpoint of step {st.get('step')} (checksum differs): {fix}")
     try:
-        load_weights(model, d / 'model.safetensors')
-        flat = load_file(str(d / 'optimizer.safetensors'))
+        load_weights(model, d / files['model'])
+        flat = load_file(str(d / files['optimizer']))
         state = {}
         for k, v in flat.items():
             i, name = k.split('.', 1); state.setdefault(int(i), {})[name] = v

@@ -316,8 +316,13 @@ CHECKPOINT_DAMAGE = {
     'state.json a list': (lambda d: (d / 'state.json').write_text('[1, 2]'), 'lacks'),
     'state.json without checksums': (lambda d: (d / 'state.json').write_text(json.dumps(
         {k: v for k, v in json.loads((d / 'state.json').read_text()).items() if k != 'sha256'})), 'lacks sha256'),
-    'weights zeroed': (lambda d: (d / 'model.safetensors').write_bytes(b'\0' * (d / 'model.safetensors').stat().st_size), 'checksum'),
-    'optimizer missing': (lambda d: (d / 'optimizer.safetensors').unlink(), 'checksum'),
+    'weights zeroed': (lambda d: (d / 'model-3.safetensors').write_bytes(b'\0' * (d / 'model-3.safetensors').stat().st_size), 'checksum'),
+    'optimizer missing': (lambda d: (d / 'optimizer-3.safetensors').unlink(), 'checksum'),
+    'a weight file named outside the folder': (lambda d: (d / 'state.json').write_text(json.dumps(
+        {**json.loads((d / 'state.json').read_text()), 'files': {'model': '../model-3.safetensors', 'optimizer': 'optimizer-3.safetensors'}})),
+        'does not name its weight files'),
+    'a weight file without its checksum': (lambda d: (d / 'state.json').write_text(json.dumps(
+        {**json.loads((d / 'state.json').read_text()), 'sha256': {}})), 'does not name its weight files'),
     'crafted RNG state': (lambda d: (d / 'state.json').write_text(json.dumps(
         {**json.loads((d / 'state.json').read_text()), 'rng': {'python': "__import__('os').system('touch HACKED')"}})),
         'does not fit this model or is damaged'),

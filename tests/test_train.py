@@ -19,10 +19,55 @@ def test_fit_learns_and_checkpoints(tmp_path):
     r = fit(m, DATA, collate, loss, TCFG, ckpt_dir=tmp_path, progress=False)
     assert r.final_loss < r.history[0]['loss']
     ck = tmp_path / 'checkpoint'
-    assert sorted(p.name for p in ck.iterdir()) == ['model.safetensors', 'optimizer.safetensors', 'state.json']
+    assert sorted(p.name for p in ck.iterdir()) == ['model-30.safetensors', 'optimizer-30.safetensors', 'state.json']   # step 20's went
     st = json.loads((ck / 'state.json').read_text())
-    assert st['step'] == 30 and 'rng' in st and st['history']
+    assert st['step'] == 30 and 'rng' in st and st['history'] and st['files']['model'] == 'model-30.safetensors'
 
+
+def test_a_save_stopped_halfway_resumes_from_the_checkpoint_before(tmp_path, monkeypatch):
+    "Killed after writing step 20's weight files but before its state.json: step 10's checkpoint is still whole, and resuming from it ends where an uninterrupted run does."
+    import emotion_omni_lite.train as train
+    set_seed(0); a = nn.Linear(1, 1)
+    fit(a, DATA, collate, loss, TCFG, ckpt_dir=tmp_path / 'a', progress=False)
+    real = train.save_json
+    def stop_at_20(obj, path):
+        if obj.get('step') == 20: raise KeyboardInterrupt('stopped while saving')
+        real(obj, path)
+    monkeypatch.setattr(train, 'save_json', stop_at_20)
+    set_seed(0)
+    with pytest.raises(KeyboardInterrupt): fit(nn.Linear(1, 1), DATA, collate, loss, TCFG, ckpt_dir=tmp_path / 'b', progress=False)
+    monkeypatch.setattr(train, 'save_json', real)
+    ck = tmp_path / 'b' / 'checkpoint'
+    assert json.loads((ck / 'state.json').read_text())['step'] == 10
+    assert {'model-10.safetensors', 'model-20.safetensors', 'optimizer-20.safetensors'} <= {p.name for p in ck.iterdir()}
+    set_seed(0); b = nn.Linear(1, 1)
+    r = fit(b, DATA, collate, loss, TCFG, ckpt_dir=tmp_path / 'b', progress=False)
+    assert r.resumed_from == 10
+    assert torch.allclose(a.weight, b.weight, atol=1e-6) and torch.allclose(a.bias, b.bias, atol=1e-6)
+    assert sorted(p.name for p in ck.iterdir()) == ['model-30.safetensors', 'optimizer-30.safetensors', 'state.json']
+
+
+
+def test_a_checkpoint_of_the_earlier_layout_resumes(tmp_path):
+    "A checkpoint written before the weight files were named by step (`model.safetensors`, no 'files' in state.json) still resumes."
+    set_seed(0); a = nn.Linear(1, 1)
+    fit(a, DATA, collate, loss, TCFG, ckpt_dir=tmp_path / 'a', progress=False)
+    calls = []
+    def stops_after_15(m, b):
+        calls.append(1)
+        if len(calls) > 15: raise KeyboardInterrupt('stopped')
+        return loss(m, b)
+    set_seed(0)
+    with pytest.raises(KeyboardInterrupt): fit(nn.Linear(1, 1), DATA, collate, stops_after_15, TCFG, ckpt_dir=tmp_path / 'b', progress=False)
+    ck = tmp_path / 'b' / 'checkpoint'
+    st = json.loads((ck / 'state.json').read_text())
+    for k, f in st.pop('files').items(): (ck / f).rename(ck / f'{k}.safetensors')
+    st['sha256'] = {f'{k}.safetensors': v for k, v in zip(('model', 'optimizer'), st['sha256'].values())}
+    (ck / 'state.json').write_text(json.dumps(st))
+    set_seed(0); b = nn.Linear(1, 1)
+    r = fit(b, DATA, collate, loss, TCFG, ckpt_dir=tmp_path / 'b', progress=False)
+    assert r.resumed_from == 10 and torch.allclose(a.weight, b.weight, atol=1e-6)
+    assert sorted(p.name for p in ck.iterdir()) == ['model-30.safetensors', 'optimizer-30.safetensors', 'state.json']
 
 # Resuming after a crash reproduces the uninterrupted run: checked in nbs/01_train.ipynb (cell 03f3e5dc).
 
@@ -56,14 +101,14 @@ def test_a_checkpoint_whose_files_do_not_belong_together_is_refused(tmp_path):
     set_seed(0); m = nn.Linear(1, 1)
     fit(m, DATA, collate, loss, TrainConfig(steps=10, batch_size=8, lr=0.3, ckpt_every=5, log_every=5), ckpt_dir=tmp_path / 'a', progress=False)
     shutil.copytree(tmp_path / 'a', tmp_path / 'b')
-    w = tmp_path / 'b' / 'checkpoint' / 'model.safetensors'
+    w = tmp_path / 'b' / 'checkpoint' / 'model-10.safetensors'
     save_file({k: torch.zeros_like(v) for k, v in load_file(str(w)).items()}, str(w))         # zeroed on disk
     with pytest.raises(CheckpointError, match='checksum'):
         fit(nn.Linear(1, 1), DATA, collate, loss, TCFG, ckpt_dir=tmp_path / 'b', progress=False)
     set_seed(0); fit(nn.Linear(1, 1), DATA, collate, loss, TrainConfig(steps=5, batch_size=8, lr=0.3, ckpt_every=5, log_every=5),
                      ckpt_dir=tmp_path / 'c', progress=False)                            # the weights of step 5 …
     shutil.copytree(tmp_path / 'a', tmp_path / 'd')
-    shutil.copy(tmp_path / 'c' / 'checkpoint' / 'model.safetensors', tmp_path / 'd' / 'checkpoint' / 'model.safetensors')
+    shutil.copy(tmp_path / 'c' / 'checkpoint' / 'model-5.safetensors', tmp_path / 'd' / 'checkpoint' / 'model-10.safetensors')
     with pytest.raises(CheckpointError, match='checksum'):                                # … beside step 10's state
         fit(nn.Linear(1, 1), DATA, collate, loss, TCFG, ckpt_dir=tmp_path / 'd', progress=False)
     set_seed(0); r = fit(nn.Linear(1, 1), DATA, collate, loss, TCFG, ckpt_dir=tmp_path / 'a', progress=False)  # intact: resumes
