@@ -602,8 +602,10 @@ def test_too_few_dialogues_for_the_units_is_named_and_a_failed_start_does_not_bl
     with pytest.raises(ConfigError, match='already holds an unfinished build of a dataset with another config'):
         build_dataset(get_config('smoke', **{'data.n_dialogues': 12}), s)
     (root / 'manifest.jsonl').write_text('')                              # as a build that stopped before any speech
+    stray = root / 'audio' / 'spoken_but_never_listed.wav'; stray.write_bytes(b'RIFF')
     build_dataset(get_config('smoke', **{'data.n_dialogues': 12}), s)
     assert json.loads((root / 'build.json').read_text())['n_rows'] == 12
+    assert not stray.exists()                                            # what the stopped build spoke went with it
     before = snapshot(tmp_path)                                          # a finished build, then a forced rebuild with a typo:
     with pytest.raises(ConfigError, match="data.tts: 'espaek' is no TTS engine"):   # refused before anything is deleted
         build_dataset(get_config('smoke', **{'data.n_dialogues': 12, 'data.tts': 'espaek'}), s, force=True)
