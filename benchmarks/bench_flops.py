@@ -9,6 +9,9 @@ Needs a finished lite run (the main job's; stages 1 and 2 read their cached feat
 threads for the matmul and the stages; run it where nothing else is computing.
 
     .venv/bin/python benchmarks/bench_flops.py [--threads N] [--steps 20]   # N = 0, the default: torch's own count [--stages asr emotion_encoder ...]
+
+Without `--stages` it times every row the main job trains for the preset (the studies behind a switch need their own
+runs: name them with `--stages` once they exist).
     .venv/bin/python benchmarks/bench_flops.py --stages stage1 --set lora.dropout=0.05    # a recipe change, side by side
 """
 import argparse, ast, importlib, os, time
@@ -18,7 +21,7 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from emotion_omni_lite.config import get_config, get_settings, set_fields
-from emotion_omni_lite.stages import STAGES, stage_config
+from emotion_omni_lite.stages import STAGES, job_stages, stage_config
 from emotion_omni_lite.train import batch_indices, micro_batches, set_seed
 
 TRAINED = [n for n, st in STAGES.items() if st.train]
@@ -98,7 +101,8 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     ap.add_argument('--threads', type=int, default=0, help='torch threads (0: torch default)')
     ap.add_argument('--steps', type=int, default=20, help='timed steps per stage')
-    ap.add_argument('--stages', nargs='+', default=TRAINED, choices=TRAINED)
+    ap.add_argument('--stages', nargs='+', choices=TRAINED,
+                    help="stages to time (default: those the main job trains for the preset; a study's row needs its own run)")
     ap.add_argument('--preset', default='lite', help='a preset with a finished run (smoke: a quick check of the script)')
     ap.add_argument('--set', nargs='+', default=[], metavar='FIELD=VALUE',
                     help="config fields changed for the timing, e.g. stages.emotion.length_groups=1 (the run's cached inputs are read as they are)")
@@ -109,6 +113,7 @@ def main():
         if not sep: ap.error(f"--set {kv}: write it as FIELD=VALUE, e.g. lora.dropout=0.05")
         try: changes[k] = ast.literal_eval(v)
         except (ValueError, SyntaxError): changes[k] = v
+    a.stages = a.stages or [n for n in job_stages(get_config(a.preset)) if STAGES[n].train]
     if a.threads: torch.set_num_threads(a.threads)
     peak = matmul_peak()
     print(f"threads {torch.get_num_threads()}; float32 matmul peak {peak / 1e9:.1f} GFLOP/s\n")
