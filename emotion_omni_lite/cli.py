@@ -17,10 +17,10 @@ from .stages import (STAGES, lite_minutes, run_stage, stage_applies, stage_confi
                                       uses_pretrained)
 from . import dataset, semantic_encoder, emotion_encoder, text_llm, stage1, vocoder, stage2
 from .omni import chat_main
-from .evaluate import JOB_PARTS, evaluate_job_part, evaluate_run
+from .evaluate import JOB_PARTS, check_run, eval_stages, evaluate_job_part, evaluate_run
 from .report import SYSTEMS, report_folder
 from .scale import format_memory, format_table, memory_plan, param_table
-from .course import pack_run, render_course, sync_headers, unpack_run
+from .course import CourseError, pack_run, render_course, repo_root, sync_headers, unpack_run
 
 # %% auto #0
 __all__ = ['MODULES', 'PIPELINE', 'runner', 'train_stage', 'ensure_stages', 'evaluate_stage', 'Task', 'plan_tasks',
@@ -189,14 +189,18 @@ def run_pipeline(preset: str | None = None, force: bool = False, stages=None, jo
     "The main job: every stage of the table and the evaluation (or only `stages`) → {task: (output, start, end)}."
     s = get_settings(preset=preset)
     cfg = get_config(s.preset)
+    if jobs is not None and jobs < 1: raise ConfigError(f"jobs={jobs}: run at least one worker process (--jobs 1 trains in this process)")
+    if stages is not None and not stages: raise ConfigError(f"stages=[]: name at least one of {', '.join(PIPELINE)}, or leave it out to run them all")
     if stages is None and uses_pretrained(cfg):                    # full size: each ablation is a second big training,
         stages = [n for n in PIPELINE if n not in STAGES or not STAGES[n].overrides]   # run only when asked for by name
         print(f"pretrained parts: the ablation stages are left out ({', '.join(n for n in STAGES if STAGES[n].overrides)}); "
               "name them with --stages to train them")
-    if jobs is not None and jobs < 1: raise ConfigError(f"jobs={jobs}: run at least one worker process (--jobs 1 trains in this process)")
     run_device(s)                                                      # a device that is not there: said now, not a stage later
     jobs = default_jobs(s) if jobs is None else jobs
     if process_rank()[1] > 1: jobs = 1                                 # launched on several processes: they train together
+    if 'eval' in (stages or PIPELINE) and not uses_pretrained(cfg):   # the runs it reads that this job does not make:
+        made = [n for n in (stages or PIPELINE) if n in STAGES]        # missing ones are named, all at once, before any work
+        if not set(eval_stages(cfg)) <= set(made): check_run(cfg, s, exclude=made)
     print(f"emotion_omni_lite main job: preset '{s.preset}', data in {s.data_path}, runs in {s.run_path}, "
           f"{jobs} worker{'s' if jobs > 1 else ''} on {usable_cores()} cores")
     t_job, done = time.time(), {}
@@ -216,15 +220,34 @@ def run_pipeline(preset: str | None = None, force: bool = False, stages=None, jo
 # %% ../nbs/91_cli.ipynb #b275f313
 def _params(a):
     cfg = get_config(a.preset or get_settings().preset)
+    shapes = {k: v for k in ('query_seconds', 'reply_seconds', 'reply_tokens') if (v := getattr(a, k)) is not None}
+    if shapes and not a.memory:
+        raise ConfigError(f"{', '.join('--' + k.replace('_', '-') for k in shapes)} size the memory plan: add --memory")
     if a.memory:
-        plan = memory_plan(cfg, query_seconds=a.query_seconds, reply_seconds=a.reply_seconds, reply_tokens=a.reply_tokens)
+        plan = memory_plan(cfg, **shapes)
         print(json.dumps(plan) if a.json else format_memory(plan, cfg)); return
     t = param_table(cfg)
     print(json.dumps(t) if a.json else format_table(t))
 
-def _run(a): run_pipeline(a.preset, force=a.force, stages=a.stages, jobs=a.jobs)
+def _run(a):
+    run_pipeline(a.preset, force=a.force, stages=a.stages, jobs=a.jobs)
+    if a.guards: _guards(get_settings(preset=a.preset).preset, whole=a.stages is None)
+
+def _guards(preset: str, whole: bool):
+    "After a whole `lite` run: assert the quality guards on it (the tests marked slow read what the run wrote)."
+    if preset != 'lite': return                                       # the guards' targets are lite's
+    if not whole:
+        print("\nThe quality guards follow a whole lite run: `bash scripts/main.sh` (or `eol run --guards`) without --stages "
+              "asserts them."); return
+    import subprocess
+    root = repo_root()
+    print("\n== quality guards on the lite run (pytest -m slow; the report card above shows each figure against its target)", flush=True)
+    rc = subprocess.run([sys.executable, '-m', 'pytest', 'tests', '-q', '-p', 'no:cacheprovider', '-m', 'slow'], cwd=root).returncode
+    if rc: sys.exit(rc)
 
 def _chat(a):
+    if not a.audio.strip(): raise ConfigError("--audio is empty: name the recording to answer, e.g. --audio query.wav")
+    if not a.out.strip(): raise ConfigError("--out is empty: name a .wav file for the reply, e.g. --out reply.wav")
     chat_main(a.audio, a.out, as_json=a.json, settings=get_settings(preset=a.preset), overwrite=a.overwrite)
 
 def _eval(a):
@@ -250,19 +273,21 @@ def _unpack(a):
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog='eol', description='emotion_omni_lite: build, train and evaluate a small Emotion Omni')
     sub = p.add_subparsers(dest='cmd', required=True)
-    def add(name, fn, help):
-        sp = sub.add_parser(name, help=help, allow_abbrev=False); sp.set_defaults(fn=fn)   # `--stage` is no `--stages`: scripts read them
-        sp.add_argument('--preset', choices=['lite', 'full', 'smoke'], default=None, help='default: settings.ini / EOL_PRESET')
+    def add(name, fn, help, preset_help='default: settings.ini / EOL_PRESET'):
+        sp = sub.add_parser(name, help=help, allow_abbrev=False); sp.set_defaults(fn=fn)   # `--stage` is no `--stages`
+        sp.add_argument('--preset', choices=['lite', 'full', 'smoke'], default=None, help=preset_help)
         return sp
     sp = add('params', _params, 'parameter table per part and stage (meta device, nothing downloaded)')
     sp.add_argument('--json', action='store_true', help='print one JSON object')
     sp.add_argument('--memory', action='store_true', help='the memory plan: GiB per training stage, GPUs of 24/40/80 GB needed')
-    sp.add_argument('--query-seconds', type=float, default=15.0, help='--memory: the queries stage 1 hears (seconds)')
-    sp.add_argument('--reply-seconds', type=float, default=8.0, help='--memory: the replies stage 2 speaks (seconds)')
-    sp.add_argument('--reply-tokens', type=int, default=64, help='--memory: reply length in LLM tokens')
+    sp.add_argument('--query-seconds', type=float, default=None, help='--memory: the queries stage 1 hears (seconds; default 15)')
+    sp.add_argument('--reply-seconds', type=float, default=None, help='--memory: the replies stage 2 speaks (seconds; default 8)')
+    sp.add_argument('--reply-tokens', type=int, default=None, help='--memory: reply length in LLM tokens (default 64)')
     sp = add('run', _run, 'the main job: data, every training stage, evaluation, report')
     sp.add_argument('--force', action='store_true', help='rebuild and retrain even when a matching run exists')
-    sp.add_argument('--stages', nargs='*', default=None, choices=PIPELINE, help="only these stages")
+    sp.add_argument('--stages', nargs='+', default=None, choices=PIPELINE, help="only these stages")
+    sp.add_argument('--guards', action='store_true',
+                    help="after a whole lite run, assert the quality guards on it (pytest -m slow; from a checkout)")
     sp.add_argument('--jobs', type=int, default=None,
                     help='worker processes, each with cores // jobs threads (default: 2 on a CPU with 2+ cores, 1 on a GPU)')
     sp = add('chat', _chat, 'speech in, empathetic reply speech out')
@@ -277,21 +302,41 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument('--check', action='store_true', help='change nothing; fail if a header drifted')
     sp = add('course', _course, 'run every notebook on the trained run and write the course as HTML pages')
     sp.add_argument('--out', default=None, help='where to write it (default: runs/<preset>/course)')
-    sp.add_argument('--only', nargs='*', default=None, help='only these notebooks (stems, e.g. 14_stage2)')
+    sp.add_argument('--only', nargs='+', default=None, help='only these notebooks (stems, e.g. 14_stage2)')
     sp.add_argument('--record', action='store_true', help="write the measured minutes into nbs/course.json (then `eol headers`)")
     sp = add('pack', _pack, 'write the dataset and the finished runs into one .tar a class can start from')
     sp.add_argument('archive', help='the .tar to write')
     sp.add_argument('--overwrite', action='store_true', help='replace an existing archive')
-    sp = add('unpack', _unpack, "restore a packed run into data_dir / out_dir (settings.ini, EOL_DATA_DIR / EOL_OUT_DIR)")
+    sp = add('unpack', _unpack, "restore a packed run into data_dir / out_dir (settings.ini, EOL_DATA_DIR / EOL_OUT_DIR)",
+             preset_help="default: the archive's own (a different one is refused)")
     sp.add_argument('archive', help='a .tar written by `eol pack`')
     sp.add_argument('--overwrite', action='store_true', help='replace runs and data already there')
     return p
 
+def _parse(argv) -> argparse.Namespace:
+    "The arguments; one a subcommand does not know is named by that subcommand, with the nearest option it has."
+    import difflib
+    p = build_parser()
+    a, extra = p.parse_known_args(argv)
+    if extra:
+        sp = next(x for x in p._subparsers._group_actions[0].choices.values() if x.get_default('fn') is a.fn)
+        opts = [o for act in sp._actions for o in act.option_strings]
+        near = difflib.get_close_matches(extra[0].split('=')[0], opts, n=1)
+        sp.error(f"unrecognized arguments: {' '.join(extra)}" + (f" (did you mean {near[0]}?)" if near else ''))
+    return a
+
 def main(argv=None):
-    a = build_parser().parse_args(argv)
+    a = _parse(argv)
     try: a.fn(a)
     except (ConfigError, FileNotFoundError, AudioError, CheckpointError) as e:
         print(f"eol {a.cmd}: {e}", file=sys.stderr); sys.exit(2)
+    except CourseError as e:                                         # the pages are written; some notebooks failed in them
+        print(f"eol {a.cmd}: {e}", file=sys.stderr); sys.exit(1)
+    except (FileExistsError, NotADirectoryError) as e:              # a file stands where a folder has to be made
+        where = Path(e.filename or '.')
+        block = next((p for p in (where, *where.parents) if p.exists() and not p.is_dir()), where)
+        print(f"eol {a.cmd}: {where}: {block} is a file, not a folder: move it, or choose another path (the data and runs "
+              "folders: data_dir / out_dir in settings.ini, EOL_DATA_DIR / EOL_OUT_DIR)", file=sys.stderr); sys.exit(2)
     except OSError as e:                                             # an unwritable or full folder, a read-only file system
         where = e.filename or 'a file the kit writes'
         print(f"eol {a.cmd}: {where}: {e.strerror or e} — free some space, fix its permissions, or point data_dir / out_dir "

@@ -9,15 +9,15 @@ import hashlib, io, json, os, re, shutil, tarfile, tempfile, time
 from pathlib import Path
 from typing import Optional, Sequence
 
-from .config import ConfigError, Settings, get_config, get_settings
-from .stages import STAGES, stage_hash, stage_state
+from .config import PRESETS, ConfigError, Settings, get_config, get_settings
+from .stages import STAGES, job_stages, stage_hash, stage_state, stages_needed, train_command
 from .train import environment, save_json, save_text
 
 # %% auto #0
 __all__ = ['COURSE_FILE', 'HEADER_START', 'HEADER_END', 'SETUP_MARK', 'HANDOUT', 'TABLE_START', 'TABLE_END', 'PACK_FORMAT',
            'WIDGET_MIME', 'PLOTLY_MIME', 'repo_root', 'repository_url', 'course_table', 'notebooks', 'header_block',
            'setup_source', 'handout_table', 'sync_headers', 'pack_run', 'read_pack', 'unpack_run', 'static_outputs',
-           'error_outputs', 'page_html', 'execute_notebook', 'render_course']
+           'error_outputs', 'page_html', 'execute_notebook', 'CourseError', 'render_course']
 
 # %% ../nbs/90a_course.ipynb #78f1ae37
 COURSE_FILE = 'course.json'          # in the notebooks folder: what each lesson teaches and its measured minutes
@@ -196,7 +196,8 @@ def pack_run(archive, preset: Optional[str] = None, settings: Optional[Settings]
     states = {n: stage_state(n, cfg, s) for n in STAGES}
     done = [n for n, st in states.items() if st == 'done']
     if 'data' not in done:
-        raise ConfigError(f"preset '{s.preset}' has no finished dataset in {s.data_path}: run `eol run` (or the notebooks) first")
+        raise ConfigError(f"preset '{s.preset}' has no finished dataset in {s.data_path}: run `eol run --preset {s.preset}` "
+                          "(or the notebooks) first")
     files = _pack_files(s)
     meta = {'format': PACK_FORMAT, 'preset': s.preset, 'seed': s.seed, 'stages': {n: stage_hash(n, cfg, s.seed) for n in done},
             'not_packed': {n: st for n, st in states.items() if st != 'done'},
@@ -216,6 +217,8 @@ def pack_run(archive, preset: Optional[str] = None, settings: Optional[Settings]
 def read_pack(archive) -> dict:
     "The description inside a packed run (`pack.json`): preset, seed, stage hashes, file checksums."
     archive = Path(archive)
+    if not str(archive).strip() or not archive.exists(): raise ConfigError(f"{str(archive)!r}: no such file: check the path to the archive")
+    if archive.is_dir(): raise ConfigError(f"{archive} is a folder: name the .tar that `eol pack` wrote")
     try:
         with tarfile.open(archive) as tar: meta = json.loads(tar.extractfile('pack.json').read())
     except (EOFError, OSError, tarfile.TarError, KeyError, ValueError, AttributeError) as e:
@@ -224,7 +227,7 @@ def read_pack(archive) -> dict:
         raise ConfigError(f"{archive} is not a packed run of this kit ({type(e).__name__}: {e}): make one with `eol pack`") from None
     if isinstance(meta, dict) and meta.get('format') != PACK_FORMAT: return meta   # another format: `unpack_run` names it
     files = meta.get('files') if isinstance(meta, dict) else None
-    ok = (isinstance(meta, dict) and isinstance(meta.get('preset'), str) and type(meta.get('seed')) is int
+    ok = (isinstance(meta, dict) and meta.get('preset') in PRESETS and type(meta.get('seed')) is int
           and isinstance(meta.get('stages'), dict) and all(isinstance(h, str) for h in meta['stages'].values())
           and isinstance(files, dict) and all(isinstance(f, dict) and type(f.get('bytes')) is int and isinstance(f.get('sha256'), str)
                                               for f in files.values()))
@@ -236,11 +239,16 @@ def unpack_run(archive, settings: Optional[Settings] = None, overwrite: bool = F
     "Restore a packed run into the settings' data and runs folders, checked; → the stages now current."
     archive = Path(archive)
     meta = read_pack(archive)
-    if meta.get('format') != PACK_FORMAT: raise ConfigError(f"{archive} has pack format {meta.get('format')}; this kit reads {PACK_FORMAT}")
+    if meta.get('format') != PACK_FORMAT:
+        raise ConfigError(f"{archive} has pack format {meta.get('format')!r}; this kit reads {PACK_FORMAT}: pack the run again "
+                          "with this kit (`eol pack`), or unpack it with the version of the kit that packed it")
     s = settings or get_settings(preset=meta['preset'])
     if s.preset != meta['preset'] or s.seed != meta['seed']:
+        fix = ([f"as preset '{meta['preset']}' (`eol unpack --preset {meta['preset']}`, or without --preset: the archive's "
+                "own is used)"] if s.preset != meta['preset'] else [])
+        fix += [f"with seed {meta['seed']} (EOL_SEED={meta['seed']}, or seed = {meta['seed']} in settings.ini)"] if s.seed != meta['seed'] else []
         raise ConfigError(f"{archive} holds preset '{meta['preset']}', seed {meta['seed']}; the settings ask for preset "
-                          f"'{s.preset}', seed {s.seed}: unpack with EOL_PRESET={meta['preset']} EOL_SEED={meta['seed']}")
+                          f"'{s.preset}', seed {s.seed}: unpack it {' and '.join(fix)}")
     cfg = get_config(s.preset)
     stale = {n: h for n, h in meta['stages'].items() if n in STAGES and stage_hash(n, cfg, s.seed) != h}
     if stale: raise ConfigError(f"{archive} was made with another version or config of the kit: {', '.join(stale)} would not "
@@ -250,14 +258,16 @@ def unpack_run(archive, settings: Optional[Settings] = None, overwrite: bool = F
         busy = [str(d) for d in dest.values() if d.exists() and any(d.iterdir())]
         if busy: raise ConfigError(f"{', '.join(busy)} already hold files: unpack into empty folders (EOL_DATA_DIR, "
                                        f"EOL_OUT_DIR), or pass --overwrite to replace them")
+    with tarfile.open(archive) as tar:                                # every member listed: checked before a folder is made
+        names = [m for m in tar.getmembers() if m.name != 'pack.json']
+    for m in names:
+        if not m.isfile() or m.name not in meta['files']:
+            raise ConfigError(f"{archive} holds {m.name!r}, which its own list does not name: it was changed; pack it again")
     dest['runs'].parent.mkdir(parents=True, exist_ok=True)
     stage_dir, near = Path(tempfile.mkdtemp(prefix='.unpack', dir=dest['runs'].parent)), []   # where it is checked first
     try:
         with tarfile.open(archive) as tar:
             names = [m for m in tar.getmembers() if m.name != 'pack.json']
-            for m in names:
-                if not m.isfile() or m.name not in meta['files']:
-                    raise ConfigError(f"{archive} holds {m.name!r}, which its own list does not name: it was changed; pack it again")
             kw = {'filter': 'data'} if hasattr(tarfile, 'data_filter') else {}
             tar.extractall(stage_dir, members=names, **kw)
         for name, want in meta['files'].items():
@@ -356,6 +366,9 @@ def _title(nb) -> tuple:
     d = next((l[1:].strip() for l in first[1:] if l.startswith('>')), '')
     return t, d
 
+class CourseError(RuntimeError):
+    "The course's pages were written, but some notebooks failed in them; the message names the notebooks and their errors."
+
 def render_course(preset: Optional[str] = None, out=None, only: Optional[Sequence[str]] = None, root: Optional[Path] = None,
                   record: bool = False, settings: Optional[Settings] = None) -> Path:
     "Execute every notebook under `preset` and write the course: one HTML page each and index.html → the folder."
@@ -366,6 +379,11 @@ def render_course(preset: Optional[str] = None, out=None, only: Optional[Sequenc
     if only and (unknown := [n for n in only if n not in stems]):       # a typo would render an empty course
         raise ConfigError(f"no notebook named {', '.join(unknown)}: name them by stem, e.g. {stems[0]} (one of {', '.join(stems)})")
     out = Path(out or Path(s.run_path) / 'course')
+    if (up := next(p for p in (out, *out.parents) if p.exists() or p.is_symlink())) and not up.is_dir():
+        raise ConfigError(f"--out {out}: {up} is a file, not a folder: choose another folder for the course")
+    if record and (need := stages_needed(job_stages(get_config(s.preset)), get_config(s.preset), s)):
+        raise ConfigError(f"recording the minutes (--record, record=True) times the notebooks on a trained run, and preset '{s.preset}' still needs "
+                          f"{', '.join(need)}: train them first (`{train_command(need, s.preset)}`)")
     out.mkdir(parents=True, exist_ok=True)
     shutil.copy(Path(plotly.__file__).parent / 'package_data' / 'plotly.min.js', out / 'plotly.min.js')
     table, done = course_table(root), {}
@@ -394,7 +412,7 @@ def render_course(preset: Optional[str] = None, out=None, only: Optional[Sequenc
     if record:
         _record_minutes(root, s.preset, {k: v['seconds'] for k, v in done.items() if not v['errors']})
     bad = {k: v['errors'] for k, v in done.items() if v['errors']}
-    if bad: raise RuntimeError(f"the course was written to {out}, but these notebooks failed: {bad}")
+    if bad: raise CourseError(f"the course was written to {out}, but these notebooks failed: {bad}")
     return out
 
 def _record_minutes(root: Path, preset: str, seconds: dict):

@@ -11,7 +11,7 @@ from typing import Optional, Sequence
 import numpy as np
 import torch
 
-from .config import EMOTIONS, OmniConfig, Settings, get_config, get_settings
+from .config import EMOTIONS, ConfigError, OmniConfig, Settings, get_config, get_settings
 from .audio import CONDITIONS, MIN_SAMPLES, SAMPLE_RATE, load_audio, log_mel, resample
 from .stages import STAGES, StageMissing, require_stage, stage_applies, stage_hash, uses_pretrained, lite_minutes, read_object, stage_folder, stage_state, stages_needed, train_command
 from .metrics import cosine_similarity, dnsmos, empathy_judge, judge_endpoint, peak_memory_mb, pocketsphinx_transcribe
@@ -53,10 +53,10 @@ def run_status(cfg: OmniConfig, settings: Optional[Settings] = None) -> list:
         out.append(dict(name=name, what=st.what, folder=stage_folder(name, s), state=state, ok=state in ('done', 'pretrained')))
     return out
 
-def check_run(cfg: OmniConfig, settings: Optional[Settings] = None):
-    "Raise `IncompleteRun` naming every missing stage (and the command that runs them) before anything is loaded."
+def check_run(cfg: OmniConfig, settings: Optional[Settings] = None, exclude: Sequence[str] = ()):
+    "Raise `IncompleteRun` naming every missing stage (and the command that runs them) before anything is loaded; `exclude`: stages the caller is about to make."
     s = settings or get_settings(preset=cfg.preset)
-    missing = [r for r in run_status(cfg, s) if not r['ok']]
+    missing = [r for r in run_status(cfg, s) if not r['ok'] and r['name'] not in exclude]
     if not missing: return
     need = stages_needed(eval_stages(cfg), cfg, s)
     lines = [f"cannot evaluate preset '{cfg.preset}': {len(missing)} run(s) missing, nothing was evaluated."]
@@ -270,7 +270,7 @@ def speech_records(cfg: OmniConfig, s: Settings, force: bool = False, progress: 
     parts = {p: json.loads(evaluate_part(p, cfg, s, force=force, progress=progress).read_text()) for p in EVAL_PARTS}
     rows = stage1_features(cfg, s, progress=False)['rows']
     if len({tuple(p['rows']) for p in parts.values()}) != 1:
-        raise RuntimeError(f"the speech parts in {report_folder(s) / 'speech'} judged different rows: run `eol eval --force`")
+        raise ConfigError(f"the speech parts in {report_folder(s) / 'speech'} judged different rows: run `eol eval --force`")
     recs = []
     for k, i in enumerate(parts['omni']['rows']):
         r, ref = rows[i], parts['cascade']['reference'][k]

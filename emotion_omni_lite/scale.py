@@ -210,8 +210,13 @@ PLANS = (('DDP', False, False), ('DDP + checkpointing', False, True), ('ZeRO-3 /
 
 def memory_plan(cfg: OmniConfig, **shapes) -> dict:
     "Per training stage: its memory on one GPU (GiB) and the GPUs of each size in `GPU_GIB` it needs under each plan in `PLANS`."
+    limits = {'query_seconds': (3600, 'an hour'), 'reply_seconds': (3600, 'an hour'),
+              'reply_tokens': (cfg.llm.max_position_embeddings, "the LLM's context, llm.max_position_embeddings")}
     for k, v in shapes.items():
-        if not v > 0: raise ConfigError(f"{k}={v}: the shapes the memory plan sizes must be positive (e.g. `eol params --memory --{k.replace('_', '-')} 15`)")
+        if not v > 0 or v == float('inf'):                             # nan and inf too
+            raise ConfigError(f"{k}={v}: the shapes the memory plan sizes must be positive numbers (e.g. `eol params --memory --{k.replace('_', '-')} 15`)")
+        if k in limits and v > limits[k][0]:
+            raise ConfigError(f"{k}={v}: the memory plan sizes at most {limits[k][0]} ({limits[k][1]}): give a smaller --{k.replace('_', '-')}")
     out = {}
     for st in ('stage1', 'stage2'):
         m = stage_memory(cfg, st, **shapes)

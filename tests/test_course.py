@@ -63,7 +63,7 @@ def test_pack_unpack_restores_current_runs(smoke_settings, smoke_cfg, tmp_path):
     empty = get_settings(preset='smoke', data_dir=str(tmp_path / 'e' / 'data'), out_dir=str(tmp_path / 'e' / 'runs'), device='cpu')
     with pytest.raises(ConfigError, match='damaged'): unpack_run(bad, empty)
     assert not (tmp_path / 'e' / 'data').exists() and not any((tmp_path / 'e' / 'runs').iterdir() if (tmp_path / 'e' / 'runs').exists() else [])
-    with pytest.raises(ConfigError, match='not a packed run'): unpack_run(tmp_path / 'drive' / 'data' / 'build.json', empty)
+    with pytest.raises(ConfigError, match='not a packed run'): unpack_run(next((tmp_path / 'drive' / 'data').rglob('build.json')), empty)
     assert sorted(p.relative_to(tmp_path) for p in (tmp_path / 'drive').rglob('*')) == before
 
 

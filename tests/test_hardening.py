@@ -150,7 +150,7 @@ def test_an_unwritable_folder_is_named_with_the_fix(env, monkeypatch):
     import contextlib, io
     with contextlib.redirect_stderr(e := io.StringIO()), contextlib.redirect_stdout(io.StringIO()):
         with pytest.raises(SystemExit) as x: cli.main(['run', '--preset', 'smoke', '--stages', 'data'])
-    assert x.value.code == 2 and 'afile' in e.getvalue() and 'writable folder' in e.getvalue()
+    assert x.value.code == 2 and f"{env / 'afile'} is a file, not a folder" in e.getvalue() and 'EOL_DATA_DIR' in e.getvalue(), e.getvalue()
     assert snapshot(env) == before
 
 
@@ -477,10 +477,16 @@ def test_a_manifest_in_a_legacy_encoding_is_read_and_said(tmp_path):
         external_rows(get_config('smoke'), f)
 
 
-def test_a_shortened_flag_is_not_taken_for_another():
-    "`eol run --stage asr` is not `--stages asr`: scripts that read the arguments (scripts/main.sh) see what eol sees."
-    for args in (['run', '--stage', 'asr'], ['run', '--pre', 'smoke']):
-        with pytest.raises(SystemExit): cli.build_parser().parse_args(args)
+def test_a_shortened_flag_is_not_taken_for_another(capsys):
+    "`eol run --stage asr` is not `--stages asr`: refused by the subcommand, which names the option it has; so is an empty `--stages`."
+    for args, said in ((['run', '--stage', 'asr'], 'eol run: error: unrecognized arguments: --stage asr (did you mean --stages?)'),
+                       (['run', '--pre', 'smoke'], 'eol run: error: unrecognized arguments: --pre smoke (did you mean --preset?)'),
+                       (['headers', '--preset', 'smoke'], 'eol headers: error: unrecognized arguments: --preset smoke'),
+                       (['run', '--stages'], 'argument --stages: expected at least one argument'),
+                       (['course', '--only'], 'argument --only: expected at least one argument')):
+        with pytest.raises(SystemExit) as e: cli.main(args)
+        assert e.value.code == 2 and said in capsys.readouterr().err
+    with pytest.raises(ConfigError, match=r'stages=\[\]: name at least one of data, asr'): cli.run_pipeline('smoke', stages=[])
 
 
 def test_a_manifest_line_without_a_value_is_named(tmp_path):
@@ -652,3 +658,76 @@ def test_a_damaged_build_record_is_named_and_force_rebuilds(tmp_path):
     with pytest.raises(ConfigError, match="is damaged"): build_dataset(cfg, s)
     build_dataset(cfg, s, force=True)
     assert json.loads((root / 'build.json').read_text())['status'] == 'done' and stage_state('data', cfg, s) == 'done'
+
+
+# ---- the command line: each wrong argument or archive named by what is wrong with it, before anything is made ----
+def _pack_tar(path: Path, meta: dict, extra=()) -> Path:
+    import io, tarfile
+    with tarfile.open(path, 'w') as t:
+        for name, data in [('pack.json', json.dumps(meta).encode()), *extra]:
+            info = tarfile.TarInfo(name); info.size = len(data); t.addfile(info, io.BytesIO(data))
+    return path
+
+
+def test_a_packed_run_is_refused_for_what_is_wrong_with_it_and_nothing_is_made(tmp_path):
+    from emotion_omni_lite.course import PACK_FORMAT, pack_run, unpack_run
+    meta = {'format': PACK_FORMAT, 'preset': 'smoke', 'seed': 0, 'stages': {}, 'files': {}}
+    where = dict(data_dir=str(tmp_path / 'deep' / 'data'), out_dir=str(tmp_path / 'deep' / 'runs'), device='cpu')
+    smoke, lite, seed5 = (get_settings(preset='smoke', **where), get_settings(preset='lite', **where),
+                          get_settings(preset='smoke', seed=5, **where))
+    (tmp_path / 'a folder').mkdir()
+    cases = [(tmp_path / 'nope.tar', smoke, r"nope\.tar': no such file: check the path"),
+             (tmp_path / 'a folder', smoke, "a folder is a folder: name the .tar that `eol pack` wrote"),
+             (_pack_tar(tmp_path / 'p.tar', meta), lite, r"holds preset 'smoke', seed 0; the settings ask for preset 'lite', seed 0: "
+              r"unpack it as preset 'smoke' \(`eol unpack --preset smoke`, or without --preset"),
+             (tmp_path / 'p.tar', seed5, r"unpack it with seed 0 \(EOL_SEED=0, or seed = 0 in settings\.ini\)$"),
+             (_pack_tar(tmp_path / 'f.tar', {**meta, 'format': 999}), smoke, 'pack format 999; this kit reads 1: pack the run again'),
+             (_pack_tar(tmp_path / 'u.tar', {**meta, 'preset': 'bogus'}), smoke, 'its pack.json is damaged'),
+             (_pack_tar(tmp_path / 'x.tar', meta, [('data/x', b'1')]), smoke, "holds 'data/x', which its own list does not name")]
+    before = snapshot(tmp_path)
+    for archive, s, said in cases:
+        with pytest.raises(ConfigError, match=said): unpack_run(archive, s)
+    assert snapshot(tmp_path) == before and not (tmp_path / 'deep').exists()        # not even an empty folder
+    with pytest.raises(ConfigError, match=r"no finished dataset in .*: run `eol run --preset smoke`"):
+        pack_run(tmp_path / 'out.tar', settings=smoke)
+
+
+def test_wrong_command_line_values_are_named_before_any_work(tmp_path, monkeypatch, capsys):
+    from emotion_omni_lite.course import CourseError, render_course
+    monkeypatch.setenv('EOL_DATA_DIR', str(tmp_path / 'data')); monkeypatch.setenv('EOL_OUT_DIR', str(tmp_path / 'runs'))
+    (tmp_path / 'a file').write_text('mine')
+    before = snapshot(tmp_path)
+    for args, said in ((['params', '--memory', '--reply-seconds', 'inf'], 'reply_seconds=inf: the shapes the memory plan sizes must be positive'),
+                       (['params', '--memory', '--reply-tokens', '100000000000'], 'reply_tokens=100000000000: the memory plan sizes at most'),
+                       (['params', '--reply-seconds', '3'], '--reply-seconds size the memory plan: add --memory'),
+                       (['chat', '--audio', '', '--preset', 'smoke'], '--audio is empty: name the recording'),
+                       (['chat', '--audio', 'q.wav', '--out', ' '], '--out is empty: name a .wav file'),
+                       (['course', '--preset', 'smoke', '--out', str(tmp_path / 'a file' / 'sub'), '--only', '00_config'],
+                        'a file is a file, not a folder: choose another folder for the course'),
+                       (['course', '--preset', 'smoke', '--record', '--only', '00_config'],
+                        "(--record, record=True) times the notebooks on a trained run, and preset 'smoke' still needs data, asr"),
+                       (['run', '--preset', 'smoke', '--stages', 'vocoder', 'eval'],   # every missing run, before any work
+                        "cannot evaluate preset 'smoke': 10 run(s) missing")):
+        with pytest.raises(SystemExit) as e: cli.main(args)
+        err = capsys.readouterr().err
+        assert e.value.code == 2 and said in err, (args, err)
+    assert snapshot(tmp_path) == before                                # no logs, no runs folder, nothing
+    def failing(*a, **k): raise CourseError('the course was written to x, but these notebooks failed: {...}')
+    monkeypatch.setattr(cli, 'render_course', failing)
+    with pytest.raises(SystemExit) as e: cli.main(['course', '--preset', 'smoke'])
+    assert e.value.code == 1 and 'eol course: the course was written to x, but these notebooks failed' in capsys.readouterr().err
+
+
+def test_the_guards_follow_a_whole_lite_run_and_their_failure_ends_the_job(monkeypatch, capsys):
+    "`eol run --guards` (the end of scripts/main.sh): pytest -m slow after a whole lite run only; a failed guard is the job's status."
+    import subprocess
+    calls = []
+    class Done:
+        def __init__(self, rc): self.returncode = rc
+    monkeypatch.setattr(subprocess, 'run', lambda cmd, cwd: calls.append((cmd, cwd)) or Done(len(calls) - 1))
+    cli._guards('lite', whole=True)                                     # passed: the job goes on
+    assert calls[0][0][-4:] == ['-p', 'no:cacheprovider', '-m', 'slow'] and (Path(calls[0][1]) / 'tests').is_dir()
+    with pytest.raises(SystemExit) as e: cli._guards('lite', whole=True)
+    assert e.value.code == 1
+    cli._guards('lite', whole=False); cli._guards('smoke', whole=True)
+    assert len(calls) == 2 and 'without --stages asserts them' in capsys.readouterr().out

@@ -2,11 +2,11 @@
 waits for, then add up the longest chain of waits with the stage table's measured minutes. Which single task would
 shorten the whole job most if it were twice as fast?
 
-For a fresh `lite` run the longest chain of waits is data → asr → stage1 → stage2: 11.5 minutes counted with the
-stage table's minutes (1.5 + 3.8 + 3.2 + 3.0; the caches and the evaluation parts have no minutes in the table and add
-about four minutes in the job). The longest task on it is the ASR (3.8 min, one thread beside the emotion encoder:
+For a fresh `lite` run the longest chain of waits is data → asr → stage1 → stage2: 11.9 minutes counted with the
+stage table's minutes (1.5 + 4.2 + 3.2 + 3.0; the caches and the evaluation parts have no minutes in the table and add
+about four minutes in the job). The longest task on it is the ASR (4.2 min, one thread beside the emotion encoder:
 1,800 steps on the queries, their augmented copies and the 3,000 sentences it reads). Twice as fast, it would save
-only 0.4 minutes: the chain through the emotion encoder (3.4 min, beside it) would then be the longest. Stage 1
+only 0.8 minutes: the chain through the emotion encoder (3.4 min, beside it) would then be the longest. Stage 1
 (3.2 min) would save most: both chains pass through it and stage 2 waits for stage 1 alone, so halving it saves its
 half, 1.6 minutes. The two cross-engine runs, the text LLM and the vocoder fill the other worker's gaps and lie on
 no chain.
