@@ -273,6 +273,7 @@ def _unpack(a):
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog='eol', description='emotion_omni_lite: build, train and evaluate a small Emotion Omni')
     sub = p.add_subparsers(dest='cmd', required=True)
+    p.commands = sub.choices                                            # {name: its parser}: each names its own mistakes
     def add(name, fn, help, preset_help='default: settings.ini / EOL_PRESET'):
         sp = sub.add_parser(name, help=help, allow_abbrev=False); sp.set_defaults(fn=fn)   # `--stage` is no `--stages`
         sp.add_argument('--preset', choices=['lite', 'full', 'smoke'], default=None, help=preset_help)
@@ -319,7 +320,7 @@ def _parse(argv) -> argparse.Namespace:
     p = build_parser()
     a, extra = p.parse_known_args(argv)
     if extra:
-        sp = next(x for x in p._subparsers._group_actions[0].choices.values() if x.get_default('fn') is a.fn)
+        sp = p.commands[a.cmd]
         opts = [o for act in sp._actions for o in act.option_strings]
         near = difflib.get_close_matches(extra[0].split('=')[0], opts, n=1)
         sp.error(f"unrecognized arguments: {' '.join(extra)}" + (f" (did you mean {near[0]}?)" if near else ''))
