@@ -7,7 +7,7 @@ from __future__ import annotations
 import argparse, contextlib, json, os, sys, time, warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Callable, Optional, Sequence
 
 from .config import ConfigError, OmniConfig, Settings, get_config, get_settings, resolve_device, run_device
 from .audio import AudioError
@@ -24,7 +24,7 @@ from .course import CourseError, pack_run, render_course, repo_root, sync_header
 
 # %% auto #0
 __all__ = ['MODULES', 'PIPELINE', 'runner', 'train_stage', 'ensure_stages', 'evaluate_stage', 'Task', 'plan_tasks',
-           'default_jobs', 'run_tasks', 'run_pipeline', 'build_parser', 'main', 'end_process_group']
+           'default_jobs', 'run_tasks', 'run_pipeline', 'build_parser', 'main', 'run_script', 'end_process_group']
 
 # %% ../nbs/91_cli.ipynb #7fb68269
 MODULES = {m.__name__.rsplit('.', 1)[-1]: m for m in (dataset, semantic_encoder, emotion_encoder, text_llm, stage1, vocoder, stage2)}
@@ -52,7 +52,7 @@ def ensure_stages(names: Sequence[str], cfg: OmniConfig, settings: Optional[Sett
         return []
     print(f"preset '{cfg.preset}' still needs {len(need)} run(s): {', '.join(need)}\n"
           f"training them now: about {lite_minutes(need)} min on a 2-core CPU with `lite` "
-          f"(seconds with `smoke`); the same as `{train_command(need, cfg.preset)}`", flush=True)
+          f"(seconds with `smoke`); the same as `{train_command(need, cfg.preset, s)}`", flush=True)
     for n in need: train_stage(n, cfg, s)
     return need
 
@@ -343,6 +343,12 @@ def main(argv=None):
         print(f"eol {a.cmd}: {where}: {e.strerror or e} — free some space, fix its permissions, or point data_dir / out_dir "
               "(settings.ini, EOL_DATA_DIR / EOL_OUT_DIR) at a writable folder", file=sys.stderr); sys.exit(2)
     finally: end_process_group()
+
+def run_script(fn: Callable, name: str):
+    "Run a script's `fn()` (the benchmarks do) as `eol` runs a command: the kit's named errors end it with their message and status 2, not a traceback."
+    try: return fn()
+    except (ConfigError, FileNotFoundError, AudioError, CheckpointError) as e:
+        print(f"{name}: {e}", file=sys.stderr); sys.exit(2)
 
 def end_process_group():
     "A process started by a launcher (torchrun, `accelerate launch`: `WORLD_SIZE` set) leaves its process group before it exits: a gloo group left to the interpreter's teardown can abort the process after its work is done."

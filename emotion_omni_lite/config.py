@@ -7,7 +7,7 @@ from __future__ import annotations
 import configparser, difflib, os, re
 from dataclasses import dataclass, field, fields, asdict, replace
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Optional
 
 # %% auto #0
 __all__ = ['EMOTIONS', 'PRECISIONS', 'SETTINGS_KEYS', 'PRESETS', 'ConfigError', 'emotion_index', 'Settings', 'find_settings_file',
@@ -16,8 +16,8 @@ __all__ = ['EMOTIONS', 'PRECISIONS', 'SETTINGS_KEYS', 'PRESETS', 'ConfigError', 
            'LoRAConfig', 'EmotionHeadConfig', 'FusionConfig', 'SpeechDecoderConfig', 'VocoderConfig', 'TrainConfig',
            'ASRTrainConfig', 'EmotionTrainConfig', 'Stage1TrainConfig', 'Stage2TrainConfig', 'StagesConfig',
            'OmniConfig', 'check_values', 'check_config', 'full_config', 'lite_config', 'smoke_config', 'set_field',
-           'set_fields', 'checkpoint_load_error', 'checkpoint_faults', 'check_checkpoint', 'preset_overrides',
-           'get_config']
+           'set_fields', 'checkpoint_load_error', 'checkpoint_faults', 'refuse_partial_load', 'check_checkpoint',
+           'preset_overrides', 'get_config']
 
 # %% ../nbs/00_config.ipynb #e66c34f2
 EMOTIONS = ('neutral', 'happy', 'sad', 'angry', 'surprised', 'fearful')
@@ -616,7 +616,19 @@ def checkpoint_load_error(part: str, source, e: Exception) -> ConfigError:
 def checkpoint_faults() -> tuple:
     "The exceptions a missing, uncached or damaged checkpoint raises (anything else is a bug, left to surface as it is)."
     from safetensors import SafetensorError                          # transformers' own weights format
-    return OSError, EOFError, SafetensorError
+    return OSError, EOFError, ValueError, SafetensorError           # ValueError: a damaged JSON file (an index, a tokenizer)
+
+def refuse_partial_load(part: str, source, info: dict, used: Callable[[str], bool] = lambda key: True):
+    "Refuse a pretrained checkpoint that lacks weights the kit uses, or holds them in shapes its config does not say (`info`: what `from_pretrained(..., output_loading_info=True, ignore_mismatched_sizes=True)` reports): transformers leaves such weights random, with a warning only."
+    name = lambda k: k[0] if isinstance(k, (tuple, list)) else k     # a mismatch is reported as (key, its shape, the model's)
+    missing = [k for k in info.get('missing_keys', ()) if used(k)]
+    other = [name(k) for k in info.get('mismatched_keys', ()) if used(name(k))]
+    if not (missing or other): return
+    listed = lambda ks: ', '.join(ks[:3]) + (f' and {len(ks) - 3} more' if len(ks) > 3 else '')
+    said = ' and '.join(([f"lacks {listed(missing)}"] if missing else []) + ([f"holds {listed(other)} in other shapes than "
+                                                                              "its config.json says"] if other else []))
+    raise ConfigError(f"{part}: the checkpoint in {source} {said}: those weights would stay random. Copy or download it "
+                      "again (a file cut short, or weights of another model)")
 
 def check_checkpoint(part: str, source, sizes: dict):
     "Refuse a pretrained checkpoint whose sizes differ from the config's: `sizes` is {field: (config value, checkpoint value)}."

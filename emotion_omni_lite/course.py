@@ -383,7 +383,7 @@ def render_course(preset: Optional[str] = None, out=None, only: Optional[Sequenc
         raise ConfigError(f"--out {out}: {up} is a file, not a folder: choose another folder for the course")
     if record and (need := stages_needed(job_stages(get_config(s.preset)), get_config(s.preset), s)):
         raise ConfigError(f"recording the minutes (--record, record=True) times the notebooks on a trained run, and preset '{s.preset}' still needs "
-                          f"{', '.join(need)}: train them first (`{train_command(need, s.preset)}`)")
+                          f"{', '.join(need)}: train them first (`{train_command(need, s.preset, s)}`)")
     out.mkdir(parents=True, exist_ok=True)
     shutil.copy(Path(plotly.__file__).parent / 'package_data' / 'plotly.min.js', out / 'plotly.min.js')
     table, done = course_table(root), {}

@@ -196,10 +196,15 @@ class UnitTokenizer:
     @classmethod
     def load(cls, folder) -> 'UnitTokenizer':
         from safetensors.torch import load_file
+        from safetensors import SafetensorError
         folder = Path(folder)
         if not (folder / 'units.safetensors').exists(): raise FileNotFoundError(f"no unit tokenizer in {folder}: build the dataset first (build_dataset)")
-        meta = json.loads((folder / 'units.json').read_text())
-        return cls(load_file(str(folder / 'units.safetensors'))['centroids'], meta['pool'])
+        try:
+            meta = json.loads((folder / 'units.json').read_text())
+            return cls(load_file(str(folder / 'units.safetensors'))['centroids'], int(meta['pool']))
+        except (OSError, ValueError, KeyError, TypeError, SafetensorError) as e:    # cut short, or a file missing
+            raise ConfigError(f"the unit tokenizer in {folder} is damaged ({type(e).__name__}: {str(e)[:80]}): rebuild the "
+                              f"dataset with {_rebuild(folder.parent)}") from None
 
 # %% ../nbs/05_dataset.ipynb #b933d82e
 def _reply_frames(job) -> list:

@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .config import (EMOTIONS, AudioConfig, ConfigError, OmniConfig, Settings, check_checkpoint,
-                                       checkpoint_faults, checkpoint_load_error, get_settings, run_device)
+                                       checkpoint_faults, checkpoint_load_error, get_settings, refuse_partial_load, run_device)
 from .metrics import confusion_matrix
 from .train import autocast, freeze, frozen_dtype, frozen_precision, load_weights, save_weights
 from .stages import StageJob, require_stage, stage_hash
@@ -137,17 +137,19 @@ def load_pretrained_emotion_encoder(name_or_path: str, dtype=torch.float32) -> P
     "An emotion encoder from a transformers checkpoint (a local folder, or a hub name already in the local cache), in `dtype` ('auto': the checkpoint's)."
     from transformers import AutoConfig, AutoModel, AutoModelForAudioClassification
     src = DEFAULT_EMOTION_CHECKPOINT if name_or_path == 'emotion2vec-compatible' else name_or_path
+    used = lambda k: 'masked_spec_embed' not in k                    # the pre-training mask vector: never read here
     try:
         conf = AutoConfig.from_pretrained(src)
-        if any('Classification' in a for a in (conf.architectures or [])):
-            m = AutoModelForAudioClassification.from_pretrained(src, dtype=dtype)
-            lw = m.layer_weights if getattr(conf, 'use_weighted_layer_sum', False) else None
-            labels = [conf.id2label[i] for i in range(conf.num_labels)]
-            return PretrainedEmotionEncoder(getattr(m, m.base_model_prefix), lw, getattr(m, 'projector', None),
-                                            m.classifier, labels)
-        return PretrainedEmotionEncoder(AutoModel.from_pretrained(src, dtype=dtype))
+        head = any('Classification' in a for a in (conf.architectures or []))
+        m, info = (AutoModelForAudioClassification if head else AutoModel).from_pretrained(
+            src, dtype=dtype, output_loading_info=True, ignore_mismatched_sizes=True)
     except checkpoint_faults() as e:                        # missing, not cached, or damaged weights: named, with the fix
         raise checkpoint_load_error('emotion_encoder.pretrained', src, e) from None
+    refuse_partial_load('emotion_encoder.pretrained', src, info, used)   # a head or layer left random would be read
+    if not head: return PretrainedEmotionEncoder(m)
+    lw = m.layer_weights if getattr(conf, 'use_weighted_layer_sum', False) else None
+    labels = [conf.id2label[i] for i in range(conf.num_labels)]
+    return PretrainedEmotionEncoder(getattr(m, m.base_model_prefix), lw, getattr(m, 'projector', None), m.classifier, labels)
 
 def build_emotion_encoder(cfg: OmniConfig) -> nn.Module:
     "The emotion encoder from the config alone (full: wav2vec2-base-shaped, 768-d; lite: `LiteEmotionEncoder`); meta-safe."

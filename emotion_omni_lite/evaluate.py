@@ -61,7 +61,7 @@ def check_run(cfg: OmniConfig, settings: Optional[Settings] = None, exclude: Seq
     need = stages_needed(eval_stages(cfg), cfg, s)
     lines = [f"cannot evaluate preset '{cfg.preset}': {len(missing)} run(s) missing, nothing was evaluated."]
     lines += [f"  - {r['name']} ({r['what']}): {r['state']} in {r['folder']}" for r in missing]
-    lines.append(f"  `{train_command(need, cfg.preset)}` runs them (about {lite_minutes(need)} min on a 2-core CPU with "
+    lines.append(f"  `{train_command(need, cfg.preset, s)}` runs them (about {lite_minutes(need)} min on a 2-core CPU with "
                  f"`lite`) and reuses what is finished.")
     raise IncompleteRun('\n'.join(lines))
 

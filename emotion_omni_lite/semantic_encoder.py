@@ -17,7 +17,7 @@ from transformers import WhisperConfig, WhisperForConditionalGeneration, Whisper
 from transformers.models.whisper.modeling_whisper import WhisperEncoder
 
 from .config import (EMOTIONS, AudioConfig, ConfigError, OmniConfig, Settings, check_checkpoint,
-                                       checkpoint_faults, checkpoint_load_error, run_device)
+                                       checkpoint_faults, checkpoint_load_error, refuse_partial_load, run_device)
 from .metrics import cer
 from .train import autocast, freeze, frozen_dtype, frozen_precision, load_weights, save_weights
 from .stages import StageJob, require_stage
@@ -329,14 +329,18 @@ def asr_job(cfg: OmniConfig, settings: Settings) -> StageJob:
 # %% ../nbs/06_semantic_encoder.ipynb #f70f0cb0
 def load_pretrained_semantic_encoder(name_or_path: str, dtype=torch.float32) -> WhisperEncoder:
     "The encoder of a Whisper checkpoint (a local folder, or a hub name already in the local cache), in `dtype` ('auto': the checkpoint's)."
-    try: model = WhisperModel.from_pretrained(name_or_path, dtype=dtype)
+    try: model, info = WhisperModel.from_pretrained(name_or_path, dtype=dtype, output_loading_info=True, ignore_mismatched_sizes=True)
     except checkpoint_faults() as e:                        # missing, not cached, or damaged weights: named, with the fix
         raise checkpoint_load_error('semantic_encoder.pretrained', name_or_path, e) from None
+    refuse_partial_load('semantic_encoder.pretrained', name_or_path, info, lambda k: k.startswith('encoder.'))   # the part kept
     enc = model.get_encoder(); del model
     return enc
 
 def load_asr_model(cfg: OmniConfig, settings: Optional[Settings] = None) -> ASRStandIn:
     "The trained ASR stand-in (encoder + decoder); `StageMissing` names the command when stage `asr` has not run."
+    if cfg.semantic_encoder.pretrained:
+        raise ConfigError(f"preset '{cfg.preset}' hears through a pretrained Whisper ({cfg.semantic_encoder.pretrained}): "
+                          "there is no ASR stand-in to load (it is trained on the lite and smoke presets only)")
     folder = require_stage('asr', cfg, settings)
     return load_weights(build_asr_model(cfg), folder / 'model.safetensors').eval()
 

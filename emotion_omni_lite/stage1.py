@@ -289,11 +289,11 @@ STAGE1_EVAL_ROWS = {'full': 512}   # held-out dialogues stage 1 replies to after
 
 def stage1_job(cfg: OmniConfig, settings: Settings) -> StageJob:
     "Stage 1: adapter, LoRA and emotion head learn from the training dialogues' cached encoder features."
+    tok = load_tokenizer(cfg, settings)                                # a checkpoint that does not load: said before the encoding
     feats = stage1_features(cfg, settings)
     rows, only = feats['rows'], cfg.emotion_encoder.train_engine       # a cross-engine stage 1 hears one engine's queries
     heard = lambda r: not only or engine_of(r['voice'], cfg.data.tts) == only
     train_idx = [i for i, r in enumerate(rows) if r['split'] == 'train' and heard(r)]
-    tok = load_tokenizer(cfg, settings)
     data = [stage1_example(feats, i, tok, rows[i]['reply_text']) for i in train_idx]
     if cfg.stages.stage1.aug_copies:                                   # the same dialogues, their queries through a microphone
         aug, keep = feats['aug'], set(train_idx)

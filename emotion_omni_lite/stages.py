@@ -230,9 +230,19 @@ def stages_needed(names: Sequence[str], cfg: OmniConfig, settings: Settings) -> 
         want.add(n); todo += list(STAGES[n].depends)
     return [n for n in STAGES if n in want]
 
-def train_command(names: Sequence[str], preset: str) -> str:
-    "The `eol run` command that runs `names` (and reuses what is finished)."
-    return f"eol run --preset {preset} --stages {' '.join(names)}"
+def train_command(names: Sequence[str], preset: str, settings: Optional[Settings] = None) -> str:
+    "The `eol run` command that runs `names` (and reuses what is finished); with `settings`, it sets the seed and folders where they differ from what `eol` would read (settings.ini, `EOL_*`)."
+    env = ''
+    if settings is not None:
+        try: plain = get_settings(preset=preset)
+        except ConfigError: plain = None                                # the environment is wrong: `eol` will say so
+        same = lambda a, b: Path(a).expanduser().resolve() == Path(b).expanduser().resolve()
+        env = ''.join(f"{k}={v} " for k, v, differs in (
+            ('EOL_SEED', settings.seed, plain is None or settings.seed != plain.seed),
+            ('EOL_DATA_DIR', settings.data_dir, plain is None or not same(settings.data_dir, plain.data_dir)),
+            ('EOL_OUT_DIR', settings.out_dir, any(n != 'data' for n in names)         # the dataset alone: no runs folder
+             and (plain is None or not same(settings.out_dir, plain.out_dir)))) if differs)
+    return f"{env}eol run --preset {preset} --stages {' '.join(names)}"
 
 def lite_minutes(names: Sequence[str]) -> float:
     "What `names` cost on a 2-core CPU with the `lite` preset (measured), in minutes."
@@ -250,7 +260,7 @@ def require_stage(name: str, cfg: OmniConfig, settings: Optional[Settings] = Non
     if state == 'pretrained': return Path(pretrained_source(st.name, stage_config(st.name, cfg)))
     if state == 'done': return stage_folder(st.name, s)
     need = stages_needed([st.name], cfg, s)
-    cmd = train_command(need, cfg.preset)
+    cmd = train_command(need, cfg.preset, s)
     if st.name == 'data' and state in ('other', 'damaged'):            # a dataset is never rebuilt over another unasked
         cmd += ' --force   (it deletes the dataset there first; EOL_DATA_DIR=<folder> builds elsewhere)'
     raise StageMissing(

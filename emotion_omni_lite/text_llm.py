@@ -9,7 +9,8 @@ from typing import Optional, Sequence
 import torch
 from torch import nn
 
-from .config import OmniConfig, Settings, check_checkpoint, checkpoint_faults, checkpoint_load_error
+from .config import (OmniConfig, Settings, check_checkpoint, checkpoint_faults, checkpoint_load_error,
+                                      refuse_partial_load)
 from .train import frozen_dtype
 from .stages import StageJob, require_stage
 from .dataset import load_dialogues
@@ -93,6 +94,8 @@ def _load_tokenizer(path):
     "The tokenizer of a local folder or cached hub name, with the `<speech>` token, a chat template and a pad token."
     from transformers import AutoTokenizer
     tok = AutoTokenizer.from_pretrained(str(path))
+    if len(tok) < 32:                                      # transformers makes one of its special tokens alone when the
+        raise ValueError(f"it holds no tokenizer ({len(tok)} tokens): tokenizer.json, or vocab.json and merges.txt, are missing")   # files are gone
     if SPEECH_TOKEN not in tok.get_vocab():
         tok.add_special_tokens({'additional_special_tokens': [SPEECH_TOKEN]})
     if tok.chat_template is None: tok.chat_template = CHAT_TEMPLATE
@@ -104,9 +107,10 @@ def load_pretrained_llm(path, dtype='auto', field: str = 'llm.pretrained'):
     from transformers import AutoModelForCausalLM
     try:
         tok = _load_tokenizer(path)
-        model = AutoModelForCausalLM.from_pretrained(str(path), dtype=dtype)
+        model, info = AutoModelForCausalLM.from_pretrained(str(path), dtype=dtype, output_loading_info=True, ignore_mismatched_sizes=True)
     except checkpoint_faults() as e:                        # missing, not cached, or damaged weights: named, with the fix
         raise checkpoint_load_error(field, path, e) from None
+    refuse_partial_load(field, path, info)                  # a layer left random would answer nonsense, silently
     old = model.get_input_embeddings().weight.shape[0]
     if len(tok) > old:                                     # `<speech>` added: new rows are the old rows' mean, the same on
         model.resize_token_embeddings(len(tok), mean_resizing=False)   # every load (a random row would differ each time)
@@ -176,7 +180,10 @@ def load_text_llm(cfg: OmniConfig, settings: Optional[Settings] = None):
 
 def load_tokenizer(cfg: OmniConfig, settings: Optional[Settings] = None):
     "The LLM's tokenizer alone (the same one `load_text_llm` returns), without loading the weights."
-    return _load_tokenizer(cfg.llm.pretrained or require_stage('text_llm', cfg, settings) / 'model')
+    src = cfg.llm.pretrained or require_stage('text_llm', cfg, settings) / 'model'
+    try: return _load_tokenizer(src)
+    except checkpoint_faults() as e:                        # as `load_text_llm` says it
+        raise checkpoint_load_error('llm.pretrained' if cfg.llm.pretrained else 'the text_llm run', src, e) from None
 
 # %% ../nbs/09_text_llm.ipynb #07633905
 @torch.no_grad()

@@ -4,13 +4,14 @@
 
 # %% ../nbs/13_vocoder.ipynb #45a0bb63
 from __future__ import annotations
+from pathlib import Path
 from typing import Callable, Optional, Sequence
 import torch
 from torch import nn
 import torch.nn.functional as F
 import torchaudio
 
-from .config import OmniConfig, ConfigError, AudioConfig, Settings, get_settings
+from .config import OmniConfig, ConfigError, AudioConfig, Settings, checkpoint_faults, checkpoint_load_error, get_settings
 from .train import freeze, load_weights, save_weights
 from .stages import StageJob, require_stage
 from .audio import SAMPLE_RATE, load_audio, log_mel
@@ -152,12 +153,16 @@ class TokenToWaveStream(VocoderStream):
 
 def cosyvoice2_token2wav(model_dir, prompt_wav, prompt_text: str = '') -> tuple:
     "`(token2wav, sample_rate)` of a CosyVoice2 checkpoint folder, speaking in the voice of `prompt_wav` (16 kHz, with its transcript)."
+    if not Path(model_dir).expanduser().is_dir():        # CosyVoice would take a name it cannot find for one to download
+        raise checkpoint_load_error('vocoder.pretrained', model_dir, FileNotFoundError(f"no folder {model_dir}"))
     try: from cosyvoice.cli.cosyvoice import CosyVoice2
     except ImportError:
         raise ConfigError("vocoder.kind='cosyvoice2' needs CosyVoice, which this kit does not install: install it from its "
                           "repository (github.com/FunAudioLLM/CosyVoice) into this environment, or set vocoder.kind='griffin_lim'") from None
     import uuid
-    cv = CosyVoice2(str(model_dir), load_jit=False, load_trt=False)
+    try: cv = CosyVoice2(str(Path(model_dir).expanduser()), load_jit=False, load_trt=False)
+    except checkpoint_faults() as e:                     # a file missing or damaged in the folder
+        raise checkpoint_load_error('vocoder.pretrained', model_dir, e) from None
     p = cv.frontend.frontend_zero_shot('', prompt_text, prompt_wav, cv.sample_rate, '')   # the speaker prompt, once
     m = cv.model
     def token2wav(tokens, token_offset, finalize, cache):

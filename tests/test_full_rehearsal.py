@@ -175,3 +175,76 @@ def test_a_checkpoint_of_other_sizes_is_refused_with_the_fields_to_set(rehearsal
     cfg, s, *_ = rehearsal
     with pytest.raises(ConfigError, match=r"semantic_encoder\.d_model=32"):
         load_semantic_encoder(set_field(cfg, 'semantic_encoder.d_model', 64), s)
+
+
+def _rewrite(folder, change):
+    "Rewrite a saved checkpoint's weights through `change(tensors) → tensors`, in the file's own format."
+    from safetensors.torch import load_file, save_file
+    p = folder / 'model.safetensors'
+    save_file(change(load_file(str(p))), str(p), metadata={'format': 'pt'})
+
+
+def test_a_pretrained_checkpoint_that_would_load_half_is_refused(tmp_path):
+    "A checkpoint missing a weight, holding one in another shape, or with its tokenizer or shard index damaged or gone: transformers would load it with random weights (a warning) or a raw error; the kit names the part and the fix."
+    import shutil
+    from emotion_omni_lite.emotion_encoder import load_pretrained_emotion_encoder
+    from emotion_omni_lite.semantic_encoder import load_asr_model, load_pretrained_semantic_encoder
+    from emotion_omni_lite.text_llm import load_pretrained_llm, load_tokenizer
+    write_checkpoints(tmp_path)
+    cases = []
+    def variant(name, part, change=None, edit=None):
+        d = tmp_path / name; shutil.copytree(tmp_path / part, d)
+        if change: _rewrite(d, change)
+        if edit: edit(d)
+        return d
+    drop = lambda key: (lambda sd: {k: v for k, v in sd.items() if key not in k})
+    widen = lambda key: (lambda sd: {k: (torch.zeros(v.shape[0] + 1, *v.shape[1:], dtype=v.dtype) if key in k else v) for k, v in sd.items()})
+    llm = lambda d: load_pretrained_llm(d)
+    cases += [(llm, variant('llm_missing', 'llm', drop('layers.0.mlp.up_proj')), r"llm\.pretrained: the checkpoint in .* lacks model\.layers\.0\.mlp\.up_proj\.weight: those weights would stay random"),
+              (llm, variant('llm_shape', 'llm', widen('layers.0.mlp.up_proj')), r"holds model\.layers\.0\.mlp\.up_proj\.weight in other shapes than its config\.json says"),
+              (llm, variant('llm_tok', 'llm', edit=lambda d: (d / 'tokenizer.json').write_text('{"cut')), r"llm\.pretrained: the checkpoint in .* does not load \(JSONDecodeError"),
+              (llm, variant('llm_notok', 'llm', edit=lambda d: [p.unlink() for p in d.glob('tokenizer*')]), r"does not load \(ValueError: it holds no tokenizer"),
+              (lambda d: load_pretrained_semantic_encoder(d), variant('whisper_missing', 'whisper', drop('encoder.layers.0.fc1')),
+               r"semantic_encoder\.pretrained: the checkpoint in .* lacks encoder\.layers\.0\.fc1\.(weight|bias)"),
+              (lambda d: load_pretrained_emotion_encoder(str(d)), variant('emotion_missing', 'emotion', drop('classifier')),
+               r"emotion_encoder\.pretrained: the checkpoint in .* lacks classifier\.(weight|bias)")]
+    sharded = tmp_path / 'llm_sharded'
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    AutoModelForCausalLM.from_pretrained(tmp_path / 'llm').save_pretrained(sharded, max_shard_size='20KB')
+    AutoTokenizer.from_pretrained(tmp_path / 'llm').save_pretrained(sharded)
+    assert len(list(sharded.glob('model-*.safetensors'))) > 1
+    m, _ = load_pretrained_llm(sharded)                                # whole: it loads, every shard read
+    (sharded / 'model.safetensors.index.json').write_text('{"weight_map": {')
+    cases.append((llm, sharded, r"does not load \(JSONDecodeError"))
+    for load, folder, said in cases:
+        with pytest.raises(ConfigError, match=said): load(folder)
+    cfg = get_config('full', **{'llm.pretrained': str(tmp_path / 'llm_tok')})
+    with pytest.raises(ConfigError, match=r"llm\.pretrained: the checkpoint in .*llm_tok does not load \(JSONDecodeError"):
+        load_tokenizer(cfg)                                             # the tokenizer alone says the same
+    with pytest.raises(ConfigError, match="hears through a pretrained Whisper .*there is no ASR stand-in to load"):
+        load_asr_model(get_config('full'))
+
+
+def test_the_whisper_a_hub_ships_loads_its_encoder_whole(tmp_path):
+    "openai/whisper-large-v3 is saved as WhisperForConditionalGeneration (weights under `model.`): the encoder the kit keeps is that one, in fp16."
+    from transformers import WhisperConfig, WhisperForConditionalGeneration
+    from emotion_omni_lite.semantic_encoder import load_pretrained_semantic_encoder
+    torch.manual_seed(0)
+    w = WhisperForConditionalGeneration(WhisperConfig(
+        num_mel_bins=128, d_model=32, encoder_layers=1, encoder_attention_heads=2, encoder_ffn_dim=64, decoder_layers=1,
+        decoder_attention_heads=2, decoder_ffn_dim=64, vocab_size=51866, max_source_positions=1500, max_target_positions=32)).half()
+    w.save_pretrained(tmp_path)
+    enc = load_pretrained_semantic_encoder(tmp_path, dtype='auto')
+    want = w.model.encoder.state_dict()
+    assert all(torch.equal(v, want[k]) and v.dtype == torch.float16 for k, v in enc.state_dict().items())
+
+
+def test_a_cosyvoice_folder_that_is_not_there_is_named_before_cosyvoice_is_asked(tmp_path):
+    "CosyVoice takes a name it cannot find for one to download: the kit refuses a missing folder first, offline or not."
+    with pytest.raises(ConfigError, match=r"vocoder\.pretrained: there is no folder .*nowhere"):
+        vocoder.cosyvoice2_token2wav(tmp_path / 'nowhere', None)
+    (tmp_path / 'cv').mkdir()
+    try: import cosyvoice  # noqa: F401
+    except ImportError:                                                  # the kit does not install it: said with the fix
+        with pytest.raises(ConfigError, match="needs CosyVoice, which this kit does not install"):
+            vocoder.cosyvoice2_token2wav(tmp_path / 'cv', None)
