@@ -1,19 +1,26 @@
 """Build the dialogue dataset from scratch into a temporary folder and print its build time and size.
 
     .venv/bin/python benchmarks/bench_data.py            # lite (the budget: at most 2 minutes on 2 cores)
-    .venv/bin/python benchmarks/bench_data.py --preset smoke --keep /tmp/where
+    .venv/bin/python benchmarks/bench_data.py --preset smoke --keep /tmp/where     # the build stays in /tmp/where/smoke
 """
 import argparse, json, os, shutil, tempfile, time
+from pathlib import Path
+from emotion_omni_lite.cli import run_script
 from emotion_omni_lite.config import get_config, get_settings
 from emotion_omni_lite.dataset import build_dataset, build_info, prosody_markdown
 
 
 def main():
-    ap = argparse.ArgumentParser()
+    ap = argparse.ArgumentParser(description=' '.join(__doc__.split('\n\n')[0].split()))
     ap.add_argument('--preset', default='lite')
     ap.add_argument('--workers', type=int, default=None, help='default: cfg.data.workers')
-    ap.add_argument('--keep', default=None, help='build here and keep it (default: a temporary folder, deleted)')
+    ap.add_argument('--keep', default=None, help='a data folder to build in and keep: the build goes to <keep>/<preset> '
+                    '(default: a temporary folder, deleted); never the one settings.ini names, whose dataset it would reuse')
     a = ap.parse_args()
+    job_data = Path(get_settings(preset=a.preset).data_dir).resolve()
+    if a.keep and (Path(a.keep).resolve() == job_data or job_data in Path(a.keep).resolve().parents):
+        ap.error(f"--keep {a.keep}: the main job's data folder, or inside it (its dataset would be reused, or a build nested "
+                 "in it): name a folder outside it")
     over = {'data.workers': a.workers} if a.workers else {}
     cfg = get_config(a.preset, **over)
     root = a.keep or tempfile.mkdtemp(prefix='bench_data_')
@@ -37,4 +44,4 @@ def main():
 
 
 if __name__ == '__main__':
-    main()
+    run_script(main, 'benchmarks/' + os.path.basename(__file__))   # the kit's errors said as eol says them

@@ -10,6 +10,7 @@ import argparse, json, os, tempfile, time
 os.environ.setdefault('HF_HUB_OFFLINE', '1')
 
 import torch
+from emotion_omni_lite.cli import run_script
 from emotion_omni_lite.config import get_config, get_settings
 from emotion_omni_lite.dataset import build_dataset
 from emotion_omni_lite.dataset import load_query_mels
@@ -45,4 +46,4 @@ def main():
 
 
 if __name__ == '__main__':
-    main()
+    run_script(main, 'benchmarks/' + os.path.basename(__file__))   # the kit's errors said as eol says them

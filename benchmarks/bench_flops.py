@@ -8,11 +8,11 @@ dispatcher and small allocations — and the profiler's own cost, so it reads lo
 Needs a finished lite run (the main job's; stages 1 and 2 read their cached features). Same dtype (float32) and
 threads for the matmul and the stages; run it where nothing else is computing.
 
-    .venv/bin/python benchmarks/bench_flops.py [--threads N] [--steps 20]   # N = 0, the default: torch's own count [--stages asr emotion_encoder ...]
+    .venv/bin/python benchmarks/bench_flops.py [--threads N] [--steps 20] [--stages asr emotion_encoder ...]   # N = 0: torch's own count
+    .venv/bin/python benchmarks/bench_flops.py --stages stage1 --set lora.dropout=0.05    # a recipe change, side by side
 
 Without `--stages` it times every row the main job trains for the preset (the studies behind a switch need their own
 runs: name them with `--stages` once they exist).
-    .venv/bin/python benchmarks/bench_flops.py --stages stage1 --set lora.dropout=0.05    # a recipe change, side by side
 """
 import argparse, ast, importlib, os, time
 
@@ -20,6 +20,7 @@ os.environ.setdefault('HF_HUB_OFFLINE', '1'); os.environ.setdefault('TRANSFORMER
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
+from emotion_omni_lite.cli import run_script
 from emotion_omni_lite.config import get_config, get_settings, set_fields
 from emotion_omni_lite.stages import STAGES, job_stages, stage_config
 from emotion_omni_lite.train import batch_indices, micro_batches, set_seed
@@ -98,7 +99,7 @@ def stage_profile(name: str, steps: int, preset: str = 'lite', changes: dict = N
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    ap = argparse.ArgumentParser(description=' '.join(__doc__.split('\n\n')[0].split()))
     ap.add_argument('--threads', type=int, default=0, help='torch threads (0: torch default)')
     ap.add_argument('--steps', type=int, default=20, help='timed steps per stage')
     ap.add_argument('--stages', nargs='+', choices=TRAINED,
@@ -128,4 +129,4 @@ def main():
 
 
 if __name__ == '__main__':
-    main()
+    run_script(main, 'benchmarks/' + os.path.basename(__file__))   # the kit's errors said as eol says them

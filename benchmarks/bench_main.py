@@ -4,8 +4,9 @@ the quality checks), the way a student meets it.
     python3 benchmarks/bench_main.py                   # clones this repository's HEAD into a temporary folder
     python3 benchmarks/bench_main.py --repo /some/clone --keep
 
-Runs the main job as a subprocess, stamps every line it prints, and splits the time by the job's own markers: the
-install (`scripts/setup.sh`), each `== <stage>` section of `eol run`, and the quality checks. It prints the job's
+Runs the main job as a subprocess, stamps every line it prints, and splits the time by the job's own account: the
+install (until `eol run` starts), each task's start and end from the summary `eol run` prints when it is done
+("produced (seconds since the job began ...)"), and the quality checks (from the `== quality guards` line). It prints the job's
 output as it goes, then the table of phases and the total. Run it on an idle machine: it is the figure README states.
 It needs no model of its own, only `git` and a Python 3 to start `scripts/setup.sh` (the clone gets its own `.venv`;
 with uv's cache warm the install takes seconds, from a cold one under a minute where the network is fast).

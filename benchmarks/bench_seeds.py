@@ -11,7 +11,10 @@ Seed 0 is the main job's own run (`data/`, `runs/`); other seeds train under `ru
 reused, as in the main job). Each seed costs one main job (its evaluation computes the speech figures); run it where
 nothing else is training.
 
-    .venv/bin/python benchmarks/bench_seeds.py [--seeds 0 1 2] [--threads N] [--json runs/seeds/figures.json]
+    .venv/bin/python benchmarks/bench_seeds.py [--seeds 0 1 2] [--json runs/seeds/figures.json]
+
+Each seed trains as the main job does (`eol run`: two worker processes of one thread each on a 2-core machine; it sets
+its own threads).
     .venv/bin/python benchmarks/bench_seeds.py --with other-machine.json   # its seeds count too (its --json file)
 
 `--with` adds the seeds of earlier runs of this script (their `--json` files, e.g. from another machine) to the table, so
@@ -20,6 +23,7 @@ the verdicts and supported guards are over every run: what a guard must survive 
 import argparse, json, os, statistics, subprocess, sys, time
 from pathlib import Path
 
+from emotion_omni_lite.cli import run_script
 from emotion_omni_lite.report import QUALITY, guard_from_seeds
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -30,9 +34,8 @@ def folders(seed: int, root: Path) -> dict:
     return {'EOL_DATA_DIR': str(root / f's{seed}' / 'data'), 'EOL_OUT_DIR': str(root / f's{seed}' / 'runs')}
 
 
-def train(seed: int, root: Path, threads: int):
+def train(seed: int, root: Path):
     env = {**os.environ, 'EOL_SEED': str(seed), 'EOL_PRESET': 'lite', **folders(seed, root)}
-    if threads: env['OMP_NUM_THREADS'] = str(threads)
     t0 = time.time()
     r = subprocess.run([str(ROOT / '.venv' / 'bin' / 'eol'), 'run', '--preset', 'lite'], env=env,
                        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
@@ -77,24 +80,21 @@ def summarise(per_seed: dict) -> list:
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    ap = argparse.ArgumentParser(description=' '.join(__doc__.split('\n\n')[0].split()))
     ap.add_argument('--seeds', type=int, nargs='*', default=[0, 1, 2], help='seeds to train (or reuse) here; none: --with only')
     ap.add_argument('--root', default=str(ROOT / 'runs' / 'seeds'), help='where seeds other than 0 train')
-    ap.add_argument('--threads', type=int, default=0, help='OMP_NUM_THREADS for training (0: torch default)')
     ap.add_argument('--json', default=None, help='also write the table here (default: <root>/figures.json)')
     ap.add_argument('--with', dest='others', nargs='+', default=[], metavar='JSON',
                     help="earlier runs' --json files (e.g. another machine's): their seeds join the table")
     a = ap.parse_args()
     root = Path(a.root)
-    if a.threads:
-        import torch; torch.set_num_threads(a.threads)
     out = Path(a.json or root / 'figures.json')
     if len({Path(f).resolve() for f in a.others}) < len(a.others): sys.exit("--with: a file given twice would count its seeds twice")
     if out.resolve() in {Path(f).resolve() for f in a.others}:
         sys.exit(f"--with {out}: this run would write its table over that file; name another with --json")
     per_seed = {}
     for seed in a.seeds:
-        sec = train(seed, root, a.threads)
+        sec = train(seed, root)
         print(f"seed {seed}: trained (or reused) in {sec:.0f} s", flush=True)
         per_seed[seed] = figures(seed, root)
     for f in a.others:                                                   # another machine's seeds, named by their file
@@ -125,4 +125,4 @@ def main():
 
 
 if __name__ == '__main__':
-    main()
+    run_script(main, 'benchmarks/' + os.path.basename(__file__))   # the kit's errors said as eol says them

@@ -7,6 +7,7 @@ pocketsphinx WER of generated speech, with AdaLN and without (the ablation's own
 """
 import argparse, json, statistics
 import torch
+from emotion_omni_lite.cli import run_script
 from emotion_omni_lite.config import get_config, get_settings
 from emotion_omni_lite.dataset import load_dialogues, audio_path
 from emotion_omni_lite.omni import load_omni
@@ -14,7 +15,7 @@ from emotion_omni_lite.omni import load_omni
 
 def main(n: int = 12, threads: int = 2):
     torch.set_num_threads(threads)
-    s = get_settings(); cfg = get_config(s.preset)
+    s = get_settings(device='cpu'); cfg = get_config(s.preset)           # a CPU figure, even where a GPU is
     omni = load_omni(cfg, s)
     rows = [r for r in load_dialogues(cfg, s) if r['split'] != 'train'][:n]
     omni.respond(audio_path(rows[0], s, 'query'))                       # warm-up
@@ -38,7 +39,7 @@ def main(n: int = 12, threads: int = 2):
 
 def figures():
     from emotion_omni_lite.omni import speech_figures
-    s = get_settings(); cfg = get_config(s.preset)
+    s = get_settings(device='cpu'); cfg = get_config(s.preset)
     for adaln in (True, False):
         m = speech_figures(cfg, s, omni=load_omni(cfg, s, stage2='stage2' if adaln else 'stage2_no_adaln'))
         print(f"AdaLN {'on ' if adaln else 'off'}: emotion acc generated {m['generated_emotion_acc']:.0%} | true text "
@@ -49,10 +50,12 @@ def figures():
 
 
 if __name__ == '__main__':
-    ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    ap = argparse.ArgumentParser(description=' '.join(__doc__.split('\n\n')[0].split()))
     ap.add_argument('n_queries', type=int, nargs='?', default=12, help='held-out queries to time')
     ap.add_argument('--threads', type=int, default=2, help='torch threads')
     ap.add_argument('--figures', action='store_true', help='also the speech figures, with AdaLN and without')
     a = ap.parse_args()
-    main(a.n_queries, a.threads)
-    if a.figures: figures()
+    def both():
+        main(a.n_queries, a.threads)
+        if a.figures: figures()
+    run_script(both, 'benchmarks/bench_stage2.py')                      # the kit's errors said as eol says them

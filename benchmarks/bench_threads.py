@@ -16,6 +16,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 import torch
 
 from bench_flops import TRAINED, forward_backward, training_setup
+from emotion_omni_lite.cli import run_script
 from emotion_omni_lite.train import usable_cores
 
 OTHER = "import torch, sys; torch.set_num_threads(int(sys.argv[1])); a = torch.randn(512, 512)\nwhile True: a @ a"
@@ -48,7 +49,7 @@ def time_steps(step, threads: int, steps: int, other_threads: int = 0) -> float:
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    ap = argparse.ArgumentParser(description=' '.join(__doc__.split('\n\n')[0].split()))
     ap.add_argument('--stage', default='stage2', choices=TRAINED)
     ap.add_argument('--steps', type=int, default=15)
     a = ap.parse_args()
@@ -67,4 +68,4 @@ def main():
 
 
 if __name__ == '__main__':
-    main()
+    run_script(main, 'benchmarks/' + os.path.basename(__file__))   # the kit's errors said as eol says them

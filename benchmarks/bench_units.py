@@ -14,6 +14,7 @@ from pathlib import Path
 os.environ.setdefault('HF_HUB_OFFLINE', '1'); os.environ.setdefault('TRANSFORMERS_OFFLINE', '1')
 import torch
 
+from emotion_omni_lite.cli import run_script
 from emotion_omni_lite.audio import load_audio, log_mel
 from emotion_omni_lite.config import EMOTIONS, get_config, get_settings
 from emotion_omni_lite.dataset import UnitTokenizer, audio_path, load_dialogues, load_units_tokenizer
@@ -24,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    ap = argparse.ArgumentParser(description=' '.join(__doc__.split('\n\n')[0].split()))
     ap.add_argument('--seed', type=int, default=0)
     ap.add_argument('--root', default=str(ROOT / 'runs' / 'seeds'), help='where seeds other than 0 trained')
     ap.add_argument('--units', type=int, nargs='+', default=[128, 256, 512], help='codebook sizes to fit and compare')
@@ -62,4 +63,4 @@ def main():
 
 
 if __name__ == '__main__':
-    main()
+    run_script(main, 'benchmarks/' + os.path.basename(__file__))   # the kit's errors said as eol says them

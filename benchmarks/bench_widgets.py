@@ -2,7 +2,8 @@
 
 A slider change re-synthesises the query, runs the emotion encoder (`hear`), stage 1 (`answer`), stage 2 + vocoder
 (`speak`, when stage 2 exists) and redraws the bar chart, the emotion map, the spectrogram and the audio players.
-Stages missing for the preset are trained first (that time is not counted).
+Stages it reads that are missing for the preset are trained first (that time is not counted; `--no-speech` needs
+neither stage 2 nor the vocoder, `--untrained` neither stage 1 nor the ASR).
 
     .venv/bin/python benchmarks/bench_widgets.py              # preset from settings.ini (lite)
     EOL_PRESET=smoke .venv/bin/python benchmarks/bench_widgets.py --repeats 5
@@ -51,7 +52,7 @@ def untrained_parts(cfg, s, with_speech=True):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    ap = argparse.ArgumentParser(description=' '.join(__doc__.split('\n\n')[0].split()))
     ap.add_argument('--repeats', type=int, default=10, help='slider changes to time per slider')
     ap.add_argument('--threads', type=int, default=2, help='torch threads (the target machine has 2 cores)')
     ap.add_argument('--target', type=float, default=1.0, help='seconds one update may take')
@@ -66,7 +67,8 @@ def main():
     from emotion_omni_lite.widgets import ProbePanel, kit_parts
     from emotion_omni_lite.cli import ensure_stages
     s = get_settings(device='cpu'); cfg = get_config(s.preset)
-    ensure_stages(['asr', 'emotion_encoder', 'text_llm', 'vocoder'] if a.untrained else ['stage1', 'vocoder', 'stage2'], cfg, s)
+    speech = [] if a.no_speech else ['vocoder'] if a.untrained else ['vocoder', 'stage2']
+    ensure_stages((['emotion_encoder', 'text_llm'] if a.untrained else ['stage1']) + speech, cfg, s)   # only what is read
     t0 = time.perf_counter()
     parts = untrained_parts(cfg, s, not a.no_speech) if a.untrained else kit_parts(cfg, s, with_speech=not a.no_speech)
     setup = time.perf_counter() - t0
@@ -96,4 +98,5 @@ def main():
 
 
 if __name__ == '__main__':
-    main()
+    from emotion_omni_lite.cli import run_script
+    run_script(main, 'benchmarks/' + os.path.basename(__file__))   # the kit's errors said as eol says them

@@ -10,13 +10,18 @@ room: the figures of notebook 06's table (which come from the main job's runs), 
     .venv/bin/python benchmarks/study_asr_sentences.py --set stages.asr.reading_sentences=6000
     .venv/bin/python benchmarks/study_asr_sentences.py --set stages.asr.reading_sentences=0 stages.asr.steps=900
 
-Needs the lite dataset (`eol run --stages data`). `--out` keeps the run (a finished run with the same config and seed
-is reused, not retrained); without it the run goes to a temporary folder.
+Needs the seed's lite dataset (`eol run --stages data` for seed 0; `bench_seeds.py` makes the others', which
+`--seed N` reads from runs/seeds/sN/data). `--set` changes the ASR's own settings only (`stages.asr.*`,
+`semantic_encoder.*`): the dataset stays the one built. `--out F` keeps the run in F/lite/asr (a finished run with the
+same config and seed is reused, not retrained), outside the main job's runs and data; without it the run goes to a
+temporary folder.
 """
 import argparse, ast, json, os, tempfile, time
+from pathlib import Path
 os.environ.setdefault('HF_HUB_OFFLINE', '1')
 
 import torch
+from emotion_omni_lite.cli import run_script
 from emotion_omni_lite.config import get_config, get_settings
 from emotion_omni_lite.dataset import load_query_mels
 from emotion_omni_lite.metrics import cer
@@ -26,18 +31,28 @@ from emotion_omni_lite.stages import run_stage
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    ap = argparse.ArgumentParser(description=' '.join(__doc__.split('\n\n')[0].split()))
     ap.add_argument('--set', nargs='*', default=[], metavar='FIELD=VALUE',
                     help="config changes, e.g. stages.asr.reading_sentences=6000 stages.asr.steps=1800")
     ap.add_argument('--threads', type=int, default=2)
     ap.add_argument('--seed', type=int, default=0)
-    ap.add_argument('--data-dir', default='data', help="the seed's lite dataset (bench_seeds.py's runs/seeds/s<N>/data for seed N)")
-    ap.add_argument('--out', default='', help='run folder to keep (default: a temporary one)')
+    ap.add_argument('--data-dir', default=None, help="the seed's lite dataset (default: data for seed 0, bench_seeds.py's runs/seeds/s<N>/data for seed N)")
+    ap.add_argument('--out', default='', help='where to keep the run: it goes to <out>/lite/asr (default: a temporary folder)')
     a = ap.parse_args()
+    a.data_dir = a.data_dir or ('data' if a.seed == 0 else f'runs/seeds/s{a.seed}/data')
+    job = get_settings(preset='lite')                                  # the main job's folders: never this study's
+    out = Path(a.out).expanduser().resolve() if a.out else None
+    job_out, job_run, job_data = (Path(x).resolve() for x in (job.out_dir, job.run_path, job.data_dir))
+    if out is not None and (out == job_out or any(d == out or d in out.parents for d in (job_run, job_data))):
+        ap.error(f"--out {a.out}: the main job's runs and data live there, and a run of other settings would replace its "
+                 "ASR: keep the study elsewhere, e.g. --out studies/asr")
     changes = {}
     for item in a.set:
         key, eq, value = item.partition('=')
         if not eq: ap.error(f"--set {item!r}: write FIELD=VALUE, e.g. stages.asr.steps=1800")
+        if not key.startswith(('stages.asr.', 'semantic_encoder.')):
+            ap.error(f"--set {key}: the study changes the ASR's own settings (stages.asr.*, semantic_encoder.*); "
+                     "another field would ask for another dataset")
         try: changes[key] = ast.literal_eval(value)
         except (ValueError, SyntaxError): changes[key] = value            # a bare word: a string
     torch.set_num_threads(a.threads)
@@ -61,4 +76,4 @@ def main():
 
 
 if __name__ == '__main__':
-    main()
+    run_script(main, 'benchmarks/' + os.path.basename(__file__))   # the kit's errors said as eol says them

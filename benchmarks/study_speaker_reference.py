@@ -11,7 +11,8 @@ notebook 08), and against each voice's full baseline (emotion_encoder_*_referenc
 seed lacks: about 4 minutes a seed on 2 cores. With --stage1, stage 1 trained on espeak alone through each of the
 three espeak encoders (stage1_espeak_only, stage1_espeak_calibrated, stage1_espeak_referenced), scored on Piper's
 tone-dependent dialogues: about 8 minutes a seed, and 5 more where the seed has no ASR and text LLM yet. Seed 0's
-runs are the main job's (runs/), the others' runs/seeds/s<N>/runs.
+runs are the main job's (runs/), the others' runs/seeds/s<N>/runs; the rows it trains are rows of the stage table the
+main job leaves out (their switches are off there), so the main job's report does not change.
 
     .venv/bin/python benchmarks/study_speaker_reference.py                 # seed 0: the main job's data/
     .venv/bin/python benchmarks/study_speaker_reference.py --seeds 0 1 2   # seeds 1, 2: bench_seeds.py's runs/seeds/s<N>/data
@@ -25,8 +26,8 @@ os.environ.setdefault('HF_HUB_OFFLINE', '1')
 
 from emotion_omni_lite.config import EMOTIONS, get_config, get_settings
 from emotion_omni_lite.cues import cross_engine_probe, query_prosody, speaker_normalized
-from emotion_omni_lite.cli import ensure_stages
-from emotion_omni_lite.stages import stage_folder
+from emotion_omni_lite.cli import ensure_stages, run_script
+from emotion_omni_lite.stages import lite_minutes, stage_folder, stages_needed
 
 ENCODERS = {'as heard': 'emotion_encoder_{}_only', 'against five calm clips': 'emotion_encoder_{}_calibrated',
             "against the voice's baseline": 'emotion_encoder_{}_referenced'}
@@ -34,11 +35,18 @@ STAGE1 = {'as heard': 'stage1_espeak_only', 'against five calm clips': 'stage1_e
           "against the voice's baseline": 'stage1_espeak_referenced'}
 
 
+def train_quietly(names, cfg, s):
+    "Train what `names` lack, saying first which runs and about how long; their own output is kept out of the table."
+    if need := stages_needed(names, cfg, s):
+        print(f"  training {', '.join(need)} (about {lite_minutes(need)} min on a 2-core CPU) ...", flush=True)
+    train_quietly(names, cfg, s)
+
+
 def encoder_rows(s) -> None:
     "Train the cross-engine encoders this seed lacks, then print each one's figures."
     cfg = get_config('lite', **{'stages.emotion.cross_engine_reference': True})
     names = [n.format(e) for n in ENCODERS.values() for e in ('espeak', 'piper')]
-    with contextlib.redirect_stdout(io.StringIO()): ensure_stages(names, cfg, s)
+    train_quietly(names, cfg, s)
     for name, pattern in ENCODERS.items():
         for eng in ('espeak', 'piper'):
             m = json.loads((stage_folder(pattern.format(eng), s) / 'metrics.json').read_text())
@@ -50,7 +58,7 @@ def encoder_rows(s) -> None:
 def stage1_rows(s) -> None:
     "Train stage 1 on espeak alone through each espeak encoder where this seed lacks it, then print its replies' figures."
     cfg = get_config('lite', **{'stages.emotion.cross_engine_reference': True, 'stages.stage1.cross_engine': True})
-    with contextlib.redirect_stdout(io.StringIO()): ensure_stages(list(STAGE1.values()), cfg, s)
+    train_quietly(list(STAGE1.values()), cfg, s)
     for name, stage in STAGE1.items():
         m = json.loads((stage_folder(stage, s) / 'metrics.json').read_text())
         print(f"  {'stage 1, ' + name:40s} espeak → Piper, tone-dependent: reply style {m['other_engine_tone_style_match']:6.1%}, "
@@ -58,7 +66,7 @@ def stage1_rows(s) -> None:
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    ap = argparse.ArgumentParser(description=' '.join(__doc__.split('\n\n')[0].split()))
     ap.add_argument('--seeds', type=int, nargs='*', default=[0])
     ap.add_argument('--root', default='runs/seeds', help="where seeds other than 0 keep their data (bench_seeds.py's --root)")
     ap.add_argument('--encoders', action='store_true', help="also the cross-engine emotion encoders (trains those missing)")
@@ -84,4 +92,4 @@ def main():
 
 
 if __name__ == '__main__':
-    main()
+    run_script(main, 'benchmarks/' + os.path.basename(__file__))   # the kit's errors said as eol says them

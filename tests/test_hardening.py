@@ -731,3 +731,33 @@ def test_the_guards_follow_a_whole_lite_run_and_their_failure_ends_the_job(monke
     assert e.value.code == 1
     cli._guards('lite', whole=False); cli._guards('smoke', whole=True)
     assert len(calls) == 2 and 'without --stages asserts them' in capsys.readouterr().out
+
+
+@pytest.mark.parametrize('damage', ['weights cut short', 'record missing', 'record garbage'])
+def test_a_damaged_unit_tokenizer_is_named_with_the_rebuild(tmp_path, damage):
+    from emotion_omni_lite.dataset import UnitTokenizer
+    d = UnitTokenizer(torch.randn(8, 4)).save(tmp_path / 'smoke' / 'units')
+    w = d / 'units.safetensors'
+    {'weights cut short': lambda: w.write_bytes(w.read_bytes()[:40]), 'record missing': lambda: (d / 'units.json').unlink(),
+     'record garbage': lambda: (d / 'units.json').write_text('{"pool": ')}[damage]()
+    with pytest.raises(ConfigError, match=r"unit tokenizer in .*units is damaged .*`eol run --preset smoke --stages data --force`"):
+        UnitTokenizer.load(d)
+
+
+def test_the_command_that_makes_a_missing_run_names_the_seed_and_folders_it_is_for(tmp_path, monkeypatch):
+    "A run of another seed or folder (the seed studies') is made by a command that says so: `eol run` alone would use settings.ini's."
+    from emotion_omni_lite.stages import train_command
+    for k in ('EOL_SEED', 'EOL_DATA_DIR', 'EOL_OUT_DIR', 'EOL_SETTINGS'): monkeypatch.delenv(k, raising=False)
+    s = get_settings(preset='smoke', seed=3, data_dir=str(tmp_path / 'd'), out_dir=str(tmp_path / 'r'))
+    with pytest.raises(StageMissing) as e: require_stage('asr', get_config('smoke'), s)
+    assert f"\n    EOL_SEED=3 EOL_DATA_DIR={tmp_path / 'd'} EOL_OUT_DIR={tmp_path / 'r'} eol run --preset smoke --stages data asr\n" in str(e.value)
+    plain = get_settings(preset='smoke')
+    assert train_command(['data'], 'smoke', plain) == 'eol run --preset smoke --stages data'     # what eol reads anyway
+
+
+def test_a_benchmark_says_the_kits_errors_as_eol_does(capsys):
+    "The scripts in benchmarks/ end a missing run or a bad setting with its message and status 2, not a traceback."
+    def needs_a_run(): raise StageMissing("stage 'asr' has no run: To make it, run\n    eol run --preset lite --stages data asr")
+    with pytest.raises(SystemExit) as e: cli.run_script(needs_a_run, 'benchmarks/bench_x.py')
+    assert e.value.code == 2 and capsys.readouterr().err.startswith("benchmarks/bench_x.py: stage 'asr' has no run")
+    assert cli.run_script(lambda: 7, 'benchmarks/bench_x.py') == 7
