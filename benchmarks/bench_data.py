@@ -18,12 +18,13 @@ def main():
                     '(default: a temporary folder, deleted); never the one settings.ini names, whose dataset it would reuse')
     a = ap.parse_args()
     job_data = Path(get_settings(preset=a.preset).data_dir).resolve()
-    if a.keep and (Path(a.keep).resolve() == job_data or job_data in Path(a.keep).resolve().parents):
+    keep = Path(a.keep).expanduser().resolve() if a.keep else None     # where the build goes: the folder checked here
+    if keep is not None and (keep == job_data or job_data in keep.parents):
         ap.error(f"--keep {a.keep}: the main job's data folder, or inside it (its dataset would be reused, or a build nested "
                  "in it): name a folder outside it")
     over = {'data.workers': a.workers} if a.workers else {}
     cfg = get_config(a.preset, **over)
-    root = a.keep or tempfile.mkdtemp(prefix='bench_data_')
+    root = str(keep) if keep else tempfile.mkdtemp(prefix='bench_data_')
     s = get_settings(preset=a.preset, data_dir=root, device='cpu')
     try:
         t0 = time.time()

@@ -58,7 +58,7 @@ def main():
     torch.set_num_threads(a.threads)
     cfg = get_config('lite', **changes)
     with tempfile.TemporaryDirectory() as tmp:
-        s = get_settings(preset='lite', out_dir=a.out or tmp, data_dir=a.data_dir, seed=a.seed, device='cpu')
+        s = get_settings(preset='lite', out_dir=str(out or tmp), data_dir=a.data_dir, seed=a.seed, device='cpu')   # the folder checked
         t0 = time.time(); folder = run_stage('asr', cfg, asr_job, s); total = time.time() - t0
         m = json.loads((folder / 'metrics.json').read_text())
         rows, mels = load_query_mels(cfg, s)                          # new sentences by engine: the ones evaluate_asr scores

@@ -266,6 +266,7 @@ def _pack(a):
     print(f"packed {p} ({p.stat().st_size / 1e6:.0f} MB)")
 
 def _unpack(a):
+    if not a.archive.strip(): raise ConfigError("the archive is empty: name the .tar that `eol pack` wrote")
     s = get_settings(preset=a.preset) if a.preset else None
     done = unpack_run(a.archive, s, overwrite=a.overwrite)
     print(f"unpacked {a.archive}: current now — {', '.join(done)}")
@@ -333,13 +334,13 @@ def main(argv=None):
         print(f"eol {a.cmd}: {e}", file=sys.stderr); sys.exit(2)
     except CourseError as e:                                         # the pages are written; some notebooks failed in them
         print(f"eol {a.cmd}: {e}", file=sys.stderr); sys.exit(1)
-    except (FileExistsError, NotADirectoryError) as e:              # a file stands where a folder has to be made
-        where = Path(e.filename or '.')
-        block = next((p for p in (where, *where.parents) if p.exists() and not p.is_dir()), where)
-        print(f"eol {a.cmd}: {where}: {block} is a file, not a folder: move it, or choose another path (the data and runs "
-              "folders: data_dir / out_dir in settings.ini, EOL_DATA_DIR / EOL_OUT_DIR)", file=sys.stderr); sys.exit(2)
-    except OSError as e:                                             # an unwritable or full folder, a read-only file system
-        where = e.filename or 'a file the kit writes'
+    except OSError as e:
+        where = Path(e.filename) if e.filename else None
+        block = next((p for p in (where, *where.parents) if p.exists() and not p.is_dir()), None) if where else None
+        if isinstance(e, (FileExistsError, NotADirectoryError)) and block is not None:   # a file where a folder is made
+            print(f"eol {a.cmd}: {where}: {block} is a file, not a folder: move it, or choose another path (the data and "
+                  "runs folders: data_dir / out_dir in settings.ini, EOL_DATA_DIR / EOL_OUT_DIR)", file=sys.stderr); sys.exit(2)
+        where = e.filename or 'a file the kit writes'                # an unwritable or full folder, a read-only file system
         print(f"eol {a.cmd}: {where}: {e.strerror or e} — free some space, fix its permissions, or point data_dir / out_dir "
               "(settings.ini, EOL_DATA_DIR / EOL_OUT_DIR) at a writable folder", file=sys.stderr); sys.exit(2)
     finally: end_process_group()

@@ -615,8 +615,9 @@ def checkpoint_load_error(part: str, source, e: Exception) -> ConfigError:
 
 def checkpoint_faults() -> tuple:
     "The exceptions a missing, uncached or damaged checkpoint raises (anything else is a bug, left to surface as it is)."
+    import json
     from safetensors import SafetensorError                          # transformers' own weights format
-    return OSError, EOFError, ValueError, SafetensorError           # ValueError: a damaged JSON file (an index, a tokenizer)
+    return OSError, EOFError, json.JSONDecodeError, UnicodeDecodeError, SafetensorError   # a damaged JSON: an index, a tokenizer
 
 def refuse_partial_load(part: str, source, info: dict, used: Callable[[str], bool] = lambda key: True):
     "Refuse a pretrained checkpoint that lacks weights the kit uses, or holds them in shapes its config does not say (`info`: what `from_pretrained(..., output_loading_info=True, ignore_mismatched_sizes=True)` reports): transformers leaves such weights random, with a warning only."

@@ -217,7 +217,7 @@ def pack_run(archive, preset: Optional[str] = None, settings: Optional[Settings]
 def read_pack(archive) -> dict:
     "The description inside a packed run (`pack.json`): preset, seed, stage hashes, file checksums."
     archive = Path(archive)
-    if not str(archive).strip() or not archive.exists(): raise ConfigError(f"{str(archive)!r}: no such file: check the path to the archive")
+    if not archive.exists(): raise ConfigError(f"{str(archive)!r}: no such file: check the path to the archive")
     if archive.is_dir(): raise ConfigError(f"{archive} is a folder: name the .tar that `eol pack` wrote")
     try:
         with tarfile.open(archive) as tar: meta = json.loads(tar.extractfile('pack.json').read())
@@ -227,7 +227,7 @@ def read_pack(archive) -> dict:
         raise ConfigError(f"{archive} is not a packed run of this kit ({type(e).__name__}: {e}): make one with `eol pack`") from None
     if isinstance(meta, dict) and meta.get('format') != PACK_FORMAT: return meta   # another format: `unpack_run` names it
     files = meta.get('files') if isinstance(meta, dict) else None
-    ok = (isinstance(meta, dict) and meta.get('preset') in PRESETS and type(meta.get('seed')) is int
+    ok = (isinstance(meta, dict) and isinstance(meta.get('preset'), str) and meta['preset'] in PRESETS and type(meta.get('seed')) is int
           and isinstance(meta.get('stages'), dict) and all(isinstance(h, str) for h in meta['stages'].values())
           and isinstance(files, dict) and all(isinstance(f, dict) and type(f.get('bytes')) is int and isinstance(f.get('sha256'), str)
                                               for f in files.values()))

@@ -301,7 +301,8 @@ def _build(cfg: OmniConfig, s: Settings, root: Path, want: str, force: bool) -> 
     if (info.get('status') == 'building' and not (man.exists() and man.stat().st_size)
             and not (root / 'dialogues').exists()):
         info = {}                                                      # a build that failed before it said anything:
-        if (root / 'audio').is_dir(): shutil.rmtree(root / 'audio')    # what it spoke is listed nowhere, so never read
+        if cfg.units.kind != 'external' and (root / 'audio').is_dir():   # what it spoke is listed nowhere, so never read
+            shutil.rmtree(root / 'audio')                              # (recordings you bring are yours: never deleted)
     if info.get('config_hash') not in (None, want): _refuse(root, info['config_hash'], want, info.get('status') == 'done')
     if not info and (root / 'dialogues').exists(): _refuse(root, 'unknown', want)
     if info.get('status') == 'done': return root

@@ -210,13 +210,19 @@ PLANS = (('DDP', False, False), ('DDP + checkpointing', False, True), ('ZeRO-3 /
 
 def memory_plan(cfg: OmniConfig, **shapes) -> dict:
     "Per training stage: its memory on one GPU (GiB) and the GPUs of each size in `GPU_GIB` it needs under each plan in `PLANS`."
-    limits = {'query_seconds': (3600, 'an hour'), 'reply_seconds': (3600, 'an hour'),
-              'reply_tokens': (cfg.llm.max_position_embeddings, "the LLM's context, llm.max_position_embeddings")}
+    limits = {'query_seconds': 3600, 'reply_seconds': 3600}            # an hour
     for k, v in shapes.items():
         if not v > 0 or v == float('inf'):                             # nan and inf too
             raise ConfigError(f"{k}={v}: the shapes the memory plan sizes must be positive numbers (e.g. `eol params --memory --{k.replace('_', '-')} 15`)")
-        if k in limits and v > limits[k][0]:
-            raise ConfigError(f"{k}={v}: the memory plan sizes at most {limits[k][0]} ({limits[k][1]}): give a smaller --{k.replace('_', '-')}")
+        if k in limits and v > limits[k]:
+            raise ConfigError(f"{k}={v}: the memory plan sizes at most {limits[k]} (an hour): give a smaller --{k.replace('_', '-')}")
+    q, r = shapes.get('query_seconds', 15.0), shapes.get('reply_tokens', 64)   # activation_bytes' defaults
+    frames = int(q * cfg.semantic_encoder.frame_rate)
+    seq = frames // cfg.adapter.k + 32 + r                             # what stage 1's LLM reads: speech, a 32-token prompt, the reply
+    if seq > cfg.llm.max_position_embeddings:
+        raise ConfigError(f"stage 1 would read {seq} positions ({frames} query frames / adapter.k={cfg.adapter.k}, a 32-token "
+                          f"prompt and {r} reply tokens), beyond the LLM's context (llm.max_position_embeddings="
+                          f"{cfg.llm.max_position_embeddings}): give a shorter --query-seconds or fewer --reply-tokens")
     out = {}
     for st in ('stage1', 'stage2'):
         m = stage_memory(cfg, st, **shapes)

@@ -95,7 +95,7 @@ def _load_tokenizer(path):
     from transformers import AutoTokenizer
     tok = AutoTokenizer.from_pretrained(str(path))
     if len(tok) < 32:                                      # transformers makes one of its special tokens alone when the
-        raise ValueError(f"it holds no tokenizer ({len(tok)} tokens): tokenizer.json, or vocab.json and merges.txt, are missing")   # files are gone
+        raise FileNotFoundError(f"it holds no tokenizer ({len(tok)} tokens): tokenizer.json, or vocab.json and merges.txt, are missing")   # files are gone
     if SPEECH_TOKEN not in tok.get_vocab():
         tok.add_special_tokens({'additional_special_tokens': [SPEECH_TOKEN]})
     if tok.chat_template is None: tok.chat_template = CHAT_TEMPLATE

@@ -154,7 +154,9 @@ class TokenToWaveStream(VocoderStream):
 def cosyvoice2_token2wav(model_dir, prompt_wav, prompt_text: str = '') -> tuple:
     "`(token2wav, sample_rate)` of a CosyVoice2 checkpoint folder, speaking in the voice of `prompt_wav` (16 kHz, with its transcript)."
     if not Path(model_dir).expanduser().is_dir():        # CosyVoice would take a name it cannot find for one to download
-        raise checkpoint_load_error('vocoder.pretrained', model_dir, FileNotFoundError(f"no folder {model_dir}"))
+        raise ConfigError(f"vocoder.pretrained: {model_dir} is not a folder here: CosyVoice2 reads a local checkpoint folder "
+                          "(on a machine with network: `hf download FunAudioLLM/CosyVoice2-0.5B --local-dir DIR`, then "
+                          "vocoder.pretrained = DIR)")
     try: from cosyvoice.cli.cosyvoice import CosyVoice2
     except ImportError:
         raise ConfigError("vocoder.kind='cosyvoice2' needs CosyVoice, which this kit does not install: install it from its "

@@ -683,6 +683,7 @@ def test_a_packed_run_is_refused_for_what_is_wrong_with_it_and_nothing_is_made(t
              (tmp_path / 'p.tar', seed5, r"unpack it with seed 0 \(EOL_SEED=0, or seed = 0 in settings\.ini\)$"),
              (_pack_tar(tmp_path / 'f.tar', {**meta, 'format': 999}), smoke, 'pack format 999; this kit reads 1: pack the run again'),
              (_pack_tar(tmp_path / 'u.tar', {**meta, 'preset': 'bogus'}), smoke, 'its pack.json is damaged'),
+             (_pack_tar(tmp_path / 'l.tar', {**meta, 'preset': ['smoke']}), smoke, 'its pack.json is damaged'),
              (_pack_tar(tmp_path / 'x.tar', meta, [('data/x', b'1')]), smoke, "holds 'data/x', which its own list does not name")]
     before = snapshot(tmp_path)
     for archive, s, said in cases:
@@ -698,7 +699,9 @@ def test_wrong_command_line_values_are_named_before_any_work(tmp_path, monkeypat
     (tmp_path / 'a file').write_text('mine')
     before = snapshot(tmp_path)
     for args, said in ((['params', '--memory', '--reply-seconds', 'inf'], 'reply_seconds=inf: the shapes the memory plan sizes must be positive'),
-                       (['params', '--memory', '--reply-tokens', '100000000000'], 'reply_tokens=100000000000: the memory plan sizes at most'),
+                       (['params', '--memory', '--reply-tokens', '100000000000'], 'reply tokens), beyond the LLM\'s context (llm.max_position_embeddings=512)'),
+                       (['params', '--memory', '--query-seconds', '100'], "stage 1 would read 1096 positions (5000 query frames / adapter.k=5, a 32-token prompt and 64 reply tokens)"),
+                       (['params', '--memory', '--reply-seconds', '7200'], 'reply_seconds=7200.0: the memory plan sizes at most 3600'),
                        (['params', '--reply-seconds', '3'], '--reply-seconds size the memory plan: add --memory'),
                        (['chat', '--audio', '', '--preset', 'smoke'], '--audio is empty: name the recording'),
                        (['chat', '--audio', 'q.wav', '--out', ' '], '--out is empty: name a .wav file'),
