@@ -152,7 +152,9 @@ class LiveFigure:
 
 def show_with_fallback(widget, figs: Sequence[go.Figure] = (), html: str = ''):
     "Display `widget`, carrying a static HTML copy of `figs` for viewers that cannot render widgets."
-    bundle = widget._repr_mimebundle_() or {}
+    bundle = widget._repr_mimebundle_() if hasattr(widget, '_repr_mimebundle_') else None
+    if not bundle:                                   # ipywidgets 7 (Colab's): the widget displays itself, without the copy
+        display(widget); return
     static = html + ''.join(go.Figure(f).to_html(full_html=False, include_plotlyjs='cdn') for f in figs)
     display({**bundle, 'text/html': static}, raw=True)
 
@@ -217,24 +219,46 @@ export default { render({ model, el }) {
   button.className = 'eol-mic-button jupyter-button'; status.className = 'eol-mic-status';
   button.textContent = '● record'; el.classList.add('eol-mic'); el.append(button, status);
   let ctx = null, stream = null, node = null, chunks = [], timer = null;
+  let starting = false;
+  function release() {                  // the microphone off, whatever state the recording reached
+    clearTimeout(timer);
+    if (node) node.disconnect();
+    if (stream) stream.getTracks().forEach(t => t.stop());
+    if (ctx) ctx.close();
+    ctx = null; node = null; stream = null; chunks = [];
+  }
   async function stop() {
     if (!ctx) return;
-    clearTimeout(timer); node.disconnect(); stream.getTracks().forEach(t => t.stop());
-    const rate = ctx.sampleRate, bytes = wav(chunks, rate), seconds = (bytes.length - 44) / 2 / rate;
-    await ctx.close(); ctx = null; chunks = [];
+    const rate = ctx.sampleRate, most = Math.floor(model.get('max_seconds') * rate);
+    let kept = [], n = 0;                 // at most max_seconds: the timer fires a block or two late
+    for (const c of chunks) { if (n >= most) break; kept.push(c.subarray(0, most - n)); n += Math.min(c.length, most - n); }
+    const bytes = wav(kept, rate), seconds = n / rate;
+    release();
     button.textContent = '● record'; status.textContent = ` sent ${seconds.toFixed(1)} s`;
     model.set('wav_b64', base64(bytes)); model.set('takes', model.get('takes') + 1); model.save_changes();
   }
+  function refuse(e) {
+    const why = String((e && (e.message || e.name)) || e);
+    const said = !window.isSecureContext ? 'the page is not served from https or localhost, where browsers allow a microphone'
+               : (e && e.name === 'NotAllowedError') ? 'the browser was not allowed to use it (' + why + ')' : why;
+    status.textContent = ' no recording: ' + said;
+    model.set('error', said); model.save_changes();
+  }
   button.onclick = async () => {
     if (ctx) return stop();
-    try { stream = await navigator.mediaDevices.getUserMedia({ audio: true }); }
-    catch (e) { status.textContent = ' no microphone: ' + (e.message || e); model.set('error', String(e.message || e)); model.save_changes(); return; }
-    ctx = new AudioContext();
-    node = ctx.createScriptProcessor(4096, 1, 1);
-    node.onaudioprocess = (ev) => chunks.push(new Float32Array(ev.inputBuffer.getChannelData(0)));
-    ctx.createMediaStreamSource(stream).connect(node); node.connect(ctx.destination);
-    button.textContent = '■ stop'; status.textContent = ' recording… (speak one sentence)';
-    timer = setTimeout(stop, 1000 * model.get('max_seconds'));
+    if (starting) return;                 // the browser is still asking: one recording at a time
+    starting = true; button.disabled = true;
+    try {
+      if (!navigator.mediaDevices) throw new Error('no microphone API on this page');
+      stream = await navigator.mediaDevices.getUserMedia({ audio: true });
+      ctx = new AudioContext();
+      node = ctx.createScriptProcessor(4096, 1, 1);
+      node.onaudioprocess = (ev) => chunks.push(new Float32Array(ev.inputBuffer.getChannelData(0)));
+      ctx.createMediaStreamSource(stream).connect(node); node.connect(ctx.destination);
+      button.textContent = '■ stop'; status.textContent = ' recording… (speak one sentence)';
+      timer = setTimeout(stop, 1000 * model.get('max_seconds'));
+    } catch (e) { release(); refuse(e); }
+    finally { starting = false; button.disabled = false; }
   };
 }};
 """
@@ -256,8 +280,14 @@ def mic_recorder(max_seconds: float = 6.0, on_take: Optional[Callable] = None, o
     "A record button (JupyterLab, Colab, any anywidget front end) calling `on_take(wav bytes)` after each recording; None without anywidget."
     try: mic = _mic_class()(max_seconds=float(max_seconds))
     except ImportError: return None
-    if on_take: mic.observe(lambda ch: on_take(mic.wav_bytes()), 'takes')
-    if on_error: mic.observe(lambda ch: on_error(ch['new']), 'error')
+    def take(ch):
+        data = mic.wav_bytes()
+        mic.wav_b64 = ''                                 # read once: the recording is not kept in the widget's state
+        if on_take: on_take(data)
+    def error(ch):
+        if ch['new'] and on_error: on_error(ch['new'])
+        mic.error = ''                                   # the same refusal again is reported again
+    mic.observe(take, 'takes'); mic.observe(error, 'error')
     return mic
 
 # %% ../nbs/17_widgets.ipynb #856836d4
@@ -286,14 +316,19 @@ def _spec_fig(title='Mel spectrogram and pitch'):
     return f.update_layout(title=title, height=260, width=560, showlegend=False, margin=dict(l=50, r=50, t=40, b=30),
                            xaxis_title='seconds')
 
-def _show_spectrogram(lf: LiveFigure, wave, sr: int = SAMPLE_RATE):
-    "Draw the log-mel and the pitch contour of `wave` into a figure made by `_spec_fig`."
+def _spectrogram_data(wave, sr: int = SAMPLE_RATE) -> tuple:
+    "(log-mel [n_mels, T100], its seconds, the voiced frames' seconds, their F0 in Hz) of `wave`."
     w = resample(torch.as_tensor(wave, dtype=torch.float32), sr, SAMPLE_RATE)
     mel = log_mel(w).numpy()                                             # [n_mels, T100]
     f0 = pitch_contour(w).numpy(); t = np.arange(len(f0)) / 100          # [T100]
+    return mel, np.arange(mel.shape[1]) / 100, t[f0 > 0], f0[f0 > 0]
+
+def _show_spectrogram(lf: LiveFigure, wave=None, sr: int = SAMPLE_RATE, data: Optional[tuple] = None):
+    "Draw the log-mel and the pitch contour of `wave` (or `_spectrogram_data` already computed) into a figure made by `_spec_fig`."
+    mel, x, t, f0 = data if data is not None else _spectrogram_data(wave, sr)
     with lf.fig.batch_update():
-        lf.fig.data[0].z, lf.fig.data[0].x = mel, np.arange(mel.shape[1]) / 100
-        lf.fig.data[1].x, lf.fig.data[1].y = t[f0 > 0], f0[f0 > 0]
+        lf.fig.data[0].z, lf.fig.data[0].x = mel, x
+        lf.fig.data[1].x, lf.fig.data[1].y = t, f0
     lf.refresh()
 
 # %% ../nbs/17_widgets.ipynb #83b50f1c
@@ -313,7 +348,9 @@ class ProbePanel:
             s.add_class(css)
         self.upload = W.FileUpload(accept='audio/*,.wav,.flac,.ogg,.mp3', multiple=False, description='upload audio')
         self.mic = mic_recorder(P.max_seconds, on_take=lambda b: self.load_upload(b, 'microphone.wav', 'Recording'),   # same checks
-                                on_error=lambda e: setattr(self.upload_status, 'value', _html(f'Microphone refused: {e}', 'error')))
+                                on_error=lambda e: setattr(self.upload_status, 'value', _html(
+                                    f'No recording: {e}. Allow the microphone in the browser (the address bar\'s site '
+                                    'settings) and press ● record again, or upload a file', 'error')))
         self.source = W.ToggleButtons(options=['sentence', 'upload'], description='source')
         self.message, self.note, self.upload_status = W.HTML(), W.HTML(_html(P.note, 'note')), W.HTML()
         self.reply_text, self.reply_emotion, self.timing = W.HTML(), W.HTML(), W.HTML()
@@ -321,6 +358,7 @@ class ProbePanel:
         self.bars, self.map = LiveFigure(_bars_fig(), 'eol-emotion-bars', live), LiveFigure(_map_fig(P.emotion_map), 'eol-emotion-map', live)
         self.spec = LiveFigure(_spec_fig(), 'eol-spectrogram', live)
         self.uploaded, self.wave, self.probs, self.reply, self.reply_wave, self.seconds = None, None, None, None, None, {}
+        self.uploaded_label, self.shown = '', ''
         for w in (self.sentence, self.voice, self.emotion, self.pitch, self.range, self.rate, self.loudness, self.source):
             w.observe(lambda ch: self.update(), 'value')
         self.upload.observe(self._on_upload, 'value')
@@ -346,15 +384,22 @@ class ProbePanel:
     def _on_upload(self, change):
         files = change['new']
         if not files: return
-        f = files[0] if isinstance(files, (list, tuple)) else next(iter(files.values()))
-        self.load_upload(f['content'], f.get('name', 'upload.wav'))
+        if isinstance(files, dict):                                     # ipywidgets 7 (Colab's): {name: {'metadata', 'content'}}
+            key, f = next(iter(files.items()))
+            name = (f.get('metadata') or {}).get('name') or key
+        else: f = files[0]; name = f.get('name', 'upload.wav')
+        self.load_upload(f['content'], name)
 
     def load_upload(self, content: bytes, name: str = 'upload.wav', what: str = 'Upload'):
         "Use an uploaded file (or a recording) as the query; a bad one is refused with the reason and changes nothing else."
-        try: self.uploaded, notes = read_upload(content, name, self.parts.max_seconds, return_notes=True)
+        still = f'; the panel still uses {self.uploaded_label}' if self.uploaded is not None else ''
+        try: wave, notes = read_upload(content, name, self.parts.max_seconds, return_notes=True)
         except AudioError as e:
-            self.upload_status.value = _html(f'{what} refused: {e}', 'error'); return
-        self.upload_status.value = _html(f'using {upload_label(name)} ({len(self.uploaded) / SAMPLE_RATE:.1f} s)'
+            self.upload_status.value = _html(f'{what} refused: {e}{still}', 'error'); return
+        except Exception as e:                                          # a full disk, too little memory …: said, not lost
+            self.upload_status.value = _html(f'{what} failed: {type(e).__name__}: {e}{still}', 'error'); return
+        self.uploaded, self.uploaded_label = wave, upload_label(name)
+        self.upload_status.value = _html(f'using {self.uploaded_label} ({len(self.uploaded) / SAMPLE_RATE:.1f} s)'
                                          + ''.join(f'; {n}' for n in notes), 'note')
         if self.source.value == 'upload': self.update()
         else: self.source.value = 'upload'                               # triggers update()
@@ -362,27 +407,38 @@ class ProbePanel:
     def query_wave(self) -> torch.Tensor:
         "The query as the sliders make it: re-synthesised sentence, or the transformed upload."
         if self.source.value == 'upload':
-            if self.uploaded is None: raise AudioError('upload', 'no file uploaded yet', 'use the upload button')
+            if self.uploaded is None: raise AudioError('upload', 'no file uploaded or recorded yet', 'use the upload or ● record button')
             return transform(self.uploaded, self.controls())
         return self.parts.say(self.sentence.value, self.voice.value, self.emotion.value, self.controls())
 
     def update(self):
         "Recompute everything for the current controls; errors become a message in the panel."
         t = {}; t0 = time.perf_counter()
-        self.range.disabled = self.source.value == 'upload'
+        upload = self.source.value == 'upload'
+        for w in (self.range, self.sentence, self.voice, self.emotion): w.disabled = upload   # an upload has its own words and voice
+        if not upload and self.uploaded is not None:
+            self.upload_status.value = _html(f'{self.uploaded_label} is uploaded: switch source to upload to hear it', 'note')
+        elif upload and self.uploaded is not None:
+            self.upload_status.value = _html(f'using {self.uploaded_label} ({len(self.uploaded) / SAMPLE_RATE:.1f} s)', 'note')
+        what = self.uploaded_label if upload else f'"{self.sentence.value}" ({self.voice.value}, {self.emotion.value})'
         try:
             wave = self.query_wave(); t['voice'] = time.perf_counter() - t0
             if len(wave) > self.parts.max_seconds * SAMPLE_RATE:
                 raise AudioError('query', f'is {len(wave) / SAMPLE_RATE:.1f} s long; the model takes at most {self.parts.max_seconds:g} s',
-                                 'speak faster or pick a shorter sentence')
+                                 'raise "rate (×)"' + ('' if upload else ' or pick a shorter sentence'))
             probs, vec = self.parts.hear(wave); t['hear'] = time.perf_counter() - t0 - sum(t.values())
             reply = self.parts.answer(wave); t['answer'] = time.perf_counter() - t0 - sum(t.values())
             reply_wave = self._speak(reply); t['speak'] = time.perf_counter() - t0 - sum(t.values())
+            view = self._view(wave, np.asarray(probs), vec, reply, reply_wave)       # everything drawn, computed first
         except Exception as e:
-            self.message.value = _html(f'{type(e).__name__}: {e}' if not isinstance(e, AudioError) else str(e), 'error')
+            said = str(e) if isinstance(e, AudioError) else f'{type(e).__name__}: {e}'
+            kept = f' — the charts, audio and reply below are still those of {self.shown}' if self.shown else ''
+            self.message.value = _html(said + kept, 'error')
+            self.timing.value = _html('not updated', 'note')
             return
         self.wave, self.probs, self.reply, self.reply_wave = wave, np.asarray(probs), reply, reply_wave
-        self._draw(vec); t['draw'] = time.perf_counter() - t0 - sum(t.values())
+        self._draw(view); t['draw'] = time.perf_counter() - t0 - sum(t.values())
+        self.shown = what
         self.seconds = {k: round(v, 3) for k, v in t.items()} | {'total': round(time.perf_counter() - t0, 3)}
         self.message.value = ''
         self.timing.value = _html('updated in ' + ', '.join(f'{k} {v:.2f} s' for k, v in self.seconds.items()), 'note')
@@ -392,26 +448,33 @@ class ProbePanel:
         vec = reply.get('emotion_vec_pred')
         return self.parts.speak(reply, vec)
 
-    def _draw(self, vec):
+    def _view(self, wave, probs, vec, reply, reply_wave) -> dict:
+        "Everything the panel shows for one result, computed (a failure here leaves the panel as it was)."
+        xy = self.parts.emotion_map.project(vec) if self.parts.emotion_map is not None else None
+        return dict(probs=[float(p) for p in probs], top=int(probs.argmax()), xy=None if xy is None else [float(xy[0]), float(xy[1])],
+                    spec=_spectrogram_data(wave), query=wav_bytes(wave, SAMPLE_RATE),
+                    text=escape(str(reply.get('text') or '(the model replied with no words)')),   # the model's words: text, not markup
+                    emotion=escape(str(reply.get('reply_emotion', '?'))),
+                    reply=None if reply_wave is None else wav_bytes(*reply_wave))
+
+    def _draw(self, v: dict):
         with self.bars.fig.batch_update():
-            self.bars.fig.data[0].y = [float(p) for p in self.probs]
-            self.bars.fig.data[0].marker.color = ['#e45756' if i == int(self.probs.argmax()) else '#4c78a8' for i in range(len(EMOTIONS))]
+            self.bars.fig.data[0].y = v['probs']
+            self.bars.fig.data[0].marker.color = ['#e45756' if i == v['top'] else '#4c78a8' for i in range(len(EMOTIONS))]
         self.bars.refresh()
-        if self.parts.emotion_map is not None:
-            xy = self.parts.emotion_map.project(vec)
-            with self.map.fig.batch_update(): self.map.fig.data[-1].x, self.map.fig.data[-1].y = [float(xy[0])], [float(xy[1])]
+        if v['xy'] is not None:
+            with self.map.fig.batch_update(): self.map.fig.data[-1].x, self.map.fig.data[-1].y = [v['xy'][0]], [v['xy'][1]]
             self.map.refresh()
-        _show_spectrogram(self.spec, self.wave)
-        self.query_audio.value = wav_bytes(self.wave, SAMPLE_RATE)
-        self.reply_text.value = f'<i>{self.reply.get("text") or "(the model replied with no words)"}</i>'
-        self.reply_emotion.value = f'predicted reply emotion: <b>{self.reply.get("reply_emotion", "?")}</b>'
-        if self.reply_wave is None:
+        _show_spectrogram(self.spec, data=v['spec'])
+        self.query_audio.value = v['query']
+        self.reply_text.value = f"<i>{v['text']}</i>"
+        self.reply_emotion.value = f"predicted reply emotion: <b>{v['emotion']}</b>"
+        if v['reply'] is None:
             self.reply_audio.layout.display = 'none'
             self.note.value = _html(self.parts.note or 'The audio reply needs stage 2.', 'note')
         else:
-            w, sr = self.reply_wave
             self.reply_audio.layout.display = None
-            self.reply_audio.value = wav_bytes(w, sr)
+            self.reply_audio.value = v['reply']
 
 # %% ../nbs/17_widgets.ipynb #1a8b4ca8
 class EmotionComparator:
@@ -450,7 +513,7 @@ class EmotionComparator:
         with self.heat.fig.batch_update(): self.heat.fig.data[0].z = np.stack([r['probs'] for r in rows])
         self.heat.refresh()
         cells = ''.join(f'<tr><td>{r["emotion"]}</td><td><b>{EMOTIONS[int(r["probs"].argmax())]}</b></td>'
-                        f'<td>{r["reply"].get("reply_emotion", "?")}</td><td><i>{r["reply"].get("text", "")}</i></td></tr>' for r in rows)
+                        f'<td>{escape(str(r["reply"].get("reply_emotion", "?")))}</td><td><i>{escape(str(r["reply"].get("text", "")))}</i></td></tr>' for r in rows)
         self.table.value = ('<table><tr><th>spoken</th><th>heard</th><th>reply emotion</th><th>reply</th></tr>'
                             f'{cells}</table>')
         player = lambda w, sr: W.Audio(value=wav_bytes(w, sr), format='wav', autoplay=False, layout=W.Layout(width='160px'))
@@ -490,8 +553,10 @@ class EmotionMorph:
     def new_reply(self):
         "Answer the chosen sentence (spoken neutrally) once; the morph then only changes the voice of that reply."
         try: self.reply = self.parts.answer(self.parts.say(self.sentence.value, self.voice.value, 'neutral', Controls()))
-        except Exception as e: self.message.value = _html(f'{type(e).__name__}: {e}', 'error'); return
-        self.reply_text.value = f'reply: <i>{self.reply.get("text", "")}</i>'
+        except Exception as e:                                          # no reply to speak: not the previous sentence's
+            self.reply, self.reply_text.value, self.audio.value = None, '', b''
+            self.message.value = _html(f'{type(e).__name__}: {e}', 'error'); return
+        self.reply_text.value = f'reply: <i>{escape(str(self.reply.get("text", "")))}</i>'
         self.update()
 
     def update(self):

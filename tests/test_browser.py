@@ -137,7 +137,7 @@ def test_widgets_notebook_in_jupyterlab(lab, spoken_wav):
             with page.expect_file_chooser(timeout=STEP_MS) as chooser:
                 panel.locator('.widget-upload').click(timeout=STEP_MS)
             chooser.value.set_files(files=[{'name': 'notes.txt', 'mimeType': 'text/plain', 'buffer': b'this is not audio'}])
-            panel.get_by_text('Upload refused').wait_for(timeout=STEP_MS)   # shown next to the upload button
+            panel.get_by_text('cannot be decoded').wait_for(timeout=STEP_MS)   # the reason, next to the upload button
             assert not page.evaluate(ERRORS)
             # the record button: the browser's (fake) microphone → the kernel, through the upload's checks → the chart
             record = panel.locator('.eol-mic-button')

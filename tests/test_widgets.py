@@ -214,7 +214,7 @@ def test_read_upload_and_wav_bytes():
     back, sr = sf.read(io.BytesIO(wav_bytes(w, 8000)))
     assert sr == 8000 and np.abs(back - w).max() < 1e-3
     assert len(read_upload(wav_file(w, 8000), 'x.wav')) == 16000
-    with pytest.raises(Exception, match='too long'): read_upload(wav_file(w, 8000), 'x.wav', max_seconds=0.5)
+    with pytest.raises(AudioError, match='too long'): read_upload(wav_file(w, 8000), 'x.wav', max_seconds=0.5)
 
 
 def test_kit_parts_on_smoke(smoke_cfg, smoke_settings):
@@ -260,5 +260,74 @@ def test_upload_names_are_text_not_paths(name, tmp_path):
     with pytest.raises(AudioError) as e: read_upload(b'not audio', name)
     label = upload_label(name)
     assert str(e.value).startswith(label) and len(label) <= 60 and '/' not in label and '\x00' not in label
+    assert 'cannot be decoded' in str(e.value)                                         # the problem, whatever the name
     shown = _html(f'Upload refused: {e.value}', 'error')
     assert '<b>' not in shown and ('&lt;b&gt;' in shown or '<' not in label)              # shown as text
+
+
+def test_a_failure_keeps_the_previous_result_and_says_so():
+    "A model or a drawing that fails leaves every chart, the audio and the reply as they were, and the message says whose they are."
+    parts = cue_parts(); ok = parts.answer; state = {'fail': None}
+    def answer(w):
+        if state['fail'] == 'model': raise RuntimeError('the model is tired')
+        r = ok(w)
+        return {**r, 'text': '<b>bold</b> & more'} if state['fail'] == 'markup' else r
+    rng = np.random.default_rng(1)
+    d = len(parts.prototypes['happy'])
+    emap = fit_emotion_map(rng.normal(size=(30, d)), [EMOTIONS[i % 6] for i in range(30)])
+    real = emap.project
+    def project(v):
+        if state['fail'] == 'draw': raise ValueError('a vector of another size')
+        return real(v)
+    emap.project = project
+    p = ProbePanel(replace(parts, answer=answer, emotion_map=emap), live=True)
+    seen = lambda: (list(p.bars.fig.data[0].y), p.map.fig.data[-1].x, p.query_audio.value, p.reply_text.value)
+    before = seen()
+    for fail, said in (('model', 'RuntimeError: the model is tired'), ('draw', 'ValueError: a vector of another size')):
+        state['fail'] = fail; p.pitch.value += 2
+        assert said in p.message.value and 'still those of &quot;' in p.message.value, p.message.value
+        assert seen() == before and p.timing.value.endswith('not updated</span>'), fail   # nothing half-drawn
+    state['fail'] = 'markup'; p.pitch.value += 2
+    assert p.message.value == '' and '&lt;b&gt;bold&lt;/b&gt; &amp; more' in p.reply_text.value and seen() != before
+
+
+def test_an_upload_says_what_the_panel_uses(panel):
+    "In upload mode the sentence controls are off; back on a sentence the upload waits; a refused second file keeps the first."
+    t = np.arange(24000) / 16000
+    browser_upload(panel, 'hum.wav', wav_file(0.3 * np.sin(2 * np.pi * 180 * t)))
+    assert panel.sentence.disabled and panel.voice.disabled and panel.emotion.disabled
+    browser_upload(panel, 'notes.txt', b'this is not audio')
+    assert 'cannot be decoded' in panel.upload_status.value and 'the panel still uses hum.wav' in panel.upload_status.value
+    assert len(panel.wave) == 24000                                      # still the hum
+    panel.source.value = 'sentence'
+    assert not panel.sentence.disabled and 'hum.wav is uploaded: switch source to upload to hear it' in panel.upload_status.value
+    panel.source.value = 'upload'
+    assert 'using hum.wav (1.5 s)' in panel.upload_status.value and len(panel.wave) == 24000
+
+
+def test_ipywidgets_7_uploads_and_display():
+    "Colab's ipywidgets 7: an upload's value is {name: {'metadata', 'content'}}, and a widget has no _repr_mimebundle_."
+    from IPython.core.interactiveshell import InteractiveShell
+    from IPython.utils.capture import capture_output
+    from emotion_omni_lite.widgets import show_with_fallback
+    p = ProbePanel(cue_parts(), live=True)
+    content = wav_file(0.3 * np.sin(2 * np.pi * 180 * np.arange(16000) / 16000))
+    p._on_upload({'new': {'hum.wav': {'metadata': {'name': 'hum.wav', 'type': 'audio/wav', 'size': len(content)}, 'content': content}}})
+    assert 'using hum.wav (1.0 s)' in p.upload_status.value and p.source.value == 'upload'
+    class Seven:                                                          # displays itself, as ipywidgets 7 widgets do
+        def _ipython_display_(self): print('shown by itself')
+    InteractiveShell.instance()
+    with capture_output() as c: show_with_fallback(Seven(), [p.bars.fig])
+    assert 'shown by itself' in c.stdout
+
+
+def test_a_recording_is_read_once_and_each_refusal_is_said():
+    from emotion_omni_lite.widgets import mic_recorder
+    takes, errors = [], []
+    mic = mic_recorder(6.0, on_take=takes.append, on_error=errors.append)
+    if mic is None: pytest.skip('anywidget is not installed')
+    import base64
+    mic.wav_b64 = base64.b64encode(b'RIFF....').decode(); mic.takes += 1
+    assert takes == [b'RIFF....'] and mic.wav_b64 == ''                   # not kept in the widget's (saved) state
+    mic.error = 'the browser was not allowed to use it'; mic.error = 'the browser was not allowed to use it'
+    assert errors == ['the browser was not allowed to use it'] * 2 and mic.error == ''
