@@ -305,7 +305,8 @@ def _map_fig(emap: Optional[EmotionMap]):
             pts = emap.points[[i for i, l in enumerate(emap.labels) if l == e]]
             f.add_scatter(x=pts[:, 0], y=pts[:, 1], mode='markers', name=e, marker=dict(size=5, opacity=0.5, color=EMOTION_COLORS[e]))
     f.add_scatter(x=[], y=[], mode='markers', name='this utterance', marker=dict(symbol='star', size=16, color='black'))
-    return f.update_layout(title='Emotion map of the data set (PCA)', height=260, width=420,
+    title = 'Emotion map of the data set (PCA)' if emap is not None else 'Emotion map: these parts have none (kit_parts draws it)'
+    return f.update_layout(title=title, height=260, width=420,
                            margin=dict(l=30, r=10, t=40, b=30), legend=dict(font=dict(size=9)))
 
 def _spec_fig(title='Mel spectrogram and pitch'):
@@ -491,7 +492,7 @@ class EmotionComparator:
                         yaxis=dict(autorange='reversed'), margin=dict(l=80, r=10, t=40, b=40))
         self.heat = LiveFigure(f, 'eol-comparator', live)
         self.players = W.HBox([])
-        self.rows = []
+        self.rows, self.shown = [], ''
         self.button.on_click(lambda b: self.compare())
         self.widget = W.VBox([W.HBox([self.sentence, self.voice, self.button]), self.message,
                               W.HBox([self.heat.widget, self.table]), self.players])
@@ -500,7 +501,8 @@ class EmotionComparator:
 
     def compare(self):
         "Speak the sentence in each emotion, hear and answer each one."
-        rows = []
+        rows, what = [], f'"{self.sentence.value}" ({self.voice.value})'
+        self.button.disabled = True                                     # one comparison at a time: a click waits for this one
         try:
             for e in EMOTIONS:
                 w = self.parts.say(self.sentence.value, self.voice.value, e, Controls())
@@ -508,8 +510,10 @@ class EmotionComparator:
                 said = self.parts.speak(r, r.get('emotion_vec_pred')) if self.parts.speak else None
                 rows.append(dict(emotion=e, wave=w, probs=np.asarray(p), reply=r, reply_wave=said))
         except Exception as ex:
-            self.message.value = _html(f'{type(ex).__name__}: {ex}', 'error'); return
-        self.rows, self.message.value = rows, ''
+            kept = f' — the table below is still that of {self.shown}' if self.rows else ''
+            self.message.value = _html(f'{type(ex).__name__}: {ex}{kept}', 'error'); return
+        finally: self.button.disabled = False
+        self.rows, self.shown, self.message.value = rows, what, _html(f'spoken and heard: {what}', 'note')
         with self.heat.fig.batch_update(): self.heat.fig.data[0].z = np.stack([r['probs'] for r in rows])
         self.heat.refresh()
         cells = ''.join(f'<tr><td>{r["emotion"]}</td><td><b>{EMOTIONS[int(r["probs"].argmax())]}</b></td>'
@@ -563,7 +567,10 @@ class EmotionMorph:
         "Speak the reply with the morphed emotion vector."
         if self.parts.speak is None:
             self.message.value = _html(self.parts.note or 'The emotion morph needs stage 2 (the speech decoder).', 'note'); return
-        if self.reply is None or not self.parts.prototypes: return
+        if len(self.parts.prototypes) < 2:                               # nothing to slide between
+            self.message.value = _html('The morph slides between the reply emotion vectors of two reply emotions: these parts '
+                                       f'hold {len(self.parts.prototypes)} (kit_parts gives the trained run\'s).', 'note'); return
+        if self.reply is None: return
         try:
             self.vec = morph_vector(self.parts.prototypes, self.a.value, self.b.value, self.alpha.value)
             w, sr = self.parts.speak(self.reply, self.vec)

@@ -169,12 +169,12 @@ def test_comparator_button():
     assert z.shape == (6, 6) and np.allclose(z.sum(1), 1, atol=1e-4)
     assert not np.allclose(z[EMOTIONS.index('happy')], z[EMOTIONS.index('sad')])
     assert all(f'<td>{e}</td>' in c.table.value for e in EMOTIONS)
-    assert len(c.players.children) == 6 and c.message.value == ''
+    assert len(c.players.children) == 6 and f'spoken and heard: &quot;{c.sentence.value}&quot;' in c.message.value
     z0 = z.copy(); c.voice.value = c.voice.options[1]; c.button.click()
     assert not np.allclose(np.asarray(c.heat.fig.data[0].z), z0)
     assert all(len(p.children) == 2 for p in c.players.children)          # query players only: no stage 2
     c2 = EmotionComparator(replace(cue_parts(), speak=tone_speak), live=True); c2.compare()
-    assert len(c2.players.children) == 6 and c2.message.value == '', c2.message.value
+    assert len(c2.players.children) == 6 and 'spoken and heard' in c2.message.value, c2.message.value
     assert all(len(p.children) == 4 for p in c2.players.children)         # and the spoken replies
 
 
@@ -331,3 +331,34 @@ def test_a_recording_is_read_once_and_each_refusal_is_said():
     assert takes == [b'RIFF....'] and mic.wav_b64 == ''                   # not kept in the widget's (saved) state
     mic.error = 'the browser was not allowed to use it'; mic.error = 'the browser was not allowed to use it'
     assert errors == ['the browser was not allowed to use it'] * 2 and mic.error == ''
+
+
+def test_a_comparison_that_fails_keeps_the_last_table_and_says_whose():
+    parts = cue_parts(); ok = parts.answer; state = {'fail': False}
+    def answer(w):
+        if state['fail']: raise RuntimeError('the model is tired')
+        return ok(w)
+    c = EmotionComparator(replace(parts, answer=answer), live=True); c.compare()
+    table, first = c.table.value, c.sentence.value
+    state['fail'] = True; c.sentence.value = c.sentence.options[1]; c.compare()
+    assert 'RuntimeError: the model is tired' in c.message.value and f'still that of &quot;{first}&quot;' in c.message.value
+    assert c.table.value == table and not c.button.disabled                 # the button is back for the next try
+
+
+def test_a_morph_needs_two_reply_emotions():
+    m = EmotionMorph(replace(cue_parts(), speak=tone_speak, prototypes={'neutral': np.eye(4)[0]}), live=True)
+    assert 'two reply emotions' in m.message.value and 'hold 1' in m.message.value and m.wave is None
+
+
+def test_a_morph_whose_new_reply_fails_speaks_no_old_one():
+    parts = cue_parts(); ok = parts.answer; state = {'fail': False}
+    def answer(w):
+        if state['fail']: raise RuntimeError('the model is tired')
+        return ok(w)
+    protos = {'neutral': np.eye(4)[0], 'happy': np.eye(4)[3]}
+    m = EmotionMorph(replace(parts, answer=answer, speak=tone_speak, prototypes=protos), live=True)
+    assert m.reply is not None and m.audio.value
+    state['fail'] = True; m.sentence.value = m.sentence.options[1]
+    assert m.reply is None and m.reply_text.value == '' and m.audio.value == b'' and 'the model is tired' in m.message.value
+    m.alpha.value = 1.0                                                    # nothing to speak: the error stays
+    assert m.audio.value == b'' and 'the model is tired' in m.message.value
