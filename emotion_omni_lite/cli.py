@@ -335,9 +335,13 @@ def main(argv=None):
     except CourseError as e:                                         # the pages are written; some notebooks failed in them
         print(f"eol {a.cmd}: {e}", file=sys.stderr); sys.exit(1)
     except OSError as e:
-        where = Path(e.filename) if e.filename else None
-        block = next((p for p in (where, *where.parents) if p.exists() and not p.is_dir()), None) if where else None
-        if isinstance(e, (FileExistsError, NotADirectoryError)) and block is not None:   # a file where a folder is made
+        block = None
+        if isinstance(e, (FileExistsError, NotADirectoryError)) and e.filename:       # a file where a folder is made?
+            try:
+                where = Path(os.fsdecode(e.filename))
+                block = next((p for p in (where, *where.parents) if p.exists() and not p.is_dir()), None)
+            except (OSError, TypeError, ValueError): block = None       # cannot look: the general message below
+        if block is not None:
             print(f"eol {a.cmd}: {where}: {block} is a file, not a folder: move it, or choose another path (the data and "
                   "runs folders: data_dir / out_dir in settings.ini, EOL_DATA_DIR / EOL_OUT_DIR)", file=sys.stderr); sys.exit(2)
         where = e.filename or 'a file the kit writes'                # an unwritable or full folder, a read-only file system

@@ -292,8 +292,8 @@ def _build(cfg: OmniConfig, s: Settings, root: Path, want: str, force: bool) -> 
         plan = _external_rows(cfg, s)
     else:
         plan = plan_dialogues(cfg, s.seed); _check_plan(cfg, plan)      # a bad config deletes nothing, even with force
-    if force:
-        for n in ('audio', 'dialogues', 'units', 'manifest.jsonl', 'build.json'):
+    if force:                                                          # recordings you bring are yours: never deleted
+        for n in ('dialogues', 'build.json') if cfg.units.kind == 'external' else ('audio', 'dialogues', 'units', 'manifest.jsonl', 'build.json'):
             p = root / n
             if p.is_dir(): shutil.rmtree(p)
             elif p.exists(): p.unlink()

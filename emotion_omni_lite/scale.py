@@ -20,8 +20,8 @@ from .decoder import SPECIALS, build_fusion, build_speech_decoder
 
 # %% auto #0
 __all__ = ['PART_BUILDERS', 'PUBLISHED', 'PARTS_PER_STAGE', 'GPU_GIB', 'GPU_HEADROOM', 'PLANS', 'n_params', 'count_parts',
-           'param_table', 'format_table', 'activation_bytes', 'stage_memory', 'per_gpu_bytes', 'gpus_needed',
-           'memory_plan', 'format_memory']
+           'param_table', 'format_table', 'speech_positions', 'activation_bytes', 'stage_memory', 'per_gpu_bytes',
+           'gpus_needed', 'memory_plan', 'format_memory']
 
 # %% ../nbs/90_scale.ipynb #e66c34f2
 PART_BUILDERS = {  # part: builder — each makes the module from the config alone
@@ -112,6 +112,11 @@ def _meta_saved(fn, modules: Sequence[nn.Module]) -> int:
     finally: F.scaled_dot_product_attention = plain
     return sum(saved.values())
 
+def speech_positions(cfg: OmniConfig, frames: int) -> int:
+    "The LLM positions the adapter makes of `frames` encoder frames: one per `adapter.k`, in each stream when they are interleaved."
+    streams = 2 if cfg.adapter.mode == 'interleave' and cfg.adapter.emotion_stream else 1
+    return streams * (frames // cfg.adapter.k)
+
 def _stage1_forward(cfg: OmniConfig, layers: int, batch: int, speech_frames: int, text_tokens: int, dtype) -> Callable:
     "Stage 1's forward (adapter → LLM with LoRA → loss and emotion head) on meta tensors, with `layers` LLM layers."
     import warnings
@@ -125,7 +130,7 @@ def _stage1_forward(cfg: OmniConfig, layers: int, batch: int, speech_frames: int
         emo = torch.empty(batch, speech_frames, c.emotion_encoder.dim, dtype=dtype)
         n50 = torch.full((batch,), speech_frames)
         text = torch.empty(batch, text_tokens, c.llm.hidden_size, dtype=dtype)
-        labels = torch.zeros(batch, text_tokens + speech_frames // c.adapter.k, dtype=torch.long)
+        labels = torch.zeros(batch, text_tokens + speech_positions(c, speech_frames), dtype=torch.long)
     def run():
         sp, _ = adapter(sem, emo, n50)
         out = llm(inputs_embeds=torch.cat([sp, text], 1), labels=labels, output_hidden_states=True)
@@ -161,7 +166,7 @@ def activation_bytes(cfg: OmniConfig, stage: str, batch: int = 1, query_seconds:
         frames -= frames % cfg.adapter.k
         prompt = prompt_tokens                                          # system prompt and chat template, in tokens
         f = lambda n: _meta_saved(*_stage1_forward(cfg, n, batch, frames, prompt + reply_tokens, dtype))
-        layers, width, seq = cfg.llm.num_layers, cfg.llm.hidden_size, frames // cfg.adapter.k + prompt + reply_tokens
+        layers, width, seq = cfg.llm.num_layers, cfg.llm.hidden_size, speech_positions(cfg, frames) + prompt + reply_tokens
         logits = seq * cfg.llm.vocab_size                               # the LM head scores every position
     elif stage == 'stage2':
         units = int(reply_seconds * cfg.units.rate_hz)
@@ -218,9 +223,11 @@ def memory_plan(cfg: OmniConfig, **shapes) -> dict:
             raise ConfigError(f"{k}={v}: the memory plan sizes at most {limits[k]} (an hour): give a smaller --{k.replace('_', '-')}")
     q, r = shapes.get('query_seconds', 15.0), shapes.get('reply_tokens', 64)   # activation_bytes' defaults
     frames = int(q * cfg.semantic_encoder.frame_rate)
-    seq = frames // cfg.adapter.k + 32 + r                             # what stage 1's LLM reads: speech, a 32-token prompt, the reply
+    streams = 2 if cfg.adapter.mode == 'interleave' and cfg.adapter.emotion_stream else 1   # interleaved: both streams' frames
+    seq = speech_positions(cfg, frames) + 32 + r                       # what stage 1's LLM reads: speech, a 32-token prompt, the reply
     if seq > cfg.llm.max_position_embeddings:
-        raise ConfigError(f"stage 1 would read {seq} positions ({frames} query frames / adapter.k={cfg.adapter.k}, a 32-token "
+        raise ConfigError(f"stage 1 would read {seq} positions ({frames} query frames / adapter.k={cfg.adapter.k}"
+                          f"{' in each of two interleaved streams' if streams == 2 else ''}, a 32-token "
                           f"prompt and {r} reply tokens), beyond the LLM's context (llm.max_position_embeddings="
                           f"{cfg.llm.max_position_embeddings}): give a shorter --query-seconds or fewer --reply-tokens")
     out = {}

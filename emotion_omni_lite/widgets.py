@@ -359,7 +359,7 @@ class ProbePanel:
         self.bars, self.map = LiveFigure(_bars_fig(), 'eol-emotion-bars', live), LiveFigure(_map_fig(P.emotion_map), 'eol-emotion-map', live)
         self.spec = LiveFigure(_spec_fig(), 'eol-spectrogram', live)
         self.uploaded, self.wave, self.probs, self.reply, self.reply_wave, self.seconds = None, None, None, None, None, {}
-        self.uploaded_label, self.shown = '', ''
+        self.uploaded_label, self.upload_notes, self.shown, self.recordings = '', '', '', 0
         for w in (self.sentence, self.voice, self.emotion, self.pitch, self.range, self.rate, self.loudness, self.source):
             w.observe(lambda ch: self.update(), 'value')
         self.upload.observe(self._on_upload, 'value')
@@ -399,9 +399,10 @@ class ProbePanel:
             self.upload_status.value = _html(f'{what} refused: {e}{still}', 'error'); return
         except Exception as e:                                          # a full disk, too little memory …: said, not lost
             self.upload_status.value = _html(f'{what} failed: {type(e).__name__}: {e}{still}', 'error'); return
-        self.uploaded, self.uploaded_label = wave, upload_label(name)
-        self.upload_status.value = _html(f'using {self.uploaded_label} ({len(self.uploaded) / SAMPLE_RATE:.1f} s)'
-                                         + ''.join(f'; {n}' for n in notes), 'note')
+        self.recordings += what == 'Recording'
+        self.uploaded, self.upload_notes = wave, ''.join(f'; {n}' for n in notes)   # its warnings stay beside its name
+        self.uploaded_label = upload_label(name) + (f' (take {self.recordings})' if what == 'Recording' else '')
+        self.upload_status.value = _html(f'using {self.uploaded_label} ({len(self.uploaded) / SAMPLE_RATE:.1f} s){self.upload_notes}', 'note')
         if self.source.value == 'upload': self.update()
         else: self.source.value = 'upload'                               # triggers update()
 
@@ -420,7 +421,7 @@ class ProbePanel:
         if not upload and self.uploaded is not None:
             self.upload_status.value = _html(f'{self.uploaded_label} is uploaded: switch source to upload to hear it', 'note')
         elif upload and self.uploaded is not None:
-            self.upload_status.value = _html(f'using {self.uploaded_label} ({len(self.uploaded) / SAMPLE_RATE:.1f} s)', 'note')
+            self.upload_status.value = _html(f'using {self.uploaded_label} ({len(self.uploaded) / SAMPLE_RATE:.1f} s){self.upload_notes}', 'note')
         what = self.uploaded_label if upload else f'"{self.sentence.value}" ({self.voice.value}, {self.emotion.value})'
         try:
             wave = self.query_wave(); t['voice'] = time.perf_counter() - t0
@@ -509,21 +510,22 @@ class EmotionComparator:
                 p, _ = self.parts.hear(w); r = self.parts.answer(w)
                 said = self.parts.speak(r, r.get('emotion_vec_pred')) if self.parts.speak else None
                 rows.append(dict(emotion=e, wave=w, probs=np.asarray(p), reply=r, reply_wave=said))
+            heat = np.stack([r['probs'] for r in rows])                 # everything shown, built before anything is
+            cells = ''.join(f'<tr><td>{r["emotion"]}</td><td><b>{EMOTIONS[int(r["probs"].argmax())]}</b></td>'
+                            f'<td>{escape(str(r["reply"].get("reply_emotion", "?")))}</td><td><i>{escape(str(r["reply"].get("text", "")))}</i></td></tr>' for r in rows)
+            player = lambda w, sr: W.Audio(value=wav_bytes(w, sr), format='wav', autoplay=False, layout=W.Layout(width='160px'))
+            players = [W.VBox([W.HTML(f'<b>{r["emotion"]}</b>'), player(r['wave'], SAMPLE_RATE)] +
+                              ([W.HTML('reply'), player(*r['reply_wave'])] if r['reply_wave'] is not None else [])) for r in rows]
         except Exception as ex:
             kept = f' — the table below is still that of {self.shown}' if self.rows else ''
             self.message.value = _html(f'{type(ex).__name__}: {ex}{kept}', 'error'); return
         finally: self.button.disabled = False
         self.rows, self.shown, self.message.value = rows, what, _html(f'spoken and heard: {what}', 'note')
-        with self.heat.fig.batch_update(): self.heat.fig.data[0].z = np.stack([r['probs'] for r in rows])
+        with self.heat.fig.batch_update(): self.heat.fig.data[0].z = heat
         self.heat.refresh()
-        cells = ''.join(f'<tr><td>{r["emotion"]}</td><td><b>{EMOTIONS[int(r["probs"].argmax())]}</b></td>'
-                        f'<td>{escape(str(r["reply"].get("reply_emotion", "?")))}</td><td><i>{escape(str(r["reply"].get("text", "")))}</i></td></tr>' for r in rows)
         self.table.value = ('<table><tr><th>spoken</th><th>heard</th><th>reply emotion</th><th>reply</th></tr>'
                             f'{cells}</table>')
-        player = lambda w, sr: W.Audio(value=wav_bytes(w, sr), format='wav', autoplay=False, layout=W.Layout(width='160px'))
-        self.players.children = [W.VBox([W.HTML(f'<b>{r["emotion"]}</b>'), player(r['wave'], SAMPLE_RATE)] +
-                                        ([W.HTML('reply'), player(*r['reply_wave'])] if r['reply_wave'] is not None else []))
-                                 for r in rows]
+        self.players.children = players
 
 # %% ../nbs/17_widgets.ipynb #b7aa991f
 def morph_vector(prototypes: dict, a: str, b: str, alpha: float) -> np.ndarray:
@@ -554,11 +556,16 @@ class EmotionMorph:
 
     def _ipython_display_(self): show_with_fallback(self.widget, [self.spec.fig], self.reply_text.value + self.message.value)
 
+    def _silence(self):
+        "No speech shown: the audio, what the encoder hears in it and its spectrogram cleared."
+        self.wave, self.audio.value, self.heard.value = None, b'', ''
+        _show_spectrogram(self.spec, data=(np.zeros((1, 1)), np.zeros(1), np.zeros(0), np.zeros(0)))
+
     def new_reply(self):
         "Answer the chosen sentence (spoken neutrally) once; the morph then only changes the voice of that reply."
         try: self.reply = self.parts.answer(self.parts.say(self.sentence.value, self.voice.value, 'neutral', Controls()))
         except Exception as e:                                          # no reply to speak: not the previous sentence's
-            self.reply, self.reply_text.value, self.audio.value = None, '', b''
+            self.reply, self.reply_text.value = None, ''; self._silence()
             self.message.value = _html(f'{type(e).__name__}: {e}', 'error'); return
         self.reply_text.value = f'reply: <i>{escape(str(self.reply.get("text", "")))}</i>'
         self.update()
@@ -574,8 +581,8 @@ class EmotionMorph:
         try:
             self.vec = morph_vector(self.parts.prototypes, self.a.value, self.b.value, self.alpha.value)
             w, sr = self.parts.speak(self.reply, self.vec)
-        except Exception as e:
-            self.message.value = _html(f'{type(e).__name__}: {e}', 'error'); return
+        except Exception as e:                                          # this reply's speech failed: no older one stays
+            self._silence(); self.message.value = _html(f'{type(e).__name__}: {e}', 'error'); return
         self.wave, self.message.value = (w, sr), ''
         w16 = resample(torch.as_tensor(np.asarray(w, np.float32)), sr, SAMPLE_RATE)   # [T at 16 kHz]
         self.audio.value = wav_bytes(w, sr)

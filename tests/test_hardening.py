@@ -764,3 +764,13 @@ def test_a_benchmark_says_the_kits_errors_as_eol_does(capsys):
     with pytest.raises(SystemExit) as e: cli.run_script(needs_a_run, 'benchmarks/bench_x.py')
     assert e.value.code == 2 and capsys.readouterr().err.startswith("benchmarks/bench_x.py: stage 'asr' has no run")
     assert cli.run_script(lambda: 7, 'benchmarks/bench_x.py') == 7
+
+
+def test_the_memory_plan_counts_both_streams_of_an_interleaved_adapter():
+    from emotion_omni_lite.scale import memory_plan
+    cfg = get_config('lite', **{'adapter.mode': 'interleave'})
+    memory_plan(cfg, query_seconds=15)                                   # 2 × 150 + 32 + 64 = 396 positions: it fits
+    with pytest.raises(ConfigError, match=r'stage 1 would read 696 positions \(1500 query frames / adapter\.k=5 in each of two '
+                                          r'interleaved streams'):
+        memory_plan(cfg, query_seconds=30)                               # 2 × 300 + 96: beyond lite's 512
+    memory_plan(get_config('lite'), query_seconds=30)                    # 396 in one stream: it fits

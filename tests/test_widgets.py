@@ -303,6 +303,13 @@ def test_an_upload_says_what_the_panel_uses(panel):
     assert not panel.sentence.disabled and 'hum.wav is uploaded: switch source to upload to hear it' in panel.upload_status.value
     panel.source.value = 'upload'
     assert 'using hum.wav (1.5 s)' in panel.upload_status.value and len(panel.wave) == 24000
+    browser_upload(panel, 'loud.wav', wav_file(np.clip(2 * np.sin(2 * np.pi * 180 * t), -1, 1)))   # clipped: a warning
+    assert 'clipped' in panel.upload_status.value
+    panel.pitch.value = 2                                                # the warning stays beside the file's name
+    assert 'using loud.wav (1.5 s)' in panel.upload_status.value and 'clipped' in panel.upload_status.value
+    panel.load_upload(wav_file(0.3 * np.sin(2 * np.pi * 200 * t)), 'microphone.wav', 'Recording')
+    panel.load_upload(wav_file(0.3 * np.sin(2 * np.pi * 220 * t)), 'microphone.wav', 'Recording')
+    assert 'using microphone.wav (take 2)' in panel.upload_status.value   # two takes told apart
 
 
 def test_ipywidgets_7_uploads_and_display():
@@ -360,5 +367,6 @@ def test_a_morph_whose_new_reply_fails_speaks_no_old_one():
     assert m.reply is not None and m.audio.value
     state['fail'] = True; m.sentence.value = m.sentence.options[1]
     assert m.reply is None and m.reply_text.value == '' and m.audio.value == b'' and 'the model is tired' in m.message.value
+    assert m.wave is None and m.heard.value == '' and len(m.spec.fig.data[1].y) == 0   # nothing of the old reply's speech
     m.alpha.value = 1.0                                                    # nothing to speak: the error stays
     assert m.audio.value == b'' and 'the model is tired' in m.message.value
