@@ -600,10 +600,11 @@ def set_fields(cfg: OmniConfig, **changes) -> OmniConfig:
             raise ConfigError(f"{dotted} is a group of settings: change one of its fields, e.g. {dotted}.{fields(getattr(obj, parts[-1]))[0].name}")
     return OmniConfig.from_dict(d)
 
-def checkpoint_load_error(part: str, source, e: Exception) -> ConfigError:
-    "What to say when a checkpoint does not load (`part`: the config field it came from, e.g. 'llm.pretrained', or the run): a local folder damaged or missing, or a hub name not cached here."
+def checkpoint_load_error(part: str, source, e: Exception, fix: str = '') -> ConfigError:
+    "What to say when a checkpoint does not load (`part`: the config field it came from, e.g. 'llm.pretrained', or the run): a local folder damaged or missing, or a hub name not cached here; `fix`: what to do instead of copying it again (a run the kit trained)."
     src, first = str(source), (str(e).strip().splitlines() or [''])[0][:120]
     p = Path(src).expanduser()
+    if p.is_dir() and fix: return ConfigError(f"{part}: the checkpoint in {src} does not load ({type(e).__name__}: {first}): {fix}")
     if p.is_dir():
         return ConfigError(f"{part}: the checkpoint in {src} does not load ({type(e).__name__}: {first}): its files "
                            "are damaged or incomplete — copy or download it again")

@@ -9,8 +9,8 @@ from typing import Optional, Sequence
 import torch
 from torch import nn
 
-from .config import (OmniConfig, Settings, check_checkpoint, checkpoint_faults, checkpoint_load_error,
-                                      refuse_partial_load)
+from .config import (ConfigError, OmniConfig, Settings, check_checkpoint, checkpoint_faults,
+                                      checkpoint_load_error, refuse_partial_load)
 from .train import frozen_dtype
 from .stages import StageJob, require_stage
 from .dataset import load_dialogues
@@ -102,14 +102,18 @@ def _load_tokenizer(path):
     if tok.pad_token is None: tok.pad_token = PAD_TOKEN if PAD_TOKEN in tok.get_vocab() else tok.eos_token
     return tok
 
-def load_pretrained_llm(path, dtype='auto', field: str = 'llm.pretrained'):
-    "`(model, tokenizer)` from a local folder or cached hub name, with the `<speech>` token added."
+def load_pretrained_llm(path, dtype='auto', field: str = 'llm.pretrained', fix: str = ''):
+    "`(model, tokenizer)` from a local folder or cached hub name, with the `<speech>` token added (`fix`: what to say to do when it does not load, for a run the kit trained)."
     from transformers import AutoModelForCausalLM
     try:
         tok = _load_tokenizer(path)
         model, info = AutoModelForCausalLM.from_pretrained(str(path), dtype=dtype, output_loading_info=True, ignore_mismatched_sizes=True)
     except checkpoint_faults() as e:                        # missing, not cached, or damaged weights: named, with the fix
-        raise checkpoint_load_error(field, path, e) from None
+        raise checkpoint_load_error(field, path, e, fix) from None
+    except ValueError as e:                                 # transformers: "Unrecognized configuration class …": another kind
+        first = (str(e).strip().splitlines() or [''])[0][:160]
+        raise ConfigError(f"{field}: {path} is not a checkpoint of a causal language model ({first}): point it at one, "
+                          "e.g. a Qwen2.5 Instruct folder") from None
     refuse_partial_load(field, path, info)                  # a layer left random would answer nonsense, silently
     old = model.get_input_embeddings().weight.shape[0]
     if len(tok) > old:                                     # `<speech>` added: new rows are the old rows' mean, the same on
@@ -176,14 +180,16 @@ def load_text_llm(cfg: OmniConfig, settings: Optional[Settings] = None):
             'num_heads': (c.num_heads, mc.num_attention_heads), 'num_kv_heads': (c.num_kv_heads, mc.num_key_value_heads),
             'intermediate_size': (c.intermediate_size, mc.intermediate_size)})
         return model, tok
-    return load_pretrained_llm(require_stage('text_llm', cfg, settings) / 'model', dtype=torch.float32, field='the text_llm run')
+    return load_pretrained_llm(require_stage('text_llm', cfg, settings) / 'model', dtype=torch.float32, field='the text_llm run',
+                               fix=f"train it again with `eol run --preset {cfg.preset} --stages text_llm --force`")
 
 def load_tokenizer(cfg: OmniConfig, settings: Optional[Settings] = None):
     "The LLM's tokenizer alone (the same one `load_text_llm` returns), without loading the weights."
     src = cfg.llm.pretrained or require_stage('text_llm', cfg, settings) / 'model'
     try: return _load_tokenizer(src)
     except checkpoint_faults() as e:                        # as `load_text_llm` says it
-        raise checkpoint_load_error('llm.pretrained' if cfg.llm.pretrained else 'the text_llm run', src, e) from None
+        raise checkpoint_load_error('llm.pretrained' if cfg.llm.pretrained else 'the text_llm run', src, e, '' if cfg.llm.pretrained
+                                    else f"train it again with `eol run --preset {cfg.preset} --stages text_llm --force`") from None
 
 # %% ../nbs/09_text_llm.ipynb #07633905
 @torch.no_grad()

@@ -353,7 +353,9 @@ class ProbePanel:
                                     f'No recording: {e}. Allow the microphone in the browser (the address bar\'s site '
                                     'settings) and press ● record again, or upload a file', 'error')))
         self.source = W.ToggleButtons(options=['sentence', 'upload'], description='source')
-        self.message, self.note, self.upload_status = W.HTML(), W.HTML(_html(P.note, 'note')), W.HTML()
+        self.message, self.note = W.HTML(), W.HTML(_html(P.note, 'note'))
+        self.upload_status = W.HTML(_html(f'or upload or record one sentence of at most {P.max_seconds:g} s (wav, flac, ogg or '
+                                          'mp3; a file of many MB may not reach the kernel at all)', 'note'))
         self.reply_text, self.reply_emotion, self.timing = W.HTML(), W.HTML(), W.HTML()
         self.query_audio, self.reply_audio = W.Audio(format='wav', autoplay=False), W.Audio(format='wav', autoplay=False)
         self.bars, self.map = LiveFigure(_bars_fig(), 'eol-emotion-bars', live), LiveFigure(_map_fig(P.emotion_map), 'eol-emotion-map', live)

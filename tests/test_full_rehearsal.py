@@ -216,8 +216,14 @@ def test_a_pretrained_checkpoint_that_would_load_half_is_refused(tmp_path):
     m, _ = load_pretrained_llm(sharded)                                # whole: it loads, every shard read
     (sharded / 'model.safetensors.index.json').write_text('{"weight_map": {')
     cases.append((llm, sharded, r"does not load \(JSONDecodeError"))
+    wrong_kind = variant('llm_wav2vec2', 'emotion')                      # an audio classifier where the LLM should be
+    AutoTokenizer.from_pretrained(tmp_path / 'llm').save_pretrained(wrong_kind)
+    cases.append((llm, wrong_kind, r"llm\.pretrained: .*llm_wav2vec2 is not a checkpoint of a causal language model \(Unrecognized"))
     for load, folder, said in cases:
         with pytest.raises(ConfigError, match=said): load(folder)
+    with pytest.raises(ConfigError, match=r"the text_llm run: the checkpoint in .* does not load .*: train it again with "
+                                          r"`eol run --preset smoke --stages text_llm --force`"):
+        load_pretrained_llm(tmp_path / 'llm_tok', field='the text_llm run', fix='train it again with `eol run --preset smoke --stages text_llm --force`')
     cfg = get_config('full', **{'llm.pretrained': str(tmp_path / 'llm_tok')})
     with pytest.raises(ConfigError, match=r"llm\.pretrained: the checkpoint in .*llm_tok does not load \(JSONDecodeError"):
         load_tokenizer(cfg)                                             # the tokenizer alone says the same
