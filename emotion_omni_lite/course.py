@@ -260,34 +260,31 @@ def unpack_run(archive, settings: Optional[Settings] = None, overwrite: bool = F
                                        f"EOL_OUT_DIR), or pass --overwrite to replace them")
     with tarfile.open(archive) as tar:                                # every member listed: checked before a folder is made
         names = [m for m in tar.getmembers() if m.name != 'pack.json']
-    for m in names:
-        if not m.isfile() or m.name not in meta['files']:
-            raise ConfigError(f"{archive} holds {m.name!r}, which its own list does not name: it was changed; pack it again")
-    dest['runs'].parent.mkdir(parents=True, exist_ok=True)
-    stage_dir, near = Path(tempfile.mkdtemp(prefix='.unpack', dir=dest['runs'].parent)), []   # where it is checked first
-    try:
-        with tarfile.open(archive) as tar:
-            names = [m for m in tar.getmembers() if m.name != 'pack.json']
-            kw = {'filter': 'data'} if hasattr(tarfile, 'data_filter') else {}
-            tar.extractall(stage_dir, members=names, **kw)
-        for name, want in meta['files'].items():
-            p = stage_dir / name
-            if not p.is_file() or p.stat().st_size != want['bytes'] or _sha(p) != want['sha256']:
-                raise ConfigError(f"{archive}: {name} is missing or damaged (its checksum does not match): copy the archive again")
-        for top, d in dest.items():
-            if (stage_dir / top).exists():
-                d.parent.mkdir(parents=True, exist_ok=True)
-                near.append(Path(tempfile.mkdtemp(prefix=f'.unpack-{top}', dir=d.parent)))   # on the destination's disk
-                shutil.move(str(stage_dir / top), str(near[-1] / top))   # a copy when the disks differ: under a hidden name
-                if d.exists():                                           # (empty unless --overwrite)
-                    if overwrite: os.replace(d, near[-1] / 'replaced')
-                    else: d.rmdir()
-                try: os.replace(near[-1] / top, d)                       # then a rename: whole or not there at all
-                except BaseException:
-                    if (near[-1] / 'replaced').exists() and not d.exists(): os.replace(near[-1] / 'replaced', d)   # the old one back
-                    raise
-    finally:
-        for t in [stage_dir, *near]: shutil.rmtree(t, ignore_errors=True)
+        for m in names:
+            if not m.isfile() or m.name not in meta['files']:
+                raise ConfigError(f"{archive} holds {m.name!r}, which its own list does not name: it was changed; pack it again")
+        dest['runs'].parent.mkdir(parents=True, exist_ok=True)
+        stage_dir, near = Path(tempfile.mkdtemp(prefix='.unpack', dir=dest['runs'].parent)), []   # where it is checked first
+        try:
+            tar.extractall(stage_dir, members=names, **({'filter': 'data'} if hasattr(tarfile, 'data_filter') else {}))
+            for name, want in meta['files'].items():
+                p = stage_dir / name
+                if not p.is_file() or p.stat().st_size != want['bytes'] or _sha(p) != want['sha256']:
+                    raise ConfigError(f"{archive}: {name} is missing or damaged (its checksum does not match): copy the archive again")
+            for top, d in dest.items():
+                if (stage_dir / top).exists():
+                    d.parent.mkdir(parents=True, exist_ok=True)
+                    near.append(Path(tempfile.mkdtemp(prefix=f'.unpack-{top}', dir=d.parent)))   # on the destination's disk
+                    shutil.move(str(stage_dir / top), str(near[-1] / top))   # a copy when the disks differ: under a hidden name
+                    if d.exists():                                           # (empty unless --overwrite)
+                        if overwrite: os.replace(d, near[-1] / 'replaced')
+                        else: d.rmdir()
+                    try: os.replace(near[-1] / top, d)                       # then a rename: whole or not there at all
+                    except BaseException:
+                        if (near[-1] / 'replaced').exists() and not d.exists(): os.replace(near[-1] / 'replaced', d)   # the old one back
+                        raise
+        finally:
+            for t in [stage_dir, *near]: shutil.rmtree(t, ignore_errors=True)
     return [n for n in meta['stages'] if stage_state(n, cfg, s) == 'done']
 
 # %% ../nbs/90a_course.ipynb #6d0db47e

@@ -223,8 +223,8 @@ def memory_plan(cfg: OmniConfig, **shapes) -> dict:
             raise ConfigError(f"{k}={v}: the memory plan sizes at most {limits[k]} (an hour): give a smaller --{k.replace('_', '-')}")
     q, r = shapes.get('query_seconds', 15.0), shapes.get('reply_tokens', 64)   # activation_bytes' defaults
     frames = int(q * cfg.semantic_encoder.frame_rate)
-    streams = 2 if cfg.adapter.mode == 'interleave' and cfg.adapter.emotion_stream else 1   # interleaved: both streams' frames
     seq = speech_positions(cfg, frames) + 32 + r                       # what stage 1's LLM reads: speech, a 32-token prompt, the reply
+    streams = speech_positions(cfg, cfg.adapter.k)                     # 2 when the adapter interleaves both streams
     if seq > cfg.llm.max_position_embeddings:
         raise ConfigError(f"stage 1 would read {seq} positions ({frames} query frames / adapter.k={cfg.adapter.k}"
                           f"{' in each of two interleaved streams' if streams == 2 else ''}, a 32-token "

@@ -12,7 +12,7 @@ from torch import nn
 from .config import (ConfigError, OmniConfig, Settings, check_checkpoint, checkpoint_faults,
                                       checkpoint_load_error, refuse_partial_load)
 from .train import frozen_dtype
-from .stages import StageJob, require_stage
+from .stages import StageJob, require_stage, train_command
 from .dataset import load_dialogues
 
 # %% auto #0
@@ -181,15 +181,19 @@ def load_text_llm(cfg: OmniConfig, settings: Optional[Settings] = None):
             'intermediate_size': (c.intermediate_size, mc.intermediate_size)})
         return model, tok
     return load_pretrained_llm(require_stage('text_llm', cfg, settings) / 'model', dtype=torch.float32, field='the text_llm run',
-                               fix=f"train it again with `eol run --preset {cfg.preset} --stages text_llm --force`")
+                               fix=_retrain(cfg))
+
+def _retrain(cfg: OmniConfig) -> str:
+    "What to do with a text LLM run the kit trained that does not load."
+    return f"train it again with `{train_command(['text_llm'], cfg.preset)} --force`"
 
 def load_tokenizer(cfg: OmniConfig, settings: Optional[Settings] = None):
     "The LLM's tokenizer alone (the same one `load_text_llm` returns), without loading the weights."
     src = cfg.llm.pretrained or require_stage('text_llm', cfg, settings) / 'model'
     try: return _load_tokenizer(src)
     except checkpoint_faults() as e:                        # as `load_text_llm` says it
-        raise checkpoint_load_error('llm.pretrained' if cfg.llm.pretrained else 'the text_llm run', src, e, '' if cfg.llm.pretrained
-                                    else f"train it again with `eol run --preset {cfg.preset} --stages text_llm --force`") from None
+        field, fix = ('llm.pretrained', '') if cfg.llm.pretrained else ('the text_llm run', _retrain(cfg))
+        raise checkpoint_load_error(field, src, e, fix) from None
 
 # %% ../nbs/09_text_llm.ipynb #07633905
 @torch.no_grad()

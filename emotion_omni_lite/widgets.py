@@ -404,8 +404,7 @@ class ProbePanel:
         self.recordings += what == 'Recording'
         self.uploaded, self.upload_notes = wave, ''.join(f'; {n}' for n in notes)   # its warnings stay beside its name
         self.uploaded_label = upload_label(name) + (f' (take {self.recordings})' if what == 'Recording' else '')
-        self.upload_status.value = _html(f'using {self.uploaded_label} ({len(self.uploaded) / SAMPLE_RATE:.1f} s){self.upload_notes}', 'note')
-        if self.source.value == 'upload': self.update()
+        if self.source.value == 'upload': self.update()                  # update() says which file it uses
         else: self.source.value = 'upload'                               # triggers update()
 
     def query_wave(self) -> torch.Tensor:
