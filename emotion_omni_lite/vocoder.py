@@ -4,6 +4,7 @@
 
 # %% ../nbs/13_vocoder.ipynb #45a0bb63
 from __future__ import annotations
+import contextlib
 from pathlib import Path
 from typing import Callable, Optional, Sequence
 import torch
@@ -11,7 +12,7 @@ from torch import nn
 import torch.nn.functional as F
 import torchaudio
 
-from .config import OmniConfig, ConfigError, AudioConfig, Settings, checkpoint_faults, checkpoint_load_error, get_settings
+from .config import OmniConfig, ConfigError, AudioConfig, Settings, checkpoint_faults, checkpoint_load_error, get_settings, run_device
 from .train import freeze, load_weights, save_weights
 from .stages import StageJob, require_stage
 from .audio import SAMPLE_RATE, load_audio, log_mel
@@ -151,8 +152,8 @@ class TokenToWaveStream(VocoderStream):
         wave = self._call(len(self.tokens), True); self.offset = len(self.tokens)
         return wave
 
-def cosyvoice2_token2wav(model_dir, prompt_wav, prompt_text: str = '') -> tuple:
-    "`(token2wav, sample_rate)` of a CosyVoice2 checkpoint folder, speaking in the voice of `prompt_wav` (16 kHz, with its transcript)."
+def cosyvoice2_token2wav(model_dir, prompt_wav, prompt_text: str = '', device: Optional[str] = None) -> tuple:
+    "`(token2wav, sample_rate)` of a CosyVoice2 checkpoint folder, speaking in the voice of `prompt_wav` (16 kHz, with its transcript), on `device`."
     if not Path(model_dir).expanduser().is_dir():        # CosyVoice would take a name it cannot find for one to download
         raise ConfigError(f"vocoder.pretrained: {model_dir} is not a folder here: CosyVoice2 reads a local checkpoint folder "
                           "(on a machine with network: `hf download FunAudioLLM/CosyVoice2-0.5B --local-dir DIR`, then "
@@ -167,6 +168,10 @@ def cosyvoice2_token2wav(model_dir, prompt_wav, prompt_text: str = '') -> tuple:
         raise checkpoint_load_error('vocoder.pretrained', model_dir, e) from None
     p = cv.frontend.frontend_zero_shot('', prompt_text, prompt_wav, cv.sample_rate, '')   # the speaker prompt, once
     m = cv.model
+    if device is not None and torch.device(device) != torch.device(m.device):   # CosyVoice takes CUDA whenever it is there
+        m.device = torch.device(device)
+        for part in (m.llm, m.flow, m.hift): part.to(m.device)
+        if m.device.type != 'cuda' and hasattr(m, 'llm_context'): m.llm_context = contextlib.nullcontext()
     def token2wav(tokens, token_offset, finalize, cache):
         key = cache.setdefault('uuid', str(uuid.uuid4()))                         # CosyVoice2 keys its caches by utterance
         m.hift_cache_dict.setdefault(key, None)
@@ -184,7 +189,8 @@ def _cosyvoice2_vocoder(cfg, settings=None) -> TokenToWave:
         raise ConfigError("vocoder.pretrained is not set: point it to a local CosyVoice2 checkpoint folder (e.g. "
                           "CosyVoice2-0.5B), or use vocoder.kind='griffin_lim' (a vocoder the kit trains)")
     row = next(r for r in load_dialogues(cfg, settings) if r['split'] == 'train')
-    fn, sr = cosyvoice2_token2wav(cfg.vocoder.pretrained, str(audio_path(row, settings, 'reply')), row['reply_text'])
+    fn, sr = cosyvoice2_token2wav(cfg.vocoder.pretrained, str(audio_path(row, settings, 'reply')), row['reply_text'],
+                                  run_device(settings))
     return TokenToWave(fn, sr)
 
 # %% ../nbs/13_vocoder.ipynb #b933d82e

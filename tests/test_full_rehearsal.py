@@ -254,3 +254,35 @@ def test_a_cosyvoice_folder_that_is_not_there_is_named_before_cosyvoice_is_asked
     except ImportError:                                                  # the kit does not install it: said with the fix
         with pytest.raises(ConfigError, match="needs CosyVoice, which this kit does not install"):
             vocoder.cosyvoice2_token2wav(tmp_path / 'cv', None)
+
+
+def test_cosyvoice_runs_on_the_kits_device_not_the_one_it_picks(tmp_path, monkeypatch):
+    "CosyVoice2 puts itself on CUDA whenever CUDA is there; the kit moves it to `settings.device` (a stand-in package here)."
+    import sys, types
+    class Model:                                          # CosyVoice2Model's parts and the device it chose for itself
+        def __init__(self):
+            self.device, self.llm, self.flow, self.hift = torch.device('cuda'), torch.nn.Linear(2, 2), torch.nn.Linear(2, 2), torch.nn.Linear(2, 2)
+            self.llm_context, self.hift_cache_dict, self.calls = 'a cuda stream', {}, []
+        def token2wav(self, token, **kw):
+            self.calls.append(self.device)
+            return torch.zeros(1, 4)
+    class Frontend:
+        def frontend_zero_shot(self, *a): return {'flow_prompt_speech_token': None, 'prompt_speech_feat': None, 'flow_embedding': None}
+    made = []
+    class CosyVoice2:
+        def __init__(self, folder, load_jit, load_trt):
+            self.model, self.frontend, self.sample_rate = Model(), Frontend(), 24000
+            made.append(self)
+    cli = types.ModuleType('cosyvoice.cli.cosyvoice'); cli.CosyVoice2 = CosyVoice2
+    for name, mod in {'cosyvoice': types.ModuleType('cosyvoice'), 'cosyvoice.cli': types.ModuleType('cosyvoice.cli'),
+                      'cosyvoice.cli.cosyvoice': cli}.items():
+        monkeypatch.setitem(sys.modules, name, mod)
+    (tmp_path / 'cv').mkdir()
+    fn, sr = vocoder.cosyvoice2_token2wav(tmp_path / 'cv', None, '', device='cpu')
+    m = made[0].model
+    assert sr == 24000 and m.device == torch.device('cpu') and m.llm_context != 'a cuda stream'
+    assert all(p.device.type == 'cpu' for part in (m.llm, m.flow, m.hift) for p in part.parameters())
+    fn(torch.zeros(1, 3, dtype=torch.long), 0, True, {})
+    assert m.calls == [torch.device('cpu')] and m.hift_cache_dict == {}
+    vocoder.cosyvoice2_token2wav(tmp_path / 'cv', None, '')               # no device asked: CosyVoice's own choice stays
+    assert made[1].model.device == torch.device('cuda')
