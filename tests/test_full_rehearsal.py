@@ -219,6 +219,12 @@ def test_a_pretrained_checkpoint_that_would_load_half_is_refused(tmp_path):
     wrong_kind = variant('llm_wav2vec2', 'emotion')                      # an audio classifier where the LLM should be
     AutoTokenizer.from_pretrained(tmp_path / 'llm').save_pretrained(wrong_kind)
     cases.append((llm, wrong_kind, r"llm\.pretrained: .*llm_wav2vec2 is not a checkpoint of a causal language model \(Unrecognized"))
+    emotion = lambda d: load_pretrained_emotion_encoder(str(d))          # another kind where the emotion encoder should be
+    cases += [(emotion, tmp_path / 'llm', r"emotion_encoder\.pretrained: .*llm is a 'qwen2' checkpoint, not an audio encoder that reads 16 kHz waves"),
+              (emotion, tmp_path / 'whisper', r"is a 'whisper' checkpoint, not an audio encoder"),
+              (emotion, variant('emotion_unknown', 'emotion', edit=lambda d: (d / 'config.json').write_text('{"model_type": "nothing-known"}')),
+               r"emotion_encoder\.pretrained: .*emotion_unknown is not a checkpoint transformers can read \(.*has model type `nothing-known` but "
+               r"Transformers does not recognize this architecture\): point it at a wav2vec2-like audio encoder")]
     for load, folder, said in cases:
         with pytest.raises(ConfigError, match=said): load(folder)
     with pytest.raises(ConfigError, match=r"the text_llm run: the checkpoint in .* does not load .*: train it again with "
