@@ -14,11 +14,11 @@ import torch
 from .audio import SAMPLE_RATE, resample
 
 # %% auto #0
-__all__ = ['EMOTION_PROSODY', 'QUERY_VOICES', 'RATE', 'VOLUME', 'PITCH', 'RANGE', 'WORDGAP', 'TTS_ENGINES', 'PIPER_VOICES',
-           'PIPER_RATE', 'SEMITONES_PER_PITCH', 'LEVEL_DB', 'WORLD_FRAME_MS', 'F0_MAX', 'Prosody', 'query_voices',
-           'TTSEngine', 'EspeakTTS', 'register_tts', 'engine_of', 'get_tts', 'trim_silence', 'apply_tilt',
-           'seed_espeak', 'speak', 'piper_voices', 'world_analyse', 'world_retime', 'world_render', 'world_prosody',
-           'PiperWorldTTS']
+__all__ = ['ESPEAK_LIMITS', 'EMOTION_PROSODY', 'QUERY_VOICES', 'RATE', 'VOLUME', 'PITCH', 'RANGE', 'WORDGAP', 'TTS_ENGINES',
+           'PIPER_VOICES', 'PIPER_RATE', 'SEMITONES_PER_PITCH', 'LEVEL_DB', 'WORLD_FRAME_MS', 'F0_MAX', 'Prosody',
+           'espeak_clamps', 'query_voices', 'TTSEngine', 'EspeakTTS', 'register_tts', 'engine_of', 'get_tts',
+           'trim_silence', 'apply_tilt', 'seed_espeak', 'speak', 'piper_voices', 'world_analyse', 'world_retime',
+           'world_render', 'world_prosody', 'PiperWorldTTS']
 
 # %% ../nbs/03_tts.ipynb #e66c34f2
 @dataclass(frozen=True)
@@ -35,6 +35,13 @@ class Prosody:
         "A copy with each field scaled by an independent factor in [1-amount, 1+amount]."
         f = lambda v: float(v) * (1 + rng.uniform(-amount, amount))
         return Prosody(*(f(v) for v in asdict(self).values()))
+
+ESPEAK_LIMITS = {'rate': (80, 450), 'volume': (0, 200), 'pitch': (0, 100), 'range': (0, 100), 'wordgap': (0, 100)}
+
+def espeak_clamps(p: Prosody) -> dict:
+    "The fields of `p` outside what espeak-ng takes, each with what it speaks instead: `{field: (asked, spoken)}`."
+    return {k: (getattr(p, k), min(max(getattr(p, k), lo), hi)) for k, (lo, hi) in ESPEAK_LIMITS.items()
+            if not lo <= getattr(p, k) <= hi}
 
 EMOTION_PROSODY = {
     'neutral':   Prosody(rate=165, pitch=45, range=40,  volume=100, wordgap=0, tilt=0.0),
@@ -100,9 +107,9 @@ class EspeakTTS(TTSEngine):
             chunks = self.state['chunks']; chunks.clear()
             if self.lib.espeak_SetVoiceByName(voice.encode()) != 0:
                 raise ValueError(f"espeak-ng has no voice {voice!r}: use language+variant such as 'en-us+f3'")
-            for k, v, lo, hi in ((RATE, p.rate, 80, 450), (VOLUME, p.volume, 0, 200), (PITCH, p.pitch, 0, 100),
-                                 (RANGE, p.range, 0, 100), (WORDGAP, p.wordgap, 0, 100)):
-                self.lib.espeak_SetParameter(k, int(round(min(max(v, lo), hi))), 0)
+            for k, field in ((RATE, 'rate'), (VOLUME, 'volume'), (PITCH, 'pitch'), (RANGE, 'range'), (WORDGAP, 'wordgap')):
+                lo, hi = ESPEAK_LIMITS[field]
+                self.lib.espeak_SetParameter(k, int(round(min(max(getattr(p, field), lo), hi))), 0)
             b = text.encode('utf-8')
             if hasattr(self.lib, 'espeak_ng_SetRandSeed'):                 # its noise generator: seeded by the inputs
                 self.lib.espeak_ng_SetRandSeed(ctypes.c_long(zlib.crc32(repr((text, voice, p)).encode())))

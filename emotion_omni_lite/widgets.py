@@ -20,7 +20,7 @@ from IPython.display import display
 
 from .config import EMOTIONS
 from .audio import SAMPLE_RATE, AudioError, check_speech, load_audio, log_mel, pitch_contour, resample
-from .tts import EMOTION_PROSODY, QUERY_VOICES, SEMITONES_PER_PITCH, apply_tilt, engine_of, get_tts, trim_silence
+from .tts import EMOTION_PROSODY, QUERY_VOICES, SEMITONES_PER_PITCH, Prosody, apply_tilt, engine_of, espeak_clamps, get_tts, trim_silence
 from .cues import PROSODIC_FEATURES, change_rate, prosodic_features, shift_pitch
 from .config import get_config, get_settings
 from .dialogues import all_sentences
@@ -32,11 +32,11 @@ from .stage1 import load_stage1, speech_features, stage1_features
 from .omni import hearing_seconds, load_omni
 
 # %% auto #0
-__all__ = ['ESPEAK_UNITS_PER_SEMITONE', 'CUE_COLUMNS', 'MIC_ESM', 'EMOTION_COLORS', 'Controls', 'apply_gain', 'resynthesize',
-           'transform', 'EmotionMap', 'fit_emotion_map', 'ProbeParts', 'cue_parts', 'widgets_live', 'LiveFigure',
-           'show_with_fallback', 'wav_bytes', 'read_upload', 'upload_label', 'mic_recorder', 'ProbePanel',
-           'EmotionComparator', 'morph_vector', 'EmotionMorph', 'dataset_map_and_prototypes', 'stage2_speaker',
-           'kit_parts']
+__all__ = ['ESPEAK_UNITS_PER_SEMITONE', 'SLIDER_OF', 'CUE_COLUMNS', 'MIC_ESM', 'EMOTION_COLORS', 'Controls', 'apply_gain',
+           'query_prosody', 'clamp_note', 'resynthesize', 'transform', 'EmotionMap', 'fit_emotion_map', 'ProbeParts',
+           'cue_parts', 'widgets_live', 'LiveFigure', 'show_with_fallback', 'wav_bytes', 'read_upload', 'upload_label',
+           'mic_recorder', 'ProbePanel', 'EmotionComparator', 'morph_vector', 'EmotionMorph',
+           'dataset_map_and_prototypes', 'stage2_speaker', 'kit_parts']
 
 # %% ../nbs/17_widgets.ipynb #e66c34f2
 @dataclass(frozen=True)
@@ -53,13 +53,27 @@ def apply_gain(wave: torch.Tensor, db: float) -> torch.Tensor:
     "`wave` made `db` decibels louder (clipped to [-1, 1], as a recorder would)."
     return (wave * 10 ** (db / 20)).clamp(-1, 1)
 
+def query_prosody(engine: str, emotion: str, c: Controls = Controls()) -> Prosody:
+    "The `emotion` preset changed by `c`, as it goes to the engine named `engine` (pitch in the preset's points)."
+    per_semitone = ESPEAK_UNITS_PER_SEMITONE if engine == 'espeak' else 1 / SEMITONES_PER_PITCH
+    p = EMOTION_PROSODY[emotion]
+    return replace(p, pitch=p.pitch + per_semitone * c.pitch, range=p.range + c.range, rate=p.rate * c.rate)
+
+SLIDER_OF = {'pitch': 'pitch (st)', 'range': 'pitch range', 'rate': 'rate (×)'}
+
+def clamp_note(voice: str, emotion: str, c: Controls = Controls()) -> str:
+    "Which controls an espeak-ng voice cannot follow for `emotion` (its preset plus `c` outside espeak's range): '' when none."
+    if engine_of(voice) != 'espeak': return ''
+    said = [f"espeak-ng speaks {k} {spoken:g} at {'most' if asked > spoken else 'least'} ({asked:.0f} asked): moving "
+            f"“{SLIDER_OF[k]}” further {'up' if asked > spoken else 'down'} changes nothing for {emotion}"
+            for k, (asked, spoken) in espeak_clamps(query_prosody('espeak', emotion, c)).items() if k in SLIDER_OF]
+    return '; '.join(said)
+
 def resynthesize(text: str, voice: str, emotion: str = 'neutral', c: Controls = Controls(), sr: int = SAMPLE_RATE,
                  engine=None) -> torch.Tensor:
     "`text` spoken by `voice` with the `emotion` preset changed by `c`, re-synthesised by its engine → [T] at `sr`."
     engine = engine or get_tts(engine_of(voice))
-    per_semitone = ESPEAK_UNITS_PER_SEMITONE if engine.name == 'espeak' else 1 / SEMITONES_PER_PITCH   # preset pitch points
-    p = EMOTION_PROSODY[emotion]
-    p = replace(p, pitch=p.pitch + per_semitone * c.pitch, range=p.range + c.range, rate=p.rate * c.rate)
+    p = query_prosody(engine.name, emotion, c)
     w, esr = engine.synthesize(text, voice, emotion, p)
     w = apply_tilt(trim_silence(w, esr), p.tilt)
     return apply_gain(resample(torch.from_numpy(w), esr, sr), c.loudness)   # [T at sr]
@@ -443,7 +457,8 @@ class ProbePanel:
         self._draw(view); t['draw'] = time.perf_counter() - t0 - sum(t.values())
         self.shown = what
         self.seconds = {k: round(v, 3) for k, v in t.items()} | {'total': round(time.perf_counter() - t0, 3)}
-        self.message.value = ''
+        note = '' if upload else clamp_note(self.voice.value, self.emotion.value, self.controls())   # a slider gone flat
+        self.message.value = _html(note, 'note') if note else ''
         self.timing.value = _html('updated in ' + ', '.join(f'{k} {v:.2f} s' for k, v in self.seconds.items()), 'note')
 
     def _speak(self, reply):

@@ -370,3 +370,21 @@ def test_a_morph_whose_new_reply_fails_speaks_no_old_one():
     assert m.wave is None and m.heard.value == '' and len(m.spec.fig.data[1].y) == 0   # nothing of the old reply's speech
     m.alpha.value = 1.0                                                    # nothing to speak: the error stays
     assert m.audio.value == b'' and 'the model is tired' in m.message.value
+
+
+def test_a_slider_espeak_cannot_follow_says_so(panel):
+    "espeak-ng takes pitch and range 0–100 and rate 80–450: past that a slider changes nothing, and the panel says which."
+    panel.emotion.value = 'surprised'                                   # pitch 95 and range 100 in its preset
+    assert panel.message.value == '', panel.message.value
+    panel.pitch.value = 3.0                                             # 95 + 3 × 6.5 → 114.5, spoken at 100
+    said = panel.message.value
+    assert 'espeak-ng speaks pitch 100 at most (114 asked): moving “pitch (st)” further up changes nothing for surprised' in said, said
+    f0 = median_f0(panel.wave)
+    panel.pitch.value = 6.0                                             # flat indeed: the same pitch
+    assert abs(median_f0(panel.wave) / f0 - 1) < 0.02 and '(134 asked)' in panel.message.value
+    panel.range.value = 10.0
+    assert 'pitch range' in panel.message.value and 'pitch (st)' in panel.message.value
+    panel.pitch.value, panel.range.value = 0.0, 0.0
+    assert panel.message.value == ''
+    panel.emotion.value, panel.rate.value = 'sad', 0.5                  # 115 × 0.5 → 57.5, spoken at 80
+    assert 'espeak-ng speaks rate 80 at least (58 asked): moving “rate (×)” further down' in panel.message.value
