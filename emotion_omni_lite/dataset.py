@@ -13,7 +13,7 @@ import torch
 
 from .config import EMOTIONS, ConfigError, OmniConfig, Settings, get_settings, emotion_index
 from .audio import SAMPLE_RATE, AudioError, augment, load_audio, save_wav, log_mel, pitch_contour, energy_contour
-from .tts import TTS_ENGINES, engine_of, get_tts, seed_espeak, speak, query_voices
+from .tts import TTS_ENGINES, engine_of, get_tts, private_espeak_copy, seed_espeak, speak, query_voices
 from .train import environment, save_json, share_with_group
 from .stages import StageLock, require_stage, stage_hash
 from .dialogues import all_sentences, make_reply, heldout_sentences, split_name, REPLY_TEMPLATES
@@ -85,7 +85,7 @@ def _synth_chunk(job) -> list:
     engines, out = {}, []
     def engine(voice):                                                 # one of each engine per worker, made when first needed
         name = engine_of(voice, a['tts'])
-        if name not in engines: engines[name] = get_tts(name, **({'lib_path': a['lib_path']} if name == 'espeak' and a.get('lib_path') else {}))
+        if name not in engines: engines[name] = get_tts(name, **({'lib_path': a['lib_path']} if name == 'espeak' else {}))
         return engines[name]
     for r in rows:
         res = {'id': r['id']}
@@ -100,15 +100,6 @@ def _synth_chunk(job) -> list:
             res[f'{kind}_sha'] = hashlib.sha1(pcm.tobytes()).hexdigest()[:16]
         out.append(res)
     return out
-
-def _private_espeak(folder: Path) -> Optional[str]:
-    "A private copy of the espeak-ng library for worker processes (fresh internal state in each)."
-    try:
-        import espeakng_loader
-        dst = Path(folder) / 'libespeak-ng-private.so'
-        shutil.copy2(espeakng_loader.get_library_path(), dst)
-        return str(dst)
-    except Exception: return None
 
 def _progress(it, total, desc):
     from tqdm.auto import tqdm
@@ -329,7 +320,7 @@ def _build(cfg: OmniConfig, s: Settings, root: Path, want: str, force: bool) -> 
         for name in {engine_of(v, dc.tts) for r in todo for v in (r['voice'], dc.assistant_voice)} - {'espeak'}:
             get_tts(name)           # a neural voice loads once, here: every worker (a fork, one per chunk) inherits it
         with tempfile.TemporaryDirectory() as tmp:
-            args['lib_path'] = _private_espeak(Path(tmp))
+            args['lib_path'] = private_espeak_copy(tmp)           # each worker a fresh espeak: the same samples on any machine
             with mp.get_context('fork').Pool(max(1, dc.workers), maxtasksperchild=1) as pool, open(man, 'a') as f:
                 for res in pool.imap(_synth_chunk, [(j[0], j[1], args) for j in jobs]):
                     for r in res: f.write(json.dumps(r) + '\n'); done[r['id']] = r

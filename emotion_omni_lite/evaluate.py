@@ -16,7 +16,7 @@ from .audio import CONDITIONS, MIN_SAMPLES, SAMPLE_RATE, load_audio, log_mel, re
 from .stages import STAGES, StageMissing, require_stage, stage_applies, stage_hash, uses_pretrained, lite_minutes, read_object, stage_folder, stage_state, stages_needed, train_command
 from .metrics import cosine_similarity, dnsmos, empathy_judge, judge_endpoint, peak_memory_mb, pocketsphinx_transcribe
 from .dataset import audio_path, load_dialogues
-from .tts import speak
+from .tts import engine_of, fresh_espeak, get_tts, speak
 from .dialogues import REPLY_EMOTION, REPLY_STYLE
 from .semantic_encoder import load_asr_model, transcribe
 from .emotion_encoder import emotion_features, load_emotion_encoder, predict_emotions
@@ -205,7 +205,9 @@ def evaluate_part(system: str, cfg: OmniConfig, settings: Optional[Settings] = N
         queries = transcribe(asr_model, [log_mel(load_audio(audio_path(rows[i], s, 'query')), cfg.audio) for i in idx])
         llm, tok = load_text_llm(cfg, s)
         texts = [generate_text(llm, tok, q) for q in queries]
-        waves = [speak(t or '...', cfg.data.assistant_voice, 'neutral') for t in texts]
+        voice = cfg.data.assistant_voice                  # espeak: a fresh copy and a seed a row, the same speech in any process
+        engine = fresh_espeak() if engine_of(voice) == 'espeak' else get_tts(engine_of(voice))
+        waves = [speak(t or '...', voice, 'neutral', engine=engine, seed=i) for t, i in zip(texts, idx)]
         heard, want = hear(emo, waves, cfg.audio), [rows[i]['reply_emotion'] for i in idx]
         out['figures'] = speech_metrics({'generated': heard}, want, {}, {})
         generated = [{'text': t, 'speech_emotion': h, 'ps_text': None} for t, h in zip(texts, heard)]

@@ -5,7 +5,7 @@ in the kit as speech recognition (stage 0), of which only the encoder is kept, f
 
 # %% ../nbs/06_semantic_encoder.ipynb #45a0bb63
 from __future__ import annotations
-import re, tempfile, time, zlib
+import re, time, zlib
 from pathlib import Path
 from typing import Optional, Sequence
 
@@ -22,9 +22,9 @@ from .metrics import cer
 from .train import autocast, freeze, frozen_dtype, frozen_precision, load_weights, save_weights
 from .stages import StageJob, require_stage
 from .audio import CONDITIONS, as_mels, load_audio, log_mel, pad_mels, spectral_envelope
-from .dataset import _private_espeak, audio_path, augmented_queries, load_query_mels
+from .dataset import audio_path, augmented_queries, load_query_mels
 from .dialogues import reading_sentences
-from .tts import get_tts, query_voices, speak
+from .tts import fresh_espeak, query_voices, speak
 
 # %% auto #0
 __all__ = ['MAX_TRANSCRIPT_CHARS', 'WINDOW_STEP', 'ASR_CONDITIONS', 'CharTokenizer', 'whisper_config', 'whisper_encode',
@@ -291,8 +291,7 @@ def read_aloud(cfg: OmniConfig, settings: Settings, n: Optional[int] = None):
     n = cfg.stages.asr.reading_sentences if n is None else n
     if not n: return
     voices, _ = query_voices(dc.n_query_voices, dc.n_test_voices)      # espeak's training voices: held-out voices stay unheard
-    with tempfile.TemporaryDirectory() as tmp:   # a private copy of espeak, fresh state: the same samples on every call
-        engine = get_tts('espeak', **({'lib_path': lib} if (lib := _private_espeak(Path(tmp))) else {}))
+    engine = fresh_espeak()                                             # fresh state: the same samples on every call
     cap = 0.98 * sc.max_source_positions / sc.frame_rate                # inside the encoder's window
     for i, text in enumerate(reading_sentences(n, settings.seed)):
         seed = zlib.crc32(f"read/{i}/{settings.seed}".encode())         # each sentence its own seed: the same samples every time

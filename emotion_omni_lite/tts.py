@@ -4,7 +4,8 @@
 
 # %% ../nbs/03_tts.ipynb #45a0bb63
 from __future__ import annotations
-import ctypes, threading, zlib
+import ctypes, shutil, tempfile, threading, zlib
+from pathlib import Path
 from dataclasses import dataclass, replace, asdict
 from typing import Optional
 
@@ -17,8 +18,8 @@ from .audio import SAMPLE_RATE, resample
 __all__ = ['ESPEAK_LIMITS', 'EMOTION_PROSODY', 'QUERY_VOICES', 'RATE', 'VOLUME', 'PITCH', 'RANGE', 'WORDGAP', 'TTS_ENGINES',
            'PIPER_VOICES', 'PIPER_RATE', 'SEMITONES_PER_PITCH', 'LEVEL_DB', 'WORLD_FRAME_MS', 'F0_MAX', 'Prosody',
            'espeak_clamps', 'query_voices', 'TTSEngine', 'EspeakTTS', 'register_tts', 'engine_of', 'get_tts',
-           'trim_silence', 'apply_tilt', 'seed_espeak', 'speak', 'piper_voices', 'world_analyse', 'world_retime',
-           'world_render', 'world_prosody', 'PiperWorldTTS']
+           'trim_silence', 'apply_tilt', 'seed_espeak', 'private_espeak_copy', 'fresh_espeak', 'speak', 'piper_voices',
+           'world_analyse', 'world_retime', 'world_render', 'world_prosody', 'PiperWorldTTS']
 
 # %% ../nbs/03_tts.ipynb #e66c34f2
 @dataclass(frozen=True)
@@ -151,14 +152,26 @@ def apply_tilt(w: np.ndarray, tilt: float) -> np.ndarray:
     return np.clip(y, -1, 1).astype(np.float32)
 
 def seed_espeak(seed: int):
-    "Seed the C library's `rand()`, which espeak-ng draws on: the same seed, the same waveform."
+    "Seed the C library's `rand()`, which espeak-ng draws on (the waveform depends on what the library spoke before, too: `fresh_espeak`)."
     try: ctypes.CDLL(None).srand(ctypes.c_uint(seed % 2**32))
     except (OSError, AttributeError): pass
+
+def private_espeak_copy(folder) -> str:
+    "A copy of the espeak-ng library in `folder`, for one process or one batch to load with fresh internal state."
+    import espeakng_loader
+    dst = Path(folder) / 'libespeak-ng-private.so'
+    shutil.copy2(espeakng_loader.get_library_path(), dst)
+    return str(dst)
+
+def fresh_espeak() -> 'EspeakTTS':
+    "espeak-ng on a private copy of its library, loaded now. espeak's samples depend on everything the library spoke before \
+(the same call twice on one library differs); on a fresh copy the same calls in the same order give the same samples."
+    with tempfile.TemporaryDirectory() as tmp: return EspeakTTS(private_espeak_copy(tmp))   # loaded: the file may go
 
 def speak(text: str, voice: str, emotion: str, rng: Optional[np.random.Generator] = None, jitter: float = 0.0,
           engine: Optional[TTSEngine] = None, sr: int = SAMPLE_RATE, max_seconds: Optional[float] = None,
           seed: Optional[int] = None) -> torch.Tensor:
-    "`text` spoken by `voice` in `emotion` (preset ± `jitter`) as float32 [T] at `sr`, at most `max_seconds` long (`seed`: repeatable)."
+    "`text` spoken by `voice` in `emotion` (preset ± `jitter`) as float32 [T] at `sr`, at most `max_seconds` long (`seed` with an `engine` from `fresh_espeak`, called in a fixed order: repeatable)."
     if seed is not None: seed_espeak(seed)
     engine = engine or get_tts(engine_of(voice))
     p = EMOTION_PROSODY[emotion]

@@ -240,3 +240,15 @@ def test_blocked_distances_equal_one_piece():
     assert torch.equal(_sqdist(x, c[3]), ((x - c[3]) ** 2).sum(-1))
     assert torch.equal(_sqdist(x, c[3], rows=1000), ((x - c[3]) ** 2).sum(-1))   # four blocks, the last one partial
     assert nearest(x[:0], c).shape == (0,) and _sqdist(x[:0], c[0]).shape == (0,)
+
+
+def test_a_fresh_espeak_speaks_the_same_whatever_the_process_spoke_before():
+    "espeak's samples depend on what its library spoke before; a fresh copy in a fixed order gives the same samples in any process."
+    from emotion_omni_lite.tts import fresh_espeak, get_tts, speak
+    said = lambda e: [speak(t, 'en-us+f3', emo, seed=i, engine=e) for i, (t, emo) in
+                      enumerate((('I lost my keys.', 'sad'), ('We won the final!', 'happy')))]
+    first = said(fresh_espeak())
+    shared = get_tts('espeak')
+    for _ in range(2): speak('Something else entirely, said twice.', 'en-us+m1', 'angry', engine=shared)
+    again = said(fresh_espeak())                                        # after the shared library spoke
+    assert all(torch.equal(a, b) for a, b in zip(first, again))
