@@ -332,11 +332,11 @@ def run_stage(name: str, cfg: OmniConfig, job_fn: Callable, settings: Optional[S
     s = settings or get_settings(preset=cfg.preset)
     st, cfg = _stage(name), stage_config(name, cfg)
     if not st.train: raise ConfigError(f"stage '{st.name}' is not trained: build it with {st.runner}")
-    if process_rank()[1] > 1: return _run_ranked(st, cfg, job_fn, s, force)
     src = pretrained_source(st.name, cfg)
-    if src:
+    if src:                                                             # in every process alike: nothing to train, wait or write
         print(f"{st.name}: replaced by the pretrained {src}; nothing to train")
         return Path(src)
+    if process_rank()[1] > 1: return _run_ranked(st, cfg, job_fn, s, force)
     folder, h = stage_folder(st.name, s), stage_hash(st.name, cfg, s.seed)
     if not force and stage_state(st.name, cfg, s) == 'done': return folder
     for u in st.depends: require_stage(u, cfg, s)

@@ -134,3 +134,16 @@ def test_eol_leaves_its_process_group(tmp_path, argv, code):
                         str(tmp_path / 'leave.py'), *argv], env=e, capture_output=True, text=True, timeout=300, cwd=tmp_path)
     assert r.returncode == 0, (r.stdout + r.stderr)[-4000:]
     assert [(tmp_path / f'{rank}.seen').read_text() for rank in (0, 1)] == [f'{code} False'] * 2
+
+
+def test_a_pretrained_stage_is_skipped_in_every_process(monkeypatch, tmp_path):
+    "Under a multi-process launch a stage a pretrained checkpoint replaces is neither trained nor waited on, in any rank."
+    from emotion_omni_lite import stages
+    from emotion_omni_lite.config import get_config, get_settings
+    def never(*a, **k): raise AssertionError('trained, or waited on, a stage that a pretrained checkpoint replaces')
+    monkeypatch.setattr(stages, '_train', never); monkeypatch.setattr(stages, 'wait_for_everyone', never)
+    cfg, s = get_config('full'), get_settings(preset='full', out_dir=str(tmp_path))
+    for rank in ('0', '1'):
+        monkeypatch.setenv('WORLD_SIZE', '2'); monkeypatch.setenv('RANK', rank)
+        for name in ('asr', 'emotion_encoder', 'text_llm'):
+            assert stages.run_stage(name, cfg, never, s) == Path(stages.pretrained_source(name, cfg))
