@@ -365,8 +365,9 @@ def fit(model: nn.Module, data: Sequence, collate: Callable, loss_fn: Callable, 
                          f"train {acc.distributed_type.value} without a word. On CPUs launch with torchrun (plain data "
                          "parallel), on GPUs with `accelerate launch --config_file fsdp.yaml`")
     if acc.distributed_type == DistributedType.DEEPSPEED:                # DeepSpeed is told the kit's batch, not a dataloader's
-        if accum > 1: raise ValueError(f"{name}: grad_accum={accum} under DeepSpeed: ZeRO does not take the kit's micro-batches; "
-                                       "use more GPUs or set grad_accum to 1")
+        if micro > 1: raise ValueError(f"{name}: grad_accum={accum} × length_groups={groups} under DeepSpeed: its engine steps "
+                                       "the optimizer at every backward, so each micro-batch would be a step of its own; set both "
+                                       "to 1 (use more GPUs for the batch), or launch with FSDP")
         ds = acc.state.deepspeed_plugin.deepspeed_config
         ds.update(train_micro_batch_size_per_gpu=tcfg.batch_size // world, gradient_accumulation_steps=1,
                   train_batch_size=tcfg.batch_size, gradient_clipping=tcfg.grad_clip or 0.0)

@@ -216,3 +216,19 @@ def test_a_sharded_checkpoint_stopped_midway_resumes_from_the_last_whole_one(tmp
     import shutil; shutil.rmtree(ck / 'sharded-30')
     with pytest.raises(CheckpointError, match='sharded-30, the checkpoint .*state.json names, is missing'):
         _load_sharded(ShardingAccelerator(back), tmp_path, sched)
+
+
+@pytest.mark.parametrize('accum, groups', [(2, 1), (1, 2)])
+def test_deepspeed_refuses_micro_batches(monkeypatch, accum, groups):
+    "DeepSpeed's engine steps the optimizer at every backward: grad_accum or length groups would each be a step of their own."
+    import accelerate
+    from accelerate.utils import DistributedType
+    class DeepSpeedLaunch:                                                # only what `fit` reads before the refusal
+        distributed_type, num_processes, process_index = DistributedType.DEEPSPEED, 1, 0
+        def __init__(self, **kw): pass
+        def prepare(self, *a): raise AssertionError('prepared: the refusal came too late')
+    monkeypatch.setattr(accelerate, 'Accelerator', DeepSpeedLaunch)
+    cfg = TrainConfig(steps=2, batch_size=8, lr=0.1, grad_accum=accum, length_groups=groups)
+    lengths = [1] * len(DATA) if groups > 1 else None
+    with pytest.raises(ValueError, match=rf"grad_accum={accum} × length_groups={groups} under DeepSpeed: .*set both to 1"):
+        fit(nn.Linear(1, 1), DATA, collate, loss, cfg, progress=False, lengths=lengths)
