@@ -383,6 +383,8 @@ def fit(model: nn.Module, data: Sequence, collate: Callable, loss_fn: Callable, 
                mininterval=1.0, leave=False)
     for step in bar:
         idx = batch_indices(len(data), tcfg.batch_size, step, seed)     # the global batch: the same on every process
+        if world > 1: set_seed(seed * 1_000_003 + step * 1009 + rank + 1)   # each process its own draws (dropout, masks), per
+                                                                        # step: a resume on any number of processes goes on alike
         if len(idx) % (world * micro):
             raise ValueError(f"{name}: {len(data)} examples give batches of {len(idx)}, which do not split over {world} "
                              f"process(es) × {micro} micro-batches: lower batch_size to a multiple of {world * micro}")

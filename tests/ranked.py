@@ -21,12 +21,14 @@ def toy_config(accum: int = 1):
     from emotion_omni_lite.config import TrainConfig
     return TrainConfig(steps=6, batch_size=8, lr=0.05, log_every=1, ckpt_every=3, grad_accum=accum)
 
+DRAWS = []
+
 def toy_fit(ckpt_dir=None, accum: int = 1):
     "Train the toy model; returns (model, history, the example indices each loss call saw)."
     from emotion_omni_lite.train import fit
     seen = []
     def loss_fn(model, b):
-        seen.append(b[0].tolist())
+        seen.append(b[0].tolist()); DRAWS.append(torch.rand(1).item())   # a draw like dropout's: each process its own
         return ((model(b[1]) - b[2]) ** 2).mean()
     torch.manual_seed(0)
     model = torch.nn.Linear(4, 1)
@@ -54,7 +56,7 @@ if __name__ == '__main__':
     record_writes(out, rank)
     if what == 'fit':
         model, history, seen = toy_fit(out / 'ckpt', int(os.environ.get('GRAD_ACCUM', 1)))
-        (out / f'rank{rank}.json').write_text(json.dumps({'seen': seen, 'history': history,
+        (out / f'rank{rank}.json').write_text(json.dumps({'seen': seen, 'history': history, 'draws': DRAWS,
                                                           'params': [p.detach().flatten().tolist() for p in model.parameters()]}))
     else:
         from emotion_omni_lite.cli import run_pipeline

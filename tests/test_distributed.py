@@ -36,6 +36,7 @@ def test_two_processes_train_as_one(tmp_path, accum):
         b = [i for m in r1['seen'][step * accum:(step + 1) * accum] for i in m]
         assert not set(a) & set(b) and sorted(a + b) == sorted(batch_indices(24, 8, step, 0)) and len(a) == len(b) == 4
     assert r0['params'] == r1['params']                        # DDP kept them identical
+    assert len(r0['draws']) == len(r1['draws']) and all(a != b for a, b in zip(r0['draws'], r1['draws']))   # their own draws
     model, history, _ = toy_fit()                               # one process, the same global batch of 8
     assert r0['history'] == r1['history'] and len(r0['history']) == len(history) > 0
     for h0, h in zip(r0['history'], history): assert h0['loss'] == pytest.approx(h['loss'], rel=1e-5, abs=1e-6)
