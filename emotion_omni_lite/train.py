@@ -245,6 +245,9 @@ def load_checkpoint(ckpt_dir, model, opt, sched) -> tuple:
     fix = f"delete {d} to train this stage from its start (or run it with --force)"
     try: st = json.loads((d / 'state.json').read_text())
     except ValueError: raise CheckpointError(f"{d / 'state.json'} is not readable JSON (a damaged checkpoint): {fix}") from None
+    if isinstance(st, dict) and st.get('sharded'):                     # whole, but of another launch: resumable there
+        raise CheckpointError(f"{d} was written by sharded training ({st.get('launch', 'FSDP or DeepSpeed')}): resume it with "
+                              f"that launch (`accelerate launch --config_file …`), or {fix}")
     need = ('step', 'param_groups', 'scheduler', 'rng', 'history', 'sha256')
     if not isinstance(st, dict) or any(k not in st for k in need):
         raise CheckpointError(f"{d / 'state.json'} lacks {', '.join(k for k in need if not isinstance(st, dict) or k not in st)} "
@@ -420,6 +423,10 @@ def fit(model: nn.Module, data: Sequence, collate: Callable, loss_fn: Callable, 
         state = {k: v for k, v in full.items() if k in trainable} if acc.is_main_process else None
     return TrainResult(steps=tcfg.steps, history=history, seconds=time.time() - t0, resumed_from=start, state=state)
 
+def _launch(acc) -> str:
+    "How a sharded checkpoint was cut: the kind of sharding and the number of processes ('FSDP on 8 processes')."
+    return f"{acc.distributed_type.value} on {acc.num_processes} processes"
+
 def _save_sharded(acc, ckpt_dir, sched, step: int, history: list):
     "A checkpoint of sharded training: accelerate's `save_state` (model, optimizer, RNG; each process its shard) into a folder of its own, then `state.json` naming it, then the older folder goes: a stop at any moment leaves `state.json` naming a whole checkpoint."
     import shutil
@@ -429,7 +436,8 @@ def _save_sharded(acc, ckpt_dir, sched, step: int, history: list):
     acc.save_state(str(d / name))
     acc.wait_for_everyone()                                             # every shard written before a record names them
     if acc.is_main_process:
-        save_json({'step': step, 'scheduler': sched.state_dict(), 'history': history, 'sharded': name}, d / 'state.json')
+        save_json({'step': step, 'scheduler': sched.state_dict(), 'history': history, 'sharded': name,
+                   'launch': _launch(acc)}, d / 'state.json')
         for old in d.glob('sharded*'):
             if old.is_dir() and old.name != name: shutil.rmtree(old)
 
@@ -446,6 +454,9 @@ def _load_sharded(acc, ckpt_dir, sched) -> tuple:
     if not (d / name).is_dir():
         raise CheckpointError(f"{d / name}, the checkpoint {d / 'state.json'} names, is missing: delete {d} to train this "
                               "stage from its start (or run it with --force)")
+    if st.get('launch', _launch(acc)) != _launch(acc):                  # shards cut for another number of processes
+        raise CheckpointError(f"{d} was written by {st['launch']}; this launch is {_launch(acc)}: resume it with the launch "
+                              f"that wrote it, or delete {d} to train this stage from its start (or run it with --force)")
     import pickle
     try: acc.load_state(str(d / name))
     except checkpoint_faults() + (RuntimeError, ValueError, KeyError, pickle.UnpicklingError) as e:   # a shard cut short or altered

@@ -180,7 +180,9 @@ def test_gradient_checkpointing_changes_memory_not_results():
 class ShardingAccelerator:
     "What `_save_sharded` / `_load_sharded` ask of accelerate: each process writes its shard into a folder; one process here."
     is_main_process = True
-    def __init__(self, weight, fail_after: int = 0): self.weight, self.fail_after = weight, fail_after
+    def __init__(self, weight, fail_after: int = 0, processes: int = 2):
+        from accelerate.utils import DistributedType
+        self.weight, self.fail_after, self.num_processes, self.distributed_type = weight, fail_after, processes, DistributedType.FSDP
     def wait_for_everyone(self): pass
     def save_state(self, folder):
         from pathlib import Path
@@ -232,3 +234,19 @@ def test_deepspeed_refuses_micro_batches(monkeypatch, accum, groups):
     lengths = [1] * len(DATA) if groups > 1 else None
     with pytest.raises(ValueError, match=rf"grad_accum={accum} × length_groups={groups} under DeepSpeed: .*set both to 1"):
         fit(nn.Linear(1, 1), DATA, collate, loss, cfg, progress=False, lengths=lengths)
+
+
+def test_a_sharded_checkpoint_resumes_only_on_the_launch_that_cut_it(tmp_path):
+    "FSDP/DeepSpeed shards fit the number of processes that wrote them: another launch is told which one, not 'damaged'."
+    from emotion_omni_lite.train import CheckpointError, _load_sharded, _save_sharded, load_checkpoint
+    sched = torch.optim.lr_scheduler.LambdaLR(torch.optim.SGD([nn.Parameter(torch.zeros(1))], lr=1.0), lambda s: 1.0)
+    _save_sharded(ShardingAccelerator(torch.tensor([1.0]), processes=8), tmp_path, sched, 10, [{'step': 10}])
+    back = torch.tensor([0.0])
+    with pytest.raises(CheckpointError, match=r"was written by FSDP on 8 processes; this launch is FSDP on 4 processes: resume "
+                                              r"it with the launch that wrote it"):
+        _load_sharded(ShardingAccelerator(back, processes=4), tmp_path, sched)
+    assert back.item() == 0.0                                             # nothing read
+    m = nn.Linear(1, 1)
+    with pytest.raises(CheckpointError, match=r"was written by sharded training \(FSDP on 8 processes\): resume it with that launch"):
+        load_checkpoint(tmp_path, m, torch.optim.SGD(m.parameters(), lr=0.1), sched)
+    assert _load_sharded(ShardingAccelerator(back, processes=8), tmp_path, sched) == (10, [{'step': 10}]) and back.item() == 1.0
