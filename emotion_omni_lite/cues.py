@@ -83,7 +83,7 @@ def fit_linear_probe(x: torch.Tensor, y: torch.Tensor, n_classes: int = len(EMOT
 # %% ../nbs/08_emotional_cues.ipynb #3c9abe76
 def query_prosody(cfg: OmniConfig, settings: Optional[Settings] = None) -> tuple:
     "Rows and prosodic features [N, 12] of every query."
-    s = settings or get_settings()
+    s = settings or get_settings(preset=cfg.preset)
     rows = load_dialogues(cfg, s).to_list()
     threads = torch.get_num_threads(); torch.set_num_threads(1)        # many small FFTs: threads only add overhead
     try: return rows, torch.stack([prosodic_features(load_audio(audio_path(r, s))) for r in rows])  # [N, 12]
@@ -165,7 +165,7 @@ def timing_features(wave: torch.Tensor, text: str, sr: int = SAMPLE_RATE) -> tor
 def timing_probe(cfg: OmniConfig, settings: Optional[Settings] = None, hidden: int = 32, steps: int = 2000,
                  seed: int = 0) -> dict:
     "How well timing alone predicts the reply emotion and the user emotion on held-out, tone-dependent queries."
-    s = settings or get_settings()
+    s = settings or get_settings(preset=cfg.preset)
     rows = load_dialogues(cfg, s).to_list()
     threads = torch.get_num_threads(); torch.set_num_threads(1)        # small FFTs and a tiny MLP: one thread, and the
     try: return _timing_probe(rows, s, hidden, steps, seed)            # same figure whatever the machine's thread count

@@ -270,7 +270,7 @@ def _check_plan(cfg: OmniConfig, plan: Sequence[dict]):
 
 def build_dataset(cfg: OmniConfig, settings: Optional[Settings] = None, force: bool = False) -> Path:
     "Build (or reuse) the dialogue dataset in `settings.data_path`; returns that folder."
-    s = settings or get_settings()
+    s = settings or get_settings(preset=cfg.preset)
     root, want = Path(s.data_path), build_hash(cfg, s.seed)
     info = {} if force else _read_json(root / 'build.json')             # --force rebuilds even a damaged record
     if not force and info.get('status') == 'done' and info.get('config_hash') == want: return root
@@ -380,7 +380,7 @@ _MEL_CACHE: dict = {}
 
 def load_query_mels(cfg: OmniConfig, settings: Optional[Settings] = None) -> tuple:
     "The dialogues as a list of row dicts and their query log-mels [n_mels, T100] (float16), computed once per process."
-    s = settings or get_settings()
+    s = settings or get_settings(preset=cfg.preset)
     key = (str(s.data_path), stage_hash('data', cfg, s.seed))
     if key not in _MEL_CACHE:
         ds = load_dialogues(cfg, s)

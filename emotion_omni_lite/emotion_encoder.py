@@ -360,7 +360,7 @@ def query_voice_baselines(cfg: OmniConfig, settings: Optional[Settings] = None) 
 def _query_inputs(cfg: OmniConfig, settings: Optional[Settings] = None) -> tuple:
     rows, mels = load_query_mels(cfg, settings)
     if not cfg.emotion_encoder.pitch: return rows, mels
-    s = settings or get_settings()
+    s = settings or get_settings(preset=cfg.preset)
     key = (str(s.data_path), stage_hash('data', cfg, s.seed))
     if key not in _INPUT_CACHE:
         threads = torch.get_num_threads(); torch.set_num_threads(1)    # small FFTs: threads only add overhead
@@ -378,7 +378,7 @@ def _reply_accuracy(model, cfg, rows, s) -> dict:
 
 def reply_emotion_inputs(cfg: OmniConfig, rows: Sequence[dict], settings: Optional[Settings] = None) -> list:
     "What the lite encoder reads of the reply audio of `rows` (log-mel, with pitch rows when it tracks pitch)."
-    s = settings or get_settings()
+    s = settings or get_settings(preset=cfg.preset)
     read = (lambda w: mel_and_pitch(w, cfg.audio)) if cfg.emotion_encoder.pitch else (lambda w: log_mel(w, cfg.audio))
     threads = torch.get_num_threads(); torch.set_num_threads(1)
     try: return [read(load_audio(audio_path(r, s, 'reply'))).half() for r in rows]
@@ -451,7 +451,7 @@ def augmented_inputs(cfg: OmniConfig, rows: Sequence[dict], settings: Optional[S
 def robustness_scores(encoder: nn.Module, cfg: OmniConfig, rows: Sequence[dict], settings: Optional[Settings] = None,
                       every: int = 2) -> dict:
     "Accuracy on every `every`-th held-out-voice query heard through each of `CONDITIONS` (pink noise at fixed SNRs, rooms, …)."
-    s, read = settings or get_settings(), _read_fn(cfg)
+    s, read = settings or get_settings(preset=cfg.preset), _read_fn(cfg)
     test = [r for r in rows if r['heldout_voice']][::every]
     waves = [load_audio(audio_path(r, s)) for r in test]
     y = torch.tensor([_label(r) for r in test])

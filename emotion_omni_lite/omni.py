@@ -288,7 +288,7 @@ def speech_figures(cfg: OmniConfig, settings: Optional[Settings] = None, n_eval:
                    streaming: bool = True, n_follow: int = 24, sets: Sequence[str] = SPEECH_SETS, keep: bool = False,
                    wer_sets: Sequence[str] = WER_SETS, n_wer: Optional[int] = None):
     "Emotion accuracy (kit's emotion encoder) and pocketsphinx WER (on the first `n_wer` clips; all when None) of generated reply speech on held-out dialogues."
-    s = settings or get_settings()
+    s = settings or get_settings(preset=cfg.preset)
     omni = omni or load_omni(cfg, s)
     f1, f2 = stage1_features(cfg, s), stage2_features(cfg, s)
     idx = speech_rows(f2['rows'], s.seed, n_eval)
@@ -320,7 +320,7 @@ def condition_following(omni, f2: dict, idx: Sequence[int], audio_cfg, streaming
 def chat_main(audio_path, out_path=None, as_json: bool = True, cfg: Optional[OmniConfig] = None,
               settings: Optional[Settings] = None, streaming: bool = True, overwrite: bool = False) -> dict:
     "Answer one spoken query: write the reply wav to `out_path` (if given), print and return the JSON-able result."
-    s = settings or get_settings()
+    s = settings or (get_settings(preset=cfg.preset) if cfg else get_settings())   # the config's own runs
     cfg = cfg or get_config(s.preset)
     if out_path:                                                     # checked before anything is loaded
         out_p, in_p = Path(os.path.realpath(out_path)), Path(os.path.realpath(audio_path))   # never raises (a link loop is the reader's to name)

@@ -239,7 +239,7 @@ def _augmented_features(cfg: OmniConfig, s: Settings, rows: Sequence[dict], sem_
 
 def stage1_features(cfg: OmniConfig, settings: Optional[Settings] = None, batch_size: int = 64, progress: bool = True) -> dict:
     "Every dialogue's rows, query encoder features and reply emotion vector, computed once and cached on disk (and `aug`: the training queries' augmented copies, when `stages.stage1.aug_copies`)."
-    s = settings or get_settings()
+    s = settings or get_settings(preset=cfg.preset)
     path = s.run_path / 'stage1_features' / _features_name(cfg, s)
     if str(path) in _FEATURES: return _FEATURES[str(path)]
     out = load_cache(path)
@@ -369,7 +369,7 @@ class Stage1Pipeline:
 
 def load_stage1(cfg: OmniConfig, settings: Optional[Settings] = None, name: str = 'stage1') -> Stage1Pipeline:
     "The trained stage 1 (`name`: `stage1` or its ablation `stage1_semantic_only`) as a frozen `Stage1Pipeline`."
-    s = settings or get_settings()
+    s = settings or get_settings(preset=cfg.preset)
     cfg = stage_config(name, cfg)
     run = require_stage(name, cfg, s)
     model, tok = build_stage1(cfg, s)

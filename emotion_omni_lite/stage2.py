@@ -59,7 +59,7 @@ def stage2_loss(model, batch): return model(batch)
 # %% ../nbs/14_stage2.ipynb #c3a5fda5
 def stage2_features(cfg: OmniConfig, settings: Optional[Settings] = None, batch_size: int = 64, progress: bool = True) -> dict:
     "Every dialogue's reply states (h, e), predicted and true emotion vectors and units, cached on disk."
-    s = settings or get_settings()
+    s = settings or get_settings(preset=cfg.preset)
     path = s.run_path / 'stage2_features' / f"{_cache_name(cfg, s)}.pt"
     if (cached := load_cache(path)) is not None: return cached
     from tqdm.auto import tqdm
@@ -87,7 +87,7 @@ def stage2_features(cfg: OmniConfig, settings: Optional[Settings] = None, batch_
 def cross_emotion_examples(cfg: OmniConfig, f: dict, idx: Sequence[int], settings: Optional[Settings] = None,
                            progress: bool = True) -> list:
     "Stage-2 examples whose reply words are spoken in another reply emotion, with that speech's vector as the condition."
-    s = settings or get_settings()
+    s = settings or get_settings(preset=cfg.preset)
     idx = list(idx)[::max(1, round(1 / cfg.stages.stage2.cross_emotion))]
     rows_hash = hashlib.sha256(json.dumps([f['rows'][i]['id'] for i in idx]).encode()).hexdigest()[:8]
     path = s.run_path / 'stage2_features' / f"cross_{_cache_name(cfg, s)}_{rows_hash}.pt"

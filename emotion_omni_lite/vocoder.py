@@ -216,7 +216,7 @@ SEGMENT_UNITS = 48   # ≈ 2 s windows per training example
 
 def vocoder_pairs(cfg: OmniConfig, settings=None, split: str = 'train', limit: Optional[int] = None) -> list:
     "[(units LongTensor[T25], log-mel HalfTensor[n_mels, 4·T25])] for the replies of `split`."
-    s = settings or get_settings()
+    s = settings or get_settings(preset=cfg.preset)
     ds = load_dialogues(cfg, s)
     rows = [r for r in ds if (r['split'] == 'train') == (split == 'train')]
     seen, pairs = set(), []

@@ -774,3 +774,15 @@ def test_the_memory_plan_counts_both_streams_of_an_interleaved_adapter():
                                           r'interleaved streams'):
         memory_plan(cfg, query_seconds=30)                               # 2 × 300 + 96: beyond lite's 512
     memory_plan(get_config('lite'), query_seconds=30)                    # 396 in one stream: it fits
+
+
+def test_a_config_without_settings_reads_its_own_presets_runs(tmp_path, monkeypatch):
+    "A loader given a config and no settings looks in that config's preset's folders, not settings.ini's preset's."
+    from emotion_omni_lite.stage1 import load_stage1
+    from emotion_omni_lite.stage2 import stage2_features
+    from emotion_omni_lite.omni import speech_figures
+    monkeypatch.setenv('EOL_OUT_DIR', str(tmp_path / 'runs')); monkeypatch.setenv('EOL_DATA_DIR', str(tmp_path / 'data'))
+    monkeypatch.setenv('EOL_PRESET', 'lite')
+    for load in (load_stage1, stage2_features, speech_figures):
+        with pytest.raises(StageMissing, match=rf"no run in {re.escape(str(tmp_path / 'runs' / 'smoke'))}/.*preset 'smoke'"):
+            load(get_config('smoke'))
