@@ -4,7 +4,7 @@
 
 # %% ../nbs/14_stage2.ipynb #45a0bb63
 from __future__ import annotations
-import hashlib, json, time
+import hashlib, json, math, time
 from typing import Optional, Sequence
 import numpy as np
 import torch
@@ -22,8 +22,9 @@ from .stage1 import load_stage1, stage1_features
 from .decoder import build_fusion, build_speech_decoder
 
 # %% auto #0
-__all__ = ['Stage2Model', 'collate_stage2', 'stage2_loss', 'stage2_features', 'cross_emotion_examples', 'stage2_example',
-           'heldout_unit_loss', 'prepare_stage2', 'stage2_job', 'load_stage2_model', 'emotion_vector_contrast']
+__all__ = ['Stage2Model', 'collate_stage2', 'stage2_loss', 'stage2_features', 'spread', 'cross_emotion_examples',
+           'stage2_example', 'heldout_unit_loss', 'prepare_stage2', 'stage2_job', 'load_stage2_model',
+           'emotion_vector_contrast']
 
 # %% ../nbs/14_stage2.ipynb #e66c34f2
 class Stage2Model(nn.Module):
@@ -84,11 +85,16 @@ def stage2_features(cfg: OmniConfig, settings: Optional[Settings] = None, batch_
     save_cache(out, path)
     return out
 
+def spread(idx: Sequence[int], frac: float) -> list:
+    "`frac` of `idx`, evenly spread from its first (0.5: every second one; 0.3: three in ten)."
+    idx = list(idx)
+    return [idx[int(j / frac)] for j in range(math.ceil(frac * len(idx) - 1e-9))] if frac > 0 else []
+
 def cross_emotion_examples(cfg: OmniConfig, f: dict, idx: Sequence[int], settings: Optional[Settings] = None,
                            progress: bool = True) -> list:
     "Stage-2 examples whose reply words are spoken in another reply emotion, with that speech's vector as the condition."
     s = settings or get_settings(preset=cfg.preset)
-    idx = list(idx)[::max(1, round(1 / cfg.stages.stage2.cross_emotion))]
+    idx = spread(idx, cfg.stages.stage2.cross_emotion)
     rows_hash = hashlib.sha256(json.dumps([f['rows'][i]['id'] for i in idx]).encode()).hexdigest()[:8]
     path = s.run_path / 'stage2_features' / f"cross_{_cache_name(cfg, s)}_{rows_hash}.pt"
     if (cached := load_cache(path)) is not None: return cached
@@ -125,13 +131,14 @@ def _cache_name(cfg: OmniConfig, s: Settings) -> str:
 
 @torch.no_grad()
 def heldout_unit_loss(model: Stage2Model, f: dict, idx: Sequence[int], streaming: bool, batch_size: int = 64) -> float:
-    "Mean unit cross-entropy on examples `idx` with the predicted emotion vector and one mask kind."
+    "Unit cross-entropy per predicted token (units and end-of-utterance) on examples `idx`, with the predicted emotion vector and one mask kind; None without examples."
+    if not len(idx): return None
     tot, n, dev = 0.0, 0, next(model.parameters()).device
     for i in range(0, len(idx), batch_size):
         b = to_device(collate_stage2([stage2_example(f, j) for j in idx[i:i + batch_size]]), dev)
-        B = len(b['n'])
-        tot += model(b, torch.zeros(B, dtype=torch.bool), torch.full((B,), streaming)).item() * B; n += B
-    return round(tot / max(n, 1), 4)
+        B, tokens = len(b['n']), int((b['m'] + 1).sum())                 # the batch's loss is a mean over its tokens
+        tot += model(b, torch.zeros(B, dtype=torch.bool), torch.full((B,), streaming)).item() * tokens; n += tokens
+    return round(tot / n, 4)
 
 def prepare_stage2(cfg: OmniConfig, settings: Settings) -> tuple:
     "What stage 2 and its ablation read, cached once for both: `(stage2_features, replies in another emotion)`."

@@ -169,3 +169,14 @@ def test_a_query_longer_than_the_model_hears_is_refused(smoke_run, smoke_setting
     long = 0.1 * torch.sin(torch.arange(int((limit + 1) * 16000)) * 0.05)
     with pytest.raises(AudioError, match=f'at most {limit:g} s'): omni.respond(long)
     assert omni.respond(long[:int((limit - 1) * 16000)])['sample_rate'] > 0          # within the limit it answers
+
+
+def test_cross_emotion_takes_the_fraction_it_is_set_to():
+    "stages.stage2.cross_emotion is a fraction of the training replies, evenly spread (it was rounded to 1/N: 0.75 took all)."
+    from emotion_omni_lite.stage2 import spread
+    idx = list(range(100, 300))
+    assert spread(idx, 0.5) == idx[::2] and spread(idx, 1.0) == idx and spread(idx, 0.0) == []
+    for frac in (0.3, 0.4, 0.6, 0.75, 0.9):
+        got = spread(idx, frac)
+        assert len(got) == round(frac * len(idx)) and len(set(got)) == len(got) and set(got) <= set(idx)
+        assert max(got) - min(got) > 0.9 * len(idx)                        # spread over all of them, not the first ones
