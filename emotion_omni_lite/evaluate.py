@@ -155,8 +155,9 @@ def collect(cfg: OmniConfig, settings: Optional[Settings] = None, max_items: Opt
         say(f"empathy judge: {ep[1]} at {ep[0]}")
         try:
             for r in tqdm(recs, desc='judge', disable=not progress, leave=False):
-                for key, o in r['sys'].items():
-                    o['judge'] = empathy_judge(r['query_text'], r['user_emotion'], o['text'], o.get('emotion', ''), url=ep[0], model=ep[1])
+                for key, o in r['sys'].items():                      # the voice each system speaks in: the cascade's is neutral
+                    voice = 'neutral' if key == 'cascade' else o.get('emotion', '')
+                    o['judge'] = empathy_judge(r['query_text'], r['user_emotion'], o['text'], voice, url=ep[0], model=ep[1])
         except Exception as e:
             extra['empathy_judge_status'] = f'failed: {e}'
             for r in recs:

@@ -126,6 +126,19 @@ def test_smoke_run_end_to_end(smoke_settings, smoke_cfg):
     assert 'left' not in json.loads((out / 'report.json').read_text())        # made again, not reused
 
 
+def test_the_judge_hears_each_system_in_the_voice_it_speaks(smoke_settings, smoke_cfg, monkeypatch):
+    "The cascade speaks espeak's neutral preset: the judge is told so, not the emotion its words imply."
+    from emotion_omni_lite import evaluate
+    ensure_stages(eval_stages(smoke_cfg), smoke_cfg, smoke_settings)
+    told = []
+    monkeypatch.setattr(evaluate, 'judge_endpoint', lambda s: ('http://judge.invalid/v1/chat/completions', 'a judge'))
+    monkeypatch.setattr(evaluate, 'empathy_judge', lambda q, ue, text, voice, **kw: told.append((text, voice)) or 3)
+    recs, extra = evaluate.collect(smoke_cfg, smoke_settings, max_items=2, progress=False)
+    assert extra['empathy_judge_status'] == 'on (a judge at http://judge.invalid/v1/chat/completions)'
+    voices = [v for r in recs for v in ({k: o['emotion'] for k, o in r['sys'].items()} | {'cascade': 'neutral'}).values()]
+    assert [v for _, v in told] == voices and all(o['judge'] == 3 for r in recs for o in r['sys'].values())
+
+
 @pytest.mark.slow
 def test_lite_report_shows_the_gap(lite_settings, lite_cfg):
     ensure_stages(eval_stages(lite_cfg), lite_cfg, lite_settings)
