@@ -234,7 +234,7 @@ def evaluate_part(system: str, cfg: OmniConfig, settings: Optional[Settings] = N
         ps = list(hyps.get('generated', [])); ps += [None] * (len(texts) - len(ps))     # the clips pocketsphinx did not hear: None
         generated = [{'text': t, 'reply_emotion': g['reply_emotion'], 'speech_emotion': h, 'ps_text': p}
                      for t, g, h, p in zip(texts, gen, heard['generated'], ps)]
-        extra = judges(waves, omni.vocoder.sample_rate, n_dnsmos=sizes['n_dnsmos'])
+        extra = judges(waves, SAMPLE_RATE, n_dnsmos=sizes['n_dnsmos'])           # speech_figures' clips: at 16 kHz already
         if system == 'omni':                              # one streaming reply's timeline
             out['timeline'] = _timed_reply(omni, {k: f1[k][idx[0]] for k in ('sem', 'emo', 'n50')})[1]
     out['rows'] = idx
