@@ -336,7 +336,9 @@ def evaluate_full(cfg: OmniConfig, settings: Optional[Settings] = None, n_eval: 
     s = settings or get_settings(preset=cfg.preset)
     for n in ('data', 'stage1', 'stage2', 'vocoder'): require_stage(n, cfg, s)   # names what is missing, loads nothing
     t0 = time.time()
-    m1 = evaluate_stage1(load_stage1(cfg, s), stage1_features(cfg, s), max_rows=n_eval)
+    feats = stage1_features(cfg, s)
+    chosen = {feats['rows'][i]['id'] for i in speech_rows(feats['rows'], s.seed, n_eval)}   # the rows the speech half speaks
+    m1 = evaluate_stage1(load_stage1(cfg, s), feats, select=lambda r: r['id'] in chosen)
     if progress: print(f"[eval] stage 1 on {m1['n_eval']} held-out dialogues: reply emotion {m1['reply_emotion_acc']}, style {m1['style_match']}")
     m2 = speech_figures(cfg, s, n_eval, load_omni(cfg, s), streaming=True, n_follow=0, sets=('generated',), wer_sets=())
     if progress: print(f"[eval] speech of {m2['n_eval']} replies: emotion heard {m2['generated_emotion_acc']}, first audio {m2['median_first_audio_ms']} ms")

@@ -166,7 +166,8 @@ def test_evaluation_on_a_few_rows(rehearsal):
     assert m['stage1']['n_eval'] == m['speech']['n_eval'] == 2
     assert 0 <= m['stage1']['reply_emotion_acc'] <= 1 and 0 <= m['speech']['generated_emotion_acc'] <= 1
     assert m['speech']['median_first_audio_ms'] > 0
-    assert evaluate_full(cfg, s, n_eval=1, progress=False)['speech']['n_eval'] == 1   # a sample size of one's own
+    one = evaluate_full(cfg, s, n_eval=1, progress=False)                 # a sample size of one's own, in text and speech
+    assert one['speech']['n_eval'] == one['stage1']['n_eval'] == 1
 
 
 def test_a_checkpoint_of_other_sizes_is_refused_with_the_fields_to_set(rehearsal):
