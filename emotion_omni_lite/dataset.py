@@ -23,7 +23,7 @@ __all__ = ['CHUNK', 'UNIT_POOL', 'FIT_MAX_FRAMES', 'KMEANS_ITERS', 'EMOTION_ALIA
            'RATE_TOLERANCE', 'build_hash', 'plan_dialogues', 'synthesis_chunks', 'nearest', 'UnitTokenizer',
            'audio_path', 'manifest_hash', 'build_dataset', 'folder_bytes', 'load_dialogues', 'load_units_tokenizer',
            'load_query_mels', 'augmented_queries', 'build_info', 'dataset_stats', 'measure_prosody', 'prosody_markdown',
-           'read_csv_text', 'load_folder', 'read_manifest', 'read_units', 'external_rows']
+           'read_csv_text', 'load_folder', 'read_manifest', 'read_units', 'manifest_splits', 'external_rows']
 
 # %% ../nbs/05_dataset.ipynb #e66c34f2
 def build_hash(cfg: OmniConfig, seed: int) -> str:
@@ -566,12 +566,26 @@ def _emotion(v) -> str:
     key = str(v).strip().lower()
     return EMOTION_ALIASES.get(key, key)
 
+def manifest_splits(cfg: OmniConfig, lines: Sequence[dict], seed: int = 0) -> list:
+    "The split of each manifest line that names none: whole sentences held out (a seeded `data.heldout_sentence_frac` of the distinct query texts) and, where lines name their voice, whole voices (`n_test_voices` of every `n_query_voices`): no held-out sentence or voice is heard in training."
+    rng, free = np.random.default_rng(seed), [r for r in lines if not r.get('split')]
+    text = lambda r: ' '.join(str(r.get('query_text') or '').lower().split())
+    voice = lambda r: str(r.get('voice') or '').strip()
+    sents, voices = sorted({text(r) for r in free}), sorted({voice(r) for r in free} - {''})
+    held_s = {sents[i] for i in rng.permutation(len(sents))[:round(cfg.data.heldout_sentence_frac * len(sents))]}
+    n_v = round(len(voices) * cfg.data.n_test_voices / cfg.data.n_query_voices) if len(voices) > 1 else 0
+    held_v = {voices[i] for i in rng.permutation(len(voices))[:n_v]}
+    if free and not voices:
+        warnings.warn("the manifest names no voice: its held-out rows are held-out sentences only (add a voice column "
+                      "to hold out speakers too)")
+    return [split_name(voice(r) in held_v, text(r) in held_s) for r in lines]
+
 def external_rows(cfg: OmniConfig, manifest, seed: int = 0) -> list:
     "The manifest's dialogues as the kit's rows (tokens read and checked); a `ConfigError` lists every line that cannot be used."
     import soundfile as sf
     manifest = Path(manifest); base = manifest.resolve().parent
     lines, rows, problems = read_manifest(manifest), [], []
-    held = set(np.random.default_rng(seed).permutation(len(lines))[:round(cfg.data.heldout_sentence_frac * len(lines))].tolist())
+    held = manifest_splits(cfg, lines, seed)
     seen = set()
     for k, r in enumerate(lines):
         bad = lambda msg: problems.append(f"line {r['_line']}: {msg}")
@@ -588,7 +602,7 @@ def external_rows(cfg: OmniConfig, manifest, seed: int = 0) -> list:
         emos = {c: _emotion(r[c]) for c in ('user_emotion', 'reply_emotion')}
         for c, e in emos.items():
             if e not in EMOTIONS: bad(f"{c} {r[c]!r} is not one of {', '.join(EMOTIONS)}")
-        split = EXTERNAL_SPLITS.get(str(r.get('split') or '').strip().lower()) if r.get('split') else ('test_both' if k in held else 'train')
+        split = EXTERNAL_SPLITS.get(str(r.get('split') or '').strip().lower()) if r.get('split') else held[k]
         if split is None: bad(f"split {r['split']!r}: use one of {', '.join(EXTERNAL_SPLITS)}")
         if not all(str(r[c]).strip() for c in ('query_text', 'reply_text')): bad("query_text or reply_text is empty")
         if len(problems) and problems[-1].startswith(f"line {r['_line']}:"): continue

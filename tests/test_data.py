@@ -252,3 +252,23 @@ def test_a_fresh_espeak_speaks_the_same_whatever_the_process_spoke_before():
     for _ in range(2): speak('Something else entirely, said twice.', 'en-us+m1', 'angry', engine=shared)
     again = said(fresh_espeak())                                        # after the shared library spoke
     assert all(torch.equal(a, b) for a, b in zip(first, again))
+
+
+def test_a_manifest_without_splits_holds_out_whole_sentences_and_voices():
+    "A manifest that names no split: no held-out sentence or voice is heard in training (random rows were held out, their sentences and speakers in training too)."
+    from emotion_omni_lite.config import get_config
+    from emotion_omni_lite.dataset import manifest_splits
+    cfg = get_config('smoke')                                            # 2 of every 6 voices, a fifth of the sentences
+    lines = [{'query_text': f'Sentence number {t}.', 'voice': f'v{v}'} for t in range(10) for v in range(6)]
+    splits = manifest_splits(cfg, lines, seed=3)
+    train = [l for l, s in zip(lines, splits) if s == 'train']
+    heard = lambda k: {l[k] for l in train}
+    for l, s in zip(lines, splits):
+        assert (l['voice'] not in heard('voice')) == (s in ('test_voice', 'test_both'))
+        assert (l['query_text'] not in heard('query_text')) == (s in ('test_sentence', 'test_both'))
+    assert set(splits) == {'train', 'test_voice', 'test_sentence', 'test_both'}
+    assert len({l['voice'] for l in lines} - heard('voice')) == 2 and len({l['query_text'] for l in lines} - heard('query_text')) == 2
+    assert manifest_splits(cfg, lines, seed=3) == splits != manifest_splits(cfg, lines, seed=4)   # seeded
+    with pytest.warns(UserWarning, match='names no voice'):
+        alone = manifest_splits(cfg, [{'query_text': l['query_text']} for l in lines], seed=3)
+    assert set(alone) == {'train', 'test_sentence'}
