@@ -17,9 +17,9 @@ import torchaudio
 from .config import AudioConfig
 
 # %% auto #0
-__all__ = ['MIN_RATE', 'MAX_RATE', 'SILENCE_PEAK', 'SAMPLE_RATE', 'MIN_SECONDS', 'MIN_SAMPLES', 'RATE_STEP', 'KERNEL_LIMIT',
-           'STREAMED_SIZE', 'CLIP_LEVEL', 'CLIP_FRACTION', 'QUIET_PEAK', 'NOISE_COLORS', 'AUGMENT', 'CONDITIONS',
-           'AudioError', 'check_wave', 'resample', 'load_audio', 'check_speech', 'save_wav', 'log_mel',
+__all__ = ['MIN_RATE', 'MAX_RATE', 'SILENCE_PEAK', 'SAMPLE_RATE', 'MIN_SECONDS', 'MIN_SAMPLES', 'FLOAT_PEAK_LIMIT', 'RATE_STEP',
+           'KERNEL_LIMIT', 'STREAMED_SIZE', 'CLIP_LEVEL', 'CLIP_FRACTION', 'QUIET_PEAK', 'NOISE_COLORS', 'AUGMENT',
+           'CONDITIONS', 'AudioError', 'check_wave', 'resample', 'load_audio', 'check_speech', 'save_wav', 'log_mel',
            'energy_contour', 'pitch_contour', 'pad_mels', 'cepstral_smooth', 'spectral_envelope', 'as_mels',
            'shift_pitch', 'change_rate', 'colored_noise', 'add_noise', 'room_impulse', 'reverberate', 'gain_clip',
            'tilt_eq', 'band_limit', 'AugmentRecipe', 'augment']
@@ -46,6 +46,8 @@ def _as_float(a: np.ndarray) -> np.ndarray:
         return ((a - mid) / mid).astype(np.float32)
     with np.errstate(over='ignore'): return np.asarray(a, dtype=np.float32)   # beyond float32's range: Inf, refused below
 
+FLOAT_PEAK_LIMIT = 8.0   # float samples beyond ±8 (18 dB over full scale) are integer PCM in disguise, not a loud recording
+
 def check_wave(wave, sr: int, source='<array>', channels_last: Optional[bool] = None) -> np.ndarray:
     "Mono float32 samples from `wave` ([T], [T, C] or [C, T]; files are [T, C]) after the checks every input must pass."
     a = np.asarray(wave)
@@ -58,10 +60,13 @@ def check_wave(wave, sr: int, source='<array>', channels_last: Optional[bool] = 
         last = channels_last if channels_last is not None else w.shape[1] <= w.shape[0]
         with np.errstate(over='ignore', invalid='ignore'): w = w.mean(axis=1 if last else 0)   # [T, C] or [C, T] → [T]
     if w.ndim != 1: raise AudioError(source, f"has shape {w.shape}, expected [samples] or [samples, channels]", "pass a 1-D or 2-D array")
-    if not (MIN_RATE <= int(sr) <= MAX_RATE):
+    if not (isinstance(sr, (int, float, np.integer, np.floating)) and MIN_RATE <= sr <= MAX_RATE):   # NaN: not in range
         raise AudioError(source, f"unsupported sample rate {sr} Hz", f"use audio recorded at {MIN_RATE}–{MAX_RATE} Hz")
     if not np.isfinite(w).all():
         raise AudioError(source, f"contains {int((~np.isfinite(w)).sum())} NaN or Inf samples", "re-export the file; the conversion that wrote it failed")
+    if a.dtype.kind == 'f' and np.abs(w).max() > FLOAT_PEAK_LIMIT:   # float samples run to ±1: these are integer PCM in floats
+        raise AudioError(source, f"holds float samples up to {np.abs(w).max():.0f}, where full scale is 1.0 (integer PCM stored as floats)",
+                         "divide them by 32768 (16-bit PCM), or pass the integer array itself")
     if np.abs(w).max() < SILENCE_PEAK and channels.ndim == 2 and np.isfinite(channels).all() and np.abs(channels).max() >= SILENCE_PEAK:
         raise AudioError(source, f"has channels that cancel out when mixed to mono (one is the other upside down; each peaks at "
                          f"{np.abs(channels).max():.2f})", "use one channel, or export it again as mono")
@@ -125,8 +130,8 @@ def load_audio(path_or_array: Union[str, Path, np.ndarray, torch.Tensor], sr: in
                max_seconds: Optional[float] = None) -> torch.Tensor:
     "A float32 mono tensor [T] at `sr` from a file or an array (an array is at `orig_sr`, default `sr`); a file longer than `max_seconds` is refused unread."
     for name, v in (('sr', sr), ('max_seconds', max_seconds)):      # the caller's own numbers (an array's rate: check_wave)
-        if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)) or not v > 0):
-            raise ValueError(f"load_audio: {name}={v!r} must be a positive number (samples per second, or seconds)")
+        if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)) or not 0 < v < float('inf')):
+            raise ValueError(f"load_audio: {name}={v!r} must be a positive, finite number (samples per second, or seconds)")
     if isinstance(path_or_array, (bytes, bytearray, memoryview)):
         raise TypeError("load_audio takes a path or an array of samples, not a file's bytes: widgets.read_upload(content, name) reads those")
     if isinstance(path_or_array, (str, Path)):
@@ -175,6 +180,9 @@ def save_wav(path, wave, sr: int = SAMPLE_RATE, replace: bool = True) -> Path:
     import os, wave as wavmod
     path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
     w = wave.detach().cpu().numpy() if torch.is_tensor(wave) else np.asarray(wave, dtype=np.float32)
+    if not np.isfinite(w).all():                                       # NaN would be written as silence, without a word
+        raise ValueError(f"save_wav {path}: {int((~np.isfinite(w)).sum())} of the samples are NaN or Inf: nothing was written "
+                         "(the computation that made them failed; a model whose loss diverged, say)")
     pcm = np.round(np.clip(w, -1, 1) * 32767).astype('<i2')
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
     try:

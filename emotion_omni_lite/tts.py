@@ -291,17 +291,19 @@ class PiperWorldTTS(TTSEngine):
         if voice not in PIPER_VOICES: raise ValueError(f"the Piper engine has no voice {voice!r}: use one of {', '.join(PIPER_VOICES)}")
         p = prosody or EMOTION_PROSODY[emotion]
         formant, register = PIPER_VOICES[voice]
-        a = world_retime(self.reading(text, p.wordgap), p.rate / PIPER_RATE)   # the pace: WORLD re-times the one reading
+        r = self.reading(text, p.wordgap)
+        if r is None: return np.zeros(SAMPLE_RATE // 100, np.float32), SAMPLE_RATE   # nothing to pronounce ('...'): 10 ms of
+        a = world_retime(r, p.rate / PIPER_RATE)                        # silence, as espeak; the pace: WORLD re-times the reading
         return world_render(a, SAMPLE_RATE, p, emotion, formant, register), SAMPLE_RATE
 
     def reading(self, text: str, wordgap: float = 0.0) -> dict:
-        "WORLD's streams of Piper's reading of `text` at the neutral pace, at 16 kHz: made once, for every emotion and speaker of `text`."
+        "WORLD's streams of Piper's reading of `text` at the neutral pace, at 16 kHz: made once, for every emotion and speaker of `text` (None: nothing to pronounce)."
         key = (text, wordgap >= 5)
         if key not in self.readings:
             w, sr = self.neutral(text, PIPER_RATE, wordgap)
-            x = resample(torch.from_numpy(w), sr, SAMPLE_RATE).numpy()  # WORLD at 16 kHz: what the encoders hear, and cheaper
+            x = resample(torch.from_numpy(w), sr, SAMPLE_RATE).numpy() if len(w) else None   # WORLD at 16 kHz: what the encoders hear
             while len(self.readings) >= 8: self.readings.pop(next(iter(self.readings)))   # the oldest goes
-            self.readings[key] = world_analyse(x, SAMPLE_RATE)
+            self.readings[key] = None if x is None else world_analyse(x, SAMPLE_RATE)
         return self.readings[key]
 
 TTS_ENGINES['piper'] = PiperWorldTTS

@@ -272,3 +272,12 @@ def test_a_manifest_without_splits_holds_out_whole_sentences_and_voices():
     with pytest.warns(UserWarning, match='names no voice'):
         alone = manifest_splits(cfg, [{'query_text': l['query_text']} for l in lines], seed=3)
     assert set(alone) == {'train', 'test_sentence'}
+
+
+def test_text_with_nothing_to_pronounce_is_a_moment_of_silence_on_either_engine():
+    "'...' (a reply an untrained model may give) is 10 ms of silence from Piper, as from espeak: not a torch reshape error."
+    from emotion_omni_lite.tts import speak
+    for voice in ('piper:joe+p0', 'en-us+m1'):
+        for text in ('...', ''):
+            w = speak(text, voice, 'happy')
+            assert len(w) < 1600 and w.abs().max() < 0.05, (voice, text)

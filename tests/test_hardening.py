@@ -206,10 +206,23 @@ def test_values_that_are_not_samples_are_named(a):
     with pytest.raises(AudioError, match='not audio samples'): load_audio(a)
 
 
+def test_samples_that_are_not_finite_are_not_saved(tmp_path):
+    from emotion_omni_lite.audio import save_wav
+    with pytest.raises(ValueError, match=r"save_wav .*x\.wav: 1 of the samples are NaN or Inf: nothing was written"):
+        save_wav(tmp_path / 'x.wav', torch.tensor([0.1, float('nan'), 0.2]))
+    assert not list(tmp_path.iterdir())
+
+
 def test_the_callers_own_numbers_are_checked():
-    with pytest.raises(ValueError, match='sr=0 must be a positive number'): load_audio(SPEECHY, sr=0)
+    with pytest.raises(ValueError, match='sr=0 must be a positive, finite number'): load_audio(SPEECHY, sr=0)
     with pytest.raises(ValueError, match='max_seconds=-1'): load_audio(SPEECHY, max_seconds=-1)
     with pytest.raises(AudioError, match='unsupported sample rate 0'): load_audio(SPEECHY, orig_sr=0)   # not 16 kHz in silence
+    for odd in (float('nan'), float('inf')):                                        # a traceback from int() before
+        with pytest.raises(AudioError, match=f'unsupported sample rate {odd}'): load_audio(SPEECHY, orig_sr=odd)
+    with pytest.raises(ValueError, match='sr=inf must be a positive, finite number'): load_audio(SPEECHY, sr=float('inf'))
+    with pytest.raises(AudioError, match=r'float samples up to 9830, where full scale is 1\.0 .*divide them by 32768'):
+        load_audio((SPEECHY / np.abs(SPEECHY).max() * 0.3 * 32767).astype(np.float32))   # integer PCM in floats
+    assert load_audio(SPEECHY * 5).abs().max() > 1                                  # a float file with overs: kept
     with pytest.raises(TypeError, match='read_upload'): load_audio(b'RIFF....')
     from emotion_omni_lite.widgets import read_upload
     with pytest.raises(AudioError, match='not as a file'): read_upload(None, 'me.wav')
