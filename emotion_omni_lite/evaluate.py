@@ -8,7 +8,6 @@ import json, time
 from pathlib import Path
 from typing import Optional, Sequence
 
-import numpy as np
 import torch
 
 from .config import EMOTIONS, ConfigError, OmniConfig, Settings, get_config, get_settings
@@ -19,13 +18,13 @@ from .dataset import audio_path, load_dialogues
 from .tts import engine_of, fresh_espeak, get_tts, speak
 from .dialogues import REPLY_EMOTION, REPLY_STYLE
 from .semantic_encoder import load_asr_model, transcribe
-from .emotion_encoder import emotion_features, load_emotion_encoder, predict_emotions
+from .emotion_encoder import load_emotion_encoder, predict_emotions
 from .text_llm import generate_text, load_text_llm
 from .stage1 import ReplyStyleClassifier, evaluate_stage1, load_stage1, stage1_features
 from .omni import hear, load_omni, speech_figures, speech_metrics, speech_rows
 from .cues import prosodic_baseline, timing_probe
 from .train import save_json, save_text
-from .report import QUALITY, SYSTEMS, benchmark_table, quality_check, report_folder, score, write_report
+from .report import SYSTEMS, benchmark_table, quality_check, report_folder, score, write_report
 
 # %% auto #0
 __all__ = ['EVAL_STAGES', 'EVAL_SIZES', 'SPEECH_FIGURE_SIZES', 'EVAL_PARTS', 'TEXT_PART', 'TEXT_FIGURES', 'JOB_PARTS',
@@ -291,7 +290,7 @@ def speech_records(cfg: OmniConfig, s: Settings, force: bool = False, progress: 
 
 def evaluate_run(preset: Optional[str] = None, settings: Optional[Settings] = None, force: bool = False,
                  progress: bool = True, **sizes) -> Path:
-    "Score a trained run: writes report.json, details.json, report.md, speech_figures.json and figures/ into run_path/report."
+    "Score a trained run: writes report.json, details.json, report.md, speech_figures.json and figures/ into run_path/report (a run of pretrained parts at full size: full_sample.json, from a sample)."
     s = settings or get_settings(preset=preset)
     cfg = get_config(preset or s.preset)
     if uses_pretrained(cfg):                                       # full size: a sample, with the parts that exist there

@@ -4,7 +4,7 @@
 
 # %% ../nbs/15_report.ipynb #45a0bb63
 from __future__ import annotations
-import json
+import json, math
 from pathlib import Path
 from typing import Optional, Sequence
 
@@ -114,8 +114,9 @@ def benchmark_table(report: Optional[dict] = None, preset: Optional[str] = None,
     fmt = lambda k, v: '—' if v is None else (f"{v:.2f}" if k.startswith('dnsmos') else f"{100 * v:.1f} %")
     w = max(len(l) for _, l in SYSTEMS.values())
     head = f"{'system':<{w}}" + ''.join(f" | {l:>14}" for _, l in BENCH_COLUMNS)
-    lines = [f"Same words, different feelings: {report.get('n_items_tone', '?')} held-out tone-dependent utterances "
-             f"(held-out sentences × 6 emotions × held-out voices), preset {report.get('preset', '?')}", head, '-' * len(head)]
+    lines = [f"Same words, different feelings: reply emotion and style on {report.get('n_items_tone', '?')} held-out tone-dependent "
+             f"utterances (held-out sentences × 6 emotions × held-out voices), speech on {report.get('n_speech_items', '?')} "
+             f"held-out replies; preset {report.get('preset', '?')}", head, '-' * len(head)]
     for key, (suffix, label) in SYSTEMS.items():
         lines.append(f"{label:<{w}}" + ''.join(f" | {fmt(k, report.get(k + suffix)):>14}" for k, _ in BENCH_COLUMNS))
     ref = report.get('speech_emotion_acc_reference'), report.get('dnsmos_ovrl_reference')
@@ -136,7 +137,7 @@ def figures(flat: dict, details: dict) -> dict:
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
     figs = {}
-    f = make_subplots(1, 2, column_widths=[0.75, 0.25], subplot_titles=('accuracy (tone-dependent sentences)', 'DNSMOS (1–5)'))
+    f = make_subplots(1, 2, column_widths=[0.75, 0.25], subplot_titles=('accuracy (text: tone-dependent sentences; speech: held-out replies)', 'DNSMOS (1–5)'))
     for i, (key, (suffix, label)) in enumerate(SYSTEMS.items()):
         color = ('#8c8c8c', '#e0a458', '#2a9d8f', '#6c8ebf')[i]
         ys = [flat.get(k + suffix) for k, _ in BENCH_COLUMNS[:3]]
@@ -241,7 +242,7 @@ def report_markdown(flat: dict, details: dict, figure_files: Sequence[str] = ())
     "report.md: the benchmark table, every metric with its meaning, examples, figure links."
     out = [f"# Emotion Omni lite: evaluation report ({flat.get('preset', '?')})", '',
            f"Held-out voices and held-out sentences: {flat.get('n_items')} utterances, {flat.get('n_items_tone')} of them "
-           "tone-dependent. Fractions are shown as percentages.", '', '## Same words, different feelings', '',
+           "tone-dependent. The benchmark shows percentages; the metric table, fractions.", '', '## Same words, different feelings', '',
            '```', benchmark_table(flat), '```', '']
     judge = flat.get('empathy_judge_status', 'off')
     out += ['## Empathy', '', (f"LLM judge ({judge}): {flat.get('empathy_judge')}" if 'empathy_judge' in flat else
@@ -313,6 +314,7 @@ def report_markdown(flat: dict, details: dict, figure_files: Sequence[str] = ())
 def write_report(flat: dict, details: dict, folder) -> Path:
     "Write report.json, details.json, report.md and figures/ (HTML, plus PNG when kaleido works) into `folder`."
     folder = Path(folder); (folder / 'figures').mkdir(parents=True, exist_ok=True)
+    flat = {k: None if isinstance(v, float) and not math.isfinite(v) else v for k, v in flat.items()}   # NaN is not JSON: '—'
     files = []
     for name, fig in figures(flat, details).items():
         fig.write_html(folder / 'figures' / f'{name}.html', include_plotlyjs='directory')

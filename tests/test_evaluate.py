@@ -76,6 +76,10 @@ def test_score_and_report_from_records(tmp_path):
     assert (out / 'figures' / 'benchmark.html').exists() and (out / 'figures' / 'confusion.html').exists()
     t = benchmark_table(rep)
     assert all(label in t for _, label in SYSTEMS.values()) and '100.0 %' in t and '33.3 %' in t
+    # records without a tone-dependent sentence: those accuracies are undefined, written as null (NaN is not JSON)
+    flat, details = score([r for r in recs if r['sentence_kind'] != 'tone'])
+    rep = json.loads((write_report(flat, details, tmp_path / 'explicit') / 'report.json').read_text(), parse_constant=lambda c: 1 / 0)
+    assert rep['input_emotion_acc_tone'] is None and '| `input_emotion_acc_tone` | — |' in (tmp_path / 'explicit' / 'report.md').read_text()
 
 
 def test_smoke_run_end_to_end(smoke_settings, smoke_cfg):
