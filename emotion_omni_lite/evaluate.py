@@ -91,17 +91,18 @@ class _Judges:
         return [{'emotion_vec_reply': v.tolist(), 'dnsmos': dnsmos(w)['ovrl'] if k < n else None, 'asr_text': a}
                 for k, (w, v, a) in enumerate(zip(ws, vecs, asr))]
 
-def _timed_reply(omni, feat: dict) -> tuple:
-    "One streaming reply with a clock on every text token and audio chunk (callbacks) → (result, timeline)."
+def _timed_reply(omni, wave: torch.Tensor, feat: dict) -> tuple:
+    "One streaming reply with a clock from the query's arrival (its encoders timed on `wave`, the reply from the cached `feat`) on every text token and audio chunk (callbacks) → (result, timeline)."
     t0, toks, chunks = time.perf_counter(), [], []
     clock = lambda: (time.perf_counter() - t0) * 1000
+    omni.encode(wave); enc_ms = clock()                                 # what a query pays before the first token
     r = omni.respond_features(feat, streaming=True, on_token=lambda t: toks.append((t, clock())),
                               on_audio=lambda a: chunks.append((clock(), len(a))))
     sr, play, end = r['sample_rate'], [], 0.0
     for t, n in chunks: play.append(max(t, end)); end = play[-1] + 1000 * n / sr   # a chunk plays when ready and after the last
     tl = {'token_ms': [round(t, 1) for _, t in toks], 'tokens': [omni.tok.decode([i]) for i, _ in toks],
           'chunk_ms': [round(t, 1) for t, _ in chunks], 'play_ms': [round(t, 1) for t in play],
-          'chunk_audio_ms': [round(1000 * n / sr, 1) for _, n in chunks], 'text': r['text']}
+          'chunk_audio_ms': [round(1000 * n / sr, 1) for _, n in chunks], 'text': r['text'], 'encoders_ms': round(enc_ms, 1)}
     return r, tl
 
 # %% ../nbs/16_evaluate.ipynb #57f31fb4
@@ -235,7 +236,8 @@ def evaluate_part(system: str, cfg: OmniConfig, settings: Optional[Settings] = N
                      for t, g, h, p in zip(texts, gen, heard['generated'], ps)]
         extra = judges(waves, SAMPLE_RATE, n_dnsmos=sizes['n_dnsmos'])           # speech_figures' clips: at 16 kHz already
         if system == 'omni':                              # one streaming reply's timeline
-            out['timeline'] = _timed_reply(omni, {k: f1[k][idx[0]] for k in ('sem', 'emo', 'n50')})[1]
+            out['timeline'] = _timed_reply(omni, load_audio(audio_path(rows[idx[0]], s, 'query')),
+                                           {k: f1[k][idx[0]] for k in ('sem', 'emo', 'n50')})[1]
     out['rows'] = idx
     out['generated'] = [{**g, **x} for g, x in zip(generated, extra)]
     out['seconds'] = round(time.time() - t0, 1)

@@ -4,7 +4,7 @@
 
 # %% ../nbs/14a_omni.ipynb #e4d3df90
 from __future__ import annotations
-import json, os, random, sys, time
+import json, os, random, statistics, sys, time
 from pathlib import Path
 from typing import Callable, Optional, Sequence
 
@@ -28,8 +28,8 @@ from .stage2 import load_stage2_model, stage2_features
 
 # %% auto #0
 __all__ = ['SPEECH_SETS', 'TIMED_REPLIES', 'WER_SETS', 'hearing_seconds', 'check_length', 'EmotionOmni', 'load_omni',
-           'speech_rows', 'hear', 'speech_clips', 'speech_metrics', 'speech_figures', 'condition_following',
-           'chat_main']
+           'speech_rows', 'hear', 'timed_reply', 'speech_clips', 'speech_metrics', 'speech_figures',
+           'condition_following', 'chat_main']
 
 # %% ../nbs/14a_omni.ipynb #a74ec076
 def hearing_seconds(cfg: OmniConfig) -> float:
@@ -250,13 +250,22 @@ SPEECH_SETS = ('generated', 'teacher_text', 'reference', 'vocoded_reference_unit
 TIMED_REPLIES = 24   # generated replies streamed one at a time with a clock (latency, RTF); the rest at once, the same speech
 WER_SETS = ('generated', 'reference')                                                  # … and transcribes with pocketsphinx
 
+def timed_reply(omni, wave: torch.Tensor, feat: dict, streaming: bool = True) -> dict:
+    "`respond_features` on the clock from the query's arrival: its encoders timed on `wave` first, as `respond` pays them; the reply itself from the cached features `feat`, the words every other figure judges."
+    t0 = time.perf_counter(); omni.encode(wave); enc_ms = (time.perf_counter() - t0) * 1000
+    r = omni.respond_features(feat, streaming)
+    r['timings'] = {k: (round(v + enc_ms, 1) if v is not None else None) for k, v in r['timings'].items()}
+    r['timings']['encoders_ms'] = round(enc_ms, 1)
+    return r
+
 def speech_clips(omni, f1: dict, f2: dict, idx: Sequence[int], settings: Settings, streaming: bool = True,
                  sets: Sequence[str] = SPEECH_SETS) -> dict:
     "{set: (waves, the text each should say)} for rows `idx`; 'generated' also keeps each reply's result (text, timings)."
     rows, out = f2['rows'], {}
     if 'generated' in sets:                                           # the first TIMED_REPLIES streamed alone, on the clock
         feats = [{k: f1[k][i] for k in ('sem', 'emo', 'n50')} for i in idx]
-        gen = [omni.respond_features(f, streaming) for f in feats[:TIMED_REPLIES]] + omni.respond_features_many(feats[TIMED_REPLIES:], streaming)
+        gen = [timed_reply(omni, load_audio(audio_path(rows[i], settings, 'query')), f, streaming) for i, f in
+               zip(idx[:TIMED_REPLIES], feats)] + omni.respond_features_many(feats[TIMED_REPLIES:], streaming)
         out['generated'] = ([g['audio'] for g in gen], [g['text'] for g in gen], gen)
     true_text = [rows[i]['reply_text'] for i in idx]
     if 'teacher_text' in sets:
@@ -276,9 +285,9 @@ def speech_metrics(heard: dict, want: Sequence[str], hyps: dict, texts: dict, ge
     if gen:
         m['reply_emotion_label_acc'] = round(sum(g['reply_emotion'] == t for g, t in zip(gen, want)) / len(want), 4)
         timed = [g for g in gen if g['timings'] is not None]             # the replies streamed on the clock
-        for k in ('first_text_token_ms', 'first_audio_ms', 'total_ms'):
-            v = sorted(g['timings'][k] for g in timed if g['timings'][k] is not None)
-            m[f'median_{k}'] = v[len(v) // 2] if v else None
+        for k in ('encoders_ms', 'first_text_token_ms', 'first_audio_ms', 'total_ms'):   # from the query's arrival
+            v = [g['timings'][k] for g in timed if g['timings'].get(k) is not None]
+            m[f'median_{k}'] = round(statistics.median(v), 1) if v else None
         seconds = sum(len(g['audio']) / g['sample_rate'] for g in timed)   # the speech those replies said
         m['rtf'] = round(sum(g['timings']['total_ms'] for g in timed) / 1000 / max(seconds, 1e-3), 3)
         m['n_timed'] = len(timed)

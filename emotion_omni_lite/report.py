@@ -167,6 +167,8 @@ def figures(flat: dict, details: dict) -> dict:
     tl = details.get('timeline')
     if tl:
         f = go.Figure()
+        if tl.get('encoders_ms') is not None:                           # the query heard: both encoders, before any token
+            f.add_bar(x=[tl['encoders_ms']], base=[0], y=['encoders'], orientation='h', name='encoders', marker_color='#e0a458')
         f.add_scatter(x=tl['token_ms'], y=['text tokens'] * len(tl['token_ms']), mode='markers+text', name='text token',
                       text=tl.get('tokens'), textposition='top center', marker=dict(symbol='line-ns-open', size=18))
         f.add_scatter(x=tl['chunk_ms'], y=['audio chunks'] * len(tl['chunk_ms']), mode='markers', name='audio chunk ready',
@@ -229,8 +231,9 @@ METRIC_NOTES = {
     'pocketsphinx_wer_reference': "pocketsphinx on the reference espeak reply audio (its own error floor)",
     'asr_wer_generated': "the kit's ASR (its decoder alone, greedy) on generated speech (trained on user voices, not the assistant's)",
     'dnsmos_ovrl': "DNSMOS P.835 overall quality (1–5) of generated speech, in place of UTMOS",
-    'first_text_ms': "first reply text token after the query (ms, one streaming reply)",
-    'first_audio_ms': "first audio chunk after the query (ms)", 'rtf': "real-time factor: compute time / audio length",
+    'first_text_ms': "first reply text token after the query arrives, its encoding included (ms; median of the replies streamed on the clock)",
+    'first_audio_ms': "first audio chunk after the query arrives (ms; the same replies)",
+    'rtf': "real-time factor: compute time (encoders included) / audio length, over the same replies",
     'peak_memory_mb': "peak memory of the process that scored the text side (MiB; RSS on CPU)",
     'empathy_judge': "LLM judge (1–5, EMPATHY_RUBRIC) — off unless judge_url is set",
     'empathy_proxy': "offline PROXY for empathy (1–5): 1 + 2·style + 1·reply emotion + ROUGE-L; not an LLM judgement",
