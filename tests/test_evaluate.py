@@ -102,6 +102,8 @@ def test_smoke_run_end_to_end(smoke_settings, smoke_cfg):
     sp = json.loads((out / 'speech_figures.json').read_text())
     assert rep['speech_emotion_acc'] == sp['adaln']['generated_emotion_acc'] and rep['n_speech_items'] == sp['adaln']['n_eval']
     assert rep['speech_emotion_acc_no_adaln'] == sp['no_adaln']['generated_emotion_acc']
+    a = sp['adaln']                                                   # latency from the query's arrival: the encoders count
+    assert 0 < a['median_encoders_ms'] <= a['median_first_text_token_ms'] and rep['first_text_ms'] == a['median_first_text_token_ms']
     parts = {p: json.loads((out / 'speech' / f'{p}.json').read_text()) for p in ('omni', 'omni_no_adaln', 'semantic_only', 'cascade')}
     assert len({tuple(p['rows']) for p in parts.values()}) == 1                 # every system spoke the same rows
     # the text side, computed once in its own part: the report's records and timing probe are the ones it kept
