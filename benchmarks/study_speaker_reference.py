@@ -3,7 +3,8 @@
 The linear probe of notebook 08 (twelve pitch, energy and rate numbers per query) is fitted on one engine's training
 queries alone and scored on its own held-out voices and on every query of the other engine, three ways: on the
 features as measured, with each voice's mean and spread taken out (`cues.speaker_normalized`), and with the mean of
-each voice's neutral queries alone as its reference. No training beyond the probe: about 20 s a seed for the features.
+five calm (neutral) clips of each voice alone as its reference; every way is scored without those clips
+(`cues.not_calm`). No training beyond the probe: about 20 s a seed for the features.
 
 With --encoders it also prints the cross-engine emotion encoders, as heard (emotion_encoder_*_only, notebook 07),
 against a calibration, the pitch level and loudness of five calm clips of each voice (emotion_encoder_*_calibrated,
@@ -25,7 +26,7 @@ from pathlib import Path
 os.environ.setdefault('HF_HUB_OFFLINE', '1')
 
 from emotion_omni_lite.config import EMOTIONS, get_config, get_settings
-from emotion_omni_lite.cues import cross_engine_probe, query_prosody, speaker_normalized
+from emotion_omni_lite.cues import cross_engine_probe, not_calm, query_prosody, speaker_normalized
 from emotion_omni_lite.cli import ensure_stages, run_script
 from emotion_omni_lite.stages import lite_minutes, stage_folder, stages_needed
 
@@ -79,12 +80,13 @@ def main():
         s = get_settings(preset='lite', seed=seed, data_dir=data_dir, out_dir=out_dir, device='cpu')
         rows, x = query_prosody(cfg, s)
         views = {'as measured': x, 'against the voice': speaker_normalized(x, rows),
-                 "against the voice's neutral": speaker_normalized(x, rows, 'neutral')}
+                 'against five calm clips': speaker_normalized(x, rows, 'calm')}
+        scored = not_calm(rows)                          # every view scored without the clips the third was measured on
         print(f"seed {seed} ({s.data_path}, {len(rows)} queries)")
         for name, xv in views.items():
             for eng in ('espeak', 'piper'):
-                m = cross_engine_probe(rows, xv, eng)
-                per = ' '.join(f"{e[:4]} {m['acc_other_engine_by_emotion'][e]:.0%}" for e in EMOTIONS)
+                m = cross_engine_probe(rows, xv, eng, scored)
+                per = ' '.join(f"{e[:4]} {'—' if (a := m['acc_other_engine_by_emotion'][e]) is None else f'{a:.0%}'}" for e in EMOTIONS)
                 print(f"  {'probe, ' + name:40s} {eng:6s} → other: {m['acc_other_engine']:6.1%}   own held-out voices "
                       f"{m['acc_heldout_voice']:6.1%}   other, by emotion: {per}")
         if a.encoders: encoder_rows(s)

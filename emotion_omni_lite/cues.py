@@ -23,8 +23,8 @@ from .tts import engine_of
 # %% auto #0
 __all__ = ['PROSODIC_FEATURES', 'TIMING_FEATURES', 'prosodic_features', 'egemaps_features', 'LinearProbe', 'fit_linear_probe',
            'query_prosody', 'prosodic_baseline', 'plot_confusion', 'pca_2d', 'plot_emotion_map', 'emotion_sweep',
-           'plot_sweep', 'frame_trajectory', 'plot_trajectory', 'timing_features', 'timing_probe', 'speaker_normalized',
-           'cross_engine_probe']
+           'plot_sweep', 'frame_trajectory', 'plot_trajectory', 'timing_features', 'timing_probe', 'not_calm',
+           'speaker_normalized', 'cross_engine_probe']
 
 # %% ../nbs/08_emotional_cues.ipynb #e66c34f2
 PROSODIC_FEATURES = ('f0_median', 'f0_p10', 'f0_p90', 'f0_range', 'f0_std', 'f0_delta', 'f0_slope',
@@ -189,6 +189,12 @@ def _timing_probe(rows, s, hidden, steps, seed) -> dict:
     return out
 
 # %% ../nbs/08_emotional_cues.ipynb #a62936a4
+def not_calm(rows: Sequence[dict], calm: int = CALM_CLIPS) -> torch.Tensor:
+    "[N] True but for each voice's first `calm` neutral queries (`calm_clips`): the rows a calm reference may be scored on."
+    keep = torch.ones(len(rows), dtype=torch.bool)
+    keep[[i for c in calm_clips(rows, calm).values() for i in c]] = False
+    return keep
+
 def speaker_normalized(x: torch.Tensor, rows: Sequence[dict], reference: str = 'all', calm: int = CALM_CLIPS) -> torch.Tensor:
     "Features [N, F] heard relative to each voice: minus the voice's mean, over the voice's spread (`reference='neutral'`: the mean of its neutral queries; `'calm'`: of its first `calm` neutral queries, `calm_clips`)."
     if reference not in ('all', 'neutral', 'calm'):
@@ -208,8 +214,9 @@ def speaker_normalized(x: torch.Tensor, rows: Sequence[dict], reference: str = '
         out[sel] = (x[sel] - x[ref].mean(0)) / x[sel].std(0, correction=0).clamp(min=1e-6)
     return out
 
-def cross_engine_probe(rows: Sequence[dict], x: torch.Tensor, train_engine: str = 'espeak') -> dict:
-    "The linear probe fitted on `train_engine`'s training queries alone: accuracy on its held-out voices, on every query of the other engines, and per emotion there."
+def cross_engine_probe(rows: Sequence[dict], x: torch.Tensor, train_engine: str = 'espeak',
+                       scored: Optional[torch.Tensor] = None) -> dict:
+    "The linear probe fitted on `train_engine`'s training queries alone: accuracy on its held-out voices, on every query of the other engines, and per emotion there (`scored` [N]: only those rows count, e.g. not the clips a reference was taken from)."
     engines = [engine_of(r['voice']) for r in rows]
     if train_engine not in engines:
         raise ValueError(f"no query is spoken by {train_engine!r}: use one of {', '.join(sorted(set(engines)))}")
@@ -219,8 +226,9 @@ def cross_engine_probe(rows: Sequence[dict], x: torch.Tensor, train_engine: str 
     own = torch.tensor([e == train_engine for e in engines])
     train = own & torch.tensor([r['split'] == 'train' for r in rows])
     ok = fit_linear_probe(x[train], y[train]).predict(x) == y               # [N]
-    held = own & torch.tensor([bool(r['heldout_voice']) for r in rows])
-    other = ~own
+    keep = torch.ones(len(rows), dtype=torch.bool) if scored is None else torch.as_tensor(scored, dtype=torch.bool)
+    held = own & torch.tensor([bool(r['heldout_voice']) for r in rows]) & keep
+    other = ~own & keep
     acc = lambda sel: round(ok[sel].float().mean().item(), 4) if sel.any() else None
     return {'acc_heldout_voice': acc(held), 'acc_other_engine': acc(other), 'n_other_engine': int(other.sum()),
             'acc_other_engine_by_emotion': {e: acc(other & (y == k)) for k, e in enumerate(EMOTIONS)}}
