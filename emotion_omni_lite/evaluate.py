@@ -13,7 +13,7 @@ import torch
 from .config import EMOTIONS, ConfigError, OmniConfig, Settings, get_config, get_settings
 from .audio import CONDITIONS, MIN_SAMPLES, SAMPLE_RATE, load_audio, log_mel, resample
 from .stages import STAGES, StageMissing, require_stage, stage_applies, stage_hash, uses_pretrained, lite_minutes, read_object, stage_folder, stage_state, stages_needed, train_command
-from .metrics import cosine_similarity, dnsmos, empathy_judge, judge_endpoint, peak_memory_mb, pocketsphinx_transcribe
+from .metrics import cosine_similarity, dnsmos, empathy_judge, judge_endpoint, peak_memory_mb, pocketsphinx_transcribe, reset_peak_memory
 from .dataset import audio_path, load_dialogues
 from .tts import engine_of, fresh_espeak, get_tts, speak
 from .dialogues import REPLY_EMOTION, REPLY_STYLE
@@ -113,6 +113,7 @@ def collect(cfg: OmniConfig, settings: Optional[Settings] = None, max_items: Opt
     s = settings or get_settings(preset=cfg.preset)
     t_start = time.time()
     say = (lambda m: print(f"[eval {time.time() - t_start:5.0f} s] {m}", flush=True)) if progress else (lambda m: None)
+    reset_peak_memory(s.device if s.device != 'auto' else 'cpu')      # this part's peak, not a stage's the worker ran before
     torch.manual_seed(s.seed)
     f1 = stage1_features(cfg, s, progress=progress)
     rows = f1['rows']

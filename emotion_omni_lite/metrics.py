@@ -17,9 +17,10 @@ from .audio import SAMPLE_RATE, resample
 
 # %% auto #0
 __all__ = ['DNSMOS_LEN', 'EMPATHY_RUBRIC', 'normalize_text', 'edit_distance', 'wer', 'cer', 'bleu', 'lcs_length', 'rouge_l',
-           'accuracy', 'confusion_matrix', 'per_class_accuracy', 'cosine_similarity', 'peak_memory_mb',
-           'pocketsphinx_transcribe', 'pocketsphinx_wer', 'dnsmos_model_path', 'dnsmos', 'dnsmos_available',
-           'JudgeError', 'judge_endpoint', 'judge_prompt', 'parse_score', 'empathy_judge', 'empathy_proxy']
+           'accuracy', 'confusion_matrix', 'per_class_accuracy', 'cosine_similarity', 'reset_peak_memory',
+           'peak_memory_mb', 'pocketsphinx_transcribe', 'pocketsphinx_wer', 'dnsmos_model_path', 'dnsmos',
+           'dnsmos_available', 'JudgeError', 'judge_endpoint', 'judge_prompt', 'parse_score', 'empathy_judge',
+           'empathy_proxy']
 
 # %% ../nbs/05a_metrics.ipynb #e66c34f2
 def normalize_text(s: str) -> str:
@@ -124,8 +125,15 @@ def cosine_similarity(a, b) -> np.ndarray:
     return num / np.maximum(den, 1e-12)
 
 # %% ../nbs/05a_metrics.ipynb #d6fa045f
+def reset_peak_memory(device: str = 'cpu'):
+    "Start `peak_memory_mb` afresh: torch's CUDA peak on a GPU; on Linux the process's peak resident set (`/proc/self/clear_refs`), elsewhere it stays the process's lifetime peak."
+    if str(device).startswith('cuda') and torch.cuda.is_available(): return torch.cuda.reset_peak_memory_stats()
+    try:
+        with open('/proc/self/clear_refs', 'w') as f: f.write('5')   # resets the kernel's high-water mark of this process
+    except OSError: pass
+
 def peak_memory_mb(device: str = 'cpu') -> float:
-    "Peak memory in MiB: torch's peak CUDA allocation on a GPU, else this process's peak resident set."
+    "Peak memory in MiB since `reset_peak_memory` (or the process's start): torch's peak CUDA allocation on a GPU, else this process's peak resident set."
     if str(device).startswith('cuda') and torch.cuda.is_available(): return torch.cuda.max_memory_allocated() / 2**20
     kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss          # KiB on Linux, bytes on macOS
     return kb / 2**20 if sys.platform == 'darwin' else kb / 1024

@@ -83,3 +83,14 @@ def test_judge_off_by_default_and_proxy(monkeypatch, tmp_path):
     # the proxy's top score and parse_score are checked in nbs/05a_metrics.ipynb (cell 53d16e9b); here its floor
     bad = empathy_proxy([False, False], [False, False], ["I am so sorry.", "Great news!"], ["ok", "fine"])
     assert bad == pytest.approx(1.0)
+
+
+def test_peak_memory_starts_afresh_when_reset():
+    "A worker that trained a stage before the evaluation reported that stage's peak: the part's own peak is measured from its start."
+    import sys
+    from emotion_omni_lite.metrics import peak_memory_mb, reset_peak_memory
+    if sys.platform != 'linux': pytest.skip('the resident-set peak is reset through /proc (Linux)')
+    big = bytearray(200 * 2**20); big[::4096] = b'x' * len(big[::4096]); del big    # 200 MiB touched, then freed
+    before = peak_memory_mb()
+    reset_peak_memory()
+    assert peak_memory_mb() < before - 150
