@@ -71,7 +71,7 @@ def test_judge_client_against_local_server(judge_server, monkeypatch):
     assert path == '/v1/chat/completions' and body['model'] == 'judge-tiny' and auth == 'Bearer k123'
     assert 'Score 1 to 5' in body['messages'][0]['content'] and 'fearful voice' in body['messages'][1]['content']
     assert empathy_judge("a", 'sad', "b", url=url) == 2
-    with pytest.raises(JudgeError, match='no score'): empathy_judge("a", 'sad', "b", url=url)
+    with pytest.raises(JudgeError, match='no clear score'): empathy_judge("a", 'sad', "b", url=url)
     with pytest.raises(JudgeError, match='HTTP 500'): empathy_judge("a", 'sad', "b", url=url)
 
 
