@@ -21,8 +21,8 @@ __all__ = ['MIN_RATE', 'MAX_RATE', 'SILENCE_PEAK', 'SAMPLE_RATE', 'MIN_SECONDS',
            'KERNEL_LIMIT', 'STREAMED_SIZE', 'CLIP_LEVEL', 'CLIP_FRACTION', 'QUIET_PEAK', 'NOISE_COLORS', 'AUGMENT',
            'CONDITIONS', 'AudioError', 'check_wave', 'resample', 'load_audio', 'check_speech', 'save_wav', 'log_mel',
            'energy_contour', 'pitch_contour', 'pad_mels', 'cepstral_smooth', 'spectral_envelope', 'as_mels',
-           'shift_pitch', 'change_rate', 'colored_noise', 'add_noise', 'room_impulse', 'reverberate', 'gain_clip',
-           'tilt_eq', 'band_limit', 'AugmentRecipe', 'augment']
+           'pitch_step', 'shift_pitch', 'change_rate', 'colored_noise', 'add_noise', 'room_impulse', 'reverberate',
+           'gain_clip', 'tilt_eq', 'band_limit', 'AugmentRecipe', 'augment']
 
 # %% ../nbs/02_audio.ipynb #e66c34f2
 class AudioError(ValueError):
@@ -288,10 +288,17 @@ def _stretch(wave: torch.Tensor, rate: float, n_fft: int = 512, hop: int = 128) 
     out = torchaudio.functional.phase_vocoder(spec, rate, adv)
     return torch.istft(out, n_fft, hop, window=win, length=int(round(len(wave) / rate)))
 
+def _shift_rate(semitones: float, sr: int) -> int:
+    return int(round(sr / 2 ** (semitones / 12) / 100.0)) * 100                         # a ratio with a small kernel
+
+def pitch_step(semitones: float, sr: int = SAMPLE_RATE) -> float:
+    "The shift `shift_pitch` makes of `semitones`: the nearest a resampling rate in steps of 100 Hz allows (0.11 semitone at 16 kHz)."
+    return 0.0 if semitones == 0 else round(12 * math.log2(sr / _shift_rate(semitones, sr)), 3)
+
 def shift_pitch(wave: torch.Tensor, semitones: float, sr: int = SAMPLE_RATE) -> torch.Tensor:
-    "The same utterance, `semitones` higher (negative: lower), same duration."
+    "The same utterance about `semitones` higher (negative: lower; exactly `pitch_step(semitones)`), same duration."
     if semitones == 0: return wave
-    new_sr = int(round(sr / 2 ** (semitones / 12) / 100.0)) * 100                     # a ratio with a small kernel
+    new_sr = _shift_rate(semitones, sr)
     faster = torchaudio.functional.resample(wave, sr, new_sr)                          # played at sr: higher and faster
     return _stretch(faster, len(faster) / len(wave))[:len(wave)]
 
@@ -381,7 +388,9 @@ def augment(wave: torch.Tensor, seed: int, recipe: AugmentRecipe = AUGMENT, sr: 
     "A random chain of microphone effects on `wave` [T] drawn from `seed` → (augmented [T'], what was applied)."
     rng, w, did = np.random.default_rng(seed), torch.as_tensor(wave, dtype=torch.float32), {}
     draw = lambda p: rng.random() < p
-    if draw(recipe.p_pitch): did['semitones'] = round(float(rng.uniform(-1, 1) * recipe.semitones), 2); w = shift_pitch(w, did['semitones'], sr)
+    if draw(recipe.p_pitch):
+        st = round(float(rng.uniform(-1, 1) * recipe.semitones), 2); w = shift_pitch(w, st, sr)
+        did['semitones'] = pitch_step(st, sr)                          # what the resampler made of the draw (0: nothing)
     if draw(recipe.p_tempo): did['tempo'] = round(float(1 + rng.uniform(-1, 1) * recipe.tempo), 3); w = change_rate(w, did['tempo'])
     if draw(recipe.p_reverb):
         did['rt60'] = round(float(rng.uniform(*recipe.rt60)), 3); direct = 10 ** (rng.uniform(0, 10) / 20)

@@ -114,3 +114,17 @@ def test_integer_pcm_is_scaled_and_channels_are_found(tmp_path):
     w = load_audio(tmp_path / 'many.wav')
     assert len(w) == 16000 and abs(float(w.abs().max()) - 0.5) < 1e-3
     assert len(load_audio(np.stack([x, x]))) == len(load_audio(np.stack([x, x], 1))) == 16000   # [C, T] and [T, C]
+
+
+def test_a_pitch_shift_is_recorded_as_made():
+    "shift_pitch moves by steps of a 100-Hz resampling rate: augment records the shift it made, not the one it drew."
+    from emotion_omni_lite.audio import pitch_step
+    assert pitch_step(0.0) == 0.0 and pitch_step(0.04) == 0.0 and pitch_step(-0.04) == 0.0   # below half a step: nothing
+    assert pitch_step(0.5) == pytest.approx(0.55, abs=1e-3) and pitch_step(-1.0) == pytest.approx(-1.05, abs=1e-3)
+    for st in np.linspace(-2, 2, 41):                                  # never more than half a step (0.055 st) away
+        assert abs(pitch_step(st) - st) <= 0.056
+    from dataclasses import replace
+    from emotion_omni_lite.audio import AUGMENT, augment
+    tone = 0.3 * torch.sin(2 * torch.pi * 150 * torch.arange(8000) / 16000)
+    made = [augment(tone, seed, replace(AUGMENT, p_pitch=1.0))[1]['semitones'] for seed in range(20)]
+    assert all(m == pitch_step(m) for m in made) and len(set(made)) > 5    # each on the resampler's grid
