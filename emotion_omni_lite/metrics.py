@@ -237,10 +237,11 @@ def judge_prompt(query_text: str, user_emotion: str, reply_text: str, reply_emot
 
 def parse_score(text: str) -> int:
     "The 1–5 score in a judge's answer: 'Score: 4', '4/5', a 4 it starts with, or its only number; JudgeError when none or unclear."
-    m = (re.search(r'score\s*[:=]?\s*([1-5])(?!\d|\.\d|\s*/\s*(?!5\b)\d)', text, re.I) or re.match(r'\s*([1-5])(?![\d/-]|\.\d)', text)
-         or re.search(r'\b([1-5])\s*/\s*5\b', text))
+    scale = r'\s*(?:-|–|to)\s*\d'                                    # '1-5', '1 to 5': a scale, not a score
+    m = (re.search(rf'score\s*[:=]?\s*([1-5])(?!\d|\.\d|\s*/\s*(?!5\b)\d|{scale})', text, re.I)
+         or re.match(rf'\s*([1-5])(?![\d/]|\.\d|{scale})', text) or re.search(r'\b([1-5])\s*/\s*5\b', text))
     numbers = re.findall(r'\d+(?:\.\d+)?', text)
-    if not m and len(numbers) == 1 and numbers[0] in '12345': return int(numbers[0])
+    if not m and len(numbers) == 1 and re.fullmatch(r'[1-5]', numbers[0]): return int(numbers[0])
     if not m: raise JudgeError(f"the judge's answer has no clear score 1-5: {text[:200]!r}")
     return int(m.group(1))
 

@@ -291,12 +291,12 @@ def read_aloud(cfg: OmniConfig, settings: Settings, n: Optional[int] = None):
     n = cfg.stages.asr.reading_sentences if n is None else n
     if not n: return
     voices, _ = query_voices(dc.n_query_voices, dc.n_test_voices)      # espeak's training voices: held-out voices stay unheard
-    engine = fresh_espeak()                                             # fresh state: the same samples on every call
     cap = 0.98 * sc.max_source_positions / sc.frame_rate                # inside the encoder's window
-    for i, text in enumerate(reading_sentences(n, settings.seed)):
-        seed = zlib.crc32(f"read/{i}/{settings.seed}".encode())         # each sentence its own seed: the same samples every time
-        yield speak(text, voices[i % len(voices)], EMOTIONS[i % len(EMOTIONS)], np.random.default_rng(seed), dc.prosody_jitter,
-                    engine, sr=cfg.audio.sample_rate, max_seconds=cap, seed=seed), text
+    with fresh_espeak() as engine:                                      # fresh state: the same samples on every call
+        for i, text in enumerate(reading_sentences(n, settings.seed)):
+            seed = zlib.crc32(f"read/{i}/{settings.seed}".encode())     # each sentence its own seed: the same samples every time
+            yield speak(text, voices[i % len(voices)], EMOTIONS[i % len(EMOTIONS)], np.random.default_rng(seed), dc.prosody_jitter,
+                        engine, sr=cfg.audio.sample_rate, max_seconds=cap, seed=seed), text
 
 def reading_examples(cfg: OmniConfig, settings: Settings) -> list:
     "(log-mel [n_mels, T100] float16, text) of every sentence `read_aloud` reads."

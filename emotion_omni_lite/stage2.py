@@ -102,18 +102,18 @@ def cross_emotion_examples(cfg: OmniConfig, f: dict, idx: Sequence[int], setting
     tok, enc = load_units_tokenizer(cfg, s), load_emotion_encoder(cfg, s)
     choices = sorted(set(r['reply_emotion'] for r in f['rows']))
     voice = cfg.data.assistant_voice                                      # espeak: a fresh copy, the same samples in any process
-    engine = fresh_espeak() if engine_of(voice) == 'espeak' else get_tts(engine_of(voice))
     rng, out = np.random.default_rng(s.seed), []
-    for i in tqdm(idx, desc='replies in another emotion', disable=not progress, leave=False):
-        r = f['rows'][i]
-        other = [e for e in choices if e != r['reply_emotion']]
-        emo = other[int(rng.integers(len(other)))]
-        w = speak(r['reply_text'], voice, emo, rng, cfg.data.prosody_jitter, engine,
-                  max_seconds=cfg.audio.max_seconds, seed=1_000_003 * (s.seed + 1) + i)   # repeatable
-        vec = emotion_features(enc, [w], cfg.audio).emotion_vec[0].float()                 # [d_emo]
-        units = tok.encode(log_mel(w, cfg.audio))[:cfg.decoder.max_units]
-        out.append({'h': f['h'][i], 'e': f['e'][i], 'emotion_vec_true': vec, 'emotion_vec_pred': vec, 'units': units,
-                    'emotion': emo, 'row': i})
+    with fresh_espeak() if engine_of(voice) == 'espeak' else get_tts(engine_of(voice)) as engine:
+        for i in tqdm(idx, desc='replies in another emotion', disable=not progress, leave=False):
+            r = f['rows'][i]
+            other = [e for e in choices if e != r['reply_emotion']]
+            emo = other[int(rng.integers(len(other)))]
+            w = speak(r['reply_text'], voice, emo, rng, cfg.data.prosody_jitter, engine,
+                      max_seconds=cfg.audio.max_seconds, seed=1_000_003 * (s.seed + 1) + i)   # repeatable
+            vec = emotion_features(enc, [w], cfg.audio).emotion_vec[0].float()                 # [d_emo]
+            units = tok.encode(log_mel(w, cfg.audio))[:cfg.decoder.max_units]
+            out.append({'h': f['h'][i], 'e': f['e'][i], 'emotion_vec_true': vec, 'emotion_vec_pred': vec, 'units': units,
+                        'emotion': emo, 'row': i})
     save_cache(out, path)
     return out
 

@@ -74,6 +74,9 @@ class TTSEngine:
     name = 'base'
     def synthesize(self, text: str, voice: str, emotion: str, prosody: Prosody) -> tuple:
         raise NotImplementedError
+    def close(self): "Let go of what the engine holds (a private library copy); most engines hold nothing to let go."
+    def __enter__(self): return self
+    def __exit__(self, *exc): self.close()
 
 _ESPEAK = {}   # library path → loaded engine state (one per process and library copy)
 _LOCK = threading.Lock()
@@ -81,24 +84,37 @@ _CALLBACK = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctype
 RATE, VOLUME, PITCH, RANGE, WORDGAP = 1, 2, 3, 4, 7                    # espeak_PARAMETER values
 
 class EspeakTTS(TTSEngine):
-    "espeak-ng through the `espeakng-loader` wheel, in-process via ctypes (`lib_path`: a private copy of the library)."
+    "espeak-ng through the `espeakng-loader` wheel, in-process via ctypes (`lib_path`: a copy of the library, shared by the process; `private`: this engine's alone, unloaded by `close`)."
     name = 'espeak'
-    def __init__(self, lib_path: Optional[str] = None):
+    def __init__(self, lib_path: Optional[str] = None, private: bool = False):
         import espeakng_loader
-        lib_path = str(lib_path or espeakng_loader.get_library_path())
-        if lib_path not in _ESPEAK:
-            lib = ctypes.CDLL(lib_path)
-            sr = lib.espeak_Initialize(2, 0, espeakng_loader.get_data_path().encode(), 0)  # 2 = synchronous
-            if sr <= 0: raise RuntimeError("espeak_Initialize failed: reinstall the espeakng-loader wheel")
-            chunks = []
-            def cb(wav, n, events):
-                if n > 0: chunks.append(np.ctypeslib.as_array(wav, shape=(n,)).copy())
-                return 0
-            st = dict(lib=lib, sr=sr, chunks=chunks, cb=_CALLBACK(cb))  # keep the callback alive
-            lib.espeak_SetSynthCallback(st['cb'])
-            _ESPEAK[lib_path] = st
-        self.state = _ESPEAK[lib_path]
+        lib_path, self.private = str(lib_path or espeakng_loader.get_library_path()), private
+        if private: self.state = self._load(lib_path, espeakng_loader.get_data_path())
+        else:
+            if lib_path not in _ESPEAK: _ESPEAK[lib_path] = self._load(lib_path, espeakng_loader.get_data_path())
+            self.state = _ESPEAK[lib_path]
         self.lib, self.sample_rate = self.state['lib'], self.state['sr']
+
+    @staticmethod
+    def _load(lib_path: str, data_path: str) -> dict:
+        lib = ctypes.CDLL(lib_path)
+        sr = lib.espeak_Initialize(2, 0, data_path.encode(), 0)           # 2 = synchronous
+        if sr <= 0: raise RuntimeError("espeak_Initialize failed: reinstall the espeakng-loader wheel")
+        chunks = []
+        def cb(wav, n, events):
+            if n > 0: chunks.append(np.ctypeslib.as_array(wav, shape=(n,)).copy())
+            return 0
+        st = dict(lib=lib, sr=sr, chunks=chunks, cb=_CALLBACK(cb))      # keep the callback alive
+        lib.espeak_SetSynthCallback(st['cb'])
+        return st
+
+    def close(self):
+        "Unload a private copy (`fresh_espeak`), its memory with it; the shared library stays loaded for the process."
+        if not self.private or self.lib is None: return
+        import _ctypes
+        with _LOCK: self.lib.espeak_Terminate()
+        _ctypes.dlclose(self.lib._handle)
+        self.lib = self.state = None
 
     def synthesize(self, text: str, voice: str, emotion: str = 'neutral', prosody: Optional[Prosody] = None) -> tuple:
         "Samples [T] at 22.05 kHz for `text` in `voice` with `prosody` (default: the emotion's preset)."
@@ -164,9 +180,10 @@ def private_espeak_copy(folder) -> str:
     return str(dst)
 
 def fresh_espeak() -> 'EspeakTTS':
-    "espeak-ng on a private copy of its library, loaded now. espeak's samples depend on everything the library spoke before \
-(the same call twice on one library differs); on a fresh copy the same calls in the same order give the same samples."
-    with tempfile.TemporaryDirectory() as tmp: return EspeakTTS(private_espeak_copy(tmp))   # loaded: the file may go
+    "espeak-ng on a private copy of its library, loaded now (`with fresh_espeak() as engine:` unloads it after). espeak's \
+samples depend on everything the library spoke before (the same call twice on one library differs); on a fresh copy the \
+same calls in the same order give the same samples."
+    with tempfile.TemporaryDirectory() as tmp: return EspeakTTS(private_espeak_copy(tmp), private=True)   # loaded: the file may go
 
 def speak(text: str, voice: str, emotion: str, rng: Optional[np.random.Generator] = None, jitter: float = 0.0,
           engine: Optional[TTSEngine] = None, sr: int = SAMPLE_RATE, max_seconds: Optional[float] = None,

@@ -247,11 +247,13 @@ def test_a_fresh_espeak_speaks_the_same_whatever_the_process_spoke_before():
     from emotion_omni_lite.tts import fresh_espeak, get_tts, speak
     said = lambda e: [speak(t, 'en-us+f3', emo, seed=i, engine=e) for i, (t, emo) in
                       enumerate((('I lost my keys.', 'sad'), ('We won the final!', 'happy')))]
-    first = said(fresh_espeak())
+    with fresh_espeak() as engine: first = said(engine)
+    assert engine.lib is None                                           # unloaded: a private copy each time costs nothing after
     shared = get_tts('espeak')
     for _ in range(2): speak('Something else entirely, said twice.', 'en-us+m1', 'angry', engine=shared)
-    again = said(fresh_espeak())                                        # after the shared library spoke
+    with fresh_espeak() as engine: again = said(engine)                 # after the shared library spoke
     assert all(torch.equal(a, b) for a, b in zip(first, again))
+    assert len(speak('Still here.', 'en-us+m1', 'neutral', engine=shared)) > 0   # the shared library stays loaded
 
 
 def test_a_manifest_without_splits_holds_out_whole_sentences_and_voices():
