@@ -438,7 +438,7 @@ def load_emotion_encoder(cfg: OmniConfig, settings: Optional[Settings] = None) -
         kind = {'': 'only', 'calm': 'calibrated'}.get(ec.speaker_reference, 'referenced')
         run = f"emotion_encoder_{ec.train_engine}_{kind}" if ec.train_engine else 'emotion_encoder'
         enc = load_weights(build_emotion_encoder(cfg), require_stage(run, cfg, settings) / 'model.safetensors')
-    return freeze(enc).to(run_device(settings))
+    return freeze(enc).to(run_device(settings or get_settings(preset=cfg.preset)))
 
 # %% ../nbs/07_emotion_encoder.ipynb #084d2a8e
 def _read_fn(cfg: OmniConfig):
@@ -446,7 +446,7 @@ def _read_fn(cfg: OmniConfig):
 
 def augmented_inputs(cfg: OmniConfig, rows: Sequence[dict], settings: Optional[Settings] = None, copies: int = 1) -> list:
     "What the lite encoder reads of `copies` microphone-augmented versions of each of `rows`' queries (`dataset.augmented_queries`)."
-    return augmented_queries(rows, _read_fn(cfg), copies, settings, cfg.audio.max_seconds)
+    return augmented_queries(rows, _read_fn(cfg), copies, settings or get_settings(preset=cfg.preset), cfg.audio.max_seconds)
 
 def robustness_scores(encoder: nn.Module, cfg: OmniConfig, rows: Sequence[dict], settings: Optional[Settings] = None,
                       every: int = 2) -> dict:

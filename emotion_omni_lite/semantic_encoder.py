@@ -17,7 +17,7 @@ from transformers import WhisperConfig, WhisperForConditionalGeneration, Whisper
 from transformers.models.whisper.modeling_whisper import WhisperEncoder
 
 from .config import (EMOTIONS, AudioConfig, ConfigError, OmniConfig, Settings, check_checkpoint,
-                                       checkpoint_faults, checkpoint_load_error, refuse_partial_load, run_device)
+                                       checkpoint_faults, checkpoint_load_error, get_settings, refuse_partial_load, run_device)
 from .metrics import cer
 from .train import autocast, freeze, frozen_dtype, frozen_precision, load_weights, save_weights
 from .stages import StageJob, require_stage
@@ -353,4 +353,4 @@ def load_semantic_encoder(cfg: OmniConfig, settings: Optional[Settings] = None) 
         enc = SemanticEncoder(w, cfg.audio, sc.envelope_ceps)
         enc.mixed_precision = cfg.stages.stage1.mixed_precision         # its forward passes run under this autocast
     else: enc = load_asr_model(cfg, settings).semantic_encoder()
-    return freeze(enc).to(run_device(settings))
+    return freeze(enc).to(run_device(settings or get_settings(preset=cfg.preset)))

@@ -166,7 +166,7 @@ def stage2_job(cfg: OmniConfig, settings: Settings) -> StageJob:
 def load_stage2_model(cfg: OmniConfig, settings: Optional[Settings] = None, name: str = 'stage2') -> Stage2Model:
     "The trained, frozen fusion + decoder of stage `name` (`stage2` or its ablation `stage2_no_adaln`)."
     cfg = stage_config(name, cfg)
-    return freeze(load_weights(Stage2Model(cfg), require_stage(name, cfg, settings) / 'model.safetensors')).to(run_device(settings))
+    return freeze(load_weights(Stage2Model(cfg), require_stage(name, cfg, settings) / 'model.safetensors')).to(run_device(settings or get_settings(preset=cfg.preset)))
 
 # %% ../nbs/14_stage2.ipynb #88bf8a3b
 def emotion_vector_contrast(vectors: torch.Tensor, labels: Sequence[str], train: Sequence[bool]) -> dict:

@@ -188,9 +188,9 @@ def _cosyvoice2_vocoder(cfg, settings=None) -> TokenToWave:
     if not cfg.vocoder.pretrained:
         raise ConfigError("vocoder.pretrained is not set: point it to a local CosyVoice2 checkpoint folder (e.g. "
                           "CosyVoice2-0.5B), or use vocoder.kind='griffin_lim' (a vocoder the kit trains)")
-    row = next(r for r in load_dialogues(cfg, settings) if r['split'] == 'train')
-    fn, sr = cosyvoice2_token2wav(cfg.vocoder.pretrained, str(audio_path(row, settings, 'reply')), row['reply_text'],
-                                  run_device(settings))
+    s = settings or get_settings(preset=cfg.preset)
+    row = next(r for r in load_dialogues(cfg, s) if r['split'] == 'train')
+    fn, sr = cosyvoice2_token2wav(cfg.vocoder.pretrained, str(audio_path(row, s, 'reply')), row['reply_text'], run_device(s))
     return TokenToWave(fn, sr)
 
 # %% ../nbs/13_vocoder.ipynb #b933d82e
