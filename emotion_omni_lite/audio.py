@@ -60,13 +60,17 @@ def check_wave(wave, sr: int, source='<array>', channels_last: Optional[bool] = 
         last = channels_last if channels_last is not None else w.shape[1] <= w.shape[0]
         with np.errstate(over='ignore', invalid='ignore'): w = w.mean(axis=1 if last else 0)   # [T, C] or [C, T] → [T]
     if w.ndim != 1: raise AudioError(source, f"has shape {w.shape}, expected [samples] or [samples, channels]", "pass a 1-D or 2-D array")
-    if not (isinstance(sr, (int, float, np.integer, np.floating)) and MIN_RATE <= sr <= MAX_RATE):   # NaN: not in range
+    try: rate = float(sr)                                               # an int, a NumPy or torch scalar
+    except (TypeError, ValueError): raise AudioError(source, f"has a sample rate {sr!r} that is not a number", "pass the rate in Hz, e.g. 16000") from None
+    if not MIN_RATE <= rate <= MAX_RATE:                                # NaN: not in range either
         raise AudioError(source, f"unsupported sample rate {sr} Hz", f"use audio recorded at {MIN_RATE}–{MAX_RATE} Hz")
     if not np.isfinite(w).all():
         raise AudioError(source, f"contains {int((~np.isfinite(w)).sum())} NaN or Inf samples", "re-export the file; the conversion that wrote it failed")
-    if a.dtype.kind == 'f' and np.abs(w).max() > FLOAT_PEAK_LIMIT:   # float samples run to ±1: these are integer PCM in floats
-        raise AudioError(source, f"holds float samples up to {np.abs(w).max():.0f}, where full scale is 1.0 (integer PCM stored as floats)",
-                         "divide them by 32768 (16-bit PCM), or pass the integer array itself")
+    if a.dtype.kind == 'f' and (peak := float(np.abs(w).max())) > FLOAT_PEAK_LIMIT:   # float samples run to ±1: integer PCM in floats
+        bits = next((b for b in (16, 24) if peak <= 2.0 * 2 ** (b - 1)), 32)   # the PCM width whose full scale it nears
+        raise AudioError(source, f"holds float samples up to {peak:.0f}, where full scale is 1.0 (integer PCM stored as floats)",
+                         f"divide them by {2 ** (bits - 1)} ({bits}-bit PCM), or pass the integer array itself" if source == '<array>'
+                         else f"export it again as integer PCM, or as floats divided by {2 ** (bits - 1)} ({bits}-bit PCM)")
     if np.abs(w).max() < SILENCE_PEAK and channels.ndim == 2 and np.isfinite(channels).all() and np.abs(channels).max() >= SILENCE_PEAK:
         raise AudioError(source, f"has channels that cancel out when mixed to mono (one is the other upside down; each peaks at "
                          f"{np.abs(channels).max():.2f})", "use one channel, or export it again as mono")

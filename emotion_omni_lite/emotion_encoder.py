@@ -146,22 +146,23 @@ def load_pretrained_emotion_encoder(name_or_path: str, dtype=torch.float32) -> P
     from transformers import AutoConfig, AutoModel, AutoModelForAudioClassification
     src = DEFAULT_EMOTION_CHECKPOINT if name_or_path == 'emotion2vec-compatible' else name_or_path
     used = lambda k: 'masked_spec_embed' not in k                    # the pre-training mask vector: never read here
-    try:
-        conf = AutoConfig.from_pretrained(src)
-        if not _wave_encoder(conf):                         # e.g. a language model's or Whisper's folder: refused before its weights load
-            raise ConfigError(f"emotion_encoder.pretrained: {src} is a {conf.model_type!r} checkpoint, not an audio encoder that "
-                              "reads 16 kHz waves: point it at a wav2vec2, HuBERT, WavLM or data2vec-audio checkpoint (e.g. "
-                              f"{DEFAULT_EMOTION_CHECKPOINT}), or leave it empty for the kit's own encoder")
-        head = any('Classification' in a for a in (conf.architectures or []))
-        m, info = (AutoModelForAudioClassification if head else AutoModel).from_pretrained(
-            src, dtype=dtype, output_loading_info=True, ignore_mismatched_sizes=True)
-    except checkpoint_faults() as e:                        # missing, not cached, or damaged weights: named, with the fix
+    try: conf = AutoConfig.from_pretrained(src)
+    except checkpoint_faults() as e:                        # missing, not cached, or a damaged config: named, with the fix
         raise checkpoint_load_error('emotion_encoder.pretrained', src, e) from None
-    except ConfigError: raise
     except ValueError as e:                                 # transformers: a config of no model type it knows
         first = (str(e).strip().splitlines() or [''])[0].split('. ')[0][:160]
         raise ConfigError(f"emotion_encoder.pretrained: {src} is not a checkpoint transformers can read ({first}): point it at a "
                           f"wav2vec2-like audio encoder, e.g. {DEFAULT_EMOTION_CHECKPOINT}") from None
+    if not _wave_encoder(conf):                             # e.g. a language model's or Whisper's folder: refused before its weights load
+        raise ConfigError(f"emotion_encoder.pretrained: {src} is a {conf.model_type!r} checkpoint, not an audio encoder that "
+                          "reads 16 kHz waves: point it at a wav2vec2, HuBERT, WavLM or data2vec-audio checkpoint (e.g. "
+                          f"{DEFAULT_EMOTION_CHECKPOINT}), or leave it empty for the kit's own encoder")
+    head = any('Classification' in a for a in (conf.architectures or []))
+    try:
+        m, info = (AutoModelForAudioClassification if head else AutoModel).from_pretrained(
+            src, dtype=dtype, output_loading_info=True, ignore_mismatched_sizes=True)
+    except checkpoint_faults() as e:                        # missing, not cached, or damaged weights: named, with the fix
+        raise checkpoint_load_error('emotion_encoder.pretrained', src, e) from None
     refuse_partial_load('emotion_encoder.pretrained', src, info, used)   # a head or layer left random would be read
     if not head: return PretrainedEmotionEncoder(m)
     lw = m.layer_weights if getattr(conf, 'use_weighted_layer_sum', False) else None

@@ -223,6 +223,10 @@ def test_the_callers_own_numbers_are_checked():
     with pytest.raises(AudioError, match=r'float samples up to 9830, where full scale is 1\.0 .*divide them by 32768'):
         load_audio((SPEECHY / np.abs(SPEECHY).max() * 0.3 * 32767).astype(np.float32))   # integer PCM in floats
     assert load_audio(SPEECHY * 5).abs().max() > 1                                  # a float file with overs: kept
+    with pytest.raises(AudioError, match=r'divide them by 8388608 \(24-bit PCM\)'):
+        load_audio((SPEECHY / np.abs(SPEECHY).max() * 0.3 * 2 ** 23).astype(np.float32))
+    assert len(load_audio(SPEECHY, orig_sr=np.array(16000))) == len(load_audio(SPEECHY, orig_sr=torch.tensor(16000))) == len(SPEECHY)
+    with pytest.raises(AudioError, match=r"sample rate \[16000\] that is not a number"): load_audio(SPEECHY, orig_sr=[16000])
     with pytest.raises(TypeError, match='read_upload'): load_audio(b'RIFF....')
     from emotion_omni_lite.widgets import read_upload
     with pytest.raises(AudioError, match='not as a file'): read_upload(None, 'me.wav')
