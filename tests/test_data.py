@@ -274,6 +274,17 @@ def test_a_manifest_without_splits_holds_out_whole_sentences_and_voices():
     with pytest.warns(UserWarning, match='names no voice'):
         alone = manifest_splits(cfg, [{'query_text': l['query_text']} for l in lines], seed=3)
     assert set(alone) == {'train', 'test_sentence'}
+    with pytest.warns(UserWarning, match=r"2 voice\(s\) are too few to hold one out"):
+        two = manifest_splits(get_config('lite'), [l for l in lines if l['voice'] in ('v0', 'v1')], seed=3)   # 3 of 16
+    assert set(two) == {'train', 'test_sentence'}
+    first = {f'Sentence number {t}.' for t in range(5)}                # v0 reads these in lines that say 'train'
+    named = [dict(l, split='train') for l in lines if l['voice'] == 'v0' and l['query_text'] in first]
+    rest = [l for l in lines if not (l['voice'] == 'v0' and l['query_text'] in first)]
+    got = manifest_splits(cfg, named + rest, seed=3)[len(named):]
+    for l, sp in zip(rest, got):                                        # heard in training: never held out
+        assert not (l['voice'] == 'v0' and sp in ('test_voice', 'test_both')), (l, sp)
+        assert not (l['query_text'] in first and sp in ('test_sentence', 'test_both')), (l, sp)
+    assert {'test_voice', 'test_sentence', 'test_both'} <= set(got)
 
 
 def test_text_with_nothing_to_pronounce_is_a_moment_of_silence_on_either_engine():
