@@ -217,7 +217,9 @@ def load_cache(path):
     "A cached result written by `torch.save` (tensors and plain data only: a crafted file runs no code), or None when it is missing or damaged (then it is computed again). Memory-mapped: the processes of a multi-GPU launch share one copy of a large feature cache."
     path = Path(path)
     if not path.exists(): return None
-    try: return torch.load(path, weights_only=True, mmap=True)
+    try:
+        try: return torch.load(path, weights_only=True, mmap=True)
+        except Exception: return torch.load(path, weights_only=True)   # a file system that cannot map files: read whole
     except Exception as e:
         import warnings
         warnings.warn(f"{path} is damaged ({type(e).__name__}); it is computed again and replaced")

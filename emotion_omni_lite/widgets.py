@@ -33,7 +33,7 @@ from .omni import hearing_seconds, load_omni
 
 # %% auto #0
 __all__ = ['ESPEAK_UNITS_PER_SEMITONE', 'SLIDER_OF', 'CUE_COLUMNS', 'MIC_ESM', 'EMOTION_COLORS', 'Controls', 'apply_gain',
-           'query_prosody', 'clamp_note', 'resynthesize', 'transform', 'EmotionMap', 'fit_emotion_map', 'ProbeParts',
+           'slider_prosody', 'clamp_note', 'resynthesize', 'transform', 'EmotionMap', 'fit_emotion_map', 'ProbeParts',
            'cue_parts', 'widgets_live', 'LiveFigure', 'show_with_fallback', 'wav_bytes', 'read_upload', 'upload_label',
            'mic_recorder', 'ProbePanel', 'EmotionComparator', 'morph_vector', 'EmotionMorph',
            'dataset_map_and_prototypes', 'stage2_speaker', 'kit_parts']
@@ -53,7 +53,7 @@ def apply_gain(wave: torch.Tensor, db: float) -> torch.Tensor:
     "`wave` made `db` decibels louder (clipped to [-1, 1], as a recorder would)."
     return (wave * 10 ** (db / 20)).clamp(-1, 1)
 
-def query_prosody(engine: str, emotion: str, c: Controls = Controls()) -> Prosody:
+def slider_prosody(engine: str, emotion: str, c: Controls = Controls()) -> Prosody:
     "The `emotion` preset changed by `c`, as it goes to the engine named `engine` (pitch in the preset's points)."
     per_semitone = ESPEAK_UNITS_PER_SEMITONE if engine == 'espeak' else 1 / SEMITONES_PER_PITCH
     p = EMOTION_PROSODY[emotion]
@@ -66,14 +66,14 @@ def clamp_note(voice: str, emotion: str, c: Controls = Controls()) -> str:
     if engine_of(voice) != 'espeak': return ''
     said = [f"espeak-ng speaks {k} {spoken:g} at {'most' if asked > spoken else 'least'} ({asked:.0f} asked): moving "
             f"“{SLIDER_OF[k]}” further {'up' if asked > spoken else 'down'} changes nothing for {emotion}"
-            for k, (asked, spoken) in espeak_clamps(query_prosody('espeak', emotion, c)).items() if k in SLIDER_OF]
+            for k, (asked, spoken) in espeak_clamps(slider_prosody('espeak', emotion, c)).items() if k in SLIDER_OF]
     return '; '.join(said)
 
 def resynthesize(text: str, voice: str, emotion: str = 'neutral', c: Controls = Controls(), sr: int = SAMPLE_RATE,
                  engine=None) -> torch.Tensor:
     "`text` spoken by `voice` with the `emotion` preset changed by `c`, re-synthesised by its engine → [T] at `sr`."
     engine = engine or get_tts(engine_of(voice))
-    p = query_prosody(engine.name, emotion, c)
+    p = slider_prosody(engine.name, emotion, c)
     w, esr = engine.synthesize(text, voice, emotion, p)
     w = apply_tilt(trim_silence(w, esr), p.tilt)
     return apply_gain(resample(torch.from_numpy(w), esr, sr), c.loudness)   # [T at sr]
