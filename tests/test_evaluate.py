@@ -215,3 +215,25 @@ def test_readme_seed_table_shows_the_guards_the_main_job_asserts():
         assert target == f"{sym} {100 * t:.0f} {unit}", (name, target)
         want = f"{sym} {100 * g:.0f} {unit}"
         assert guard == (want if g == t else f"**{want}**"), (name, guard, want)
+
+
+def test_the_full_sample_scores_text_and_speech_on_the_same_rows(monkeypatch, tmp_path):
+    "evaluate_full's two halves read one seeded sample: stage 1 drew its own with seed 0 (6 of 96 rows in common on seed 1)."
+    from emotion_omni_lite import evaluate
+    from emotion_omni_lite.omni import speech_rows
+    rows = [{'id': f'r{i}', 'split': 'train' if i % 3 == 0 else 'test_voice'} for i in range(300)]
+    seen = {}
+    def stage1(pipe, feats, *a, select=None, max_rows=None, **k):
+        seen['text'] = sorted(r['id'] for r in feats['rows'] if r['split'] != 'train' and (select is None or select(r)))
+        if max_rows is not None: seen['text'] = 'its own sample'
+        return {'n_eval': 0, 'reply_emotion_acc': 0, 'style_match': 0}
+    def speech(cfg, s, n_eval, *a, **k):
+        seen['speech'] = sorted(rows[i]['id'] for i in speech_rows(rows, s.seed, n_eval))   # what speech_figures speaks
+        return {'n_eval': n_eval, 'generated_emotion_acc': 0, 'median_first_audio_ms': 0}
+    for name, fn in {'require_stage': lambda *a: None, 'stage1_features': lambda cfg, s: {'rows': rows},
+                     'load_stage1': lambda *a: None, 'load_omni': lambda *a: None, 'evaluate_stage1': stage1,
+                     'speech_figures': speech, 'stage_hash': lambda *a: 'h', 'save_json': lambda *a: None}.items():
+        monkeypatch.setattr(evaluate, name, fn)
+    s = get_settings(preset='full', seed=1, data_dir=str(tmp_path), out_dir=str(tmp_path))
+    evaluate.evaluate_full(get_config('full'), s, n_eval=12, progress=False)
+    assert len(seen['speech']) == 12 and seen['text'] == seen['speech']
