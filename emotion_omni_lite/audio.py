@@ -60,17 +60,19 @@ def check_wave(wave, sr: int, source='<array>', channels_last: Optional[bool] = 
         last = channels_last if channels_last is not None else w.shape[1] <= w.shape[0]
         with np.errstate(over='ignore', invalid='ignore'): w = w.mean(axis=1 if last else 0)   # [T, C] or [C, T] → [T]
     if w.ndim != 1: raise AudioError(source, f"has shape {w.shape}, expected [samples] or [samples, channels]", "pass a 1-D or 2-D array")
-    try: rate = float(sr)                                               # an int, a NumPy or torch scalar
-    except (TypeError, ValueError): raise AudioError(source, f"has a sample rate {sr!r} that is not a number", "pass the rate in Hz, e.g. 16000") from None
+    try: rate = float(sr) if not isinstance(sr, (str, bytes, bool)) else None   # an int, a NumPy or torch scalar
+    except (TypeError, ValueError): rate = None
+    if rate is None: raise AudioError(source, f"has a sample rate {sr!r} that is not a number", "pass the rate in Hz, e.g. 16000")
     if not MIN_RATE <= rate <= MAX_RATE:                                # NaN: not in range either
-        raise AudioError(source, f"unsupported sample rate {sr} Hz", f"use audio recorded at {MIN_RATE}–{MAX_RATE} Hz")
+        raise AudioError(source, f"unsupported sample rate {rate:g} Hz", f"use audio recorded at {MIN_RATE}–{MAX_RATE} Hz")
     if not np.isfinite(w).all():
         raise AudioError(source, f"contains {int((~np.isfinite(w)).sum())} NaN or Inf samples", "re-export the file; the conversion that wrote it failed")
     if a.dtype.kind == 'f' and (peak := float(np.abs(w).max())) > FLOAT_PEAK_LIMIT:   # float samples run to ±1: integer PCM in floats
         bits = next((b for b in (16, 24) if peak <= 2.0 * 2 ** (b - 1)), 32)   # the PCM width whose full scale it nears
+        scale = f"{2 ** (bits - 1)} if they are {bits}-bit PCM, as their peak suggests (16-bit: 32768, 24-bit: 8388608)"
         raise AudioError(source, f"holds float samples up to {peak:.0f}, where full scale is 1.0 (integer PCM stored as floats)",
-                         f"divide them by {2 ** (bits - 1)} ({bits}-bit PCM), or pass the integer array itself" if source == '<array>'
-                         else f"export it again as integer PCM, or as floats divided by {2 ** (bits - 1)} ({bits}-bit PCM)")
+                         f"divide them by {scale}, or pass the integer array itself" if source == '<array>'
+                         else f"export it again as integer PCM, or as floats divided by {scale}")
     if np.abs(w).max() < SILENCE_PEAK and channels.ndim == 2 and np.isfinite(channels).all() and np.abs(channels).max() >= SILENCE_PEAK:
         raise AudioError(source, f"has channels that cancel out when mixed to mono (one is the other upside down; each peaks at "
                          f"{np.abs(channels).max():.2f})", "use one channel, or export it again as mono")
@@ -153,7 +155,7 @@ def load_audio(path_or_array: Union[str, Path, np.ndarray, torch.Tensor], sr: in
     else:
         a = path_or_array.detach().cpu().numpy() if torch.is_tensor(path_or_array) else path_or_array
         src_sr = orig_sr if orig_sr is not None else sr
-        w = check_wave(a, src_sr)
+        w = check_wave(a, src_sr); src_sr = float(src_sr)                # checked: a number (a NumPy or torch scalar too)
         if max_seconds is not None and len(w) / src_sr > max_seconds:
             raise AudioError('<array>', f"is too long ({len(w) / src_sr:.1f} s; at most {max_seconds:g} s is heard)", "cut it into shorter clips")
     return resample(torch.from_numpy(w), src_sr, sr).contiguous()  # [T·sr/src_sr]

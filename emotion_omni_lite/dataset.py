@@ -571,19 +571,23 @@ def manifest_splits(cfg: OmniConfig, lines: Sequence[dict], seed: int = 0) -> li
     rng, free = np.random.default_rng(seed), [r for r in lines if not r.get('split')]
     text = lambda r: ' '.join(str(r.get('query_text') or '').lower().split())
     voice = lambda r: str(r.get('voice') or '').strip()
-    trained = [r for r in lines if r.get('split') and EXTERNAL_SPLITS.get(str(r['split']).strip().lower()) == 'train']
-    sents = sorted({text(r) for r in free} - {text(r) for r in trained})   # what lines named 'train' say stays heard
-    voices = sorted({voice(r) for r in free} - {voice(r) for r in trained} - {''})
-    held_s = {sents[i] for i in rng.permutation(len(sents))[:round(cfg.data.heldout_sentence_frac * len(sents))]}
+    named = lambda *splits: [r for r in lines if r.get('split') and EXTERNAL_SPLITS.get(str(r['split']).strip().lower()) in splits]
+    trained = named('train')                                            # what lines named 'train' hear stays heard …
+    forced_s = {text(r) for r in named('test_sentence', 'test_both')}   # … and what lines named held out stays held out
+    forced_v = {voice(r) for r in named('test_voice', 'test_both')} - {''}
+    sents = sorted({text(r) for r in free} - {text(r) for r in trained} - forced_s)
+    voices = sorted({voice(r) for r in free} - {voice(r) for r in trained} - forced_v - {''})
+    held_s = forced_s | {sents[i] for i in rng.permutation(len(sents))[:round(cfg.data.heldout_sentence_frac * len(sents))]}
     n_v = round(len(voices) * cfg.data.n_test_voices / cfg.data.n_query_voices)
-    held_v = {voices[i] for i in rng.permutation(len(voices))[:n_v]}
-    if free and not voices:
+    if not {voice(r) for r in trained} - {''}: n_v = min(n_v, len(voices) - 1)   # a voice left to train on
+    held_v = forced_v | {voices[i] for i in rng.permutation(len(voices))[:max(n_v, 0)]}
+    if free and not voices and not forced_v:
         warnings.warn("the manifest names no voice: its held-out rows are held-out sentences only (add a voice column "
                       "to hold out speakers too)")
     elif free and not held_v:
-        warnings.warn(f"the manifest's {len(voices)} voice(s) are too few to hold one out at n_test_voices/n_query_voices = "
-                      f"{cfg.data.n_test_voices}/{cfg.data.n_query_voices}: its held-out rows are held-out sentences only "
-                      "(name a split column to choose a held-out voice)")
+        warnings.warn(f"the manifest's {len(voices)} voice(s) not named in 'train' lines are too few to hold one out at "
+                      f"n_test_voices/n_query_voices = {cfg.data.n_test_voices}/{cfg.data.n_query_voices}: its held-out rows "
+                      "are held-out sentences only (name a split column to choose a held-out voice)")
     return [split_name(voice(r) in held_v, text(r) in held_s) for r in lines]
 
 def external_rows(cfg: OmniConfig, manifest, seed: int = 0) -> list:

@@ -134,12 +134,13 @@ class PretrainedEmotionEncoder(nn.Module):
         return out
 
 def _wave_encoder(conf) -> bool:
-    "Whether transformers' base model for this config reads raw waves and says how many frames they make (wav2vec2's family)."
+    "Whether transformers' base model for this config is an encoder alone that reads raw waves and says how many frames they make (wav2vec2's family; not a recogniser with a decoder, such as Moonshine)."
     import transformers
     from transformers.models.auto.modeling_auto import MODEL_MAPPING_NAMES
     name = MODEL_MAPPING_NAMES.get(conf.model_type)
     cls = getattr(transformers, name, None) if isinstance(name, str) else None
-    return cls is not None and cls.main_input_name == 'input_values' and hasattr(cls, '_get_feat_extract_output_lengths')
+    return (cls is not None and cls.main_input_name == 'input_values' and hasattr(cls, '_get_feat_extract_output_lengths')
+            and not getattr(conf, 'is_encoder_decoder', False))
 
 def load_pretrained_emotion_encoder(name_or_path: str, dtype=torch.float32) -> PretrainedEmotionEncoder:
     "An emotion encoder from a transformers checkpoint (a local folder, or a hub name already in the local cache), in `dtype` ('auto': the checkpoint's)."

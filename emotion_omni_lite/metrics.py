@@ -237,13 +237,16 @@ def judge_prompt(query_text: str, user_emotion: str, reply_text: str, reply_emot
 
 def parse_score(text: str) -> int:
     "The 1–5 score in a judge's answer: 'Score: 4', '4/5', a 4 it starts with, or its only number; JudgeError when none or unclear."
-    scale = r'\s*(?:-|–|to)\s*\d'                                    # '1-5', '1 to 5': a scale, not a score
-    m = (re.search(rf'score\s*[:=]?\s*([1-5])(?!\d|\.\d|\s*/\s*(?!5\b)\d|{scale})', text, re.I)
-         or re.match(rf'\s*([1-5])(?![\d/]|\.\d|{scale})', text) or re.search(r'\b([1-5])\s*/\s*5\b', text))
+    whole = r'(?!\d|\.\d|\s*(?:/|out\s+of)\s*(?!5\b)\d|\s*(?:-|–|to)\s*\d)'   # not 4.5, 4/10, 4 out of 10, nor a scale 1-5
+    labelled = re.findall(rf'(?:score|rating)\s*(?:\([^)]*\)|\[[^\]]*\])?\s*[:=]\s*\**\s*([1-5]){whole}', text, re.I)
+    if labelled: return int(labelled[-1])                              # 'Score: 4', 'Rating (1-5): 4': its verdict, the last
+    m = re.search(r'(?<![\d.])\b([1-5])\s*(?:/|out\s+of)\s*5\b', text, re.I)   # '4/5', '4 out of 5'
+    if m: return int(m.group(1))
     numbers = re.findall(r'\d+(?:\.\d+)?', text)
-    if not m and len(numbers) == 1 and re.fullmatch(r'[1-5]', numbers[0]): return int(numbers[0])
-    if not m: raise JudgeError(f"the judge's answer has no clear score 1-5: {text[:200]!r}")
-    return int(m.group(1))
+    lead = re.match(rf'\s*([1-5]){whole}', text)                       # the prompt ends in 'Score:', so the answer may start with it
+    if lead and not re.search(r'^\s*2[.)]\s', text, re.M): return int(lead.group(1))   # … unless it is a numbered list
+    if len(numbers) == 1 and re.fullmatch(r'[1-5]', numbers[0]): return int(numbers[0])
+    raise JudgeError(f"the judge's answer has no clear score 1-5: {text[:200]!r}")
 
 def empathy_judge(query_text: str, user_emotion: str, reply_text: str, reply_emotion: str = '', *, url: str,
                   model: str = 'default', timeout: float = 60.0, api_key: Optional[str] = None) -> int:

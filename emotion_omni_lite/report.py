@@ -235,7 +235,7 @@ METRIC_NOTES = {
     'first_audio_ms': "first audio chunk after the query arrives (ms; the same replies)",
     'rtf': "real-time factor: compute time (encoders included) / audio length, over the same replies",
     'peak_memory_mb': "peak memory while the text side was scored (MiB; the process's resident set on CPU, measured from the part's start on Linux)",
-    'empathy_judge': "LLM judge (1–5, EMPATHY_RUBRIC) — off unless judge_url is set; it reads each reply's words and the voice it is said in (neutral for the cascade; (c) and (d) share words and intended voice, so it scores them alike)",
+    'empathy_judge': "LLM judge (1–5, EMPATHY_RUBRIC) — off unless judge_url is set; it reads each reply's words and the voice it is said in (neutral for the cascade; (c) and (d) share words and intended voice, so a judge at temperature 0 scores them alike)",
     'empathy_proxy': "offline PROXY for empathy (1–5): 1 + 2·style + 1·reply emotion + ROUGE-L; not an LLM judgement",
 }
 

@@ -269,7 +269,7 @@ def stage1_features(cfg: OmniConfig, settings: Optional[Settings] = None, batch_
         if cfg.stages.stage1.aug_copies: out['aug'] = _augmented_features(cfg, s, rows, sem_enc, emo_enc, batch_size)
         out['seconds'] = round(time.time() - t0, 1)
         save_cache(out, path)
-        out = load_cache(path) or out                                   # the same half-precision tensors as a later session reads
+        out = load_cache(path, just_written=True) or out                # the same half-precision tensors as a later session reads
     _FEATURES.clear(); _FEATURES[str(path)] = out
     return out
 

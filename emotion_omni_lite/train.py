@@ -213,8 +213,8 @@ def ckpt_files(step: int) -> dict:
     "The weight files of the checkpoint of `step`: {'model': 'model-<step>.safetensors', 'optimizer': …}."
     return {k: f"{k}-{step}.safetensors" for k in CKPT_FILES}
 
-def load_cache(path):
-    "A cached result written by `torch.save` (tensors and plain data only: a crafted file runs no code), or None when it is missing or damaged (then it is computed again). Memory-mapped: the processes of a multi-GPU launch share one copy of a large feature cache."
+def load_cache(path, just_written: bool = False):
+    "A cached result written by `torch.save` (tensors and plain data only: a crafted file runs no code), or None when it is missing or damaged (then it is computed again). Memory-mapped: the processes of a multi-GPU launch share one copy of a large feature cache. `just_written`: the caller holds what it wrote and says so if it does not read back."
     path = Path(path)
     if not path.exists(): return None
     try:
@@ -222,7 +222,9 @@ def load_cache(path):
         except Exception: return torch.load(path, weights_only=True)   # a file system that cannot map files: read whole
     except Exception as e:
         import warnings
-        warnings.warn(f"{path} is damaged ({type(e).__name__}); it is computed again and replaced")
+        warnings.warn(f"{path} was just written but does not read back ({type(e).__name__}: {str(e)[:100]}): what was computed "
+                      "is used now, and a later session computes it again" if just_written else
+                      f"{path} is damaged ({type(e).__name__}); it is computed again and replaced")
         return None
 
 def save_cache(obj, path):

@@ -79,7 +79,7 @@ class TTSEngine:
     def __exit__(self, *exc): self.close()
 
 _ESPEAK = {}   # library path → loaded engine state (one per process and library copy)
-_LOCK = threading.Lock()
+_LOCK = threading.RLock()   # re-entrant: a copy closed while this thread speaks (a generator collected) does not wait on itself
 _CALLBACK = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctypes.c_int, ctypes.c_void_p)
 RATE, VOLUME, PITCH, RANGE, WORDGAP = 1, 2, 3, 4, 7                    # espeak_PARAMETER values
 
@@ -119,6 +119,7 @@ class EspeakTTS(TTSEngine):
     def synthesize(self, text: str, voice: str, emotion: str = 'neutral', prosody: Optional[Prosody] = None) -> tuple:
         "Samples [T] at 22.05 kHz for `text` in `voice` with `prosody` (default: the emotion's preset)."
         if engine_of(voice) != 'espeak': raise ValueError(f"{voice!r} is not an espeak-ng voice: speak it with get_tts({engine_of(voice)!r})")
+        if self.lib is None: raise RuntimeError("this private espeak copy was closed: speak inside `with fresh_espeak() as engine:`, or take a new one")
         p = prosody or EMOTION_PROSODY[emotion]
         with _LOCK:
             chunks = self.state['chunks']; chunks.clear()

@@ -249,6 +249,7 @@ def test_a_fresh_espeak_speaks_the_same_whatever_the_process_spoke_before():
                       enumerate((('I lost my keys.', 'sad'), ('We won the final!', 'happy')))]
     with fresh_espeak() as engine: first = said(engine)
     assert engine.lib is None                                           # unloaded: a private copy each time costs nothing after
+    with pytest.raises(RuntimeError, match='private espeak copy was closed'): speak('Too late.', 'en-us+m1', 'sad', engine=engine)
     shared = get_tts('espeak')
     for _ in range(2): speak('Something else entirely, said twice.', 'en-us+m1', 'angry', engine=shared)
     with fresh_espeak() as engine: again = said(engine)                 # after the shared library spoke
@@ -274,7 +275,7 @@ def test_a_manifest_without_splits_holds_out_whole_sentences_and_voices():
     with pytest.warns(UserWarning, match='names no voice'):
         alone = manifest_splits(cfg, [{'query_text': l['query_text']} for l in lines], seed=3)
     assert set(alone) == {'train', 'test_sentence'}
-    with pytest.warns(UserWarning, match=r"2 voice\(s\) are too few to hold one out"):
+    with pytest.warns(UserWarning, match=r"2 voice\(s\) not named in 'train' lines are too few to hold one out"):
         two = manifest_splits(get_config('lite'), [l for l in lines if l['voice'] in ('v0', 'v1')], seed=3)   # 3 of 16
     assert set(two) == {'train', 'test_sentence'}
     first = {f'Sentence number {t}.' for t in range(5)}                # v0 reads these in lines that say 'train'
@@ -285,6 +286,13 @@ def test_a_manifest_without_splits_holds_out_whole_sentences_and_voices():
         assert not (l['voice'] == 'v0' and sp in ('test_voice', 'test_both')), (l, sp)
         assert not (l['query_text'] in first and sp in ('test_sentence', 'test_both')), (l, sp)
     assert {'test_voice', 'test_sentence', 'test_both'} <= set(got)
+    held = [dict(l, split='test_voice') for l in lines if l['voice'] == 'v5' and l['query_text'] in first]   # named held out
+    rest = [l for l in lines if not (l['voice'] == 'v5' and l['query_text'] in first)]
+    for l, sp in zip(rest, manifest_splits(cfg, held + rest, seed=1)[len(held):]):   # … stays held out
+        assert l['voice'] != 'v5' or sp in ('test_voice', 'test_both'), (l, sp)
+    one = manifest_splits(get_config('smoke', **{'data.n_query_voices': 3, 'data.n_test_voices': 2}),
+                          [l for l in lines if l['voice'] == 'v0'], seed=3)
+    assert 'train' in one and not {'test_voice', 'test_both'} & set(one)  # one voice: it is the one trained on
 
 
 def test_text_with_nothing_to_pronounce_is_a_moment_of_silence_on_either_engine():

@@ -213,7 +213,7 @@ def test_samples_that_are_not_finite_are_not_saved(tmp_path):
     assert not list(tmp_path.iterdir())
 
 
-def test_the_callers_own_numbers_are_checked():
+def test_the_callers_own_numbers_are_checked(tmp_path):
     with pytest.raises(ValueError, match='sr=0 must be a positive, finite number'): load_audio(SPEECHY, sr=0)
     with pytest.raises(ValueError, match='max_seconds=-1'): load_audio(SPEECHY, max_seconds=-1)
     with pytest.raises(AudioError, match='unsupported sample rate 0'): load_audio(SPEECHY, orig_sr=0)   # not 16 kHz in silence
@@ -223,10 +223,15 @@ def test_the_callers_own_numbers_are_checked():
     with pytest.raises(AudioError, match=r'float samples up to 9830, where full scale is 1\.0 .*divide them by 32768'):
         load_audio((SPEECHY / np.abs(SPEECHY).max() * 0.3 * 32767).astype(np.float32))   # integer PCM in floats
     assert load_audio(SPEECHY * 5).abs().max() > 1                                  # a float file with overs: kept
-    with pytest.raises(AudioError, match=r'divide them by 8388608 \(24-bit PCM\)'):
+    with pytest.raises(AudioError, match=r'divide them by 8388608 if they are 24-bit PCM, as their peak suggests'):
         load_audio((SPEECHY / np.abs(SPEECHY).max() * 0.3 * 2 ** 23).astype(np.float32))
     assert len(load_audio(SPEECHY, orig_sr=np.array(16000))) == len(load_audio(SPEECHY, orig_sr=torch.tensor(16000))) == len(SPEECHY)
     with pytest.raises(AudioError, match=r"sample rate \[16000\] that is not a number"): load_audio(SPEECHY, orig_sr=[16000])
+    for odd in ('16000', b'16000', True):                                            # not a number, though float() takes them
+        with pytest.raises(AudioError, match='that is not a number'): load_audio(SPEECHY, orig_sr=odd)
+    f = tmp_path / 'floats.wav'; sf.write(f, SPEECHY * 32767, SR, subtype='FLOAT')          # a file of floats at integer scale
+    with pytest.raises(AudioError, match=r'floats\.wav: holds float samples .*export it again as integer PCM, or as floats divided by 32768'):
+        load_audio(f)
     with pytest.raises(TypeError, match='read_upload'): load_audio(b'RIFF....')
     from emotion_omni_lite.widgets import read_upload
     with pytest.raises(AudioError, match='not as a file'): read_upload(None, 'me.wav')
@@ -406,6 +411,21 @@ def test_a_damaged_cache_is_computed_again(tmp_path):
     (tmp_path / 'c.pt').write_bytes(b'PK\x03\x04 broken zip')
     with pytest.warns(UserWarning, match='c.pt is damaged'): assert load_cache(tmp_path / 'c.pt') is None
     assert load_cache(tmp_path / 'missing.pt') is None
+
+
+def test_a_cache_that_cannot_be_mapped_is_read_whole(tmp_path, monkeypatch):
+    "A file system that cannot memory-map a file: the cache is read whole, not called damaged and computed again."
+    save_cache({'x': torch.ones(3)}, tmp_path / 'c.pt')
+    real = torch.load
+    def no_mmap(*a, **k):
+        if k.get('mmap'): raise OSError('mmap is not supported here')
+        return real(*a, **k)
+    monkeypatch.setattr(torch, 'load', no_mmap)
+    import warnings
+    with warnings.catch_warnings(): warnings.simplefilter('error'); assert torch.equal(load_cache(tmp_path / 'c.pt')['x'], torch.ones(3))
+    (tmp_path / 'c.pt').write_bytes(b'cut')
+    with pytest.warns(UserWarning, match=r'c\.pt was just written but does not read back .*what was computed is used now'):
+        assert load_cache(tmp_path / 'c.pt', just_written=True) is None
 
 
 def test_a_cache_that_would_run_code_is_not_unpickled(tmp_path):
