@@ -412,19 +412,6 @@ class OmniConfig:
 def _need(ok, field_name, msg):
     if not ok: raise ConfigError(f"{field_name}: {msg}")
 
-def _shared_variants(n: int, n_test: int) -> list:
-    "The held-out espeak voices of `query_voices(n, n_test)` whose variant ('+f2') a training voice also has."
-    from emotion_omni_lite.tts import QUERY_VOICES, query_voices
-    if not 0 < n_test < n <= len(QUERY_VOICES): return []             # named by the other checks
-    train, test = query_voices(n, n_test)
-    variant = lambda v: v.split('+', 1)[-1]
-    return [v for v in test if variant(v) in {variant(t) for t in train}]
-
-def _clean_counts(n_test: int) -> list:
-    "The voice counts whose `n_test` held-out espeak voices share no variant with the training ones."
-    from emotion_omni_lite.tts import QUERY_VOICES
-    return [n for n in range(n_test + 1, len(QUERY_VOICES) + 1) if not _shared_variants(n, n_test)]
-
 _ZERO_OK = {'steps', 'envelope_ceps', 'aug_shift_bins', 'top_k', 'workers',   # counts where 0 means "none" or "off"
             'n_piper_voices', 'n_test_piper_voices', 'aug_copies', 'reading_sentences'}
 _POSITIVE = {'lr', 'max_seconds', 'rope_theta'}                                  # floats that must be above 0
@@ -489,10 +476,6 @@ def check_config(c: OmniConfig):
     _need(c.units.n_units >= 2, 'units.n_units', f"need at least 2 units, got {c.units.n_units}")
     _need(0 < c.data.n_test_voices < c.data.n_query_voices, 'data.n_test_voices',
           f"{c.data.n_test_voices} must be between 1 and n_query_voices-1={c.data.n_query_voices - 1}")
-    _need(not (shared := _shared_variants(c.data.n_query_voices, c.data.n_test_voices)), 'data.n_query_voices',
-          f"{c.data.n_query_voices} with n_test_voices={c.data.n_test_voices} holds out {', '.join(shared)}, whose espeak "
-          "variant (the '+…': pitch, formants, breath) a training voice also has, so a held-out voice would be half heard: "
-          f"with {c.data.n_test_voices} held out use one of {', '.join(map(str, _clean_counts(c.data.n_test_voices)))} voices")
     _need(0 <= c.data.n_piper_voices <= 8, 'data.n_piper_voices', f"{c.data.n_piper_voices}: the Piper engine has 8 pseudo-speakers (0 = espeak only)")
     _need(c.data.n_piper_voices == c.data.n_test_piper_voices == 0 or 0 < c.data.n_test_piper_voices < c.data.n_piper_voices,
           'data.n_test_piper_voices', f"{c.data.n_test_piper_voices} must be between 1 and n_piper_voices-1={c.data.n_piper_voices - 1}")

@@ -7,19 +7,20 @@ from __future__ import annotations
 import ctypes, shutil, tempfile, threading, zlib
 from pathlib import Path
 from dataclasses import dataclass, replace, asdict
-from typing import Optional
+from typing import Optional, Sequence
 
 import numpy as np
 import torch
 
 from .audio import SAMPLE_RATE, resample
+from .config import ConfigError
 
 # %% auto #0
 __all__ = ['ESPEAK_LIMITS', 'EMOTION_PROSODY', 'QUERY_VOICES', 'RATE', 'VOLUME', 'PITCH', 'RANGE', 'WORDGAP', 'TTS_ENGINES',
            'PIPER_VOICES', 'PIPER_RATE', 'SEMITONES_PER_PITCH', 'LEVEL_DB', 'WORLD_FRAME_MS', 'F0_MAX', 'Prosody',
-           'espeak_clamps', 'query_voices', 'TTSEngine', 'EspeakTTS', 'register_tts', 'engine_of', 'get_tts',
-           'trim_silence', 'apply_tilt', 'seed_espeak', 'private_espeak_copy', 'fresh_espeak', 'speak', 'piper_voices',
-           'world_analyse', 'world_retime', 'world_render', 'world_prosody', 'PiperWorldTTS']
+           'espeak_clamps', 'shared_variants', 'query_voices', 'TTSEngine', 'EspeakTTS', 'register_tts', 'engine_of',
+           'get_tts', 'trim_silence', 'apply_tilt', 'seed_espeak', 'private_espeak_copy', 'fresh_espeak', 'speak',
+           'piper_voices', 'world_analyse', 'world_retime', 'world_render', 'world_prosody', 'PiperWorldTTS']
 
 # %% ../nbs/03_tts.ipynb #e66c34f2
 @dataclass(frozen=True)
@@ -58,11 +59,21 @@ QUERY_VOICES = ('en-us+m1', 'en-us+f2', 'en-gb-scotland+m4', 'en+f3', 'en-029+m2
                 'en-gb-x-rp+m7', 'en-gb-x-gbclan+f1', 'en+m6', 'en-us+m8', 'en-gb-scotland+f2', 'en-us-nyc+m2',
                 'en-gb-x-rp+f4', 'en-us+Annie', 'en-gb-x-gbcwmd+m5', 'en-029+f5')
 
+def shared_variants(train: Sequence[str], test: Sequence[str]) -> list:
+    "The held-out espeak voices whose variant ('+f2': pitch, formants, breath) a training voice also has, in another accent."
+    variant = lambda v: v.split('+', 1)[-1]
+    return [v for v in test if variant(v) in {variant(t) for t in train}]
+
 def query_voices(n: int, n_test: int, n_piper: int = 0, n_test_piper: int = 0) -> tuple:
     "The first `n` espeak voices (the last `n_test` held out for testing), then `n_piper` Piper pseudo-speakers: `(train, test)`."
     if n > len(QUERY_VOICES): raise ValueError(f"n_query_voices={n} but only {len(QUERY_VOICES)} voices are listed in QUERY_VOICES; add more")
-    v = QUERY_VOICES[:n]
-    train, test = v[:n - n_test], v[n - n_test:]
+    train, test = QUERY_VOICES[:n - n_test], QUERY_VOICES[n - n_test:n]
+    if shared := shared_variants(train, test):                          # a held-out voice would be half heard
+        clean = [m for m in range(n_test + 1, len(QUERY_VOICES) + 1)
+                 if not shared_variants(QUERY_VOICES[:m - n_test], QUERY_VOICES[m - n_test:m])]
+        raise ConfigError(f"data.n_query_voices: {n} with n_test_voices={n_test} holds out {', '.join(shared)}, whose espeak "
+                          "variant (the '+…': pitch, formants, breath) a training voice also has, so a held-out voice would "
+                          f"be half heard: with {n_test} held out use one of {', '.join(map(str, clean))} voices")
     if n_piper:                                                        # the second engine (below): its own held-out speakers
         p_train, p_test = piper_voices(n_piper, n_test_piper)
         train, test = train + p_train, test + p_test

@@ -160,16 +160,3 @@ def test_python_c_shows_presets():
                          capture_output=True, text=True, check=True).stdout
     assert 'lite' in out and 'full' in out
 
-
-def test_held_out_espeak_voices_share_no_variant_with_training_ones():
-    "An espeak voice is a language and a variant ('+f2': pitch, formants, breath): a held-out voice whose variant trains is half heard."
-    from emotion_omni_lite.config import ConfigError, get_config, set_fields
-    from emotion_omni_lite.tts import query_voices
-    variant = lambda v: v.split('+', 1)[1]
-    for preset in ('full', 'lite', 'smoke'):
-        dc = get_config(preset).data
-        train, test = query_voices(dc.n_query_voices, dc.n_test_voices)
-        assert not {variant(v) for v in test} & {variant(v) for v in train}, preset
-    with pytest.raises(ConfigError, match=r"data\.n_query_voices: 12 with n_test_voices=3 holds out en-gb-scotland\+f2, "
-                                          r"en-us-nyc\+m2, whose espeak variant .* use one of 4, 5, 6, 7, 8, 9, 10, 16 voices"):
-        set_fields(get_config('lite'), **{'data.n_query_voices': 12})
