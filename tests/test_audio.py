@@ -68,7 +68,7 @@ def test_energy_contour_of_a_quiet_part():
 
 
 def test_presets_change_rate_pitch_and_loudness():
-    sent, v = "I just got the results back.", query_voices(12, 3)[0][0]
+    sent, v = "I just got the results back.", query_voices(16, 3)[0][0]
     w = {e: speak(sent, v, e) for e in EMOTIONS}
     dur = {e: len(x) / SR for e, x in w.items()}
     f0 = {e: pitch_contour(x)[pitch_contour(x) > 0].median().item() for e, x in w.items()}
