@@ -21,7 +21,7 @@ from .semantic_encoder import load_asr_model, transcribe
 from .emotion_encoder import load_emotion_encoder, predict_emotions
 from .text_llm import generate_text, load_text_llm
 from .stage1 import ReplyStyleClassifier, evaluate_stage1, load_stage1, stage1_features
-from .omni import hear, load_omni, speech_figures, speech_metrics, speech_rows
+from .omni import hear, load_omni, speech_figures, speech_metrics, speech_rows, timed_reply
 from .cues import prosodic_baseline, timing_probe
 from .train import save_json, save_text
 from .report import SYSTEMS, benchmark_table, quality_check, report_folder, score, write_report
@@ -95,14 +95,13 @@ def _timed_reply(omni, wave: torch.Tensor, feat: dict) -> tuple:
     "One streaming reply with a clock from the query's arrival (its encoders timed on `wave`, the reply from the cached `feat`) on every text token and audio chunk (callbacks) → (result, timeline)."
     t0, toks, chunks = time.perf_counter(), [], []
     clock = lambda: (time.perf_counter() - t0) * 1000
-    omni.encode(wave); enc_ms = clock()                                 # what a query pays before the first token
-    r = omni.respond_features(feat, streaming=True, on_token=lambda t: toks.append((t, clock())),
-                              on_audio=lambda a: chunks.append((clock(), len(a))))
+    r = timed_reply(omni, wave, feat, True, on_token=lambda t: toks.append((t, clock())),
+                    on_audio=lambda a: chunks.append((clock(), len(a))))
     sr, play, end = r['sample_rate'], [], 0.0
     for t, n in chunks: play.append(max(t, end)); end = play[-1] + 1000 * n / sr   # a chunk plays when ready and after the last
     tl = {'token_ms': [round(t, 1) for _, t in toks], 'tokens': [omni.tok.decode([i]) for i, _ in toks],
           'chunk_ms': [round(t, 1) for t, _ in chunks], 'play_ms': [round(t, 1) for t in play],
-          'chunk_audio_ms': [round(1000 * n / sr, 1) for _, n in chunks], 'text': r['text'], 'encoders_ms': round(enc_ms, 1)}
+          'chunk_audio_ms': [round(1000 * n / sr, 1) for _, n in chunks], 'text': r['text'], 'encoders_ms': r['timings']['encoders_ms']}
     return r, tl
 
 # %% ../nbs/16_evaluate.ipynb #57f31fb4

@@ -250,10 +250,11 @@ SPEECH_SETS = ('generated', 'teacher_text', 'reference', 'vocoded_reference_unit
 TIMED_REPLIES = 24   # generated replies streamed one at a time with a clock (latency, RTF); the rest at once, the same speech
 WER_SETS = ('generated', 'reference')                                                  # … and transcribes with pocketsphinx
 
-def timed_reply(omni, wave: torch.Tensor, feat: dict, streaming: bool = True) -> dict:
+def timed_reply(omni, wave: torch.Tensor, feat: dict, streaming: bool = True, on_token: Optional[Callable] = None,
+                on_audio: Optional[Callable] = None) -> dict:
     "`respond_features` on the clock from the query's arrival: its encoders timed on `wave` first, as `respond` pays them; the reply itself from the cached features `feat`, the words every other figure judges."
     t0 = time.perf_counter(); omni.encode(wave); enc_ms = (time.perf_counter() - t0) * 1000
-    r = omni.respond_features(feat, streaming)
+    r = omni.respond_features(feat, streaming, on_token, on_audio)
     r['timings'] = {k: (round(v + enc_ms, 1) if v is not None else None) for k, v in r['timings'].items()}
     r['timings']['encoders_ms'] = round(enc_ms, 1)
     return r
