@@ -11,7 +11,7 @@ from typing import Optional, Sequence
 import numpy as np
 
 from .config import EMOTIONS, Settings, get_settings
-from .train import save_json, save_text
+from .train import _atomic, save_json, save_text
 from .metrics import (accuracy, bleu, cer, confusion_matrix, empathy_proxy, rouge_l, wer)
 
 # %% auto #0
@@ -319,12 +319,12 @@ def write_report(flat: dict, details: dict, folder) -> Path:
     folder = Path(folder); (folder / 'figures').mkdir(parents=True, exist_ok=True)
     flat = {k: None if isinstance(v, float) and not math.isfinite(v) else v for k, v in flat.items()}   # NaN is not JSON: '—'
     files = []
-    for name, fig in figures(flat, details).items():
-        fig.write_html(folder / 'figures' / f'{name}.html', include_plotlyjs='directory')
+    for name, fig in figures(flat, details).items():                  # each figure whole too: a temporary name, renamed
+        _atomic(folder / 'figures' / f'{name}.html', lambda p: fig.write_html(p, include_plotlyjs='directory'))
         files.append(f'figures/{name}.html')
         try:
             import kaleido  # noqa: F401  (needs a Chrome to render)
-            fig.write_image(folder / 'figures' / f'{name}.png'); files.append(f'figures/{name}.png')
+            _atomic(folder / 'figures' / f'{name}.png', lambda p: fig.write_image(p, format='png')); files.append(f'figures/{name}.png')
         except Exception: pass
     save_json(details, folder / 'details.json')                        # each file whole (a temporary name, renamed) …
     save_text(report_markdown(flat, details, files), folder / 'report.md')

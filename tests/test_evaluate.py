@@ -82,6 +82,21 @@ def test_score_and_report_from_records(tmp_path):
     assert rep['input_emotion_acc_tone'] is None and '| `input_emotion_acc_tone` | — |' in (tmp_path / 'explicit' / 'report.md').read_text()
 
 
+def test_report_figure_written_whole(tmp_path, monkeypatch):
+    "A figure that fails half-way (a full disk) leaves the earlier figure as it was and no partial file."
+    import plotly.graph_objects as go
+    recs = [_rec('tone', 'sad', 'sad', 'comforting', 'sad', 'sad'), _rec('tone', 'angry', 'neutral', 'calming', 'neutral')]
+    flat, details = score(recs)
+    out = write_report(flat, details, tmp_path / 'report')
+    before = (out / 'figures' / 'benchmark.html').read_bytes()
+    def half(self, file, **kw):
+        open(file, 'w').write('<html><body>half'); raise OSError(28, 'No space left on device')
+    monkeypatch.setattr(go.Figure, 'write_html', half)
+    with pytest.raises(OSError, match='No space'): write_report(flat, details, out)
+    assert (out / 'figures' / 'benchmark.html').read_bytes() == before
+    assert sorted(p.name for p in (out / 'figures').iterdir() if '.tmp' in p.name) == []
+
+
 def test_smoke_run_end_to_end(smoke_settings, smoke_cfg):
     ensure_stages(eval_stages(smoke_cfg), smoke_cfg, smoke_settings)
     out = evaluate_run(settings=smoke_settings, progress=False)
