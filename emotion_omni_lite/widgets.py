@@ -79,7 +79,7 @@ def resynthesize(text: str, voice: str, emotion: str = 'neutral', c: Controls = 
     return apply_gain(resample(torch.from_numpy(w), esr, sr), c.loudness)   # [T at sr]
 
 def transform(wave: torch.Tensor, c: Controls = Controls()) -> torch.Tensor:
-    "A recording [T] with its pitch shifted and rate changed (the cues notebook's phase vocoder) and gain; no range."
+    "A recording [T] with its pitch shifted and rate changed (`audio.shift_pitch`, `audio.change_rate`: the audio notebook's phase vocoder) and gain; no range."
     w = change_rate(shift_pitch(torch.as_tensor(wave, dtype=torch.float32), c.pitch), c.rate)   # [T/rate]
     return apply_gain(w, c.loudness)
 

@@ -1,13 +1,13 @@
 """Exercise 07.1: where does the emotion encoder go wrong? Read the held-out-voice queries with the trained encoder,
 build the confusion matrix, and name the pair of emotions it mixes up most. Which prosodic cues do those two share?
 
-On `lite` (seed 0, both engines' held-out voices), 773 queries: accuracy 0.912. The pair mixed up most is neutral ↔
-happy, 29 times (20 of them neutral read as happy), then happy ↔ surprised, 26 times (21 of them happy read as
-surprised); sad and angry are never missed. Each pair differs in how high and how wide the pitch goes (and surprised
-in its final rise), which is also what differs between speakers: a high-voiced speaker's calm sits where a low-voiced
-speaker's happy does, and their happy where the other's surprised does. The encoder reads pitch relative to each
-utterance's mean for this reason; the remaining confusions are where that is not enough (the held-out Piper
-pseudo-speakers are read right 88.7 % of the time, espeak's held-out voices 92.8 %).
+On `lite` (seed 0 of README's second machine, both engines' held-out voices), 773 queries: accuracy 0.912. The pair
+mixed up most is neutral ↔ happy, 29 times (20 of them neutral read as happy), then happy ↔ surprised, 26 times (21 of
+them happy read as surprised); sad and angry are never missed. Each pair differs in how high and how wide the pitch
+goes (and surprised in its final rise), which is also what differs between speakers: a high-voiced speaker's calm sits
+where a low-voiced speaker's happy does, and their happy where the other's surprised does. The encoder reads pitch
+relative to each utterance's mean for this reason; the remaining confusions are where that is not enough (the held-out
+Piper pseudo-speakers are read right 88.7 % of the time, espeak's held-out voices 92.8 %).
 """
 import torch
 from emotion_omni_lite.config import EMOTIONS, get_config, get_settings

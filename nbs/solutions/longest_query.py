@@ -10,7 +10,7 @@ keep its first 4.5 s. The kit's own queries last at most 4.1 s, which is why 4.5
 window of 300 positions is 6 s, so the model hears 6 s and the question passes; 400 positions is 8 s, but the
 audio limit keeps it at 6. At full size both limits are 30 s (Whisper's 1,500 positions). The window is part of the
 ASR's config, so the change leaves five runs of the main job out of date: the ASR, both stage-1 runs and both stage-2
-runs (14.5 minutes of training by the stage table), everything that learned from the ASR's features (and the
+runs (14.9 minutes of training by the stage table), everything that learned from the ASR's features (and the
 stage-1 studies, where they are switched on). The dataset, the emotion
 encoders, the text LLM and the vocoder never read them and stay current.
 """
