@@ -230,8 +230,23 @@ def _params(a):
     print(json.dumps(t) if a.json else format_table(t))
 
 def _run(a):
+    if a.guards: _guards_ready(get_settings(preset=a.preset).preset, whole=a.stages is None)   # said now, not after the run
     run_pipeline(a.preset, force=a.force, stages=a.stages, jobs=a.jobs)
     if a.guards: _guards(get_settings(preset=a.preset).preset, whole=a.stages is None)
+
+def _guards_ready(preset: str, whole: bool):
+    "Before a run with --guards: what the guards need (a checkout with its tests, pytest) is there, or the run is refused now."
+    if preset != 'lite':
+        print(f"--guards: the quality guards' targets are lite's; preset '{preset}' runs without them"); return
+    if not whole: return                                              # said after the run, with the whole-run command
+    import importlib.util
+    root = repo_root()
+    if not (root / 'tests').is_dir():
+        raise ConfigError(f"--guards runs the tests marked slow, and {root} has no tests/ folder: run it from a checkout "
+                          "of the kit, or drop --guards")
+    if importlib.util.find_spec('pytest') is None:
+        raise ConfigError("--guards runs the tests marked slow, which need pytest: `bash scripts/setup.sh run` installs "
+                          "it (or drop --guards)")
 
 def _guards(preset: str, whole: bool):
     "After a whole `lite` run: assert the quality guards on it (the tests marked slow read what the run wrote)."
@@ -287,7 +302,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument('--reply-tokens', type=int, default=None, help='--memory: reply length in LLM tokens (default 64)')
     sp = add('run', _run, 'the main job: data, every training stage, evaluation, report')
     sp.add_argument('--force', action='store_true', help='rebuild and retrain even when a matching run exists')
-    sp.add_argument('--stages', nargs='+', default=None, choices=PIPELINE, help="only these stages")
+    sp.add_argument('--stages', nargs='+', default=None, choices=PIPELINE, metavar='STAGE',
+                    help=f"only these stages: {', '.join(PIPELINE)}")
     sp.add_argument('--guards', action='store_true',
                     help="after a whole lite run, assert the quality guards on it (pytest -m slow; from a checkout)")
     sp.add_argument('--jobs', type=int, default=None,
@@ -303,7 +319,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.set_defaults(fn=_headers, preset=None)
     sp.add_argument('--check', action='store_true', help='change nothing; fail if a header drifted')
     sp = add('course', _course, 'run every notebook on the trained run and write the course as HTML pages')
-    sp.add_argument('--out', default=None, help='where to write it (default: runs/<preset>/course)')
+    sp.add_argument('--out', default=None, help="where to write it (default: <out_dir>/<preset>/course, e.g. runs/lite/course)")
     sp.add_argument('--only', nargs='+', default=None, help='only these notebooks (stems, e.g. 14_stage2)')
     sp.add_argument('--record', action='store_true', help="write the measured minutes into nbs/course.json (then `eol headers`)")
     sp = add('pack', _pack, 'write the dataset and the finished runs into one .tar a class can start from')

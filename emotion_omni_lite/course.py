@@ -375,6 +375,11 @@ def render_course(preset: Optional[str] = None, out=None, only: Optional[Sequenc
     stems = [p.stem for p in notebooks(root)]
     if only and (unknown := [n for n in only if n not in stems]):       # a typo would render an empty course
         raise ConfigError(f"no notebook named {', '.join(unknown)}: name them by stem, e.g. {stems[0]} (one of {', '.join(stems)})")
+    import importlib.util
+    if missing := [m for m in ('nbclient', 'nbconvert', 'nbformat', 'jupyter_client', 'ipykernel') if importlib.util.find_spec(m) is None]:
+        raise ConfigError(f"the course runs every notebook in a Jupyter kernel, and {', '.join(missing)} "
+                          f"{'is' if len(missing) == 1 else 'are'} not installed (the main job installs the kit alone): "
+                          "`bash scripts/setup.sh` adds JupyterLab and what the notebooks need")
     out = Path(out or Path(s.run_path) / 'course')
     if (up := next(p for p in (out, *out.parents) if p.exists() or p.is_symlink())) and not up.is_dir():
         raise ConfigError(f"--out {out}: {up} is a file, not a folder: choose another folder for the course")

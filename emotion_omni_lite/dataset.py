@@ -15,7 +15,7 @@ from .config import EMOTIONS, ConfigError, OmniConfig, Settings, get_settings, e
 from .audio import SAMPLE_RATE, AudioError, augment, load_audio, save_wav, log_mel, pitch_contour, energy_contour
 from .tts import TTS_ENGINES, engine_of, get_tts, private_espeak_copy, seed_espeak, speak, query_voices
 from .train import environment, save_json, share_with_group
-from .stages import StageLock, require_stage, stage_hash
+from .stages import StageLock, require_stage, stage_hash, train_command
 from .dialogues import all_sentences, make_reply, heldout_sentences, split_name, REPLY_TEMPLATES
 
 # %% auto #0
@@ -226,9 +226,14 @@ def audio_path(row: dict, settings: Optional[Settings] = None, which: str = 'que
     p = Path(row[f'{which}_path'] if f'{which}_path' in row else row[which])
     return p if p.is_absolute() else Path((settings or get_settings()).data_path) / p
 
-def _rebuild(root: Path) -> str:
-    "The command that rebuilds the dataset in `root` (`<data_dir>/<preset>`) in place."
-    return f"`eol run --preset {Path(root).name} --stages data --force`"
+def _rebuild(root: Path, settings: Optional[Settings] = None) -> str:
+    "The command that rebuilds the dataset in `root` (`<data_dir>/<preset>`) in place, and nowhere else: its folder (and `settings`' seed) named where `eol` would read others."
+    from dataclasses import replace
+    root = Path(root); preset = root.name
+    try: plain = get_settings(preset=preset)
+    except ConfigError: return f"`EOL_DATA_DIR={root.parent} eol run --preset {preset} --stages data --force`"
+    here = replace(plain, data_dir=root.parent, seed=plain.seed if settings is None else settings.seed)
+    return f"`{train_command(['data'], preset, here)} --force`"
 
 def _read_json(p: Path) -> dict:
     "A build's record ({} when there is none); a damaged one is named with the fix, never read as a build."
@@ -247,10 +252,10 @@ def manifest_hash(rows: Sequence[dict]) -> str:
     for r in rows: h.update(json.dumps(r, sort_keys=True).encode())
     return h.hexdigest()[:16]
 
-def _refuse(path, found, want, finished: bool = True):
+def _refuse(path, found, want, finished: bool = True, settings: Optional[Settings] = None):
     what = 'a dataset built' if finished else 'an unfinished build of a dataset'
     raise ConfigError(f"{path} already holds {what} with another config (hash {found}; this config needs {want}). "
-                      f"Rebuild it with build_dataset(cfg, settings, force=True) or {_rebuild(path)} (this deletes the "
+                      f"Rebuild it with build_dataset(cfg, settings, force=True) or {_rebuild(path, settings)} (this deletes the "
                       f"old build), or build elsewhere with EOL_DATA_DIR=<folder>.")
 
 def _check_plan(cfg: OmniConfig, plan: Sequence[dict]):
@@ -294,8 +299,8 @@ def _build(cfg: OmniConfig, s: Settings, root: Path, want: str, force: bool) -> 
         info = {}                                                      # a build that failed before it said anything:
         if cfg.units.kind != 'external' and (root / 'audio').is_dir():   # what it spoke is listed nowhere, so never read
             shutil.rmtree(root / 'audio')                              # (recordings you bring are yours: never deleted)
-    if info.get('config_hash') not in (None, want): _refuse(root, info['config_hash'], want, info.get('status') == 'done')
-    if not info and (root / 'dialogues').exists(): _refuse(root, 'unknown', want)
+    if info.get('config_hash') not in (None, want): _refuse(root, info['config_hash'], want, info.get('status') == 'done', s)
+    if not info and (root / 'dialogues').exists(): _refuse(root, 'unknown', want, settings=s)
     if info.get('status') == 'done': return root
     if cfg.units.kind == 'external': return _build_external(cfg, s, root, want, plan)
     dc = cfg.data
@@ -338,7 +343,7 @@ def _build(cfg: OmniConfig, s: Settings, root: Path, want: str, force: bool) -> 
     if len(frames) < cfg.units.n_units:                                # the replies came out shorter than they might
         raise ConfigError(f"data.n_dialogues={dc.n_dialogues} is too few: its {len(train_paths)} training replies give "
                           f"{len(frames)} frames, fewer than the units.n_units={cfg.units.n_units} units to fit. Raise "
-                          f"data.n_dialogues or lower units.n_units; either is another config, so rebuild with {_rebuild(root)}")
+                          f"data.n_dialogues or lower units.n_units; either is another config, so rebuild with {_rebuild(root, s)}")
     tok = UnitTokenizer.fit(frames, cfg.units.n_units, seed=s.seed)
     tok.save(root / 'units'); phases['unit_fit'] = time.time() - tp; tp = time.time()
     reply_paths = [r['reply_path'] for r in rows]

@@ -27,6 +27,21 @@ if [ ! -x .venv/bin/python ]; then
   $PY -m venv .venv
 fi
 VPY=.venv/bin/python
+# pyworld (the WORLD vocoder that puts emotion and speakers into the Piper voice) ships wheels for Windows only: on Linux
+# and macOS pip builds it, which needs a C++ compiler and Python's headers. Said now, not after the rest downloaded.
+if ! $VPY -c "import pyworld" 2>/dev/null; then
+  MISSING=""
+  command -v "${CXX:-c++}" >/dev/null || command -v g++ >/dev/null || command -v clang++ >/dev/null || MISSING="a C++ compiler"
+  if ! $VPY -c "import os, sysconfig, sys; sys.exit(not os.path.exists(os.path.join(sysconfig.get_paths()['include'], 'Python.h')))"; then
+    MISSING="${MISSING:+$MISSING and }Python's headers (Python.h)"
+  fi
+  if [ -n "$MISSING" ]; then
+    echo "[setup] pyworld, the vocoder of the kit's second voice, is built from source here and needs $MISSING:" >&2
+    echo "[setup] on Debian or Ubuntu: sudo apt install build-essential python3-dev (Colab has both); on macOS:" \
+         "xcode-select --install; then run this again" >&2
+    exit 1
+  fi
+fi
 # The versions the README's figures were measured with: pinned, so a fresh machine computes the same numbers.
 # A Python for which a pinned version has no release falls back to the newest compatible versions, and says so.
 PIN="-c constraints.txt"
@@ -51,9 +66,10 @@ pip_install() {
   # --no-compile: pip would turn every module of every package into bytecode (about 40 s, most of it for modules the
   # kit never imports); what the kit imports is compiled once below instead. uv compiles nothing unless asked.
   if ! $VPY -m pip install -q --no-compile $PIN "$@"; then
-    echo "[setup] WARNING: the pinned versions (constraints.txt) do not install on $($VPY --version); installing without"
-    echo "[setup]          them: the kit works, but figures may differ from README's by more than the seeds' spread"
-    $VPY -m pip install -q --no-compile "$@"
+    echo "[setup] WARNING: the pinned versions (constraints.txt) did not install on $($VPY --version) (pip's reason above;"
+    echo "[setup]          if it is the network or the disk, fix that and run this again): installing the newest compatible"
+    echo "[setup]          versions instead: the kit works, but figures may differ from README's by more than the seeds' spread"
+    $VPY -m pip install -q --no-compile $(printf '%s\n' "$@" | sed 's/^\(torch\|torchaudio\)==.*/\1/')   # a matching pair, unpinned
   fi
 }
 # torch and torchaudio must come from the same release, or torchaudio (and with it transformers) fails to import.

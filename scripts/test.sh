@@ -8,18 +8,23 @@ status=0
 
 echo "== notebooks and package in step (nbdev-export, nbdev-clean change nothing)"
 if git rev-parse --git-dir >/dev/null 2>&1; then
-  before=$(git status --porcelain)
-  .venv/bin/nbdev-export && .venv/bin/nbdev-clean
-  after=$(git status --porcelain)
-  if [ "$before" != "$after" ]; then
-    echo "FAILED: nbdev-export / nbdev-clean changed committed files:"; git status --porcelain; git diff --stat; status=1
-  else echo "ok"; fi
+  state() { git status --porcelain; git diff HEAD --binary | cksum; }   # which files differ, and how: a second change
+  before=$(state)                                                       # to a file already edited shows too
+  if .venv/bin/nbdev-export && .venv/bin/nbdev-clean; then
+    if [ "$before" != "$(state)" ]; then
+      echo "FAILED: nbdev-export / nbdev-clean changed files (export the notebooks and commit both):"; git status --porcelain; git diff --stat; status=1
+    else echo "ok"; fi
+  else
+    echo "FAILED: nbdev-export / nbdev-clean did not run (above: why)"; status=1
+  fi
+else
+  echo "skipped: not a git checkout, so there are no committed files to compare with"
 fi
 
 echo "== pytest (tests marked slow train the lite preset and run in the main job: scripts/main.sh)"
 .venv/bin/python -m pytest tests -q -p no:cacheprovider -m "not slow" || status=1
 
-echo "== notebooks (nbdev-test, preset smoke; cells flagged slow run in the main job)"
+echo "== notebooks (nbdev-test, preset smoke; cells flagged slow run on lite only: eol course --preset lite)"
 (cd nbs && EOL_PRESET=smoke ../.venv/bin/nbdev-test --n-workers 1) || status=1
 
 exit $status

@@ -638,7 +638,7 @@ def test_too_few_dialogues_for_the_units_is_named_and_a_failed_start_does_not_bl
         build_dataset(get_config('smoke', **{'data.n_dialogues': 6, 'units.n_units': 4096}), s)
     assert not (tmp_path / 'smoke').exists()
     with pytest.raises(ConfigError, match=r'data\.n_dialogues=12 is too few: its 4 training replies give \d+ frames, fewer '
-                                          r'than the units\.n_units=500.*`eol run --preset smoke --stages data --force`'):
+                                          r'than the units\.n_units=500.*`EOL_DATA_DIR=' + re.escape(str(tmp_path)) + ' eol run --preset smoke --stages data --force`'):   # this folder, not settings.ini's
         build_dataset(get_config('smoke', **{'data.n_dialogues': 12, 'units.n_units': 500}), s)   # known once spoken
     root = tmp_path / 'smoke'
     assert json.loads((root / 'build.json').read_text())['status'] == 'building'   # its speech is kept, not called done
@@ -689,7 +689,7 @@ def test_a_damaged_build_record_is_named_and_force_rebuilds(tmp_path):
     assert stage_state('data', cfg, s) == 'damaged'
     with pytest.raises(StageMissing, match=r'(?s)holds a damaged run.*eol run --preset smoke --stages data --force'):
         require_stage('data', cfg, s)
-    with pytest.raises(ConfigError, match=r"build\.json is damaged \(not a build's record\).*`eol run --preset smoke --stages data --force`"): build_dataset(cfg, s)
+    with pytest.raises(ConfigError, match=r"build\.json is damaged \(not a build's record\).*`EOL_DATA_DIR=" + re.escape(str(tmp_path)) + " eol run --preset smoke --stages data --force`"): build_dataset(cfg, s)
     assert snapshot(tmp_path) == before
     (root / 'build.json').write_text('[]')                               # JSON, but no build's record
     with pytest.raises(ConfigError, match="is damaged"): build_dataset(cfg, s)
@@ -773,6 +773,28 @@ def test_the_guards_follow_a_whole_lite_run_and_their_failure_ends_the_job(monke
     assert len(calls) == 2 and 'without --stages asserts them' in capsys.readouterr().out
 
 
+def test_what_guards_and_course_need_is_named_before_any_work(tmp_path, monkeypatch, capsys):
+    "A lean install (the main job's, or a Colab one): `eol run --guards` without pytest, `eol course` without a Jupyter kernel: refused before training or writing anything, with the install that adds them."
+    import importlib.util
+    monkeypatch.setenv('EOL_DATA_DIR', str(tmp_path / 'data')); monkeypatch.setenv('EOL_OUT_DIR', str(tmp_path / 'runs'))
+    spec = importlib.util.find_spec
+    lacking = set()
+    monkeypatch.setattr(importlib.util, 'find_spec', lambda name, *a: None if name in lacking else spec(name, *a))
+    monkeypatch.setattr(cli, 'run_pipeline', lambda *a, **k: pytest.fail('the run started'))
+    lacking.update({'pytest'})
+    with pytest.raises(SystemExit) as e: cli.main(['run', '--preset', 'lite', '--guards'])
+    assert e.value.code == 2 and 'need pytest: `bash scripts/setup.sh run` installs it' in capsys.readouterr().err
+    lacking.clear(); lacking.update({'nbclient', 'ipykernel'})
+    with pytest.raises(SystemExit) as e: cli.main(['course', '--preset', 'smoke', '--only', '00_config'])
+    assert e.value.code == 2 and 'nbclient, ipykernel are not installed' in capsys.readouterr().err
+    assert not (tmp_path / 'runs').exists()                             # no course folder begun
+    lacking.clear()
+    ran = []
+    monkeypatch.setattr(cli, 'run_pipeline', lambda *a, **k: ran.append(a))
+    cli.main(['run', '--preset', 'smoke', '--guards'])                 # another preset: said, and the run goes on
+    assert ran and "the quality guards' targets are lite's; preset 'smoke' runs without them" in capsys.readouterr().out
+
+
 @pytest.mark.parametrize('damage', ['weights cut short', 'record missing', 'record garbage'])
 def test_a_damaged_unit_tokenizer_is_named_with_the_rebuild(tmp_path, damage):
     from emotion_omni_lite.dataset import UnitTokenizer
@@ -780,7 +802,7 @@ def test_a_damaged_unit_tokenizer_is_named_with_the_rebuild(tmp_path, damage):
     w = d / 'units.safetensors'
     {'weights cut short': lambda: w.write_bytes(w.read_bytes()[:40]), 'record missing': lambda: (d / 'units.json').unlink(),
      'record garbage': lambda: (d / 'units.json').write_text('{"pool": ')}[damage]()
-    with pytest.raises(ConfigError, match=r"unit tokenizer in .*units is damaged .*`eol run --preset smoke --stages data --force`"):
+    with pytest.raises(ConfigError, match=r"unit tokenizer in .*units is damaged .*`EOL_DATA_DIR=" + re.escape(str(tmp_path)) + " eol run --preset smoke --stages data --force`"):
         UnitTokenizer.load(d)
 
 
