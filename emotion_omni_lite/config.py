@@ -655,6 +655,14 @@ def _typed(value: str, hint):
         raise ValueError('expected true or false')
     return hint(v) if hint in (int, float) else v
 
+def _expects(hint) -> str:
+    "What a settings-file value of a field of type `hint` must look like, in words."
+    import typing
+    if typing.get_origin(hint) is typing.Union:
+        inner = next(h for h in typing.get_args(hint) if h is not type(None))
+        return f"{_expects(inner)}, or none"
+    return {bool: 'true or false', int: 'a whole number', float: 'a number'}.get(hint, 'text')
+
 def preset_overrides(preset: str, path: Optional[Path] = None) -> dict:
     "Dotted fields the settings file sets for `preset` in its `[emotion_omni_lite.<preset>]` section, typed as the fields are."
     import typing
@@ -670,8 +678,11 @@ def preset_overrides(preset: str, path: Optional[Path] = None) -> dict:
         name = dotted.split('.')[-1]
         if obj is None or not hasattr(obj, '__dataclass_fields__') or name not in {x.name for x in fields(obj)}:
             raise ConfigError(f"{f} [{sec}]: {dotted} is not a config field (e.g. llm.pretrained, units.manifest, stages.stage1.steps)")
-        try: v = _typed(raw, typing.get_type_hints(type(obj))[name])
-        except (ValueError, StopIteration): raise ConfigError(f"{f} [{sec}]: {dotted} = {raw!r} is not a valid value for that field") from None
+        hint = typing.get_type_hints(type(obj))[name]
+        try: v = _typed(raw, hint)
+        except (ValueError, StopIteration):
+            raise ConfigError(f"{f} [{sec}]: {dotted} = {raw!r} is not a valid value for that field: write "
+                              f"{_expects(hint)} (the preset has {getattr(obj, name)!r})") from None
         if isinstance(v, str) and name in ('manifest', 'pretrained') and v and not Path(v).is_absolute() and (f.parent / v).exists():
             v = str((f.parent / v).resolve())                          # a path relative to the settings file
         out[dotted] = v
