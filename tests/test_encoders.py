@@ -1,5 +1,6 @@
 "Semantic and emotion encoders: builders, offline loaders, stage 0 runs, frozen use, and the lite quality figures."
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -111,14 +112,22 @@ def test_smoke_referenced_encoders_are_a_study(smoke_settings):
     st1 = json.loads((stage_folder(names[2], smoke_settings) / 'metrics.json').read_text())   # stage 1 heard through it
     assert figs['cross_engine_referenced_stage1_style_tone'] == st1['other_engine_tone_style_match']
     assert st1['other_engine_n_eval'] > 0 and st1['n_train'] > 0
-    assert load_emotion_encoder(x, smoke_settings) is not None                      # its own run, not the as-heard one
+    import emotion_omni_lite.emotion_encoder as ee
+    def loads(c, run):                                                 # the encoder `c` loads is read from `run`'s folder
+        read, real = [], ee.load_weights
+        ee.load_weights = lambda model, path, *a, **k: read.append(Path(path).parent) or real(model, path, *a, **k)
+        try: load_emotion_encoder(c, smoke_settings)
+        finally: ee.load_weights = real
+        return read == [stage_folder(run, smoke_settings)]           # (smoke's one step leaves every run at its init: the
+                                                                       # weights alone cannot tell the runs apart)
+    assert loads(x, names[0]) and not loads(x, 'emotion_encoder_espeak_only')      # its own run, not the as-heard one
     with pytest.raises(ConfigError, match='aug_copies=0'):
         emotion_encoder_job(set_field(x, 'stages.emotion.train_on_replies', 0.5), smoke_settings)
     from emotion_omni_lite.stage1 import stage1_features
     with pytest.raises(ConfigError, match='stages.stage1.aug_copies=0'):       # said before any feature is computed
         stage1_features(set_field(stage_config(names[2], cfg), 'stages.stage1.aug_copies', 1), smoke_settings)
     c = stage_config(names[4], cfg)                                    # a calibration: five calm clips of each voice
-    assert c.emotion_encoder.speaker_reference == 'calm' and load_emotion_encoder(c, smoke_settings) is not None
+    assert c.emotion_encoder.speaker_reference == 'calm' and loads(c, names[4]) and not loads(c, names[1])
     cal_rows, cal_ins = load_query_emotion_inputs(c, smoke_settings)
     clips = calm_clips(cal_rows)
     assert all(0 < len(ix) <= CALM_CLIPS and all(cal_rows[i]['user_emotion'] == 'neutral' for i in ix) for ix in clips.values())

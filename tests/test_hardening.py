@@ -590,7 +590,7 @@ def test_an_upload_is_checked_like_a_recording():
 
 
 def test_a_full_disk_is_named_with_the_fix(env, monkeypatch):
-    "ENOSPC half-way through a stage: the command names the file and the fix, with no traceback."
+    "ENOSPC raised from inside the job (as a stage's save would raise it): the command names the file and the fix, with no traceback (that a failed save leaves no half-written file is the atomic writes' own test)."
     import contextlib, errno, io
     def full(*a, **k): raise OSError(errno.ENOSPC, 'No space left on device', str(env / 'runs' / 'smoke' / 'asr' / 'model.safetensors'))
     monkeypatch.setattr(cli, 'run_pipeline', full)
@@ -598,6 +598,25 @@ def test_a_full_disk_is_named_with_the_fix(env, monkeypatch):
         with pytest.raises(SystemExit) as x: cli.main(['run', '--preset', 'smoke'])
     msg = e.getvalue()
     assert x.value.code == 2 and 'model.safetensors: No space left on device' in msg and 'free some space' in msg
+
+
+def test_a_save_cut_short_leaves_the_earlier_file_whole(tmp_path, monkeypatch):
+    "A run's weights and records are written under a temporary name and renamed: a save that fails half-way (a full disk) leaves the file before it as it was, and no partial file beside it."
+    import errno
+    from emotion_omni_lite import train
+    from safetensors.torch import load_file
+    w, j = tmp_path / 'model.safetensors', tmp_path / 'metrics.json'
+    train.save_weights({'a': torch.ones(3)}, w); train.save_json({'acc': 0.5}, j)
+    def cut(t, path, metadata=None):
+        Path(path).write_bytes(b'\x00' * 10); raise OSError(errno.ENOSPC, 'No space left on device', str(path))
+    monkeypatch.setattr(train, 'save_file', cut)
+    with pytest.raises(OSError, match='No space'): train.save_weights({'a': torch.zeros(3)}, w)
+    monkeypatch.setattr(Path, 'write_text', lambda self, text, *a, **k: (Path.write_bytes(self, text[:3].encode()),
+                                                                       (_ for _ in ()).throw(OSError(errno.ENOSPC, 'No space left on device'))))
+    with pytest.raises(OSError, match='No space'): train.save_json({'acc': 0.9}, j)
+    monkeypatch.undo()
+    assert torch.equal(load_file(str(w))['a'], torch.ones(3)) and json.loads(j.read_text()) == {'acc': 0.5}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ['metrics.json', 'model.safetensors']
 
 
 def test_a_preset_section_that_sets_a_bad_value_is_named_with_its_file(tmp_path, monkeypatch):

@@ -68,7 +68,10 @@ def test_respond_and_chat(smoke_run, smoke_settings, smoke_cfg, tmp_path):
     assert len(r['audio']) == len(r['units']) * 4 * smoke_cfg.audio.hop_length
     out = chat_main(audio_path(row, smoke_settings, 'query'), tmp_path / 'reply.wav', cfg=smoke_cfg, settings=smoke_settings)
     json.dumps(out)                                                      # JSON-able
-    # the written wav and chat_main's keys and timings: checked in nbs/14_stage2.ipynb (cell 10b40c0d)
+    import soundfile as sf
+    info = sf.info(out['out_path'])                                      # the reply written: its rate, its length
+    assert info.samplerate == out['sample_rate'] and info.frames == out['n_units'] * 4 * smoke_cfg.audio.hop_length
+    assert info.frames / info.samplerate == pytest.approx(out['audio_seconds'], abs=0.01)
 
 
 def test_streaming_speaks_before_the_text_ends(smoke_run, smoke_settings, smoke_cfg):

@@ -165,15 +165,19 @@ def test_gradient_checkpointing_changes_memory_not_results():
             m = Stage2Model(cfg).train(); f = lambda: m(b2, flags, flags)
         if ckpt: assert enable_checkpointing(m) >= 1
         torch.manual_seed(2)                                        # the same dropout draws in both runs
-        with warnings.catch_warnings():
+        saved = []                                                  # what the forward keeps for backward (its memory)
+        def pack(t): saved.append(t.numel() * t.element_size()); return t
+        with warnings.catch_warnings(), torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
             warnings.simplefilter('ignore')
             loss = f()
+            kept = sum(saved)                                       # before backward recomputes the layers
         loss.backward()
-        return loss.item(), {n: p.grad for n, p in m.named_parameters() if p.grad is not None}
+        return loss.item(), {n: p.grad for n, p in m.named_parameters() if p.grad is not None}, kept
     for which in ('llm', 'decoder'):
-        (l0, g0), (l1, g1) = run(which, False), run(which, True)
+        (l0, g0, k0), (l1, g1, k1) = run(which, False), run(which, True)
         assert l0 == pytest.approx(l1, abs=1e-6) and set(g0) == set(g1) and g0
         for n in g0: assert torch.allclose(g0[n], g1[n], atol=1e-6), (which, n)
+        assert k1 < 0.8 * k0, (which, k0, k1)                       # the layers' activations are not kept: recomputed
     with pytest.raises(ValueError, match='gradient_checkpointing'): enable_checkpointing(torch.nn.Linear(2, 2))
 
 
