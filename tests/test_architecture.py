@@ -73,7 +73,11 @@ def test_unknown_highlight_names_the_known_parts():
 
 
 def test_figure_is_deterministic_and_writes_itself(tmp_path):
-    assert architecture_figure() == architecture_figure()
+    import os, subprocess, sys
+    other = subprocess.run([sys.executable, '-c', 'import sys; from emotion_omni_lite.architecture import architecture_figure; '
+                            'sys.stdout.write(architecture_figure())'], env={**os.environ, 'PYTHONHASHSEED': '12345'},
+                           capture_output=True, text=True, check=True).stdout
+    assert other == architecture_figure()                               # another process, another hash seed: the same bytes
     path = write_architecture_svg(tmp_path / 'a' / 'b' / 'architecture.svg')
     assert path.read_bytes() == architecture_figure().encode('utf-8')
 

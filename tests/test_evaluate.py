@@ -112,6 +112,10 @@ def test_smoke_run_end_to_end(smoke_settings, smoke_cfg):
     for k in ('input_emotion_acc_heldout_voice_espeak', 'input_emotion_acc_heldout_voice_piper',
               'cross_engine_espeak_to_piper', 'cross_engine_piper_to_espeak', 'cross_engine_espeak_to_piper_tone'):
         assert 0 <= rep[k] <= 1, k
+    from emotion_omni_lite.stages import stage_folder                 # each from its run's own record, not recomputed
+    for a, b in (('espeak', 'piper'), ('piper', 'espeak')):
+        m = json.loads((stage_folder(f'emotion_encoder_{a}_only', smoke_settings) / 'metrics.json').read_text())
+        assert (rep[f'cross_engine_{a}_to_{b}'], rep[f'cross_engine_{a}_to_{b}_tone']) == (m['acc_other_engine'], m['acc_other_engine_tone'])
     assert '## Heard from another engine' in md and '| piper alone |' in md
     # one figure, one source: the benchmark's speech column of (c) and (d) is stage 2's speech figure, same replies
     sp = json.loads((out / 'speech_figures.json').read_text())
