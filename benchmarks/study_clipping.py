@@ -12,7 +12,7 @@ held-out voices' queries that are not angry:
 - *clipped, same loudness*: clipped at the level that 1 % of its samples exceed, then brought back to its RMS.
 
 The difference between the first two is what clipping alone does at the same loudness. It reads the finished lite run
-(`bash scripts/main.sh`; `--seed N --root runs/seeds` for a seed `bench_seeds.py` trained) and takes about a minute.
+(`bash scripts/main.sh`; `--seed N --root runs/seeds` for a seed `bench_seeds.py` trained) and takes about 25 s.
 
     .venv/bin/python benchmarks/study_clipping.py [--seed N] [--root runs/seeds] [--fraction 0.01]
 """
