@@ -119,11 +119,12 @@ def _init_worker(threads: int):
     limit_threads(threads)
     warnings.filterwarnings('ignore', category=FutureWarning)
 
-def _work(t: Task, preset: str, force: bool, log: str) -> str:
-    "A task in a worker process, its output written to `log`."
+def _work(t: Task, preset: str, force: bool, log: str) -> tuple:
+    "A task in a worker process, its output written to `log` → (what it made, when the worker began it)."
+    began = time.time()
     with open(log, 'w', buffering=1) as f, contextlib.redirect_stdout(f), contextlib.redirect_stderr(f):
         s = get_settings(preset=preset)
-        return str(_do(t, get_config(s.preset), s, force))
+        return str(_do(t, get_config(s.preset), s, force)), began
 
 _PART_ORDER = {p: k for k, p in enumerate(JOB_PARTS)}   # the parts by their work: Omni speaks the most clips, the text side is last
 
@@ -144,7 +145,7 @@ def run_tasks(tasks: Sequence[Task], cfg: OmniConfig, s: Settings, force: bool =
             for name, (res, t0, task) in list(running.items()):
                 if not res.ready(): continue
                 del running[name]
-                try: out = res.get()
+                try: out, t0 = res.get()                              # the worker's own start
                 except BaseException:
                     tail = (logs / f'{name}.log').read_text(errors='replace').splitlines()[-15:]
                     say(f"{name} FAILED; the end of {logs / f'{name}.log'}:\n    " + '\n    '.join(tail)); raise
@@ -245,8 +246,9 @@ def _guards_ready(preset: str, whole: bool):
         raise ConfigError(f"--guards runs the tests marked slow, and {root} has no tests/ folder: run it from a checkout "
                           "of the kit, or drop --guards")
     if importlib.util.find_spec('pytest') is None:
-        raise ConfigError("--guards runs the tests marked slow, which need pytest: `bash scripts/setup.sh run` installs "
-                          "it (or drop --guards)")
+        raise ConfigError(f"--guards runs the tests marked slow, which need pytest, and this Python ({sys.executable}) has "
+                          f"none: `{sys.executable} -m pip install pytest hypothesis`, or `bash scripts/setup.sh run` and "
+                          "then `.venv/bin/eol` (or drop --guards)")
 
 def _guards(preset: str, whole: bool):
     "After a whole `lite` run: assert the quality guards on it (the tests marked slow read what the run wrote)."

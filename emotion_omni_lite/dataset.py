@@ -11,7 +11,7 @@ from typing import Optional, Sequence
 import numpy as np
 import torch
 
-from .config import EMOTIONS, ConfigError, OmniConfig, Settings, get_settings, emotion_index
+from .config import EMOTIONS, PRESETS, ConfigError, OmniConfig, Settings, get_settings, emotion_index
 from .audio import SAMPLE_RATE, AudioError, augment, load_audio, save_wav, log_mel, pitch_contour, energy_contour
 from .tts import TTS_ENGINES, engine_of, get_tts, private_espeak_copy, seed_espeak, speak, query_voices
 from .train import environment, save_json, share_with_group
@@ -185,7 +185,7 @@ class UnitTokenizer:
         (folder / 'units.json').write_text(json.dumps({'n_units': self.n_units, 'n_mels': self.centroids.shape[1], 'pool': self.pool, 'rate_hz': 25}))
         return folder
     @classmethod
-    def load(cls, folder) -> 'UnitTokenizer':
+    def load(cls, folder, settings: Optional[Settings] = None) -> 'UnitTokenizer':
         from safetensors.torch import load_file
         from safetensors import SafetensorError
         folder = Path(folder)
@@ -195,7 +195,7 @@ class UnitTokenizer:
             return cls(load_file(str(folder / 'units.safetensors'))['centroids'], int(meta['pool']))
         except (OSError, ValueError, KeyError, TypeError, SafetensorError) as e:    # cut short, or a file missing
             raise ConfigError(f"the unit tokenizer in {folder} is damaged ({type(e).__name__}: {str(e)[:80]}): rebuild the "
-                              f"dataset with {_rebuild(folder.parent)}") from None
+                              f"dataset with {_rebuild(folder.parent, settings)}") from None
 
 # %% ../nbs/05_dataset.ipynb #b933d82e
 def _reply_frames(job) -> list:
@@ -230,19 +230,20 @@ def _rebuild(root: Path, settings: Optional[Settings] = None) -> str:
     "The command that rebuilds the dataset in `root` (`<data_dir>/<preset>`) in place, and nowhere else: its folder (and `settings`' seed) named where `eol` would read others."
     from dataclasses import replace
     root = Path(root); preset = root.name
-    try: plain = get_settings(preset=preset)
-    except ConfigError: return f"`EOL_DATA_DIR={root.parent} eol run --preset {preset} --stages data --force`"
+    if preset not in PRESETS:                                          # a folder of one's own: not one `eol` builds
+        return f"build_dataset(cfg, settings, force=True) for the settings whose data_path is {root}"
+    plain = get_settings(preset=preset)
     here = replace(plain, data_dir=root.parent, seed=plain.seed if settings is None else settings.seed)
     return f"`{train_command(['data'], preset, here)} --force`"
 
-def _read_json(p: Path) -> dict:
+def _read_json(p: Path, settings: Optional[Settings] = None) -> dict:
     "A build's record ({} when there is none); a damaged one is named with the fix, never read as a build."
     if not p.exists(): return {}
     try: d = json.loads(p.read_text())
     except ValueError: d = None
     if not isinstance(d, dict) or not d:
         raise ConfigError(f"{p} is damaged (not a build's record), so the build it describes cannot be trusted. Rebuild "
-                          f"it with {_rebuild(p.parent)} (this deletes the old build), or build elsewhere with "
+                          f"it with {_rebuild(p.parent, settings)} (this deletes the old build), or build elsewhere with "
                           "EOL_DATA_DIR=<folder>.")
     return d
 
@@ -277,13 +278,13 @@ def build_dataset(cfg: OmniConfig, settings: Optional[Settings] = None, force: b
     "Build (or reuse) the dialogue dataset in `settings.data_path`; returns that folder."
     s = settings or get_settings(preset=cfg.preset)
     root, want = Path(s.data_path), build_hash(cfg, s.seed)
-    info = {} if force else _read_json(root / 'build.json')             # --force rebuilds even a damaged record
+    info = {} if force else _read_json(root / 'build.json', s)          # --force rebuilds even a damaged record
     if not force and info.get('status') == 'done' and info.get('config_hash') == want: return root
     with StageLock(root):                                              # one builder at a time; others wait
         return _build(cfg, s, root, want, force)
 
 def _build(cfg: OmniConfig, s: Settings, root: Path, want: str, force: bool) -> Path:
-    info = {} if force else _read_json(root / 'build.json')
+    info = {} if force else _read_json(root / 'build.json', s)
     if cfg.units.kind == 'external':                                   # speech tokens you bring (full size): checked first
         plan = _external_rows(cfg, s)
     else:
@@ -379,7 +380,7 @@ def load_dialogues(cfg: OmniConfig, settings: Optional[Settings] = None):
 
 def load_units_tokenizer(cfg: OmniConfig, settings: Optional[Settings] = None) -> UnitTokenizer:
     "The unit tokenizer saved with the dataset."
-    return UnitTokenizer.load(require_stage('data', cfg, settings) / 'units')
+    return UnitTokenizer.load(require_stage('data', cfg, settings) / 'units', settings or get_settings(preset=cfg.preset))
 
 _MEL_CACHE: dict = {}
 
@@ -414,7 +415,7 @@ def augmented_queries(rows: Sequence[dict], read, copies: int = 1, settings: Opt
 
 def build_info(cfg: OmniConfig, settings: Optional[Settings] = None) -> dict:
     "`build.json` of the dataset (hashes, build time, size, statistics, measured prosody)."
-    return _read_json(require_stage('data', cfg, settings) / 'build.json')
+    return _read_json(require_stage('data', cfg, settings) / 'build.json', settings or get_settings(preset=cfg.preset))
 
 # %% ../nbs/05_dataset.ipynb #1bf7619e
 def dataset_stats(ds) -> dict:

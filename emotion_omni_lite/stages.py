@@ -4,7 +4,7 @@
 
 # %% ../nbs/01a_stages.ipynb #3fd073e5
 from __future__ import annotations
-import functools, hashlib, json, shutil, time
+import functools, hashlib, json, shlex, shutil, time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable, Optional, Sequence
@@ -237,7 +237,7 @@ def train_command(names: Sequence[str], preset: str, settings: Optional[Settings
         try: plain = get_settings(preset=preset)
         except ConfigError: plain = None                                # the environment is wrong: `eol` will say so
         same = lambda a, b: Path(a).expanduser().resolve() == Path(b).expanduser().resolve()
-        env = ''.join(f"{k}={v} " for k, v, differs in (
+        env = ''.join(f"{k}={shlex.quote(str(v))} " for k, v, differs in (   # a folder with a space: quoted
             ('EOL_SEED', settings.seed, plain is None or settings.seed != plain.seed),
             ('EOL_DATA_DIR', settings.data_dir, plain is None or not same(settings.data_dir, plain.data_dir)),
             ('EOL_OUT_DIR', settings.out_dir, any(n != 'data' for n in names)         # the dataset alone: no runs folder

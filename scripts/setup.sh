@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Set up the kit in ./.venv with pip alone (no apt, no sudo, no GPU needed). Safe to run again: it skips what is done.
+# Set up the kit in ./.venv with pip alone (no GPU needed; a C++ compiler for pyworld, see below). Safe to run again: it skips what is done.
 #   bash scripts/setup.sh        everything: the kit, JupyterLab and nbdev for the notebooks, the test tools
 #   bash scripts/setup.sh run    what the main job needs: the kit and its quality checks (half the install's time)
 set -euo pipefail
@@ -30,15 +30,15 @@ VPY=.venv/bin/python
 # pyworld (the WORLD vocoder that puts emotion and speakers into the Piper voice) ships wheels for Windows only: on Linux
 # and macOS pip builds it, which needs a C++ compiler and Python's headers. Said now, not after the rest downloaded.
 if ! $VPY -c "import pyworld" 2>/dev/null; then
-  MISSING=""
-  command -v "${CXX:-c++}" >/dev/null || command -v g++ >/dev/null || command -v clang++ >/dev/null || MISSING="a C++ compiler"
+  MISSING=""                                                        # a compiler that compiles (macOS has stubs that do not)
+  printf 'int main() { return 0; }\n' | "${CXX:-c++}" -x c++ - -o /dev/null 2>/dev/null || MISSING="a C++ compiler"
   if ! $VPY -c "import os, sysconfig, sys; sys.exit(not os.path.exists(os.path.join(sysconfig.get_paths()['include'], 'Python.h')))"; then
     MISSING="${MISSING:+$MISSING and }Python's headers (Python.h)"
   fi
   if [ -n "$MISSING" ]; then
     echo "[setup] pyworld, the vocoder of the kit's second voice, is built from source here and needs $MISSING:" >&2
-    echo "[setup] on Debian or Ubuntu: sudo apt install build-essential python3-dev (Colab has both); on macOS:" \
-         "xcode-select --install; then run this again" >&2
+    echo "[setup] on Debian or Ubuntu: sudo apt install build-essential python3-dev (python3.X-dev for another" \
+         "Python than the system's; Colab has both); on macOS: xcode-select --install; then run this again" >&2
     exit 1
   fi
 fi
@@ -69,7 +69,9 @@ pip_install() {
     echo "[setup] WARNING: the pinned versions (constraints.txt) did not install on $($VPY --version) (pip's reason above;"
     echo "[setup]          if it is the network or the disk, fix that and run this again): installing the newest compatible"
     echo "[setup]          versions instead: the kit works, but figures may differ from README's by more than the seeds' spread"
-    $VPY -m pip install -q --no-compile $(printf '%s\n' "$@" | sed 's/^\(torch\|torchaudio\)==.*/\1/')   # a matching pair, unpinned
+    local a loose=()                                                # torch and torchaudio unpinned too (still a pair)
+    for a in "$@"; do case "$a" in torch==*|torchaudio==*) loose+=("${a%%==*}");; *) loose+=("$a");; esac; done
+    $VPY -m pip install -q --no-compile "${loose[@]}"
   fi
 }
 # torch and torchaudio must come from the same release, or torchaudio (and with it transformers) fails to import.

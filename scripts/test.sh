@@ -7,9 +7,12 @@ export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
 status=0
 
 echo "== notebooks and package in step (nbdev-export, nbdev-clean change nothing)"
-if git rev-parse --git-dir >/dev/null 2>&1; then
-  state() { git status --porcelain; git diff HEAD --binary | cksum; }   # which files differ, and how: a second change
-  before=$(state)                                                       # to a file already edited shows too
+if git rev-parse --verify -q HEAD >/dev/null 2>&1; then
+  state() {                                   # which files differ and how (a second change to an edited file shows too),
+    git status --porcelain; git diff HEAD --binary | cksum          # and what the untracked ones hold
+    git ls-files -o --exclude-standard -z | xargs -0 -r cksum
+  }
+  before=$(state)
   if .venv/bin/nbdev-export && .venv/bin/nbdev-clean; then
     if [ "$before" != "$(state)" ]; then
       echo "FAILED: nbdev-export / nbdev-clean changed files (export the notebooks and commit both):"; git status --porcelain; git diff --stat; status=1
@@ -18,7 +21,7 @@ if git rev-parse --git-dir >/dev/null 2>&1; then
     echo "FAILED: nbdev-export / nbdev-clean did not run (above: why)"; status=1
   fi
 else
-  echo "skipped: not a git checkout, so there are no committed files to compare with"
+  echo "skipped: not a git checkout with a commit, so there are no committed files to compare with"
 fi
 
 echo "== pytest (tests marked slow train the lite preset and run in the main job: scripts/main.sh)"

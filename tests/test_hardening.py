@@ -793,7 +793,7 @@ def test_the_guards_follow_a_whole_lite_run_and_their_failure_ends_the_job(monke
 
 
 def test_what_guards_and_course_need_is_named_before_any_work(tmp_path, monkeypatch, capsys):
-    "A lean install (the main job's, or a Colab one): `eol run --guards` without pytest, `eol course` without a Jupyter kernel: refused before training or writing anything, with the install that adds them."
+    "A lean install (a pip or Colab one without the test tools; the main job's lacks JupyterLab): `eol run --guards` without pytest, `eol course` without a Jupyter kernel: refused before training or writing anything, with the install that adds them."
     import importlib.util
     monkeypatch.setenv('EOL_DATA_DIR', str(tmp_path / 'data')); monkeypatch.setenv('EOL_OUT_DIR', str(tmp_path / 'runs'))
     spec = importlib.util.find_spec
@@ -802,7 +802,7 @@ def test_what_guards_and_course_need_is_named_before_any_work(tmp_path, monkeypa
     monkeypatch.setattr(cli, 'run_pipeline', lambda *a, **k: pytest.fail('the run started'))
     lacking.update({'pytest'})
     with pytest.raises(SystemExit) as e: cli.main(['run', '--preset', 'lite', '--guards'])
-    assert e.value.code == 2 and 'need pytest: `bash scripts/setup.sh run` installs it' in capsys.readouterr().err
+    assert e.value.code == 2 and '-m pip install pytest hypothesis`, or `bash scripts/setup.sh run`' in capsys.readouterr().err
     lacking.clear(); lacking.update({'nbclient', 'ipykernel'})
     with pytest.raises(SystemExit) as e: cli.main(['course', '--preset', 'smoke', '--only', '00_config'])
     assert e.value.code == 2 and 'nbclient, ipykernel are not installed' in capsys.readouterr().err
@@ -812,6 +812,14 @@ def test_what_guards_and_course_need_is_named_before_any_work(tmp_path, monkeypa
     monkeypatch.setattr(cli, 'run_pipeline', lambda *a, **k: ran.append(a))
     cli.main(['run', '--preset', 'smoke', '--guards'])                 # another preset: said, and the run goes on
     assert ran and "the quality guards' targets are lite's; preset 'smoke' runs without them" in capsys.readouterr().out
+
+
+def test_the_rebuild_command_rebuilds_that_folder_and_seed_only(tmp_path):
+    "The command a damaged build names rebuilds that folder with its own seed, and nothing else: a seed's folder of bench_seeds, a Drive folder with a space."
+    from emotion_omni_lite.dataset import _rebuild
+    assert _rebuild(tmp_path / 'My Drive' / 'lite', get_settings(preset='lite', seed=2)) == \
+        f"`EOL_SEED=2 EOL_DATA_DIR='{tmp_path / 'My Drive'}' eol run --preset lite --stages data --force`"
+    assert _rebuild(tmp_path / 'mine', get_settings(preset='lite')).startswith('build_dataset(cfg, settings, force=True)')   # no preset's folder
 
 
 @pytest.mark.parametrize('damage', ['weights cut short', 'record missing', 'record garbage'])

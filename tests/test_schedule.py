@@ -46,10 +46,7 @@ def test_two_workers_train_side_by_side_one_thread_share_each(tmp_path, monkeypa
         assert env['torch_threads'] == max(1, usable_cores() // 2), (n, env['torch_threads'])   # 2 workers: never more threads than cores
         assert (Path(s.run_path) / 'logs' / f'{n}.log').exists()
     (_, a0, a1), (_, e0, e1) = done['asr'][:3], done['emotion_encoder'][:3]
-    assert a0 < e1 and e0 < a1                                                     # as the scheduler saw it, and as the
-    began = {n: (stage_folder(n, s) / 'config.json').stat().st_mtime for n in ('asr', 'emotion_encoder')}   # workers wrote it:
-    ended = {n: (stage_folder(n, s) / 'metrics.json').stat().st_mtime for n in ('asr', 'emotion_encoder')}  # each began
-    assert began['asr'] < ended['emotion_encoder'] and began['emotion_encoder'] < ended['asr']             # before the other ended
+    assert a0 < e1 and e0 < a1                     # the two stage-0 encoders overlapped (each start: when its worker began it)
     out = capsys.readouterr().out
     assert 'asr started' in out and 'emotion_encoder finished' in out and 'produced' in out
 
