@@ -332,7 +332,7 @@ def write_report(flat: dict, details: dict, folder) -> Path:
     return folder
 
 # %% ../nbs/15_report.ipynb #6a473434
-# figure → (comparison, target, guard); None: reported, not asserted. Guards measured over seeds 0–2 on two machines (benchmarks/bench_seeds.py)
+# figure → (comparison, target, guard); None: reported, not asserted. Guards measured over seeds 0–2 on three machines (benchmarks/bench_seeds.py)
 QUALITY = {
     'emotion encoder, held-out espeak voices': ('>=', 0.90, 0.88),
     'emotion encoder, held-out espeak voices, tone-dependent': ('>=', 0.90, 0.87),
@@ -352,9 +352,9 @@ QUALITY = {
     'benchmark: Omni − semantic only, reply emotion': ('>=', 0.15, -0.04),
     'prosodic baseline (12 features + linear), held-out voices': None,
     'generated speech emotion, 96 replies': ('>=', 0.80, 0.36),
-    'follows the AdaLN vector': ('>=', 0.60, 0.33),
+    'follows the AdaLN vector': ('>=', 0.60, 0.29),
     'follows the vector without AdaLN': ('<=', 0.40, 0.40),
-    'follows: with AdaLN − without': ('>=', 0.30, 0.09),
+    'follows: with AdaLN − without': ('>=', 0.30, 0.05),
     'emotion encoder, pink noise at 10 dB SNR': None,
     'emotion encoder, a room (rt60 0.6 s)': None,
     'ASR CER, held-out voices, pink noise at 10 dB SNR': None,
