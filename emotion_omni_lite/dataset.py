@@ -228,11 +228,14 @@ def audio_path(row: dict, settings: Optional[Settings] = None, which: str = 'que
 
 def _rebuild(root: Path, settings: Optional[Settings] = None) -> str:
     "The command that rebuilds the dataset in `root` (`<data_dir>/<preset>`) in place, and nowhere else: its folder (and `settings`' seed) named where `eol` would read others."
+    import shlex
     from dataclasses import replace
     root = Path(root); preset = root.name
     if preset not in PRESETS:                                          # a folder of one's own: not one `eol` builds
         return f"build_dataset(cfg, settings, force=True) for the settings whose data_path is {root}"
-    plain = get_settings(preset=preset)
+    try: plain = get_settings(preset=preset)
+    except ConfigError:                                                # the environment is wrong: `eol` will say so
+        return f"`EOL_DATA_DIR={shlex.quote(str(root.parent))} eol run --preset {preset} --stages data --force`"
     here = replace(plain, data_dir=root.parent, seed=plain.seed if settings is None else settings.seed)
     return f"`{train_command(['data'], preset, here)} --force`"
 
