@@ -21,18 +21,15 @@ from pathlib import Path
 
 os.environ.setdefault('HF_HUB_OFFLINE', '1'); os.environ.setdefault('TRANSFORMERS_OFFLINE', '1')
 import torch
-from emotion_omni_lite.audio import load_audio
+from emotion_omni_lite.audio import CLIP_LEVEL, load_audio
 from emotion_omni_lite.cli import run_script
 from emotion_omni_lite.config import EMOTIONS, get_config, get_settings
 from emotion_omni_lite.dataset import audio_path, load_dialogues
 from emotion_omni_lite.emotion_encoder import _read_fn, load_emotion_encoder, predict_emotions
 from emotion_omni_lite.tts import engine_of
 
-FULL_SCALE = 0.999          # a sample at or beyond this is clipped (the kit's own check uses the same level)
-
-
 def clipped_share(w: torch.Tensor) -> float:
-    return (w.abs() >= FULL_SCALE).float().mean().item()
+    return (w.abs() >= CLIP_LEVEL).float().mean().item()     # the level the kit's own upload check calls clipped
 
 
 def level_for(w: torch.Tensor, fraction: float) -> float:
