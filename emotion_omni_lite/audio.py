@@ -132,6 +132,14 @@ def _check_complete(p: Path, extra_info: str):
         raise AudioError(p, f"is cut short: its header promises {said:,} bytes of sound and the file holds {held:,}",
                          "copy, download or export it again")
 
+def _unread_container(p: Path) -> str:
+    "What a file's first bytes say it is when it is one of the formats libsndfile never reads, else '': MP4 / M4A (AAC: a phone's voice memo), raw AAC, WebM / Matroska (a browser's recording)."
+    with open(p, 'rb') as f: head = f.read(12)
+    if head[4:8] == b'ftyp': return 'an MP4 / M4A file (AAC audio)'
+    if head[:4] == b'\x1aE\xdf\xa3': return 'a WebM / Matroska file'
+    if len(head) > 1 and head[0] == 0xFF and head[1] & 0xF6 == 0xF0: return 'an AAC file'   # ADTS: MPEG-4 audio, not MP3's layer III
+    return ''
+
 def load_audio(path_or_array: Union[str, Path, np.ndarray, torch.Tensor], sr: int = SAMPLE_RATE, orig_sr: int = None,
                max_seconds: Optional[float] = None) -> torch.Tensor:
     "A float32 mono tensor [T] at `sr` from a file or an array (an array is at `orig_sr`, default `sr`); a file longer than `max_seconds` is refused unread."
@@ -149,7 +157,12 @@ def load_audio(path_or_array: Union[str, Path, np.ndarray, torch.Tensor], sr: in
                 data, file_sr = fh.read(dtype='float32', always_2d=True), fh.samplerate   # [T, C]
         except AudioError: raise
         except Exception as e:
-            raise AudioError(p, f"cannot be decoded ({type(e).__name__}: {str(e).strip()[:80]}); corrupt or unsupported format",
+            if kind := _unread_container(p):                                 # a phone's or a browser's own format
+                raise AudioError(p, f"is {kind}, a format the sound library here (libsndfile) does not decode",
+                                 "convert it to wav, flac, ogg or mp3 (e.g. ffmpeg -i clip.m4a clip.wav), or record it as WAV") from None
+            why = str(e).strip().replace(f"Error opening {str(p)!r}: ", '').replace(str(p), p.name)   # the reason, not the path
+            why = why if len(why) <= 120 else why[:119] + '…'
+            raise AudioError(p, f"cannot be decoded ({type(e).__name__}: {why}); corrupt or unsupported format",
                              "convert it to wav/flac/ogg/mp3 with a working tool") from None
         w, src_sr = check_wave(data, file_sr, p, channels_last=True), file_sr   # soundfile gives [T, C], however many C
     else:

@@ -19,7 +19,7 @@ from plotly.subplots import make_subplots
 from IPython.display import display
 
 from .config import EMOTIONS
-from .audio import SAMPLE_RATE, AudioError, check_speech, load_audio, log_mel, pitch_contour, resample
+from .audio import MIN_SAMPLES, MIN_SECONDS, SAMPLE_RATE, AudioError, check_speech, load_audio, log_mel, pitch_contour, resample
 from .tts import EMOTION_PROSODY, QUERY_VOICES, SEMITONES_PER_PITCH, Prosody, apply_tilt, engine_of, espeak_clamps, get_tts, trim_silence
 from .cues import PROSODIC_FEATURES, change_rate, prosodic_features, shift_pitch
 from .config import get_config, get_settings
@@ -32,11 +32,11 @@ from .stage1 import load_stage1, speech_features, stage1_features
 from .omni import hearing_seconds, load_omni
 
 # %% auto #0
-__all__ = ['ESPEAK_UNITS_PER_SEMITONE', 'SLIDER_OF', 'CUE_COLUMNS', 'MIC_ESM', 'EMOTION_COLORS', 'Controls', 'apply_gain',
-           'slider_prosody', 'clamp_note', 'resynthesize', 'transform', 'EmotionMap', 'fit_emotion_map', 'ProbeParts',
-           'cue_parts', 'widgets_live', 'LiveFigure', 'show_with_fallback', 'wav_bytes', 'read_upload', 'upload_label',
-           'mic_recorder', 'ProbePanel', 'EmotionComparator', 'morph_vector', 'EmotionMorph',
-           'dataset_map_and_prototypes', 'stage2_speaker', 'kit_parts']
+__all__ = ['ESPEAK_UNITS_PER_SEMITONE', 'SLIDER_OF', 'CUE_COLUMNS', 'UPLOAD_ACCEPT', 'MIC_ESM', 'EMOTION_COLORS', 'Controls',
+           'apply_gain', 'slider_prosody', 'clamp_note', 'resynthesize', 'transform', 'EmotionMap', 'fit_emotion_map',
+           'ProbeParts', 'cue_parts', 'widgets_live', 'LiveFigure', 'show_with_fallback', 'wav_bytes', 'read_upload',
+           'upload_label', 'mic_advice', 'mic_recorder', 'ProbePanel', 'EmotionComparator', 'morph_vector',
+           'EmotionMorph', 'dataset_map_and_prototypes', 'stage2_speaker', 'kit_parts']
 
 # %% ../nbs/17_widgets.ipynb #e66c34f2
 @dataclass(frozen=True)
@@ -179,6 +179,8 @@ def wav_bytes(wave, sr: int) -> bytes:
     sf.write(buf, np.clip(np.asarray(wave, dtype=np.float32), -1, 1), int(sr), format='WAV', subtype='PCM_16')
     return buf.getvalue()
 
+UPLOAD_ACCEPT = '.wav,.flac,.ogg,.oga,.opus,.mp3,audio/wav,audio/x-wav,audio/flac,audio/ogg,audio/mpeg'   # what is decoded here
+
 def read_upload(content: bytes, name: str = 'upload.wav', max_seconds: float = 6.0, sr: int = SAMPLE_RATE,
                 return_notes: bool = False):
     "An uploaded file's bytes → wave [T] at `sr` (and, with `return_notes`, warnings such as clipping); `AudioError` if it is not usable speech."
@@ -254,7 +256,9 @@ export default { render({ model, el }) {
   function refuse(e) {
     const why = String((e && (e.message || e.name)) || e);
     const said = !window.isSecureContext ? 'the page is not served from https or localhost, where browsers allow a microphone'
-               : (e && e.name === 'NotAllowedError') ? 'the browser was not allowed to use it (' + why + ')' : why;
+               : (e && e.name === 'NotAllowedError') ? 'the browser was not allowed to use it (' + why + ')'
+               : (e && (e.name === 'NotFoundError' || e.name === 'OverconstrainedError')) ? 'no microphone was found (' + why + ')'
+               : why;
     status.textContent = ' no recording: ' + said;
     model.set('error', said); model.save_changes();
   }
@@ -266,6 +270,7 @@ export default { render({ model, el }) {
       if (!navigator.mediaDevices) throw new Error('no microphone API on this page');
       stream = await navigator.mediaDevices.getUserMedia({ audio: true });
       ctx = new AudioContext();
+      if (ctx.state === 'suspended') await ctx.resume();   // a context made after a wait for permission may start paused
       node = ctx.createScriptProcessor(4096, 1, 1);
       node.onaudioprocess = (ev) => chunks.push(new Float32Array(ev.inputBuffer.getChannelData(0)));
       ctx.createMediaStreamSource(stream).connect(node); node.connect(ctx.destination);
@@ -289,6 +294,16 @@ def _mic_class():
         error = traitlets.Unicode('').tag(sync=True)
         def wav_bytes(self) -> bytes: return base64.b64decode(self.wav_b64)
     return MicRecorder
+
+def mic_advice(said: str) -> str:
+    "The panel's line for a refused recording: what the browser said (`MIC_ESM`'s `refuse`) and the fix for that cause."
+    if 'https or localhost' in said:
+        fix = ("open JupyterLab at http://localhost (from another machine: ssh -L 8888:localhost:8888 that-machine, then "
+               "http://localhost:8888) or over https, then press ● record again")
+    elif 'no microphone was found' in said or 'no microphone API' in said:
+        fix = 'connect a microphone (or choose one in the system\'s sound settings), then press ● record again'
+    else: fix = "allow the microphone in the browser (the address bar's site settings) and press ● record again"
+    return f'No recording: {said}. To record, {fix}; or upload a file'
 
 def mic_recorder(max_seconds: float = 6.0, on_take: Optional[Callable] = None, on_error: Optional[Callable] = None):
     "A record button (JupyterLab, Colab, any anywidget front end) calling `on_take(wav bytes)` after each recording; None without anywidget."
@@ -361,15 +376,14 @@ class ProbePanel:
         self.loudness = W.FloatSlider(0, min=-20, max=12, step=1, description='loudness (dB)', **sl)
         for s, css in ((self.pitch, 'eol-pitch'), (self.range, 'eol-range'), (self.rate, 'eol-rate'), (self.loudness, 'eol-loudness')):
             s.add_class(css)
-        self.upload = W.FileUpload(accept='audio/*,.wav,.flac,.ogg,.mp3', multiple=False, description='upload audio')
-        self.mic = mic_recorder(P.max_seconds, on_take=lambda b: self.load_upload(b, 'microphone.wav', 'Recording'),   # same checks
-                                on_error=lambda e: setattr(self.upload_status, 'value', _html(
-                                    f'No recording: {e}. Allow the microphone in the browser (the address bar\'s site '
-                                    'settings) and press ● record again, or upload a file', 'error')))
+        self.upload = W.FileUpload(accept=UPLOAD_ACCEPT, multiple=False, description='upload audio')
+        self.mic = mic_recorder(P.max_seconds, on_take=self._on_take,                            # the upload's checks
+                                on_error=lambda e: setattr(self.upload_status, 'value', _html(mic_advice(e), 'error')))
         self.source = W.ToggleButtons(options=['sentence', 'upload'], description='source')
         self.message, self.note = W.HTML(), W.HTML(_html(P.note, 'note'))
         self.upload_status = W.HTML(_html(f'or upload or record one sentence of at most {P.max_seconds:g} s (wav, flac, ogg or '
-                                          'mp3; a file of many MB may not reach the kernel at all)', 'note'))
+                                          'mp3; on Colab a file over 1 MB never reaches the kernel: 16 kHz mono WAV holds 30 s '
+                                          'in 1 MB)', 'note'))
         self.reply_text, self.reply_emotion, self.timing = W.HTML(), W.HTML(), W.HTML()
         self.query_audio, self.reply_audio = W.Audio(format='wav', autoplay=False), W.Audio(format='wav', autoplay=False)
         self.bars, self.map = LiveFigure(_bars_fig(), 'eol-emotion-bars', live), LiveFigure(_map_fig(P.emotion_map), 'eol-emotion-map', live)
@@ -405,11 +419,26 @@ class ProbePanel:
             key, f = next(iter(files.items()))
             name = (f.get('metadata') or {}).get('name') or key
         else: f = files[0]; name = f.get('name', 'upload.wav')
-        self.load_upload(f['content'], name)
+        content = f['content']
+        self.upload.value = type(self.upload.value)()                   # read once (emptied: a tuple, ipywidgets 7's dict): the
+        self.load_upload(content, name)                                 # same file again is a new upload, not kept in saved state
+
+    def _on_take(self, data: bytes):
+        "A recording from the record button: one with no samples says so, the rest goes through `load_upload`."
+        if len(data) <= 44:                                             # a WAV header and no sound (stopped before any came)
+            self.upload_status.value = _html('Recording refused: the browser sent no sound — press ● record, speak one '
+                                             f'sentence, then ■ stop{self._still()}', 'error'); return
+        self.load_upload(data, 'microphone.wav', 'Recording')
+
+    def _still(self) -> str:
+        "What a refused file leaves in use, for its message."
+        if self.source.value == 'upload':
+            return f'; the panel still uses {self.uploaded_label}' if self.uploaded is not None else ''
+        return '; the panel still uses the sentence' + (f' ({self.uploaded_label} stays uploaded)' if self.uploaded is not None else '')
 
     def load_upload(self, content: bytes, name: str = 'upload.wav', what: str = 'Upload'):
         "Use an uploaded file (or a recording) as the query; a bad one is refused with the reason and changes nothing else."
-        still = f'; the panel still uses {self.uploaded_label}' if self.uploaded is not None else ''
+        still = self._still()
         try: wave, notes = read_upload(content, name, self.parts.max_seconds, return_notes=True)
         except AudioError as e:
             self.upload_status.value = _html(f'{what} refused: {e}{still}', 'error'); return
@@ -425,7 +454,11 @@ class ProbePanel:
         "The query as the sliders make it: re-synthesised sentence, or the transformed upload."
         if self.source.value == 'upload':
             if self.uploaded is None: raise AudioError('upload', 'no file uploaded or recorded yet', 'use the upload or ● record button')
-            return transform(self.uploaded, self.controls())
+            w = transform(self.uploaded, self.controls())
+            if len(w) < MIN_SAMPLES:                                    # sped up below what counts as speech
+                raise AudioError(self.uploaded_label, f"is {len(w) / SAMPLE_RATE * 1000:.0f} ms long at rate ×{self.rate.value:g}; "
+                                 f"speech needs at least {MIN_SECONDS * 1000:.0f} ms", "lower 'rate (×)', or upload a longer clip")
+            return w
         return self.parts.say(self.sentence.value, self.voice.value, self.emotion.value, self.controls())
 
     def update(self):

@@ -388,3 +388,42 @@ def test_a_slider_espeak_cannot_follow_says_so(panel):
     assert panel.message.value == ''
     panel.emotion.value, panel.rate.value = 'sad', 0.5                  # 115 × 0.5 → 57.5, spoken at 80
     assert 'espeak-ng speaks rate 80 at least (58 asked): moving “rate (×)” further down' in panel.message.value
+
+
+def test_the_same_file_again_a_phones_format_and_an_empty_take_are_each_said(panel):
+    "An upload is emptied once read, so the same file after a recording is used again; an M4A, an empty take and a clip sped up below 100 ms are refused with their fixes, and each refusal says what the panel still uses."
+    import wave
+    t = np.arange(24000) / 16000
+    hum = wav_file(0.3 * np.sin(2 * np.pi * 180 * t))
+    browser_upload(panel, 'hum.wav', hum)
+    assert panel.upload.value == () and 'using hum.wav (1.5 s)' in panel.upload_status.value   # its bytes not kept
+    panel.load_upload(wav_file(0.3 * np.sin(2 * np.pi * 220 * t[:16000])), 'microphone.wav', 'Recording')
+    assert 'using microphone.wav (take 1) (1.0 s)' in panel.upload_status.value
+    browser_upload(panel, 'hum.wav', hum)                                # the same file again: heard again
+    assert 'using hum.wav (1.5 s)' in panel.upload_status.value and len(panel.wave) == 24000
+    browser_upload(panel, 'memo.m4a', b'\x00\x00\x00\x20ftypM4A ' + bytes(500))   # a phone's voice memo
+    msg = panel.upload_status.value
+    assert 'MP4 / M4A file' in msg and 'ffmpeg' in msg and 'the panel still uses hum.wav' in msg and len(panel.wave) == 24000
+    buf = io.BytesIO()
+    with wave.open(buf, 'wb') as w: w.setnchannels(1); w.setsampwidth(2); w.setframerate(48000); w.writeframes(b'')
+    panel._on_take(buf.getvalue())                                       # stopped before any sound arrived: a bare header
+    assert 'the browser sent no sound' in panel.upload_status.value and 'still uses hum.wav' in panel.upload_status.value
+    panel.source.value = 'sentence'
+    browser_upload(panel, 'notes.txt', b'this is not audio')
+    assert 'the panel still uses the sentence (hum.wav stays uploaded)' in panel.upload_status.value
+    browser_upload(panel, 'click.wav', wav_file(0.3 * np.sin(2 * np.pi * 180 * t[:1920])))   # 120 ms: heard as it is
+    assert panel.message.value == '' and panel.source.value == 'upload'
+    panel.rate.value = 2.0                                               # 60 ms: below speech, refused with its fix
+    assert 'is 60 ms long at rate ×2' in panel.message.value and 'lower &#x27;rate (×)&#x27;' in panel.message.value
+
+
+def test_a_refused_recording_names_the_fix_for_its_cause():
+    "The page's words for each cause (MIC_ESM) are the ones mic_advice reads: insecure page, no microphone, no permission."
+    from emotion_omni_lite.widgets import MIC_ESM, mic_advice
+    for said, fix in (('the page is not served from https or localhost, where browsers allow a microphone', 'ssh -L'),
+                      ('no microphone was found (Requested device not found)', 'connect a microphone'),
+                      ('the browser was not allowed to use it (Permission denied)', 'site settings')):
+        assert said.split(' (')[0] in MIC_ESM                            # what the page sends
+        advice = mic_advice(said)
+        assert advice.startswith(f'No recording: {said}.') and fix in advice and 'upload a file' in advice
+        assert sum(f in advice for f in ('ssh -L', 'connect a microphone', 'site settings')) == 1, advice   # one cause, one fix
