@@ -13,8 +13,8 @@ from .config import ConfigError, OmniConfig, Settings, get_config, get_settings,
 from .audio import AudioError
 from .train import (THREAD_VARIABLES, CheckpointError, is_main_process, limit_threads, process_rank,
                                      usable_cores, wait_for_everyone)
-from .stages import (STAGES, lite_minutes, run_stage, stage_applies, stage_config, stage_state, stages_needed, train_command,
-                                      uses_pretrained)
+from .stages import (STAGES, lite_minutes, pretrained_source, run_stage, stage_applies, stage_config, stage_state,
+                                      stages_needed, train_command, uses_pretrained)
 from . import dataset, semantic_encoder, emotion_encoder, text_llm, stage1, vocoder, stage2
 from .omni import chat_main
 from .evaluate import JOB_PARTS, check_run, eval_stages, evaluate_job_part, evaluate_run
@@ -24,7 +24,8 @@ from .course import CourseError, pack_run, render_course, repo_root, sync_header
 
 # %% auto #0
 __all__ = ['MODULES', 'PIPELINE', 'runner', 'train_stage', 'ensure_stages', 'evaluate_stage', 'Task', 'plan_tasks',
-           'default_jobs', 'run_tasks', 'run_pipeline', 'build_parser', 'main', 'run_script', 'end_process_group']
+           'default_jobs', 'run_tasks', 'check_launch', 'run_pipeline', 'build_parser', 'main', 'run_script',
+           'end_process_group']
 
 # %% ../nbs/91_cli.ipynb #7fb68269
 MODULES = {m.__name__.rsplit('.', 1)[-1]: m for m in (dataset, semantic_encoder, emotion_encoder, text_llm, stage1, vocoder, stage2)}
@@ -186,6 +187,23 @@ def run_tasks(tasks: Sequence[Task], cfg: OmniConfig, s: Settings, force: bool =
             (pool.terminate if running else pool.close)(); pool.join()
     return done
 
+def check_launch(cfg: OmniConfig, device: str, stages=None):
+    "Refuse, before any work, a launch that `fit` would refuse at the first stage it trains: FSDP without GPUs, or DeepSpeed with a stage of several micro-batches a step (its engine steps the optimizer at every backward)."
+    asked = lambda k: os.environ.get(k, '').lower() == 'true'          # what `accelerate launch --config_file` sets
+    if asked('ACCELERATE_USE_FSDP') and device == 'cpu':
+        raise ConfigError("this launch asks for FSDP, which accelerate runs on GPUs only, and the device here is the CPU: on "
+                          "CPUs launch with torchrun (plain data parallel), on GPUs with `accelerate launch --config_file fsdp.yaml`")
+    if asked('ACCELERATE_USE_DEEPSPEED'):
+        trained = [n for n in (stages or PIPELINE) if n in STAGES and STAGES[n].train and stage_applies(n, cfg, asked=bool(stages))
+                   and not pretrained_source(n, cfg)]
+        micro = {f"stages.{STAGES[n].train}": (t.grad_accum, getattr(t, 'length_groups', 1))
+                 for n in trained if (t := getattr(cfg.stages, STAGES[n].train)).grad_accum * getattr(t, 'length_groups', 1) > 1}
+        if micro:
+            raise ConfigError("DeepSpeed's engine steps the optimizer at every backward, so a step of several micro-batches "
+                              "would be several steps: " + ', '.join(f"{k} has grad_accum={a}, length_groups={g}" for k, (a, g) in micro.items())
+                              + ". Set both to 1 in a [emotion_omni_lite.<preset>] section of settings.ini (use more GPUs for "
+                              "the batch), or launch with FSDP")
+
 def run_pipeline(preset: str | None = None, force: bool = False, stages=None, jobs: Optional[int] = None) -> dict:
     "The main job: every stage of the table and the evaluation (or only `stages`) → {task: (output, start, end)}."
     s = get_settings(preset=preset)
@@ -196,7 +214,12 @@ def run_pipeline(preset: str | None = None, force: bool = False, stages=None, jo
         stages = [n for n in PIPELINE if n not in STAGES or not STAGES[n].overrides]   # run only when asked for by name
         print(f"pretrained parts: the ablation stages are left out ({', '.join(n for n in STAGES if STAGES[n].overrides)}); "
               "name them with --stages to train them")
-    run_device(s)                                                      # a device that is not there: said now, not a stage later
+    dev = run_device(s)                                                # a device that is not there: said now, not a stage later
+    if uses_pretrained(cfg) and dev == 'cpu' and s.device == 'auto':
+        raise ConfigError(f"preset '{s.preset}': torch sees no GPU here (no CUDA or MPS device), and the pretrained parts "
+                          f"({cfg.llm.pretrained} among them) would load and train on this CPU for days: run it on a machine "
+                          "with a GPU, or set device = cpu (settings.ini, or EOL_DEVICE=cpu) to run it on the CPU on purpose")
+    check_launch(cfg, dev, stages)                                     # what fit would refuse at its first stage: now
     jobs = default_jobs(s) if jobs is None else jobs
     if process_rank()[1] > 1: jobs = 1                                 # launched on several processes: they train together
     if 'eval' in (stages or PIPELINE) and not uses_pretrained(cfg):   # the runs it reads that this job does not make:

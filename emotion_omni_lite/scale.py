@@ -191,22 +191,24 @@ def stage_memory(cfg: OmniConfig, stage: str, **shapes) -> dict:
     mp = getattr(cfg.stages, stage).mixed_precision
     frozen_bytes = 2 if mp != 'no' else 4                              # a frozen part in its checkpoint's bf16 (fp32 without mixed precision)
     act = activation_bytes(cfg, stage, batch=1, **shapes)              # per example: activations grow with the micro-batch
-    return {'batch': getattr(cfg.stages, stage).batch_size, 'trainable': trains, 'frozen': frozen,
+    return {'batch': getattr(cfg.stages, stage).batch_size, 'grad_accum': getattr(cfg.stages, stage).grad_accum,
+            'trainable': trains, 'frozen': frozen,
             'weights': frozen * frozen_bytes + trains * 4, 'gradients': trains * 4, 'optimizer': trains * 8,
             'autocast_copies': trains * 2 if mp != 'no' else 0,
             'activations_per_example': act['all'], 'checkpointed_per_example': act['checkpointed']}
 
 def per_gpu_bytes(m: dict, gpus: int, shard: bool, checkpointing: bool) -> float:
-    "What one of `gpus` GPUs holds: ZeRO-3 / FSDP (`shard`) splits weights, gradients and optimizer state; each GPU gets batch/gpus examples."
+    "What one of `gpus` GPUs holds: ZeRO-3 / FSDP (`shard`) splits weights, gradients and optimizer state; each GPU's batch/gpus examples go through in `grad_accum` micro-batches, whose activations are held one at a time."
     states = m['weights'] + m['gradients'] + m['optimizer'] + m['autocast_copies']
-    act = m['checkpointed_per_example' if checkpointing else 'activations_per_example'] * max(1, m['batch'] // gpus)
+    micro = max(1, m['batch'] // (gpus * m.get('grad_accum', 1)))      # examples in one micro-batch
+    act = m['checkpointed_per_example' if checkpointing else 'activations_per_example'] * micro
     return (states / gpus if shard else states) + act
 
 def gpus_needed(m: dict, gib: float, shard: bool, checkpointing: bool) -> Optional[int]:
-    "The fewest GPUs of `gib` GiB (a power of two, at most the global batch) the stage fits on, or None."
-    n = 1
-    while n <= m['batch']:
-        if per_gpu_bytes(m, n, shard, checkpointing) <= GPU_HEADROOM * gib * 2**30: return n
+    "The fewest GPUs of `gib` GiB (a power of two over which the global batch splits into whole micro-batches: `fit`'s rule) the stage fits on, or None."
+    n, accum = 1, m.get('grad_accum', 1)
+    while n * accum <= m['batch']:
+        if m['batch'] % (n * accum) == 0 and per_gpu_bytes(m, n, shard, checkpointing) <= GPU_HEADROOM * gib * 2**30: return n
         n *= 2
     return None
 
@@ -215,13 +217,21 @@ PLANS = (('DDP', False, False), ('DDP + checkpointing', False, True), ('ZeRO-3 /
 
 def memory_plan(cfg: OmniConfig, **shapes) -> dict:
     "Per training stage: its memory on one GPU (GiB) and the GPUs of each size in `GPU_GIB` it needs under each plan in `PLANS`."
-    limits = {'query_seconds': 3600, 'reply_seconds': 3600}            # an hour
+    dc = cfg.decoder                                                   # the longest of each the preset can train on
+    limits = {'query_seconds': (cfg.audio.max_seconds, ' s', 'audio.max_seconds: the longest query the encoders take'),
+              'reply_seconds': (dc.max_units / cfg.units.rate_hz, ' s', f'decoder.max_units={dc.max_units} units at '
+                                f'{cfg.units.rate_hz} Hz: the longest reply speech stage 2 learns'),
+              'reply_tokens': (dc.max_reply_tokens, ' tokens', 'decoder.max_reply_tokens: the longest reply text stage 2 reads')}
     for k, v in shapes.items():
         if not v > 0 or v == float('inf'):                             # nan and inf too
             raise ConfigError(f"{k}={v}: the shapes the memory plan sizes must be positive numbers (e.g. `eol params --memory --{k.replace('_', '-')} 15`)")
-        if k in limits and v > limits[k]:
-            raise ConfigError(f"{k}={v}: the memory plan sizes at most {limits[k]} (an hour): give a smaller --{k.replace('_', '-')}")
-    q, r = shapes.get('query_seconds', 15.0), shapes.get('reply_tokens', 64)   # activation_bytes' defaults
+        if k in limits and v > limits[k][0]:
+            most, unit, why = limits[k]
+            raise ConfigError(f"{k}={v}: preset '{cfg.preset}' takes at most {most:g}{unit} ({why}): give a smaller "
+                              f"--{k.replace('_', '-')}")
+    defaults = {'query_seconds': 15.0, 'reply_seconds': 8.0, 'reply_tokens': 64}   # activation_bytes' own, within the preset's
+    shapes = {**{k: type(v)(min(v, limits[k][0])) for k, v in defaults.items()}, **shapes}
+    q, r = shapes['query_seconds'], shapes['reply_tokens']
     frames = int(q * cfg.semantic_encoder.frame_rate)
     seq = speech_positions(cfg, frames) + 32 + r                       # what stage 1's LLM reads: speech, a 32-token prompt, the reply
     streams = speech_positions(cfg, cfg.adapter.k)                     # 2 when the adapter interleaves both streams
@@ -247,7 +257,9 @@ def format_memory(plan: dict, cfg: OmniConfig) -> str:
     for st, p in plan.items():
         lines.append(f"{st:8s} {p['batch']:5d} " + ' '.join(g(p['gib'][k]) for k in ('weights', 'gradients', 'optimizer', 'autocast_copies'))
                      + f" {g(p['gib_activations'])} {g(p['gib_activations_checkpointed'])}")
-    lines += ['', "GPUs needed (fewest, a power of two up to the global batch; '-': does not fit)", '',
+    accum = ', '.join(f"{st} {p.get('grad_accum', 1)}" for st, p in plan.items())
+    lines += ['', f"GPUs needed (fewest, a power of two; each GPU's share of the batch in grad_accum micro-batches: {accum}; "
+              "'-': does not fit)", '',
               f"{'stage':8s} {'plan':30s} " + ' '.join(f"{str(x) + ' GB':>7s}" for x in GPU_GIB)]
     for st, p in plan.items():
         for name, _, _ in PLANS:

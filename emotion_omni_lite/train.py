@@ -14,7 +14,7 @@ import torch
 from torch import nn
 from safetensors.torch import load_file, save_file
 
-from .config import TrainConfig, checkpoint_faults, resolve_device
+from .config import ConfigError, TrainConfig, checkpoint_faults, resolve_device
 
 # %% auto #0
 __all__ = ['THREAD_VARIABLES', 'COMPUTE_DTYPES', 'RECORDED_PACKAGES', 'CKPT_FILES', 'set_seed', 'process_rank', 'is_main_process',
@@ -95,7 +95,11 @@ def enable_checkpointing(model: nn.Module) -> int:
     from transformers import PreTrainedModel
     n = 0
     for m in model.modules():
-        if isinstance(m, PreTrainedModel) and m.supports_gradient_checkpointing and not m.is_gradient_checkpointing:
+        if not isinstance(m, PreTrainedModel) or not m.supports_gradient_checkpointing: continue
+        new = hasattr(type(m), 'activation_checkpointing_enable')      # transformers' newer name (the old one goes in v6)
+        if new and not m.is_activation_checkpointing:
+            m.activation_checkpointing_enable(activation_checkpointing_kwargs={'use_reentrant': False}); n += 1
+        elif not new and not m.is_gradient_checkpointing:
             m.gradient_checkpointing_enable(gradient_checkpointing_kwargs={'use_reentrant': False}); n += 1
     if not n: raise ValueError("gradient_checkpointing: this model holds no transformers model that supports it; set it to false")
     return n
@@ -343,7 +347,7 @@ def fit(model: nn.Module, data: Sequence, collate: Callable, loss_fn: Callable, 
     set_seed(seed)
     dev, mp = resolve_device(device), getattr(tcfg, 'mixed_precision', 'no')
     autocast(mp, dev)                                                    # an unknown precision is refused, named
-    if mp == 'fp16' and dev == 'cpu': raise ValueError(f"{name}: mixed_precision='fp16' trains on a GPU only: use 'bf16' on a CPU (or 'no')")
+    if mp == 'fp16' and dev == 'cpu': raise ConfigError(f"{name}: mixed_precision='fp16' trains on a GPU only: use 'bf16' on a CPU (or 'no')")
     for p in params:                                                     # trainable weights: fp32 master copies
         if p.dtype != torch.float32: p.data = p.data.float()
     if getattr(tcfg, 'gradient_checkpointing', False): enable_checkpointing(model)
@@ -359,7 +363,7 @@ def fit(model: nn.Module, data: Sequence, collate: Callable, loss_fn: Callable, 
     if lengths is not None and len(lengths) != len(data):
         raise ValueError(f"{name}: {len(lengths)} lengths for {len(data)} examples: give one length per example")
     if tcfg.batch_size % (world * accum * groups):
-        raise ValueError(f"{name}: batch_size={tcfg.batch_size} does not split evenly over {world} process(es) × grad_accum="
+        raise ConfigError(f"{name}: batch_size={tcfg.batch_size} does not split evenly over {world} process(es) × grad_accum="
                          f"{accum} × length_groups={groups}: make it a multiple of {world * accum * groups}, or change "
                          "grad_accum or length_groups")
     micro = accum * groups                                               # micro-batches per step on each process
@@ -368,11 +372,11 @@ def fit(model: nn.Module, data: Sequence, collate: Callable, loss_fn: Callable, 
     trainable = {n for n, p in model.named_parameters() if p.requires_grad}
     from accelerate.utils import DistributedType
     if os.environ.get('ACCELERATE_USE_FSDP', '').lower() == 'true' and acc.distributed_type != DistributedType.FSDP:
-        raise ValueError(f"{name}: this launch asks for FSDP, but accelerate shards with FSDP on GPUs only; here it would "
+        raise ConfigError(f"{name}: this launch asks for FSDP, but accelerate shards with FSDP on GPUs only; here it would "
                          f"train {acc.distributed_type.value} without a word. On CPUs launch with torchrun (plain data "
                          "parallel), on GPUs with `accelerate launch --config_file fsdp.yaml`")
     if acc.distributed_type == DistributedType.DEEPSPEED:                # DeepSpeed is told the kit's batch, not a dataloader's
-        if micro > 1: raise ValueError(f"{name}: grad_accum={accum} × length_groups={groups} under DeepSpeed: its engine steps "
+        if micro > 1: raise ConfigError(f"{name}: grad_accum={accum} × length_groups={groups} under DeepSpeed: its engine steps "
                                        "the optimizer at every backward, so each micro-batch would be a step of its own; set both "
                                        "to 1 (use more GPUs for the batch), or launch with FSDP")
         ds = acc.state.deepspeed_plugin.deepspeed_config

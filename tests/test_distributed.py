@@ -148,3 +148,24 @@ def test_a_pretrained_stage_is_skipped_in_every_process(monkeypatch, tmp_path):
         monkeypatch.setenv('WORLD_SIZE', '2'); monkeypatch.setenv('RANK', rank)
         for name in ('asr', 'emotion_encoder', 'text_llm'):
             assert stages.run_stage(name, cfg, never, s) == Path(stages.pretrained_source(name, cfg))
+
+
+def test_a_launch_fit_would_refuse_and_a_full_run_without_a_gpu_are_refused_before_any_work(tmp_path, monkeypatch):
+    "The pretrained preset on a machine with no GPU (device auto), FSDP on a CPU, DeepSpeed with a stage of several micro-batches: each refused by `eol run` before the data or a run folder is made, naming the fix."
+    from emotion_omni_lite import cli
+    from emotion_omni_lite.config import ConfigError
+    for k in ('ACCELERATE_USE_FSDP', 'ACCELERATE_USE_DEEPSPEED'): monkeypatch.delenv(k, raising=False)
+    monkeypatch.setenv('EOL_DATA_DIR', str(tmp_path / 'data')); monkeypatch.setenv('EOL_OUT_DIR', str(tmp_path / 'runs'))
+    monkeypatch.setenv('EOL_DEVICE', 'auto')
+    monkeypatch.setattr(cli, 'run_device', lambda s: 'cpu')             # a machine whose torch sees no GPU
+    with pytest.raises(ConfigError, match=r"preset 'full': torch sees no GPU here .*set device = cpu .*EOL_DEVICE=cpu"):
+        cli.run_pipeline('full', jobs=1)
+    monkeypatch.setenv('ACCELERATE_USE_FSDP', 'true')
+    with pytest.raises(ConfigError, match=r'asks for FSDP, which accelerate runs on GPUs only.*torchrun'):
+        cli.run_pipeline('smoke', jobs=1)
+    monkeypatch.delenv('ACCELERATE_USE_FSDP'); monkeypatch.setenv('ACCELERATE_USE_DEEPSPEED', 'true')
+    with pytest.raises(ConfigError, match=r'stages\.asr has grad_accum=1, length_groups=4.*Set both to 1'):
+        cli.run_pipeline('lite', jobs=1)
+    monkeypatch.setattr(cli, 'run_device', lambda s: 'cuda')
+    cli.check_launch(cli.get_config('full'), 'cuda')                    # full's stages take one micro-batch a step: it goes on
+    assert not (tmp_path / 'data').exists() and not (tmp_path / 'runs').exists()   # nothing made

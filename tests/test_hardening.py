@@ -755,9 +755,9 @@ def test_wrong_command_line_values_are_named_before_any_work(tmp_path, monkeypat
     (tmp_path / 'a file').write_text('mine')
     before = snapshot(tmp_path)
     for args, said in ((['params', '--memory', '--reply-seconds', 'inf'], 'reply_seconds=inf: the shapes the memory plan sizes must be positive'),
-                       (['params', '--memory', '--reply-tokens', '100000000000'], 'reply tokens), beyond the LLM\'s context (llm.max_position_embeddings=512)'),
-                       (['params', '--memory', '--query-seconds', '100'], "stage 1 would read 1096 positions (5000 query frames / adapter.k=5, a 32-token prompt and 64 reply tokens)"),
-                       (['params', '--memory', '--reply-seconds', '7200'], 'reply_seconds=7200.0: the memory plan sizes at most 3600'),
+                       (['params', '--memory', '--reply-tokens', '100000000000'], "reply_tokens=100000000000: preset 'lite' takes at most 128 tokens (decoder.max_reply_tokens"),
+                       (['params', '--memory', '--query-seconds', '100'], "query_seconds=100.0: preset 'lite' takes at most 6 s (audio.max_seconds"),
+                       (['params', '--memory', '--reply-seconds', '7200'], "reply_seconds=7200.0: preset 'lite' takes at most 8 s (decoder.max_units=200 units at 25 Hz"),
                        (['params', '--reply-seconds', '3'], '--reply-seconds size the memory plan: add --memory'),
                        (['chat', '--audio', '', '--preset', 'smoke'], '--audio is empty: name the recording'),
                        (['chat', '--audio', 'q.wav', '--out', ' '], '--out is empty: name a .wav file'),
@@ -854,12 +854,15 @@ def test_a_benchmark_says_the_kits_errors_as_eol_does(capsys):
 
 def test_the_memory_plan_counts_both_streams_of_an_interleaved_adapter():
     from emotion_omni_lite.scale import memory_plan
-    cfg = get_config('lite', **{'adapter.mode': 'interleave'})
+    longer = {'audio.max_seconds': 30}                                   # lite's own queries are at most 6 s
+    cfg = get_config('lite', **{'adapter.mode': 'interleave'}, **longer)
     memory_plan(cfg, query_seconds=15)                                   # 2 × 150 + 32 + 64 = 396 positions: it fits
     with pytest.raises(ConfigError, match=r'stage 1 would read 696 positions \(1500 query frames / adapter\.k=5 in each of two '
                                           r'interleaved streams'):
         memory_plan(cfg, query_seconds=30)                               # 2 × 300 + 96: beyond lite's 512
-    memory_plan(get_config('lite'), query_seconds=30)                    # 396 in one stream: it fits
+    memory_plan(get_config('lite', **longer), query_seconds=30)          # 396 in one stream: it fits
+    with pytest.raises(ConfigError, match=r"query_seconds=30: preset 'lite' takes at most 6 s \(audio\.max_seconds"):
+        memory_plan(get_config('lite'), query_seconds=30)                # longer than the preset trains on: not planned
 
 
 def test_a_config_without_settings_reads_its_own_presets_runs(tmp_path, monkeypatch):
