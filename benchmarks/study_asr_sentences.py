@@ -36,10 +36,10 @@ def main():
                     help="config changes, e.g. stages.asr.reading_sentences=6000 stages.asr.steps=1800")
     ap.add_argument('--threads', type=int, default=2)
     ap.add_argument('--seed', type=int, default=0)
-    ap.add_argument('--data-dir', default=None, help="the seed's lite dataset (default: data for seed 0, bench_seeds.py's runs/seeds/s<N>/data for seed N)")
+    ap.add_argument('--data-dir', default=None, help="the seed's lite dataset (default: the main job's for seed 0, bench_seeds.py's runs/seeds/s<N>/data for seed N)")
     ap.add_argument('--out', default='', help='where to keep the run: it goes to <out>/lite/asr (default: a temporary folder)')
     a = ap.parse_args()
-    a.data_dir = a.data_dir or ('data' if a.seed == 0 else f'runs/seeds/s{a.seed}/data')
+    a.data_dir = a.data_dir or (None if a.seed == 0 else f'runs/seeds/s{a.seed}/data')   # None: settings' data_dir
     job = get_settings(preset='lite')                                  # the main job's folders: never this study's
     out = Path(a.out).expanduser().resolve() if a.out else None
     job_out, job_run, job_data = (Path(x).resolve() for x in (job.out_dir, job.run_path, job.data_dir))

@@ -84,4 +84,4 @@ def _same_rms(y: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
 
 
 if __name__ == '__main__':
-    run_script(main, 'study_clipping')
+    run_script(main, 'benchmarks/' + os.path.basename(__file__))

@@ -75,8 +75,8 @@ def main():
     a = ap.parse_args()
     cfg = get_config('lite')
     for seed in a.seeds:
-        data_dir = 'data' if seed == 0 else str(Path(a.root) / f's{seed}' / 'data')
-        out_dir = 'runs' if seed == 0 else str(Path(a.root) / f's{seed}' / 'runs')
+        data_dir = None if seed == 0 else str(Path(a.root) / f's{seed}' / 'data')   # seed 0: the main job's, wherever
+        out_dir = None if seed == 0 else str(Path(a.root) / f's{seed}' / 'runs')    # settings put them
         s = get_settings(preset='lite', seed=seed, data_dir=data_dir, out_dir=out_dir, device='cpu')
         rows, x = query_prosody(cfg, s)
         views = {'as measured': x, 'against the voice': speaker_normalized(x, rows),
@@ -86,7 +86,7 @@ def main():
         for name, xv in views.items():
             for eng in ('espeak', 'piper'):
                 m = cross_engine_probe(rows, xv, eng, scored)
-                per = ' '.join(f"{e[:4]} {'—' if (a := m['acc_other_engine_by_emotion'][e]) is None else f'{a:.0%}'}" for e in EMOTIONS)
+                per = ' '.join(f"{e[:4]} {'—' if (v := m['acc_other_engine_by_emotion'][e]) is None else f'{v:.0%}'}" for e in EMOTIONS)
                 print(f"  {'probe, ' + name:40s} {eng:6s} → other: {m['acc_other_engine']:6.1%}   own held-out voices "
                       f"{m['acc_heldout_voice']:6.1%}   other, by emotion: {per}")
         if a.encoders: encoder_rows(s)

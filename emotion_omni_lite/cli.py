@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional, Sequence
 
-from .config import ConfigError, OmniConfig, Settings, get_config, get_settings, resolve_device, run_device
+from .config import (ConfigError, OmniConfig, Settings, checkpoint_faults, checkpoint_load_error, get_config,
+                                      get_settings, resolve_device, run_device)
 from .audio import AudioError
 from .train import (THREAD_VARIABLES, CheckpointError, is_main_process, limit_threads, process_rank,
                                      usable_cores, wait_for_everyone)
@@ -24,8 +25,8 @@ from .course import CourseError, pack_run, render_course, repo_root, sync_header
 
 # %% auto #0
 __all__ = ['MODULES', 'PIPELINE', 'runner', 'train_stage', 'ensure_stages', 'evaluate_stage', 'Task', 'plan_tasks',
-           'default_jobs', 'run_tasks', 'check_launch', 'run_pipeline', 'build_parser', 'main', 'run_script',
-           'end_process_group']
+           'default_jobs', 'run_tasks', 'check_launch', 'missing_pretrained', 'run_pipeline', 'build_parser', 'main',
+           'run_script', 'end_process_group']
 
 # %% ../nbs/91_cli.ipynb #7fb68269
 MODULES = {m.__name__.rsplit('.', 1)[-1]: m for m in (dataset, semantic_encoder, emotion_encoder, text_llm, stage1, vocoder, stage2)}
@@ -204,6 +205,32 @@ def check_launch(cfg: OmniConfig, device: str, stages=None):
                               + ". Set both to 1 in a [emotion_omni_lite.<preset>] section of settings.ini (use more GPUs for "
                               "the batch), or launch with FSDP")
 
+def missing_pretrained(cfg: OmniConfig, stages=None) -> list:
+    "The pretrained checkpoints the run of `stages` (default: the whole job) loads that are not here — a config not in the local folder or the hub cache (offline) — each said as its loader says it."
+    from .emotion_encoder import DEFAULT_EMOTION_CHECKPOINT
+    todo, seen, out = [n for n in (stages or PIPELINE) if n in STAGES], set(), {}
+    if 'eval' in (stages or PIPELINE): todo += list(eval_stages(cfg))
+    while todo:                                                        # the stages run and every one they read
+        n = todo.pop()
+        if n in seen: continue
+        seen.add(n); todo += list(STAGES[n].depends)
+    for n in STAGES:                                                   # in the table's order, each checkpoint once
+        if n in seen and (src := pretrained_source(n, cfg)): out.setdefault(f"{STAGES[n].pretrained}.pretrained", src)
+    problems = []
+    for field, src in out.items():
+        if field == 'vocoder.pretrained':                               # CosyVoice's own folder, not a transformers one
+            if not Path(src).expanduser().is_dir():
+                problems.append(f"{field}: there is no folder {src}: check the path (CosyVoice2's model folder)")
+            continue
+        from transformers import AutoConfig
+        src = DEFAULT_EMOTION_CHECKPOINT if src == 'emotion2vec-compatible' else src   # what that name means
+        try: AutoConfig.from_pretrained(src)
+        except checkpoint_faults() as e: problems.append(str(checkpoint_load_error(field, src, e)))
+        except ValueError as e:                                         # a folder with no config in it: said here; a config
+            if not (Path(src).expanduser() / 'config.json').is_file():  # of another kind: its loader names it, with the fix
+                problems.append(str(checkpoint_load_error(field, src, e)))
+    return problems
+
 def run_pipeline(preset: str | None = None, force: bool = False, stages=None, jobs: Optional[int] = None) -> dict:
     "The main job: every stage of the table and the evaluation (or only `stages`) → {task: (output, start, end)}."
     s = get_settings(preset=preset)
@@ -220,6 +247,9 @@ def run_pipeline(preset: str | None = None, force: bool = False, stages=None, jo
                           f"({cfg.llm.pretrained} among them) would load and train on this CPU for days: run it on a machine "
                           "with a GPU, or set device = cpu (settings.ini, or EOL_DEVICE=cpu) to run it on the CPU on purpose")
     check_launch(cfg, dev, stages)                                     # what fit would refuse at its first stage: now
+    if uses_pretrained(cfg) and (missing := missing_pretrained(cfg, stages)):   # all of them, before the data are built
+        raise ConfigError(f"preset '{s.preset}' loads pretrained checkpoints that are not here ({len(missing)}):\n  "
+                          + '\n  '.join(missing))
     jobs = default_jobs(s) if jobs is None else jobs
     if process_rank()[1] > 1: jobs = 1                                 # launched on several processes: they train together
     if 'eval' in (stages or PIPELINE) and not uses_pretrained(cfg):   # the runs it reads that this job does not make:

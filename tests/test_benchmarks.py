@@ -23,3 +23,23 @@ def test_a_benchmark_step_runs_every_length_group(smoke_settings, smoke_cfg):
     assert len(calls) == 4                                              # two steps, each both groups (it once read the list as one batch)
     prof = bench_flops.stage_profile('stage2', 1, 'smoke', settings=smoke_settings)
     assert prof['length_groups'] == 2 and prof['flops_per_step'] > 0 and prof['step_s'] > 0
+
+
+def test_the_speaker_reference_study_reaches_every_seed_and_option(monkeypatch, capsys):
+    "study_speaker_reference prints each seed's probe table, then its encoders and stage 1 when asked (a name bound inside its table once replaced the parsed options)."
+    import study_speaker_reference as ssr
+    from emotion_omni_lite.config import EMOTIONS
+    calls = []
+    monkeypatch.setattr(ssr, 'query_prosody', lambda cfg, s: (['row'], 'x'))
+    monkeypatch.setattr(ssr, 'speaker_normalized', lambda x, rows, *how: x)
+    monkeypatch.setattr(ssr, 'not_calm', lambda rows: rows)
+    monkeypatch.setattr(ssr, 'cross_engine_probe', lambda rows, x, eng, scored: {
+        'acc_other_engine': 0.5, 'acc_heldout_voice': 0.9,
+        'acc_other_engine_by_emotion': {e: None if e == 'neutral' else 0.25 for e in EMOTIONS}})
+    monkeypatch.setattr(ssr, 'encoder_rows', lambda s: calls.append(('encoders', s.seed)))
+    monkeypatch.setattr(ssr, 'stage1_rows', lambda s: calls.append(('stage1', s.seed)))
+    monkeypatch.setattr(sys, 'argv', ['study_speaker_reference.py', '--seeds', '0', '1', '--encoders', '--stage1'])
+    ssr.main()
+    assert calls == [('encoders', 0), ('stage1', 0), ('encoders', 1), ('stage1', 1)]
+    out = capsys.readouterr().out
+    assert out.count('seed ') == 2 and 'neut —' in out and 'happ 25%' in out

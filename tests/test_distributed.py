@@ -169,3 +169,26 @@ def test_a_launch_fit_would_refuse_and_a_full_run_without_a_gpu_are_refused_befo
     monkeypatch.setattr(cli, 'run_device', lambda s: 'cuda')
     cli.check_launch(cli.get_config('full'), 'cuda')                    # full's stages take one micro-batch a step: it goes on
     assert not (tmp_path / 'data').exists() and not (tmp_path / 'runs').exists()   # nothing made
+
+
+def test_a_full_run_names_every_missing_checkpoint_before_any_work(tmp_path, monkeypatch):
+    "Checkpoints a full run would load that are not there are named all at once, each with its fix, before the data are built; only those of the stages asked for."
+    from emotion_omni_lite import cli
+    from emotion_omni_lite.config import ConfigError
+    (tmp_path / 'whisper').mkdir()                                      # a folder without a checkpoint in it
+    (tmp_path / 'settings.ini').write_text(
+        '[emotion_omni_lite]\npreset = full\ndata_dir = data\nout_dir = runs\ndevice = cpu\n\n[emotion_omni_lite.full]\n'
+        'semantic_encoder.pretrained = whisper\nemotion_encoder.pretrained = ./nowhere/emotion\nllm.pretrained = ./nowhere/llm\n'
+        'vocoder.pretrained = ./nowhere/cosyvoice2\n')
+    monkeypatch.setenv('EOL_SETTINGS', str(tmp_path / 'settings.ini'))
+    for k in ('EOL_DATA_DIR', 'EOL_OUT_DIR', 'EOL_DEVICE', 'EOL_PRESET', 'ACCELERATE_USE_FSDP', 'ACCELERATE_USE_DEEPSPEED'):
+        monkeypatch.delenv(k, raising=False)
+    with pytest.raises(ConfigError) as e: cli.run_pipeline(jobs=1)
+    lines = str(e.value).splitlines()
+    assert lines[0] == "preset 'full' loads pretrained checkpoints that are not here (4):"
+    assert [l.split(':')[0].strip() for l in lines[1:]] == ['semantic_encoder.pretrained', 'emotion_encoder.pretrained',
+                                                           'llm.pretrained', 'vocoder.pretrained']   # the table's order
+    assert f"the checkpoint in {tmp_path / 'whisper'} does not load" in lines[1] and 'there is no folder ./nowhere/emotion' in lines[2]
+    with pytest.raises(ConfigError, match=r'not here \(1\):\n  llm\.pretrained: there is no folder'):
+        cli.run_pipeline(stages=['text_llm'], jobs=1)                   # only what the stages asked for load
+    assert sorted(p.name for p in tmp_path.iterdir()) == ['settings.ini', 'whisper']   # nothing made
