@@ -202,8 +202,8 @@ def check_launch(cfg: OmniConfig, device: str, stages=None):
         if micro:
             raise ConfigError("DeepSpeed's engine steps the optimizer at every backward, so a step of several micro-batches "
                               "would be several steps: " + ', '.join(f"{k} has grad_accum={a}, length_groups={g}" for k, (a, g) in micro.items())
-                              + ". Set both to 1 in a [emotion_omni_lite.<preset>] section of settings.ini (use more GPUs for "
-                              "the batch), or launch with FSDP")
+                              + f". Set both to 1 in a [emotion_omni_lite.{cfg.preset}] section of settings.ini (use more GPUs "
+                              "for the batch), or launch with FSDP")
 
 def missing_pretrained(cfg: OmniConfig, stages=None) -> list:
     "The pretrained checkpoints the run of `stages` (default: the whole job) loads that are not here — a config not in the local folder or the hub cache (offline) — each said as its loader says it."
@@ -243,9 +243,10 @@ def run_pipeline(preset: str | None = None, force: bool = False, stages=None, jo
               "name them with --stages to train them")
     dev = run_device(s)                                                # a device that is not there: said now, not a stage later
     if uses_pretrained(cfg) and dev == 'cpu' and s.device == 'auto':
+        some = next(src for n in STAGES if (src := pretrained_source(n, cfg)))
         raise ConfigError(f"preset '{s.preset}': torch sees no GPU here (no CUDA or MPS device), and the pretrained parts "
-                          f"({cfg.llm.pretrained} among them) would load and train on this CPU for days: run it on a machine "
-                          "with a GPU, or set device = cpu (settings.ini, or EOL_DEVICE=cpu) to run it on the CPU on purpose")
+                          f"({some} among them) would load and train on this CPU for days: run it on a machine with a "
+                          "GPU, or set device = cpu (settings.ini, or EOL_DEVICE=cpu) to run it on the CPU on purpose")
     check_launch(cfg, dev, stages)                                     # what fit would refuse at its first stage: now
     if uses_pretrained(cfg) and (missing := missing_pretrained(cfg, stages)):   # all of them, before the data are built
         raise ConfigError(f"preset '{s.preset}' loads pretrained checkpoints that are not here ({len(missing)}):\n  "
