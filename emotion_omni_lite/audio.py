@@ -205,8 +205,8 @@ def save_wav(path, wave, sr: int = SAMPLE_RATE, replace: bool = True) -> Path:
     pcm = np.round(np.clip(w, -1, 1) * 32767).astype('<i2')
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
     try:
-        with wavmod.open(str(tmp), 'wb') as f:                         # the stdlib writer: no fsync, fast
-            f.setnchannels(1); f.setsampwidth(2); f.setframerate(int(sr)); f.writeframes(pcm.tobytes())
+        with open(tmp, 'wb') as fh, wavmod.open(fh, 'wb') as f:        # the stdlib writer (no fsync, fast), on a file
+            f.setnchannels(1); f.setsampwidth(2); f.setframerate(int(sr)); f.writeframes(pcm.tobytes())   # opened first
         if replace: os.replace(tmp, path)
         else:
             try: os.link(tmp, path)                                    # a new name only: refused when one is there

@@ -366,7 +366,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help='worker processes, each with cores // jobs threads (default: 2 on a CPU with 2+ cores, 1 on a GPU)')
     sp = add('chat', _chat, 'speech in, empathetic reply speech out')
     sp.add_argument('--audio', required=True, help='input speech file (wav, flac, ogg, mp3)')
-    sp.add_argument('--out', default='reply.wav', help='where to write the reply speech (never the input; an existing file only with --overwrite)')
+    sp.add_argument('--out', default='reply.wav', help='where to write the reply speech (default: reply.wav here; never the input; an existing file only with --overwrite)')
     sp.add_argument('--overwrite', action='store_true', help='replace an existing --out file')
     sp.add_argument('--json', action='store_true', help='print one JSON object')
     sp = add('eval', _eval, 'score a trained run and write report.json / report.md')

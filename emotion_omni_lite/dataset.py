@@ -4,7 +4,7 @@
 
 # %% ../nbs/05_dataset.ipynb #45a0bb63
 from __future__ import annotations
-import hashlib, json, multiprocessing as mp, shutil, time, warnings, zlib
+import hashlib, io, json, multiprocessing as mp, shutil, time, warnings, zlib
 from pathlib import Path
 from typing import Optional, Sequence
 
@@ -12,7 +12,8 @@ import numpy as np
 import torch
 
 from .config import EMOTIONS, PRESETS, ConfigError, OmniConfig, Settings, get_settings, emotion_index
-from .audio import SAMPLE_RATE, AudioError, augment, load_audio, save_wav, log_mel, pitch_contour, energy_contour
+from .audio import (MIN_SECONDS, SAMPLE_RATE, AudioError, _check_complete, augment, load_audio, save_wav, log_mel,
+                                     pitch_contour, energy_contour)
 from .tts import TTS_ENGINES, engine_of, get_tts, private_espeak_copy, seed_espeak, speak, query_voices
 from .train import environment, save_json, share_with_group
 from .stages import StageLock, require_stage, stage_hash, train_command
@@ -251,7 +252,7 @@ def _read_json(p: Path, settings: Optional[Settings] = None) -> dict:
     return d
 
 def manifest_hash(rows: Sequence[dict]) -> str:
-    "sha256 over every row (texts, labels, relative paths, audio content hashes, units)."
+    "sha256 over every row (texts, labels, paths, units; the content hashes of the audio the kit synthesised: a manifest's own recordings are not read)."
     h = hashlib.sha256()
     for r in rows: h.update(json.dumps(r, sort_keys=True).encode())
     return h.hexdigest()[:16]
@@ -539,36 +540,55 @@ def read_manifest(path) -> list:
     text, note = read_csv_text(path)                                   # UTF-8 with or without a byte-order mark, UTF-16, Windows-1252
     if note.startswith('not UTF-8'):
         warnings.warn(f"units.manifest {path}: {note}", stacklevel=2)
+    rows = []
     if path.suffix.lower() == '.csv':                                  # a header cell ' Query_Audio ' is the column query_audio
-        rows = [{**{(k or '').strip().lower(): v for k, v in r.items()}, '_line': i + 2}
-                for i, r in enumerate(csv.DictReader(text.splitlines()))]
+        reader = csv.DictReader(io.StringIO(text, newline=''))         # a quoted cell may hold a line break, or U+2028
+        reader.fieldnames; start = reader.line_num + 1                 # the header read: the first row's line
+        for r in reader:
+            rows.append({**{(k or '').strip().lower(): v for k, v in r.items()}, '_line': start}); start = reader.line_num + 1
     else:
-        rows = []
-        for i, line in enumerate(text.splitlines(), 1):
+        bad = []
+        for i, line in enumerate(text.split('\n'), 1):                 # JSON strings may hold U+2028: only \n ends a line
             if not line.strip(): continue
             try: r = json.loads(line)
-            except json.JSONDecodeError as e: raise ConfigError(f"{path}, line {i}: not JSON ({e.msg}); one JSON object per line") from None
-            if not isinstance(r, dict): raise ConfigError(f"{path}, line {i}: a JSON object per line, got {type(r).__name__}")
+            except json.JSONDecodeError as e: bad.append(f"line {i}: not JSON ({e.msg})"); continue
+            if not isinstance(r, dict): bad.append(f"line {i}: a JSON object per line, got {type(r).__name__}"); continue
             rows.append({**r, '_line': i})
+        if bad:
+            raise ConfigError(f"{path}: {len(bad)} line(s) are not JSON objects, nothing was written:\n  " + '\n  '.join(bad[:12])
+                              + (f"\n  … and {len(bad) - 12} more" if len(bad) > 12 else '')
+                              + "\nWrite one JSON object per line (or name the file ….csv if it is a CSV table)")
     if not rows: raise ConfigError(f"units.manifest: {path} lists no dialogues")
     missing = [c for c in EXTERNAL_REQUIRED if c not in rows[0]]
-    if missing: raise ConfigError(f"{path}: the column(s) {', '.join(missing)} are missing; a manifest needs {', '.join(EXTERNAL_REQUIRED)}")
+    if missing:
+        cells = [k for k in rows[0] if k != '_line']
+        sep = next((c for c in (';', '\t', '|') if len(cells) == 1 and c in cells[0]), '')   # one column holding them all
+        raise ConfigError(f"{path}: the column(s) {', '.join(missing)} are missing; a manifest needs {', '.join(EXTERNAL_REQUIRED)}"
+                          + (f" (its header is one column separated by {sep!r}: a CSV manifest is separated by commas)" if sep else ''))
     return rows
 
 def read_units(path) -> list:
     "Speech tokens from a `.npy` (integer array), `.json` (list) or `.txt` (numbers, spaces or commas) file."
     path = Path(path)
+    if path.stat().st_size == 0: raise ValueError("is empty: no tokens in it (write the reply's tokens, or leave the line out)")
     if path.suffix == '.npy':
         a = np.load(path, allow_pickle=False)
         if not np.issubdtype(a.dtype, np.integer): raise ValueError(f"holds {a.dtype} numbers, not integer tokens")
+        if a.ndim > 1 and sorted(a.shape)[:-1] != [1] * (a.ndim - 1):   # [T], [1, T] or [T, 1]: one stream of tokens
+            raise ValueError(f"holds an array of shape {list(a.shape)}, not one stream of tokens: save a 1-D array of the "
+                             "reply's tokens (one codebook)")
         return a.reshape(-1).astype(np.int64).tolist()
-    vals = json.loads(path.read_text()) if path.suffix == '.json' else path.read_text().replace(',', ' ').split()
+    if path.suffix == '.json':
+        try: vals = json.loads(path.read_text())
+        except json.JSONDecodeError as e: raise ValueError(f"is not JSON ({e.msg}): write a list of integer tokens, e.g. [12, 7, 301]") from None
+    else: vals = path.read_text().replace(',', ' ').split()
     if not isinstance(vals, list): raise ValueError(f"holds a JSON {type(vals).__name__}, not a list of integer tokens")
-    if any(isinstance(v, bool) or (isinstance(v, float) and not v.is_integer()) for v in vals):
-        raise ValueError("holds true/false or fractional numbers, not integer tokens")
+    if any(isinstance(v, (bool, float)) for v in vals):                # 1.0 too, as in a .txt or a .npy: tokens are integers
+        raise ValueError("holds true/false or numbers with a decimal point, not integer tokens")
     try: out = [int(v) for v in vals]
     except (TypeError, ValueError): raise ValueError("holds something that is not an integer token") from None
     if any(str(v).strip() != str(o) for v, o in zip(vals, out) if isinstance(v, str)): raise ValueError("holds non-integer numbers")
+    if not out: raise ValueError("is empty: no tokens in it (write the reply's tokens, or leave the line out)")
     return out
 
 def _emotion(v) -> str:
@@ -613,10 +633,11 @@ def external_rows(cfg: OmniConfig, manifest, seed: int = 0) -> list:
         seen.add(rid)
         lacking = [c for c in EXTERNAL_REQUIRED if r.get(c) is None]      # absent, JSON null, or a CSV row too short
         if lacking: bad(f"has no {', '.join(lacking)}"); continue
-        paths = {}
+        paths, there, before = {}, {}, len(problems)                  # every problem of the line is said, not the first
         for c in ('query_audio', 'reply_audio', 'reply_units'):
             p = Path(str(r[c]).strip()); p = p if p.is_absolute() else base / p
-            if not str(r[c]).strip() or not p.is_file(): bad(f"{c} {r[c]!r} is missing (looked for {p})")
+            there[c] = bool(str(r[c]).strip()) and p.is_file()
+            if not there[c]: bad(f"{c} {r[c]!r} is missing (looked for {p})")
             paths[c] = p
         emos = {c: _emotion(r[c]) for c in ('user_emotion', 'reply_emotion')}
         for c, e in emos.items():
@@ -624,18 +645,38 @@ def external_rows(cfg: OmniConfig, manifest, seed: int = 0) -> list:
         split = EXTERNAL_SPLITS.get(str(r.get('split') or '').strip().lower()) if r.get('split') else held[k]
         if split is None: bad(f"split {r['split']!r}: use one of {', '.join(EXTERNAL_SPLITS)}")
         if not all(str(r[c]).strip() for c in ('query_text', 'reply_text')): bad("query_text or reply_text is empty")
-        if len(problems) and problems[-1].startswith(f"line {r['_line']}:"): continue
-        try: units = read_units(paths['reply_units'])
-        except (ValueError, OSError) as e: bad(f"reply_units {paths['reply_units']}: {e}"); continue
-        out = [u for u in units if not 0 <= u < cfg.units.n_units]
-        if out: bad(f"reply_units {paths['reply_units']}: token {out[0]} is outside [0, {cfg.units.n_units}) (units.n_units)"); continue
-        try: secs = {c: sf.info(str(paths[c])).duration for c in ('query_audio', 'reply_audio')}
-        except Exception as e: bad(f"audio cannot be read ({type(e).__name__}: {str(e)[:80]})"); continue
-        want = secs['reply_audio'] * cfg.units.rate_hz
-        if not units or abs(len(units) - want) > RATE_TOLERANCE * want + 1:
-            bad(f"reply_units {paths['reply_units']}: {len(units)} tokens for {secs['reply_audio']:.2f} s of reply is "
-                f"{len(units) / max(secs['reply_audio'], 1e-9):.1f} per second, units.rate_hz is {cfg.units.rate_hz} "
-                "(tokens of another tokenizer, or of another reply?)"); continue
+        units, secs = None, {}
+        if there['reply_units']:
+            try: units = read_units(paths['reply_units'])
+            except (ValueError, OSError) as e: bad(f"reply_units {paths['reply_units']}: {e}")
+            else:
+                out = [u for u in units if not 0 <= u < cfg.units.n_units]
+                if out: bad(f"reply_units {paths['reply_units']}: token {out[0]} is outside [0, {cfg.units.n_units}) (units.n_units)"); units = None
+                elif len(units) > cfg.decoder.max_units:
+                    bad(f"reply_units {paths['reply_units']}: {len(units)} tokens, more than the {cfg.decoder.max_units} stage 2 "
+                        "learns to speak (decoder.max_units): cut the reply, or leave the line out")
+        for c in ('query_audio', 'reply_audio'):
+            if not there[c]: continue
+            try:
+                with sf.SoundFile(str(paths[c])) as fh:                 # the header only: no samples are read
+                    _check_complete(paths[c], fh.extra_info); secs[c] = fh.frames / fh.samplerate
+            except AudioError as e: bad(f"{c} {paths[c]} {e.problem} — {e.fix}")
+            except Exception as e:
+                why = str(e).strip().replace(f"Error opening {str(paths[c])!r}: ", '').replace(str(paths[c]), paths[c].name)[:120]
+                bad(f"{c} {paths[c]} cannot be read as audio ({type(e).__name__}: {why}) — convert it to wav/flac/ogg/mp3")
+            else:
+                if secs[c] < MIN_SECONDS:
+                    bad(f"{c} {paths[c]} is {secs[c] * 1000:.0f} ms long; speech needs at least {MIN_SECONDS * 1000:.0f} ms")
+                elif c == 'query_audio' and secs[c] > cfg.audio.max_seconds:
+                    bad(f"query_audio {paths[c]} is {secs[c]:.1f} s long, more than the {cfg.audio.max_seconds:g} s the encoders "
+                        "hear (audio.max_seconds): cut it at a pause, or leave the line out")
+        if units is not None and 'reply_audio' in secs:
+            want = secs['reply_audio'] * cfg.units.rate_hz
+            if not units or abs(len(units) - want) > RATE_TOLERANCE * want + 1:
+                bad(f"reply_units {paths['reply_units']}: {len(units)} tokens for {secs['reply_audio']:.2f} s of reply is "
+                    f"{len(units) / max(secs['reply_audio'], 1e-9):.1f} per second, units.rate_hz is {cfg.units.rate_hz} "
+                    "(tokens of another tokenizer, or of another reply?)")
+        if len(problems) > before: continue
         hv, hs = split in ('test_voice', 'test_both'), split in ('test_sentence', 'test_both')
         rows.append(dict(id=rid, sentence_id=-1, sentence_kind=str(r.get('sentence_kind') or ''), query_text=str(r['query_text']),
                          user_emotion=emos['user_emotion'], voice=str(r.get('voice') or ''), reply_text=str(r['reply_text']),

@@ -361,6 +361,9 @@ def chat_main(audio_path, out_path=None, as_json: bool = True, cfg: Optional[Omn
         except FileExistsError:                                        # made by something else while the models answered
             raise ConfigError(f"--out {out_path} appeared while the reply was made: it was left as it is and the reply "
                               "was not saved; choose another file, or pass --overwrite to replace it") from None
+        except OSError as e:                                           # a full disk, a folder that refuses files
+            raise ConfigError(f"--out {out_path}: the reply could not be written ({e.strerror or type(e).__name__}); nothing "
+                              "was left there: choose another folder for it") from None
     if as_json: print(json.dumps(out))
     else:
         print(f"you sounded {out['user_emotion']}; reply ({out['reply_emotion']}): {out['text']}")

@@ -875,3 +875,76 @@ def test_a_config_without_settings_reads_its_own_presets_runs(tmp_path, monkeypa
     for load in (load_stage1, stage2_features, speech_figures):
         with pytest.raises(StageMissing, match=rf"no run in {re.escape(str(tmp_path / 'runs' / 'smoke'))}/.*preset 'smoke'"):
             load(get_config('smoke'))
+
+
+def test_every_problem_of_every_manifest_line_is_said_from_the_headers(tmp_path):
+    "A line's problems are all named (not only the first); a recording cut short, too short or longer than the encoders hear, and a reply of more tokens than stage 2 speaks are refused from the files' headers; a quoted line break or U+2028 in a CSV cell keeps its row whole and the line numbers right."
+    from emotion_omni_lite.audio import save_wav
+    cfg = get_config('smoke')
+    tone = lambda s: 0.3 * np.sin(np.arange(int(16000 * s)) * 0.05)
+    save_wav(tmp_path / 'q.wav', tone(1.0)); save_wav(tmp_path / 'r.wav', tone(2.0))
+    save_wav(tmp_path / 'click.wav', tone(0.05)); save_wav(tmp_path / 'long.wav', tone(cfg.audio.max_seconds + 2))
+    cut = (tmp_path / 'r.wav').read_bytes(); (tmp_path / 'cut.wav').write_bytes(cut[:len(cut) // 3])   # an interrupted copy
+    (tmp_path / 'ok.json').write_text(json.dumps([i % 20 for i in range(50)]))
+    (tmp_path / 'far.json').write_text(json.dumps([cfg.units.n_units + 5] * 50))
+    (tmp_path / 'many.json').write_text(json.dumps([1] * (cfg.decoder.max_units + 1)))
+    line = lambda q='q.wav', e='happy', r='r.wav', u='ok.json', text='Hi.': f'{q},"{text}",{e},{r},Oh!,happy,{u}\n'
+    f = tmp_path / 'm.csv'
+    f.write_text(MANIFEST_COLUMNS + '\n' + line(text='Hi,\nthere.') + line(text='Hi\u2028there.') + line(e='bored', u='far.json')
+                 + line(r='cut.wav') + line(q='click.wav') + line(q='long.wav') + line(r='long.wav', u='many.json'))
+    with pytest.raises(ConfigError) as e: external_rows(cfg, f)
+    said = str(e.value)
+    assert 'line 2:' not in said and 'line 4:' not in said                # two whole rows, the first over two lines
+    assert "line 5: user_emotion 'bored' is not one of" in said and f'line 5: reply_units {tmp_path / "far.json"}: token' in said
+    assert 'line 6: reply_audio' in said and 'is cut short' in said
+    assert 'line 7: query_audio' in said and 'is 50 ms long; speech needs at least 100 ms' in said
+    assert f'line 8: query_audio {tmp_path / "long.wav"} is {cfg.audio.max_seconds + 2:.1f} s long, more than' in said
+    assert f'line 9: reply_units {tmp_path / "many.json"}: {cfg.decoder.max_units + 1} tokens, more than the' in said
+    assert '6 line(s) cannot be used, nothing was written' in said
+
+
+def test_a_manifest_says_each_broken_json_line_and_a_wrong_separator(tmp_path):
+    f = tmp_path / 'm.jsonl'
+    good = json.dumps(dict(zip(MANIFEST_COLUMNS.split(','), ['q.wav', 'Hi\u2028there.', 'happy', 'r.wav', 'Oh!', 'happy', 'r.json'])),
+                      ensure_ascii=False)
+    f.write_text('\n'.join([good, '{"query_audio": ', good, '[1, 2]']), encoding='utf-8')
+    with pytest.raises(ConfigError) as e: external_rows(get_config('smoke'), f)
+    assert '2 line(s) are not JSON objects' in str(e.value) and 'line 2: not JSON' in str(e.value)
+    assert 'line 4: a JSON object per line, got list' in str(e.value)    # both, and the U+2028 inside a string is no break
+    f = tmp_path / 's.csv'; f.write_text(MANIFEST_COLUMNS.replace(',', ';') + '\nq.wav;Hi.;happy;r.wav;Oh!;happy;r.json\n')
+    with pytest.raises(ConfigError, match=r"separated by ';': a CSV manifest is separated by commas"): external_rows(get_config('smoke'), f)
+
+
+@pytest.mark.parametrize('name, content, said', [
+    ('u.json', '', 'is empty'), ('u.txt', '   ', 'is empty'), ('u.json', '[1.0, 2.0]', 'decimal point'),
+    ('u.json', '[1, 2', 'is not JSON'), ('u.npy', np.zeros((2, 25), np.int64), r'shape \[2, 25\], not one stream')])
+def test_token_files_that_are_not_one_stream_of_integers_are_named(tmp_path, name, content, said):
+    f = tmp_path / name
+    if isinstance(content, np.ndarray): np.save(f, content)
+    else: f.write_text(content)
+    with pytest.raises(ValueError, match=said): read_units(f)
+    if name == 'u.npy':                                                  # one stream, whichever way round
+        np.save(f, np.arange(25).reshape(1, 25)); assert read_units(f) == list(range(25))
+
+
+def test_a_reply_that_cannot_be_written_is_said_with_the_fix(tmp_path, monkeypatch):
+    "A disk that fills (or a folder that refuses files) while the reply is written: a message naming --out and the fix, no traceback, no temporary file left."
+    import builtins, errno
+    from emotion_omni_lite import omni
+    query, out = wav(tmp_path / 'query.wav'), tmp_path / 'reply.wav'
+    class Answering:
+        def respond(self, wave, streaming):
+            return {'text': 'hi', 'user_emotion': 'neutral', 'reply_emotion': 'neutral', 'audio_seconds': 0.5,
+                    'sample_rate': SR, 'units': [1, 2], 'timings': {}, 'rtf': 0.1, 'audio': torch.zeros(SR // 2)}
+    monkeypatch.setattr(omni, 'load_omni', lambda cfg, s: Answering())
+    real_open = builtins.open
+    def full_disk(file, mode='r', *a, **k):                             # the reply's file cannot be made
+        if 'w' in mode and str(file).startswith(str(tmp_path / '.reply.wav')): raise OSError(errno.ENOSPC, 'No space left on device')
+        return real_open(file, mode, *a, **k)
+    monkeypatch.setattr(builtins, 'open', full_disk)
+    s = get_settings(preset='smoke', data_dir=str(tmp_path / 'data'), out_dir=str(tmp_path / 'runs'), device='cpu')
+    with pytest.raises(ConfigError, match=r'reply\.wav: the reply could not be written \(No space left on device\); nothing was '
+                                          r'left there: choose another folder'):
+        omni.chat_main(query, out, settings=s)
+    monkeypatch.setattr(builtins, 'open', real_open)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ['query.wav']
