@@ -1,5 +1,6 @@
 "The full-size check: the paper's architecture built on the meta device matches the published model sizes."
 import json, subprocess, sys
+from pathlib import Path
 
 import pytest
 from emotion_omni_lite.config import get_config
@@ -130,3 +131,14 @@ def test_memory_plan_at_full_size():
     out = subprocess.run([sys.executable, '-m', 'emotion_omni_lite.cli', 'params', '--preset', 'full', '--memory'],
                          capture_output=True, text=True, check=True).stdout
     assert out.strip().endswith(text.strip().splitlines()[-1])
+
+
+def test_readme_shows_the_memory_plan_the_code_prints():
+    "README's memory-plan block is `eol params --preset full --memory` as the code prints it today, to the character."
+    import re
+    from emotion_omni_lite.scale import format_memory, memory_plan
+    readme = (Path(__file__).parents[1] / 'README.md').read_text()
+    block = re.search(r"```text\n(Memory while training, preset 'full'.*?)```", readme, re.S)
+    assert block, "README has no memory-plan block"
+    cfg = get_config('full')
+    assert block[1].strip() == format_memory(memory_plan(cfg), cfg).strip()
