@@ -97,6 +97,7 @@ def test_launch_configs():
                 try: plugin = FullyShardedDataParallelPlugin()
                 finally: os.environ.clear(); os.environ.update(old)
                 assert plugin.fsdp_version == 2 and plugin.transformer_cls_names_to_wrap == ['Qwen2DecoderLayer']
+                assert plugin.state_dict_type.name == 'SHARDED_STATE_DICT'   # checkpoints in shards; the weights whole
 
 
 def test_fsdp_wraps_layers_of_both_stages():
