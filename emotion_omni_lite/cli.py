@@ -14,14 +14,14 @@ from .config import (ConfigError, OmniConfig, Settings, checkpoint_faults, check
 from .audio import AudioError
 from .train import (THREAD_VARIABLES, CheckpointError, is_main_process, limit_threads, process_rank,
                                      usable_cores, wait_for_everyone)
-from .stages import (STAGES, lite_minutes, pretrained_source, run_stage, stage_applies, stage_config, stage_state,
-                                      stages_needed, train_command, uses_pretrained)
+from .stages import (STAGES, job_stages, lite_minutes, pretrained_source, run_stage, stage_applies, stage_config,
+                                      stage_state, stages_needed, train_command, uses_pretrained)
 from . import dataset, semantic_encoder, emotion_encoder, text_llm, stage1, vocoder, stage2
 from .omni import chat_main
 from .evaluate import JOB_PARTS, check_run, eval_stages, evaluate_job_part, evaluate_run
 from .report import SYSTEMS, report_folder
 from .scale import format_memory, format_table, memory_plan, param_table
-from .course import CourseError, pack_run, render_course, repo_root, sync_headers, unpack_run
+from .course import CourseError, pack_run, read_pack, render_course, repo_root, sync_headers, unpack_run
 
 # %% auto #0
 __all__ = ['MODULES', 'PIPELINE', 'runner', 'train_stage', 'ensure_stages', 'evaluate_stage', 'Task', 'plan_tasks',
@@ -207,7 +207,6 @@ def check_launch(cfg: OmniConfig, device: str, stages=None):
 
 def missing_pretrained(cfg: OmniConfig, stages=None) -> list:
     "The pretrained checkpoints the run of `stages` (default: the whole job) loads that are not here — a config not in the local folder or the hub cache (offline) — each said as its loader says it."
-    from .emotion_encoder import DEFAULT_EMOTION_CHECKPOINT
     todo, seen, out = [n for n in (stages or PIPELINE) if n in STAGES], set(), {}
     if 'eval' in (stages or PIPELINE): todo += list(eval_stages(cfg))
     while todo:                                                        # the stages run and every one they read
@@ -223,7 +222,7 @@ def missing_pretrained(cfg: OmniConfig, stages=None) -> list:
                 problems.append(f"{field}: there is no folder {src}: check the path (CosyVoice2's model folder)")
             continue
         from transformers import AutoConfig
-        src = DEFAULT_EMOTION_CHECKPOINT if src == 'emotion2vec-compatible' else src   # what that name means
+        src = emotion_encoder.DEFAULT_EMOTION_CHECKPOINT if src == 'emotion2vec-compatible' else src   # what that name means
         try: AutoConfig.from_pretrained(src)
         except checkpoint_faults() as e: problems.append(str(checkpoint_load_error(field, src, e)))
         except ValueError as e:                                         # a folder with no config in it: said here; a config
@@ -334,7 +333,10 @@ def _course(a):
 
 def _pack(a):
     p = pack_run(a.archive, a.preset, overwrite=a.overwrite)
-    print(f"packed {p} ({p.stat().st_size / 1e6:.0f} MB)")
+    meta = read_pack(p)
+    left = [n for n in job_stages(get_config(meta['preset'])) if n in meta['not_packed']]   # the main job's, not the studies'
+    print(f"packed {p} ({p.stat().st_size / 1e6:.0f} MB)" + (f"; not finished, so not in it: {', '.join(left)} (a lab would "
+          f"train them: `eol run --preset {meta['preset']}` first)" if left else ''))
 
 def _unpack(a):
     if not a.archive.strip(): raise ConfigError("the archive is empty: name the .tar that `eol pack` wrote")

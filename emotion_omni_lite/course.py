@@ -154,15 +154,17 @@ def sync_headers(root: Optional[Path] = None, check: bool = False) -> list:
     if sorted(table) != sorted(stems):
         raise ConfigError(f"nbs/{COURSE_FILE} and the notebooks disagree: not in it {sorted(set(stems) - set(table))}, "
                           f"no such notebook {sorted(set(table) - set(stems))}: add or remove the entries")
-    for stem in stems:
+    changed = []
+    for stem in stems:                                                 # every notebook read and checked before one is written
         p = root / 'nbs' / f'{stem}.ipynb'
-        nb = json.loads(p.read_text())
+        try: nb = json.loads(p.read_text())
+        except (json.JSONDecodeError, UnicodeDecodeError) as e:
+            raise ConfigError(f"{p} is not a notebook's JSON ({type(e).__name__}: {e}): restore it (git checkout {p.relative_to(root)})") from None
         new = _with_header(nb, stem, table[stem], url)
         if [_src(c) for c in new['cells']] == [_src(c) for c in nb['cells']]: continue
-        drift.append(stem)
-        if not check:
-            tmp = p.with_name(f'.{p.name}.tmp')
-            tmp.write_text(json.dumps(new, indent=1, ensure_ascii=False) + '\n'); os.replace(tmp, p)
+        drift.append(stem); changed.append((p, new))
+    for p, new in changed if not check else []:
+        save_text(json.dumps(new, indent=1, ensure_ascii=False) + '\n', p)
     if _sync_handout(root, table, check): drift.append(HANDOUT)
     return drift
 
@@ -175,13 +177,14 @@ def _sha(p: Path) -> str:
         for b in iter(lambda: f.read(1 << 20), b''): h.update(b)
     return h.hexdigest()
 
-def _pack_files(s: Settings) -> list:
-    "(archive name, path) of what a lab needs: the dataset and every run, without resume checkpoints, logs or locks."
+def _pack_files(s: Settings, unfinished=(), archive: Optional[Path] = None) -> list:
+    "(archive name, path) of what a lab needs: the dataset and every finished run (and the report, the course pages), without resume checkpoints, logs, locks, the folders of `unfinished` stages or the `archive` itself."
     out = []
     for top, folder in (('data', Path(s.data_path)), ('runs', Path(s.run_path))):
         for p in sorted(folder.rglob('*')):
             rel = p.relative_to(folder)
-            if not p.is_file() or p.is_symlink() or 'checkpoint' in rel.parts or rel.parts[0] == 'logs' or p.name.startswith('.'):
+            if (not p.is_file() or p.is_symlink() or 'checkpoint' in rel.parts or rel.parts[0] == 'logs' or p.name.startswith('.')
+                    or (top == 'runs' and rel.parts[0] in unfinished) or (archive is not None and p.resolve() == archive.resolve())):
                 continue
             out.append((f'{top}/{rel.as_posix()}', p))
     return out
@@ -191,6 +194,7 @@ def pack_run(archive, preset: Optional[str] = None, settings: Optional[Settings]
     s = settings or get_settings(preset=preset)
     cfg = get_config(s.preset)
     archive = Path(archive)
+    if archive.is_dir(): raise ConfigError(f"{archive} is a folder: name the archive's file, e.g. {archive / f'{s.preset}.tar'}")
     if archive.suffix != '.tar': raise ConfigError(f"{archive}: name the archive <something>.tar")
     if archive.exists() and not overwrite: raise ConfigError(f"{archive} exists: choose another name, or pass --overwrite")
     states = {n: stage_state(n, cfg, s) for n in STAGES}
@@ -198,7 +202,7 @@ def pack_run(archive, preset: Optional[str] = None, settings: Optional[Settings]
     if 'data' not in done:
         raise ConfigError(f"preset '{s.preset}' has no finished dataset in {s.data_path}: run `eol run --preset {s.preset}` "
                           "(or the notebooks) first")
-    files = _pack_files(s)
+    files = _pack_files(s, [n for n in states if n not in done], archive)
     meta = {'format': PACK_FORMAT, 'preset': s.preset, 'seed': s.seed, 'stages': {n: stage_hash(n, cfg, s.seed) for n in done},
             'not_packed': {n: st for n, st in states.items() if st != 'done'},
             'files': {name: {'bytes': p.stat().st_size, 'sha256': _sha(p)} for name, p in files}}
@@ -211,6 +215,9 @@ def pack_run(archive, preset: Optional[str] = None, settings: Optional[Settings]
             tar.addfile(info, io.BytesIO(data))
             for name, p in files: tar.add(p, arcname=name, recursive=False)
         os.replace(tmp, archive)
+    except OSError as e:                                               # a full disk, a folder that refuses files: said
+        raise ConfigError(f"{archive}: the archive could not be written ({e.strerror or type(e).__name__}); nothing was left "
+                          "there: choose another place for it, with room for the run") from None
     finally: tmp.unlink(missing_ok=True)
     return archive
 
@@ -220,7 +227,7 @@ def read_pack(archive) -> dict:
     if not archive.exists(): raise ConfigError(f"{str(archive)!r}: no such file: check the path to the archive")
     if archive.is_dir(): raise ConfigError(f"{archive} is a folder: name the .tar that `eol pack` wrote")
     try:
-        with tarfile.open(archive) as tar: meta = json.loads(tar.extractfile('pack.json').read())
+        with tarfile.open(archive, 'r:') as tar: meta = json.loads(tar.extractfile('pack.json').read())   # as `eol pack` writes it
     except (EOFError, OSError, tarfile.TarError, KeyError, ValueError, AttributeError) as e:
         if isinstance(e, EOFError) or 'unexpected end of data' in str(e):
             raise ConfigError(f"{archive} ends early (a copy or download cut short): copy the archive again") from None
@@ -233,6 +240,13 @@ def read_pack(archive) -> dict:
                                               for f in files.values()))
     if not ok: raise ConfigError(f"{archive}: its pack.json is damaged (not the preset, seed, stages and files `eol pack` writes): "
                                  "pack the run again, or copy the archive again")
+    outside = [n for n in files if n.startswith('/') or '\\' in n or '..' in n.split('/') or n.split('/')[0] not in ('data', 'runs')
+               or len(n.split('/')) < 2]
+    if outside: raise ConfigError(f"{archive} names {outside[0]!r}, outside the data and runs folders a packed run holds: it was "
+                                  "changed or made by something else; it is not unpacked (pack the run again)")
+    unknown = [n for n in meta['stages'] if n not in STAGES]
+    if unknown: raise ConfigError(f"{archive} holds stage(s) {', '.join(unknown)} this kit does not have: it was packed by another "
+                                  "version of the kit; unpack it with that version, or pack the run again with this one")
     return meta
 
 def unpack_run(archive, settings: Optional[Settings] = None, overwrite: bool = False) -> list:
@@ -258,33 +272,47 @@ def unpack_run(archive, settings: Optional[Settings] = None, overwrite: bool = F
         busy = [str(d) for d in dest.values() if d.exists() and any(d.iterdir())]
         if busy: raise ConfigError(f"{', '.join(busy)} already hold files: unpack into empty folders (EOL_DATA_DIR, "
                                        f"EOL_OUT_DIR), or pass --overwrite to replace them")
-    with tarfile.open(archive) as tar:                                # every member listed: checked before a folder is made
-        names = [m for m in tar.getmembers() if m.name != 'pack.json']
+    def first_made(p: Path) -> Optional[Path]:                         # the outermost folder a mkdir of p would make
+        while not p.parent.exists(): p = p.parent
+        return None if p.exists() else p
+    made = {m for d in dest.values() if (m := first_made(d.parent))}  # folders this unpack makes: gone again on a refusal
+    with tarfile.open(archive, 'r:') as tar:                          # every member listed: checked before a folder is made
+        names = [m for m in tar.getmembers() if m.name != 'pack.json']   # (an uncompressed tar: sizes as pack.json says)
         for m in names:
-            if not m.isfile() or m.name not in meta['files']:
-                raise ConfigError(f"{archive} holds {m.name!r}, which its own list does not name: it was changed; pack it again")
+            if not m.isfile() or m.name not in meta['files'] or m.size != meta['files'][m.name]['bytes']:
+                raise ConfigError(f"{archive} holds {m.name!r}, which its own list does not name as it is: it was changed; pack it again")
         dest['runs'].parent.mkdir(parents=True, exist_ok=True)
-        stage_dir, near = Path(tempfile.mkdtemp(prefix='.unpack', dir=dest['runs'].parent)), []   # where it is checked first
+        stage_dir, near, swapped = Path(tempfile.mkdtemp(prefix='.unpack', dir=dest['runs'].parent)), {}, []   # checked there first
         try:
-            tar.extractall(stage_dir, members=names, **({'filter': 'data'} if hasattr(tarfile, 'data_filter') else {}))
+            try: tar.extractall(stage_dir, members=names, **({'filter': 'data'} if hasattr(tarfile, 'data_filter') else {}))
+            except tarfile.TarError as e:
+                raise ConfigError(f"{archive} cannot be unpacked ({type(e).__name__}: {e}): copy the archive again, or pack it again") from None
             for name, want in meta['files'].items():
                 p = stage_dir / name
                 if not p.is_file() or p.stat().st_size != want['bytes'] or _sha(p) != want['sha256']:
                     raise ConfigError(f"{archive}: {name} is missing or damaged (its checksum does not match): copy the archive again")
-            for top, d in dest.items():
+            for top, d in dest.items():                                 # each tree beside its folder (a copy when the disks differ)
                 if (stage_dir / top).exists():
                     d.parent.mkdir(parents=True, exist_ok=True)
-                    near.append(Path(tempfile.mkdtemp(prefix=f'.unpack-{top}', dir=d.parent)))   # on the destination's disk
-                    shutil.move(str(stage_dir / top), str(near[-1] / top))   # a copy when the disks differ: under a hidden name
-                    if d.exists():                                           # (empty unless --overwrite)
-                        if overwrite: os.replace(d, near[-1] / 'replaced')
-                        else: d.rmdir()
-                    try: os.replace(near[-1] / top, d)                       # then a rename: whole or not there at all
-                    except BaseException:
-                        if (near[-1] / 'replaced').exists() and not d.exists(): os.replace(near[-1] / 'replaced', d)   # the old one back
-                        raise
+                    near[top] = Path(tempfile.mkdtemp(prefix=f'.unpack-{top}', dir=d.parent))
+                    shutil.move(str(stage_dir / top), str(near[top] / top))
+            try:                                                        # then renames: both folders in, or neither
+                for top, n in near.items():
+                    d = dest[top]
+                    if d.exists(): os.replace(d, n / 'replaced')        # (an empty folder unless --overwrite)
+                    os.replace(n / top, d); swapped.append(top)
+                bad = [n for n in meta['stages'] if stage_state(n, cfg, s) != 'done']
+                if bad: raise ConfigError(f"{archive} names {', '.join(bad)} as finished, but they are not in it whole: nothing was "
+                                          "changed; pack the run again")
+            except BaseException:
+                for top in reversed(swapped): os.replace(dest[top], near[top] / top)   # the new ones out …
+                for top, n in near.items():
+                    if (n / 'replaced').exists() and not dest[top].exists(): os.replace(n / 'replaced', dest[top])   # … the old back
+                raise
         finally:
-            for t in [stage_dir, *near]: shutil.rmtree(t, ignore_errors=True)
+            for t in [stage_dir, *near.values()]: shutil.rmtree(t, ignore_errors=True)
+            for p in made:                                              # a refusal leaves no folder it made behind
+                if p.is_dir() and not any(f.is_file() or f.is_symlink() for f in p.rglob('*')): shutil.rmtree(p)
     return [n for n in meta['stages'] if stage_state(n, cfg, s) == 'done']
 
 # %% ../nbs/90a_course.ipynb #6d0db47e
@@ -336,7 +364,8 @@ def execute_notebook(path: Path, settings: Settings, timeout: int = 1800) -> tup
     "Run a notebook top to bottom in a fresh kernel with these settings (in its own folder) → (executed notebook, seconds, errors)."
     import nbformat
     from nbclient import NotebookClient
-    from nbclient.exceptions import CellExecutionError
+    from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
+    from jupyter_core.utils import run_sync
     nb = nbformat.read(str(path), as_version=4)
     slow = [c for c in nb.cells if c.cell_type == 'code' and re.match(r'#\|\s*slow\b', c.source)]
     for c in slow if settings.preset == 'smoke' else []:               # as the tests: `slow` cells run on lite and full
@@ -344,18 +373,20 @@ def execute_notebook(path: Path, settings: Settings, timeout: int = 1800) -> tup
     s = settings
     env = {**os.environ, 'EOL_PRESET': s.preset, 'EOL_SEED': str(s.seed), 'EOL_DATA_DIR': str(Path(s.data_dir).resolve()),
            'EOL_OUT_DIR': str(Path(s.out_dir).resolve()), 'EOL_DEVICE': s.device, 'PYTHONWARNINGS': 'ignore::FutureWarning'}
-    from jupyter_client import KernelManager
-    t0 = time.time()
+    from jupyter_client import AsyncKernelManager                    # nbclient's own kind: its cell timeout and its watch
+    t0, stopped = time.time(), []                                     # for a dead kernel work with it (not with the sync one)
     with tempfile.TemporaryDirectory() as sock:                       # the kernel talks over local sockets, not TCP ports
-        km = KernelManager(kernel_name='python3', transport='ipc', ip=str(Path(sock) / 'kernel'))
+        km = AsyncKernelManager(kernel_name='python3', transport='ipc', ip=str(Path(sock) / 'kernel'))
         client = NotebookClient(nb, km=km, timeout=timeout, resources={'metadata': {'path': str(path.parent)}})
         try: client.execute(env=env)
         except CellExecutionError: pass                               # its error output stays in the page, named below
+        except CellTimeoutError: stopped.append(f"a cell ran past {timeout} s and was stopped (the rest did not run)")
+        except DeadKernelError: stopped.append("its kernel died (out of memory?) and the rest did not run")
         finally:
-            if km.has_kernel: km.shutdown_kernel(now=True)
+            if km.has_kernel: run_sync(km.shutdown_kernel)(now=True)
     for c in slow:
         if 'skip-execution' in c.metadata.get('tags', []): c.metadata['tags'].remove('skip-execution')
-    return nb, round(time.time() - t0, 1), error_outputs(nb)
+    return nb, round(time.time() - t0, 1), error_outputs(nb) + stopped
 
 def _title(nb) -> tuple:
     first = _src(nb['cells'][0]).split(HEADER_START)[0].strip().splitlines()
@@ -394,7 +425,7 @@ def render_course(preset: Optional[str] = None, out=None, only: Optional[Sequenc
         print(f"[course] {p.stem} ...", end=' ', flush=True)
         nb, secs, errors = execute_notebook(p, s)
         title, desc = _title(nb)
-        (out / f'{p.stem}.html').write_text(page_html(nb, title))
+        save_text(page_html(nb, title), out / f'{p.stem}.html')   # whole or not at all, as every page here
         done[p.stem] = {'title': title, 'what': desc, 'seconds': secs, 'errors': errors}
         print(f"{secs} s" + (f"  ERRORS: {errors}" if errors else ''), flush=True)
     old = json.loads((out / 'timings.json').read_text()) if (out / 'timings.json').exists() else {}
@@ -404,13 +435,13 @@ def render_course(preset: Optional[str] = None, out=None, only: Optional[Sequenc
                    + ''.join(f'<li>{x}</li>' for x in table.get(k, {}).get('learn', [])) + f'</ul></td>'
                    f'<td>{v["seconds"]:.0f} s</td><td>{"<b>errors</b>" if v["errors"] else "ok"}</td></tr>'
                    for k, v in sorted(meta.items()))
-    (out / 'index.html').write_text(
+    save_text(
         f'<!doctype html><html><head><meta charset="utf-8"><title>emotion_omni_lite: the course</title>'
         f'<style>body{{font-family:sans-serif;max-width:70em;margin:2em auto}}td{{vertical-align:top;padding:.4em;'
         f'border-bottom:1px solid #ddd}}</style></head><body><h1>emotion_omni_lite: the course ({s.preset})</h1>'
         f'<p>Each lesson as it ran on this machine, with its figures and sounds. The seconds are the notebook run top '
         f'to bottom once the runs it reads existed.</p><table><tr><th>notebook</th><th>what it teaches</th>'
-        f'<th>time</th><th>run</th></tr>{rows}</table></body></html>')
+        f'<th>time</th><th>run</th></tr>{rows}</table></body></html>', out / 'index.html')
     if record:
         _record_minutes(root, s.preset, {k: v['seconds'] for k, v in done.items() if not v['errors']})
     bad = {k: v['errors'] for k, v in done.items() if v['errors']}

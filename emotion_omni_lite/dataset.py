@@ -685,7 +685,9 @@ def external_rows(cfg: OmniConfig, manifest, seed: int = 0) -> list:
                          reply_path=str(paths['reply_audio']), query_seconds=round(secs['query_audio'], 4),
                          reply_seconds=round(secs['reply_audio'], 4), units=units))
     if problems:
-        raise ConfigError(f"{manifest}: {len(problems)} line(s) cannot be used, nothing was written:\n  "
+        n = len({p.split(':')[0] for p in problems})                   # lines, each with one or more problems
+        raise ConfigError(f"{manifest}: {n} line(s) cannot be used{f' ({len(problems)} problems)' if len(problems) > n else ''}, "
+                          "nothing was written:\n  "
                           + '\n  '.join(problems[:12]) + (f"\n  … and {len(problems) - 12} more" if len(problems) > 12 else '')
                           + "\nFix those lines (or leave them out of the manifest) and build again.")
     if not any(r['split'] == 'train' for r in rows): raise ConfigError(f"{manifest}: no line is in the training split")

@@ -1,5 +1,5 @@
 "The course: headers in step with nbs/course.json, packed runs that restore as current, pages that work offline."
-import json, shutil, tarfile
+import json, re, shutil, tarfile
 from pathlib import Path
 
 import pytest
@@ -40,6 +40,12 @@ def test_drift_is_found_and_fixed(tmp_path):
     assert sync_headers(tmp_path) == ['10_adapter'] and sync_headers(tmp_path, check=True) == []
     shutil.copy(ROOT / 'nbs' / '12_decoder.ipynb', tmp_path / 'nbs')           # a notebook the table does not know
     with pytest.raises(ConfigError, match='12_decoder'): sync_headers(tmp_path, check=True)
+    p2 = tmp_path / 'nbs' / '02_audio.ipynb'                                  # drift in one, broken JSON in a later one:
+    (tmp_path / 'nbs' / '12_decoder.ipynb').unlink(); p2.write_text(json.dumps(nb := {**json.loads(p2.read_text()), 'cells':
+        [c for c in json.loads(p2.read_text())['cells'] if not ''.join(c['source']).startswith(SETUP_MARK)]}))
+    p.write_text(p.read_text()[:-40])
+    with pytest.raises(ConfigError, match=r"10_adapter\.ipynb is not a notebook's JSON .*restore it"): sync_headers(tmp_path)
+    assert json.loads(p2.read_text()) == nb                                   # refused before any notebook was rewritten
 
 
 def test_pack_unpack_restores_current_runs(smoke_settings, smoke_cfg, tmp_path):
@@ -153,3 +159,79 @@ def test_a_broken_table_is_named(tmp_path):
     with pytest.raises(ConfigError, match="02_audio"): course_table(tmp_path)
     (tmp_path / 'nbs' / 'course.json').write_text('{"notebooks": ')
     with pytest.raises(ConfigError, match='cannot be read'): course_table(tmp_path)
+
+
+def _repack(src: Path, dst: Path, meta_change=lambda m: m, keep=lambda name: True, extra=()):
+    "A copy of packed run `src` with its pack.json changed, some members left out and `extra` (name, bytes) added."
+    import io, json
+    with tarfile.open(src) as a, tarfile.open(dst, 'w') as b:
+        for m in a.getmembers():
+            data = a.extractfile(m).read()
+            if m.name == 'pack.json': data = json.dumps(meta_change(json.loads(data))).encode(); m.size = len(data)
+            elif not keep(m.name): continue
+            b.addfile(m, io.BytesIO(data))
+        for name, data in extra:
+            info = tarfile.TarInfo(name); info.size = len(data); b.addfile(info, io.BytesIO(data))
+    return dst
+
+
+def test_an_unpack_is_both_folders_or_neither_and_a_hostile_or_partial_pack_is_refused_first(smoke_settings, smoke_cfg, tmp_path, monkeypatch):
+    "The runs' rename failing after the data's puts both old folders back; names outside data/ and runs/, unknown stages and a stage whose files were dropped are refused, nothing written and no folder made."
+    import errno, os
+    ensure_stages(list(STAGES), smoke_cfg, smoke_settings)
+    archive = pack_run(tmp_path / 'lab.tar', settings=smoke_settings)
+    there = get_settings(preset='smoke', data_dir=str(tmp_path / 'drive' / 'data'), out_dir=str(tmp_path / 'drive' / 'runs'), device='cpu')
+    unpack_run(archive, there)
+    (Path(there.run_path) / 'my_own_study').mkdir(); (Path(there.run_path) / 'my_own_study' / 'notes.txt').write_text('mine')
+    before = sorted(p.relative_to(tmp_path) for p in (tmp_path / 'drive').rglob('*'))
+    real = os.replace
+    def runs_fail(src, dst):                                            # the data went in; the runs' rename fails
+        if Path(dst) == Path(there.run_path) and Path(src).name == 'runs': raise OSError(errno.EIO, 'I/O error', str(dst))
+        return real(src, dst)
+    monkeypatch.setattr(os, 'replace', runs_fail)
+    with pytest.raises(OSError, match='I/O error'): unpack_run(archive, there, overwrite=True)
+    monkeypatch.undo()
+    assert sorted(p.relative_to(tmp_path) for p in (tmp_path / 'drive').rglob('*')) == before   # the old data and runs, both
+    empty = get_settings(preset='smoke', data_dir=str(tmp_path / 'e' / 'data'), out_dir=str(tmp_path / 'e' / 'runs'), device='cpu')
+    def with_file(name):
+        def change(m): m['files'][name] = {'bytes': 4, 'sha256': '0' * 64}; return m
+        return change
+    cases = {'an absolute name': (_repack(archive, tmp_path / 'abs.tar', with_file('/tmp/evil'), extra=[('/tmp/evil', b'evil')]),
+                                  "names '/tmp/evil', outside the data and runs folders"),
+             'a name that climbs out': (_repack(archive, tmp_path / 'up.tar', with_file('runs/../../evil'),
+                                                extra=[('runs/../../evil', b'evil')]), "names 'runs/../../evil', outside"),
+             'a stage of another kit': (_repack(archive, tmp_path / 'new.tar', lambda m: {**m, 'stages': {**m['stages'], 'stage3': 'x'}}),
+                                        'holds stage(s) stage3 this kit does not have'),
+             "a stage's files dropped": (_repack(archive, tmp_path / 'drop.tar',
+                                                 lambda m: {**m, 'files': {k: v for k, v in m['files'].items() if not k.startswith('runs/stage2/')}},
+                                                 keep=lambda n: not n.startswith('runs/stage2/')),
+                                         'names stage2 as finished, but they are not in it whole: nothing was changed')}
+    for what, (bad, said) in cases.items():
+        with pytest.raises(ConfigError, match=re.escape(said)): unpack_run(bad, empty)
+        assert not (tmp_path / 'e').exists(), what                       # no folder made, nothing written
+        assert not (tmp_path / 'evil').exists() and not Path('/tmp/evil').exists(), what
+
+
+def test_a_pack_holds_finished_runs_only_and_never_itself(smoke_settings, smoke_cfg, tmp_path):
+    ensure_stages(list(STAGES), smoke_cfg, smoke_settings)
+    inside = Path(smoke_settings.run_path) / 'lab.tar'                  # an archive written into the runs it packs
+    try:
+        first = read_pack(pack_run(inside, settings=smoke_settings))
+        again = read_pack(pack_run(inside, settings=smoke_settings, overwrite=True))
+        assert 'runs/lab.tar' not in again['files'] and again['files'] == first['files']
+    finally: inside.unlink(missing_ok=True)
+    with pytest.raises(ConfigError, match='is a folder: name the archive'): pack_run(tmp_path, settings=smoke_settings)
+
+
+def test_a_cell_past_its_time_and_a_dead_kernel_end_that_notebook_and_are_named(tmp_path):
+    "`eol course` stops a cell at its timeout and notices a kernel that died (either once waited for ever), naming both."
+    import nbformat
+    from emotion_omni_lite.course import execute_notebook
+    s = get_settings(preset='smoke', data_dir=str(tmp_path / 'd'), out_dir=str(tmp_path / 'r'), device='cpu')
+    said = {}
+    for name, src in (('slow', 'import time; time.sleep(60)'), ('dies', 'import os; os._exit(1)'), ('fine', 'x = 1')):
+        nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(src), nbformat.v4.new_code_cell('print("after")')])
+        nbformat.write(nb, str(tmp_path / f'{name}.ipynb'))
+        said[name] = execute_notebook(tmp_path / f'{name}.ipynb', s, timeout=3)[2]
+    assert said == {'slow': ['a cell ran past 3 s and was stopped (the rest did not run)'],
+                    'dies': ['its kernel died (out of memory?) and the rest did not run'], 'fine': []}

@@ -900,7 +900,7 @@ def test_every_problem_of_every_manifest_line_is_said_from_the_headers(tmp_path)
     assert 'line 7: query_audio' in said and 'is 50 ms long; speech needs at least 100 ms' in said
     assert f'line 8: query_audio {tmp_path / "long.wav"} is {cfg.audio.max_seconds + 2:.1f} s long, more than' in said
     assert f'line 9: reply_units {tmp_path / "many.json"}: {cfg.decoder.max_units + 1} tokens, more than the' in said
-    assert '6 line(s) cannot be used, nothing was written' in said
+    assert '5 line(s) cannot be used (6 problems), nothing was written' in said
 
 
 def test_a_manifest_says_each_broken_json_line_and_a_wrong_separator(tmp_path):

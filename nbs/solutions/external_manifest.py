@@ -7,7 +7,8 @@ The three good lines become a dataset whose units are the files' tokens; the aud
 broken manifest is refused whole, each line with its problem, and nothing is written. The rate check reads the
 reply's duration: `units.rate_hz` tokens a second within a quarter, so a file of another tokenizer (or of another
 reply) shows. Run on `lite`: three lines read in under 0.1 s, their units exactly the files'; the broken manifest
-gives 3 problems, one per line (token 517 outside [0, 512); missing.npy; 393 tokens for 5.26 s, 74.7 a second).
+refuses all 3 lines (token 517 outside [0, 512); missing.npy; 393 tokens for 5.26 s, 74.7 a second, which is also
+more than the 200 tokens stage 2 learns to speak: every problem of a line is said).
 """
 import json, tempfile
 from pathlib import Path
