@@ -5,7 +5,8 @@ centroid), and through the run's trained vocoder.
 Reads a finished lite run (seed 0: the kit's own `data/` and `runs/`; other seeds under `--root`). Codebooks are fitted
 here on the training replies (every second one), so any size can be compared without rebuilding the data.
 
-    .venv/bin/python benchmarks/bench_units.py [--seed 0] [--root runs/seeds] [--units 128 256 512] [--n 150] [--run-units N]
+    .venv/bin/python benchmarks/bench_units.py [--seed 0] [--root runs/seeds] [--units 128 256 512] [--n 150]
+                                               [--run-units N]
 """
 import argparse, os
 from collections import Counter

@@ -134,7 +134,9 @@ def _check_complete(p: Path, extra_info: str):
 
 def _unread_container(p: Path) -> str:
     "What a file's first bytes say it is when it is one of the formats libsndfile never reads, else '': MP4 / M4A (AAC: a phone's voice memo), raw AAC, WebM / Matroska (a browser's recording)."
-    with open(p, 'rb') as f: head = f.read(12)
+    try:
+        with open(p, 'rb') as f: head = f.read(12)
+    except OSError: return ''                                           # unreadable: the caller's own message says so
     if head[4:8] == b'ftyp': return 'an MP4 / M4A file (AAC audio)'
     if head[:4] == b'\x1aE\xdf\xa3': return 'a WebM / Matroska file'
     if len(head) > 1 and head[0] == 0xFF and head[1] & 0xF6 == 0xF0: return 'an AAC file'   # ADTS: MPEG-4 audio, not MP3's layer III

@@ -25,8 +25,8 @@ from .course import CourseError, pack_run, read_pack, render_course, repo_root, 
 
 # %% auto #0
 __all__ = ['MODULES', 'PIPELINE', 'runner', 'train_stage', 'ensure_stages', 'evaluate_stage', 'Task', 'plan_tasks',
-           'default_jobs', 'run_tasks', 'check_launch', 'missing_pretrained', 'run_pipeline', 'build_parser', 'main',
-           'run_script', 'end_process_group']
+           'default_jobs', 'run_tasks', 'check_launch', 'stages_read', 'missing_pretrained', 'run_pipeline',
+           'build_parser', 'main', 'run_script', 'end_process_group']
 
 # %% ../nbs/91_cli.ipynb #7fb68269
 MODULES = {m.__name__.rsplit('.', 1)[-1]: m for m in (dataset, semantic_encoder, emotion_encoder, text_llm, stage1, vocoder, stage2)}
@@ -205,14 +205,19 @@ def check_launch(cfg: OmniConfig, device: str, stages=None):
                               + f". Set both to 1 in a [emotion_omni_lite.{cfg.preset}] section of settings.ini (use more GPUs "
                               "for the batch), or launch with FSDP")
 
-def missing_pretrained(cfg: OmniConfig, stages=None) -> list:
-    "The pretrained checkpoints the run of `stages` (default: the whole job) loads that are not here — a config not in the local folder or the hub cache (offline) — each said as its loader says it."
-    todo, seen, out = [n for n in (stages or PIPELINE) if n in STAGES], set(), {}
+def stages_read(cfg: OmniConfig, stages=None) -> set:
+    "The stages a run of `stages` (default: the whole job) makes or reads: those, every one they depend on, and the evaluation's."
+    todo, seen = [n for n in (stages or PIPELINE) if n in STAGES], set()
     if 'eval' in (stages or PIPELINE): todo += list(eval_stages(cfg))
-    while todo:                                                        # the stages run and every one they read
+    while todo:
         n = todo.pop()
         if n in seen: continue
         seen.add(n); todo += list(STAGES[n].depends)
+    return seen
+
+def missing_pretrained(cfg: OmniConfig, stages=None) -> list:
+    "The pretrained checkpoints the run of `stages` (default: the whole job) loads that are not here — a config not in the local folder or the hub cache (offline) — each said as its loader says it."
+    seen, out = stages_read(cfg, stages), {}
     for n in STAGES:                                                   # in the table's order, each checkpoint once
         if n in seen and (src := pretrained_source(n, cfg)): out.setdefault(f"{STAGES[n].pretrained}.pretrained", src)
     problems = []
@@ -241,8 +246,9 @@ def run_pipeline(preset: str | None = None, force: bool = False, stages=None, jo
         print(f"pretrained parts: the ablation stages are left out ({', '.join(n for n in STAGES if STAGES[n].overrides)}); "
               "name them with --stages to train them")
     dev = run_device(s)                                                # a device that is not there: said now, not a stage later
-    if uses_pretrained(cfg) and dev == 'cpu' and s.device == 'auto':
-        some = next(src for n in STAGES if (src := pretrained_source(n, cfg)))
+    loads = [src for n in STAGES if n in stages_read(cfg, stages) and (src := pretrained_source(n, cfg))]
+    if loads and dev == 'cpu' and s.device == 'auto':                  # (the dataset alone loads none: it may be built here)
+        some = loads[0]
         raise ConfigError(f"preset '{s.preset}': torch sees no GPU here (no CUDA or MPS device), and the pretrained parts "
                           f"({some} among them) would load and train on this CPU for days: run it on a machine with a "
                           "GPU, or set device = cpu (settings.ini, or EOL_DEVICE=cpu) to run it on the CPU on purpose")

@@ -216,8 +216,9 @@ def pack_run(archive, preset: Optional[str] = None, settings: Optional[Settings]
             for name, p in files: tar.add(p, arcname=name, recursive=False)
         os.replace(tmp, archive)
     except OSError as e:                                               # a full disk, a folder that refuses files: said
-        raise ConfigError(f"{archive}: the archive could not be written ({e.strerror or type(e).__name__}); nothing was left "
-                          "there: choose another place for it, with room for the run") from None
+        raise ConfigError(f"{archive}: the archive could not be written ({e.strerror or type(e).__name__}"
+                          f"{f': {e.filename}' if e.filename else ''}); nothing was left there: choose another place for it, "
+                          "with room for the run, and pack again") from None
     finally: tmp.unlink(missing_ok=True)
     return archive
 
@@ -304,10 +305,20 @@ def unpack_run(archive, settings: Optional[Settings] = None, overwrite: bool = F
                 bad = [n for n in meta['stages'] if stage_state(n, cfg, s) != 'done']
                 if bad: raise ConfigError(f"{archive} names {', '.join(bad)} as finished, but they are not in it whole: nothing was "
                                           "changed; pack the run again")
-            except BaseException:
-                for top in reversed(swapped): os.replace(dest[top], near[top] / top)   # the new ones out …
-                for top, n in near.items():
-                    if (n / 'replaced').exists() and not dest[top].exists(): os.replace(n / 'replaced', dest[top])   # … the old back
+            except BaseException as e:
+                for top in reversed(swapped):                           # the new ones out …
+                    try: os.replace(dest[top], near[top] / top)
+                    except OSError: pass                                # (then the old one stays set aside, below)
+                for top, n in near.items():                             # … the old ones back
+                    if (n / 'replaced').exists() and not dest[top].exists():
+                        try: os.replace(n / 'replaced', dest[top])
+                        except OSError: pass
+                kept = [n / 'replaced' for top, n in near.items() if (n / 'replaced').exists() and not dest[top].exists()]
+                if kept:                                                # never deleted: said, with where they are
+                    near = {top: n for top, n in near.items() if n / 'replaced' not in kept}
+                    raise ConfigError(f"{archive}: unpacking failed ({type(e).__name__}: {e}) and the folders it replaced could "
+                                      f"not be put back: they are kept whole in {', '.join(map(str, kept))}; move them back to "
+                                      f"{', '.join(str(dest[t]) for t in dest)} by hand") from e
                 raise
         finally:
             for t in [stage_dir, *near.values()]: shutil.rmtree(t, ignore_errors=True)

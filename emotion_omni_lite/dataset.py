@@ -4,7 +4,7 @@
 
 # %% ../nbs/05_dataset.ipynb #45a0bb63
 from __future__ import annotations
-import hashlib, io, json, multiprocessing as mp, shutil, time, warnings, zlib
+import hashlib, io, itertools, json, multiprocessing as mp, shutil, time, warnings, zlib
 from pathlib import Path
 from typing import Optional, Sequence
 
@@ -542,10 +542,13 @@ def read_manifest(path) -> list:
         warnings.warn(f"units.manifest {path}: {note}", stacklevel=2)
     rows = []
     if path.suffix.lower() == '.csv':                                  # a header cell ' Query_Audio ' is the column query_audio
-        reader = csv.DictReader(io.StringIO(text, newline=''))         # a quoted cell may hold a line break, or U+2028
-        reader.fieldnames; start = reader.line_num + 1                 # the header read: the first row's line
-        for r in reader:
-            rows.append({**{(k or '').strip().lower(): v for k, v in r.items()}, '_line': start}); start = reader.line_num + 1
+        reader = csv.reader(io.StringIO(text, newline=''))             # a quoted cell may hold a line break, or U+2028
+        header = [(k or '').strip().lower() for k in next(reader, [])]
+        start = reader.line_num + 1                                    # the line the next row begins on, blank rows counted
+        for cells in reader:
+            if cells:                                                  # a short row's missing cells are None, as in DictReader
+                rows.append({**dict(itertools.zip_longest(header, cells[:len(header)])), '_line': start})
+            start = reader.line_num + 1
     else:
         bad = []
         for i, line in enumerate(text.split('\n'), 1):                 # JSON strings may hold U+2028: only \n ends a line

@@ -191,22 +191,23 @@ def stage_memory(cfg: OmniConfig, stage: str, **shapes) -> dict:
     mp = getattr(cfg.stages, stage).mixed_precision
     frozen_bytes = 2 if mp != 'no' else 4                              # a frozen part in its checkpoint's bf16 (fp32 without mixed precision)
     act = activation_bytes(cfg, stage, batch=1, **shapes)              # per example: activations grow with the micro-batch
-    return {'batch': getattr(cfg.stages, stage).batch_size, 'grad_accum': getattr(cfg.stages, stage).grad_accum,
+    tc = getattr(cfg.stages, stage)
+    return {'batch': tc.batch_size, 'micro_batches': tc.grad_accum * getattr(tc, 'length_groups', 1),   # grad_accum × length_groups
             'trainable': trains, 'frozen': frozen,
             'weights': frozen * frozen_bytes + trains * 4, 'gradients': trains * 4, 'optimizer': trains * 8,
             'autocast_copies': trains * 2 if mp != 'no' else 0,
             'activations_per_example': act['all'], 'checkpointed_per_example': act['checkpointed']}
 
 def per_gpu_bytes(m: dict, gpus: int, shard: bool, checkpointing: bool) -> float:
-    "What one of `gpus` GPUs holds: ZeRO-3 / FSDP (`shard`) splits weights, gradients and optimizer state; each GPU's batch/gpus examples go through in `grad_accum` micro-batches, whose activations are held one at a time."
+    "What one of `gpus` GPUs holds: ZeRO-3 / FSDP (`shard`) splits weights, gradients and optimizer state; each GPU's batch/gpus examples go through in `micro_batches` (grad_accum × length_groups), whose activations are held one at a time."
     states = m['weights'] + m['gradients'] + m['optimizer'] + m['autocast_copies']
-    micro = max(1, m['batch'] // (gpus * m.get('grad_accum', 1)))      # examples in one micro-batch
+    micro = max(1, m['batch'] // (gpus * m.get('micro_batches', 1)))      # examples in one micro-batch
     act = m['checkpointed_per_example' if checkpointing else 'activations_per_example'] * micro
     return (states / gpus if shard else states) + act
 
 def gpus_needed(m: dict, gib: float, shard: bool, checkpointing: bool) -> Optional[int]:
     "The fewest GPUs of `gib` GiB (a power of two over which the global batch splits into whole micro-batches: `fit`'s rule) the stage fits on, or None."
-    n, accum = 1, m.get('grad_accum', 1)
+    n, accum = 1, m.get('micro_batches', 1)
     while n * accum <= m['batch']:
         if m['batch'] % (n * accum) == 0 and per_gpu_bytes(m, n, shard, checkpointing) <= GPU_HEADROOM * gib * 2**30: return n
         n *= 2
@@ -257,9 +258,8 @@ def format_memory(plan: dict, cfg: OmniConfig) -> str:
     for st, p in plan.items():
         lines.append(f"{st:8s} {p['batch']:5d} " + ' '.join(g(p['gib'][k]) for k in ('weights', 'gradients', 'optimizer', 'autocast_copies'))
                      + f" {g(p['gib_activations'])} {g(p['gib_activations_checkpointed'])}")
-    accum = ', '.join(f"{st} {p.get('grad_accum', 1)}" for st, p in plan.items())
-    lines += ['', f"GPUs needed (fewest, a power of two; each GPU's share of the batch in grad_accum micro-batches: {accum}; "
-              "'-': does not fit)", '',
+    accum = ', '.join(f"{st} {p.get('micro_batches', 1)}" for st, p in plan.items())
+    lines += ['', f"GPUs needed (fewest, a power of two; micro-batches a step: {accum}; '-': does not fit)", '',
               f"{'stage':8s} {'plan':30s} " + ' '.join(f"{str(x) + ' GB':>7s}" for x in GPU_GIB)]
     for st, p in plan.items():
         for name, _, _ in PLANS:

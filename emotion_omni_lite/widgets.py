@@ -419,9 +419,12 @@ class ProbePanel:
             key, f = next(iter(files.items()))
             name = (f.get('metadata') or {}).get('name') or key
         else: f = files[0]; name = f.get('name', 'upload.wav')
-        content = f['content']
-        self.upload.value = type(self.upload.value)()                   # read once (emptied: a tuple, ipywidgets 7's dict): the
-        self.load_upload(content, name)                                 # same file again is a new upload, not kept in saved state
+        self.load_upload(f['content'], name)
+        try: self.upload.value = ()                                     # read once, then emptied: the same file again is a new
+        except Exception:                                               # upload, and its bytes stay out of the saved state
+            self.upload.set_trait('value', {})                          # ipywidgets 7 (Colab): a read-only dict, and the bytes
+            for k in ('data', 'metadata'):                              # in its synced lists
+                if self.upload.has_trait(k): setattr(self.upload, k, [])
 
     def _on_take(self, data: bytes):
         "A recording from the record button: one with no samples says so, the rest goes through `load_upload`."

@@ -212,8 +212,16 @@ def test_an_unpack_is_both_folders_or_neither_and_a_hostile_or_partial_pack_is_r
         assert not (tmp_path / 'evil').exists() and not Path('/tmp/evil').exists(), what
 
 
-def test_a_pack_holds_finished_runs_only_and_never_itself(smoke_settings, smoke_cfg, tmp_path):
+def test_a_pack_holds_finished_runs_only_and_never_itself(smoke_settings, smoke_cfg, tmp_path, monkeypatch):
+    "A stage that is not finished is left out, its folder too (and named in pack.json); an archive written into the runs it packs is not packed into the next one."
+    from emotion_omni_lite import course
     ensure_stages(list(STAGES), smoke_cfg, smoke_settings)
+    real = course.stage_state
+    monkeypatch.setattr(course, 'stage_state', lambda n, *a, **k: 'damaged' if n == 'stage2_no_adaln' else real(n, *a, **k))
+    meta = read_pack(pack_run(tmp_path / 'part.tar', settings=smoke_settings))
+    assert meta['not_packed'] == {'stage2_no_adaln': 'damaged'} and 'stage2_no_adaln' not in meta['stages']
+    assert not [n for n in meta['files'] if n.startswith('runs/stage2_no_adaln/')] and any(n.startswith('runs/stage2/') for n in meta['files'])
+    monkeypatch.undo()
     inside = Path(smoke_settings.run_path) / 'lab.tar'                  # an archive written into the runs it packs
     try:
         first = read_pack(pack_run(inside, settings=smoke_settings))
@@ -235,3 +243,24 @@ def test_a_cell_past_its_time_and_a_dead_kernel_end_that_notebook_and_are_named(
         said[name] = execute_notebook(tmp_path / f'{name}.ipynb', s, timeout=3)[2]
     assert said == {'slow': ['a cell ran past 3 s and was stopped (the rest did not run)'],
                     'dies': ['its kernel died (out of memory?) and the rest did not run'], 'fine': []}
+
+
+def test_an_unpack_whose_rollback_fails_keeps_the_old_folders_and_says_where(smoke_settings, smoke_cfg, tmp_path, monkeypatch):
+    "The runs' rename fails, then putting the old data back fails too: the old data are never deleted, and the message says where they are."
+    import errno, os
+    ensure_stages(list(STAGES), smoke_cfg, smoke_settings)
+    archive = pack_run(tmp_path / 'lab.tar', settings=smoke_settings)
+    there = get_settings(preset='smoke', data_dir=str(tmp_path / 'drive' / 'data'), out_dir=str(tmp_path / 'drive' / 'runs'), device='cpu')
+    unpack_run(archive, there)
+    (Path(there.data_path) / 'mine.txt').write_text('my notes')
+    real = os.replace
+    def fails(src, dst):
+        if Path(dst) == Path(there.run_path) and Path(src).name == 'runs': raise OSError(errno.EIO, 'I/O error', str(dst))
+        if Path(src).name == 'replaced' and Path(dst) == Path(there.data_path): raise OSError(errno.EIO, 'I/O error', str(dst))
+        return real(src, dst)
+    monkeypatch.setattr(os, 'replace', fails)
+    with pytest.raises(ConfigError, match=r'could not be put back: they are kept whole in (\S+replaced); move them back') as e:
+        unpack_run(archive, there, overwrite=True)
+    monkeypatch.undo()
+    kept = Path(re.search(r'kept whole in (\S+replaced);', str(e.value))[1])
+    assert (kept / 'mine.txt').read_text() == 'my notes'                   # the old data, whole, where the message says

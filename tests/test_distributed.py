@@ -170,6 +170,9 @@ def test_a_launch_fit_would_refuse_and_a_full_run_without_a_gpu_are_refused_befo
     monkeypatch.setattr(cli, 'run_device', lambda s: 'cuda')
     cli.check_launch(cli.get_config('full'), 'cuda')                    # full's stages take one micro-batch a step: it goes on
     assert not (tmp_path / 'data').exists() and not (tmp_path / 'runs').exists()   # nothing made
+    monkeypatch.delenv('ACCELERATE_USE_DEEPSPEED'); monkeypatch.setattr(cli, 'run_device', lambda s: 'cpu')
+    with pytest.raises(ConfigError) as e: cli.run_pipeline('full', stages=['data'], jobs=1)   # the dataset alone: no GPU needed
+    assert 'no GPU' not in str(e.value) and 'units.manifest' in str(e.value)   # it goes on, to the manifest it lacks
 
 
 def test_a_full_run_names_every_missing_checkpoint_before_any_work(tmp_path, monkeypatch):

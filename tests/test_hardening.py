@@ -911,6 +911,8 @@ def test_a_manifest_says_each_broken_json_line_and_a_wrong_separator(tmp_path):
     with pytest.raises(ConfigError) as e: external_rows(get_config('smoke'), f)
     assert '2 line(s) are not JSON objects' in str(e.value) and 'line 2: not JSON' in str(e.value)
     assert 'line 4: a JSON object per line, got list' in str(e.value)    # both, and the U+2028 inside a string is no break
+    f = tmp_path / 'b.csv'; f.write_text(MANIFEST_COLUMNS + '\n\nq.wav,Hi.,bored,r.wav,Oh!,happy,r.json\n')   # a blank line first
+    with pytest.raises(ConfigError, match="line 3: user_emotion 'bored'"): external_rows(get_config('smoke'), f)
     f = tmp_path / 's.csv'; f.write_text(MANIFEST_COLUMNS.replace(',', ';') + '\nq.wav;Hi.;happy;r.wav;Oh!;happy;r.json\n')
     with pytest.raises(ConfigError, match=r"separated by ';': a CSV manifest is separated by commas"): external_rows(get_config('smoke'), f)
 

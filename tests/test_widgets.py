@@ -427,3 +427,17 @@ def test_a_refused_recording_names_the_fix_for_its_cause():
         advice = mic_advice(said)
         assert advice.startswith(f'No recording: {said}.') and fix in advice and 'upload a file' in advice
         assert sum(f in advice for f in ('ssh -L', 'connect a microphone', 'site settings')) == 1, advice   # one cause, one fix
+
+
+def test_an_upload_on_ipywidgets_7_is_read_and_emptied():
+    "Colab's ipywidgets 7: the upload's value is a read-only dict (set by the widget itself) with the bytes in synced lists; the file is heard, then all of it emptied."
+    import traitlets
+    class Seven(traitlets.HasTraits):                                   # FileUpload's traits in ipywidgets 7
+        value = traitlets.Dict(read_only=True)
+        data, metadata = traitlets.List(), traitlets.List()
+    p = ProbePanel(cue_parts(), live=True)
+    up = p.upload = Seven(); up.observe(p._on_upload, 'value')
+    content = wav_file(0.3 * np.sin(2 * np.pi * 180 * np.arange(16000) / 16000))
+    up.data, up.metadata = [content], [{'name': 'hum.wav'}]
+    up.set_trait('value', {'hum.wav': {'metadata': {'name': 'hum.wav'}, 'content': content}})   # as the widget does
+    assert 'using hum.wav (1.0 s)' in p.upload_status.value and up.value == {} and up.data == [] and up.metadata == []
