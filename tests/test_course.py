@@ -175,13 +175,20 @@ def _repack(src: Path, dst: Path, meta_change=lambda m: m, keep=lambda name: Tru
     return dst
 
 
-def test_an_unpack_is_both_folders_or_neither_and_a_hostile_or_partial_pack_is_refused_first(smoke_settings, smoke_cfg, tmp_path, monkeypatch):
-    "The runs' rename failing after the data's puts both old folders back; names outside data/ and runs/, unknown stages and a stage whose files were dropped are refused, nothing written and no folder made."
-    import errno, os
+@pytest.fixture
+def unpacked(smoke_settings, smoke_cfg, tmp_path):
+    "The smoke runs packed into tmp_path/lab.tar and unpacked into tmp_path/drive → (archive, the settings there)."
     ensure_stages(list(STAGES), smoke_cfg, smoke_settings)
     archive = pack_run(tmp_path / 'lab.tar', settings=smoke_settings)
     there = get_settings(preset='smoke', data_dir=str(tmp_path / 'drive' / 'data'), out_dir=str(tmp_path / 'drive' / 'runs'), device='cpu')
     unpack_run(archive, there)
+    return archive, there
+
+
+def test_an_unpack_is_both_folders_or_neither_and_a_hostile_or_partial_pack_is_refused_first(unpacked, tmp_path, monkeypatch):
+    "The runs' rename failing after the data's puts both old folders back; names outside data/ and runs/, unknown stages and a stage whose files were dropped are refused, nothing written and no folder made."
+    import errno, os
+    archive, there = unpacked
     (Path(there.run_path) / 'my_own_study').mkdir(); (Path(there.run_path) / 'my_own_study' / 'notes.txt').write_text('mine')
     before = sorted(p.relative_to(tmp_path) for p in (tmp_path / 'drive').rglob('*'))
     real = os.replace
@@ -245,13 +252,10 @@ def test_a_cell_past_its_time_and_a_dead_kernel_end_that_notebook_and_are_named(
                     'dies': ['its kernel died (out of memory?) and the rest did not run'], 'fine': []}
 
 
-def test_an_unpack_whose_rollback_fails_keeps_the_old_folders_and_says_where(smoke_settings, smoke_cfg, tmp_path, monkeypatch):
+def test_an_unpack_whose_rollback_fails_keeps_the_old_folders_and_says_where(unpacked, monkeypatch):
     "The runs' rename fails, then putting the old data back fails too: the old data are never deleted, and the message says where they are."
     import errno, os
-    ensure_stages(list(STAGES), smoke_cfg, smoke_settings)
-    archive = pack_run(tmp_path / 'lab.tar', settings=smoke_settings)
-    there = get_settings(preset='smoke', data_dir=str(tmp_path / 'drive' / 'data'), out_dir=str(tmp_path / 'drive' / 'runs'), device='cpu')
-    unpack_run(archive, there)
+    archive, there = unpacked
     (Path(there.data_path) / 'mine.txt').write_text('my notes')
     real = os.replace
     def fails(src, dst):
