@@ -19,10 +19,10 @@ from .config import AudioConfig
 # %% auto #0
 __all__ = ['MIN_RATE', 'MAX_RATE', 'SILENCE_PEAK', 'SAMPLE_RATE', 'MIN_SECONDS', 'MIN_SAMPLES', 'FLOAT_PEAK_LIMIT', 'RATE_STEP',
            'KERNEL_LIMIT', 'STREAMED_SIZE', 'CLIP_LEVEL', 'CLIP_FRACTION', 'QUIET_PEAK', 'NOISE_COLORS', 'AUGMENT',
-           'CONDITIONS', 'AudioError', 'check_wave', 'resample', 'load_audio', 'check_speech', 'save_wav', 'log_mel',
-           'energy_contour', 'pitch_contour', 'pad_mels', 'cepstral_smooth', 'spectral_envelope', 'as_mels',
-           'pitch_step', 'shift_pitch', 'change_rate', 'colored_noise', 'add_noise', 'room_impulse', 'reverberate',
-           'gain_clip', 'tilt_eq', 'band_limit', 'AugmentRecipe', 'augment']
+           'CONDITIONS', 'AudioError', 'check_wave', 'resample', 'undecodable', 'load_audio', 'check_speech',
+           'save_wav', 'log_mel', 'energy_contour', 'pitch_contour', 'pad_mels', 'cepstral_smooth', 'spectral_envelope',
+           'as_mels', 'pitch_step', 'shift_pitch', 'change_rate', 'colored_noise', 'add_noise', 'room_impulse',
+           'reverberate', 'gain_clip', 'tilt_eq', 'band_limit', 'AugmentRecipe', 'augment']
 
 # %% ../nbs/02_audio.ipynb #e66c34f2
 class AudioError(ValueError):
@@ -142,6 +142,16 @@ def _unread_container(p: Path) -> str:
     if len(head) > 1 and head[0] == 0xFF and head[1] & 0xF6 == 0xF0: return 'an AAC file'   # ADTS: MPEG-4 audio, not MP3's layer III
     return ''
 
+def undecodable(p: Path, e: Exception) -> 'AudioError':
+    "The refusal of a file that did not decode (`e`, from soundfile): a phone's or browser's format named as such, anything else with its reason, not its path."
+    if kind := _unread_container(p):
+        return AudioError(p, f"is {kind}, a format the sound library here (libsndfile) does not decode",
+                          "convert it to wav, flac, ogg or mp3 (e.g. ffmpeg -i clip.m4a clip.wav), or record it as WAV")
+    why = str(e).strip().replace(f"Error opening {str(p)!r}: ", '').replace(str(p), p.name)
+    why = why if len(why) <= 120 else why[:119] + '…'
+    return AudioError(p, f"cannot be decoded ({type(e).__name__}: {why}); corrupt or unsupported format",
+                      "convert it to wav/flac/ogg/mp3 with a working tool")
+
 def load_audio(path_or_array: Union[str, Path, np.ndarray, torch.Tensor], sr: int = SAMPLE_RATE, orig_sr: int = None,
                max_seconds: Optional[float] = None) -> torch.Tensor:
     "A float32 mono tensor [T] at `sr` from a file or an array (an array is at `orig_sr`, default `sr`); a file longer than `max_seconds` is refused unread."
@@ -158,14 +168,7 @@ def load_audio(path_or_array: Union[str, Path, np.ndarray, torch.Tensor], sr: in
                 _check_complete(p, fh.extra_info)
                 data, file_sr = fh.read(dtype='float32', always_2d=True), fh.samplerate   # [T, C]
         except AudioError: raise
-        except Exception as e:
-            if kind := _unread_container(p):                                 # a phone's or a browser's own format
-                raise AudioError(p, f"is {kind}, a format the sound library here (libsndfile) does not decode",
-                                 "convert it to wav, flac, ogg or mp3 (e.g. ffmpeg -i clip.m4a clip.wav), or record it as WAV") from None
-            why = str(e).strip().replace(f"Error opening {str(p)!r}: ", '').replace(str(p), p.name)   # the reason, not the path
-            why = why if len(why) <= 120 else why[:119] + '…'
-            raise AudioError(p, f"cannot be decoded ({type(e).__name__}: {why}); corrupt or unsupported format",
-                             "convert it to wav/flac/ogg/mp3 with a working tool") from None
+        except Exception as e: raise undecodable(p, e) from None
         w, src_sr = check_wave(data, file_sr, p, channels_last=True), file_sr   # soundfile gives [T, C], however many C
     else:
         a = path_or_array.detach().cpu().numpy() if torch.is_tensor(path_or_array) else path_or_array

@@ -246,7 +246,8 @@ def run_pipeline(preset: str | None = None, force: bool = False, stages=None, jo
         print(f"pretrained parts: the ablation stages are left out ({', '.join(n for n in STAGES if STAGES[n].overrides)}); "
               "name them with --stages to train them")
     dev = run_device(s)                                                # a device that is not there: said now, not a stage later
-    loads = [src for n in STAGES if n in stages_read(cfg, stages) and (src := pretrained_source(n, cfg))]
+    read = stages_read(cfg, stages)
+    loads = [src for n in STAGES if n in read and (src := pretrained_source(n, cfg))]
     if loads and dev == 'cpu' and s.device == 'auto':                  # (the dataset alone loads none: it may be built here)
         some = loads[0]
         raise ConfigError(f"preset '{s.preset}': torch sees no GPU here (no CUDA or MPS device), and the pretrained parts "

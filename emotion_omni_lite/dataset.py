@@ -13,7 +13,7 @@ import torch
 
 from .config import EMOTIONS, PRESETS, ConfigError, OmniConfig, Settings, get_settings, emotion_index
 from .audio import (MIN_SECONDS, SAMPLE_RATE, AudioError, _check_complete, augment, load_audio, save_wav, log_mel,
-                                     pitch_contour, energy_contour)
+                                     pitch_contour, energy_contour, undecodable)
 from .tts import TTS_ENGINES, engine_of, get_tts, private_espeak_copy, seed_espeak, speak, query_voices
 from .train import environment, save_json, share_with_group
 from .stages import StageLock, require_stage, stage_hash, train_command
@@ -663,10 +663,9 @@ def external_rows(cfg: OmniConfig, manifest, seed: int = 0) -> list:
             try:
                 with sf.SoundFile(str(paths[c])) as fh:                 # the header only: no samples are read
                     _check_complete(paths[c], fh.extra_info); secs[c] = fh.frames / fh.samplerate
-            except AudioError as e: bad(f"{c} {paths[c]} {e.problem} — {e.fix}")
-            except Exception as e:
-                why = str(e).strip().replace(f"Error opening {str(paths[c])!r}: ", '').replace(str(paths[c]), paths[c].name)[:120]
-                bad(f"{c} {paths[c]} cannot be read as audio ({type(e).__name__}: {why}) — convert it to wav/flac/ogg/mp3")
+            except Exception as e:                                      # cut short, or not decodable: said as load_audio says it
+                err = e if isinstance(e, AudioError) else undecodable(paths[c], e)
+                bad(f"{c} {paths[c]} {err.problem} — {err.fix}")
             else:
                 if secs[c] < MIN_SECONDS:
                     bad(f"{c} {paths[c]} is {secs[c] * 1000:.0f} ms long; speech needs at least {MIN_SECONDS * 1000:.0f} ms")

@@ -14,6 +14,7 @@ import numpy as np
 import soundfile as sf
 import torch
 import ipywidgets as W
+import traitlets
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 from IPython.display import display
@@ -421,7 +422,7 @@ class ProbePanel:
         else: f = files[0]; name = f.get('name', 'upload.wav')
         self.load_upload(f['content'], name)
         try: self.upload.value = ()                                     # read once, then emptied: the same file again is a new
-        except Exception:                                               # upload, and its bytes stay out of the saved state
+        except traitlets.TraitError:                                    # upload, and its bytes stay out of the saved state
             self.upload.set_trait('value', {})                          # ipywidgets 7 (Colab): a read-only dict, and the bytes
             for k in ('data', 'metadata'):                              # in its synced lists
                 if self.upload.has_trait(k): setattr(self.upload, k, [])
