@@ -108,8 +108,8 @@ class PretrainedEmotionEncoder(nn.Module):
 
     def forward(self, waves: torch.Tensor, lengths: Optional[torch.Tensor] = None) -> EmotionFeatures:
         B, S = waves.shape                                                 # [B, samples at 16 kHz]
-        lengths = torch.full((B,), S) if lengths is None else lengths
-        mask = (torch.arange(S)[None] < lengths[:, None]).long().to(waves.device)
+        lengths = torch.full((B,), S, device=waves.device) if lengths is None else lengths.to(waves.device)
+        mask = (torch.arange(S, device=waves.device)[None] < lengths[:, None]).long()
         w = self.layer_weights is not None
         out = self.backbone(waves, attention_mask=mask, output_hidden_states=w)
         if w: x = (torch.stack(out.hidden_states, 0) * self.layer_weights.softmax(0)[:, None, None, None]).sum(0)

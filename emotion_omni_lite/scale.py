@@ -124,7 +124,8 @@ def _stage1_forward(cfg: OmniConfig, layers: int, batch: int, speech_frames: int
     c = replace(cfg, llm=replace(cfg.llm, num_layers=layers))
     with torch.device('meta'), warnings.catch_warnings():
         warnings.simplefilter('ignore')
-        llm = add_lora(build_llm(c).to(dtype).requires_grad_(False), c).train()   # LoRA's own weights stay fp32, as they train
+        llm = add_lora(build_llm(c).to(dtype).requires_grad_(False), c).train().to(dtype)   # LoRA in the compute dtype: under
+        # autocast its matmuls run in bf16 and keep bf16 inputs (its fp32 weights' bf16 copies are counted apart)
         adapter, head = build_adapter(c).to(dtype), build_emotion_head(c).to(dtype)
         sem = torch.empty(batch, speech_frames, c.semantic_encoder.d_model, dtype=dtype)
         emo = torch.empty(batch, speech_frames, c.emotion_encoder.dim, dtype=dtype)
@@ -184,7 +185,7 @@ def activation_bytes(cfg: OmniConfig, stage: str, batch: int = 1, query_seconds:
 
 # %% ../nbs/90_scale.ipynb #52bf3ceb
 def stage_memory(cfg: OmniConfig, stage: str, **shapes) -> dict:
-    "Bytes stage `stage` holds while it trains on one GPU with its whole global batch: weights, gradients, optimizer, autocast copies, activations (and activations with checkpointing)."
+    "Bytes stage `stage` holds while it trains on one GPU with its whole global batch: weights, gradients, optimizer, autocast copies, the optimizer step's temporary, activations (and activations with checkpointing)."
     parts = count_parts(cfg)
     trains = sum(parts[p] for p in PARTS_PER_STAGE[stage]['trains'])
     frozen = parts['llm'] if stage == 'stage1' else 0                  # stage 2 reads cached reply states: no LLM on the GPU
@@ -196,14 +197,16 @@ def stage_memory(cfg: OmniConfig, stage: str, **shapes) -> dict:
             'trainable': trains, 'frozen': frozen,
             'weights': frozen * frozen_bytes + trains * 4, 'gradients': trains * 4, 'optimizer': trains * 8,
             'autocast_copies': trains * 2 if mp != 'no' else 0,
+            'optimizer_step': trains * 4,           # AdamW's step on a GPU (foreach) makes one fp32 temporary of every trainable weight
             'activations_per_example': act['all'], 'checkpointed_per_example': act['checkpointed']}
 
 def per_gpu_bytes(m: dict, gpus: int, shard: bool, checkpointing: bool) -> float:
-    "What one of `gpus` GPUs holds: ZeRO-3 / FSDP (`shard`) splits weights, gradients and optimizer state; each GPU's batch/gpus examples go through in `micro_batches` (grad_accum × length_groups), whose activations are held one at a time."
-    states = m['weights'] + m['gradients'] + m['optimizer'] + m['autocast_copies']
+    "What one of `gpus` GPUs holds at its peak: weights, gradients and AdamW's state throughout, and on top the larger of forward and backward (autocast's copies and one micro-batch's activations) and the optimizer's step (its temporary). ZeRO-3 / FSDP (`shard`) splits all but the activations; each GPU's batch/gpus examples go through in `micro_batches` (grad_accum × length_groups), whose activations are held one at a time."
+    split = gpus if shard else 1
     micro = max(1, m['batch'] // (gpus * m.get('micro_batches', 1)))      # examples in one micro-batch
     act = m['checkpointed_per_example' if checkpointing else 'activations_per_example'] * micro
-    return (states / gpus if shard else states) + act
+    held = (m['weights'] + m['gradients'] + m['optimizer']) / split
+    return held + max(m['autocast_copies'] / split + act, m.get('optimizer_step', 0) / split)
 
 def gpus_needed(m: dict, gib: float, shard: bool, checkpointing: bool) -> Optional[int]:
     "The fewest GPUs of `gib` GiB (a power of two over which the global batch splits into whole micro-batches: `fit`'s rule) the stage fits on, or None."
@@ -244,7 +247,7 @@ def memory_plan(cfg: OmniConfig, **shapes) -> dict:
     out = {}
     for st in ('stage1', 'stage2'):
         m = stage_memory(cfg, st, **shapes)
-        out[st] = {**m, 'gib': {k: m[k] / 2**30 for k in ('weights', 'gradients', 'optimizer', 'autocast_copies')},
+        out[st] = {**m, 'gib': {k: m[k] / 2**30 for k in ('weights', 'gradients', 'optimizer', 'autocast_copies', 'optimizer_step')},
                    'gib_activations': m['activations_per_example'] * m['batch'] / 2**30,
                    'gib_activations_checkpointed': m['checkpointed_per_example'] * m['batch'] / 2**30,
                    'gpus': {name: {g: gpus_needed(m, g, sh, ck) for g in GPU_GIB} for name, sh, ck in PLANS}}
@@ -254,10 +257,12 @@ def format_memory(plan: dict, cfg: OmniConfig) -> str:
     "The plan as text: a table of memory per stage, then GPUs needed per plan and GPU size."
     g = lambda b: f"{b:8.1f}"
     lines = [f"Memory while training, preset '{cfg.preset}' (GiB, one GPU, the whole global batch; activations counted on the meta device)", '',
-             f"{'stage':8s} {'batch':>5s} {'weights':>8s} {'grads':>8s} {'AdamW':>8s} {'bf16 cp':>8s} {'activ.':>8s} {'ckpt':>8s}"]
+             f"{'stage':8s} {'batch':>5s} {'weights':>8s} {'grads':>8s} {'AdamW':>8s} {'bf16 cp':>8s} {'activ.':>8s} {'ckpt':>8s} {'step':>8s}"]
     for st, p in plan.items():
         lines.append(f"{st:8s} {p['batch']:5d} " + ' '.join(g(p['gib'][k]) for k in ('weights', 'gradients', 'optimizer', 'autocast_copies'))
-                     + f" {g(p['gib_activations'])} {g(p['gib_activations_checkpointed'])}")
+                     + f" {g(p['gib_activations'])} {g(p['gib_activations_checkpointed'])} {g(p['gib']['optimizer_step'])}")
+    lines += ['', "A GPU holds weights, grads and AdamW throughout; on top, the bf16 copies and the activations in forward",
+              "and backward, or the optimizer step's temporary, whichever is larger."]
     accum = ', '.join(f"{st} {p.get('micro_batches', 1)}" for st, p in plan.items())
     lines += ['', f"GPUs needed (fewest, a power of two; micro-batches a step: {accum}; '-': does not fit)", '',
               f"{'stage':8s} {'plan':30s} " + ' '.join(f"{str(x) + ' GB':>7s}" for x in GPU_GIB)]

@@ -379,4 +379,5 @@ def _train(st: Stage, cfg: OmniConfig, job_fn: Callable, s: Settings, folder: Pa
     metrics.update(train_seconds=round(res.seconds, 1), eval_seconds=round(time.time() - t0, 1), steps=res.steps,
                    final_loss=res.final_loss, n_train=len(job.data),
                    trainable_params=sum(p.numel() for p in model.parameters() if p.requires_grad))
+    if res.resumed_from: metrics['resumed_from'] = res.resumed_from       # the step a stopped run went on from
     return finish_run(folder, metrics, res.history)

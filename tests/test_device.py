@@ -59,3 +59,25 @@ def test_caching_reply_states_respond_and_evaluation_run_on_the_device(on_cuda, 
         with pytest.raises(DeviceMixed):                                   # and the check is live: a CPU input fails
             omni.adapter(torch.randn(1, 10, smoke_cfg.semantic_encoder.d_model), torch.randn(1, 10, smoke_cfg.emotion_encoder.dim),
                          torch.tensor([10]))
+
+
+def test_the_pretrained_encoders_hear_on_the_device(tmp_path, monkeypatch):
+    "The full preset's encoders (a Whisper checkpoint, a wav2vec2 emotion classifier) on the settings' device: the emotion encoder's mask, made on the CPU, failed on a real GPU."
+    from test_full_rehearsal import write_checkpoints, write_settings
+    from emotion_omni_lite.config import get_config
+    from emotion_omni_lite.emotion_encoder import load_emotion_encoder
+    from emotion_omni_lite.semantic_encoder import load_semantic_encoder
+    from emotion_omni_lite.stage1 import encode_speech
+    write_checkpoints(tmp_path)
+    for k in ('PRESET', 'DATA_DIR', 'OUT_DIR', 'SEED', 'DEVICE'): monkeypatch.delenv(f'EOL_{k}', raising=False)
+    monkeypatch.setenv('EOL_SETTINGS', str(write_settings(tmp_path)))
+    cfg, s = get_config('full'), get_settings()
+    sem, emo = load_semantic_encoder(cfg, s), load_emotion_encoder(cfg, s)        # loaded on the CPU, then moved
+    waves = [torch.randn(16000) * 0.1, torch.randn(12000) * 0.1]
+    want = encode_speech(sem, emo, waves, cfg.audio)
+    with FakeAccelerator() as fa:
+        sem, emo = sem.to('cuda'), emo.to('cuda')
+        assert all(fa.is_on(p) for m in (sem, emo) for p in m.parameters())
+        got = encode_speech(sem, emo, waves, cfg.audio)                         # the waves go to the device inside
+    assert [t.shape for t in got] == [t.shape for t in want] and torch.equal(got[2], want[2])   # (autocast is off on the pretend GPU)
+    assert all(not fa.is_on(t) for t in got)                                     # handed back on the CPU

@@ -80,6 +80,28 @@ def test_stage0_smoke_runs_and_reuse(smoke_settings, smoke_cfg):
     run_stage('emotion_encoder', smoke_cfg, emotion_encoder_job, smoke_settings)
 
 
+def test_a_stage_stopped_midway_goes_on_from_its_checkpoint(smoke_settings, smoke_cfg):
+    "A stage stopped after a checkpoint (a kill, a closed laptop) goes on from it when run again; its metrics say from which step."
+    from dataclasses import replace
+    build_dataset(smoke_cfg, smoke_settings)
+    cfg = set_field(smoke_cfg, 'stages.emotion.steps', 5)                # a run of its own: checkpoints at steps 2 and 4
+    tc = cfg.stages.emotion
+    micro, calls = tc.grad_accum * tc.length_groups, []
+    def stopping(c, s):                                                  # the job, its loss stopped at step 3's first micro-batch
+        job = emotion_encoder_job(c, s)
+        def loss(model, batch):
+            calls.append(1)
+            if len(calls) > 2 * micro: raise KeyboardInterrupt
+            return job.loss(model, batch)
+        return replace(job, loss=loss)
+    with pytest.raises(KeyboardInterrupt): run_stage('emotion_encoder', cfg, stopping, smoke_settings)
+    out = run_stage('emotion_encoder', cfg, emotion_encoder_job, smoke_settings)
+    m, h = (json.loads((out / f).read_text()) for f in ('metrics.json', 'history.json'))
+    assert m['resumed_from'] == 2 and m['steps'] == 5 and [x['step'] for x in h] == [1, 2, 3, 4, 5]
+    m = json.loads((run_stage('emotion_encoder', smoke_cfg, emotion_encoder_job, smoke_settings) / 'metrics.json').read_text())
+    assert 'resumed_from' not in m                                       # trained from its start: nothing said
+
+
 def test_smoke_referenced_encoders_are_a_study(smoke_settings):
     "stages.emotion.cross_engine_reference: the two encoders that hear each voice against its own baseline, stage 1 through the first, and the two that hear it against a calibration of calm clips (and stage 1 through the first), stay out of the main job unless switched on, learn from referenced inputs, load by their own run and reach the report."
     from emotion_omni_lite.cli import ensure_stages, plan_tasks

@@ -73,9 +73,9 @@ def standin_token2wav(tokens, token_offset, finalize, cache):
     return 0.1 * torch.sin(2 * torch.pi * 200 * t)
 
 
-def write_settings(d):
+def write_settings(d, device: str = 'cpu', steps: int = 3, ckpt_every: int = 2, name: str = 'settings.ini'):
     "A settings file as a full-size user writes one: the preset, the folders, and `[emotion_omni_lite.full]` with the paths to"
-    "the checkpoints and the manifest; here also the tiny sizes and step counts."
+    "the checkpoints and the manifest; here also the tiny sizes and step counts (benchmarks/rehearse_gpu.py: on a GPU)."
     fields = {
         'semantic_encoder.pretrained': 'whisper', 'semantic_encoder.d_model': 32, 'semantic_encoder.encoder_layers': 1,
         'semantic_encoder.encoder_heads': 2, 'semantic_encoder.encoder_ffn': 64,
@@ -86,10 +86,10 @@ def write_settings(d):
         'decoder.d_model': 32, 'decoder.pre_layers': 1, 'decoder.layers': 1, 'decoder.heads': 2, 'decoder.ffn': 64,
         'units.manifest': 'dialogues.jsonl', 'vocoder.pretrained': 'cosyvoice2'}
     fields.update({f'stages.{s}.{k}': v for s in ('stage1', 'stage2')
-                   for k, v in (('steps', 3), ('batch_size', 2), ('ckpt_every', 2), ('log_every', 1))})
-    (d / 'settings.ini').write_text('[emotion_omni_lite]\npreset = full\ndata_dir = data\nout_dir = runs\ndevice = cpu\n\n'
-                                    '[emotion_omni_lite.full]\n' + ''.join(f'{k} = {v}\n' for k, v in fields.items()))
-    return d / 'settings.ini'
+                   for k, v in (('steps', steps), ('batch_size', 2), ('ckpt_every', ckpt_every), ('log_every', 1))})
+    (d / name).write_text(f'[emotion_omni_lite]\npreset = full\ndata_dir = data\nout_dir = runs\ndevice = {device}\n\n'
+                          '[emotion_omni_lite.full]\n' + ''.join(f'{k} = {v}\n' for k, v in fields.items()))
+    return d / name
 
 
 @pytest.fixture(scope='module')

@@ -105,11 +105,12 @@ def test_memory_estimate_against_measured_peaks(mp):
         est = stage_memory(cfg, stage, **shapes)
         states = est['weights'] + est['gradients'] + est['optimizer'] + est['autocast_copies']
         ratio = _profiled_peak(step) / (states + B * est['activations_per_example'])
-        assert 0.8 < ratio < 1.25, (stage, mp, ratio)       # measured: fp32 1.11, 0.91; bf16 1.06, 1.04
+        assert 0.8 < ratio < 1.25, (stage, mp, ratio)        # measured: fp32 1.05, 0.91; bf16 1.22, 1.04 (LoRA dropout 0 here;
+        # at full size, dropout 0.05, an H100 measured 0.97-1.01: README, benchmarks/bench_memory_gpu.py)
         if mp == 'no':
             enable_checkpointing(model)
             ratio = _profiled_peak(step) / (states + B * est['checkpointed_per_example'])
-            assert 0.65 < ratio < 1.1, (stage, 'checkpointed', ratio)   # measured: 0.79, 0.85: the plan errs on the safe side
+            assert 0.65 < ratio < 1.1, (stage, 'checkpointed', ratio)   # measured: 0.88, 0.85: the plan errs on the safe side
 
 
 def test_memory_plan_at_full_size():
