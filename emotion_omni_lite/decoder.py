@@ -11,6 +11,7 @@ import torch.nn.functional as F
 from transformers import Qwen2Config, Qwen2Model, DynamicCache
 
 from .config import OmniConfig, SpeechDecoderConfig, FusionConfig
+from .train import kv
 
 # %% auto #0
 __all__ = ['SPECIALS', 'FusionGate', 'AdaLN', 'EmotionFusion', 'build_fusion', 'special_ids', 'decoder_mask',
@@ -193,7 +194,7 @@ class DecoderStream:
         past = torch.tensor([k == 'p' or kind == 's' for k in self.kinds], dtype=torch.bool, device=self.device)
         mask = torch.cat([past[None].expand(q, -1), torch.ones(q, q, dtype=torch.bool, device=self.device).tril()], 1)
         out = self.dec.ar(inputs_embeds=emb, attention_mask=_additive(mask[None], emb.dtype),
-                          position_ids=torch.tensor([pos], device=self.device), past_key_values=self.ar_cache,
+                          position_ids=torch.tensor([pos], device=self.device), **kv(self.ar_cache),
                           use_cache=True).last_hidden_state
         self.kinds += [kind] * q
         return out                                        # [1, q, d]
@@ -205,7 +206,7 @@ class DecoderStream:
         n = x.shape[1]
         pos = list(range(self.n_reply, self.n_reply + n))
         r = self.dec.pre(inputs_embeds=x, position_ids=torch.tensor([pos], device=self.device),
-                         past_key_values=self.pre_cache, use_cache=True).last_hidden_state    # [1, n, d]
+                         **kv(self.pre_cache), use_cache=True).last_hidden_state    # [1, n, d]
         self._feed('p', r, [p + 1 for p in pos])
         self.n_reply += n
 
@@ -271,7 +272,7 @@ def decode_batch(dec: SpeechDecoder, xs: Sequence[torch.Tensor], streaming: bool
     P, cache = pre.shape[1], DynamicCache()
     causal = torch.ones(P, P, dtype=torch.bool, device=dev).tril()[None].expand(B, -1, -1)
     dec.ar(inputs_embeds=pre, attention_mask=_additive(causal, pre.dtype), position_ids=torch.arange(P, device=dev)[None].expand(B, -1),
-           past_key_values=cache, use_cache=True)                             # the prefix sees the prefix only, as in a stream
+           **kv(cache), use_cache=True)                                       # the prefix sees the prefix only, as in a stream
     key = torch.arange(P, device=dev)[None]                                    # prefix key index: BOS 0, state j at j + 1
     pending, units = torch.full((B, 1), dec.ids['SOS'], device=dev), [[] for _ in range(B)]
     active, eou = [True] * B, dec.ids['EOU']
@@ -282,7 +283,7 @@ def decode_batch(dec: SpeechDecoder, xs: Sequence[torch.Tensor], streaming: bool
         mask = torch.cat([(key <= seen[:, None]) | (ended[:, None] & (key == n[:, None] + 1)),
                           torch.ones(B, t + 1, dtype=torch.bool, device=dev)], 1)[:, None]   # [B, 1, P + t + 1]: + every unit so far
         out = dec.ar(inputs_embeds=dec.embed(pending), attention_mask=_additive(mask, pre.dtype),
-                     position_ids=torch.full((B, 1), dec.unit_offset + t, device=dev), past_key_values=cache,
+                     position_ids=torch.full((B, 1), dec.unit_offset + t, device=dev), **kv(cache),
                      use_cache=True).last_hidden_state
         logits = dec.head(out[:, -1]).float()                                  # [B, vocab]
         allowed = torch.zeros_like(logits, dtype=torch.bool)

@@ -13,7 +13,7 @@ from torch import nn
 from transformers import DynamicCache
 
 from .config import EMOTIONS, ConfigError, OmniConfig, Settings, get_config, get_settings, run_device
-from .train import autocast, to_device
+from .train import autocast, kv, to_device
 from .audio import MIN_SAMPLES, SAMPLE_RATE, AudioError, check_speech, load_audio, resample, save_wav
 from .dataset import audio_path
 from .semantic_encoder import load_semantic_encoder
@@ -95,14 +95,14 @@ class EmotionOmni(nn.Module):
             x, att, _ = splice_speech(self.llm.get_input_embeddings(), b['input_ids'], b['attention_mask'],
                                       torch.full_like(b['input_ids'], -100), sp, n, self.speech_id, left_pad=True)   # [1, L, d]
             cache = DynamicCache()
-            out = self.llm(inputs_embeds=x, attention_mask=att, past_key_values=cache, use_cache=True)
+            out = self.llm(inputs_embeds=x, attention_mask=att, **kv(cache), use_cache=True)
         nxt = int(out.logits[0, -1].argmax())
         for _ in range(self.max_new_tokens):
             if nxt == self.end_id: break
             if on_token: on_token(nxt)
             with self.precision('stage1'):
                 e = self.llm.get_input_embeddings()(torch.tensor([[nxt]], device=dev))  # [1, 1, d]
-                out = self.llm(inputs_embeds=e, past_key_values=cache, use_cache=True, output_hidden_states=True)
+                out = self.llm(inputs_embeds=e, **kv(cache), use_cache=True, output_hidden_states=True)
             yield nxt, out.hidden_states[-1][0, -1].float(), e[0, 0].float()             # h, e: [d] (fp32 for the head)
             nxt = int(out.logits[0, -1].argmax())
 

@@ -19,7 +19,7 @@ from transformers.models.whisper.modeling_whisper import WhisperEncoder
 from .config import (EMOTIONS, AudioConfig, ConfigError, OmniConfig, Settings, check_checkpoint,
                                        checkpoint_faults, checkpoint_load_error, get_settings, refuse_partial_load, run_device)
 from .metrics import cer
-from .train import autocast, freeze, frozen_dtype, frozen_precision, load_weights, save_weights
+from .train import autocast, freeze, frozen_dtype, frozen_precision, kv, kv_of, load_weights, save_weights
 from .stages import StageJob, require_stage
 from .audio import CONDITIONS, as_mels, load_audio, log_mel, pad_mels, spectral_envelope
 from .dataset import audio_path, augmented_queries, load_query_mels
@@ -205,8 +205,8 @@ def transcribe(asr: ASRStandIn, mels: Sequence[torch.Tensor], batch_size: int = 
         att = torch.zeros(N)
         best, best_ids, done = torch.full((B,), _NEG), [None] * B, torch.zeros(B, dtype=torch.bool)
         for step in range(steps + 1):                                              # the last step only ends them
-            o = model(encoder_outputs=(enc,), decoder_input_ids=toks[:, -1:], past_key_values=pkv, use_cache=True)
-            pkv, ext = o.past_key_values, att[:, None] + o.logits[:, -1].log_softmax(-1)       # [N, V] decoder, prefix + c
+            o = model(encoder_outputs=(enc,), decoder_input_ids=toks[:, -1:], **kv(pkv), use_cache=True)
+            pkv, ext = kv_of(o), att[:, None] + o.logits[:, -1].log_softmax(-1)                 # [N, V] decoder, prefix + c
             joint = (1 - lam) * ext
             if lam:
                 psi = ctc_prefix_scores(xk, r_n, r_b, last, valid)

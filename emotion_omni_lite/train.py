@@ -4,7 +4,7 @@
 
 # %% ../nbs/01_train.ipynb #45a0bb63
 from __future__ import annotations
-import base64, contextlib, json, math, os, random, time
+import base64, contextlib, functools, json, math, os, random, time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Optional, Sequence
@@ -18,9 +18,9 @@ from .config import ConfigError, TrainConfig, checkpoint_faults, resolve_device
 
 # %% auto #0
 __all__ = ['THREAD_VARIABLES', 'COMPUTE_DTYPES', 'RECORDED_PACKAGES', 'CKPT_FILES', 'set_seed', 'process_rank', 'is_main_process',
-           'distributed_state', 'wait_for_everyone', 'usable_cores', 'limit_threads', 'freeze', 'trainable_state',
-           'autocast', 'frozen_precision', 'frozen_dtype', 'enable_checkpointing', 'module_dtypes', 'environment',
-           'share_with_group', 'save_weights', 'save_json', 'save_text', 'load_weights', 'batch_indices',
+           'distributed_state', 'wait_for_everyone', 'usable_cores', 'limit_threads', 'freeze', 'kv', 'kv_of',
+           'trainable_state', 'autocast', 'frozen_precision', 'frozen_dtype', 'enable_checkpointing', 'module_dtypes',
+           'environment', 'share_with_group', 'save_weights', 'save_json', 'save_text', 'load_weights', 'batch_indices',
            'micro_batches', 'CheckpointError', 'sha256', 'ckpt_files', 'load_cache', 'save_cache', 'save_checkpoint',
            'load_checkpoint', 'has_checkpoint', 'in_notebook', 'LiveLoss', 'TrainResult', 'to_device', 'fit']
 
@@ -66,6 +66,20 @@ def freeze(module: nn.Module) -> nn.Module:
     "Stop gradients to every parameter of `module` and put it in eval mode."
     for p in module.parameters(): p.requires_grad_(False)
     return module.eval()
+
+@functools.cache
+def _kv_name() -> str:
+    import inspect
+    from transformers import Qwen2Model
+    return 'cache' if 'cache' in inspect.signature(Qwen2Model.forward).parameters else 'past_key_values'
+
+def kv(cache) -> dict:
+    "A transformers model's key-value cache as its forward takes it: `cache=` where transformers has renamed it (it drops `past_key_values=` in 5.40), `past_key_values=` before."
+    return {_kv_name(): cache}
+
+def kv_of(out):
+    "The key-value cache a transformers model's output holds, by the name this transformers gives it."
+    return getattr(out, _kv_name())
 
 def trainable_state(model: nn.Module) -> dict:
     "The parameters that train (`requires_grad`), by name."

@@ -254,3 +254,28 @@ def test_a_sharded_checkpoint_resumes_only_on_the_launch_that_cut_it(tmp_path):
     with pytest.raises(CheckpointError, match=r"was written by sharded training \(FSDP on 8 processes\): resume it with that launch"):
         load_checkpoint(tmp_path, m, torch.optim.SGD(m.parameters(), lr=0.1), sched)
     assert _load_sharded(ShardingAccelerator(back, processes=8), tmp_path, sched) == (10, [{'step': 10}]) and back.item() == 1.0
+
+
+def test_decoding_passes_the_key_value_cache_by_the_name_this_transformers_takes():
+    "transformers renamed `past_key_values` to `cache` (the old name goes in 5.40): the ASR's beam search, the speech decoder's batch and streamed decoding and the LLM's cached steps pass and read it by the installed version's name, with no deprecation warning."
+    import warnings
+    from transformers import DynamicCache, Qwen2Config, Qwen2Model
+    from emotion_omni_lite.config import get_config
+    from emotion_omni_lite.decoder import build_speech_decoder, decode_batch, stream_decode
+    from emotion_omni_lite.semantic_encoder import build_asr_model, transcribe
+    from emotion_omni_lite.train import kv, kv_of
+    cfg = get_config('smoke', **{'decoder.max_units': 6})
+    torch.manual_seed(0)
+    m = Qwen2Model(Qwen2Config(vocab_size=16, hidden_size=16, intermediate_size=32, num_hidden_layers=1,
+                               num_attention_heads=2, num_key_value_heads=1)).eval()
+    dec, asr = build_speech_decoder(cfg).eval(), build_asr_model(cfg).eval()
+    with warnings.catch_warnings(), torch.no_grad():
+        warnings.simplefilter('error', FutureWarning)                  # a deprecated keyword fails here
+        cache = DynamicCache()
+        m(inputs_embeds=torch.randn(1, 3, 16), **kv(cache), use_cache=True)
+        out = m(inputs_embeds=torch.randn(1, 1, 16), **kv(cache), use_cache=True)
+        assert kv_of(out) is cache and cache.get_seq_length() == 4
+        x = torch.randn(5, cfg.decoder.d_model)
+        assert all(len(u) <= 6 for u in decode_batch(dec, [x, x[:3]]))
+        assert sum(len(c) for c in stream_decode(dec, x[None].split(2, 1))) <= 7           # fed as a reply arrives
+        assert len(transcribe(asr, [torch.randn(cfg.audio.n_mels, 120)], max_chars=4, beam=2)) == 1
