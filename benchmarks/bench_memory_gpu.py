@@ -81,7 +81,8 @@ def measure(cfg, stage: str, batch: int, checkpointing: bool, dev: str, shapes: 
     m = {**stage_memory(cfg, stage, **shapes), 'batch': batch, 'micro_batches': 1}
     plan = per_gpu_bytes(m, 1, shard=False, checkpointing=checkpointing)
     del model, data, res
-    return {'stage': stage, 'batch': batch, 'checkpointing': checkpointing, 'plan_gib': round(plan / 2**30, 2),
+    return {'stage': stage, 'batch': batch, 'checkpointing': checkpointing, 'plan_bytes': int(plan), 'peak_bytes': peak,
+            'plan_gib': round(plan / 2**30, 2),
             'measured_gib': None if peak is None else round(peak / 2**30, 2),
             'ratio': None if peak is None else round(peak / plan, 2), 'seconds_two_steps': round(seconds, 1)}
 

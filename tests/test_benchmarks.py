@@ -43,3 +43,21 @@ def test_the_speaker_reference_study_reaches_every_seed_and_option(monkeypatch, 
     assert calls == [('encoders', 0), ('stage1', 0), ('encoders', 1), ('stage1', 1)]
     out = capsys.readouterr().out
     assert out.count('seed ') == 2 and 'neut —' in out and 'happ 25%' in out
+
+
+def test_the_gpu_checks_run_their_cpu_parts(tmp_path):
+    "The GPU scripts run where CI can: the full path's one-process rehearsal (`rehearse_gpu.py --device cpu`, its dtypes and streamed answer checked) and the memory benchmark's steps on smoke sizes, so neither is found broken only on a lent GPU."
+    import json, os, subprocess
+    root = Path(__file__).parents[1]
+    env = {k: v for k, v in os.environ.items() if not k.startswith('EOL_')}
+    env.update(OMP_NUM_THREADS='1', HF_HUB_OFFLINE='1', PYTHONPATH=str(root))
+    run = lambda *a: subprocess.run([sys.executable, *a], env=env, capture_output=True, text=True, timeout=600)
+    r = run(str(root / 'benchmarks' / 'rehearse_gpu.py'), 'prepare', str(tmp_path / 'r'))
+    assert r.returncode == 0, r.stdout + r.stderr
+    r = run(str(root / 'benchmarks' / 'rehearse_gpu.py'), 'run', str(tmp_path / 'r'), '--device', 'cpu', '--json', str(tmp_path / 'r.json'))
+    checks = {c['check']: c['ok'] for c in json.loads((tmp_path / 'r.json').read_text())}
+    assert r.returncode == 0 and all(checks.values()) and len(checks) == 4, r.stdout[-3000:] + r.stderr[-3000:]
+    r = run(str(root / 'benchmarks' / 'bench_memory_gpu.py'), '--preset', 'smoke', '--device', 'cpu', '--batches', '2',
+            '--json', str(tmp_path / 'm.json'))
+    rows = json.loads((tmp_path / 'm.json').read_text())
+    assert r.returncode == 0 and len(rows) == 4 and all(x['plan_bytes'] > 0 and x['peak_bytes'] is None for x in rows), r.stderr[-3000:]
