@@ -233,6 +233,10 @@ def missing_pretrained(cfg: OmniConfig, stages=None) -> list:
         except ValueError as e:                                         # a folder with no config in it: said here; a config
             if not (Path(src).expanduser() / 'config.json').is_file():  # of another kind: its loader names it, with the fix
                 problems.append(str(checkpoint_load_error(field, src, e)))
+    if 'vocoder' in seen and cfg.vocoder.kind == 'cosyvoice2' and not cfg.vocoder.pretrained:   # it would 'train' for 0 steps,
+        problems.append("vocoder.pretrained: not set, and vocoder.kind = cosyvoice2 speaks through a pretrained CosyVoice2: "   # then fail
+                        "point it to a local CosyVoice2 checkpoint folder (e.g. CosyVoice2-0.5B), or set vocoder.kind = "  # at the end
+                        "griffin_lim (a vocoder the kit trains)")
     return problems
 
 def run_pipeline(preset: str | None = None, force: bool = False, stages=None, jobs: Optional[int] = None) -> dict:

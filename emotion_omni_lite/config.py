@@ -255,6 +255,7 @@ class LLMConfig:
     max_position_embeddings: int = 32768
     rope_theta: float = 1_000_000.0
     tie_word_embeddings: bool = False
+    max_new_tokens: int = 256    # the longest reply the LLM writes (greedy), in tokens: a longer one is cut there
 
 @dataclass
 class LoRAConfig:
@@ -468,6 +469,12 @@ def check_config(c: OmniConfig):
           f"{c.fusion.adaln_cond_dim} differs from the emotion vector size emotion_encoder.dim={c.emotion_encoder.dim}; AdaLN is conditioned on that vector, set both alike")
     _need(c.decoder.d_model == c.llm.hidden_size, 'decoder.d_model',
           f"{c.decoder.d_model} differs from llm.hidden_size={c.llm.hidden_size}; the decoder reads the LLM's fused reply states")
+    _need(c.llm.max_new_tokens <= c.decoder.max_reply_tokens, 'llm.max_new_tokens',
+          f"{c.llm.max_new_tokens} is longer than the replies stage 2 speaks (decoder.max_reply_tokens="
+          f"{c.decoder.max_reply_tokens}): use at most that")
+    _need(not (c.units.kind == 'external' and c.stages.stage2.cross_emotion > 0), 'stages.stage2.cross_emotion',
+          f"{c.stages.stage2.cross_emotion} speaks replies again in another emotion with the kit's own voice and speech "
+          "units, which your manifest's speech tokens (units.kind = external) are not: set it to 0")
     _need(c.decoder.d_model % c.decoder.heads == 0, 'decoder.heads', f"d_model={c.decoder.d_model} is not divisible by {c.decoder.heads} heads")
     for f in ('teacher_force_prob', 'stream_mask_prob', 'cross_emotion'):
         p = getattr(c.stages.stage2, f); _need(0 <= p <= 1, f'stages.stage2.{f}', f"is a probability, got {p}")
@@ -538,7 +545,7 @@ def lite_config() -> OmniConfig:
         adapter=AdapterConfig(k=5, hidden=256),
         llm=LLMConfig(pretrained=None, hidden_size=128, num_layers=4, num_heads=4, num_kv_heads=2,
                       intermediate_size=384, vocab_size=1024, max_position_embeddings=512, rope_theta=10000.0,
-                      tie_word_embeddings=True),
+                      tie_word_embeddings=True, max_new_tokens=40),
         lora=LoRAConfig(r=8, alpha=16, dropout=0.0),    # dropout's random masks cost a sixth of a stage-1 step here
         fusion=FusionConfig(adaln_cond_dim=64),
         decoder=SpeechDecoderConfig(d_model=128, pre_layers=2, layers=4, heads=4, ffn=384, max_units=200,

@@ -47,7 +47,7 @@ class EmotionOmni(nn.Module):
     "The whole model, its parts in the paper's order: `respond(audio)` → reply text, user and reply emotion, speech, timings."
     def __init__(self, cfg: OmniConfig, semantic_encoder: nn.Module, emotion_encoder: nn.Module, adapter: nn.Module,
                  llm: nn.Module, emotion_head: nn.Module, fusion: nn.Module, decoder: nn.Module, vocoder: nn.Module,
-                 tokenizer, centroids: EmotionCentroids, speech_id: int, end_id: int, max_new_tokens: int = 40):
+                 tokenizer, centroids: EmotionCentroids, speech_id: int, end_id: int, max_new_tokens: Optional[int] = None):
         super().__init__()
         self.cfg = cfg
         self.semantic_encoder, self.emotion_encoder = semantic_encoder, emotion_encoder   # 1, 2: what and how (frozen)
@@ -58,7 +58,7 @@ class EmotionOmni(nn.Module):
         self.decoder = decoder                                                            # 7: streaming speech decoder
         self.vocoder = vocoder                                                            # 8: units → waveform
         self.tok, self.centroids, self.speech_id, self.end_id = tokenizer, centroids, speech_id, end_id
-        self.max_new_tokens = max_new_tokens
+        self.max_new_tokens = max_new_tokens or cfg.llm.max_new_tokens                  # the longest reply it writes
 
     @property
     def device(self) -> torch.device:
@@ -88,8 +88,9 @@ class EmotionOmni(nn.Module):
     def reply_tokens(self, feat: dict, on_token: Optional[Callable] = None):
         "Greedy reply generation with a KV cache, yielding (token id, h [d], e [d]) per reply token."
         dev = self.device
-        sp, n = self.adapter(feat['sem'][None].float().to(dev), feat['emo'][None].float().to(dev),
-                             torch.tensor([feat['n50']], device=dev))                     # [1, N10, d]
+        with self.precision('stage1'):                                                   # as stage 1 trained it
+            sp, n = self.adapter(feat['sem'][None].float().to(dev), feat['emo'][None].float().to(dev),
+                                 torch.tensor([feat['n50']], device=dev))                 # [1, N10, d]
         b = to_device(collate_stage1([{**build_prompt(self.tok), **feat}], self.tok.pad_token_id), dev)
         with self.precision('stage1'):
             x, att, _ = splice_speech(self.llm.get_input_embeddings(), b['input_ids'], b['attention_mask'],
@@ -110,7 +111,8 @@ class EmotionOmni(nn.Module):
     def predict_emotion(self, hs: Sequence[torch.Tensor]) -> torch.Tensor:
         "The reply's emotion vector [d_emo] from the hidden states [d] of its first tokens."
         h = torch.stack(list(hs))[None]                                                  # [1, k, d]
-        return self.emotion_head(h, torch.ones(h.shape[:2], dtype=torch.bool, device=h.device))[0].float()   # [d_emo]
+        with self.precision('stage1'):                                                   # streamed or batched alike
+            return self.emotion_head(h, torch.ones(h.shape[:2], dtype=torch.bool, device=h.device))[0].float()   # [d_emo]
 
     # 6 — fusion: the gate mixes h and e, AdaLN speaks them in the predicted emotion
     def fused_states(self, tokens, state: dict):
@@ -142,7 +144,8 @@ class EmotionOmni(nn.Module):
             if on_audio: on_audio(pieces[-1])
         with self.precision('stage2'):                                      # the LLM's calls inside keep stage 1's
             for chunk in stream_decode(self.decoder, fused, streaming, dcfg.temperature, dcfg.top_k, gen):
-                say(voice.push(chunk)); units += chunk
+                with autocast('no', self.device): say(voice.push(chunk))   # the vocoder in its own precision, as finish()
+                units += chunk
         say(voice.finish())                                                 # what it held back for look-ahead
         return units, (torch.cat(pieces) if pieces else torch.zeros(0))
 
@@ -318,6 +321,8 @@ def condition_following(omni, f2: dict, idx: Sequence[int], audio_cfg, streaming
     "Speak each reply's true-text states under every reply emotion's vector: how often the speech follows the vector, how often the words."
     c, vec_hits, text_hits, n = omni.centroids, 0, 0, 0
     spoken = omni.speak_states_many([(f2['h'][i], f2['e'][i], v) for i in idx for v in c.centroids], streaming)   # one batch
+    spoken = [(u, resample(w, omni.vocoder.sample_rate, SAMPLE_RATE)) for u, w in spoken]   # the judge hears 16 kHz (a 24 kHz
+                                                                      # vocoder at full size)
     for j, i in enumerate(idx):                                       # each reply's clips, one per reply emotion, judged together
         ws = [w if len(w) >= MIN_SAMPLES else torch.zeros(MIN_SAMPLES) for _, w in spoken[j * len(c.labels):(j + 1) * len(c.labels)]]
         pr = classify_emotion(omni.emotion_encoder, ws, audio_cfg).argmax(-1)

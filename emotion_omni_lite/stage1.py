@@ -158,15 +158,17 @@ class Stage1Model(nn.Module):
         return splice_speech(self.llm.get_input_embeddings(), batch['input_ids'], batch['attention_mask'], labels,
                              sp, n, self.speech_id, left_pad)
 
-    def forward(self, batch) -> dict:
+    def forward(self, batch, states_only: bool = False) -> dict:
+        "`states_only`: the reply's hidden states and emotion vector, no text loss (and no vocabulary-wide logits to hold)."
         with autocast(self.tcfg.mixed_precision, batch['input_ids'].device):   # bf16 LLM base, fp32 adapter/LoRA/head
             x, att, y = self.splice(batch)                           # [B, L, d_llm], [B, L], [B, L]
-            out = self.llm(inputs_embeds=x, attention_mask=att, labels=y, output_hidden_states=True)
+            out = self.llm(inputs_embeds=x, attention_mask=att, output_hidden_states=True,
+                           **({'logits_to_keep': 1} if states_only else {'labels': y}))
             hidden = out.hidden_states[-1]                           # [B, L, d_llm] (after the final norm)
             reply = y != -100                                        # reply tokens and the end token
             vec = self.head(hidden, reply).float()                   # [B, d_emo]
         res = {'text_loss': out.loss, 'emotion_vec_pred': vec, 'hidden': hidden, 'inputs_embeds': x, 'reply_mask': reply}
-        if 'emotion_vec_true' in batch:
+        if 'emotion_vec_true' in batch and not states_only:
             res['emotion_loss'] = emotion_loss(vec, batch['emotion_vec_true'].float(), self.tcfg.mse_weight, self.tcfg.cos_weight)
             res['loss'] = out.loss + self.tcfg.emotion_weight * res['emotion_loss']
         return res
@@ -333,8 +335,9 @@ class Stage1Pipeline:
         return to_device(collate_stage1(ex, self.tok.pad_token_id), self.device)
 
     @torch.no_grad()
-    def generate(self, feats: Sequence[dict], max_new_tokens: int = 40) -> list:
-        "Greedy reply token ids (ending with the end token when it came) for a list of feature dicts."
+    def generate(self, feats: Sequence[dict], max_new_tokens: Optional[int] = None) -> list:
+        "Greedy reply token ids (ending with the end token when it came) for a list of feature dicts (at most `llm.max_new_tokens`)."
+        max_new_tokens = max_new_tokens or self.cfg.llm.max_new_tokens
         with autocast(self.model.tcfg.mixed_precision, self.device):
             x, att, _ = self.model.splice(self._batch(feats), left_pad=True)      # [B, L, d_llm]
             out = self.model.llm.generate(inputs_embeds=x, attention_mask=att, max_new_tokens=max_new_tokens, do_sample=False,
@@ -348,7 +351,7 @@ class Stage1Pipeline:
     def reply_states(self, feats: Sequence[dict], replies: Sequence) -> list:
         "Teacher-forced pass over given replies (token ids or text): emotion vector, hidden states, input embeddings."
         ids = [self.tok(r, add_special_tokens=False)['input_ids'] + [self.end_id] if isinstance(r, str) else list(r) for r in replies]
-        r = self.model(self._batch(feats, ids))
+        r = self.model(self._batch(feats, ids), states_only=True)      # at full size a batch's logits alone were tens of GB
         vecs, out = r['emotion_vec_pred'], []
         for i in range(len(ids)):
             m = r['reply_mask'][i]
@@ -356,7 +359,7 @@ class Stage1Pipeline:
                         'inputs_embeds': r['inputs_embeds'][i][m].float().cpu()})                                     # [n_reply, d_llm]
         return out
 
-    def respond_features(self, feats: Sequence[dict], max_new_tokens: int = 40, batch_size: int = 64) -> list:
+    def respond_features(self, feats: Sequence[dict], max_new_tokens: Optional[int] = None, batch_size: int = 64) -> list:
         "Replies to cached encoder features, in batches."
         out = []
         for i in range(0, len(feats), batch_size):
@@ -397,14 +400,16 @@ def evaluate_stage1(pipe: Stage1Pipeline, feats: dict, splits=('test_voice', 'te
     sty_ok = torch.tensor([st == REPLY_STYLE[rows[i]['user_emotion']] for st, i in zip(styles, idx)])
     true_ok = torch.tensor([st == rows[i]['reply_style'] for st, i in zip(clf.predict([rows[i]['reply_text'] for i in idx]), idx)])
     def acc(ok, sel): sel = torch.tensor(sel, dtype=torch.bool); return round(ok[sel].float().mean().item(), 4) if sel.any() else None
-    m = {'n_eval': len(idx), 'style_classifier_on_true_replies': acc(true_ok, [True] * len(idx)),
-         'reply_emotion_acc': acc(emo_ok, [True] * len(idx)), 'style_match': acc(sty_ok, [True] * len(idx))}
+    styled = len({r.get('reply_style') or '' for r in train} - {''}) > 1   # a manifest of your own may name no reply styles:
+    sacc = acc if styled else (lambda ok, sel: None)                        # no style figures then, rather than 0
+    m = {'n_eval': len(idx), 'style_classifier_on_true_replies': sacc(true_ok, [True] * len(idx)),
+         'reply_emotion_acc': acc(emo_ok, [True] * len(idx)), 'style_match': sacc(sty_ok, [True] * len(idx))}
     for kind in ('tone', 'explicit'):
         sel = [rows[i]['sentence_kind'] == kind for i in idx]
-        m[f'{kind}_reply_emotion_acc'], m[f'{kind}_style_match'] = acc(emo_ok, sel), acc(sty_ok, sel)
+        m[f'{kind}_reply_emotion_acc'], m[f'{kind}_style_match'] = acc(emo_ok, sel), sacc(sty_ok, sel)
     for sp in splits:
         sel = [rows[i]['split'] == sp and rows[i]['sentence_kind'] == 'tone' for i in idx]
-        m[f'tone_{sp}_reply_emotion_acc'], m[f'tone_{sp}_style_match'] = acc(emo_ok, sel), acc(sty_ok, sel)
+        m[f'tone_{sp}_reply_emotion_acc'], m[f'tone_{sp}_style_match'] = acc(emo_ok, sel), sacc(sty_ok, sel)
     m['examples'] = [{'query': rows[i]['query_text'], 'user_emotion': rows[i]['user_emotion'], 'reply': o['text'],
                       'reply_emotion': o['reply_emotion']} for o, i in list(zip(outs, idx))[:12]]
     return m

@@ -122,7 +122,7 @@ STAGES = {st.name: st for st in (
 )}
 
 # Fields that change how a finished run is used, never what it learned: left out of the hash.
-RUNTIME_ONLY = {'data': ('workers',), 'decoder': ('temperature', 'top_k'),
+RUNTIME_ONLY = {'data': ('workers',), 'decoder': ('temperature', 'top_k'), 'llm': ('max_new_tokens',),
                 'train': ('grad_accum', 'gradient_checkpointing', 'cross_engine', 'cross_engine_reference')}   # what else runs
 # Fields added after runs existed: left out of the hash while they hold these values (what those runs did), so a
 # finished run stays current; set to anything else, they count like every other field.

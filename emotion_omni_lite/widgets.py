@@ -690,7 +690,7 @@ def kit_parts(cfg=None, settings=None, n_points: int = 600, with_speech: bool = 
     emo_enc = omni.emotion_encoder if omni is not None else load_emotion_encoder(cfg, s)
     def hear(wave):
         f = emotion_features(emo_enc, wave, cfg.audio)
-        return f.probs[0].numpy(), f.emotion_vec[0].numpy()                            # [6], [d_emo]
+        return f.probs[0].cpu().numpy(), f.emotion_vec[0].cpu().numpy()                # [6], [d_emo] (from a GPU too)
     def answer(wave):
         r = pipe.respond_features([speech_features(sem_enc, emo_enc, load_audio(wave), cfg.audio)])[0]
         return {**r, 'emotion_vec_pred': r['emotion_vec_pred'].numpy()}

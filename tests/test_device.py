@@ -61,6 +61,19 @@ def test_caching_reply_states_respond_and_evaluation_run_on_the_device(on_cuda, 
                          torch.tensor([10]))
 
 
+def test_the_probe_panel_hears_answers_and_speaks_on_the_device(on_cuda, smoke_cfg):
+    "The probe panel's parts with the kit on the device: what they hear, answer and say comes back as numbers on the CPU (the emotion encoder's output, left on the GPU, failed at `.numpy()`)."
+    from emotion_omni_lite.config import EMOTIONS
+    from emotion_omni_lite.widgets import kit_parts
+    wave = torch.randn(16000) * 0.1
+    with FakeAccelerator():
+        parts = kit_parts(smoke_cfg, on_cuda, n_points=50)
+        probs, vec = parts.hear(wave)
+        r = parts.answer(wave)
+        audio, sr = parts.speak(r, r['emotion_vec_pred'])
+    assert probs.shape == (len(EMOTIONS),) and abs(probs.sum() - 1) < 1e-4 and vec.shape == (smoke_cfg.emotion_encoder.dim,)
+    assert r['emotion_vec_pred'].shape == vec.shape and len(audio) > 0 and sr > 0
+
 def test_the_pretrained_encoders_hear_on_the_device(tmp_path, monkeypatch):
     "The full preset's encoders (a Whisper checkpoint, a wav2vec2 emotion classifier) on the settings' device: the emotion encoder's mask, made on the CPU, failed on a real GPU."
     from test_full_rehearsal import write_checkpoints, write_settings

@@ -196,3 +196,9 @@ def test_a_full_run_names_every_missing_checkpoint_before_any_work(tmp_path, mon
     with pytest.raises(ConfigError, match=r'not here \(1\):\n  llm\.pretrained: there is no folder'):
         cli.run_pipeline(stages=['text_llm'], jobs=1)                   # only what the stages asked for load
     assert sorted(p.name for p in tmp_path.iterdir()) == ['settings.ini', 'whisper']   # nothing made
+    s = (tmp_path / 'settings.ini').read_text()
+    (tmp_path / 'settings.ini').write_text(s.replace('vocoder.pretrained = ./nowhere/cosyvoice2\n', ''))
+    with pytest.raises(ConfigError) as e: cli.run_pipeline(jobs=1)     # the preset's own vocoder, CosyVoice2, not given:
+    assert 'vocoder.pretrained: not set, and vocoder.kind = cosyvoice2' in str(e.value).splitlines()[-1]   # said now, not at the end
+    assert not [p for p in cli.missing_pretrained(cli.get_config('full'), ['data', 'stage1']) if p.startswith('vocoder')]   # a run
+    # that never speaks does not need it

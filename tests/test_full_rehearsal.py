@@ -149,8 +149,10 @@ def test_frozen_encoders_keep_their_checkpoint_dtypes(rehearsal):
 
 def test_respond_streams_speech_through_the_token_to_wave_vocoder(rehearsal):
     from emotion_omni_lite.omni import load_omni
+    from emotion_omni_lite.stage1 import load_stage1
     cfg, s, d, _ = rehearsal
     omni = load_omni(cfg, s)
+    assert omni.max_new_tokens == load_stage1(cfg, s).cfg.llm.max_new_tokens == 256   # replies as long as full size writes
     got = []
     r = omni.respond(str(d / 'q6.wav'), on_audio=got.append)
     assert r['sample_rate'] == 24000 and r['user_emotion'] in ('neutral', 'happy', 'sad', 'angry', 'surprised', 'fearful')
@@ -165,6 +167,7 @@ def test_evaluation_on_a_few_rows(rehearsal):
     m = json.loads((s.run_path / 'report' / 'full_sample.json').read_text())   # the main job's evaluation (all 2 held out)
     assert m['stage1']['n_eval'] == m['speech']['n_eval'] == 2
     assert 0 <= m['stage1']['reply_emotion_acc'] <= 1 and 0 <= m['speech']['generated_emotion_acc'] <= 1
+    assert m['stage1']['style_match'] is None                                # the manifest names no reply styles: not 0
     assert m['speech']['median_first_audio_ms'] > 0
     one = evaluate_full(cfg, s, n_eval=1, progress=False)                 # a sample size of one's own, in text and speech
     assert one['speech']['n_eval'] == one['stage1']['n_eval'] == 1
@@ -293,3 +296,16 @@ def test_cosyvoice_runs_on_the_kits_device_not_the_one_it_picks(tmp_path, monkey
     assert m.calls == [torch.device('cpu')] and m.hift_cache_dict == {}
     vocoder.cosyvoice2_token2wav(tmp_path / 'cv', None, '')               # no device asked: CosyVoice's own choice stays
     assert made[1].model.device == torch.device('cuda')
+
+
+def test_a_16_bit_emotion_checkpoint_reads_every_frame(tmp_path):
+    "A wav2vec2 emotion classifier saved in fp16 and loaded as saved: its head reads the encoder's fp32 frames (the frame-by-frame emotion track of nbs/08), not a dtype error."
+    from transformers import AutoModelForAudioClassification
+    from emotion_omni_lite.emotion_encoder import emotion_features, load_pretrained_emotion_encoder
+    write_checkpoints(tmp_path)
+    AutoModelForAudioClassification.from_pretrained(tmp_path / 'emotion').half().save_pretrained(tmp_path / 'emotion16')
+    enc = load_pretrained_emotion_encoder(str(tmp_path / 'emotion16'), dtype='auto')
+    assert next(enc.parameters()).dtype == torch.float16
+    f = emotion_features(enc, [torch.randn(16000) * 0.1])
+    p = enc.frame_logits(f)
+    assert p.dtype == torch.float32 and p.shape[:2] == f.frames.shape[:2] and torch.isfinite(p[..., :4]).all()

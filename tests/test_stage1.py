@@ -176,6 +176,11 @@ def test_smoke_stage_end_to_end(smoke_settings):
     pipe = load_stage1(cfg, smoke_settings)
     wave = load_audio(audio_path(feats['rows'][0], smoke_settings, 'query'))
     f = speech_features(load_semantic_encoder(cfg, smoke_settings), load_emotion_encoder(cfg, smoke_settings), wave, cfg.audio)
+    head = []                                                       # the LM head's outputs while the replies are read:
+    hook = pipe.model.llm.get_output_embeddings().register_forward_hook(lambda m, a, o: head.append(tuple(o.shape)))
+    pipe.reply_states([f, f], ['fine, thank you', 'oh no'])               # one position each, not every position's logits
+    hook.remove()
+    assert head == [(2, 1, cfg.llm.vocab_size)], head
     out = pipe.respond_features([f], max_new_tokens=5)[0]
     assert isinstance(out['text'], str) and out['reply_emotion'] in ('neutral', 'happy', 'sad', 'surprised')
     assert out['hidden'].shape == out['inputs_embeds'].shape == (len(out['reply_ids']), cfg.llm.hidden_size)

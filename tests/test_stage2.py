@@ -112,6 +112,42 @@ def test_streaming_and_batched_emotion_vectors_agree(smoke_run, smoke_settings, 
     assert checked == 3
 
 
+def test_each_part_answers_in_the_precision_its_stage_trained_it(smoke_run, smoke_settings, smoke_cfg):
+    "Under mixed precision the adapter and the emotion head run as stage 1 trained them, streamed or batched, and the vocoder outside stage 2's autocast for every chunk, as for the last (a CPU's autocast stands in for a GPU's)."
+    from emotion_omni_lite.config import set_fields
+    from emotion_omni_lite.stage1 import stage1_features
+    omni = load_omni(smoke_cfg, smoke_settings)
+    omni.cfg = set_fields(omni.cfg, **{'stages.stage1.mixed_precision': 'bf16', 'stages.stage2.mixed_precision': 'bf16'})
+    seen = {'adapter': [], 'emotion_head': [], 'vocoder': []}
+    for part in ('adapter', 'emotion_head'):
+        getattr(omni, part).register_forward_pre_hook(lambda m, a, part=part: seen[part].append(torch.is_autocast_enabled('cpu')))
+    stream = omni.vocoder.stream
+    def watched():
+        v = stream(); push = v.push
+        v.push = lambda chunk: (seen['vocoder'].append(torch.is_autocast_enabled('cpu')), push(chunk))[1]
+        return v
+    omni.vocoder.stream = watched
+    f1 = stage1_features(smoke_cfg, smoke_settings)
+    feats = [{k: f1[k][i] for k in ('sem', 'emo', 'n50')} for i in range(3)]
+    for feat in feats: omni.respond_features(feat, streaming=True)
+    n = len(seen['emotion_head'])
+    omni.respond_features_many(feats)
+    assert seen['vocoder'] and not any(seen['vocoder'])
+    assert len(seen['adapter']) == 6 and all(seen['adapter']) and len(seen['emotion_head']) > n and all(seen['emotion_head'])
+
+def test_condition_following_hears_a_24_khz_vocoder_at_16_khz(smoke_run, smoke_settings, smoke_cfg, monkeypatch):
+    "The judge of how speech follows its emotion vector hears 16 kHz: a vocoder of another rate (CosyVoice2's 24 kHz) is resampled first, as the rest of the speech figures are."
+    from emotion_omni_lite import omni as omni_mod
+    from emotion_omni_lite.stage2 import stage2_features
+    omni, f2 = load_omni(smoke_cfg, smoke_settings), stage2_features(smoke_cfg, smoke_settings)
+    monkeypatch.setattr(omni.vocoder, 'sample_rate', 24000)
+    monkeypatch.setattr(omni, 'speak_states_many', lambda states, streaming: [([1, 2], torch.randn(12000) * 0.1) for _ in states])
+    heard = []
+    real = omni_mod.classify_emotion
+    monkeypatch.setattr(omni_mod, 'classify_emotion', lambda enc, ws, a: (heard.extend(len(w) for w in ws), real(enc, ws, a))[1])
+    m = omni_mod.condition_following(omni, f2, [0, 1], smoke_cfg.audio)
+    assert m['n_condition_following'] == len(heard) == 2 * len(omni.centroids.labels) and set(heard) == {8000}   # 0.5 s
+
 def test_the_assembled_model_stays_in_eval_mode(smoke_run, smoke_settings, smoke_cfg):
     omni = load_omni(smoke_cfg, smoke_settings).train()
     assert not any(m.training for m in omni.modules())
