@@ -128,7 +128,7 @@ class PretrainedEmotionEncoder(nn.Module):
         B, T, _ = feats.frames.shape
         out = torch.full((B, T, len(EMOTIONS)), float('-inf'), device=feats.frames.device)
         if self.classifier is None: return out
-        x = feats.frames.to(self.classifier.weight.dtype)                 # fp32 features, a 16-bit checkpoint's own head
+        x = feats.frames.to(next(self.classifier.parameters()).dtype)    # fp32 features, a 16-bit checkpoint's own head
         c = self.classifier(self.projector(x) if self.projector is not None else x).float()   # [B, T50, n_ckpt]
         for k, j in enumerate(self.label_index):
             if j >= 0: out[..., k] = c[..., j]

@@ -58,7 +58,7 @@ class EmotionOmni(nn.Module):
         self.decoder = decoder                                                            # 7: streaming speech decoder
         self.vocoder = vocoder                                                            # 8: units → waveform
         self.tok, self.centroids, self.speech_id, self.end_id = tokenizer, centroids, speech_id, end_id
-        self.max_new_tokens = max_new_tokens or cfg.llm.max_new_tokens                  # the longest reply it writes
+        self.max_new_tokens = cfg.llm.max_new_tokens if max_new_tokens is None else max_new_tokens   # its longest reply
 
     @property
     def device(self) -> torch.device:

@@ -337,7 +337,7 @@ class Stage1Pipeline:
     @torch.no_grad()
     def generate(self, feats: Sequence[dict], max_new_tokens: Optional[int] = None) -> list:
         "Greedy reply token ids (ending with the end token when it came) for a list of feature dicts (at most `llm.max_new_tokens`)."
-        max_new_tokens = max_new_tokens or self.cfg.llm.max_new_tokens
+        max_new_tokens = self.cfg.llm.max_new_tokens if max_new_tokens is None else max_new_tokens
         with autocast(self.model.tcfg.mixed_precision, self.device):
             x, att, _ = self.model.splice(self._batch(feats), left_pad=True)      # [B, L, d_llm]
             out = self.model.llm.generate(inputs_embeds=x, attention_mask=att, max_new_tokens=max_new_tokens, do_sample=False,

@@ -1,4 +1,4 @@
-"The benchmarks' shared training step (bench_flops, bench_threads): a stage's step as `fit` runs it, every length group, on the smoke runs."
+"The benchmarks that CI can run: the shared training step (bench_flops, bench_threads), the speaker-reference study's options, and the GPU scripts' CPU parts."
 import sys
 from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parents[1] / 'benchmarks'))
@@ -46,7 +46,7 @@ def test_the_speaker_reference_study_reaches_every_seed_and_option(monkeypatch, 
 
 
 def test_the_gpu_checks_run_their_cpu_parts(tmp_path):
-    "The GPU scripts run where CI can: the full path's one-process rehearsal (`rehearse_gpu.py --device cpu`, its dtypes and streamed answer checked) and the memory benchmark's steps on smoke sizes, so neither is found broken only on a lent GPU."
+    "The GPU scripts run where CI can: the full path's one-process rehearsal (`rehearse_gpu.py --device cpu`, its dtypes and streamed answer checked) and the memory benchmark's steps on smoke sizes, so neither is found broken only on a GPU."
     import json, os, subprocess
     root = Path(__file__).parents[1]
     env = {k: v for k, v in os.environ.items() if not k.startswith('EOL_')}
@@ -55,9 +55,11 @@ def test_the_gpu_checks_run_their_cpu_parts(tmp_path):
     r = run(str(root / 'benchmarks' / 'rehearse_gpu.py'), 'prepare', str(tmp_path / 'r'))
     assert r.returncode == 0, r.stdout + r.stderr
     r = run(str(root / 'benchmarks' / 'rehearse_gpu.py'), 'run', str(tmp_path / 'r'), '--device', 'cpu', '--json', str(tmp_path / 'r.json'))
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     checks = {c['check']: c['ok'] for c in json.loads((tmp_path / 'r.json').read_text())}
-    assert r.returncode == 0 and all(checks.values()) and len(checks) == 4, r.stdout[-3000:] + r.stderr[-3000:]
+    assert all(checks.values()) and len(checks) == 4, checks
     r = run(str(root / 'benchmarks' / 'bench_memory_gpu.py'), '--preset', 'smoke', '--device', 'cpu', '--batches', '2',
             '--json', str(tmp_path / 'm.json'))
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     rows = json.loads((tmp_path / 'm.json').read_text())
-    assert r.returncode == 0 and len(rows) == 4 and all(x['plan_bytes'] > 0 and x['peak_bytes'] is None for x in rows), r.stderr[-3000:]
+    assert len(rows) == 4 and all(x['plan_bytes'] > 0 and x['peak_bytes'] is None for x in rows), rows

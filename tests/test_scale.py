@@ -105,13 +105,24 @@ def test_memory_estimate_against_measured_peaks(mp):
         est = stage_memory(cfg, stage, **shapes)
         states = est['weights'] + est['gradients'] + est['optimizer'] + est['autocast_copies']
         ratio = _profiled_peak(step) / (states + B * est['activations_per_example'])
-        assert 0.8 < ratio < 1.25, (stage, mp, ratio)        # measured: fp32 1.05, 0.91; bf16 1.22, 1.04 (LoRA dropout 0 here;
-        # at full size, dropout 0.05, an H100 measured 0.97-1.01: README, benchmarks/bench_memory_gpu.py)
+        assert 0.8 < ratio < 1.35, (stage, mp, ratio)        # measured: fp32 1.05, 0.91; bf16 1.22, 1.04. A CPU's profile
+        # under bf16 autocast keeps more than the plan counts for a GPU; on an H100 at full size the plan came within 3 %
+        # (README, benchmarks/bench_memory_gpu.py): this checks the estimate's order, the benchmark its accuracy
         if mp == 'no':
             enable_checkpointing(model)
             ratio = _profiled_peak(step) / (states + B * est['checkpointed_per_example'])
             assert 0.65 < ratio < 1.1, (stage, 'checkpointed', ratio)   # measured: 0.88, 0.85: the plan errs on the safe side
 
+
+def test_a_gpu_holds_its_states_and_the_larger_of_backward_and_the_optimizer_step():
+    "per_gpu_bytes: weights, gradients and AdamW throughout; on top, autocast's copies with one micro-batch's activations, or the optimizer step's temporary, whichever is larger; ZeRO-3 / FSDP splits all but the activations."
+    from emotion_omni_lite.scale import per_gpu_bytes
+    m = {'weights': 40, 'gradients': 20, 'optimizer': 40, 'autocast_copies': 10, 'optimizer_step': 20, 'batch': 8,
+         'micro_batches': 2, 'activations_per_example': 3, 'checkpointed_per_example': 1}
+    assert per_gpu_bytes(m, 1, False, False) == 100 + max(10 + 3 * 4, 20)          # backward's peak: 4 examples a micro-batch
+    assert per_gpu_bytes(m, 1, False, True) == 100 + max(10 + 1 * 4, 20)            # the optimizer step's peak
+    assert per_gpu_bytes(m, 2, True, False) == 100 / 2 + max(10 / 2 + 3 * 2, 20 / 2)   # sharded: 2 examples each
+    assert per_gpu_bytes({**m, 'optimizer_step': 0}, 4, False, False) == 100 + 10 + 3
 
 def test_memory_plan_at_full_size():
     from emotion_omni_lite.scale import format_memory, memory_plan

@@ -279,3 +279,6 @@ def test_decoding_passes_the_key_value_cache_by_the_name_this_transformers_takes
         assert all(len(u) <= 6 for u in decode_batch(dec, [x, x[:3]]))
         assert sum(len(c) for c in stream_decode(dec, x[None].split(2, 1))) <= 7           # fed as a reply arrives
         assert len(transcribe(asr, [torch.randn(cfg.audio.n_mels, 120)], max_chars=4, beam=2)) == 1
+    import transformers
+    from emotion_omni_lite.train import _kv_name
+    assert _kv_name() == ('cache' if int(transformers.__version__.split('.')[0]) >= 5 else 'past_key_values')   # 5.x: the new name
