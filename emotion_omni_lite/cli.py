@@ -258,6 +258,7 @@ def run_pipeline(preset: str | None = None, force: bool = False, stages=None, jo
                           f"({some} among them) would load and train on this CPU for days: run it on a machine with a "
                           "GPU, or set device = cpu (settings.ini, or EOL_DEVICE=cpu) to run it on the CPU on purpose")
     check_launch(cfg, dev, stages)                                     # what fit would refuse at its first stage: now
+    if 'stage2' in read: stage2.check_cross_emotion(cfg)               # … and what stage 2 would, after stage 1
     if (uses_pretrained(cfg) or cfg.vocoder.kind == 'cosyvoice2') and (missing := missing_pretrained(cfg, stages)):   # all of
                                                                        # them, before the data are built
         raise ConfigError(f"preset '{s.preset}' loads pretrained checkpoints that are not here ({len(missing)}):\n  "

@@ -472,9 +472,6 @@ def check_config(c: OmniConfig):
     _need(c.llm.max_new_tokens <= c.decoder.max_reply_tokens, 'llm.max_new_tokens',
           f"{c.llm.max_new_tokens} is longer than the replies stage 2 speaks (decoder.max_reply_tokens="
           f"{c.decoder.max_reply_tokens}): use at most that")
-    _need(not (c.units.kind == 'external' and c.stages.stage2.cross_emotion > 0), 'stages.stage2.cross_emotion',
-          f"{c.stages.stage2.cross_emotion} speaks replies again in another emotion with the kit's own voice and speech "
-          "units, which your manifest's speech tokens (units.kind = external) are not: set it to 0")
     _need(c.decoder.d_model % c.decoder.heads == 0, 'decoder.heads', f"d_model={c.decoder.d_model} is not divisible by {c.decoder.heads} heads")
     for f in ('teacher_force_prob', 'stream_mask_prob', 'cross_emotion'):
         p = getattr(c.stages.stage2, f); _need(0 <= p <= 1, f'stages.stage2.{f}', f"is a probability, got {p}")

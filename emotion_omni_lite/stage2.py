@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .config import OmniConfig, Settings, get_settings, run_device
+from .config import ConfigError, OmniConfig, Settings, get_settings, run_device
 from .train import autocast, freeze, load_cache, load_weights, save_cache, save_weights, to_device
 from .stages import StageJob, hashed_part, require_stage, stage_config, stage_hash
 from .audio import log_mel
@@ -23,8 +23,8 @@ from .decoder import build_fusion, build_speech_decoder
 
 # %% auto #0
 __all__ = ['Stage2Model', 'collate_stage2', 'stage2_loss', 'stage2_features', 'spread', 'cross_emotion_examples',
-           'stage2_example', 'heldout_unit_loss', 'prepare_stage2', 'stage2_job', 'load_stage2_model',
-           'emotion_vector_contrast']
+           'stage2_example', 'heldout_unit_loss', 'check_cross_emotion', 'prepare_stage2', 'stage2_job',
+           'load_stage2_model', 'emotion_vector_contrast']
 
 # %% ../nbs/14_stage2.ipynb #e66c34f2
 class Stage2Model(nn.Module):
@@ -140,8 +140,16 @@ def heldout_unit_loss(model: Stage2Model, f: dict, idx: Sequence[int], streaming
         tot += model(b, torch.zeros(B, dtype=torch.bool), torch.full((B,), streaming)).item() * tokens; n += tokens
     return round(tot / n, 4)
 
+def check_cross_emotion(cfg: OmniConfig):
+    "Refuse `stages.stage2.cross_emotion` with speech tokens of your own: the replies would be spoken again in the kit's voice and units, not in yours."
+    if cfg.units.kind == 'external' and cfg.stages.stage2.cross_emotion > 0:
+        raise ConfigError(f"stages.stage2.cross_emotion: {cfg.stages.stage2.cross_emotion} speaks replies again in another "
+                          "emotion with the kit's own voice and speech units, which your manifest's speech tokens "
+                          "(units.kind = external) are not: set it to 0")
+
 def prepare_stage2(cfg: OmniConfig, settings: Settings) -> tuple:
     "What stage 2 and its ablation read, cached once for both: `(stage2_features, replies in another emotion)`."
+    check_cross_emotion(cfg)                                              # before the reply states, not after them
     f = stage2_features(cfg, settings)
     train_idx = [i for i, r in enumerate(f['rows']) if r['split'] == 'train']
     cross = cross_emotion_examples(cfg, f, train_idx, settings) if cfg.stages.stage2.cross_emotion > 0 else []

@@ -32,8 +32,6 @@ def test_incompatible_fields_are_named():
         get_config('lite', **{'decoder.d_model': 64})
     with pytest.raises(ConfigError, match='llm.num_kv_heads'):
         get_config('lite', **{'llm.num_kv_heads': 3})
-    with pytest.raises(ConfigError, match=r'stages\.stage2\.cross_emotion: 0\.5 speaks replies again .*units\.kind = external'):
-        get_config('full', **{'stages.stage2.cross_emotion': 0.5})   # your own speech tokens: the kit cannot make more
     with pytest.raises(ConfigError, match=r'llm\.max_new_tokens: 129 is longer than the replies stage 2 speaks \(decoder\.max_reply_tokens=128\)'):
         get_config('lite', **{'llm.max_new_tokens': 129})
     with pytest.raises(ConfigError, match='has no field'):

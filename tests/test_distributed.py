@@ -202,3 +202,11 @@ def test_a_full_run_names_every_missing_checkpoint_before_any_work(tmp_path, mon
     assert 'vocoder.pretrained: not set, and vocoder.kind = cosyvoice2' in str(e.value).splitlines()[-1]   # said now, not at the end
     assert not [p for p in cli.missing_pretrained(cli.get_config('full'), ['data', 'stage1']) if p.startswith('vocoder')]   # a run
     # that never speaks does not need it
+    (tmp_path / 'settings.ini').write_text(s + 'stages.stage2.cross_emotion = 0.5\n')   # your own speech tokens, spoken again by
+    with pytest.raises(ConfigError, match=r'stages\.stage2\.cross_emotion: 0\.5 speaks replies again .*units\.kind = external'):
+        cli.run_pipeline(jobs=1)                                        # the kit's voice: refused before any work, not after stage 1
+    with pytest.raises(ConfigError) as e: cli.run_pipeline(stages=['text_llm'], jobs=1)   # a run without stage 2: not that
+    assert 'cross_emotion' not in str(e.value)
+    from emotion_omni_lite.stage2 import prepare_stage2
+    with pytest.raises(ConfigError, match='cross_emotion'): prepare_stage2(cli.get_config('full'), cli.get_settings())   # in a
+    # notebook too, before the reply states are computed
