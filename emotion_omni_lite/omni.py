@@ -88,11 +88,10 @@ class EmotionOmni(nn.Module):
     def reply_tokens(self, feat: dict, on_token: Optional[Callable] = None):
         "Greedy reply generation with a KV cache, yielding (token id, h [d], e [d]) per reply token."
         dev = self.device
-        with self.precision('stage1'):                                                   # as stage 1 trained it
+        b = to_device(collate_stage1([{**build_prompt(self.tok), **feat}], self.tok.pad_token_id), dev)
+        with self.precision('stage1'):                                                   # as stage 1 trained them
             sp, n = self.adapter(feat['sem'][None].float().to(dev), feat['emo'][None].float().to(dev),
                                  torch.tensor([feat['n50']], device=dev))                 # [1, N10, d]
-        b = to_device(collate_stage1([{**build_prompt(self.tok), **feat}], self.tok.pad_token_id), dev)
-        with self.precision('stage1'):
             x, att, _ = splice_speech(self.llm.get_input_embeddings(), b['input_ids'], b['attention_mask'],
                                       torch.full_like(b['input_ids'], -100), sp, n, self.speech_id, left_pad=True)   # [1, L, d]
             cache = DynamicCache()
