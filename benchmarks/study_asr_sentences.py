@@ -1,14 +1,16 @@
 """A study: what the ASR stand-in's reading sentences buy, and what they cost.
 
 `lite`'s stand-in learns the training queries (a hundred-odd sentences, each in many voices), one microphone-augmented
-copy of each, and `stages.asr.reading_sentences` generated sentences of common English words read once each
-(`dialogues.reading_sentences`, `semantic_encoder.read_aloud`). This script trains stage `asr` with the `lite` config
+copy of each, and `stages.asr.reading_sentences` generated sentences of common English words read once each by espeak
+(`dialogues.reading_sentences`, `semantic_encoder.read_aloud`; `stages.asr.piper_readings` more, read by Piper's
+pseudo-speakers, is off in `lite`). This script trains stage `asr` with the `lite` config
 changed by `--set`, in a folder of its own (the repo's runs are not touched), and prints the time it took and its
 character error rates: held-out voices of known sentences, new sentences, and held-out voices through noise and a
 room: the figures of notebook 06's table (which come from the main job's runs), for settings the job does not use, e.g.
 
     .venv/bin/python benchmarks/study_asr_sentences.py --set stages.asr.reading_sentences=6000
     .venv/bin/python benchmarks/study_asr_sentences.py --set stages.asr.reading_sentences=0 stages.asr.steps=900
+    .venv/bin/python benchmarks/study_asr_sentences.py --set stages.asr.piper_readings=500
 
 Needs the seed's lite dataset (`eol run --stages data` for seed 0; `bench_seeds.py` makes the others', which
 `--seed N` reads from runs/seeds/sN/data). `--set` changes the ASR's own settings only (`stages.asr.*`,
@@ -68,7 +70,8 @@ def main():
         by_engine = {e: round(cer([rows[i]['query_text'] for i, h in js], [h for i, h in js]), 4)
                      for e in ('espeak', 'piper') if (js := [(i, h) for i, h in zip(idx, hyps) if engine_of(rows[i]['voice']) == e])}
     tc = cfg.stages.asr
-    print(f"asr, seed {a.seed}, {a.threads} threads, {tc.steps} steps, {tc.reading_sentences} sentences read, "
+    print(f"asr, seed {a.seed}, {a.threads} threads, {tc.steps} steps, {tc.reading_sentences} sentences read by espeak and "
+          f"{tc.piper_readings} by Piper, "
           f"{tc.aug_copies} augmented copies: {total:.0f} s (training {m['train_seconds']} s, "
           f"reading {m.get('reading_seconds')} s)")
     print('CER:', {k[4:]: v for k, v in m.items() if k.startswith('cer_')})

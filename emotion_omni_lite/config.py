@@ -327,6 +327,8 @@ class ASRTrainConfig(TrainConfig):
                                  # chain (audio.augment: the same chains the emotion encoder hears)
     reading_sentences: int = 0   # also learn from this many generated sentences of common English words, each read once
                                  # by a training espeak voice (dialogues.reading_sentences): words beyond the queries'
+    piper_readings: int = 0      # and this many more, each read once by a training Piper pseudo-speaker (a study: Piper
+                                 # reads a sentence in about 0.3 s on one thread, so lite leaves it off)
 
 @dataclass
 class EmotionTrainConfig(TrainConfig):
@@ -414,7 +416,8 @@ def _need(ok, field_name, msg):
     if not ok: raise ConfigError(f"{field_name}: {msg}")
 
 _ZERO_OK = {'steps', 'envelope_ceps', 'aug_shift_bins', 'top_k', 'workers',   # counts where 0 means "none" or "off"
-            'n_piper_voices', 'n_test_piper_voices', 'aug_copies', 'reading_sentences'}
+            'n_piper_voices', 'n_test_piper_voices', 'aug_copies', 'reading_sentences',
+            'piper_readings'}
 _POSITIVE = {'lr', 'max_seconds', 'rope_theta'}                                  # floats that must be above 0
 
 def _type_ok(value, hint) -> bool:
@@ -483,6 +486,9 @@ def check_config(c: OmniConfig):
     _need(0 <= c.data.n_piper_voices <= 8, 'data.n_piper_voices', f"{c.data.n_piper_voices}: the Piper engine has 8 pseudo-speakers (0 = espeak only)")
     _need(c.data.n_piper_voices == c.data.n_test_piper_voices == 0 or 0 < c.data.n_test_piper_voices < c.data.n_piper_voices,
           'data.n_test_piper_voices', f"{c.data.n_test_piper_voices} must be between 1 and n_piper_voices-1={c.data.n_piper_voices - 1}")
+    _need(not c.stages.asr.piper_readings or c.data.n_piper_voices, 'stages.asr.piper_readings',
+          f"{c.stages.asr.piper_readings} sentences for Piper to read, but the data have no Piper pseudo-speakers: set "
+          "data.n_piper_voices (lite: 8), or stages.asr.piper_readings = 0")
     _need(c.emotion_encoder.train_engine in ('', 'espeak', 'piper'), 'emotion_encoder.train_engine',
           f"{c.emotion_encoder.train_engine!r}: use '' (every engine), 'espeak' or 'piper'")
     ref = c.emotion_encoder.speaker_reference

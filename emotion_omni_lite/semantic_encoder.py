@@ -24,7 +24,7 @@ from .stages import StageJob, require_stage
 from .audio import CONDITIONS, as_mels, load_audio, log_mel, pad_mels, spectral_envelope
 from .dataset import audio_path, augmented_queries, load_query_mels
 from .dialogues import reading_sentences
-from .tts import fresh_espeak, query_voices, speak
+from .tts import fresh_espeak, get_tts, piper_voices, query_voices, speak
 
 # %% auto #0
 __all__ = ['MAX_TRANSCRIPT_CHARS', 'WINDOW_STEP', 'ASR_CONDITIONS', 'CharTokenizer', 'whisper_config', 'whisper_encode',
@@ -285,18 +285,28 @@ def asr_robustness(model, cfg: OmniConfig, rows: Sequence[dict], settings: Setti
         res[f'cer_{name}'] = round(cer(refs, transcribe(model, mels, max_chars=longest, beam=beam)), 4)
     return res
 
-def read_aloud(cfg: OmniConfig, settings: Settings, n: Optional[int] = None):
-    "Yields (wave [T] at the audio rate, text) for the first `n` (default: `stages.asr.reading_sentences`) generated sentences (`dialogues.reading_sentences`, the run's seed), each read once by a training espeak voice in one of the six emotions."
+def read_aloud(cfg: OmniConfig, settings: Settings, n: Optional[int] = None, n_piper: Optional[int] = None):
+    "Yields (wave [T] at the audio rate, text) for the first `n` (default: `stages.asr.reading_sentences`) generated sentences (`dialogues.reading_sentences`, the run's seed), each read once by a training espeak voice in one of the six emotions, then for the `n_piper` (default: `stages.asr.piper_readings`) sentences after them, each read once by a training Piper pseudo-speaker."
     dc, sc = cfg.data, cfg.semantic_encoder
     n = cfg.stages.asr.reading_sentences if n is None else n
-    if not n: return
-    voices, _ = query_voices(dc.n_query_voices, dc.n_test_voices)      # espeak's training voices: held-out voices stay unheard
+    m = cfg.stages.asr.piper_readings if n_piper is None else n_piper
+    if not n + m: return
+    texts = reading_sentences(n + m, settings.seed)                     # its first n are the n sentences drawn alone: Piper's are others
     cap = 0.98 * sc.max_source_positions / sc.frame_rate                # inside the encoder's window
-    with fresh_espeak() as engine:                                      # fresh state: the same samples on every call
-        for i, text in enumerate(reading_sentences(n, settings.seed)):
-            seed = zlib.crc32(f"read/{i}/{settings.seed}".encode())     # each sentence its own seed: the same samples every time
-            yield speak(text, voices[i % len(voices)], EMOTIONS[i % len(EMOTIONS)], np.random.default_rng(seed), dc.prosody_jitter,
-                        engine, sr=cfg.audio.sample_rate, max_seconds=cap, seed=seed), text
+    read = lambda text, voice, i, engine, seed, espeak_seed: speak(     # each sentence its own seed: the same samples every time
+        text, voice, EMOTIONS[i % len(EMOTIONS)], np.random.default_rng(seed), dc.prosody_jitter, engine,
+        sr=cfg.audio.sample_rate, max_seconds=cap, seed=espeak_seed)
+    if n:
+        voices, _ = query_voices(dc.n_query_voices, dc.n_test_voices)  # espeak's training voices: held-out voices stay unheard
+        with fresh_espeak() as engine:                                  # fresh state: the same samples on every call
+            for i, text in enumerate(texts[:n]):
+                seed = zlib.crc32(f"read/{i}/{settings.seed}".encode())
+                yield read(text, voices[i % len(voices)], i, engine, seed, seed), text
+    if m:
+        voices, _ = piper_voices(dc.n_piper_voices, dc.n_test_piper_voices)   # Piper's training pseudo-speakers: its held-out ones stay unheard
+        engine = get_tts('piper')                                       # no noise in its sampling: the same samples on every call
+        for i, text in enumerate(texts[n:]):
+            yield read(text, voices[i % len(voices)], i, engine, zlib.crc32(f"read/piper/{i}/{settings.seed}".encode()), None), text
 
 def reading_examples(cfg: OmniConfig, settings: Settings) -> list:
     "(log-mel [n_mels, T100] float16, text) of every sentence `read_aloud` reads."

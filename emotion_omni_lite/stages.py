@@ -128,7 +128,8 @@ RUNTIME_ONLY = {'data': ('workers',), 'decoder': ('temperature', 'top_k'), 'llm'
 # finished run stays current; set to anything else, they count like every other field.
 HASHED_ONCE_SET = {'units': {'manifest': None}, 'vocoder': {'pretrained': None},
                    'data': {'n_piper_voices': 0, 'n_test_piper_voices': 0}, 'emotion_encoder': {'train_engine': '', 'speaker_reference': ''},
-                   'train': {'mixed_precision': 'no', 'aug_copies': 0, 'length_groups': 1, 'reading_sentences': 0}}
+                   'train': {'mixed_precision': 'no', 'aug_copies': 0, 'length_groups': 1, 'reading_sentences': 0,
+                             'piper_readings': 0}}
 
 # %% ../nbs/01a_stages.ipynb #d746b29c
 def stage_config(name: str, cfg: OmniConfig) -> OmniConfig:
