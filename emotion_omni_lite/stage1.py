@@ -14,7 +14,7 @@ from torch import nn
 
 from .config import EMOTIONS, ConfigError, OmniConfig, Settings, get_settings, run_device
 from functools import partial
-from .train import autocast, freeze, load_cache, load_weights, save_cache, save_json, save_weights, to_device
+from .train import ShardedCache, autocast, freeze, load_cache, load_weights, save_json, save_weights, to_device
 from .stages import StageJob, require_stage, stage_config, stage_hash
 from .dataset import audio_path, augmented_queries, load_dialogues
 from .audio import CONDITIONS, load_audio
@@ -226,21 +226,22 @@ def _baselines(cfg: OmniConfig, s: Settings, rows: Sequence[dict]) -> tuple:
     replies = [{'voice': 'assistant', 'user_emotion': r['reply_emotion']} for r in sample]
     return qbase, voice_baselines(replies, reply_emotion_inputs(cfg, sample, s), n, ref)['assistant']
 
-def _augmented_features(cfg: OmniConfig, s: Settings, rows: Sequence[dict], sem_enc, emo_enc, batch_size: int) -> dict:
-    "Both encoders' features of `stages.stage1.aug_copies` microphone-augmented copies of each training query (`dataset.augmented_queries`)."
+def _augmented_features(cfg: OmniConfig, s: Settings, rows: Sequence[dict], sem_enc, emo_enc, batch_size: int,
+                        cache: ShardedCache) -> dict:
+    "Both encoders' features of `stages.stage1.aug_copies` microphone-augmented copies of each training query (`dataset.augmented_queries`), put in `cache` as 'aug/sem', 'aug/emo'; returns their rows and lengths."
     train = sorted((i for i, r in enumerate(rows) if r['split'] == 'train'), key=lambda i: rows[i]['query_seconds'])
-    copies, aug = cfg.stages.stage1.aug_copies, {'row': [], 'sem': [], 'emo': [], 'n50': []}
+    copies, aug = cfg.stages.stage1.aug_copies, {'row': [], 'n50': []}
     for k in range(0, len(train), batch_size):
         idx = train[k:k + batch_size]
         waves = augmented_queries([rows[i] for i in idx], lambda w: w, copies, s, dtype=torch.float32)   # row by row, copy by copy
         sem, emo, n, *_ = encode_speech(sem_enc, emo_enc, waves, cfg.audio)
         for j, i in enumerate([i for i in idx for _ in range(copies)]):   # the row of each wave
-            aug['row'].append(i); aug['n50'].append(int(n[j]))
-            aug['sem'].append(sem[j, :n[j]].half().clone()); aug['emo'].append(emo[j, :n[j]].half().clone())
+            a = len(aug['row']); aug['row'].append(i); aug['n50'].append(int(n[j]))
+            cache.put('aug/sem', a, sem[j, :n[j]].half().clone()); cache.put('aug/emo', a, emo[j, :n[j]].half().clone())
     return aug
 
 def stage1_features(cfg: OmniConfig, settings: Optional[Settings] = None, batch_size: int = 64, progress: bool = True) -> dict:
-    "Every dialogue's rows, query encoder features and reply emotion vector, computed once and cached on disk (and `aug`: the training queries' augmented copies, when `stages.stage1.aug_copies`)."
+    "Every dialogue's rows, query encoder features and reply emotion vector, computed once and cached on disk in shards (`train.ShardedCache`; and `aug`: the training queries' augmented copies, when `stages.stage1.aug_copies`)."
     s = settings or get_settings(preset=cfg.preset)
     path = s.run_path / 'stage1_features' / _features_name(cfg, s)
     if str(path) in _FEATURES: return _FEATURES[str(path)]
@@ -251,7 +252,8 @@ def stage1_features(cfg: OmniConfig, settings: Optional[Settings] = None, batch_
         rows = ds.remove_columns([c for c in ('units',) if c in ds.column_names]).to_list()
         sem_enc, emo_enc = load_semantic_encoder(cfg, s), load_emotion_encoder(cfg, s)
         N = len(rows)
-        out = {'rows': rows, 'sem': [None] * N, 'emo': [None] * N, 'n50': [0] * N, 'emotion_vec_true': None, 'seconds': 0.0}
+        out = {'rows': rows, 'n50': [0] * N, 'emotion_vec_true': None, 'seconds': 0.0}   # the frames go to the cache's shards
+        cache = ShardedCache(path, keys=('sem', 'emo'))
         t0 = time.time()
         qbase, rbase = _baselines(cfg, s, rows)                          # None, None unless the encoder hears voices so
         by_length = lambda key: sorted(range(N), key=lambda i: rows[i].get(key, 0))   # similar lengths batched: less padding
@@ -261,17 +263,16 @@ def stage1_features(cfg: OmniConfig, settings: Optional[Settings] = None, batch_
             sem, emo, n, *_ = encode_speech(sem_enc, emo_enc, [load_audio(audio_path(rows[i], s, 'query')) for i in idx], cfg.audio,
                                             None if qbase is None else [qbase[rows[i]['voice']] for i in idx])
             for j, i in enumerate(idx):
-                out['sem'][i], out['emo'][i] = sem[j, :n[j]].half().clone(), emo[j, :n[j]].half().clone()   # [T50, d] each
+                cache.put('sem', i, sem[j, :n[j]].half().clone()); cache.put('emo', i, emo[j, :n[j]].half().clone())   # [T50, d] each
                 out['n50'][i] = int(n[j])
             idx = replies[k:k + batch_size]
             vec = emotion_features(emo_enc, [load_audio(audio_path(rows[i], s, 'reply')) for i in idx], cfg.audio,
                                    None if rbase is None else [rbase] * len(idx)).emotion_vec.cpu()
             if out['emotion_vec_true'] is None: out['emotion_vec_true'] = torch.empty(N, vec.shape[-1])   # [N, d_emo]
             out['emotion_vec_true'][idx] = vec
-        if cfg.stages.stage1.aug_copies: out['aug'] = _augmented_features(cfg, s, rows, sem_enc, emo_enc, batch_size)
+        if cfg.stages.stage1.aug_copies: out['aug'] = _augmented_features(cfg, s, rows, sem_enc, emo_enc, batch_size, cache)
         out['seconds'] = round(time.time() - t0, 1)
-        save_cache(out, path)
-        out = load_cache(path, just_written=True) or out                # the same half-precision tensors as a later session reads
+        out = cache.close(out)                                          # the same half-precision tensors as a later session reads
     _FEATURES.clear(); _FEATURES[str(path)] = out
     return out
 

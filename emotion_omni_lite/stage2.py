@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .config import ConfigError, OmniConfig, Settings, get_settings, run_device
-from .train import autocast, freeze, load_cache, load_weights, save_cache, save_weights, to_device
+from .train import ShardedCache, autocast, freeze, load_cache, load_weights, save_cache, save_weights, to_device
 from .stages import StageJob, hashed_part, require_stage, stage_config, stage_hash
 from .audio import log_mel
 from .dataset import load_dialogues, load_units_tokenizer
@@ -59,7 +59,7 @@ def stage2_loss(model, batch): return model(batch)
 
 # %% ../nbs/14_stage2.ipynb #c3a5fda5
 def stage2_features(cfg: OmniConfig, settings: Optional[Settings] = None, batch_size: int = 64, progress: bool = True) -> dict:
-    "Every dialogue's reply states (h, e), predicted and true emotion vectors and units, cached on disk."
+    "Every dialogue's reply states (h, e), predicted and true emotion vectors and units, cached on disk in shards (`train.ShardedCache`)."
     s = settings or get_settings(preset=cfg.preset)
     path = s.run_path / 'stage2_features' / f"{_cache_name(cfg, s)}.pt"
     if (cached := load_cache(path)) is not None: return cached
@@ -69,21 +69,20 @@ def stage2_features(cfg: OmniConfig, settings: Optional[Settings] = None, batch_
     rows, ds = f1['rows'], load_dialogues(cfg, s)
     if list(ds['id']) != [r['id'] for r in rows]: raise RuntimeError("stage 1 features and the dataset disagree: rebuild with force=True")
     units = ds['units']
-    out = {'rows': rows, 'h': [], 'e': [], 'emotion_vec_pred': [], 'emotion_vec_true': f1['emotion_vec_true'].float(), 'units': [],
-           'seconds': 0.0}
+    out = {'rows': rows, 'emotion_vec_pred': [], 'emotion_vec_true': f1['emotion_vec_true'].float(), 'seconds': 0.0}
+    cache = ShardedCache(path, keys=('h', 'e', 'units'))               # the states go to the cache's shards as they come
     t0, D = time.time(), cfg.decoder
     for i in tqdm(range(0, len(rows), batch_size), desc='stage-1 reply states', disable=not progress, leave=False):
         idx = range(i, min(i + batch_size, len(rows)))
         feats = [{k: f1[k][j] for k in ('sem', 'emo', 'n50')} for j in idx]
         for j, r in zip(idx, pipe.reply_states(feats, [rows[j]['reply_text'] for j in idx])):
             n = min(len(r['hidden']) - 1, D.max_reply_tokens)                  # drop the end token
-            out['h'].append(r['hidden'][:n].half().clone()); out['e'].append(r['inputs_embeds'][:n].half().clone())
+            cache.put('h', j, r['hidden'][:n].half().clone()); cache.put('e', j, r['inputs_embeds'][:n].half().clone())
+            cache.put('units', j, torch.tensor(units[j][:D.max_units], dtype=torch.long))
             out['emotion_vec_pred'].append(r['emotion_vec_pred'].float())
-            out['units'].append(torch.tensor(units[j][:D.max_units], dtype=torch.long))
     out['emotion_vec_pred'] = torch.stack(out['emotion_vec_pred'])
     out['seconds'] = round(time.time() - t0, 1)
-    save_cache(out, path)
-    return out
+    return cache.close(out)
 
 def spread(idx: Sequence[int], frac: float) -> list:
     "`frac` of `idx`, evenly spread from its first (0.5: every second one; 0.3: three in ten)."

@@ -17,12 +17,13 @@ from safetensors.torch import load_file, save_file
 from .config import ConfigError, TrainConfig, checkpoint_faults, resolve_device
 
 # %% auto #0
-__all__ = ['THREAD_VARIABLES', 'COMPUTE_DTYPES', 'RECORDED_PACKAGES', 'CKPT_FILES', 'set_seed', 'process_rank', 'is_main_process',
-           'distributed_state', 'wait_for_everyone', 'usable_cores', 'limit_threads', 'freeze', 'kv', 'kv_of',
-           'trainable_state', 'autocast', 'frozen_precision', 'frozen_dtype', 'enable_checkpointing', 'module_dtypes',
-           'environment', 'share_with_group', 'save_weights', 'save_json', 'save_text', 'load_weights', 'batch_indices',
-           'micro_batches', 'CheckpointError', 'sha256', 'ckpt_files', 'load_cache', 'save_cache', 'save_checkpoint',
-           'load_checkpoint', 'has_checkpoint', 'in_notebook', 'LiveLoss', 'TrainResult', 'to_device', 'fit']
+__all__ = ['THREAD_VARIABLES', 'COMPUTE_DTYPES', 'RECORDED_PACKAGES', 'CKPT_FILES', 'CACHE_SHARD_BYTES', 'set_seed',
+           'process_rank', 'is_main_process', 'distributed_state', 'wait_for_everyone', 'usable_cores', 'limit_threads',
+           'freeze', 'kv', 'kv_of', 'trainable_state', 'autocast', 'frozen_precision', 'frozen_dtype',
+           'enable_checkpointing', 'module_dtypes', 'environment', 'share_with_group', 'save_weights', 'save_json',
+           'save_text', 'load_weights', 'batch_indices', 'micro_batches', 'CheckpointError', 'sha256', 'ckpt_files',
+           'ShardError', 'load_cache', 'save_cache', 'ShardedCache', 'save_checkpoint', 'load_checkpoint',
+           'has_checkpoint', 'in_notebook', 'LiveLoss', 'TrainResult', 'to_device', 'fit']
 
 # %% ../nbs/01_train.ipynb #c3a5fda5
 def set_seed(seed: int):
@@ -231,23 +232,87 @@ def ckpt_files(step: int) -> dict:
     "The weight files of the checkpoint of `step`: {'model': 'model-<step>.safetensors', 'optimizer': …}."
     return {k: f"{k}-{step}.safetensors" for k in CKPT_FILES}
 
-def load_cache(path, just_written: bool = False):
-    "A cached result written by `torch.save` (tensors and plain data only: a crafted file runs no code), or None when it is missing or damaged (then it is computed again). Memory-mapped: the processes of a multi-GPU launch share one copy of a large feature cache. `just_written`: the caller holds what it wrote and says so if it does not read back."
+def _read_cache(path: Path):
+    try: return torch.load(path, weights_only=True, mmap=True)
+    except Exception: return torch.load(path, weights_only=True)       # a file system that cannot map files: read whole
+
+class ShardError(ValueError):
+    "A sharded cache whose shards are missing, or belong to another build of it."
+
+def load_cache(path):
+    "A cached result written by `torch.save` (tensors and plain data only: a crafted file runs no code), or None when it is missing or damaged (then it is computed again). Memory-mapped: the processes of a multi-GPU launch share one copy of a large feature cache. A `ShardedCache`'s index comes back with every item's tensors from its shards."
     path = Path(path)
     if not path.exists(): return None
     try:
-        try: return torch.load(path, weights_only=True, mmap=True)
-        except Exception: return torch.load(path, weights_only=True)   # a file system that cannot map files: read whole
+        obj = _read_cache(path)
+        return _join_shards(path, obj) if isinstance(obj, dict) and '_shards' in obj else obj
     except Exception as e:
         import warnings
-        warnings.warn(f"{path} was just written but does not read back ({type(e).__name__}: {str(e)[:100]}): what was computed "
-                      "is used now, and a later session computes it again" if just_written else
-                      f"{path} is damaged ({type(e).__name__}); it is computed again and replaced")
+        why = f": {str(e)[:160]}" if isinstance(e, ShardError) else ''
+        warnings.warn(f"{path} is damaged ({type(e).__name__}{why}); it is computed again and replaced")
         return None
 
 def save_cache(obj, path):
     "Write a cache with `torch.save`, whole or not at all."
     _atomic(path, lambda p: torch.save(obj, p))
+
+CACHE_SHARD_BYTES = 1 << 30   # a `ShardedCache` writes its tensors every this many bytes: what building it holds in memory
+
+def _slot(out: dict, key: str, n: int) -> list:
+    "The list of key `key` in `out` ('aug/sem': out['aug']['sem']), made with `n` empty places if it is not there."
+    *parents, leaf = key.split('/')
+    for p in parents: out = out.setdefault(p, {})
+    return out.setdefault(leaf, [None] * n)
+
+def _join_shards(path: Path, index: dict) -> dict:
+    "A sharded cache's index with every item's tensors put in their places, memory-mapped from the shards."
+    info, out = index['_shards'], {k: v for k, v in index.items() if k != '_shards'}
+    for key in info['lengths']: _slot(out, key, info['lengths'][key])
+    for name in info['files']:
+        if not (path.parent / name).exists(): raise ShardError(f"its shard {name} is missing")
+        part = _read_cache(path.parent / name)
+        if not isinstance(part, dict) or part.get('build') != info['build']:
+            raise ShardError(f"its shard {name} belongs to another build of this cache")
+        for key, items in part['items'].items():
+            place = _slot(out, key, info['lengths'][key])
+            for i, t in items.items(): place[i] = t
+    for key, n in info['lengths'].items():
+        if any(t is None for t in _slot(out, key, n)): raise ShardError(f"items of {key!r} are in none of its shards")
+    return out
+
+class ShardedCache:
+    """A cache of many items' tensors (`put(key, i, tensor)`: item `i` of list `key`; 'aug/sem' nests, read back as
+    out['aug']['sem']), written to shards beside `path` every `shard_bytes` (`CACHE_SHARD_BYTES`) as they are computed,
+    so building it holds one shard in memory, not the whole cache. `close(meta)` writes the index at `path` last (a stop
+    before it leaves no cache, and the next run builds it again) and returns what `load_cache(path)` reads: `meta` with
+    every list, its tensors memory-mapped from the shards."""
+    def __init__(self, path, keys: Sequence[str] = (), shard_bytes: Optional[int] = None):
+        self.path, self.limit = Path(path), shard_bytes or CACHE_SHARD_BYTES
+        self.build, self.files = os.urandom(8).hex(), []                  # a shard names the build it belongs to
+        self.lengths, self.items, self.bytes = {k: 0 for k in keys}, {}, 0
+
+    def put(self, key: str, i: int, tensor: torch.Tensor):
+        self.items.setdefault(key, {})[i] = tensor
+        self.lengths[key] = max(self.lengths.get(key, 0), i + 1)
+        self.bytes += tensor.numel() * tensor.element_size()
+        if self.bytes >= self.limit: self._flush()
+
+    def _flush(self):
+        if not self.items: return
+        name = f"{self.path.stem}.{len(self.files):05d}{self.path.suffix}"
+        save_cache({'build': self.build, 'items': self.items}, self.path.with_name(name))
+        self.files.append(name); self.items, self.bytes = {}, 0
+
+    def close(self, meta: dict) -> dict:
+        self._flush()
+        import glob
+        for p in self.path.parent.glob(f"{glob.escape(self.path.stem)}.[0-9][0-9][0-9][0-9][0-9]{self.path.suffix}"):
+            if p.name not in self.files: p.unlink(missing_ok=True)        # a bigger build's shards, from before
+        save_cache({**meta, '_shards': {'build': self.build, 'files': self.files, 'lengths': self.lengths}}, self.path)
+        try: return _join_shards(self.path, _read_cache(self.path))
+        except Exception as e:                                          # nothing computed is left in memory to fall back on
+            raise RuntimeError(f"{self.path} was just written and does not read back ({type(e).__name__}: {str(e)[:160]}): "
+                               "check the disk it is on; the next run builds it again") from None
 
 def save_checkpoint(ckpt_dir, model, opt, sched, step: int, history: list):
     "Write one checkpoint: its weight files, named by the step, each atomically; then `state.json`, naming them with their checksums; then the older step's files go. A stop at any moment leaves `state.json` naming a whole checkpoint."

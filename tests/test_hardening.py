@@ -423,9 +423,41 @@ def test_a_cache_that_cannot_be_mapped_is_read_whole(tmp_path, monkeypatch):
     monkeypatch.setattr(torch, 'load', no_mmap)
     import warnings
     with warnings.catch_warnings(): warnings.simplefilter('error'); assert torch.equal(load_cache(tmp_path / 'c.pt')['x'], torch.ones(3))
-    (tmp_path / 'c.pt').write_bytes(b'cut')
-    with pytest.warns(UserWarning, match=r'c\.pt was just written but does not read back .*what was computed is used now'):
-        assert load_cache(tmp_path / 'c.pt', just_written=True) is None
+    (tmp_path / 'c.pt').write_bytes(b'cut')                             # read whole, and damaged: computed again
+    with pytest.warns(UserWarning, match=r'c\.pt is damaged'): assert load_cache(tmp_path / 'c.pt') is None
+
+
+def test_a_sharded_cache_holds_one_shard_while_built_and_reads_back_every_item(tmp_path):
+    "A feature cache at the paper's scale does not fit in memory: it goes to disk in shards as it is computed, and comes back whole, memory-mapped."
+    from emotion_omni_lite.train import ShardedCache
+    path, items = tmp_path / 'f.pt', {i: torch.arange(i + 3, dtype=torch.float16) for i in range(12)}   # 6 to 28 bytes each
+    c, held = ShardedCache(path, keys=('a', 'unused'), shard_bytes=40), []
+    for i in [5, 0, 11, 3, 1, 2, 4, 6, 7, 8, 9, 10]:                   # any order
+        c.put('a', i, items[i]); held.append(c.bytes)
+        if i % 3 == 0: c.put('aug/b', i // 3, -items[i]); held.append(c.bytes)
+    assert max(held) < 40                                               # never more than a shard in memory
+    out = c.close({'rows': list(range(12)), 'x': torch.ones(2)})
+    shards = sorted(p.name for p in tmp_path.glob('f.*.pt'))
+    assert len(shards) >= 4 and shards[0] == 'f.00000.pt'
+    for got in (out, load_cache(path)):                                 # as built, and as a later session reads it
+        assert set(got) == {'rows', 'x', 'a', 'unused', 'aug'} and got['rows'] == list(range(12)) and got['unused'] == []
+        assert all(torch.equal(got['a'][i], items[i]) and got['a'][i].dtype == torch.float16 for i in range(12))
+        assert [t.tolist() for t in got['aug']['b']] == [(-items[3 * k]).tolist() for k in range(4)]
+    # a shard missing, or one of another build: the cache is damaged, computed again, never read half
+    other = ShardedCache(tmp_path / 'o' / 'f.pt', keys=('a',), shard_bytes=40)
+    for i in range(12): other.put('a', i, items[i] + 1)
+    other.close({})
+    (tmp_path / 'f.00001.pt').write_bytes((tmp_path / 'o' / 'f.00001.pt').read_bytes())
+    with pytest.warns(UserWarning, match=r'f\.pt is damaged \(ShardError: its shard f\.00001\.pt belongs to another build'):
+        assert load_cache(path) is None
+    (tmp_path / 'f.00001.pt').unlink()
+    with pytest.warns(UserWarning, match=r'f\.pt is damaged \(ShardError: its shard f\.00001\.pt is missing'):
+        assert load_cache(path) is None
+    # built again, smaller: the shards of the build before that it does not name are gone
+    again = ShardedCache(path, keys=('a',))                             # the default shard size: one shard
+    for i in range(12): again.put('a', i, items[i])
+    assert all(torch.equal(a, items[i]) for i, a in enumerate(again.close({})['a']))
+    assert sorted(p.name for p in tmp_path.glob('f.*.pt')) == ['f.00000.pt']
 
 
 def test_a_cache_that_would_run_code_is_not_unpickled(tmp_path):

@@ -190,6 +190,50 @@ def test_smoke_stage_end_to_end(smoke_settings):
 
 
 
+def _shard_files(path):
+    return sorted(path.parent.glob(f"{path.stem}.[0-9][0-9][0-9][0-9][0-9].pt"))
+
+
+def _same(a, b):
+    "Two caches as loaded: the same keys, lists item for item (tensors bit for bit, dtypes too), the rest equal."
+    assert set(a) == set(b)
+    for k in a:
+        if isinstance(a[k], dict): _same(a[k], b[k])
+        elif torch.is_tensor(a[k]): assert a[k].dtype == b[k].dtype and torch.equal(a[k], b[k]), k
+        elif isinstance(a[k], list) and a[k] and torch.is_tensor(a[k][0]):
+            assert len(a[k]) == len(b[k]) and all(x.dtype == y.dtype and torch.equal(x, y) for x, y in zip(a[k], b[k])), k
+        elif k != 'seconds': assert a[k] == b[k], k
+
+
+def test_smoke_feature_caches_in_many_shards_hold_what_one_shard_holds(smoke_settings, tmp_path, monkeypatch):
+    "Stage 1's and stage 2's feature caches, built in shards of a few kilobytes (the paper's scale needs many; lite's are one each), read back item for item as the one-shard build."
+    from emotion_omni_lite import stage1, stage2, train
+    from emotion_omni_lite.cli import ensure_stages
+    cfg, s = get_config('smoke'), smoke_settings
+    ensure_stages(['asr', 'emotion_encoder', 'text_llm', 'stage1'], cfg, s)
+    aug = get_config('smoke', **{'stages.stage1.aug_copies': 1})                # the augmented copies' frames too
+    builds = [(lambda: stage1.stage1_features(aug, s, progress=False), s.run_path / 'stage1_features' / stage1._features_name(aug, s)),
+              (lambda: stage2.stage2_features(cfg, s, progress=False), s.run_path / 'stage2_features' / f"{stage2._cache_name(cfg, s)}.pt")]
+    for build, path in builds:
+        stage1._FEATURES.clear()
+        one = build()
+        assert len(_shard_files(path)) == 1
+        keep = tmp_path / path.parent.name; keep.mkdir()
+        for f in [path, *_shard_files(path)]: f.rename(keep / f.name)        # put by: built again below
+        with monkeypatch.context() as m:
+            m.setattr(train, 'CACHE_SHARD_BYTES', 4096)
+            stage1._FEATURES.clear()
+            many = build()
+        assert len(_shard_files(path)) > 3
+        stage1._FEATURES.clear()
+        _same(one, many); _same(one, train.load_cache(path))                # as built, and as a later session reads it
+        for f in [path, *_shard_files(path)]: f.unlink()
+        for f in keep.iterdir(): f.rename(path.parent / f.name)              # the one-shard build back
+        lists = ('sem', 'emo') if path.parent.name == 'stage1_features' else ('h', 'e', 'units')
+        assert all(len(many[k]) == len(many['rows']) for k in lists)
+        if path.parent.name == 'stage1_features': assert len(many['aug']['sem']) == len(many['aug']['row']) > 0
+
+
 def test_smoke_stage1_on_one_engine_scored_on_the_other(smoke_settings):
     "stages.stage1.cross_engine: left out of the main job unless switched on (or named); trained on espeak's queries through the espeak-only encoder, scored on every Piper dialogue."
     from emotion_omni_lite.cli import ensure_stages, plan_tasks
