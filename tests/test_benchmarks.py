@@ -1,4 +1,4 @@
-"The benchmarks that CI can run: the shared training step (bench_flops, bench_threads), the speaker-reference study's options, and the GPU scripts' CPU parts."
+"The benchmarks that CI can run: the shared training step (bench_flops, bench_threads), the speaker-reference study's options, the GPU scripts' CPU parts and the cache memory benchmark."
 import sys
 from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parents[1] / 'benchmarks'))
@@ -63,3 +63,16 @@ def test_the_gpu_checks_run_their_cpu_parts(tmp_path):
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     rows = json.loads((tmp_path / 'm.json').read_text())
     assert len(rows) == 4 and all(x['plan_bytes'] > 0 and x['peak_bytes'] is None for x in rows), rows
+
+
+def test_the_cache_memory_benchmark_builds_both_ways():
+    "bench_cache_memory builds its stand-in cache in shards and whole, each in a process of its own, and reads the sharded one back (the figures are the machine's: not asserted)."
+    import subprocess
+    script = Path(__file__).parents[1] / 'benchmarks' / 'bench_cache_memory.py'
+    r = subprocess.run([sys.executable, str(script), '--gb', '0.02', '--shard-mb', '4', '--read', '8'], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr[-2000:]
+    lines = r.stdout.splitlines()
+    assert lines[3].startswith('| in shards of 4 MB | ') and lines[4].startswith('| whole | 1 | '), r.stdout
+    shards = int(lines[3].split('|')[2])
+    assert shards >= 5                                                  # 20 MB in 4-MB shards, and the index
+    assert 'read back memory-mapped, 8 items read: ' in lines[5], r.stdout
