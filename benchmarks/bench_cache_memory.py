@@ -3,8 +3,8 @@
 A feature cache at the paper's scale is hundreds of gigabytes (README, "Feature caches at the paper's scale"). This
 script writes a stand-in of `--gb` gigabytes, items of fp16 frames the size of a 5-second query's stage-1 features,
 each way in a process of its own, and prints each process's peak resident memory above what it held before it began;
-then, for the sharded one, the memory that loading its index and reading `--read` items adds. Run on a disk with twice
-`--gb` free; the files go to a temporary folder and are deleted after:
+then, for the sharded one, the memory that loading its index and reading `--read` items adds. Run on a disk with `--gb`
+free (a little more); each build's files go to a temporary folder, deleted before the next:
 
     .venv/bin/python benchmarks/bench_cache_memory.py --gb 2 --shard-mb 256
 """

@@ -304,9 +304,12 @@ def read_aloud(cfg: OmniConfig, settings: Settings, n: Optional[int] = None, n_p
                 yield read(text, voices[i % len(voices)], i, engine, seed, seed), text
     if m:
         voices, _ = piper_voices(dc.n_piper_voices, dc.n_test_piper_voices)   # Piper's training pseudo-speakers: its held-out ones stay unheard
+        if not voices: raise ConfigError(f"{m} sentences for Piper to read, but data.n_piper_voices = 0: give Piper its pseudo-speakers")
         engine = get_tts('piper')                                       # no noise in its sampling: the same samples on every call
-        for i, text in enumerate(texts[n:]):
-            yield read(text, voices[i % len(voices)], i, engine, zlib.crc32(f"read/piper/{i}/{settings.seed}".encode()), None), text
+        for i, text in enumerate(texts[n:]):                            # voice by voice, each one emotion further every round:
+            v, rnd = i % len(voices), i // len(voices)                  # every voice in every emotion (six voices, six emotions:
+            seed = zlib.crc32(f"read/piper/{i}/{settings.seed}".encode())   # not one emotion each)
+            yield read(text, voices[v], v + rnd, engine, seed, None), text
 
 def reading_examples(cfg: OmniConfig, settings: Settings) -> list:
     "(log-mel [n_mels, T100] float16, text) of every sentence `read_aloud` reads."

@@ -5,6 +5,7 @@
 # %% ../nbs/11_stage1.ipynb #45a0bb63
 from __future__ import annotations
 import json, math, re, time, zlib
+from pathlib import Path
 from collections import Counter
 from typing import Callable, Optional, Sequence
 
@@ -15,7 +16,7 @@ from torch import nn
 from .config import EMOTIONS, ConfigError, OmniConfig, Settings, get_settings, run_device
 from functools import partial
 from .train import ShardedCache, autocast, freeze, load_cache, load_weights, save_json, save_weights, to_device
-from .stages import StageJob, require_stage, stage_config, stage_hash
+from .stages import StageJob, StageLock, require_stage, stage_config, stage_hash
 from .dataset import audio_path, augmented_queries, load_dialogues
 from .audio import CONDITIONS, load_audio
 from .semantic_encoder import load_semantic_encoder, semantic_features
@@ -240,6 +241,35 @@ def _augmented_features(cfg: OmniConfig, s: Settings, rows: Sequence[dict], sem_
             cache.put('aug/sem', a, sem[j, :n[j]].half().clone()); cache.put('aug/emo', a, emo[j, :n[j]].half().clone())
     return aug
 
+def _encode_dialogues(cfg: OmniConfig, s: Settings, path: Path, batch_size: int, progress: bool) -> dict:
+    "Build `stage1_features`' cache at `path`: every query through both encoders, every reply's emotion vector, in shards."
+    from tqdm.auto import tqdm
+    ds = load_dialogues(cfg, s)
+    rows = ds.remove_columns([c for c in ('units',) if c in ds.column_names]).to_list()
+    sem_enc, emo_enc = load_semantic_encoder(cfg, s), load_emotion_encoder(cfg, s)
+    N = len(rows)
+    out = {'rows': rows, 'n50': [0] * N, 'emotion_vec_true': None, 'seconds': 0.0}   # the frames go to the cache's shards
+    cache = ShardedCache(path, keys=('sem', 'emo') + (('aug/sem', 'aug/emo') if cfg.stages.stage1.aug_copies else ()))
+    t0 = time.time()
+    qbase, rbase = _baselines(cfg, s, rows)                          # None, None unless the encoder hears voices so
+    by_length = lambda key: sorted(range(N), key=lambda i: rows[i].get(key, 0))   # similar lengths batched: less padding
+    queries, replies = by_length('query_seconds'), by_length('reply_seconds')
+    for k in tqdm(range(0, N, batch_size), desc='encoder features', disable=not progress, leave=False):
+        idx = queries[k:k + batch_size]
+        sem, emo, n, *_ = encode_speech(sem_enc, emo_enc, [load_audio(audio_path(rows[i], s, 'query')) for i in idx], cfg.audio,
+                                        None if qbase is None else [qbase[rows[i]['voice']] for i in idx])
+        for j, i in enumerate(idx):
+            cache.put('sem', i, sem[j, :n[j]].half().clone()); cache.put('emo', i, emo[j, :n[j]].half().clone())   # [T50, d] each
+            out['n50'][i] = int(n[j])
+        idx = replies[k:k + batch_size]
+        vec = emotion_features(emo_enc, [load_audio(audio_path(rows[i], s, 'reply')) for i in idx], cfg.audio,
+                               None if rbase is None else [rbase] * len(idx)).emotion_vec.cpu()
+        if out['emotion_vec_true'] is None: out['emotion_vec_true'] = torch.empty(N, vec.shape[-1])   # [N, d_emo]
+        out['emotion_vec_true'][idx] = vec
+    if cfg.stages.stage1.aug_copies: out['aug'] = _augmented_features(cfg, s, rows, sem_enc, emo_enc, batch_size, cache)
+    out['seconds'] = round(time.time() - t0, 1)
+    return cache.close(out)                                             # the same half-precision tensors as a later session reads
+
 def stage1_features(cfg: OmniConfig, settings: Optional[Settings] = None, batch_size: int = 64, progress: bool = True) -> dict:
     "Every dialogue's rows, query encoder features and reply emotion vector, computed once and cached on disk in shards (`train.ShardedCache`; and `aug`: the training queries' augmented copies, when `stages.stage1.aug_copies`)."
     s = settings or get_settings(preset=cfg.preset)
@@ -247,32 +277,8 @@ def stage1_features(cfg: OmniConfig, settings: Optional[Settings] = None, batch_
     if str(path) in _FEATURES: return _FEATURES[str(path)]
     out = load_cache(path)
     if out is None:
-        from tqdm.auto import tqdm
-        ds = load_dialogues(cfg, s)
-        rows = ds.remove_columns([c for c in ('units',) if c in ds.column_names]).to_list()
-        sem_enc, emo_enc = load_semantic_encoder(cfg, s), load_emotion_encoder(cfg, s)
-        N = len(rows)
-        out = {'rows': rows, 'n50': [0] * N, 'emotion_vec_true': None, 'seconds': 0.0}   # the frames go to the cache's shards
-        cache = ShardedCache(path, keys=('sem', 'emo'))
-        t0 = time.time()
-        qbase, rbase = _baselines(cfg, s, rows)                          # None, None unless the encoder hears voices so
-        by_length = lambda key: sorted(range(N), key=lambda i: rows[i].get(key, 0))   # similar lengths batched: less padding
-        queries, replies = by_length('query_seconds'), by_length('reply_seconds')
-        for k in tqdm(range(0, N, batch_size), desc='encoder features', disable=not progress, leave=False):
-            idx = queries[k:k + batch_size]
-            sem, emo, n, *_ = encode_speech(sem_enc, emo_enc, [load_audio(audio_path(rows[i], s, 'query')) for i in idx], cfg.audio,
-                                            None if qbase is None else [qbase[rows[i]['voice']] for i in idx])
-            for j, i in enumerate(idx):
-                cache.put('sem', i, sem[j, :n[j]].half().clone()); cache.put('emo', i, emo[j, :n[j]].half().clone())   # [T50, d] each
-                out['n50'][i] = int(n[j])
-            idx = replies[k:k + batch_size]
-            vec = emotion_features(emo_enc, [load_audio(audio_path(rows[i], s, 'reply')) for i in idx], cfg.audio,
-                                   None if rbase is None else [rbase] * len(idx)).emotion_vec.cpu()
-            if out['emotion_vec_true'] is None: out['emotion_vec_true'] = torch.empty(N, vec.shape[-1])   # [N, d_emo]
-            out['emotion_vec_true'][idx] = vec
-        if cfg.stages.stage1.aug_copies: out['aug'] = _augmented_features(cfg, s, rows, sem_enc, emo_enc, batch_size, cache)
-        out['seconds'] = round(time.time() - t0, 1)
-        out = cache.close(out)                                          # the same half-precision tensors as a later session reads
+        with StageLock(path):                                           # one process builds it: another waits, then reads it
+            out = load_cache(path) or _encode_dialogues(cfg, s, path, batch_size, progress)
     _FEATURES.clear(); _FEATURES[str(path)] = out
     return out
 

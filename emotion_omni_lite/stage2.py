@@ -5,6 +5,7 @@
 # %% ../nbs/14_stage2.ipynb #45a0bb63
 from __future__ import annotations
 import hashlib, json, math, time
+from pathlib import Path
 from typing import Optional, Sequence
 import numpy as np
 import torch
@@ -13,7 +14,7 @@ from torch import nn
 
 from .config import ConfigError, OmniConfig, Settings, get_settings, run_device
 from .train import ShardedCache, autocast, freeze, load_cache, load_weights, save_cache, save_weights, to_device
-from .stages import StageJob, hashed_part, require_stage, stage_config, stage_hash
+from .stages import StageJob, StageLock, hashed_part, require_stage, stage_config, stage_hash
 from .audio import log_mel
 from .dataset import load_dialogues, load_units_tokenizer
 from .emotion_encoder import emotion_features, load_emotion_encoder
@@ -58,11 +59,8 @@ def collate_stage2(batch: Sequence[dict]) -> dict:
 def stage2_loss(model, batch): return model(batch)
 
 # %% ../nbs/14_stage2.ipynb #c3a5fda5
-def stage2_features(cfg: OmniConfig, settings: Optional[Settings] = None, batch_size: int = 64, progress: bool = True) -> dict:
-    "Every dialogue's reply states (h, e), predicted and true emotion vectors and units, cached on disk in shards (`train.ShardedCache`)."
-    s = settings or get_settings(preset=cfg.preset)
-    path = s.run_path / 'stage2_features' / f"{_cache_name(cfg, s)}.pt"
-    if (cached := load_cache(path)) is not None: return cached
+def _reply_states(cfg: OmniConfig, s: Settings, path: Path, batch_size: int, progress: bool) -> dict:
+    "Build `stage2_features`' cache at `path`: every dialogue's stage-1 reply states and units, in shards."
     from tqdm.auto import tqdm
     pipe = load_stage1(cfg, s)
     f1 = stage1_features(cfg, s)
@@ -83,6 +81,14 @@ def stage2_features(cfg: OmniConfig, settings: Optional[Settings] = None, batch_
     out['emotion_vec_pred'] = torch.stack(out['emotion_vec_pred'])
     out['seconds'] = round(time.time() - t0, 1)
     return cache.close(out)
+
+def stage2_features(cfg: OmniConfig, settings: Optional[Settings] = None, batch_size: int = 64, progress: bool = True) -> dict:
+    "Every dialogue's reply states (h, e), predicted and true emotion vectors and units, cached on disk in shards (`train.ShardedCache`)."
+    s = settings or get_settings(preset=cfg.preset)
+    path = s.run_path / 'stage2_features' / f"{_cache_name(cfg, s)}.pt"
+    if (cached := load_cache(path)) is not None: return cached
+    with StageLock(path):                                               # one process builds it: another waits, then reads it
+        return load_cache(path) or _reply_states(cfg, s, path, batch_size, progress)
 
 def spread(idx: Sequence[int], frac: float) -> list:
     "`frac` of `idx`, evenly spread from its first (0.5: every second one; 0.3: three in ten)."

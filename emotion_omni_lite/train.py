@@ -264,6 +264,15 @@ def _slot(out: dict, key: str, n: int) -> list:
     for p in parents: out = out.setdefault(p, {})
     return out.setdefault(leaf, [None] * n)
 
+def _taken(meta: dict, key: str) -> bool:
+    "Whether `meta` already holds something where list `key` would go ('aug/sem': meta['aug']['sem'])."
+    *parents, leaf = key.split('/')
+    for p in parents:
+        if p not in meta: return False
+        if not isinstance(meta[p], dict): return True
+        meta = meta[p]
+    return leaf in meta
+
 def _join_shards(path: Path, index: dict) -> dict:
     "A sharded cache's index with every item's tensors put in their places, memory-mapped from the shards."
     info, out = index['_shards'], {k: v for k, v in index.items() if k != '_shards'}
@@ -289,11 +298,11 @@ class ShardedCache:
     def __init__(self, path, keys: Sequence[str] = (), shard_bytes: Optional[int] = None):
         self.path, self.limit = Path(path), shard_bytes or CACHE_SHARD_BYTES
         self.build, self.files = os.urandom(8).hex(), []                  # a shard names the build it belongs to
-        self.lengths, self.items, self.bytes = {k: 0 for k in keys}, {}, 0
+        self.lengths, self.count, self.items, self.bytes = {k: 0 for k in keys}, {}, {}, 0
 
     def put(self, key: str, i: int, tensor: torch.Tensor):
         self.items.setdefault(key, {})[i] = tensor
-        self.lengths[key] = max(self.lengths.get(key, 0), i + 1)
+        self.lengths[key] = max(self.lengths.get(key, 0), i + 1); self.count[key] = self.count.get(key, 0) + 1
         self.bytes += tensor.numel() * tensor.element_size()
         if self.bytes >= self.limit: self._flush()
 
@@ -304,6 +313,10 @@ class ShardedCache:
         self.files.append(name); self.items, self.bytes = {}, 0
 
     def close(self, meta: dict) -> dict:
+        gaps = [k for k, n in self.lengths.items() if self.count.get(k, 0) != n]   # checked before an index can name them
+        if gaps: raise ValueError(f"{self.path}: the items of {', '.join(gaps)} are not 0, 1, … each once: nothing was indexed")
+        clash = [k for k in self.lengths if _taken(meta, k)]
+        if clash: raise ValueError(f"{self.path}: meta has keys the lists {', '.join(clash)} take: nothing was indexed")
         self._flush()
         import glob
         for p in self.path.parent.glob(f"{glob.escape(self.path.stem)}.[0-9][0-9][0-9][0-9][0-9]{self.path.suffix}"):

@@ -63,6 +63,28 @@ def test_full_loaders_offline(tmp_path):
         load_semantic_encoder(set_field(cfg, 'semantic_encoder.pretrained', str(tmp_path / 'nothing')))
 
 
+def test_piper_reads_in_every_emotion_with_every_training_voice(smoke_settings, monkeypatch):
+    "stages.asr.piper_readings: Piper's training pseudo-speakers read the sentences after espeak's, each voice in all six emotions in turn (with as many voices as emotions, a voice once read one emotion only); none without Piper's voices."
+    import emotion_omni_lite.semantic_encoder as se
+    from emotion_omni_lite.dialogues import reading_sentences
+    from emotion_omni_lite.tts import piper_voices
+    heard = []
+    monkeypatch.setattr(se, 'speak', lambda text, voice, emotion, *a, **k: heard.append((text, voice, emotion)) or torch.zeros(1))
+    for n_voices in (3, 7, 8):                                           # 2, 6 and 7 training pseudo-speakers
+        cfg = get_config('smoke', **{'data.n_piper_voices': n_voices, 'data.n_test_piper_voices': 1})
+        train = piper_voices(n_voices, 1)[0]
+        heard.clear()
+        said = list(se.read_aloud(cfg, smoke_settings, n=0, n_piper=6 * len(train)))
+        assert [t for _, t in said] == reading_sentences(6 * len(train), smoke_settings.seed)
+        assert {(v, e) for _, v, e in heard} == {(v, e) for v in train for e in EMOTIONS}, n_voices   # every pair, once each
+    heard.clear()
+    said = list(se.read_aloud(get_config('smoke'), smoke_settings, n=3, n_piper=2))
+    assert [v.startswith('piper:') for _, v, _ in heard] == [False] * 3 + [True] * 2   # espeak's first, then Piper's
+    assert [t for _, t in said] == reading_sentences(5, smoke_settings.seed)
+    no_piper = get_config('smoke', **{'data.n_piper_voices': 0, 'data.n_test_piper_voices': 0})
+    with pytest.raises(ConfigError, match='data.n_piper_voices = 0'): list(se.read_aloud(no_piper, smoke_settings, n=0, n_piper=2))
+
+
 def test_stage0_smoke_runs_and_reuse(smoke_settings, smoke_cfg):
     build_dataset(smoke_cfg, smoke_settings)
     for name, job in (('asr', asr_job), ('emotion_encoder', emotion_encoder_job)):

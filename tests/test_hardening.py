@@ -433,9 +433,10 @@ def test_a_sharded_cache_holds_one_shard_while_built_and_reads_back_every_item(t
     path, items = tmp_path / 'f.pt', {i: torch.arange(i + 3, dtype=torch.float16) for i in range(12)}   # 6 to 28 bytes each
     c, held = ShardedCache(path, keys=('a', 'unused'), shard_bytes=40), []
     for i in [5, 0, 11, 3, 1, 2, 4, 6, 7, 8, 9, 10]:                   # any order
-        c.put('a', i, items[i]); held.append(c.bytes)
-        if i % 3 == 0: c.put('aug/b', i // 3, -items[i]); held.append(c.bytes)
-    assert max(held) < 40                                               # never more than a shard in memory
+        c.put('a', i, items[i]); held.append(len(list(tmp_path.glob('f.*.pt'))))
+        if i % 3 == 0: c.put('aug/b', i // 3, -items[i])
+    assert held[0] == 0 and held[-1] >= 4 and held == sorted(held)      # on disk as they come, before any index
+    assert not path.exists()
     out = c.close({'rows': list(range(12)), 'x': torch.ones(2)})
     shards = sorted(p.name for p in tmp_path.glob('f.*.pt'))
     assert len(shards) >= 4 and shards[0] == 'f.00000.pt'
@@ -458,6 +459,12 @@ def test_a_sharded_cache_holds_one_shard_while_built_and_reads_back_every_item(t
     for i in range(12): again.put('a', i, items[i])
     assert all(torch.equal(a, items[i]) for i, a in enumerate(again.close({})['a']))
     assert sorted(p.name for p in tmp_path.glob('f.*.pt')) == ['f.00000.pt']
+    # items missing, or meta where a list goes: refused before an index names them (the cache as it was)
+    gap = ShardedCache(tmp_path / 'g.pt', keys=('a',)); gap.put('a', 0, items[0]); gap.put('a', 2, items[2])
+    with pytest.raises(ValueError, match=r"items of a are not 0, 1"): gap.close({})
+    clash = ShardedCache(tmp_path / 'g.pt', keys=('aug/sem',)); clash.put('aug/sem', 0, items[0])
+    with pytest.raises(ValueError, match='meta has keys the lists aug/sem take'): clash.close({'aug': {'sem': [1]}})
+    assert not (tmp_path / 'g.pt').exists()
 
 
 def test_a_cache_that_would_run_code_is_not_unpickled(tmp_path):

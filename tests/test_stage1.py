@@ -234,6 +234,18 @@ def test_smoke_feature_caches_in_many_shards_hold_what_one_shard_holds(smoke_set
         if path.parent.name == 'stage1_features': assert len(many['aug']['sem']) == len(many['aug']['row']) > 0
 
 
+def test_a_cache_built_by_another_process_while_this_one_waited_is_read_not_built_again(smoke_settings, monkeypatch):
+    "Two processes that need the same feature cache (evaluation parts side by side) take turns: the second, once the lock is its, reads what the first built."
+    from emotion_omni_lite import stage1, stage2
+    for mod, build, get in ((stage1, '_encode_dialogues', stage1.stage1_features), (stage2, '_reply_states', stage2.stage2_features)):
+        looks = iter([None, {'rows': ['built by the other process']}])   # missing, then there once the lock is held
+        monkeypatch.setattr(mod, 'load_cache', lambda path: next(looks))
+        monkeypatch.setattr(mod, build, lambda *a: 1 / 0)                 # never built here
+        stage1._FEATURES.clear()
+        assert get(get_config('smoke'), smoke_settings)['rows'] == ['built by the other process']
+    stage1._FEATURES.clear()
+
+
 def test_smoke_stage1_on_one_engine_scored_on_the_other(smoke_settings):
     "stages.stage1.cross_engine: left out of the main job unless switched on (or named); trained on espeak's queries through the espeak-only encoder, scored on every Piper dialogue."
     from emotion_omni_lite.cli import ensure_stages, plan_tasks

@@ -1,5 +1,6 @@
 "Stage 2: batches and losses, the cached training data, idempotent training, streaming respond, eol chat, and the lite figures."
 import json
+import re
 import pytest
 import torch
 
@@ -47,7 +48,7 @@ def test_stage2_trains_once_and_caches_its_data(smoke_run, smoke_settings, smoke
     assert run_stage('stage2', smoke_cfg, lambda *a: 1 / 0, smoke_settings) == run               # reused: no job asked for
     assert (run / 'model.safetensors').stat().st_mtime == t
     cache = sorted(p.name for p in (smoke_settings.run_path / 'stage2_features').glob('*.pt'))
-    shards = [c for c in cache if c.split('.')[-2].isdigit()]          # the features' one shard (a few MB here)
+    shards = [c for c in cache if re.search(r'\.\d{5}\.pt$', c)]          # the features' one shard (a few MB here)
     assert len(shards) == 1 and len(cache) == 2 + (smoke_cfg.stages.stage2.cross_emotion > 0), cache   # its index (+ the cross-emotion replies)
     f = stage2_features(smoke_cfg, smoke_settings)
     assert len(f['h']) == len(f['rows']) == len(f['units']) and f['h'][0].shape[1] == smoke_cfg.decoder.d_model
