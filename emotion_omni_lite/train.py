@@ -298,11 +298,13 @@ class ShardedCache:
     def __init__(self, path, keys: Sequence[str] = (), shard_bytes: Optional[int] = None):
         self.path, self.limit = Path(path), shard_bytes or CACHE_SHARD_BYTES
         self.build, self.files = os.urandom(8).hex(), []                  # a shard names the build it belongs to
-        self.lengths, self.count, self.items, self.bytes = {k: 0 for k in keys}, {}, {}, 0
+        self.lengths, self.seen, self.items, self.bytes = {k: 0 for k in keys}, {}, {}, 0
 
     def put(self, key: str, i: int, tensor: torch.Tensor):
-        self.items.setdefault(key, {})[i] = tensor
-        self.lengths[key] = max(self.lengths.get(key, 0), i + 1); self.count[key] = self.count.get(key, 0) + 1
+        seen = self.seen.setdefault(key, set())
+        if i in seen: raise ValueError(f"{self.path}: item {i} of {key} was put twice")
+        seen.add(i); self.items.setdefault(key, {})[i] = tensor
+        self.lengths[key] = max(self.lengths.get(key, 0), i + 1)
         self.bytes += tensor.numel() * tensor.element_size()
         if self.bytes >= self.limit: self._flush()
 
@@ -313,8 +315,8 @@ class ShardedCache:
         self.files.append(name); self.items, self.bytes = {}, 0
 
     def close(self, meta: dict) -> dict:
-        gaps = [k for k, n in self.lengths.items() if self.count.get(k, 0) != n]   # checked before an index can name them
-        if gaps: raise ValueError(f"{self.path}: the items of {', '.join(gaps)} are not 0, 1, … each once: nothing was indexed")
+        gaps = [k for k, n in self.lengths.items() if len(self.seen.get(k, ())) != n]   # checked before an index names them
+        if gaps: raise ValueError(f"{self.path}: the items of {', '.join(gaps)} are not 0, 1, … without a gap: nothing was indexed")
         clash = [k for k in self.lengths if _taken(meta, k)]
         if clash: raise ValueError(f"{self.path}: meta has keys the lists {', '.join(clash)} take: nothing was indexed")
         self._flush()

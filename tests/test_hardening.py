@@ -461,7 +461,9 @@ def test_a_sharded_cache_holds_one_shard_while_built_and_reads_back_every_item(t
     assert sorted(p.name for p in tmp_path.glob('f.*.pt')) == ['f.00000.pt']
     # items missing, or meta where a list goes: refused before an index names them (the cache as it was)
     gap = ShardedCache(tmp_path / 'g.pt', keys=('a',)); gap.put('a', 0, items[0]); gap.put('a', 2, items[2])
-    with pytest.raises(ValueError, match=r"items of a are not 0, 1"): gap.close({})
+    with pytest.raises(ValueError, match=r"items of a are not 0, 1, … without a gap"): gap.close({})
+    twice = ShardedCache(tmp_path / 'g.pt', keys=('a',)); twice.put('a', 0, items[0])
+    with pytest.raises(ValueError, match='item 0 of a was put twice'): twice.put('a', 0, items[0])
     clash = ShardedCache(tmp_path / 'g.pt', keys=('aug/sem',)); clash.put('aug/sem', 0, items[0])
     with pytest.raises(ValueError, match='meta has keys the lists aug/sem take'): clash.close({'aug': {'sem': [1]}})
     assert not (tmp_path / 'g.pt').exists()

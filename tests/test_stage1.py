@@ -237,12 +237,19 @@ def test_smoke_feature_caches_in_many_shards_hold_what_one_shard_holds(smoke_set
 def test_a_cache_built_by_another_process_while_this_one_waited_is_read_not_built_again(smoke_settings, monkeypatch):
     "Two processes that need the same feature cache (evaluation parts side by side) take turns: the second, once the lock is its, reads what the first built."
     from emotion_omni_lite import stage1, stage2
+    held, looked = [False], []
+    class Lock:                                                         # the lock, as its holder sees it
+        def __init__(self, path): assert path.name.endswith('.pt')
+        def __enter__(self): held[0] = True
+        def __exit__(self, *exc): held[0] = False
     for mod, build, get in ((stage1, '_encode_dialogues', stage1.stage1_features), (stage2, '_reply_states', stage2.stage2_features)):
-        looks = iter([None, {'rows': ['built by the other process']}])   # missing, then there once the lock is held
-        monkeypatch.setattr(mod, 'load_cache', lambda path: next(looks))
+        looks, looked[:] = iter([None, {'rows': ['built by the other process']}]), []   # missing, then there once the lock is held
+        monkeypatch.setattr(mod, 'StageLock', Lock)
+        monkeypatch.setattr(mod, 'load_cache', lambda path: looked.append(held[0]) or next(looks))
         monkeypatch.setattr(mod, build, lambda *a: 1 / 0)                 # never built here
         stage1._FEATURES.clear()
         assert get(get_config('smoke'), smoke_settings)['rows'] == ['built by the other process']
+        assert looked == [False, True]                                  # looked again with the lock held
     stage1._FEATURES.clear()
 
 
