@@ -327,8 +327,8 @@ class ASRTrainConfig(TrainConfig):
                                  # chain (audio.augment: the same chains the emotion encoder hears)
     reading_sentences: int = 0   # also learn from this many generated sentences of common English words, each read once
                                  # by a training espeak voice (dialogues.reading_sentences): words beyond the queries'
-    piper_readings: int = 0      # and this many more, each read once by a training Piper pseudo-speaker (a study: Piper
-                                 # reads a sentence in about 0.3 s on one thread, so lite leaves it off)
+    piper_readings: int = 0      # and this many more, each read once by a training Piper pseudo-speaker (a study: about
+                                 # 0.3 s a sentence on one thread for a point of new-sentence CER at most: off in lite)
 
 @dataclass
 class EmotionTrainConfig(TrainConfig):

@@ -292,7 +292,7 @@ def _join_shards(path: Path, index: dict) -> dict:
 class ShardedCache:
     """A cache of many items' tensors (`put(key, i, tensor)`: item `i` of list `key`; 'aug/sem' nests, read back as
     out['aug']['sem']), written to shards beside `path` every `shard_bytes` (`CACHE_SHARD_BYTES`) as they are computed,
-    so building it holds one shard in memory, not the whole cache. `close(meta)` writes the index at `path` last (a stop
+    so building it holds about a shard in memory (twice that while one is written), not the whole cache. `close(meta)` writes the index at `path` last (a stop
     before it leaves no cache, and the next run builds it again) and returns what `load_cache(path)` reads: `meta` with
     every list, its tensors memory-mapped from the shards."""
     def __init__(self, path, keys: Sequence[str] = (), shard_bytes: Optional[int] = None):
