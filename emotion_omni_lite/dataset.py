@@ -16,7 +16,8 @@ from .audio import (MIN_SECONDS, SAMPLE_RATE, AudioError, _check_complete, augme
                                      pitch_contour, energy_contour, undecodable)
 from .tts import TTS_ENGINES, engine_of, get_tts, private_espeak_copy, seed_espeak, speak, query_voices
 from .train import environment, save_json, share_with_group
-from .stages import StageLock, require_stage, stage_hash, train_command
+from .stages import (StageLock, changed_sources, describe_changes, file_stats, require_stage, stage_hash,
+                                      train_command)
 from .dialogues import all_sentences, make_reply, heldout_sentences, split_name, REPLY_TEMPLATES
 
 # %% auto #0
@@ -283,9 +284,20 @@ def build_dataset(cfg: OmniConfig, settings: Optional[Settings] = None, force: b
     s = settings or get_settings(preset=cfg.preset)
     root, want = Path(s.data_path), build_hash(cfg, s.seed)
     info = {} if force else _read_json(root / 'build.json', s)          # --force rebuilds even a damaged record
-    if not force and info.get('status') == 'done' and info.get('config_hash') == want: return root
+    if not force and info.get('status') == 'done' and info.get('config_hash') == want: return _unchanged(root, s)
     with StageLock(root):                                              # one builder at a time; others wait
         return _build(cfg, s, root, want, force)
+
+def _unchanged(root: Path, s: Settings) -> Path:
+    "A finished build, reused: refused, with the files named, when recordings or token files it was made from changed since."
+    changes = changed_sources(root)
+    if changes:
+        raise ConfigError(f"{root} holds a dataset built from files that have changed since:\n{describe_changes(changes)}\n"
+                          "It still holds their old token lists and lengths, while every stage would hear the recordings "
+                          f"as they are now. Build it again from the files as they are with {_rebuild(root, s)} (nothing of "
+                          "yours is deleted; every stage after it then trains again), or put the files back as they were. "
+                          "A copy that did not keep the files' times reads as changed too: copy with `cp -p` or `rsync -a`.")
+    return root
 
 def _build(cfg: OmniConfig, s: Settings, root: Path, want: str, force: bool) -> Path:
     info = {} if force else _read_json(root / 'build.json', s)
@@ -294,7 +306,7 @@ def _build(cfg: OmniConfig, s: Settings, root: Path, want: str, force: bool) -> 
     else:
         plan = plan_dialogues(cfg, s.seed); _check_plan(cfg, plan)      # a bad config deletes nothing, even with force
     if force:                                                          # recordings you bring are yours: never deleted
-        for n in ('dialogues', 'build.json') if cfg.units.kind == 'external' else ('audio', 'dialogues', 'units', 'manifest.jsonl', 'build.json'):
+        for n in ('dialogues', 'sources.json', 'build.json') if cfg.units.kind == 'external' else ('audio', 'dialogues', 'units', 'manifest.jsonl', 'build.json'):
             p = root / n
             if p.is_dir(): shutil.rmtree(p)
             elif p.exists(): p.unlink()
@@ -306,7 +318,7 @@ def _build(cfg: OmniConfig, s: Settings, root: Path, want: str, force: bool) -> 
             shutil.rmtree(root / 'audio')                              # (recordings you bring are yours: never deleted)
     if info.get('config_hash') not in (None, want): _refuse(root, info['config_hash'], want, info.get('status') == 'done', s)
     if not info and (root / 'dialogues').exists(): _refuse(root, 'unknown', want, settings=s)
-    if info.get('status') == 'done': return root
+    if info.get('status') == 'done': return _unchanged(root, s)
     if cfg.units.kind == 'external': return _build_external(cfg, s, root, want, plan)
     dc = cfg.data
     t0 = time.time(); root.mkdir(parents=True, exist_ok=True)
@@ -684,7 +696,8 @@ def external_rows(cfg: OmniConfig, manifest, seed: int = 0) -> list:
                          user_emotion=emos['user_emotion'], voice=str(r.get('voice') or ''), reply_text=str(r['reply_text']),
                          reply_emotion=emos['reply_emotion'], reply_style=str(r.get('reply_style') or ''),
                          heldout_voice=hv, heldout_sentence=hs, split=split, query_path=str(paths['query_audio']),
-                         reply_path=str(paths['reply_audio']), query_seconds=round(secs['query_audio'], 4),
+                         reply_path=str(paths['reply_audio']), units_path=str(paths['reply_units']),
+                         query_seconds=round(secs['query_audio'], 4),
                          reply_seconds=round(secs['reply_audio'], 4), units=units))
     if problems:
         n = len({p.split(':')[0] for p in problems})                   # lines, each with one or more problems
@@ -708,10 +721,13 @@ def _build_external(cfg: OmniConfig, s: Settings, root: Path, want: str, rows: O
     t0 = time.time()
     rows = rows if rows is not None else _external_rows(cfg, s)        # all checked before a byte is written
     save_json({'status': 'building', 'config_hash': want, 'preset': cfg.preset, 'seed': s.seed}, root / 'build.json')
+    files = file_stats(sorted({r[c] for r in rows for c in ('query_path', 'reply_path', 'units_path')}))   # sizes and times:
+    save_json({'files': files}, root / 'sources.json')                 # a file replaced later is noticed, none is read
     ds = datasets.Dataset.from_list(rows)
     if (root / 'dialogues').exists(): shutil.rmtree(root / 'dialogues')
     ds.save_to_disk(str(root / 'dialogues'))
     info = {'status': 'done', 'config_hash': want, 'manifest_hash': manifest_hash(rows), 'preset': cfg.preset, 'seed': s.seed,
+            'sources_hash': hashlib.sha256(json.dumps(files, sort_keys=True).encode()).hexdigest()[:16],
             'n_rows': len(rows), 'source': str(Path(cfg.units.manifest).resolve()), 'seconds': round(time.time() - t0, 1),
             'bytes': folder_bytes(root), 'stats': dataset_stats(ds), 'environment': environment()}
     save_json(info, root / 'build.json')

@@ -4,7 +4,7 @@
 
 # %% ../nbs/01a_stages.ipynb #3fd073e5
 from __future__ import annotations
-import functools, hashlib, json, shlex, shutil, time
+import functools, hashlib, json, os, shlex, shutil, time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable, Optional, Sequence
@@ -18,9 +18,9 @@ from .train import (environment, fit, is_main_process, module_dtypes, process_ra
 # %% auto #0
 __all__ = ['CROSS_ENGINE', 'REFERENCED', 'CALIBRATED', 'STAGES', 'RUNTIME_ONLY', 'HASHED_ONCE_SET', 'Stage', 'stage_config',
            'stage_applies', 'job_stages', 'pretrained_source', 'uses_pretrained', 'hashed_part', 'stage_hash',
-           'StageMissing', 'stage_folder', 'read_object', 'stage_state', 'stages_needed', 'train_command',
-           'lite_minutes', 'require_stage', 'StageJob', 'run_files', 'start_run', 'finish_run', 'StageLock',
-           'run_stage']
+           'StageMissing', 'stage_folder', 'read_object', 'file_stats', 'changed_sources', 'data_build', 'reads_data',
+           'stage_state', 'stages_needed', 'train_command', 'lite_minutes', 'describe_changes', 'require_stage',
+           'StageJob', 'run_files', 'start_run', 'finish_run', 'StageLock', 'run_stage']
 
 # %% ../nbs/01a_stages.ipynb #14fa165e
 @dataclass(frozen=True)
@@ -205,8 +205,34 @@ def read_object(p: Path) -> dict:
     except (OSError, ValueError): return {}
     return d if isinstance(d, dict) else {}
 
+def file_stats(paths: Sequence) -> dict:
+    "Each file's size and modification time in ns (None: it is not there): what tells a file replaced under its name, without reading it."
+    out = {}
+    for p in paths:
+        try: st = os.stat(p); out[str(p)] = [st.st_size, st.st_mtime_ns]
+        except OSError: out[str(p)] = None
+    return out
+
+def changed_sources(folder) -> list:
+    "The files a dataset in `folder` was built from that changed since, as (path, what): `sources.json` (recordings and token files you bring) against the disk now; [] for a build that records none (the kit's own)."
+    was = read_object(Path(folder) / 'sources.json').get('files') or {}
+    now = file_stats(list(was))
+    what = lambda a, b: 'gone' if b is None else 'was not there' if a is None else 'resized' if a[0] != b[0] else 'rewritten'
+    return [(p, what(was[p], now[p])) for p in was if now[p] != was[p]]
+
+def data_build(settings: Settings) -> Optional[str]:
+    "Which build of the dataset `settings.data_path` holds: its manifest hash (every row, its units and the content hashes of what the kit spoke), with the sizes and times of the files you brought; None when it has no finished build."
+    info = read_object(Path(settings.data_path) / 'build.json')
+    if info.get('status') != 'done' or not info.get('manifest_hash'): return None
+    return '/'.join(str(info[k]) for k in ('manifest_hash', 'sources_hash') if info.get(k))
+
+def reads_data(name) -> bool:
+    "Whether the stage learns from the dataset, directly or through the runs it reads."
+    st = _stage(name)
+    return any(u == 'data' or reads_data(u) for u in st.depends)
+
 def stage_state(name: str, cfg: OmniConfig, settings: Settings) -> str:
-    "`done`, `pretrained`, `missing`, `unfinished` (started, not finished), `other` (a run of another config) or `damaged` (finished, but its files no longer match their record)."
+    "`done`, `pretrained`, `missing`, `unfinished` (started, not finished), `other` (a run of another config), `damaged` (finished, but its files no longer match their record), `stale` (a run trained on another build of the dataset) or, for the dataset, `changed` (files it was built from changed since)."
     st = _stage(name)
     if pretrained_source(st.name, stage_config(st.name, cfg)): return 'pretrained'
     folder, want = stage_folder(st.name, settings), stage_hash(st.name, cfg, settings.seed)
@@ -214,13 +240,16 @@ def stage_state(name: str, cfg: OmniConfig, settings: Settings) -> str:
         info = read_object(folder / 'build.json')
         if not info: return 'damaged' if (folder / 'build.json').exists() else 'missing'
         if info.get('config_hash') != want: return 'other'
-        return 'done' if info.get('status') == 'done' else 'unfinished'
+        if info.get('status') != 'done': return 'unfinished'
+        return 'changed' if changed_sources(folder) else 'done'
     conf = read_object(folder / 'config.json')
     if not conf: return 'missing'
     if conf.get('hash') != want: return 'other'
     if not (folder / 'metrics.json').exists(): return 'unfinished'
     if not (folder / 'files.json').exists(): return 'damaged'
-    return 'done' if run_files(folder) == read_object(folder / 'files.json') else 'damaged'
+    if run_files(folder) != read_object(folder / 'files.json'): return 'damaged'
+    built = conf.get('data_build')                                     # runs from before it was recorded: as they are
+    return 'stale' if built and built != data_build(settings) else 'done'
 
 def stages_needed(names: Sequence[str], cfg: OmniConfig, settings: Settings) -> list:
     "The stages (in table order) that must run so that all of `names` are done: the missing ones and what they need."
@@ -251,7 +280,14 @@ def lite_minutes(names: Sequence[str]) -> float:
 
 _WHY = {'missing': 'has no run', 'unfinished': 'was started but did not finish', 'other': 'holds a run of another config',
         'damaged': "holds a damaged run (its files no longer match the checksums written when it finished, or its "
-                   "record cannot be read)"}
+                   "record cannot be read)",
+        'stale': "holds a run trained on another build of the dataset (it was built again since, from other files)",
+        'changed': "holds a dataset built from recordings or token files that changed afterwards"}
+
+def describe_changes(changes: Sequence, most: int = 5) -> str:
+    "The changed files of `changed_sources`, a line each (the first `most`)."
+    lines = [f"  {p} ({what})" for p, what in changes[:most]]
+    return '\n'.join(lines + ([f"  … and {len(changes) - most} more"] if len(changes) > most else []))
 
 def require_stage(name: str, cfg: OmniConfig, settings: Optional[Settings] = None) -> Path:
     "The folder of the stage's finished run for this config; raises `StageMissing` (never trains) when there is none."
@@ -262,11 +298,12 @@ def require_stage(name: str, cfg: OmniConfig, settings: Optional[Settings] = Non
     if state == 'done': return stage_folder(st.name, s)
     need = stages_needed([st.name], cfg, s)
     cmd = train_command(need, cfg.preset, s)
-    if st.name == 'data' and state in ('other', 'damaged'):            # a dataset is never rebuilt over another unasked
+    if st.name == 'data' and state in ('other', 'damaged', 'changed'):   # a dataset is never rebuilt over another unasked
         cmd += ' --force   (it deletes the dataset there first; EOL_DATA_DIR=<folder> builds elsewhere)'
+    changed = f". These changed:\n{describe_changes(changed_sources(stage_folder(st.name, s)))}\n" if state == 'changed' else '. '
     raise StageMissing(
         f"stage '{st.name}' ({st.what}) {_WHY[state]} in {stage_folder(st.name, s)} for this config (preset "
-        f"'{cfg.preset}', seed {s.seed}). Nothing was trained. To make it, run\n    {cmd}\n"
+        f"'{cfg.preset}', seed {s.seed}){changed}Nothing was trained. To make it, run\n    {cmd}\n"
         f"(it runs {', '.join(need)}: about {lite_minutes(need)} min on a 2-core CPU with `lite`), "
         f"or the cells of nbs/{st.notebook}.ipynb.")
 
@@ -366,7 +403,9 @@ def _train(st: Stage, cfg: OmniConfig, job_fn: Callable, s: Settings, folder: Pa
     model = job.build()
     tc = getattr(cfg.stages, st.train)
     if main: save_json({**read_object(folder / 'config.json'), 'precision': {'mixed_precision': tc.mixed_precision,   # its dtypes
-                        'parameters': module_dtypes(model)}}, folder / 'config.json')
+                        'parameters': module_dtypes(model)},
+                        **({'data_build': data_build(s)} if reads_data(st) else {})},   # which build it learned from
+                       folder / 'config.json')
     res = fit(model, job.data, job.collate, job.loss, getattr(cfg.stages, st.train), ckpt_dir=folder, seed=s.seed,
               device=s.device, name=st.name, lengths=job.lengths, augment=job.augment)
     if res.state is not None:                                           # sharded training: a whole copy to save and score

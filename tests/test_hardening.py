@@ -991,3 +991,55 @@ def test_a_reply_that_cannot_be_written_is_said_with_the_fix(tmp_path, monkeypat
         omni.chat_main(query, out, settings=s)
     monkeypatch.setattr(builtins, 'open', real_open)
     assert sorted(p.name for p in tmp_path.iterdir()) == ['query.wav']
+
+
+def _tones(d: Path, n: int = 3) -> Path:
+    "A manifest of `n` dialogues (tones) with 25 Hz token files in `d`."
+    lines = []
+    for i in range(n):
+        wav(d / f'q{i}.wav', 0.3 * np.sin(2 * np.pi * (150 + 20 * i) * T)); wav(d / f'r{i}.wav', 0.3 * np.sin(2 * np.pi * 220 * T))
+        np.save(d / f'r{i}.npy', np.arange(25) + i)
+        lines.append({'query_audio': f'q{i}.wav', 'query_text': f'it is raining again {i}', 'user_emotion': 'sad',
+                      'reply_audio': f'r{i}.wav', 'reply_text': 'i am sorry to hear that', 'reply_emotion': 'sad',
+                      'reply_units': f'r{i}.npy', 'split': 'train' if i else 'test'})
+    (d / 'm.jsonl').write_text(''.join(json.dumps(l) + '\n' for l in lines))
+    return d / 'm.jsonl'
+
+
+def test_a_recording_replaced_after_the_build_is_named_and_its_runs_train_again(tmp_path):
+    "Recordings and token files you bring are not copied: one replaced under its name (same size), or gone, is named "
+    "with the fix; nothing is rebuilt or deleted unasked; after the rebuild the runs trained on the old build train again."
+    from emotion_omni_lite.stages import run_stage, StageJob, stages_needed
+    src = tmp_path / 'mine'; src.mkdir()
+    cfg = get_config('smoke', **{'units.kind': 'external', 'units.manifest': str(_tones(src)), 'units.rate_hz': 25})
+    s = get_settings(preset='smoke', data_dir=str(tmp_path / 'data'), out_dir=str(tmp_path / 'runs'), device='cpu')
+    root = build_dataset(cfg, s)
+    assert stage_state('data', cfg, s) == 'done' and len(json.loads((root / 'sources.json').read_text())['files']) == 9
+    toy = lambda c, st: StageJob(data=[(torch.ones(1), torch.ones(1))] * 8, build=lambda: nn.Linear(1, 1),
+                                 collate=lambda b: (torch.stack([x for x, _ in b]), torch.stack([y for _, y in b])),
+                                 loss=lambda m, b: torch.nn.functional.mse_loss(m(b[0]), b[1]))
+    run = run_stage('vocoder', cfg, toy, s)                            # a run that learned from this build
+    assert stage_state('vocoder', cfg, s) == 'done'
+    before = snapshot(tmp_path)
+    x, _ = sf.read(str(src / 'q1.wav')); t = os.stat(src / 'q1.wav').st_mtime_ns
+    wav(src / 'q1.wav', x[::-1].copy()); os.utime(src / 'q1.wav', ns=(t + 10**9, t + 10**9))   # re-recorded: the same length
+    (src / 'r2.npy').unlink()
+    assert stage_state('data', cfg, s) == 'changed'
+    with pytest.raises(ConfigError) as e: build_dataset(cfg, s)
+    said = str(e.value)
+    assert f"{src / 'q1.wav'} (rewritten)" in said and f"{src / 'r2.npy'} (gone)" in said and '--force' in said
+    assert 'q0.wav' not in said
+    with pytest.raises(StageMissing, match=r"changed afterwards in .* These changed:\n  .*q1\.wav \(rewritten\)(.|\n)*--stages data --force"):
+        require_stage('data', cfg, s)
+    assert run_stage('vocoder', cfg, lambda *a: 1 / 0, s) == run       # a finished run is what it learned: kept as it is
+    with pytest.raises(ConfigError, match=r'q1\.wav \(rewritten\)'): cli.train_stage('data', cfg, s)   # what `eol run` does first
+    after = snapshot(tmp_path)
+    assert {k: v for k, v in after.items() if not k.startswith('mine')} == {k: v for k, v in before.items() if not k.startswith('mine')}
+    np.save(src / 'r2.npy', np.arange(25) + 2)                         # the token file back; the new recording kept
+    with pytest.raises(ConfigError, match=r'r2\.npy \(rewritten\)'): build_dataset(cfg, s)   # its time says it is another file
+    build_dataset(cfg, s, force=True)
+    assert stage_state('data', cfg, s) == 'done'
+    assert stage_state('vocoder', cfg, s) == 'stale' and stages_needed(['vocoder'], cfg, s) == ['vocoder']
+    with pytest.raises(StageMissing, match='another build of the dataset'): require_stage('vocoder', cfg, s)
+    assert run_stage('vocoder', cfg, toy, s) == run and stage_state('vocoder', cfg, s) == 'done'   # trained again
+    assert run_stage('vocoder', cfg, lambda *a: 1 / 0, s) == run       # … and now reused
