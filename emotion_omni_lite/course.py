@@ -302,7 +302,11 @@ def unpack_run(archive, settings: Optional[Settings] = None, overwrite: bool = F
                     d = dest[top]
                     if d.exists(): os.replace(d, n / 'replaced')        # (an empty folder unless --overwrite)
                     os.replace(n / top, d); swapped.append(top)
-                bad = [n for n in meta['stages'] if stage_state(n, cfg, s) != 'done']
+                bad = {n: st for n in meta['stages'] if (st := stage_state(n, cfg, s)) != 'done'}
+                if bad.get('data') == 'changed':                        # recordings you bring are not in a pack
+                    raise ConfigError(f"{archive}'s dataset was built from recordings or token files of your own, which a "
+                                      "pack does not hold, and they are not here as they were: nothing was changed; put "
+                                      "them at the same paths first, or build the dataset here again (`eol run --stages data --force`)")
                 if bad: raise ConfigError(f"{archive} names {', '.join(bad)} as finished, but they are not in it whole: nothing was "
                                           "changed; pack the run again")
             except BaseException as e:

@@ -16,8 +16,8 @@ from .audio import (MIN_SECONDS, SAMPLE_RATE, AudioError, _check_complete, augme
                                      pitch_contour, energy_contour, undecodable)
 from .tts import TTS_ENGINES, engine_of, get_tts, private_espeak_copy, seed_espeak, speak, query_voices
 from .train import environment, save_json, share_with_group
-from .stages import (StageLock, changed_sources, describe_changes, file_stats, require_stage, stage_hash,
-                                      train_command)
+from .stages import (StageLock, check_sources, data_build, describe_changes, file_stats, require_stage,
+                                      stage_hash, train_command)
 from .dialogues import all_sentences, make_reply, heldout_sentences, split_name, REPLY_TEMPLATES
 
 # %% auto #0
@@ -290,7 +290,10 @@ def build_dataset(cfg: OmniConfig, settings: Optional[Settings] = None, force: b
 
 def _unchanged(root: Path, s: Settings) -> Path:
     "A finished build, reused: refused, with the files named, when recordings or token files it was made from changed since."
-    changes = changed_sources(root)
+    state, changes = check_sources(root, fresh=True)                   # an explicit build always looks
+    if state == 'damaged':
+        raise ConfigError(f"{root}/sources.json, the record of the files the dataset was built from, is gone or damaged, so "
+                          f"they cannot be checked. Build it again with {_rebuild(root, s)} (nothing of yours is deleted).")
     if changes:
         raise ConfigError(f"{root} holds a dataset built from files that have changed since:\n{describe_changes(changes)}\n"
                           "It still holds their old token lists and lengths, while every stage would hear the recordings "
@@ -301,12 +304,13 @@ def _unchanged(root: Path, s: Settings) -> Path:
 
 def _build(cfg: OmniConfig, s: Settings, root: Path, want: str, force: bool) -> Path:
     info = {} if force else _read_json(root / 'build.json', s)
+    stats = {}                                                         # the files you bring, as they were when read
     if cfg.units.kind == 'external':                                   # speech tokens you bring (full size): checked first
-        plan = _external_rows(cfg, s)
+        plan = _external_rows(cfg, s, stats)
     else:
         plan = plan_dialogues(cfg, s.seed); _check_plan(cfg, plan)      # a bad config deletes nothing, even with force
     if force:                                                          # recordings you bring are yours: never deleted
-        for n in ('dialogues', 'sources.json', 'build.json') if cfg.units.kind == 'external' else ('audio', 'dialogues', 'units', 'manifest.jsonl', 'build.json'):
+        for n in ('dialogues', 'sources.json', 'build.json') if cfg.units.kind == 'external' else ('audio', 'dialogues', 'units', 'manifest.jsonl', 'sources.json', 'build.json'):
             p = root / n
             if p.is_dir(): shutil.rmtree(p)
             elif p.exists(): p.unlink()
@@ -319,7 +323,7 @@ def _build(cfg: OmniConfig, s: Settings, root: Path, want: str, force: bool) -> 
     if info.get('config_hash') not in (None, want): _refuse(root, info['config_hash'], want, info.get('status') == 'done', s)
     if not info and (root / 'dialogues').exists(): _refuse(root, 'unknown', want, settings=s)
     if info.get('status') == 'done': return _unchanged(root, s)
-    if cfg.units.kind == 'external': return _build_external(cfg, s, root, want, plan)
+    if cfg.units.kind == 'external': return _build_external(cfg, s, root, want, plan, stats)
     dc = cfg.data
     t0 = time.time(); root.mkdir(parents=True, exist_ok=True)
     save_json({'status': 'building', 'config_hash': want, 'preset': cfg.preset, 'seed': s.seed}, root / 'build.json')
@@ -403,7 +407,7 @@ _MEL_CACHE: dict = {}
 def load_query_mels(cfg: OmniConfig, settings: Optional[Settings] = None) -> tuple:
     "The dialogues as a list of row dicts and their query log-mels [n_mels, T100] (float16), computed once per process."
     s = settings or get_settings(preset=cfg.preset)
-    key = (str(s.data_path), stage_hash('data', cfg, s.seed))
+    key = (str(s.data_path), stage_hash('data', cfg, s.seed), data_build(s))   # recordings you bring: a rebuild reads again
     if key not in _MEL_CACHE:
         ds = load_dialogues(cfg, s)
         rows = ds.remove_columns([c for c in ('units',) if c in ds.column_names]).to_list()
@@ -634,8 +638,8 @@ def manifest_splits(cfg: OmniConfig, lines: Sequence[dict], seed: int = 0) -> li
                       "are held-out sentences only (name a split column to choose a held-out voice)")
     return [split_name(voice(r) in held_v, text(r) in held_s) for r in lines]
 
-def external_rows(cfg: OmniConfig, manifest, seed: int = 0) -> list:
-    "The manifest's dialogues as the kit's rows (tokens read and checked); a `ConfigError` lists every line that cannot be used."
+def external_rows(cfg: OmniConfig, manifest, seed: int = 0, stats: Optional[dict] = None) -> list:
+    "The manifest's dialogues as the kit's rows (tokens read and checked); a `ConfigError` lists every line that cannot be used. `stats` gets each file's `file_stats`, taken before it is read."
     import soundfile as sf
     manifest = Path(manifest); base = manifest.resolve().parent
     lines, rows, problems = read_manifest(manifest), [], []
@@ -652,6 +656,7 @@ def external_rows(cfg: OmniConfig, manifest, seed: int = 0) -> list:
         for c in ('query_audio', 'reply_audio', 'reply_units'):
             p = Path(str(r[c]).strip()); p = p if p.is_absolute() else base / p
             there[c] = bool(str(r[c]).strip()) and p.is_file()
+            if there[c] and stats is not None: stats.update(file_stats([p]))
             if not there[c]: bad(f"{c} {r[c]!r} is missing (looked for {p})")
             paths[c] = p
         emos = {c: _emotion(r[c]) for c in ('user_emotion', 'reply_emotion')}
@@ -708,21 +713,23 @@ def external_rows(cfg: OmniConfig, manifest, seed: int = 0) -> list:
     if not any(r['split'] == 'train' for r in rows): raise ConfigError(f"{manifest}: no line is in the training split")
     return rows
 
-def _external_rows(cfg: OmniConfig, s: Settings) -> list:
-    "The rows of `units.manifest`, every one checked (nothing is written)."
+def _external_rows(cfg: OmniConfig, s: Settings, stats: Optional[dict] = None) -> list:
+    "The rows of `units.manifest`, every one checked (nothing is written); `stats`: as `external_rows`."
     if not cfg.units.manifest:
         raise ConfigError("units.kind='external' needs units.manifest: the JSON-lines or CSV file listing your dialogues and "
                           "their speech-token files (see nbs/05_dataset.ipynb); or set units.kind='kmeans_mel'")
-    return external_rows(cfg, cfg.units.manifest, s.seed)
+    return external_rows(cfg, cfg.units.manifest, s.seed, stats)
 
-def _build_external(cfg: OmniConfig, s: Settings, root: Path, want: str, rows: Optional[list] = None) -> Path:
-    "The dataset of `units.manifest`: rows and tokens checked (`rows`: already read), then saved (the audio stays where it is)."
+def _build_external(cfg: OmniConfig, s: Settings, root: Path, want: str, rows: Optional[list] = None,
+                    stats: Optional[dict] = None) -> Path:
+    "The dataset of `units.manifest`: rows and tokens checked (`rows`: already read, `stats`: its files' as they were read), then saved (the audio stays where it is)."
     import datasets
     t0 = time.time()
-    rows = rows if rows is not None else _external_rows(cfg, s)        # all checked before a byte is written
+    if rows is None: stats = {}; rows = _external_rows(cfg, s, stats)  # all checked before a byte is written
     save_json({'status': 'building', 'config_hash': want, 'preset': cfg.preset, 'seed': s.seed}, root / 'build.json')
-    files = file_stats(sorted({r[c] for r in rows for c in ('query_path', 'reply_path', 'units_path')}))   # sizes and times:
-    save_json({'files': files}, root / 'sources.json')                 # a file replaced later is noticed, none is read
+    paths = sorted({r[c] for r in rows for c in ('query_path', 'reply_path', 'units_path')})
+    files = {p: (stats or {}).get(p) or file_stats([p])[p] for p in paths}   # sizes and times as read: a file
+    save_json({'files': files}, root / 'sources.json')                 # replaced later is noticed, none is read again
     ds = datasets.Dataset.from_list(rows)
     if (root / 'dialogues').exists(): shutil.rmtree(root / 'dialogues')
     ds.save_to_disk(str(root / 'dialogues'))

@@ -12,7 +12,7 @@ import torch
 
 from .config import EMOTIONS, ConfigError, OmniConfig, Settings, get_config, get_settings
 from .audio import CONDITIONS, MIN_SAMPLES, SAMPLE_RATE, load_audio, log_mel, resample
-from .stages import STAGES, StageMissing, require_stage, stage_applies, stage_hash, uses_pretrained, lite_minutes, read_object, stage_folder, stage_state, stages_needed, train_command
+from .stages import STAGES, StageMissing, data_build, require_stage, stage_applies, stage_hash, uses_pretrained, lite_minutes, read_object, stage_folder, stage_state, stages_needed, train_command
 from .metrics import cosine_similarity, dnsmos, empathy_judge, judge_endpoint, peak_memory_mb, pocketsphinx_transcribe, reset_peak_memory
 from .dataset import audio_path, load_dialogues
 from .tts import engine_of, fresh_espeak, get_tts, speak
@@ -177,6 +177,7 @@ def _stamp(cfg: OmniConfig, s: Settings, sizes: dict, names: Optional[Sequence[s
     import hashlib
     parts = {name: stage_hash(name, cfg, s.seed) for name in (names or eval_stages(cfg))}   # the runs it scores
     d = {'parts': parts, 'sizes': sizes, 'judge': judge_endpoint(s), 'seed': s.seed, 'version': 2}   # v2: speech in parts
+    if data_build(s): d['data'] = data_build(s)                        # recordings you bring: the build it heard
     return hashlib.sha256(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:12]
 
 _SPEAK = ('data', 'asr', 'emotion_encoder', 'text_llm', 'vocoder')

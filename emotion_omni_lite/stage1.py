@@ -16,7 +16,7 @@ from torch import nn
 from .config import EMOTIONS, ConfigError, OmniConfig, Settings, get_settings, run_device
 from functools import partial
 from .train import ShardedCache, autocast, freeze, load_cache, load_weights, save_json, save_weights, to_device
-from .stages import StageJob, StageLock, require_stage, stage_config, stage_hash
+from .stages import StageJob, StageLock, data_build, require_stage, stage_config, stage_hash
 from .dataset import audio_path, augmented_queries, load_dialogues
 from .audio import CONDITIONS, load_audio
 from .semantic_encoder import load_semantic_encoder, semantic_features
@@ -210,7 +210,9 @@ def speech_features(sem_enc: nn.Module, emo_enc: nn.Module, wave: torch.Tensor, 
 def _features_name(cfg: OmniConfig, s: Settings) -> str:
     "The cache file of the features: named by the hashes of the two encoder runs that made them."
     copies = cfg.stages.stage1.aug_copies                              # … and the augmented copies it holds, if any
-    return f"v2_{f'aug{copies}_' if copies else ''}{stage_hash('asr', cfg, s.seed)}_{stage_hash('emotion_encoder', cfg, s.seed)}.pt"   # v2: emotion_vec_* keys
+    built = data_build(s)                                              # … and, for recordings you bring, their build
+    return (f"v2_{f'aug{copies}_' if copies else ''}{stage_hash('asr', cfg, s.seed)}_{stage_hash('emotion_encoder', cfg, s.seed)}"
+            f"{'_' + built.replace('/', '-') if built else ''}.pt")   # v2: emotion_vec_* keys
 
 _FEATURES: dict = {}
 

@@ -14,7 +14,7 @@ from torch import nn
 
 from .config import ConfigError, OmniConfig, Settings, get_settings, run_device
 from .train import ShardedCache, autocast, freeze, load_cache, load_weights, save_cache, save_weights, to_device
-from .stages import StageJob, StageLock, hashed_part, require_stage, stage_config, stage_hash
+from .stages import StageJob, StageLock, data_build, hashed_part, require_stage, stage_config, stage_hash
 from .audio import log_mel
 from .dataset import load_dialogues, load_units_tokenizer
 from .emotion_encoder import emotion_features, load_emotion_encoder
@@ -132,6 +132,7 @@ def _cache_name(cfg: OmniConfig, s: Settings) -> str:
     "Stage 2's caches are named by the runs they come from (stage 1, the emotion encoder) and the sizes that cut them."
     d = {'stage1': stage_hash('stage1', cfg, s.seed), 'emotion_encoder': stage_hash('emotion_encoder', cfg, s.seed),
          'units': hashed_part(cfg, 'units'), 'max_units': cfg.decoder.max_units, 'max_reply_tokens': cfg.decoder.max_reply_tokens}
+    if data_build(s): d['data'] = data_build(s)                        # recordings you bring: the build they come from
     return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:12]
 
 @torch.no_grad()

@@ -16,11 +16,12 @@ from .train import (environment, fit, is_main_process, module_dtypes, process_ra
                                      set_seed, sha256, share_with_group, trainable_state, wait_for_everyone)
 
 # %% auto #0
-__all__ = ['CROSS_ENGINE', 'REFERENCED', 'CALIBRATED', 'STAGES', 'RUNTIME_ONLY', 'HASHED_ONCE_SET', 'Stage', 'stage_config',
-           'stage_applies', 'job_stages', 'pretrained_source', 'uses_pretrained', 'hashed_part', 'stage_hash',
-           'StageMissing', 'stage_folder', 'read_object', 'file_stats', 'changed_sources', 'data_build', 'reads_data',
-           'stage_state', 'stages_needed', 'train_command', 'lite_minutes', 'describe_changes', 'require_stage',
-           'StageJob', 'run_files', 'start_run', 'finish_run', 'StageLock', 'run_stage']
+__all__ = ['CROSS_ENGINE', 'REFERENCED', 'CALIBRATED', 'STAGES', 'RUNTIME_ONLY', 'HASHED_ONCE_SET', 'SOURCES_CHECK_SECONDS',
+           'Stage', 'stage_config', 'stage_applies', 'job_stages', 'pretrained_source', 'uses_pretrained',
+           'hashed_part', 'stage_hash', 'StageMissing', 'stage_folder', 'read_object', 'file_stats', 'check_sources',
+           'data_build', 'reads_data', 'stage_state', 'stages_needed', 'train_command', 'lite_minutes',
+           'describe_changes', 'require_stage', 'StageJob', 'run_files', 'start_run', 'finish_run', 'StageLock',
+           'run_stage']
 
 # %% ../nbs/01a_stages.ipynb #14fa165e
 @dataclass(frozen=True)
@@ -213,18 +214,32 @@ def file_stats(paths: Sequence) -> dict:
         except OSError: out[str(p)] = None
     return out
 
-def changed_sources(folder) -> list:
-    "The files a dataset in `folder` was built from that changed since, as (path, what): `sources.json` (recordings and token files you bring) against the disk now; [] for a build that records none (the kit's own)."
-    was = read_object(Path(folder) / 'sources.json').get('files') or {}
-    now = file_stats(list(was))
-    what = lambda a, b: 'gone' if b is None else 'was not there' if a is None else 'resized' if a[0] != b[0] else 'rewritten'
-    return [(p, what(was[p], now[p])) for p in was if now[p] != was[p]]
+SOURCES_CHECK_SECONDS = 10.0   # loaders and plans reuse a look this recent (a look: 0.65–0.92 s per 100,000 files, warm disk)
+_CHECKED: dict = {}
+
+def check_sources(folder, fresh: bool = False) -> tuple:
+    "The files a finished dataset in `folder` was built from, against the disk now: ('done', []), ('changed', [(path, what), …]) or ('damaged', []) when its record (`sources.json`) is gone or unreadable; ('done', []) for the kit's own builds, which record none. A look made in the last `SOURCES_CHECK_SECONDS` in this process is reused, unless `fresh`."
+    folder = Path(folder); rec = folder / 'sources.json'
+    built = read_object(folder / 'build.json').get('sources_hash')
+    if not built: return 'done', []                                    # the kit's own build: made from the config alone
+    try: st = rec.stat(); key = (str(rec.resolve()), built, st.st_mtime_ns, st.st_size)
+    except OSError: return 'damaged', []
+    if not fresh and key in _CHECKED and time.monotonic() - _CHECKED[key][0] < SOURCES_CHECK_SECONDS: return _CHECKED[key][1]
+    was = read_object(rec).get('files')
+    if not was: out = ('damaged', [])
+    else:
+        now = file_stats(list(was))
+        what = lambda a, b: 'gone' if b is None else 'was not there' if a is None else 'resized' if a[0] != b[0] else 'rewritten'
+        changes = [(p, what(was[p], now[p])) for p in was if now[p] != was[p]]
+        out = ('changed' if changes else 'done', changes)
+    _CHECKED.clear(); _CHECKED[key] = (time.monotonic(), out)
+    return out
 
 def data_build(settings: Settings) -> Optional[str]:
-    "Which build of the dataset `settings.data_path` holds: its manifest hash (every row, its units and the content hashes of what the kit spoke), with the sizes and times of the files you brought; None when it has no finished build."
+    "Which build of recordings you bring the dataset in `settings.data_path` holds (its manifest hash and the sizes and times of the files it was made from); None for the kit's own builds, which the config alone makes, and when there is no finished build."
     info = read_object(Path(settings.data_path) / 'build.json')
-    if info.get('status') != 'done' or not info.get('manifest_hash'): return None
-    return '/'.join(str(info[k]) for k in ('manifest_hash', 'sources_hash') if info.get(k))
+    if info.get('status') != 'done' or not info.get('sources_hash'): return None
+    return f"{info.get('manifest_hash')}/{info['sources_hash']}"
 
 def reads_data(name) -> bool:
     "Whether the stage learns from the dataset, directly or through the runs it reads."
@@ -241,15 +256,15 @@ def stage_state(name: str, cfg: OmniConfig, settings: Settings) -> str:
         if not info: return 'damaged' if (folder / 'build.json').exists() else 'missing'
         if info.get('config_hash') != want: return 'other'
         if info.get('status') != 'done': return 'unfinished'
-        return 'changed' if changed_sources(folder) else 'done'
+        return check_sources(folder)[0]                                # recordings you bring: as they were?
     conf = read_object(folder / 'config.json')
     if not conf: return 'missing'
     if conf.get('hash') != want: return 'other'
     if not (folder / 'metrics.json').exists(): return 'unfinished'
     if not (folder / 'files.json').exists(): return 'damaged'
     if run_files(folder) != read_object(folder / 'files.json'): return 'damaged'
-    built = conf.get('data_build')                                     # runs from before it was recorded: as they are
-    return 'stale' if built and built != data_build(settings) else 'done'
+    built, now = conf.get('data_build'), data_build(settings)          # recordings you bring: the build it learned from
+    return 'stale' if built and now and built != now else 'done'
 
 def stages_needed(names: Sequence[str], cfg: OmniConfig, settings: Settings) -> list:
     "The stages (in table order) that must run so that all of `names` are done: the missing ones and what they need."
@@ -285,7 +300,7 @@ _WHY = {'missing': 'has no run', 'unfinished': 'was started but did not finish',
         'changed': "holds a dataset built from recordings or token files that changed afterwards"}
 
 def describe_changes(changes: Sequence, most: int = 5) -> str:
-    "The changed files of `changed_sources`, a line each (the first `most`)."
+    "The changed files of `check_sources`, a line each (the first `most`)."
     lines = [f"  {p} ({what})" for p, what in changes[:most]]
     return '\n'.join(lines + ([f"  … and {len(changes) - most} more"] if len(changes) > most else []))
 
@@ -298,9 +313,11 @@ def require_stage(name: str, cfg: OmniConfig, settings: Optional[Settings] = Non
     if state == 'done': return stage_folder(st.name, s)
     need = stages_needed([st.name], cfg, s)
     cmd = train_command(need, cfg.preset, s)
-    if st.name == 'data' and state in ('other', 'damaged', 'changed'):   # a dataset is never rebuilt over another unasked
+    if st.name == 'data' and state == 'changed':                       # … nor over changed files
+        cmd += ' --force   (it reads your manifest and its files again; they are not touched)'
+    if st.name == 'data' and state in ('other', 'damaged'):            # a dataset is never rebuilt over another unasked
         cmd += ' --force   (it deletes the dataset there first; EOL_DATA_DIR=<folder> builds elsewhere)'
-    changed = f". These changed:\n{describe_changes(changed_sources(stage_folder(st.name, s)))}\n" if state == 'changed' else '. '
+    changed = f". These changed:\n{describe_changes(check_sources(stage_folder(st.name, s))[1])}\n" if state == 'changed' else '. '
     raise StageMissing(
         f"stage '{st.name}' ({st.what}) {_WHY[state]} in {stage_folder(st.name, s)} for this config (preset "
         f"'{cfg.preset}', seed {s.seed}){changed}Nothing was trained. To make it, run\n    {cmd}\n"
@@ -331,13 +348,16 @@ def run_files(folder) -> dict:
             if p.is_file() and p.name not in _BOOKKEEPING and 'checkpoint' not in p.relative_to(folder).parts
             and not p.name.startswith('.')}
 
-def start_run(folder, cfg: OmniConfig, h: str, force: bool = False) -> Path:
-    "Prepare a run folder: wipe it if it belongs to another config (or `force`), then record config and hash."
+def start_run(folder, cfg: OmniConfig, h: str, force: bool = False, data: Optional[str] = None) -> Path:
+    "Prepare a run folder: wipe it if it belongs to another config, or learned from another build `data` of recordings you bring (or `force`), then record config, hash and build."
     folder = Path(folder)
-    if folder.exists() and (force or read_object(folder / 'config.json').get('hash') != h): shutil.rmtree(folder)
+    old = read_object(folder / 'config.json')
+    if folder.exists() and (force or old.get('hash') != h or bool(data and old.get('data_build') not in (None, data))):
+        shutil.rmtree(folder)                                          # its checkpoints too: nothing resumes from them
     folder.mkdir(parents=True, exist_ok=True)
     (folder / 'metrics.json').unlink(missing_ok=True)                   # not finished until it finishes again
-    save_json({**cfg.to_dict(), 'hash': h, 'environment': environment()}, folder / 'config.json')
+    save_json({**cfg.to_dict(), 'hash': h, 'environment': environment(), **({'data_build': data} if data else {})},
+              folder / 'config.json')
     return folder
 
 def finish_run(folder, metrics: dict, history: Optional[list] = None) -> Path:
@@ -396,16 +416,15 @@ def _run_ranked(st: Stage, cfg: OmniConfig, job_fn: Callable, s: Settings, force
 def _train(st: Stage, cfg: OmniConfig, job_fn: Callable, s: Settings, folder: Path, h: str, force: bool) -> Path:
     "The template's steps 3–5: the job, a fresh run folder, seed, build, `fit`, save, evaluate, finish."
     main = is_main_process()                                            # several processes: one writes, all train
-    if main: job = job_fn(cfg, s); start_run(folder, cfg, h, force)     # caches the job reads are made here, once
+    if main: job = job_fn(cfg, s); start_run(folder, cfg, h, force, data_build(s) if reads_data(st) else None)   # caches
+                                                                        # the job reads are made here, once
     wait_for_everyone(s.device)
     if not main: job = job_fn(cfg, s)                                   # … and read here
     set_seed(s.seed)
     model = job.build()
     tc = getattr(cfg.stages, st.train)
     if main: save_json({**read_object(folder / 'config.json'), 'precision': {'mixed_precision': tc.mixed_precision,   # its dtypes
-                        'parameters': module_dtypes(model)},
-                        **({'data_build': data_build(s)} if reads_data(st) else {})},   # which build it learned from
-                       folder / 'config.json')
+                        'parameters': module_dtypes(model)}}, folder / 'config.json')
     res = fit(model, job.data, job.collate, job.loss, getattr(cfg.stages, st.train), ckpt_dir=folder, seed=s.seed,
               device=s.device, name=st.name, lengths=job.lengths, augment=job.augment)
     if res.state is not None:                                           # sharded training: a whole copy to save and score

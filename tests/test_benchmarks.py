@@ -76,3 +76,12 @@ def test_the_cache_memory_benchmark_builds_both_ways():
     shards = int(lines[3].split('|')[2])
     assert shards >= 5                                                  # 20 MB in 4-MB shards, and the index
     assert 'read back memory-mapped, 8 items read: ' in lines[5], r.stdout
+
+
+def test_the_sources_benchmark_checks_its_files():
+    "bench_sources records and checks its stand-in files and finds none changed (the times are the machine's: not asserted)."
+    import subprocess
+    script = Path(__file__).parents[1] / 'benchmarks' / 'bench_sources.py'
+    r = subprocess.run([sys.executable, str(script), '--files', '1500'], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert r.stdout.startswith('1,500 files: recorded in ') and 'checked in ' in r.stdout and 'sources.json' in r.stdout, r.stdout

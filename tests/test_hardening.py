@@ -15,6 +15,7 @@ from emotion_omni_lite.audio import AudioError, check_speech, load_audio
 from emotion_omni_lite.config import ConfigError, get_config, get_settings
 from emotion_omni_lite.dataset import build_dataset, external_rows, load_folder, read_units
 from emotion_omni_lite.stages import StageMissing, finish_run, require_stage, stage_folder, stage_hash, stage_state, start_run
+from emotion_omni_lite.stage1 import _features_name
 from emotion_omni_lite.train import (CheckpointError, TrainConfig, fit, load_cache, load_checkpoint, save_cache,
                                      save_weights, set_seed)
 
@@ -1024,8 +1025,9 @@ def test_a_recording_replaced_after_the_build_is_named_and_its_runs_train_again(
     x, _ = sf.read(str(src / 'q1.wav')); t = os.stat(src / 'q1.wav').st_mtime_ns
     wav(src / 'q1.wav', x[::-1].copy()); os.utime(src / 'q1.wav', ns=(t + 10**9, t + 10**9))   # re-recorded: the same length
     (src / 'r2.npy').unlink()
+    with pytest.raises(ConfigError) as e: build_dataset(cfg, s)        # it always looks; the loaders, which reuse a look
+                                                                       # of the last 10 s (SOURCES_CHECK_SECONDS), see it then
     assert stage_state('data', cfg, s) == 'changed'
-    with pytest.raises(ConfigError) as e: build_dataset(cfg, s)
     said = str(e.value)
     assert f"{src / 'q1.wav'} (rewritten)" in said and f"{src / 'r2.npy'} (gone)" in said and '--force' in said
     assert 'q0.wav' not in said
@@ -1037,9 +1039,29 @@ def test_a_recording_replaced_after_the_build_is_named_and_its_runs_train_again(
     assert {k: v for k, v in after.items() if not k.startswith('mine')} == {k: v for k, v in before.items() if not k.startswith('mine')}
     np.save(src / 'r2.npy', np.arange(25) + 2)                         # the token file back; the new recording kept
     with pytest.raises(ConfigError, match=r'r2\.npy \(rewritten\)'): build_dataset(cfg, s)   # its time says it is another file
+    cache = _features_name(cfg, s)
     build_dataset(cfg, s, force=True)
-    assert stage_state('data', cfg, s) == 'done'
+    assert stage_state('data', cfg, s) == 'done' and _features_name(cfg, s) != cache   # its features are encoded again
     assert stage_state('vocoder', cfg, s) == 'stale' and stages_needed(['vocoder'], cfg, s) == ['vocoder']
     with pytest.raises(StageMissing, match='another build of the dataset'): require_stage('vocoder', cfg, s)
-    assert run_stage('vocoder', cfg, toy, s) == run and stage_state('vocoder', cfg, s) == 'done'   # trained again
+    assert run_stage('vocoder', cfg, toy, s) == run and stage_state('vocoder', cfg, s) == 'done'   # trained again …
+    m = json.loads((run / 'metrics.json').read_text())
+    assert 'resumed_from' not in m and m['steps'] == 4                 # … from scratch, not from the old checkpoint
     assert run_stage('vocoder', cfg, lambda *a: 1 / 0, s) == run       # … and now reused
+    (root / 'build.json').rename(root / 'b.json')                      # no dataset there: the run is not called stale
+    assert stage_state('vocoder', cfg, s) == 'done'
+    (root / 'b.json').rename(root / 'build.json'); (root / 'sources.json').unlink()
+    assert stage_state('data', cfg, s) == 'damaged'                    # its record of the files gone: not taken as none
+    with pytest.raises(ConfigError, match=r'sources\.json, the record .* is gone or damaged'): build_dataset(cfg, s)
+
+
+def test_the_kits_own_datasets_record_no_sources(tmp_path):
+    "A dataset the kit speaks from its config records no files: its runs and caches are named as before."
+    from emotion_omni_lite.stages import data_build
+    cfg = get_config('smoke', **{'data.n_dialogues': 24})
+    s = get_settings(preset='smoke', data_dir=str(tmp_path / 'data'), out_dir=str(tmp_path / 'runs'), device='cpu')
+    root = build_dataset(cfg, s)
+    assert not (root / 'sources.json').exists() and data_build(s) is None and stage_state('data', cfg, s) == 'done'
+    assert _features_name(cfg, s) == f"v2_{stage_hash('asr', cfg, s.seed)}_{stage_hash('emotion_encoder', cfg, s.seed)}.pt"
+    (root / 'sources.json').write_text(json.dumps({'files': {str(tmp_path / 'gone.wav'): [1, 1]}}))   # left by another build
+    assert stage_state('data', cfg, s) == 'done' and build_dataset(cfg, s) == root   # … not this one's: not read
