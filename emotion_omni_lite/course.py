@@ -306,7 +306,8 @@ def unpack_run(archive, settings: Optional[Settings] = None, overwrite: bool = F
                 if bad.get('data') == 'changed':                        # recordings you bring are not in a pack
                     raise ConfigError(f"{archive}'s dataset was built from recordings or token files of your own, which a "
                                       "pack does not hold, and they are not here as they were: nothing was changed; put "
-                                      "them at the same paths first, or build the dataset here again (`eol run --stages data --force`)")
+                                      "them at the same paths first, or build the dataset here again "
+                                      "(`eol run --stages data --force`)")
                 if bad: raise ConfigError(f"{archive} names {', '.join(bad)} as finished, but they are not in it whole: nothing was "
                                           "changed; pack the run again")
             except BaseException as e:
