@@ -19,9 +19,8 @@ from .train import (environment, fit, is_main_process, module_dtypes, process_ra
 __all__ = ['CROSS_ENGINE', 'REFERENCED', 'CALIBRATED', 'STAGES', 'RUNTIME_ONLY', 'HASHED_ONCE_SET', 'SOURCES_CHECK_SECONDS',
            'Stage', 'stage_config', 'stage_applies', 'job_stages', 'pretrained_source', 'uses_pretrained',
            'hashed_part', 'stage_hash', 'StageMissing', 'stage_folder', 'read_object', 'file_stats', 'check_sources',
-           'data_build', 'reads_data', 'stage_state', 'stages_needed', 'train_command', 'lite_minutes',
-           'describe_changes', 'require_stage', 'StageJob', 'run_files', 'start_run', 'finish_run', 'StageLock',
-           'run_stage']
+           'data_build', 'stage_state', 'stages_needed', 'train_command', 'lite_minutes', 'describe_changes',
+           'require_stage', 'StageJob', 'run_files', 'start_run', 'finish_run', 'StageLock', 'run_stage']
 
 # %% ../nbs/01a_stages.ipynb #14fa165e
 @dataclass(frozen=True)
@@ -241,11 +240,6 @@ def data_build(settings: Settings) -> Optional[str]:
     if info.get('status') != 'done' or not info.get('sources_hash'): return None
     return f"{info.get('manifest_hash')}/{info['sources_hash']}"
 
-def reads_data(name) -> bool:
-    "Whether the stage learns from the dataset, directly or through the runs it reads."
-    st = _stage(name)
-    return any(u == 'data' or reads_data(u) for u in st.depends)
-
 def stage_state(name: str, cfg: OmniConfig, settings: Settings) -> str:
     "`done`, `pretrained`, `missing`, `unfinished` (started, not finished), `other` (a run of another config), `damaged` (finished, but its files no longer match their record), `stale` (a run trained on another build of the dataset) or, for the dataset, `changed` (files it was built from changed since)."
     st = _stage(name)
@@ -416,8 +410,8 @@ def _run_ranked(st: Stage, cfg: OmniConfig, job_fn: Callable, s: Settings, force
 def _train(st: Stage, cfg: OmniConfig, job_fn: Callable, s: Settings, folder: Path, h: str, force: bool) -> Path:
     "The template's steps 3–5: the job, a fresh run folder, seed, build, `fit`, save, evaluate, finish."
     main = is_main_process()                                            # several processes: one writes, all train
-    if main: job = job_fn(cfg, s); start_run(folder, cfg, h, force, data_build(s) if reads_data(st) else None)   # caches
-                                                                        # the job reads are made here, once
+    if main: job = job_fn(cfg, s); start_run(folder, cfg, h, force, data_build(s))   # caches the job reads are made here,
+                                                                        # once; every trained stage learns from the data
     wait_for_everyone(s.device)
     if not main: job = job_fn(cfg, s)                                   # … and read here
     set_seed(s.seed)
