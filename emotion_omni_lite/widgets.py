@@ -33,11 +33,12 @@ from .stage1 import load_stage1, speech_features, stage1_features
 from .omni import hearing_seconds, load_omni
 
 # %% auto #0
-__all__ = ['ESPEAK_UNITS_PER_SEMITONE', 'SLIDER_OF', 'CUE_COLUMNS', 'UPLOAD_ACCEPT', 'MIC_ESM', 'EMOTION_COLORS', 'Controls',
-           'apply_gain', 'slider_prosody', 'clamp_note', 'resynthesize', 'transform', 'EmotionMap', 'fit_emotion_map',
-           'ProbeParts', 'cue_parts', 'widgets_live', 'LiveFigure', 'show_with_fallback', 'wav_bytes', 'read_upload',
-           'upload_label', 'mic_advice', 'mic_recorder', 'ProbePanel', 'EmotionComparator', 'morph_vector',
-           'EmotionMorph', 'dataset_map_and_prototypes', 'stage2_speaker', 'kit_parts']
+__all__ = ['ESPEAK_UNITS_PER_SEMITONE', 'SLIDER_OF', 'CUE_COLUMNS', 'UPLOAD_ACCEPT', 'MIC_ESM', 'MIC_PIECE_CHARS',
+           'EMOTION_COLORS', 'Controls', 'apply_gain', 'slider_prosody', 'clamp_note', 'resynthesize', 'transform',
+           'EmotionMap', 'fit_emotion_map', 'ProbeParts', 'cue_parts', 'widgets_live', 'LiveFigure',
+           'show_with_fallback', 'wav_bytes', 'read_upload', 'upload_label', 'mic_advice', 'mic_recorder', 'ProbePanel',
+           'EmotionComparator', 'morph_vector', 'EmotionMorph', 'dataset_map_and_prototypes', 'stage2_speaker',
+           'kit_parts']
 
 # %% ../nbs/17_widgets.ipynb #e66c34f2
 @dataclass(frozen=True)
@@ -226,6 +227,26 @@ function wav(chunks, rate) {            // Float32 chunks → a 16-bit PCM mono 
   for (const c of chunks) for (const x of c) { buf.setInt16(o, Math.max(-1, Math.min(1, x)) * 32767, true); o += 2; }
   return new Uint8Array(buf.buffer);
 }
+function resample(x, from, to) {        // Float32 samples at `from` Hz → at `to` Hz: a windowed-sinc low-pass just under
+  if (from === to) return x;            // the lower of the two Nyquist frequencies, read at the new rate
+  const step = from / to, fc = 0.47 * Math.min(1, to / from);      // the cutoff, in cycles per input sample
+  const half = Math.ceil(16 / fc), res = 64, table = new Float32Array(half * res + 2);   // 32 zero crossings a side
+  for (let i = 0; i <= half * res; i++) {                           // the kernel, tabulated every 1/64 of a sample
+    const t = i / res, w = 0.42 + 0.5 * Math.cos(Math.PI * t / half) + 0.08 * Math.cos(2 * Math.PI * t / half);  // Blackman
+    table[i] = i === 0 ? 2 * fc : w * Math.sin(2 * Math.PI * fc * t) / (Math.PI * t);
+  }
+  const n = Math.floor(x.length / step), y = new Float32Array(n);
+  for (let j = 0; j < n; j++) {
+    const c = j * step, k1 = Math.min(x.length - 1, Math.floor(c + half));
+    let s = 0;
+    for (let k = Math.max(0, Math.ceil(c - half)); k <= k1; k++) {
+      const u = Math.abs(c - k) * res, i = Math.floor(u);
+      s += x[k] * (table[i] + (u - i) * (table[i + 1] - table[i]));
+    }
+    y[j] = s;
+  }
+  return y;
+}
 function base64(bytes) {
   let s = '';
   for (let i = 0; i < bytes.length; i += 0x8000) s += String.fromCharCode.apply(null, bytes.subarray(i, i + 0x8000));
@@ -236,7 +257,7 @@ export default { render({ model, el }) {
   button.className = 'eol-mic-button jupyter-button'; status.className = 'eol-mic-status';
   button.textContent = '● record'; el.classList.add('eol-mic'); el.append(button, status);
   let ctx = null, stream = null, node = null, chunks = [], timer = null;
-  let starting = false;
+  let starting = false, take = 0;
   function release() {                  // the microphone off, whatever state the recording reached
     clearTimeout(timer);
     if (node) node.disconnect();
@@ -247,12 +268,15 @@ export default { render({ model, el }) {
   async function stop() {
     if (!ctx) return;
     const rate = ctx.sampleRate, most = Math.floor(model.get('max_seconds') * rate);
-    let kept = [], n = 0;                 // at most max_seconds: the timer fires a block or two late
-    for (const c of chunks) { if (n >= most) break; kept.push(c.subarray(0, most - n)); n += Math.min(c.length, most - n); }
-    const bytes = wav(kept, rate), seconds = n / rate;
+    const x = new Float32Array(Math.min(most, chunks.reduce((a, c) => a + c.length, 0)));
+    let n = 0;                            // at most max_seconds: the timer fires a block or two late
+    for (const c of chunks) { if (n >= x.length) break; x.set(c.subarray(0, x.length - n), n); n += Math.min(c.length, x.length - n); }
     release();
-    button.textContent = '● record'; status.textContent = ` sent ${seconds.toFixed(1)} s`;
-    model.set('wav_b64', base64(bytes)); model.set('takes', model.get('takes') + 1); model.save_changes();
+    const to = model.get('rate'), text = base64(wav([resample(x, rate, to)], to)), size = model.get('piece_chars');
+    const parts = Math.max(1, Math.ceil(text.length / size));
+    take += 1;                            // in pieces: a channel that drops big messages (Colab's) passes each
+    for (let i = 0; i < parts; i++) model.send({ take, part: i, parts, wav_b64: text.slice(i * size, (i + 1) * size) });
+    button.textContent = '● record'; status.textContent = ` sent ${(n / rate).toFixed(1)} s (${Math.round(0.75 * text.length / 1000)} kB at ${to / 1000} kHz)`;
   }
   function refuse(e) {
     const why = String((e && (e.message || e.name)) || e);
@@ -282,18 +306,19 @@ export default { render({ model, el }) {
   };
 }};
 """
+MIC_PIECE_CHARS = 2 ** 18   # base64 characters a message (192 KiB of WAV, 6 s at 16 kHz): well under the 1 MB that Colab's
+                            # widget channel passes (a 30-s take at 16 kHz is 1.3 MB of base64, at 48 kHz 3.8 MB)
 
 @functools.lru_cache(maxsize=1)
 def _mic_class():
     import anywidget, traitlets
     class MicRecorder(anywidget.AnyWidget):
-        "A record button: the browser's microphone → `takes` counts recordings, `wav_b64` holds the last as a WAV file."
+        "A record button: the browser's microphone → a WAV file at `rate`, sent as messages of at most `piece_chars` base64 characters."
         _esm = MIC_ESM
-        wav_b64 = traitlets.Unicode('').tag(sync=True)
-        takes = traitlets.Int(0).tag(sync=True)
         max_seconds = traitlets.Float(6.0).tag(sync=True)
+        rate = traitlets.Int(SAMPLE_RATE).tag(sync=True)
+        piece_chars = traitlets.Int(MIC_PIECE_CHARS).tag(sync=True)
         error = traitlets.Unicode('').tag(sync=True)
-        def wav_bytes(self) -> bytes: return base64.b64decode(self.wav_b64)
     return MicRecorder
 
 def mic_advice(said: str) -> str:
@@ -301,6 +326,7 @@ def mic_advice(said: str) -> str:
     if 'https or localhost' in said:
         fix = ("open JupyterLab at http://localhost (from another machine: ssh -L 8888:localhost:8888 that-machine, then "
                "http://localhost:8888) or over https, then press ● record again")
+    elif 'arrived incomplete' in said: fix = 'press ● record again'
     elif 'no microphone was found' in said or 'no microphone API' in said:
         fix = 'connect a microphone (or choose one in the system\'s sound settings), then press ● record again'
     else: fix = "allow the microphone in the browser (the address bar's site settings) and press ● record again"
@@ -310,14 +336,25 @@ def mic_recorder(max_seconds: float = 6.0, on_take: Optional[Callable] = None, o
     "A record button (JupyterLab, Colab, any anywidget front end) calling `on_take(wav bytes)` after each recording; None without anywidget."
     try: mic = _mic_class()(max_seconds=float(max_seconds))
     except ImportError: return None
-    def take(ch):
-        data = mic.wav_bytes()
-        mic.wav_b64 = ''                                 # read once: the recording is not kept in the widget's state
-        if on_take: on_take(data)
+    got = {'take': None, 'pieces': []}                   # the take arriving: its number and its pieces so far (in memory only)
+    def piece(_, msg, buffers):
+        try: take, part, parts, text = msg['take'], int(msg['part']), int(msg['parts']), str(msg['wav_b64'])
+        except (KeyError, TypeError, ValueError): return                # not a piece of a recording
+        if take != got['take']: got.update(take=take, pieces=[])        # a new take: an unfinished one before it is dropped
+        if part != len(got['pieces']):                                 # a piece lost on the way: nothing half-heard is used
+            said = f"the recording arrived incomplete (piece {part + 1} of {parts} came after {len(got['pieces'])})"
+            got.update(take=None, pieces=[])
+            if on_error: on_error(said)
+            return
+        got['pieces'].append(text)
+        if len(got['pieces']) == parts:
+            data = base64.b64decode(''.join(got['pieces']))
+            got.update(take=None, pieces=[])
+            if on_take: on_take(data)
     def error(ch):
         if ch['new'] and on_error: on_error(ch['new'])
         mic.error = ''                                   # the same refusal again is reported again
-    mic.observe(take, 'takes'); mic.observe(error, 'error')
+    mic.on_msg(piece); mic.observe(error, 'error')
     return mic
 
 # %% ../nbs/17_widgets.ipynb #856836d4

@@ -7,7 +7,7 @@ microphone (a generated wav file) through the panel's record button, checks the 
 folder, default runs/screenshots). Skipped, with the reason, when /usr/bin/chromium or playwright is missing.
 Run alone: `HF_HUB_OFFLINE=1 .venv/bin/python -m pytest tests/test_browser.py -x -q -s`.
 """
-import json, os, shutil, socket, subprocess, sys, time, urllib.request
+import json, os, re, shutil, socket, subprocess, sys, time, urllib.request
 from pathlib import Path
 
 import pytest
@@ -146,6 +146,9 @@ def test_widgets_notebook_in_jupyterlab(lab, spoken_wav):
             page.wait_for_timeout(2500)                                   # speak for 2.5 s
             record.click(timeout=STEP_MS)
             panel.get_by_text('using microphone.wav').wait_for(timeout=STEP_MS)
+            sent = panel.locator('.eol-mic-status').inner_text()           # e.g. ' sent 2.5 s (80 kB at 16 kHz)': resampled in the page
+            m = re.search(r'sent ([0-9.]+) s \(([0-9]+) kB at 16 kHz\)', sent)
+            assert m and abs(int(m[2]) - 32 * float(m[1])) <= 2, f'the recorder sent {sent!r}: not 16-bit mono at 16 kHz'
             page.wait_for_function(f'(b) => {{ const r = ({READ_BARS})(); return r && JSON.stringify(r) !== JSON.stringify(b); }}',
                                    arg=after, timeout=STEP_MS, polling=250)
             heard = page.evaluate(READ_BARS)

@@ -1,5 +1,5 @@
 "Plain-Python tests of the probing widgets: set values, click buttons, upload files; the figures and labels must change."
-import datetime, io
+import datetime, io, shutil
 from dataclasses import replace
 
 import numpy as np
@@ -328,16 +328,57 @@ def test_ipywidgets_7_uploads_and_display():
     assert 'shown by itself' in c.stdout
 
 
-def test_a_recording_is_read_once_and_each_refusal_is_said():
-    from emotion_omni_lite.widgets import mic_recorder
+def test_a_recording_arrives_in_pieces_and_each_refusal_is_said():
+    import base64
+    from emotion_omni_lite.widgets import mic_advice, mic_recorder
     takes, errors = [], []
     mic = mic_recorder(6.0, on_take=takes.append, on_error=errors.append)
     assert mic is not None                                                # anywidget is a dependency: the recorder is there
-    import base64
-    mic.wav_b64 = base64.b64encode(b'RIFF....').decode(); mic.takes += 1
-    assert takes == [b'RIFF....'] and mic.wav_b64 == ''                   # not kept in the widget's (saved) state
+    assert mic.rate == 16000 and mic.piece_chars == 2 ** 18               # what the page resamples to, and its message size
+    state = mic.get_state()
+    text = base64.b64encode(b'RIFF' + bytes(range(256)) * 40).decode()
+    send = lambda take, i, n, part: mic._handle_custom_msg(dict(take=take, part=i, parts=n, wav_b64=part), [])
+    pieces = [text[i:i + 4000] for i in range(0, len(text), 4000)]
+    for i, part in enumerate(pieces): send(1, i, len(pieces), part)
+    assert takes == [base64.b64decode(text)] and not errors               # put back together in order, handed over once
+    assert mic.get_state() == state                                      # the recording is not kept in the (saved) widget state
+    send(2, 0, 3, pieces[0]); send(2, 2, 3, pieces[2])                    # a piece lost on the way
+    assert len(takes) == 1 and len(errors) == 1 and 'piece 3 of 3 came after 1' in errors[0]
+    assert 'press ● record again' in mic_advice(errors[0])
+    send(3, 0, 2, pieces[0]); send(4, 0, 1, text)                         # a take left unfinished is dropped for the next
+    assert takes[-1] == base64.b64decode(text) and len(takes) == 2 and len(errors) == 1
+    mic._handle_custom_msg({'something': 'else'}, [])                     # not a piece: ignored
     mic.error = 'the browser was not allowed to use it'; mic.error = 'the browser was not allowed to use it'
-    assert errors == ['the browser was not allowed to use it'] * 2 and mic.error == ''
+    assert errors[1:] == ['the browser was not allowed to use it'] * 2 and mic.error == ''
+
+
+@pytest.mark.skipif(shutil.which('node') is None, reason='the page-side helpers run under node (Debian: apt install nodejs)')
+def test_the_page_resamples_a_recording_to_16_khz_without_folding_high_sounds_down(tmp_path):
+    "The recorder's JavaScript (its resampler and WAV writer, run by node): tones up to 7 kHz pass unchanged at any browser rate, tones above the new Nyquist are gone, and the WAV reads back at 16 kHz."
+    import base64, json, subprocess
+    from emotion_omni_lite.widgets import MIC_ESM
+    helpers = MIC_ESM.split('export default')[0]
+    cases = [(48000, 1000), (48000, 7000), (48000, 9000), (44100, 3000), (44100, 12000), (16000, 1000), (8000, 1000)]
+    script = helpers + """
+const tone = (f, rate) => Float32Array.from({length: rate}, (_, i) => 0.5 * Math.sin(2 * Math.PI * f * i / rate));
+const out = {};
+for (const [from, f] of %s) out[from + '/' + f] = Array.from(resample(tone(f, from), from, 16000));
+out.wav = base64(wav([resample(tone(1000, 48000), 48000, 16000)], 16000));
+console.log(JSON.stringify(out));
+""" % json.dumps(cases)
+    (tmp_path / 'mic.js').write_text(script)
+    out = json.loads(subprocess.run(['node', str(tmp_path / 'mic.js')], capture_output=True, text=True, check=True, timeout=120).stdout)
+    i = np.arange(16000)
+    for from_, f in cases:
+        y = np.asarray(out[f'{from_}/{f}'])
+        assert len(y) == 16000                                            # one second at 16 kHz, whatever the browser's rate
+        mid = slice(400, -400)                                            # away from the edges, where the kernel runs out
+        if f <= 7000:                                                     # heard: the same tone, at the same time
+            assert np.abs(y[mid] - 0.5 * np.sin(2 * np.pi * f * i / 16000)[mid]).max() < 0.005, (from_, f)
+        else:                                                             # above 8 kHz: filtered out, not folded to 16000 − f
+            assert np.sqrt(np.mean(y[mid] ** 2)) < 0.5 / np.sqrt(2) * 1e-3, (from_, f)
+    w, sr = sf.read(io.BytesIO(base64.b64decode(out['wav'])))
+    assert sr == 16000 and len(w) == 16000 and abs(np.abs(w[400:-400]).max() - 0.5) < 0.01
 
 
 def test_a_comparison_that_fails_keeps_the_last_table_and_says_whose():
