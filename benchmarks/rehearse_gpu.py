@@ -78,7 +78,8 @@ def run(d: Path, gpus: int, device: str = 'cuda') -> Checks:
     from emotion_omni_lite import vocoder
     from emotion_omni_lite.config import get_config, get_settings
     from emotion_omni_lite.omni import load_omni
-    vocoder.VOCODERS['cosyvoice2'] = lambda cfg, s: vocoder.TokenToWave(standin_token2wav, 24000, hop=25, lookahead=3)
+    vocoder.VOCODERS['cosyvoice2'] = lambda cfg, s: vocoder.TokenToWave(standin_token2wav, 24000, hop=25, lookahead=3,
+                                                                                 first_pad=13, max_hop=100, scale=2)
     omni = load_omni(get_config('full'), get_settings())
     got = []
     r = omni.respond(str(d / 'q6.wav'), on_audio=got.append)

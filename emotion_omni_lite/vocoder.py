@@ -122,9 +122,14 @@ class MelVocoder(Vocoder):
 # %% ../nbs/13_vocoder.ipynb #207470b1
 class TokenToWave(Vocoder):
     "Speech tokens → waveform through a token-to-wave function (CosyVoice2's flow matching + HiFi-GAN), chunk by chunk with its caches."
-    def __init__(self, token2wav: Callable, sample_rate: int = 24000, hop: int = 25, lookahead: int = 3):
+    def __init__(self, token2wav: Callable, sample_rate: int = 24000, hop: int = 25, lookahead: int = 3,
+                 first_pad: int = 0, max_hop: Optional[int] = None, scale: int = 1):
         super().__init__()
         self.token2wav, self.sample_rate, self.hop, self.lookahead = token2wav, sample_rate, hop, lookahead
+        self.first_pad, self.max_hop, self.scale = first_pad, max_hop or hop, scale   # the first hop is `first_pad` longer;
+        if not (hop >= 1 and lookahead >= 0 and first_pad >= 0 and self.max_hop >= hop and scale >= 1):   # later ones grow
+            raise ValueError(f"hop={hop}, lookahead={lookahead}, first_pad={first_pad}, max_hop={max_hop}, scale={scale}: "   # ×scale
+                             "hops of at least 1 token, growing (max_hop ≥ hop, scale ≥ 1), no negative look-ahead or pad")
     @torch.no_grad()
     def forward(self, units, context=()) -> torch.Tensor:
         "The whole utterance at once (`context` is not needed: the function sees every token)."
@@ -133,9 +138,10 @@ class TokenToWave(Vocoder):
     def stream(self) -> 'TokenToWaveStream': return TokenToWaveStream(self)
 
 class TokenToWaveStream(VocoderStream):
-    "One utterance: every `hop` new tokens (plus the look-ahead) the function speaks them, continuing from its cache."
+    "One utterance: every hop of new tokens (plus the look-ahead) the function speaks them, continuing from its cache."
     def __init__(self, vocoder: TokenToWave):
         self.vocoder, self.tokens, self.offset, self.cache = vocoder, [], 0, {}
+        self.step, self.next = vocoder.hop, vocoder.hop + vocoder.first_pad   # the first hop, padded
     def _call(self, upto: int, finalize: bool) -> torch.Tensor:
         t = torch.tensor([self.tokens[:upto]], dtype=torch.long)
         return torch.as_tensor(self.vocoder.token2wav(t, self.offset, finalize, self.cache)).flatten().float().cpu()
@@ -143,8 +149,9 @@ class TokenToWaveStream(VocoderStream):
     def push(self, units) -> torch.Tensor:
         self.tokens += [int(u) for u in units]
         v, out = self.vocoder, [torch.zeros(0)]
-        while len(self.tokens) - self.offset >= v.hop + v.lookahead:
-            out.append(self._call(self.offset + v.hop + v.lookahead, False)); self.offset += v.hop
+        while len(self.tokens) - self.offset >= self.next + v.lookahead:
+            out.append(self._call(self.offset + self.next + v.lookahead, False)); self.offset += self.next
+            self.step = min(v.max_hop, self.step * v.scale); self.next = self.step   # fewer calls as the reply goes on
         return torch.cat(out)
     @torch.no_grad()
     def finish(self) -> torch.Tensor:
@@ -153,7 +160,7 @@ class TokenToWaveStream(VocoderStream):
         return wave
 
 def cosyvoice2_token2wav(model_dir, prompt_wav, prompt_text: str = '', device: Optional[str] = None) -> tuple:
-    "`(token2wav, sample_rate)` of a CosyVoice2 checkpoint folder, speaking in the voice of `prompt_wav` (16 kHz, with its transcript), on `device`."
+    "`(token2wav, sample_rate, schedule)` of a CosyVoice2 checkpoint folder, speaking in the voice of `prompt_wav` (16 kHz, with its transcript), on `device`; `schedule`: `TokenToWave`'s hops as CosyVoice2's own streaming takes them."
     if not Path(model_dir).expanduser().is_dir():        # CosyVoice would take a name it cannot find for one to download
         raise ConfigError(f"vocoder.pretrained: {model_dir} is not a folder here: CosyVoice2 reads a local checkpoint folder "
                           "(on a machine with network: `hf download FunAudioLLM/CosyVoice2-0.5B --local-dir DIR`, then "
@@ -181,7 +188,12 @@ def cosyvoice2_token2wav(model_dir, prompt_wav, prompt_text: str = '', device: O
                                finalize=finalize)
         finally:
             if finalize: m.hift_cache_dict.pop(key, None)
-    return token2wav, cv.sample_rate
+    hop, n_prompt = int(getattr(m, 'token_hop_len', 25)), p['flow_prompt_speech_token'].shape[1]   # read off the model, as
+    schedule = dict(hop=hop, lookahead=int(getattr(m.flow, 'pre_lookahead_len', 3)),             # its streaming reads them:
+                    first_pad=-n_prompt % hop,                    # the prompt and the first hop fill whole chunks of the flow's
+                    max_hop=int(getattr(m, 'token_max_hop_len', 4 * hop)),   # training, and later hops grow (fewer calls)
+                    scale=int(getattr(m, 'stream_scale_factor', 2)))
+    return token2wav, cv.sample_rate, schedule
 
 def _cosyvoice2_vocoder(cfg, settings=None) -> TokenToWave:
     "CosyVoice2 from `vocoder.pretrained`, in the voice of the dataset's first training reply."
@@ -190,8 +202,8 @@ def _cosyvoice2_vocoder(cfg, settings=None) -> TokenToWave:
                           "CosyVoice2-0.5B), or use vocoder.kind='griffin_lim' (a vocoder the kit trains)")
     s = settings or get_settings(preset=cfg.preset)
     row = next(r for r in load_dialogues(cfg, s) if r['split'] == 'train')
-    fn, sr = cosyvoice2_token2wav(cfg.vocoder.pretrained, str(audio_path(row, s, 'reply')), row['reply_text'], run_device(s))
-    return TokenToWave(fn, sr)
+    fn, sr, schedule = cosyvoice2_token2wav(cfg.vocoder.pretrained, str(audio_path(row, s, 'reply')), row['reply_text'], run_device(s))
+    return TokenToWave(fn, sr, **schedule)
 
 # %% ../nbs/13_vocoder.ipynb #b933d82e
 def _mel_vocoder(cfg, settings=None) -> MelVocoder:

@@ -108,7 +108,8 @@ def rehearsal(tmp_path_factory, monkeypatch_module):
     for k in ('PRESET', 'DATA_DIR', 'OUT_DIR', 'SEED', 'DEVICE'): monkeypatch_module.delenv(f'EOL_{k}', raising=False)
     monkeypatch_module.setenv('EOL_SETTINGS', str(write_settings(d)))
     monkeypatch_module.setitem(vocoder.VOCODERS, 'cosyvoice2',
-                               lambda cfg, s: vocoder.TokenToWave(standin_token2wav, 24000, hop=25, lookahead=3))
+                               lambda cfg, s: vocoder.TokenToWave(standin_token2wav, 24000, hop=25, lookahead=3,
+                                                                 first_pad=13, max_hop=100, scale=2))   # CosyVoice2's hops
     done = run_pipeline('full', jobs=1)
     return get_config('full'), get_settings(), d, done
 
@@ -267,17 +268,20 @@ def test_a_cosyvoice_folder_that_is_not_there_is_named_before_cosyvoice_is_asked
 
 
 def test_cosyvoice_runs_on_the_kits_device_not_the_one_it_picks(tmp_path, monkeypatch):
-    "CosyVoice2 puts itself on CUDA whenever CUDA is there; the kit moves it to `settings.device` (a stand-in package here)."
+    "CosyVoice2 puts itself on CUDA whenever CUDA is there; the kit moves it to `settings.device` (a stand-in package here), and streams with the hops the model's own streaming takes."
     import sys, types
     class Model:                                          # CosyVoice2Model's parts and the device it chose for itself
         def __init__(self):
             self.device, self.llm, self.flow, self.hift = torch.device('cuda'), torch.nn.Linear(2, 2), torch.nn.Linear(2, 2), torch.nn.Linear(2, 2)
             self.llm_context, self.hift_cache_dict, self.calls = 'a cuda stream', {}, []
+            self.token_hop_len, self.token_max_hop_len, self.stream_scale_factor = 25, 100, 2   # its streaming's hops
+            self.flow.pre_lookahead_len = 3
         def token2wav(self, token, **kw):
             self.calls.append(self.device)
             return torch.zeros(1, 4)
     class Frontend:
-        def frontend_zero_shot(self, *a): return {'flow_prompt_speech_token': None, 'prompt_speech_feat': None, 'flow_embedding': None}
+        def frontend_zero_shot(self, *a):                 # a voice prompt of 137 tokens
+            return {'flow_prompt_speech_token': torch.zeros(1, 137, dtype=torch.long), 'prompt_speech_feat': None, 'flow_embedding': None}
     made = []
     class CosyVoice2:
         def __init__(self, folder, load_jit, load_trt):
@@ -288,9 +292,10 @@ def test_cosyvoice_runs_on_the_kits_device_not_the_one_it_picks(tmp_path, monkey
                       'cosyvoice.cli.cosyvoice': cli}.items():
         monkeypatch.setitem(sys.modules, name, mod)
     (tmp_path / 'cv').mkdir()
-    fn, sr = vocoder.cosyvoice2_token2wav(tmp_path / 'cv', None, '', device='cpu')
+    fn, sr, schedule = vocoder.cosyvoice2_token2wav(tmp_path / 'cv', None, '', device='cpu')
     m = made[0].model
     assert sr == 24000 and m.device == torch.device('cpu') and m.llm_context != 'a cuda stream'
+    assert schedule == dict(hop=25, lookahead=3, first_pad=13, max_hop=100, scale=2)   # prompt + first hop: 150 = 6 chunks
     assert all(p.device.type == 'cpu' for part in (m.llm, m.flow, m.hift) for p in part.parameters())
     fn(torch.zeros(1, 3, dtype=torch.long), 0, True, {})
     assert m.calls == [torch.device('cpu')] and m.hift_cache_dict == {}
