@@ -297,7 +297,8 @@ class VocoderConfig:
     "Units → mel → waveform."
     kind: str = 'cosyvoice2'     # cosyvoice2 (flow matching + HiFi-GAN, a pretrained model) | griffin_lim (trained here)
     pretrained: Optional[str] = None  # cosyvoice2: the local model folder (then the vocoder stage is not trained)
-    hidden: int = 512            # unit → mel network width (griffin_lim path)
+    hidden: int = 512            # unit → mel network width at the unit rate, 25 Hz (griffin_lim path)
+    frame_hidden: int = 0        # … and at the mel frame rate, 100 Hz, after a 1×1 projection (0: the same as hidden)
     griffin_lim_iters: int = 32
     sample_rate: int = 24000
 
@@ -417,7 +418,7 @@ def _need(ok, field_name, msg):
 
 _ZERO_OK = {'steps', 'envelope_ceps', 'aug_shift_bins', 'top_k', 'workers',   # counts where 0 means "none" or "off"
             'n_piper_voices', 'n_test_piper_voices', 'aug_copies', 'reading_sentences',
-            'piper_readings'}
+            'piper_readings', 'frame_hidden'}
 _POSITIVE = {'lr', 'max_seconds', 'rope_theta'}                                  # floats that must be above 0
 
 def _type_ok(value, hint) -> bool:
@@ -553,7 +554,7 @@ def lite_config() -> OmniConfig:
         fusion=FusionConfig(adaln_cond_dim=64),
         decoder=SpeechDecoderConfig(d_model=128, pre_layers=2, layers=4, heads=4, ffn=384, max_units=200,
                                     max_reply_tokens=128),
-        vocoder=VocoderConfig(kind='griffin_lim', hidden=128, griffin_lim_iters=32, sample_rate=16000),
+        vocoder=VocoderConfig(kind='griffin_lim', hidden=256, frame_hidden=128, griffin_lim_iters=32, sample_rate=16000),
         stages=StagesConfig(
             asr=ASRTrainConfig(steps=1800, batch_size=16, lr=2e-3, ckpt_every=300, ctc_weight=0.5,
                                aug_copies=1,                           # a microphone's effects on one copy each
@@ -584,7 +585,7 @@ def smoke_config() -> OmniConfig:
         llm=replace(c.llm, hidden_size=32, num_layers=1, num_heads=2, num_kv_heads=1, intermediate_size=64),
         fusion=replace(c.fusion, adaln_cond_dim=16),
         decoder=replace(c.decoder, d_model=32, pre_layers=1, layers=1, heads=2, ffn=64),
-        vocoder=replace(c.vocoder, hidden=32, griffin_lim_iters=4),
+        vocoder=replace(c.vocoder, hidden=32, frame_hidden=0, griffin_lim_iters=4),
         stages=StagesConfig(**stages))
 
 PRESETS = {'full': full_config, 'lite': lite_config, 'smoke': smoke_config}

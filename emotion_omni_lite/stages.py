@@ -73,7 +73,7 @@ STAGES = {st.name: st for st in (
           ('adapter', 'llm', 'lora', 'emotion_head'), 'stage1', (('adapter.emotion_stream', False),), lite_minutes=2.2,
           prepare='stage1.stage1_features'),
     Stage('vocoder', 'vocoder: units → mel → wave', ('data',), '13_vocoder', 'vocoder.vocoder_job',
-          ('audio', 'units', 'vocoder'), 'vocoder', pretrained='vocoder', lite_minutes=0.5),
+          ('audio', 'units', 'vocoder'), 'vocoder', pretrained='vocoder', lite_minutes=1.9),
     Stage('emotion_encoder_espeak_only', 'emotion encoder trained on espeak alone (scored on the Piper voices)', ('data',),
           '07_emotion_encoder', 'emotion_encoder.emotion_encoder_job', ('audio', 'emotion_encoder'), 'emotion',
           CROSS_ENGINE + (('emotion_encoder.train_engine', 'espeak'),), pretrained='emotion_encoder', lite_minutes=1.1,
@@ -126,7 +126,7 @@ RUNTIME_ONLY = {'data': ('workers',), 'decoder': ('temperature', 'top_k'), 'llm'
                 'train': ('grad_accum', 'gradient_checkpointing', 'cross_engine', 'cross_engine_reference')}   # what else runs
 # Fields added after runs existed: left out of the hash while they hold these values (what those runs did), so a
 # finished run stays current; set to anything else, they count like every other field.
-HASHED_ONCE_SET = {'units': {'manifest': None}, 'vocoder': {'pretrained': None},
+HASHED_ONCE_SET = {'units': {'manifest': None}, 'vocoder': {'pretrained': None, 'frame_hidden': 0},
                    'data': {'n_piper_voices': 0, 'n_test_piper_voices': 0}, 'emotion_encoder': {'train_engine': '', 'speaker_reference': ''},
                    'train': {'mixed_precision': 'no', 'aug_copies': 0, 'length_groups': 1, 'reading_sentences': 0,
                              'piper_readings': 0}}

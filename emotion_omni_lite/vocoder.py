@@ -54,18 +54,20 @@ class ConvBlock(nn.Module):
     def forward(self, x): return x + F.gelu(self.norm(self.conv(x)))    # [B, d, T]
 
 class UnitToMel(nn.Module):
-    "Units [B, T25] → normalised log-mel [B, n_mels, 4·T25]."
-    def __init__(self, n_units: int, n_mels: int, hidden: int, upsample: int = UNIT_POOL, blocks: int = 3):
+    "Units [B, T25] → normalised log-mel [B, n_mels, 4·T25]: `hidden` channels at 25 Hz, `frame_hidden` (0: `hidden`) at 100 Hz."
+    def __init__(self, n_units: int, n_mels: int, hidden: int, upsample: int = UNIT_POOL, blocks: int = 3,
+                 frame_hidden: int = 0):
         super().__init__()
-        self.upsample = upsample
+        self.upsample, fh = upsample, frame_hidden or hidden
         self.embed = nn.Embedding(n_units, hidden)
         self.low = nn.Sequential(*[ConvBlock(hidden) for _ in range(blocks)])      # 25 Hz
-        self.high = nn.Sequential(*[ConvBlock(hidden) for _ in range(blocks)])     # 100 Hz
-        self.out = nn.Conv1d(hidden, n_mels, 1)
+        self.down = nn.Conv1d(hidden, fh, 1) if fh != hidden else nn.Identity()   # before the 4× repeat: cheaper there
+        self.high = nn.Sequential(*[ConvBlock(fh) for _ in range(blocks)])         # 100 Hz
+        self.out = nn.Conv1d(fh, n_mels, 1)
 
     def forward(self, units):
-        x = self.low(self.embed(units).transpose(1, 2))                  # [B, hidden, T25]
-        x = x.repeat_interleave(self.upsample, -1)                        # [B, hidden, 4·T25]
+        x = self.down(self.low(self.embed(units).transpose(1, 2)))        # [B, frame_hidden, T25]
+        x = x.repeat_interleave(self.upsample, -1)                        # [B, frame_hidden, 4·T25]
         return self.out(self.high(x))                                     # [B, n_mels, 4·T25]
 
 # %% ../nbs/13_vocoder.ipynb #3c9abe76
@@ -101,7 +103,7 @@ class MelVocoder(Vocoder):
     def __init__(self, cfg: OmniConfig):
         super().__init__()
         self.sample_rate, self.hop = cfg.audio.sample_rate, cfg.audio.hop_length
-        self.unit_to_mel = UnitToMel(cfg.units.n_units, cfg.audio.n_mels, cfg.vocoder.hidden)
+        self.unit_to_mel = UnitToMel(cfg.units.n_units, cfg.audio.n_mels, cfg.vocoder.hidden, frame_hidden=cfg.vocoder.frame_hidden)
         self.griffin_lim = GriffinLim(cfg.audio, cfg.vocoder.griffin_lim_iters)
 
     @torch.no_grad()
@@ -263,6 +265,7 @@ def vocoder_job(cfg: OmniConfig, settings: Settings) -> StageJob:
         with torch.no_grad():
             l1 = sum(float((model(u[None])[0] - m.float()).abs().mean()) for u, m in test) / max(len(test), 1)
         return {'test_mel_l1': round(l1, 4)}
-    return StageJob(data=pairs, build=lambda: UnitToMel(cfg.units.n_units, cfg.audio.n_mels, cfg.vocoder.hidden),
+    return StageJob(data=pairs, build=lambda: UnitToMel(cfg.units.n_units, cfg.audio.n_mels, cfg.vocoder.hidden,
+                                                        frame_hidden=cfg.vocoder.frame_hidden),
                     collate=_collate, loss=vocoder_loss, evaluate=evaluate,
                     save=lambda model, folder: save_weights(model.state_dict(), folder / 'model.safetensors'))
