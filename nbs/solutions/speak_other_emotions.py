@@ -4,11 +4,11 @@ follow the condition or the words?
 
 On `lite`, the first held-out reply, "Oh no. Do you want to talk about the deadline?" (said sadly in the data),
 spoken under each reply emotion's centroid (the replies only ever take four: neutral, happy, sad, surprised): the
-encoder hears neutral, angry, sad and sad, so 2 of 4 follow the condition (seed 0 now; an earlier run, before the
-second TTS engine, followed 4 of 4), although the words stay the same. The length moves with the vector: 2.48 s neutral,
-2.16 s happy, 5.68 s sad, 3.48 s surprised (sad speech is slow, as the data's is): the decoder changes its pace with the
-vector, but on this reply not enough else for the judge to hear happy or surprised (README's seed table: following the
-vector moves by 13.5 points between seeds).
+encoder hears neutral, happy, sad and sad, so 3 of 4 follow the condition (seed 0, through the wider vocoder of
+2026-12-06; 2 of 4 through the narrower one before, 4 of 4 before the second TTS engine), although the words stay the
+same. The length moves with the vector: 2.52 s neutral, 2.32 s happy, 5.64 s sad, 3.72 s surprised (sad speech is
+slow, as the data's is): the decoder changes its pace with the vector, but on this reply not enough else for the judge
+to hear surprised (README's seed table: following the vector moves by 20 points between seeds).
 """
 from emotion_omni_lite.config import get_config, get_settings
 from emotion_omni_lite.cli import ensure_stages
