@@ -257,7 +257,7 @@ export default { render({ model, el }) {
   button.className = 'eol-mic-button jupyter-button'; status.className = 'eol-mic-status';
   button.textContent = '● record'; el.classList.add('eol-mic'); el.append(button, status);
   let ctx = null, stream = null, node = null, chunks = [], timer = null;
-  let starting = false, take = 0;
+  let starting = false;
   function release() {                  // the microphone off, whatever state the recording reached
     clearTimeout(timer);
     if (node) node.disconnect();
@@ -274,7 +274,8 @@ export default { render({ model, el }) {
     release();
     const to = model.get('rate'), text = base64(wav([resample(x, rate, to)], to)), size = model.get('piece_chars');
     const parts = Math.max(1, Math.ceil(text.length / size));
-    take += 1;                            // in pieces: a channel that drops big messages (Colab's) passes each
+    const take = Date.now().toString(36) + Math.random().toString(36).slice(2, 8);   // unique, even after a reload
+    // in pieces: a channel that drops big messages (Colab's) passes each
     for (let i = 0; i < parts; i++) model.send({ take, part: i, parts, wav_b64: text.slice(i * size, (i + 1) * size) });
     button.textContent = '● record'; status.textContent = ` sent ${(n / rate).toFixed(1)} s (${Math.round(0.75 * text.length / 1000)} kB at ${to / 1000} kHz)`;
   }
@@ -336,20 +337,26 @@ def mic_recorder(max_seconds: float = 6.0, on_take: Optional[Callable] = None, o
     "A record button (JupyterLab, Colab, any anywidget front end) calling `on_take(wav bytes)` after each recording; None without anywidget."
     try: mic = _mic_class()(max_seconds=float(max_seconds))
     except ImportError: return None
-    got = {'take': None, 'pieces': []}                   # the take arriving: its number and its pieces so far (in memory only)
+    got = {'take': None, 'pieces': [], 'parts': 0, 'refused': None}   # the take arriving (its id, its pieces so far, in
+    def refuse(take, said):                                             # memory only) and the last take refused
+        got.update(take=None, pieces=[], parts=0, refused=take)
+        if on_error: on_error(said)
     def piece(_, msg, buffers):
-        try: take, part, parts, text = msg['take'], int(msg['part']), int(msg['parts']), str(msg['wav_b64'])
+        try: take, part, parts, text = str(msg['take']), int(msg['part']), int(msg['parts']), str(msg['wav_b64'])
         except (KeyError, TypeError, ValueError): return                # not a piece of a recording
-        if take != got['take']: got.update(take=take, pieces=[])        # a new take: an unfinished one before it is dropped
+        if take == got['refused']: return                              # the rest of a take already refused: said once
+        if take != got['take']:
+            if got['take'] is not None:                                 # the one before never finished: its last pieces
+                refuse(got['take'], f"the recording before this one arrived incomplete ({len(got['pieces'])} of "   # were lost
+                       f"{got['parts']} pieces)")
+            got.update(take=take, pieces=[], parts=parts)
         if part != len(got['pieces']):                                 # a piece lost on the way: nothing half-heard is used
-            said = f"the recording arrived incomplete (piece {part + 1} of {parts} came after {len(got['pieces'])})"
-            got.update(take=None, pieces=[])
-            if on_error: on_error(said)
-            return
+            return refuse(take, f"the recording arrived incomplete (piece {part + 1} of {parts} came after "
+                                f"{len(got['pieces'])})")
         got['pieces'].append(text)
         if len(got['pieces']) == parts:
             data = base64.b64decode(''.join(got['pieces']))
-            got.update(take=None, pieces=[])
+            got.update(take=None, pieces=[], parts=0)
             if on_take: on_take(data)
     def error(ch):
         if ch['new'] and on_error: on_error(ch['new'])

@@ -274,8 +274,8 @@ def test_cosyvoice_runs_on_the_kits_device_not_the_one_it_picks(tmp_path, monkey
         def __init__(self):
             self.device, self.llm, self.flow, self.hift = torch.device('cuda'), torch.nn.Linear(2, 2), torch.nn.Linear(2, 2), torch.nn.Linear(2, 2)
             self.llm_context, self.hift_cache_dict, self.calls = 'a cuda stream', {}, []
-            self.token_hop_len, self.token_max_hop_len, self.stream_scale_factor = 25, 100, 2   # its streaming's hops
-            self.flow.pre_lookahead_len = 3
+            self.token_hop_len, self.token_max_hop_len, self.stream_scale_factor = 20, 80, 3   # its streaming's hops (not
+            self.flow.pre_lookahead_len = 4                                                    # CosyVoice2's: read, not assumed)
         def token2wav(self, token, **kw):
             self.calls.append(self.device)
             return torch.zeros(1, 4)
@@ -295,7 +295,7 @@ def test_cosyvoice_runs_on_the_kits_device_not_the_one_it_picks(tmp_path, monkey
     fn, sr, schedule = vocoder.cosyvoice2_token2wav(tmp_path / 'cv', None, '', device='cpu')
     m = made[0].model
     assert sr == 24000 and m.device == torch.device('cpu') and m.llm_context != 'a cuda stream'
-    assert schedule == dict(hop=25, lookahead=3, first_pad=13, max_hop=100, scale=2)   # prompt + first hop: 150 = 6 chunks
+    assert schedule == dict(hop=20, lookahead=4, first_pad=3, max_hop=80, scale=3)     # prompt + first hop: 140 = 7 chunks
     assert all(p.device.type == 'cpu' for part in (m.llm, m.flow, m.hift) for p in part.parameters())
     fn(torch.zeros(1, 3, dtype=torch.long), 0, True, {})
     assert m.calls == [torch.device('cpu')] and m.hift_cache_dict == {}

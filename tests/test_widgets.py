@@ -339,17 +339,20 @@ def test_a_recording_arrives_in_pieces_and_each_refusal_is_said():
     text = base64.b64encode(b'RIFF' + bytes(range(256)) * 40).decode()
     send = lambda take, i, n, part: mic._handle_custom_msg(dict(take=take, part=i, parts=n, wav_b64=part), [])
     pieces = [text[i:i + 4000] for i in range(0, len(text), 4000)]
-    for i, part in enumerate(pieces): send(1, i, len(pieces), part)
+    for i, part in enumerate(pieces): send('a', i, len(pieces), part)
     assert takes == [base64.b64decode(text)] and not errors               # put back together in order, handed over once
     assert mic.get_state() == state                                      # the recording is not kept in the (saved) widget state
-    send(2, 0, 3, pieces[0]); send(2, 2, 3, pieces[2])                    # a piece lost on the way
-    assert len(takes) == 1 and len(errors) == 1 and 'piece 3 of 3 came after 1' in errors[0]
+    for i in (0, 2, 3, 4): send('b', i, 5, pieces[0])                      # piece 2 lost on the way: said once, the rest ignored
+    assert len(takes) == 1 and len(errors) == 1 and 'piece 3 of 5 came after 1' in errors[0]
     assert 'press ● record again' in mic_advice(errors[0])
-    send(3, 0, 2, pieces[0]); send(4, 0, 1, text)                         # a take left unfinished is dropped for the next
-    assert takes[-1] == base64.b64decode(text) and len(takes) == 2 and len(errors) == 1
+    send('c', 0, 2, pieces[0]); send('d', 0, 1, text)                     # its last piece lost: said when the next arrives,
+    assert len(errors) == 2 and 'before this one arrived incomplete (1 of 2 pieces)' in errors[1]   # which is heard
+    assert takes[-1] == base64.b64decode(text) and len(takes) == 2
+    send('c', 1, 2, pieces[1])                                            # a late piece of a refused take: ignored
+    assert len(takes) == 2 and len(errors) == 2
     mic._handle_custom_msg({'something': 'else'}, [])                     # not a piece: ignored
     mic.error = 'the browser was not allowed to use it'; mic.error = 'the browser was not allowed to use it'
-    assert errors[1:] == ['the browser was not allowed to use it'] * 2 and mic.error == ''
+    assert errors[2:] == ['the browser was not allowed to use it'] * 2 and mic.error == ''
 
 
 @pytest.mark.skipif(shutil.which('node') is None, reason='the page-side helpers run under node (Debian: apt install nodejs)')
