@@ -73,7 +73,7 @@ STAGES = {st.name: st for st in (
           ('adapter', 'llm', 'lora', 'emotion_head'), 'stage1', (('adapter.emotion_stream', False),), lite_minutes=2.2,
           prepare='stage1.stage1_features'),
     Stage('vocoder', 'vocoder: units → mel → wave', ('data',), '13_vocoder', 'vocoder.vocoder_job',
-          ('audio', 'units', 'vocoder'), 'vocoder', pretrained='vocoder', lite_minutes=1.1),   # alone on two threads, a slow machine (2026-12-06; 128 wide: 0.75)
+          ('audio', 'units', 'vocoder'), 'vocoder', pretrained='vocoder', lite_minutes=1.3),   # alone on two threads, a slow machine (2026-12-06; 128 wide: 0.75)
     Stage('emotion_encoder_espeak_only', 'emotion encoder trained on espeak alone (scored on the Piper voices)', ('data',),
           '07_emotion_encoder', 'emotion_encoder.emotion_encoder_job', ('audio', 'emotion_encoder'), 'emotion',
           CROSS_ENGINE + (('emotion_encoder.train_engine', 'espeak'),), pretrained='emotion_encoder', lite_minutes=1.1,

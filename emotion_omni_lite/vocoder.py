@@ -128,9 +128,10 @@ class TokenToWave(Vocoder):
                  first_pad: int = 0, max_hop: Optional[int] = None, scale: int = 1):
         super().__init__()
         self.token2wav, self.sample_rate, self.hop, self.lookahead = token2wav, sample_rate, hop, lookahead
-        self.first_pad, self.max_hop, self.scale = first_pad, max_hop or hop, scale   # the first hop is `first_pad` longer;
-        if not (hop >= 1 and lookahead >= 0 and first_pad >= 0 and self.max_hop >= hop and scale >= 1):   # later ones grow
-            raise ValueError(f"hop={hop}, lookahead={lookahead}, first_pad={first_pad}, max_hop={max_hop}, scale={scale}: "   # ×scale
+        # the first hop is `first_pad` tokens longer; each later one `scale` times the one before, at most `max_hop`
+        self.first_pad, self.max_hop, self.scale = first_pad, max_hop or hop, scale
+        if not (hop >= 1 and lookahead >= 0 and first_pad >= 0 and self.max_hop >= hop and scale >= 1):
+            raise ValueError(f"hop={hop}, lookahead={lookahead}, first_pad={first_pad}, max_hop={max_hop}, scale={scale}: "
                              "hops of at least 1 token, growing (max_hop ≥ hop, scale ≥ 1), no negative look-ahead or pad")
     @torch.no_grad()
     def forward(self, units, context=()) -> torch.Tensor:
