@@ -3,15 +3,16 @@ linear in v, so the condition itself moves evenly with α. Answer one sentence s
 speak that reply at α = 0, 1/8, …, 1 and let the emotion encoder hear each version. Predict: does the voice glide
 from sad to happy, step by step, or does it switch somewhere? Where, and does it ever reach happy?
 
-On `lite` (seed 0), "I just got the results back." said neutrally by en-us+m1 gets the reply "Got it. Tell me more
-about the test." Under the sad prototype it lasts 4.8 s and is heard sad (p = 1.0); it stays sad, 4.8 to 6.4 s long,
-up to α = 1/4, then switches at α = 3/8 to 2.4 s (59 units instead of 119: each unit is 40 ms), heard neutral
-(0.98), and from there hardly changes (2.0 s up to α = 1) and is heard neutral every time: one switch, no halfway
-voice, and never happy. The condition moves evenly, but the decoder picks each unit by argmax, and what it
-picks (above all how long it keeps speaking, sad's slow pace or not) flips once the vector crosses a boundary
-between what it learned for sad and for the rest. Happy's own prototype is heard neutral on this reply (never happy:
-in 14.1 it was heard angry). Sad is above all a slow pace, which the units keep; happy is above all a high voice,
-which the vocoder loses (13.2). So the morph's right half plays variations of one neutral reading.
+On `lite` (seed 0, README's third machine, the wider vocoder), "I just got the results back." said neutrally by
+en-us+m1 gets the reply "Thanks for telling me about the test." Under the sad prototype it lasts 4.6 s and is heard
+sad (p = 1.0); it stays sad, 4.5 s long, at α = 1/8, then switches at α = 1/4 to 2.0 s (50 units instead of 115: each
+unit is 40 ms), heard surprised (0.99), then neutral at 3/8 (0.68) and angry from 1/2 to 1 (0.75 to 0.99), always
+1.8 to 2.0 s: one switch in pace, no halfway voice, and never happy. The condition moves evenly, but the decoder picks
+each unit by argmax, and what it picks (above all how long it keeps speaking, sad's slow pace or not) flips once the
+vector crosses a boundary between what it learned for sad and for the rest. Past the switch the vector still moves
+the reading (surprised, neutral, angry), but on this reply the happy end is heard angry, while in 14.1 the happy
+centroid, over another reply, is heard happy: sad's slow pace comes through on any reply, the rest depends on the reply
+the units are written for (following a vector moves by 20 points between seeds, README's seed table).
 """
 import torch
 from emotion_omni_lite.config import EMOTIONS, get_config, get_settings
