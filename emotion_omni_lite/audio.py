@@ -76,6 +76,9 @@ def check_wave(wave, sr: int, source='<array>', channels_last: Optional[bool] = 
     if np.abs(w).max() < SILENCE_PEAK and channels.ndim == 2 and np.isfinite(channels).all() and np.abs(channels).max() >= SILENCE_PEAK:
         raise AudioError(source, f"has channels that cancel out when mixed to mono (one is the other upside down; each peaks at "
                          f"{np.abs(channels).max():.2f})", "use one channel, or export it again as mono")
+    if np.abs(w).max() < SILENCE_PEAK and a.dtype.kind == 'i' and a.dtype.itemsize > 2 and 0 < np.abs(a.astype(np.float64)).max() <= 32768:
+        raise AudioError(source, f"holds {a.dtype} integers no larger than 16-bit samples (peak {np.abs(a.astype(np.float64)).max():.0f}): "
+                         f"as {a.dtype} PCM they are silent", "convert them with .astype(np.int16), or pass floats divided by 32768")
     if np.abs(w).max() < SILENCE_PEAK:
         raise AudioError(source, f"is silent (peak {np.abs(w).max():.1e})", "check the microphone and record again (in a dataset: remove its row)")
     return w
@@ -132,6 +135,20 @@ def _check_complete(p: Path, extra_info: str):
         raise AudioError(p, f"is cut short: its header promises {said:,} bytes of sound and the file holds {held:,}",
                          "copy, download or export it again")
 
+def _read_whole(p: Path, fh) -> np.ndarray:
+    "Every sample [T, C] of an open sound file, refused when the file is cut short or its header was never finished."
+    _check_complete(p, fh.extra_info)
+    data = fh.read(dtype='float32', always_2d=True)
+    said, sr = fh.frames, fh.samplerate
+    if said - len(data) > max(sr // 2, said // 10):                      # a compressed file (MP3) whose header names more
+        raise AudioError(p, f"is cut short: its header names {said / sr:.1f} s of sound and only {len(data) / sr:.1f} s decode",
+                         "copy, download or export it again")
+    if not len(data) and p.stat().st_size > 4096:                      # a WAV whose writer stopped before it wrote the sizes
+        raise AudioError(p, f"has a header that says it holds no sound, yet the file is {p.stat().st_size:,} bytes long (a "
+                         "recorder stopped before it finished the file)", "export it again from the recorder, or repair the "
+                         "header, e.g. sox --ignore-length in.wav out.wav")
+    return data
+
 def _unread_container(p: Path) -> str:
     "What a file's first bytes say it is when it is one of the formats libsndfile never reads, else '': MP4 / M4A (AAC: a phone's voice memo), raw AAC, WebM / Matroska (a browser's recording)."
     try:
@@ -165,8 +182,7 @@ def load_audio(path_or_array: Union[str, Path, np.ndarray, torch.Tensor], sr: in
         _check_file(p, max_seconds)
         try:
             with sf.SoundFile(str(p)) as fh:                                 # one open: the header's word, then the samples
-                _check_complete(p, fh.extra_info)
-                data, file_sr = fh.read(dtype='float32', always_2d=True), fh.samplerate   # [T, C]
+                data, file_sr = _read_whole(p, fh), fh.samplerate             # [T, C]
         except AudioError: raise
         except Exception as e: raise undecodable(p, e) from None
         w, src_sr = check_wave(data, file_sr, p, channels_last=True), file_sr   # soundfile gives [T, C], however many C

@@ -12,8 +12,8 @@ import numpy as np
 import torch
 
 from .config import EMOTIONS, PRESETS, ConfigError, OmniConfig, Settings, get_settings, emotion_index
-from .audio import (MIN_SECONDS, SAMPLE_RATE, AudioError, _check_complete, augment, load_audio, save_wav, log_mel,
-                                     pitch_contour, energy_contour, undecodable)
+from .audio import (MIN_SECONDS, SAMPLE_RATE, AudioError, _read_whole, augment, check_speech, check_wave,
+                                     load_audio, save_wav, log_mel, pitch_contour, energy_contour, undecodable)
 from .tts import TTS_ENGINES, engine_of, get_tts, private_espeak_copy, seed_espeak, speak, query_voices
 from .train import environment, save_json, share_with_group
 from .stages import (StageLock, check_sources, data_build, describe_changes, file_stats, require_stage,
@@ -396,7 +396,11 @@ def folder_bytes(folder) -> int:
 def load_dialogues(cfg: OmniConfig, settings: Optional[Settings] = None):
     "The dialogue `datasets.Dataset` of this config's finished build (`StageMissing` names the command when there is none)."
     import datasets
-    return datasets.load_from_disk(str(require_stage('data', cfg, settings) / 'dialogues'))
+    folder = require_stage('data', cfg, settings) / 'dialogues'
+    try: return datasets.load_from_disk(str(folder))
+    except (OSError, ValueError, KeyError, TypeError) as e:            # a file cut short or missing (an interrupted copy)
+        raise ConfigError(f"the dialogue table in {folder} is damaged ({type(e).__name__}: {str(e)[:80]}): rebuild the "
+                          f"dataset with {_rebuild(folder.parent, settings)}") from None
 
 def load_units_tokenizer(cfg: OmniConfig, settings: Optional[Settings] = None) -> UnitTokenizer:
     "The unit tokenizer saved with the dataset."
@@ -413,6 +417,10 @@ def load_query_mels(cfg: OmniConfig, settings: Optional[Settings] = None) -> tup
         rows = ds.remove_columns([c for c in ('units',) if c in ds.column_names]).to_list()
         threads = torch.get_num_threads(); torch.set_num_threads(1)    # small FFTs: threads only add overhead
         try: mels = [log_mel(load_audio(audio_path(r, s)), cfg.audio).half() for r in rows]   # [n_mels, T100] each
+        except AudioError as e:                                        # one of the build's own recordings gone: not a path to fix
+            if e.problem != 'file not found' or not Path(e.source).is_relative_to(s.data_path): raise
+            raise ConfigError(f"the dataset in {s.data_path} lacks one of its recordings ({e.source}; a copy that left files "
+                              f"out?): rebuild it with {_rebuild(s.data_path, s)}") from None
         finally: torch.set_num_threads(threads)
         _MEL_CACHE.clear(); _MEL_CACHE[key] = (rows, mels)
     return _MEL_CACHE[key]
@@ -499,8 +507,9 @@ def read_csv_text(f: Path) -> tuple:
         except UnicodeDecodeError: text, enc = raw.decode('latin-1'), 'Latin-1'
         return text, f"not UTF-8 (byte {e.start}); read as {enc} — save it as UTF-8 to be sure of its accents"
 
-def load_folder(folder, csv: str = 'metadata.csv', sr: int = SAMPLE_RATE, skipped: Optional[list] = None):
-    "A `datasets.Dataset` of a folder of emotional speech described by `csv` (path,text,emotion[,speaker]); bad rows are skipped and reported."
+def load_folder(folder, csv: str = 'metadata.csv', sr: int = SAMPLE_RATE, skipped: Optional[list] = None,
+                max_seconds: Optional[float] = None):
+    "A `datasets.Dataset` of a folder of emotional speech described by `csv` (path,text,emotion[,speaker]); bad rows (a file that is no speech, or longer than `max_seconds`) are skipped and reported."
     import csv as csvlib, datasets, io
     folder = Path(folder); f = folder / csv
     if not f.exists(): raise FileNotFoundError(f"{f} not found: put a CSV with columns path,text,emotion next to the audio")
@@ -528,7 +537,8 @@ def load_folder(folder, csv: str = 'metadata.csv', sr: int = SAMPLE_RATE, skippe
                 if first['label'] == label: raise ValueError(f"duplicate of line {first['line']}")
                 first['conflict'] = True
                 raise ValueError(f"names the same file as line {first['line']} with another label; both are left out")
-            w = load_audio(p, sr)
+            w = load_audio(p, sr, max_seconds=max_seconds)
+            check_speech(load_audio(w, SAMPLE_RATE, orig_sr=sr) if sr != SAMPLE_RATE else w, p)   # too short, or no signal
             by_path[key] = {'line': n, 'path': r['path'], 'label': label, 'row': len(rows), 'conflict': False}
             rows.append(dict(id=f"{folder.name}-{n}", query_path=key, query_text=label[0],
                              user_emotion=emo, voice=(r.get('speaker') or '').strip(), query_seconds=round(len(w) / sr, 4)))
@@ -639,7 +649,7 @@ def manifest_splits(cfg: OmniConfig, lines: Sequence[dict], seed: int = 0) -> li
     return [split_name(voice(r) in held_v, text(r) in held_s) for r in lines]
 
 def external_rows(cfg: OmniConfig, manifest, seed: int = 0, stats: Optional[dict] = None) -> list:
-    "The manifest's dialogues as the kit's rows (tokens read and checked); a `ConfigError` lists every line that cannot be used. `stats` gets each file's `file_stats`, taken before it is read."
+    "The manifest's dialogues as the kit's rows (every recording and token file read and checked as the stages will read them); a `ConfigError` lists every line that cannot be used. `stats` gets each file's `file_stats`, taken before it is read."
     import soundfile as sf
     manifest = Path(manifest); base = manifest.resolve().parent
     lines, rows, problems = read_manifest(manifest), [], []
@@ -677,9 +687,11 @@ def external_rows(cfg: OmniConfig, manifest, seed: int = 0, stats: Optional[dict
                         "learns to speak (decoder.max_units): cut the reply, or leave the line out")
         for c in ('query_audio', 'reply_audio'):
             if not there[c]: continue
-            try:
-                with sf.SoundFile(str(paths[c])) as fh:                 # the header only: no samples are read
-                    _check_complete(paths[c], fh.extra_info); secs[c] = fh.frames / fh.samplerate
+            try:                                                        # every sample, checked as a stage will read it
+                with sf.SoundFile(str(paths[c])) as fh:                 # (silent, NaN, an odd rate: said now, not mid-training)
+                    data, sr = _read_whole(paths[c], fh), fh.samplerate
+                secs[c] = len(data) / sr
+                if secs[c] >= MIN_SECONDS: check_speech(torch.from_numpy(check_wave(data, sr, paths[c], channels_last=True)), paths[c])
             except Exception as e:                                      # cut short, or not decodable: said as load_audio says it
                 err = e if isinstance(e, AudioError) else undecodable(paths[c], e)
                 bad(f"{c} {paths[c]} {err.problem} — {err.fix}")

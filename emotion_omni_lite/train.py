@@ -521,8 +521,15 @@ def fit(model: nn.Module, data: Sequence, collate: Callable, loss_fn: Callable, 
     model.eval()
     state = None
     if sharded:                                                         # every process takes part in gathering them
-        full = acc.get_state_dict(model)
+        if acc.distributed_type == DistributedType.DEEPSPEED:          # its fp32 master copies: the engine's own weights
+            from deepspeed.utils import safe_get_full_fp32_param        # are bf16 (ZeRO-3 gathers, so all ask, in one order)
+            full = {n: safe_get_full_fp32_param(p) for n, p in acc.unwrap_model(model).named_parameters() if n in trainable}
+            full = {n: v.detach().cpu() for n, v in full.items() if v is not None}
+        else: full = acc.get_state_dict(model)
         state = {k: v for k, v in full.items() if k in trainable} if acc.is_main_process else None
+    if acc.distributed_type == DistributedType.DEEPSPEED:              # DeepSpeed's word to transformers ends with training:
+        from transformers.integrations import unset_hf_deepspeed_config  # left, a model loaded later by the main process
+        unset_hf_deepspeed_config(); AcceleratorState._reset_state()    # alone would be built under ZeRO-3's gathers and hang
     return TrainResult(steps=tcfg.steps, history=history, seconds=time.time() - t0, resumed_from=start, state=state)
 
 def _launch(acc) -> str:

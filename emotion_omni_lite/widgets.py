@@ -284,6 +284,7 @@ export default { render({ model, el }) {
     const said = !window.isSecureContext ? 'the page is not served from https or localhost, where browsers allow a microphone'
                : (e && e.name === 'NotAllowedError') ? 'the browser was not allowed to use it (' + why + ')'
                : (e && (e.name === 'NotFoundError' || e.name === 'OverconstrainedError')) ? 'no microphone was found (' + why + ')'
+               : (e && (e.name === 'NotReadableError' || e.name === 'AbortError')) ? 'the microphone could not be started (' + why + ')'
                : why;
     status.textContent = ' no recording: ' + said;
     model.set('error', said); model.save_changes();
@@ -328,8 +329,13 @@ def mic_advice(said: str) -> str:
         fix = ("open JupyterLab at http://localhost (from another machine: ssh -L 8888:localhost:8888 that-machine, then "
                "http://localhost:8888) or over https, then press ● record again")
     elif 'arrived incomplete' in said: fix = 'press ● record again'
-    elif 'no microphone was found' in said or 'no microphone API' in said:
+    elif 'no microphone was found' in said:
         fix = 'connect a microphone (or choose one in the system\'s sound settings), then press ● record again'
+    elif 'could not be started' in said:                # permission given, but the device is busy or the system blocks it
+        fix = ("close what else is using the microphone (a call, another tab), allow the browser to use it in the system's "
+               "privacy settings, then press ● record again")
+    elif 'no microphone API' in said:                   # an embedded view (an app's web view, an iframe) without the API
+        fix = 'open the notebook in a browser tab of its own, then press ● record again'
     else: fix = "allow the microphone in the browser (the address bar's site settings) and press ● record again"
     return f'No recording: {said}. To record, {fix}; or upload a file'
 

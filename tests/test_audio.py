@@ -44,6 +44,28 @@ def test_bad_arrays():
     with pytest.raises(AudioError, match='unsupported sample rate'): load_audio(TONE, orig_sr=1000)
 
 
+def test_a_cut_short_mp3_an_unfinished_header_and_wide_integers_are_named(tmp_path):
+    "An MP3 cut short decodes to less than its header names; a WAV whose writer never finished its header says it holds nothing; 16-bit samples in a wider integer type read as silence: each is refused with its own cause."
+    tone = (0.3 * np.sin(2 * np.pi * 220 * np.arange(3 * SR) / SR)).astype(np.float32)
+    sf.write(str(tmp_path / 'whole.mp3'), tone, SR, format='MP3')
+    b = (tmp_path / 'whole.mp3').read_bytes(); (tmp_path / 'cut.mp3').write_bytes(b[:len(b) * 2 // 5])
+    assert abs(len(load_audio(tmp_path / 'whole.mp3')) - 3 * SR) < SR // 10          # the whole file reads whole
+    with pytest.raises(AudioError, match=r'is cut short: its header names 3\.0 s of sound and only 0\.\d s decode'):
+        load_audio(tmp_path / 'cut.mp3')
+    save_wav(tmp_path / 'ok.wav', torch.from_numpy(tone))
+    b = bytearray((tmp_path / 'ok.wav').read_bytes())
+    b[40:44] = (0).to_bytes(4, 'little')                                  # the data chunk's size: never written
+    (tmp_path / 'unfinished.wav').write_bytes(bytes(b))
+    with pytest.raises(AudioError, match=r'header that says it holds no sound, yet the file is 96,044 bytes long') as e:
+        load_audio(tmp_path / 'unfinished.wav')
+    assert 'sox --ignore-length' in e.value.fix
+    pcm = np.round(tone * 32767)
+    for dtype in (np.int32, np.int64):
+        with pytest.raises(AudioError, match=r'integers no larger than 16-bit samples \(peak 9830\)') as e:
+            load_audio(pcm.astype(dtype))
+        assert '.astype(np.int16)' in e.value.fix
+    assert torch.allclose(load_audio(pcm.astype(np.int16)), torch.from_numpy(tone), atol=1e-4)      # as 16-bit: the tone
+
 def test_downmix_and_resample(tmp_path):
     st = np.stack([np.tile(TONE, 3)[:44100], np.zeros(44100, np.float32)], 1)  # stereo, 44.1 kHz
     sf.write(str(tmp_path / 's.wav'), st, 44100)

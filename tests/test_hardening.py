@@ -533,6 +533,18 @@ def test_bad_rows_are_skipped_and_reported(tmp_path):
     assert 'duplicate of line 2' in why[7]
 
 
+def test_a_folder_row_that_is_no_speech_or_too_long_is_skipped(tmp_path):
+    "load_folder hears each file as the probe would: a click, a constant offset and a clip longer than `max_seconds` are skipped, each with its reason."
+    d = _byo(tmp_path, b'path,text,emotion\na.wav,Hello.,happy\nclick.wav,Hi.,sad\ndc.wav,Hi.,sad\nlong.wav,Hi.,sad\n')
+    sf.write(str(d / 'click.wav'), 0.3 * np.ones(160, np.float32) * np.sin(np.arange(160)), 16000)
+    sf.write(str(d / 'dc.wav'), np.full(16000, 0.2, np.float32), 16000)
+    sf.write(str(d / 'long.wav'), 0.3 * np.sin(np.arange(16000 * 9) * 0.05).astype(np.float32), 16000)
+    skipped = []
+    with pytest.warns(UserWarning, match='skipped 3 bad row'): ds = load_folder(d, skipped=skipped, max_seconds=6)
+    assert ds['query_text'] == ['Hello.']
+    why = {b['line']: b['reason'] for b in skipped}
+    assert '10 ms long' in why[3] and 'constant offset' in why[4] and 'too long (9.0 s' in why[5]
+
 def test_a_csv_without_the_columns_is_named(tmp_path):
     d = _byo(tmp_path, b'file,words\na.wav,Hello.\n')
     with pytest.raises(ValueError, match='path, text, emotion'): load_folder(d)
@@ -919,8 +931,8 @@ def test_a_config_without_settings_reads_its_own_presets_runs(tmp_path, monkeypa
             load(get_config('smoke'))
 
 
-def test_every_problem_of_every_manifest_line_is_said_from_the_headers(tmp_path):
-    "A line's problems are all named (not only the first); a recording cut short, too short or longer than the encoders hear, and a reply of more tokens than stage 2 speaks are refused from the files' headers; a quoted line break or U+2028 in a CSV cell keeps its row whole and the line numbers right."
+def test_every_problem_of_every_manifest_line_is_said(tmp_path):
+    "A line's problems are all named (not only the first); a recording cut short, too short or longer than the encoders hear, and a reply of more tokens than stage 2 speaks are refused; a quoted line break or U+2028 in a CSV cell keeps its row whole and the line numbers right."
     from emotion_omni_lite.audio import save_wav
     cfg = get_config('smoke')
     tone = lambda s: 0.3 * np.sin(np.arange(int(16000 * s)) * 0.05)
@@ -944,6 +956,45 @@ def test_every_problem_of_every_manifest_line_is_said_from_the_headers(tmp_path)
     assert f'line 9: reply_units {tmp_path / "many.json"}: {cfg.decoder.max_units + 1} tokens, more than the' in said
     assert '5 line(s) cannot be used (6 problems), nothing was written' in said
 
+
+def test_a_manifest_recording_a_stage_would_refuse_is_said_before_the_build(tmp_path):
+    "Every recording of a manifest is read as the stages will read it: silence, NaN, an unsupported rate, channels that cancel and a constant offset are each named with their line, nothing is built, and nothing is said twice."
+    cfg = get_config('smoke')
+    tone = (0.3 * np.sin(np.arange(32000) * 0.05)).astype(np.float32)
+    sf.write(str(tmp_path / 'q.wav'), tone[:16000], 16000); sf.write(str(tmp_path / 'r.wav'), tone, 16000)
+    sf.write(str(tmp_path / 'silent.wav'), np.zeros(16000, np.float32), 16000)
+    nan = tone.copy(); nan[5] = np.nan; sf.write(str(tmp_path / 'nan.wav'), nan, 16000, subtype='FLOAT')
+    sf.write(str(tmp_path / '4k.wav'), tone[:8000], 4000)
+    sf.write(str(tmp_path / 'cancel.wav'), np.stack([tone, -tone], 1), 16000)
+    sf.write(str(tmp_path / 'dc.wav'), np.full(16000, 0.2, np.float32), 16000)
+    (tmp_path / 'u.json').write_text(json.dumps([i % 20 for i in range(50)]))
+    line = lambda q='q.wav', r='r.wav': f'{q},Hi.,happy,{r},Oh!,happy,u.json\n'
+    f = tmp_path / 'm.csv'
+    f.write_text(MANIFEST_COLUMNS + '\n' + line() + line(q='silent.wav') + line(r='nan.wav') + line(q='4k.wav')
+                 + line(r='cancel.wav') + line(q='dc.wav'))
+    with pytest.raises(ConfigError) as e: external_rows(cfg, f)
+    said = str(e.value)
+    assert 'line 2:' not in said
+    assert 'line 3: query_audio' in said and 'is silent' in said and 'line 4: reply_audio' in said and 'NaN or Inf' in said
+    assert 'line 5: query_audio' in said and 'unsupported sample rate 4000 Hz' in said
+    assert 'line 6: reply_audio' in said and 'cancel out' in said and 'line 7: query_audio' in said and 'constant offset' in said
+    assert '5 line(s) cannot be used, nothing was written' in said
+
+
+@pytest.mark.parametrize('damage', ['table cut short', 'table record garbage', 'a recording gone'])
+def test_a_damaged_dialogue_table_or_a_lost_recording_names_the_rebuild(tmp_path, damage):
+    "A built dataset whose table was cut short or lost a recording (an interrupted copy) is named with the command that rebuilds it, not a traceback or a path to check."
+    from emotion_omni_lite.dataset import load_query_mels
+    s = get_settings(preset='smoke', data_dir=str(tmp_path), device='cpu')
+    cfg = get_config('smoke', **{'data.n_dialogues': 12})
+    root = build_dataset(cfg, s)
+    arrow = next((root / 'dialogues').glob('*.arrow'))
+    {'table cut short': lambda: arrow.write_bytes(arrow.read_bytes()[:len(arrow.read_bytes()) // 2]),
+     'table record garbage': lambda: (root / 'dialogues' / 'state.json').write_text('{"_data_files": '),
+     'a recording gone': lambda: next((root / 'audio' / 'query').rglob('*.wav')).unlink()}[damage]()
+    rebuild = re.escape(f"`EOL_DATA_DIR={tmp_path} eol run --preset smoke --stages data --force`")
+    what = 'lacks one of its recordings' if damage == 'a recording gone' else r'dialogue table in .*dialogues is damaged'
+    with pytest.raises(ConfigError, match=rf'(?s){what}.*{rebuild}'): load_query_mels(cfg, s)
 
 def test_a_manifest_says_each_broken_json_line_and_a_wrong_separator(tmp_path):
     f = tmp_path / 'm.jsonl'

@@ -462,15 +462,18 @@ def test_the_same_file_again_a_phones_format_and_an_empty_take_are_each_said(pan
 
 
 def test_a_refused_recording_names_the_fix_for_its_cause():
-    "The page's words for each cause (MIC_ESM) are the ones mic_advice reads: insecure page, no microphone, no permission."
+    "The page's words for each cause (MIC_ESM) are the ones mic_advice reads: insecure page, no microphone, no permission, a busy or blocked device, a view without the API."
     from emotion_omni_lite.widgets import MIC_ESM, mic_advice
-    for said, fix in (('the page is not served from https or localhost, where browsers allow a microphone', 'ssh -L'),
-                      ('no microphone was found (Requested device not found)', 'connect a microphone'),
-                      ('the browser was not allowed to use it (Permission denied)', 'site settings')):
+    causes = (('the page is not served from https or localhost, where browsers allow a microphone', 'ssh -L'),
+              ('no microphone was found (Requested device not found)', 'connect a microphone'),
+              ('the browser was not allowed to use it (Permission denied)', 'site settings'),
+              ('the microphone could not be started (Could not start audio source)', 'privacy settings'),
+              ('no microphone API on this page', 'a browser tab of its own'))
+    for said, fix in causes:
         assert said.split(' (')[0] in MIC_ESM                            # what the page sends
         advice = mic_advice(said)
         assert advice.startswith(f'No recording: {said}.') and fix in advice and 'upload a file' in advice
-        assert sum(f in advice for f in ('ssh -L', 'connect a microphone', 'site settings')) == 1, advice   # one cause, one fix
+        assert sum(f in advice for _, f in causes) == 1, advice         # one cause, one fix
 
 
 def test_an_upload_on_ipywidgets_7_is_read_and_emptied():
