@@ -34,6 +34,17 @@ class Checks:
         return ok
 
 
+LAUNCHED = []   # the process groups of every launch: stopped with this script (each runs in a session of its own)
+
+
+def stop_launches(signum, frame):
+    "On SIGTERM (`timeout`, a job scheduler): stop every launch this script started, so none keeps the GPU, then exit."
+    for pid in LAUNCHED:
+        try: os.killpg(pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError): pass           # already ended
+    raise SystemExit(128 + signum)
+
+
 def eol(d: Path, settings: str, *args, out_dir: str = 'runs', launch=None, wait=True, timeout=600):
     "`python -m emotion_omni_lite.cli run --preset full ARGS` in `d` (under `launch`, e.g. accelerate's), its output in a log."
     env = {**os.environ, 'EOL_SETTINGS': str(d / settings), 'EOL_OUT_DIR': str(d / out_dir), 'HF_HUB_OFFLINE': '1',
@@ -41,6 +52,7 @@ def eol(d: Path, settings: str, *args, out_dir: str = 'runs', launch=None, wait=
     cmd = [*(launch or [sys.executable]), '-m', 'emotion_omni_lite.cli', 'run', '--preset', 'full', *args]
     log = open(d / f"log-{int(time.time() * 1000)}.txt", 'w')
     p = subprocess.Popen(cmd, cwd=d, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    LAUNCHED.append(p.pid)
     p.log = Path(log.name)
     if wait:
         try: p.wait(timeout=timeout)
@@ -135,6 +147,7 @@ def main():
     ap.add_argument('--json', type=Path)
     a = ap.parse_args()
     if a.what == 'prepare': return prepare(a.folder)
+    signal.signal(signal.SIGTERM, stop_launches)                     # a time limit stops the launches too, not this alone
     res = run(a.folder.resolve(), a.gpus, a.device)
     if a.json: a.json.write_text(json.dumps(res.rows, indent=1))
     bad = [r['check'] for r in res.rows if not r['ok']]

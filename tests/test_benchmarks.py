@@ -1,5 +1,6 @@
 "The benchmarks that CI can run: the shared training step (bench_flops, bench_threads), the speaker-reference study's options, the GPU scripts' CPU parts and the cache memory benchmark."
 import sys
+import pytest
 from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parents[1] / 'benchmarks'))
 
@@ -64,6 +65,20 @@ def test_the_gpu_checks_run_their_cpu_parts(tmp_path):
     rows = json.loads((tmp_path / 'm.json').read_text())
     assert len(rows) == 4 and all(x['plan_bytes'] > 0 and x['peak_bytes'] is None for x in rows), rows
 
+
+def test_a_time_limit_on_the_rehearsal_stops_its_launches_too():
+    "`timeout` signals the rehearsal alone, while each launch runs in a session of its own: its SIGTERM handler stops them all, so none keeps the GPU for the memory benchmark after it."
+    import signal, subprocess
+    import rehearse_gpu
+    p = subprocess.Popen(['sleep', '60'], start_new_session=True)
+    rehearse_gpu.LAUNCHED.append(p.pid)
+    try:
+        with pytest.raises(SystemExit) as e: rehearse_gpu.stop_launches(signal.SIGTERM, None)
+        assert e.value.code == 128 + signal.SIGTERM
+        assert p.wait(timeout=10) == -signal.SIGKILL                     # the launch's whole group is gone
+    finally:
+        rehearse_gpu.LAUNCHED.remove(p.pid)
+        if p.poll() is None: p.kill()
 
 def test_the_cache_memory_benchmark_builds_both_ways():
     "bench_cache_memory builds its stand-in cache in shards and whole, each in a process of its own, and reads the sharded one back (the figures are the machine's: not asserted)."

@@ -240,6 +240,33 @@ def test_deepspeed_refuses_micro_batches(monkeypatch, accum, groups):
         fit(nn.Linear(1, 1), DATA, collate, loss, cfg, progress=False, lengths=lengths)
 
 
+def test_deepspeed_hands_back_its_fp32_weights_and_its_word_to_transformers(monkeypatch):
+    "After DeepSpeed trains, the whole weights are its fp32 master copies (the engine's own are bf16), asked of every process, and transformers no longer builds models under ZeRO-3: a model the main process alone loads next would wait for the others forever."
+    import sys, types, contextlib, accelerate, transformers.integrations
+    from accelerate.utils import DistributedType
+    master = lambda p: torch.full_like(p.data, 7.0)                      # what the optimizer's fp32 copy would hold
+    monkeypatch.setitem(sys.modules, 'deepspeed', types.ModuleType('deepspeed'))
+    monkeypatch.setitem(sys.modules, 'deepspeed.utils', types.SimpleNamespace(safe_get_full_fp32_param=master))
+    told = []
+    monkeypatch.setattr(transformers.integrations, 'unset_hf_deepspeed_config', lambda: told.append('unset'))
+    class DeepSpeedLaunch:                                                # one process of a DeepSpeed launch, on the CPU
+        distributed_type, num_processes, process_index, is_main_process, device = DistributedType.DEEPSPEED, 1, 0, True, 'cpu'
+        state = types.SimpleNamespace(deepspeed_plugin=types.SimpleNamespace(deepspeed_config={}))
+        def __init__(self, **kw): pass
+        def prepare(self, *a): return a
+        def no_sync(self, m): return contextlib.nullcontext()
+        def autocast(self): return contextlib.nullcontext()
+        def backward(self, loss): loss.backward()
+        def clip_grad_norm_(self, *a): pass
+        def wait_for_everyone(self): pass
+        def unwrap_model(self, m): return m
+        def get_state_dict(self, m): raise AssertionError("the engine's bf16 weights were saved")
+    monkeypatch.setattr(accelerate, 'Accelerator', DeepSpeedLaunch)
+    m = nn.Linear(1, 1)
+    res = fit(m, DATA, collate, loss, TrainConfig(steps=2, batch_size=8, lr=0.1, log_every=1), progress=False)
+    assert set(res.state) == {'weight', 'bias'} and all((v == 7.0).all() for v in res.state.values())
+    assert told == ['unset']
+
 def test_a_sharded_checkpoint_resumes_only_on_the_launch_that_cut_it(tmp_path):
     "FSDP/DeepSpeed shards fit the number of processes that wrote them: another launch is told which one, not 'damaged'."
     from emotion_omni_lite.train import CheckpointError, _load_sharded, _save_sharded, load_checkpoint
