@@ -201,11 +201,12 @@ def stage_memory(cfg: OmniConfig, stage: str, **shapes) -> dict:
             'activations_per_example': act['all'], 'checkpointed_per_example': act['checkpointed']}
 
 def per_gpu_bytes(m: dict, gpus: int, shard: bool, checkpointing: bool) -> float:
-    "What one of `gpus` GPUs holds at its peak: weights, gradients and AdamW's state throughout, and on top the larger of forward and backward (autocast's copies and one micro-batch's activations) and the optimizer's step (its temporary). ZeRO-3 / FSDP (`shard`) splits all but the activations; each GPU's batch/gpus examples go through in `micro_batches` (grad_accum × length_groups), whose activations are held one at a time."
+    "What one of `gpus` GPUs holds at its peak: weights, gradients and AdamW's state throughout, and on top the larger of forward and backward (autocast's copies and one micro-batch's activations) and the optimizer's step (its temporary). ZeRO-3 / FSDP (`shard`) splits all but the activations, and the gradients only when a step is one micro-batch (FSDP 2 adds up several micro-batches' gradients unsharded until the step's last one reduces them); each GPU's batch/gpus examples go through in `micro_batches` (grad_accum × length_groups), whose activations are held one at a time."
     split = gpus if shard else 1
     micro = max(1, m['batch'] // (gpus * m.get('micro_batches', 1)))      # examples in one micro-batch
     act = m['checkpointed_per_example' if checkpointing else 'activations_per_example'] * micro
-    held = (m['weights'] + m['gradients'] + m['optimizer']) / split
+    grads = m['gradients'] / (split if m.get('micro_batches', 1) == 1 else 1)
+    held = (m['weights'] + m['optimizer']) / split + grads
     return held + max(m['autocast_copies'] / split + act, m.get('optimizer_step', 0) / split)
 
 def gpus_needed(m: dict, gib: float, shard: bool, checkpointing: bool) -> Optional[int]:

@@ -115,13 +115,15 @@ def test_memory_estimate_against_measured_peaks(mp):
 
 
 def test_a_gpu_holds_its_states_and_the_larger_of_backward_and_the_optimizer_step():
-    "per_gpu_bytes: weights, gradients and AdamW throughout; on top, autocast's copies with one micro-batch's activations, or the optimizer step's temporary, whichever is larger; ZeRO-3 / FSDP splits all but the activations."
+    "per_gpu_bytes: weights, gradients and AdamW throughout; on top, autocast's copies with one micro-batch's activations, or the optimizer step's temporary, whichever is larger; ZeRO-3 / FSDP splits all but the activations, and the gradients only when a step is one micro-batch (FSDP 2 adds micro-batches' gradients up unsharded)."
     from emotion_omni_lite.scale import per_gpu_bytes
     m = {'weights': 40, 'gradients': 20, 'optimizer': 40, 'autocast_copies': 10, 'optimizer_step': 20, 'batch': 8,
          'micro_batches': 2, 'activations_per_example': 3, 'checkpointed_per_example': 1}
     assert per_gpu_bytes(m, 1, False, False) == 100 + max(10 + 3 * 4, 20)          # backward's peak: 4 examples a micro-batch
     assert per_gpu_bytes(m, 1, False, True) == 100 + max(10 + 1 * 4, 20)            # the optimizer step's peak
-    assert per_gpu_bytes(m, 2, True, False) == 100 / 2 + max(10 / 2 + 3 * 2, 20 / 2)   # sharded: 2 examples each
+    assert per_gpu_bytes(m, 2, True, False) == 80 / 2 + 20 + max(10 / 2 + 3 * 2, 20 / 2)   # sharded: 2 examples each; the
+                                                                                    # gradients of 2 micro-batches whole
+    assert per_gpu_bytes({**m, 'micro_batches': 1}, 2, True, False) == 100 / 2 + max(10 / 2 + 3 * 4, 20 / 2)   # one: all split
     assert per_gpu_bytes({**m, 'optimizer_step': 0}, 4, False, False) == 100 + 10 + 3
 
 def test_memory_plan_at_full_size():
