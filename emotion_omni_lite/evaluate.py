@@ -311,7 +311,8 @@ def evaluate_run(preset: Optional[str] = None, settings: Optional[Settings] = No
         text = json.loads(evaluate_text(cfg, s, force=force, progress=progress, max_items=sizes['max_items']).read_text())
         recs, extra = text['records'], text['extra']
         m = parts['omni']['figures']                               # latency: the same streaming replies (c) was judged on
-        extra.update({'n_speech_items': len(sp_recs), 'first_text_ms': m['median_first_text_token_ms'],
+        extra.update({'n_speech_items': len(sp_recs), 'n_dnsmos_items': sum(r['sys']['omni']['dnsmos'] is not None for r in sp_recs),
+                      'first_text_ms': m['median_first_text_token_ms'],
                       'first_audio_ms': m['median_first_audio_ms'], 'rtf': m['rtf']})
         flat, details = score(recs, {**extra, 'eval_seconds': round(time.time() - t0, 1), 'run_stamp': stamp}, speech=sp_recs)
         flat.update(engine_figures(cfg, s))                        # each engine heard apart, and one heard by the other's encoder

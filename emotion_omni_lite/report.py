@@ -126,9 +126,10 @@ def benchmark_table(report: Optional[dict] = None, preset: Optional[str] = None,
         lines.append(f"{'timing alone (rate, pauses; a probe)':<{w}} | {fmt('x', t[0]):>14} | {fmt('x', t[1]):>14} | {'':>14} | {'':>14}")
     lines.append("reply emotion, style: tone-dependent sentences; chance for reply emotion ≈ 33 % (neutral and sad each "
                  "answer two of the six user emotions); timing alone: a probe on speaking rate and pauses, which any 50 Hz "
-                 f"stream shows (all held-out tone-dependent queries); speech emotion and DNSMOS (1–5): every system "
+                 f"stream shows (all held-out tone-dependent queries); speech emotion: every system "
                  f"speaking the same {report.get('n_speech_items', '?')} held-out replies, the ones stage 2's speech "
-                 f"figures are measured on (speech_figures.json).")
+                 f"figures are measured on (speech_figures.json); DNSMOS (1–5): the first "
+                 f"{report.get('n_dnsmos_items', '`n_dnsmos`')} of them.")
     return '\n'.join(lines)
 
 # %% ../nbs/15_report.ipynb #c964d0b2
