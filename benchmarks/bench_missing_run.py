@@ -14,7 +14,7 @@ def main():
     a = ap.parse_args()
     cfg, times, msg = get_config(a.preset), [], ''
     with tempfile.TemporaryDirectory() as d:                    # an empty folder: every run is missing
-        s = get_settings(preset=a.preset, data_dir=d, out_dir=d)
+        s = get_settings(preset=a.preset, data_dir=f'{d}/data', out_dir=f'{d}/runs')
         for _ in range(a.repeats):
             t0 = time.perf_counter()
             try: load_omni(cfg, s)

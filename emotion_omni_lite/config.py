@@ -133,8 +133,13 @@ def get_settings(path: Optional[Path] = None, **overrides) -> Settings:
         raise ConfigError(f"device {s.device!r}: to use one GPU of several, set device = cuda and choose the GPU with "
                           f"CUDA_VISIBLE_DEVICES={s.device.split(':')[1]}")
     if s.device not in ('auto', 'cpu', 'cuda', 'mps'): raise ConfigError(f"device {s.device!r}: use auto, cpu, cuda or mps")
-    s.data_dir = Path(s.data_dir) if Path(s.data_dir).is_absolute() else base / s.data_dir
-    s.out_dir = Path(s.out_dir) if Path(s.out_dir).is_absolute() else base / s.out_dir
+    home = lambda v: Path(v).expanduser()                            # `~/labs`: the home folder, not a folder named ~
+    s.data_dir = home(s.data_dir) if home(s.data_dir).is_absolute() else base / s.data_dir
+    s.out_dir = home(s.out_dir) if home(s.out_dir).is_absolute() else base / s.out_dir
+    if s.data_dir.resolve() == s.out_dir.resolve():                  # one <preset> folder for the dataset and the runs
+        raise ConfigError(f"data_dir and out_dir are the same folder, {s.data_dir}: the dataset and the runs would share "
+                          f"{s.data_path} (a rebuild or an unpack of one would meet the other); give each its own folder, "
+                          "e.g. data_dir = data and out_dir = runs (the defaults)")
     if s.offline:                                                    # never download: for processes started from here …
         os.environ.setdefault('HF_HUB_OFFLINE', '1')
         import sys

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Optional, Sequence
 
 from .config import PRESETS, ConfigError, Settings, get_config, get_settings
-from .stages import STAGES, job_stages, stage_hash, stage_state, stages_needed, train_command
+from .stages import STAGES, job_stages, read_object, stage_hash, stage_state, stages_needed, train_command
 from .train import environment, save_json, save_text
 
 # %% auto #0
@@ -444,8 +444,8 @@ def render_course(preset: Optional[str] = None, out=None, only: Optional[Sequenc
         save_text(page_html(nb, title), out / f'{p.stem}.html')   # whole or not at all, as every page here
         done[p.stem] = {'title': title, 'what': desc, 'seconds': secs, 'errors': errors}
         print(f"{secs} s" + (f"  ERRORS: {errors}" if errors else ''), flush=True)
-    old = json.loads((out / 'timings.json').read_text()) if (out / 'timings.json').exists() else {}
-    meta = {**old.get('notebooks', {}), **done}
+    old = read_object(out / 'timings.json').get('notebooks')        # a damaged record: the notebooks run now alone
+    meta = {**(old if isinstance(old, dict) else {}), **done}
     save_json({'preset': s.preset, 'environment': environment(), 'notebooks': meta}, out / 'timings.json')
     rows = ''.join(f'<tr><td><a href="{k}.html">{k}</a></td><td><b>{v["title"]}</b><br>{v["what"]}<ul>'
                    + ''.join(f'<li>{x}</li>' for x in table.get(k, {}).get('learn', [])) + f'</ul></td>'

@@ -27,10 +27,10 @@ from .train import save_json, save_text
 from .report import SYSTEMS, benchmark_table, quality_check, report_folder, score, write_report
 
 # %% auto #0
-__all__ = ['EVAL_STAGES', 'EVAL_SIZES', 'SPEECH_FIGURE_SIZES', 'EVAL_PARTS', 'TEXT_PART', 'TEXT_FIGURES', 'JOB_PARTS',
-           'FULL_SAMPLE', 'eval_stages', 'IncompleteRun', 'run_status', 'check_run', 'eval_indices', 'collect',
-           'evaluate_part', 'evaluate_text', 'evaluate_job_part', 'speech_records', 'evaluate_run', 'evaluate_full',
-           'run_figures', 'engine_figures', 'quality_card']
+__all__ = ['EVAL_STAGES', 'EVAL_SIZES', 'SPEECH_FIGURE_SIZES', 'EVAL_PARTS', 'TEXT_PART', 'REPORT_FORMAT', 'TEXT_FIGURES',
+           'JOB_PARTS', 'FULL_SAMPLE', 'eval_stages', 'IncompleteRun', 'run_status', 'check_run', 'eval_indices',
+           'collect', 'evaluate_part', 'evaluate_text', 'evaluate_job_part', 'speech_records', 'evaluate_run',
+           'evaluate_full', 'run_figures', 'engine_figures', 'quality_card']
 
 # %% ../nbs/16_evaluate.ipynb #e66c34f2
 EVAL_STAGES = ('data', 'asr', 'emotion_encoder', 'text_llm', 'stage1', 'stage1_semantic_only', 'vocoder', 'stage2',
@@ -246,6 +246,8 @@ def evaluate_part(system: str, cfg: OmniConfig, settings: Optional[Settings] = N
     return path
 
 TEXT_PART = ('data', 'asr', 'emotion_encoder', 'text_llm', 'stage1', 'stage1_semantic_only')   # the runs `collect` reads
+REPORT_FORMAT = 2   # what the report's files hold (report.md, figures/): counted up when that changes, so a report of an
+                    # older kit is written again from its parts (which stay, if current)
 TEXT_FIGURES = ('records', 'timing_probe', 'prosodic_baseline')   # what text.json holds: name a new figure here, so older files are made again
 
 def evaluate_text(cfg: OmniConfig, settings: Optional[Settings] = None, force: bool = False, progress: bool = True,
@@ -301,10 +303,12 @@ def evaluate_run(preset: Optional[str] = None, settings: Optional[Settings] = No
         return report_folder(s)
     check_run(cfg, s)                                              # names what is missing, before loading anything
     sizes = {**EVAL_SIZES.get(cfg.preset, EVAL_SIZES['lite']), **sizes}
-    out, stamp = report_folder(s), _stamp(cfg, s, {**sizes, 'speech': _speech_sizes(cfg), 'figures': TEXT_FIGURES})
+    out, stamp = report_folder(s), _stamp(cfg, s, {**sizes, 'speech': _speech_sizes(cfg), 'figures': TEXT_FIGURES,
+                                                   'report': REPORT_FORMAT})
     current = lambda name: read_object(out / name).get('run_stamp') == stamp   # a damaged file is not current
-    if not force and current('report.json') and current('speech_figures.json'):
-        print(f"[eval] the report in {out} is up to date (force=True to recompute)")
+    whole = all((out / n).exists() for n in ('details.json', 'report.md', 'records.jsonl'))   # the rest, written before
+    if not force and current('report.json') and current('speech_figures.json') and whole:
+        print(f"[eval] the report in {out} is up to date (`eol eval --force`, or force=True, computes it all again)")
     else:
         t0 = time.time()
         sp_recs, parts = speech_records(cfg, s, force=force, progress=progress)    # the speech, made once per system

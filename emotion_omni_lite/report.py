@@ -320,6 +320,9 @@ def write_report(flat: dict, details: dict, folder) -> Path:
     folder = Path(folder); (folder / 'figures').mkdir(parents=True, exist_ok=True)
     flat = {k: None if isinstance(v, float) and not math.isfinite(v) else v for k, v in flat.items()}   # NaN is not JSON: '—'
     files = []
+    from plotly.offline import get_plotlyjs                           # the pages' script, beside them: plotly writes it only
+    js, want = folder / 'figures' / 'plotly.min.js', get_plotlyjs().encode('utf-8')   # where none is, in place, so one cut
+    if not js.exists() or js.stat().st_size != len(want): _atomic(js, lambda p: Path(p).write_bytes(want))   # short stays
     for name, fig in figures(flat, details).items():                  # each figure whole too: a temporary name, renamed
         _atomic(folder / 'figures' / f'{name}.html', lambda p: fig.write_html(p, include_plotlyjs='directory'))
         files.append(f'figures/{name}.html')

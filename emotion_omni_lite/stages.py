@@ -255,6 +255,7 @@ def stage_state(name: str, cfg: OmniConfig, settings: Settings) -> str:
     if not conf: return 'missing'
     if conf.get('hash') != want: return 'other'
     if not (folder / 'metrics.json').exists(): return 'unfinished'
+    if not read_object(folder / 'metrics.json'): return 'damaged'       # written last: cut short, it says nothing whole
     if not (folder / 'files.json').exists(): return 'damaged'
     if run_files(folder) != read_object(folder / 'files.json'): return 'damaged'
     built, now = conf.get('data_build'), data_build(settings)          # recordings you bring: the build it learned from

@@ -65,7 +65,7 @@ def test_cross_engine_stages_only_where_two_engines_speak():
     from emotion_omni_lite.config import get_settings
     from emotion_omni_lite.stages import stage_applies, stage_config
     cross = ('emotion_encoder_espeak_only', 'emotion_encoder_piper_only')
-    s = get_settings(preset='smoke', data_dir='/nonexistent', out_dir='/nonexistent')
+    s = get_settings(preset='smoke', data_dir='/nonexistent/data', out_dir='/nonexistent/runs')
     one = get_config('smoke', **{'data.n_piper_voices': 0, 'data.n_test_piper_voices': 0})
     assert all(stage_applies(n, get_config('smoke')) for n in cross) and not any(stage_applies(n, one) for n in cross)
     assert set(cross) <= {t.name for t in plan_tasks(get_config('smoke'), s)}
@@ -113,6 +113,20 @@ def test_bad_settings(tmp_path, monkeypatch):
     with pytest.raises(ConfigError, match='device'):
         get_settings(ini)
 
+
+def test_a_home_folder_is_expanded_and_one_folder_for_data_and_runs_is_refused(tmp_path, monkeypatch):
+    "`~/labs` in settings.ini is the home folder's labs (not a folder named ~ beside the file); data and runs in one folder would share one <preset> folder."
+    for k in ('EOL_PRESET', 'EOL_DATA_DIR', 'EOL_OUT_DIR'): monkeypatch.delenv(k, raising=False)
+    monkeypatch.setenv('HOME', str(tmp_path / 'home'))
+    ini = tmp_path / 'settings.ini'
+    ini.write_text('[emotion_omni_lite]\npreset = lite\ndata_dir = ~/labs/data\nout_dir = ~/labs/runs\n')
+    s = get_settings(ini)
+    assert (s.data_path, s.run_path) == (tmp_path / 'home' / 'labs' / 'data' / 'lite', tmp_path / 'home' / 'labs' / 'runs' / 'lite')
+    ini.write_text('[emotion_omni_lite]\npreset = lite\ndata_dir = shared\nout_dir = ./shared/\n')
+    with pytest.raises(ConfigError, match=r"data_dir and out_dir are the same folder, .*shared: .*give each its own folder"):
+        get_settings(ini)
+    monkeypatch.setenv('EOL_OUT_DIR', str(tmp_path / 'shared'))
+    with pytest.raises(ConfigError, match='the same folder'): get_settings(ini)
 
 @pytest.mark.parametrize('text, said', [
     ('[emotion_omni_lite]\npreset = lite\npreset = smoke\n', "line 3.*'preset'.*already exists"),

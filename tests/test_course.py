@@ -117,6 +117,18 @@ def test_a_notebook_name_it_does_not_know_is_refused_before_anything_is_written(
     assert not (tmp_path / 'course').exists()
 
 
+def test_a_damaged_timings_record_is_written_anew(smoke_settings, tmp_path, monkeypatch):
+    "The course's timings.json cut short (a copy interrupted) does not stop the course after every notebook ran: the notebooks run now are recorded."
+    from emotion_omni_lite import course
+    stems = [p.stem for p in notebooks(ROOT)]
+    import nbformat
+    page = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell('# A lesson\n\nWhat it teaches.')])
+    monkeypatch.setattr(course, 'execute_notebook', lambda p, s, **kw: (page, 1.0, []))   # the pages, not the notebooks
+    out = tmp_path / 'course'; out.mkdir()
+    (out / 'timings.json').write_text('{"preset": "smoke", "notebooks": {"00_co')
+    course.render_course(out=out, only=stems[:2], root=ROOT, settings=smoke_settings)
+    assert set(json.loads((out / 'timings.json').read_text())['notebooks']) == set(stems[:2]) and (out / 'index.html').exists()
+
 CHROMIUM = Path('/usr/bin/chromium')
 
 def test_smoke_course_renders_and_draws_offline(smoke_settings, tmp_path):

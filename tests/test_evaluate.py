@@ -43,7 +43,7 @@ def test_missing_run_is_named_not_a_traceback(tmp_path, capsys, monkeypatch):
     assert 'stage1 (stage 1' in str(e.value) and 'other' in str(e.value)
     # the console command prints the message and exits 2
     from emotion_omni_lite.cli import main
-    monkeypatch.setenv('EOL_DATA_DIR', str(tmp_path / 'none')); monkeypatch.setenv('EOL_OUT_DIR', str(tmp_path / 'none'))
+    monkeypatch.setenv('EOL_DATA_DIR', str(tmp_path / 'none' / 'data')); monkeypatch.setenv('EOL_OUT_DIR', str(tmp_path / 'none' / 'runs'))
     with pytest.raises(SystemExit) as ex: main(['eval', '--preset', 'smoke'])
     err = capsys.readouterr().err
     assert ex.value.code == 2 and 'nothing was evaluated' in err and 'Traceback' not in err
@@ -149,6 +149,11 @@ def test_smoke_run_end_to_end(smoke_settings, smoke_cfg):
     evaluate_run(settings=smoke_settings, progress=False)
     assert json.loads((out / 'speech_figures.json').read_text())['run_stamp'] == stamp
     assert 'left' not in json.loads((out / 'report.json').read_text())        # made again, not reused
+    # a report.md gone, or the pages' plotly.min.js cut short (a full disk): written again, whole
+    js = (out / 'figures' / 'plotly.min.js').read_bytes()
+    (out / 'report.md').unlink(); (out / 'figures' / 'plotly.min.js').write_bytes(js[:1000])
+    evaluate_run(settings=smoke_settings, progress=False)
+    assert (out / 'report.md').exists() and (out / 'figures' / 'plotly.min.js').read_bytes() == js
 
 
 def test_the_judge_hears_each_system_in_the_voice_it_speaks(smoke_settings, smoke_cfg, monkeypatch):
@@ -253,6 +258,6 @@ def test_the_full_sample_scores_text_and_speech_on_the_same_rows(monkeypatch, tm
                      'load_stage1': lambda *a: None, 'load_omni': lambda *a: None, 'evaluate_stage1': stage1,
                      'speech_figures': speech, 'stage_hash': lambda *a: 'h', 'save_json': lambda *a: None}.items():
         monkeypatch.setattr(evaluate, name, fn)
-    s = get_settings(preset='full', seed=1, data_dir=str(tmp_path), out_dir=str(tmp_path))
+    s = get_settings(preset='full', seed=1, data_dir=str(tmp_path / 'data'), out_dir=str(tmp_path / 'runs'))
     evaluate.evaluate_full(get_config('full'), s, n_eval=12, progress=False)
     assert len(seen['speech']) == 12 and seen['text'] == seen['speech']

@@ -388,6 +388,7 @@ RUN_DAMAGE = {
     'final weights deleted': (lambda f: (f / 'model.safetensors').unlink(), 'damaged'),
     'files.json deleted': (lambda f: (f / 'files.json').unlink(), 'damaged'),
     'metrics.json deleted (killed before the end)': (lambda f: (f / 'metrics.json').unlink(), 'did not finish'),
+    'metrics.json cut short (an interrupted copy)': (lambda f: (f / 'metrics.json').write_text((f / 'metrics.json').read_text()[:8]), 'damaged'),
     'config.json garbage': (lambda f: (f / 'config.json').write_text('not json'), 'has no run'),
     'config.json a list': (lambda f: (f / 'config.json').write_text('[]'), 'has no run'),
 }

@@ -77,7 +77,7 @@ def test_judge_client_against_local_server(judge_server, monkeypatch):
 
 def test_judge_off_by_default_and_proxy(monkeypatch, tmp_path):
     monkeypatch.delenv('EOL_JUDGE_URL', raising=False)
-    assert judge_endpoint(get_settings(preset='smoke', data_dir=str(tmp_path), out_dir=str(tmp_path))) is None
+    assert judge_endpoint(get_settings(preset='smoke', data_dir=str(tmp_path / 'data'), out_dir=str(tmp_path / 'runs'))) is None
     with pytest.raises(JudgeError, match='unreachable'):
         empathy_judge("a", 'sad', "b", url='http://127.0.0.1:9/v1/chat/completions', timeout=2)
     # the proxy's top score and parse_score are checked in nbs/05a_metrics.ipynb (cell 53d16e9b); here its floor
