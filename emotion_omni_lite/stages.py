@@ -255,7 +255,9 @@ def stage_state(name: str, cfg: OmniConfig, settings: Settings) -> str:
     if not conf: return 'missing'
     if conf.get('hash') != want: return 'other'
     if not (folder / 'metrics.json').exists(): return 'unfinished'
-    if not read_object(folder / 'metrics.json'): return 'damaged'       # written last: cut short, it says nothing whole
+    try: whole = isinstance(json.loads((folder / 'metrics.json').read_text()), dict)   # written last: cut short, it
+    except (OSError, ValueError): whole = False                                        # says nothing whole
+    if not whole: return 'damaged'
     if not (folder / 'files.json').exists(): return 'damaged'
     if run_files(folder) != read_object(folder / 'files.json'): return 'damaged'
     built, now = conf.get('data_build'), data_build(settings)          # recordings you bring: the build it learned from

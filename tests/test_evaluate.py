@@ -1,9 +1,9 @@
 "The evaluation: a missing run is named (no traceback), scoring and the report on hand-made records, the smoke run end to end, and the lite report."
-import json
+import json, re
 
 import pytest
 
-from emotion_omni_lite.config import get_config, get_settings
+from emotion_omni_lite.config import ConfigError, get_config, get_settings
 from emotion_omni_lite.cli import ensure_stages
 from emotion_omni_lite.evaluate import (EVAL_SIZES, EVAL_STAGES, IncompleteRun, check_run, eval_stages, evaluate_run,
                                         evaluate_text, run_figures)
@@ -47,6 +47,9 @@ def test_missing_run_is_named_not_a_traceback(tmp_path, capsys, monkeypatch):
     with pytest.raises(SystemExit) as ex: main(['eval', '--preset', 'smoke'])
     err = capsys.readouterr().err
     assert ex.value.code == 2 and 'nothing was evaluated' in err and 'Traceback' not in err
+    (tmp_path / 'afile').write_text('notes')                            # a file where the runs should be: said as such
+    with pytest.raises(ConfigError, match=rf"{re.escape(str(tmp_path / 'afile'))} is a file, not a folder, where the runs"):
+        check_run(cfg, get_settings(preset='smoke', data_dir=str(tmp_path / 'data'), out_dir=str(tmp_path / 'afile')))
 
 
 def _rec(kind, emo, tgt, style, omni_emo, speech=None):
