@@ -65,7 +65,8 @@ def check_run(cfg: OmniConfig, settings: Optional[Settings] = None, exclude: Seq
     lines = [f"cannot evaluate preset '{cfg.preset}': {len(missing)} run(s) missing, nothing was evaluated."]
     lines += [f"  - {r['name']} ({r['what']}): {r['state']} in {r['folder']}" for r in missing]
     lines.append(f"  `{train_command(need, cfg.preset, s)}` runs them (about {lite_minutes(need)} min on a 2-core CPU with "
-                 f"`lite`) and reuses what is finished.")
+                 f"`lite`) and reuses what is finished" + ("; a run of other settings ('other') is replaced: copy its folder "
+                 "first to keep it." if any(r['state'] == 'other' for r in missing) else "."))
     raise IncompleteRun('\n'.join(lines))
 
 # %% ../nbs/16_evaluate.ipynb #bd608cf0

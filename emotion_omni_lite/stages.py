@@ -314,6 +314,8 @@ def require_stage(name: str, cfg: OmniConfig, settings: Optional[Settings] = Non
         cmd += ' --force   (it reads your manifest and its files again; they are not touched)'
     if st.name == 'data' and state in ('other', 'damaged'):            # a dataset is never rebuilt over another unasked
         cmd += ' --force   (it deletes the dataset there first; EOL_DATA_DIR=<folder> builds elsewhere)'
+    elif state == 'other':                                             # a run's folder is replaced: said before it is
+        cmd += '   (it replaces the run of other settings there: copy that folder first to keep it)'
     changed = f". These changed:\n{describe_changes(check_sources(stage_folder(st.name, s))[1])}\n" if state == 'changed' else '. '
     raise StageMissing(
         f"stage '{st.name}' ({st.what}) {_WHY[state]} in {stage_folder(st.name, s)} for this config (preset "
@@ -350,6 +352,8 @@ def start_run(folder, cfg: OmniConfig, h: str, force: bool = False, data: Option
     folder = Path(folder)
     old = read_object(folder / 'config.json')
     if folder.exists() and (force or old.get('hash') != h or bool(data and old.get('data_build') not in (None, data))):
+        if old.get('hash') not in (None, h) and (folder / 'metrics.json').exists():   # said, not done silently
+            print(f"[{folder.name}] replacing the finished run in {folder}: it was trained with other settings", flush=True)
         shutil.rmtree(folder)                                          # its checkpoints too: nothing resumes from them
     folder.mkdir(parents=True, exist_ok=True)
     (folder / 'metrics.json').unlink(missing_ok=True)                   # not finished until it finishes again

@@ -41,6 +41,7 @@ def test_missing_run_is_named_not_a_traceback(tmp_path, capsys, monkeypatch):
     (stage_folder('stage1', s) / 'config.json').write_text(json.dumps({'hash': 'someoneelse'}))
     with pytest.raises(IncompleteRun, match='2 run') as e: check_run(cfg, s)
     assert 'stage1 (stage 1' in str(e.value) and 'other' in str(e.value)
+    assert "a run of other settings ('other') is replaced: copy its folder first to keep it" in str(e.value)   # said first
     # the console command prints the message and exits 2
     from emotion_omni_lite.cli import main
     monkeypatch.setenv('EOL_DATA_DIR', str(tmp_path / 'none' / 'data')); monkeypatch.setenv('EOL_OUT_DIR', str(tmp_path / 'none' / 'runs'))

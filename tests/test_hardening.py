@@ -407,6 +407,17 @@ def test_a_damaged_finished_run_is_not_counted_as_done(tmp_path, case):
     assert snapshot(tmp_path) == before
 
 
+def test_a_finished_run_of_other_settings_is_said_before_it_is_replaced(tmp_path, capsys):
+    "A setting changed since a stage finished: the command that trains it again says it replaces that run, and training says so when it does."
+    c, s, f = _finished_vocoder(tmp_path)
+    other = get_config('smoke', **{'vocoder.hidden': c.vocoder.hidden + 8})
+    with pytest.raises(StageMissing, match=r"(?s)another config.*replaces the run of other settings there: copy that folder first"):
+        require_stage('vocoder', other, s)
+    start_run(f, other, stage_hash('vocoder', other, s.seed))
+    assert f"replacing the finished run in {f}: it was trained with other settings" in capsys.readouterr().out
+    start_run(f, other, stage_hash('vocoder', other, s.seed), force=True)   # its own unfinished run: nothing to say
+    assert 'replacing' not in capsys.readouterr().out
+
 def test_a_damaged_cache_is_computed_again(tmp_path):
     save_cache({'x': torch.ones(3)}, tmp_path / 'c.pt')
     assert torch.equal(load_cache(tmp_path / 'c.pt')['x'], torch.ones(3))
