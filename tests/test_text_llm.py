@@ -88,7 +88,7 @@ def _toy_rows():
 
 
 def test_text_stage_trains_and_answers(tmp_path):
-    s = get_settings(preset='smoke', out_dir=str(tmp_path), data_dir=str(tmp_path), device='cpu')
+    s = get_settings(preset='smoke', out_dir=str(tmp_path / 'runs'), data_dir=str(tmp_path / 'data'), device='cpu')
     cfg = get_config('smoke', **{'stages.text.steps': 60, 'stages.text.lr': 1e-2, 'stages.text.log_every': 10,
                                  'stages.text.ckpt_every': 60})
     from emotion_omni_lite.stages import run_stage, stage_folder, stage_hash

@@ -120,7 +120,7 @@ def test_finished_runs_are_checked_and_one_process_trains_a_stage_at_a_time(tmp_
     import threading
     from emotion_omni_lite.config import get_config, get_settings, set_field
     from emotion_omni_lite.stages import STAGES, StageJob, StageLock, StageMissing, require_stage, run_stage, stage_folder, stage_hash, stage_state
-    s = get_settings(preset='smoke', out_dir=str(tmp_path), data_dir=str(tmp_path))
+    s = get_settings(preset='smoke', out_dir=str(tmp_path / 'runs'), data_dir=str(tmp_path / 'data'))
     c = set_field(get_config('smoke'), 'stages.vocoder.steps', 3)
     for u in STAGES['vocoder'].depends:                                    # pretend the dataset is built
         stage_folder(u, s).mkdir(parents=True, exist_ok=True)
