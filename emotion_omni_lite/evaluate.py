@@ -55,10 +55,11 @@ def run_status(cfg: OmniConfig, settings: Optional[Settings] = None) -> list:
 def check_run(cfg: OmniConfig, settings: Optional[Settings] = None, exclude: Sequence[str] = ()):
     "Raise `IncompleteRun` naming every missing stage (and the command that runs them) before anything is loaded; `exclude`: stages the caller is about to make."
     s = settings or get_settings(preset=cfg.preset)
-    for name, folder in (('out_dir (EOL_OUT_DIR)', Path(s.run_path)), ('data_dir (EOL_DATA_DIR)', Path(s.data_path))):
+    for what, name, folder in (('the runs', 'out_dir (EOL_OUT_DIR)', Path(s.run_path)),
+                               ('the dataset', 'data_dir (EOL_DATA_DIR)', Path(s.data_path))):
         if block := next((p for p in (folder, *folder.parents) if p.exists() and not p.is_dir()), None):   # not "all missing"
-            raise ConfigError(f"cannot evaluate preset '{cfg.preset}': {block} is a file, not a folder, where the runs are "
-                              f"looked for ({folder}): move it, or point {name} at the folder that holds them")
+            raise ConfigError(f"cannot evaluate preset '{cfg.preset}': {block} is a file, not a folder, where {what} "
+                              f"should be ({folder}): move it, or point {name} at the folder that holds {what}")
     missing = [r for r in run_status(cfg, s) if not r['ok'] and r['name'] not in exclude]
     if not missing: return
     need = stages_needed(eval_stages(cfg), cfg, s)

@@ -49,7 +49,7 @@ def test_missing_run_is_named_not_a_traceback(tmp_path, capsys, monkeypatch):
     err = capsys.readouterr().err
     assert ex.value.code == 2 and 'nothing was evaluated' in err and 'Traceback' not in err
     (tmp_path / 'afile').write_text('notes')                            # a file where the runs should be: said as such
-    with pytest.raises(ConfigError, match=rf"{re.escape(str(tmp_path / 'afile'))} is a file, not a folder, where the runs"):
+    with pytest.raises(ConfigError, match=rf"{re.escape(str(tmp_path / 'afile'))} is a file, not a folder, where the runs should be"):
         check_run(cfg, get_settings(preset='smoke', data_dir=str(tmp_path / 'data'), out_dir=str(tmp_path / 'afile')))
 
 
