@@ -45,7 +45,7 @@ class DownsampleAdapter(nn.Module):
 
 # %% ../nbs/10_adapter.ipynb #d6fa045f
 class SpeechAdapter(nn.Module):
-    "Semantic and emotion streams (50 Hz) → LLM input embeddings (10 Hz), combined by `concat` or `interleave`."
+    "Semantic and emotion streams (50 Hz) → LLM input embeddings: `concat` one per 100 ms, `interleave` two (one of each stream)."
     def __init__(self, d_sem: int, d_emo: int, d_llm: int, k: int = 5, hidden: int = 2048, mode: str = 'concat',
                  emotion_stream: bool = True):
         super().__init__()

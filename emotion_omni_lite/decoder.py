@@ -121,7 +121,7 @@ def _additive(mask: torch.Tensor, dtype) -> torch.Tensor:
     return torch.zeros(mask.shape, dtype=dtype, device=mask.device).masked_fill(~mask, torch.finfo(dtype).min)[:, None]
 
 class SpeechDecoder(nn.Module):
-    "2 causal pre-layers over fused reply states, then autoregressive layers over [BOS, r, EOS] ++ [SOS, units]."
+    "`pre_layers` causal layers over fused reply states, then autoregressive layers over [BOS, r, EOS] ++ [SOS, units]."
     def __init__(self, dcfg: SpeechDecoderConfig, n_units: int):
         super().__init__()
         self.cfg, self.n_units = dcfg, n_units

@@ -150,7 +150,7 @@ class Stage1Model(nn.Module):
         self.tcfg = cfg.stages.stage1                                # the loss weights
 
     def speech_embeds(self, batch):
-        "Encoder features [B, T50, d] → LLM embeddings [B, N10, d_llm] and their valid lengths [B]."
+        "Encoder features [B, T50, d] → LLM embeddings [B, N, d_llm] (N = T50/5, twice that when interleaved) and their valid lengths [B]."
         return self.adapter(batch['sem'].float(), batch['emo'].float() if 'emo' in batch else None, batch['n50'])
 
     def splice(self, batch, left_pad: bool = False):

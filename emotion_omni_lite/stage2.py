@@ -136,7 +136,7 @@ def _cache_name(cfg: OmniConfig, s: Settings) -> str:
     return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:12]
 
 @torch.no_grad()
-def heldout_unit_loss(model: Stage2Model, f: dict, idx: Sequence[int], streaming: bool, batch_size: int = 64) -> float:
+def heldout_unit_loss(model: Stage2Model, f: dict, idx: Sequence[int], streaming: bool, batch_size: int = 64) -> Optional[float]:
     "Unit cross-entropy per predicted token (units and end-of-utterance) on examples `idx`, with the predicted emotion vector and one mask kind; None without examples."
     if not len(idx): return None
     tot, n, dev = 0.0, 0, next(model.parameters()).device
