@@ -20,7 +20,7 @@ from plotly.subplots import make_subplots
 from IPython.display import display
 
 from .config import EMOTIONS
-from .audio import MIN_SAMPLES, MIN_SECONDS, SAMPLE_RATE, AudioError, check_speech, load_audio, log_mel, pitch_contour, resample
+from .audio import MIN_SAMPLES, MIN_SECONDS, SAMPLE_RATE, SILENCE_PEAK, AudioError, check_speech, load_audio, log_mel, pitch_contour, resample
 from .tts import EMOTION_PROSODY, QUERY_VOICES, SEMITONES_PER_PITCH, Prosody, apply_tilt, engine_of, espeak_clamps, get_tts, trim_silence
 from .cues import PROSODIC_FEATURES, change_rate, prosodic_features, shift_pitch
 from .config import get_config, get_settings
@@ -265,23 +265,29 @@ export default { render({ model, el }) {
     if (ctx) ctx.close();
     ctx = null; node = null; stream = null; chunks = [];
   }
+  let changed = 0;                      // when the button last changed state: a double click is one click
   async function stop() {
     if (!ctx) return;
-    const rate = ctx.sampleRate, most = Math.floor(model.get('max_seconds') * rate);
-    const x = new Float32Array(Math.min(most, chunks.reduce((a, c) => a + c.length, 0)));
-    let n = 0;                            // at most max_seconds: the timer fires a block or two late
-    for (const c of chunks) { if (n >= x.length) break; x.set(c.subarray(0, x.length - n), n); n += Math.min(c.length, x.length - n); }
-    release();
-    const to = model.get('rate'), text = base64(wav([resample(x, rate, to)], to)), size = model.get('piece_chars');
-    const parts = Math.max(1, Math.ceil(text.length / size));
-    const take = Date.now().toString(36) + Math.random().toString(36).slice(2, 8);   // unique, even after a reload
-    // in pieces: a channel that drops big messages (Colab's) passes each
-    for (let i = 0; i < parts; i++) model.send({ take, part: i, parts, wav_b64: text.slice(i * size, (i + 1) * size) });
-    button.textContent = '● record'; status.textContent = ` sent ${(n / rate).toFixed(1)} s (${Math.round(0.75 * text.length / 1000)} kB at ${to / 1000} kHz)`;
+    changed = Date.now();
+    try {
+      const rate = ctx.sampleRate, most = Math.floor(model.get('max_seconds') * rate);
+      const x = new Float32Array(Math.min(most, chunks.reduce((a, c) => a + c.length, 0)));
+      let n = 0;                            // at most max_seconds: the timer fires a block or two late
+      for (const c of chunks) { if (n >= x.length) break; x.set(c.subarray(0, x.length - n), n); n += Math.min(c.length, x.length - n); }
+      release();
+      const to = model.get('rate'), text = base64(wav([resample(x, rate, to)], to)), size = model.get('piece_chars');
+      const parts = Math.max(1, Math.ceil(text.length / size));
+      const take = Date.now().toString(36) + Math.random().toString(36).slice(2, 8);   // unique, even after a reload
+      // in pieces: a channel that drops big messages (Colab's) passes each
+      for (let i = 0; i < parts; i++) model.send({ take, part: i, parts, wav_b64: text.slice(i * size, (i + 1) * size) });
+      status.textContent = ` sent ${(n / rate).toFixed(1)} s (${Math.round(0.75 * text.length / 1000)} kB at ${to / 1000} kHz)`;
+    } catch (e) { release(); refuse(e, true); }
+    finally { button.textContent = '● record'; }
   }
-  function refuse(e) {
+  function refuse(e, allowed) {
     const why = String((e && (e.message || e.name)) || e);
-    const said = !window.isSecureContext ? 'the page is not served from https or localhost, where browsers allow a microphone'
+    const said = allowed ? 'the microphone was allowed, but the browser could not capture its sound (' + why + ')'
+               : !window.isSecureContext ? 'the page is not served from https or localhost, where browsers allow a microphone'
                : (e && e.name === 'NotAllowedError') ? 'the browser was not allowed to use it (' + why + ')'
                : (e && (e.name === 'NotFoundError' || e.name === 'OverconstrainedError')) ? 'no microphone was found (' + why + ')'
                : (e && (e.name === 'NotReadableError' || e.name === 'AbortError')) ? 'the microphone could not be started (' + why + ')'
@@ -290,12 +296,15 @@ export default { render({ model, el }) {
     model.set('error', said); model.save_changes();
   }
   button.onclick = async () => {
+    if (Date.now() - changed < 500) return;   // the second click of a double click: neither a new take nor an empty one
     if (ctx) return stop();
     if (starting) return;                 // the browser is still asking: one recording at a time
     starting = true; button.disabled = true;
+    let allowed = false;                  // past the browser's question: a failure now is not a refusal
     try {
       if (!navigator.mediaDevices) throw new Error('no microphone API on this page');
       stream = await navigator.mediaDevices.getUserMedia({ audio: true });
+      allowed = true;
       ctx = new AudioContext();
       if (ctx.state === 'suspended') await ctx.resume();   // a context made after a wait for permission may start paused
       node = ctx.createScriptProcessor(4096, 1, 1);
@@ -303,8 +312,8 @@ export default { render({ model, el }) {
       ctx.createMediaStreamSource(stream).connect(node); node.connect(ctx.destination);
       button.textContent = '■ stop'; status.textContent = ' recording… (speak one sentence)';
       timer = setTimeout(stop, 1000 * model.get('max_seconds'));
-    } catch (e) { release(); refuse(e); }
-    finally { starting = false; button.disabled = false; }
+    } catch (e) { release(); refuse(e, allowed); }
+    finally { starting = false; button.disabled = false; changed = Date.now(); }
   };
 }};
 """
@@ -336,7 +345,12 @@ def mic_advice(said: str) -> str:
                "privacy settings, then press ● record again")
     elif 'no microphone API' in said:                   # an embedded view (an app's web view, an iframe) without the API
         fix = 'open the notebook in a browser tab of its own, then press ● record again'
-    else: fix = "allow the microphone in the browser (the address bar's site settings) and press ● record again"
+    elif 'could not capture its sound' in said:         # allowed, then the page's audio processing failed
+        fix = 'press ● record again; if it fails again, open the notebook in another browser (Chrome or Firefox)'
+    elif 'was not allowed' in said:
+        fix = ("allow the microphone in the browser (the address bar's site settings) and press ● record again; an editor's "
+               "notebook view (VS Code's, say) may never allow it: open JupyterLab in a browser tab")
+    else: fix = 'press ● record again; if it fails again, open the notebook in another browser (Chrome or Firefox)'
     return f'No recording: {said}. To record, {fix}; or upload a file'
 
 def mic_recorder(max_seconds: float = 6.0, on_take: Optional[Callable] = None, on_error: Optional[Callable] = None):
@@ -509,6 +523,9 @@ class ProbePanel:
         if self.source.value == 'upload':
             if self.uploaded is None: raise AudioError('upload', 'no file uploaded or recorded yet', 'use the upload or ● record button')
             w = transform(self.uploaded, self.controls())
+            if float(w.abs().max()) < SILENCE_PEAK:                     # a quiet take turned down below hearing
+                raise AudioError(self.uploaded_label, f"is silent at loudness {self.loudness.value:+g} dB (its peak "
+                                 f"{float(self.uploaded.abs().max()):.1e} before the slider)", "raise 'loudness (dB)'")
             if len(w) < MIN_SAMPLES:                                    # sped up below what counts as speech
                 raise AudioError(self.uploaded_label, f"is {len(w) / SAMPLE_RATE * 1000:.0f} ms long at rate ×{self.rate.value:g}; "
                                  f"speech needs at least {MIN_SECONDS * 1000:.0f} ms", "lower 'rate (×)', or upload a longer clip")
@@ -518,6 +535,7 @@ class ProbePanel:
     def update(self):
         "Recompute everything for the current controls; errors become a message in the panel."
         t = {}; t0 = time.perf_counter()
+        self.timing.value = _html('computing…', 'note')                 # on a CPU the trained model takes seconds
         upload = self.source.value == 'upload'
         for w in (self.range, self.sentence, self.voice, self.emotion): w.disabled = upload   # an upload has its own words and voice
         if not upload and self.uploaded is not None:
@@ -541,7 +559,13 @@ class ProbePanel:
             self.timing.value = _html('not updated', 'note')
             return
         self.wave, self.probs, self.reply, self.reply_wave = wave, np.asarray(probs), reply, reply_wave
-        self._draw(view); t['draw'] = time.perf_counter() - t0 - sum(t.values())
+        try: self._draw(view)
+        except Exception as e:                                          # computed, but not (all) drawn: said, not hidden
+            self.message.value = _html(f'drawing the result failed ({type(e).__name__}: {e}): some charts may still show '
+                                       f'{self.shown or "nothing yet"}; move a slider to draw again', 'error')
+            self.timing.value = _html('not updated', 'note'); self.shown = None
+            return
+        t['draw'] = time.perf_counter() - t0 - sum(t.values())
         self.shown = what
         self.seconds = {k: round(v, 3) for k, v in t.items()} | {'total': round(time.perf_counter() - t0, 3)}
         note = '' if upload else clamp_note(self.voice.value, self.emotion.value, self.controls())   # a slider gone flat
@@ -620,7 +644,7 @@ class EmotionComparator:
             players = [W.VBox([W.HTML(f'<b>{r["emotion"]}</b>'), player(r['wave'], SAMPLE_RATE)] +
                               ([W.HTML('reply'), player(*r['reply_wave'])] if r['reply_wave'] is not None else [])) for r in rows]
         except Exception as ex:
-            kept = f' — the table below is still that of {self.shown}' if self.rows else ''
+            kept = f' — the table, the heatmap and the players below are still those of {self.shown}' if self.rows else ''
             self.message.value = _html(f'{type(ex).__name__}: {ex}{kept}', 'error'); return
         finally: self.button.disabled = False
         self.rows, self.shown, self.message.value = rows, what, _html(f'spoken and heard: {what}', 'note')
@@ -681,15 +705,21 @@ class EmotionMorph:
             self.message.value = _html('The morph slides between the reply emotion vectors of two reply emotions: these parts '
                                        f'hold {len(self.parts.prototypes)} (kit_parts gives the trained run\'s).', 'note'); return
         if self.reply is None: return
-        try:
-            self.vec = morph_vector(self.parts.prototypes, self.a.value, self.b.value, self.alpha.value)
-            w, sr = self.parts.speak(self.reply, self.vec)
+        try:                                                            # everything shown is computed before any of it is
+            vec = morph_vector(self.parts.prototypes, self.a.value, self.b.value, self.alpha.value)
+            w, sr = self.parts.speak(self.reply, vec)
+            w = np.asarray(w, np.float32)
+            if len(w) < MIN_SAMPLES * sr / SAMPLE_RATE:                 # the decoder ended at once: nothing to hear
+                raise AudioError('the spoken reply', f'is {len(w) / sr * 1000:.0f} ms long at α = {self.alpha.value:g} (the '
+                                 'speech decoder stopped almost at once)', 'move α, or pick another sentence or voice')
+            w16 = resample(torch.from_numpy(w), sr, SAMPLE_RATE)        # [T at 16 kHz]
+            audio, spec = wav_bytes(w, sr), _spectrogram_data(w16)
         except Exception as e:                                          # this reply's speech failed: no older one stays
-            self._silence(); self.message.value = _html(f'{type(e).__name__}: {e}', 'error'); return
-        self.wave, self.message.value = (w, sr), ''
-        w16 = resample(torch.as_tensor(np.asarray(w, np.float32)), sr, SAMPLE_RATE)   # [T at 16 kHz]
-        self.audio.value = wav_bytes(w, sr)
-        _show_spectrogram(self.spec, w16)
+            self._silence(); self.message.value = _html(str(e) if isinstance(e, AudioError) else f'{type(e).__name__}: {e}', 'error')
+            return
+        self.vec, self.wave, self.message.value = vec, (w, sr), ''
+        self.audio.value = audio
+        _show_spectrogram(self.spec, data=spec)
         try:                                                             # does the encoder hear the change too?
             p, _ = self.parts.hear(w16)
             self.heard.value = 'the emotion encoder hears the reply as ' + ', '.join(

@@ -29,6 +29,14 @@ pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason=f'{CHROMIUM} is mi
 READ_BARS = """() => { const gs = document.querySelectorAll('.eol-probe-panel .eol-emotion-bars .js-plotly-plot');
   const g = gs[gs.length - 1]; return g && g.data && g.data.length ? Array.from(g.data[0].y) : null; }"""
 ERRORS = "() => Array.from(document.querySelectorAll('[data-mime-type=\"application/vnd.jupyter.error\"]')).map(e => e.innerText.slice(0, 800))"
+
+
+def kernel_tracebacks(log, since: int) -> str:
+    "What the kernel logged as a traceback after `since` characters of the server's log: a widget callback's error (an observer, a click, a message) is never a cell's output, it goes there."
+    text = Path(log).read_text(errors='replace')[since:]
+    return text[text.index('Traceback'):][:3000] if 'Traceback' in text else ""
+
+
 # JupyterLab settings for a quiet test: no news pop-up over the page
 QUIET = {'@jupyterlab/apputils-extension/notification.jupyterlab-settings': {'fetchNews': 'false', 'checkForUpdates': False}}
 
@@ -118,6 +126,7 @@ def test_widgets_notebook_in_jupyterlab(lab, spoken_wav):
             page.wait_for_function('() => window.eolRan === true', timeout=left(), polling=500)  # every cell has run
             errors = page.evaluate(ERRORS)
             assert not errors, f'cells failed in the browser: {errors}'
+            since = len(Path(lab['log']).read_text(errors='replace'))      # from here on, a kernel traceback is a widget's
             n_panels = sum('ProbePanel(' in ''.join(c['source']) for c in json.loads(NOTEBOOK.read_text())['cells']
                            if c['cell_type'] == 'code')
             assert n_panels >= 1, f'no ProbePanel( cell in {NOTEBOOK}: the wait below would pass with no panel'
@@ -138,7 +147,7 @@ def test_widgets_notebook_in_jupyterlab(lab, spoken_wav):
                 panel.locator('.widget-upload').click(timeout=STEP_MS)
             chooser.value.set_files(files=[{'name': 'notes.txt', 'mimeType': 'text/plain', 'buffer': b'this is not audio'}])
             panel.get_by_text('cannot be decoded').wait_for(timeout=STEP_MS)   # the reason, next to the upload button
-            assert not page.evaluate(ERRORS)
+            assert not page.evaluate(ERRORS) and not kernel_tracebacks(lab['log'], since), kernel_tracebacks(lab['log'], since)
             # the record button: the browser's (fake) microphone → the kernel, through the upload's checks → the chart
             record = panel.locator('.eol-mic-button')
             record.click(timeout=STEP_MS)
@@ -152,7 +161,7 @@ def test_widgets_notebook_in_jupyterlab(lab, spoken_wav):
             page.wait_for_function(f'(b) => {{ const r = ({READ_BARS})(); return r && JSON.stringify(r) !== JSON.stringify(b); }}',
                                    arg=after, timeout=STEP_MS, polling=250)
             heard = page.evaluate(READ_BARS)
-            assert not page.evaluate(ERRORS)
+            assert not page.evaluate(ERRORS) and not kernel_tracebacks(lab['log'], since), kernel_tracebacks(lab['log'], since)
             page.evaluate("() => window.jupyterapp.commands.execute('application:toggle-left-area')")
             page.wait_for_timeout(1000)                                   # let plotly finish its transition
             panel.scroll_into_view_if_needed(timeout=STEP_MS)

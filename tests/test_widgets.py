@@ -69,11 +69,14 @@ def test_every_slider_updates_the_panel(panel):
     assert panel.message.value == '', panel.message.value
     assert '<b>neutral</b>' in panel.reply_emotion.value, panel.reply_emotion.value  # the neutral default query
     for slider, value in ((panel.pitch, 5.0), (panel.range, 40.0), (panel.rate, 1.5), (panel.loudness, -10.0)):
-        before = dict(bars=list(panel.bars.fig.data[0].y), spec=np.asarray(panel.spec.fig.data[0].z).shape,
+        before = dict(bars=list(panel.bars.fig.data[0].y), spec=np.array(panel.spec.fig.data[0].z),
                       audio=panel.query_audio.value, wave=panel.wave)
         slider.value = value
         assert panel.message.value == '', panel.message.value
         assert panel.query_audio.value != before['audio'], slider.description
+        assert list(panel.bars.fig.data[0].y) != before['bars'], slider.description     # what the encoder hears moved
+        spec = np.array(panel.spec.fig.data[0].z)
+        assert spec.shape != before['spec'].shape or not np.allclose(spec, before['spec']), slider.description
         assert not torch.equal(panel.wave, before['wave']), slider.description
     # pitch up moves the bars and the spectrogram's pitch contour
     panel.pitch.value, panel.loudness.value, panel.rate.value, panel.range.value = 0.0, 0.0, 1.0, 0.0
@@ -289,6 +292,13 @@ def test_a_failure_keeps_the_previous_result_and_says_so():
         assert seen() == before and p.timing.value.endswith('not updated</span>'), fail   # nothing half-drawn
     state['fail'] = 'markup'; p.pitch.value += 2
     assert p.message.value == '' and '&lt;b&gt;bold&lt;/b&gt; &amp; more' in p.reply_text.value and seen() != before
+    state['fail'] = None; draw = p._draw                                 # computed, then the drawing itself fails:
+    def broken(view): p.bars.fig.data[0].y = view['probs']; raise RuntimeError('the plot went away')
+    p._draw = broken; p.pitch.value = -2.0                               # said, never a traceback (pitch is at its top, 6)
+    assert 'drawing the result failed (RuntimeError: the plot went away)' in p.message.value, p.message.value
+    assert 'move a slider to draw again' in p.message.value and p.timing.value.endswith('not updated</span>')
+    p._draw = draw; p.pitch.value = -4.0                                 # and the next move draws it all
+    assert p.message.value == '' and 'updated in' in p.timing.value
 
 
 def test_an_upload_says_what_the_panel_uses(panel):
@@ -392,7 +402,7 @@ def test_a_comparison_that_fails_keeps_the_last_table_and_says_whose():
     c = EmotionComparator(replace(parts, answer=answer), live=True); c.compare()
     table, first = c.table.value, c.sentence.value
     state['fail'] = True; c.sentence.value = c.sentence.options[1]; c.compare()
-    assert 'RuntimeError: the model is tired' in c.message.value and f'still that of &quot;{first}&quot;' in c.message.value
+    assert 'RuntimeError: the model is tired' in c.message.value and f'still those of &quot;{first}&quot;' in c.message.value
     assert c.table.value == table and not c.button.disabled                 # the button is back for the next try
 
 
@@ -414,6 +424,32 @@ def test_a_morph_whose_new_reply_fails_speaks_no_old_one():
     assert m.wave is None and m.heard.value == '' and len(m.spec.fig.data[1].y) == 0   # nothing of the old reply's speech
     m.alpha.value = 1.0                                                    # nothing to speak: the error stays
     assert m.audio.value == b'' and 'the model is tired' in m.message.value
+
+
+def test_a_morph_whose_decoder_stops_at_once_says_so_and_shows_no_old_speech():
+    "Speech of a few samples (the decoder ended at once) is refused with its fix; the last α's audio and chart do not stay."
+    protos = {'neutral': np.eye(4)[0], 'happy': np.eye(4)[3]}
+    state = {'empty': False}
+    def speak(reply, vec): return (np.zeros(0, np.float32), 24000) if state['empty'] else tone_speak(reply, vec)
+    m = EmotionMorph(replace(cue_parts(), speak=speak, prototypes=protos), live=True)
+    assert m.audio.value and m.message.value == ''
+    state['empty'] = True; m.alpha.value = 0.5
+    assert 'the spoken reply: is 0 ms long at α = 0.5' in m.message.value and 'move α' in m.message.value, m.message.value
+    assert m.audio.value == b'' and m.wave is None and m.heard.value == '' and len(m.spec.fig.data[1].y) == 0
+    state['empty'] = False; m.alpha.value = 1.0
+    assert m.audio.value and m.message.value == '' and 'hears the reply as' in m.heard.value
+
+
+def test_a_quiet_upload_turned_down_to_silence_names_the_slider(panel):
+    "An upload accepted as very quiet, then turned down by the loudness slider below silence: the fix is the slider, not a new take."
+    t = np.arange(24000) / 16000
+    browser_upload(panel, 'whisper.wav', wav_file(4e-4 * np.sin(2 * np.pi * 180 * t) * (1 + 0.5 * np.sin(2 * np.pi * 3 * t))))
+    assert 'whisper.wav' in panel.upload_status.value and panel.source.value == 'upload', panel.upload_status.value
+    panel.loudness.value = -20.0
+    assert "whisper.wav: is silent at loudness -20 dB" in panel.message.value and "raise &#x27;loudness (dB)&#x27;" in panel.message.value, panel.message.value
+    panel.loudness.value = 0.0
+    assert 'is silent' not in panel.message.value
+    panel.source.value = 'sentence'
 
 
 def test_a_slider_espeak_cannot_follow_says_so(panel):
@@ -468,7 +504,8 @@ def test_a_refused_recording_names_the_fix_for_its_cause():
               ('no microphone was found (Requested device not found)', 'connect a microphone'),
               ('the browser was not allowed to use it (Permission denied)', 'site settings'),
               ('the microphone could not be started (Could not start audio source)', 'privacy settings'),
-              ('no microphone API on this page', 'a browser tab of its own'))
+              ('no microphone API on this page', 'a browser tab of its own'),
+              ('the microphone was allowed, but the browser could not capture its sound (NotSupportedError)', 'another browser'))
     for said, fix in causes:
         assert said.split(' (')[0] in MIC_ESM                            # what the page sends
         advice = mic_advice(said)
