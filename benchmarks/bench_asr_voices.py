@@ -1,7 +1,8 @@
 """ASR CER per held-out voice, per seed: which new voices the lite ASR stand-in hears worst.
 
 Reads finished runs (seed 0: the kit's own `data/` and `runs/`; other seeds under `--root`, as `bench_seeds.py`
-trains them) and transcribes every held-out-voice query.
+trains them) and transcribes every held-out voice's queries of known sentences (split `test_voice`: the report's
+`cer_test_voice`; their queries of held-out sentences, split `test_both`, belong to the held-out-sentence figure).
 
     .venv/bin/python benchmarks/bench_asr_voices.py [--seeds 0 1 2] [--root runs/seeds]
 """

@@ -17,11 +17,18 @@ def main():
     ap.add_argument('--keep', default=None, help='a data folder to build in and keep: the build goes to <keep>/<preset> '
                     '(default: a temporary folder, deleted); never the one settings.ini names, whose dataset it would reuse')
     a = ap.parse_args()
-    job_data = Path(get_settings(preset=a.preset).data_dir).resolve()
+    job = get_settings(preset=a.preset)
+    job_data, job_runs = Path(job.data_dir).resolve(), Path(job.out_dir).resolve()
     keep = Path(a.keep).expanduser().resolve() if a.keep else None     # where the build goes: the folder checked here
     if keep is not None and (keep == job_data or job_data in keep.parents):
         ap.error(f"--keep {a.keep}: the main job's data folder, or inside it (its dataset would be reused, or a build nested "
                  "in it): name a folder outside it")
+    if keep is not None and (keep == job_runs or job_runs in keep.parents):
+        ap.error(f"--keep {a.keep}: the main job's runs folder, or inside it (a dataset would land among its runs): "
+                 "name a folder outside it")
+    if keep is not None and (keep / a.preset).exists() and any((keep / a.preset).iterdir()):
+        ap.error(f"--keep {a.keep}: {keep / a.preset} holds a build already, which would be reused and its old time printed "
+                 "as if measured now: name a new folder, or delete that one")
     over = {'data.workers': a.workers} if a.workers else {}
     cfg = get_config(a.preset, **over)
     root = str(keep) if keep else tempfile.mkdtemp(prefix='bench_data_')

@@ -46,8 +46,10 @@ def phases(stamped) -> tuple:
         elif in_summary and (m := re.match(r'^  (\S+)\s+(\d+) → +(\d+) s', line)):
             tasks.append((m.group(1), float(m.group(2)), float(m.group(3))))
         elif line.startswith('== quality guards'): t_quality, in_summary = t, False
+    if t_run is None: raise SystemExit("bench_main: the job never said 'emotion_omni_lite main job:', so `eol run` did not start; "
+                                       "read its output above")
     rows = [('install (scripts/setup.sh)', 0.0, t_run)] + [(n, t_run + a, t_run + b) for n, a, b in tasks]
-    rows.append(('quality checks (pytest -m slow)', t_quality, end))
+    if t_quality is not None: rows.append(('quality checks (pytest -m slow)', t_quality, end))   # a whole lite run only
     return rows, end
 
 

@@ -120,4 +120,6 @@ def main():
 
 
 if __name__ == '__main__':
-    main()
+    import os
+    from emotion_omni_lite.cli import run_script
+    run_script(main, 'benchmarks/' + os.path.basename(__file__))   # the kit's errors said as eol says them

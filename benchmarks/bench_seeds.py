@@ -36,9 +36,12 @@ def folders(seed: int, root: Path) -> dict:
 
 def train(seed: int, root: Path):
     env = {**os.environ, 'EOL_SEED': str(seed), 'EOL_PRESET': 'lite', **folders(seed, root)}
+    eol = ROOT / '.venv' / 'bin' / 'eol'
+    if not eol.exists(): sys.exit(f"{eol} is missing: install the kit first (bash scripts/setup.sh run)")
     t0 = time.time()
-    r = subprocess.run([str(ROOT / '.venv' / 'bin' / 'eol'), 'run', '--preset', 'lite'], env=env,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    r = subprocess.run([str(eol), 'run', '--preset', 'lite'], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    for line in r.stdout.splitlines():                                # its output stays out of the table, but a finished
+        if 'replacing the finished run' in line: print(f"seed {seed}: {line.strip()}", flush=True)   # run replaced is said
     if r.returncode: sys.exit(f"seed {seed}: the main job failed:\n{r.stderr.strip()[-2000:]}")
     return time.time() - t0
 

@@ -2,6 +2,9 @@
 peak memory, and the time of a whole `lite` stage 1 training (limit: 3 minutes on a 2-core CPU).
 
     .venv/bin/python benchmarks/bench_stage1.py [--preset lite] [--steps 20] [--threads 2] [--full-train]
+
+It reads the runs settings.ini names: the dataset, the ASR, the emotion encoder and the text LLM. Those it lacks it
+trains there first, as `eol run` would, saying which and for about how long (about 9 minutes on `lite` when all are missing).
 """
 import argparse, os, resource, time
 from functools import partial

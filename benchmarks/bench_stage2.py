@@ -22,16 +22,21 @@ def main(n: int = 12, threads: int = 2):
     res = {}
     for streaming in (True, False):
         rs = [omni.respond(audio_path(r, s, 'query'), streaming) for r in rows]
-        med = lambda k: statistics.median(x['timings'][k] for x in rs)
+        def med(k):                                                     # a reply that says nothing has no first audio
+            v = [x['timings'][k] for x in rs if x['timings'][k] is not None]
+            return statistics.median(v) if v else None
         secs = sum(x['audio_seconds'] for x in rs)
+        if not secs: raise SystemExit(f"bench_stage2: none of the {len(rs)} replies has speech, so there is no real-time "
+                                      f"factor to measure: is stage 2 trained (eol run --stages stage2)?")
         res['streaming' if streaming else 'full'] = {
             'first_text_token_ms': med('first_text_token_ms'), 'first_audio_ms': med('first_audio_ms'),
             'text_done_ms': med('text_done_ms'), 'total_ms': med('total_ms'),
             'rtf': round(sum(x['timings']['total_ms'] for x in rs) / 1000 / secs, 3), 'audio_seconds_mean': round(secs / len(rs), 2)}
     print(f"stage 2 respond on {s.preset}, {n} held-out queries, {threads} threads (medians):")
+    ms = lambda v: '     -' if v is None else f"{v:6.1f}"
     for k, v in res.items():
-        print(f"  {k:9s} first text token {v['first_text_token_ms']:6.1f} ms | first audio {v['first_audio_ms']:6.1f} ms | "
-              f"text done {v['text_done_ms']:6.1f} ms | total {v['total_ms']:6.1f} ms | RTF {v['rtf']:.3f} "
+        print(f"  {k:9s} first text token {ms(v['first_text_token_ms'])} ms | first audio {ms(v['first_audio_ms'])} ms | "
+              f"text done {ms(v['text_done_ms'])} ms | total {ms(v['total_ms'])} ms | RTF {v['rtf']:.3f} "
               f"(mean reply {v['audio_seconds_mean']} s)")
     print(json.dumps(res))
     return res
@@ -55,6 +60,7 @@ if __name__ == '__main__':
     ap.add_argument('--threads', type=int, default=2, help='torch threads')
     ap.add_argument('--figures', action='store_true', help='also the speech figures, with AdaLN and without')
     a = ap.parse_args()
+    if a.n_queries < 1: ap.error(f"n_queries {a.n_queries}: time at least one query")
     def both():
         main(a.n_queries, a.threads)
         if a.figures: figures()

@@ -16,9 +16,27 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / 'tests'))                     # the rehearsal's checkpoint and dialogue writers
 
 
+def writers():
+    "The rehearsal's checkpoint and dialogue writers (they live with its test, which needs pytest: the kit's `[check]` extra)."
+    try: import test_full_rehearsal
+    except ModuleNotFoundError as e:
+        raise SystemExit(f"rehearse_gpu: {e.name} is not installed; the rehearsal's writers live in tests/ and need the "
+                         f"kit's test tools: pip install -e '.[check]' (or bash scripts/setup.sh run)") from None
+    return test_full_rehearsal
+
+
+def check_prepared(d: Path):
+    "`run` needs a folder `prepare` made, not yet rehearsed: a finished run there would pass the checkpoint checks on old files."
+    if not (d / 'dialogues.jsonl').is_file() or not (d / 'whisper').is_dir():
+        raise SystemExit(f"{d} was not made by `prepare`: run `python benchmarks/rehearse_gpu.py prepare NEW_FOLDER` first, then `run NEW_FOLDER`")
+    done = [x.name for x in (d / 'runs', d / 'runs_fsdp') if x.exists()]
+    if done: raise SystemExit(f"{d} was rehearsed already ({' and '.join(done)} there): its checks would read the old run's "
+                              f"files; prepare a new folder (or delete {' and '.join(done)} in it) and run again")
+
+
 def prepare(d: Path):
     "Tiny checkpoints in the formats `full` loads, and spoken dialogues with their reply tokens (as tests/test_full_rehearsal.py)."
-    from test_full_rehearsal import write_checkpoints, write_dialogues
+    write_checkpoints, write_dialogues = writers().write_checkpoints, writers().write_dialogues
     d.mkdir(parents=True, exist_ok=True)
     if any(d.iterdir()): raise SystemExit(f"{d} is not empty: give a new folder")
     write_checkpoints(d); write_dialogues(d)
@@ -65,7 +83,7 @@ def tail(p, n=1500) -> str: return p.log.read_text()[-n:].replace('\n', ' | ')
 
 def run(d: Path, gpus: int, device: str = 'cuda') -> Checks:
     import torch
-    from test_full_rehearsal import standin_token2wav, write_settings
+    standin_token2wav, write_settings = writers().standin_token2wav, writers().write_settings
     ok = Checks()
     if device == 'cuda': ok('CUDA', torch.cuda.is_available(), f"{torch.cuda.device_count()} × {torch.cuda.get_device_name() if torch.cuda.is_available() else '-'}, "
        f"torch {torch.__version__}")
@@ -147,6 +165,7 @@ def main():
     ap.add_argument('--json', type=Path)
     a = ap.parse_args()
     if a.what == 'prepare': return prepare(a.folder)
+    check_prepared(a.folder)
     signal.signal(signal.SIGTERM, stop_launches)                     # a time limit stops the launches too, not this alone
     res = run(a.folder.resolve(), a.gpus, a.device)
     if a.json: a.json.write_text(json.dumps(res.rows, indent=1))

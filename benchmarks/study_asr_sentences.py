@@ -48,6 +48,9 @@ def main():
     if out is not None and (out == job_out or any(d == out or d in out.parents for d in (job_run, job_data))):
         ap.error(f"--out {a.out}: the main job's runs and data live there, and a run of other settings would replace its "
                  "ASR: keep the study elsewhere, e.g. --out studies/asr")
+    if out is not None and (out / 'lite' / 'asr' / 'metrics.json').exists():
+        ap.error(f"--out {a.out}: it holds a finished ASR run ({out / 'lite' / 'asr'}), which a study of other settings would "
+                 "replace and one of the same would reuse without timing it: give each study a folder of its own")
     changes = {}
     for item in a.set:
         key, eq, value = item.partition('=')

@@ -40,7 +40,9 @@ def train_quietly(names, cfg, s):
     "Train what `names` lack, saying first which runs and about how long; their own output is kept out of the table."
     if need := stages_needed(names, cfg, s):
         print(f"  training {', '.join(need)} (about {lite_minutes(need)} min on a 2-core CPU) ...", flush=True)
-    with contextlib.redirect_stdout(io.StringIO()): ensure_stages(names, cfg, s)
+    with contextlib.redirect_stdout(out := io.StringIO()): ensure_stages(names, cfg, s)
+    for line in out.getvalue().splitlines():                          # but a finished run replaced is said
+        if 'replacing the finished run' in line: print(' ', line.strip(), flush=True)
 
 
 def encoder_rows(s) -> None:

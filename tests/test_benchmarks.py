@@ -59,6 +59,10 @@ def test_the_gpu_checks_run_their_cpu_parts(tmp_path):
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     checks = {c['check']: c['ok'] for c in json.loads((tmp_path / 'r.json').read_text())}
     assert all(checks.values()) and len(checks) == 4, checks
+    r = run(str(root / 'benchmarks' / 'rehearse_gpu.py'), 'run', str(tmp_path / 'r'), '--device', 'cpu')   # its checks would read this run
+    assert r.returncode != 0 and 'rehearsed already (runs there)' in r.stderr, r.stdout[-2000:] + r.stderr[-2000:]
+    r = run(str(root / 'benchmarks' / 'rehearse_gpu.py'), 'run', str(tmp_path), '--device', 'cpu')
+    assert r.returncode != 0 and 'was not made by `prepare`' in r.stderr, r.stderr[-2000:]
     r = run(str(root / 'benchmarks' / 'bench_memory_gpu.py'), '--preset', 'smoke', '--device', 'cpu', '--batches', '2',
             '--json', str(tmp_path / 'm.json'))
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
@@ -100,3 +104,33 @@ def test_the_sources_benchmark_checks_its_files():
     r = subprocess.run([sys.executable, str(script), '--files', '1500'], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr[-2000:]
     assert r.stdout.startswith('1,500 files: recorded in ') and 'checked in ' in r.stdout and 'sources.json' in r.stdout, r.stdout
+
+
+def test_the_main_job_timer_reads_a_run_without_its_quality_checks():
+    "bench_main's table from the job's own lines: the quality row only when the guards ran (a smoke run once ended in a TypeError after the whole job)."
+    import bench_main
+    lines = ['[setup] ...', 'emotion_omni_lite main job: preset smoke', 'produced (seconds since the job began)',
+             '  data          0 →    5 s', '  asr           5 →   20 s', '--guards: a whole lite run only; this run goes without them']
+    stamped = [(float(i), l) for i, l in enumerate(lines)] + [(10.0, None)]
+    rows, total = bench_main.phases(iter(stamped))
+    assert [r[0] for r in rows] == ['install (scripts/setup.sh)', 'data', 'asr'] and total == 10.0
+    assert rows[2][1:] == (1.0 + 5, 1.0 + 20)
+    rows, _ = bench_main.phases(iter(stamped[:-1] + [(8.0, '== quality guards (pytest -m slow)'), (10.0, None)]))
+    assert rows[-1] == ('quality checks (pytest -m slow)', 8.0, 10.0)
+    with pytest.raises(SystemExit, match='did not start'): bench_main.phases(iter([(0.0, '[setup] failed'), (1.0, None)]))
+
+
+def test_the_data_benchmark_times_only_a_new_build(tmp_path):
+    "bench_data --keep refuses a folder holding a build (it would be reused and its old time printed as measured) and the runs folder."
+    import os, subprocess
+    root = Path(__file__).parents[1]
+    (tmp_path / 'kept' / 'smoke').mkdir(parents=True); (tmp_path / 'kept' / 'smoke' / 'build.json').write_text('{}')
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith('EOL_')}, 'OMP_NUM_THREADS': '1',
+           'EOL_DATA_DIR': str(tmp_path / 'data'), 'EOL_OUT_DIR': str(tmp_path / 'runs')}
+    run = lambda keep: subprocess.run([sys.executable, str(root / 'benchmarks' / 'bench_data.py'), '--preset', 'smoke', '--keep', keep],
+                                      env=env, capture_output=True, text=True, timeout=300)
+    r = run(str(tmp_path / 'kept'))
+    assert r.returncode == 2 and 'holds a build already' in r.stderr, r.stderr[-2000:]
+    r = run(str(tmp_path / 'runs' / 'x'))
+    assert r.returncode == 2 and "the main job's runs folder" in r.stderr, r.stderr[-2000:]
+    assert not (tmp_path / 'runs').exists()
