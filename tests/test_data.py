@@ -156,7 +156,7 @@ def test_bring_your_own_folder(tmp_path):
     assert set(reasons) == {4, 5, 6, 7, 8}
     assert 'broken.wav' in reasons[4] and 'cannot be decoded' in reasons[4]
     assert 'silent' in reasons[5] and 'bored' in reasons[6] and 'not found' in reasons[7] and 'empty text' in reasons[8]
-    with pytest.raises(FileNotFoundError): load_folder(tmp_path, 'nope.csv')
+    with pytest.raises(FileNotFoundError, match='nope.csv not found: put a CSV with columns path,text,emotion'): load_folder(tmp_path, 'nope.csv')
 
 
 def test_measured_prosody_differs(smoke):

@@ -239,7 +239,7 @@ def test_the_callers_own_numbers_are_checked(tmp_path):
 
 
 def test_a_three_dimensional_array_is_refused():
-    with pytest.raises(AudioError, match='expected'): load_audio(np.ones((2, 2, 100), np.float32))
+    with pytest.raises(AudioError, match=r'has shape \(2, 2, 100\).*pass a 1-D or 2-D array'): load_audio(np.ones((2, 2, 100), np.float32))
 
 
 def test_doubtful_but_usable_speech_warns():
@@ -279,8 +279,8 @@ def test_sizes_that_must_match_change_together():
 
 
 @pytest.mark.parametrize('text,message', [('seed = -1', 'seed must be 0 or more'), ('seed = 1.5', 'seed must be an integer'),
-                                          ('device = tpu', 'device'), ('preset = huge', 'preset'),
-                                          ('offline = maybe', 'offline must be true or false'), ('colour = blue', 'colour')])
+                                          ('device = tpu', 'use auto, cpu, cuda or mps'), ('preset = huge', 'use one of full, lite, smoke'),
+                                          ('offline = maybe', 'offline must be true or false'), ('colour = blue', r"unknown setting\(s\) \['colour'\]; known: preset")])
 def test_bad_settings_are_named(tmp_path, monkeypatch, text, message):
     for k in ('EOL_PRESET', 'EOL_SEED', 'EOL_DEVICE', 'EOL_OFFLINE'): monkeypatch.delenv(k, raising=False)
     ini = tmp_path / 'settings.ini'; ini.write_text(f'[emotion_omni_lite]\n{text}\n')
@@ -347,7 +347,7 @@ CHECKPOINT_DAMAGE = {
     'a weight file without its checksum': (lambda d: (d / 'state.json').write_text(json.dumps(
         {**json.loads((d / 'state.json').read_text()), 'sha256': {}})), 'does not name its weight files'),
     'crafted RNG state': (lambda d: (d / 'state.json').write_text(json.dumps(
-        {**json.loads((d / 'state.json').read_text()), 'rng': {'python': "__import__('os').system('touch HACKED')"}})),
+        {**json.loads((d / 'state.json').read_text()), 'rng': {'python': f"__import__('os').system('touch {d.parent}/HACKED')"}})),
         'does not fit this model or is damaged'),
 }
 
@@ -362,7 +362,7 @@ def test_a_damaged_checkpoint_is_refused_with_the_fix(tmp_path, case):
     opt = torch.optim.AdamW(m.parameters()); sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 1.0)
     with pytest.raises(CheckpointError, match=message) as e: load_checkpoint(tmp_path, m, opt, sched)
     assert str(d) in str(e.value) and 'to train this stage from its start' in str(e.value)
-    assert snapshot(tmp_path) == before and not Path('HACKED').exists()
+    assert snapshot(tmp_path) == before and not (tmp_path / 'HACKED').exists()   # the payload would write it there
     if case != 'crafted RNG state': assert torch.equal(m.weight, w0)     # nothing half-loaded before the refusal
 
 
@@ -484,10 +484,10 @@ def test_a_sharded_cache_holds_one_shard_while_built_and_reads_back_every_item(t
 
 def test_a_cache_that_would_run_code_is_not_unpickled(tmp_path):
     class Boom:
-        def __reduce__(self): return (os.system, ('touch HACKED',))
+        def __reduce__(self): return (os.system, (f'touch {tmp_path}/HACKED',))   # in the test's folder, never the checkout
     torch.save({'x': Boom()}, tmp_path / 'evil.pt')
     with pytest.warns(UserWarning, match='damaged'): assert load_cache(tmp_path / 'evil.pt') is None
-    assert not Path('HACKED').exists()
+    assert not (tmp_path / 'HACKED').exists()
 
 
 def test_a_failed_write_leaves_nothing_behind(tmp_path, monkeypatch):
@@ -1130,3 +1130,22 @@ def test_the_kits_own_datasets_record_no_sources(tmp_path):
     assert _features_name(cfg, s) == f"v2_{stage_hash('asr', cfg, s.seed)}_{stage_hash('emotion_encoder', cfg, s.seed)}.pt"
     (root / 'sources.json').write_text(json.dumps({'files': {str(tmp_path / 'gone.wav'): [1, 1]}}))   # left by another build
     assert stage_state('data', cfg, s) == 'done' and build_dataset(cfg, s) == root   # … not this one's: not read
+
+
+def test_the_setup_names_a_missing_or_old_python_and_remakes_a_venv_whose_python_is_gone(tmp_path):
+    "scripts/setup.sh before it installs anything: a .venv whose Python was removed is made again, a missing or older Python is named with the fix."
+    import shutil, subprocess
+    root = Path(__file__).parents[1]
+    kit = tmp_path / 'kit with spaces'; (kit / 'scripts').mkdir(parents=True)
+    shutil.copy(root / 'scripts' / 'setup.sh', kit / 'scripts')
+    (kit / '.venv' / 'bin').mkdir(parents=True); (kit / '.venv' / 'bin' / 'python').symlink_to('/nonexistent/python3.9')
+    old = tmp_path / 'python3.9'
+    old.write_text('#!/bin/sh\nif [ "$1" = --version ]; then echo "Python 3.9.6"; exit 0; fi\nexit 1\n'); old.chmod(0o755)
+    run = lambda py: subprocess.run(['bash', str(kit / 'scripts' / 'setup.sh'), 'run'], env={**os.environ, 'PYTHON': py},
+                                    capture_output=True, text=True, timeout=60)
+    r = run(str(tmp_path / 'nowhere'))
+    assert r.returncode == 1 and "is gone: making .venv again" in r.stdout and f"no Python found at '{tmp_path / 'nowhere'}'" in r.stderr, r
+    assert not (kit / '.venv').exists()
+    r = run(str(old))
+    assert r.returncode == 1 and 'is Python 3.9.6; the kit needs Python 3.10 or newer' in r.stderr and 'PYTHON=' in r.stderr, r
+    assert not (kit / '.venv').exists()                                   # nothing made with it
