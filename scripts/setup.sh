@@ -11,21 +11,50 @@ case "$MODE" in
   *) echo "[setup] unknown mode '$MODE': use 'bash scripts/setup.sh' (everything) or 'bash scripts/setup.sh run' (the main job's part)" >&2
      exit 2;;
 esac
-PY=${PYTHON:-python3}
+trap 'echo; echo "[setup] interrupted: nothing is marked installed; run it again to finish" >&2; exit 130' INT   # pip ends 1 on Ctrl-C:
+PY=${PYTHON:-python3}                                               # without this the script would go on to its fallback
+old_enough() { "$1" -c 'import sys; sys.exit(sys.version_info < (3, 10))' 2>/dev/null; }
+if [ -L .venv/bin/python ] && [ ! -e .venv/bin/python ]; then       # its Python was removed (an upgrade, another machine)
+  echo "[setup] .venv's Python ($(readlink .venv/bin/python)) is gone: making .venv again with $PY"
+  rm -rf .venv
+elif [ -x .venv/bin/python ] && ! old_enough .venv/bin/python; then
+  echo "[setup] .venv was made with $(.venv/bin/python --version 2>&1); the kit needs Python 3.10 or newer: remove it" >&2
+  echo "[setup] (rm -rf .venv) and run this again with a newer Python: PYTHON=/path/to/python3.12 bash $0" >&2
+  exit 1
+elif [ -x .venv/bin/python ] && [ -n "${PYTHON:-}" ] && [ "$("$PY" -c 'import sys; print(sys.version)' 2>/dev/null)" != "$(.venv/bin/python -c 'import sys; print(sys.version)')" ]; then
+  echo "[setup] note: PYTHON=$PYTHON is not the Python .venv was made with ($(.venv/bin/python --version 2>&1)): .venv" \
+       "is kept as it is; to use $PYTHON, remove it (rm -rf .venv) and run this again"
+fi
+if [ -x .venv/bin/python ] && [ -f .venv/.eol-home ] && [ "$(cat .venv/.eol-home)" != "$PWD" ]; then
+  echo "[setup] .venv was made in $(cat .venv/.eol-home), not here ($PWD): its programs point there; making it again"
+  rm -rf .venv
+fi
 if [ -x .venv/bin/python ] && ! .venv/bin/python -m pip --version >/dev/null 2>&1; then
   echo "[setup] .venv has no pip (made by a Python without its venv module's ensurepip?): remove it (rm -rf .venv) and run" >&2
   echo "[setup] this again; on Debian or Ubuntu first: sudo apt install python3-venv, or PYTHON=/path/to/python3 bash $0" >&2
   exit 1
 fi
 if [ ! -x .venv/bin/python ]; then
-  if ! $PY -c "import ensurepip, venv" 2>/dev/null; then
-    echo "[setup] $PY cannot make a virtual environment with pip in it (no ensurepip): on Debian or Ubuntu install" >&2
-    echo "[setup] python3-venv (sudo apt install python3-venv), or name another Python: PYTHON=/path/to/python3 bash $0" >&2
+  if ! command -v "$PY" >/dev/null 2>&1; then
+    echo "[setup] no Python found at '$PY': install Python 3.10 or newer, or name one: PYTHON=/path/to/python3 bash $0" >&2
     exit 1
   fi
-  echo "[setup] creating .venv with $($PY --version)"
-  $PY -m venv .venv
+  if ! old_enough "$PY"; then
+    echo "[setup] $PY is $("$PY" --version 2>&1); the kit needs Python 3.10 or newer: install one and name it," \
+         "PYTHON=/path/to/python3.12 bash $0 (on macOS the system's python3 may be 3.9: python.org or Homebrew have newer)" >&2
+    exit 1
+  fi
+  if ! "$PY" -c "import ensurepip, venv" 2>/dev/null; then
+    echo "[setup] $PY cannot make a virtual environment with pip in it (no ensurepip): on Debian or Ubuntu install" >&2
+    echo "[setup] python3-venv (python3.X-venv for another Python than the system's: sudo apt install python3-venv), or" >&2
+    echo "[setup] name another Python: PYTHON=/path/to/python3 bash $0" >&2
+    exit 1
+  fi
+  echo "[setup] creating .venv with $("$PY" --version)"
+  "$PY" -m venv .venv
+  echo "$PWD" > .venv/.eol-home                                     # where its programs' first lines point
 fi
+[ -f .venv/.eol-home ] || echo "$PWD" > .venv/.eol-home
 VPY=.venv/bin/python
 # pyworld (the WORLD vocoder that puts emotion and speakers into the Piper voice) ships wheels for Windows only: on Linux
 # and macOS pip builds it, which needs a C++ compiler and Python's headers. Said now, not after the rest downloaded.
@@ -50,6 +79,8 @@ PIN="-c constraints.txt"
 # from a warm cache, uv 2 s (30 s from a cold one). Where uv does not install, pip does the same work; EOL_INSTALLER=pip
 # chooses pip.
 UV=""
+if [ -n "${PIP_INDEX_URL:-}" ]; then export UV_INDEX_URL=${UV_INDEX_URL:-$PIP_INDEX_URL}; fi      # a mirror pip is told
+if [ -n "${PIP_EXTRA_INDEX_URL:-}" ]; then export UV_EXTRA_INDEX_URL=${UV_EXTRA_INDEX_URL:-$PIP_EXTRA_INDEX_URL}; fi   # of, uv too
 case "${EOL_INSTALLER:-uv}" in
   uv|pip) ;;
   *) echo "[setup] EOL_INSTALLER=$EOL_INSTALLER: use uv (the default) or pip" >&2; exit 2;;
@@ -71,7 +102,10 @@ pip_install() {
     echo "[setup]          versions instead: the kit works, but figures may differ from README's by more than the seeds' spread"
     local a loose=()                                                # torch and torchaudio unpinned too (still a pair)
     for a in "$@"; do case "$a" in torch==*|torchaudio==*) loose+=("${a%%==*}");; *) loose+=("$a");; esac; done
-    $VPY -m pip install -q --no-compile "${loose[@]}"
+    $VPY -m pip install -q --no-compile "${loose[@]}" || {
+      echo "[setup] the install failed (pip's reason above): check the network (a proxy? PIP_INDEX_URL for a mirror) and" >&2
+      echo "[setup] the free disk space (torch needs several GB), then run this again: what is done is kept" >&2
+      exit 1; }
   fi
 }
 # torch and torchaudio must come from the same release, or torchaudio (and with it transformers) fails to import.
@@ -79,19 +113,24 @@ TORCH=""
 if ! $VPY -c "import torch, torchaudio; assert torch.__version__.split('+')[0] == torchaudio.__version__.split('+')[0]" 2>/dev/null; then
   TORCH="torch==2.11.0 torchaudio==2.11.0"
 fi
-MARK=.venv/.eol-installed-$EXTRA                                   # the extra installed, and when
-if [ -n "$TORCH" ] || ! $VPY -c "import $NEEDS" 2>/dev/null \
-   || [ pyproject.toml -nt $MARK ] || [ constraints.txt -nt $MARK ]; then
+MARK=.venv/.eol-installed-$EXTRA                                   # the extra installed, for which requirements
+WANT=$(cat pyproject.toml constraints.txt | cksum)                 # their content, not their dates: nbdev-export rewrites
+                                                                    # pyproject.toml unchanged, and offline a reinstall fails
+# -I: the import from .venv's own paths, not this folder's (here the package imports without being installed)
+if [ -n "$TORCH" ] || ! $VPY -I -c "import $NEEDS" 2>/dev/null \
+   || [ "$(cat $MARK 2>/dev/null)" != "$WANT" ]; then
   # one run for both (one resolution, not two): on a fresh machine torch's wheels are most of the install
   echo "[setup] installing ${TORCH:+torch + torchaudio 2.11.0 (a matching pair; several GB) and }the kit and its dependencies (${UV:+uv }pip install -e '.[$EXTRA]')"
   pip_install $TORCH -e ".[$EXTRA]"
-  PYTHONDONTWRITEBYTECODE= $VPY -c "import importlib, pkgutil, emotion_omni_lite as e, peft, accelerate, transformers, pytest, torch
+  $VPY -I -c "import importlib, pkgutil, emotion_omni_lite as e, peft, accelerate, transformers, pytest, torch
 for m in pkgutil.iter_modules(e.__path__): importlib.import_module('emotion_omni_lite.' + m.name)
 from transformers import Qwen2ForCausalLM, PreTrainedTokenizerFast, Wav2Vec2Model, get_cosine_schedule_with_warmup
 print('[setup] ready: torch', torch.__version__, '| transformers', transformers.__version__, '| emotion_omni_lite', e.__version__)" \
     || { echo "[setup] the kit did not import: see the error above" >&2; exit 1; }
-  touch $MARK
-  if [ "$EXTRA" = dev ]; then touch .venv/.eol-installed-check; fi    # dev holds the main job's part too
+  echo "$WANT" > $MARK
+  if [ "$EXTRA" = dev ]; then echo "$WANT" > .venv/.eol-installed-check; fi    # dev holds the main job's part too
 else
-  echo "[setup] ready: $($VPY -c 'import torch, transformers, emotion_omni_lite as e; print("torch", torch.__version__, "| transformers", transformers.__version__, "| emotion_omni_lite", e.__version__)')"
+  READY=$($VPY -I -c 'import torch, transformers, emotion_omni_lite as e; print("torch", torch.__version__, "| transformers", transformers.__version__, "| emotion_omni_lite", e.__version__)') \
+    || { echo "[setup] .venv's packages do not import (above: why; a package changed by hand?): remove .venv (rm -rf .venv) and run this again" >&2; exit 1; }
+  echo "[setup] ready: $READY"
 fi

@@ -13,13 +13,25 @@ if git rev-parse --verify -q HEAD >/dev/null 2>&1; then
     git ls-files -o --exclude-standard -z | xargs -0 -r cksum
   }
   before=$(state)
+  # the package is written from the notebooks: an edit made to a package file alone would be replaced by the export,
+  # so each one is copied aside first and put back if the export changed it (said below, nothing of it lost)
+  kept=$(mktemp -d); edited=$(git diff HEAD --name-only -- emotion_omni_lite)
+  for f in $edited; do if [ -f "$f" ]; then mkdir -p "$kept/$(dirname "$f")"; cp "$f" "$kept/$f"; fi; done
   if .venv/bin/nbdev-export && .venv/bin/nbdev-clean; then
-    if [ "$before" != "$(state)" ]; then
+    lost=""
+    for f in $edited; do if [ -f "$kept/$f" ] && ! cmp -s "$f" "$kept/$f"; then cp "$kept/$f" "$f"; lost="$lost $f"; fi; done
+    if [ -n "$lost" ]; then
+      echo "FAILED: your edits to$lost are not in the notebooks the package is exported from (each file's first lines"
+      echo "name its notebook): put them there and run this again, or undo them (git checkout -- FILE). They are kept as you left them."
+      status=1
+    elif [ "$before" != "$(state)" ]; then
       echo "FAILED: nbdev-export / nbdev-clean changed files (export the notebooks and commit both):"; git status --porcelain; git diff --stat; status=1
     else echo "ok"; fi
   else
+    for f in $edited; do if [ -f "$kept/$f" ]; then cp "$kept/$f" "$f"; fi; done    # a half-run export: the edits back
     echo "FAILED: nbdev-export / nbdev-clean did not run (above: why)"; status=1
   fi
+  rm -rf "$kept"
 else
   echo "skipped: not a git checkout with a commit, so there are no committed files to compare with"
 fi
