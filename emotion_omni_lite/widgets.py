@@ -397,7 +397,7 @@ def _map_fig(emap: Optional[EmotionMap]):
     if emap is not None:
         for e in EMOTIONS:
             pts = emap.points[[i for i, l in enumerate(emap.labels) if l == e]]
-            f.add_scatter(x=pts[:, 0], y=pts[:, 1], mode='markers', name=e, marker=dict(size=5, opacity=0.5, color=EMOTION_COLORS[e]))
+            f.add_scatter(x=pts[:, 0].tolist(), y=pts[:, 1].tolist(), mode='markers', name=e, marker=dict(size=5, opacity=0.5, color=EMOTION_COLORS[e]))
     f.add_scatter(x=[], y=[], mode='markers', name='this utterance', marker=dict(symbol='star', size=16, color='black'))
     title = 'Emotion map of the data set (PCA)' if emap is not None else 'Emotion map: these parts have none (kit_parts draws it)'
     return f.update_layout(title=title, height=260, width=420,
@@ -422,8 +422,10 @@ def _show_spectrogram(lf: LiveFigure, wave=None, sr: int = SAMPLE_RATE, data: Op
     "Draw the log-mel and the pitch contour of `wave` (or `_spectrogram_data` already computed) into a figure made by `_spec_fig`."
     mel, x, t, f0 = data if data is not None else _spectrogram_data(wave, sr)
     with lf.fig.batch_update():
-        lf.fig.data[0].z, lf.fig.data[0].x = mel, x
-        lf.fig.data[1].x, lf.fig.data[1].y = t, f0
+        # lists, not NumPy arrays: plotly's FigureWidget compares a trace's values with the page's own when the page
+        # reports back (after the plot redraws), and an array compared that way raises in the kernel
+        lf.fig.data[0].z, lf.fig.data[0].x = np.asarray(mel).tolist(), np.asarray(x).tolist()
+        lf.fig.data[1].x, lf.fig.data[1].y = np.asarray(t).tolist(), np.asarray(f0).tolist()
     lf.refresh()
 
 # %% ../nbs/17_widgets.ipynb #83b50f1c
@@ -648,7 +650,7 @@ class EmotionComparator:
             self.message.value = _html(f'{type(ex).__name__}: {ex}{kept}', 'error'); return
         finally: self.button.disabled = False
         self.rows, self.shown, self.message.value = rows, what, _html(f'spoken and heard: {what}', 'note')
-        with self.heat.fig.batch_update(): self.heat.fig.data[0].z = heat
+        with self.heat.fig.batch_update(): self.heat.fig.data[0].z = heat.tolist()   # a list: see _show_spectrogram
         self.heat.refresh()
         self.table.value = ('<table><tr><th>spoken</th><th>heard</th><th>reply emotion</th><th>reply</th></tr>'
                             f'{cells}</table>')

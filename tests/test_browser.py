@@ -31,10 +31,15 @@ READ_BARS = """() => { const gs = document.querySelectorAll('.eol-probe-panel .e
 ERRORS = "() => Array.from(document.querySelectorAll('[data-mime-type=\"application/vnd.jupyter.error\"]')).map(e => e.innerText.slice(0, 800))"
 
 
-def kernel_tracebacks(log, since: int) -> str:
-    "What the kernel logged as a traceback after `since` characters of the server's log: a widget callback's error (an observer, a click, a message) is never a cell's output, it goes there."
-    text = Path(log).read_text(errors='replace')[since:]
-    return text[text.index('Traceback'):][:3000] if 'Traceback' in text else ""
+# A widget callback's error (an observer, a click, a message from the page) is never a cell's output: the kernel sends
+# it on its iopub channel with the comm message as parent, and JupyterLab files it in its log console. The page listens.
+LISTEN = r"""() => { window.eolKernelErrors = [];
+  const k = window.jupyterapp.shell.currentWidget.sessionContext.session.kernel;
+  k.iopubMessage.connect((_, m) => { const t = m.header.msg_type, c = m.content;
+    if (t === 'error') window.eolKernelErrors.push(c.ename + ': ' + c.evalue + '\n' +
+                                                   (c.traceback || []).join('\n').replace(/\x1b\[[0-9;]*m/g, '').slice(-6000));
+    else if (t === 'stream' && c.name === 'stderr' && /Traceback|Error:/.test(c.text)) window.eolKernelErrors.push(c.text.slice(0, 800)); }); }"""
+KERNEL_ERRORS = "() => window.eolKernelErrors"
 
 
 # JupyterLab settings for a quiet test: no news pop-up over the page
@@ -126,7 +131,7 @@ def test_widgets_notebook_in_jupyterlab(lab, spoken_wav):
             page.wait_for_function('() => window.eolRan === true', timeout=left(), polling=500)  # every cell has run
             errors = page.evaluate(ERRORS)
             assert not errors, f'cells failed in the browser: {errors}'
-            since = len(Path(lab['log']).read_text(errors='replace'))      # from here on, a kernel traceback is a widget's
+            page.evaluate(LISTEN)                                        # from here on, a kernel error is a widget's
             n_panels = sum('ProbePanel(' in ''.join(c['source']) for c in json.loads(NOTEBOOK.read_text())['cells']
                            if c['cell_type'] == 'code')
             assert n_panels >= 1, f'no ProbePanel( cell in {NOTEBOOK}: the wait below would pass with no panel'
@@ -147,7 +152,8 @@ def test_widgets_notebook_in_jupyterlab(lab, spoken_wav):
                 panel.locator('.widget-upload').click(timeout=STEP_MS)
             chooser.value.set_files(files=[{'name': 'notes.txt', 'mimeType': 'text/plain', 'buffer': b'this is not audio'}])
             panel.get_by_text('cannot be decoded').wait_for(timeout=STEP_MS)   # the reason, next to the upload button
-            assert not page.evaluate(ERRORS) and not kernel_tracebacks(lab['log'], since), kernel_tracebacks(lab['log'], since)
+            assert not page.evaluate(ERRORS)
+            assert not page.evaluate(KERNEL_ERRORS), 'a widget callback failed in the kernel:\n' + '\n\n'.join(page.evaluate(KERNEL_ERRORS))
             # the record button: the browser's (fake) microphone → the kernel, through the upload's checks → the chart
             record = panel.locator('.eol-mic-button')
             record.click(timeout=STEP_MS)
@@ -161,7 +167,8 @@ def test_widgets_notebook_in_jupyterlab(lab, spoken_wav):
             page.wait_for_function(f'(b) => {{ const r = ({READ_BARS})(); return r && JSON.stringify(r) !== JSON.stringify(b); }}',
                                    arg=after, timeout=STEP_MS, polling=250)
             heard = page.evaluate(READ_BARS)
-            assert not page.evaluate(ERRORS) and not kernel_tracebacks(lab['log'], since), kernel_tracebacks(lab['log'], since)
+            assert not page.evaluate(ERRORS)
+            assert not page.evaluate(KERNEL_ERRORS), 'a widget callback failed in the kernel:\n' + '\n\n'.join(page.evaluate(KERNEL_ERRORS))
             page.evaluate("() => window.jupyterapp.commands.execute('application:toggle-left-area')")
             page.wait_for_timeout(1000)                                   # let plotly finish its transition
             panel.scroll_into_view_if_needed(timeout=STEP_MS)
