@@ -14,8 +14,12 @@ esac
 trap 'echo; echo "[setup] interrupted: nothing is marked installed; run it again to finish" >&2; exit 130' INT   # pip ends 1 on Ctrl-C:
 PY=${PYTHON:-python3}                                               # without this the script would go on to its fallback
 old_enough() { "$1" -c 'import sys; sys.exit(sys.version_info < (3, 10))' 2>/dev/null; }
+HERE=$(pwd -P)                                                      # the checkout, links resolved
 if [ -L .venv/bin/python ] && [ ! -e .venv/bin/python ]; then       # its Python was removed (an upgrade, another machine)
   echo "[setup] .venv's Python ($(readlink .venv/bin/python)) is gone: making .venv again with $PY"
+  rm -rf .venv
+elif [ -e .venv ] && ! .venv/bin/python -c '' 2>/dev/null; then    # half made, or its Python no longer starts
+  echo "[setup] .venv's Python does not start: making .venv again with $PY"
   rm -rf .venv
 elif [ -x .venv/bin/python ] && ! old_enough .venv/bin/python; then
   echo "[setup] .venv was made with $(.venv/bin/python --version 2>&1); the kit needs Python 3.10 or newer: remove it" >&2
@@ -25,8 +29,8 @@ elif [ -x .venv/bin/python ] && [ -n "${PYTHON:-}" ] && [ "$("$PY" -c 'import sy
   echo "[setup] note: PYTHON=$PYTHON is not the Python .venv was made with ($(.venv/bin/python --version 2>&1)): .venv" \
        "is kept as it is; to use $PYTHON, remove it (rm -rf .venv) and run this again"
 fi
-if [ -x .venv/bin/python ] && [ -f .venv/.eol-home ] && [ "$(cat .venv/.eol-home)" != "$PWD" ]; then
-  echo "[setup] .venv was made in $(cat .venv/.eol-home), not here ($PWD): its programs point there; making it again"
+if [ -x .venv/bin/python ] && [ -f .venv/.eol-home ] && [ "$(cat .venv/.eol-home)" != "$HERE" ]; then
+  echo "[setup] .venv was made in $(cat .venv/.eol-home), not here ($HERE): its programs point there; making it again"
   rm -rf .venv
 fi
 if [ -x .venv/bin/python ] && ! .venv/bin/python -m pip --version >/dev/null 2>&1; then
@@ -52,9 +56,9 @@ if [ ! -x .venv/bin/python ]; then
   fi
   echo "[setup] creating .venv with $("$PY" --version)"
   "$PY" -m venv .venv
-  echo "$PWD" > .venv/.eol-home                                     # where its programs' first lines point
+  echo "$HERE" > .venv/.eol-home                                    # where its programs' first lines point
 fi
-[ -f .venv/.eol-home ] || echo "$PWD" > .venv/.eol-home
+[ -f .venv/.eol-home ] || echo "$HERE" > .venv/.eol-home
 VPY=.venv/bin/python
 # pyworld (the WORLD vocoder that puts emotion and speakers into the Piper voice) ships wheels for Windows only: on Linux
 # and macOS pip builds it, which needs a C++ compiler and Python's headers. Said now, not after the rest downloaded.

@@ -21,8 +21,9 @@ if git rev-parse --verify -q HEAD >/dev/null 2>&1; then
     lost=""
     for f in $edited; do if [ -f "$kept/$f" ] && ! cmp -s "$f" "$kept/$f"; then cp "$kept/$f" "$f"; lost="$lost $f"; fi; done
     if [ -n "$lost" ]; then
-      echo "FAILED: your edits to$lost are not in the notebooks the package is exported from (each file's first lines"
-      echo "name its notebook): put them there and run this again, or undo them (git checkout -- FILE). They are kept as you left them."
+      echo "FAILED:$lost changed here, and not as its notebook now exports it (each file's first lines name its notebook):"
+      echo "an edit made to the package file alone, or an export older than the notebook's last edit. Kept as it was."
+      echo "Make the edit in the notebook, or take the notebook's version with .venv/bin/nbdev-export; then run this again."
       status=1
     elif [ "$before" != "$(state)" ]; then
       echo "FAILED: nbdev-export / nbdev-clean changed files (export the notebooks and commit both):"; git status --porcelain; git diff --stat; status=1
