@@ -347,7 +347,8 @@ def _course(a):
 def _pack(a):
     p = pack_run(a.archive, a.preset, overwrite=a.overwrite)
     meta = read_pack(p)
-    left = [n for n in job_stages(get_config(meta['preset'])) if n in meta['not_packed']]   # the main job's, not the studies'
+    left = [n for n in job_stages(get_config(meta['preset']))            # the main job's, not the studies'; a pretrained
+            if meta['not_packed'].get(n, 'done') not in ('done', 'pretrained')]   # part is not trained, so never 'left'
     print(f"packed {p} ({p.stat().st_size / 1e6:.0f} MB)" + (f"; not finished, so not in it: {', '.join(left)} (a lab would "
           f"train them: `eol run --preset {meta['preset']}` first)" if left else ''))
 

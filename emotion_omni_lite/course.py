@@ -369,7 +369,7 @@ def error_outputs(nb: dict) -> list:
             for o in c.get('outputs', []) if o.get('output_type') == 'error']
 
 def page_html(nb: dict, title: str) -> str:
-    "One course page: the executed notebook in HTML, loading ../plotly.min.js once, in the course folder."
+    "One course page: the executed notebook in HTML, loading plotly.min.js once, from the course folder the pages share."
     import nbformat
     from nbconvert import HTMLExporter
     body, _ = HTMLExporter(template_name='lab', exclude_input_prompt=True, exclude_output_prompt=True).from_notebook_node(

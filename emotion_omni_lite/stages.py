@@ -154,8 +154,8 @@ def stage_applies(name: str, cfg: OmniConfig, asked: bool = False) -> bool:
     return not st.two_engines or cfg.data.n_piper_voices > 0
 
 def job_stages(cfg: OmniConfig) -> list:
-    "The rows of the stage table the main job (`eol run`) trains for `cfg`, in table order: no study whose switch is off, no cross-engine row when one engine speaks."
-    return [n for n in STAGES if stage_applies(n, cfg)]
+    "The rows of the stage table the main job (`eol run`) trains for `cfg`, in table order: no study whose switch is off, no cross-engine row when one engine speaks, and at full size (pretrained parts) no ablation: each would be a second big training, run only when named."
+    return [n for n in STAGES if stage_applies(n, cfg) and not (uses_pretrained(cfg) and STAGES[n].overrides)]
 
 def pretrained_source(name: str, cfg: OmniConfig) -> Optional[str]:
     "The checkpoint that replaces the stage in this config (full size), or None when the stage is trained."

@@ -176,3 +176,27 @@ def test_python_c_shows_presets():
                          capture_output=True, text=True, check=True).stdout
     assert 'lite' in out and 'full' in out
 
+
+
+def test_the_main_job_at_full_size_leaves_the_ablations_to_be_named():
+    "`job_stages` says what `eol run` trains: at full size (pretrained parts) no ablation row, each a second big training; in lite every row that applies."
+    from emotion_omni_lite.stages import STAGES, job_stages
+    full, lite = job_stages(get_config('full')), job_stages(get_config('lite'))
+    ablations = [n for n in STAGES if STAGES[n].overrides]
+    assert 'stage1_semantic_only' in ablations and 'stage2_no_adaln' in ablations
+    assert not set(ablations) & set(full) and {'stage1', 'stage2'} <= set(full)
+    assert {'stage1_semantic_only', 'stage2_no_adaln'} <= set(lite)
+
+
+def test_eol_pack_names_only_runs_the_main_job_would_train(monkeypatch, tmp_path, capsys):
+    "A packed full-size run lacking stage 1: the lab is told to train stage 1, not the pretrained parts nor the ablations `eol run` leaves out there."
+    import argparse
+    from emotion_omni_lite import cli
+    (tmp_path / 'run.tar').write_bytes(b'x' * 10)
+    monkeypatch.setattr(cli, 'pack_run', lambda archive, preset, overwrite=False: tmp_path / 'run.tar')
+    monkeypatch.setattr(cli, 'read_pack', lambda p: {'preset': 'full', 'not_packed': {
+        'asr': 'pretrained', 'emotion_encoder': 'pretrained', 'text_llm': 'pretrained', 'stage1': 'missing',
+        'stage1_semantic_only': 'missing', 'stage2_no_adaln': 'missing'}})
+    cli._pack(argparse.Namespace(archive=str(tmp_path / 'run.tar'), preset='full', overwrite=False))
+    said = capsys.readouterr().out
+    assert 'not finished, so not in it: stage1 (a lab would train them' in said, said
