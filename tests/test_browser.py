@@ -3,8 +3,9 @@
 It copies nbs/17_widgets.ipynb into a temporary folder (so autosave never touches the repo), starts JupyterLab there
 with `--expose-app-in-browser`, runs all cells through `window.jupyterapp.commands`, moves the pitch slider with the
 keyboard, checks that the emotion bar chart changed, refuses a bad upload, records 2.5 s from Chromium's fake
-microphone (a generated wav file) through the panel's record button, checks the panel heard it, and saves a screenshot (path printed; EOL_SCREENSHOT_DIR picks the
-folder, default runs/screenshots). Skipped, with the reason, when /usr/bin/chromium or playwright is missing.
+microphone (a generated wav file) through the panel's record button, checks the panel heard it and that no widget
+callback failed in the kernel (the page listens to the kernel's messages: such an error never shows in a cell), and
+saves a screenshot (path printed; EOL_SCREENSHOT_DIR picks the folder, default runs/screenshots). Skipped, with the reason, when /usr/bin/chromium or playwright is missing.
 Run alone: `HF_HUB_OFFLINE=1 .venv/bin/python -m pytest tests/test_browser.py -x -q -s`.
 """
 import json, os, re, shutil, socket, subprocess, sys, time, urllib.request
