@@ -28,8 +28,8 @@ __all__ = ['DEFAULT_EMOTION_CHECKPOINT', 'REFERENCE_SPREAD', 'CALM_CLIPS', 'Emot
            'mel_and_pitch', 'emotion_inputs', 'emotion_features', 'classify_emotion', 'predict_emotions',
            'score_predictions', 'evaluate_emotion', 'calm_clips', 'voice_baselines', 'against_baseline',
            'load_query_emotion_inputs', 'calibration_rows', 'query_voice_baselines', 'reply_emotion_inputs',
-           'cross_engine_scores', 'emotion_encoder_job', 'load_emotion_encoder', 'augmented_inputs',
-           'robustness_scores']
+           'cross_engine_scores', 'emotion_encoder_job', 'emotion_encoder_stage', 'load_emotion_encoder',
+           'augmented_inputs', 'robustness_scores']
 
 # %% ../nbs/07_emotion_encoder.ipynb #e66c34f2
 @dataclass
@@ -430,6 +430,12 @@ def emotion_encoder_job(cfg: OmniConfig, settings: Settings) -> StageJob:
                     save=lambda model, folder: save_weights(dict(model.named_parameters()), folder / 'model.safetensors'),
                     info={'mel_seconds': round(time.time() - t0, 1)}, lengths=[x.shape[-1] for x, _ in data])
 
+def emotion_encoder_stage(cfg: OmniConfig) -> str:
+    "The stage whose run is the emotion encoder `cfg` names: 'emotion_encoder', or, with `train_engine` set, that engine's cross-engine run (its referenced one with `speaker_reference`, its calibrated one with `speaker_reference='calm'`)."
+    ec = cfg.emotion_encoder
+    kind = {'': 'only', 'calm': 'calibrated'}.get(ec.speaker_reference, 'referenced')
+    return f"emotion_encoder_{ec.train_engine}_{kind}" if ec.train_engine else 'emotion_encoder'
+
 def load_emotion_encoder(cfg: OmniConfig, settings: Optional[Settings] = None) -> nn.Module:
     "The frozen emotion encoder: the pretrained one (full) or the trained lite one (`StageMissing` when it has not run); a config with `train_engine` set loads that engine's cross-engine run (its referenced one with `speaker_reference`, its calibrated one with `speaker_reference='calm'`)."
     ec = cfg.emotion_encoder
@@ -438,9 +444,8 @@ def load_emotion_encoder(cfg: OmniConfig, settings: Optional[Settings] = None) -
         check_checkpoint('emotion_encoder', ec.pretrained, {'dim': (ec.dim, enc.backbone.config.hidden_size)})
         enc.mixed_precision = cfg.stages.stage1.mixed_precision           # its forward passes run under this autocast
     else:
-        kind = {'': 'only', 'calm': 'calibrated'}.get(ec.speaker_reference, 'referenced')
-        run = f"emotion_encoder_{ec.train_engine}_{kind}" if ec.train_engine else 'emotion_encoder'
-        enc = load_weights(build_emotion_encoder(cfg), require_stage(run, cfg, settings) / 'model.safetensors')
+        run = require_stage(emotion_encoder_stage(cfg), cfg, settings)
+        enc = load_weights(build_emotion_encoder(cfg), run / 'model.safetensors')
     return freeze(enc).to(run_device(settings or get_settings(preset=cfg.preset)))
 
 # %% ../nbs/07_emotion_encoder.ipynb #084d2a8e

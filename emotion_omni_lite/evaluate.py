@@ -10,9 +10,9 @@ from typing import Optional, Sequence
 
 import torch
 
-from .config import EMOTIONS, ConfigError, OmniConfig, Settings, get_config, get_settings
+from .config import EMOTIONS, ConfigError, OmniConfig, Settings, get_config, get_settings, run_device
 from .audio import CONDITIONS, MIN_SAMPLES, SAMPLE_RATE, load_audio, log_mel, resample
-from .stages import STAGES, StageMissing, data_build, require_stage, stage_applies, stage_hash, uses_pretrained, lite_minutes, read_object, stage_folder, stage_state, stages_needed, train_command
+from .stages import STAGES, StageMissing, data_build, require_stage, run_digest, stage_applies, stage_hash, uses_pretrained, lite_minutes, read_object, stage_folder, stage_state, stages_needed, train_command
 from .metrics import cosine_similarity, dnsmos, empathy_judge, judge_endpoint, peak_memory_mb, pocketsphinx_transcribe, reset_peak_memory
 from .dataset import audio_path, load_dialogues
 from .tts import engine_of, fresh_espeak, get_tts, speak
@@ -118,7 +118,7 @@ def collect(cfg: OmniConfig, settings: Optional[Settings] = None, max_items: Opt
     s = settings or get_settings(preset=cfg.preset)
     t_start = time.time()
     say = (lambda m: print(f"[eval {time.time() - t_start:5.0f} s] {m}", flush=True)) if progress else (lambda m: None)
-    reset_peak_memory(s.device if s.device != 'auto' else 'cpu')      # this part's peak, not a stage's the worker ran before
+    reset_peak_memory(run_device(s))                                   # this part's peak, not a stage's the worker ran before
     torch.manual_seed(s.seed)
     f1 = stage1_features(cfg, s, progress=progress)
     rows = f1['rows']
@@ -168,7 +168,7 @@ def collect(cfg: OmniConfig, settings: Optional[Settings] = None, max_items: Opt
             extra['empathy_judge_status'] = f'failed: {e}'
             for r in recs:
                 for o in r['sys'].values(): o.pop('judge', None)
-    extra['peak_memory_mb'] = round(peak_memory_mb(s.device if s.device != 'auto' else 'cpu'), 1)
+    extra['peak_memory_mb'] = round(peak_memory_mb(run_device(s)), 1)   # where the models ran ('auto': a GPU if there is one)
     return recs, extra
 
 # %% ../nbs/16_evaluate.ipynb #3c9abe76
@@ -179,10 +179,14 @@ SPEECH_FIGURE_SIZES = {'smoke': dict(n_eval=4, n_follow=2, n_dnsmos=2, n_wer=2),
 # replies spoken whole (n_eval), re-spoken under every reply emotion (n_follow), rated by DNSMOS (n_dnsmos, the first
 # ones), transcribed by pocketsphinx (n_wer, the first ones: at 0.4 s a clip it is the slowest judge on a CPU)
 
-def _stamp(cfg: OmniConfig, s: Settings, sizes: dict, names: Optional[Sequence[str]] = None) -> str:
+def _stamp(cfg: OmniConfig, s: Settings, sizes: dict, names: Optional[Sequence[str]] = None, judged: bool = True) -> str:
+    "What a part of the evaluation was computed from: the settings and the very runs (`run_digest`: a stage trained again under the same settings is another run) of `names`, and, where replies are `judged`, the judge."
     import hashlib
-    parts = {name: stage_hash(name, cfg, s.seed) for name in (names or eval_stages(cfg))}   # the runs it scores
-    d = {'parts': parts, 'sizes': sizes, 'judge': judge_endpoint(s), 'seed': s.seed, 'version': 2}   # v2: speech in parts
+    names = names or eval_stages(cfg)
+    parts = {name: stage_hash(name, cfg, s.seed) for name in names}   # the runs it scores
+    d = {'parts': parts, 'sizes': sizes, 'seed': s.seed, 'version': 2}   # v2: speech in parts
+    if judged: d['judge'] = judge_endpoint(s)                          # the speech parts judge no reply: not theirs
+    if runs := {n: dg for n in names if (dg := run_digest(n, s))}: d['runs'] = runs   # … each as trained
     if data_build(s): d['data'] = data_build(s)                        # recordings you bring: the build it heard
     return hashlib.sha256(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:12]
 
@@ -201,7 +205,7 @@ def evaluate_part(system: str, cfg: OmniConfig, settings: Optional[Settings] = N
     "One system's reply speech on the speech rows, spoken and judged once, kept in report/speech/<system>.json."
     s = settings or get_settings(preset=cfg.preset)
     sizes, path = _speech_sizes(cfg), _part_file(s, system)
-    stamp = _stamp(cfg, s, sizes, EVAL_PARTS[system])                                  # only the runs this part reads
+    stamp = _stamp(cfg, s, sizes, EVAL_PARTS[system], judged=False)                    # only the runs this part reads
     if not force and read_object(path).get('stamp') == stamp: return path            # a damaged file: computed again
     t0 = time.time()
     if progress: print(f"[eval] {SYSTEMS[system][1]}: speech of {sizes['n_eval']} held-out replies", flush=True)
@@ -267,7 +271,9 @@ def evaluate_text(cfg: OmniConfig, settings: Optional[Settings] = None, force: b
     recs, extra = collect(cfg, s, progress=progress, **sizes)
     extra.update(timing_probe(cfg, s))                         # what rate and pauses alone tell: the floor for (b)
     extra['prosodic_baseline_acc_heldout_voice'] = prosodic_baseline(cfg, s)[1]['acc_heldout_voice']   # what 12 prosodic numbers tell
-    save_json({'stamp': stamp, 'sizes': sizes, 'records': recs, 'extra': extra, 'seconds': round(time.time() - t0, 1)}, path)
+    failed = str(extra.get('empathy_judge_status', '')).startswith('failed')   # a judge that was down: asked again next time
+    save_json({'stamp': None if failed else stamp, 'sizes': sizes, 'records': recs, 'extra': extra,
+               'seconds': round(time.time() - t0, 1)}, path)
     return path
 
 JOB_PARTS = {**EVAL_PARTS, 'text': TEXT_PART}   # what the main job runs side by side before the report: every part, the runs it reads
@@ -324,7 +330,10 @@ def evaluate_run(preset: Optional[str] = None, settings: Optional[Settings] = No
         extra.update({'n_speech_items': len(sp_recs), 'n_dnsmos_items': sum(r['sys']['omni']['dnsmos'] is not None for r in sp_recs),
                       'first_text_ms': m['median_first_text_token_ms'],
                       'first_audio_ms': m['median_first_audio_ms'], 'rtf': m['rtf']})
-        flat, details = score(recs, {**extra, 'eval_seconds': round(time.time() - t0, 1), 'run_stamp': stamp}, speech=sp_recs)
+        if str(extra.get('empathy_judge_status', '')).startswith('failed'): stamp = None   # not current: asked again next time
+        spent = sum(p.get('seconds', 0) for p in parts.values()) + text.get('seconds', 0)   # each part as it was computed
+        flat, details = score(recs, {**extra, 'eval_seconds': round(spent + time.time() - t0, 1), 'run_stamp': stamp},
+                              speech=sp_recs)
         flat.update(engine_figures(cfg, s))                        # each engine heard apart, and one heard by the other's encoder
         details['timeline'] = parts['omni'].get('timeline')
         save_text(''.join(json.dumps(r, default=str) + '\n' for r in recs + sp_recs), out / 'records.jsonl')

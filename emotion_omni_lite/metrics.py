@@ -44,13 +44,13 @@ def _pairs(refs, hyps):
     return [(normalize_text(r), normalize_text(h)) for r, h in zip(refs, hyps)]
 
 def wer(refs: Union[str, Sequence[str]], hyps: Union[str, Sequence[str]]) -> float:
-    "Corpus word error rate: total word edits / total reference words."
+    "Corpus word error rate: total word edits / total reference words (references with no word at all: edits per one word, so each word heard counts as an error, and nothing heard scores 0)."
     ps = _pairs(refs, hyps)
     n = sum(len(r.split()) for r, _ in ps)
     return sum(edit_distance(r.split(), h.split()) for r, h in ps) / max(n, 1)
 
 def cer(refs: Union[str, Sequence[str]], hyps: Union[str, Sequence[str]]) -> float:
-    "Corpus character error rate (spaces count as characters) on normalised text."
+    "Corpus character error rate (spaces count as characters) on normalised text (no reference character at all: edits per one character)."
     ps = _pairs(refs, hyps)
     return sum(edit_distance(r, h) for r, h in ps) / max(sum(len(r) for r, _ in ps), 1)
 

@@ -12,11 +12,11 @@ import numpy as np
 
 from .config import EMOTIONS, Settings, get_settings
 from .train import _atomic, save_json, save_text
-from .metrics import (accuracy, bleu, cer, confusion_matrix, empathy_proxy, rouge_l, wer)
+from .metrics import (accuracy, bleu, cer, confusion_matrix, empathy_proxy, normalize_text, rouge_l, wer)
 
 # %% auto #0
 __all__ = ['SYSTEMS', 'BENCH_COLUMNS', 'METRIC_NOTES', 'QUALITY', 'score', 'report_folder', 'benchmark_table', 'figures',
-           'report_markdown', 'write_report', 'quality_check', 'assert_guard', 'guard_from_seeds']
+           'metric_note', 'report_markdown', 'write_report', 'quality_check', 'assert_guard', 'guard_from_seeds']
 
 # %% ../nbs/15_report.ipynb #e66c34f2
 SYSTEMS = {  # key → (suffix in report.json, label)
@@ -53,9 +53,10 @@ def _system_metrics(recs: list, key: str, speech: Optional[list] = None) -> dict
         m['speech_emotion_acc'] = accuracy([r['target_emotion'] for r, _ in sp], [x['speech_emotion'] for _, x in sp])
         m['dnsmos_ovrl'] = _mean([x.get('dnsmos') for _, x in sp])
         m['emotion_cos_sim'] = _mean([x.get('emo_cos') for _, x in sp])
-        ps = [(x.get('speech_text', x['text']), x['ps_text']) for _, x in sp if x.get('ps_text') is not None and x.get('speech_text', x['text']).strip()]
+        said = lambda x: normalize_text(x.get('speech_text', x['text']))    # a reply of '…' alone has no words to score
+        ps = [(x.get('speech_text', x['text']), x['ps_text']) for _, x in sp if x.get('ps_text') is not None and said(x)]
         if ps: m['pocketsphinx_wer_generated'] = wer([a for a, _ in ps], [b for _, b in ps])
-        kit = [(x.get('speech_text', x['text']), x['asr_text']) for _, x in sp if x.get('asr_text') is not None and x.get('speech_text', x['text']).strip()]
+        kit = [(x.get('speech_text', x['text']), x['asr_text']) for _, x in sp if x.get('asr_text') is not None and said(x)]
         if kit: m['asr_wer_generated'] = wer([a for a, _ in kit], [b for _, b in kit])
         m['n_speech'] = len(sp)
     return m
@@ -232,13 +233,30 @@ METRIC_NOTES = {
     'pocketsphinx_wer_reference': "pocketsphinx on the reference espeak reply audio (its own error floor)",
     'asr_wer_generated': "the kit's ASR (its decoder alone, greedy) on generated speech (trained on user voices, not the assistant's)",
     'dnsmos_ovrl': "DNSMOS P.835 overall quality (1–5) of generated speech, in place of UTMOS",
+    'speech_emotion_acc_reference': "emotion encoder on the reference reply speech (espeak, in the intended reply emotion) = that emotion: what generated speech could reach",
+    'dnsmos_ovrl_reference': "DNSMOS P.835 overall quality (1–5) of the reference espeak reply speech",
+    'cross_engine_espeak_to_piper_tone': "the espeak-only emotion encoder on the Piper queries of the tone-dependent dialogues",
+    'cross_engine_piper_to_espeak_tone': "the Piper-only emotion encoder on the espeak queries of the tone-dependent dialogues",
     'first_text_ms': "first reply text token after the query arrives, its encoding included (ms; median of the replies streamed on the clock)",
     'first_audio_ms': "first audio chunk after the query arrives (ms; the same replies)",
     'rtf': "real-time factor: compute time (encoders included) / audio length, over the same replies",
-    'peak_memory_mb': "peak memory while the text side was scored (MiB; the process's resident set on CPU, measured from the part's start on Linux)",
+    'peak_memory_mb': "peak memory while the text side was scored (MiB; on a CPU the process's resident set, measured from the part's start on Linux; on a GPU the allocator's peak)",
+    'eval_seconds': "seconds the evaluation's parts took when each was computed, added up with the report's own (the main job runs the parts side by side, so it waits less; a part kept from an earlier `eol eval` counts its first time)",
     'empathy_judge': "LLM judge (1–5, EMPATHY_RUBRIC) — off unless judge_url is set; it reads each reply's words and the voice it is said in (neutral for the cascade; (c) and (d) share words and intended voice, so a judge at temperature 0 scores them alike)",
     'empathy_proxy': "offline PROXY for empathy (1–5): 1 + 2·style + 1·reply emotion + ROUGE-L; not an LLM judgement",
 }
+
+_SUFFIX_NOTES = (('_tone', 'on the tone-dependent utterances only'),
+                 *((suffix, f"system {label.split(':')[0]}") for suffix, label in SYSTEMS.values() if suffix))
+
+def metric_note(key: str) -> str:
+    "What report.json's `key` means: its own note, or its base metric's with what each suffix (`_tone`, a system's) narrows it to."
+    if key in METRIC_NOTES: return METRIC_NOTES[key]
+    base, said = key, []
+    for suffix, what in _SUFFIX_NOTES:
+        if suffix in base: base, said = base.replace(suffix, ''), said + [what]
+    note = METRIC_NOTES.get(base, '')
+    return f"{note} ({'; '.join(said)})" if note and said else note
 
 def _fmt(v): return '—' if v is None else (f"{v:.3f}".rstrip('0').rstrip('.') if isinstance(v, float) else str(v))
 
@@ -248,18 +266,18 @@ def report_markdown(flat: dict, details: dict, figure_files: Sequence[str] = ())
            f"Held-out voices and held-out sentences: {flat.get('n_items')} utterances, {flat.get('n_items_tone')} of them "
            "tone-dependent. The benchmark shows percentages; the metric table, fractions.", '', '## Same words, different feelings', '',
            '```', benchmark_table(flat), '```', '']
-    judge = flat.get('empathy_judge_status', 'off')
+    judge = str(flat.get('empathy_judge_status', 'off'))
     out += ['## Empathy', '', (f"LLM judge ({judge}): {flat.get('empathy_judge')}" if 'empathy_judge' in flat else
+            f"The LLM empathy judge **failed** ({judge[len('failed: '):]}): no reply was judged. Check that the judge's "
+            "server answers at `judge_url`, then run `eol eval` again (a failed judge is not kept). Shown instead: the "
+            "offline **empathy proxy** — a proxy, not an LLM judgement." if judge.startswith('failed') else
             f"The LLM empathy judge is **off** (set `judge_url` / `judge_model` in settings.ini or EOL_JUDGE_URL to turn it on). "
             f"Shown instead: the offline **empathy proxy** — a proxy, not an LLM judgement."), '',
             '| system | empathy proxy (1–5) | empathy judge (1–5) |', '|---|---|---|']
     for key, (suffix, label) in SYSTEMS.items():
         out.append(f"| {label} | {_fmt(flat.get('empathy_proxy' + suffix))} | {_fmt(flat.get('empathy_judge' + suffix))} |")
     out += ['', '## Every metric', '', '| key | value | meaning |', '|---|---|---|']
-    for k, v in flat.items():
-        base = k
-        for suffix in ('_tone', '_cascade', '_semantic_only', '_no_adaln', '_reference'): base = base.replace(suffix, '')
-        out.append(f"| `{k}` | {_fmt(v)} | {METRIC_NOTES.get(k, METRIC_NOTES.get(base, ''))} |")
+    for k, v in flat.items(): out.append(f"| `{k}` | {_fmt(v)} | {metric_note(k)} |")
     if 'cross_engine_espeak_to_piper' in flat:
         out += ['', '## Heard from another engine', '', "The query emotion (six classes, chance 17 %) read by emotion encoders "
                 "trained on one TTS engine's queries alone, on every query of the engine they never heard; beside it, the "

@@ -16,12 +16,12 @@ from torch import nn
 from .config import EMOTIONS, ConfigError, OmniConfig, Settings, get_settings, run_device
 from functools import partial
 from .train import ShardedCache, autocast, freeze, load_cache, load_weights, save_json, save_weights, to_device
-from .stages import StageJob, StageLock, data_build, require_stage, stage_config, stage_hash
+from .stages import StageJob, StageLock, data_build, require_stage, run_digest, stage_config, stage_hash
 from .dataset import audio_path, augmented_queries, load_dialogues
 from .audio import CONDITIONS, load_audio
 from .semantic_encoder import load_semantic_encoder, semantic_features
-from .emotion_encoder import (calibration_rows, emotion_features, load_emotion_encoder, query_voice_baselines,
-                                               reply_emotion_inputs, voice_baselines)
+from .emotion_encoder import (calibration_rows, emotion_encoder_stage, emotion_features, load_emotion_encoder,
+                                               query_voice_baselines, reply_emotion_inputs, voice_baselines)
 from .text_llm import (IM_END, SPEECH_TOKEN, add_lora, build_prompt, collate_lm, load_text_llm, load_tokenizer,
                        speech_token_id)
 from .adapter import build_adapter
@@ -211,8 +211,9 @@ def _features_name(cfg: OmniConfig, s: Settings) -> str:
     "The cache file of the features: named by the hashes of the two encoder runs that made them."
     copies = cfg.stages.stage1.aug_copies                              # … and the augmented copies it holds, if any
     built = data_build(s)                                              # … and, for recordings you bring, their build
-    return (f"v2_{f'aug{copies}_' if copies else ''}{stage_hash('asr', cfg, s.seed)}_{stage_hash('emotion_encoder', cfg, s.seed)}"
-            f"{'_' + built.replace('/', '-') if built else ''}.pt")   # v2: emotion_vec_* keys
+    runs = ''.join(f"_{d}" for n in ('asr', emotion_encoder_stage(cfg)) if (d := run_digest(n, s)))   # … and those very
+    return (f"v2_{f'aug{copies}_' if copies else ''}{stage_hash('asr', cfg, s.seed)}_{stage_hash('emotion_encoder', cfg, s.seed)}"   # runs
+            f"{'_' + built.replace('/', '-') if built else ''}{runs}.pt")   # v2: emotion_vec_* keys
 
 _FEATURES: dict = {}
 

@@ -14,10 +14,10 @@ from torch import nn
 
 from .config import ConfigError, OmniConfig, Settings, get_settings, run_device
 from .train import ShardedCache, autocast, freeze, load_cache, load_weights, save_cache, save_weights, to_device
-from .stages import StageJob, StageLock, data_build, hashed_part, require_stage, stage_config, stage_hash
+from .stages import StageJob, StageLock, data_build, hashed_part, require_stage, run_digest, stage_config, stage_hash
 from .audio import log_mel
 from .dataset import load_dialogues, load_units_tokenizer
-from .emotion_encoder import emotion_features, load_emotion_encoder
+from .emotion_encoder import emotion_encoder_stage, emotion_features, load_emotion_encoder
 from .tts import engine_of, fresh_espeak, get_tts, speak
 from .stage1 import load_stage1, stage1_features
 from .decoder import build_fusion, build_speech_decoder
@@ -133,6 +133,7 @@ def _cache_name(cfg: OmniConfig, s: Settings) -> str:
     d = {'stage1': stage_hash('stage1', cfg, s.seed), 'emotion_encoder': stage_hash('emotion_encoder', cfg, s.seed),
          'units': hashed_part(cfg, 'units'), 'max_units': cfg.decoder.max_units, 'max_reply_tokens': cfg.decoder.max_reply_tokens}
     if data_build(s): d['data'] = data_build(s)                        # recordings you bring: the build they come from
+    if runs := {n: dg for n in ('stage1', emotion_encoder_stage(cfg)) if (dg := run_digest(n, s))}: d['runs'] = runs   # as trained
     return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:12]
 
 @torch.no_grad()

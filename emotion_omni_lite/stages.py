@@ -13,14 +13,15 @@ from torch import nn
 
 from .config import ConfigError, OmniConfig, Settings, get_settings, run_device, set_field
 from .train import (environment, fit, is_main_process, module_dtypes, process_rank, save_json, save_weights,
-                                     set_seed, sha256, share_with_group, trainable_state, wait_for_everyone)
+                                     set_seed, sha256, share_with_group, trainable_state, wait_for_everyone, has_checkpoint)
 
 # %% auto #0
 __all__ = ['CROSS_ENGINE', 'REFERENCED', 'CALIBRATED', 'STAGES', 'RUNTIME_ONLY', 'HASHED_ONCE_SET', 'SOURCES_CHECK_SECONDS',
            'Stage', 'stage_config', 'stage_applies', 'job_stages', 'pretrained_source', 'uses_pretrained',
            'hashed_part', 'stage_hash', 'StageMissing', 'stage_folder', 'read_object', 'file_stats', 'check_sources',
-           'data_build', 'stage_state', 'stages_needed', 'train_command', 'lite_minutes', 'describe_changes',
-           'require_stage', 'StageJob', 'run_files', 'start_run', 'finish_run', 'StageLock', 'run_stage']
+           'data_build', 'run_digest', 'upstream_runs', 'retrained_upstream', 'stage_state', 'stages_needed',
+           'train_command', 'lite_minutes', 'describe_changes', 'require_stage', 'StageJob', 'run_files', 'start_run',
+           'finish_run', 'StageLock', 'run_stage']
 
 # %% ../nbs/01a_stages.ipynb #14fa165e
 @dataclass(frozen=True)
@@ -123,7 +124,8 @@ STAGES = {st.name: st for st in (
 
 # Fields that change how a finished run is used, never what it learned: left out of the hash.
 RUNTIME_ONLY = {'data': ('workers',), 'decoder': ('temperature', 'top_k'), 'llm': ('max_new_tokens',),
-                'train': ('grad_accum', 'gradient_checkpointing', 'cross_engine', 'cross_engine_reference')}   # what else runs
+                'train': ('grad_accum', 'gradient_checkpointing', 'cross_engine', 'cross_engine_reference',   # what else runs
+                          'ckpt_every', 'log_every')}     # how often it saves and logs: a stopped run resumes under new ones
 # Fields added after runs existed: left out of the hash while they hold these values (what those runs did), so a
 # finished run stays current; set to anything else, they count like every other field.
 HASHED_ONCE_SET = {'units': {'manifest': None}, 'vocoder': {'pretrained': None, 'frame_hidden': 0},
@@ -240,8 +242,29 @@ def data_build(settings: Settings) -> Optional[str]:
     if info.get('status') != 'done' or not info.get('sources_hash'): return None
     return f"{info.get('manifest_hash')}/{info['sources_hash']}"
 
+def run_digest(name: str, settings: Settings) -> Optional[str]:
+    "What tells one finished run of stage `name` from another of the same settings (trained again, or on another machine): a checksum of the checksums of what it made (`files.json`); None for the dataset, which its config and build name, and where no run has finished."
+    folder = stage_folder(name, settings)
+    if _stage(name).name == 'data' or not (folder / 'metrics.json').exists(): return None
+    try: return hashlib.sha256((folder / 'files.json').read_bytes()).hexdigest()[:12]
+    except OSError: return None
+
+def upstream_runs(name: str, cfg: OmniConfig, settings: Settings) -> dict:
+    "The `run_digest` of each finished run that stage `name` learns from (a pretrained part has none): what a run records when it starts."
+    return {u: d for u in _stage(name).depends
+            if not pretrained_source(u, stage_config(u, cfg)) and (d := run_digest(u, settings))}
+
+def retrained_upstream(name: str, settings: Settings) -> list:
+    "The stages before `name` whose runs were trained again since its run learned from them, directly or further up (in table order; [] for a run that records none)."
+    out = set()
+    for u, d in (read_object(stage_folder(name, settings) / 'config.json').get('upstream_runs') or {}).items():
+        if u not in STAGES: continue
+        now = run_digest(u, settings)
+        out |= {u} if now not in (None, d) else set(retrained_upstream(u, settings))   # gone: `require_stage` says so
+    return [n for n in STAGES if n in out]
+
 def stage_state(name: str, cfg: OmniConfig, settings: Settings) -> str:
-    "`done`, `pretrained`, `missing`, `unfinished` (started, not finished), `other` (a run of another config), `damaged` (finished, but its files no longer match their record), `stale` (a run trained on another build of the dataset) or, for the dataset, `changed` (files it was built from changed since)."
+    "`done`, `pretrained`, `missing`, `unfinished` (started, not finished), `other` (a run of another config), `damaged` (finished, but its files no longer match their record), `stale` (a run trained on another build of the dataset), `retrained` (a run that learned from a run of a stage before it that was trained again since) or, for the dataset, `changed` (files it was built from changed since)."
     st = _stage(name)
     if pretrained_source(st.name, stage_config(st.name, cfg)): return 'pretrained'
     folder, want = stage_folder(st.name, settings), stage_hash(st.name, cfg, settings.seed)
@@ -261,7 +284,8 @@ def stage_state(name: str, cfg: OmniConfig, settings: Settings) -> str:
     if not (folder / 'files.json').exists(): return 'damaged'
     if run_files(folder) != read_object(folder / 'files.json'): return 'damaged'
     built, now = conf.get('data_build'), data_build(settings)          # recordings you bring: the build it learned from
-    return 'stale' if built and now and built != now else 'done'
+    if built and now and built != now: return 'stale'
+    return 'retrained' if retrained_upstream(st.name, settings) else 'done'   # its encoders, LLM … as it learned from them?
 
 def stages_needed(names: Sequence[str], cfg: OmniConfig, settings: Settings) -> list:
     "The stages (in table order) that must run so that all of `names` are done: the missing ones and what they need."
@@ -294,6 +318,7 @@ _WHY = {'missing': 'has no run', 'unfinished': 'was started but did not finish',
         'damaged': "holds a damaged run (its files no longer match the checksums written when it finished, or its "
                    "record cannot be read)",
         'stale': "holds a run trained on another build of the dataset (it was built again since, from other files)",
+        'retrained': "holds a run that learned from earlier runs of the stages before it (trained again since: {})",
         'changed': "holds a dataset built from recordings or token files that changed afterwards"}
 
 def describe_changes(changes: Sequence, most: int = 5) -> str:
@@ -314,11 +339,11 @@ def require_stage(name: str, cfg: OmniConfig, settings: Optional[Settings] = Non
         cmd += ' --force   (it reads your manifest and its files again; they are not touched)'
     if st.name == 'data' and state in ('other', 'damaged'):            # a dataset is never rebuilt over another unasked
         cmd += ' --force   (it deletes the dataset there first; EOL_DATA_DIR=<folder> builds elsewhere)'
-    elif state == 'other':                                             # a run's folder is replaced: said before it is
-        cmd += '   (it replaces the run of other settings there: copy that folder first to keep it)'
+    elif state in ('other', 'retrained'):                              # a run's folder is replaced: said before it is
+        cmd += f"   (it replaces the run {'of other settings' if state == 'other' else 'that learned from the old runs'} there: copy that folder first to keep it)"
     changed = f". These changed:\n{describe_changes(check_sources(stage_folder(st.name, s))[1])}\n" if state == 'changed' else '. '
     raise StageMissing(
-        f"stage '{st.name}' ({st.what}) {_WHY[state]} in {stage_folder(st.name, s)} for this config (preset "
+        f"stage '{st.name}' ({st.what}) {_WHY[state].format(', '.join(retrained_upstream(st.name, s)))} in {stage_folder(st.name, s)} for this config (preset "
         f"'{cfg.preset}', seed {s.seed}){changed}Nothing was trained. To make it, run\n    {cmd}\n"
         f"(it runs {', '.join(need)}: about {lite_minutes(need)} min on a 2-core CPU with `lite`), "
         f"or the cells of nbs/{st.notebook}.ipynb.")
@@ -347,18 +372,25 @@ def run_files(folder) -> dict:
             if p.is_file() and p.name not in _BOOKKEEPING and 'checkpoint' not in p.relative_to(folder).parts
             and not p.name.startswith('.')}
 
-def start_run(folder, cfg: OmniConfig, h: str, force: bool = False, data: Optional[str] = None) -> Path:
-    "Prepare a run folder: wipe it if it belongs to another config, or learned from another build `data` of recordings you bring (or `force`), then record config, hash and build."
+def start_run(folder, cfg: OmniConfig, h: str, force: bool = False, data: Optional[str] = None,
+              upstream: Optional[dict] = None) -> Path:
+    "Prepare a run folder: wipe it if it belongs to another config, learned from another build `data` of recordings you bring or from other runs `upstream` of the stages before it (`upstream_runs`), or with `force`; then record config, hash, build and those runs."
     folder = Path(folder)
     old = read_object(folder / 'config.json')
-    if folder.exists() and (force or old.get('hash') != h or bool(data and old.get('data_build') not in (None, data))):
-        if old.get('hash') not in (None, h) and (folder / 'metrics.json').exists():   # said, not done silently
-            print(f"[{folder.name}] replacing the finished run in {folder}: it was trained with other settings", flush=True)
+    why = (None if not old.get('hash') else 'it was trained with other settings' if old['hash'] != h else
+           'it learned from another build of the dataset' if data and old.get('data_build') not in (None, data) else
+           'it learned from runs of the stages before it that were trained again since'
+           if upstream is not None and old.get('upstream_runs') not in (None, upstream) else None)
+    if folder.exists() and (force or why or not old.get('hash')):
+        finished, ckpt = (folder / 'metrics.json').exists(), has_checkpoint(folder)
+        if why and (finished or ckpt):                                 # said, not done silently (asked for: `force`)
+            what = 'finished run' if finished else 'unfinished run and its checkpoint'
+            print(f"[{folder.name}] replacing the {what} in {folder}: {why}", flush=True)
         shutil.rmtree(folder)                                          # its checkpoints too: nothing resumes from them
     folder.mkdir(parents=True, exist_ok=True)
     (folder / 'metrics.json').unlink(missing_ok=True)                   # not finished until it finishes again
-    save_json({**cfg.to_dict(), 'hash': h, 'environment': environment(), **({'data_build': data} if data else {})},
-              folder / 'config.json')
+    save_json({**cfg.to_dict(), 'hash': h, 'environment': environment(), **({'data_build': data} if data else {}),
+               **({'upstream_runs': upstream} if upstream else {})}, folder / 'config.json')
     return folder
 
 def finish_run(folder, metrics: dict, history: Optional[list] = None) -> Path:
@@ -417,7 +449,7 @@ def _run_ranked(st: Stage, cfg: OmniConfig, job_fn: Callable, s: Settings, force
 def _train(st: Stage, cfg: OmniConfig, job_fn: Callable, s: Settings, folder: Path, h: str, force: bool) -> Path:
     "The template's steps 3–5: the job, a fresh run folder, seed, build, `fit`, save, evaluate, finish."
     main = is_main_process()                                            # several processes: one writes, all train
-    if main: job = job_fn(cfg, s); start_run(folder, cfg, h, force, data_build(s))   # caches the job reads are made here,
+    if main: job = job_fn(cfg, s); start_run(folder, cfg, h, force, data_build(s), upstream_runs(st.name, cfg, s))   # caches the job reads are made here,
                                                                         # once; every trained stage learns from the data
     wait_for_everyone(s.device)
     if not main: job = job_fn(cfg, s)                                   # … and read here

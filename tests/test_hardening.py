@@ -1149,3 +1149,76 @@ def test_the_setup_names_a_missing_or_old_python_and_remakes_a_venv_whose_python
     r = run(str(old))
     assert r.returncode == 1 and 'is Python 3.9.6; the kit needs Python 3.10 or newer' in r.stderr and 'PYTHON=' in r.stderr, r
     assert not (kit / '.venv').exists()                                   # nothing made with it
+
+
+def _fake_run(name, c, s, weight=1.0):
+    "A finished run of stage `name`, as `run_stage` would leave it, learning from the finished runs before it."
+    from emotion_omni_lite.stages import upstream_runs
+    f = start_run(stage_folder(name, s), c, stage_hash(name, c, s.seed), upstream=upstream_runs(name, c, s))
+    save_weights({'w': torch.full((4,), weight)}, f / 'model.safetensors')
+    return finish_run(f, {'loss': 0.1})
+
+
+def test_a_run_that_learned_from_a_run_trained_again_since_is_not_current(tmp_path, capsys):
+    "The ASR trained again (here: new weights under the same settings): stage 1 and stage 2, which learned from the old one, are named as such, with the command, their caches are renamed, and the training that replaces them says so."
+    from emotion_omni_lite.stages import retrained_upstream, run_digest, stages_needed
+    from emotion_omni_lite.stage2 import _cache_name
+    c, s, _ = _finished_vocoder(tmp_path)
+    for n in ('asr', 'emotion_encoder', 'text_llm', 'stage1', 'stage2'): _fake_run(n, c, s)
+    assert {n: stage_state(n, c, s) for n in ('stage1', 'stage2')} == {'stage1': 'done', 'stage2': 'done'}
+    names, digest = (_features_name(c, s), _cache_name(c, s)), run_digest('asr', s)
+    assert run_digest('asr', s) in names[0]
+    _fake_run('asr', c, s, weight=2.0)                                  # trained again: the same settings, other weights
+    assert run_digest('asr', s) != digest and stage_state('asr', c, s) == 'done'
+    assert stage_state('stage1', c, s) == 'retrained' and retrained_upstream('stage1', s) == ['asr']
+    assert stage_state('stage2', c, s) == 'retrained' and retrained_upstream('stage2', s) == ['asr']   # further up
+    assert stages_needed(['stage2'], c, s) == ['stage1', 'stage2']
+    assert _features_name(c, s) != names[0]                           # the features are encoded again
+    before = snapshot(tmp_path)
+    with pytest.raises(StageMissing, match=r"(?s)stage 'stage1' .* learned from earlier runs of the stages before it "
+                                           r"\(trained again since: asr\).*--stages stage1 .*replaces the run that learned from the old runs"):
+        require_stage('stage1', c, s)
+    assert snapshot(tmp_path) == before                                # … and touched nothing
+    _fake_run('stage1', c, s, weight=4.0)                              # trained again on the new ASR
+    assert 'replacing the finished run in' in (said := capsys.readouterr().out) and 'trained again since' in said
+    assert stage_state('stage1', c, s) == 'done' and _cache_name(c, s) != names[1]
+    assert stage_state('stage2', c, s) == 'retrained' and retrained_upstream('stage2', s) == ['stage1']
+    (stage_folder('stage1', s) / 'config.json').write_text(json.dumps({**json.loads((stage_folder('stage1', s) / 'config.json').read_text()),
+                                                                       'upstream_runs': None}))
+    assert stage_state('stage1', c, s) == 'done'                       # a run that records none (an older kit's): kept
+
+
+def test_an_unfinished_runs_checkpoint_is_said_before_other_settings_replace_it(tmp_path, capsys):
+    "A stopped run holds a checkpoint: a changed setting that changes what it learns replaces it, said; how often it saves or logs does not."
+    c, s, f = _finished_vocoder(tmp_path)
+    (f / 'metrics.json').unlink(); (f / 'checkpoint').mkdir(); (f / 'checkpoint' / 'state.json').write_text('{}')
+    for field, v in (('ckpt_every', 7), ('log_every', 3)):
+        other = get_config('smoke', **{f'stages.vocoder.{field}': v})
+        assert stage_hash('vocoder', other, s.seed) == stage_hash('vocoder', c, s.seed)   # resumes under the new one
+    other = get_config('smoke', **{'vocoder.hidden': c.vocoder.hidden + 8})
+    start_run(f, other, stage_hash('vocoder', other, s.seed))
+    assert f"replacing the unfinished run and its checkpoint in {f}: it was trained with other settings" in capsys.readouterr().out
+    assert not (f / 'checkpoint').exists()
+
+
+def test_an_evaluation_of_runs_trained_again_is_not_current(tmp_path):
+    "A part of the evaluation is named by the very runs it read: the same settings trained again give another stamp; the judge counts where replies are judged only."
+    from emotion_omni_lite.evaluate import EVAL_PARTS, _stamp
+    c, s, _ = _finished_vocoder(tmp_path)
+    for n in ('asr', 'emotion_encoder', 'text_llm'): _fake_run(n, c, s)
+    part, text = _stamp(c, s, {}, EVAL_PARTS['cascade'], judged=False), _stamp(c, s, {}, EVAL_PARTS['cascade'])
+    judged = get_settings(preset='smoke', out_dir=s.out_dir, data_dir=s.data_dir, judge_url='http://127.0.0.1:9/v1')
+    assert _stamp(c, judged, {}, EVAL_PARTS['cascade'], judged=False) == part and _stamp(c, judged, {}, EVAL_PARTS['cascade']) != text
+    _fake_run('emotion_encoder', c, s, weight=3.0)
+    assert _stamp(c, s, {}, EVAL_PARTS['cascade'], judged=False) != part
+
+
+def test_the_report_names_a_failed_judge_and_each_figure_narrowed_by_its_suffix():
+    from emotion_omni_lite.report import metric_note, report_markdown
+    md = report_markdown({'empathy_judge_status': 'failed: http://127.0.0.1:9/v1 is unreachable'}, {})
+    assert 'judge **failed** (http://127.0.0.1:9/v1 is unreachable)' in md and 'is **off**' not in md
+    assert 'is **off**' in report_markdown({'empathy_judge_status': 'off'}, {})
+    assert 'reference reply speech' in metric_note('speech_emotion_acc_reference')
+    assert 'generated' not in metric_note('dnsmos_ovrl_reference')
+    assert 'tone-dependent' in metric_note('cross_engine_espeak_to_piper_tone')
+    assert metric_note('reply_emotion_acc_tone_cascade').endswith('(on the tone-dependent utterances only; system (a) cascade)')
