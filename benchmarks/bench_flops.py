@@ -14,14 +14,14 @@ threads for the matmul and the stages; run it where nothing else is computing.
 Without `--stages` it times every row the main job trains for the preset (the studies behind a switch need their own
 runs: name them with `--stages` once they exist).
 """
-import argparse, ast, importlib, os, time
+import argparse, importlib, os, time
 
 os.environ.setdefault('HF_HUB_OFFLINE', '1'); os.environ.setdefault('TRANSFORMERS_OFFLINE', '1')
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from emotion_omni_lite.cli import run_script
-from emotion_omni_lite.config import get_config, get_settings, set_fields
+from emotion_omni_lite.config import ConfigError, get_config, get_settings, parse_field, set_fields
 from emotion_omni_lite.stages import STAGES, job_stages, stage_config
 from emotion_omni_lite.train import batch_indices, micro_batches, set_seed
 
@@ -112,8 +112,8 @@ def main():
     for kv in a.set:
         k, sep, v = kv.partition('=')
         if not sep: ap.error(f"--set {kv}: write it as FIELD=VALUE, e.g. lora.dropout=0.05")
-        try: changes[k] = ast.literal_eval(v)
-        except (ValueError, SyntaxError): changes[k] = v
+        try: changes[k] = parse_field(k, v, a.preset)                # read as settings.ini reads it: none, true, 0.05
+        except ConfigError as e: ap.error(f"--set {kv}: {e}")
     a.stages = a.stages or [n for n in job_stages(get_config(a.preset)) if STAGES[n].train]
     if a.threads: torch.set_num_threads(a.threads)
     peak = matmul_peak()

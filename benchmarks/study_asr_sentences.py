@@ -18,13 +18,13 @@ Needs the seed's lite dataset (`eol run --stages data` for seed 0; `bench_seeds.
 same config and seed is reused, not retrained), outside the main job's runs and data; without it the run goes to a
 temporary folder.
 """
-import argparse, ast, json, os, tempfile, time
+import argparse, json, os, tempfile, time
 from pathlib import Path
 os.environ.setdefault('HF_HUB_OFFLINE', '1')
 
 import torch
 from emotion_omni_lite.cli import run_script
-from emotion_omni_lite.config import get_config, get_settings
+from emotion_omni_lite.config import ConfigError, get_config, get_settings, parse_field
 from emotion_omni_lite.dataset import load_query_mels
 from emotion_omni_lite.metrics import cer
 from emotion_omni_lite.semantic_encoder import asr_job, load_asr_model, transcribe
@@ -58,8 +58,8 @@ def main():
         if not key.startswith(('stages.asr.', 'semantic_encoder.')):
             ap.error(f"--set {key}: the study changes the ASR's own settings (stages.asr.*, semantic_encoder.*); "
                      "another field would ask for another dataset")
-        try: changes[key] = ast.literal_eval(value)
-        except (ValueError, SyntaxError): changes[key] = value            # a bare word: a string
+        try: changes[key] = parse_field(key, value, 'lite')            # read as settings.ini reads it: none, true, 0.003
+        except ConfigError as e: ap.error(f"--set {item}: {e}")
     torch.set_num_threads(a.threads)
     cfg = get_config('lite', **changes)
     with tempfile.TemporaryDirectory() as tmp:

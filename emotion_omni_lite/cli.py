@@ -236,7 +236,7 @@ def missing_pretrained(cfg: OmniConfig, stages=None) -> list:
     if 'vocoder' in seen and cfg.vocoder.kind == 'cosyvoice2' and not cfg.vocoder.pretrained:   # it would 'train' for 0 steps,
         problems.append("vocoder.pretrained: not set, and vocoder.kind = cosyvoice2 speaks through a pretrained CosyVoice2: "   # then fail
                         "point it to a local CosyVoice2 checkpoint folder (e.g. CosyVoice2-0.5B), or set vocoder.kind = "  # at the end
-                        "griffin_lim (a vocoder the kit trains)")
+                        "griffin_lim (a vocoder the kit trains) with stages.vocoder.steps above 0 (lite: 300)")
     return problems
 
 def run_pipeline(preset: str | None = None, force: bool = False, stages=None, jobs: Optional[int] = None) -> dict:
@@ -245,6 +245,10 @@ def run_pipeline(preset: str | None = None, force: bool = False, stages=None, jo
     cfg = get_config(s.preset)
     if jobs is not None and jobs < 1: raise ConfigError(f"jobs={jobs}: run at least one worker process (--jobs 1 trains in this process)")
     if stages is not None and not stages: raise ConfigError(f"stages=[]: name at least one of {', '.join(PIPELINE)}, or leave it out to run them all")
+    if idle := [n for n in (stages or ()) if n in STAGES and not stage_applies(n, cfg, asked=True)]:   # named: not skipped
+        raise ConfigError(f"--stages {' '.join(idle)}: {'they learn' if len(idle) > 1 else 'it learns'} from one TTS engine "
+                          "and is scored on the other, but only espeak speaks these data (data.n_piper_voices = 0): set "
+                          f"data.n_piper_voices (lite: 8), or leave {'them' if len(idle) > 1 else 'it'} out")
     if stages is None and uses_pretrained(cfg):                    # full size: each ablation is a second big training,
         stages = [n for n in PIPELINE if n not in STAGES or not STAGES[n].overrides]   # run only when asked for by name
         print(f"pretrained parts: the ablation stages are left out ({', '.join(n for n in STAGES if STAGES[n].overrides)}); "
@@ -263,7 +267,7 @@ def run_pipeline(preset: str | None = None, force: bool = False, stages=None, jo
                                                                        # them, before the data are built
         raise ConfigError(f"preset '{s.preset}' loads pretrained checkpoints that are not here ({len(missing)}):\n  "
                           + '\n  '.join(missing))
-    jobs = default_jobs(s) if jobs is None else jobs
+    jobs = default_jobs(s) if jobs is None else min(jobs, usable_cores())   # as many as run_tasks starts
     if process_rank()[1] > 1: jobs = 1                                 # launched on several processes: they train together
     if 'eval' in (stages or PIPELINE) and not uses_pretrained(cfg):   # the runs it reads that this job does not make:
         made = [n for n in (stages or PIPELINE) if n in STAGES]        # missing ones are named, all at once, before any work
@@ -418,7 +422,7 @@ def _parse(argv) -> argparse.Namespace:
 def main(argv=None):
     a = _parse(argv)
     try: a.fn(a)
-    except (ConfigError, FileNotFoundError, AudioError, CheckpointError) as e:
+    except (ConfigError, FileNotFoundError, AudioError, CheckpointError, FloatingPointError) as e:   # the last: a loss gone NaN
         print(f"eol {a.cmd}: {e}", file=sys.stderr); sys.exit(2)
     except CourseError as e:                                         # the pages are written; some notebooks failed in them
         print(f"eol {a.cmd}: {e}", file=sys.stderr); sys.exit(1)
@@ -440,7 +444,7 @@ def main(argv=None):
 def run_script(fn: Callable, name: str):
     "Run a script's `fn()` (the benchmarks do) as `eol` runs a command: the kit's named errors end it with their message and status 2, not a traceback."
     try: return fn()
-    except (ConfigError, FileNotFoundError, AudioError, CheckpointError) as e:
+    except (ConfigError, FileNotFoundError, AudioError, CheckpointError, FloatingPointError) as e:
         print(f"{name}: {e}", file=sys.stderr); sys.exit(2)
 
 def end_process_group():

@@ -17,7 +17,7 @@ __all__ = ['EMOTIONS', 'PRECISIONS', 'SETTINGS_KEYS', 'PRESETS', 'ConfigError', 
            'ASRTrainConfig', 'EmotionTrainConfig', 'Stage1TrainConfig', 'Stage2TrainConfig', 'StagesConfig',
            'OmniConfig', 'check_values', 'check_config', 'full_config', 'lite_config', 'smoke_config', 'set_field',
            'set_fields', 'checkpoint_load_error', 'checkpoint_faults', 'refuse_partial_load', 'check_checkpoint',
-           'preset_overrides', 'get_config']
+           'parse_field', 'preset_overrides', 'get_config']
 
 # %% ../nbs/00_config.ipynb #e66c34f2
 EMOTIONS = ('neutral', 'happy', 'sad', 'angry', 'surprised', 'fearful')
@@ -441,6 +441,8 @@ def check_values(obj, prefix: str):
     for f in fields(obj):
         v, name, hint = getattr(obj, f.name), f'{prefix}.{f.name}', hints[f.name]
         if hasattr(v, '__dataclass_fields__'): check_values(v, name); continue
+        if type(v) is int and _type_ok(0.5, hint): v = float(v); setattr(obj, f.name, v)   # 10 in a float field is 10.0:
+                                                                                          # the same run, the same checks
         if not _type_ok(v, hint):
             want = getattr(hint, '__name__', str(hint).replace('typing.', ''))
             raise ConfigError(f"{name}: expected {want}, got {v!r} ({type(v).__name__})")
@@ -662,6 +664,7 @@ def _typed(value: str, hint):
     "A settings-file string as a value of the field's type."
     import typing
     v = value.strip()
+    if len(v) >= 2 and v[0] == v[-1] and v[0] in '\'"': v = v[1:-1]     # '' or "espeak" quoted: the text inside
     if typing.get_origin(hint) is typing.Union:                      # Optional[...]: empty or 'none' is None
         if v.lower() in ('', 'none'): return None
         hint = next(h for h in typing.get_args(hint) if h is not type(None))
@@ -678,6 +681,20 @@ def _expects(hint) -> str:
         inner = next(h for h in typing.get_args(hint) if h is not type(None))
         return f"{_expects(inner)}, or none"
     return {bool: 'true or false', int: 'a whole number', float: 'a number'}.get(hint, 'text')
+
+def parse_field(dotted: str, raw: str, preset: str = 'lite'):
+    "Config field `dotted` written as text (`--set FIELD=VALUE` on a command line) as a value, read as the settings file reads it: typed as the field is (`none` or nothing: None where the field may be None; `true`/`false` for a switch)."
+    import typing
+    obj = PRESETS[preset]() if preset in PRESETS else PRESETS['lite']()
+    for part in dotted.split('.')[:-1]: obj = getattr(obj, part, None)
+    name = dotted.split('.')[-1]
+    if obj is None or not hasattr(obj, '__dataclass_fields__') or name not in {x.name for x in fields(obj)}:
+        raise ConfigError(f"{dotted} is not a config field (e.g. llm.pretrained, units.manifest, stages.stage1.steps)")
+    hint = typing.get_type_hints(type(obj))[name]
+    try: return _typed(raw, hint)
+    except (ValueError, StopIteration):
+        raise ConfigError(f"{dotted} = {raw!r} is not a valid value for that field: write {_expects(hint)} (the preset "
+                          f"has {getattr(obj, name)!r})") from None
 
 def preset_overrides(preset: str, path: Optional[Path] = None) -> dict:
     "Dotted fields the settings file sets for `preset` in its `[emotion_omni_lite.<preset>]` section, typed as the fields are."

@@ -11,7 +11,7 @@ from typing import Callable, Optional, Sequence
 
 from torch import nn
 
-from .config import ConfigError, OmniConfig, Settings, get_settings, run_device, set_field
+from .config import PRESETS, ConfigError, OmniConfig, Settings, get_settings, run_device, set_field
 from .train import (environment, fit, is_main_process, module_dtypes, process_rank, save_json, save_weights,
                                      set_seed, sha256, share_with_group, trainable_state, wait_for_everyone, has_checkpoint)
 
@@ -427,6 +427,10 @@ def run_stage(name: str, cfg: OmniConfig, job_fn: Callable, settings: Optional[S
     if src:                                                             # in every process alike: nothing to train, wait or write
         print(f"{st.name}: replaced by the pretrained {src}; nothing to train")
         return Path(src)
+    if not getattr(cfg.stages, st.train).steps:                         # it would keep its random weights as a finished run
+        raise ConfigError(f"stages.{st.train}.steps = 0: stage '{st.name}' loads no pretrained part here, so it trains, and 0 "
+                          f"steps would keep its random weights as a finished run: set stages.{st.train}.steps (lite: "
+                          f"{getattr(PRESETS['lite']().stages, st.train).steps}), or give it a pretrained part")
     if process_rank()[1] > 1: return _run_ranked(st, cfg, job_fn, s, force)
     folder, h = stage_folder(st.name, s), stage_hash(st.name, cfg, s.seed)
     if not force and stage_state(st.name, cfg, s) == 'done': return folder

@@ -490,9 +490,11 @@ def fit(model: nn.Module, data: Sequence, collate: Callable, loss_fn: Callable, 
         idx = batch_indices(len(data), tcfg.batch_size, step, seed)     # the global batch: the same on every process
         if world > 1: set_seed(seed * 1_000_003 + step * 1009 + rank + 1)   # each process its own draws (dropout, masks), per
                                                                         # step: a resume on any number of processes goes on alike
-        if len(idx) % (world * micro):
-            raise ValueError(f"{name}: {len(data)} examples give batches of {len(idx)}, which do not split over {world} "
-                             f"process(es) × {micro} micro-batches: lower batch_size to a multiple of {world * micro}")
+        if len(idx) % (world * micro):                                  # fewer examples than batch_size: a smaller batch
+            raise ConfigError(f"{name}: only {len(data)} training examples, fewer than batch_size={tcfg.batch_size}, and a "
+                              f"batch of {len(idx)} does not split over {world} process(es) × {micro} micro-batches "
+                              "(grad_accum × length_groups): make more training data (e.g. data.n_dialogues), or set the "
+                              f"stage's batch_size to a multiple of {world * micro} no larger than {len(data)}")
         mine = idx[rank::world]                                         # this process's disjoint share of it
         views = dict(zip(mine, augment([data[i] for i in mine]))) if augment else None
         opt.zero_grad(set_to_none=True)

@@ -202,7 +202,8 @@ def _cosyvoice2_vocoder(cfg, settings=None) -> TokenToWave:
     "CosyVoice2 from `vocoder.pretrained`, in the voice of the dataset's first training reply."
     if not cfg.vocoder.pretrained:
         raise ConfigError("vocoder.pretrained is not set: point it to a local CosyVoice2 checkpoint folder (e.g. "
-                          "CosyVoice2-0.5B), or use vocoder.kind='griffin_lim' (a vocoder the kit trains)")
+                          "CosyVoice2-0.5B), or use vocoder.kind='griffin_lim' (a vocoder the kit trains) with "
+                          "stages.vocoder.steps above 0 (lite: 300)")
     s = settings or get_settings(preset=cfg.preset)
     row = next(r for r in load_dialogues(cfg, s) if r['split'] == 'train')
     fn, sr, schedule = cosyvoice2_token2wav(cfg.vocoder.pretrained, str(audio_path(row, s, 'reply')), row['reply_text'], run_device(s))

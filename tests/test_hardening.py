@@ -1222,3 +1222,54 @@ def test_the_report_names_a_failed_judge_and_each_figure_narrowed_by_its_suffix(
     assert 'generated' not in metric_note('dnsmos_ovrl_reference')
     assert 'tone-dependent' in metric_note('cross_engine_espeak_to_piper_tone')
     assert metric_note('reply_emotion_acc_tone_cascade').endswith('(on the tone-dependent utterances only; system (a) cascade)')
+
+
+def test_a_whole_number_in_a_float_field_is_that_number():
+    "`aug_pitch=10` is the preset's 10.0: the same runs, the same hash; `lora.dropout=0` is allowed as 0.0 is."
+    from emotion_omni_lite.config import set_field
+    c = get_config('lite')
+    for field, v in (('stages.emotion.aug_pitch', 10), ('lora.dropout', 0), ('stages.stage1.weight_decay', 0)):
+        x = set_field(c, field, v)
+        assert type(eval(f'x.{field}')) is float
+        assert all(stage_hash(n, x, 0) == stage_hash(n, set_field(c, field, float(v)), 0) for n in ('emotion_encoder', 'stage1'))
+    assert stage_hash('emotion_encoder', set_field(c, 'stages.emotion.aug_pitch', 10), 0) == stage_hash('emotion_encoder', c, 0)
+
+
+def test_a_stage_set_to_train_no_steps_is_refused(tmp_path):
+    "A stage with nothing pretrained and 0 steps (full's vocoder turned to griffin_lim) would keep random weights as a finished run."
+    from emotion_omni_lite.stages import run_stage
+    c, s, _ = _finished_vocoder(tmp_path)
+    c0 = get_config('smoke', **{'stages.vocoder.steps': 0})
+    before = snapshot(tmp_path)
+    with pytest.raises(ConfigError, match=r"stages\.vocoder\.steps = 0: stage 'vocoder' .* set stages\.vocoder\.steps \(lite: 300\)"):
+        run_stage('vocoder', c0, lambda *a: 1 / 0, s)
+    assert snapshot(tmp_path) == before
+
+
+def test_a_named_cross_engine_stage_without_a_second_engine_is_refused(tmp_path, monkeypatch, capsys):
+    "`eol run --stages emotion_encoder_espeak_only` on one engine's data: said, exit 2, not an empty job that ends well."
+    monkeypatch.setenv('EOL_OUT_DIR', str(tmp_path / 'runs')); monkeypatch.setenv('EOL_DATA_DIR', str(tmp_path / 'data'))
+    ini = tmp_path / 'settings.ini'
+    ini.write_text('[emotion_omni_lite]\npreset = smoke\n[emotion_omni_lite.smoke]\ndata.n_piper_voices = 0\ndata.n_test_piper_voices = 0\n')
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as e: cli.main(['run', '--stages', 'emotion_encoder_espeak_only', '--jobs', '1'])
+    assert e.value.code == 2
+    err = capsys.readouterr().err
+    assert 'emotion_encoder_espeak_only' in err and 'data.n_piper_voices (lite: 8)' in err
+    assert not (tmp_path / 'runs').exists() and not (tmp_path / 'data').exists()
+
+
+def test_too_few_examples_for_a_batch_name_the_data(tmp_path):
+    "Three examples, batch_size 4 in two length groups: the message names the data, not a batch size that already splits."
+    with pytest.raises(ConfigError, match=r"only 3 training examples, fewer than batch_size=4.*more training data"):
+        fit(nn.Linear(1, 1), DATA[:3], _collate, _loss, TrainConfig(steps=1, batch_size=4, lr=0.1, length_groups=2),
+            progress=False, device='cpu', lengths=[1, 2, 3])
+
+
+def test_command_line_values_are_read_as_the_settings_file_reads_them():
+    from emotion_omni_lite.config import parse_field
+    assert parse_field('llm.pretrained', 'none') is None and parse_field('adapter.emotion_stream', 'false') is False
+    assert parse_field('emotion_encoder.train_engine', "''") == '' and parse_field('lora.dropout', '0.05') == 0.05
+    with pytest.raises(ConfigError, match=r"stages\.asr\.steps = 'x' .* write a whole number \(the preset has 1800\)"):
+        parse_field('stages.asr.steps', 'x')
+    with pytest.raises(ConfigError, match='llm.hiden_size is not a config field'): parse_field('llm.hiden_size', '3')
