@@ -97,9 +97,10 @@ def test_memory_longer_replies():
 
 @pytest.fixture(scope='module')
 def smoke_trained(smoke_settings, smoke_cfg):
-    "The smoke runs the remaining solutions read (trained once, or reused)."
+    "The smoke runs the remaining solutions read (trained once, or reused): every run the evaluation reads, so that a test run alone finds them."
     from emotion_omni_lite.cli import ensure_stages
-    ensure_stages(['asr', 'emotion_encoder', 'text_llm', 'vocoder', 'stage2'], smoke_cfg, smoke_settings)
+    from emotion_omni_lite.evaluate import eval_stages
+    ensure_stages(eval_stages(smoke_cfg), smoke_cfg, smoke_settings)
     return smoke_settings
 
 
@@ -120,13 +121,19 @@ def test_cross_engine_confusions(smoke_trained):
     from emotion_omni_lite.config import EMOTIONS
     r = solution('cross_engine_confusions').main(settings=smoke_trained)
     assert [v['heard_on'] for v in r.values()] == ['piper', 'espeak']
-    assert all(0 <= v['accuracy'] <= 1 and v['absorbs'] in EMOTIONS and len(v['per_emotion']) == 6 for v in r.values())
+    for name, v in r.items():                                          # recomputed from the run's own matrix
+        cm = json.loads((smoke_trained.run_path / name / 'metrics.json').read_text())['confusion_other_engine']
+        assert v['confusion'] == cm and 0 <= v['accuracy'] <= 1
+        wrong = [sum(cm[i][j] for i in range(6) if i != j) for j in range(6)]   # column j off its diagonal
+        assert v['absorbs'] == EMOTIONS[wrong.index(max(wrong))] and v['absorbs_mistakes'] == max(wrong)
+        assert all(abs(v['per_emotion'][e] - cm[i][i] / max(1, sum(cm[i]))) <= 0.001 for i, e in enumerate(EMOTIONS))
 
 
 def test_llm_written_emotion(smoke_trained):
     from emotion_omni_lite.config import EMOTIONS
     from emotion_omni_lite.dialogues import REPLY_STYLE
     r = solution('llm_written_emotion').main(settings=smoke_trained)
+    assert all(p == f"({e}) {r['sentence']}" for e, p in r['prompts'].items()) and list(r['prompts']) == list(EMOTIONS)
     assert list(r['replies']) == list(r['styles']) == list(EMOTIONS) and all(isinstance(t, str) for t in r['replies'].values())
     assert set(r['styles'].values()) <= set(REPLY_STYLE.values())           # styles the classifier knows
     assert r['follows'] == sum(r['styles'][e] == REPLY_STYLE[e] for e in EMOTIONS)
@@ -202,6 +209,9 @@ def test_what_trains():
 def test_critical_path():
     r = solution('critical_path').main()
     assert r['critical_path'] == ['data', 'asr', 'stage1', 'stage2'] and r['longest_on_it'] == 'asr'
+    doc = ' '.join(solution('critical_path').__doc__.split())
+    assert r['best_to_speed_up'] == 'stage1' and f"saves its half, {r['twice_as_fast_saves']['stage1']} minutes" in doc
+    assert f"save only {r['twice_as_fast_saves']['asr']} minutes" in doc
     from emotion_omni_lite.stages import STAGES
     assert r['critical_minutes'] == round(sum(STAGES[n].lite_minutes for n in r['critical_path']), 1)
     doc = ' '.join(solution('critical_path').__doc__.split())          # what the exercise says is what the table gives

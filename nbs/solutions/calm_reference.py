@@ -10,6 +10,7 @@ On `lite` (seed 0): as measured the probe reads Piper at 46.1 %; against the voi
 (21 of 23 points), and a few more add little: each query's numbers wobble with its words, so one sentence sets the
 voice's calm with that sentence's noise. Every query of the voice as its reference, no labels at all, reaches 72.8 %.
 """
+from emotion_omni_lite.cli import ensure_stages
 from emotion_omni_lite.config import get_config, get_settings
 from emotion_omni_lite.cues import cross_engine_probe, not_calm, query_prosody, speaker_normalized
 
@@ -18,7 +19,9 @@ SIZES = (1, 2, 4, 8)
 
 def main(preset: str = None, settings=None) -> dict:
     s = settings or get_settings(preset=preset)
-    rows, x = query_prosody(get_config(s.preset), s)
+    cfg = get_config(s.preset)
+    ensure_stages(['data'], cfg, s)                                  # the dataset (it says what it builds, and how long)
+    rows, x = query_prosody(cfg, s)
     scored = not_calm(rows, max(SIZES))          # every way scored on the same rows: none a reference was taken from
     acc = lambda xv: cross_engine_probe(rows, xv, 'espeak', scored)['acc_other_engine']
     out = {'as measured': acc(x)}

@@ -29,7 +29,7 @@ def run(argv) -> dict:
         try: eol(argv); code = 0
         except SystemExit as e: code = e.code
     return {'exit': code, 'ms': round((time.perf_counter() - t0) * 1000, 1), 'said': err.getvalue().strip().splitlines()[-1:],
-            'stdout': out.getvalue()}
+            'stderr': err.getvalue(), 'stdout': out.getvalue()}
 
 
 def main(preset: str = None, answer: bool = True) -> dict:
@@ -44,7 +44,7 @@ def main(preset: str = None, answer: bool = True) -> dict:
         chat = lambda audio, out: ['chat', '--preset', preset, '--audio', str(audio), '--out', str(out)]
         cases = {'--out is the recording': chat(q, q), '--out exists': chat(q, old),
                  'a silent recording': chat(d / 'silent.wav', d / 'r1.wav'), 'a text file named .wav': chat(d / 'notes.wav', d / 'r2.wav')}
-        res = {name: {k: v for k, v in run(argv).items() if k != 'stdout'} for name, argv in cases.items()}
+        res = {name: {k: v for k, v in run(argv).items() if k not in ('stdout', 'stderr')} for name, argv in cases.items()}
         res['files untouched'] = all(p.read_bytes() == b for p, b in before.items())
         res['replies written'] = sorted(p.name for p in d.glob('r*.wav'))
         if answer:                                                    # a proper question: the model loads and answers
@@ -52,6 +52,7 @@ def main(preset: str = None, answer: bool = True) -> dict:
             got = json.loads(r['stdout'].strip().splitlines()[-1]) if r['exit'] == 0 else {}
             res['a proper question'] = {'exit': r['exit'], 'ms': r['ms'], 'load_ms': got.get('timings', {}).get('load_ms'), 'answer_ms': got.get('timings', {}).get('total_ms'),
                                         'reply': got.get('text'), 'written': (d / 'reply.wav').exists()}
+            if r['exit']: res['a proper question']['said'] = r['stderr'].strip()   # e.g. the stages to train first, whole
     return res
 
 

@@ -22,16 +22,25 @@ def main(preset: str = 'lite') -> dict:
         s = get_settings(preset=preset, data_dir=f'{d}/data', out_dir=f'{d}/runs')
         tasks = plan_tasks(get_config(preset), s)
     cost = {t.name: STAGES[t.target].lite_minutes if t.kind == 'stage' else 0.0 for t in tasks}
-    finish, via = {}, {}
-    for t in tasks:                                          # tasks come in an order that can run
-        before = max(t.deps, key=lambda d: finish[d], default=None)
-        finish[t.name] = cost[t.name] + (finish[before] if before else 0.0); via[t.name] = before
+
+    def schedule(cost):
+        "When each task ends, if each starts as soon as what it waits for has ended, and which of those it waited for last."
+        finish, via = {}, {}
+        for t in tasks:                                      # tasks come in an order that can run
+            before = max(t.deps, key=lambda d: finish[d], default=None)
+            finish[t.name] = cost[t.name] + (finish[before] if before else 0.0); via[t.name] = before
+        return finish, via
+
+    finish, via = schedule(cost)
     end = max(finish, key=finish.get)
+    saves = {n: round(finish[end] - max(schedule({**cost, n: c / 2})[0].values()), 1) for n, c in cost.items() if c}
     chain = [end]
     while via[chain[-1]]: chain.append(via[chain[-1]])
     chain = [c for c in reversed(chain) if cost[c]]
     return {'tasks': {t.name: list(t.deps) for t in tasks}, 'critical_path': chain,
-            'critical_minutes': round(finish[end], 1), 'longest_on_it': max(chain, key=cost.get)}
+            'critical_minutes': round(finish[end], 1), 'longest_on_it': max(chain, key=cost.get),
+            'twice_as_fast_saves': dict(sorted(saves.items(), key=lambda kv: -kv[1])),   # minutes off the whole job
+            'best_to_speed_up': max(saves, key=saves.get)}
 
 
 if __name__ == '__main__':

@@ -26,9 +26,10 @@ def main(preset: str = None, settings=None) -> dict:
     clf = ReplyStyleClassifier().fit([r['reply_text'] for r in train], [r['reply_style'] for r in train])
     row = next(r for r in rows if r['split'] == 'test_sentence' and r['sentence_kind'] == 'tone')
     model, tok = load_text_llm(cfg, s)
-    replies = {e: generate_text(model, tok, user_text({**row, 'user_emotion': e}, with_emotion=True)) for e in EMOTIONS}
+    prompts = {e: user_text({**row, 'user_emotion': e}, with_emotion=True) for e in EMOTIONS}   # "(sad) the shop closed down"
+    replies = {e: generate_text(model, tok, p) for e, p in prompts.items()}
     styles = dict(zip(replies, clf.predict(list(replies.values()))))
-    return {'sentence': row['query_text'], 'replies': replies, 'styles': styles,
+    return {'sentence': row['query_text'], 'prompts': prompts, 'replies': replies, 'styles': styles,
             'follows': sum(styles[e] == REPLY_STYLE[e] for e in EMOTIONS)}
 
 

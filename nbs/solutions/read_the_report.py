@@ -21,10 +21,8 @@ from emotion_omni_lite.report import report_folder
 
 def main(preset: str = None, settings=None) -> dict:
     s = settings or get_settings(preset=preset)
-    r = json.loads((report_folder(s) / 'report.json').read_text()) if (report_folder(s) / 'report.json').exists() else None
-    if r is None:
-        evaluate_run(settings=s, progress=False)
-        r = json.loads((report_folder(s) / 'report.json').read_text())
+    evaluate_run(settings=s, progress=False)       # at once when the report is current; made again when a run changed since
+    r = json.loads((report_folder(s) / 'report.json').read_text())
     get = lambda k: r.get(k)
     systems = {'(a) cascade': '_cascade', '(b) semantic only': '_semantic_only', '(c) Emotion Omni': '', '(d) no AdaLN': '_no_adaln'}
     table = {name: {'reply_emotion_tone': get(f'reply_emotion_acc_tone{k}'), 'speech_emotion': get(f'speech_emotion_acc{k}')}

@@ -19,7 +19,7 @@ from pathlib import Path
 from emotion_omni_lite.config import get_config, get_settings
 from emotion_omni_lite.cli import ensure_stages
 from emotion_omni_lite.course import _pack_files
-from emotion_omni_lite.stages import job_stages
+from emotion_omni_lite.stages import STAGES, job_stages, stage_state
 
 
 def kind(name: str) -> str:
@@ -38,7 +38,8 @@ def main(preset: str = None, settings=None) -> dict:
     ensure_stages(job_stages(cfg), cfg, s)                          # the main job's runs: no study behind a switch
     mb = lambda b: round(b / 1e6, 1)
     packed = defaultdict(int)
-    files = _pack_files(s)                                           # (archive name, path): what `eol pack` writes
+    unfinished = [n for n in STAGES if stage_state(n, cfg, s) != 'done']   # as `eol pack` does: their folders stay out
+    files = _pack_files(s, unfinished)                               # (archive name, path): what `eol pack` writes
     for name, p in files: packed[kind(name)] += p.stat().st_size
     taken = {p.resolve() for _, p in files}
     left = defaultdict(int)
@@ -46,7 +47,8 @@ def main(preset: str = None, settings=None) -> dict:
         for p in top.rglob('*'):
             if p.is_file() and not p.is_symlink() and p.resolve() not in taken:
                 rel = p.relative_to(top).parts
-                left['resume checkpoints' if 'checkpoint' in rel else 'logs' if rel[0] == 'logs' else 'locks'] += p.stat().st_size
+                left['resume checkpoints' if 'checkpoint' in rel else 'logs' if rel[0] == 'logs' else
+                     'runs not finished (or of other settings)' if rel[0] in unfinished else 'locks'] += p.stat().st_size
     total = sum(packed.values())
     return {'folders_mb': mb(total + sum(left.values())), 'packed_mb': mb(total), 'files': len(files),
             'packed': {k: {'mb': mb(v), 'share': round(v / total, 2)} for k, v in sorted(packed.items(), key=lambda kv: -kv[1])},

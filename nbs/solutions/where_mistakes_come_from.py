@@ -25,7 +25,7 @@ from emotion_omni_lite.report import report_folder
 def main(preset: str = None, settings=None) -> dict:
     s = settings or get_settings(preset=preset)
     folder = report_folder(s)
-    if not (folder / 'records.jsonl').exists(): evaluate_run(settings=s, progress=False)
+    evaluate_run(settings=s, progress=False)       # at once when the report is current; made again when a run changed since
     recs = [json.loads(line) for line in (folder / 'records.jsonl').read_text().splitlines()]
     tone = [r for r in recs if r['sentence_kind'] == 'tone' and 'emotion' in r['sys']['omni']]   # the text records
     report = json.loads((folder / 'report.json').read_text())
