@@ -4,7 +4,7 @@
 
 # %% ../nbs/02_audio.ipynb #45a0bb63
 from __future__ import annotations
-import functools, math, re
+import functools, math, re, warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional, Sequence, Union
@@ -215,14 +215,21 @@ def check_speech(wave: torch.Tensor, source='<array>') -> list:
         notes.append(f"{source}: very low level (peak {20 * math.log10(max(w.abs().max().item(), 1e-9)):.0f} dBFS); the emotion reading may be unreliable — record closer to the microphone")
     return notes
 
-def save_wav(path, wave, sr: int = SAMPLE_RATE, replace: bool = True) -> Path:
-    "Write `wave` [T] (float in [-1, 1]) as 16-bit PCM wav, whole or not at all (temporary file, then rename); returns the path. `replace=False`: a file already at `path`, even one that appeared while this was written, stays (`FileExistsError`)."
+def save_wav(path, wave, sr: int = SAMPLE_RATE, replace: bool = True, warn_clipping: bool = True) -> Path:
+    "Write `wave` [T] (float in [-1, 1]) as 16-bit PCM wav, whole or not at all (temporary file, then rename); returns the path. `replace=False`: a file already at `path`, even one that appeared while this was written, stays (`FileExistsError`). Samples beyond ±1 are clipped, with a warning when more than 0.1 % are (`warn_clipping`)."
     import os, wave as wavmod
     path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
-    w = wave.detach().cpu().numpy() if torch.is_tensor(wave) else np.asarray(wave, dtype=np.float32)
+    w = wave.detach().cpu().numpy() if torch.is_tensor(wave) else np.asarray(wave)
+    if w.dtype.kind in 'biu':                                          # PCM counts would be clipped to a square wave
+        raise ValueError(f"save_wav {path}: the samples are {w.dtype} (PCM counts?), not floats in [-1, 1]: nothing was "
+                         "written; divide 16-bit samples by 32768 first (load_audio reads a file so)")
+    w = w.astype(np.float32, copy=False)
     if not np.isfinite(w).all():                                       # NaN would be written as silence, without a word
         raise ValueError(f"save_wav {path}: {int((~np.isfinite(w)).sum())} of the samples are NaN or Inf: nothing was written "
                          "(the computation that made them failed; a model whose loss diverged, say)")
+    if warn_clipping and (over := float((np.abs(w) > 1).mean()) if w.size else 0.0) > 0.001:   # a few peaks: the usual
+        warnings.warn(f"save_wav {path}: {over:.1%} of the samples lie beyond ±1 and are clipped in the file: scale the "
+                      f"wave down (its peak is {float(np.abs(w).max()):.2f}) to keep it undistorted", stacklevel=2)
     pcm = np.round(np.clip(w, -1, 1) * 32767).astype('<i2')
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
     try:

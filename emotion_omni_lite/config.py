@@ -459,6 +459,9 @@ def check_config(c: OmniConfig):
         if f.name != 'preset': check_values(getattr(c, f.name), f.name)
     _need(c.audio.n_mels == c.semantic_encoder.n_mels, 'semantic_encoder.n_mels',
           f"{c.semantic_encoder.n_mels} differs from audio.n_mels={c.audio.n_mels}; the encoder reads the audio's mel frames, set both alike")
+    _need(c.audio.sample_rate == 16000, 'audio.sample_rate',
+          f"{c.audio.sample_rate} Hz: the kit hears and writes speech at 16 kHz (the TTS engines, `load_audio`, Whisper's "
+          "front end, which resample to it), and its mel filters would read other-rate audio at the wrong pitches: keep 16000")
     _need(c.audio.sample_rate // c.audio.hop_length == 2 * c.semantic_encoder.frame_rate, 'audio.hop_length',
           f"mel rate {c.audio.sample_rate / c.audio.hop_length:g} Hz must be twice the encoder frame rate ({c.semantic_encoder.frame_rate} Hz)")
     _need(c.semantic_encoder.frame_rate == c.emotion_encoder.frame_rate, 'emotion_encoder.frame_rate',

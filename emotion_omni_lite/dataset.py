@@ -11,10 +11,10 @@ from typing import Optional, Sequence
 import numpy as np
 import torch
 
-from .config import EMOTIONS, PRESETS, ConfigError, OmniConfig, Settings, get_settings, emotion_index
+from .config import EMOTIONS, PRESETS, ConfigError, DataConfig, OmniConfig, Settings, get_settings, emotion_index
 from .audio import (MIN_SECONDS, SAMPLE_RATE, AudioError, _read_whole, augment, check_speech, check_wave,
                                      load_audio, save_wav, log_mel, pitch_contour, energy_contour, undecodable)
-from .tts import TTS_ENGINES, engine_of, get_tts, private_espeak_copy, seed_espeak, speak, query_voices
+from .tts import TTS_ENGINES, engine_of, get_tts, private_espeak_copy, seed_espeak, shared_variants, speak, query_voices
 from .train import environment, save_json, share_with_group
 from .stages import (StageLock, check_sources, data_build, describe_changes, file_stats, require_stage,
                                       stage_hash, train_command)
@@ -22,10 +22,11 @@ from .dialogues import all_sentences, make_reply, heldout_sentences, split_name,
 
 # %% auto #0
 __all__ = ['CHUNK', 'UNIT_POOL', 'FIT_MAX_FRAMES', 'KMEANS_ITERS', 'EMOTION_ALIASES', 'EXTERNAL_REQUIRED', 'EXTERNAL_SPLITS',
-           'RATE_TOLERANCE', 'build_hash', 'plan_dialogues', 'synthesis_chunks', 'nearest', 'UnitTokenizer',
-           'audio_path', 'manifest_hash', 'build_dataset', 'folder_bytes', 'load_dialogues', 'load_units_tokenizer',
-           'load_query_mels', 'augmented_queries', 'build_info', 'dataset_stats', 'measure_prosody', 'prosody_markdown',
-           'read_csv_text', 'load_folder', 'read_manifest', 'read_units', 'manifest_splits', 'external_rows']
+           'RATE_TOLERANCE', 'LONGEST_RECORDING', 'build_hash', 'plan_dialogues', 'synthesis_chunks', 'nearest',
+           'UnitTokenizer', 'audio_path', 'manifest_hash', 'build_dataset', 'folder_bytes', 'load_dialogues',
+           'load_units_tokenizer', 'load_query_mels', 'augmented_queries', 'build_info', 'dataset_stats',
+           'measure_prosody', 'prosody_markdown', 'read_csv_text', 'load_folder', 'read_manifest', 'read_units',
+           'manifest_splits', 'external_rows']
 
 # %% ../nbs/05_dataset.ipynb #e66c34f2
 def build_hash(cfg: OmniConfig, seed: int) -> str:
@@ -96,7 +97,8 @@ def _synth_chunk(job) -> list:
             seed_espeak(r['jitter_seed'] + off)
             w = speak(text, voice, emo, np.random.default_rng([r['jitter_seed'], off]), a['jitter'], engine(voice),
                       sr=a['sample_rate'], max_seconds=a['max_seconds'])
-            save_wav(Path(root) / r[f'{kind}_path'], w, a['sample_rate'])
+            save_wav(Path(root) / r[f'{kind}_path'], w, a['sample_rate'], warn_clipping=False)   # the loud presets' peaks,
+                                                                        # clipped as recorded (benchmarks/study_clipping.py)
             pcm = (w.clamp(-1, 1) * 32767).round().short().numpy()       # what the wav file holds
             res[f'{kind}_seconds'] = round(len(w) / a['sample_rate'], 4)
             res[f'{kind}_sha'] = hashlib.sha1(pcm.tobytes()).hexdigest()[:16]
@@ -217,8 +219,10 @@ def _encode_chunk(job) -> list:
     return [tok.encode(log_mel(load_audio(Path(root) / p), audio_cfg)).tolist() for p in paths]
 
 def _map(fn, jobs, workers, desc, total):
-    if workers <= 1:
-        return [fn(j) for j in _progress(jobs, total, desc)]
+    if workers <= 1:                                                   # in this process: the workers' one thread each,
+        threads = torch.get_num_threads()                              # then the caller's threads back
+        try: return [fn(j) for j in _progress(jobs, total, desc)]
+        finally: torch.set_num_threads(threads)
     with mp.get_context('fork').Pool(workers) as pool:
         return list(_progress(pool.imap(fn, jobs), total, desc))
 
@@ -272,6 +276,13 @@ def _check_plan(cfg: OmniConfig, plan: Sequence[dict]):
         field, said = (field, f"{v!r} names") if ':' in v else ('data.tts', f"{dc.tts!r} is")
         raise ConfigError(f"{field}: {said} no TTS engine (the engines: {', '.join(TTS_ENGINES)}): use one of them, "
                           "or register_tts() your own before the build")
+    _, held = query_voices(dc.n_query_voices, dc.n_test_voices, dc.n_piper_voices, dc.n_test_piper_voices)
+    a, espeak = dc.assistant_voice, lambda v: engine_of(v, dc.tts) == 'espeak'
+    if clash := [t for t in held if t == a or (espeak(t) and espeak(a) and shared_variants([a], [t]))]:   # its replies are
+        raise ConfigError(f"data.assistant_voice: {a} is, or shares its espeak variant with, the held-out query voice "   # heard
+                          f"{clash[0]}, and the emotion encoder learns from the assistant's replies too "
+                          "(stages.emotion.train_on_replies), so a held-out voice would be heard in training: choose a voice "
+                          f"no held-out one resembles, e.g. {DataConfig.assistant_voice}")
     n_train = sum(r['split'] == 'train' for r in plan)                 # the fit reads at most FIT_MAX_FRAMES // 50 of them
     most = min(n_train, FIT_MAX_FRAMES // 50) * (int(cfg.audio.max_seconds * cfg.audio.sample_rate / cfg.audio.hop_length) // UNIT_POOL)
     if most < cfg.units.n_units:                                       # even replies of the longest length would not do
@@ -648,6 +659,8 @@ def manifest_splits(cfg: OmniConfig, lines: Sequence[dict], seed: int = 0) -> li
                       "are held-out sentences only (name a split column to choose a held-out voice)")
     return [split_name(voice(r) in held_v, text(r) in held_s) for r in lines]
 
+LONGEST_RECORDING = 600.0   # seconds: a manifest's recording longer than this (by its header) is refused unread
+
 def external_rows(cfg: OmniConfig, manifest, seed: int = 0, stats: Optional[dict] = None) -> list:
     "The manifest's dialogues as the kit's rows (every recording and token file read and checked as the stages will read them); a `ConfigError` lists every line that cannot be used. `stats` gets each file's `file_stats`, taken before it is read."
     import soundfile as sf
@@ -689,9 +702,14 @@ def external_rows(cfg: OmniConfig, manifest, seed: int = 0, stats: Optional[dict
             if not there[c]: continue
             try:                                                        # every sample, checked as a stage will read it
                 with sf.SoundFile(str(paths[c])) as fh:                 # (silent, NaN, an odd rate: said now, not mid-training)
+                    if fh.samplerate > 0 and fh.frames / fh.samplerate > LONGEST_RECORDING:   # not read into memory at all
+                        bad(f"{c} {paths[c]} is {fh.frames / fh.samplerate / 60:.0f} minutes long (its header): a session, "
+                            "not one turn of a dialogue: cut it into utterances, or leave the line out"); continue
                     data, sr = _read_whole(paths[c], fh), fh.samplerate
                 secs[c] = len(data) / sr
                 if secs[c] >= MIN_SECONDS: check_speech(torch.from_numpy(check_wave(data, sr, paths[c], channels_last=True)), paths[c])
+            except MemoryError:                                         # not the file's fault: said as what it is
+                bad(f"{c} {paths[c]}: this machine ran out of memory reading it: cut it into utterances, or leave the line out")
             except Exception as e:                                      # cut short, or not decodable: said as load_audio says it
                 err = e if isinstance(e, AudioError) else undecodable(paths[c], e)
                 bad(f"{c} {paths[c]} {err.problem} — {err.fix}")

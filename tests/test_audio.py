@@ -150,3 +150,9 @@ def test_a_pitch_shift_is_recorded_as_made():
     tone = 0.3 * torch.sin(2 * torch.pi * 150 * torch.arange(8000) / 16000)
     made = [augment(tone, seed, replace(AUGMENT, p_pitch=1.0))[1]['semitones'] for seed in range(20)]
     assert all(m == pitch_step(m) for m in made) and len(set(made)) > 5    # each on the resampler's grid
+    from emotion_omni_lite.audio import shift_pitch
+    t = torch.arange(32000) / 16000                                    # two seconds: FFT bins of 0.5 Hz
+    for st in (1.0, -1.5, 2.0):                                        # the tone moves by the step recorded, in the samples
+        y = shift_pitch(0.3 * torch.sin(2 * torch.pi * 200 * t), st)
+        peak = float(torch.fft.rfft(y * torch.hann_window(len(y))).abs().argmax()) * 16000 / len(y)
+        assert len(y) == len(t) and abs(peak - 200 * 2 ** (pitch_step(st) / 12)) < 1.0

@@ -1273,3 +1273,64 @@ def test_command_line_values_are_read_as_the_settings_file_reads_them():
     with pytest.raises(ConfigError, match=r"stages\.asr\.steps = 'x' .* write a whole number \(the preset has 1800\)"):
         parse_field('stages.asr.steps', 'x')
     with pytest.raises(ConfigError, match='llm.hiden_size is not a config field'): parse_field('llm.hiden_size', '3')
+
+
+def test_a_manifest_recording_of_a_whole_session_is_refused_unread(tmp_path, monkeypatch):
+    "A recording longer than `LONGEST_RECORDING` by its header is named as a session to cut, and never read into memory (here the limit is lowered to 5 s); running out of memory is said as that, not as a damaged file."
+    from emotion_omni_lite import dataset
+    from emotion_omni_lite.audio import save_wav
+    cfg = get_config('smoke')
+    tone = lambda s: 0.3 * np.sin(np.arange(int(16000 * s)) * 0.05)
+    save_wav(tmp_path / 'q.wav', tone(1.0)); save_wav(tmp_path / 'r.wav', tone(2.0)); save_wav(tmp_path / 'long.wav', tone(8.0))
+    (tmp_path / 'u.json').write_text(json.dumps([i % 20 for i in range(50)]))
+    line = lambda q='q.wav', r='r.wav': f'{q},Hi.,happy,{r},Oh!,happy,u.json\n'
+    (tmp_path / 'm.csv').write_text(MANIFEST_COLUMNS + '\n' + line() + line(r='long.wav'))
+    monkeypatch.setattr(dataset, 'LONGEST_RECORDING', 5.0)
+    real, read = dataset._read_whole, []
+    monkeypatch.setattr(dataset, '_read_whole', lambda p, fh: read.append(Path(p).name) or real(p, fh))
+    with pytest.raises(ConfigError) as e: external_rows(cfg, tmp_path / 'm.csv')
+    assert f"line 3: reply_audio {tmp_path / 'long.wav'} is 0 minutes long (its header): a session" in str(e.value)
+    assert 'long.wav' not in read and 'q.wav' in read
+    monkeypatch.setattr(dataset, '_read_whole', lambda p, fh: (_ for _ in ()).throw(MemoryError()))
+    with pytest.raises(ConfigError, match='ran out of memory reading it'): external_rows(cfg, tmp_path / 'm.csv')
+
+
+def test_save_wav_refuses_pcm_counts_and_says_what_it_clips(tmp_path):
+    from emotion_omni_lite.audio import save_wav
+    pcm = (np.sin(np.arange(16000) * 0.05) * 8000).astype(np.int16)
+    for x in (pcm, torch.from_numpy(pcm)):
+        with pytest.raises(ValueError, match=r'int16 \(PCM counts\?\).*divide 16-bit samples by 32768'): save_wav(tmp_path / 'a.wav', x)
+    assert not list(tmp_path.iterdir())
+    with pytest.warns(UserWarning, match=r'beyond ±1 and are clipped .*its peak is 3\.00'):
+        save_wav(tmp_path / 'loud.wav', 3.0 * np.sin(np.arange(16000) * 0.05))
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter('error')
+        save_wav(tmp_path / 'ok.wav', np.clip(1.2 * np.sin(np.arange(16000) * 0.05), -1, 1))   # at full scale: not beyond
+
+
+def test_another_sample_rate_is_refused_when_the_config_is_built():
+    with pytest.raises(ConfigError, match=r'audio\.sample_rate: 24000 Hz: the kit hears and writes speech at 16 kHz.*keep 16000'):
+        get_config('smoke', **{'audio.sample_rate': 24000, 'audio.hop_length': 240})
+
+
+def test_a_dataset_built_in_this_process_gives_the_threads_back(tmp_path):
+    "With one worker the build runs in the caller's process: its one thread per job is the caller's again afterwards."
+    torch.set_num_threads(2)
+    try:
+        build_dataset(get_config('smoke', **{'data.n_dialogues': 12, 'data.workers': 1}),
+                      get_settings(preset='smoke', data_dir=str(tmp_path), device='cpu'))
+        assert torch.get_num_threads() == 2
+    finally: torch.set_num_threads(1)
+
+
+def test_an_assistant_voice_a_held_out_voice_resembles_is_refused(tmp_path):
+    "The emotion encoder learns from the assistant's replies: a held-out query voice (or its espeak variant) as the assistant would be heard in training."
+    s = get_settings(preset='smoke', data_dir=str(tmp_path), device='cpu')
+    from emotion_omni_lite.tts import query_voices
+    c = get_config('smoke')
+    _, held = query_voices(c.data.n_query_voices, c.data.n_test_voices)
+    for voice in (held[0], 'en-gb' + held[0][held[0].index('+'):]):  # the voice itself, and its variant in another accent
+        with pytest.raises(ConfigError, match=rf"data\.assistant_voice: {re.escape(voice)} is, or shares .*{re.escape(held[0])}"):
+            build_dataset(get_config('smoke', **{'data.assistant_voice': voice}), s)
+    assert not (tmp_path / 'smoke').exists()                           # refused before anything is spoken
