@@ -17,7 +17,8 @@ __all__ = ['sequence_lengths', 'stack_frames', 'DownsampleAdapter', 'SpeechAdapt
 # %% ../nbs/10_adapter.ipynb #e66c34f2
 def sequence_lengths(n_samples: int, cfg: OmniConfig) -> dict:
     "Sequence length at each rate for a waveform of `n_samples` samples (wave → mel → encoder → adapter)."
-    mel = n_samples // cfg.audio.hop_length              # 100 Hz (Whisper drops the last STFT frame)
+    mel = min(n_samples // cfg.audio.hop_length,          # 100 Hz (Whisper drops the last STFT frame), at most the
+              2 * cfg.semantic_encoder.max_source_positions)   # encoder's window: a longer question is cut there
     enc = (mel + 1) // 2                                 # 50 Hz: conv kernel 3, stride 2, padding 1
     ada = enc // cfg.adapter.k                           # 10 Hz: tail frames that do not fill a group are dropped
     streams = 1 if not cfg.adapter.emotion_stream or cfg.adapter.mode == 'concat' else 2
@@ -60,6 +61,7 @@ class SpeechAdapter(nn.Module):
         if self.emotion is None: return self.semantic(sem, lengths)  # [B, T/5, d_llm]
         if emo is None: raise ValueError("this adapter has an emotion stream: pass the emotion encoder's frames")
         T = min(sem.shape[1], emo.shape[1])                       # the two encoders may differ by a frame
+        if lengths is not None: lengths = lengths.clamp(max=T)    # … and so may the valid frames the longer one counts
         s, n = self.semantic(sem[:, :T], lengths)                 # [B, T/5, d_llm]
         e, _ = self.emotion(emo[:, :T], lengths)                  # [B, T/5, d_llm]
         if self.mode == 'concat':

@@ -716,9 +716,10 @@ def external_rows(cfg: OmniConfig, manifest, seed: int = 0, stats: Optional[dict
             else:
                 if secs[c] < MIN_SECONDS:
                     bad(f"{c} {paths[c]} is {secs[c] * 1000:.0f} ms long; speech needs at least {MIN_SECONDS * 1000:.0f} ms")
-                elif c == 'query_audio' and secs[c] > cfg.audio.max_seconds:
-                    bad(f"query_audio {paths[c]} is {secs[c]:.1f} s long, more than the {cfg.audio.max_seconds:g} s the encoders "
-                        "hear (audio.max_seconds): cut it at a pause, or leave the line out")
+                elif c == 'query_audio' and secs[c] > (hear := min(cfg.audio.max_seconds, 2 * cfg.semantic_encoder.max_source_positions
+                                                                   * cfg.audio.hop_length / cfg.audio.sample_rate)):
+                    bad(f"query_audio {paths[c]} is {secs[c]:.1f} s long, more than the {hear:g} s the encoders hear (audio."
+                        "max_seconds, and the semantic encoder's window): cut it at a pause, or leave the line out")
         if units is not None and 'reply_audio' in secs:
             want = secs['reply_audio'] * cfg.units.rate_hz
             if not units or abs(len(units) - want) > RATE_TOLERANCE * want + 1:

@@ -250,12 +250,13 @@ def stream_decode(dec: SpeechDecoder, reply_states, streaming: bool = True, temp
     st = DecoderStream(dec, temperature, top_k, generator)
     if state is not None: state['stream'] = st
     C, R = dec.cfg.chunk_units, dec.cfg.reply_per_chunk
-    buf = []
+    buf, heard = [], 0
     for x in reply_states:
-        buf += list(x.split(1, 1))
+        buf += list(x.split(1, 1)); heard += x.shape[1]
         while streaming and len(buf) >= R:                # chunk k starts once its (k+1)·R states exist
             st.add_reply(torch.cat(buf[:R], 1)); buf = buf[R:]
             if chunk := st.generate(C): yield chunk
+    if not heard: return                                  # an empty reply says nothing (as `decode_batch` gives it)
     if buf: st.add_reply(torch.cat(buf, 1))
     st.end_reply()
     while not st.finished:
@@ -266,6 +267,9 @@ def decode_batch(dec: SpeechDecoder, xs: Sequence[torch.Tensor], streaming: bool
     "Greedy units for many replies whose fused states [n, d] are all known: what `stream_decode` writes for each, in one batch."
     dev, C, R, B = next(dec.parameters()).device, dec.cfg.chunk_units, dec.cfg.reply_per_chunk, len(xs)
     if not B: return []
+    if any(not len(x) for x in xs):                                            # an empty reply says nothing, as in a stream
+        said = iter(decode_batch(dec, [x for x in xs if len(x)], streaming))
+        return [next(said) if len(x) else [] for x in xs]
     n = torch.tensor([len(x) for x in xs], device=dev)                        # reply states of each
     x = torch.nn.utils.rnn.pad_sequence([x.to(dev) for x in xs], batch_first=True)   # [B, N, d]
     pre = dec.prefix(x, n)                                                     # [B, P, d]: BOS, r…, EOS, padding

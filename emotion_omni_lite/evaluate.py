@@ -376,6 +376,9 @@ def run_figures(cfg: OmniConfig, s: Settings) -> dict:
     emo, asr, st1, sem = m('emotion_encoder'), m('asr'), m('stage1'), m('stage1_semantic_only')
     rep = json.loads((report_folder(s) / 'report.json').read_text())
     sp = json.loads((report_folder(s) / 'speech_figures.json').read_text())
+    if rep.get('run_stamp') != sp.get('run_stamp'):                   # an evaluation stopped between the two files
+        raise ConfigError(f"{report_folder(s)}: report.json and speech_figures.json come from different evaluations (one "
+                          "was stopped between them): run `eol eval` to write both again")
     t_emo, t_sty = rep['timing_only_reply_emotion_acc_tone'], rep['timing_only_user_emotion_acc_tone']
     on, off = sp['adaln'], sp['no_adaln']
     d = lambda a, b: round(a - b, 4)

@@ -4,7 +4,7 @@
 
 # %% ../nbs/14a_omni.ipynb #e4d3df90
 from __future__ import annotations
-import json, os, random, statistics, sys, time
+import json, os, random, statistics, sys, time, warnings
 from pathlib import Path
 from typing import Callable, Optional, Sequence
 
@@ -59,6 +59,9 @@ class EmotionOmni(nn.Module):
         self.vocoder = vocoder                                                            # 8: units → waveform
         self.tok, self.centroids, self.speech_id, self.end_id = tokenizer, centroids, speech_id, end_id
         self.max_new_tokens = cfg.llm.max_new_tokens if max_new_tokens is None else max_new_tokens   # its longest reply
+        if not 0 < self.max_new_tokens <= cfg.decoder.max_reply_tokens:   # longer, its last states would take the units' positions
+            raise ValueError(f"max_new_tokens={self.max_new_tokens}: stage 2 speaks replies of 1 to "
+                             f"decoder.max_reply_tokens={cfg.decoder.max_reply_tokens} tokens: use at most that")
 
     @property
     def device(self) -> torch.device:
@@ -209,11 +212,14 @@ class EmotionOmni(nn.Module):
 
     @torch.inference_mode()
     def respond(self, audio, streaming: bool = True, on_token: Optional[Callable] = None,
-                on_audio: Optional[Callable] = None) -> dict:
-        "Speech in (path or 16 kHz wave) → text, user_emotion, reply_emotion, audio, sample_rate, timings."
+                on_audio: Optional[Callable] = None, checked: bool = False) -> dict:
+        "Speech in (path or 16 kHz wave) → text, user_emotion, reply_emotion, audio, sample_rate, timings; a clip that cannot be speech is refused (`check_speech`; `checked`: the caller did so, and said its warnings)."
         t0 = time.perf_counter()
         wave = load_audio(audio)
-        check_length(wave, self.cfg, audio if isinstance(audio, (str, Path)) else 'query')
+        src = audio if isinstance(audio, (str, Path)) else 'query'
+        check_length(wave, self.cfg, src)
+        if not checked:                                                  # too short or no sound: refused, named
+            for note in check_speech(wave, src): warnings.warn(note, stacklevel=2)
         feat = self.encode(wave)
         user = EMOTIONS[int(feat.pop('user_emotion_probs').argmax())]
         vec_user = feat.pop('emotion_vec_user')
@@ -356,7 +362,7 @@ def chat_main(audio_path, out_path=None, as_json: bool = True, cfg: Optional[Omn
     t0 = time.perf_counter()
     omni = load_omni(cfg, s)
     load_ms = round((time.perf_counter() - t0) * 1000, 1)
-    r = omni.respond(wave, streaming)
+    r = omni.respond(wave, streaming, checked=True)                  # its notes were said above
     out = {'text': r['text'], 'user_emotion': r['user_emotion'], 'reply_emotion': r['reply_emotion'],
            'audio_seconds': r['audio_seconds'], 'sample_rate': r['sample_rate'], 'n_units': len(r['units']),
            'timings': {**r['timings'], 'load_ms': load_ms}, 'rtf': r['rtf']}

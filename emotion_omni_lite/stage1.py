@@ -45,6 +45,8 @@ def splice_speech(embed: nn.Module, input_ids, attention_mask, labels, speech, s
         pos = (ids == speech_id).nonzero().flatten()
         if len(pos) != 1: raise ValueError(f"example {i} has {len(pos)} {SPEECH_TOKEN} tokens; make prompts with build_prompt")
         j, n = int(pos[0]), int(speech_lens[i])
+        if n > speech.shape[1]: raise ValueError(f"example {i}: {n} valid speech embeddings, but the adapter gave {speech.shape[1]}: "
+                                                 "clamp the lengths to the frames there are (SpeechAdapter does)")
         e = embed(ids)                                                    # [L_i, d]
         xs.append(torch.cat([e[:j], speech[i, :n].to(e.dtype), e[j + 1:]]))  # [L_i - 1 + n, d]
         ys.append(torch.cat([lab[:j], lab.new_full((n,), -100), lab[j + 1:]]))

@@ -152,7 +152,8 @@ class TokenToWaveStream(VocoderStream):
     def push(self, units) -> torch.Tensor:
         self.tokens += [int(u) for u in units]
         v, out = self.vocoder, [torch.zeros(0)]
-        while len(self.tokens) - self.offset >= self.next + v.lookahead:
+        while len(self.tokens) - self.offset >= self.next + max(v.lookahead, 1):   # a token kept back even with no look-
+                                                                        # ahead: `finish` makes the final call, which flushes
             out.append(self._call(self.offset + self.next + v.lookahead, False)); self.offset += self.next
             self.step = min(v.max_hop, self.step * v.scale); self.next = self.step   # fewer calls as the reply goes on
         return torch.cat(out)

@@ -5,7 +5,7 @@ import torch
 
 from emotion_omni_lite.config import get_config, ConfigError
 from emotion_omni_lite.decoder import (FusionGate, build_fusion, build_speech_decoder, build_streaming_mask,
-                                       build_full_mask, decoder_mask, stream_decode, stream_teacher_forced)
+                                       build_full_mask, decode_batch, decoder_mask, stream_decode, stream_teacher_forced)
 from emotion_omni_lite.vocoder import GriffinLim, build_vocoder
 
 
@@ -78,6 +78,42 @@ def test_non_streaming_greedy_is_consistent(smoke_parts):
         logits = dec(x, torch.tensor([6]), torch.tensor([units]), torch.tensor([len(units)]), torch.tensor([False]))[0]
     logits[:, cfg.units.n_units:] = -1e9                                    # greedy over units (EOU aside)
     assert logits[:-1].argmax(-1).tolist() == units
+
+
+@pytest.mark.parametrize('N', [7, 10])
+def test_streaming_greedy_is_the_masked_forwards_and_the_batchs(smoke_parts, N):
+    "The scheduler inference runs: the streamed units, the reply states arriving a few at a time, are the greedy picks of the streaming-masked forward, and what decode_batch gives."
+    cfg, fus, dec = smoke_parts
+    x = torch.randn(1, N, cfg.decoder.d_model)
+    units = sum(stream_decode(dec, [x[:, :3], x[:, 3:5], x[:, 5:]], streaming=True), [])
+    assert 0 < len(units) <= cfg.decoder.max_units
+    with torch.no_grad():
+        logits = dec(x, torch.tensor([N]), torch.tensor([units]), torch.tensor([len(units)]), torch.tensor([True]))[0]
+    logits[:, cfg.units.n_units:] = -1e9
+    assert logits[:len(units)].argmax(-1).tolist() == units
+    assert decode_batch(dec, [x[0], torch.randn(3, cfg.decoder.d_model)], streaming=True)[0] == units
+
+
+def test_an_empty_reply_says_nothing_streamed_or_batched(smoke_parts):
+    cfg, fus, dec = smoke_parts
+    empty = torch.zeros(1, 0, cfg.decoder.d_model)
+    assert list(stream_decode(dec, [empty], streaming=True)) == [] and list(stream_decode(dec, [], streaming=False)) == []
+    x = torch.randn(5, cfg.decoder.d_model)
+    got = decode_batch(dec, [empty[0], x, empty[0]])
+    assert got[0] == got[2] == [] and got[1] == decode_batch(dec, [x])[0] and got[1]
+
+
+def test_a_token_to_wave_stream_without_look_ahead_still_finalises():
+    "A hop-multiple of tokens and no look-ahead: the last call is still the final one, which flushes what the function held back."
+    from emotion_omni_lite.vocoder import TokenToWave
+    calls = []
+    def token2wav(tokens, offset, finalize, cache):                  # like HiFT: one token's samples kept until the end
+        calls.append(finalize); upto = tokens.shape[1] if finalize else tokens.shape[1] - 1
+        start = cache.get('said', 0); cache['said'] = max(start, upto)
+        return torch.ones(max(0, upto - start))
+    voc = TokenToWave(token2wav, 16000, hop=5, lookahead=0)
+    s = voc.stream(); wave = torch.cat([s.push(list(range(15))), s.finish()])
+    assert len(wave) == 15 and calls[-1] is True
 
 
 def test_emotion_reaches_the_units_only_through_adaln():

@@ -135,6 +135,11 @@ def test_smoke_run_end_to_end(smoke_settings, smoke_cfg):
     # … and the prosodic baseline, so the report card's row is computed by the main job, not left empty
     assert rep['prosodic_baseline_acc_heldout_voice'] == text['extra']['prosodic_baseline_acc_heldout_voice']
     assert run_figures(smoke_cfg, smoke_settings)['prosodic baseline (12 features + linear), held-out voices'] == rep['prosodic_baseline_acc_heldout_voice']
+    was = (out / 'speech_figures.json').read_text()                  # an evaluation stopped between its two files
+    try:
+        (out / 'speech_figures.json').write_text(json.dumps({**sp, 'run_stamp': 'another'}))
+        with pytest.raises(ConfigError, match='come from different evaluations.*run `eol eval`'): run_figures(smoke_cfg, smoke_settings)
+    finally: (out / 'speech_figures.json').write_text(was)
     kept = [json.loads(l) for l in (out / 'records.jsonl').read_text().splitlines()][:len(text['records'])]
     assert [r['id'] for r in kept] == [r['id'] for r in text['records']] and kept[0]['sys']['omni']['text'] == text['records'][0]['sys']['omni']['text']
     stamp, made = rep['run_stamp'], (out / 'text.json').stat().st_mtime_ns

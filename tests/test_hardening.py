@@ -747,7 +747,7 @@ def test_a_reply_never_replaces_a_file_that_appeared_while_it_was_made(tmp_path,
     query, out = wav(tmp_path / 'query.wav'), tmp_path / 'reply.wav'
 
     class Answering:                                                   # the models, answering while another program writes `out`
-        def respond(self, wave, streaming):
+        def respond(self, wave, streaming, checked=False):
             out.write_bytes(b'their file')
             return {'text': 'hi', 'user_emotion': 'neutral', 'reply_emotion': 'neutral', 'audio_seconds': 0.5,
                     'sample_rate': SR, 'units': [1, 2], 'timings': {}, 'rtf': 0.1, 'audio': torch.zeros(SR // 2)}
@@ -1040,7 +1040,7 @@ def test_a_reply_that_cannot_be_written_is_said_with_the_fix(tmp_path, monkeypat
     from emotion_omni_lite import omni
     query, out = wav(tmp_path / 'query.wav'), tmp_path / 'reply.wav'
     class Answering:
-        def respond(self, wave, streaming):
+        def respond(self, wave, streaming, checked=False):
             return {'text': 'hi', 'user_emotion': 'neutral', 'reply_emotion': 'neutral', 'audio_seconds': 0.5,
                     'sample_rate': SR, 'units': [1, 2], 'timings': {}, 'rtf': 0.1, 'audio': torch.zeros(SR // 2)}
     monkeypatch.setattr(omni, 'load_omni', lambda cfg, s: Answering())

@@ -210,6 +210,8 @@ def test_a_query_longer_than_the_model_hears_is_refused(smoke_run, smoke_setting
     long = 0.1 * torch.sin(torch.arange(int((limit + 1) * 16000)) * 0.05)
     with pytest.raises(AudioError, match=f'at most {limit:g} s'): omni.respond(long)
     assert omni.respond(long[:int((limit - 1) * 16000)])['sample_rate'] > 0          # within the limit it answers
+    for short in (long[:5], long[:800], torch.full((16000,), 0.2)):     # a click, 50 ms, a constant offset: no speech
+        with pytest.raises(AudioError, match='speech needs at least|constant offset'): omni.respond(short)
 
 
 def test_cross_emotion_takes_the_fraction_it_is_set_to():
