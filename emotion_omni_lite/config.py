@@ -685,10 +685,10 @@ def _expects(hint) -> str:
         return f"{_expects(inner)}, or none"
     return {bool: 'true or false', int: 'a whole number', float: 'a number'}.get(hint, 'text')
 
-def parse_field(dotted: str, raw: str, preset: str = 'lite'):
-    "Config field `dotted` written as text (`--set FIELD=VALUE` on a command line) as a value, read as the settings file reads it: typed as the field is (`none` or nothing: None where the field may be None; `true`/`false` for a switch)."
+def parse_field(dotted: str, raw: str, preset: str = 'lite', base: Optional['OmniConfig'] = None):
+    "Config field `dotted` written as text (a settings file's line, or `--set FIELD=VALUE` on a command line) as a value, typed as the field is (`none` or nothing: None where the field may be None; `true`/`false` for a switch); `base`: the preset's config, if already built."
     import typing
-    obj = PRESETS[preset]() if preset in PRESETS else PRESETS['lite']()
+    obj = base if base is not None else PRESETS[preset]() if preset in PRESETS else PRESETS['lite']()
     for part in dotted.split('.')[:-1]: obj = getattr(obj, part, None)
     name = dotted.split('.')[-1]
     if obj is None or not hasattr(obj, '__dataclass_fields__') or name not in {x.name for x in fields(obj)}:
@@ -701,7 +701,6 @@ def parse_field(dotted: str, raw: str, preset: str = 'lite'):
 
 def preset_overrides(preset: str, path: Optional[Path] = None) -> dict:
     "Dotted fields the settings file sets for `preset` in its `[emotion_omni_lite.<preset>]` section, typed as the fields are."
-    import typing
     f = Path(path) if path else find_settings_file()
     if f is None or not f.exists(): return {}
     cp = read_settings_file(f, keep_case=True)
@@ -709,16 +708,9 @@ def preset_overrides(preset: str, path: Optional[Path] = None) -> dict:
     if sec not in cp: return {}
     out, base = {}, PRESETS[preset]()
     for dotted, raw in cp[sec].items():
-        obj = base
-        for part in dotted.split('.')[:-1]: obj = getattr(obj, part, None)
+        try: v = parse_field(dotted, raw, base=base)
+        except ConfigError as e: raise ConfigError(f"{f} [{sec}]: {e}") from None   # the file and section named
         name = dotted.split('.')[-1]
-        if obj is None or not hasattr(obj, '__dataclass_fields__') or name not in {x.name for x in fields(obj)}:
-            raise ConfigError(f"{f} [{sec}]: {dotted} is not a config field (e.g. llm.pretrained, units.manifest, stages.stage1.steps)")
-        hint = typing.get_type_hints(type(obj))[name]
-        try: v = _typed(raw, hint)
-        except (ValueError, StopIteration):
-            raise ConfigError(f"{f} [{sec}]: {dotted} = {raw!r} is not a valid value for that field: write "
-                              f"{_expects(hint)} (the preset has {getattr(obj, name)!r})") from None
         if isinstance(v, str) and name in ('manifest', 'pretrained') and v and not Path(v).is_absolute() and (f.parent / v).exists():
             v = str((f.parent / v).resolve())                          # a path relative to the settings file
         out[dotted] = v

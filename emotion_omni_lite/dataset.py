@@ -26,7 +26,7 @@ __all__ = ['CHUNK', 'UNIT_POOL', 'FIT_MAX_FRAMES', 'KMEANS_ITERS', 'EMOTION_ALIA
            'UnitTokenizer', 'audio_path', 'manifest_hash', 'build_dataset', 'folder_bytes', 'load_dialogues',
            'load_units_tokenizer', 'load_query_mels', 'augmented_queries', 'build_info', 'dataset_stats',
            'measure_prosody', 'prosody_markdown', 'read_csv_text', 'load_folder', 'read_manifest', 'read_units',
-           'manifest_splits', 'external_rows']
+           'manifest_splits', 'hearing_seconds', 'external_rows']
 
 # %% ../nbs/05_dataset.ipynb #e66c34f2
 def build_hash(cfg: OmniConfig, seed: int) -> str:
@@ -661,6 +661,10 @@ def manifest_splits(cfg: OmniConfig, lines: Sequence[dict], seed: int = 0) -> li
 
 LONGEST_RECORDING = 600.0   # seconds: a manifest's recording longer than this (by its header) is refused unread
 
+def hearing_seconds(cfg: OmniConfig) -> float:
+    "The longest query the model hears whole: the audio limit, or the semantic encoder's window if that is shorter."
+    return min(cfg.audio.max_seconds, 2 * cfg.semantic_encoder.max_source_positions * cfg.audio.hop_length / cfg.audio.sample_rate)
+
 def external_rows(cfg: OmniConfig, manifest, seed: int = 0, stats: Optional[dict] = None) -> list:
     "The manifest's dialogues as the kit's rows (every recording and token file read and checked as the stages will read them); a `ConfigError` lists every line that cannot be used. `stats` gets each file's `file_stats`, taken before it is read."
     import soundfile as sf
@@ -716,8 +720,7 @@ def external_rows(cfg: OmniConfig, manifest, seed: int = 0, stats: Optional[dict
             else:
                 if secs[c] < MIN_SECONDS:
                     bad(f"{c} {paths[c]} is {secs[c] * 1000:.0f} ms long; speech needs at least {MIN_SECONDS * 1000:.0f} ms")
-                elif c == 'query_audio' and secs[c] > (hear := min(cfg.audio.max_seconds, 2 * cfg.semantic_encoder.max_source_positions
-                                                                   * cfg.audio.hop_length / cfg.audio.sample_rate)):
+                elif c == 'query_audio' and secs[c] > (hear := hearing_seconds(cfg)):
                     bad(f"query_audio {paths[c]} is {secs[c]:.1f} s long, more than the {hear:g} s the encoders hear (audio."
                         "max_seconds, and the semantic encoder's window): cut it at a pause, or leave the line out")
         if units is not None and 'reply_audio' in secs:

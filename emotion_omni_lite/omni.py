@@ -15,7 +15,7 @@ from transformers import DynamicCache
 from .config import EMOTIONS, ConfigError, OmniConfig, Settings, get_config, get_settings, run_device
 from .train import autocast, kv, to_device
 from .audio import MIN_SAMPLES, SAMPLE_RATE, AudioError, check_speech, load_audio, resample, save_wav
-from .dataset import audio_path
+from .dataset import audio_path, hearing_seconds
 from .semantic_encoder import load_semantic_encoder
 from .emotion_encoder import classify_emotion, load_emotion_encoder
 from .text_llm import build_prompt
@@ -27,17 +27,12 @@ from .metrics import pocketsphinx_wer, wer
 from .stage2 import load_stage2_model, stage2_features
 
 # %% auto #0
-__all__ = ['SPEECH_SETS', 'TIMED_REPLIES', 'WER_SETS', 'hearing_seconds', 'check_length', 'EmotionOmni', 'load_omni',
-           'speech_rows', 'hear', 'timed_reply', 'speech_clips', 'speech_metrics', 'speech_figures',
-           'condition_following', 'chat_main']
+__all__ = ['SPEECH_SETS', 'TIMED_REPLIES', 'WER_SETS', 'check_length', 'EmotionOmni', 'load_omni', 'speech_rows', 'hear',
+           'timed_reply', 'speech_clips', 'speech_metrics', 'speech_figures', 'condition_following', 'chat_main']
 
 # %% ../nbs/14a_omni.ipynb #a74ec076
-def hearing_seconds(cfg: OmniConfig) -> float:
-    "The longest query the model hears whole: the audio limit, or the semantic encoder's window if that is shorter."
-    return min(cfg.audio.max_seconds, 2 * cfg.semantic_encoder.max_source_positions * cfg.audio.hop_length / cfg.audio.sample_rate)
-
 def check_length(wave: torch.Tensor, cfg: OmniConfig, source='query'):
-    "Refuse a query longer than the model hears (it would silently keep only its first seconds)."
+    "Refuse a query longer than the model hears (`dataset.hearing_seconds`: it would silently keep only its first seconds)."
     limit = hearing_seconds(cfg)
     if len(wave) > limit * SAMPLE_RATE:
         raise AudioError(source, f"is {len(wave) / SAMPLE_RATE:.1f} s long; this model hears at most {limit:g} s of a query",
