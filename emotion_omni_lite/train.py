@@ -208,12 +208,19 @@ def _rng_state() -> dict:
     if torch.cuda.is_available(): d['cuda'] = [enc(s) for s in torch.cuda.get_rng_state_all()]
     return d
 
-def _set_rng_state(d: dict):
+def _read_rng_state(d: dict) -> tuple:
+    "The states `_rng_state` wrote, each tried on a generator of its own: a bad one raises here, before any is set."
     dec = lambda s: torch.frombuffer(bytearray(base64.b64decode(s)), dtype=torch.uint8)
-    torch.set_rng_state(dec(d['torch']))
     p = d['python']
-    random.setstate((int(p['version']), tuple(int(x) for x in p['state']), None if p['gauss'] is None else float(p['gauss'])))
-    if 'cuda' in d and torch.cuda.is_available(): torch.cuda.set_rng_state_all([dec(s) for s in d['cuda']])
+    t, py = dec(d['torch']), (int(p['version']), tuple(int(x) for x in p['state']), None if p['gauss'] is None else float(p['gauss']))
+    torch.Generator().set_state(t); random.Random().setstate(py)
+    cuda = [dec(s) for s in d['cuda']] if 'cuda' in d and torch.cuda.is_available() else None
+    return t, py, cuda
+
+def _set_rng_state(d):
+    t, py, cuda = d if isinstance(d, tuple) else _read_rng_state(d)
+    torch.set_rng_state(t); random.setstate(py)
+    if cuda is not None: torch.cuda.set_rng_state_all(cuda)
 
 class CheckpointError(ValueError):
     "A checkpoint whose files do not belong together or were damaged; the message names the folder and the fix."
@@ -361,14 +368,17 @@ def load_checkpoint(ckpt_dir, model, opt, sched) -> tuple:
     for f in files.values():                                            # a file from another step, or damaged on disk
         if not (d / f).exists() or sha256(d / f) != st['sha256'][f]:
             raise CheckpointError(f"{d / f} does not belong to the checkpoint of step {st.get('step')} (checksum differs): {fix}")
-    try:
-        load_weights(model, d / files['model'])
-        flat = load_file(str(d / files['optimizer']))
-        state = {}
+    try:                                                                # everything read and checked before anything is set:
+        rng, weights = _read_rng_state(st['rng']), load_file(str(d / files['model']))   # a refusal leaves model and optimiser as they were
+        own = dict(model.named_parameters()) | dict(model.named_buffers())
+        wrong = [k for k, v in weights.items() if k not in own or own[k].shape != v.shape]
+        if wrong: raise KeyError(f"{files['model']} holds tensors this model lacks or shapes it differs in: {wrong[:5]}")
+        flat, state = load_file(str(d / files['optimizer'])), {}
         for k, v in flat.items():
             i, name = k.split('.', 1); state.setdefault(int(i), {})[name] = v
-        opt.load_state_dict({'state': state, 'param_groups': st['param_groups']})
-        sched.load_state_dict(st['scheduler']); _set_rng_state(st['rng'])
+        if not isinstance(st['scheduler'], dict): raise TypeError('the scheduler state is not a mapping')
+        opt.load_state_dict({'state': state, 'param_groups': st['param_groups']})   # checks its groups before it changes
+        model.load_state_dict(weights, strict=False); sched.load_state_dict(st['scheduler']); _set_rng_state(rng)
     except (KeyError, ValueError, TypeError, RuntimeError, OSError) as e:
         raise CheckpointError(f"{d} does not fit this model or is damaged ({type(e).__name__}: {str(e)[:120]}): {fix}") from None
     return int(st['step']), st['history']

@@ -349,6 +349,9 @@ CHECKPOINT_DAMAGE = {
     'crafted RNG state': (lambda d: (d / 'state.json').write_text(json.dumps(
         {**json.loads((d / 'state.json').read_text()), 'rng': {'python': f"__import__('os').system('touch {d.parent}/HACKED')"}})),
         'does not fit this model or is damaged'),
+    'torch RNG state cut short': (lambda d: (d / 'state.json').write_text(json.dumps(
+        {**json.loads((d / 'state.json').read_text()), 'rng': {**json.loads((d / 'state.json').read_text())['rng'], 'torch': 'AAAA'}})),
+        'does not fit this model or is damaged'),
 }
 
 
@@ -363,7 +366,7 @@ def test_a_damaged_checkpoint_is_refused_with_the_fix(tmp_path, case):
     with pytest.raises(CheckpointError, match=message) as e: load_checkpoint(tmp_path, m, opt, sched)
     assert str(d) in str(e.value) and 'to train this stage from its start' in str(e.value)
     assert snapshot(tmp_path) == before and not (tmp_path / 'HACKED').exists()   # the payload would write it there
-    if case != 'crafted RNG state': assert torch.equal(m.weight, w0)     # nothing half-loaded before the refusal
+    assert torch.equal(m.weight, w0) and not opt.state                  # nothing half-loaded before the refusal
 
 
 def test_a_checkpoint_for_another_model_is_refused(tmp_path):
