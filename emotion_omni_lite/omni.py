@@ -228,10 +228,10 @@ class EmotionOmni(nn.Module):
 
 # %% ../nbs/14a_omni.ipynb #088366ff
 def load_omni(cfg: OmniConfig, settings: Optional[Settings] = None, stage1: str = 'stage1',
-              stage2: str = 'stage2') -> EmotionOmni:
-    "The trained model from its runs (`stage1`/`stage2` name the runs, e.g. an ablation); `StageMissing` names what to run."
+              stage2: str = 'stage2', pipeline=None) -> EmotionOmni:
+    "The trained model from its runs (`stage1`/`stage2` name the runs, e.g. an ablation; `pipeline`: that stage 1 already loaded, shared, not loaded twice); `StageMissing` names what to run."
     s = settings or get_settings(preset=cfg.preset)
-    s1, s2 = load_stage1(cfg, s, stage1), load_stage2_model(cfg, s, stage2)
+    s1, s2 = pipeline or load_stage1(cfg, s, stage1), load_stage2_model(cfg, s, stage2)
     m = s1.model
     return EmotionOmni(stage_config(stage2, cfg), load_semantic_encoder(cfg, s), load_emotion_encoder(cfg, s), m.adapter, m.llm,
                        m.head, s2.fusion, s2.decoder, build_vocoder(cfg, s), s1.tok, s1.centroids, m.speech_id,

@@ -21,7 +21,7 @@ from IPython.display import display
 
 from .config import EMOTIONS
 from .audio import MIN_SAMPLES, MIN_SECONDS, SAMPLE_RATE, SILENCE_PEAK, AudioError, check_speech, load_audio, log_mel, pitch_contour, resample
-from .tts import EMOTION_PROSODY, QUERY_VOICES, SEMITONES_PER_PITCH, Prosody, apply_tilt, engine_of, espeak_clamps, get_tts, trim_silence
+from .tts import EMOTION_PROSODY, QUERY_VOICES, SEMITONES_PER_PITCH, Prosody, apply_tilt, engine_of, espeak_clamps, fresh_espeak, get_tts, trim_silence
 from .cues import PROSODIC_FEATURES, change_rate, prosodic_features, shift_pitch
 from .config import get_config, get_settings
 from .dialogues import all_sentences
@@ -33,12 +33,12 @@ from .stage1 import load_stage1, speech_features, stage1_features
 from .omni import hearing_seconds, load_omni
 
 # %% auto #0
-__all__ = ['ESPEAK_UNITS_PER_SEMITONE', 'SLIDER_OF', 'CUE_COLUMNS', 'UPLOAD_ACCEPT', 'MIC_ESM', 'MIC_PIECE_CHARS',
+__all__ = ['ESPEAK_UNITS_PER_SEMITONE', 'SLIDER_OF', 'PIPER_RANGE', 'CUE_COLUMNS', 'UPLOAD_ACCEPT', 'MIC_ESM', 'MIC_PIECE_CHARS',
            'EMOTION_COLORS', 'Controls', 'apply_gain', 'slider_prosody', 'clamp_note', 'resynthesize', 'transform',
            'EmotionMap', 'fit_emotion_map', 'ProbeParts', 'cue_parts', 'widgets_live', 'LiveFigure',
-           'show_with_fallback', 'wav_bytes', 'read_upload', 'upload_label', 'mic_advice', 'mic_recorder', 'ProbePanel',
-           'EmotionComparator', 'morph_vector', 'EmotionMorph', 'dataset_map_and_prototypes', 'stage2_speaker',
-           'kit_parts']
+           'show_with_fallback', 'wav_bytes', 'read_upload', 'upload_label', 'audible', 'silent_reply_note',
+           'mic_advice', 'mic_recorder', 'ProbePanel', 'EmotionComparator', 'morph_vector', 'EmotionMorph',
+           'dataset_map_and_prototypes', 'stage2_speaker', 'kit_parts']
 
 # %% ../nbs/17_widgets.ipynb #e66c34f2
 @dataclass(frozen=True)
@@ -63,8 +63,16 @@ def slider_prosody(engine: str, emotion: str, c: Controls = Controls()) -> Proso
 
 SLIDER_OF = {'pitch': 'pitch (st)', 'range': 'pitch range', 'rate': 'rate (×)'}
 
+_ENGINES = {}   # engine name → the one engine the panels speak with (Piper keeps its readings' analyses)
+PIPER_RANGE = (0.9, 160.0)   # preset range points where WORLD's pitch spread stops: ×0.15 and ×2 of Piper's reading (`tts.world_render`)
+
 def clamp_note(voice: str, emotion: str, c: Controls = Controls()) -> str:
-    "Which controls an espeak-ng voice cannot follow for `emotion` (its preset plus `c` outside espeak's range): '' when none."
+    "Which controls a voice cannot follow for `emotion` (its preset plus `c` outside its engine's range): '' when none."
+    if engine_of(voice) == 'piper':
+        r, (lo, hi) = slider_prosody('piper', emotion, c).range, PIPER_RANGE
+        if lo <= r <= hi: return ''
+        return (f"Piper's pitch spread stops at ×{0.15 if r < lo else 2:g} of its reading ({r:.0f} asked): moving “pitch range” "
+                f"further {'down' if r < lo else 'up'} changes nothing for {emotion}")
     if engine_of(voice) != 'espeak': return ''
     said = [f"espeak-ng speaks {k} {spoken:g} at {'most' if asked > spoken else 'least'} ({asked:.0f} asked): moving "
             f"“{SLIDER_OF[k]}” further {'up' if asked > spoken else 'down'} changes nothing for {emotion}"
@@ -73,8 +81,10 @@ def clamp_note(voice: str, emotion: str, c: Controls = Controls()) -> str:
 
 def resynthesize(text: str, voice: str, emotion: str = 'neutral', c: Controls = Controls(), sr: int = SAMPLE_RATE,
                  engine=None) -> torch.Tensor:
-    "`text` spoken by `voice` with the `emotion` preset changed by `c`, re-synthesised by its engine → [T] at `sr`."
-    engine = engine or get_tts(engine_of(voice))
+    "`text` spoken by `voice` with the `emotion` preset changed by `c`, re-synthesised by its engine → [T] at `sr`; the same call gives the same samples."
+    if engine is None and engine_of(voice) == 'espeak':            # espeak's samples depend on what it spoke before: a fresh copy,
+        with fresh_espeak() as e: return resynthesize(text, voice, emotion, c, sr, e)   # so that only a control moves the sound
+    engine = engine or _ENGINES.get(engine_of(voice)) or _ENGINES.setdefault(engine_of(voice), get_tts(engine_of(voice)))
     p = slider_prosody(engine.name, emotion, c)
     w, esr = engine.synthesize(text, voice, emotion, p)
     w = apply_tilt(trim_silence(w, esr), p.tilt)
@@ -213,6 +223,15 @@ def upload_label(name) -> str:
 def _html(text: str, kind: str = '') -> str:
     color = {'error': '#b00020', 'note': '#666'}.get(kind, 'inherit')
     return f'<span style="color:{color}">{escape(str(text))}</span>' if text else ''   # a file name is text, not markup
+
+def audible(said) -> bool:
+    "Whether `(wave, sr)` from a speech decoder is long enough to hear (`audio.MIN_SECONDS`); False for None."
+    return said is not None and len(said[0]) >= MIN_SAMPLES * said[1] / SAMPLE_RATE
+
+def silent_reply_note(said) -> str:
+    "What a panel says in place of a reply the speech decoder ended almost at once."
+    return (f'the speech decoder stopped almost at once ({len(said[0]) / said[1] * 1000:.0f} ms): there is no spoken reply to '
+            'hear; try another sentence, voice or emotion')
 
 # %% ../nbs/17_widgets.ipynb #6fe52ab9
 MIC_ESM = r"""
@@ -586,7 +605,8 @@ class ProbePanel:
                     spec=_spectrogram_data(wave), query=wav_bytes(wave, SAMPLE_RATE),
                     text=escape(str(reply.get('text') or '(the model replied with no words)')),   # the model's words: text, not markup
                     emotion=escape(str(reply.get('reply_emotion', '?'))),
-                    reply=None if reply_wave is None else wav_bytes(*reply_wave))
+                    reply=wav_bytes(*reply_wave) if audible(reply_wave) else None,
+                    reply_note=None if reply_wave is None or audible(reply_wave) else silent_reply_note(reply_wave))
 
     def _draw(self, v: dict):
         with self.bars.fig.batch_update():
@@ -602,10 +622,11 @@ class ProbePanel:
         self.reply_emotion.value = f"predicted reply emotion: <b>{v['emotion']}</b>"
         if v['reply'] is None:
             self.reply_audio.layout.display = 'none'
-            self.note.value = _html(self.parts.note or 'The audio reply needs stage 2.', 'note')
+            self.note.value = _html(v.get('reply_note') or self.parts.note or 'The audio reply needs stage 2.', 'note')
         else:
             self.reply_audio.layout.display = None
             self.reply_audio.value = v['reply']
+            self.note.value = _html(self.parts.note, 'note') if self.parts.note else ''
 
 # %% ../nbs/17_widgets.ipynb #1a8b4ca8
 class EmotionComparator:
@@ -644,7 +665,9 @@ class EmotionComparator:
                             f'<td>{escape(str(r["reply"].get("reply_emotion", "?")))}</td><td><i>{escape(str(r["reply"].get("text", "")))}</i></td></tr>' for r in rows)
             player = lambda w, sr: W.Audio(value=wav_bytes(w, sr), format='wav', autoplay=False, layout=W.Layout(width='160px'))
             players = [W.VBox([W.HTML(f'<b>{r["emotion"]}</b>'), player(r['wave'], SAMPLE_RATE)] +
-                              ([W.HTML('reply'), player(*r['reply_wave'])] if r['reply_wave'] is not None else [])) for r in rows]
+                              ([W.HTML('reply'), player(*r['reply_wave'])] if audible(r['reply_wave']) else
+                               [] if r['reply_wave'] is None else [W.HTML(_html(silent_reply_note(r['reply_wave']), 'note'))]))
+                       for r in rows]
         except Exception as ex:
             kept = f' — the table, the heatmap and the players below are still those of {self.shown}' if self.rows else ''
             self.message.value = _html(f'{type(ex).__name__}: {ex}{kept}', 'error'); return
@@ -752,10 +775,11 @@ def dataset_map_and_prototypes(feats: dict, n_points: int = 600, seed: int = 0) 
         if sel: protos[e] = rv[sel].mean(0).numpy()
     return emap, protos
 
-def stage2_speaker(cfg, settings) -> tuple:
-    "(the whole model or None, `speak(reply, vec)` or None, a note saying what is missing) from stage 2."
-    try: omni = load_omni(cfg, settings)                                # never trains: a missing run is named
-    except StageMissing as e: return None, None, f'The audio reply needs stage 2: {e}'
+def stage2_speaker(cfg, settings, pipeline=None) -> tuple:
+    "(the whole model or None, `speak(reply, vec)` or None, a note saying what is missing) from stage 2 (`pipeline`: stage 1, loaded once)."
+    try: omni = load_omni(cfg, settings, pipeline=pipeline)             # never trains: a missing run is named
+    except StageMissing as e: return None, None, (f'The audio reply needs stage 2: {e} Then build the parts and the panels '
+                                                  'again (`kit_parts`): these were built without it.')
     def speak(reply, vec):
         "Reply speech for stage 1's reply states, with `vec` [d_emo] as the AdaLN condition."
         h, e = reply['hidden'], reply['inputs_embeds']                   # [n_reply, d_llm] each
@@ -766,8 +790,8 @@ def stage2_speaker(cfg, settings) -> tuple:
 def kit_parts(cfg=None, settings=None, n_points: int = 600, with_speech: bool = True) -> ProbeParts:
     "The widgets' parts wired to the trained kit: encoders, stage 1, stage 2 (`StageMissing` names what has not run)."
     s = settings or get_settings(); cfg = cfg or get_config(s.preset)
-    omni, speak, note = stage2_speaker(cfg, s) if with_speech else (None, None, 'speech output switched off')
-    pipe = load_stage1(cfg, s)
+    pipe = load_stage1(cfg, s)                                          # one copy of stage 1 (its LLM), shared with the whole model
+    omni, speak, note = stage2_speaker(cfg, s, pipe) if with_speech else (None, None, 'speech output switched off')
     sem_enc = omni.semantic_encoder if omni is not None else load_semantic_encoder(cfg, s)
     emo_enc = omni.emotion_encoder if omni is not None else load_emotion_encoder(cfg, s)
     def hear(wave):

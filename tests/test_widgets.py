@@ -9,7 +9,7 @@ import torch
 
 from emotion_omni_lite.config import EMOTIONS
 from emotion_omni_lite.audio import AudioError, pitch_contour
-from emotion_omni_lite.widgets import (Controls, EmotionComparator, EmotionMorph, LiveFigure, ProbePanel, cue_parts,
+from emotion_omni_lite.widgets import (Controls, EmotionComparator, EmotionMorph, LiveFigure, ProbePanel, audible, clamp_note, cue_parts,
                                        fit_emotion_map, morph_vector, read_upload, resynthesize, transform, wav_bytes)
 
 
@@ -46,6 +46,28 @@ def test_transform_shifts_pitch_down_and_slows_at_the_same_pitch():
     assert abs(median_f0(transform(tone, Controls(rate=0.5))) - 150) < 5     # slower, same pitch
 
 
+def f0_spread(w):
+    "The voiced pitch's spread between its 10th and 90th percentiles, in octaves."
+    f = pitch_contour(torch.as_tensor(w, dtype=torch.float32)); lo, hi = torch.quantile(f[f > 0].log2(), torch.tensor([0.1, 0.9]))
+    return (hi - lo).item()
+
+
+@pytest.mark.parametrize('voice', ['en-us+m1', 'piper:joe+p1'])
+def test_resynthesis_repeats_itself_so_that_a_control_is_what_moves_the_sound(voice):
+    "The same call twice gives the same samples (espeak's library would not, called again): a change is the control's."
+    a, b = (resynthesize('My phone just rang.', voice, 'sad', Controls(pitch=2)) for _ in range(2))
+    assert torch.equal(a, b)
+    assert not torch.equal(a, resynthesize('My phone just rang.', voice, 'sad', Controls(pitch=2.5)))
+
+
+def test_pitch_range_widens_the_pitch_and_a_flat_piper_range_is_said():
+    spread = [f0_spread(resynthesize('My phone just rang.', 'en-us+m1', 'neutral', Controls(range=r))) for r in (-30, 0, 40)]
+    assert spread[0] < 0.6 * spread[1] and spread[2] > 1.3 * spread[1], spread
+    assert clamp_note('piper:joe+p0', 'neutral', Controls(range=0)) == ''
+    assert 'changes nothing' in clamp_note('piper:joe+p0', 'neutral', Controls(range=-50)) and '“pitch range” further down' in (
+        clamp_note('piper:joe+p0', 'neutral', Controls(range=-50)))
+
+
 def test_resynthesize_follows_controls():
     base = resynthesize('My phone just rang.', 'en-us+m1', 'neutral')
     assert median_f0(resynthesize('My phone just rang.', 'en-us+m1', 'neutral', Controls(pitch=5))) > 1.15 * median_f0(base)
@@ -65,15 +87,23 @@ def test_emotion_map_axes_are_the_top_principal_components():
     assert np.var(m.points[:, 0]) >= np.var(m.points[:, 1])             # first axis carries the most variance
 
 
+EFFECT = {'pitch (st)': lambda a, b: median_f0(b) > 1.15 * median_f0(a), 'pitch range': lambda a, b: f0_spread(b) > 1.3 * f0_spread(a),
+          'rate (×)': lambda a, b: len(b) < 0.8 * len(a), 'loudness (dB)': lambda a, b: b.pow(2).mean() < 0.2 * a.pow(2).mean()}
+
+
 def test_every_slider_updates_the_panel(panel):
     assert panel.message.value == '', panel.message.value
     assert '<b>neutral</b>' in panel.reply_emotion.value, panel.reply_emotion.value  # the neutral default query
     for slider, value in ((panel.pitch, 5.0), (panel.range, 40.0), (panel.rate, 1.5), (panel.loudness, -10.0)):
         before = dict(bars=list(panel.bars.fig.data[0].y), spec=np.array(panel.spec.fig.data[0].z),
                       audio=panel.query_audio.value, wave=panel.wave)
-        slider.value = value
+        old, slider.value = slider.value, value
         assert panel.message.value == '', panel.message.value
         assert panel.query_audio.value != before['audio'], slider.description
+        assert EFFECT[slider.description](before['wave'], panel.wave), slider.description   # the control's own effect
+        slider.value = old
+        assert panel.query_audio.value == before['audio'], slider.description    # back where it was: the same sound
+        slider.value = value
         assert list(panel.bars.fig.data[0].y) != before['bars'], slider.description     # what the encoder hears moved
         spec = np.array(panel.spec.fig.data[0].z)
         assert spec.shape != before['spec'].shape or not np.allclose(spec, before['spec']), slider.description
@@ -220,12 +250,17 @@ def test_read_upload_and_wav_bytes():
     with pytest.raises(AudioError, match='too long'): read_upload(wav_file(w, 8000), 'x.wav', max_seconds=0.5)
 
 
-def test_kit_parts_on_smoke(smoke_cfg, smoke_settings):
-    "The panel wired to the real (smoke-trained) kit: sliders change what the model hears."
+def test_kit_parts_on_smoke(smoke_cfg, smoke_settings, monkeypatch):
+    "The panel wired to the real (smoke-trained) kit: sliders change what the model hears; stage 1 (its LLM) is loaded once."
+    from emotion_omni_lite import omni as omni_mod, widgets as widgets_mod
     from emotion_omni_lite.cli import ensure_stages
     from emotion_omni_lite.widgets import kit_parts
     ensure_stages(['stage1', 'vocoder', 'stage2'], smoke_cfg, smoke_settings)   # loaders never train
+    loads = []
+    for mod in (omni_mod, widgets_mod):
+        monkeypatch.setattr(mod, 'load_stage1', lambda *a, _f=mod.load_stage1, **k: loads.append(1) or _f(*a, **k))
     parts = kit_parts(smoke_cfg, smoke_settings)
+    assert len(loads) == 1, f'stage 1 loaded {len(loads)} times'
     assert len(parts.sentences) > 10 and any('held out' in label for label, _ in parts.voices)
     assert parts.emotion_map is not None and parts.emotion_map.points.shape[1] == 2
     assert set(parts.prototypes) <= set(EMOTIONS) and len(parts.prototypes) >= 2
@@ -238,7 +273,22 @@ def test_kit_parts_on_smoke(smoke_cfg, smoke_settings):
     assert not np.allclose(p.probs, probs0) and (p.map.fig.data[-1].x, p.map.fig.data[-1].y) != star0
     # stage2_speaker turns a missing stage 2 into a note; here stage 2 is trained, so a note would hide a failure
     assert parts.speak is not None, parts.note
-    assert p.reply_audio.layout.display is None and len(p.reply_audio.value) > 1000
+    said = parts.speak(p.reply, p.reply['emotion_vec_pred'])             # smoke's 4-step LLM may reply with no words:
+    if audible(said): assert p.reply_audio.layout.display is None and len(p.reply_audio.value) > 1000   # then it is said
+    else: assert p.reply_audio.layout.display == 'none' and 'stopped almost at once' in p.note.value
+
+
+def test_a_reply_too_short_to_hear_is_said_not_played():
+    "A speech decoder that ends at once: the panel and the comparator say so in place of an empty player."
+    parts = cue_parts(speak=lambda reply, vec: (np.zeros(100, np.float32), 24000))
+    p = ProbePanel(parts, live=True)
+    assert p.reply_audio.layout.display == 'none' and 'stopped almost at once' in p.note.value, p.note.value
+    parts.speak = tone_speak                                              # a reply to hear: the player is back, the note gone
+    p.pitch.value = 2
+    assert p.reply_audio.layout.display is None and len(p.reply_audio.value) > 1000 and 'stopped' not in p.note.value
+    parts.speak = lambda reply, vec: (np.zeros(0, np.float32), 24000)
+    c = EmotionComparator(parts, live=True); c.compare()
+    assert all(len(box.children) == 3 and 'stopped almost at once' in box.children[2].value for box in c.players.children)
 
 
 def test_display_carries_a_static_copy():
