@@ -6,7 +6,9 @@ it torch's own ops take (torch.profiler's self time of every aten op, over 5 pro
 dispatcher and small allocations — and the profiler's own cost, so it reads low).
 
 Needs a finished lite run (the main job's; stages 1 and 2 read their cached features). Same dtype (float32) and
-threads for the matmul and the stages; run it where nothing else is computing.
+threads for the matmul and the stages; run it where nothing else is computing. It trains nothing before timing, so
+`--set` may change a timed stage's own recipe only: a field that changes a run or a cache the stage reads (the ASR's
+steps for stage 1, `decoder.max_units` for stage 2) is refused before anything runs; time that on a run trained with it.
 
     .venv/bin/python benchmarks/bench_flops.py [--threads N] [--steps 20] [--stages asr emotion_encoder ...]   # N = 0: torch's own count
     .venv/bin/python benchmarks/bench_flops.py --stages stage1 --set lora.dropout=0.05    # a recipe change, side by side
@@ -22,7 +24,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from emotion_omni_lite.cli import run_script
 from emotion_omni_lite.config import ConfigError, get_config, get_settings, parse_field, set_fields
-from emotion_omni_lite.stages import STAGES, job_stages, stage_config
+from emotion_omni_lite.stages import STAGES, job_stages, stage_config, stage_hash
 from emotion_omni_lite.train import batch_indices, micro_batches, set_seed
 
 TRAINED = [n for n, st in STAGES.items() if st.train]
@@ -40,8 +42,38 @@ def matmul_peak(seconds: float = 2.0) -> float:
     return best
 
 
+def changed_inputs(name: str, changes: dict, preset: str = 'lite', settings=None) -> str:
+    "Why `changes` cannot be timed on the run as it is ('' when they can): a field that changes a run stage `name` learns from, or a feature cache its job reads (which it would build in the run's folder)."
+    from emotion_omni_lite.stage1 import _features_name
+    from emotion_omni_lite.stage2 import _cache_name
+    if not changes: return ''
+    s, base, st = settings or get_settings(preset=preset, device='cpu'), get_config(preset), STAGES[name]
+    def reads(cfg):
+        cfg = stage_config(name, cfg)
+        r = {'dataset' if u == 'data' else f'{u} run': stage_hash(u, cfg, s.seed) for u in st.depends}
+        if st.runner == 'stage1.stage1_job': r['stage-1 feature cache'] = _features_name(cfg, s)
+        if st.runner == 'stage2.stage2_job':
+            r['stage-2 feature cache'], r['cache of replies in another emotion'] = _cache_name(cfg, s), cfg.stages.stage2.cross_emotion
+        return r
+    was = reads(base)
+    def moved(**fields):
+        try: now = reads(set_fields(base, **fields))
+        except ConfigError: return []                                   # sizes that must move together: tried together below
+        return [w for w in was if now[w] != was[w]]
+    for key in [*changes, None]:
+        if what := moved(**({key: changes[key]} if key else changes)):
+            data = ' EOL_DATA_DIR=<another new folder>' if 'dataset' in what else ''
+            return (f"--set {key or ' '.join(changes)}: {name} would read another {' and another '.join(what)}, which this "
+                    f"script does not make (it trains and builds nothing): time it on a run trained with that setting: put "
+                    f"the field in the [emotion_omni_lite.{preset}] section of a copy of settings.ini beside it, run "
+                    f"`EOL_SETTINGS=<the copy> EOL_OUT_DIR=<a new folder>{data} eol run --preset {preset}`, then this script "
+                    f"with those variables and without this --set")
+    return ''
+
+
 def training_setup(name: str, preset: str = 'lite', changes: dict = None, settings=None) -> tuple:
     "Stage `name`'s training config, trainable parameters, optimizer, `batch(step)` (its micro-batches) and `loss_of(micro-batch)`, as `fit` sets them up."
+    if why := changed_inputs(name, changes, preset, settings): raise ConfigError(why)
     cfg0, s = set_fields(get_config(preset), **(changes or {})), settings or get_settings(preset=preset, device='cpu')
     st, cfg = STAGES[name], stage_config(name, cfg0)
     mod, fn = st.runner.rsplit('.', 1)
@@ -106,7 +138,8 @@ def main():
                     help="stages to time (default: those the main job trains for the preset; a study's row needs its own run)")
     ap.add_argument('--preset', default='lite', help='a preset with a finished run (smoke: a quick check of the script)')
     ap.add_argument('--set', nargs='+', default=[], metavar='FIELD=VALUE',
-                    help="config fields changed for the timing, e.g. stages.emotion.length_groups=1 (the run's cached inputs are read as they are)")
+                    help="config fields changed for the timing, e.g. stages.emotion.length_groups=1: a timed stage's own recipe only "
+                         "(one that changes a run or feature cache the stage reads is refused: time it on a run trained with it)")
     a = ap.parse_args()
     changes = {}
     for kv in a.set:
@@ -115,12 +148,15 @@ def main():
         try: changes[k] = parse_field(k, v, a.preset)                # read as settings.ini reads it: none, true, 0.05
         except ConfigError as e: ap.error(f"--set {kv}: {e}")
     a.stages = a.stages or [n for n in job_stages(get_config(a.preset)) if STAGES[n].train]
+    s = get_settings(preset=a.preset, device='cpu')
+    for name in a.stages:                                               # before anything runs or is built
+        if why := changed_inputs(name, changes, a.preset, s): ap.error(why)
     if a.threads: torch.set_num_threads(a.threads)
     peak = matmul_peak()
     print(f"threads {torch.get_num_threads()}; float32 matmul peak {peak / 1e9:.1f} GFLOP/s\n")
     print(f"{'stage':22s} | GFLOP/step | ms/step | GFLOP/s | of peak | batch  fwd  bwd  opt (share of a step) | in torch ops")
     for name in a.stages:
-        r = stage_profile(name, a.steps, a.preset, changes)
+        r = stage_profile(name, a.steps, a.preset, changes, s)
         rate = r['flops_per_step'] / r['step_s']
         sh = ' '.join(f"{r['phases'][k] / r['step_s']:4.0%}" for k in ('batch', 'forward', 'backward', 'optimizer'))
         print(f"{name:22s} | {r['flops_per_step'] / 1e9:10.2f} | {r['step_s'] * 1e3:7.0f} | {rate / 1e9:7.2f} | "

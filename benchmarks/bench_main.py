@@ -2,7 +2,8 @@
 the quality checks), the way a student meets it.
 
     python3 benchmarks/bench_main.py                   # clones this repository's HEAD into a temporary folder
-    python3 benchmarks/bench_main.py --repo /some/clone --keep
+    python3 benchmarks/bench_main.py --keep            # … and keeps that clone (its path is printed)
+    python3 benchmarks/bench_main.py --repo /some/fresh-clone   # a clone whose runs/ and data/ hold no earlier job's work
 
 Runs the main job as a subprocess, stamps every line it prints, and splits the time by the job's own account: the
 install (until `eol run` starts), each task's start and end from the summary `eol run` prints when it is done
@@ -36,6 +37,13 @@ def speed_probe(repo: Path) -> str:
     return r.stdout.strip().splitlines()[-1] if r.returncode == 0 and r.stdout.strip() else ''
 
 
+def earlier_work(repo: Path) -> list:
+    "What the clone's runs/ and data/ hold that is not in the repository (an earlier job's work, which the main job would reuse)."
+    r = subprocess.run(['git', '-C', str(repo), 'ls-files', '--others', '--', 'runs', 'data'], capture_output=True, text=True)
+    if r.returncode: raise SystemExit(f"bench_main: --repo {repo} is not a git clone ({r.stderr.strip()}): give a fresh clone of the kit")
+    return r.stdout.splitlines()
+
+
 def phases(stamped) -> tuple:
     "([(phase, start, end)] in seconds since the job began, total): the install, each task of `eol run`, the quality checks."
     t_run = t_quality = None; tasks, in_summary = [], False
@@ -55,9 +63,14 @@ def phases(stamped) -> tuple:
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
-    ap.add_argument('--repo', type=Path, help='an existing clone to run in (default: a fresh clone of HEAD)')
-    ap.add_argument('--keep', action='store_true', help='keep the temporary clone')
+    ap.add_argument('--repo', type=Path, help="a fresh clone to run in, its runs/ and data/ holding no earlier job's work (default: a new clone of HEAD)")
+    ap.add_argument('--keep', action='store_true', help='keep the temporary clone (not with --repo, which is kept anyway)')
     a = ap.parse_args()
+    if a.repo is not None and a.keep: ap.error("--keep keeps the temporary clone, and with --repo there is none: leave --keep out")
+    if a.repo is not None and (held := earlier_work(a.repo)):
+        ap.error(f"--repo {a.repo}: its runs/ or data/ hold an earlier job's work ({', '.join(held[:3])}{' …' if len(held) > 3 else ''}), "
+                 "which the main job would reuse, and every phase would read about 0 s: give a fresh clone "
+                 f"(`git clone {ROOT} <new folder>`), or leave --repo out (a new clone of HEAD is made)")
     tmp = None
     if a.repo is None:
         tmp = Path(tempfile.mkdtemp(prefix='eol_main_'))
@@ -69,6 +82,7 @@ def main():
         peak = speed_probe(a.repo)
     finally:
         if tmp and not a.keep: shutil.rmtree(tmp, ignore_errors=True)
+        elif tmp: print(f"\nthe clone is kept in {a.repo}")
     print(f"\nthe main job, phase by phase ({os.cpu_count()} CPU cores; seconds since it began; tasks of `eol run` "
           f"that overlap ran side by side)\n")
     print("| phase | start | end | seconds |\n|---|---|---|---|")

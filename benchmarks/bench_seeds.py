@@ -11,7 +11,7 @@ Seed 0 is the main job's own run (`data/`, `runs/`); other seeds train under `ru
 reused, as in the main job). Each seed costs one main job (its evaluation computes the speech figures); run it where
 nothing else is training.
 
-    .venv/bin/python benchmarks/bench_seeds.py [--seeds 0 1 2] [--json runs/seeds/figures.json]
+    .venv/bin/python benchmarks/bench_seeds.py [--seeds 0 1 2] [--json runs/seeds/figures.json] [--replace]
 
 Each seed trains as the main job does (`eol run`: two worker processes of one thread each on a 2-core machine; it sets
 its own threads).
@@ -86,7 +86,8 @@ def main():
     ap = argparse.ArgumentParser(description=' '.join(__doc__.split('\n\n')[0].split()))
     ap.add_argument('--seeds', type=int, nargs='*', default=[0, 1, 2], help='seeds to train (or reuse) here; none: --with only')
     ap.add_argument('--root', default=str(ROOT / 'runs' / 'seeds'), help='where seeds other than 0 train')
-    ap.add_argument('--json', default=None, help='also write the table here (default: <root>/figures.json)')
+    ap.add_argument('--json', default=None, help='also write the table here (default: <root>/figures.json); an existing file only with --replace')
+    ap.add_argument('--replace', action='store_true', help='write the table over an existing --json file')
     ap.add_argument('--with', dest='others', nargs='+', default=[], metavar='JSON',
                     help="earlier runs' --json files (e.g. another machine's): their seeds join the table")
     a = ap.parse_args()
@@ -95,6 +96,9 @@ def main():
     if len({Path(f).resolve() for f in a.others}) < len(a.others): sys.exit("--with: a file given twice would count its seeds twice")
     if out.resolve() in {Path(f).resolve() for f in a.others}:
         sys.exit(f"--with {out}: this run would write its table over that file; name another with --json")
+    if out.exists() and not a.replace:                                   # an earlier table (another machine's seeds?) is kept
+        sys.exit(f"--json {out}: the file exists (an earlier run's table): name another with --json, or give --replace to "
+                 "write over it")
     per_seed = {}
     for seed in a.seeds:
         sec = train(seed, root)
@@ -119,7 +123,9 @@ def main():
         print(f"{r['figure']:{w}s} | " + ' | '.join(f'{v:{max(7, len(h))}.3f}' for v, h in zip(r['values'], heads))
               + f" | {r['mean']:6.3f} | {r['spread']:6.3f} | {r['target'] or '':7s} | {r['verdict']:18s} | {g:5s} | {sup}")
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({'seeds': sorted(per_seed, key=str), 'per_seed': per_seed, 'summary': rows}, indent=1))
+    part = out.with_name(out.name + '.part')                           # whole or not at all
+    part.write_text(json.dumps({'seeds': sorted(per_seed, key=str), 'per_seed': per_seed, 'summary': rows}, indent=1))
+    part.replace(out)
     print(f"\nwritten to {out}")
     bad = [r['figure'] for r in rows if not r.get('guard_ok', True)]
     if bad: print('guards in report.QUALITY stricter than these seeds support: ' + '; '.join(bad))

@@ -1,5 +1,5 @@
 """Stage 1 speed: cached encoder features vs running the frozen encoders at every step, examples per second,
-peak memory, and the time of a whole `lite` stage 1 training (limit: 3 minutes on a 2-core CPU).
+peak memory, and, with `--full-train`, the time of a whole stage 1 training (limit on `lite`: 3 minutes on a 2-core CPU).
 
     .venv/bin/python benchmarks/bench_stage1.py [--preset lite] [--steps 20] [--threads 2] [--full-train]
 

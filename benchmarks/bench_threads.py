@@ -57,12 +57,13 @@ def main():
     step = stepper(a.stage)
     half = max(1, cores // 2)
     alone_all = time_steps(step, cores, a.steps)
-    rows = [('alone, every core', cores, 0, alone_all),
-            ('alone, the kit share of two processes', half, 0, time_steps(step, half, a.steps)),
-            ('beside another process, kit threads (sum = cores)', half, cores - half, time_steps(step, half, a.steps, cores - half)),
+    every = 'both cores' if cores == 2 else f'all {cores} cores'           # README's table: a 2-core machine
+    rows = [(f'alone, {every}', cores, 0, alone_all),
+            (f"alone, {'one core' if half == 1 else f'{half} cores'} (a worker's share)", half, 0, time_steps(step, half, a.steps)),
+            ("beside another process, the kit's threads (their sum = the cores)", half, cores - half, time_steps(step, half, a.steps, cores - half)),
             ('beside another process, both on every core (oversubscribed)', cores, cores, time_steps(step, cores, a.steps, cores))]
     print(f"\n{a.stage}: median step time over {a.steps} steps, {cores} usable cores\n")
-    print("| situation | this stage's threads | the other's threads | ms / step | vs alone on every core |\n|---|---|---|---|---|")
+    print(f"| situation | the stage's threads | the other's threads | ms / step | vs alone on {every} |\n|---|---|---|---|---|")
     for what, t, o, sec in rows:
         print(f"| {what} | {t} | {o or '—'} | {sec * 1e3:.0f} | {sec / alone_all:.2f}× |")
 

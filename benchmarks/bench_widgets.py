@@ -14,8 +14,17 @@ os.environ.setdefault('HF_HUB_OFFLINE', '1')
 os.environ.setdefault('TRANSFORMERS_OFFLINE', '1')
 
 
+def held_to_longest(cfg, llm, decoder=None):
+    "`llm` (a reply's text) and `decoder` (its speech units) never end before `llm.max_new_tokens` tokens and `decoder.max_units` units."
+    import functools, torch
+    llm.generate = functools.partial(llm.generate, min_new_tokens=cfg.llm.max_new_tokens)
+    if decoder is not None:                                             # its end unit's logit: never the pick
+        eou = decoder.ids['EOU']
+        decoder.head.register_forward_hook(lambda m, i, out: out.index_fill(-1, torch.tensor([eou], device=out.device), -float('inf')))
+
+
 def untrained_parts(cfg, s, with_speech=True):
-    "The panel's parts with stages 1 and 2 at the preset's sizes, untrained (the runs they read are trained first if missing)."
+    "The panel's parts with stages 1 and 2 at the preset's sizes, untrained (the runs they read are trained first if missing); every reply runs to `llm.max_new_tokens` tokens and `decoder.max_units` units."
     import numpy as np, torch
     from emotion_omni_lite.config import EMOTIONS
     from emotion_omni_lite.audio import load_audio
@@ -24,7 +33,7 @@ def untrained_parts(cfg, s, with_speech=True):
     from emotion_omni_lite.stage1 import EmotionCentroids, Stage1Pipeline, build_stage1, speech_features
     from emotion_omni_lite.stage2 import Stage2Model
     from emotion_omni_lite.vocoder import build_vocoder
-    from emotion_omni_lite.omni import EmotionOmni
+    from emotion_omni_lite.omni import EmotionOmni, hearing_seconds
     from emotion_omni_lite.widgets import ProbeParts, _sentence_options, _voice_options, fit_emotion_map
     torch.manual_seed(0)
     model, tok = build_stage1(cfg, s)
@@ -45,10 +54,11 @@ def untrained_parts(cfg, s, with_speech=True):
         def speak(reply, vec):
             _, audio = omni.speak_states(reply['hidden'], reply['inputs_embeds'], torch.as_tensor(vec))
             return audio.numpy(), omni.vocoder.sample_rate
-    rng = np.random.default_rng(0)
+    held_to_longest(cfg, model.llm, s2.decoder if with_speech else None)   # the trained text LLM inside would end a reply
+    rng = np.random.default_rng(0)                                       # sooner (9–14 tokens on lite), the fresh decoder too
     emap = fit_emotion_map(rng.normal(size=(600, d)), [EMOTIONS[i % 6] for i in range(600)])
     return ProbeParts(hear=hear, answer=answer, speak=speak, sentences=_sentence_options(), voices=_voice_options(cfg),
-                      emotion_map=emap, max_seconds=cfg.audio.max_seconds, note='untrained stages 1 and 2 (benchmark)')
+                      emotion_map=emap, max_seconds=hearing_seconds(cfg), note='untrained stages 1 and 2 (benchmark)')
 
 
 def main():
@@ -58,8 +68,9 @@ def main():
     ap.add_argument('--target', type=float, default=1.0, help='seconds one update may take')
     ap.add_argument('--no-speech', action='store_true', help='leave stage 2 out (text reply only; stage 2 is not trained)')
     ap.add_argument('--untrained', action='store_true',
-                    help='upper bound before stages 1 and 2 are trained: their modules at the preset\'s sizes with fresh weights '
-                         '(they never stop early: 40 reply tokens and max_units speech units every time)')
+                    help='upper bound before stages 1 and 2 are trained: their modules at the preset\'s sizes with fresh weights, '
+                         'every reply held to its longest, llm.max_new_tokens tokens and decoder.max_units speech units (40 and '
+                         '200 on lite; the trained text LLM inside and the fresh decoder would end it sooner)')
     a = ap.parse_args()
     import torch
     torch.set_num_threads(a.threads)

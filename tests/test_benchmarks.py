@@ -1,4 +1,4 @@
-"The benchmarks that CI can run: the shared training step (bench_flops, bench_threads), the speaker-reference study's options, the GPU scripts' CPU parts and the cache memory benchmark."
+"The benchmarks that CI can run: the shared training step (bench_flops, bench_threads), the speaker-reference study's options, the GPU scripts' CPU parts, the cache memory and sources benchmarks, the missing-run timer, the seed table on toy figures, and what the scripts refuse before they train or time anything."
 import sys
 import pytest
 from pathlib import Path
@@ -134,3 +134,137 @@ def test_the_data_benchmark_times_only_a_new_build(tmp_path):
     r = run(str(tmp_path / 'runs' / 'x'))
     assert r.returncode == 2 and "the main job's runs folder" in r.stderr, r.stderr[-2000:]
     assert not (tmp_path / 'runs').exists()
+
+
+def test_a_recipe_change_that_moves_what_a_stage_reads_is_refused_before_anything_runs(monkeypatch, tmp_path, capsys, smoke_settings):
+    "bench_flops --set times a stage's own recipe on the run as it is; a field that changes a run or feature cache the stage reads is refused first (it once asked to retrain the main job's stage, or built a cache in its runs)."
+    import bench_flops
+    from emotion_omni_lite.config import ConfigError
+    why = bench_flops.changed_inputs('stage1', {'stages.asr.steps': 3}, 'smoke', smoke_settings)
+    assert why.startswith('--set stages.asr.steps: stage1 would read another asr run and another stage-1 feature cache') and 'eol run' in why
+    assert bench_flops.changed_inputs('stage1', {'lora.dropout': 0.05}, 'smoke', smoke_settings) == ''   # its own recipe
+    assert bench_flops.changed_inputs('emotion_encoder', {'stages.emotion.length_groups': 1}, 'smoke', smoke_settings) == ''
+    assert 'another stage-1 feature cache' in bench_flops.changed_inputs('stage1', {'stages.stage1.aug_copies': 2}, 'smoke', smoke_settings)
+    assert 'another stage-2 feature cache' in bench_flops.changed_inputs('stage2', {'decoder.max_units': 100}, 'smoke', smoke_settings)
+    assert 'replies in another emotion' in bench_flops.changed_inputs('stage2', {'stages.stage2.cross_emotion': 0.2}, 'smoke', smoke_settings)
+    assert 'EOL_DATA_DIR' in bench_flops.changed_inputs('asr', {'data.prosody_jitter': 0.3}, 'smoke', smoke_settings)
+    with pytest.raises(ConfigError, match='another asr run'):
+        bench_flops.training_setup('stage1', 'smoke', {'stages.asr.steps': 3}, settings=smoke_settings)
+    monkeypatch.setenv('EOL_OUT_DIR', str(tmp_path / 'runs')); monkeypatch.setenv('EOL_DATA_DIR', str(tmp_path / 'data'))
+    monkeypatch.setattr(bench_flops, 'matmul_peak', lambda: pytest.fail('timed before refusing'))
+    monkeypatch.setattr(sys, 'argv', ['bench_flops.py', '--preset', 'smoke', '--stages', 'stage2', '--set', 'stages.stage1.lr=0.1'])
+    with pytest.raises(SystemExit) as e: bench_flops.main()
+    assert e.value.code == 2 and 'stage2 would read another stage1 run' in capsys.readouterr().err
+    assert not (tmp_path / 'runs').exists() and not (tmp_path / 'data').exists()
+
+
+def test_the_main_job_timer_refuses_a_clone_holding_earlier_work(monkeypatch, tmp_path, capsys):
+    "bench_main --repo times a fresh clone only: runs/ or data/ holding an earlier job's work would make every phase about 0 s; --keep has nothing to keep with --repo."
+    import subprocess
+    import bench_main
+    kit = tmp_path / 'kit'; (kit / 'data').mkdir(parents=True); (kit / 'data' / 'README.md').write_text('x')
+    subprocess.run(['git', 'init', '-q', str(kit)], check=True); subprocess.run(['git', '-C', str(kit), 'add', 'data/README.md'], check=True)
+    assert bench_main.earlier_work(kit) == []                           # what the repository holds is no earlier work
+    (kit / 'runs' / 'lite' / 'asr').mkdir(parents=True); (kit / 'runs' / 'lite' / 'asr' / 'metrics.json').write_text('{}')
+    assert bench_main.earlier_work(kit) == ['runs/lite/asr/metrics.json']
+    monkeypatch.setattr(bench_main, 'timed_lines', lambda *a: pytest.fail('ran the job'))
+    for args, said in ((['--repo', str(kit)], "hold an earlier job's work (runs/lite/asr/metrics.json)"),
+                       (['--repo', str(tmp_path / 'other'), '--keep'], 'leave --keep out')):
+        monkeypatch.setattr(sys, 'argv', ['bench_main.py', *args])
+        with pytest.raises(SystemExit) as e: bench_main.main()
+        assert e.value.code == 2 and said in capsys.readouterr().err
+    with pytest.raises(SystemExit, match='not a git clone'): bench_main.earlier_work(tmp_path / 'absent')
+
+
+def test_the_seed_table_sums_up_toy_figures_and_keeps_an_earlier_file(monkeypatch, tmp_path, capsys):
+    "bench_seeds.summarise: mean, spread, each target's verdict and the guard the seeds support; a --json file that exists is kept unless --replace (it was once written over)."
+    import json
+    import bench_seeds
+    monkeypatch.setattr(bench_seeds, 'QUALITY', {'a': ('>=', 0.8, 0.75), 'b': ('<=', 0.2, 0.2), 'c': ('>=', 0.9, 0.5),
+                                                 'reported': None, 'study': None})
+    per_seed = {0: {'a': 0.95, 'b': 0.10, 'c': 0.80, 'reported': 0.5}, 'm:1': {'a': 0.90, 'b': 0.19, 'c': 0.85, 'reported': 0.7}}
+    rows = {r['figure']: r for r in bench_seeds.summarise(per_seed)}
+    assert list(rows) == ['a', 'b', 'c', 'reported'] and 'left out: study' in capsys.readouterr().out   # off in these runs
+    assert rows['a']['values'] == [0.95, 0.90] and rows['a']['mean'] == 0.925 and rows['a']['spread'] == 0.05
+    assert rows['a']['verdict'] == 'holds with margin' and rows['a']['supported_guard'] == 0.8 and rows['a']['guard_ok']
+    assert rows['b']['verdict'] == 'holds, thin margin' and rows['b']['supported_guard'] == 0.28 and not rows['b']['guard_ok']
+    assert rows['c']['verdict'] == 'MISSED' and rows['c']['supported_guard'] == 0.75 and rows['c']['guard_ok']
+    assert rows['reported']['verdict'] == 'reported' and rows['reported']['target'] is None
+    with pytest.raises(SystemExit, match=r"seed\(s\) \['m:1'\] have no figure 'a'"): bench_seeds.summarise({**per_seed, 'm:1': {}})
+    other, out = tmp_path / 'other.json', tmp_path / 'figures.json'
+    other.write_text(json.dumps({'per_seed': {'0': per_seed[0], '1': per_seed['m:1']}})); out.write_text('earlier table')
+    monkeypatch.setattr(sys, 'argv', ['bench_seeds.py', '--seeds', '--with', str(other), '--json', str(out)])
+    with pytest.raises(SystemExit, match='give --replace to write over it'): bench_seeds.main()
+    assert out.read_text() == 'earlier table'
+    monkeypatch.setattr(sys, 'argv', sys.argv + ['--replace'])
+    with pytest.raises(SystemExit) as e: bench_seeds.main()
+    assert e.value.code == 1                                            # guard b is stricter than the seeds support
+    assert json.loads(out.read_text())['seeds'] == ['other:0', 'other:1'] and not list(tmp_path.glob('*.part'))
+
+
+def test_the_missing_run_benchmark_says_what_is_missing(monkeypatch, capsys):
+    "bench_missing_run times a loader on an empty folder: it names the missing stage and the command, and trains nothing."
+    import bench_missing_run
+    monkeypatch.setattr(sys, 'argv', ['bench_missing_run.py', '--preset', 'smoke', '--repeats', '2'])
+    bench_missing_run.main()
+    out = capsys.readouterr().out
+    assert "has no run in" in out and 'Nothing was trained' in out and 'eol run --preset smoke --stages' in out
+    assert 'load_omni on an empty folder, preset smoke: median ' in out and 'over 2 calls' in out
+
+
+def test_the_asr_study_refuses_a_folder_or_field_it_would_spoil(monkeypatch, tmp_path, capsys):
+    "study_asr_sentences refuses, before training, the main job's folders, a folder holding a finished ASR run, and a field outside the ASR's own settings."
+    import study_asr_sentences as sas
+    from emotion_omni_lite.config import get_settings
+    monkeypatch.setattr(sas, 'run_stage', lambda *a, **k: pytest.fail('trained'))
+    (tmp_path / 'done' / 'lite' / 'asr').mkdir(parents=True); (tmp_path / 'done' / 'lite' / 'asr' / 'metrics.json').write_text('{}')
+    job = get_settings(preset='lite')
+    for args, said in ((['--out', str(job.out_dir)], "the main job's runs and data live there"),
+                       (['--out', str(job.run_path / 'asr')], "the main job's runs and data live there"),
+                       (['--out', str(tmp_path / 'done')], 'it holds a finished ASR run'),
+                       (['--set', 'data.prosody_jitter=0.3'], "another field would ask for another dataset"),
+                       (['--set', 'stages.asr.steps'], 'write FIELD=VALUE'),
+                       (['--set', 'stages.asr.steps=many'], 'is not a valid value')):
+        monkeypatch.setattr(sys, 'argv', ['study_asr_sentences.py', *args])
+        with pytest.raises(SystemExit) as e: sas.main()
+        assert e.value.code == 2 and said in capsys.readouterr().err, args
+
+
+def test_the_untrained_panel_replies_at_their_longest():
+    "bench_widgets --untrained holds every reply to llm.max_new_tokens tokens and decoder.max_units units: the trained text LLM and a fresh decoder end theirs sooner, which made its upper bound none."
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+    import bench_widgets
+    from emotion_omni_lite.config import get_config
+    from emotion_omni_lite.decoder import stream_decode
+    from emotion_omni_lite.stage2 import Stage2Model
+    cfg = get_config('smoke'); torch.manual_seed(0)
+    llm = LlamaForCausalLM(LlamaConfig(vocab_size=5, hidden_size=16, intermediate_size=32, num_hidden_layers=1,
+                                       num_attention_heads=2, num_key_value_heads=2)).eval()
+    with torch.no_grad(): llm.lm_head.weight[3] += 5                   # token 3, the end, comes first
+    dec = Stage2Model(cfg).eval().decoder
+    dec.head.register_forward_hook(lambda m, i, out: out + 100 * torch.nn.functional.one_hot(torch.tensor(dec.ids['EOU']), out.shape[-1]))   # the end first
+    x = torch.randn(1, 4, 16)
+    say = lambda: llm.generate(inputs_embeds=x, attention_mask=torch.ones(1, 4, dtype=torch.long), max_new_tokens=cfg.llm.max_new_tokens,
+                               do_sample=False, eos_token_id=3, pad_token_id=0).shape[1]
+    speak = lambda: sum(len(c) for c in stream_decode(dec, [torch.randn(1, 12, cfg.decoder.d_model, generator=torch.Generator().manual_seed(0))], False))
+    with torch.inference_mode(): before = say(), speak()
+    bench_widgets.held_to_longest(cfg, llm, dec)
+    with torch.inference_mode(): after = say(), speak()
+    assert before[0] < cfg.llm.max_new_tokens and before[1] < cfg.decoder.max_units       # each ends early on its own
+    assert after == (cfg.llm.max_new_tokens, cfg.decoder.max_units)
+
+
+def test_the_threads_benchmark_prints_readmes_table(monkeypatch, capsys):
+    "bench_threads' table on a 2-core machine has README's header and rows (situation and threads), so README quotes its output."
+    import bench_threads
+    monkeypatch.setattr(bench_threads, 'usable_cores', lambda: 2)
+    monkeypatch.setattr(bench_threads, 'stepper', lambda name: None)
+    monkeypatch.setattr(bench_threads, 'time_steps', lambda step, threads, steps, other=0: 0.1 * threads + 0.2 * other)
+    monkeypatch.setattr(sys, 'argv', ['bench_threads.py'])
+    bench_threads.main()
+    printed = [l for l in capsys.readouterr().out.splitlines() if l.startswith('|')]
+    readme = (Path(__file__).parents[1] / 'README.md').read_text().splitlines()
+    start = readme.index(printed[0])                                    # the header, word for word
+    cols = lambda line: line.split(' | ')[:3]                           # situation and threads (the times are the machine's)
+    assert [cols(l) for l in printed] == [cols(l) for l in readme[start:start + 6]]
