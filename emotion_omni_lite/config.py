@@ -10,14 +10,14 @@ from pathlib import Path
 from typing import Callable, Optional
 
 # %% auto #0
-__all__ = ['EMOTIONS', 'PRECISIONS', 'SETTINGS_KEYS', 'PRESETS', 'ConfigError', 'emotion_index', 'Settings', 'find_settings_file',
-           'read_settings_file', 'get_settings', 'device_available', 'resolve_device', 'run_device', 'AudioConfig',
-           'DataConfig', 'UnitConfig', 'SemanticEncoderConfig', 'EmotionEncoderConfig', 'AdapterConfig', 'LLMConfig',
-           'LoRAConfig', 'EmotionHeadConfig', 'FusionConfig', 'SpeechDecoderConfig', 'VocoderConfig', 'TrainConfig',
-           'ASRTrainConfig', 'EmotionTrainConfig', 'Stage1TrainConfig', 'Stage2TrainConfig', 'StagesConfig',
-           'OmniConfig', 'check_values', 'check_config', 'full_config', 'lite_config', 'smoke_config', 'set_field',
-           'set_fields', 'checkpoint_load_error', 'checkpoint_faults', 'refuse_partial_load', 'check_checkpoint',
-           'parse_field', 'preset_overrides', 'get_config']
+__all__ = ['EMOTIONS', 'PRECISIONS', 'SETTINGS_KEYS', 'LENGTH_GROUPED', 'PRESETS', 'ConfigError', 'emotion_index', 'Settings',
+           'find_settings_file', 'read_settings_file', 'get_settings', 'device_available', 'resolve_device',
+           'run_device', 'AudioConfig', 'DataConfig', 'UnitConfig', 'SemanticEncoderConfig', 'EmotionEncoderConfig',
+           'AdapterConfig', 'LLMConfig', 'LoRAConfig', 'EmotionHeadConfig', 'FusionConfig', 'SpeechDecoderConfig',
+           'VocoderConfig', 'TrainConfig', 'ASRTrainConfig', 'EmotionTrainConfig', 'Stage1TrainConfig',
+           'Stage2TrainConfig', 'StagesConfig', 'OmniConfig', 'check_values', 'check_config', 'full_config',
+           'lite_config', 'smoke_config', 'set_field', 'set_fields', 'checkpoint_load_error', 'checkpoint_faults',
+           'refuse_partial_load', 'check_checkpoint', 'parse_field', 'preset_overrides', 'get_config']
 
 # %% ../nbs/00_config.ipynb #e66c34f2
 EMOTIONS = ('neutral', 'happy', 'sad', 'angry', 'surprised', 'fearful')
@@ -321,9 +321,12 @@ class TrainConfig:
     mixed_precision: str = 'no'  # no | bf16 | fp16: forward passes under autocast, trainable weights kept in fp32
     grad_accum: int = 1          # micro-batches per step: batch_size stays the global batch (over every process)
     length_groups: int = 1       # … and each cut into this many runs of similar length, each padded to its own longest
-                                 # (stages that know their examples' lengths): less padding computed, the same gradient
-                                 # of the same examples; random views drawn in the stage's `augment` stay on theirs
+                                 # (`LENGTH_GROUPED`: the stages that know their examples' lengths): less padding computed, the
+                                 # same examples a step; a loss averaged per example keeps its gradient (one averaged per token
+                                 # weighs a short micro-batch's tokens more); random views drawn in `augment` stay on theirs
     gradient_checkpointing: bool = False  # recompute the transformer layers' activations in backward: less memory, more compute
+
+LENGTH_GROUPED = ('asr', 'emotion', 'stage2')   # the stages whose jobs give `fit` their examples' lengths (`length_groups`)
 
 @dataclass
 class ASRTrainConfig(TrainConfig):
@@ -518,6 +521,9 @@ def check_config(c: OmniConfig):
         t = getattr(c.stages, f.name)
         _need(t.mixed_precision in PRECISIONS, f'stages.{f.name}.mixed_precision', f"{t.mixed_precision!r}: use one of {', '.join(PRECISIONS)}")
         _need(0 <= t.warmup_frac <= 1, f'stages.{f.name}.warmup_frac', f"is the share of the steps spent warming up, got {t.warmup_frac}")
+        _need(t.length_groups == 1 or f.name in LENGTH_GROUPED, f'stages.{f.name}.length_groups',
+              f"{t.length_groups}: this stage's examples carry no lengths to group by (only {', '.join(LENGTH_GROUPED)} do), so it "
+              "would train one micro-batch a step whatever it says: set it to 1, and use grad_accum for smaller micro-batches")
         parts = t.grad_accum * getattr(t, 'length_groups', 1)             # one process's micro-batches a step (`fit` checks the rest)
         _need(t.batch_size % parts == 0, f'stages.{f.name}.batch_size',
               f"{t.batch_size} does not split into grad_accum={t.grad_accum} × length_groups={getattr(t, 'length_groups', 1)} "

@@ -545,8 +545,12 @@ def fit(model: nn.Module, data: Sequence, collate: Callable, loss_fn: Callable, 
     return TrainResult(steps=tcfg.steps, history=history, seconds=time.time() - t0, resumed_from=start, state=state)
 
 def _launch(acc) -> str:
-    "How a sharded checkpoint was cut: the kind of sharding and the number of processes ('FSDP on 8 processes')."
-    return f"{acc.distributed_type.value} on {acc.num_processes} processes"
+    "How a sharded checkpoint was cut: the kind of sharding, its ZeRO stage or FSDP version and state-dict type, and the number of processes ('DEEPSPEED ZeRO-3 on 8 processes')."
+    kind, st = acc.distributed_type.value, getattr(acc, 'state', None)
+    if getattr(st, 'deepspeed_plugin', None) is not None: kind += f" ZeRO-{st.deepspeed_plugin.zero_stage}"
+    if getattr(st, 'fsdp_plugin', None) is not None:
+        p = st.fsdp_plugin; kind += f" {getattr(p, 'fsdp_version', 1)} ({getattr(p.state_dict_type, 'name', p.state_dict_type)})"
+    return f"{kind} on {acc.num_processes} processes"
 
 def _save_sharded(acc, ckpt_dir, sched, step: int, history: list):
     "A checkpoint of sharded training: accelerate's `save_state` (model, optimizer, RNG; each process its shard) into a folder of its own, then `state.json` naming it, then the older folder goes: a stop at any moment leaves `state.json` naming a whole checkpoint."

@@ -2,7 +2,7 @@
 import subprocess, sys
 from pathlib import Path
 import pytest
-from emotion_omni_lite.config import (ConfigError, EMOTIONS, PRESETS, emotion_index, get_config,
+from emotion_omni_lite.config import (LENGTH_GROUPED, ConfigError, EMOTIONS, PRESETS, emotion_index, get_config,
                                       get_settings, set_field)
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -200,3 +200,11 @@ def test_eol_pack_names_only_runs_the_main_job_would_train(monkeypatch, tmp_path
     cli._pack(argparse.Namespace(archive=str(tmp_path / 'run.tar'), preset='full', overwrite=False))
     said = capsys.readouterr().out
     assert 'not finished, so not in it: stage1 (a lab would train them' in said, said
+
+
+@pytest.mark.parametrize('stage', ['stage1', 'text', 'vocoder'])
+def test_length_groups_on_a_stage_without_lengths_is_refused(stage):
+    "Only the stages whose examples carry lengths group by them; elsewhere the setting would be accepted and do nothing."
+    with pytest.raises(ConfigError, match=rf'stages\.{stage}\.length_groups: 2: .*set it to 1'):
+        get_config('lite', **{f'stages.{stage}.length_groups': 2})
+    for ok in LENGTH_GROUPED: get_config('lite', **{f'stages.{ok}.length_groups': 2})

@@ -281,6 +281,15 @@ def test_a_sharded_checkpoint_resumes_only_on_the_launch_that_cut_it(tmp_path):
     with pytest.raises(CheckpointError, match=r"was written by sharded training \(FSDP on 8 processes\): resume it with that launch"):
         load_checkpoint(tmp_path, m, torch.optim.SGD(m.parameters(), lr=0.1), sched)
     assert _load_sharded(ShardingAccelerator(back, processes=8), tmp_path, sched) == (10, [{'step': 10}]) and back.item() == 1.0
+    from types import SimpleNamespace                                    # ZeRO-2's shards are not ZeRO-3's: said, not read
+    from accelerate.utils import DistributedType
+    zero = lambda n: SimpleNamespace(deepspeed_plugin=SimpleNamespace(zero_stage=n), fsdp_plugin=None)
+    two = ShardingAccelerator(torch.tensor([3.0]), processes=8); two.state, two.distributed_type = zero(2), DistributedType.DEEPSPEED
+    _save_sharded(two, tmp_path / 'ds', sched, 10, [])
+    three = ShardingAccelerator(torch.tensor([0.0]), processes=8); three.state, three.distributed_type = zero(3), DistributedType.DEEPSPEED
+    with pytest.raises(CheckpointError, match=r"written by DEEPSPEED ZeRO-2 on 8 processes; this launch is DEEPSPEED ZeRO-3 on 8"):
+        _load_sharded(three, tmp_path / 'ds', sched)
+    assert three.weight.item() == 0.0
 
 
 def test_decoding_passes_the_key_value_cache_by_the_name_this_transformers_takes():
