@@ -196,7 +196,7 @@ def not_calm(rows: Sequence[dict], calm: int = CALM_CLIPS) -> torch.Tensor:
     return keep
 
 def speaker_normalized(x: torch.Tensor, rows: Sequence[dict], reference: str = 'all', calm: int = CALM_CLIPS) -> torch.Tensor:
-    "Features [N, F] heard relative to each voice: minus the voice's mean, over the voice's spread (`reference='neutral'`: the mean of its neutral queries; `'calm'`: of its first `calm` neutral queries, `calm_clips`)."
+    "Features [N, F] heard relative to each voice: minus the voice's mean, over the voice's spread (`reference='neutral'`: the mean of its neutral queries, the spread still of all its queries; `'calm'`: minus the mean of its first `calm` neutral queries, `calm_clips`, and nothing else of the voice: no spread, which a few calm clips do not show)."
     if reference not in ('all', 'neutral', 'calm'):
         raise ValueError(f"reference={reference!r}: use 'all' (every query of the voice), 'neutral' (its neutral queries only) "
                          "or 'calm' (its first `calm` neutral queries)")
@@ -211,7 +211,8 @@ def speaker_normalized(x: torch.Tensor, rows: Sequence[dict], reference: str = '
         sel = torch.tensor([u == v for u in voices])                        # [N] this voice's queries
         ref = sel & pool
         if not ref.any(): raise ValueError(f"voice {v!r} has no neutral query to take as its reference: use reference='all'")
-        out[sel] = (x[sel] - x[ref].mean(0)) / x[sel].std(0, correction=0).clamp(min=1e-6)
+        out[sel] = x[sel] - x[ref].mean(0)                                  # 'calm': all a calibration shows
+        if reference != 'calm': out[sel] /= x[sel].std(0, correction=0).clamp(min=1e-6)
     return out
 
 def cross_engine_probe(rows: Sequence[dict], x: torch.Tensor, train_engine: str = 'espeak',
