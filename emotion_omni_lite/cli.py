@@ -391,20 +391,24 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument('--json', action='store_true', help='print one JSON object')
     sp = add('eval', _eval, 'score a trained run and write report.json / report.md')
     sp.add_argument('--force', action='store_true', help='score again even when the report matches the run')
-    sp = sub.add_parser('headers', help="bring every notebook's Colab header and setup cell in step with nbs/course.json")
+    sp = sub.add_parser('headers', help="bring every notebook's Colab header and setup cell, and the handout's lesson table, in "
+                                        "step with nbs/course.json (your own text below a header block stays)")
     sp.set_defaults(fn=_headers, preset=None)
     sp.add_argument('--check', action='store_true', help='change nothing; fail if a header drifted')
     sp = add('course', _course, 'run every notebook on the trained run and write the course as HTML pages')
     sp.add_argument('--out', default=None, help="where to write it (default: <out_dir>/<preset>/course, e.g. runs/lite/course)")
     sp.add_argument('--only', nargs='+', default=None, help='only these notebooks (stems, e.g. 14_stage2)')
-    sp.add_argument('--record', action='store_true', help="write the measured minutes into nbs/course.json (then `eol headers`)")
+    sp.add_argument('--record', action='store_true', help="write the measured minutes into nbs/course.json (then `eol headers`); "
+                    "`lite` only on the CPU with 2 torch threads (EOL_DEVICE=cpu OMP_NUM_THREADS=2), the 2-core CPU the headers name")
     sp = add('pack', _pack, 'write the dataset and the finished runs into one .tar a class can start from')
     sp.add_argument('archive', help='the .tar to write')
     sp.add_argument('--overwrite', action='store_true', help='replace an existing archive')
     sp = add('unpack', _unpack, "restore a packed run into data_dir / out_dir (settings.ini, EOL_DATA_DIR / EOL_OUT_DIR)",
              preset_help="default: the archive's own (a different one is refused)")
-    sp.add_argument('archive', help='a .tar written by `eol pack`')
-    sp.add_argument('--overwrite', action='store_true', help='replace runs and data already there')
+    sp.add_argument('archive', help='a plain .tar written by `eol pack` (decompress a .tar.gz first), kept outside the folders it restores')
+    sp.add_argument('--overwrite', action='store_true', help='replace the whole <data_dir>/<preset> folder and, when the archive '
+                    'holds runs, the whole <out_dir>/<preset> one (e.g. data/lite, runs/lite): every run and file in them goes, '
+                    'those the archive lacks too')
     return p
 
 def _parse(argv) -> argparse.Namespace:

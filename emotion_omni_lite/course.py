@@ -5,19 +5,20 @@ that a lab can start at any notebook."""
 
 # %% ../nbs/90a_course.ipynb #7993c91e
 from __future__ import annotations
-import hashlib, io, json, os, re, shutil, tarfile, tempfile, time
+import hashlib, html, io, json, os, re, shutil, socket, subprocess, tarfile, tempfile, time
 from pathlib import Path
 from typing import Optional, Sequence
 
 from .config import PRESETS, ConfigError, Settings, get_config, get_settings
+from .config import find_settings_file, preset_overrides, resolve_device
 from .stages import STAGES, job_stages, read_object, stage_hash, stage_state, stages_needed, train_command
 from .train import environment, save_json, save_text
 
 # %% auto #0
-__all__ = ['COURSE_FILE', 'HEADER_START', 'HEADER_END', 'SETUP_MARK', 'HANDOUT', 'TABLE_START', 'TABLE_END', 'PACK_FORMAT',
-           'WIDGET_MIME', 'PLOTLY_MIME', 'repo_root', 'repository_url', 'course_table', 'notebooks', 'header_block',
-           'setup_source', 'handout_table', 'sync_headers', 'pack_run', 'read_pack', 'unpack_run', 'static_outputs',
-           'error_outputs', 'page_html', 'execute_notebook', 'CourseError', 'render_course']
+__all__ = ['COURSE_FILE', 'HEADER_START', 'HEADER_END', 'SETUP_MARK', 'MINUTE_KEYS', 'HANDOUT', 'TABLE_START', 'TABLE_END',
+           'PACK_FORMAT', 'WIDGET_MIME', 'PLOTLY_MIME', 'repo_root', 'repository_url', 'course_table', 'notebooks',
+           'header_block', 'setup_source', 'handout_table', 'sync_headers', 'pack_run', 'read_pack', 'unpack_run',
+           'static_outputs', 'error_outputs', 'page_html', 'execute_notebook', 'CourseError', 'render_course']
 
 # %% ../nbs/90a_course.ipynb #78f1ae37
 COURSE_FILE = 'course.json'          # in the notebooks folder: what each lesson teaches and its measured minutes
@@ -39,6 +40,27 @@ def repository_url(root: Path) -> str:
     if not m: raise ConfigError(f"{root / 'pyproject.toml'} names no [project.urls] Repository: add it (the Colab badge links there)")
     return m.group(1).rstrip('/')
 
+MINUTE_KEYS = (*PRESETS, 'colab_gpu')     # what a notebook's minutes are measured on: a preset (on its machine), or a free Colab GPU
+
+def _entry_problems(v) -> list:
+    "What is wrong with one notebook's entry in nbs/course.json: each problem with the field and the fix."
+    if not isinstance(v, dict): return ['the entry must be an object: {"learn": [...], "minutes": {...}}']
+    num = lambda x: type(x) in (int, float) and x >= 0
+    out = [f"{k!r} is not a field: use learn, minutes or first" for k in v if k not in ('learn', 'minutes', 'first')]
+    if not (isinstance(v.get('learn'), list) and v['learn'] and all(isinstance(x, str) and x.strip() for x in v['learn'])):
+        out.append("'learn' must be a list of sentences (one at least)")
+    m = v.get('minutes', {})
+    if not isinstance(m, dict): out.append(f"'minutes' must be an object like {{\"lite\": 1.5, \"smoke\": 0.2}}, not {m!r}")
+    else:
+        out += [f"'minutes.{k}' is not a measure: use {', '.join(MINUTE_KEYS)}" for k in m if k not in MINUTE_KEYS]
+        out += [f"'minutes.{k}' must be a number of minutes (0 or more) or null, not {x!r}" for k, x in m.items()
+                if k in MINUTE_KEYS and x is not None and not num(x)]
+    f = v.get('first')
+    if f is not None and not (isinstance(f, dict) and set(f) == {'what', 'minutes'} and isinstance(f['what'], str)
+                              and f['what'].strip() and num(f['minutes'])):
+        out.append(f"'first' must be {{\"what\": \"<what its first run trains>\", \"minutes\": <a number>}} or left out, not {f!r}")
+    return out
+
 def course_table(root: Optional[Path] = None) -> dict:
     "nbs/course.json: {notebook stem: {'learn': [...], 'minutes': {'lite': m, 'colab_gpu': m}, 'first': {'what', 'minutes'}}}."
     root = Path(root or repo_root())
@@ -46,10 +68,9 @@ def course_table(root: Optional[Path] = None) -> dict:
     try: d = json.loads(p.read_text())
     except (OSError, ValueError) as e: raise ConfigError(f"{p} cannot be read ({e}): restore it from the repository") from None
     nbs = d.get('notebooks') if isinstance(d, dict) else None
-    bad = [k for k, v in (nbs or {}).items() if not (isinstance(v, dict) and isinstance(v.get('learn'), list) and v['learn']
-                                                     and all(isinstance(x, str) for x in v['learn']))]
-    if not isinstance(nbs, dict) or bad:
-        raise ConfigError(f"{p}: every entry under 'notebooks' needs 'learn', a list of sentences; fix {bad or 'the file'}")
+    if not isinstance(nbs, dict): raise ConfigError(f"{p} has no 'notebooks' object (one entry per notebook): restore it from the repository")
+    bad = [f"{k}: {e}" for k, v in nbs.items() for e in _entry_problems(v)]
+    if bad: raise ConfigError(f"{p}: {'; '.join(bad)}. Fix these entries and run `eol headers` again")
     return nbs
 
 def notebooks(root: Optional[Path] = None) -> list:
@@ -110,8 +131,12 @@ def _with_header(nb: dict, stem: str, info: dict, url: str) -> dict:
     cells = nb['cells']
     if not cells or cells[0]['cell_type'] != 'markdown' or not _src(cells[0]).lstrip().startswith('# '):
         raise ConfigError(f"nbs/{stem}.ipynb does not open with a markdown title cell ('# Title' and '> what it does'): add one")
-    title = _src(cells[0]).split(HEADER_START)[0].rstrip()
-    cells[0]['source'] = _lines(f'{title}\n\n{header_block(stem, info, url)}')
+    title, _, rest = _src(cells[0]).partition(HEADER_START)
+    if rest and HEADER_END not in rest:                                # where the block ends is lost: nothing is guessed away
+        raise ConfigError(f"nbs/{stem}.ipynb: its first cell has the course header's start but not its end ({HEADER_END}): "
+                          "put that line back where the block ends, or delete the block, and run `eol headers` again")
+    after = rest.split(HEADER_END, 1)[1] if rest else ''              # an instructor's own text below the block stays
+    cells[0]['source'] = _lines(f'{title.rstrip()}\n\n{header_block(stem, info, url)}{after}')
     setup = [i for i, c in enumerate(cells) if c['cell_type'] == 'code' and _src(c).startswith(SETUP_MARK)]
     src = _lines(setup_source(url))
     if setup: cells[setup[0]]['source'] = src
@@ -133,18 +158,16 @@ def handout_table(table: dict) -> str:
         rows.append(f"| `{k}` | {'; '.join(v['learn'])} | {_minutes(m.get('lite'))}{extra} | {_minutes(m.get('smoke'))} |")
     return '\n'.join([TABLE_START, *rows, TABLE_END])
 
-def _sync_handout(root: Path, table: dict, check: bool) -> bool:
-    "Put the lesson table into nbs/handout.md between its markers → whether it had drifted."
+def _handout(root: Path, table: dict):
+    "nbs/handout.md with its lesson table in step → (its path, the new text), or None: no handout, or in step already."
     p = root / 'nbs' / HANDOUT
-    if not p.exists(): return False
+    if not p.exists(): return None
     text = p.read_text()
     if TABLE_START not in text or TABLE_END not in text:
         raise ConfigError(f"{p} has lost its lesson-table markers ({TABLE_START} … {TABLE_END}): put them back")
     a, b = text.index(TABLE_START), text.index(TABLE_END) + len(TABLE_END)
     new = text[:a] + handout_table(table) + text[b:]
-    if new == text: return False
-    if not check: save_text(new, p)                                    # whole or not at all: it is a source file
-    return True
+    return None if new == text else (p, new)
 
 def sync_headers(root: Optional[Path] = None, check: bool = False) -> list:
     "Bring every notebook's header and setup cell in step with nbs/course.json; `check`: change nothing → the drifted ones."
@@ -155,17 +178,16 @@ def sync_headers(root: Optional[Path] = None, check: bool = False) -> list:
         raise ConfigError(f"nbs/{COURSE_FILE} and the notebooks disagree: not in it {sorted(set(stems) - set(table))}, "
                           f"no such notebook {sorted(set(table) - set(stems))}: add or remove the entries")
     changed = []
-    for stem in stems:                                                 # every notebook read and checked before one is written
-        p = root / 'nbs' / f'{stem}.ipynb'
+    for stem in stems:                                                 # every notebook and the handout read and checked
+        p = root / 'nbs' / f'{stem}.ipynb'                             # before one file is written
         try: nb = json.loads(p.read_text())
         except (json.JSONDecodeError, UnicodeDecodeError) as e:
             raise ConfigError(f"{p} is not a notebook's JSON ({type(e).__name__}: {e}): restore it (git checkout {p.relative_to(root)})") from None
         new = _with_header(nb, stem, table[stem], url)
         if [_src(c) for c in new['cells']] == [_src(c) for c in nb['cells']]: continue
-        drift.append(stem); changed.append((p, new))
-    for p, new in changed if not check else []:
-        save_text(json.dumps(new, indent=1, ensure_ascii=False) + '\n', p)
-    if _sync_handout(root, table, check): drift.append(HANDOUT)
+        drift.append(stem); changed.append((p, json.dumps(new, indent=1, ensure_ascii=False) + '\n'))
+    if hand := _handout(root, table): drift.append(HANDOUT); changed.append(hand)
+    for p, text in changed if not check else []: save_text(text, p)    # whole or not at all: they are source files
     return drift
 
 # %% ../nbs/90a_course.ipynb #973fe913
@@ -189,6 +211,30 @@ def _pack_files(s: Settings, unfinished=(), archive: Optional[Path] = None) -> l
             out.append((f'{top}/{rel.as_posix()}', p))
     return out
 
+def _kit() -> dict:
+    "The kit that runs: its version and, where known, its commit (its git checkout, or what pip recorded installing it from git)."
+    import emotion_omni_lite
+    from importlib.metadata import distribution, PackageNotFoundError
+    pkg, out = Path(emotion_omni_lite.__file__).resolve().parent, {'version': emotion_omni_lite.__version__, 'commit': None}
+    git = lambda *a: subprocess.run(['git', '-C', str(pkg.parent), *a], capture_output=True, text=True, timeout=20)
+    try:
+        r = git('rev-parse', '--show-toplevel', 'HEAD')
+        top, head = (r.stdout.split() + ['', ''])[:2] if r.returncode == 0 else ('', '')
+        if top and Path(top).resolve() == pkg.parent:                      # the kit's own checkout, not one it is installed in
+            out['commit'], out['local_changes'] = head, bool(git('status', '--porcelain', '--untracked-files=no').stdout.strip())
+    except (OSError, subprocess.SubprocessError): pass
+    if not out['commit']:
+        try: out['commit'] = json.loads(distribution('emotion-omni-lite').read_text('direct_url.json') or '{}').get('vcs_info', {}).get('commit_id')
+        except (PackageNotFoundError, ValueError, AttributeError): pass
+    return out
+
+def _kit_words(kit) -> str:
+    kit = kit if isinstance(kit, dict) else {}
+    if not isinstance(kit.get('version'), str): return 'a kit that recorded no version (an older one)'
+    c = kit.get('commit')
+    return f"emotion_omni_lite {kit['version']}" + (f", commit {c}{' with local changes' if kit.get('local_changes') else ''}"
+                                                     if isinstance(c, str) and c else '')
+
 def pack_run(archive, preset: Optional[str] = None, settings: Optional[Settings] = None, overwrite: bool = False) -> Path:
     "Write the dataset and the finished runs of a preset into one `.tar` with their config hashes and checksums."
     s = settings or get_settings(preset=preset)
@@ -203,7 +249,7 @@ def pack_run(archive, preset: Optional[str] = None, settings: Optional[Settings]
         raise ConfigError(f"preset '{s.preset}' has no finished dataset in {s.data_path}: run `eol run --preset {s.preset}` "
                           "(or the notebooks) first")
     files = _pack_files(s, [n for n in states if n not in done], archive)
-    meta = {'format': PACK_FORMAT, 'preset': s.preset, 'seed': s.seed, 'stages': {n: stage_hash(n, cfg, s.seed) for n in done},
+    meta = {'format': PACK_FORMAT, 'kit': _kit(), 'preset': s.preset, 'seed': s.seed, 'stages': {n: stage_hash(n, cfg, s.seed) for n in done},
             'not_packed': {n: st for n, st in states.items() if st != 'done'},
             'files': {name: {'bytes': p.stat().st_size, 'sha256': _sha(p)} for name, p in files}}
     archive.parent.mkdir(parents=True, exist_ok=True)
@@ -222,11 +268,20 @@ def pack_run(archive, preset: Optional[str] = None, settings: Optional[Settings]
     finally: tmp.unlink(missing_ok=True)
     return archive
 
+_COMPRESSED = {b'\x1f\x8b': ('gzip', 'gunzip -k'), b'BZh': ('bzip2', 'bunzip2 -k'), b'\xfd7zXZ\x00': ('xz', 'unxz -k'),
+               b'(\xb5/\xfd': ('zstd', 'unzstd'), b'PK\x03\x04': ('zip', 'unzip')}   # magic bytes → the name, the tool
+
 def read_pack(archive) -> dict:
     "The description inside a packed run (`pack.json`): preset, seed, stage hashes, file checksums."
     archive = Path(archive)
     if not archive.exists(): raise ConfigError(f"{str(archive)!r}: no such file: check the path to the archive")
     if archive.is_dir(): raise ConfigError(f"{archive} is a folder: name the .tar that `eol pack` wrote")
+    try:
+        with open(archive, 'rb') as f: head = f.read(6)
+    except OSError: head = b''                                         # named below, as tarfile finds it
+    if z := next((z for magic, z in _COMPRESSED.items() if head.startswith(magic)), None):
+        raise ConfigError(f"{archive} is {z[0]}-compressed, and an unpack reads the plain .tar `eol pack` writes: decompress "
+                          f"it first (`{z[1]} {archive}`), then unpack the .tar that gives")
     try:
         with tarfile.open(archive, 'r:') as tar: meta = json.loads(tar.extractfile('pack.json').read())   # as `eol pack` writes it
     except (EOFError, OSError, tarfile.TarError, KeyError, ValueError, AttributeError) as e:
@@ -250,6 +305,52 @@ def read_pack(archive) -> dict:
                                   "version of the kit; unpack it with that version, or pack the run again with this one")
     return meta
 
+def _alive(pid: int) -> bool:
+    try: os.kill(pid, 0)
+    except ProcessLookupError: return False
+    except OSError: pass                                               # another user's: alive
+    return True
+
+def _stale_unpacks(parents) -> None:
+    "What a stopped unpack left beside the folders: cleared where its process is gone, else named (a folder it set aside: refused)."
+    refuse, notes = [], []
+    for t in sorted(t for p in parents if p.is_dir() for t in p.glob('.unpack*') if t.is_dir()):
+        info, aside = read_object(t / 'unpack.json'), t / 'replaced'
+        here = info.get('host') == socket.gethostname() and type(info.get('pid')) is int
+        if here and info['pid'] != os.getpid() and _alive(info['pid']):
+            refuse.append(f"{t} belongs to an unpack running now (process {info['pid']}): let it finish (if none runs, delete {t})")
+        elif aside.exists() and not (isinstance(info.get('dest'), str) and Path(info['dest']).exists()):
+            refuse.append(f"{aside} is {info.get('dest') or 'a data or runs folder'} as it was before an unpack that was stopped: "
+                          f"move it back there (or delete it if you do not need it)")
+        elif here: shutil.rmtree(t, ignore_errors=True)                 # its process is gone: an unfinished copy, nothing more
+        else: notes.append(str(t))
+    if refuse: raise ConfigError('; '.join(refuse) + '. Then unpack again; nothing was changed')
+    if notes: print(f"note: {', '.join(notes)} {'was' if len(notes) == 1 else 'were'} left by an unpack that was stopped (here or "
+                    "on another machine): delete them once no unpack runs", flush=True)
+
+def _temp_near(folder: Path, prefix: str, dest: Optional[Path]) -> Path:
+    "A hidden working folder of this unpack in `folder`, marked with its process and host (the next unpack clears it if it stays)."
+    t = Path(tempfile.mkdtemp(prefix=prefix, dir=folder))
+    (t / 'unpack.json').write_text(json.dumps({'pid': os.getpid(), 'host': socket.gethostname(), 'dest': dest and str(dest)}))
+    return t
+
+def _take_locks(folders) -> list:
+    "The stage locks (`StageLock`'s `.<name>.lock`) of and in `folders`, held now (open files); one a process holds: refused, named."
+    import fcntl
+    paths = {f.parent / f'.{f.name}.lock' for f in folders} | {p for f in folders if f.is_dir() for p in f.rglob('.*.lock')}
+    held = []
+    for p in sorted(q for q in paths if q.is_file()):
+        try: f = open(p, 'rb')                                         # read only: it is another process's file
+        except OSError: continue
+        try: fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            f.close(); [h.close() for h in held]
+            raise ConfigError(f"{p} is held: a process is writing {p.parent / p.name[1:-5]} now (`eol run`, a notebook or `eol "
+                              "course` training it), and an unpack would replace the folder under it: let it finish or stop "
+                              "it, then unpack again; nothing was changed") from None
+        held.append(f)
+    return held
+
 def unpack_run(archive, settings: Optional[Settings] = None, overwrite: bool = False) -> list:
     "Restore a packed run into the settings' data and runs folders, checked; → the stages now current."
     archive = Path(archive)
@@ -266,69 +367,94 @@ def unpack_run(archive, settings: Optional[Settings] = None, overwrite: bool = F
                           f"'{s.preset}', seed {s.seed}: unpack it {' and '.join(fix)}")
     cfg = get_config(s.preset)
     stale = {n: h for n, h in meta['stages'].items() if n in STAGES and stage_hash(n, cfg, s.seed) != h}
-    if stale: raise ConfigError(f"{archive} was made with another version or config of the kit: {', '.join(stale)} would not "
-                                "count as current here. Pack it again with this kit, or check out the version that made it")
-    dest = {'data': Path(s.data_path), 'runs': Path(s.run_path)}
+    if stale:
+        f = find_settings_file()
+        own = sorted(preset_overrides(s.preset, f)) if f is not None and f.exists() else []
+        made, here = _kit_words(meta.get('kit')), _kit_words(_kit())
+        raise ConfigError(f"{archive} was made with another version or config of the kit: {', '.join(stale)} would not count as "
+                          f"current here. It was packed by {made}; this is {here}"
+                          + (": the same kit, so a setting differs. Pack it again with the settings here" if made == here else
+                             ". Pack it again with this kit, or check out the version that made it (`git checkout <its commit>`)")
+                          + (f". A possible cause: the settings file {f} changes preset '{s.preset}' in its "
+                             f"[emotion_omni_lite.{s.preset}] section ({', '.join(own)}); unpack without it (take that section out, "
+                             "or point EOL_SETTINGS at a file without it)" if own else ''))
+    dest = {'data': Path(s.data_path).resolve(), 'runs': Path(s.run_path).resolve()}   # a linked folder: its target, the link kept
+    has = {top: {n.split('/')[1] for n in meta['files'] if n.startswith(f'{top}/')} for top in dest}
+    gone = [d for top, d in dest.items() if has[top]]                   # the folders an unpack replaces
+    whole = (f"deletes {' and '.join(map(str, gone))}, whole, and puts the archive's in place: every run and file there goes, "
+             "those the archive lacks too")
+    if inside := [d for d in gone if archive.resolve().is_relative_to(d)]:
+        raise ConfigError(f"{archive} lies inside {inside[0]}, which an unpack replaces (--overwrite {whole}): move the archive out of it "
+                          f"first (e.g. `mv {archive} {inside[0].parent}/`), then unpack it from there; nothing was changed")
+    lacks = [str(p) for top, d in dest.items() if has[top] and d.is_dir() for p in sorted(d.iterdir())
+             if p.name not in has[top] and not p.name.startswith('.')]
     if not overwrite:
         busy = [str(d) for d in dest.values() if d.exists() and any(d.iterdir())]
-        if busy: raise ConfigError(f"{', '.join(busy)} already hold files: unpack into empty folders (EOL_DATA_DIR, "
-                                       f"EOL_OUT_DIR), or pass --overwrite to replace them")
+        if busy: raise ConfigError(f"{', '.join(busy)} already hold files: unpack into empty folders (EOL_DATA_DIR, EOL_OUT_DIR), "
+                                   f"or pass --overwrite, which {whole}" + (f"; not in the archive, so lost: {', '.join(lacks[:8])}"
+                                   f"{' …' if len(lacks) > 8 else ''}" if lacks else ''))
+    _stale_unpacks({d.parent for d in dest.values()})
     def first_made(p: Path) -> Optional[Path]:                         # the outermost folder a mkdir of p would make
         while not p.parent.exists(): p = p.parent
         return None if p.exists() else p
     made = {m for d in dest.values() if (m := first_made(d.parent))}  # folders this unpack makes: gone again on a refusal
-    with tarfile.open(archive, 'r:') as tar:                          # every member listed: checked before a folder is made
-        names = [m for m in tar.getmembers() if m.name != 'pack.json']   # (an uncompressed tar: sizes as pack.json says)
-        for m in names:
-            if not m.isfile() or m.name not in meta['files'] or m.size != meta['files'][m.name]['bytes']:
-                raise ConfigError(f"{archive} holds {m.name!r}, which its own list does not name as it is: it was changed; pack it again")
-        dest['runs'].parent.mkdir(parents=True, exist_ok=True)
-        stage_dir, near, swapped = Path(tempfile.mkdtemp(prefix='.unpack', dir=dest['runs'].parent)), {}, []   # checked there first
-        try:
-            try: tar.extractall(stage_dir, members=names, **({'filter': 'data'} if hasattr(tarfile, 'data_filter') else {}))
-            except tarfile.TarError as e:
-                raise ConfigError(f"{archive} cannot be unpacked ({type(e).__name__}: {e}): copy the archive again, or pack it again") from None
-            for name, want in meta['files'].items():
-                p = stage_dir / name
-                if not p.is_file() or p.stat().st_size != want['bytes'] or _sha(p) != want['sha256']:
-                    raise ConfigError(f"{archive}: {name} is missing or damaged (its checksum does not match): copy the archive again")
-            for top, d in dest.items():                                 # each tree beside its folder (a copy when the disks differ)
-                if (stage_dir / top).exists():
-                    d.parent.mkdir(parents=True, exist_ok=True)
-                    near[top] = Path(tempfile.mkdtemp(prefix=f'.unpack-{top}', dir=d.parent))
-                    shutil.move(str(stage_dir / top), str(near[top] / top))
-            try:                                                        # then renames: both folders in, or neither
-                for top, n in near.items():
-                    d = dest[top]
-                    if d.exists(): os.replace(d, n / 'replaced')        # (an empty folder unless --overwrite)
-                    os.replace(n / top, d); swapped.append(top)
-                bad = {n: st for n in meta['stages'] if (st := stage_state(n, cfg, s)) != 'done'}
-                if bad.get('data') == 'changed':                        # recordings you bring are not in a pack
-                    raise ConfigError(f"{archive}'s dataset was built from recordings or token files of your own, which a "
-                                      "pack does not hold, and they are not here as they were: nothing was changed; put "
-                                      "them at the same paths first, or build the dataset here again "
-                                      "(`eol run --stages data --force`)")
-                if bad: raise ConfigError(f"{archive} names {', '.join(bad)} as finished, but they are not in it whole: nothing was "
-                                          "changed; pack the run again")
-            except BaseException as e:
-                for top in reversed(swapped):                           # the new ones out …
-                    try: os.replace(dest[top], near[top] / top)
-                    except OSError: pass                                # (then the old one stays set aside, below)
-                for top, n in near.items():                             # … the old ones back
-                    if (n / 'replaced').exists() and not dest[top].exists():
-                        try: os.replace(n / 'replaced', dest[top])
-                        except OSError: pass
-                kept = [n / 'replaced' for top, n in near.items() if (n / 'replaced').exists() and not dest[top].exists()]
-                if kept:                                                # never deleted: said, with where they are
-                    near = {top: n for top, n in near.items() if n / 'replaced' not in kept}
-                    raise ConfigError(f"{archive}: unpacking failed ({type(e).__name__}: {e}) and the folders it replaced could "
-                                      f"not be put back: they are kept whole in {', '.join(map(str, kept))}; move them back to "
-                                      f"{', '.join(str(dest[t]) for t in dest)} by hand") from e
-                raise
-        finally:
-            for t in [stage_dir, *near.values()]: shutil.rmtree(t, ignore_errors=True)
-            for p in made:                                              # a refusal leaves no folder it made behind
-                if p.is_dir() and not any(f.is_file() or f.is_symlink() for f in p.rglob('*')): shutil.rmtree(p)
+    locks = _take_locks({Path(s.data_path), Path(s.run_path), *dest.values()})   # no training writes into a folder swapped away
+    try:
+        with tarfile.open(archive, 'r:') as tar:                      # every member listed: checked before a folder is made
+            names = [m for m in tar.getmembers() if m.name != 'pack.json']   # (an uncompressed tar: sizes as pack.json says)
+            for m in names:
+                if not m.isfile() or m.name not in meta['files'] or m.size != meta['files'][m.name]['bytes']:
+                    raise ConfigError(f"{archive} holds {m.name!r}, which its own list does not name as it is: it was changed; pack it again")
+            dest['runs'].parent.mkdir(parents=True, exist_ok=True)
+            stage_dir, near, swapped = _temp_near(dest['runs'].parent, '.unpack-', None), {}, []   # checked there first
+            try:
+                try: tar.extractall(stage_dir, members=names, **({'filter': 'data'} if hasattr(tarfile, 'data_filter') else {}))
+                except tarfile.TarError as e:
+                    raise ConfigError(f"{archive} cannot be unpacked ({type(e).__name__}: {e}): copy the archive again, or pack it again") from None
+                for name, want in meta['files'].items():
+                    p = stage_dir / name
+                    if not p.is_file() or p.stat().st_size != want['bytes'] or _sha(p) != want['sha256']:
+                        raise ConfigError(f"{archive}: {name} is missing or damaged (its checksum does not match): copy the archive again")
+                for top, d in dest.items():                             # each tree beside its folder (a copy when the disks differ)
+                    if (stage_dir / top).exists():
+                        d.parent.mkdir(parents=True, exist_ok=True)
+                        near[top] = _temp_near(d.parent, f'.unpack-{top}-', d)
+                        shutil.move(str(stage_dir / top), str(near[top] / top))
+                if overwrite and lacks: print(f"--overwrite: deleting {', '.join(lacks)}, which the archive lacks", flush=True)
+                try:                                                    # then renames: both folders in, or neither
+                    for top, n in near.items():
+                        d = dest[top]
+                        if d.exists(): os.replace(d, n / 'replaced')    # (an empty folder unless --overwrite)
+                        os.replace(n / top, d); swapped.append(top)
+                    bad = {n: st for n in meta['stages'] if (st := stage_state(n, cfg, s)) != 'done'}
+                    if bad.get('data') == 'changed':                    # recordings you bring are not in a pack
+                        raise ConfigError(f"{archive}'s dataset was built from recordings or token files of your own, which a "
+                                          "pack does not hold, and they are not here as they were: nothing was changed; put "
+                                          "them at the same paths first, or build the dataset here again "
+                                          "(`eol run --stages data --force`)")
+                    if bad: raise ConfigError(f"{archive} names {', '.join(bad)} as finished, but they are not in it whole: nothing was "
+                                              "changed; pack the run again")
+                except BaseException as e:
+                    for top in reversed(swapped):                       # the new ones out …
+                        try: os.replace(dest[top], near[top] / top)
+                        except OSError: pass                            # (then the old one stays set aside, below)
+                    for top, n in near.items():                         # … the old ones back
+                        if (n / 'replaced').exists() and not dest[top].exists():
+                            try: os.replace(n / 'replaced', dest[top])
+                            except OSError: pass
+                    kept = [n / 'replaced' for top, n in near.items() if (n / 'replaced').exists() and not dest[top].exists()]
+                    if kept:                                            # never deleted: said, with where they are
+                        near = {top: n for top, n in near.items() if n / 'replaced' not in kept}
+                        raise ConfigError(f"{archive}: unpacking failed ({type(e).__name__}: {e}) and the folders it replaced could "
+                                          f"not be put back: they are kept whole in {', '.join(map(str, kept))}; move them back to "
+                                          f"{', '.join(str(dest[t]) for t in dest)} by hand") from e
+                    raise
+            finally:
+                for t in [stage_dir, *near.values()]: shutil.rmtree(t, ignore_errors=True)
+                for p in made:                                          # a refusal leaves no folder it made behind
+                    if p.is_dir() and not any(f.is_file() or f.is_symlink() for f in p.rglob('*')): shutil.rmtree(p)
+    finally:
+        for f in locks: f.close()
     return [n for n in meta['stages'] if stage_state(n, cfg, s) == 'done']
 
 # %% ../nbs/90a_course.ipynb #6d0db47e
@@ -374,7 +500,7 @@ def page_html(nb: dict, title: str) -> str:
     from nbconvert import HTMLExporter
     body, _ = HTMLExporter(template_name='lab', exclude_input_prompt=True, exclude_output_prompt=True).from_notebook_node(
         nbformat.from_dict(static_outputs(nb)))
-    return body.replace('<head>', f'<head>\n<script src="plotly.min.js"></script>\n<title>{title}</title>', 1)
+    return body.replace('<head>', f'<head>\n<script src="plotly.min.js"></script>\n<title>{html.escape(title)}</title>', 1)
 
 def execute_notebook(path: Path, settings: Settings, timeout: int = 1800) -> tuple:
     "Run a notebook top to bottom in a fresh kernel with these settings (in its own folder) → (executed notebook, seconds, errors)."
@@ -390,19 +516,25 @@ def execute_notebook(path: Path, settings: Settings, timeout: int = 1800) -> tup
     env = {**os.environ, 'EOL_PRESET': s.preset, 'EOL_SEED': str(s.seed), 'EOL_DATA_DIR': str(Path(s.data_dir).resolve()),
            'EOL_OUT_DIR': str(Path(s.out_dir).resolve()), 'EOL_DEVICE': s.device, 'PYTHONWARNINGS': 'ignore::FutureWarning'}
     from jupyter_client import AsyncKernelManager                    # nbclient's own kind: its cell timeout and its watch
-    t0, stopped = time.time(), []                                     # for a dead kernel work with it (not with the sync one)
+    t0, stopped, at = time.time(), [], []                             # for a dead kernel work with it (not with the sync one)
     with tempfile.TemporaryDirectory() as sock:                       # the kernel talks over local sockets, not TCP ports
         km = AsyncKernelManager(kernel_name='python3', transport='ipc', ip=str(Path(sock) / 'kernel'))
         client = NotebookClient(nb, km=km, timeout=timeout, resources={'metadata': {'path': str(path.parent)}})
+        client.on_cell_execute = lambda cell, cell_index: at.append(cell_index)   # the cell running when it stops
         try: client.execute(env=env)
         except CellExecutionError: pass                               # its error output stays in the page, named below
-        except CellTimeoutError: stopped.append(f"a cell ran past {timeout} s and was stopped (the rest did not run)")
-        except DeadKernelError: stopped.append("its kernel died (out of memory?) and the rest did not run")
+        except CellTimeoutError: stopped.append(('CellTimeoutError', f"a cell ran past {timeout} s and was stopped (the rest did not run)"))
+        except DeadKernelError: stopped.append(('DeadKernelError', "its kernel died (out of memory?) and the rest did not run"))
         finally:
             if km.has_kernel: run_sync(km.shutdown_kernel)(now=True)
     for c in slow:
         if 'skip-execution' in c.metadata.get('tags', []): c.metadata['tags'].remove('skip-execution')
-    return nb, round(time.time() - t0, 1), error_outputs(nb) + stopped
+    errors = error_outputs(nb) + [why for _, why in stopped]
+    for name, why in stopped:                                         # the page says it too, where it stopped
+        text = f"This cell did not finish: {why}."
+        if at: nb.cells[at[-1]].setdefault('outputs', []).append(nbformat.v4.new_output('error', ename=name, evalue=why, traceback=[text]))
+        else: nb.cells.insert(min(1, len(nb.cells)), nbformat.v4.new_markdown_cell(f"**{text}**"))
+    return nb, round(time.time() - t0, 1), errors
 
 def _title(nb) -> tuple:
     first = _src(nb['cells'][0]).split(HEADER_START)[0].strip().splitlines()
@@ -427,6 +559,8 @@ def render_course(preset: Optional[str] = None, out=None, only: Optional[Sequenc
         raise ConfigError(f"the course runs every notebook in a Jupyter kernel, and {', '.join(missing)} "
                           f"{'is' if len(missing) == 1 else 'are'} not installed (the main job installs the kit alone): "
                           "`bash scripts/setup.sh` adds JupyterLab and what the notebooks need")
+    table = course_table(root)                                        # checked whole before a notebook runs
+    if record: _check_record(s, table, [k for k in stems if not only or k in only])
     out = Path(out or Path(s.run_path) / 'course')
     if (up := next(p for p in (out, *out.parents) if p.exists() or p.is_symlink())) and not up.is_dir():
         raise ConfigError(f"--out {out}: {up} is a file, not a folder: choose another folder for the course")
@@ -435,7 +569,7 @@ def render_course(preset: Optional[str] = None, out=None, only: Optional[Sequenc
                           f"{', '.join(need)}: train them first (`{train_command(need, s.preset, s)}`)")
     out.mkdir(parents=True, exist_ok=True)
     shutil.copy(Path(plotly.__file__).parent / 'package_data' / 'plotly.min.js', out / 'plotly.min.js')
-    table, done = course_table(root), {}
+    done = {}
     for p in notebooks(root):
         if only and p.stem not in only: continue
         print(f"[course] {p.stem} ...", end=' ', flush=True)
@@ -444,11 +578,16 @@ def render_course(preset: Optional[str] = None, out=None, only: Optional[Sequenc
         save_text(page_html(nb, title), out / f'{p.stem}.html')   # whole or not at all, as every page here
         done[p.stem] = {'title': title, 'what': desc, 'seconds': secs, 'errors': errors}
         print(f"{secs} s" + (f"  ERRORS: {errors}" if errors else ''), flush=True)
-    old = read_object(out / 'timings.json').get('notebooks')        # a damaged record: the notebooks run now alone
-    meta = {**(old if isinstance(old, dict) else {}), **done}
+    rec = read_object(out / 'timings.json')                           # a damaged record: the notebooks run now alone
+    old = rec['notebooks'] if isinstance(rec.get('notebooks'), dict) else {}
+    kept = {k: v for k, v in old.items() if k not in done and _timing_ok(v)} if rec.get('preset') == s.preset else {}
+    if dropped := sorted(set(old) - set(kept) - set(done)):
+        print(f"[course] {out / 'timings.json'}: left out {', '.join(dropped)} (another preset's, or damaged): run them again to list them")
+    meta = {**kept, **done}
     save_json({'preset': s.preset, 'environment': environment(), 'notebooks': meta}, out / 'timings.json')
-    rows = ''.join(f'<tr><td><a href="{k}.html">{k}</a></td><td><b>{v["title"]}</b><br>{v["what"]}<ul>'
-                   + ''.join(f'<li>{x}</li>' for x in table.get(k, {}).get('learn', [])) + f'</ul></td>'
+    e = html.escape
+    rows = ''.join(f'<tr><td><a href="{e(k)}.html">{e(k)}</a></td><td><b>{e(v["title"])}</b><br>{e(v["what"])}<ul>'
+                   + ''.join(f'<li>{e(x)}</li>' for x in table.get(k, {}).get('learn', [])) + f'</ul></td>'
                    f'<td>{v["seconds"]:.0f} s</td><td>{"<b>errors</b>" if v["errors"] else "ok"}</td></tr>'
                    for k, v in sorted(meta.items()))
     save_text(
@@ -463,6 +602,24 @@ def render_course(preset: Optional[str] = None, out=None, only: Optional[Sequenc
     bad = {k: v['errors'] for k, v in done.items() if v['errors']}
     if bad: raise CourseError(f"the course was written to {out}, but these notebooks failed: {bad}")
     return out
+
+def _timing_ok(v) -> bool:
+    "An entry of timings.json as `render_course` writes it."
+    return (isinstance(v, dict) and isinstance(v.get('title'), str) and isinstance(v.get('what'), str)
+            and type(v.get('seconds')) in (int, float) and isinstance(v.get('errors'), list))
+
+def _check_record(s: Settings, table: dict, run: list):
+    "Before a notebook runs: `--record` has an entry to write each one's minutes into, and `lite` minutes are a 2-core CPU's."
+    if missing := [k for k in run if k not in table]:
+        raise ConfigError(f"--record writes each notebook's minutes into nbs/{COURSE_FILE}, which has no entry for "
+                          f"{', '.join(missing)}: add one each (its 'learn' sentences), or leave them out with --only")
+    if s.preset == 'lite':
+        import torch
+        dev, n = resolve_device(s.device), torch.get_num_threads()
+        if dev != 'cpu' or n != 2:
+            raise ConfigError(f"--record writes the `lite` minutes, which the headers give for a 2-core CPU, and this runs on {dev} "
+                              f"with {n} torch thread{'s' if n != 1 else ''}: record them on the CPU with 2 threads "
+                              "(`EOL_DEVICE=cpu OMP_NUM_THREADS=2 eol course --record`), or leave --record out")
 
 def _record_minutes(root: Path, preset: str, seconds: dict):
     "Write measured minutes into nbs/course.json (the headers read them from there; `eol headers` puts them in)."

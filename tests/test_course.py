@@ -251,17 +251,24 @@ def test_a_pack_holds_finished_runs_only_and_never_itself(smoke_settings, smoke_
 
 
 def test_a_cell_past_its_time_and_a_dead_kernel_end_that_notebook_and_are_named(tmp_path):
-    "`eol course` stops a cell at its timeout and notices a kernel that died (either once waited for ever), naming both."
+    "`eol course` stops a cell at its timeout and notices a kernel that died (either once waited for ever), naming both, in the page too, at the cell where it stopped."
     import nbformat
-    from emotion_omni_lite.course import execute_notebook
+    from emotion_omni_lite.course import execute_notebook, page_html
     s = get_settings(preset='smoke', data_dir=str(tmp_path / 'd'), out_dir=str(tmp_path / 'r'), device='cpu')
-    said = {}
+    said, pages = {}, {}
     for name, src in (('slow', 'import time; time.sleep(60)'), ('dies', 'import os; os._exit(1)'), ('fine', 'x = 1')):
-        nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(src), nbformat.v4.new_code_cell('print("after")')])
+        nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell('# A lesson'), nbformat.v4.new_code_cell('print("before")'),
+                                             nbformat.v4.new_code_cell(src), nbformat.v4.new_code_cell('print("after")')])
         nbformat.write(nb, str(tmp_path / f'{name}.ipynb'))
-        said[name] = execute_notebook(tmp_path / f'{name}.ipynb', s, timeout=3)[2]
+        pages[name], _, said[name] = execute_notebook(tmp_path / f'{name}.ipynb', s, timeout=3)
     assert said == {'slow': ['a cell ran past 3 s and was stopped (the rest did not run)'],
                     'dies': ['its kernel died (out of memory?) and the rest did not run'], 'fine': []}
+    for name, ename in (('slow', 'CellTimeoutError'), ('dies', 'DeadKernelError')):
+        cells = pages[name].cells
+        assert [(o.output_type, o.get('ename'), o.get('evalue')) for o in cells[2].outputs] == [('error', ename, said[name][0])]
+        assert not cells[3].outputs and 'before' in cells[1].outputs[0].text     # the rest did not run; what ran is kept
+        assert f'This cell did not finish: {said[name][0]}.' in page_html(pages[name], 'A lesson')
+    assert not [o for c in pages['fine'].cells for o in c.get('outputs', []) if o.output_type == 'error']
 
 
 def test_an_unpack_whose_rollback_fails_keeps_the_old_folders_and_says_where(unpacked, monkeypatch):
@@ -280,3 +287,240 @@ def test_an_unpack_whose_rollback_fails_keeps_the_old_folders_and_says_where(unp
     monkeypatch.undo()
     kept = Path(re.search(r'kept whole in (\S+replaced);', str(e.value))[1])
     assert (kept / 'mine.txt').read_text() == 'my notes'                   # the old data, whole, where the message says
+    with pytest.raises(ConfigError, match=rf"{re.escape(str(kept))} is \S+ as it was before an unpack that was stopped: move it back"):
+        unpack_run(archive, there, overwrite=True)                          # the next unpack names it, and leaves it be
+    assert (kept / 'mine.txt').read_text() == 'my notes'
+
+
+# ---- runs made by hand (nothing trains): packing, unpacking, the course's own files ----
+def _fake_run(root: Path, names=('asr', 'text_llm')):
+    "Smoke settings in `root` with a finished dataset record and finished runs `names`, each current for this kit."
+    from emotion_omni_lite.config import get_config
+    from emotion_omni_lite.stages import run_files, stage_hash
+    s = get_settings(preset='smoke', data_dir=str(root / 'data'), out_dir=str(root / 'runs'), device='cpu')
+    cfg, d = get_config('smoke'), Path(s.data_path)
+    d.mkdir(parents=True)
+    (d / 'dialogues.arrow').write_bytes(b'x' * 1000)
+    (d / 'build.json').write_text(json.dumps({'status': 'done', 'config_hash': stage_hash('data', cfg, s.seed)}))
+    for n in names:
+        f = Path(s.run_path) / n; f.mkdir(parents=True)
+        (f / 'model.safetensors').write_bytes(n.encode() * 100)
+        (f / 'config.json').write_text(json.dumps({'hash': stage_hash(n, cfg, s.seed)}))
+        (f / 'metrics.json').write_text('{}')
+        (f / 'files.json').write_text(json.dumps(run_files(f)))
+    return s
+
+
+def _tree(root: Path) -> dict:
+    return {str(p.relative_to(root)): (p.read_bytes() if p.is_file() else None) for p in sorted(root.rglob('*'))}
+
+
+def test_overwrite_refuses_an_archive_inside_what_it_replaces_and_names_what_goes(tmp_path, capsys):
+    "--overwrite replaces the whole runs/<preset> and data/<preset>: an archive kept there is refused (it would be deleted while read), and what the archive lacks is named before it goes."
+    s = _fake_run(tmp_path / 'A'); arc = pack_run(tmp_path / 'lab.tar', settings=s)
+    (Path(s.run_path) / 'my_notes').mkdir(); (Path(s.run_path) / 'my_notes' / 'n.txt').write_text('mine')   # a study of my own
+    inside = pack_run(Path(s.run_path) / 'lab.tar', settings=s)
+    before = _tree(tmp_path)
+    with pytest.raises(ConfigError, match=r"lab\.tar lies inside .*runs/smoke, which an unpack replaces \(--overwrite deletes "
+                                          r".*data/smoke and .*runs/smoke, whole.*those the archive lacks too\): move the archive out of it first"):
+        unpack_run(inside, s, overwrite=True)
+    assert _tree(tmp_path) == before                                     # the archive and my_notes, untouched
+    inside.unlink()
+    with pytest.raises(ConfigError, match=r"already hold files: .*or pass --overwrite, which deletes .*whole.*not in the archive, so lost: \S*my_notes$"):
+        unpack_run(arc, s)
+    assert unpack_run(arc, s, overwrite=True) == ['data', 'asr', 'text_llm']
+    assert re.search(r'--overwrite: deleting \S*my_notes, which the archive lacks', capsys.readouterr().out)
+    assert not (Path(s.run_path) / 'my_notes').exists()                  # as asked, and said
+
+
+def test_unpack_refuses_while_a_stage_lock_is_held(tmp_path):
+    "A training still writing into runs/<preset> (or building data/<preset>) holds its stage lock: an unpack would swap the folder under it."
+    from emotion_omni_lite.stages import StageLock
+    s = _fake_run(tmp_path / 'A'); arc = pack_run(tmp_path / 'lab.tar', settings=s)
+    there = get_settings(preset='smoke', data_dir=str(tmp_path / 'B' / 'data'), out_dir=str(tmp_path / 'B' / 'runs'), device='cpu')
+    unpack_run(arc, there)
+    before = _tree(tmp_path / 'B')
+    for folder, name in ((Path(there.run_path) / 'asr', 'asr'), (Path(there.data_path), 'smoke')):
+        with StageLock(folder):
+            with pytest.raises(ConfigError, match=rf"\.{name}\.lock is held: a process is writing \S*{name} now .*let it finish"):
+                unpack_run(arc, there, overwrite=True)
+        assert {k: v for k, v in _tree(tmp_path / 'B').items() if not k.endswith('.lock')} == before
+    assert unpack_run(arc, there, overwrite=True) == ['data', 'asr', 'text_llm']   # the locks free: it goes ahead
+
+
+def test_a_linked_runs_or_data_folder_stays_a_link(tmp_path):
+    "runs/<preset> and data/<preset> linked to a bigger disk: the run lands in the targets and the links stay."
+    import os
+    s = _fake_run(tmp_path / 'A'); arc = pack_run(tmp_path / 'lab.tar', settings=s)
+    big, B = tmp_path / 'big', tmp_path / 'B'
+    (big / 'runs_smoke').mkdir(parents=True); (big / 'data_smoke').mkdir(); (big / 'runs_smoke' / 'old.txt').write_text('old')
+    (B / 'runs').mkdir(parents=True); (B / 'data').mkdir()
+    os.symlink(big / 'runs_smoke', B / 'runs' / 'smoke'); os.symlink(big / 'data_smoke', B / 'data' / 'smoke')
+    t = get_settings(preset='smoke', data_dir=str(B / 'data'), out_dir=str(B / 'runs'), device='cpu')
+    assert unpack_run(arc, t, overwrite=True) == ['data', 'asr', 'text_llm']
+    assert (B / 'runs' / 'smoke').is_symlink() and (B / 'data' / 'smoke').is_symlink()
+    assert (big / 'runs_smoke' / 'asr' / 'model.safetensors').is_file() and (big / 'data_smoke' / 'build.json').is_file()
+    assert not (big / 'runs_smoke' / 'old.txt').exists() and sorted(p.name for p in big.iterdir()) == ['data_smoke', 'runs_smoke']
+
+
+def test_what_a_killed_unpack_left_is_cleared_or_named(tmp_path, capsys):
+    "An unpack killed after extracting leaves a hidden working folder: the next unpack clears it; one holding a folder it set aside is named, never deleted."
+    import os, socket, subprocess, sys
+    s = _fake_run(tmp_path / 'A'); arc = pack_run(tmp_path / 'lab.tar', settings=s)
+    B = tmp_path / 'B'
+    code = ("import os, signal, tarfile\nfrom emotion_omni_lite.config import get_settings\nfrom emotion_omni_lite.course import unpack_run\n"
+            "real = tarfile.TarFile.extractall\n"
+            "def cut(self, *a, **k): real(self, *a, **k); os.kill(os.getpid(), signal.SIGKILL)\n"
+            "tarfile.TarFile.extractall = cut\n"
+            f"unpack_run({str(arc)!r}, get_settings(preset='smoke', data_dir={str(B / 'data')!r}, out_dir={str(B / 'runs')!r}, device='cpu'))\n")
+    r = subprocess.run([sys.executable, '-c', code], cwd=tmp_path, capture_output=True, text=True)
+    assert r.returncode == -9, r.stderr
+    assert [p.name[:8] for p in (B / 'runs').glob('.unpack*')] == ['.unpack-']     # what it left
+    there = get_settings(preset='smoke', data_dir=str(B / 'data'), out_dir=str(B / 'runs'), device='cpu')
+    assert unpack_run(arc, there) == ['data', 'asr', 'text_llm'] and not list((B / 'runs').glob('.unpack*'))
+    gone = subprocess.Popen(['true']); gone.wait()                          # a process that no longer runs
+    aside = B / 'runs' / '.unpack-runs-x'; (aside / 'replaced' / 'asr').mkdir(parents=True)
+    (aside / 'replaced' / 'asr' / 'mine.txt').write_text('mine')
+    (aside / 'unpack.json').write_text(json.dumps({'pid': gone.pid, 'host': socket.gethostname(), 'dest': str(B / 'runs' / 'gone')}))
+    (B / 'runs' / '.unpack-other').mkdir()                               # another machine's, or an older kit's: named only
+    before = _tree(B)
+    with pytest.raises(ConfigError, match=r"\.unpack-runs-x/replaced is \S*runs/gone as it was before an unpack that was stopped: move it back"):
+        unpack_run(arc, there, overwrite=True)
+    assert _tree(B) == before                                            # the folder set aside, whole; nothing else changed
+    os.rename(aside / 'replaced', B / 'runs' / 'gone')                   # put back as the message says: then it goes ahead
+    assert unpack_run(arc, there, overwrite=True) and not aside.exists()
+    assert re.search(r"\.unpack-other was left by an unpack that was stopped", capsys.readouterr().out) and (B / 'runs' / '.unpack-other').is_dir()
+
+
+def test_a_compressed_archive_is_named_with_how_to_decompress_it(tmp_path):
+    import bz2, gzip, lzma, zipfile
+    s = _fake_run(tmp_path / 'A'); arc = pack_run(tmp_path / 'lab.tar', settings=s); raw = arc.read_bytes()
+    (tmp_path / 'lab.tar.gz').write_bytes(gzip.compress(raw)); (tmp_path / 'lab.tar.bz2').write_bytes(bz2.compress(raw))
+    (tmp_path / 'lab.tar.xz').write_bytes(lzma.compress(raw))
+    with zipfile.ZipFile(tmp_path / 'lab.zip', 'w') as z: z.write(arc, 'lab.tar')
+    for name, said in (('lab.tar.gz', 'gzip-compressed.*`gunzip -k '), ('lab.tar.bz2', 'bzip2-compressed.*`bunzip2 -k '),
+                       ('lab.tar.xz', 'xz-compressed.*`unxz -k '), ('lab.zip', 'zip-compressed.*`unzip ')):
+        with pytest.raises(ConfigError, match=rf"{re.escape(name)} is {said}.*then unpack the \.tar that gives"): read_pack(tmp_path / name)
+
+
+def test_a_pack_records_the_kit_and_a_refusal_names_it_and_a_settings_section(tmp_path, monkeypatch):
+    "pack.json names the kit's version and commit; an archive whose hashes differ here names the kit that packed it and, when one is in effect, the settings file's section for that preset."
+    import emotion_omni_lite
+    s = _fake_run(tmp_path / 'A'); arc = pack_run(tmp_path / 'lab.tar', settings=s)
+    kit = read_pack(arc)['kit']
+    assert kit['version'] == emotion_omni_lite.__version__
+    if (ROOT / '.git').exists(): assert re.fullmatch(r'[0-9a-f]{40}', kit['commit'])
+    ini = tmp_path / 'mine.ini'
+    ini.write_text(f"[emotion_omni_lite]\npreset = smoke\n[emotion_omni_lite.smoke]\nllm.num_layers = 2\n")
+    monkeypatch.setenv('EOL_SETTINGS', str(ini))                         # exercise 00.1 done on this preset
+    there = get_settings(preset='smoke', data_dir=str(tmp_path / 'B' / 'data'), out_dir=str(tmp_path / 'B' / 'runs'), device='cpu')
+    with pytest.raises(ConfigError, match=rf"text_llm would not count as current here\. It was packed by emotion_omni_lite "
+                                          rf"{re.escape(kit['version'])}.*A possible cause: the settings file {re.escape(str(ini))} changes "
+                                          r"preset 'smoke' in its \[emotion_omni_lite\.smoke\] section \(llm\.num_layers\)"):
+        unpack_run(arc, there)
+    old = _repack(arc, tmp_path / 'old.tar', lambda m: {k: v for k, v in m.items() if k != 'kit'})   # packed before the kit was recorded
+    with pytest.raises(ConfigError, match='packed by a kit that recorded no version'): unpack_run(old, there)
+    assert not (tmp_path / 'B').exists()
+
+
+def _toy_root(tmp_path: Path, keep=('02_audio', '10_adapter'), handout=False) -> Path:
+    "A checkout with notebooks `keep` and their entries of nbs/course.json (and the handout)."
+    (tmp_path / 'nbs').mkdir(parents=True); shutil.copy(ROOT / 'pyproject.toml', tmp_path)
+    table = json.loads((ROOT / 'nbs' / 'course.json').read_text())
+    (tmp_path / 'nbs' / 'course.json').write_text(json.dumps({'notebooks': {k: table['notebooks'][k] for k in keep}}))
+    for k in keep: shutil.copy(ROOT / 'nbs' / f'{k}.ipynb', tmp_path / 'nbs')
+    if handout: shutil.copy(ROOT / 'nbs' / 'handout.md', tmp_path / 'nbs')
+    return tmp_path
+
+
+def test_headers_keep_text_below_the_block_and_a_broken_handout_stops_every_write(tmp_path):
+    from emotion_omni_lite.course import HEADER_END
+    root = _toy_root(tmp_path, handout=True)
+    sync_headers(root)                                                   # the handout's table: these two notebooks
+    p = root / 'nbs' / '10_adapter.ipynb'; nb = json.loads(p.read_text())
+    nb['cells'][0]['source'][-1] += '\n\n> **Instructor note:** skip section 3 this term.'
+    p.write_text(json.dumps(nb, indent=1))
+    t = json.loads((root / 'nbs' / 'course.json').read_text()); t['notebooks']['10_adapter']['learn'].append('A new goal.')
+    (root / 'nbs' / 'course.json').write_text(json.dumps(t))
+    assert sync_headers(root) == ['10_adapter', 'handout.md']
+    first = ''.join(json.loads(p.read_text())['cells'][0]['source'])
+    assert 'A new goal.' in first and first.endswith(f'{HEADER_END}\n\n> **Instructor note:** skip section 3 this term.')
+    assert sync_headers(root, check=True) == []                          # in step, the note kept
+    h = root / 'nbs' / 'handout.md'; h.write_text(h.read_text().replace('<!-- end of lesson table -->', ''))
+    t['notebooks']['02_audio']['learn'].append('Another goal.'); (root / 'nbs' / 'course.json').write_text(json.dumps(t))
+    before = (root / 'nbs' / '02_audio.ipynb').read_bytes()
+    with pytest.raises(ConfigError, match='handout.md has lost its lesson-table markers'): sync_headers(root)
+    assert (root / 'nbs' / '02_audio.ipynb').read_bytes() == before     # refused before any notebook was written
+    nb = json.loads(p.read_text()); nb['cells'][0]['source'] = [''.join(nb['cells'][0]['source']).replace(HEADER_END, '')]
+    p.write_text(json.dumps(nb))
+    with pytest.raises(ConfigError, match=r"10_adapter\.ipynb: its first cell has the course header's start but not its end"):
+        sync_headers(root, check=True)
+
+
+@pytest.mark.parametrize('bad, said', [({'minutes': {'lite': '0.5'}}, r"02_audio: 'minutes\.lite' must be a number of minutes"),
+                                       ({'minutes': 0.5}, r"02_audio: 'minutes' must be an object"),
+                                       ({'minutes': {'lite_cpu': 1.0}}, r"02_audio: 'minutes\.lite_cpu' is not a measure: use .*lite"),
+                                       ({'first': {'what': 'Training X'}}, r"02_audio: 'first' must be \{\"what\""),
+                                       ({'first': 'Training X'}, r"02_audio: 'first' must be"),
+                                       ({'minute': {'lite': 1}}, r"02_audio: 'minute' is not a field: use learn, minutes or first")])
+def test_every_field_of_the_table_is_checked(tmp_path, bad, said):
+    root = _toy_root(tmp_path, keep=('02_audio',))
+    t = json.loads((root / 'nbs' / 'course.json').read_text()); t['notebooks']['02_audio'].update(bad)
+    (root / 'nbs' / 'course.json').write_text(json.dumps(t))
+    with pytest.raises(ConfigError, match=said + r".*Fix these entries"): sync_headers(root, check=True)
+
+
+def _fake_pages(monkeypatch, page=None):
+    "The course's pages from a made-up executed notebook (no kernel), every run's stages counted as trained."
+    import nbformat
+    from emotion_omni_lite import course
+    page = page or nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell('# A lesson\n> what it does')])
+    monkeypatch.setattr(course, 'execute_notebook', lambda p, s, **kw: (nbformat.from_dict(json.loads(json.dumps(page))), 1.0, []))
+    monkeypatch.setattr(course, 'stages_needed', lambda *a, **k: [])
+    return course
+
+
+def test_record_checks_the_table_covers_every_notebook_and_lite_means_two_threads_first(tmp_path, monkeypatch):
+    "A notebook without an entry, or `lite` minutes timed on anything but the CPU with 2 threads, is refused before a notebook runs."
+    import torch
+    course = _fake_pages(monkeypatch)
+    root = _toy_root(tmp_path / 'r', keep=('02_audio',)); shutil.copy(ROOT / 'nbs' / '02_audio.ipynb', root / 'nbs' / '99_new_lesson.ipynb')
+    def never(*a, **k): raise AssertionError('a notebook ran')
+    monkeypatch.setattr(course, 'execute_notebook', never)
+    table = (root / 'nbs' / 'course.json').read_text()
+    s = get_settings(preset='smoke', data_dir=str(tmp_path / 'data'), out_dir=str(tmp_path / 'runs'), device='cpu')
+    with pytest.raises(ConfigError, match=r"--record writes each notebook's minutes into nbs/course\.json, which has no entry for 99_new_lesson"):
+        course.render_course(out=tmp_path / 'out', root=root, settings=s, record=True)
+    assert not (tmp_path / 'out').exists() and (root / 'nbs' / 'course.json').read_text() == table
+    (root / 'nbs' / '99_new_lesson.ipynb').unlink()
+    _fake_pages(monkeypatch)
+    lite = get_settings(preset='lite', data_dir=str(tmp_path / 'data'), out_dir=str(tmp_path / 'runs'), device='cpu')
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        with pytest.raises(ConfigError, match=r"the `lite` minutes, which the headers give for a 2-core CPU, and this runs on cpu "
+                                              r"with 1 torch thread: .*OMP_NUM_THREADS=2"):
+            course.render_course(out=tmp_path / 'out', root=root, settings=lite, record=True)
+        assert not (tmp_path / 'out').exists() and (root / 'nbs' / 'course.json').read_text() == table
+        torch.set_num_threads(2)
+        course.render_course(out=tmp_path / 'out', root=root, settings=lite, record=True)
+    finally: torch.set_num_threads(threads)
+    assert json.loads((root / 'nbs' / 'course.json').read_text())['notebooks']['02_audio']['minutes']['lite'] == 0.02
+
+
+def test_old_timings_of_another_preset_or_damaged_are_left_out_and_the_index_is_escaped(tmp_path, monkeypatch):
+    import nbformat
+    page = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell('# The <speech> token\n> where `<speech>` & the audio meet')])
+    course = _fake_pages(monkeypatch, page)
+    out, good = tmp_path / 'course', {'title': 'T', 'what': 'W', 'seconds': 2.0, 'errors': []}
+    s = get_settings(preset='smoke', data_dir=str(tmp_path / 'data'), out_dir=str(tmp_path / 'runs'), device='cpu')
+    out.mkdir()
+    (out / 'timings.json').write_text(json.dumps({'preset': 'smoke', 'notebooks': {'00_config': {'seconds': 3.0}, '01_train': good}}))
+    course.render_course(out=out, only=['02_audio'], root=ROOT, settings=s)
+    assert sorted(json.loads((out / 'timings.json').read_text())['notebooks']) == ['01_train', '02_audio']   # the damaged one out
+    (out / 'timings.json').write_text(json.dumps({'preset': 'lite', 'notebooks': {'01_train': good}}))
+    course.render_course(out=out, only=['02_audio'], root=ROOT, settings=s)
+    assert sorted(json.loads((out / 'timings.json').read_text())['notebooks']) == ['02_audio']              # another preset's: out
+    index, html = (out / 'index.html').read_text(), (out / '02_audio.html').read_text()
+    assert '<b>The &lt;speech&gt; token</b><br>where `&lt;speech&gt;` &amp; the audio meet' in index and '<speech>' not in index
+    assert '<title>The &lt;speech&gt; token</title>' in html
