@@ -250,4 +250,5 @@ def test_lite_asr_cer(lite_settings, lite_cfg):
     print('CER', out, {k: res[k] for k in ('n_test_voice', 'n_test_sentence')})
     assert res['n_test_voice'] >= 150
     assert_guard('ASR CER, held-out voices', out['test_voice'])
-    assert out['test_sentence'] < 1.0, out                            # reported; held-out sentences are harder
+    assert out['test_sentence'] < 0.5, out       # reported, not a target: 34–36 % over the seeds, 54 % before it read new
+                                                 # sentences; 0.5 fails a stand-in that spells new words no better than that

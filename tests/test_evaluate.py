@@ -1,5 +1,6 @@
 "The evaluation: a missing run is named (no traceback), scoring and the report on hand-made records, the smoke run end to end, and the lite report."
 import json, re
+import torch
 
 import pytest
 
@@ -252,22 +253,27 @@ def test_readme_seed_table_shows_the_guards_the_main_job_asserts():
 
 
 def test_the_full_sample_scores_text_and_speech_on_the_same_rows(monkeypatch, tmp_path):
-    "evaluate_full's two halves read one seeded sample: stage 1 drew its own with seed 0 (6 of 96 rows in common on seed 1)."
-    from emotion_omni_lite import evaluate
-    from emotion_omni_lite.omni import speech_rows
-    rows = [{'id': f'r{i}', 'split': 'train' if i % 3 == 0 else 'test_voice'} for i in range(300)]
+    "evaluate_full's two halves read one seeded sample: stage 1 drew its own with seed 0 (6 of 96 rows in common on seed 1). The real `speech_figures` picks its rows; only the speaking and the judging are stand-ins."
+    from types import SimpleNamespace
+    from emotion_omni_lite import evaluate, omni as omni_mod
+    rows = [{'id': f'r{i}', 'split': 'train' if i % 3 == 0 else 'test_voice', 'reply_emotion': 'sad'} for i in range(300)]
     seen = {}
     def stage1(pipe, feats, *a, select=None, max_rows=None, **k):
         seen['text'] = sorted(r['id'] for r in feats['rows'] if r['split'] != 'train' and (select is None or select(r)))
         if max_rows is not None: seen['text'] = 'its own sample'
         return {'n_eval': 0, 'reply_emotion_acc': 0, 'style_match': 0}
-    def speech(cfg, s, n_eval, *a, **k):
-        seen['speech'] = sorted(rows[i]['id'] for i in speech_rows(rows, s.seed, n_eval))   # what speech_figures speaks
-        return {'n_eval': n_eval, 'generated_emotion_acc': 0, 'median_first_audio_ms': 0}
-    for name, fn in {'require_stage': lambda *a: None, 'stage1_features': lambda cfg, s: {'rows': rows},
-                     'load_stage1': lambda *a: None, 'load_omni': lambda *a: None, 'evaluate_stage1': stage1,
-                     'speech_figures': speech, 'stage_hash': lambda *a: 'h', 'save_json': lambda *a: None}.items():
-        monkeypatch.setattr(evaluate, name, fn)
+    def clips(omni, f1, f2, idx, s, streaming, sets):                 # what speech_figures speaks: its rows, recorded
+        seen['speech'] = sorted(f2['rows'][i]['id'] for i in idx)
+        gen = [{'audio': torch.zeros(1600), 'sample_rate': 16000, 'text': 'x', 'reply_emotion': 'sad', 'timings': None} for _ in idx]
+        return {'generated': ([g['audio'] for g in gen], ['x'] * len(idx), gen)}
+    feats = lambda cfg, s: {'rows': rows}
+    for mod, name, fn in ((evaluate, 'require_stage', lambda *a: None), (evaluate, 'stage1_features', feats),
+                          (evaluate, 'load_stage1', lambda *a: None), (evaluate, 'evaluate_stage1', stage1),
+                          (evaluate, 'load_omni', lambda *a: SimpleNamespace(vocoder=SimpleNamespace(sample_rate=16000), emotion_encoder=None)),
+                          (evaluate, 'stage_hash', lambda *a: 'h'), (evaluate, 'save_json', lambda *a: None),
+                          (omni_mod, 'stage1_features', feats), (omni_mod, 'stage2_features', feats), (omni_mod, 'speech_clips', clips),
+                          (omni_mod, 'hear', lambda enc, waves, audio_cfg: ['sad'] * len(waves))):
+        monkeypatch.setattr(mod, name, fn)
     s = get_settings(preset='full', seed=1, data_dir=str(tmp_path / 'data'), out_dir=str(tmp_path / 'runs'))
     evaluate.evaluate_full(get_config('full'), s, n_eval=12, progress=False)
     assert len(seen['speech']) == 12 and seen['text'] == seen['speech']

@@ -159,7 +159,7 @@ def test_the_assembled_model_stays_in_eval_mode(smoke_run, smoke_settings, smoke
 
 @pytest.mark.slow
 def test_lite_emotion_figures(lite_settings, lite_cfg):
-    "On held-out voices and sentences the generated speech carries the intended reply emotion at its guard, and AdaLN's vector is followed above the ablation's 1 in 4 (guards from the seeds' spread: they rule out a collapse to chance, the seed table gives the figures)."
+    "On held-out voices and sentences the generated speech carries the intended reply emotion at its guard, and AdaLN's vector is followed above the ablation's 1 in 4 (guards from the seeds' spread); each also clears what one emotion spoken every time, or a vector ignored, would score by three binomial standard deviations (the guards alone would not rule that out)."
     from emotion_omni_lite.evaluate import evaluate_run, run_figures
     out = evaluate_run(settings=lite_settings, progress=False)            # reused when current: figures computed once
     sp = json.loads((out / 'speech_figures.json').read_text())
@@ -173,6 +173,13 @@ def test_lite_emotion_figures(lite_settings, lite_cfg):
     # the same words spoken as each reply emotion's vector asks. Without AdaLN that is chance (1 in 4).
     for name in ('follows the AdaLN vector', 'follows the vector without AdaLN', 'follows: with AdaLN − without'):
         assert_guard(name, figs[name])
+    sd = lambda p, n: (p * (1 - p) / n) ** 0.5
+    one = max(sp['cascade']['generated_emotion_acc'], 1 / 3)    # one reply emotion every time (the cascade speaks neutral;
+    n = on['n_eval']                                             # neutral and sad each answer two of the six feelings)
+    assert on['generated_emotion_acc'] >= one + 3 * sd(one, n), (on['generated_emotion_acc'], one)
+    k = on['n_condition_following']                              # four reply emotions' vectors: ignored, 1 in 4
+    assert on['follows_condition_acc'] >= 0.25 + 3 * sd(0.25, k), on['follows_condition_acc']
+    assert on['follows_condition_acc'] - off['follows_condition_acc'] >= 3 * (2 * sd(0.25, k) ** 2) ** 0.5
 
 
 def test_chat_never_overwrites_and_refuses_bad_audio_before_loading(smoke_run, smoke_settings, smoke_cfg, tmp_path,
