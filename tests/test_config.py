@@ -208,3 +208,18 @@ def test_length_groups_on_a_stage_without_lengths_is_refused(stage):
     with pytest.raises(ConfigError, match=rf'stages\.{stage}\.length_groups: 2: .*set it to 1'):
         get_config('lite', **{f'stages.{stage}.length_groups': 2})
     for ok in LENGTH_GROUPED: get_config('lite', **{f'stages.{ok}.length_groups': 2})
+
+
+def test_a_settings_files_relative_paths_are_read_from_its_folder(tmp_path, monkeypatch):
+    "A manifest is a path wherever `eol` starts; a pretrained name is a folder there when it exists or says ./, else a hub name."
+    from emotion_omni_lite.config import preset_overrides
+    (tmp_path / 'conf' / 'emo').mkdir(parents=True)
+    f = tmp_path / 'conf' / 'settings.ini'
+    f.write_text('[emotion_omni_lite.full]\nunits.manifest = mydata/d.jsonl\nsemantic_encoder.pretrained = ./whisper\n'
+                 'emotion_encoder.pretrained = emo\nllm.pretrained = Qwen/Qwen2.5-7B-Instruct\n')
+    monkeypatch.chdir(tmp_path)                                          # started elsewhere: the file's folder still counts
+    got = preset_overrides('full', f)
+    assert got['units.manifest'] == str(tmp_path / 'conf' / 'mydata' / 'd.jsonl')   # not there yet: still the file's folder
+    assert got['semantic_encoder.pretrained'] == str(tmp_path / 'conf' / 'whisper')
+    assert got['emotion_encoder.pretrained'] == str(tmp_path / 'conf' / 'emo')
+    assert got['llm.pretrained'] == 'Qwen/Qwen2.5-7B-Instruct'
