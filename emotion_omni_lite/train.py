@@ -461,7 +461,9 @@ def fit(model: nn.Module, data: Sequence, collate: Callable, loss_fn: Callable, 
     distributed_state(dev)                                               # several processes: their group, made once
     from accelerate.utils import DistributedDataParallelKwargs        # a part a step does not use (the speech decoder's
     acc = Accelerator(cpu=(dev == 'cpu'), mixed_precision=mp,          # unused embedding) must not stall DDP's reduction
-                      kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=True)])
+                      kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=True,   # and its reduction
+                                                                     gradient_as_bucket_view=True)])    # buckets are the grads:
+                                                                        # no second copy of them (the memory plan counts one)
     world, rank, accum = acc.num_processes, acc.process_index, getattr(tcfg, 'grad_accum', 1)
     groups = getattr(tcfg, 'length_groups', 1) if lengths is not None else 1
     if lengths is not None and len(lengths) != len(data):
