@@ -316,6 +316,11 @@ def test_upload_names_are_text_not_paths(name, tmp_path):
     assert 'cannot be decoded' in str(e.value)                                         # the problem, whatever the name
     shown = _html(f'Upload refused: {e.value}', 'error')
     assert '<b>' not in shown and ('&lt;b&gt;' in shown or '<' not in label)              # shown as text
+    panel = ProbePanel(cue_parts(), live=True)                                          # … and so in the panel itself
+    browser_upload(panel, name, b'not audio')
+    assert 'cannot be decoded' in panel.upload_status.value and '<b>' not in panel.upload_status.value
+    browser_upload(panel, name, buf.getvalue())
+    assert 'using ' in panel.upload_status.value and '<b>' not in panel.upload_status.value and panel.message.value == ''
 
 
 def test_a_failure_keeps_the_previous_result_and_says_so():
