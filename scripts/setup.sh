@@ -13,7 +13,16 @@ case "$MODE" in
 esac
 trap 'echo; echo "[setup] interrupted: nothing is marked installed; run it again to finish" >&2; exit 130' INT   # pip ends 1 on Ctrl-C:
 PY=${PYTHON:-python3}                                               # without this the script would go on to its fallback
-old_enough() { "$1" -c 'import sys; sys.exit(sys.version_info < (3, 10))' 2>/dev/null; }
+old_enough() { "$1" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; }   # NumPy 2.4, pandas 3: 3.11+
+if [ "$(uname -s)" = Darwin ] && [ "$(uname -m)" = x86_64 ]; then   # torch stopped at 2.2 for Intel Macs: nothing newer installs
+  echo "[setup] this is an Intel Mac: torch has no release for it since 2.2, and the kit needs 2.6 or newer (2.11 pinned)." >&2
+  echo "[setup] Use a Mac with Apple silicon, Linux, or Colab (the notebooks' badge)" >&2
+  exit 1
+fi
+if command -v flock >/dev/null 2>&1; then                           # two set-ups into one .venv at once (main.sh and test.sh
+  exec 9>"${TMPDIR:-/tmp}/eol-setup-$(pwd -P | cksum | cut -d' ' -f1).lock"   # in two terminals) would install over each other:
+  flock -n 9 || { echo "[setup] another set-up of this checkout is running: waiting for it to finish"; flock 9; }   # one waits
+fi
 HERE=$(pwd -P)                                                      # the checkout, links resolved
 if [ -L .venv/bin/python ] && [ ! -e .venv/bin/python ]; then       # its Python was removed (an upgrade, another machine)
   echo "[setup] .venv's Python ($(readlink .venv/bin/python)) is gone: making .venv again with $PY"
@@ -22,7 +31,7 @@ elif [ -e .venv ] && ! .venv/bin/python -c '' 2>/dev/null; then    # half made, 
   echo "[setup] .venv's Python does not start: making .venv again with $PY"
   rm -rf .venv
 elif [ -x .venv/bin/python ] && ! old_enough .venv/bin/python; then
-  echo "[setup] .venv was made with $(.venv/bin/python --version 2>&1); the kit needs Python 3.10 or newer: remove it" >&2
+  echo "[setup] .venv was made with $(.venv/bin/python --version 2>&1); the kit needs Python 3.11 or newer: remove it" >&2
   echo "[setup] (rm -rf .venv) and run this again with a newer Python: PYTHON=/path/to/python3.12 bash $0" >&2
   exit 1
 elif [ -x .venv/bin/python ] && [ -n "${PYTHON:-}" ] && [ "$("$PY" -c 'import sys; print(sys.version)' 2>/dev/null)" != "$(.venv/bin/python -c 'import sys; print(sys.version)')" ]; then
@@ -33,6 +42,11 @@ if [ -x .venv/bin/python ] && [ -f .venv/.eol-home ] && [ "$(cat .venv/.eol-home
   echo "[setup] .venv was made in $(cat .venv/.eol-home), not here ($HERE): its programs point there; making it again"
   rm -rf .venv
 fi
+if [ -x .venv/bin/python ] && ! .venv/bin/python -m pip --version >/dev/null 2>&1 && { [ ! -f .venv/.eol-home ] \
+     || [ ! -d ".venv/lib/$(.venv/bin/python -c 'import sys; print("python%d.%d" % sys.version_info[:2])')" ]; }; then
+  echo "[setup] .venv is half made (its making was stopped) or its Python is now another version: making .venv again"
+  rm -rf .venv                                                      # nothing of the kit's in it: packages reinstall from cache
+fi
 if [ -x .venv/bin/python ] && ! .venv/bin/python -m pip --version >/dev/null 2>&1; then
   echo "[setup] .venv has no pip (made by a Python without its venv module's ensurepip?): remove it (rm -rf .venv) and run" >&2
   echo "[setup] this again; on Debian or Ubuntu first: sudo apt install python3-venv, or PYTHON=/path/to/python3 bash $0" >&2
@@ -40,11 +54,11 @@ if [ -x .venv/bin/python ] && ! .venv/bin/python -m pip --version >/dev/null 2>&
 fi
 if [ ! -x .venv/bin/python ]; then
   if ! command -v "$PY" >/dev/null 2>&1; then
-    echo "[setup] no Python found at '$PY': install Python 3.10 or newer, or name one: PYTHON=/path/to/python3 bash $0" >&2
+    echo "[setup] no Python found at '$PY': install Python 3.11 or newer, or name one: PYTHON=/path/to/python3 bash $0" >&2
     exit 1
   fi
   if ! old_enough "$PY"; then
-    echo "[setup] $PY is $("$PY" --version 2>&1); the kit needs Python 3.10 or newer: install one and name it," \
+    echo "[setup] $PY is $("$PY" --version 2>&1); the kit needs Python 3.11 or newer: install one and name it," \
          "PYTHON=/path/to/python3.12 bash $0 (on macOS the system's python3 may be 3.9: python.org or Homebrew have newer)" >&2
     exit 1
   fi
@@ -103,9 +117,11 @@ pip_install() {
   if ! $VPY -m pip install -q --no-compile $PIN "$@"; then
     echo "[setup] WARNING: the pinned versions (constraints.txt) did not install on $($VPY --version) (pip's reason above;"
     echo "[setup]          if it is the network or the disk, fix that and run this again): installing the newest compatible"
-    echo "[setup]          versions instead: the kit works, but figures may differ from README's by more than the seeds' spread"
-    local a loose=()                                                # torch and torchaudio unpinned too (still a pair)
-    for a in "$@"; do case "$a" in torch==*|torchaudio==*) loose+=("${a%%==*}");; *) loose+=("$a");; esac; done
+    echo "[setup]          versions instead, torch and torchaudio still $TORCH_PIN (a pair: newer torch has no torchaudio):"
+    echo "[setup]          the kit works, but figures may differ from README's by more than the seeds' spread"
+    echo "loose" > .venv/.eol-loose                                 # said on every later run's ready line, until pinned
+    local a loose=("torch==$TORCH_PIN" "torchaudio==$TORCH_PIN")
+    for a in "$@"; do case "$a" in torch==*|torchaudio==*) ;; *) loose+=("$a");; esac; done
     $VPY -m pip install -q --no-compile "${loose[@]}" || {
       echo "[setup] the install failed (pip's reason above): check the network (a proxy? PIP_INDEX_URL for a mirror) and" >&2
       echo "[setup] the free disk space (torch needs several GB), then run this again: what is done is kept" >&2
@@ -113,18 +129,21 @@ pip_install() {
   fi
 }
 # torch and torchaudio must come from the same release, or torchaudio (and with it transformers) fails to import.
+TORCH_PIN=$(sed -n 's/^torch==\([0-9.]*\).*/\1/p' constraints.txt)     # the pair's version: constraints.txt alone says it
 TORCH=""
 if ! $VPY -c "import torch, torchaudio; assert torch.__version__.split('+')[0] == torchaudio.__version__.split('+')[0]" 2>/dev/null; then
-  TORCH="torch==2.11.0 torchaudio==2.11.0"
+  TORCH="torch==$TORCH_PIN torchaudio==$TORCH_PIN"
 fi
-MARK=.venv/.eol-installed-$EXTRA                                   # the extra installed, for which requirements
-WANT=$(cat pyproject.toml constraints.txt | cksum)                 # their content, not their dates: nbdev-export rewrites
-                                                                    # pyproject.toml unchanged, and offline a reinstall fails
+MARK=.venv/.eol-installed-$EXTRA                                   # the extra installed, for which requirements: what pip
+WANT=$({ $VPY -c "import json, tomllib; d = tomllib.load(open('pyproject.toml', 'rb'))   # reads of pyproject.toml (its
+print(json.dumps({k: d.get(k) for k in ('project', 'build-system')}, sort_keys=True))"; cat constraints.txt; } | cksum)
+                                                                    # [tool.*] settings are not installs), and the pins
 # -I: the import from .venv's own paths, not this folder's (here the package imports without being installed)
 if [ -n "$TORCH" ] || ! $VPY -I -c "import $NEEDS" 2>/dev/null \
    || [ "$(cat $MARK 2>/dev/null)" != "$WANT" ]; then
   # one run for both (one resolution, not two): on a fresh machine torch's wheels are most of the install
-  echo "[setup] installing ${TORCH:+torch + torchaudio 2.11.0 (a matching pair; several GB) and }the kit and its dependencies (${UV:+uv }pip install -e '.[$EXTRA]')"
+  rm -f .venv/.eol-loose                                            # tried pinned again: said again if it falls back
+  echo "[setup] installing ${TORCH:+torch + torchaudio $TORCH_PIN (a matching pair; several GB) and }the kit and its dependencies (${UV:+uv }pip install -e '.[$EXTRA]')"
   pip_install $TORCH -e ".[$EXTRA]"
   $VPY -I -c "import importlib, pkgutil, emotion_omni_lite as e, peft, accelerate, transformers, pytest, torch
 for m in pkgutil.iter_modules(e.__path__): importlib.import_module('emotion_omni_lite.' + m.name)
@@ -137,4 +156,8 @@ else
   READY=$($VPY -I -c 'import torch, transformers, emotion_omni_lite as e; print("torch", torch.__version__, "| transformers", transformers.__version__, "| emotion_omni_lite", e.__version__)') \
     || { echo "[setup] .venv's packages do not import (above: why; a package changed by hand?): remove .venv (rm -rf .venv) and run this again" >&2; exit 1; }
   echo "[setup] ready: $READY"
+fi
+if [ -f .venv/.eol-loose ]; then
+  echo "[setup] note: UNPINNED: constraints.txt did not install here, so figures may differ from README's by more than the"
+  echo "[setup] seeds' spread; fix what stopped it (above, when it happened) and run: rm .venv/.eol-installed-*; bash $0"
 fi

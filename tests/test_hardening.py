@@ -1150,8 +1150,15 @@ def test_the_setup_names_a_missing_or_old_python_and_remakes_a_venv_whose_python
     assert r.returncode == 1 and "is gone: making .venv again" in r.stdout and f"no Python found at '{tmp_path / 'nowhere'}'" in r.stderr, r
     assert not (kit / '.venv').exists()
     r = run(str(old))
-    assert r.returncode == 1 and 'is Python 3.9.6; the kit needs Python 3.10 or newer' in r.stderr and 'PYTHON=' in r.stderr, r
+    assert r.returncode == 1 and 'is Python 3.9.6; the kit needs Python 3.11 or newer' in r.stderr and 'PYTHON=' in r.stderr, r
     assert not (kit / '.venv').exists()                                   # nothing made with it
+    (kit / '.venv' / 'bin').mkdir(parents=True)                          # a .venv whose making was stopped: no pip, no record
+    fake = kit / '.venv' / 'bin' / 'python'                              # (a Python that starts, but holds no pip)
+    fake.write_text('#!/bin/sh\ncase "$*" in "-m pip --version") exit 1;; *python%d.%d*) echo python3.11;; esac\nexit 0\n')
+    fake.chmod(0o755)
+    r = run(str(tmp_path / 'nowhere'))
+    assert r.returncode == 1 and 'is half made' in r.stdout and 'no Python found' in r.stderr, r   # made again, not refused
+    assert not (kit / '.venv').exists()
 
 
 def _fake_run(name, c, s, weight=1.0):
