@@ -430,6 +430,10 @@ def main(argv=None):
         print(f"eol {a.cmd}: {e}", file=sys.stderr); sys.exit(2)
     except CourseError as e:                                         # the pages are written; some notebooks failed in them
         print(f"eol {a.cmd}: {e}", file=sys.stderr); sys.exit(1)
+    except KeyboardInterrupt:                                         # Ctrl-C: what is kept and how to go on, not a traceback
+        go_on = (": finished stages are kept; run the same command again to go on (a stage stopped while training "
+                 "resumes from its last checkpoint)") if a.cmd == 'run' else ': run it again'
+        print(f"\neol {a.cmd}: stopped (Ctrl-C){go_on}", file=sys.stderr); sys.exit(130)
     except OSError as e:
         block = None
         if isinstance(e, (FileExistsError, NotADirectoryError)) and e.filename:       # a file where a folder is made?

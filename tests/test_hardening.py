@@ -1344,3 +1344,14 @@ def test_an_assistant_voice_a_held_out_voice_resembles_is_refused(tmp_path):
         with pytest.raises(ConfigError, match=rf"data\.assistant_voice: {re.escape(voice)} is, or shares .*{re.escape(held[0])}"):
             build_dataset(get_config('smoke', **{'data.assistant_voice': voice}), s)
     assert not (tmp_path / 'smoke').exists()                           # refused before anything is spoken
+
+
+def test_ctrl_c_ends_eol_with_what_is_kept_and_no_traceback(monkeypatch, capsys):
+    "A stopped `eol run` says that finished stages stay and how to go on, and ends with the shell's status for Ctrl-C."
+    from emotion_omni_lite import cli
+    def stop(a): raise KeyboardInterrupt
+    parsed = cli._parse(['run', '--preset', 'smoke'])
+    monkeypatch.setattr(cli, '_parse', lambda argv=None: (setattr(parsed, 'fn', stop), parsed)[1])
+    with pytest.raises(SystemExit) as e: cli.main(['run', '--preset', 'smoke'])
+    err = capsys.readouterr().err
+    assert e.value.code == 130 and 'stopped (Ctrl-C): finished stages are kept' in err and 'Traceback' not in err
