@@ -274,6 +274,12 @@ def run_pipeline(preset: str | None = None, force: bool = False, stages=None, jo
         if not set(eval_stages(cfg)) <= set(made): check_run(cfg, s, exclude=made)
     print(f"emotion_omni_lite main job: preset '{s.preset}', data in {s.data_path}, runs in {s.run_path}, "
           f"{jobs} worker{'s' if jobs > 1 else ''} on {usable_cores()} cores")
+    table = [n for n in (stages or PIPELINE) if n in STAGES and stage_applies(n, cfg, asked=bool(stages))]
+    need = table if force else [n for n in stages_needed(table, cfg, s) if n in table]
+    minutes = (f" (measured alone on a 2-core CPU: {lite_minutes(need)} min in all; workers run some side by side)"
+               if s.preset == 'lite' and need else '')
+    print(f"to train: {', '.join(need) or 'nothing'}{minutes}"
+          + (f"; finished, kept: {', '.join(n for n in table if n not in need)}" if len(need) < len(table) else ''), flush=True)
     t_job, done = time.time(), {}
     if jobs > 1: done = run_tasks(plan_tasks(cfg, s, stages), cfg, s, force, jobs)
     else:

@@ -1355,3 +1355,14 @@ def test_ctrl_c_ends_eol_with_what_is_kept_and_no_traceback(monkeypatch, capsys)
     with pytest.raises(SystemExit) as e: cli.main(['run', '--preset', 'smoke'])
     err = capsys.readouterr().err
     assert e.value.code == 130 and 'stopped (Ctrl-C): finished stages are kept' in err and 'Traceback' not in err
+
+
+def test_the_main_job_says_what_it_will_train_and_what_it_keeps(tmp_path, monkeypatch, capsys):
+    "Before any work: the stages left to train (with their measured minutes on lite) and the finished ones it keeps."
+    from emotion_omni_lite import cli
+    monkeypatch.setenv('EOL_DATA_DIR', str(tmp_path / 'data')); monkeypatch.setenv('EOL_OUT_DIR', str(tmp_path / 'runs'))
+    monkeypatch.setattr(cli, 'run_tasks', lambda *a, **k: (_ for _ in ()).throw(KeyboardInterrupt))
+    with pytest.raises(KeyboardInterrupt): cli.run_pipeline('lite', jobs=2)
+    said = capsys.readouterr().out
+    assert re.search(r"to train: data, asr, .*stage2_no_adaln \(measured alone on a 2-core CPU: [\d.]+ min in all", said), said
+    assert 'finished, kept' not in said and not (tmp_path / 'runs').exists()
