@@ -214,7 +214,7 @@ def emotion_inputs(audio, encoder: nn.Module, audio_cfg: AudioConfig) -> list:
 
 def emotion_features(encoder: nn.Module, audio, audio_cfg: Optional[AudioConfig] = None,
                      baselines: Optional[Sequence[torch.Tensor]] = None) -> EmotionFeatures:
-    "Frozen emotion features of waves [S] / [B, S] / lists (16 kHz), or of log-mels for the lite encoder; `baselines`: one voice baseline [3] per utterance (`voice_baselines`), for an encoder trained with `emotion_encoder.speaker_reference`."
+    "Frozen emotion features of waves [S] / [B, S] / lists (16 kHz), or, for the lite encoder, of what `emotion_inputs` makes of them (log-mel [n_mels + 2, T100] with its pitch rows; a plain log-mel only when `emotion_encoder.pitch=False`); `baselines`: one voice baseline [3] per utterance (`voice_baselines`), for an encoder trained with `emotion_encoder.speaker_reference`."
     p = next(encoder.parameters())
     if baselines is not None and not getattr(encoder, 'pitch', False):
         raise ValueError("a voice baseline is for the lite encoder that tracks pitch (emotion_encoder.pitch=True, no "
