@@ -379,9 +379,12 @@ def build_parser() -> argparse.ArgumentParser:
     sp = add('params', _params, 'parameter table per part and stage (meta device, nothing downloaded)')
     sp.add_argument('--json', action='store_true', help='print one JSON object')
     sp.add_argument('--memory', action='store_true', help='the memory plan: GiB per training stage, GPUs of 24/40/80 GB needed')
-    sp.add_argument('--query-seconds', type=float, default=None, help='--memory: the queries stage 1 hears (seconds; default 15)')
-    sp.add_argument('--reply-seconds', type=float, default=None, help='--memory: the replies stage 2 speaks (seconds; default 8)')
-    sp.add_argument('--reply-tokens', type=int, default=None, help='--memory: reply length in LLM tokens (default 64)')
+    sp.add_argument('--query-seconds', type=float, default=None, help="--memory: the queries stage 1 hears (seconds; default 15, or the preset's "
+                    "audio.max_seconds when shorter: 6 on lite)")
+    sp.add_argument('--reply-seconds', type=float, default=None, help="--memory: the replies stage 2 speaks (seconds; default 8, or the preset's "
+                    "decoder.max_units / units.rate_hz when shorter)")
+    sp.add_argument('--reply-tokens', type=int, default=None, help="--memory: reply length in LLM tokens (default 64, or the preset's "
+                    "decoder.max_reply_tokens when fewer)")
     sp = add('run', _run, 'the main job: data, every training stage, evaluation, report')
     sp.add_argument('--force', action='store_true', help='rebuild and retrain even when a matching run exists')
     sp.add_argument('--stages', nargs='+', default=None, choices=PIPELINE, metavar='STAGE',
