@@ -179,7 +179,8 @@ class AudioConfig:
     n_fft: int = 400
     hop_length: int = 160
     n_mels: int = 128            # 128 for Whisper-large-v3, 80 in lite
-    max_seconds: float = 30.0    # longest query the encoders accept
+    max_seconds: float = 30.0    # longest clip the dataset speaks; a query is heard up to the shorter of this and the
+                                 # semantic encoder's window (dataset.hearing_seconds: 4.5 s on lite)
 
 @dataclass
 class DataConfig:
@@ -567,6 +568,7 @@ def lite_config() -> OmniConfig:
                       intermediate_size=384, vocab_size=1024, max_position_embeddings=512, rope_theta=10000.0,
                       tie_word_embeddings=True, max_new_tokens=40),
         lora=LoRAConfig(r=8, alpha=16, dropout=0.0),    # dropout's random masks cost a sixth of a stage-1 step here
+                                                        # (benchmarks/bench_flops.py --stages stage1 --set lora.dropout=0.05)
         fusion=FusionConfig(adaln_cond_dim=64),
         decoder=SpeechDecoderConfig(d_model=128, pre_layers=2, layers=4, heads=4, ffn=384, max_units=200,
                                     max_reply_tokens=128),

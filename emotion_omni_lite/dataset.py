@@ -116,7 +116,8 @@ KMEANS_ITERS = 25
 
 def _sqdist(x: torch.Tensor, v: torch.Tensor, rows: int = 8192) -> torch.Tensor:
     """Squared distance of each row of `x` [N, D] to `v` [D]: the same numbers as `((x - v) ** 2).sum(-1)`, computed a
-    block of rows at a time in one reused buffer that stays in the CPU's cache (5× faster on 187k frames of 80 mels)."""
+    block of rows at a time in one reused buffer that stays in the CPU's cache (faster than in one piece, by as much as
+    that cache allows)."""
     out, buf = x.new_empty(len(x)), x.new_empty(min(rows, len(x)), x.shape[1])
     for i in range(0, len(x), rows):
         b = buf[:len(x[i:i + rows])]
@@ -126,7 +127,7 @@ def _sqdist(x: torch.Tensor, v: torch.Tensor, rows: int = 8192) -> torch.Tensor:
 
 def nearest(x: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
     """Index of the nearest row of `c` [K, D] for each row of `x` [N, D]: argmin of |c|² − 2·x·c, a block of rows at a
-    time in one reused buffer (the same numbers as in one piece; 2.6× faster on 187k frames × 512 centres)."""
+    time in one reused buffer (the same numbers as in one piece, faster: the block stays in the CPU's cache)."""
     cc, rows = (c * c).sum(-1)[None], 1024
     out, buf = torch.empty(len(x), dtype=torch.long), x.new_empty(min(rows, len(x)), len(c))
     for i in range(0, len(x), rows):

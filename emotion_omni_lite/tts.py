@@ -219,7 +219,7 @@ PIPER_VOICES = {   # pseudo-speaker → (formant factor: the spectral envelope s
     'piper:joe+p4': (1.05, 2.0), 'piper:joe+p5': (0.96, -1.5), 'piper:joe+p6': (1.15, 8.0), 'piper:joe+p7': (0.97, -2.5)}
 PIPER_RATE = 165.0        # espeak words/min that Piper's length_scale 1 stands for (both engines' neutral pace)
 SEMITONES_PER_PITCH = 0.2    # F0 level: semitones per point of espeak's 0–100 pitch, away from the neutral 45
-LEVEL_DB = -21.0          # RMS level of volume 100: Piper's speech then as loud as espeak's, preset for preset
+LEVEL_DB = -21.0          # RMS level of volume 100: Piper's speech then within a few dB of espeak's, preset for preset
 WORLD_FRAME_MS = 5.0
 F0_MAX = 450.0            # Hz: a high register's surprise stops where a voice would
 

@@ -11,7 +11,7 @@ matters most first.
 """
 import torch
 from emotion_omni_lite.audio import pitch_contour
-from emotion_omni_lite.tts import speak
+from emotion_omni_lite.tts import fresh_espeak, speak
 
 
 def with_noise(wave: torch.Tensor, snr_db: float, seed: int = 0) -> torch.Tensor:
@@ -21,7 +21,8 @@ def with_noise(wave: torch.Tensor, snr_db: float, seed: int = 0) -> torch.Tensor
 
 
 def main() -> dict:
-    wave = speak("The train left without us.", 'en-us+m1', 'happy', seed=0)
+    with fresh_espeak() as e:                                       # a fresh library: the same wave on every run
+        wave = speak("The train left without us.", 'en-us+m1', 'happy', engine=e, seed=0)
     out = {}
     for snr in (None, 20, 10, 0):
         f0 = pitch_contour(wave if snr is None else with_noise(wave, snr))

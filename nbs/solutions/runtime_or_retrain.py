@@ -6,8 +6,11 @@ instead of 0. Then compare each run's hash (`stage_hash`) before and after: a ru
 current (`stage_state` says 'other') and `eol run` would train it again.
 
 On `lite`: the first four move no hash at all. The worker count changes how fast the data is built, the temperature
-how a finished decoder is used, and `grad_accum` and checkpointing how much memory a step takes, not what the run
-learns (beyond float rounding): they are `RUNTIME_ONLY`. bf16 moves four: stage 1 and its ablation, whose forward
+how a finished decoder is used, checkpointing how much memory a step takes, not what the run learns (beyond float
+rounding), and `grad_accum` how a machine cuts each batch: the same step for a loss averaged per example, but stage 1's
+reply loss averages over tokens, each micro-batch over its own, so its step would be a near neighbour and its weights
+differ slightly. It counts as a knob of the machine, like the number of GPUs (which re-weights tokens the same way):
+all four are `RUNTIME_ONLY`, and a finished run stays current. bf16 moves four: stage 1 and its ablation, whose forward
 passes it computes with 8 bits of mantissa, and both stage-2 runs, which learned from stage 1's reply states. Three
 states per chunk moves two, stage 2 and its ablation: the streaming mask they were trained with changes, though no
 parameter does. Seed 1 moves all eleven, the dataset first (which sentences are held out, which voice says each query,

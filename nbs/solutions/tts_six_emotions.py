@@ -9,15 +9,16 @@ tilt. That is what the emotion encoder has to learn beyond level and duration.
 import itertools
 import torch
 from emotion_omni_lite.config import EMOTIONS
-from emotion_omni_lite.tts import speak, query_voices
+from emotion_omni_lite.tts import fresh_espeak, speak, query_voices
 from emotion_omni_lite.audio import SAMPLE_RATE, pitch_contour
 
 
 def main(sentence: str = 'I just heard the news about the house.') -> dict:
     voice = query_voices(4, 1)[0][0]
     rows = {}
-    for e in EMOTIONS:
-        w = speak(sentence, voice, e, seed=0)
+    with fresh_espeak() as engine:                                  # a fresh library: the same waves on every run
+        waves = {e: speak(sentence, voice, e, engine=engine, seed=0) for e in EMOTIONS}
+    for e, w in waves.items():
         f0 = pitch_contour(w)
         rows[e] = {'median_f0_hz': round(float(f0[f0 > 0].median()), 1), 'seconds': round(len(w) / SAMPLE_RATE, 2)}
     # the closest pair on (log pitch, duration), each scaled by its spread over the six
