@@ -18,7 +18,7 @@ import torch
 from emotion_omni_lite.config import get_settings
 from emotion_omni_lite.audio import save_wav
 from emotion_omni_lite.cli import main as eol
-from emotion_omni_lite.tts import speak
+from emotion_omni_lite.tts import fresh_espeak, speak
 
 
 def run(argv) -> dict:
@@ -36,7 +36,8 @@ def main(preset: str = None, answer: bool = True) -> dict:
     preset = preset or get_settings().preset
     with tempfile.TemporaryDirectory() as d:
         d = Path(d)
-        q = save_wav(d / 'query.wav', speak("The train left without us.", 'en-us+m1', 'sad', seed=0))
+        with fresh_espeak() as engine:               # a fresh library: the same query every run
+            q = save_wav(d / 'query.wav', speak("The train left without us.", 'en-us+m1', 'sad', engine=engine, seed=0))
         old = d / 'old.wav'; old.write_bytes(q.read_bytes())
         save_wav(d / 'silent.wav', torch.zeros(32000))
         (d / 'notes.wav').write_text('a note, not a recording')

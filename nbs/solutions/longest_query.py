@@ -20,7 +20,7 @@ from emotion_omni_lite.audio import AudioError
 from emotion_omni_lite.dataset import load_dialogues
 from emotion_omni_lite.omni import check_length, hearing_seconds
 from emotion_omni_lite.stages import job_stages, lite_minutes, stage_state, stages_needed
-from emotion_omni_lite.tts import speak
+from emotion_omni_lite.tts import fresh_espeak, speak
 
 
 def refused(wave, cfg):
@@ -33,7 +33,8 @@ def main(preset: str = None, settings=None, seconds: float = 5.0) -> dict:
     s = settings or get_settings(preset=preset)
     cfg = get_config(s.preset)
     sr = cfg.audio.sample_rate
-    said = [speak(t, 'en-us+m1', 'sad', seed=0) for t in ("I just got the results back.", "The train left without us.")]
+    with fresh_espeak() as engine:                   # a fresh library: the same waves every run
+        said = [speak(t, 'en-us+m1', 'sad', engine=engine, seed=0) for t in ("I just got the results back.", "The train left without us.")]
     wave = torch.cat(said * 3)[:int(seconds * sr)]                   # a question of `seconds`
     assert len(wave) == int(seconds * sr)
     out = {'audio_max_seconds': cfg.audio.max_seconds,
