@@ -719,8 +719,8 @@ def preset_overrides(preset: str, path: Optional[Path] = None) -> dict:
         try: v = parse_field(dotted, raw, base=base)
         except ConfigError as e: raise ConfigError(f"{f} [{sec}]: {e}") from None   # the file and section named
         name = dotted.split('.')[-1]
-        local = name == 'manifest' or v.startswith(('./', '../')) or (f.parent / v).exists() if isinstance(v, str) else False
-        if name in ('manifest', 'pretrained') and v and local and not Path(v).expanduser().is_absolute():
+        if (name in ('manifest', 'pretrained') and isinstance(v, str) and v and not Path(v).expanduser().is_absolute()
+                and (name == 'manifest' or v.startswith(('./', '../')) or (f.parent / v).exists())):
             v = str((f.parent / v).resolve())       # relative to the settings file: a manifest always, a pretrained folder
                                                     # when it is there or written ./ or ../ (else a hub name: 'org/model')
         out[dotted] = v
