@@ -388,7 +388,7 @@ def reply_emotion_inputs(cfg: OmniConfig, rows: Sequence[dict], settings: Option
     finally: torch.set_num_threads(threads)
 
 def cross_engine_scores(encoder: nn.Module, rows: Sequence[dict], mels: Sequence[torch.Tensor], engine: str, skip=()) -> dict:
-    "An encoder trained on `engine`'s queries alone: its usual scores on that engine, and on every query of the engines it never heard (but the rows in `skip`: a calibration's clips)."
+    "An encoder trained on `engine`'s queries alone (and on the assistant's replies when the assistant speaks with that engine's voice, as espeak's does): its usual scores on that engine, and on every query of the engines it never heard (but the rows in `skip`: a calibration's clips)."
     skip = set(skip)
     own = [i for i, r in enumerate(rows) if engine_of(r['voice']) == engine and i not in skip]
     other = [i for i, r in enumerate(rows) if engine_of(r['voice']) != engine and i not in skip]
