@@ -215,7 +215,10 @@ def _read_rng_state(d: dict) -> tuple:
     p = d['python']
     t, py = dec(d['torch']), (int(p['version']), tuple(int(x) for x in p['state']), None if p['gauss'] is None else float(p['gauss']))
     torch.Generator().set_state(t); random.Random().setstate(py)
-    cuda = [dec(s) for s in d['cuda']] if 'cuda' in d and torch.cuda.is_available() else None
+    cuda = None
+    if 'cuda' in d and torch.cuda.is_available():                       # as many as this machine has GPUs, each tried
+        cuda = [dec(s) for s in d['cuda']][:torch.cuda.device_count()]
+        for i, s in enumerate(cuda): torch.Generator(f'cuda:{i}').set_state(s)
     return t, py, cuda
 
 def _set_rng_state(d):
@@ -380,7 +383,7 @@ def load_checkpoint(ckpt_dir, model, opt, sched) -> tuple:
         if not isinstance(st['scheduler'], dict): raise TypeError('the scheduler state is not a mapping')
         opt.load_state_dict({'state': state, 'param_groups': st['param_groups']})   # checks its groups before it changes
         model.load_state_dict(weights, strict=False); sched.load_state_dict(st['scheduler']); _set_rng_state(rng)
-    except (KeyError, ValueError, TypeError, RuntimeError, OSError) as e:
+    except (LookupError, ValueError, TypeError, RuntimeError, OSError) as e:
         raise CheckpointError(f"{d} does not fit this model or is damaged ({type(e).__name__}: {str(e)[:120]}): {fix}") from None
     return int(st['step']), st['history']
 
@@ -555,6 +558,11 @@ def _launch(acc) -> str:
         p = st.fsdp_plugin; kind += f" {getattr(p, 'fsdp_version', 1)} ({getattr(p.state_dict_type, 'name', p.state_dict_type)})"
     return f"{kind} on {acc.num_processes} processes"
 
+def _same_launch(saved: str, now: str) -> bool:
+    "Whether a checkpoint's launch record fits this launch; one recorded before stages and versions were (just 'FSDP on 8 processes') is matched on its kind and processes."
+    coarse = lambda x: (x.split(' ', 1)[0], x.rsplit(' on ', 1)[-1])
+    return saved == now or (saved == ' on '.join(coarse(saved)) and coarse(saved) == coarse(now))
+
 def _save_sharded(acc, ckpt_dir, sched, step: int, history: list):
     "A checkpoint of sharded training: accelerate's `save_state` (model, optimizer, RNG; each process its shard) into a folder of its own, then `state.json` naming it, then the older folder goes: a stop at any moment leaves `state.json` naming a whole checkpoint."
     import shutil
@@ -582,7 +590,7 @@ def _load_sharded(acc, ckpt_dir, sched) -> tuple:
     if not (d / name).is_dir():
         raise CheckpointError(f"{d / name}, the checkpoint {d / 'state.json'} names, is missing: delete {d} to train this "
                               "stage from its start (or run it with --force)")
-    if st.get('launch', _launch(acc)) != _launch(acc):                  # shards cut for another number of processes
+    if not _same_launch(st.get('launch', _launch(acc)), _launch(acc)):  # shards cut for another number of processes
         raise CheckpointError(f"{d} was written by {st['launch']}; this launch is {_launch(acc)}: resume it with the launch "
                               f"that wrote it, or delete {d} to train this stage from its start (or run it with --force)")
     import pickle

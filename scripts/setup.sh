@@ -14,11 +14,14 @@ esac
 trap 'echo; echo "[setup] interrupted: nothing is marked installed; run it again to finish" >&2; exit 130' INT   # pip ends 1 on Ctrl-C:
 PY=${PYTHON:-python3}                                               # without this the script would go on to its fallback
 old_enough() { "$1" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; }   # NumPy 2.4, pandas 3: 3.11+
-if [ "$(uname -s)" = Darwin ] && [ "$(uname -m)" = x86_64 ]; then   # torch stopped at 2.2 for Intel Macs: nothing newer installs
-  echo "[setup] this is an Intel Mac: torch has no release for it since 2.2, and the kit needs 2.6 or newer (2.11 pinned)." >&2
-  echo "[setup] Use a Mac with Apple silicon, Linux, or Colab (the notebooks' badge)" >&2
-  exit 1
-fi
+intel_mac() {                                                       # torch stopped at 2.2 for Intel Macs: asked of the Python
+  if "$1" -c 'import platform, sys; sys.exit(not (platform.system() == "Darwin" and platform.machine() == "x86_64"))' 2>/dev/null; then
+    echo "[setup] $1 is an Intel (x86_64) Python on macOS: torch has no release for it since 2.2, and the kit needs 2.6 or" >&2
+    echo "[setup] newer (2.11 pinned). On Apple silicon name an arm64 Python (PYTHON=/opt/homebrew/bin/python3 bash $0);" >&2
+    echo "[setup] else use Linux or Colab (the notebooks' badge)" >&2
+    exit 1
+  fi
+}
 if command -v flock >/dev/null 2>&1; then                           # two set-ups into one .venv at once (main.sh and test.sh
   exec 9>"${TMPDIR:-/tmp}/eol-setup-$(pwd -P | cksum | cut -d' ' -f1).lock"   # in two terminals) would install over each other:
   flock -n 9 || { echo "[setup] another set-up of this checkout is running: waiting for it to finish"; flock 9; }   # one waits
@@ -42,10 +45,16 @@ if [ -x .venv/bin/python ] && [ -f .venv/.eol-home ] && [ "$(cat .venv/.eol-home
   echo "[setup] .venv was made in $(cat .venv/.eol-home), not here ($HERE): its programs point there; making it again"
   rm -rf .venv
 fi
-if [ -x .venv/bin/python ] && ! .venv/bin/python -m pip --version >/dev/null 2>&1 && { [ ! -f .venv/.eol-home ] \
-     || [ ! -d ".venv/lib/$(.venv/bin/python -c 'import sys; print("python%d.%d" % sys.version_info[:2])')" ]; }; then
-  echo "[setup] .venv is half made (its making was stopped) or its Python is now another version: making .venv again"
-  rm -rf .venv                                                      # nothing of the kit's in it: packages reinstall from cache
+if [ -x .venv/bin/python ] && ! .venv/bin/python -m pip --version >/dev/null 2>&1 && [ ! -f .venv/.eol-home ] \
+   && [ -z "$(ls -A .venv/lib/python*/site-packages 2>/dev/null)" ] && command -v "$PY" >/dev/null 2>&1 && old_enough "$PY"; then
+  echo "[setup] .venv holds no packages and no pip (its making was stopped): making .venv again with $PY"
+  rm -rf .venv                                                      # empty: nothing in it is lost
+fi
+VER=$([ -x .venv/bin/python ] && .venv/bin/python -c 'import sys; print("python%d.%d" % sys.version_info[:2])' || true)
+if [ -n "$VER" ] && [ ! -d ".venv/lib/$VER" ]; then               # its Python upgraded in place: the packages are another's
+  echo "[setup] .venv's Python is now $VER, but its packages were installed for $(ls .venv/lib 2>/dev/null | tr '\n' ' ')" >&2
+  echo "[setup] (the Python it was made with was upgraded in place): remove it (rm -rf .venv) and run this again" >&2
+  exit 1
 fi
 if [ -x .venv/bin/python ] && ! .venv/bin/python -m pip --version >/dev/null 2>&1; then
   echo "[setup] .venv has no pip (made by a Python without its venv module's ensurepip?): remove it (rm -rf .venv) and run" >&2
@@ -68,12 +77,14 @@ if [ ! -x .venv/bin/python ]; then
     echo "[setup] name another Python: PYTHON=/path/to/python3 bash $0" >&2
     exit 1
   fi
+  intel_mac "$PY"
   echo "[setup] creating .venv with $("$PY" --version)"
   "$PY" -m venv .venv
   echo "$HERE" > .venv/.eol-home                                    # where its programs' first lines point
 fi
 [ -f .venv/.eol-home ] || echo "$HERE" > .venv/.eol-home
 VPY=.venv/bin/python
+intel_mac $VPY
 # pyworld (the WORLD vocoder that puts emotion and speakers into the Piper voice) ships wheels for Windows only: on Linux
 # and macOS pip builds it, which needs a C++ compiler and Python's headers. Said now, not after the rest downloaded.
 if ! $VPY -c "import pyworld" 2>/dev/null; then
@@ -124,7 +135,8 @@ pip_install() {
     for a in "$@"; do case "$a" in torch==*|torchaudio==*) ;; *) loose+=("$a");; esac; done
     $VPY -m pip install -q --no-compile "${loose[@]}" || {
       echo "[setup] the install failed (pip's reason above): check the network (a proxy? PIP_INDEX_URL for a mirror) and" >&2
-      echo "[setup] the free disk space (torch needs several GB), then run this again: what is done is kept" >&2
+      echo "[setup] the free disk space (torch needs several GB), then run this again: what is done is kept; if pip says no" >&2
+      echo "[setup] torch $TORCH_PIN matches this Python or platform, use a Python torch $TORCH_PIN has wheels for (3.11 to 3.13)" >&2
       exit 1; }
   fi
 }
@@ -159,5 +171,5 @@ else
 fi
 if [ -f .venv/.eol-loose ]; then
   echo "[setup] note: UNPINNED: constraints.txt did not install here, so figures may differ from README's by more than the"
-  echo "[setup] seeds' spread; fix what stopped it (above, when it happened) and run: rm .venv/.eol-installed-*; bash $0"
+  echo "[setup] seeds' spread; fix what stopped it (above, when it happened) and run: rm .venv/.eol-installed-*; bash $0 $MODE"
 fi

@@ -1152,13 +1152,25 @@ def test_the_setup_names_a_missing_or_old_python_and_remakes_a_venv_whose_python
     r = run(str(old))
     assert r.returncode == 1 and 'is Python 3.9.6; the kit needs Python 3.11 or newer' in r.stderr and 'PYTHON=' in r.stderr, r
     assert not (kit / '.venv').exists()                                   # nothing made with it
-    (kit / '.venv' / 'bin').mkdir(parents=True)                          # a .venv whose making was stopped: no pip, no record
-    fake = kit / '.venv' / 'bin' / 'python'                              # (a Python that starts, but holds no pip)
+    (kit / '.venv' / 'bin').mkdir(parents=True)                          # a .venv whose making was stopped: no pip, no record,
+    fake = kit / '.venv' / 'bin' / 'python'                              # no packages (a Python that starts, but holds no pip)
     fake.write_text('#!/bin/sh\ncase "$*" in "-m pip --version") exit 1;; *python%d.%d*) echo python3.11;; esac\nexit 0\n')
-    fake.chmod(0o755)
-    r = run(str(tmp_path / 'nowhere'))
-    assert r.returncode == 1 and 'is half made' in r.stdout and 'no Python found' in r.stderr, r   # made again, not refused
-    assert not (kit / '.venv').exists()
+    fake.chmod(0o755); (kit / '.venv' / 'lib' / 'python3.11' / 'site-packages').mkdir(parents=True)
+    r = run(str(tmp_path / 'nowhere'))                                   # no Python to make it again with: kept, refused
+    assert r.returncode == 1 and 'no pip' in r.stderr and (kit / '.venv').exists(), r
+    new = tmp_path / 'python3.11'                                        # one that runs but cannot make a venv here
+    new.write_text('#!/bin/sh\ncase "$*" in *ensurepip*) exit 1;; --version) echo Python 3.11.0;; esac\nexit 0\n'); new.chmod(0o755)
+    r = run(str(new))
+    assert r.returncode == 1 and 'holds no packages and no pip' in r.stdout and 'cannot make a virtual environment' in r.stderr, r
+    assert not (kit / '.venv').exists()                                  # empty: made again
+    (kit / '.venv' / 'bin').mkdir(parents=True); fake.write_text(fake_text := '#!/bin/sh\ncase "$*" in "-m pip --version") exit 1;; '
+                                                                 '*python%d.%d*) echo python3.11;; esac\nexit 0\n')
+    fake.chmod(0o755); (kit / '.venv' / 'lib' / 'python3.11' / 'site-packages' / 'mine').mkdir(parents=True)
+    r = run(str(new))                                                    # packages in it (made by uv or --without-pip): kept
+    assert r.returncode == 1 and 'no pip' in r.stderr and (kit / '.venv' / 'lib' / 'python3.11' / 'site-packages' / 'mine').exists(), r
+    fake.write_text(fake_text.replace('echo python3.11', 'echo python3.12'))   # its Python upgraded in place
+    r = run(str(new))
+    assert r.returncode == 1 and 'upgraded in place' in r.stderr and (kit / '.venv').exists(), r
 
 
 def _fake_run(name, c, s, weight=1.0):

@@ -290,6 +290,10 @@ def test_a_sharded_checkpoint_resumes_only_on_the_launch_that_cut_it(tmp_path):
     with pytest.raises(CheckpointError, match=r"written by DEEPSPEED ZeRO-2 on 8 processes; this launch is DEEPSPEED ZeRO-3 on 8"):
         _load_sharded(three, tmp_path / 'ds', sched)
     assert three.weight.item() == 0.0
+    from emotion_omni_lite.train import _same_launch                     # a record written before stages were recorded
+    assert _same_launch('FSDP on 8 processes', 'FSDP 2 (SHARDED_STATE_DICT) on 8 processes')
+    assert not _same_launch('FSDP on 8 processes', 'FSDP 2 (SHARDED_STATE_DICT) on 4 processes')
+    assert not _same_launch('DEEPSPEED ZeRO-2 on 8 processes', 'DEEPSPEED ZeRO-3 on 8 processes')
 
 
 def test_decoding_passes_the_key_value_cache_by_the_name_this_transformers_takes():
