@@ -132,6 +132,10 @@ def _with_header(nb: dict, stem: str, info: dict, url: str) -> dict:
     if not cells or cells[0]['cell_type'] != 'markdown' or not _src(cells[0]).lstrip().startswith('# '):
         raise ConfigError(f"nbs/{stem}.ipynb does not open with a markdown title cell ('# Title' and '> what it does'): add one")
     title, _, rest = _src(cells[0]).partition(HEADER_START)
+    if not rest and HEADER_END in title:                               # a start lost: the old block would stay, doubled
+        raise ConfigError(f"nbs/{stem}.ipynb: its first cell has the course header's end ({HEADER_END}) but not its start "
+                          f"({HEADER_START}): put that line back where the block starts, or delete the block, and run "
+                          "`eol headers` again")
     if rest and HEADER_END not in rest:                                # where the block ends is lost: nothing is guessed away
         raise ConfigError(f"nbs/{stem}.ipynb: its first cell has the course header's start but not its end ({HEADER_END}): "
                           "put that line back where the block ends, or delete the block, and run `eol headers` again")
@@ -183,6 +187,10 @@ def sync_headers(root: Optional[Path] = None, check: bool = False) -> list:
         try: nb = json.loads(p.read_text())
         except (json.JSONDecodeError, UnicodeDecodeError) as e:
             raise ConfigError(f"{p} is not a notebook's JSON ({type(e).__name__}: {e}): restore it (git checkout {p.relative_to(root)})") from None
+        if not (isinstance(nb, dict) and isinstance(nb.get('cells'), list)
+                and all(isinstance(c, dict) and 'cell_type' in c and 'source' in c for c in nb['cells'])):
+            raise ConfigError(f"{p} is JSON but not a notebook (no list of cells with their type and source): restore it "
+                              f"(git checkout {p.relative_to(root)})")
         new = _with_header(nb, stem, table[stem], url)
         if [_src(c) for c in new['cells']] == [_src(c) for c in nb['cells']]: continue
         drift.append(stem); changed.append((p, json.dumps(new, indent=1, ensure_ascii=False) + '\n'))
@@ -319,9 +327,9 @@ def _stale_unpacks(parents) -> None:
         here = info.get('host') == socket.gethostname() and type(info.get('pid')) is int
         if here and info['pid'] != os.getpid() and _alive(info['pid']):
             refuse.append(f"{t} belongs to an unpack running now (process {info['pid']}): let it finish (if none runs, delete {t})")
-        elif aside.exists() and not (isinstance(info.get('dest'), str) and Path(info['dest']).exists()):
+        elif aside.exists():                                           # never deleted here: it may be all that is left of it
             refuse.append(f"{aside} is {info.get('dest') or 'a data or runs folder'} as it was before an unpack that was stopped: "
-                          f"move it back there (or delete it if you do not need it)")
+                          f"move it back there (first moving aside what is there now, if anything), or delete it if you do not need it")
         elif here: shutil.rmtree(t, ignore_errors=True)                 # its process is gone: an unfinished copy, nothing more
         else: notes.append(str(t))
     if refuse: raise ConfigError('; '.join(refuse) + '. Then unpack again; nothing was changed')
@@ -334,12 +342,12 @@ def _temp_near(folder: Path, prefix: str, dest: Optional[Path]) -> Path:
     (t / 'unpack.json').write_text(json.dumps({'pid': os.getpid(), 'host': socket.gethostname(), 'dest': dest and str(dest)}))
     return t
 
-def _take_locks(folders) -> list:
-    "The stage locks (`StageLock`'s `.<name>.lock`) of and in `folders`, held now (open files); one a process holds: refused, named."
+def _take_locks(folders, have=()) -> list:
+    "The stage locks (`StageLock`'s `.<name>.lock`) of and in `folders`, held now (open files; those in `have` skipped); one a process holds: refused, named."
     import fcntl
     paths = {f.parent / f'.{f.name}.lock' for f in folders} | {p for f in folders if f.is_dir() for p in f.rglob('.*.lock')}
-    held = []
-    for p in sorted(q for q in paths if q.is_file()):
+    held, mine = [], {os.fstat(h.fileno())[1:3] for h in have}          # (inode, device) of the files held already
+    for p in sorted(q for q in paths if q.is_file() and q.stat()[1:3] not in mine):
         try: f = open(p, 'rb')                                         # read only: it is another process's file
         except OSError: continue
         try: fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -350,6 +358,28 @@ def _take_locks(folders) -> list:
                               "it, then unpack again; nothing was changed") from None
         held.append(f)
     return held
+
+def _unpack_lock(p: Path):
+    "This unpack's own lock `p` (made, held as an open file until it ends); one another unpack holds: refused, named."
+    import fcntl
+    for _ in range(5):
+        f = open(p, 'a')
+        try: fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            f.close()
+            raise ConfigError(f"{p} is held: another unpack into {p.parent} is running now: let it finish, then unpack again; "
+                              "nothing was changed") from None
+        try:
+            if os.stat(p)[1:3] == os.fstat(f.fileno())[1:3]: return f
+        except FileNotFoundError: pass
+        f.close()                                                      # the unpack before removed it as it ended: again
+    raise ConfigError(f"{p} keeps being replaced: other unpacks into {p.parent} are running: let them finish, then unpack again")
+
+def _real(p: Path) -> Path:
+    try: return p.resolve()
+    except (RuntimeError, OSError):                                   # a link that leads back to itself
+        raise ConfigError(f"{p} is a symbolic link that leads back to itself (a loop): delete it (`rm {p}`) or point it at a "
+                          "real folder, then unpack again; nothing was changed") from None
 
 def unpack_run(archive, settings: Optional[Settings] = None, overwrite: bool = False) -> list:
     "Restore a packed run into the settings' data and runs folders, checked; → the stages now current."
@@ -370,15 +400,20 @@ def unpack_run(archive, settings: Optional[Settings] = None, overwrite: bool = F
     if stale:
         f = find_settings_file()
         own = sorted(preset_overrides(s.preset, f)) if f is not None and f.exists() else []
-        made, here = _kit_words(meta.get('kit')), _kit_words(_kit())
+        mk, hk = meta.get('kit'), _kit()
+        made, here = _kit_words(mk), _kit_words(hk)
+        same = made == here and all(isinstance(k, dict) and isinstance(k.get('commit'), str) and k['commit'] and not k.get('local_changes')
+                                    for k in (mk, hk))            # a commit each, no local changes: the same code
         raise ConfigError(f"{archive} was made with another version or config of the kit: {', '.join(stale)} would not count as "
                           f"current here. It was packed by {made}; this is {here}"
-                          + (": the same kit, so a setting differs. Pack it again with the settings here" if made == here else
-                             ". Pack it again with this kit, or check out the version that made it (`git checkout <its commit>`)")
+                          + (": the same kit, so a setting differs. Pack it again with the settings here" if same else
+                             (": the same version, but its code may differ too (local changes, or no commit recorded), or a "
+                              "setting" if made == here else '')
+                             + ". Pack it again with this kit, or check out the version that made it (`git checkout <its commit>`)")
                           + (f". A possible cause: the settings file {f} changes preset '{s.preset}' in its "
                              f"[emotion_omni_lite.{s.preset}] section ({', '.join(own)}); unpack without it (take that section out, "
                              "or point EOL_SETTINGS at a file without it)" if own else ''))
-    dest = {'data': Path(s.data_path).resolve(), 'runs': Path(s.run_path).resolve()}   # a linked folder: its target, the link kept
+    dest = {'data': _real(Path(s.data_path)), 'runs': _real(Path(s.run_path))}   # a linked folder: its target, the link kept
     has = {top: {n.split('/')[1] for n in meta['files'] if n.startswith(f'{top}/')} for top in dest}
     gone = [d for top, d in dest.items() if has[top]]                   # the folders an unpack replaces
     whole = (f"deletes {' and '.join(map(str, gone))}, whole, and puts the archive's in place: every run and file there goes, "
@@ -388,18 +423,22 @@ def unpack_run(archive, settings: Optional[Settings] = None, overwrite: bool = F
                           f"first (e.g. `mv {archive} {inside[0].parent}/`), then unpack it from there; nothing was changed")
     lacks = [str(p) for top, d in dest.items() if has[top] and d.is_dir() for p in sorted(d.iterdir())
              if p.name not in has[top] and not p.name.startswith('.')]
-    if not overwrite:
-        busy = [str(d) for d in dest.values() if d.exists() and any(d.iterdir())]
-        if busy: raise ConfigError(f"{', '.join(busy)} already hold files: unpack into empty folders (EOL_DATA_DIR, EOL_OUT_DIR), "
-                                   f"or pass --overwrite, which {whole}" + (f"; not in the archive, so lost: {', '.join(lacks[:8])}"
-                                   f"{' …' if len(lacks) > 8 else ''}" if lacks else ''))
-    _stale_unpacks({d.parent for d in dest.values()})
     def first_made(p: Path) -> Optional[Path]:                         # the outermost folder a mkdir of p would make
         while not p.parent.exists(): p = p.parent
         return None if p.exists() else p
-    made = {m for d in dest.values() if (m := first_made(d.parent))}  # folders this unpack makes: gone again on a refusal
-    locks = _take_locks({Path(s.data_path), Path(s.run_path), *dest.values()})   # no training writes into a folder swapped away
+    at = _real(Path(s.run_path).parent) / f'.{s.preset}.unpack.lock'   # one unpack at a time into these folders
+    made = {m for p in (*(d.parent for d in dest.values()), at.parent) if (m := first_made(p))}   # gone again on a refusal
+    at.parent.mkdir(parents=True, exist_ok=True)
+    locks, mine, committed = [], None, False
     try:
+        locks.append(mine := _unpack_lock(at))
+        if not overwrite:                                              # (hidden files, e.g. old stage locks, do not count)
+            busy = [str(d) for d in gone if d.is_dir() and any(not p.name.startswith('.') for p in d.iterdir())]
+            if busy: raise ConfigError(f"{', '.join(busy)} already hold files: unpack into empty folders (EOL_DATA_DIR, EOL_OUT_DIR), "
+                                       f"or pass --overwrite, which {whole}" + (f"; not in the archive, so lost: {', '.join(lacks[:8])}"
+                                       f"{' …' if len(lacks) > 8 else ''}" if lacks else ''))
+        _stale_unpacks({d.parent for d in dest.values()})
+        locks += _take_locks({Path(s.data_path), Path(s.run_path), *dest.values()})   # no training writes into a folder swapped away
         with tarfile.open(archive, 'r:') as tar:                      # every member listed: checked before a folder is made
             names = [m for m in tar.getmembers() if m.name != 'pack.json']   # (an uncompressed tar: sizes as pack.json says)
             for m in names:
@@ -424,8 +463,19 @@ def unpack_run(archive, settings: Optional[Settings] = None, overwrite: bool = F
                 try:                                                    # then renames: both folders in, or neither
                     for top, n in near.items():
                         d = dest[top]
-                        if d.exists(): os.replace(d, n / 'replaced')    # (an empty folder unless --overwrite)
+                        if d.exists(): os.replace(d, n / 'replaced')    # (an empty folder unless --overwrite: checked below)
                         os.replace(n / top, d); swapped.append(top)
+                    for top, n in near.items():                         # what came in while the archive was unpacked
+                        if not (old := n / 'replaced').exists(): continue
+                        new = [str(dest[top] / p.name) for p in sorted(old.iterdir()) if not p.name.startswith('.')]
+                        if new and not overwrite:
+                            raise ConfigError(f"{', '.join(new[:8])} appeared in {dest[top]} while the archive was unpacked, and "
+                                              "an unpack without --overwrite replaces no files: nothing was changed; unpack into "
+                                              "empty folders, or pass --overwrite once nothing writes there")
+                        try: locks += _take_locks([old], have=locks)
+                        except ConfigError:
+                            raise ConfigError(f"a training started in {dest[top]} while the archive was unpacked (its stage lock "
+                                              "is held): nothing was changed; let it finish or stop it, then unpack again") from None
                     bad = {n: st for n in meta['stages'] if (st := stage_state(n, cfg, s)) != 'done'}
                     if bad.get('data') == 'changed':                    # recordings you bring are not in a pack
                         raise ConfigError(f"{archive}'s dataset was built from recordings or token files of your own, which a "
@@ -434,6 +484,7 @@ def unpack_run(archive, settings: Optional[Settings] = None, overwrite: bool = F
                                           "(`eol run --stages data --force`)")
                     if bad: raise ConfigError(f"{archive} names {', '.join(bad)} as finished, but they are not in it whole: nothing was "
                                               "changed; pack the run again")
+                    committed = True
                 except BaseException as e:
                     for top in reversed(swapped):                       # the new ones out …
                         try: os.replace(dest[top], near[top] / top)
@@ -442,18 +493,20 @@ def unpack_run(archive, settings: Optional[Settings] = None, overwrite: bool = F
                         if (n / 'replaced').exists() and not dest[top].exists():
                             try: os.replace(n / 'replaced', dest[top])
                             except OSError: pass
-                    kept = [n / 'replaced' for top, n in near.items() if (n / 'replaced').exists() and not dest[top].exists()]
+                    kept = {top: n / 'replaced' for top, n in near.items() if (n / 'replaced').exists()}
                     if kept:                                            # never deleted: said, with where they are
-                        near = {top: n for top, n in near.items() if n / 'replaced' not in kept}
                         raise ConfigError(f"{archive}: unpacking failed ({type(e).__name__}: {e}) and the folders it replaced could "
-                                          f"not be put back: they are kept whole in {', '.join(map(str, kept))}; move them back to "
-                                          f"{', '.join(str(dest[t]) for t in dest)} by hand") from e
+                                          f"not be put back: they are kept whole in {', '.join(map(str, kept.values()))}; move them "
+                                          f"back to {', '.join(str(dest[t]) for t in kept)} by hand (first moving aside what is "
+                                          "there now, if anything)") from e
                     raise
-            finally:
-                for t in [stage_dir, *near.values()]: shutil.rmtree(t, ignore_errors=True)
-                for p in made:                                          # a refusal leaves no folder it made behind
-                    if p.is_dir() and not any(f.is_file() or f.is_symlink() for f in p.rglob('*')): shutil.rmtree(p)
+            finally:                                                    # a folder set aside goes only once the swap holds
+                for t in [stage_dir, *near.values()]:
+                    if committed or not (t / 'replaced').exists(): shutil.rmtree(t, ignore_errors=True)
     finally:
+        if mine: at.unlink(missing_ok=True)                            # (held until here: a later unpack makes its own)
+        for p in made:                                                  # a refusal leaves no folder it made behind
+            if p.is_dir() and not any(f.is_file() or f.is_symlink() for f in p.rglob('*')): shutil.rmtree(p)
         for f in locks: f.close()
     return [n for n in meta['stages'] if stage_state(n, cfg, s) == 'done']
 

@@ -524,3 +524,103 @@ def test_old_timings_of_another_preset_or_damaged_are_left_out_and_the_index_is_
     index, html = (out / 'index.html').read_text(), (out / '02_audio.html').read_text()
     assert '<b>The &lt;speech&gt; token</b><br>where `&lt;speech&gt;` &amp; the audio meet' in index and '<speech>' not in index
     assert '<title>The &lt;speech&gt; token</title>' in html
+
+
+def _at(root: Path):
+    return get_settings(preset='smoke', data_dir=str(root / 'data'), out_dir=str(root / 'runs'), device='cpu')
+
+
+def test_what_appears_while_unpacking_is_kept_and_one_unpack_runs_at_a_time(tmp_path, monkeypatch):
+    "A file written into the destination, or a training started there, after the archive is extracted and before the swap: refused, both folders as they were; a second unpack into the same folders is refused while one runs."
+    import fcntl
+    from emotion_omni_lite.stages import StageLock
+    s = _fake_run(tmp_path / 'A'); arc = pack_run(tmp_path / 'lab.tar', settings=s)
+    real, held = tarfile.TarFile.extractall, []
+    def meanwhile(root, lock=False):                                    # extraction done, then something writes there
+        def extract(self, *a, **k):
+            real(self, *a, **k)
+            p = Path(_at(root).run_path) / 'stage1'
+            if lock: held.append(StageLock(p)); held[-1].__enter__()
+            p.mkdir(parents=True); (p / 'training.log').write_text('started meanwhile')
+        monkeypatch.setattr(tarfile.TarFile, 'extractall', extract)
+    meanwhile(tmp_path / 'B')
+    with pytest.raises(ConfigError, match=r"\S*runs/smoke/stage1 appeared in \S*runs/smoke while the archive was unpacked.*nothing was changed"):
+        unpack_run(arc, _at(tmp_path / 'B'))
+    assert (tmp_path / 'B' / 'runs' / 'smoke' / 'stage1' / 'training.log').read_text() == 'started meanwhile'
+    assert sorted(p.name for p in (tmp_path / 'B' / 'runs' / 'smoke').iterdir()) == ['stage1'] and not (tmp_path / 'B' / 'data' / 'smoke').exists()
+    _fake_run(tmp_path / 'C', names=('asr',)); meanwhile(tmp_path / 'C', lock=True)
+    before = _tree(tmp_path / 'C')
+    with pytest.raises(ConfigError, match=r"a training started in \S*C/runs/smoke while the archive was unpacked.*let it finish"):
+        unpack_run(arc, _at(tmp_path / 'C'), overwrite=True)                # --overwrite too: its folder is not swapped away
+    assert {k: v for k, v in _tree(tmp_path / 'C').items() if not k.endswith('.lock')} == {
+        **before, 'runs/smoke/stage1': None, 'runs/smoke/stage1/training.log': b'started meanwhile'}   # its run goes on there
+    held[0].__exit__(None, None, None); monkeypatch.undo()
+    (tmp_path / 'D' / 'runs').mkdir(parents=True)
+    with open(tmp_path / 'D' / 'runs' / '.smoke.unpack.lock', 'a') as other:  # another unpack into D, running now
+        fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        with pytest.raises(ConfigError, match=r"\.smoke\.unpack\.lock is held: another unpack into \S*D/runs is running now"):
+            unpack_run(arc, _at(tmp_path / 'D'))
+    assert not (tmp_path / 'D' / 'data').exists()
+    assert unpack_run(arc, _at(tmp_path / 'D')) == ['data', 'asr', 'text_llm'] and not list((tmp_path / 'D').rglob('*.unpack.lock'))
+
+
+def test_a_rollback_that_cannot_take_the_new_folder_out_keeps_the_old_one(tmp_path, monkeypatch):
+    "The check after the swap fails and the new runs cannot be moved out again: the old runs, set aside, are kept and named, and the next unpack leaves them be."
+    import errno, os
+    from emotion_omni_lite import course
+    s = _fake_run(tmp_path / 'A'); arc = pack_run(tmp_path / 'lab.tar', settings=s)
+    t = _fake_run(tmp_path / 'B', names=('asr',)); (Path(t.run_path) / 'my_study').mkdir(); (Path(t.run_path) / 'my_study' / 'n.txt').write_text('mine')
+    real, real_state = os.replace, course.stage_state
+    def fails(src, dst):
+        if Path(dst).name == 'runs' and Path(src) == Path(t.run_path): raise OSError(errno.EIO, 'I/O error', str(src))
+        return real(src, dst)
+    monkeypatch.setattr(os, 'replace', fails)
+    monkeypatch.setattr(course, 'stage_state', lambda n, cfg, s: 'damaged' if n == 'text_llm' else real_state(n, cfg, s))
+    with pytest.raises(ConfigError, match=r"could not be put back: they are kept whole in (\S+replaced); move them back to \S*runs/smoke") as e:
+        unpack_run(arc, t, overwrite=True)
+    monkeypatch.undo()
+    kept = Path(re.search(r'kept whole in (\S+replaced);', str(e.value))[1])
+    assert (kept / 'my_study' / 'n.txt').read_text() == 'mine'
+    with pytest.raises(ConfigError, match=rf"{re.escape(str(kept))} is \S+ as it was before an unpack that was stopped: move it back"):
+        unpack_run(arc, t, overwrite=True)                                  # the new runs are there: still not deleted
+    assert (kept / 'my_study' / 'n.txt').read_text() == 'mine'
+
+
+def test_only_the_folders_an_archive_replaces_and_their_visible_files_count(tmp_path):
+    "A data-only archive beside runs of one's own, and a runs folder holding only old stage locks: both unpack without --overwrite."
+    s = _fake_run(tmp_path / 'A', names=()); arc = pack_run(tmp_path / 'data.tar', settings=s)
+    t = _at(tmp_path / 'B'); (Path(t.run_path) / 'stage1').mkdir(parents=True); (Path(t.run_path) / 'stage1' / 'x').write_text('mine')
+    assert unpack_run(arc, t) == ['data'] and (Path(t.run_path) / 'stage1' / 'x').read_text() == 'mine'
+    s = _fake_run(tmp_path / 'C'); arc = pack_run(tmp_path / 'lab.tar', settings=s)
+    t = _at(tmp_path / 'D'); Path(t.run_path).mkdir(parents=True); (Path(t.run_path) / '.asr.lock').write_text('')
+    assert unpack_run(arc, t) == ['data', 'asr', 'text_llm']
+
+
+def test_a_kit_with_local_changes_or_no_commit_is_not_called_the_same(tmp_path, monkeypatch):
+    from emotion_omni_lite import course
+    s = _fake_run(tmp_path / 'A'); arc = pack_run(tmp_path / 'lab.tar', settings=s)
+    ini = tmp_path / 'mine.ini'; ini.write_text("[emotion_omni_lite]\npreset = smoke\n[emotion_omni_lite.smoke]\nllm.num_layers = 2\n")
+    monkeypatch.setenv('EOL_SETTINGS', str(ini))
+    for kit, said in (({'version': '1.0', 'commit': 'a' * 40, 'local_changes': True}, 'its code may differ too'),
+                      ({'version': '1.0', 'commit': None}, 'its code may differ too'),
+                      ({'version': '1.0', 'commit': 'a' * 40, 'local_changes': False}, 'the same kit, so a setting differs')):
+        monkeypatch.setattr(course, '_kit', lambda: kit)
+        same = _repack(arc, tmp_path / 'k.tar', lambda m: {**m, 'kit': kit})
+        with pytest.raises(ConfigError, match=said) as e: unpack_run(same, _at(tmp_path / 'B'))
+        assert ('the same kit' in str(e.value)) == (said.startswith('the same kit'))
+
+
+def test_a_looping_link_a_header_end_without_its_start_and_json_that_is_no_notebook_are_named(tmp_path):
+    import os
+    from emotion_omni_lite.course import HEADER_END
+    s = _fake_run(tmp_path / 'A'); arc = pack_run(tmp_path / 'lab.tar', settings=s)
+    (tmp_path / 'B' / 'runs').mkdir(parents=True); os.symlink(tmp_path / 'B' / 'runs' / 'smoke', tmp_path / 'B' / 'runs' / 'smoke')
+    with pytest.raises(ConfigError, match=r"runs/smoke is a symbolic link that leads back to itself \(a loop\): delete it"):
+        unpack_run(arc, _at(tmp_path / 'B'))
+    root = _toy_root(tmp_path / 'repo')
+    p = root / 'nbs' / '02_audio.ipynb'; nb = json.loads(p.read_text())
+    nb['cells'][0]['source'] = [''.join(nb['cells'][0]['source']).replace(HEADER_START, '')]; p.write_text(json.dumps(nb))
+    with pytest.raises(ConfigError, match=r"02_audio\.ipynb: its first cell has the course header's end .* but not its start"):
+        sync_headers(root, check=True)
+    p.write_text('{"nbformat": 4}')
+    with pytest.raises(ConfigError, match=r"02_audio\.ipynb is JSON but not a notebook .*restore it"): sync_headers(root, check=True)
