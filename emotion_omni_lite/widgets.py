@@ -734,7 +734,7 @@ class EmotionMorph:
             vec = morph_vector(self.parts.prototypes, self.a.value, self.b.value, self.alpha.value)
             w, sr = self.parts.speak(self.reply, vec)
             w = np.asarray(w, np.float32)
-            if len(w) < MIN_SAMPLES * sr / SAMPLE_RATE:                 # the decoder ended at once: nothing to hear
+            if not audible((w, sr)):                                    # the decoder ended at once: nothing to hear
                 raise AudioError('the spoken reply', f'is {len(w) / sr * 1000:.0f} ms long at α = {self.alpha.value:g} (the '
                                  'speech decoder stopped almost at once)', 'move α, or pick another sentence or voice')
             w16 = resample(torch.from_numpy(w), sr, SAMPLE_RATE)        # [T at 16 kHz]
