@@ -18,8 +18,8 @@ from .config import AudioConfig
 
 # %% auto #0
 __all__ = ['MIN_RATE', 'MAX_RATE', 'SILENCE_PEAK', 'SAMPLE_RATE', 'MIN_SECONDS', 'MIN_SAMPLES', 'FLOAT_PEAK_LIMIT', 'RATE_STEP',
-           'KERNEL_LIMIT', 'STREAMED_SIZE', 'CLIP_LEVEL', 'CLIP_FRACTION', 'QUIET_PEAK', 'NOISE_COLORS', 'AUGMENT',
-           'CONDITIONS', 'AudioError', 'check_wave', 'resample', 'undecodable', 'load_audio', 'check_speech',
+           'KERNEL_LIMIT', 'STREAMED_SIZE', 'CLIP_LEVEL', 'CLIP_FRACTION', 'QUIET_PEAK', 'NOISE_COLORS', 'NOISE_LOW_HZ',
+           'AUGMENT', 'CONDITIONS', 'AudioError', 'check_wave', 'resample', 'undecodable', 'load_audio', 'check_speech',
            'save_wav', 'log_mel', 'energy_contour', 'pitch_contour', 'pad_mels', 'cepstral_smooth', 'spectral_envelope',
            'as_mels', 'pitch_step', 'shift_pitch', 'change_rate', 'colored_noise', 'add_noise', 'room_impulse',
            'reverberate', 'gain_clip', 'tilt_eq', 'band_limit', 'AugmentRecipe', 'augment']
@@ -355,26 +355,33 @@ def change_rate(wave: torch.Tensor, factor: float) -> torch.Tensor:
 
 # %% ../nbs/02_audio.ipynb #35d982e5
 NOISE_COLORS = {'white': 0.0, 'pink': 1.0, 'brown': 2.0}   # power spectrum ∝ 1 / f^exponent
+NOISE_LOW_HZ = 20.0   # pink and brown noise start here: drawn from 0 Hz, most of their power would lie below hearing
 
 def _gen(seed) -> torch.Generator:
     return torch.Generator().manual_seed(int(seed) % 2**63)
 
-def colored_noise(n: int, color: str = 'white', seed: int = 0) -> torch.Tensor:
-    "`n` samples of white, pink or brown noise with unit RMS (seeded)."
+def colored_noise(n: int, color: str = 'white', seed: int = 0, sr: int = SAMPLE_RATE,
+                  low_hz: float = NOISE_LOW_HZ) -> torch.Tensor:
+    "`n` samples at `sr` of white, pink or brown noise with unit RMS (seeded); pink and brown have nothing below `low_hz` (0: from 0 Hz, the DC bin weighted as the first)."
     if color not in NOISE_COLORS: raise ValueError(f"noise color {color!r}: use one of {', '.join(NOISE_COLORS)}")
     x = torch.randn(n, generator=_gen(seed))
     if NOISE_COLORS[color]:
         spec = torch.fft.rfft(x)
-        f = torch.arange(len(spec), dtype=torch.float32).clamp(min=1)
-        x = torch.fft.irfft(spec / f ** (NOISE_COLORS[color] / 2), n=n)
+        if low_hz > 0:
+            f = torch.arange(len(spec), dtype=torch.float32) * sr / n     # each bin's frequency, Hz
+            x = torch.fft.irfft(spec * (f.clamp(min=low_hz) / low_hz) ** (-NOISE_COLORS[color] / 2) * (f >= low_hz), n=n)
+        else:                                                           # the training chains' noise (`AugmentRecipe`)
+            f = torch.arange(len(spec), dtype=torch.float32).clamp(min=1)
+            x = torch.fft.irfft(spec / f ** (NOISE_COLORS[color] / 2), n=n)
     return x / x.pow(2).mean().sqrt().clamp(min=1e-12)
 
-def add_noise(wave: torch.Tensor, snr_db: float, color: str = 'white', seed: int = 0) -> torch.Tensor:
-    "`wave` [T] with noise added at `snr_db` below the speech's level (RMS over its louder half of 10 ms frames)."
+def add_noise(wave: torch.Tensor, snr_db: float, color: str = 'white', seed: int = 0, sr: int = SAMPLE_RATE,
+              low_hz: float = NOISE_LOW_HZ) -> torch.Tensor:
+    "`wave` [T] at `sr` with noise (`colored_noise`) added at `snr_db` below the speech's level (RMS over its louder half of 10 ms frames)."
     w = torch.as_tensor(wave, dtype=torch.float32)
     e = _frames(w, 160, 160).pow(2).mean(-1) if len(w) >= 160 else w.pow(2).mean()[None]
     level = e[e >= e.median()].mean().sqrt()                            # speech, not the pauses between words
-    return w + colored_noise(len(w), color, seed) * level * 10 ** (-snr_db / 20)
+    return w + colored_noise(len(w), color, seed, sr, low_hz) * level * 10 ** (-snr_db / 20)
 
 def room_impulse(rt60: float, sr: int = SAMPLE_RATE, seed: int = 0, direct: float = 1.0) -> torch.Tensor:
     "A synthetic room impulse response [L]: the direct sound (`direct`), then noise decaying 60 dB in `rt60` seconds."
@@ -406,7 +413,7 @@ def tilt_eq(wave: torch.Tensor, db_per_octave: float, sr: int = SAMPLE_RATE) -> 
 
 def band_limit(wave: torch.Tensor, sr: int = SAMPLE_RATE, low: float = 300.0, high: float = 3400.0,
                mu_law: bool = True) -> torch.Tensor:
-    "A narrow-band phone line: `low`–`high` Hz (two biquads each way) and, with `mu_law`, 8-bit μ-law."
+    "A narrow-band phone line: `low`–`high` Hz (two biquads each way) and, with `mu_law`, 8-bit μ-law; as a codec does, it clips at full scale (torchaudio's biquads clamp at ±1)."
     y = torch.as_tensor(wave, dtype=torch.float32)
     for _ in range(2):
         y = torchaudio.functional.highpass_biquad(y, sr, low)
@@ -420,7 +427,8 @@ def band_limit(wave: torch.Tensor, sr: int = SAMPLE_RATE, low: float = 300.0, hi
 @dataclass(frozen=True)
 class AugmentRecipe:
     "How likely each effect is and how far it goes, per augmented copy of a query."
-    p_noise: float = 0.7;  snr_db: tuple = (5.0, 30.0)      # white, pink or brown noise
+    p_noise: float = 0.7;  snr_db: tuple = (5.0, 30.0)      # white, pink or brown noise …
+    noise_low_hz: float = 0.0                               # … from 0 Hz, as the kit's runs learned (`colored_noise`)
     p_reverb: float = 0.4; rt60: tuple = (0.15, 0.7)        # seconds; direct-to-reverberant 0–10 dB
     p_gain: float = 0.7;   gain_db: float = 8.0             # ± dB …
     p_clip: float = 0.1                                     # … then driven 6–18 dB into clipping
@@ -444,7 +452,7 @@ def augment(wave: torch.Tensor, seed: int, recipe: AugmentRecipe = AUGMENT, sr: 
         w = reverberate(w, room_impulse(did['rt60'], sr, int(rng.integers(2**31)), direct))
     if draw(recipe.p_noise):
         did['snr_db'], did['noise'] = round(float(rng.uniform(*recipe.snr_db)), 1), str(rng.choice(list(NOISE_COLORS)))
-        w = add_noise(w, did['snr_db'], did['noise'], int(rng.integers(2**31)))
+        w = add_noise(w, did['snr_db'], did['noise'], int(rng.integers(2**31)), sr, recipe.noise_low_hz)
     if draw(recipe.p_tilt): did['tilt_db'] = round(float(rng.uniform(-1, 1) * recipe.tilt_db), 2); w = tilt_eq(w, did['tilt_db'], sr)
     if draw(recipe.p_band): did['phone'] = True; w = band_limit(w, sr)
     g = float(rng.uniform(-1, 1) * recipe.gain_db) if draw(recipe.p_gain) else 0.0

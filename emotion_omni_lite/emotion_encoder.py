@@ -458,7 +458,7 @@ def augmented_inputs(cfg: OmniConfig, rows: Sequence[dict], settings: Optional[S
 
 def robustness_scores(encoder: nn.Module, cfg: OmniConfig, rows: Sequence[dict], settings: Optional[Settings] = None,
                       every: int = 2) -> dict:
-    "Accuracy on every `every`-th held-out-voice query heard through each of `CONDITIONS` (pink noise at fixed SNRs, rooms, …)."
+    "Accuracy on every `every`-th held-out-voice query as recorded (`acc_clean`) and heard through each of `CONDITIONS` (pink noise at fixed SNRs, rooms, …)."
     s, read = settings or get_settings(preset=cfg.preset), _read_fn(cfg)
     test = [r for r in rows if r['heldout_voice']][::every]
     waves = [load_audio(audio_path(r, s)) for r in test]
@@ -466,7 +466,7 @@ def robustness_scores(encoder: nn.Module, cfg: OmniConfig, rows: Sequence[dict],
     res = {'n_robustness': len(test)}
     threads = torch.get_num_threads(); torch.set_num_threads(1)
     try:
-        for name, fn in CONDITIONS.items():
+        for name, fn in {'clean': lambda w, k: w, **CONDITIONS}.items():   # clean: the same queries as recorded
             ins = [read(fn(w, zlib.crc32(r['id'].encode()))) for w, r in zip(waves, test)]
             res[f'acc_{name}'] = round((predict_emotions(encoder, ins)[0] == y).float().mean().item(), 4)
     finally: torch.set_num_threads(threads)

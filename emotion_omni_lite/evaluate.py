@@ -437,14 +437,15 @@ def engine_figures(cfg: OmniConfig, s: Settings) -> dict:
     "The emotion encoder, the ASR and stage 1 through a microphone's effects, the encoder on each engine's held-out voices, and each cross-engine encoder on the engine it never heard (report.json keys)."
     m = lambda stage: json.loads((stage_folder(stage, s) / 'metrics.json').read_text())
     emo, asr, st1 = m('emotion_encoder'), m('asr'), m('stage1')
-    out = {f'input_emotion_{k}': v for k, v in emo.items() if k.startswith('acc_') and k[4:] in CONDITIONS}
+    heard = lambda k: k in CONDITIONS or k == 'clean'                # clean: the same queries as recorded (the baseline)
+    out = {f'input_emotion_{k}': v for k, v in emo.items() if k.startswith('acc_') and heard(k[4:])}
     if any(k[4:] in CONDITIONS for k in asr if k.startswith('cer_')):
         out['asr_cer_heldout_voice'] = asr['cer_test_voice']
-        out.update({f'asr_{k}': v for k, v in asr.items() if k.startswith('cer_') and k[4:] in CONDITIONS})
+        out.update({f'asr_{k}': v for k, v in asr.items() if k.startswith('cer_') and heard(k[4:])})
     if 'n_robustness' in st1:                                         # stage 1 on held-out voices' tone-dependent dialogues
         out['stage1_heldout_voice_tone_reply_emotion_acc'] = st1['tone_test_voice_reply_emotion_acc']
         out['stage1_heldout_voice_tone_style_match'] = st1['tone_test_voice_style_match']
-        out.update({f'stage1_{k}': v for k, v in st1.items() if k.split('_tone_')[0] in CONDITIONS})
+        out.update({f'stage1_{k}': v for k, v in st1.items() if heard(k.split('_tone_')[0])})
     if not stage_applies('emotion_encoder_espeak_only', cfg): return out
     for e in ('espeak', 'piper'): out[f'input_emotion_acc_heldout_voice_{e}'] = emo.get(f'acc_heldout_voice_{e}')
     for a, b in (('espeak', 'piper'), ('piper', 'espeak')):

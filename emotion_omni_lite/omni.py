@@ -314,6 +314,13 @@ def speech_figures(cfg: OmniConfig, settings: Optional[Settings] = None, n_eval:
     gen = clips['generated'][2] if 'generated' in clips else None
     m = {**speech_metrics(heard, [f2['rows'][i]['reply_emotion'] for i in idx], hyps, {k: c[1] for k, c in clips.items()},
                           gen), 'streaming': streaming}
+    rows = f2['rows']                                                # held-out queries, but many replies are training's texts:
+    said = {r['reply_text'] for r in rows if r['split'] == 'train'}  # the generated speech again on replies never trained on
+    new = [j for j, i in enumerate(idx) if rows[i]['reply_text'] not in said]
+    if 'generated' in heard:
+        m['generated_emotion_acc_new_text'] = round(sum(heard['generated'][j] == rows[idx[j]]['reply_emotion'] for j in new)
+                                                    / len(new), 4) if new else None
+        m['n_new_text'] = len(new)
     if n_follow: m.update(condition_following(omni, f2, idx[:n_follow], cfg.audio, streaming))
     return (m, {'rows': idx, 'clips': clips, 'heard': heard, 'hyps': hyps}) if keep else m   # keep: what was spoken and heard
 

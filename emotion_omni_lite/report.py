@@ -189,10 +189,13 @@ METRIC_NOTES = {
     'input_emotion_acc': "emotion encoder on the user's query (six emotions)",
     'asr_cer': "the kit's ASR (stage 0) on the query: character error rate",
     'asr_cer_heldout_voice': "the kit's ASR on the held-out voices' queries (up to 300, its stage's figure): CER",
-    'asr_cer_noise_10db': "… on up to 100 of them under pink noise at 10 dB SNR", 'asr_cer_room_0.6s': "… in a room, reverberation time 0.6 s",
+    'asr_cer_clean': "… on up to 100 of them as recorded (the baseline of the two below)",
+    'asr_cer_noise_10db': "… on those under pink noise at 10 dB SNR", 'asr_cer_room_0.6s': "… in a room, reverberation time 0.6 s",
     'stage1_heldout_voice_tone_reply_emotion_acc': "stage 1's reply emotion on the held-out voices' tone-dependent dialogues (clean)",
     'stage1_heldout_voice_tone_style_match': "… its reply style on them",
-    'stage1_noise_10db_tone_reply_emotion_acc': "… its reply emotion on up to 100 of them under pink noise at 10 dB SNR",
+    'stage1_clean_tone_reply_emotion_acc': "… its reply emotion on up to 100 of them as recorded (the baseline of the conditions below)",
+    'stage1_clean_tone_style_match': "… its reply style on those",
+    'stage1_noise_10db_tone_reply_emotion_acc': "… its reply emotion on those under pink noise at 10 dB SNR",
     'stage1_noise_10db_tone_style_match': "… its reply style under that noise",
     'stage1_room_0.6s_tone_reply_emotion_acc': "… its reply emotion in a room (reverberation time 0.6 s)",
     'stage1_room_0.6s_tone_style_match': "… its reply style in that room",
@@ -306,16 +309,16 @@ def report_markdown(flat: dict, details: dict, figure_files: Sequence[str] = ())
         out += [f"| {label} | {_fmt(flat.get(f'{pre}_own_{k}_tone'))} | {_fmt(flat.get(f'{pre}_{k}_tone'))} |"
                 for label, k in (('reply emotion', 'reply_emotion'), ('reply style', 'style'))]
     rob = {k[len('input_emotion_acc_'):]: v for k, v in flat.items() if k.startswith('input_emotion_acc_') and
-           k.split('_acc_')[1].split('_')[0] in ('noise', 'room', 'phone', 'louder', 'softer')}
+           k.split('_acc_')[1].split('_')[0] in ('clean', 'noise', 'room', 'phone', 'louder', 'softer')}
     if rob:
         out += ['', '## Heard through a microphone', '', "The emotion encoder on held-out voices' queries (every other one) after what a "
                 "recording can do to them: pink noise at a fixed signal-to-noise ratio, a room's echo (reverberation time), a "
-                "phone line (300–3400 Hz, 8-bit μ-law), a level 10 dB off. Clean: the held-out-voice accuracy above.", '',
+                "phone line (300–3400 Hz, 8-bit μ-law), a level 10 dB off; clean: the same queries as recorded.", '',
                 '| condition | accuracy |', '|---|---|'] + [f"| {k.replace('_', ' ')} | {_fmt(v)} |" for k, v in rob.items()]
     asr_rob = {k[len('asr_cer_'):]: v for k, v in flat.items() if k.startswith('asr_cer_') and k != 'asr_cer_heldout_voice'}
     if asr_rob:
         out += ['', "The ASR stand-in's character error rate on held-out voices' queries (up to 100) through two of these "
-                f"(clean, up to 300 of them: {_fmt(flat.get('asr_cer_heldout_voice'))}).", '',
+                f"(its stage's figure, up to 300 of them as recorded: {_fmt(flat.get('asr_cer_heldout_voice'))}).", '',
                 '| condition | CER |', '|---|---|'] + [f"| {k.replace('_', ' ')} | {_fmt(v)} |" for k, v in asr_rob.items()]
     conds = [k[len('stage1_'):-len('_tone_reply_emotion_acc')] for k in flat
              if k.startswith('stage1_') and k.endswith('_tone_reply_emotion_acc') and 'heldout_voice' not in k]
@@ -323,7 +326,7 @@ def report_markdown(flat: dict, details: dict, figure_files: Sequence[str] = ())
         out += ['', "Stage 1 on held-out voices' tone-dependent dialogues (up to 100), their queries through the same effects: "
                 "the reply emotion and style it chooses.", '', '| condition | reply emotion | reply style |', '|---|---|---|']
         out += [f"| {c.replace('_', ' ')} | {_fmt(flat.get(f'stage1_{c}_tone_reply_emotion_acc'))} | {_fmt(flat.get(f'stage1_{c}_tone_style_match'))} |"
-                for c in ['heldout_voice'] + conds]
+                for c in (conds if 'clean' in conds else ['heldout_voice'] + conds)]   # clean: the same dialogues as recorded
     if details.get('examples'):
         out += ['', '## Examples (tone-dependent sentences)', '']
         for e in details['examples']:

@@ -271,12 +271,14 @@ ASR_CONDITIONS = ('noise_10db', 'room_0.6s')   # of `audio.CONDITIONS`: pink noi
 
 def asr_robustness(model, cfg: OmniConfig, rows: Sequence[dict], settings: Settings, conditions=ASR_CONDITIONS,
                    n: int = 100, beam: int = 4) -> dict:
-    "CER on up to `n` held-out-voice queries (`test_voice`, evenly spaced) heard through each of `conditions` (`audio.CONDITIONS`, seeded per query)."
+    "CER on up to `n` held-out-voice queries (`test_voice`, evenly spaced) as recorded (`cer_clean`) and heard through each of `conditions` (`audio.CONDITIONS`, seeded per query)."
     test = [r for r in rows if r['split'] == 'test_voice']
     test = test[::max(1, -(-len(test) // n))]
     if not test: return {}
     refs, res = [r['query_text'] for r in test], {'n_robustness': len(test)}
     longest = 10 + max(len(CharTokenizer.normalize(t)) for t in refs)
+    clean = [log_mel(load_audio(audio_path(r, settings)), cfg.audio) for r in test]   # the same queries as recorded: the baseline
+    res['cer_clean'] = round(cer(refs, transcribe(model, clean, max_chars=longest, beam=beam)), 4)
     for name in conditions:
         threads = torch.get_num_threads(); torch.set_num_threads(1)     # small FFTs: threads only add overhead
         try: mels = [log_mel(CONDITIONS[name](load_audio(audio_path(r, settings)), zlib.crc32(r['id'].encode())), cfg.audio)

@@ -428,13 +428,15 @@ def evaluate_stage1(pipe: Stage1Pipeline, feats: dict, splits=('test_voice', 'te
 
 def stage1_robustness(pipe: Stage1Pipeline, cfg: OmniConfig, feats: dict, settings: Settings,
                       conditions=('noise_10db', 'room_0.6s'), max_rows: int = 100) -> dict:
-    "Reply emotion and style on up to `max_rows` tone-dependent dialogues of held-out voices (`test_voice`), their queries heard through each of `conditions` (`audio.CONDITIONS`, seeded per query)."
+    "Reply emotion and style on up to `max_rows` tone-dependent dialogues of held-out voices (`test_voice`), their queries as recorded (`clean_…`) and heard through each of `conditions` (`audio.CONDITIONS`, seeded per query)."
     rows = feats['rows']
     idx = [i for i, r in enumerate(rows) if r['split'] == 'test_voice' and r['sentence_kind'] == 'tone']
     idx = idx[::max(1, -(-len(idx) // max_rows))]
     if not idx: return {}
     sem_enc, emo_enc = load_semantic_encoder(cfg, settings), load_emotion_encoder(cfg, settings)
     chosen, res = {rows[i]['id'] for i in idx}, {'n_robustness': len(idx)}
+    m = evaluate_stage1(pipe, feats, ('test_voice',), select=lambda r: r['id'] in chosen)   # the same dialogues as recorded
+    res['clean_tone_reply_emotion_acc'], res['clean_tone_style_match'] = m['tone_reply_emotion_acc'], m['tone_style_match']
     for name in conditions:
         heard = {k: [None] * len(rows) for k in ('sem', 'emo', 'n50')}
         for k in range(0, len(idx), 64):

@@ -125,6 +125,7 @@ STAGES = {st.name: st for st in (
 # Fields that change how a finished run is used, or how a machine computes a step: left out of the hash. (grad_accum, like
 # the number of GPUs, re-weights a per-token loss's tokens a little: another grad_accum gives a near neighbour, still current.)
 RUNTIME_ONLY = {'data': ('workers',), 'decoder': ('temperature', 'top_k'), 'llm': ('max_new_tokens',),
+                'vocoder': ('griffin_lim_iters',),    # Griffin-Lim runs when speech is made: the vocoder trains without it
                 'train': ('grad_accum', 'gradient_checkpointing', 'cross_engine', 'cross_engine_reference',   # what else runs
                           'ckpt_every', 'log_every')}     # how often it saves and logs: a stopped run resumes under new ones
 # Fields added after runs existed: left out of the hash while they hold these values (what those runs did), so a
