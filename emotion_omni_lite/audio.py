@@ -18,11 +18,11 @@ from .config import AudioConfig
 
 # %% auto #0
 __all__ = ['MIN_RATE', 'MAX_RATE', 'SILENCE_PEAK', 'SAMPLE_RATE', 'MIN_SECONDS', 'MIN_SAMPLES', 'FLOAT_PEAK_LIMIT', 'RATE_STEP',
-           'KERNEL_LIMIT', 'STREAMED_SIZE', 'CLIP_LEVEL', 'CLIP_FRACTION', 'QUIET_PEAK', 'NOISE_COLORS', 'NOISE_LOW_HZ',
-           'AUGMENT', 'CONDITIONS', 'AudioError', 'check_wave', 'resample', 'undecodable', 'load_audio', 'check_speech',
-           'save_wav', 'log_mel', 'energy_contour', 'pitch_contour', 'pad_mels', 'cepstral_smooth', 'spectral_envelope',
-           'as_mels', 'pitch_step', 'shift_pitch', 'change_rate', 'colored_noise', 'add_noise', 'room_impulse',
-           'reverberate', 'gain_clip', 'tilt_eq', 'band_limit', 'AugmentRecipe', 'augment']
+           'KERNEL_LIMIT', 'STREAMED_SIZE', 'CLIP_LEVEL', 'CLIP_FRACTION', 'QUIET_PEAK', 'STRETCH_FFT', 'NOISE_COLORS',
+           'NOISE_LOW_HZ', 'AUGMENT', 'CONDITIONS', 'AudioError', 'check_wave', 'resample', 'undecodable', 'load_audio',
+           'check_speech', 'save_wav', 'log_mel', 'energy_contour', 'pitch_contour', 'pad_mels', 'cepstral_smooth',
+           'spectral_envelope', 'as_mels', 'pitch_step', 'shift_pitch', 'change_rate', 'colored_noise', 'add_noise',
+           'room_impulse', 'reverberate', 'gain_clip', 'tilt_eq', 'band_limit', 'AugmentRecipe', 'augment']
 
 # %% ../nbs/02_audio.ipynb #e66c34f2
 class AudioError(ValueError):
@@ -104,7 +104,11 @@ def resample(wave: torch.Tensor, orig_sr: int, sr: int) -> torch.Tensor:
     "Resample `wave` [..., T] from `orig_sr` to `sr` (windowed sinc; an odd rate is first snapped to a multiple of 50 Hz)."
     orig_sr, sr = int(orig_sr), int(sr)
     if orig_sr == sr: return wave
-    with torch.no_grad(): return _resampler(_working_rate(orig_sr, sr), sr)(wave)
+    work = _working_rate(orig_sr, sr)
+    if (n := _kernel_size(work, sr)) > KERNEL_LIMIT:                    # an odd target rate: snapping the source does not help
+        raise ValueError(f"resampling {orig_sr} Hz to {sr} Hz needs a filter of {n:,} entries ({4 * n / 1e9:.1f} GB; at most "
+                         f"{KERNEL_LIMIT:,}): resample to a common rate instead, e.g. 16000, 22050, 24000, 44100 or 48000 Hz")
+    with torch.no_grad(): return _resampler(work, sr)(wave)
 
 def _check_file(p: Path, max_seconds: Optional[float]):
     "Refuse what is not a readable audio file before decoding it (and, with `max_seconds`, a clip too long to read whole)."
@@ -175,6 +179,9 @@ def load_audio(path_or_array: Union[str, Path, np.ndarray, torch.Tensor], sr: in
     for name, v in (('sr', sr), ('max_seconds', max_seconds)):      # the caller's own numbers (an array's rate: check_wave)
         if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)) or not 0 < v < float('inf')):
             raise ValueError(f"load_audio: {name}={v!r} must be a positive, finite number (samples per second, or seconds)")
+    if sr != int(sr) or not MIN_RATE <= sr <= MAX_RATE:                 # 0.5 would resample to 0 Hz, 16000.5 to 16000
+        raise ValueError(f"load_audio: sr={sr!r} must be a whole number of samples per second from {MIN_RATE} to {MAX_RATE}, "
+                         f"e.g. {SAMPLE_RATE} (what the encoders hear)")
     if isinstance(path_or_array, (bytes, bytearray, memoryview)):
         raise TypeError("load_audio takes a path or an array of samples, not a file's bytes: widgets.read_upload(content, name) reads those")
     if isinstance(path_or_array, (str, Path)):
@@ -216,10 +223,15 @@ def check_speech(wave: torch.Tensor, source='<array>') -> list:
     return notes
 
 def save_wav(path, wave, sr: int = SAMPLE_RATE, replace: bool = True, warn_clipping: bool = True) -> Path:
-    "Write `wave` [T] (float in [-1, 1]) as 16-bit PCM wav, whole or not at all (temporary file, then rename); returns the path. `replace=False`: a file already at `path`, even one that appeared while this was written, stays (`FileExistsError`). Samples beyond ±1 are clipped, with a warning when more than 0.1 % are (`warn_clipping`)."
+    "Write `wave` [T] (float in [-1, 1]; one channel, so [1, T] or [T, 1] too) as 16-bit mono PCM wav, whole or not at all (temporary file, then rename); returns the path. `replace=False`: a file already at `path`, even one that appeared while this was written, stays (`FileExistsError`). Samples beyond ±1 are clipped, with a warning when more than 0.1 % are (`warn_clipping`)."
     import os, wave as wavmod
-    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
+    path = Path(path)
+    if path.is_dir(): raise IsADirectoryError(f"save_wav {path}: is a folder: nothing was written; give a file's path, e.g. {path / 'clip.wav'}")
     w = wave.detach().cpu().numpy() if torch.is_tensor(wave) else np.asarray(wave)
+    if sum(n > 1 for n in w.shape) > 1:                                # stereo would be written as one channel twice as long
+        raise ValueError(f"save_wav {path}: the samples have shape {list(w.shape)}, more than one channel: nothing was written; "
+                         "save_wav writes mono [samples]: pass one channel (wave[0]) or the channels' mean (wave.mean(0))")
+    w = w.reshape(-1)                                                  # one channel: [1, T] and [T, 1] as [T]
     if w.dtype.kind in 'biu':                                          # PCM counts would be clipped to a square wave
         raise ValueError(f"save_wav {path}: the samples are {w.dtype} (PCM counts?), not floats in [-1, 1]: nothing was "
                          "written; divide 16-bit samples by 32768 first (load_audio reads a file so)")
@@ -231,6 +243,7 @@ def save_wav(path, wave, sr: int = SAMPLE_RATE, replace: bool = True, warn_clipp
         warnings.warn(f"save_wav {path}: {over:.1%} of the samples lie beyond ±1 and are clipped in the file: scale the "
                       f"wave down (its peak is {float(np.abs(w).max()):.2f}) to keep it undistorted", stacklevel=2)
     pcm = np.round(np.clip(w, -1, 1) * 32767).astype('<i2')
+    path.parent.mkdir(parents=True, exist_ok=True)                     # only once the samples passed
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
     try:
         with open(tmp, 'wb') as fh, wavmod.open(fh, 'wb') as f:        # the stdlib writer (no fsync, fast), on a file
@@ -255,14 +268,25 @@ def log_mel(wave: torch.Tensor, cfg: AudioConfig = None) -> torch.Tensor:
     "Whisper-normalised log-mel of `wave` [T] or [B, T] → [n_mels, T//hop] or [B, n_mels, T//hop] (100 Hz)."
     cfg = cfg or AudioConfig()
     w = torch.as_tensor(wave, dtype=torch.float32)
+    if (n := w.shape[-1] if w.dim() else 0) <= cfg.n_fft // 2:            # the first window must fit in the clip
+        raise AudioError('<array>', f"is {n} samples long; a log-mel needs at least {cfg.n_fft // 2 + 1} (more than half its "
+                         f"{cfg.n_fft}-sample window)", f"pass a longer clip (speech is at least {MIN_SAMPLES} samples, "
+                         f"{MIN_SECONDS:g} s at {SAMPLE_RATE} Hz; the kit pads a shorter query to that)")
     spec = _mel_transform(cfg.sample_rate, cfg.n_fft, cfg.hop_length, cfg.n_mels)(w)[..., :-1]  # [.., n_mels, T//hop]
     logs = torch.log10(spec.clamp(min=1e-10))
     peak = logs.amax(dim=(-2, -1), keepdim=True)                       # per utterance
     return (torch.maximum(logs, peak - 8.0) + 4.0) / 4.0
 
 # %% ../nbs/02_audio.ipynb #c964d0b2
-def _frames(wave: torch.Tensor, frame: int, hop: int) -> torch.Tensor:
-    w = torch.as_tensor(wave, dtype=torch.float32).flatten()
+def _one_channel(wave: torch.Tensor, what: str) -> torch.Tensor:
+    "`wave` as [T]: one channel in any layout ([T], [1, T], [T, 1]); more than one channel (or a batch) refused."
+    if sum(n > 1 for n in wave.shape) > 1:
+        raise AudioError('<array>', f"has shape {list(wave.shape)}, more than one channel: {what} takes one [samples]",
+                         "pass one channel (wave[0]) or the channels' mean (wave.mean(0)); load_audio reads any file as one")
+    return wave.reshape(-1)
+
+def _frames(wave: torch.Tensor, frame: int, hop: int, what: str = 'this analysis') -> torch.Tensor:
+    w = _one_channel(torch.as_tensor(wave, dtype=torch.float32), what)
     n = max(1, len(w) // hop)
     w = torch.nn.functional.pad(w, (frame // 2, frame // 2 + frame))
     return w.unfold(0, frame, hop)[:n]                                  # [n, frame]
@@ -270,14 +294,14 @@ def _frames(wave: torch.Tensor, frame: int, hop: int) -> torch.Tensor:
 def energy_contour(wave, sr: int = SAMPLE_RATE, hop_ms: float = 10.0) -> torch.Tensor:
     "Frame RMS in dB (20·log10), one value per `hop_ms` → [T·1000/(sr·hop_ms)]."
     hop = int(sr * hop_ms / 1000)
-    fr = _frames(wave, 2 * hop, hop)                                    # [n, 2·hop]
+    fr = _frames(wave, 2 * hop, hop, 'energy_contour')                  # [n, 2·hop]
     return 20 * torch.log10(fr.pow(2).mean(-1).sqrt().clamp(min=1e-5))
 
 def pitch_contour(wave, sr: int = SAMPLE_RATE, fmin: float = 60.0, fmax: float = 500.0, hop_ms: float = 10.0,
                   threshold: float = 0.5) -> torch.Tensor:
     "F0 in Hz every `hop_ms` (0 where unvoiced) from the normalised autocorrelation of 40 ms frames."
     hop, frame = int(sr * hop_ms / 1000), int(sr * 0.04)
-    fr = _frames(wave, frame, hop)                                      # [n, frame]
+    fr = _frames(wave, frame, hop, 'pitch_contour')                     # [n, frame]
     fr = (fr - fr.mean(-1, keepdim=True)) * torch.hann_window(frame)
     spec = torch.fft.rfft(fr, n=2 * frame)
     ac = torch.fft.irfft(spec.abs() ** 2, n=2 * frame)[:, :frame]       # [n, lags]
@@ -317,9 +341,13 @@ def spectral_envelope(x: torch.Tensor, lengths: torch.Tensor, n_ceps: int) -> to
     return env - (env * valid).sum(-1, keepdim=True) / lengths.clamp(min=1)[:, None, None].to(x)
 
 def as_mels(audio, audio_cfg: AudioConfig) -> list:
-    "Log-mels [n_mels, T] from waves ([S] tensors or arrays at 16 kHz, a [B, S] tensor) or mels ([n_mels, T], [B, n_mels, T])."
+    "Log-mels [n_mels, T] from waves ([S] tensors or arrays at 16 kHz, a list of them, a [B, S] tensor) or mels ([n_mels, T], a list of them, [B, n_mels, T]); a lone [n_mels, X] tensor is one log-mel when X is shorter than any speech wave (`MIN_SECONDS`), else refused: it could be n_mels waves."
     if torch.is_tensor(audio) and audio.dim() == 3: return list(audio)
     if torch.is_tensor(audio) and audio.dim() == 2 and audio.shape[0] != audio_cfg.n_mels: return as_mels(list(audio), audio_cfg)
+    if torch.is_tensor(audio) and audio.dim() == 2 and (x := audio.shape[1]) >= MIN_SECONDS * audio_cfg.sample_rate:
+        raise AudioError('<array>', f"a [{audio.shape[0]}, {x}] tensor is one log-mel of {x * audio_cfg.hop_length / audio_cfg.sample_rate:.1f} s "
+                         f"or {audio.shape[0]} waves of {x / audio_cfg.sample_rate:.2f} s, and nothing says which",
+                         "pass waves as a list of [samples] tensors (list(batch)) and a log-mel in a list ([mel])")
     items = list(audio) if isinstance(audio, (list, tuple)) else [audio]
     out = []
     for a in items:
@@ -327,7 +355,9 @@ def as_mels(audio, audio_cfg: AudioConfig) -> list:
         out.append(a if a.dim() == 2 else log_mel(a, audio_cfg))   # [n_mels, T100]
     return out
 
-def _stretch(wave: torch.Tensor, rate: float, n_fft: int = 512, hop: int = 128) -> torch.Tensor:
+STRETCH_FFT = 512   # the phase vocoder's window: a clip must be longer than half of it
+
+def _stretch(wave: torch.Tensor, rate: float, n_fft: int = STRETCH_FFT, hop: int = 128) -> torch.Tensor:
     "Phase-vocoder time stretch: `rate` > 1 is faster (shorter), pitch unchanged."
     win = torch.hann_window(n_fft)
     spec = torch.stft(wave, n_fft, hop, window=win, return_complex=True)             # [F, frames]
@@ -345,13 +375,21 @@ def pitch_step(semitones: float, sr: int = SAMPLE_RATE) -> float:
 def shift_pitch(wave: torch.Tensor, semitones: float, sr: int = SAMPLE_RATE) -> torch.Tensor:
     "The same utterance about `semitones` higher (negative: lower; exactly `pitch_step(semitones)`), same duration."
     if semitones == 0: return wave
-    new_sr = _shift_rate(semitones, sr)
+    wave, new_sr = _one_channel(torch.as_tensor(wave), 'shift_pitch'), _shift_rate(semitones, sr)
+    if len(wave) <= (need := int(STRETCH_FFT // 2 * sr // new_sr)):   # the stretch's first frame must fit in the sped-up clip
+        raise AudioError('<array>', f"is {len(wave)} samples long; shift_pitch by {semitones:g} semitones needs at least {need + 1}",
+                         f"pass a longer clip (speech is at least {MIN_SAMPLES} samples, {MIN_SECONDS:g} s at {SAMPLE_RATE} Hz)")
     faster = torchaudio.functional.resample(wave, sr, new_sr)                          # played at sr: higher and faster
     return _stretch(faster, len(faster) / len(wave))[:len(wave)]
 
 def change_rate(wave: torch.Tensor, factor: float) -> torch.Tensor:
     "The same utterance spoken `factor` times as fast (pitch unchanged)."
-    return wave if factor == 1 else _stretch(wave, factor)
+    if factor == 1: return wave
+    wave = _one_channel(torch.as_tensor(wave), 'change_rate')
+    if len(wave) <= STRETCH_FFT // 2:                                  # the stretch's first frame must fit in the clip
+        raise AudioError('<array>', f"is {len(wave)} samples long; change_rate needs at least {STRETCH_FFT // 2 + 1}",
+                         f"pass a longer clip (speech is at least {MIN_SAMPLES} samples, {MIN_SECONDS:g} s at {SAMPLE_RATE} Hz)")
+    return _stretch(wave, factor)
 
 # %% ../nbs/02_audio.ipynb #35d982e5
 NOISE_COLORS = {'white': 0.0, 'pink': 1.0, 'brown': 2.0}   # power spectrum ∝ 1 / f^exponent
@@ -378,7 +416,7 @@ def colored_noise(n: int, color: str = 'white', seed: int = 0, sr: int = SAMPLE_
 def add_noise(wave: torch.Tensor, snr_db: float, color: str = 'white', seed: int = 0, sr: int = SAMPLE_RATE,
               low_hz: float = NOISE_LOW_HZ) -> torch.Tensor:
     "`wave` [T] at `sr` with noise (`colored_noise`) added at `snr_db` below the speech's level (RMS over its louder half of 10 ms frames)."
-    w = torch.as_tensor(wave, dtype=torch.float32)
+    w = _one_channel(torch.as_tensor(wave, dtype=torch.float32), 'add_noise')
     e = _frames(w, 160, 160).pow(2).mean(-1) if len(w) >= 160 else w.pow(2).mean()[None]
     level = e[e >= e.median()].mean().sqrt()                            # speech, not the pauses between words
     return w + colored_noise(len(w), color, seed, sr, low_hz) * level * 10 ** (-snr_db / 20)
@@ -441,7 +479,9 @@ AUGMENT = AugmentRecipe()
 
 def augment(wave: torch.Tensor, seed: int, recipe: AugmentRecipe = AUGMENT, sr: int = SAMPLE_RATE) -> tuple:
     "A random chain of microphone effects on `wave` [T] drawn from `seed` → (augmented [T'], what was applied)."
-    rng, w, did = np.random.default_rng(seed), torch.as_tensor(wave, dtype=torch.float32), {}
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:   # None would draw a chain no run repeats
+        raise ValueError(f"augment: seed={seed!r} must be a whole number ≥ 0 (the chain is drawn from it), e.g. zlib.crc32(b'clip id')")
+    rng, w, did = np.random.default_rng(seed), _one_channel(torch.as_tensor(wave, dtype=torch.float32), 'augment'), {}
     draw = lambda p: rng.random() < p
     if draw(recipe.p_pitch):
         st = round(float(rng.uniform(-1, 1) * recipe.semitones), 2); w = shift_pitch(w, st, sr)

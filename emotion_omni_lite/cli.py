@@ -236,7 +236,7 @@ def missing_pretrained(cfg: OmniConfig, stages=None) -> list:
     if 'vocoder' in seen and cfg.vocoder.kind == 'cosyvoice2' and not cfg.vocoder.pretrained:   # it would 'train' for 0 steps,
         problems.append("vocoder.pretrained: not set, and vocoder.kind = cosyvoice2 speaks through a pretrained CosyVoice2: "   # then fail
                         "point it to a local CosyVoice2 checkpoint folder (e.g. CosyVoice2-0.5B), or set vocoder.kind = "  # at the end
-                        "griffin_lim (a vocoder the kit trains) with stages.vocoder.steps above 0 (lite: 300)")
+                        "griffin_lim (a vocoder the kit trains) with stages.vocoder.steps above 0 (lite: 300) and vocoder.sample_rate = 16000")
     return problems
 
 def run_pipeline(preset: str | None = None, force: bool = False, stages=None, jobs: Optional[int] = None) -> dict:

@@ -220,6 +220,7 @@ class SemanticEncoderConfig:
     frame_rate: int = 50
     envelope_ceps: int = 0       # lite: read only each frame's spectral envelope (first n cepstral coefficients), utterance
                                  # mean removed: blind to pitch and loudness, as MFCC front ends are; 0 = Whisper's log-mel
+                                 # (the only input a pretrained Whisper knows)
     fit_window: bool = False     # read the batch's longest utterance (rounded up to 0.2 s), not the whole window: for an
                                  # encoder trained so (lite); a pretrained Whisper knows only its 30-s window
 
@@ -237,8 +238,8 @@ class EmotionEncoderConfig:
     relative_pitch: bool = False # lite: also read pitch relative to the utterance's mean, the speaker's register taken out
     train_engine: str = ''       # lite: learn from one TTS engine's queries only ('espeak' or 'piper'; '' = every engine)
     speaker_reference: str = ''  # lite, with train_engine: hear each voice against its own baseline ('voice': the mean pitch,
-                                 # its spread and the loudness of all the voice's queries; 'neutral': of its neutral ones;
-                                 # 'calm': of its first few neutral ones alone, as a student's calibration measures them)
+                                 # its spread and the loudness of all the voice's queries; 'calm': of its first few neutral
+                                 # ones alone, as a student's calibration measures them)
 
 @dataclass
 class AdapterConfig:
@@ -306,7 +307,8 @@ class VocoderConfig:
     hidden: int = 512            # unit → mel network width at the unit rate, 25 Hz (griffin_lim path)
     frame_hidden: int = 0        # … and at the mel frame rate, 100 Hz, after a 1×1 projection (0: the same as hidden)
     griffin_lim_iters: int = 32
-    sample_rate: int = 24000
+    sample_rate: int = 24000     # the rate it speaks at: griffin_lim speaks at audio.sample_rate (16 kHz), and this must say
+                                 # so; cosyvoice2 speaks at its checkpoint's own rate (24 kHz)
 
 @dataclass
 class TrainConfig:
@@ -339,6 +341,9 @@ class ASRTrainConfig(TrainConfig):
                                  # by a training espeak voice (dialogues.reading_sentences): words beyond the queries'
     piper_readings: int = 0      # and this many more, each read once by a training Piper pseudo-speaker (a study: about
                                  # 0.3 s a sentence on one thread for a point of new-sentence CER at most: off in lite)
+    label_smoothing: float = 0.0 # the decoder's cross-entropy against targets this much spread over every character (a
+                                 # study: 0.1 gives about two points of new-sentence CER at no cost; off in lite, whose
+                                 # figures were measured without it)
 
 @dataclass
 class EmotionTrainConfig(TrainConfig):
@@ -473,6 +478,10 @@ def check_config(c: OmniConfig):
     _need(not (c.semantic_encoder.fit_window and c.semantic_encoder.pretrained), 'semantic_encoder.fit_window',
           f"a pretrained Whisper ({c.semantic_encoder.pretrained}) was trained on whole {c.semantic_encoder.max_source_positions / c.semantic_encoder.frame_rate:g}-s "
           "windows and reads only those: set fit_window=False, or pretrained=None to train an encoder that fits its window")
+    _need(not (c.semantic_encoder.envelope_ceps and c.semantic_encoder.pretrained), 'semantic_encoder.envelope_ceps',
+          f"{c.semantic_encoder.envelope_ceps}: a pretrained Whisper ({c.semantic_encoder.pretrained}) was trained on the plain "
+          "log-mel and reads only that, not a spectral envelope: set envelope_ceps=0, or pretrained=None to train an encoder "
+          "that reads the envelope")
     _need(c.semantic_encoder.d_model % c.semantic_encoder.encoder_heads == 0, 'semantic_encoder.encoder_heads',
           f"d_model={c.semantic_encoder.d_model} is not divisible by {c.semantic_encoder.encoder_heads} heads")
     _need(c.emotion_encoder.dim % c.emotion_encoder.heads == 0, 'emotion_encoder.heads',
@@ -493,6 +502,8 @@ def check_config(c: OmniConfig):
     _need(c.decoder.d_model % c.decoder.heads == 0, 'decoder.heads', f"d_model={c.decoder.d_model} is not divisible by {c.decoder.heads} heads")
     for f in ('teacher_force_prob', 'stream_mask_prob', 'cross_emotion'):
         p = getattr(c.stages.stage2, f); _need(0 <= p <= 1, f'stages.stage2.{f}', f"is a probability, got {p}")
+    _need(0 <= c.stages.asr.label_smoothing < 1, 'stages.asr.label_smoothing',
+          f"is the share of each target spread over every character, from 0 (none) to below 1, got {c.stages.asr.label_smoothing}")
     _need(0 <= c.stages.emotion.train_on_replies <= 1, 'stages.emotion.train_on_replies',
           f"is a fraction, got {c.stages.emotion.train_on_replies}")
     _need(c.units.n_units >= 2, 'units.n_units', f"need at least 2 units, got {c.units.n_units}")
@@ -507,15 +518,20 @@ def check_config(c: OmniConfig):
     _need(c.emotion_encoder.train_engine in ('', 'espeak', 'piper'), 'emotion_encoder.train_engine',
           f"{c.emotion_encoder.train_engine!r}: use '' (every engine), 'espeak' or 'piper'")
     ref = c.emotion_encoder.speaker_reference
-    _need(ref in ('', 'voice', 'neutral', 'calm'), 'emotion_encoder.speaker_reference',
-          f"{ref!r}: use '' (each clip as it is), 'voice' (all of the voice's queries), 'neutral' (its neutral queries) "
-          "or 'calm' (a few of its neutral queries, as a calibration)")
+    _need(ref in ('', 'voice', 'calm'), 'emotion_encoder.speaker_reference',
+          f"{ref!r}: use '' (each clip as it is), 'voice' (all of the voice's queries) or 'calm' (a few of its neutral "
+          "queries, as a calibration)" + (" — 'neutral' would pick each voice's reference clips by their emotion labels, "
+          "held-out voices' too, and no stage trains an encoder so: it stays a probe of the cues notebook "
+          "(cues.speaker_normalized(..., reference='neutral'))" if ref == 'neutral' else ''))
     _need(not ref or c.emotion_encoder.train_engine, 'emotion_encoder.speaker_reference',
           f"{ref!r} is a cross-engine study: it needs emotion_encoder.train_engine ('espeak' or 'piper'), because the kit's "
           "own encoder hears one clip alone, as the probe panel gives it; run it as the stages emotion_encoder_*_referenced "
           "or emotion_encoder_*_calibrated")
     _need(0 < c.data.heldout_sentence_frac < 1, 'data.heldout_sentence_frac', f"must be in (0, 1), got {c.data.heldout_sentence_frac}")
     _need(c.vocoder.kind in ('cosyvoice2', 'griffin_lim'), 'vocoder.kind', f"{c.vocoder.kind!r}: use 'cosyvoice2' or 'griffin_lim'")
+    _need(c.vocoder.kind != 'griffin_lim' or c.vocoder.sample_rate == c.audio.sample_rate, 'vocoder.sample_rate',
+          f"{c.vocoder.sample_rate} Hz, but a griffin_lim vocoder speaks at the audio's rate, audio.sample_rate="
+          f"{c.audio.sample_rate}: set vocoder.sample_rate={c.audio.sample_rate}")
     _need(c.units.kind in ('external', 'kmeans_mel'), 'units.kind', f"{c.units.kind!r}: use 'external' (speech-token files you "
           "bring, listed in units.manifest) or 'kmeans_mel' (units the kit makes from its own speech)")
     for f in fields(StagesConfig):

@@ -216,9 +216,9 @@ def speaker_normalized(x: torch.Tensor, rows: Sequence[dict], reference: str = '
     return out
 
 def cross_engine_probe(rows: Sequence[dict], x: torch.Tensor, train_engine: str = 'espeak',
-                       scored: Optional[torch.Tensor] = None) -> dict:
-    "The linear probe fitted on `train_engine`'s training queries alone: accuracy on its held-out voices, on every query of the other engines, and per emotion there (`scored` [N]: only those rows count, e.g. not the clips a reference was taken from)."
-    engines = [engine_of(r['voice']) for r in rows]
+                       scored: Optional[torch.Tensor] = None, tts: str = 'espeak') -> dict:
+    "The linear probe fitted on `train_engine`'s training queries alone: accuracy on its held-out voices, on every query of the other engines, and per emotion there (`scored` [N]: only those rows count, e.g. not the clips a reference was taken from; `tts`: the engine of a voice without an `engine:` prefix, the config's `data.tts`)."
+    engines = [engine_of(r['voice'], tts) for r in rows]
     if train_engine not in engines:
         raise ValueError(f"no query is spoken by {train_engine!r}: use one of {', '.join(sorted(set(engines)))}")
     if len(set(engines)) < 2:

@@ -109,6 +109,8 @@ class PretrainedEmotionEncoder(nn.Module):
     def forward(self, waves: torch.Tensor, lengths: Optional[torch.Tensor] = None) -> EmotionFeatures:
         B, S = waves.shape                                                 # [B, samples at 16 kHz]
         lengths = torch.full((B,), S, device=waves.device) if lengths is None else lengths.to(waves.device)
+        if getattr(self.backbone.config, 'feat_extract_norm', '') == 'group' and bool((lengths != S).any()):
+            return self._by_length(waves, lengths)
         mask = (torch.arange(S, device=waves.device)[None] < lengths[:, None]).long()
         w = self.layer_weights is not None
         out = self.backbone(waves, attention_mask=mask, output_hidden_states=w)
@@ -123,16 +125,34 @@ class PretrainedEmotionEncoder(nn.Module):
                 if j >= 0: logits[:, k] = c[:, j]
         return EmotionFeatures(frames=x, emotion_vec=utt, logits=logits, lengths=n50)
 
+    def _by_length(self, waves: torch.Tensor, lengths: torch.Tensor) -> EmotionFeatures:
+        "The clips of each length together, unpadded: a group-norm front end (wav2vec2-base's) normalises its first convolution over the whole padded length, so padding would change a clip's vector."
+        groups = [(lengths == L).nonzero()[:, 0] for L in lengths.unique().tolist()]
+        fs = [self(waves[ix, :int(lengths[ix[0]])], lengths[ix]) for ix in groups]
+        f0, B = fs[0], len(waves)
+        frames = f0.frames.new_zeros(B, max(f.frames.shape[1] for f in fs), f0.frames.shape[-1])
+        vec, logits, n50 = f0.emotion_vec.new_zeros(B, f0.emotion_vec.shape[-1]), f0.logits.new_zeros(B, len(EMOTIONS)), f0.lengths.new_zeros(B)
+        for ix, f in zip(groups, fs):
+            frames[ix, :f.frames.shape[1]], vec[ix], logits[ix], n50[ix] = f.frames, f.emotion_vec, f.logits, f.lengths
+        return EmotionFeatures(frames=frames, emotion_vec=vec, logits=logits, lengths=n50)
+
     def frame_logits(self, feats: EmotionFeatures) -> torch.Tensor:
         "Emotion logits of every frame [B, T50, 6] through the checkpoint's head (−∞ where it has no class)."
+        _classifies(self)
         B, T, _ = feats.frames.shape
         out = torch.full((B, T, len(EMOTIONS)), float('-inf'), device=feats.frames.device)
-        if self.classifier is None: return out
         x = feats.frames.to(next(self.classifier.parameters()).dtype)    # fp32 features, a 16-bit checkpoint's own head
         c = self.classifier(self.projector(x) if self.projector is not None else x).float()   # [B, T50, n_ckpt]
         for k, j in enumerate(self.label_index):
             if j >= 0: out[..., k] = c[..., j]
         return out
+
+def _classifies(encoder: nn.Module):
+    "Refuse to ask a checkpoint with no classification head for an emotion: its logits would all be −∞ (NaN probabilities, every clip 'neutral')."
+    if getattr(encoder, 'classifier', True) is None:
+        raise ConfigError("emotion_encoder.pretrained: this checkpoint has no classification head, so it gives emotion frames "
+                          "and vectors (emotion_features) but cannot say which emotion it hears: point emotion_encoder.pretrained "
+                          f"at one with a head over the emotions (e.g. {DEFAULT_EMOTION_CHECKPOINT}), or read only its vectors")
 
 def _wave_encoder(conf) -> bool:
     "Whether transformers' base model for this config is an encoder alone that reads raw waves and says how many frames they make (wav2vec2's family; not a recogniser with a decoder, such as Moonshine)."
@@ -169,7 +189,15 @@ def load_pretrained_emotion_encoder(name_or_path: str, dtype=torch.float32) -> P
     if not head: return PretrainedEmotionEncoder(m)
     lw = m.layer_weights if getattr(conf, 'use_weighted_layer_sum', False) else None
     labels = [conf.id2label[i] for i in range(conf.num_labels)]
-    return PretrainedEmotionEncoder(getattr(m, m.base_model_prefix), lw, getattr(m, 'projector', None), m.classifier, labels)
+    enc = PretrainedEmotionEncoder(getattr(m, m.base_model_prefix), lw, getattr(m, 'projector', None), m.classifier, labels)
+    if max(enc.label_index) < 0:                            # e.g. transformers' default names LABEL_0 … LABEL_5
+        shown = ', '.join(map(repr, labels[:8])) + (f' and {len(labels) - 8} more' if len(labels) > 8 else '')
+        raise ConfigError(f"emotion_encoder.pretrained: the classification head of {src} names its classes {shown}, none of "
+                          f"which is one of the six emotions ({', '.join(EMOTIONS)}; the first three letters count, as "
+                          "IEMOCAP's 'neu', 'hap', 'ang', 'sad' do), so it cannot say which of them it hears: name its "
+                          "classes in the id2label of its config.json, or point emotion_encoder.pretrained at a checkpoint "
+                          f"whose head names them (e.g. {DEFAULT_EMOTION_CHECKPOINT})")
+    return enc
 
 def build_emotion_encoder(cfg: OmniConfig) -> nn.Module:
     "The emotion encoder from the config alone (full: wav2vec2-base-shaped, 768-d; lite: `LiteEmotionEncoder`); meta-safe."
@@ -237,6 +265,7 @@ def emotion_features(encoder: nn.Module, audio, audio_cfg: Optional[AudioConfig]
 
 def classify_emotion(encoder: nn.Module, audio, audio_cfg: Optional[AudioConfig] = None) -> torch.Tensor:
     "Probabilities of the six EMOTIONS for each utterance → [B, 6]."
+    _classifies(encoder)
     return emotion_features(encoder, audio, audio_cfg).probs
 
 # %% ../nbs/07_emotion_encoder.ipynb #c449ca57
@@ -268,6 +297,7 @@ def _label(r, col='user_emotion'): return EMOTIONS.index(r[col])
 
 def predict_emotions(encoder: nn.Module, mels: Sequence[torch.Tensor], batch_size: int = 128) -> tuple:
     "Predicted emotion indices [N] and utterance vectors [N, d] of waves or encoder inputs (in similar-length batches)."
+    _classifies(encoder)
     order = sorted(range(len(mels)), key=lambda i: mels[i].shape[-1])
     pred, vec = torch.empty(len(mels), dtype=torch.long), None
     for k in range(0, len(order), batch_size):
@@ -277,8 +307,8 @@ def predict_emotions(encoder: nn.Module, mels: Sequence[torch.Tensor], batch_siz
         pred[idx], vec[idx] = f.logits.argmax(-1).cpu(), f.emotion_vec.cpu()
     return pred, vec
 
-def score_predictions(rows: Sequence[dict], pred: torch.Tensor) -> dict:
-    "Accuracy per split, on held-out voices (all, and tone-dependent sentences only), and their confusion matrix."
+def score_predictions(rows: Sequence[dict], pred: torch.Tensor, tts: str = 'espeak') -> dict:
+    "Accuracy per split, on held-out voices (all, and tone-dependent sentences only), and their confusion matrix; `tts`: the engine of a voice named without one (`data.tts`)."
     y = torch.tensor([_label(r) for r in rows]); ok = pred == y
     def acc(sel):
         sel = torch.tensor(sel, dtype=torch.bool)
@@ -288,7 +318,7 @@ def score_predictions(rows: Sequence[dict], pred: torch.Tensor) -> dict:
     res['acc_heldout_voice'] = acc(hv)
     res['acc_heldout_voice_tone'] = acc([h and r['sentence_kind'] == 'tone' for h, r in zip(hv, rows)])
     res['n_heldout_voice'] = sum(hv)
-    engines = [engine_of(r['voice']) for r in rows]
+    engines = [engine_of(r['voice'], tts) for r in rows]
     if len(set(engines)) > 1:                                           # two engines speak: each one's held-out voices
         for e in sorted(set(engines)):
             res[f'acc_heldout_voice_{e}'] = acc([h and g == e for h, g in zip(hv, engines)])
@@ -297,9 +327,9 @@ def score_predictions(rows: Sequence[dict], pred: torch.Tensor) -> dict:
                                                       [EMOTIONS[int(k)] for k, h in zip(pred, hv) if h])
     return res
 
-def evaluate_emotion(encoder: nn.Module, rows: Sequence[dict], mels: Sequence[torch.Tensor]) -> dict:
+def evaluate_emotion(encoder: nn.Module, rows: Sequence[dict], mels: Sequence[torch.Tensor], tts: str = 'espeak') -> dict:
     "`score_predictions` of the encoder's predictions on every query."
-    return score_predictions(rows, predict_emotions(encoder, mels)[0])
+    return score_predictions(rows, predict_emotions(encoder, mels)[0], tts)
 
 _INPUT_CACHE: dict = {}
 REFERENCE_SPREAD = 0.6    # octaves (about the voices' own): each voice's pitch spread is rescaled to this against its baseline
@@ -373,7 +403,7 @@ def _query_inputs(cfg: OmniConfig, settings: Optional[Settings] = None) -> tuple
     return _INPUT_CACHE[key]
 
 def _reply_accuracy(model, cfg, rows, s) -> dict:
-    "How well the encoder hears the reply emotion in the assistant's reference speech (held-out sentences: its judge's ceiling)."
+    "How well the encoder hears the reply emotion in the assistant's reference speech of every other dialogue whose query sentence is held out (the split is by query: these replies' texts often repeat training replies'): the ceiling of its judging of generated speech."
     test = [r for r in rows if r['split'] in ('test_sentence', 'test_both')][::2]
     pred, _ = predict_emotions(model, reply_emotion_inputs(cfg, test, s))
     return {'acc_reply_reference': round(sum(EMOTIONS[int(p)] == r['reply_emotion'] for p, r in zip(pred, test)) / max(1, len(test)), 4),
@@ -387,17 +417,18 @@ def reply_emotion_inputs(cfg: OmniConfig, rows: Sequence[dict], settings: Option
     try: return [read(load_audio(audio_path(r, s, 'reply'))).half() for r in rows]
     finally: torch.set_num_threads(threads)
 
-def cross_engine_scores(encoder: nn.Module, rows: Sequence[dict], mels: Sequence[torch.Tensor], engine: str, skip=()) -> dict:
+def cross_engine_scores(encoder: nn.Module, rows: Sequence[dict], mels: Sequence[torch.Tensor], engine: str, skip=(),
+                        tts: str = 'espeak') -> dict:
     "An encoder trained on `engine`'s queries alone (and on the assistant's replies when the assistant speaks with that engine's voice, as espeak's does): its usual scores on that engine, and on every query of the engines it never heard (but the rows in `skip`: a calibration's clips)."
     skip = set(skip)
-    own = [i for i, r in enumerate(rows) if engine_of(r['voice']) == engine and i not in skip]
-    other = [i for i, r in enumerate(rows) if engine_of(r['voice']) != engine and i not in skip]
+    own = [i for i, r in enumerate(rows) if engine_of(r['voice'], tts) == engine and i not in skip]
+    other = [i for i, r in enumerate(rows) if engine_of(r['voice'], tts) != engine and i not in skip]
     pred = predict_emotions(encoder, mels)[0]
-    res = score_predictions([rows[i] for i in own], pred[own])
+    res = score_predictions([rows[i] for i in own], pred[own], tts)
     y = torch.tensor([_label(rows[i]) for i in other]); p = pred[other]; ok = p == y
     tone = torch.tensor([rows[i]['sentence_kind'] == 'tone' for i in other])
     res.update(acc_other_engine=round(ok.float().mean().item(), 4), acc_other_engine_tone=round(ok[tone].float().mean().item(), 4),
-               n_other_engine=len(other), other_engines=sorted({engine_of(rows[i]['voice']) for i in other}),
+               n_other_engine=len(other), other_engines=sorted({engine_of(rows[i]['voice'], tts) for i in other}),
                confusion_other_engine=confusion_matrix([EMOTIONS[int(k)] for k in y], [EMOTIONS[int(k)] for k in p]))
     return res
 
@@ -421,8 +452,8 @@ def emotion_encoder_job(cfg: OmniConfig, settings: Settings) -> StageJob:
         train = train[::max(1, round(1 / tc.train_on_replies))]
         data += [(x, _label(r, 'reply_emotion')) for x, r in zip(reply_emotion_inputs(cfg, train, settings), train)]
     def evaluate(model, folder):
-        if only: return cross_engine_scores(model, rows, mels, only, calibration_rows(cfg, rows))
-        return {**evaluate_emotion(model, rows, mels), **_reply_accuracy(model, cfg, rows, settings),
+        if only: return cross_engine_scores(model, rows, mels, only, calibration_rows(cfg, rows), cfg.data.tts)
+        return {**evaluate_emotion(model, rows, mels, cfg.data.tts), **_reply_accuracy(model, cfg, rows, settings),
                 **robustness_scores(model, cfg, rows, settings)}
     return StageJob(data=data, build=lambda: build_emotion_encoder(cfg),
                     collate=_emo_collate, augment=lambda b: _emo_augment(b, cfg.audio.n_mels, tc.aug_shift_bins, tc.aug_gain, tc.aug_pitch),

@@ -24,13 +24,13 @@ from .stage1 import ReplyStyleClassifier, evaluate_stage1, load_stage1, stage1_f
 from .omni import hear, load_omni, speech_figures, speech_metrics, speech_rows, timed_reply
 from .cues import prosodic_baseline, timing_probe
 from .train import save_json, save_text
-from .report import SYSTEMS, benchmark_table, quality_check, report_folder, score, write_report
+from .report import SYSTEMS, benchmark_table, quality_check, report_files, report_folder, score, write_report
 
 # %% auto #0
 __all__ = ['EVAL_STAGES', 'EVAL_SIZES', 'SPEECH_FIGURE_SIZES', 'EVAL_PARTS', 'TEXT_PART', 'REPORT_FORMAT', 'TEXT_FIGURES',
-           'JOB_PARTS', 'FULL_SAMPLE', 'eval_stages', 'IncompleteRun', 'run_status', 'check_run', 'eval_indices',
-           'collect', 'evaluate_part', 'evaluate_text', 'evaluate_job_part', 'speech_records', 'evaluate_run',
-           'evaluate_full', 'run_figures', 'engine_figures', 'quality_card']
+           'JOB_PARTS', 'FULL_SAMPLE', 'eval_stages', 'IncompleteRun', 'run_status', 'check_run', 'eval_set',
+           'eval_indices', 'collect', 'evaluate_part', 'evaluate_text', 'evaluate_job_part', 'speech_records',
+           'evaluate_run', 'evaluate_full', 'run_figures', 'engine_figures', 'quality_card']
 
 # %% ../nbs/16_evaluate.ipynb #e66c34f2
 EVAL_STAGES = ('data', 'asr', 'emotion_encoder', 'text_llm', 'stage1', 'stage1_semantic_only', 'vocoder', 'stage2',
@@ -74,9 +74,14 @@ def check_run(cfg: OmniConfig, settings: Optional[Settings] = None, exclude: Seq
 def _style_emotion() -> dict:
     return {REPLY_STYLE[u]: REPLY_EMOTION[u] for u in REPLY_STYLE}
 
+def eval_set(rows: Sequence[dict]) -> str:
+    "Which held-out rows the text side is scored on (report.json's `eval_set`, said by `report.EVAL_SETS`): `test_both`, or `heldout` (every held-out split) where the data has no dialogue whose voice and sentence were both held out."
+    return 'test_both' if any(r['split'] == 'test_both' for r in rows) else 'heldout'
+
 def eval_indices(rows: Sequence[dict], max_items: Optional[int] = None) -> list:
-    "Indices of the held-out-voice-and-sentence rows (any held-out row when there are none), evenly thinned to `max_items`."
-    idx = [i for i, r in enumerate(rows) if r['split'] == 'test_both'] or [i for i, r in enumerate(rows) if r['split'] != 'train']
+    "Indices of the rows of `eval_set`, evenly thinned to `max_items`."
+    both = eval_set(rows) == 'test_both'
+    idx = [i for i, r in enumerate(rows) if (r['split'] == 'test_both' if both else r['split'] != 'train')]
     idx.sort(key=lambda i: (rows[i]['sentence_kind'], rows[i]['sentence_id'], rows[i]['user_emotion'], rows[i]['voice']))
     if max_items and len(idx) > max_items: idx = [idx[int(k * len(idx) / max_items)] for k in range(max_items)]
     return idx
@@ -130,7 +135,7 @@ def collect(cfg: OmniConfig, settings: Optional[Settings] = None, max_items: Opt
              'target_emotion': rows[i]['reply_emotion'], 'target_style': REPLY_STYLE[rows[i]['user_emotion']],
              'ref_text': rows[i]['reply_text'], 'query_text': rows[i]['query_text'], 'sys': {}} for i in idx]
     feats = [{k: f1[k][i] for k in ('sem', 'emo', 'n50')} for i in idx]
-    say(f"{len(idx)} held-out utterances: input emotion and ASR")
+    say(f"{len(idx)} held-out utterances ({eval_set(rows)}): input emotion and ASR")
     emo, asr_model = load_emotion_encoder(cfg, s), load_asr_model(cfg, s)
     waves = [load_audio(audio_path(rows[i], s, 'query')) for i in idx]
     pred, _ = predict_emotions(emo, waves)
@@ -154,7 +159,7 @@ def collect(cfg: OmniConfig, settings: Optional[Settings] = None, max_items: Opt
         for r, st in zip(recs, styles):
             r['sys'][key]['style'] = st
             if r['sys'][key]['emotion'] is None: r['sys'][key]['emotion'] = style_emotion.get(st, 'neutral')
-    extra = {'preset': cfg.preset}
+    extra = {'preset': cfg.preset, 'eval_set': eval_set(rows)}
     ep = judge_endpoint(s)
     extra['empathy_judge_status'] = 'off' if ep is None else f'on ({ep[1]} at {ep[0]})'
     if ep is not None:
@@ -208,7 +213,7 @@ def evaluate_part(system: str, cfg: OmniConfig, settings: Optional[Settings] = N
     stamp = _stamp(cfg, s, sizes, EVAL_PARTS[system], judged=False)                    # only the runs this part reads
     if not force and read_object(path).get('stamp') == stamp: return path            # a damaged file: computed again
     t0 = time.time()
-    if progress: print(f"[eval] {SYSTEMS[system][1]}: speech of {sizes['n_eval']} held-out replies", flush=True)
+    if progress: print(f"[eval] {SYSTEMS[system][1]}: speech of {sizes['n_eval']} replies to held-out queries", flush=True)
     judges, out = _Judges(cfg, s), {'stamp': stamp, 'system': system}
     if system == 'cascade':                               # ASR transcript → text LLM → espeak's neutral voice
         rows = load_dialogues(cfg, s).remove_columns(['units']).to_list()          # the rows only: no encoder features
@@ -256,7 +261,7 @@ def evaluate_part(system: str, cfg: OmniConfig, settings: Optional[Settings] = N
     return path
 
 TEXT_PART = ('data', 'asr', 'emotion_encoder', 'text_llm', 'stage1', 'stage1_semantic_only')   # the runs `collect` reads
-REPORT_FORMAT = 2   # what the report's files hold (report.md, figures/): counted up when that changes, so a report of an
+REPORT_FORMAT = 3   # what the report's files hold (report.md, figures/): counted up when that changes, so a report of an
                     # older kit is written again from its parts (which stay, if current)
 TEXT_FIGURES = ('records', 'timing_probe', 'prosodic_baseline')   # what text.json holds: name a new figure here, so older files are made again
 
@@ -318,7 +323,8 @@ def evaluate_run(preset: Optional[str] = None, settings: Optional[Settings] = No
     out, stamp = report_folder(s), _stamp(cfg, s, {**sizes, 'speech': _speech_sizes(cfg), 'figures': TEXT_FIGURES,
                                                    'report': REPORT_FORMAT})
     current = lambda name: read_object(out / name).get('run_stamp') == stamp   # a damaged file is not current
-    whole = all((out / n).exists() for n in ('details.json', 'report.md', 'records.jsonl'))   # the rest, written before
+    kept = ('details.json', 'report.md', 'records.jsonl', *report_files(out))   # the rest, written before, and report.md's figures
+    whole = all((out / n).exists() for n in kept)
     if not force and current('report.json') and current('speech_figures.json') and whole:
         print(f"[eval] the report in {out} is up to date (`eol eval --force`, or force=True, computes it all again)")
     else:
@@ -329,7 +335,9 @@ def evaluate_run(preset: Optional[str] = None, settings: Optional[Settings] = No
         m = parts['omni']['figures']                               # latency: the same streaming replies (c) was judged on
         extra.update({'n_speech_items': len(sp_recs), 'n_dnsmos_items': sum(r['sys']['omni']['dnsmos'] is not None for r in sp_recs),
                       'first_text_ms': m['median_first_text_token_ms'],
-                      'first_audio_ms': m['median_first_audio_ms'], 'rtf': m['rtf']})
+                      'first_audio_ms': m['median_first_audio_ms'], 'rtf': m['rtf'],
+                      'generated_emotion_acc_new_text': m.get('generated_emotion_acc_new_text'), 'n_new_text': m.get('n_new_text')})
+        extra.setdefault('eval_set', eval_set(stage1_features(cfg, s, progress=False)['rows']))   # a text side kept from before it was said
         if str(extra.get('empathy_judge_status', '')).startswith('failed'): stamp = None   # not current: asked again next time
         spent = sum(p.get('seconds', 0) for p in parts.values()) + text.get('seconds', 0)   # each part as it was computed
         flat, details = score(recs, {**extra, 'eval_seconds': round(spent + time.time() - t0, 1), 'run_stamp': stamp},

@@ -23,7 +23,7 @@ from .stages import stage_config
 from .stage1 import EmotionCentroids, collate_stage1, encode_speech, load_stage1, splice_speech, stage1_features
 from .decoder import decode_batch, stream_decode
 from .vocoder import build_vocoder
-from .metrics import pocketsphinx_wer, wer
+from .metrics import normalize_text, pocketsphinx_wer, wer
 from .stage2 import load_stage2_model, stage2_features
 
 # %% auto #0
@@ -150,7 +150,9 @@ class EmotionOmni(nn.Module):
     def speak_states(self, h, e, emotion_vec, streaming: bool = False) -> tuple:
         "(units, audio) for given reply states h, e [N, d] and an AdaLN emotion vector [d_emo] (e.g. another emotion's)."
         dev = self.device
-        return self.speak([self.fusion(h[None].float().to(dev), e[None].float().to(dev), emotion_vec[None].float().to(dev))], streaming)   # [1, N, d]
+        with self.precision('stage2'):                                      # as stage 2 trained it, as in `speak_states_many`
+            fused = self.fusion(h[None].float().to(dev), e[None].float().to(dev), emotion_vec[None].float().to(dev))   # [1, N, d]
+        return self.speak([fused], streaming)
 
     @torch.inference_mode()
     def speak_states_many(self, states: Sequence[tuple], streaming: bool = False) -> list:
@@ -208,7 +210,7 @@ class EmotionOmni(nn.Module):
     @torch.inference_mode()
     def respond(self, audio, streaming: bool = True, on_token: Optional[Callable] = None,
                 on_audio: Optional[Callable] = None, checked: bool = False) -> dict:
-        "Speech in (path or 16 kHz wave) → text, user_emotion, reply_emotion, audio, sample_rate, timings; a clip that cannot be speech is refused (`check_speech`; `checked`: the caller did so, and said its warnings)."
+        "Speech in (path or 16 kHz wave) → text, user_emotion, reply_emotion, audio, sample_rate, timings, rtf (None when nothing was spoken); a clip that cannot be speech is refused (`check_speech`; `checked`: the caller did so, and said its warnings)."
         t0 = time.perf_counter()
         wave = load_audio(audio)
         src = audio if isinstance(audio, (str, Path)) else 'query'
@@ -222,8 +224,9 @@ class EmotionOmni(nn.Module):
         r = self.respond_features(feat, streaming, on_token, on_audio)
         r['timings'] = {k: (round(v + enc_ms, 1) if v is not None else None) for k, v in r['timings'].items()}
         r['timings']['encoders_ms'] = round(enc_ms, 1)
-        r['audio_seconds'] = round(len(r['audio']) / r['sample_rate'], 3)
-        r['rtf'] = round(r['timings']['total_ms'] / 1000 / max(r['audio_seconds'], 1e-3), 3)
+        secs = len(r['audio']) / r['sample_rate']
+        r['audio_seconds'] = round(secs, 3)
+        r['rtf'] = round(r['timings']['total_ms'] / 1000 / secs, 3) if secs else None   # no reply spoken: no real-time factor
         return {'user_emotion': user, 'emotion_vec_user': vec_user, **r}
 
 # %% ../nbs/14a_omni.ipynb #088366ff
@@ -239,7 +242,7 @@ def load_omni(cfg: OmniConfig, settings: Optional[Settings] = None, stage1: str 
 
 # %% ../nbs/14a_omni.ipynb #090b8066
 def speech_rows(rows: Sequence[dict], seed: int, n_eval: int) -> list:
-    "The held-out rows whose replies are spoken and judged: a seeded sample of `n_eval` (the same rows for every system)."
+    "The rows whose replies are spoken and judged, the same for every system: a seeded `n_eval` of the held-out queries (voice, sentence or both held out; both sentence kinds). A held-out query's reply often repeats a training reply's text."
     test = [i for i, r in enumerate(rows) if r['split'] != 'train']
     return sorted(random.Random(seed).sample(test, min(n_eval, len(test))))
 
@@ -285,7 +288,8 @@ def speech_metrics(heard: dict, want: Sequence[str], hyps: dict, texts: dict, ge
     m = {'n_eval': len(want)}
     for k, labels in heard.items():
         m[f'{k}_emotion_acc'] = round(sum(l == t for l, t in zip(labels, want)) / max(len(want), 1), 4)
-        if k in hyps: m[f'{k}_wer'] = round(wer(list(texts[k])[:len(hyps[k])], list(hyps[k])), 4)   # the clips transcribed
+        ps = [(t, h) for t, h in zip(texts[k], hyps[k]) if normalize_text(t)] if k in hyps else []   # the clips transcribed;
+        if ps: m[f'{k}_wer'] = round(wer([t for t, _ in ps], [h for _, h in ps]), 4)   # a reply of '…' alone has no words to score
     if gen:
         m['reply_emotion_label_acc'] = round(sum(g['reply_emotion'] == t for g, t in zip(gen, want)) / len(want), 4)
         timed = [g for g in gen if g['timings'] is not None]             # the replies streamed on the clock
@@ -300,7 +304,7 @@ def speech_metrics(heard: dict, want: Sequence[str], hyps: dict, texts: dict, ge
 def speech_figures(cfg: OmniConfig, settings: Optional[Settings] = None, n_eval: int = 96, omni=None,
                    streaming: bool = True, n_follow: int = 24, sets: Sequence[str] = SPEECH_SETS, keep: bool = False,
                    wer_sets: Sequence[str] = WER_SETS, n_wer: Optional[int] = None):
-    "Emotion accuracy (kit's emotion encoder) and pocketsphinx WER (on the first `n_wer` clips; all when None) of generated reply speech on held-out dialogues."
+    "Emotion accuracy (kit's emotion encoder) and pocketsphinx WER (on the first `n_wer` clips; all when None) of generated reply speech on `speech_rows`' held-out queries; `generated_emotion_acc_new_text`: that accuracy on the `n_new_text` replies whose text training never spoke."
     s = settings or get_settings(preset=cfg.preset)
     omni = omni or load_omni(cfg, s)
     f1, f2 = stage1_features(cfg, s), stage2_features(cfg, s)
@@ -341,7 +345,7 @@ def condition_following(omni, f2: dict, idx: Sequence[int], audio_cfg, streaming
 # %% ../nbs/14a_omni.ipynb #6ce2a19f
 def chat_main(audio_path, out_path=None, as_json: bool = True, cfg: Optional[OmniConfig] = None,
               settings: Optional[Settings] = None, streaming: bool = True, overwrite: bool = False) -> dict:
-    "Answer one spoken query: write the reply wav to `out_path` (if given), print and return the JSON-able result."
+    "Answer one spoken query: write the reply wav to `out_path` (if given; when nothing was spoken, none, and `note` says so), print and return the JSON-able result."
     s = settings or (get_settings(preset=cfg.preset) if cfg else get_settings())   # the config's own runs
     cfg = cfg or get_config(s.preset)
     if out_path:                                                     # checked before anything is loaded
@@ -368,7 +372,10 @@ def chat_main(audio_path, out_path=None, as_json: bool = True, cfg: Optional[Omn
     out = {'text': r['text'], 'user_emotion': r['user_emotion'], 'reply_emotion': r['reply_emotion'],
            'audio_seconds': r['audio_seconds'], 'sample_rate': r['sample_rate'], 'n_units': len(r['units']),
            'timings': {**r['timings'], 'load_ms': load_ms}, 'rtf': r['rtf']}
-    if out_path:
+    if not len(r['audio']):                                          # the reply's first token ended it: no wav of 0 frames
+        out['note'] = (("the model wrote no reply" if not r['text'] else "no speech came out of the reply") + "; nothing was "
+                       "spoken" + (f", so nothing was written to {out_path}" if out_path else '') + ": try another recording of the query")
+    elif out_path:
         try: out['out_path'] = str(save_wav(out_path, r['audio'], r['sample_rate'], replace=overwrite))
         except FileExistsError:                                        # made by something else while the models answered
             raise ConfigError(f"--out {out_path} appeared while the reply was made: it was left as it is and the reply "
@@ -377,6 +384,7 @@ def chat_main(audio_path, out_path=None, as_json: bool = True, cfg: Optional[Omn
             raise ConfigError(f"--out {out_path}: the reply could not be written ({e.strerror or type(e).__name__}); nothing "
                               "was left there: choose another folder for it") from None
     if as_json: print(json.dumps(out))
+    elif 'note' in out: print(f"you sounded {out['user_emotion']}; note: {out['note']}")
     else:
         print(f"you sounded {out['user_emotion']}; reply ({out['reply_emotion']}): {out['text']}")
         print(f"first audio after {out['timings']['first_audio_ms']} ms" + (f"; speech written to {out_path}" if out_path else ''))

@@ -4,19 +4,21 @@
 
 # %% ../nbs/15_report.ipynb #45a0bb63
 from __future__ import annotations
-import json, math
+import json, math, re
 from pathlib import Path
 from typing import Optional, Sequence
 
 import numpy as np
 
 from .config import EMOTIONS, Settings, get_settings
+from .audio import CONDITIONS
 from .train import _atomic, save_json, save_text
 from .metrics import (accuracy, bleu, cer, confusion_matrix, empathy_proxy, normalize_text, rouge_l, wer)
 
 # %% auto #0
-__all__ = ['SYSTEMS', 'BENCH_COLUMNS', 'METRIC_NOTES', 'QUALITY', 'score', 'report_folder', 'benchmark_table', 'figures',
-           'metric_note', 'report_markdown', 'write_report', 'quality_check', 'assert_guard', 'guard_from_seeds']
+__all__ = ['SYSTEMS', 'BENCH_COLUMNS', 'EVAL_SETS', 'SPEECH_SET', 'METRIC_NOTES', 'QUALITY', 'score', 'report_folder',
+           'benchmark_table', 'figures', 'metric_note', 'report_markdown', 'report_files', 'write_report',
+           'quality_check', 'assert_guard', 'guard_from_seeds']
 
 # %% ../nbs/15_report.ipynb #e66c34f2
 SYSTEMS = {  # key → (suffix in report.json, label)
@@ -101,6 +103,16 @@ def score(records: Sequence[dict], extra: Optional[dict] = None, speech: Optiona
 BENCH_COLUMNS = (('reply_emotion_acc_tone', 'reply emotion'), ('style_acc_tone', 'style'),
                  ('speech_emotion_acc', 'speech emotion'), ('dnsmos_ovrl', 'DNSMOS'))
 
+EVAL_SETS = {  # report.json's `eval_set` → (short, long): the held-out dialogues the text side was scored on
+    'test_both': ("test_both: held-out voice and held-out sentence, a sample of that cross",
+                  "the dialogues whose voice and sentence were both held out (`test_both`): a sample of held-out voices × "
+                  "held-out sentences × emotions, not the full cross (each dialogue drew its voice at random)"),
+    'heldout': ("every held-out split: this data has no test_both",
+                "every held-out dialogue (voice, sentence or both held out): this data has no dialogue whose voice and "
+                "sentence were both held out (`test_both`)")}
+SPEECH_SET = ("a seeded {n} of the held-out queries (voice, sentence or both held out; both sentence kinds; many replies "
+              "repeat training's texts)")   # `omni.speech_rows`: what every system speaks
+
 def report_folder(settings: Optional[Settings] = None) -> Path:
     "Where the report of the settings' run goes: `run_path/report`."
     return Path((settings or get_settings()).run_path) / 'report'
@@ -115,9 +127,9 @@ def benchmark_table(report: Optional[dict] = None, preset: Optional[str] = None,
     fmt = lambda k, v: '—' if v is None else (f"{v:.2f}" if k.startswith('dnsmos') else f"{100 * v:.1f} %")
     w = max(len(l) for _, l in SYSTEMS.values())
     head = f"{'system':<{w}}" + ''.join(f" | {l:>14}" for _, l in BENCH_COLUMNS)
+    es, n_sp = EVAL_SETS.get(report.get('eval_set'), ('',))[0], report.get('n_speech_items', '?')
     lines = [f"Same words, different feelings: reply emotion and style on {report.get('n_items_tone', '?')} held-out tone-dependent "
-             f"utterances (held-out sentences × 6 emotions × held-out voices), speech on {report.get('n_speech_items', '?')} "
-             f"held-out replies; preset {report.get('preset', '?')}", head, '-' * len(head)]
+             f"dialogues{f' ({es})' if es else ''}, speech on {SPEECH_SET.format(n=n_sp)}; preset {report.get('preset', '?')}", head, '-' * len(head)]
     for key, (suffix, label) in SYSTEMS.items():
         lines.append(f"{label:<{w}}" + ''.join(f" | {fmt(k, report.get(k + suffix)):>14}" for k, _ in BENCH_COLUMNS))
     ref = report.get('speech_emotion_acc_reference'), report.get('dnsmos_ovrl_reference')
@@ -128,7 +140,7 @@ def benchmark_table(report: Optional[dict] = None, preset: Optional[str] = None,
     lines.append("reply emotion, style: tone-dependent sentences; chance for reply emotion ≈ 33 % (neutral and sad each "
                  "answer two of the six user emotions); timing alone: a probe on speaking rate and pauses, which any 50 Hz "
                  f"stream shows (all held-out tone-dependent queries); speech emotion: every system "
-                 f"speaking the same {report.get('n_speech_items', '?')} held-out replies, the ones stage 2's speech "
+                 f"speaking the same {n_sp} replies (both sentence kinds), the ones stage 2's speech "
                  f"figures are measured on (speech_figures.json); DNSMOS (1–5): the first "
                  f"{report.get('n_dnsmos_items', '`n_dnsmos`')} of them.")
     return '\n'.join(lines)
@@ -139,7 +151,7 @@ def figures(flat: dict, details: dict) -> dict:
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
     figs = {}
-    f = make_subplots(1, 2, column_widths=[0.75, 0.25], subplot_titles=('accuracy (text: tone-dependent sentences; speech: held-out replies)', 'DNSMOS (1–5)'))
+    f = make_subplots(1, 2, column_widths=[0.75, 0.25], subplot_titles=('accuracy (text: tone-dependent sentences; speech: the spoken replies, both kinds)', 'DNSMOS (1–5)'))
     for i, (key, (suffix, label)) in enumerate(SYSTEMS.items()):
         color = ('#8c8c8c', '#e0a458', '#2a9d8f', '#6c8ebf')[i]
         ys = [flat.get(k + suffix) for k, _ in BENCH_COLUMNS[:3]]
@@ -225,8 +237,20 @@ METRIC_NOTES = {
     'cross_engine_stage1_style': "… its reply style on every Piper dialogue",
     'cross_engine_stage1_own_reply_emotion': "… its reply emotion on espeak's held-out dialogues",
     'cross_engine_stage1_own_style': "… its reply style on espeak's held-out dialogues",
-    'n_items': "held-out utterances (held-out voice and sentence)", 'n_items_tone': "of which tone-dependent",
+    'n_items': "held-out dialogues the text side was scored on (`eval_set` says which)", 'n_items_tone': "of which tone-dependent",
+    'eval_set': "which held-out dialogues the text side was scored on: test_both (held-out voice and sentence, a sample of that cross), or heldout (every held-out split, where the data has no test_both)",
     'n_speech': "utterances whose reply speech was generated and judged",
+    'n_speech_items': "replies every system spoke and was judged on: a seeded sample of the held-out queries (`omni.speech_rows`: voice, sentence or both held out; both sentence kinds; many replies repeat training's texts)",
+    'n_dnsmos_items': "the first of those replies, the ones DNSMOS rated (`n_dnsmos`: the slow judge)",
+    'generated_emotion_acc_new_text': "speech_emotion_acc again, on the spoken replies whose text no training reply has",
+    'n_new_text': "spoken replies whose text no training reply has (the rest repeat a training reply's text)",
+    'n_timing_probe': "held-out tone-dependent queries the timing probe was scored on",
+    'timing_only_reply_emotion_acc_tone': "a probe on speaking rate and pauses alone (3 numbers, a small MLP trained on the training split): reply emotion on every held-out tone-dependent query, what any 50 Hz stream shows",
+    'timing_only_user_emotion_acc_tone': "… the user's emotion (six classes) on those queries",
+    'prosodic_baseline_acc_heldout_voice': "12 prosodic features + a linear probe (trained on the training split): the user's emotion on the held-out voices' queries",
+    'preset': "the preset the run was trained and scored with",
+    'run_stamp': "what the report was computed from (the hashes and checksums of the runs read, the evaluation's sizes): while it matches, `eol eval` reuses the report",
+    'empathy_judge_status': "the LLM empathy judge: off, on (its model and address), or failed (why)",
     'reply_emotion_acc': "reply emotion = the one the user's feeling calls for (emotion head + nearest centroid; cascade: the emotion its text's style implies)",
     'style_acc': "reply text classified into the style the user's feeling calls for",
     'bleu': "reply text vs the reference reply (corpus BLEU-4)", 'rouge_l': "reply text vs the reference reply (ROUGE-L F1)",
@@ -252,9 +276,26 @@ METRIC_NOTES = {
 _SUFFIX_NOTES = (('_tone', 'on the tone-dependent utterances only'),
                  *((suffix, f"system {label.split(':')[0]}") for suffix, label in SYSTEMS.values() if suffix))
 
+def _condition(name: str) -> str:
+    "How one of `audio.CONDITIONS` (or `clean`) changed the queries, in words; '' for no condition."
+    if name == 'clean': return "as recorded (the baseline of the conditions)"
+    if name not in CONDITIONS: return ''
+    kind, _, level = name.partition('_')
+    return {'noise': f"under pink noise at {level[:-2]} dB SNR", 'room': f"in a room (reverberation time {level[:-1]} s)",
+            'phone': "through a phone line (300–3400 Hz, 8-bit μ-law)", 'louder': f"{level[:-2]} dB louder, clipped at full scale",
+            'softer': f"{level[:-2]} dB softer"}.get(kind, name.replace('_', ' '))
+
+_CONDITION_NOTES = (  # key pattern → its note, {c}: the condition in words
+    (r'input_emotion_acc_(.+)', "the emotion encoder on every other held-out-voice query, {c}"),
+    (r'asr_cer_(.+)', "the kit's ASR on up to 100 held-out-voice queries, {c}: CER"),
+    (r'stage1_(.+)_tone_reply_emotion_acc', "stage 1's reply emotion on up to 100 held-out voices' tone-dependent dialogues, {c}"),
+    (r'stage1_(.+)_tone_style_match', "stage 1's reply style on up to 100 held-out voices' tone-dependent dialogues, {c}"))
+
 def metric_note(key: str) -> str:
-    "What report.json's `key` means: its own note, or its base metric's with what each suffix (`_tone`, a system's) narrows it to."
+    "What report.json's `key` means: its own note, a microphone condition's, or its base metric's with what each suffix (`_tone`, a system's) narrows it to."
     if key in METRIC_NOTES: return METRIC_NOTES[key]
+    for pattern, note in _CONDITION_NOTES:
+        if (m := re.fullmatch(pattern, key)) and (c := _condition(m[1])): return note.format(c=c)
     base, said = key, []
     for suffix, what in _SUFFIX_NOTES:
         if suffix in base: base, said = base.replace(suffix, ''), said + [what]
@@ -265,9 +306,13 @@ def _fmt(v): return '—' if v is None else (f"{v:.3f}".rstrip('0').rstrip('.') 
 
 def report_markdown(flat: dict, details: dict, figure_files: Sequence[str] = ()) -> str:
     "report.md: the benchmark table, every metric with its meaning, examples, figure links."
+    es = EVAL_SETS.get(flat.get('eval_set'), (None, 'held-out dialogues (which ones was not recorded)'))[1]
+    sp = '' if 'n_speech_items' not in flat else f" Speech: {SPEECH_SET.format(n=flat['n_speech_items'])}" + (
+        f"; on the {flat['n_new_text']} whose text training never spoke, the generated speech's emotion is heard right "
+        f"{100 * flat['generated_emotion_acc_new_text']:.1f} % of the time" if 'generated_emotion_acc_new_text' in flat else '') + "."
     out = [f"# Emotion Omni lite: evaluation report ({flat.get('preset', '?')})", '',
-           f"Held-out voices and held-out sentences: {flat.get('n_items')} utterances, {flat.get('n_items_tone')} of them "
-           "tone-dependent. The benchmark shows percentages; the metric table, fractions.", '', '## Same words, different feelings', '',
+           f"Text side: {flat.get('n_items')} dialogues, {flat.get('n_items_tone')} of them tone-dependent: {es}.{sp} "
+           "The benchmark shows percentages; the metric table, fractions.", '', '## Same words, different feelings', '',
            '```', benchmark_table(flat), '```', '']
     judge = str(flat.get('empathy_judge_status', 'off'))
     out += ['## Empathy', '', (f"LLM judge ({judge}): {flat.get('empathy_judge')}" if 'empathy_judge' in flat else
@@ -336,9 +381,16 @@ def report_markdown(flat: dict, details: dict, figure_files: Sequence[str] = ())
     if figure_files: out += ['', '## Figures', ''] + [f"- [{Path(f).stem}]({f})" for f in figure_files]
     return '\n'.join(out) + '\n'
 
+def report_files(folder) -> list:
+    "The files `folder`'s report.md links (its figures, and plotly.min.js beside HTML ones); [] without a readable report.md."
+    try: files = re.findall(r'\]\((figures/[\w-]+\.(?:html|png))\)', (Path(folder) / 'report.md').read_text())
+    except (OSError, ValueError): return []
+    return files + ['figures/plotly.min.js'] * any(f.endswith('.html') for f in files)
+
 def write_report(flat: dict, details: dict, folder) -> Path:
-    "Write report.json, details.json, report.md and figures/ (HTML, plus PNG when kaleido works) into `folder`."
+    "Write report.json, details.json, report.md and figures/ (HTML, plus PNG when kaleido works) into `folder`; the figures the last report drew and this one does not are removed."
     folder = Path(folder); (folder / 'figures').mkdir(parents=True, exist_ok=True)
+    drawn = report_files(folder)                                      # the last report's figures
     flat = {k: None if isinstance(v, float) and not math.isfinite(v) else v for k, v in flat.items()}   # NaN is not JSON: '—'
     files = []
     from plotly.offline import get_plotlyjs                           # the pages' script, beside them: plotly writes it only
@@ -354,6 +406,7 @@ def write_report(flat: dict, details: dict, folder) -> Path:
     save_json(details, folder / 'details.json')                        # each file whole (a temporary name, renamed) …
     save_text(report_markdown(flat, details, files), folder / 'report.md')
     save_json(flat, folder / 'report.json')                             # … and report.json last: it says the rest is there
+    for f in set(drawn) - set(report_files(folder)): (folder / f).unlink(missing_ok=True)   # not drawn now: no stale page
     return folder
 
 # %% ../nbs/15_report.ipynb #6a473434
@@ -377,9 +430,9 @@ QUALITY = {
     'benchmark: Omni − semantic only, reply emotion': ('>=', 0.15, -0.04),
     'prosodic baseline (12 features + linear), held-out voices': None,
     'generated speech emotion, 96 replies': ('>=', 0.80, 0.36),
-    'follows the AdaLN vector': ('>=', 0.60, 0.29),
+    'follows the AdaLN vector': ('>=', 0.60, 0.26),
     'follows the vector without AdaLN': ('<=', 0.40, 0.40),
-    'follows: with AdaLN − without': ('>=', 0.30, 0.05),
+    'follows: with AdaLN − without': ('>=', 0.30, 0.02),
     'emotion encoder, pink noise at 10 dB SNR': None,
     'emotion encoder, a room (rt60 0.6 s)': None,
     'ASR CER, held-out voices, pink noise at 10 dB SNR': None,

@@ -122,7 +122,7 @@ class ASRStandIn(nn.Module):
         self.whisper = WhisperForConditionalGeneration(whisper_config(cfg, tok))
         self.ctc_head = nn.Linear(cfg.semantic_encoder.d_model, tok.vocab_size) if cfg.stages.asr.ctc_weight > 0 else None  # blank = <pad>
         self.audio_cfg, self.envelope_ceps, self.fit_window = cfg.audio, cfg.semantic_encoder.envelope_ceps, cfg.semantic_encoder.fit_window
-        self.ctc_weight = cfg.stages.asr.ctc_weight
+        self.ctc_weight, self.label_smoothing = cfg.stages.asr.ctc_weight, cfg.stages.asr.label_smoothing
 
     def forward(self, batch):
         "The training loss of a batch (`asr_loss`): called through `forward`, so a multi-process wrapper (DDP) sees it."
@@ -183,6 +183,12 @@ def transcribe(asr: ASRStandIn, mels: Sequence[torch.Tensor], batch_size: int = 
                max_chars: int = MAX_TRANSCRIPT_CHARS - 1, beam: int = 4, ctc_weight: Optional[float] = None) -> list:
     "Transcripts of log-mels [n_mels, T]: a beam search over the decoder's and the CTC head's joint score (`ctc_weight`: the trained one)."
     tok, model, front = CharTokenizer(), asr.eval().whisper, asr.semantic_encoder()
+    if ctc_weight and asr.ctc_head is None:
+        raise ValueError(f"ctc_weight={ctc_weight}: this model has no CTC head (it trained with stages.asr.ctc_weight=0), so "
+                         "only its decoder can score: pass ctc_weight=0 or None")
+    if max_chars >= MAX_TRANSCRIPT_CHARS:
+        raise ValueError(f"max_chars={max_chars}: the decoder has {MAX_TRANSCRIPT_CHARS} positions, so a transcript holds "
+                         f"at most {MAX_TRANSCRIPT_CHARS - 1} characters: pass at most that")
     lam = (asr.ctc_weight if ctc_weight is None else ctc_weight) if asr.ctc_head is not None else 0.0
     if not 0 <= lam <= 1: raise ValueError(f"ctc_weight={lam}: use a weight between 0 (the decoder alone) and 1 (the CTC head alone)")
     if beam < 1: raise ValueError(f"beam={beam}: keep at least 1 candidate per utterance")
@@ -242,7 +248,10 @@ def _asr_collate(batch, n_frames, envelope_ceps: int = 0, fit: bool = False):
 def asr_loss(asr: ASRStandIn, b, ctc_weight: float = 0.0):
     "Cross-entropy of the character decoder, mixed with a CTC loss on the encoder when the model has a CTC head."
     enc = whisper_encode(asr.whisper.model.encoder, b['x'])                   # [B, P, d]
-    ce = asr.whisper(encoder_outputs=(enc,), labels=b['labels']).loss
+    if asr.label_smoothing and asr.training:                                 # the decoder's targets spread a little
+        logits = asr.whisper(encoder_outputs=(enc,), labels=b['labels']).logits   # [B, L, V]
+        ce = F.cross_entropy(logits.transpose(1, 2), b['labels'], ignore_index=-100, label_smoothing=asr.label_smoothing)
+    else: ce = asr.whisper(encoder_outputs=(enc,), labels=b['labels']).loss
     if asr.ctc_head is None: return ce
     logp = asr.ctc_head(enc).log_softmax(-1).transpose(0, 1)                  # [P, B, V]
     tgt = b['labels'].clamp(min=0)
@@ -343,6 +352,18 @@ def asr_job(cfg: OmniConfig, settings: Settings) -> StageJob:
 # %% ../nbs/06_semantic_encoder.ipynb #f70f0cb0
 def load_pretrained_semantic_encoder(name_or_path: str, dtype=torch.float32) -> WhisperEncoder:
     "The encoder of a Whisper checkpoint (a local folder, or a hub name already in the local cache), in `dtype` ('auto': the checkpoint's)."
+    from transformers import AutoConfig
+    try: conf = AutoConfig.from_pretrained(name_or_path)
+    except checkpoint_faults() as e:                        # missing, not cached, or a damaged config: named, with the fix
+        raise checkpoint_load_error('semantic_encoder.pretrained', name_or_path, e) from None
+    except ValueError as e:                                 # transformers: a config of no model type it knows
+        first = (str(e).strip().splitlines() or [''])[0].split('. ')[0][:160]
+        raise ConfigError(f"semantic_encoder.pretrained: {name_or_path} is not a checkpoint transformers can read ({first}): "
+                          "point it at a Whisper checkpoint, e.g. openai/whisper-large-v3") from None
+    if conf.model_type != 'whisper':                        # e.g. an emotion encoder's or a language model's folder
+        raise ConfigError(f"semantic_encoder.pretrained: {name_or_path} is a {conf.model_type!r} checkpoint, not a Whisper one: "
+                          "point it at a Whisper checkpoint (e.g. openai/whisper-large-v3), or leave it empty for the kit's "
+                          "own encoder, trained as speech recognition (stage asr)")
     try: model, info = WhisperModel.from_pretrained(name_or_path, dtype=dtype, output_loading_info=True, ignore_mismatched_sizes=True)
     except checkpoint_faults() as e:                        # missing, not cached, or damaged weights: named, with the fix
         raise checkpoint_load_error('semantic_encoder.pretrained', name_or_path, e) from None

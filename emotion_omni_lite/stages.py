@@ -133,7 +133,7 @@ RUNTIME_ONLY = {'data': ('workers',), 'decoder': ('temperature', 'top_k'), 'llm'
 HASHED_ONCE_SET = {'units': {'manifest': None}, 'vocoder': {'pretrained': None, 'frame_hidden': 0},
                    'data': {'n_piper_voices': 0, 'n_test_piper_voices': 0}, 'emotion_encoder': {'train_engine': '', 'speaker_reference': ''},
                    'train': {'mixed_precision': 'no', 'aug_copies': 0, 'length_groups': 1, 'reading_sentences': 0,
-                             'piper_readings': 0}}
+                             'piper_readings': 0, 'label_smoothing': 0.0}}
 
 # %% ../nbs/01a_stages.ipynb #d746b29c
 def stage_config(name: str, cfg: OmniConfig) -> OmniConfig:

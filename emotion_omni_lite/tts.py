@@ -18,9 +18,10 @@ from .config import ConfigError
 # %% auto #0
 __all__ = ['ESPEAK_LIMITS', 'EMOTION_PROSODY', 'QUERY_VOICES', 'RATE', 'VOLUME', 'PITCH', 'RANGE', 'WORDGAP', 'TTS_ENGINES',
            'PIPER_VOICES', 'PIPER_RATE', 'SEMITONES_PER_PITCH', 'LEVEL_DB', 'WORLD_FRAME_MS', 'F0_MAX', 'Prosody',
-           'espeak_clamps', 'shared_variants', 'query_voices', 'TTSEngine', 'EspeakTTS', 'register_tts', 'engine_of',
-           'get_tts', 'trim_silence', 'apply_tilt', 'seed_espeak', 'private_espeak_copy', 'fresh_espeak', 'speak',
-           'piper_voices', 'world_analyse', 'world_retime', 'world_render', 'world_prosody', 'PiperWorldTTS']
+           'espeak_clamps', 'emotion_preset', 'shared_variants', 'query_voices', 'TTSEngine', 'EspeakTTS',
+           'register_tts', 'engine_of', 'get_tts', 'trim_silence', 'apply_tilt', 'seed_espeak', 'private_espeak_copy',
+           'fresh_espeak', 'speak', 'piper_voices', 'world_analyse', 'world_retime', 'world_render', 'world_prosody',
+           'PiperWorldTTS']
 
 # %% ../nbs/03_tts.ipynb #e66c34f2
 @dataclass(frozen=True)
@@ -53,6 +54,11 @@ EMOTION_PROSODY = {
     'surprised': Prosody(rate=150, pitch=95, range=100, volume=130, wordgap=3, tilt=0.0),
     'fearful':   Prosody(rate=250, pitch=82, range=15,  volume=70,  wordgap=0, tilt=0.0),
 }
+
+def emotion_preset(emotion: str) -> Prosody:
+    "The prosody preset of `emotion`, one of `EMOTION_PROSODY` (the six `EMOTIONS`)."
+    if emotion not in EMOTION_PROSODY: raise ValueError(f"unknown emotion {emotion!r}: use one of {', '.join(EMOTION_PROSODY)}")
+    return EMOTION_PROSODY[emotion]
 
 # %% ../nbs/03_tts.ipynb #c3a5fda5
 QUERY_VOICES = ('en-us+m1', 'en-us+f2', 'en-gb-scotland+m4', 'en+f3', 'en-029+m2', 'en-us-nyc+f4',
@@ -131,7 +137,7 @@ class EspeakTTS(TTSEngine):
         "Samples [T] at 22.05 kHz for `text` in `voice` with `prosody` (default: the emotion's preset)."
         if engine_of(voice) != 'espeak': raise ValueError(f"{voice!r} is not an espeak-ng voice: speak it with get_tts({engine_of(voice)!r})")
         if self.lib is None: raise RuntimeError("this private espeak copy was closed: speak inside `with fresh_espeak() as engine:`, or take a new one")
-        p = prosody or EMOTION_PROSODY[emotion]
+        p = prosody or emotion_preset(emotion)
         with _LOCK:
             chunks = self.state['chunks']; chunks.clear()
             if self.lib.espeak_SetVoiceByName(voice.encode()) != 0:
@@ -197,13 +203,22 @@ samples depend on everything the library spoke before (the same call twice on on
 same calls in the same order give the same samples."
     with tempfile.TemporaryDirectory() as tmp: return EspeakTTS(private_espeak_copy(tmp), private=True)   # loaded: the file may go
 
+_SPEAKERS = {}   # engine name → the Piper engine `speak` uses when given none: its readings serve the next calls
+
+def _default_engine(name: str) -> TTSEngine:
+    "The engine `speak` speaks with when none is given: a new one each call, but one Piper engine, which keeps its readings."
+    if name != 'piper' or TTS_ENGINES.get(name) is not PiperWorldTTS: return get_tts(name)
+    return _SPEAKERS.get(name) or _SPEAKERS.setdefault(name, get_tts(name))
+
 def speak(text: str, voice: str, emotion: str, rng: Optional[np.random.Generator] = None, jitter: float = 0.0,
           engine: Optional[TTSEngine] = None, sr: int = SAMPLE_RATE, max_seconds: Optional[float] = None,
           seed: Optional[int] = None) -> torch.Tensor:
-    "`text` spoken by `voice` in `emotion` (preset ± `jitter`) as float32 [T] at `sr`, at most `max_seconds` long (`seed` with an `engine` from `fresh_espeak`, called in a fixed order: repeatable)."
+    "`text` spoken by `voice` in `emotion` (preset ± `jitter`, drawn from `rng`) as float32 [T] at `sr`, at most `max_seconds` long (`seed` with an `engine` from `fresh_espeak`, called in a fixed order: repeatable)."
+    p = emotion_preset(emotion)
+    if jitter > 0 and rng is None:                                       # no jitter would be drawn, and nothing would say so
+        raise ValueError(f"speak: jitter={jitter} needs rng, the generator it is drawn from: pass rng=np.random.default_rng(seed), or jitter=0")
     if seed is not None: seed_espeak(seed)
-    engine = engine or get_tts(engine_of(voice))
-    p = EMOTION_PROSODY[emotion]
+    engine = engine or _default_engine(engine_of(voice))
     if rng is not None and jitter > 0: p = p.jitter(rng, jitter)
     for _ in range(4):
         w, esr = engine.synthesize(text, voice, emotion, p)
@@ -318,7 +333,7 @@ class PiperWorldTTS(TTSEngine):
     def synthesize(self, text: str, voice: str = 'piper:joe+p0', emotion: str = 'neutral', prosody: Optional[Prosody] = None) -> tuple:
         "Samples [T] at 16 kHz for `text` by pseudo-speaker `voice` with `prosody` (default: the emotion's preset)."
         if voice not in PIPER_VOICES: raise ValueError(f"the Piper engine has no voice {voice!r}: use one of {', '.join(PIPER_VOICES)}")
-        p = prosody or EMOTION_PROSODY[emotion]
+        p = prosody or emotion_preset(emotion)
         formant, register = PIPER_VOICES[voice]
         r = self.reading(text, p.wordgap)
         if r is None: return np.zeros(SAMPLE_RATE // 100, np.float32), SAMPLE_RATE   # nothing to pronounce ('...'): 10 ms of

@@ -172,7 +172,8 @@ def cosyvoice2_token2wav(model_dir, prompt_wav, prompt_text: str = '', device: O
     try: from cosyvoice.cli.cosyvoice import CosyVoice2
     except ImportError:
         raise ConfigError("vocoder.kind='cosyvoice2' needs CosyVoice, which this kit does not install: install it from its "
-                          "repository (github.com/FunAudioLLM/CosyVoice) into this environment, or set vocoder.kind='griffin_lim'") from None
+                          "repository (github.com/FunAudioLLM/CosyVoice) into this environment, or set "
+                          "vocoder.kind='griffin_lim' and vocoder.sample_rate=16000") from None
     import uuid
     try: cv = CosyVoice2(str(Path(model_dir).expanduser()), load_jit=False, load_trt=False)
     except checkpoint_faults() as e:                     # a file missing or damaged in the folder
@@ -204,7 +205,7 @@ def _cosyvoice2_vocoder(cfg, settings=None) -> TokenToWave:
     if not cfg.vocoder.pretrained:
         raise ConfigError("vocoder.pretrained is not set: point it to a local CosyVoice2 checkpoint folder (e.g. "
                           "CosyVoice2-0.5B), or use vocoder.kind='griffin_lim' (a vocoder the kit trains) with "
-                          "stages.vocoder.steps above 0 (lite: 300)")
+                          "vocoder.sample_rate=16000 and stages.vocoder.steps above 0 (lite: 300)")
     s = settings or get_settings(preset=cfg.preset)
     row = next(r for r in load_dialogues(cfg, s) if r['split'] == 'train')
     fn, sr, schedule = cosyvoice2_token2wav(cfg.vocoder.pretrained, str(audio_path(row, s, 'reply')), row['reply_text'], run_device(s))
@@ -225,7 +226,7 @@ def build_vocoder(cfg: OmniConfig, settings=None, trained: bool = True) -> Vocod
     if cfg.vocoder.kind not in VOCODERS:
         raise ConfigError(f"vocoder.kind={cfg.vocoder.kind!r} is not registered: add a factory to "
                           f"emotion_omni_lite.vocoder.VOCODERS (kind → factory(cfg, settings) → Vocoder) "
-                          f"or use vocoder.kind='griffin_lim'")
+                          f"or use vocoder.kind='griffin_lim' (with vocoder.sample_rate=16000)")
     return VOCODERS[cfg.vocoder.kind](cfg, settings)
 
 # %% ../nbs/13_vocoder.ipynb #d6fa045f

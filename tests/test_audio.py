@@ -156,3 +156,112 @@ def test_a_pitch_shift_is_recorded_as_made():
         y = shift_pitch(0.3 * torch.sin(2 * torch.pi * 200 * t), st)
         peak = float(torch.fft.rfft(y * torch.hann_window(len(y))).abs().argmax()) * 16000 / len(y)
         assert len(y) == len(t) and abs(peak - 200 * 2 ** (pitch_step(st) / 12)) < 1.0
+
+
+def test_save_wav_writes_one_channel_and_refuses_before_making_folders(tmp_path):
+    "[1, T] and [T, 1] are one channel; stereo, NaN and a folder as the path are refused before any folder is made."
+    import os
+    from emotion_omni_lite.audio import load_audio
+    w = torch.from_numpy(TONE)
+    save_wav(tmp_path / 'flat.wav', w)
+    for name, x in (('row.wav', w[None]), ('column.wav', w[:, None])):
+        assert save_wav(tmp_path / name, x).read_bytes() == (tmp_path / 'flat.wav').read_bytes()
+    for x in (torch.stack([w, w]), torch.stack([w, w], 1)):               # stereo: once a mono file twice as long
+        with pytest.raises(ValueError, match=r"shape \[(2, 16000|16000, 2)\], more than one channel: nothing was written.*wave\.mean\(0\)"):
+            save_wav(tmp_path / 'new' / 'deeper' / 's.wav', x)
+    with pytest.raises(ValueError, match='NaN or Inf'): save_wav(tmp_path / 'new' / 'n.wav', torch.tensor([0.1, float('nan')]))
+    assert not (tmp_path / 'new').exists()                                # a refused write leaves no folder behind
+    (tmp_path / 'taken').mkdir()
+    with pytest.raises(IsADirectoryError, match=r"taken: is a folder: nothing was written; give a file's path, e\.g\. .*taken/clip\.wav"):
+        save_wav(tmp_path / 'taken', w)
+    assert sorted(os.listdir(tmp_path)) == ['column.wav', 'flat.wav', 'row.wav', 'taken'] and not os.listdir(tmp_path / 'taken')
+    assert len(load_audio(tmp_path / 'row.wav')) == SR
+
+
+def test_as_mels_tells_a_log_mel_from_a_batch_of_waves():
+    "A lone [n_mels, X] tensor: a log-mel when X is shorter than any speech wave, else refused; lists say which they hold."
+    from emotion_omni_lite.audio import as_mels
+    cfg = AudioConfig(n_mels=80)
+    mel = log_mel(torch.from_numpy(TONE), cfg)                          # [80, 100]: a real log-mel
+    for given in (mel, [mel], mel[None]): assert torch.equal(as_mels(given, cfg)[0], mel) and len(as_mels(given, cfg)) == 1
+    waves = torch.from_numpy(TONE)[None].repeat(80, 1) * torch.linspace(0.1, 1, 80)[:, None]   # 80 waves of one second
+    with pytest.raises(AudioError, match=r"a \[80, 16000\] tensor is one log-mel of 160\.0 s or 80 waves of 1\.00 s.*as a list"):
+        as_mels(waves, cfg)                                               # once read as one 160 s log-mel
+    got = as_mels(list(waves), cfg)
+    assert len(got) == 80 and got[5].shape == (80, 100) and torch.equal(got[5], log_mel(waves[5], cfg))
+    assert len(as_mels(waves[:79], cfg)) == 79                           # any other count of waves: a batch, as before
+
+
+def test_analyses_and_effects_take_one_channel():
+    "Two channels are refused by name (once joined end to end, or a bare broadcast error); one channel in any layout is [T]."
+    from emotion_omni_lite.audio import add_noise, augment, change_rate, shift_pitch
+    w = torch.from_numpy(TONE)
+    for f, name in ((pitch_contour, 'pitch_contour'), (energy_contour, 'energy_contour'), (lambda x: add_noise(x, 10), 'add_noise'),
+                    (lambda x: augment(x, 0), 'augment'), (lambda x: shift_pitch(x, 1.0), 'shift_pitch'), (lambda x: change_rate(x, 1.1), 'change_rate')):
+        with pytest.raises(AudioError, match=rf"shape \[2, 16000\], more than one channel: {name} takes one \[samples\] — pass one channel"):
+            f(torch.stack([w, w]))
+    for f in (pitch_contour, energy_contour, lambda x: add_noise(x, 10, 'pink', 3), lambda x: augment(x, 4)[0], lambda x: shift_pitch(x, 1.0)):
+        assert torch.equal(f(w[None]), f(w)) and torch.equal(f(w[:, None]), f(w))
+
+
+def test_clips_too_short_for_a_window_name_the_minimum():
+    "log_mel, shift_pitch and change_rate need a clip longer than half their window: shorter ones are named, not torch's padding error."
+    from dataclasses import replace
+    from emotion_omni_lite.audio import AUGMENT, augment, change_rate, shift_pitch
+    x = torch.from_numpy(TONE)
+    for n in (0, 200):
+        with pytest.raises(AudioError, match=rf"is {n} samples long; a log-mel needs at least 201"): log_mel(x[:n])
+    with pytest.raises(AudioError, match='is 200 samples long'): log_mel(torch.stack([x[:200], x[:200]]))
+    assert log_mel(x[:201]).shape == (128, 1)
+    with pytest.raises(AudioError, match=r"is 271 samples long; shift_pitch by 1 semitones needs at least 272"): shift_pitch(x[:271], 1.0)
+    with pytest.raises(AudioError, match=r"is 512 samples long; shift_pitch by 12 semitones needs at least 513"): shift_pitch(x[:512], 12)
+    assert len(shift_pitch(x[:272], 1.0)) == 272 and len(shift_pitch(x[:513], 12)) == 513 and len(shift_pitch(x[:129], -12)) == 129
+    with pytest.raises(AudioError, match=r"is 256 samples long; change_rate needs at least 257"): change_rate(x[:256], 1.1)
+    assert len(change_rate(x[:257], 0.5)) == 514
+    with pytest.raises(AudioError, match='needs at least'): augment(x[:200], 0, replace(AUGMENT, p_pitch=1.0))
+
+
+def test_unknown_emotions_are_named():
+    from emotion_omni_lite.tts import EspeakTTS, PiperWorldTTS
+    said = r"unknown emotion '{}': use one of neutral, happy, sad, angry, surprised, fearful"
+    for e in ('excited', 'Happy'):
+        with pytest.raises(ValueError, match=said.format(e)): speak("Hi.", 'en-us+m1', e)
+        with pytest.raises(ValueError, match=said.format(e)): EspeakTTS().synthesize("Hi.", 'en-us+m1', e)
+        with pytest.raises(ValueError, match=said.format(e)): PiperWorldTTS().synthesize("Hi.", 'piper:joe+p0', e)
+
+
+def test_load_audio_refuses_target_rates_it_cannot_resample_to():
+    "A target rate is a whole number in range whose filter is small; the kit's own rates (16, 22.05, 24 kHz) resample as before."
+    from emotion_omni_lite.audio import resample
+    for sr in (0.5, 16000.5, 4000, 400_000):
+        with pytest.raises(ValueError, match=rf"load_audio: sr={sr!r} must be a whole number of samples per second from 8000 to 192000"):
+            load_audio(TONE, sr=sr, orig_sr=SR)
+    for sr, orig in ((22051, 44100), (16001, 16000)):                    # once a filter of 972 M and 256 M entries
+        with pytest.raises(ValueError, match=rf"resampling {orig} Hz to {sr} Hz needs a filter of [\d,]+ entries .*e\.g\. 16000, 22050"):
+            load_audio(TONE, sr=sr, orig_sr=orig)
+    with pytest.raises(ValueError, match='needs a filter of'): speak("Hi.", 'en-us+m1', 'happy', sr=22051)
+    for sr in (16000, 22050, 24000, 16000.0):
+        assert len(load_audio(TONE, sr=sr)) == SR and abs(len(load_audio(TONE, sr=sr, orig_sr=22050)) - sr / 22050 * SR) <= 1
+    assert torch.equal(load_audio(TONE, orig_sr=22050), resample(torch.from_numpy(TONE), 22050, SR))
+
+
+def test_jitter_needs_its_generator_and_augment_its_seed():
+    from emotion_omni_lite.audio import augment
+    with pytest.raises(ValueError, match=r"speak: jitter=0\.1 needs rng, the generator it is drawn from"):
+        speak("Hi.", 'en-us+m1', 'happy', jitter=0.1)
+    w = torch.from_numpy(TONE)
+    for seed in (None, -1, 1.5, True, '3'):
+        with pytest.raises(ValueError, match=rf"augment: seed={seed!r} must be a whole number ≥ 0"): augment(w, seed)
+    a, b = augment(w, np.int64(3)), augment(w, 3)
+    assert torch.equal(a[0], b[0]) and a[1] == b[1]
+
+
+def test_speak_reads_a_piper_sentence_once(monkeypatch):
+    "Without an engine, speak keeps one Piper engine: a sentence's reading serves its next emotions, with the samples a new engine gives."
+    from emotion_omni_lite.tts import PiperWorldTTS
+    read, neutral = [], PiperWorldTTS.neutral
+    monkeypatch.setattr(PiperWorldTTS, 'neutral', lambda self, *a, **k: read.append(a) or neutral(self, *a, **k))
+    text = "The kettle is on, come in."
+    first, angry = speak(text, 'piper:joe+p2', 'happy'), speak(text, 'piper:joe+p2', 'angry')
+    assert len(read) == 1 and not torch.equal(first[:len(angry)], angry)   # Piper read it once, for both emotions
+    assert torch.equal(speak(text, 'piper:joe+p2', 'happy', engine=PiperWorldTTS()), first) and len(read) == 2   # read afresh: the same samples

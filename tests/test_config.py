@@ -46,6 +46,35 @@ def test_incompatible_fields_are_named():
         get_config('gigantic')
 
 
+
+def test_settings_a_part_would_not_read_are_refused():
+    "A pretrained Whisper fed the lite envelope, a trained encoder heard against neutral clips picked by their labels, a Griffin-Lim vocoder said to speak at another rate: refused when the config is built, naming the field and the fix; every preset and stage still builds."
+    from emotion_omni_lite.stages import STAGES, stage_config
+    with pytest.raises(ConfigError, match=r"semantic_encoder\.envelope_ceps: 12: a pretrained Whisper \(openai/whisper-large-v3\) "
+                                          r".*plain log-mel.*set envelope_ceps=0, or pretrained=None"):
+        get_config('full', **{'semantic_encoder.envelope_ceps': 12})
+    with pytest.raises(ConfigError, match='semantic_encoder.envelope_ceps'):          # a lite config given a pretrained Whisper
+        get_config('smoke', **{'semantic_encoder.pretrained': 'whisper', 'semantic_encoder.fit_window': False})
+    assert get_config('smoke', **{'semantic_encoder.pretrained': 'whisper', 'semantic_encoder.fit_window': False,
+                                  'semantic_encoder.envelope_ceps': 0}).semantic_encoder.envelope_ceps == 0
+    with pytest.raises(ConfigError, match=r"emotion_encoder\.speaker_reference: 'neutral': use '' .*'voice' .*or 'calm' .*"
+                                          r"held-out voices' too.*cues\.speaker_normalized"):
+        get_config('lite', **{'emotion_encoder.train_engine': 'espeak', 'emotion_encoder.speaker_reference': 'neutral'})
+    for ref in ('voice', 'calm'):
+        assert get_config('lite', **{'emotion_encoder.train_engine': 'espeak', 'emotion_encoder.speaker_reference': ref})
+    with pytest.raises(ConfigError, match=r"vocoder\.sample_rate: 24000 Hz, but a griffin_lim vocoder speaks at the audio's rate, "
+                                          r"audio\.sample_rate=16000: set vocoder\.sample_rate=16000"):
+        get_config('full', **{'vocoder.kind': 'griffin_lim'})
+    with pytest.raises(ConfigError, match='vocoder.sample_rate'):
+        get_config('lite', **{'vocoder.sample_rate': 22050})
+    assert get_config('full', **{'vocoder.kind': 'griffin_lim', 'vocoder.sample_rate': 16000}).vocoder.sample_rate == 16000
+    full, lite, smoke = (get_config(p) for p in ('full', 'lite', 'smoke'))
+    assert (full.vocoder.kind, full.vocoder.sample_rate) == ('cosyvoice2', 24000)      # CosyVoice2's own rate: left as it is
+    assert lite.vocoder.sample_rate == smoke.vocoder.sample_rate == lite.audio.sample_rate == 16000
+    assert full.semantic_encoder.envelope_ceps == 0 and lite.semantic_encoder.envelope_ceps == 12
+    for c in (full, lite, smoke):
+        for name in STAGES: stage_config(name, c)                       # every stage's own config builds
+
 def test_stage_hash_follows_what_not_how():
     # the to_dict/from_dict round trip is checked in nbs/00_config.ipynb (cell 5734cf6f)
     lite = get_config('lite')

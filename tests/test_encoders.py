@@ -41,7 +41,8 @@ def test_emotion_features_are_50hz():
 def test_full_loaders_offline(tmp_path):
     "The full-size loading code, fed tiny random checkpoints saved to local folders."
     from transformers import Wav2Vec2Config, Wav2Vec2ForSequenceClassification, WhisperModel
-    cfg = get_config('smoke', **{'semantic_encoder.fit_window': False})   # a pretrained Whisper reads its whole window
+    cfg = get_config('smoke', **{'semantic_encoder.fit_window': False,    # a pretrained Whisper reads its whole window
+                                 'semantic_encoder.envelope_ceps': 0})    # of the plain log-mel
     wm = WhisperModel(whisper_config(cfg)).eval(); wm.save_pretrained(tmp_path / 'whisper')
     conf = Wav2Vec2Config(hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64,
                           conv_dim=(16,) * 7, use_weighted_layer_sum=True, classifier_proj_size=8,
@@ -62,6 +63,106 @@ def test_full_loaders_offline(tmp_path):
     with pytest.raises(ConfigError, match='semantic_encoder.pretrained: there is no folder'):
         load_semantic_encoder(set_field(cfg, 'semantic_encoder.pretrained', str(tmp_path / 'nothing')))
 
+
+
+def _tiny_wav2vec2(folder, head: bool = True, **kw):
+    "A tiny random wav2vec2 (group-norm front end, as wav2vec2-base's), saved to `folder`: with a classification head, or none."
+    from transformers import Wav2Vec2Config, Wav2Vec2ForSequenceClassification, Wav2Vec2Model
+    torch.manual_seed(0)
+    conf = Wav2Vec2Config(hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64, conv_dim=(16,) * 7,
+                          feat_extract_norm='group', **kw)
+    (Wav2Vec2ForSequenceClassification if head else Wav2Vec2Model)(conf).eval().save_pretrained(folder)
+    return str(folder)
+
+
+def test_a_group_norm_checkpoint_hears_a_clip_the_same_in_any_batch(tmp_path):
+    "wav2vec2-base normalises its first convolution over the whole padded input: the encoder runs each length alone, so a clip beside a longer one reads as it does alone."
+    from emotion_omni_lite.emotion_encoder import load_pretrained_emotion_encoder, predict_emotions
+    enc = load_pretrained_emotion_encoder(_tiny_wav2vec2(tmp_path / 'emo', id2label={0: 'neu', 1: 'hap', 2: 'ang', 3: 'sad'},
+                                                         label2id={'neu': 0, 'hap': 1, 'ang': 2, 'sad': 3}))
+    assert enc.backbone.config.feat_extract_norm == 'group'
+    g = torch.Generator().manual_seed(1)
+    short, long, other = (torch.randn(n, generator=g) * 0.1 for n in (8000, 16000, 8000))
+    alone, batch = emotion_features(enc, [short]), emotion_features(enc, [long, short, other])
+    n = int(alone.lengths[0])
+    assert batch.lengths.tolist()[1] == n and batch.frames.shape[1] == emotion_features(enc, [long]).frames.shape[1]
+    assert torch.allclose(batch.emotion_vec[1], alone.emotion_vec[0], atol=1e-5)
+    assert torch.allclose(batch.frames[1, :n], alone.frames[0], atol=1e-5) and not batch.frames[1, n:].any()
+    assert torch.allclose(batch.logits[1], alone.logits[0], atol=1e-5)
+    assert torch.allclose(batch.emotion_vec[0], emotion_features(enc, [long]).emotion_vec[0], atol=1e-5)
+    pred, vec = predict_emotions(enc, [long, short])
+    assert torch.allclose(vec[1], alone.emotion_vec[0], atol=1e-5) and pred[1] == alone.logits[0].argmax()
+    with torch.no_grad():                                             # the padded batch itself: it would differ
+        x = torch.stack([long, torch.cat([short, torch.zeros(8000)])])
+        h = enc.backbone(x, attention_mask=torch.tensor([[1] * 16000, [1] * 8000 + [0] * 8000])).last_hidden_state
+        one = enc.backbone(short[None]).last_hidden_state
+    assert (h[1, :n] - one[0]).abs().max() > 1e-2
+
+
+def test_an_emotion_checkpoint_that_cannot_name_an_emotion(tmp_path):
+    "A head whose classes name none of the six emotions (transformers' default LABEL_0 …) is refused when it loads; a checkpoint with no head gives its vectors, and asking it for an emotion is refused, not answered 'neutral'."
+    from emotion_omni_lite.emotion_encoder import classify_emotion, load_pretrained_emotion_encoder, predict_emotions
+    with pytest.raises(ConfigError, match=r"emotion_encoder\.pretrained: the classification head of .*labels names its classes "
+                                          r"'LABEL_0', 'LABEL_1', .*'LABEL_5', none of which is one of the six emotions "
+                                          r"\(neutral, happy, sad, angry, surprised, fearful.*name its classes in the id2label"):
+        load_pretrained_emotion_encoder(_tiny_wav2vec2(tmp_path / 'labels', num_labels=6))
+    bare = load_pretrained_emotion_encoder(_tiny_wav2vec2(tmp_path / 'bare', head=False))
+    wave = torch.randn(16000) * 0.1
+    f = emotion_features(bare, [wave])                                # its frames and vector: what later stages read
+    assert f.emotion_vec.shape == (1, 32) and torch.isfinite(f.emotion_vec).all()
+    for ask in (lambda: classify_emotion(bare, wave), lambda: predict_emotions(bare, [wave]), lambda: bare.frame_logits(f)):
+        with pytest.raises(ConfigError, match=r"emotion_encoder\.pretrained: this checkpoint has no classification head.*"
+                                              r"emotion_features.*point emotion_encoder\.pretrained at one with a head"):
+            ask()
+    some = load_pretrained_emotion_encoder(_tiny_wav2vec2(tmp_path / 'some', id2label={0: 'Angry', 1: 'calm'},
+                                                          label2id={'Angry': 0, 'calm': 1}))   # one of six named: it classifies
+    assert torch.isfinite(classify_emotion(some, wave)[0, EMOTIONS.index('angry')])
+
+
+def test_the_semantic_encoder_loads_only_a_whisper_checkpoint(tmp_path):
+    "A folder of another kind (an emotion encoder's) is named before transformers tries to read it as Whisper."
+    from emotion_omni_lite.semantic_encoder import load_pretrained_semantic_encoder
+    d = _tiny_wav2vec2(tmp_path / 'w2v', head=False)
+    with pytest.raises(ConfigError, match=r"semantic_encoder\.pretrained: .*w2v is a 'wav2vec2' checkpoint, not a Whisper one: "
+                                          r"point it at a Whisper checkpoint"):
+        load_pretrained_semantic_encoder(d)
+    (tmp_path / 'odd').mkdir(); (tmp_path / 'odd' / 'config.json').write_text('{"model_type": "nothing-known"}')
+    with pytest.raises(ConfigError, match=r"semantic_encoder\.pretrained: .*odd is not a checkpoint transformers can read"):
+        load_pretrained_semantic_encoder(tmp_path / 'odd')
+
+
+def test_transcribe_refuses_what_the_model_cannot_do():
+    "A transcript longer than the decoder's positions, or a CTC weight for a model without a CTC head: refused, not an IndexError or a weight silently dropped."
+    from emotion_omni_lite.semantic_encoder import MAX_TRANSCRIPT_CHARS, build_asr_model, transcribe
+    torch.manual_seed(0)
+    cfg = get_config('smoke')
+    mel = [torch.randn(cfg.audio.n_mels, 60)]
+    plain = build_asr_model(set_field(cfg, 'stages.asr.ctc_weight', 0.0))
+    assert plain.ctc_head is None
+    with pytest.raises(ValueError, match=r"ctc_weight=0\.5: this model has no CTC head .*pass ctc_weight=0 or None"):
+        transcribe(plain, mel, ctc_weight=0.5, beam=1)
+    assert len(transcribe(plain, mel, ctc_weight=0.0, max_chars=3, beam=1)) == 1
+    for asr in (plain, build_asr_model(cfg)):
+        with pytest.raises(ValueError, match=rf"max_chars={MAX_TRANSCRIPT_CHARS}: .*at most {MAX_TRANSCRIPT_CHARS - 1} characters"):
+            transcribe(asr, mel, max_chars=MAX_TRANSCRIPT_CHARS, beam=1)
+    assert len(transcribe(plain, mel, max_chars=MAX_TRANSCRIPT_CHARS - 1, beam=1)[0]) <= MAX_TRANSCRIPT_CHARS - 1   # the longest
+
+
+def test_scores_name_a_voice_without_an_engine_by_the_configs_engine():
+    "A voice named without its engine belongs to `data.tts`: a plugged-in default engine is scored as itself (on lite, espeak: nothing changes)."
+    from emotion_omni_lite.emotion_encoder import cross_engine_scores, score_predictions
+    cfg = get_config('smoke')
+    rows = [{'voice': v, 'user_emotion': e, 'split': 'test_voice', 'heldout_voice': True, 'sentence_kind': 'tone'}
+            for v in ('amy', 'bob', 'piper:joe+p0') for e in ('happy', 'sad')]
+    pred = torch.tensor([EMOTIONS.index(r['user_emotion']) for r in rows])
+    mine = score_predictions(rows, pred, 'festival')
+    assert mine['acc_heldout_voice_festival'] == mine['acc_heldout_voice_piper'] == 1.0 and 'acc_heldout_voice_espeak' not in mine
+    assert score_predictions(rows, pred) == score_predictions(rows, pred, cfg.data.tts)          # lite, smoke: espeak
+    enc = build_emotion_encoder(cfg).eval()
+    ins = [torch.randn(cfg.audio.n_mels + 2, 50) for _ in rows]
+    res = cross_engine_scores(enc, rows, ins, 'festival', tts='festival')
+    assert res['n_other_engine'] == 2 and res['other_engines'] == ['piper'] and 'acc_heldout_voice_festival' not in res
+    assert cross_engine_scores(enc, rows, ins, 'espeak')['other_engines'] == ['piper']
 
 def test_piper_reads_in_every_emotion_with_every_training_voice(smoke_settings, monkeypatch):
     "stages.asr.piper_readings: Piper's training pseudo-speakers read the sentences after espeak's, each voice in all six emotions in turn (with as many voices as emotions, a voice once read one emotion only); none without Piper's voices."
@@ -252,3 +353,28 @@ def test_lite_asr_cer(lite_settings, lite_cfg):
     assert_guard('ASR CER, held-out voices', out['test_voice'])
     assert out['test_sentence'] < 0.5, out       # reported, not a target: 34–36 % over the seeds, 54 % before it read new
                                                  # sentences; 0.5 fails a stand-in that spells new words no better than that
+
+
+def test_asr_label_smoothing_reaches_the_decoders_loss_and_only_in_training():
+    "stages.asr.label_smoothing spreads the decoder's targets while it trains; 0 (lite) keeps the loss and the run's hash as they were; 1 or more is refused."
+    from emotion_omni_lite.semantic_encoder import CharTokenizer, _asr_collate, build_asr_model, whisper_encode
+    from emotion_omni_lite.stages import stage_hash
+    import torch.nn.functional as F
+    cfg = set_field(get_config('smoke'), 'stages.asr.ctc_weight', 0.0)
+    torch.manual_seed(0)
+    plain = build_asr_model(cfg).train()
+    smooth = build_asr_model(set_field(cfg, 'stages.asr.label_smoothing', 0.2)).train()
+    smooth.load_state_dict(plain.state_dict())
+    tok = CharTokenizer()
+    b = _asr_collate([(torch.randn(cfg.audio.n_mels, 60), tok.encode('hello there')), (torch.randn(cfg.audio.n_mels, 40), tok.encode('hi'))],
+                     2 * cfg.semantic_encoder.max_source_positions, cfg.semantic_encoder.envelope_ceps, True)
+    logits = plain.whisper(encoder_outputs=(whisper_encode(plain.whisper.model.encoder, b['x']),), labels=b['labels']).logits
+    want = lambda eps: F.cross_entropy(logits.transpose(1, 2), b['labels'], ignore_index=-100, label_smoothing=eps)
+    torch.testing.assert_close(plain(b), want(0.0))                          # the plain loss: the decoder's cross-entropy
+    torch.testing.assert_close(smooth(b), want(0.2))                         # smoothed while it trains …
+    assert not torch.allclose(smooth(b), plain(b))
+    torch.testing.assert_close(smooth.eval()(b), plain.eval()(b))            # … and not when it is scored
+    assert stage_hash('asr', set_field(get_config('lite'), 'stages.asr.label_smoothing', 0.0), 0) == stage_hash('asr', get_config('lite'), 0)
+    assert stage_hash('asr', set_field(get_config('lite'), 'stages.asr.label_smoothing', 0.1), 0) != stage_hash('asr', get_config('lite'), 0)
+    with pytest.raises(ConfigError, match=r"stages\.asr\.label_smoothing.*below 1, got 1\.0"):
+        set_field(get_config('lite'), 'stages.asr.label_smoothing', 1.0)

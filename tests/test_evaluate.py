@@ -256,7 +256,8 @@ def test_the_full_sample_scores_text_and_speech_on_the_same_rows(monkeypatch, tm
     "evaluate_full's two halves read one seeded sample: stage 1 drew its own with seed 0 (6 of 96 rows in common on seed 1). The real `speech_figures` picks its rows; only the speaking and the judging are stand-ins."
     from types import SimpleNamespace
     from emotion_omni_lite import evaluate, omni as omni_mod
-    rows = [{'id': f'r{i}', 'split': 'train' if i % 3 == 0 else 'test_voice', 'reply_emotion': 'sad'} for i in range(300)]
+    rows = [{'id': f'r{i}', 'split': 'train' if i % 3 == 0 else 'test_voice', 'reply_emotion': 'sad', 'reply_text': f'reply {i % 7}'}
+            for i in range(300)]
     seen = {}
     def stage1(pipe, feats, *a, select=None, max_rows=None, **k):
         seen['text'] = sorted(r['id'] for r in feats['rows'] if r['split'] != 'train' and (select is None or select(r)))
@@ -277,3 +278,136 @@ def test_the_full_sample_scores_text_and_speech_on_the_same_rows(monkeypatch, tm
     s = get_settings(preset='full', seed=1, data_dir=str(tmp_path / 'data'), out_dir=str(tmp_path / 'runs'))
     evaluate.evaluate_full(get_config('full'), s, n_eval=12, progress=False)
     assert len(seen['speech']) == 12 and seen['text'] == seen['speech']
+
+
+def test_a_reply_with_no_words_is_left_out_of_both_wers_alike():
+    "pocketsphinx's WER of generated speech is one figure in report.json and in speech_figures.json: a reply with no words (nothing to score) is left out of both, not counted as insertions."
+    from emotion_omni_lite.omni import speech_metrics
+    texts, heard = ['i am so sorry about the exam', '…'], ['i am so sorry about the', 'uh']
+    m = speech_metrics({'generated': ['sad', 'sad']}, ['sad', 'sad'], {'generated': heard}, {'generated': texts})
+    recs = [_rec('tone', 'sad', 'sad', 'comforting', 'sad', 'sad') for _ in texts]
+    for r, t, h in zip(recs, texts, heard): r['sys']['omni'].update(text=t, speech_text=t, ps_text=h)
+    flat, _ = score(recs)
+    assert m['generated_wer'] == flat['pocketsphinx_wer_generated'] == round(1 / 7, 4)   # the one reply with words: 1 of 7 missed
+    assert 'generated_wer' not in speech_metrics({'generated': ['sad']}, ['sad'], {'generated': ['uh']}, {'generated': ['…']})
+
+
+def _toy_rows(splits=('train', 'train', 'test_both', 'test_voice', 'test_sentence')) -> list:
+    from emotion_omni_lite.config import EMOTIONS
+    from emotion_omni_lite.dialogues import REPLY_EMOTION, REPLY_STYLE, make_reply
+    return [{'id': f'r{i}', 'split': splits[i % len(splits)], 'sentence_kind': 'tone' if i % 4 else 'explicit', 'sentence_id': i % 7,
+             'user_emotion': EMOTIONS[i % 6], 'voice': f'v{i % 3}', 'query_text': f'the exam is next week {i}',
+             'reply_text': make_reply('the exam', EMOTIONS[i % 6], i)['text'], 'reply_emotion': REPLY_EMOTION[EMOTIONS[i % 6]],
+             'reply_style': REPLY_STYLE[EMOTIONS[i % 6]]} for i in range(36)]
+
+
+@pytest.fixture
+def toy_eval(tmp_path, monkeypatch):
+    "`evaluate_run` of a toy run, trained nowhere: the models, judges and speech parts are stand-ins; the code that names, gathers and writes the report's figures (collect, the timing probe, engine_figures, score, write_report) is the real one, with every study switched on."
+    from types import SimpleNamespace
+    from emotion_omni_lite import cues, evaluate
+    from emotion_omni_lite.audio import CONDITIONS
+    from emotion_omni_lite.omni import speech_metrics, speech_rows
+    cfg = get_config('smoke', **{'stages.stage1.cross_engine': True, 'stages.emotion.cross_engine_reference': True})
+    s = get_settings(preset='smoke', data_dir=str(tmp_path / 'data'), out_dir=str(tmp_path / 'runs'), device='cpu')
+    rows = _toy_rows()
+    f1 = {'rows': rows, 'sem': [torch.zeros(10, 4)] * len(rows), 'emo': [torch.zeros(10, 4)] * len(rows), 'n50': [10] * len(rows)}
+    conds = ('clean', *CONDITIONS)
+    metrics = {**{f'acc_{c}': 0.8 for c in conds}, **{f'cer_{c}': 0.2 for c in conds}, 'cer_test_voice': 0.1, 'n_robustness': 9,
+               **{f'{c}_tone_{k}': 0.7 for c in conds for k in ('reply_emotion_acc', 'style_match')},
+               **{f'{p}{k}': 0.6 for p in ('', 'tone_', 'other_engine_', 'other_engine_tone_') for k in ('reply_emotion_acc', 'style_match')},
+               'tone_test_voice_reply_emotion_acc': 0.9, 'tone_test_voice_style_match': 0.9, 'acc_heldout_voice': 0.9,
+               'acc_heldout_voice_espeak': 0.9, 'acc_heldout_voice_piper': 0.8, 'acc_other_engine': 0.5, 'acc_other_engine_tone': 0.4}
+    for name in STAGES:                                                  # what each stage's run wrote
+        (stage_folder(name, s)).mkdir(parents=True, exist_ok=True); (stage_folder(name, s) / 'metrics.json').write_text(json.dumps(metrics))
+    def part(system, cfg, s, force=False, progress=True):               # one system's judged speech
+        idx = speech_rows(rows, s.seed, 4)
+        gen = [{'text': 'i am so sorry', 'speech_emotion': 'sad', 'dnsmos': 3.0 if k < 2 else None, 'asr_text': 'i am so sorry',
+                'ps_text': 'i am sorry' if system == 'omni' else None, 'emotion_vec_reply': [1.0, 0.0]} for k in range(len(idx))]
+        timed = [{'reply_emotion': 'sad', 'audio': torch.zeros(8000), 'sample_rate': 16000, 'timings': dict(
+            encoders_ms=5.0, first_text_token_ms=10.0, first_audio_ms=50.0, total_ms=200.0)} for _ in idx]
+        fig = {**speech_metrics({'generated': ['sad'] * len(idx)}, [rows[i]['reply_emotion'] for i in idx], {}, {}, timed),
+               'generated_emotion_acc_new_text': 0.5, 'n_new_text': 2, 'follows_condition_acc': 0.5}   # as speech_figures adds them
+        p = {'stamp': 'toy', 'system': system, 'rows': idx, 'generated': gen, 'figures': fig, 'seconds': 1.0}
+        if system == 'cascade':
+            p['reference'] = [{'speech_emotion': 'sad', 'dnsmos': 3.5, 'ps_text': 'i am so sorry', 'emotion_vec_reply': [1.0, 0.0]} for _ in idx]
+            p['reference_figures'] = {'reference_emotion_acc': 1.0}
+        path = evaluate._part_file(s, system); path.parent.mkdir(parents=True, exist_ok=True); path.write_text(json.dumps(p))
+        return path
+    for name, fn in (('get_config', lambda *a, **k: cfg), ('check_run', lambda *a, **k: None), ('evaluate_part', part),
+                     ('stage1_features', lambda *a, **k: f1), ('load_emotion_encoder', lambda *a: None), ('load_asr_model', lambda *a: None),
+                     ('load_audio', lambda *a, **k: torch.zeros(1600)), ('audio_path', lambda *a, **k: 'query.wav'),
+                     ('predict_emotions', lambda enc, waves: (torch.arange(len(waves)) % 6, None)),
+                     ('transcribe', lambda model, mels, **k: ['the exam is next week'] * len(mels)),
+                     ('load_text_llm', lambda *a: (None, None)), ('generate_text', lambda llm, tok, q: 'thanks for telling me'),
+                     ('load_stage1', lambda *a: SimpleNamespace(respond_features=lambda feats: [
+                         {'text': 'i am so sorry about the exam', 'reply_emotion': 'sad'} for _ in feats])),
+                     ('judge_endpoint', lambda s: None), ('peak_memory_mb', lambda *a: 1.0), ('reset_peak_memory', lambda *a: None),
+                     ('timing_probe', lambda cfg, s: cues._timing_probe(rows, s, 4, 1, 0)),   # the probe itself, one step
+                     ('prosodic_baseline', lambda cfg, s: (None, {'acc_heldout_voice': 0.5}))):
+        monkeypatch.setattr(evaluate, name, fn)
+    g = torch.Generator().manual_seed(0)
+    monkeypatch.setattr(cues, 'load_audio', lambda *a, **k: 0.1 * torch.randn(8000, generator=g))
+    monkeypatch.setattr(cues, 'audio_path', lambda *a, **k: 'query.wav')
+    return cfg, s, rows
+
+
+def test_every_figure_of_the_report_says_what_it_means(toy_eval):
+    "report.md's table gives each key of report.json with its meaning: none is left without one (the conditions the encoders hear through, the timing probe, the sizes)."
+    from emotion_omni_lite.report import metric_note
+    cfg, s, _ = toy_eval
+    out = evaluate_run(settings=s, progress=False)
+    rep = json.loads((out / 'report.json').read_text())
+    for k in ('input_emotion_acc_clean', 'input_emotion_acc_phone', 'n_timing_probe', 'timing_only_user_emotion_acc_tone',
+              'n_speech_items', 'n_dnsmos_items', 'generated_emotion_acc_new_text', 'cross_engine_calibrated_stage1_style_tone',
+              'prosodic_baseline_acc_heldout_voice', 'eval_set', 'run_stamp'):
+        assert k in rep, k                                               # what the code wrote, not a list of hand-made keys
+    assert len(rep) > 100 and not [k for k in rep if not metric_note(k)], [k for k in rep if not metric_note(k)]
+    assert not re.search(r'^\| `[^`]+` \| [^|]+ \|  \|$', (out / 'report.md').read_text(), re.M)   # no row without a meaning
+
+
+def test_the_report_names_the_sets_it_was_scored_on(toy_eval, monkeypatch):
+    "The text side's set (test_both, a sample of that cross; or every held-out split where the data has none) is recorded in report.json and said in report.md's header and the table, beside the speech rows' own set."
+    from emotion_omni_lite import evaluate
+    from emotion_omni_lite.report import EVAL_SETS, report_markdown
+    cfg, s, rows = toy_eval
+    out = evaluate_run(settings=s, progress=False)
+    rep, md = json.loads((out / 'report.json').read_text()), (out / 'report.md').read_text()
+    assert rep['eval_set'] == 'test_both' and rep['n_items'] == sum(r['split'] == 'test_both' for r in rows)
+    head = md.split('## Same words')[0]
+    assert EVAL_SETS['test_both'][1] in head and 'not the full cross' in head and 'Held-out voices and held-out sentences' not in head
+    assert f"Speech: a seeded {rep['n_speech_items']} of the held-out queries (voice, sentence or both held out; both sentence kinds" in head
+    assert 'on the 2 whose text training never spoke, the generated speech\'s emotion is heard right 50.0 % of the time' in head
+    assert 'tone-dependent dialogues (test_both: held-out voice and held-out sentence, a sample of that cross)' in benchmark_table(rep)
+    none = [dict(r, split='test_voice') if r['split'] == 'test_both' else r for r in rows]   # data without test_both
+    assert {none[i]['split'] for i in evaluate.eval_indices(none)} == {'test_voice', 'test_sentence'}   # every held-out split
+    monkeypatch.setattr(evaluate, 'stage1_features', lambda *a, **k: {'rows': none, 'n50': [10] * len(none),
+                                                                      **{k: [torch.zeros(10, 4)] * len(none) for k in ('sem', 'emo')}})
+    _, extra = evaluate.collect(cfg, s, progress=False)
+    assert extra['eval_set'] == 'heldout'
+    head = report_markdown({**rep, 'eval_set': extra['eval_set']}, {}).split('## Same words')[0]
+    assert 'this data has no dialogue whose voice and sentence were both held out' in head
+
+
+def test_a_report_whose_figures_are_gone_is_written_again_and_keeps_no_stale_one(toy_eval, tmp_path):
+    "report.md links its figures: with figures/ deleted the report is not current, and is written again; a figure the new report no longer draws is removed, a file of one's own beside them stays."
+    import shutil
+    cfg, s, _ = toy_eval
+    out = evaluate_run(settings=s, progress=False)
+    made = (out / 'report.json').stat().st_mtime_ns
+    evaluate_run(settings=s, progress=False)                             # nothing gone: reused
+    assert (out / 'report.json').stat().st_mtime_ns == made
+    shutil.rmtree(out / 'figures')
+    evaluate_run(settings=s, progress=False)
+    md = (out / 'report.md').read_text()
+    assert (out / 'report.json').stat().st_mtime_ns != made and '(figures/benchmark.html)' in md
+    assert (out / 'figures' / 'benchmark.html').exists() and (out / 'figures' / 'plotly.min.js').exists()
+    recs = [_rec('tone', 'sad', 'sad', 'comforting', 'sad', 'sad'), _rec('tone', 'angry', 'neutral', 'calming', 'neutral')]
+    flat, details = score(recs)
+    tl = {'token_ms': [40, 60], 'tokens': ['I', ' am'], 'chunk_ms': [150], 'chunk_audio_ms': [600], 'text': 'I am'}
+    folder = write_report(flat, {**details, 'timeline': tl}, tmp_path / 'report')
+    (folder / 'figures' / 'mine.html').write_text('my notes')
+    assert (folder / 'figures' / 'timeline.html').exists() and '(figures/timeline.html)' in (folder / 'report.md').read_text()
+    write_report(flat, details, folder)                                  # no timeline now: its page goes, with its link
+    assert not (folder / 'figures' / 'timeline.html').exists() and 'timeline' not in (folder / 'report.md').read_text()
+    assert (folder / 'figures' / 'benchmark.html').exists() and (folder / 'figures' / 'mine.html').read_text() == 'my notes'

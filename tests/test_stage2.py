@@ -120,8 +120,8 @@ def test_each_part_answers_in_the_precision_its_stage_trained_it(smoke_run, smok
     from emotion_omni_lite.stage1 import stage1_features
     omni = load_omni(smoke_cfg, smoke_settings)
     omni.cfg = set_fields(omni.cfg, **{'stages.stage1.mixed_precision': 'bf16', 'stages.stage2.mixed_precision': 'bf16'})
-    seen = {'adapter': [], 'emotion_head': [], 'vocoder': []}
-    for part in ('adapter', 'emotion_head'):
+    seen = {'adapter': [], 'emotion_head': [], 'fusion': [], 'vocoder': []}
+    for part in ('adapter', 'emotion_head', 'fusion'):
         getattr(omni, part).register_forward_pre_hook(lambda m, a, part=part: seen[part].append(torch.is_autocast_enabled('cpu')))
     stream = omni.vocoder.stream
     def watched():
@@ -132,10 +132,48 @@ def test_each_part_answers_in_the_precision_its_stage_trained_it(smoke_run, smok
     f1 = stage1_features(smoke_cfg, smoke_settings)
     feats = [{k: f1[k][i] for k in ('sem', 'emo', 'n50')} for i in range(3)]
     for feat in feats: omni.respond_features(feat, streaming=True)
-    n = len(seen['emotion_head'])
+    n, k = len(seen['emotion_head']), len(seen['fusion'])
     omni.respond_features_many(feats)
+    d, de = smoke_cfg.decoder.d_model, smoke_cfg.fusion.adaln_cond_dim   # given states, spoken alone: stage 2's fusion too
+    omni.speak_states(torch.randn(6, d), torch.randn(6, d), torch.randn(de))
     assert seen['vocoder'] and not any(seen['vocoder'])
     assert len(seen['adapter']) == 6 and all(seen['adapter']) and len(seen['emotion_head']) > n and all(seen['emotion_head'])
+    assert len(seen['fusion']) > k + 1 and all(seen['fusion']), seen['fusion']   # streamed, batched and `speak_states`
+
+def _mute_omni(cfg):
+    "The assembled model of untrained parts (no run needed) whose LLM writes no reply: its reply generation yields nothing."
+    from types import SimpleNamespace
+    from torch import nn
+    from emotion_omni_lite.emotion_encoder import build_emotion_encoder
+    from emotion_omni_lite.omni import EmotionOmni
+    from emotion_omni_lite.semantic_encoder import build_semantic_encoder
+    from emotion_omni_lite.stage1 import build_emotion_head
+    from emotion_omni_lite.vocoder import build_vocoder
+    m = EmotionOmni.__new__(EmotionOmni); nn.Module.__init__(m)
+    s2 = Stage2Model(cfg)
+    m.cfg, m.semantic_encoder, m.emotion_encoder, m.llm = cfg, build_semantic_encoder(cfg), build_emotion_encoder(cfg), nn.Linear(1, 1)
+    m.emotion_head, m.fusion, m.decoder, m.vocoder = build_emotion_head(cfg), s2.fusion, s2.decoder, build_vocoder(cfg, trained=False)
+    m.tok, m.centroids = SimpleNamespace(decode=lambda ids, **k: ''), None
+    m.reply_tokens = lambda feat, on_token=None: iter(())               # the first token ends the reply
+    return m.eval()
+
+def test_a_reply_of_no_words_is_said_as_such_not_timed_or_written(smoke_cfg, tmp_path, monkeypatch, capsys):
+    "When the LLM writes no reply nothing is spoken: no real-time factor (it was the total time over 1 ms), no wav of 0 frames, and `eol chat` says so instead of 'first audio after None ms'."
+    from emotion_omni_lite import omni as omni_mod
+    from emotion_omni_lite.audio import save_wav
+    from emotion_omni_lite.config import get_settings
+    mute, wave = _mute_omni(smoke_cfg), 0.1 * torch.sin(torch.arange(16000) * 0.05)
+    r = mute.respond(wave)
+    assert r['text'] == '' and r['audio_seconds'] == 0 and r['rtf'] is None and r['timings']['first_audio_ms'] is None
+    q = save_wav(tmp_path / 'me.wav', wave)
+    monkeypatch.setattr(omni_mod, 'load_omni', lambda cfg, s: mute)
+    s = get_settings(preset='smoke', data_dir=str(tmp_path / 'data'), out_dir=str(tmp_path / 'runs'), device='cpu')
+    out = chat_main(q, tmp_path / 'reply.wav', as_json=False, cfg=smoke_cfg, settings=s)
+    said = capsys.readouterr().out
+    assert f"the model wrote no reply; nothing was spoken, so nothing was written to {tmp_path / 'reply.wav'}" in said
+    assert 'first audio after' not in said and not (tmp_path / 'reply.wav').exists() and 'out_path' not in out and out['rtf'] is None
+    out = chat_main(q, tmp_path / 'reply.wav', cfg=smoke_cfg, settings=s)          # --json: one object, the note in it
+    assert json.loads(capsys.readouterr().out) == out and 'nothing was spoken' in out['note'] and not (tmp_path / 'reply.wav').exists()
 
 def test_condition_following_hears_a_24_khz_vocoder_at_16_khz(smoke_run, smoke_settings, smoke_cfg, monkeypatch):
     "The judge of how speech follows its emotion vector hears 16 kHz: a vocoder of another rate (CosyVoice2's 24 kHz) is resampled first, as the rest of the speech figures are."

@@ -1,5 +1,5 @@
 """Exercise 12.2: is the streaming mask's pace right for the data? Unit chunk k (15 units, 0.6 s of speech) may see
-the first 5·(k+1) reply tokens, so the mask takes for granted that a token is said in at most 15 / 5 = 3 units. Count,
+the first 5·(k+1) reply tokens, so the mask takes for granted that a token takes at least 15 / 5 = 3 units to say. Count,
 over the dataset's replies, how many units each reply token really takes. How far ahead of its speech is the decoder's
 text, from which chunk on does the typical reply lie wholly in view, and what is the smallest `reply_per_chunk` under
 which no reply would make the decoder say words it cannot see yet?
