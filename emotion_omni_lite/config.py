@@ -17,7 +17,8 @@ __all__ = ['EMOTIONS', 'PRECISIONS', 'SETTINGS_KEYS', 'LENGTH_GROUPED', 'PRESETS
            'VocoderConfig', 'TrainConfig', 'ASRTrainConfig', 'EmotionTrainConfig', 'Stage1TrainConfig',
            'Stage2TrainConfig', 'StagesConfig', 'OmniConfig', 'check_values', 'check_config', 'full_config',
            'lite_config', 'smoke_config', 'set_field', 'set_fields', 'checkpoint_load_error', 'checkpoint_faults',
-           'refuse_partial_load', 'check_checkpoint', 'parse_field', 'preset_overrides', 'get_config']
+           'checkpoint_config', 'refuse_partial_load', 'check_checkpoint', 'parse_field', 'preset_overrides',
+           'get_config']
 
 # %% ../nbs/00_config.ipynb #e66c34f2
 EMOTIONS = ('neutral', 'happy', 'sad', 'angry', 'surprised', 'fearful')
@@ -664,6 +665,16 @@ def checkpoint_faults() -> tuple:
     import json
     from safetensors import SafetensorError                          # transformers' own weights format
     return OSError, EOFError, json.JSONDecodeError, UnicodeDecodeError, SafetensorError   # a damaged JSON: an index, a tokenizer
+
+def checkpoint_config(part: str, source, want: str):
+    "A checkpoint's transformers config, read before its weights; missing, damaged or of a model type transformers does not know: refused, naming `part` (the config field) and `want` (what to point it at)."
+    from transformers import AutoConfig
+    try: return AutoConfig.from_pretrained(source)
+    except checkpoint_faults() as e:                        # missing, not cached, or a damaged config: named, with the fix
+        raise checkpoint_load_error(part, source, e) from None
+    except ValueError as e:                                 # transformers: a config of no model type it knows
+        first = (str(e).strip().splitlines() or [''])[0].split('. ')[0][:160]
+        raise ConfigError(f"{part}: {source} is not a checkpoint transformers can read ({first}): point it at {want}") from None
 
 def refuse_partial_load(part: str, source, info: dict, used: Callable[[str], bool] = lambda key: True):
     "Refuse a pretrained checkpoint that lacks weights the kit uses, or holds them in shapes its config does not say (`info`: what `from_pretrained(..., output_loading_info=True, ignore_mismatched_sizes=True)` reports): transformers leaves such weights random, with a warning only."

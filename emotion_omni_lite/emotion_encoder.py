@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .config import (EMOTIONS, AudioConfig, ConfigError, OmniConfig, Settings, check_checkpoint,
+from .config import (EMOTIONS, AudioConfig, ConfigError, OmniConfig, Settings, check_checkpoint, checkpoint_config,
                                        checkpoint_faults, checkpoint_load_error, get_settings, refuse_partial_load, run_device)
 from .metrics import confusion_matrix
 from .train import autocast, freeze, frozen_dtype, frozen_precision, load_weights, save_weights
@@ -165,16 +165,10 @@ def _wave_encoder(conf) -> bool:
 
 def load_pretrained_emotion_encoder(name_or_path: str, dtype=torch.float32) -> PretrainedEmotionEncoder:
     "An emotion encoder from a transformers checkpoint (a local folder, or a hub name already in the local cache), in `dtype` ('auto': the checkpoint's)."
-    from transformers import AutoConfig, AutoModel, AutoModelForAudioClassification
+    from transformers import AutoModel, AutoModelForAudioClassification
     src = DEFAULT_EMOTION_CHECKPOINT if name_or_path == 'emotion2vec-compatible' else name_or_path
     used = lambda k: 'masked_spec_embed' not in k                    # the pre-training mask vector: never read here
-    try: conf = AutoConfig.from_pretrained(src)
-    except checkpoint_faults() as e:                        # missing, not cached, or a damaged config: named, with the fix
-        raise checkpoint_load_error('emotion_encoder.pretrained', src, e) from None
-    except ValueError as e:                                 # transformers: a config of no model type it knows
-        first = (str(e).strip().splitlines() or [''])[0].split('. ')[0][:160]
-        raise ConfigError(f"emotion_encoder.pretrained: {src} is not a checkpoint transformers can read ({first}): point it at a "
-                          f"wav2vec2-like audio encoder, e.g. {DEFAULT_EMOTION_CHECKPOINT}") from None
+    conf = checkpoint_config('emotion_encoder.pretrained', src, f"a wav2vec2-like audio encoder, e.g. {DEFAULT_EMOTION_CHECKPOINT}")
     if not _wave_encoder(conf):                             # e.g. a language model's or Whisper's folder: refused before its weights load
         raise ConfigError(f"emotion_encoder.pretrained: {src} is a {conf.model_type!r} checkpoint, not an audio encoder that "
                           "reads 16 kHz waves: point it at a wav2vec2, HuBERT, WavLM or data2vec-audio checkpoint (e.g. "

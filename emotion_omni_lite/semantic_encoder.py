@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from transformers import WhisperConfig, WhisperForConditionalGeneration, WhisperModel
 from transformers.models.whisper.modeling_whisper import WhisperEncoder
 
-from .config import (EMOTIONS, AudioConfig, ConfigError, OmniConfig, Settings, check_checkpoint,
+from .config import (EMOTIONS, AudioConfig, ConfigError, OmniConfig, Settings, check_checkpoint, checkpoint_config,
                                        checkpoint_faults, checkpoint_load_error, get_settings, refuse_partial_load, run_device)
 from .metrics import cer
 from .train import autocast, freeze, frozen_dtype, frozen_precision, kv, kv_of, load_weights, save_weights
@@ -352,14 +352,7 @@ def asr_job(cfg: OmniConfig, settings: Settings) -> StageJob:
 # %% ../nbs/06_semantic_encoder.ipynb #f70f0cb0
 def load_pretrained_semantic_encoder(name_or_path: str, dtype=torch.float32) -> WhisperEncoder:
     "The encoder of a Whisper checkpoint (a local folder, or a hub name already in the local cache), in `dtype` ('auto': the checkpoint's)."
-    from transformers import AutoConfig
-    try: conf = AutoConfig.from_pretrained(name_or_path)
-    except checkpoint_faults() as e:                        # missing, not cached, or a damaged config: named, with the fix
-        raise checkpoint_load_error('semantic_encoder.pretrained', name_or_path, e) from None
-    except ValueError as e:                                 # transformers: a config of no model type it knows
-        first = (str(e).strip().splitlines() or [''])[0].split('. ')[0][:160]
-        raise ConfigError(f"semantic_encoder.pretrained: {name_or_path} is not a checkpoint transformers can read ({first}): "
-                          "point it at a Whisper checkpoint, e.g. openai/whisper-large-v3") from None
+    conf = checkpoint_config('semantic_encoder.pretrained', name_or_path, 'a Whisper checkpoint, e.g. openai/whisper-large-v3')
     if conf.model_type != 'whisper':                        # e.g. an emotion encoder's or a language model's folder
         raise ConfigError(f"semantic_encoder.pretrained: {name_or_path} is a {conf.model_type!r} checkpoint, not a Whisper one: "
                           "point it at a Whisper checkpoint (e.g. openai/whisper-large-v3), or leave it empty for the kit's "
