@@ -223,7 +223,7 @@ def evaluate_part(system: str, cfg: OmniConfig, settings: Optional[Settings] = N
         llm, tok = load_text_llm(cfg, s)
         texts = [generate_text(llm, tok, q) for q in queries]
         voice = cfg.data.assistant_voice                  # espeak: a fresh copy and a seed a row, the same speech in any process
-        with fresh_espeak() if engine_of(voice) == 'espeak' else get_tts(engine_of(voice)) as engine:
+        with fresh_espeak() if engine_of(voice, cfg.data.tts) == 'espeak' else get_tts(engine_of(voice, cfg.data.tts)) as engine:
             waves = [speak(t or '...', voice, 'neutral', engine=engine, seed=i) for t, i in zip(texts, idx)]
         heard, want = hear(emo, waves, cfg.audio), [rows[i]['reply_emotion'] for i in idx]
         out['figures'] = speech_metrics({'generated': heard}, want, {}, {})

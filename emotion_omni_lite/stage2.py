@@ -108,7 +108,7 @@ def cross_emotion_examples(cfg: OmniConfig, f: dict, idx: Sequence[int], setting
     choices = sorted(set(r['reply_emotion'] for r in f['rows']))
     voice = cfg.data.assistant_voice                                      # espeak: a fresh copy, the same samples in any process
     rng, out = np.random.default_rng(s.seed), []
-    with fresh_espeak() if engine_of(voice) == 'espeak' else get_tts(engine_of(voice)) as engine:
+    with fresh_espeak() if engine_of(voice, cfg.data.tts) == 'espeak' else get_tts(engine_of(voice, cfg.data.tts)) as engine:
         for i in tqdm(idx, desc='replies in another emotion', disable=not progress, leave=False):
             r = f['rows'][i]
             other = [e for e in choices if e != r['reply_emotion']]
