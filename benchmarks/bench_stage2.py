@@ -45,12 +45,13 @@ def main(n: int = 12, threads: int = 2):
 def figures():
     from emotion_omni_lite.omni import speech_figures
     s = get_settings(device='cpu'); cfg = get_config(s.preset)
+    wer = lambda v: '—' if v is None else f'{v:.2f}'
     for adaln in (True, False):
         m = speech_figures(cfg, s, omni=load_omni(cfg, s, stage2='stage2' if adaln else 'stage2_no_adaln'))
         print(f"AdaLN {'on ' if adaln else 'off'}: emotion acc generated {m['generated_emotion_acc']:.0%} | true text "
               f"{m['teacher_text_emotion_acc']:.0%} | reference {m['reference_emotion_acc']:.0%} | vocoded ref units "
-              f"{m['vocoded_reference_units_emotion_acc']:.0%};  pocketsphinx WER generated {m['generated_wer']:.2f} | "
-              f"reference {m['reference_wer']:.2f}")
+              f"{m['vocoded_reference_units_emotion_acc']:.0%};  pocketsphinx WER generated {wer(m.get('generated_wer'))} | "
+              f"reference {wer(m.get('reference_wer'))}")   # no WER: no reply had words to score
         print(json.dumps(m))
 
 

@@ -297,7 +297,7 @@ def speech_metrics(heard: dict, want: Sequence[str], hyps: dict, texts: dict, ge
             v = [g['timings'][k] for g in timed if g['timings'].get(k) is not None]
             m[f'median_{k}'] = round(statistics.median(v), 1) if v else None
         seconds = sum(len(g['audio']) / g['sample_rate'] for g in timed)   # the speech those replies said
-        m['rtf'] = round(sum(g['timings']['total_ms'] for g in timed) / 1000 / max(seconds, 1e-3), 3)
+        m['rtf'] = round(sum(g['timings']['total_ms'] for g in timed) / 1000 / seconds, 3) if seconds else None   # nothing said: none
         m['n_timed'] = len(timed)
     return m
 

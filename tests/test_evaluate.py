@@ -290,6 +290,9 @@ def test_a_reply_with_no_words_is_left_out_of_both_wers_alike():
     flat, _ = score(recs)
     assert m['generated_wer'] == flat['pocketsphinx_wer_generated'] == round(1 / 7, 4)   # the one reply with words: 1 of 7 missed
     assert 'generated_wer' not in speech_metrics({'generated': ['sad']}, ['sad'], {'generated': ['uh']}, {'generated': ['…']})
+    timed = lambda n: {'reply_emotion': 'sad', 'audio': [0.0] * n, 'sample_rate': 16000, 'timings': {'total_ms': 500.0}}
+    assert speech_metrics({}, ['sad'], {}, {}, [timed(8000)])['rtf'] == 1.0                  # 0.5 s to say 0.5 s
+    assert speech_metrics({}, ['sad'], {}, {}, [timed(0)])['rtf'] is None                    # nothing said: no factor (not 500)
 
 
 def _toy_rows(splits=('train', 'train', 'test_both', 'test_voice', 'test_sentence')) -> list:
