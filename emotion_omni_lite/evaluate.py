@@ -15,7 +15,7 @@ from .audio import CONDITIONS, MIN_SAMPLES, SAMPLE_RATE, load_audio, log_mel, re
 from .stages import STAGES, StageMissing, data_build, require_stage, run_digest, stage_applies, stage_hash, uses_pretrained, lite_minutes, read_object, stage_folder, stage_state, stages_needed, train_command
 from .metrics import cosine_similarity, dnsmos, empathy_judge, judge_endpoint, peak_memory_mb, pocketsphinx_transcribe, reset_peak_memory
 from .dataset import audio_path, load_dialogues
-from .tts import engine_of, fresh_espeak, get_tts, speak
+from .tts import open_engine, speak
 from .dialogues import REPLY_EMOTION, REPLY_STYLE
 from .semantic_encoder import load_asr_model, transcribe
 from .emotion_encoder import load_emotion_encoder, predict_emotions
@@ -223,7 +223,7 @@ def evaluate_part(system: str, cfg: OmniConfig, settings: Optional[Settings] = N
         llm, tok = load_text_llm(cfg, s)
         texts = [generate_text(llm, tok, q) for q in queries]
         voice = cfg.data.assistant_voice                  # espeak: a fresh copy and a seed a row, the same speech in any process
-        with fresh_espeak() if engine_of(voice, cfg.data.tts) == 'espeak' else get_tts(engine_of(voice, cfg.data.tts)) as engine:
+        with open_engine(voice, cfg.data.tts) as engine:
             waves = [speak(t or '...', voice, 'neutral', engine=engine, seed=i) for t, i in zip(texts, idx)]
         heard, want = hear(emo, waves, cfg.audio), [rows[i]['reply_emotion'] for i in idx]
         out['figures'] = speech_metrics({'generated': heard}, want, {}, {})

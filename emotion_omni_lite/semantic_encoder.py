@@ -24,7 +24,7 @@ from .stages import StageJob, require_stage
 from .audio import CONDITIONS, as_mels, load_audio, log_mel, pad_mels, spectral_envelope
 from .dataset import audio_path, augmented_queries, load_query_mels
 from .dialogues import reading_sentences
-from .tts import fresh_espeak, get_tts, piper_voices, query_voices, speak
+from .tts import get_tts, open_engine, piper_voices, query_voices, speak
 
 # %% auto #0
 __all__ = ['MAX_TRANSCRIPT_CHARS', 'WINDOW_STEP', 'ASR_CONDITIONS', 'CharTokenizer', 'whisper_config', 'whisper_encode',
@@ -297,7 +297,7 @@ def asr_robustness(model, cfg: OmniConfig, rows: Sequence[dict], settings: Setti
     return res
 
 def read_aloud(cfg: OmniConfig, settings: Settings, n: Optional[int] = None, n_piper: Optional[int] = None):
-    "Yields (wave [T] at the audio rate, text) for the first `n` (default: `stages.asr.reading_sentences`) generated sentences (`dialogues.reading_sentences`, the run's seed), each read once by a training espeak voice in one of the six emotions, then for the `n_piper` (default: `stages.asr.piper_readings`) sentences after them, each read once by a training Piper pseudo-speaker."
+    "Yields (wave [T] at the audio rate, text) for the first `n` (default: `stages.asr.reading_sentences`) generated sentences (`dialogues.reading_sentences`, the run's seed), each read once by a training query voice (espeak's, or `data.tts`'s engine's) in one of the six emotions, then for the `n_piper` (default: `stages.asr.piper_readings`) sentences after them, each read once by a training Piper pseudo-speaker."
     dc, sc = cfg.data, cfg.semantic_encoder
     n = cfg.stages.asr.reading_sentences if n is None else n
     m = cfg.stages.asr.piper_readings if n_piper is None else n_piper
@@ -308,8 +308,8 @@ def read_aloud(cfg: OmniConfig, settings: Settings, n: Optional[int] = None, n_p
         text, voice, EMOTIONS[i % len(EMOTIONS)], np.random.default_rng(seed), dc.prosody_jitter, engine,
         sr=cfg.audio.sample_rate, max_seconds=cap, seed=espeak_seed)
     if n:
-        voices, _ = query_voices(dc.n_query_voices, dc.n_test_voices)  # espeak's training voices: held-out voices stay unheard
-        with fresh_espeak() as engine:                                  # fresh state: the same samples on every call
+        voices, _ = query_voices(dc.n_query_voices, dc.n_test_voices)  # the training query voices: held-out voices stay unheard
+        with open_engine(voices[0], dc.tts) as engine:                  # as the data speaks them; espeak fresh: the same samples every call
             for i, text in enumerate(texts[:n]):
                 seed = zlib.crc32(f"read/{i}/{settings.seed}".encode())
                 yield read(text, voices[i % len(voices)], i, engine, seed, seed), text

@@ -18,7 +18,7 @@ from .stages import StageJob, StageLock, data_build, hashed_part, require_stage,
 from .audio import log_mel
 from .dataset import load_dialogues, load_units_tokenizer
 from .emotion_encoder import emotion_encoder_stage, emotion_features, load_emotion_encoder
-from .tts import engine_of, fresh_espeak, get_tts, speak
+from .tts import open_engine, speak
 from .stage1 import load_stage1, stage1_features
 from .decoder import build_fusion, build_speech_decoder
 
@@ -108,7 +108,7 @@ def cross_emotion_examples(cfg: OmniConfig, f: dict, idx: Sequence[int], setting
     choices = sorted(set(r['reply_emotion'] for r in f['rows']))
     voice = cfg.data.assistant_voice                                      # espeak: a fresh copy, the same samples in any process
     rng, out = np.random.default_rng(s.seed), []
-    with fresh_espeak() if engine_of(voice, cfg.data.tts) == 'espeak' else get_tts(engine_of(voice, cfg.data.tts)) as engine:
+    with open_engine(voice, cfg.data.tts) as engine:
         for i in tqdm(idx, desc='replies in another emotion', disable=not progress, leave=False):
             r = f['rows'][i]
             other = [e for e in choices if e != r['reply_emotion']]

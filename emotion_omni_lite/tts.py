@@ -20,8 +20,8 @@ __all__ = ['ESPEAK_LIMITS', 'EMOTION_PROSODY', 'QUERY_VOICES', 'RATE', 'VOLUME',
            'PIPER_VOICES', 'PIPER_RATE', 'SEMITONES_PER_PITCH', 'LEVEL_DB', 'WORLD_FRAME_MS', 'F0_MAX', 'Prosody',
            'espeak_clamps', 'emotion_preset', 'shared_variants', 'query_voices', 'TTSEngine', 'EspeakTTS',
            'register_tts', 'engine_of', 'get_tts', 'trim_silence', 'apply_tilt', 'seed_espeak', 'private_espeak_copy',
-           'fresh_espeak', 'speak', 'piper_voices', 'world_analyse', 'world_retime', 'world_render', 'world_prosody',
-           'PiperWorldTTS']
+           'fresh_espeak', 'open_engine', 'speak', 'piper_voices', 'world_analyse', 'world_retime', 'world_render',
+           'world_prosody', 'PiperWorldTTS']
 
 # %% ../nbs/03_tts.ipynb #e66c34f2
 @dataclass(frozen=True)
@@ -202,6 +202,12 @@ def fresh_espeak() -> 'EspeakTTS':
 samples depend on everything the library spoke before (the same call twice on one library differs); on a fresh copy the \
 same calls in the same order give the same samples."
     with tempfile.TemporaryDirectory() as tmp: return EspeakTTS(private_espeak_copy(tmp), private=True)   # loaded: the file may go
+
+def open_engine(voice: str, default: str = 'espeak') -> TTSEngine:
+    "A new engine for `voice` (`engine_of(voice, default)`: pass `cfg.data.tts`, the engine of a voice without a prefix), \
+to use as `with open_engine(voice, cfg.data.tts) as engine:`; espeak's from `fresh_espeak`, so that the same calls give the same samples."
+    name = engine_of(voice, default)
+    return fresh_espeak() if name == 'espeak' else get_tts(name)
 
 _SPEAKERS = {}   # engine name → the Piper engine `speak` uses when given none: its readings serve the next calls
 

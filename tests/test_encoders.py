@@ -186,6 +186,24 @@ def test_piper_reads_in_every_emotion_with_every_training_voice(smoke_settings, 
     with pytest.raises(ConfigError, match='data.n_piper_voices = 0'): list(se.read_aloud(no_piper, smoke_settings, n=0, n_piper=2))
 
 
+def test_read_aloud_reads_with_the_datas_engine(smoke_settings, monkeypatch):
+    "The ASR's reading sentences come from the engine that speaks the data's query voices (`data.tts`), not always espeak: the same `open_engine` the cascade and stage 2's cross-emotion replies speak with."
+    import numpy as np
+    import emotion_omni_lite.semantic_encoder as se
+    from emotion_omni_lite.tts import TTS_ENGINES, EspeakTTS, PiperWorldTTS, TTSEngine, open_engine
+    class Beep(TTSEngine):
+        name = 'beep'
+        def synthesize(self, text, voice, emotion, prosody):
+            return (0.2 * np.sin(2 * np.pi * 440 * np.arange(8000) / 8000)).astype(np.float32), 8000
+    monkeypatch.setitem(TTS_ENGINES, 'beep', Beep)
+    assert isinstance(open_engine('en-us', 'beep'), Beep) and isinstance(open_engine('piper:joe+p0', 'beep'), PiperWorldTTS)
+    with open_engine('en-us') as e: assert isinstance(e, EspeakTTS)
+    said = list(se.read_aloud(get_config('smoke', **{'data.tts': 'beep'}), smoke_settings, n=2, n_piper=0))
+    assert len(said) == 2 and all(len(w) == 16000 and w.abs().max() > 0.19 for w, _ in said)   # Beep's second, at 16 kHz
+    espeak = list(se.read_aloud(get_config('smoke'), smoke_settings, n=2, n_piper=0))
+    assert [t for _, t in espeak] == [t for _, t in said] and all(len(w) != 16000 for w, _ in espeak)
+
+
 def test_stage0_smoke_runs_and_reuse(smoke_settings, smoke_cfg, tmp_path):
     build_dataset(smoke_cfg, smoke_settings)
     for name, job in (('asr', asr_job), ('emotion_encoder', emotion_encoder_job)):
