@@ -4,7 +4,7 @@
 
 # %% ../nbs/05_dataset.ipynb #45a0bb63
 from __future__ import annotations
-import hashlib, io, itertools, json, multiprocessing as mp, shutil, time, warnings, zlib
+import hashlib, io, itertools, json, math, multiprocessing as mp, shutil, time, warnings, zlib
 from pathlib import Path
 from typing import Optional, Sequence
 
@@ -16,21 +16,21 @@ from .audio import (MIN_SECONDS, SAMPLE_RATE, AudioError, _read_whole, augment, 
                                      load_audio, save_wav, log_mel, pitch_contour, energy_contour, undecodable)
 from .tts import TTS_ENGINES, engine_of, get_tts, private_espeak_copy, seed_espeak, shared_variants, speak, query_voices
 from .train import environment, save_json, share_with_group
-from .stages import (StageLock, check_sources, data_build, describe_changes, file_stats, require_stage,
-                                      stage_hash, train_command)
+from .stages import (StageLock, check_sources, data_build, describe_changes, file_stats, manifest_change,
+                                      manifest_lines, require_stage, stage_hash, train_command)
 from .dialogues import all_sentences, make_reply, heldout_sentences, split_name, REPLY_TEMPLATES
 
 # %% auto #0
 __all__ = ['CHUNK', 'UNIT_POOL', 'FIT_MAX_FRAMES', 'KMEANS_ITERS', 'EMOTION_ALIASES', 'EXTERNAL_REQUIRED', 'EXTERNAL_SPLITS',
-           'RATE_TOLERANCE', 'LONGEST_RECORDING', 'build_hash', 'plan_dialogues', 'synthesis_chunks', 'nearest',
-           'UnitTokenizer', 'audio_path', 'manifest_hash', 'build_dataset', 'folder_bytes', 'load_dialogues',
+           'EXTERNAL_FILES', 'RATE_TOLERANCE', 'LONGEST_RECORDING', 'build_hash', 'plan_dialogues', 'synthesis_chunks',
+           'nearest', 'UnitTokenizer', 'audio_path', 'manifest_hash', 'build_dataset', 'folder_bytes', 'load_dialogues',
            'load_units_tokenizer', 'load_query_mels', 'augmented_queries', 'build_info', 'dataset_stats',
            'measure_prosody', 'prosody_markdown', 'read_csv_text', 'load_folder', 'read_manifest', 'read_units',
            'manifest_splits', 'hearing_seconds', 'external_rows']
 
 # %% ../nbs/05_dataset.ipynb #e66c34f2
 def build_hash(cfg: OmniConfig, seed: int) -> str:
-    "Hash of everything the data depends on: the `data` row of the stage table (audio, data and units config, seed, version; not the worker count)."
+    "Hash of everything the data depends on: the `data` row of the stage table (audio, data and units config, seed, version; not the worker count; for units.kind='external', the manifest's lines and only the data fields that split them)."
     return stage_hash('data', cfg, seed)
 
 def _situation_order(rng: np.random.Generator) -> list:
@@ -263,8 +263,10 @@ def manifest_hash(rows: Sequence[dict]) -> str:
     for r in rows: h.update(json.dumps(r, sort_keys=True).encode())
     return h.hexdigest()[:16]
 
-def _refuse(path, found, want, finished: bool = True, settings: Optional[Settings] = None):
+def _refuse(path, found, want, finished: bool = True, settings: Optional[Settings] = None, cfg: Optional[OmniConfig] = None):
     what = 'a dataset built' if finished else 'an unfinished build of a dataset'
+    if cfg is not None and (why := manifest_change(cfg, path, _rebuild(path, settings))):   # your manifest: said as such
+        raise ConfigError(f"{path} already holds a dataset that does not match this config: {why}.")
     raise ConfigError(f"{path} already holds {what} with another config (hash {found}; this config needs {want}). "
                       f"Rebuild it with build_dataset(cfg, settings, force=True) or {_rebuild(path, settings)} (this deletes the "
                       f"old build), or build elsewhere with EOL_DATA_DIR=<folder>.")
@@ -332,7 +334,7 @@ def _build(cfg: OmniConfig, s: Settings, root: Path, want: str, force: bool) -> 
         info = {}                                                      # a build that failed before it said anything:
         if cfg.units.kind != 'external' and (root / 'audio').is_dir():   # what it spoke is listed nowhere, so never read
             shutil.rmtree(root / 'audio')                              # (recordings you bring are yours: never deleted)
-    if info.get('config_hash') not in (None, want): _refuse(root, info['config_hash'], want, info.get('status') == 'done', s)
+    if info.get('config_hash') not in (None, want): _refuse(root, info['config_hash'], want, info.get('status') == 'done', s, cfg)
     if not info and (root / 'dialogues').exists(): _refuse(root, 'unknown', want, settings=s)
     if info.get('status') == 'done': return _unchanged(root, s)
     if cfg.units.kind == 'external': return _build_external(cfg, s, root, want, plan, stats)
@@ -567,7 +569,11 @@ def load_folder(folder, csv: str = 'metadata.csv', sr: int = SAMPLE_RATE, skippe
 EXTERNAL_REQUIRED = ('query_audio', 'query_text', 'user_emotion', 'reply_audio', 'reply_text', 'reply_emotion', 'reply_units')
 EXTERNAL_SPLITS = {'train': 'train', 'test': 'test_both', 'test_voice': 'test_voice', 'test_sentence': 'test_sentence',
                    'test_both': 'test_both'}
+EXTERNAL_FILES = ('query_audio', 'reply_audio', 'reply_units')   # the columns that name files (relative: to the manifest's folder)
 RATE_TOLERANCE = 0.25   # tokens per second may differ from units.rate_hz by this fraction (plus one token)
+
+def _listed(bad: Sequence[str]) -> str:
+    return '\n  '.join(bad[:12]) + (f"\n  … and {len(bad) - 12} more" if len(bad) > 12 else '')
 
 def read_manifest(path) -> list:
     "The lines of a JSON-lines or CSV manifest as dicts, each with its line number (`_line`)."
@@ -582,11 +588,16 @@ def read_manifest(path) -> list:
     if path.suffix.lower() == '.csv':                                  # a header cell ' Query_Audio ' is the column query_audio
         reader = csv.reader(io.StringIO(text, newline=''))             # a quoted cell may hold a line break, or U+2028
         header = [(k or '').strip().lower() for k in next(reader, [])]
-        start = reader.line_num + 1                                    # the line the next row begins on, blank rows counted
+        start, wide = reader.line_num + 1, []                          # the line the next row begins on, blank rows counted
         for cells in reader:
-            if cells:                                                  # a short row's missing cells are None, as in DictReader
+            if any(c.strip() for c in cells[len(header):]):            # an unquoted comma: its cells shifted, not cut
+                wide.append(f"line {start} has {len(cells)} cells, the header has {len(header)}")
+            elif cells:                                                # a short row's missing cells are None, as in DictReader
                 rows.append({**dict(itertools.zip_longest(header, cells[:len(header)])), '_line': start})
             start = reader.line_num + 1
+        if wide:
+            raise ConfigError(f"{path}: {len(wide)} line(s) have more cells than the header, nothing was written:\n  "
+                              + _listed(wide) + "\nQuote a text that contains a comma (\"Well, no.\"), or name the extra column in the header")
     else:
         bad = []
         for i, line in enumerate(text.split('\n'), 1):                 # JSON strings may hold U+2028: only \n ends a line
@@ -596,8 +607,7 @@ def read_manifest(path) -> list:
             if not isinstance(r, dict): bad.append(f"line {i}: a JSON object per line, got {type(r).__name__}"); continue
             rows.append({**r, '_line': i})
         if bad:
-            raise ConfigError(f"{path}: {len(bad)} line(s) are not JSON objects, nothing was written:\n  " + '\n  '.join(bad[:12])
-                              + (f"\n  … and {len(bad) - 12} more" if len(bad) > 12 else '')
+            raise ConfigError(f"{path}: {len(bad)} line(s) are not JSON objects, nothing was written:\n  " + _listed(bad)
                               + "\nWrite one JSON object per line (or name the file ….csv if it is a CSV table)")
     if not rows: raise ConfigError(f"units.manifest: {path} lists no dialogues")
     missing = [c for c in EXTERNAL_REQUIRED if c not in rows[0]]
@@ -636,10 +646,14 @@ def _emotion(v) -> str:
     key = str(v).strip().lower()
     return EMOTION_ALIASES.get(key, key)
 
+def _sentence(text) -> str:
+    "A query text as the sentence it says: its words alone, lowercase (letters, digits, apostrophes): 'Other one.' is 'other one'."
+    return ' '.join(''.join(c if c.isalnum() or c == "'" else ' ' for c in str(text or '').lower().replace('’', "'")).split())
+
 def manifest_splits(cfg: OmniConfig, lines: Sequence[dict], seed: int = 0) -> list:
-    "The split of each manifest line that names none: whole sentences held out (a seeded `data.heldout_sentence_frac` of the distinct query texts) and, where lines name their voice, whole voices (`n_test_voices` of every `n_query_voices`): no held-out sentence or voice is heard in training."
+    "The split of each manifest line that names none: whole sentences held out (a seeded ⌈`data.heldout_sentence_frac` · n⌉ of the n distinct query texts, as `_sentence` reads them: at least one of two or more, never all) and, where lines name their voice, whole voices (`n_test_voices` of every `n_query_voices`): no held-out sentence or voice is heard in training."
     rng, free = np.random.default_rng(seed), [r for r in lines if not r.get('split')]
-    text = lambda r: ' '.join(str(r.get('query_text') or '').lower().split())
+    text = lambda r: _sentence(r.get('query_text'))
     voice = lambda r: str(r.get('voice') or '').strip()
     named = lambda *splits: [r for r in lines if r.get('split') and EXTERNAL_SPLITS.get(str(r['split']).strip().lower()) in splits]
     trained = named('train')                                            # what lines named 'train' hear stays heard …
@@ -647,7 +661,8 @@ def manifest_splits(cfg: OmniConfig, lines: Sequence[dict], seed: int = 0) -> li
     forced_v = {voice(r) for r in named('test_voice', 'test_both')} - {''}
     sents = sorted({text(r) for r in free} - {text(r) for r in trained} - forced_s)
     voices = sorted({voice(r) for r in free} - {voice(r) for r in trained} - forced_v - {''})
-    held_s = forced_s | {sents[i] for i in rng.permutation(len(sents))[:round(cfg.data.heldout_sentence_frac * len(sents))]}
+    n_s = min(math.ceil(round(cfg.data.heldout_sentence_frac * len(sents), 9)), max(len(sents) - 1, 0))   # one left to learn
+    held_s = forced_s | {sents[i] for i in rng.permutation(len(sents))[:n_s]}
     n_v = round(len(voices) * cfg.data.n_test_voices / cfg.data.n_query_voices)
     if not {voice(r) for r in trained} - {''}: n_v = min(n_v, len(voices) - 1)   # a voice left to train on
     held_v = forced_v | {voices[i] for i in rng.permutation(len(voices))[:max(n_v, 0)]}
@@ -670,18 +685,23 @@ def external_rows(cfg: OmniConfig, manifest, seed: int = 0, stats: Optional[dict
     "The manifest's dialogues as the kit's rows (every recording and token file read and checked as the stages will read them); a `ConfigError` lists every line that cannot be used. `stats` gets each file's `file_stats`, taken before it is read."
     import soundfile as sf
     manifest = Path(manifest); base = manifest.resolve().parent
-    lines, rows, problems = read_manifest(manifest), [], []
+    lines, rows, problems, at = read_manifest(manifest), [], [], []   # `at`: each row's line
     held = manifest_splits(cfg, lines, seed)
-    seen = set()
+    given = lambda r: None if r.get('id') is None or not str(r['id']).strip() else str(r['id']).strip()   # 0 is an id
+    taken, seen, sids = {given(r) for r in lines} - {None}, {}, {}
+    for r in lines: sids.setdefault(_sentence(r.get('query_text')), len(sids))   # each distinct sentence its id, in line order
     for k, r in enumerate(lines):
         bad = lambda msg: problems.append(f"line {r['_line']}: {msg}")
-        rid = str(r.get('id') or f"x{k:06d}")
-        if rid in seen: bad(f"id {rid!r} is used twice"); continue
-        seen.add(rid)
+        rid = given(r)
+        if rid is None:                                                 # a line without one: an id no line gives
+            rid = f"x{k:06d}"
+            while rid in taken: rid += '_'
+        elif rid in seen: bad(f"id {rid!r} is also line {seen[rid]}'s: give each line its own id (or none)"); continue
+        seen[rid] = r['_line']
         lacking = [c for c in EXTERNAL_REQUIRED if r.get(c) is None]      # absent, JSON null, or a CSV row too short
         if lacking: bad(f"has no {', '.join(lacking)}"); continue
         paths, there, before = {}, {}, len(problems)                  # every problem of the line is said, not the first
-        for c in ('query_audio', 'reply_audio', 'reply_units'):
+        for c in EXTERNAL_FILES:
             p = Path(str(r[c]).strip()); p = p if p.is_absolute() else base / p
             there[c] = bool(str(r[c]).strip()) and p.is_file()
             if there[c] and stats is not None: stats.update(file_stats([p]))
@@ -732,21 +752,56 @@ def external_rows(cfg: OmniConfig, manifest, seed: int = 0, stats: Optional[dict
                     "(tokens of another tokenizer, or of another reply?)")
         if len(problems) > before: continue
         hv, hs = split in ('test_voice', 'test_both'), split in ('test_sentence', 'test_both')
-        rows.append(dict(id=rid, sentence_id=-1, sentence_kind=str(r.get('sentence_kind') or ''), query_text=str(r['query_text']),
+        at.append(r['_line'])
+        rows.append(dict(id=rid, sentence_id=sids[_sentence(r['query_text'])], sentence_kind=str(r.get('sentence_kind') or ''),
+                         query_text=str(r['query_text']),
                          user_emotion=emos['user_emotion'], voice=str(r.get('voice') or ''), reply_text=str(r['reply_text']),
                          reply_emotion=emos['reply_emotion'], reply_style=str(r.get('reply_style') or ''),
                          heldout_voice=hv, heldout_sentence=hs, split=split, query_path=str(paths['query_audio']),
                          reply_path=str(paths['reply_audio']), units_path=str(paths['reply_units']),
                          query_seconds=round(secs['query_audio'], 4),
                          reply_seconds=round(secs['reply_audio'], 4), units=units))
+    problems += _across_lines(rows, at)
     if problems:
+        problems.sort(key=lambda p: int(p.split(':')[0][5:]))          # by line (a line's own problems first)
         n = len({p.split(':')[0] for p in problems})                   # lines, each with one or more problems
         raise ConfigError(f"{manifest}: {n} line(s) cannot be used{f' ({len(problems)} problems)' if len(problems) > n else ''}, "
-                          "nothing was written:\n  "
-                          + '\n  '.join(problems[:12]) + (f"\n  … and {len(problems) - 12} more" if len(problems) > 12 else '')
+                          "nothing was written:\n  " + _listed(problems)
                           + "\nFix those lines (or leave them out of the manifest) and build again.")
-    if not any(r['split'] == 'train' for r in rows): raise ConfigError(f"{manifest}: no line is in the training split")
+    if not any(r['split'] == 'train' for r in rows):
+        raise ConfigError(f"{manifest}: no line is in the training split: name 'train' in the split column of the lines to "
+                          "learn from, or leave it empty on them (the kit then holds out only some of their sentences and voices)")
+    if all(r['split'] == 'train' for r in rows):                       # nothing to score: said now, not after training
+        raise ConfigError(f"{manifest}: no line is held out for testing (all {len(rows)} are in the training split), so no "
+                          "stage could be scored: name a held-out split (test, test_voice or test_sentence) in the split column "
+                          "of some lines, or leave it empty on lines of two or more distinct sentences, so that "
+                          f"data.heldout_sentence_frac (now {cfg.data.heldout_sentence_frac}) holds some of them out")
     return rows
+
+def _across_lines(rows: Sequence[dict], at: Sequence[int]) -> list:
+    "The problems between usable manifest rows (`at`: their lines): a query recording on two lines in two splits or with two labels, a sentence or voice held out on one line and trained on in another."
+    out, first, held_s, held_v = [], {}, {}, {}
+    for n, r in zip(at, rows):
+        if r['heldout_sentence']: held_s.setdefault(r['sentence_id'], n)
+        if r['heldout_voice'] and r['voice']: held_v.setdefault(r['voice'], n)
+    for n, r in zip(at, rows):
+        label = (r['split'], r['sentence_id'], r['user_emotion'])
+        m, was = first.setdefault(str(Path(r['query_path']).resolve()), (n, label))
+        if was != label:
+            other = ' and '.join(w for w, a, b in zip(('split', 'query_text', 'user_emotion'), was, label) if a != b)
+            out.append(f"line {n}: query_audio {r['query_path']} is also on line {m}, with another {other}: one recording is "
+                       "one query, in one split: list it once (or, one line for each of its replies, with the same text, "
+                       "emotion and split)")
+        if r['split'] != 'train': continue
+        if r['sentence_id'] in held_s:
+            out.append(f"line {n}: its query_text {r['query_text']!r} is held out on line {held_s[r['sentence_id']]}, and this "
+                       "line trains on it: give every line of that sentence a held-out split (or leave split empty on all of "
+                       "them: the kit then holds out whole sentences)")
+        if r['voice'] in held_v:
+            out.append(f"line {n}: its voice {r['voice']!r} is held out on line {held_v[r['voice']]}, and this line trains on "
+                       "it: give every line of that voice a held-out split (or leave split empty on all of them: the kit then "
+                       "holds out whole voices)")
+    return out
 
 def _external_rows(cfg: OmniConfig, s: Settings, stats: Optional[dict] = None) -> list:
     "The rows of `units.manifest`, every one checked (nothing is written); `stats`: as `external_rows`."
@@ -769,6 +824,7 @@ def _build_external(cfg: OmniConfig, s: Settings, root: Path, want: str, rows: O
     if (root / 'dialogues').exists(): shutil.rmtree(root / 'dialogues')
     ds.save_to_disk(str(root / 'dialogues'))
     info = {'status': 'done', 'config_hash': want, 'manifest_hash': manifest_hash(rows), 'preset': cfg.preset, 'seed': s.seed,
+            'manifest_lines': manifest_lines(cfg.units.manifest),  # what a later look compares: the manifest changed, or not
             'sources_hash': hashlib.sha256(json.dumps(files, sort_keys=True).encode()).hexdigest()[:16],
             'n_rows': len(rows), 'source': str(Path(cfg.units.manifest).resolve()), 'seconds': round(time.time() - t0, 1),
             'bytes': folder_bytes(root), 'stats': dataset_stats(ds), 'environment': environment()}

@@ -4,7 +4,7 @@
 
 # %% ../nbs/01a_stages.ipynb #3fd073e5
 from __future__ import annotations
-import functools, hashlib, json, os, shlex, shutil, time
+import functools, hashlib, json, os, shlex, shutil, time, warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable, Optional, Sequence
@@ -16,12 +16,12 @@ from .train import (environment, fit, is_main_process, module_dtypes, process_ra
                                      set_seed, sha256, share_with_group, trainable_state, wait_for_everyone, has_checkpoint)
 
 # %% auto #0
-__all__ = ['CROSS_ENGINE', 'REFERENCED', 'CALIBRATED', 'STAGES', 'RUNTIME_ONLY', 'HASHED_ONCE_SET', 'SOURCES_CHECK_SECONDS',
-           'Stage', 'stage_config', 'stage_applies', 'job_stages', 'pretrained_source', 'uses_pretrained',
-           'hashed_part', 'stage_hash', 'StageMissing', 'stage_folder', 'read_object', 'file_stats', 'check_sources',
-           'data_build', 'run_digest', 'upstream_runs', 'retrained_upstream', 'stage_state', 'stages_needed',
-           'train_command', 'lite_minutes', 'describe_changes', 'require_stage', 'StageJob', 'run_files', 'start_run',
-           'finish_run', 'StageLock', 'run_stage']
+__all__ = ['CROSS_ENGINE', 'REFERENCED', 'CALIBRATED', 'STAGES', 'RUNTIME_ONLY', 'HASHED_ONCE_SET', 'EXTERNAL_DATA',
+           'SOURCES_CHECK_SECONDS', 'Stage', 'stage_config', 'stage_applies', 'job_stages', 'pretrained_source',
+           'uses_pretrained', 'hashed_part', 'manifest_lines', 'manifest_change', 'stage_hash', 'StageMissing',
+           'stage_folder', 'read_object', 'file_stats', 'check_sources', 'data_build', 'run_digest', 'upstream_runs',
+           'retrained_upstream', 'stage_state', 'stages_needed', 'train_command', 'lite_minutes', 'describe_changes',
+           'require_stage', 'StageJob', 'run_files', 'start_run', 'finish_run', 'StageLock', 'run_stage']
 
 # %% ../nbs/01a_stages.ipynb #14fa165e
 @dataclass(frozen=True)
@@ -178,10 +178,56 @@ def hashed_part(cfg, name: str) -> dict:
     "The fields of config part `name` that a run's hash covers."
     return _hashed(asdict(getattr(cfg, name)), name)
 
+# units.kind='external': the data fields that split a manifest's lines (`dataset.manifest_splits`), the only ones its
+# dataset hashes. The others but n_dialogues count in the hash of every stage after it instead: they make the kit's own
+# speech those stages may read (the ASR stand-in's read sentences: data.tts, prosody_jitter, the voices; the engine of a
+# voice and the assistant's voice: data.tts, assistant_voice).
+EXTERNAL_DATA = ('heldout_sentence_frac', 'n_query_voices', 'n_test_voices')
+_MANIFEST_LINES: dict = {}
+
+def manifest_lines(m) -> Optional[str]:
+    "Hash of the lines of manifest `m` as the build reads them (`dataset.read_manifest`, the files they name resolved against its folder): the same lines saved again with other line ends or in another encoding hash alike, the same relative paths in another folder do not; None when there is no such file."
+    if not m or not Path(m).is_file(): return None
+    p = Path(m).resolve(); st = p.stat(); key = (str(p), st.st_size, st.st_mtime_ns)
+    if key not in _MANIFEST_LINES:                                      # read once while the file stays as it is
+        from .dataset import EXTERNAL_FILES, manifest_hash, read_manifest
+        try:
+            with warnings.catch_warnings(): warnings.simplefilter('ignore'); lines = read_manifest(p)   # the build warns
+        except (ConfigError, OSError): h = 'unreadable'                # no build reads it: the build says why
+        else: h = manifest_hash([{k: str(p.parent / str(v).strip()) if k in EXTERNAL_FILES and v is not None else v
+                                  for k, v in r.items() if k != '_line'} for r in lines])
+        _MANIFEST_LINES.clear(); _MANIFEST_LINES[key] = h
+    return _MANIFEST_LINES[key]
+
 def _external_manifest(cfg) -> dict:
-    "What an external dataset's hash adds: its manifest's bytes (a changed list of dialogues is another dataset)."
-    m = cfg.units.manifest
-    return {'manifest_sha256': sha256(m) if m and Path(m).is_file() else None}
+    "What an external dataset's hash adds: its manifest's lines (`manifest_lines`: a changed list of dialogues, or the same list in another folder, is another dataset)."
+    return {'manifest_lines': manifest_lines(cfg.units.manifest)}
+
+def _external_parts(st: Stage, cfg, d: dict) -> dict:
+    "A stage's hashed parts `d` for units.kind='external': the dataset hashes its manifest's lines (not its path) and the data fields that split them (`EXTERNAL_DATA`); a stage after it, the other data fields it may read."
+    if st.name == 'data':
+        d['data'] = {k: v for k, v in d['data'].items() if k in EXTERNAL_DATA}; d.update(_external_manifest(cfg))
+    elif 'data' in st.depends:
+        d['data'] = {k: v for k, v in hashed_part(cfg, 'data').items() if k not in EXTERNAL_DATA + ('n_dialogues',)}
+    if 'units' in d: d['units'] = {k: v for k, v in d['units'].items() if k != 'manifest'}   # its lines count, not its path
+    return d
+
+def manifest_change(cfg, folder, rebuild: str) -> str:
+    "Why the dataset of a manifest in `folder` does not match `cfg` because of its manifest, with the fix (`rebuild`: the command that builds it again); '' when that is not why."
+    info = read_object(Path(folder) / 'build.json')
+    if cfg.units.kind != 'external' or not info.get('source'): return ''   # the kit's own build, or none finished
+    m, now = cfg.units.manifest, manifest_lines(cfg.units.manifest)
+    again = f"{rebuild} (it reads your manifest and its files again and changes none of them; every stage after it trains again)"
+    if now is None:
+        return (f"units.manifest {f'{m} is gone' if m else 'is not set'} (the dataset was built from {info['source']}): put "
+                "it back, or point units.manifest to where it is now")
+    if 'manifest_lines' not in info:
+        return ("it was built by an earlier version of the kit, which hashed the manifest's bytes and every data field, so it "
+                f"reads as another config's even if nothing changed: build it again with {again}")
+    if info['manifest_lines'] == now: return ''
+    moved = '' if str(Path(m).resolve()) == info['source'] else f"; it was read at {info['source']}, it is {Path(m).resolve()} now"
+    return (f"units.manifest {m} changed since the build (its lines, or the files its relative paths name{moved}): build it "
+            f"again with {again}")
 
 def stage_hash(name: str, cfg: OmniConfig, seed: int) -> str:
     "Short hash of a stage's config parts, training config, seed, version and its upstream runs' hashes."
@@ -190,7 +236,7 @@ def stage_hash(name: str, cfg: OmniConfig, seed: int) -> str:
     else:
         d = {p: hashed_part(cfg, p) for p in st.parts}
         d.update(seed=seed, version=st.version)
-        if st.name == 'data' and cfg.units.kind == 'external': d.update(_external_manifest(cfg))
+        if cfg.units.kind == 'external': _external_parts(st, cfg, d)
         if st.train: d['train'] = _hashed(asdict(getattr(cfg.stages, st.train)), 'train')
         if st.depends: d['upstream'] = {u: stage_hash(u, cfg, seed) for u in st.depends}
     return hashlib.sha256(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:12]
@@ -337,6 +383,9 @@ def require_stage(name: str, cfg: OmniConfig, settings: Optional[Settings] = Non
     if state == 'done': return stage_folder(st.name, s)
     need = stages_needed([st.name], cfg, s)
     cmd = train_command(need, cfg.preset, s)
+    if st.name == 'data' and state == 'other' and (why := manifest_change(cfg, stage_folder('data', s), f"`{cmd} --force`")):
+        raise StageMissing(f"stage 'data' ({st.what}) in {stage_folder('data', s)} does not match this config (preset "
+                           f"'{cfg.preset}', seed {s.seed}): {why}. Nothing was trained.")
     if st.name == 'data' and state == 'changed':                       # … nor over changed files
         cmd += ' --force   (it reads your manifest and its files again; they are not touched)'
     if st.name == 'data' and state in ('other', 'damaged'):            # a dataset is never rebuilt over another unasked

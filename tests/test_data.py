@@ -295,6 +295,23 @@ def test_a_manifest_without_splits_holds_out_whole_sentences_and_voices():
     assert 'train' in one and not {'test_voice', 'test_both'} & set(one)  # one voice: it is the one trained on
 
 
+def test_a_manifest_sentence_is_its_words_whatever_their_case_and_punctuation():
+    "Sentences the kit holds out of a manifest: 'Other one.' and 'other one' are one sentence, held out or trained on "
+    "together; ⌈frac · n⌉ of n sentences are held out, as of the kit's own, so two hold one out."
+    from emotion_omni_lite.dataset import manifest_splits
+    cfg = get_config('smoke')
+    lines = [{'query_text': t} for t in ('Other one.', 'other one', 'OTHER  one!', 'A second sentence', "it's 3 o'clock",
+                                         'It’s 3 o’clock', "it's 4 o'clock")]
+    for seed in range(10):
+        with pytest.warns(UserWarning, match='names no voice'): sp = manifest_splits(cfg, lines, seed)
+        assert len(set(sp[:3])) == 1 and sp[4] == sp[5] and sp.count('test_sentence') in (1, 3), (seed, sp)
+    with pytest.warns(UserWarning, match='names no voice'):
+        assert manifest_splits(cfg, [{'query_text': f'words {w}'} for w in 'abcdefg'], 0).count('test_sentence') == 2   # ⌈1.4⌉
+        assert manifest_splits(cfg, [{'query_text': w} for w in ('one', 'two')], 0).count('test_sentence') == 1      # ⌈0.4⌉
+        assert manifest_splits(cfg, [{'query_text': 'alone'}] * 3, 0) == ['train'] * 3                            # none: refused later
+
+
+
 def test_text_with_nothing_to_pronounce_is_a_moment_of_silence_on_either_engine():
     "'...' (a reply an untrained model may give) is 10 ms of silence from Piper, as from espeak: not a torch reshape error."
     from emotion_omni_lite.tts import speak

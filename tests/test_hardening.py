@@ -1135,6 +1135,158 @@ def test_the_kits_own_datasets_record_no_sources(tmp_path):
     assert stage_state('data', cfg, s) == 'done' and build_dataset(cfg, s) == root   # … not this one's: not read
 
 
+def _dialogues(d: Path, specs: list, name: str = 'm.jsonl') -> Path:
+    "A manifest in `d`, a line for each dict of `specs` over a sad dialogue 'sentence <i>' (`q`: the index of its query "
+    "recording, by default its own), each reply 1 s of 25 tokens."
+    d.mkdir(parents=True, exist_ok=True); lines = []
+    for i, sp in enumerate(specs):
+        q = sp.get('q', i)
+        if not (d / f'q{q}.wav').exists(): wav(d / f'q{q}.wav', 0.3 * np.sin(2 * np.pi * (150 + 20 * q) * T))
+        wav(d / f'r{i}.wav', 0.3 * np.sin(2 * np.pi * 220 * T)); np.save(d / f'r{i}.npy', np.full(25, i % 30))
+        lines.append({'query_audio': f'q{q}.wav', 'query_text': f'sentence {i}', 'user_emotion': 'sad', 'reply_audio': f'r{i}.wav',
+                      'reply_text': 'i am sorry to hear that', 'reply_emotion': 'sad', 'reply_units': f'r{i}.npy',
+                      **{k: v for k, v in sp.items() if k != 'q'}})
+    (d / name).write_text(''.join(json.dumps(l) + '\n' for l in lines))
+    return d / name
+
+
+def test_a_manifest_that_trains_on_what_it_holds_out_is_refused(tmp_path):
+    "The splits a manifest names are checked against each other: a sentence (its words, whatever their case) or a voice "
+    "that one line holds out and another trains on, and one query recording in two splits or with two labels, are "
+    "refused with both lines; one recording listed alike with two replies is one query."
+    cfg = get_config('smoke', **{'units.rate_hz': 25})
+    m = _dialogues(tmp_path, [
+        {'split': 'test_sentence', 'query_text': 'Sentence zero.'},             # line 1
+        {'split': 'train'},                                                     # line 2
+        {'split': 'test_voice', 'voice': 'v0'},                                 # line 3
+        {'split': 'train', 'query_text': 'sentence ZERO'},                      # line 4: line 1's held-out sentence, trained on
+        {'split': 'train', 'voice': 'v0'},                                      # line 5: line 3's held-out voice, trained on
+        {'split': 'train', 'q': 1, 'query_text': 'sentence 1'},                 # line 6: line 2's recording, alike: another reply
+        {'split': 'test_voice', 'voice': 'v9', 'q': 1, 'user_emotion': 'happy'}])   # line 7: line 2's recording, held out, happy
+    with pytest.raises(ConfigError) as e: external_rows(cfg, m)
+    said = str(e.value)
+    assert '3 line(s) cannot be used, nothing was written' in said
+    assert "line 4: its query_text 'sentence ZERO' is held out on line 1, and this line trains on it" in said
+    assert "line 5: its voice 'v0' is held out on line 3, and this line trains on it" in said
+    assert f"line 7: query_audio {tmp_path / 'q1.wav'} is also on line 2, with another split and query_text and user_emotion" in said
+    assert said.index('line 4:') < said.index('line 5:') < said.index('line 7:')
+    assert not any(f'line {n}:' in said for n in (1, 2, 3, 6))
+    keep = [json.loads(l) for n, l in enumerate(m.read_text().splitlines(), 1) if n not in (4, 5, 7)]
+    m.write_text(''.join(json.dumps(l) + '\n' for l in keep))
+    rows = external_rows(cfg, m)
+    assert [r['split'] for r in rows] == ['test_sentence', 'train', 'test_voice', 'train']
+
+
+def test_a_manifest_with_nothing_held_out_is_refused(tmp_path):
+    "A manifest whose every line trains (named so, or one sentence and no voice to hold out) is refused before the build, "
+    "naming the split column and data.heldout_sentence_frac; two sentences without a split hold one of them out."
+    cfg = get_config('smoke', **{'units.rate_hz': 25})
+    with pytest.raises(ConfigError, match=r"no line is held out for testing \(all 2 are in the training split\), so no stage "
+                                          r"could be scored: name a held-out split .* in the split column"):
+        external_rows(cfg, _dialogues(tmp_path / 'named', [{'split': 'train'}] * 2))
+    with pytest.warns(UserWarning, match='names no voice'), pytest.raises(ConfigError, match=r'heldout_sentence_frac \(now 0\.2\)'):
+        external_rows(cfg, _dialogues(tmp_path / 'one', [{'query_text': 'the same words'}] * 3))
+    with pytest.warns(UserWarning, match='names no voice'):
+        rows = external_rows(cfg, _dialogues(tmp_path / 'two', [{'query_text': t} for t in ('some words', 'Some words!', 'others')]))
+    assert rows[0]['split'] == rows[1]['split'] and {r['split'] for r in rows} == {'train', 'test_sentence'}
+
+
+def test_a_manifest_row_with_more_cells_than_its_header_is_named(tmp_path):
+    "An unquoted comma in a CSV cell is named as what it is (not cut away, leaving shifted cells to be refused for other "
+    "reasons); empty cells past the header, as spreadsheets add, are no problem."
+    f = tmp_path / 'm.csv'
+    f.write_text(MANIFEST_COLUMNS + '\nq.wav,Hi.,happy,r.wav,Oh!,happy,r.json\nq.wav,Well, no.,sad,r.wav,Oh!,sad,r.json\n'
+                 'q.wav,Hi.,happy,r.wav,Oh!,happy,r.json,,\n')
+    with pytest.raises(ConfigError) as e: external_rows(get_config('smoke'), f)
+    said = str(e.value)
+    assert '1 line(s) have more cells than the header, nothing was written:\n  line 3 has 8 cells, the header has 7' in said
+    assert 'Quote a text that contains a comma' in said and 'line 2' not in said and 'line 4' not in said
+
+
+def test_manifest_ids_and_sentence_ids(tmp_path):
+    "An id 0 is an id; a line without one never takes another line's; two lines of one id are both named. Each distinct "
+    "sentence (its words, whatever their case and punctuation) gets its own sentence_id, and the statistics count them."
+    from datasets import Dataset
+    from emotion_omni_lite.dataset import dataset_stats
+    cfg = get_config('smoke', **{'units.rate_hz': 25})
+    m = _dialogues(tmp_path, [{'id': 0, 'query_text': 'Other one.', 'split': 'train'}, {'query_text': 'other one', 'split': 'train'},
+                              {'id': 'x000001', 'query_text': 'A third one', 'split': 'test'},
+                              {'id': '', 'query_text': "It's another!", 'split': 'train'}])
+    rows = external_rows(cfg, m)
+    assert [r['id'] for r in rows] == ['0', 'x000001_', 'x000001', 'x000003'] and [r['sentence_id'] for r in rows] == [0, 0, 1, 2]
+    assert dataset_stats(Dataset.from_list(rows))['sentences'] == 3
+    m = _dialogues(tmp_path / 'twice', [{'id': 'a', 'split': 'train'}, {'id': 'b', 'split': 'test'}, {'id': 'a', 'split': 'train'}])
+    with pytest.raises(ConfigError, match=r"line 3: id 'a' is also line 1's: give each line its own id \(or none\)"): external_rows(cfg, m)
+
+
+def test_an_external_datasets_hash_covers_the_data_fields_it_reads(tmp_path):
+    "units.kind='external': the dataset hashes the data fields that split its lines, not those that make the kit's own "
+    "speech; those count in the stages after it, which may read them; data.n_dialogues counts nowhere. The kit's own "
+    "dataset hashes them all, as before."
+    from emotion_omni_lite.config import set_field
+    from emotion_omni_lite.stages import STAGES
+    x = get_config('smoke', **{'units.kind': 'external', 'units.manifest': str(_tones(tmp_path)), 'units.rate_hz': 25})
+    h = lambda c: {n: stage_hash(n, c, 0) for n in STAGES}
+    base = h(x)
+    assert h(set_field(x, 'data.n_dialogues', 7)) == base
+    for k, v in (('data.assistant_voice', 'en-us+f4'), ('data.prosody_jitter', 0.1)):
+        got = h(set_field(x, k, v))
+        assert got['data'] == base['data'] and all(got[n] != base[n] for n in STAGES if n != 'data'), k
+    for k, v in (('data.heldout_sentence_frac', 0.3), ('data.n_test_voices', 1), ('audio.max_seconds', 5.0)):
+        assert all(a != b for a, b in zip(h(set_field(x, k, v)).values(), base.values())), k
+    kit = get_config('smoke')
+    assert stage_hash('data', set_field(kit, 'data.n_dialogues', 7), 0) != stage_hash('data', kit, 0)
+
+
+def test_an_external_dataset_follows_its_manifest_lines(tmp_path, monkeypatch):
+    "A dataset of a manifest hashes its lines as read, the files they name resolved against its folder: saved again with "
+    "CRLF line ends it stays current; the same relative manifest in another folder (other recordings) is not taken for it; "
+    "edited, it is named as changed, with the command that builds it again; moved away, as gone, with no --force to run; "
+    "built by an earlier kit, as such. Nothing is deleted until asked."
+    take1, take2 = tmp_path / 'take1', tmp_path / 'take2'
+    m = _tones(take1.mkdir() or take1); _tones(take2.mkdir() or take2)
+    wav(take2 / 'q1.wav', 0.3 * np.sin(2 * np.pi * 400 * T))                # another take of one query
+    monkeypatch.chdir(take1)
+    cfg = get_config('smoke', **{'units.kind': 'external', 'units.manifest': 'm.jsonl', 'units.rate_hz': 25})
+    s = get_settings(preset='smoke', data_dir=str(tmp_path / 'data'), out_dir=str(tmp_path / 'runs'), device='cpu')
+    root = build_dataset(cfg, s)
+    assert json.loads((root / 'build.json').read_text())['manifest_lines'] and stage_state('data', cfg, s) == 'done'
+    m.write_bytes(m.read_bytes().replace(b'\n', b'\r\n'))                    # saved again by another editor
+    (take2 / 'm.jsonl').write_bytes(m.read_bytes())                          # the very same bytes in take2
+    assert stage_state('data', cfg, s) == 'done' and build_dataset(cfg, s) == root
+    before = snapshot(tmp_path / 'data')
+    monkeypatch.chdir(take2)
+    assert stage_state('data', cfg, s) == 'other'
+    with pytest.raises(StageMissing, match=rf"does not match this config .*: units\.manifest m\.jsonl changed since the build "
+                                           rf"\(its lines, or the files its relative paths name; it was read at "
+                                           rf"{re.escape(str(m.resolve()))}, it is {re.escape(str((take2 / 'm.jsonl').resolve()))} "
+                                           r"now\): build it again with `.*eol run --preset smoke --stages data --force`"):
+        require_stage('data', cfg, s)
+    monkeypatch.chdir(take1)
+    m.write_text(m.read_text().replace('raining again 1', 'snowing again 1'))   # a line edited
+    with pytest.raises(StageMissing, match=r"units\.manifest m\.jsonl changed since the build \(its lines, or the files its "
+                                           r"relative paths name\): build it again with `.*--force` \(it reads your manifest"):
+        require_stage('data', cfg, s)
+    with pytest.raises(ConfigError, match=r'already holds a dataset that does not match this config: units\.manifest m\.jsonl '
+                                          r'changed since the build .*--stages data --force`'):
+        build_dataset(cfg, s)
+    m.rename(tmp_path / 'elsewhere.jsonl')
+    with pytest.raises(StageMissing) as e: require_stage('data', cfg, s)
+    assert f"units.manifest m.jsonl is gone (the dataset was built from {m.resolve()}): put it back, or point units.manifest to " \
+           "where it is now. Nothing was trained." in str(e.value) and '--force' not in str(e.value)
+    assert snapshot(tmp_path / 'data') == before                             # nothing rebuilt or deleted unasked
+    (tmp_path / 'elsewhere.jsonl').rename(m); m.write_text(m.read_text().replace('snowing', 'raining'))   # as it was built
+    assert stage_state('data', cfg, s) == 'done'
+    info = json.loads((root / 'build.json').read_text())                   # as an earlier kit recorded it
+    del info['manifest_lines']; info['config_hash'] = 'a1b2c3d4e5f6'; (root / 'build.json').write_text(json.dumps(info))
+    with pytest.raises(StageMissing, match=r'built by an earlier version of the kit, which hashed the manifest.*--force'):
+        require_stage('data', cfg, s)
+    with pytest.raises(ConfigError, match=r'built by an earlier version of the kit'): build_dataset(cfg, s)
+    build_dataset(cfg, s, force=True)
+    assert stage_state('data', cfg, s) == 'done' and (take1 / 'q1.wav').exists()
+
+
+
 def test_the_setup_names_a_missing_or_old_python_and_remakes_a_venv_whose_python_is_gone(tmp_path):
     "scripts/setup.sh before it installs anything: a .venv whose Python was removed is made again, a missing or older Python is named with the fix."
     import shutil, subprocess

@@ -27,7 +27,7 @@ def manifest(rows, s, folder: Path, n_units: int, broken: bool = False) -> Path:
         np.save(folder / f'{r["id"]}.npy', u)
         lines.append({'id': r['id'], 'query_audio': str(audio_path(r, s, 'query')), 'query_text': r['query_text'],
                       'user_emotion': r['user_emotion'], 'reply_audio': str(audio_path(r, s, 'reply')),
-                      'reply_text': r['reply_text'], 'reply_emotion': r['reply_emotion'], 'split': 'train' if i else 'test',
+                      'reply_text': r['reply_text'], 'reply_emotion': r['reply_emotion'], 'split': 'test' if i == 2 else 'train',
                       'reply_units': 'missing.npy' if broken and i == 1 else f'{r["id"]}.npy'})
     m = folder / ('broken.jsonl' if broken else 'dialogues.jsonl')
     m.write_text(''.join(json.dumps(l) + '\n' for l in lines))
