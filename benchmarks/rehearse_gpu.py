@@ -7,12 +7,14 @@ nothing downloaded; `--device cpu` runs the one-process part alone (22 s on a 2-
     python benchmarks/rehearse_gpu.py prepare /tmp/rehearsal      # the checkpoints and dialogues (needs espeak-ng: the kit's install)
     python benchmarks/rehearse_gpu.py run /tmp/rehearsal          # on the GPU machine; --gpus N for an FSDP launch on N GPUs
 
-`run` prints one line a check and ends non-zero when any fails; `--json` writes them too.
+`run` prints one line a check and ends non-zero when any fails; `--json` writes them too. `--gpus` goes up to the
+rehearsal's 8 training dialogues: each process takes one a step.
 """
 import argparse, json, os, signal, subprocess, sys, time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+FSDP_CONFIG = HERE.parent / 'emotion_omni_lite' / 'configs' / 'fsdp.yaml'
 sys.path.insert(0, str(HERE.parent / 'tests'))                     # the rehearsal's checkpoint and dialogue writers
 
 
@@ -41,6 +43,22 @@ def prepare(d: Path):
     if any(d.iterdir()): raise SystemExit(f"{d} is not empty: give a new folder")
     write_checkpoints(d); write_dialogues(d)
     print(f"prepared {d}: {sum(f.stat().st_size for f in d.rglob('*') if f.is_file()) / 2**20:.1f} MB")
+
+
+def fsdp_settings(d: Path, gpus: int) -> Path:
+    "The FSDP launch's settings: a long stage 1 (400 steps, checkpoints every 40) whose batch gives each of `gpus` processes one training dialogue a step (`fit` splits a batch over the processes into whole examples)."
+    train = sum(json.loads(l)['split'] == 'train' for l in (d / 'dialogues.jsonl').read_text().splitlines() if l.strip())
+    if not 1 <= gpus <= train:
+        raise SystemExit(f"--gpus {gpus}: the FSDP launch gives each process one of the {train} training dialogues in {d} a "
+                         f"step: give --gpus from 1 to {train}")
+    return writers().write_settings(d, device='cuda', steps=400, ckpt_every=40, batch_size=gpus, name='settings_fsdp.ini')
+
+
+def fsdp_launch(gpus: int) -> str:
+    "The launch a sharded checkpoint of fsdp.yaml on `gpus` processes records, worded as `train._launch` words it ('FSDP 2 (SHARDED_STATE_DICT) on 2 processes')."
+    import yaml
+    c = yaml.safe_load(FSDP_CONFIG.read_text())['fsdp_config']
+    return f"FSDP {c['fsdp_version']} ({c['fsdp_state_dict_type']}) on {gpus} processes"
 
 
 class Checks:
@@ -84,6 +102,7 @@ def tail(p, n=1500) -> str: return p.log.read_text()[-n:].replace('\n', ' | ')
 def run(d: Path, gpus: int, device: str = 'cuda') -> Checks:
     import torch
     standin_token2wav, write_settings = writers().standin_token2wav, writers().write_settings
+    if device == 'cuda': fsdp_settings(d, gpus)                       # --gpus refused before anything runs
     ok = Checks()
     if device == 'cuda': ok('CUDA', torch.cuda.is_available(), f"{torch.cuda.device_count()} × {torch.cuda.get_device_name() if torch.cuda.is_available() else '-'}, "
        f"torch {torch.__version__}")
@@ -122,10 +141,7 @@ def run(d: Path, gpus: int, device: str = 'cuda') -> Checks:
     torch.cuda.empty_cache()
 
     # 3. FSDP 2: a long stage 1 killed after its first sharded checkpoint, refused by one process, then resumed
-    write_settings(d, device='cuda', steps=400, ckpt_every=40, name='settings_fsdp.ini')
-    configs = HERE.parent / 'emotion_omni_lite' / 'configs'
-    fsdp = [sys.executable, '-m', 'accelerate.commands.launch', '--config_file', str(configs / 'fsdp.yaml'),
-            '--num_processes', str(gpus)]
+    fsdp = [sys.executable, '-m', 'accelerate.commands.launch', '--config_file', str(FSDP_CONFIG), '--num_processes', str(gpus)]
     state = d / 'runs_fsdp' / 'full' / 'stage1' / 'checkpoint' / 'state.json'
     t0 = time.time()
     p = eol(d, 'settings_fsdp.ini', '--stages', 'stage1', out_dir='runs_fsdp', launch=fsdp, wait=False)
@@ -136,7 +152,8 @@ def run(d: Path, gpus: int, device: str = 'cuda') -> Checks:
         return ok
     st = json.loads(state.read_text())
     shards = sorted(x.name for x in (state.parent / st['sharded']).iterdir())
-    ok('the checkpoint says its launch', st['launch'] == f'FSDP on {gpus} processes', f"step {st['step']}, {st['launch']}, files {shards}")
+    ok('the checkpoint says its launch', st.get('launch') == fsdp_launch(gpus),
+       f"step {st['step']}, {st.get('launch')!r} (meant: {fsdp_launch(gpus)!r}), files {shards}")
     p = eol(d, 'settings_fsdp.ini', '--stages', 'stage1', out_dir='runs_fsdp')
     ok('one process refuses the sharded checkpoint', p.returncode != 0 and 'written by sharded training' in p.log.read_text(),
        tail(p, 400))

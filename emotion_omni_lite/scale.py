@@ -138,11 +138,11 @@ def _stage1_forward(cfg: OmniConfig, layers: int, batch: int, speech_frames: int
         (out.loss + head(out.hidden_states[-1], labels >= 0).float().pow(2).mean()).detach()
     return run, (llm, adapter, head)
 
-def _stage2_forward(cfg: OmniConfig, layers: int, batch: int, reply_tokens: int, units: int, dtype) -> Callable:
-    "Stage 2's forward (fusion, AdaLN, the decoder's two stacks, the unit head and loss) on meta tensors, with `layers` layers in each stack."
+def _stage2_forward(cfg: OmniConfig, layers: tuple, batch: int, reply_tokens: int, units: int, dtype) -> Callable:
+    "Stage 2's forward (fusion, AdaLN, the decoder's two stacks, the unit head and loss) on meta tensors, with `layers` = (pre-stack, autoregressive) layers."
     import torch.nn.functional as F
     from dataclasses import replace
-    c = replace(cfg, decoder=replace(cfg.decoder, pre_layers=layers, layers=layers))
+    c = replace(cfg, decoder=replace(cfg.decoder, pre_layers=layers[0], layers=layers[1]))
     with torch.device('meta'):
         fusion, dec = build_fusion(c).to(dtype).train(), build_speech_decoder(c).to(dtype).train()
         d, L = c.decoder.d_model, reply_tokens + units + 3
@@ -160,28 +160,33 @@ def _stage2_forward(cfg: OmniConfig, layers: int, batch: int, reply_tokens: int,
 
 def activation_bytes(cfg: OmniConfig, stage: str, batch: int = 1, query_seconds: float = 15.0, reply_tokens: int = 64,
                      reply_seconds: float = 8.0, prompt_tokens: int = 32) -> dict:
-    "What backward keeps of stage `stage`'s forward for `batch` examples: {'all', 'per_layer', 'outside', 'layers', 'checkpointed'} in bytes."
+    "What backward keeps of stage `stage`'s forward for `batch` examples: {'all', 'outside', 'checkpointed'} in bytes, and per stack of layers (stage 1: 'llm'; stage 2: 'pre' and 'ar') {'per_layer', 'layers'}."
     dtype = COMPUTE_DTYPES.get(getattr(cfg.stages, stage).mixed_precision, torch.float32)
     if stage == 'stage1':
         frames = int(query_seconds * cfg.semantic_encoder.frame_rate)
         frames -= frames % cfg.adapter.k
         prompt = prompt_tokens                                          # system prompt and chat template, in tokens
-        f = lambda n: _meta_saved(*_stage1_forward(cfg, n, batch, frames, prompt + reply_tokens, dtype))
-        layers, width, seq = cfg.llm.num_layers, cfg.llm.hidden_size, speech_positions(cfg, frames) + prompt + reply_tokens
+        f = lambda n: _meta_saved(*_stage1_forward(cfg, n[0], batch, frames, prompt + reply_tokens, dtype))
+        seq = speech_positions(cfg, frames) + prompt + reply_tokens
+        stacks = {'llm': (cfg.llm.num_layers, seq, cfg.llm.hidden_size)}   # stack: (layers, positions, width)
         logits = seq * cfg.llm.vocab_size                               # the LM head scores every position
     elif stage == 'stage2':
-        units = int(reply_seconds * cfg.units.rate_hz)
+        units, d = int(reply_seconds * cfg.units.rate_hz), cfg.decoder.d_model
         f = lambda n: _meta_saved(*_stage2_forward(cfg, n, batch, reply_tokens, units, dtype))
-        layers, width, seq = cfg.decoder.pre_layers + cfg.decoder.layers, cfg.decoder.d_model, reply_tokens + units + 3
+        stacks = {'pre': (cfg.decoder.pre_layers, reply_tokens, d),     # the reply; then it, three marks and the units
+                  'ar': (cfg.decoder.layers, reply_tokens + units + 3, d)}
         logits = (units + 1) * (cfg.units.n_units + len(SPECIALS))      # the unit head scores the units (and EOU)
     else: raise ValueError(f"stage {stage!r}: the plan covers 'stage1' and 'stage2'")
-    one, two = f(1), f(2)
-    per_layer = (two - one) / (2 if stage == 'stage2' else 1)          # stage 2: a layer in each of its two stacks
-    outside = one - (2 if stage == 'stage2' else 1) * per_layer
+    one = f((1,) * len(stacks))
+    per_layer = {k: f(tuple(1 + (j == i) for j in range(len(stacks)))) - one   # one more layer in that stack alone: stacks
+                 for i, k in enumerate(stacks)}                                # of other lengths keep other shares
+    outside = one - sum(per_layer.values())
     outside += batch * logits * 4                  # backward's largest temporary: the fp32 gradient of the logits
-    kept = batch * seq * width * torch.tensor([], dtype=dtype).element_size()   # a checkpointed layer keeps its input
-    return {'all': outside + layers * per_layer, 'per_layer': per_layer, 'outside': outside, 'layers': layers,
-            'checkpointed': outside + layers * kept + per_layer}
+    size = torch.tensor([], dtype=dtype).element_size()
+    kept = sum(n * batch * pos * width * size for n, pos, width in stacks.values())   # a checkpointed layer keeps its input
+    return {'all': outside + sum(stacks[k][0] * per_layer[k] for k in stacks), 'per_layer': per_layer, 'outside': outside,
+            'layers': {k: v[0] for k, v in stacks.items()},
+            'checkpointed': outside + kept + max(per_layer.values())}   # backward recomputes one layer at a time
 
 # %% ../nbs/90_scale.ipynb #52bf3ceb
 def stage_memory(cfg: OmniConfig, stage: str, **shapes) -> dict:

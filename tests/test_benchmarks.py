@@ -70,6 +70,54 @@ def test_the_gpu_checks_run_their_cpu_parts(tmp_path):
     assert len(rows) == 4 and all(x['plan_bytes'] > 0 and x['peak_bytes'] is None for x in rows), rows
 
 
+def test_the_rehearsal_expects_the_launch_a_sharded_checkpoint_records(tmp_path):
+    "rehearse_gpu.py's check 'the checkpoint says its launch' against the state.json `fit` writes under fsdp.yaml, its plugin made as accelerate's launcher makes it in each process: the record names the FSDP version and state-dict type (the check once expected 'FSDP on 2 processes' and could never pass)."
+    import json, types
+    import torch
+    import rehearse_gpu
+    from accelerate.commands.launch import _validate_launch_command, launch_command_parser
+    from accelerate.utils import DistributedType, FullyShardedDataParallelPlugin
+    from accelerate.utils.launch import prepare_multi_gpu_env
+    from emotion_omni_lite.train import _save_sharded
+    sched = torch.optim.lr_scheduler.LambdaLR(torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0), lambda s: 1.0)
+    for gpus in (2, 4):
+        args, _, _ = _validate_launch_command(launch_command_parser().parse_args(
+            ['--config_file', str(rehearse_gpu.FSDP_CONFIG), '--num_processes', str(gpus), 'x.py']))
+        with pytest.MonkeyPatch.context() as mp:
+            for k, v in prepare_multi_gpu_env(args).items(): mp.setenv(k, v)
+            plugin = FullyShardedDataParallelPlugin()
+        acc = types.SimpleNamespace(distributed_type=DistributedType.FSDP, num_processes=gpus, is_main_process=True,
+                                    state=types.SimpleNamespace(deepspeed_plugin=None, fsdp_plugin=plugin),
+                                    wait_for_everyone=lambda: None, save_state=lambda f: Path(f).mkdir(parents=True))
+        _save_sharded(acc, tmp_path / str(gpus), sched, 40, [])              # as a process of that launch writes it
+        st = json.loads((tmp_path / str(gpus) / 'checkpoint' / 'state.json').read_text())
+        assert st['launch'] == rehearse_gpu.fsdp_launch(gpus) == f'FSDP 2 (SHARDED_STATE_DICT) on {gpus} processes'
+        assert st['launch'] != rehearse_gpu.fsdp_launch(8)                  # another number of processes: a failed check
+
+
+def test_the_fsdp_rehearsal_splits_its_batch_over_every_gpu_it_takes(tmp_path, monkeypatch):
+    "rehearse_gpu.py --gpus N: the FSDP launch's settings pass `fit`'s rule in both stages (the batch, and the training dialogues there are, split over N processes × micro-batches into whole examples) for N up to the 8 training dialogues (a batch of 2 once failed every N > 2); other N are refused before anything runs."
+    import json
+    import rehearse_gpu
+    from test_full_rehearsal import DIALOGUES
+    from emotion_omni_lite.config import get_config
+    (tmp_path / 'dialogues.jsonl').write_text(''.join(json.dumps({'split': split}) + '\n' for *_, split in DIALOGUES))
+    train = sum(split == 'train' for *_, split in DIALOGUES)
+    for k in ('PRESET', 'DATA_DIR', 'OUT_DIR', 'SEED', 'DEVICE'): monkeypatch.delenv(f'EOL_{k}', raising=False)
+    for gpus in (1, 2, 3, 4, 8):
+        monkeypatch.setenv('EOL_SETTINGS', str(rehearse_gpu.fsdp_settings(tmp_path, gpus)))
+        cfg = get_config('full')
+        assert cfg.stages.stage1.steps == 400 and cfg.stages.stage1.ckpt_every == 40
+        for st in ('stage1', 'stage2'):
+            tc = getattr(cfg.stages, st)
+            split = gpus * tc.grad_accum * tc.length_groups                  # processes × micro-batches a step
+            assert tc.batch_size % split == 0 and min(tc.batch_size, train) % split == 0, (gpus, st, tc.batch_size)
+    for gpus in (0, train + 1):
+        with pytest.raises(SystemExit, match=rf"--gpus {gpus}: the FSDP launch gives each process one of the {train} "
+                                             rf"training dialogues in .* a step: give --gpus from 1 to {train}"):
+            rehearse_gpu.fsdp_settings(tmp_path, gpus)
+
+
 def test_a_time_limit_on_the_rehearsal_stops_its_launches_too():
     "`timeout` signals the rehearsal alone, while each launch runs in a session of its own: its SIGTERM handler stops them all, so none keeps the GPU for the memory benchmark after it."
     import signal, subprocess

@@ -25,7 +25,9 @@ DIALOGUES = [  # query, user emotion, reply, reply emotion, split
     ("the shop closed early", 'neutral', "you could try again in the morning", 'neutral', 'train'),
     ("my cat is not eating", 'sad', "i hope your cat feels better soon", 'sad', 'test'),
     ("they cancelled the concert", 'angry', "that is really annoying, i am sorry", 'neutral', 'test'),
-]
+    ("the printer jammed before my talk", 'angry', "that is bad timing, i hope the talk went well", 'neutral', 'train'),
+    ("i finally finished the painting", 'happy', "that is great, i would love to see it", 'happy', 'train'),
+]                                                           # eight to train on: an FSDP rehearsal on up to 8 GPUs
 LABELS = {0: 'neu', 1: 'hap', 2: 'ang', 3: 'sad'}          # a four-class emotion checkpoint, as the common ones are
 
 
@@ -73,9 +75,9 @@ def standin_token2wav(tokens, token_offset, finalize, cache):
     return 0.1 * torch.sin(2 * torch.pi * 200 * t)
 
 
-def write_settings(d, device: str = 'cpu', steps: int = 3, ckpt_every: int = 2, name: str = 'settings.ini'):
+def write_settings(d, device: str = 'cpu', steps: int = 3, ckpt_every: int = 2, name: str = 'settings.ini', batch_size: int = 2):
     "A settings file as a full-size user writes one: the preset, the folders, and `[emotion_omni_lite.full]` with the paths to"
-    "the checkpoints and the manifest; here also the tiny sizes and step counts (benchmarks/rehearse_gpu.py: on a GPU)."
+    "the checkpoints and the manifest; here also the tiny sizes, batch and step counts (benchmarks/rehearse_gpu.py: on a GPU)."
     fields = {
         'semantic_encoder.pretrained': 'whisper', 'semantic_encoder.d_model': 32, 'semantic_encoder.encoder_layers': 1,
         'semantic_encoder.encoder_heads': 2, 'semantic_encoder.encoder_ffn': 64,
@@ -86,7 +88,7 @@ def write_settings(d, device: str = 'cpu', steps: int = 3, ckpt_every: int = 2, 
         'decoder.d_model': 32, 'decoder.pre_layers': 1, 'decoder.layers': 1, 'decoder.heads': 2, 'decoder.ffn': 64,
         'units.manifest': 'dialogues.jsonl', 'vocoder.pretrained': 'cosyvoice2'}
     fields.update({f'stages.{s}.{k}': v for s in ('stage1', 'stage2')
-                   for k, v in (('steps', steps), ('batch_size', 2), ('ckpt_every', ckpt_every), ('log_every', 1))})
+                   for k, v in (('steps', steps), ('batch_size', batch_size), ('ckpt_every', ckpt_every), ('log_every', 1))})
     (d / name).write_text(f'[emotion_omni_lite]\npreset = full\ndata_dir = data\nout_dir = runs\ndevice = {device}\n\n'
                           '[emotion_omni_lite.full]\n' + ''.join(f'{k} = {v}\n' for k, v in fields.items()))
     return d / name

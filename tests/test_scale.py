@@ -111,8 +111,23 @@ def test_memory_estimate_against_measured_peaks(mp):
         if mp == 'no':
             enable_checkpointing(model)
             ratio = _profiled_peak(step) / (states + B * est['checkpointed_per_example'])
-            assert 0.65 < ratio < 1.1, (stage, 'checkpointed', ratio)   # measured: 0.88, 0.85: the plan errs on the safe side
+            assert 0.65 < ratio < 1.1, (stage, 'checkpointed', ratio)   # measured: 0.88, 0.74: the plan errs on the safe side
 
+
+def test_stage2_activations_count_each_stack_at_its_own_length():
+    "Stage 2's decoder: pre-stack layers on the reply's positions, autoregressive ones on the reply, three marks and the units (about four times as many). The plan counts each stack's layers at its own share, as the whole decoder counts on the meta device, for any mix of the two (an average of the two once left out 16 % of full's)."
+    import torch
+    from emotion_omni_lite.decoder import SPECIALS
+    from emotion_omni_lite.scale import _meta_saved, _stage2_forward, activation_bytes
+    for cfg in (get_config('full'), get_config('full', **{'decoder.pre_layers': 4, 'decoder.layers': 2})):
+        assert cfg.stages.stage2.mixed_precision == 'bf16'
+        B, N, M, dc = 2, 64, int(8.0 * cfg.units.rate_hz), cfg.decoder
+        a = activation_bytes(cfg, 'stage2', batch=B, reply_tokens=N, reply_seconds=8.0)
+        whole = _meta_saved(*_stage2_forward(cfg, (dc.pre_layers, dc.layers), B, N, M, torch.bfloat16))   # every layer there
+        assert a['all'] == whole + B * (M + 1) * (cfg.units.n_units + len(SPECIALS)) * 4   # and the logits' fp32 gradient
+        assert a['layers'] == {'pre': dc.pre_layers, 'ar': dc.layers} and a['per_layer']['ar'] > 3 * a['per_layer']['pre']
+        kept = B * (dc.pre_layers * N + dc.layers * (N + M + 3)) * dc.d_model * 2      # each layer's bf16 input, at its length
+        assert a['checkpointed'] == a['outside'] + kept + a['per_layer']['ar']          # and the largest layer recomputed
 
 def test_a_gpu_holds_its_states_and_the_larger_of_backward_and_the_optimizer_step():
     "per_gpu_bytes: weights, gradients and AdamW throughout; on top, autocast's copies with one micro-batch's activations, or the optimizer step's temporary, whichever is larger; ZeRO-3 / FSDP splits all but the activations, and the gradients only when a step is one micro-batch (FSDP 2 adds micro-batches' gradients up unsharded)."
