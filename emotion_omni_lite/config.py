@@ -669,7 +669,7 @@ def checkpoint_faults() -> tuple:
 def checkpoint_config(part: str, source, want: str):
     "A checkpoint's transformers config, read before its weights; missing, damaged or of a model type transformers does not know: refused, naming `part` (the config field) and `want` (what to point it at)."
     from transformers import AutoConfig
-    try: return AutoConfig.from_pretrained(source)
+    try: return AutoConfig.from_pretrained(source, local_files_only=True)   # a hub name: its cached copy, never a download
     except checkpoint_faults() as e:                        # missing, not cached, or a damaged config: named, with the fix
         raise checkpoint_load_error(part, source, e) from None
     except ValueError as e:                                 # transformers: a config of no model type it knows

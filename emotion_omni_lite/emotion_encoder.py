@@ -176,7 +176,7 @@ def load_pretrained_emotion_encoder(name_or_path: str, dtype=torch.float32) -> P
     head = any('Classification' in a for a in (conf.architectures or []))
     try:
         m, info = (AutoModelForAudioClassification if head else AutoModel).from_pretrained(
-            src, dtype=dtype, output_loading_info=True, ignore_mismatched_sizes=True)
+            src, dtype=dtype, output_loading_info=True, ignore_mismatched_sizes=True, local_files_only=True)
     except checkpoint_faults() as e:                        # missing, not cached, or damaged weights: named, with the fix
         raise checkpoint_load_error('emotion_encoder.pretrained', src, e) from None
     refuse_partial_load('emotion_encoder.pretrained', src, info, used)   # a head or layer left random would be read

@@ -357,7 +357,8 @@ def load_pretrained_semantic_encoder(name_or_path: str, dtype=torch.float32) -> 
         raise ConfigError(f"semantic_encoder.pretrained: {name_or_path} is a {conf.model_type!r} checkpoint, not a Whisper one: "
                           "point it at a Whisper checkpoint (e.g. openai/whisper-large-v3), or leave it empty for the kit's "
                           "own encoder, trained as speech recognition (stage asr)")
-    try: model, info = WhisperModel.from_pretrained(name_or_path, dtype=dtype, output_loading_info=True, ignore_mismatched_sizes=True)
+    try: model, info = WhisperModel.from_pretrained(name_or_path, dtype=dtype, output_loading_info=True, ignore_mismatched_sizes=True,
+                                                    local_files_only=True)   # a hub name: its cached copy, never a download
     except checkpoint_faults() as e:                        # missing, not cached, or damaged weights: named, with the fix
         raise checkpoint_load_error('semantic_encoder.pretrained', name_or_path, e) from None
     refuse_partial_load('semantic_encoder.pretrained', name_or_path, info, lambda k: k.startswith('encoder.'))   # the part kept

@@ -4,7 +4,7 @@
 
 # %% ../nbs/11_stage1.ipynb #45a0bb63
 from __future__ import annotations
-import json, math, re, time, zlib
+import hashlib, json, math, re, time, zlib
 from pathlib import Path
 from collections import Counter
 from typing import Callable, Optional, Sequence
@@ -16,7 +16,8 @@ from torch import nn
 from .config import EMOTIONS, ConfigError, OmniConfig, Settings, get_settings, run_device
 from functools import partial
 from .train import ShardedCache, autocast, freeze, load_cache, load_weights, save_json, save_weights, to_device
-from .stages import StageJob, StageLock, data_build, require_stage, run_digest, stage_config, stage_hash
+from .stages import (StageJob, StageLock, data_build, hashed_part, pretrained_source, require_stage, run_digest,
+                                      stage_config, stage_hash)
 from .dataset import audio_path, augmented_queries, load_dialogues
 from .audio import CONDITIONS, load_audio
 from .semantic_encoder import load_semantic_encoder, semantic_features
@@ -213,9 +214,14 @@ def _features_name(cfg: OmniConfig, s: Settings) -> str:
     "The cache file of the features: named by the hashes of the two encoder runs that made them."
     copies = cfg.stages.stage1.aug_copies                              # … and the augmented copies it holds, if any
     built = data_build(s)                                              # … and, for recordings you bring, their build
-    runs = ''.join(f"_{d}" for n in ('asr', emotion_encoder_stage(cfg)) if (d := run_digest(n, s)))   # … and those very
-    return (f"v2_{f'aug{copies}_' if copies else ''}{stage_hash('asr', cfg, s.seed)}_{stage_hash('emotion_encoder', cfg, s.seed)}"   # runs
-            f"{'_' + built.replace('/', '-') if built else ''}{runs}.pt")   # v2: emotion_vec_* keys
+    runs = ''.join(f"_{d}" for n in ('asr', emotion_encoder_stage(cfg)) if (d := run_digest(n, s)))   # … and those very runs
+    fed = ''                                                           # … and, where an encoder is pretrained (its hash names the
+    if any(pretrained_source(n, cfg) for n in ('asr', 'emotion_encoder')):   # checkpoint alone), the dataset, seed and settings
+        d = {'data': stage_hash('data', cfg, s.seed), 'seed': s.seed, 'mixed_precision': cfg.stages.stage1.mixed_precision,
+             **{p: hashed_part(cfg, p) for p in ('audio', 'semantic_encoder', 'emotion_encoder')}}
+        fed = '_' + hashlib.sha256(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:12]
+    return (f"v2_{f'aug{copies}_' if copies else ''}{stage_hash('asr', cfg, s.seed)}_{stage_hash('emotion_encoder', cfg, s.seed)}"
+            f"{fed}{'_' + built.replace('/', '-') if built else ''}{runs}.pt")   # v2: emotion_vec_* keys
 
 _FEATURES: dict = {}
 

@@ -4,14 +4,14 @@
 
 # %% ../nbs/09_text_llm.ipynb #45a0bb63
 from __future__ import annotations
-from typing import Optional, Sequence
+from typing import Callable, Optional, Sequence
 
 import torch
 from torch import nn
 
 from .config import (ConfigError, OmniConfig, Settings, check_checkpoint, checkpoint_faults,
                                       checkpoint_load_error, refuse_partial_load)
-from .train import frozen_dtype
+from .train import COMPUTE_DTYPES, frozen_dtype
 from .stages import StageJob, require_stage, train_command
 from .dataset import load_dialogues
 
@@ -90,24 +90,33 @@ def build_llm(cfg: OmniConfig) -> nn.Module:
     return Qwen2ForCausalLM(llm_config(cfg))
 
 # %% ../nbs/09_text_llm.ipynb #d6fa045f
-def _load_tokenizer(path):
-    "The tokenizer of a local folder or cached hub name, with the `<speech>` token, a chat template and a pad token."
+def _load_tokenizer(path, field: str = 'llm.pretrained', fix: str = ''):
+    "The tokenizer of a local folder or cached hub name (never downloaded), with the `<speech>` token, a chat template and a pad token; one without ChatML's turn tokens is refused."
     from transformers import AutoTokenizer
-    tok = AutoTokenizer.from_pretrained(str(path))
+    tok = AutoTokenizer.from_pretrained(str(path), local_files_only=True)
     if len(tok) < 32:                                      # transformers makes one of its special tokens alone when the
         raise FileNotFoundError(f"it holds no tokenizer ({len(tok)} tokens): tokenizer.json, or vocab.json and merges.txt, are missing")   # files are gone
+    ids = {t: tok(t, add_special_tokens=False)['input_ids'] for t in (IM_START, IM_END)}
+    if bad := [t for t, i in ids.items() if len(i) != 1 or i[0] == tok.unk_token_id]:   # split into pieces, or unknown
+        raise ConfigError(f"{field}: the tokenizer in {path} has no {' or '.join(bad)} token: the kit writes every chat in "
+                          f"ChatML (Qwen's format), whose turns open with {IM_START} and whose replies end with {IM_END}, so "
+                          "the replies it learns and writes would end in a token the model does not have: " + (fix or
+                          f"point {field} at a chat model that uses ChatML, e.g. Qwen/Qwen2.5-7B-Instruct"))
     if SPEECH_TOKEN not in tok.get_vocab():
         tok.add_special_tokens({'additional_special_tokens': [SPEECH_TOKEN]})
     if tok.chat_template is None: tok.chat_template = CHAT_TEMPLATE
     if tok.pad_token is None: tok.pad_token = PAD_TOKEN if PAD_TOKEN in tok.get_vocab() else tok.eos_token
     return tok
 
-def load_pretrained_llm(path, dtype='auto', field: str = 'llm.pretrained', fix: str = ''):
-    "`(model, tokenizer)` from a local folder or cached hub name, with the `<speech>` token added (`fix`: what to say to do when it does not load, for a run the kit trained)."
-    from transformers import AutoModelForCausalLM
+def load_pretrained_llm(path, dtype='auto', field: str = 'llm.pretrained', fix: str = '', check: Optional[Callable] = None):
+    "`(model, tokenizer)` from a local folder or a hub name in the local cache (never downloaded), with the `<speech>` token added (`fix`: what to say to do when it does not load, for a run the kit trained; `check(config)`: raises `ConfigError` for a checkpoint to refuse before its weights are read)."
+    from transformers import AutoConfig, AutoModelForCausalLM
     try:
-        tok = _load_tokenizer(path)
-        model, info = AutoModelForCausalLM.from_pretrained(str(path), dtype=dtype, output_loading_info=True, ignore_mismatched_sizes=True)
+        if check: check(AutoConfig.from_pretrained(str(path), local_files_only=True))
+        tok = _load_tokenizer(path, field, fix)
+        model, info = AutoModelForCausalLM.from_pretrained(str(path), dtype=dtype, local_files_only=True, output_loading_info=True,
+                                                           ignore_mismatched_sizes=True)
+    except ConfigError: raise                               # named already, with the fix
     except checkpoint_faults() as e:                        # missing, not cached, or damaged weights: named, with the fix
         raise checkpoint_load_error(field, path, e, fix) from None
     except ValueError as e:                                 # transformers: "Unrecognized configuration class …": another kind
@@ -154,7 +163,7 @@ def text_llm_job(cfg: OmniConfig, settings: Settings, rows=None) -> StageJob:
     def save(model, folder):
         model.save_pretrained(folder / 'model'); tok.save_pretrained(folder / 'model')
     def evaluate(model, folder):
-        m = {'vocab': len(tok), 'n_train_chats': len(train)}
+        m = {'vocab': len(tok), 'n_train_dialogues': len(train)}   # the chats: n_train
         if test: m['heldout_sentence_loss'] = round(heldout_loss(model, tok, test), 4)
         return m
     return StageJob(data=text_examples(train, tok), build=lambda: build_llm(cfg), collate=collate_lm, loss=lm_loss,
@@ -173,15 +182,25 @@ def heldout_loss(model, tok, rows, batch_size: int = 64) -> float:
 def load_text_llm(cfg: OmniConfig, settings: Optional[Settings] = None):
     "`(model, tokenizer)`: the stage-0 model in `lite` (`StageMissing` when it has not run), Qwen from `cfg.llm.pretrained` in `full`."
     if cfg.llm.pretrained:                                  # frozen base: its checkpoint's dtype under mixed precision, else fp32
-        model, tok = load_pretrained_llm(cfg.llm.pretrained, dtype=frozen_dtype(cfg.stages.stage1.mixed_precision))
-        c, mc = cfg.llm, model.config
-        check_checkpoint('llm', cfg.llm.pretrained, {
-            'hidden_size': (c.hidden_size, mc.hidden_size), 'num_layers': (c.num_layers, mc.num_hidden_layers),
-            'num_heads': (c.num_heads, mc.num_attention_heads), 'num_kv_heads': (c.num_kv_heads, mc.num_key_value_heads),
-            'intermediate_size': (c.intermediate_size, mc.intermediate_size)})
+        mp = cfg.stages.stage1.mixed_precision
+        model, tok = load_pretrained_llm(cfg.llm.pretrained, dtype=frozen_dtype(mp), check=lambda conf: _fits(cfg, conf))
+        if model.dtype in (torch.float16, torch.bfloat16) and model.dtype != COMPUTE_DTYPES[mp]:   # the other 16-bit type does
+            model.to(COMPUTE_DTYPES[mp])                    # not mix with the stage's autocast: converted to the one it computes in
         return model, tok
     return load_pretrained_llm(require_stage('text_llm', cfg, settings) / 'model', dtype=torch.float32, field='the text_llm run',
                                fix=_retrain(cfg))
+
+_LLM_SIZES = {'hidden_size': 'hidden_size', 'num_layers': 'num_hidden_layers', 'num_heads': 'num_attention_heads',
+              'num_kv_heads': 'num_key_value_heads', 'intermediate_size': 'intermediate_size'}   # cfg.llm field: its config's
+
+def _fits(cfg: OmniConfig, conf):
+    "Refuse, from its config alone, a checkpoint of another kind of model or of other sizes than `cfg.llm`'s."
+    have = {k: getattr(conf, a, None) for k, a in _LLM_SIZES.items()}
+    if none := [_LLM_SIZES[k] for k, v in have.items() if v is None]:
+        raise ConfigError(f"llm.pretrained: {cfg.llm.pretrained} is a {conf.model_type!r} checkpoint, whose config gives no "
+                          f"{', '.join(none)}: the kit reads a decoder-only chat model of the Qwen2 kind; point llm.pretrained "
+                          "at one, e.g. Qwen/Qwen2.5-7B-Instruct")
+    check_checkpoint('llm', cfg.llm.pretrained, {k: (getattr(cfg.llm, k), v) for k, v in have.items()})
 
 def _retrain(cfg: OmniConfig) -> str:
     "What to do with a text LLM run the kit trained that does not load."
@@ -190,9 +209,9 @@ def _retrain(cfg: OmniConfig) -> str:
 def load_tokenizer(cfg: OmniConfig, settings: Optional[Settings] = None):
     "The LLM's tokenizer alone (the same one `load_text_llm` returns), without loading the weights."
     src = cfg.llm.pretrained or require_stage('text_llm', cfg, settings) / 'model'
-    try: return _load_tokenizer(src)
+    field, fix = ('llm.pretrained', '') if cfg.llm.pretrained else ('the text_llm run', _retrain(cfg))
+    try: return _load_tokenizer(src, field, fix)
     except checkpoint_faults() as e:                        # as `load_text_llm` says it
-        field, fix = ('llm.pretrained', '') if cfg.llm.pretrained else ('the text_llm run', _retrain(cfg))
         raise checkpoint_load_error(field, src, e, fix) from None
 
 # %% ../nbs/09_text_llm.ipynb #07633905

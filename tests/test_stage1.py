@@ -314,3 +314,32 @@ def test_lite_semantic_only_falls_to_what_timing_alone_tells(lite_settings):
     for name in ('semantic only − timing alone, reply emotion', 'semantic only − timing alone, style',
                  'full − semantic only, reply emotion', 'full − semantic only, style'):
         assert_guard(name, figs[name])
+
+
+@pytest.mark.parametrize('saved, mp', [(torch.float16, 'bf16'), (torch.bfloat16, 'fp16')])
+def test_a_16bit_llm_of_the_other_type_than_the_stage_computes_in_trains(tmp_path, saved, mp):
+    "An fp16 checkpoint under bf16 mixed precision (and the reverse) loads in the type the stage computes in, rather than failing in autocast."
+    from emotion_omni_lite.stage1 import build_stage1
+    from emotion_omni_lite.train import COMPUTE_DTYPES
+    build_llm(get_config('smoke')).to(saved).save_pretrained(tmp_path)
+    train_tokenizer(REPLIES * 10, 400, speech=False).save_pretrained(tmp_path)
+    cfg = get_config('smoke', **{'llm.pretrained': str(tmp_path), 'stages.stage1.mixed_precision': mp})
+    m, t = build_stage1(cfg)
+    assert {p.dtype for p in m.llm.parameters() if not p.requires_grad} == {COMPUTE_DTYPES[mp]}
+    r = m(collate_stage1(_examples(cfg, t, 2), t.pad_token_id))
+    r['loss'].backward()
+    assert torch.isfinite(r['loss']) and all(p.grad is not None for p in m.head.parameters())
+
+
+def test_features_of_pretrained_encoders_are_named_by_the_dataset_and_seed(tmp_path):
+    "A pretrained encoder's hash is its checkpoint's name alone: the cache adds the dataset's hash, the seed and the settings the encoders run under; the kit's own encoders' names stay as they were."
+    from emotion_omni_lite.config import get_settings
+    from emotion_omni_lite.stages import stage_hash
+    from emotion_omni_lite.stage1 import _features_name
+    s = lambda seed, preset='full': get_settings(preset=preset, out_dir=str(tmp_path / 'runs'), data_dir=str(tmp_path / 'data'), seed=seed)
+    full = lambda **kw: get_config('full', **{'units.kind': 'kmeans_mel', **kw})
+    names = {_features_name(full(**{'data.n_dialogues': n}), s(seed)) for n in (5000, 200000) for seed in (0, 1)}
+    assert len(names) == 4                                               # two datasets, two seeds: four caches
+    assert _features_name(full(), s(0)) == _features_name(full(), s(0)) != _features_name(full(**{'stages.stage1.mixed_precision': 'no'}), s(0))
+    smoke = get_config('smoke')
+    assert _features_name(smoke, s(0, 'smoke')) == f"v2_{stage_hash('asr', smoke, 0)}_{stage_hash('emotion_encoder', smoke, 0)}.pt"

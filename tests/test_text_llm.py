@@ -4,7 +4,7 @@ import pytest
 import torch
 from emotion_omni_lite.config import ConfigError, get_config, get_settings
 from emotion_omni_lite.text_llm import (IM_END, add_lora, build_llm, build_prompt, collate_lm,
-                                        load_pretrained_llm, load_text_llm, speech_token_id, text_llm_job,
+                                        load_pretrained_llm, load_text_llm, load_tokenizer, speech_token_id, text_llm_job,
                                         train_tokenizer, generate_text)
 
 TEXTS = ["I lost my keys again today.", "Oh no, that sounds frustrating. Let's retrace your steps together.",
@@ -98,6 +98,75 @@ def test_text_stage_trains_and_answers(tmp_path):
     hist = json.loads((run / 'history.json').read_text())
     assert hist[-1]['loss'] < 0.5 * hist[0]['loss']
     assert json.loads((run / 'config.json').read_text())['preset'] == 'smoke'
+    m = json.loads((run / 'metrics.json').read_text())
+    assert (m['n_train_dialogues'], m['n_train']) == (24, 48)           # 24 tone-dependent dialogues, each as two chats
     # reuse of a finished run: checked in nbs/09_text_llm.ipynb (cell fa379fd7)
     m, t = load_text_llm(cfg, s)
     assert generate_text(m, t, "(happy) We won the match!", max_new_tokens=12) == "That's wonderful, congratulations!"
+
+
+def _other_tokenizer(kind):
+    "A tokenizer of another chat format, without ChatML's turn tokens: GPT-2's (byte-level, the marks split into bytes) or a word-level one (the marks unknown)."
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+    if kind == 'words':
+        words = sorted({w for t in TEXTS for w in t.split()} | {str(i) for i in range(20)})
+        tk = Tokenizer(models.WordLevel({'<unk>': 0, '</s>': 1, **{w: i + 2 for i, w in enumerate(words)}}, unk_token='<unk>'))
+        tk.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
+        return PreTrainedTokenizerFast(tokenizer_object=tk, unk_token='<unk>', eos_token='</s>')
+    tk = Tokenizer(models.BPE()); tk.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False); tk.decoder = decoders.ByteLevel()
+    tk.train_from_iterator(TEXTS, trainers.BpeTrainer(vocab_size=400, special_tokens=['<|endoftext|>'], show_progress=False,
+                                                      initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
+    return PreTrainedTokenizerFast(tokenizer_object=tk, eos_token='<|endoftext|>')
+
+
+@pytest.mark.parametrize('kind', ['bytes', 'words'])
+def test_a_tokenizer_without_chatml_tokens_is_refused(tmp_path, kind):
+    "Replies would be learnt ending in an unknown token (or bytes), and generation would never stop at the end token."
+    tk = _other_tokenizer(kind)
+    ids = tk('<|im_end|>', add_special_tokens=False)['input_ids']
+    assert len(tk) >= 32 and (ids == [tk.unk_token_id] if kind == 'words' else len(ids) > 1)   # unknown, or split into bytes
+    build_llm(get_config('smoke')).save_pretrained(tmp_path); tk.save_pretrained(tmp_path)
+    cfg = get_config('smoke', **{'llm.pretrained': str(tmp_path)})
+    said = (r"llm\.pretrained: the tokenizer in .* has no <\|im_start\|> or <\|im_end\|> token: the kit writes every chat in "
+            r"ChatML .*: point llm\.pretrained at a chat model that uses ChatML, e\.g\. Qwen/Qwen2\.5-7B-Instruct")
+    for load in (lambda: load_text_llm(cfg), lambda: load_tokenizer(cfg), lambda: load_pretrained_llm(tmp_path)):
+        with pytest.raises(ConfigError, match=said): load()
+
+
+def test_a_model_of_another_kind_or_size_is_refused_before_its_weights_are_read(tmp_path, monkeypatch):
+    "GPT-2 has no grouped-query attention fields (a raw AttributeError before); a Qwen2 of other sizes: both said from the config."
+    from transformers import AutoModelForCausalLM, GPT2Config, GPT2LMHeadModel
+    chatml = train_tokenizer(TEXTS, vocab_size=400, speech=False)
+    gpt2, qwen = tmp_path / 'gpt2', tmp_path / 'qwen'
+    GPT2LMHeadModel(GPT2Config(n_embd=32, n_layer=1, n_head=2, vocab_size=512, n_positions=64)).save_pretrained(gpt2)
+    build_llm(get_config('smoke')).save_pretrained(qwen)
+    for d in (gpt2, qwen): chatml.save_pretrained(d)
+    read, load = [], AutoModelForCausalLM.from_pretrained
+    monkeypatch.setattr(AutoModelForCausalLM, 'from_pretrained', lambda *a, **k: read.append(a) or load(*a, **k))
+    with pytest.raises(ConfigError, match=r"llm\.pretrained: .*gpt2 is a 'gpt2' checkpoint, whose config gives no num_key_value_heads, "
+                                          r"intermediate_size: .*point llm\.pretrained at one, e\.g\. Qwen/Qwen2\.5-7B-Instruct"):
+        load_text_llm(get_config('smoke', **{'llm.pretrained': str(gpt2)}))
+    with pytest.raises(ConfigError, match=r"does not fit the config \(llm\.num_layers=2; the checkpoint has num_layers=1\).* set llm\.num_layers=1"):
+        load_text_llm(get_config('smoke', **{'llm.pretrained': str(qwen), 'llm.num_layers': 2}))
+    assert read == []                                                   # no weight was read for either
+    m, _ = load_text_llm(get_config('smoke', **{'llm.pretrained': str(qwen)}))
+    assert len(read) == 1 and type(m).__name__ == 'Qwen2ForCausalLM'    # the one that fits loads
+
+
+def test_the_llm_loaders_never_ask_the_hub_for_a_model(monkeypatch):
+    "Even with offline mode off, a hub name not in the local cache is named as such, without a download being tried."
+    import socket
+    import huggingface_hub.constants as hub
+    from huggingface_hub.utils import _detect_agent
+    tried = []
+    def refuse(*a, **k): tried.append(a); raise OSError('no network here')
+    monkeypatch.setattr(hub, 'HF_HUB_OFFLINE', False)
+    monkeypatch.setattr(_detect_agent, '_registry', _detect_agent._EMPTY_REGISTRY)   # the hub library's own once-a-day
+                                                                                       # look-up for its request headers: not the model's
+    for k in ('HF_HUB_OFFLINE', 'TRANSFORMERS_OFFLINE'): monkeypatch.setenv(k, '0')
+    monkeypatch.setattr(socket, 'getaddrinfo', refuse); monkeypatch.setattr(socket.socket, 'connect', refuse)
+    cfg = get_config('smoke', **{'llm.pretrained': 'kit-tests/no-such-model'})
+    for load in (lambda: load_text_llm(cfg), lambda: load_tokenizer(cfg), lambda: load_pretrained_llm('kit-tests/no-such-model')):
+        with pytest.raises(ConfigError, match=r"llm\.pretrained: cannot load 'kit-tests/no-such-model' offline .*hf download"): load()
+    assert tried == []
