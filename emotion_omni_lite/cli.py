@@ -8,14 +8,15 @@ import argparse, contextlib, json, os, sys, time, warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional, Sequence
+from transformers.utils import SAFE_WEIGHTS_INDEX_NAME, SAFE_WEIGHTS_NAME, WEIGHTS_INDEX_NAME, WEIGHTS_NAME
 
-from .config import (ConfigError, OmniConfig, Settings, checkpoint_faults, checkpoint_load_error, get_config,
-                                      get_settings, resolve_device, run_device)
+from .config import (ConfigError, OmniConfig, Settings, check_checkpoint, checkpoint_config, checkpoint_load_error,
+                                      get_config, get_settings, resolve_device, run_device)
 from .audio import AudioError
-from .train import (THREAD_VARIABLES, CheckpointError, is_main_process, limit_threads, process_rank,
+from .train import (THREAD_VARIABLES, CheckpointError, batch_split_problem, is_main_process, limit_threads, process_rank,
                                      usable_cores, wait_for_everyone)
-from .stages import (STAGES, job_stages, lite_minutes, pretrained_source, run_stage, stage_applies, stage_config,
-                                      stage_state, stages_needed, train_command, uses_pretrained)
+from .stages import (STAGES, StageMissing, job_stages, lite_minutes, pretrained_source, run_stage, stage_applies,
+                                      stage_config, stage_folder, stage_state, stages_needed, train_command, uses_pretrained)
 from . import dataset, semantic_encoder, emotion_encoder, text_llm, stage1, vocoder, stage2
 from .omni import chat_main
 from .evaluate import JOB_PARTS, check_run, eval_stages, evaluate_job_part, evaluate_run
@@ -24,9 +25,9 @@ from .scale import format_memory, format_table, memory_plan, param_table
 from .course import CourseError, pack_run, read_pack, render_course, repo_root, sync_headers, unpack_run
 
 # %% auto #0
-__all__ = ['MODULES', 'PIPELINE', 'runner', 'train_stage', 'ensure_stages', 'evaluate_stage', 'Task', 'plan_tasks',
-           'default_jobs', 'run_tasks', 'check_launch', 'stages_read', 'missing_pretrained', 'run_pipeline',
-           'build_parser', 'main', 'run_script', 'end_process_group']
+__all__ = ['MODULES', 'PIPELINE', 'WEIGHT_FILES', 'runner', 'train_stage', 'ensure_stages', 'evaluate_stage', 'Task',
+           'plan_tasks', 'default_jobs', 'run_tasks', 'check_launch', 'stages_read', 'missing_pretrained',
+           'check_upstream', 'run_pipeline', 'build_parser', 'main', 'run_script', 'end_process_group']
 
 # %% ../nbs/91_cli.ipynb #7fb68269
 MODULES = {m.__name__.rsplit('.', 1)[-1]: m for m in (dataset, semantic_encoder, emotion_encoder, text_llm, stage1, vocoder, stage2)}
@@ -189,16 +190,19 @@ def run_tasks(tasks: Sequence[Task], cfg: OmniConfig, s: Settings, force: bool =
     return done
 
 def check_launch(cfg: OmniConfig, device: str, stages=None):
-    "Refuse, before any work, a launch that `fit` would refuse at the first stage it trains: FSDP without GPUs, or DeepSpeed with a stage of several micro-batches a step (its engine steps the optimizer at every backward)."
+    "Refuse, before any work, a launch that `fit` would refuse at the first stage it trains: FSDP without GPUs, a batch that does not split over the processes × micro-batches, or DeepSpeed with a stage of several micro-batches a step (its engine steps the optimizer at every backward)."
     asked = lambda k: os.environ.get(k, '').lower() == 'true'          # what `accelerate launch --config_file` sets
     if asked('ACCELERATE_USE_FSDP') and device == 'cpu':
         raise ConfigError("this launch asks for FSDP, which accelerate runs on GPUs only, and the device here is the CPU: on "
                           "CPUs launch with torchrun (plain data parallel), on GPUs with `accelerate launch --config_file fsdp.yaml`")
+    trained = [n for n in (stages or PIPELINE) if n in STAGES and STAGES[n].train and stage_applies(n, cfg, asked=bool(stages))
+               and not pretrained_source(n, cfg) and getattr(cfg.stages, STAGES[n].train).steps]   # (0 steps: refused before fit)
+    recipes = {f"stages.{STAGES[n].train}": getattr(cfg.stages, STAGES[n].train) for n in trained}   # a row and its ablation: one
+    world, parts = process_rank()[1], lambda t: (t.grad_accum, getattr(t, 'length_groups', 1))
+    if uneven := [why for k, t in recipes.items() if (why := batch_split_problem(k, t.batch_size, world, *parts(t)))]:
+        raise ConfigError('\n'.join(uneven))                            # fit's own rule and words
     if asked('ACCELERATE_USE_DEEPSPEED'):
-        trained = [n for n in (stages or PIPELINE) if n in STAGES and STAGES[n].train and stage_applies(n, cfg, asked=bool(stages))
-                   and not pretrained_source(n, cfg)]
-        micro = {f"stages.{STAGES[n].train}": (t.grad_accum, getattr(t, 'length_groups', 1))
-                 for n in trained if (t := getattr(cfg.stages, STAGES[n].train)).grad_accum * getattr(t, 'length_groups', 1) > 1}
+        micro = {k: parts(t) for k, t in recipes.items() if parts(t)[0] * parts(t)[1] > 1}
         if micro:
             raise ConfigError("DeepSpeed's engine steps the optimizer at every backward, so a step of several micro-batches "
                               "would be several steps: " + ', '.join(f"{k} has grad_accum={a}, length_groups={g}" for k, (a, g) in micro.items())
@@ -215,29 +219,80 @@ def stages_read(cfg: OmniConfig, stages=None) -> set:
         seen.add(n); todo += list(STAGES[n].depends)
     return seen
 
+WEIGHT_FILES = (SAFE_WEIGHTS_NAME, SAFE_WEIGHTS_INDEX_NAME, WEIGHTS_NAME, WEIGHTS_INDEX_NAME)   # what from_pretrained reads weights from
+
+def _causal_lm(conf) -> bool:
+    from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING_NAMES   # what AutoModelForCausalLM loads
+    return conf.model_type in MODEL_FOR_CAUSAL_LM_MAPPING_NAMES
+
+_CHECKPOINTS = {   # field → (what to point it at, is its config that kind? (as its loader asks), {config field: the checkpoint's})
+    'semantic_encoder.pretrained': ('a Whisper checkpoint, e.g. openai/whisper-large-v3', lambda c: c.model_type == 'whisper',
+                                    {'d_model': 'd_model', 'n_mels': 'num_mel_bins', 'max_source_positions': 'max_source_positions'}),
+    'emotion_encoder.pretrained': (f"a wav2vec2-like audio encoder, e.g. {emotion_encoder.DEFAULT_EMOTION_CHECKPOINT}",
+                                   emotion_encoder._wave_encoder, {'dim': 'hidden_size'}),
+    'llm.pretrained': ('a causal language model, e.g. a Qwen2.5 Instruct folder', _causal_lm,
+                       {'hidden_size': 'hidden_size', 'num_layers': 'num_hidden_layers', 'num_heads': 'num_attention_heads',
+                        'num_kv_heads': 'num_key_value_heads', 'intermediate_size': 'intermediate_size'})}
+
+def _holds(src, names) -> bool:
+    "Whether checkpoint `src` holds one of the files `names`: a local folder, or offline a hub name's cache (online its files come as it loads)."
+    p = Path(src).expanduser()
+    if p.is_dir(): return any((p / n).is_file() for n in names)
+    from huggingface_hub import constants, try_to_load_from_cache
+    return not constants.HF_HUB_OFFLINE or any(isinstance(try_to_load_from_cache(str(src), n), str) for n in names)
+
+def _checkpoint_problems(field: str, src: str, cfg: OmniConfig) -> list:
+    "What the loader of `field` would refuse in checkpoint `src` once the data are built, found from its files and config alone."
+    p = Path(src).expanduser()
+    if field == 'vocoder.pretrained':                                   # CosyVoice's own folder, not a transformers one
+        if not p.is_dir(): return [f"{field}: there is no folder {src}: check the path (CosyVoice2's model folder)"]
+        mine = vocoder.VOCODERS.get(cfg.vocoder.kind) is vocoder._cosyvoice2_vocoder      # (a factory of your own: its files)
+        return [why] if mine and (why := vocoder.cosyvoice2_folder_problem(p)) else []
+    what, kind, sizes = _CHECKPOINTS[field]
+    try:
+        if p.is_dir() and not (p / 'config.json').is_file():            # its files are missing, not another kind of model
+            raise checkpoint_load_error(field, src, FileNotFoundError('there is no config.json in it'))
+        conf = checkpoint_config(field, src, what)                      # missing, not cached, damaged, unknown: named
+        if not kind(conf): raise ConfigError(f"{field}: {src} is a {conf.model_type!r} checkpoint: point it at {what}")
+    except ConfigError as e: return [str(e)]
+    out = [] if _holds(src, WEIGHT_FILES) else [str(checkpoint_load_error(field, src, FileNotFoundError(
+        "no weights beside its config.json (model.safetensors, or an index of shards, or pytorch_model.bin)")))]
+    part = field.split('.')[0]
+    checks = [lambda: check_checkpoint(part, src, {k: (getattr(getattr(cfg, part), k), getattr(conf, c)) for k, c in sizes.items()})]
+    if part == 'llm': checks.append(lambda: text_llm.load_tokenizer(cfg))   # its tokenizer, as stage 1 reads it first
+    for check in checks:
+        try: check()
+        except ConfigError as e: out.append(str(e))
+    return out
+
 def missing_pretrained(cfg: OmniConfig, stages=None) -> list:
-    "The pretrained checkpoints the run of `stages` (default: the whole job) loads that are not here — a config not in the local folder or the hub cache (offline) — each said as its loader says it."
+    "The pretrained checkpoints the run of `stages` (default: the whole job) loads that are not here, or that their loaders would refuse (another kind of model, other sizes, no weights or tokenizer): each said as its loader says it, before any work."
     seen, out = stages_read(cfg, stages), {}
     for n in STAGES:                                                   # in the table's order, each checkpoint once
         if n in seen and (src := pretrained_source(n, cfg)): out.setdefault(f"{STAGES[n].pretrained}.pretrained", src)
     problems = []
     for field, src in out.items():
-        if field == 'vocoder.pretrained':                               # CosyVoice's own folder, not a transformers one
-            if not Path(src).expanduser().is_dir():
-                problems.append(f"{field}: there is no folder {src}: check the path (CosyVoice2's model folder)")
-            continue
-        from transformers import AutoConfig
         src = emotion_encoder.DEFAULT_EMOTION_CHECKPOINT if src == 'emotion2vec-compatible' else src   # what that name means
-        try: AutoConfig.from_pretrained(src)
-        except checkpoint_faults() as e: problems.append(str(checkpoint_load_error(field, src, e)))
-        except ValueError as e:                                         # a folder with no config in it: said here; a config
-            if not (Path(src).expanduser() / 'config.json').is_file():  # of another kind: its loader names it, with the fix
-                problems.append(str(checkpoint_load_error(field, src, e)))
+        problems += _checkpoint_problems(field, src, cfg)
     if 'vocoder' in seen and cfg.vocoder.kind == 'cosyvoice2' and not cfg.vocoder.pretrained:   # it would 'train' for 0 steps,
         problems.append("vocoder.pretrained: not set, and vocoder.kind = cosyvoice2 speaks through a pretrained CosyVoice2: "   # then fail
                         "point it to a local CosyVoice2 checkpoint folder (e.g. CosyVoice2-0.5B), or set vocoder.kind = "  # at the end
                         "griffin_lim (a vocoder the kit trains) with stages.vocoder.steps above 0 (lite: 300) and vocoder.sample_rate = 16000")
     return problems
+
+def check_upstream(stages: Sequence[str], need: Sequence[str], cfg: OmniConfig, settings: Settings):
+    "Before a run of `stages` (those of them that will train: `need`) does any work: raise `StageMissing` naming every stage they read, directly or further up, that has no finished run and is not among `stages`, with one command that trains them all."
+    up = stages_read(cfg, need) - set(stages) if need else set()
+    lack = {n: state for n in STAGES if n in up and (state := stage_state(n, cfg, settings)) not in ('done', 'pretrained')}
+    if not lack: return
+    runs = [n for n in PIPELINE if n in lack or n in stages]
+    raise StageMissing('\n'.join(
+        [f"--stages {' '.join(stages)}: {', '.join(need)} read{'s' if len(need) == 1 else ''} {len(lack)} run(s) not finished for "
+         f"preset '{cfg.preset}' (seed {settings.seed}); nothing was trained."]
+        + [f"  - {n} ({STAGES[n].what}): {state} in {stage_folder(n, settings)}" for n, state in lack.items()]
+        + [f"  `{train_command(runs, cfg.preset, settings)}` trains them first, then {' '.join(stages)}, "
+           "reusing what is finished" + ("; a run of other settings ('other') is replaced: copy its folder first to keep it."
+                                           if 'other' in lack.values() else ".")]))
 
 def run_pipeline(preset: str | None = None, force: bool = False, stages=None, jobs: Optional[int] = None) -> dict:
     "The main job: every stage of the table and the evaluation (or only `stages`) → {task: (output, start, end)}."
@@ -247,8 +302,8 @@ def run_pipeline(preset: str | None = None, force: bool = False, stages=None, jo
     if stages is not None and not stages: raise ConfigError(f"stages=[]: name at least one of {', '.join(PIPELINE)}, or leave it out to run them all")
     if idle := [n for n in (stages or ()) if n in STAGES and not stage_applies(n, cfg, asked=True)]:   # named: not skipped
         raise ConfigError(f"--stages {' '.join(idle)}: {'they learn' if len(idle) > 1 else 'it learns'} from one TTS engine "
-                          "and is scored on the other, but only espeak speaks these data (data.n_piper_voices = 0): set "
-                          f"data.n_piper_voices (lite: 8), or leave {'them' if len(idle) > 1 else 'it'} out")
+                          f"and is scored on the other, but one engine alone speaks these data (data.tts = {cfg.data.tts}, "
+                          f"data.n_piper_voices = 0): set data.n_piper_voices (lite: 8), or leave {'them' if len(idle) > 1 else 'it'} out")
     if stages is None and uses_pretrained(cfg):                    # full size: each ablation is a second big training,
         stages = [n for n in PIPELINE if n not in STAGES or not STAGES[n].overrides]   # run only when asked for by name
         print(f"pretrained parts: the ablation stages are left out ({', '.join(n for n in STAGES if STAGES[n].overrides)}); "
@@ -272,10 +327,11 @@ def run_pipeline(preset: str | None = None, force: bool = False, stages=None, jo
     if 'eval' in (stages or PIPELINE) and not uses_pretrained(cfg):   # the runs it reads that this job does not make:
         made = [n for n in (stages or PIPELINE) if n in STAGES]        # missing ones are named, all at once, before any work
         if not set(eval_stages(cfg)) <= set(made): check_run(cfg, s, exclude=made)
-    print(f"emotion_omni_lite main job: preset '{s.preset}', data in {s.data_path}, runs in {s.run_path}, "
-          f"{jobs} worker{'s' if jobs > 1 else ''} on {usable_cores()} cores")
     table = [n for n in (stages or PIPELINE) if n in STAGES and stage_applies(n, cfg, asked=bool(stages))]
     need = table if force else [n for n in stages_needed(table, cfg, s) if n in table]
+    if stages is not None: check_upstream(stages, need, cfg, s)        # what they read that they do not make: all named, now
+    print(f"emotion_omni_lite main job: preset '{s.preset}', data in {s.data_path}, runs in {s.run_path}, "
+          f"{jobs} worker{'s' if jobs > 1 else ''} on {usable_cores()} cores")
     minutes = (f" (measured alone on a 2-core CPU: {lite_minutes(need)} min in all; workers run some side by side)"
                if s.preset == 'lite' and need else '')
     print(f"to train: {', '.join(need) or 'nothing'}{minutes}"
@@ -307,9 +363,10 @@ def _params(a):
     print(json.dumps(t) if a.json else format_table(t))
 
 def _run(a):
-    if a.guards: _guards_ready(get_settings(preset=a.preset).preset, whole=a.stages is None)   # said now, not after the run
+    s = get_settings(preset=a.preset) if a.guards else None
+    if a.guards: _guards_ready(s.preset, whole=a.stages is None)       # said now, not after the run
     run_pipeline(a.preset, force=a.force, stages=a.stages, jobs=a.jobs)
-    if a.guards: _guards(get_settings(preset=a.preset).preset, whole=a.stages is None)
+    if a.guards: _guards(s.preset, whole=a.stages is None, settings=s)
 
 def _guards_ready(preset: str, whole: bool):
     "Before a run with --guards: what the guards need (a checkout with its tests, pytest) is there, or the run is refused now."
@@ -326,16 +383,34 @@ def _guards_ready(preset: str, whole: bool):
                           f"none: `{sys.executable} -m pip install pytest hypothesis`, or `bash scripts/setup.sh run` and "
                           "then `.venv/bin/eol` (or drop --guards)")
 
-def _guards(preset: str, whole: bool):
-    "After a whole `lite` run: assert the quality guards on it (the tests marked slow read what the run wrote)."
+def _guards_environment(s: Settings) -> dict:
+    "The `EOL_*` variables that make the tests, started in the checkout, read the run `s` made: its settings file (found from where `eol` started, maybe not the checkout's), folders and seed."
+    env = {'EOL_PRESET': s.preset, 'EOL_DATA_DIR': str(Path(s.data_dir).resolve()), 'EOL_OUT_DIR': str(Path(s.out_dir).resolve()),
+           'EOL_SEED': str(s.seed)}
+    return {**env, 'EOL_SETTINGS': str(Path(s.source).resolve())} if s.source != 'defaults' else env
+
+@contextlib.contextmanager
+def _environment(env: dict):
+    "`env` set in `os.environ` (for the processes started inside), the old values back afterwards."
+    old = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try: yield
+    finally:
+        for k, v in old.items():
+            if v is None: os.environ.pop(k, None)
+            else: os.environ[k] = v
+
+def _guards(preset: str, whole: bool, settings: Optional[Settings] = None):
+    "After a whole `lite` run: assert the quality guards on it (the tests marked slow read what the run wrote, in the folders of `settings`)."
     if preset != 'lite': return                                       # the guards' targets are lite's
     if not whole:
         print("\nThe quality guards follow a whole lite run: `bash scripts/main.sh` (or `eol run --guards`) without --stages "
               "asserts them."); return
     import subprocess
-    root = repo_root()
+    root, s = repo_root(), settings or get_settings(preset=preset)
     print("\n== quality guards on the lite run (pytest -m slow; the report card above shows each figure against its target)", flush=True)
-    rc = subprocess.run([sys.executable, '-m', 'pytest', 'tests', '-q', '-p', 'no:cacheprovider', '-m', 'slow'], cwd=root).returncode
+    with _environment(_guards_environment(s)):                         # the run's settings, not those the checkout would find
+        rc = subprocess.run([sys.executable, '-m', 'pytest', 'tests', '-q', '-p', 'no:cacheprovider', '-m', 'slow'], cwd=root).returncode
     if rc: sys.exit(rc)
 
 def _chat(a):
@@ -387,7 +462,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "decoder.max_reply_tokens when fewer)")
     sp = add('run', _run, 'the main job: data, every training stage, evaluation, report')
     sp.add_argument('--force', action='store_true', help='rebuild and retrain even when a matching run exists')
-    sp.add_argument('--stages', nargs='+', default=None, choices=PIPELINE, metavar='STAGE',
+    sp.add_argument('--stages', nargs='+', action='extend', default=None, choices=PIPELINE, metavar='STAGE',   # repeated: all
                     help=f"only these stages: {', '.join(PIPELINE)}")
     sp.add_argument('--guards', action='store_true',
                     help="after a whole lite run, assert the quality guards on it (pytest -m slow; from a checkout)")
@@ -406,7 +481,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument('--check', action='store_true', help='change nothing; fail if a header drifted')
     sp = add('course', _course, 'run every notebook on the trained run and write the course as HTML pages')
     sp.add_argument('--out', default=None, help="where to write it (default: <out_dir>/<preset>/course, e.g. runs/lite/course)")
-    sp.add_argument('--only', nargs='+', default=None, help='only these notebooks (stems, e.g. 14_stage2)')
+    sp.add_argument('--only', nargs='+', action='extend', default=None, help='only these notebooks (stems, e.g. 14_stage2)')
     sp.add_argument('--record', action='store_true', help="write the measured minutes into nbs/course.json (then `eol headers`); "
                     "`lite` only on the CPU with 2 torch threads (EOL_DEVICE=cpu OMP_NUM_THREADS=2), the 2-core CPU the headers name")
     sp = add('pack', _pack, 'write the dataset and the finished runs into one .tar a class can start from')

@@ -4,7 +4,7 @@
 
 # %% ../nbs/01a_stages.ipynb #3fd073e5
 from __future__ import annotations
-import functools, hashlib, json, os, shlex, shutil, time, warnings
+import functools, hashlib, json, os, shlex, shutil, time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable, Optional, Sequence
@@ -183,21 +183,14 @@ def hashed_part(cfg, name: str) -> dict:
 # speech those stages may read (the ASR stand-in's read sentences: data.tts, prosody_jitter, the voices; the engine of a
 # voice and the assistant's voice: data.tts, assistant_voice).
 EXTERNAL_DATA = ('heldout_sentence_frac', 'n_query_voices', 'n_test_voices')
-_MANIFEST_LINES: dict = {}
 
 def manifest_lines(m) -> Optional[str]:
-    "Hash of the lines of manifest `m` as the build reads them (`dataset.read_manifest`, the files they name resolved against its folder): the same lines saved again with other line ends or in another encoding hash alike, the same relative paths in another folder do not; None when there is no such file."
+    "Hash of manifest `m`'s lines and of the folder it lies in (its relative paths name files there): the same lines saved again with other line ends, trailing spaces, blank lines or a byte-order mark (UTF-8 or UTF-16) hash alike, the same manifest in another folder does not; None when there is no such file."
     if not m or not Path(m).is_file(): return None
-    p = Path(m).resolve(); st = p.stat(); key = (str(p), st.st_size, st.st_mtime_ns)
-    if key not in _MANIFEST_LINES:                                      # read once while the file stays as it is
-        from .dataset import EXTERNAL_FILES, manifest_hash, read_manifest
-        try:
-            with warnings.catch_warnings(): warnings.simplefilter('ignore'); lines = read_manifest(p)   # the build warns
-        except (ConfigError, OSError): h = 'unreadable'                # no build reads it: the build says why
-        else: h = manifest_hash([{k: str(p.parent / str(v).strip()) if k in EXTERNAL_FILES and v is not None else v
-                                  for k, v in r.items() if k != '_line'} for r in lines])
-        _MANIFEST_LINES.clear(); _MANIFEST_LINES[key] = h
-    return _MANIFEST_LINES[key]
+    p = Path(m).resolve(); raw = p.read_bytes()
+    text = raw.decode('utf-16') if raw[:2] in (b'\xff\xfe', b'\xfe\xff') else raw.decode('utf-8-sig', 'surrogateescape')
+    lines = [l.rstrip() for l in text.splitlines() if l.strip()]
+    return hashlib.sha256(json.dumps([str(p.parent), lines], ensure_ascii=False).encode('utf-8', 'surrogateescape')).hexdigest()[:16]
 
 def _external_manifest(cfg) -> dict:
     "What an external dataset's hash adds: its manifest's lines (`manifest_lines`: a changed list of dialogues, or the same list in another folder, is another dataset)."

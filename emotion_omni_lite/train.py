@@ -23,7 +23,7 @@ __all__ = ['THREAD_VARIABLES', 'COMPUTE_DTYPES', 'RECORDED_PACKAGES', 'CKPT_FILE
            'enable_checkpointing', 'module_dtypes', 'environment', 'share_with_group', 'save_weights', 'save_json',
            'save_text', 'load_weights', 'batch_indices', 'micro_batches', 'CheckpointError', 'sha256', 'ckpt_files',
            'ShardError', 'load_cache', 'save_cache', 'ShardedCache', 'save_checkpoint', 'load_checkpoint',
-           'has_checkpoint', 'in_notebook', 'LiveLoss', 'TrainResult', 'to_device', 'fit']
+           'has_checkpoint', 'in_notebook', 'LiveLoss', 'TrainResult', 'to_device', 'batch_split_problem', 'fit']
 
 # %% ../nbs/01_train.ipynb #c3a5fda5
 def set_seed(seed: int):
@@ -440,6 +440,12 @@ def to_device(batch, device):
     if isinstance(batch, (list, tuple)): return type(batch)(to_device(v, device) for v in batch)
     return batch
 
+def batch_split_problem(name: str, batch_size: int, world: int, accum: int = 1, groups: int = 1) -> str:
+    "Why a step of `batch_size` examples cannot be split over `world` processes × `accum` × `groups` micro-batches, with the fix; '' when it can."
+    if not batch_size % (world * accum * groups): return ''
+    return (f"{name}: batch_size={batch_size} does not split evenly over {world} process(es) × grad_accum={accum} × "
+            f"length_groups={groups}: make it a multiple of {world * accum * groups}, or change grad_accum or length_groups")
+
 def fit(model: nn.Module, data: Sequence, collate: Callable, loss_fn: Callable, tcfg: TrainConfig,
         ckpt_dir=None, seed: int = 0, device: str = 'auto', name: str = 'train', resume: bool = True,
         live: Optional[bool] = None, progress: bool = True, lengths: Optional[Sequence[int]] = None,
@@ -472,10 +478,7 @@ def fit(model: nn.Module, data: Sequence, collate: Callable, loss_fn: Callable, 
     groups = getattr(tcfg, 'length_groups', 1) if lengths is not None else 1
     if lengths is not None and len(lengths) != len(data):
         raise ValueError(f"{name}: {len(lengths)} lengths for {len(data)} examples: give one length per example")
-    if tcfg.batch_size % (world * accum * groups):
-        raise ConfigError(f"{name}: batch_size={tcfg.batch_size} does not split evenly over {world} process(es) × grad_accum="
-                         f"{accum} × length_groups={groups}: make it a multiple of {world * accum * groups}, or change "
-                         "grad_accum or length_groups")
+    if why := batch_split_problem(name, tcfg.batch_size, world, accum, groups): raise ConfigError(why)
     micro = accum * groups                                               # micro-batches per step on each process
     opt = torch.optim.AdamW(params, lr=tcfg.lr, weight_decay=tcfg.weight_decay)
     sched = get_cosine_schedule_with_warmup(opt, math.ceil(tcfg.warmup_frac * tcfg.steps), max(tcfg.steps, 1))

@@ -19,9 +19,9 @@ from .audio import SAMPLE_RATE, load_audio, log_mel
 from .dataset import UNIT_POOL, audio_path, load_dialogues
 
 # %% auto #0
-__all__ = ['VOCODERS', 'SEGMENT_UNITS', 'GriffinLim', 'ConvBlock', 'UnitToMel', 'Vocoder', 'VocoderStream', 'MelVocoder',
-           'TokenToWave', 'TokenToWaveStream', 'cosyvoice2_token2wav', 'build_vocoder', 'vocoder_pairs', 'vocoder_loss',
-           'vocoder_job']
+__all__ = ['COSYVOICE2_FILES', 'VOCODERS', 'SEGMENT_UNITS', 'GriffinLim', 'ConvBlock', 'UnitToMel', 'Vocoder', 'VocoderStream',
+           'MelVocoder', 'TokenToWave', 'TokenToWaveStream', 'cosyvoice2_folder_problem', 'cosyvoice2_token2wav',
+           'build_vocoder', 'vocoder_pairs', 'vocoder_loss', 'vocoder_job']
 
 # %% ../nbs/13_vocoder.ipynb #e66c34f2
 class GriffinLim(nn.Module):
@@ -163,12 +163,21 @@ class TokenToWaveStream(VocoderStream):
         wave = self._call(len(self.tokens), True); self.offset = len(self.tokens)
         return wave
 
+COSYVOICE2_FILES = ('cosyvoice2.yaml', 'llm.pt', 'flow.pt', 'hift.pt', 'campplus.onnx', 'speech_tokenizer_v2.onnx')   # CosyVoice2(folder) opens them
+_COSYVOICE2_FIX = "(on a machine with network: `hf download FunAudioLLM/CosyVoice2-0.5B --local-dir DIR`, then vocoder.pretrained = DIR)"
+
+def cosyvoice2_folder_problem(model_dir) -> str:
+    "What keeps CosyVoice2 from reading `model_dir` (not a folder here, or without a file it opens), with the fix; '' when nothing."
+    p = Path(model_dir).expanduser()
+    if not p.is_dir():                                   # CosyVoice would take a name it cannot find for one to download
+        return f"vocoder.pretrained: {model_dir} is not a folder here: CosyVoice2 reads a local checkpoint folder {_COSYVOICE2_FIX}"
+    if lack := [n for n in COSYVOICE2_FILES if not (p / n).is_file()]:
+        return f"vocoder.pretrained: {model_dir} lacks {', '.join(lack)}, which CosyVoice2 reads: point it at a whole CosyVoice2 model folder {_COSYVOICE2_FIX}"
+    return ''
+
 def cosyvoice2_token2wav(model_dir, prompt_wav, prompt_text: str = '', device: Optional[str] = None) -> tuple:
     "`(token2wav, sample_rate, schedule)` of a CosyVoice2 checkpoint folder, speaking in the voice of `prompt_wav` (16 kHz, with its transcript), on `device`; `schedule`: `TokenToWave`'s hops as CosyVoice2's own streaming takes them."
-    if not Path(model_dir).expanduser().is_dir():        # CosyVoice would take a name it cannot find for one to download
-        raise ConfigError(f"vocoder.pretrained: {model_dir} is not a folder here: CosyVoice2 reads a local checkpoint folder "
-                          "(on a machine with network: `hf download FunAudioLLM/CosyVoice2-0.5B --local-dir DIR`, then "
-                          "vocoder.pretrained = DIR)")
+    if why := cosyvoice2_folder_problem(model_dir): raise ConfigError(why)   # before CosyVoice, whose errors name no fix
     try: from cosyvoice.cli.cosyvoice import CosyVoice2
     except ImportError:
         raise ConfigError("vocoder.kind='cosyvoice2' needs CosyVoice, which this kit does not install: install it from its "

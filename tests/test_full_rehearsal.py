@@ -263,6 +263,9 @@ def test_a_cosyvoice_folder_that_is_not_there_is_named_before_cosyvoice_is_asked
     with pytest.raises(ConfigError, match=r"vocoder\.pretrained: .*nowhere is not a folder here: CosyVoice2 reads a local checkpoint folder"):
         vocoder.cosyvoice2_token2wav(tmp_path / 'nowhere', None)
     (tmp_path / 'cv').mkdir()
+    with pytest.raises(ConfigError, match=r"vocoder\.pretrained: .*cv lacks cosyvoice2\.yaml, llm\.pt, .*which CosyVoice2 reads"):
+        vocoder.cosyvoice2_token2wav(tmp_path / 'cv', None)             # a download cut short: named, not CosyVoice's traceback
+    for n in vocoder.COSYVOICE2_FILES: (tmp_path / 'cv' / n).write_bytes(b'')
     try: import cosyvoice  # noqa: F401
     except ImportError:                                                  # the kit does not install it: said with the fix
         with pytest.raises(ConfigError, match="needs CosyVoice, which this kit does not install"):
@@ -294,6 +297,7 @@ def test_cosyvoice_runs_on_the_kits_device_not_the_one_it_picks(tmp_path, monkey
                       'cosyvoice.cli.cosyvoice': cli}.items():
         monkeypatch.setitem(sys.modules, name, mod)
     (tmp_path / 'cv').mkdir()
+    for n in vocoder.COSYVOICE2_FILES: (tmp_path / 'cv' / n).write_bytes(b'')   # the files CosyVoice2 opens (the stand-in: none)
     fn, sr, schedule = vocoder.cosyvoice2_token2wav(tmp_path / 'cv', None, '', device='cpu')
     m = made[0].model
     assert sr == 24000 and m.device == torch.device('cpu') and m.llm_context != 'a cuda stream'
@@ -316,3 +320,43 @@ def test_a_16_bit_emotion_checkpoint_reads_every_frame(tmp_path):
     f = emotion_features(enc, [torch.randn(16000) * 0.1])
     p = enc.frame_logits(f)
     assert p.dtype == torch.float32 and p.shape[:2] == f.frames.shape[:2] and torch.isfinite(p[..., :4]).all()
+
+
+def test_checkpoints_their_loaders_would_refuse_are_named_before_any_work(tmp_path, monkeypatch):
+    "A folder holding a config.json alone (0.5 B sizes, no weights, no tokenizer) as the LLM, that folder as the Whisper, a Whisper config as the emotion encoder, an empty CosyVoice2 folder: `eol run` names each as its loader would, before the data are built (not after stage 1's encoder pass); the tiny checkpoints in the real formats pass."
+    import re
+    from transformers import Qwen2Config, WhisperConfig
+    from emotion_omni_lite import cli
+    for k in ('EOL_SETTINGS', 'EOL_PRESET', 'EOL_SEED', 'ACCELERATE_USE_FSDP', 'ACCELERATE_USE_DEEPSPEED', 'WORLD_SIZE'):
+        monkeypatch.delenv(k, raising=False)
+    Qwen2Config(hidden_size=896, num_hidden_layers=24, num_attention_heads=14, num_key_value_heads=2,
+                intermediate_size=4864).save_pretrained(tmp_path / 'qwen')
+    WhisperConfig(d_model=32, encoder_layers=1, decoder_layers=1).save_pretrained(tmp_path / 'whisper')
+    (tmp_path / 'cv').mkdir()
+    ini = tmp_path / 'settings.ini'
+    ini.write_text('[emotion_omni_lite]\npreset = full\ndata_dir = data\nout_dir = runs\ndevice = cpu\n\n[emotion_omni_lite.full]\n'
+                   'semantic_encoder.pretrained = qwen\nemotion_encoder.pretrained = whisper\nllm.pretrained = qwen\nvocoder.pretrained = cv\n')
+    monkeypatch.setenv('EOL_SETTINGS', str(ini))
+    with pytest.raises(ConfigError) as e: cli.run_pipeline(jobs=1)
+    lines = str(e.value).splitlines()
+    said = [r"preset 'full' loads pretrained checkpoints that are not here \(6\):",
+            r"  semantic_encoder\.pretrained: .*qwen is a 'qwen2' checkpoint: point it at a Whisper checkpoint",
+            r"  emotion_encoder\.pretrained: .*whisper is a 'whisper' checkpoint: point it at a wav2vec2-like audio encoder",
+            r"  llm\.pretrained: the checkpoint in .*qwen does not load \(FileNotFoundError: no weights beside its config\.json .*copy or download it again",
+            r"  llm\.pretrained: the checkpoint .*qwen' does not fit the config \(llm\.hidden_size=3584, .*so set llm\.hidden_size=896, llm\.num_layers=24",
+            r"  llm\.pretrained: the checkpoint in .*qwen does not load \(FileNotFoundError: it holds no tokenizer",
+            r"  vocoder\.pretrained: .*cv lacks cosyvoice2\.yaml, llm\.pt, flow\.pt, hift\.pt, campplus\.onnx, speech_tokenizer_v2\.onnx, which CosyVoice2 reads"]
+    assert len(lines) == len(said) and all(re.match(p, l) for p, l in zip(said, lines)), lines
+    assert sorted(p.name for p in tmp_path.iterdir()) == ['cv', 'qwen', 'settings.ini', 'whisper']   # no data, no runs
+    ok = tmp_path / 'ok'; ok.mkdir()
+    write_checkpoints(ok)
+    monkeypatch.setenv('EOL_SETTINGS', str(write_settings(ok)))
+    cfg = get_config('full')
+    assert [p.split(':')[0] for p in cli.missing_pretrained(cfg)] == ['vocoder.pretrained']   # only the empty CosyVoice2 folder
+    monkeypatch.setitem(vocoder.VOCODERS, 'cosyvoice2', lambda cfg, s: None)   # a factory of your own reads its own files
+    assert cli.missing_pretrained(cfg) == []
+    monkeypatch.setitem(vocoder.VOCODERS, 'cosyvoice2', vocoder._cosyvoice2_vocoder)
+    for n in vocoder.COSYVOICE2_FILES: (ok / 'cosyvoice2' / n).write_bytes(b'')
+    assert cli.missing_pretrained(cfg) == []
+    (ok / 'llm' / 'model.safetensors').rename(ok / 'llm' / 'weights.bin')   # the weights under a name transformers never reads
+    assert [p.split(': ')[0] for p in cli.missing_pretrained(cfg)] == ['llm.pretrained']

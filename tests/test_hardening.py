@@ -1530,3 +1530,108 @@ def test_the_main_job_says_what_it_will_train_and_what_it_keeps(tmp_path, monkey
     said = capsys.readouterr().out
     assert re.search(r"to train: data, asr, .*stage2_no_adaln \(measured alone on a 2-core CPU: [\d.]+ min in all", said), said
     assert 'finished, kept' not in said and not (tmp_path / 'runs').exists()
+
+
+def _empty_smoke_folders(tmp_path, monkeypatch):
+    "The smoke preset with its dataset and runs in empty folders, whatever settings file and launch this shell has."
+    for k in ('EOL_SETTINGS', 'EOL_PRESET', 'EOL_SEED', 'ACCELERATE_USE_FSDP', 'ACCELERATE_USE_DEEPSPEED', 'WORLD_SIZE', 'RANK'):
+        monkeypatch.delenv(k, raising=False)
+    monkeypatch.setenv('EOL_DATA_DIR', str(tmp_path / 'data')); monkeypatch.setenv('EOL_OUT_DIR', str(tmp_path / 'runs'))
+    monkeypatch.setenv('EOL_DEVICE', 'cpu')
+
+
+@pytest.mark.parametrize('jobs', ['1', '2'])
+def test_eol_run_of_some_stages_names_every_unfinished_run_they_read_before_any_work(tmp_path, monkeypatch, capsys, jobs):
+    "`eol run --stages stage2` on empty folders: every run stage 2 reads, directly or further up, is named at once with one command that trains them and it; nothing is made (no lock file, no logs folder), with one worker or two."
+    _empty_smoke_folders(tmp_path, monkeypatch)
+    with pytest.raises(SystemExit) as e: cli.main(['run', '--preset', 'smoke', '--stages', 'stage2', '--jobs', jobs])
+    said = capsys.readouterr()
+    assert e.value.code == 2 and 'to train' not in said.out and '==' not in said.out, said.out
+    assert [l.split(' (')[0].strip() for l in said.err.splitlines() if l.startswith('  - ')] == \
+        ['- data', '- asr', '- emotion_encoder', '- text_llm', '- stage1'], said.err
+    assert '`eol run --preset smoke --stages data asr emotion_encoder text_llm stage1 stage2` trains them first' in said.err
+    assert list(tmp_path.iterdir()) == []                               # no data, runs, lock or logs folder
+
+
+def test_the_unfinished_runs_named_are_those_the_stages_that_train_read(tmp_path, monkeypatch):
+    "Only what is not finished (a run of other settings: said that it is replaced), only for the stages that will train, and none of those asked for."
+    _empty_smoke_folders(tmp_path, monkeypatch)
+    cfg, s = get_config('smoke'), get_settings(preset='smoke')
+    states = {'data': 'done', 'asr': 'done', 'emotion_encoder': 'done', 'text_llm': 'pretrained', 'stage1': 'other'}
+    monkeypatch.setattr(cli, 'stage_state', lambda n, c, st: states.get(n, 'missing'))
+    with pytest.raises(StageMissing) as e: cli.check_upstream(['stage2', 'eval'], ['stage2'], cfg, s)
+    lines = str(e.value).splitlines()
+    assert lines[0] == "--stages stage2 eval: stage2 reads 1 run(s) not finished for preset 'smoke' (seed 0); nothing was trained."
+    assert lines[1].startswith('  - stage1 (') and ': other in ' in lines[1] and len(lines) == 3
+    assert '--stages stage1 stage2 eval` trains them first' in lines[2] and "('other') is replaced: copy its folder" in lines[2]
+    cli.check_upstream(['stage2'], [], cfg, s)                          # stage 2 finished: it trains nothing, reads nothing
+    cli.check_upstream(['stage1', 'stage2'], ['stage1', 'stage2'], cfg, s)   # stage 1 asked for: trained first, not named
+    states['stage1'] = 'done'; cli.check_upstream(['stage2'], ['stage2'], cfg, s)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_cross_engine_stage_on_one_engines_data_names_that_engine(tmp_path, monkeypatch, capsys):
+    "Data spoken by Piper alone: the refusal names Piper as the one engine, not espeak."
+    _empty_smoke_folders(tmp_path, monkeypatch)
+    ini = tmp_path / 'settings.ini'
+    ini.write_text('[emotion_omni_lite]\npreset = smoke\n[emotion_omni_lite.smoke]\ndata.tts = piper\ndata.n_piper_voices = 0\n'
+                   'data.n_test_piper_voices = 0\n')
+    monkeypatch.setenv('EOL_SETTINGS', str(ini))
+    with pytest.raises(SystemExit) as e: cli.main(['run', '--stages', 'emotion_encoder_piper_only', '--jobs', '1'])
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and 'one engine alone speaks these data (data.tts = piper, data.n_piper_voices = 0)' in err, err
+    assert 'espeak' not in err and sorted(p.name for p in tmp_path.iterdir()) == ['settings.ini']
+
+
+def test_a_repeated_stages_or_only_option_adds_to_the_first():
+    "`--stages data asr --stages eval` runs all three, as `--only` renders every notebook named, not only the last option's."
+    assert cli._parse(['run', '--stages', 'data', 'asr', '--stages', 'eval']).stages == ['data', 'asr', 'eval']
+    assert cli._parse(['course', '--only', '00_config', '--only', '14_stage2']).only == ['00_config', '14_stage2']
+    assert cli._parse(['run']).stages is None and cli._parse(['course']).only is None
+    with pytest.raises(SystemExit): cli._parse(['run', '--stages', 'data', '--stages', 'nothing'])   # each one checked
+
+
+def test_the_guards_read_the_run_made_with_the_settings_eol_found(tmp_path, monkeypatch):
+    "`eol run --guards` started in a folder with its own settings.ini (its own folders and seed): the slow tests, started in the checkout, read that run (as conftest's lite_settings reads settings), not the checkout's runs/lite; the variables are set for them only."
+    import subprocess
+    root = cli.repo_root()
+    lab = tmp_path / 'lab'; lab.mkdir()
+    (lab / 'settings.ini').write_text('[emotion_omni_lite]\npreset = lite\ndata_dir = mydata\nout_dir = myruns\nseed = 3\n')
+    for k in ('EOL_SETTINGS', 'EOL_PRESET', 'EOL_DATA_DIR', 'EOL_OUT_DIR', 'EOL_SEED', 'EOL_DEVICE'): monkeypatch.delenv(k, raising=False)
+    monkeypatch.chdir(lab); monkeypatch.setattr(cli, 'repo_root', lambda: root)
+    monkeypatch.setattr(cli, 'run_pipeline', lambda *a, **k: None)     # the run itself: not here
+    seen = []
+    class Done: returncode = 0
+    monkeypatch.setattr(subprocess, 'run', lambda cmd, cwd: seen.append((cwd, {k: v for k, v in os.environ.items() if k.startswith('EOL_')})) or Done())
+    cli.main(['run', '--guards'])
+    cwd, env = seen[0]
+    assert Path(cwd) == root and not [k for k in env if k in os.environ]   # set for the tests' process only
+    for k, v in env.items(): monkeypatch.setenv(k, v)
+    monkeypatch.chdir(root)
+    s = get_settings(preset='lite', device='cpu')                       # what the tests' lite_settings reads, in the checkout
+    assert (Path(s.out_dir), Path(s.data_dir), s.seed) == ((lab / 'myruns').resolve(), (lab / 'mydata').resolve(), 3)
+
+
+def test_a_launch_whose_batch_does_not_split_over_its_processes_is_refused_before_any_work(tmp_path, monkeypatch):
+    "Six processes for full's batch of 16: refused by `eol run` before the data or a run folder is made (not once every rank has loaded the LLM), each stage's recipe named once, in fit's own words."
+    from dataclasses import replace
+    _empty_smoke_folders(tmp_path, monkeypatch)
+    monkeypatch.setenv('WORLD_SIZE', '6'); monkeypatch.setenv('RANK', '0')
+    with pytest.raises(ConfigError) as e: cli.check_launch(get_config('full'), 'cuda')
+    assert str(e.value).splitlines() == [f"stages.{k}: batch_size=16 does not split evenly over 6 process(es) × grad_accum=1 × "
+                                         "length_groups=1: make it a multiple of 6, or change grad_accum or length_groups"
+                                         for k in ('stage1', 'stage2')]   # the ablations share these; the vocoder (0 steps) trains none
+    cli.check_launch(get_config('full'), 'cuda', ['data'])              # the dataset alone trains nothing
+    monkeypatch.setenv('WORLD_SIZE', '3')
+    with pytest.raises(ConfigError, match=r"stages\.asr: batch_size=4 does not split evenly over 3 process\(es\) × grad_accum=1 × "
+                                          r"length_groups=2: make it a multiple of 6"):
+        cli.run_pipeline('smoke', jobs=1)
+    assert list(tmp_path.iterdir()) == []
+    monkeypatch.setenv('WORLD_SIZE', '2'); cli.check_launch(get_config('full'), 'cuda'); cli.check_launch(get_config('smoke'), 'cpu')
+    monkeypatch.delenv('WORLD_SIZE'); monkeypatch.delenv('RANK')        # one process: what fit says, word for word
+    cfg = get_config('smoke')
+    cfg.stages.stage1 = replace(cfg.stages.stage1, batch_size=3, grad_accum=2)   # set past get_config's own check
+    with pytest.raises(ConfigError) as launch: cli.check_launch(cfg, 'cpu', ['stage1'])
+    with pytest.raises(ConfigError) as fitted:
+        fit(nn.Linear(1, 1), DATA, _collate, _loss, cfg.stages.stage1, progress=False, device='cpu', name='stages.stage1')
+    assert str(launch.value) == str(fitted.value)

@@ -5,9 +5,9 @@ from pathlib import Path
 import pytest
 
 from emotion_omni_lite.cli import plan_tasks, run_pipeline
-from emotion_omni_lite.config import get_settings
+from emotion_omni_lite.config import ConfigError, get_config, get_settings
 from emotion_omni_lite.evaluate import EVAL_PARTS, JOB_PARTS, TEXT_PART
-from emotion_omni_lite.stages import STAGES, StageMissing, stage_applies, stage_folder
+from emotion_omni_lite.stages import STAGES, StageMissing, stage_applies, stage_folder, stage_hash
 from emotion_omni_lite.train import usable_cores
 
 
@@ -52,9 +52,11 @@ def test_two_workers_train_side_by_side_one_thread_share_each(tmp_path, monkeypa
 
 
 def test_a_failing_worker_is_named_with_its_log(tmp_path, monkeypatch, capsys):
-    _settings(tmp_path, monkeypatch)
-    with pytest.raises(StageMissing) as e: run_pipeline('smoke', stages=['asr', 'emotion_encoder'], jobs=2)   # no data
-    assert 'eol run --preset smoke --stages data' in str(e.value)
+    s = _settings(tmp_path, monkeypatch)
+    Path(s.data_path).mkdir(parents=True)                          # a dataset recorded as built, its files gone: each worker fails
+    (Path(s.data_path) / 'build.json').write_text(json.dumps({'config_hash': stage_hash('data', get_config('smoke'), s.seed), 'status': 'done'}))
+    with pytest.raises(ConfigError) as e: run_pipeline('smoke', stages=['asr', 'emotion_encoder'], jobs=2)
+    assert 'eol run --preset smoke --stages data' in str(e.value)   # "... --stages data --force"
     out = capsys.readouterr().out
     assert 'FAILED; the end of' in out and ('asr.log' in out or 'emotion_encoder.log' in out)
 
