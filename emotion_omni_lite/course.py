@@ -208,13 +208,14 @@ def _sha(p: Path) -> str:
     return h.hexdigest()
 
 def _pack_files(s: Settings, unfinished=(), archive: Optional[Path] = None) -> list:
-    "(archive name, path) of what a lab needs: the dataset and every finished run (and the report, the course pages), without resume checkpoints, logs, locks, the folders of `unfinished` stages or the `archive` itself."
+    "(archive name, path) of what a lab needs: the dataset and every finished run (and the report, the course pages), without resume checkpoints, logs, locks, the folders of `unfinished` stages, the `archive` itself or any other `.tar` (an archive left there: packs would nest)."
     out = []
     for top, folder in (('data', Path(s.data_path)), ('runs', Path(s.run_path))):
         for p in sorted(folder.rglob('*')):
             rel = p.relative_to(folder)
             if (not p.is_file() or p.is_symlink() or 'checkpoint' in rel.parts or rel.parts[0] == 'logs' or p.name.startswith('.')
-                    or (top == 'runs' and rel.parts[0] in unfinished) or (archive is not None and p.resolve() == archive.resolve())):
+                    or p.suffix == '.tar' or (top == 'runs' and rel.parts[0] in unfinished)
+                    or (archive is not None and p.resolve() == archive.resolve())):
                 continue
             out.append((f'{top}/{rel.as_posix()}', p))
     return out
@@ -244,12 +245,16 @@ def _kit_words(kit) -> str:
                                                      if isinstance(c, str) and c else '')
 
 def pack_run(archive, preset: Optional[str] = None, settings: Optional[Settings] = None, overwrite: bool = False) -> Path:
-    "Write the dataset and the finished runs of a preset into one `.tar` with their config hashes and checksums."
+    "Write the dataset and the finished runs of a preset into one `.tar` with their config hashes and checksums (the `.tar` outside the folders it packs; a `.tar` found in them is left out)."
     s = settings or get_settings(preset=preset)
     cfg = get_config(s.preset)
     archive = Path(archive)
     if archive.is_dir(): raise ConfigError(f"{archive} is a folder: name the archive's file, e.g. {archive / f'{s.preset}.tar'}")
     if archive.suffix != '.tar': raise ConfigError(f"{archive}: name the archive <something>.tar")
+    if inside := [d for d in (Path(s.data_path).resolve(), Path(s.run_path).resolve()) if archive.resolve().is_relative_to(d)]:
+        raise ConfigError(f"{archive} lies inside {inside[0]}, which a pack packs (the next pack would hold this archive, and an unpack "
+                          f"refuses one kept there): name a path outside it (e.g. `eol pack {inside[0].parent / archive.name}`); "
+                          "nothing was written")
     if archive.exists() and not overwrite: raise ConfigError(f"{archive} exists: choose another name, or pass --overwrite")
     states = {n: stage_state(n, cfg, s) for n in STAGES}
     done = [n for n, st in states.items() if st == 'done']

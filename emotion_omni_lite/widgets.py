@@ -21,7 +21,7 @@ from IPython.display import display
 
 from .config import EMOTIONS
 from .audio import MIN_SAMPLES, MIN_SECONDS, SAMPLE_RATE, SILENCE_PEAK, AudioError, check_speech, load_audio, log_mel, pitch_contour, resample
-from .tts import EMOTION_PROSODY, QUERY_VOICES, SEMITONES_PER_PITCH, Prosody, apply_tilt, engine_of, espeak_clamps, fresh_espeak, get_tts, trim_silence
+from .tts import EMOTION_PROSODY, QUERY_VOICES, SEMITONES_PER_PITCH, Prosody, apply_tilt, engine_of, espeak_clamps, get_tts, open_engine, trim_silence
 from .cues import PROSODIC_FEATURES, change_rate, prosodic_features, shift_pitch
 from .config import get_config, get_settings
 from .dialogues import all_sentences
@@ -43,7 +43,7 @@ __all__ = ['ESPEAK_UNITS_PER_SEMITONE', 'SLIDER_OF', 'PIPER_RANGE', 'CUE_COLUMNS
 # %% ../nbs/17_widgets.ipynb #e66c34f2
 @dataclass(frozen=True)
 class Controls:
-    "How to change a voice: pitch shift (semitones), pitch range (± espeak units), rate (×), loudness (dB)."
+    "How to change a voice: pitch shift (semitones), pitch range (± the preset's points), rate (×), loudness (dB)."
     pitch: float = 0.0
     range: float = 0.0
     rate: float = 1.0
@@ -56,35 +56,40 @@ def apply_gain(wave: torch.Tensor, db: float) -> torch.Tensor:
     return (wave * 10 ** (db / 20)).clamp(-1, 1)
 
 def slider_prosody(engine: str, emotion: str, c: Controls = Controls()) -> Prosody:
-    "The `emotion` preset changed by `c`, as it goes to the engine named `engine` (pitch in the preset's points)."
-    per_semitone = ESPEAK_UNITS_PER_SEMITONE if engine == 'espeak' else 1 / SEMITONES_PER_PITCH
+    "The `emotion` preset changed by `c`, as it goes to the engine named `engine` (pitch in the preset's points: Piper's \
+`1 / SEMITONES_PER_PITCH` a semitone, espeak's `ESPEAK_UNITS_PER_SEMITONE`; any other engine takes the points as espeak's, as the TTS interface does)."
+    per_semitone = 1 / SEMITONES_PER_PITCH if engine == 'piper' else ESPEAK_UNITS_PER_SEMITONE
     p = EMOTION_PROSODY[emotion]
     return replace(p, pitch=p.pitch + per_semitone * c.pitch, range=p.range + c.range, rate=p.rate * c.rate)
 
 SLIDER_OF = {'pitch': 'pitch (st)', 'range': 'pitch range', 'rate': 'rate (×)'}
 
-_ENGINES = {}   # engine name → the one engine the panels speak with (Piper keeps its readings' analyses)
+_ENGINES = {}   # 'piper' → the one Piper engine the panels speak with (it keeps its readings' analyses)
 PIPER_RANGE = (0.9, 160.0)   # preset range points where WORLD's pitch spread stops: ×0.15 and ×2 of Piper's reading (`tts.world_render`)
 
-def clamp_note(voice: str, emotion: str, c: Controls = Controls()) -> str:
-    "Which controls a voice cannot follow for `emotion` (its preset plus `c` outside its engine's range): '' when none."
-    if engine_of(voice) == 'piper':
+def clamp_note(voice: str, emotion: str, c: Controls = Controls(), tts: str = 'espeak') -> str:
+    "Which controls a voice cannot follow for `emotion` (its preset plus `c` outside its engine's range): '' when none \
+or its engine's range is not known here (`tts`: the engine of a voice without a prefix, `cfg.data.tts`)."
+    name = engine_of(voice, tts)
+    if name == 'piper':
         r, (lo, hi) = slider_prosody('piper', emotion, c).range, PIPER_RANGE
         if lo <= r <= hi: return ''
         return (f"Piper's pitch spread stops at ×{0.15 if r < lo else 2:g} of its reading ({r:.0f} asked): moving “pitch range” "
                 f"further {'down' if r < lo else 'up'} changes nothing for {emotion}")
-    if engine_of(voice) != 'espeak': return ''
+    if name != 'espeak': return ''
     said = [f"espeak-ng speaks {k} {spoken:g} at {'most' if asked > spoken else 'least'} ({asked:.0f} asked): moving "
             f"“{SLIDER_OF[k]}” further {'up' if asked > spoken else 'down'} changes nothing for {emotion}"
             for k, (asked, spoken) in espeak_clamps(slider_prosody('espeak', emotion, c)).items() if k in SLIDER_OF]
     return '; '.join(said)
 
 def resynthesize(text: str, voice: str, emotion: str = 'neutral', c: Controls = Controls(), sr: int = SAMPLE_RATE,
-                 engine=None) -> torch.Tensor:
-    "`text` spoken by `voice` with the `emotion` preset changed by `c`, re-synthesised by its engine → [T] at `sr`; the same call gives the same samples."
-    if engine is None and engine_of(voice) == 'espeak':            # espeak's samples depend on what it spoke before: a fresh copy,
-        with fresh_espeak() as e: return resynthesize(text, voice, emotion, c, sr, e)   # so that only a control moves the sound
-    engine = engine or _ENGINES.get(engine_of(voice)) or _ENGINES.setdefault(engine_of(voice), get_tts(engine_of(voice)))
+                 engine=None, tts: str = 'espeak') -> torch.Tensor:
+    "`text` spoken by `voice` with the `emotion` preset changed by `c`, re-synthesised by its engine (`engine_of(voice, tts)`: \
+pass `cfg.data.tts`, as the data set speaks it) → [T] at `sr`; the same call gives the same samples."
+    name = engine_of(voice, tts)
+    if engine is None and name != 'piper':    # a new engine each call (espeak's a fresh copy: its samples depend on what it spoke
+        with open_engine(voice, tts) as e: return resynthesize(text, voice, emotion, c, sr, e)   # before): only a control moves the sound
+    engine = engine or _ENGINES.get(name) or _ENGINES.setdefault(name, get_tts(name))
     p = slider_prosody(engine.name, emotion, c)
     w, esr = engine.synthesize(text, voice, emotion, p)
     w = apply_tilt(trim_silence(w, esr), p.tilt)
@@ -129,15 +134,18 @@ class ProbeParts:
     max_seconds: float = 6.0            # longest query the model accepts
     note: str = ''                      # what is missing (shown in the panel)
     say: Callable = resynthesize        # (text, voice, emotion, Controls) → wave [T] 16 kHz
+    tts: str = 'espeak'                 # the engine of a voice without a prefix (`cfg.data.tts`), for `say` and the clamp notes
 
 # %% ../nbs/17_widgets.ipynb #2615be49
 CUE_COLUMNS = [i for i, n in enumerate(PROSODIC_FEATURES) if n not in ('f0_median', 'f0_p10', 'f0_p90')]
 
 def cue_parts(voices: Sequence[str] = QUERY_VOICES[:3], sentences: Sequence[str] = ("The train left without us.",
-              "My phone just rang."), **kw) -> ProbeParts:
-    "Stand-in parts without a trained model: prosodic features, nearest emotion centroid, a canned reply."
+              "My phone just rang."), tts: str = 'espeak', **kw) -> ProbeParts:
+    "Stand-in parts without a trained model: prosodic features, nearest emotion centroid, a canned reply (`tts`: the engine of a voice without a prefix)."
+    kw = {'note': 'stand-in parts (prosodic cues only): no trained model is loaded', 'tts': tts,
+          'say': functools.partial(resynthesize, tts=tts), **kw}
     cues = lambda w: prosodic_features(w)[CUE_COLUMNS]                  # [9] (pitch level is mostly the speaker)
-    X = torch.stack([cues(resynthesize(t, v, e)) for e in EMOTIONS for v in voices for t in sentences])  # [6·V·S, 9]
+    X = torch.stack([cues(kw['say'](t, v, e)) for e in EMOTIONS for v in voices for t in sentences])  # [6·V·S, 9]
     mu, sd = X.mean(0), X.std(0) + 1e-6
     C = ((X - mu) / sd).view(len(EMOTIONS), -1, X.shape[1]).mean(1)      # [6, 9] emotion centroids
     def hear(wave):
@@ -147,7 +155,6 @@ def cue_parts(voices: Sequence[str] = QUERY_VOICES[:3], sentences: Sequence[str]
     def answer(wave):
         p, v = hear(wave); e = EMOTIONS[int(p.argmax())]
         return dict(text=f"You sound {e} to me. Tell me more.", reply_emotion=e, emotion_vec_pred=v)
-    kw = {'note': 'stand-in parts (prosodic cues only): no trained model is loaded', **kw}
     return ProbeParts(hear=hear, answer=answer, prototypes={e: C[i].numpy() for i, e in enumerate(EMOTIONS)}, **kw)
 
 # %% ../nbs/17_widgets.ipynb #f16b25e6
@@ -589,7 +596,7 @@ class ProbePanel:
         t['draw'] = time.perf_counter() - t0 - sum(t.values())
         self.shown = what
         self.seconds = {k: round(v, 3) for k, v in t.items()} | {'total': round(time.perf_counter() - t0, 3)}
-        note = '' if upload else clamp_note(self.voice.value, self.emotion.value, self.controls())   # a slider gone flat
+        note = '' if upload else clamp_note(self.voice.value, self.emotion.value, self.controls(), self.parts.tts)   # a slider gone flat
         self.message.value = _html(note, 'note') if note else ''
         self.timing.value = _html('updated in ' + ', '.join(f'{k} {v:.2f} s' for k, v in self.seconds.items()), 'note')
 
@@ -788,7 +795,7 @@ def stage2_speaker(cfg, settings, pipeline=None) -> tuple:
     return omni, speak, ''
 
 def kit_parts(cfg=None, settings=None, n_points: int = 600, with_speech: bool = True) -> ProbeParts:
-    "The widgets' parts wired to the trained kit: encoders, stage 1, stage 2 (`StageMissing` names what has not run)."
+    "The widgets' parts wired to the trained kit: encoders, stage 1, stage 2 (`StageMissing` names what has not run); a voice is re-synthesised by the engine the data set speaks it with (`cfg.data.tts`)."
     s = settings or get_settings(); cfg = cfg or get_config(s.preset)
     pipe = load_stage1(cfg, s)                                          # one copy of stage 1 (its LLM), shared with the whole model
     omni, speak, note = stage2_speaker(cfg, s, pipe) if with_speech else (None, None, 'speech output switched off')
@@ -802,4 +809,5 @@ def kit_parts(cfg=None, settings=None, n_points: int = 600, with_speech: bool = 
         return {**r, 'emotion_vec_pred': r['emotion_vec_pred'].numpy()}
     emap, protos = dataset_map_and_prototypes(stage1_features(cfg, s, progress=False), n_points, s.seed)
     return ProbeParts(hear=hear, answer=answer, speak=speak, sentences=_sentence_options(), voices=_voice_options(cfg),
-                      emotion_map=emap, prototypes=protos, max_seconds=hearing_seconds(cfg), note=note)
+                      emotion_map=emap, prototypes=protos, max_seconds=hearing_seconds(cfg), note=note,
+                      say=functools.partial(resynthesize, tts=cfg.data.tts), tts=cfg.data.tts)

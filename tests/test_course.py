@@ -232,7 +232,7 @@ def test_an_unpack_is_both_folders_or_neither_and_a_hostile_or_partial_pack_is_r
 
 
 def test_a_pack_holds_finished_runs_only_and_never_itself(smoke_settings, smoke_cfg, tmp_path, monkeypatch):
-    "A stage that is not finished is left out, its folder too (and named in pack.json); an archive written into the runs it packs is not packed into the next one."
+    "A stage that is not finished is left out, its folder too (and named in pack.json); an archive is not written into the runs it packs (the next one would hold it)."
     from emotion_omni_lite import course
     ensure_stages(list(STAGES), smoke_cfg, smoke_settings)
     real = course.stage_state
@@ -241,12 +241,9 @@ def test_a_pack_holds_finished_runs_only_and_never_itself(smoke_settings, smoke_
     assert meta['not_packed'] == {'stage2_no_adaln': 'damaged'} and 'stage2_no_adaln' not in meta['stages']
     assert not [n for n in meta['files'] if n.startswith('runs/stage2_no_adaln/')] and any(n.startswith('runs/stage2/') for n in meta['files'])
     monkeypatch.undo()
-    inside = Path(smoke_settings.run_path) / 'lab.tar'                  # an archive written into the runs it packs
-    try:
-        first = read_pack(pack_run(inside, settings=smoke_settings))
-        again = read_pack(pack_run(inside, settings=smoke_settings, overwrite=True))
-        assert 'runs/lab.tar' not in again['files'] and again['files'] == first['files']
-    finally: inside.unlink(missing_ok=True)
+    inside = Path(smoke_settings.run_path) / 'lab.tar'                  # an archive written into the runs it packs: refused
+    with pytest.raises(ConfigError, match='lies inside .*which a pack packs'): pack_run(inside, settings=smoke_settings)
+    assert not inside.exists()
     with pytest.raises(ConfigError, match='is a folder: name the archive'): pack_run(tmp_path, settings=smoke_settings)
 
 
@@ -319,7 +316,7 @@ def test_overwrite_refuses_an_archive_inside_what_it_replaces_and_names_what_goe
     "--overwrite replaces the whole runs/<preset> and data/<preset>: an archive kept there is refused (it would be deleted while read), and what the archive lacks is named before it goes."
     s = _fake_run(tmp_path / 'A'); arc = pack_run(tmp_path / 'lab.tar', settings=s)
     (Path(s.run_path) / 'my_notes').mkdir(); (Path(s.run_path) / 'my_notes' / 'n.txt').write_text('mine')   # a study of my own
-    inside = pack_run(Path(s.run_path) / 'lab.tar', settings=s)
+    inside = Path(shutil.copy(arc, Path(s.run_path) / 'lab.tar'))        # kept there by hand (a pack refuses to write it there)
     before = _tree(tmp_path)
     with pytest.raises(ConfigError, match=r"lab\.tar lies inside .*runs/smoke, which an unpack replaces \(--overwrite deletes "
                                           r".*data/smoke and .*runs/smoke, whole.*those the archive lacks too\): move the archive out of it first"):
@@ -331,6 +328,23 @@ def test_overwrite_refuses_an_archive_inside_what_it_replaces_and_names_what_goe
     assert unpack_run(arc, s, overwrite=True) == ['data', 'asr', 'text_llm']
     assert re.search(r'--overwrite: deleting \S*my_notes, which the archive lacks', capsys.readouterr().out)
     assert not (Path(s.run_path) / 'my_notes').exists()                  # as asked, and said
+
+
+def test_a_pack_refuses_to_be_written_inside_what_it_packs_and_leaves_archives_found_there_out(tmp_path):
+    "An archive inside the data or runs folder would be packed into the next pack (archives within archives) and refused by an unpack: refused, nothing written; a .tar left there is not packed."
+    s = _fake_run(tmp_path / 'A'); before = _tree(tmp_path)
+    for top, inside in (('data', Path(s.data_path) / 'in.tar'), ('runs', Path(s.run_path) / 'asr' / 'in.tar')):
+        for overwrite in (False, True):
+            with pytest.raises(ConfigError, match=rf"^{re.escape(str(inside))} lies inside \S+/{top}/smoke, which a pack packs \(the next pack "
+                                                  rf"would hold this archive.*\): name a path outside it \(e\.g\. `eol pack \S+/{top}/in\.tar`\); "
+                                                  "nothing was written$"):
+                pack_run(inside, settings=s, overwrite=overwrite)
+    assert _tree(tmp_path) == before                                     # nothing written, not even a temporary file
+    arc = pack_run(tmp_path / 'lab.tar', settings=s)
+    for stray in (Path(s.data_path) / 'old.tar', Path(s.run_path) / 'old.tar'): shutil.copy(arc, stray)   # archives left there
+    again = read_pack(pack_run(tmp_path / 'lab2.tar', settings=s))
+    assert again['files'] == read_pack(arc)['files'] and not [n for n in again['files'] if n.endswith('.tar')]
+    assert (tmp_path / 'lab2.tar').stat().st_size < 1.5 * arc.stat().st_size
 
 
 def test_unpack_refuses_while_a_stage_lock_is_held(tmp_path):

@@ -580,3 +580,51 @@ def test_an_upload_on_ipywidgets_7_is_read_and_emptied():
     up.data, up.metadata = [content], [{'name': 'hum.wav'}]
     up.set_trait('value', {'hum.wav': {'metadata': {'name': 'hum.wav'}, 'content': content}})   # as the widget does
     assert 'using hum.wav (1.0 s)' in p.upload_status.value and up.value == {} and up.data == [] and up.metadata == []
+
+
+@pytest.fixture
+def toy(monkeypatch):
+    "An engine registered as 'toy' for one test: a tone whose pitch and length follow the prosody it is handed; → the (voice, prosody) it was asked for."
+    from emotion_omni_lite.tts import TTS_ENGINES, TTSEngine
+    asked = []
+    class Toy(TTSEngine):
+        name = 'toy'
+        def synthesize(self, text, voice, emotion, prosody):
+            asked.append((voice, prosody)); n = int(16000 * 165 / prosody.rate)
+            return (0.3 * np.sin(2 * np.pi * (100 + prosody.pitch) * np.arange(n) / 16000)).astype(np.float32), 16000
+    monkeypatch.setitem(TTS_ENGINES, 'toy', Toy)
+    return asked
+
+
+def test_a_plain_voice_is_resynthesised_by_the_engine_the_data_speaks_it_with(toy):
+    "With `data.tts` another engine, a voice without a prefix is that engine's: re-synthesised by it (espeak's clamps not said for it); by default it is espeak's, on a fresh copy as before."
+    from emotion_omni_lite.tts import EMOTION_PROSODY, fresh_espeak
+    from emotion_omni_lite.widgets import ESPEAK_UNITS_PER_SEMITONE
+    w = resynthesize('My phone just rang.', 'en-us+m1', 'happy', Controls(pitch=2), tts='toy')
+    assert [v for v, _ in toy] == ['en-us+m1'] and len(w) == int(16000 * 165 / 185)        # the toy's tone, at happy's rate
+    assert toy[0][1].pitch == EMOTION_PROSODY['happy'].pitch + 2 * ESPEAK_UNITS_PER_SEMITONE  # its points taken as espeak's
+    far = Controls(pitch=6, range=50, rate=2)
+    assert clamp_note('en-us+m1', 'happy', far, 'toy') == '' and 'espeak-ng speaks pitch 100 at most' in clamp_note('en-us+m1', 'happy', far)
+    with fresh_espeak() as e: before = resynthesize('My phone just rang.', 'en-us+m1', 'happy', Controls(pitch=2), engine=e)
+    assert torch.equal(resynthesize('My phone just rang.', 'en-us+m1', 'happy', Controls(pitch=2)), before) and len(toy) == 1
+
+
+def test_the_panels_and_kit_parts_speak_plain_voices_with_the_datas_engine(toy, monkeypatch, smoke_settings):
+    "Stand-in parts and `kit_parts` bind `say` to the data's engine; the panel and the comparator speak through it, and the panel's clamp note follows it."
+    import emotion_omni_lite.widgets as wid
+    from emotion_omni_lite.config import get_config
+    parts = cue_parts(tts='toy')
+    assert parts.tts == 'toy' and len(toy) == 6 * 3 * 2                   # its centroids: the toy's speech
+    p = ProbePanel(parts, live=True); n = len(toy)
+    p.emotion.value = 'happy'; p.pitch.value = 6; p.range.value = 50       # past espeak's limits: no espeak note for the toy
+    assert len(toy) > n and p.probs is not None and p.message.value == '', p.message.value
+    c = EmotionComparator(parts, live=True); n = len(toy); c.compare()
+    assert len(toy) == n + 6 and len(c.rows) == 6
+    for name, fake in (('load_stage1', lambda cfg, s: None), ('load_semantic_encoder', lambda cfg, s: None),
+                       ('load_emotion_encoder', lambda cfg, s: None), ('stage1_features', lambda cfg, s, progress: None),
+                       ('dataset_map_and_prototypes', lambda feats, n, seed: (None, {})), ('hearing_seconds', lambda cfg: 4.5)):
+        monkeypatch.setattr(wid, name, fake)                            # no trained run: only the wiring is looked at
+    kit = wid.kit_parts(get_config('smoke', **{'data.tts': 'toy'}), smoke_settings, with_speech=False)
+    plain = next(v for _, v in kit.voices if ':' not in v); n = len(toy)
+    kit.say(kit.sentences[0], plain, 'sad', Controls())
+    assert kit.tts == 'toy' and [v for v, _ in toy[n:]] == [plain]
