@@ -1239,7 +1239,7 @@ def test_an_external_datasets_hash_covers_the_data_fields_it_reads(tmp_path):
 
 
 def test_an_external_dataset_follows_its_manifest_lines(tmp_path, monkeypatch):
-    "A dataset of a manifest hashes its lines as read, the files they name resolved against its folder: saved again with "
+    "A dataset of a manifest hashes its lines and the folder it lies in (its relative paths name files there): saved again with "
     "CRLF line ends it stays current; the same relative manifest in another folder (other recordings) is not taken for it; "
     "edited, it is named as changed, with the command that builds it again; moved away, as gone, with no --force to run; "
     "built by an earlier kit, as such. Nothing is deleted until asked."
@@ -1635,3 +1635,17 @@ def test_a_launch_whose_batch_does_not_split_over_its_processes_is_refused_befor
     with pytest.raises(ConfigError) as fitted:
         fit(nn.Linear(1, 1), DATA, _collate, _loss, cfg.stages.stage1, progress=False, device='cpu', name='stages.stage1')
     assert str(launch.value) == str(fitted.value)
+
+
+def test_a_manifests_hash_is_its_lines_and_folder_not_their_bytes(tmp_path):
+    "Line ends, trailing spaces, blank lines and a byte-order mark (UTF-8 or UTF-16) leave a manifest's hash as it was; a changed line or another folder does not."
+    from emotion_omni_lite.stages import manifest_lines
+    text = '{"id": "a", "query_audio": "q.wav"}\n{"id": "b", "query_audio": "r.wav"}\n'
+    (tmp_path / 'one').mkdir(); (tmp_path / 'two').mkdir()
+    m = tmp_path / 'one' / 'm.jsonl'; m.write_text(text)
+    h = manifest_lines(m)
+    for same in (text.replace('\n', '\r\n').encode(), b'\xef\xbb\xbf' + text.replace('\n', '  \n\n').encode(), text.encode('utf-16')):
+        m.write_bytes(same); assert manifest_lines(m) == h
+    m.write_text(text.replace('r.wav', 's.wav')); assert manifest_lines(m) != h
+    (tmp_path / 'two' / 'm.jsonl').write_text(text); assert manifest_lines(tmp_path / 'two' / 'm.jsonl') != h
+    assert manifest_lines(tmp_path / 'none.jsonl') is None and manifest_lines('') is None
