@@ -389,17 +389,6 @@ def _guards_environment(s: Settings) -> dict:
            'EOL_SEED': str(s.seed)}
     return {**env, 'EOL_SETTINGS': str(Path(s.source).resolve())} if s.source != 'defaults' else env
 
-@contextlib.contextmanager
-def _environment(env: dict):
-    "`env` set in `os.environ` (for the processes started inside), the old values back afterwards."
-    old = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    try: yield
-    finally:
-        for k, v in old.items():
-            if v is None: os.environ.pop(k, None)
-            else: os.environ[k] = v
-
 def _guards(preset: str, whole: bool, settings: Optional[Settings] = None):
     "After a whole `lite` run: assert the quality guards on it (the tests marked slow read what the run wrote, in the folders of `settings`)."
     if preset != 'lite': return                                       # the guards' targets are lite's
@@ -409,8 +398,8 @@ def _guards(preset: str, whole: bool, settings: Optional[Settings] = None):
     import subprocess
     root, s = repo_root(), settings or get_settings(preset=preset)
     print("\n== quality guards on the lite run (pytest -m slow; the report card above shows each figure against its target)", flush=True)
-    with _environment(_guards_environment(s)):                         # the run's settings, not those the checkout would find
-        rc = subprocess.run([sys.executable, '-m', 'pytest', 'tests', '-q', '-p', 'no:cacheprovider', '-m', 'slow'], cwd=root).returncode
+    rc = subprocess.run([sys.executable, '-m', 'pytest', 'tests', '-q', '-p', 'no:cacheprovider', '-m', 'slow'], cwd=root,
+                        env={**os.environ, **_guards_environment(s)}).returncode   # the run's settings, not the checkout's
     if rc: sys.exit(rc)
 
 def _chat(a):

@@ -852,7 +852,7 @@ def test_the_guards_follow_a_whole_lite_run_and_their_failure_ends_the_job(monke
     calls = []
     class Done:
         def __init__(self, rc): self.returncode = rc
-    monkeypatch.setattr(subprocess, 'run', lambda cmd, cwd: calls.append((cmd, cwd)) or Done(len(calls) - 1))
+    monkeypatch.setattr(subprocess, 'run', lambda cmd, cwd, env=None: calls.append((cmd, cwd)) or Done(len(calls) - 1))
     cli._guards('lite', whole=True)                                     # passed: the job goes on
     assert calls[0][0][-4:] == ['-p', 'no:cacheprovider', '-m', 'slow'] and (Path(calls[0][1]) / 'tests').is_dir()
     with pytest.raises(SystemExit) as e: cli._guards('lite', whole=True)
@@ -1602,10 +1602,10 @@ def test_the_guards_read_the_run_made_with_the_settings_eol_found(tmp_path, monk
     monkeypatch.setattr(cli, 'run_pipeline', lambda *a, **k: None)     # the run itself: not here
     seen = []
     class Done: returncode = 0
-    monkeypatch.setattr(subprocess, 'run', lambda cmd, cwd: seen.append((cwd, {k: v for k, v in os.environ.items() if k.startswith('EOL_')})) or Done())
+    monkeypatch.setattr(subprocess, 'run', lambda cmd, cwd, env: seen.append((cwd, {k: v for k, v in env.items() if k.startswith('EOL_')})) or Done())
     cli.main(['run', '--guards'])
     cwd, env = seen[0]
-    assert Path(cwd) == root and not [k for k in env if k in os.environ]   # set for the tests' process only
+    assert Path(cwd) == root and not [k for k in env if k in os.environ]   # given to the tests' process only
     for k, v in env.items(): monkeypatch.setenv(k, v)
     monkeypatch.chdir(root)
     s = get_settings(preset='lite', device='cpu')                       # what the tests' lite_settings reads, in the checkout
