@@ -316,3 +316,26 @@ def test_the_threads_benchmark_prints_readmes_table(monkeypatch, capsys):
     start = readme.index(printed[0])                                    # the header, word for word
     cols = lambda line: line.split(' | ')[:3]                           # situation and threads (the times are the machine's)
     assert [cols(l) for l in printed] == [cols(l) for l in readme[start:start + 6]]
+
+
+def test_guided_decoding_mixes_the_two_halves_logits():
+    "study_guidance: weight 1 decodes as the kit does; weight 0 as from the null vector alone; another weight gives other units (and the head is put back)."
+    import contextlib, types
+    import torch
+    import study_guidance as sg
+    from emotion_omni_lite.config import get_config
+    from emotion_omni_lite.decoder import build_fusion, build_speech_decoder, decode_batch
+    torch.manual_seed(0)
+    cfg = get_config('smoke', **{'decoder.max_units': 40})
+    fusion, dec = build_fusion(cfg).eval(), build_speech_decoder(cfg).eval()
+    torch.nn.init.normal_(fusion.adaln.to_scale_shift.weight, std=0.5)   # a vector that moves the states (zero at initialisation)
+    omni = types.SimpleNamespace(device=torch.device('cpu'), fusion=fusion, decoder=dec, precision=lambda stage: contextlib.nullcontext())
+    d, k = cfg.decoder.d_model, cfg.fusion.adaln_cond_dim
+    states = [(torch.randn(n, d), torch.randn(n, d), torch.randn(k)) for n in (7, 12)]
+    null = torch.randn(k)
+    with torch.no_grad():
+        fused = lambda v_of: [fusion(h[None], e[None], v_of(v)[None])[0] for h, e, v in states]
+        assert sg.guided_units(omni, states, null, 1.0) == decode_batch(dec, fused(lambda v: v), False)
+        assert sg.guided_units(omni, states, null, 0.0) == decode_batch(dec, fused(lambda v: null), False)
+        pushed = sg.guided_units(omni, states, null, 4.0)
+    assert pushed != decode_batch(dec, fused(lambda v: v), False) and dec.head.__class__ is not sg.Guided   # its head put back
