@@ -15,7 +15,7 @@ from .config import (ConfigError, OmniConfig, Settings, check_checkpoint, checkp
 from .audio import AudioError
 from .train import (THREAD_VARIABLES, CheckpointError, batch_split_problem, is_main_process, limit_threads, process_rank,
                                      usable_cores, wait_for_everyone)
-from .stages import (STAGES, StageMissing, job_stages, lite_minutes, pretrained_source, run_stage, stage_applies,
+from .stages import (STAGES, StageMissing, job_stages, lite_minutes, pretrained_source, require_stage, run_stage, stage_applies,
                                       stage_config, stage_folder, stage_state, stages_needed, train_command, uses_pretrained)
 from . import dataset, semantic_encoder, emotion_encoder, text_llm, stage1, vocoder, stage2
 from .omni import chat_main
@@ -189,14 +189,15 @@ def run_tasks(tasks: Sequence[Task], cfg: OmniConfig, s: Settings, force: bool =
             (pool.terminate if running else pool.close)(); pool.join()
     return done
 
-def check_launch(cfg: OmniConfig, device: str, stages=None):
-    "Refuse, before any work, a launch that `fit` would refuse at the first stage it trains: FSDP without GPUs, a batch that does not split over the processes × micro-batches, or DeepSpeed with a stage of several micro-batches a step (its engine steps the optimizer at every backward)."
+def check_launch(cfg: OmniConfig, device: str, stages=None, settings: Optional[Settings] = None):
+    "Refuse, before any work, a launch that `fit` would refuse at the first stage it trains: FSDP without GPUs, a batch that does not split over the processes × micro-batches, or DeepSpeed with a stage of several micro-batches a step (its engine steps the optimizer at every backward); with `settings`, a stage whose run is finished there trains nothing and is not asked about."
     asked = lambda k: os.environ.get(k, '').lower() == 'true'          # what `accelerate launch --config_file` sets
     if asked('ACCELERATE_USE_FSDP') and device == 'cpu':
         raise ConfigError("this launch asks for FSDP, which accelerate runs on GPUs only, and the device here is the CPU: on "
                           "CPUs launch with torchrun (plain data parallel), on GPUs with `accelerate launch --config_file fsdp.yaml`")
     trained = [n for n in (stages or PIPELINE) if n in STAGES and STAGES[n].train and stage_applies(n, cfg, asked=bool(stages))
-               and not pretrained_source(n, cfg) and getattr(cfg.stages, STAGES[n].train).steps]   # (0 steps: refused before fit)
+               and not pretrained_source(n, cfg) and getattr(cfg.stages, STAGES[n].train).steps   # (0 steps: refused before fit)
+               and (settings is None or stage_state(n, cfg, settings) != 'done')]
     recipes = {f"stages.{STAGES[n].train}": getattr(cfg.stages, STAGES[n].train) for n in trained}   # a row and its ablation: one
     world, parts = process_rank()[1], lambda t: (t.grad_accum, getattr(t, 'length_groups', 1))
     if uneven := [why for k, t in recipes.items() if (why := batch_split_problem(k, t.batch_size, world, *parts(t)))]:
@@ -230,16 +231,14 @@ _CHECKPOINTS = {   # field → (what to point it at, is its config that kind? (a
                                     {'d_model': 'd_model', 'n_mels': 'num_mel_bins', 'max_source_positions': 'max_source_positions'}),
     'emotion_encoder.pretrained': (f"a wav2vec2-like audio encoder, e.g. {emotion_encoder.DEFAULT_EMOTION_CHECKPOINT}",
                                    emotion_encoder._wave_encoder, {'dim': 'hidden_size'}),
-    'llm.pretrained': ('a causal language model, e.g. a Qwen2.5 Instruct folder', _causal_lm,
-                       {'hidden_size': 'hidden_size', 'num_layers': 'num_hidden_layers', 'num_heads': 'num_attention_heads',
-                        'num_kv_heads': 'num_key_value_heads', 'intermediate_size': 'intermediate_size'})}
+    'llm.pretrained': ('a causal language model, e.g. a Qwen2.5 Instruct folder', _causal_lm, None)}   # its loader's own check
 
 def _holds(src, names) -> bool:
-    "Whether checkpoint `src` holds one of the files `names`: a local folder, or offline a hub name's cache (online its files come as it loads)."
+    "Whether checkpoint `src` holds one of the files `names`: a local folder, or a hub name's local cache (the loaders read nothing else)."
     p = Path(src).expanduser()
     if p.is_dir(): return any((p / n).is_file() for n in names)
-    from huggingface_hub import constants, try_to_load_from_cache
-    return not constants.HF_HUB_OFFLINE or any(isinstance(try_to_load_from_cache(str(src), n), str) for n in names)
+    from huggingface_hub import try_to_load_from_cache
+    return any(isinstance(try_to_load_from_cache(str(src), n), str) for n in names)
 
 def _checkpoint_problems(field: str, src: str, cfg: OmniConfig) -> list:
     "What the loader of `field` would refuse in checkpoint `src` once the data are built, found from its files and config alone."
@@ -258,8 +257,8 @@ def _checkpoint_problems(field: str, src: str, cfg: OmniConfig) -> list:
     out = [] if _holds(src, WEIGHT_FILES) else [str(checkpoint_load_error(field, src, FileNotFoundError(
         "no weights beside its config.json (model.safetensors, or an index of shards, or pytorch_model.bin)")))]
     part = field.split('.')[0]
-    checks = [lambda: check_checkpoint(part, src, {k: (getattr(getattr(cfg, part), k), getattr(conf, c)) for k, c in sizes.items()})]
-    if part == 'llm': checks.append(lambda: text_llm.load_tokenizer(cfg))   # its tokenizer, as stage 1 reads it first
+    if part == 'llm': checks = [lambda: text_llm.check_llm_config(cfg, conf), lambda: text_llm.load_tokenizer(cfg)]   # as stage 1
+    else: checks = [lambda: check_checkpoint(part, src, {k: (getattr(getattr(cfg, part), k), getattr(conf, c, None)) for k, c in sizes.items()})]
     for check in checks:
         try: check()
         except ConfigError as e: out.append(str(e))
@@ -285,7 +284,8 @@ def check_upstream(stages: Sequence[str], need: Sequence[str], cfg: OmniConfig, 
     up = stages_read(cfg, need) - set(stages) if need else set()
     lack = {n: state for n in STAGES if n in up and (state := stage_state(n, cfg, settings)) not in ('done', 'pretrained')}
     if not lack: return
-    runs = [n for n in PIPELINE if n in lack or n in stages]
+    if lack.get('data') in ('other', 'damaged', 'changed'): require_stage('data', cfg, settings)   # a dataset is never replaced
+    runs = [n for n in PIPELINE if n in lack or n in stages]                                     # unasked: its own words, fix
     raise StageMissing('\n'.join(
         [f"--stages {' '.join(stages)}: {', '.join(need)} read{'s' if len(need) == 1 else ''} {len(lack)} run(s) not finished for "
          f"preset '{cfg.preset}' (seed {settings.seed}); nothing was trained."]
@@ -316,7 +316,7 @@ def run_pipeline(preset: str | None = None, force: bool = False, stages=None, jo
         raise ConfigError(f"preset '{s.preset}': torch sees no GPU here (no CUDA or MPS device), and the pretrained parts "
                           f"({some} among them) would load and train on this CPU for days: run it on a machine with a "
                           "GPU, or set device = cpu (settings.ini, or EOL_DEVICE=cpu) to run it on the CPU on purpose")
-    check_launch(cfg, dev, stages)                                     # what fit would refuse at its first stage: now
+    check_launch(cfg, dev, stages, None if force else s)               # what fit would refuse at its first stage: now
     if 'stage2' in read: stage2.check_cross_emotion(cfg)               # … and what stage 2 would, after stage 1
     if (uses_pretrained(cfg) or cfg.vocoder.kind == 'cosyvoice2') and (missing := missing_pretrained(cfg, stages)):   # all of
                                                                        # them, before the data are built

@@ -755,7 +755,7 @@ def external_rows(cfg: OmniConfig, manifest, seed: int = 0, stats: Optional[dict
         at.append(r['_line'])
         rows.append(dict(id=rid, sentence_id=sids[_sentence(r['query_text'])], sentence_kind=str(r.get('sentence_kind') or ''),
                          query_text=str(r['query_text']),
-                         user_emotion=emos['user_emotion'], voice=str(r.get('voice') or ''), reply_text=str(r['reply_text']),
+                         user_emotion=emos['user_emotion'], voice=str(r.get('voice') or '').strip(), reply_text=str(r['reply_text']),
                          reply_emotion=emos['reply_emotion'], reply_style=str(r.get('reply_style') or ''),
                          heldout_voice=hv, heldout_sentence=hs, split=split, query_path=str(paths['query_audio']),
                          reply_path=str(paths['reply_audio']), units_path=str(paths['reply_units']),
@@ -773,9 +773,10 @@ def external_rows(cfg: OmniConfig, manifest, seed: int = 0, stats: Optional[dict
                           "learn from, or leave it empty on them (the kit then holds out only some of their sentences and voices)")
     if all(r['split'] == 'train' for r in rows):                       # nothing to score: said now, not after training
         raise ConfigError(f"{manifest}: no line is held out for testing (all {len(rows)} are in the training split), so no "
-                          "stage could be scored: name a held-out split (test, test_voice or test_sentence) in the split column "
-                          "of some lines, or leave it empty on lines of two or more distinct sentences, so that "
-                          f"data.heldout_sentence_frac (now {cfg.data.heldout_sentence_frac}) holds some of them out")
+                          "stage could be scored: name a held-out split in the split column of some lines (test_voice: a "
+                          "speaker training never hears; test_sentence: a sentence it never hears; test: both), or leave it "
+                          "empty on lines of two or more distinct sentences, so that data.heldout_sentence_frac (now "
+                          f"{cfg.data.heldout_sentence_frac}) holds some of them out")
     return rows
 
 def _across_lines(rows: Sequence[dict], at: Sequence[int]) -> list:
@@ -794,9 +795,10 @@ def _across_lines(rows: Sequence[dict], at: Sequence[int]) -> list:
                        "emotion and split)")
         if r['split'] != 'train': continue
         if r['sentence_id'] in held_s:
-            out.append(f"line {n}: its query_text {r['query_text']!r} is held out on line {held_s[r['sentence_id']]}, and this "
-                       "line trains on it: give every line of that sentence a held-out split (or leave split empty on all of "
-                       "them: the kit then holds out whole sentences)")
+            m = held_s[r['sentence_id']]
+            out.append(f"line {n}: its query_text {r['query_text']!r} is held out on line {m}, and this line trains on it: "
+                       f"if only line {m}'s speaker is new, name line {m} test_voice; else give every line of that sentence a "
+                       "held-out split (or leave split empty on all of them: the kit then holds out whole sentences)")
         if r['voice'] in held_v:
             out.append(f"line {n}: its voice {r['voice']!r} is held out on line {held_v[r['voice']]}, and this line trains on "
                        "it: give every line of that voice a held-out split (or leave split empty on all of them: the kit then "

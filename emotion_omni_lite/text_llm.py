@@ -19,7 +19,7 @@ from .dataset import load_dialogues
 __all__ = ['PAD_TOKEN', 'IM_START', 'IM_END', 'SPEECH_TOKEN', 'SPECIAL_TOKENS', 'CHAT_TEMPLATE', 'SYSTEM_PROMPT',
            'train_tokenizer', 'speech_token_id', 'build_prompt', 'collate_lm', 'llm_config', 'build_llm',
            'load_pretrained_llm', 'user_text', 'text_examples', 'lm_loss', 'text_llm_job', 'heldout_loss',
-           'load_text_llm', 'load_tokenizer', 'generate_text', 'add_lora']
+           'load_text_llm', 'check_llm_config', 'load_tokenizer', 'generate_text', 'add_lora']
 
 # %% ../nbs/09_text_llm.ipynb #e66c34f2
 PAD_TOKEN, IM_START, IM_END, SPEECH_TOKEN = '<|endoftext|>', '<|im_start|>', '<|im_end|>', '<speech>'
@@ -183,7 +183,7 @@ def load_text_llm(cfg: OmniConfig, settings: Optional[Settings] = None):
     "`(model, tokenizer)`: the stage-0 model in `lite` (`StageMissing` when it has not run), Qwen from `cfg.llm.pretrained` in `full`."
     if cfg.llm.pretrained:                                  # frozen base: its checkpoint's dtype under mixed precision, else fp32
         mp = cfg.stages.stage1.mixed_precision
-        model, tok = load_pretrained_llm(cfg.llm.pretrained, dtype=frozen_dtype(mp), check=lambda conf: _fits(cfg, conf))
+        model, tok = load_pretrained_llm(cfg.llm.pretrained, dtype=frozen_dtype(mp), check=lambda conf: check_llm_config(cfg, conf))
         if model.dtype in (torch.float16, torch.bfloat16) and model.dtype != COMPUTE_DTYPES[mp]:   # the other 16-bit type does
             model.to(COMPUTE_DTYPES[mp])                    # not mix with the stage's autocast: converted to the one it computes in
         return model, tok
@@ -193,7 +193,7 @@ def load_text_llm(cfg: OmniConfig, settings: Optional[Settings] = None):
 _LLM_SIZES = {'hidden_size': 'hidden_size', 'num_layers': 'num_hidden_layers', 'num_heads': 'num_attention_heads',
               'num_kv_heads': 'num_key_value_heads', 'intermediate_size': 'intermediate_size'}   # cfg.llm field: its config's
 
-def _fits(cfg: OmniConfig, conf):
+def check_llm_config(cfg: OmniConfig, conf):
     "Refuse, from its config alone, a checkpoint of another kind of model or of other sizes than `cfg.llm`'s."
     have = {k: getattr(conf, a, None) for k, a in _LLM_SIZES.items()}
     if none := [_LLM_SIZES[k] for k, v in have.items() if v is None]:

@@ -444,7 +444,7 @@ def batch_split_problem(name: str, batch_size: int, world: int, accum: int = 1, 
     "Why a step of `batch_size` examples cannot be split over `world` processes × `accum` × `groups` micro-batches, with the fix; '' when it can."
     if not batch_size % (world * accum * groups): return ''
     return (f"{name}: batch_size={batch_size} does not split evenly over {world} process(es) × grad_accum={accum} × "
-            f"length_groups={groups}: make it a multiple of {world * accum * groups}, or change grad_accum or length_groups")
+            f"length_groups={groups}: make it a multiple of {world * accum * groups}, change grad_accum or length_groups, or launch a number of processes it splits over")
 
 def fit(model: nn.Module, data: Sequence, collate: Callable, loss_fn: Callable, tcfg: TrainConfig,
         ckpt_dir=None, seed: int = 0, device: str = 'auto', name: str = 'train', resume: bool = True,

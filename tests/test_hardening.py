@@ -1160,13 +1160,14 @@ def test_a_manifest_that_trains_on_what_it_holds_out_is_refused(tmp_path):
         {'split': 'train'},                                                     # line 2
         {'split': 'test_voice', 'voice': 'v0'},                                 # line 3
         {'split': 'train', 'query_text': 'sentence ZERO'},                      # line 4: line 1's held-out sentence, trained on
-        {'split': 'train', 'voice': 'v0'},                                      # line 5: line 3's held-out voice, trained on
+        {'split': 'train', 'voice': 'v0 '},                                     # line 5: line 3's held-out voice (a space after), trained on
         {'split': 'train', 'q': 1, 'query_text': 'sentence 1'},                 # line 6: line 2's recording, alike: another reply
         {'split': 'test_voice', 'voice': 'v9', 'q': 1, 'user_emotion': 'happy'}])   # line 7: line 2's recording, held out, happy
     with pytest.raises(ConfigError) as e: external_rows(cfg, m)
     said = str(e.value)
     assert '3 line(s) cannot be used, nothing was written' in said
-    assert "line 4: its query_text 'sentence ZERO' is held out on line 1, and this line trains on it" in said
+    assert "line 4: its query_text 'sentence ZERO' is held out on line 1, and this line trains on it: if only line 1's " \
+           "speaker is new, name line 1 test_voice" in said
     assert "line 5: its voice 'v0' is held out on line 3, and this line trains on it" in said
     assert f"line 7: query_audio {tmp_path / 'q1.wav'} is also on line 2, with another split and query_text and user_emotion" in said
     assert said.index('line 4:') < said.index('line 5:') < said.index('line 7:')
@@ -1182,7 +1183,8 @@ def test_a_manifest_with_nothing_held_out_is_refused(tmp_path):
     "naming the split column and data.heldout_sentence_frac; two sentences without a split hold one of them out."
     cfg = get_config('smoke', **{'units.rate_hz': 25})
     with pytest.raises(ConfigError, match=r"no line is held out for testing \(all 2 are in the training split\), so no stage "
-                                          r"could be scored: name a held-out split .* in the split column"):
+                                          r"could be scored: name a held-out split in the split column of some lines \(test_voice: "
+                                          r"a speaker training never hears"):
         external_rows(cfg, _dialogues(tmp_path / 'named', [{'split': 'train'}] * 2))
     with pytest.warns(UserWarning, match='names no voice'), pytest.raises(ConfigError, match=r'heldout_sentence_frac \(now 0\.2\)'):
         external_rows(cfg, _dialogues(tmp_path / 'one', [{'query_text': 'the same words'}] * 3))
@@ -1619,7 +1621,7 @@ def test_a_launch_whose_batch_does_not_split_over_its_processes_is_refused_befor
     monkeypatch.setenv('WORLD_SIZE', '6'); monkeypatch.setenv('RANK', '0')
     with pytest.raises(ConfigError) as e: cli.check_launch(get_config('full'), 'cuda')
     assert str(e.value).splitlines() == [f"stages.{k}: batch_size=16 does not split evenly over 6 process(es) × grad_accum=1 × "
-                                         "length_groups=1: make it a multiple of 6, or change grad_accum or length_groups"
+                                         "length_groups=1: make it a multiple of 6, change grad_accum or length_groups, or launch a number of processes it splits over"
                                          for k in ('stage1', 'stage2')]   # the ablations share these; the vocoder (0 steps) trains none
     cli.check_launch(get_config('full'), 'cuda', ['data'])              # the dataset alone trains nothing
     monkeypatch.setenv('WORLD_SIZE', '3')
@@ -1649,3 +1651,36 @@ def test_a_manifests_hash_is_its_lines_and_folder_not_their_bytes(tmp_path):
     m.write_text(text.replace('r.wav', 's.wav')); assert manifest_lines(m) != h
     (tmp_path / 'two' / 'm.jsonl').write_text(text); assert manifest_lines(tmp_path / 'two' / 'm.jsonl') != h
     assert manifest_lines(tmp_path / 'none.jsonl') is None and manifest_lines('') is None
+
+
+def test_eol_run_of_a_stage_over_a_dataset_of_other_settings_is_the_datasets_own_refusal(tmp_path, monkeypatch):
+    "`eol run --stages asr` over a dataset of other settings: the dataset's own refusal (rebuilt only with --force, never 'replaced'), before any work."
+    _empty_smoke_folders(tmp_path, monkeypatch)
+    s = get_settings(preset='smoke')
+    Path(s.data_path).mkdir(parents=True)
+    (Path(s.data_path) / 'build.json').write_text(json.dumps({'config_hash': 'a1b2c3d4e5f6', 'status': 'done'}))
+    with pytest.raises(StageMissing) as e: cli.run_pipeline('smoke', stages=['asr'], jobs=1)
+    assert '--stages data --force' in str(e.value) and 'replaced' not in str(e.value)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ['data'] and os.listdir(s.data_path) == ['build.json']
+
+
+def test_a_launch_is_asked_only_about_the_stages_it_will_train(tmp_path, monkeypatch):
+    "A relaunch on three processes after the stages whose batches do not split over three have finished: not refused for them (`--force`, which trains them again, is)."
+    _empty_smoke_folders(tmp_path, monkeypatch)
+    s, cfg = get_settings(preset='smoke'), get_config('smoke')
+    monkeypatch.setenv('WORLD_SIZE', '3'); monkeypatch.setenv('RANK', '0')
+    with pytest.raises(ConfigError, match=r'stages\.asr: batch_size=4 .*or launch a number of processes'): cli.check_launch(cfg, 'cpu', ['asr'], s)
+    monkeypatch.setattr(cli, 'stage_state', lambda n, c, st: 'done')   # every run finished
+    cli.check_launch(cfg, 'cpu', ['asr'], s)
+    with pytest.raises(ConfigError, match=r'stages\.asr'): cli.check_launch(cfg, 'cpu', ['asr'])
+
+
+def test_a_causal_lm_of_another_kind_is_named_before_any_work_and_only_the_cache_counts(tmp_path, monkeypatch):
+    "missing_pretrained on a GPT-2 folder as llm.pretrained: its loader's words, not an AttributeError; a hub name whose weights are not in the local cache is named even with offline mode off (the loaders read local files only)."
+    import huggingface_hub.constants as hub
+    from transformers import GPT2Config
+    GPT2Config(n_layer=1, n_embd=16, n_head=2).save_pretrained(tmp_path / 'gpt2'); (tmp_path / 'gpt2' / 'model.safetensors').write_bytes(b'')
+    said = cli._checkpoint_problems('llm.pretrained', str(tmp_path / 'gpt2'), get_config('full', **{'llm.pretrained': str(tmp_path / 'gpt2')}))
+    assert any("is a 'gpt2' checkpoint, whose config gives no" in p for p in said), said
+    monkeypatch.setattr(hub, 'HF_HUB_OFFLINE', False)
+    assert not cli._holds('kit-tests/no-such-model', cli.WEIGHT_FILES)
