@@ -11,7 +11,7 @@ from typing import Callable, Optional, Sequence
 
 from torch import nn
 
-from .config import PRESETS, ConfigError, OmniConfig, Settings, get_settings, run_device, set_field
+from .config import PRESETS, ConfigError, OmniConfig, Settings, get_config, get_settings, run_device, set_field
 from .train import (environment, fit, is_main_process, module_dtypes, process_rank, save_json, save_weights,
                                      set_seed, sha256, share_with_group, trainable_state, wait_for_everyone, has_checkpoint)
 
@@ -21,7 +21,8 @@ __all__ = ['CROSS_ENGINE', 'REFERENCED', 'CALIBRATED', 'STAGES', 'RUNTIME_ONLY',
            'uses_pretrained', 'hashed_part', 'manifest_lines', 'manifest_change', 'stage_hash', 'StageMissing',
            'stage_folder', 'read_object', 'file_stats', 'check_sources', 'data_build', 'run_digest', 'upstream_runs',
            'retrained_upstream', 'stage_state', 'stages_needed', 'train_command', 'lite_minutes', 'describe_changes',
-           'require_stage', 'StageJob', 'run_files', 'start_run', 'finish_run', 'StageLock', 'run_stage']
+           'unlike_preset', 'require_stage', 'StageJob', 'run_files', 'files_as_recorded', 'start_run', 'finish_run',
+           'StageLock', 'run_stage']
 
 # %% ../nbs/01a_stages.ipynb #14fa165e
 @dataclass(frozen=True)
@@ -316,14 +317,13 @@ def stage_state(name: str, cfg: OmniConfig, settings: Settings) -> str:
         if info.get('status') != 'done': return 'unfinished'
         return check_sources(folder)[0]                                # recordings you bring: as they were?
     conf = read_object(folder / 'config.json')
-    if not conf: return 'missing'
+    if not conf: return 'damaged' if (folder / 'config.json').exists() else 'missing'   # a record unread is no record of none
     if conf.get('hash') != want: return 'other'
     if not (folder / 'metrics.json').exists(): return 'unfinished'
     try: whole = isinstance(json.loads((folder / 'metrics.json').read_text()), dict)   # written last: cut short, it
     except (OSError, ValueError): whole = False                                        # says nothing whole
     if not whole: return 'damaged'
-    if not (folder / 'files.json').exists(): return 'damaged'
-    if run_files(folder) != read_object(folder / 'files.json'): return 'damaged'
+    if not files_as_recorded(folder): return 'damaged'
     built, now = conf.get('data_build'), data_build(settings)          # recordings you bring: the build it learned from
     if built and now and built != now: return 'stale'
     return 'retrained' if retrained_upstream(st.name, settings) else 'done'   # its encoders, LLM … as it learned from them?
@@ -367,6 +367,17 @@ def describe_changes(changes: Sequence, most: int = 5) -> str:
     lines = [f"  {p} ({what})" for p, what in changes[:most]]
     return '\n'.join(lines + ([f"  … and {len(changes) - most} more"] if len(changes) > most else []))
 
+def unlike_preset(name: str, cfg: OmniConfig, seed: int) -> list:
+    "The fields by which `cfg` gives stage `name` another hash than its preset as settings.ini sets it (what `eol run` trains); [] when none."
+    base = get_config(cfg.preset)
+    if stage_hash(name, cfg, seed) == stage_hash(name, base, seed): return []
+    st, a, b = _stage(name), stage_config(name, cfg), stage_config(name, base)
+    out = [f"{p}.{k}" for p in st.parts for k, v in hashed_part(a, p).items() if hashed_part(b, p).get(k) != v]
+    if st.train:
+        t, u = (_hashed(asdict(getattr(c.stages, st.train)), 'train') for c in (a, b))
+        out += [f"stages.{st.train}.{k}" for k, v in t.items() if u.get(k) != v]
+    return out or [f"those of the stages before it ({', '.join(st.depends)})"]
+
 def require_stage(name: str, cfg: OmniConfig, settings: Optional[Settings] = None) -> Path:
     "The folder of the stage's finished run for this config; raises `StageMissing` (never trains) when there is none."
     s = settings or get_settings(preset=cfg.preset)
@@ -383,9 +394,13 @@ def require_stage(name: str, cfg: OmniConfig, settings: Optional[Settings] = Non
         cmd += ' --force   (it reads your manifest and its files again; they are not touched)'
     if st.name == 'data' and state in ('other', 'damaged'):            # a dataset is never rebuilt over another unasked
         cmd += ' --force   (it deletes the dataset there first; EOL_DATA_DIR=<folder> builds elsewhere)'
-    elif state in ('other', 'retrained'):                              # a run's folder is replaced: said before it is
-        cmd += f"   (it replaces the run {'of other settings' if state == 'other' else 'that learned from the old runs'} there: copy that folder first to keep it)"
+    elif state in ('other', 'retrained', 'stale'):                     # a run's folder is replaced: said before it is
+        was = {'other': 'of other settings', 'retrained': 'that learned from the old runs', 'stale': 'trained on the old build'}[state]
+        cmd += f"   (it replaces the run {was} there: copy that folder first to keep it)"
     changed = f". These changed:\n{describe_changes(check_sources(stage_folder(st.name, s))[1])}\n" if state == 'changed' else '. '
+    if fields := unlike_preset(st.name, cfg, s.seed):               # the command trains the preset, not this config
+        cmd += (f"\n    after putting this config's {', '.join(fields[:6])}{' …' if len(fields) > 6 else ''} in a "
+                f"[emotion_omni_lite.{cfg.preset}] section of settings.ini (`eol run` trains the preset as settings.ini sets it)")
     raise StageMissing(
         f"stage '{st.name}' ({st.what}) {_WHY[state].format(', '.join(retrained_upstream(st.name, s)))} in {stage_folder(st.name, s)} for this config (preset "
         f"'{cfg.preset}', seed {s.seed}){changed}Nothing was trained. To make it, run\n    {cmd}\n"
@@ -410,25 +425,32 @@ class StageJob:
 _BOOKKEEPING = ('config.json', 'history.json', 'files.json', 'metrics.json')
 
 def run_files(folder) -> dict:
-    "Checksums of what a run made (weights, tokenizer, centroids …): every file but its checkpoint and bookkeeping."
+    "Checksums of what a run made (weights, tokenizer, centroids, a model's own config.json …): every file but its checkpoint folder, hidden files and the run's own bookkeeping beside them."
     folder = Path(folder)
+    made = lambda rel: rel.parts[0] != 'checkpoint' and not (len(rel.parts) == 1 and rel.name in _BOOKKEEPING)
     return {str(p.relative_to(folder)): sha256(p) for p in sorted(folder.rglob('*'))
-            if p.is_file() and p.name not in _BOOKKEEPING and 'checkpoint' not in p.relative_to(folder).parts
-            and not p.name.startswith('.')}
+            if p.is_file() and not p.name.startswith('.') and made(p.relative_to(folder))}
+
+def files_as_recorded(folder) -> bool:
+    "Whether every file a finished run recorded (`files.json`) is there with its checksum: a file added beside them changes nothing."
+    rec, folder = read_object(Path(folder) / 'files.json'), Path(folder)
+    return bool(rec) and all((folder / k).is_file() and sha256(folder / k) == v for k, v in rec.items())
 
 def start_run(folder, cfg: OmniConfig, h: str, force: bool = False, data: Optional[str] = None,
               upstream: Optional[dict] = None) -> Path:
     "Prepare a run folder: wipe it if it belongs to another config, learned from another build `data` of recordings you bring or from other runs `upstream` of the stages before it (`upstream_runs`), or with `force`; then record config, hash, build and those runs."
     folder = Path(folder)
     old = read_object(folder / 'config.json')
-    why = (None if not old.get('hash') else 'it was trained with other settings' if old['hash'] != h else
+    unread = folder.exists() and not old.get('hash') and any(folder.iterdir())   # files whose record is gone or unreadable
+    why = ('its record (config.json) is missing or cannot be read, so nothing in it can be trusted' if unread else
+           None if not old.get('hash') else 'it was trained with other settings' if old['hash'] != h else
            'it learned from another build of the dataset' if data and old.get('data_build') not in (None, data) else
            'it learned from runs of the stages before it that were trained again since'
            if upstream is not None and old.get('upstream_runs') not in (None, upstream) else None)
     if folder.exists() and (force or why or not old.get('hash')):
         finished, ckpt = (folder / 'metrics.json').exists(), has_checkpoint(folder)
-        if why and (finished or ckpt):                                 # said, not done silently (asked for: `force`)
-            what = 'finished run' if finished else 'unfinished run and its checkpoint'
+        if why and (finished or ckpt or unread):                       # said, not done silently (asked for: `force`)
+            what = 'finished run' if finished else 'unfinished run and its checkpoint' if ckpt else 'files'
             print(f"[{folder.name}] replacing the {what} in {folder}: {why}", flush=True)
         shutil.rmtree(folder)                                          # its checkpoints too: nothing resumes from them
     folder.mkdir(parents=True, exist_ok=True)
@@ -451,12 +473,23 @@ class StageLock:
     def __enter__(self):
         import fcntl                                                    # POSIX file locks
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.f = open(self.path, 'w')
-        try: fcntl.flock(self.f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            print(f"waiting for another process that is writing {self.folder} ...", flush=True)
-            fcntl.flock(self.f, fcntl.LOCK_EX)
+        try:
+            try: fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o664)
+            except PermissionError: fd = os.open(self.path, os.O_RDONLY)   # another user's lock file: a lock needs no writing
+            self.f = os.fdopen(fd, 'rb')
+        except OSError as e: raise self._refused(e) from None
+        try:
+            try: fcntl.flock(self.f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:                                     # held by another process: wait for it
+                print(f"waiting for another process that is writing {self.folder} ...", flush=True)
+                fcntl.flock(self.f, fcntl.LOCK_EX)
+        except OSError as e: self.f.close(); raise self._refused(e) from None
         return self
+    def _refused(self, e: OSError) -> ConfigError:
+        "What to say when the lock itself cannot be taken (not another process holding it)."
+        return ConfigError(f"cannot lock {self.path} ({e.strerror or e}), which keeps two processes from writing {self.folder} "
+                           f"at once: make {self.path.parent} readable and writable for you (a file there, not a folder, "
+                           "or none), or put out_dir on a disk with file locks (a network drive without them refuses them)")
     def __exit__(self, *exc):
         import fcntl
         fcntl.flock(self.f, fcntl.LOCK_UN); self.f.close()

@@ -161,6 +161,17 @@ def _atomic(path: Path, write: Callable[[Path], None]):
         os.replace(tmp, path)
     finally: tmp.unlink(missing_ok=True)                              # a failed write (full disk) leaves nothing behind
 
+def _drop_dead_temps(folder):
+    "Delete the temporary files `_atomic` left in `folder` when its process was killed mid-write (SIGKILL, out of memory, power loss: its `finally` never ran). A file of another running process (a rank of the launch) stays; this process's own are done with when it calls this."
+    for p in Path(folder).glob('.*.tmp*'):
+        pid = p.name.rsplit('.tmp', 1)[1]
+        if not pid.isdigit(): continue
+        if int(pid) != os.getpid():
+            try: os.kill(int(pid), 0); continue                         # signal 0: only asks whether it runs
+            except ProcessLookupError: pass                             # no such process: its write will never finish
+            except (OSError, OverflowError): continue                   # another user's process, or not a PID: leave it
+        p.unlink(missing_ok=True)
+
 def save_weights(tensors: dict, path, metadata: Optional[dict] = None):
     "Write `tensors` as safetensors atomically (temporary file, then rename)."
     t = {k: v.detach().contiguous().cpu() for k, v in tensors.items()}
@@ -341,7 +352,7 @@ class ShardedCache:
                                "check the disk it is on; the next run builds it again") from None
 
 def save_checkpoint(ckpt_dir, model, opt, sched, step: int, history: list):
-    "Write one checkpoint: its weight files, named by the step, each atomically; then `state.json`, naming them with their checksums; then the older step's files go. A stop at any moment leaves `state.json` naming a whole checkpoint."
+    "Write one checkpoint: its weight files, named by the step, each atomically; then `state.json`, naming them with their checksums; then the older step's files go, with the temporary files of writes killed midway. A stop at any moment leaves `state.json` naming a whole checkpoint."
     d, files = Path(ckpt_dir) / 'checkpoint', ckpt_files(step)
     save_weights(trainable_state(model), d / files['model'])
     sd = opt.state_dict()
@@ -351,6 +362,7 @@ def save_checkpoint(ckpt_dir, model, opt, sched, step: int, history: list):
                'history': history, 'files': files, 'sha256': {f: sha256(d / f) for f in files.values()}}, d / 'state.json')
     for p in d.glob('*.safetensors'):                                  # the checkpoint before (or a save stopped halfway)
         if p.name not in files.values(): p.unlink(missing_ok=True)
+    _drop_dead_temps(d)                                                 # a write killed midway (SIGKILL, out of memory)
 
 def load_checkpoint(ckpt_dir, model, opt, sched) -> tuple:
     "Restore model, optimiser, scheduler and RNG from `ckpt_dir/checkpoint`; returns `(step, history)`."
@@ -579,12 +591,15 @@ def _save_sharded(acc, ckpt_dir, sched, step: int, history: list):
                    'launch': _launch(acc)}, d / 'state.json')
         for old in d.glob('sharded*'):
             if old.is_dir() and old.name != name: shutil.rmtree(old)
+        _drop_dead_temps(d)                                             # a state.json write killed midway
 
 def _load_sharded(acc, ckpt_dir, sched) -> tuple:
     "Resume sharded training from `_save_sharded`'s checkpoint → `(step, history)`."
     d = Path(ckpt_dir) / 'checkpoint'
+    fix = f"delete {d} to train this stage from its start (or run it with --force)"
     try: st = json.loads((d / 'state.json').read_text())
-    except ValueError: st = {}
+    except ValueError: raise CheckpointError(f"{d / 'state.json'} is not readable JSON (a damaged checkpoint): {fix}") from None
+    if not isinstance(st, dict): raise CheckpointError(f"{d / 'state.json'} holds no checkpoint record (a damaged checkpoint): {fix}")
     name = st.get('sharded')
     name = 'sharded' if name is True else name                          # a checkpoint of an earlier version: one folder
     if not isinstance(name, str):

@@ -392,8 +392,8 @@ RUN_DAMAGE = {
     'files.json deleted': (lambda f: (f / 'files.json').unlink(), 'damaged'),
     'metrics.json deleted (killed before the end)': (lambda f: (f / 'metrics.json').unlink(), 'did not finish'),
     'metrics.json cut short (an interrupted copy)': (lambda f: (f / 'metrics.json').write_text((f / 'metrics.json').read_text()[:8]), 'damaged'),
-    'config.json garbage': (lambda f: (f / 'config.json').write_text('not json'), 'has no run'),
-    'config.json a list': (lambda f: (f / 'config.json').write_text('[]'), 'has no run'),
+    'config.json garbage': (lambda f: (f / 'config.json').write_text('not json'), 'damaged'),   # its record unread: not "no run"
+    'config.json a list': (lambda f: (f / 'config.json').write_text('[]'), 'damaged'),
 }
 
 
@@ -1684,3 +1684,49 @@ def test_a_causal_lm_of_another_kind_is_named_before_any_work_and_only_the_cache
     assert any("is a 'gpt2' checkpoint, whose config gives no" in p for p in said), said
     monkeypatch.setattr(hub, 'HF_HUB_OFFLINE', False)
     assert not cli._holds('kit-tests/no-such-model', cli.WEIGHT_FILES)
+
+
+def test_a_runs_checksums_cover_its_models_own_config_and_ignore_files_added_beside(tmp_path):
+    "run_files leaves out only the run's own bookkeeping at its top (a saved model's config.json inside is checked); a file added beside the recorded ones does not make a finished run damaged, a recorded one changed does."
+    from emotion_omni_lite.stages import files_as_recorded, run_files
+    (tmp_path / 'model').mkdir(); (tmp_path / 'checkpoint').mkdir()
+    for p, t in {'model/config.json': '{"num_hidden_layers": 2}', 'model.safetensors': 'w', 'config.json': '{}',
+                 'metrics.json': '{}', 'checkpoint/model-5.safetensors': 'c', '.hidden': 'h'}.items(): (tmp_path / p).write_text(t)
+    assert sorted(run_files(tmp_path)) == ['model.safetensors', 'model/config.json']
+    (tmp_path / 'files.json').write_text(json.dumps(run_files(tmp_path)))
+    (tmp_path / 'notes.txt').write_text('mine'); assert files_as_recorded(tmp_path)
+    (tmp_path / 'model' / 'config.json').write_text('{"num_hidden_layers": 5}'); assert not files_as_recorded(tmp_path)
+
+
+def test_a_run_whose_record_cannot_be_read_is_damaged_and_said_before_it_is_replaced(tmp_path, capsys):
+    "A finished run's config.json cut short: 'damaged' (not 'missing'), and the next training says it replaces those files."
+    s = get_settings(preset='smoke', data_dir=str(tmp_path / 'data'), out_dir=str(tmp_path / 'runs'))
+    cfg, folder = get_config('smoke'), stage_folder('vocoder', s)
+    folder.mkdir(parents=True); (folder / 'config.json').write_text('{"hash": "ab'); (folder / 'model.safetensors').write_text('w')
+    assert stage_state('vocoder', cfg, s) == 'damaged'
+    start_run(folder, cfg, stage_hash('vocoder', cfg, s.seed))
+    out = capsys.readouterr().out
+    assert 'replacing the files in' in out and 'cannot be read' in out and not (folder / 'model.safetensors').exists()
+
+
+def test_a_lock_that_cannot_be_taken_is_named_not_waited_for(tmp_path, monkeypatch):
+    "A lock path that is a folder, or a drive without file locks: a ConfigError naming the lock file and the fix, not 'waiting for another process'."
+    import errno, fcntl
+    from emotion_omni_lite.stages import StageLock
+    (tmp_path / '.stage1.lock').mkdir()
+    with pytest.raises(ConfigError, match=r"cannot lock .*\.stage1\.lock .*keeps two processes from writing"):
+        with StageLock(tmp_path / 'stage1'): pass
+    def nolocks(f, op): raise OSError(errno.ENOLCK, 'No locks available')
+    monkeypatch.setattr(fcntl, 'flock', nolocks)
+    with pytest.raises(ConfigError, match=r"\(No locks available\).*a disk with file locks"):
+        with StageLock(tmp_path / 'stage2'): pass
+
+
+def test_a_missing_run_of_a_config_off_its_preset_says_where_its_fields_go(tmp_path):
+    "require_stage for a config whose fields differ from its preset's: the command `eol run` would run trains the preset, so the message names those fields and the settings section they go in."
+    s = get_settings(preset='smoke', data_dir=str(tmp_path / 'data'), out_dir=str(tmp_path / 'runs'))
+    from emotion_omni_lite.config import set_field
+    with pytest.raises(StageMissing, match=r"after putting this config's emotion_encoder\.layers in a \[emotion_omni_lite\.smoke\] section"):
+        require_stage('emotion_encoder', set_field(get_config('smoke'), 'emotion_encoder.layers', 2), s)
+    with pytest.raises(StageMissing) as e: require_stage('emotion_encoder', get_config('smoke'), s)
+    assert 'after putting' not in str(e.value)

@@ -224,6 +224,41 @@ def test_a_sharded_checkpoint_stopped_midway_resumes_from_the_last_whole_one(tmp
         _load_sharded(ShardingAccelerator(back), tmp_path, sched)
 
 
+def test_the_next_save_deletes_the_temporary_files_of_writes_killed_midway(tmp_path):
+    "SIGKILL, out of memory or power loss stop a write before its `finally`: its `.<name>.tmp<PID>` stays, so the next checkpoint saved in that folder deletes those whose process no longer runs, and keeps a running one's (another rank's)."
+    import os, subprocess, sys
+    from emotion_omni_lite.train import _save_sharded
+    dead = subprocess.Popen([sys.executable, '-c', 'pass']); dead.wait()   # its PID: no longer a process
+    live = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)'])
+    try:
+        for ck in (tmp_path / 'plain' / 'checkpoint', tmp_path / 'sharded' / 'checkpoint'):
+            ck.mkdir(parents=True)
+            for f in (f'.model-10.safetensors.tmp{dead.pid}', f'.state.json.tmp{dead.pid}', f'.model-10.safetensors.tmp{os.getpid()}',
+                      f'.optimizer-10.safetensors.tmp{live.pid}', '.notes.tmpx'):
+                (ck / f).write_bytes(b'x' * 100)
+        set_seed(0); fit(nn.Linear(1, 1), DATA, collate, loss, TCFG, ckpt_dir=tmp_path / 'plain', progress=False)
+        sched = torch.optim.lr_scheduler.LambdaLR(torch.optim.SGD([nn.Parameter(torch.zeros(1))], lr=1.0), lambda s: 1.0)
+        _save_sharded(ShardingAccelerator(torch.tensor([1.0])), tmp_path / 'sharded', sched, 10, [])
+        kept = [f'.notes.tmpx', f'.optimizer-10.safetensors.tmp{live.pid}']   # this process's own: a PID a killed run had before
+        assert sorted(p.name for p in (tmp_path / 'plain' / 'checkpoint').iterdir()) == sorted(
+            kept + ['model-30.safetensors', 'optimizer-30.safetensors', 'state.json'])
+        assert sorted(p.name for p in (tmp_path / 'sharded' / 'checkpoint').iterdir()) == sorted(kept + ['sharded-10', 'state.json'])
+    finally: live.kill(); live.wait()
+
+
+def test_a_damaged_sharded_state_json_is_called_damaged(tmp_path):
+    "A state.json cut short is a damaged checkpoint, not one of another launch."
+    from emotion_omni_lite.train import CheckpointError, _load_sharded, _save_sharded
+    sched = torch.optim.lr_scheduler.LambdaLR(torch.optim.SGD([nn.Parameter(torch.zeros(1))], lr=1.0), lambda s: 1.0)
+    _save_sharded(ShardingAccelerator(torch.tensor([1.0])), tmp_path, sched, 10, [])
+    st = tmp_path / 'checkpoint' / 'state.json'
+    for damaged, why in ((st.read_text()[:40], 'is not readable JSON'), ('[1, 2]', 'holds no checkpoint record')):
+        st.write_text(damaged)
+        with pytest.raises(CheckpointError, match=rf"state.json {why} \(a damaged checkpoint\): delete .*checkpoint to train this stage "
+                                                  r"from its start \(or run it with --force\)"):
+            _load_sharded(ShardingAccelerator(torch.tensor([0.0])), tmp_path, sched)
+
+
 @pytest.mark.parametrize('accum, groups', [(2, 1), (1, 2)])
 def test_deepspeed_refuses_micro_batches(monkeypatch, accum, groups):
     "DeepSpeed's engine steps the optimizer at every backward: grad_accum or length groups would each be a step of their own."
