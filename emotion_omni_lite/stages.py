@@ -432,9 +432,11 @@ def run_files(folder) -> dict:
             if p.is_file() and not p.name.startswith('.') and made(p.relative_to(folder))}
 
 def files_as_recorded(folder) -> bool:
-    "Whether every file a finished run recorded (`files.json`) is there with its checksum: a file added beside them changes nothing."
-    rec, folder = read_object(Path(folder) / 'files.json'), Path(folder)
-    return bool(rec) and all((folder / k).is_file() and sha256(folder / k) == v for k, v in rec.items())
+    "Whether every file a finished run recorded (`files.json`) is there with its checksum: a file added beside them changes nothing; a record missing or unreadable is not as recorded."
+    folder = Path(folder)
+    try: rec = json.loads((folder / 'files.json').read_text())
+    except (OSError, ValueError): return False
+    return isinstance(rec, dict) and all((folder / k).is_file() and sha256(folder / k) == v for k, v in rec.items())
 
 def start_run(folder, cfg: OmniConfig, h: str, force: bool = False, data: Optional[str] = None,
               upstream: Optional[dict] = None) -> Path:
