@@ -27,3 +27,19 @@ def lite_settings():
 @pytest.fixture(scope='session')
 def lite_cfg():
     return get_config('lite')
+
+
+@pytest.fixture
+def online_but_unreachable(monkeypatch):
+    "Offline mode off and every connection refused: the list of connections tried (a loader that reads local files only tries none)."
+    import socket
+    import huggingface_hub.constants as hub
+    from huggingface_hub.utils import _detect_agent
+    tried = []
+    def refuse(*a, **k): tried.append(a); raise OSError('no network here')
+    monkeypatch.setattr(hub, 'HF_HUB_OFFLINE', False)
+    monkeypatch.setattr(_detect_agent, '_registry', _detect_agent._EMPTY_REGISTRY)   # the hub library's own once-a-day
+                                                                                       # look-up for its request headers: not the model's
+    for k in ('HF_HUB_OFFLINE', 'TRANSFORMERS_OFFLINE'): monkeypatch.setenv(k, '0')
+    monkeypatch.setattr(socket, 'getaddrinfo', refuse); monkeypatch.setattr(socket.socket, 'connect', refuse)
+    return tried
