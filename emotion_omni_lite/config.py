@@ -644,7 +644,9 @@ def set_fields(cfg: OmniConfig, **changes) -> OmniConfig:
             else: node, obj = node[part], getattr(obj, part)
         if hasattr(getattr(obj, parts[-1]), '__dataclass_fields__'):
             raise ConfigError(f"{dotted} is a group of settings: change one of its fields, e.g. {dotted}.{fields(getattr(obj, parts[-1]))[0].name}")
-    return OmniConfig.from_dict(d)
+    out = OmniConfig.from_dict(d)
+    if held := getattr(cfg, '_relative_fields', None): out._relative_fields = held   # a stage's relative overrides
+    return out                                                                          # stay applied once (stages.stage_config)
 
 def checkpoint_load_error(part: str, source, e: Exception, fix: str = '') -> ConfigError:
     "What to say when a checkpoint does not load (`part`: the config field it came from, e.g. 'llm.pretrained', or the run): a local folder damaged or missing, or a hub name not cached here; `fix`: what to do instead of copying it again (a run the kit trained)."

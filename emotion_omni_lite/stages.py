@@ -17,12 +17,12 @@ from .train import (environment, fit, is_main_process, module_dtypes, process_ra
 
 # %% auto #0
 __all__ = ['CROSS_ENGINE', 'REFERENCED', 'CALIBRATED', 'STAGES', 'RUNTIME_ONLY', 'HASHED_ONCE_SET', 'EXTERNAL_DATA',
-           'SOURCES_CHECK_SECONDS', 'Stage', 'stage_config', 'stage_applies', 'job_stages', 'pretrained_source',
-           'uses_pretrained', 'hashed_part', 'manifest_lines', 'manifest_change', 'stage_hash', 'StageMissing',
-           'stage_folder', 'read_object', 'file_stats', 'check_sources', 'data_build', 'run_digest', 'upstream_runs',
-           'retrained_upstream', 'stage_state', 'stages_needed', 'train_command', 'lite_minutes', 'describe_changes',
-           'unlike_preset', 'require_stage', 'StageJob', 'run_files', 'files_as_recorded', 'start_run', 'finish_run',
-           'StageLock', 'run_stage']
+           'SOURCES_CHECK_SECONDS', 'Stage', 'stage_config', 'relative_fields', 'stage_applies', 'job_stages',
+           'pretrained_source', 'uses_pretrained', 'hashed_part', 'manifest_lines', 'manifest_change', 'stage_hash',
+           'StageMissing', 'stage_folder', 'read_object', 'file_stats', 'check_sources', 'data_build', 'run_digest',
+           'upstream_runs', 'retrained_upstream', 'stage_state', 'stages_needed', 'train_command', 'lite_minutes',
+           'describe_changes', 'unlike_preset', 'require_stage', 'StageJob', 'run_files', 'files_as_recorded',
+           'start_run', 'finish_run', 'StageLock', 'run_stage']
 
 # %% ../nbs/01a_stages.ipynb #14fa165e
 @dataclass(frozen=True)
@@ -138,14 +138,18 @@ HASHED_ONCE_SET = {'units': {'manifest': None}, 'vocoder': {'pretrained': None, 
 
 # %% ../nbs/01a_stages.ipynb #d746b29c
 def stage_config(name: str, cfg: OmniConfig) -> OmniConfig:
-    "`cfg` with the stage's overrides applied (an ablation's switch flipped)."
-    st = _stage(name)
-    fixed = [(k, v) for k, v in st.overrides if not callable(v)]
-    value = lambda k: functools.reduce(getattr, k.split('.'), cfg)
-    if fixed and len(fixed) < len(st.overrides) and all(value(k) == v for k, v in fixed):
-        return cfg                         # already this stage's config: a relative override (a third of …) applies once
-    for k, v in st.overrides: cfg = set_field(cfg, k, v(cfg) if callable(v) else v)
+    "`cfg` with the stage's overrides applied (an ablation's switch flipped). A relative override (a third of the steps) applies once: the config returned names the fields it set so (`relative_fields`), and given back (a run's own config, or its upstream rows', which share its overrides) it is not applied again."
+    st, held = _stage(name), relative_fields(cfg)
+    value = lambda c, k: functools.reduce(getattr, k.split('.'), c)
+    todo = [(k, v) for k, v in st.overrides if (k not in held if callable(v) else value(cfg, k) != v)]
+    if not todo: return cfg
+    for k, v in todo: cfg = set_field(cfg, k, v(cfg) if callable(v) else v)   # a new config: the one given is left as it was
+    cfg._relative_fields = held | {k for k, v in todo if callable(v)}
     return cfg
+
+def relative_fields(cfg: OmniConfig) -> frozenset:
+    "The fields a stage's relative override set in `cfg` (`stage_config`): none for a config that did not come from it. A copy made with `set_field` keeps them (a field changed so is taken as given); one made with `dataclasses.replace` forgets them."
+    return getattr(cfg, '_relative_fields', frozenset())
 
 def _stage(name) -> Stage:
     if isinstance(name, Stage): return name

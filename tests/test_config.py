@@ -105,7 +105,15 @@ def test_cross_engine_stages_only_where_two_engines_speak():
     for n in cross:                       # a third of the kit's steps, once: a run's own config hashes as the table's
         once = stage_config(n, lite)
         assert once.stages.emotion.steps == lite.stages.emotion.steps // 3 and once.stages.emotion.aug_copies == 0
-        assert stage_config(n, once) == once and stage_hash(n, once, 0) == stage_hash(n, lite, 0)
+        assert stage_config(n, once) is once and stage_hash(n, once, 0) == stage_hash(n, lite, 0)
+        changed = set_field(once, 'stages.emotion.lr', 1e-3)            # a copy of the row's config: still applied once
+        assert stage_config(n, changed).stages.emotion.steps == once.stages.emotion.steps
+    engine = {'emotion_encoder_espeak_only': 'espeak', 'emotion_encoder_piper_only': 'piper'}
+    for n in cross:                       # a base that already holds the row's fixed fields still gets its third
+        base = get_config('lite', **{'emotion_encoder.train_engine': engine[n], 'stages.emotion.aug_copies': 0})
+        assert stage_config(n, base).stages.emotion.steps == lite.stages.emotion.steps // 3
+    row = stage_config('stage1_espeak_only', lite)                    # a row's upstream row, read through the row's config
+    assert stage_hash('emotion_encoder_espeak_only', row, 0) == stage_hash('emotion_encoder_espeak_only', lite, 0)
 
 
 def test_unknown_emotion():
