@@ -59,9 +59,10 @@ def ensure_stages(names: Sequence[str], cfg: OmniConfig, settings: Optional[Sett
     for n in need: train_stage(n, cfg, s)
     return need
 
-def evaluate_stage(cfg, settings, force: bool = False):
-    "The main job's last step: score the run (prints the benchmark table); returns the report folder (the main process scores)."
-    out = evaluate_run(settings=settings, force=force) if is_main_process() else report_folder(settings)
+def evaluate_stage(cfg, settings, force: bool = False, parts_made: bool = False):
+    "The main job's last step: score the run (prints the benchmark table); returns the report folder (the main process scores). `parts_made`: the job's own tasks just made the evaluation's parts, so `force` makes the report again, not them."
+    out = (evaluate_run(settings=settings, force=force, force_parts=force and not parts_made) if is_main_process()
+           else report_folder(settings))
     wait_for_everyone(settings.device)
     return out
 
@@ -116,7 +117,7 @@ def _do(t: Task, cfg: OmniConfig, s: Settings, force: bool):
         getattr(MODULES[mod], fn)(stage_config(next(n for n, st in STAGES.items() if st.prepare == t.target), cfg), s)
         return t.target
     if t.kind == 'eval_part': return evaluate_job_part(t.target, cfg, s, force=force)
-    return evaluate_stage(cfg, s, force=force)
+    return evaluate_stage(cfg, s, force=force, parts_made=True)          # 'eval' waits for every part task of this job
 
 def _init_worker(threads: int):
     limit_threads(threads)

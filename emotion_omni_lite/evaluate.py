@@ -53,13 +53,18 @@ def run_status(cfg: OmniConfig, settings: Optional[Settings] = None) -> list:
     return out
 
 def check_run(cfg: OmniConfig, settings: Optional[Settings] = None, exclude: Sequence[str] = ()):
-    "Raise `IncompleteRun` naming every missing stage (and the command that runs them) before anything is loaded; `exclude`: stages the caller is about to make."
+    "Raise `IncompleteRun` naming every missing stage (and the command that runs them) before anything is loaded, and `ConfigError` for a file where a folder it reads or writes should be; `exclude`: stages the caller is about to make."
     s = settings or get_settings(preset=cfg.preset)
     for what, name, folder in (('the runs', 'out_dir (EOL_OUT_DIR)', Path(s.run_path)),
                                ('the dataset', 'data_dir (EOL_DATA_DIR)', Path(s.data_path))):
         if block := next((p for p in (folder, *folder.parents) if p.exists() and not p.is_dir()), None):   # not "all missing"
             raise ConfigError(f"cannot evaluate preset '{cfg.preset}': {block} is a file, not a folder, where {what} "
                               f"should be ({folder}): move it, or point {name} at the folder that holds {what}")
+    rep = report_folder(s)                                             # where it writes: found now, not after minutes of work
+    for what, folder in (('the report', rep), ("the report's speech parts", rep / 'speech'), ("the report's figures", rep / 'figures')):
+        if block := next((p for p in (folder, *folder.parents) if p.exists() and not p.is_dir()), None):
+            raise ConfigError(f"cannot evaluate preset '{cfg.preset}': {block} is a file, not a folder, where {what} should be "
+                              f"({folder}): move or rename it, then run `eol eval --preset {cfg.preset}` again")
     missing = [r for r in run_status(cfg, s) if not r['ok'] and r['name'] not in exclude]
     if not missing: return
     need = stages_needed(eval_stages(cfg), cfg, s)
@@ -78,10 +83,20 @@ def eval_set(rows: Sequence[dict]) -> str:
     "Which held-out rows the text side is scored on (report.json's `eval_set`, said by `report.EVAL_SETS`): `test_both`, or `heldout` (every held-out split) where the data has no dialogue whose voice and sentence were both held out."
     return 'test_both' if any(r['split'] == 'test_both' for r in rows) else 'heldout'
 
+def _check_max_items(max_items):
+    "Refuse a `max_items` that is not None or a whole number of at least 1 (0 would score every row, -1 none)."
+    if max_items is not None and (isinstance(max_items, bool) or not isinstance(max_items, int) or max_items < 1):
+        raise ConfigError(f"max_items={max_items!r}: the number of held-out dialogues the text side scores must be a whole "
+                          "number of at least 1: set max_items to one, or to None to score every one")
+
 def eval_indices(rows: Sequence[dict], max_items: Optional[int] = None) -> list:
-    "Indices of the rows of `eval_set`, evenly thinned to `max_items`."
+    "Indices of the rows of `eval_set`, evenly thinned to `max_items` (None: all); no held-out row at all is refused."
+    _check_max_items(max_items)
     both = eval_set(rows) == 'test_both'
     idx = [i for i, r in enumerate(rows) if (r['split'] == 'test_both' if both else r['split'] != 'train')]
+    if not idx: raise ConfigError(f"no held-out dialogue to score: all {len(rows)} rows of the dataset are in its training split; "
+                                  "build it again with held-out voices and sentences (data.n_test_voices, "
+                                  "data.heldout_sentence_frac; `eol run --stages data --force`)")
     idx.sort(key=lambda i: (rows[i]['sentence_kind'], rows[i]['sentence_id'], rows[i]['user_emotion'], rows[i]['voice']))
     if max_items and len(idx) > max_items: idx = [idx[int(k * len(idx) / max_items)] for k in range(max_items)]
     return idx
@@ -261,14 +276,15 @@ def evaluate_part(system: str, cfg: OmniConfig, settings: Optional[Settings] = N
     return path
 
 TEXT_PART = ('data', 'asr', 'emotion_encoder', 'text_llm', 'stage1', 'stage1_semantic_only')   # the runs `collect` reads
-REPORT_FORMAT = 3   # what the report's files hold (report.md, figures/): counted up when that changes, so a report of an
-                    # older kit is written again from its parts (which stay, if current)
+REPORT_FORMAT = 4   # what the report's files hold (report.json's keys, report.md, figures/): counted up when that changes, so
+                    # a report of an older kit is written again from its parts (which stay, if current); 4: the judges' samples
 TEXT_FIGURES = ('records', 'timing_probe', 'prosodic_baseline')   # what text.json holds: name a new figure here, so older files are made again
 
 def evaluate_text(cfg: OmniConfig, settings: Optional[Settings] = None, force: bool = False, progress: bool = True,
                   max_items: Optional[int] = None) -> Path:
     "The text side of the four systems (`collect`, on `max_items` rows: the preset's `EVAL_SIZES` by default), the timing probe and the prosodic baseline, computed once, kept in report/text.json."
     s = settings or get_settings(preset=cfg.preset)
+    _check_max_items(max_items)
     sizes = {**EVAL_SIZES.get(cfg.preset, EVAL_SIZES['lite']), **({} if max_items is None else {'max_items': max_items})}
     path, stamp = report_folder(s) / 'text.json', _stamp(cfg, s, {**sizes, 'figures': TEXT_FIGURES}, TEXT_PART)
     if not force and read_object(path).get('stamp') == stamp: return path            # a damaged file: computed again
@@ -311,8 +327,12 @@ def speech_records(cfg: OmniConfig, s: Settings, force: bool = False, progress: 
     return recs, parts
 
 def evaluate_run(preset: Optional[str] = None, settings: Optional[Settings] = None, force: bool = False,
-                 progress: bool = True, **sizes) -> Path:
-    "Score a trained run: writes report.json, details.json, report.md, speech_figures.json and figures/ into run_path/report (a run of pretrained parts at full size: full_sample.json, from a sample)."
+                 progress: bool = True, force_parts: Optional[bool] = None, **sizes) -> Path:
+    "Score a trained run: writes report.json, details.json, report.md, speech_figures.json and figures/ into run_path/report (a run of pretrained parts at full size: full_sample.json, from a sample). `force` makes the report again, and its parts too unless `force_parts` is False (the main job's own tasks just made them); `sizes`: `EVAL_SIZES`' keys."
+    if bad := sorted(set(sizes) - set(EVAL_SIZES['lite'])):
+        raise ConfigError(f"evaluate_run: {', '.join(bad)} is not an evaluation size; the sizes are {', '.join(EVAL_SIZES['lite'])} "
+                          "(the speech's are the preset's SPEECH_FIGURE_SIZES)")
+    _check_max_items(sizes.get('max_items'))
     s = settings or get_settings(preset=preset)
     cfg = get_config(preset or s.preset)
     if uses_pretrained(cfg):                                       # full size: a sample, with the parts that exist there
@@ -329,13 +349,14 @@ def evaluate_run(preset: Optional[str] = None, settings: Optional[Settings] = No
         print(f"[eval] the report in {out} is up to date (`eol eval --force`, or force=True, computes it all again)")
     else:
         t0 = time.time()
-        sp_recs, parts = speech_records(cfg, s, force=force, progress=progress)    # the speech, made once per system
-        text = json.loads(evaluate_text(cfg, s, force=force, progress=progress, max_items=sizes['max_items']).read_text())
+        fp = force if force_parts is None else force_parts             # parts this job just made: reused, not made twice
+        sp_recs, parts = speech_records(cfg, s, force=fp, progress=progress)       # the speech, made once per system
+        text = json.loads(evaluate_text(cfg, s, force=fp, progress=progress, max_items=sizes['max_items']).read_text())
         recs, extra = text['records'], text['extra']
         m = parts['omni']['figures']                               # latency: the same streaming replies (c) was judged on
         extra.update({'n_speech_items': len(sp_recs), 'n_dnsmos_items': sum(r['sys']['omni']['dnsmos'] is not None for r in sp_recs),
                       'first_text_ms': m['median_first_text_token_ms'],
-                      'first_audio_ms': m['median_first_audio_ms'], 'rtf': m['rtf'],
+                      'first_audio_ms': m['median_first_audio_ms'], 'rtf': m['rtf'], 'n_timed_items': m.get('n_timed'),
                       'generated_emotion_acc_new_text': m.get('generated_emotion_acc_new_text'), 'n_new_text': m.get('n_new_text')})
         extra.setdefault('eval_set', eval_set(stage1_features(cfg, s, progress=False)['rows']))   # a text side kept from before it was said
         if str(extra.get('empathy_judge_status', '')).startswith('failed'): stamp = None   # not current: asked again next time
@@ -344,6 +365,7 @@ def evaluate_run(preset: Optional[str] = None, settings: Optional[Settings] = No
                               speech=sp_recs)
         flat.update(engine_figures(cfg, s))                        # each engine heard apart, and one heard by the other's encoder
         details['timeline'] = parts['omni'].get('timeline')
+        (out / 'report.json').unlink(missing_ok=True)              # first: a write stopped half-way leaves no report.json
         save_text(''.join(json.dumps(r, default=str) + '\n' for r in recs + sp_recs), out / 'records.jsonl')
         sp = {'run_stamp': stamp, 'sizes': _speech_sizes(cfg), 'adaln': {**parts['omni']['figures'], **parts['cascade']['reference_figures']},
               'no_adaln': parts['omni_no_adaln']['figures'], 'cascade': parts['cascade']['figures'],
@@ -382,6 +404,8 @@ def run_figures(cfg: OmniConfig, s: Settings) -> dict:
     "Every figure in `report.QUALITY` of a scored run, read from the files its stages and its evaluation wrote."
     m = lambda stage: json.loads((stage_folder(stage, s) / 'metrics.json').read_text())
     emo, asr, st1, sem = m('emotion_encoder'), m('asr'), m('stage1'), m('stage1_semantic_only')
+    if not (report_folder(s) / 'report.json').exists():               # written last, removed first: no whole report
+        raise ConfigError(f"{report_folder(s)} holds no whole report (report.json is written last): run `eol eval --preset {cfg.preset}`")
     rep = json.loads((report_folder(s) / 'report.json').read_text())
     sp = json.loads((report_folder(s) / 'speech_figures.json').read_text())
     if rep.get('run_stamp') != sp.get('run_stamp'):                   # an evaluation stopped between the two files

@@ -10,7 +10,7 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from .config import EMOTIONS, Settings, get_settings
+from .config import EMOTIONS, ConfigError, Settings, get_settings
 from .audio import CONDITIONS
 from .train import _atomic, save_json, save_text
 from .metrics import (accuracy, bleu, cer, confusion_matrix, empathy_proxy, normalize_text, rouge_l, wer)
@@ -57,7 +57,7 @@ def _system_metrics(recs: list, key: str, speech: Optional[list] = None) -> dict
         m['emotion_cos_sim'] = _mean([x.get('emo_cos') for _, x in sp])
         said = lambda x: normalize_text(x.get('speech_text', x['text']))    # a reply of '…' alone has no words to score
         ps = [(x.get('speech_text', x['text']), x['ps_text']) for _, x in sp if x.get('ps_text') is not None and said(x)]
-        if ps: m['pocketsphinx_wer_generated'] = wer([a for a, _ in ps], [b for _, b in ps])
+        if ps: m['pocketsphinx_wer_generated'], m['n_wer_items'] = wer([a for a, _ in ps], [b for _, b in ps]), len(ps)
         kit = [(x.get('speech_text', x['text']), x['asr_text']) for _, x in sp if x.get('asr_text') is not None and said(x)]
         if kit: m['asr_wer_generated'] = wer([a for a, _ in kit], [b for _, b in kit])
         m['n_speech'] = len(sp)
@@ -80,7 +80,7 @@ def score(records: Sequence[dict], extra: Optional[dict] = None, speech: Optiona
         flat['speech_emotion_acc_reference'] = accuracy([r['target_emotion'] for r in ref], [x['speech_emotion'] for x in rs])
         flat['dnsmos_ovrl_reference'] = _mean([x['dnsmos'] for x in rs])
         ps = [(r['ref_text'], x['ps_text']) for r, x in zip(ref, rs) if x.get('ps_text') is not None]   # the clips transcribed
-        if ps: flat['pocketsphinx_wer_reference'] = wer([a for a, _ in ps], [b for _, b in ps])
+        if ps: flat['pocketsphinx_wer_reference'], flat['n_wer_items_reference'] = wer([a for a, _ in ps], [b for _, b in ps]), len(ps)
     flat.update(extra or {})
     flat = {k: (round(v, 4) if isinstance(v, float) else v) for k, v in flat.items() if v is not None}
     details = {'confusion': {'input emotion (emotion encoder)': confusion_matrix([r['user_emotion'] for r in recs], [r['input_pred'] for r in recs])},
@@ -92,7 +92,7 @@ def score(records: Sequence[dict], extra: Optional[dict] = None, speech: Optiona
                                                    for r in rs if r['user_emotion'] == e]) for e in EMOTIONS}
         if key == 'omni':
             details['confusion']['reply emotion (c), tone sentences'] = confusion_matrix([r['target_emotion'] for r in rs], [r['sys'][key]['emotion'] for r in rs])
-            sp = [r for r in (rs if speech is None else sp_recs) if r['sys'].get(key, {}).get('speech_emotion') is not None]
+            sp = [r for r in sp_recs if r['sys'].get(key, {}).get('speech_emotion') is not None]   # speech_emotion_acc's sample: both kinds
             if sp: details['confusion']['generated-speech emotion (c)'] = confusion_matrix([r['target_emotion'] for r in sp], [r['sys'][key]['speech_emotion'] for r in sp])
     for r in tone[:: max(1, len(tone) // 6)][:6]:
         details['examples'].append({'user_emotion': r['user_emotion'], 'query': r['query_text'], 'reference': r['ref_text'],
@@ -123,7 +123,10 @@ def benchmark_table(report: Optional[dict] = None, preset: Optional[str] = None,
         s = settings or get_settings(preset=preset)
         f = report_folder(s) / 'report.json'
         if not f.exists(): raise FileNotFoundError(f"no report at {f}: run `eol eval --preset {s.preset}` first")
-        report = json.loads(f.read_text())
+        try: report = json.loads(f.read_text()); why = None if isinstance(report, dict) else 'not a map of figures'
+        except ValueError as e: why = str(e)                          # cut short (a full disk, an edit), or not text
+        if why is not None: raise ConfigError(f"{f} is damaged ({why}): run `eol eval --preset {s.preset}` to write the report "
+                                              "again (a damaged report.json is not reused)")
     fmt = lambda k, v: '—' if v is None else (f"{v:.2f}" if k.startswith('dnsmos') else f"{100 * v:.1f} %")
     w = max(len(l) for _, l in SYSTEMS.values())
     head = f"{'system':<{w}}" + ''.join(f" | {l:>14}" for _, l in BENCH_COLUMNS)
@@ -242,6 +245,9 @@ METRIC_NOTES = {
     'n_speech': "utterances whose reply speech was generated and judged",
     'n_speech_items': "replies every system spoke and was judged on: a seeded sample of the held-out queries (`omni.speech_rows`: voice, sentence or both held out; both sentence kinds; many replies repeat training's texts)",
     'n_dnsmos_items': "the first of those replies, the ones DNSMOS rated (`n_dnsmos`: the slow judge)",
+    'n_wer_items': "the first `n_wer` of the spoken replies, the ones pocketsphinx transcribed (the slowest judge), less those with no words to score: pocketsphinx_wer_generated's sample",
+    'n_wer_items_reference': "the first `n_wer` of the spoken replies, whose reference audio pocketsphinx transcribed: pocketsphinx_wer_reference's sample",
+    'n_timed_items': "the first of (c)'s spoken replies, each streamed alone on the clock: first_text_ms, first_audio_ms and rtf's sample",
     'generated_emotion_acc_new_text': "speech_emotion_acc again, on the spoken replies whose text no training reply has",
     'n_new_text': "spoken replies whose text no training reply has (the rest repeat a training reply's text)",
     'n_timing_probe': "held-out tone-dependent queries the timing probe was scored on",
@@ -256,17 +262,17 @@ METRIC_NOTES = {
     'bleu': "reply text vs the reference reply (corpus BLEU-4)", 'rouge_l': "reply text vs the reference reply (ROUGE-L F1)",
     'speech_emotion_acc': "emotion encoder on the generated reply speech = intended reply emotion",
     'emotion_cos_sim': "cosine of emotion-encoder vectors, generated vs reference reply speech (the released code's metric)",
-    'pocketsphinx_wer_generated': "pocketsphinx (independent ASR) on generated speech vs the reply text it should say",
-    'pocketsphinx_wer_reference': "pocketsphinx on the reference espeak reply audio (its own error floor)",
+    'pocketsphinx_wer_generated': "pocketsphinx (independent ASR) on generated speech vs the reply text it should say (the first `n_wer_items` replies with words)",
+    'pocketsphinx_wer_reference': "pocketsphinx on the reference espeak reply audio (its own error floor; the first `n_wer_items_reference` replies)",
     'asr_wer_generated': "the kit's ASR (its decoder alone, greedy) on generated speech (trained on user voices, not the assistant's)",
     'dnsmos_ovrl': "DNSMOS P.835 overall quality (1–5) of generated speech, in place of UTMOS",
     'speech_emotion_acc_reference': "emotion encoder on the reference reply speech (espeak, in the intended reply emotion) = that emotion: what generated speech could reach",
     'dnsmos_ovrl_reference': "DNSMOS P.835 overall quality (1–5) of the reference espeak reply speech",
     'cross_engine_espeak_to_piper_tone': "the espeak-only emotion encoder on the Piper queries of the tone-dependent dialogues",
     'cross_engine_piper_to_espeak_tone': "the Piper-only emotion encoder on the espeak queries of the tone-dependent dialogues",
-    'first_text_ms': "first reply text token after the query arrives, its encoding included (ms; median of the replies streamed on the clock)",
-    'first_audio_ms': "first audio chunk after the query arrives (ms; the same replies)",
-    'rtf': "real-time factor: compute time (encoders included) / audio length, over the same replies",
+    'first_text_ms': "first reply text token after the query arrives, its encoding included (ms; median over the first `n_timed_items` replies, each streamed alone on the clock)",
+    'first_audio_ms': "first audio chunk after the query arrives (ms; the same first `n_timed_items` replies)",
+    'rtf': "real-time factor: compute time (encoders included) / audio length, over the same first `n_timed_items` replies",
     'peak_memory_mb': "peak memory while the text side was scored (MiB; on a CPU the process's resident set, measured from the part's start on Linux; on a GPU the allocator's peak)",
     'eval_seconds': "seconds the evaluation's parts took when each was computed, added up with the report's own (the main job runs the parts side by side, so it waits less; a part kept from an earlier `eol eval` counts its first time)",
     'empathy_judge': "LLM judge (1–5, EMPATHY_RUBRIC) — off unless judge_url is set; it reads each reply's words and the voice it is said in (neutral for the cascade; (c) and (d) share words and intended voice, so a judge at temperature 0 scores them alike)",
@@ -388,8 +394,9 @@ def report_files(folder) -> list:
     return files + ['figures/plotly.min.js'] * any(f.endswith('.html') for f in files)
 
 def write_report(flat: dict, details: dict, folder) -> Path:
-    "Write report.json, details.json, report.md and figures/ (HTML, plus PNG when kaleido works) into `folder`; the figures the last report drew and this one does not are removed."
-    folder = Path(folder); (folder / 'figures').mkdir(parents=True, exist_ok=True)
+    "Write report.json, details.json, report.md and figures/ (HTML, plus PNG when kaleido works) into `folder`; the figures the last report drew and this one does not are removed. The old report.json goes first and the new one comes last: a report.json there says the report is whole."
+    folder = Path(folder); (folder / 'report.json').unlink(missing_ok=True)   # first: never an old report.json beside new files
+    (folder / 'figures').mkdir(parents=True, exist_ok=True)
     drawn = report_files(folder)                                      # the last report's figures
     flat = {k: None if isinstance(v, float) and not math.isfinite(v) else v for k, v in flat.items()}   # NaN is not JSON: '—'
     files = []

@@ -289,6 +289,7 @@ def test_a_reply_with_no_words_is_left_out_of_both_wers_alike():
     for r, t, h in zip(recs, texts, heard): r['sys']['omni'].update(text=t, speech_text=t, ps_text=h)
     flat, _ = score(recs)
     assert m['generated_wer'] == flat['pocketsphinx_wer_generated'] == round(1 / 7, 4)   # the one reply with words: 1 of 7 missed
+    assert flat['n_wer_items'] == 1                                      # … and it says so: one reply heard
     assert 'generated_wer' not in speech_metrics({'generated': ['sad']}, ['sad'], {'generated': ['uh']}, {'generated': ['…']})
     timed = lambda n: {'reply_emotion': 'sad', 'audio': [0.0] * n, 'sample_rate': 16000, 'timings': {'total_ms': 500.0}}
     assert speech_metrics({}, ['sad'], {}, {}, [timed(8000)])['rtf'] == 1.0                  # 0.5 s to say 0.5 s
@@ -414,3 +415,111 @@ def test_a_report_whose_figures_are_gone_is_written_again_and_keeps_no_stale_one
     write_report(flat, details, folder)                                  # no timeline now: its page goes, with its link
     assert not (folder / 'figures' / 'timeline.html').exists() and 'timeline' not in (folder / 'report.md').read_text()
     assert (folder / 'figures' / 'benchmark.html').exists() and (folder / 'figures' / 'mine.html').read_text() == 'my notes'
+
+
+def test_a_report_stopped_half_way_leaves_no_old_report_json(tmp_path, monkeypatch):
+    "report.json says the report is whole: the old one goes before anything new is written, so a write stopped half-way (a full disk) never leaves the old report.json beside new files; the next write makes it whole again."
+    from emotion_omni_lite import report
+    out = write_report(*score([_rec('tone', 'sad', 'sad', 'comforting', 'sad', 'sad')], {'run_stamp': 'OLD'}), tmp_path / 'report')
+    flat, details = score([_rec('tone', 'sad', 'sad', 'comforting', 'happy', 'happy')], {'run_stamp': 'NEW'})
+    save_text = report.save_text
+    def full(text, path):
+        if path.name == 'report.md': raise OSError(28, 'No space left on device')
+        return save_text(text, path)
+    monkeypatch.setattr(report, 'save_text', full)
+    with pytest.raises(OSError, match='No space'): write_report(flat, details, out)
+    assert not (out / 'report.json').exists() and json.loads((out / 'details.json').read_text()) == details   # new files, no old mark
+    monkeypatch.setattr(report, 'save_text', save_text)
+    assert json.loads((write_report(flat, details, out) / 'report.json').read_text())['run_stamp'] == 'NEW'
+
+
+def test_an_evaluation_stopped_while_writing_leaves_no_old_report_json(toy_eval, monkeypatch):
+    "evaluate_run writes records.jsonl and speech_figures.json before the report's own files: the old report.json is gone before the first of them, and the next run writes the report whole."
+    from emotion_omni_lite import evaluate
+    cfg, s, _ = toy_eval
+    out = evaluate_run(settings=s, progress=False)
+    (out / 'records.jsonl').write_text('old\n')
+    save_json = evaluate.save_json
+    def full(obj, path):
+        if path.name == 'speech_figures.json': raise OSError(28, 'No space left on device')
+        return save_json(obj, path)
+    monkeypatch.setattr(evaluate, 'save_json', full)
+    with pytest.raises(OSError, match='No space'): evaluate_run(settings=s, force=True, progress=False)
+    assert not (out / 'report.json').exists() and (out / 'records.jsonl').read_text() != 'old\n'
+    with pytest.raises(ConfigError, match='no whole report.*eol eval --preset smoke'): run_figures(cfg, s)
+    monkeypatch.setattr(evaluate, 'save_json', save_json)
+    evaluate_run(settings=s, progress=False)                             # not current without report.json: written again
+    assert json.loads((out / 'report.json').read_text())['run_stamp'] == json.loads((out / 'speech_figures.json').read_text())['run_stamp']
+
+
+def test_the_main_job_makes_each_evaluation_part_once_with_force(toy_eval, monkeypatch):
+    "`eol run --force`: each part is made by its own task, and the final report reuses them (not made a second time); `eol eval --force`, and the one-process job, make each part once too."
+    from emotion_omni_lite import cli, evaluate
+    from emotion_omni_lite.evaluate import JOB_PARTS
+    cfg, s, _ = toy_eval
+    forced, part, text = [], evaluate.evaluate_part, evaluate.evaluate_text
+    def part_(system, cfg, s=None, force=False, progress=True):
+        forced.extend([system] * force); return part(system, cfg, s, force, progress)
+    def text_(cfg, s=None, force=False, progress=True, max_items=None):
+        forced.extend(['text'] * force); return text(cfg, s, force, progress, max_items)
+    monkeypatch.setattr(evaluate, 'evaluate_part', part_); monkeypatch.setattr(evaluate, 'evaluate_text', text_)
+    for t in [cli.Task(f'eval_{p}', 'eval_part', p) for p in JOB_PARTS] + [cli.Task('eval', 'eval', 'eval')]:
+        cli._do(t, cfg, s, force=True)                                   # as run_tasks does: the parts, then the report
+    assert sorted(forced) == sorted(JOB_PARTS) and (s.run_path / 'report' / 'report.json').exists()
+    for again in (lambda: evaluate_run(settings=s, force=True, progress=False), lambda: cli.evaluate_stage(cfg, s, force=True)):
+        forced.clear(); again()
+        assert sorted(forced) == sorted(JOB_PARTS)
+
+
+def test_the_report_says_the_sample_of_each_slow_judge(toy_eval):
+    "report.json and report.md give how many replies pocketsphinx heard (with words) and how many were timed, beside the figures."
+    from emotion_omni_lite.report import metric_note
+    _, s, _ = toy_eval
+    out = evaluate_run(settings=s, progress=False)
+    rep, md = json.loads((out / 'report.json').read_text()), (out / 'report.md').read_text()
+    assert (rep['n_timed_items'], rep['n_wer_items'], rep['n_wer_items_reference']) == (4, 4, 4)
+    assert '| `n_timed_items` | 4 |' in md and '| `n_wer_items` | 4 |' in md
+    assert 'the first `n_timed_items`' in metric_note('first_text_ms') and 'the first `n_wer_items`' in metric_note('pocketsphinx_wer_generated')
+
+
+def test_a_damaged_report_json_is_named_with_the_fix(tmp_path):
+    s = get_settings(preset='smoke', out_dir=str(tmp_path / 'runs'))
+    f = s.run_path / 'report' / 'report.json'; f.parent.mkdir(parents=True)
+    for damaged in ('{"n_items": 12, "reply_emo', '[1, 2]'):             # cut short; not a map
+        f.write_text(damaged)
+        with pytest.raises(ConfigError, match=rf"{re.escape(str(f))} is damaged .*`eol eval --preset smoke`"): benchmark_table(settings=s)
+
+
+def test_a_file_where_the_report_goes_is_named_before_any_work(tmp_path):
+    "A file where report/, report/speech/ or report/figures/ should be: named up front, not found minutes in."
+    cfg, s = get_config('smoke'), get_settings(preset='smoke', data_dir=str(tmp_path / 'data'), out_dir=str(tmp_path / 'runs'))
+    rep = s.run_path / 'report'
+    for block, what in ((rep, 'the report'), (rep / 'speech', "the report's speech parts"), (rep / 'figures', "the report's figures")):
+        block.parent.mkdir(parents=True, exist_ok=True); block.write_text('notes')
+        with pytest.raises(ConfigError, match=rf"{re.escape(str(block))} is a file, not a folder, where {what} should be.*move or rename it"):
+            check_run(cfg, s)
+        block.unlink()
+    with pytest.raises(IncompleteRun): check_run(cfg, s)                 # folders, no runs: the missing runs are named
+
+
+def test_evaluation_sizes_are_checked():
+    "max_items is None or a whole number of at least 1; a size the evaluation does not know is refused; so is data with nothing held out."
+    from emotion_omni_lite.evaluate import eval_indices
+    rows = _toy_rows()
+    assert len(eval_indices(rows)) == 7 and len(eval_indices(rows, 3)) == 3
+    for bad in (0, -1, 2.5, True, '5'):
+        with pytest.raises(ConfigError, match=rf"max_items={re.escape(repr(bad))}: .*set max_items"): eval_indices(rows, bad)
+    with pytest.raises(ConfigError, match='no held-out dialogue to score.*data.n_test_voices'):
+        eval_indices([r for r in rows if r['split'] == 'train'])
+    s = get_settings(preset='smoke', data_dir='/nonexistent/data', out_dir='/nonexistent/runs')
+    with pytest.raises(ConfigError, match='max_item is not an evaluation size; the sizes are max_items'): evaluate_run(settings=s, max_item=5)
+    with pytest.raises(ConfigError, match='max_items=0'): evaluate_run(settings=s, max_items=0)   # before any work
+
+
+def test_the_speech_confusion_counts_the_speech_accuracy_sample():
+    "Without a separate speech set, the generated-speech confusion matrix counts every spoken record, of both sentence kinds, as speech_emotion_acc does."
+    recs = [_rec('tone', 'sad', 'sad', 'comforting', 'sad', 'sad'), _rec('explicit', 'fearful', 'sad', 'reassuring', 'sad', 'happy')]
+    flat, details = score(recs)
+    cm = details['confusion']['generated-speech emotion (c)']
+    assert flat['n_speech'] == sum(map(sum, cm)) == 2 and flat['speech_emotion_acc'] == 0.5
+    assert sum(map(sum, score(recs[:1], speech=recs)[1]['confusion']['generated-speech emotion (c)'])) == 2   # a speech set: its records
