@@ -326,8 +326,8 @@ def run_pipeline(preset: str | None = None, force: bool = False, stages=None, jo
     jobs = default_jobs(s) if jobs is None else min(jobs, usable_cores())   # as many as run_tasks starts
     if process_rank()[1] > 1: jobs = 1                                 # launched on several processes: they train together
     if 'eval' in (stages or PIPELINE) and not uses_pretrained(cfg):   # the runs it reads that this job does not make:
-        made = [n for n in (stages or PIPELINE) if n in STAGES]        # missing ones are named, all at once, before any work
-        if not set(eval_stages(cfg)) <= set(made): check_run(cfg, s, exclude=made)
+        made = [n for n in (stages or PIPELINE) if n in STAGES]        # missing ones are named, all at once, before any work,
+        check_run(cfg, s, exclude=made)                                # and so is a file where the report goes
     table = [n for n in (stages or PIPELINE) if n in STAGES and stage_applies(n, cfg, asked=bool(stages))]
     need = table if force else [n for n in stages_needed(table, cfg, s) if n in table]
     if stages is not None: check_upstream(stages, need, cfg, s)        # what they read that they do not make: all named, now

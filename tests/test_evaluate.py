@@ -490,7 +490,7 @@ def test_a_damaged_report_json_is_named_with_the_fix(tmp_path):
         with pytest.raises(ConfigError, match=rf"{re.escape(str(f))} is damaged .*`eol eval --preset smoke`"): benchmark_table(settings=s)
 
 
-def test_a_file_where_the_report_goes_is_named_before_any_work(tmp_path):
+def test_a_file_where_the_report_goes_is_named_before_any_work(tmp_path, monkeypatch):
     "A file where report/, report/speech/ or report/figures/ should be: named up front, not found minutes in."
     cfg, s = get_config('smoke'), get_settings(preset='smoke', data_dir=str(tmp_path / 'data'), out_dir=str(tmp_path / 'runs'))
     rep = s.run_path / 'report'
@@ -500,6 +500,12 @@ def test_a_file_where_the_report_goes_is_named_before_any_work(tmp_path):
             check_run(cfg, s)
         block.unlink()
     with pytest.raises(IncompleteRun): check_run(cfg, s)                 # folders, no runs: the missing runs are named
+    from emotion_omni_lite.cli import run_pipeline
+    rep.mkdir(parents=True, exist_ok=True); (rep / 'speech').write_text('notes')
+    monkeypatch.setenv('EOL_DATA_DIR', str(tmp_path / 'data')); monkeypatch.setenv('EOL_OUT_DIR', str(tmp_path / 'runs'))
+    with pytest.raises(ConfigError, match="is a file, not a folder, where the report's speech parts should be"):
+        run_pipeline('smoke', jobs=1)                                  # the whole job: said before the data are built
+    assert not (tmp_path / 'data').exists()
 
 
 def test_evaluation_sizes_are_checked():
