@@ -110,17 +110,28 @@ def resample(wave: torch.Tensor, orig_sr: int, sr: int) -> torch.Tensor:
                          f"{KERNEL_LIMIT:,}): resample to a common rate instead, e.g. 16000, 22050, 24000, 44100 or 48000 Hz")
     with torch.no_grad(): return _resampler(work, sr)(wave)
 
+def _unreadable(p: Path, denied: bool = False) -> Optional[AudioError]:
+    "The refusal of a file this process may not read, or that lies in a folder it may not open (`denied`: the system said so), else None."
+    import os
+    if os.path.isfile(p) and not os.access(p, os.R_OK):
+        return AudioError(p, "cannot be read (permission denied)", f"check its permissions, e.g. chmod a+r {p}")
+    if shut := next((d for d in Path(p).absolute().parents if os.path.isdir(d) and not os.access(d, os.X_OK)), None):
+        return AudioError(p, f"cannot be read (permission denied on its folder {shut})", f"check that folder's permissions, e.g. chmod a+x {shut}")
+    return AudioError(p, "cannot be read (permission denied)", "check the permissions of the file and of its folders") if denied else None
+
 def _check_file(p: Path, max_seconds: Optional[float]):
     "Refuse what is not a readable audio file before decoding it (and, with `max_seconds`, a clip too long to read whole)."
+    import os, stat as stmod
     try: st = p.stat()
+    except PermissionError: raise _unreadable(p, True) from None        # a folder on the way that may not be opened
     except OSError as e:
         if p.is_symlink(): raise AudioError(p, f"is a symbolic link that leads nowhere ({e.strerror})", "point the link at a real file") from None
         raise AudioError(p, "file not found", "check the path") from None
-    import stat as stmod
     if stmod.S_ISDIR(st.st_mode): raise AudioError(p, "is a folder, not an audio file", "give the path of one recording")
     if not stmod.S_ISREG(st.st_mode):
         raise AudioError(p, "is not a regular file (a pipe, socket or device)", "save the recording to a file first")
     if st.st_size == 0: raise AudioError(p, "is an empty file (0 bytes)", "re-export or remove it")
+    if not os.access(p, os.R_OK): raise _unreadable(p, True)
     if max_seconds is not None:
         try: info = sf.info(str(p))
         except Exception: return                                        # sf.read below names the problem
@@ -164,7 +175,8 @@ def _unread_container(p: Path) -> str:
     return ''
 
 def undecodable(p: Path, e: Exception) -> 'AudioError':
-    "The refusal of a file that did not decode (`e`, from soundfile): a phone's or browser's format named as such, anything else with its reason, not its path."
+    "The refusal of a file that did not decode (`e`, from soundfile): one this process may not read, or a phone's or browser's format, named as such, anything else with its reason, not its path."
+    if err := _unreadable(p, isinstance(e, PermissionError)): return err
     if kind := _unread_container(p):
         return AudioError(p, f"is {kind}, a format the sound library here (libsndfile) does not decode",
                           "convert it to wav, flac, ogg or mp3 (e.g. ffmpeg -i clip.m4a clip.wav), or record it as WAV")
@@ -172,6 +184,11 @@ def undecodable(p: Path, e: Exception) -> 'AudioError':
     why = why if len(why) <= 120 else why[:119] + '…'
     return AudioError(p, f"cannot be decoded ({type(e).__name__}: {why}); corrupt or unsupported format",
                       "convert it to wav/flac/ogg/mp3 with a working tool")
+
+def _numpy(t: torch.Tensor) -> np.ndarray:
+    "A tensor's values as a NumPy array; floats as float32 (NumPy has no bfloat16)."
+    t = t.detach().cpu()
+    return (t.float() if t.is_floating_point() else t).numpy()
 
 def load_audio(path_or_array: Union[str, Path, np.ndarray, torch.Tensor], sr: int = SAMPLE_RATE, orig_sr: int = None,
                max_seconds: Optional[float] = None) -> torch.Tensor:
@@ -194,19 +211,32 @@ def load_audio(path_or_array: Union[str, Path, np.ndarray, torch.Tensor], sr: in
         except Exception as e: raise undecodable(p, e) from None
         w, src_sr = check_wave(data, file_sr, p, channels_last=True), file_sr   # soundfile gives [T, C], however many C
     else:
-        a = path_or_array.detach().cpu().numpy() if torch.is_tensor(path_or_array) else path_or_array
+        a = _numpy(path_or_array) if torch.is_tensor(path_or_array) else path_or_array
         src_sr = orig_sr if orig_sr is not None else sr
         w = check_wave(a, src_sr); src_sr = float(src_sr)                # checked: a number (a NumPy or torch scalar too)
         if max_seconds is not None and len(w) / src_sr > max_seconds:
             raise AudioError('<array>', f"is too long ({len(w) / src_sr:.1f} s; at most {max_seconds:g} s is heard)", "cut it into shorter clips")
     return resample(torch.from_numpy(w), src_sr, sr).contiguous()  # [T·sr/src_sr]
 
+def _one_channel(wave: torch.Tensor, what: str) -> torch.Tensor:
+    "`wave` as [T]: one channel in any layout ([T], [1, T], [T, 1]); more than one channel (or a batch) refused."
+    if sum(n > 1 for n in wave.shape) > 1:
+        raise AudioError('<array>', f"has shape {list(wave.shape)}, more than one channel: {what} takes one [samples]",
+                         "pass one channel (wave[0]) or the channels' mean (wave.mean(0)); load_audio reads any file as one")
+    return wave.reshape(-1)
+
+def _check_arg(what: str, name: str, v, ok, rule: str):
+    "Refuse a setting `name`=`v` of `what` unless it is a number that `ok` accepts (NaN never is), saying the `rule`."
+    try: good = not isinstance(v, (str, bytes, bool)) and bool(ok(float(v)))
+    except (TypeError, ValueError): good = False
+    if not good: raise ValueError(f"{what}: {name}={v!r} {rule}")
+
 CLIP_LEVEL, CLIP_FRACTION = 0.999, 0.01  # samples at full scale, and the share of them that means a clipped recording
 QUIET_PEAK = 0.01                        # a peak under −40 dBFS: speech that quiet is mostly noise
 
 def check_speech(wave: torch.Tensor, source='<array>') -> list:
     "Refuse a clip that cannot be speech (too short, a constant offset only); return warnings for clipping and a very low level."
-    w = torch.as_tensor(wave, dtype=torch.float32)
+    w = _one_channel(torch.as_tensor(wave, dtype=torch.float32), 'check_speech')   # [1, T] is T samples, not 1
     if len(w) < MIN_SAMPLES:
         raise AudioError(source, f"is {len(w) / SAMPLE_RATE * 1000:.0f} ms long; speech needs at least {MIN_SECONDS * 1000:.0f} ms",
                          "record a whole word or sentence")
@@ -226,8 +256,11 @@ def save_wav(path, wave, sr: int = SAMPLE_RATE, replace: bool = True, warn_clipp
     "Write `wave` [T] (float in [-1, 1]; one channel, so [1, T] or [T, 1] too) as 16-bit mono PCM wav, whole or not at all (temporary file, then rename); returns the path. `replace=False`: a file already at `path`, even one that appeared while this was written, stays (`FileExistsError`). Samples beyond ±1 are clipped, with a warning when more than 0.1 % are (`warn_clipping`)."
     import os, wave as wavmod
     path = Path(path)
+    if isinstance(sr, bool) or not isinstance(sr, (int, float, np.integer, np.floating)) or not MIN_RATE <= sr <= MAX_RATE or sr != int(sr):
+        raise ValueError(f"save_wav {path}: sr={sr!r} must be a whole number of samples per second from {MIN_RATE} to {MAX_RATE} "
+                         f"(the rates load_audio reads), e.g. {SAMPLE_RATE}: nothing was written")
     if path.is_dir(): raise IsADirectoryError(f"save_wav {path}: is a folder: nothing was written; give a file's path, e.g. {path / 'clip.wav'}")
-    w = wave.detach().cpu().numpy() if torch.is_tensor(wave) else np.asarray(wave)
+    w = _numpy(wave) if torch.is_tensor(wave) else np.asarray(wave)
     if sum(n > 1 for n in w.shape) > 1:                                # stereo would be written as one channel twice as long
         raise ValueError(f"save_wav {path}: the samples have shape {list(w.shape)}, more than one channel: nothing was written; "
                          "save_wav writes mono [samples]: pass one channel (wave[0]) or the channels' mean (wave.mean(0))")
@@ -278,13 +311,6 @@ def log_mel(wave: torch.Tensor, cfg: AudioConfig = None) -> torch.Tensor:
     return (torch.maximum(logs, peak - 8.0) + 4.0) / 4.0
 
 # %% ../nbs/02_audio.ipynb #c964d0b2
-def _one_channel(wave: torch.Tensor, what: str) -> torch.Tensor:
-    "`wave` as [T]: one channel in any layout ([T], [1, T], [T, 1]); more than one channel (or a batch) refused."
-    if sum(n > 1 for n in wave.shape) > 1:
-        raise AudioError('<array>', f"has shape {list(wave.shape)}, more than one channel: {what} takes one [samples]",
-                         "pass one channel (wave[0]) or the channels' mean (wave.mean(0)); load_audio reads any file as one")
-    return wave.reshape(-1)
-
 def _frames(wave: torch.Tensor, frame: int, hop: int, what: str = 'this analysis') -> torch.Tensor:
     w = _one_channel(torch.as_tensor(wave, dtype=torch.float32), what)
     n = max(1, len(w) // hop)
@@ -293,6 +319,7 @@ def _frames(wave: torch.Tensor, frame: int, hop: int, what: str = 'this analysis
 
 def energy_contour(wave, sr: int = SAMPLE_RATE, hop_ms: float = 10.0) -> torch.Tensor:
     "Frame RMS in dB (20·log10), one value per `hop_ms` → [T·1000/(sr·hop_ms)]."
+    _check_arg('energy_contour', 'hop_ms', hop_ms, lambda x: sr * x / 1000 >= 1, f"must be at least one sample ({1000 / sr:g} ms at {sr} Hz), e.g. 10")
     hop = int(sr * hop_ms / 1000)
     fr = _frames(wave, 2 * hop, hop, 'energy_contour')                  # [n, 2·hop]
     return 20 * torch.log10(fr.pow(2).mean(-1).sqrt().clamp(min=1e-5))
@@ -301,6 +328,12 @@ def pitch_contour(wave, sr: int = SAMPLE_RATE, fmin: float = 60.0, fmax: float =
                   threshold: float = 0.5) -> torch.Tensor:
     "F0 in Hz every `hop_ms` (0 where unvoiced) from the normalised autocorrelation of 40 ms frames."
     hop, frame = int(sr * hop_ms / 1000), int(sr * 0.04)
+    _check_arg('pitch_contour', 'hop_ms', hop_ms, lambda x: sr * x / 1000 >= 1, f"must be at least one sample ({1000 / sr:g} ms at {sr} Hz), e.g. 10")
+    _check_arg('pitch_contour', 'fmin', fmin, lambda x: sr / frame < x < sr / 2,
+               f"must be above {sr / frame:g} Hz (a period must fit in the 40-ms frame) and below {sr / 2:g} Hz, e.g. 60")
+    _check_arg('pitch_contour', 'fmax', fmax, lambda x: sr / int(sr / fmin) < x <= sr / 2,   # a lag to search below fmin's period
+               f"must be above fmin={fmin:g} Hz by a sample of period (above {sr / int(sr / fmin):.5g} Hz) and at most half "
+               f"the sample rate ({sr / 2:g} Hz), e.g. 500")
     fr = _frames(wave, frame, hop, 'pitch_contour')                     # [n, frame]
     fr = (fr - fr.mean(-1, keepdim=True)) * torch.hann_window(frame)
     spec = torch.fft.rfft(fr, n=2 * frame)
@@ -366,6 +399,7 @@ def _stretch(wave: torch.Tensor, rate: float, n_fft: int = STRETCH_FFT, hop: int
     return torch.istft(out, n_fft, hop, window=win, length=int(round(len(wave) / rate)))
 
 def _shift_rate(semitones: float, sr: int) -> int:
+    _check_arg('shift_pitch', 'semitones', semitones, lambda x: -24 <= x <= 24, "must be from -24 to 24 (two octaves down or up)")
     return int(round(sr / 2 ** (semitones / 12) / 100.0)) * 100                         # a ratio with a small kernel
 
 def pitch_step(semitones: float, sr: int = SAMPLE_RATE) -> float:
@@ -384,6 +418,7 @@ def shift_pitch(wave: torch.Tensor, semitones: float, sr: int = SAMPLE_RATE) -> 
 
 def change_rate(wave: torch.Tensor, factor: float) -> torch.Tensor:
     "The same utterance spoken `factor` times as fast (pitch unchanged)."
+    _check_arg('change_rate', 'factor', factor, lambda x: 0.25 <= x <= 4, "must be from 0.25 to 4 (times as fast; 1 keeps the pace)")
     if factor == 1: return wave
     wave = _one_channel(torch.as_tensor(wave), 'change_rate')
     if len(wave) <= STRETCH_FFT // 2:                                  # the stretch's first frame must fit in the clip
@@ -416,6 +451,7 @@ def colored_noise(n: int, color: str = 'white', seed: int = 0, sr: int = SAMPLE_
 def add_noise(wave: torch.Tensor, snr_db: float, color: str = 'white', seed: int = 0, sr: int = SAMPLE_RATE,
               low_hz: float = NOISE_LOW_HZ) -> torch.Tensor:
     "`wave` [T] at `sr` with noise (`colored_noise`) added at `snr_db` below the speech's level (RMS over its louder half of 10 ms frames)."
+    _check_arg('add_noise', 'snr_db', snr_db, math.isfinite, "must be a finite number of decibels, e.g. 10 (lower: noisier)")
     w = _one_channel(torch.as_tensor(wave, dtype=torch.float32), 'add_noise')
     e = _frames(w, 160, 160).pow(2).mean(-1) if len(w) >= 160 else w.pow(2).mean()[None]
     level = e[e >= e.median()].mean().sqrt()                            # speech, not the pauses between words
@@ -423,6 +459,7 @@ def add_noise(wave: torch.Tensor, snr_db: float, color: str = 'white', seed: int
 
 def room_impulse(rt60: float, sr: int = SAMPLE_RATE, seed: int = 0, direct: float = 1.0) -> torch.Tensor:
     "A synthetic room impulse response [L]: the direct sound (`direct`), then noise decaying 60 dB in `rt60` seconds."
+    _check_arg('room_impulse', 'rt60', rt60, lambda x: 0 < x <= 10, "must be above 0 and at most 10 seconds (rooms: about 0.2 to 2)")
     n = max(int(rt60 * sr), 2)
     t = torch.arange(n, dtype=torch.float32) / sr
     tail = torch.randn(n, generator=_gen(seed)) * torch.exp(-6.9078 * t / max(rt60, 1e-3))   # ln(1000) = 6.9: −60 dB
@@ -433,17 +470,17 @@ def room_impulse(rt60: float, sr: int = SAMPLE_RATE, seed: int = 0, direct: floa
 
 def reverberate(wave: torch.Tensor, rir: torch.Tensor) -> torch.Tensor:
     "`wave` [T] heard in the room of `rir`, the same length and RMS."
-    w = torch.as_tensor(wave, dtype=torch.float32)
+    w = _one_channel(torch.as_tensor(wave, dtype=torch.float32), 'reverberate')
     y = torchaudio.functional.fftconvolve(w, rir)[: len(w)]
     return y * (w.pow(2).mean() / y.pow(2).mean().clamp(min=1e-12)).sqrt()
 
 def gain_clip(wave: torch.Tensor, gain_db: float, clip: float = 1.0) -> torch.Tensor:
     "`wave` made `gain_db` louder, then clipped at ±`clip` (a recorder driven too hot)."
-    return (torch.as_tensor(wave, dtype=torch.float32) * 10 ** (gain_db / 20)).clamp(-clip, clip)
+    return (_one_channel(torch.as_tensor(wave, dtype=torch.float32), 'gain_clip') * 10 ** (gain_db / 20)).clamp(-clip, clip)
 
 def tilt_eq(wave: torch.Tensor, db_per_octave: float, sr: int = SAMPLE_RATE) -> torch.Tensor:
     "A microphone's colour: the spectrum tilted by `db_per_octave` around 1 kHz (> 0 brighter), the RMS kept."
-    w = torch.as_tensor(wave, dtype=torch.float32)
+    w = _one_channel(torch.as_tensor(wave, dtype=torch.float32), 'tilt_eq')   # [T, 1] would make a [T, T] spectrum
     spec = torch.fft.rfft(w)
     f = torch.linspace(0, sr / 2, len(spec)).clamp(min=50.0)
     y = torch.fft.irfft(spec * 10 ** (db_per_octave * torch.log2(f / 1000) / 20), n=len(w))
@@ -452,7 +489,10 @@ def tilt_eq(wave: torch.Tensor, db_per_octave: float, sr: int = SAMPLE_RATE) -> 
 def band_limit(wave: torch.Tensor, sr: int = SAMPLE_RATE, low: float = 300.0, high: float = 3400.0,
                mu_law: bool = True) -> torch.Tensor:
     "A narrow-band phone line: `low`–`high` Hz (two biquads each way) and, with `mu_law`, 8-bit μ-law; as a codec does, it clips at full scale (torchaudio's biquads clamp at ±1)."
-    y = torch.as_tensor(wave, dtype=torch.float32)
+    _check_arg('band_limit', 'low', low, lambda x: 0 < x < sr / 2, f"must be above 0 and below half the sample rate ({sr / 2:g} Hz), e.g. 300")
+    _check_arg('band_limit', 'high', high, lambda x: low < x < sr / 2,
+               f"must be above low={low:g} Hz and below half the sample rate ({sr / 2:g} Hz), e.g. 3400")
+    y = _one_channel(torch.as_tensor(wave, dtype=torch.float32), 'band_limit')
     for _ in range(2):
         y = torchaudio.functional.highpass_biquad(y, sr, low)
         y = torchaudio.functional.lowpass_biquad(y, sr, high)

@@ -529,6 +529,8 @@ def check_config(c: OmniConfig):
           "own encoder hears one clip alone, as the probe panel gives it; run it as the stages emotion_encoder_*_referenced "
           "or emotion_encoder_*_calibrated")
     _need(0 < c.data.heldout_sentence_frac < 1, 'data.heldout_sentence_frac', f"must be in (0, 1), got {c.data.heldout_sentence_frac}")
+    _need(0 <= c.data.prosody_jitter < 1, 'data.prosody_jitter', f"{c.data.prosody_jitter}: each prosody number is scaled by a factor "
+          "from 1 - jitter to 1 + jitter, so at 1 or more a rate or volume can reach 0 (silent or cut clips): use 0 to below 1, e.g. 0.05")
     _need(c.vocoder.kind in ('cosyvoice2', 'griffin_lim'), 'vocoder.kind', f"{c.vocoder.kind!r}: use 'cosyvoice2' or 'griffin_lim'")
     _need(c.vocoder.kind != 'griffin_lim' or c.vocoder.sample_rate == c.audio.sample_rate, 'vocoder.sample_rate',
           f"{c.vocoder.sample_rate} Hz, but a griffin_lim vocoder speaks at the audio's rate, audio.sample_rate="

@@ -287,6 +287,10 @@ def _check_plan(cfg: OmniConfig, plan: Sequence[dict]):
                           "(stages.emotion.train_on_replies), so a held-out voice would be heard in training: choose a voice "
                           f"no held-out one resembles, e.g. {DataConfig.assistant_voice}")
     n_train = sum(r['split'] == 'train' for r in plan)                 # the fit reads at most FIT_MAX_FRAMES // 50 of them
+    if not n_train:                                                    # every dialogue held out: nothing to learn from
+        raise ConfigError(f"the plan of data.n_dialogues={dc.n_dialogues} has no training dialogue: each one has a held-out voice "
+                          f"or sentence. Lower data.n_test_voices (now {dc.n_test_voices}) or data.heldout_sentence_frac "
+                          f"(now {dc.heldout_sentence_frac}), or raise data.n_dialogues")
     most = min(n_train, FIT_MAX_FRAMES // 50) * (int(cfg.audio.max_seconds * cfg.audio.sample_rate / cfg.audio.hop_length) // UNIT_POOL)
     if most < cfg.units.n_units:                                       # even replies of the longest length would not do
         raise ConfigError(f"data.n_dialogues={dc.n_dialogues} is too few: its {n_train} training replies give at most "

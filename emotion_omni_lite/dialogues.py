@@ -127,14 +127,14 @@ def make_reply(topic: str, user_emotion: str, phrasing: int = 0) -> dict:
 
 # %% ../nbs/04_dialogues.ipynb #3c9abe76
 def heldout_sentences(frac: float, seed: int = 0) -> set:
-    "Ids of the sentences held out for testing: `ceil(frac·n)` of each group (tone; explicit per emotion), seeded."
+    "Ids of the sentences held out for testing: `ceil(frac·n)` of each group (tone; explicit per emotion), but never a whole group, seeded."
     rng = np.random.default_rng(seed)
     groups = {}
     for s in all_sentences(): groups.setdefault((s['kind'], s['emotions'] if s['kind'] == 'explicit' else ()), []).append(s['sentence_id'])
     held = set()
     for key in sorted(groups):
         ids = groups[key]
-        held.update(int(i) for i in rng.permutation(ids)[:math.ceil(frac * len(ids))])
+        held.update(int(i) for i in rng.permutation(ids)[:min(math.ceil(frac * len(ids)), len(ids) - 1)])   # one stays to learn
     return held
 
 def split_name(heldout_voice: bool, heldout_sentence: bool) -> str:

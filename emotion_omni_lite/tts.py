@@ -73,6 +73,7 @@ def shared_variants(train: Sequence[str], test: Sequence[str]) -> list:
 def query_voices(n: int, n_test: int, n_piper: int = 0, n_test_piper: int = 0) -> tuple:
     "The first `n` espeak voices (the last `n_test` held out for testing), then `n_piper` Piper pseudo-speakers: `(train, test)`."
     if n > len(QUERY_VOICES): raise ValueError(f"n_query_voices={n} but only {len(QUERY_VOICES)} voices are listed in QUERY_VOICES; add more")
+    if not 0 < n_test < n: raise ValueError(f"n_test_voices={n_test} must be between 1 and n_query_voices-1={n - 1}")
     train, test = QUERY_VOICES[:n - n_test], QUERY_VOICES[n - n_test:n]
     if shared := shared_variants(train, test):                          # a held-out voice would be half heard
         clean = [m for m in range(n_test + 1, len(QUERY_VOICES) + 1)
@@ -221,17 +222,21 @@ def speak(text: str, voice: str, emotion: str, rng: Optional[np.random.Generator
           seed: Optional[int] = None) -> torch.Tensor:
     "`text` spoken by `voice` in `emotion` (preset ± `jitter`, drawn from `rng`) as float32 [T] at `sr`, at most `max_seconds` long (`seed` with an `engine` from `fresh_espeak`, called in a fixed order: repeatable)."
     p = emotion_preset(emotion)
+    if not 0 <= jitter < 1:                                             # at 1 or more a rate or volume can reach 0 (a silent clip)
+        raise ValueError(f"speak: jitter={jitter} must be from 0 to below 1 (each prosody number is scaled by 1 ± jitter), e.g. 0.05")
     if jitter > 0 and rng is None:                                       # no jitter would be drawn, and nothing would say so
         raise ValueError(f"speak: jitter={jitter} needs rng, the generator it is drawn from: pass rng=np.random.default_rng(seed), or jitter=0")
     if seed is not None: seed_espeak(seed)
     engine = engine or _default_engine(engine_of(voice))
     if rng is not None and jitter > 0: p = p.jitter(rng, jitter)
+    top = float('inf') if getattr(engine, 'name', '') == 'espeak' else ESPEAK_LIMITS['rate'][1]   # espeak's fastest (it stops there itself)
     for _ in range(4):
         w, esr = engine.synthesize(text, voice, emotion, p)
         w = apply_tilt(trim_silence(w, esr), p.tilt)
-        if max_seconds is None or len(w) <= max_seconds * esr: break
-        p = replace(p, rate=p.rate * len(w) / (max_seconds * esr) * 1.08, wordgap=0)  # read it faster
-    else: raise ValueError(f"{text!r} does not fit in {max_seconds} s even when read fast: shorten it")
+        if max_seconds is None or len(w) <= max_seconds * esr or p.rate >= top: break
+        p = replace(p, rate=min(p.rate * len(w) / (max_seconds * esr) * 1.08, top), wordgap=0)  # read it faster
+    if max_seconds is not None and len(w) > max_seconds * esr:
+        raise ValueError(f"{text!r} does not fit in {max_seconds} s even when read fast: shorten it")
     return resample(torch.from_numpy(w), esr, sr)                       # [T at sr]
 
 # %% ../nbs/03_tts.ipynb #f0dafbac

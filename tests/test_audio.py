@@ -202,6 +202,15 @@ def test_analyses_and_effects_take_one_channel():
             f(torch.stack([w, w]))
     for f in (pitch_contour, energy_contour, lambda x: add_noise(x, 10, 'pink', 3), lambda x: augment(x, 4)[0], lambda x: shift_pitch(x, 1.0)):
         assert torch.equal(f(w[None]), f(w)) and torch.equal(f(w[:, None]), f(w))
+    from emotion_omni_lite.audio import band_limit, check_speech, gain_clip, reverberate, room_impulse, tilt_eq
+    effects = {'tilt_eq': lambda x: tilt_eq(x, 1.0), 'reverberate': lambda x: reverberate(x, room_impulse(0.3)),
+               'gain_clip': lambda x: gain_clip(x, 6.0), 'band_limit': band_limit, 'check_speech': check_speech}
+    for name, f in effects.items():                                   # once [T, T] from tilt_eq (1 GB a second), or a stereo
+        for x in (torch.stack([w, w]), torch.stack([w, w], 1)):        # pair filtered as two, or "0 ms long"
+            with pytest.raises(AudioError, match=rf"shape \[(2, 16000|16000, 2)\], more than one channel: {name} takes one \[samples\]"):
+                f(x)
+        if name == 'check_speech': assert f(w[None]) == f(w[:, None]) == f(w) == []
+        else: assert torch.equal(f(w[None]), f(w)) and torch.equal(f(w[:, None]), f(w))
 
 
 def test_clips_too_short_for_a_window_name_the_minimum():
@@ -265,3 +274,84 @@ def test_speak_reads_a_piper_sentence_once(monkeypatch):
     first, angry = speak(text, 'piper:joe+p2', 'happy'), speak(text, 'piper:joe+p2', 'angry')
     assert len(read) == 1 and not torch.equal(first[:len(angry)], angry)   # Piper read it once, for both emotions
     assert torch.equal(speak(text, 'piper:joe+p2', 'happy', engine=PiperWorldTTS()), first) and len(read) == 2   # read afresh: the same samples
+
+
+def test_effect_settings_out_of_range_are_named():
+    "An effect's setting outside what it can do is refused by name with its range (once torch's 'step must be nonzero', NaN samples or a 2-sample room); the kit's own settings pass."
+    from emotion_omni_lite.audio import (CONDITIONS, add_noise, band_limit, change_rate, pitch_step, room_impulse, shift_pitch)
+    w, nan = torch.from_numpy(TONE), float('nan')
+    for f, said in ((lambda: change_rate(w, 0), r"change_rate: factor=0 must be from 0\.25 to 4"),
+                    (lambda: change_rate(w, -1), r"factor=-1 must be"), (lambda: change_rate(w, nan), r"factor=nan must be"),
+                    (lambda: shift_pitch(w, 200), r"shift_pitch: semitones=200 must be from -24 to 24"),
+                    (lambda: shift_pitch(w, nan), r"semitones=nan must be"), (lambda: pitch_step(-60), r"semitones=-60 must be"),
+                    (lambda: add_noise(w, nan), r"add_noise: snr_db=nan must be a finite number of decibels"),
+                    (lambda: add_noise(w, -float('inf')), r"snr_db=-inf must be"),
+                    (lambda: room_impulse(-1), r"room_impulse: rt60=-1 must be above 0 and at most 10 seconds"),
+                    (lambda: band_limit(w, high=8000), r"band_limit: high=8000 must be above low=300 Hz and below half the sample rate \(8000 Hz\)"),
+                    (lambda: band_limit(w, low=4000, high=300), r"high=300 must be above low=4000"),
+                    (lambda: energy_contour(w, hop_ms=0), r"energy_contour: hop_ms=0 must be at least one sample \(0\.0625 ms at 16000 Hz\)"),
+                    (lambda: pitch_contour(w, fmin=600, fmax=100), r"pitch_contour: fmax=100 must be above fmin=600 Hz"),
+                    (lambda: pitch_contour(w, fmin=20), r"pitch_contour: fmin=20 must be above 25 Hz")):
+        with pytest.raises(ValueError, match=said): f()
+    assert torch.isfinite(band_limit(w, high=7900)).all() and len(room_impulse(1e-3)) == 16
+    for st in (-24, -12, 6, 24): assert len(shift_pitch(w, st)) == SR        # the widgets' and cues' sweeps, and the ends
+    for rate in (0.25, 0.5, 0.7, 1.5, 2, 4): assert abs(len(change_rate(w, rate)) - SR / rate) <= 1
+    for name, cond in CONDITIONS.items(): assert cond(w, 3).shape == w.shape
+    assert pitch_contour(w[:8000], 8000).shape == (100,) and len(band_limit(w[:8000], 8000)) == 8000   # augment at 8 kHz
+
+
+def test_save_wav_writes_only_rates_load_audio_reads_and_any_float_tensor(tmp_path):
+    "A sample rate load_audio refuses (or one a wav file cannot hold) is refused before anything is written; bfloat16 and float16 tensors are read and written as floats."
+    w = torch.from_numpy(TONE)
+    for sr in (4000, 1e9, 16000.7, 0, True, '16000'):
+        with pytest.raises(ValueError, match=rf"save_wav .*s\.wav: sr={sr!r} must be a whole number of samples per second from 8000 to "
+                                             r"192000 .*: nothing was written"):
+            save_wav(tmp_path / 'new' / 's.wav', w, sr)
+    assert not (tmp_path / 'new').exists()
+    assert len(load_audio(save_wav(tmp_path / 'f.wav', w, 16000.0))) == SR
+    for dtype in (torch.bfloat16, torch.float16):
+        x = w.to(dtype)
+        assert torch.allclose(load_audio(x), w, atol=2e-3) and load_audio(x).dtype == torch.float32
+        assert torch.allclose(load_audio(save_wav(tmp_path / f'{dtype}.wav', x)), w, atol=2e-3)
+
+
+def test_unreadable_files_and_folders_are_named(tmp_path, monkeypatch):
+    "A file this process may not read, or one in a folder it may not open, is named so with the permission to check, not as undecodable nor as a bare PermissionError."
+    import os
+    from pathlib import Path
+    from emotion_omni_lite.audio import undecodable
+    f, shut = tmp_path / 'locked.wav', tmp_path / 'shut'
+    sf.write(str(f), TONE, SR); shut.mkdir(); sf.write(str(shut / 'in.wav'), TONE, SR)
+    if os.geteuid() != 0:                                               # the real thing (root reads whatever the modes say)
+        f.chmod(0); shut.chmod(0o600)
+        try:
+            with pytest.raises(AudioError, match=r"locked\.wav: cannot be read \(permission denied\) — check its permissions"): load_audio(f)
+            with pytest.raises(AudioError, match=r"in\.wav: cannot be read \(permission denied on its folder .*shut\)"): load_audio(shut / 'in.wav')
+        finally: f.chmod(0o644); shut.chmod(0o755)
+    access, stat = os.access, Path.stat                                 # as root: the system's answers, as a user would get them
+    monkeypatch.setattr(os, 'access', lambda p, mode, **k: not (Path(p) == f or Path(p) == shut and mode == os.X_OK) and access(p, mode, **k))
+    def no_entry(self, **k):
+        if self.parent == shut: raise PermissionError(13, 'Permission denied', str(self))
+        return stat(self, **k)
+    monkeypatch.setattr(Path, 'stat', no_entry)
+    with pytest.raises(AudioError, match=r"locked\.wav: cannot be read \(permission denied\) — check its permissions, e\.g\. chmod a\+r"):
+        load_audio(f)
+    with pytest.raises(AudioError, match=rf"in\.wav: cannot be read \(permission denied on its folder {shut}\) — .*chmod a\+x {shut}"):
+        load_audio(shut / 'in.wav')
+    assert undecodable(f, RuntimeError('Error opening: System error.')).problem == 'cannot be read (permission denied)'
+    monkeypatch.setattr(os, 'access', access)
+    assert 'permission denied' in undecodable(tmp_path / 'x.wav', PermissionError(13, 'Permission denied')).problem
+    assert 'cannot be decoded' in undecodable(f, RuntimeError('Error opening: Format not recognised.')).problem
+
+
+def test_speech_settings_out_of_range_are_named():
+    "A text too long for max_seconds ends in the same refusal on Piper as on espeak (Piper once read it at any speed, where espeak stops at 450 words a minute); a jitter of 1 or more, or no held-out voice, is refused."
+    text = "I just got the results back from the doctor this morning."
+    for voice in ('en-us+m1', 'piper:joe+p0'):
+        with pytest.raises(ValueError, match=r"does not fit in 0\.8 s even when read fast: shorten it"):
+            speak(text, voice, 'sad', max_seconds=0.8)
+        assert len(speak(text, voice, 'sad', max_seconds=3.0)) <= 3 * SR
+    for j in (1.0, 1.5, -0.1, float('nan')):
+        with pytest.raises(ValueError, match=rf"speak: jitter={j} must be from 0 to below 1"): speak("Hi.", 'en-us+m1', 'sad', np.random.default_rng(0), j)
+    for n, n_test in ((16, 0), (6, 6), (6, -1)):
+        with pytest.raises(ValueError, match=rf"n_test_voices={n_test} must be between 1 and n_query_voices-1={n - 1}"): query_voices(n, n_test)

@@ -260,3 +260,23 @@ def test_a_settings_files_relative_paths_are_read_from_its_folder(tmp_path, monk
     assert got['semantic_encoder.pretrained'] == str(tmp_path / 'conf' / 'whisper')
     assert got['emotion_encoder.pretrained'] == str(tmp_path / 'conf' / 'emo')
     assert got['llm.pretrained'] == 'Qwen/Qwen2.5-7B-Instruct'
+
+
+def test_data_fields_that_would_leave_silent_clips_or_nothing_to_learn():
+    "A prosody jitter of 1 or more (a rate or volume scaled to 0 or below: silent or 5-ms clips) is refused; a held-out share near 1 keeps one sentence of each group in training, and lite's held-out sentences stay as they were."
+    import math
+    from emotion_omni_lite.dataset import plan_dialogues
+    from emotion_omni_lite.dialogues import all_sentences, heldout_sentences
+    for j in (1.0, 1.5):
+        with pytest.raises(ConfigError, match=rf"data\.prosody_jitter: {j}: each prosody number is scaled by a factor from 1 - jitter "
+                                              r"to 1 \+ jitter.*use 0 to below 1, e\.g\. 0\.05"):
+            get_config('smoke', **{'data.prosody_jitter': j})
+    assert get_config('smoke', **{'data.prosody_jitter': 0.5}).data.prosody_jitter == 0.5 and get_config('lite').data.prosody_jitter == 0.05
+    groups = {}
+    for s in all_sentences(): groups.setdefault((s['kind'], s['emotions']), []).append(s['sentence_id'])
+    for frac in (0.2, 0.9, 0.995):
+        held = heldout_sentences(frac, 0)
+        assert all(len(held & set(ids)) == min(math.ceil(frac * len(ids)), len(ids) - 1) for ids in groups.values())
+    assert len(heldout_sentences(0.2, 0)) == 17 + 6 * 2                  # lite and smoke: 17 of 84 tone sentences, 2 of 8 per emotion
+    plan = plan_dialogues(get_config('lite', **{'data.heldout_sentence_frac': 0.995}), 0)   # once no training row at all
+    assert any(r['split'] == 'train' and r['sentence_kind'] == 'explicit' for r in plan)

@@ -719,6 +719,16 @@ def test_a_build_that_names_no_tts_engine_is_refused_before_anything_is_written(
     assert not (tmp_path / 'smoke').exists()
 
 
+def test_a_plan_with_no_training_dialogue_is_named():
+    from emotion_omni_lite.dataset import _check_plan, plan_dialogues
+    cfg = get_config('smoke')
+    plan = [{**r, 'split': 'test_voice' if r['split'] == 'train' else r['split']} for r in plan_dialogues(cfg)]
+    with pytest.raises(ConfigError, match=r'no training dialogue.*Lower data\.n_test_voices \(now 2\) or '
+                                          r'data\.heldout_sentence_frac \(now 0\.2\), or raise data\.n_dialogues'):
+        _check_plan(cfg, plan)
+    _check_plan(cfg, plan_dialogues(cfg))                                # the plan as made has some
+
+
 def test_too_few_dialogues_for_the_units_is_named_and_a_failed_start_does_not_block_the_next_build(tmp_path):
     s = get_settings(preset='smoke', data_dir=str(tmp_path), device='cpu')
     with pytest.raises(ConfigError, match=r'data\.n_dialogues=6 is too few: its 2 training replies give at most 300 frames, '
