@@ -59,6 +59,9 @@ def main():
     ap.add_argument('--one', choices=('sharded', 'whole'), help=argparse.SUPPRESS)   # a single build, in this process
     ap.add_argument('--dir', help=argparse.SUPPRESS)
     a = ap.parse_args()
+    if not 0 < a.gb < float('inf'): ap.error(f"--gb {a.gb:g}: give the stand-in cache a size above 0, e.g. --gb 0.5")
+    if a.shard_mb < 1: ap.error(f"--shard-mb {a.shard_mb}: give shards of 1 MB or more (the kit: 1024)")
+    if a.read < 1: ap.error(f"--read {a.read}: read back at least one item")
     if a.one:
         print(json.dumps(one(a.one, Path(a.dir), a.gb, a.shard_mb, a.read))); return
     rows = []

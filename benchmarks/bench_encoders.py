@@ -1,7 +1,8 @@
 """Stage 0 for both encoders on `lite` from scratch: time and figures.
 
-Trains the semantic encoder (Whisper ASR stand-in) and the emotion encoder into a temporary run folder (the
-repo's lite dataset is reused, built first if missing) and prints seconds per step and the quality figures.
+Trains the semantic encoder (Whisper ASR stand-in) and the emotion encoder into a temporary run folder and prints
+seconds per step and the quality figures. It reads the main job's dataset (the data folder settings.ini names) and
+builds none: a missing one is named, with the command that builds it, before anything trains.
 Target: both encoders together in at most 3 minutes on a 2-core CPU.
 
     .venv/bin/python benchmarks/bench_encoders.py [--preset lite] [--threads N]   (N = 0, the default: torch's own count)
@@ -12,9 +13,8 @@ os.environ.setdefault('HF_HUB_OFFLINE', '1')
 import torch
 from emotion_omni_lite.cli import run_script
 from emotion_omni_lite.config import get_config, get_settings
-from emotion_omni_lite.dataset import build_dataset
 from emotion_omni_lite.dataset import load_query_mels
-from emotion_omni_lite.stages import run_stage
+from emotion_omni_lite.stages import require_stage, run_stage
 from emotion_omni_lite.semantic_encoder import asr_job
 from emotion_omni_lite.emotion_encoder import emotion_encoder_job
 
@@ -24,11 +24,12 @@ def main():
     ap.add_argument('--preset', default='lite')
     ap.add_argument('--threads', type=int, default=0, help='torch threads (0: torch default)')
     a = ap.parse_args()
+    if a.threads < 0: ap.error(f"--threads {a.threads}: give 1 or more, or 0 for torch's own count")
     if a.threads: torch.set_num_threads(a.threads)
     with tempfile.TemporaryDirectory() as out:
         s = get_settings(preset=a.preset, out_dir=out, device='cpu')
         cfg = get_config(a.preset)
-        build_dataset(cfg, s)                                   # not timed: the data stage's own cost
+        require_stage('data', cfg, s)                           # the main job's dataset: read, never built here
         t0 = time.time(); rows, _ = load_query_mels(cfg, s); t_mel = time.time() - t0
         t1 = time.time(); asr = run_stage('asr', cfg, asr_job, s); t_asr = time.time() - t1
         t2 = time.time(); emo = run_stage('emotion_encoder', cfg, emotion_encoder_job, s); t_emo = time.time() - t2

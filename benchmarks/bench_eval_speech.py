@@ -7,7 +7,10 @@ changes: nothing, or a few hundredths of a MOS point.
 2. DNSMOS: a short clip's first looped window (`dnsmos`), against the mean over every 1-s hop of the clip doubled
    to 9-18 s, as the scorer's own wrapper does (`dnsmos(..., every_hop=True)`), on query and reply audio of the data.
 
-Needs a finished run (the main job's). One thread, as the main job's workers run; run it where nothing else computes.
+Needs a finished run (the main job's): a missing run is named, with the command that makes it, before any work; it
+trains nothing. The replies read stage 1's and stage 2's feature caches from that run's folder (stage1_features and
+stage2_features in runs/<preset>, which the main job leaves there), built there first if missing, as the stages would.
+One thread, as the main job's workers run; run it where nothing else computes.
 
     .venv/bin/python benchmarks/bench_eval_speech.py                   # preset from settings.ini (lite), 96 replies
     .venv/bin/python benchmarks/bench_eval_speech.py --replies 24 --clips 20
@@ -67,6 +70,8 @@ def main():
     ap.add_argument('--clips', type=int, default=40, help='clips of the data DNSMOS scores both ways')
     ap.add_argument('--threads', type=int, default=1)
     a = ap.parse_args()
+    for name in ('replies', 'clips', 'threads'):
+        if getattr(a, name) < 1: ap.error(f"--{name} {getattr(a, name)}: give 1 or more")
     torch.set_num_threads(a.threads)
     s = get_settings(device='cpu'); cfg = get_config(s.preset)            # CPU times, as the job's workers run
     check_run(cfg, s)                                                     # every run it reads, or the command that makes them

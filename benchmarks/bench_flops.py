@@ -5,10 +5,13 @@ FLOP/s and the ratio, and where a step's time goes (making the batch, forward, b
 it torch's own ops take (torch.profiler's self time of every aten op, over 5 profiled steps; the rest is Python, the
 dispatcher and small allocations — and the profiler's own cost, so it reads low).
 
-Needs a finished lite run (the main job's; stages 1 and 2 read their cached features). Same dtype (float32) and
-threads for the matmul and the stages; run it where nothing else is computing. It trains nothing before timing, so
-`--set` may change a timed stage's own recipe only: a field that changes a run or a cache the stage reads (the ASR's
-steps for stage 1, `decoder.max_units` for stage 2) is refused before anything runs; time that on a run trained with it.
+Needs a finished lite run (the main job's): the runs a timed stage reads must be there, or it names them and the command
+that makes them before anything runs; it trains nothing. Stages 1 and 2 read their feature caches from that run's folder
+(runs/<preset>/stage1_features, stage2_features), which the main job leaves there; one that is missing (a study's
+stage 1 reads its own encoder's) is built there first, as the stage itself would. Same dtype (float32) and
+threads for the matmul and the stages; run it where nothing else is computing. As it trains nothing, `--set` may change
+a timed stage's own recipe only: a field that changes a run or a cache the stage reads (the ASR's steps for stage 1,
+`decoder.max_units` for stage 2) is refused before anything runs; time that on a run trained with it.
 
     .venv/bin/python benchmarks/bench_flops.py [--threads N] [--steps 20] [--stages asr emotion_encoder ...]   # N = 0: torch's own count
     .venv/bin/python benchmarks/bench_flops.py --stages stage1 --set lora.dropout=0.05    # a recipe change, side by side
@@ -24,10 +27,25 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from emotion_omni_lite.cli import run_script
 from emotion_omni_lite.config import ConfigError, get_config, get_settings, parse_field, set_fields
-from emotion_omni_lite.stages import STAGES, job_stages, stage_config, stage_hash
+from emotion_omni_lite.stages import (STAGES, StageMissing, job_stages, lite_minutes, require_stage, stage_config, stage_folder,
+                                      stage_hash, stage_state, stages_needed, train_command)
 from emotion_omni_lite.train import batch_indices, micro_batches, set_seed
 
 TRAINED = [n for n, st in STAGES.items() if st.train]
+
+
+def require_runs(names, cfg, s, script: str = 'this benchmark'):
+    "Every run of `names` finished (and the runs they read), or `StageMissing` naming those that are not and the one command that makes them: a benchmark reads the main job's runs and trains none."
+    if not (need := stages_needed(names, cfg, s)): return
+    state = {n: stage_state(n, cfg, s) for n in need}
+    if state.get('data') in ('other', 'damaged', 'changed'): require_stage('data', cfg, s)   # never rebuilt unasked: its own words
+    raise StageMissing('\n'.join(
+        [f"{script} reads the main job's runs and trains none; {len(need)} of them are not finished for preset "
+         f"'{cfg.preset}' (seed {s.seed}), so nothing was timed:"]
+        + [f"  - {n} ({STAGES[n].what}): {state[n]} in {stage_folder(n, s)}" for n in need]
+        + [f"  `{train_command(need, cfg.preset, s)}` makes them (about {lite_minutes(need)} min on a 2-core CPU with "
+           "`lite`) and reuses what is finished" + ("; a run of other settings ('other') is replaced: copy its folder first "
+           "to keep it" if 'other' in state.values() else '') + "; then run this again"]))
 
 
 def matmul_peak(seconds: float = 2.0) -> float:
@@ -64,7 +82,7 @@ def changed_inputs(name: str, changes: dict, preset: str = 'lite', settings=None
         if what := moved(**({key: changes[key]} if key else changes)):
             data = ' EOL_DATA_DIR=<another new folder>' if 'dataset' in what else ''
             return (f"--set {key or ' '.join(changes)}: {name} would read another {' and another '.join(what)}, which this "
-                    f"script does not make (it trains and builds nothing): time it on a run trained with that setting: put "
+                    f"script does not make (it trains nothing): time it on a run trained with that setting: put "
                     f"the field in the [emotion_omni_lite.{preset}] section of a copy of settings.ini beside it, run "
                     f"`EOL_SETTINGS=<the copy> EOL_OUT_DIR=<a new folder>{data} eol run --preset {preset}`, then this script "
                     f"with those variables and without this --set")
@@ -75,6 +93,7 @@ def training_setup(name: str, preset: str = 'lite', changes: dict = None, settin
     "Stage `name`'s training config, trainable parameters, optimizer, `batch(step)` (its micro-batches) and `loss_of(micro-batch)`, as `fit` sets them up."
     if why := changed_inputs(name, changes, preset, settings): raise ConfigError(why)
     cfg0, s = set_fields(get_config(preset), **(changes or {})), settings or get_settings(preset=preset, device='cpu')
+    require_runs(STAGES[name].depends, cfg0, s, f'timing {name}')       # what its job reads: never trained here
     st, cfg = STAGES[name], stage_config(name, cfg0)
     mod, fn = st.runner.rsplit('.', 1)
     job = getattr(importlib.import_module(f'emotion_omni_lite.{mod}'), fn)(cfg, s)
@@ -147,10 +166,13 @@ def main():
         if not sep: ap.error(f"--set {kv}: write it as FIELD=VALUE, e.g. lora.dropout=0.05")
         try: changes[k] = parse_field(k, v, a.preset)                # read as settings.ini reads it: none, true, 0.05
         except ConfigError as e: ap.error(f"--set {kv}: {e}")
+    if a.steps < 1: ap.error(f"--steps {a.steps}: time at least one step")
+    if a.threads < 0: ap.error(f"--threads {a.threads}: give 1 or more, or 0 for torch's own count")
     a.stages = a.stages or [n for n in job_stages(get_config(a.preset)) if STAGES[n].train]
     s = get_settings(preset=a.preset, device='cpu')
     for name in a.stages:                                               # before anything runs or is built
         if why := changed_inputs(name, changes, a.preset, s): ap.error(why)
+    require_runs([u for n in a.stages for u in STAGES[n].depends], set_fields(get_config(a.preset), **changes), s, 'bench_flops')
     if a.threads: torch.set_num_threads(a.threads)
     peak = matmul_peak()
     print(f"threads {torch.get_num_threads()}; float32 matmul peak {peak / 1e9:.1f} GFLOP/s\n")

@@ -12,6 +12,7 @@ Stage 1 at full size needs a GPU of about 40 GB (the 7.6 B LLM alone is 14.2 GiB
 """
 import argparse, gc, json, time
 from dataclasses import replace
+from pathlib import Path
 
 import torch
 
@@ -96,8 +97,13 @@ def main():
     ap.add_argument('--query-seconds', type=float, default=15.0)
     ap.add_argument('--reply-tokens', type=int, default=64)
     ap.add_argument('--reply-seconds', type=float, default=8.0)
-    ap.add_argument('--json', help='also write the rows to this file')
+    ap.add_argument('--json', help='also write the rows to this file (an existing one only with --replace)')
+    ap.add_argument('--replace', action='store_true', help='write the rows over an existing --json file')
     a = ap.parse_args()
+    out = None if a.json is None else Path(a.json)
+    if out is not None and out.is_dir(): ap.error(f"--json {a.json}: that is a folder: name a file")
+    if out is not None and out.exists() and not a.replace:              # an earlier run's rows are kept
+        ap.error(f"--json {a.json}: the file exists (an earlier run's rows): name another, or give --replace to write over it")
     from emotion_omni_lite.config import get_config
     if a.device == 'cuda' and not torch.cuda.is_available(): raise SystemExit("no CUDA GPU here: --device cpu checks the script alone")
     cfg = get_config(a.preset)
@@ -115,8 +121,9 @@ def main():
                 f = lambda v: '-' if v is None else f'{v:.2f}'
                 print(f"{st:7s} {b:5d} {str(ck):>5s} {r['plan_gib']:9.2f} {f(r['measured_gib']):>9s} {f(r['ratio']):>9s} "
                       f"{r['seconds_two_steps']:9.1f}", flush=True)
-    if a.json:
-        with open(a.json, 'w') as fh: json.dump(rows, fh, indent=1)
+    if out is not None:                                                 # whole or not at all
+        out.parent.mkdir(parents=True, exist_ok=True)
+        part = out.with_name(out.name + '.part'); part.write_text(json.dumps(rows, indent=1)); part.replace(out)
 
 
 if __name__ == '__main__':

@@ -12,6 +12,7 @@ def main():
     ap.add_argument('--preset', default='lite')
     ap.add_argument('--repeats', type=int, default=20)
     a = ap.parse_args()
+    if a.repeats < 1: ap.error(f"--repeats {a.repeats}: time at least one call")
     cfg, times, msg = get_config(a.preset), [], ''
     with tempfile.TemporaryDirectory() as d:                    # an empty folder: every run is missing
         s = get_settings(preset=a.preset, data_dir=f'{d}/data', out_dir=f'{d}/runs')

@@ -7,9 +7,11 @@ spread over seeds is what a fresh machine can move a figure by (float summation 
 asserts guards, not targets (`report.QUALITY`); this script checks each guard is one the seeds support and exits 1
 when one is stricter.
 
-Seed 0 is the main job's own run (`data/`, `runs/`); other seeds train under `runs/seeds/s<N>/` (a finished run is
-reused, as in the main job). Each seed costs one main job (its evaluation computes the speech figures); run it where
-nothing else is training.
+Seed 0 is the main job's own run, and this script writes there: it runs `eol run --preset lite` on the folders
+settings.ini names (`data/`, `runs/`), so what the main job lacks there (a run missing, or out of date) is trained there,
+into the main job's runs, and its report is made again when it is not current. Other seeds train under
+`runs/seeds/s<N>/` (a finished run is reused, as in the main job). Each seed costs one main job (its evaluation
+computes the speech figures); run it where nothing else is training.
 
     .venv/bin/python benchmarks/bench_seeds.py [--seeds 0 1 2] [--json runs/seeds/figures.json] [--replace]
 

@@ -22,6 +22,7 @@ def main():
     ap = argparse.ArgumentParser(description=' '.join(__doc__.split('\n\n')[0].split()))
     ap.add_argument('--files', type=int, default=100_000, help='how many files (the paper-sized set: about 600,000)')
     a = ap.parse_args()
+    if a.files < 1: ap.error(f"--files {a.files}: write at least one file")
     with tempfile.TemporaryDirectory() as d:
         d, paths = Path(d), []
         for i in range(a.files):

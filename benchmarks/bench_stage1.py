@@ -3,11 +3,15 @@ peak memory, and, with `--full-train`, the time of a whole stage 1 training (lim
 
     .venv/bin/python benchmarks/bench_stage1.py [--preset lite] [--steps 20] [--threads 2] [--full-train]
 
-It reads the runs settings.ini names: the dataset, the ASR, the emotion encoder and the text LLM. Those it lacks it
-trains there first, as `eol run` would, saying which and for about how long (about 9 minutes on `lite` when all are missing).
+It reads the main job's runs (the folders settings.ini names): the dataset, the ASR, the emotion encoder and the text
+LLM, and trains none of them: one that is missing is named, with the command that makes it (by the stage table,
+9.9 minutes on `lite` when all are missing), before anything runs. Stage 1's feature cache is read from that run's folder
+(runs/<preset>/stage1_features, which the main job leaves there), and built there first if missing, as stage 1 itself
+would; the stage 1 it times (and, with `--full-train`, trains) is its own and is not saved.
 """
-import argparse, os, resource, time
+import argparse, os, resource, sys, time
 from functools import partial
+from pathlib import Path
 
 import torch
 
@@ -19,6 +23,8 @@ def main():
     ap.add_argument('--threads', type=int, default=2)
     ap.add_argument('--full-train', action='store_true', help='also time a whole stage 1 training (not saved)')
     a = ap.parse_args()
+    if a.steps < 1: ap.error(f"--steps {a.steps}: time at least one step")
+    if a.threads < 1: ap.error(f"--threads {a.threads}: give 1 or more")
     torch.set_num_threads(a.threads)
     from emotion_omni_lite.config import get_config, get_settings
     from emotion_omni_lite.audio import load_audio
@@ -26,12 +32,13 @@ def main():
     from emotion_omni_lite.semantic_encoder import load_semantic_encoder
     from emotion_omni_lite.emotion_encoder import load_emotion_encoder
     from emotion_omni_lite.train import batch_indices, fit, set_seed
-    from emotion_omni_lite.cli import ensure_stages
+    sys.path.insert(0, str(Path(__file__).parent))
+    from bench_flops import require_runs
     from emotion_omni_lite.stage1 import (build_stage1, collate_stage1, encode_speech, stage1_example, stage1_features,
                                           stage1_loss)
     s = get_settings(preset=a.preset, device='cpu')
     cfg = get_config(s.preset)
-    ensure_stages(['asr', 'emotion_encoder', 'text_llm'], cfg, s)   # what it reads (a stage-1 run is not: it builds its own)
+    require_runs(['asr', 'emotion_encoder', 'text_llm'], cfg, s, 'bench_stage1')   # what it reads (not a stage-1 run: it builds its own)
     t0 = time.time(); feats = stage1_features(cfg, s, progress=False); t_load = time.time() - t0
     rows = feats['rows']
     train_idx = [i for i, r in enumerate(rows) if r['split'] == 'train']

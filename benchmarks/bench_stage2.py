@@ -3,7 +3,9 @@
 Run: EOL_PRESET=lite .venv/bin/python benchmarks/bench_stage2.py [n_queries] [--threads 2] [--figures]
 Reads a finished lite run (`bash scripts/main.sh`; nothing trains here: a missing stage is named with the command that
 makes it); the timed part is only `respond` on held-out queries. `--figures` also prints the emotion accuracy and
-pocketsphinx WER of generated speech, with AdaLN and without (the ablation's own stage 2 run, `stage2_no_adaln`).
+pocketsphinx WER of generated speech, with AdaLN and without (the ablation's own stage 2 run, `stage2_no_adaln`); it
+reads stage 1's and stage 2's feature caches from the run's folder (runs/<preset>/stage1_features, stage2_features, which
+the main job leaves there), built there first if missing, as the stages would.
 """
 import argparse, json, statistics
 import torch

@@ -2,7 +2,9 @@
 threads the kit gives each process (their sum never above the cores) and with torch's defaults (each process takes
 every core, and their thread pools spin waiting for each other).
 
-Needs a finished lite run (stage 1 and 2 read their cached features). Run it where nothing else is computing.
+Needs a finished lite run (the main job's): a run the stage reads that is missing is named, with the command that
+makes it, before anything runs; it trains nothing. Stages 1 and 2 read their cached features from that run's folder
+(built there first if missing, as the stage itself would). Run it where nothing else is computing.
 
     .venv/bin/python benchmarks/bench_threads.py [--stage stage2] [--steps 15]
 
@@ -53,6 +55,7 @@ def main():
     ap.add_argument('--stage', default='stage2', choices=TRAINED)
     ap.add_argument('--steps', type=int, default=15)
     a = ap.parse_args()
+    if a.steps < 1: ap.error(f"--steps {a.steps}: time at least one step")
     cores = usable_cores()
     step = stepper(a.stage)
     half = max(1, cores // 2)

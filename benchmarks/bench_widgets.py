@@ -2,13 +2,16 @@
 
 A slider change re-synthesises the query, runs the emotion encoder (`hear`), stage 1 (`answer`), stage 2 + vocoder
 (`speak`, when stage 2 exists) and redraws the bar chart, the emotion map, the spectrogram and the audio players.
-Stages it reads that are missing for the preset are trained first (that time is not counted; `--no-speech` needs
-neither stage 2 nor the vocoder, `--untrained` neither stage 1 nor the ASR).
+It reads the main job's runs of the preset and trains none: one that is missing is named, with the command that makes
+it, before anything runs (`--no-speech` needs neither stage 2 nor the vocoder, `--untrained` neither stage 1 nor the
+ASR). Without `--untrained` the emotion map reads stage 1's feature cache from that run's folder
+(runs/<preset>/stage1_features, which the main job leaves there), built there first if missing, as stage 1 itself would.
 
     .venv/bin/python benchmarks/bench_widgets.py              # preset from settings.ini (lite)
     EOL_PRESET=smoke .venv/bin/python benchmarks/bench_widgets.py --repeats 5
 """
-import argparse, json, os, statistics, time
+import argparse, json, os, statistics, sys, time
+from pathlib import Path
 
 os.environ.setdefault('HF_HUB_OFFLINE', '1')
 os.environ.setdefault('TRANSFORMERS_OFFLINE', '1')
@@ -24,7 +27,7 @@ def held_to_longest(cfg, llm, decoder=None):
 
 
 def untrained_parts(cfg, s, with_speech=True):
-    "The panel's parts with stages 1 and 2 at the preset's sizes, untrained (the runs they read are trained first if missing); every reply runs to `llm.max_new_tokens` tokens and `decoder.max_units` units."
+    "The panel's parts with stages 1 and 2 at the preset's sizes, untrained (the runs they read must be there: `main` names a missing one); every reply runs to `llm.max_new_tokens` tokens and `decoder.max_units` units."
     import numpy as np, torch
     from emotion_omni_lite.config import EMOTIONS
     from emotion_omni_lite.audio import load_audio
@@ -66,20 +69,23 @@ def main():
     ap.add_argument('--repeats', type=int, default=10, help='slider changes to time per slider')
     ap.add_argument('--threads', type=int, default=2, help='torch threads (the target machine has 2 cores)')
     ap.add_argument('--target', type=float, default=1.0, help='seconds one update may take')
-    ap.add_argument('--no-speech', action='store_true', help='leave stage 2 out (text reply only; stage 2 is not trained)')
+    ap.add_argument('--no-speech', action='store_true', help='leave stage 2 out (text reply only; stage 2 and the vocoder are not read)')
     ap.add_argument('--untrained', action='store_true',
                     help='upper bound before stages 1 and 2 are trained: their modules at the preset\'s sizes with fresh weights, '
                          'every reply held to its longest, llm.max_new_tokens tokens and decoder.max_units speech units (40 and '
                          '200 on lite; the trained text LLM inside and the fresh decoder would end it sooner)')
     a = ap.parse_args()
+    if a.repeats < 1: ap.error(f"--repeats {a.repeats}: time at least one change per slider")
+    if a.threads < 1: ap.error(f"--threads {a.threads}: give 1 or more")
     import torch
     torch.set_num_threads(a.threads)
     from emotion_omni_lite.config import get_config, get_settings
     from emotion_omni_lite.widgets import ProbePanel, kit_parts
-    from emotion_omni_lite.cli import ensure_stages
+    sys.path.insert(0, str(Path(__file__).parent))
+    from bench_flops import require_runs
     s = get_settings(device='cpu'); cfg = get_config(s.preset)
     speech = [] if a.no_speech else ['vocoder'] if a.untrained else ['vocoder', 'stage2']
-    ensure_stages((['emotion_encoder', 'text_llm'] if a.untrained else ['stage1']) + speech, cfg, s)   # only what is read
+    require_runs((['emotion_encoder', 'text_llm'] if a.untrained else ['stage1']) + speech, cfg, s, 'bench_widgets')   # only what is read
     t0 = time.perf_counter()
     parts = untrained_parts(cfg, s, not a.no_speech) if a.untrained else kit_parts(cfg, s, with_speech=not a.no_speech)
     setup = time.perf_counter() - t0

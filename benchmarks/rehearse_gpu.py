@@ -7,8 +7,8 @@ nothing downloaded; `--device cpu` runs the one-process part alone (22 s on a 2-
     python benchmarks/rehearse_gpu.py prepare /tmp/rehearsal      # the checkpoints and dialogues (needs espeak-ng: the kit's install)
     python benchmarks/rehearse_gpu.py run /tmp/rehearsal          # on the GPU machine; --gpus N for an FSDP launch on N GPUs
 
-`run` prints one line a check and ends non-zero when any fails; `--json` writes them too. `--gpus` goes up to the
-rehearsal's 8 training dialogues: each process takes one a step.
+`run` prints one line a check and ends non-zero when any fails; `--json` writes them too (over a file that exists only
+with `--replace`). `--gpus` goes up to the rehearsal's 8 training dialogues: each process takes one a step.
 """
 import argparse, json, os, signal, subprocess, sys, time
 from pathlib import Path
@@ -179,13 +179,19 @@ def main():
     ap.add_argument('folder', type=Path)
     ap.add_argument('--gpus', type=int, default=1, help='processes of the FSDP launch (one GPU each)')
     ap.add_argument('--device', default='cuda', help='cpu: the one-process checks alone (FSDP needs GPUs)')
-    ap.add_argument('--json', type=Path)
+    ap.add_argument('--json', type=Path, help="also write the checks to this file (an existing one only with --replace)")
+    ap.add_argument('--replace', action='store_true', help='write the checks over an existing --json file')
     a = ap.parse_args()
     if a.what == 'prepare': return prepare(a.folder)
+    if a.json is not None and a.json.is_dir(): ap.error(f"--json {a.json}: that is a folder: name a file")
+    if a.json is not None and a.json.exists() and not a.replace:       # an earlier rehearsal's checks are kept
+        ap.error(f"--json {a.json}: the file exists (an earlier rehearsal's checks): name another, or give --replace to write over it")
     check_prepared(a.folder)
     signal.signal(signal.SIGTERM, stop_launches)                     # a time limit stops the launches too, not this alone
     res = run(a.folder.resolve(), a.gpus, a.device)
-    if a.json: a.json.write_text(json.dumps(res.rows, indent=1))
+    if a.json is not None:                                             # whole or not at all
+        a.json.parent.mkdir(parents=True, exist_ok=True)
+        part = a.json.with_name(a.json.name + '.part'); part.write_text(json.dumps(res.rows, indent=1)); part.replace(a.json)
     bad = [r['check'] for r in res.rows if not r['ok']]
     print(f"\n{len(res.rows) - len(bad)} of {len(res.rows)} checks passed" + (f"; failed: {', '.join(bad)}" if bad else ''))
     sys.exit(1 if bad else 0)

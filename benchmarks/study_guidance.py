@@ -11,7 +11,9 @@ same greedy ones). About 80 s a seed and weight on 2 cores.
     .venv/bin/python benchmarks/study_guidance.py                                # seed 0: the main job's runs
     .venv/bin/python benchmarks/study_guidance.py --seeds 0 1 2 --weights 1 2    # seeds 1, 2: bench_seeds.py's runs
 
-A seed's runs must be finished (`bash scripts/main.sh` for seed 0, `benchmarks/bench_seeds.py` for the others).
+A seed's runs must be finished (`bash scripts/main.sh` for seed 0, `benchmarks/bench_seeds.py` for the others). It reads
+stage 1's and stage 2's feature caches from that seed's runs folder (for seed 0 the main job's, which leaves them there),
+built there first if missing, as the stages would.
 """
 import argparse, os, time
 from pathlib import Path

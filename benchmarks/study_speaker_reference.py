@@ -11,9 +11,11 @@ against a calibration, the pitch level and loudness of five calm clips of each v
 notebook 08), and against each voice's full baseline (emotion_encoder_*_referenced, notebook 08), training those a
 seed lacks: about 4 minutes a seed on 2 cores. With --stage1, stage 1 trained on espeak alone through each of the
 three espeak encoders (stage1_espeak_only, stage1_espeak_calibrated, stage1_espeak_referenced), scored on Piper's
-tone-dependent dialogues: about 8 minutes a seed, and 5 more where the seed has no ASR and text LLM yet. Seed 0's
-runs are the main job's (runs/), the others' runs/seeds/s<N>/runs; the rows it trains are rows of the stage table the
-main job leaves out (their switches are off there), so the main job's report does not change.
+tone-dependent dialogues: about 8 minutes a seed, and 5 more where the seed has no ASR and text LLM yet. What it trains
+it writes into the seed's runs folder: for seed 0 the main job's own (runs/<preset> of the folders settings.ini names),
+for the others runs/seeds/s<N>/runs. The rows it trains are rows of the stage table the main job leaves out (their
+switches are off there), so the main job's report does not change; with --stage1, a seed that lacks the ASR, the text
+LLM or the espeak-only emotion encoder gets them trained there too (for seed 0, into the main job's runs).
 
     .venv/bin/python benchmarks/study_speaker_reference.py                 # seed 0: the main job's data/
     .venv/bin/python benchmarks/study_speaker_reference.py --seeds 0 1 2   # seeds 1, 2: bench_seeds.py's runs/seeds/s<N>/data
@@ -72,8 +74,10 @@ def main():
     ap = argparse.ArgumentParser(description=' '.join(__doc__.split('\n\n')[0].split()))
     ap.add_argument('--seeds', type=int, nargs='*', default=[0])
     ap.add_argument('--root', default='runs/seeds', help="where seeds other than 0 keep their data (bench_seeds.py's --root)")
-    ap.add_argument('--encoders', action='store_true', help="also the cross-engine emotion encoders (trains those missing)")
-    ap.add_argument('--stage1', action='store_true', help="also stage 1 through each espeak encoder (trains those missing)")
+    ap.add_argument('--encoders', action='store_true', help="also the cross-engine emotion encoders (trains those missing, "
+                                                             "into the seed's runs: for seed 0, the main job's)")
+    ap.add_argument('--stage1', action='store_true', help="also stage 1 through each espeak encoder (trains those missing, "
+                                                           "into the seed's runs: for seed 0, the main job's)")
     a = ap.parse_args()
     cfg = get_config('lite')
     for seed in a.seeds:

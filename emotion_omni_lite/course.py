@@ -12,13 +12,15 @@ from typing import Optional, Sequence
 from .config import PRESETS, ConfigError, Settings, get_config, get_settings
 from .config import find_settings_file, preset_overrides, resolve_device
 from .stages import STAGES, job_stages, read_object, stage_hash, stage_state, stages_needed, train_command
+from .stages import stage_applies, uses_pretrained
 from .train import environment, save_json, save_text
 
 # %% auto #0
 __all__ = ['COURSE_FILE', 'HEADER_START', 'HEADER_END', 'SETUP_MARK', 'MINUTE_KEYS', 'HANDOUT', 'TABLE_START', 'TABLE_END',
-           'PACK_FORMAT', 'WIDGET_MIME', 'PLOTLY_MIME', 'repo_root', 'repository_url', 'course_table', 'notebooks',
-           'header_block', 'setup_source', 'handout_table', 'sync_headers', 'pack_run', 'read_pack', 'unpack_run',
-           'static_outputs', 'error_outputs', 'page_html', 'execute_notebook', 'CourseError', 'render_course']
+           'PACK_FORMAT', 'WIDGET_MIME', 'PLOTLY_MIME', 'FIRST_MAKES', 'repo_root', 'repository_url', 'course_table',
+           'notebooks', 'header_block', 'setup_source', 'handout_table', 'sync_headers', 'pack_run', 'read_pack',
+           'unpack_run', 'static_outputs', 'error_outputs', 'page_html', 'execute_notebook', 'CourseError',
+           'render_course']
 
 # %% ../nbs/90a_course.ipynb #78f1ae37
 COURSE_FILE = 'course.json'          # in the notebooks folder: what each lesson teaches and its measured minutes
@@ -622,9 +624,6 @@ def render_course(preset: Optional[str] = None, out=None, only: Optional[Sequenc
     out = Path(out or Path(s.run_path) / 'course')
     if (up := next(p for p in (out, *out.parents) if p.exists() or p.is_symlink())) and not up.is_dir():
         raise ConfigError(f"--out {out}: {up} is a file, not a folder: choose another folder for the course")
-    if record and (need := stages_needed(job_stages(get_config(s.preset)), get_config(s.preset), s)):
-        raise ConfigError(f"recording the minutes (--record, record=True) times the notebooks on a trained run, and preset '{s.preset}' still needs "
-                          f"{', '.join(need)}: train them first (`{train_command(need, s.preset, s)}`)")
     out.mkdir(parents=True, exist_ok=True)
     shutil.copy(Path(plotly.__file__).parent / 'package_data' / 'plotly.min.js', out / 'plotly.min.js')
     done = {}
@@ -666,8 +665,18 @@ def _timing_ok(v) -> bool:
     return (isinstance(v, dict) and isinstance(v.get('title'), str) and isinstance(v.get('what'), str)
             and type(v.get('seconds')) in (int, float) and isinstance(v.get('errors'), list))
 
+FIRST_MAKES = {   # what a notebook's first run makes (its `first` in nbs/course.json): (stages it trains, evaluation parts it keeps)
+    '08_emotional_cues': (tuple(n for n, st in STAGES.items() if st.notebook == '08_emotional_cues' and st.switch), ()),   # its studies
+    '14_stage2': ((), ('omni', 'omni_no_adaln')), '16_evaluate': ((), ('report',))}
+
+def _kept(part: str, cfg, s: Settings) -> bool:
+    "Whether the evaluation's `part` (a system's speech, or the report) is there and current: what `eol eval` would reuse."
+    from .evaluate import part_current, report_current
+    if part != 'report': return part_current(part, cfg, s)
+    return uses_pretrained(cfg) or report_current(cfg, s)             # full size: its sample is scored anew every time
+
 def _check_record(s: Settings, table: dict, run: list):
-    "Before a notebook runs: `--record` has an entry to write each one's minutes into, and `lite` minutes are a 2-core CPU's."
+    "Before a notebook runs: `--record` has an entry to write each one's minutes into, `lite` minutes are a 2-core CPU's, and every run the main job makes and all that a notebook's first run makes (`first` in nbs/course.json) are there, so each notebook's minutes are its ordinary ones."
     if missing := [k for k in run if k not in table]:
         raise ConfigError(f"--record writes each notebook's minutes into nbs/{COURSE_FILE}, which has no entry for "
                           f"{', '.join(missing)}: add one each (its 'learn' sentences), or leave them out with --only")
@@ -678,6 +687,25 @@ def _check_record(s: Settings, table: dict, run: list):
             raise ConfigError(f"--record writes the `lite` minutes, which the headers give for a 2-core CPU, and this runs on {dev} "
                               f"with {n} torch thread{'s' if n != 1 else ''}: record them on the CPU with 2 threads "
                               "(`EOL_DEVICE=cpu OMP_NUM_THREADS=2 eol course --record`), or leave --record out")
+    firsts = [k for k in run if table[k].get('first')]
+    if blind := [k for k in firsts if k not in FIRST_MAKES]:
+        raise ConfigError(f"--record needs what each notebook's first run makes to be there already, and nbs/{COURSE_FILE} gives "
+                          f"{', '.join(blind)} a first run ('first') whose work it does not know: name it in course.FIRST_MAKES "
+                          "(nbs/90a_course), or leave them out with --only")
+    cfg = get_config(s.preset)
+    studies = [n for k in firsts for n in FIRST_MAKES[k][0] if stage_applies(n, cfg, asked=True)]   # none where one engine speaks
+    need = stages_needed([*job_stages(cfg), *studies], cfg, s)
+    parts = [p for k in firsts for p in FIRST_MAKES[k][1] if not _kept(p, cfg, s)]
+    if not need and not parts: return
+    late = [k for k in firsts if set(FIRST_MAKES[k][0]) & set(need) or set(FIRST_MAKES[k][1]) & set(parts)]
+    files = ', '.join(f"report/{'report' if p == 'report' else 'speech/' + p}.json" for p in parts)
+    raise ConfigError(
+        f"recording the minutes (--record, record=True) times the notebooks on a trained run, and preset '{s.preset}' still needs "
+        + ', '.join(need) + (' and ' if need and parts else '') + (f"the evaluation's {files}" if parts else '')
+        + (f" ({', '.join(late)} make{'s its' if len(late) == 1 else ' their'} part of it on a first run, and that time would "
+           f"be recorded as {'its' if len(late) == 1 else 'their'} minutes)" if late else '')
+        + f": make them first (`{train_command([*need, *(['eval'] if parts else [])], s.preset, s)}`)"
+        + (", or run `eol course` once without --record" if late else ''))
 
 def _record_minutes(root: Path, preset: str, seconds: dict):
     "Write measured minutes into nbs/course.json (the headers read them from there; `eol headers` puts them in)."

@@ -29,8 +29,9 @@ from .report import SYSTEMS, benchmark_table, quality_check, report_files, repor
 # %% auto #0
 __all__ = ['EVAL_STAGES', 'EVAL_SIZES', 'SPEECH_FIGURE_SIZES', 'EVAL_PARTS', 'TEXT_PART', 'REPORT_FORMAT', 'TEXT_FIGURES',
            'JOB_PARTS', 'FULL_SAMPLE', 'eval_stages', 'IncompleteRun', 'run_status', 'check_run', 'eval_set',
-           'eval_indices', 'collect', 'evaluate_part', 'evaluate_text', 'evaluate_job_part', 'speech_records',
-           'evaluate_run', 'evaluate_full', 'run_figures', 'engine_figures', 'quality_card']
+           'eval_indices', 'collect', 'part_stamp', 'part_current', 'evaluate_part', 'evaluate_text',
+           'evaluate_job_part', 'speech_records', 'report_stamp', 'report_current', 'evaluate_run', 'evaluate_full',
+           'run_figures', 'engine_figures', 'quality_card']
 
 # %% ../nbs/16_evaluate.ipynb #e66c34f2
 EVAL_STAGES = ('data', 'asr', 'emotion_encoder', 'text_llm', 'stage1', 'stage1_semantic_only', 'vocoder', 'stage2',
@@ -220,12 +221,19 @@ def _speech_sizes(cfg: OmniConfig) -> dict: return SPEECH_FIGURE_SIZES.get(cfg.p
 
 def _part_file(s: Settings, system: str) -> Path: return report_folder(s) / 'speech' / f'{system}.json'
 
+def part_stamp(system: str, cfg: OmniConfig, s: Settings) -> str:
+    "What `system`'s speech part is computed from (only the runs it reads): a kept part with this stamp is reused."
+    return _stamp(cfg, s, _speech_sizes(cfg), EVAL_PARTS[system], judged=False)
+
+def part_current(system: str, cfg: OmniConfig, s: Settings) -> bool:
+    "Whether `system`'s speech part is kept and current: what `evaluate_part` would reuse (a damaged file is not)."
+    return read_object(_part_file(s, system)).get('stamp') == part_stamp(system, cfg, s)
+
 def evaluate_part(system: str, cfg: OmniConfig, settings: Optional[Settings] = None, force: bool = False,
                   progress: bool = True) -> Path:
     "One system's reply speech on the speech rows, spoken and judged once, kept in report/speech/<system>.json."
     s = settings or get_settings(preset=cfg.preset)
-    sizes, path = _speech_sizes(cfg), _part_file(s, system)
-    stamp = _stamp(cfg, s, sizes, EVAL_PARTS[system], judged=False)                    # only the runs this part reads
+    sizes, path, stamp = _speech_sizes(cfg), _part_file(s, system), part_stamp(system, cfg, s)
     if not force and read_object(path).get('stamp') == stamp: return path            # a damaged file: computed again
     t0 = time.time()
     if progress: print(f"[eval] {SYSTEMS[system][1]}: speech of {sizes['n_eval']} replies to held-out queries", flush=True)
@@ -326,6 +334,18 @@ def speech_records(cfg: OmniConfig, s: Settings, force: bool = False, progress: 
         recs.append(rec)
     return recs, parts
 
+def report_stamp(cfg: OmniConfig, s: Settings, sizes: Optional[dict] = None) -> str:
+    "What the report is computed from: every run it reads, its sizes (the preset's `EVAL_SIZES`, changed by `sizes`), its speech's and the kit's report format."
+    sizes = {**EVAL_SIZES.get(cfg.preset, EVAL_SIZES['lite']), **(sizes or {})}
+    return _stamp(cfg, s, {**sizes, 'speech': _speech_sizes(cfg), 'figures': TEXT_FIGURES, 'report': REPORT_FORMAT})
+
+def report_current(cfg: OmniConfig, s: Settings, sizes: Optional[dict] = None) -> bool:
+    "Whether the report is whole and current: what `evaluate_run` would keep (a damaged file is not current)."
+    out, stamp = report_folder(s), report_stamp(cfg, s, sizes)
+    current = lambda name: read_object(out / name).get('run_stamp') == stamp
+    kept = ('details.json', 'report.md', 'records.jsonl', *report_files(out))   # the rest, written before, and report.md's figures
+    return current('report.json') and current('speech_figures.json') and all((out / n).exists() for n in kept)
+
 def evaluate_run(preset: Optional[str] = None, settings: Optional[Settings] = None, force: bool = False,
                  progress: bool = True, force_parts: Optional[bool] = None, **sizes) -> Path:
     "Score a trained run: writes report.json, details.json, report.md, speech_figures.json and figures/ into run_path/report (a run of pretrained parts at full size: full_sample.json, from a sample). `force` makes the report again, and its parts too unless `force_parts` is False (the main job's own tasks just made them); `sizes`: `EVAL_SIZES`' keys."
@@ -340,12 +360,8 @@ def evaluate_run(preset: Optional[str] = None, settings: Optional[Settings] = No
         return report_folder(s)
     check_run(cfg, s)                                              # names what is missing, before loading anything
     sizes = {**EVAL_SIZES.get(cfg.preset, EVAL_SIZES['lite']), **sizes}
-    out, stamp = report_folder(s), _stamp(cfg, s, {**sizes, 'speech': _speech_sizes(cfg), 'figures': TEXT_FIGURES,
-                                                   'report': REPORT_FORMAT})
-    current = lambda name: read_object(out / name).get('run_stamp') == stamp   # a damaged file is not current
-    kept = ('details.json', 'report.md', 'records.jsonl', *report_files(out))   # the rest, written before, and report.md's figures
-    whole = all((out / n).exists() for n in kept)
-    if not force and current('report.json') and current('speech_figures.json') and whole:
+    out, stamp = report_folder(s), report_stamp(cfg, s, sizes)
+    if not force and report_current(cfg, s, sizes):
         print(f"[eval] the report in {out} is up to date (`eol eval --force`, or force=True, computes it all again)")
     else:
         t0 = time.time()

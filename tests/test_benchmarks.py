@@ -339,3 +339,78 @@ def test_guided_decoding_mixes_the_two_halves_logits():
         assert sg.guided_units(omni, states, null, 0.0) == decode_batch(dec, fused(lambda v: null), False)
         pushed = sg.guided_units(omni, states, null, 4.0)
     assert pushed != decode_batch(dec, fused(lambda v: v), False) and dec.head.__class__ is not sg.Guided   # its head put back
+
+
+def test_the_benchmarks_read_the_main_jobs_runs_and_make_none(monkeypatch, tmp_path):
+    "bench_stage1, bench_widgets, bench_flops (and bench_threads' step) and bench_encoders where the main job's runs are missing: each names them and the one command that makes them before any work, and trains or builds nothing (they once trained the missing runs, or built the dataset, in the main job's folders)."
+    import re
+    import bench_encoders, bench_flops, bench_stage1, bench_widgets
+    from emotion_omni_lite import cli
+    from emotion_omni_lite.config import get_settings
+    from emotion_omni_lite.stages import StageMissing
+    for k, v in (('EOL_PRESET', 'smoke'), ('EOL_DATA_DIR', str(tmp_path / 'data')), ('EOL_OUT_DIR', str(tmp_path / 'runs'))): monkeypatch.setenv(k, v)
+    monkeypatch.setattr(cli, 'train_stage', lambda *a, **k: pytest.fail('trained'))
+    monkeypatch.setattr(bench_encoders, 'build_dataset', lambda *a, **k: pytest.fail('built the dataset'), raising=False)
+    monkeypatch.setattr(bench_flops, 'matmul_peak', lambda: pytest.fail('timed before the runs were checked'))
+    runs = "reads the main job's runs and trains none; {} of them are not finished for preset 'smoke' (seed 0)"
+    for mod, args, said, stages in (
+            (bench_stage1, ['--preset', 'smoke'], 'bench_stage1 ' + runs.format(4), 'data asr emotion_encoder text_llm'),
+            (bench_widgets, [], 'bench_widgets ' + runs.format(7), 'data asr emotion_encoder text_llm stage1 vocoder stage2'),
+            (bench_widgets, ['--untrained', '--no-speech'], 'bench_widgets ' + runs.format(3), 'data emotion_encoder text_llm'),
+            (bench_flops, ['--preset', 'smoke', '--stages', 'stage2'], 'bench_flops ' + runs.format(5), 'data asr emotion_encoder text_llm stage1'),
+            (bench_encoders, ['--preset', 'smoke'], "stage 'data'", 'data')):
+        monkeypatch.setattr(sys, 'argv', [f'{mod.__name__}.py', *args])
+        with pytest.raises(StageMissing) as e: mod.main()
+        assert said in str(e.value) and re.search(rf"eol run --preset smoke --stages {stages}[`\n]", str(e.value)), str(e.value)
+    s = get_settings(preset='smoke', device='cpu')
+    with pytest.raises(StageMissing, match="timing asr reads the main job's runs and trains none; 1 of them"):
+        bench_flops.training_setup('asr', 'smoke', settings=s)             # bench_threads' step
+    assert not (tmp_path / 'runs').exists() and not (tmp_path / 'data').exists()
+
+
+def test_numbers_that_would_time_or_build_nothing_are_refused_first(monkeypatch, tmp_path, capsys):
+    "A count of 0 (or a size of 0) is refused by its option's name before any work, as bench_stage2 refuses 0 queries."
+    import bench_cache_memory, bench_eval_speech, bench_missing_run, bench_sources, bench_stage1, bench_threads
+    from emotion_omni_lite import cli
+    for k, v in (('EOL_PRESET', 'smoke'), ('EOL_DATA_DIR', str(tmp_path / 'data')), ('EOL_OUT_DIR', str(tmp_path / 'runs'))): monkeypatch.setenv(k, v)
+    never = lambda *a, **k: pytest.fail('it began its work')
+    for mod, name in ((bench_missing_run, 'load_omni'), (bench_cache_memory.subprocess, 'run'), (bench_threads, 'usable_cores'),
+                      (bench_eval_speech, 'check_run'), (cli, 'train_stage'), (bench_sources.tempfile, 'TemporaryDirectory')):
+        monkeypatch.setattr(mod, name, never)
+    for mod, args, said in ((bench_missing_run, ['--repeats', '0'], '--repeats 0: time at least one call'),
+                            (bench_sources, ['--files', '0'], '--files 0: write at least one file'),
+                            (bench_cache_memory, ['--gb', '0'], '--gb 0: give the stand-in cache a size above 0'),
+                            (bench_cache_memory, ['--read', '0'], '--read 0: read back at least one item'),
+                            (bench_threads, ['--steps', '0'], '--steps 0: time at least one step'),
+                            (bench_stage1, ['--steps', '0'], '--steps 0: time at least one step'),
+                            (bench_eval_speech, ['--clips', '0'], '--clips 0: give 1 or more')):
+        monkeypatch.setattr(sys, 'argv', [f'{mod.__name__}.py', *args])
+        with pytest.raises(SystemExit) as e: mod.main()
+        assert e.value.code == 2 and said in capsys.readouterr().err, (mod.__name__, args)
+    assert not (tmp_path / 'runs').exists() and not (tmp_path / 'data').exists()
+
+
+def test_the_gpu_scripts_keep_an_earlier_json_file_and_write_a_new_one_whole(monkeypatch, tmp_path, capsys):
+    "bench_memory_gpu --json and rehearse_gpu --json refuse a file that exists unless --replace, before any work (an earlier run's figures were written over), and write through a .part file."
+    import json
+    import bench_memory_gpu, rehearse_gpu
+    old = tmp_path / 'old.json'; old.write_text('an earlier run')
+    monkeypatch.setattr(bench_memory_gpu, 'measure', lambda cfg, st, b, ck, dev, shapes: {
+        'stage': st, 'batch': b, 'checkpointing': ck, 'plan_gib': 1.0, 'measured_gib': None, 'ratio': None, 'seconds_two_steps': 0.1})
+    monkeypatch.setattr(rehearse_gpu, 'check_prepared', lambda d: pytest.fail('it began its work'))
+    for mod, args, said in ((bench_memory_gpu, ['--preset', 'smoke', '--device', 'cpu'], "the file exists (an earlier run's rows)"),
+                            (rehearse_gpu, ['run', str(tmp_path)], "the file exists (an earlier rehearsal's checks)")):
+        for extra, why in ((['--json', str(old)], said + ': name another, or give --replace'), (['--json', str(tmp_path)], 'that is a folder')):
+            monkeypatch.setattr(sys, 'argv', [f'{mod.__name__}.py', *args, *extra])
+            with pytest.raises(SystemExit) as e: mod.main()
+            assert e.value.code == 2 and why in capsys.readouterr().err and old.read_text() == 'an earlier run'
+    monkeypatch.setattr(sys, 'argv', ['bench_memory_gpu.py', '--preset', 'smoke', '--device', 'cpu', '--batches', '2', '--json', str(old), '--replace'])
+    bench_memory_gpu.main()
+    assert [r['batch'] for r in json.loads(old.read_text())] == [2] * 4
+    checks = rehearse_gpu.Checks(); checks('a check', True, 'seen')
+    monkeypatch.setattr(rehearse_gpu, 'check_prepared', lambda d: None)
+    monkeypatch.setattr(rehearse_gpu, 'run', lambda d, gpus, device: checks)
+    monkeypatch.setattr(rehearse_gpu.signal, 'signal', lambda *a: None)
+    monkeypatch.setattr(sys, 'argv', ['rehearse_gpu.py', 'run', str(tmp_path), '--json', str(old), '--replace'])
+    with pytest.raises(SystemExit) as e: rehearse_gpu.main()
+    assert e.value.code == 0 and json.loads(old.read_text()) == checks.rows and not list(tmp_path.glob('*.part'))

@@ -522,6 +522,48 @@ def test_record_checks_the_table_covers_every_notebook_and_lite_means_two_thread
     assert json.loads((root / 'nbs' / 'course.json').read_text())['notebooks']['02_audio']['minutes']['lite'] == 0.02
 
 
+def test_record_waits_for_what_a_first_run_makes(tmp_path, monkeypatch):
+    "Right after the main job, --record is refused before a notebook runs while 08_emotional_cues would train its four study encoders and 14_stage2 and 16_evaluate would compute the evaluation's speech and report (that time would be recorded as their minutes), naming them and the command; once they are there it records."
+    import nbformat
+    from emotion_omni_lite import course, stages
+    from emotion_omni_lite.config import get_config
+    from emotion_omni_lite.evaluate import _part_file, part_stamp, report_current, report_stamp
+    from emotion_omni_lite.report import report_folder
+    page = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell('# A lesson\n> what it does')])
+    monkeypatch.setattr(course, 'execute_notebook', lambda p, s, **kw: (nbformat.from_dict(json.loads(json.dumps(page))), 1.0, []))
+    first = ('08_emotional_cues', '14_stage2', '16_evaluate')
+    root = _toy_root(tmp_path / 'r', keep=first)
+    table = (root / 'nbs' / 'course.json').read_text()
+    s = get_settings(preset='smoke', data_dir=str(tmp_path / 'data'), out_dir=str(tmp_path / 'runs'), device='cpu')
+    cfg = get_config('smoke')
+    studies = ['emotion_encoder_espeak_referenced', 'emotion_encoder_piper_referenced', 'emotion_encoder_espeak_calibrated',
+               'emotion_encoder_piper_calibrated']
+    trained = set(stages.job_stages(cfg))                                # the main job's runs, and no study
+    monkeypatch.setattr(stages, 'stage_state', lambda n, c, s: 'done' if n in trained else 'missing')
+    with pytest.raises(ConfigError) as e: course.render_course(out=tmp_path / 'out', root=root, settings=s, record=True)
+    said = str(e.value)
+    assert (f"preset 'smoke' still needs {', '.join(studies)} and the evaluation's report/speech/omni.json, "
+            "report/speech/omni_no_adaln.json, report/report.json (08_emotional_cues, 14_stage2, 16_evaluate make their part of it "
+            "on a first run, and that time would be recorded as their minutes)") in said, said
+    assert f"--stages {' '.join(studies)} eval`), or run `eol course` once without --record" in said, said
+    assert not (tmp_path / 'out').exists() and (root / 'nbs' / 'course.json').read_text() == table
+    for p in ('omni', 'omni_no_adaln'):                                 # the speech parts, as `evaluate_part` keeps them
+        f = _part_file(s, p); f.parent.mkdir(parents=True, exist_ok=True)
+        f.write_text(json.dumps({'stamp': part_stamp(p, cfg, s)}))
+    for n in ('details.json', 'report.md', 'records.jsonl'): (report_folder(s) / n).write_text('{}')   # a whole report,
+    for n in ('report.json', 'speech_figures.json'):                                                  # as evaluate_run keeps it
+        (report_folder(s) / n).write_text(json.dumps({'run_stamp': report_stamp(cfg, s)}))
+    assert report_current(cfg, s)
+    trained |= set(studies[:3])
+    with pytest.raises(ConfigError, match=r"still needs emotion_encoder_piper_calibrated \(08_emotional_cues makes its part of it "
+                                          r"on a first run, .*--stages emotion_encoder_piper_calibrated`\)"):
+        course.render_course(out=tmp_path / 'out', root=root, settings=s, record=True)
+    trained.add(studies[3])
+    course.render_course(out=tmp_path / 'out', root=root, settings=s, record=True)
+    assert {k: v['minutes']['smoke'] for k, v in json.loads((root / 'nbs' / 'course.json').read_text())['notebooks'].items()} \
+        == dict.fromkeys(first, 0.02)
+
+
 def test_old_timings_of_another_preset_or_damaged_are_left_out_and_the_index_is_escaped(tmp_path, monkeypatch):
     import nbformat
     page = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell('# The <speech> token\n> where `<speech>` & the audio meet')])

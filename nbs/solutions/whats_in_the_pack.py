@@ -3,12 +3,12 @@ or something else? List what `pack_run` would take from the trained run (nothing
 dataset's audio, the dataset's tables, the caches the stages share, the trained weights and the report, and add up what
 it leaves out. Then predict the archive of a `lite` run with twice the dialogues.
 
-On `lite` (seed 0) the data and runs folders hold 798 MB, and the archive would take 725 MB of it in 7,288 files
-(with `pack.json` and tar's headers, a 739.6 MB archive).
+On `lite` (seed 0, the wider vocoder) the data and runs folders hold 812 MB, and the archive would take 729 MB of it in
+7,290 files (with `pack.json` and tar's headers, a 743.0 MB archive).
 The audio of the 3,600 dialogues is 560 MB of those (77 %), and the two caches the stages share (stage 1's encoder
-features, stage 2's reply states) 130 MB (18 %). Every trained weight of all ten trained runs together is 25 MB
-(3 %); the report is 6 MB and the dataset's tables and units 4 MB. What stays behind is the resume checkpoints,
-73 MB, which only an interrupted training needs, and the logs and lock files (under 0.1 MB). So a lab's archive is
+features, stage 2's reply states) 130 MB (18 %). Every trained weight of all ten trained runs together is 28 MB
+(4 %); the report is 6 MB and the dataset's tables and units 4 MB. What stays behind is the resume checkpoints,
+83 MB, which only an interrupted training needs, and the logs and lock files (under 0.1 MB). So a lab's archive is
 its data: with twice the dialogues, the audio, the tables and the caches double and the weights do not (their sizes
 come from the config, not the data), about 1.4 GB. Packing the caches costs a fifth of the archive and spares every
 student making them again (the encoder features alone took 64 s on the machine that trained, the reply states 17 s
