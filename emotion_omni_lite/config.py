@@ -531,7 +531,15 @@ def check_config(c: OmniConfig):
     _need(0 < c.data.heldout_sentence_frac < 1, 'data.heldout_sentence_frac', f"must be in (0, 1), got {c.data.heldout_sentence_frac}")
     _need(0 <= c.data.prosody_jitter < 1, 'data.prosody_jitter', f"{c.data.prosody_jitter}: each prosody number is scaled by a factor "
           "from 1 - jitter to 1 + jitter, so at 1 or more a rate or volume can reach 0 (silent or cut clips): use 0 to below 1, e.g. 0.05")
-    _need(c.vocoder.kind in ('cosyvoice2', 'griffin_lim'), 'vocoder.kind', f"{c.vocoder.kind!r}: use 'cosyvoice2' or 'griffin_lim'")
+    _need(c.vocoder.kind in ('cosyvoice2', 'griffin_lim'), 'vocoder.kind', f"{c.vocoder.kind!r}: use 'cosyvoice2' or 'griffin_lim' "
+          "(a vocoder of your own takes one of their places in emotion_omni_lite.vocoder.VOCODERS)")
+    _need(c.vocoder.kind != 'cosyvoice2' or c.units.kind == 'external', 'vocoder.kind',
+          f"'cosyvoice2' speaks CosyVoice2's own speech tokens, not the {c.units.n_units} units the kit makes (units.kind="
+          f"{c.units.kind!r}): use units.kind='external' with its 6561 tokens (units.n_units=6561), or vocoder.kind='griffin_lim' "
+          f"with vocoder.sample_rate={c.audio.sample_rate} (a vocoder the kit trains on its own units)")
+    _need(c.vocoder.kind != 'griffin_lim' or not c.vocoder.pretrained, 'vocoder.pretrained',
+          f"{c.vocoder.pretrained}: a griffin_lim vocoder is trained by the kit (stages.vocoder) and reads no checkpoint folder: "
+          "clear vocoder.pretrained, or set vocoder.kind='cosyvoice2' to speak with that CosyVoice2 folder")
     _need(c.vocoder.kind != 'griffin_lim' or c.vocoder.sample_rate == c.audio.sample_rate, 'vocoder.sample_rate',
           f"{c.vocoder.sample_rate} Hz, but a griffin_lim vocoder speaks at the audio's rate, audio.sample_rate="
           f"{c.audio.sample_rate}: set vocoder.sample_rate={c.audio.sample_rate}")

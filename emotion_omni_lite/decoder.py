@@ -244,15 +244,32 @@ class DecoderStream:
             self.units.append(u); new.append(u); self.pending = u
         return new
 
+def _check_fused(dec: SpeechDecoder, x, where: str, stream: bool):
+    "Refuse fused reply states the decoder cannot read, naming the shape it takes: a stream's pieces [1, n, d], a batch's replies [n, d]."
+    d = dec.cfg.d_model
+    if not (torch.is_tensor(x) and x.dim() == (3 if stream else 2) and x.shape[-1] == d and (not stream or len(x) == 1)):
+        want = '[1, n, d_model] (decode_batch takes [n, d_model])' if stream else '[n, d_model] (stream_decode takes [1, n, d_model])'
+        raise ValueError(f"{where}: fused reply states of shape {list(x.shape) if torch.is_tensor(x) else type(x).__name__}; "
+                         f"it takes one reply's states {want}, with d_model = decoder.d_model = {d}")
+
+def _check_reply_length(dec: SpeechDecoder, n: int, where: str):
+    "Refuse a reply longer than its positions: its last states would share RoPE positions with the units."
+    if n > dec.cfg.max_reply_tokens:
+        raise ValueError(f"{where}: a reply of {n} states; the units' positions start at decoder.max_reply_tokens + 2 = "
+                         f"{dec.unit_offset}, so a reply has at most decoder.max_reply_tokens={dec.cfg.max_reply_tokens} states: "
+                         "shorten the reply, or train stage 2 with a larger decoder.max_reply_tokens")
+
 def stream_decode(dec: SpeechDecoder, reply_states, streaming: bool = True, temperature: float = 0.0,
                   top_k: int = 0, generator=None, state: Optional[dict] = None):
-    "Yield unit chunks (lists) from an iterable of fused reply states [1, n, d]; `state['stream']` exposes the stream."
+    "Yield unit chunks (lists) from an iterable of fused reply states [1, n, d]; `state['stream']` exposes the stream. A reply past `decoder.max_reply_tokens` states is refused when the state that passes it arrives."
     st = DecoderStream(dec, temperature, top_k, generator)
     if state is not None: state['stream'] = st
     C, R = dec.cfg.chunk_units, dec.cfg.reply_per_chunk
     buf, heard = [], 0
     for x in reply_states:
+        _check_fused(dec, x, 'stream_decode', True)
         buf += list(x.split(1, 1)); heard += x.shape[1]
+        _check_reply_length(dec, heard, 'stream_decode')
         while streaming and len(buf) >= R:                # chunk k starts once its (k+1)·R states exist
             st.add_reply(torch.cat(buf[:R], 1)); buf = buf[R:]
             if chunk := st.generate(C): yield chunk
@@ -267,6 +284,8 @@ def decode_batch(dec: SpeechDecoder, xs: Sequence[torch.Tensor], streaming: bool
     "Greedy units for many replies whose fused states [n, d] are all known: what `stream_decode` writes for each, in one batch."
     dev, C, R, B = next(dec.parameters()).device, dec.cfg.chunk_units, dec.cfg.reply_per_chunk, len(xs)
     if not B: return []
+    for j, x in enumerate(xs):                                                 # every reply checked before any is decoded
+        _check_fused(dec, x, f'decode_batch (reply {j})', False); _check_reply_length(dec, len(x), f'decode_batch (reply {j})')
     if any(not len(x) for x in xs):                                            # an empty reply says nothing, as in a stream
         said = iter(decode_batch(dec, [x for x in xs if len(x)], streaming))
         return [next(said) if len(x) else [] for x in xs]

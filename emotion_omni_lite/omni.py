@@ -27,8 +27,9 @@ from .metrics import normalize_text, pocketsphinx_wer, wer
 from .stage2 import load_stage2_model, stage2_features
 
 # %% auto #0
-__all__ = ['SPEECH_SETS', 'TIMED_REPLIES', 'WER_SETS', 'check_length', 'EmotionOmni', 'load_omni', 'speech_rows', 'hear',
-           'timed_reply', 'speech_clips', 'speech_metrics', 'speech_figures', 'condition_following', 'chat_main']
+__all__ = ['SPEECH_SETS', 'TIMED_REPLIES', 'WER_SETS', 'check_length', 'EmotionOmni', 'load_omni', 'speech_rows', 'at_16k',
+           'hear', 'timed_reply', 'speech_clips', 'speech_metrics', 'speech_figures', 'condition_following',
+           'chat_main']
 
 # %% ../nbs/14a_omni.ipynb #a74ec076
 def check_length(wave: torch.Tensor, cfg: OmniConfig, source='query'):
@@ -74,9 +75,24 @@ class EmotionOmni(nn.Module):
         return super().train(False)
 
     # 1, 2 — hear the user: each encoder runs once per utterance
+    def _heard(self, audio, sr: int = SAMPLE_RATE, checked: bool = False) -> torch.Tensor:
+        "A query as the encoders take it (16 kHz mono float), refused as `eol chat` refuses it: bad samples (`load_audio`; a file too long from its header, before it is read), too long (`check_length`), no speech (`check_speech`; `checked`: the caller did so, and said its warnings)."
+        path = isinstance(audio, (str, Path))
+        src = audio if path else 'query'
+        wave = load_audio(audio, orig_sr=sr, max_seconds=hearing_seconds(self.cfg) if path else None)   # an array: at `sr`
+        check_length(wave, self.cfg, src)
+        if not checked:                                                  # too short or no sound: refused, named
+            for note in check_speech(wave, src): warnings.warn(note, stacklevel=4)   # the caller's line, past inference_mode's
+        return wave
+
     @torch.inference_mode()
-    def encode(self, wave: torch.Tensor) -> dict:
-        "One 16 kHz utterance → semantic and emotion frames (for the adapter), the user's emotion vector and probabilities."
+    def encode(self, audio, sr: int = SAMPLE_RATE) -> dict:
+        "One utterance (a path, or samples at `sr`), checked as `respond` checks it → semantic and emotion frames (for the adapter), the user's emotion vector and probabilities."
+        return self._encode(self._heard(audio, sr))
+
+    @torch.inference_mode()
+    def _encode(self, wave: torch.Tensor) -> dict:
+        "`encode` of a wave already checked (16 kHz mono float, at most `hearing_seconds`)."
         sem, emo, n, vec, probs = encode_speech(self.semantic_encoder, self.emotion_encoder, [wave], self.cfg.audio)
         n = int(n[0])                                                                     # valid 50 Hz frames
         return {'sem': sem[0, :n], 'emo': emo[0, :n], 'n50': n, 'emotion_vec_user': vec[0], 'user_emotion_probs': probs[0]}
@@ -146,9 +162,26 @@ class EmotionOmni(nn.Module):
         say(voice.finish())                                                 # what it held back for look-ahead
         return units, (torch.cat(pieces) if pieces else torch.zeros(0))
 
+    def _check_states(self, h, e, emotion_vec, where: str = 'speak_states'):
+        "Refuse reply states or an AdaLN vector of the wrong shape, or a reply too long to speak, before anything is decoded."
+        d, de, most = self.cfg.decoder.d_model, self.cfg.fusion.adaln_cond_dim, self.cfg.decoder.max_reply_tokens
+        if not all(torch.is_tensor(t) for t in (h, e, emotion_vec)):
+            raise ValueError(f"{where}: h, e and the emotion vector are torch tensors, not "
+                             f"{', '.join(type(t).__name__ for t in (h, e, emotion_vec))}: pass torch.as_tensor of each")
+        if not (h.dim() == 2 and h.shape == e.shape and h.shape[1] == d):
+            raise ValueError(f"{where}: h {list(h.shape)}, e {list(e.shape)}: it takes one reply's hidden states and input embeddings, "
+                             f"both [N, d] with d = decoder.d_model = {d} (a batch of one: h[0], e[0]; several: speak_states_many)")
+        if tuple(emotion_vec.shape) != (de,):
+            raise ValueError(f"{where}: an emotion vector of shape {list(emotion_vec.shape)}: AdaLN takes one vector "
+                             f"[fusion.adaln_cond_dim = {de}] (a batch of one: vec[0])")
+        if len(h) > most:                                                # its last states would take the units' positions
+            raise ValueError(f"{where}: a reply of {len(h)} states; stage 2 speaks at most decoder.max_reply_tokens={most}: "
+                             "shorten the reply, or train stage 2 with a larger decoder.max_reply_tokens")
+
     @torch.inference_mode()
     def speak_states(self, h, e, emotion_vec, streaming: bool = False) -> tuple:
         "(units, audio) for given reply states h, e [N, d] and an AdaLN emotion vector [d_emo] (e.g. another emotion's)."
+        self._check_states(h, e, emotion_vec)
         dev = self.device
         with self.precision('stage2'):                                      # as stage 2 trained it, as in `speak_states_many`
             fused = self.fusion(h[None].float().to(dev), e[None].float().to(dev), emotion_vec[None].float().to(dev))   # [1, N, d]
@@ -158,6 +191,7 @@ class EmotionOmni(nn.Module):
     def speak_states_many(self, states: Sequence[tuple], streaming: bool = False) -> list:
         "`speak_states` for many (h, e, emotion_vec): greedy decoding runs in one batch (the units one by one would give), then the vocoder speaks each."
         dev, dcfg = self.device, self.cfg.decoder
+        for j, (h, e, v) in enumerate(states): self._check_states(h, e, v, f'speak_states_many (reply {j})')   # all, first
         if dcfg.temperature > 0: return [self.speak_states(h, e, v, streaming) for h, e, v in states]   # sampling: one by one
         with self.precision('stage2'):
             fused = [self.fusion(h[None].float().to(dev), e[None].float().to(dev), v[None].float().to(dev))[0] for h, e, v in states]
@@ -182,6 +216,17 @@ class EmotionOmni(nn.Module):
         for j, (units, wave) in zip(said, self.speak_states_many(states, streaming)):
             out[j]['units'], out[j]['audio'] = list(units), wave.float().cpu()
         return out
+
+    @torch.inference_mode()
+    def reply_states(self, feat: dict) -> dict:
+        "The reply `respond_features` speaks, not spoken: text, reply_ids, reply emotion (label and vector; None when the LLM ends the reply at once) and its states `hidden`, `inputs_embeds` [n, d] (no end token's), for `speak_states`."
+        toks = list(self.reply_tokens(feat))                                     # the same greedy loop as a stream
+        ids, zero = [t for t, _, _ in toks], torch.zeros(0, self.cfg.decoder.d_model, device=self.device)
+        h, e = (torch.stack([x[j] for x in toks]) if toks else zero for j in (1, 2))   # [n, d] each
+        vec = self.predict_emotion(list(h[:self.emotion_head.n_tokens])) if toks else None   # its first k states, as streaming
+        return {'text': self.tok.decode(ids, skip_special_tokens=True).strip(), 'reply_ids': ids,
+                'reply_emotion': self.centroids.predict(vec[None])[0] if vec is not None else None,
+                'emotion_vec_pred': vec.cpu() if vec is not None else None, 'hidden': h.cpu(), 'inputs_embeds': e.cpu()}
 
     # all of it
     @torch.inference_mode()
@@ -209,15 +254,10 @@ class EmotionOmni(nn.Module):
 
     @torch.inference_mode()
     def respond(self, audio, streaming: bool = True, on_token: Optional[Callable] = None,
-                on_audio: Optional[Callable] = None, checked: bool = False) -> dict:
-        "Speech in (path or 16 kHz wave) → text, user_emotion, reply_emotion, audio, sample_rate, timings, rtf (None when nothing was spoken); a clip that cannot be speech is refused (`check_speech`; `checked`: the caller did so, and said its warnings)."
+                on_audio: Optional[Callable] = None, checked: bool = False, sr: int = SAMPLE_RATE) -> dict:
+        "Speech in (a path, or samples at `sr`, 16 kHz unless said) → text, user_emotion, reply_emotion, audio, sample_rate, timings, rtf (None when nothing was spoken); a file longer than the model hears is refused from its header, before it is read, and a clip that cannot be speech is refused (`check_speech`; `checked`: the caller did so, and said its warnings)."
         t0 = time.perf_counter()
-        wave = load_audio(audio)
-        src = audio if isinstance(audio, (str, Path)) else 'query'
-        check_length(wave, self.cfg, src)
-        if not checked:                                                  # too short or no sound: refused, named
-            for note in check_speech(wave, src): warnings.warn(note, stacklevel=2)
-        feat = self.encode(wave)
+        feat = self._encode(self._heard(audio, sr, checked))
         user = EMOTIONS[int(feat.pop('user_emotion_probs').argmax())]
         vec_user = feat.pop('emotion_vec_user')
         enc_ms = (time.perf_counter() - t0) * 1000
@@ -232,7 +272,13 @@ class EmotionOmni(nn.Module):
 # %% ../nbs/14a_omni.ipynb #088366ff
 def load_omni(cfg: OmniConfig, settings: Optional[Settings] = None, stage1: str = 'stage1',
               stage2: str = 'stage2', pipeline=None) -> EmotionOmni:
-    "The trained model from its runs (`stage1`/`stage2` name the runs, e.g. an ablation; `pipeline`: that stage 1 already loaded, shared, not loaded twice); `StageMissing` names what to run."
+    "The trained model from its runs (`stage1`/`stage2` name the runs, e.g. an ablation; `pipeline`: that stage 1 already loaded, shared, not loaded twice; one of another config is refused); `StageMissing` names what to run; settings of another preset are refused."
+    if settings is not None and settings.preset != cfg.preset:        # another preset's data and runs folders
+        raise ConfigError(f"load_omni: the config is preset {cfg.preset!r}'s, the settings preset {settings.preset!r}'s (its data and "
+                          f"runs folders): pass get_settings(preset={cfg.preset!r}), or leave the settings out")
+    if pipeline is not None and getattr(pipeline, 'cfg', None) != stage_config(stage1, cfg):   # checked before anything loads
+        raise ConfigError(f"load_omni: the stage-1 pipeline given was not loaded for run {stage1!r} of this config: pass "
+                          f"pipeline=load_stage1(cfg, settings, {stage1!r}), or leave pipeline out to load it here")
     s = settings or get_settings(preset=cfg.preset)
     s1, s2 = pipeline or load_stage1(cfg, s, stage1), load_stage2_model(cfg, s, stage2)
     m = s1.model
@@ -245,6 +291,10 @@ def speech_rows(rows: Sequence[dict], seed: int, n_eval: int) -> list:
     "The rows whose replies are spoken and judged, the same for every system: a seeded `n_eval` of the held-out queries (voice, sentence or both held out; both sentence kinds). A held-out query's reply often repeats a training reply's text."
     test = [i for i, r in enumerate(rows) if r['split'] != 'train']
     return sorted(random.Random(seed).sample(test, min(n_eval, len(test))))
+
+def at_16k(waves: Sequence[torch.Tensor], sr: int) -> list:
+    "Clips at 16 kHz, as the judges hear them (a 24 kHz vocoder at full size); an empty reply stays empty ('(silent)' to `hear`)."
+    return [resample(w, sr, SAMPLE_RATE) if len(w) else w for w in waves]
 
 def hear(encoder, waves: Sequence[torch.Tensor], audio_cfg) -> list:
     "The emotion the kit's emotion encoder hears in each wave (one batch); under 0.1 s of speech is '(silent)'."
@@ -259,7 +309,7 @@ WER_SETS = ('generated', 'reference')                                           
 def timed_reply(omni, wave: torch.Tensor, feat: dict, streaming: bool = True, on_token: Optional[Callable] = None,
                 on_audio: Optional[Callable] = None) -> dict:
     "`respond_features` on the clock from the query's arrival: its encoders timed on `wave` first, as `respond` pays them; the reply itself from the cached features `feat`, the words every other figure judges."
-    t0 = time.perf_counter(); omni.encode(wave); enc_ms = (time.perf_counter() - t0) * 1000
+    t0 = time.perf_counter(); omni._encode(wave); enc_ms = (time.perf_counter() - t0) * 1000
     r = omni.respond_features(feat, streaming, on_token, on_audio)
     r['timings'] = {k: (round(v + enc_ms, 1) if v is not None else None) for k, v in r['timings'].items()}
     r['timings']['encoders_ms'] = round(enc_ms, 1)
@@ -312,7 +362,7 @@ def speech_figures(cfg: OmniConfig, settings: Optional[Settings] = None, n_eval:
     clips = speech_clips(omni, f1, f2, idx, s, streaming, sets)
     if omni.vocoder.sample_rate != SAMPLE_RATE:                     # the judges hear 16 kHz (a 24 kHz vocoder at full size)
         for k in ('generated', 'teacher_text', 'vocoded_reference_units'):
-            if k in clips: clips[k] = ([resample(w, omni.vocoder.sample_rate, SAMPLE_RATE) for w in clips[k][0]], *clips[k][1:])
+            if k in clips: clips[k] = (at_16k(clips[k][0], omni.vocoder.sample_rate), *clips[k][1:])
     heard = {k: hear(omni.emotion_encoder, w, cfg.audio) for k, (w, *_) in clips.items()}
     hyps = {k: pocketsphinx_wer(clips[k][0][:n_wer], clips[k][1][:n_wer])[1] for k in wer_sets if k in clips}
     gen = clips['generated'][2] if 'generated' in clips else None
@@ -332,8 +382,7 @@ def condition_following(omni, f2: dict, idx: Sequence[int], audio_cfg, streaming
     "Speak each reply's true-text states under every reply emotion's vector: how often the speech follows the vector, how often the words."
     c, vec_hits, text_hits, n = omni.centroids, 0, 0, 0
     spoken = omni.speak_states_many([(f2['h'][i], f2['e'][i], v) for i in idx for v in c.centroids], streaming)   # one batch
-    spoken = [(u, resample(w, omni.vocoder.sample_rate, SAMPLE_RATE)) for u, w in spoken]   # the judge hears 16 kHz (a 24 kHz
-                                                                      # vocoder at full size)
+    spoken = list(zip([u for u, _ in spoken], at_16k([w for _, w in spoken], omni.vocoder.sample_rate)))   # the judge hears 16 kHz
     for j, i in enumerate(idx):                                       # each reply's clips, one per reply emotion, judged together
         ws = [w if len(w) >= MIN_SAMPLES else torch.zeros(MIN_SAMPLES) for _, w in spoken[j * len(c.labels):(j + 1) * len(c.labels)]]
         pr = classify_emotion(omni.emotion_encoder, ws, audio_cfg).argmax(-1)

@@ -215,6 +215,7 @@ def _cosyvoice2_vocoder(cfg, settings=None) -> TokenToWave:
         raise ConfigError("vocoder.pretrained is not set: point it to a local CosyVoice2 checkpoint folder (e.g. "
                           "CosyVoice2-0.5B), or use vocoder.kind='griffin_lim' (a vocoder the kit trains) with "
                           "vocoder.sample_rate=16000 and stages.vocoder.steps above 0 (lite: 300)")
+    if why := cosyvoice2_folder_problem(cfg.vocoder.pretrained): raise ConfigError(why)   # named before the dataset is read
     s = settings or get_settings(preset=cfg.preset)
     row = next(r for r in load_dialogues(cfg, s) if r['split'] == 'train')
     fn, sr, schedule = cosyvoice2_token2wav(cfg.vocoder.pretrained, str(audio_path(row, s, 'reply')), row['reply_text'], run_device(s))
@@ -233,9 +234,9 @@ def build_vocoder(cfg: OmniConfig, settings=None, trained: bool = True) -> Vocod
     "The vocoder of kind `cfg.vocoder.kind` (`trained=False`: an untrained `MelVocoder`)."
     if not trained and cfg.vocoder.kind == 'griffin_lim': return MelVocoder(cfg)
     if cfg.vocoder.kind not in VOCODERS:
-        raise ConfigError(f"vocoder.kind={cfg.vocoder.kind!r} is not registered: add a factory to "
-                          f"emotion_omni_lite.vocoder.VOCODERS (kind → factory(cfg, settings) → Vocoder) "
-                          f"or use vocoder.kind='griffin_lim' (with vocoder.sample_rate=16000)")
+        raise ConfigError(f"vocoder.kind={cfg.vocoder.kind!r} has no factory in emotion_omni_lite.vocoder.VOCODERS: use "
+                          f"'griffin_lim' (with vocoder.sample_rate=16000) or 'cosyvoice2', the kinds the config accepts; a "
+                          f"vocoder of your own takes one of their places (VOCODERS['cosyvoice2'] = factory(cfg, settings) → Vocoder)")
     return VOCODERS[cfg.vocoder.kind](cfg, settings)
 
 # %% ../nbs/13_vocoder.ipynb #d6fa045f

@@ -235,8 +235,10 @@ def audible(said) -> bool:
     "Whether `(wave, sr)` from a speech decoder is long enough to hear (`audio.MIN_SECONDS`); False for None."
     return said is not None and len(said[0]) >= MIN_SAMPLES * said[1] / SAMPLE_RATE
 
-def silent_reply_note(said) -> str:
-    "What a panel says in place of a reply the speech decoder ended almost at once."
+def silent_reply_note(said, reply: Optional[dict] = None) -> str:
+    "What a panel says in place of a reply with nothing to hear: one the LLM ended at once (`reply` without `reply_ids`), or the speech decoder."
+    if reply is not None and 'reply_ids' in reply and not len(reply['reply_ids']):
+        return 'the model ended its reply at once: it has no words to speak; try another sentence, voice or emotion'
     return (f'the speech decoder stopped almost at once ({len(said[0]) / said[1] * 1000:.0f} ms): there is no spoken reply to '
             'hear; try another sentence, voice or emotion')
 
@@ -613,7 +615,7 @@ class ProbePanel:
                     text=escape(str(reply.get('text') or '(the model replied with no words)')),   # the model's words: text, not markup
                     emotion=escape(str(reply.get('reply_emotion', '?'))),
                     reply=wav_bytes(*reply_wave) if audible(reply_wave) else None,
-                    reply_note=None if reply_wave is None or audible(reply_wave) else silent_reply_note(reply_wave))
+                    reply_note=None if reply_wave is None or audible(reply_wave) else silent_reply_note(reply_wave, reply))
 
     def _draw(self, v: dict):
         with self.bars.fig.batch_update():
@@ -673,7 +675,7 @@ class EmotionComparator:
             player = lambda w, sr: W.Audio(value=wav_bytes(w, sr), format='wav', autoplay=False, layout=W.Layout(width='160px'))
             players = [W.VBox([W.HTML(f'<b>{r["emotion"]}</b>'), player(r['wave'], SAMPLE_RATE)] +
                               ([W.HTML('reply'), player(*r['reply_wave'])] if audible(r['reply_wave']) else
-                               [] if r['reply_wave'] is None else [W.HTML(_html(silent_reply_note(r['reply_wave']), 'note'))]))
+                               [] if r['reply_wave'] is None else [W.HTML(_html(silent_reply_note(r['reply_wave'], r['reply']), 'note'))]))
                        for r in rows]
         except Exception as ex:
             kept = f' — the table, the heatmap and the players below are still those of {self.shown}' if self.rows else ''
@@ -738,6 +740,9 @@ class EmotionMorph:
                                        f'hold {len(self.parts.prototypes)} (kit_parts gives the trained run\'s).', 'note'); return
         if self.reply is None: return
         try:                                                            # everything shown is computed before any of it is
+            if 'reply_ids' in self.reply and not len(self.reply['reply_ids']):   # the LLM ended it at once: no words
+                raise AudioError('the reply', 'has no words (the model ended it at once), so nothing is spoken',
+                                 'pick another sentence or voice')
             vec = morph_vector(self.parts.prototypes, self.a.value, self.b.value, self.alpha.value)
             w, sr = self.parts.speak(self.reply, vec)
             w = np.asarray(w, np.float32)
@@ -788,9 +793,10 @@ def stage2_speaker(cfg, settings, pipeline=None) -> tuple:
     except StageMissing as e: return None, None, (f'The audio reply needs stage 2: {e} Then build the parts and the panels '
                                                   'again (`kit_parts`): these were built without it.')
     def speak(reply, vec):
-        "Reply speech for stage 1's reply states, with `vec` [d_emo] as the AdaLN condition."
-        h, e = reply['hidden'], reply['inputs_embeds']                   # [n_reply, d_llm] each
-        _, audio = omni.speak_states(h, e, torch.as_tensor(np.asarray(vec, np.float32)))
+        "Reply speech for the reply's states (`EmotionOmni.reply_states`: those `eol chat` speaks), streamed as `eol chat` streams them, with `vec` [d_emo] as the AdaLN condition."
+        h, e = reply['hidden'], reply['inputs_embeds']                   # [n_reply, d_llm] each, no end token's
+        if not len(h): return np.zeros(0, np.float32), omni.vocoder.sample_rate   # a reply of no words says nothing
+        _, audio = omni.speak_states(h, e, torch.as_tensor(np.asarray(vec, np.float32)), streaming=True)
         return audio.numpy(), omni.vocoder.sample_rate
     return omni, speak, ''
 
@@ -805,8 +811,10 @@ def kit_parts(cfg=None, settings=None, n_points: int = 600, with_speech: bool = 
         f = emotion_features(emo_enc, wave, cfg.audio)
         return f.probs[0].cpu().numpy(), f.emotion_vec[0].cpu().numpy()                # [6], [d_emo] (from a GPU too)
     def answer(wave):
-        r = pipe.respond_features([speech_features(sem_enc, emo_enc, load_audio(wave), cfg.audio)])[0]
-        return {**r, 'emotion_vec_pred': r['emotion_vec_pred'].numpy()}
+        f = speech_features(sem_enc, emo_enc, load_audio(wave), cfg.audio)
+        r = omni.reply_states(f) if omni is not None else pipe.respond_features([f])[0]   # with stage 2: the reply chat speaks
+        v = r['emotion_vec_pred']
+        return {**r, 'emotion_vec_pred': v.numpy() if v is not None else None}
     emap, protos = dataset_map_and_prototypes(stage1_features(cfg, s, progress=False), n_points, s.seed)
     return ProbeParts(hear=hear, answer=answer, speak=speak, sentences=_sentence_options(), voices=_voice_options(cfg),
                       emotion_map=emap, prototypes=protos, max_seconds=hearing_seconds(cfg), note=note,

@@ -168,3 +168,50 @@ def test_mel_vocoder_shapes_and_missing_full_vocoder():
     assert voc([3, 4, 5]).shape == (3 * 4 * hop,)
     assert voc.mel([1, 2]).shape == (cfg.audio.n_mels, 8)
     with pytest.raises(ConfigError, match='vocoder.pretrained'): build_vocoder(get_config('full'))   # names the folder to set
+
+
+def test_the_decoder_refuses_states_of_the_wrong_shape_or_a_reply_too_long_for_its_positions():
+    "A stream takes pieces [1, n, d], a batch one [n, d] per reply: anything else is named with the shape it takes; a reply past decoder.max_reply_tokens would share RoPE positions with the units, so it is refused before it is decoded."
+    cfg = get_config('smoke'); torch.manual_seed(0)
+    dec, d, most = build_speech_decoder(cfg).eval(), cfg.decoder.d_model, cfg.decoder.max_reply_tokens
+    x = torch.randn(1, 9, d)
+    assert sum(map(len, stream_decode(dec, [x]))) == len(decode_batch(dec, [x[0]])[0]) > 0      # the right shapes speak
+    for bad, want in ((x[0], r'\[1, n, d_model\] \(decode_batch'), (torch.randn(1, 9, d + 4), f'd_model = {d}'),
+                      (torch.randn(2, 9, d), r'one reply'), ([1.0] * d, r'of shape list')):
+        with pytest.raises(ValueError, match=f'stream_decode: .*{want}'): list(stream_decode(dec, [bad]))
+    with pytest.raises(ValueError, match=r'decode_batch \(reply 1\): fused reply states of shape \[1, 9, 32\]; .*\[n, d_model\] \(stream_decode'):
+        decode_batch(dec, [x[0], x])
+    said = f'a reply of {most + 1} states; .*decoder.max_reply_tokens={most} states'
+    with pytest.raises(ValueError, match=f'decode_batch \\(reply 1\\): {said}'): decode_batch(dec, [x[0], torch.randn(most + 1, d)])
+    with pytest.raises(ValueError, match=f'stream_decode: {said}'): list(stream_decode(dec, [torch.randn(1, most + 1, d)]))
+    pieces = [torch.randn(1, 1, d)] * (most + 1)                            # one token at a time, as a reply streams in
+    with pytest.raises(ValueError, match=f'stream_decode: {said}'): list(stream_decode(dec, pieces, streaming=False))
+    assert len(decode_batch(dec, [torch.randn(most, d)])) == 1               # the longest reply it takes is spoken
+
+
+def test_the_vocoder_settings_that_cannot_work_together_are_refused():
+    "CosyVoice2 reads its own 6561 speech tokens, not the kit's k-means units; a griffin_lim vocoder reads no checkpoint folder; an unknown kind names the two the config accepts. Every preset still passes."
+    with pytest.raises(ConfigError, match=r"vocoder\.kind: 'cosyvoice2' speaks CosyVoice2's own speech tokens, not the 512 units .*"
+                                          r"units\.kind='external' with its 6561 tokens .*vocoder\.kind='griffin_lim' with vocoder\.sample_rate=16000"):
+        get_config('lite', **{'vocoder.kind': 'cosyvoice2', 'vocoder.sample_rate': 24000})
+    with pytest.raises(ConfigError, match=r"vocoder\.pretrained: /models/cv: a griffin_lim vocoder .*clear vocoder\.pretrained, or set vocoder\.kind='cosyvoice2'"):
+        get_config('lite', **{'vocoder.pretrained': '/models/cv'})
+    with pytest.raises(ConfigError, match=r"vocoder\.kind: 'mine': use 'cosyvoice2' or 'griffin_lim' \(a vocoder of your own takes one of their places"):
+        get_config('smoke', **{'vocoder.kind': 'mine'})
+    for preset in ('full', 'lite', 'smoke'): get_config(preset)
+    assert get_config('full', **{'vocoder.pretrained': '/models/cv'}).vocoder.pretrained == '/models/cv'
+    assert get_config('full', **{'vocoder.kind': 'griffin_lim', 'vocoder.sample_rate': 16000}).units.kind == 'external'
+    mine = get_config('smoke'); mine.vocoder.kind = 'mine'                   # set past the config's checks: build_vocoder says the same
+    with pytest.raises(ConfigError, match=r"'mine' has no factory in .*VOCODERS: use 'griffin_lim' .* or 'cosyvoice2', the kinds the config accepts"):
+        build_vocoder(mine)
+
+
+def test_a_bad_cosyvoice2_folder_is_named_before_the_dataset_is_read(tmp_path, monkeypatch):
+    "The folder is the first thing CosyVoice2 needs: a wrong one is named even where no dataset has been built yet."
+    from emotion_omni_lite import vocoder
+    from emotion_omni_lite.config import get_settings
+    monkeypatch.setitem(vocoder.VOCODERS, 'cosyvoice2', vocoder._cosyvoice2_vocoder)   # the kit's own
+    s = get_settings(preset='full', data_dir=str(tmp_path / 'data'), out_dir=str(tmp_path / 'runs'), device='cpu')
+    with pytest.raises(ConfigError, match=r'vocoder\.pretrained: .*nowhere is not a folder here'):
+        build_vocoder(get_config('full', **{'vocoder.pretrained': str(tmp_path / 'nowhere')}), s)
+    assert not (tmp_path / 'data').exists()

@@ -463,15 +463,11 @@ def test_wrong_emotion_vector(smoke_all):
 def test_morph_steps(smoke_all, smoke_cfg, monkeypatch):
     "The reply is spoken under vectors that slide evenly from sad's prototype to happy's, each version's length in units and seconds (on smoke stage 1 replies with next to nothing, and every version is too short to hear, so where the voice switches is lite's to show)."
     import numpy as np
-    from emotion_omni_lite.omni import load_omni
     from emotion_omni_lite.stage1 import stage1_features
     from emotion_omni_lite.widgets import dataset_map_and_prototypes
     mod, spoken = solution('morph_steps'), []
-    def recorded(cfg, s):                                               # the run's own model, each vector it speaks under noted
-        omni = load_omni(cfg, s); speak = omni.speak_states
-        omni.speak_states = lambda h, e, vec: (spoken.append(np.asarray(vec, np.float32)), speak(h, e, vec))[1]
-        return omni
-    monkeypatch.setattr(mod, 'load_omni', recorded)
+    vector = mod.morph_vector                                           # each vector it speaks under, noted (smoke's reply
+    monkeypatch.setattr(mod, 'morph_vector', lambda *a: spoken.append(vector(*a)) or spoken[-1])   # may be empty: none spoken)
     r = mod.main(settings=smoke_all, steps=2)
     steps = [r[a] for a in (0.0, 0.5, 1.0)]
     assert all(abs(v['seconds'] - 0.04 * v['units']) < 0.011 for v in steps)   # each unit is 40 ms of speech

@@ -337,7 +337,7 @@ def test_features_of_pretrained_encoders_are_named_by_the_dataset_and_seed(tmp_p
     from emotion_omni_lite.stages import stage_hash
     from emotion_omni_lite.stage1 import _features_name
     s = lambda seed, preset='full': get_settings(preset=preset, out_dir=str(tmp_path / 'runs'), data_dir=str(tmp_path / 'data'), seed=seed)
-    full = lambda **kw: get_config('full', **{'units.kind': 'kmeans_mel', **kw})
+    full = lambda **kw: get_config('full', **{'units.kind': 'kmeans_mel', 'vocoder.kind': 'griffin_lim', 'vocoder.sample_rate': 16000, **kw})
     names = {_features_name(full(**{'data.n_dialogues': n}), s(seed)) for n in (5000, 200000) for seed in (0, 1)}
     assert len(names) == 4                                               # two datasets, two seeds: four caches
     assert _features_name(full(), s(0)) == _features_name(full(), s(0)) != _features_name(full(**{'stages.stage1.mixed_precision': 'no'}), s(0))

@@ -278,6 +278,37 @@ def test_kit_parts_on_smoke(smoke_cfg, smoke_settings, monkeypatch):
     else: assert p.reply_audio.layout.display == 'none' and 'stopped almost at once' in p.note.value
 
 
+
+def test_the_panel_speaks_what_eol_chat_says(smoke_cfg, smoke_settings, monkeypatch):
+    "The panel answers through the whole model's own path: the words, units and audio `respond` gives for the same query (no end token's state spoken, streamed as chat streams); a reply the LLM ends at once says nothing."
+    from emotion_omni_lite import widgets as widgets_mod
+    from emotion_omni_lite.audio import load_audio
+    from emotion_omni_lite.cli import ensure_stages
+    from emotion_omni_lite.dataset import audio_path, load_dialogues
+    ensure_stages(['stage1', 'vocoder', 'stage2'], smoke_cfg, smoke_settings)   # loaders never train
+    made = []
+    monkeypatch.setattr(widgets_mod, 'load_omni', lambda *a, _f=widgets_mod.load_omni, **k: made.append(_f(*a, **k)) or made[-1])
+    parts = widgets_mod.kit_parts(smoke_cfg, smoke_settings, n_points=50)
+    omni, spoken = made[0], []
+    monkeypatch.setattr(omni, 'speak', lambda *a, _f=omni.speak, **k: spoken.append(_f(*a, **k)) or spoken[-1])
+    end = {'logit': -1e4}                                                  # the end token's logit: never picked, then always
+    omni.llm.get_output_embeddings().register_forward_hook(
+        lambda m, i, out: out.index_fill(-1, torch.tensor([omni.end_id], device=out.device), end['logit']))
+    row = next(r for r in load_dialogues(smoke_cfg, smoke_settings) if r['split'] != 'train')
+    wave = load_audio(audio_path(row, smoke_settings, 'query'))
+    reply = parts.answer(wave)
+    said, panel_units = parts.speak(reply, reply['emotion_vec_pred']), spoken[-1][0]
+    r = omni.respond(wave)                                                 # what `eol chat` says
+    assert len(reply['reply_ids']) == omni.max_new_tokens == len(reply['hidden']) and reply['reply_ids'] == r['reply_ids']
+    assert reply['text'] == r['text'] and np.array_equal(reply['emotion_vec_pred'], r['emotion_vec_pred'].numpy())
+    assert len(panel_units) > 0 and panel_units == r['units'] and np.array_equal(said[0], r['audio'].numpy())
+    end['logit'] = 1e4                                                     # every reply now ends at its first token
+    reply = parts.answer(wave)
+    assert reply['reply_ids'] == [] and len(reply['hidden']) == 0 and reply['emotion_vec_pred'] is None
+    assert len(parts.speak(reply, reply['emotion_vec_pred'])[0]) == 0 and omni.respond(wave)['units'] == []
+    p = ProbePanel(parts, live=True)
+    assert p.message.value == '' and p.reply_audio.layout.display == 'none' and 'ended its reply at once' in p.note.value, p.note.value
+
 def test_a_reply_too_short_to_hear_is_said_not_played():
     "A speech decoder that ends at once: the panel and the comparator say so in place of an empty player."
     parts = cue_parts(speak=lambda reply, vec: (np.zeros(100, np.float32), 24000))

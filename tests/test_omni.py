@@ -1,0 +1,122 @@
+"The assembled model's own checks: what `encode`, `respond`, `speak_states` and `load_omni` refuse, and empty replies at another vocoder rate."
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from emotion_omni_lite import audio as audio_mod, omni as omni_mod
+from emotion_omni_lite.audio import AudioError, save_wav
+from emotion_omni_lite.config import ConfigError, get_config, get_settings
+from emotion_omni_lite.omni import EmotionOmni, hearing_seconds, load_omni
+
+
+def bare_omni(cfg):
+    "The assembled model of untrained parts (no run needed) whose LLM writes no reply."
+    from emotion_omni_lite.emotion_encoder import build_emotion_encoder
+    from emotion_omni_lite.semantic_encoder import build_semantic_encoder
+    from emotion_omni_lite.stage1 import build_emotion_head
+    from emotion_omni_lite.stage2 import Stage2Model
+    from emotion_omni_lite.vocoder import build_vocoder
+    torch.manual_seed(0)
+    m = EmotionOmni.__new__(EmotionOmni); nn.Module.__init__(m)
+    s2 = Stage2Model(cfg)
+    m.cfg, m.semantic_encoder, m.emotion_encoder, m.llm = cfg, build_semantic_encoder(cfg), build_emotion_encoder(cfg), nn.Linear(1, 1)
+    m.emotion_head, m.fusion, m.decoder, m.vocoder = build_emotion_head(cfg), s2.fusion, s2.decoder, build_vocoder(cfg, trained=False)
+    m.tok, m.centroids, m.max_new_tokens = SimpleNamespace(decode=lambda ids, **k: ''), None, cfg.llm.max_new_tokens
+    m.reply_tokens = lambda feat, on_token=None: iter(())               # the first token ends the reply
+    return m.eval()
+
+
+def speech(seconds, sr=16000):
+    return 0.1 * torch.sin(2 * torch.pi * 150 * torch.arange(int(seconds * sr)) / sr)
+
+
+def test_encode_checks_the_query_as_respond_does(smoke_cfg, monkeypatch):
+    "`encode` is public: a query too long, not numbers, integer PCM, stereo or another rate is read as `respond` reads it, not cut or taken raw."
+    m, limit = bare_omni(smoke_cfg), hearing_seconds(smoke_cfg)
+    f = m.encode(speech(2))
+    assert f['n50'] > 0 and f['sem'].shape[0] == f['n50'] and f['user_emotion_probs'].shape == (6,)
+    with pytest.raises(AudioError, match=f'at most {limit:g} s'): m.encode(speech(limit + 5))   # was cut to its first seconds
+    with pytest.raises(AudioError, match='NaN or Inf'): m.encode(torch.full((32000,), float('nan')))
+    with pytest.raises(AudioError, match='speech needs at least'): m.encode(speech(0.05))
+    got = []
+    monkeypatch.setattr(m, '_encode', lambda w: got.append(w) or {})
+    m.encode((speech(1) * 32767).to(torch.int16))                           # integer PCM: scaled, not 3000 times too loud
+    m.encode(torch.stack([speech(1), speech(1)]))                           # [2, T]: one channel of T samples
+    m.encode(speech(1, 44100), sr=44100)                                    # resampled to 16 kHz
+    assert [w.shape for w in got] == [(16000,)] * 3 and all(0.09 < w.abs().max() < 0.11 for w in got)
+
+
+def test_respond_takes_the_arrays_rate_and_refuses_a_long_file_unread(smoke_cfg, tmp_path, monkeypatch):
+    "`respond(array, sr=…)` resamples what is not 16 kHz; a file longer than the model hears is refused from its header, as `eol chat` does, before it is decoded."
+    m, got = bare_omni(smoke_cfg), []
+    real = m._encode
+    monkeypatch.setattr(m, '_encode', lambda w: (got.append(len(w)), real(w))[1])
+    r = m.respond(speech(1, 44100), sr=44100)
+    assert got == [16000] and r['text'] == '' and r['audio_seconds'] == 0
+    long = save_wav(tmp_path / 'long.wav', speech(hearing_seconds(smoke_cfg) + 5))
+    def never(*a, **k): raise AssertionError('the whole file was decoded')
+    monkeypatch.setattr(audio_mod, '_read_whole', never)
+    for f in (m.respond, m.encode):
+        with pytest.raises(AudioError, match=r'long\.wav: is too long \(.*at most 4\.5 s is heard'): f(long)
+    assert got == [16000]
+
+
+def test_speak_states_names_the_shapes_it_takes(smoke_cfg):
+    "Reply states of another shape, width or length, or an AdaLN vector of another size, are refused before anything is decoded, naming the shapes taken."
+    m = bare_omni(smoke_cfg)
+    d, de, most = smoke_cfg.decoder.d_model, smoke_cfg.fusion.adaln_cond_dim, smoke_cfg.decoder.max_reply_tokens
+    h, e, v = torch.randn(12, d), torch.randn(12, d), torch.randn(de)
+    units, wave = m.speak_states(h, e, v)
+    assert len(wave) == len(units) * 4 * smoke_cfg.audio.hop_length
+    assert m.speak_states(h[:0], e[:0], v)[0] == []                           # an empty reply says nothing
+    for args, said in (((h[None], e[None], v), r'h \[1, 12, 32\], e \[1, 12, 32\]: .*both \[N, d\].*a batch of one: h\[0\], e\[0\]'),
+                       ((torch.randn(12, d + 1), torch.randn(12, d + 1), v), f'h \\[12, 33\\], e \\[12, 33\\]: .*d = decoder.d_model = {d}'),
+                       ((h, e[:5], v), r'h \[12, 32\], e \[5, 32\]'),
+                       ((h, e, torch.randn(de + 3)), f'an emotion vector of shape \\[{de + 3}\\]: AdaLN takes one vector \\[fusion.adaln_cond_dim = {de}\\]'),
+                       ((h, e, v[None]), r'an emotion vector of shape \[1, 16\]: .*a batch of one: vec\[0\]'),
+                       ((torch.randn(most + 1, d), torch.randn(most + 1, d), v), f'a reply of {most + 1} states; .*decoder.max_reply_tokens={most}'),
+                       ((h, e, v.numpy()), r'h, e and the emotion vector are torch tensors, not Tensor, Tensor, ndarray')):
+        with pytest.raises(ValueError, match='speak_states: ' + said): m.speak_states(*args)
+    m.decoder.register_forward_pre_hook(lambda *a: pytest.fail('decoded before the bad reply was seen'))
+    with pytest.raises(ValueError, match=r'speak_states_many \(reply 1\): h \[12, 32\], e \[5, 32\]'):
+        m.speak_states_many([(h, e, v), (h, e[:5], v)])
+
+
+def test_an_empty_reply_from_a_24_khz_vocoder_is_judged_silent(smoke_cfg, tmp_path, monkeypatch):
+    "A reply the model ended at once is no audio at all: the judges hear it as silence, at any vocoder rate (resampling it failed)."
+    from emotion_omni_lite.stage1 import EmotionCentroids
+    m, d = bare_omni(smoke_cfg), smoke_cfg.decoder.d_model
+    m.centroids = EmotionCentroids(['happy', 'sad'], torch.randn(2, smoke_cfg.fusion.adaln_cond_dim))
+    monkeypatch.setattr(m.vocoder, 'sample_rate', 24000)
+    waves = [torch.zeros(0), torch.randn(12000) * 0.1]
+    monkeypatch.setattr(m, 'speak_states_many', lambda states, streaming: [([1, 2] if len(w) else [], w) for w, _ in zip(waves * 2, states)])
+    rows = [{'reply_emotion': 'happy', 'reply_text': 'hi', 'split': 'test_voice'}] * 2
+    f2 = {'rows': rows, 'h': [torch.randn(6, d)] * 2, 'e': [torch.randn(6, d)] * 2}
+    assert omni_mod.condition_following(m, f2, [0, 1], smoke_cfg.audio)['n_condition_following'] == 4
+    gen = [{'text': t, 'audio': w, 'sample_rate': 24000, 'reply_emotion': None, 'timings': None} for t, w in zip(('', 'hi'), waves)]
+    for name, fake in (('stage1_features', lambda cfg, s: {}), ('stage2_features', lambda cfg, s: f2),
+                       ('speech_clips', lambda *a: {'generated': (waves, ['', 'hi'], gen)})):
+        monkeypatch.setattr(omni_mod, name, fake)                           # no run: only the judging is looked at
+    s = get_settings(preset='smoke', data_dir=str(tmp_path / 'data'), out_dir=str(tmp_path / 'runs'), device='cpu')
+    fig, kept = omni_mod.speech_figures(smoke_cfg, s, 2, m, sets=('generated',), wer_sets=(), n_follow=0, keep=True)
+    assert kept['heard']['generated'][0] == '(silent)' and [len(w) for w in kept['clips']['generated'][0]] == [0, 8000]
+    assert fig['n_eval'] == 2
+
+
+def test_load_omni_refuses_settings_of_another_preset_and_a_stage_1_of_another_config(smoke_cfg, tmp_path):
+    "Another preset's settings would read another preset's runs, a pipeline of another config would be used as this one's: both are named with the fix before any run is read."
+    from emotion_omni_lite.stages import StageMissing, stage_config
+    folders = dict(data_dir=str(tmp_path / 'data'), out_dir=str(tmp_path / 'runs'), device='cpu')
+    with pytest.raises(ConfigError, match=r"config is preset 'smoke''s, the settings preset 'lite''s .*pass get_settings\(preset='smoke'\)"):
+        load_omni(smoke_cfg, get_settings(preset='lite', **folders))
+    s = get_settings(preset='smoke', **folders)
+    own = SimpleNamespace(cfg=stage_config('stage1', smoke_cfg))
+    with pytest.raises(ConfigError, match=r"not loaded for run 'stage1_semantic_only' .*pipeline=load_stage1\(cfg, settings, 'stage1_semantic_only'\)"):
+        load_omni(smoke_cfg, s, stage1='stage1_semantic_only', pipeline=own)
+    with pytest.raises(ConfigError, match="not loaded for run 'stage1' of this config"):
+        load_omni(smoke_cfg, s, pipeline=SimpleNamespace(cfg=get_config('smoke', **{'adapter.k': 3})))
+    with pytest.raises(StageMissing): load_omni(smoke_cfg, s, pipeline=own)   # its own stage 1: taken, on to stage 2's run
+    assert not (tmp_path / 'runs').exists() or not any((tmp_path / 'runs').rglob('*.safetensors'))
