@@ -505,6 +505,7 @@ def check_config(c: OmniConfig):
         p = getattr(c.stages.stage2, f); _need(0 <= p <= 1, f'stages.stage2.{f}', f"is a probability, got {p}")
     _need(0 <= c.stages.asr.label_smoothing < 1, 'stages.asr.label_smoothing',
           f"is the share of each target spread over every character, from 0 (none) to below 1, got {c.stages.asr.label_smoothing}")
+    _need(0 <= c.stages.asr.ctc_weight <= 1, 'stages.asr.ctc_weight', f"is the CTC loss's share beside the decoder's, from 0 (the decoder alone) to 1 (CTC alone), got {c.stages.asr.ctc_weight}")
     _need(0 <= c.stages.emotion.train_on_replies <= 1, 'stages.emotion.train_on_replies',
           f"is a fraction, got {c.stages.emotion.train_on_replies}")
     _need(c.units.n_units >= 2, 'units.n_units', f"need at least 2 units, got {c.units.n_units}")

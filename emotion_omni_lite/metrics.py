@@ -25,7 +25,8 @@ __all__ = ['DNSMOS_LEN', 'EMPATHY_RUBRIC', 'normalize_text', 'edit_distance', 'w
 # %% ../nbs/05a_metrics.ipynb #e66c34f2
 def normalize_text(s: str) -> str:
     "Lower case, punctuation removed (apostrophes inside words kept), single spaces."
-    s = re.sub(r"[^a-z0-9' ]+", ' ', str(s).lower().replace('’', "'"))
+    if not isinstance(s, str): raise TypeError(f"{s!r} is not text ({type(s).__name__}): pass a string ('' where nothing was said)")
+    s = re.sub(r"[^a-z0-9' ]+", ' ', s.lower().replace('’', "'"))
     return ' '.join(w.strip("'") for w in s.split() if w.strip("'"))
 
 def edit_distance(ref: Sequence, hyp: Sequence) -> int:
@@ -39,19 +40,26 @@ def edit_distance(ref: Sequence, hyp: Sequence) -> int:
     return prev[-1]
 
 def _pairs(refs, hyps):
+    if isinstance(refs, str) != isinstance(hyps, str):             # zipped, a string would be read character by character
+        raise TypeError(f"references as a {type(refs).__name__} but hypotheses as a {type(hyps).__name__}: pass two strings or two lists of strings")
     if isinstance(refs, str): refs, hyps = [refs], [hyps]
     if len(refs) != len(hyps): raise ValueError(f"{len(refs)} references but {len(hyps)} hypotheses")
+    for what, xs in (('reference', refs), ('hypothesis', hyps)):
+        for x in xs:
+            if not isinstance(x, str): raise TypeError(f"a {what} is {x!r} ({type(x).__name__}), not text: pass strings ('' where nothing was said)")
     return [(normalize_text(r), normalize_text(h)) for r, h in zip(refs, hyps)]
 
 def wer(refs: Union[str, Sequence[str]], hyps: Union[str, Sequence[str]]) -> float:
-    "Corpus word error rate: total word edits / total reference words (references with no word at all: edits per one word, so each word heard counts as an error, and nothing heard scores 0)."
+    "Corpus word error rate: total word edits / total reference words (references with no word at all: edits per one word, so each word heard counts as an error, and nothing heard scores 0; no pairs: NaN)."
     ps = _pairs(refs, hyps)
+    if not ps: return float('nan')                                   # nothing scored: not a perfect score
     n = sum(len(r.split()) for r, _ in ps)
     return sum(edit_distance(r.split(), h.split()) for r, h in ps) / max(n, 1)
 
 def cer(refs: Union[str, Sequence[str]], hyps: Union[str, Sequence[str]]) -> float:
-    "Corpus character error rate (spaces count as characters) on normalised text (no reference character at all: edits per one character)."
+    "Corpus character error rate (spaces count as characters) on normalised text (no reference character at all: edits per one character; no pairs: NaN)."
     ps = _pairs(refs, hyps)
+    if not ps: return float('nan')
     return sum(edit_distance(r, h) for r, h in ps) / max(sum(len(r) for r, _ in ps), 1)
 
 # %% ../nbs/05a_metrics.ipynb #e84f2f47
@@ -59,8 +67,9 @@ def _ngrams(words: list, n: int) -> Counter:
     return Counter(tuple(words[i:i + n]) for i in range(len(words) - n + 1))
 
 def bleu(refs: Sequence[str], hyps: Sequence[str], max_n: int = 4, smooth: bool = True) -> float:
-    "Corpus BLEU in [0, 1] (one reference per hypothesis); `smooth` adds 1 to empty higher-order counts."
+    "Corpus BLEU in [0, 1] (one reference per hypothesis; NaN with no pairs); `smooth` adds 1 to empty higher-order counts."
     ps = _pairs(refs, hyps)
+    if not ps: return float('nan')
     match, total = [0] * max_n, [0] * max_n
     ref_len = hyp_len = 0
     for r, h in ps:
@@ -92,22 +101,26 @@ def lcs_length(a: Sequence, b: Sequence) -> int:
     return prev[-1]
 
 def rouge_l(refs: Union[str, Sequence[str]], hyps: Union[str, Sequence[str]]) -> float:
-    "Mean ROUGE-L F1 over pairs, on normalised words."
+    "Mean ROUGE-L F1 over pairs, on normalised words (NaN with no pairs)."
     scores = []
     for r, h in _pairs(refs, hyps):
         r, h = r.split(), h.split()
         l = lcs_length(r, h)
         scores.append(0.0 if l == 0 else 2 * l / (len(r) + len(h)))   # F1 of P = l/|h|, R = l/|r|
-    return float(np.mean(scores)) if scores else 0.0
+    return float(np.mean(scores)) if scores else float('nan')
 
 # %% ../nbs/05a_metrics.ipynb #b933d82e
+def _same_length(y_true, y_pred):
+    if len(y_true) != len(y_pred): raise ValueError(f"{len(y_true)} labels but {len(y_pred)} predictions: give one prediction per label")
+
 def accuracy(y_true: Sequence, y_pred: Sequence) -> float:
     "Fraction of equal pairs (NaN when empty)."
-    if len(y_true) != len(y_pred): raise ValueError(f"{len(y_true)} labels but {len(y_pred)} predictions")
+    _same_length(y_true, y_pred)
     return float(np.mean([a == b for a, b in zip(y_true, y_pred)])) if len(y_true) else float('nan')
 
 def confusion_matrix(y_true: Sequence, y_pred: Sequence, labels: Sequence = EMOTIONS) -> list:
     "Counts [true label][predicted label] as a list of lists (labels outside `labels` are dropped)."
+    _same_length(y_true, y_pred)
     ix = {l: i for i, l in enumerate(labels)}
     m = [[0] * len(labels) for _ in labels]
     for a, b in zip(y_true, y_pred):
@@ -116,6 +129,7 @@ def confusion_matrix(y_true: Sequence, y_pred: Sequence, labels: Sequence = EMOT
 
 def per_class_accuracy(y_true: Sequence, y_pred: Sequence, labels: Sequence = EMOTIONS) -> dict:
     "Accuracy for each true label (NaN for labels that never occur)."
+    _same_length(y_true, y_pred)
     return {l: accuracy([a for a in y_true if a == l], [b for a, b in zip(y_true, y_pred) if a == l]) for l in labels}
 
 def cosine_similarity(a, b) -> np.ndarray:
@@ -143,11 +157,12 @@ _PS = {}
 
 def pocketsphinx_transcribe(wave, sr: int = SAMPLE_RATE) -> str:
     "pocketsphinx's English transcript of `wave` (float [T] in [-1, 1]; resampled to 16 kHz when needed)."
+    w = torch.as_tensor(np.asarray(wave, dtype=np.float32)).flatten()
+    if not torch.isfinite(w).all(): raise ValueError("pocketsphinx needs a finite clip: this one holds NaN or infinite samples (check what made it)")
     if 'dec' not in _PS:
         from pocketsphinx import Decoder
         _PS['dec'] = Decoder(samprate=SAMPLE_RATE, logfn=os.devnull, maxhmmpf=3000, maxwpf=10,  # pruned: several × faster on noise
                              fwdflat=False)     # one search pass, not two: faster (lite's 48 reference replies: WER 84.2 %, 84.4 % with two)
-    w = torch.as_tensor(np.asarray(wave, dtype=np.float32)).flatten()
     if sr != SAMPLE_RATE:
         w = resample(w, sr, SAMPLE_RATE)
     pad = torch.zeros(3200)                                          # 0.2 s of silence each side
@@ -266,10 +281,14 @@ def empathy_judge(query_text: str, user_emotion: str, reply_text: str, reply_emo
         raise JudgeError(f"judge at {url} unreachable ({e}); start the server or clear judge_url to turn the judge off") from None
     except (KeyError, IndexError, TypeError, ValueError):
         raise JudgeError(f"judge at {url} did not answer in the chat-completions format; is it OpenAI-compatible?") from None
+    if not isinstance(text, str):                                    # e.g. content null: a refusal, or a model that writes no text
+        raise JudgeError(f"judge at {url} answered without text (content {text!r}); check that judge_model names a chat model that answers in text")
     return parse_score(text)
 
 # %% ../nbs/05a_metrics.ipynb #f70f0cb0
 def empathy_proxy(style_ok: Sequence[bool], emotion_ok: Sequence[bool], refs: Sequence[str], hyps: Sequence[str]) -> float:
     "Offline stand-in for the empathy score (1–5): 1 + 2·style right + 1·reply emotion right + ROUGE-L to the reference."
+    n = (len(style_ok), len(emotion_ok), len(refs), len(hyps))
+    if len(set(n)) > 1: raise ValueError(f"{n[0]} style checks, {n[1]} emotion checks, {n[2]} references and {n[3]} replies: give one of each per reply")
     per = [1 + 2 * float(s) + float(e) + rouge_l(r, h) for s, e, r, h in zip(style_ok, emotion_ok, refs, hyps)]
     return float(np.mean(per)) if per else float('nan')

@@ -47,8 +47,8 @@ class CharTokenizer:
     def vocab_size(self) -> int: return len(self.itos)
     @staticmethod
     def normalize(text: str) -> str:
-        "Lower case; everything but letters, digits and apostrophes becomes a space; spaces collapsed."
-        return re.sub(r"\s+", ' ', re.sub(r"[^a-z0-9' ]+", ' ', str(text).lower())).strip()
+        "Lower case; a typographic apostrophe (’) becomes ', as in `metrics.normalize_text`; everything but letters, digits and apostrophes becomes a space; spaces collapsed."
+        return re.sub(r"\s+", ' ', re.sub(r"[^a-z0-9' ]+", ' ', str(text).lower().replace('’', "'"))).strip()
     def encode(self, text: str) -> list:
         "Token ids of the normalised text, ending with `</s>`."
         return [self.stoi.get(c, self.unk_id) for c in self.normalize(text)] + [self.eos_id]
@@ -186,12 +186,21 @@ def transcribe(asr: ASRStandIn, mels: Sequence[torch.Tensor], batch_size: int = 
     if ctc_weight and asr.ctc_head is None:
         raise ValueError(f"ctc_weight={ctc_weight}: this model has no CTC head (it trained with stages.asr.ctc_weight=0), so "
                          "only its decoder can score: pass ctc_weight=0 or None")
+    whole = lambda v: isinstance(v, (int, np.integer)) and not isinstance(v, bool)
+    if not whole(max_chars) or max_chars < 1:
+        raise ValueError(f"max_chars={max_chars!r}: pass a whole number of characters from 1 to {MAX_TRANSCRIPT_CHARS - 1}")
     if max_chars >= MAX_TRANSCRIPT_CHARS:
         raise ValueError(f"max_chars={max_chars}: the decoder has {MAX_TRANSCRIPT_CHARS} positions, so a transcript holds "
                          f"at most {MAX_TRANSCRIPT_CHARS - 1} characters: pass at most that")
     lam = (asr.ctc_weight if ctc_weight is None else ctc_weight) if asr.ctc_head is not None else 0.0
     if not 0 <= lam <= 1: raise ValueError(f"ctc_weight={lam}: use a weight between 0 (the decoder alone) and 1 (the CTC head alone)")
-    if beam < 1: raise ValueError(f"beam={beam}: keep at least 1 candidate per utterance")
+    if not whole(beam) or beam < 1: raise ValueError(f"beam={beam!r}: keep a whole number of candidates per utterance, at least 1")
+    if not whole(batch_size) or batch_size < 1: raise ValueError(f"batch_size={batch_size!r}: transcribe a whole number of utterances at a time, at least 1")
+    bins = model.config.num_mel_bins
+    for i, m in enumerate(mels):
+        if len(m.shape) != 2 or m.shape[0] != bins or m.shape[1] < 1:
+            raise ValueError(f"mels[{i}] has shape {tuple(m.shape)}: transcribe reads log-mels [{bins}, frames] of at least one frame "
+                             "(audio.log_mel of a clip that is not empty)")
     V, K = tok.vocab_size, beam
     banned = torch.zeros(V, dtype=torch.bool); banned[[tok.pad_id, tok.bos_id, tok.unk_id]] = True
     order, out = sorted(range(len(mels)), key=lambda i: mels[i].shape[-1]), {}     # batches of like lengths: fewer frames
@@ -263,7 +272,7 @@ def evaluate_asr(model, rows: Sequence[dict], mels: Sequence[torch.Tensor],
                  splits=('train', 'test_voice', 'test_sentence', 'test_both'), max_per_split: int = 300,
                  max_per_check: int = 100, beam: int = 4) -> dict:
     "CER per split and a few examples: at most `max_per_split` utterances of the held-out voices and sentences (the figures), `max_per_check` of `train` and `test_both` (checks), evenly spaced; `transcribe` with `beam`."
-    res, longest = {}, 10 + max(len(CharTokenizer.normalize(r['query_text'])) for r in rows)
+    res, longest = {}, min(MAX_TRANSCRIPT_CHARS - 1, 10 + max(len(CharTokenizer.normalize(r['query_text'])) for r in rows))
     for sp in splits:
         idx = [i for i, r in enumerate(rows) if r['split'] == sp]
         idx = idx[::max(1, -(-len(idx) // (max_per_split if sp in ('test_voice', 'test_sentence') else max_per_check)))]
@@ -271,7 +280,7 @@ def evaluate_asr(model, rows: Sequence[dict], mels: Sequence[torch.Tensor],
         hyps = transcribe(model, [mels[i] for i in idx], max_chars=longest, beam=beam)
         refs = [rows[i]['query_text'] for i in idx]
         res[f'cer_{sp}'] = round(cer(refs, hyps), 4)
-        res[f'n_{sp}'] = len(idx)
+        res['n_scored_train' if sp == 'train' else f'n_{sp}'] = len(idx)   # n_train: run_stage's count of the examples learned from
         res[f'examples_{sp}'] = [{'ref': CharTokenizer.normalize(r), 'hyp': h} for r, h in list(zip(refs, hyps))[:3]]
     res['decoding'] = {'beam': beam, 'ctc_weight': model.ctc_weight if model.ctc_head is not None else 0.0}
     return res
@@ -285,7 +294,7 @@ def asr_robustness(model, cfg: OmniConfig, rows: Sequence[dict], settings: Setti
     test = test[::max(1, -(-len(test) // n))]
     if not test: return {}
     refs, res = [r['query_text'] for r in test], {'n_robustness': len(test)}
-    longest = 10 + max(len(CharTokenizer.normalize(t)) for t in refs)
+    longest = min(MAX_TRANSCRIPT_CHARS - 1, 10 + max(len(CharTokenizer.normalize(t)) for t in refs))
     clean = [log_mel(load_audio(audio_path(r, settings)), cfg.audio) for r in test]   # the same queries as recorded: the baseline
     res['cer_clean'] = round(cer(refs, transcribe(model, clean, max_chars=longest, beam=beam)), 4)
     for name in conditions:
@@ -333,6 +342,10 @@ def asr_job(cfg: OmniConfig, settings: Settings) -> StageJob:
     t0 = time.time()
     rows, mels = load_query_mels(cfg, settings)
     tok, copies = CharTokenizer(), cfg.stages.asr.aug_copies
+    long = [r for r in rows if len(tok.normalize(r['query_text'])) >= MAX_TRANSCRIPT_CHARS]   # the decoder's positions: refused before training
+    if long: raise ConfigError(f"query {long[0]['id']} is {len(tok.normalize(long[0]['query_text']))} characters long ({long[0]['query_text'][:60]!r}…), "
+                               f"more than the {MAX_TRANSCRIPT_CHARS - 1} the ASR stand-in can write ({len(long)} such queries): "
+                               "cut those recordings into shorter ones, or leave them out of the data")
     data = [(mels[i], tok.encode(r['query_text'])) for i, r in enumerate(rows) if r['split'] == 'train']
     if copies:                                                        # the same queries through a random microphone chain
         train = [r for r in rows if r['split'] == 'train']
@@ -352,6 +365,9 @@ def asr_job(cfg: OmniConfig, settings: Settings) -> StageJob:
 # %% ../nbs/06_semantic_encoder.ipynb #f70f0cb0
 def load_pretrained_semantic_encoder(name_or_path: str, dtype=torch.float32) -> WhisperEncoder:
     "The encoder of a Whisper checkpoint (a local folder, or a hub name already in the local cache), in `dtype` ('auto': the checkpoint's)."
+    if not str(name_or_path or '').strip():                  # '' or None: the current folder would be read as a checkpoint
+        raise ConfigError(f"semantic_encoder.pretrained is {name_or_path!r}: set semantic_encoder.pretrained to a Whisper folder or "
+                          "leave it unset (the kit's own encoder, trained as speech recognition in stage asr)")
     conf = checkpoint_config('semantic_encoder.pretrained', name_or_path, 'a Whisper checkpoint, e.g. openai/whisper-large-v3')
     if conf.model_type != 'whisper':                        # e.g. an emotion encoder's or a language model's folder
         raise ConfigError(f"semantic_encoder.pretrained: {name_or_path} is a {conf.model_type!r} checkpoint, not a Whisper one: "

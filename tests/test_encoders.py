@@ -406,3 +406,67 @@ def test_the_pretrained_encoders_never_ask_the_hub_for_a_model(online_but_unreac
         with pytest.raises(ConfigError, match=part + r"\.pretrained: cannot load 'kit-tests/no-such-model' offline .*hf download"):
             load('kit-tests/no-such-model')
     assert online_but_unreachable == []
+
+
+def test_asr_ctc_weight_is_a_share_from_0_to_1():
+    "Above 1 the decoder's cross-entropy would weigh negative: refused when the config is made, not in transcribe after training."
+    with pytest.raises(ConfigError, match=r"stages\.asr\.ctc_weight: is the CTC loss's share .* from 0 .* to 1 .*, got 1\.5"):
+        set_field(get_config('lite'), 'stages.asr.ctc_weight', 1.5)
+    assert [set_field(get_config('lite'), 'stages.asr.ctc_weight', w).stages.asr.ctc_weight for w in (0.0, 1.0)] == [0.0, 1.0]
+
+
+def test_transcribe_names_a_bad_argument_or_log_mel():
+    import numpy as np
+    from emotion_omni_lite.semantic_encoder import MAX_TRANSCRIPT_CHARS, build_asr_model, transcribe
+    torch.manual_seed(0)
+    cfg = get_config('smoke'); n = cfg.audio.n_mels
+    asr, mel = build_asr_model(cfg), [torch.randn(n, 60)]
+    for kw, msg in ((dict(beam=2.5), r"beam=2\.5: keep a whole number of candidates"), (dict(beam=0), 'beam=0: '),
+                    (dict(batch_size=0), 'batch_size=0: transcribe a whole number of utterances'),
+                    (dict(max_chars=0), rf"max_chars=0: pass a whole number of characters from 1 to {MAX_TRANSCRIPT_CHARS - 1}")):
+        with pytest.raises(ValueError, match=msg): transcribe(asr, mel, **kw)
+    for bad in (torch.randn(n, 0), torch.randn(n + 1, 60), torch.randn(60)):    # no frame, other mel bins, a wave
+        with pytest.raises(ValueError, match=rf"mels\[1\] has shape \({', '.join(map(str, bad.shape))},?\): transcribe reads log-mels \[{n}, frames\]"):
+            transcribe(asr, mel + [bad], beam=1)
+    assert len(transcribe(asr, mel, beam=np.int64(1), batch_size=1, max_chars=3)[0]) <= 3
+
+
+def test_asr_job_refuses_a_query_longer_than_the_decoder_writes(monkeypatch):
+    "Cut to the decoder's positions it would train without its end and could never be written out: refused before anything is read or trained."
+    import emotion_omni_lite.semantic_encoder as se
+    cfg = get_config('smoke')
+    rows = [{'id': 'q1', 'split': 'train', 'query_text': 'fine'}, {'id': 'q2', 'split': 'test_voice', 'query_text': 'word ' * 30}]
+    monkeypatch.setattr(se, 'load_query_mels', lambda c, s: (rows, [torch.zeros(cfg.audio.n_mels, 10)] * 2))
+    def too_far(*a, **k): raise AssertionError('went on past a query it cannot learn')
+    monkeypatch.setattr(se, 'augmented_queries', too_far); monkeypatch.setattr(se, 'reading_examples', too_far)
+    with pytest.raises(ConfigError, match=r"query q2 is 149 characters long \('word word .*more than the 127 the ASR stand-in can write "
+                                          r"\(1 such queries\): cut those recordings into shorter ones, or leave them out"):
+        asr_job(cfg, None)
+
+
+def test_asr_scores_cap_the_transcript_and_name_how_many_they_scored(monkeypatch):
+    "A long held-out query: its transcript capped at the decoder's 127 characters (not refused after training); the training check's count is its own, beside run_stage's n_train."
+    import types
+    import emotion_omni_lite.semantic_encoder as se
+    asked = []
+    monkeypatch.setattr(se, 'transcribe', lambda model, mels, max_chars, beam: asked.append(max_chars) or [''] * len(mels))
+    monkeypatch.setattr(se, 'load_audio', lambda p: torch.zeros(1600)); monkeypatch.setattr(se, 'audio_path', lambda r, s: None)
+    rows = [{'id': f'q{i}', 'split': sp, 'query_text': 'a long query ' * 10} for i, sp in enumerate(('train', 'train', 'test_voice'))]
+    model = types.SimpleNamespace(ctc_head=None, ctc_weight=0.0)
+    res = se.evaluate_asr(model, rows, [None] * 3)
+    assert res['n_scored_train'] == 2 and 'n_train' not in res and res['n_test_voice'] == 1
+    assert se.asr_robustness(model, get_config('smoke'), rows, None, conditions=())['cer_clean'] == 1.0
+    assert asked == [se.MAX_TRANSCRIPT_CHARS - 1] * 3
+
+
+def test_the_asr_reads_a_typographic_apostrophe_as_the_cer_does():
+    from emotion_omni_lite.metrics import normalize_text
+    from emotion_omni_lite.semantic_encoder import CharTokenizer
+    assert CharTokenizer.normalize("It’s Anna’s") == normalize_text("It’s Anna’s") == "it's anna's"
+
+
+def test_the_semantic_encoder_names_an_empty_checkpoint_setting():
+    from emotion_omni_lite.semantic_encoder import load_pretrained_semantic_encoder
+    for empty in ('', ' ', None):
+        with pytest.raises(ConfigError, match=r"semantic_encoder\.pretrained is .*: set semantic_encoder\.pretrained to a Whisper folder or leave it unset"):
+            load_pretrained_semantic_encoder(empty)

@@ -99,3 +99,49 @@ def test_peak_memory_starts_afresh_when_reset():
     before = peak_memory_mb()
     reset_peak_memory()
     assert peak_memory_mb() < before - 150
+
+
+def test_text_scores_of_nothing_are_nan_not_perfect():
+    "No pairs at all: nothing was scored, so no WER, CER, BLEU or ROUGE-L of 0 (or 1) a report would show as a result."
+    import math
+    from emotion_omni_lite.metrics import bleu, cer, rouge_l
+    for f in (wer, cer, bleu, rouge_l): assert math.isnan(f([], [])), f.__name__
+    assert wer([''], ['']) == 0.0 and wer([''], ['a b']) == 2.0        # references with no word: still scored
+
+
+def test_text_scores_take_strings_only():
+    "None or NaN is not scored as a word, and a string beside a list is not zipped character by character."
+    from emotion_omni_lite.metrics import cer, normalize_text, rouge_l
+    for refs, hyps in ((['a b'], [None]), ([float('nan')], ['nan'])):
+        with pytest.raises(TypeError, match=r"is (None|nan) \(\w+\), not text: pass strings"): wer(refs, hyps)
+    for refs, hyps in (('abc', ['a', 'b', 'c']), (['a', 'b', 'c'], 'abc')):
+        with pytest.raises(TypeError, match='pass two strings or two lists of strings'): cer(refs, hyps)
+    with pytest.raises(TypeError, match='pass two strings'): rouge_l('a b', ['a b'])
+    with pytest.raises(TypeError, match=r"None is not text \(NoneType\)"): normalize_text(None)
+
+
+def test_labels_and_the_proxy_refuse_lists_of_other_lengths():
+    from emotion_omni_lite.metrics import per_class_accuracy
+    for f in (confusion_matrix, per_class_accuracy):
+        with pytest.raises(ValueError, match='3 labels but 2 predictions: give one prediction per label'):
+            f(['happy', 'sad', 'sad'], ['happy', 'sad'])
+    with pytest.raises(ValueError, match='2 style checks, 2 emotion checks, 2 references and 1 replies'):
+        empathy_proxy([True, False], [True, True], ['a', 'b'], ['a'])
+
+
+def test_pocketsphinx_refuses_a_clip_that_is_not_finite():
+    import numpy as np
+    from emotion_omni_lite.metrics import pocketsphinx_transcribe
+    for bad in (np.full(1600, np.nan, np.float32), np.r_[np.zeros(1600, np.float32), np.inf]):
+        with pytest.raises(ValueError, match='pocketsphinx needs a finite clip'): pocketsphinx_transcribe(bad)
+
+
+def test_judge_answer_without_text_is_a_judge_error(monkeypatch):
+    "An OpenAI-compatible answer whose content is null (a refusal, a tool call): named as the judge's, not a TypeError."
+    import io, urllib.request
+    answer = json.dumps({'choices': [{'message': {'role': 'assistant', 'content': None}}]}).encode()
+    class Reply(io.BytesIO):
+        def __enter__(self): return self
+    monkeypatch.setattr(urllib.request, 'urlopen', lambda *a, **k: Reply(answer))
+    with pytest.raises(JudgeError, match=r"judge at http://judge\.test/v1/chat/completions answered without text \(content None\); check that judge_model"):
+        empathy_judge("a", 'sad', "b", url='http://judge.test/v1/chat/completions')
