@@ -167,8 +167,10 @@ def architecture_figure(highlight: str | None = None) -> str:
 
 # %% ../nbs/00a_architecture.ipynb #6ce2a6b1
 def write_architecture_svg(path) -> Path:
-    "Write the plain figure to `path` (parents created) and return the path."
+    "Write the plain figure to `path` (a `.svg` file; parents created) whole, through a temporary file, and return the path."
+    from emotion_omni_lite.train import _atomic
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(architecture_figure().encode('utf-8'))
+    if path.suffix.lower() != '.svg': raise ValueError(f"{path}: the figure is an SVG document: give a path ending in .svg")
+    svg = architecture_figure().encode('utf-8')
+    _atomic(path, lambda p: Path(p).write_bytes(svg))                   # a failed write leaves the file as it was
     return path

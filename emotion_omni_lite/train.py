@@ -259,7 +259,19 @@ def _read_cache(path: Path):
     except Exception: return torch.load(path, weights_only=True)       # a file system that cannot map files: read whole
 
 class ShardError(ValueError):
-    "A sharded cache whose shards are missing, or belong to another build of it."
+    "A sharded cache whose shards are missing, changed since they were written, or belong to another build of it."
+
+_SHARDS_CHECKED: set = set()   # shards (path, size, time, checksum) this process hashed and found as written
+
+def _check_shard(p: Path, name: str, info: dict):
+    "Refuse shard `p` whose bytes are not those its index recorded. A shard of the size and modification time recorded is taken as written (as `stages.check_sources` takes a file); one whose time moved (copied, written again) is hashed, once per process. An index written before checksums were recorded checks nothing."
+    if 'sha256' not in info: return
+    st, (size, mtime), want = p.stat(), info['stats'][name], info['sha256'][name]
+    if st.st_size != size: raise ShardError(f"its shard {name} is {st.st_size:,} bytes, not the {size:,} it was written with")
+    key = (str(p.resolve()), st.st_size, st.st_mtime_ns, want)
+    if st.st_mtime_ns == mtime or key in _SHARDS_CHECKED: return
+    if sha256(p) != want: raise ShardError(f"its shard {name} was changed since it was written (its checksum differs)")
+    _SHARDS_CHECKED.add(key)
 
 def load_cache(path):
     "A cached result written by `torch.save` (tensors and plain data only: a crafted file runs no code), or None when it is missing or damaged (then it is computed again). Memory-mapped: the processes of a multi-GPU launch share one copy of a large feature cache. A `ShardedCache`'s index comes back with every item's tensors from its shards."
@@ -304,6 +316,7 @@ def _join_shards(path: Path, index: dict) -> dict:
         part = _read_cache(path.parent / name)
         if not isinstance(part, dict) or part.get('build') != info['build']:
             raise ShardError(f"its shard {name} belongs to another build of this cache")
+        _check_shard(path.parent / name, name, info)                    # of this build, but are its bytes as written?
         for key, items in part['items'].items():
             place = _slot(out, key, info['lengths'][key])
             for i, t in items.items(): place[i] = t
@@ -319,7 +332,7 @@ class ShardedCache:
     every list, its tensors memory-mapped from the shards."""
     def __init__(self, path, keys: Sequence[str] = (), shard_bytes: Optional[int] = None):
         self.path, self.limit = Path(path), shard_bytes or CACHE_SHARD_BYTES
-        self.build, self.files = os.urandom(8).hex(), []                  # a shard names the build it belongs to
+        self.build, self.files, self.sums = os.urandom(8).hex(), [], {}  # a shard names the build it belongs to
         self.lengths, self.seen, self.items, self.bytes = {k: 0 for k in keys}, {}, {}, 0
 
     def put(self, key: str, i: int, tensor: torch.Tensor):
@@ -333,7 +346,9 @@ class ShardedCache:
     def _flush(self):
         if not self.items: return
         name = f"{self.path.stem}.{len(self.files):05d}{self.path.suffix}"
-        save_cache({'build': self.build, 'items': self.items}, self.path.with_name(name))
+        p = self.path.with_name(name)
+        save_cache({'build': self.build, 'items': self.items}, p)
+        st = p.stat(); self.sums[name] = ([st.st_size, st.st_mtime_ns], sha256(p))   # what a reader checks it against
         self.files.append(name); self.items, self.bytes = {}, 0
 
     def close(self, meta: dict) -> dict:
@@ -345,7 +360,9 @@ class ShardedCache:
         import glob
         for p in self.path.parent.glob(f"{glob.escape(self.path.stem)}.[0-9][0-9][0-9][0-9][0-9]{self.path.suffix}"):
             if p.name not in self.files: p.unlink(missing_ok=True)        # a bigger build's shards, from before
-        save_cache({**meta, '_shards': {'build': self.build, 'files': self.files, 'lengths': self.lengths}}, self.path)
+        save_cache({**meta, '_shards': {'build': self.build, 'files': self.files, 'lengths': self.lengths,
+                                        'stats': {n: self.sums[n][0] for n in self.files},
+                                        'sha256': {n: self.sums[n][1] for n in self.files}}}, self.path)
         try: return _join_shards(self.path, _read_cache(self.path))
         except Exception as e:                                          # nothing computed is left in memory to fall back on
             raise RuntimeError(f"{self.path} was just written and does not read back ({type(e).__name__}: {str(e)[:160]}): "

@@ -86,3 +86,21 @@ def test_readme_copy_is_current():
     path = ROOT / 'nbs' / 'images' / 'architecture.svg'
     assert path.exists(), f'{path} is missing; write it with: {REGENERATE}'
     assert path.read_bytes() == architecture_figure().encode('utf-8'), f'{path} is stale; regenerate it with: {REGENERATE}'
+
+
+def test_the_figure_is_written_whole_and_only_to_an_svg_path(tmp_path, monkeypatch):
+    "A write that fails midway (a full disk) leaves the copy there as it was and no temporary file; a path not ending in .svg is refused before anything is written."
+    import errno
+    path = tmp_path / 'architecture.svg'
+    path.write_text('the copy before')
+    real = Path.write_bytes
+    def full_disk(self, data):
+        real(self, data[:100]); raise OSError(errno.ENOSPC, 'No space left on device')
+    monkeypatch.setattr(Path, 'write_bytes', full_disk)
+    with pytest.raises(OSError, match='No space left'): write_architecture_svg(path)
+    monkeypatch.undo()
+    assert path.read_text() == 'the copy before' and [p.name for p in tmp_path.iterdir()] == ['architecture.svg']
+    for bad in ('architecture.png', 'architecture', 'architecture.svg.txt'):
+        with pytest.raises(ValueError, match=r'give a path ending in \.svg'): write_architecture_svg(tmp_path / bad)
+    assert [p.name for p in tmp_path.iterdir()] == ['architecture.svg']
+    assert write_architecture_svg(path).read_bytes() == architecture_figure().encode('utf-8')

@@ -268,3 +268,56 @@ def test_cross_emotion_takes_the_fraction_it_is_set_to():
         got = spread(idx, frac)
         assert len(got) == round(frac * len(idx)) and len(set(got)) == len(got) and set(got) <= set(idx)
         assert max(got) - min(got) > 0.9 * len(idx)                        # spread over all of them, not the first ones
+
+
+def test_stage2_refuses_another_presets_settings_and_other_runs_before_making_anything(tmp_path):
+    "Another preset's settings (its data and runs folders) are refused, naming the fix, before a lock file or a cache is made; load_stage2_model names the runs of stage 2 for any other name."
+    from emotion_omni_lite import stage2
+    from emotion_omni_lite.config import ConfigError, get_settings
+    cfg = get_config('smoke')
+    lite = get_settings(preset='lite', data_dir=str(tmp_path / 'data'), out_dir=str(tmp_path / 'runs'), device='cpu')
+    for call in (lambda: stage2.stage2_features(cfg, lite), lambda: stage2.prepare_stage2(cfg, lite),
+                 lambda: stage2.stage2_job(cfg, lite), lambda: stage2.load_stage2_model(cfg, lite),
+                 lambda: stage2.cross_emotion_examples(cfg, {'rows': []}, [], lite)):
+        with pytest.raises(ConfigError, match=r"the config is preset 'smoke''s, the settings preset 'lite''s .*get_settings\(preset='smoke'\)"):
+            call()
+    assert not list(tmp_path.iterdir())                                  # no lock file, no cache, no folder
+    smoke = get_settings(preset='smoke', data_dir=str(tmp_path / 'data'), out_dir=str(tmp_path / 'runs'), device='cpu')
+    with pytest.raises(ConfigError, match=r"'stage1' is not a run of stage 2: name one of stage2, stage2_no_adaln"):
+        stage2.load_stage2_model(cfg, smoke, name='stage1')
+
+
+def test_features_seconds_count_only_for_the_run_that_built_the_cache(tmp_path, monkeypatch):
+    "stage2_job reports the time it spent building stage 2's caches; the ablation, reading the caches stage 2 built, reports 0 and that it reused them, not the builder's seconds again."
+    import time
+    from types import SimpleNamespace
+    from emotion_omni_lite import stage2
+    from emotion_omni_lite.config import get_settings, set_fields
+    from emotion_omni_lite.stages import stage_config
+    cfg = set_fields(get_config('smoke'), **{'stages.stage2.cross_emotion': 0.0})   # no speech synthesised here
+    s = get_settings(preset='smoke', data_dir=str(tmp_path / 'data'), out_dir=str(tmp_path / 'runs'), device='cpu')
+    d, de, N = cfg.decoder.d_model, cfg.emotion_encoder.dim, 6
+    rows = [{'id': f'r{i}', 'split': 'train' if i % 3 else 'test', 'reply_text': 'hello'} for i in range(N)]
+    f1 = {'rows': rows, 'emotion_vec_true': torch.randn(N, de), **{k: [torch.zeros(1)] * N for k in ('sem', 'emo', 'n50')}}
+    def reply_states(feats, texts):                                      # stage 1 stood in for: a fifth of a second's work
+        time.sleep(0.2)
+        return [{'hidden': torch.randn(5, d), 'inputs_embeds': torch.randn(5, d), 'emotion_vec_pred': torch.randn(de)} for _ in feats]
+    monkeypatch.setattr(stage2, 'load_stage1', lambda cfg, s: SimpleNamespace(reply_states=reply_states))
+    monkeypatch.setattr(stage2, 'stage1_features', lambda cfg, s: f1)
+    monkeypatch.setattr(stage2, 'load_dialogues', lambda cfg, s: {'id': [r['id'] for r in rows], 'units': [[1, 2, 3]] * N})
+    built = stage2.stage2_job(cfg, s).info
+    reused = stage2.stage2_job(stage_config('stage2_no_adaln', cfg), s).info
+    assert built['features_cache_reused'] is False and built['features_seconds'] >= 0.2, built
+    assert reused == {'features_seconds': 0.0, 'features_cache_reused': True}, reused
+
+
+def test_emotion_vector_contrast_names_what_its_input_lacks():
+    "Rows that do not line up, a label with no training vectors (a mean of nothing) or no held-out row (nothing to score) are refused by name, not answered with nan."
+    from emotion_omni_lite.stage2 import emotion_vector_contrast as contrast
+    v, labs, tr = torch.randn(6, 4), ['a', 'a', 'a', 'b', 'b', 'b'], [True, True, False, True, True, False]
+    assert contrast(v, labs, tr)['n_heldout'] == 2
+    for args, why in (((v, labs[:5], tr), r'vectors of shape \(6, 4\), 5 labels and 6 train flags'),
+                      ((v[0], labs, tr), r'vectors of shape \(4,\), 6 labels'),
+                      ((v, labs, [True, True, False, False, False, False]), r"no training row \(flag True\) of 'b'"),
+                      ((v, labs, [True] * 6), r'no held-out row \(flag False\)')):
+        with pytest.raises(ValueError, match=why): contrast(*args)

@@ -357,3 +357,26 @@ def test_decoding_passes_the_key_value_cache_by_the_name_this_transformers_takes
     import transformers
     from emotion_omni_lite.train import _kv_name
     assert _kv_name() == ('cache' if int(transformers.__version__.split('.')[0]) >= 5 else 'past_key_values')   # 5.x: the new name
+
+
+def test_a_sharded_cache_whose_shard_was_altered_is_computed_again(tmp_path):
+    "A shard whose bytes changed after it was written (same size, same build) makes the cache damaged, not read as valid; a shard only touched (a copy) is hashed and read; an index written before checksums were recorded is read as before."
+    import os
+    from emotion_omni_lite.train import ShardedCache, _read_cache, load_cache, save_cache
+    path = tmp_path / 'c.pt'
+    c = ShardedCache(path, keys=('x',), shard_bytes=64)
+    for i in range(4): c.put('x', i, torch.full((8,), float(i + 1)))    # 32 bytes each: two shards
+    c.close({'n': 4})
+    shard = tmp_path / 'c.00001.pt'
+    data, was = shard.read_bytes(), shard.stat().st_mtime_ns
+    at = data.find(torch.full((8,), 3.0).numpy().tobytes()); assert at > 0
+    os.utime(shard, ns=(was, was + 10**9))                               # the same bytes, another time: hashed, read
+    assert load_cache(path)['x'][2].tolist() == [3.0] * 8
+    shard.write_bytes(data[:at] + torch.full((8,), 7.0).numpy().tobytes() + data[at + 32:])   # same size, other values
+    os.utime(shard, ns=(was, was + 2 * 10**9))
+    with pytest.warns(UserWarning, match=r'c\.pt is damaged \(ShardError: its shard c\.00001\.pt was changed since it was written'):
+        assert load_cache(path) is None
+    old = _read_cache(path)                                              # an index of before: no checksums in it
+    for k in ('stats', 'sha256'): del old['_shards'][k]
+    save_cache(old, path)
+    assert load_cache(path)['x'][2].tolist() == [7.0] * 8                # read as it was read before
