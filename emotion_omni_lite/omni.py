@@ -19,7 +19,7 @@ from .dataset import audio_path, hearing_seconds
 from .semantic_encoder import load_semantic_encoder
 from .emotion_encoder import classify_emotion, load_emotion_encoder
 from .text_llm import build_prompt
-from .stages import stage_config
+from .stages import check_preset, stage_config
 from .stage1 import EmotionCentroids, collate_stage1, encode_speech, load_stage1, splice_speech, stage1_features
 from .decoder import decode_batch, stream_decode
 from .vocoder import build_vocoder
@@ -273,9 +273,7 @@ class EmotionOmni(nn.Module):
 def load_omni(cfg: OmniConfig, settings: Optional[Settings] = None, stage1: str = 'stage1',
               stage2: str = 'stage2', pipeline=None) -> EmotionOmni:
     "The trained model from its runs (`stage1`/`stage2` name the runs, e.g. an ablation; `pipeline`: that stage 1 already loaded, shared, not loaded twice; one of another config is refused); `StageMissing` names what to run; settings of another preset are refused."
-    if settings is not None and settings.preset != cfg.preset:        # another preset's data and runs folders
-        raise ConfigError(f"load_omni: the config is preset {cfg.preset!r}'s, the settings preset {settings.preset!r}'s (its data and "
-                          f"runs folders): pass get_settings(preset={cfg.preset!r}), or leave the settings out")
+    check_preset('load_omni', cfg, settings)                          # another preset's data and runs folders
     if pipeline is not None and getattr(pipeline, 'cfg', None) != stage_config(stage1, cfg):   # checked before anything loads
         raise ConfigError(f"load_omni: the stage-1 pipeline given was not loaded for run {stage1!r} of this config: pass "
                           f"pipeline=load_stage1(cfg, settings, {stage1!r}), or leave pipeline out to load it here")

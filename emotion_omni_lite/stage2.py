@@ -14,7 +14,7 @@ from torch import nn
 
 from .config import ConfigError, OmniConfig, Settings, get_settings, run_device
 from .train import ShardedCache, autocast, freeze, load_cache, load_weights, save_cache, save_weights, to_device
-from .stages import STAGES, StageJob, StageLock, data_build, hashed_part, require_stage, run_digest, stage_config, stage_hash
+from .stages import STAGES, StageJob, StageLock, check_preset, data_build, hashed_part, require_stage, run_digest, stage_config, stage_hash
 from .audio import log_mel
 from .dataset import load_dialogues, load_units_tokenizer
 from .emotion_encoder import emotion_encoder_stage, emotion_features, load_emotion_encoder
@@ -61,12 +61,6 @@ def stage2_loss(model, batch): return model(batch)
 # %% ../nbs/14_stage2.ipynb #c3a5fda5
 _BUILT: list = []   # the stage-2 caches this process built: a run that built none reports no build time
 
-def _check_preset(who: str, cfg: OmniConfig, settings: Optional[Settings], optional: bool = True):
-    "Refuse settings of another preset (its data and runs folders) before anything is read or made."
-    if settings is not None and settings.preset != cfg.preset:
-        raise ConfigError(f"{who}: the config is preset {cfg.preset!r}'s, the settings preset {settings.preset!r}'s (its data and "
-                          f"runs folders): pass get_settings(preset={cfg.preset!r}){', or leave the settings out' if optional else ''}")
-
 def _reply_states(cfg: OmniConfig, s: Settings, path: Path, batch_size: int, progress: bool) -> dict:
     "Build `stage2_features`' cache at `path`: every dialogue's stage-1 reply states and units, in shards."
     from tqdm.auto import tqdm
@@ -93,7 +87,7 @@ def _reply_states(cfg: OmniConfig, s: Settings, path: Path, batch_size: int, pro
 
 def stage2_features(cfg: OmniConfig, settings: Optional[Settings] = None, batch_size: int = 64, progress: bool = True) -> dict:
     "Every dialogue's reply states (h, e), predicted and true emotion vectors and units, cached on disk in shards (`train.ShardedCache`)."
-    _check_preset('stage2_features', cfg, settings)                   # before a lock file or a cache is made
+    check_preset('stage2_features', cfg, settings)                   # before a lock file or a cache is made
     s = settings or get_settings(preset=cfg.preset)
     path = s.run_path / 'stage2_features' / f"{_cache_name(cfg, s)}.pt"
     if (cached := load_cache(path)) is not None: return cached
@@ -108,7 +102,7 @@ def spread(idx: Sequence[int], frac: float) -> list:
 def cross_emotion_examples(cfg: OmniConfig, f: dict, idx: Sequence[int], settings: Optional[Settings] = None,
                            progress: bool = True) -> list:
     "Stage-2 examples whose reply words are spoken in another reply emotion, with that speech's vector as the condition."
-    _check_preset('cross_emotion_examples', cfg, settings)
+    check_preset('cross_emotion_examples', cfg, settings)
     s = settings or get_settings(preset=cfg.preset)
     idx = spread(idx, cfg.stages.stage2.cross_emotion)
     rows_hash = hashlib.sha256(json.dumps([f['rows'][i]['id'] for i in idx]).encode()).hexdigest()[:8]
@@ -167,7 +161,7 @@ def check_cross_emotion(cfg: OmniConfig):
 
 def prepare_stage2(cfg: OmniConfig, settings: Settings) -> tuple:
     "What stage 2 and its ablation read, cached once for both: `(stage2_features, replies in another emotion)`."
-    _check_preset('prepare_stage2', cfg, settings, optional=False)       # before anything is made
+    check_preset('prepare_stage2', cfg, settings, optional=False)       # before anything is made
     check_cross_emotion(cfg)                                              # before the reply states, not after them
     f = stage2_features(cfg, settings)
     train_idx = [i for i, r in enumerate(f['rows']) if r['split'] == 'train']
@@ -176,7 +170,7 @@ def prepare_stage2(cfg: OmniConfig, settings: Settings) -> tuple:
 
 def stage2_job(cfg: OmniConfig, settings: Settings) -> StageJob:
     "Stage 2: fusion gate, AdaLN and speech decoder learn from stage 1's cached reply states (and replies in another emotion)."
-    _check_preset('stage2_job', cfg, settings, optional=False)
+    check_preset('stage2_job', cfg, settings, optional=False)
     t0, n_built = time.time(), len(_BUILT)
     f, cross = prepare_stage2(cfg, settings)
     built = len(_BUILT) > n_built                                         # reused (the other run's, or `eol run`'s prepare): no time
@@ -198,7 +192,7 @@ def load_stage2_model(cfg: OmniConfig, settings: Optional[Settings] = None, name
     "The trained, frozen fusion + decoder of stage `name` (`stage2` or its ablation `stage2_no_adaln`)."
     runs = [n for n, st in STAGES.items() if st.runner == 'stage2.stage2_job']
     if name not in runs: raise ConfigError(f"load_stage2_model: {name!r} is not a run of stage 2: name one of {', '.join(runs)}")
-    _check_preset('load_stage2_model', cfg, settings)
+    check_preset('load_stage2_model', cfg, settings)
     cfg = stage_config(name, cfg)
     return freeze(load_weights(Stage2Model(cfg), require_stage(name, cfg, settings) / 'model.safetensors')).to(run_device(settings or get_settings(preset=cfg.preset)))
 

@@ -21,8 +21,8 @@ __all__ = ['CROSS_ENGINE', 'REFERENCED', 'CALIBRATED', 'STAGES', 'RUNTIME_ONLY',
            'pretrained_source', 'uses_pretrained', 'hashed_part', 'manifest_lines', 'manifest_change', 'stage_hash',
            'StageMissing', 'stage_folder', 'read_object', 'file_stats', 'check_sources', 'data_build', 'run_digest',
            'upstream_runs', 'retrained_upstream', 'stage_state', 'stages_needed', 'train_command', 'lite_minutes',
-           'describe_changes', 'unlike_preset', 'require_stage', 'StageJob', 'run_files', 'files_as_recorded',
-           'start_run', 'finish_run', 'StageLock', 'run_stage']
+           'describe_changes', 'unlike_preset', 'check_preset', 'require_stage', 'StageJob', 'run_files',
+           'files_as_recorded', 'start_run', 'finish_run', 'StageLock', 'run_stage']
 
 # %% ../nbs/01a_stages.ipynb #14fa165e
 @dataclass(frozen=True)
@@ -382,6 +382,12 @@ def unlike_preset(name: str, cfg: OmniConfig, seed: int) -> list:
         out += [f"stages.{st.train}.{k}" for k, v in t.items() if u.get(k) != v]
     return out or [f"those of the stages before it ({', '.join(st.depends)})"]
 
+def check_preset(who: str, cfg: OmniConfig, settings: Optional[Settings], optional: bool = True):
+    "Refuse settings of another preset than `cfg`'s (their data and runs folders) before anything is read or made."
+    if settings is not None and settings.preset != cfg.preset:
+        raise ConfigError(f"{who}: the config is preset {cfg.preset!r}'s, the settings preset {settings.preset!r}'s (its data and "
+                          f"runs folders): pass get_settings(preset={cfg.preset!r}){', or leave the settings out' if optional else ''}")
+
 def require_stage(name: str, cfg: OmniConfig, settings: Optional[Settings] = None) -> Path:
     "The folder of the stage's finished run for this config; raises `StageMissing` (never trains) when there is none."
     s = settings or get_settings(preset=cfg.preset)
@@ -503,6 +509,7 @@ class StageLock:
 def run_stage(name: str, cfg: OmniConfig, job_fn: Callable, settings: Optional[Settings] = None,
               force: bool = False) -> Path:
     "Train stage `name` with the job `job_fn(cfg, settings)` returns, or reuse its finished run; returns the run folder."
+    check_preset('run_stage', cfg, settings)                           # another preset's folders: before a lock is taken
     s = settings or get_settings(preset=cfg.preset)
     st, cfg = _stage(name), stage_config(name, cfg)
     if not st.train: raise ConfigError(f"stage '{st.name}' is not trained: build it with {st.runner}")

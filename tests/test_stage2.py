@@ -274,11 +274,13 @@ def test_stage2_refuses_another_presets_settings_and_other_runs_before_making_an
     "Another preset's settings (its data and runs folders) are refused, naming the fix, before a lock file or a cache is made; load_stage2_model names the runs of stage 2 for any other name."
     from emotion_omni_lite import stage2
     from emotion_omni_lite.config import ConfigError, get_settings
+    from emotion_omni_lite.stages import run_stage
     cfg = get_config('smoke')
     lite = get_settings(preset='lite', data_dir=str(tmp_path / 'data'), out_dir=str(tmp_path / 'runs'), device='cpu')
     for call in (lambda: stage2.stage2_features(cfg, lite), lambda: stage2.prepare_stage2(cfg, lite),
                  lambda: stage2.stage2_job(cfg, lite), lambda: stage2.load_stage2_model(cfg, lite),
-                 lambda: stage2.cross_emotion_examples(cfg, {'rows': []}, [], lite)):
+                 lambda: stage2.cross_emotion_examples(cfg, {'rows': []}, [], lite),
+                 lambda: run_stage('stage2', cfg, stage2.stage2_job, lite)):      # any stage's run, before its lock
         with pytest.raises(ConfigError, match=r"the config is preset 'smoke''s, the settings preset 'lite''s .*get_settings\(preset='smoke'\)"):
             call()
     assert not list(tmp_path.iterdir())                                  # no lock file, no cache, no folder
