@@ -20,17 +20,21 @@ def sequence_lengths(n_samples: int, cfg: OmniConfig) -> dict:
     mel = min(n_samples // cfg.audio.hop_length,          # 100 Hz (Whisper drops the last STFT frame), at most the
               2 * cfg.semantic_encoder.max_source_positions)   # encoder's window: a longer question is cut there
     enc = (mel + 1) // 2                                 # 50 Hz: conv kernel 3, stride 2, padding 1
+    if cfg.emotion_encoder.pretrained:                   # full size: stage 1 keeps the frames both streams have, and
+        w = n_samples                                    # wav2vec2's convolutions give 49 a second (25 ms fields, 20 ms apart)
+        for k, s in zip((10, 3, 3, 3, 3, 2, 2), (5, 2, 2, 2, 2, 2, 2)): w = max(0, (w - k) // s + 1)
+        enc = min(enc, w)
     ada = enc // cfg.adapter.k                           # 10 Hz: tail frames that do not fill a group are dropped
     streams = 1 if not cfg.adapter.emotion_stream or cfg.adapter.mode == 'concat' else 2
     return {'wave': n_samples, 'mel': mel, 'encoder': enc, 'adapter': ada, 'llm_tokens': ada * streams}
 
 # %% ../nbs/10_adapter.ipynb #c964d0b2
 def stack_frames(x: torch.Tensor, k: int, lengths: Optional[torch.Tensor] = None):
-    "`[B, T, d]` → `[B, T//k, k·d]` (tail frames dropped); `lengths` (valid frames) → valid groups."
+    "`[B, T, d]` → `[B, T//k, k·d]` (tail frames dropped); `lengths` (valid frames, at most the `T` there are) → valid groups."
     B, T, d = x.shape
     n = T // k
     y = x[:, :n * k].reshape(B, n, k * d)                  # [B, T/k, k·d]
-    return y, (None if lengths is None else torch.div(lengths, k, rounding_mode='floor'))
+    return y, (None if lengths is None else torch.div(lengths.clamp(max=T), k, rounding_mode='floor'))
 
 # %% ../nbs/10_adapter.ipynb #b933d82e
 class DownsampleAdapter(nn.Module):
@@ -57,17 +61,38 @@ class SpeechAdapter(nn.Module):
         self.mix = nn.Linear(2 * d_llm, d_llm) if (emotion_stream and mode == 'concat') else None
 
     def forward(self, sem: torch.Tensor, emo: Optional[torch.Tensor] = None, lengths: Optional[torch.Tensor] = None):
-        "`sem` [B, T, d_sem], `emo` [B, T, d_emo], `lengths` [B] valid frames → (embeddings [B, N, d_llm], valid N [B])."
+        "`sem` [B, T, d_sem], `emo` [B, T, d_emo], `lengths` [B] valid frames → (embeddings [B, N, d_llm], valid N [B]); a clip of fewer than `k` frames (no LLM token) is refused."
+        self._check(sem, 'sem', self.semantic, 'semantic_encoder.d_model')
+        if self.emotion is not None:                              # (without one, the emotion frames given are not read)
+            if emo is None: raise ValueError("this adapter has an emotion stream: pass the emotion encoder's frames")
+            self._check(emo, 'emo', self.emotion, 'emotion_encoder.dim')
+            if len(emo) != len(sem): raise ValueError(f"SpeechAdapter: {len(sem)} clips of semantic frames but {len(emo)} of emotion "
+                                                      "frames: give both streams of the same clips")
+        T = sem.shape[1] if self.emotion is None else min(sem.shape[1], emo.shape[1])   # the two encoders may differ by a frame
+        if lengths is not None:
+            if lengths.shape != (len(sem),): raise ValueError(f"SpeechAdapter: lengths of shape {list(lengths.shape)}: give one "
+                                                              f"count of valid frames per clip, [{len(sem)}]")
+            lengths = lengths.clamp(max=T)                        # … and so may the valid frames the longer one counts
+        valid = [T] if lengths is None else [] if lengths.is_meta else lengths.tolist()   # (shapes only on meta)
+        if (short := [(i, m) for i, m in enumerate(valid) if m < self.k]):
+            i, m = short[0]
+            raise ValueError(f"SpeechAdapter: clip {i} has {m} valid frames, fewer than the k={self.k} one LLM token stacks "
+                             f"({self.k * 20} ms at 50 Hz), so the LLM would hear no speech at all: pass clips of at least "
+                             f"{self.k} frames (pad a shorter one with silence)")
         if self.emotion is None: return self.semantic(sem, lengths)  # [B, T/5, d_llm]
-        if emo is None: raise ValueError("this adapter has an emotion stream: pass the emotion encoder's frames")
-        T = min(sem.shape[1], emo.shape[1])                       # the two encoders may differ by a frame
-        if lengths is not None: lengths = lengths.clamp(max=T)    # … and so may the valid frames the longer one counts
         s, n = self.semantic(sem[:, :T], lengths)                 # [B, T/5, d_llm]
         e, _ = self.emotion(emo[:, :T], lengths)                  # [B, T/5, d_llm]
         if self.mode == 'concat':
             return self.mix(torch.cat([s, e], -1)), n             # [B, T/5, 2·d_llm] → [B, T/5, d_llm]
         x = torch.stack([s, e], 2).flatten(1, 2)                  # [B, T/5, 2, d_llm] → [B, 2·T/5, d_llm]
         return x, (None if n is None else 2 * n)
+
+    def _check(self, x: torch.Tensor, name: str, part: DownsampleAdapter, field: str):
+        d = part.mlp[0].in_features // self.k
+        if x.dim() != 3: raise ValueError(f"SpeechAdapter: {name} is {list(x.shape)}; it takes encoder frames [B, T50, {d}] "
+                                          "(one clip: frames[None])")
+        if x.shape[-1] != d: raise ValueError(f"SpeechAdapter: {name} frames are {x.shape[-1]} wide, but this adapter was built for "
+                                              f"{d} ({field}): pass that encoder's frames, or build the adapter for these")
 
 def build_adapter(cfg: OmniConfig) -> SpeechAdapter:
     "The speech adapter of `cfg` (works under `torch.device('meta')`)."

@@ -18,14 +18,14 @@ from .config import (EMOTIONS, AudioConfig, ConfigError, OmniConfig, Settings, c
 from .metrics import confusion_matrix
 from .train import autocast, freeze, frozen_dtype, frozen_precision, load_weights, save_weights
 from .stages import StageJob, data_build, require_stage, stage_hash
-from .audio import CONDITIONS, as_mels, cepstral_smooth, load_audio, log_mel, pad_mels, pitch_contour
-from .dataset import audio_path, augmented_queries, load_query_mels
+from .audio import CONDITIONS, MIN_SECONDS, AudioError, as_mels, cepstral_smooth, load_audio, log_mel, pad_mels, pitch_contour
+from .dataset import audio_path, augmented_queries, load_dialogues, load_query_mels
 from .tts import engine_of
 
 # %% auto #0
 __all__ = ['DEFAULT_EMOTION_CHECKPOINT', 'REFERENCE_SPREAD', 'CALM_CLIPS', 'EmotionFeatures', 'masked_mean', 'LiteEmotionEncoder',
-           'PretrainedEmotionEncoder', 'load_pretrained_emotion_encoder', 'build_emotion_encoder', 'pitch_rows',
-           'mel_and_pitch', 'emotion_inputs', 'emotion_features', 'classify_emotion', 'predict_emotions',
+           'PretrainedEmotionEncoder', 'has_emotion_head', 'load_pretrained_emotion_encoder', 'build_emotion_encoder',
+           'pitch_rows', 'mel_and_pitch', 'emotion_inputs', 'emotion_features', 'classify_emotion', 'predict_emotions',
            'score_predictions', 'evaluate_emotion', 'calm_clips', 'voice_baselines', 'against_baseline',
            'load_query_emotion_inputs', 'calibration_rows', 'query_voice_baselines', 'reply_emotion_inputs',
            'cross_engine_scores', 'emotion_encoder_job', 'emotion_encoder_stage', 'load_emotion_encoder',
@@ -40,7 +40,7 @@ class EmotionFeatures:
     logits: torch.Tensor      # [B, 6] over EMOTIONS (-inf for an emotion the model has no class for)
     lengths: torch.Tensor     # [B] valid frames
     @property
-    def probs(self) -> torch.Tensor: return self.logits.softmax(-1)  # [B, 6]
+    def probs(self) -> torch.Tensor: return self.logits.softmax(-1)  # [B, 6]; NaN from an encoder with no emotion head (`has_emotion_head`)
 
 def masked_mean(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
     "Mean over time of `x` [B, T, d] using only the first `lengths[b]` frames → [B, d]."
@@ -125,6 +125,13 @@ class PretrainedEmotionEncoder(nn.Module):
                 if j >= 0: logits[:, k] = c[:, j]
         return EmotionFeatures(frames=x, emotion_vec=utt, logits=logits, lengths=n50)
 
+    @property
+    def min_samples(self) -> int:
+        "The shortest wave its convolutional front end reads: its first frame's field (400 samples, 25 ms, for wav2vec2-base)."
+        c, r = self.backbone.config, 1
+        for k, s in reversed(list(zip(c.conv_kernel, c.conv_stride))): r = (r - 1) * s + k
+        return r
+
     def _by_length(self, waves: torch.Tensor, lengths: torch.Tensor) -> EmotionFeatures:
         "The clips of each length together, unpadded: a group-norm front end (wav2vec2-base's) normalises its first convolution over the whole padded length, so padding would change a clip's vector."
         groups = [(lengths == L).nonzero()[:, 0] for L in lengths.unique().tolist()]
@@ -147,9 +154,13 @@ class PretrainedEmotionEncoder(nn.Module):
             if j >= 0: out[..., k] = c[..., j]
         return out
 
+def has_emotion_head(encoder: nn.Module) -> bool:
+    "Whether `encoder` can say which emotion it hears: a pretrained checkpoint with no classification head gives frames and vectors only."
+    return getattr(encoder, 'classifier', True) is not None
+
 def _classifies(encoder: nn.Module):
     "Refuse to ask a checkpoint with no classification head for an emotion: its logits would all be −∞ (NaN probabilities, every clip 'neutral')."
-    if getattr(encoder, 'classifier', True) is None:
+    if not has_emotion_head(encoder):
         raise ConfigError("emotion_encoder.pretrained: this checkpoint has no classification head, so it gives emotion frames "
                           "and vectors (emotion_features) but cannot say which emotion it hears: point emotion_encoder.pretrained "
                           f"at one with a head over the emotions (e.g. {DEFAULT_EMOTION_CHECKPOINT}), or read only its vectors")
@@ -163,8 +174,8 @@ def _wave_encoder(conf) -> bool:
     return (cls is not None and cls.main_input_name == 'input_values' and hasattr(cls, '_get_feat_extract_output_lengths')
             and not getattr(conf, 'is_encoder_decoder', False))
 
-def load_pretrained_emotion_encoder(name_or_path: str, dtype=torch.float32) -> PretrainedEmotionEncoder:
-    "An emotion encoder from a transformers checkpoint (a local folder, or a hub name already in the local cache), in `dtype` ('auto': the checkpoint's)."
+def load_pretrained_emotion_encoder(name_or_path: str, dtype=torch.float32, check=None) -> PretrainedEmotionEncoder:
+    "An emotion encoder from a transformers checkpoint (a local folder, or a hub name already in the local cache), in `dtype` ('auto': the checkpoint's); `check(config)`: raises `ConfigError` for a checkpoint to refuse before its weights are read."
     from transformers import AutoModel, AutoModelForAudioClassification
     src = DEFAULT_EMOTION_CHECKPOINT if name_or_path == 'emotion2vec-compatible' else name_or_path
     used = lambda k: 'masked_spec_embed' not in k                    # the pre-training mask vector: never read here
@@ -173,6 +184,7 @@ def load_pretrained_emotion_encoder(name_or_path: str, dtype=torch.float32) -> P
         raise ConfigError(f"emotion_encoder.pretrained: {src} is a {conf.model_type!r} checkpoint, not an audio encoder that "
                           "reads 16 kHz waves: point it at a wav2vec2, HuBERT, WavLM or data2vec-audio checkpoint (e.g. "
                           f"{DEFAULT_EMOTION_CHECKPOINT}), or leave it empty for the kit's own encoder")
+    if check: check(conf)                                   # e.g. a width other than the config's: before any weight is read
     head = any('Classification' in a for a in (conf.architectures or []))
     try:
         m, info = (AutoModelForAudioClassification if head else AutoModel).from_pretrained(
@@ -221,6 +233,10 @@ def emotion_inputs(audio, encoder: nn.Module, audio_cfg: AudioConfig) -> list:
     "What the lite encoder reads, per utterance: log-mel [n_mels, T100], with its pitch rows below when it tracks pitch."
     if not getattr(encoder, 'pitch', False): return as_mels(audio, audio_cfg)
     n = audio_cfg.n_mels
+    if torch.is_tensor(audio) and audio.dim() == 2 and (r := audio.shape[0]) in (n, n + 2) and (x := audio.shape[1]) >= MIN_SECONDS * audio_cfg.sample_rate:
+        raise AudioError('<array>', f"a [{r}, {x}] tensor is one log-mel{' with its pitch rows' if r > n else ''} of "      # as as_mels says it
+                         f"{x * audio_cfg.hop_length / audio_cfg.sample_rate:.1f} s or {r} waves of {x / audio_cfg.sample_rate:.2f} s, and nothing says which",
+                         "pass waves as a list of [samples] tensors (list(batch)) and an encoder input in a list ([x])")
     if torch.is_tensor(audio) and audio.dim() == 3: items = list(audio)
     elif torch.is_tensor(audio) and audio.dim() == 2 and audio.shape[0] not in (n, n + 2): items = list(audio)
     else: items = list(audio) if isinstance(audio, (list, tuple)) else [audio]
@@ -238,12 +254,18 @@ def emotion_features(encoder: nn.Module, audio, audio_cfg: Optional[AudioConfig]
                      baselines: Optional[Sequence[torch.Tensor]] = None) -> EmotionFeatures:
     "Frozen emotion features of waves [S] / [B, S] / lists (16 kHz), or, for the lite encoder, of what `emotion_inputs` makes of them (log-mel [n_mels + 2, T100] with its pitch rows; a plain log-mel only when `emotion_encoder.pitch=False`); `baselines`: one voice baseline [3] per utterance (`voice_baselines`), for an encoder trained with `emotion_encoder.speaker_reference`."
     p = next(encoder.parameters())
+    if isinstance(audio, (list, tuple)) and not audio: raise ValueError("emotion_features: no audio (an empty list): pass a 16 kHz wave or a list of them")
     if baselines is not None and not getattr(encoder, 'pitch', False):
         raise ValueError("a voice baseline is for the lite encoder that tracks pitch (emotion_encoder.pitch=True, no "
                          "pretrained checkpoint); this encoder hears each clip as it is: pass baselines=None")
     with torch.no_grad(), autocast(frozen_precision(encoder, getattr(encoder, 'mixed_precision', 'no')), p.device):
         if encoder.input_kind.startswith('mel'):
-            audio_cfg = audio_cfg or encoder.audio_cfg
+            own = encoder.audio_cfg                                      # the front end it was trained on
+            if audio_cfg is not None and (bad := [k for k in ('sample_rate', 'n_fft', 'hop_length', 'n_mels') if getattr(audio_cfg, k) != getattr(own, k)]):
+                raise ValueError(f"audio_cfg: {', '.join(f'{k}={getattr(audio_cfg, k)}' for k in bad)}, but this emotion encoder reads "
+                                 f"log-mels of {', '.join(f'{k}={getattr(own, k)}' for k in bad)} (the front end it was trained on): "
+                                 "pass its own, encoder.audio_cfg, or leave audio_cfg out")
+            audio_cfg = own
             ms = emotion_inputs(audio, encoder, audio_cfg)
             if baselines is not None:                                    # each clip against its voice's baseline
                 if len(baselines) != len(ms): raise ValueError(f"{len(baselines)} baselines for {len(ms)} utterances: give one each")
@@ -252,10 +274,23 @@ def emotion_features(encoder: nn.Module, audio, audio_cfg: Optional[AudioConfig]
         else:
             waves = [torch.as_tensor(a, dtype=torch.float32) for a in (audio if isinstance(audio, (list, tuple)) or
                      (torch.is_tensor(audio) and audio.dim() == 2) else [audio])]
+            _check_waves(waves, getattr(encoder, 'min_samples', 1))
             lengths = torch.tensor([len(w) for w in waves])
             x = torch.nn.utils.rnn.pad_sequence(waves, batch_first=True)    # [B, S]
         f = encoder(x.to(p.device, p.dtype), lengths.to(p.device))
     return EmotionFeatures(f.frames.float(), f.emotion_vec.float(), f.logits.float(), f.lengths)   # fp32 out, whatever ran inside
+
+def _check_waves(waves: Sequence[torch.Tensor], least: int):
+    "Refuse what a pretrained encoder's convolutions cannot read: no clip, a clip that is not a wave [samples], or one shorter than their field."
+    if not waves: raise ValueError("emotion_features: no audio (an empty batch): pass a 16 kHz wave or a list of them")
+    for i, w in enumerate(waves):
+        if w.dim() != 1:
+            raise ValueError(f"emotion_features: clip {i} is a tensor of shape {list(w.shape)}, but the pretrained emotion encoder "
+                             "reads 16 kHz waves [samples]: pass the waveform (not a log-mel), or a list of them")
+        if len(w) < least:
+            raise ValueError(f"emotion_features: clip {i} has {len(w)} samples ({len(w) / 16:.0f} ms), fewer than the {least} "
+                             f"({least / 16:.0f} ms at 16 kHz) the pretrained emotion encoder's convolutions need: pass 16 kHz waves "
+                             f"(not log-mels) of at least {least} samples, e.g. a short clip padded with silence")
 
 def classify_emotion(encoder: nn.Module, audio, audio_cfg: Optional[AudioConfig] = None) -> torch.Tensor:
     "Probabilities of the six EMOTIONS for each utterance → [B, 6]."
@@ -339,13 +374,13 @@ def calm_clips(rows: Sequence[dict], n: int = CALM_CLIPS) -> dict:
 def voice_baselines(rows: Sequence[dict], inputs: Sequence[torch.Tensor], n_mels: int, reference: str = 'voice') -> dict:
     "Each voice's baseline from what the encoder reads of its queries [n_mels + 2, T100]: {voice: [mean voiced pitch (octaves), pitch spread, mean loudness]}; `reference='neutral'`: the mean pitch and loudness of its neutral queries alone (the spread stays the voice's); `'calm'`: pitch and loudness from its first `CALM_CLIPS` neutral queries alone, as a calibration measures them, and the spread left as it is (REFERENCE_SPREAD: a few calm clips do not show how far a voice moves)."
     if reference not in ('voice', 'neutral', 'calm'): raise ValueError(f"reference={reference!r}: use 'voice', 'neutral' or 'calm'")
+    if len(rows) != len(inputs): raise ValueError(f"{len(rows)} rows and {len(inputs)} inputs: give each row's encoder input, in row order")
+    for i, x in enumerate(inputs): _check_input(x, n_mels, f'input {i}')
     by_voice: dict = {}
     calm = {i for ix in calm_clips(rows).values() for i in ix} if reference == 'calm' else set()
     for i, (r, x) in enumerate(zip(rows, inputs)): by_voice.setdefault(r['voice'], []).append((i, r, x))
     out = {}
     for voice, items in by_voice.items():
-        if items[0][2].shape[0] != n_mels + 2:
-            raise ValueError(f"a baseline needs the pitch rows: inputs of {items[0][2].shape[0]} rows, expected n_mels + 2 = {n_mels + 2}")
         ref = [x for i, r, x in items if reference == 'voice' or (i in calm if reference == 'calm' else r['user_emotion'] == 'neutral')]
         if not ref: raise ValueError(f"voice {voice!r} has no neutral query to take as its baseline: use reference='voice'")
         pitch = lambda xs: torch.cat([x[n_mels][x[n_mels + 1] > 0].float() for x in xs])
@@ -358,12 +393,25 @@ def voice_baselines(rows: Sequence[dict], inputs: Sequence[torch.Tensor], n_mels
 
 def against_baseline(x: torch.Tensor, baseline: torch.Tensor, n_mels: int) -> torch.Tensor:
     "One encoder input [n_mels + 2, T100] heard against its voice's `baseline` [3]: voiced pitch as its distance from the voice's mean in units of the voice's spread (× REFERENCE_SPREAD octaves), the log-mel less the voice's mean loudness."
+    _check_input(x, n_mels, 'the input')
+    baseline = torch.as_tensor(baseline)
+    if baseline.shape != (3,): raise ValueError(f"a baseline of shape {list(baseline.shape)}: give one voice's [3] (mean voiced pitch, "
+                                                "pitch spread, mean loudness), as voice_baselines makes it")
+    if not (torch.isfinite(baseline).all() and baseline[1] > 0):
+        raise ValueError(f"a baseline of {[round(v, 4) for v in baseline.tolist()]}: its numbers must be finite and its pitch spread "
+                         "(the second) above 0, as voice_baselines makes them")
     x = x.float().clone()
     level, spread, loud = baseline.tolist()
     voiced = x[n_mels + 1] > 0
     x[n_mels] = torch.where(voiced, (x[n_mels] - level) / spread * REFERENCE_SPREAD, torch.zeros(()))
     x[:n_mels] -= loud
     return x
+
+def _check_input(x: torch.Tensor, n_mels: int, what: str):
+    "Refuse an encoder input without the pitch rows a baseline is measured on and heard against."
+    if x.dim() != 2 or x.shape[0] != n_mels + 2:
+        raise ValueError(f"{what} is {list(x.shape)}: a baseline needs the pitch rows, [n_mels + 2 = {n_mels + 2}, T100] (emotion_inputs "
+                         "of a wave for an encoder with emotion_encoder.pitch=True)")
 
 def load_query_emotion_inputs(cfg: OmniConfig, settings: Optional[Settings] = None) -> tuple:
     "Rows and what the lite encoder reads of every query: the cached log-mels, with pitch rows when it tracks pitch (heard against each voice's baseline with `emotion_encoder.speaker_reference`)."
@@ -420,8 +468,9 @@ def cross_engine_scores(encoder: nn.Module, rows: Sequence[dict], mels: Sequence
     pred = predict_emotions(encoder, mels)[0]
     res = score_predictions([rows[i] for i in own], pred[own], tts)
     y = torch.tensor([_label(rows[i]) for i in other]); p = pred[other]; ok = p == y
-    tone = torch.tensor([rows[i]['sentence_kind'] == 'tone' for i in other])
-    res.update(acc_other_engine=round(ok.float().mean().item(), 4), acc_other_engine_tone=round(ok[tone].float().mean().item(), 4),
+    tone = torch.tensor([rows[i]['sentence_kind'] == 'tone' for i in other], dtype=torch.bool)
+    acc = lambda sel: round(ok[sel].float().mean().item(), 4) if sel.any() else None
+    res.update(acc_other_engine=acc(torch.ones_like(tone)), acc_other_engine_tone=acc(tone),
                n_other_engine=len(other), other_engines=sorted({engine_of(rows[i]['voice'], tts) for i in other}),
                confusion_other_engine=confusion_matrix([EMOTIONS[int(k)] for k in y], [EMOTIONS[int(k)] for k in p]))
     return res
@@ -429,6 +478,10 @@ def cross_engine_scores(encoder: nn.Module, rows: Sequence[dict], mels: Sequence
 def emotion_encoder_job(cfg: OmniConfig, settings: Settings) -> StageJob:
     "Stage 0 (`lite`): the emotion encoder learns the query emotions (and, optionally, some of the assistant's replies)."
     t0, tc, only = time.time(), cfg.stages.emotion, cfg.emotion_encoder.train_engine
+    if only and {engine_of(v, cfg.data.tts) for v in set(load_dialogues(cfg, settings)['voice'])} == {only}:   # before any audio is read
+        raise ConfigError(f"emotion_encoder.train_engine={only!r}: every query of this dataset is spoken by {only}, so there is no "
+                          "other engine to score it on: build the dataset with Piper voices beside espeak's (data.n_piper_voices, "
+                          "8 in lite) or leave train_engine ''")
     if cfg.emotion_encoder.speaker_reference and (tc.aug_copies or tc.train_on_replies):
         raise ConfigError("emotion_encoder.speaker_reference: each voice's baseline comes from its clean queries, which the "
                           "augmented copies and the assistant's replies are not; set stages.emotion.aug_copies=0 and "
@@ -464,9 +517,9 @@ def emotion_encoder_stage(cfg: OmniConfig) -> str:
 def load_emotion_encoder(cfg: OmniConfig, settings: Optional[Settings] = None) -> nn.Module:
     "The frozen emotion encoder: the pretrained one (full) or the trained lite one (`StageMissing` when it has not run); a config with `train_engine` set loads that engine's cross-engine run (its referenced one with `speaker_reference`, its calibrated one with `speaker_reference='calm'`)."
     ec = cfg.emotion_encoder
-    if ec.pretrained:
-        enc = load_pretrained_emotion_encoder(ec.pretrained, frozen_dtype(cfg.stages.stage1.mixed_precision))
-        check_checkpoint('emotion_encoder', ec.pretrained, {'dim': (ec.dim, enc.backbone.config.hidden_size)})
+    if ec.pretrained:                                       # a width other than the config's: refused from its config alone
+        fits = lambda conf: check_checkpoint('emotion_encoder', ec.pretrained, {'dim': (ec.dim, conf.hidden_size)})
+        enc = load_pretrained_emotion_encoder(ec.pretrained, frozen_dtype(cfg.stages.stage1.mixed_precision), check=fits)
         enc.mixed_precision = cfg.stages.stage1.mixed_precision           # its forward passes run under this autocast
     else:
         run = require_stage(emotion_encoder_stage(cfg), cfg, settings)

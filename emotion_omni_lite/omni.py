@@ -17,7 +17,7 @@ from .train import autocast, kv, to_device
 from .audio import MIN_SAMPLES, SAMPLE_RATE, AudioError, check_speech, load_audio, resample, save_wav
 from .dataset import audio_path, hearing_seconds
 from .semantic_encoder import load_semantic_encoder
-from .emotion_encoder import classify_emotion, load_emotion_encoder
+from .emotion_encoder import classify_emotion, has_emotion_head, load_emotion_encoder
 from .text_llm import build_prompt
 from .stages import check_preset, stage_config
 from .stage1 import EmotionCentroids, collate_stage1, encode_speech, load_stage1, splice_speech, stage1_features
@@ -87,7 +87,7 @@ class EmotionOmni(nn.Module):
 
     @torch.inference_mode()
     def encode(self, audio, sr: int = SAMPLE_RATE) -> dict:
-        "One utterance (a path, or samples at `sr`), checked as `respond` checks it → semantic and emotion frames (for the adapter), the user's emotion vector and probabilities."
+        "One utterance (a path, or samples at `sr`), checked as `respond` checks it → semantic and emotion frames (for the adapter), the user's emotion vector and probabilities (None from an emotion encoder with no emotion head)."
         return self._encode(self._heard(audio, sr))
 
     @torch.inference_mode()
@@ -95,7 +95,8 @@ class EmotionOmni(nn.Module):
         "`encode` of a wave already checked (16 kHz mono float, at most `hearing_seconds`)."
         sem, emo, n, vec, probs = encode_speech(self.semantic_encoder, self.emotion_encoder, [wave], self.cfg.audio)
         n = int(n[0])                                                                     # valid 50 Hz frames
-        return {'sem': sem[0, :n], 'emo': emo[0, :n], 'n50': n, 'emotion_vec_user': vec[0], 'user_emotion_probs': probs[0]}
+        probs = probs[0] if has_emotion_head(self.emotion_encoder) else None                # no head: NaN, not probabilities
+        return {'sem': sem[0, :n], 'emo': emo[0, :n], 'n50': n, 'emotion_vec_user': vec[0], 'user_emotion_probs': probs}
 
     # 3, 4 — the adapter's speech embeddings take the place of <speech>; the LLM answers token by token
     @torch.inference_mode()
@@ -255,10 +256,11 @@ class EmotionOmni(nn.Module):
     @torch.inference_mode()
     def respond(self, audio, streaming: bool = True, on_token: Optional[Callable] = None,
                 on_audio: Optional[Callable] = None, checked: bool = False, sr: int = SAMPLE_RATE) -> dict:
-        "Speech in (a path, or samples at `sr`, 16 kHz unless said) → text, user_emotion, reply_emotion, audio, sample_rate, timings, rtf (None when nothing was spoken); a file longer than the model hears is refused from its header, before it is read, and a clip that cannot be speech is refused (`check_speech`; `checked`: the caller did so, and said its warnings)."
+        "Speech in (a path, or samples at `sr`, 16 kHz unless said) → text, user_emotion (None from an emotion encoder with no emotion head), reply_emotion, audio, sample_rate, timings, rtf (None when nothing was spoken); a file longer than the model hears is refused from its header, before it is read, and a clip that cannot be speech is refused (`check_speech`; `checked`: the caller did so, and said its warnings)."
         t0 = time.perf_counter()
         feat = self._encode(self._heard(audio, sr, checked))
-        user = EMOTIONS[int(feat.pop('user_emotion_probs').argmax())]
+        p = feat.pop('user_emotion_probs')
+        user = EMOTIONS[int(p.argmax())] if p is not None else None                        # no emotion head: no label made up
         vec_user = feat.pop('emotion_vec_user')
         enc_ms = (time.perf_counter() - t0) * 1000
         r = self.respond_features(feat, streaming, on_token, on_audio)
@@ -430,9 +432,10 @@ def chat_main(audio_path, out_path=None, as_json: bool = True, cfg: Optional[Omn
         except OSError as e:                                           # a full disk, a folder that refuses files
             raise ConfigError(f"--out {out_path}: the reply could not be written ({e.strerror or type(e).__name__}); nothing "
                               "was left there: choose another folder for it") from None
+    heard = f"you sounded {out['user_emotion']}" if out['user_emotion'] else "this emotion encoder has no emotion head to say how you sounded"
     if as_json: print(json.dumps(out))
-    elif 'note' in out: print(f"you sounded {out['user_emotion']}; note: {out['note']}")
+    elif 'note' in out: print(f"{heard}; note: {out['note']}")
     else:
-        print(f"you sounded {out['user_emotion']}; reply ({out['reply_emotion']}): {out['text']}")
+        print(f"{heard}; reply ({out['reply_emotion']}): {out['text']}")
         print(f"first audio after {out['timings']['first_audio_ms']} ms" + (f"; speech written to {out_path}" if out_path else ''))
     return out

@@ -55,7 +55,12 @@ def speech_token_id(tok) -> int:
 
 # %% ../nbs/09_text_llm.ipynb #c964d0b2
 def build_prompt(tok, user: str = SPEECH_TOKEN, reply: Optional[str] = None, system: str = SYSTEM_PROMPT) -> dict:
-    "Token ids (and labels when `reply` is given: -100 except on the reply and its end token) of one chat turn."
+    "Token ids (and labels when `reply` is given: -100 except on the reply and its end token) of one chat turn; a text holding a chat control token is refused (the user turn may be `<speech>` alone)."
+    for role, text in (('system', system), ('user', None if user == SPEECH_TOKEN else user), ('reply', reply)):
+        if text is not None and (marks := [t for t in SPECIAL_TOKENS if t in text]):   # it would be read as a turn mark, not words
+            raise ValueError(f"build_prompt: the {role} text {text[:60]!r} holds {' and '.join(marks)}, which the tokenizer reads as a "
+                             "chat control token (a turn, the end of one, or the speech placeholder), not as words: remove it or "
+                             "write it another way")
     msgs = [{'role': 'system', 'content': system}, {'role': 'user', 'content': user}]
     prompt = tok(tok.apply_chat_template(msgs, add_generation_prompt=True, tokenize=False), add_special_tokens=False)['input_ids']
     if reply is None: return {'input_ids': prompt, 'labels': None, 'n_prompt': len(prompt)}
@@ -109,11 +114,17 @@ def _load_tokenizer(path, field: str = 'llm.pretrained', fix: str = ''):
     return tok
 
 def load_pretrained_llm(path, dtype='auto', field: str = 'llm.pretrained', fix: str = '', check: Optional[Callable] = None):
-    "`(model, tokenizer)` from a local folder or a hub name in the local cache (never downloaded), with the `<speech>` token added (`fix`: what to say to do when it does not load, for a run the kit trained; `check(config)`: raises `ConfigError` for a checkpoint to refuse before its weights are read)."
+    "`(model, tokenizer)` from a local folder or a hub name in the local cache (never downloaded), with the `<speech>` token added (`fix`: what to say to do when it does not load, for a run the kit trained; `check(config)`: raises `ConfigError` for a checkpoint to refuse before its weights are read); a tokenizer with more tokens than the model has rows is refused."
     from transformers import AutoConfig, AutoModelForCausalLM
     try:
-        if check: check(AutoConfig.from_pretrained(str(path), local_files_only=True))
+        conf = AutoConfig.from_pretrained(str(path), local_files_only=True)
+        if check: check(conf)
         tok = _load_tokenizer(path, field, fix)
+        rows = getattr(conf, 'vocab_size', None)            # the embedding table's: refused before the weights are read
+        if rows and len(tok) > rows + (speech_token_id(tok) == rows):   # more tokens than rows, past the one `<speech>` may take
+            raise ConfigError(f"{field}: the tokenizer in {path} has {len(tok)} tokens but the model's embedding table {rows} rows, "
+                              f"so tokens {rows} to {len(tok) - 1} would get rows made up here: the tokenizer and the weights are "
+                              "not of one model: " + (fix or f"point {field} at a folder whose tokenizer and weights belong together"))
         model, info = AutoModelForCausalLM.from_pretrained(str(path), dtype=dtype, local_files_only=True, output_loading_info=True,
                                                            ignore_mismatched_sizes=True)
     except ConfigError: raise                               # named already, with the fix

@@ -28,7 +28,7 @@ from .dialogues import all_sentences
 from .tts import query_voices
 from .stages import StageMissing
 from .semantic_encoder import load_semantic_encoder
-from .emotion_encoder import emotion_features, load_emotion_encoder
+from .emotion_encoder import emotion_features, has_emotion_head, load_emotion_encoder
 from .stage1 import load_stage1, speech_features, stage1_features
 from .omni import hearing_seconds, load_omni
 
@@ -124,7 +124,7 @@ def fit_emotion_map(vectors, labels: Sequence[str]) -> EmotionMap:
 @dataclass
 class ProbeParts:
     "The model-facing side of the widgets: plain callables plus the choices the panel offers."
-    hear: Callable                      # wave [T] 16 kHz → (probs [6], emotion vector [d])
+    hear: Callable                      # wave [T] 16 kHz → (probs [6], None with no emotion head; emotion vector [d])
     answer: Callable                    # wave [T] → dict(text, reply_emotion, emotion_vec_pred, …)
     speak: Optional[Callable] = None    # (reply dict, emotion vector [d]) → (wave [T], sample rate); None: no stage 2
     sentences: Sequence[str] = ("The train left without us.", "My phone just rang.", "We lost the game.")
@@ -581,14 +581,15 @@ class ProbePanel:
             probs, vec = self.parts.hear(wave); t['hear'] = time.perf_counter() - t0 - sum(t.values())
             reply = self.parts.answer(wave); t['answer'] = time.perf_counter() - t0 - sum(t.values())
             reply_wave = self._speak(reply); t['speak'] = time.perf_counter() - t0 - sum(t.values())
-            view = self._view(wave, np.asarray(probs), vec, reply, reply_wave)       # everything drawn, computed first
+            probs = None if probs is None else np.asarray(probs)                # None: an encoder with no emotion head
+            view = self._view(wave, probs, vec, reply, reply_wave)                   # everything drawn, computed first
         except Exception as e:
             said = str(e) if isinstance(e, AudioError) else f'{type(e).__name__}: {e}'
             kept = f' — the charts, audio and reply below are still those of {self.shown}' if self.shown else ''
             self.message.value = _html(said + kept, 'error')
             self.timing.value = _html('not updated', 'note')
             return
-        self.wave, self.probs, self.reply, self.reply_wave = wave, np.asarray(probs), reply, reply_wave
+        self.wave, self.probs, self.reply, self.reply_wave = wave, probs, reply, reply_wave
         try: self._draw(view)
         except Exception as e:                                          # computed, but not (all) drawn: said, not hidden
             self.message.value = _html(f'drawing the result failed ({type(e).__name__}: {e}): some charts may still show '
@@ -610,7 +611,8 @@ class ProbePanel:
     def _view(self, wave, probs, vec, reply, reply_wave) -> dict:
         "Everything the panel shows for one result, computed (a failure here leaves the panel as it was)."
         xy = self.parts.emotion_map.project(vec) if self.parts.emotion_map is not None else None
-        return dict(probs=[float(p) for p in probs], top=int(probs.argmax()), xy=None if xy is None else [float(xy[0]), float(xy[1])],
+        return dict(probs=None if probs is None else [float(p) for p in probs], top=None if probs is None else int(probs.argmax()),
+                    xy=None if xy is None else [float(xy[0]), float(xy[1])],
                     spec=_spectrogram_data(wave), query=wav_bytes(wave, SAMPLE_RATE),
                     text=escape(str(reply.get('text') or '(the model replied with no words)')),   # the model's words: text, not markup
                     emotion=escape(str(reply.get('reply_emotion', '?'))),
@@ -619,7 +621,9 @@ class ProbePanel:
 
     def _draw(self, v: dict):
         with self.bars.fig.batch_update():
-            self.bars.fig.data[0].y = v['probs']
+            self.bars.fig.data[0].y = v['probs'] or [0] * len(EMOTIONS)                  # no emotion head: no bars, and said
+            self.bars.fig.layout.title.text = ('What the emotion encoder hears' if v['probs'] is not None else
+                                               'This emotion encoder has no emotion head')
             self.bars.fig.data[0].marker.color = ['#e45756' if i == v['top'] else '#4c78a8' for i in range(len(EMOTIONS))]
         self.bars.refresh()
         if v['xy'] is not None:
@@ -667,6 +671,8 @@ class EmotionComparator:
             for e in EMOTIONS:
                 w = self.parts.say(self.sentence.value, self.voice.value, e, Controls())
                 p, _ = self.parts.hear(w); r = self.parts.answer(w)
+                if p is None: raise ValueError('this emotion encoder has no emotion head, so it cannot say which emotion it hears: '
+                                               'the comparison needs one that has (the kit\'s own, or a checkpoint with a classification head)')
                 said = self.parts.speak(r, r.get('emotion_vec_pred')) if self.parts.speak else None
                 rows.append(dict(emotion=e, wave=w, probs=np.asarray(p), reply=r, reply_wave=said))
             heat = np.stack([r['probs'] for r in rows])                 # everything shown, built before anything is
@@ -759,7 +765,8 @@ class EmotionMorph:
         _show_spectrogram(self.spec, data=spec)
         try:                                                             # does the encoder hear the change too?
             p, _ = self.parts.hear(w16)
-            self.heard.value = 'the emotion encoder hears the reply as ' + ', '.join(
+            if p is None: self.heard.value = _html('(this emotion encoder has no emotion head: it cannot say which emotion it hears)', 'note')
+            else: self.heard.value = 'the emotion encoder hears the reply as ' + ', '.join(
                 f'{e} {q:.2f}' for q, e in sorted(zip(np.asarray(p).tolist(), EMOTIONS), reverse=True)[:2])
         except Exception as e: self.heard.value = _html(f'(cannot hear the reply: {type(e).__name__}: {e})', 'note')
 
@@ -800,6 +807,14 @@ def stage2_speaker(cfg, settings, pipeline=None) -> tuple:
         return audio.numpy(), omni.vocoder.sample_rate
     return omni, speak, ''
 
+def _hear_with(encoder, audio_cfg) -> Callable:
+    "`ProbeParts.hear` of a frozen emotion encoder: wave → (its six-way probabilities, None from one with no emotion head; its utterance vector)."
+    def hear(wave):
+        f = emotion_features(encoder, wave, audio_cfg)
+        probs = f.probs[0].cpu().numpy() if has_emotion_head(encoder) else None        # no head: NaN, not probabilities
+        return probs, f.emotion_vec[0].cpu().numpy()                                    # [6], [d_emo] (from a GPU too)
+    return hear
+
 def kit_parts(cfg=None, settings=None, n_points: int = 600, with_speech: bool = True) -> ProbeParts:
     "The widgets' parts wired to the trained kit: encoders, stage 1, stage 2 (`StageMissing` names what has not run); a voice is re-synthesised by the engine the data set speaks it with (`cfg.data.tts`)."
     s = settings or get_settings(); cfg = cfg or get_config(s.preset)
@@ -807,15 +822,13 @@ def kit_parts(cfg=None, settings=None, n_points: int = 600, with_speech: bool = 
     omni, speak, note = stage2_speaker(cfg, s, pipe) if with_speech else (None, None, 'speech output switched off')
     sem_enc = omni.semantic_encoder if omni is not None else load_semantic_encoder(cfg, s)
     emo_enc = omni.emotion_encoder if omni is not None else load_emotion_encoder(cfg, s)
-    def hear(wave):
-        f = emotion_features(emo_enc, wave, cfg.audio)
-        return f.probs[0].cpu().numpy(), f.emotion_vec[0].cpu().numpy()                # [6], [d_emo] (from a GPU too)
     def answer(wave):
         f = speech_features(sem_enc, emo_enc, load_audio(wave), cfg.audio)
         r = omni.reply_states(f) if omni is not None else pipe.respond_features([f])[0]   # with stage 2: the reply chat speaks
         v = r['emotion_vec_pred']
         return {**r, 'emotion_vec_pred': v.numpy() if v is not None else None}
     emap, protos = dataset_map_and_prototypes(stage1_features(cfg, s, progress=False), n_points, s.seed)
-    return ProbeParts(hear=hear, answer=answer, speak=speak, sentences=_sentence_options(), voices=_voice_options(cfg),
+    return ProbeParts(hear=_hear_with(emo_enc, cfg.audio), answer=answer, speak=speak, sentences=_sentence_options(),
+                      voices=_voice_options(cfg),
                       emotion_map=emap, prototypes=protos, max_seconds=hearing_seconds(cfg), note=note,
                       say=functools.partial(resynthesize, tts=cfg.data.tts), tts=cfg.data.tts)

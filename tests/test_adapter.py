@@ -45,3 +45,36 @@ def test_full_size_on_meta():
     # semantic 5·1280→2048→3584, emotion 5·768→2048→3584, mix 2·3584→3584
     exp = (6400 * 2048 + 2048 + 2048 * 3584 + 3584) + (3840 * 2048 + 2048 + 2048 * 3584 + 3584) + (7168 * 3584 + 3584)
     assert n == exp
+
+
+def test_the_adapter_refuses_frames_it_cannot_read():
+    "Frames of another rank, width or batch, lengths of another shape, and clips of fewer than k frames (no LLM token: the LLM heard no speech, silently) are refused; the semantic-only adapter counts no group past its frames."
+    cfg = get_config('smoke')
+    ad, ds, de = build_adapter(cfg), cfg.semantic_encoder.d_model, cfg.emotion_encoder.dim
+    sem, emo = torch.randn(2, 12, ds), torch.randn(2, 12, de)
+    for args, said in (((sem[0], emo), rf'sem is \[12, {ds}\]; it takes encoder frames \[B, T50, {ds}\] \(one clip: frames\[None\]\)'),
+                       ((sem, emo[..., :3]), rf'emo frames are 3 wide, but this adapter was built for {de} \(emotion_encoder\.dim\)'),
+                       ((torch.randn(2, 12, ds + 1), emo), rf'sem frames are {ds + 1} wide, but this adapter was built for {ds} \(semantic_encoder'),
+                       ((sem, emo[:1]), r'2 clips of semantic frames but 1 of emotion frames'),
+                       ((sem, emo, torch.tensor([[12, 12]])), r'lengths of shape \[1, 2\]: give one count of valid frames per clip, \[2\]'),
+                       ((sem, emo, torch.tensor([12, 4])), r'clip 1 has 4 valid frames, fewer than the k=5 one LLM token stacks \(100 ms'),
+                       ((sem[:, :3], emo[:, :3]), r'clip 0 has 3 valid frames')):
+        with pytest.raises(ValueError, match='SpeechAdapter: ' + said): ad(*args)
+    assert ad(sem, emo, torch.tensor([12, 5]))[1].tolist() == [2, 1]
+    one = build_adapter(get_config('smoke', **{'adapter.emotion_stream': False}))
+    x, n = one(sem, emo, torch.tensor([12, 40]))                        # the emotion frames given are not read; 40 > 12 frames
+    assert x.shape[1] == 2 and n.tolist() == [2, 2]
+    with pytest.raises(ValueError, match='clip 0 has 4 valid frames'): one(sem[:, :4])
+
+
+def test_full_size_lengths_count_the_emotion_encoders_49_frames_a_second():
+    "At full size stage 1 keeps the frames both encoders give (`encode_speech`), and wav2vec2 gives 49 a second, not Whisper's 50."
+    from transformers import Wav2Vec2Config, Wav2Vec2Model
+    full = get_config('full')
+    with torch.device('meta'): w2v = Wav2Vec2Model(Wav2Vec2Config())           # wav2vec2-base's front end, no weights
+    for n in (400, 16000, 16000 * 4 + 123, 16000 * 40):
+        lens = sequence_lengths(n, full)
+        whisper = (min(n // 160, 2 * full.semantic_encoder.max_source_positions) + 1) // 2
+        assert lens['encoder'] == min(whisper, int(w2v._get_feat_extract_output_lengths(torch.tensor(n)))) <= whisper
+    assert sequence_lengths(16000, full)['encoder'] == 49 and sequence_lengths(16000, full)['llm_tokens'] == 9
+    assert sequence_lengths(16000, get_config('lite'))['encoder'] == 50                 # the kit's own encoders: 50

@@ -119,6 +119,84 @@ def test_an_emotion_checkpoint_that_cannot_name_an_emotion(tmp_path):
     assert torch.isfinite(classify_emotion(some, wave)[0, EMOTIONS.index('angry')])
 
 
+
+def test_emotion_features_refuse_what_the_encoder_cannot_read(tmp_path):
+    "A front end the lite encoder was not trained on (128 mels: a raw error; hop 320: 25 frames a second, silently), a lone [82, X] tensor that may be 82 waves, and, for a pretrained encoder, no clip, a log-mel or a clip shorter than its convolutions' field: each refused, named with the fix."
+    from emotion_omni_lite.audio import AudioError
+    from emotion_omni_lite.emotion_encoder import load_pretrained_emotion_encoder
+    cfg, wave = get_config('smoke'), torch.randn(16000) * 0.1
+    lite = build_emotion_encoder(cfg).eval()
+    for field, v in (('n_mels', 128), ('hop_length', 320)):
+        with pytest.raises(ValueError, match=rf"audio_cfg: {field}={v}, but this emotion encoder reads log-mels of {field}="
+                                             rf"{getattr(cfg.audio, field)} .*pass its own, encoder\.audio_cfg"):
+            emotion_features(lite, [wave], dataclasses.replace(cfg.audio, **{field: v}))
+    assert emotion_features(lite, [wave], dataclasses.replace(cfg.audio, max_seconds=30.0)).lengths.tolist() == [50]   # not the mels
+    with pytest.raises(AudioError, match=r"a \[82, 16000\] tensor is one log-mel with its pitch rows of 160\.0 s or 82 waves of 1\.00 s"):
+        emotion_features(lite, torch.randn(82, 16000) * 0.1, cfg.audio)               # was read as one input of 160 s
+    assert emotion_features(lite, torch.randn(82, 300), cfg.audio).lengths.tolist() == [150]   # 3 s: one input, as before
+    assert emotion_features(lite, list(torch.randn(82, 16000) * 0.1), cfg.audio).lengths.tolist() == [50] * 82
+    for bad in ([], ()):
+        with pytest.raises(ValueError, match='no audio'): emotion_features(lite, bad)
+    pe = load_pretrained_emotion_encoder(_tiny_wav2vec2(tmp_path / 'emo', head=False))
+    assert pe.min_samples == 400 and emotion_features(pe, torch.randn(400) * 0.1).lengths.tolist() == [1]
+    for bad, said in (([torch.randn(300)], r'clip 0 has 300 samples \(19 ms\), fewer than the 400 \(25 ms at 16 kHz\)'),
+                      ([wave, torch.zeros(0)], r'clip 1 has 0 samples'), ([], 'no audio'), (torch.zeros(0, 16000), 'no audio'),
+                      ([torch.randn(80, 100)], r'clip 0 is a tensor of shape \[80, 100\].*pass the waveform \(not a log-mel\)'),
+                      (torch.randn(80, 100), r'clip 0 has 100 samples .*not log-mels')):
+        with pytest.raises(ValueError, match='emotion_features: ' + said): emotion_features(pe, bad)
+
+
+def test_voice_baselines_check_what_they_are_given():
+    "Rows and inputs of other counts (zip dropped the rest), an input without pitch rows after the first, a baseline not [3] or with no spread (a division by 0): refused, with what to give."
+    from emotion_omni_lite.emotion_encoder import against_baseline, voice_baselines
+    n, g = 80, torch.Generator().manual_seed(0)
+    x = torch.cat([torch.randn(n, 60, generator=g), torch.rand(1, 60, generator=g), torch.ones(1, 60)])   # voiced throughout
+    rows = [{'voice': 'a', 'user_emotion': e} for e in ('neutral', 'happy', 'sad')]
+    base = voice_baselines(rows, [x, x * 1.1, x * 0.9], n)['a']
+    assert base.shape == (3,) and base[1] > 0 and against_baseline(x, base, n).shape == x.shape
+    with pytest.raises(ValueError, match=r'3 rows and 2 inputs: give each row'): voice_baselines(rows, [x, x], n)
+    with pytest.raises(ValueError, match=r'input 2 is \[80, 60\]: a baseline needs the pitch rows, \[n_mels \+ 2 = 82, T100\]'):
+        voice_baselines(rows, [x, x, x[:n]], n)
+    with pytest.raises(ValueError, match=r'the input is \[82\]'): against_baseline(x[:, 0], base, n)
+    for b, said in ((base[:2], r'a baseline of shape \[2\]: give one voice.s \[3\]'), (base[None], r'shape \[1, 3\]'),
+                    (torch.tensor([0.1, 0.0, -3.0]), r'pitch spread \(the second\) above 0'),
+                    (torch.tensor([float('nan'), 0.5, -3.0]), 'must be finite')):
+        with pytest.raises(ValueError, match=said): against_baseline(x, b, n)
+
+
+def test_a_cross_engine_run_on_one_engines_data_is_refused_before_it_reads_audio(monkeypatch):
+    "emotion_encoder.train_engine with every query spoken by that engine would train, then crash scoring an empty other engine: refused up front, naming data.n_piper_voices; scores with no other-engine row are None, not a crash."
+    import emotion_omni_lite.emotion_encoder as ee
+    cfg = set_field(get_config('smoke'), 'emotion_encoder.train_engine', 'espeak')
+    monkeypatch.setattr(ee, 'load_dialogues', lambda c, s: {'voice': ['en-us+m3', 'en+f2'] * 3})
+    def never(*a, **k): raise AssertionError('audio was read before the refusal')
+    monkeypatch.setattr(ee, 'load_query_emotion_inputs', never)
+    with pytest.raises(ConfigError, match=r"emotion_encoder\.train_engine='espeak': every query of this dataset is spoken by espeak.*"
+                                          r"data\.n_piper_voices.*or leave train_engine ''"):
+        emotion_encoder_job(cfg, None)
+    monkeypatch.setattr(ee, 'load_dialogues', lambda c, s: {'voice': ['en-us+m3', 'piper:joe+p0']})
+    with pytest.raises(AssertionError, match='audio was read'): emotion_encoder_job(cfg, None)   # two engines: on it goes
+    rows = [{'voice': 'en-us+m3', 'user_emotion': e, 'split': 'test_voice', 'heldout_voice': True, 'sentence_kind': k}
+            for e in ('happy', 'sad') for k in ('tone', 'explicit')]
+    enc = build_emotion_encoder(get_config('smoke')).eval()
+    res = ee.cross_engine_scores(enc, rows, [torch.randn(82, 50) for _ in rows], 'espeak')
+    assert res['n_other_engine'] == 0 and res['acc_other_engine'] is None and res['acc_other_engine_tone'] is None
+
+
+def test_a_pretrained_emotion_encoder_of_another_width_is_refused_before_its_weights_load(tmp_path, monkeypatch):
+    "emotion_encoder.dim against the checkpoint's hidden_size, from its config alone: no weight is read for a checkpoint that does not fit."
+    from transformers import AutoModel, AutoModelForAudioClassification
+    d = _tiny_wav2vec2(tmp_path / 'emo', id2label={0: 'neu', 1: 'hap'}, label2id={'neu': 0, 'hap': 1})
+    read = []
+    for cls in (AutoModel, AutoModelForAudioClassification):
+        real = cls.from_pretrained
+        monkeypatch.setattr(cls, 'from_pretrained', lambda *a, _r=real, **k: read.append(a) or _r(*a, **k))
+    cfg = set_field(get_config('smoke'), 'emotion_encoder.pretrained', d)                     # dim 16, the checkpoint's 32
+    with pytest.raises(ConfigError, match=r'set emotion_encoder\.dim=32'): load_emotion_encoder(cfg)
+    assert read == []
+    fits = set_fields(cfg, **{'emotion_encoder.dim': 32, 'fusion.adaln_cond_dim': 32})
+    assert load_emotion_encoder(fits).backbone.config.hidden_size == 32 and len(read) == 1
+
 def test_the_semantic_encoder_loads_only_a_whisper_checkpoint(tmp_path):
     "A folder of another kind (an emotion encoder's) is named before transformers tries to read it as Whisper."
     from emotion_omni_lite.semantic_encoder import load_pretrained_semantic_encoder

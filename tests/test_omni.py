@@ -120,3 +120,21 @@ def test_load_omni_refuses_settings_of_another_preset_and_a_stage_1_of_another_c
         load_omni(smoke_cfg, s, pipeline=SimpleNamespace(cfg=get_config('smoke', **{'adapter.k': 3})))
     with pytest.raises(StageMissing): load_omni(smoke_cfg, s, pipeline=own)   # its own stage 1: taken, on to stage 2's run
     assert not (tmp_path / 'runs').exists() or not any((tmp_path / 'runs').rglob('*.safetensors'))
+
+
+def test_an_emotion_encoder_with_no_head_names_no_user_emotion(smoke_cfg, tmp_path, monkeypatch, capsys):
+    "A pretrained emotion checkpoint with no classification head gives frames and vectors, not an emotion: `respond` and `eol chat` say none was heard (its NaN probabilities read as 'neutral' before)."
+    from transformers import Wav2Vec2Config, Wav2Vec2Model
+    from emotion_omni_lite.emotion_encoder import load_pretrained_emotion_encoder
+    Wav2Vec2Model(Wav2Vec2Config(hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64,
+                                 conv_dim=(16,) * 7)).save_pretrained(tmp_path / 'bare')
+    m = bare_omni(smoke_cfg)
+    m.emotion_encoder = load_pretrained_emotion_encoder(str(tmp_path / 'bare')).eval()
+    f = m.encode(speech(1))
+    assert f['user_emotion_probs'] is None and torch.isfinite(f['emotion_vec_user']).all() and f['emo'].shape[-1] == 32
+    r = m.respond(speech(1))
+    assert r['user_emotion'] is None and torch.isfinite(r['emotion_vec_user']).all()
+    monkeypatch.setattr(omni_mod, 'load_omni', lambda cfg, s: m)
+    s = get_settings(preset='smoke', data_dir=str(tmp_path / 'data'), out_dir=str(tmp_path / 'runs'), device='cpu')
+    out = omni_mod.chat_main(save_wav(tmp_path / 'q.wav', speech(1)), cfg=smoke_cfg, settings=s, as_json=False)
+    assert out['user_emotion'] is None and 'this emotion encoder has no emotion head' in capsys.readouterr().out

@@ -659,3 +659,27 @@ def test_the_panels_and_kit_parts_speak_plain_voices_with_the_datas_engine(toy, 
     plain = next(v for _, v in kit.voices if ':' not in v); n = len(toy)
     kit.say(kit.sentences[0], plain, 'sad', Controls())
     assert kit.tts == 'toy' and [v for v, _ in toy[n:]] == [plain]
+
+
+def test_an_emotion_encoder_with_no_head_is_said_not_drawn(tmp_path):
+    "A pretrained checkpoint with no classification head hears no emotion: `hear` gives no probabilities, the bars say why, the comparator and the morph say so (NaN bars and a 'neutral' top before)."
+    from transformers import Wav2Vec2Config, Wav2Vec2Model
+    from emotion_omni_lite.config import get_config
+    from emotion_omni_lite.emotion_encoder import build_emotion_encoder, load_pretrained_emotion_encoder
+    from emotion_omni_lite.widgets import _hear_with
+    Wav2Vec2Model(Wav2Vec2Config(hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64,
+                                 conv_dim=(16,) * 7)).save_pretrained(tmp_path / 'bare')
+    cfg, wave = get_config('smoke'), torch.randn(16000) * 0.1
+    p, v = _hear_with(load_pretrained_emotion_encoder(str(tmp_path / 'bare')).eval(), cfg.audio)(wave)
+    assert p is None and v.shape == (32,) and np.isfinite(v).all()
+    p, _ = _hear_with(build_emotion_encoder(cfg).eval(), cfg.audio)(wave)         # the kit's own encoder: six probabilities
+    assert p.shape == (6,) and abs(p.sum() - 1) < 1e-5
+    parts = cue_parts(); hear = parts.hear
+    bare = replace(parts, hear=lambda w: (None, hear(w)[1]))
+    panel = ProbePanel(bare, live=True)
+    assert panel.probs is None and 'no emotion head' in panel.bars.fig.layout.title.text and 'error' not in panel.message.value
+    assert list(panel.bars.fig.data[0].y) == [0] * 6 and panel.reply_text.value      # the reply still comes
+    c = EmotionComparator(bare, live=True); c.compare()
+    assert 'no emotion head' in c.message.value and c.rows == []
+    m = EmotionMorph(replace(bare, speak=tone_speak, prototypes={'neutral': np.eye(9)[0], 'happy': np.eye(9)[3]}), live=True)
+    assert m.wave is not None and 'no emotion head' in m.heard.value
