@@ -119,6 +119,9 @@ def load_pretrained_llm(path, dtype='auto', field: str = 'llm.pretrained', fix: 
     try:
         conf = AutoConfig.from_pretrained(str(path), local_files_only=True)
         if check: check(conf)
+        from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING_NAMES
+        if conf.model_type not in MODEL_FOR_CAUSAL_LM_MAPPING_NAMES:   # another kind: said as transformers would, before its tokenizer
+            raise ValueError(f"Unrecognized configuration class {type(conf).__name__} for a causal language model")
         tok = _load_tokenizer(path, field, fix)
         rows = getattr(conf, 'vocab_size', None)            # the embedding table's: refused before the weights are read
         if rows and len(tok) > rows + (speech_token_id(tok) == rows):   # more tokens than rows, past the one `<speech>` may take

@@ -1,9 +1,44 @@
-"Shared fixtures: settings for the smoke preset (a temporary folder) and the lite preset (the kit's own folders)."
+"""Shared fixtures: settings for the smoke preset (a temporary folder) and the lite preset (the kit's own folders); the tests
+not marked slow run on the default settings, whatever settings.ini and the EOL_* variables say (`pytest_runtest_protocol`)."""
 import os
 os.environ.setdefault('HF_HUB_OFFLINE', '1')
 os.environ.setdefault('TRANSFORMERS_OFFLINE', '1')
+import tempfile
+from pathlib import Path
+import huggingface_hub.constants as hub
 import pytest
 from emotion_omni_lite.config import get_config, get_settings
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = Path(os.environ.get('EOL_CHROMIUM', '/usr/bin/chromium'))   # the browser the real-browser tests drive
+TEST_KNOBS = ('EOL_CHROMIUM', 'EOL_SCREENSHOT_DIR', 'EOL_BROWSER_NOTEBOOK', 'EOL_BROWSER_BUDGET_S')   # the tests' own, not the kit's
+
+
+def pytest_configure(config):
+    "A settings file of the defaults (the checkout's data/ and runs/): what the tests not marked slow read."
+    config._eol_defaults = tempfile.TemporaryDirectory(prefix='eol-defaults-')
+    f = Path(config._eol_defaults.name) / 'settings.ini'
+    f.write_text(f'[emotion_omni_lite]\ndata_dir = {ROOT / "data"}\nout_dir = {ROOT / "runs"}\n')
+    config._eol_settings = f
+
+
+def pytest_unconfigure(config):
+    if hasattr(config, '_eol_defaults'): config._eol_defaults.cleanup()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item, nextitem):
+    """A test not marked slow, with its fixtures of every scope, runs on the default settings: EOL_SETTINGS names the file
+    above, no other EOL_* variable is set (a settings.ini section of the student's, or EOL_SEED=1, changes nothing) and the
+    hub is offline. Tests marked slow keep the environment as given: `eol run --guards` passes its run's settings in it.
+    (A hook, not an autouse fixture: fixtures of session or module scope are set up before a function's autouse one.)"""
+    if item.get_closest_marker('slow'): return (yield)
+    with pytest.MonkeyPatch.context() as mp:
+        for k in [k for k in os.environ if k.startswith('EOL_') and k not in TEST_KNOBS]: mp.delenv(k)
+        mp.setenv('EOL_SETTINGS', str(item.config._eol_settings))
+        for k in ('HF_HUB_OFFLINE', 'TRANSFORMERS_OFFLINE'): mp.setenv(k, '1')
+        mp.setattr(hub, 'HF_HUB_OFFLINE', True)                          # the hub library read the variable when imported
+        return (yield)
 
 
 @pytest.fixture(scope='session')

@@ -7,7 +7,8 @@ from emotion_omni_lite.adapter import build_adapter, sequence_lengths, stack_fra
 
 def test_interleave_doubles_the_llm_tokens():
     # the concat rates 16 kHz → 100 → 50 → 10 Hz: checked in nbs/10_adapter.ipynb (cell 83a8475b)
-    assert sequence_lengths(16000 * 4, get_config('lite', **{'adapter.mode': 'interleave'}))['llm_tokens'] == 80
+    tokens = lambda mode: sequence_lengths(16000 * 4, get_config('lite', **{'adapter.mode': mode}))['llm_tokens']
+    assert tokens('interleave') == 2 * tokens('concat') == 80               # 4 s at 10 Hz, one token of each stream
 
 
 def test_stack_drops_tail_and_keeps_order():

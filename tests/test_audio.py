@@ -108,11 +108,14 @@ def test_speak_fits_max_seconds_and_names_a_missing_voice():
     with pytest.raises(ValueError, match='no voice'): speak("Hi.", 'xx-none', 'happy')
 
 
-def test_tts_plugin_interface():
+def test_tts_plugin_interface(monkeypatch):
+    from emotion_omni_lite.tts import TTS_ENGINES
     class Beep(TTSEngine):
         def synthesize(self, text, voice, emotion, prosody):
             return (0.2 * np.sin(2 * np.pi * 440 * np.arange(8000) / 8000)).astype(np.float32), 8000
+    monkeypatch.setitem(TTS_ENGINES, 'beep', None)                      # taken out of the registry again afterwards
     register_tts('beep', Beep)
+    assert TTS_ENGINES['beep'] is Beep
     w = speak("anything", 'any', 'happy', engine=get_tts('beep'))
     assert w.shape == (SR,)                                             # resampled to 16 kHz
     with pytest.raises(ValueError, match='register_tts'): get_tts('nope')

@@ -347,10 +347,12 @@ def test_the_benchmarks_read_the_main_jobs_runs_and_make_none(monkeypatch, tmp_p
     import bench_encoders, bench_flops, bench_stage1, bench_widgets
     from emotion_omni_lite import cli
     from emotion_omni_lite.config import get_settings
+    from emotion_omni_lite import dataset
     from emotion_omni_lite.stages import StageMissing
     for k, v in (('EOL_PRESET', 'smoke'), ('EOL_DATA_DIR', str(tmp_path / 'data')), ('EOL_OUT_DIR', str(tmp_path / 'runs'))): monkeypatch.setenv(k, v)
     monkeypatch.setattr(cli, 'train_stage', lambda *a, **k: pytest.fail('trained'))
-    monkeypatch.setattr(bench_encoders, 'build_dataset', lambda *a, **k: pytest.fail('built the dataset'), raising=False)
+    monkeypatch.setattr(bench_encoders, 'run_stage', lambda *a, **k: pytest.fail('trained'))   # what bench_encoders trains with
+    monkeypatch.setattr(dataset, 'build_dataset', lambda *a, **k: pytest.fail('built the dataset'))
     monkeypatch.setattr(bench_flops, 'matmul_peak', lambda: pytest.fail('timed before the runs were checked'))
     runs = "reads the main job's runs and trains none; {} of them are not finished for preset 'smoke' (seed 0)"
     for mod, args, said, stages in (

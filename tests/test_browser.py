@@ -5,7 +5,7 @@ with `--expose-app-in-browser`, runs all cells through `window.jupyterapp.comman
 keyboard, checks that the emotion bar chart changed, refuses a bad upload, records 2.5 s from Chromium's fake
 microphone (a generated wav file) through the panel's record button, checks the panel heard it and that no widget
 callback failed in the kernel (the page listens to the kernel's messages: such an error never shows in a cell), and
-saves a screenshot (path printed; EOL_SCREENSHOT_DIR picks the folder, default runs/screenshots). Skipped, with the reason, when /usr/bin/chromium or playwright is missing.
+saves a screenshot (path printed; EOL_SCREENSHOT_DIR picks the folder, default runs/screenshots). Skipped, with the reason, when Chromium ($EOL_CHROMIUM, else /usr/bin/chromium) or playwright is missing.
 Run alone: `HF_HUB_OFFLINE=1 .venv/bin/python -m pytest tests/test_browser.py -x -q -s`.
 """
 import json, os, re, shutil, socket, subprocess, sys, time, urllib.request
@@ -13,9 +13,10 @@ from pathlib import Path
 
 import pytest
 
+from conftest import CHROMIUM                                   # $EOL_CHROMIUM, else /usr/bin/chromium
+
 REPO = Path(__file__).resolve().parents[1]
 NOTEBOOK = Path(os.environ.get('EOL_BROWSER_NOTEBOOK', REPO / 'nbs' / '17_widgets.ipynb'))
-CHROMIUM = Path(os.environ.get('EOL_CHROMIUM', '/usr/bin/chromium'))
 CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
                  '--disable-sync', '--no-first-run']
 BUDGET_S = float(os.environ.get('EOL_BROWSER_BUDGET_S', 420))  # running the notebook (it may train the smoke stages)

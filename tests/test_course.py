@@ -9,6 +9,7 @@ from emotion_omni_lite.config import ConfigError, get_settings
 from emotion_omni_lite.course import (HEADER_START, SETUP_MARK, course_table, notebooks, pack_run, read_pack, repo_root,
                                       static_outputs, sync_headers, unpack_run, PLOTLY_MIME)
 from emotion_omni_lite.stages import STAGES, stage_state
+from conftest import CHROMIUM                                          # $EOL_CHROMIUM, else /usr/bin/chromium
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -129,8 +130,6 @@ def test_a_damaged_timings_record_is_written_anew(smoke_settings, tmp_path, monk
     course.render_course(out=out, only=stems[:2], root=ROOT, settings=smoke_settings)
     assert set(json.loads((out / 'timings.json').read_text())['notebooks']) == set(stems[:2]) and (out / 'index.html').exists()
 
-CHROMIUM = Path('/usr/bin/chromium')
-
 def test_smoke_course_renders_and_draws_offline(smoke_settings, tmp_path):
     "Every notebook runs under smoke into a page with a figure or a sound, no error output, drawn with the network cut."
     from emotion_omni_lite.course import render_course
@@ -143,7 +142,8 @@ def test_smoke_course_renders_and_draws_offline(smoke_settings, tmp_path):
         html = p.read_text()
         assert p.stat().st_size < 8e6, f'{stem}: {p.stat().st_size / 1e6:.1f} MB'     # no widget state, one shared plotly.js
         assert 'application/vnd.jupyter.widget-state+json' not in html and 'cdn.plot.ly' not in html, stem
-    if not CHROMIUM.exists(): pytest.skip(f'{CHROMIUM} is missing: the pages were written but not opened in a browser')
+    if not CHROMIUM.exists(): pytest.skip(f'{CHROMIUM} is missing: the pages were written but not opened in a browser '
+                                          '(`apt-get install -y chromium`, or EOL_CHROMIUM=/path/to/chromium)')
     sync_api = pytest.importorskip('playwright.sync_api')
     with sync_api.sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=['--no-sandbox', '--disable-gpu'])

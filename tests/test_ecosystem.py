@@ -19,6 +19,16 @@ def run(cmd, **kw):
     return subprocess.run([str(c) for c in cmd], capture_output=True, text=True, timeout=1200, **kw)
 
 
+def no_such_torch(stderr: str):
+    "Why the class's torch could not be installed, when the cause is the index, not the kit: no index reached, or one without that version."
+    if re.search(r'(?i)NewConnectionError|failed to establish a new connection|network is unreachable|'
+                 r'temporary failure in name resolution|connection refused|connection timed out', stderr):
+        return f"no package index reachable for torch {OTHER}: {stderr.strip().splitlines()[-1][:160]}"
+    if re.search(rf'(?i)(could not find a version that satisfies the requirement|no matching distribution found for) '
+                 rf'torch(audio)?=={re.escape(OTHER)}', stderr):                # a mirror or proxy that answers without it
+        return f"the package index has no torch/torchaudio {OTHER} for this Python: {stderr.strip().splitlines()[-1][:160]}"
+
+
 @pytest.fixture
 def venv():
     "A fresh virtual environment, removed afterwards (with CUDA's libraries, torch takes about 7 GB)."
@@ -30,9 +40,7 @@ def test_lean_install_beside_another_torch(tmp_path, monkeypatch, venv):
     assert run([sys.executable, '-m', 'venv', venv]).returncode == 0
     py = venv / 'bin' / 'python'
     got = run([py, '-m', 'pip', 'install', '-q', f'torch=={OTHER}', f'torchaudio=={OTHER}', 'ipykernel'])
-    if got.returncode and re.search(r'(?i)NewConnectionError|failed to establish a new connection|network is unreachable|'
-                                 r'temporary failure in name resolution|connection refused|connection timed out', got.stderr):
-        pytest.skip(f"no package index reachable for torch {OTHER}: {got.stderr.strip().splitlines()[-1][:160]}")
+    if got.returncode and no_such_torch(got.stderr): pytest.skip(no_such_torch(got.stderr))
     assert got.returncode == 0, got.stderr[-3000:]
     import shutil
     src = tmp_path / 'src'                                 # a copy: building the package writes build/ beside its source
@@ -67,3 +75,18 @@ def test_lean_install_beside_another_torch(tmp_path, monkeypatch, venv):
                 if km.has_kernel: km.shutdown_kernel(now=True)
         last = ''.join(o.get('text', '') for o in nb.cells[-1].outputs)
         assert f'versions {OTHER}' in last, last
+
+
+def test_the_lean_install_is_skipped_only_when_the_index_cannot_give_that_torch():
+    "No index reached, or an index without torch 2.10: skipped, saying which; any other failure of the install fails the test."
+    refused = ("WARNING: Retrying (Retry(total=4, connect=None, read=None, redirect=None, status=None)) after connection broken by "
+               "'NewConnectionError(...: Failed to establish a new connection: [Errno 111] Connection refused')': /simple/torch/\n"
+               f"ERROR: Could not find a version that satisfies the requirement torch=={OTHER} (from versions: none)\n")
+    mirror = (f"ERROR: Could not find a version that satisfies the requirement torch=={OTHER} (from versions: 2.11.0)\n"
+              f"ERROR: No matching distribution found for torch=={OTHER}\n")
+    assert no_such_torch(refused).startswith('no package index reachable') and f'no torch/torchaudio {OTHER}' in no_such_torch(mirror)
+    assert 'No matching distribution found' in no_such_torch(mirror)
+    for other in ("ERROR: No matching distribution found for ipykernel\n",
+                  f"ERROR: Cannot install torch=={OTHER} and torchaudio=={OTHER} because these package versions have conflicting dependencies.\n",
+                  "ERROR: Could not install packages due to an OSError: [Errno 28] No space left on device\n"):
+        assert no_such_torch(other) is None, other

@@ -94,26 +94,30 @@ def write_settings(d, device: str = 'cpu', steps: int = 3, ckpt_every: int = 2, 
     return d / name
 
 
-@pytest.fixture(scope='module')
-def monkeypatch_module():
-    mp = pytest.MonkeyPatch()
-    yield mp
-    mp.undo()
+def as_rehearsed(mp, d):
+    "The rehearsal's settings file in effect and a CosyVoice2 stand-in in the vocoder table, on `mp` (undone with it)."
+    for k in ('PRESET', 'DATA_DIR', 'OUT_DIR', 'SEED', 'DEVICE'): mp.delenv(f'EOL_{k}', raising=False)
+    mp.setenv('EOL_SETTINGS', str(d / 'settings.ini'))
+    mp.setitem(vocoder.VOCODERS, 'cosyvoice2', lambda cfg, s: vocoder.TokenToWave(standin_token2wav, 24000, hop=25, lookahead=3,
+                                                                                   first_pad=13, max_hop=100, scale=2))   # CosyVoice2's hops
 
 
 @pytest.fixture(scope='module')
-def rehearsal(tmp_path_factory, monkeypatch_module):
+def rehearsed(tmp_path_factory):
     "The main job (`eol run --preset full`, one process) on the tiny checkpoints: data, stages 1 and 2, the evaluation."
     from emotion_omni_lite.cli import run_pipeline
     d = tmp_path_factory.mktemp('full')
-    write_checkpoints(d); write_dialogues(d)
-    for k in ('PRESET', 'DATA_DIR', 'OUT_DIR', 'SEED', 'DEVICE'): monkeypatch_module.delenv(f'EOL_{k}', raising=False)
-    monkeypatch_module.setenv('EOL_SETTINGS', str(write_settings(d)))
-    monkeypatch_module.setitem(vocoder.VOCODERS, 'cosyvoice2',
-                               lambda cfg, s: vocoder.TokenToWave(standin_token2wav, 24000, hop=25, lookahead=3,
-                                                                 first_pad=13, max_hop=100, scale=2))   # CosyVoice2's hops
-    done = run_pipeline('full', jobs=1)
-    return get_config('full'), get_settings(), d, done
+    write_checkpoints(d); write_dialogues(d); write_settings(d)
+    with pytest.MonkeyPatch.context() as mp:
+        as_rehearsed(mp, d)
+        return get_config('full'), get_settings(), d, run_pipeline('full', jobs=1)
+
+
+@pytest.fixture
+def rehearsal(rehearsed, monkeypatch):
+    "The rehearsed run, its settings and vocoder stand-in in effect for this test only (the module's other tests never see them)."
+    as_rehearsed(monkeypatch, rehearsed[2])
+    return rehearsed
 
 
 def test_full_path_trains_with_its_dtype_policy(rehearsal):
@@ -329,8 +333,7 @@ def test_checkpoints_their_loaders_would_refuse_are_named_before_any_work(tmp_pa
     from emotion_omni_lite import cli
     for k in ('EOL_SETTINGS', 'EOL_PRESET', 'EOL_SEED', 'ACCELERATE_USE_FSDP', 'ACCELERATE_USE_DEEPSPEED', 'WORLD_SIZE'):
         monkeypatch.delenv(k, raising=False)
-    monkeypatch.setitem(vocoder.VOCODERS, 'cosyvoice2', vocoder._cosyvoice2_vocoder)   # the kit's own (the module's rehearsal
-                                                                                         # fixture puts a stand-in there)
+    assert vocoder.VOCODERS['cosyvoice2'] is vocoder._cosyvoice2_vocoder   # the kit's own: no stand-in left by the rehearsal
     Qwen2Config(hidden_size=896, num_hidden_layers=24, num_attention_heads=14, num_key_value_heads=2,
                 intermediate_size=4864).save_pretrained(tmp_path / 'qwen')
     WhisperConfig(d_model=32, encoder_layers=1, decoder_layers=1).save_pretrained(tmp_path / 'whisper')

@@ -1,6 +1,7 @@
 """The hardening battery: bad inputs and faults a hostile but fair user tries, each answered by the kit's named error
-(or the correct result), and each leaving on disk exactly what should be there. Every case runs in a fresh folder; the
-test compares the folder's files (path → sha256) before and after, apart from the files the case may write."""
+(or the correct result). Many cases also compare a fresh folder's files (path → sha256) before and after, apart from the
+files the case may write (`snapshot`; README counts them); others check only the files a step leaves or removes, and
+the rest, checks of values and messages in memory, look at no folder."""
 import functools, hashlib, json, math, os, re, stat
 from pathlib import Path
 
@@ -1437,7 +1438,7 @@ def test_a_named_cross_engine_stage_without_a_second_engine_is_refused(tmp_path,
     monkeypatch.setenv('EOL_OUT_DIR', str(tmp_path / 'runs')); monkeypatch.setenv('EOL_DATA_DIR', str(tmp_path / 'data'))
     ini = tmp_path / 'settings.ini'
     ini.write_text('[emotion_omni_lite]\npreset = smoke\n[emotion_omni_lite.smoke]\ndata.n_piper_voices = 0\ndata.n_test_piper_voices = 0\n')
-    monkeypatch.chdir(tmp_path)
+    monkeypatch.chdir(tmp_path); monkeypatch.delenv('EOL_SETTINGS', raising=False)   # found from where eol starts
     with pytest.raises(SystemExit) as e: cli.main(['run', '--stages', 'emotion_encoder_espeak_only', '--jobs', '1'])
     assert e.value.code == 2
     err = capsys.readouterr().err
@@ -1740,3 +1741,20 @@ def test_a_missing_run_of_a_config_off_its_preset_says_where_its_fields_go(tmp_p
         require_stage('emotion_encoder', set_field(get_config('smoke'), 'emotion_encoder.layers', 2), s)
     with pytest.raises(StageMissing) as e: require_stage('emotion_encoder', get_config('smoke'), s)
     assert 'after putting' not in str(e.value)
+
+
+def test_the_readme_counts_this_battery():
+    "README's count of these tests, and of those that compare their folder before and after (`snapshot`), is this file's."
+    import ast, subprocess, sys
+    root = Path(__file__).resolve().parents[1]
+    got = subprocess.run([sys.executable, '-m', 'pytest', __file__, '-q', '-p', 'no:cacheprovider', '--collect-only'],
+                         cwd=root, capture_output=True, text=True, timeout=300)
+    names = [l.split('::')[1].split('[')[0] for l in got.stdout.splitlines() if l.startswith('tests/test_hardening.py::')]
+    assert got.returncode == 0 and names, got.stdout[-2000:] + got.stderr[-2000:]
+    src = Path(__file__).read_text()                                        # the cases that call snapshot()
+    compare = {f.name for f in ast.parse(src).body if isinstance(f, ast.FunctionDef)
+               and any(isinstance(c, ast.Call) and getattr(c.func, 'id', '') == 'snapshot' for c in ast.walk(f))}
+    counts = (len(names), sum(n in compare for n in names))
+    readme = ' '.join((root / 'README.md').read_text().split())
+    m = re.search(r"`tests/test_hardening\.py` holds the battery \((\d+) tests\b[^)]*?\b(\d+) of them compare", readme)
+    assert m and (int(m[1]), int(m[2])) == counts, f"README should say {counts[0]} tests, {counts[1]} of them comparing the folder"

@@ -33,11 +33,14 @@ def test_pocketsphinx_wer_resamples_a_clip_of_another_rate():
     assert pocketsphinx_wer([resample(w, 16000, 22050)], ["completely unrelated words here"], sr=22050)[0] >= 0.75
 
 
-def test_dnsmos_offline_gives_three_scores_on_the_mos_scale():
+def test_dnsmos_offline_gives_three_scores_on_the_mos_scale(online_but_unreachable, monkeypatch):
     # clean > noisy > noise only is checked in nbs/05a_metrics.ipynb (cell da79edbf)
+    from emotion_omni_lite import metrics
     from emotion_omni_lite.tts import speak
+    monkeypatch.setattr(metrics, '_DN', {})                              # its model loaded here, with the network cut
     clean = dnsmos(speak("Thank you for telling me how you feel.", 'en-us+f2', 'neutral'))
     assert set(clean) == {'sig', 'bak', 'ovrl'} and all(1 <= v <= 5 for v in clean.values())
+    assert 'sess' in metrics._DN and online_but_unreachable == []        # no connection tried
 
 
 class _Judge(http.server.BaseHTTPRequestHandler):

@@ -220,15 +220,18 @@ def test_smoke_feature_caches_in_many_shards_hold_what_one_shard_holds(smoke_set
         assert len(_shard_files(path)) == 1
         keep = tmp_path / path.parent.name; keep.mkdir()
         for f in [path, *_shard_files(path)]: f.rename(keep / f.name)        # put by: built again below
-        with monkeypatch.context() as m:
-            m.setattr(train, 'CACHE_SHARD_BYTES', 4096)
+        try:
+            with monkeypatch.context() as m:
+                m.setattr(train, 'CACHE_SHARD_BYTES', 4096)
+                stage1._FEATURES.clear()
+                many = build()
+            assert len(_shard_files(path)) > 3
             stage1._FEATURES.clear()
-            many = build()
-        assert len(_shard_files(path)) > 3
-        stage1._FEATURES.clear()
-        _same(one, many); _same(one, train.load_cache(path))                # as built, and as a later session reads it
-        for f in [path, *_shard_files(path)]: f.unlink()
-        for f in keep.iterdir(): f.rename(path.parent / f.name)              # the one-shard build back
+            _same(one, many); _same(one, train.load_cache(path))            # as built, and as a later session reads it
+        finally:                                                            # the session's one-shard build back, pass or fail
+            stage1._FEATURES.clear()
+            for f in [path, *_shard_files(path)]: f.unlink(missing_ok=True)
+            for f in keep.iterdir(): f.rename(path.parent / f.name)
         lists = ('sem', 'emo') if path.parent.name == 'stage1_features' else ('h', 'e', 'units')
         assert all(len(many[k]) == len(many['rows']) for k in lists)
         if path.parent.name == 'stage1_features': assert len(many['aug']['sem']) == len(many['aug']['row']) > 0
