@@ -55,7 +55,7 @@ def untrained_parts(cfg, s, with_speech=True):
         omni = EmotionOmni(cfg, sem, emo, model.adapter, model.llm, model.head, s2.fusion, s2.decoder,
                            build_vocoder(cfg, s), tok, pipe.centroids, model.speech_id, pipe.end_id)
         def speak(reply, vec):
-            _, audio = omni.speak_states(reply['hidden'], reply['inputs_embeds'], torch.as_tensor(vec))
+            _, audio = omni.speak_states(reply['hidden'], reply['inputs_embeds'], torch.as_tensor(vec), streaming=True)   # as the panel speaks
             return audio.numpy(), omni.vocoder.sample_rate
     held_to_longest(cfg, model.llm, s2.decoder if with_speech else None)   # the trained text LLM inside would end a reply
     rng = np.random.default_rng(0)                                       # sooner (9–14 tokens on lite), the fresh decoder too

@@ -540,7 +540,8 @@ def check_config(c: OmniConfig):
           f"with vocoder.sample_rate={c.audio.sample_rate} (a vocoder the kit trains on its own units)")
     _need(c.vocoder.kind != 'griffin_lim' or not c.vocoder.pretrained, 'vocoder.pretrained',
           f"{c.vocoder.pretrained}: a griffin_lim vocoder is trained by the kit (stages.vocoder) and reads no checkpoint folder: "
-          "clear vocoder.pretrained, or set vocoder.kind='cosyvoice2' to speak with that CosyVoice2 folder")
+          "clear vocoder.pretrained (a CosyVoice2 folder speaks only CosyVoice2's own tokens: vocoder.kind='cosyvoice2' with "
+          "units.kind='external')")
     _need(c.vocoder.kind != 'griffin_lim' or c.vocoder.sample_rate == c.audio.sample_rate, 'vocoder.sample_rate',
           f"{c.vocoder.sample_rate} Hz, but a griffin_lim vocoder speaks at the audio's rate, audio.sample_rate="
           f"{c.audio.sample_rate}: set vocoder.sample_rate={c.audio.sample_rate}")

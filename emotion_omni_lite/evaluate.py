@@ -12,7 +12,7 @@ import torch
 
 from .config import EMOTIONS, ConfigError, OmniConfig, Settings, get_config, get_settings, run_device
 from .audio import CONDITIONS, MIN_SAMPLES, SAMPLE_RATE, load_audio, log_mel, resample
-from .stages import STAGES, StageMissing, data_build, require_stage, run_digest, stage_applies, stage_hash, uses_pretrained, lite_minutes, read_object, stage_folder, stage_state, stages_needed, train_command
+from .stages import STAGES, StageMissing, check_preset, data_build, require_stage, run_digest, stage_applies, stage_hash, uses_pretrained, lite_minutes, read_object, stage_folder, stage_state, stages_needed, train_command
 from .metrics import cosine_similarity, dnsmos, empathy_judge, judge_endpoint, peak_memory_mb, pocketsphinx_transcribe, reset_peak_memory
 from .dataset import audio_path, load_dialogues
 from .tts import open_engine, speak
@@ -54,7 +54,8 @@ def run_status(cfg: OmniConfig, settings: Optional[Settings] = None) -> list:
     return out
 
 def check_run(cfg: OmniConfig, settings: Optional[Settings] = None, exclude: Sequence[str] = ()):
-    "Raise `IncompleteRun` naming every missing stage (and the command that runs them) before anything is loaded, and `ConfigError` for a file where a folder it reads or writes should be; `exclude`: stages the caller is about to make."
+    "Raise `IncompleteRun` naming every missing stage (and the command that runs them) before anything is loaded, and `ConfigError` for a file where a folder it reads or writes should be, or for settings of another preset; `exclude`: stages the caller is about to make."
+    check_preset('check_run', cfg, settings)
     s = settings or get_settings(preset=cfg.preset)
     for what, name, folder in (('the runs', 'out_dir (EOL_OUT_DIR)', Path(s.run_path)),
                                ('the dataset', 'data_dir (EOL_DATA_DIR)', Path(s.data_path))):
@@ -65,7 +66,7 @@ def check_run(cfg: OmniConfig, settings: Optional[Settings] = None, exclude: Seq
     for what, folder in (('the report', rep), ("the report's speech parts", rep / 'speech'), ("the report's figures", rep / 'figures')):
         if block := next((p for p in (folder, *folder.parents) if p.exists() and not p.is_dir()), None):
             raise ConfigError(f"cannot evaluate preset '{cfg.preset}': {block} is a file, not a folder, where {what} should be "
-                              f"({folder}): move or rename it, then run `eol eval --preset {cfg.preset}` again")
+                              f"({folder}): move or rename it, then run the same command again")
     missing = [r for r in run_status(cfg, s) if not r['ok'] and r['name'] not in exclude]
     if not missing: return
     need = stages_needed(eval_stages(cfg), cfg, s)
@@ -232,6 +233,7 @@ def part_current(system: str, cfg: OmniConfig, s: Settings) -> bool:
 def evaluate_part(system: str, cfg: OmniConfig, settings: Optional[Settings] = None, force: bool = False,
                   progress: bool = True) -> Path:
     "One system's reply speech on the speech rows, spoken and judged once, kept in report/speech/<system>.json."
+    check_preset('evaluate_part', cfg, settings)
     s = settings or get_settings(preset=cfg.preset)
     sizes, path, stamp = _speech_sizes(cfg), _part_file(s, system), part_stamp(system, cfg, s)
     if not force and read_object(path).get('stamp') == stamp: return path            # a damaged file: computed again
@@ -291,6 +293,7 @@ TEXT_FIGURES = ('records', 'timing_probe', 'prosodic_baseline')   # what text.js
 def evaluate_text(cfg: OmniConfig, settings: Optional[Settings] = None, force: bool = False, progress: bool = True,
                   max_items: Optional[int] = None) -> Path:
     "The text side of the four systems (`collect`, on `max_items` rows: the preset's `EVAL_SIZES` by default), the timing probe and the prosodic baseline, computed once, kept in report/text.json."
+    check_preset('evaluate_text', cfg, settings)
     s = settings or get_settings(preset=cfg.preset)
     _check_max_items(max_items)
     sizes = {**EVAL_SIZES.get(cfg.preset, EVAL_SIZES['lite']), **({} if max_items is None else {'max_items': max_items})}
@@ -355,6 +358,7 @@ def evaluate_run(preset: Optional[str] = None, settings: Optional[Settings] = No
     _check_max_items(sizes.get('max_items'))
     s = settings or get_settings(preset=preset)
     cfg = get_config(preset or s.preset)
+    check_preset('evaluate_run', cfg, s)                           # a preset named beside another preset's settings
     if uses_pretrained(cfg):                                       # full size: a sample, with the parts that exist there
         evaluate_full(cfg, s, progress=progress)
         return report_folder(s)

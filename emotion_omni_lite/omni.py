@@ -19,9 +19,10 @@ from .dataset import audio_path, hearing_seconds
 from .semantic_encoder import load_semantic_encoder
 from .emotion_encoder import classify_emotion, has_emotion_head, load_emotion_encoder
 from .text_llm import build_prompt
+from .adapter import sequence_lengths
 from .stages import check_preset, stage_config
 from .stage1 import EmotionCentroids, collate_stage1, encode_speech, load_stage1, splice_speech, stage1_features
-from .decoder import decode_batch, stream_decode
+from .decoder import _check_reply_length, decode_batch, stream_decode
 from .vocoder import build_vocoder
 from .metrics import normalize_text, pocketsphinx_wer, wer
 from .stage2 import load_stage2_model, stage2_features
@@ -33,11 +34,14 @@ __all__ = ['SPEECH_SETS', 'TIMED_REPLIES', 'WER_SETS', 'check_length', 'EmotionO
 
 # %% ../nbs/14a_omni.ipynb #a74ec076
 def check_length(wave: torch.Tensor, cfg: OmniConfig, source='query'):
-    "Refuse a query longer than the model hears (`dataset.hearing_seconds`: it would silently keep only its first seconds)."
+    "Refuse a query longer than the model hears (`dataset.hearing_seconds`: it would silently keep only its first seconds), or too short for the adapter to make one token of (full size: wav2vec2's frames)."
     limit = hearing_seconds(cfg)
     if len(wave) > limit * SAMPLE_RATE:
         raise AudioError(source, f"is {len(wave) / SAMPLE_RATE:.1f} s long; this model hears at most {limit:g} s of a query",
                          "cut it into shorter clips (at pauses) and ask about each")
+    if len(wave) >= MIN_SAMPLES and sequence_lengths(len(wave), cfg)['adapter'] < 1:   # shorter: check_speech names it
+        raise AudioError(source, f"is {1000 * len(wave) / SAMPLE_RATE:.0f} ms long, too short for this model's adapter to make "
+                         f"one token of ({cfg.adapter.k} encoder frames)", "record a longer clip")
 
 class EmotionOmni(nn.Module):
     "The whole model, its parts in the paper's order: `respond(audio)` → reply text, user and reply emotion, speech, timings."
@@ -165,7 +169,7 @@ class EmotionOmni(nn.Module):
 
     def _check_states(self, h, e, emotion_vec, where: str = 'speak_states'):
         "Refuse reply states or an AdaLN vector of the wrong shape, or a reply too long to speak, before anything is decoded."
-        d, de, most = self.cfg.decoder.d_model, self.cfg.fusion.adaln_cond_dim, self.cfg.decoder.max_reply_tokens
+        d, de = self.cfg.decoder.d_model, self.cfg.fusion.adaln_cond_dim
         if not all(torch.is_tensor(t) for t in (h, e, emotion_vec)):
             raise ValueError(f"{where}: h, e and the emotion vector are torch tensors, not "
                              f"{', '.join(type(t).__name__ for t in (h, e, emotion_vec))}: pass torch.as_tensor of each")
@@ -175,9 +179,7 @@ class EmotionOmni(nn.Module):
         if tuple(emotion_vec.shape) != (de,):
             raise ValueError(f"{where}: an emotion vector of shape {list(emotion_vec.shape)}: AdaLN takes one vector "
                              f"[fusion.adaln_cond_dim = {de}] (a batch of one: vec[0])")
-        if len(h) > most:                                                # its last states would take the units' positions
-            raise ValueError(f"{where}: a reply of {len(h)} states; stage 2 speaks at most decoder.max_reply_tokens={most}: "
-                             "shorten the reply, or train stage 2 with a larger decoder.max_reply_tokens")
+        _check_reply_length(self.decoder, len(h), where)                  # its last states would take the units' positions
 
     @torch.inference_mode()
     def speak_states(self, h, e, emotion_vec, streaming: bool = False) -> tuple:
@@ -204,15 +206,11 @@ class EmotionOmni(nn.Module):
         "`respond_features` for many replies without the clocks: each text token by token (`reply_tokens`), then the speech of all in one batch (`speak_states_many`)."
         out, said, states = [], [], []
         for feat in feats:
-            toks = list(self.reply_tokens(feat))                                     # the same greedy loop as a stream
-            ids, vec = [t for t, _, _ in toks], None
-            if toks:                                                                 # an empty reply says nothing
-                h, e = torch.stack([x[1] for x in toks]), torch.stack([x[2] for x in toks])   # [n, d] each
-                vec = self.predict_emotion(list(h[:self.emotion_head.n_tokens]))     # its first k states, as streaming
-                said.append(len(out)); states.append((h, e, vec))
-            out.append({'text': self.tok.decode(ids, skip_special_tokens=True).strip(), 'reply_ids': ids,
-                        'reply_emotion': self.centroids.predict(vec[None])[0] if vec is not None else None,
-                        'emotion_vec_pred': vec, 'units': [], 'audio': torch.zeros(0), 'sample_rate': self.vocoder.sample_rate,
+            r = self.reply_states(feat)                                              # the same greedy loop as a stream
+            if len(r['hidden']):                                                     # an empty reply says nothing
+                said.append(len(out)); states.append((r['hidden'], r['inputs_embeds'], r['emotion_vec_pred']))
+            out.append({**{k: r[k] for k in ('text', 'reply_ids', 'reply_emotion', 'emotion_vec_pred')}, 'units': [],
+                        'audio': torch.zeros(0), 'sample_rate': self.vocoder.sample_rate,
                         'timings': None})                                            # no clock: `respond_features` measures latency
         for j, (units, wave) in zip(said, self.speak_states_many(states, streaming)):
             out[j]['units'], out[j]['audio'] = list(units), wave.float().cpu()

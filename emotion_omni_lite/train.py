@@ -264,7 +264,7 @@ class ShardError(ValueError):
 _SHARDS_CHECKED: set = set()   # shards (path, size, time, checksum) this process hashed and found as written
 
 def _check_shard(p: Path, name: str, info: dict):
-    "Refuse shard `p` whose bytes are not those its index recorded. A shard of the size and modification time recorded is taken as written (as `stages.check_sources` takes a file); one whose time moved (copied, written again) is hashed, once per process. An index written before checksums were recorded checks nothing."
+    "Refuse shard `p` whose bytes are not those its index recorded. A shard of the size and modification time recorded is taken as written (as `stages.check_sources` takes a file); one whose time moved (copied, written again) is hashed, and found as written gets its recorded time back (the next process takes it unhashed). An index written before checksums were recorded checks nothing."
     if 'sha256' not in info: return
     st, (size, mtime), want = p.stat(), info['stats'][name], info['sha256'][name]
     if st.st_size != size: raise ShardError(f"its shard {name} is {st.st_size:,} bytes, not the {size:,} it was written with")
@@ -272,6 +272,8 @@ def _check_shard(p: Path, name: str, info: dict):
     if st.st_mtime_ns == mtime or key in _SHARDS_CHECKED: return
     if sha256(p) != want: raise ShardError(f"its shard {name} was changed since it was written (its checksum differs)")
     _SHARDS_CHECKED.add(key)
+    try: os.utime(p, ns=(st.st_atime_ns, mtime))                      # its bytes are as written: its time too, so the next
+    except OSError: pass                                               # process (a copy, an unpacked run) trusts it unhashed
 
 def load_cache(path):
     "A cached result written by `torch.save` (tensors and plain data only: a crafted file runs no code), or None when it is missing or damaged (then it is computed again). Memory-mapped: the processes of a multi-GPU launch share one copy of a large feature cache. A `ShardedCache`'s index comes back with every item's tensors from its shards."

@@ -31,7 +31,7 @@ def pytest_runtest_protocol(item, nextitem):
     """A test not marked slow, with its fixtures of every scope, runs on the default settings: EOL_SETTINGS names the file
     above, no other EOL_* variable is set (a settings.ini section of the student's, or EOL_SEED=1, changes nothing) and the
     hub is offline. Tests marked slow keep the environment as given: `eol run --guards` passes its run's settings in it.
-    (A hook, not an autouse fixture: fixtures of session or module scope are set up before a function's autouse one.)"""
+    (A hook, not an autouse fixture: fixtures shared by a whole test run or module are set up before a function's autouse one.)"""
     if item.get_closest_marker('slow'): return (yield)
     with pytest.MonkeyPatch.context() as mp:
         for k in [k for k in os.environ if k.startswith('EOL_') and k not in TEST_KNOBS]: mp.delenv(k)
@@ -43,7 +43,7 @@ def pytest_runtest_protocol(item, nextitem):
 
 @pytest.fixture(scope='session')
 def smoke_settings(tmp_path_factory):
-    "Settings for the `smoke` preset with data and runs in a session-wide temporary folder."
+    "Settings for the `smoke` preset with data and runs in one temporary folder for the whole test run."
     root = tmp_path_factory.mktemp('smoke')
     return get_settings(preset='smoke', data_dir=str(root / 'data'), out_dir=str(root / 'runs'), device='cpu')
 

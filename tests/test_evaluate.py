@@ -105,7 +105,7 @@ def test_report_figure_written_whole(tmp_path, monkeypatch):
 def test_smoke_run_end_to_end(smoke_settings, smoke_cfg, tmp_path):
     ensure_stages(eval_stages(smoke_cfg), smoke_cfg, smoke_settings)
     out = evaluate_run(settings=smoke_settings, progress=False)
-    shutil.copytree(out, tmp_path / 'report')                         # the session's report, put back below: the checks rewrite it
+    shutil.copytree(out, tmp_path / 'report')                         # the shared run's report, put back below: the checks rewrite it
     try: _smoke_report_checks(out, smoke_settings, smoke_cfg)
     finally: shutil.rmtree(out); shutil.move(tmp_path / 'report', out)
 

@@ -457,7 +457,7 @@ def test_a_sharded_cache_holds_one_shard_while_built_and_reads_back_every_item(t
     out = c.close({'rows': list(range(12)), 'x': torch.ones(2)})
     shards = sorted(p.name for p in tmp_path.glob('f.*.pt'))
     assert len(shards) >= 4 and shards[0] == 'f.00000.pt'
-    for got in (out, load_cache(path)):                                 # as built, and as a later session reads it
+    for got in (out, load_cache(path)):                                 # as built, and as a later process reads it
         assert set(got) == {'rows', 'x', 'a', 'unused', 'aug'} and got['rows'] == list(range(12)) and got['unused'] == []
         assert all(torch.equal(got['a'][i], items[i]) and got['a'][i].dtype == torch.float16 for i in range(12))
         assert [t.tolist() for t in got['aug']['b']] == [(-items[3 * k]).tolist() for k in range(4)]

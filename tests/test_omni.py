@@ -138,3 +138,13 @@ def test_an_emotion_encoder_with_no_head_names_no_user_emotion(smoke_cfg, tmp_pa
     s = get_settings(preset='smoke', data_dir=str(tmp_path / 'data'), out_dir=str(tmp_path / 'runs'), device='cpu')
     out = omni_mod.chat_main(save_wav(tmp_path / 'q.wav', speech(1)), cfg=smoke_cfg, settings=s, as_json=False)
     assert out['user_emotion'] is None and 'this emotion encoder has no emotion head' in capsys.readouterr().out
+
+
+def test_a_clip_too_short_for_the_adapter_is_refused_by_name():
+    "At full size wav2vec2 gives 49 frames a second, so 0.1 s (enough for check_speech) makes no adapter token: refused, named; lite's 0.1 s makes one."
+    from emotion_omni_lite.audio import AudioError
+    from emotion_omni_lite.omni import check_length
+    check_length(torch.zeros(1600), get_config('lite'))
+    with pytest.raises(AudioError, match=r"is 100 ms long, too short for this model's adapter to make one token of \(5 encoder frames\).*longer clip"):
+        check_length(torch.zeros(1600), get_config('full'))
+    check_length(torch.zeros(1900), get_config('full'))

@@ -227,8 +227,8 @@ def test_smoke_feature_caches_in_many_shards_hold_what_one_shard_holds(smoke_set
                 many = build()
             assert len(_shard_files(path)) > 3
             stage1._FEATURES.clear()
-            _same(one, many); _same(one, train.load_cache(path))            # as built, and as a later session reads it
-        finally:                                                            # the session's one-shard build back, pass or fail
+            _same(one, many); _same(one, train.load_cache(path))            # as built, and as a later process reads it
+        finally:                                                            # the shared run's one-shard build back, pass or fail
             stage1._FEATURES.clear()
             for f in [path, *_shard_files(path)]: f.unlink(missing_ok=True)
             for f in keep.iterdir(): f.rename(path.parent / f.name)

@@ -370,8 +370,9 @@ def test_a_sharded_cache_whose_shard_was_altered_is_computed_again(tmp_path):
     shard = tmp_path / 'c.00001.pt'
     data, was = shard.read_bytes(), shard.stat().st_mtime_ns
     at = data.find(torch.full((8,), 3.0).numpy().tobytes()); assert at > 0
-    os.utime(shard, ns=(was, was + 10**9))                               # the same bytes, another time: hashed, read
+    os.utime(shard, ns=(was, was + 10**9))                               # the same bytes, another time: hashed, read,
     assert load_cache(path)['x'][2].tolist() == [3.0] * 8
+    assert shard.stat().st_mtime_ns == was                               # and its recorded time put back: trusted next time
     shard.write_bytes(data[:at] + torch.full((8,), 7.0).numpy().tobytes() + data[at + 32:])   # same size, other values
     os.utime(shard, ns=(was, was + 2 * 10**9))
     with pytest.warns(UserWarning, match=r'c\.pt is damaged \(ShardError: its shard c\.00001\.pt was changed since it was written'):
