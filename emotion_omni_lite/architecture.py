@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from xml.sax.saxutils import escape
 
+from .config import _atomic
+
 # %% auto #0
 __all__ = ['PARTS', 'MODEL', 'STAGE_GROUPS', 'FROZEN', 'Part', 'architecture_figure', 'write_architecture_svg']
 
@@ -168,7 +170,6 @@ def architecture_figure(highlight: str | None = None) -> str:
 # %% ../nbs/00a_architecture.ipynb #6ce2a6b1
 def write_architecture_svg(path) -> Path:
     "Write the plain figure to `path` (a `.svg` file; parents created) whole, through a temporary file, and return the path."
-    from emotion_omni_lite.train import _atomic
     path = Path(path)
     if path.suffix.lower() != '.svg': raise ValueError(f"{path}: the figure is an SVG document: give a path ending in .svg")
     svg = architecture_figure().encode('utf-8')

@@ -660,6 +660,16 @@ def set_fields(cfg: OmniConfig, **changes) -> OmniConfig:
     if held := getattr(cfg, '_relative_fields', None): out._relative_fields = held   # a stage's relative overrides
     return out                                                                          # stay applied once (stages.stage_config)
 
+def _atomic(path: Path, write: Callable[[Path], None]):
+    "Write `path` whole or not at all: `write` fills a temporary file beside it, which takes the name once it is on disk (every file the kit writes goes through here)."
+    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    try:
+        write(tmp)
+        with open(tmp, 'rb') as f: os.fsync(f.fileno())                # on disk before it takes the name
+        os.replace(tmp, path)
+    finally: tmp.unlink(missing_ok=True)                              # a failed write (full disk) leaves nothing behind
+
 def checkpoint_load_error(part: str, source, e: Exception, fix: str = '') -> ConfigError:
     "What to say when a checkpoint does not load (`part`: the config field it came from, e.g. 'llm.pretrained', or the run): a local folder damaged or missing, or a hub name not cached here; `fix`: what to do instead of copying it again (a run the kit trained)."
     src, first = str(source), (str(e).strip().splitlines() or [''])[0][:120]

@@ -13,6 +13,7 @@ from .config import PRESETS, ConfigError, Settings, get_config, get_settings
 from .config import find_settings_file, preset_overrides, resolve_device
 from .stages import STAGES, job_stages, read_object, stage_hash, stage_state, stages_needed, train_command
 from .stages import stage_applies, uses_pretrained
+from .evaluate import part_current, report_current
 from .train import environment, save_json, save_text
 
 # %% auto #0
@@ -671,7 +672,6 @@ FIRST_MAKES = {   # what a notebook's first run makes (its `first` in nbs/course
 
 def _kept(part: str, cfg, s: Settings) -> bool:
     "Whether the evaluation's `part` (a system's speech, or the report) is there and current: what `eol eval` would reuse."
-    from .evaluate import part_current, report_current
     if part != 'report': return part_current(part, cfg, s)
     return uses_pretrained(cfg) or report_current(cfg, s)             # full size: its sample is scored anew every time
 

@@ -14,7 +14,7 @@ import torch
 from torch import nn
 from safetensors.torch import load_file, save_file
 
-from .config import ConfigError, TrainConfig, checkpoint_faults, resolve_device
+from .config import ConfigError, TrainConfig, _atomic, checkpoint_faults, resolve_device
 
 # %% auto #0
 __all__ = ['THREAD_VARIABLES', 'COMPUTE_DTYPES', 'RECORDED_PACKAGES', 'CKPT_FILES', 'CACHE_SHARD_BYTES', 'set_seed',
@@ -151,15 +151,6 @@ def share_with_group(folder, parents: int = 0):
         if p.is_symlink(): continue
         try: p.chmod(p.stat().st_mode | stat.S_IRGRP | (stat.S_IXGRP if p.is_dir() else 0))
         except OSError: pass                                              # someone else's file in a shared folder: leave it
-
-def _atomic(path: Path, write: Callable[[Path], None]):
-    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    try:
-        write(tmp)
-        with open(tmp, 'rb') as f: os.fsync(f.fileno())                # on disk before it takes the name
-        os.replace(tmp, path)
-    finally: tmp.unlink(missing_ok=True)                              # a failed write (full disk) leaves nothing behind
 
 def _drop_dead_temps(folder):
     "Delete the temporary files `_atomic` left in `folder` when its process was killed mid-write (SIGKILL, out of memory, power loss: its `finally` never ran). A file of another running process (a rank of the launch) stays; this process's own are done with when it calls this."
