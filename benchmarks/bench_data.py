@@ -29,7 +29,7 @@ def main():
     if keep is not None and (keep / a.preset).exists() and any((keep / a.preset).iterdir()):
         ap.error(f"--keep {a.keep}: {keep / a.preset} holds a build already, which would be reused and its old time printed "
                  "as if measured now: name a new folder, or delete that one")
-    over = {'data.workers': a.workers} if a.workers else {}
+    over = {'data.workers': a.workers} if a.workers is not None else {}   # 0: built in this process
     cfg = get_config(a.preset, **over)
     root = str(keep) if keep else tempfile.mkdtemp(prefix='bench_data_')
     s = get_settings(preset=a.preset, data_dir=root, device='cpu')
@@ -42,6 +42,7 @@ def main():
         print(f"\npreset {a.preset}: {st['rows']} dialogues ({st['rows']} query + {st['rows']} reply utterances), "
               f"{cfg.data.workers} workers, {os.cpu_count()} CPUs")
         print(f"build time      {wall:.1f} s  (synthesis {info['synth_seconds']} s)")
+        print(f"phases (s)      {json.dumps(info['phase_seconds'])}")   # unit_fit: the reply frames and the unit k-means
         print(f"size on disk    {info['bytes'] / 1e6:.1f} MB  ({st['query_hours'] + st['reply_hours']:.2f} h of audio)")
         print(f"manifest hash   {info['manifest_hash']}")
         print(f"splits          {json.dumps(st['split'])}")

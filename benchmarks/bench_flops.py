@@ -16,8 +16,8 @@ a timed stage's own recipe only: a field that changes a run or a cache the stage
     .venv/bin/python benchmarks/bench_flops.py [--threads N] [--steps 20] [--stages asr emotion_encoder ...]   # N = 0: torch's own count
     .venv/bin/python benchmarks/bench_flops.py --stages stage1 --set lora.dropout=0.05    # a recipe change, side by side
 
-Without `--stages` it times every row the main job trains for the preset (the studies behind a switch need their own
-runs: name them with `--stages` once they exist).
+Without `--stages` it times every row the main job trains for the preset (a study behind a switch needs the runs it
+reads: name it with `--stages` once they exist).
 """
 import argparse, importlib, os, time
 
@@ -154,7 +154,7 @@ def main():
     ap.add_argument('--threads', type=int, default=0, help='torch threads (0: torch default)')
     ap.add_argument('--steps', type=int, default=20, help='timed steps per stage')
     ap.add_argument('--stages', nargs='+', choices=TRAINED,
-                    help="stages to time (default: those the main job trains for the preset; a study's row needs its own run)")
+                    help="stages to time (default: those the main job trains for the preset; a study's row needs the runs it reads)")
     ap.add_argument('--preset', default='lite', help='a preset with a finished run (smoke: a quick check of the script)')
     ap.add_argument('--set', nargs='+', default=[], metavar='FIELD=VALUE',
                     help="config fields changed for the timing, e.g. stages.emotion.length_groups=1: a timed stage's own recipe only "

@@ -100,6 +100,9 @@ def main():
     ap.add_argument('--json', help='also write the rows to this file (an existing one only with --replace)')
     ap.add_argument('--replace', action='store_true', help='write the rows over an existing --json file')
     a = ap.parse_args()
+    if bad := [b for b in a.batches if b < 1]: ap.error(f"--batches {bad[0]}: give micro-batches of 1 or more examples")
+    for name in ('query_seconds', 'reply_seconds', 'reply_tokens'):   # shapes of nothing: no step to measure
+        if not getattr(a, name) > 0: ap.error(f"--{name.replace('_', '-')} {getattr(a, name)}: give a length above 0")
     out = None if a.json is None else Path(a.json)
     if out is not None and out.is_dir(): ap.error(f"--json {a.json}: that is a folder: name a file")
     if out is not None and out.exists() and not a.replace:              # an earlier run's rows are kept

@@ -101,18 +101,20 @@ def main():
     if out.exists() and not a.replace:                                   # an earlier table (another machine's seeds?) is kept
         sys.exit(f"--json {out}: the file exists (an earlier run's table): name another with --json, or give --replace to "
                  "write over it")
+    others = {}                                                          # read before any seed trains: a bad file costs no training
+    for f in a.others:                                                   # another machine's seeds, named by their file
+        label = f"{Path(f).parent.name}/{Path(f).stem}" if Path(f).stem == 'figures' else Path(f).stem
+        if any(str(k).startswith(label + ':') for k in others):
+            sys.exit(f"--with {f}: another file has the name {label!r}, which labels its seeds: copy one under another name")
+        try: others.update({f"{label}:{k}": v for k, v in json.loads(Path(f).read_text())['per_seed'].items()})
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
+            sys.exit(f"--with {f}: not a figures file this script wrote ({e})")
     per_seed = {}
     for seed in a.seeds:
         sec = train(seed, root)
         print(f"seed {seed}: trained (or reused) in {sec:.0f} s", flush=True)
         per_seed[seed] = figures(seed, root)
-    for f in a.others:                                                   # another machine's seeds, named by their file
-        try: got = json.loads(Path(f).read_text())['per_seed']
-        except (OSError, ValueError, KeyError, TypeError) as e: sys.exit(f"--with {f}: not a figures file this script wrote ({e})")
-        label = f"{Path(f).parent.name}/{Path(f).stem}" if Path(f).stem == 'figures' else Path(f).stem
-        if any(str(k).startswith(label + ':') for k in per_seed):
-            sys.exit(f"--with {f}: another file has the name {label!r}, which labels its seeds: copy one under another name")
-        per_seed.update({f"{label}:{k}": v for k, v in got.items()})
+    per_seed.update(others)
     if not per_seed: sys.exit("no seeds: name some with --seeds, or earlier runs' files with --with")
     rows = summarise(per_seed)
     w = max(len(r['figure']) for r in rows)

@@ -64,6 +64,7 @@ if __name__ == '__main__':
     ap.add_argument('--figures', action='store_true', help='also the speech figures, with AdaLN and without')
     a = ap.parse_args()
     if a.n_queries < 1: ap.error(f"n_queries {a.n_queries}: time at least one query")
+    if a.threads < 1: ap.error(f"--threads {a.threads}: give 1 or more")
     def both():
         main(a.n_queries, a.threads)
         if a.figures: figures()

@@ -2,13 +2,14 @@
 as they are, through Griffin-Lim of their own log-mel, through k-means codebooks of several sizes (each unit its
 centroid), and through the run's trained vocoder.
 
-Reads a finished lite run (seed 0: the kit's own `data/` and `runs/`; other seeds under `--root`). Codebooks are fitted
-here on the training replies (every second one), so any size can be compared without rebuilding the data.
+Reads a finished lite run (seed 0: the kit's own `data/` and `runs/`; other seeds under `--root`) and trains none: the
+dataset, emotion encoder or vocoder missing is named, with the command that makes it, before any work. Codebooks are
+fitted here on the training replies (every second one), so any size can be compared without rebuilding the data.
 
     .venv/bin/python benchmarks/bench_units.py [--seed 0] [--root runs/seeds] [--units 128 256 512] [--n 150]
                                                [--run-units N]
 """
-import argparse, os
+import argparse, os, sys
 from collections import Counter
 from pathlib import Path
 
@@ -33,10 +34,16 @@ def main():
     ap.add_argument('--n', type=int, default=150, help='held-out replies judged')
     ap.add_argument('--run-units', type=int, default=None, help="units.n_units of the run read (default: lite's)")
     a = ap.parse_args()
+    if a.n < 1: ap.error(f"--n {a.n}: judge at least one held-out reply")
+    for opt, ks in (('units', a.units), ('run-units', [] if a.run_units is None else [a.run_units])):
+        if bad := [k for k in ks if k < 2]: ap.error(f"--{opt} {bad[0]}: a codebook needs 2 units or more")
+    sys.path.insert(0, str(Path(__file__).parent))
+    from bench_flops import require_runs
     root = Path(a.root)
     kw = {} if a.seed == 0 else dict(data_dir=str(root / f's{a.seed}' / 'data'), out_dir=str(root / f's{a.seed}' / 'runs'))
-    cfg = get_config('lite', **({'units.n_units': a.run_units} if a.run_units else {}))
+    cfg = get_config('lite', **({'units.n_units': a.run_units} if a.run_units is not None else {}))
     s = get_settings(preset='lite', seed=a.seed, device='cpu', **kw)
+    require_runs(['data', 'emotion_encoder', 'vocoder'], cfg, s, 'bench_units')   # what it reads, before any work
     rows = list(load_dialogues(cfg, s).remove_columns('units'))
     test = [r for r in rows if r['split'] != 'train'][::3][:a.n]
     train = [r for r in rows if r['split'] == 'train'][::2]

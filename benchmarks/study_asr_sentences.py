@@ -14,8 +14,9 @@ room: the figures of notebook 06's table (which come from the main job's runs), 
 
 Needs the seed's lite dataset (`eol run --stages data` for seed 0; `bench_seeds.py` makes the others', which
 `--seed N` reads from runs/seeds/sN/data). `--set` changes the ASR's own settings only (`stages.asr.*`,
-`semantic_encoder.*`): the dataset stays the one built. `--out F` keeps the run in F/lite/asr (a finished run with the
-same config and seed is reused, not retrained), outside the main job's runs and data; without it the run goes to a
+`semantic_encoder.*`): the dataset stays the one built. `--out F` keeps the run in F/lite/asr, outside the main job's
+runs and data; a folder that holds a finished ASR run already is refused (one of other settings would be replaced, one
+of the same reused without being timed): give each study a folder of its own. Without `--out` the run goes to a
 temporary folder.
 """
 import argparse, json, os, tempfile, time
@@ -41,6 +42,7 @@ def main():
     ap.add_argument('--data-dir', default=None, help="the seed's lite dataset (default: the main job's for seed 0, bench_seeds.py's runs/seeds/s<N>/data for seed N)")
     ap.add_argument('--out', default='', help='where to keep the run: it goes to <out>/lite/asr (default: a temporary folder)')
     a = ap.parse_args()
+    if a.threads < 1: ap.error(f"--threads {a.threads}: give 1 or more")
     a.data_dir = a.data_dir or (None if a.seed == 0 else f'runs/seeds/s{a.seed}/data')   # None: settings' data_dir
     job = get_settings(preset='lite')                                  # the main job's folders: never this study's
     out = Path(a.out).expanduser().resolve() if a.out else None

@@ -25,8 +25,8 @@ from .scale import format_memory, format_table, memory_plan, param_table
 from .course import CourseError, pack_run, read_pack, render_course, repo_root, sync_headers, unpack_run
 
 # %% auto #0
-__all__ = ['MODULES', 'PIPELINE', 'WEIGHT_FILES', 'runner', 'train_stage', 'ensure_stages', 'evaluate_stage', 'Task',
-           'plan_tasks', 'default_jobs', 'run_tasks', 'check_launch', 'stages_read', 'missing_pretrained',
+__all__ = ['MODULES', 'PIPELINE', 'QWEN2_RECIPES', 'WEIGHT_FILES', 'runner', 'train_stage', 'ensure_stages', 'evaluate_stage',
+           'Task', 'plan_tasks', 'default_jobs', 'run_tasks', 'check_launch', 'stages_read', 'missing_pretrained',
            'check_upstream', 'run_pipeline', 'build_parser', 'main', 'run_script', 'end_process_group']
 
 # %% ../nbs/91_cli.ipynb #7fb68269
@@ -190,8 +190,10 @@ def run_tasks(tasks: Sequence[Task], cfg: OmniConfig, s: Settings, force: bool =
             (pool.terminate if running else pool.close)(); pool.join()
     return done
 
+QWEN2_RECIPES = ('text', 'stage1', 'stage2')   # the recipes whose models hold Qwen2DecoderLayer (the LLM, the speech decoder)
+
 def check_launch(cfg: OmniConfig, device: str, stages=None, settings: Optional[Settings] = None):
-    "Refuse, before any work, a launch that `fit` would refuse at the first stage it trains: FSDP without GPUs, a batch that does not split over the processes × micro-batches, or DeepSpeed with a stage of several micro-batches a step (its engine steps the optimizer at every backward); with `settings`, a stage whose run is finished there trains nothing and is not asked about."
+    "Refuse, before any work, a launch that `fit` would refuse at the first stage it trains: FSDP without GPUs, FSDP wrapping Qwen2DecoderLayer (fsdp.yaml) for a model without one (accelerate stops there), a batch that does not split over the processes × micro-batches, or DeepSpeed with a stage of several micro-batches a step (its engine steps the optimizer at every backward); with `settings`, a stage whose run is finished there trains nothing and is not asked about."
     asked = lambda k: os.environ.get(k, '').lower() == 'true'          # what `accelerate launch --config_file` sets
     if asked('ACCELERATE_USE_FSDP') and device == 'cpu':
         raise ConfigError("this launch asks for FSDP, which accelerate runs on GPUs only, and the device here is the CPU: on "
@@ -200,6 +202,13 @@ def check_launch(cfg: OmniConfig, device: str, stages=None, settings: Optional[S
                and not pretrained_source(n, cfg) and getattr(cfg.stages, STAGES[n].train).steps   # (0 steps: refused before fit)
                and (settings is None or stage_state(n, cfg, settings) != 'done')]
     recipes = {f"stages.{STAGES[n].train}": getattr(cfg.stages, STAGES[n].train) for n in trained}   # a row and its ablation: one
+    wraps = {w.strip() for w in os.environ.get('FSDP_TRANSFORMER_CLS_TO_WRAP', '').split(',')}   # what accelerate reads
+    if (asked('ACCELERATE_USE_FSDP') and os.environ.get('FSDP_AUTO_WRAP_POLICY', '').upper() == 'TRANSFORMER_BASED_WRAP'
+            and 'Qwen2DecoderLayer' in wraps and (other := [n for n in trained if STAGES[n].train not in QWEN2_RECIPES])):
+        raise ConfigError(f"this launch asks for FSDP wrapping each Qwen2DecoderLayer (fsdp.yaml), which accelerate refuses "
+                          f"for a model without one, and preset '{cfg.preset}' trains such models in {', '.join(other)}: "
+                          "launch with ddp.yaml, or give --stages only stages that train the LLM or the speech decoder "
+                          "(text_llm, stage1, stage2 and their ablations)")
     world, parts = process_rank()[1], lambda t: (t.grad_accum, getattr(t, 'length_groups', 1))
     if uneven := [why for k, t in recipes.items() if (why := batch_split_problem(k, t.batch_size, world, *parts(t)))]:
         raise ConfigError('\n'.join(uneven))                            # fit's own rule and words
@@ -444,8 +453,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp = add('params', _params, 'parameter table per part and stage (meta device, nothing downloaded)')
     sp.add_argument('--json', action='store_true', help='print one JSON object')
     sp.add_argument('--memory', action='store_true', help='the memory plan: GiB per training stage, GPUs of 24/40/80 GB needed')
-    sp.add_argument('--query-seconds', type=float, default=None, help="--memory: the queries stage 1 hears (seconds; default 15, or the preset's "
-                    "audio.max_seconds when shorter: 6 on lite)")
+    sp.add_argument('--query-seconds', type=float, default=None, help="--memory: the queries stage 1 hears (seconds; default 15, or the "
+                    "longest the preset hears when shorter, dataset.hearing_seconds: 4.5 on lite)")
     sp.add_argument('--reply-seconds', type=float, default=None, help="--memory: the replies stage 2 speaks (seconds; default 8, or the preset's "
                     "decoder.max_units / units.rate_hz when shorter)")
     sp.add_argument('--reply-tokens', type=int, default=None, help="--memory: reply length in LLM tokens (default 64, or the preset's "
@@ -505,8 +514,11 @@ def main(argv=None):
     except CourseError as e:                                         # the pages are written; some notebooks failed in them
         print(f"eol {a.cmd}: {e}", file=sys.stderr); sys.exit(1)
     except KeyboardInterrupt:                                         # Ctrl-C: what is kept and how to go on, not a traceback
-        go_on = (": finished stages are kept; run the same command again to go on (a stage stopped while training "
-                 "resumes from its last checkpoint)") if a.cmd == 'run' else ': run it again'
+        again = ('run it again without --force to go on from them (stages it had not reached are then reused as they '
+                 'are; --force again starts every stage over)' if getattr(a, 'force', False)   # it deletes checkpoints
+                 else 'run the same command again to go on')
+        go_on = (f": finished stages are kept; {again}, and a stage stopped while training resumes from its last "
+                 "checkpoint") if a.cmd == 'run' else ': run it again'
         print(f"\neol {a.cmd}: stopped (Ctrl-C){go_on}", file=sys.stderr); sys.exit(130)
     except OSError as e:
         block = None

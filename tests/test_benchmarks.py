@@ -272,7 +272,8 @@ def test_the_asr_study_refuses_a_folder_or_field_it_would_spoil(monkeypatch, tmp
                        (['--out', str(tmp_path / 'done')], 'it holds a finished ASR run'),
                        (['--set', 'data.prosody_jitter=0.3'], "another field would ask for another dataset"),
                        (['--set', 'stages.asr.steps'], 'write FIELD=VALUE'),
-                       (['--set', 'stages.asr.steps=many'], 'is not a valid value')):
+                       (['--set', 'stages.asr.steps=many'], 'is not a valid value'),
+                       (['--threads', '0'], '--threads 0: give 1 or more')):
         monkeypatch.setattr(sys, 'argv', ['study_asr_sentences.py', *args])
         with pytest.raises(SystemExit) as e: sas.main()
         assert e.value.code == 2 and said in capsys.readouterr().err, args
@@ -372,12 +373,14 @@ def test_the_benchmarks_read_the_main_jobs_runs_and_make_none(monkeypatch, tmp_p
 
 def test_numbers_that_would_time_or_build_nothing_are_refused_first(monkeypatch, tmp_path, capsys):
     "A count of 0 (or a size of 0) is refused by its option's name before any work, as bench_stage2 refuses 0 queries."
-    import bench_cache_memory, bench_eval_speech, bench_missing_run, bench_sources, bench_stage1, bench_threads
+    import runpy
+    import bench_cache_memory, bench_eval_speech, bench_memory_gpu, bench_missing_run, bench_sources, bench_stage1, bench_threads, bench_units
     from emotion_omni_lite import cli
     for k, v in (('EOL_PRESET', 'smoke'), ('EOL_DATA_DIR', str(tmp_path / 'data')), ('EOL_OUT_DIR', str(tmp_path / 'runs'))): monkeypatch.setenv(k, v)
     never = lambda *a, **k: pytest.fail('it began its work')
     for mod, name in ((bench_missing_run, 'load_omni'), (bench_cache_memory.subprocess, 'run'), (bench_threads, 'usable_cores'),
-                      (bench_eval_speech, 'check_run'), (cli, 'train_stage'), (bench_sources.tempfile, 'TemporaryDirectory')):
+                      (bench_eval_speech, 'check_run'), (cli, 'train_stage'), (bench_sources.tempfile, 'TemporaryDirectory'),
+                      (bench_memory_gpu, 'measure'), (bench_units, 'get_config')):
         monkeypatch.setattr(mod, name, never)
     for mod, args, said in ((bench_missing_run, ['--repeats', '0'], '--repeats 0: time at least one call'),
                             (bench_sources, ['--files', '0'], '--files 0: write at least one file'),
@@ -385,10 +388,21 @@ def test_numbers_that_would_time_or_build_nothing_are_refused_first(monkeypatch,
                             (bench_cache_memory, ['--read', '0'], '--read 0: read back at least one item'),
                             (bench_threads, ['--steps', '0'], '--steps 0: time at least one step'),
                             (bench_stage1, ['--steps', '0'], '--steps 0: time at least one step'),
-                            (bench_eval_speech, ['--clips', '0'], '--clips 0: give 1 or more')):
+                            (bench_eval_speech, ['--clips', '0'], '--clips 0: give 1 or more'),
+                            (bench_memory_gpu, ['--batches', '1', '0'], '--batches 0: give micro-batches of 1 or more examples'),
+                            (bench_memory_gpu, ['--query-seconds', '0'], '--query-seconds 0.0: give a length above 0'),
+                            (bench_memory_gpu, ['--reply-seconds', '-1'], '--reply-seconds -1.0: give a length above 0'),
+                            (bench_memory_gpu, ['--reply-tokens', '0'], '--reply-tokens 0: give a length above 0'),
+                            (bench_units, ['--n', '0'], '--n 0: judge at least one held-out reply'),
+                            (bench_units, ['--n', '-5'], '--n -5: judge at least one'),
+                            (bench_units, ['--units', '128', '1'], '--units 1: a codebook needs 2 units or more'),
+                            (bench_units, ['--run-units', '0'], '--run-units 0: a codebook needs 2 units or more')):
         monkeypatch.setattr(sys, 'argv', [f'{mod.__name__}.py', *args])
         with pytest.raises(SystemExit) as e: mod.main()
         assert e.value.code == 2 and said in capsys.readouterr().err, (mod.__name__, args)
+    monkeypatch.setattr(sys, 'argv', ['bench_stage2.py', '--threads', '0'])   # its options are read under __main__
+    with pytest.raises(SystemExit) as e: runpy.run_path(str(Path(__file__).parents[1] / 'benchmarks' / 'bench_stage2.py'), run_name='__main__')
+    assert e.value.code == 2 and '--threads 0: give 1 or more' in capsys.readouterr().err
     assert not (tmp_path / 'runs').exists() and not (tmp_path / 'data').exists()
 
 
@@ -416,3 +430,69 @@ def test_the_gpu_scripts_keep_an_earlier_json_file_and_write_a_new_one_whole(mon
     monkeypatch.setattr(sys, 'argv', ['rehearse_gpu.py', 'run', str(tmp_path), '--json', str(old), '--replace'])
     with pytest.raises(SystemExit) as e: rehearse_gpu.main()
     assert e.value.code == 0 and json.loads(old.read_text()) == checks.rows and not list(tmp_path.glob('*.part'))
+
+
+def test_the_seed_table_reads_its_with_files_before_any_seed_trains(monkeypatch, tmp_path):
+    "bench_seeds --with: a file that is not a figures table, or two files of one name (their seeds' label), is refused before the first seed trains (it was found only after every seed had trained)."
+    import json
+    import bench_seeds
+    monkeypatch.setattr(bench_seeds, 'train', lambda *a: pytest.fail('a seed trained before --with was read'))
+    for d in ('a', 'b'): (tmp_path / d).mkdir(); (tmp_path / d / 'm.json').write_text(json.dumps({'per_seed': {'0': {'x': 1.0}}}))
+    (tmp_path / 'list.json').write_text('[1]'); (tmp_path / 'rows.json').write_text('{"per_seed": [1]}')
+    for files, said in (([tmp_path / 'list.json'], 'list.json: not a figures file this script wrote'),
+                        ([tmp_path / 'rows.json'], 'rows.json: not a figures file this script wrote'),
+                        ([tmp_path / 'a' / 'm.json', tmp_path / 'b' / 'm.json'], "another file has the name 'm'")):
+        monkeypatch.setattr(sys, 'argv', ['bench_seeds.py', '--seeds', '0', '--json', str(tmp_path / 'out.json'), '--with', *map(str, files)])
+        with pytest.raises(SystemExit, match=said): bench_seeds.main()
+    assert not (tmp_path / 'out.json').exists()
+
+
+def test_the_units_benchmark_names_the_runs_it_reads_first(monkeypatch, tmp_path):
+    "bench_units where the main job's runs are missing: the dataset, emotion encoder and vocoder are named with the one command that makes them before any work (the vocoder was found missing last)."
+    import re
+    import bench_units
+    from emotion_omni_lite.stages import StageMissing
+    for k, v in (('EOL_DATA_DIR', str(tmp_path / 'data')), ('EOL_OUT_DIR', str(tmp_path / 'runs'))): monkeypatch.setenv(k, v)
+    monkeypatch.setattr(bench_units, 'load_dialogues', lambda *a: pytest.fail('read the data before the runs were checked'))
+    monkeypatch.setattr(sys, 'argv', ['bench_units.py'])
+    with pytest.raises(StageMissing) as e: bench_units.main()
+    assert "bench_units reads the main job's runs and trains none; 3 of them are not finished for preset 'lite'" in str(e.value)
+    assert re.search(r"eol run --preset lite --stages data emotion_encoder vocoder[`\n]", str(e.value)), str(e.value)
+    assert not (tmp_path / 'runs').exists() and not (tmp_path / 'data').exists()
+
+
+def test_the_data_benchmark_builds_with_the_workers_asked_for_zero_too(monkeypatch):
+    "bench_data --workers 0 builds in this process (0 is a valid count): it was read as no setting, and the preset's 2 workers built."
+    import bench_data
+    seen = []
+    class Stop(Exception): pass
+    def build(cfg, s): seen.append(cfg.data.workers); raise Stop
+    monkeypatch.setattr(bench_data, 'build_dataset', build)
+    for workers, want in ((['--workers', '0'], 0), (['--workers', '1'], 1), ([], bench_data.get_config('lite').data.workers)):
+        monkeypatch.setattr(sys, 'argv', ['bench_data.py', *workers])
+        with pytest.raises(Stop): bench_data.main()
+        assert seen.pop() == want, workers
+    assert bench_data.get_config('lite').data.workers != 0                # the default is not what --workers 0 asks
+
+
+def test_the_encoder_benchmark_holds_each_encoder_to_its_stage_table_minutes(monkeypatch, tmp_path, capsys):
+    "bench_encoders' verdicts: each encoder, with the log-mels, against its lite minutes in the stage table, and stage 0 as the main job runs it (the two side by side: the longer one) against the 3-minute target."
+    import json, types
+    import bench_encoders
+    from emotion_omni_lite.stages import STAGES
+    table = {n: 60 * STAGES[n].lite_minutes for n in ('asr', 'emotion_encoder')}
+    ticks = iter([0, 5, 5, 15, 15, 15 + table['emotion_encoder']])    # log-mels 5 s, the ASR 10 s, the emotion encoder over
+    monkeypatch.setattr(bench_encoders, 'time', types.SimpleNamespace(time=lambda: next(ticks)))
+    monkeypatch.setattr(bench_encoders, 'require_stage', lambda *a: None)
+    monkeypatch.setattr(bench_encoders, 'load_query_mels', lambda cfg, s: (['q'] * 3, None))
+    def run(name, cfg, job, s):
+        (tmp_path / name).mkdir(); (tmp_path / name / 'metrics.json').write_text(json.dumps({'train_seconds': 1, 'eval_seconds': 1}))
+        return tmp_path / name
+    monkeypatch.setattr(bench_encoders, 'run_stage', run)
+    monkeypatch.setattr(sys, 'argv', ['bench_encoders.py'])
+    bench_encoders.main()
+    out = capsys.readouterr().out
+    assert f"15 s against the stage table's {table['asr']:.0f}: within" in out
+    assert f"{5 + table['emotion_encoder']:.0f} s against the stage table's {table['emotion_encoder']:.0f}: OVER" in out
+    side = 5 + table['emotion_encoder']                                  # the longer of the two, with the log-mels
+    assert f"side by side about {side:.0f} s (target <= 180 s: {'met' if side <= 180 else 'MISSED'})" in out

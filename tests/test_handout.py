@@ -1,5 +1,5 @@
 "The lab handout's exercises: every solution in nbs/solutions runs (under smoke) and says what the handout says."
-import importlib.util, json, math, re
+import importlib.util, itertools, json, math, re, statistics
 from pathlib import Path
 
 import pytest
@@ -35,6 +35,13 @@ def test_tts_six_emotions():
     r = solution('tts_six_emotions').main()
     assert sorted(r['by_pitch']) == sorted(r['rows']) and len(r['rows']) == 6 and len(r['closest']) == 2
     assert all(60 < v['median_f0_hz'] < 500 and v['seconds'] > 0.5 for v in r['rows'].values())
+    rows = r['rows']
+    for key, k in (('by_pitch', 'median_f0_hz'), ('by_duration', 'seconds')):   # each ranking ascends in its number
+        assert [rows[e][k] for e in r[key]] == sorted(v[k] for v in rows.values()), key
+    cols = [[math.log2(v['median_f0_hz']) for v in rows.values()], [v['seconds'] for v in rows.values()]]
+    z = {e: [(c[i] - sum(c) / 6) / statistics.stdev(c) for c in cols] for i, e in enumerate(rows)}   # by spread
+    near = min(itertools.combinations(rows, 2), key=lambda p: math.dist(z[p[0]], z[p[1]]))
+    assert sorted(r['closest']) == sorted(near)
 
 
 def test_piper_pseudo_speaker():
@@ -65,10 +72,29 @@ def test_units_how_many(smoke_settings):
         assert abs(r[k]['envelope_mse'] + r[k]['ripple_mse'] - r[k]['mse']) < 1e-3 * r[k]['mse'] + 2e-5, r[k]
 
 
-def test_cues_pitch_shift(smoke_settings):
-    r = solution('cues_pitch_shift').main(settings=smoke_settings)
-    assert all(abs(sum(r[st].values()) - 1) < 0.01 for st in (-4, 0, 4))   # probabilities (rounded to 3 places)
-    assert r[-4] != r[4]                                                   # the shift reached the encoder's input
+def test_cues_pitch_shift(smoke_settings, smoke_cfg, monkeypatch):
+    import torch
+    from emotion_omni_lite.config import EMOTIONS
+    from emotion_omni_lite.audio import load_audio
+    from emotion_omni_lite.dataset import audio_path, load_dialogues
+    from emotion_omni_lite.emotion_encoder import load_emotion_encoder
+    from emotion_omni_lite.widgets import Controls, transform
+    mod, heard = solution('cues_pitch_shift'), []
+    real = mod.classify_emotion                                         # the waves it reads, noted
+    monkeypatch.setattr(mod, 'classify_emotion', lambda enc, waves, a: heard.append(waves) or real(enc, waves, a))
+    r = mod.main(settings=smoke_settings)
+    first = {}                                                      # each emotion's first held-out query, found again
+    for x in load_dialogues(smoke_cfg, smoke_settings).remove_columns(['units']):
+        if x['split'] != 'train': first.setdefault(x['user_emotion'], x)
+    assert list(r) == list(first) and sorted(r) == sorted(EMOTIONS) and len(heard) == 6
+    enc = load_emotion_encoder(smoke_cfg, smoke_settings)
+    for (e, x), waves in zip(first.items(), heard):
+        w = load_audio(audio_path(x, smoke_settings, 'query'))
+        want = [transform(w, Controls(pitch=st)) for st in (-4, 0, 4)]
+        assert all(torch.equal(a, b) for a, b in zip(waves, want)) and not torch.equal(want[0], want[2])   # shifted
+        ps = real(enc, want, smoke_cfg.audio)                           # the readings, recomputed
+        assert r[e] == {st: {'reads': EMOTIONS[int(p.argmax())], 'p': round(float(p.max()), 3)}
+                        for st, p in zip((-4, 0, 4), ps)}, e
 
 
 def test_preset_section():
@@ -130,9 +156,31 @@ def test_asr_unseen_words(smoke_trained, smoke_cfg):
     assert r['together']['cer'] < r['decoder_alone']['cer']
 
 
-def test_emotion_confusions(smoke_trained):
-    r = solution('emotion_confusions').main(settings=smoke_trained)
+def test_emotion_confusions(smoke_trained, smoke_cfg, monkeypatch):
+    import torch
+    from collections import Counter
+    from emotion_omni_lite.config import EMOTIONS
+    from emotion_omni_lite.emotion_encoder import load_query_emotion_inputs
+    mod = solution('emotion_confusions')
+    r = mod.main(settings=smoke_trained)
     assert sum(sum(v.values()) for v in r['confusion'].values()) == r['n'] > 0 and len(r['most_confused']) == 2
+    cm = r['confusion']                                                # the pair recomputed from its own matrix
+    both = lambda a, b: cm[a].get(b, 0) + cm[b].get(a, 0) if a != b else 0
+    assert r['times'] == both(*r['most_confused']) == max(both(a, b) for a in cm for b in cm) > 0
+    assert r['accuracy'] == round(sum(cm[e].get(e, 0) for e in cm) / r['n'], 3)
+    # smoke's encoder reads everything one way, so the pairing is checked again with a reader whose mistakes are known:
+    # 3 neutral read happy and 3 happy read neutral (6 between them), 5 sad read angry (more one way, fewer in all)
+    rows, _ = load_query_emotion_inputs(smoke_cfg, smoke_trained)
+    monkeypatch.setattr(mod, 'load_query_emotion_inputs', lambda cfg, s: (rows, [x['user_emotion'] for x in rows]))
+    wrong = {'neutral': ('happy', 3), 'happy': ('neutral', 3), 'sad': ('angry', 5)}
+    def reads(enc, said):
+        seen, out = Counter(), []
+        for e in said:
+            seen[e] += 1; out.append(wrong[e][0] if seen[e] <= wrong.get(e, ('', 0))[1] else e)
+        return torch.tensor([EMOTIONS.index(e) for e in out]), None
+    monkeypatch.setattr(mod, 'predict_emotions', reads)
+    m = mod.main(settings=smoke_trained)
+    assert sorted(m['most_confused']) == ['happy', 'neutral'] and m['times'] == 6, m
 
 
 def test_cross_engine_confusions(smoke_trained):
@@ -157,16 +205,21 @@ def test_llm_written_emotion(smoke_trained):
     assert r['follows'] == sum(r['styles'][e] == REPLY_STYLE[e] for e in EMOTIONS)
 
 
-def test_griffin_lim_iterations(smoke_trained):
-    r = solution('griffin_lim_iterations').main(settings=smoke_trained, iters=(2, 32))
+def test_griffin_lim_iterations(smoke_trained, smoke_cfg):
+    import numpy as np
+    from emotion_omni_lite.audio import log_mel
+    from emotion_omni_lite.tts import speak
+    from emotion_omni_lite.vocoder import GriffinLim, build_vocoder, vocoder_pairs
+    r = solution('griffin_lim_iterations').main(settings=smoke_trained, iters=(2, 32), keep_audio=True)
     assert set(r) == {2, 32} and all(v['seconds'] > 0 and v['mel_l1'] > 0 for v in r.values())
+    voc, acfg = build_vocoder(smoke_cfg, smoke_trained), smoke_cfg.audio
+    units = vocoder_pairs(smoke_cfg, smoke_trained, split='test', limit=1)[0][0].tolist()
+    for n in (2, 32):                                                  # each wave made with its own count, again here
+        voc.griffin_lim = GriffinLim(acfg, n)
+        assert np.allclose(r[n]['wave'], voc(units).numpy(), atol=1e-5), n
+    assert not np.allclose(r[2]['wave'], r[32]['wave'], atol=1e-3)
     # smoke's untrained network predicts a mel no wave has (L1 about 4 at any count), so the solution's reading, more
     # iterations bring the wave's mel closer, is checked on a mel that speech has: an espeak sentence's own
-    from emotion_omni_lite.audio import log_mel
-    from emotion_omni_lite.config import get_config
-    from emotion_omni_lite.tts import speak
-    from emotion_omni_lite.vocoder import GriffinLim
-    acfg = get_config('smoke').audio
     mel = log_mel(speak('Thank you for telling me how you feel.', 'en-us+f2', 'neutral'), acfg)
     l1 = {n: float((log_mel(GriffinLim(acfg, n)(mel), acfg)[:, :mel.shape[1]] - mel).abs().mean()) for n in (2, 32)}
     assert l1[32] < 0.8 * l1[2], l1
@@ -193,9 +246,20 @@ def test_tone_or_words():
     assert r['best_words_only_style'] == round(1 / 6, 3) and r['best_words_only_reply_emotion'] == round(2 / 6, 3)
 
 
-def test_streaming_latency(smoke_trained):
-    r = solution('streaming_latency').main(settings=smoke_trained, repeats=1)
+def test_streaming_latency(smoke_trained, monkeypatch):
+    mod, calls = solution('streaming_latency'), []
+    load = mod.load_omni
+    def load_omni(*a, **k):                                            # each answer's mode and clocks, noted
+        omni = load(*a, **k); respond = omni.respond
+        def noted(audio, streaming=True, **kw):
+            out = respond(audio, streaming=streaming, **kw); calls.append((streaming, out['timings'])); return out
+        omni.respond = noted
+        return omni
+    monkeypatch.setattr(mod, 'load_omni', load_omni)
+    r = mod.main(settings=smoke_trained, repeats=1)
     for t in r.values(): assert 0 < t['first_text_token_ms'] <= t['first_audio_ms'] <= t['total_ms']
+    assert [s for s, _ in calls] == [True, False] and list(r) == ['streaming', 'whole reply first']   # one run each way
+    for (_, t), v in zip(calls, r.values()): assert v == {k: t[k] for k in v}
 
 
 def test_pitch_in_noise():

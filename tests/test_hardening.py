@@ -836,7 +836,7 @@ def test_wrong_command_line_values_are_named_before_any_work(tmp_path, monkeypat
     before = snapshot(tmp_path)
     for args, said in ((['params', '--memory', '--reply-seconds', 'inf'], 'reply_seconds=inf: the shapes the memory plan sizes must be positive'),
                        (['params', '--memory', '--reply-tokens', '100000000000'], "reply_tokens=100000000000: preset 'lite' takes at most 128 tokens (decoder.max_reply_tokens"),
-                       (['params', '--memory', '--query-seconds', '100'], "query_seconds=100.0: preset 'lite' takes at most 6 s (audio.max_seconds"),
+                       (['params', '--memory', '--query-seconds', '100'], "query_seconds=100.0: preset 'lite' takes at most 4.5 s (dataset.hearing_seconds"),
                        (['params', '--memory', '--reply-seconds', '7200'], "reply_seconds=7200.0: preset 'lite' takes at most 8 s (decoder.max_units=200 units at 25 Hz"),
                        (['params', '--reply-seconds', '3'], '--reply-seconds size the memory plan: add --memory'),
                        (['chat', '--audio', '', '--preset', 'smoke'], '--audio is empty: name the recording'),
@@ -934,14 +934,14 @@ def test_a_benchmark_says_the_kits_errors_as_eol_does(capsys):
 
 def test_the_memory_plan_counts_both_streams_of_an_interleaved_adapter():
     from emotion_omni_lite.scale import memory_plan
-    longer = {'audio.max_seconds': 30}                                   # lite's own queries are at most 6 s
+    longer = {'audio.max_seconds': 30, 'semantic_encoder.max_source_positions': 1500}   # a 30-s window: lite hears 4.5 s
     cfg = get_config('lite', **{'adapter.mode': 'interleave'}, **longer)
     memory_plan(cfg, query_seconds=15)                                   # 2 × 150 + 32 + 64 = 396 positions: it fits
     with pytest.raises(ConfigError, match=r'stage 1 would read 696 positions \(1500 query frames / adapter\.k=5 in each of two '
                                           r'interleaved streams'):
         memory_plan(cfg, query_seconds=30)                               # 2 × 300 + 96: beyond lite's 512
     memory_plan(get_config('lite', **longer), query_seconds=30)          # 396 in one stream: it fits
-    with pytest.raises(ConfigError, match=r"query_seconds=30: preset 'lite' takes at most 6 s \(audio\.max_seconds"):
+    with pytest.raises(ConfigError, match=r"query_seconds=30: preset 'lite' takes at most 4\.5 s \(dataset\.hearing_seconds"):
         memory_plan(get_config('lite'), query_seconds=30)                # longer than the preset trains on: not planned
 
 

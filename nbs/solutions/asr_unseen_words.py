@@ -9,9 +9,7 @@ the words of the held-out sentences. The rest are words it knows, lost all the s
 that sounds alike from the thousands of sentences it learned ("the shop closed down" → "the shope is doreng to").
 Together with the CTC head: CER 0.36, 199 words missing, 22 of them unseen. The transcripts follow the sound ("i have
 to fly tomorrow" → "i have to fle to moral"): it has heard most words now, but each in only a few sentences and
-voices, and writes a word it knows the way this voice sounds it. (Before it read sentences, when it learned the
-queries alone, 42 % of the words it missed were words it had never heard, and the decoder answered with whole
-training sentences.)
+voices, and writes a word it knows the way this voice sounds it.
 """
 import re
 from collections import Counter

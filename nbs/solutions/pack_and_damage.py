@@ -5,8 +5,7 @@ What does the kit do with a run whose files no longer match?
 On `lite`, with the main job's runs (the wider vocoder): the archive is 743.0 MB, and after unpacking into an empty
 folder all eleven stages are current there (data, the three stage-0 runs, both stage-1 runs, the vocoder, the two
 cross-engine emotion encoders, both stage-2 runs): nothing would train. (The archive takes every finished run: with the
-studies behind a switch trained as well, their runs and stage 1's feature caches for their encoders, 95 MB each, made
-it 1,031.8 MB, measured before the vocoder was widened.)
+studies behind a switch trained as well, their runs and stage 1's feature caches for their encoders go in too.)
 One flipped bit in the vocoder's weights makes the vocoder `damaged`: its files no longer match the checksums written
 when it finished (`files.json`), so the kit neither loads nor reuses it, and names it. Stage 2 stays `done`: it never
 read the vocoder's run, and a run's hash holds its upstream runs' config hashes, not their files.

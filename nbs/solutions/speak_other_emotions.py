@@ -8,11 +8,10 @@ one run (2026-12-06, through the wider vocoder) printed, after the reply and its
     heard: {'neutral': 'neutral', 'happy': 'angry', 'sad': 'sad', 'surprised': 'sad'}
     follows_condition: 2
     seconds: {'neutral': 2.48, 'happy': 2.16, 'sad': 5.68, 'surprised': 3.48}
-and another machine's run of the same seed heard happy as happy (3 of 4); through the narrower vocoder before, 2 of 4,
-and before the second TTS engine 4 of 4. How many follow changes with the machine and the seed (README's seed table:
-following the vector moves by 20 points between seeds), although the words stay the same. The length moves with the
-vector on every run (sad speech is slow, as the data's is): the decoder changes its pace with the vector, but on this
-reply not always enough else for the judge to hear happy or surprised.
+and another machine's run of the same seed heard happy as happy (3 of 4). How many follow changes with the machine and
+the seed (README's seed table: following the vector moves by 20 points between seeds), although the words stay the same.
+The length moves with the vector on every run (sad speech is slow, as the data's is): the decoder changes its pace with
+the vector, but on this reply not always enough else for the judge to hear happy or surprised.
 """
 from emotion_omni_lite.config import get_config, get_settings
 from emotion_omni_lite.cli import ensure_stages

@@ -5,8 +5,8 @@ What changes: the LLM still learns the replies (their style comes from the speec
 style match barely moves; the emotion head is never trained, so the reply emotion it predicts (and with it the
 vector that conditions stage 2's speech) falls to chance or below. The reply's text and the reply's voice are learnt
 by different parts. On `lite` (seed 0, README's second machine): reply emotion on tone-dependent sentences 92.8 % →
-16.2 %, style match 92.8 % → 93.0 %. (An untrained head's guesses are whatever its random start gives: 24 % on the
-run before the second engine, 46 % on a later one, 16 % on this one; either way far below the trained head.)
+16.2 %, style match 92.8 % → 93.0 %. (An untrained head's guesses are whatever its random start gives, here 16 %: far
+below the trained head.)
 
 The variant trains into a separate runs folder; the finished dataset and stage-0 runs are linked there, not copied and
 not retrained, and the course's own stage-1 run is left alone (the folder is printed; delete it when done).

@@ -3,16 +3,13 @@ Griffin-Lim of the reference's own log-mel, the reply's units decoded by their k
 through the trained vocoder (`UnitToMel`, then Griffin-Lim). Predict the median F0 of each for happy, surprised and sad
 replies. Then give Griffin-Lim a log-mel with no pitch in it at all (the reply's mean frame, repeated) and track that.
 
-On `lite` (seed 0), two held-out replies of each reply emotion, median F0 averaged: the reference speaks happy at
-149 Hz, surprised at 194 Hz, sad at 68 Hz, and Griffin-Lim of its own log-mel keeps those within 3 Hz (150, 195,
-70): 80 mel bins hold these voices' pitch, and Griffin-Lim is not where it is lost. The centroids move it (172, 199,
-86 Hz) but keep the order. Through the trained network (256 channels at 25 Hz, 128 at 100 Hz) the order stays too,
-pulled toward the middle (132, 157, 82 Hz), with about half the voiced frames (0.34 of the frames against 0.63). The
-pitch-free mel shows what the tracker hears where a mel no longer says where the harmonics are: exactly 100 Hz, the
-rhythm of Griffin-Lim's own 10 ms frames. The network 128 channels wide, before, brought every reply to about 95 Hz
-whatever its emotion (98, 94, 94 Hz): happy and surprised lost their high voice, and the judge heard 80.0 % of 150
-held-out replies right through it, against 85.3 % through the 512 centroids and 89.3 % through the wider network
-(seed 0, `benchmarks/bench_units.py`; measured 2026-12-06).
+On `lite` (seed 0), `python nbs/solutions/vocoded_pitch.py`, two held-out replies of each reply emotion, median F0
+averaged: the reference speaks happy at 149.9 Hz, surprised at 193.9 Hz, sad at 67.9 Hz, and Griffin-Lim of its own
+log-mel keeps those within 3 Hz (150.7, 194.1, 70.4): 80 mel bins hold these voices' pitch, and Griffin-Lim is not where
+it is lost. The centroids move it (171.9, 198.7, 86.1 Hz) but keep the order. Through the trained network (256 channels
+at 25 Hz, 128 at 100 Hz) the order stays too, pulled toward the middle (132.2, 161.7, 83.2 Hz), with about half the
+voiced frames (0.34 of the frames against 0.63). The pitch-free mel shows what the tracker hears where a mel no longer
+says where the harmonics are: exactly 100 Hz, the rhythm of Griffin-Lim's own 10 ms frames.
 """
 import statistics
 import torch

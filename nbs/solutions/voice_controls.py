@@ -2,14 +2,12 @@
 time with the panel's own `transform` (pitch +4 semitones, rate ×1.3, loudness +6 dB), then let the trained emotion
 encoder read each version. Which control moves its reading, and towards which emotion?
 
-On `lite` (seed 0), the first neutral tone-dependent held-out-voice query reads neutral (p = 0.977). Pitch +4
-semitones: still neutral, though less sure (0.551): the encoder reads pitch relative to the utterance's own mean as
-well as its level, and a whole shift moves the level alone. Loudness +6 dB: still neutral (0.935). Rate ×1.3: fearful
-(0.997). The rate is what moves it now:
-fearful is the fastest of the kit's prosody presets, and the encoder's augmented training perturbs the tempo by only
-±10 %. Before the emotion encoder learned from augmented copies (random gains of ±8 dB among them), the same +6 dB read
-angry (0.973) and the rate left it neutral: a student who spoke close to the microphone was heard as angry. Now
-loudness barely matters, and speaking fast does.
+On `lite` (seed 0), the first neutral tone-dependent held-out-voice query reads neutral (p = 0.977). Pitch +4 semitones:
+still neutral, though less sure (0.551): the encoder reads pitch relative to the utterance's own mean as well as its
+level, and a whole shift moves the level alone. Loudness +6 dB: still neutral (0.935). Rate ×1.3: fearful (0.997). The
+rate is what moves it: fearful is the fastest of the kit's prosody presets, and the encoder's augmented training
+perturbs the tempo by only ±10 %, while it learns from copies up to 8 dB louder or softer (`audio.augment`): loudness
+barely matters to it, and speaking fast does.
 """
 from emotion_omni_lite.config import EMOTIONS, get_config, get_settings
 from emotion_omni_lite.cli import ensure_stages
