@@ -571,10 +571,11 @@ _STAGE_TYPES = {f.name: f.type if isinstance(f.type, type) else globals()[f.type
 def full_config() -> OmniConfig:
     "The paper's sizes: Whisper-large-v3, a 768-d emotion2vec-sized encoder, Qwen2.5-7B-Instruct, a 1.3 B speech decoder."
     T = TrainConfig
+    epoch = 8063   # one pass: the 129,015 training dialogues of the 200k (seed 0's `dataset.plan_dialogues`) // 16 a step
     return OmniConfig(preset='full', stages=StagesConfig(
         asr=ASRTrainConfig(steps=0), emotion=EmotionTrainConfig(steps=0), text=T(steps=0),  # pretrained: no stage 0
-        stage1=Stage1TrainConfig(steps=12500, batch_size=16, lr=2e-4, ckpt_every=1000, mixed_precision='bf16'),  # 200k dialogues, 1 epoch
-        stage2=Stage2TrainConfig(steps=12500, batch_size=16, lr=2e-4, ckpt_every=1000, mixed_precision='bf16'),
+        stage1=Stage1TrainConfig(steps=epoch, batch_size=16, lr=2e-4, ckpt_every=1000, mixed_precision='bf16'),
+        stage2=Stage2TrainConfig(steps=epoch, batch_size=16, lr=2e-4, ckpt_every=1000, mixed_precision='bf16'),
         vocoder=T(steps=0)))
 
 def lite_config() -> OmniConfig:

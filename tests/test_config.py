@@ -23,6 +23,17 @@ def test_presets_exist_and_differ():
     assert lite.llm.hidden_size < full.llm.hidden_size and lite.llm.pretrained is None
 
 
+def test_full_trains_stages_1_and_2_for_one_pass_over_its_training_dialogues():
+    "The paper's one epoch: full's steps × batch cover its training split once, all but fewer than a batch (`fit` leaves an epoch's remainder), none twice."
+    from emotion_omni_lite.dataset import plan_dialogues
+    full = get_config('full')
+    assert full.stages.stage1.aug_copies == 0 and full.stages.stage2.cross_emotion == 0 and not full.emotion_encoder.train_engine
+    n = sum(r['split'] == 'train' for r in plan_dialogues(full))           # what both stages train on (seed 0)
+    assert n == 129_015, n                                                 # the figure full_config quotes
+    for t in (full.stages.stage1, full.stages.stage2):
+        assert 0 <= n - t.steps * t.batch_size < t.batch_size, (t.steps, t.batch_size, n)
+
+
 def test_incompatible_fields_are_named():
     with pytest.raises(ConfigError, match='fusion.adaln_cond_dim'):
         get_config('lite', **{'fusion.adaln_cond_dim': 999})

@@ -10,10 +10,10 @@ cut saves most (30 % of the frames computed) and 8 groups save only 10 % more th
 square of the padded length, so there the gain is larger still: 3.84 times the real cost as one batch, 1.52 with 4
 groups. But every group is a separate forward pass of a smaller batch, which keeps the cores less busy. The gradient of
 the same examples is the same whatever the cut (the groups are equal in size and the loss averages over examples), yet
-a stage that draws random numbers in its collate (stage 2's vectors and masks) draws them group by group: the run is
-another sample of the same recipe. The emotion encoder once lost 2 points on held-out voices that way in all three
-seeds; it now draws its gain, pitch and mel-shift views for the whole batch before the cut (`fit(augment=…)`), and
-trains in 4 groups, a step 1.45× faster with half the FLOPs. Stage 2 cuts its batches in 2.
+a stage that draws random numbers per micro-batch (stage 2 draws its vectors and masks in its model's forward) draws
+them group by group: the run is another sample of the same recipe. The emotion encoder once lost 2 points on held-out
+voices that way in all three seeds; it now draws its gain, pitch and mel-shift views for the whole batch before the
+cut (`fit(augment=…)`), and trains in 4 groups, a step 1.45× faster with half the FLOPs. Stage 2 cuts its batches in 2.
 """
 from emotion_omni_lite.config import get_config, get_settings
 from emotion_omni_lite.cli import ensure_stages
