@@ -15,7 +15,7 @@ from torch import nn
 
 from .config import EMOTIONS, ConfigError, OmniConfig, Settings, get_settings, run_device
 from functools import partial
-from .train import ShardedCache, autocast, freeze, load_cache, load_weights, save_json, save_weights, to_device
+from .train import ShardedCache, autocast, freeze, load_cache, load_weights, save_json, save_weights, timed_caches, to_device
 from .stages import (StageJob, StageLock, data_build, hashed_part, pretrained_source, require_stage, run_digest,
                                       stage_config, stage_hash)
 from .dataset import audio_path, augmented_queries, load_dialogues
@@ -310,7 +310,7 @@ STAGE1_EVAL_ROWS = {'full': 512}   # held-out dialogues stage 1 replies to after
 def stage1_job(cfg: OmniConfig, settings: Settings) -> StageJob:
     "Stage 1: adapter, LoRA and emotion head learn from the training dialogues' cached encoder features."
     tok = load_tokenizer(cfg, settings)                                # a checkpoint that does not load: said before the encoding
-    feats = stage1_features(cfg, settings)
+    feats, cost = timed_caches(settings.run_path / 'stage1_features', lambda: stage1_features(cfg, settings))   # reused: 0 s
     rows, only = feats['rows'], cfg.emotion_encoder.train_engine       # a cross-engine stage 1 hears one engine's queries
     heard = lambda r: not only or engine_of(r['voice'], cfg.data.tts) == only
     train_idx = [i for i, r in enumerate(rows) if r['split'] == 'train' and heard(r)]
@@ -335,7 +335,7 @@ def stage1_job(cfg: OmniConfig, settings: Settings) -> StageJob:
     return StageJob(data=data, build=lambda: build_stage1(cfg, settings)[0], collate=partial(collate_stage1, pad_id=tok.pad_token_id),
                     loss=stage1_loss, save=save, evaluate=evaluate,
                     eval_on_device=True,
-                    info={'features_seconds': feats.get('seconds')})
+                    info=cost)
 
 # %% ../nbs/11_stage1.ipynb #6c8b5be6
 class Stage1Pipeline:

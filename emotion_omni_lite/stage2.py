@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .config import ConfigError, OmniConfig, Settings, get_settings, run_device
-from .train import ShardedCache, autocast, freeze, load_cache, load_weights, save_cache, save_weights, to_device
+from .train import ShardedCache, autocast, freeze, load_cache, load_weights, save_cache, save_weights, timed_caches, to_device
 from .stages import STAGES, StageJob, StageLock, check_preset, data_build, hashed_part, require_stage, run_digest, stage_config, stage_hash
 from .audio import log_mel
 from .dataset import load_dialogues, load_units_tokenizer
@@ -59,8 +59,6 @@ def collate_stage2(batch: Sequence[dict]) -> dict:
 def stage2_loss(model, batch): return model(batch)
 
 # %% ../nbs/14_stage2.ipynb #c3a5fda5
-_BUILT: list = []   # the stage-2 caches this process built: a run that built none reports no build time
-
 def _reply_states(cfg: OmniConfig, s: Settings, path: Path, batch_size: int, progress: bool) -> dict:
     "Build `stage2_features`' cache at `path`: every dialogue's stage-1 reply states and units, in shards."
     from tqdm.auto import tqdm
@@ -82,8 +80,7 @@ def _reply_states(cfg: OmniConfig, s: Settings, path: Path, batch_size: int, pro
             out['emotion_vec_pred'].append(r['emotion_vec_pred'].float())
     out['emotion_vec_pred'] = torch.stack(out['emotion_vec_pred'])
     out['seconds'] = round(time.time() - t0, 1)
-    out = cache.close(out); _BUILT.append(str(path))
-    return out
+    return cache.close(out)
 
 def stage2_features(cfg: OmniConfig, settings: Optional[Settings] = None, batch_size: int = 64, progress: bool = True) -> dict:
     "Every dialogue's reply states (h, e), predicted and true emotion vectors and units, cached on disk in shards (`train.ShardedCache`)."
@@ -124,7 +121,7 @@ def cross_emotion_examples(cfg: OmniConfig, f: dict, idx: Sequence[int], setting
             units = tok.encode(log_mel(w, cfg.audio))[:cfg.decoder.max_units]
             out.append({'h': f['h'][i], 'e': f['e'][i], 'emotion_vec_true': vec, 'emotion_vec_pred': vec, 'units': units,
                         'emotion': emo, 'row': i})
-    save_cache(out, path); _BUILT.append(str(path))
+    save_cache(out, path)
     return out
 
 def stage2_example(f: dict, i: int) -> dict:
@@ -171,10 +168,7 @@ def prepare_stage2(cfg: OmniConfig, settings: Settings) -> tuple:
 def stage2_job(cfg: OmniConfig, settings: Settings) -> StageJob:
     "Stage 2: fusion gate, AdaLN and speech decoder learn from stage 1's cached reply states (and replies in another emotion)."
     check_preset('stage2_job', cfg, settings, optional=False)
-    t0, n_built = time.time(), len(_BUILT)
-    f, cross = prepare_stage2(cfg, settings)
-    built = len(_BUILT) > n_built                                         # reused (the other run's, or `eol run`'s prepare): no time
-    info = {'features_seconds': round(time.time() - t0, 1) if built else 0.0, 'features_cache_reused': not built}
+    (f, cross), info = timed_caches(settings.run_path / 'stage2_features', lambda: prepare_stage2(cfg, settings))   # reused: 0 s
     rows = f['rows']
     train_idx = [i for i, r in enumerate(rows) if r['split'] == 'train']
     test_idx = [i for i, r in enumerate(rows) if r['split'] != 'train']

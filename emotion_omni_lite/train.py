@@ -22,8 +22,9 @@ __all__ = ['THREAD_VARIABLES', 'COMPUTE_DTYPES', 'RECORDED_PACKAGES', 'CKPT_FILE
            'freeze', 'kv', 'kv_of', 'trainable_state', 'autocast', 'frozen_precision', 'frozen_dtype',
            'enable_checkpointing', 'module_dtypes', 'environment', 'share_with_group', 'save_weights', 'save_json',
            'save_text', 'load_weights', 'batch_indices', 'micro_batches', 'CheckpointError', 'sha256', 'ckpt_files',
-           'ShardError', 'load_cache', 'save_cache', 'ShardedCache', 'save_checkpoint', 'load_checkpoint',
-           'has_checkpoint', 'in_notebook', 'LiveLoss', 'TrainResult', 'to_device', 'batch_split_problem', 'fit']
+           'ShardError', 'load_cache', 'save_cache', 'timed_caches', 'ShardedCache', 'save_checkpoint',
+           'load_checkpoint', 'has_checkpoint', 'in_notebook', 'LiveLoss', 'TrainResult', 'to_device',
+           'batch_split_problem', 'fit']
 
 # %% ../nbs/01_train.ipynb #c3a5fda5
 def set_seed(seed: int):
@@ -282,6 +283,15 @@ def load_cache(path):
 def save_cache(obj, path):
     "Write a cache with `torch.save`, whole or not at all."
     _atomic(path, lambda p: torch.save(obj, p))
+
+def timed_caches(folder, make: Callable) -> tuple:
+    "`make()`, which reads caches in `folder` and builds those missing, and what it cost this run: `(its result, {'features_seconds', 'features_cache_reused'})`: the seconds it took when it wrote a cache file there (or waited while another process did), else 0 and reused. A cache is written under a new name and renamed into place, so a file made or replaced during the call has a new inode."
+    folder = Path(folder)
+    files = lambda: {(p.name, p.stat().st_ino) for p in folder.glob('*.pt')} if folder.is_dir() else set()
+    t0, before = time.time(), files()
+    out = make()
+    made = bool(files() - before)
+    return out, {'features_seconds': round(time.time() - t0, 1) if made else 0.0, 'features_cache_reused': not made}
 
 CACHE_SHARD_BYTES = 1 << 30   # a `ShardedCache` writes its tensors every this many bytes: what building it holds in memory
 

@@ -381,3 +381,23 @@ def test_a_sharded_cache_whose_shard_was_altered_is_computed_again(tmp_path):
     for k in ('stats', 'sha256'): del old['_shards'][k]
     save_cache(old, path)
     assert load_cache(path)['x'][2].tolist() == [7.0] * 8                # read as it was read before
+
+
+def test_timed_caches_counts_only_the_caches_a_call_makes(tmp_path):
+    "A call that writes a cache (or replaces one, written whole under a new name) reports its seconds; one that finds every cache it reads, or only hears of a temporary file beside them, reports 0 and reuse."
+    import time
+    from emotion_omni_lite.train import load_cache, save_cache, timed_caches
+    folder, path = tmp_path / 'feats', tmp_path / 'feats' / 'a.pt'
+    def build(p):
+        def make():
+            time.sleep(0.2)
+            return load_cache(p) or (save_cache({'x': 1}, p) or load_cache(p))
+        return make
+    out, cost = timed_caches(folder, build(path))                       # no folder yet: it builds the cache
+    assert out == {'x': 1} and cost['features_cache_reused'] is False and cost['features_seconds'] >= 0.2, cost
+    out, cost = timed_caches(folder, build(path))                       # found: 0 s, however long the call took
+    assert out == {'x': 1} and cost == {'features_seconds': 0.0, 'features_cache_reused': True}
+    _, cost = timed_caches(folder, lambda: save_cache({'x': 2}, path))  # replaced in place (a damaged cache computed again)
+    assert cost['features_cache_reused'] is False and load_cache(path) == {'x': 2}
+    _, cost = timed_caches(folder, lambda: (folder / '.a.pt.tmp1').write_bytes(b'half'))   # a write still under way
+    assert cost == {'features_seconds': 0.0, 'features_cache_reused': True}
