@@ -323,7 +323,8 @@ def run_pipeline(preset: str | None = None, force: bool = False, stages=None, jo
     loads = [src for n in STAGES if n in read and (src := pretrained_source(n, cfg))]
     if loads and dev == 'cpu' and s.device == 'auto':                  # (the dataset alone loads none: it may be built here)
         some = loads[0]
-        raise ConfigError(f"preset '{s.preset}': torch sees no GPU here (no CUDA or MPS device), and the pretrained parts "
+        raise ConfigError(f"preset '{s.preset}': torch sees no GPU here (no CUDA device; `device = auto` never picks "
+                          f"Apple's, which nothing here is measured on: device = mps asks for it), and the pretrained parts "
                           f"({some} among them) would load and train on this CPU for days: run it on a machine with a "
                           "GPU, or set device = cpu (settings.ini, or EOL_DEVICE=cpu) to run it on the CPU on purpose")
     check_launch(cfg, dev, stages, None if force else s)               # what fit would refuse at its first stage: now
@@ -508,7 +509,7 @@ def _parse(argv) -> argparse.Namespace:
 
 def main(argv=None):
     a = _parse(argv)
-    try: a.fn(a)
+    try: a.fn(a); sys.stdout.flush()                                  # a reader gone is met here, not at the exit
     except (ConfigError, FileNotFoundError, AudioError, CheckpointError, FloatingPointError) as e:   # the last: a loss gone NaN
         print(f"eol {a.cmd}: {e}", file=sys.stderr); sys.exit(2)
     except CourseError as e:                                         # the pages are written; some notebooks failed in them
@@ -520,6 +521,10 @@ def main(argv=None):
         go_on = (f": finished stages are kept; {again}, and a stage stopped while training resumes from its last "
                  "checkpoint") if a.cmd == 'run' else ': run it again'
         print(f"\neol {a.cmd}: stopped (Ctrl-C){go_on}", file=sys.stderr); sys.exit(130)
+    except BrokenPipeError:                                           # its reader stopped (`eol params | head`): nothing to say,
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())   # and nothing left to flush into the closed pipe
+        sys.exit(141)                                                 # the shell's status for a closed pipe (128 + SIGPIPE), not
+                                                                      # 0: the command stopped before its end (`eol run | head`)
     except OSError as e:
         block = None
         if isinstance(e, (FileExistsError, NotADirectoryError)) and e.filename:       # a file where a folder is made?

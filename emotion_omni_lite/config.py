@@ -157,19 +157,19 @@ def device_available(device: str) -> bool:
     return True
 
 def resolve_device(device: str = 'auto') -> str:
-    "`auto` picks cuda, then mps, then cpu; a device named outright must be there (a `ConfigError` names it, not a silent CPU)."
+    """`auto` picks cuda, then cpu; a device named outright must be there (a `ConfigError` names it, not a silent CPU).
+    Apple's GPU runs only when named (`device = mps`): the kit's tests and figures cover CPUs and CUDA GPUs, not mps."""
     import torch
     if device != 'auto':
         if not device_available(device):
             raise ConfigError(f"device {device!r} (settings.ini `device`, EOL_DEVICE): this torch {torch.__version__} sees no such "
-                              "device — set device = auto (the best there is) or cpu, or install a torch build for it")
+                              "device — set device = auto (a CUDA GPU if there is one, else the CPU) or cpu, or install a "
+                              "torch build for it")
         return device
-    if torch.cuda.is_available(): return 'cuda'
-    if getattr(torch.backends, 'mps', None) and torch.backends.mps.is_available(): return 'mps'
-    return 'cpu'
+    return 'cuda' if torch.cuda.is_available() else 'cpu'             # mps only when named: untested, see above
 
 def run_device(settings: Optional[Settings] = None) -> str:
-    "The device every heavy path runs on: the settings' `device`, resolved (`auto` → cuda, mps or cpu)."
+    "The device every heavy path runs on: the settings' `device`, resolved (`auto` → cuda or cpu; mps only when named)."
     return resolve_device((settings or get_settings()).device)
 
 # %% ../nbs/00_config.ipynb #bd608cf0

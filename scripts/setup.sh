@@ -11,6 +11,10 @@ case "$MODE" in
   *) echo "[setup] unknown mode '$MODE': use 'bash scripts/setup.sh' (everything) or 'bash scripts/setup.sh run' (the main job's part)" >&2
      exit 2;;
 esac
+if [ ! -w . ]; then                                                 # a read-only copy: said before venv's "Permission denied"
+  echo "[setup] $(pwd -P) cannot be written: copy the kit to a folder you can write" >&2
+  exit 1
+fi
 trap 'echo; echo "[setup] interrupted: nothing is marked installed; run it again to finish" >&2; exit 130' INT   # pip ends 1 on Ctrl-C:
 PY=${PYTHON:-python3}                                               # without this the script would go on to its fallback
 old_enough() { "$1" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; }   # NumPy 2.4, pandas 3: 3.11+
@@ -114,9 +118,13 @@ case "${EOL_INSTALLER:-uv}" in
   uv|pip) ;;
   *) echo "[setup] EOL_INSTALLER=$EOL_INSTALLER: use uv (the default) or pip" >&2; exit 2;;
 esac
+LOG=$(mktemp "${TMPDIR:-/tmp}/eol-setup.XXXXXX"); trap 'rm -f "$LOG"' EXIT     # what pip said, to read its reason
+NET='NewConnectionError|failed to establish a new connection|network is unreachable|temporary failure in name resolution|'
+NET+='name or service not known|connection refused|timed out|ProxyError|SSLError|could not fetch URL|HTTP error [45][0-9][0-9]'
+said() { { grep -m1 -iE "$NET" "$LOG" || true; tail -n 3 "$LOG"; } | sed -E 's/^(.{60}).{20,}(.{120})$/\1 … \2/; s/^/[setup]   /'; }
 if [ "${EOL_INSTALLER:-uv}" = uv ]; then
-  if [ -x .venv/bin/uv ] || $VPY -m pip install -q $PIN uv >/dev/null 2>&1; then UV=.venv/bin/uv
-  else echo "[setup] uv did not install: pip installs instead (slower, the same packages)"; fi
+  if [ -x .venv/bin/uv ] || $VPY -m pip install -q $PIN uv >"$LOG" 2>&1; then UV=.venv/bin/uv
+  else echo "[setup] uv did not install: pip installs instead (slower, the same packages); pip said:"; said; fi
 fi
 pip_install() {
   if [ -n "$UV" ]; then
@@ -125,11 +133,20 @@ pip_install() {
   fi
   # --no-compile: pip would turn every module of every package into bytecode (about 40 s, most of it for modules the
   # kit never imports); what the kit imports is compiled once below instead. uv compiles nothing unless asked.
-  if ! $VPY -m pip install -q --no-compile $PIN "$@"; then
-    echo "[setup] WARNING: the pinned versions (constraints.txt) did not install on $($VPY --version) (pip's reason above;"
-    echo "[setup]          if it is the network or the disk, fix that and run this again): installing the newest compatible"
-    echo "[setup]          versions instead, torch and torchaudio still $TORCH_PIN (a pair: newer torch has no torchaudio):"
-    echo "[setup]          the kit works, but figures may differ from README's by more than the seeds' spread"
+  if ! { $VPY -m pip install -q --no-compile $PIN "$@" 2>&1 >&3 | tee "$LOG" >&2; } 3>&1; then   # shown, and kept
+    # A pinned version with no release for this Python: pip says no version matches (with constraints: "conflicting
+    # dependencies"). Anything else (no index reached, a full disk, a failed build) is not fixed by going unpinned.
+    if grep -qiE "$NET" "$LOG" || ! grep -qiE 'no matching distribution|could not find a version|conflicting dependencies' "$LOG"; then
+      echo "[setup] the install failed$(grep -qiE "$NET" "$LOG" && echo ': pip could not reach the package index'); pip's last lines:" >&2
+      said >&2
+      echo "[setup] check the network (a proxy? a mirror: PIP_INDEX_URL, now ${PIP_INDEX_URL:-unset: PyPI, or pip.conf}) and" \
+           "the free disk space (torch needs several GB), then run this again: what is done is kept" >&2
+      exit 1
+    fi
+    echo "[setup] WARNING: a pinned version (constraints.txt) has no release for $($VPY --version) (pip's reason above):"
+    echo "[setup]          installing the newest compatible versions instead, torch and torchaudio still $TORCH_PIN (a pair:"
+    echo "[setup]          newer torch has no torchaudio): the kit works, but figures may differ from README's by more than"
+    echo "[setup]          the seeds' spread"
     echo "loose" > .venv/.eol-loose                                 # said on every later run's ready line, until pinned
     local a loose=("torch==$TORCH_PIN" "torchaudio==$TORCH_PIN")
     for a in "$@"; do case "$a" in torch==*|torchaudio==*) ;; *) loose+=("$a");; esac; done

@@ -7,7 +7,10 @@ export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
 status=0
 
 echo "== notebooks and package in step (nbdev-export, nbdev-clean change nothing)"
-if git rev-parse --verify -q HEAD >/dev/null 2>&1; then
+if ! command -v git >/dev/null 2>&1 && [ -e .git ]; then          # a checkout, but no git to compare it with: not a pass
+  echo "FAILED: git is not installed, and this checkout's notebooks and package are compared through it: install it"
+  echo "(sudo apt install git; on macOS: xcode-select --install), then run this again"; status=1
+elif git rev-parse --verify -q HEAD >/dev/null 2>&1; then
   state() {                                   # which files differ and how (a second change to an edited file shows too),
     git status --porcelain; git diff HEAD --binary | cksum          # and what the untracked ones hold
     git ls-files -o --exclude-standard -z | xargs -0 -r cksum

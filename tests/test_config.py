@@ -291,3 +291,39 @@ def test_data_fields_that_would_leave_silent_clips_or_nothing_to_learn():
     assert len(heldout_sentences(0.2, 0)) == 17 + 6 * 2                  # lite and smoke: 17 of 84 tone sentences, 2 of 8 per emotion
     plan = plan_dialogues(get_config('lite', **{'data.heldout_sentence_frac': 0.995}), 0)   # once no training row at all
     assert any(r['split'] == 'train' and r['sentence_kind'] == 'explicit' for r in plan)
+
+
+def test_auto_never_picks_apples_gpu(monkeypatch):
+    "`device = auto` on Apple silicon trains on the CPU, where the figures are measured; mps runs only when named."
+    import torch
+    from emotion_omni_lite.config import resolve_device, run_device
+    monkeypatch.setattr(torch.cuda, 'is_available', lambda: False)
+    monkeypatch.setattr(torch.backends.mps, 'is_available', lambda: True)
+    assert resolve_device('auto') == 'cpu' and run_device(get_settings(device='auto')) == 'cpu'
+    assert resolve_device('mps') == 'mps'                               # named: it runs there
+    monkeypatch.setattr(torch.cuda, 'is_available', lambda: True)
+    assert resolve_device('auto') == 'cuda'
+
+
+def test_every_package_the_kit_imports_is_declared():
+    "Each third-party module the kit imports is declared in pyproject.toml (not left to arrive through another package): at the module's top, in [project].dependencies; inside a function, there or in an extra."
+    import ast, importlib.metadata as md, re, tomllib
+    project = tomllib.loads((ROOT / 'pyproject.toml').read_text())['project']
+    name = lambda r: re.sub(r'[-_.]+', '-', re.match(r'[A-Za-z0-9._-]+', r)[0]).lower()
+    required = {name(r) for r in project['dependencies']}
+    extra = {name(r) for rs in project['optional-dependencies'].values() for r in rs}
+    optional = {'google', 'cosyvoice', 'deepspeed', 'kaleido'}   # Colab's own; the full vocoder and ZeRO, installed by hand for
+                                                                # those runs; static figures, drawn when it is there
+    dists, missing = md.packages_distributions(), []
+    for f in sorted((ROOT / 'emotion_omni_lite').glob('*.py')):
+        tree = ast.parse(f.read_text())
+        top = {id(n) for s in tree.body if not isinstance(s, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
+               for n in ast.walk(s)}                                    # run when the module is imported
+        for n in ast.walk(tree):
+            mods = ([a.name for a in n.names] if isinstance(n, ast.Import) else
+                    [n.module] if isinstance(n, ast.ImportFrom) and not n.level else [])
+            for m in {m.split('.')[0] for m in mods} - set(sys.stdlib_module_names) - {'emotion_omni_lite'} - optional:
+                declared = {name(d) for d in dists.get(m, [m])} & (required if id(n) in top else required | extra)
+                if not declared: missing.append(f"{f.name}: {m} ({'top' if id(n) in top else 'in a function'})")
+    assert not missing, (f"imported but not declared: {missing}; add each to pyproject.toml, [project].dependencies for one "
+                         "imported at a module's top, else there or in the extra that needs it")

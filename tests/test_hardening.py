@@ -659,8 +659,8 @@ def test_an_upload_is_checked_like_a_recording():
     assert len(w) == SR and any('clipped' in n for n in notes)
 
 
-def test_a_full_disk_is_named_with_the_fix(env, monkeypatch):
-    "ENOSPC raised from inside the job (as a stage's save would raise it): the command names the file and the fix, with no traceback (that a failed save leaves no half-written file is the atomic writes' own test)."
+def test_a_full_disk_is_named_with_the_fix_and_a_closed_pipe_is_no_full_disk(env, monkeypatch):
+    "ENOSPC raised from inside the job (as a stage's save would raise it): the command names the file and the fix, with no traceback (that a failed save leaves no half-written file is the atomic writes' own test). A reader that stops early (`eol params | head`) ends the command quietly, status 141, as it ends other programs."
     import contextlib, errno, io
     def full(*a, **k): raise OSError(errno.ENOSPC, 'No space left on device', str(env / 'runs' / 'smoke' / 'asr' / 'model.safetensors'))
     monkeypatch.setattr(cli, 'run_pipeline', full)
@@ -668,6 +668,13 @@ def test_a_full_disk_is_named_with_the_fix(env, monkeypatch):
         with pytest.raises(SystemExit) as x: cli.main(['run', '--preset', 'smoke'])
     msg = e.getvalue()
     assert x.value.code == 2 and 'model.safetensors: No space left on device' in msg and 'free some space' in msg
+    import subprocess, sys                                              # its output buffered, as in a terminal's pipe
+    p = subprocess.Popen([sys.executable, '-m', 'emotion_omni_lite.cli', 'params', '--preset', 'lite'], cwd=Path(__file__).parents[1],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         env={k: v for k, v in os.environ.items() if k != 'PYTHONUNBUFFERED'})
+    p.stdout.close()                                                   # the reader is gone before the first line
+    err = p.stderr.read()
+    assert p.wait() == 141 and err == '', err                          # not "Broken pipe — free some space …"
 
 
 def test_a_save_cut_short_leaves_the_earlier_file_whole(tmp_path, monkeypatch):
@@ -1300,8 +1307,8 @@ def test_an_external_dataset_follows_its_manifest_lines(tmp_path, monkeypatch):
 
 
 
-def test_the_setup_names_a_missing_or_old_python_and_remakes_a_venv_whose_python_is_gone(tmp_path):
-    "scripts/setup.sh before it installs anything: a .venv whose Python was removed is made again, a missing or older Python is named with the fix."
+def test_the_setup_and_test_scripts_name_what_stops_them(tmp_path):
+    "scripts/setup.sh before it installs anything: a .venv whose Python was removed is made again, a missing or older Python and a read-only copy are named with the fix; while it installs, only a pinned version with no release goes unpinned (no index reached, a full disk: named, with pip's last lines). scripts/test.sh without git in a checkout fails, named."
     import shutil, subprocess
     root = Path(__file__).parents[1]
     kit = tmp_path / 'kit with spaces'; (kit / 'scripts').mkdir(parents=True)
@@ -1336,6 +1343,57 @@ def test_the_setup_names_a_missing_or_old_python_and_remakes_a_venv_whose_python
     fake.write_text(fake_text.replace('echo python3.11', 'echo python3.12'))   # its Python upgraded in place
     r = run(str(new))
     assert r.returncode == 1 and 'upgraded in place' in r.stderr and (kit / '.venv').exists(), r
+
+    import tempfile                                                      # a read-only copy (root writes anywhere: run as nobody,
+    ro = Path(tempfile.mkdtemp(dir='/tmp')).resolve(); ro.chmod(0o755)  # outside tmp_path, which is its owner's alone)
+    try:
+        shutil.copytree(kit / 'scripts', ro / 'read only' / 'scripts'); (ro / 'read only').chmod(0o555)
+        r = subprocess.run(['bash', str(ro / 'read only' / 'scripts' / 'setup.sh'), 'run'], capture_output=True, text=True,
+                           timeout=60, **({'user': 65534, 'group': 65534, 'extra_groups': []} if os.geteuid() == 0 else {}))
+        assert r.returncode == 1 and f"[setup] {ro / 'read only'} cannot be written: copy the kit to a folder you can write" in r.stderr, r
+        assert [p.name for p in (ro / 'read only').iterdir()] == ['scripts']
+    finally: (ro / 'read only').chmod(0o755); shutil.rmtree(ro)
+
+    shutil.rmtree(kit / '.venv'); shutil.copy(root / 'constraints.txt', kit)   # a .venv without torch yet, whose pip fails
+    (kit / '.venv' / 'bin').mkdir(parents=True); (kit / '.venv' / 'lib' / 'python3.11').mkdir(parents=True)
+    (kit / '.venv' / '.eol-home').write_text(str(kit.resolve()))         # saying what `pip-says` holds
+    fake.write_text('#!/bin/sh\ncase "$*" in *platform.system*|*"import torch, torchaudio"*) exit 1;; *"pip install"*) cat '
+                    '"$(dirname "$0")/pip-says" >&2; exit 1;; *python%d.%d*) echo python3.11;; *tomllib*) echo "{}";; esac\nexit 0\n')
+    fake.chmod(0o755); (tmp := tmp_path / 'tmp').mkdir()
+    env = {**{k: v for k, v in os.environ.items() if k != 'PYTHON'}, 'PIP_INDEX_URL': 'http://127.0.0.1:9/simple', 'TMPDIR': str(tmp)}
+    def install(says):
+        (kit / '.venv' / 'bin' / 'pip-says').write_text(says); (kit / '.venv' / '.eol-loose').unlink(missing_ok=True)
+        return subprocess.run(['bash', str(kit / 'scripts' / 'setup.sh'), 'run'], env=env, capture_output=True, text=True, timeout=60)
+    refused = ("WARNING: Retrying (Retry(total=0, connect=None, read=None, redirect=None, status=None)) after connection broken by "
+               "'NewConnectionError('<pip._vendor.urllib3.connection.HTTPConnection object at 0x7f5ee7034890>: Failed to establish "
+               "a new connection: [Errno 111] Connection refused')': /simple/torch/\n")
+    missing = "ERROR: Cannot install torch==2.11.0 because these package versions have conflicting dependencies.\nERROR: ResolutionImpossible\n"
+    r = install(refused + missing)                                       # no index reached (a cold cache, offline): that
+    assert r.returncode == 1 and 'uv did not install' in r.stdout and 'Connection refused' in r.stdout, r   # is said, not a
+    assert 'pip could not reach the package index' in r.stderr and 'ERROR: ResolutionImpossible' in r.stderr, r   # missing release
+    assert 'PIP_INDEX_URL, now http://127.0.0.1:9/simple' in r.stderr and 'newest compatible' not in r.stdout, r
+    assert not (kit / '.venv' / '.eol-loose').exists() and not list(tmp.glob('eol-setup.??????')), r
+    r = install('ERROR: Could not install packages due to an OSError: [Errno 28] No space left on device\n')   # a full disk
+    assert r.returncode == 1 and 'No space left on device' in r.stderr.split("pip's last lines:")[1] and 'newest' not in r.stdout, r
+    assert not (kit / '.venv' / '.eol-loose').exists(), r
+    r = install(missing)                                                 # the index answers without the pinned version
+    assert 'no release for' in r.stdout and 'newest compatible versions instead' in r.stdout, r
+    assert (kit / '.venv' / '.eol-loose').exists() and r.returncode == 1 and 'the install failed (pip' in r.stderr, r   # (fails too)
+
+    t = tmp_path / 'tests'; (t / 'scripts').mkdir(parents=True); (t / 'nbs').mkdir(); (t / '.venv' / 'bin').mkdir(parents=True)
+    shutil.copy(root / 'scripts' / 'test.sh', t / 'scripts'); (t / 'scripts' / 'setup.sh').write_text('exit 0\n')
+    for n in ('python', 'nbdev-test'): (t / '.venv' / 'bin' / n).write_text('#!/bin/sh\nexit 0\n'); (t / '.venv' / 'bin' / n).chmod(0o755)
+    (b := tmp_path / 'bin').mkdir()                                      # scripts/test.sh on a machine without git: a PATH
+    for f in (f for d in os.environ['PATH'].split(os.pathsep) if os.path.isdir(d) for f in Path(d).iterdir()):   # of every
+        if f.name != 'git' and not (b / f.name).exists(): (b / f.name).symlink_to(f)                       # command but git
+    test = lambda: subprocess.run([shutil.which('bash'), str(t / 'scripts' / 'test.sh')], env={**os.environ, 'PATH': str(b)},
+                                  capture_output=True, text=True, timeout=60)
+    (t / '.git').mkdir()                                                 # a checkout: its check cannot run, and that fails
+    r = test()
+    assert r.returncode == 1 and 'FAILED: git is not installed' in r.stdout and 'skipped' not in r.stdout, r
+    (t / '.git').rmdir()                                                 # a download without .git: skipped, as it should be
+    r = test()
+    assert r.returncode == 0 and 'skipped: not a git checkout' in r.stdout, r
 
 
 def _fake_run(name, c, s, weight=1.0):
