@@ -4,7 +4,7 @@
 
 # %% ../nbs/04_dialogues.ipynb #45a0bb63
 from __future__ import annotations
-import math
+import math, numbers
 
 import numpy as np
 
@@ -128,6 +128,9 @@ def make_reply(topic: str, user_emotion: str, phrasing: int = 0) -> dict:
 # %% ../nbs/04_dialogues.ipynb #3c9abe76
 def heldout_sentences(frac: float, seed: int = 0) -> set:
     "Ids of the sentences held out for testing: `ceil(frac·n)` of each group (tone; explicit per emotion), but never a whole group, seeded."
+    if not (isinstance(frac, numbers.Real) and 0 < frac < 1):        # 0 would test on no sentence, 1 or more on nearly all
+        raise ValueError(f"heldout_sentences: frac={frac!r} must be above 0 and below 1, e.g. 0.2 (the share of each group's "
+                         f"sentences held out for testing, as data.heldout_sentence_frac gives it)")
     rng = np.random.default_rng(seed)
     groups = {}
     for s in all_sentences(): groups.setdefault((s['kind'], s['emotions'] if s['kind'] == 'explicit' else ()), []).append(s['sentence_id'])

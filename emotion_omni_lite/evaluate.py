@@ -255,7 +255,7 @@ def evaluate_part(system: str, cfg: OmniConfig, settings: Optional[Settings] = N
         generated = [{'text': t, 'speech_emotion': h, 'ps_text': None} for t, h in zip(texts, heard)]
         extra = judges(waves, n_dnsmos=sizes['n_dnsmos'])
         ref, ref_text = [load_audio(audio_path(rows[i], s, 'reply')) for i in idx], [rows[i]['reply_text'] for i in idx]
-        ref_heard, ref_ps = hear(emo, ref, cfg.audio), [pocketsphinx_transcribe(w) for w in ref[:sizes['n_wer']]]   # its own error floor
+        ref_heard, ref_ps = hear(emo, ref, cfg.audio), [pocketsphinx_transcribe(w) for w in ref[:sizes['n_wer']]]   # the recordings, read
         out['reference'] = [{**x, 'speech_emotion': h, 'ps_text': p}
                             for x, h, p in zip(judges(ref, n_dnsmos=sizes['n_dnsmos']), ref_heard, ref_ps + [None] * (len(ref) - len(ref_ps)))]
         out['reference_figures'] = speech_metrics({'reference': ref_heard}, want, {'reference': ref_ps}, {'reference': ref_text})

@@ -263,7 +263,7 @@ METRIC_NOTES = {
     'speech_emotion_acc': "emotion encoder on the generated reply speech = intended reply emotion",
     'emotion_cos_sim': "cosine of emotion-encoder vectors, generated vs reference reply speech (the released code's metric)",
     'pocketsphinx_wer_generated': "pocketsphinx (independent ASR) on generated speech vs the reply text it should say (the first `n_wer_items` replies with words)",
-    'pocketsphinx_wer_reference': "pocketsphinx on the reference espeak reply audio (its own error floor; the first `n_wer_items_reference` replies)",
+    'pocketsphinx_wer_reference': "pocketsphinx on the reference espeak reply audio against the reply texts (how well it reads the dataset's own recordings, not a floor for the generated speech, which is scored against its own words; the first `n_wer_items_reference` replies)",
     'asr_wer_generated': "the kit's ASR (its decoder alone, greedy) on generated speech (trained on user voices, not the assistant's)",
     'dnsmos_ovrl': "DNSMOS P.835 overall quality (1–5) of generated speech, in place of UTMOS",
     'speech_emotion_acc_reference': "emotion encoder on the reference reply speech (espeak, in the intended reply emotion) = that emotion: what generated speech could reach",

@@ -54,6 +54,16 @@ def test_splits_do_not_leak(smoke):
     assert lite.n_query_voices >= 12 and lite.n_test_voices >= 3 and lite.n_dialogues >= 3000
 
 
+def test_heldout_fraction_outside_zero_and_one_is_refused():
+    "As get_config refuses data.heldout_sentence_frac: 0, 1 and beyond, negatives, NaN and non-numbers are named with the fix, not held out anyway."
+    for frac in (-0.1, 0, 0.0, 1, 1.5, float('nan'), '0.2', None):
+        with pytest.raises(ValueError, match=r"heldout_sentences: frac=.* must be above 0 and below 1, e\.g\. 0\.2"):
+            heldout_sentences(frac)
+    for frac in (1e-9, np.float32(0.2), 0.999):
+        assert 0 < len(heldout_sentences(frac)) < len(all_sentences())
+    with pytest.raises(ConfigError, match='heldout_sentence_frac'): get_config('lite', **{'data.heldout_sentence_frac': 0})
+
+
 def test_two_engines_speak_the_queries(smoke):
     "espeak's voices and the Piper pseudo-speakers both speak queries, each engine with held-out speakers of its own."
     cfg, s, ds, df = smoke
