@@ -50,8 +50,11 @@ def main():
           f"{1000 * me['train_seconds'] / max(1, cfg.stages.emotion.steps):.0f} ms/step; scoring {me['eval_seconds']} s"
           f"{within(t_emo, 'emotion_encoder')})")
     side = t_mel + max(t_asr, t_emo)                                  # the main job: the two side by side
+    threads = torch.get_num_threads()                                 # the main job's workers: one thread each
     print(f"stage 0 total     {total:6.1f} s one after the other; side by side about {side:.0f} s "
-          f"(target <= 180 s: {'met' if side <= 180 else 'MISSED'})")
+          f"(target <= 180 s: {'met' if side <= 180 else 'MISSED'}"
+          + (')' if threads == 1 else f"; on {threads} threads, faster than the main job's one-thread workers: "
+             "--threads 1 times them as it runs them)"))
     print('ASR CER:', {k: v for k, v in ma.items() if k.startswith('cer_')})
     print('emotion accuracy:', {k: v for k, v in me.items() if k.startswith('acc_')})
 

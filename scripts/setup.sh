@@ -135,11 +135,12 @@ pip_install() {
   # kit never imports); what the kit imports is compiled once below instead. uv compiles nothing unless asked.
   if ! { $VPY -m pip install -q --no-compile $PIN "$@" 2>&1 >&3 | tee "$LOG" >&2; } 3>&1; then   # shown, and kept
     # A pinned version with no release for this Python: pip says no version matches (with constraints: "conflicting
-    # dependencies"). Anything else (no index reached, a full disk, a failed build) is not fixed by going unpinned.
-    if grep -qiE "$NET" "$LOG" || ! grep -qiE 'no matching distribution|could not find a version|conflicting dependencies' "$LOG"; then
+    # dependencies"), or builds the pinned one from source and fails (the newest may have a wheel for it). Anything
+    # else (no index reached, a full disk) is not fixed by going unpinned.
+    if grep -qiE "$NET" "$LOG" || ! grep -qiE 'no matching distribution|could not find a version|conflicting dependencies|failed to build|metadata-generation-failed|failed-wheel-build' "$LOG"; then
       echo "[setup] the install failed$(grep -qiE "$NET" "$LOG" && echo ': pip could not reach the package index'); pip's last lines:" >&2
       said >&2
-      echo "[setup] check the network (a proxy? a mirror: PIP_INDEX_URL, now ${PIP_INDEX_URL:-unset: PyPI, or pip.conf}) and" \
+      echo "[setup] check the network (a proxy? a mirror: PIP_INDEX_URL, now $(printf '%s' "${PIP_INDEX_URL:-unset: PyPI, or pip.conf}" | sed -E 's#//[^/@]*@#//****@#')) and" \
            "the free disk space (torch needs several GB), then run this again: what is done is kept" >&2
       exit 1
     fi

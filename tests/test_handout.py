@@ -210,13 +210,17 @@ def test_griffin_lim_iterations(smoke_trained, smoke_cfg):
     from emotion_omni_lite.audio import log_mel
     from emotion_omni_lite.tts import speak
     from emotion_omni_lite.vocoder import GriffinLim, build_vocoder, vocoder_pairs
+    import torch
     r = solution('griffin_lim_iterations').main(settings=smoke_trained, iters=(2, 32), keep_audio=True)
     assert set(r) == {2, 32} and all(v['seconds'] > 0 and v['mel_l1'] > 0 for v in r.values())
     voc, acfg = build_vocoder(smoke_cfg, smoke_trained), smoke_cfg.audio
     units = vocoder_pairs(smoke_cfg, smoke_trained, split='test', limit=1)[0][0].tolist()
-    for n in (2, 32):                                                  # each wave made with its own count, again here
-        voc.griffin_lim = GriffinLim(acfg, n)
+    want = voc.mel(units)                                              # the mel the network predicts, its reference
+    for n in (2, 32):                                                  # each wave made with its own count, again here,
+        voc.griffin_lim = GriffinLim(acfg, n)                          # and its L1 against that mel
         assert np.allclose(r[n]['wave'], voc(units).numpy(), atol=1e-5), n
+        got = log_mel(torch.as_tensor(r[n]['wave']), acfg)[:, :want.shape[1]]
+        assert abs(r[n]['mel_l1'] - float((got - want[:, :got.shape[1]]).abs().mean())) < 1e-3, (n, r[n]['mel_l1'])
     assert not np.allclose(r[2]['wave'], r[32]['wave'], atol=1e-3)
     # smoke's untrained network predicts a mel no wave has (L1 about 4 at any count), so the solution's reading, more
     # iterations bring the wave's mel closer, is checked on a mel that speech has: an espeak sentence's own
