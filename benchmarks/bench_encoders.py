@@ -23,7 +23,7 @@ from emotion_omni_lite.emotion_encoder import emotion_encoder_job
 
 
 def main():
-    ap = argparse.ArgumentParser()
+    ap = argparse.ArgumentParser(description=' '.join(__doc__.split('\n\n')[0].split()))
     ap.add_argument('--preset', default='lite')
     ap.add_argument('--threads', type=int, default=0, help='torch threads (0: torch default)')
     a = ap.parse_args()

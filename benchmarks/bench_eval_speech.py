@@ -2,8 +2,10 @@
 changes: nothing, or a few hundredths of a MOS point.
 
 1. The generated replies: one at a time, streaming, as a user meets them (`respond_features`), against all at once
-   (`respond_features_many`: the same greedy text loop, then their speech decoded in one batch). It prints both times
-   and how many replies came out the same in text, reply emotion, units and audio, for each trained system.
+   (`respond_features_many`: the same greedy text loop, then their speech decoded in one batch), and as the evaluation
+   makes them (`speech_clips`: the first TIMED_REPLIES alone on the clock, their encoders timed too, the rest at once).
+   It prints the three times and how many replies came out the same in text, reply emotion, units and audio as one at
+   a time, for each trained system.
 2. DNSMOS: a short clip's first looped window (`dnsmos`), against the mean over every 1-s hop of the clip doubled
    to 9-18 s, as the scorer's own wrapper does (`dnsmos(..., every_hop=True)`), on query and reply audio of the data.
 
@@ -26,7 +28,7 @@ from emotion_omni_lite.audio import load_audio
 from emotion_omni_lite.config import get_config, get_settings
 from emotion_omni_lite.evaluate import check_run
 from emotion_omni_lite.metrics import dnsmos
-from emotion_omni_lite.omni import load_omni, speech_rows
+from emotion_omni_lite.omni import TIMED_REPLIES, load_omni, speech_clips, speech_rows
 from emotion_omni_lite.stage1 import stage1_features
 from emotion_omni_lite.stage2 import stage2_features
 
@@ -41,14 +43,19 @@ def same(a: dict, b: dict) -> bool:
 
 def replies(cfg, s, n: int):
     f1, f2 = stage1_features(cfg, s, progress=False), stage2_features(cfg, s)
-    feats = [{k: f1[k][i] for k in ('sem', 'emo', 'n50')} for i in speech_rows(f2['rows'], s.seed, n)]
+    idx = speech_rows(f2['rows'], s.seed, n)
+    feats = [{k: f1[k][i] for k in ('sem', 'emo', 'n50')} for i in idx]
     for name, (st1, st2) in SYSTEMS.items():
         omni = load_omni(cfg, s, stage1=st1, stage2=st2)
         omni.respond_features(feats[0])                                   # warm up
         t0 = time.perf_counter(); one = [omni.respond_features(f, True) for f in feats]; t_one = time.perf_counter() - t0
         t0 = time.perf_counter(); many = omni.respond_features_many(feats, True); t_many = time.perf_counter() - t0
-        print(f"{name:14s} {len(feats)} replies: one at a time {t_one:5.1f} s, at once {t_many:5.1f} s; "
-              f"the same {sum(same(a, b) for a, b in zip(one, many))} of {len(feats)}", flush=True)
+        t0 = time.perf_counter(); ev = speech_clips(omni, f1, f2, idx, s, True, ('generated',))['generated'][2]
+        t_ev = time.perf_counter() - t0                                   # the evaluation's own way
+        print(f"{name:14s} {len(feats)} replies: one at a time {t_one:5.1f} s, at once {t_many:5.1f} s, as the evaluation "
+              f"makes them ({min(TIMED_REPLIES, len(feats))} alone on the clock, the rest at once) {t_ev:5.1f} s; the same "
+              f"as one at a time: {sum(same(a, b) for a, b in zip(one, many))} and {sum(same(a, b) for a, b in zip(one, ev))} "
+              f"of {len(feats)}", flush=True)
 
 
 def dnsmos_windows(s, n: int):

@@ -1,6 +1,7 @@
 """How close each lite training stage runs to what this machine can do: the machine's matmul throughput, each
 stage's FLOPs per step (counted by torch's FlopCounterMode from the ops' shapes, forward + backward, of the micro-batches
-a step really runs: a stage with length groups pads each group to its own longest), its achieved
+the timed steps really ran: a stage with length groups pads each group to its own longest; attention is counted
+through SDPA's math kernel, as the counter has no formula for the CPU flash kernel the steps run), its achieved
 FLOP/s and the ratio, and where a step's time goes (making the batch, forward, backward, optimizer), and how much of
 it torch's own ops take (torch.profiler's self time of every aten op, over 5 profiled steps; the rest is Python, the
 dispatcher and small allocations — and the profiler's own cost, so it reads low).
@@ -23,6 +24,7 @@ import argparse, importlib, os, time
 
 os.environ.setdefault('HF_HUB_OFFLINE', '1'); os.environ.setdefault('TRANSFORMERS_OFFLINE', '1')
 import torch
+from torch.nn.attention import SDPBackend, sdpa_kernel
 from torch.utils.flop_counter import FlopCounterMode
 
 from emotion_omni_lite.cli import run_script
@@ -46,6 +48,15 @@ def require_runs(names, cfg, s, script: str = 'this benchmark'):
         + [f"  `{train_command(need, cfg.preset, s)}` makes them (about {lite_minutes(need)} min on a 2-core CPU with "
            "`lite`) and reuses what is finished" + ("; a run of other settings ('other') is replaced: copy its folder first "
            "to keep it" if 'other' in state.values() else '') + "; then run this again"]))
+
+
+def every_seed(check, settings) -> None:
+    "`check(s)` for every seed's settings before any work: what each seed lacks is said at once (`StageMissing`), not found after an earlier seed's minutes of work."
+    said = []
+    for s in settings:
+        try: check(s)
+        except StageMissing as e: said.append(str(e))
+    if said: raise StageMissing('\n'.join(said))
 
 
 def matmul_peak(seconds: float = 2.0) -> float:
@@ -119,24 +130,30 @@ def forward_backward(loss_of, parts, clock=None) -> None:
         if clock is not None: clock['forward'] += t1 - t0; clock['backward'] += time.perf_counter() - t1
 
 
+def counted_flops(loss_of, steps: list) -> float:
+    "FLOPs a step, forward + backward, counted over `steps` (each a list of micro-batches); attention through SDPA's math kernel: the counter has no formula for the CPU flash kernel and would count it as 0."
+    with sdpa_kernel(SDPBackend.MATH), FlopCounterMode(display=False) as fc:
+        for parts in steps: forward_backward(loss_of, parts)
+    return fc.get_total_flops() / len(steps)
+
+
 def stage_profile(name: str, steps: int, preset: str = 'lite', changes: dict = None, settings=None) -> dict:
     "FLOPs per step and seconds per phase of `steps` training steps of stage `name` (plain loop, as `fit` runs it)."
     tcfg, params, opt, batch, loss_of = training_setup(name, preset, changes, settings)
-    with FlopCounterMode(display=False) as fc:                         # one step, forward + backward
-        forward_backward(loss_of, batch(0))
-    flops = fc.get_total_flops(); opt.zero_grad(set_to_none=True)
     for step in range(2):                                               # warm up
         forward_backward(loss_of, batch(step)); opt.step(); opt.zero_grad(set_to_none=True)
-    t = dict(batch=0.0, forward=0.0, backward=0.0, optimizer=0.0)
+    t, timed = dict(batch=0.0, forward=0.0, backward=0.0, optimizer=0.0), []
     t_all = time.perf_counter()
     for step in range(steps):
-        t0 = time.perf_counter(); parts = batch(step + 2)
+        t0 = time.perf_counter(); parts = batch(step + 2); timed.append(parts)
         t['batch'] += time.perf_counter() - t0
         opt.zero_grad(set_to_none=True); forward_backward(loss_of, parts, t)
         t3 = time.perf_counter()
         if tcfg.grad_clip: torch.nn.utils.clip_grad_norm_(params, tcfg.grad_clip)
         opt.step(); t['optimizer'] += time.perf_counter() - t3
     total = time.perf_counter() - t_all
+    opt.zero_grad(set_to_none=True)
+    flops = counted_flops(loss_of, timed)                               # the very micro-batches timed (length groups vary by batch)
     from torch.profiler import ProfilerActivity, profile                  # how much of a step is torch's own ops
     with profile(activities=[ProfilerActivity.CPU]) as prof:
         t0 = time.perf_counter()
@@ -146,7 +163,7 @@ def stage_profile(name: str, steps: int, preset: str = 'lite', changes: dict = N
     ops = sum(e.self_cpu_time_total for e in prof.key_averages() if e.key.startswith('aten::')) / 1e6
     return {'flops_per_step': flops, 'step_s': total / steps, 'phases': {k: v / steps for k, v in t.items()},
             'ops_share': min(1.0, ops / wall), 'steps_in_stage': tcfg.steps, 'batch_size': tcfg.batch_size,
-            'length_groups': len(batch(0))}
+            'length_groups': max(map(len, timed))}
 
 
 def main():

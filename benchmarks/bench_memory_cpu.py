@@ -6,7 +6,7 @@ with this code; `benchmarks/bench_memory_gpu.py` checks the plan at full size on
 
     python benchmarks/bench_memory_cpu.py          # about a minute on a 2-core CPU; nothing is downloaded or written
 """
-import json, tempfile
+import argparse, json, tempfile
 
 import torch
 
@@ -68,6 +68,7 @@ def measure(mp: str) -> dict:
 
 
 def main():
+    argparse.ArgumentParser(description=' '.join(__doc__.split('\n\n')[0].split())).parse_args()   # no options: --help, or refused
     import warnings
     warnings.simplefilter('ignore')                                     # the profiler's and transformers' notices
     print(f"{'stage':8s} {'precision':10s} {'checkpointing':14s} {'estimated MiB':>14s} {'measured MiB':>13s} {'measured ÷ estimated':>21s}")

@@ -17,7 +17,7 @@ import torch
 
 
 def main():
-    ap = argparse.ArgumentParser()
+    ap = argparse.ArgumentParser(description=' '.join(__doc__.split('\n\n')[0].split()))
     ap.add_argument('--preset', default='lite')
     ap.add_argument('--steps', type=int, default=20, help='steps timed for each way of getting features')
     ap.add_argument('--threads', type=int, default=2)

@@ -1,17 +1,21 @@
 """Stage 2 latency on CPU: time to first text token, time to first audio and real-time factor of `respond`.
 
 Run: EOL_PRESET=lite .venv/bin/python benchmarks/bench_stage2.py [n_queries] [--threads 2] [--figures]
-Reads a finished lite run (`bash scripts/main.sh`; nothing trains here: a missing stage is named with the command that
-makes it); the timed part is only `respond` on held-out queries. `--figures` also prints the emotion accuracy and
-pocketsphinx WER of generated speech, with AdaLN and without (the ablation's own stage 2 run, `stage2_no_adaln`); it
+Reads a finished lite run (`bash scripts/main.sh`; nothing trains here: every run it reads, with `--figures` the
+ablation's too, is checked before the timing, and those missing are named with the command that makes them); the timed
+part is only `respond` on held-out queries. `--figures` also prints the emotion accuracy and pocketsphinx WER of
+generated speech, with AdaLN and without (the ablation's own stage 2 run, `stage2_no_adaln`), on the report's samples
+(the preset's `evaluate.SPEECH_FIGURE_SIZES`: on `lite` 96 replies, the WER over the first 48); it
 reads stage 1's and stage 2's feature caches from the run's folder (runs/<preset>/stage1_features, stage2_features, which
 the main job leaves there), built there first if missing, as the stages would.
 """
-import argparse, json, statistics
+import argparse, json, statistics, sys
+from pathlib import Path
 import torch
 from emotion_omni_lite.cli import run_script
 from emotion_omni_lite.config import get_config, get_settings
 from emotion_omni_lite.dataset import load_dialogues, audio_path
+from emotion_omni_lite.evaluate import EVAL_PARTS, SPEECH_FIGURE_SIZES
 from emotion_omni_lite.omni import load_omni
 
 
@@ -48,12 +52,14 @@ def figures():
     from emotion_omni_lite.omni import speech_figures
     s = get_settings(device='cpu'); cfg = get_config(s.preset)
     wer = lambda v: '—' if v is None else f'{v:.2f}'
+    sz = SPEECH_FIGURE_SIZES.get(cfg.preset, SPEECH_FIGURE_SIZES['lite'])   # the report's samples
     for adaln in (True, False):
-        m = speech_figures(cfg, s, omni=load_omni(cfg, s, stage2='stage2' if adaln else 'stage2_no_adaln'))
-        print(f"AdaLN {'on ' if adaln else 'off'}: emotion acc generated {m['generated_emotion_acc']:.0%} | true text "
+        m = speech_figures(cfg, s, sz['n_eval'], load_omni(cfg, s, stage2='stage2' if adaln else 'stage2_no_adaln'),
+                           n_follow=sz['n_follow'], n_wer=sz['n_wer'])
+        print(f"AdaLN {'on ' if adaln else 'off'}: emotion acc of {sz['n_eval']}: generated {m['generated_emotion_acc']:.0%} | true text "
               f"{m['teacher_text_emotion_acc']:.0%} | reference {m['reference_emotion_acc']:.0%} | vocoded ref units "
-              f"{m['vocoded_reference_units_emotion_acc']:.0%};  pocketsphinx WER generated {wer(m.get('generated_wer'))} | "
-              f"reference {wer(m.get('reference_wer'))}")   # no WER: no reply had words to score
+              f"{m['vocoded_reference_units_emotion_acc']:.0%};  pocketsphinx WER of the first {sz['n_wer']}: generated "
+              f"{wer(m.get('generated_wer'))} | reference {wer(m.get('reference_wer'))}")   # no WER: no reply had words to score
         print(json.dumps(m))
 
 
@@ -66,6 +72,10 @@ if __name__ == '__main__':
     if a.n_queries < 1: ap.error(f"n_queries {a.n_queries}: time at least one query")
     if a.threads < 1: ap.error(f"--threads {a.threads}: give 1 or more")
     def both():
+        sys.path.insert(0, str(Path(__file__).parent))
+        from bench_flops import require_runs
+        s = get_settings(device='cpu')                                  # every run it reads, before the timing
+        require_runs(EVAL_PARTS['omni'] + (('stage2_no_adaln',) if a.figures else ()), get_config(s.preset), s, 'bench_stage2')
         main(a.n_queries, a.threads)
         if a.figures: figures()
     run_script(both, 'benchmarks/bench_stage2.py')                      # the kit's errors said as eol says them

@@ -9,6 +9,7 @@ makes it, before anything runs; it trains nothing. Stages 1 and 2 read their cac
     .venv/bin/python benchmarks/bench_threads.py [--stage stage2] [--steps 15]
 
 The other process is a float32 matmul loop (a stand-in for a second stage, a second seed or a student's other job).
+With one usable core, which cannot be shared out, the rows of a worker's share and of the kit's threads are left out.
 """
 import argparse, os, subprocess, sys, time
 from pathlib import Path
@@ -60,12 +61,15 @@ def main():
     step = stepper(a.stage)
     half = max(1, cores // 2)
     alone_all = time_steps(step, cores, a.steps)
-    every = 'both cores' if cores == 2 else f'all {cores} cores'           # README's table: a 2-core machine
-    rows = [(f'alone, {every}', cores, 0, alone_all),
-            (f"alone, {'one core' if half == 1 else f'{half} cores'} (a worker's share)", half, 0, time_steps(step, half, a.steps)),
-            ("beside another process, the kit's threads (their sum = the cores)", half, cores - half, time_steps(step, half, a.steps, cores - half)),
-            ('beside another process, both on every core (oversubscribed)', cores, cores, time_steps(step, cores, a.steps, cores))]
+    every = {1: 'its one core', 2: 'both cores'}.get(cores, f'all {cores} cores')   # README's table: a 2-core machine
+    rows = [(f'alone, {every}', cores, 0, alone_all)]
+    if cores > 1:                                                       # one core: no share to give a second process
+        rows += [(f"alone, {'one core' if half == 1 else f'{half} cores'} (a worker's share)", half, 0, time_steps(step, half, a.steps)),
+                 ("beside another process, the kit's threads (their sum = the cores)", half, cores - half, time_steps(step, half, a.steps, cores - half))]
+    rows += [('beside another process, both on every core (oversubscribed)', cores, cores, time_steps(step, cores, a.steps, cores))]
     print(f"\n{a.stage}: median step time over {a.steps} steps, {cores} usable cores\n")
+    if cores == 1: print("One usable core: it cannot be shared out between two processes, so the rows of a worker's share and "
+                         "of the kit's threads beside another process are left out: time them on 2 cores or more.\n")
     print(f"| situation | the stage's threads | the other's threads | ms / step | vs alone on {every} |\n|---|---|---|---|---|")
     for what, t, o, sec in rows:
         print(f"| {what} | {t} | {o or '—'} | {sec * 1e3:.0f} | {sec / alone_all:.2f}× |")

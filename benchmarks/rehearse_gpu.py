@@ -10,7 +10,7 @@ nothing downloaded; `--device cpu` runs the one-process part alone (22 s on a 2-
 `run` prints one line a check and ends non-zero when any fails; `--json` writes them too (over a file that exists only
 with `--replace`). `--gpus` goes up to the rehearsal's 8 training dialogues: each process takes one a step.
 """
-import argparse, json, os, signal, subprocess, sys, time
+import argparse, json, math, os, signal, subprocess, sys, time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -120,7 +120,7 @@ def run(d: Path, gpus: int, device: str = 'cuda') -> Checks:
     ok('stage 1 dtypes', prec['mixed_precision'] == 'bf16' and prec['parameters']['llm'] == {'frozen': 'bfloat16', 'trainable': 'float32'},
        prec)
     hist = json.loads((run1 / 'stage1' / 'history.json').read_text())
-    ok('stage 1 losses finite', len(hist) == 3 and all(h['loss'] == h['loss'] for h in hist), [h['loss'] for h in hist])
+    ok('stage 1 losses finite', len(hist) == 3 and all(math.isfinite(h['loss']) for h in hist), [h['loss'] for h in hist])
 
     # 2. the trained model answers on the GPU, its speech streamed through a token-to-wave vocoder
     os.environ.update(EOL_SETTINGS=str(d / 'settings.ini'), EOL_OUT_DIR=str(d / 'runs'))

@@ -5,17 +5,19 @@ the mean of the six reply emotions' centroids), and mixed: l_null + w · (l_vect
 greedy decoding; w > 1 pushes the units further toward what the vector asks for. It prints, per seed and weight, the
 spoken replies' emotion as the kit's encoder hears it (generated: stage 1's own words; on the true reply's words; on the
 replies whose text training never spoke), how often the speech follows a swapped vector, and pocketsphinx's WER on
-the generated speech. Every reply is decoded in one batch (the kit streams its first 24 on a clock; the units are the
-same greedy ones). About 80 s a seed and weight on 2 cores.
+the generated speech over all 96 replies (the report's WER is over the first 48, `n_wer`: another sample).
+Every reply is decoded in one batch (the kit streams its first 24 on a clock; the units are the same greedy ones).
+About 80 s a seed and weight on 2 cores.
 
     .venv/bin/python benchmarks/study_guidance.py                                # seed 0: the main job's runs
     .venv/bin/python benchmarks/study_guidance.py --seeds 0 1 2 --weights 1 2    # seeds 1, 2: bench_seeds.py's runs
 
-A seed's runs must be finished (`bash scripts/main.sh` for seed 0, `benchmarks/bench_seeds.py` for the others). It reads
+Every seed's runs must be finished (`bash scripts/main.sh` for seed 0, `benchmarks/bench_seeds.py` for the others): those
+missing are named, for every seed, with the command that makes them, before any work; it trains nothing. It reads
 stage 1's and stage 2's feature caches from that seed's runs folder (for seed 0 the main job's, which leaves them there),
 built there first if missing, as the stages would.
 """
-import argparse, os, time
+import argparse, os, sys, time
 from pathlib import Path
 os.environ.setdefault('HF_HUB_OFFLINE', '1')
 
@@ -24,10 +26,11 @@ from emotion_omni_lite import omni as om
 from emotion_omni_lite.cli import run_script
 from emotion_omni_lite.config import get_config, get_settings
 from emotion_omni_lite.decoder import decode_batch
+from emotion_omni_lite.evaluate import EVAL_PARTS
 
 FIGURES = {'generated_emotion_acc': 'generated', 'teacher_text_emotion_acc': 'true words',
            'generated_emotion_acc_new_text': 'new words', 'follows_condition_acc': 'follows vector',
-           'generated_wer': 'WER'}
+           'generated_wer': 'WER, all 96'}
 
 
 class Guided(torch.nn.Module):
@@ -70,11 +73,15 @@ def main():
     ap.add_argument('--null', choices=('mean', 'neutral', 'zero'), default='mean', help='the vector guidance pushes away from')
     a = ap.parse_args()
     cfg = get_config('lite')
+    sys.path.insert(0, str(Path(__file__).parent))
+    from bench_flops import every_seed, require_runs
+    def settings(seed):                                                 # seed 0: the main job's, wherever settings put them
+        kw = {} if seed == 0 else dict(data_dir=str(Path(a.root) / f's{seed}' / 'data'), out_dir=str(Path(a.root) / f's{seed}' / 'runs'))
+        return get_settings(preset='lite', seed=seed, device='cpu', **kw)
+    seeds = {seed: settings(seed) for seed in a.seeds}
+    every_seed(lambda s: require_runs(EVAL_PARTS['omni'], cfg, s, 'study_guidance'), seeds.values())   # every seed's, first
     print(f"{'seed':>4} {'w':>4}  " + '  '.join(f"{v:>14}" for v in FIGURES.values()) + '   seconds')
-    for seed in a.seeds:
-        data_dir = None if seed == 0 else str(Path(a.root) / f's{seed}' / 'data')   # seed 0: the main job's, wherever
-        out_dir = None if seed == 0 else str(Path(a.root) / f's{seed}' / 'runs')    # settings put them
-        s = get_settings(preset='lite', seed=seed, data_dir=data_dir, out_dir=out_dir, device='cpu')
+    for seed, s in seeds.items():
         omni, timed = om.load_omni(cfg, s), om.TIMED_REPLIES
         null = null_vector(omni, a.null).to(omni.device)
         for w in a.weights:

@@ -21,16 +21,17 @@ LLM or the espeak-only emotion encoder gets them trained there too (for seed 0, 
     .venv/bin/python benchmarks/study_speaker_reference.py --seeds 0 1 2   # seeds 1, 2: bench_seeds.py's runs/seeds/s<N>/data
     .venv/bin/python benchmarks/study_speaker_reference.py --seeds 0 1 2 --encoders --stage1
 
-A seed's lite dataset must exist (`eol run --stages data` with EOL_SEED, EOL_DATA_DIR set as bench_seeds.py sets them).
+Every seed's lite dataset must exist (`eol run --stages data` with EOL_SEED, EOL_DATA_DIR set as bench_seeds.py sets
+them): those missing are named, for every seed, with the command that builds them, before any work.
 """
-import argparse, contextlib, io, json, os
+import argparse, contextlib, io, json, os, sys
 from pathlib import Path
 os.environ.setdefault('HF_HUB_OFFLINE', '1')
 
 from emotion_omni_lite.config import EMOTIONS, get_config, get_settings
 from emotion_omni_lite.cues import cross_engine_probe, not_calm, query_prosody, speaker_normalized
 from emotion_omni_lite.cli import ensure_stages, run_script
-from emotion_omni_lite.stages import lite_minutes, stage_folder, stages_needed
+from emotion_omni_lite.stages import lite_minutes, require_stage, stage_folder, stages_needed
 
 ENCODERS = {'as heard': 'emotion_encoder_{}_only', 'against five calm clips': 'emotion_encoder_{}_calibrated',
             "against the voice's baseline": 'emotion_encoder_{}_referenced'}
@@ -80,10 +81,14 @@ def main():
                                                            "into the seed's runs: for seed 0, the main job's)")
     a = ap.parse_args()
     cfg = get_config('lite')
-    for seed in a.seeds:
-        data_dir = None if seed == 0 else str(Path(a.root) / f's{seed}' / 'data')   # seed 0: the main job's, wherever
-        out_dir = None if seed == 0 else str(Path(a.root) / f's{seed}' / 'runs')    # settings put them
-        s = get_settings(preset='lite', seed=seed, data_dir=data_dir, out_dir=out_dir, device='cpu')
+    sys.path.insert(0, str(Path(__file__).parent))
+    from bench_flops import every_seed
+    def settings(seed):                                                 # seed 0: the main job's, wherever settings put them
+        kw = {} if seed == 0 else dict(data_dir=str(Path(a.root) / f's{seed}' / 'data'), out_dir=str(Path(a.root) / f's{seed}' / 'runs'))
+        return get_settings(preset='lite', seed=seed, device='cpu', **kw)
+    seeds = {seed: settings(seed) for seed in a.seeds}
+    every_seed(lambda s: require_stage('data', cfg, s), seeds.values())   # every seed's dataset, before any work
+    for seed, s in seeds.items():
         rows, x = query_prosody(cfg, s)
         views = {'as measured': x, 'against the voice': speaker_normalized(x, rows),
                  'against five calm clips': speaker_normalized(x, rows, 'calm')}

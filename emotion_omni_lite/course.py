@@ -12,8 +12,9 @@ from typing import Optional, Sequence
 from .config import PRESETS, ConfigError, Settings, get_config, get_settings
 from .config import find_settings_file, preset_overrides, resolve_device
 from .stages import STAGES, job_stages, read_object, stage_hash, stage_state, stages_needed, train_command
-from .stages import stage_applies, uses_pretrained
-from .evaluate import part_current, report_current
+from .stages import file_stats, stage_applies, stage_folder, uses_pretrained
+from .evaluate import EVAL_PARTS, part_current, report_current
+from .report import report_folder
 from .train import environment, save_json, save_text
 
 # %% auto #0
@@ -128,6 +129,19 @@ def _src(cell) -> str:
 def _lines(text: str) -> list:
     return text.splitlines(keepends=True)
 
+def _read_notebook(p: Path, root: Path) -> dict:
+    "Notebook `p` as JSON, checked: a list of cells, each with its type and its source (text or a list of lines)."
+    fix = f"restore it (git checkout {p.relative_to(root)})"
+    try: nb = json.loads(p.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as e: raise ConfigError(f"{p} is not a notebook's JSON ({type(e).__name__}: {e}): {fix}") from None
+    if not (isinstance(nb, dict) and isinstance(nb.get('cells'), list)
+            and all(isinstance(c, dict) and 'cell_type' in c and 'source' in c for c in nb['cells'])):
+        raise ConfigError(f"{p} is JSON but not a notebook (no list of cells with their type and source): {fix}")
+    text = lambda x: isinstance(x, str) or isinstance(x, list) and all(isinstance(l, str) for l in x)
+    if bad := [f"cell {i}" + (f" (id {c['id']})" if c.get('id') else '') for i, c in enumerate(nb['cells']) if not text(c['source'])]:
+        raise ConfigError(f"{p}: the source of {', '.join(bad)} is neither text nor a list of lines: make it one of them, or {fix}")
+    return nb
+
 def _with_header(nb: dict, stem: str, info: dict, url: str) -> dict:
     "A copy of notebook `nb` with its header block and setup cell as `info` says."
     nb = json.loads(json.dumps(nb))
@@ -172,6 +186,11 @@ def _handout(root: Path, table: dict):
     text = p.read_text()
     if TABLE_START not in text or TABLE_END not in text:
         raise ConfigError(f"{p} has lost its lesson-table markers ({TABLE_START} … {TABLE_END}): put them back")
+    n, m = text.count(TABLE_START), text.count(TABLE_END)
+    if n != 1 or m != 1 or text.index(TABLE_END) < text.index(TABLE_START):   # else a table would be written twice
+        said = 'the end above the start' if n == m == 1 else f'{n} of the first and {m} of the second'
+        raise ConfigError(f"{p}: its lesson table must sit between one {TABLE_START} and one {TABLE_END} below it, and it has "
+                          f"{said}: keep one of each around the table, the start above the end, and run `eol headers` again")
     a, b = text.index(TABLE_START), text.index(TABLE_END) + len(TABLE_END)
     new = text[:a] + handout_table(table) + text[b:]
     return None if new == text else (p, new)
@@ -187,13 +206,7 @@ def sync_headers(root: Optional[Path] = None, check: bool = False) -> list:
     changed = []
     for stem in stems:                                                 # every notebook and the handout read and checked
         p = root / 'nbs' / f'{stem}.ipynb'                             # before one file is written
-        try: nb = json.loads(p.read_text())
-        except (json.JSONDecodeError, UnicodeDecodeError) as e:
-            raise ConfigError(f"{p} is not a notebook's JSON ({type(e).__name__}: {e}): restore it (git checkout {p.relative_to(root)})") from None
-        if not (isinstance(nb, dict) and isinstance(nb.get('cells'), list)
-                and all(isinstance(c, dict) and 'cell_type' in c and 'source' in c for c in nb['cells'])):
-            raise ConfigError(f"{p} is JSON but not a notebook (no list of cells with their type and source): restore it "
-                              f"(git checkout {p.relative_to(root)})")
+        nb = _read_notebook(p, root)
         new = _with_header(nb, stem, table[stem], url)
         if [_src(c) for c in new['cells']] == [_src(c) for c in nb['cells']]: continue
         drift.append(stem); changed.append((p, json.dumps(new, indent=1, ensure_ascii=False) + '\n'))
@@ -556,11 +569,12 @@ def error_outputs(nb: dict) -> list:
             for o in c.get('outputs', []) if o.get('output_type') == 'error']
 
 def page_html(nb: dict, title: str) -> str:
-    "One course page: the executed notebook in HTML, loading plotly.min.js once, from the course folder the pages share."
+    "One course page: the executed notebook in HTML, loading plotly.min.js once, from the course folder the pages share; MathJax, which typesets the formulas, is the one script it fetches from the network."
     import nbformat
     from nbconvert import HTMLExporter
-    body, _ = HTMLExporter(template_name='lab', exclude_input_prompt=True, exclude_output_prompt=True).from_notebook_node(
-        nbformat.from_dict(static_outputs(nb)))
+    ex = HTMLExporter(template_name='lab', exclude_input_prompt=True, exclude_output_prompt=True)
+    body, _ = ex.from_notebook_node(nbformat.from_dict(static_outputs(nb)))
+    body = body.replace(f'<script src="{ex.require_js_url}"></script>', '', 1)   # require.js: for widget state, left out above
     return body.replace('<head>', f'<head>\n<script src="plotly.min.js"></script>\n<title>{html.escape(title)}</title>', 1)
 
 def execute_notebook(path: Path, settings: Settings, timeout: int = 1800) -> tuple:
@@ -598,10 +612,30 @@ def execute_notebook(path: Path, settings: Settings, timeout: int = 1800) -> tup
     return nb, round(time.time() - t0, 1), errors
 
 def _title(nb) -> tuple:
-    first = _src(nb['cells'][0]).split(HEADER_START)[0].strip().splitlines()
-    t = first[0].lstrip('# ').strip() if first else ''
-    d = next((l[1:].strip() for l in first[1:] if l.startswith('>')), '')
-    return t, d
+    "A page's title and what it does: the first cell's '# Title' and the '>' lines below it, joined."
+    first = _src(nb['cells'][0]).split(HEADER_START)[0].strip().splitlines() if nb['cells'] else []
+    t, d = (first[0].lstrip('# ').strip() if first else ''), []
+    for l in first[1:]:
+        if l.startswith('>'): d.append(l[1:].strip())
+        elif d: break                                                   # the first quote only
+    return t, ' '.join(x for x in d if x)
+
+def _runnable(p: Path, root: Path):
+    "Refuse notebook `p` before the course runs anything unless it reads as `eol headers` needs and nbformat validates it."
+    import nbformat
+    _read_notebook(p, root)
+    try: nbformat.validate(nbformat.reads(p.read_text(), as_version=4))
+    except (ValueError, KeyError, TypeError, AttributeError, nbformat.ValidationError) as e:
+        why = (str(e).strip().splitlines() or [type(e).__name__])[0][:200]
+        raise ConfigError(f"{p} is not a valid notebook ({why}): restore it (git checkout {p.relative_to(root)})") from None
+
+def _finished(s: Settings) -> dict:
+    "What each run, the dataset and the evaluation's kept parts write last (metrics.json, build.json, report/speech/<system>.json, report/report.json) → its size and time (None: not there): a stat each, no checksum."
+    rep = report_folder(s)
+    files = {n: stage_folder(n, s) / ('build.json' if n == 'data' else 'metrics.json') for n in STAGES}
+    files |= {f'report/speech/{p}.json': rep / 'speech' / f'{p}.json' for p in EVAL_PARTS} | {'report/report.json': rep / 'report.json'}
+    stats = file_stats(list(files.values()))
+    return {k: stats[str(p)] for k, p in files.items()}
 
 class CourseError(RuntimeError):
     "The course's pages were written, but some notebooks failed in them; the message names the notebooks and their errors."
@@ -621,21 +655,24 @@ def render_course(preset: Optional[str] = None, out=None, only: Optional[Sequenc
                           f"{'is' if len(missing) == 1 else 'are'} not installed (the main job installs the kit alone): "
                           "`bash scripts/setup.sh` adds JupyterLab and what the notebooks need")
     table = course_table(root)                                        # checked whole before a notebook runs
-    if record: _check_record(s, table, [k for k in stems if not only or k in only])
+    run = [p for p in notebooks(root) if not only or p.stem in only]
+    for p in run: _runnable(p, root)                                  # and every notebook: a damaged one stops nothing half-way
+    if record: _check_record(s, table, [p.stem for p in run])
     out = Path(out or Path(s.run_path) / 'course')
     if (up := next(p for p in (out, *out.parents) if p.exists() or p.is_symlink())) and not up.is_dir():
         raise ConfigError(f"--out {out}: {up} is a file, not a folder: choose another folder for the course")
     out.mkdir(parents=True, exist_ok=True)
     shutil.copy(Path(plotly.__file__).parent / 'package_data' / 'plotly.min.js', out / 'plotly.min.js')
     done = {}
-    for p in notebooks(root):
-        if only and p.stem not in only: continue
+    for p in run:
         print(f"[course] {p.stem} ...", end=' ', flush=True)
+        before = _finished(s)
         nb, secs, errors = execute_notebook(p, s)
+        made = [k for k, v in _finished(s).items() if v and v != before[k]]   # trained or computed while it ran: in its seconds
         title, desc = _title(nb)
         save_text(page_html(nb, title), out / f'{p.stem}.html')   # whole or not at all, as every page here
-        done[p.stem] = {'title': title, 'what': desc, 'seconds': secs, 'errors': errors}
-        print(f"{secs} s" + (f"  ERRORS: {errors}" if errors else ''), flush=True)
+        done[p.stem] = {'title': title, 'what': desc, 'seconds': secs, 'errors': errors, 'made': made}
+        print(f"{secs} s" + (f", making {', '.join(made)}" if made else '') + (f"  ERRORS: {errors}" if errors else ''), flush=True)
     rec = read_object(out / 'timings.json')                           # a damaged record: the notebooks run now alone
     old = rec['notebooks'] if isinstance(rec.get('notebooks'), dict) else {}
     kept = {k: v for k, v in old.items() if k not in done and _timing_ok(v)} if rec.get('preset') == s.preset else {}
@@ -644,17 +681,19 @@ def render_course(preset: Optional[str] = None, out=None, only: Optional[Sequenc
     meta = {**kept, **done}
     save_json({'preset': s.preset, 'environment': environment(), 'notebooks': meta}, out / 'timings.json')
     e = html.escape
+    made = lambda v: f'<br><small>making {e(", ".join(v["made"]))}</small>' if v.get('made') else ''
     rows = ''.join(f'<tr><td><a href="{e(k)}.html">{e(k)}</a></td><td><b>{e(v["title"])}</b><br>{e(v["what"])}<ul>'
                    + ''.join(f'<li>{e(x)}</li>' for x in table.get(k, {}).get('learn', [])) + f'</ul></td>'
-                   f'<td>{v["seconds"]:.0f} s</td><td>{"<b>errors</b>" if v["errors"] else "ok"}</td></tr>'
+                   f'<td>{v["seconds"]:.0f} s{made(v)}</td><td>{"<b>errors</b>" if v["errors"] else "ok"}</td></tr>'
                    for k, v in sorted(meta.items()))
     save_text(
         f'<!doctype html><html><head><meta charset="utf-8"><title>emotion_omni_lite: the course</title>'
         f'<style>body{{font-family:sans-serif;max-width:70em;margin:2em auto}}td{{vertical-align:top;padding:.4em;'
         f'border-bottom:1px solid #ddd}}</style></head><body><h1>emotion_omni_lite: the course ({s.preset})</h1>'
-        f'<p>Each lesson as it ran on this machine, with its figures and sounds. The seconds are the notebook run top '
-        f'to bottom once the runs it reads existed.</p><table><tr><th>notebook</th><th>what it teaches</th>'
-        f'<th>time</th><th>run</th></tr>{rows}</table></body></html>', out / 'index.html')
+        f'<p>Each lesson as it ran on this machine, with its figures and sounds. The time is the notebook run top to '
+        f'bottom, including what is named under it: a run it trained, or a part of the evaluation it computed, because '
+        f'it was not there yet (a run the notebook reads was missing, or its first run does more).</p><table><tr>'
+        f'<th>notebook</th><th>what it teaches</th><th>time</th><th>run</th></tr>{rows}</table></body></html>', out / 'index.html')
     if record:
         _record_minutes(root, s.preset, {k: v['seconds'] for k, v in done.items() if not v['errors']})
     bad = {k: v['errors'] for k, v in done.items() if v['errors']}
@@ -664,7 +703,8 @@ def render_course(preset: Optional[str] = None, out=None, only: Optional[Sequenc
 def _timing_ok(v) -> bool:
     "An entry of timings.json as `render_course` writes it."
     return (isinstance(v, dict) and isinstance(v.get('title'), str) and isinstance(v.get('what'), str)
-            and type(v.get('seconds')) in (int, float) and isinstance(v.get('errors'), list))
+            and type(v.get('seconds')) in (int, float) and isinstance(v.get('errors'), list)
+            and isinstance(v.get('made', []), list) and all(isinstance(x, str) for x in v.get('made', [])))
 
 FIRST_MAKES = {   # what a notebook's first run makes (its `first` in nbs/course.json): (stages it trains, evaluation parts it keeps)
     '08_emotional_cues': (tuple(n for n, st in STAGES.items() if st.notebook == '08_emotional_cues' and st.switch), ()),   # its studies

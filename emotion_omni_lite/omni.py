@@ -20,7 +20,7 @@ from .semantic_encoder import load_semantic_encoder
 from .emotion_encoder import classify_emotion, has_emotion_head, load_emotion_encoder
 from .text_llm import build_prompt
 from .adapter import sequence_lengths
-from .stages import check_preset, stage_config
+from .stages import check_preset, run_digest, stage_config, stage_folder
 from .stage1 import EmotionCentroids, collate_stage1, encode_speech, load_stage1, splice_speech, stage1_features
 from .decoder import _check_reply_length, decode_batch, stream_decode
 from .vocoder import build_vocoder
@@ -247,7 +247,8 @@ class EmotionOmni(nn.Module):
         ms = lambda k: round((clock[k] - t0) * 1000, 1) if k in clock else None
         return {'text': self.tok.decode(ids, skip_special_tokens=True).strip(), 'reply_ids': ids,
                 'reply_emotion': self.centroids.predict(vec[None])[0] if vec is not None else None,
-                'emotion_vec_pred': vec, 'units': units, 'audio': wave, 'sample_rate': self.vocoder.sample_rate,
+                'emotion_vec_pred': vec.cpu() if vec is not None else None, 'units': units, 'audio': wave,
+                'sample_rate': self.vocoder.sample_rate,
                 'timings': {'first_text_token_ms': ms('first_text_token'), 'first_audio_ms': ms('first_audio'),
                             'text_done_ms': ms('text_done'), 'total_ms': round((time.perf_counter() - t0) * 1000, 1)}}
 
@@ -278,6 +279,11 @@ def load_omni(cfg: OmniConfig, settings: Optional[Settings] = None, stage1: str 
         raise ConfigError(f"load_omni: the stage-1 pipeline given was not loaded for run {stage1!r} of this config: pass "
                           f"pipeline=load_stage1(cfg, settings, {stage1!r}), or leave pipeline out to load it here")
     s = settings or get_settings(preset=cfg.preset)
+    here = stage_folder(stage1, s)
+    if getattr(pipeline, 'run', None) is not None and tuple(pipeline.run) != (str(here.resolve()), run_digest(stage1, s)):
+        raise ConfigError(f"load_omni: the stage-1 pipeline given was loaded from {pipeline.run[0]}, and these settings' run "
+                          f"{stage1!r} is {here} as it is now (another runs folder, or trained again since): pass "
+                          f"pipeline=load_stage1(cfg, settings, {stage1!r}), or leave pipeline out to load it here")
     s1, s2 = pipeline or load_stage1(cfg, s, stage1), load_stage2_model(cfg, s, stage2)
     m = s1.model
     return EmotionOmni(stage_config(stage2, cfg), load_semantic_encoder(cfg, s), load_emotion_encoder(cfg, s), m.adapter, m.llm,
@@ -397,7 +403,7 @@ def chat_main(audio_path, out_path=None, as_json: bool = True, cfg: Optional[Omn
     cfg = cfg or get_config(s.preset)
     if out_path:                                                     # checked before anything is loaded
         out_p, in_p = Path(os.path.realpath(out_path)), Path(os.path.realpath(audio_path))   # never raises (a link loop is the reader's to name)
-        if out_p == in_p:
+        if out_p == in_p or (out_p.exists() and in_p.exists() and os.path.samefile(out_p, in_p)):   # a case-blind disk too
             raise ConfigError(f"--out {out_path} is the recording being answered: choose another file for the reply")
         if out_p.is_dir(): raise ConfigError(f"--out {out_path} is a folder: name a file for the reply, e.g. {Path(out_path) / 'reply.wav'}")
         if (out_p.exists() or os.path.lexists(out_path)) and not overwrite:   # a link to nowhere is a file there too

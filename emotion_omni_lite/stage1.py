@@ -343,6 +343,7 @@ class Stage1Pipeline:
     def __init__(self, model: Stage1Model, tok, centroids: EmotionCentroids, cfg: OmniConfig):
         self.model, self.tok, self.centroids, self.cfg = model.eval(), tok, centroids, cfg
         self.end_id = tok.convert_tokens_to_ids(IM_END)
+        self.run = None                  # (folder, run_digest) when `load_stage1` loaded it from a run; None when built by hand
         self.device = next(model.parameters()).device                    # batches go there; results come back to the CPU
 
     def _batch(self, feats: Sequence[dict], replies=None):
@@ -397,7 +398,9 @@ def load_stage1(cfg: OmniConfig, settings: Optional[Settings] = None, name: str 
     load_weights(model, run / 'model.safetensors')
     freeze(model).to(run_device(s))
     cen = EmotionCentroids.from_dict(json.loads((run / 'centroids.json').read_text()))
-    return Stage1Pipeline(model, tok, cen, cfg)
+    pipe = Stage1Pipeline(model, tok, cen, cfg)
+    pipe.run = (str(run.resolve()), run_digest(name, s))               # which run it is: `load_omni` pairs it with that run only
+    return pipe
 
 # %% ../nbs/11_stage1.ipynb #1a8b4ca8
 EVERY_SPLIT = ('train', 'test_voice', 'test_sentence', 'test_both')   # a cross-engine stage 1 never heard any of the other engine's

@@ -26,7 +26,7 @@ from .cues import PROSODIC_FEATURES, change_rate, prosodic_features, shift_pitch
 from .config import get_config, get_settings
 from .dialogues import all_sentences
 from .tts import query_voices
-from .stages import StageMissing
+from .stages import StageMissing, check_preset
 from .semantic_encoder import load_semantic_encoder
 from .emotion_encoder import emotion_features, has_emotion_head, load_emotion_encoder
 from .stage1 import load_stage1, speech_features, stage1_features
@@ -615,7 +615,7 @@ class ProbePanel:
                     xy=None if xy is None else [float(xy[0]), float(xy[1])],
                     spec=_spectrogram_data(wave), query=wav_bytes(wave, SAMPLE_RATE),
                     text=escape(str(reply.get('text') or '(the model replied with no words)')),   # the model's words: text, not markup
-                    emotion=escape(str(reply.get('reply_emotion', '?'))),
+                    emotion=escape(str(reply.get('reply_emotion') or '(none: no words)')),
                     reply=wav_bytes(*reply_wave) if audible(reply_wave) else None,
                     reply_note=None if reply_wave is None or audible(reply_wave) else silent_reply_note(reply_wave, reply))
 
@@ -677,7 +677,7 @@ class EmotionComparator:
                 rows.append(dict(emotion=e, wave=w, probs=np.asarray(p), reply=r, reply_wave=said))
             heat = np.stack([r['probs'] for r in rows])                 # everything shown, built before anything is
             cells = ''.join(f'<tr><td>{r["emotion"]}</td><td><b>{EMOTIONS[int(r["probs"].argmax())]}</b></td>'
-                            f'<td>{escape(str(r["reply"].get("reply_emotion", "?")))}</td><td><i>{escape(str(r["reply"].get("text", "")))}</i></td></tr>' for r in rows)
+                            f'<td>{escape(str(r["reply"].get("reply_emotion") or "(none: no words)"))}</td><td><i>{escape(str(r["reply"].get("text", "")))}</i></td></tr>' for r in rows)
             player = lambda w, sr: W.Audio(value=wav_bytes(w, sr), format='wav', autoplay=False, layout=W.Layout(width='160px'))
             players = [W.VBox([W.HTML(f'<b>{r["emotion"]}</b>'), player(r['wave'], SAMPLE_RATE)] +
                               ([W.HTML('reply'), player(*r['reply_wave'])] if audible(r['reply_wave']) else
@@ -817,7 +817,8 @@ def _hear_with(encoder, audio_cfg) -> Callable:
 
 def kit_parts(cfg=None, settings=None, n_points: int = 600, with_speech: bool = True) -> ProbeParts:
     "The widgets' parts wired to the trained kit: encoders, stage 1, stage 2 (`StageMissing` names what has not run); a voice is re-synthesised by the engine the data set speaks it with (`cfg.data.tts`)."
-    s = settings or get_settings(); cfg = cfg or get_config(s.preset)
+    s = settings or get_settings(**({'preset': cfg.preset} if cfg is not None else {})); cfg = cfg or get_config(s.preset)
+    check_preset('kit_parts', cfg, s)                                    # another preset's runs folder: named, not half-read
     pipe = load_stage1(cfg, s)                                          # one copy of stage 1 (its LLM), shared with the whole model
     omni, speak, note = stage2_speaker(cfg, s, pipe) if with_speech else (None, None, 'speech output switched off')
     sem_enc = omni.semantic_encoder if omni is not None else load_semantic_encoder(cfg, s)
@@ -827,7 +828,7 @@ def kit_parts(cfg=None, settings=None, n_points: int = 600, with_speech: bool = 
         r = omni.reply_states(f) if omni is not None else pipe.respond_features([f])[0]   # with stage 2: the reply chat speaks
         v = r['emotion_vec_pred']
         return {**r, 'emotion_vec_pred': v.numpy() if v is not None else None}
-    emap, protos = dataset_map_and_prototypes(stage1_features(cfg, s, progress=False), n_points, s.seed)
+    emap, protos = dataset_map_and_prototypes(stage1_features(cfg, s), n_points, s.seed)   # a bar only if its cache is rebuilt
     return ProbeParts(hear=_hear_with(emo_enc, cfg.audio), answer=answer, speak=speak, sentences=_sentence_options(),
                       voices=_voice_options(cfg),
                       emotion_map=emap, prototypes=protos, max_seconds=hearing_seconds(cfg), note=note,

@@ -26,6 +26,49 @@ def test_a_benchmark_step_runs_every_length_group(smoke_settings, smoke_cfg):
     assert prof['length_groups'] == 2 and prof['flops_per_step'] > 0 and prof['step_s'] > 0
 
 
+def test_the_flop_count_has_attention_and_the_timed_batches(monkeypatch):
+    "bench_flops counts a toy stage's SDPA attention (the counter gave the CPU flash kernel 0 FLOPs) over the very batches it timed, whose lengths vary by step (it once counted batch 0 alone)."
+    import types
+    import torch, torch.nn.functional as F
+    import bench_flops
+    E, made = 8, []
+    w = torch.nn.Parameter(torch.randn(E, E))
+    def batch(step): made.append(step); return [torch.randn(1, 2, 8 + 4 * step, E)]     # 2 heads, a length per step
+    loss_of = lambda x: F.scaled_dot_product_attention(*[x @ w] * 3).sum()
+    monkeypatch.setattr(bench_flops, 'training_setup', lambda *a, **k: (types.SimpleNamespace(grad_clip=1.0, steps=9, batch_size=1),
+                                                                       [w], torch.optim.SGD([w], lr=0.0), batch, loss_of))
+    flops = lambda L: 2 * (4 * L * E * E + 12 * L * L * E)            # x @ w and its weight gradient; attention's 2 matmuls and their 4
+    assert bench_flops.counted_flops(loss_of, [[torch.randn(1, 2, 8, E)]]) == flops(8) > 2 * 4 * 8 * E * E
+    r = bench_flops.stage_profile('toy', 3)
+    assert made[:5] == [0, 1, 2, 3, 4]                                   # two warm-up steps, then the three timed
+    assert r['flops_per_step'] == sum(flops(8 + 4 * s) for s in (2, 3, 4)) / 3 and r['length_groups'] == 1
+
+
+def test_the_speech_benchmark_times_the_replies_as_the_evaluation_makes_them(monkeypatch, capsys):
+    "bench_eval_speech times the generated replies one at a time, all at once, and as `speech_clips` makes them (the first TIMED_REPLIES alone on the clock, their encoders too, the rest at once): it once timed all at once alone and quoted that as the evaluation's time."
+    import types
+    import torch
+    import bench_eval_speech as bes
+    from emotion_omni_lite import omni as om
+    n, calls = om.TIMED_REPLIES + 6, []
+    made = lambda f: {'text': 'hi', 'reply_ids': [f['n50']], 'reply_emotion': 'happy', 'units': [f['n50']], 'audio': torch.ones(2), 'timings': {'total_ms': 1.0}}
+    fake = types.SimpleNamespace(respond_features=lambda f, *a: calls.append('alone') or made(f), _encode=lambda w: calls.append('encoders'),
+                                 respond_features_many=lambda fs, *a: calls.append(f'{len(fs)} at once') or [made(f) for f in fs])
+    f1 = {'sem': list(range(n)), 'emo': list(range(n)), 'n50': list(range(n))}
+    monkeypatch.setattr(bes, 'stage1_features', lambda *a, **k: f1)
+    monkeypatch.setattr(bes, 'stage2_features', lambda *a: {'rows': [{'reply_text': 'hi'}] * n})
+    monkeypatch.setattr(bes, 'speech_rows', lambda rows, seed, k: list(range(k)))
+    monkeypatch.setattr(bes, 'load_omni', lambda *a, **k: fake)
+    monkeypatch.setattr(bes, 'SYSTEMS', {'omni': ('stage1', 'stage2')})
+    monkeypatch.setattr(om, 'audio_path', lambda *a: 'query.wav'); monkeypatch.setattr(om, 'load_audio', lambda p: torch.zeros(4))
+    bes.replies(None, types.SimpleNamespace(seed=0), n)
+    assert calls[:n + 2] == ['alone'] * (n + 1) + [f'{n} at once']            # a warm-up, one at a time, all at once
+    assert calls[n + 2:] == ['encoders', 'alone'] * om.TIMED_REPLIES + ['6 at once']   # then as the evaluation makes them
+    out = capsys.readouterr().out
+    assert f'as the evaluation makes them ({om.TIMED_REPLIES} alone on the clock, the rest at once)' in out
+    assert f'the same as one at a time: {n} and {n} of {n}' in out
+
+
 def test_the_speaker_reference_study_reaches_every_seed_and_option(monkeypatch, capsys):
     "study_speaker_reference prints each seed's probe table, then its encoders and stage 1 when asked (a name bound inside its table once replaced the parsed options)."
     import study_speaker_reference as ssr
@@ -39,9 +82,10 @@ def test_the_speaker_reference_study_reaches_every_seed_and_option(monkeypatch, 
         'acc_other_engine_by_emotion': {e: None if e == 'neutral' else 0.25 for e in EMOTIONS}})
     monkeypatch.setattr(ssr, 'encoder_rows', lambda s: calls.append(('encoders', s.seed)))
     monkeypatch.setattr(ssr, 'stage1_rows', lambda s: calls.append(('stage1', s.seed)))
+    monkeypatch.setattr(ssr, 'require_stage', lambda name, cfg, s: calls.append((name, s.seed)))   # each seed's dataset, first
     monkeypatch.setattr(sys, 'argv', ['study_speaker_reference.py', '--seeds', '0', '1', '--encoders', '--stage1'])
     ssr.main()
-    assert calls == [('encoders', 0), ('stage1', 0), ('encoders', 1), ('stage1', 1)]
+    assert calls == [('data', 0), ('data', 1), ('encoders', 0), ('stage1', 0), ('encoders', 1), ('stage1', 1)]
     out = capsys.readouterr().out
     assert out.count('seed ') == 2 and 'neut —' in out and 'happ 25%' in out
 
@@ -500,3 +544,91 @@ def test_the_encoder_benchmark_holds_each_encoder_to_its_stage_table_minutes(mon
     ticks = iter([0, 5, 5, 15, 15, 15 + table['emotion_encoder']])
     bench_encoders.main()
     assert "on 2 threads, faster than the main job's one-thread workers" in capsys.readouterr().out
+
+
+def test_the_scripts_say_their_purpose_and_refuse_unknown_options(monkeypatch, capsys):
+    "bench_memory_cpu --help prints its purpose and measures nothing, and an unknown option is refused (it ran the whole measurement); bench_encoders and bench_stage1 open their help with their docstring's first paragraph."
+    import bench_encoders, bench_memory_cpu, bench_stage1
+    monkeypatch.setattr(bench_memory_cpu, 'measure', lambda mp: pytest.fail('it measured'))
+    for mod, said in ((bench_memory_cpu, "The memory plan's estimate (`scale.stage_memory`) against the peak memory"),
+                      (bench_encoders, 'Stage 0 for both encoders on `lite` from scratch: time and figures.'),
+                      (bench_stage1, 'Stage 1 speed: cached encoder features vs running the frozen encoders at every step')):
+        monkeypatch.setattr(sys, 'argv', [f'{mod.__name__}.py', '--help'])
+        with pytest.raises(SystemExit) as e: mod.main()
+        assert e.value.code == 0 and said in ' '.join(capsys.readouterr().out.split()), mod.__name__
+    monkeypatch.setattr(sys, 'argv', ['bench_memory_cpu.py', '--steps', '3'])
+    with pytest.raises(SystemExit) as e: bench_memory_cpu.main()
+    assert e.value.code == 2 and 'unrecognized arguments: --steps 3' in capsys.readouterr().err
+
+
+def test_the_multi_seed_scripts_name_every_seeds_missing_runs_first(monkeypatch, tmp_path, capsys):
+    "study_guidance, study_speaker_reference and bench_asr_voices on empty folders name what seeds 0 and 1 both lack before any work, and bench_stage2 --figures names the ablation's stage 2 before the latency timing (each was found only after minutes of work)."
+    import runpy
+    import bench_asr_voices, study_guidance, study_speaker_reference as ssr
+    from emotion_omni_lite import omni as om
+    from emotion_omni_lite.stages import StageMissing
+    for k, v in (('EOL_PRESET', 'lite'), ('EOL_DATA_DIR', str(tmp_path / 'data')), ('EOL_OUT_DIR', str(tmp_path / 'runs'))): monkeypatch.setenv(k, v)
+    never = lambda *a, **k: pytest.fail('it began its work')
+    for mod, name in ((om, 'load_omni'), (ssr, 'query_prosody'), (bench_asr_voices, 'load_query_mels')): monkeypatch.setattr(mod, name, never)
+    seeds = ['--seeds', '0', '1', '--root', str(tmp_path / 'seeds')]
+    runs = "{} reads the main job's runs and trains none; {} of them are not finished for preset 'lite' (seed {{}})"
+    for mod, said in ((study_guidance, runs.format('study_guidance', 7)), (bench_asr_voices, runs.format('bench_asr_voices', 2)),
+                      (ssr, "stage 'data' (the spoken-dialogue dataset and its speech units) has no run in {}")):
+        monkeypatch.setattr(sys, 'argv', [f'{mod.__name__}.py', *seeds])
+        with pytest.raises(StageMissing) as e: mod.main()
+        for seed in (0, 1):
+            assert (said.format(seed) if mod is not ssr else f"for this config (preset 'lite', seed {seed})") in str(e.value), str(e.value)
+        if mod is ssr: assert str(e.value).count(said.format('')) == 2
+        assert f"EOL_SEED=1 EOL_DATA_DIR={tmp_path / 'seeds' / 's1' / 'data'}" in str(e.value)   # seed 1's command, its folders
+    script = str(Path(__file__).parents[1] / 'benchmarks' / 'bench_stage2.py')
+    for figures in ([], ['--figures']):
+        monkeypatch.setattr(sys, 'argv', ['bench_stage2.py', *figures])
+        with pytest.raises(SystemExit) as e: runpy.run_path(script, run_name='__main__')
+        err = capsys.readouterr().err
+        assert e.value.code == 2 and "bench_stage2 reads the main job's runs and trains none" in err
+        assert ('stage2_no_adaln' in err) == bool(figures), err
+    assert not (tmp_path / 'runs').exists() and not (tmp_path / 'data').exists() and not (tmp_path / 'seeds').exists()
+
+
+def test_the_figure_scripts_score_the_samples_the_report_scores(monkeypatch, capsys):
+    "bench_asr_voices transcribes the very queries evaluate_asr scores for cer_test_voice, held to its length (it read every one, up to 127 characters); bench_stage2 --figures takes the preset's speech sizes (its WER was over all 96 replies, the report's over the first 48)."
+    import types
+    import torch
+    import bench_asr_voices, bench_stage2
+    from emotion_omni_lite import omni as om, semantic_encoder as se
+    from emotion_omni_lite.evaluate import SPEECH_FIGURE_SIZES
+    rows = ([{'split': 'train', 'voice': 'a', 'query_text': 'a much longer training sentence than any held out'}]
+            + [{'split': 'test_voice', 'voice': 'bc'[i % 2], 'query_text': 'hi there'} for i in range(700)])
+    mels, calls = [torch.tensor([i]) for i in range(len(rows))], []
+    def transcribe(model, ms, max_chars=se.MAX_TRANSCRIPT_CHARS - 1, **k): calls.append(([int(m) for m in ms], max_chars)); return ['hi there'] * len(ms)
+    for mod in (se, bench_asr_voices): monkeypatch.setattr(mod, 'transcribe', transcribe)
+    monkeypatch.setattr(bench_asr_voices, 'load_query_mels', lambda cfg, s: (rows, mels))
+    monkeypatch.setattr(bench_asr_voices, 'load_asr_model', lambda cfg, s: None)
+    se.evaluate_asr(types.SimpleNamespace(ctc_head=None), rows, mels, splits=('test_voice',))
+    by = bench_asr_voices.per_voice(None, None)
+    assert calls[0] == calls[1] and len(calls[0][0]) == 234 and calls[0][1] == 10 + len(rows[0]['query_text'])   # 700 → every 3rd
+    assert by == {'b': (117, 0.0), 'c': (117, 0.0)}
+    seen, lite = [], SPEECH_FIGURE_SIZES['lite']
+    def figures(cfg, s, n_eval=96, omni=None, streaming=True, n_follow=24, n_wer=None, **k):
+        seen.append((n_eval, n_follow, n_wer))
+        return {k: 0.5 for k in ('generated_emotion_acc', 'teacher_text_emotion_acc', 'reference_emotion_acc',
+                                 'vocoded_reference_units_emotion_acc', 'generated_wer', 'reference_wer')}
+    monkeypatch.setattr(om, 'speech_figures', figures); monkeypatch.setattr(bench_stage2, 'load_omni', lambda *a, **k: None)
+    monkeypatch.setenv('EOL_PRESET', 'lite')
+    bench_stage2.figures()
+    assert seen == [(lite['n_eval'], lite['n_follow'], lite['n_wer'])] * 2 and lite['n_wer'] < lite['n_eval']
+    assert f"pocketsphinx WER of the first {lite['n_wer']}: generated 0.50" in capsys.readouterr().out
+
+
+def test_the_threads_benchmark_on_one_core_times_no_row_beside_nothing(monkeypatch, capsys):
+    "bench_threads with one usable core leaves out the worker's-share rows (it timed 'beside another process' with no other process) and says why; the oversubscribed row has its other process."
+    import bench_threads
+    timed = []
+    monkeypatch.setattr(bench_threads, 'usable_cores', lambda: 1)
+    monkeypatch.setattr(bench_threads, 'stepper', lambda name: None)
+    monkeypatch.setattr(bench_threads, 'time_steps', lambda step, threads, steps, other=0: timed.append((threads, other)) or 0.1)
+    monkeypatch.setattr(sys, 'argv', ['bench_threads.py'])
+    bench_threads.main()
+    out = capsys.readouterr().out
+    assert timed == [(1, 0), (1, 1)] and "the kit's threads (their sum" not in out and 'One usable core' in out
+    assert [l.split(' | ')[:3] for l in out.splitlines() if l.startswith('| beside')] == [['| beside another process, both on every core (oversubscribed)', '1', '1']]

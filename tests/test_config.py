@@ -289,6 +289,8 @@ def test_data_fields_that_would_leave_silent_clips_or_nothing_to_learn():
         held = heldout_sentences(frac, 0)
         assert all(len(held & set(ids)) == min(math.ceil(frac * len(ids)), len(ids) - 1) for ids in groups.values())
     assert len(heldout_sentences(0.2, 0)) == 17 + 6 * 2                  # lite and smoke: 17 of 84 tone sentences, 2 of 8 per emotion
+    assert sorted(heldout_sentences(0.2, 0)) == [1, 5, 7, 11, 13, 16, 23, 29, 33, 36, 37, 46, 49, 50, 55, 69, 76, 88, 89, 94,
+                                                 95, 101, 102, 110, 112, 120, 123, 126, 130]   # the set seed 0's lite data hold out
     plan = plan_dialogues(get_config('lite', **{'data.heldout_sentence_frac': 0.995}), 0)   # once no training row at all
     assert any(r['split'] == 'train' and r['sentence_kind'] == 'explicit' for r in plan)
 

@@ -1,4 +1,4 @@
-"The course: headers in step with nbs/course.json, packed runs that restore as current, pages that work offline."
+"The course: headers in step with nbs/course.json, packed runs that restore as current, pages whose figures and sounds work offline."
 import json, re, shutil, tarfile
 from pathlib import Path
 
@@ -130,6 +130,54 @@ def test_a_damaged_timings_record_is_written_anew(smoke_settings, tmp_path, monk
     course.render_course(out=out, only=stems[:2], root=ROOT, settings=smoke_settings)
     assert set(json.loads((out / 'timings.json').read_text())['notebooks']) == set(stems[:2]) and (out / 'index.html').exists()
 
+# what a page shows in a browser cut off the network: figures drawn, media, errors, the scripts it asks the network for,
+# and a formula left as its TeX source ($$ … $$: MathJax, the one such script, could not typeset it)
+_PAGE_JS = """() => ({
+    drawn: document.querySelectorAll('.js-plotly-plot .main-svg').length,
+    divs: document.querySelectorAll('.plotly-graph-div').length,
+    media: document.querySelectorAll('.jp-OutputArea-output audio, .jp-OutputArea-output img, '
+                                      + '.jp-OutputArea-output svg:not(.main-svg)').length,
+    errors: document.querySelectorAll('[data-mime-type="application/vnd.jupyter.error"]').length,
+    audio: document.querySelectorAll('audio').length,
+    remote: [...document.scripts].map(s => s.src).filter(u => /^https?:/.test(u)),
+    tex: document.body.innerText.includes('$$')})"""
+
+
+def _offline_looks(pages: dict) -> dict:
+    "Each page (stem: path) opened in Chromium with every request but file: and data: ones refused → what `_PAGE_JS` sees."
+    sync_api = pytest.importorskip('playwright.sync_api')
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=['--no-sandbox', '--disable-gpu'])
+        page = browser.new_page()
+        page.route('**/*', lambda r: r.continue_() if r.request.url.startswith(('file:', 'data:')) else r.abort())   # offline
+        seen = {}
+        for stem, p in pages.items():
+            page.goto(p.as_uri()); page.wait_for_load_state('load')
+            seen[stem] = page.evaluate(_PAGE_JS)
+        browser.close()
+    return seen
+
+
+def test_a_page_asks_the_network_for_mathjax_alone_and_reads_offline(tmp_path):
+    "The formulas' MathJax is the one script a page fetches (require.js, for widget state the pages leave out, is dropped); offline the figures draw, the audio is there and a formula reads as its TeX source."
+    import nbformat, plotly
+    import plotly.graph_objects as go
+    from IPython.display import Audio
+    from emotion_omni_lite.course import page_html
+    nb = nbformat.read(str(ROOT / 'nbs' / '06_semantic_encoder.ipynb'), as_version=4)      # its formulas, as the lesson has them
+    nb.cells.append(nbformat.v4.new_code_cell('figure and sound', outputs=[
+        nbformat.v4.new_output('display_data', {PLOTLY_MIME: go.Figure(go.Bar(y=[1, 2])).to_plotly_json()}),
+        nbformat.v4.new_output('display_data', {'text/html': Audio([0.0, 0.5, -0.5] * 800, rate=16000)._repr_html_()})]))
+    html = page_html(nb, 'The semantic encoder')
+    remote = re.findall(r'<script[^>]*\ssrc="(https?://[^"]+)"', html)
+    assert len(remote) == 1 and 'mathjax' in remote[0] and 'require' not in html.split('</head>')[0], remote
+    (tmp_path / 'page.html').write_text(html)
+    shutil.copy(Path(plotly.__file__).parent / 'package_data' / 'plotly.min.js', tmp_path)
+    if not CHROMIUM.exists(): pytest.skip(f'{CHROMIUM} is missing: the page was checked but not opened in a browser')
+    seen = _offline_looks({'page': tmp_path / 'page.html'})['page']
+    assert seen['divs'] == 1 and seen['drawn'] and seen['audio'] == 1 and seen['remote'] == remote and seen['tex'], seen
+
+
 def test_smoke_course_renders_and_draws_offline(smoke_settings, tmp_path):
     "Every notebook runs under smoke into a page with a figure or a sound, no error output, drawn with the network cut."
     from emotion_omni_lite.course import render_course
@@ -144,24 +192,12 @@ def test_smoke_course_renders_and_draws_offline(smoke_settings, tmp_path):
         assert 'application/vnd.jupyter.widget-state+json' not in html and 'cdn.plot.ly' not in html, stem
     if not CHROMIUM.exists(): pytest.skip(f'{CHROMIUM} is missing: the pages were written but not opened in a browser '
                                           '(`apt-get install -y chromium`, or EOL_CHROMIUM=/path/to/chromium)')
-    sync_api = pytest.importorskip('playwright.sync_api')
-    with sync_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=['--no-sandbox', '--disable-gpu'])
-        page = browser.new_page()
-        page.route('**/*', lambda r: r.continue_() if r.request.url.startswith(('file:', 'data:')) else r.abort())   # offline
-        seen = {}
-        for stem, p in pages.items():
-            page.goto(p.as_uri()); page.wait_for_load_state('load')
-            seen[stem] = page.evaluate("""() => ({
-                drawn: document.querySelectorAll('.js-plotly-plot .main-svg').length,
-                divs: document.querySelectorAll('.plotly-graph-div').length,
-                media: document.querySelectorAll('.jp-OutputArea-output audio, .jp-OutputArea-output img, '
-                                                  + '.jp-OutputArea-output svg:not(.main-svg)').length,
-                errors: document.querySelectorAll('[data-mime-type="application/vnd.jupyter.error"]').length})""")
-        browser.close()
+    seen = _offline_looks(pages)
     assert not [s for s, v in seen.items() if v['errors']], seen
     assert not [s for s, v in seen.items() if v['divs'] and not v['drawn']], seen            # every figure really drawn
     assert not [s for s, v in seen.items() if not (v['drawn'] or v['media'])], seen         # a figure or a sound on every page
+    assert not [s for s, v in seen.items() if [u for u in v['remote'] if 'mathjax' not in u]], seen   # MathJax alone from the network
+    assert seen['06_semantic_encoder']['tex'], seen['06_semantic_encoder']                 # its formulas read as TeX source offline
 
 
 def test_a_broken_table_is_named(tmp_path):
@@ -680,3 +716,89 @@ def test_a_looping_link_a_header_end_without_its_start_and_json_that_is_no_noteb
         sync_headers(root, check=True)
     p.write_text('{"nbformat": 4}')
     with pytest.raises(ConfigError, match=r"02_audio\.ipynb is JSON but not a notebook .*restore it"): sync_headers(root, check=True)
+
+
+def test_a_damaged_notebook_stops_the_course_before_any_notebook_runs(tmp_path, monkeypatch):
+    "Not JSON, a cell whose source is neither text nor lines, or JSON nbformat does not validate: named with `eol headers`'s advice before the first notebook runs or a file is written."
+    course = _fake_pages(monkeypatch)
+    def never(*a, **k): raise AssertionError('a notebook ran')
+    monkeypatch.setattr(course, 'execute_notebook', never)
+    root = _toy_root(tmp_path / 'r')                                   # 02_audio runs first, 10_adapter is damaged
+    p, s = root / 'nbs' / '10_adapter.ipynb', _at(tmp_path)
+    good = json.loads(p.read_text())
+    no_outputs = {**good, 'cells': [{k: v for k, v in c.items() if k != 'outputs'} for c in good['cells']]}
+    bad_source = {**good, 'cells': [good['cells'][0], {**good['cells'][1], 'source': 5}, *good['cells'][2:]]}
+    for text, said in (('{"cells": [', r"is not a notebook's JSON \(JSONDecodeError"),
+                       (json.dumps(bad_source), rf"the source of cell 1 \(id {good['cells'][1]['id']}\) is neither text nor a list of lines: "
+                                                r"make it one of them, or restore it"),
+                       (json.dumps(no_outputs), r"is not a valid notebook \(.*'outputs'.*\): restore it")):
+        p.write_text(text)
+        with pytest.raises(ConfigError, match=r"10_adapter\.ipynb:? " + said + r".*\(git checkout nbs/10_adapter\.ipynb\)"):
+            course.render_course(out=tmp_path / 'out', root=root, settings=s)
+        assert not (tmp_path / 'out').exists()
+    _fake_pages(monkeypatch)                                           # one not asked for is not read
+    course.render_course(out=tmp_path / 'out', only=['02_audio'], root=root, settings=s)
+    assert (tmp_path / 'out' / '02_audio.html').exists()
+
+
+def test_the_handout_table_between_one_start_and_one_end_and_a_cell_source_that_is_no_text_are_named(tmp_path):
+    "Markers swapped or doubled would write the lesson table twice: refused, naming both, nothing written; a cell's source that is neither text nor lines names the notebook and the cell."
+    from emotion_omni_lite.course import TABLE_END, TABLE_START
+    root = _toy_root(tmp_path, handout=True)
+    h, p = root / 'nbs' / 'handout.md', root / 'nbs' / '10_adapter.ipynb'
+    text = h.read_text()
+    swapped = text.replace(TABLE_START, '\0').replace(TABLE_END, TABLE_START).replace('\0', TABLE_END)
+    for bad, said in ((swapped, 'the end above the start'), (text + f'\n{TABLE_START}\n', '2 of the first and 1 of the second'),
+                      (text.replace(TABLE_END, TABLE_END * 2), '1 of the first and 2 of the second')):
+        h.write_text(bad); before = _tree(root)
+        with pytest.raises(ConfigError, match=rf"handout\.md: its lesson table must sit between one {re.escape(TABLE_START)} and one "
+                                              rf"{re.escape(TABLE_END)} below it, and it has {said}: keep one of each"):
+            sync_headers(root)
+        assert _tree(root) == before                                     # the notebooks' drift not written either
+    h.write_text(text); sync_headers(root)
+    nb = json.loads(p.read_text())
+    for src in (5, ['# a title\n', 7]):
+        nb['cells'][0]['source'] = src; p.write_text(json.dumps(nb))
+        with pytest.raises(ConfigError, match=rf"10_adapter\.ipynb: the source of cell 0 \(id {nb['cells'][0]['id']}\) is neither text "
+                                              r"nor a list of lines: make it one of them, or restore it \(git checkout nbs/10_adapter\.ipynb\)"):
+            sync_headers(root, check=True)
+
+
+def test_the_index_gives_a_lessons_whole_description_and_what_a_notebook_made_while_it_ran(tmp_path, monkeypatch):
+    "A description quoted over several '>' lines is given whole; a run trained (its metrics.json written) while a notebook ran is named under its time."
+    import nbformat
+    from emotion_omni_lite.course import _title
+    assert _title({'cells': [{'cell_type': 'markdown', 'source': '# T\n> one half\n> and the other.\n\nText.\n> a later quote'}]}) \
+        == ('T', 'one half and the other.')
+    assert all(_title(json.loads(p.read_text()))[1].endswith('.') for p in notebooks(ROOT))   # 06, 07, 08, 90a span two lines
+    course, s = _fake_pages(monkeypatch), _at(tmp_path)
+    page = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell('# A lesson\n> what it does,\n> over two lines.')])
+    def run(p, settings, **kw):                                         # 02_audio trains the ASR meanwhile, 10_adapter nothing
+        if p.stem == '02_audio':
+            (Path(settings.run_path) / 'asr').mkdir(parents=True); (Path(settings.run_path) / 'asr' / 'metrics.json').write_text('{}')
+        return nbformat.from_dict(json.loads(json.dumps(page))), 70.0, []
+    monkeypatch.setattr(course, 'execute_notebook', run)
+    out = course.render_course(out=tmp_path / 'course', only=['02_audio', '10_adapter'], root=ROOT, settings=s)
+    made = {k: v['made'] for k, v in json.loads((out / 'timings.json').read_text())['notebooks'].items()}
+    index = (out / 'index.html').read_text()
+    assert made == {'02_audio': ['asr'], '10_adapter': []} and index.count('what it does, over two lines.') == 2
+    assert '<td>70 s<br><small>making asr</small></td>' in index and index.count('making') == 1
+    assert 'including what is named under it: a run it trained' in index
+
+
+def test_readme_course_table_agrees_with_the_course_table_and_the_stage_table():
+    "README's course table repeats nbs/course.json (the notebooks, their minutes), each notebook's module and the stage table's minutes: it cannot drift."
+    from emotion_omni_lite.course import _minutes
+    section = (ROOT / 'README.md').read_text().split('\n## The course\n', 1)[1].split('\n## ', 1)[0]
+    rows = [[c.strip() for c in l.strip().strip('|').split('|')] for l in section.splitlines() if l.startswith('| `')]
+    table = course_table(ROOT)
+    assert [r[0].strip('`') for r in rows] == list(table) == [p.stem for p in notebooks(ROOT)] and {len(r) for r in rows} == {5}
+    for (stem, _, exports, stage, mins) in ([r[0].strip('`'), *r[1:]] for r in rows):
+        src = '\n'.join(''.join(c['source']) for c in json.loads((ROOT / 'nbs' / f'{stem}.ipynb').read_text())['cells'])
+        assert exports == '`%s`' % re.search(r'#\| default_exp (\S+)', src)[1], stem
+        assert mins == _minutes(table[stem]['minutes'].get('lite')), stem
+        own = [n for n, st in STAGES.items() if st.notebook == stem]
+        own = [n for n in own if not STAGES[n].switch] or own            # a study's notebook (08): its studies
+        want = ([round(sum(STAGES[n].lite_minutes for n in own), 1), *([STAGES[n].lite_minutes for n in own] if len(own) > 1 else [])]
+                if own else [table[stem]['first']['minutes']] if table[stem].get('first') else [])
+        assert [float(x) for x in re.findall(r'\d+\.\d+', stage)] == want and (stage == '—') == (not want), (stem, stage, want)

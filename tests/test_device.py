@@ -54,6 +54,8 @@ def test_caching_reply_states_respond_and_evaluation_run_on_the_device(on_cuda, 
         assert omni.device.type == 'cuda' and all(p.device.type == 'cuda' for p in omni.parameters())
         r = omni.respond(load_audio(audio_path(f1['rows'][0], s)))
         assert r['audio'].device.type == 'cpu' and not fa.is_on(r['audio']) and len(r['units']) > 0
+        back = [k for k, v in r.items() if isinstance(v, torch.Tensor) and (v.device.type != 'cpu' or fa.is_on(v))]
+        assert not back, f'respond left {back} on the device'                  # a lesson subtracts them from CPU tensors
         m = speech_figures(smoke_cfg, s, 2, omni, n_follow=1)
         assert m['n_eval'] == 2
         with pytest.raises(DeviceMixed):                                   # and the check is live: a CPU input fails

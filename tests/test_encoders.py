@@ -298,7 +298,9 @@ def test_stage0_smoke_runs_and_reuse(smoke_settings, smoke_cfg, tmp_path):
     out = run_stage('emotion_encoder', cfg2, emotion_encoder_job, own)
     assert json.loads((out / 'history.json').read_text())[-1]['step'] == 3
     out = run_stage('emotion_encoder', smoke_cfg, emotion_encoder_job, own)   # the first config again: trained again, not reused
-    assert json.loads((out / 'history.json').read_text())[-1]['step'] == smoke_cfg.stages.emotion.steps
+    hist = json.loads((out / 'history.json').read_text())
+    assert hist[-1]['step'] == smoke_cfg.stages.emotion.steps and hist[0]['step'] <= smoke_cfg.stages.emotion.steps // 2
+    assert 'resumed_from' not in json.loads((out / 'metrics.json').read_text())   # from step 0, not the 3-step run's checkpoint
 
 
 def test_a_stage_stopped_midway_goes_on_from_its_checkpoint(smoke_settings, smoke_cfg, tmp_path):

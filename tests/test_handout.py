@@ -60,8 +60,12 @@ def test_stage1_without_head(smoke_settings, tmp_path):
     r = mod.main(settings=smoke_settings, scratch=tmp_path)
     recipe = json.loads((Path(smoke_settings.run_path) / 'stage1' / 'metrics.json').read_text())
     assert set(r['no_emotion_loss']) == set(mod.KEYS) and r['recipe'] == {k: recipe[k] for k in mod.KEYS}   # untouched
-    conf = json.loads((tmp_path / 'smoke' / 'stage1' / 'config.json').read_text())
+    var = tmp_path / 'smoke' / 'stage1'
+    conf = json.loads((var / 'config.json').read_text())
     assert conf['stages']['stage1']['emotion_weight'] == 0.0
+    assert r['no_emotion_loss'] == {k: json.loads((var / 'metrics.json').read_text())[k] for k in mod.KEYS}   # the variant's own figures
+    hist = json.loads((var / 'history.json').read_text())
+    assert hist and all(abs(h['loss'] - h['text']) < 1e-4 for h in hist)     # trained on the replies alone: the head's loss adds nothing
 
 
 def test_units_how_many(smoke_settings):
@@ -521,11 +525,29 @@ def test_vocoded_pitch(smoke_all):
     assert all(98 < v < 102 for e, v in r['mean_frame_repeated'].items() if e != 'voiced_share')   # Griffin-Lim's 100 Hz frames
 
 
-def test_wrong_emotion_vector(smoke_all):
-    r = solution('wrong_emotion_vector').main(settings=smoke_all, n=16)
-    off = r['stage2_no_adaln']
+def test_wrong_emotion_vector(smoke_all, monkeypatch):
+    "Without AdaLN the vector is not read; with it, AdaLN is handed each vector the exercise names (the zero vector and every emotion's centroid), so a solution that never hands AdaLN its vector (stage 2 reading the true one) fails."
+    import torch
+    from emotion_omni_lite.stage1 import EmotionCentroids
+    from emotion_omni_lite.stages import stage_folder
+    mod = solution('wrong_emotion_vector')
+    real, seen = mod.load_stage2_model, []
+    def spied(cfg, s, name):
+        m = real(cfg, s, name)
+        if name == 'stage2':                                              # every vector AdaLN turns into a scale and shift
+            lin = m.fusion.adaln.to_scale_shift; forward = lin.forward
+            lin.forward = lambda cond: (seen.append(cond.detach().clone()), forward(cond))[1]
+        return m
+    monkeypatch.setattr(mod, 'load_stage2_model', spied)
+    r = mod.main(settings=smoke_all, n=16)
+    off, on = r['stage2_no_adaln'], r['stage2']
     assert off['predicted'] == off['own emotion'] == off['zero'] > 0          # without AdaLN the vector is not read
-    assert set(r['stage2']) == {'predicted', 'own emotion', 'zero', 'another emotion'}
+    assert set(on) == {'predicted', 'own emotion', 'zero', 'another emotion'} and all(v > 0 for v in on.values())
+    rows = torch.cat(seen)
+    cen = EmotionCentroids.from_dict(json.loads((stage_folder('stage1', smoke_all) / 'centroids.json').read_text())).centroids
+    assert (rows == 0).all(1).any(), 'the zero vector never reached AdaLN'
+    assert all(torch.isclose(rows, c.float()).all(1).any() for c in cen), 'an emotion centroid never reached AdaLN'
+
 
 
 def test_morph_steps(smoke_all, smoke_cfg, monkeypatch):

@@ -638,10 +638,20 @@ def test_a_pack_cut_short_says_to_copy_it_again(env):
 # ---- safe by default ----
 def test_torch_load_never_unpickles_code():
     "Every torch.load in the package reads tensors and plain data only."
-    import re
+    import ast, re
+    def loads(source: str) -> list:
+        "Each call in `source` that reaches torch's unpickler, however imported, with whether it passes weights_only=True."
+        tree, names = ast.parse(source), {'torch.load', 'torch.serialization.load'}
+        for n in ast.walk(tree):
+            if isinstance(n, ast.ImportFrom) and n.module in ('torch', 'torch.serialization'):
+                names |= {a.asname or a.name for a in n.names if a.name == 'load'}
+        return [(ast.unparse(n), any(k.arg == 'weights_only' and isinstance(k.value, ast.Constant) and k.value.value is True
+                                     for k in n.keywords))
+                for n in ast.walk(tree) if isinstance(n, ast.Call) and ast.unparse(n.func) in names]
     pkg = Path(__file__).resolve().parents[1] / 'emotion_omni_lite'
-    calls = [(p.name, m.group(0)) for p in pkg.glob('*.py') for m in re.finditer(r'torch\.load\([^)]*\)', p.read_text())]
-    assert calls and all('weights_only=True' in c for _, c in calls), calls
+    calls = [(p.name, c) for p in pkg.glob('*.py') for c in loads(p.read_text())]
+    assert calls and all(safe for _, (_, safe) in calls), calls
+    assert [safe for _, safe in loads('from torch import load as ld\nld(p)\nimport torch\ntorch.serialization.load(p, weights_only=True)')] == [False, True]
     assert not any(re.search(r'(?<![\w.])eval\(', p.read_text()) for p in pkg.glob('*.py'))
 
 

@@ -45,11 +45,29 @@ def test_no_import_cycle_and_few_layers():
     assert max(depth.values()) <= 11                      # config … stages … parts … omni … evaluate … course … cli
 
 
+def train_fit_calls(source: str) -> list:
+    "Calls in `source` that reach `train.fit`, however it was imported (`fit`, an alias of it, `train.fit`, the full path)."
+    tree, names, mods = ast.parse(source), set(), {'emotion_omni_lite.train'}
+    for n in ast.walk(tree):
+        if isinstance(n, ast.ImportFrom) and n.module in ('train', 'emotion_omni_lite.train'):      # from .train import fit as f
+            names |= {a.asname or a.name for a in n.names if a.name == 'fit'}
+        elif isinstance(n, ast.ImportFrom) and n.module in (None, 'emotion_omni_lite'):          # from . import train as t
+            mods |= {a.asname or a.name for a in n.names if a.name == 'train'}
+        elif isinstance(n, ast.Import):                                                          # import emotion_omni_lite.train as t
+            mods |= {a.asname for a in n.names if a.name == 'emotion_omni_lite.train' and a.asname}
+    targets = names | {f'{m}.fit' for m in mods}
+    return [ast.unparse(n) for n in ast.walk(tree) if isinstance(n, ast.Call) and ast.unparse(n.func) in targets]
+
+
 def test_the_training_template_exists_once():
     "Only `run_stage` calls `fit`: no stage writes its own folder/hash/seed/fit/save chores."
-    callers = [p.stem for p in PKG.glob('*.py') if not p.name.startswith('_') and p.stem != 'train'
-               and re.search(r'(?<![\w.])(?<!def )fit\(', p.read_text())]
+    callers = [p.stem for p in sorted(PKG.glob('*.py')) if not p.name.startswith('_') and p.stem != 'train'
+               and train_fit_calls(p.read_text())]
     assert callers == ['stages'], callers
+    for caught in ('from .train import fit as go\ngo(m, d)', 'from . import train\ntrain.fit(m, d)',
+                   'import emotion_omni_lite.train as t\nt.fit(m, d)', 'import emotion_omni_lite.train\nemotion_omni_lite.train.fit(m, d)'):
+        assert train_fit_calls(caught), caught
+    assert not train_fit_calls('from sklearn.linear_model import LogisticRegression\nLogisticRegression().fit(x, y)')
 
 
 def test_loaders_never_train(tmp_path, monkeypatch):

@@ -119,6 +119,9 @@ def test_load_omni_refuses_settings_of_another_preset_and_a_stage_1_of_another_c
     with pytest.raises(ConfigError, match="not loaded for run 'stage1' of this config"):
         load_omni(smoke_cfg, s, pipeline=SimpleNamespace(cfg=get_config('smoke', **{'adapter.k': 3})))
     with pytest.raises(StageMissing): load_omni(smoke_cfg, s, pipeline=own)   # its own stage 1: taken, on to stage 2's run
+    loaded = SimpleNamespace(cfg=own.cfg, run=(str(tmp_path / 'elsewhere' / 'smoke' / 'stage1'), 'abc123'))   # another runs folder's
+    with pytest.raises(ConfigError, match=r"loaded from .*elsewhere.* as it is now .*pipeline=load_stage1\(cfg, settings, 'stage1'\)"):
+        load_omni(smoke_cfg, s, pipeline=loaded)
     assert not (tmp_path / 'runs').exists() or not any((tmp_path / 'runs').rglob('*.safetensors'))
 
 

@@ -105,6 +105,8 @@ def test_lora_saves_alone_and_merge_matches(tok, tmp_path):
     with torch.no_grad():
         x, att, y = m.splice(b)
         unmerged = m.llm(inputs_embeds=x, attention_mask=att).logits
+        with m.llm.disable_adapter(): base = m.llm(inputs_embeds=x, attention_mask=att).logits
+        assert not torch.allclose(unmerged, base, atol=1e-4)                # the adapters act, so the merge check below has work to do
         m.llm.save_pretrained(tmp_path / 'lora')
         files = {p.name for p in (tmp_path / 'lora').iterdir()}
         assert 'adapter_model.safetensors' in files and 'model.safetensors' not in files

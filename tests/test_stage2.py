@@ -1,5 +1,5 @@
 "Stage 2: batches and losses, the cached training data, idempotent training, streaming respond, eol chat, and the lite figures."
-import json
+import json, os
 import re
 import pytest
 import torch
@@ -232,6 +232,10 @@ def test_chat_never_overwrites_and_refuses_bad_audio_before_loading(smoke_run, s
     notes = tmp_path / 'notes.wav'; notes.write_text('keep me')   # a file already there
     before = q.read_bytes()
     with pytest.raises(ConfigError, match='the recording being answered'): chat_main(q, q, cfg=smoke_cfg, settings=smoke_settings)
+    same = tmp_path / 'ME.wav'; os.link(q, same)           # another name of the same file (as a case-blind disk sees me.wav)
+    with pytest.raises(ConfigError, match='the recording being answered'):
+        chat_main(q, same, cfg=smoke_cfg, settings=smoke_settings, overwrite=True)
+    same.unlink()
     with pytest.raises(ConfigError, match='--overwrite'): chat_main(q, notes, cfg=smoke_cfg, settings=smoke_settings)
     assert q.read_bytes() == before and notes.read_text() == 'keep me'
     out = chat_main(q, notes, cfg=smoke_cfg, settings=smoke_settings, overwrite=True)       # asked for: replaced, whole

@@ -250,6 +250,18 @@ def test_read_upload_and_wav_bytes():
     with pytest.raises(AudioError, match='too long'): read_upload(wav_file(w, 8000), 'x.wav', max_seconds=0.5)
 
 
+def test_kit_parts_reads_the_configs_preset(tmp_path, monkeypatch):
+    "A config with no settings reads its own preset's runs; settings of another preset are refused before any run is read (not a missing run that 'replaces' the other preset's)."
+    from emotion_omni_lite import widgets as widgets_mod
+    from emotion_omni_lite.config import ConfigError, get_config, get_settings
+    class Read(Exception): pass
+    def read(cfg, s): raise Read(s.preset)
+    monkeypatch.setattr(widgets_mod, 'load_stage1', read)
+    with pytest.raises(ConfigError, match=r"kit_parts: the config is preset 'smoke''s, the settings preset 'lite''s .*get_settings\(preset='smoke'\)"):
+        widgets_mod.kit_parts(get_config('smoke'), get_settings(preset='lite', out_dir=str(tmp_path)))
+    with pytest.raises(Read, match='^smoke$'): widgets_mod.kit_parts(get_config('smoke'))
+
+
 def test_kit_parts_on_smoke(smoke_cfg, smoke_settings, monkeypatch):
     "The panel wired to the real (smoke-trained) kit: sliders change what the model hears; stage 1 (its LLM) is loaded once."
     from emotion_omni_lite import omni as omni_mod, widgets as widgets_mod
@@ -652,7 +664,7 @@ def test_the_panels_and_kit_parts_speak_plain_voices_with_the_datas_engine(toy, 
     c = EmotionComparator(parts, live=True); n = len(toy); c.compare()
     assert len(toy) == n + 6 and len(c.rows) == 6
     for name, fake in (('load_stage1', lambda cfg, s: None), ('load_semantic_encoder', lambda cfg, s: None),
-                       ('load_emotion_encoder', lambda cfg, s: None), ('stage1_features', lambda cfg, s, progress: None),
+                       ('load_emotion_encoder', lambda cfg, s: None), ('stage1_features', lambda cfg, s, progress=True: None),
                        ('dataset_map_and_prototypes', lambda feats, n, seed: (None, {})), ('hearing_seconds', lambda cfg: 4.5)):
         monkeypatch.setattr(wid, name, fake)                            # no trained run: only the wiring is looked at
     kit = wid.kit_parts(get_config('smoke', **{'data.tts': 'toy'}), smoke_settings, with_speech=False)
