@@ -5,7 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh run     # the kit and its quality checks; `bash scripts/setup.sh` adds JupyterLab, nbdev, the test tools
-# offline = true (settings.ini, the default): nothing is downloaded; offline = false lets the full preset fetch checkpoints.
+# offline = true (settings.ini, the default): the hub library stays offline in everything this job starts. The kit's
+# loaders never download either way: the full preset reads checkpoints fetched once beforehand.
 # A bad setting prints nothing here: `eol run` names it, with the fix.
 if [ "$(.venv/bin/python -c 'from emotion_omni_lite.config import get_settings; print(get_settings().offline)' 2>/dev/null)" = True ]; then
   export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
