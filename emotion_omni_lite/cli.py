@@ -80,7 +80,7 @@ class Task:
     alone_if_idle: bool = False  # … when nothing else could run beside it; otherwise in a worker, as the rest
 
 def plan_tasks(cfg: OmniConfig, settings: Settings, stages: Optional[Sequence[str]] = None) -> list:
-    "The main job as tasks in table order: stages, the caches they share (before the first of them), evaluation parts."
+    "The main job as tasks in table order: stages, the caches they share (before the first of them), evaluation parts (none at full size: its evaluation is `evaluate_full`'s one sample)."
     names = [n for n in PIPELINE if (not stages or n in stages) and (n == 'eval' or stage_applies(n, cfg, asked=bool(stages)))]
     tasks, prep = [], {}
     for n in names:
@@ -94,7 +94,8 @@ def plan_tasks(cfg: OmniConfig, settings: Settings, stages: Optional[Sequence[st
             deps.append(prep[st.prepare].name)
         tasks.append(Task(n, 'stage', n, tuple(deps), alone=not st.train))               # the dataset build: its own pool
     if 'eval' in names:                # each part right after the last task it reads: a worker takes it as soon as it can
-        parts = [Task(f'eval_{p}', 'eval_part', p, tuple(d for d in needs if d in names)) for p, needs in JOB_PARTS.items()]
+        parts = [Task(f'eval_{p}', 'eval_part', p, tuple(d for d in needs if d in names)) for p, needs in JOB_PARTS.items()
+                 if not uses_pretrained(cfg)]       # full size: no parts (they read the ablations and stand-ins it lacks)
         for p in parts:
             at = max([i for i, t in enumerate(tasks) if t.name in p.deps], default=-1)
             while at + 1 < len(tasks) and tasks[at + 1].kind == 'eval_part': at += 1    # parts keep their own order
@@ -328,7 +329,8 @@ def run_pipeline(preset: str | None = None, force: bool = False, stages=None, jo
                           f"({some} among them) would load and train on this CPU for days: run it on a machine with a "
                           "GPU, or set device = cpu (settings.ini, or EOL_DEVICE=cpu) to run it on the CPU on purpose")
     check_launch(cfg, dev, stages, None if force else s)               # what fit would refuse at its first stage: now
-    if 'stage2' in read: stage2.check_cross_emotion(cfg)               # … and what stage 2 would, after stage 1
+    if any(STAGES[n].runner == 'stage2.stage2_job' for n in read):   # … and what stage 2 (or its ablation) would, after stage 1
+        stage2.check_cross_emotion(cfg); stage2.check_reply_units(cfg)
     if (uses_pretrained(cfg) or cfg.vocoder.kind == 'cosyvoice2') and (missing := missing_pretrained(cfg, stages)):   # all of
                                                                        # them, before the data are built
         raise ConfigError(f"preset '{s.preset}' loads pretrained checkpoints that are not here ({len(missing)}):\n  "

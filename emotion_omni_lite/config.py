@@ -46,7 +46,7 @@ class Settings:
     out_dir: Path = Path('runs')   # checkpoints and reports go under out_dir/<preset>
     seed: int = 0
     device: str = 'auto'        # auto | cpu | cuda | mps
-    offline: bool = True        # never download; `full` then needs local model folders
+    offline: bool = True        # the hub library never goes online (HF_HUB_OFFLINE); the loaders read local files either way
     judge_url: str = ''         # OpenAI-compatible endpoint for the empathy judge (empty: off)
     judge_model: str = ''
     source: str = 'defaults'    # which file the settings came from

@@ -14,7 +14,8 @@ import torch
 from .config import EMOTIONS, PRESETS, ConfigError, DataConfig, OmniConfig, Settings, get_settings, emotion_index
 from .audio import (MIN_SECONDS, SAMPLE_RATE, AudioError, _read_whole, augment, check_speech, check_wave,
                                      load_audio, save_wav, log_mel, pitch_contour, energy_contour, undecodable)
-from .tts import TTS_ENGINES, engine_of, get_tts, private_espeak_copy, seed_espeak, shared_variants, speak, query_voices
+from .tts import (PIPER_VOICES, TTS_ENGINES, engine_of, fresh_espeak, get_tts, private_espeak_copy, seed_espeak,
+                                   shared_variants, speak, query_voices)
 from .train import environment, save_json, share_with_group
 from .stages import (StageLock, check_sources, data_build, describe_changes, file_stats, manifest_change,
                                       manifest_lines, require_stage, stage_hash, train_command)
@@ -156,7 +157,7 @@ class UnitTokenizer:
 
     @classmethod
     def fit(cls, frames: torch.Tensor, n_units: int, seed: int = 0, iters: int = KMEANS_ITERS, pool: int = UNIT_POOL) -> 'UnitTokenizer':
-        "k-means (k-means++ start) over pooled frames [N, n_mels] (single-threaded: the same result on any machine)."
+        "k-means (k-means++ start) over pooled frames [N, n_mels] (single-threaded: the same result on one machine whatever its thread count; another CPU may move the last bits)."
         threads = torch.get_num_threads(); torch.set_num_threads(1)
         try: return cls._fit(frames, n_units, seed, iters, pool)
         finally: torch.set_num_threads(threads)
@@ -272,7 +273,7 @@ def _refuse(path, found, want, finished: bool = True, settings: Optional[Setting
                       f"old build), or build elsewhere with EOL_DATA_DIR=<folder>.")
 
 def _check_plan(cfg: OmniConfig, plan: Sequence[dict]):
-    "Refuse, before anything is written, a plan whose voices name a TTS engine that is not registered, or whose training replies cannot hold the units."
+    "Refuse, before anything is written, a plan whose voices name a TTS engine that is not registered, cannot start here or lacks the voice, or whose training replies cannot hold the units."
     dc = cfg.data
     for v, field in [(dc.assistant_voice, 'data.assistant_voice')] + [(r['voice'], 'a query voice') for r in plan]:
         if engine_of(v, dc.tts) in TTS_ENGINES: continue
@@ -296,6 +297,37 @@ def _check_plan(cfg: OmniConfig, plan: Sequence[dict]):
         raise ConfigError(f"data.n_dialogues={dc.n_dialogues} is too few: its {n_train} training replies give at most "
                           f"{most} frames, fewer than the units.n_units={cfg.units.n_units} units to fit. Raise "
                           "data.n_dialogues or lower units.n_units")
+    _check_voices(cfg, plan)                                           # last: it starts the engines
+
+def _check_voices(cfg: OmniConfig, plan: Sequence[dict]):
+    "Refuse each distinct voice of the plan (and the assistant's) that its engine cannot speak here: the engine cannot start (a package missing), or has no such voice (an espeak variant or a Piper pseudo-speaker that is not there, espeak's names sent to another `data.tts`); the config field is named, and the fix."
+    dc, q, engines, bad = cfg.data, 'QUERY_VOICES (nbs/03_tts)', {}, {}
+    def field(v) -> tuple:                                             # the field a voice comes from, what else fixes it,
+        if v == dc.assistant_voice:                                    # and what else does when its engine cannot start
+            tts = '' if ':' in v or dc.tts == 'espeak' else "set data.tts = 'espeak'"
+            return 'data.assistant_voice', tts, f"{tts + ', or ' if tts else ''}choose another engine's voice"
+        if v in PIPER_VOICES: return 'data.n_piper_voices', '', "set data.n_piper_voices = data.n_test_piper_voices = 0"
+        if ':' in v or dc.tts == 'espeak': return 'QUERY_VOICES', f"fix it in {q}", f"take its voices out of {q}"
+        return 'data.tts', (f"data.tts is the engine of every voice named without a prefix, and {q} lists espeak-ng's: set "
+                            f"data.tts = 'espeak', or list the voices of {dc.tts!r} there"), "set data.tts = 'espeak'"
+    try:
+        for v in dict.fromkeys([dc.assistant_voice] + [r['voice'] for r in plan]):   # each voice once
+            name, (f, fix, start) = engine_of(v, dc.tts), field(v)
+            if name not in engines:                                    # started once each, here: its packages, its files
+                try: engines[name] = fresh_espeak() if name == 'espeak' else get_tts(name)
+                except Exception as e: engines[name] = e
+            e = engines[name]
+            if isinstance(e, Exception):
+                bad.setdefault(f, []).append((v, f"the {name!r} TTS engine cannot start here ({type(e).__name__}: {e}): "
+                                                 f"install what it needs, or {start}"))
+            elif why := e.voice_problem(v): bad.setdefault(f, []).append((v, why + (f" ({fix})" if fix else '')))
+    finally:
+        for e in engines.values():
+            if not isinstance(e, Exception): e.close()
+    if bad:
+        said = [f"{f}: {ps[0][1]}" + (f" (and {len(ps) - 1} more voices: {', '.join(v for v, _ in ps[1:4])}{', …' if len(ps) > 4 else ''})"
+                                      if len(ps) > 1 else '') for f, ps in bad.items()]
+        raise ConfigError("the plan's voices cannot all be spoken here, so nothing was written or deleted:\n  " + '\n  '.join(said))
 
 def build_dataset(cfg: OmniConfig, settings: Optional[Settings] = None, force: bool = False) -> Path:
     "Build (or reuse) the dialogue dataset in `settings.data_path`; returns that folder."
@@ -364,13 +396,21 @@ def _build(cfg: OmniConfig, s: Settings, root: Path, want: str, force: bool) -> 
         for name in {engine_of(v, dc.tts) for r in todo for v in (r['voice'], dc.assistant_voice)} - {'espeak'}:
             get_tts(name)           # a neural voice loads once, here: every worker (a fork, one per chunk) inherits it
         with tempfile.TemporaryDirectory() as tmp:
-            args['lib_path'] = private_espeak_copy(tmp)           # each worker a fresh espeak: the same samples on any machine
+            args['lib_path'] = private_espeak_copy(tmp)           # each worker a fresh espeak: the same samples on one machine
             with mp.get_context('fork').Pool(max(1, dc.workers), maxtasksperchild=1) as pool, open(man, 'a') as f:
                 for res in pool.imap(_synth_chunk, [(j[0], j[1], args) for j in jobs]):
                     for r in res: f.write(json.dumps(r) + '\n'); done[r['id']] = r
                     f.flush(); bar.update(len(res))
         bar.close()
     rows = [{k: v for k, v in r.items() if k != 'jitter_seed'} | done[r['id']] for r in plan]
+    hear = hearing_seconds(cfg)                                        # a longer query would be heard cut: said, not trained on
+    if long := sorted((r for r in rows if r['query_seconds'] > hear), key=lambda r: -r['query_seconds']):
+        said = '; '.join(f"{r['query_text']!r} ({r['voice']}, {r['user_emotion']}, {r['query_seconds']:.2f} s)" for r in long[:3])
+        raise ConfigError(f"{len(long)} spoken quer{'y is' if len(long) == 1 else 'ies are'} longer than the {hear:g} s the encoders "
+                          "hear (dataset.hearing_seconds: audio.max_seconds, or the semantic encoder's window), so the model would "
+                          f"hear them cut: {said}{'; …' if len(long) > 3 else ''}. Shorten those sentences (TONE_SENTENCES, "
+                          "EXPLICIT_SENTENCES: nbs/04_dialogues) or widen semantic_encoder.max_source_positions, then build "
+                          f"again with {_rebuild(root, s)}")
     phases = {'synthesis': time.time() - t0}; tp = time.time()
     # 3. units: fit on training replies only, encode every reply
     train_paths = [r['reply_path'] for r in rows if r['split'] == 'train']
@@ -527,7 +567,7 @@ def read_csv_text(f: Path) -> tuple:
 
 def load_folder(folder, csv: str = 'metadata.csv', sr: int = SAMPLE_RATE, skipped: Optional[list] = None,
                 max_seconds: Optional[float] = None):
-    "A `datasets.Dataset` of a folder of emotional speech described by `csv` (path,text,emotion[,speaker]); bad rows (a file that is no speech, or longer than `max_seconds`) are skipped and reported."
+    "A `datasets.Dataset` of a folder of emotional speech described by `csv` (path,text,emotion[,speaker]): query rows only, to listen to or to score an emotion encoder on, which no stage trains on (for that: `units.kind='external'`); bad rows (a file that is no speech, or longer than `max_seconds`) are skipped and reported."
     import csv as csvlib, datasets, io
     folder = Path(folder); f = folder / csv
     if not f.exists(): raise FileNotFoundError(f"{f} not found: put a CSV with columns path,text,emotion next to the audio")
@@ -626,14 +666,15 @@ def read_units(path) -> list:
     "Speech tokens from a `.npy` (integer array), `.json` (list) or `.txt` (numbers, spaces or commas) file."
     path = Path(path)
     if path.stat().st_size == 0: raise ValueError("is empty: no tokens in it (write the reply's tokens, or leave the line out)")
-    if path.suffix == '.npy':
+    suffix = path.suffix.lower()                                       # r.NPY is a NumPy file too
+    if suffix == '.npy':
         a = np.load(path, allow_pickle=False)
         if not np.issubdtype(a.dtype, np.integer): raise ValueError(f"holds {a.dtype} numbers, not integer tokens")
         if a.ndim > 1 and sorted(a.shape)[:-1] != [1] * (a.ndim - 1):   # [T], [1, T] or [T, 1]: one stream of tokens
             raise ValueError(f"holds an array of shape {list(a.shape)}, not one stream of tokens: save a 1-D array of the "
                              "reply's tokens (one codebook)")
         return a.reshape(-1).astype(np.int64).tolist()
-    if path.suffix == '.json':
+    if suffix == '.json':
         try: vals = json.loads(path.read_text())
         except json.JSONDecodeError as e: raise ValueError(f"is not JSON ({e.msg}): write a list of integer tokens, e.g. [12, 7, 301]") from None
     else: vals = path.read_text().replace(',', ' ').split()

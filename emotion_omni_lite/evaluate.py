@@ -24,7 +24,7 @@ from .stage1 import ReplyStyleClassifier, evaluate_stage1, load_stage1, stage1_f
 from .omni import hear, load_omni, speech_figures, speech_metrics, speech_rows, timed_reply
 from .cues import prosodic_baseline, timing_probe
 from .train import save_json, save_text
-from .report import SYSTEMS, benchmark_table, quality_check, report_files, report_folder, score, write_report
+from .report import SYSTEMS, benchmark_table, chance_floors, quality_check, report_files, report_folder, score, words_digest, write_report
 
 # %% auto #0
 __all__ = ['EVAL_STAGES', 'EVAL_SIZES', 'SPEECH_FIGURE_SIZES', 'EVAL_PARTS', 'TEXT_PART', 'REPORT_FORMAT', 'TEXT_FIGURES',
@@ -53,10 +53,8 @@ def run_status(cfg: OmniConfig, settings: Optional[Settings] = None) -> list:
         out.append(dict(name=name, what=st.what, folder=stage_folder(name, s), state=state, ok=state in ('done', 'pretrained')))
     return out
 
-def check_run(cfg: OmniConfig, settings: Optional[Settings] = None, exclude: Sequence[str] = ()):
-    "Raise `IncompleteRun` naming every missing stage (and the command that runs them) before anything is loaded, and `ConfigError` for a file where a folder it reads or writes should be, or for settings of another preset; `exclude`: stages the caller is about to make."
-    check_preset('check_run', cfg, settings)
-    s = settings or get_settings(preset=cfg.preset)
+def _check_folders(cfg: OmniConfig, s: Settings):
+    "Raise `ConfigError` for a file where a folder the evaluation reads (the runs, the dataset) or writes (the report's) should be."
     for what, name, folder in (('the runs', 'out_dir (EOL_OUT_DIR)', Path(s.run_path)),
                                ('the dataset', 'data_dir (EOL_DATA_DIR)', Path(s.data_path))):
         if block := next((p for p in (folder, *folder.parents) if p.exists() and not p.is_dir()), None):   # not "all missing"
@@ -67,6 +65,12 @@ def check_run(cfg: OmniConfig, settings: Optional[Settings] = None, exclude: Seq
         if block := next((p for p in (folder, *folder.parents) if p.exists() and not p.is_dir()), None):
             raise ConfigError(f"cannot evaluate preset '{cfg.preset}': {block} is a file, not a folder, where {what} should be "
                               f"({folder}): move or rename it, then run the same command again")
+
+def check_run(cfg: OmniConfig, settings: Optional[Settings] = None, exclude: Sequence[str] = ()):
+    "Raise `IncompleteRun` naming every missing stage (and the command that runs them) before anything is loaded, and `ConfigError` for a file where a folder it reads or writes should be, or for settings of another preset; `exclude`: stages the caller is about to make."
+    check_preset('check_run', cfg, settings)
+    s = settings or get_settings(preset=cfg.preset)
+    _check_folders(cfg, s)
     missing = [r for r in run_status(cfg, s) if not r['ok'] and r['name'] not in exclude]
     if not missing: return
     need = stages_needed(eval_stages(cfg), cfg, s)
@@ -222,9 +226,14 @@ def _speech_sizes(cfg: OmniConfig) -> dict: return SPEECH_FIGURE_SIZES.get(cfg.p
 
 def _part_file(s: Settings, system: str) -> Path: return report_folder(s) / 'speech' / f'{system}.json'
 
+def _known_part(name: str, parts: dict) -> str:
+    "`name`, when `parts` has it; else a `ConfigError` naming the parts there are."
+    if name not in parts: raise ConfigError(f"no evaluation part is named {name!r}: the parts are {', '.join(parts)}; name one of them")
+    return name
+
 def part_stamp(system: str, cfg: OmniConfig, s: Settings) -> str:
-    "What `system`'s speech part is computed from (only the runs it reads): a kept part with this stamp is reused."
-    return _stamp(cfg, s, _speech_sizes(cfg), EVAL_PARTS[system], judged=False)
+    "What `system`'s speech part is computed from (only the runs it reads): a kept part with this stamp is reused; a name not in `EVAL_PARTS` is refused."
+    return _stamp(cfg, s, _speech_sizes(cfg), EVAL_PARTS[_known_part(system, EVAL_PARTS)], judged=False)
 
 def part_current(system: str, cfg: OmniConfig, s: Settings) -> bool:
     "Whether `system`'s speech part is kept and current: what `evaluate_part` would reuse (a damaged file is not)."
@@ -287,7 +296,8 @@ def evaluate_part(system: str, cfg: OmniConfig, settings: Optional[Settings] = N
 
 TEXT_PART = ('data', 'asr', 'emotion_encoder', 'text_llm', 'stage1', 'stage1_semantic_only')   # the runs `collect` reads
 REPORT_FORMAT = 4   # what the report's files hold (report.json's keys, report.md, figures/): counted up when that changes, so
-                    # a report of an older kit is written again from its parts (which stay, if current); 4: the judges' samples
+                    # a report of an older kit is written again from its parts (which stay, if current); 4: the judges' samples.
+                    # Its words need no count: `report.words_digest` is in the report's stamp
 TEXT_FIGURES = ('records', 'timing_probe', 'prosodic_baseline')   # what text.json holds: name a new figure here, so older files are made again
 
 def evaluate_text(cfg: OmniConfig, settings: Optional[Settings] = None, force: bool = False, progress: bool = True,
@@ -312,8 +322,8 @@ JOB_PARTS = {**EVAL_PARTS, 'text': TEXT_PART}   # what the main job runs side by
 
 def evaluate_job_part(name: str, cfg: OmniConfig, settings: Optional[Settings] = None, force: bool = False,
                       progress: bool = True) -> Path:
-    "One of `JOB_PARTS`: the text side (`evaluate_text`) or a system's speech (`evaluate_part`)."
-    if name == 'text': return evaluate_text(cfg, settings, force, progress)
+    "One of `JOB_PARTS`: the text side (`evaluate_text`) or a system's speech (`evaluate_part`); another name is refused, naming them."
+    if _known_part(name, JOB_PARTS) == 'text': return evaluate_text(cfg, settings, force, progress)
     return evaluate_part(name, cfg, settings, force, progress)
 
 def speech_records(cfg: OmniConfig, s: Settings, force: bool = False, progress: bool = True) -> tuple:
@@ -338,9 +348,10 @@ def speech_records(cfg: OmniConfig, s: Settings, force: bool = False, progress: 
     return recs, parts
 
 def report_stamp(cfg: OmniConfig, s: Settings, sizes: Optional[dict] = None) -> str:
-    "What the report is computed from: every run it reads, its sizes (the preset's `EVAL_SIZES`, changed by `sizes`), its speech's and the kit's report format."
+    "What the report is computed from: every run it reads, its sizes (the preset's `EVAL_SIZES`, changed by `sizes`), its speech's, the kit's report format and the words report.md is written from (`words_digest`: a note changed makes the report again, not its parts)."
     sizes = {**EVAL_SIZES.get(cfg.preset, EVAL_SIZES['lite']), **(sizes or {})}
-    return _stamp(cfg, s, {**sizes, 'speech': _speech_sizes(cfg), 'figures': TEXT_FIGURES, 'report': REPORT_FORMAT})
+    return _stamp(cfg, s, {**sizes, 'speech': _speech_sizes(cfg), 'figures': TEXT_FIGURES, 'report': REPORT_FORMAT,
+                           'words': words_digest()})
 
 def report_current(cfg: OmniConfig, s: Settings, sizes: Optional[dict] = None) -> bool:
     "Whether the report is whole and current: what `evaluate_run` would keep (a damaged file is not current)."
@@ -360,7 +371,11 @@ def evaluate_run(preset: Optional[str] = None, settings: Optional[Settings] = No
     cfg = get_config(preset or s.preset)
     check_preset('evaluate_run', cfg, s)                           # a preset named beside another preset's settings
     if uses_pretrained(cfg):                                       # full size: a sample, with the parts that exist there
-        evaluate_full(cfg, s, progress=progress)
+        if sizes.get('max_items') is not None:
+            raise ConfigError(f"evaluate_run: max_items={sizes['max_items']} sizes the text side of a run trained here; preset "
+                              f"'{cfg.preset}' (pretrained parts) is scored on a sample of held-out dialogues instead: leave "
+                              f"max_items out, or call evaluate_full(cfg, settings, n_eval=…) for another size than {FULL_SAMPLE}")
+        evaluate_full(cfg, s, progress=progress)                   # its folders and n_eval checked before any work
         return report_folder(s)
     check_run(cfg, s)                                              # names what is missing, before loading anything
     sizes = {**EVAL_SIZES.get(cfg.preset, EVAL_SIZES['lite']), **sizes}
@@ -397,15 +412,20 @@ def evaluate_run(preset: Optional[str] = None, settings: Optional[Settings] = No
           f"(generated speech emotion {sp['adaln']['generated_emotion_acc']:.1%}, follows the AdaLN vector "
           f"{sp['adaln']['follows_condition_acc']:.1%}, without AdaLN {sp['no_adaln']['follows_condition_acc']:.1%})\n")
     print(benchmark_table(settings=s))
-    if cfg.preset == 'lite': print('\n' + quality_card(run_figures(cfg, s)) + '\n')   # guards: lite's, measured over seeds
+    if cfg.preset == 'lite': print('\n' + quality_card(run_figures(cfg, s), chance_floors(sp)) + '\n')   # guards: lite's seeds', or chance
     return out
 
 # %% ../nbs/16_evaluate.ipynb #689e2db9
 FULL_SAMPLE = 96   # held-out dialogues `evaluate_full` replies to, in text and in speech
 
 def evaluate_full(cfg: OmniConfig, settings: Optional[Settings] = None, n_eval: int = FULL_SAMPLE, progress: bool = True) -> dict:
-    "Stage 1's replies and the spoken replies on a seeded sample of `n_eval` held-out dialogues → report/full_sample.json."
+    "Stage 1's replies and the spoken replies on a seeded sample of `n_eval` held-out dialogues → report/full_sample.json (a bad `n_eval`, or a file where a folder it reads or writes should be, is named before any work)."
+    if isinstance(n_eval, bool) or not isinstance(n_eval, int) or n_eval < 1:
+        raise ConfigError(f"n_eval={n_eval!r}: the number of held-out dialogues evaluate_full replies to must be a whole number "
+                          f"of at least 1: set n_eval to one ({FULL_SAMPLE} by default)")
+    check_preset('evaluate_full', cfg, settings)
     s = settings or get_settings(preset=cfg.preset)
+    _check_folders(cfg, s)                                         # the report's folder: found now, not when the work is saved
     for n in ('data', 'stage1', 'stage2', 'vocoder'): require_stage(n, cfg, s)   # names what is missing, loads nothing
     t0 = time.time()
     feats = stage1_features(cfg, s)
@@ -420,17 +440,29 @@ def evaluate_full(cfg: OmniConfig, settings: Optional[Settings] = None, n_eval: 
     return out
 
 # %% ../nbs/16_evaluate.ipynb #7e142955
+def _figures_in(f: Path, fix: str) -> dict:
+    "The map of figures in file `f`; one missing or damaged is named with `fix`, what writes it again."
+    try: d = json.loads(f.read_text()); why = None if isinstance(d, dict) else 'damaged (not a map of figures)'
+    except FileNotFoundError: why = 'missing'
+    except (OSError, ValueError) as e: why = f'damaged ({e})'          # cut short (a full disk, an edit), or not text
+    if why: raise ConfigError(f"{f} is {why}: {fix}")
+    return d
+
+def _stage_figures(stage: str, cfg: OmniConfig, s: Settings) -> dict:
+    "A stage's metrics.json; one missing or damaged is named with the command that trains that run again."
+    return _figures_in(stage_folder(stage, s) / 'metrics.json', f"run `{train_command([stage], cfg.preset, s)}` to train that run again")
+
 def run_figures(cfg: OmniConfig, s: Settings) -> dict:
-    "Every figure in `report.QUALITY` of a scored run, read from the files its stages and its evaluation wrote."
-    m = lambda stage: json.loads((stage_folder(stage, s) / 'metrics.json').read_text())
+    "Every figure in `report.QUALITY` of a scored run, read from the files its stages and its evaluation wrote (one missing or damaged is named with the command that writes it again)."
+    m = lambda stage: _stage_figures(stage, cfg, s)
     emo, asr, st1, sem = m('emotion_encoder'), m('asr'), m('stage1'), m('stage1_semantic_only')
     if not (report_folder(s) / 'report.json').exists():               # written last, removed first: no whole report
         raise ConfigError(f"{report_folder(s)} holds no whole report (report.json is written last): run `eol eval --preset {cfg.preset}`")
-    rep = json.loads((report_folder(s) / 'report.json').read_text())
-    sp = json.loads((report_folder(s) / 'speech_figures.json').read_text())
+    rep, sp = (_figures_in(report_folder(s) / f, f"run `eol eval --preset {cfg.preset}` to write it again")
+               for f in ('report.json', 'speech_figures.json'))
     if rep.get('run_stamp') != sp.get('run_stamp'):                   # an evaluation stopped between the two files
         raise ConfigError(f"{report_folder(s)}: report.json and speech_figures.json come from different evaluations (one "
-                          "was stopped between them): run `eol eval` to write both again")
+                          f"was stopped between them): run `eol eval --preset {cfg.preset}` to write both again")
     t_emo, t_sty = rep['timing_only_reply_emotion_acc_tone'], rep['timing_only_user_emotion_acc_tone']
     on, off = sp['adaln'], sp['no_adaln']
     d = lambda a, b: round(a - b, 4)
@@ -487,7 +519,7 @@ def run_figures(cfg: OmniConfig, s: Settings) -> dict:
 
 def engine_figures(cfg: OmniConfig, s: Settings) -> dict:
     "The emotion encoder, the ASR and stage 1 through a microphone's effects, the encoder on each engine's held-out voices, and each cross-engine encoder on the engine it never heard (report.json keys)."
-    m = lambda stage: json.loads((stage_folder(stage, s) / 'metrics.json').read_text())
+    m = lambda stage: _stage_figures(stage, cfg, s)
     emo, asr, st1 = m('emotion_encoder'), m('asr'), m('stage1')
     heard = lambda k: k in CONDITIONS or k == 'clean'                # clean: the same queries as recorded (the baseline)
     out = {f'input_emotion_{k}': v for k, v in emo.items() if k.startswith('acc_') and heard(k[4:])}
@@ -520,14 +552,17 @@ def engine_figures(cfg: OmniConfig, s: Settings) -> dict:
             out[f'cross_engine_{kind}_{a}_own_heldout_voice'] = x['acc_heldout_voice']
     return out
 
-def quality_card(figs: dict) -> str:
-    "A table: each figure, its value, target, guard and where it stands (a figure not computed shows —)."
-    w = max(map(len, figs))
+def quality_card(figs: dict, floors: Optional[dict] = None) -> str:
+    "A table: each figure, its value, target, guard and where it stands (a figure not computed shows —); `floors`: the run's `report.chance_floors`, each guard it raises marked *."
+    w, raised = max(map(len, figs)), False
     lines = [f"{'figure':{w}s} |  value  | target  | guard  | stands", '-' * (w + 44)]
     for name, v in figs.items():
         if v is None: lines.append(f"{name:{w}s} |       — |         |        | not computed"); continue
-        q, val = quality_check(name, v), f'{v:7.3f}'
+        q, val = quality_check(name, v, (floors or {}).get(name)), f'{v:7.3f}'
         if q['target'] is None: lines.append(f"{name:{w}s} | {val} |         |        | reported"); continue
         stands = 'meets target' if q['meets_target'] else ('below target, meets guard' if q['meets_guard'] else 'FAILS GUARD')
-        lines.append(f"{name:{w}s} | {val} | {q['cmp']} {q['target']:<4g} | {q['guard']:<6g} | {stands}")
+        guard, raised = f"{q['guard']:g}" + '*' * q['chance_floor'], raised or q['chance_floor']
+        lines.append(f"{name:{w}s} | {val} | {q['cmp']} {q['target']:<4g} | {guard:<6s} | {stands}")
+    if raised: lines.append("* chance beaten by three binomial standard deviations on this run's sample (report.chance_floors), "
+                            "above the seeds' guard")
     return '\n'.join(lines)

