@@ -410,7 +410,8 @@ def _build(cfg: OmniConfig, s: Settings, root: Path, want: str, force: bool) -> 
                           "hear (dataset.hearing_seconds: audio.max_seconds, or the semantic encoder's window), so the model would "
                           f"hear them cut: {said}{'; …' if len(long) > 3 else ''}. Shorten those sentences (TONE_SENTENCES, "
                           "EXPLICIT_SENTENCES: nbs/04_dialogues) or widen semantic_encoder.max_source_positions, then build "
-                          f"again with {_rebuild(root, s)}")
+                          f"again with {_rebuild(root, s)}" + (" (force removed the old build before the new one was spoken: "
+                          "this one's audio stays, unfinished, until then)" if force else ''))
     phases = {'synthesis': time.time() - t0}; tp = time.time()
     # 3. units: fit on training replies only, encode every reply
     train_paths = [r['reply_path'] for r in rows if r['split'] == 'train']

@@ -94,7 +94,8 @@ def _reply_states(cfg: OmniConfig, s: Settings, path: Path, batch_size: int, pro
             if n > D.max_reply_tokens:                                     # cut, its units would speak words it never read
                 raise ConfigError(f"decoder.max_reply_tokens: reply {rows[j]['id']} is {n} tokens long, more than the "
                                   f"{D.max_reply_tokens} stage 2 reads: set decoder.max_reply_tokens to at least {n}, or shorten "
-                                  "that reply (no cache was written: the next run computes it again)")
+                                  f"that reply (the cache's index was not written, so nothing reads what was built; shards already "
+                                  f"written beside {path} may be deleted)")
             cache.put('h', j, r['hidden'][:n].half().clone()); cache.put('e', j, r['inputs_embeds'][:n].half().clone())
             cache.put('units', j, torch.tensor(units[j], dtype=torch.long))
             out['emotion_vec_pred'].append(r['emotion_vec_pred'].float())

@@ -140,6 +140,7 @@ class EspeakTTS(TTSEngine):
     def voice_problem(self, voice: str) -> str:
         "'' when espeak-ng has `voice`: a language its library knows and a variant ('+m3', '+3' = m3, '+13' = f3) among its voice data's files (an unknown variant espeak itself would speak as the plain language, unsaid)."
         import espeakng_loader
+        if self.lib is None: raise RuntimeError("this private espeak copy was closed: speak inside `with fresh_espeak() as engine:`, or take a new one")
         with _LOCK: known = self.lib.espeak_SetVoiceByName(voice.encode()) == 0
         if not known: return f"espeak-ng has no voice {voice!r}: use language+variant such as 'en-us+f3'"
         variant, files = voice.partition('+')[2], Path(espeakng_loader.get_data_path()) / 'voices' / '!v'

@@ -645,6 +645,10 @@ def test_torch_load_never_unpickles_code():
         for n in ast.walk(tree):
             if isinstance(n, ast.ImportFrom) and n.module in ('torch', 'torch.serialization'):
                 names |= {a.asname or a.name for a in n.names if a.name == 'load'}
+                names |= {f'{a.asname or a.name}.load' for a in n.names if a.name == 'serialization'}
+            elif isinstance(n, ast.Import):                               # import torch as th; import torch.serialization as ts
+                names |= {f'{a.asname}.load' for a in n.names if a.asname and a.name == 'torch.serialization'}
+                names |= {f'{a.asname}.{m}' for a in n.names if a.asname and a.name == 'torch' for m in ('load', 'serialization.load')}
         return [(ast.unparse(n), any(k.arg == 'weights_only' and isinstance(k.value, ast.Constant) and k.value.value is True
                                      for k in n.keywords))
                 for n in ast.walk(tree) if isinstance(n, ast.Call) and ast.unparse(n.func) in names]
@@ -652,6 +656,7 @@ def test_torch_load_never_unpickles_code():
     calls = [(p.name, c) for p in pkg.glob('*.py') for c in loads(p.read_text())]
     assert calls and all(safe for _, (_, safe) in calls), calls
     assert [safe for _, safe in loads('from torch import load as ld\nld(p)\nimport torch\ntorch.serialization.load(p, weights_only=True)')] == [False, True]
+    assert [safe for _, safe in loads('import torch as th\nth.load(p)\nfrom torch import serialization\nserialization.load(p)')] == [False, False]
     assert not any(re.search(r'(?<![\w.])eval\(', p.read_text()) for p in pkg.glob('*.py'))
 
 
