@@ -4,7 +4,7 @@
 
 # %% ../nbs/17_widgets.ipynb #45a0bb63
 from __future__ import annotations
-import base64, functools, io, os, tempfile, time
+import base64, binascii, functools, io, math, os, tempfile, time
 from html import escape
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -280,7 +280,7 @@ function base64(bytes) {
   for (let i = 0; i < bytes.length; i += 0x8000) s += String.fromCharCode.apply(null, bytes.subarray(i, i + 0x8000));
   return btoa(s);
 }
-export default { render({ model, el }) {
+export default { render({ model, el, signal }) {
   const button = document.createElement('button'), status = document.createElement('span');
   button.className = 'eol-mic-button jupyter-button'; status.className = 'eol-mic-status';
   button.textContent = '● record'; el.classList.add('eol-mic'); el.append(button, status);
@@ -303,7 +303,7 @@ export default { render({ model, el }) {
       let n = 0;                            // at most max_seconds: the timer fires a block or two late
       for (const c of chunks) { if (n >= x.length) break; x.set(c.subarray(0, x.length - n), n); n += Math.min(c.length, x.length - n); }
       release();
-      const to = model.get('rate'), text = base64(wav([resample(x, rate, to)], to)), size = model.get('piece_chars');
+      const to = model.get('rate'), text = base64(wav([resample(x, rate, to)], to)), size = Math.max(4, model.get('piece_chars'));
       const parts = Math.max(1, Math.ceil(text.length / size));
       const take = Date.now().toString(36) + Math.random().toString(36).slice(2, 8);   // unique, even after a reload
       // in pieces: a channel that drops big messages (Colab's) passes each
@@ -328,13 +328,17 @@ export default { render({ model, el }) {
     if (ctx) return stop();
     if (starting) return;                 // the browser is still asking: one recording at a time
     starting = true; button.disabled = true;
+    status.textContent = ' asking the browser for the microphone… (answer its question, at the address bar)';
     let allowed = false;                  // past the browser's question: a failure now is not a refusal
     try {
       if (!navigator.mediaDevices) throw new Error('no microphone API on this page');
       stream = await navigator.mediaDevices.getUserMedia({ audio: true });
+      if (gone) return release();         // the view was removed while the browser asked
       allowed = true;
       ctx = new AudioContext();
-      if (ctx.state === 'suspended') await ctx.resume();   // a context made after a wait for permission may start paused
+      if (ctx.state === 'suspended')      // a context made after a wait for permission may start paused; one that never
+        await Promise.race([ctx.resume(), new Promise((_, no) => setTimeout(() =>     // starts is a failed capture
+          no(new Error('the page\'s audio did not start within 5 s')), 5000))]);
       node = ctx.createScriptProcessor(4096, 1, 1);
       node.onaudioprocess = (ev) => chunks.push(new Float32Array(ev.inputBuffer.getChannelData(0)));
       ctx.createMediaStreamSource(stream).connect(node); node.connect(ctx.destination);
@@ -343,6 +347,10 @@ export default { render({ model, el }) {
     } catch (e) { release(); refuse(e, allowed); }
     finally { starting = false; button.disabled = false; changed = Date.now(); }
   };
+  let gone = false;                       // the view removed (the cell run again or cleared): the microphone off at once
+  const leave = () => { gone = true; release(); };
+  if (signal) signal.addEventListener('abort', leave);
+  return leave;
 }};
 """
 MIC_PIECE_CHARS = 2 ** 18   # base64 characters a message (192 KiB of WAV, 6 s at 16 kHz): well under the 1 MB that Colab's
@@ -365,7 +373,7 @@ def mic_advice(said: str) -> str:
     if 'https or localhost' in said:
         fix = ("open JupyterLab at http://localhost (from another machine: ssh -L 8888:localhost:8888 that-machine, then "
                "http://localhost:8888) or over https, then press ● record again")
-    elif 'arrived incomplete' in said: fix = 'press ● record again'
+    elif 'arrived incomplete' in said or 'arrived damaged' in said: fix = 'press ● record again'
     elif 'no microphone was found' in said:
         fix = 'connect a microphone (or choose one in the system\'s sound settings), then press ● record again'
     elif 'could not be started' in said:                # permission given, but the device is busy or the system blocks it
@@ -381,9 +389,18 @@ def mic_advice(said: str) -> str:
     else: fix = 'press ● record again; if it fails again, open the notebook in another browser (Chrome or Firefox)'
     return f'No recording: {said}. To record, {fix}; or upload a file'
 
-def mic_recorder(max_seconds: float = 6.0, on_take: Optional[Callable] = None, on_error: Optional[Callable] = None):
+def mic_recorder(max_seconds: float = 6.0, on_take: Optional[Callable] = None, on_error: Optional[Callable] = None,
+                 piece_chars: int = MIC_PIECE_CHARS):
     "A record button (JupyterLab, Colab, any anywidget front end) calling `on_take(wav bytes)` after each recording; None without anywidget."
-    try: mic = _mic_class()(max_seconds=float(max_seconds))
+    try: secs = float(max_seconds)
+    except (TypeError, ValueError): secs = float('nan')
+    if not (math.isfinite(secs) and 0.1 <= secs <= 60):
+        raise ValueError(f"max_seconds={max_seconds!r}: a take lasts a positive time the model can hear, from 0.1 to 60 s "
+                         "(the panel passes its model's hearing_seconds)")
+    if isinstance(piece_chars, bool) or not isinstance(piece_chars, int) or piece_chars < 4:
+        raise ValueError(f"piece_chars={piece_chars!r}: send a whole number of base64 characters a message, at least 4 "
+                         f"(default {MIC_PIECE_CHARS}, well under the 1 MB a Colab message may carry)")
+    try: mic = _mic_class()(max_seconds=secs, piece_chars=piece_chars)
     except ImportError: return None
     got = {'take': None, 'pieces': [], 'parts': 0, 'refused': None}   # the take arriving (its id, its pieces so far, in
     def refuse(take, said):                                             # memory only) and the last take refused
@@ -393,6 +410,9 @@ def mic_recorder(max_seconds: float = 6.0, on_take: Optional[Callable] = None, o
         try: take, part, parts, text = str(msg['take']), int(msg['part']), int(msg['parts']), str(msg['wav_b64'])
         except (KeyError, TypeError, ValueError): return                # not a piece of a recording
         if take == got['refused']: return                              # the rest of a take already refused: said once
+        if parts < 1 or (take == got['take'] and parts != got['parts']):   # a count that cannot end, or one that changed
+            if take == got['take']: got.update(take=None, pieces=[], parts=0)
+            return refuse(take, f"the recording arrived damaged (piece {part + 1} said {parts} pieces in all)")
         if take != got['take']:
             if got['take'] is not None:                                 # the one before never finished: its last pieces
                 refuse(got['take'], f"the recording before this one arrived incomplete ({len(got['pieces'])} of "   # were lost
@@ -403,8 +423,10 @@ def mic_recorder(max_seconds: float = 6.0, on_take: Optional[Callable] = None, o
                                 f"{len(got['pieces'])})")
         got['pieces'].append(text)
         if len(got['pieces']) == parts:
-            data = base64.b64decode(''.join(got['pieces']))
+            text = ''.join(got['pieces'])
             got.update(take=None, pieces=[], parts=0)
+            try: data = base64.b64decode(text, validate=True)
+            except (binascii.Error, ValueError): return refuse(take, 'the recording arrived damaged (its bytes are not base64)')
             if on_take: on_take(data)
     def error(ch):
         if ch['new'] and on_error: on_error(ch['new'])
@@ -473,7 +495,7 @@ class ProbePanel:
             s.add_class(css)
         self.upload = W.FileUpload(accept=UPLOAD_ACCEPT, multiple=False, description='upload audio')
         self.mic = mic_recorder(P.max_seconds, on_take=self._on_take,                            # the upload's checks
-                                on_error=lambda e: setattr(self.upload_status, 'value', _html(mic_advice(e), 'error')))
+                                on_error=lambda e: setattr(self.upload_status, 'value', _html(mic_advice(e) + self._still(), 'error')))
         self.source = W.ToggleButtons(options=['sentence', 'upload'], description='source')
         self.message, self.note = W.HTML(), W.HTML(_html(P.note, 'note'))
         self.upload_status = W.HTML(_html(f'or upload or record one sentence of at most {P.max_seconds:g} s (wav, flac, ogg or '

@@ -463,6 +463,30 @@ def test_a_recording_arrives_in_pieces_and_each_refusal_is_said():
     assert errors[2:] == ['the browser was not allowed to use it'] * 2 and mic.error == ''
 
 
+def test_a_damaged_recording_is_refused_and_the_next_one_heard():
+    "A take whose bytes are not base64, a piece count that cannot end or that changes mid-take: each refused and said, the next take heard without a false complaint; bad recorder settings refused with the range."
+    import base64
+    from emotion_omni_lite.widgets import mic_advice, mic_recorder
+    takes, errors = [], []
+    mic = mic_recorder(4.5, on_take=takes.append, on_error=errors.append)
+    send = lambda take, i, n, part: mic._handle_custom_msg(dict(take=take, part=i, parts=n, wav_b64=part), [])
+    good = base64.b64encode(b'RIFF' + bytes(range(200))).decode()
+    send('a', 0, 1, 'UklGRiQ')                                            # cut short: not whole base64
+    assert not takes and len(errors) == 1 and 'arrived damaged' in errors[0] and 'record again' in mic_advice(errors[0])
+    send('b', 0, 1, good)                                                 # heard, with nothing said of the one before
+    assert takes == [base64.b64decode(good)] and len(errors) == 1
+    send('c', 0, 0, good)                                                 # no piece count can end at 0
+    assert len(takes) == 1 and len(errors) == 2 and 'said 0 pieces' in errors[1]
+    send('d', 0, 3, good[:8]); send('d', 1, 2, good[8:])                  # the count changed mid-take
+    assert len(takes) == 1 and len(errors) == 3 and 'damaged' in errors[2]
+    send('e', 0, 1, good)
+    assert len(takes) == 2 and len(errors) == 3                           # nothing of d left pending
+    for bad in (-1.0, 0.0, float('nan'), float('inf'), 'long'):
+        with pytest.raises(ValueError, match='max_seconds'): mic_recorder(bad)
+    for bad in (0, -8, 2.5, True):
+        with pytest.raises(ValueError, match='piece_chars'): mic_recorder(4.5, piece_chars=bad)
+
+
 @pytest.mark.skipif(shutil.which('node') is None, reason='the page-side helpers run under node (Debian: apt install nodejs)')
 def test_the_page_resamples_a_recording_to_16_khz_without_folding_high_sounds_down(tmp_path):
     "The recorder's JavaScript (its resampler and WAV writer, run by node): tones up to 7 kHz pass unchanged at any browser rate, tones above the new Nyquist are gone, and the WAV reads back at 16 kHz."
@@ -490,6 +514,83 @@ console.log(JSON.stringify(out));
             assert np.sqrt(np.mean(y[mid] ** 2)) < 0.5 / np.sqrt(2) * 1e-3, (from_, f)
     w, sr = sf.read(io.BytesIO(base64.b64decode(out['wav'])))
     assert sr == 16000 and len(w) == 16000 and abs(np.abs(w[400:-400]).max() - 0.5) < 0.01
+
+
+PAGE = r"""
+// a pretend page for the record button's render(): its DOM, widget model, microphone and audio context
+const opts = JSON.parse(process.argv[2]);
+const elem = () => ({ textContent: '', className: '', disabled: false, onclick: null, classList: { add() {} }, append() {} });
+globalThis.document = { createElement: elem };
+const traits = { max_seconds: 0.5, rate: 16000, piece_chars: 4096, error: '' }, sent = [], errors = [], events = [];
+const model = { get: k => traits[k], set: (k, v) => { traits[k] = v; if (k === 'error') errors.push(v); },
+                save_changes() {}, send: m => sent.push(m) };
+Object.defineProperty(globalThis, 'window', { value: { isSecureContext: opts.secure !== false } });
+let asked = 0, answer = null;
+const fail = name => { const e = new Error(name + ' (pretend)'); e.name = name; return e; };
+Object.defineProperty(globalThis, 'navigator', { configurable: true, value: { mediaDevices: { getUserMedia: () => {
+  asked++;
+  const stream = { getTracks: () => [{ stop() { events.push('track stopped'); } }] };
+  if (opts.refuse) return Promise.reject(fail(opts.refuse));
+  return new Promise(ok => { answer = () => ok(stream); if (!opts.slow) ok(stream); }); } } } });
+globalThis.AudioContext = class {
+  constructor() { this.sampleRate = 48000; this.state = opts.suspended ? 'suspended' : 'running'; this.destination = {}; }
+  resume() { return new Promise(() => {}); }                        // a context that never starts
+  close() { events.push('context closed'); return Promise.resolve(); }
+  createMediaStreamSource() { return { connect() {} }; }
+  createScriptProcessor(n) {                                        // blocks of n samples, at twice the browser's pace
+    const node = { connect() {}, disconnect() { clearInterval(feed); events.push('node off'); }, onaudioprocess: null };
+    const feed = setInterval(() => node.onaudioprocess && node.onaudioprocess(
+      { inputBuffer: { getChannelData: () => new Float32Array(n).fill(0.25) } }), 500 * n / 48000);   // more than a take holds
+    return node; } };
+const { default: widget } = await import(process.argv[3]);
+const el = { classList: { add() {} }, kids: [], append(...xs) { this.kids.push(...xs); } };
+const leave = widget.render({ model, el });
+const [button, status] = el.kids, sleep = ms => new Promise(r => setTimeout(r, ms)), seen = {};
+const look = tag => { seen[tag] = { button: button.textContent, disabled: button.disabled, status: status.textContent,
+                                    asked, errors: [...errors], events: [...events], sent: sent.map(m => [m.part, m.parts, m.wav_b64]) }; };
+const click = button.onclick;
+if (opts.slow) { const first = click(); await sleep(50); look('asking'); click(); answer(); await first; }
+else await click();
+look('started');
+if (opts.leave) { leave(); await sleep(700); look('left'); }
+else if (opts.suspended) { await sleep(5300); look('never started'); }
+else { await sleep(50); click(); await sleep(900); look('done'); }
+console.log(JSON.stringify(seen)); process.exit(0);
+"""
+
+@pytest.mark.skipif(shutil.which('node') is None, reason='the page runs under node (Debian: apt install nodejs)')
+def test_the_record_button_on_a_pretend_page(tmp_path):
+    "The record button's render() on a pretend page (node): each way a microphone is refused names its cause; the button says it is asking, a double click starts one take, the timer cuts a take to max_seconds and sends it in pieces of piece_chars; a view removed mid-take turns the microphone off and sends nothing; an audio context that never starts is refused."
+    import base64, json, subprocess
+    from emotion_omni_lite.widgets import MIC_ESM, mic_advice
+    (tmp_path / 'mic.mjs').write_text(MIC_ESM); (tmp_path / 'page.mjs').write_text(PAGE)
+    def page(**opts):
+        run = subprocess.run(['node', str(tmp_path / 'page.mjs'), json.dumps(opts), (tmp_path / 'mic.mjs').as_uri()],
+                             capture_output=True, text=True, timeout=60)
+        assert run.returncode == 0, run.stderr
+        return json.loads(run.stdout)
+    for opts, cause, fix in ((dict(refuse='NotAllowedError'), 'was not allowed to use it', 'site settings'),
+                             (dict(refuse='NotAllowedError', secure=False), 'not served from https or localhost', 'ssh -L'),
+                             (dict(refuse='NotFoundError'), 'no microphone was found', 'connect a microphone'),
+                             (dict(refuse='NotReadableError'), 'could not be started', 'close what else')):
+        s = page(**opts)['started']
+        assert len(s['errors']) == 1 and cause in s['errors'][0] and fix in mic_advice(s['errors'][0]), (opts, s)
+        assert s['status'].startswith(' no recording: ') and not s['disabled'] and s['button'] == '● record' and not s['sent']
+    s = page(slow=True)
+    assert 'asking the browser' in s['asking']['status'] and s['asking']['disabled']
+    assert s['started']['asked'] == 1 and s['started']['button'] == '■ stop'   # the click while it asked started nothing
+    done = s['done']
+    assert not done['errors'] and done['button'] == '● record' and 'track stopped' in done['events']
+    parts = [p for p in done['sent']]
+    assert [p[0] for p in parts] == list(range(len(parts))) and {p[1] for p in parts} == {len(parts)} and len(parts) > 1
+    assert all(len(p[2]) == 4096 for p in parts[:-1]) and 0 < len(parts[-1][2]) <= 4096
+    w, sr = sf.read(io.BytesIO(base64.b64decode(''.join(p[2] for p in parts))))
+    assert sr == 16000 and len(w) == 8000 and abs(np.median(w) - 0.25) < 0.01   # cut to 0.5 s, though it ran for longer
+    left = page(leave=True)['left']
+    assert {'track stopped', 'context closed', 'node off'} <= set(left['events']) and not left['sent'] and not left['errors']
+    late = page(suspended=True)['never started']
+    assert len(late['errors']) == 1 and 'did not start within 5 s' in late['errors'][0] and not late['sent']
+    assert 'track stopped' in late['events'] and late['button'] == '● record'
 
 
 def test_a_comparison_that_fails_keeps_the_last_table_and_says_whose():
