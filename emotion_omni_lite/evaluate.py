@@ -27,11 +27,11 @@ from .train import save_json, save_text
 from .report import SYSTEMS, benchmark_table, chance_floors, quality_check, report_files, report_folder, score, words_digest, write_report
 
 # %% auto #0
-__all__ = ['EVAL_STAGES', 'EVAL_SIZES', 'SPEECH_FIGURE_SIZES', 'EVAL_PARTS', 'TEXT_PART', 'REPORT_FORMAT', 'TEXT_FIGURES',
-           'JOB_PARTS', 'FULL_SAMPLE', 'eval_stages', 'IncompleteRun', 'run_status', 'check_run', 'eval_set',
-           'eval_indices', 'collect', 'part_stamp', 'part_current', 'evaluate_part', 'evaluate_text',
-           'evaluate_job_part', 'speech_records', 'report_stamp', 'report_current', 'evaluate_run', 'evaluate_full',
-           'run_figures', 'engine_figures', 'quality_card']
+__all__ = ['EVAL_STAGES', 'EVAL_SIZES', 'SPEECH_FIGURE_SIZES', 'EVAL_RUNTIME', 'EVAL_PARTS', 'TEXT_PART', 'REPORT_FORMAT',
+           'TEXT_FIGURES', 'JOB_PARTS', 'FULL_SAMPLE', 'eval_stages', 'IncompleteRun', 'run_status', 'check_run',
+           'eval_set', 'eval_indices', 'collect', 'runtime_settings', 'part_stamp', 'part_current', 'evaluate_part',
+           'evaluate_text', 'evaluate_job_part', 'speech_records', 'report_stamp', 'report_current', 'evaluate_run',
+           'evaluate_full', 'run_figures', 'engine_figures', 'quality_card']
 
 # %% ../nbs/16_evaluate.ipynb #e66c34f2
 EVAL_STAGES = ('data', 'asr', 'emotion_encoder', 'text_llm', 'stage1', 'stage1_semantic_only', 'vocoder', 'stage2',
@@ -205,6 +205,15 @@ SPEECH_FIGURE_SIZES = {'smoke': dict(n_eval=4, n_follow=2, n_dnsmos=2, n_wer=2),
 # replies spoken whole (n_eval), re-spoken under every reply emotion (n_follow), rated by DNSMOS (n_dnsmos, the first
 # ones), transcribed by pocketsphinx (n_wer, the first ones: at 0.4 s a clip it is the slowest judge on a CPU)
 
+EVAL_RUNTIME = ('llm.max_new_tokens', 'decoder.temperature', 'decoder.top_k', 'vocoder.griffin_lim_iters')
+
+def runtime_settings(cfg: OmniConfig) -> dict:
+    "The run-time settings that change what the evaluation makes (`EVAL_RUNTIME`: no run's hash holds them, as no run trains with them) where they differ from the preset's own: an evaluation kept from other values is made again."
+    try: base = get_config(cfg.preset)
+    except ConfigError: base = None                                    # a preset the kit does not know: every value counts
+    value = lambda c, k: getattr(getattr(c, k.split('.')[0]), k.split('.')[1])
+    return {k: value(cfg, k) for k in EVAL_RUNTIME if base is None or value(cfg, k) != value(base, k)}
+
 def _stamp(cfg: OmniConfig, s: Settings, sizes: dict, names: Optional[Sequence[str]] = None, judged: bool = True) -> str:
     "What a part of the evaluation was computed from: the settings and the very runs (`run_digest`: a stage trained again under the same settings is another run) of `names`, and, where replies are `judged`, the judge."
     import hashlib
@@ -213,6 +222,7 @@ def _stamp(cfg: OmniConfig, s: Settings, sizes: dict, names: Optional[Sequence[s
     d = {'parts': parts, 'sizes': sizes, 'seed': s.seed, 'version': 2}   # v2: speech in parts
     if judged: d['judge'] = judge_endpoint(s)                          # the speech parts judge no reply: not theirs
     if runs := {n: dg for n in names if (dg := run_digest(n, s))}: d['runs'] = runs   # … each as trained
+    if rt := runtime_settings(cfg): d['runtime'] = rt                  # replies made longer, sampled, vocoded otherwise
     if data_build(s): d['data'] = data_build(s)                        # recordings you bring: the build it heard
     return hashlib.sha256(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:12]
 

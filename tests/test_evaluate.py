@@ -571,6 +571,21 @@ def test_a_note_changed_makes_the_report_again_not_its_parts(toy_eval, monkeypat
     assert (out / 'text.json').stat().st_mtime_ns == text                # the text side kept, not computed again
 
 
+def test_a_run_time_setting_changed_makes_the_evaluation_again(toy_eval):
+    "The settings no run's hash holds but the evaluation's replies depend on (their length, sampling, Griffin-Lim's iterations) are in every part's stamp and the report's where they differ from the preset's: a kept evaluation made under others is not current; the preset's own values keep the stamps as they were."
+    from emotion_omni_lite.config import set_field
+    from emotion_omni_lite.evaluate import EVAL_PARTS, EVAL_RUNTIME, part_stamp, report_current, runtime_settings
+    cfg, s, _ = toy_eval
+    evaluate_run(settings=s, progress=False)
+    stamps = {p: part_stamp(p, cfg, s) for p in EVAL_PARTS}             # the toy's parts are stand-ins: their stamps, then
+    assert runtime_settings(cfg) == {} and report_current(cfg, s)
+    assert {p: part_stamp(p, set_field(cfg, 'decoder.temperature', 0.0), s) for p in EVAL_PARTS} == stamps   # the preset's
+    for key, value in zip(EVAL_RUNTIME, (3, 0.7, 5, 2)):
+        other = set_field(cfg, key, value)
+        assert runtime_settings(other) == {key: value}
+        assert not report_current(other, s) and all(part_stamp(p, other, s) != stamps[p] for p in EVAL_PARTS), key
+
+
 def test_the_full_size_evaluation_checks_its_folder_and_sizes_before_any_work(tmp_path, monkeypatch):
     "At full size a file where the report goes is named before the sample is scored (not when it is saved, the work lost); max_items, the text side's size of a run trained here, is refused naming evaluate_full's n_eval; a bad n_eval is named."
     from emotion_omni_lite import evaluate
