@@ -547,6 +547,10 @@ def check_config(c: OmniConfig):
           f"{c.audio.sample_rate}: set vocoder.sample_rate={c.audio.sample_rate}")
     _need(c.units.kind in ('external', 'kmeans_mel'), 'units.kind', f"{c.units.kind!r}: use 'external' (speech-token files you "
           "bring, listed in units.manifest) or 'kmeans_mel' (units the kit makes from its own speech)")
+    _need(c.units.kind != 'kmeans_mel' or c.units.rate_hz * 4 == c.audio.sample_rate / c.audio.hop_length, 'units.rate_hz',
+          f"{c.units.rate_hz}: the kit's own units (units.kind='kmeans_mel') are four mel frames each, "
+          f"{c.audio.sample_rate / c.audio.hop_length / 4:g} a second: set units.rate_hz={c.audio.sample_rate // c.audio.hop_length // 4} "
+          "(another rate is for speech tokens you bring, units.kind='external')")
     for f in fields(StagesConfig):
         t = getattr(c.stages, f.name)
         _need(t.mixed_precision in PRECISIONS, f'stages.{f.name}.mixed_precision', f"{t.mixed_precision!r}: use one of {', '.join(PRECISIONS)}")

@@ -258,6 +258,13 @@ def test_length_groups_on_a_stage_without_lengths_is_refused(stage):
     for ok in LENGTH_GROUPED: get_config('lite', **{f'stages.{ok}.length_groups': 2})
 
 
+def test_the_kits_own_units_come_at_one_rate():
+    "The kit's k-means units are four mel frames each (25 a second): another units.rate_hz would size stage 2's reply limit wrongly, so it is refused; speech tokens one brings may come at any rate."
+    with pytest.raises(ConfigError, match=r"units\.rate_hz: 50: .*four mel frames each, 25 a second: set units\.rate_hz=25"):
+        get_config('lite', **{'units.rate_hz': 50})
+    assert get_config('full', **{'units.rate_hz': 50}).units.rate_hz == 50       # external tokens: their own rate
+
+
 def test_a_settings_files_relative_paths_are_read_from_its_folder(tmp_path, monkeypatch):
     "A manifest is a path wherever `eol` starts; a pretrained name is a folder there when it exists or says ./, else a hub name."
     from emotion_omni_lite.config import preset_overrides
