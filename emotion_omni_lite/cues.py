@@ -5,7 +5,7 @@ encoder: confusion matrix, a map of utterance vectors, pitch and rate sweeps, an
 
 # %% ../nbs/08_emotional_cues.ipynb #45a0bb63
 from __future__ import annotations
-import math
+import math, warnings
 from typing import Optional, Sequence
 
 import numpy as np
@@ -15,27 +15,36 @@ from torch import nn
 
 from .config import EMOTIONS, OmniConfig, Settings, get_settings
 from .emotion_encoder import CALM_CLIPS, calm_clips, classify_emotion, emotion_features, score_predictions
-from .audio import SAMPLE_RATE, change_rate, energy_contour, load_audio, pitch_contour, shift_pitch
+from .audio import SAMPLE_RATE, SILENCE_PEAK, AudioError, change_rate, energy_contour, load_audio, pitch_contour, shift_pitch
 from .dataset import audio_path, load_dialogues
 from .semantic_encoder import CharTokenizer
 from .tts import engine_of
 
 # %% auto #0
-__all__ = ['PROSODIC_FEATURES', 'TIMING_FEATURES', 'prosodic_features', 'egemaps_features', 'LinearProbe', 'fit_linear_probe',
-           'query_prosody', 'prosodic_baseline', 'plot_confusion', 'pca_2d', 'plot_emotion_map', 'emotion_sweep',
-           'plot_sweep', 'frame_trajectory', 'plot_trajectory', 'timing_features', 'timing_probe', 'not_calm',
-           'speaker_normalized', 'cross_engine_probe']
+__all__ = ['PROSODIC_FEATURES', 'MIN_VOICED', 'TIMING_FEATURES', 'prosodic_features', 'egemaps_features', 'LinearProbe',
+           'fit_linear_probe', 'query_prosody', 'prosodic_baseline', 'plot_confusion', 'pca_2d', 'plot_emotion_map',
+           'emotion_sweep', 'plot_sweep', 'frame_trajectory', 'plot_trajectory', 'timing_features', 'timing_probe',
+           'not_calm', 'speaker_normalized', 'cross_engine_probe']
 
 # %% ../nbs/08_emotional_cues.ipynb #e66c34f2
 PROSODIC_FEATURES = ('f0_median', 'f0_p10', 'f0_p90', 'f0_range', 'f0_std', 'f0_delta', 'f0_slope',
                      'energy_mean', 'energy_std', 'energy_range', 'voiced_frac', 'onsets_per_s')
+MIN_VOICED = 3   # frames with a pitch that the pitch statistics need
 
-def prosodic_features(wave: torch.Tensor, sr: int = SAMPLE_RATE) -> torch.Tensor:
-    "Pitch, energy and rate statistics of one utterance → [12] (names in `PROSODIC_FEATURES`)."
+def _check_wave(wave, source: str) -> None:
+    "Refuse a clip with nothing to measure: empty, NaN or Inf samples, or silent."
+    w = torch.as_tensor(wave, dtype=torch.float32)
+    if w.numel() == 0: raise AudioError(source, "is empty (0 samples)", "give a clip of speech")
+    if not torch.isfinite(w).all():
+        raise AudioError(source, f"holds {int((~torch.isfinite(w)).sum())} NaN or Inf samples", "read the clip with load_audio, which refuses them")
+    if w.abs().max() < SILENCE_PEAK: raise AudioError(source, f"is silent (peak {float(w.abs().max()):.1e})", "give a clip of speech")
+
+def _prosody(wave: torch.Tensor, sr: int = SAMPLE_RATE) -> tuple:
+    "The 12 features, the voiced frames and all frames (under 3 voiced: the pitch features are 0, a flat 100 Hz)."
     f0, en = pitch_contour(wave, sr), energy_contour(wave, sr)           # [T100] Hz (0 = unvoiced), [T100] dB
     n = min(len(f0), len(en)); f0, en = f0[:n], en[:n]
     voiced = f0 > 0
-    st = 12 * torch.log2(f0[voiced] / 100.0) if voiced.sum() >= 3 else torch.zeros(3)  # semitones re 100 Hz
+    st = 12 * torch.log2(f0[voiced] / 100.0) if voiced.sum() >= MIN_VOICED else torch.zeros(3)  # semitones re 100 Hz
     q = torch.quantile(st, torch.tensor([0.1, 0.5, 0.9]))
     t = torch.arange(len(st), dtype=torch.float32) / 100.0
     slope = ((t - t.mean()) * (st - st.mean())).sum() / ((t - t.mean()) ** 2).sum().clamp(min=1e-6)
@@ -44,7 +53,16 @@ def prosodic_features(wave: torch.Tensor, sr: int = SAMPLE_RATE) -> torch.Tensor
     onsets = (voiced[1:] & ~voiced[:-1]).sum().float()
     return torch.stack([q[1], q[0], q[2], q[2] - q[0], st.std(), st.diff().abs().mean() if len(st) > 1 else st.new_zeros(()),
                         slope, ea.mean(), ea.std(), torch.quantile(ea, 0.9) - torch.quantile(ea, 0.1),
-                        voiced.float().mean(), onsets / (n / 100.0)]).float()
+                        voiced.float().mean(), onsets / (n / 100.0)]).float(), int(voiced.sum()), n
+
+def prosodic_features(wave: torch.Tensor, sr: int = SAMPLE_RATE, source: str = 'the clip') -> torch.Tensor:
+    "Pitch, energy and rate statistics of one utterance → [12] (names in `PROSODIC_FEATURES`); the pitch ones read the voiced frames alone: `f0_delta` between consecutive voiced frames (across a pause too), `f0_slope` in semitones per second of voiced speech (pauses left out). An empty or silent clip, or one with a pitch in fewer than 3 frames, is refused."
+    _check_wave(wave, source)
+    x, voiced, n = _prosody(wave, sr)
+    if voiced < MIN_VOICED:
+        raise AudioError(source, f"has a pitch in {voiced} of its {n} 10-ms frames; pitch statistics need at least {MIN_VOICED} "
+                         "(noise, a whisper or silence has none)", "give a voiced clip of speech (a pitch between 60 and 500 Hz)")
+    return x
 
 # %% ../nbs/08_emotional_cues.ipynb #c3a5fda5
 def egemaps_features(wave: torch.Tensor, sr: int = SAMPLE_RATE) -> torch.Tensor:
@@ -68,7 +86,19 @@ class LinearProbe(nn.Module):
 def fit_linear_probe(x: torch.Tensor, y: torch.Tensor, n_classes: int = len(EMOTIONS), l2: float = 1e-3,
                      iters: int = 100) -> LinearProbe:
     "Softmax regression on features `x` [N, F] with labels `y` [N], fitted by L-BFGS."
-    x = x.float()
+    x, y = torch.as_tensor(x).float(), torch.as_tensor(y)
+    if x.ndim != 2 or len(x) < 2:
+        raise ValueError(f"fit_linear_probe: features of shape {list(x.shape)}: give [N, F] features of at least 2 rows, whose "
+                         "spread standardises them (is the training split empty?)")
+    if y.shape != (len(x),): raise ValueError(f"fit_linear_probe: {len(x)} feature rows but labels of shape {list(y.shape)}: give one label a row")
+    if not torch.isfinite(x).all():
+        raise ValueError(f"fit_linear_probe: {int((~torch.isfinite(x)).any(1).sum())} of the {len(x)} feature rows hold NaN or Inf: "
+                         "compute their features again, or leave those rows out")
+    if y.is_floating_point() or y.dtype == torch.bool:
+        raise ValueError(f"fit_linear_probe: labels of dtype {y.dtype}: give whole class indices, e.g. EMOTIONS.index(emotion)")
+    if (bad := y[(y < 0) | (y >= n_classes)]).numel():
+        raise ValueError(f"fit_linear_probe: labels {sorted(set(bad.tolist()))[:5]} outside 0 to {n_classes - 1}: give class indices "
+                         f"below n_classes={n_classes}, e.g. EMOTIONS.index(emotion)")
     probe = LinearProbe(x.mean(0), x.std(0).clamp(min=1e-6), n_classes)
     nn.init.zeros_(probe.linear.weight); nn.init.zeros_(probe.linear.bias)   # a convex fit from one fixed start:
     # no random draw, so the same features give the same probe in any process (a random start is not bit-reproducible)
@@ -80,22 +110,37 @@ def fit_linear_probe(x: torch.Tensor, y: torch.Tensor, n_classes: int = len(EMOT
     opt.step(closure)
     return probe.eval()
 
+def _check_features(x: torch.Tensor, rows: Sequence[dict], what: str) -> None:
+    "Refuse features [N, F] that are not one row a query, or that hold NaN or Inf."
+    x = torch.as_tensor(x)
+    if x.ndim != 2 or len(x) != len(rows):
+        raise ValueError(f"{what}: {len(rows)} rows but features of shape {list(x.shape)}: pass the [N, F] features computed from those rows")
+    if bad := [str(r.get('id', i)) for (i, r), ok in zip(enumerate(rows), torch.isfinite(x).all(1).tolist()) if not ok]:
+        raise ValueError(f"{what}: {len(bad)} of the {len(rows)} feature rows hold NaN or Inf ({', '.join(bad[:5])}): compute them again, "
+                         "or leave those rows out")
+
 # %% ../nbs/08_emotional_cues.ipynb #3c9abe76
 def query_prosody(cfg: OmniConfig, settings: Optional[Settings] = None) -> tuple:
-    "Rows and prosodic features [N, 12] of every query."
+    "Rows and prosodic features [N, 12] of every query; a query with a pitch in fewer than 3 frames keeps pitch features of 0 (a flat 100 Hz), named in a warning."
     s = settings or get_settings(preset=cfg.preset)
     rows = load_dialogues(cfg, s).to_list()
     threads = torch.get_num_threads(); torch.set_num_threads(1)        # many small FFTs: threads only add overhead
-    try: return rows, torch.stack([prosodic_features(load_audio(audio_path(r, s))) for r in rows])  # [N, 12]
+    try: feats = [_prosody(load_audio(audio_path(r, s))) for r in rows]
     finally: torch.set_num_threads(threads)
+    if few := [r['id'] for r, (_, voiced, _) in zip(rows, feats) if voiced < MIN_VOICED]:
+        warnings.warn(f"query_prosody: {len(few)} of {len(rows)} queries have a pitch in fewer than {MIN_VOICED} frames "
+                      f"({', '.join(few[:5])}{', …' if len(few) > 5 else ''}): their pitch features are 0, a flat 100 Hz; "
+                      "leave those rows out where that must not count", stacklevel=2)
+    return rows, torch.stack([x for x, _, _ in feats])                 # [N, 12]
 
 def prosodic_baseline(cfg: OmniConfig, settings: Optional[Settings] = None, features=None) -> tuple:
     "Fit the linear probe on the training split's prosodic features; returns (probe, scores)."
     rows, x = features if features is not None else query_prosody(cfg, settings)
+    _check_features(x, rows, 'prosodic_baseline')
     train = torch.tensor([r['split'] == 'train' for r in rows])
     y = torch.tensor([EMOTIONS.index(r['user_emotion']) for r in rows])
     probe = fit_linear_probe(x[train], y[train])
-    return probe, score_predictions(rows, probe.predict(x))
+    return probe, score_predictions(rows, probe.predict(x), cfg.data.tts)
 
 # %% ../nbs/08_emotional_cues.ipynb #b933d82e
 def plot_confusion(cm, labels=EMOTIONS, title: str = 'confusion (rows: true, columns: predicted)'):
@@ -154,8 +199,9 @@ def plot_trajectory(times, probs: torch.Tensor, title: str = 'emotion, frame by 
 # %% ../nbs/08_emotional_cues.ipynb #0b8210ec
 TIMING_FEATURES = ('log_seconds_per_char', 'speech_fraction', 'log_speech_seconds_per_char')
 
-def timing_features(wave: torch.Tensor, text: str, sr: int = SAMPLE_RATE) -> torch.Tensor:
-    "Speaking rate and pauses of one utterance with its transcript → [3] (names in `TIMING_FEATURES`)."
+def timing_features(wave: torch.Tensor, text: str, sr: int = SAMPLE_RATE, source: str = 'the clip') -> torch.Tensor:
+    "Speaking rate and pauses of one utterance with its transcript → [3] (names in `TIMING_FEATURES`); an empty or silent clip is refused."
+    _check_wave(wave, source)
     n = max(1, len(CharTokenizer.normalize(text)))
     en = energy_contour(wave, sr)                                       # [T100] dB
     speech = (en > en.max() - 30.0).float()                             # frames within 30 dB of the loudest
@@ -172,9 +218,16 @@ def timing_probe(cfg: OmniConfig, settings: Optional[Settings] = None, hidden: i
     finally: torch.set_num_threads(threads)
 
 def _timing_probe(rows, s, hidden, steps, seed) -> dict:
-    x = torch.stack([timing_features(load_audio(audio_path(r, s)), r['query_text']) for r in rows])  # [N, 3]
+    for name, v in (('hidden', hidden), ('steps', steps)):
+        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+            raise ValueError(f"timing_probe: {name}={v!r}: give a whole number of at least 1 (the default: {dict(hidden=32, steps=2000)[name]})")
     train = torch.tensor([r['split'] == 'train' for r in rows])
     test = torch.tensor([r['split'] != 'train' and r['sentence_kind'] == 'tone' for r in rows])
+    if train.sum() < 2: raise ValueError(f"timing_probe: {int(train.sum())} training queries (split 'train'): it needs at least 2 to fit on; make the dataset again")
+    if not test.any():
+        raise ValueError("timing_probe: no held-out tone-dependent query to score (a split other than 'train', sentence_kind 'tone'): "
+                         "make the dataset again with held-out voices (data.n_test_voices)")
+    x = torch.stack([timing_features(load_audio(audio_path(r, s)), r['query_text']) for r in rows])  # [N, 3]
     mu, sd = x[train].mean(0), x[train].std(0).clamp(min=1e-6)
     out = {'n_timing_probe': int(test.sum())}
     for col in ('reply_emotion', 'user_emotion'):
@@ -191,6 +244,7 @@ def _timing_probe(rows, s, hidden, steps, seed) -> dict:
 # %% ../nbs/08_emotional_cues.ipynb #a62936a4
 def not_calm(rows: Sequence[dict], calm: int = CALM_CLIPS) -> torch.Tensor:
     "[N] True but for each voice's first `calm` neutral queries (`calm_clips`): the rows a calm reference may be scored on."
+    if calm < 1: raise ValueError(f"not_calm: calm={calm}: leave out at least one neutral query a voice (CALM_CLIPS = {CALM_CLIPS}); to score every row, pass scored=None")
     keep = torch.ones(len(rows), dtype=torch.bool)
     keep[[i for c in calm_clips(rows, calm).values() for i in c]] = False
     return keep
@@ -218,6 +272,11 @@ def speaker_normalized(x: torch.Tensor, rows: Sequence[dict], reference: str = '
 def cross_engine_probe(rows: Sequence[dict], x: torch.Tensor, train_engine: str = 'espeak',
                        scored: Optional[torch.Tensor] = None, tts: str = 'espeak') -> dict:
     "The linear probe fitted on `train_engine`'s training queries alone: accuracy on its held-out voices, on every query of the other engines, and per emotion there (`scored` [N]: only those rows count, e.g. not the clips a reference was taken from; `tts`: the engine of a voice without an `engine:` prefix, the config's `data.tts`)."
+    _check_features(x, rows, 'cross_engine_probe')
+    keep = torch.ones(len(rows), dtype=torch.bool) if scored is None else torch.as_tensor(scored)
+    if keep.dtype != torch.bool or keep.shape != (len(rows),):
+        raise ValueError(f"cross_engine_probe: scored of shape {list(keep.shape)} ({keep.dtype}): give a boolean mask of the {len(rows)} rows, "
+                         "True where a row counts, as not_calm makes it (not row indices)")
     engines = [engine_of(r['voice'], tts) for r in rows]
     if train_engine not in engines:
         raise ValueError(f"no query is spoken by {train_engine!r}: use one of {', '.join(sorted(set(engines)))}")
@@ -226,8 +285,10 @@ def cross_engine_probe(rows: Sequence[dict], x: torch.Tensor, train_engine: str 
     y = torch.tensor([EMOTIONS.index(r['user_emotion']) for r in rows])
     own = torch.tensor([e == train_engine for e in engines])
     train = own & torch.tensor([r['split'] == 'train' for r in rows])
+    if train.sum() < 2:
+        raise ValueError(f"cross_engine_probe: {train_engine!r} speaks {int(train.sum())} training queries (split 'train'); the probe needs "
+                         f"at least 2: train on an engine with training voices, one of {', '.join(sorted({e for e, r in zip(engines, rows) if r['split'] == 'train'}))}")
     ok = fit_linear_probe(x[train], y[train]).predict(x) == y               # [N]
-    keep = torch.ones(len(rows), dtype=torch.bool) if scored is None else torch.as_tensor(scored, dtype=torch.bool)
     held = own & torch.tensor([bool(r['heldout_voice']) for r in rows]) & keep
     other = ~own & keep
     acc = lambda sel: round(ok[sel].float().mean().item(), 4) if sel.any() else None

@@ -1,9 +1,9 @@
 """Exercise 08.1: shift the first held-out query of each emotion up and down by 4 semitones and read each version
 with the trained emotion encoder. Does the reading move, and towards which emotions?
 
-The encoder reads pitch relative to the speaker's own mean (`relative_pitch`) as well as its level. A whole-utterance
-shift moves the level only, so a robust reading would not move; where it moves, it shows a cue the encoder leans on,
-and one a real microphone (another speaker's register) will test. On `lite` (seed 0),
+The encoder reads pitch relative to the utterance's own voiced mean (`relative_pitch`) as well as its level. A
+whole-utterance shift moves the level only, so a robust reading would not move; where it moves, it shows a cue the
+encoder leans on, and one a real microphone (another speaker's register) will test. On `lite` (seed 0),
 `python nbs/solutions/cues_pitch_shift.py` prints each query's top reading at −4, 0 and +4 semitones:
     sad        sad 0.999, sad 0.999, sad 0.999
     angry      angry 0.998, angry 0.998, angry 0.997
