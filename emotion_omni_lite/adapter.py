@@ -10,15 +10,19 @@ import torch
 from torch import nn
 
 from .config import OmniConfig
+from .dataset import hearing_seconds
 
 # %% auto #0
 __all__ = ['sequence_lengths', 'stack_frames', 'DownsampleAdapter', 'SpeechAdapter', 'build_adapter']
 
 # %% ../nbs/10_adapter.ipynb #e66c34f2
 def sequence_lengths(n_samples: int, cfg: OmniConfig) -> dict:
-    "Sequence length at each rate for a waveform of `n_samples` samples (wave → mel → encoder → adapter)."
-    mel = min(n_samples // cfg.audio.hop_length,          # 100 Hz (Whisper drops the last STFT frame), at most the
-              2 * cfg.semantic_encoder.max_source_positions)   # encoder's window: a longer question is cut there
+    "Sequence length at each rate for a waveform of `n_samples` samples (wave → mel → encoder → adapter); one longer than the model hears (`dataset.hearing_seconds`) is refused, as the kit refuses such a query."
+    if n_samples > (hear := hearing_seconds(cfg)) * cfg.audio.sample_rate:
+        raise ValueError(f"sequence_lengths: {n_samples} samples are {n_samples / cfg.audio.sample_rate:g} s, longer than the {hear:g} s "
+                         f"this model hears of a query (dataset.hearing_seconds), so the kit refuses it: plan with at most "
+                         f"{int(hear * cfg.audio.sample_rate)} samples, or cut the query into shorter clips")
+    mel = n_samples // cfg.audio.hop_length              # 100 Hz (Whisper drops the last STFT frame): within the window
     enc = (mel + 1) // 2                                 # 50 Hz: conv kernel 3, stride 2, padding 1
     if cfg.emotion_encoder.pretrained:                   # full size: stage 1 keeps the frames both streams have, and
         w = n_samples                                    # wav2vec2's convolutions give 49 a second (25 ms fields, 20 ms apart)

@@ -491,6 +491,9 @@ def check_config(c: OmniConfig):
     _need(c.adapter.mode in ('concat', 'interleave'), 'adapter.mode', f"{c.adapter.mode!r}: use 'concat' or 'interleave'")
     _need(c.llm.hidden_size % c.llm.num_heads == 0, 'llm.num_heads', f"hidden_size={c.llm.hidden_size} is not divisible by {c.llm.num_heads} heads")
     _need(c.llm.num_heads % c.llm.num_kv_heads == 0, 'llm.num_kv_heads', f"num_heads={c.llm.num_heads} is not a multiple of {c.llm.num_kv_heads} KV heads")
+    _need(c.llm.pretrained or c.llm.vocab_size >= 256 + 4, 'llm.vocab_size',   # the kit's tokenizer: 256 bytes, 4 chat marks
+          f"{c.llm.vocab_size} is too small for the tokenizer the kit trains (llm.pretrained is unset): byte-level BPE needs "
+          "its 256 byte tokens and 4 chat control tokens: use at least 260 (lite: 1024)")
     _need(c.lora.r >= 1 and 0 <= c.lora.dropout < 1, 'lora.r', f"need r >= 1 and 0 <= dropout < 1, got r={c.lora.r}, dropout={c.lora.dropout}")
     _need(c.emotion_head.n_reply_tokens >= 1, 'emotion_head.n_reply_tokens', "must be at least 1")
     _need(c.fusion.adaln_cond_dim == c.emotion_encoder.dim, 'fusion.adaln_cond_dim',

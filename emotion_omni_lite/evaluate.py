@@ -165,7 +165,7 @@ def collect(cfg: OmniConfig, settings: Optional[Settings] = None, max_items: Opt
     say("(a) cascade: ASR transcript → text LLM")
     llm, tok = load_text_llm(cfg, s)
     for r in tqdm(recs, desc='cascade', disable=not progress, leave=False):
-        r['sys']['cascade'] = {'text': generate_text(llm, tok, r['asr_text'])}
+        r['sys']['cascade'] = {'text': generate_text(llm, tok, r['asr_text'], max_new_tokens=cfg.llm.max_new_tokens)}   # as stage 1's
     del llm
     pipes = {'omni': load_stage1(cfg, s), 'semantic_only': load_stage1(cfg, s, 'stage1_semantic_only')}
     for key, pipe in pipes.items():
@@ -265,7 +265,7 @@ def evaluate_part(system: str, cfg: OmniConfig, settings: Optional[Settings] = N
         emo, asr_model = judges.emo, judges.asr
         queries = transcribe(asr_model, [log_mel(load_audio(audio_path(rows[i], s, 'query')), cfg.audio) for i in idx])
         llm, tok = load_text_llm(cfg, s)
-        texts = [generate_text(llm, tok, q) for q in queries]
+        texts = [generate_text(llm, tok, q, max_new_tokens=cfg.llm.max_new_tokens) for q in queries]
         voice = cfg.data.assistant_voice                  # espeak: a fresh copy and a seed a row, the same speech in any process
         with open_engine(voice, cfg.data.tts) as engine:
             waves = [speak(t or '...', voice, 'neutral', engine=engine, seed=i) for t, i in zip(texts, idx)]

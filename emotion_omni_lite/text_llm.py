@@ -55,12 +55,13 @@ def speech_token_id(tok) -> int:
 
 # %% ../nbs/09_text_llm.ipynb #c964d0b2
 def build_prompt(tok, user: str = SPEECH_TOKEN, reply: Optional[str] = None, system: str = SYSTEM_PROMPT) -> dict:
-    "Token ids (and labels when `reply` is given: -100 except on the reply and its end token) of one chat turn; a text holding a chat control token is refused (the user turn may be `<speech>` alone)."
+    "Token ids (and labels when `reply` is given: -100 except on the reply and its end token) of one chat turn; a text holding a chat control token, or any other special token of the tokenizer (Qwen's `<|vision_start|>`, …), is refused (the user turn may be `<speech>` alone)."
+    special = dict.fromkeys([*SPECIAL_TOKENS, *(t.content for t in tok.added_tokens_decoder.values() if t.special)])
     for role, text in (('system', system), ('user', None if user == SPEECH_TOKEN else user), ('reply', reply)):
-        if text is not None and (marks := [t for t in SPECIAL_TOKENS if t in text]):   # it would be read as a turn mark, not words
-            raise ValueError(f"build_prompt: the {role} text {text[:60]!r} holds {' and '.join(marks)}, which the tokenizer reads as a "
-                             "chat control token (a turn, the end of one, or the speech placeholder), not as words: remove it or "
-                             "write it another way")
+        if text is not None and (marks := [t for t in special if t in text]):   # it would be read as one mark, not words
+            raise ValueError(f"build_prompt: the {role} text {text[:60]!r} holds {' and '.join(marks)}, which the tokenizer reads as one "
+                             "special token (a chat control token such as a turn, its end or the speech placeholder, an image's "
+                             "place …), not as words, and drops from a decoded reply: remove it or write it another way")
     msgs = [{'role': 'system', 'content': system}, {'role': 'user', 'content': user}]
     prompt = tok(tok.apply_chat_template(msgs, add_generation_prompt=True, tokenize=False), add_special_tokens=False)['input_ids']
     if reply is None: return {'input_ids': prompt, 'labels': None, 'n_prompt': len(prompt)}
@@ -107,21 +108,35 @@ def _load_tokenizer(path, field: str = 'llm.pretrained', fix: str = ''):
                           f"ChatML (Qwen's format), whose turns open with {IM_START} and whose replies end with {IM_END}, so "
                           "the replies it learns and writes would end in a token the model does not have: " + (fix or
                           f"point {field} at a chat model that uses ChatML, e.g. Qwen/Qwen2.5-7B-Instruct"))
-    if SPEECH_TOKEN not in tok.get_vocab():
-        tok.add_special_tokens({'additional_special_tokens': [SPEECH_TOKEN]})
+    if SPEECH_TOKEN not in tok.get_vocab():                 # added to the tokenizer's own special tokens, not in their place
+        from inspect import signature                      # (transformers 5 renamed the switch)
+        keep = {k: False for k in ('replace_additional_special_tokens', 'replace_extra_special_tokens')
+                if k in signature(tok.add_special_tokens).parameters}
+        tok.add_special_tokens({'additional_special_tokens': [SPEECH_TOKEN]}, **keep)
     if tok.chat_template is None: tok.chat_template = CHAT_TEMPLATE
     if tok.pad_token is None: tok.pad_token = PAD_TOKEN if PAD_TOKEN in tok.get_vocab() else tok.eos_token
     return tok
 
+_LLM_DTYPES = ('auto', torch.float32, torch.bfloat16, torch.float16)   # what `load_pretrained_llm` loads weights as ('auto': the checkpoint's)
+
 def load_pretrained_llm(path, dtype='auto', field: str = 'llm.pretrained', fix: str = '', check: Optional[Callable] = None):
-    "`(model, tokenizer)` from a local folder or a hub name in the local cache (never downloaded), with the `<speech>` token added (`fix`: what to say to do when it does not load, for a run the kit trained; `check(config)`: raises `ConfigError` for a checkpoint to refuse before its weights are read); a tokenizer with more tokens than the model has rows is refused."
-    from transformers import AutoConfig, AutoModelForCausalLM
+    "`(model, tokenizer)` from a local folder or a hub name in the local cache (never downloaded), with the `<speech>` token added and plain greedy generation (`fix`: what to say to do when it does not load, for a run the kit trained; `check(config)`: raises `ConfigError` for a checkpoint to refuse before its weights are read); a tokenizer with more tokens than the model has rows is refused."
+    from transformers import AutoConfig, AutoModelForCausalLM, GenerationConfig
+    from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING_NAMES
+    if dtype not in _LLM_DTYPES:
+        raise ValueError(f"load_pretrained_llm: dtype={dtype!r} is not one the LLM loads in: use 'auto' (the checkpoint's own), "
+                         "torch.float32, torch.bfloat16 or torch.float16")
+    kind = fix or "point it at one, e.g. a Qwen2.5 Instruct folder"
     try:
-        conf = AutoConfig.from_pretrained(str(path), local_files_only=True)
+        try: conf = AutoConfig.from_pretrained(str(path), local_files_only=True)
+        except checkpoint_faults(): raise                   # missing or damaged (a JSON error is a ValueError): said below
+        except ValueError as e:                             # transformers: a config of no model type it knows
+            first = (str(e).strip().splitlines() or [''])[0].split('. ')[0][:160]
+            raise ConfigError(f"{field}: {path} is not a checkpoint of a causal language model ({first}): {kind}") from None
         if check: check(conf)
-        from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING_NAMES
-        if conf.model_type not in MODEL_FOR_CAUSAL_LM_MAPPING_NAMES:   # another kind: said as transformers would, before its tokenizer
-            raise ValueError(f"Unrecognized configuration class {type(conf).__name__} for a causal language model")
+        if conf.model_type not in MODEL_FOR_CAUSAL_LM_MAPPING_NAMES:   # another kind: refused before its tokenizer
+            raise ConfigError(f"{field}: {path} is not a checkpoint of a causal language model (Unrecognized configuration class "
+                              f"{type(conf).__name__}, a {conf.model_type!r} model): {kind}")
         tok = _load_tokenizer(path, field, fix)
         rows = getattr(conf, 'vocab_size', None)            # the embedding table's: refused before the weights are read
         if rows and len(tok) > rows + (speech_token_id(tok) == rows):   # more tokens than rows, past the one `<speech>` may take
@@ -133,11 +148,10 @@ def load_pretrained_llm(path, dtype='auto', field: str = 'llm.pretrained', fix: 
     except ConfigError: raise                               # named already, with the fix
     except checkpoint_faults() as e:                        # missing, not cached, or damaged weights: named, with the fix
         raise checkpoint_load_error(field, path, e, fix) from None
-    except ValueError as e:                                 # transformers: "Unrecognized configuration class …": another kind
-        first = (str(e).strip().splitlines() or [''])[0][:160]
-        raise ConfigError(f"{field}: {path} is not a checkpoint of a causal language model ({first}): point it at one, "
-                          "e.g. a Qwen2.5 Instruct folder") from None
     refuse_partial_load(field, path, info)                  # a layer left random would answer nonsense, silently
+    g = model.generation_config                             # greedy is the plain argmax everywhere, as `EmotionOmni` takes it,
+    model.generation_config = GenerationConfig(             # not with the checkpoint's repetition penalty (Qwen2.5-Instruct: 1.05)
+        bos_token_id=g.bos_token_id, eos_token_id=g.eos_token_id, pad_token_id=g.pad_token_id)
     old = model.get_input_embeddings().weight.shape[0]
     if len(tok) > old:                                     # `<speech>` added: new rows are the old rows' mean, the same on
         model.resize_token_embeddings(len(tok), mean_resizing=False)   # every load (a random row would differ each time)
@@ -231,7 +245,7 @@ def load_tokenizer(cfg: OmniConfig, settings: Optional[Settings] = None):
 # %% ../nbs/09_text_llm.ipynb #07633905
 @torch.no_grad()
 def generate_text(model, tok, user: str, max_new_tokens: int = 40) -> str:
-    "Greedy reply of the (text) LLM to `user`."
+    "Greedy (the plain argmax) reply of the (text) LLM to `user`, at most `max_new_tokens` tokens (the evaluation passes `llm.max_new_tokens`)."
     ids = torch.tensor([build_prompt(tok, user=user)['input_ids']], device=model.device)
     out = model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), max_new_tokens=max_new_tokens,
                          do_sample=False, eos_token_id=tok.convert_tokens_to_ids(IM_END), pad_token_id=tok.pad_token_id)

@@ -73,9 +73,22 @@ def test_full_size_lengths_count_the_emotion_encoders_49_frames_a_second():
     from transformers import Wav2Vec2Config, Wav2Vec2Model
     full = get_config('full')
     with torch.device('meta'): w2v = Wav2Vec2Model(Wav2Vec2Config())           # wav2vec2-base's front end, no weights
-    for n in (400, 16000, 16000 * 4 + 123, 16000 * 40):
+    for n in (400, 16000, 16000 * 4 + 123, 16000 * 30):                       # 30 s: all a query may last at full size
         lens = sequence_lengths(n, full)
         whisper = (min(n // 160, 2 * full.semantic_encoder.max_source_positions) + 1) // 2
         assert lens['encoder'] == min(whisper, int(w2v._get_feat_extract_output_lengths(torch.tensor(n)))) <= whisper
     assert sequence_lengths(16000, full)['encoder'] == 49 and sequence_lengths(16000, full)['llm_tokens'] == 9
     assert sequence_lengths(16000, get_config('lite'))['encoder'] == 50                 # the kit's own encoders: 50
+
+
+@pytest.mark.parametrize('preset', ['lite', 'full'])
+def test_lengths_of_a_query_longer_than_the_model_hears_are_refused(preset):
+    "The kit refuses such a query (`dataset.hearing_seconds`: 4.5 s in lite, 30 s at full size); its token count was planned as if cut at the encoder's window."
+    from emotion_omni_lite.dataset import hearing_seconds
+    cfg = get_config(preset)
+    most = int(hearing_seconds(cfg) * 16000)
+    assert sequence_lengths(most, cfg)['mel'] == 2 * cfg.semantic_encoder.max_source_positions   # the whole window, heard
+    with pytest.raises(ValueError, match=rf"sequence_lengths: {most + 1} samples are .* s, longer than the {hearing_seconds(cfg):g} s this "
+                                         rf"model hears of a query \(dataset\.hearing_seconds\), so the kit refuses it: plan with at "
+                                         rf"most {most} samples, or cut the query into shorter clips"):
+        sequence_lengths(most + 1, cfg)

@@ -58,6 +58,15 @@ def test_incompatible_fields_are_named():
 
 
 
+def test_a_vocabulary_too_small_for_the_kits_tokenizer_is_named():
+    "Below 256 byte tokens and 4 chat marks the config passed and stage 0's tokenizer failed later, without naming the field; a pretrained LLM brings its own."
+    with pytest.raises(ConfigError, match=r"llm\.vocab_size: 259 is too small for the tokenizer the kit trains \(llm\.pretrained is unset\).*"
+                                          r"use at least 260 \(lite: 1024\)"):
+        get_config('lite', **{'llm.vocab_size': 259})
+    assert get_config('smoke', **{'llm.vocab_size': 260}).llm.vocab_size == 260
+    assert get_config('full', **{'llm.vocab_size': 100}).llm.vocab_size == 100     # Qwen's tokenizer: not the kit's
+
+
 def test_settings_a_part_would_not_read_are_refused():
     "A pretrained Whisper fed the lite envelope, a trained encoder heard against neutral clips picked by their labels, a Griffin-Lim vocoder said to speak at another rate: refused when the config is built, naming the field and the fix; every preset and stage still builds."
     from emotion_omni_lite.stages import STAGES, stage_config

@@ -6,8 +6,8 @@ import pytest
 
 from emotion_omni_lite.config import ConfigError, get_config, get_settings
 from emotion_omni_lite.cli import ensure_stages
-from emotion_omni_lite.evaluate import (EVAL_SIZES, EVAL_STAGES, IncompleteRun, check_run, eval_stages, evaluate_run,
-                                        evaluate_text, run_figures)
+from emotion_omni_lite.evaluate import (EVAL_SIZES, EVAL_STAGES, IncompleteRun, check_run, eval_stages, evaluate_part,
+                                        evaluate_run, evaluate_text, run_figures)
 from emotion_omni_lite.stages import STAGES, stage_folder, stage_hash
 from emotion_omni_lite.report import SYSTEMS, assert_guard, benchmark_table, score, write_report
 
@@ -349,7 +349,7 @@ def toy_eval(tmp_path, monkeypatch):
                      ('load_audio', lambda *a, **k: torch.zeros(1600)), ('audio_path', lambda *a, **k: 'query.wav'),
                      ('predict_emotions', lambda enc, waves: (torch.arange(len(waves)) % 6, None)),
                      ('transcribe', lambda model, mels, **k: ['the exam is next week'] * len(mels)),
-                     ('load_text_llm', lambda *a: (None, None)), ('generate_text', lambda llm, tok, q: 'thanks for telling me'),
+                     ('load_text_llm', lambda *a: (None, None)), ('generate_text', lambda llm, tok, q, max_new_tokens: 'thanks for telling me'),
                      ('load_stage1', lambda *a: SimpleNamespace(respond_features=lambda feats: [
                          {'text': 'i am so sorry about the exam', 'reply_emotion': 'sad'} for _ in feats])),
                      ('judge_endpoint', lambda s: None), ('peak_memory_mb', lambda *a: 1.0), ('reset_peak_memory', lambda *a: None),
@@ -397,6 +397,24 @@ def test_the_report_names_the_sets_it_was_scored_on(toy_eval, monkeypatch):
     assert extra['eval_set'] == 'heldout'
     head = report_markdown({**rep, 'eval_set': extra['eval_set']}, {}).split('## Same words')[0]
     assert 'this data has no dialogue whose voice and sentence were both held out' in head
+
+
+def test_the_cascade_replies_as_long_as_llm_max_new_tokens(toy_eval, monkeypatch):
+    "The cascade's text LLM wrote at most 40 tokens whatever llm.max_new_tokens said, in the text figures and in its speech part; stage 1 and the whole model follow the setting."
+    from types import SimpleNamespace
+    from emotion_omni_lite import evaluate
+    from emotion_omni_lite.config import set_field
+    cfg, s, rows = toy_eval
+    cfg, asked = set_field(cfg, 'llm.max_new_tokens', 7), []
+    monkeypatch.setattr(evaluate, 'generate_text', lambda llm, tok, q, max_new_tokens=40: asked.append(max_new_tokens) or 'thanks')
+    evaluate.collect(cfg, s, progress=False)                             # the text side
+    assert asked and set(asked) == {7}
+    class Spoken(Exception): pass
+    monkeypatch.setattr(evaluate, 'load_dialogues', lambda *a, **k: SimpleNamespace(remove_columns=lambda c: SimpleNamespace(to_list=lambda: rows)))
+    monkeypatch.setattr(evaluate, 'open_engine', lambda *a, **k: (_ for _ in ()).throw(Spoken()))   # stop before the speech
+    asked.clear()
+    with pytest.raises(Spoken): evaluate_part('cascade', cfg, s, progress=False)   # the speech part's replies
+    assert asked and set(asked) == {7}
 
 
 def test_a_report_whose_figures_are_gone_is_written_again_and_keeps_no_stale_one(toy_eval, tmp_path):

@@ -1,5 +1,5 @@
 "Stage 0 text side: tokenizer, chat prompt and labels, Qwen2 builder (full size on meta), full-size loader, LoRA."
-import json
+import json, re
 import pytest
 import torch
 from emotion_omni_lite.config import ConfigError, get_config, get_settings
@@ -189,3 +189,85 @@ def test_chat_control_tokens_in_a_text_are_refused(tok):
         with pytest.raises(ValueError, match=rf"build_prompt: the {role} text .* holds .*chat control token .*remove it"):
             build_prompt(tok, **kw)
     assert build_prompt(tok, user='a < b | c > d', reply='im_end is a word here')['n_prompt'] > 0
+
+
+def _argmax_reply(llm, x, end_id, n):
+    "The plain greedy loop `EmotionOmni.reply_tokens` runs: the argmax of each step's logits, until the end token."
+    ids = []
+    with torch.no_grad():
+        for _ in range(n):
+            nxt = int(llm(inputs_embeds=x, attention_mask=torch.ones(x.shape[:2], dtype=torch.long)).logits[0, -1].argmax())
+            ids.append(nxt)
+            if nxt == end_id: break
+            x = torch.cat([x, llm.get_input_embeddings()(torch.tensor([[nxt]]))], 1)
+    return ids
+
+
+def test_greedy_replies_are_the_plain_argmax_whatever_the_checkpoints_generation_config(tmp_path, tok):
+    "Qwen2.5-Instruct's generation_config.json asks for a repetition penalty (1.05) and sampling: HF generate merged them, so the stage-1 text and the cascade scored other replies than the argmax `EmotionOmni` speaks."
+    from emotion_omni_lite.stage1 import EmotionCentroids, Stage1Model, Stage1Pipeline, build_emotion_head
+    from emotion_omni_lite.adapter import build_adapter
+    from emotion_omni_lite.train import freeze
+    c = get_config('smoke', **{'llm.vocab_size': 400})
+    torch.manual_seed(0); build_llm(c).save_pretrained(tmp_path); tok.save_pretrained(tmp_path)
+    g = json.loads((tmp_path / 'generation_config.json').read_text())
+    g.update(repetition_penalty=1e6, do_sample=True, temperature=0.7, top_p=0.8, top_k=20)   # Qwen's, the penalty made huge
+    (tmp_path / 'generation_config.json').write_text(json.dumps(g))
+    llm, t = load_pretrained_llm(tmp_path)
+    end, repeats = t.convert_tokens_to_ids(IM_END), 0
+    for user in ("We won the match!", "I lost my keys again today.", "hello"):
+        x = llm.get_input_embeddings()(torch.tensor([build_prompt(t, user=user)['input_ids']]))
+        ids = _argmax_reply(llm, x, end, 12)
+        repeats += len(ids) - len(set(ids))                                  # what the penalty would have changed
+        assert generate_text(llm, t, user, max_new_tokens=12) == t.decode([i for i in ids if i != end], skip_special_tokens=True).strip()
+    torch.manual_seed(1)
+    m = Stage1Model(build_adapter(c), add_lora(freeze(llm), c), build_emotion_head(c), speech_token_id(t), c)
+    pipe = Stage1Pipeline(m, t, EmotionCentroids(['happy'], torch.zeros(1, c.emotion_encoder.dim)), c)
+    for seed in range(3):
+        gen = torch.Generator().manual_seed(seed)
+        f = {'sem': torch.randn(20, c.semantic_encoder.d_model, generator=gen), 'emo': torch.randn(20, c.emotion_encoder.dim, generator=gen), 'n50': 20}
+        with torch.no_grad(): x, _, _ = m.splice(pipe._batch([f]), left_pad=True)
+        ids = _argmax_reply(m.llm, x, end, 12)
+        repeats += len(ids) - len(set(ids))
+        assert pipe.generate([f], 12)[0] == ids
+    assert repeats > 0                                                       # so the checks above could fail
+
+
+def test_a_special_token_of_a_loaded_tokenizer_is_refused_in_a_text_and_kept_special(tmp_path):
+    "Qwen's tokenizer has special tokens beyond ChatML's (`<|vision_start|>`, …): in a text they became one token, dropped from a decoded reply; adding `<speech>` took their special mark away."
+    plain = train_tokenizer(TEXTS, vocab_size=400, speech=False)
+    plain.add_special_tokens({'additional_special_tokens': ['<|vision_start|>', '<|box_start|>']})
+    plain.add_tokens(['<my_word>'])                                          # added, but not special: kept when decoded
+    plain.save_pretrained(tmp_path)
+    build_llm(get_config('smoke', **{'llm.vocab_size': len(plain)})).save_pretrained(tmp_path)
+    _, t = load_pretrained_llm(tmp_path)
+    assert {'<|vision_start|>', '<|box_start|>', '<speech>'} <= set(t.all_special_tokens)   # added to, not replaced
+    for tk in (plain, t):
+        for kw, role, mark in (({'user': 'what is <|vision_start|> for?'}, 'user', '<|vision_start|>'),
+                               ({'reply': 'look <|box_start|> here'}, 'reply', '<|box_start|>')):
+            with pytest.raises(ValueError, match=rf"build_prompt: the {role} text .* holds {re.escape(mark)}, which the tokenizer "
+                                                 r"reads as one special token .*drops from a decoded reply: remove it"):
+                build_prompt(tk, **kw)
+        p = build_prompt(tk, user='hi', reply='a <my_word> here')
+        assert tk.decode(p['input_ids'][p['n_prompt']:], skip_special_tokens=True) == 'a <my_word> here'
+
+
+def test_a_dtype_the_llm_cannot_load_in_or_a_model_of_another_kind_is_named(tmp_path, monkeypatch):
+    "dtype=torch.int8 was said to be 'not a checkpoint of a causal language model', dtype='bf16' a raw AttributeError; any other ValueError of transformers got that first label too."
+    from transformers import AutoModelForCausalLM, Wav2Vec2Config
+    build_llm(get_config('smoke')).save_pretrained(tmp_path / 'qwen'); train_tokenizer(TEXTS, vocab_size=400).save_pretrained(tmp_path / 'qwen')
+    for dtype in (torch.int8, 'bf16'):
+        with pytest.raises(ValueError, match=r"load_pretrained_llm: dtype=.* is not one the LLM loads in: use 'auto' \(the checkpoint's own\), "
+                                             r"torch\.float32, torch\.bfloat16 or torch\.float16"):
+            load_pretrained_llm(tmp_path / 'qwen', dtype=dtype)
+    assert load_pretrained_llm(tmp_path / 'qwen', dtype=torch.bfloat16)[0].dtype == torch.bfloat16
+    Wav2Vec2Config().save_pretrained(tmp_path / 'audio')                     # another kind of model: said from its config
+    with pytest.raises(ConfigError, match=r"llm\.pretrained: .*audio is not a checkpoint of a causal language model \(Unrecognized configuration "
+                                          r"class Wav2Vec2Config, a 'wav2vec2' model\): point it at one, e\.g\. a Qwen2\.5 Instruct folder"):
+        load_pretrained_llm(tmp_path / 'audio')
+    (tmp_path / 'odd').mkdir(); (tmp_path / 'odd' / 'config.json').write_text('{"model_type": "nothing-known"}')
+    with pytest.raises(ConfigError, match=r"llm\.pretrained: .*odd is not a checkpoint of a causal language model \(.*nothing-known"):
+        load_pretrained_llm(tmp_path / 'odd')
+    monkeypatch.setattr(AutoModelForCausalLM, 'from_pretrained', lambda *a, **k: (_ for _ in ()).throw(ValueError('a fault of its own')))
+    with pytest.raises(ValueError, match='^a fault of its own$'):           # not relabelled as another kind of model
+        load_pretrained_llm(tmp_path / 'qwen')
