@@ -467,6 +467,11 @@ def check_config(c: OmniConfig):
     _need(isinstance(c.preset, str), 'preset', f"expected a preset name, got {c.preset!r}")
     for f in fields(c):
         if f.name != 'preset': check_values(getattr(c, f.name), f.name)
+    for part, own in (('semantic_encoder', 'asr'), ('emotion_encoder', 'emotion_encoder')):   # before the checks that read it
+        p = getattr(c, part).pretrained
+        _need(not (isinstance(p, str) and p.strip().lower() in ('', 'none')), f'{part}.pretrained',
+              f"{p!r} names no checkpoint: set it to a checkpoint folder or hub name, or to None (unset) for the kit's own "
+              f"encoder, trained in stage {own}")
     _need(c.audio.n_mels == c.semantic_encoder.n_mels, 'semantic_encoder.n_mels',
           f"{c.semantic_encoder.n_mels} differs from audio.n_mels={c.audio.n_mels}; the encoder reads the audio's mel frames, set both alike")
     _need(c.audio.sample_rate == 16000, 'audio.sample_rate',

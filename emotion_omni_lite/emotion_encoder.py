@@ -9,6 +9,7 @@ import time, zlib
 from dataclasses import dataclass
 from typing import Optional, Sequence
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -96,12 +97,21 @@ class LiteEmotionEncoder(nn.Module):
 # %% ../nbs/07_emotion_encoder.ipynb #c964d0b2
 DEFAULT_EMOTION_CHECKPOINT = 'superb/wav2vec2-base-superb-er'  # what `pretrained='emotion2vec-compatible'` means
 
+def _zero_mean_unit_var(waves: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    "Each clip of `waves` [B, S] at zero mean and unit variance over its `lengths` valid samples, its padding 0 (transformers' `Wav2Vec2FeatureExtractor` with `do_normalize`)."
+    valid = torch.arange(waves.shape[1], device=waves.device)[None] < lengths[:, None]
+    w, n = waves.float() * valid, lengths.clamp(min=1)[:, None].float()
+    mean = w.sum(1, keepdim=True) / n
+    var = (((w - mean) * valid) ** 2).sum(1, keepdim=True) / n
+    return ((w - mean) / torch.sqrt(var + 1e-7) * valid).to(waves.dtype)
+
 class PretrainedEmotionEncoder(nn.Module):
-    "A transformers audio encoder (wav2vec2, HuBERT, data2vec-audio) as an emotion encoder on 16 kHz waves."
+    "A transformers audio encoder (wav2vec2, HuBERT, data2vec-audio) as an emotion encoder on 16 kHz waves (`do_normalize`: each clip at zero mean and unit variance first, as its checkpoint's feature extractor says)."
     input_kind = 'wave'
-    def __init__(self, backbone: nn.Module, layer_weights=None, projector=None, classifier=None, labels=None):
+    def __init__(self, backbone: nn.Module, layer_weights=None, projector=None, classifier=None, labels=None,
+                 do_normalize: bool = False):
         super().__init__()
-        self.backbone, self.projector, self.classifier = backbone, projector, classifier
+        self.backbone, self.projector, self.classifier, self.do_normalize = backbone, projector, classifier, do_normalize
         self.layer_weights = layer_weights if layer_weights is None else nn.Parameter(layer_weights.detach().clone())
         names = [str(l).lower() for l in (labels or [])]
         self.label_index = [next((j for j, n in enumerate(names) if n[:3] == e[:3]), -1) for e in EMOTIONS]
@@ -111,6 +121,7 @@ class PretrainedEmotionEncoder(nn.Module):
         lengths = torch.full((B,), S, device=waves.device) if lengths is None else lengths.to(waves.device)
         if getattr(self.backbone.config, 'feat_extract_norm', '') == 'group' and bool((lengths != S).any()):
             return self._by_length(waves, lengths)
+        if self.do_normalize: waves = _zero_mean_unit_var(waves, lengths)    # each clip over its own samples (once: after _by_length)
         mask = (torch.arange(S, device=waves.device)[None] < lengths[:, None]).long()
         w = self.layer_weights is not None
         out = self.backbone(waves, attention_mask=mask, output_hidden_states=w)
@@ -174,9 +185,23 @@ def _wave_encoder(conf) -> bool:
     return (cls is not None and cls.main_input_name == 'input_values' and hasattr(cls, '_get_feat_extract_output_lengths')
             and not getattr(conf, 'is_encoder_decoder', False))
 
+def _normalizes(src) -> bool:
+    "Whether a checkpoint's feature extractor normalises each clip: `do_normalize` of its preprocessor_config.json (transformers' default, True, when the file leaves it out); no such file: the waves as they are."
+    import json
+    from transformers.utils import cached_file
+    try:
+        f = cached_file(src, 'preprocessor_config.json', local_files_only=True, _raise_exceptions_for_missing_entries=False)
+        if f is None: return False
+        with open(f, encoding='utf-8') as fh: return bool(json.load(fh).get('do_normalize', True))
+    except checkpoint_faults() as e:                        # a damaged file: named, with the fix
+        raise checkpoint_load_error('emotion_encoder.pretrained', src, e) from None
+
 def load_pretrained_emotion_encoder(name_or_path: str, dtype=torch.float32, check=None) -> PretrainedEmotionEncoder:
     "An emotion encoder from a transformers checkpoint (a local folder, or a hub name already in the local cache), in `dtype` ('auto': the checkpoint's); `check(config)`: raises `ConfigError` for a checkpoint to refuse before its weights are read."
     from transformers import AutoModel, AutoModelForAudioClassification
+    if str(name_or_path or '').strip().lower() in ('', 'none'):   # '' or None: the current folder would be read as a checkpoint
+        raise ConfigError(f"emotion_encoder.pretrained is {name_or_path!r}: set emotion_encoder.pretrained to a wav2vec2-like checkpoint "
+                          "folder (or 'emotion2vec-compatible') or leave it unset (the kit's own encoder, trained in stage emotion_encoder)")
     src = DEFAULT_EMOTION_CHECKPOINT if name_or_path == 'emotion2vec-compatible' else name_or_path
     used = lambda k: 'masked_spec_embed' not in k                    # the pre-training mask vector: never read here
     conf = checkpoint_config('emotion_encoder.pretrained', src, f"a wav2vec2-like audio encoder, e.g. {DEFAULT_EMOTION_CHECKPOINT}")
@@ -185,17 +210,17 @@ def load_pretrained_emotion_encoder(name_or_path: str, dtype=torch.float32, chec
                           "reads 16 kHz waves: point it at a wav2vec2, HuBERT, WavLM or data2vec-audio checkpoint (e.g. "
                           f"{DEFAULT_EMOTION_CHECKPOINT}), or leave it empty for the kit's own encoder")
     if check: check(conf)                                   # e.g. a width other than the config's: before any weight is read
-    head = any('Classification' in a for a in (conf.architectures or []))
+    head, norm = any('Classification' in a for a in (conf.architectures or [])), _normalizes(src)
     try:
         m, info = (AutoModelForAudioClassification if head else AutoModel).from_pretrained(
             src, dtype=dtype, output_loading_info=True, ignore_mismatched_sizes=True, local_files_only=True)
     except checkpoint_faults() as e:                        # missing, not cached, or damaged weights: named, with the fix
         raise checkpoint_load_error('emotion_encoder.pretrained', src, e) from None
     refuse_partial_load('emotion_encoder.pretrained', src, info, used)   # a head or layer left random would be read
-    if not head: return PretrainedEmotionEncoder(m)
+    if not head: return PretrainedEmotionEncoder(m, do_normalize=norm)
     lw = m.layer_weights if getattr(conf, 'use_weighted_layer_sum', False) else None
     labels = [conf.id2label[i] for i in range(conf.num_labels)]
-    enc = PretrainedEmotionEncoder(getattr(m, m.base_model_prefix), lw, getattr(m, 'projector', None), m.classifier, labels)
+    enc = PretrainedEmotionEncoder(getattr(m, m.base_model_prefix), lw, getattr(m, 'projector', None), m.classifier, labels, norm)
     if max(enc.label_index) < 0:                            # e.g. transformers' default names LABEL_0 … LABEL_5
         shown = ', '.join(map(repr, labels[:8])) + (f' and {len(labels) - 8} more' if len(labels) > 8 else '')
         raise ConfigError(f"emotion_encoder.pretrained: the classification head of {src} names its classes {shown}, none of "
@@ -230,9 +255,9 @@ def mel_and_pitch(wave: torch.Tensor, audio_cfg: AudioConfig) -> torch.Tensor:
     return torch.cat([m, pitch_rows(wave, m.shape[-1])], 0)
 
 def emotion_inputs(audio, encoder: nn.Module, audio_cfg: AudioConfig) -> list:
-    "What the lite encoder reads, per utterance: log-mel [n_mels, T100], with its pitch rows below when it tracks pitch."
-    if not getattr(encoder, 'pitch', False): return as_mels(audio, audio_cfg)
+    "What the lite encoder reads, per utterance: log-mel [n_mels, T100], with its pitch rows below when it tracks pitch; other shapes refused."
     n = audio_cfg.n_mels
+    if not getattr(encoder, 'pitch', False): return _fits_encoder(as_mels(audio, audio_cfg), n, False)
     if torch.is_tensor(audio) and audio.dim() == 2 and (r := audio.shape[0]) in (n, n + 2) and (x := audio.shape[1]) >= MIN_SECONDS * audio_cfg.sample_rate:
         raise AudioError('<array>', f"a [{r}, {x}] tensor is one log-mel{' with its pitch rows' if r > n else ''} of "      # as as_mels says it
                          f"{x * audio_cfg.hop_length / audio_cfg.sample_rate:.1f} s or {r} waves of {x / audio_cfg.sample_rate:.2f} s, and nothing says which",
@@ -244,11 +269,23 @@ def emotion_inputs(audio, encoder: nn.Module, audio_cfg: AudioConfig) -> list:
     for a in items:
         a = torch.as_tensor(a, dtype=torch.float32)
         if a.dim() == 2 and a.shape[0] == n + 2: out.append(a); continue      # already mel + pitch rows
-        if a.dim() == 2:
+        if a.dim() == 2 and a.shape[0] == n:                                # a plain log-mel (other shapes: _fits_encoder)
             raise ValueError(f"this emotion encoder also tracks pitch (emotion_encoder.pitch=True), which a log-mel "
                              f"[{a.shape[0]}, {a.shape[1]}] does not keep: pass the 16 kHz waveform instead")
-        out.append(mel_and_pitch(a, audio_cfg))                             # [n_mels + 2, T100]
-    return out
+        out.append(mel_and_pitch(a, audio_cfg) if a.dim() == 1 else a)      # [n_mels + 2, T100]
+    return _fits_encoder(out, n, True)
+
+def _fits_encoder(xs: list, n_mels: int, pitch: bool) -> list:
+    "Refuse an input the lite encoder's first convolution cannot read, naming the shape it reads and how to make it."
+    rows = n_mels + 2 * pitch
+    for i, x in enumerate(xs):
+        if x.dim() != 2 or x.shape[0] != rows or x.shape[1] < 1:
+            said = (f"log-mels with their two pitch rows, [{n_mels} + 2 = {rows}, frames] of at least one frame" if pitch else
+                    f"log-mels [{n_mels}, frames] of at least one frame, without pitch rows (it was trained with emotion_encoder.pitch=False)")
+            cut = f", or drop the pitch rows (x[:{n_mels}])" if not pitch and x.dim() == 2 and x.shape[0] == n_mels + 2 else ''
+            raise ValueError(f"emotion input {i} has shape {tuple(x.shape)}, but this encoder reads {said}: "
+                             f"pass 16 kHz waves [samples] (or a list of them), from which emotion_features makes them{cut}")
+    return xs
 
 def emotion_features(encoder: nn.Module, audio, audio_cfg: Optional[AudioConfig] = None,
                      baselines: Optional[Sequence[torch.Tensor]] = None) -> EmotionFeatures:
@@ -475,6 +512,12 @@ def cross_engine_scores(encoder: nn.Module, rows: Sequence[dict], mels: Sequence
                confusion_other_engine=confusion_matrix([EMOTIONS[int(k)] for k in y], [EMOTIONS[int(k)] for k in p]))
     return res
 
+def _share(rows: list, f: float) -> list:
+    "The share `f` (0 < f ≤ 1) of `rows`, evenly spaced: every k-th row when 1/f is a whole number k (`lite`'s 0.25: every fourth), else round(f·n) rows."
+    if not 0 < f <= 1: raise ValueError(f"a share of {f}: give a fraction above 0 and at most 1")
+    if abs(1 / f - (k := round(1 / f))) < 1e-9: return rows[::k]
+    return [rows[int(i)] for i in np.linspace(0, len(rows) - 1, round(f * len(rows))).round()]
+
 def emotion_encoder_job(cfg: OmniConfig, settings: Settings) -> StageJob:
     "Stage 0 (`lite`): the emotion encoder learns the query emotions (and, optionally, some of the assistant's replies)."
     t0, tc, only = time.time(), cfg.stages.emotion, cfg.emotion_encoder.train_engine
@@ -495,8 +538,7 @@ def emotion_encoder_job(cfg: OmniConfig, settings: Settings) -> StageJob:
         train = [r for r in rows if r['split'] == 'train' and heard(r['voice'])]
         data += list(zip(augmented_inputs(cfg, train, settings, tc.aug_copies), [_label(r) for r in train for _ in range(tc.aug_copies)]))
     if tc.train_on_replies and heard(cfg.data.assistant_voice):       # the assistant's voice, with the reply's emotion
-        train = [r for r in rows if r['split'] == 'train']
-        train = train[::max(1, round(1 / tc.train_on_replies))]
+        train = _share([r for r in rows if r['split'] == 'train'], tc.train_on_replies)
         data += [(x, _label(r, 'reply_emotion')) for x, r in zip(reply_emotion_inputs(cfg, train, settings), train)]
     def evaluate(model, folder):
         if only: return cross_engine_scores(model, rows, mels, only, calibration_rows(cfg, rows), cfg.data.tts)

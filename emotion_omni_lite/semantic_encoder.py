@@ -5,7 +5,7 @@ in the kit as speech recognition (stage 0), of which only the encoder is kept, f
 
 # %% ../nbs/06_semantic_encoder.ipynb #45a0bb63
 from __future__ import annotations
-import re, time, zlib
+import math, re, time, zlib
 from pathlib import Path
 from typing import Optional, Sequence
 
@@ -97,11 +97,21 @@ class SemanticEncoder(nn.Module):
         self.n_frames = 2 * whisper.config.max_source_positions       # the whole window: Whisper reads exactly this many
 
     def inputs(self, mels: Sequence[torch.Tensor]) -> tuple:
-        "What Whisper reads of log-mels [n_mels, T] → ([B, n_mels, n_frames or the fitted window], lengths [B])."
+        "What Whisper reads of log-mels [n_mels, T] → ([B, n_mels, n_frames or the fitted window], lengths [B]); other shapes refused."
+        bins = self.whisper.config.num_mel_bins
+        if not len(mels): raise ValueError("the semantic encoder got no audio (an empty list): pass a 16 kHz wave or a list of them")
+        for i, m in enumerate(mels):
+            if len(m.shape) != 2 or m.shape[0] != bins or m.shape[1] < 1:
+                raise ValueError(f"clip {i} reads as a log-mel of shape {tuple(m.shape)}, but the semantic encoder reads log-mels "
+                                 f"[{bins}, frames] of at least one frame: pass 16 kHz waves ([samples], a list of them or "
+                                 "[B, samples]), or audio.log_mel of them with encoder.audio_cfg")
         return semantic_inputs(mels, self.n_frames, self.envelope_ceps, self.fit_window)
 
     def forward(self, audio) -> tuple:
         "Waves (16 kHz) or log-mels → frames [B, T50, d_sem] and valid frames n50 [B]."
+        if torch.is_tensor(audio) and audio.dim() == 3 and audio.shape[1] != (bins := self.whisper.config.num_mel_bins):
+            raise ValueError(f"a tensor of shape {list(audio.shape)} is neither waves [B, samples] nor log-mels [B, {bins}, frames]: "
+                             f"pass waves of one channel ([B, samples], e.g. audio[:, 0]) or log-mels of {bins} bins")
         x, lengths = self.inputs(as_mels(audio, self.audio_cfg))             # [B, n_mels, 2·P]
         p = next(self.parameters())
         with autocast(frozen_precision(self, getattr(self, 'mixed_precision', 'no')), p.device):   # its checkpoint's dtype
@@ -306,7 +316,7 @@ def asr_robustness(model, cfg: OmniConfig, rows: Sequence[dict], settings: Setti
     return res
 
 def read_aloud(cfg: OmniConfig, settings: Settings, n: Optional[int] = None, n_piper: Optional[int] = None):
-    "Yields (wave [T] at the audio rate, text) for the first `n` (default: `stages.asr.reading_sentences`) generated sentences (`dialogues.reading_sentences`, the run's seed), each read once by a training query voice (espeak's, or `data.tts`'s engine's) in one of the six emotions, then for the `n_piper` (default: `stages.asr.piper_readings`) sentences after them, each read once by a training Piper pseudo-speaker."
+    "Yields (wave [T] at the audio rate, text) for the first `n` (default: `stages.asr.reading_sentences`) generated sentences (`dialogues.reading_sentences`, the run's seed), each read once by a training query voice (espeak's, or `data.tts`'s engine's) in one of the six emotions (every voice in all six), then for the `n_piper` (default: `stages.asr.piper_readings`) sentences after them, each read once by a training Piper pseudo-speaker."
     dc, sc = cfg.data, cfg.semantic_encoder
     n = cfg.stages.asr.reading_sentences if n is None else n
     m = cfg.stages.asr.piper_readings if n_piper is None else n_piper
@@ -319,9 +329,11 @@ def read_aloud(cfg: OmniConfig, settings: Settings, n: Optional[int] = None, n_p
     if n:
         voices, _ = query_voices(dc.n_query_voices, dc.n_test_voices)  # the training query voices: held-out voices stay unheard
         with open_engine(voices[0], dc.tts) as engine:                  # as the data speaks them; espeak fresh: the same samples every call
-            for i, text in enumerate(texts[:n]):
+            coprime = math.gcd(len(voices), len(EMOTIONS)) == 1          # then voice i % V and emotion i % 6 meet every pair
+            for i, text in enumerate(texts[:n]):                        # (lite's 13 voices); else as Piper's below
+                v, rnd = i % len(voices), i // len(voices)
                 seed = zlib.crc32(f"read/{i}/{settings.seed}".encode())
-                yield read(text, voices[i % len(voices)], i, engine, seed, seed), text
+                yield read(text, voices[v], i if coprime else v + rnd, engine, seed, seed), text
     if m:
         voices, _ = piper_voices(dc.n_piper_voices, dc.n_test_piper_voices)   # Piper's training pseudo-speakers: its held-out ones stay unheard
         if not voices: raise ConfigError(f"{m} sentences for Piper to read, but data.n_piper_voices = 0: give Piper its pseudo-speakers")
@@ -363,9 +375,9 @@ def asr_job(cfg: OmniConfig, settings: Settings) -> StageJob:
                     lengths=[m.shape[-1] for m, _ in data])            # length_groups: batches of similar length
 
 # %% ../nbs/06_semantic_encoder.ipynb #f70f0cb0
-def load_pretrained_semantic_encoder(name_or_path: str, dtype=torch.float32) -> WhisperEncoder:
-    "The encoder of a Whisper checkpoint (a local folder, or a hub name already in the local cache), in `dtype` ('auto': the checkpoint's)."
-    if not str(name_or_path or '').strip():                  # '' or None: the current folder would be read as a checkpoint
+def load_pretrained_semantic_encoder(name_or_path: str, dtype=torch.float32, check=None) -> WhisperEncoder:
+    "The encoder of a Whisper checkpoint (a local folder, or a hub name already in the local cache), in `dtype` ('auto': the checkpoint's); `check(config)`: raises `ConfigError` for a checkpoint to refuse before its weights are read."
+    if str(name_or_path or '').strip().lower() in ('', 'none'):   # '' or None: the current folder would be read as a checkpoint
         raise ConfigError(f"semantic_encoder.pretrained is {name_or_path!r}: set semantic_encoder.pretrained to a Whisper folder or "
                           "leave it unset (the kit's own encoder, trained as speech recognition in stage asr)")
     conf = checkpoint_config('semantic_encoder.pretrained', name_or_path, 'a Whisper checkpoint, e.g. openai/whisper-large-v3')
@@ -373,6 +385,7 @@ def load_pretrained_semantic_encoder(name_or_path: str, dtype=torch.float32) -> 
         raise ConfigError(f"semantic_encoder.pretrained: {name_or_path} is a {conf.model_type!r} checkpoint, not a Whisper one: "
                           "point it at a Whisper checkpoint (e.g. openai/whisper-large-v3), or leave it empty for the kit's "
                           "own encoder, trained as speech recognition (stage asr)")
+    if check: check(conf)                                   # e.g. sizes other than the config's: before any weight is read
     try: model, info = WhisperModel.from_pretrained(name_or_path, dtype=dtype, output_loading_info=True, ignore_mismatched_sizes=True,
                                                     local_files_only=True)   # a hub name: its cached copy, never a download
     except checkpoint_faults() as e:                        # missing, not cached, or damaged weights: named, with the fix
@@ -392,10 +405,10 @@ def load_asr_model(cfg: OmniConfig, settings: Optional[Settings] = None) -> ASRS
 def load_semantic_encoder(cfg: OmniConfig, settings: Optional[Settings] = None) -> SemanticEncoder:
     "The frozen semantic encoder: pretrained Whisper's (full) or the trained stand-in's (lite), with its front end."
     sc = cfg.semantic_encoder
-    if sc.pretrained:
-        w = load_pretrained_semantic_encoder(sc.pretrained, frozen_dtype(cfg.stages.stage1.mixed_precision))
-        check_checkpoint('semantic_encoder', sc.pretrained, {'d_model': (sc.d_model, w.config.d_model),
-                         'n_mels': (sc.n_mels, w.config.num_mel_bins), 'max_source_positions': (sc.max_source_positions, w.config.max_source_positions)})
+    if sc.pretrained:                                       # sizes other than the config's: refused from its config alone
+        fits = lambda conf: check_checkpoint('semantic_encoder', sc.pretrained, {'d_model': (sc.d_model, conf.d_model),
+                         'n_mels': (sc.n_mels, conf.num_mel_bins), 'max_source_positions': (sc.max_source_positions, conf.max_source_positions)})
+        w = load_pretrained_semantic_encoder(sc.pretrained, frozen_dtype(cfg.stages.stage1.mixed_precision), check=fits)
         enc = SemanticEncoder(w, cfg.audio, sc.envelope_ceps)
         enc.mixed_precision = cfg.stages.stage1.mixed_precision         # its forward passes run under this autocast
     else: enc = load_asr_model(cfg, settings).semantic_encoder()

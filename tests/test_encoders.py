@@ -66,11 +66,11 @@ def test_full_loaders_offline(tmp_path):
 
 
 def _tiny_wav2vec2(folder, head: bool = True, **kw):
-    "A tiny random wav2vec2 (group-norm front end, as wav2vec2-base's), saved to `folder`: with a classification head, or none."
+    "A tiny random wav2vec2 (group-norm front end, as wav2vec2-base's, unless `kw` says otherwise), saved to `folder`: with a classification head, or none."
     from transformers import Wav2Vec2Config, Wav2Vec2ForSequenceClassification, Wav2Vec2Model
     torch.manual_seed(0)
     conf = Wav2Vec2Config(hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64, conv_dim=(16,) * 7,
-                          feat_extract_norm='group', **kw)
+                          **{'feat_extract_norm': 'group', **kw})
     (Wav2Vec2ForSequenceClassification if head else Wav2Vec2Model)(conf).eval().save_pretrained(folder)
     return str(folder)
 
@@ -242,11 +242,11 @@ def test_scores_name_a_voice_without_an_engine_by_the_configs_engine():
     assert res['n_other_engine'] == 2 and res['other_engines'] == ['piper'] and 'acc_heldout_voice_festival' not in res
     assert cross_engine_scores(enc, rows, ins, 'espeak')['other_engines'] == ['piper']
 
-def test_piper_reads_in_every_emotion_with_every_training_voice(smoke_settings, monkeypatch):
-    "stages.asr.piper_readings: Piper's training pseudo-speakers read the sentences after espeak's, each voice in all six emotions in turn (with as many voices as emotions, a voice once read one emotion only); none without Piper's voices."
+def test_piper_and_espeak_read_in_every_emotion_with_every_training_voice(smoke_settings, monkeypatch):
+    "stages.asr.piper_readings: Piper's training pseudo-speakers read the sentences after espeak's, each voice in all six emotions in turn (with as many voices as emotions, a voice once read one emotion only); none without Piper's voices. espeak's voices too when their count shares a factor with six (4 voices read 3 emotions each, 6 voices one); lite's 13 read as they always did."
     import emotion_omni_lite.semantic_encoder as se
     from emotion_omni_lite.dialogues import reading_sentences
-    from emotion_omni_lite.tts import piper_voices
+    from emotion_omni_lite.tts import piper_voices, query_voices
     heard = []
     monkeypatch.setattr(se, 'speak', lambda text, voice, emotion, *a, **k: heard.append((text, voice, emotion)) or torch.zeros(1))
     for n_voices in (3, 7, 8):                                           # 2, 6 and 7 training pseudo-speakers
@@ -262,6 +262,18 @@ def test_piper_reads_in_every_emotion_with_every_training_voice(smoke_settings, 
     assert [t for _, t in said] == reading_sentences(5, smoke_settings.seed)
     no_piper = get_config('smoke', **{'data.n_piper_voices': 0, 'data.n_test_piper_voices': 0})
     with pytest.raises(ConfigError, match='data.n_piper_voices = 0'): list(se.read_aloud(no_piper, smoke_settings, n=0, n_piper=2))
+    for n_query, n_train in ((6, 4), (8, 6)):                            # espeak's training voices: 4 and 6
+        train = query_voices(n_query, 2)[0]
+        assert len(train) == n_train
+        heard.clear()
+        list(se.read_aloud(get_config('smoke', **{'data.n_query_voices': n_query}), smoke_settings, n=6 * n_train, n_piper=0))
+        assert {(v, e) for _, v, e in heard} == {(v, e) for v in train for e in EMOTIONS}, n_query   # every pair, once each
+    lite = get_config('lite')
+    train = query_voices(lite.data.n_query_voices, lite.data.n_test_voices)[0]
+    assert len(train) == 13                                              # coprime with six: every pair already
+    heard.clear()
+    list(se.read_aloud(lite, smoke_settings, n=30, n_piper=0))
+    assert [(v, e) for _, v, e in heard] == [(train[i % 13], EMOTIONS[i % 6]) for i in range(30)]   # lite's readings unchanged
 
 
 def test_read_aloud_reads_with_the_datas_engine(smoke_settings, monkeypatch):
@@ -545,8 +557,115 @@ def test_the_asr_reads_a_typographic_apostrophe_as_the_cer_does():
     assert CharTokenizer.normalize("It’s Anna’s") == normalize_text("It’s Anna’s") == "it's anna's"
 
 
-def test_the_semantic_encoder_names_an_empty_checkpoint_setting():
+def test_the_encoders_name_an_empty_checkpoint_setting():
+    "'', blanks or 'None' as a checkpoint: refused by the config and by both loaders, naming None (unset) as the way to the kit's own encoder (the emotion loader once said `hf download  `)."
+    import re
+    from emotion_omni_lite.emotion_encoder import load_pretrained_emotion_encoder
     from emotion_omni_lite.semantic_encoder import load_pretrained_semantic_encoder
-    for empty in ('', ' ', None):
+    for empty in ('', ' ', None, 'None'):
         with pytest.raises(ConfigError, match=r"semantic_encoder\.pretrained is .*: set semantic_encoder\.pretrained to a Whisper folder or leave it unset"):
             load_pretrained_semantic_encoder(empty)
+        with pytest.raises(ConfigError, match=r"emotion_encoder\.pretrained is .*: set emotion_encoder\.pretrained to a wav2vec2-like "
+                                              r"checkpoint folder .*or leave it unset \(the kit's own encoder"):
+            load_pretrained_emotion_encoder(empty)
+    for part, stage in (('semantic_encoder', 'asr'), ('emotion_encoder', 'emotion_encoder')):
+        for blank in ('', ' ', 'None', ' none '):
+            with pytest.raises(ConfigError, match=rf"{part}\.pretrained: {re.escape(repr(blank))} names no checkpoint: set it to a "
+                                                  rf"checkpoint folder or hub name, or to None \(unset\) for the kit's own encoder, "
+                                                  rf"trained in stage {stage}"):
+                get_config('lite', **{f'{part}.pretrained': blank})
+        assert getattr(get_config('lite', **{f'{part}.pretrained': None}), part).pretrained is None
+
+
+def test_the_emotion_stage_learns_from_the_share_of_replies_it_is_given(monkeypatch):
+    "stages.emotion.train_on_replies is the share of the training replies learned from (0.4 once took a half, 0.75 all of them); lite's 0.25 still takes every fourth; outside 0 to 1 refused."
+    import emotion_omni_lite.emotion_encoder as ee
+    cfg = get_config('smoke')
+    rows = [{'split': 'train' if i < 20 else 'test_voice', 'user_emotion': 'happy', 'reply_emotion': 'sad', 'voice': 'en-us'}
+            for i in range(24)]
+    for i, r in enumerate(rows): r['i'] = i
+    monkeypatch.setattr(ee, 'load_query_emotion_inputs', lambda c, s: (rows, [torch.zeros(cfg.audio.n_mels + 2, 10)] * len(rows)))
+    read = []
+    monkeypatch.setattr(ee, 'reply_emotion_inputs', lambda c, rs, s: read.append([r['i'] for r in rs]) or [torch.zeros(1, 10)] * len(rs))
+    for f, want in ((0.25, [0, 4, 8, 12, 16]), (0.4, [0, 3, 5, 8, 11, 14, 16, 19]), (0.75, None), (1.0, list(range(20)))):
+        read.clear()
+        job = emotion_encoder_job(set_fields(cfg, **{'stages.emotion.train_on_replies': f, 'stages.emotion.aug_copies': 0}), None)
+        assert len(read[0]) == round(f * 20) and len(set(read[0])) == len(read[0]) and len(job.data) == 20 + len(read[0]), f
+        assert read[0] == want if want else (read[0][0], read[0][-1]) == (0, 19), f   # 0.75: spread over the whole split
+    for f in (-0.1, 1.5):
+        with pytest.raises(ConfigError, match=r"stages\.emotion\.train_on_replies: (is a fraction|must be 0 or more)"):
+            set_field(cfg, 'stages.emotion.train_on_replies', f)
+
+
+def test_the_encoders_name_an_input_of_the_wrong_shape():
+    "A 128-bin log-mel, a [1, 1, 16000] wave tensor, an empty list, a log-mel with no frame; a mel with pitch rows for a pitch-less emotion encoder: refused naming the shape each encoder reads and how to make it, not a raw convolution error."
+    from emotion_omni_lite.emotion_encoder import mel_and_pitch
+    cfg = get_config('smoke'); n, wave = cfg.audio.n_mels, torch.randn(16000) * 0.1
+    sem = build_semantic_encoder(cfg).eval()
+    for bad, said in (([torch.randn(128, 300)], rf"clip 0 reads as a log-mel of shape \(128, 300\), but the semantic encoder reads "
+                                                rf"log-mels \[{n}, frames\] of at least one frame: pass 16 kHz waves"),
+                      ([wave, torch.randn(n, 0)], rf"clip 1 reads as a log-mel of shape \({n}, 0\)"),
+                      (wave[None, None], rf"a tensor of shape \[1, 1, 16000\] is neither waves \[B, samples\] nor log-mels "
+                                         rf"\[B, {n}, frames\]: pass waves of one channel \(\[B, samples\], e\.g\. audio\[:, 0\]\)"),
+                      ([], r'the semantic encoder got no audio \(an empty list\)'), (torch.zeros(0, 16000), 'got no audio')):
+        with pytest.raises(ValueError, match=said): semantic_features(sem, bad)
+    assert semantic_features(sem, wave[None]).shape == semantic_features(sem, torch.randn(1, n, 100)).shape == (1, 50, cfg.semantic_encoder.d_model)
+    pitched = build_emotion_encoder(cfg).eval()                          # smoke's, as lite's, tracks pitch
+    plain = build_emotion_encoder(set_fields(cfg, **{'emotion_encoder.pitch': False, 'emotion_encoder.relative_pitch': False})).eval()
+    mp = mel_and_pitch(wave, cfg.audio); T = mp.shape[1]
+    for enc, bad, said in ((plain, [mp], rf"emotion input 0 has shape \({n + 2}, {T}\), but this encoder reads log-mels \[{n}, frames\] "
+                                         rf"of at least one frame, without pitch rows .*pass 16 kHz waves .*or drop the pitch rows \(x\[:{n}\]\)"),
+                           (plain, [torch.randn(128, T)], rf"emotion input 0 has shape \(128, {T}\), but this encoder reads log-mels \[{n}, frames\]"),
+                           (plain, wave[None, None], r"emotion input 0 has shape \(1, 16000\)"),
+                           (pitched, [wave, torch.randn(128, T)], rf"emotion input 1 has shape \(128, {T}\), but this encoder reads log-mels "
+                                                                  rf"with their two pitch rows, \[{n} \+ 2 = {n + 2}, frames\]"),
+                           (pitched, wave[None, None], r"emotion input 0 has shape \(1, 16000\)"),
+                           (pitched, [mp[:, :0]], rf"emotion input 0 has shape \({n + 2}, 0\)")):
+        with pytest.raises(ValueError, match=said): emotion_features(enc, bad)
+    assert emotion_features(plain, [wave, mp[:n]]).lengths.tolist() == emotion_features(pitched, [wave, mp]).lengths.tolist() == [50, 50]
+
+
+def test_a_checkpoint_that_normalises_its_input_hears_each_clip_normalised(tmp_path):
+    "do_normalize in preprocessor_config.json: each clip at zero mean and unit variance over its own samples, as transformers' feature extractor makes it, in a batch of one length or of several; no such file, or do_normalize false: the waves as they are; a damaged file: named."
+    from transformers import Wav2Vec2FeatureExtractor
+    from emotion_omni_lite.emotion_encoder import load_pretrained_emotion_encoder
+    g = torch.Generator().manual_seed(2)
+    clips = [torch.randn(k, generator=g) * 0.3 + 0.05 for k in (8000, 12000)]
+    fx = Wav2Vec2FeatureExtractor(do_normalize=True)
+    folders = {'none': None, 'off': False, 'on': True}
+    for name, norm in folders.items():
+        folders[name] = _tiny_wav2vec2(tmp_path / name, head=False, feat_extract_norm='layer', conv_bias=True)   # as wav2vec2-large-lv60's;
+                                                                                # the same seed: the same weights
+        if norm is not None: Wav2Vec2FeatureExtractor(do_normalize=norm).save_pretrained(folders[name])
+    got = {}
+    for name, folder in folders.items():
+        enc = load_pretrained_emotion_encoder(folder)
+        assert enc.do_normalize is (name == 'on'), name
+        f = emotion_features(enc, clips)                                 # two lengths: one padded batch
+        for i, c in enumerate(clips):
+            x = torch.tensor(fx(c.numpy(), sampling_rate=16000).input_values[0]) if name == 'on' else c
+            with torch.no_grad(): want = enc.backbone(x[None]).last_hidden_state[0]
+            assert torch.allclose(f.frames[i, :int(f.lengths[i])], want, atol=1e-4), (name, i)
+        same = emotion_features(enc, [clips[0], 3 * clips[0] + 0.2])     # louder and offset: the same clip once normalised
+        got[name] = same.frames[0]
+        assert torch.allclose(same.frames[0], same.frames[1], atol=1e-4) is (name == 'on'), name
+    assert torch.allclose(got['none'], got['off']) and not torch.allclose(got['on'], got['off'], atol=1e-3)
+    (Path(folders['on']) / 'preprocessor_config.json').write_text('{"do_normalize": tr')
+    with pytest.raises(ConfigError, match=r"emotion_encoder\.pretrained: the checkpoint in .*on does not load \(JSONDecodeError.*damaged or incomplete"):
+        load_pretrained_emotion_encoder(folders['on'])
+
+
+def test_a_whisper_checkpoint_of_other_sizes_is_refused_before_its_weights_load(tmp_path, monkeypatch):
+    "d_model, n_mels and max_source_positions against the checkpoint's config.json alone: no weight is read for a checkpoint that does not fit."
+    import emotion_omni_lite.semantic_encoder as se
+    cfg = get_config('smoke', **{'semantic_encoder.fit_window': False, 'semantic_encoder.envelope_ceps': 0})
+    whisper_config(cfg).save_pretrained(tmp_path / 'w')                # its config alone: weights would be read only after it
+    def never(*a, **k): raise AssertionError('weights read')
+    monkeypatch.setattr(se.WhisperModel, 'from_pretrained', never)
+    full = set_field(cfg, 'semantic_encoder.pretrained', str(tmp_path / 'w'))
+    d, p = cfg.semantic_encoder.d_model, cfg.semantic_encoder.max_source_positions
+    for field, v in (('d_model', 2 * d), ('max_source_positions', p + 50)):
+        with pytest.raises(ConfigError, match=rf"semantic_encoder\.pretrained: the checkpoint .* does not fit the config .*set "
+                                              rf"semantic_encoder\.{field}={d if field == 'd_model' else p}"):
+            load_semantic_encoder(set_field(full, f'semantic_encoder.{field}', v))
+    with pytest.raises(AssertionError, match='weights read'): load_semantic_encoder(full)   # one that fits: on to its weights
