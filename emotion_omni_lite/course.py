@@ -86,11 +86,16 @@ def notebooks(root: Optional[Path] = None) -> list:
 def _minutes(m) -> str:
     return 'not measured' if m is None else (f'{m * 60:.0f} s' if m < 1 else f'{m:.1f} min')
 
-def _lite(m) -> str:
-    return 'not measured yet' if m is None else f'{_minutes(m)} once the runs it reads exist'
+def _lite(m, reads: bool = True) -> str:
+    return 'not measured yet' if m is None else _minutes(m) + (' once the runs it reads exist' if reads else '')
 
-def header_block(stem: str, info: dict, url: str) -> str:
-    "The managed part of a notebook's first cell: Colab badge, what you will learn, measured minutes."
+def _reads_runs(stem: str, cells: Sequence[dict]) -> bool:
+    "Whether notebook `stem` reads a stage's run: it teaches one of the stage table's stages, or a code cell asks for runs with `ensure_stages` (as every lesson on a trained part does; defining it is not asking)."
+    return (any(st.notebook == stem for st in STAGES.values())
+            or any(c['cell_type'] == 'code' and re.search(r'(?<!def )\bensure_stages\(', _src(c)) for c in cells))
+
+def header_block(stem: str, info: dict, url: str, reads: bool = True) -> str:
+    "The managed part of a notebook's first cell: Colab badge, what you will learn, measured minutes (`reads`: the notebook reads runs, and its minutes are with them there)."
     colab = url.replace('https://github.com/', 'https://colab.research.google.com/github/') + f'/blob/main/nbs/{stem}.ipynb'
     own = [n for n, st in STAGES.items() if st.notebook == stem and not st.switch]   # a study behind a switch: not a lesson's cost
     m = info.get('minutes', {})
@@ -102,7 +107,7 @@ def header_block(stem: str, info: dict, url: str) -> str:
             f'<a href="{colab}" target="_parent"><img src="https://colab.research.google.com/assets/colab-badge.svg" '
             f'alt="Open In Colab"/></a>\n\n'
             f"**What you will learn**\n\n{learn}\n\n"
-            f"**Time.** `lite` on a 2-core CPU: {_lite(m.get('lite'))}.{trains} "
+            f"**Time.** `lite` on a 2-core CPU: {_lite(m.get('lite'), reads)}.{trains} "
             f"A free Colab GPU: {_minutes(m.get('colab_gpu'))}.\n"
             f"{HEADER_END}")
 
@@ -157,7 +162,7 @@ def _with_header(nb: dict, stem: str, info: dict, url: str) -> dict:
         raise ConfigError(f"nbs/{stem}.ipynb: its first cell has the course header's start but not its end ({HEADER_END}): "
                           "put that line back where the block ends, or delete the block, and run `eol headers` again")
     after = rest.split(HEADER_END, 1)[1] if rest else ''              # an instructor's own text below the block stays
-    cells[0]['source'] = _lines(f'{title.rstrip()}\n\n{header_block(stem, info, url)}{after}')
+    cells[0]['source'] = _lines(f'{title.rstrip()}\n\n{header_block(stem, info, url, _reads_runs(stem, cells))}{after}')
     setup = [i for i, c in enumerate(cells) if c['cell_type'] == 'code' and _src(c).startswith(SETUP_MARK)]
     src = _lines(setup_source(url))
     if setup: cells[setup[0]]['source'] = src

@@ -7,7 +7,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from typing import Callable, Optional, Sequence
+from typing import Optional, Sequence
 
 from .config import ConfigError, OmniConfig
 from .train import COMPUTE_DTYPES
@@ -18,6 +18,7 @@ from .dataset import hearing_seconds
 from .adapter import build_adapter, sequence_lengths
 from .text_llm import add_lora, build_llm
 from .stage1 import build_emotion_head
+from .stage2 import Stage2Model
 from .decoder import SPECIALS, build_fusion, build_speech_decoder
 
 # %% auto #0
@@ -88,6 +89,10 @@ def format_table(t: dict) -> str:
 GPU_GIB = (24, 40, 80)        # the GPU sizes the plan is made for
 GPU_HEADROOM = 0.9            # the share of a GPU's memory a stage may use
 
+def _check_stage(stage: str):
+    if stage not in PARTS_PER_STAGE:
+        raise ConfigError(f"stage {stage!r}: the memory plan covers {' and '.join(map(repr, PARTS_PER_STAGE))}: give one of those")
+
 class _FusedAttention(torch.autograd.Function):
     "Fused attention's footprint on the meta device: the output's shape, and what flash attention keeps for backward (q, k, v, the output, the log-sum-exp, a mask)."
     @staticmethod
@@ -98,29 +103,42 @@ class _FusedAttention(torch.autograd.Function):
     @staticmethod
     def backward(ctx, g): raise RuntimeError("a memory count only: nothing runs backward")
 
-def _fused_sdpa(q, k, v, attn_mask=None, *args, **kwargs): return _FusedAttention.apply(q, k, v, attn_mask)
+def _fused_sdpa(q, k, v, attn_mask=None, *args, **kwargs):
+    kind = q.device.type                                               # under autocast the kernel gets its inputs cast, as
+    if kind != 'meta' and torch.is_autocast_enabled(kind):             # torch's own attention does on a GPU
+        dt = torch.get_autocast_dtype(kind)
+        q, k, v, attn_mask = (t.to(dt) if t is not None and t.is_floating_point() else t for t in (q, k, v, attn_mask))
+    return _FusedAttention.apply(q, k, v, attn_mask)
 
-def _meta_saved(fn, modules: Sequence[nn.Module]) -> int:
-    "Bytes autograd saves for backward while `fn()` runs (on the meta device: nothing is allocated), each tensor once; the weights of `modules` (saved too, but held anyway) left out; attention counted as fused attention keeps it (no L×L weights)."
+def _meta_saved(fn, modules: Sequence[nn.Module], stacks: dict = {}) -> tuple:
+    "Bytes autograd saves for backward while `fn()` runs (on meta tensors: nothing is allocated), each tensor once; the weights of `modules` and autocast's copies of them (saved too, but held anyway: the copies are counted apart) left out; attention counted as fused attention keeps it (no L×L weights). With them, per stack in `stacks` (name: module), the bytes an element of its layers' input takes: what a checkpointed layer keeps."
     import torch.nn.functional as F
     weights = {id(p) for m in modules for p in m.parameters()}
-    saved = {}
+    def held(t):                                                       # a weight, autocast's copy of one, or a view of either
+        t = t if t._base is None else t._base
+        g = t.grad_fn
+        return id(t) in weights or (type(g).__name__ == 'ToCopyBackward0' and id(getattr(g.next_functions[0][0], 'variable', None)) in weights)
+    saved, width = {}, {}
     def pack(t):
-        if id(t) not in weights and id(t._base) not in weights: saved[id(t)] = t.numel() * t.element_size()
+        if not held(t): saved[id(t)] = t.numel() * t.element_size()
         return t
+    hooks = [l.register_forward_pre_hook(lambda mod, a, kw, k=k: width.update({k: (a[0] if a else kw['hidden_states']).element_size()}),
+                                         with_kwargs=True) for k, m in stacks.items() for l in m.modules() if type(l).__name__ == 'Qwen2DecoderLayer']
     plain, F.scaled_dot_product_attention = F.scaled_dot_product_attention, _fused_sdpa   # the meta device has no fused kernel
     try:
         with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t): fn()
-    finally: F.scaled_dot_product_attention = plain
-    return sum(saved.values())
+    finally:
+        F.scaled_dot_product_attention = plain
+        for h in hooks: h.remove()
+    return sum(saved.values()), width
 
 def speech_positions(cfg: OmniConfig, frames: int) -> int:
     "The LLM positions the adapter makes of `frames` encoder frames: one per `adapter.k`, in each stream when they are interleaved."
     streams = 2 if cfg.adapter.mode == 'interleave' and cfg.adapter.emotion_stream else 1
     return streams * (frames // cfg.adapter.k)
 
-def _stage1_forward(cfg: OmniConfig, layers: int, batch: int, speech_frames: int, text_tokens: int, dtype) -> Callable:
-    "Stage 1's forward (adapter → LLM with LoRA → loss and emotion head) on meta tensors, with `layers` LLM layers."
+def _stage1_forward(cfg: OmniConfig, layers: int, batch: int, speech_frames: int, text_tokens: int, dtype) -> tuple:
+    "Stage 1's forward (adapter → LLM with LoRA → loss and emotion head) on meta tensors, with `layers` LLM layers: the forward, its modules, its stack."
     import warnings
     from dataclasses import replace
     c = replace(cfg, llm=replace(cfg.llm, num_layers=layers))
@@ -138,33 +156,32 @@ def _stage1_forward(cfg: OmniConfig, layers: int, batch: int, speech_frames: int
         sp, _ = adapter(sem, emo, n50)
         out = llm(inputs_embeds=torch.cat([sp, text], 1), labels=labels, output_hidden_states=True)
         (out.loss + head(out.hidden_states[-1], labels >= 0).float().pow(2).mean()).detach()
-    return run, (llm, adapter, head)
+    return run, (llm, adapter, head), {'llm': llm}
 
-def _stage2_forward(cfg: OmniConfig, layers: tuple, batch: int, reply_tokens: int, units: int, dtype) -> Callable:
-    "Stage 2's forward (fusion, AdaLN, the decoder's two stacks, the unit head and loss) on meta tensors, with `layers` = (pre-stack, autoregressive) layers."
-    import torch.nn.functional as F
+def _stage2_forward(cfg: OmniConfig, layers: tuple, batch: int, reply_tokens: int, units: int) -> tuple:
+    "Stage 2's own forward (`Stage2Model`: fusion, AdaLN, the decoder's two stacks, the unit head and loss) as `fit` runs it, fp32 weights under the stage's autocast, on fake tensors (meta underneath: no memory, but a device autocast acts on), with `layers` = (pre-stack, autoregressive) layers: the forward, its modules, its stacks."
+    import warnings
     from dataclasses import replace
+    from torch._subclasses.fake_tensor import FakeTensorMode
     c = replace(cfg, decoder=replace(cfg.decoder, pre_layers=layers[0], layers=layers[1]))
-    with torch.device('meta'):
-        fusion, dec = build_fusion(c).to(dtype).train(), build_speech_decoder(c).to(dtype).train()
-        d, L = c.decoder.d_model, reply_tokens + units + 3
-        h, e = torch.empty(batch, reply_tokens, d, dtype=dtype), torch.empty(batch, reply_tokens, d, dtype=dtype)
-        vec = torch.empty(batch, c.fusion.adaln_cond_dim, dtype=dtype)
-        ids = torch.zeros(batch, units + 1, dtype=torch.long)
-        mask = torch.zeros(batch, 1, L, L, dtype=dtype)
-        pos = torch.arange(L)[None].expand(batch, -1)
+    fake = FakeTensorMode()                     # autocast runs the matmuls in bf16; the residual stream stays fp32, as in `fit`
+    with fake, warnings.catch_warnings():
+        warnings.simplefilter('ignore')
+        model, d = Stage2Model(c).train(), c.decoder.d_model
+        vec, flags = torch.empty(batch, c.fusion.adaln_cond_dim), torch.ones(batch, dtype=torch.bool)
+        b = {'h': torch.empty(batch, reply_tokens, d, dtype=torch.float16), 'e': torch.empty(batch, reply_tokens, d, dtype=torch.float16),
+             'n': torch.full((batch,), reply_tokens), 'm': torch.full((batch,), units), 'units': torch.zeros(batch, units, dtype=torch.long),
+             'emotion_vec_true': vec, 'emotion_vec_pred': vec}               # h, e in fp16, as stage 2's cache holds them
     def run():
-        r = dec.pre(inputs_embeds=fusion(h, e, vec)).last_hidden_state                     # [B, N, d]
-        seq = torch.cat([F.pad(r, (0, 0, 1, 1)), dec.embed(ids)], 1)                       # [B, N+M+3, d]
-        out = dec.ar(inputs_embeds=seq, attention_mask=mask, position_ids=pos).last_hidden_state
-        F.cross_entropy(dec.head(out[:, reply_tokens + 2:]).flatten(0, 1).float(), ids.flatten()).detach()
-    return run, (fusion, dec)
+        with fake: model(b, flags, flags).detach()
+    return run, (model,), {'pre': model.decoder.pre, 'ar': model.decoder.ar}
 
 def activation_bytes(cfg: OmniConfig, stage: str, batch: int = 1, query_seconds: float = 15.0, reply_tokens: int = 64,
                      reply_seconds: float = 8.0, prompt_tokens: int = 32) -> dict:
     "What backward keeps of stage `stage`'s forward for `batch` examples: {'all', 'outside', 'checkpointed'} in bytes, and per stack of layers (stage 1: 'llm'; stage 2: 'pre' and 'ar') {'per_layer', 'layers'}."
-    dtype = COMPUTE_DTYPES.get(getattr(cfg.stages, stage).mixed_precision, torch.float32)
+    _check_stage(stage)
     if stage == 'stage1':
+        dtype = COMPUTE_DTYPES.get(cfg.stages.stage1.mixed_precision, torch.float32)   # stage 2's model takes its own autocast
         frames = int(query_seconds * cfg.semantic_encoder.frame_rate)
         frames -= frames % cfg.adapter.k
         prompt = prompt_tokens                                          # system prompt and chat template, in tokens
@@ -174,18 +191,17 @@ def activation_bytes(cfg: OmniConfig, stage: str, batch: int = 1, query_seconds:
         logits = seq * cfg.llm.vocab_size                               # the LM head scores every position
     elif stage == 'stage2':
         units, d = int(reply_seconds * cfg.units.rate_hz), cfg.decoder.d_model
-        f = lambda n: _meta_saved(*_stage2_forward(cfg, n, batch, reply_tokens, units, dtype))
+        f = lambda n: _meta_saved(*_stage2_forward(cfg, n, batch, reply_tokens, units))
         stacks = {'pre': (cfg.decoder.pre_layers, reply_tokens, d),     # the reply; then it, three marks and the units
                   'ar': (cfg.decoder.layers, reply_tokens + units + 3, d)}
         logits = (units + 1) * (cfg.units.n_units + len(SPECIALS))      # the unit head scores the units (and EOU)
-    else: raise ValueError(f"stage {stage!r}: the plan covers 'stage1' and 'stage2'")
-    one = f((1,) * len(stacks))
-    per_layer = {k: f(tuple(1 + (j == i) for j in range(len(stacks)))) - one   # one more layer in that stack alone: stacks
+    one, size = f((1,) * len(stacks))
+    per_layer = {k: f(tuple(1 + (j == i) for j in range(len(stacks))))[0] - one   # one more layer in that stack alone: stacks
                  for i, k in enumerate(stacks)}                                # of other lengths keep other shares
     outside = one - sum(per_layer.values())
     outside += batch * logits * 4                  # backward's largest temporary: the fp32 gradient of the logits
-    size = torch.tensor([], dtype=dtype).element_size()
-    kept = sum(n * batch * pos * width * size for n, pos, width in stacks.values())   # a checkpointed layer keeps its input
+    kept = sum(n * batch * pos * width * size[k] for k, (n, pos, width) in stacks.items())   # a checkpointed layer keeps its
+    # input, in the dtype it reads it (stage 2: fp32, its residual stream)
     return {'all': outside + sum(stacks[k][0] * per_layer[k] for k in stacks), 'per_layer': per_layer, 'outside': outside,
             'layers': {k: v[0] for k, v in stacks.items()},
             'checkpointed': outside + kept + max(per_layer.values())}   # backward recomputes one layer at a time
@@ -200,6 +216,7 @@ def _gathered(modules: Sequence[nn.Module], layer: str = 'Qwen2DecoderLayer') ->
 def stage_memory(cfg: OmniConfig, stage: str, **shapes) -> dict:
     "Bytes stage `stage` holds while it trains on one GPU with its whole global batch: weights, gradients, optimizer, autocast copies, the optimizer step's temporary, activations (and activations with checkpointing), and what a sharded GPU gathers whole to compute."
     import warnings
+    _check_stage(stage)
     parts = count_parts(cfg)
     with torch.device('meta'), warnings.catch_warnings():
         warnings.simplefilter('ignore')
@@ -230,12 +247,10 @@ def per_gpu_bytes(m: dict, gpus: int, shard: bool, checkpointing: bool) -> float
     return held + max(m['autocast_copies'] / split + act + gathered, m.get('optimizer_step', 0) / split)
 
 def gpus_needed(m: dict, gib: float, shard: bool, checkpointing: bool) -> Optional[int]:
-    "The fewest GPUs of `gib` GiB (a power of two over which the global batch splits into whole micro-batches: `fit`'s rule) the stage fits on, or None."
-    n, accum = 1, m.get('micro_batches', 1)
-    while n * accum <= m['batch']:
-        if m['batch'] % (n * accum) == 0 and per_gpu_bytes(m, n, shard, checkpointing) <= GPU_HEADROOM * gib * 2**30: return n
-        n *= 2
-    return None
+    "The fewest GPUs of `gib` GiB the stage fits on, or None, among every count `fit` takes: those the global batch splits over into whole micro-batches (`batch` a multiple of GPUs × `micro_batches`; 6 or 12 as well as powers of two)."
+    accum = m.get('micro_batches', 1)
+    return next((n for n in range(1, m['batch'] // accum + 1) if m['batch'] % (n * accum) == 0
+                 and per_gpu_bytes(m, n, shard, checkpointing) <= GPU_HEADROOM * gib * 2**30), None)
 
 PLANS = (('DDP', False, False), ('DDP + checkpointing', False, True), ('ZeRO-3 / FSDP', True, False),
          ('ZeRO-3 / FSDP + checkpointing', True, True))
@@ -255,29 +270,38 @@ def memory_plan(cfg: OmniConfig, **shapes) -> dict:
               'reply_seconds': (dc.max_units / cfg.units.rate_hz, ' s', f'decoder.max_units={dc.max_units} units at '
                                 f'{cfg.units.rate_hz} Hz: the longest reply speech stage 2 learns'),
               'reply_tokens': (dc.max_reply_tokens, ' tokens', 'decoder.max_reply_tokens: the longest reply text stage 2 reads')}
-    defaults = {k: type(v)(min(v, limits[k][0])) for k, v in   # activation_bytes' own, within the preset's
-                {'query_seconds': 15.0, 'reply_seconds': 8.0, 'reply_tokens': 64}.items()}
+    defaults = {**{k: type(v)(min(v, limits[k][0])) for k, v in   # activation_bytes' own, within the preset's
+                   {'query_seconds': 15.0, 'reply_seconds': 8.0, 'reply_tokens': 64}.items()}, 'prompt_tokens': 32}
+    if unknown := [k for k in shapes if k not in defaults]:
+        raise ConfigError(f"{unknown[0]}={shapes[unknown[0]]!r}: the memory plan sizes no such shape: use "
+                          f"{', '.join(list(defaults)[:-1])} or {list(defaults)[-1]}")
     for k, v in shapes.items():
-        flag = f"--{k.replace('_', '-')}"
+        flag = f"--{k.replace('_', '-')}" if k != 'prompt_tokens' else k   # prompt_tokens: no flag of `eol params`
+        e_g = (f"`eol params --preset {cfg.preset} --memory {flag} {defaults[k]:g}`" if k != 'prompt_tokens'
+               else f"prompt_tokens={defaults[k]}")
         if not v > 0 or v == float('inf'):                             # nan and inf too
-            raise ConfigError(f"{k}={v}: the shapes the memory plan sizes must be positive numbers (e.g. `eol params --preset "
-                              f"{cfg.preset} --memory {flag} {defaults.get(k, 1):g}`)")
+            raise ConfigError(f"{k}={v}: the shapes the memory plan sizes must be positive numbers (e.g. {e_g})")
+        if k.endswith('tokens') and v != int(v):
+            raise ConfigError(f"{k}={v}: a length in tokens is a whole number (e.g. {e_g})")
         if k in limits and v > limits[k][0]:
             most, unit, why = limits[k]
             raise ConfigError(f"{k}={v}: preset '{cfg.preset}' takes at most {most:g}{unit} ({why}): give a smaller {flag}")
         if k == 'query_seconds' and v < (least := _shortest_query(cfg)):
             raise ConfigError(f"{k}={v}: preset '{cfg.preset}' makes no speech token of a query shorter than {least:g} s "
                               f"(adapter.k={cfg.adapter.k} encoder frames make one; the model refuses such a clip): give a longer {flag}")
+        if k == 'reply_seconds' and int(v * cfg.units.rate_hz) < 1:   # activation_bytes plans int(seconds × rate) units
+            raise ConfigError(f"{k}={v}: preset '{cfg.preset}' makes no speech unit of a reply shorter than {1 / cfg.units.rate_hz:g} s "
+                              f"(one unit at units.rate_hz={cfg.units.rate_hz}): give a longer {flag}")
     shapes = {**defaults, **shapes}
-    q, r = shapes['query_seconds'], shapes['reply_tokens']
+    q, r, pr = shapes['query_seconds'], shapes['reply_tokens'], shapes['prompt_tokens']
     frames = int(q * cfg.semantic_encoder.frame_rate)
-    seq = speech_positions(cfg, frames) + 32 + r                       # what stage 1's LLM reads: speech, a 32-token prompt, the reply
+    seq = speech_positions(cfg, frames) + pr + r                       # what stage 1's LLM reads: speech, the prompt, the reply
     streams = speech_positions(cfg, cfg.adapter.k)                     # 2 when the adapter interleaves both streams
     if seq > cfg.llm.max_position_embeddings:
         raise ConfigError(f"stage 1 would read {seq} positions ({frames} query frames / adapter.k={cfg.adapter.k}"
-                          f"{' in each of two interleaved streams' if streams == 2 else ''}, a 32-token "
+                          f"{' in each of two interleaved streams' if streams == 2 else ''}, a {pr}-token "
                           f"prompt and {r} reply tokens), beyond the LLM's context (llm.max_position_embeddings="
-                          f"{cfg.llm.max_position_embeddings}): give a shorter --query-seconds or fewer --reply-tokens")
+                          f"{cfg.llm.max_position_embeddings}): give a shorter --query-seconds, fewer --reply-tokens or fewer prompt_tokens")
     out = {}
     for st in ('stage1', 'stage2'):
         m = stage_memory(cfg, st, **shapes)
@@ -300,7 +324,7 @@ def format_memory(plan: dict, cfg: OmniConfig) -> str:
               "backward also hold what a GPU gathers whole to compute: the parameters outside the Qwen2 decoder layers",
               "fsdp.yaml wraps, and two of those layers (" + ', '.join(f"{st} {p['gib']['gathered']:.1f} GiB" for st, p in plan.items()) + ")."]
     accum = ', '.join(f"{st} {p.get('micro_batches', 1)}" for st, p in plan.items())
-    lines += ['', f"GPUs needed (fewest, a power of two; micro-batches a step: {accum}; '-': does not fit)", '',
+    lines += ['', f"GPUs needed (fewest, of any count the batch splits over; micro-batches a step: {accum}; '-': does not fit)", '',
               f"{'stage':8s} {'plan':30s} " + ' '.join(f"{str(x) + ' GB':>7s}" for x in GPU_GIB)]
     for st, p in plan.items():
         for name, _, _ in PLANS:
