@@ -21,15 +21,17 @@ from .semantic_encoder import CharTokenizer
 from .tts import engine_of
 
 # %% auto #0
-__all__ = ['PROSODIC_FEATURES', 'MIN_VOICED', 'TIMING_FEATURES', 'prosodic_features', 'egemaps_features', 'LinearProbe',
-           'fit_linear_probe', 'query_prosody', 'prosodic_baseline', 'plot_confusion', 'pca_2d', 'plot_emotion_map',
-           'emotion_sweep', 'plot_sweep', 'frame_trajectory', 'plot_trajectory', 'timing_features', 'timing_probe',
-           'not_calm', 'speaker_normalized', 'cross_engine_probe']
+__all__ = ['PROSODIC_FEATURES', 'MIN_VOICED', 'PROSODY_VERSION', 'TIMING_FEATURES', 'prosodic_features', 'egemaps_features',
+           'LinearProbe', 'fit_linear_probe', 'query_prosody', 'prosodic_baseline', 'plot_confusion', 'pca_2d',
+           'plot_emotion_map', 'emotion_sweep', 'plot_sweep', 'frame_trajectory', 'plot_trajectory', 'timing_features',
+           'timing_probe', 'not_calm', 'speaker_normalized', 'cross_engine_probe']
 
 # %% ../nbs/08_emotional_cues.ipynb #e66c34f2
 PROSODIC_FEATURES = ('f0_median', 'f0_p10', 'f0_p90', 'f0_range', 'f0_std', 'f0_delta', 'f0_slope',
                      'energy_mean', 'energy_std', 'energy_range', 'voiced_frac', 'onsets_per_s')
 MIN_VOICED = 3   # frames with a pitch that the pitch statistics need
+PROSODY_VERSION = 2   # counted up when a feature's definition changes, so the evaluation's prosodic baseline is made
+                      # again (2: a clip that begins voiced counts its first onset, as one after silence does)
 
 def _check_wave(wave, source: str) -> None:
     "Refuse a clip with nothing to measure: empty, NaN or Inf samples, or silent."
@@ -50,7 +52,7 @@ def _prosody(wave: torch.Tensor, sr: int = SAMPLE_RATE) -> tuple:
     slope = ((t - t.mean()) * (st - st.mean())).sum() / ((t - t.mean()) ** 2).sum().clamp(min=1e-6)
     active = en > en.max() - 40.0
     ea = en[active]
-    onsets = (voiced[1:] & ~voiced[:-1]).sum().float()
+    onsets = voiced[0].float() + (voiced[1:] & ~voiced[:-1]).sum()     # a clip that begins voiced begins a segment too
     return torch.stack([q[1], q[0], q[2], q[2] - q[0], st.std(), st.diff().abs().mean() if len(st) > 1 else st.new_zeros(()),
                         slope, ea.mean(), ea.std(), torch.quantile(ea, 0.9) - torch.quantile(ea, 0.1),
                         voiced.float().mean(), onsets / (n / 100.0)]).float(), int(voiced.sum()), n

@@ -5,12 +5,12 @@ n = 1, 2, 4 and 8, every way on the same rows: without each voice's first 8 neut
 have been taken from (`cues.not_calm`). Before you run: how many calm sentences would you ask a student to read
 before the probe panel listens to them?
 
-On `lite` (seed 0): as measured the probe reads Piper at 46.1 %; against the voice's first neutral query alone at
-60.9 %, two at 54.9 %, four at 61.3 %, eight at 61.7 %. One calm sentence carries most of what a few bring (15 of 16
+On `lite` (seed 0): as measured the probe reads Piper at 45.5 %; against the voice's first neutral query alone at
+60.8 %, two at 54.8 %, four at 62.0 %, eight at 61.8 %. One calm sentence carries most of what a few bring (15 of 16
 points), and more add little or even lose (two): each query's numbers wobble with its words, so a few sentences set
 the voice's calm with their noise. Every query of the voice as its reference, its mean and its spread (no labels, but
-every feeling in equal measure), reaches 72.8 %: how far a voice moves, which calm sentences do not show, is worth
-another eleven points.
+every feeling in equal measure), reaches 73.4 %: how far a voice moves, which calm sentences do not show, is worth
+another twelve points.
 """
 from emotion_omni_lite.cli import ensure_stages
 from emotion_omni_lite.config import get_config, get_settings

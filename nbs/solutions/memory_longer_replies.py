@@ -5,8 +5,8 @@ and does stage 1 change at all?
 Weights, gradients and AdamW state are the parameters' and do not move. Stage 2's activations grow with the length
 of its sequence (the reply's tokens, then its units at 25 a second): 64 + 200 + 3 positions become 64 + 400 + 3,
 1.75× as many, and less than that in memory, because the pre-layers, the fusion gate and AdaLN see only the 64 reply
-states. Stage 1 does not read the reply's speech at all. Counted on the meta device: stage 2's activations 4.43 →
-7.42 GiB for a global batch of 16 (1.67×); stage 1 unchanged at 37.60 GiB.
+states. Stage 1 does not read the reply's speech at all. Counted on the meta device: stage 2's activations 4.77 →
+7.96 GiB for a global batch of 16 (1.67×); stage 1 unchanged at 37.60 GiB.
 """
 from emotion_omni_lite.config import get_config
 from emotion_omni_lite.scale import memory_plan

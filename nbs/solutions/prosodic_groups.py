@@ -3,14 +3,14 @@ linear probe) without one group of features at a time — pitch level, pitch mov
 probe on the training split and on the held-out voices. Before you fit: which group's loss hurts most, and could
 dropping one make the held-out voices better?
 
-On `lite` (seed 0), all twelve features: 78.8 % on the training split, 73.9 % on the held-out voices. Without the
-loudness features: 60.5 % and 56.1 %, the largest loss: the emotion presets set very different levels (angry is spoken
-at volume 200, sad at 55). Without the rate features: 72.5 % and 65.2 %. Without pitch movement: 77.9 % and 73.1 %,
-almost nothing: the other groups carry most of what it tells. Without pitch level the training split falls to 73.1 %
-but the held-out voices rise to 78.4 % (78.7 % on their tone-dependent sentences, from 73.9 %): a voice's
+On `lite` (seed 0), all twelve features: 79.0 % on the training split, 74.5 % on the held-out voices. Without the
+loudness features: 60.6 % and 58.0 %, the largest loss: the emotion presets set very different levels (angry is spoken
+at volume 200, sad at 55). Without the rate features: 72.5 % and 65.2 %. Without pitch movement: 78.5 % and 73.7 %,
+almost nothing: the other groups carry most of what it tells. Without pitch level the training split falls to 73.9 %
+but the held-out voices rise to 78.7 % (79.1 % on their tone-dependent sentences, from 74.5 %): a voice's
 register is as much the speaker as the emotion, so the level the probe learned from the training voices misleads it on
 voices it never heard. That is one split of voices: on the much smaller `smoke` set, whose held-out voices are others,
-the same cut costs held-out accuracy instead (80 % → 63 %). A cue that fits the training voices is not always one that
+the same cut costs held-out accuracy instead (79 % → 68 %). A cue that fits the training voices is not always one that
 travels, and only held-out voices tell which; and the strongest cue here, loudness, is the one a microphone's distance
 moves directly (exercise 17.1).
 """
