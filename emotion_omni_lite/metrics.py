@@ -4,7 +4,7 @@
 
 # %% ../nbs/05a_metrics.ipynb #45a0bb63
 from __future__ import annotations
-import importlib.util, json, math, os, re, resource, sys, urllib.error, urllib.request
+import importlib.util, json, math, os, re, resource, sys, unicodedata, urllib.error, urllib.parse, urllib.request
 from collections import Counter
 from pathlib import Path
 from typing import Optional, Sequence, Union
@@ -12,7 +12,7 @@ from typing import Optional, Sequence, Union
 import numpy as np
 import torch
 
-from .config import EMOTIONS
+from .config import EMOTIONS, ConfigError
 from .audio import SAMPLE_RATE, resample
 
 # %% auto #0
@@ -24,9 +24,10 @@ __all__ = ['DNSMOS_LEN', 'EMPATHY_RUBRIC', 'normalize_text', 'edit_distance', 'w
 
 # %% ../nbs/05a_metrics.ipynb #e66c34f2
 def normalize_text(s: str) -> str:
-    "Lower case, punctuation removed (apostrophes inside words kept), single spaces."
+    "Lower case, accents folded (é → e), punctuation removed (apostrophes inside words kept), single spaces."
     if not isinstance(s, str): raise TypeError(f"{s!r} is not text ({type(s).__name__}): pass a string ('' where nothing was said)")
-    s = re.sub(r"[^a-z0-9' ]+", ' ', s.lower().replace('’', "'"))
+    s = ''.join(c for c in unicodedata.normalize('NFKD', s.lower()) if not unicodedata.combining(c))   # 'café' is 'cafe', not 'caf'
+    s = re.sub(r"[^a-z0-9' ]+", ' ', s.replace('’', "'"))
     return ' '.join(w.strip("'") for w in s.split() if w.strip("'"))
 
 def edit_distance(ref: Sequence, hyp: Sequence) -> int:
@@ -133,8 +134,12 @@ def per_class_accuracy(y_true: Sequence, y_pred: Sequence, labels: Sequence = EM
     return {l: accuracy([a for a in y_true if a == l], [b for a, b in zip(y_true, y_pred) if a == l]) for l in labels}
 
 def cosine_similarity(a, b) -> np.ndarray:
-    "Row-wise cosine similarity of two [N, d] arrays (or two [d] vectors)."
-    a, b = np.atleast_2d(np.asarray(a, np.float64)), np.atleast_2d(np.asarray(b, np.float64))
+    "Row-wise cosine similarity of two [N, d] arrays (or two [d] vectors: one value, as [1]) of the same shape."
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    if a.shape != b.shape or a.ndim not in (1, 2):                   # [1, d] against [N, d] would broadcast unnoticed
+        raise ValueError(f"cosine_similarity compares two [N, d] arrays or two [d] vectors of one shape, not {list(a.shape)} and "
+                         f"{list(b.shape)}: give one row of each per pair (np.broadcast_to one vector to [N, d] to compare it with N rows)")
+    a, b = np.atleast_2d(a), np.atleast_2d(b)
     num = (a * b).sum(-1); den = np.linalg.norm(a, axis=-1) * np.linalg.norm(b, axis=-1)
     return num / np.maximum(den, 1e-12)
 
@@ -155,15 +160,28 @@ def peak_memory_mb(device: str = 'cpu') -> float:
 # %% ../nbs/05a_metrics.ipynb #c449ca57
 _PS = {}
 
+def _clip(wave, sr, who: str) -> tuple:
+    "(`wave` as float32 [T], `sr` as an int): a floating-point [T] or [1, T] clip at a positive whole rate, else an error naming the fix."
+    if isinstance(sr, bool) or not isinstance(sr, (int, float, np.integer, np.floating)) or not sr > 0 or not float(sr).is_integer():
+        raise ValueError(f"{who} needs the clip's sample rate as a positive whole number of Hz, not {sr!r}: pass it, e.g. sr=16000")
+    w = wave.detach().cpu() if torch.is_tensor(wave) else np.asarray(wave)
+    if not (w.is_floating_point() if torch.is_tensor(w) else np.issubdtype(w.dtype, np.floating)):   # int16 PCM, cast and clamped: a square wave
+        raise TypeError(f"{who} needs floating-point samples in [-1, 1], not {w.dtype}: for int16 PCM divide by 32768 (wave / 32768)")
+    if w.ndim == 2 and w.shape[0] == 1: w = w[0]
+    if w.ndim != 1:                                                  # flattened, [T, 2] would interleave its channels
+        raise ValueError(f"{who} needs one mono clip, [T] or [1, T], not {list(w.shape)}: for stereo average the channels "
+                         "(wave.mean(-1) for [T, 2], wave.mean(0) for [2, T]); for several clips call it once a clip")
+    return (w.float() if torch.is_tensor(w) else torch.from_numpy(w.astype(np.float32))), int(sr)
+
 def pocketsphinx_transcribe(wave, sr: int = SAMPLE_RATE) -> str:
-    "pocketsphinx's English transcript of `wave` (float [T] in [-1, 1]; resampled to 16 kHz when needed)."
-    w = torch.as_tensor(np.asarray(wave, dtype=np.float32)).flatten()
+    "pocketsphinx's English transcript of `wave` (float [T] or [1, T] in [-1, 1] at `sr` Hz; resampled to 16 kHz when needed)."
+    w, sr = _clip(wave, sr, 'pocketsphinx')
     if not torch.isfinite(w).all(): raise ValueError("pocketsphinx needs a finite clip: this one holds NaN or infinite samples (check what made it)")
     if 'dec' not in _PS:
         from pocketsphinx import Decoder
         _PS['dec'] = Decoder(samprate=SAMPLE_RATE, logfn=os.devnull, maxhmmpf=3000, maxwpf=10,  # pruned: several × faster on noise
-                             fwdflat=False)     # one search pass, not two: faster (lite's 48 reference replies: WER 84.2 %, 84.4 % with two)
-    if sr != SAMPLE_RATE:
+                             fwdflat=False)     # one search pass, not two: faster
+    if sr != SAMPLE_RATE and len(w):                                 # an empty clip: nothing to resample, nothing heard
         w = resample(w, sr, SAMPLE_RATE)
     pad = torch.zeros(3200)                                          # 0.2 s of silence each side
     pcm = (torch.cat([pad, w.clamp(-1, 1), pad]).numpy() * 32767).astype(np.int16).tobytes()
@@ -201,11 +219,12 @@ def _dnsmos_session():
 
 def dnsmos(wave, sr: int = SAMPLE_RATE, every_hop: bool = False) -> dict:
     "DNSMOS P.835 scores {'sig', 'bak', 'ovrl'} (1–5) of one clip (a short clip: its first looped window, or every hop's mean)."
-    w = torch.as_tensor(np.asarray(wave, dtype=np.float32)).flatten()
+    w, sr = _clip(wave, sr, 'DNSMOS')
+    if not len(w) or not torch.isfinite(w).all():                    # checked before resampling, which fails on an empty clip
+        raise ValueError(f"DNSMOS needs a non-empty, finite clip: this one {'is empty' if not len(w) else 'holds NaN or infinite samples'} (check what made it)")
     if sr != SAMPLE_RATE:
         w = resample(w, sr, SAMPLE_RATE)
     a = w.clamp(-1, 1).numpy()
-    if a.size == 0 or not np.isfinite(a).all(): raise ValueError("DNSMOS needs a non-empty, finite clip")
     n = int(DNSMOS_LEN * SAMPLE_RATE)
     if len(a) < n and not every_hop: a = np.tile(a, -(-n // len(a)))[:n]   # one window: the clip looped from its start
     while len(a) < n: a = np.concatenate([a, a])                    # loop short clips, as DNSMOS does
@@ -236,11 +255,22 @@ Answer with one line: "Score: N" (N from 1 to 5), then at most one sentence of r
 class JudgeError(RuntimeError):
     "The empathy judge could not be reached or gave no score; the message names the endpoint and the fix."
 
+def _check_judge_url(url: str) -> str:
+    "`url` when it is an http:// or https:// address with a host, else a ConfigError naming judge_url and the fix."
+    u = urllib.parse.urlsplit(url)
+    if u.scheme.lower() not in ('http', 'https') or not u.netloc:   # urllib would call it unreachable, or not an answer
+        rest = url.split('://', 1)[-1]                              # '127.0.0.1:8000/v1', 'htp://host/v1': the host, given a scheme
+        fix = f"http://{rest}" if urllib.parse.urlsplit(f"http://{rest}").netloc and not re.match(r'https?:', rest, re.I) else 'http://127.0.0.1:8000/v1'
+        raise ConfigError(f"judge_url (settings.ini or EOL_JUDGE_URL) {url!r} is not an http:// or https:// address with a host: "
+                          f"write it in full, e.g. {fix} (https:// for a hosted API), or clear it to turn the judge off")
+    return url
+
 def judge_endpoint(settings=None) -> Optional[tuple]:
-    "(url, model) of the empathy judge from settings / `EOL_JUDGE_URL`, `EOL_JUDGE_MODEL`; None when off."
+    "(url, model) of the empathy judge from settings / `EOL_JUDGE_URL`, `EOL_JUDGE_MODEL`; None when off; ConfigError for a URL that is not http(s)."
     url = (getattr(settings, 'judge_url', '') or os.environ.get('EOL_JUDGE_URL', '')).strip()
     model = (getattr(settings, 'judge_model', '') or os.environ.get('EOL_JUDGE_MODEL', '')).strip()
     if not url: return None
+    _check_judge_url(url)
     if not url.rstrip('/').endswith('/chat/completions'): url = url.rstrip('/') + '/chat/completions'
     return url, model or 'default'
 
@@ -266,6 +296,7 @@ def parse_score(text: str) -> int:
 def empathy_judge(query_text: str, user_emotion: str, reply_text: str, reply_emotion: str = '', *, url: str,
                   model: str = 'default', timeout: float = 60.0, api_key: Optional[str] = None) -> int:
     "Ask an OpenAI-compatible chat-completions endpoint to rate one reply 1–5 with `EMPATHY_RUBRIC`."
+    _check_judge_url(url)
     body = json.dumps({'model': model, 'temperature': 0, 'max_tokens': 60,
                        'messages': judge_prompt(query_text, user_emotion, reply_text, reply_emotion)}).encode()
     headers = {'Content-Type': 'application/json'}

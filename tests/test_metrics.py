@@ -148,3 +148,46 @@ def test_judge_answer_without_text_is_a_judge_error(monkeypatch):
     monkeypatch.setattr(urllib.request, 'urlopen', lambda *a, **k: Reply(answer))
     with pytest.raises(JudgeError, match=r"judge at http://judge\.test/v1/chat/completions answered without text \(content None\); check that judge_model"):
         empathy_judge("a", 'sad', "b", url='http://judge.test/v1/chat/completions')
+
+
+def test_judges_refuse_a_clip_they_would_misread():
+    "Stereo would be interleaved, int16 PCM clamped to a square wave, a rate of 0 divide by zero: each refused, naming the fix."
+    import numpy as np, torch
+    from emotion_omni_lite.metrics import pocketsphinx_transcribe
+    w = (0.1 * np.random.default_rng(0).standard_normal(16000)).astype(np.float32)
+    for f in (pocketsphinx_transcribe, dnsmos):
+        for bad in (np.stack([w, w], 1), np.stack([w, w])):
+            with pytest.raises(ValueError, match=r"one mono clip, \[T\] or \[1, T\], not \[(16000, 2|2, 16000)\]: for stereo average the channels"): f(bad)
+        with pytest.raises(TypeError, match='not int16: for int16 PCM divide by 32768'): f((w * 32767).astype(np.int16))
+        for sr in (0, -16000, 22050.5):
+            with pytest.raises(ValueError, match=rf"positive whole number of Hz, not {sr}: pass it, e.g. sr=16000"): f(w, sr=sr)
+    with pytest.raises(ValueError, match='DNSMOS needs a non-empty, finite clip: this one is empty'): dnsmos(np.zeros(0, np.float32), sr=22050)
+    assert pocketsphinx_transcribe(w[None]) == pocketsphinx_transcribe(torch.from_numpy(w))   # [1, T] is one mono clip
+
+
+def test_text_scores_fold_accents():
+    "An accented letter is folded, not deleted: 'café' is not 'caf' (and an error), and ASCII text is unchanged."
+    from emotion_omni_lite.metrics import normalize_text
+    assert normalize_text("Crème BRÛLÉE, naïve!") == 'creme brulee naive' and wer('café naïve', 'cafe naive') == 0.0
+    assert normalize_text("Oh no, I'm SO sorry… 'really'") == "oh no i'm so sorry really"
+
+
+def test_judge_url_without_http_scheme_is_a_config_error(monkeypatch):
+    "An address without http:// or https:// is refused when read, naming judge_url and the fix, not reported 'unreachable' at evaluation."
+    from emotion_omni_lite.config import ConfigError
+    monkeypatch.delenv('EOL_JUDGE_URL', raising=False)
+    for url, fix in (('127.0.0.1:8000/v1', 'http://127.0.0.1:8000/v1'), ('htp://127.0.0.1:9/v1', 'http://127.0.0.1:9/v1'), ('http://', 'http://127.0.0.1:8000/v1')):
+        with pytest.raises(ConfigError, match=rf"judge_url .*{url!r} is not an http:// or https:// address with a host: write it in full, e.g. {fix} "):
+            judge_endpoint(get_settings(preset='smoke', judge_url=url))
+    with pytest.raises(ConfigError, match='judge_url'): empathy_judge("a", 'sad', "b", url='localhost:8000/v1/chat/completions')
+    assert judge_endpoint(get_settings(preset='smoke', judge_url='HTTPS://judge.test/v1'))[0] == 'HTTPS://judge.test/v1/chat/completions'
+
+
+def test_cosine_similarity_needs_one_shape():
+    "[1, d] against [N, d] would broadcast unnoticed: refused, both shapes named; two [d] vectors (the evaluation's case) give one value."
+    import torch
+    from emotion_omni_lite.metrics import cosine_similarity
+    for a, b, shapes in (([[1, 0]], [[1, 0], [0, 1], [1, 1]], r'\[1, 2\] and \[3, 2\]'), ([[1, 0], [0, 1]], [[1, 0]] * 3, r'\[2, 2\] and \[3, 2\]'),
+                         ([1, 0], [1, 0, 0], r'\[2\] and \[3\]'), ([1, 0], [[1, 0]], r'\[2\] and \[1, 2\]')):
+        with pytest.raises(ValueError, match=rf"of one shape, not {shapes}: give one row of each per pair"): cosine_similarity(a, b)
+    assert cosine_similarity(torch.tensor([1., 0.]), torch.tensor([1., 1.])) == pytest.approx([2 ** -0.5])
