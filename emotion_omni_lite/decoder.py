@@ -4,6 +4,7 @@
 
 # %% ../nbs/12_decoder.ipynb #45a0bb63
 from __future__ import annotations
+import math
 from typing import Optional, Sequence
 import torch
 from torch import nn
@@ -179,6 +180,10 @@ def build_speech_decoder(cfg: OmniConfig) -> SpeechDecoder:
 class DecoderStream:
     "Incremental decoding: `add_reply` fused states as they arrive, `end_reply`, and `generate` units."
     def __init__(self, dec: SpeechDecoder, temperature: float = 0.0, top_k: int = 0, generator=None):
+        if not (isinstance(temperature, (int, float)) and math.isfinite(temperature) and temperature >= 0):
+            raise ValueError(f"decoder.temperature: {temperature}; use 0 (greedy) or a finite number above 0 (sampling)")
+        if not (isinstance(top_k, int) and 0 <= top_k <= dec.n_units):
+            raise ValueError(f"decoder.top_k: {top_k}; use 0 (every unit) to units.n_units = {dec.n_units} (the k likeliest units)")
         self.dec, self.temperature, self.top_k, self.gen = dec, temperature, top_k, generator
         self.pre_cache, self.ar_cache = DynamicCache(), DynamicCache()
         self.kinds = []                      # 'p' (prefix) or 's' (suffix) for every cached key
@@ -268,6 +273,7 @@ def stream_decode(dec: SpeechDecoder, reply_states, streaming: bool = True, temp
     buf, heard = [], 0
     for x in reply_states:
         _check_fused(dec, x, 'stream_decode', True)
+        if not x.shape[1]: continue                       # a piece of no states adds none: it schedules no chunk
         buf += list(x.split(1, 1)); heard += x.shape[1]
         _check_reply_length(dec, heard, 'stream_decode')
         while streaming and len(buf) >= R:                # chunk k starts once its (k+1)·R states exist

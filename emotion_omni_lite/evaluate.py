@@ -20,7 +20,7 @@ from .dialogues import REPLY_EMOTION, REPLY_STYLE
 from .semantic_encoder import load_asr_model, transcribe
 from .emotion_encoder import load_emotion_encoder, predict_emotions
 from .text_llm import generate_text, load_text_llm
-from .stage1 import ReplyStyleClassifier, evaluate_stage1, load_stage1, stage1_features
+from .stage1 import ReplyStyleClassifier, evaluate_stage1, load_stage1, paired_styles, stage1_features
 from .omni import hear, load_omni, speech_figures, speech_metrics, speech_rows, timed_reply
 from .cues import PROSODY_VERSION, prosodic_baseline, timing_probe
 from .train import save_json, save_text
@@ -151,9 +151,9 @@ def collect(cfg: OmniConfig, settings: Optional[Settings] = None, max_items: Opt
     idx = eval_indices(rows, max_items)
     train = [r for r in rows if r['split'] == 'train']
     clf = ReplyStyleClassifier().fit([r['reply_text'] for r in train], [r['reply_style'] for r in train])
-    style_emotion = _style_emotion()
+    style_emotion, want = _style_emotion(), paired_styles(rows)        # want: the style training pairs with each user emotion
     recs = [{'id': rows[i]['id'], 'sentence_kind': rows[i]['sentence_kind'], 'user_emotion': rows[i]['user_emotion'],
-             'target_emotion': rows[i]['reply_emotion'], 'target_style': REPLY_STYLE[rows[i]['user_emotion']],
+             'target_emotion': rows[i]['reply_emotion'], 'target_style': want.get(rows[i]['user_emotion']),
              'ref_text': rows[i]['reply_text'], 'query_text': rows[i]['query_text'], 'sys': {}} for i in idx]
     feats = [{k: f1[k][i] for k in ('sem', 'emo', 'n50')} for i in idx]
     say(f"{len(idx)} held-out utterances ({eval_set(rows)}): input emotion and ASR")

@@ -32,6 +32,11 @@ def _mean(xs):
     xs = [x for x in xs if x is not None and not (isinstance(x, float) and np.isnan(x))]
     return float(np.mean(xs)) if xs else None
 
+def _style_acc(rs: list, o: list):
+    "Style match where the training rows pair a style with the user's emotion (`stage1.paired_styles`); none where they pair none (a manifest without reply styles): two missing styles are not a match."
+    pairs = [(r['target_style'], x['style']) for r, x in zip(rs, o) if r['target_style'] is not None]
+    return accuracy([a for a, _ in pairs], [b for _, b in pairs]) if pairs else None
+
 def _system_metrics(recs: list, key: str, speech: Optional[list] = None) -> dict:
     "Metrics of one system on `recs` (records that have this system); its speech on `speech` (default: `recs`)."
     rs = [r for r in recs if key in r['sys']]
@@ -41,11 +46,10 @@ def _system_metrics(recs: list, key: str, speech: Optional[list] = None) -> dict
     to = [r['sys'][key] for r in tone]
     m = {'reply_emotion_acc': accuracy([r['target_emotion'] for r in rs], [x['emotion'] for x in o]),
          'reply_emotion_acc_tone': accuracy([r['target_emotion'] for r in tone], [x['emotion'] for x in to]) if tone else None,
-         'style_acc': accuracy([r['target_style'] for r in rs], [x['style'] for x in o]),
-         'style_acc_tone': accuracy([r['target_style'] for r in tone], [x['style'] for x in to]) if tone else None,
+         'style_acc': _style_acc(rs, o), 'style_acc_tone': _style_acc(tone, to) if tone else None,
          'bleu': bleu([r['ref_text'] for r in rs], [x['text'] for x in o]),
          'rouge_l': rouge_l([r['ref_text'] for r in rs], [x['text'] for x in o]),
-         'empathy_proxy': empathy_proxy([x['style'] == r['target_style'] for r, x in zip(rs, o)],
+         'empathy_proxy': empathy_proxy([r['target_style'] is not None and x['style'] == r['target_style'] for r, x in zip(rs, o)],
                                         [x['emotion'] == r['target_emotion'] for r, x in zip(rs, o)],
                                         [r['ref_text'] for r in rs], [x['text'] for x in o]),
          'empathy_judge': _mean([x.get('judge') for x in o])}

@@ -16,8 +16,8 @@ from torch import nn
 from .config import EMOTIONS, ConfigError, OmniConfig, Settings, get_settings, run_device
 from functools import partial
 from .train import ShardedCache, autocast, freeze, load_cache, load_weights, save_json, save_weights, timed_caches, to_device
-from .stages import (StageJob, StageLock, data_build, hashed_part, pretrained_source, require_stage, run_digest,
-                                      stage_config, stage_hash)
+from .stages import (STAGES, StageJob, StageLock, check_preset, data_build, hashed_part, pretrained_source,
+                                      require_stage, run_digest, stage_config, stage_hash)
 from .dataset import audio_path, augmented_queries, load_dialogues
 from .audio import CONDITIONS, load_audio
 from .semantic_encoder import load_semantic_encoder, semantic_features
@@ -26,14 +26,13 @@ from .emotion_encoder import (calibration_rows, emotion_encoder_stage, emotion_f
 from .text_llm import (IM_END, SPEECH_TOKEN, add_lora, build_prompt, collate_lm, load_text_llm, load_tokenizer,
                        speech_token_id)
 from .adapter import build_adapter
-from .dialogues import REPLY_STYLE
 from .tts import engine_of
 
 # %% auto #0
 __all__ = ['STAGE1_EVAL_ROWS', 'EVERY_SPLIT', 'splice_speech', 'EmotionPredictHead', 'build_emotion_head', 'emotion_loss',
-           'EmotionCentroids', 'ReplyStyleClassifier', 'Stage1Model', 'stage1_loss', 'collate_stage1', 'encode_speech',
-           'speech_features', 'stage1_features', 'build_stage1', 'stage1_example', 'stage1_job', 'Stage1Pipeline',
-           'load_stage1', 'evaluate_stage1', 'stage1_robustness']
+           'EmotionCentroids', 'ReplyStyleClassifier', 'paired_styles', 'Stage1Model', 'stage1_loss', 'collate_stage1',
+           'encode_speech', 'speech_features', 'stage1_features', 'build_stage1', 'stage1_example', 'stage1_job',
+           'Stage1Pipeline', 'load_stage1', 'evaluate_stage1', 'stage1_robustness']
 
 # %% ../nbs/11_stage1.ipynb #e66c34f2
 def splice_speech(embed: nn.Module, input_ids, attention_mask, labels, speech, speech_lens, speech_id: int,
@@ -139,10 +138,19 @@ class ReplyStyleClassifier:
         self.total = {s: sum(c.values()) for s, c in self.counts.items()}
         return self
     def predict(self, texts: Sequence[str]) -> list:
+        "Each text's style; None for a text with no word it knows (an empty reply): no style, so never a match."
         V, a = len(self.vocab), self.alpha
-        def score(t, s):
-            return self.prior[s] + sum(math.log((self.counts[s][f] + a) / (self.total[s] + a * V)) for f in self.features(t) if f in self.vocab)
-        return [max(self.styles, key=lambda s: score(t, s)) for t in texts]
+        def score(fs, s):
+            return self.prior[s] + sum(math.log((self.counts[s][f] + a) / (self.total[s] + a * V)) for f in fs)
+        known = [[f for f in self.features(t) if f in self.vocab] for t in texts]
+        return [max(self.styles, key=lambda s: score(fs, s)) if fs else None for fs in known]
+
+def paired_styles(rows: Sequence[dict]) -> dict:
+    "The reply style the training rows pair with each user emotion (the most common one): the kit's own data pairs them as `dialogues.REPLY_STYLE`."
+    n = {}
+    for r in rows:
+        if r['split'] == 'train' and r.get('reply_style'): n.setdefault(r['user_emotion'], Counter())[r['reply_style']] += 1
+    return {u: c.most_common(1)[0][0] for u, c in n.items()}
 
 # %% ../nbs/11_stage1.ipynb #d6fa045f
 class Stage1Model(nn.Module):
@@ -283,6 +291,7 @@ def _encode_dialogues(cfg: OmniConfig, s: Settings, path: Path, batch_size: int,
 
 def stage1_features(cfg: OmniConfig, settings: Optional[Settings] = None, batch_size: int = 64, progress: bool = True) -> dict:
     "Every dialogue's rows, query encoder features and reply emotion vector, computed once and cached on disk in shards (`train.ShardedCache`; and `aug`: the training queries' augmented copies, when `stages.stage1.aug_copies`)."
+    check_preset('stage1_features', cfg, settings)                    # before a lock file or a cache is made
     s = settings or get_settings(preset=cfg.preset)
     path = s.run_path / 'stage1_features' / _features_name(cfg, s)
     if str(path) in _FEATURES: return _FEATURES[str(path)]
@@ -368,8 +377,11 @@ class Stage1Pipeline:
 
     @torch.no_grad()
     def reply_states(self, feats: Sequence[dict], replies: Sequence) -> list:
-        "Teacher-forced pass over given replies (token ids or text): emotion vector, hidden states, input embeddings."
-        ids = [self.tok(r, add_special_tokens=False)['input_ids'] + [self.end_id] if isinstance(r, str) else list(r) for r in replies]
+        "Teacher-forced pass over given replies (token ids, or text tokenized as `build_prompt` does): emotion vector, hidden states, input embeddings."
+        if len(feats) != len(replies):
+            raise ValueError(f"reply_states: features of {len(feats)} queries and {len(replies)} repl{'y' if len(replies) == 1 else 'ies'}: "
+                             "give one reply to each query")
+        ids = [self._reply_ids(j, r) if isinstance(r, str) else list(r) for j, r in enumerate(replies)]
         r = self.model(self._batch(feats, ids), states_only=True)      # at full size a batch's logits alone were tens of GB
         vecs, out = r['emotion_vec_pred'], []
         for i in range(len(ids)):
@@ -377,6 +389,12 @@ class Stage1Pipeline:
             out.append({'reply_ids': ids[i], 'emotion_vec_pred': vecs[i].cpu(), 'hidden': r['hidden'][i][m].float().cpu(),  # [n_reply, d_llm]
                         'inputs_embeds': r['inputs_embeds'][i][m].float().cpu()})                                     # [n_reply, d_llm]
         return out
+
+    def _reply_ids(self, j: int, text: str) -> list:
+        "A reply text's ids and the end token, as training read it; a special token in it is refused by name."
+        try: ex = build_prompt(self.tok, reply=text)
+        except ValueError as e: raise ValueError(f"reply_states (reply {j}): {str(e).removeprefix('build_prompt: ')}") from None
+        return ex['input_ids'][ex['n_prompt']:]
 
     def respond_features(self, feats: Sequence[dict], max_new_tokens: Optional[int] = None, batch_size: int = 64) -> list:
         "Replies to cached encoder features, in batches."
@@ -390,7 +408,10 @@ class Stage1Pipeline:
         return out
 
 def load_stage1(cfg: OmniConfig, settings: Optional[Settings] = None, name: str = 'stage1') -> Stage1Pipeline:
-    "The trained stage 1 (`name`: `stage1` or its ablation `stage1_semantic_only`) as a frozen `Stage1Pipeline`."
+    "The trained stage 1 (`name`: `stage1`, its ablation `stage1_semantic_only`, or another stage-1 row of the stage table) as a frozen `Stage1Pipeline`."
+    check_preset('load_stage1', cfg, settings)                        # before a lock file or a folder is made
+    if name not in (ok := [n for n, st in STAGES.items() if st.runner == 'stage1.stage1_job']):
+        raise ConfigError(f"load_stage1: {name!r} is not a stage-1 run: use one of {', '.join(ok)}")
     s = settings or get_settings(preset=cfg.preset)
     cfg = stage_config(name, cfg)
     run = require_stage(name, cfg, s)
@@ -418,7 +439,8 @@ def evaluate_stage1(pipe: Stage1Pipeline, feats: dict, splits=('test_voice', 'te
     outs = pipe.respond_features([{k: feats[k][i] for k in ('sem', 'emo', 'n50')} for i in idx])
     styles = clf.predict([o['text'] for o in outs])
     emo_ok = torch.tensor([o['reply_emotion'] == rows[i]['reply_emotion'] for o, i in zip(outs, idx)])
-    sty_ok = torch.tensor([st == REPLY_STYLE[rows[i]['user_emotion']] for st, i in zip(styles, idx)])
+    want = paired_styles(rows)                                              # a manifest's own style names: its own pairing
+    sty_ok = torch.tensor([st is not None and st == want.get(rows[i]['user_emotion']) for st, i in zip(styles, idx)])
     true_ok = torch.tensor([st == rows[i]['reply_style'] for st, i in zip(clf.predict([rows[i]['reply_text'] for i in idx]), idx)])
     def acc(ok, sel): sel = torch.tensor(sel, dtype=torch.bool); return round(ok[sel].float().mean().item(), 4) if sel.any() else None
     styled = len({r.get('reply_style') or '' for r in train} - {''}) > 1   # a manifest of your own may name no reply styles:

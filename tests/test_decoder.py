@@ -215,3 +215,27 @@ def test_a_bad_cosyvoice2_folder_is_named_before_the_dataset_is_read(tmp_path, m
     with pytest.raises(ConfigError, match=r'vocoder\.pretrained: .*nowhere is not a folder here'):
         build_vocoder(get_config('full', **{'vocoder.pretrained': str(tmp_path / 'nowhere')}), s)
     assert not (tmp_path / 'data').exists()
+
+
+def test_an_empty_piece_mid_stream_schedules_nothing(smoke_parts):
+    "A piece of no states (a token that gave none) adds no state: the stream writes what decode_batch writes."
+    cfg, fus, dec = smoke_parts
+    x = torch.randn(1, 12, cfg.decoder.d_model)
+    gap = x[:, :0]
+    for pieces in ([x[:, :3], gap, x[:, 3:5], x[:, 5:]], [gap, x[:, :4], gap, gap, x[:, 4:9], gap, x[:, 9:]]):
+        assert sum(stream_decode(dec, pieces), []) == decode_batch(dec, [x[0]])[0] == sum(stream_decode(dec, [x]), [])
+
+
+def test_a_temperature_or_top_k_that_cannot_sample_is_refused(smoke_parts):
+    from emotion_omni_lite.decoder import DecoderStream
+    cfg, fus, dec = smoke_parts
+    x, n = torch.randn(1, 6, cfg.decoder.d_model), cfg.units.n_units
+    for t in (float('nan'), float('inf'), -1.0):
+        with pytest.raises(ValueError, match=rf"decoder\.temperature: {t}; use 0 \(greedy\) or a finite number above 0"):
+            list(stream_decode(dec, [x], temperature=t))
+    for k in (-1, n + 1, dec.vocab + 1):
+        with pytest.raises(ValueError, match=rf"decoder\.top_k: {k}; use 0 \(every unit\) to units\.n_units = {n}"):
+            DecoderStream(dec, 1.0, k)
+    g = torch.Generator().manual_seed(0)
+    units = sum(stream_decode(dec, [x], temperature=1.0, top_k=n, generator=g), [])   # the widest top_k still samples
+    assert units and all(0 <= u < n for u in units)

@@ -87,6 +87,17 @@ def test_score_and_report_from_records(tmp_path):
     assert rep['input_emotion_acc_tone'] is None and '| `input_emotion_acc_tone` | — |' in (tmp_path / 'explicit' / 'report.md').read_text()
 
 
+def test_a_reply_style_is_scored_only_where_the_training_rows_pair_one():
+    "Where the training rows pair no style with the user's emotion (a manifest without reply styles), two missing styles are not a match: the style figure leaves those records out, and with none left there is no figure."
+    recs = [_rec('tone', 'sad', 'sad', 'comforting', 'sad'), _rec('tone', 'happy', 'happy', 'cheerful', 'happy')]
+    recs[1]['target_style'] = None
+    for o in recs[1]['sys'].values(): o['style'] = None                # a reply with no word the classifier knows
+    flat, _ = score(recs)
+    assert flat['style_acc'] == 1.0 and flat['style_acc_cascade'] == 0.0  # the first record alone
+    for r in recs: r['target_style'] = None
+    assert 'style_acc' not in score(recs)[0]                             # no figure (None values are left out of the report)
+
+
 def test_report_figure_written_whole(tmp_path, monkeypatch):
     "A figure that fails half-way (a full disk) leaves the earlier figure as it was and no partial file."
     import plotly.graph_objects as go

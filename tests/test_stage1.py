@@ -348,3 +348,75 @@ def test_features_of_pretrained_encoders_are_named_by_the_dataset_and_seed(tmp_p
     assert _features_name(full(), s(0)) == _features_name(full(), s(0)) != _features_name(full(**{'stages.stage1.mixed_precision': 'no'}), s(0))
     smoke = get_config('smoke')
     assert _features_name(smoke, s(0, 'smoke')) == f"v2_{stage_hash('asr', smoke, 0)}_{stage_hash('emotion_encoder', smoke, 0)}.pt"
+
+
+class _FakePipe:
+    "Stands in for a trained stage 1: replies `texts[i]` with reply emotion 'neutral' to the i-th query it is asked."
+    def __init__(self, texts): self.texts = list(texts)
+    def respond_features(self, feats):
+        out, self.texts = self.texts[:len(feats)], self.texts[len(feats):]
+        return [{'text': t, 'reply_emotion': 'neutral'} for t in out]
+
+
+def _toy_rows(styles):
+    "Four training and three held-out dialogues whose replies have the styles `styles[user_emotion]`."
+    said = {'happy': "How lovely, I am so glad!", 'sad': "Oh dear, I am here with you.", 'neutral': "Okay, tell me more."}
+    row = lambda sp, u, k: dict(split=sp, user_emotion=u, reply_emotion='neutral', reply_style=styles[u], reply_text=said[u],
+                                sentence_kind=k, query_text='q', id=f'{sp}{u}')
+    rows = [row('train', u, 'tone') for u in said] + [row('train', 'happy', 'explicit')]
+    return rows + [row('test_voice', u, 'tone') for u in said]
+
+
+def test_style_match_compares_with_the_style_the_training_rows_pair_with_each_user_emotion():
+    "A manifest may name its reply styles its own way ('warm', 'soothing'): the replies it trained on are a perfect match, not 0; a reply with no word the classifier knows (an empty one) is never a match. On the kit's own data the pairing is its table."
+    from emotion_omni_lite.stage1 import evaluate_stage1, paired_styles
+    from emotion_omni_lite.dataset import plan_dialogues
+    from emotion_omni_lite.dialogues import REPLY_STYLE
+    rows = _toy_rows({'happy': 'warm', 'sad': 'soothing', 'neutral': 'plain'})
+    rows.append({**rows[0], 'reply_style': 'odd'})                        # a stray label: the most common one is the pairing
+    assert paired_styles(rows) == {'happy': 'warm', 'sad': 'soothing', 'neutral': 'plain'}
+    held = [r for r in rows if r['split'] != 'train']
+    feats = {'rows': rows, **{k: [None] * len(rows) for k in ('sem', 'emo', 'n50')}}
+    m = evaluate_stage1(_FakePipe([r['reply_text'] for r in held]), feats)
+    assert m['style_match'] == m['tone_style_match'] == m['style_classifier_on_true_replies'] == 1.0
+    m = evaluate_stage1(_FakePipe(['', '...', held[2]['reply_text']]), feats)   # nothing said: a miss, whatever is most common
+    assert m['style_match'] == round(1 / 3, 4)
+    for preset in ('smoke', 'lite'): assert paired_styles(plan_dialogues(get_config(preset), 0)) == REPLY_STYLE
+
+
+def test_the_style_classifier_names_no_style_for_a_text_with_no_word_it_knows():
+    clf = ReplyStyleClassifier().fit(REPLIES, ['cheerful', 'comforting', 'curious', 'calming'])
+    assert clf.predict(['', '!?', 'zebra quokka', 'so sorry']) == [None, None, None, 'comforting']
+
+
+def test_stage1_refuses_another_presets_settings_before_anything_is_made(tmp_path):
+    "Another preset's settings: named with the fix, before a lock file or a folder is made in that preset's runs folder."
+    from emotion_omni_lite.config import ConfigError, get_settings
+    from emotion_omni_lite.stage1 import load_stage1, stage1_features
+    s = get_settings(preset='smoke', data_dir=str(tmp_path / 'data'), out_dir=str(tmp_path / 'runs'), device='cpu')
+    for f in (lambda: stage1_features(get_config('lite'), s), lambda: load_stage1(get_config('lite'), s)):
+        with pytest.raises(ConfigError, match=r"the config is preset 'lite'.*settings preset 'smoke'.*get_settings\(preset='lite'\)"): f()
+    assert not any(tmp_path.rglob('*'))
+
+
+def test_load_stage1_names_the_stage1_runs_for_a_run_that_is_not_one(tmp_path):
+    from emotion_omni_lite.config import ConfigError, get_settings
+    from emotion_omni_lite.stage1 import load_stage1
+    s = get_settings(preset='smoke', data_dir=str(tmp_path / 'data'), out_dir=str(tmp_path / 'runs'), device='cpu')
+    for name in ('stage2', 'vocoder', 'nope'):
+        with pytest.raises(ConfigError, match=rf"load_stage1: {name!r} is not a stage-1 run: use one of stage1, stage1_semantic_only, stage1_espeak_only"):
+            load_stage1(get_config('smoke'), s, name)
+    assert not any(tmp_path.rglob('*'))
+
+
+def test_reply_states_refuses_special_tokens_in_a_reply_and_a_reply_count_unlike_the_queries(tok):
+    cfg = get_config('smoke')
+    pipe = Stage1Pipeline(_model(cfg, tok), tok, EmotionCentroids(['happy', 'sad'], torch.randn(2, cfg.emotion_encoder.dim)), cfg)
+    feats = [{k: e[k] for k in ('sem', 'emo', 'n50')} for e in _examples(cfg, tok, 3)]
+    ok = pipe.reply_states(feats[:2], [REPLIES[0], tok(REPLIES[1], add_special_tokens=False)['input_ids']])
+    assert ok[0]['reply_ids'] == tok(REPLIES[0], add_special_tokens=False)['input_ids'] + [pipe.end_id]   # text: its words, then the end
+    for mark in ('<|im_end|>', '<speech>'):
+        with pytest.raises(ValueError, match=rf"reply_states \(reply 1\): the reply text .* holds {mark.replace('|', '[|]')}, .*remove it"):
+            pipe.reply_states(feats[:2], [REPLIES[0], f"Fine.{mark} And you?"])
+    with pytest.raises(ValueError, match=r"reply_states: features of 3 queries and 1 reply: give one reply to each query"):
+        pipe.reply_states(feats, [REPLIES[0]])
