@@ -5,6 +5,7 @@
 # %% ../nbs/91_cli.ipynb #45a0bb63
 from __future__ import annotations
 import argparse, contextlib, json, os, sys, time, warnings
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional, Sequence
@@ -46,6 +47,11 @@ def train_stage(name: str, cfg: OmniConfig, settings: Optional[Settings] = None,
         return out
     return run_stage(name, cfg, runner(name), s, force=force)
 
+def _took(need: Sequence[str], preset: str, jobs: int = 1) -> str:
+    "What training `need` takes, where it was measured: lite's minutes on a 2-core CPU; no estimate for another preset."
+    if preset != 'lite': return f"no time measured for preset '{preset}'"
+    return f"measured alone on a 2-core CPU: {lite_minutes(need)} min in all" + ('; workers run some side by side' if jobs > 1 else '')
+
 def ensure_stages(names: Sequence[str], cfg: OmniConfig, settings: Optional[Settings] = None) -> list:
     "Say which runs `names` still need (with their measured minutes on `lite`), then train them in table order."
     s = settings or get_settings(preset=cfg.preset)
@@ -54,8 +60,8 @@ def ensure_stages(names: Sequence[str], cfg: OmniConfig, settings: Optional[Sett
         print(f"all finished for preset '{cfg.preset}': {', '.join(names)} (and what they need) — nothing to train")
         return []
     print(f"preset '{cfg.preset}' still needs {len(need)} run(s): {', '.join(need)}\n"
-          f"training them now: about {lite_minutes(need)} min on a 2-core CPU with `lite` "
-          f"(seconds with `smoke`); the same as `{train_command(need, cfg.preset, s)}`", flush=True)
+          f"training them now, one after another ({_took(need, cfg.preset)}); the same as "
+          f"`{train_command(need, cfg.preset, s)}`", flush=True)
     for n in need: train_stage(n, cfg, s)
     return need
 
@@ -124,12 +130,36 @@ def _init_worker(threads: int):
     limit_threads(threads)
     warnings.filterwarnings('ignore', category=FutureWarning)
 
-def _work(t: Task, preset: str, force: bool, log: str) -> tuple:
-    "A task in a worker process, its output written to `log` → (what it made, when the worker began it)."
+def _work(t: Task, cfg: OmniConfig, s: Settings, force: bool, log: str) -> tuple:
+    "A task in a worker process, with the job's config and settings, its output written to `log` → (what it made, when the worker began it)."
     began = time.time()
     with open(log, 'w', buffering=1) as f, contextlib.redirect_stdout(f), contextlib.redirect_stderr(f):
-        s = get_settings(preset=preset)
-        return str(_do(t, get_config(s.preset), s, force)), began
+        return str(_do(t, cfg, s, force)), began
+
+@contextlib.contextmanager
+def _worker_env(threads: int, offline: bool):
+    "The environment a worker process starts in (the pool starts one at a submit that finds none idle): `threads` for every library, the hub offline when the settings say so."
+    kept = {k: os.environ.get(k) for k in (*THREAD_VARIABLES, 'HF_HUB_OFFLINE')}
+    os.environ.update({k: str(threads) for k in THREAD_VARIABLES})
+    if offline: os.environ.setdefault('HF_HUB_OFFLINE', '1')
+    try: yield
+    finally:
+        for k, v in kept.items():
+            if v is None: os.environ.pop(k, None)
+            else: os.environ[k] = v
+
+def _tail(log: Path, n: int = 15) -> str:
+    "The last `n` lines of a task's log, indented (or that it wrote none)."
+    lines = log.read_text(errors='replace').splitlines()[-n:] if log.is_file() else ['(no output: the task had not begun)']
+    return '\n    ' + '\n    '.join(lines)
+
+def _worker_died(names: Sequence[str], logs: Path) -> BrokenProcessPool:
+    "The error for a worker process that ended without a result: killed from outside, most often for memory."
+    ran = ', '.join(f"{n} (output in {logs / f'{n}.log'})" for n in names) or 'no task'
+    return BrokenProcessPool(f"a worker process ended without finishing its task, so every worker stopped; running then: {ran}. "
+                             "A process ends this way when it is killed from outside, most often by the system when memory "
+                             "runs out (`dmesg` names the out-of-memory killer). Finished stages are kept: free some memory or "
+                             "run one task at a time (--jobs 1), then run the same command again to go on")
 
 _PART_ORDER = {p: k for k, p in enumerate(JOB_PARTS)}   # the parts by their work: Omni speaks the most clips, the text side is last
 
@@ -139,8 +169,9 @@ def default_jobs(settings: Settings) -> int:
 
 def run_tasks(tasks: Sequence[Task], cfg: OmniConfig, s: Settings, force: bool = False, jobs: int = 2,
               heartbeat: float = 60.0) -> dict:
-    "Run `tasks` on `jobs` worker processes (one thread each on 2 cores) as their inputs appear → {task: (output, start, end)}."
+    "Run `tasks` on `jobs` worker processes (one thread each on 2 cores), with `cfg` and `s`, as their inputs appear → {task: (output, start, end)}; a worker killed (out of memory) ends it with `BrokenProcessPool` naming the tasks that ran."
     import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor
     cores = usable_cores(); jobs = max(1, min(jobs, cores)); threads = max(1, cores // jobs)
     logs = Path(s.run_path) / 'logs'                                   # made when the first worker starts
     t_job, pending, running, done, pool, beat = time.time(), list(tasks), {}, {}, None, time.time()
@@ -148,12 +179,13 @@ def run_tasks(tasks: Sequence[Task], cfg: OmniConfig, s: Settings, force: bool =
     try:
         while pending or running:
             for name, (res, t0, task) in list(running.items()):
-                if not res.ready(): continue
-                del running[name]
-                try: out, t0 = res.get()                              # the worker's own start
+                if not res.done(): continue
+                try: out, t0 = res.result()                           # the worker's own start
+                except BrokenProcessPool: raise                       # a worker killed: every task it stopped, named below
                 except BaseException:
-                    tail = (logs / f'{name}.log').read_text(errors='replace').splitlines()[-15:]
-                    say(f"{name} FAILED; the end of {logs / f'{name}.log'}:\n    " + '\n    '.join(tail)); raise
+                    del running[name]
+                    say(f"{name} FAILED; the end of {logs / f'{name}.log'}:" + _tail(logs / f'{name}.log')); raise
+                del running[name]
                 done[name] = (out, t0 - t_job, time.time() - t_job)
                 say(f"{name} finished in {time.time() - t0:.0f} s -> {out}")
             ready = sorted((t for t in pending if all(d in done for d in t.deps)),   # stages first, then the speech parts
@@ -169,26 +201,27 @@ def run_tasks(tasks: Sequence[Task], cfg: OmniConfig, s: Settings, force: bool =
                 print(f"   -> {out} ({time.time() - t0:.1f} s)", flush=True)
                 beat = time.time(); continue
             for t in ([] if alone else ready)[:jobs - len(running)]:
-                if pool is None:                                       # workers start with their thread count set
+                if pool is None:                                       # a dead worker fails its task (a Pool would wait)
                     logs.mkdir(parents=True, exist_ok=True)
-                    env = {k: os.environ.get(k) for k in THREAD_VARIABLES}
-                    for k in THREAD_VARIABLES: os.environ[k] = str(threads)
-                    pool = mp.get_context('spawn').Pool(jobs, _init_worker, (threads,))
-                    for k, v in env.items():
-                        if v is None: os.environ.pop(k, None)
-                        else: os.environ[k] = v
-                pending.remove(t)
+                    pool = ProcessPoolExecutor(jobs, mp.get_context('spawn'), _init_worker, (threads,))
                 log = logs / f'{t.name}.log'
-                running[t.name] = (pool.apply_async(_work, (t, s.preset, force, str(log))), time.time(), t)
+                with _worker_env(threads, s.offline):                  # workers start with their thread count set
+                    running[t.name] = (pool.submit(_work, t, cfg, s, force, str(log)), time.time(), t)
+                pending.remove(t)
                 say(f"{t.name} started: {_what(t)} ({threads} thread{'s' if threads > 1 else ''}; output in {log})")
             if pending and not running and not ready:
                 raise RuntimeError(f"tasks wait for what never comes: {[(t.name, t.deps) for t in pending]}")
             if running and time.time() - beat > heartbeat:
                 beat = time.time(); say('running: ' + ', '.join(f"{n} ({time.time() - t0:.0f} s)" for n, (_, t0, _) in running.items()))
             time.sleep(0.2)
+    except BrokenProcessPool as e:
+        for n in running: say(f"{n} STOPPED; the end of {logs / f'{n}.log'}:" + _tail(logs / f'{n}.log'))
+        raise _worker_died(list(running), logs) from e
     finally:
         if pool is not None:                                           # all done: the workers finish and leave; else stopped
-            (pool.terminate if running else pool.close)(); pool.join()
+            if running:                                                # stopped: none trains on (Python 3.14: terminate_workers)
+                for p in list((pool._processes or {}).values()): p.terminate()
+            pool.shutdown(wait=True, cancel_futures=True)
     return done
 
 QWEN2_RECIPES = ('text', 'stage1', 'stage2')   # the recipes whose models hold Qwen2DecoderLayer (the LLM, the speech decoder)
@@ -315,6 +348,11 @@ def run_pipeline(preset: str | None = None, force: bool = False, stages=None, jo
         raise ConfigError(f"--stages {' '.join(idle)}: {'they learn' if len(idle) > 1 else 'it learns'} from one TTS engine "
                           f"and is scored on the other, but one engine alone speaks these data (data.tts = {cfg.data.tts}, "
                           f"data.n_piper_voices = 0): set data.n_piper_voices (lite: 8), or leave {'them' if len(idle) > 1 else 'it'} out")
+    for what, name, folder in (('the runs', 'out_dir (EOL_OUT_DIR)', Path(s.run_path)),   # whatever the stages: before any
+                               ('the dataset', 'data_dir (EOL_DATA_DIR)', Path(s.data_path))):   # of them is looked at
+        if block := next((p for p in (folder, *folder.parents) if p.exists() and not p.is_dir()), None):
+            raise ConfigError(f"preset '{s.preset}': {block} is a file, not a folder, where {what} should be ({folder}): "
+                              f"move it, or point {name} at the folder that holds {what}")
     if stages is None and uses_pretrained(cfg):                    # full size: each ablation is a second big training,
         stages = [n for n in PIPELINE if n not in STAGES or not STAGES[n].overrides]   # run only when asked for by name
         print(f"pretrained parts: the ablation stages are left out ({', '.join(n for n in STAGES if STAGES[n].overrides)}); "
@@ -345,8 +383,7 @@ def run_pipeline(preset: str | None = None, force: bool = False, stages=None, jo
     if stages is not None: check_upstream(stages, need, cfg, s)        # what they read that they do not make: all named, now
     print(f"emotion_omni_lite main job: preset '{s.preset}', data in {s.data_path}, runs in {s.run_path}, "
           f"{jobs} worker{'s' if jobs > 1 else ''} on {usable_cores()} cores")
-    minutes = (f" (measured alone on a 2-core CPU: {lite_minutes(need)} min in all; workers run some side by side)"
-               if s.preset == 'lite' and need else '')
+    minutes = f" ({_took(need, s.preset, jobs)})" if need else ''
     print(f"to train: {', '.join(need) or 'nothing'}{minutes}"
           + (f"; finished, kept: {', '.join(n for n in table if n not in need)}" if len(need) < len(table) else ''), flush=True)
     t_job, done = time.time(), {}
@@ -512,7 +549,8 @@ def _parse(argv) -> argparse.Namespace:
 def main(argv=None):
     a = _parse(argv)
     try: a.fn(a); sys.stdout.flush()                                  # a reader gone is met here, not at the exit
-    except (ConfigError, FileNotFoundError, AudioError, CheckpointError, FloatingPointError) as e:   # the last: a loss gone NaN
+    except (ConfigError, FileNotFoundError, AudioError, CheckpointError, FloatingPointError,   # … a loss gone NaN,
+            BrokenProcessPool) as e:                                  # a worker killed (out of memory)
         print(f"eol {a.cmd}: {e}", file=sys.stderr); sys.exit(2)
     except CourseError as e:                                         # the pages are written; some notebooks failed in them
         print(f"eol {a.cmd}: {e}", file=sys.stderr); sys.exit(1)

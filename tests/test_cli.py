@@ -1,9 +1,10 @@
-"`eol`'s checks of a launch, before any work, and what a stopped run says to do next."
+"`eol`'s checks of a launch, before any work, what a stopped run says to do next, and the main job's workers."
+import os, re
 from pathlib import Path
 
 import pytest
 from emotion_omni_lite import cli
-from emotion_omni_lite.config import ConfigError, get_config
+from emotion_omni_lite.config import ConfigError, get_config, get_settings
 
 
 def _fsdp_env() -> dict:
@@ -85,3 +86,80 @@ def test_a_decoder_shorter_than_the_longest_reply_is_refused_before_the_job_star
                                               r"units\.rate_hz=25 \(150\).*at least 150"):
             cli.run_pipeline(stages=stages, jobs=1)
     assert sorted(p.name for p in tmp_path.iterdir()) == ['settings.ini']  # no data, no runs
+
+
+@pytest.mark.parametrize('where', ['data', 'runs'])
+def test_a_file_where_the_data_or_the_runs_go_is_named_before_any_work_whatever_the_stages(tmp_path, monkeypatch, capsys, where):
+    "A file at data_dir or out_dir (or a folder above): `eol run` names it and the setting to change before any stage is looked at, in the same words for the whole job and for any --stages (`--stages data asr` used to start the dataset, `--stages asr` to call the data missing)."
+    (tmp_path / 'afile').write_text('notes')
+    dirs = {'data': tmp_path / 'data', 'runs': tmp_path / 'runs', where: tmp_path / 'afile' / 'sub'}
+    monkeypatch.setenv('EOL_DATA_DIR', str(dirs['data'])); monkeypatch.setenv('EOL_OUT_DIR', str(dirs['runs']))
+    for name in ('train_stage', 'evaluate_stage', 'run_tasks'):
+        monkeypatch.setattr(cli, name, lambda *a, **k: pytest.fail('the job started'))
+    said = set()
+    for stages in ([], ['--stages', 'data', 'asr'], ['--stages', 'asr'], ['--stages', 'data']):
+        for jobs in ('1', '2'):
+            with pytest.raises(SystemExit) as e: cli.main(['run', '--preset', 'smoke', '--jobs', jobs, *stages])
+            err = capsys.readouterr().err
+            assert e.value.code == 2 and f"{tmp_path / 'afile'} is a file, not a folder, where the" in err, err
+            said.add(err)
+    assert len(said) == 1 and ('data_dir (EOL_DATA_DIR)' if where == 'data' else 'out_dir (EOL_OUT_DIR)') in said.pop()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ['afile']     # nothing made
+
+
+def _killed(t, *a):
+    "A task whose worker process is killed from outside (SIGKILL, as the out-of-memory killer ends one) once its log has begun."
+    import signal
+    Path(a[-1]).write_text(f"{t.name}: step 1\n"); os.kill(os.getpid(), signal.SIGKILL)
+
+
+def test_a_killed_worker_ends_the_job_naming_its_task_and_log(tmp_path, monkeypatch, capsys):
+    "A worker killed mid-task ends `run_tasks` at once with an error naming the task and its log (a pool that quietly replaced the worker would wait for its result for ever: the alarm fails the test then)."
+    import signal
+    from concurrent.futures.process import BrokenProcessPool
+    s = get_settings(preset='smoke', data_dir=str(tmp_path / 'data'), out_dir=str(tmp_path / 'runs'))
+    monkeypatch.setattr(cli, '_work', _killed); monkeypatch.setattr(cli, 'usable_cores', lambda: 2)   # a worker on any machine
+    def late(*a): raise TimeoutError('run_tasks still waits for a killed worker after 120 s')
+    old = signal.signal(signal.SIGALRM, late); signal.alarm(120)         # a spawned worker imports torch: seconds, not minutes
+    try:
+        with pytest.raises(BrokenProcessPool, match=rf"running then: asr \(output in {re.escape(str(s.run_path / 'logs' / 'asr.log'))}\)"
+                                                    r".*killed from outside.*--jobs 1"):
+            cli.run_tasks([cli.Task('asr', 'stage', 'asr')], get_config('smoke'), s, jobs=2)
+    finally: signal.alarm(0); signal.signal(signal.SIGALRM, old)
+    out = capsys.readouterr().out
+    assert 'asr STOPPED' in out and 'asr: step 1' in out, out            # the end of its log, printed
+
+
+def test_workers_train_with_the_config_and_settings_they_are_given(tmp_path, monkeypatch):
+    "`run_tasks`'s workers use the caller's settings (folders, seed) and config, not ones rebuilt from settings.ini and EOL_*: a stage whose data are missing names the caller's folder, seed and changed field."
+    from emotion_omni_lite.stages import StageMissing
+    monkeypatch.setenv('EOL_DATA_DIR', str(tmp_path / 'other' / 'data')); monkeypatch.setenv('EOL_OUT_DIR', str(tmp_path / 'other' / 'runs'))
+    s = get_settings(preset='smoke', data_dir=str(tmp_path / 'data'), out_dir=str(tmp_path / 'runs'), seed=7)
+    cfg = get_config('smoke', **{'data.n_dialogues': get_config('smoke').data.n_dialogues + 1})
+    monkeypatch.setattr(cli, 'usable_cores', lambda: 2)                  # a worker process, on any machine
+    with pytest.raises(StageMissing, match=rf"(?s)stage 'data' .* no run in {re.escape(str(s.data_path))} for this config "
+                                           r"\(preset 'smoke', seed 7\).*this config's data\.n_dialogues"):
+        cli.run_tasks([cli.Task('asr', 'stage', 'asr')], cfg, s, jobs=2)
+    assert not (tmp_path / 'other').exists() and not s.data_path.exists()
+
+
+def test_what_training_takes_is_said_truly_for_one_worker_and_every_preset(tmp_path, monkeypatch, capsys):
+    "The job says lite's measured minutes, with 'side by side' only when workers run; a notebook's `ensure_stages` says them for lite alone; another preset gets no estimate, not lite's minutes."
+    monkeypatch.setenv('EOL_DATA_DIR', str(tmp_path / 'data')); monkeypatch.setenv('EOL_OUT_DIR', str(tmp_path / 'runs'))
+    monkeypatch.setattr(cli, 'usable_cores', lambda: 2)
+    for name in ('train_stage', 'run_tasks', 'evaluate_stage'):          # said, then stopped before any work
+        monkeypatch.setattr(cli, name, lambda *a, **k: (_ for _ in ()).throw(KeyboardInterrupt))
+    said = {}
+    for preset, jobs in (('lite', 1), ('lite', 2), ('smoke', 1)):
+        with pytest.raises(KeyboardInterrupt): cli.run_pipeline(preset, jobs=jobs)
+        said[preset, jobs] = capsys.readouterr().out
+    assert re.search(r"to train: data, .*stage2_no_adaln \(measured alone on a 2-core CPU: [\d.]+ min in all\)\n", said['lite', 1])
+    assert re.search(r"\(measured alone on a 2-core CPU: [\d.]+ min in all; workers run some side by side\)", said['lite', 2])
+    assert "to train: data, asr" in said['smoke', 1] and "(no time measured for preset 'smoke')" in said['smoke', 1]
+    assert 'min in all' not in said['smoke', 1]
+    for preset, want in (('lite', r"one after another \(measured alone on a 2-core CPU: [\d.]+ min in all\)"),
+                         ('smoke', r"one after another \(no time measured for preset 'smoke'\)")):
+        with pytest.raises(KeyboardInterrupt): cli.ensure_stages(['asr'], get_config(preset), get_settings(preset=preset))
+        out = capsys.readouterr().out
+        assert re.search(want, out) and (preset == 'lite') == ('2-core' in out), out
+    assert not (tmp_path / 'data').exists() and not (tmp_path / 'runs').exists()

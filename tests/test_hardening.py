@@ -1611,7 +1611,9 @@ def test_the_main_job_says_what_it_will_train_and_what_it_keeps(tmp_path, monkey
     "Before any work: the stages left to train (with their measured minutes on lite) and the finished ones it keeps."
     from emotion_omni_lite import cli
     monkeypatch.setenv('EOL_DATA_DIR', str(tmp_path / 'data')); monkeypatch.setenv('EOL_OUT_DIR', str(tmp_path / 'runs'))
+    monkeypatch.setattr(cli, 'usable_cores', lambda: 2)                  # two workers on any machine: run_tasks is reached
     monkeypatch.setattr(cli, 'run_tasks', lambda *a, **k: (_ for _ in ()).throw(KeyboardInterrupt))
+    for name in ('train_stage', 'evaluate_stage'): monkeypatch.setattr(cli, name, lambda *a, **k: pytest.fail('the job trained'))
     with pytest.raises(KeyboardInterrupt): cli.run_pipeline('lite', jobs=2)
     said = capsys.readouterr().out
     assert re.search(r"to train: data, asr, .*stage2_no_adaln \(measured alone on a 2-core CPU: [\d.]+ min in all", said), said
