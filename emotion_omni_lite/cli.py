@@ -14,7 +14,7 @@ from transformers.utils import SAFE_WEIGHTS_INDEX_NAME, SAFE_WEIGHTS_NAME, WEIGH
 from .config import (ConfigError, OmniConfig, Settings, check_checkpoint, checkpoint_config, checkpoint_load_error,
                                       get_config, get_settings, resolve_device, run_device)
 from .audio import AudioError
-from .train import (THREAD_VARIABLES, CheckpointError, batch_split_problem, is_main_process, limit_threads, process_rank,
+from .train import (THREAD_VARIABLES, CheckpointError, batch_split_problem, fit_problem, is_main_process, limit_threads, process_rank,
                                      usable_cores, wait_for_everyone)
 from .stages import (STAGES, StageMissing, job_stages, lite_minutes, pretrained_source, require_stage, run_stage, stage_applies,
                                       stage_config, stage_folder, stage_state, stages_needed, train_command, uses_pretrained)
@@ -253,6 +253,8 @@ def check_launch(cfg: OmniConfig, device: str, stages=None, settings: Optional[S
                               "would be several steps: " + ', '.join(f"{k} has grad_accum={a}, length_groups={g}" for k, (a, g) in micro.items())
                               + f". Set both to 1 in a [emotion_omni_lite.{cfg.preset}] section of settings.ini (use more GPUs "
                               "for the batch), or launch with FSDP")
+    if device == 'cpu' and (bad := [why for k, t in recipes.items() if (why := fit_problem(t, 'cpu', name=k))]):   # the rest of
+        raise ConfigError('\n'.join(bad))                               # fit's rules (fp16 on a CPU), before the dataset is built
 
 def stages_read(cfg: OmniConfig, stages=None) -> set:
     "The stages a run of `stages` (default: the whole job) makes or reads: those, every one they depend on, and the evaluation's."

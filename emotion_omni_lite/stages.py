@@ -12,7 +12,7 @@ from typing import Callable, Optional, Sequence
 from torch import nn
 
 from .config import PRESETS, ConfigError, OmniConfig, Settings, get_config, get_settings, run_device, set_field
-from .train import (environment, fit, is_main_process, module_dtypes, process_rank, save_json, save_weights,
+from .train import (environment, fit, fit_problem, is_main_process, module_dtypes, process_rank, save_json, save_weights,
                                      set_seed, sha256, share_with_group, trainable_state, wait_for_everyone, has_checkpoint)
 
 # %% auto #0
@@ -388,6 +388,13 @@ def check_preset(who: str, cfg: OmniConfig, settings: Optional[Settings], option
         raise ConfigError(f"{who}: the config is preset {cfg.preset!r}'s, the settings preset {settings.preset!r}'s (its data and "
                           f"runs folders): pass get_settings(preset={cfg.preset!r}){', or leave the settings out' if optional else ''}")
 
+def _final_checkpoint(name: str, cfg: OmniConfig, s: Settings) -> bool:
+    "Whether the run folder of stage `name` holds this config's record and a checkpoint of its last step: what a damaged run is restored from."
+    st, folder = _stage(name), stage_folder(name, s)
+    if not st.train: return False
+    return (read_object(folder / 'config.json').get('hash') == stage_hash(st.name, cfg, s.seed) and read_object(
+        folder / 'checkpoint' / 'state.json').get('step') == getattr(stage_config(st.name, cfg).stages, st.train).steps)
+
 def require_stage(name: str, cfg: OmniConfig, settings: Optional[Settings] = None) -> Path:
     "The folder of the stage's finished run for this config; raises `StageMissing` (never trains) when there is none."
     s = settings or get_settings(preset=cfg.preset)
@@ -407,6 +414,8 @@ def require_stage(name: str, cfg: OmniConfig, settings: Optional[Settings] = Non
     elif state in ('other', 'retrained', 'stale'):                     # a run's folder is replaced: said before it is
         was = {'other': 'of other settings', 'retrained': 'that learned from the old runs', 'stale': 'trained on the old build'}[state]
         cmd += f"   (it replaces the run {was} there: copy that folder first to keep it)"
+    elif state == 'damaged' and _final_checkpoint(st.name, cfg, s):    # what `run_stage` does with it: trains no step
+        cmd += "   (it restores the run from its final checkpoint there, training no step again, and saves and scores it anew)"
     changed = f". These changed:\n{describe_changes(check_sources(stage_folder(st.name, s))[1])}\n" if state == 'changed' else '. '
     if fields := unlike_preset(st.name, cfg, s.seed):               # the command trains the preset, not this config
         cmd += (f"\n    after putting this config's {', '.join(fields[:6])}{' …' if len(fields) > 6 else ''} in a "
@@ -521,8 +530,12 @@ def run_stage(name: str, cfg: OmniConfig, job_fn: Callable, settings: Optional[S
         raise ConfigError(f"stages.{st.train}.steps = 0: stage '{st.name}' loads no pretrained part here, so it trains, and 0 "
                           f"steps would keep its random weights as a finished run: set stages.{st.train}.steps (lite: "
                           f"{getattr(PRESETS['lite']().stages, st.train).steps}), or give it a pretrained part")
+    folder = stage_folder(st.name, s)
+    if not folder.is_dir() and (folder.exists() or folder.is_symlink()):   # before a job is built or a lock taken
+        raise ConfigError(f"{folder}, where stage '{st.name}' keeps its run, is not a folder: move or delete this file (or set "
+                          "out_dir to another folder); nothing was trained")
     if process_rank()[1] > 1: return _run_ranked(st, cfg, job_fn, s, force)
-    folder, h = stage_folder(st.name, s), stage_hash(st.name, cfg, s.seed)
+    h = stage_hash(st.name, cfg, s.seed)
     if not force and stage_state(st.name, cfg, s) == 'done': return folder
     for u in st.depends: require_stage(u, cfg, s)
     with StageLock(folder):
@@ -541,15 +554,16 @@ def _run_ranked(st: Stage, cfg: OmniConfig, job_fn: Callable, s: Settings, force
     return folder
 
 def _train(st: Stage, cfg: OmniConfig, job_fn: Callable, s: Settings, folder: Path, h: str, force: bool) -> Path:
-    "The template's steps 3–5: the job, a fresh run folder, seed, build, `fit`, save, evaluate, finish."
-    main = is_main_process()                                            # several processes: one writes, all train
-    if main: job = job_fn(cfg, s); start_run(folder, cfg, h, force, data_build(s), upstream_runs(st.name, cfg, s))   # caches the job reads are made here,
-                                                                        # once; every trained stage learns from the data
-    wait_for_everyone(s.device)
-    if not main: job = job_fn(cfg, s)                                   # … and read here
-    set_seed(s.seed)
-    model = job.build()
-    tc = getattr(cfg.stages, st.train)
+    "The template's steps 3–5: the job, seed, build, what `fit` would refuse, a fresh run folder, `fit`, save, evaluate, finish."
+    main, tc, why = is_main_process(), getattr(cfg.stages, st.train), ''   # several processes: one writes, all train
+    if main:
+        job = job_fn(cfg, s)                                            # caches the job reads are made here, once
+        set_seed(s.seed); model = job.build()
+        why = fit_problem(tc, s.device, len(job.data), job.lengths, model, st.name)   # what fit would refuse: asked before
+        if not why: start_run(folder, cfg, h, force, data_build(s), upstream_runs(st.name, cfg, s))   # the folder is touched
+    wait_for_everyone(s.device)                                         # (the others refuse it in `fit`: none waits for ever)
+    if why: raise ConfigError(f"{why} (nothing was trained, and {folder} is left as it was)")
+    if not main: job = job_fn(cfg, s); set_seed(s.seed); model = job.build()   # … and read here
     if main: save_json({**read_object(folder / 'config.json'), 'precision': {'mixed_precision': tc.mixed_precision,   # its dtypes
                         'parameters': module_dtypes(model)}}, folder / 'config.json')
     res = fit(model, job.data, job.collate, job.loss, getattr(cfg.stages, st.train), ckpt_dir=folder, seed=s.seed,

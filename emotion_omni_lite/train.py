@@ -24,7 +24,7 @@ __all__ = ['THREAD_VARIABLES', 'COMPUTE_DTYPES', 'RECORDED_PACKAGES', 'CKPT_FILE
            'save_text', 'load_weights', 'batch_indices', 'micro_batches', 'CheckpointError', 'sha256', 'ckpt_files',
            'ShardError', 'load_cache', 'save_cache', 'timed_caches', 'ShardedCache', 'save_checkpoint',
            'load_checkpoint', 'has_checkpoint', 'in_notebook', 'LiveLoss', 'TrainResult', 'to_device',
-           'batch_split_problem', 'fit']
+           'batch_split_problem', 'fit_problem', 'fit']
 
 # %% ../nbs/01_train.ipynb #c3a5fda5
 def set_seed(seed: int):
@@ -106,18 +106,23 @@ def frozen_dtype(mixed_precision: str = 'no'):
     "How a frozen pretrained part loads: in its checkpoint's own dtype under mixed precision ('auto'), in fp32 without."
     return torch.float32 if mixed_precision == 'no' else 'auto'
 
+_NO_CHECKPOINTING = "gradient_checkpointing: this model holds no transformers model that supports it; set it to false"
+
+def _checkpointable(model: nn.Module) -> list:
+    "The transformers models inside `model` that support gradient checkpointing."
+    from transformers import PreTrainedModel
+    return [m for m in model.modules() if isinstance(m, PreTrainedModel) and m.supports_gradient_checkpointing]
+
 def enable_checkpointing(model: nn.Module) -> int:
     "Gradient checkpointing in every transformers model inside `model` (the LLM, the speech decoder's stacks): each layer's activations are recomputed in backward instead of kept. Returns how many models it switched on."
-    from transformers import PreTrainedModel
     n = 0
-    for m in model.modules():
-        if not isinstance(m, PreTrainedModel) or not m.supports_gradient_checkpointing: continue
+    for m in _checkpointable(model):
         new = hasattr(type(m), 'activation_checkpointing_enable')      # transformers' newer name (the old one goes in v6)
         if new and not m.is_activation_checkpointing:
             m.activation_checkpointing_enable(activation_checkpointing_kwargs={'use_reentrant': False}); n += 1
         elif not new and not m.is_gradient_checkpointing:
             m.gradient_checkpointing_enable(gradient_checkpointing_kwargs={'use_reentrant': False}); n += 1
-    if not n: raise ValueError("gradient_checkpointing: this model holds no transformers model that supports it; set it to false")
+    if not n: raise ValueError(_NO_CHECKPOINTING)
     return n
 
 def module_dtypes(model: nn.Module) -> dict:
@@ -371,21 +376,39 @@ class ShardedCache:
             raise RuntimeError(f"{self.path} was just written and does not read back ({type(e).__name__}: {str(e)[:160]}): "
                                "check the disk it is on; the next run builds it again") from None
 
-def save_checkpoint(ckpt_dir, model, opt, sched, step: int, history: list):
-    "Write one checkpoint: its weight files, named by the step, each atomically; then `state.json`, naming them with their checksums; then the older step's files go, with the temporary files of writes killed midway. A stop at any moment leaves `state.json` naming a whole checkpoint."
+def save_checkpoint(ckpt_dir, model, opt, sched, step: int, history: list, scaler=None):
+    "Write one checkpoint: its weight files, named by the step, each atomically; then `state.json`, naming them with their checksums (and fp16's loss scale, given its `scaler`); then the older step's files go, with the temporary files of writes killed midway. A stop at any moment leaves `state.json` naming a whole checkpoint."
     d, files = Path(ckpt_dir) / 'checkpoint', ckpt_files(step)
     save_weights(trainable_state(model), d / files['model'])
     sd = opt.state_dict()
     tensors = {f"{i}.{k}": v for i, st in sd['state'].items() for k, v in st.items() if torch.is_tensor(v)}
     save_weights(tensors, d / files['optimizer'])
     save_json({'step': step, 'param_groups': sd['param_groups'], 'scheduler': sched.state_dict(), 'rng': _rng_state(),
-               'history': history, 'files': files, 'sha256': {f: sha256(d / f) for f in files.values()}}, d / 'state.json')
+               'history': history, 'files': files, 'sha256': {f: sha256(d / f) for f in files.values()},
+               **({'scaler': scaler.state_dict()} if scaler is not None else {})}, d / 'state.json')
     for p in d.glob('*.safetensors'):                                  # the checkpoint before (or a save stopped halfway)
         if p.name not in files.values(): p.unlink(missing_ok=True)
     _drop_dead_temps(d)                                                 # a write killed midway (SIGKILL, out of memory)
 
-def load_checkpoint(ckpt_dir, model, opt, sched) -> tuple:
-    "Restore model, optimiser, scheduler and RNG from `ckpt_dir/checkpoint`; returns `(step, history)`."
+def _check_record(st: dict, d: Path, steps: Optional[int], sched, fix: str):
+    "Refuse a checkpoint record whose step, loss history or scheduler state this training cannot go on from (`steps`: its length), before anything is set: the scheduler's is tried on a copy."
+    import copy
+    f, step, hist = d / 'state.json', st.get('step'), st.get('history')
+    if type(step) is not int or step < 1 or (steps is not None and step > steps):
+        span = f"from 1 to {steps}" if steps is not None else "from 1 on"
+        raise CheckpointError(f"{f} records step {step!r}, not a step {span} of this training (a damaged checkpoint, or one of "
+                              f"a longer training): {fix}")
+    if not isinstance(hist, list) or not all(isinstance(h, dict) and {'step', 'loss'} <= set(h) for h in hist):
+        raise CheckpointError(f"{f} holds no loss history (a list of {{'step', 'loss', …}} records): a damaged checkpoint: {fix}")
+    try:
+        if not isinstance(st.get('scheduler'), dict): raise TypeError('not a mapping')
+        copy.deepcopy(sched, {id(sched.optimizer): sched.optimizer}).load_state_dict(copy.deepcopy(st['scheduler']))
+    except (LookupError, ValueError, TypeError, AttributeError) as e:
+        raise CheckpointError(f"{f} holds a learning-rate schedule this training cannot take ({type(e).__name__}: {str(e)[:80]}), "
+                              f"a damaged checkpoint: {fix}") from None
+
+def load_checkpoint(ckpt_dir, model, opt, sched, steps: Optional[int] = None, scaler=None) -> tuple:
+    "Restore model, optimiser, scheduler, RNG (and fp16's loss scale, given its `scaler`) from `ckpt_dir/checkpoint`, every part read and checked before any is set; returns `(step, history)`. `steps`: the training's length (a checkpoint past it is refused)."
     d = Path(ckpt_dir) / 'checkpoint'
     fix = f"delete {d} to train this stage from its start (or run it with --force)"
     try: st = json.loads((d / 'state.json').read_text())
@@ -404,6 +427,7 @@ def load_checkpoint(ckpt_dir, model, opt, sched) -> tuple:
     for f in files.values():                                            # a file from another step, or damaged on disk
         if not (d / f).exists() or sha256(d / f) != st['sha256'][f]:
             raise CheckpointError(f"{d / f} does not belong to the checkpoint of step {st.get('step')} (checksum differs): {fix}")
+    _check_record(st, d, steps, sched, fix)
     try:                                                                # everything read and checked before anything is set:
         rng, weights = _read_rng_state(st['rng']), load_file(str(d / files['model']))   # a refusal leaves model and optimiser as they were
         own = dict(model.named_parameters()) | dict(model.named_buffers())
@@ -412,12 +436,16 @@ def load_checkpoint(ckpt_dir, model, opt, sched) -> tuple:
         flat, state = load_file(str(d / files['optimizer'])), {}
         for k, v in flat.items():
             i, name = k.split('.', 1); state.setdefault(int(i), {})[name] = v
-        if not isinstance(st['scheduler'], dict): raise TypeError('the scheduler state is not a mapping')
+        scale = st.get('scaler') if scaler is not None else None        # fp16: the loss scale it had reached
+        if scale is not None and not (isinstance(scale, dict) and set(scaler.state_dict()) <= set(scale)
+                                      and all(type(v) in (int, float) for v in scale.values())):
+            raise TypeError("the loss scaler's state lacks a number it keeps")
         opt.load_state_dict({'state': state, 'param_groups': st['param_groups']})   # checks its groups before it changes
         model.load_state_dict(weights, strict=False); sched.load_state_dict(st['scheduler']); _set_rng_state(rng)
+        if scale: scaler.load_state_dict(scale)
     except (LookupError, ValueError, TypeError, RuntimeError, OSError) as e:
         raise CheckpointError(f"{d} does not fit this model or is damaged ({type(e).__name__}: {str(e)[:120]}): {fix}") from None
-    return int(st['step']), st['history']
+    return st['step'], st['history']
 
 def has_checkpoint(ckpt_dir) -> bool:
     return (Path(ckpt_dir) / 'checkpoint' / 'state.json').exists()
@@ -478,6 +506,33 @@ def batch_split_problem(name: str, batch_size: int, world: int, accum: int = 1, 
     return (f"{name}: batch_size={batch_size} does not split evenly over {world} process(es) × grad_accum={accum} × "
             f"length_groups={groups}: make it a multiple of {world * accum * groups}, change grad_accum or length_groups, or launch a number of processes it splits over")
 
+def fit_problem(tcfg: TrainConfig, device: str = 'auto', n_examples: Optional[int] = None, lengths: Optional[Sequence[int]] = None,
+                model: Optional[nn.Module] = None, name: str = 'train', launch: Optional[str] = None) -> str:
+    "Why `fit` would refuse to train `model` with `tcfg` on `device` (`n_examples` examples, their `lengths`), with the fix; '' when it would not. `launch`: the kind of training accelerate set up ('FSDP', 'DEEPSPEED', 'NO' …; None: what `accelerate launch` asked for). `run_stage` asks before it touches a run folder, `fit` before it changes the model."
+    dev, mp = resolve_device(device), getattr(tcfg, 'mixed_precision', 'no')
+    if mp not in COMPUTE_DTYPES: return f"{name}: mixed_precision={mp!r}: use one of {', '.join(COMPUTE_DTYPES)}"
+    if mp == 'fp16' and dev == 'cpu': return f"{name}: mixed_precision='fp16' trains on a GPU only: use 'bf16' on a CPU (or 'no')"
+    if lengths is not None and n_examples is not None and len(lengths) != n_examples:
+        return f"{name}: {len(lengths)} lengths for {n_examples} examples: give one length per example"
+    world, accum = process_rank()[1], getattr(tcfg, 'grad_accum', 1)
+    groups = getattr(tcfg, 'length_groups', 1) if lengths is not None else 1
+    if why := batch_split_problem(name, tcfg.batch_size, world, accum, groups): return why
+    if n_examples is not None and n_examples < tcfg.batch_size:         # never a smaller batch than the recipe's, unsaid
+        k = world * accum * groups
+        return (f"{name}: only {n_examples} training examples, fewer than batch_size={tcfg.batch_size}: make more training data "
+                f"(e.g. data.n_dialogues), or set the stage's batch_size to at most {n_examples}{f' (a multiple of {k})' if k > 1 else ''}")
+    asked = lambda k: os.environ.get(k, '').lower() == 'true'           # what `accelerate launch --config_file` sets
+    if asked('ACCELERATE_USE_FSDP') and (dev == 'cpu' if launch is None else launch != 'FSDP'):
+        return (f"{name}: this launch asks for FSDP, but accelerate shards with FSDP on GPUs only; here it would train "
+                f"{launch or 'on the CPU'} without a word. On CPUs launch with torchrun (plain data parallel), on GPUs with "
+                "`accelerate launch --config_file fsdp.yaml`")
+    if accum * groups > 1 and (asked('ACCELERATE_USE_DEEPSPEED') if launch is None else launch == 'DEEPSPEED'):
+        return (f"{name}: grad_accum={accum} × length_groups={groups} under DeepSpeed: its engine steps the optimizer at every "
+                "backward, so each micro-batch would be a step of its own; set both to 1 (use more GPUs for the batch), or launch with FSDP")
+    if model is not None and getattr(tcfg, 'gradient_checkpointing', False) and not _checkpointable(model):
+        return f"{name}: {_NO_CHECKPOINTING}"
+    return ''
+
 def fit(model: nn.Module, data: Sequence, collate: Callable, loss_fn: Callable, tcfg: TrainConfig,
         ckpt_dir=None, seed: int = 0, device: str = 'auto', name: str = 'train', resume: bool = True,
         live: Optional[bool] = None, progress: bool = True, lengths: Optional[Sequence[int]] = None,
@@ -490,10 +545,9 @@ def fit(model: nn.Module, data: Sequence, collate: Callable, loss_fn: Callable, 
     from tqdm.auto import tqdm
     params = [p for p in model.parameters() if p.requires_grad]
     if not params: raise ValueError(f"{name}: the model has no trainable parameters (all frozen)")
-    set_seed(seed)
     dev, mp = resolve_device(device), getattr(tcfg, 'mixed_precision', 'no')
-    autocast(mp, dev)                                                    # an unknown precision is refused, named
-    if mp == 'fp16' and dev == 'cpu': raise ConfigError(f"{name}: mixed_precision='fp16' trains on a GPU only: use 'bf16' on a CPU (or 'no')")
+    if why := fit_problem(tcfg, dev, len(data), lengths, model, name): raise ConfigError(why)   # before the model changes
+    set_seed(seed)
     for p in params:                                                     # trainable weights: fp32 master copies
         if p.dtype != torch.float32: p.data = p.data.float()
     if getattr(tcfg, 'gradient_checkpointing', False): enable_checkpointing(model)
@@ -508,22 +562,13 @@ def fit(model: nn.Module, data: Sequence, collate: Callable, loss_fn: Callable, 
                                                                         # no second copy of them (the memory plan counts one)
     world, rank, accum = acc.num_processes, acc.process_index, getattr(tcfg, 'grad_accum', 1)
     groups = getattr(tcfg, 'length_groups', 1) if lengths is not None else 1
-    if lengths is not None and len(lengths) != len(data):
-        raise ValueError(f"{name}: {len(lengths)} lengths for {len(data)} examples: give one length per example")
-    if why := batch_split_problem(name, tcfg.batch_size, world, accum, groups): raise ConfigError(why)
     micro = accum * groups                                               # micro-batches per step on each process
     opt = torch.optim.AdamW(params, lr=tcfg.lr, weight_decay=tcfg.weight_decay)
     sched = get_cosine_schedule_with_warmup(opt, math.ceil(tcfg.warmup_frac * tcfg.steps), max(tcfg.steps, 1))
     trainable = {n for n, p in model.named_parameters() if p.requires_grad}
     from accelerate.utils import DistributedType
-    if os.environ.get('ACCELERATE_USE_FSDP', '').lower() == 'true' and acc.distributed_type != DistributedType.FSDP:
-        raise ConfigError(f"{name}: this launch asks for FSDP, but accelerate shards with FSDP on GPUs only; here it would "
-                         f"train {acc.distributed_type.value} without a word. On CPUs launch with torchrun (plain data "
-                         "parallel), on GPUs with `accelerate launch --config_file fsdp.yaml`")
+    if why := fit_problem(tcfg, dev, len(data), lengths, name=name, launch=acc.distributed_type.value): raise ConfigError(why)   # as made
     if acc.distributed_type == DistributedType.DEEPSPEED:                # DeepSpeed is told the kit's batch, not a dataloader's
-        if micro > 1: raise ConfigError(f"{name}: grad_accum={accum} × length_groups={groups} under DeepSpeed: its engine steps "
-                                       "the optimizer at every backward, so each micro-batch would be a step of its own; set both "
-                                       "to 1 (use more GPUs for the batch), or launch with FSDP")
         ds = acc.state.deepspeed_plugin.deepspeed_config
         ds.update(train_micro_batch_size_per_gpu=tcfg.batch_size // world, gradient_accumulation_steps=1,
                   train_batch_size=tcfg.batch_size, gradient_clipping=tcfg.grad_clip or 0.0)
@@ -531,8 +576,8 @@ def fit(model: nn.Module, data: Sequence, collate: Callable, loss_fn: Callable, 
     sharded = acc.distributed_type in (DistributedType.FSDP, DistributedType.DEEPSPEED)   # no process holds every weight
     start, history = 0, []
     if ckpt_dir is not None and resume and has_checkpoint(ckpt_dir):
-        if sharded: start, history = _load_sharded(acc, ckpt_dir, sched)
-        else: start, history = load_checkpoint(ckpt_dir, acc.unwrap_model(model), opt, sched)
+        if sharded: start, history = _load_sharded(acc, ckpt_dir, sched, tcfg.steps)
+        else: start, history = load_checkpoint(ckpt_dir, acc.unwrap_model(model), opt, sched, tcfg.steps, getattr(acc, 'scaler', None))
     plot, t0 = LiveLoss(name, live), time.time()
     model.train()
     bar = tqdm(range(start, tcfg.steps), desc=name, initial=start, total=tcfg.steps, disable=not progress,
@@ -541,11 +586,6 @@ def fit(model: nn.Module, data: Sequence, collate: Callable, loss_fn: Callable, 
         idx = batch_indices(len(data), tcfg.batch_size, step, seed)     # the global batch: the same on every process
         if world > 1: set_seed(seed * 1_000_003 + step * 1009 + rank + 1)   # each process its own draws (dropout, masks), per
                                                                         # step: a resume on any number of processes goes on alike
-        if len(idx) % (world * micro):                                  # fewer examples than batch_size: a smaller batch
-            raise ConfigError(f"{name}: only {len(data)} training examples, fewer than batch_size={tcfg.batch_size}, and a "
-                              f"batch of {len(idx)} does not split over {world} process(es) × {micro} micro-batches "
-                              "(grad_accum × length_groups): make more training data (e.g. data.n_dialogues), or set the "
-                              f"stage's batch_size to a multiple of {world * micro} no larger than {len(data)}")
         mine = idx[rank::world]                                         # this process's disjoint share of it
         views = dict(zip(mine, augment([data[i] for i in mine]))) if augment else None
         opt.zero_grad(set_to_none=True)
@@ -559,7 +599,8 @@ def fit(model: nn.Module, data: Sequence, collate: Callable, loss_fn: Callable, 
                 acc.backward(loss / micro)
             for k, v in {'loss': loss.detach(), **logs}.items(): seen[k] = seen.get(k, 0.0) + float(v) / micro
         if tcfg.grad_clip: acc.clip_grad_norm_(model.parameters(), tcfg.grad_clip)
-        opt.step(); sched.step()
+        opt.step()
+        if not getattr(opt, 'step_was_skipped', False): sched.step()    # fp16: a step the loss scaler skipped moves no schedule
         if (step + 1) % tcfg.log_every == 0 or step + 1 == tcfg.steps:
             if world > 1:                                               # the global batch's loss: every process's mean
                 seen = dict(zip(seen, acc.reduce(torch.tensor(list(seen.values()), device=acc.device), 'mean').tolist()))
@@ -568,7 +609,7 @@ def fit(model: nn.Module, data: Sequence, collate: Callable, loss_fn: Callable, 
             plot.update([h['step'] for h in history], [h['loss'] for h in history], final=step + 1 == tcfg.steps)
         if ckpt_dir is not None and ((step + 1) % tcfg.ckpt_every == 0 or step + 1 == tcfg.steps):
             if sharded: _save_sharded(acc, ckpt_dir, sched, step + 1, history)   # each process its shard
-            elif acc.is_main_process: save_checkpoint(ckpt_dir, acc.unwrap_model(model), opt, sched, step + 1, history)
+            elif acc.is_main_process: save_checkpoint(ckpt_dir, acc.unwrap_model(model), opt, sched, step + 1, history, getattr(acc, 'scaler', None))
             acc.wait_for_everyone()                                     # one writer; the others wait for it
     bar.close()
     model.eval()
@@ -613,8 +654,8 @@ def _save_sharded(acc, ckpt_dir, sched, step: int, history: list):
             if old.is_dir() and old.name != name: shutil.rmtree(old)
         _drop_dead_temps(d)                                             # a state.json write killed midway
 
-def _load_sharded(acc, ckpt_dir, sched) -> tuple:
-    "Resume sharded training from `_save_sharded`'s checkpoint → `(step, history)`."
+def _load_sharded(acc, ckpt_dir, sched, steps: Optional[int] = None) -> tuple:
+    "Resume sharded training from `_save_sharded`'s checkpoint → `(step, history)`; its record is checked before any shard is read (`steps`: the training's length)."
     d = Path(ckpt_dir) / 'checkpoint'
     fix = f"delete {d} to train this stage from its start (or run it with --force)"
     try: st = json.loads((d / 'state.json').read_text())
@@ -631,6 +672,7 @@ def _load_sharded(acc, ckpt_dir, sched) -> tuple:
     if not _same_launch(st.get('launch', _launch(acc)), _launch(acc)):  # shards cut for another number of processes
         raise CheckpointError(f"{d} was written by {st['launch']}; this launch is {_launch(acc)}: resume it with the launch "
                               f"that wrote it, or delete {d} to train this stage from its start (or run it with --force)")
+    _check_record(st, d, steps, sched, fix)
     import pickle
     try: acc.load_state(str(d / name))
     except checkpoint_faults() + (RuntimeError, ValueError, KeyError, pickle.UnpicklingError) as e:   # a shard cut short or altered
@@ -638,4 +680,4 @@ def _load_sharded(acc, ckpt_dir, sched) -> tuple:
         raise CheckpointError(f"{d / name} does not load ({type(e).__name__}: {first}): its shards are "
                               f"damaged or incomplete; delete {d} to train this stage from its start (or run it with --force)") from e
     sched.load_state_dict(st['scheduler'])
-    return int(st['step']), st['history']
+    return st['step'], st['history']

@@ -35,6 +35,17 @@ def test_fsdp_yaml_is_refused_for_a_model_without_its_layer(monkeypatch):
     cli.check_launch(get_config('lite'), 'cuda')                        # wrapping by size takes any model
 
 
+def test_fp16_on_a_cpu_is_refused_before_the_data_are_built(monkeypatch):
+    "What `fit` refuses on a CPU (fp16) is refused by the launch check, before any work; on a GPU it goes on."
+    from emotion_omni_lite import cli
+    for k in ('ACCELERATE_USE_FSDP', 'ACCELERATE_USE_DEEPSPEED', 'WORLD_SIZE'): monkeypatch.delenv(k, raising=False)
+    cfg = get_config('lite', **{'stages.asr.mixed_precision': 'fp16'})
+    with pytest.raises(ConfigError, match=r"stages\.asr: mixed_precision='fp16' trains on a GPU only: use 'bf16' on a CPU"):
+        cli.check_launch(cfg, 'cpu')
+    cli.check_launch(cfg, 'cuda')                                         # a GPU trains fp16
+    cli.check_launch(get_config('lite'), 'cpu')                           # the preset as it is: it goes on
+
+
 def test_the_recipes_said_to_hold_qwen2_layers_do():
     "cli.QWEN2_RECIPES against the model each recipe trains, built as its job builds it, on the meta device."
     import warnings, torch

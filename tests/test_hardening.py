@@ -353,6 +353,8 @@ CHECKPOINT_DAMAGE = {
     'torch RNG state cut short': (lambda d: (d / 'state.json').write_text(json.dumps(
         {**json.loads((d / 'state.json').read_text()), 'rng': {**json.loads((d / 'state.json').read_text())['rng'], 'torch': 'AAAA'}})),
         'does not fit this model or is damaged'),
+    'scheduler state emptied': (lambda d: (d / 'state.json').write_text(json.dumps(
+        {**json.loads((d / 'state.json').read_text()), 'scheduler': {}})), 'holds a learning-rate schedule this training cannot take'),
 }
 
 

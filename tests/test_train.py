@@ -116,7 +116,7 @@ def test_a_checkpoint_whose_files_do_not_belong_together_is_refused(tmp_path):
 
 
 def test_finished_runs_are_checked_and_one_process_trains_a_stage_at_a_time(tmp_path, capsys):
-    "A finished run whose weights changed on disk is 'damaged', not reused; a second trainer waits for the first."
+    "A finished run whose weights changed on disk is 'damaged', not reused, and running it again restores it from its final checkpoint (no step trained again); a second trainer waits for the first."
     import threading
     from emotion_omni_lite.config import get_config, get_settings, set_field
     from emotion_omni_lite.stages import STAGES, StageJob, StageLock, StageMissing, require_stage, run_stage, stage_folder, stage_hash, stage_state
@@ -138,9 +138,144 @@ def test_finished_runs_are_checked_and_one_process_trains_a_stage_at_a_time(tmp_
     assert stage_state('vocoder', c, s) == 'done'
     w = folder / 'model.safetensors'; w.write_bytes(b'\0' * w.stat().st_size)  # damaged on disk
     assert stage_state('vocoder', c, s) == 'damaged'
-    with pytest.raises(StageMissing, match='damaged'): require_stage('vocoder', c, s)
-    run_stage('vocoder', c, job, s)                                         # retrained, checksums written anew
-    assert stage_state('vocoder', c, s) == 'done'
+    with pytest.raises(StageMissing, match=r'(?s)damaged.*restores the run from its final checkpoint there, training no step again'):
+        require_stage('vocoder', c, s)
+    from safetensors.torch import load_file
+    final = load_file(str(folder / 'checkpoint' / 'model-3.safetensors'))
+    run_stage('vocoder', c, job, s)                                         # restored from its final checkpoint: no step trained
+    assert json.loads((folder / 'metrics.json').read_text())['resumed_from'] == 3 == c.stages.vocoder.steps
+    saved = load_file(str(w))
+    assert saved.keys() == final.keys() and all(torch.equal(saved[k], final[k]) for k in final)
+    assert stage_state('vocoder', c, s) == 'done'                           # checksums written anew
+
+
+def _toy_vocoder(tmp_path):
+    "A toy job for the vocoder stage (3 steps) in a fresh runs folder, its dataset pretended built."
+    from emotion_omni_lite.config import get_config, get_settings, set_field
+    from emotion_omni_lite.stages import STAGES, StageJob, stage_folder, stage_hash
+    s = get_settings(preset='smoke', out_dir=str(tmp_path / 'runs'), data_dir=str(tmp_path / 'data'))
+    c = set_field(get_config('smoke'), 'stages.vocoder.steps', 3)
+    for u in STAGES['vocoder'].depends:
+        stage_folder(u, s).mkdir(parents=True, exist_ok=True)
+        (stage_folder(u, s) / 'build.json').write_text(json.dumps({'status': 'done', 'config_hash': stage_hash(u, c, s.seed)}))
+    job = lambda c_, s_: StageJob(data=DATA, build=lambda: nn.Linear(1, 1), collate=collate, loss=loss)
+    return c, s, job, stage_folder('vocoder', s)
+
+
+def _files(folder):
+    import hashlib
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.rglob('*')) if p.is_file()}
+
+
+@pytest.mark.parametrize('field, value, said', [
+    ('mixed_precision', 'fp16', "mixed_precision='fp16' trains on a GPU only"),        # another hash: the run would be replaced
+    ('batch_size', 128, 'only 64 training examples, fewer than batch_size=128'),
+    ('gradient_checkpointing', True, 'holds no transformers model that supports it')])  # the same hash: asked with --force
+def test_a_setting_fit_refuses_leaves_the_finished_run_whole(tmp_path, field, value, said):
+    "What `fit` would refuse is refused before the run folder is touched: a finished run of the settings before stays as it was, even under `force`."
+    from emotion_omni_lite.config import ConfigError, set_field
+    from emotion_omni_lite.stages import run_stage, stage_state
+    c, s, job, folder = _toy_vocoder(tmp_path)
+    run_stage('vocoder', c, job, s); before = _files(folder)
+    with pytest.raises(ConfigError, match=rf"vocoder: .*{said}.*nothing was trained, and .*vocoder is left as it was"):
+        run_stage('vocoder', set_field(c, f'stages.vocoder.{field}', value), job, s, force=field == 'gradient_checkpointing')
+    assert _files(folder) == before and stage_state('vocoder', c, s) == 'done'
+
+
+def test_fit_refuses_before_it_changes_the_model():
+    "A batch that does not split is refused before the trainable weights are made fp32 copies."
+    from emotion_omni_lite.config import ConfigError
+    m = nn.Linear(1, 1).to(torch.bfloat16)
+    with pytest.raises(ConfigError, match='multiple of 3'):
+        fit(m, DATA, collate, loss, TrainConfig(steps=2, batch_size=8, grad_accum=3), progress=False, device='cpu')
+    assert m.weight.dtype == torch.bfloat16
+
+
+def test_too_few_examples_for_one_batch_are_refused():
+    "8 examples, batch_size 16: refused, naming the data and the batch size, never trained on smaller batches."
+    from emotion_omni_lite.config import ConfigError
+    with pytest.raises(ConfigError, match=r'only 8 training examples, fewer than batch_size=16: make more training data .*at most 8$'):
+        fit(nn.Linear(1, 1), DATA[:8], collate, lambda m, b: pytest.fail('trained'), TrainConfig(steps=2, batch_size=16),
+            progress=False, device='cpu')
+
+
+def test_a_file_where_the_run_folder_goes_is_named_before_the_job_is_built(tmp_path):
+    from emotion_omni_lite.config import ConfigError
+    from emotion_omni_lite.stages import run_stage, stage_folder
+    c, s, job, folder = _toy_vocoder(tmp_path)
+    folder.parent.mkdir(parents=True); folder.write_text('notes')
+    with pytest.raises(ConfigError, match=r'vocoder, where stage .vocoder. keeps its run, is not a folder: move or delete this file'):
+        run_stage('vocoder', c, lambda *a: pytest.fail('the job was built'), s)
+    assert folder.read_text() == 'notes'
+
+
+RECORD_DAMAGE = {   # state.json fields the checksums do not cover: each refused with the fix before anything is set
+    'step a word': ({'step': 'abc'}, r"records step 'abc', not a step from 1 to 4"),
+    'step null': ({'step': None}, r'records step None'),
+    'step 0': ({'step': 0}, r'records step 0'),
+    'step past the end': ({'step': 999}, r'records step 999, not a step from 1 to 4 of this training'),
+    'history a mapping': ({'history': {}}, 'holds no loss history'),
+    'history of numbers': ({'history': [1, 2]}, 'holds no loss history'),
+    'scheduler a list': ({'scheduler': []}, 'holds a learning-rate schedule this training cannot take'),
+    'scheduler emptied': ({'scheduler': {}}, 'holds a learning-rate schedule this training cannot take')}
+
+
+@pytest.mark.parametrize('case', list(RECORD_DAMAGE))
+def test_a_checkpoint_record_this_training_cannot_go_on_from_is_refused(tmp_path, case):
+    from emotion_omni_lite.train import CheckpointError, _load_sharded, _save_sharded
+    patch, said = RECORD_DAMAGE[case]
+    set_seed(0); fit(nn.Linear(1, 1), DATA, collate, loss, TrainConfig(steps=4, batch_size=8, lr=0.1, ckpt_every=2, log_every=2),
+                     ckpt_dir=tmp_path / 'a', progress=False)
+    st = tmp_path / 'a' / 'checkpoint' / 'state.json'; st.write_text(json.dumps({**json.loads(st.read_text()), **patch}))
+    before, m = _files(tmp_path), nn.Linear(1, 1); w0 = m.weight.detach().clone()
+    with pytest.raises(CheckpointError, match=rf"state\.json {said}.*delete .*checkpoint to train this stage from its start"):
+        fit(m, DATA, collate, lambda m, b: pytest.fail('trained'), TrainConfig(steps=4, batch_size=8, lr=0.1, ckpt_every=2),
+            ckpt_dir=tmp_path / 'a', progress=False)
+    assert _files(tmp_path) == before and torch.equal(m.weight, w0)     # nothing loaded, nothing written
+    sched = torch.optim.lr_scheduler.LambdaLR(torch.optim.SGD([nn.Parameter(torch.zeros(1))], lr=1.0), lambda s: 1.0)
+    _save_sharded(ShardingAccelerator(torch.tensor([1.0])), tmp_path / 'b', sched, 2, [{'step': 2, 'loss': 1.0}])
+    st = tmp_path / 'b' / 'checkpoint' / 'state.json'; st.write_text(json.dumps({**json.loads(st.read_text()), **patch}))
+    back = torch.tensor([0.0])                                           # sharded: refused before a shard is read
+    with pytest.raises(CheckpointError, match=said): _load_sharded(ShardingAccelerator(back), tmp_path / 'b', sched, 4)
+    assert back.item() == 0.0 and sched.last_epoch == 0
+
+
+def test_a_step_the_loss_scaler_skipped_moves_no_schedule_and_the_scale_is_checkpointed(tmp_path, monkeypatch):
+    "fp16 (on GPUs): a step whose gradients overflowed is skipped by the loss scaler, and so is its learning-rate step; the scale it has reached is saved with the checkpoint and restored, a damaged one refused before anything is set."
+    import contextlib, accelerate
+    from accelerate.utils import DistributedType
+    from emotion_omni_lite.train import CheckpointError, load_checkpoint
+    class Skipping:                                                      # every other step overflows
+        def __init__(self, opt): self.opt, self.calls, self.step_was_skipped = opt, 0, False
+        def step(self):
+            self.calls += 1; self.step_was_skipped = self.calls % 2 == 0
+            if not self.step_was_skipped: self.opt.step()
+        def __getattr__(self, k): return getattr(self.opt, k)
+    class FP16Launch:                                                    # one process, a scaler that skips steps
+        distributed_type, num_processes, process_index, is_main_process, device = DistributedType.NO, 1, 0, True, 'cpu'
+        scaler = torch.amp.GradScaler('cpu', init_scale=256.0, growth_interval=7)
+        def __init__(self, **kw): pass
+        def prepare(self, m, o): return m, Skipping(o)
+        def no_sync(self, m): return contextlib.nullcontext()
+        def autocast(self): return contextlib.nullcontext()
+        def backward(self, loss): loss.backward()
+        def clip_grad_norm_(self, *a): pass
+        def wait_for_everyone(self): pass
+        def unwrap_model(self, m): return m
+    monkeypatch.setattr(accelerate, 'Accelerator', FP16Launch)
+    fit(nn.Linear(1, 1), DATA, collate, loss, TrainConfig(steps=4, batch_size=8, lr=0.1, ckpt_every=4), ckpt_dir=tmp_path, progress=False)
+    st = json.loads((tmp_path / 'checkpoint' / 'state.json').read_text())
+    assert st['scheduler']['last_epoch'] == 2                            # two of the four steps were taken
+    assert st['scaler']['scale'] == 256.0 and st['scaler']['growth_interval'] == 7
+    m = nn.Linear(1, 1); opt = torch.optim.AdamW(m.parameters()); sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 1.0)
+    scaler = torch.amp.GradScaler('cpu')
+    assert load_checkpoint(tmp_path, m, opt, sched, 4, scaler)[0] == 4 and scaler.get_scale() == 256.0
+    (tmp_path / 'checkpoint' / 'state.json').write_text(json.dumps({**st, 'scaler': {'scale': 'big'}}))
+    m = nn.Linear(1, 1); w0 = m.weight.detach().clone(); opt = torch.optim.AdamW(m.parameters())
+    fresh = torch.amp.GradScaler('cpu')
+    with pytest.raises(CheckpointError, match="loss scaler's state lacks a number it keeps"):
+        load_checkpoint(tmp_path, m, opt, torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 1.0), 4, fresh)
+    assert torch.equal(m.weight, w0) and not opt.state and fresh.get_scale() == 65536.0
 
 
 def test_gradient_checkpointing_changes_memory_not_results():
@@ -204,21 +339,21 @@ def test_a_sharded_checkpoint_stopped_midway_resumes_from_the_last_whole_one(tmp
     from emotion_omni_lite.train import CheckpointError, _load_sharded, _save_sharded
     sched = torch.optim.lr_scheduler.LambdaLR(torch.optim.SGD([nn.Parameter(torch.zeros(1))], lr=1.0), lambda s: 1.0)
     w = torch.tensor([1.0])
-    _save_sharded(ShardingAccelerator(w), tmp_path, sched, 10, [{'step': 10}])
-    w.fill_(2.0); _save_sharded(ShardingAccelerator(w), tmp_path, sched, 20, [{'step': 20}])
+    _save_sharded(ShardingAccelerator(w), tmp_path, sched, 10, [{'step': 10, 'loss': 1.0}])
+    w.fill_(2.0); _save_sharded(ShardingAccelerator(w), tmp_path, sched, 20, [{'step': 20, 'loss': 1.0}])
     ck = tmp_path / 'checkpoint'
     assert sorted(p.name for p in ck.iterdir()) == ['sharded-20', 'state.json']          # the older one went after
     w.fill_(3.0)
     with pytest.raises(KeyboardInterrupt): _save_sharded(ShardingAccelerator(w, fail_after=1), tmp_path, sched, 30, [])
     back = torch.tensor([0.0])
-    assert _load_sharded(ShardingAccelerator(back), tmp_path, sched) == (20, [{'step': 20}]) and back.item() == 2.0
+    assert _load_sharded(ShardingAccelerator(back), tmp_path, sched) == (20, [{'step': 20, 'loss': 1.0}]) and back.item() == 2.0
     (ck / 'sharded-20' / 'shard_1.bin').write_bytes(b'cut')                              # a damaged shard: named, with the fix
     with pytest.raises(CheckpointError, match='sharded-20 does not load .*delete .*checkpoint to train this stage'):
         _load_sharded(ShardingAccelerator(back), tmp_path, sched)
     w.fill_(4.0)                                                         # the stopped step saved again: into a clean folder
-    _save_sharded(ShardingAccelerator(w), tmp_path, sched, 30, [{'step': 30}])
+    _save_sharded(ShardingAccelerator(w), tmp_path, sched, 30, [{'step': 30, 'loss': 1.0}])
     assert sorted(p.name for p in ck.iterdir()) == ['sharded-30', 'state.json']
-    assert _load_sharded(ShardingAccelerator(back), tmp_path, sched) == (30, [{'step': 30}]) and back.item() == 4.0
+    assert _load_sharded(ShardingAccelerator(back), tmp_path, sched) == (30, [{'step': 30, 'loss': 1.0}]) and back.item() == 4.0
     import shutil; shutil.rmtree(ck / 'sharded-30')
     with pytest.raises(CheckpointError, match='sharded-30, the checkpoint .*state.json names, is missing'):
         _load_sharded(ShardingAccelerator(back), tmp_path, sched)
@@ -306,7 +441,7 @@ def test_a_sharded_checkpoint_resumes_only_on_the_launch_that_cut_it(tmp_path):
     "FSDP/DeepSpeed shards fit the number of processes that wrote them: another launch is told which one, not 'damaged'."
     from emotion_omni_lite.train import CheckpointError, _load_sharded, _save_sharded, load_checkpoint
     sched = torch.optim.lr_scheduler.LambdaLR(torch.optim.SGD([nn.Parameter(torch.zeros(1))], lr=1.0), lambda s: 1.0)
-    _save_sharded(ShardingAccelerator(torch.tensor([1.0]), processes=8), tmp_path, sched, 10, [{'step': 10}])
+    _save_sharded(ShardingAccelerator(torch.tensor([1.0]), processes=8), tmp_path, sched, 10, [{'step': 10, 'loss': 1.0}])
     back = torch.tensor([0.0])
     with pytest.raises(CheckpointError, match=r"was written by FSDP on 8 processes; this launch is FSDP on 4 processes: resume "
                                               r"it with the launch that wrote it"):
@@ -315,7 +450,7 @@ def test_a_sharded_checkpoint_resumes_only_on_the_launch_that_cut_it(tmp_path):
     m = nn.Linear(1, 1)
     with pytest.raises(CheckpointError, match=r"was written by sharded training \(FSDP on 8 processes\): resume it with that launch"):
         load_checkpoint(tmp_path, m, torch.optim.SGD(m.parameters(), lr=0.1), sched)
-    assert _load_sharded(ShardingAccelerator(back, processes=8), tmp_path, sched) == (10, [{'step': 10}]) and back.item() == 1.0
+    assert _load_sharded(ShardingAccelerator(back, processes=8), tmp_path, sched) == (10, [{'step': 10, 'loss': 1.0}]) and back.item() == 1.0
     from types import SimpleNamespace                                    # ZeRO-2's shards are not ZeRO-3's: said, not read
     from accelerate.utils import DistributedType
     zero = lambda n: SimpleNamespace(deepspeed_plugin=SimpleNamespace(zero_stage=n), fsdp_plugin=None)
