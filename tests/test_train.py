@@ -1,10 +1,22 @@
 "The shared training loop: checkpoints, resume, seeds."
-import json
+import contextlib, json
 import pytest
 import torch
 from torch import nn
 from emotion_omni_lite.config import TrainConfig
 from emotion_omni_lite.train import fit, set_seed
+
+
+class _OneCpuProcess:
+    "accelerate's Accelerator as one process on the CPU: the calls `fit` makes, doing what a single process does."
+    def __init__(self, **kw): pass
+    def no_sync(self, m): return contextlib.nullcontext()
+    def autocast(self): return contextlib.nullcontext()
+    def backward(self, loss): loss.backward()
+    def clip_grad_norm_(self, *a): pass
+    def wait_for_everyone(self): pass
+    def unwrap_model(self, m): return m
+
 
 XS = torch.linspace(-1, 1, 64)[:, None]
 YS = 3 * XS + 0.5
@@ -251,17 +263,10 @@ def test_a_step_the_loss_scaler_skipped_moves_no_schedule_and_the_scale_is_check
             self.calls += 1; self.step_was_skipped = self.calls % 2 == 0
             if not self.step_was_skipped: self.opt.step()
         def __getattr__(self, k): return getattr(self.opt, k)
-    class FP16Launch:                                                    # one process, a scaler that skips steps
+    class FP16Launch(_OneCpuProcess):                                     # one process, a scaler that skips steps
         distributed_type, num_processes, process_index, is_main_process, device = DistributedType.NO, 1, 0, True, 'cpu'
         scaler = torch.amp.GradScaler('cpu', init_scale=256.0, growth_interval=7)
-        def __init__(self, **kw): pass
         def prepare(self, m, o): return m, Skipping(o)
-        def no_sync(self, m): return contextlib.nullcontext()
-        def autocast(self): return contextlib.nullcontext()
-        def backward(self, loss): loss.backward()
-        def clip_grad_norm_(self, *a): pass
-        def wait_for_everyone(self): pass
-        def unwrap_model(self, m): return m
     monkeypatch.setattr(accelerate, 'Accelerator', FP16Launch)
     fit(nn.Linear(1, 1), DATA, collate, loss, TrainConfig(steps=4, batch_size=8, lr=0.1, ckpt_every=4), ckpt_dir=tmp_path, progress=False)
     st = json.loads((tmp_path / 'checkpoint' / 'state.json').read_text())
@@ -419,17 +424,10 @@ def test_deepspeed_hands_back_its_fp32_weights_and_its_word_to_transformers(monk
     monkeypatch.setitem(sys.modules, 'deepspeed.utils', types.SimpleNamespace(safe_get_full_fp32_param=master))
     told = []
     monkeypatch.setattr(transformers.integrations, 'unset_hf_deepspeed_config', lambda: told.append('unset'))
-    class DeepSpeedLaunch:                                                # one process of a DeepSpeed launch, on the CPU
+    class DeepSpeedLaunch(_OneCpuProcess):                                # one process of a DeepSpeed launch, on the CPU
         distributed_type, num_processes, process_index, is_main_process, device = DistributedType.DEEPSPEED, 1, 0, True, 'cpu'
         state = types.SimpleNamespace(deepspeed_plugin=types.SimpleNamespace(deepspeed_config={}))
-        def __init__(self, **kw): pass
         def prepare(self, *a): return a
-        def no_sync(self, m): return contextlib.nullcontext()
-        def autocast(self): return contextlib.nullcontext()
-        def backward(self, loss): loss.backward()
-        def clip_grad_norm_(self, *a): pass
-        def wait_for_everyone(self): pass
-        def unwrap_model(self, m): return m
         def get_state_dict(self, m): raise AssertionError("the engine's bf16 weights were saved")
     monkeypatch.setattr(accelerate, 'Accelerator', DeepSpeedLaunch)
     m = nn.Linear(1, 1)
