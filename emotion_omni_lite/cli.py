@@ -141,7 +141,7 @@ def _worker_env(threads: int, offline: bool):
     "The environment a worker process starts in (the pool starts one at a submit that finds none idle): `threads` for every library, the hub offline when the settings say so."
     kept = {k: os.environ.get(k) for k in (*THREAD_VARIABLES, 'HF_HUB_OFFLINE')}
     os.environ.update({k: str(threads) for k in THREAD_VARIABLES})
-    if offline: os.environ.setdefault('HF_HUB_OFFLINE', '1')
+    if offline: os.environ['HF_HUB_OFFLINE'] = '1'                    # as `get_settings` sets it: an inherited 0 does not win
     try: yield
     finally:
         for k, v in kept.items():
@@ -178,16 +178,18 @@ def run_tasks(tasks: Sequence[Task], cfg: OmniConfig, s: Settings, force: bool =
     say = lambda m: print(f"[{time.time() - t_job:5.0f} s] {m}", flush=True)
     try:
         while pending or running:
-            for name, (res, t0, task) in list(running.items()):
+            broken = None                                               # every task that finished is taken first, so a worker
+            for name, (res, t0, task) in list(running.items()):          # killed beside it names only what it stopped
                 if not res.done(): continue
                 try: out, t0 = res.result()                           # the worker's own start
-                except BrokenProcessPool: raise                       # a worker killed: every task it stopped, named below
+                except BrokenProcessPool as e: broken = broken or e; continue
                 except BaseException:
                     del running[name]
                     say(f"{name} FAILED; the end of {logs / f'{name}.log'}:" + _tail(logs / f'{name}.log')); raise
                 del running[name]
                 done[name] = (out, t0 - t_job, time.time() - t_job)
                 say(f"{name} finished in {time.time() - t0:.0f} s -> {out}")
+            if broken: raise broken
             ready = sorted((t for t in pending if all(d in done for d in t.deps)),   # stages first, then the speech parts
                            key=lambda t: (t.kind == 'eval_part', _PART_ORDER.get(t.target, 0)))    # longest first
             alone = next((t for t in ready if t.alone), None)

@@ -10,7 +10,7 @@ from typing import Optional, Sequence
 
 import torch
 
-from .config import EMOTIONS, ConfigError, OmniConfig, Settings, get_config, get_settings, run_device
+from .config import EMOTIONS, PRESETS, ConfigError, OmniConfig, Settings, get_config, get_settings, run_device
 from .audio import CONDITIONS, MIN_SAMPLES, SAMPLE_RATE, load_audio, log_mel, resample
 from .stages import STAGES, StageMissing, check_preset, data_build, require_stage, run_digest, stage_applies, stage_hash, uses_pretrained, lite_minutes, read_object, stage_folder, stage_state, stages_needed, train_command
 from .metrics import cosine_similarity, dnsmos, empathy_judge, judge_endpoint, peak_memory_mb, pocketsphinx_transcribe, reset_peak_memory
@@ -209,8 +209,8 @@ EVAL_RUNTIME = ('llm.max_new_tokens', 'decoder.temperature', 'decoder.top_k', 'v
 
 def runtime_settings(cfg: OmniConfig) -> dict:
     "The run-time settings that change what the evaluation makes (`EVAL_RUNTIME`: no run's hash holds them, as no run trains with them) where they differ from the preset's own: an evaluation kept from other values is made again."
-    try: base = get_config(cfg.preset)
-    except ConfigError: base = None                                    # a preset the kit does not know: every value counts
+    base = PRESETS[cfg.preset]() if cfg.preset in PRESETS else None     # the code's own values, not settings.ini's: a value set
+                                                                        # there counts (a preset the kit does not know: every one)
     value = lambda c, k: getattr(getattr(c, k.split('.')[0]), k.split('.')[1])
     return {k: value(cfg, k) for k in EVAL_RUNTIME if base is None or value(cfg, k) != value(base, k)}
 

@@ -392,8 +392,13 @@ def _final_checkpoint(name: str, cfg: OmniConfig, s: Settings) -> bool:
     "Whether the run folder of stage `name` holds this config's record and a checkpoint of its last step: what a damaged run is restored from."
     st, folder = _stage(name), stage_folder(name, s)
     if not st.train: return False
-    return (read_object(folder / 'config.json').get('hash') == stage_hash(st.name, cfg, s.seed) and read_object(
-        folder / 'checkpoint' / 'state.json').get('step') == getattr(stage_config(st.name, cfg).stages, st.train).steps)
+    conf, state, d = read_object(folder / 'config.json'), read_object(folder / 'checkpoint' / 'state.json'), folder / 'checkpoint'
+    whole = isinstance(state.get('files'), dict) and isinstance(state.get('sha256'), dict) and all(   # its own files intact
+        (d / f).is_file() and sha256(d / f) == state['sha256'].get(f) for f in state['files'].values())
+    kept = (not data_build(s) or conf.get('data_build') in (None, data_build(s))) and (   # what `start_run` would keep
+        conf.get('upstream_runs') in (None, upstream_runs(st.name, cfg, s)))
+    return (conf.get('hash') == stage_hash(st.name, cfg, s.seed) and whole and kept
+            and state.get('step') == getattr(stage_config(st.name, cfg).stages, st.train).steps)
 
 def require_stage(name: str, cfg: OmniConfig, settings: Optional[Settings] = None) -> Path:
     "The folder of the stage's finished run for this config; raises `StageMissing` (never trains) when there is none."

@@ -401,8 +401,13 @@ def _check_record(st: dict, d: Path, steps: Optional[int], sched, fix: str):
     if not isinstance(hist, list) or not all(isinstance(h, dict) and {'step', 'loss'} <= set(h) for h in hist):
         raise CheckpointError(f"{f} holds no loss history (a list of {{'step', 'loss', …}} records): a damaged checkpoint: {fix}")
     try:
-        if not isinstance(st.get('scheduler'), dict): raise TypeError('not a mapping')
-        copy.deepcopy(sched, {id(sched.optimizer): sched.optimizer}).load_state_dict(copy.deepcopy(st['scheduler']))
+        sd = st.get('scheduler')
+        if not isinstance(sd, dict): raise TypeError('not a mapping')
+        num = lambda v: type(v) in (int, float)
+        if not (type(sd.get('last_epoch')) is int and type(sd.get('_step_count')) is int and isinstance(sd.get('base_lrs'), list)
+                and all(num(v) for v in sd['base_lrs'] + sd.get('_last_lr', []))):
+            raise TypeError('its step counts or learning rates are not numbers')
+        copy.deepcopy(sched, {id(sched.optimizer): sched.optimizer}).load_state_dict(copy.deepcopy(sd))
     except (LookupError, ValueError, TypeError, AttributeError) as e:
         raise CheckpointError(f"{f} holds a learning-rate schedule this training cannot take ({type(e).__name__}: {str(e)[:80]}), "
                               f"a damaged checkpoint: {fix}") from None

@@ -339,12 +339,13 @@ export default { render({ model, el, signal }) {
       if (ctx.state === 'suspended')      // a context made after a wait for permission may start paused; one that never
         await Promise.race([ctx.resume(), new Promise((_, no) => setTimeout(() =>     // starts is a failed capture
           no(new Error('the page\'s audio did not start within 5 s')), 5000))]);
+      if (gone) return release();         // … or while its audio started
       node = ctx.createScriptProcessor(4096, 1, 1);
       node.onaudioprocess = (ev) => chunks.push(new Float32Array(ev.inputBuffer.getChannelData(0)));
       ctx.createMediaStreamSource(stream).connect(node); node.connect(ctx.destination);
       button.textContent = '■ stop'; status.textContent = ' recording… (speak one sentence)';
       timer = setTimeout(stop, 1000 * model.get('max_seconds'));
-    } catch (e) { release(); refuse(e, allowed); }
+    } catch (e) { release(); if (!gone) refuse(e, allowed); }   // a view removed meanwhile: nobody to tell
     finally { starting = false; button.disabled = false; changed = Date.now(); }
   };
   let gone = false;                       // the view removed (the cell run again or cleared): the microphone off at once

@@ -613,6 +613,13 @@ def test_a_run_time_setting_changed_makes_the_evaluation_again(toy_eval):
         other = set_field(cfg, key, value)
         assert runtime_settings(other) == {key: value}
         assert not report_current(other, s) and all(part_stamp(p, other, s) != stamps[p] for p in EVAL_PARTS), key
+    ini = toy_eval[1].data_path.parent.parent / 'settings.ini'                # the route README teaches: settings.ini
+    ini.write_text('[emotion_omni_lite]\n[emotion_omni_lite.smoke]\ndecoder.temperature = 0.7\n')
+    import os; os.environ['EOL_SETTINGS'] = str(ini)
+    try: from_file = get_config('smoke', **{'stages.stage1.cross_engine': True, 'stages.emotion.cross_engine_reference': True})
+    finally: del os.environ['EOL_SETTINGS']
+    assert from_file.decoder.temperature == 0.7 and runtime_settings(from_file) == {'decoder.temperature': 0.7}
+    assert not report_current(from_file, s)
 
 
 def test_the_full_size_evaluation_checks_its_folder_and_sizes_before_any_work(tmp_path, monkeypatch):

@@ -229,7 +229,9 @@ RECORD_DAMAGE = {   # state.json fields the checksums do not cover: each refused
     'history a mapping': ({'history': {}}, 'holds no loss history'),
     'history of numbers': ({'history': [1, 2]}, 'holds no loss history'),
     'scheduler a list': ({'scheduler': []}, 'holds a learning-rate schedule this training cannot take'),
-    'scheduler emptied': ({'scheduler': {}}, 'holds a learning-rate schedule this training cannot take')}
+    'scheduler emptied': ({'scheduler': {}}, 'holds a learning-rate schedule this training cannot take'),
+    'scheduler step a word': ({'scheduler': {'base_lrs': [0.1], 'last_epoch': 'two', '_step_count': 3, '_last_lr': [0.1],
+                                             'lr_lambdas': [None]}}, 'holds a learning-rate schedule .*not numbers')}
 
 
 @pytest.mark.parametrize('case', list(RECORD_DAMAGE))

@@ -42,7 +42,7 @@ def main(preset: str = None, settings=None, n: int = 96) -> dict:
     clf = ReplyStyleClassifier().fit([r['reply_text'] for r in train], [r['reply_style'] for r in train])
     style_emotion = {REPLY_STYLE[u]: REPLY_EMOTION[u] for u in REPLY_STYLE}
     gen = pipe.respond_features(feats)
-    words = [style_emotion[st] for st in clf.predict([g['text'] for g in gen])]
+    words = [style_emotion.get(st) for st in clf.predict([g['text'] for g in gen])]   # no known word: no style, no agreement
     heard = [g['reply_emotion'] for g in gen]
     return {'n': len(idx), 'own_reply_right': share(own, voice),
             'swapped': {'follows_words': share(other, [r['reply_emotion'] for r in swapped]), 'follows_voice': share(other, voice)},
