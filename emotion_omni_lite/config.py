@@ -4,21 +4,21 @@
 
 # %% ../nbs/00_config.ipynb #45a0bb63
 from __future__ import annotations
-import configparser, difflib, os, re
+import configparser, difflib, os, re, urllib.parse
 from dataclasses import dataclass, field, fields, asdict, replace
 from pathlib import Path
 from typing import Callable, Optional
 
 # %% auto #0
-__all__ = ['EMOTIONS', 'PRECISIONS', 'SETTINGS_KEYS', 'LENGTH_GROUPED', 'PRESETS', 'ConfigError', 'emotion_index', 'Settings',
-           'find_settings_file', 'read_settings_file', 'get_settings', 'device_available', 'resolve_device',
-           'run_device', 'AudioConfig', 'DataConfig', 'UnitConfig', 'SemanticEncoderConfig', 'EmotionEncoderConfig',
-           'AdapterConfig', 'LLMConfig', 'LoRAConfig', 'EmotionHeadConfig', 'FusionConfig', 'SpeechDecoderConfig',
-           'VocoderConfig', 'TrainConfig', 'ASRTrainConfig', 'EmotionTrainConfig', 'Stage1TrainConfig',
-           'Stage2TrainConfig', 'StagesConfig', 'OmniConfig', 'check_values', 'check_config', 'full_config',
-           'lite_config', 'smoke_config', 'set_field', 'set_fields', 'checkpoint_load_error', 'checkpoint_faults',
-           'checkpoint_config', 'refuse_partial_load', 'check_checkpoint', 'parse_field', 'preset_overrides',
-           'get_config']
+__all__ = ['EMOTIONS', 'PRECISIONS', 'SETTINGS_KEYS', 'LENGTH_GROUPED', 'N_QUERY_VOICES', 'PRESETS', 'ConfigError',
+           'emotion_index', 'Settings', 'find_settings_file', 'check_judge_url', 'read_settings_file', 'get_settings',
+           'device_available', 'resolve_device', 'run_device', 'AudioConfig', 'DataConfig', 'UnitConfig',
+           'SemanticEncoderConfig', 'EmotionEncoderConfig', 'AdapterConfig', 'LLMConfig', 'LoRAConfig',
+           'EmotionHeadConfig', 'FusionConfig', 'SpeechDecoderConfig', 'VocoderConfig', 'TrainConfig', 'ASRTrainConfig',
+           'EmotionTrainConfig', 'Stage1TrainConfig', 'Stage2TrainConfig', 'StagesConfig', 'OmniConfig', 'check_values',
+           'check_config', 'full_config', 'lite_config', 'smoke_config', 'set_field', 'set_fields',
+           'checkpoint_load_error', 'checkpoint_faults', 'checkpoint_config', 'refuse_partial_load', 'check_checkpoint',
+           'parse_field', 'preset_overrides', 'get_config']
 
 # %% ../nbs/00_config.ipynb #e66c34f2
 EMOTIONS = ('neutral', 'happy', 'sad', 'angry', 'surprised', 'fearful')
@@ -57,7 +57,7 @@ class Settings:
     def run_path(self) -> Path: return Path(self.out_dir) / self.preset
 
 def find_settings_file(start: Optional[Path] = None) -> Optional[Path]:
-    "`$EOL_SETTINGS`, or the nearest `settings.ini` with an `[emotion_omni_lite]` section in `start` or above."
+    "`$EOL_SETTINGS`, or the nearest `settings.ini` with an `[emotion_omni_lite]` or `[emotion_omni_lite.<preset>]` section in `start` or above."
     if os.environ.get('EOL_SETTINGS'): return Path(os.environ['EOL_SETTINGS'])
     d = Path(start or Path.cwd()).resolve()
     for p in [d, *d.parents]:
@@ -65,8 +65,18 @@ def find_settings_file(start: Optional[Path] = None) -> Optional[Path]:
         if not f.is_file(): continue
         try: text = _ini_text(f)
         except ConfigError: return f                                     # named when it is read
-        if '[emotion_omni_lite]' in text: return f
+        if re.search(r'^\s*\[emotion_omni_lite(\.[^\]]*)?\]', text, re.M): return f   # a preset's section alone too: named when read
     return None
+
+def check_judge_url(url: str) -> str:
+    "`url` when it is an http:// or https:// address with a host, else a ConfigError naming judge_url and the fix."
+    u = urllib.parse.urlsplit(url)
+    if u.scheme.lower() not in ('http', 'https') or not u.netloc:   # urllib would call it unreachable, or not an answer
+        rest = url.split('://', 1)[-1]                              # '127.0.0.1:8000/v1', 'htp://host/v1': the host, given a scheme
+        fix = f"http://{rest}" if urllib.parse.urlsplit(f"http://{rest}").netloc and not re.match(r'https?:', rest, re.I) else 'http://127.0.0.1:8000/v1'
+        raise ConfigError(f"judge_url (settings.ini or EOL_JUDGE_URL) {url!r} is not an http:// or https:// address with a host: "
+                          f"write it in full, e.g. {fix} (https:// for a hosted API), or clear it to turn the judge off")
+    return url
 
 def _coerce(key, value):
     if key == 'seed':
@@ -114,26 +124,39 @@ def get_settings(path: Optional[Path] = None, **overrides) -> Settings:
     if f is not None:
         if not f.exists(): raise ConfigError(f"settings file {f} does not exist: fix EOL_SETTINGS or the path")
         cp = read_settings_file(f)
-        if 'emotion_omni_lite' not in cp: raise ConfigError(f"{f} has no [emotion_omni_lite] section")
+        if 'emotion_omni_lite' not in cp:
+            raise ConfigError(f"{f} has no [emotion_omni_lite] section: add an [emotion_omni_lite] section (it may be empty) "
+                              "above the [emotion_omni_lite.<preset>] ones")
         unknown = set(cp['emotion_omni_lite']) - set(SETTINGS_KEYS)
+        dotted = sorted(k for k in unknown if '.' in k)                 # a config field, written in the settings' section
+        if dotted: raise ConfigError(f"{f}: {', '.join(dotted)} under [emotion_omni_lite] is a config field, not a setting: "
+                                     "move it to [emotion_omni_lite.<preset>] (e.g. [emotion_omni_lite.lite])")
         if unknown: raise ConfigError(f"{f}: unknown setting(s) {sorted(unknown)}; known: {', '.join(SETTINGS_KEYS)}")
         vals.update(cp['emotion_omni_lite']); src, base = str(f), f.parent.resolve()
+    origin = {k: str(f) for k in vals}                                  # where each value came from, for its message
     for k in SETTINGS_KEYS:
-        if f'EOL_{k.upper()}' in os.environ: vals[k] = os.environ[f'EOL_{k.upper()}']
+        if f'EOL_{k.upper()}' in os.environ: vals[k], origin[k] = os.environ[f'EOL_{k.upper()}'], f'EOL_{k.upper()}'
     known = [f'EOL_{k.upper()}' for k in SETTINGS_KEYS] + ['EOL_SETTINGS']
     for name in sorted(n for n in os.environ if n.startswith('EOL_') and n not in known):   # a misspelt setting is not ignored
         close = difflib.get_close_matches(name, known, n=1, cutoff=0.85)
         if close: raise ConfigError(f"environment variable {name} is not a setting: did you mean {close[0]}? Rename or unset it")
     vals.update({k: v for k, v in overrides.items() if v is not None})
+    origin.update({k: 'the argument' for k, v in overrides.items() if v is not None})
     unknown = set(vals) - set(SETTINGS_KEYS)
     if unknown: raise ConfigError(f"unknown setting(s) {sorted(unknown)}; known: {', '.join(SETTINGS_KEYS)}")
-    vals = {k: _coerce(k, v) for k, v in vals.items()}
+    def coerce(k, v):
+        try: return _coerce(k, v)
+        except ConfigError as e:
+            if k not in ('seed', 'offline'): raise
+            raise ConfigError(f"{e} (from {origin[k]}): fix it there") from None
+    vals = {k: coerce(k, v) for k, v in vals.items()}
     s = Settings(**vals, source=src)
     if s.preset not in PRESETS: raise ConfigError(f"preset {s.preset!r} is unknown: use one of {', '.join(PRESETS)}")
     if re.fullmatch(r'cuda:\d+', s.device):                       # accelerate trains on the current GPU, whatever the index
         raise ConfigError(f"device {s.device!r}: to use one GPU of several, set device = cuda and choose the GPU with "
                           f"CUDA_VISIBLE_DEVICES={s.device.split(':')[1]}")
     if s.device not in ('auto', 'cpu', 'cuda', 'mps'): raise ConfigError(f"device {s.device!r}: use auto, cpu, cuda or mps")
+    if s.judge_url: check_judge_url(s.judge_url)                    # refused now, not when the evaluation reaches the judge
     home = lambda v: Path(v).expanduser()                            # `~/labs`: the home folder, not a folder named ~
     s.data_dir = home(s.data_dir) if home(s.data_dir).is_absolute() else base / s.data_dir
     s.out_dir = home(s.out_dir) if home(s.out_dir).is_absolute() else base / s.out_dir
@@ -142,7 +165,7 @@ def get_settings(path: Optional[Path] = None, **overrides) -> Settings:
                           f"{s.data_path} (a rebuild or an unpack of one would meet the other); give each its own folder, "
                           "e.g. data_dir = data and out_dir = runs (the defaults)")
     if s.offline:                                                    # never download: for processes started from here …
-        os.environ.setdefault('HF_HUB_OFFLINE', '1')
+        os.environ['HF_HUB_OFFLINE'] = '1'                               # outright: an inherited HF_HUB_OFFLINE=0 too
         import sys
         hub = sys.modules.get('huggingface_hub.constants')               # … and for this one, whose hub library read the
         if hub is not None: hub.HF_HUB_OFFLINE = True                    # variable when it was imported
@@ -431,6 +454,8 @@ class OmniConfig:
 def _need(ok, field_name, msg):
     if not ok: raise ConfigError(f"{field_name}: {msg}")
 
+N_QUERY_VOICES = 16   # len(tts.QUERY_VOICES), the espeak voices a query can be spoken in (tts imports this module)
+
 _ZERO_OK = {'steps', 'envelope_ceps', 'aug_shift_bins', 'top_k', 'workers',   # counts where 0 means "none" or "off"
             'n_piper_voices', 'n_test_piper_voices', 'aug_copies', 'reading_sentences',
             'piper_readings', 'frame_hidden'}
@@ -477,8 +502,9 @@ def check_config(c: OmniConfig):
     _need(c.audio.sample_rate == 16000, 'audio.sample_rate',
           f"{c.audio.sample_rate} Hz: the kit hears and writes speech at 16 kHz (the TTS engines, `load_audio`, Whisper's "
           "front end, which resample to it), and its mel filters would read other-rate audio at the wrong pitches: keep 16000")
-    _need(c.audio.sample_rate // c.audio.hop_length == 2 * c.semantic_encoder.frame_rate, 'audio.hop_length',
-          f"mel rate {c.audio.sample_rate / c.audio.hop_length:g} Hz must be twice the encoder frame rate ({c.semantic_encoder.frame_rate} Hz)")
+    _need(c.audio.sample_rate == c.audio.hop_length * 2 * c.semantic_encoder.frame_rate, 'audio.hop_length',
+          f"mel rate {c.audio.sample_rate / c.audio.hop_length:g} Hz must be exactly twice the encoder frame rate "
+          f"({c.semantic_encoder.frame_rate} Hz): set hop_length={c.audio.sample_rate / (2 * c.semantic_encoder.frame_rate):g}")
     _need(c.semantic_encoder.frame_rate == c.emotion_encoder.frame_rate, 'emotion_encoder.frame_rate',
           f"{c.emotion_encoder.frame_rate} Hz differs from semantic_encoder.frame_rate={c.semantic_encoder.frame_rate} Hz; both streams must share one rate to be stacked together")
     _need(not (c.semantic_encoder.fit_window and c.semantic_encoder.pretrained), 'semantic_encoder.fit_window',
@@ -490,6 +516,8 @@ def check_config(c: OmniConfig):
           "that reads the envelope")
     _need(c.semantic_encoder.d_model % c.semantic_encoder.encoder_heads == 0, 'semantic_encoder.encoder_heads',
           f"d_model={c.semantic_encoder.d_model} is not divisible by {c.semantic_encoder.encoder_heads} heads")
+    _need(c.semantic_encoder.d_model % c.semantic_encoder.decoder_heads == 0, 'semantic_encoder.decoder_heads',
+          f"d_model={c.semantic_encoder.d_model} is not divisible by {c.semantic_encoder.decoder_heads} heads")
     _need(c.emotion_encoder.dim % c.emotion_encoder.heads == 0, 'emotion_encoder.heads',
           f"dim={c.emotion_encoder.dim} is not divisible by {c.emotion_encoder.heads} heads")
     _need(c.adapter.k >= 1, 'adapter.k', f"must be at least 1, got {c.adapter.k}")
@@ -499,7 +527,8 @@ def check_config(c: OmniConfig):
     _need(c.llm.pretrained or c.llm.vocab_size >= 256 + 4, 'llm.vocab_size',   # the kit's tokenizer: 256 bytes, 4 chat marks
           f"{c.llm.vocab_size} is too small for the tokenizer the kit trains (llm.pretrained is unset): byte-level BPE needs "
           "its 256 byte tokens and 4 chat control tokens: use at least 260 (lite: 1024)")
-    _need(c.lora.r >= 1 and 0 <= c.lora.dropout < 1, 'lora.r', f"need r >= 1 and 0 <= dropout < 1, got r={c.lora.r}, dropout={c.lora.dropout}")
+    _need(c.lora.r >= 1, 'lora.r', f"need r >= 1, got {c.lora.r}")
+    _need(0 <= c.lora.dropout < 1, 'lora.dropout', f"{c.lora.dropout}: the share of LoRA inputs dropped, from 0 (none) to below 1, e.g. 0.05")
     _need(c.emotion_head.n_reply_tokens >= 1, 'emotion_head.n_reply_tokens', "must be at least 1")
     _need(c.fusion.adaln_cond_dim == c.emotion_encoder.dim, 'fusion.adaln_cond_dim',
           f"{c.fusion.adaln_cond_dim} differs from the emotion vector size emotion_encoder.dim={c.emotion_encoder.dim}; AdaLN is conditioned on that vector, set both alike")
@@ -517,6 +546,8 @@ def check_config(c: OmniConfig):
     _need(0 <= c.stages.emotion.train_on_replies <= 1, 'stages.emotion.train_on_replies',
           f"is a fraction, got {c.stages.emotion.train_on_replies}")
     _need(c.units.n_units >= 2, 'units.n_units', f"need at least 2 units, got {c.units.n_units}")
+    _need(c.data.n_query_voices <= N_QUERY_VOICES, 'data.n_query_voices',
+          f"{c.data.n_query_voices}: the kit lists {N_QUERY_VOICES} espeak query voices (tts.QUERY_VOICES): use at most {N_QUERY_VOICES}")
     _need(0 < c.data.n_test_voices < c.data.n_query_voices, 'data.n_test_voices',
           f"{c.data.n_test_voices} must be between 1 and n_query_voices-1={c.data.n_query_voices - 1}")
     _need(0 <= c.data.n_piper_voices <= 8, 'data.n_piper_voices', f"{c.data.n_piper_voices}: the Piper engine has 8 pseudo-speakers (0 = espeak only)")
@@ -583,7 +614,8 @@ _STAGE_TYPES = {f.name: f.type if isinstance(f.type, type) else globals()[f.type
 def full_config() -> OmniConfig:
     "The paper's sizes: Whisper-large-v3, a 768-d emotion2vec-sized encoder, Qwen2.5-7B-Instruct, a 1.3 B speech decoder."
     T = TrainConfig
-    epoch = 8063   # one pass: the 129,015 training dialogues of the 200k (seed 0's `dataset.plan_dialogues`) // 16 a step
+    epoch = 8063   # one pass over the kit's own full-size plan: its 129,015 training dialogues of 200k (seed 0's
+                   # `dataset.plan_dialogues`) // 16 a step; with your own units.manifest: ceil(its training lines / 16)
     return OmniConfig(preset='full', stages=StagesConfig(
         asr=ASRTrainConfig(steps=0), emotion=EmotionTrainConfig(steps=0), text=T(steps=0),  # pretrained: no stage 0
         stage1=Stage1TrainConfig(steps=epoch, batch_size=16, lr=2e-4, ckpt_every=1000, mixed_precision='bf16'),
@@ -651,6 +683,9 @@ def smoke_config() -> OmniConfig:
 PRESETS = {'full': full_config, 'lite': lite_config, 'smoke': smoke_config}
 
 # %% ../nbs/00_config.ipynb #0f499d4c
+_PRESET_FIELD = ("preset is chosen, not set as a field: write preset = <name> under [emotion_omni_lite], set EOL_PRESET, "
+                 "or pass --preset (get_config('<name>') in Python)")
+
 def set_field(cfg: OmniConfig, dotted: str, value) -> OmniConfig:
     "A copy of `cfg` with one field changed, e.g. `set_field(cfg, 'adapter.mode', 'interleave')`."
     return set_fields(cfg, **{dotted: value})
@@ -659,6 +694,7 @@ def set_fields(cfg: OmniConfig, **changes) -> OmniConfig:
     "A copy of `cfg` with several dotted fields changed at once and checked together, so sizes that must match can move together."
     d = cfg.to_dict()
     for dotted, value in changes.items():
+        if dotted == 'preset': raise ConfigError(_PRESET_FIELD)
         node, parts, obj = d, dotted.split('.'), cfg
         for i, part in enumerate(parts):
             names = {f.name for f in fields(obj)} if hasattr(obj, '__dataclass_fields__') else set()
@@ -760,6 +796,7 @@ def _expects(hint) -> str:
 def parse_field(dotted: str, raw: str, preset: str = 'lite', base: Optional['OmniConfig'] = None):
     "Config field `dotted` written as text (a settings file's line, or `--set FIELD=VALUE` on a command line) as a value, typed as the field is (`none` or nothing: None where the field may be None; `true`/`false` for a switch); `base`: the preset's config, if already built."
     import typing
+    if dotted == 'preset': raise ConfigError(_PRESET_FIELD)
     obj = base if base is not None else PRESETS[preset]() if preset in PRESETS else PRESETS['lite']()
     for part in dotted.split('.')[:-1]: obj = getattr(obj, part, None)
     name = dotted.split('.')[-1]
@@ -774,7 +811,8 @@ def parse_field(dotted: str, raw: str, preset: str = 'lite', base: Optional['Omn
 def preset_overrides(preset: str, path: Optional[Path] = None) -> dict:
     "Dotted fields the settings file sets for `preset` in its `[emotion_omni_lite.<preset>]` section, typed as the fields are."
     f = Path(path) if path else find_settings_file()
-    if f is None or not f.exists(): return {}
+    if f is None: return {}
+    if not f.exists(): raise ConfigError(f"settings file {f} does not exist: fix EOL_SETTINGS or the path")
     cp = read_settings_file(f, keep_case=True)
     sec = f'emotion_omni_lite.{preset}'
     if sec not in cp: return {}

@@ -12,7 +12,7 @@ from typing import Optional, Sequence, Union
 import numpy as np
 import torch
 
-from .config import EMOTIONS, ConfigError
+from .config import EMOTIONS, ConfigError, check_judge_url
 from .audio import SAMPLE_RATE, resample
 
 # %% auto #0
@@ -255,22 +255,13 @@ Answer with one line: "Score: N" (N from 1 to 5), then at most one sentence of r
 class JudgeError(RuntimeError):
     "The empathy judge could not be reached or gave no score; the message names the endpoint and the fix."
 
-def _check_judge_url(url: str) -> str:
-    "`url` when it is an http:// or https:// address with a host, else a ConfigError naming judge_url and the fix."
-    u = urllib.parse.urlsplit(url)
-    if u.scheme.lower() not in ('http', 'https') or not u.netloc:   # urllib would call it unreachable, or not an answer
-        rest = url.split('://', 1)[-1]                              # '127.0.0.1:8000/v1', 'htp://host/v1': the host, given a scheme
-        fix = f"http://{rest}" if urllib.parse.urlsplit(f"http://{rest}").netloc and not re.match(r'https?:', rest, re.I) else 'http://127.0.0.1:8000/v1'
-        raise ConfigError(f"judge_url (settings.ini or EOL_JUDGE_URL) {url!r} is not an http:// or https:// address with a host: "
-                          f"write it in full, e.g. {fix} (https:// for a hosted API), or clear it to turn the judge off")
-    return url
-
 def judge_endpoint(settings=None) -> Optional[tuple]:
-    "(url, model) of the empathy judge from settings / `EOL_JUDGE_URL`, `EOL_JUDGE_MODEL`; None when off; ConfigError for a URL that is not http(s)."
-    url = (getattr(settings, 'judge_url', '') or os.environ.get('EOL_JUDGE_URL', '')).strip()
-    model = (getattr(settings, 'judge_model', '') or os.environ.get('EOL_JUDGE_MODEL', '')).strip()
+    "(url, model) of the empathy judge from `settings` (which already read `EOL_JUDGE_URL`, `EOL_JUDGE_MODEL`), or from those variables when none are given; None when off; ConfigError for a URL that is not http(s)."
+    if settings is None: url, model = os.environ.get('EOL_JUDGE_URL', ''), os.environ.get('EOL_JUDGE_MODEL', '')
+    else: url, model = getattr(settings, 'judge_url', '') or '', getattr(settings, 'judge_model', '') or ''   # '' is off
+    url, model = url.strip(), model.strip()
     if not url: return None
-    _check_judge_url(url)
+    check_judge_url(url)
     if not url.rstrip('/').endswith('/chat/completions'): url = url.rstrip('/') + '/chat/completions'
     return url, model or 'default'
 
@@ -296,7 +287,7 @@ def parse_score(text: str) -> int:
 def empathy_judge(query_text: str, user_emotion: str, reply_text: str, reply_emotion: str = '', *, url: str,
                   model: str = 'default', timeout: float = 60.0, api_key: Optional[str] = None) -> int:
     "Ask an OpenAI-compatible chat-completions endpoint to rate one reply 1–5 with `EMPATHY_RUBRIC`."
-    _check_judge_url(url)
+    check_judge_url(url)
     body = json.dumps({'model': model, 'temperature': 0, 'max_tokens': 60,
                        'messages': judge_prompt(query_text, user_emotion, reply_text, reply_emotion)}).encode()
     headers = {'Content-Type': 'application/json'}

@@ -49,7 +49,7 @@ def test_every_part_stage_and_the_model_are_named():
 
 
 def test_every_lesson_named_exists():
-    # nbs/14a_omni.ipynb (MODEL) comes with the omni notebook; the suite runs once it has landed.
+    # every lesson the figure names, nbs/14a_omni.ipynb (MODEL) among them, must be there
     notebooks = sorted({p.notebook for p in PARTS} | {MODEL[0]})
     missing = [nb for nb in notebooks if not (ROOT / 'nbs' / f'{nb}.ipynb').exists()]
     assert not missing, f'the figure names notebooks that do not exist: {missing}'

@@ -23,12 +23,12 @@ def test_presets_exist_and_differ():
     assert lite.llm.hidden_size < full.llm.hidden_size and lite.llm.pretrained is None
 
 
-def test_full_trains_stages_1_and_2_for_one_pass_over_its_training_dialogues():
-    "The paper's one epoch: full's steps × batch cover seed 0's training split once, all but fewer than a batch (`fit` leaves an epoch's remainder), none twice; another seed's split differs by a few hundred dialogues, which the notebook gives."
+def test_full_steps_are_one_pass_over_the_kits_own_full_size_plan():
+    "full's stage 1 and 2 steps × batch cover the training split of the kit's own full-size plan (seed 0's `plan_dialogues`) once, all but fewer than a batch (`fit` leaves an epoch's remainder), none twice; full trains from units.manifest, whose own size sets the steps of one pass (ceil(training lines / 16)), as the notebook says."
     from emotion_omni_lite.dataset import plan_dialogues
     full = get_config('full')
     assert full.stages.stage1.aug_copies == 0 and full.stages.stage2.cross_emotion == 0 and not full.emotion_encoder.train_engine
-    n = sum(r['split'] == 'train' for r in plan_dialogues(full))           # what both stages train on (seed 0)
+    n = sum(r['split'] == 'train' for r in plan_dialogues(full))           # the kit's own plan at full size (seed 0)
     assert n == 129_015, n                                                 # the figure full_config quotes
     for t in (full.stages.stage1, full.stages.stage2):
         assert 0 <= n - t.steps * t.batch_size < t.batch_size, (t.steps, t.batch_size, n)
@@ -345,3 +345,66 @@ def test_every_package_the_kit_imports_is_declared():
                 if not declared: missing.append(f"{f.name}: {m} ({'top' if id(n) in top else 'in a function'})")
     assert not missing, (f"imported but not declared: {missing}; add each to pyproject.toml, [project].dependencies for one "
                          "imported at a module's top, else there or in the extra that needs it")
+
+
+def test_offline_sets_the_hub_offline_even_over_an_inherited_zero(monkeypatch):
+    monkeypatch.setenv('HF_HUB_OFFLINE', '0')
+    get_settings(offline='true')
+    import os; assert os.environ['HF_HUB_OFFLINE'] == '1'
+
+
+def test_a_bad_judge_url_is_refused_with_the_settings_and_an_empty_argument_turns_the_judge_off(monkeypatch):
+    with pytest.raises(ConfigError, match=r"judge_url .*'localhost:8000/v1'.*write it in full, e.g. http://localhost:8000/v1"):
+        get_settings(judge_url='localhost:8000/v1')
+    from emotion_omni_lite.metrics import judge_endpoint
+    monkeypatch.setenv('EOL_JUDGE_URL', 'http://judge.test/v1'); monkeypatch.setenv('EOL_JUDGE_MODEL', 'm')
+    assert judge_endpoint(get_settings()) == ('http://judge.test/v1/chat/completions', 'm')   # the settings read the variables
+    assert judge_endpoint(get_settings(judge_url='')) is None                                  # … and the argument beats them
+    assert judge_endpoint(None) == ('http://judge.test/v1/chat/completions', 'm')
+
+
+def test_a_settings_file_with_only_a_presets_section_is_found_and_named(tmp_path, monkeypatch):
+    from emotion_omni_lite.config import find_settings_file
+    monkeypatch.delenv('EOL_SETTINGS', raising=False)
+    ini = tmp_path / 'settings.ini'; ini.write_text('[emotion_omni_lite.lite]\nstages.stage1.steps = 300\n')
+    (tmp_path / 'nbs').mkdir(); monkeypatch.chdir(tmp_path / 'nbs')
+    assert find_settings_file() == ini
+    with pytest.raises(ConfigError, match=r'add an \[emotion_omni_lite\] section \(it may be empty\)'): get_settings()
+    assert get_config('lite').stages.stage1.steps == 300                # its fields are not skipped
+    monkeypatch.setenv('EOL_SETTINGS', str(ini))
+    with pytest.raises(ConfigError, match=r'add an \[emotion_omni_lite\] section'): get_settings()
+    monkeypatch.setenv('EOL_SETTINGS', str(tmp_path / 'missing.ini'))   # a missing file: refused by both, not defaults
+    for f in (get_settings, lambda: get_config('lite')):
+        with pytest.raises(ConfigError, match=r'missing.ini does not exist: fix EOL_SETTINGS'): f()
+    ini.write_text('[emotion_omni_lite]\nstages.stage1.steps = 300\n')
+    with pytest.raises(ConfigError, match=r'stages.stage1.steps under \[emotion_omni_lite\] .*move it to \[emotion_omni_lite.<preset>\]'):
+        get_settings(ini)
+    ini.write_text('[emotion_omni_lite]\nseed = -1\n')
+    with pytest.raises(ConfigError, match=rf"seed must be 0 or more, got -1 \(from {ini}\)"): get_settings(ini)
+    monkeypatch.setenv('EOL_SEED', 'x')
+    with pytest.raises(ConfigError, match=r"seed must be an integer, got 'x' \(from EOL_SEED\)"): get_settings(ini)
+
+
+@pytest.mark.parametrize('field, value, said', [
+    ('audio.hop_length', 159, r'audio\.hop_length: mel rate 100\.629 Hz must be exactly twice .*set hop_length=160'),
+    ('lora.dropout', 1.0, r'lora\.dropout: 1\.0: .*from 0 \(none\) to below 1, e\.g\. 0\.05'),
+    ('semantic_encoder.decoder_heads', 5, r'semantic_encoder\.decoder_heads: d_model=96 is not divisible by 5 heads'),
+    ('data.n_query_voices', 200, r'data\.n_query_voices: 200: the kit lists 16 espeak query voices .*use at most 16'),
+])
+def test_sizes_that_cannot_work_name_their_own_field(field, value, said):
+    with pytest.raises(ConfigError, match=said): get_config('lite', **{field: value})
+
+
+def test_the_query_voice_limit_is_the_voices_the_kit_lists():
+    from emotion_omni_lite.config import N_QUERY_VOICES
+    from emotion_omni_lite.tts import QUERY_VOICES
+    assert N_QUERY_VOICES == len(QUERY_VOICES)
+    assert get_config('lite', **{'data.n_query_voices': N_QUERY_VOICES}).data.n_query_voices == N_QUERY_VOICES
+
+
+def test_the_preset_is_not_a_field(tmp_path, monkeypatch):
+    with pytest.raises(ConfigError, match=r'preset is chosen, not set as a field: write preset = <name> under \[emotion_omni_lite\].*--preset'):
+        set_field(get_config('lite'), 'preset', 'full')
+    ini = tmp_path / 'settings.ini'; ini.write_text('[emotion_omni_lite]\n[emotion_omni_lite.lite]\npreset = full\n')
+    monkeypatch.setenv('EOL_SETTINGS', str(ini))
+    with pytest.raises(ConfigError, match=r'\[emotion_omni_lite\.lite\]: preset is chosen, not set as a field'): get_config('lite')
