@@ -516,7 +516,8 @@ def check_config(c: OmniConfig):
           "that reads the envelope")
     _need(c.semantic_encoder.d_model % c.semantic_encoder.encoder_heads == 0, 'semantic_encoder.encoder_heads',
           f"d_model={c.semantic_encoder.d_model} is not divisible by {c.semantic_encoder.encoder_heads} heads")
-    _need(c.semantic_encoder.d_model % c.semantic_encoder.decoder_heads == 0, 'semantic_encoder.decoder_heads',
+    _need(c.semantic_encoder.pretrained or c.semantic_encoder.d_model % c.semantic_encoder.decoder_heads == 0,   # the ASR's
+          'semantic_encoder.decoder_heads',                                                  # decoder: trained here only
           f"d_model={c.semantic_encoder.d_model} is not divisible by {c.semantic_encoder.decoder_heads} heads")
     _need(c.emotion_encoder.dim % c.emotion_encoder.heads == 0, 'emotion_encoder.heads',
           f"dim={c.emotion_encoder.dim} is not divisible by {c.emotion_encoder.heads} heads")
