@@ -565,6 +565,9 @@ def check_config(c: OmniConfig):
           "queries, as a calibration)" + (" — 'neutral' would pick each voice's reference clips by their emotion labels, "
           "held-out voices' too, and no stage trains an encoder so: it stays a probe of the cues notebook "
           "(cues.speaker_normalized(..., reference='neutral'))" if ref == 'neutral' else ''))
+    _need(not c.emotion_encoder.relative_pitch or c.emotion_encoder.pitch, 'emotion_encoder.relative_pitch',
+          "reads the pitch contour relative to the utterance's mean, but the encoder tracks no pitch "
+          "(emotion_encoder.pitch=False): set emotion_encoder.pitch=True, or emotion_encoder.relative_pitch=False")
     _need(not ref or c.emotion_encoder.train_engine, 'emotion_encoder.speaker_reference',
           f"{ref!r} is a cross-engine study: it needs emotion_encoder.train_engine ('espeak' or 'piper'), because the kit's "
           "own encoder hears one clip alone, as the probe panel gives it; run it as the stages emotion_encoder_*_referenced "
@@ -587,6 +590,9 @@ def check_config(c: OmniConfig):
           f"{c.audio.sample_rate}: set vocoder.sample_rate={c.audio.sample_rate}")
     _need(c.units.kind in ('external', 'kmeans_mel'), 'units.kind', f"{c.units.kind!r}: use 'external' (speech-token files you "
           "bring, listed in units.manifest) or 'kmeans_mel' (units the kit makes from its own speech)")
+    _need(c.units.kind != 'kmeans_mel' or not c.units.manifest, 'units.manifest',
+          f"{c.units.manifest}: a manifest lists dialogues with speech tokens you bring (units.kind='external'), but the kit "
+          "makes its own units and data here (units.kind='kmeans_mel'): clear units.manifest, or set units.kind='external'")
     _need(c.units.kind != 'kmeans_mel' or c.units.rate_hz * 4 == c.audio.sample_rate / c.audio.hop_length, 'units.rate_hz',
           f"{c.units.rate_hz}: the kit's own units (units.kind='kmeans_mel') are four mel frames each, "
           f"{c.audio.sample_rate / c.audio.hop_length / 4:g} a second: set units.rate_hz={c.audio.sample_rate // c.audio.hop_length // 4} "

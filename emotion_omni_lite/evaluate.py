@@ -16,7 +16,7 @@ from .stages import STAGES, StageMissing, check_preset, data_build, require_stag
 from .metrics import cosine_similarity, dnsmos, empathy_judge, judge_endpoint, peak_memory_mb, pocketsphinx_transcribe, reset_peak_memory
 from .dataset import audio_path, load_dialogues
 from .tts import open_engine, speak
-from .dialogues import REPLY_EMOTION, REPLY_STYLE
+from collections import Counter
 from .semantic_encoder import load_asr_model, transcribe
 from .emotion_encoder import load_emotion_encoder, predict_emotions
 from .text_llm import generate_text, load_text_llm
@@ -29,9 +29,9 @@ from .report import SYSTEMS, benchmark_table, chance_floors, quality_check, repo
 # %% auto #0
 __all__ = ['EVAL_STAGES', 'EVAL_SIZES', 'SPEECH_FIGURE_SIZES', 'EVAL_RUNTIME', 'EVAL_PARTS', 'TEXT_PART', 'REPORT_FORMAT',
            'TEXT_FIGURES', 'JOB_PARTS', 'FULL_SAMPLE', 'eval_stages', 'IncompleteRun', 'run_status', 'check_run',
-           'eval_set', 'eval_indices', 'collect', 'runtime_settings', 'part_stamp', 'part_current', 'evaluate_part',
-           'evaluate_text', 'evaluate_job_part', 'speech_records', 'report_stamp', 'report_current', 'evaluate_run',
-           'evaluate_full', 'run_figures', 'engine_figures', 'quality_card']
+           'style_emotions', 'eval_set', 'eval_indices', 'collect', 'runtime_settings', 'part_stamp', 'part_current',
+           'evaluate_part', 'evaluate_text', 'evaluate_job_part', 'speech_records', 'report_stamp', 'report_current',
+           'evaluate_run', 'evaluate_full', 'run_figures', 'engine_figures', 'quality_card']
 
 # %% ../nbs/16_evaluate.ipynb #e66c34f2
 EVAL_STAGES = ('data', 'asr', 'emotion_encoder', 'text_llm', 'stage1', 'stage1_semantic_only', 'vocoder', 'stage2',
@@ -82,8 +82,12 @@ def check_run(cfg: OmniConfig, settings: Optional[Settings] = None, exclude: Seq
     raise IncompleteRun('\n'.join(lines))
 
 # %% ../nbs/16_evaluate.ipynb #bd608cf0
-def _style_emotion() -> dict:
-    return {REPLY_STYLE[u]: REPLY_EMOTION[u] for u in REPLY_STYLE}
+def style_emotions(rows: Sequence[dict]) -> dict:
+    "The reply emotion the training rows pair with each reply style (the most common one): what a text-only system's reply is taken to say, since it predicts no emotion. The kit's own data pairs them as `dialogues.REPLY_STYLE` and `REPLY_EMOTION` do; a manifest's own style names pair as its rows do."
+    n = {}
+    for r in rows:
+        if r['split'] == 'train' and r.get('reply_style'): n.setdefault(r['reply_style'], Counter())[r['reply_emotion']] += 1
+    return {st: c.most_common(1)[0][0] for st, c in n.items()}
 
 def eval_set(rows: Sequence[dict]) -> str:
     "Which held-out rows the text side is scored on (report.json's `eval_set`, said by `report.EVAL_SETS`): `test_both`, or `heldout` (every held-out split) where the data has no dialogue whose voice and sentence were both held out."
@@ -151,7 +155,7 @@ def collect(cfg: OmniConfig, settings: Optional[Settings] = None, max_items: Opt
     idx = eval_indices(rows, max_items)
     train = [r for r in rows if r['split'] == 'train']
     clf = ReplyStyleClassifier().fit([r['reply_text'] for r in train], [r['reply_style'] for r in train])
-    style_emotion, want = _style_emotion(), paired_styles(rows)        # want: the style training pairs with each user emotion
+    style_emotion, want = style_emotions(rows), paired_styles(rows)    # want: the style training pairs with each user emotion
     recs = [{'id': rows[i]['id'], 'sentence_kind': rows[i]['sentence_kind'], 'user_emotion': rows[i]['user_emotion'],
              'target_emotion': rows[i]['reply_emotion'], 'target_style': want.get(rows[i]['user_emotion']),
              'ref_text': rows[i]['reply_text'], 'query_text': rows[i]['query_text'], 'sys': {}} for i in idx]

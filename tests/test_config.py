@@ -82,6 +82,14 @@ def test_settings_a_part_would_not_read_are_refused():
         get_config('lite', **{'emotion_encoder.train_engine': 'espeak', 'emotion_encoder.speaker_reference': 'neutral'})
     for ref in ('voice', 'calm'):
         assert get_config('lite', **{'emotion_encoder.train_engine': 'espeak', 'emotion_encoder.speaker_reference': ref})
+    # settings that would be accepted and then ignored: a relative pitch row without pitch, a manifest beside own units
+    with pytest.raises(ConfigError, match=r"emotion_encoder\.relative_pitch: .*tracks no pitch.*set emotion_encoder\.pitch=True, "
+                                          r"or emotion_encoder\.relative_pitch=False"):
+        get_config('lite', **{'emotion_encoder.pitch': False})
+    assert not get_config('lite', **{'emotion_encoder.pitch': False, 'emotion_encoder.relative_pitch': False}).emotion_encoder.pitch
+    with pytest.raises(ConfigError, match=r"units\.manifest: d\.jsonl: .*units\.kind='kmeans_mel'\): clear units\.manifest, "
+                                          r"or set units\.kind='external'"):
+        get_config('smoke', **{'units.manifest': 'd.jsonl'})
     with pytest.raises(ConfigError, match=r"vocoder\.sample_rate: 24000 Hz, but a griffin_lim vocoder speaks at the audio's rate, "
                                           r"audio\.sample_rate=16000: set vocoder\.sample_rate=16000"):
         get_config('full', **{'vocoder.kind': 'griffin_lim'})

@@ -384,6 +384,19 @@ def test_style_match_compares_with_the_style_the_training_rows_pair_with_each_us
     for preset in ('smoke', 'lite'): assert paired_styles(plan_dialogues(get_config(preset), 0)) == REPLY_STYLE
 
 
+def test_a_text_only_reply_is_given_the_emotion_the_training_rows_pair_with_its_style():
+    "The cascade predicts no emotion: its reply is taken to say the one its style carries in the training rows, so a manifest's own style names ('warm') are read, not taken as neutral; on the kit's own data that is its tables' pairing."
+    from emotion_omni_lite.evaluate import style_emotions
+    from emotion_omni_lite.dataset import plan_dialogues
+    from emotion_omni_lite.dialogues import REPLY_EMOTION, REPLY_STYLE
+    rows = [{**r, 'reply_emotion': {'happy': 'happy', 'sad': 'sad', 'neutral': 'neutral'}[r['user_emotion']]}
+            for r in _toy_rows({'happy': 'warm', 'sad': 'soothing', 'neutral': 'plain'})]
+    rows += [{**rows[0], 'reply_emotion': 'sad'}, {**rows[0], 'split': 'test_voice', 'reply_style': 'odd'}]
+    assert style_emotions(rows) == {'warm': 'happy', 'soothing': 'sad', 'plain': 'neutral'}   # the most common; held-out rows unread
+    for preset in ('smoke', 'lite'):
+        assert style_emotions(plan_dialogues(get_config(preset), 0)) == {REPLY_STYLE[u]: REPLY_EMOTION[u] for u in REPLY_STYLE}
+
+
 def test_the_style_classifier_names_no_style_for_a_text_with_no_word_it_knows():
     clf = ReplyStyleClassifier().fit(REPLIES, ['cheerful', 'comforting', 'curious', 'calming'])
     assert clf.predict(['', '!?', 'zebra quokka', 'so sorry']) == [None, None, None, 'comforting']
