@@ -101,8 +101,9 @@ def _resampler(orig_sr: int, sr: int):
     return torchaudio.transforms.Resample(orig_sr, sr)                  # keeps its sinc kernel
 
 def resample(wave: torch.Tensor, orig_sr: int, sr: int) -> torch.Tensor:
-    "Resample `wave` [..., T] from `orig_sr` to `sr` (windowed sinc; an odd rate is first snapped to a multiple of 50 Hz)."
+    "Resample `wave` [..., T] from `orig_sr` to `sr` (windowed sinc; an odd rate is first snapped to a multiple of 50 Hz) as float32."
     orig_sr, sr = int(orig_sr), int(sr)
+    wave = torch.as_tensor(wave, dtype=torch.float32)                   # the cached filter is float32: float64 or float16 would not convolve
     if orig_sr == sr: return wave
     work = _working_rate(orig_sr, sr)
     if (n := _kernel_size(work, sr)) > KERNEL_LIMIT:                    # an odd target rate: snapping the source does not help
@@ -374,7 +375,8 @@ def spectral_envelope(x: torch.Tensor, lengths: torch.Tensor, n_ceps: int) -> to
     return env - (env * valid).sum(-1, keepdim=True) / lengths.clamp(min=1)[:, None, None].to(x)
 
 def as_mels(audio, audio_cfg: AudioConfig) -> list:
-    "Log-mels [n_mels, T] from waves ([S] tensors or arrays at 16 kHz, a list of them, a [B, S] tensor) or mels ([n_mels, T], a list of them, [B, n_mels, T]); a lone [n_mels, X] tensor is one log-mel when X is shorter than any speech wave (`MIN_SECONDS`), else refused: it could be n_mels waves."
+    "Log-mels [n_mels, T] from waves ([S] tensors or arrays at 16 kHz, a list of them, a [B, S] tensor or array) or mels ([n_mels, T], a list of them, [B, n_mels, T]); a lone [n_mels, X] tensor or array is one log-mel when X is shorter than any speech wave (`MIN_SECONDS`), else refused: it could be n_mels waves."
+    if isinstance(audio, np.ndarray): audio = torch.as_tensor(audio, dtype=torch.float32)   # a [B, S] array is a batch, as a tensor is
     if torch.is_tensor(audio) and audio.dim() == 3: return list(audio)
     if torch.is_tensor(audio) and audio.dim() == 2 and audio.shape[0] != audio_cfg.n_mels: return as_mels(list(audio), audio_cfg)
     if torch.is_tensor(audio) and audio.dim() == 2 and (x := audio.shape[1]) >= MIN_SECONDS * audio_cfg.sample_rate:
@@ -402,14 +404,23 @@ def _shift_rate(semitones: float, sr: int) -> int:
     _check_arg('shift_pitch', 'semitones', semitones, lambda x: -24 <= x <= 24, "must be from -24 to 24 (two octaves down or up)")
     return int(round(sr / 2 ** (semitones / 12) / 100.0)) * 100                         # a ratio with a small kernel
 
+def _effect_input(wave, what: str) -> torch.Tensor:
+    "`wave` as float32 [T] for `what`; integer samples refused: as floats, PCM counts would be 32768 times full scale."
+    w = torch.as_tensor(wave)
+    if not w.is_floating_point():
+        raise AudioError('<array>', f"holds {w.dtype} samples (PCM counts?), not floats in [-1, 1]: {what} takes floats",
+                         "divide 16-bit samples by 32768 first (load_audio reads an integer array or a file so)")
+    return _one_channel(w.float(), what)
+
 def pitch_step(semitones: float, sr: int = SAMPLE_RATE) -> float:
-    "The shift `shift_pitch` makes of `semitones`: the nearest a resampling rate in steps of 100 Hz allows (0.11 semitone at 16 kHz)."
+    "The shift `shift_pitch` makes of `semitones`: the nearest a resampling rate in steps of 100 Hz allows. At 16 kHz a step is about 0.11 semitone near 0, finer downward (0.05 at −12) and coarser upward (0.22 at +12, 0.43 at +24)."
     return 0.0 if semitones == 0 else round(12 * math.log2(sr / _shift_rate(semitones, sr)), 3)
 
 def shift_pitch(wave: torch.Tensor, semitones: float, sr: int = SAMPLE_RATE) -> torch.Tensor:
     "The same utterance about `semitones` higher (negative: lower; exactly `pitch_step(semitones)`), same duration."
+    wave = _effect_input(wave, 'shift_pitch')                           # float32 [T] even when nothing moves
     if semitones == 0: return wave
-    wave, new_sr = _one_channel(torch.as_tensor(wave), 'shift_pitch'), _shift_rate(semitones, sr)
+    new_sr = _shift_rate(semitones, sr)
     if len(wave) <= (need := int(STRETCH_FFT // 2 * sr // new_sr)):   # the stretch's first frame must fit in the sped-up clip
         raise AudioError('<array>', f"is {len(wave)} samples long; shift_pitch by {semitones:g} semitones needs at least {need + 1}",
                          f"pass a longer clip (speech is at least {MIN_SAMPLES} samples, {MIN_SECONDS:g} s at {SAMPLE_RATE} Hz)")
@@ -419,8 +430,8 @@ def shift_pitch(wave: torch.Tensor, semitones: float, sr: int = SAMPLE_RATE) -> 
 def change_rate(wave: torch.Tensor, factor: float) -> torch.Tensor:
     "The same utterance spoken `factor` times as fast (pitch unchanged)."
     _check_arg('change_rate', 'factor', factor, lambda x: 0.25 <= x <= 4, "must be from 0.25 to 4 (times as fast; 1 keeps the pace)")
+    wave = _effect_input(wave, 'change_rate')                           # float32 [T] even when nothing moves
     if factor == 1: return wave
-    wave = _one_channel(torch.as_tensor(wave), 'change_rate')
     if len(wave) <= STRETCH_FFT // 2:                                  # the stretch's first frame must fit in the clip
         raise AudioError('<array>', f"is {len(wave)} samples long; change_rate needs at least {STRETCH_FFT // 2 + 1}",
                          f"pass a longer clip (speech is at least {MIN_SAMPLES} samples, {MIN_SECONDS:g} s at {SAMPLE_RATE} Hz)")
@@ -453,7 +464,8 @@ def add_noise(wave: torch.Tensor, snr_db: float, color: str = 'white', seed: int
     "`wave` [T] at `sr` with noise (`colored_noise`) added at `snr_db` below the speech's level (RMS over its louder half of 10 ms frames)."
     _check_arg('add_noise', 'snr_db', snr_db, math.isfinite, "must be a finite number of decibels, e.g. 10 (lower: noisier)")
     w = _one_channel(torch.as_tensor(wave, dtype=torch.float32), 'add_noise')
-    e = _frames(w, 160, 160).pow(2).mean(-1) if len(w) >= 160 else w.pow(2).mean()[None]
+    frame = max(1, int(sr) // 100)                                      # 10 ms (160 samples at 16 kHz)
+    e = _frames(w, frame, frame).pow(2).mean(-1) if len(w) >= frame else w.pow(2).mean()[None]
     level = e[e >= e.median()].mean().sqrt()                            # speech, not the pauses between words
     return w + colored_noise(len(w), color, seed, sr, low_hz) * level * 10 ** (-snr_db / 20)
 
@@ -476,10 +488,15 @@ def reverberate(wave: torch.Tensor, rir: torch.Tensor) -> torch.Tensor:
 
 def gain_clip(wave: torch.Tensor, gain_db: float, clip: float = 1.0) -> torch.Tensor:
     "`wave` made `gain_db` louder, then clipped at ±`clip` (a recorder driven too hot)."
+    _check_arg('gain_clip', 'gain_db', gain_db, lambda x: abs(x) <= 200,   # augment's clipping reaches 138 dB on a peak of 1e-6
+               "must be a finite number of decibels from -200 to 200, e.g. 6 (louder) or -6 (softer)")
+    _check_arg('gain_clip', 'clip', clip, lambda x: x > 0, "must be above 0: the level it clips at (full scale is 1.0), e.g. 1.0")
     return (_one_channel(torch.as_tensor(wave, dtype=torch.float32), 'gain_clip') * 10 ** (gain_db / 20)).clamp(-clip, clip)
 
 def tilt_eq(wave: torch.Tensor, db_per_octave: float, sr: int = SAMPLE_RATE) -> torch.Tensor:
     "A microphone's colour: the spectrum tilted by `db_per_octave` around 1 kHz (> 0 brighter), the RMS kept."
+    _check_arg('tilt_eq', 'db_per_octave', db_per_octave, lambda x: abs(x) <= 20,   # 50 Hz to 8 kHz then spans 146 dB, as much
+               "must be a finite number of decibels per octave from -20 to 20, e.g. 1 (brighter) or -1 (duller)")   # as float32 resolves
     w = _one_channel(torch.as_tensor(wave, dtype=torch.float32), 'tilt_eq')   # [T, 1] would make a [T, T] spectrum
     spec = torch.fft.rfft(w)
     f = torch.linspace(0, sr / 2, len(spec)).clamp(min=50.0)

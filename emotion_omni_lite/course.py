@@ -9,7 +9,7 @@ import hashlib, html, io, json, os, re, shutil, socket, subprocess, tarfile, tem
 from pathlib import Path
 from typing import Optional, Sequence
 
-from .config import PRESETS, ConfigError, Settings, get_config, get_settings
+from .config import PRESETS, SETTINGS_KEYS, ConfigError, Settings, get_config, get_settings
 from .config import find_settings_file, preset_overrides, resolve_device
 from .stages import STAGES, job_stages, read_object, stage_hash, stage_state, stages_needed, train_command
 from .stages import file_stats, stage_applies, stage_folder, uses_pretrained
@@ -582,6 +582,18 @@ def page_html(nb: dict, title: str) -> str:
     body = body.replace(f'<script src="{ex.require_js_url}"></script>', '', 1)   # require.js: for widget state, left out above
     return body.replace('<head>', f'<head>\n<script src="plotly.min.js"></script>\n<title>{html.escape(title)}</title>', 1)
 
+def _slow(cell) -> bool:
+    "Whether nbdev, and so the tests, count a code cell as `slow`: `#| slow` among its leading directive lines (blank lines and cell magics may sit between), or `slow` in the cell's `nbdev` metadata."
+    for l in _src(cell).splitlines():
+        if re.match(r'\s*#\s*\|\s*slow(?=[\s:]|$)', l): return True
+        if not re.match(r'\s*(#\s*\||%%\w|$)', l): break                  # the first line of code ends the directives
+    return 'slow' in ((cell.get('metadata') or {}).get('nbdev') or {})
+
+def _kernel_env(s: Settings) -> dict:
+    "The environment a notebook's kernel starts with: every setting as its `EOL_*` variable, so that `get_settings()` in the notebook gives these settings back whatever a settings.ini says (an empty judge_url too: the judge stays off)."
+    val = lambda k, v: str(Path(v).resolve()) if k in ('data_dir', 'out_dir') else str(v).lower() if isinstance(v, bool) else str(v)
+    return {**os.environ, **{f'EOL_{k.upper()}': val(k, getattr(s, k)) for k in SETTINGS_KEYS}, 'PYTHONWARNINGS': 'ignore::FutureWarning'}
+
 def execute_notebook(path: Path, settings: Settings, timeout: int = 1800) -> tuple:
     "Run a notebook top to bottom in a fresh kernel with these settings (in its own folder) → (executed notebook, seconds, errors)."
     import nbformat
@@ -589,12 +601,10 @@ def execute_notebook(path: Path, settings: Settings, timeout: int = 1800) -> tup
     from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
     from jupyter_core.utils import run_sync
     nb = nbformat.read(str(path), as_version=4)
-    slow = [c for c in nb.cells if c.cell_type == 'code' and re.match(r'#\|\s*slow\b', c.source)]
+    slow = [c for c in nb.cells if c.cell_type == 'code' and _slow(c)]
     for c in slow if settings.preset == 'smoke' else []:               # as the tests: `slow` cells run on lite and full
         c.metadata.setdefault('tags', []).append('skip-execution')
-    s = settings
-    env = {**os.environ, 'EOL_PRESET': s.preset, 'EOL_SEED': str(s.seed), 'EOL_DATA_DIR': str(Path(s.data_dir).resolve()),
-           'EOL_OUT_DIR': str(Path(s.out_dir).resolve()), 'EOL_DEVICE': s.device, 'PYTHONWARNINGS': 'ignore::FutureWarning'}
+    env = _kernel_env(settings)
     from jupyter_client import AsyncKernelManager                    # nbclient's own kind: its cell timeout and its watch
     t0, stopped, at = time.time(), [], []                             # for a dead kernel work with it (not with the sync one)
     with tempfile.TemporaryDirectory() as sock:                       # the kernel talks over local sockets, not TCP ports

@@ -4,7 +4,7 @@
 
 # %% ../nbs/05_dataset.ipynb #45a0bb63
 from __future__ import annotations
-import hashlib, io, itertools, json, math, multiprocessing as mp, shutil, time, warnings, zlib
+import hashlib, io, itertools, json, math, multiprocessing as mp, os, shutil, time, warnings, zlib
 from pathlib import Path
 from typing import Optional, Sequence
 
@@ -17,8 +17,8 @@ from .audio import (MIN_SECONDS, SAMPLE_RATE, AudioError, _read_whole, augment, 
 from .tts import (PIPER_VOICES, TTS_ENGINES, engine_of, fresh_espeak, get_tts, private_espeak_copy, seed_espeak,
                                    shared_variants, speak, query_voices)
 from .train import environment, save_json, share_with_group
-from .stages import (StageLock, check_sources, data_build, describe_changes, file_stats, manifest_change,
-                                      manifest_lines, require_stage, stage_hash, train_command)
+from .stages import (StageLock, check_preset, check_sources, data_build, describe_changes, file_stats,
+                                      manifest_change, manifest_lines, read_object, require_stage, stage_hash, train_command)
 from .dialogues import all_sentences, make_reply, heldout_sentences, split_name, REPLY_TEMPLATES
 
 # %% auto #0
@@ -195,8 +195,8 @@ class UnitTokenizer:
         from safetensors.torch import load_file
         from safetensors import SafetensorError
         folder = Path(folder)
-        if not (folder / 'units.safetensors').exists(): raise FileNotFoundError(f"no unit tokenizer in {folder}: build the dataset first (build_dataset)")
-        try:
+        try:                                                            # a file missing: rebuilt with force (a plain build
+                                                                        # would reuse the finished build as it is)
             meta = json.loads((folder / 'units.json').read_text())
             return cls(load_file(str(folder / 'units.safetensors'))['centroids'], int(meta['pool']))
         except (OSError, ValueError, KeyError, TypeError, SafetensorError) as e:    # cut short, or a file missing
@@ -331,15 +331,26 @@ def _check_voices(cfg: OmniConfig, plan: Sequence[dict]):
 
 def build_dataset(cfg: OmniConfig, settings: Optional[Settings] = None, force: bool = False) -> Path:
     "Build (or reuse) the dialogue dataset in `settings.data_path`; returns that folder."
+    check_preset('build_dataset', cfg, settings)                       # another preset's folder: before a lock is taken
     s = settings or get_settings(preset=cfg.preset)
     root, want = Path(s.data_path), build_hash(cfg, s.seed)
     info = {} if force else _read_json(root / 'build.json', s)          # --force rebuilds even a damaged record
-    if not force and info.get('status') == 'done' and info.get('config_hash') == want: return _unchanged(root, s)
+    if not force and info.get('status') == 'done' and info.get('config_hash') == want: return _unchanged(root, s, cfg, info)
     with StageLock(root):                                              # one builder at a time; others wait
         return _build(cfg, s, root, want, force)
 
-def _unchanged(root: Path, s: Settings) -> Path:
-    "A finished build, reused: refused, with the files named, when recordings or token files it was made from changed since."
+def _too_long(rows: Sequence[dict], cfg: OmniConfig) -> str:
+    "The spoken queries of `rows` longer than the encoders hear (`hearing_seconds`), the longest three named; '' when none is."
+    hear, yours = hearing_seconds(cfg), cfg.units.kind == 'external'
+    if not (long := sorted((r for r in rows if r['query_seconds'] > hear), key=lambda r: -r['query_seconds'])): return ''
+    said = '; '.join(f"{r['query_path']} ({r['query_seconds']:.2f} s)" if yours else
+                     f"{r['query_text']!r} ({r['voice']}, {r['user_emotion']}, {r['query_seconds']:.2f} s)" for r in long[:3])
+    return (f"{len(long)} spoken quer{'y is' if len(long) == 1 else 'ies are'} longer than the {hear:g} s the encoders hear "
+            "(dataset.hearing_seconds: audio.max_seconds, or the semantic encoder's window), so the model would hear them "
+            f"cut: {said}{'; …' if len(long) > 3 else ''}")
+
+def _unchanged(root: Path, s: Settings, cfg: OmniConfig, info: dict) -> Path:
+    "A finished build (`info`: its record), reused: refused, with the files named, when recordings or token files it was made from changed since, or when a query is longer than the encoders now hear (the semantic encoder's window is no part of the data's hash)."
     state, changes = check_sources(root, fresh=True)                   # an explicit build always looks
     if state == 'damaged':
         raise ConfigError(f"{root}/sources.json, the record of the files the dataset was built from, is gone or damaged, so "
@@ -350,30 +361,79 @@ def _unchanged(root: Path, s: Settings) -> Path:
                           f"as they are now. Build it again from the files as they are with {_rebuild(root, s)} (nothing of "
                           "yours is deleted; every stage after it then trains again), or put the files back as they were. "
                           "A copy that did not keep the files' times reads as changed too: copy with `cp -p` or `rsync -a`.")
+    if (m := (info.get('stats') or {}).get('max_query_seconds', 0)) > hearing_seconds(cfg):   # the window narrowed since
+        import datasets
+        cols = ['query_path', 'query_text', 'voice', 'user_emotion', 'query_seconds']
+        try: rows = datasets.load_from_disk(str(root / 'dialogues')).select_columns(cols).to_list()
+        except (OSError, ValueError, KeyError, TypeError): rows = []   # a damaged table: said by the loaders
+        long = _too_long(rows, cfg) or f"its longest query is {m:.2f} s, more than the {hearing_seconds(cfg):g} s the encoders hear"
+        fix = ("cut those recordings at a pause (or leave their lines out of units.manifest)" if cfg.units.kind == 'external'
+               else "shorten those sentences (TONE_SENTENCES, EXPLICIT_SENTENCES: nbs/04_dialogues)")
+        raise ConfigError(f"{root} holds a finished dataset whose queries the encoders would not hear whole: {long}. Widen "
+                          "semantic_encoder.max_source_positions again (the dataset is then used as it is), or "
+                          f"{fix} and build again with {_rebuild(root, s)}")
     return root
 
+_KIT_MADE = ('audio', 'units', 'manifest.jsonl')   # what the kit's own build speaks and fits, beside its table and records
+
+def _brought(root: Path, old: dict) -> Optional[set]:
+    "The files a build of recordings you bring was made from, by its record `old`: its manifest and what `sources.json` lists (None: that list is gone or damaged, so they cannot be told); none for the kit's own build, or where there is no record."
+    if not (old.get('source') or old.get('external') or (old.get('status') != 'done' and (root / 'sources.json').exists())):
+        return set()
+    files = read_object(root / 'sources.json').get('files')
+    if not isinstance(files, dict) or not files: return None
+    return {Path(os.path.normpath(p)) for p in files} | ({Path(old['source'])} if old.get('source') else set())
+
+def _holding(root: Path, files: Optional[set]) -> list:
+    "Which of `_KIT_MADE` in `root` hold any of `files` (every one there when `files` is None: they cannot be told)."
+    here = Path(root).resolve()
+    return [n for n in _KIT_MADE if (root / n).exists() and (files is None or any(p.is_relative_to(here / n) for p in files))]
+
 def _build(cfg: OmniConfig, s: Settings, root: Path, want: str, force: bool) -> Path:
+    kit, man, audio = cfg.units.kind != 'external', root / 'manifest.jsonl', root / 'audio'
     info = {} if force else _read_json(root / 'build.json', s)
+    old = read_object(root / 'build.json') if force else info          # what force would delete: read first, even damaged
+    stale = (info.get('status') == 'building' and not (man.exists() and man.stat().st_size)   # a build that failed before
+             and not (root / 'dialogues').exists())                    # it said anything: what it spoke is listed nowhere
+    yours = _brought(root, old) if force or stale else set()           # recordings you bring: never deleted, nor written over
+    if kit and (force or stale) and (kept := _holding(root, yours)):
+        ex = sorted((str(p) for p in yours or () if any(p.is_relative_to(root.resolve() / n) for n in kept)),
+                    key=lambda p: (p == old.get('source'), p))         # a recording, rather than the manifest
+        src = old.get('source') or old.get('external')                 # the manifest, finished or not
+        raise ConfigError(f"{root} holds {'a dataset' if old.get('status') == 'done' else 'an unfinished build'} of recordings "
+                          f"you bring{f' (from {src})' if isinstance(src, str) else ''}, and the kit's own build would delete or "
+                          f"write over its {', '.join(kept)} there, "
+                          + (f"which hold files it was made from (e.g. {ex[0]})" if ex else "which may hold files it was made from "
+                             "(its sources.json, their list, is gone or damaged)")
+                          + f". Move your files out of {root} (and point the manifest's lines to where they are), or build the "
+                          "kit's dataset elsewhere with EOL_DATA_DIR=<folder>. Nothing was deleted.")
+    if not force:                                                      # the record's say first: nothing read or started
+        if stale: info = {}
+        if info.get('config_hash') not in (None, want): _refuse(root, info['config_hash'], want, info.get('status') == 'done', s, cfg)
+        if not info and (root / 'dialogues').exists(): _refuse(root, 'unknown', want, settings=s)
+        if not info and kit and not stale and ((man.exists() and man.stat().st_size) or (audio.is_dir() and any(audio.iterdir()))):
+            _refuse(root, 'unknown: its build.json is gone', want, False, s)   # its rows would pair old speech with new texts
+        if info.get('status') == 'done': return _unchanged(root, s, cfg, info)
     stats = {}                                                         # the files you bring, as they were when read
-    if cfg.units.kind == 'external':                                   # speech tokens you bring (full size): checked first
+    if not kit:                                                        # speech tokens you bring (full size): checked first
         plan = _external_rows(cfg, s, stats)
     else:
         plan = plan_dialogues(cfg, s.seed); _check_plan(cfg, plan)      # a bad config deletes nothing, even with force
-    if force:                                                          # recordings you bring are yours: never deleted
-        for n in ('dialogues', 'sources.json', 'build.json') if cfg.units.kind == 'external' else ('audio', 'dialogues', 'units', 'manifest.jsonl', 'sources.json', 'build.json'):
-            p = root / n
-            if p.is_dir(): shutil.rmtree(p)
-            elif p.exists(): p.unlink()
-    man = root / 'manifest.jsonl'
-    if (info.get('status') == 'building' and not (man.exists() and man.stat().st_size)
-            and not (root / 'dialogues').exists()):
-        info = {}                                                      # a build that failed before it said anything:
-        if cfg.units.kind != 'external' and (root / 'audio').is_dir():   # what it spoke is listed nowhere, so never read
-            shutil.rmtree(root / 'audio')                              # (recordings you bring are yours: never deleted)
-    if info.get('config_hash') not in (None, want): _refuse(root, info['config_hash'], want, info.get('status') == 'done', s, cfg)
-    if not info and (root / 'dialogues').exists(): _refuse(root, 'unknown', want, settings=s)
-    if info.get('status') == 'done': return _unchanged(root, s)
-    if cfg.units.kind == 'external': return _build_external(cfg, s, root, want, plan, stats)
+    gone = []                                                          # what the kit made there; recordings you bring: never
+    if force:
+        gone = ['dialogues', 'sources.json', 'build.json'] + (list(_KIT_MADE) if kit else [])   # kit: none holds yours (above)
+        if not kit and old and yours == set():                         # over the kit's own build: its speech goes too, but
+            theirs = {Path(r[c]) for r in plan for c in ('query_path', 'reply_path', 'units_path')}   # not a folder that
+            gone += [n for n in _KIT_MADE if n not in _holding(root, theirs | {Path(cfg.units.manifest).resolve()})]   # holds yours
+    elif stale and kit: gone = ['audio']                               # a failed start's speech, listed nowhere
+    for n in gone:
+        p = root / n
+        if p.is_dir(): shutil.rmtree(p)
+        elif p.exists(): p.unlink()
+    if force and kit and yours != set():
+        print(f"force=True: deleted the dataset of {old.get('source') or 'recordings you bring'} in {root} (its table and "
+              "records); the recordings and token files it was made from are yours, and none was deleted")
+    if not kit: return _build_external(cfg, s, root, want, plan, stats)
     dc = cfg.data
     t0 = time.time(); root.mkdir(parents=True, exist_ok=True)
     save_json({'status': 'building', 'config_hash': want, 'preset': cfg.preset, 'seed': s.seed}, root / 'build.json')
@@ -403,15 +463,11 @@ def _build(cfg: OmniConfig, s: Settings, root: Path, want: str, force: bool) -> 
                     f.flush(); bar.update(len(res))
         bar.close()
     rows = [{k: v for k, v in r.items() if k != 'jitter_seed'} | done[r['id']] for r in plan]
-    hear = hearing_seconds(cfg)                                        # a longer query would be heard cut: said, not trained on
-    if long := sorted((r for r in rows if r['query_seconds'] > hear), key=lambda r: -r['query_seconds']):
-        said = '; '.join(f"{r['query_text']!r} ({r['voice']}, {r['user_emotion']}, {r['query_seconds']:.2f} s)" for r in long[:3])
-        raise ConfigError(f"{len(long)} spoken quer{'y is' if len(long) == 1 else 'ies are'} longer than the {hear:g} s the encoders "
-                          "hear (dataset.hearing_seconds: audio.max_seconds, or the semantic encoder's window), so the model would "
-                          f"hear them cut: {said}{'; …' if len(long) > 3 else ''}. Shorten those sentences (TONE_SENTENCES, "
-                          "EXPLICIT_SENTENCES: nbs/04_dialogues) or widen semantic_encoder.max_source_positions, then build "
-                          f"again with {_rebuild(root, s)}" + (" (force removed the old build before the new one was spoken: "
-                          "this one's audio stays, unfinished, until then)" if force else ''))
+    if long := _too_long(rows, cfg):                                   # a longer query would be heard cut: said, not trained on
+        raise ConfigError(f"{long}. Shorten those sentences (TONE_SENTENCES, EXPLICIT_SENTENCES: nbs/04_dialogues) or widen "
+                          f"semantic_encoder.max_source_positions, then build again with {_rebuild(root, s)}"
+                          + (" (force removed the old build before the new one was spoken: this one's audio stays, unfinished, "
+                             "until then)" if force else ''))
     phases = {'synthesis': time.time() - t0}; tp = time.time()
     # 3. units: fit on training replies only, encode every reply
     train_paths = [r['reply_path'] for r in rows if r['split'] == 'train']
@@ -455,6 +511,7 @@ def folder_bytes(folder) -> int:
 def load_dialogues(cfg: OmniConfig, settings: Optional[Settings] = None):
     "The dialogue `datasets.Dataset` of this config's finished build (`StageMissing` names the command when there is none)."
     import datasets
+    check_preset('load_dialogues', cfg, settings)                      # another preset's folder: said, not a build missing there
     folder = require_stage('data', cfg, settings) / 'dialogues'
     try: return datasets.load_from_disk(str(folder))
     except (OSError, ValueError, KeyError, TypeError) as e:            # a file cut short or missing (an interrupted copy)
@@ -463,12 +520,14 @@ def load_dialogues(cfg: OmniConfig, settings: Optional[Settings] = None):
 
 def load_units_tokenizer(cfg: OmniConfig, settings: Optional[Settings] = None) -> UnitTokenizer:
     "The unit tokenizer saved with the dataset."
+    check_preset('load_units_tokenizer', cfg, settings)
     return UnitTokenizer.load(require_stage('data', cfg, settings) / 'units', settings or get_settings(preset=cfg.preset))
 
 _MEL_CACHE: dict = {}
 
 def load_query_mels(cfg: OmniConfig, settings: Optional[Settings] = None) -> tuple:
     "The dialogues as a list of row dicts and their query log-mels [n_mels, T100] (float16), computed once per process."
+    check_preset('load_query_mels', cfg, settings)
     s = settings or get_settings(preset=cfg.preset)
     key = (str(s.data_path), stage_hash('data', cfg, s.seed), data_build(s))   # recordings you bring: a rebuild reads again
     if key not in _MEL_CACHE:
@@ -502,6 +561,7 @@ def augmented_queries(rows: Sequence[dict], read, copies: int = 1, settings: Opt
 
 def build_info(cfg: OmniConfig, settings: Optional[Settings] = None) -> dict:
     "`build.json` of the dataset (hashes, build time, size, statistics, measured prosody)."
+    check_preset('build_info', cfg, settings)
     return _read_json(require_stage('data', cfg, settings) / 'build.json', settings or get_settings(preset=cfg.preset))
 
 # %% ../nbs/05_dataset.ipynb #1bf7619e
@@ -637,7 +697,8 @@ def read_manifest(path) -> list:
         for cells in reader:
             if any(c.strip() for c in cells[len(header):]):            # an unquoted comma: its cells shifted, not cut
                 wide.append(f"line {start} has {len(cells)} cells, the header has {len(header)}")
-            elif cells:                                                # a short row's missing cells are None, as in DictReader
+            elif any(c.strip() for c in cells):                        # a short row's missing cells are None, as in DictReader;
+                                                                       # a row of blank cells (",,,," a spreadsheet adds): none
                 rows.append({**dict(itertools.zip_longest(header, cells[:len(header)])), '_line': start})
             start = reader.line_num + 1
         if wide:
@@ -846,9 +907,10 @@ def _across_lines(rows: Sequence[dict], at: Sequence[int]) -> list:
                        f"if only line {m}'s speaker is new, name line {m} test_voice; else give every line of that sentence a "
                        "held-out split (or leave split empty on all of them: the kit then holds out whole sentences)")
         if r['voice'] in held_v:
-            out.append(f"line {n}: its voice {r['voice']!r} is held out on line {held_v[r['voice']]}, and this line trains on "
-                       "it: give every line of that voice a held-out split (or leave split empty on all of them: the kit then "
-                       "holds out whole voices)")
+            m = held_v[r['voice']]
+            out.append(f"line {n}: its voice {r['voice']!r} is held out on line {m}, and this line trains on it: if only line "
+                       f"{m}'s sentence is new, name line {m} test_sentence; else give every line of that voice a held-out split "
+                       "(or leave split empty on all of them: the kit then holds out whole voices)")
     return out
 
 def _external_rows(cfg: OmniConfig, s: Settings, stats: Optional[dict] = None) -> list:
@@ -864,7 +926,8 @@ def _build_external(cfg: OmniConfig, s: Settings, root: Path, want: str, rows: O
     import datasets
     t0 = time.time()
     if rows is None: stats = {}; rows = _external_rows(cfg, s, stats)  # all checked before a byte is written
-    save_json({'status': 'building', 'config_hash': want, 'preset': cfg.preset, 'seed': s.seed}, root / 'build.json')
+    save_json({'status': 'building', 'config_hash': want, 'preset': cfg.preset, 'seed': s.seed,   # recordings you bring:
+               'external': str(Path(cfg.units.manifest).resolve())}, root / 'build.json')   # a kit build never deletes them
     paths = sorted({r[c] for r in rows for c in ('query_path', 'reply_path', 'units_path')})
     files = {p: (stats or {}).get(p) or file_stats([p])[p] for p in paths}   # sizes and times as read: a file
     save_json({'files': files}, root / 'sources.json')                 # replaced later is noticed, none is read again

@@ -93,11 +93,11 @@ def eval_set(rows: Sequence[dict]) -> str:
     "Which held-out rows the text side is scored on (report.json's `eval_set`, said by `report.EVAL_SETS`): `test_both`, or `heldout` (every held-out split) where the data has no dialogue whose voice and sentence were both held out."
     return 'test_both' if any(r['split'] == 'test_both' for r in rows) else 'heldout'
 
-def _check_max_items(max_items):
-    "Refuse a `max_items` that is not None or a whole number of at least 1 (0 would score every row, -1 none)."
+def _check_max_items(max_items, none: str = 'to score every one'):
+    "Refuse a `max_items` that is not None or a whole number of at least 1 (0 would score every row, -1 none); `none`: what None means to the caller, said in the message."
     if max_items is not None and (isinstance(max_items, bool) or not isinstance(max_items, int) or max_items < 1):
         raise ConfigError(f"max_items={max_items!r}: the number of held-out dialogues the text side scores must be a whole "
-                          "number of at least 1: set max_items to one, or to None to score every one")
+                          f"number of at least 1: set max_items to one, or leave it None {none}")
 
 def eval_indices(rows: Sequence[dict], max_items: Optional[int] = None) -> list:
     "Indices of the rows of `eval_set`, evenly thinned to `max_items` (None: all); no held-out row at all is refused."
@@ -208,6 +208,12 @@ SPEECH_FIGURE_SIZES = {'smoke': dict(n_eval=4, n_follow=2, n_dnsmos=2, n_wer=2),
                        'full': dict(n_eval=96, n_follow=24, n_dnsmos=96, n_wer=96)}
 # replies spoken whole (n_eval), re-spoken under every reply emotion (n_follow), rated by DNSMOS (n_dnsmos, the first
 # ones), transcribed by pocketsphinx (n_wer, the first ones: at 0.4 s a clip it is the slowest judge on a CPU)
+_PRESET_SIZE = ("for the preset's own size (EVAL_SIZES: " +   # what None means to evaluate_text and evaluate_run
+                ', '.join(f"{p} {v['max_items'] or 'every one'}" for p, v in EVAL_SIZES.items()) + ')')
+
+def _eval_sizes(cfg: OmniConfig, sizes: Optional[dict] = None) -> dict:
+    "The text side's sizes: the preset's `EVAL_SIZES`, changed by each of `sizes` that is not None (None: the preset's own), so a stamp records what was scored."
+    return {**EVAL_SIZES.get(cfg.preset, EVAL_SIZES['lite']), **{k: v for k, v in (sizes or {}).items() if v is not None}}
 
 EVAL_RUNTIME = ('llm.max_new_tokens', 'decoder.temperature', 'decoder.top_k', 'vocoder.griffin_lim_iters')
 
@@ -319,8 +325,8 @@ def evaluate_text(cfg: OmniConfig, settings: Optional[Settings] = None, force: b
     "The text side of the four systems (`collect`, on `max_items` rows: the preset's `EVAL_SIZES` by default), the timing probe and the prosodic baseline, computed once, kept in report/text.json."
     check_preset('evaluate_text', cfg, settings)
     s = settings or get_settings(preset=cfg.preset)
-    _check_max_items(max_items)
-    sizes = {**EVAL_SIZES.get(cfg.preset, EVAL_SIZES['lite']), **({} if max_items is None else {'max_items': max_items})}
+    _check_max_items(max_items, _PRESET_SIZE)
+    sizes = _eval_sizes(cfg, {'max_items': max_items})
     path, stamp = report_folder(s) / 'text.json', _stamp(cfg, s, {**sizes, 'figures': TEXT_FIGURES, 'prosody': PROSODY_VERSION}, TEXT_PART)
     if not force and read_object(path).get('stamp') == stamp: return path            # a damaged file: computed again
     t0 = time.time()
@@ -362,8 +368,8 @@ def speech_records(cfg: OmniConfig, s: Settings, force: bool = False, progress: 
     return recs, parts
 
 def report_stamp(cfg: OmniConfig, s: Settings, sizes: Optional[dict] = None) -> str:
-    "What the report is computed from: every run it reads, its sizes (the preset's `EVAL_SIZES`, changed by `sizes`), its speech's, the kit's report format and the words report.md is written from (`words_digest`: a note changed makes the report again, not its parts)."
-    sizes = {**EVAL_SIZES.get(cfg.preset, EVAL_SIZES['lite']), **(sizes or {})}
+    "What the report is computed from: every run it reads, its sizes (the preset's `EVAL_SIZES`, changed by `sizes`: None keeps the preset's own), its speech's, the kit's report format and the words report.md is written from (`words_digest`: a note changed makes the report again, not its parts)."
+    sizes = _eval_sizes(cfg, sizes)
     return _stamp(cfg, s, {**sizes, 'speech': _speech_sizes(cfg), 'figures': TEXT_FIGURES, 'prosody': PROSODY_VERSION, 'report': REPORT_FORMAT,
                            'words': words_digest()})
 
@@ -376,11 +382,11 @@ def report_current(cfg: OmniConfig, s: Settings, sizes: Optional[dict] = None) -
 
 def evaluate_run(preset: Optional[str] = None, settings: Optional[Settings] = None, force: bool = False,
                  progress: bool = True, force_parts: Optional[bool] = None, **sizes) -> Path:
-    "Score a trained run: writes report.json, details.json, report.md, speech_figures.json and figures/ into run_path/report (a run of pretrained parts at full size: full_sample.json, from a sample). `force` makes the report again, and its parts too unless `force_parts` is False (the main job's own tasks just made them); `sizes`: `EVAL_SIZES`' keys."
+    "Score a trained run: writes report.json, details.json, report.md, speech_figures.json and figures/ into run_path/report (a run of pretrained parts at full size: full_sample.json, from a sample). `force` makes the report again, and its parts too unless `force_parts` is False (the main job's own tasks just made them); `sizes`: `EVAL_SIZES`' keys (None: the preset's own)."
     if bad := sorted(set(sizes) - set(EVAL_SIZES['lite'])):
         raise ConfigError(f"evaluate_run: {', '.join(bad)} is not an evaluation size; the sizes are {', '.join(EVAL_SIZES['lite'])} "
                           "(the speech's are the preset's SPEECH_FIGURE_SIZES)")
-    _check_max_items(sizes.get('max_items'))
+    _check_max_items(sizes.get('max_items'), _PRESET_SIZE)
     s = settings or get_settings(preset=preset)
     cfg = get_config(preset or s.preset)
     check_preset('evaluate_run', cfg, s)                           # a preset named beside another preset's settings
@@ -392,7 +398,7 @@ def evaluate_run(preset: Optional[str] = None, settings: Optional[Settings] = No
         evaluate_full(cfg, s, progress=progress)                   # its folders and n_eval checked before any work
         return report_folder(s)
     check_run(cfg, s)                                              # names what is missing, before loading anything
-    sizes = {**EVAL_SIZES.get(cfg.preset, EVAL_SIZES['lite']), **sizes}
+    sizes = _eval_sizes(cfg, sizes)                                # what is scored is what the stamp records
     out, stamp = report_folder(s), report_stamp(cfg, s, sizes)
     if not force and report_current(cfg, s, sizes):
         print(f"[eval] the report in {out} is up to date (`eol eval --force`, or force=True, computes it all again)")
@@ -477,31 +483,36 @@ def run_figures(cfg: OmniConfig, s: Settings) -> dict:
     if rep.get('run_stamp') != sp.get('run_stamp'):                   # an evaluation stopped between the two files
         raise ConfigError(f"{report_folder(s)}: report.json and speech_figures.json come from different evaluations (one "
                           f"was stopped between them): run `eol eval --preset {cfg.preset}` to write both again")
-    t_emo, t_sty = rep['timing_only_reply_emotion_acc_tone'], rep['timing_only_user_emotion_acc_tone']
-    on, off = sp['adaln'], sp['no_adaln']
-    d = lambda a, b: round(a - b, 4)
+    # a figure the run could not compute (data without a held-out-voice split, or without reply styles) is None: the card
+    # says "not computed", and a difference with a side missing is None too
+    t_emo, t_sty = rep.get('timing_only_reply_emotion_acc_tone'), rep.get('timing_only_user_emotion_acc_tone')
+    on, off = sp.get('adaln', {}), sp.get('no_adaln', {})
+    d = lambda a, b: None if a is None or b is None else round(a - b, 4)
+    st1_emo, st1_sty = st1.get('tone_reply_emotion_acc'), st1.get('tone_style_match')
+    sem_emo, sem_sty = sem.get('tone_reply_emotion_acc'), sem.get('tone_style_match')
+    omni = rep.get('reply_emotion_acc_tone')
     return {
-        'emotion encoder, held-out espeak voices': emo.get('acc_heldout_voice_espeak', emo['acc_heldout_voice']),
-        'emotion encoder, held-out espeak voices, tone-dependent': emo.get('acc_heldout_voice_espeak_tone', emo['acc_heldout_voice_tone']),
-        'ASR CER, held-out voices': asr['cer_test_voice'],
-        'ASR CER, held-out sentences': asr['cer_test_sentence'],
-        'stage 1 reply emotion (tone)': st1['tone_reply_emotion_acc'],
-        'stage 1 reply style (tone)': st1['tone_style_match'],
-        'semantic only: reply emotion (tone)': sem['tone_reply_emotion_acc'],
-        'semantic only: reply style (tone)': sem['tone_style_match'],
+        'emotion encoder, held-out espeak voices': emo.get('acc_heldout_voice_espeak', emo.get('acc_heldout_voice')),
+        'emotion encoder, held-out espeak voices, tone-dependent': emo.get('acc_heldout_voice_espeak_tone', emo.get('acc_heldout_voice_tone')),
+        'ASR CER, held-out voices': asr.get('cer_test_voice'),
+        'ASR CER, held-out sentences': asr.get('cer_test_sentence'),
+        'stage 1 reply emotion (tone)': st1_emo,
+        'stage 1 reply style (tone)': st1_sty,
+        'semantic only: reply emotion (tone)': sem_emo,
+        'semantic only: reply style (tone)': sem_sty,
         'timing alone: reply emotion (tone)': t_emo,
-        'semantic only − timing alone, reply emotion': d(sem['tone_reply_emotion_acc'], t_emo),
-        'semantic only − timing alone, style': d(sem['tone_style_match'], t_sty),
-        'full − semantic only, reply emotion': d(st1['tone_reply_emotion_acc'], sem['tone_reply_emotion_acc']),
-        'full − semantic only, style': d(st1['tone_style_match'], sem['tone_style_match']),
-        'benchmark: Omni reply emotion (tone)': rep['reply_emotion_acc_tone'],
-        'benchmark: Omni − cascade, reply emotion': d(rep['reply_emotion_acc_tone'], rep['reply_emotion_acc_tone_cascade']),
-        'benchmark: Omni − semantic only, reply emotion': d(rep['reply_emotion_acc_tone'], rep['reply_emotion_acc_tone_semantic_only']),
+        'semantic only − timing alone, reply emotion': d(sem_emo, t_emo),
+        'semantic only − timing alone, style': d(sem_sty, t_sty),
+        'full − semantic only, reply emotion': d(st1_emo, sem_emo),
+        'full − semantic only, style': d(st1_sty, sem_sty),
+        'benchmark: Omni reply emotion (tone)': omni,
+        'benchmark: Omni − cascade, reply emotion': d(omni, rep.get('reply_emotion_acc_tone_cascade')),
+        'benchmark: Omni − semantic only, reply emotion': d(omni, rep.get('reply_emotion_acc_tone_semantic_only')),
         'prosodic baseline (12 features + linear), held-out voices': rep.get('prosodic_baseline_acc_heldout_voice'),
-        'generated speech emotion, 96 replies': on['generated_emotion_acc'],
-        'follows the AdaLN vector': on['follows_condition_acc'],
-        'follows the vector without AdaLN': off['follows_condition_acc'],
-        'follows: with AdaLN − without': d(on['follows_condition_acc'], off['follows_condition_acc']),
+        'generated speech emotion, 96 replies': on.get('generated_emotion_acc'),
+        'follows the AdaLN vector': on.get('follows_condition_acc'),
+        'follows the vector without AdaLN': off.get('follows_condition_acc'),
+        'follows: with AdaLN − without': d(on.get('follows_condition_acc'), off.get('follows_condition_acc')),
         'emotion encoder, pink noise at 10 dB SNR': emo.get('acc_noise_10db'),
         'emotion encoder, a room (rt60 0.6 s)': emo.get('acc_room_0.6s'),
         'ASR CER, held-out voices, pink noise at 10 dB SNR': asr.get('cer_noise_10db'),
@@ -511,7 +522,7 @@ def run_figures(cfg: OmniConfig, s: Settings) -> dict:
         'stage 1 reply emotion (tone), held-out voices, a room (rt60 0.6 s)': st1.get('room_0.6s_tone_reply_emotion_acc'),
         'stage 1 reply style (tone), held-out voices, a room (rt60 0.6 s)': st1.get('room_0.6s_tone_style_match'),
         **({'emotion encoder, held-out Piper voices': emo.get('acc_heldout_voice_piper'),
-            'emotion encoder, held-out voices of both engines': emo['acc_heldout_voice'],
+            'emotion encoder, held-out voices of both engines': emo.get('acc_heldout_voice'),
             'trained on espeak alone, heard on Piper': rep.get('cross_engine_espeak_to_piper'),
             'trained on Piper alone, heard on espeak': rep.get('cross_engine_piper_to_espeak')}
            if stage_applies('emotion_encoder_espeak_only', cfg) else {}),
@@ -526,6 +537,8 @@ def run_figures(cfg: OmniConfig, s: Settings) -> dict:
                 rep.get('cross_engine_referenced_stage1_style_tone'),
             "trained on espeak alone, heard on Piper against five calm clips of each voice": rep.get('cross_engine_calibrated_espeak_to_piper'),
             "trained on Piper alone, heard on espeak against five calm clips of each voice": rep.get('cross_engine_calibrated_piper_to_espeak'),
+            "stage 1 trained on espeak alone, on Piper against five calm clips: reply emotion (tone)":
+                rep.get('cross_engine_calibrated_stage1_reply_emotion_tone'),
             "stage 1 trained on espeak alone, on Piper against five calm clips: reply style (tone)":
                 rep.get('cross_engine_calibrated_stage1_style_tone')}
            if stage_applies('emotion_encoder_espeak_referenced', cfg) else {}),

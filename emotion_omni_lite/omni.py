@@ -388,10 +388,9 @@ def condition_following(omni, f2: dict, idx: Sequence[int], audio_cfg, streaming
     spoken = omni.speak_states_many([(f2['h'][i], f2['e'][i], v) for i in idx for v in c.centroids], streaming)   # one batch
     spoken = list(zip([u for u, _ in spoken], at_16k([w for _, w in spoken], omni.vocoder.sample_rate)))   # the judge hears 16 kHz
     for j, i in enumerate(idx):                                       # each reply's clips, one per reply emotion, judged together
-        ws = [w if len(w) >= MIN_SAMPLES else torch.zeros(MIN_SAMPLES) for _, w in spoken[j * len(c.labels):(j + 1) * len(c.labels)]]
-        pr = classify_emotion(omni.emotion_encoder, ws, audio_cfg).argmax(-1)
-        for lab, p in zip(c.labels, pr.tolist()):
-            vec_hits += EMOTIONS[p] == lab; text_hits += EMOTIONS[p] == f2['rows'][i]['reply_emotion']; n += 1
+        heard = hear(omni.emotion_encoder, [w for _, w in spoken[j * len(c.labels):(j + 1) * len(c.labels)]], audio_cfg)
+        for lab, h in zip(c.labels, heard):                           # a clip too short to hear is '(silent)': a miss for both
+            vec_hits += h == lab; text_hits += h == f2['rows'][i]['reply_emotion']; n += 1
     return {'follows_condition_acc': round(vec_hits / max(n, 1), 4), 'follows_words_acc': round(text_hits / max(n, 1), 4),
             'n_condition_following': n}
 

@@ -230,12 +230,12 @@ METRIC_NOTES = {
     'cross_engine_referenced_piper_to_espeak': "… trained on Piper alone so, on every espeak query",
     'cross_engine_referenced_espeak_own_heldout_voice': "that referenced espeak-only encoder on espeak's held-out voices",
     'cross_engine_referenced_piper_own_heldout_voice': "that referenced Piper-only encoder on Piper's held-out pseudo-speakers",
-    'cross_engine_calibrated_espeak_to_piper': "an emotion encoder trained on espeak alone hearing each voice against a calibration (the pitch level and loudness of five of its calm clips), on every other Piper query",
-    'cross_engine_calibrated_piper_to_espeak': "… trained on Piper alone so, on every other espeak query",
+    'cross_engine_calibrated_espeak_to_piper': "an emotion encoder trained on espeak alone hearing each voice against a calibration (the pitch level and loudness of five of its calm clips), on every Piper query but those calm clips",
+    'cross_engine_calibrated_piper_to_espeak': "… trained on Piper alone so, on every espeak query but each voice's five calm clips",
     'cross_engine_calibrated_espeak_own_heldout_voice': "that calibrated espeak-only encoder on espeak's held-out voices",
     'cross_engine_calibrated_piper_own_heldout_voice': "that calibrated Piper-only encoder on Piper's held-out pseudo-speakers",
-    'cross_engine_calibrated_stage1_reply_emotion': "stage 1 trained on espeak alone through the calibrated espeak-only encoder (each voice against five of its calm clips): reply emotion on every other Piper dialogue",
-    'cross_engine_calibrated_stage1_style': "… its reply style on every other Piper dialogue",
+    'cross_engine_calibrated_stage1_reply_emotion': "stage 1 trained on espeak alone through the calibrated espeak-only encoder (each voice against five of its calm clips): reply emotion on every Piper dialogue but those of the calm clips",
+    'cross_engine_calibrated_stage1_style': "… its reply style on every Piper dialogue but those of the calm clips",
     'cross_engine_calibrated_stage1_own_reply_emotion': "… its reply emotion on espeak's held-out dialogues",
     'cross_engine_calibrated_stage1_own_style': "… its reply style on espeak's held-out dialogues",
     'cross_engine_referenced_stage1_reply_emotion': "stage 1 trained on espeak alone through the referenced espeak-only encoder (each voice against its own baseline): reply emotion on every Piper dialogue",
@@ -480,6 +480,7 @@ QUALITY = {
     "stage 1 trained on espeak alone, on Piper against each voice's baseline: reply style (tone)": None,
     'trained on espeak alone, heard on Piper against five calm clips of each voice': None,   # the same switch
     'trained on Piper alone, heard on espeak against five calm clips of each voice': None,
+    'stage 1 trained on espeak alone, on Piper against five calm clips: reply emotion (tone)': None,
     'stage 1 trained on espeak alone, on Piper against five calm clips: reply style (tone)': None,
 }
 
@@ -506,7 +507,10 @@ def quality_check(name: str, value: float, floor: Optional[float] = None) -> dic
             'meets_target': _meets(cmp, value, target), 'meets_guard': _meets(cmp, value, guard)}
 
 def assert_guard(name: str, value: float, floor: Optional[float] = None) -> dict:
-    "Raise AssertionError when `value` falls below figure `name`'s guard (raised to `floor` as `quality_check` does); print (not raise) when it only misses the target."
+    "Raise AssertionError when `value` falls below figure `name`'s guard (raised to `floor` as `quality_check` does), or is None (not computed) where a guard is asserted; print (not raise) when it only misses the target."
+    if value is None and QUALITY.get(name) is not None:           # run_figures' None: the run's data lack what it is measured on
+        raise AssertionError(f"{name}: not computed by this run (its data lack the held-out rows the figure is measured on), "
+                             f"so its guard {QUALITY[name][0]} {QUALITY[name][2]} cannot be checked: score a run of the kit's own data")
     q = quality_check(name, value, floor)
     if q['target'] is None: return q
     if not q['meets_guard']:

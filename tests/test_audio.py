@@ -358,3 +358,149 @@ def test_speech_settings_out_of_range_are_named():
         with pytest.raises(ValueError, match=rf"speak: jitter={j} must be from 0 to below 1"): speak("Hi.", 'en-us+m1', 'sad', np.random.default_rng(0), j)
     for n, n_test in ((16, 0), (6, 6), (6, -1)):
         with pytest.raises(ValueError, match=rf"n_test_voices={n_test} must be between 1 and n_query_voices-1={n - 1}"): query_voices(n, n_test)
+
+
+def test_samples_of_any_float_type_are_spoken_and_resampled():
+    "A plugin engine's float64 samples at 8 kHz are spoken in every emotion (once only sad and angry, whose tilt made them float32, and the others hit the resampler's float32 filter); resample takes float16 and float64 too."
+    from emotion_omni_lite.audio import resample
+    class Beep64(TTSEngine):
+        def synthesize(self, text, voice, emotion, prosody):
+            return 0.2 * np.sin(2 * np.pi * 440 * np.arange(8000) / 8000), 8000   # float64
+    for e in EMOTIONS:
+        w = speak("anything", 'any', e, engine=Beep64())
+        assert w.dtype == torch.float32 and w.shape == (SR,), e
+    x = torch.from_numpy(TONE[:8000])
+    for dtype in (torch.float16, torch.float64, torch.bfloat16):
+        y = resample(x.to(dtype), 8000, SR)
+        assert y.dtype == torch.float32 and torch.allclose(y, resample(x, 8000, SR), atol=1e-2), dtype
+    assert resample(x.double(), SR, SR).dtype == torch.float32 and resample(x, SR, SR) is x   # float32 at its rate: as given
+
+
+def test_espeak_speaks_a_voice_named_with_its_engine():
+    "engine_of('espeak:en-us+m1') is espeak, and espeak speaks it: the same samples as 'en-us+m1' (once 'no voice')."
+    from emotion_omni_lite.tts import EspeakTTS, engine_of, fresh_espeak
+    assert engine_of('espeak:en-us+m1') == 'espeak' and EspeakTTS().voice_problem('espeak:en-us+m1') == ''
+    assert 'no voice variant' in EspeakTTS().voice_problem('espeak:en+m99')
+    said = {}
+    for v in ('espeak:en-us+m1', 'en-us+m1'):
+        with fresh_espeak() as e: said[v] = speak("Hi there.", v, 'happy', engine=e, seed=0)
+    assert len(said['en-us+m1']) > 0 and torch.equal(said['espeak:en-us+m1'], said['en-us+m1'])
+    assert speak("Hi there.", 'espeak:en-us+m1', 'happy').abs().max() > 0.01        # with the engine speak picks itself too
+    with pytest.raises(ValueError, match="espeak-ng has no voice 'xx-none'"): speak("Hi.", 'espeak:xx-none', 'happy')
+
+
+def test_as_mels_reads_an_array_as_it_reads_a_tensor():
+    "A [B, samples] array is B waves (once one 'log-mel' of B rows); an [n_mels, samples] array is refused as the tensor is; an array log-mel is one log-mel."
+    from emotion_omni_lite.audio import as_mels
+    cfg = AudioConfig(n_mels=80)
+    batch = np.stack([TONE, 0.5 * TONE, 0.2 * TONE, 0.1 * TONE])          # [4, 16000]
+    got, want = as_mels(batch, cfg), as_mels(list(torch.from_numpy(batch)), cfg)
+    assert len(got) == 4 and all(torch.equal(g, w) for g, w in zip(got, want)) and got[0].shape == (80, 100)
+    assert len(as_mels(batch.astype(np.float64), cfg)) == 4
+    with pytest.raises(AudioError, match=r"a \[80, 16000\] tensor is one log-mel of 160\.0 s or 80 waves"):
+        as_mels(np.tile(TONE, (80, 1)), cfg)
+    mel = log_mel(torch.from_numpy(TONE), cfg)
+    assert [m.shape for m in as_mels(mel.numpy(), cfg)] == [(80, 100)] and torch.equal(as_mels(mel.numpy()[None], cfg)[0], mel)
+
+
+def test_shared_variants_read_numbered_variants_as_espeak_does():
+    "'+15' is f5 and '+5' m5 (as voice_problem reads them): a held-out 'en+15' beside a training 'en-us+f5' shares its variant (once compared as text)."
+    from emotion_omni_lite.tts import QUERY_VOICES, shared_variants
+    assert shared_variants(['en-us+f5'], ['en+15', 'en+5', 'en-gb+f4']) == ['en+15']
+    assert shared_variants(['en-gb+5'], ['en-us+m5', 'en+15']) == ['en-us+m5']
+    assert shared_variants(['en'], ['en+0', 'en-us', 'espeak:en']) == ['en+0', 'espeak:en']   # '+0' is the plain language
+    assert shared_variants(['espeak:en-us+f2'], ['en-gb+f2']) == ['en-gb+f2']
+    assert shared_variants(QUERY_VOICES[:13], QUERY_VOICES[13:]) == [] and query_voices(16, 3)[1] == QUERY_VOICES[13:]
+
+
+def test_gain_and_tilt_settings_out_of_range_are_named():
+    "A NaN gain once made every sample NaN, a clip level of 0 or below a silent or constant clip, a NaN tilt NaN samples: each is refused by name with its range; the kit's own settings pass."
+    from emotion_omni_lite.audio import gain_clip, tilt_eq
+    w, nan, inf = torch.from_numpy(TONE), float('nan'), float('inf')
+    for f, said in ((lambda: gain_clip(w, nan), r"gain_clip: gain_db=nan must be a finite number of decibels from -200 to 200"),
+                    (lambda: gain_clip(w, inf), r"gain_db=inf must be"), (lambda: gain_clip(w, 1e4), r"gain_db=10000\.0 must be"),
+                    (lambda: gain_clip(w, 6, clip=0), r"gain_clip: clip=0 must be above 0: the level it clips at"),
+                    (lambda: gain_clip(w, 6, clip=-1), r"clip=-1 must be above 0"), (lambda: gain_clip(w, 6, clip=nan), r"clip=nan must be"),
+                    (lambda: tilt_eq(w, nan), r"tilt_eq: db_per_octave=nan must be a finite number of decibels per octave from -20 to 20"),
+                    (lambda: tilt_eq(w, -inf), r"db_per_octave=-inf must be"), (lambda: tilt_eq(w, '1'), r"db_per_octave='1' must be")):
+        with pytest.raises(ValueError, match=said): f()
+    for g in (-10, 0, 10, 138):                                          # the conditions', and augment's clipping at a 1e-6 peak
+        assert torch.isfinite(gain_clip(w * 1e-6, g)).all() and gain_clip(w, g).abs().max() <= 1
+    assert torch.equal(gain_clip(w, 6, clip=float('inf')), w * 10 ** (6 / 20))
+    for t in (-20, -1, 1, 20): assert torch.isfinite(tilt_eq(w, t)).all()
+
+
+def test_add_noise_measures_the_speech_over_10_ms_at_any_rate():
+    "The speech level is the RMS of the louder half of 10 ms frames at `sr` (once 160-sample frames whatever the rate: 20 ms at 8 kHz, 3.3 ms at 48 kHz); 16 kHz is as before."
+    from emotion_omni_lite.audio import _frames, add_noise
+    g = torch.Generator().manual_seed(0)
+    for sr in (8000, 16000, 48000):
+        env = torch.rand(sr // 40 + 1, generator=g).repeat_interleave(40)[:sr]     # a level that moves every 40 samples
+        w = 0.3 * env * torch.sin(2 * torch.pi * 180 * torch.arange(sr) / sr)
+        level = (add_noise(w, 10, 'pink', 1, sr) - w).pow(2).mean().sqrt() * 10 ** 0.5   # the noise: level × 10^(−10/20)
+        loud = lambda n: (e := _frames(w, n, n).pow(2).mean(-1))[e >= e.median()].mean().sqrt()
+        assert torch.isclose(level, loud(sr // 100), rtol=1e-4), sr
+        if sr != 16000: assert not torch.isclose(level, loud(160), rtol=1e-2), sr
+
+
+def test_the_piper_engine_loads_its_model_per_thread_count(monkeypatch):
+    "PiperWorldTTS(threads=2) after PiperWorldTTS() runs on 2 threads (it once ran on the first one's, the setting silently ignored); the same count shares one model."
+    from emotion_omni_lite import tts
+    monkeypatch.setattr(tts, '_PIPER', dict(tts._PIPER))                  # the process's cache as it was, afterwards
+    one, two = tts.PiperWorldTTS(), tts.PiperWorldTTS(threads=2)
+    threads = lambda e: e.voice.session.get_session_options().intra_op_num_threads
+    assert two.voice is not one.voice and (threads(one), threads(two)) == (1, 2)
+    assert tts.PiperWorldTTS().voice is one.voice and tts.PiperWorldTTS(threads=2).voice is two.voice
+
+
+def test_pitch_and_rate_give_float32_samples_and_refuse_integers():
+    "At 0 semitones or factor 1, shift_pitch and change_rate give float32 [T] as the other effects do (once the input itself: NumPy stays NumPy, float64 float64); integer PCM is refused with the fix (once torch's bare TypeError)."
+    from emotion_omni_lite.audio import change_rate, shift_pitch
+    x = TONE.astype(np.float64)
+    for f in (lambda w: shift_pitch(w, 0), lambda w: change_rate(w, 1)):
+        for given in (x, x[None], torch.from_numpy(x)[:, None], torch.from_numpy(TONE).half()):
+            y = f(given)
+            assert torch.is_tensor(y) and y.dtype == torch.float32 and y.shape == (SR,) and torch.allclose(y, torch.from_numpy(TONE), atol=1e-3)
+    assert shift_pitch(x, 1.0).dtype == change_rate(x, 1.2).dtype == torch.float32
+    pcm = (TONE * 32767).astype(np.int16)
+    for f, name in ((lambda w: shift_pitch(w, 0), 'shift_pitch'), (lambda w: shift_pitch(w, 1.0), 'shift_pitch'),
+                    (lambda w: change_rate(w, 1), 'change_rate'), (lambda w: change_rate(w, 1.1), 'change_rate')):
+        for given in (pcm, torch.from_numpy(pcm)):
+            with pytest.raises(AudioError, match=rf"holds torch\.int16 samples \(PCM counts\?\), not floats in \[-1, 1\]: {name} takes "
+                                                 r"floats — divide 16-bit samples by 32768 first"):
+                f(given)
+    assert shift_pitch(pcm / 32768, 1.0).shape == (SR,) and torch.allclose(change_rate(pcm / 32768, 1), torch.from_numpy(TONE), atol=1e-4)   # the fix it names
+
+
+def test_the_pitch_steps_are_as_pitch_step_says():
+    "A step of the 100-Hz resampling grid at 16 kHz: about 0.11 semitone near 0, 0.05 at −12, 0.22 at +12, 0.43 at +24 (its docstring's figures)."
+    from emotion_omni_lite.audio import pitch_step
+    near = lambda st: (pitch_step(min(24, max(-24, st + d))) for d in np.linspace(-0.6, 0.6, 121))
+    step = lambda st: min(abs(v - pitch_step(st)) for v in near(st) if v != pitch_step(st))   # to the nearest other shift it makes
+    for st, size in ((0.2, 0.11), (-12, 0.05), (12, 0.22), (23.8, 0.43)):
+        assert step(st) == pytest.approx(size, abs=0.01), st
+
+
+def test_each_scoring_condition_does_what_its_name_says():
+    "The eight CONDITIONS change the clip as named: pink noise at its SNR over the speech's louder half, a room that moves the samples at the same RMS, a phone line's band, 10 dB up (clipped) and down."
+    from emotion_omni_lite.audio import CONDITIONS
+    n = torch.arange(SR)
+    tone = lambda hz, a: a * torch.sin(2 * torch.pi * hz * n / SR)
+    w = tone(180, 0.3) * (n % 4000 < 2500) + tone(1000, 0.1) + tone(5000, 0.05)   # below, inside and above a phone's band
+    loud = (e := w.reshape(-1, 160).pow(2).mean(-1))[e >= e.median()].mean()
+    assert set(CONDITIONS) == {'noise_20db', 'noise_10db', 'noise_0db', 'room_0.3s', 'room_0.6s', 'phone', 'louder_10db', 'softer_10db'}
+    got = {name: cond(w, 3) for name, cond in CONDITIONS.items()}
+    for name, y in got.items(): assert y.shape == w.shape and not torch.equal(y, w), name
+    for snr in (20, 10, 0):
+        y = got[f'noise_{snr}db']
+        assert float(10 * torch.log10(loud / (y - w).pow(2).mean())) == pytest.approx(snr, abs=0.1)
+        assert not torch.equal(y, CONDITIONS[f'noise_{snr}db'](w, 4))    # its seed draws the noise
+    for name in ('room_0.3s', 'room_0.6s'):
+        y = got[name]
+        assert float(y.pow(2).mean()) == pytest.approx(float(w.pow(2).mean()), rel=1e-3) and (y - w).pow(2).mean() > 0.1 * w.pow(2).mean()
+    assert not torch.equal(got['room_0.3s'], got['room_0.6s'])
+    band = lambda y, lo, hi: torch.fft.rfft(y).abs().pow(2)[lo:hi].sum()      # 1 s: bins of 1 Hz
+    assert band(got['phone'], 4500, 8001) < 0.01 * band(w, 4500, 8001) and band(got['phone'], 150, 210) < 0.05 * band(w, 150, 210)
+    assert band(got['phone'], 990, 1010) > 0.5 * band(w, 990, 1010)
+    assert torch.equal(got['softer_10db'], w * 10 ** (-10 / 20))
+    assert got['louder_10db'].abs().max() == 1.0 and torch.equal(got['louder_10db'], (w * 10 ** 0.5).clamp(-1, 1))

@@ -632,3 +632,23 @@ def test_the_threads_benchmark_on_one_core_times_no_row_beside_nothing(monkeypat
     out = capsys.readouterr().out
     assert timed == [(1, 0), (1, 1)] and "the kit's threads (their sum" not in out and 'One usable core' in out
     assert [l.split(' | ')[:3] for l in out.splitlines() if l.startswith('| beside')] == [['| beside another process, both on every core (oversubscribed)', '1', '1']]
+
+
+def test_the_noise_study_prints_what_the_audio_notebook_quotes(monkeypatch, capsys):
+    "study_noise_color prints, per colour and query length, the noise's power below 50 Hz and in its offset and the SNR heard where speech is, then augment on one torch thread against two (the threads as they were after); a count of 0 is refused before any work."
+    import torch
+    import study_noise_color as snc
+    with monkeypatch.context() as m:
+        for name in ('noise_table', 'thread_table'): m.setattr(snc, name, lambda n: pytest.fail('it began its work'))
+        for opt in ('--seeds', '--chains'):
+            m.setattr(sys, 'argv', ['study_noise_color.py', opt, '0'])
+            with pytest.raises(SystemExit) as e: snc.main()
+            assert e.value.code == 2 and f'{opt} 0: draw at least one' in capsys.readouterr().err
+    threads = torch.get_num_threads()
+    monkeypatch.setattr(sys, 'argv', ['study_noise_color.py', '--seeds', '3', '--chains', '4'])
+    snc.main()
+    out = capsys.readouterr().out
+    rows = [r.split() for r in out.splitlines() if r.split()[:1] in (['pink'], ['brown'])]
+    assert [r[:2] for r in rows] == [[c, str(s)] for c in ('pink', 'brown') for s in (1, 2, 3, 4)]
+    assert all(float(r[2].rstrip('%')) > 90 for r in rows[4:]) and all(30 < float(r[2].rstrip('%')) < 70 for r in rows[:4])
+    assert "augment's first 4 chains of" in out and 'chains with a phone line' in out and torch.get_num_threads() == threads

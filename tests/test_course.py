@@ -304,6 +304,37 @@ def test_a_cell_past_its_time_and_a_dead_kernel_end_that_notebook_and_are_named(
     assert not [o for c in pages['fine'].cells for o in c.get('outputs', []) if o.output_type == 'error']
 
 
+def test_a_notebooks_kernel_gets_back_every_setting_whatever_a_settings_file_says(tmp_path, monkeypatch):
+    "The kernel's environment carries every setting (offline and the judge too, an empty judge_url included), so that `get_settings()` inside a notebook gives back the settings the course was asked to run under, not those of a settings.ini it finds."
+    import os
+    from emotion_omni_lite.config import SETTINGS_KEYS
+    from emotion_omni_lite.course import _kernel_env
+    (tmp_path / 'settings.ini').write_text('[emotion_omni_lite]\noffline = true\njudge_url = http://judge.example/v1\njudge_model = big\n')
+    monkeypatch.chdir(tmp_path); monkeypatch.delenv('EOL_SETTINGS', raising=False)
+    monkeypatch.setenv('HF_HUB_OFFLINE', os.environ.get('HF_HUB_OFFLINE', '1'))   # restored after: get_settings sets it
+    fields = lambda s: {k: Path(v).resolve() if k in ('data_dir', 'out_dir') else v for k in SETTINGS_KEYS for v in [getattr(s, k)]}
+    for judge in (dict(judge_url='http://localhost:8000/v1', judge_model='small'), dict(judge_url='', judge_model='')):
+        s = get_settings(preset='smoke', data_dir='d', out_dir='r', device='cpu', seed=3, offline=False, **judge)
+        env = _kernel_env(s)
+        for k in [k for k in os.environ if k.startswith('EOL_')]: monkeypatch.delenv(k)
+        for k, v in env.items():
+            if k.startswith('EOL_'): monkeypatch.setenv(k, v)
+        assert fields(get_settings()) == fields(s), judge                 # as the notebook reads them, in the kernel
+
+
+def test_slow_cells_are_found_as_nbdev_finds_them():
+    "A `slow` directive under another one (or after a blank line or a cell magic) or in the cell's nbdev metadata counts; one below the code, or another word, does not."
+    import nbformat
+    from emotion_omni_lite.course import _slow
+    cells = {'#| slow\nx = 1': True, '#| export\n#| slow\nx = 1': True, '\n%%time\n#|slow\nx = 1': True, '#| slow: true\nx = 1': True,
+             'x = 1\n#| slow': False, '#| slowly\nx = 1': False, '#| export\nx = 1': False}
+    assert {src: _slow(nbformat.v4.new_code_cell(src)) for src in cells} == cells
+    assert _slow(nbformat.v4.new_code_cell('x = 1', metadata={'nbdev': {'slow': 'true'}}))
+    nbio = pytest.importorskip('fastcore.nbio')
+    if hasattr(nbio.NbCell, 'directives'):                               # nbdev's own reading, where this fastcore has it
+        assert {src: 'slow' in nbio.NbCell(0, nbformat.v4.new_code_cell(src)).directives for src in cells} == cells
+
+
 def test_an_unpack_whose_rollback_fails_keeps_the_old_folders_and_says_where(unpacked, monkeypatch):
     "The runs' rename fails, then putting the old data back fails too: the old data are never deleted, and the message says where they are."
     import errno, os

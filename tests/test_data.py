@@ -1,5 +1,5 @@
 "The emotional dialogue dataset: build, determinism, splits, units, bring-your-own loader, refusal on mismatch."
-import json, sys
+import functools, json, sys
 
 import numpy as np
 import pytest
@@ -214,7 +214,9 @@ def test_lite_emotions_separable_on_heldout_voices(lite_settings):
     assert acc >= 0.85, f"held-out-voice accuracy of prosodic features {acc:.3f}"   # the lowest seed's 0.900, with margin
 
 
-def test_interrupted_build_resumes_to_the_same_data(tmp_path):
+def test_interrupted_build_resumes_to_the_same_data(tmp_path, monkeypatch):
+    "A resume speaks again the chunks cut short or missing a file, and only those: a whole chunk's files are not rewritten."
+    monkeypatch.setattr(dataset, 'synthesis_chunks', functools.partial(dataset.synthesis_chunks, size=20))   # 4 chunks
     cfg = get_config('smoke', **{'data.n_dialogues': 60})
     s = get_settings(preset='smoke', data_dir=str(tmp_path), device='cpu')
     root = build_dataset(cfg, s)
@@ -223,12 +225,15 @@ def test_interrupted_build_resumes_to_the_same_data(tmp_path):
     (root / 'manifest.jsonl').write_text('\n'.join(lines[:55]) + '\n')       # as if killed after 55 rows
     info = json.loads((root / 'build.json').read_text()); info['status'] = 'building'
     (root / 'build.json').write_text(json.dumps(info))
-    lost = sorted((root / 'audio' / 'query').rglob('d00001*.wav'))      # and files lost from a finished chunk
-    assert len(lost) == 10
+    chunks = dataset.synthesis_chunks(plan_dialogues(cfg, s.seed), cfg.data.tts)   # listed in this order as they finished
+    assert [len(c) for c in chunks] == [18, 20, 20, 2] and {json.loads(l)['id'] for l in lines[:38]} == {r['id'] for c in chunks[:2] for r in c}
+    lost = [root / r['query_path'] for r in chunks[0][:3]]              # and files lost from a finished chunk
     for p in lost: p.unlink()
+    whole = {root / r[k]: (root / r[k]).stat().st_mtime_ns for r in chunks[1] for k in ('query_path', 'reply_path')}
     build_dataset(cfg, s)
     assert build_info(cfg, s)['manifest_hash'] == h and len((root / 'manifest.jsonl').read_text().splitlines()) == 60
     assert all(p.exists() for p in lost)
+    assert {p: p.stat().st_mtime_ns for p in whole} == whole            # the untouched chunk was not spoken again
 
 
 def test_one_knob_scales_and_full_needs_its_units(tmp_path):
@@ -388,3 +393,43 @@ def test_held_out_espeak_voices_share_no_variant_with_training_ones():
     with pytest.raises(ConfigError, match=r"data\.n_query_voices: 12 with n_test_voices=3 holds out en-gb-scotland\+f2, "
                                           r"en-us-nyc\+m2, whose espeak variant .* use one of 4, 5, 6, 7, 8, 9, 10, 16 voices"):
         query_voices(12, 3)
+
+
+def test_a_reused_build_whose_queries_the_encoders_no_longer_hear_whole_is_refused(smoke):
+    "The semantic encoder's window is no part of the data's hash: a finished build reused under a narrower one is refused "
+    "as the build itself refuses a query longer than the encoders hear, with the fixes; nothing is changed."
+    cfg, s, ds, df = smoke
+    narrow = get_config('smoke', **{'semantic_encoder.max_source_positions': 25})    # 0.5 s heard
+    assert dataset.build_hash(narrow, s.seed) == dataset.build_hash(cfg, s.seed) and df.query_seconds.max() > 0.5
+    before = (s.data_path / 'build.json').read_bytes()
+    with pytest.raises(ConfigError, match=rf"holds a finished dataset whose queries the encoders would not hear whole: {len(df)} "
+                                          r"spoken queries are longer than the 0\.5 s the encoders hear .*hear them cut: '.+' \(.+, "
+                                          r"\d\.\d\d s\).*Widen semantic_encoder\.max_source_positions again .*shorten those "
+                                          r"sentences .*--force"):
+        build_dataset(narrow, s)
+    assert (s.data_path / 'build.json').read_bytes() == before and build_dataset(cfg, s) == s.data_path
+
+
+def test_settings_of_another_preset_are_refused_before_anything_is_made(tmp_path):
+    "smoke's config with lite's settings would build smoke's data into lite's folder: refused, naming both, as run_stage does."
+    s = get_settings(preset='lite', data_dir=str(tmp_path), device='cpu')
+    for f in (build_dataset, load_dialogues, build_info, load_units_tokenizer, dataset.load_query_mels):
+        with pytest.raises(ConfigError, match=rf"{f.__name__}: the config is preset 'smoke''s, the settings preset 'lite''s .*"
+                                              r"get_settings\(preset='smoke'\)"):
+            f(get_config('smoke'), s)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_speech_whose_record_is_gone_is_not_resumed_as_this_configs(tmp_path):
+    "Spoken rows in manifest.jsonl, or files in audio/, with no build.json beside them are an unknown build: resumed, "
+    "its rows would pair old speech with this config's texts. Refused with the fix, nothing changed."
+    s = get_settings(preset='smoke', data_dir=str(tmp_path), device='cpu')
+    root = s.data_path
+    old = _old_build(root); (root / 'build.json').unlink(); del old['build.json']
+    import shutil; shutil.rmtree(root / 'dialogues'); del old['dialogues/state.json']
+    for case in ('rows and speech', 'speech alone'):
+        if case == 'speech alone': (root / 'manifest.jsonl').write_text(''); old['manifest.jsonl'] = ''
+        with pytest.raises(ConfigError, match=r"already holds an unfinished build of a dataset with another config \(hash "
+                                              r"unknown: its build\.json is gone; .*force=True"):
+            build_dataset(get_config('smoke', **{'data.n_dialogues': 12}), s)
+        assert {n: (root / n).read_text() for n in old} == old and not (root / 'build.json').exists(), case

@@ -170,6 +170,64 @@ def test_mel_vocoder_shapes_and_missing_full_vocoder():
     with pytest.raises(ConfigError, match='vocoder.pretrained'): build_vocoder(get_config('full'))   # names the folder to set
 
 
+def test_a_vocoder_of_your_own_written_to_the_interface_streams():
+    "The interface is `vocoder(units) → waveform`: a vocoder whose forward takes no `context` streams chunk by chunk (the default stream called it with context=… and failed at the first chunk); one that takes it gets the units before each chunk."
+    from emotion_omni_lite.vocoder import Vocoder
+    class Mine(Vocoder):                                                      # exactly the documented interface
+        def forward(self, units): return torch.tensor([float(u) for u in units])
+    class Keyed(Vocoder):                                                     # takes any keyword: the context is handed on
+        def forward(self, units, **kw):
+            seen.append(list(kw.get('context', ())))
+            return torch.tensor([float(u) for u in units])
+    st, seen = Mine().stream(), []
+    assert torch.equal(torch.cat([st.push([1, 2, 3]), st.push([4, 5]), st.finish()]), torch.tensor([1., 2, 3, 4, 5]))
+    assert [len(w) for w in Mine().stream_many([[1, 2, 3, 4, 5], [6]], 2)] == [5, 1]
+    st = Keyed().stream(); st.push([1, 2, 3]); st.push([4, 5])
+    assert seen == [[], [1, 2, 3]]
+    voc = build_vocoder(get_config('smoke'), trained=False)                   # the kit's own still gets its left context
+    st = voc.stream(); st.push(range(6))
+    assert torch.equal(st.push(range(6, 10)), voc([6, 7, 8, 9], context=[2, 3, 4, 5]))
+
+
+def test_the_mel_vocoder_names_units_it_cannot_speak():
+    "Unit ids outside units.n_units, padding, or a batch [1, T] were an IndexError or a TypeError from inside the network: they are named, with the ids or the shape taken, before anything runs."
+    cfg = get_config('smoke'); n = cfg.units.n_units
+    voc = build_vocoder(cfg, trained=False)
+    for call in (voc, voc.mel):
+        name = 'forward' if call is voc else 'mel'
+        with pytest.raises(ValueError, match=rf'MelVocoder\.{name}: unit ids from 3 to {n}; this vocoder knows units\.n_units = {n} \(ids 0 … {n - 1}\)'):
+            call([3, n])
+        with pytest.raises(ValueError, match=rf'MelVocoder\.{name}: unit ids from -1 to 4; .*no padding \(-1\)'):
+            call(torch.tensor([4, -1]))
+        with pytest.raises(ValueError, match=rf'MelVocoder\.{name}: units of shape \[1, 3\]: it takes one utterance.s unit ids \[T25\] \(a batch of one: units\[0\]'):
+            call(torch.tensor([[1, 2, 3]]))
+    with pytest.raises(ValueError, match=r'MelVocoder\.forward \(context\): unit ids from 0 to 9999'):
+        voc([1, 2], context=[0, 9999])
+    with pytest.raises(ValueError, match=r'MelVocoder\.forward: units of type list .*a list or LongTensor \[T25\]'):
+        voc([torch.tensor([1, 2])])
+    assert voc([n - 1, 0]).shape == (2 * 4 * cfg.audio.hop_length,) and voc([]).shape == (0,)   # the edge ids speak
+
+
+def test_an_untrained_vocoder_is_asked_of_a_kind_that_has_none(monkeypatch):
+    "`build_vocoder(trained=False)` gives an untrained MelVocoder; for vocoder.kind='cosyvoice2' it loaded the pretrained checkpoint instead, a flag silently ignored: now refused with the fix, before any factory runs."
+    from emotion_omni_lite import vocoder
+    monkeypatch.setitem(vocoder.VOCODERS, 'cosyvoice2', lambda cfg, s: pytest.fail('the factory ran'))
+    with pytest.raises(ConfigError, match=r"build_vocoder\(trained=False\) builds an untrained MelVocoder, which vocoder\.kind='cosyvoice2' is not: "
+                                          r"call build_vocoder\(cfg\) .* or set vocoder\.kind='griffin_lim' and vocoder\.sample_rate=16000"):
+        build_vocoder(get_config('full'), trained=False)
+    assert isinstance(build_vocoder(get_config('full', **{'vocoder.kind': 'griffin_lim', 'vocoder.sample_rate': 16000}), trained=False),
+                      vocoder.MelVocoder)
+
+
+def test_a_cosyvoice2_folder_without_its_language_model_folder_is_named(tmp_path):
+    "CosyVoice2(folder) also reads CosyVoice-BlankEN/ (its Qwen2 LM's config and text tokenizer): a folder without it passed the check and failed inside CosyVoice."
+    from emotion_omni_lite.vocoder import COSYVOICE2_FILES, cosyvoice2_folder_problem
+    for n in COSYVOICE2_FILES[:6]: (tmp_path / n).write_bytes(b'')
+    assert 'lacks CosyVoice-BlankEN/config.json, which CosyVoice2 reads' in cosyvoice2_folder_problem(tmp_path)
+    (tmp_path / 'CosyVoice-BlankEN').mkdir(); (tmp_path / 'CosyVoice-BlankEN' / 'config.json').write_text('{}')
+    assert cosyvoice2_folder_problem(tmp_path) == ''
+
+
 def test_the_decoder_refuses_states_of_the_wrong_shape_or_a_reply_too_long_for_its_positions():
     "A stream takes pieces [1, n, d], a batch one [n, d] per reply: anything else is named with the shape it takes; a reply past decoder.max_reply_tokens would share RoPE positions with the units, so it is refused before it is decoded."
     cfg = get_config('smoke'); torch.manual_seed(0)

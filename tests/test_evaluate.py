@@ -247,15 +247,23 @@ def test_report_shows_the_referenced_study_only_when_it_ran():
 
 
 def test_readme_seed_table_shows_the_guards_the_main_job_asserts():
-    "README's seed table gives every figure of report.QUALITY with its target and guard as the slow tests assert them."
+    "README's seed table gives every figure of report.QUALITY with its target and guard as the slow tests assert them: where `chance_floors` raises the guard, the row says the chance floor is asserted (¶), and the note quotes the floors `chance_floors` gives for the benchmark's run README shows."
     from pathlib import Path
-    from emotion_omni_lite.report import QUALITY
-    rows = {}
-    for line in (Path(__file__).resolve().parents[1] / 'README.md').read_text().splitlines():
+    from emotion_omni_lite.dialogues import REPLY_EMOTION
+    from emotion_omni_lite.evaluate import SPEECH_FIGURE_SIZES
+    from emotion_omni_lite.report import QUALITY, chance_floors
+    readme, rows = (Path(__file__).resolve().parents[1] / 'README.md').read_text(), {}
+    for line in readme.splitlines():
         cells = [c.strip() for c in line.strip().strip('|').split('|')]
         if len(cells) == 10 and cells[0] in QUALITY: rows[cells[0]] = cells       # three machines' columns
     missing = [n for n, q in QUALITY.items() if q is not None and n not in rows]
     assert not missing, f"README's seed table lacks {missing}"
+    # the benchmark's run: its 96 replies, n_follow of them re-spoken under each reply emotion, and its cascade's speech score
+    n = SPEECH_FIGURE_SIZES['lite']
+    cascade = float(re.search(r"^\(a\) cascade[^|]*\|[^|]*\|[^|]*\|\s*([\d.]+) %", readme, re.M)[1])
+    floors = chance_floors({'adaln': {'n_eval': n['n_eval'], 'n_condition_following': n['n_follow'] * len(set(REPLY_EMOTION.values()))},
+                            'cascade': {'generated_emotion_acc': cascade / 100}})
+    assert len(floors) == 3 and all(QUALITY[f][2] < v for f, v in floors.items())    # on lite's sample the floor is the one asserted
     for name, cells in rows.items():
         q, target, guard = QUALITY[name], cells[7], cells[9]
         if q is None:
@@ -266,7 +274,11 @@ def test_readme_seed_table_shows_the_guards_the_main_job_asserts():
         sym = '≥' if op == '>=' else '≤'
         assert target == f"{sym} {100 * t:.0f} {unit}", (name, target)
         want = f"{sym} {100 * g:.0f} {unit}"
-        assert guard == (want if g == t else f"**{want}**"), (name, guard, want)
+        if name in floors: assert guard == f"**chance floor ¶** (seeds' {want})", (name, guard, want)   # what is asserted
+        else: assert guard == (want if g == t else f"**{want}**"), (name, guard, want)
+    note = ' '.join(readme.split('\n¶ ', 1)[1].split('\n\n', 1)[0].split())
+    gen, fol, gap = (100 * floors[k] for k in ('generated speech emotion, 96 replies', 'follows the AdaLN vector', 'follows: with AdaLN − without'))
+    assert f"heard in its emotion {cascade} % of the time), the floors are ≥ {gen:.1f} %, ≥ {fol:.1f} % and ≥ {gap:.1f} points" in note, note
 
 
 def test_the_full_sample_scores_text_and_speech_on_the_same_rows(monkeypatch, tmp_path):
@@ -334,13 +346,16 @@ def toy_eval(tmp_path, monkeypatch):
     rows = _toy_rows()
     f1 = {'rows': rows, 'sem': [torch.zeros(10, 4)] * len(rows), 'emo': [torch.zeros(10, 4)] * len(rows), 'n50': [10] * len(rows)}
     conds = ('clean', *CONDITIONS)
+    own_other = [f'{p}{k}' for p in ('', 'tone_', 'other_engine_', 'other_engine_tone_') for k in ('reply_emotion_acc', 'style_match')]
     metrics = {**{f'acc_{c}': 0.8 for c in conds}, **{f'cer_{c}': 0.2 for c in conds}, 'cer_test_voice': 0.1, 'n_robustness': 9,
-               **{f'{c}_tone_{k}': 0.7 for c in conds for k in ('reply_emotion_acc', 'style_match')},
-               **{f'{p}{k}': 0.6 for p in ('', 'tone_', 'other_engine_', 'other_engine_tone_') for k in ('reply_emotion_acc', 'style_match')},
-               'tone_test_voice_reply_emotion_acc': 0.9, 'tone_test_voice_style_match': 0.9, 'acc_heldout_voice': 0.9,
-               'acc_heldout_voice_espeak': 0.9, 'acc_heldout_voice_piper': 0.8, 'acc_other_engine': 0.5, 'acc_other_engine_tone': 0.4}
-    for name in STAGES:                                                  # what each stage's run wrote
-        (stage_folder(name, s)).mkdir(parents=True, exist_ok=True); (stage_folder(name, s) / 'metrics.json').write_text(json.dumps(metrics))
+               'cer_test_sentence': 0.3, **{f'{c}_tone_{k}': 0.7 for c in conds for k in ('reply_emotion_acc', 'style_match')},
+               **{k: 0.51 + 0.01 * n for n, k in enumerate(own_other)},          # each its own value: a key read for another shows
+               'tone_test_voice_reply_emotion_acc': 0.9, 'tone_test_voice_style_match': 0.91, 'acc_heldout_voice': 0.92,
+               'acc_heldout_voice_espeak': 0.93, 'acc_heldout_voice_piper': 0.8, 'acc_other_engine': 0.5, 'acc_other_engine_tone': 0.4}
+    for j, name in enumerate(STAGES):                                    # what each stage's run wrote, each run's figures its own
+        (stage_folder(name, s)).mkdir(parents=True, exist_ok=True)
+        (stage_folder(name, s) / 'metrics.json').write_text(json.dumps(
+            {k: round(v + j / 1000, 4) if isinstance(v, float) else v for k, v in metrics.items()}))
     def part(system, cfg, s, force=False, progress=True):               # one system's judged speech
         idx = speech_rows(rows, s.seed, 4)
         gen = [{'text': 'i am so sorry', 'speech_emotion': 'sad', 'dnsmos': 3.0 if k < 2 else None, 'asr_text': 'i am so sorry',
@@ -515,6 +530,102 @@ def test_the_report_says_the_sample_of_each_slow_judge(toy_eval):
     assert (rep['n_timed_items'], rep['n_wer_items'], rep['n_wer_items_reference']) == (4, 4, 4)
     assert '| `n_timed_items` | 4 |' in md and '| `n_wer_items` | 4 |' in md
     assert 'the first `n_timed_items`' in metric_note('first_text_ms') and 'the first `n_wer_items`' in metric_note('pocketsphinx_wer_generated')
+
+
+def test_max_items_none_is_the_preset_s_own_size_and_the_stamp_records_it(toy_eval):
+    "max_items=None asks for the preset's own size (smoke's 8 rows), as the message says: the text side and the report's stamp record that size, so the next plain `eol eval` keeps the report; another size is recorded as itself."
+    from emotion_omni_lite.evaluate import eval_indices, report_current, report_stamp
+    cfg, s, rows = toy_eval
+    out = evaluate_run(settings=s, progress=False, max_items=None)
+    assert json.loads((out / 'text.json').read_text())['sizes'] == EVAL_SIZES['smoke'] == {'max_items': 8}
+    assert json.loads((out / 'report.json').read_text())['run_stamp'] == report_stamp(cfg, s) == report_stamp(cfg, s, {'max_items': None})
+    made = (out / 'report.json').stat().st_mtime_ns
+    assert report_current(cfg, s) and evaluate_run(settings=s, progress=False) and (out / 'report.json').stat().st_mtime_ns == made
+    evaluate_run(settings=s, progress=False, max_items=3)               # another size: scored, and recorded, as itself
+    assert json.loads((out / 'text.json').read_text())['sizes'] == {'max_items': 3} and json.loads((out / 'report.json').read_text())['n_items'] == 3
+    assert report_current(cfg, s, {'max_items': 3}) and not report_current(cfg, s)
+    own = r"max_items=0: .*set max_items to one, or leave it None for the preset's own size \(EVAL_SIZES: smoke 8, lite every one, full 600\)"
+    for call in (lambda: evaluate_run(settings=s, max_items=0), lambda: evaluate_text(cfg, s, progress=False, max_items=0)):
+        with pytest.raises(ConfigError, match=own): call()
+    with pytest.raises(ConfigError, match="max_items=0: .*or leave it None to score every one"): eval_indices(rows, 0)   # there: every row
+
+
+def test_each_cross_engine_figure_is_read_from_its_own_run_and_key(toy_eval):
+    "engine_figures (report.json) and run_figures (the card) take each figure from its run's metrics.json under its own key: every toy run and key holds a value of its own, so a swap of two would show. The calibrated stage 1's reply emotion has its card row, reported, as the other cross-engine stage 1 runs' do."
+    from emotion_omni_lite.evaluate import quality_card
+    cfg, s, _ = toy_eval
+    out = evaluate_run(settings=s, progress=False)
+    rep, figs = json.loads((out / 'report.json').read_text()), run_figures(cfg, s)
+    m = lambda stage: json.loads((stage_folder(stage, s) / 'metrics.json').read_text())
+    keys = {'reply_emotion': 'other_engine_reply_emotion_acc', 'reply_emotion_tone': 'other_engine_tone_reply_emotion_acc',
+            'style': 'other_engine_style_match', 'style_tone': 'other_engine_tone_style_match',
+            'own_reply_emotion': 'reply_emotion_acc', 'own_reply_emotion_tone': 'tone_reply_emotion_acc',
+            'own_style': 'style_match', 'own_style_tone': 'tone_style_match'}
+    assert len({v for k, v in m('stage1_espeak_only').items() if k in keys.values()}) == len(keys)   # the toy's values differ
+    for stage, pre in (('stage1_espeak_only', 'cross_engine_stage1'), ('stage1_espeak_referenced', 'cross_engine_referenced_stage1'),
+                       ('stage1_espeak_calibrated', 'cross_engine_calibrated_stage1')):
+        assert {k: rep[f'{pre}_{k}'] for k in keys} == {k: m(stage)[v] for k, v in keys.items()}, stage
+    for kind, run in (('', 'only'), ('referenced_', 'referenced'), ('calibrated_', 'calibrated')):
+        for a, b in (('espeak', 'piper'), ('piper', 'espeak')):
+            x = m(f'emotion_encoder_{a}_{run}')
+            assert (rep[f'cross_engine_{kind}{a}_to_{b}'], rep[f'cross_engine_{kind}{a}_to_{b}_tone'],
+                    rep[f'cross_engine_{kind}{a}_own_heldout_voice']) == (x['acc_other_engine'], x['acc_other_engine_tone'], x['acc_heldout_voice'])
+    card = {'stage 1 trained on espeak alone, on Piper: reply emotion (tone)': 'cross_engine_stage1_reply_emotion_tone',
+            'stage 1 trained on espeak alone, on Piper: reply style (tone)': 'cross_engine_stage1_style_tone',
+            "stage 1 trained on espeak alone, on Piper against each voice's baseline: reply emotion (tone)": 'cross_engine_referenced_stage1_reply_emotion_tone',
+            "stage 1 trained on espeak alone, on Piper against each voice's baseline: reply style (tone)": 'cross_engine_referenced_stage1_style_tone',
+            'stage 1 trained on espeak alone, on Piper against five calm clips: reply emotion (tone)': 'cross_engine_calibrated_stage1_reply_emotion_tone',
+            'stage 1 trained on espeak alone, on Piper against five calm clips: reply style (tone)': 'cross_engine_calibrated_stage1_style_tone',
+            'trained on espeak alone, heard on Piper': 'cross_engine_espeak_to_piper', 'trained on Piper alone, heard on espeak': 'cross_engine_piper_to_espeak',
+            "trained on espeak alone, heard on Piper against each voice's baseline": 'cross_engine_referenced_espeak_to_piper',
+            'trained on Piper alone, heard on espeak against five calm clips of each voice': 'cross_engine_calibrated_piper_to_espeak'}
+    assert {n: figs[n] for n in card} == {n: rep[k] for n, k in card.items()}
+    st1, sem = m('stage1'), m('stage1_semantic_only')
+    assert (figs['stage 1 reply emotion (tone)'], figs['semantic only: reply style (tone)'], figs['full − semantic only, style']) == \
+        (st1['tone_reply_emotion_acc'], sem['tone_style_match'], round(st1['tone_style_match'] - sem['tone_style_match'], 4))
+    assert figs['emotion encoder, held-out voices of both engines'] == m('emotion_encoder')['acc_heldout_voice']
+    row = next(l for l in quality_card(figs).splitlines() if l.startswith('stage 1 trained on espeak alone, on Piper against five calm clips: reply emotion'))
+    assert row.endswith('| reported')
+
+
+def test_a_stage_trained_again_makes_stale_only_what_reads_it(toy_eval):
+    "Stage 1 trained again under the same settings is another run (`run_digest`, from its files.json): the report, the text side and the speech parts that read stage 1 are not current and are made again; the parts that do not read it keep their stamps."
+    from emotion_omni_lite.evaluate import EVAL_PARTS, part_stamp, report_current
+    cfg, s, _ = toy_eval
+    files = stage_folder('stage1', s) / 'files.json'
+    files.write_text(json.dumps({'model.safetensors': 'sha256 of the first run'}))
+    out = evaluate_run(settings=s, progress=False)
+    parts, text = {p: part_stamp(p, cfg, s) for p in EVAL_PARTS}, out / 'text.json'
+    stamp, made = json.loads(text.read_text())['stamp'], text.stat().st_mtime_ns
+    assert report_current(cfg, s) and evaluate_text(cfg, s, progress=False) and text.stat().st_mtime_ns == made   # kept as it is
+    files.write_text(json.dumps({'model.safetensors': 'sha256 of the run trained again'}))
+    assert not report_current(cfg, s)
+    assert {p for p in EVAL_PARTS if part_stamp(p, cfg, s) != parts[p]} == {p for p, runs in EVAL_PARTS.items() if 'stage1' in runs} \
+        == {'omni', 'omni_no_adaln'}                                    # the cascade and semantic-only parts read no stage 1
+    evaluate_text(cfg, s, progress=False)
+    assert json.loads(text.read_text())['stamp'] not in (None, stamp)   # made again, for the run trained again
+    evaluate_run(settings=s, progress=False)
+    assert report_current(cfg, s)
+
+
+def test_the_card_reads_a_figure_the_run_could_not_compute_as_not_computed(toy_eval):
+    "A run on data without a held-out-voice split or without reply styles writes no ASR CER on held-out voices or sentences, or no benchmark reply emotion: run_figures gives None for those and for every difference with a side missing (not a traceback after the report is written), and the card says 'not computed'."
+    from emotion_omni_lite.evaluate import quality_card
+    cfg, s, _ = toy_eval
+    out = evaluate_run(settings=s, progress=False)
+    asr, rep = stage_folder('asr', s) / 'metrics.json', out / 'report.json'
+    asr.write_text(json.dumps({k: v for k, v in json.loads(asr.read_text()).items() if k not in ('cer_test_voice', 'cer_test_sentence')}))
+    r = json.loads(rep.read_text()); del r['reply_emotion_acc_tone']; r['timing_only_user_emotion_acc_tone'] = None
+    rep.write_text(json.dumps(r))
+    figs = run_figures(cfg, s)
+    gone = ('ASR CER, held-out voices', 'ASR CER, held-out sentences', 'benchmark: Omni reply emotion (tone)',
+            'benchmark: Omni − cascade, reply emotion', 'benchmark: Omni − semantic only, reply emotion', 'semantic only − timing alone, style')
+    assert [n for n in gone if figs[n] is not None] == [] and figs['semantic only − timing alone, reply emotion'] is not None
+    card = {l.split(' | ')[0].strip(): l for l in quality_card(figs).splitlines()}
+    assert all(card[n].endswith('| not computed') for n in gone)
+    with pytest.raises(AssertionError, match=r"ASR CER, held-out voices: not computed by this run .*guard <= 0.15 cannot be checked"):
+        assert_guard('ASR CER, held-out voices', figs['ASR CER, held-out voices'])   # a slow test's guard: said, not a TypeError
+    assert assert_guard('ASR CER, held-out sentences', None)['target'] is None       # reported only: nothing to hold
 
 
 def test_a_damaged_report_json_is_named_with_the_fix(tmp_path):

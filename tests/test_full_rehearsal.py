@@ -262,6 +262,11 @@ def test_the_whisper_a_hub_ships_loads_its_encoder_whole(tmp_path):
     assert all(torch.equal(v, want[k]) and v.dtype == torch.float16 for k, v in enc.state_dict().items())
 
 
+def cosyvoice2_folder(d):
+    "Empty stand-ins for every file CosyVoice2(folder) opens, its sub-folder's included."
+    for n in vocoder.COSYVOICE2_FILES: (d / n).parent.mkdir(parents=True, exist_ok=True); (d / n).write_bytes(b'')
+
+
 def test_a_cosyvoice_folder_that_is_not_there_is_named_before_cosyvoice_is_asked(tmp_path):
     "CosyVoice takes a name it cannot find for one to download: the kit refuses a missing folder first, offline or not."
     with pytest.raises(ConfigError, match=r"vocoder\.pretrained: .*nowhere is not a folder here: CosyVoice2 reads a local checkpoint folder"):
@@ -269,7 +274,7 @@ def test_a_cosyvoice_folder_that_is_not_there_is_named_before_cosyvoice_is_asked
     (tmp_path / 'cv').mkdir()
     with pytest.raises(ConfigError, match=r"vocoder\.pretrained: .*cv lacks cosyvoice2\.yaml, llm\.pt, .*which CosyVoice2 reads"):
         vocoder.cosyvoice2_token2wav(tmp_path / 'cv', None)             # a download cut short: named, not CosyVoice's traceback
-    for n in vocoder.COSYVOICE2_FILES: (tmp_path / 'cv' / n).write_bytes(b'')
+    cosyvoice2_folder(tmp_path / 'cv')
     try: import cosyvoice  # noqa: F401
     except ImportError:                                                  # the kit does not install it: said with the fix
         with pytest.raises(ConfigError, match="needs CosyVoice, which this kit does not install"):
@@ -301,7 +306,7 @@ def test_cosyvoice_runs_on_the_kits_device_not_the_one_it_picks(tmp_path, monkey
                       'cosyvoice.cli.cosyvoice': cli}.items():
         monkeypatch.setitem(sys.modules, name, mod)
     (tmp_path / 'cv').mkdir()
-    for n in vocoder.COSYVOICE2_FILES: (tmp_path / 'cv' / n).write_bytes(b'')   # the files CosyVoice2 opens (the stand-in: none)
+    cosyvoice2_folder(tmp_path / 'cv')                                   # the files CosyVoice2 opens (the stand-in: none)
     fn, sr, schedule = vocoder.cosyvoice2_token2wav(tmp_path / 'cv', None, '', device='cpu')
     m = made[0].model
     assert sr == 24000 and m.device == torch.device('cpu') and m.llm_context != 'a cuda stream'
@@ -350,7 +355,7 @@ def test_checkpoints_their_loaders_would_refuse_are_named_before_any_work(tmp_pa
             r"  llm\.pretrained: the checkpoint in .*qwen does not load \(FileNotFoundError: no weights beside its config\.json .*copy or download it again",
             r"  llm\.pretrained: the checkpoint .*qwen' does not fit the config \(llm\.hidden_size=3584, .*so set llm\.hidden_size=896, llm\.num_layers=24",
             r"  llm\.pretrained: the checkpoint in .*qwen does not load \(FileNotFoundError: it holds no tokenizer",
-            r"  vocoder\.pretrained: .*cv lacks cosyvoice2\.yaml, llm\.pt, flow\.pt, hift\.pt, campplus\.onnx, speech_tokenizer_v2\.onnx, which CosyVoice2 reads"]
+            r"  vocoder\.pretrained: .*cv lacks cosyvoice2\.yaml, llm\.pt, flow\.pt, hift\.pt, campplus\.onnx, speech_tokenizer_v2\.onnx, CosyVoice-BlankEN/config\.json, which CosyVoice2 reads"]
     assert len(lines) == len(said) and all(re.match(p, l) for p, l in zip(said, lines)), lines
     assert sorted(p.name for p in tmp_path.iterdir()) == ['cv', 'qwen', 'settings.ini', 'whisper']   # no data, no runs
     ok = tmp_path / 'ok'; ok.mkdir()
@@ -361,7 +366,7 @@ def test_checkpoints_their_loaders_would_refuse_are_named_before_any_work(tmp_pa
     monkeypatch.setitem(vocoder.VOCODERS, 'cosyvoice2', lambda cfg, s: None)   # a factory of your own reads its own files
     assert cli.missing_pretrained(cfg) == []
     monkeypatch.setitem(vocoder.VOCODERS, 'cosyvoice2', vocoder._cosyvoice2_vocoder)
-    for n in vocoder.COSYVOICE2_FILES: (ok / 'cosyvoice2' / n).write_bytes(b'')
+    cosyvoice2_folder(ok / 'cosyvoice2')
     assert cli.missing_pretrained(cfg) == []
     (ok / 'llm' / 'model.safetensors').rename(ok / 'llm' / 'weights.bin')   # the weights under a name transformers never reads
     assert [p.split(': ')[0] for p in cli.missing_pretrained(cfg)] == ['llm.pretrained']

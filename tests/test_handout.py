@@ -199,14 +199,21 @@ def test_cross_engine_confusions(smoke_trained):
         assert all(abs(v['per_emotion'][e] - cm[i][i] / max(1, sum(cm[i]))) <= 0.001 for i, e in enumerate(EMOTIONS))
 
 
-def test_llm_written_emotion(smoke_trained):
+def test_llm_written_emotion(smoke_trained, smoke_cfg):
     from emotion_omni_lite.config import EMOTIONS
+    from emotion_omni_lite.dataset import load_dialogues
     from emotion_omni_lite.dialogues import REPLY_STYLE
+    from emotion_omni_lite.stage1 import ReplyStyleClassifier
     r = solution('llm_written_emotion').main(settings=smoke_trained)
     assert all(p == f"({e}) {r['sentence']}" for e, p in r['prompts'].items()) and list(r['prompts']) == list(EMOTIONS)
     assert list(r['replies']) == list(r['styles']) == list(EMOTIONS) and all(isinstance(t, str) for t in r['replies'].values())
-    assert set(r['styles'].values()) <= set(REPLY_STYLE.values()) | {None}  # styles the classifier knows (None: no word it knows)
-    assert r['follows'] == sum(r['styles'][e] == REPLY_STYLE[e] for e in EMOTIONS)
+    rows = load_dialogues(smoke_cfg, smoke_trained).remove_columns(['units']).to_list()
+    assert r['sentence'] in {x['query_text'] for x in rows if x['split'] == 'test_sentence' and x['sentence_kind'] == 'tone'}
+    train = [x for x in rows if x['split'] == 'train']                 # the replies' styles, from a classifier fitted here
+    styles = dict(zip(EMOTIONS, ReplyStyleClassifier().fit([x['reply_text'] for x in train], [x['reply_style'] for x in train])
+                      .predict([r['replies'][e] for e in EMOTIONS])))
+    assert r['styles'] == styles and set(styles.values()) <= set(REPLY_STYLE.values()) | {None}   # None: no word it knows
+    assert r['follows'] == sum(styles[e] == REPLY_STYLE[e] for e in EMOTIONS)
 
 
 def test_griffin_lim_iterations(smoke_trained, smoke_cfg):
@@ -233,12 +240,22 @@ def test_griffin_lim_iterations(smoke_trained, smoke_cfg):
     assert l1[32] < 0.8 * l1[2], l1
 
 
-def test_speak_other_emotions(smoke_trained):
+def test_speak_other_emotions(smoke_trained, smoke_cfg, monkeypatch):
     from emotion_omni_lite.config import EMOTIONS
-    r = solution('speak_other_emotions').main(settings=smoke_trained)
-    assert list(r['heard']) == list(r['seconds']) and len(r['heard']) >= 2 and r['its_emotion'] in r['heard']
-    assert set(r['heard'].values()) <= set(EMOTIONS) | {'(silent)'} and all(v > 0 for v in r['seconds'].values())
-    assert r['follows_condition'] == sum(heard == asked for asked, heard in r['heard'].items())
+    from emotion_omni_lite.emotion_encoder import load_emotion_encoder
+    from emotion_omni_lite.stage1 import EmotionCentroids
+    from emotion_omni_lite.stages import stage_folder
+    mod, spoken, omnis = solution('speak_other_emotions'), [], []
+    hear, load = mod.hear, mod.load_omni
+    monkeypatch.setattr(mod, 'hear', lambda enc, waves, acfg: (spoken.extend(waves), hear(enc, waves, acfg))[1])   # the waves, kept
+    monkeypatch.setattr(mod, 'load_omni', lambda *a, **k: (omnis.append(load(*a, **k)), omnis[-1])[1])
+    r = mod.main(settings=smoke_trained)
+    assert len(r['heard']) >= 2 and r['its_emotion'] in r['heard'] and all(v > 0 for v in r['seconds'].values())
+    labels = EmotionCentroids.from_dict(json.loads((stage_folder('stage1', smoke_trained) / 'centroids.json').read_text())).labels
+    heard = hear(load_emotion_encoder(smoke_cfg, smoke_trained), spoken, smoke_cfg.audio)   # heard again, by an encoder loaded here
+    assert r['heard'] == dict(zip(labels, heard)) and set(heard) <= set(EMOTIONS) | {'(silent)'}
+    assert r['seconds'] == {l: round(len(w) / omnis[0].vocoder.sample_rate, 2) for l, w in zip(labels, spoken)}
+    assert r['follows_condition'] == sum(h == l for l, h in zip(labels, heard))
 
 
 def test_stale_runs(smoke_trained):
@@ -577,12 +594,15 @@ def test_where_mistakes_come_from(smoke_all):
 
 
 def test_whats_in_the_pack(smoke_all, smoke_cfg, monkeypatch):
-    from emotion_omni_lite.stages import job_stages
+    from emotion_omni_lite.course import _pack_files
+    from emotion_omni_lite.stages import STAGES, job_stages, stage_state
     mod = solution('whats_in_the_pack'); asked = asked_for(mod, monkeypatch)
     r = mod.main(settings=smoke_all)
     assert asked == [job_stages(smoke_cfg)]
     assert r['left_out_mb']['resume checkpoints'] > 0 and 'dataset audio' in r['packed']
-    assert abs(r['packed_mb'] + sum(r['left_out_mb'].values()) - r['folders_mb']) < 0.3
+    files = _pack_files(smoke_all, [n for n in STAGES if stage_state(n, smoke_cfg, smoke_all) != 'done'])   # as `eol pack` takes them
+    assert r['files'] == len(files) and r['packed_mb'] == round(sum(p.stat().st_size for _, p in files) / 1e6, 1)
+    assert mod.kind('runs/course/index.html') == 'rendered course' and mod.kind('runs/report/report.json') == 'report'
     on_disk = sum(p.stat().st_size for d in (smoke_all.data_path, smoke_all.run_path) for p in Path(d).rglob('*') if p.is_file())
     assert abs(on_disk / 1e6 - r['folders_mb']) < 0.3                       # the folders as the disk holds them, counted here
     assert abs(sum(v['share'] for v in r['packed'].values()) - 1) < 0.05

@@ -926,12 +926,13 @@ def test_the_rebuild_command_rebuilds_that_folder_and_seed_only(tmp_path):
     assert _rebuild(tmp_path / 'mine', get_settings(preset='lite')).startswith('build_dataset(cfg, settings, force=True)')   # no preset's folder
 
 
-@pytest.mark.parametrize('damage', ['weights cut short', 'record missing', 'record garbage'])
+@pytest.mark.parametrize('damage', ['weights cut short', 'weights missing', 'record missing', 'record garbage'])
 def test_a_damaged_unit_tokenizer_is_named_with_the_rebuild(tmp_path, damage):
     from emotion_omni_lite.dataset import UnitTokenizer
     d = UnitTokenizer(torch.randn(8, 4)).save(tmp_path / 'smoke' / 'units')
     w = d / 'units.safetensors'
-    {'weights cut short': lambda: w.write_bytes(w.read_bytes()[:40]), 'record missing': lambda: (d / 'units.json').unlink(),
+    {'weights cut short': lambda: w.write_bytes(w.read_bytes()[:40]), 'weights missing': lambda: w.unlink(),
+     'record missing': lambda: (d / 'units.json').unlink(),
      'record garbage': lambda: (d / 'units.json').write_text('{"pool": ')}[damage]()
     with pytest.raises(ConfigError, match=r"unit tokenizer in .*units is damaged .*`EOL_DATA_DIR=" + re.escape(str(tmp_path)) + " eol run --preset smoke --stages data --force`"):
         UnitTokenizer.load(d)
@@ -1322,6 +1323,107 @@ def test_an_external_dataset_follows_its_manifest_lines(tmp_path, monkeypatch):
     build_dataset(cfg, s, force=True)
     assert stage_state('data', cfg, s) == 'done' and (take1 / 'q1.wav').exists()
 
+
+
+def test_a_kit_build_never_deletes_recordings_you_bring(tmp_path, capsys):
+    "The kit's own build with force=True over a dataset of your manifest deletes what the kit made there (its table and "
+    "records) and says so; where files it was made from lie in the folder's audio/ (which the kit's build writes), it is "
+    "refused and nothing is deleted, as is a plain build over such a dataset left unfinished."
+    import shutil
+    kit = get_config('smoke', **{'data.n_dialogues': 12})
+    s = get_settings(preset='smoke', data_dir=str(tmp_path / 'data'), device='cpu')
+    root = s.data_path; src = root / 'audio'; src.mkdir(parents=True)   # your recordings, kept in the dataset's folder
+    build_dataset(get_config('smoke', **{'units.kind': 'external', 'units.manifest': str(_tones(src)), 'units.rate_hz': 25}), s)
+    said = (rf"holds a dataset of recordings you bring \(from {re.escape(str((src / 'm.jsonl').resolve()))}\), and the kit's own "
+            rf"build would delete or write over its audio there, which hold files it was made from \(e\.g\. "
+            rf"{re.escape(str((src / 'q0.wav').resolve()))}\)\. Move your files out of .*EOL_DATA_DIR=<folder>\. Nothing was deleted\.")
+    before = snapshot(tmp_path)
+    with pytest.raises(ConfigError, match=said): build_dataset(kit, s, force=True)
+    assert snapshot(tmp_path) == before
+    info = json.loads((root / 'build.json').read_text())               # the same build, stopped before its table was saved
+    (root / 'build.json').write_text(json.dumps({'status': 'building', 'config_hash': info['config_hash'], 'external': info['source']}))
+    shutil.rmtree(root / 'dialogues')
+    before = snapshot(tmp_path)
+    with pytest.raises(ConfigError, match=said.replace('a dataset', 'an unfinished build')): build_dataset(kit, s)
+    assert snapshot(tmp_path) == before
+    mine = tmp_path / 'mine'; mine.mkdir()                              # your recordings elsewhere: the kit's build goes on
+    s2 = get_settings(preset='smoke', data_dir=str(tmp_path / 'data2'), device='cpu')
+    build_dataset(get_config('smoke', **{'units.kind': 'external', 'units.manifest': str(_tones(mine)), 'units.rate_hz': 25}), s2)
+    yours = snapshot(mine); capsys.readouterr()
+    build_dataset(kit, s2, force=True)
+    assert f"force=True: deleted the dataset of {(mine / 'm.jsonl').resolve()} in {s2.data_path} (its table and records); the " \
+           "recordings and token files it was made from are yours, and none was deleted" in capsys.readouterr().out
+    assert snapshot(mine) == yours and stage_state('data', kit, s2) == 'done' and not (s2.data_path / 'sources.json').exists()
+
+
+def test_a_dataset_of_your_manifest_over_the_kits_own_takes_the_kits_speech_away(tmp_path):
+    "units.kind='external' with force=True over the kit's own build deletes the kit's speech, units and manifest.jsonl "
+    "too (left, they would be counted in the dataset's size, and stale), but not a folder that holds files of the manifest."
+    def kit_build(root):                                                # a finished build of the kit's own, as force finds it
+        for n in ('audio/query/000/d000000.wav', 'units/units.json', 'manifest.jsonl', 'dialogues/state.json'):
+            (root / n).parent.mkdir(parents=True, exist_ok=True); (root / n).write_text('made by the kit')
+        (root / 'build.json').write_text(json.dumps({'status': 'done', 'config_hash': 'old', 'preset': 'smoke', 'seed': 0}))
+    external = lambda m: get_config('smoke', **{'units.kind': 'external', 'units.manifest': str(m), 'units.rate_hz': 25})
+    s = get_settings(preset='smoke', data_dir=str(tmp_path / 'data'), device='cpu')
+    kit_build(s.data_path); mine = tmp_path / 'mine'; mine.mkdir()
+    build_dataset(external(_tones(mine)), s, force=True)
+    assert sorted(p.name for p in s.data_path.iterdir()) == ['build.json', 'dialogues', 'sources.json']
+    s2 = get_settings(preset='smoke', data_dir=str(tmp_path / 'data2'), device='cpu')
+    kit_build(s2.data_path); inside = s2.data_path / 'audio' / 'mine'; inside.mkdir()   # your files among the kit's speech
+    build_dataset(x := external(_tones(inside)), s2, force=True)
+    assert sorted(p.name for p in s2.data_path.iterdir()) == ['audio', 'build.json', 'dialogues', 'sources.json']
+    assert (s2.data_path / 'audio' / 'query' / '000' / 'd000000.wav').exists() and stage_state('data', x, s2) == 'done'
+
+
+def test_a_reused_dataset_of_your_manifest_is_checked_against_the_window_the_encoders_hear(tmp_path):
+    "The semantic encoder's window is no part of the data's hash: a dataset of your manifest reused under a narrower one "
+    "is refused, naming its recordings and the fixes; nothing is changed."
+    src = tmp_path / 'mine'; src.mkdir()
+    kw = {'units.kind': 'external', 'units.manifest': str(_tones(src)), 'units.rate_hz': 25}
+    s = get_settings(preset='smoke', data_dir=str(tmp_path / 'data'), device='cpu')
+    build_dataset(get_config('smoke', **kw), s)
+    before = snapshot(tmp_path)
+    with pytest.raises(ConfigError, match=r"holds a finished dataset whose queries the encoders would not hear whole: 3 spoken "
+                                          r"queries are longer than the 0\.5 s the encoders hear .*hear them cut: "
+                                          rf"{re.escape(str((src / 'q0.wav').resolve()))} \(1\.00 s\).*Widen "
+                                          r"semantic_encoder\.max_source_positions again .*cut those recordings at a pause"):
+        build_dataset(get_config('smoke', **kw, **{'semantic_encoder.max_source_positions': 25}), s)
+    assert snapshot(tmp_path) == before
+
+
+def test_a_build_of_another_config_is_refused_from_its_record_alone(tmp_path, monkeypatch):
+    "Not forcing, a folder that holds another config's build is refused before the plan is made: no TTS engine started, "
+    "no recording of a manifest read."
+    from emotion_omni_lite import dataset
+    s = get_settings(preset='smoke', data_dir=str(tmp_path / 'data'), device='cpu')
+    s.data_path.mkdir(parents=True); (s.data_path / 'build.json').write_text(json.dumps({'status': 'done', 'config_hash': 'old'}))
+    src = tmp_path / 'mine'; src.mkdir()
+    x = get_config('smoke', **{'units.kind': 'external', 'units.manifest': str(_tones(src)), 'units.rate_hz': 25})
+    def planned(*a, **k): raise AssertionError('planned before the record was read')
+    monkeypatch.setattr(dataset, 'plan_dialogues', planned); monkeypatch.setattr(dataset, 'external_rows', planned)
+    for cfg in (get_config('smoke'), x):
+        with pytest.raises(ConfigError, match='already holds a dataset built with another config'): build_dataset(cfg, s)
+
+
+def test_a_voice_held_out_on_a_line_of_a_new_sentence_is_told_to_hold_out_that_sentence(tmp_path):
+    "A manifest split per line (test: a held-out voice and sentence) whose held-out line's speaker trains elsewhere is told "
+    "it may name that line test_sentence, as a sentence held out is told of test_voice; so named, it is read."
+    cfg = get_config('smoke', **{'units.rate_hz': 25})
+    lines = lambda first: [{'split': first, 'voice': 'v0'}, {'split': 'train', 'voice': 'v0'}, {'split': 'train', 'voice': 'v1'}]
+    with pytest.raises(ConfigError, match=r"line 2: its voice 'v0' is held out on line 1, and this line trains on it: if only "
+                                          r"line 1's sentence is new, name line 1 test_sentence; else give every line"):
+        external_rows(cfg, _dialogues(tmp_path, lines('test')))
+    assert [r['split'] for r in external_rows(cfg, _dialogues(tmp_path, lines('test_sentence')))] == ['test_sentence', 'train', 'train']
+
+
+def test_rows_of_blank_cells_a_spreadsheet_adds_are_no_lines(tmp_path):
+    "',,,,,,' rows at the end of a spreadsheet's export are skipped, as blank JSON lines are, not refused as dialogues."
+    from emotion_omni_lite.dataset import read_manifest
+    f = tmp_path / 'm.csv'
+    f.write_text(MANIFEST_COLUMNS + '\nq.wav,Hi.,happy,r.wav,Oh!,happy,r.json\n,,,,,,\n , ,,,,,\n\n,,,\n')
+    assert [r['_line'] for r in read_manifest(f)] == [2]
+    f.write_text(MANIFEST_COLUMNS + '\n,,,,,,\n')
+    with pytest.raises(ConfigError, match='lists no dialogues'): read_manifest(f)
 
 
 def test_the_setup_and_test_scripts_name_what_stops_them(tmp_path):

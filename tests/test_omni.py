@@ -80,7 +80,7 @@ def test_speak_states_names_the_shapes_it_takes(smoke_cfg):
                        ((torch.randn(most + 1, d), torch.randn(most + 1, d), v), f'a reply of {most + 1} states; .*decoder.max_reply_tokens={most}'),
                        ((h, e, v.numpy()), r'h, e and the emotion vector are torch tensors, not Tensor, Tensor, ndarray')):
         with pytest.raises(ValueError, match='speak_states: ' + said): m.speak_states(*args)
-    m.decoder.register_forward_pre_hook(lambda *a: pytest.fail('decoded before the bad reply was seen'))
+    m.fusion.register_forward_pre_hook(lambda *a: pytest.fail('fused before the bad reply was seen'))   # the first part to run
     with pytest.raises(ValueError, match=r'speak_states_many \(reply 1\): h \[12, 32\], e \[5, 32\]'):
         m.speak_states_many([(h, e, v), (h, e[:5], v)])
 
@@ -104,6 +104,22 @@ def test_an_empty_reply_from_a_24_khz_vocoder_is_judged_silent(smoke_cfg, tmp_pa
     fig, kept = omni_mod.speech_figures(smoke_cfg, s, 2, m, sets=('generated',), wer_sets=(), n_follow=0, keep=True)
     assert kept['heard']['generated'][0] == '(silent)' and [len(w) for w in kept['clips']['generated'][0]] == [0, 8000]
     assert fig['n_eval'] == 2
+
+
+def test_condition_following_counts_a_clip_too_short_to_hear_as_a_miss(smoke_cfg, monkeypatch):
+    "A clip under 0.1 s is '(silent)' to `hear` and never counted; `condition_following` classified zeros in its place, which could be scored as following the vector or the words. It is a miss for both shares now."
+    from emotion_omni_lite.config import EMOTIONS
+    from emotion_omni_lite.stage1 import EmotionCentroids
+    m, d = bare_omni(smoke_cfg), smoke_cfg.decoder.d_model
+    m.centroids = EmotionCentroids(['happy', 'sad'], torch.randn(2, smoke_cfg.fusion.adaln_cond_dim))
+    waves = [torch.zeros(100), torch.randn(8000) * 0.1]                    # per reply: the 'happy' clip too short to hear
+    monkeypatch.setattr(m, 'speak_states_many', lambda states, streaming: [([1], w) for w, _ in zip(waves * 2, states)])
+    happy = torch.zeros(len(EMOTIONS)); happy[EMOTIONS.index('happy')] = 1
+    monkeypatch.setattr(omni_mod, 'classify_emotion', lambda enc, ws, acfg: happy.expand(len(ws), -1))   # hears 'happy' in all
+    rows = [{'reply_emotion': 'happy', 'reply_text': 'hi', 'split': 'test_voice'}] * 2
+    f2 = {'rows': rows, 'h': [torch.randn(6, d)] * 2, 'e': [torch.randn(6, d)] * 2}
+    got = omni_mod.condition_following(m, f2, [0, 1], smoke_cfg.audio)
+    assert got == {'follows_condition_acc': 0.0, 'follows_words_acc': 0.5, 'n_condition_following': 4}, got   # 'sad' clips: words
 
 
 def test_load_omni_refuses_settings_of_another_preset_and_a_stage_1_of_another_config(smoke_cfg, tmp_path):

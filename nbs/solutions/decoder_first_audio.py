@@ -1,6 +1,6 @@
-"""Exercise 12.1: with the streaming mask, which reply states can the 20th speech unit see, and how many reply tokens
-must the LLM have written before the first chunk of speech can start? Change `reply_per_chunk` from 5 to 3 and say
-what a listener gains and what the decoder loses.
+"""Exercise 12.1: with the streaming mask, which reply states can the speech unit at position 20 (0-based: the 21st
+unit) see, and how many reply tokens must the LLM have written before the first chunk of speech can start? Change
+`reply_per_chunk` from 5 to 3 and say what a listener gains and what the decoder loses.
 
 Unit t belongs to chunk ⌊t / chunk_units⌋ and sees the first (chunk + 1) · reply_per_chunk reply states. With 15 units
 and 5 states per chunk, unit 20 (chunk 1) sees states 1–10, and speech starts once 5 reply tokens exist. With 3 states

@@ -1,10 +1,12 @@
 """Exercise 90a.2: what fills a lab's archive? Before you run `eol pack`, guess: is the archive mostly trained weights,
 or something else? List what `pack_run` would take from the trained run (nothing is written), sort it into the
-dataset's audio, the dataset's tables, the caches the stages share, the trained weights and the report, and add up what
-it leaves out. Then predict the archive of a `lite` run with twice the dialogues.
+dataset's audio, the dataset's tables, the caches the stages share, the trained weights, the report and (once `eol
+course` has written it) the rendered course, and add up what it leaves out. Then predict the archive of a `lite` run
+with twice the dialogues.
 
-On `lite` (seed 0, the wider vocoder) the data and runs folders hold 812 MB, and the archive would take 729 MB of it in
-7,290 files (with `pack.json` and tar's headers, a 743.0 MB archive).
+On `lite` (seed 0, the wider vocoder; the main job's runs alone, with no rendered course and no study encoder) the data
+and runs folders hold 812 MB, and the archive would take 729 MB of it in 7,290 files (with `pack.json` and tar's
+headers, a 743.0 MB archive).
 The audio of the 3,600 dialogues is 560 MB of those (77 %), and the two caches the stages share (stage 1's encoder
 features, stage 2's reply states) 130 MB (18 %). Every trained weight of all ten trained runs together is 28 MB
 (4 %); the report is 6 MB and the dataset's tables and units 4 MB. What stays behind is the resume checkpoints,
@@ -28,6 +30,7 @@ def kind(name: str) -> str:
     if parts[0] == 'data': return 'dataset audio' if parts[1] == 'audio' else 'dataset tables and units'
     if parts[1] in ('stage1_features', 'stage2_features'): return 'shared caches'
     if parts[1] == 'report': return 'report'
+    if parts[1] == 'course': return 'rendered course'                # `eol course`'s pages: <out_dir>/<preset>/course
     if name.endswith('.safetensors') or '/lora/' in name or '/model/' in name: return 'trained weights'
     return 'run records (config, metrics, history, checksums)'
 
