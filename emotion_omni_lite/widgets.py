@@ -21,7 +21,7 @@ from IPython.display import display
 
 from .config import EMOTIONS
 from .audio import MIN_SAMPLES, MIN_SECONDS, SAMPLE_RATE, SILENCE_PEAK, AudioError, check_speech, load_audio, log_mel, pitch_contour, resample
-from .tts import EMOTION_PROSODY, QUERY_VOICES, SEMITONES_PER_PITCH, Prosody, apply_tilt, engine_of, espeak_clamps, get_tts, open_engine, trim_silence
+from .tts import EMOTION_PROSODY, F0_MAX, QUERY_VOICES, SEMITONES_PER_PITCH, Prosody, apply_tilt, engine_of, espeak_clamps, get_tts, open_engine, trim_silence
 from .cues import PROSODIC_FEATURES, change_rate, prosodic_features, shift_pitch
 from .config import get_config, get_settings
 from .dialogues import all_sentences
@@ -30,7 +30,7 @@ from .stages import StageMissing, check_preset
 from .semantic_encoder import load_semantic_encoder
 from .emotion_encoder import emotion_features, has_emotion_head, load_emotion_encoder
 from .stage1 import load_stage1, speech_features, stage1_features
-from .omni import hearing_seconds, load_omni
+from .omni import check_length, hearing_seconds, load_omni
 
 # %% auto #0
 __all__ = ['ESPEAK_UNITS_PER_SEMITONE', 'SLIDER_OF', 'PIPER_RANGE', 'CUE_COLUMNS', 'UPLOAD_ACCEPT', 'MIC_ESM', 'MIC_PIECE_CHARS',
@@ -67,15 +67,20 @@ SLIDER_OF = {'pitch': 'pitch (st)', 'range': 'pitch range', 'rate': 'rate (×)'}
 _ENGINES = {}   # 'piper' → the one Piper engine the panels speak with (it keeps its readings' analyses)
 PIPER_RANGE = (0.9, 160.0)   # preset range points where WORLD's pitch spread stops: ×0.15 and ×2 of Piper's reading (`tts.world_render`)
 
-def clamp_note(voice: str, emotion: str, c: Controls = Controls(), tts: str = 'espeak') -> str:
+def clamp_note(voice: str, emotion: str, c: Controls = Controls(), tts: str = 'espeak', f0=None) -> str:
     "Which controls a voice cannot follow for `emotion` (its preset plus `c` outside its engine's range): '' when none \
-or its engine's range is not known here (`tts`: the engine of a voice without a prefix, `cfg.data.tts`)."
+or its engine's range is not known here (`tts`: the engine of a voice without a prefix, `cfg.data.tts`; `f0`: the voiced \
+frames' pitch in Hz of what the voice spoke, where at hand: a Piper voice held at `tts.F0_MAX` is said)."
     name = engine_of(voice, tts)
     if name == 'piper':
-        r, (lo, hi) = slider_prosody('piper', emotion, c).range, PIPER_RANGE
-        if lo <= r <= hi: return ''
-        return (f"Piper's pitch spread stops at ×{0.15 if r < lo else 2:g} of its reading ({r:.0f} asked): moving “pitch range” "
-                f"further {'down' if r < lo else 'up'} changes nothing for {emotion}")
+        said, r, (lo, hi) = [], slider_prosody('piper', emotion, c).range, PIPER_RANGE
+        if not lo <= r <= hi:
+            said.append(f"Piper's pitch spread stops at ×{0.15 if r < lo else 2:g} of its reading ({r:.0f} asked): moving "
+                        f"“pitch range” further {'down' if r < lo else 'up'} changes nothing for {emotion}")
+        if f0 is not None and len(f0) and np.mean(np.asarray(f0) >= 0.99 * F0_MAX) > 0.5:   # `tts.world_render` caps each frame's F0
+            said.append(f"Piper's pitch stops at {F0_MAX:g} Hz (most of this voice's pitch sits there for {emotion}): "
+                        f"moving “pitch (st)” further up changes nothing")
+        return '; '.join(said)
     if name != 'espeak': return ''
     said = [f"espeak-ng speaks {k} {spoken:g} at {'most' if asked > spoken else 'least'} ({asked:.0f} asked): moving "
             f"“{SLIDER_OF[k]}” further {'up' if asked > spoken else 'down'} changes nothing for {emotion}"
@@ -135,15 +140,20 @@ class ProbeParts:
     note: str = ''                      # what is missing (shown in the panel)
     say: Callable = resynthesize        # (text, voice, emotion, Controls) → wave [T] 16 kHz
     tts: str = 'espeak'                 # the engine of a voice without a prefix (`cfg.data.tts`), for `say` and the clamp notes
+    def __post_init__(self):            # `say` left as `resynthesize` (bare, or bound to an engine only) speaks with `tts`, so the
+        s = self.say                    # clamp notes name the engine that spoke (`replace(parts, tts=…)` included)
+        if s is resynthesize or (isinstance(s, functools.partial) and s.func is resynthesize and not s.args and set(s.keywords) == {'tts'}):
+            self.say = functools.partial(resynthesize, tts=self.tts)
 
 # %% ../nbs/17_widgets.ipynb #2615be49
 CUE_COLUMNS = [i for i, n in enumerate(PROSODIC_FEATURES) if n not in ('f0_median', 'f0_p10', 'f0_p90')]
 
 def cue_parts(voices: Sequence[str] = QUERY_VOICES[:3], sentences: Sequence[str] = ("The train left without us.",
               "My phone just rang."), tts: str = 'espeak', **kw) -> ProbeParts:
-    "Stand-in parts without a trained model: prosodic features, nearest emotion centroid, a canned reply (`tts`: the engine of a voice without a prefix)."
+    "Stand-in parts without a trained model: prosodic features, nearest emotion centroid, a canned reply (`voices`, `sentences`: \
+what the centroids are fitted on and the panels offer; `tts`: the engine of a voice without a prefix)."
     kw = {'note': 'stand-in parts (prosodic cues only): no trained model is loaded', 'tts': tts,
-          'say': functools.partial(resynthesize, tts=tts), **kw}
+          'say': functools.partial(resynthesize, tts=tts), 'voices': tuple(voices), 'sentences': tuple(sentences), **kw}
     cues = lambda w: prosodic_features(w)[CUE_COLUMNS]                  # [9] (pitch level is mostly the speaker)
     X = torch.stack([cues(kw['say'](t, v, e)) for e in EMOTIONS for v in voices for t in sentences])  # [6·V·S, 9]
     mu, sd = X.mean(0), X.std(0) + 1e-6
@@ -184,7 +194,7 @@ class LiveFigure:
             with self.widget: self.widget.clear_output(wait=True); display(self.fig)
 
 def show_with_fallback(widget, figs: Sequence[go.Figure] = (), html: str = ''):
-    "Display `widget`, carrying a static HTML copy of `figs` for viewers that cannot render widgets."
+    "Display `widget`, carrying a static HTML copy of `figs` as they are now (the panel as first shown: later moves are not in it) for viewers that cannot render widgets."
     bundle = widget._repr_mimebundle_() if hasattr(widget, '_repr_mimebundle_') else None
     if not bundle:                                   # ipywidgets 7 (Colab's): the widget displays itself, without the copy
         display(widget); return
@@ -622,7 +632,8 @@ class ProbePanel:
         t['draw'] = time.perf_counter() - t0 - sum(t.values())
         self.shown = what
         self.seconds = {k: round(v, 3) for k, v in t.items()} | {'total': round(time.perf_counter() - t0, 3)}
-        note = '' if upload else clamp_note(self.voice.value, self.emotion.value, self.controls(), self.parts.tts)   # a slider gone flat
+        note = '' if upload else clamp_note(self.voice.value, self.emotion.value, self.controls(), self.parts.tts,   # a slider
+                                            view['spec'][3])                                                    # gone flat
         self.message.value = _html(note, 'note') if note else ''
         self.timing.value = _html('updated in ' + ', '.join(f'{k} {v:.2f} s' for k, v in self.seconds.items()), 'note')
 
@@ -751,8 +762,18 @@ class EmotionMorph:
         self.wave, self.audio.value, self.heard.value = None, b'', ''
         _show_spectrogram(self.spec, data=(np.zeros((1, 1)), np.zeros(1), np.zeros(0), np.zeros(0)))
 
+    def _mute(self) -> str:
+        "Why this morph cannot speak ('' when it can): no speech decoder, or fewer than two reply emotions to slide between."
+        if self.parts.speak is None: return self.parts.note or 'The emotion morph needs stage 2 (the speech decoder).'
+        if len(self.parts.prototypes) < 2:                               # nothing to slide between
+            return ('The morph slides between the reply emotion vectors of two reply emotions: these parts hold '
+                    f'{len(self.parts.prototypes)} (kit_parts gives the trained run\'s).')
+        return ''
+
     def new_reply(self):
         "Answer the chosen sentence (spoken neutrally) once; the morph then only changes the voice of that reply."
+        if why := self._mute():                                          # nothing would be spoken: the LLM is not run for it
+            self.message.value = _html(why, 'note'); return
         try: self.reply = self.parts.answer(self.parts.say(self.sentence.value, self.voice.value, 'neutral', Controls()))
         except Exception as e:                                          # no reply to speak: not the previous sentence's
             self.reply, self.reply_text.value = None, ''; self._silence()
@@ -762,11 +783,7 @@ class EmotionMorph:
 
     def update(self):
         "Speak the reply with the morphed emotion vector."
-        if self.parts.speak is None:
-            self.message.value = _html(self.parts.note or 'The emotion morph needs stage 2 (the speech decoder).', 'note'); return
-        if len(self.parts.prototypes) < 2:                               # nothing to slide between
-            self.message.value = _html('The morph slides between the reply emotion vectors of two reply emotions: these parts '
-                                       f'hold {len(self.parts.prototypes)} (kit_parts gives the trained run\'s).', 'note'); return
+        if why := self._mute(): self.message.value = _html(why, 'note'); return
         if self.reply is None: return
         try:                                                            # everything shown is computed before any of it is
             if 'reply_ids' in self.reply and not len(self.reply['reply_ids']):   # the LLM ended it at once: no words
@@ -847,7 +864,8 @@ def kit_parts(cfg=None, settings=None, n_points: int = 600, with_speech: bool = 
     sem_enc = omni.semantic_encoder if omni is not None else load_semantic_encoder(cfg, s)
     emo_enc = omni.emotion_encoder if omni is not None else load_emotion_encoder(cfg, s)
     def answer(wave):
-        f = speech_features(sem_enc, emo_enc, load_audio(wave), cfg.audio)
+        wave = load_audio(wave); check_length(wave, cfg)                # as `eol chat`: refused, not cut or answered with no speech token
+        f = speech_features(sem_enc, emo_enc, wave, cfg.audio)
         r = omni.reply_states(f) if omni is not None else pipe.respond_features([f])[0]   # with stage 2: the reply chat speaks
         v = r['emotion_vec_pred']
         return {**r, 'emotion_vec_pred': v.numpy() if v is not None else None}

@@ -796,3 +796,77 @@ def test_an_emotion_encoder_with_no_head_is_said_not_drawn(tmp_path):
     assert 'no emotion head' in c.message.value and c.rows == []
     m = EmotionMorph(replace(bare, speak=tone_speak, prototypes={'neutral': np.eye(9)[0], 'happy': np.eye(9)[3]}), live=True)
     assert m.wave is not None and 'no emotion head' in m.heard.value
+
+
+def test_a_piper_voice_held_at_its_highest_pitch_says_the_pitch_slider_is_flat():
+    "Piper's voices are re-spoken by WORLD, whose F0 stops at `tts.F0_MAX`: a high voice's surprise sits there, and the panel says that raising the pitch changes nothing."
+    from html import escape
+    from emotion_omni_lite.tts import F0_MAX
+    flat = "Piper's pitch stops at 450 Hz (most of this voice's pitch sits there for surprised): moving “pitch (st)” further up changes nothing"
+    at_top, below = np.full(40, F0_MAX - 1.0), np.full(40, 300.0)
+    assert clamp_note('piper:joe+p3', 'surprised', f0=at_top) == flat and clamp_note('piper:joe+p3', 'surprised', f0=below) == ''
+    assert clamp_note('en-us+f3', 'surprised', f0=at_top) == ''           # espeak's limits are its own (said from its preset)
+    both = clamp_note('piper:joe+p3', 'neutral', Controls(range=-50), f0=at_top)   # both limits at once: both said
+    assert '“pitch range” further down' in both and flat.replace('surprised', 'neutral') in both, both
+    p = ProbePanel(replace(cue_parts(), voices=('piper:joe+p3', 'en-us+m1')), live=True)
+    assert p.voice.value == 'piper:joe+p3' and p.message.value == '', p.message.value
+    p.emotion.value = 'surprised'                                        # +10 semitones of register and surprise's high preset
+    assert escape(flat) in p.message.value, p.message.value
+    p.emotion.value = 'neutral'
+    assert p.message.value == '', p.message.value
+
+
+def test_stand_in_parts_offer_the_voices_and_sentences_they_are_fitted_on():
+    from emotion_omni_lite.tts import QUERY_VOICES
+    parts = cue_parts(voices=QUERY_VOICES[1:3], sentences=('My phone just rang.',))
+    assert parts.voices == tuple(QUERY_VOICES[1:3]) and parts.sentences == ('My phone just rang.',)
+    p, c = ProbePanel(parts, live=True), EmotionComparator(parts, live=True)
+    assert p.voice.options == c.voice.options == tuple(QUERY_VOICES[1:3]) and p.sentence.options == ('My phone just rang.',)
+
+
+def test_parts_left_with_the_default_say_speak_with_their_engine(toy):
+    "ProbeParts(tts=…) and replace(parts, tts=…) speak plain voices with that engine (the one the clamp notes are for); a say of one's own stays."
+    from emotion_omni_lite.widgets import ProbeParts
+    hear, answer = (lambda w: (None, np.zeros(2))), (lambda w: {})
+    ProbeParts(hear, answer, tts='toy').say('My phone just rang.', 'en-us+m1', 'happy', Controls())
+    assert [v for v, _ in toy] == ['en-us+m1']
+    espeak = ProbeParts(hear, answer)
+    replace(espeak, tts='toy').say('My phone just rang.', 'en-us+m2', 'sad', Controls())
+    assert [v for v, _ in toy] == ['en-us+m1', 'en-us+m2']
+    own = lambda *a: torch.zeros(1600)
+    assert ProbeParts(hear, answer, say=own, tts='toy').say is own
+
+
+def fake_kit(monkeypatch, cfg, settings):
+    "kit_parts with no trained run behind it: only its wiring runs (the loaders give None)."
+    import emotion_omni_lite.widgets as wid
+    for name, fake in (('load_stage1', lambda cfg, s: None), ('load_semantic_encoder', lambda cfg, s: None),
+                       ('load_emotion_encoder', lambda cfg, s: None), ('stage1_features', lambda cfg, s, progress=True: None),
+                       ('dataset_map_and_prototypes', lambda feats, n, seed: (None, {}))):
+        monkeypatch.setattr(wid, name, fake)
+    return wid.kit_parts(cfg, settings, with_speech=False)
+
+
+def test_kit_parts_refuses_what_eol_chat_refuses_before_answering(monkeypatch, smoke_settings, tmp_path):
+    "A query longer than the model hears is refused (not heard cut); on full, a 100–105 ms clip that the adapter makes no speech token of too."
+    from emotion_omni_lite.config import get_config, get_settings
+    kit = fake_kit(monkeypatch, get_config('smoke'), smoke_settings)
+    with pytest.raises(AudioError, match=r'is 6\.0 s long; this model hears at most 4\.5 s'):
+        kit.answer(0.1 * torch.randn(6 * 16000))
+    full = fake_kit(monkeypatch, get_config('full'), get_settings(preset='full', out_dir=str(tmp_path)))
+    with pytest.raises(AudioError, match="is 103 ms long, too short for this model's adapter"):
+        full.answer(0.1 * torch.randn(1650))
+
+
+def test_a_morph_that_cannot_speak_does_not_run_the_model():
+    "No speech decoder, or fewer than two reply emotions: the morph says why and asks the model nothing, now or when the sentence changes."
+    parts, calls = cue_parts(), []
+    def answer(w): calls.append(1); return parts.answer(w)
+    protos = {'neutral': np.eye(4)[0], 'happy': np.eye(4)[3]}
+    for mute, why in ((dict(speak=None, note='', prototypes=protos), 'stage 2'),
+                      (dict(speak=tone_speak, prototypes={'neutral': protos['neutral']}), 'hold 1')):
+        m = EmotionMorph(replace(parts, answer=answer, **mute), live=True)
+        m.sentence.value = m.sentence.options[1]
+        assert calls == [] and why in m.message.value and m.reply is None, m.message.value
+    m = EmotionMorph(replace(parts, answer=answer, speak=tone_speak, prototypes=protos), live=True)
+    assert len(calls) == 1 and m.audio.value
