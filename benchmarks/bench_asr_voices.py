@@ -43,11 +43,11 @@ def per_voice(cfg, s) -> dict:
 def main():
     ap = argparse.ArgumentParser(description=' '.join(__doc__.split('\n\n')[0].split()))
     ap.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2])
-    ap.add_argument('--root', default=str(ROOT / 'runs' / 'seeds'), help='where seeds other than 0 trained')
+    ap.add_argument('--root', type=Path, default=ROOT / 'runs' / 'seeds', help="where seeds other than 0 trained (default: the checkout's runs/seeds)")
     a = ap.parse_args()
     sys.path.insert(0, str(Path(__file__).parent))
     from bench_flops import every_seed, require_runs
-    cfg, seeds = get_config('lite'), {seed: seed_settings(seed, Path(a.root)) for seed in a.seeds}
+    cfg, seeds = get_config('lite'), {seed: seed_settings(seed, a.root.expanduser().resolve()) for seed in a.seeds}
     every_seed(lambda s: require_runs(['data', 'asr'], cfg, s, 'bench_asr_voices'), seeds.values())   # every seed's, first
     for seed, s in seeds.items():
         for v, (n, c) in per_voice(cfg, s).items():

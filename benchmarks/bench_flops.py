@@ -9,10 +9,12 @@ dispatcher and small allocations — and the profiler's own cost, so it reads lo
 Needs a finished lite run (the main job's): the runs a timed stage reads must be there, or it names them and the command
 that makes them before anything runs; it trains nothing. Stages 1 and 2 read their feature caches from that run's folder
 (runs/<preset>/stage1_features, stage2_features), which the main job leaves there; one that is missing (a study's
-stage 1 reads its own encoder's) is built there first, as the stage itself would. Same dtype (float32) and
-threads for the matmul and the stages; run it where nothing else is computing. As it trains nothing, `--set` may change
-a timed stage's own recipe only: a field that changes a run or a cache the stage reads (the ASR's steps for stage 1,
-`decoder.max_units` for stage 2) is refused before anything runs; time that on a run trained with it.
+stage 1 reads its own encoder's) is built there first, as the stage itself would. Same threads for the matmul and the
+stages; each stage steps as `fit` trains it (its `grad_accum` × `length_groups` micro-batches, `gradient_checkpointing`,
+forward passes under its `mixed_precision`: float32 in `lite`, like the matmul); run it where nothing else is computing.
+As it trains nothing, `--set` may change a timed stage's own recipe only: a field that changes a run or a cache the
+stage reads (the ASR's steps for stage 1, `decoder.max_units` for stage 2) is refused before anything runs; time that
+on a run trained with it.
 
     .venv/bin/python benchmarks/bench_flops.py [--threads N] [--steps 20] [--stages asr emotion_encoder ...]   # N = 0: torch's own count
     .venv/bin/python benchmarks/bench_flops.py --stages stage1 --set lora.dropout=0.05    # a recipe change, side by side
@@ -31,7 +33,7 @@ from emotion_omni_lite.cli import run_script
 from emotion_omni_lite.config import ConfigError, get_config, get_settings, parse_field, set_fields
 from emotion_omni_lite.stages import (STAGES, StageMissing, job_stages, lite_minutes, require_stage, stage_config, stage_folder,
                                       stage_hash, stage_state, stages_needed, train_command)
-from emotion_omni_lite.train import batch_indices, micro_batches, set_seed
+from emotion_omni_lite.train import autocast, batch_indices, enable_checkpointing, fit_problem, micro_batches, set_seed
 
 TRAINED = [n for n, st in STAGES.items() if st.train]
 
@@ -108,22 +110,30 @@ def training_setup(name: str, preset: str = 'lite', changes: dict = None, settin
     st, cfg = STAGES[name], stage_config(name, cfg0)
     mod, fn = st.runner.rsplit('.', 1)
     job = getattr(importlib.import_module(f'emotion_omni_lite.{mod}'), fn)(cfg, s)
-    tcfg = getattr(cfg.stages, st.train)
     set_seed(0)
+    return fit_setup(job, getattr(cfg.stages, st.train), f'timing {name}')
+
+
+def fit_setup(job, tcfg, name: str = 'timing') -> tuple:
+    "`training_setup` for a built stage job: its recipe as `fit` trains it on this CPU (what `fit` refuses, refused; gradient checkpointing; grad_accum × length_groups micro-batches a step; the forward passes under the stage's mixed_precision)."
     model = job.build().train()
+    if why := fit_problem(tcfg, 'cpu', len(job.data), job.lengths, model, name): raise ConfigError(why)
+    if tcfg.gradient_checkpointing: enable_checkpointing(model)
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=tcfg.lr)
-    groups = getattr(tcfg, 'length_groups', 1) if job.lengths is not None else 1     # as `fit` cuts a batch
+    micro = tcfg.grad_accum * (getattr(tcfg, 'length_groups', 1) if job.lengths is not None else 1)   # as `fit` cuts a batch
     def batch(step):                                                    # random views drawn for the whole batch, then cut
         idx = batch_indices(len(job.data), tcfg.batch_size, step, 0)
         views = dict(zip(idx, job.augment([job.data[i] for i in idx]))) if job.augment else {i: job.data[i] for i in idx}
-        return [job.collate([views[i] for i in part]) for part in micro_batches(idx, groups, job.lengths)]
-    loss_of = lambda b: (lambda o: o[0] if isinstance(o, tuple) else o)(job.loss(model, b))
+        return [job.collate([views[i] for i in part]) for part in micro_batches(idx, micro, job.lengths)]
+    def loss_of(b):                                                     # backward outside autocast, as accelerate's
+        with autocast(tcfg.mixed_precision, 'cpu'): o = job.loss(model, b)
+        return o[0] if isinstance(o, tuple) else o
     return tcfg, params, opt, batch, loss_of
 
 
 def forward_backward(loss_of, parts, clock=None) -> None:
-    "One step's micro-batches (length groups), forward and backward each, as `fit` runs them; `clock` adds up the seconds."
+    "One step's micro-batches (grad_accum × length groups), forward and backward each, as `fit` runs them; `clock` adds up the seconds."
     for b in parts:
         t0 = time.perf_counter(); loss = loss_of(b) / len(parts)
         t1 = time.perf_counter(); loss.backward()
@@ -163,7 +173,7 @@ def stage_profile(name: str, steps: int, preset: str = 'lite', changes: dict = N
     ops = sum(e.self_cpu_time_total for e in prof.key_averages() if e.key.startswith('aten::')) / 1e6
     return {'flops_per_step': flops, 'step_s': total / steps, 'phases': {k: v / steps for k, v in t.items()},
             'ops_share': min(1.0, ops / wall), 'steps_in_stage': tcfg.steps, 'batch_size': tcfg.batch_size,
-            'length_groups': max(map(len, timed))}
+            'length_groups': max(map(len, timed)) // getattr(tcfg, 'grad_accum', 1), 'micro_batches': max(map(len, timed))}
 
 
 def main():
@@ -187,9 +197,11 @@ def main():
     if a.threads < 0: ap.error(f"--threads {a.threads}: give 1 or more, or 0 for torch's own count")
     a.stages = a.stages or [n for n in job_stages(get_config(a.preset)) if STAGES[n].train]
     s = get_settings(preset=a.preset, device='cpu')
+    cfg = set_fields(get_config(a.preset), **changes)
     for name in a.stages:                                               # before anything runs or is built
         if why := changed_inputs(name, changes, a.preset, s): ap.error(why)
-    require_runs([u for n in a.stages for u in STAGES[n].depends], set_fields(get_config(a.preset), **changes), s, 'bench_flops')
+        if why := fit_problem(getattr(stage_config(name, cfg).stages, STAGES[name].train), 'cpu', name=name): ap.error(why)   # fp16 on a CPU
+    require_runs([u for n in a.stages for u in STAGES[n].depends], cfg, s, 'bench_flops')
     if a.threads: torch.set_num_threads(a.threads)
     peak = matmul_peak()
     print(f"threads {torch.get_num_threads()}; float32 matmul peak {peak / 1e9:.1f} GFLOP/s\n")
@@ -200,7 +212,8 @@ def main():
         sh = ' '.join(f"{r['phases'][k] / r['step_s']:4.0%}" for k in ('batch', 'forward', 'backward', 'optimizer'))
         print(f"{name:22s} | {r['flops_per_step'] / 1e9:10.2f} | {r['step_s'] * 1e3:7.0f} | {rate / 1e9:7.2f} | "
               f"{rate / peak:7.1%} | {sh} | {r['ops_share']:.0%}"
-              + (f" ({r['length_groups']} length groups a step)" if r['length_groups'] > 1 else ''), flush=True)
+              + (f" ({r['length_groups']} length groups a step)" if r['length_groups'] > 1 else '')
+              + (f" ({r['micro_batches']} micro-batches a step)" if r['micro_batches'] > r['length_groups'] else ''), flush=True)
 
 
 if __name__ == '__main__':

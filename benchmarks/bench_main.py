@@ -46,16 +46,19 @@ def earlier_work(repo: Path) -> list:
 
 def phases(stamped) -> tuple:
     "([(phase, start, end)] in seconds since the job began, total): the install, each task of `eol run`, the quality checks."
-    t_run = t_quality = None; tasks, in_summary = [], False
+    t_run = t_quality = None; tasks, in_summary, summary = [], False, None
     for t, line in stamped:
         if line is None: end = t; break
         if line.startswith('emotion_omni_lite main job:'): t_run = t
-        elif line.startswith('produced ('): in_summary = True
+        elif line.startswith('produced ('): in_summary, summary = True, line
         elif in_summary and (m := re.match(r'^  (\S+)\s+(\d+) → +(\d+) s', line)):
             tasks.append((m.group(1), float(m.group(2)), float(m.group(3))))
         elif line.startswith('== quality guards'): t_quality, in_summary = t, False
     if t_run is None: raise SystemExit("bench_main: the job never said 'emotion_omni_lite main job:', so `eol run` did not start; "
                                        "read its output above")
+    if summary is not None and not tasks:                               # its lines changed: an empty table would pass as timed
+        raise SystemExit(f"bench_main: the job's summary ({summary!r}) has no task line this script reads (\"  NAME  START → "
+                         "END s\", as cli.produced_lines writes them): make phases() read the lines it prints now")
     rows = [('install (scripts/setup.sh)', 0.0, t_run)] + [(n, t_run + a, t_run + b) for n, a, b in tasks]
     if t_quality is not None: rows.append(('quality checks (pytest -m slow)', t_quality, end))   # a whole lite run only
     return rows, end

@@ -10,7 +10,7 @@ micro-batch, and their ratio.
 
 Stage 1 at full size needs a GPU of about 40 GB (the 7.6 B LLM alone is 14.2 GiB in bf16); nothing is downloaded.
 """
-import argparse, gc, json, time
+import argparse, gc, json, re, time
 from dataclasses import replace
 from pathlib import Path
 
@@ -88,10 +88,19 @@ def measure(cfg, stage: str, batch: int, checkpointing: bool, dev: str, shapes: 
             'ratio': None if peak is None else round(peak / plan, 2), 'seconds_two_steps': round(seconds, 1)}
 
 
+def device_arg(v: str) -> str:
+    "`--device`: cuda or cpu; cuda:N is refused with the fix (`fit` trains on the current GPU whatever the index, as the kit's settings say)."
+    if re.fullmatch(r'cuda:\d+', v):
+        raise argparse.ArgumentTypeError(f"{v!r}: to measure one GPU of several, give --device cuda and choose the GPU with "
+                                         f"CUDA_VISIBLE_DEVICES={v.split(':')[1]}")
+    return v
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     ap.add_argument('--preset', default='full')
-    ap.add_argument('--device', default='cuda')
+    ap.add_argument('--device', default='cuda', type=device_arg, choices=('cuda', 'cpu'),
+                    help='cuda (one GPU of several: choose it with CUDA_VISIBLE_DEVICES=N), or cpu to check the script alone')
     ap.add_argument('--stages', nargs='+', default=['stage1', 'stage2'], choices=['stage1', 'stage2'])
     ap.add_argument('--batches', nargs='+', type=int, default=[1, 4], help='examples in the one micro-batch measured')
     ap.add_argument('--query-seconds', type=float, default=15.0)

@@ -13,7 +13,7 @@ into the main job's runs, and its report is made again when it is not current. O
 `runs/seeds/s<N>/` (a finished run is reused, as in the main job). Each seed costs one main job (its evaluation
 computes the speech figures); run it where nothing else is training.
 
-    .venv/bin/python benchmarks/bench_seeds.py [--seeds 0 1 2] [--json runs/seeds/figures.json] [--replace]
+    .venv/bin/python benchmarks/bench_seeds.py [--seeds 0 1 2] [--root runs/seeds] [--json <root>/figures.json] [--replace]
 
 Each seed trains as the main job does (`eol run`: two worker processes of one thread each on a 2-core machine; it sets
 its own threads).
@@ -87,13 +87,13 @@ def summarise(per_seed: dict) -> list:
 def main():
     ap = argparse.ArgumentParser(description=' '.join(__doc__.split('\n\n')[0].split()))
     ap.add_argument('--seeds', type=int, nargs='*', default=[0, 1, 2], help='seeds to train (or reuse) here; none: --with only')
-    ap.add_argument('--root', default=str(ROOT / 'runs' / 'seeds'), help='where seeds other than 0 train')
+    ap.add_argument('--root', type=Path, default=ROOT / 'runs' / 'seeds', help="where seeds other than 0 train (default: the checkout's runs/seeds)")
     ap.add_argument('--json', default=None, help='also write the table here (default: <root>/figures.json); an existing file only with --replace')
     ap.add_argument('--replace', action='store_true', help='write the table over an existing --json file')
     ap.add_argument('--with', dest='others', nargs='+', default=[], metavar='JSON',
                     help="earlier runs' --json files (e.g. another machine's): their seeds join the table")
     a = ap.parse_args()
-    root = Path(a.root)
+    root = a.root.expanduser().resolve()                                # its seeds' runs and the table in one folder, wherever run from
     out = Path(a.json or root / 'figures.json')
     if len({Path(f).resolve() for f in a.others}) < len(a.others): sys.exit("--with: a file given twice would count its seeds twice")
     if out.resolve() in {Path(f).resolve() for f in a.others}:

@@ -22,33 +22,34 @@ from bench_flops import TRAINED, forward_backward, training_setup
 from emotion_omni_lite.cli import run_script
 from emotion_omni_lite.train import usable_cores
 
-OTHER = "import torch, sys; torch.set_num_threads(int(sys.argv[1])); a = torch.randn(512, 512)\nwhile True: a @ a"
+OTHER = ("import torch, sys; torch.set_num_threads(int(sys.argv[1])); a = torch.randn(512, 512); a @ a; print('computing', flush=True)"
+         "\nwhile True: a @ a")
 
 
 def stepper(name: str, preset: str = 'lite', settings=None):
-    "A function that runs one training step of stage `name` (as `fit` does: every length group, clipped) on a trained run's data."
+    "A function `step(k)` that runs training step `k` of stage `name` (as `fit` does: every micro-batch, clipped) on a trained run's data."
     tcfg, params, opt, batch, loss_of = training_setup(name, preset, settings=settings)
-    k = [0]
-    def step():
-        opt.zero_grad(set_to_none=True); forward_backward(loss_of, batch(k[0])); k[0] += 1
+    def step(k: int):
+        opt.zero_grad(set_to_none=True); forward_backward(loss_of, batch(k))
         if tcfg.grad_clip: torch.nn.utils.clip_grad_norm_(params, tcfg.grad_clip)
         opt.step()
     return step
 
 
 def time_steps(step, threads: int, steps: int, other_threads: int = 0) -> float:
-    "Median seconds per step with `threads` torch threads, beside another process of `other_threads` (0: none)."
+    "Median seconds per step with `threads` torch threads, beside another process of `other_threads` (0: none); every row warms up on batches 0 and 1 and times batches 2 onwards, so the rows time the same batches (their lengths vary)."
     torch.set_num_threads(threads)
-    other = subprocess.Popen([sys.executable, '-c', OTHER, str(other_threads)]) if other_threads else None
+    other = subprocess.Popen([sys.executable, '-c', OTHER, str(other_threads)], stdout=subprocess.PIPE, text=True) if other_threads else None
     try:
-        if other: time.sleep(2.0)                                          # let it start computing
-        for _ in range(2): step()                                          # warm up at this thread count
+        if other and other.stdout.readline() != 'computing\n':          # timed only once it computes (its import can take seconds)
+            raise SystemExit(f"bench_threads: the other process ended before computing (exit {other.wait()}); its error is above")
+        for k in range(2): step(k)                                         # warm up at this thread count
         ts = []
-        for _ in range(steps):
-            t0 = time.perf_counter(); step(); ts.append(time.perf_counter() - t0)
+        for k in range(2, 2 + steps):
+            t0 = time.perf_counter(); step(k); ts.append(time.perf_counter() - t0)
         return sorted(ts)[len(ts) // 2]
     finally:
-        if other: other.kill(); other.wait()
+        if other: other.kill(); other.wait(); other.stdout.close()
 
 
 def main():

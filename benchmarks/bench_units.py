@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def main():
     ap = argparse.ArgumentParser(description=' '.join(__doc__.split('\n\n')[0].split()))
     ap.add_argument('--seed', type=int, default=0)
-    ap.add_argument('--root', default=str(ROOT / 'runs' / 'seeds'), help='where seeds other than 0 trained')
+    ap.add_argument('--root', type=Path, default=ROOT / 'runs' / 'seeds', help="where seeds other than 0 trained (default: the checkout's runs/seeds)")
     ap.add_argument('--units', type=int, nargs='+', default=[128, 256, 512], help='codebook sizes to fit and compare')
     ap.add_argument('--n', type=int, default=150, help='held-out replies judged')
     ap.add_argument('--run-units', type=int, default=None, help="units.n_units of the run read (default: lite's)")
@@ -39,7 +39,7 @@ def main():
         if bad := [k for k in ks if k < 2]: ap.error(f"--{opt} {bad[0]}: a codebook needs 2 units or more")
     sys.path.insert(0, str(Path(__file__).parent))
     from bench_flops import require_runs
-    root = Path(a.root)
+    root = a.root.expanduser().resolve()                                # one folder, whatever the settings file's place
     kw = {} if a.seed == 0 else dict(data_dir=str(root / f's{a.seed}' / 'data'), out_dir=str(root / f's{a.seed}' / 'runs'))
     cfg = get_config('lite', **({'units.n_units': a.run_units} if a.run_units is not None else {}))
     s = get_settings(preset='lite', seed=a.seed, device='cpu', **kw)

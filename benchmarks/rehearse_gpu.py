@@ -73,11 +73,15 @@ class Checks:
 LAUNCHED = []   # the process groups of every launch: stopped with this script (each runs in a session of its own)
 
 
+def kill_group(pid: int):
+    "Stop a launch's whole process group (its workers too); one that has ended already, workers and all, is left be."
+    try: os.killpg(pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError): pass               # already ended (a failed launch ends on its own)
+
+
 def stop_launches(signum, frame):
     "On SIGTERM (`timeout`, a job scheduler): stop every launch this script started, so none keeps the GPU, then exit."
-    for pid in LAUNCHED:
-        try: os.killpg(pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError): pass           # already ended
+    for pid in LAUNCHED: kill_group(pid)
     raise SystemExit(128 + signum)
 
 
@@ -92,7 +96,7 @@ def eol(d: Path, settings: str, *args, out_dir: str = 'runs', launch=None, wait=
     p.log = Path(log.name)
     if wait:
         try: p.wait(timeout=timeout)
-        except subprocess.TimeoutExpired: os.killpg(p.pid, signal.SIGKILL); p.wait()
+        except subprocess.TimeoutExpired: kill_group(p.pid); p.wait()
     return p
 
 
@@ -139,15 +143,19 @@ def run(d: Path, gpus: int, device: str = 'cuda') -> Checks:
     del omni
     if device != 'cuda': return ok                                     # FSDP: accelerate shards on GPUs only
     torch.cuda.empty_cache()
+    return fsdp_checks(ok, d, gpus)
 
-    # 3. FSDP 2: a long stage 1 killed after its first sharded checkpoint, refused by one process, then resumed
+
+def fsdp_checks(ok: Checks, d: Path, gpus: int) -> Checks:
+    "3. FSDP 2: a long stage 1 killed after its first sharded checkpoint, refused by one process, then resumed."
+    import torch
     fsdp = [sys.executable, '-m', 'accelerate.commands.launch', '--config_file', str(FSDP_CONFIG), '--num_processes', str(gpus)]
     state = d / 'runs_fsdp' / 'full' / 'stage1' / 'checkpoint' / 'state.json'
     t0 = time.time()
     p = eol(d, 'settings_fsdp.ini', '--stages', 'stage1', out_dir='runs_fsdp', launch=fsdp, wait=False)
     while not state.exists() and p.poll() is None and time.time() - t0 < 300: time.sleep(0.2)
     time.sleep(0.5)
-    os.killpg(p.pid, signal.SIGKILL); p.wait()
+    kill_group(p.pid); p.wait()                                       # a launch that failed has ended: its log is the check's
     if not ok('FSDP launch writes a sharded checkpoint', state.exists(), f"{time.time() - t0:.0f} s; " + tail(p, 800)):
         return ok
     st = json.loads(state.read_text())

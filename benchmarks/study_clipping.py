@@ -12,7 +12,8 @@ held-out voices' queries that are not angry:
 - *clipped, same loudness*: clipped at the level that 1 % of its samples exceed, then brought back to its RMS.
 
 The difference between the first two is what clipping alone does at the same loudness. It reads the finished lite run
-(`bash scripts/main.sh`; `--seed N --root runs/seeds` for a seed `bench_seeds.py` trained) and takes about 25 s.
+(`bash scripts/main.sh`; `--seed N` for a seed `bench_seeds.py` trained in the checkout's runs/seeds, `--root` for
+another folder) and takes about 25 s.
 
     .venv/bin/python benchmarks/study_clipping.py [--seed N] [--root runs/seeds] [--fraction 0.01]
 """
@@ -28,6 +29,8 @@ from emotion_omni_lite.dataset import audio_path, load_dialogues
 from emotion_omni_lite.emotion_encoder import _read_fn, load_emotion_encoder, predict_emotions
 from emotion_omni_lite.tts import engine_of
 
+SEEDS = Path(__file__).resolve().parents[1] / 'runs' / 'seeds'      # bench_seeds.py's --root: other seeds' data and runs
+
 def clipped_share(w: torch.Tensor) -> float:
     return (w.abs() >= CLIP_LEVEL).float().mean().item()     # the level the kit's own upload check calls clipped
 
@@ -40,12 +43,14 @@ def level_for(w: torch.Tensor, fraction: float) -> float:
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     ap.add_argument('--seed', type=int, default=0)
-    ap.add_argument('--root', default='runs/seeds', help="other seeds' data and runs (bench_seeds.py): <root>/sN/{data,runs}")
+    ap.add_argument('--root', type=Path, default=SEEDS, help="other seeds' data and runs (bench_seeds.py): <root>/sN/{data,runs} "
+                                                             "(default: the checkout's runs/seeds, wherever it is run from)")
     ap.add_argument('--fraction', type=float, default=0.01, help='the share of samples driven past the clipping level')
     a = ap.parse_args()
     if not 0 < a.fraction < 0.5: ap.error(f"--fraction {a.fraction}: use a share between 0 and 0.5, e.g. 0.01")
     torch.set_num_threads(1)
-    kw = {} if a.seed == 0 else dict(data_dir=str(Path(a.root) / f's{a.seed}' / 'data'), out_dir=str(Path(a.root) / f's{a.seed}' / 'runs'))
+    root = a.root.expanduser().resolve()                                # one folder, whatever the settings file's place
+    kw = {} if a.seed == 0 else dict(data_dir=str(root / f's{a.seed}' / 'data'), out_dir=str(root / f's{a.seed}' / 'runs'))
     cfg, s = get_config('lite'), get_settings(preset='lite', seed=a.seed, device='cpu', **kw)
     ds = load_dialogues(cfg, s)
     rows = ds.remove_columns([c for c in ('units',) if c in ds.column_names]).to_list()

@@ -28,6 +28,8 @@ from emotion_omni_lite.config import get_config, get_settings
 from emotion_omni_lite.decoder import decode_batch
 from emotion_omni_lite.evaluate import EVAL_PARTS
 
+SEEDS = Path(__file__).resolve().parents[1] / 'runs' / 'seeds'      # bench_seeds.py's --root: other seeds' data and runs
+
 FIGURES = {'generated_emotion_acc': 'generated', 'teacher_text_emotion_acc': 'true words',
            'generated_emotion_acc_new_text': 'new words', 'follows_condition_acc': 'follows vector',
            'generated_wer': 'WER, all 96'}
@@ -68,15 +70,17 @@ def null_vector(omni, kind: str) -> torch.Tensor:
 def main():
     ap = argparse.ArgumentParser(description=' '.join(__doc__.split('\n\n')[0].split()))
     ap.add_argument('--seeds', type=int, nargs='*', default=[0])
-    ap.add_argument('--root', default='runs/seeds', help="where seeds other than 0 keep their data and runs (bench_seeds.py's --root)")
+    ap.add_argument('--root', type=Path, default=SEEDS, help="where seeds other than 0 keep their data and runs (bench_seeds.py's "
+                                                             "--root; default: the checkout's runs/seeds, wherever it is run from)")
     ap.add_argument('--weights', type=float, nargs='*', default=[1.0, 2.0])
     ap.add_argument('--null', choices=('mean', 'neutral', 'zero'), default='mean', help='the vector guidance pushes away from')
     a = ap.parse_args()
     cfg = get_config('lite')
     sys.path.insert(0, str(Path(__file__).parent))
     from bench_flops import every_seed, require_runs
+    root = a.root.expanduser().resolve()                                # one folder, whatever the settings file's place
     def settings(seed):                                                 # seed 0: the main job's, wherever settings put them
-        kw = {} if seed == 0 else dict(data_dir=str(Path(a.root) / f's{seed}' / 'data'), out_dir=str(Path(a.root) / f's{seed}' / 'runs'))
+        kw = {} if seed == 0 else dict(data_dir=str(root / f's{seed}' / 'data'), out_dir=str(root / f's{seed}' / 'runs'))
         return get_settings(preset='lite', seed=seed, device='cpu', **kw)
     seeds = {seed: settings(seed) for seed in a.seeds}
     every_seed(lambda s: require_runs(EVAL_PARTS['omni'], cfg, s, 'study_guidance'), seeds.values())   # every seed's, first

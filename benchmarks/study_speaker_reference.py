@@ -33,6 +33,8 @@ from emotion_omni_lite.cues import cross_engine_probe, not_calm, query_prosody, 
 from emotion_omni_lite.cli import ensure_stages, run_script
 from emotion_omni_lite.stages import lite_minutes, require_stage, stage_folder, stages_needed
 
+SEEDS = Path(__file__).resolve().parents[1] / 'runs' / 'seeds'      # bench_seeds.py's --root: other seeds' data and runs
+
 ENCODERS = {'as heard': 'emotion_encoder_{}_only', 'against five calm clips': 'emotion_encoder_{}_calibrated',
             "against the voice's baseline": 'emotion_encoder_{}_referenced'}
 STAGE1 = {'as heard': 'stage1_espeak_only', 'against five calm clips': 'stage1_espeak_calibrated',
@@ -74,7 +76,8 @@ def stage1_rows(s) -> None:
 def main():
     ap = argparse.ArgumentParser(description=' '.join(__doc__.split('\n\n')[0].split()))
     ap.add_argument('--seeds', type=int, nargs='*', default=[0])
-    ap.add_argument('--root', default='runs/seeds', help="where seeds other than 0 keep their data (bench_seeds.py's --root)")
+    ap.add_argument('--root', type=Path, default=SEEDS, help="where seeds other than 0 keep their data (bench_seeds.py's --root; "
+                                                             "default: the checkout's runs/seeds, wherever it is run from)")
     ap.add_argument('--encoders', action='store_true', help="also the cross-engine emotion encoders (trains those missing, "
                                                              "into the seed's runs: for seed 0, the main job's)")
     ap.add_argument('--stage1', action='store_true', help="also stage 1 through each espeak encoder (trains those missing, "
@@ -83,8 +86,9 @@ def main():
     cfg = get_config('lite')
     sys.path.insert(0, str(Path(__file__).parent))
     from bench_flops import every_seed
+    root = a.root.expanduser().resolve()                                # one folder, whatever the settings file's place
     def settings(seed):                                                 # seed 0: the main job's, wherever settings put them
-        kw = {} if seed == 0 else dict(data_dir=str(Path(a.root) / f's{seed}' / 'data'), out_dir=str(Path(a.root) / f's{seed}' / 'runs'))
+        kw = {} if seed == 0 else dict(data_dir=str(root / f's{seed}' / 'data'), out_dir=str(root / f's{seed}' / 'runs'))
         return get_settings(preset='lite', seed=seed, device='cpu', **kw)
     seeds = {seed: settings(seed) for seed in a.seeds}
     every_seed(lambda s: require_stage('data', cfg, s), seeds.values())   # every seed's dataset, before any work

@@ -28,7 +28,8 @@ from .course import CourseError, pack_run, read_pack, render_course, repo_root, 
 # %% auto #0
 __all__ = ['MODULES', 'PIPELINE', 'QWEN2_RECIPES', 'WEIGHT_FILES', 'runner', 'train_stage', 'ensure_stages', 'evaluate_stage',
            'Task', 'plan_tasks', 'default_jobs', 'run_tasks', 'check_launch', 'stages_read', 'missing_pretrained',
-           'check_upstream', 'run_pipeline', 'build_parser', 'main', 'run_script', 'end_process_group']
+           'check_upstream', 'produced_lines', 'run_pipeline', 'build_parser', 'main', 'run_script',
+           'end_process_group']
 
 # %% ../nbs/91_cli.ipynb #7fb68269
 MODULES = {m.__name__.rsplit('.', 1)[-1]: m for m in (dataset, semantic_encoder, emotion_encoder, text_llm, stage1, vocoder, stage2)}
@@ -342,6 +343,11 @@ def check_upstream(stages: Sequence[str], need: Sequence[str], cfg: OmniConfig, 
            "reusing what is finished" + ("; a run of other settings ('other') is replaced: copy its folder first to keep it."
                                            if 'other' in lack.values() else ".")]))
 
+def produced_lines(done: dict, seconds: float) -> list:
+    "The main job's closing summary, a line a task from `done` ({task: (output, start, end)}), as `eol run` prints it and benchmarks/bench_main.py reads it."
+    return ([f"produced (seconds since the job began; {seconds:.0f} s in all):"]
+            + [f"  {name:27s} {a:6.0f} → {b:6.0f} s  ({b - a:.1f} s)  {out}" for name, (out, a, b) in done.items()])
+
 def run_pipeline(preset: str | None = None, force: bool = False, stages=None, jobs: Optional[int] = None) -> dict:
     "The main job: every stage of the table and the evaluation (or only `stages`) → {task: (output, start, end)}."
     s = get_settings(preset=preset)
@@ -400,8 +406,7 @@ def run_pipeline(preset: str | None = None, force: bool = False, stages=None, jo
             out = evaluate_stage(cfg, s, force=force) if name == 'eval' else train_stage(name, cfg, s, force=force)
             done[name] = (out, t0 - t_job, time.time() - t_job)
             print(f"   -> {out} ({time.time() - t0:.1f} s)", flush=True)
-    print(f"\nproduced (seconds since the job began; {time.time() - t_job:.0f} s in all):")
-    for name, (out, a, b) in done.items(): print(f"  {name:27s} {a:6.0f} → {b:6.0f} s  ({b - a:.1f} s)  {out}")
+    print('\n' + '\n'.join(produced_lines(done, time.time() - t_job)))
     return done
 
 # %% ../nbs/91_cli.ipynb #b275f313

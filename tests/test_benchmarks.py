@@ -19,7 +19,7 @@ def test_a_benchmark_step_runs_every_length_group(smoke_settings, smoke_cfg):
     bench_threads.training_setup = counting
     try:
         step = bench_threads.stepper('stage2', 'smoke', smoke_settings)
-        step(); step()
+        step(0); step(1)
     finally: bench_threads.training_setup = real
     assert len(calls) == 4                                              # two steps, each both groups (it once read the list as one batch)
     prof = bench_flops.stage_profile('stage2', 1, 'smoke', settings=smoke_settings)
@@ -176,6 +176,19 @@ def test_a_time_limit_on_the_rehearsal_stops_its_launches_too():
         rehearse_gpu.LAUNCHED.remove(p.pid)
         if p.poll() is None: p.kill()
 
+def test_an_fsdp_launch_that_fails_at_once_gets_its_failed_check_and_log():
+    "rehearse_gpu's FSDP check on a launch that ended before any checkpoint (no GPU, a bad config): its whole group is gone, and the check fails with the launch's log instead of the rehearsal dying on a ProcessLookupError with no line and no --json."
+    import rehearse_gpu, tempfile
+    real, before = rehearse_gpu.eol, list(rehearse_gpu.LAUNCHED)
+    failing = ['sh', '-c', 'echo accelerate found no GPU to shard over; exit 3', 'launch']     # the command's arguments go to $@
+    with tempfile.TemporaryDirectory() as d, pytest.MonkeyPatch.context() as mp:
+        mp.setattr(rehearse_gpu, 'eol', lambda *a, launch=None, **k: real(*a, launch=failing if launch else None, **k))
+        ok = rehearse_gpu.fsdp_checks(rehearse_gpu.Checks(), Path(d), 2)
+    rehearse_gpu.LAUNCHED[:] = before
+    assert [(r['check'], r['ok']) for r in ok.rows] == [('FSDP launch writes a sharded checkpoint', False)]
+    assert 'accelerate found no GPU to shard over' in ok.rows[0]['seen']
+
+
 def test_the_cache_memory_benchmark_builds_both_ways():
     "bench_cache_memory builds its stand-in cache in shards and whole, each in a process of its own, and reads the sharded one back (the figures are the machine's: not asserted)."
     import subprocess
@@ -199,10 +212,11 @@ def test_the_sources_benchmark_checks_its_files():
 
 
 def test_the_main_job_timer_reads_a_run_without_its_quality_checks():
-    "bench_main's table from the job's own lines: the quality row only when the guards ran (a smoke run once ended in a TypeError after the whole job)."
+    "bench_main's table from the job's own lines, as `eol run` formats them: the quality row only when the guards ran (a smoke run once ended in a TypeError after the whole job); a summary it cannot read is refused, not an empty table."
     import bench_main
-    lines = ['[setup] ...', 'emotion_omni_lite main job: preset smoke', 'produced (seconds since the job began)',
-             '  data          0 →    5 s', '  asr           5 →   20 s', '--guards: a whole lite run only; this run goes without them']
+    from emotion_omni_lite.cli import produced_lines
+    summary = produced_lines({'data': ('data/smoke', 0.2, 5.1), 'asr': ('runs/smoke/asr', 5.1, 19.8)}, 21.0)   # as `eol run` prints it
+    lines = ['[setup] ...', 'emotion_omni_lite main job: preset smoke', *summary, '--guards: a whole lite run only; this run goes without them']
     stamped = [(float(i), l) for i, l in enumerate(lines)] + [(10.0, None)]
     rows, total = bench_main.phases(iter(stamped))
     assert [r[0] for r in rows] == ['install (scripts/setup.sh)', 'data', 'asr'] and total == 10.0
@@ -210,6 +224,9 @@ def test_the_main_job_timer_reads_a_run_without_its_quality_checks():
     rows, _ = bench_main.phases(iter(stamped[:-1] + [(8.0, '== quality guards (pytest -m slow)'), (10.0, None)]))
     assert rows[-1] == ('quality checks (pytest -m slow)', 8.0, 10.0)
     with pytest.raises(SystemExit, match='did not start'): bench_main.phases(iter([(0.0, '[setup] failed'), (1.0, None)]))
+    reworded = [(t, l.replace(' → ', ' to ') if l else l) for t, l in stamped]   # a summary in another format: no empty table
+    with pytest.raises(SystemExit, match=r"summary \('produced \(seconds since the job began; 21 s in all\):'\) has no task line"):
+        bench_main.phases(iter(reworded))
 
 
 def test_the_data_benchmark_times_only_a_new_build(tmp_path):
@@ -247,6 +264,41 @@ def test_a_recipe_change_that_moves_what_a_stage_reads_is_refused_before_anythin
     monkeypatch.setattr(sys, 'argv', ['bench_flops.py', '--preset', 'smoke', '--stages', 'stage2', '--set', 'stages.stage1.lr=0.1'])
     with pytest.raises(SystemExit) as e: bench_flops.main()
     assert e.value.code == 2 and 'stage2 would read another stage1 run' in capsys.readouterr().err
+    assert not (tmp_path / 'runs').exists() and not (tmp_path / 'data').exists()
+
+
+def test_a_timed_step_follows_the_stages_recipe_as_fit_trains_it(monkeypatch, tmp_path, capsys):
+    "bench_flops' (and bench_threads') step takes a stage's grad_accum × length_groups micro-batches, gradient checkpointing and mixed precision as `fit` does (it once timed fp32, no checkpointing, length groups alone, whatever --set said); what `fit` refuses on a CPU is refused before any timing."
+    import types
+    from dataclasses import replace
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+    import bench_flops
+    from emotion_omni_lite.config import ConfigError, TrainConfig
+    torch.manual_seed(0)
+    llm = lambda: LlamaForCausalLM(LlamaConfig(vocab_size=5, hidden_size=16, intermediate_size=32, num_hidden_layers=1,
+                                               num_attention_heads=2, num_key_value_heads=2))
+    dtypes, made = [], []
+    def loss(model, ids): out = model(ids).logits; dtypes.append(out.dtype); return out.float().mean()
+    job = types.SimpleNamespace(build=lambda: made.append(llm()) or made[-1], data=[torch.randint(0, 5, (6,)) for _ in range(8)], lengths=[1, 2, 3, 4] * 2,
+                                augment=None, collate=torch.stack, loss=loss)
+    tc = TrainConfig(batch_size=8, grad_accum=2, length_groups=2, gradient_checkpointing=True, mixed_precision='bf16')
+    _, params, _, batch, loss_of = bench_flops.fit_setup(job, tc)
+    parts = batch(0)
+    assert [len(p) for p in parts] == [2, 2, 2, 2]                      # 2 accumulated × 2 length groups, 2 examples each
+    bench_flops.forward_backward(loss_of, parts)
+    assert dtypes == [torch.bfloat16] * 4 and all(p.grad is not None for p in params)   # under the stage's autocast
+    assert getattr(made[0], 'is_activation_checkpointing', None) or made[0].is_gradient_checkpointing   # recomputed in backward
+    with pytest.raises(ConfigError, match="mixed_precision='fp16' trains on a GPU only"):
+        bench_flops.fit_setup(job, replace(tc, mixed_precision='fp16'))
+    job.build = lambda: torch.nn.Linear(2, 2)                           # no transformers model to checkpoint
+    with pytest.raises(ConfigError, match='gradient_checkpointing: this model holds no transformers model'):
+        bench_flops.fit_setup(job, tc)
+    monkeypatch.setenv('EOL_OUT_DIR', str(tmp_path / 'runs')); monkeypatch.setenv('EOL_DATA_DIR', str(tmp_path / 'data'))
+    monkeypatch.setattr(bench_flops, 'matmul_peak', lambda: pytest.fail('timed before refusing'))
+    monkeypatch.setattr(sys, 'argv', ['bench_flops.py', '--preset', 'smoke', '--stages', 'stage2', '--set', 'stages.stage2.mixed_precision=fp16'])
+    with pytest.raises(SystemExit) as e: bench_flops.main()
+    assert e.value.code == 2 and "stage2: mixed_precision='fp16' trains on a GPU only" in capsys.readouterr().err
     assert not (tmp_path / 'runs').exists() and not (tmp_path / 'data').exists()
 
 
@@ -310,10 +362,13 @@ def test_the_asr_study_refuses_a_folder_or_field_it_would_spoil(monkeypatch, tmp
     from emotion_omni_lite.config import get_settings
     monkeypatch.setattr(sas, 'run_stage', lambda *a, **k: pytest.fail('trained'))
     (tmp_path / 'done' / 'lite' / 'asr').mkdir(parents=True); (tmp_path / 'done' / 'lite' / 'asr' / 'metrics.json').write_text('{}')
+    (tmp_path / 'stopped' / 'lite' / 'asr' / 'checkpoint').mkdir(parents=True)   # a study stopped midway: resumed, timed as whole
     job = get_settings(preset='lite')
     for args, said in ((['--out', str(job.out_dir)], "the main job's runs and data live there"),
                        (['--out', str(job.run_path / 'asr')], "the main job's runs and data live there"),
                        (['--out', str(tmp_path / 'done')], 'it holds a finished ASR run'),
+                       (['--out', str(tmp_path / 'stopped')], f"it holds an unfinished ASR run ({tmp_path / 'stopped' / 'lite' / 'asr'}), "
+                                                              f"which this study would resume and time as if it had trained it whole: delete"),
                        (['--set', 'data.prosody_jitter=0.3'], "another field would ask for another dataset"),
                        (['--set', 'stages.asr.steps'], 'write FIELD=VALUE'),
                        (['--set', 'stages.asr.steps=many'], 'is not a valid value'),
@@ -361,6 +416,22 @@ def test_the_threads_benchmark_prints_readmes_table(monkeypatch, capsys):
     start = readme.index(printed[0])                                    # the header, word for word
     cols = lambda line: line.split(' | ')[:3]                           # situation and threads (the times are the machine's)
     assert [cols(l) for l in printed] == [cols(l) for l in readme[start:start + 6]]
+
+
+def test_every_row_of_the_threads_benchmark_times_the_same_batches(monkeypatch):
+    "bench_threads' rows each warm up on batches 0 and 1 and time batches 2 onwards (one step counter ran on over the rows, so each row timed other batches, of other lengths); a row beside another process starts timing once that process computes."
+    import types
+    import torch
+    import bench_threads
+    seen = []
+    w = torch.nn.Parameter(torch.zeros(1))
+    monkeypatch.setattr(bench_threads, 'training_setup', lambda *a, **k: (
+        types.SimpleNamespace(grad_clip=1.0), [w], torch.optim.SGD([w], lr=0.0), lambda k: seen.append(k) or [k], lambda b: w.sum() * b))
+    step, threads = bench_threads.stepper('stage2'), torch.get_num_threads()
+    try:
+        for other in (0, 1, 0): bench_threads.time_steps(step, 1, 3, other)
+    finally: torch.set_num_threads(threads)
+    assert seen == [0, 1, 2, 3, 4] * 3
 
 
 def test_guided_decoding_mixes_the_two_halves_logits():
@@ -437,6 +508,9 @@ def test_numbers_that_would_time_or_build_nothing_are_refused_first(monkeypatch,
                             (bench_memory_gpu, ['--query-seconds', '0'], '--query-seconds 0.0: give a length above 0'),
                             (bench_memory_gpu, ['--reply-seconds', '-1'], '--reply-seconds -1.0: give a length above 0'),
                             (bench_memory_gpu, ['--reply-tokens', '0'], '--reply-tokens 0: give a length above 0'),
+                            (bench_memory_gpu, ['--device', 'cuda:1'], "--device: 'cuda:1': to measure one GPU of several, give "
+                                                                      "--device cuda and choose the GPU with CUDA_VISIBLE_DEVICES=1"),
+                            (bench_memory_gpu, ['--device', 'mps'], "--device: invalid choice: 'mps'"),
                             (bench_units, ['--n', '0'], '--n 0: judge at least one held-out reply'),
                             (bench_units, ['--n', '-5'], '--n -5: judge at least one'),
                             (bench_units, ['--units', '128', '1'], '--units 1: a codebook needs 2 units or more'),
@@ -590,8 +664,35 @@ def test_the_multi_seed_scripts_name_every_seeds_missing_runs_first(monkeypatch,
     assert not (tmp_path / 'runs').exists() and not (tmp_path / 'data').exists() and not (tmp_path / 'seeds').exists()
 
 
+def test_the_seed_scripts_find_other_seeds_in_one_folder_wherever_they_run(monkeypatch, tmp_path):
+    "Every script that reads another seed's runs looks in the checkout's runs/seeds by default, and reads a relative --root (or --data-dir) from where it is run, as bench_seeds.py trains them (some once took 'runs/seeds' from the settings file's folder, others from the checkout)."
+    import torch
+    import bench_asr_voices, bench_seeds, bench_units, study_asr_sentences, study_clipping, study_guidance, study_speaker_reference
+    from emotion_omni_lite.config import get_settings
+    class Seen(Exception): pass
+    def settings(*a, **k):                                              # seed 1's data folder, said before any work
+        if k.get('seed'): raise Seen(k['data_dir'])
+        return get_settings(*a, **k)
+    def train(seed, root): raise Seen(str(root / f's{seed}' / 'data'))
+    monkeypatch.setattr(bench_seeds, 'train', train)
+    monkeypatch.chdir(tmp_path)
+    default = Path(__file__).resolve().parents[1] / 'runs' / 'seeds' / 's1' / 'data'
+    threads = torch.get_num_threads()
+    try:
+        for mod, seed in ((study_clipping, '--seed'), (study_guidance, '--seeds'), (study_speaker_reference, '--seeds'),
+                          (bench_asr_voices, '--seeds'), (bench_units, '--seed'), (bench_seeds, '--seeds'), (study_asr_sentences, '--seed')):
+            if mod is not bench_seeds: monkeypatch.setattr(mod, 'get_settings', settings)
+            mine = ['--data-dir', 'mine/s1/data'] if mod is study_asr_sentences else ['--root', 'mine']
+            for extra, want in (([], default), (mine, tmp_path / 'mine' / 's1' / 'data')):
+                monkeypatch.setattr(sys, 'argv', [f'{mod.__name__}.py', seed, '1', *extra])
+                with pytest.raises(Seen) as e: mod.main()
+                assert e.value.args[0] == str(want), (mod.__name__, extra)
+    finally: torch.set_num_threads(threads)
+    assert not (tmp_path / 'mine').exists()
+
+
 def test_the_figure_scripts_score_the_samples_the_report_scores(monkeypatch, capsys):
-    "bench_asr_voices transcribes the very queries evaluate_asr scores for cer_test_voice, held to its length (it read every one, up to 127 characters); bench_stage2 --figures takes the preset's speech sizes (its WER was over all 96 replies, the report's over the first 48)."
+    "bench_asr_voices and study_asr_sentences transcribe the very queries evaluate_asr scores for cer_test_voice and cer_test_sentence, held to its length (they read every one, up to 127 characters); bench_stage2 --figures takes the preset's speech sizes (its WER was over all 96 replies, the report's over the first 48)."
     import types
     import torch
     import bench_asr_voices, bench_stage2
@@ -608,6 +709,15 @@ def test_the_figure_scripts_score_the_samples_the_report_scores(monkeypatch, cap
     by = bench_asr_voices.per_voice(None, None)
     assert calls[0] == calls[1] and len(calls[0][0]) == 234 and calls[0][1] == 10 + len(rows[0]['query_text'])   # 700 → every 3rd
     assert by == {'b': (117, 0.0), 'c': (117, 0.0)}
+    import study_asr_sentences as sas                                   # its new sentences by engine: the report's, scored alike
+    rows = [{**r, 'split': 'test_sentence', 'voice': ['espeak:en', 'piper:joe'][i % 2]} if r['split'] == 'test_voice' else r
+            for i, r in enumerate(rows)]
+    calls.clear()
+    monkeypatch.setattr(sas, 'transcribe', transcribe)
+    monkeypatch.setattr(sas, 'load_query_mels', lambda cfg, s: (rows, mels)); monkeypatch.setattr(sas, 'load_asr_model', lambda cfg, s: None)
+    se.evaluate_asr(types.SimpleNamespace(ctc_head=None), rows, mels, splits=('test_sentence',))
+    assert sas.by_engine(types.SimpleNamespace(data=types.SimpleNamespace(tts='espeak')), None) == {'espeak': 0.0, 'piper': 0.0}
+    assert calls[0] == calls[1] and len(calls[0][0]) == 234 and calls[0][1] == 10 + len(rows[0]['query_text'])
     seen, lite = [], SPEECH_FIGURE_SIZES['lite']
     def figures(cfg, s, n_eval=96, omni=None, streaming=True, n_follow=24, n_wer=None, **k):
         seen.append((n_eval, n_follow, n_wer))
