@@ -3,6 +3,7 @@
 # or EOL_PRESET=...), then assert the quality guards on a whole lite run. Re-running it reuses every finished stage.
 # Arguments go to `eol run` (e.g. --preset smoke, --stages data asr, --force); `eol run --help` lists them.
 set -euo pipefail
+unset PYTHONHOME PYTHONPATH   # the shell's would reach .venv's Python: it would not start, or import another install's packages
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh run     # the kit and its quality checks; `bash scripts/setup.sh` adds JupyterLab, nbdev, the test tools
 # offline = true (settings.ini, the default): the hub library stays offline in everything this job starts. The kit's

@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
-# Set up the kit in ./.venv with pip alone (no GPU needed; a C++ compiler for pyworld, see below). Safe to run again: it skips what is done.
+# Set up the kit in ./.venv with pip alone (no GPU needed; a C++ compiler and Python's headers for pyworld, see below). Safe to run again: it skips what is done.
 #   bash scripts/setup.sh        everything: the kit, JupyterLab and nbdev for the notebooks, the test tools
 #   bash scripts/setup.sh run    what the main job needs: the kit and its quality checks (half the install's time)
 set -euo pipefail
+# A PYTHONHOME or PYTHONPATH in the shell (another install's, an IDE's) reaches .venv's Python too: it would not start,
+# or import another install's packages, and a working .venv would be taken for a broken one and made again.
+unset PYTHONHOME PYTHONPATH
 cd "$(dirname "$0")/.."
 MODE=${1:-dev}
 case "$MODE" in
@@ -16,7 +19,16 @@ if [ ! -w . ]; then                                                 # a read-onl
   exit 1
 fi
 trap 'echo; echo "[setup] interrupted: nothing is marked installed; run it again to finish" >&2; exit 130' INT   # pip ends 1 on Ctrl-C:
-PY=${PYTHON:-python3}                                               # without this the script would go on to its fallback
+                                                                    # without this the script would go on to its fallback
+PY=${PYTHON:-}                                                      # unnamed: .venv is made again (moved, broken) with the
+if [ -z "$PY" ] && [ -f .venv/pyvenv.cfg ]; then                    # Python it was made with, where that is still there
+  cfg() { sed -n "s/^$1 *= *//p" .venv/pyvenv.cfg | head -n 1; }
+  V=$(cfg 'version\(_info\)\{0,1\}' | cut -d. -f1,2)                # venv writes version, uv version_info
+  for p in "$(cfg executable)" "$(cfg home)/python${V:-3}"; do
+    if [ -n "$p" ] && [ -f "$p" ] && [ -x "$p" ]; then PY=$p; break; fi
+  done
+fi
+PY=${PY:-python3}
 old_enough() { "$1" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; }   # NumPy 2.4, pandas 3: 3.11+
 intel_mac() {                                                       # torch stopped at 2.2 for Intel Macs: asked of the Python
   if "$1" -c 'import platform, sys; sys.exit(not (platform.system() == "Darwin" and platform.machine() == "x86_64"))' 2>/dev/null; then
@@ -27,16 +39,37 @@ intel_mac() {                                                       # torch stop
   fi
 }
 if command -v flock >/dev/null 2>&1; then                           # two set-ups into one .venv at once (main.sh and test.sh
-  exec 9>"${TMPDIR:-/tmp}/eol-setup-$(pwd -P | cksum | cut -d' ' -f1).lock"   # in two terminals) would install over each other:
+  exec 9>.eol-setup.lock                                            # in two terminals) would install over each other:
   flock -n 9 || { echo "[setup] another set-up of this checkout is running: waiting for it to finish"; flock 9; }   # one waits
 fi
+fit() {                                                             # $PY can make .venv, or its fix is named and nothing
+  local why=${1:+[setup] $1: .venv is to be made again, and is kept as it is until a Python can make it}   # is removed
+  if ! command -v "$PY" >/dev/null 2>&1; then                       # ($1: why .venv is made again; '' for a new one)
+    [ -z "$why" ] || echo "$why" >&2
+    echo "[setup] no Python found at '$PY': install Python 3.11 or newer, or name one: PYTHON=/path/to/python3 bash $0" >&2
+    exit 1
+  fi
+  if ! old_enough "$PY"; then
+    [ -z "$why" ] || echo "$why" >&2
+    echo "[setup] $PY is $("$PY" --version 2>&1); the kit needs Python 3.11 or newer: install one and name it," \
+         "PYTHON=/path/to/python3.12 bash $0 (on macOS the system's python3 may be 3.9: python.org or Homebrew have newer)" >&2
+    exit 1
+  fi
+  if ! "$PY" -c "import ensurepip, venv" 2>/dev/null; then
+    [ -z "$why" ] || echo "$why" >&2
+    echo "[setup] $PY cannot make a virtual environment with pip in it (no ensurepip): on Debian or Ubuntu install" >&2
+    echo "[setup] python3-venv (python3.X-venv for another Python than the system's: sudo apt install python3-venv), or" >&2
+    echo "[setup] name another Python: PYTHON=/path/to/python3 bash $0" >&2
+    exit 1
+  fi
+  intel_mac "$PY"
+}
+remake() { fit "$1"; echo "[setup] $1: making .venv again with $PY"; rm -rf .venv; }   # removed once $PY can make it
 HERE=$(pwd -P)                                                      # the checkout, links resolved
 if [ -L .venv/bin/python ] && [ ! -e .venv/bin/python ]; then       # its Python was removed (an upgrade, another machine)
-  echo "[setup] .venv's Python ($(readlink .venv/bin/python)) is gone: making .venv again with $PY"
-  rm -rf .venv
+  remake ".venv's Python ($(readlink .venv/bin/python)) is gone"
 elif [ -e .venv ] && ! .venv/bin/python -c '' 2>/dev/null; then    # half made, or its Python no longer starts
-  echo "[setup] .venv's Python does not start: making .venv again with $PY"
-  rm -rf .venv
+  remake ".venv's Python does not start"
 elif [ -x .venv/bin/python ] && ! old_enough .venv/bin/python; then
   echo "[setup] .venv was made with $(.venv/bin/python --version 2>&1); the kit needs Python 3.11 or newer: remove it" >&2
   echo "[setup] (rm -rf .venv) and run this again with a newer Python: PYTHON=/path/to/python3.12 bash $0" >&2
@@ -46,13 +79,11 @@ elif [ -x .venv/bin/python ] && [ -n "${PYTHON:-}" ] && [ "$("$PY" -c 'import sy
        "is kept as it is; to use $PYTHON, remove it (rm -rf .venv) and run this again"
 fi
 if [ -x .venv/bin/python ] && [ -f .venv/.eol-home ] && [ "$(cat .venv/.eol-home)" != "$HERE" ]; then
-  echo "[setup] .venv was made in $(cat .venv/.eol-home), not here ($HERE): its programs point there; making it again"
-  rm -rf .venv
+  remake ".venv was made in $(cat .venv/.eol-home), not here ($HERE): its programs point there"
 fi
 if [ -x .venv/bin/python ] && ! .venv/bin/python -m pip --version >/dev/null 2>&1 && [ ! -f .venv/.eol-home ] \
-   && [ -z "$(ls -A .venv/lib/python*/site-packages 2>/dev/null)" ] && command -v "$PY" >/dev/null 2>&1 && old_enough "$PY"; then
-  echo "[setup] .venv holds no packages and no pip (its making was stopped): making .venv again with $PY"
-  rm -rf .venv                                                      # empty: nothing in it is lost
+   && [ -z "$(ls -A .venv/lib/python*/site-packages 2>/dev/null)" ]; then
+  remake ".venv holds no packages and no pip (its making was stopped)"   # empty: nothing in it is lost
 fi
 VER=$([ -x .venv/bin/python ] && .venv/bin/python -c 'import sys; print("python%d.%d" % sys.version_info[:2])' || true)
 if [ -n "$VER" ] && [ ! -d ".venv/lib/$VER" ]; then               # its Python upgraded in place: the packages are another's
@@ -66,22 +97,7 @@ if [ -x .venv/bin/python ] && ! .venv/bin/python -m pip --version >/dev/null 2>&
   exit 1
 fi
 if [ ! -x .venv/bin/python ]; then
-  if ! command -v "$PY" >/dev/null 2>&1; then
-    echo "[setup] no Python found at '$PY': install Python 3.11 or newer, or name one: PYTHON=/path/to/python3 bash $0" >&2
-    exit 1
-  fi
-  if ! old_enough "$PY"; then
-    echo "[setup] $PY is $("$PY" --version 2>&1); the kit needs Python 3.11 or newer: install one and name it," \
-         "PYTHON=/path/to/python3.12 bash $0 (on macOS the system's python3 may be 3.9: python.org or Homebrew have newer)" >&2
-    exit 1
-  fi
-  if ! "$PY" -c "import ensurepip, venv" 2>/dev/null; then
-    echo "[setup] $PY cannot make a virtual environment with pip in it (no ensurepip): on Debian or Ubuntu install" >&2
-    echo "[setup] python3-venv (python3.X-venv for another Python than the system's: sudo apt install python3-venv), or" >&2
-    echo "[setup] name another Python: PYTHON=/path/to/python3 bash $0" >&2
-    exit 1
-  fi
-  intel_mac "$PY"
+  fit ""
   echo "[setup] creating .venv with $("$PY" --version)"
   "$PY" -m venv .venv
   echo "$HERE" > .venv/.eol-home                                    # where its programs' first lines point
@@ -93,7 +109,8 @@ intel_mac $VPY
 # and macOS pip builds it, which needs a C++ compiler and Python's headers. Said now, not after the rest downloaded.
 if ! $VPY -c "import pyworld" 2>/dev/null; then
   MISSING=""                                                        # a compiler that compiles (macOS has stubs that do not)
-  printf 'int main() { return 0; }\n' | "${CXX:-c++}" -x c++ - -o /dev/null 2>/dev/null || MISSING="a C++ compiler"
+  read -ra CXXW <<< "${CXX:-c++}"                                  # CXX="ccache g++": its words, as setuptools splits it
+  printf 'int main() { return 0; }\n' | "${CXXW[@]:-c++}" -x c++ - -o /dev/null 2>/dev/null || MISSING="a C++ compiler"
   if ! $VPY -c "import os, sysconfig, sys; sys.exit(not os.path.exists(os.path.join(sysconfig.get_paths()['include'], 'Python.h')))"; then
     MISSING="${MISSING:+$MISSING and }Python's headers (Python.h)"
   fi
@@ -107,10 +124,10 @@ fi
 # The versions the README's figures were measured with: pinned, so a fresh machine computes the same numbers.
 # A Python for which a pinned version has no release falls back to the newest compatible versions, and says so.
 PIN="-c constraints.txt"
-# The installer: uv, pip's interface from the same index, links each package from its cache where pip unpacks it file
-# by file. torch's wheels bring 3 GB of CUDA libraries that the CPU presets never load: pip spends about 100 s on them
-# from a warm cache, uv 2 s (30 s from a cold one). Where uv does not install, pip does the same work; EOL_INSTALLER=pip
-# chooses pip.
+# The installer: uv, through pip's interface, links each package from its cache where pip unpacks it file by file.
+# torch's wheels bring 3 GB of CUDA libraries that the CPU presets never load: pip spends about 100 s on them from a warm
+# cache, uv 2 s (30 s from a cold one). Where uv does not install, pip does the same work; EOL_INSTALLER=pip chooses pip.
+# uv reads no pip.conf: a mirror reaches it only from the environment's PIP_INDEX_URL, PIP_EXTRA_INDEX_URL, passed on here.
 UV=""
 if [ -n "${PIP_INDEX_URL:-}" ]; then export UV_INDEX_URL=${UV_INDEX_URL:-$PIP_INDEX_URL}; fi      # a mirror pip is told
 if [ -n "${PIP_EXTRA_INDEX_URL:-}" ]; then export UV_EXTRA_INDEX_URL=${UV_EXTRA_INDEX_URL:-$PIP_EXTRA_INDEX_URL}; fi   # of, uv too
@@ -122,10 +139,6 @@ LOG=$(mktemp "${TMPDIR:-/tmp}/eol-setup.XXXXXX"); trap 'rm -f "$LOG"' EXIT     #
 NET='NewConnectionError|failed to establish a new connection|network is unreachable|temporary failure in name resolution|'
 NET+='name or service not known|connection refused|timed out|ProxyError|SSLError|could not fetch URL|HTTP error [45][0-9][0-9]'
 said() { { grep -m1 -iE "$NET" "$LOG" || true; tail -n 3 "$LOG"; } | sed -E 's/^(.{60}).{20,}(.{120})$/\1 … \2/; s/^/[setup]   /'; }
-if [ "${EOL_INSTALLER:-uv}" = uv ]; then
-  if [ -x .venv/bin/uv ] || $VPY -m pip install -q $PIN uv >"$LOG" 2>&1; then UV=.venv/bin/uv
-  else echo "[setup] uv did not install: pip installs instead (slower, the same packages); pip said:"; said; fi
-fi
 pip_install() {
   if [ -n "$UV" ]; then
     if $UV pip install -q --python $VPY $PIN "$@"; then return; fi
@@ -173,6 +186,10 @@ if [ -n "$TORCH" ] || ! $VPY -I -c "import $NEEDS" 2>/dev/null \
    || [ "$(cat $MARK 2>/dev/null)" != "$WANT" ]; then
   # one run for both (one resolution, not two): on a fresh machine torch's wheels are most of the install
   rm -f .venv/.eol-loose                                            # tried pinned again: said again if it falls back
+  if [ "${EOL_INSTALLER:-uv}" = uv ]; then                          # here, not on a run with nothing to install (offline)
+    if [ -x .venv/bin/uv ] || $VPY -m pip install -q $PIN uv >"$LOG" 2>&1; then UV=.venv/bin/uv
+    else echo "[setup] uv did not install: pip installs instead (slower, the same packages); pip said:"; said; fi
+  fi
   echo "[setup] installing ${TORCH:+torch + torchaudio $TORCH_PIN (a matching pair; several GB) and }the kit and its dependencies (${UV:+uv }pip install -e '.[$EXTRA]')"
   pip_install $TORCH -e ".[$EXTRA]"
   $VPY -I -c "import importlib, pkgutil, emotion_omni_lite as e, peft, accelerate, transformers, pytest, torch

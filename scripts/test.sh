@@ -1,24 +1,26 @@
 #!/usr/bin/env bash
 # The tests: set up, check notebooks and package agree, run pytest, then run every notebook (smoke preset).
 set -euo pipefail
+unset PYTHONHOME PYTHONPATH   # the shell's would reach .venv's Python: it would not start, or import another install's packages
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
 status=0
 
 echo "== notebooks and package in step (nbdev-export, nbdev-clean change nothing)"
-if ! command -v git >/dev/null 2>&1 && [ -e .git ]; then          # a checkout, but no git to compare it with: not a pass
+checkout() { local d=$PWD; until [ -e "$d/.git" ]; do [ "$d" != / ] || return 1; d=$(dirname "$d"); done; }   # here or above
+if ! command -v git >/dev/null 2>&1 && checkout; then             # a checkout, but no git to compare it with: not a pass
   echo "FAILED: git is not installed, and this checkout's notebooks and package are compared through it: install it"
   echo "(sudo apt install git; on macOS: xcode-select --install), then run this again"; status=1
 elif git rev-parse --verify -q HEAD >/dev/null 2>&1; then
-  state() {                                   # which files differ and how (a second change to an edited file shows too),
-    git status --porcelain; git diff HEAD --binary | cksum          # and what the untracked ones hold
-    git ls-files -o --exclude-standard -z | xargs -0 -r cksum
+  state() {              # each file of the kit's folder (it may sit in a larger repository) that differs from the last
+    { git diff HEAD --name-only --relative -z; git ls-files -o --exclude-standard -z; } |   # commit or is untracked, and
+      while IFS= read -r -d '' f; do echo "$([ -f "$f" ] && cksum < "$f" || echo gone -) $f"; done | sort   # what it holds
   }
   before=$(state)
   # the package is written from the notebooks: an edit made to a package file alone would be replaced by the export,
   # so each one is copied aside first and put back if the export changed it (said below, nothing of it lost)
-  kept=$(mktemp -d); edited=$(git diff HEAD --name-only -- emotion_omni_lite)
+  kept=$(mktemp -d); edited=$(git diff HEAD --name-only --relative -- emotion_omni_lite)   # paths from here, not the top
   for f in $edited; do if [ -f "$f" ]; then mkdir -p "$kept/$(dirname "$f")"; cp "$f" "$kept/$f"; fi; done
   if .venv/bin/nbdev-export && .venv/bin/nbdev-clean; then
     lost=""
@@ -28,8 +30,12 @@ elif git rev-parse --verify -q HEAD >/dev/null 2>&1; then
       echo "an edit made to the package file alone, or an export older than the notebook's last edit. Kept as it was."
       echo "Make the edit in the notebook, or take the notebook's version with .venv/bin/nbdev-export; then run this again."
       status=1
-    elif [ "$before" != "$(state)" ]; then
-      echo "FAILED: nbdev-export / nbdev-clean changed files (export the notebooks and commit both):"; git status --porcelain; git diff --stat; status=1
+    elif after=$(state); [ "$before" != "$after" ]; then
+      changed=$({ diff <(echo "$before") <(echo "$after") || true; } | sed -n 's/^[<>] [^ ]* [^ ]* //p' | sort -u)
+      echo "FAILED: nbdev-export / nbdev-clean changed what these held before this run:" $changed
+      echo "(a notebook not exported, or one saved after running it: nbdev-clean removes its execution counts). They are"
+      echo "left as the tools wrote them: look them over (git diff), commit notebooks and package together, and run this again."
+      status=1
     else echo "ok"; fi
   else
     for f in $edited; do if [ -f "$kept/$f" ]; then cp "$kept/$f" "$f"; fi; done    # a half-run export: the edits back

@@ -1427,7 +1427,7 @@ def test_rows_of_blank_cells_a_spreadsheet_adds_are_no_lines(tmp_path):
 
 
 def test_the_setup_and_test_scripts_name_what_stops_them(tmp_path):
-    "scripts/setup.sh before it installs anything: a .venv whose Python was removed is made again, a missing or older Python and a read-only copy are named with the fix; while it installs, only a pinned version with no release goes unpinned (no index reached, a full disk: named, with pip's last lines). scripts/test.sh without git in a checkout fails, named."
+    "scripts/setup.sh before it installs anything: a .venv whose Python was removed is made again, and kept until a Python can make it: a missing or older Python and a read-only copy are named with the fix; while it installs, only a pinned version with no release goes unpinned (no index reached, a full disk: named, with pip's last lines). scripts/test.sh without git in a checkout fails, named."
     import shutil, subprocess
     root = Path(__file__).parents[1]
     kit = tmp_path / 'kit with spaces'; (kit / 'scripts').mkdir(parents=True)
@@ -1438,12 +1438,12 @@ def test_the_setup_and_test_scripts_name_what_stops_them(tmp_path):
     run = lambda py: subprocess.run(['bash', str(kit / 'scripts' / 'setup.sh'), 'run'], env={**os.environ, 'PYTHON': py},
                                     capture_output=True, text=True, timeout=60)
     r = run(str(tmp_path / 'nowhere'))
-    assert r.returncode == 1 and "is gone: making .venv again" in r.stdout and f"no Python found at '{tmp_path / 'nowhere'}'" in r.stderr, r
-    assert not (kit / '.venv').exists()
+    assert r.returncode == 1 and "is gone: .venv is to be made again, and is kept" in r.stderr and 'making' not in r.stdout, r
+    assert f"no Python found at '{tmp_path / 'nowhere'}'" in r.stderr and (kit / '.venv' / 'bin' / 'python').is_symlink(), r
     r = run(str(old))
     assert r.returncode == 1 and 'is Python 3.9.6; the kit needs Python 3.11 or newer' in r.stderr and 'PYTHON=' in r.stderr, r
-    assert not (kit / '.venv').exists()                                   # nothing made with it
-    (kit / '.venv' / 'bin').mkdir(parents=True)                          # a .venv whose making was stopped: no pip, no record,
+    assert os.listdir(kit / '.venv' / 'bin') == ['python']                # kept, nothing made with it
+    shutil.rmtree(kit / '.venv'); (kit / '.venv' / 'bin').mkdir(parents=True)   # a .venv whose making was stopped: no pip, no record,
     fake = kit / '.venv' / 'bin' / 'python'                              # no packages (a Python that starts, but holds no pip)
     fake.write_text('#!/bin/sh\ncase "$*" in "-m pip --version") exit 1;; *python%d.%d*) echo python3.11;; esac\nexit 0\n')
     fake.chmod(0o755); (kit / '.venv' / 'lib' / 'python3.11' / 'site-packages').mkdir(parents=True)
@@ -1451,10 +1451,10 @@ def test_the_setup_and_test_scripts_name_what_stops_them(tmp_path):
     assert r.returncode == 1 and 'no pip' in r.stderr and (kit / '.venv').exists(), r
     new = tmp_path / 'python3.11'                                        # one that runs but cannot make a venv here
     new.write_text('#!/bin/sh\ncase "$*" in *ensurepip*) exit 1;; --version) echo Python 3.11.0;; esac\nexit 0\n'); new.chmod(0o755)
-    r = run(str(new))
-    assert r.returncode == 1 and 'holds no packages and no pip' in r.stdout and 'cannot make a virtual environment' in r.stderr, r
-    assert not (kit / '.venv').exists()                                  # empty: made again
-    (kit / '.venv' / 'bin').mkdir(parents=True); fake.write_text(fake_text := '#!/bin/sh\ncase "$*" in "-m pip --version") exit 1;; '
+    r = run(str(new))                                                    # empty, but made again only by a Python that can
+    assert r.returncode == 1 and 'holds no packages and no pip' in r.stderr and 'cannot make a virtual environment' in r.stderr, r
+    assert fake.exists() and 'making' not in r.stdout, r
+    fake.write_text(fake_text := '#!/bin/sh\ncase "$*" in "-m pip --version") exit 1;; '
                                                                  '*python%d.%d*) echo python3.11;; esac\nexit 0\n')
     fake.chmod(0o755); (kit / '.venv' / 'lib' / 'python3.11' / 'site-packages' / 'mine').mkdir(parents=True)
     r = run(str(new))                                                    # packages in it (made by uv or --without-pip): kept
@@ -1513,6 +1513,139 @@ def test_the_setup_and_test_scripts_name_what_stops_them(tmp_path):
     (t / '.git').rmdir()                                                 # a download without .git: skipped, as it should be
     r = test()
     assert r.returncode == 0 and 'skipped: not a git checkout' in r.stdout, r
+
+
+def _ready_venv(kit, cases=''):
+    "A .venv in `kit` that answers setup.sh as a finished install does: its Python a shell script that logs each call to .venv/calls and, as a real one, does not start under another install's PYTHONHOME or PYTHONPATH (`cases` answer first)."
+    (kit / '.venv' / 'lib' / 'python3.11').mkdir(parents=True); (kit / '.venv' / '.eol-home').write_text(str(kit.resolve()) + '\n')
+    py = kit / '.venv' / 'bin' / 'python'; py.parent.mkdir()
+    py.write_text('#!/bin/sh\necho "$*" >> "$(dirname "$0")/../calls"\n[ -z "$PYTHONHOME$PYTHONPATH" ] || exit 1\ncase "$*" in\n'
+                  f'{cases}\n  *platform.system*) exit 1;;\n  *python%d.%d*) echo python3.11;;\n  *tomllib*) echo "{{}}";;\n'
+                  "  *transformers.__version__*) echo 'torch 2.11.0 | transformers 5 | emotion_omni_lite 0';;\nesac\nexit 0\n")
+    py.chmod(0o755)
+
+
+def _ready_kit(tmp_path, cases=''):
+    "A kit with its scripts and a ready .venv (`_ready_venv`); python3 on PATH refuses, so nothing real is ever made. → (kit, env)."
+    import shutil
+    root = Path(__file__).parents[1]
+    kit = tmp_path / 'kit'; (kit / 'scripts').mkdir(parents=True); shutil.copy(root / 'constraints.txt', kit)
+    for f in ('setup.sh', 'main.sh'): shutil.copy(root / 'scripts' / f, kit / 'scripts')
+    _ready_venv(kit, cases)
+    (b := tmp_path / 'bin').mkdir(); (b / 'python3').write_text('#!/bin/sh\nexit 1\n'); (b / 'python3').chmod(0o755)
+    env = {k: v for k, v in os.environ.items() if k not in ('PYTHON', 'PYTHONHOME', 'PYTHONPATH', 'CXX', 'EOL_INSTALLER')}
+    return kit, {**env, 'PATH': f"{b}{os.pathsep}{os.environ['PATH']}", 'TMPDIR': str(tmp_path)}
+
+
+def test_the_setup_reads_no_python_settings_from_the_shell_and_fetches_nothing_when_all_is_installed(tmp_path):
+    "A PYTHONHOME or PYTHONPATH in the shell (another install's) is set aside by setup.sh and main.sh: a ready .venv stays, and is used; a run with nothing to install does not fetch uv (offline, that would wait on the network)."
+    import subprocess
+    kit, env = _ready_kit(tmp_path)
+    setup = lambda **e: subprocess.run(['bash', str(kit / 'scripts' / 'setup.sh'), 'run'], env={**env, **e}, capture_output=True,
+                                       text=True, timeout=60)
+    r = setup(EOL_INSTALLER='pip')                                       # installed by pip: no uv in .venv
+    assert r.returncode == 0 and (kit / '.venv' / '.eol-installed-check').exists() and not (kit / '.venv' / 'bin' / 'uv').exists(), r
+    (calls := kit / '.venv' / 'calls').unlink()
+    r = setup()                                                          # all there: uv (the default installer) not fetched
+    assert r.returncode == 0 and '[setup] ready: torch 2.11.0' in r.stdout and 'pip install' not in calls.read_text(), r
+    import shutil                                                        # the lock two set-ups share is the checkout's own
+    assert not shutil.which('flock') or ((kit / '.eol-setup.lock').exists() and not list(tmp_path.glob('*.lock')))
+    assert '/.eol-setup.lock' in (Path(__file__).parents[1] / '.gitignore').read_text().splitlines()
+    other = {'PYTHONHOME': str(tmp_path / 'another'), 'PYTHONPATH': str(tmp_path / 'another')}
+    r = setup(**other)
+    assert r.returncode == 0 and '[setup] ready' in r.stdout and 'making' not in r.stdout + r.stderr, r
+    assert (kit / '.venv' / '.eol-installed-check').exists()
+    eol = kit / '.venv' / 'bin' / 'eol'                                  # main.sh's own calls too
+    eol.write_text('#!/bin/sh\n[ -z "$PYTHONHOME$PYTHONPATH" ] || exit 1\necho "eol $*" >> "$(dirname "$0")/../calls"\n'); eol.chmod(0o755)
+    r = subprocess.run(['bash', str(kit / 'scripts' / 'main.sh'), '--preset', 'smoke'], env={**env, **other}, capture_output=True,
+                       text=True, timeout=60)
+    assert r.returncode == 0 and 'eol run --guards --preset smoke' in calls.read_text(), r
+
+
+def test_the_setup_makes_venv_again_with_the_python_it_was_made_with_and_keeps_it_until_a_python_can(tmp_path):
+    "A moved checkout's .venv is made again with the Python its pyvenv.cfg names (venv's `executable`, or uv's `home` and `version_info`) when PYTHON is not set and that Python is there, not with whatever python3 is; with no Python able to make it, .venv is kept, with the fix."
+    import subprocess
+    kit, env = _ready_kit(tmp_path)
+    mine = kit / '.venv' / 'lib' / 'python3.11' / 'site-packages' / 'mine'; mine.mkdir(parents=True)
+    (kit / '.venv' / '.eol-home').write_text('/where/it/was\n')         # a moved checkout
+    its = tmp_path / 'its python' / 'python3.11'; its.parent.mkdir()
+    its.write_text('#!/bin/sh\necho "$0 $*" >> "$(dirname "$0")/calls"\ncase "$*" in *platform.system*) exit 1;; "-m venv"*) exit 3;; '
+                   '--version) echo Python 3.11.7;; esac\nexit 0\n'); its.chmod(0o755)
+    setup = lambda **e: subprocess.run(['bash', str(kit / 'scripts' / 'setup.sh'), 'run'], env={**env, **e}, capture_output=True,
+                                       text=True, timeout=60)
+    (kit / '.venv' / 'pyvenv.cfg').write_text(f'home = {tmp_path}/gone\nversion = 3.11.7\nexecutable = {tmp_path}/gone/python3.11\n')
+    r = setup()                                                          # the Python it was made with is gone, python3 refuses
+    assert r.returncode == 1 and 'was made in /where/it/was' in r.stderr and 'is kept as it is until a Python can make it' in r.stderr, r
+    assert 'python3 is' in r.stderr and 'making' not in r.stdout and mine.exists(), r
+    r = setup(PYTHON=str(tmp_path / 'nowhere'))                          # one named that is not there: kept
+    assert r.returncode == 1 and f"no Python found at '{tmp_path / 'nowhere'}'" in r.stderr and mine.exists(), r
+    for cfg in (f'home = /usr/bin\nversion = 3.11.7\nexecutable = {its}\n', f'home = {its.parent}\nversion_info = 3.11.7\n'):
+        if not (kit / '.venv').exists(): _ready_venv(kit); (kit / '.venv' / '.eol-home').write_text('/where/it/was\n')
+        (kit / '.venv' / 'pyvenv.cfg').write_text(cfg); (its.parent / 'calls').unlink(missing_ok=True)
+        r = setup()                                                      # its own Python, found able: made again with it
+        assert r.returncode == 3 and f'its programs point there: making .venv again with {its}' in r.stdout, r
+        assert f'{its} -m venv .venv' in (its.parent / 'calls').read_text() and not (kit / '.venv').exists(), r
+
+
+def test_the_setup_runs_a_compiler_named_with_its_options(tmp_path):
+    "CXX holding a command and its words (`ccache g++`, `g++ -O2`) is run word by word, as setuptools runs it, not taken for a missing compiler: what is missing is named alone."
+    import subprocess
+    kit, env = _ready_kit(tmp_path, cases='  *pyworld*|*Python.h*) exit 1;;')
+    cc = tmp_path / 'bin' / 'mycc'; cc.write_text('#!/bin/sh\n[ "$1" = -O2 ] && [ "$2" = -x ] || exit 1\ncat > /dev/null\n'); cc.chmod(0o755)
+    r = subprocess.run(['bash', str(kit / 'scripts' / 'setup.sh'), 'run'], env={**env, 'CXX': 'mycc -O2'}, capture_output=True,
+                       text=True, timeout=60)
+    assert r.returncode == 1 and "needs Python's headers (Python.h):" in r.stderr and 'compiler' not in r.stderr, r
+    r = subprocess.run(['bash', str(kit / 'scripts' / 'setup.sh'), 'run'], env={**env, 'CXX': 'mycc -O3'}, capture_output=True,
+                       text=True, timeout=60)                           # one that does not compile: named
+    assert r.returncode == 1 and "needs a C++ compiler and Python's headers (Python.h):" in r.stderr, r
+
+
+def test_the_test_script_in_a_folder_of_a_larger_repository_keeps_a_hand_edit_and_names_what_the_tools_changed(tmp_path):
+    "scripts/test.sh with the kit in a folder of a larger git repository: a package file edited by hand is copied aside and put back, named, though git names it from the repository's top; a notebook saved after running it (execution counts that nbdev-clean removes) fails the run, named from the kit's folder, and the next run passes. A PYTHONHOME or PYTHONPATH in the shell is set aside."
+    import shutil, subprocess
+    if shutil.which('git') is None: pytest.skip('git is not installed')
+    top = tmp_path / 'larger'; kit = top / 'kit'; root = Path(__file__).parents[1]
+    for d in ('scripts', 'nbs', 'emotion_omni_lite', '.venv/bin'): (kit / d).mkdir(parents=True)
+    shutil.copy(root / 'scripts' / 'test.sh', kit / 'scripts'); (kit / 'scripts' / 'setup.sh').write_text('exit 0\n')
+    off = '#!/bin/sh\n[ -z "$PYTHONHOME$PYTHONPATH" ] || exit 1\n'          # as a real .venv program would not start
+    tools = {'python': '', 'nbdev-test': '', 'nbdev-export': "printf 'exported\\n' > emotion_omni_lite/core.py\n",
+             'nbdev-clean': "sed 's/\"execution_count\": 1/\"execution_count\": null/' nbs/a.ipynb > a.tmp && mv a.tmp nbs/a.ipynb\n"}
+    for n, body in tools.items(): (kit / '.venv' / 'bin' / n).write_text(off + body); (kit / '.venv' / 'bin' / n).chmod(0o755)
+    (kit / 'emotion_omni_lite' / 'core.py').write_text('exported\n'); (kit / 'nbs' / 'a.ipynb').write_text('{"execution_count": null}\n')
+    (top / '.gitignore').write_text('.venv/\n')
+    git = lambda *a: subprocess.run(['git', '-C', str(top), '-c', 'user.name=k', '-c', 'user.email=k@k', *a], check=True,
+                                    capture_output=True)
+    git('init', '-q'); git('add', '-A'); git('commit', '-q', '-m', 'kit')
+    env = {**os.environ, 'PYTHONHOME': str(tmp_path / 'another'), 'PYTHONPATH': str(tmp_path / 'another')}
+    test = lambda: subprocess.run(['bash', str(kit / 'scripts' / 'test.sh')], env=env, capture_output=True, text=True, timeout=60)
+    r = test()
+    assert r.returncode == 0 and 'ok' in r.stdout.splitlines(), r
+    (kit / 'emotion_omni_lite' / 'core.py').write_text('mine\n')         # an edit made to the package file alone
+    r = test()
+    assert r.returncode == 1 and 'FAILED: emotion_omni_lite/core.py changed here' in r.stdout, r
+    assert (kit / 'emotion_omni_lite' / 'core.py').read_text() == 'mine\n'
+    git('checkout', '--', '.'); (kit / 'nbs' / 'a.ipynb').write_text('{"execution_count": 1}\n')   # saved after running it
+    r = test()
+    assert r.returncode == 1 and 'changed what these held before this run: nbs/a.ipynb\n' in r.stdout, r
+    assert 'kit/nbs' not in r.stdout and (kit / 'nbs' / 'a.ipynb').read_text() == '{"execution_count": null}\n', r
+    r = test()                                                           # what they wrote stands: the next run passes
+    assert r.returncode == 0 and 'ok' in r.stdout.splitlines(), r
+
+
+def test_ci_says_why_the_browser_and_resampler_tests_may_skip(tmp_path):
+    "`.ci/run` where it cannot install Debian's chromium and nodejs (not root, or no apt-get) says so, and goes on to the tests."
+    import shutil, subprocess
+    kit = tmp_path / 'kit'; (kit / '.ci').mkdir(parents=True); (kit / 'scripts').mkdir()
+    shutil.copy(Path(__file__).parents[1] / '.ci' / 'run', kit / '.ci'); (kit / 'scripts' / 'test.sh').write_text('echo tested\n')
+    (b := tmp_path / 'bin').mkdir()                                      # a PATH of every command but apt-get, chromium, node
+    for f in (f for d in os.environ['PATH'].split(os.pathsep) if os.path.isdir(d) for f in Path(d).iterdir()):
+        if f.name not in ('apt-get', 'chromium', 'node') and not (b / f.name).exists(): (b / f.name).symlink_to(f)
+    r = subprocess.run([shutil.which('bash'), str(kit / '.ci' / 'run')], env={**os.environ, 'PATH': str(b)}, capture_output=True,
+                       text=True, timeout=60)
+    why = 'there is no apt-get' if os.geteuid() == 0 else 'this runs as '
+    assert r.returncode == 0 and r.stdout.splitlines()[-1] == 'tested', r
+    assert f'[ci] chromium is not installed, and this installs it only as root with apt-get ({why}' in r.stdout, r
+    assert 'browser tests will be skipped' in r.stdout and "[ci] nodejs is not installed" in r.stdout, r
 
 
 def _fake_run(name, c, s, weight=1.0):
