@@ -102,7 +102,7 @@ def _resampler(orig_sr: int, sr: int):
 
 def resample(wave: torch.Tensor, orig_sr: int, sr: int) -> torch.Tensor:
     "Resample `wave` [..., T] from `orig_sr` to `sr` (windowed sinc; an odd rate is first snapped to a multiple of 50 Hz) as float32."
-    orig_sr, sr = int(orig_sr), int(sr)
+    orig_sr, sr = round(float(orig_sr)), round(float(sr))             # 22050.5 Hz read as 22050 or 22051, not cut down
     wave = torch.as_tensor(wave, dtype=torch.float32)                   # the cached filter is float32: float64 or float16 would not convolve
     if orig_sr == sr: return wave
     work = _working_rate(orig_sr, sr)

@@ -51,7 +51,7 @@ def train_stage(name: str, cfg: OmniConfig, settings: Optional[Settings] = None,
 def _took(need: Sequence[str], preset: str, jobs: int = 1) -> str:
     "What training `need` takes, where it was measured: lite's minutes on a 2-core CPU; no estimate for another preset."
     if preset != 'lite': return f"no time measured for preset '{preset}'"
-    return f"measured alone on a 2-core CPU: {lite_minutes(need)} min in all" + ('; workers run some side by side' if jobs > 1 else '')
+    return f"the stage table's minutes on a 2-core CPU: {lite_minutes(need)} min in all" + ('; workers run some side by side' if jobs > 1 else '')
 
 def ensure_stages(names: Sequence[str], cfg: OmniConfig, settings: Optional[Settings] = None) -> list:
     "Say which runs `names` still need (with their measured minutes on `lite`), then train them in table order."

@@ -20,9 +20,9 @@ from .config import ConfigError, TrainConfig, _atomic, checkpoint_faults, resolv
 __all__ = ['THREAD_VARIABLES', 'COMPUTE_DTYPES', 'RECORDED_PACKAGES', 'CKPT_FILES', 'CACHE_SHARD_BYTES', 'set_seed',
            'process_rank', 'is_main_process', 'distributed_state', 'wait_for_everyone', 'usable_cores', 'limit_threads',
            'freeze', 'kv', 'kv_of', 'trainable_state', 'autocast', 'frozen_precision', 'frozen_dtype',
-           'enable_checkpointing', 'module_dtypes', 'environment', 'share_with_group', 'save_weights', 'save_json',
-           'save_text', 'load_weights', 'batch_indices', 'micro_batches', 'CheckpointError', 'sha256', 'ckpt_files',
-           'ShardError', 'load_cache', 'save_cache', 'timed_caches', 'ShardedCache', 'save_checkpoint',
+           'enable_checkpointing', 'module_dtypes', 'environment', 'cpu_model', 'share_with_group', 'save_weights',
+           'save_json', 'save_text', 'load_weights', 'batch_indices', 'micro_batches', 'CheckpointError', 'sha256',
+           'ckpt_files', 'ShardError', 'load_cache', 'save_cache', 'timed_caches', 'ShardedCache', 'save_checkpoint',
            'load_checkpoint', 'has_checkpoint', 'in_notebook', 'LiveLoss', 'TrainResult', 'to_device',
            'batch_split_problem', 'fit_problem', 'fit']
 
@@ -147,7 +147,19 @@ def environment() -> dict:
         except PackageNotFoundError: return None
     return {'python': platform.python_version(), 'packages': {n: v(n) for n in RECORDED_PACKAGES},
             'torch_threads': torch.get_num_threads(), 'machine': platform.machine(), 'processor': platform.processor(),
-            'cpus': os.cpu_count(), 'cuda': torch.version.cuda if torch.cuda.is_available() else None}
+            'cpu_model': cpu_model(), 'cpu_capability': torch.backends.cpu.get_cpu_capability(),   # the last bits of
+            'cpus': os.cpu_count(), 'cuda': torch.version.cuda if torch.cuda.is_available() else None}   # a result follow them
+
+def cpu_model() -> Optional[str]:
+    "The CPU's name as the system gives it (Linux: /proc/cpuinfo's model name; macOS: sysctl's brand string), or None: `platform.processor()` is empty on Linux, and which CPU, with which vector instructions (`cpu_capability`: torch's AVX2, AVX512, …), built a dataset moves the last bits of its samples."
+    import platform, subprocess
+    try:
+        if platform.system() == 'Darwin':
+            return subprocess.run(['sysctl', '-n', 'machdep.cpu.brand_string'], capture_output=True, text=True, timeout=5).stdout.strip() or None
+        for line in Path('/proc/cpuinfo').read_text().splitlines():
+            if line.lower().startswith(('model name', 'hardware', 'cpu model')): return line.split(':', 1)[1].strip() or None
+    except (OSError, subprocess.SubprocessError): pass
+    return None
 
 def share_with_group(folder, parents: int = 0):
     "Let the group read (and enter) everything under `folder` and `parents` folders above it, whatever the umask: a lab shares one runs folder."

@@ -164,11 +164,11 @@ def test_what_training_takes_is_said_truly_for_one_worker_and_every_preset(tmp_p
     for preset, jobs in (('lite', 1), ('lite', 2), ('smoke', 1)):
         with pytest.raises(KeyboardInterrupt): cli.run_pipeline(preset, jobs=jobs)
         said[preset, jobs] = capsys.readouterr().out
-    assert re.search(r"to train: data, .*stage2_no_adaln \(measured alone on a 2-core CPU: [\d.]+ min in all\)\n", said['lite', 1])
-    assert re.search(r"\(measured alone on a 2-core CPU: [\d.]+ min in all; workers run some side by side\)", said['lite', 2])
+    assert re.search(r"to train: data, .*stage2_no_adaln \(the stage table's minutes on a 2-core CPU: [\d.]+ min in all\)\n", said['lite', 1])
+    assert re.search(r"\(the stage table's minutes on a 2-core CPU: [\d.]+ min in all; workers run some side by side\)", said['lite', 2])
     assert "to train: data, asr" in said['smoke', 1] and "(no time measured for preset 'smoke')" in said['smoke', 1]
     assert 'min in all' not in said['smoke', 1]
-    for preset, want in (('lite', r"one after another \(measured alone on a 2-core CPU: [\d.]+ min in all\)"),
+    for preset, want in (('lite', r"one after another \(the stage table's minutes on a 2-core CPU: [\d.]+ min in all\)"),
                          ('smoke', r"one after another \(no time measured for preset 'smoke'\)")):
         with pytest.raises(KeyboardInterrupt): cli.ensure_stages(['asr'], get_config(preset), get_settings(preset=preset))
         out = capsys.readouterr().out

@@ -1853,7 +1853,7 @@ def test_the_main_job_says_what_it_will_train_and_what_it_keeps(tmp_path, monkey
     for name in ('train_stage', 'evaluate_stage'): monkeypatch.setattr(cli, name, lambda *a, **k: pytest.fail('the job trained'))
     with pytest.raises(KeyboardInterrupt): cli.run_pipeline('lite', jobs=2)
     said = capsys.readouterr().out
-    assert re.search(r"to train: data, asr, .*stage2_no_adaln \(measured alone on a 2-core CPU: [\d.]+ min in all", said), said
+    assert re.search(r"to train: data, asr, .*stage2_no_adaln \(the stage table's minutes on a 2-core CPU: [\d.]+ min in all", said), said
     assert 'finished, kept' not in said and not (tmp_path / 'runs').exists()
 
 

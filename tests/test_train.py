@@ -1,5 +1,6 @@
 "The shared training loop: checkpoints, resume, seeds."
-import contextlib, json
+import contextlib, json, sys
+from pathlib import Path
 import pytest
 import torch
 from torch import nn
@@ -536,3 +537,12 @@ def test_timed_caches_counts_only_the_caches_a_call_makes(tmp_path):
     assert cost['features_cache_reused'] is False and load_cache(path) == {'x': 2}
     _, cost = timed_caches(folder, lambda: (folder / '.a.pt.tmp1').write_bytes(b'half'))   # a write still under way
     assert cost == {'features_seconds': 0.0, 'features_cache_reused': True}
+
+
+def test_a_run_records_which_cpu_and_vector_instructions_made_it():
+    "The last bits of a dataset's samples follow the CPU's vector instructions: a run's environment names the CPU and torch's capability (platform.processor() is empty on Linux)."
+    from emotion_omni_lite.train import cpu_model, environment
+    env = environment()
+    assert env['cpu_capability'] == torch.backends.cpu.get_cpu_capability() and env['cpu_capability']
+    if sys.platform.startswith('linux') and 'model name' in Path('/proc/cpuinfo').read_text():
+        assert env['cpu_model'] and env['cpu_model'] == cpu_model() and ':' not in env['cpu_model']
