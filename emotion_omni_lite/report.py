@@ -437,7 +437,7 @@ def words_digest() -> str:
     return hashlib.sha256(json.dumps(words, sort_keys=True, default=str).encode()).hexdigest()[:12]
 
 # %% ../nbs/15_report.ipynb #6a473434
-# figure → (comparison, target, guard); None: reported, not asserted. Guards measured over seeds 0–2 on three machines (benchmarks/bench_seeds.py)
+# figure → (comparison, target, guard); None: reported, not asserted. Guards measured over seeds 0–2 on several machines (benchmarks/bench_seeds.py; README's seed table)
 QUALITY = {
     'emotion encoder, held-out espeak voices': ('>=', 0.90, 0.88),
     'emotion encoder, held-out espeak voices, tone-dependent': ('>=', 0.90, 0.87),

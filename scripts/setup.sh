@@ -20,16 +20,16 @@ if [ ! -w . ]; then                                                 # a read-onl
 fi
 trap 'echo; echo "[setup] interrupted: nothing is marked installed; run it again to finish" >&2; exit 130' INT   # pip ends 1 on Ctrl-C:
                                                                     # without this the script would go on to its fallback
+old_enough() { "$1" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; }   # NumPy 2.4, pandas 3: 3.11+
 PY=${PYTHON:-}                                                      # unnamed: .venv is made again (moved, broken) with the
 if [ -z "$PY" ] && [ -f .venv/pyvenv.cfg ]; then                    # Python it was made with, where that is still there
   cfg() { sed -n "s/^$1 *= *//p" .venv/pyvenv.cfg | head -n 1; }
   V=$(cfg 'version\(_info\)\{0,1\}' | cut -d. -f1,2)                # venv writes version, uv version_info
   for p in "$(cfg executable)" "$(cfg home)/python${V:-3}"; do
-    if [ -n "$p" ] && [ -f "$p" ] && [ -x "$p" ]; then PY=$p; break; fi
+    if [ -n "$p" ] && [ -f "$p" ] && [ -x "$p" ] && old_enough "$p"; then PY=$p; break; fi   # else python3, as before
   done
 fi
 PY=${PY:-python3}
-old_enough() { "$1" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; }   # NumPy 2.4, pandas 3: 3.11+
 intel_mac() {                                                       # torch stopped at 2.2 for Intel Macs: asked of the Python
   if "$1" -c 'import platform, sys; sys.exit(not (platform.system() == "Darwin" and platform.machine() == "x86_64"))' 2>/dev/null; then
     echo "[setup] $1 is an Intel (x86_64) Python on macOS: torch has no release for it since 2.2, and the kit needs 2.6 or" >&2

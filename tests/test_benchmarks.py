@@ -683,8 +683,9 @@ def test_the_seed_scripts_find_other_seeds_in_one_folder_wherever_they_run(monke
                           (bench_asr_voices, '--seeds'), (bench_units, '--seed'), (bench_seeds, '--seeds'), (study_asr_sentences, '--seed')):
             if mod is not bench_seeds: monkeypatch.setattr(mod, 'get_settings', settings)
             mine = ['--data-dir', 'mine/s1/data'] if mod is study_asr_sentences else ['--root', 'mine']
+            table = ['--json', str(tmp_path / 'figures.json')] if mod is bench_seeds else []   # not the checkout's own table
             for extra, want in (([], default), (mine, tmp_path / 'mine' / 's1' / 'data')):
-                monkeypatch.setattr(sys, 'argv', [f'{mod.__name__}.py', seed, '1', *extra])
+                monkeypatch.setattr(sys, 'argv', [f'{mod.__name__}.py', seed, '1', *extra, *table])
                 with pytest.raises(Seen) as e: mod.main()
                 assert e.value.args[0] == str(want), (mod.__name__, extra)
     finally: torch.set_num_threads(threads)
@@ -762,3 +763,36 @@ def test_the_noise_study_prints_what_the_audio_notebook_quotes(monkeypatch, caps
     assert [r[:2] for r in rows] == [[c, str(s)] for c in ('pink', 'brown') for s in (1, 2, 3, 4)]
     assert all(float(r[2].rstrip('%')) > 90 for r in rows[4:]) and all(30 < float(r[2].rstrip('%')) < 70 for r in rows[:4])
     assert "augment's first 4 chains of" in out and 'chains with a phone line' in out and torch.get_num_threads() == threads
+
+
+def test_readme_benchmark_commands_run_as_written():
+    "Every benchmark command README gives runs in the kit's environment (`.venv/bin/python`; bench_main.py, which needs only the standard library and makes its own clone's .venv, with `python3`), with flags and subcommands its script takes; rehearse_gpu.py's `prepare` and `run` each have one."
+    import ast, re
+    root = Path(__file__).parents[1]
+    readme = (root / 'README.md').read_text()
+    calls = re.findall(r"([\w./]*python3?)\s+benchmarks/(\w+)\.py([^`\n#]*)", readme)   # a command may wrap
+    assert calls
+    for python, name, args in calls:
+        assert python == ('python3' if name == 'bench_main' else '.venv/bin/python'), (python, name)
+        tree = ast.parse((root / 'benchmarks' / f'{name}.py').read_text())
+        adds = [c for c in ast.walk(tree) if isinstance(c, ast.Call) and getattr(c.func, 'attr', '') == 'add_argument']
+        flags = {a.value for c in adds for a in c.args if isinstance(a, ast.Constant) and str(a.value).startswith('-')}
+        assert set(re.findall(r"(?<![\w-])--?[a-z][\w-]*", args)) <= flags, (name, args, flags)
+        sub = [ast.literal_eval(k.value) for c in adds if c.args and not str(getattr(c.args[0], 'value', '-')).startswith('-')
+               for k in c.keywords if k.arg == 'choices' and isinstance(k.value, ast.List)]
+        if sub: assert args.split()[0] in sub[0], (name, args)                      # a subcommand, named first
+    nodes = list(ast.walk(ast.parse((root / 'benchmarks' / 'bench_main.py').read_text())))
+    main_imports = {m.split('.')[0] for m in [a.name for n in nodes if isinstance(n, ast.Import) for a in n.names]
+                    + [n.module for n in nodes if isinstance(n, ast.ImportFrom)]}
+    assert main_imports <= sys.stdlib_module_names, main_imports - sys.stdlib_module_names   # python3 runs it anywhere
+    assert {a.split()[0] for _, n, a in calls if n == 'rehearse_gpu'} == {'prepare', 'run'}
+
+
+def test_readme_quotes_the_quality_checks_time_of_its_timed_job():
+    "How it runs quotes the quality checks' seconds of the timed table (it once gave 10 and 13 s beside the table's 18)."
+    import re
+    readme = (Path(__file__).parents[1] / 'README.md').read_text()
+    row = re.search(r"^\| quality checks \(`pytest -m slow`\) \| (\d+) \| (\d+) \| (\d+) \|$", readme, re.M)
+    assert row and int(row[2]) - int(row[1]) == int(row[3])
+    bullet = ' '.join(readme.split('- **The quality checks read what the evaluation wrote**', 1)[1].split('\n- ', 1)[0].split())
+    assert f"{row[3]} s in the timed job above" in bullet and 'pytest' in bullet, bullet

@@ -228,6 +228,20 @@ def test_every_settings_example_in_readme_reads_as_written(tmp_path, monkeypatch
                 assert str(obj).lower().endswith(m.group(2).lstrip('./').lower()) and '#' not in str(obj), (line, obj)
 
 
+def test_readme_colab_folders_reach_the_kernel(tmp_path, monkeypatch):
+    "README's Colab folders are set in the notebook's own process (`%env`), which get_settings reads at each call, after the kit is imported: a `!VAR=...` shell line would never reach it."
+    import re
+    readme = (ROOT / 'README.md').read_text()
+    set_env = dict(re.findall(r"^%env (EOL_\w+)=(\S+)$", readme, re.M))
+    assert set(set_env) == {'EOL_DATA_DIR', 'EOL_OUT_DIR'}, set_env
+    assert not re.search(r"(?<!%env )(?<![\w.])EOL_DATA_DIR=/content", readme)   # a shell-form line sets nothing in the kernel
+    monkeypatch.delenv('EOL_SETTINGS', raising=False); monkeypatch.chdir(tmp_path)   # as in Colab: no settings.ini
+    before = get_settings()
+    for k, v in set_env.items(): monkeypatch.setenv(k, v)                # what %env does, after the import
+    s = get_settings()
+    assert (str(s.data_dir), str(s.out_dir)) == (set_env['EOL_DATA_DIR'], set_env['EOL_OUT_DIR']) != (str(before.data_dir), str(before.out_dir))
+
+
 def test_repo_settings_file_is_found_from_notebooks_folder(monkeypatch):
     monkeypatch.delenv('EOL_SETTINGS', raising=False); monkeypatch.delenv('EOL_PRESET', raising=False)
     monkeypatch.chdir(ROOT / 'nbs')

@@ -210,3 +210,14 @@ def test_a_full_run_names_every_missing_checkpoint_before_any_work(tmp_path, mon
     from emotion_omni_lite.stage2 import prepare_stage2
     with pytest.raises(ConfigError, match='cross_emotion'): prepare_stage2(cli.get_config('full'), cli.get_settings())   # in a
     # notebook too, before the reply states are computed
+
+
+def test_readme_launches_every_shipped_config():
+    "README's launch block gives one `accelerate launch` line for each config the kit ships (zero2.yaml had none), each the same launch of the full preset."
+    import re
+    import emotion_omni_lite
+    folder = Path(emotion_omni_lite.__file__).parent / 'configs'
+    section = (HERE.parent / 'README.md').read_text().split('\n## Scaling out', 1)[1].split('\n## ', 1)[0]
+    launches = re.findall(r"^\.venv/bin/accelerate launch --config_file \$CONFIGS/(\w+)\.yaml +--num_processes 8 "
+                          r"-m emotion_omni_lite\.cli run --preset full$", section, re.M)
+    assert sorted(launches) == sorted(p.stem for p in folder.glob('*.yaml')), launches

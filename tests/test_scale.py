@@ -58,7 +58,7 @@ def test_eol_eval_names_missing_stage(tmp_path):
 
 @pytest.mark.parametrize('mp', ['no', 'bf16'])
 def test_memory_estimate_against_measured_peaks(mp):
-    "The plan's per-stage estimate against the peak memory of the kit's own stage-1 and stage-2 models training on a CPU, in fp32 and under bf16 autocast (a bf16 LLM base, as full size loads it): `python benchmarks/bench_memory_cpu.py` prints these ratios."
+    "The plan's per-stage estimate against the peak memory of the kit's own stage-1 and stage-2 models training on a CPU, in fp32 and under bf16 autocast (a bf16 LLM base, as full size loads it): `.venv/bin/python benchmarks/bench_memory_cpu.py` prints these ratios."
     import bench_memory_cpu
     ratio = {k: peak / est for k, (est, peak) in bench_memory_cpu.measure(mp).items()}
     for stage in ('stage1', 'stage2'):
