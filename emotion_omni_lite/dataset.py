@@ -419,6 +419,13 @@ def _build(cfg: OmniConfig, s: Settings, root: Path, want: str, force: bool) -> 
         plan = _external_rows(cfg, s, stats)
     else:
         plan = plan_dialogues(cfg, s.seed); _check_plan(cfg, plan)      # a bad config deletes nothing, even with force
+    mine = (yours or set()) | ({Path(r[c]) for r in plan for c in ('query_path', 'reply_path', 'units_path') if r.get(c)}
+                               if not kit else set())                  # the recordings and token files you bring
+    held = sorted(str(p) for p in mine if Path(p).is_relative_to(root.resolve() / 'dialogues'))
+    if force and held:                                                 # the table's folder goes whole: never with yours in it
+        raise ConfigError(f"{root}/dialogues is where the kit keeps the dataset's table, and a rebuild deletes it, but it holds "
+                          f"{len(held)} of your files (e.g. {held[0]}). Move them out of {root}/dialogues (and point the "
+                          "manifest's lines to where they are), then build again. Nothing was deleted.")
     gone = []                                                          # what the kit made there; recordings you bring: never
     if force:
         gone = ['dialogues', 'sources.json', 'build.json'] + (list(_KIT_MADE) if kit else [])   # kit: none holds yours (above)
@@ -519,8 +526,11 @@ def load_dialogues(cfg: OmniConfig, settings: Optional[Settings] = None):
                           f"dataset with {_rebuild(folder.parent, settings)}") from None
 
 def load_units_tokenizer(cfg: OmniConfig, settings: Optional[Settings] = None) -> UnitTokenizer:
-    "The unit tokenizer saved with the dataset."
+    "The unit tokenizer saved with the dataset (the kit's own units only: speech tokens you bring need none)."
     check_preset('load_units_tokenizer', cfg, settings)
+    if cfg.units.kind == 'external':
+        raise ConfigError("load_units_tokenizer: units.kind='external' reads the speech tokens your manifest lists, so the dataset "
+                          "has no unit tokenizer: the kit fits one only for its own units (units.kind='kmeans_mel')")
     return UnitTokenizer.load(require_stage('data', cfg, settings) / 'units', settings or get_settings(preset=cfg.preset))
 
 _MEL_CACHE: dict = {}

@@ -114,7 +114,7 @@ class MelVocoder(Vocoder):
     def _units(self, units, who: str) -> torch.Tensor:
         "`units` as a LongTensor [T25] of ids the network embeds, or a ValueError naming what was taken."
         n = self.unit_to_mel.embed.num_embeddings
-        try: u = torch.as_tensor(units, dtype=torch.long)
+        try: u = torch.as_tensor(units, dtype=torch.long).cpu()     # `mel` moves them to the network's device
         except (TypeError, ValueError, RuntimeError) as e:     # a list of rows, of tensors: the embedding's error names neither
             raise ValueError(f"MelVocoder.{who}: units of type {type(units).__name__} ({e}): it takes one utterance's unit ids, "
                              f"a list or LongTensor [T25]") from None

@@ -126,6 +126,11 @@ def fit_emotion_map(vectors, labels: Sequence[str]) -> EmotionMap:
     return EmotionMap(mean, axes.astype(np.float32), (x - mean) @ axes, list(labels))
 
 # %% ../nbs/17_widgets.ipynb #c964d0b2
+def _say_with(tts: str):
+    "`resynthesize` bound to the engine `tts`, marked as the parts' own: `replace(parts, tts=…)` binds it to the new engine."
+    f = functools.partial(resynthesize, tts=tts); f._follows_tts = True
+    return f
+
 @dataclass
 class ProbeParts:
     "The model-facing side of the widgets: plain callables plus the choices the panel offers."
@@ -140,10 +145,9 @@ class ProbeParts:
     note: str = ''                      # what is missing (shown in the panel)
     say: Callable = resynthesize        # (text, voice, emotion, Controls) → wave [T] 16 kHz
     tts: str = 'espeak'                 # the engine of a voice without a prefix (`cfg.data.tts`), for `say` and the clamp notes
-    def __post_init__(self):            # `say` left as `resynthesize` (bare, or bound to an engine only) speaks with `tts`, so the
-        s = self.say                    # clamp notes name the engine that spoke (`replace(parts, tts=…)` included)
-        if s is resynthesize or (isinstance(s, functools.partial) and s.func is resynthesize and not s.args and set(s.keywords) == {'tts'}):
-            self.say = functools.partial(resynthesize, tts=self.tts)
+    def __post_init__(self):            # `say` left as `resynthesize` speaks with `tts`, so the clamp notes name the engine that
+        if self.say is resynthesize or getattr(self.say, '_follows_tts', False):   # spoke (`replace(parts, tts=…)` included);
+            self.say = _say_with(self.tts)                             # a `say` of your own, bound to an engine or not, is kept
 
 # %% ../nbs/17_widgets.ipynb #2615be49
 CUE_COLUMNS = [i for i, n in enumerate(PROSODIC_FEATURES) if n not in ('f0_median', 'f0_p10', 'f0_p90')]
@@ -153,7 +157,7 @@ def cue_parts(voices: Sequence[str] = QUERY_VOICES[:3], sentences: Sequence[str]
     "Stand-in parts without a trained model: prosodic features, nearest emotion centroid, a canned reply (`voices`, `sentences`: \
 what the centroids are fitted on and the panels offer; `tts`: the engine of a voice without a prefix)."
     kw = {'note': 'stand-in parts (prosodic cues only): no trained model is loaded', 'tts': tts,
-          'say': functools.partial(resynthesize, tts=tts), 'voices': tuple(voices), 'sentences': tuple(sentences), **kw}
+          'say': _say_with(tts), 'voices': tuple(voices), 'sentences': tuple(sentences), **kw}
     cues = lambda w: prosodic_features(w)[CUE_COLUMNS]                  # [9] (pitch level is mostly the speaker)
     X = torch.stack([cues(kw['say'](t, v, e)) for e in EMOTIONS for v in voices for t in sentences])  # [6·V·S, 9]
     mu, sd = X.mean(0), X.std(0) + 1e-6
@@ -873,4 +877,4 @@ def kit_parts(cfg=None, settings=None, n_points: int = 600, with_speech: bool = 
     return ProbeParts(hear=_hear_with(emo_enc, cfg.audio), answer=answer, speak=speak, sentences=_sentence_options(),
                       voices=_voice_options(cfg),
                       emotion_map=emap, prototypes=protos, max_seconds=hearing_seconds(cfg), note=note,
-                      say=functools.partial(resynthesize, tts=cfg.data.tts), tts=cfg.data.tts)
+                      say=_say_with(cfg.data.tts), tts=cfg.data.tts)

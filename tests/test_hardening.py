@@ -926,6 +926,15 @@ def test_the_rebuild_command_rebuilds_that_folder_and_seed_only(tmp_path):
     assert _rebuild(tmp_path / 'mine', get_settings(preset='lite')).startswith('build_dataset(cfg, settings, force=True)')   # no preset's folder
 
 
+def test_speech_tokens_you_bring_have_no_unit_tokenizer_to_load(tmp_path):
+    "With units.kind='external' the dataset holds no unit tokenizer: asked for one, the loader says why, not 'rebuild it'."
+    from emotion_omni_lite.dataset import load_units_tokenizer
+    ext = get_config('smoke', **{'units.kind': 'external', 'units.manifest': str(tmp_path / 'm.jsonl'), 'units.rate_hz': 25})
+    with pytest.raises(ConfigError, match=r"units\.kind='external' reads the speech tokens your manifest lists, so the dataset "
+                                          r"has no unit tokenizer"):
+        load_units_tokenizer(ext, get_settings(preset='smoke', data_dir=str(tmp_path / 'data'), device='cpu'))
+
+
 @pytest.mark.parametrize('damage', ['weights cut short', 'weights missing', 'record missing', 'record garbage'])
 def test_a_damaged_unit_tokenizer_is_named_with_the_rebuild(tmp_path, damage):
     from emotion_omni_lite.dataset import UnitTokenizer
@@ -1354,6 +1363,20 @@ def test_a_kit_build_never_deletes_recordings_you_bring(tmp_path, capsys):
     assert f"force=True: deleted the dataset of {(mine / 'm.jsonl').resolve()} in {s2.data_path} (its table and records); the " \
            "recordings and token files it was made from are yours, and none was deleted" in capsys.readouterr().out
     assert snapshot(mine) == yours and stage_state('data', kit, s2) == 'done' and not (s2.data_path / 'sources.json').exists()
+
+
+def test_recordings_kept_in_the_tables_folder_are_never_deleted_by_a_rebuild(tmp_path):
+    "dialogues/ is the folder of the dataset's table, which a rebuild deletes whole: recordings you keep there are named "
+    "and nothing is deleted, whether the rebuild is of your manifest (the fix the 'unknown build' refusal gives) or the kit's."
+    s = get_settings(preset='smoke', data_dir=str(tmp_path / 'data'), device='cpu')
+    src = s.data_path / 'dialogues'; src.mkdir(parents=True)            # your recordings, where the table would go
+    ext = get_config('smoke', **{'units.kind': 'external', 'units.manifest': str(_tones(src)), 'units.rate_hz': 25})
+    with pytest.raises(ConfigError, match='unknown'): build_dataset(ext, s)   # no record: refused, naming force=True
+    before = snapshot(tmp_path)
+    said = (rf"{re.escape(str(s.data_path))}/dialogues is where the kit keeps the dataset's table, and a rebuild deletes it, "
+            rf"but it holds 9 of your files \(e\.g\. {re.escape(str((src / 'q0.wav').resolve()))}\)\. Move them out .*Nothing was deleted\.")
+    with pytest.raises(ConfigError, match=said): build_dataset(ext, s, force=True)
+    assert snapshot(tmp_path) == before
 
 
 def test_a_dataset_of_your_manifest_over_the_kits_own_takes_the_kits_speech_away(tmp_path):

@@ -1,5 +1,5 @@
 "Plain-Python tests of the probing widgets: set values, click buttons, upload files; the figures and labels must change."
-import datetime, io, shutil
+import datetime, functools, io, shutil
 from dataclasses import replace
 
 import numpy as np
@@ -835,6 +835,11 @@ def test_parts_left_with_the_default_say_speak_with_their_engine(toy):
     assert [v for v, _ in toy] == ['en-us+m1', 'en-us+m2']
     own = lambda *a: torch.zeros(1600)
     assert ProbeParts(hear, answer, say=own, tts='toy').say is own
+    pinned = functools.partial(resynthesize, tts='espeak')               # bound to an engine by hand: kept as chosen
+    assert ProbeParts(hear, answer, say=pinned, tts='toy').say is pinned
+    stand_in = cue_parts(voices=('en-us+m1',), sentences=('My phone just rang.',))   # the kit's own parts follow replace
+    toy.clear(); replace(stand_in, tts='toy').say('My phone just rang.', 'en-us+m3', 'sad', Controls())
+    assert [v for v, _ in toy] == ['en-us+m3']
 
 
 def fake_kit(monkeypatch, cfg, settings):
