@@ -17,7 +17,7 @@ from emotion_omni_lite.cli import run_script
 from emotion_omni_lite.config import get_config, get_settings
 from emotion_omni_lite.dataset import load_query_mels
 from emotion_omni_lite.metrics import cer
-from emotion_omni_lite.semantic_encoder import MAX_TRANSCRIPT_CHARS, CharTokenizer, load_asr_model, transcribe
+from emotion_omni_lite.semantic_encoder import load_asr_model, scored_queries, transcribe, transcript_cap
 from emotion_omni_lite.stages import stage_folder
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -31,9 +31,7 @@ def seed_settings(seed: int, root: Path):
 def per_voice(cfg, s) -> dict:
     "{voice: (queries, CER)} over the queries `evaluate_asr` scores for `cer_test_voice`, with its cap on a transcript's length."
     rows, mels = load_query_mels(cfg, s)
-    idx = [i for i, r in enumerate(rows) if r['split'] == 'test_voice']
-    idx = idx[::max(1, -(-len(idx) // 300))]                            # evaluate_asr's max_per_split
-    longest = min(MAX_TRANSCRIPT_CHARS - 1, 10 + max(len(CharTokenizer.normalize(r['query_text'])) for r in rows))
+    idx, longest = scored_queries(rows, 'test_voice'), transcript_cap(rows)   # as evaluate_asr scores them
     hyps = dict(zip(idx, transcribe(load_asr_model(cfg, s), [mels[i] for i in idx], max_chars=longest)))
     by = defaultdict(list)
     for i in idx: by[rows[i]['voice']].append(i)

@@ -29,7 +29,7 @@ from emotion_omni_lite.cli import run_script
 from emotion_omni_lite.config import ConfigError, get_config, get_settings, parse_field
 from emotion_omni_lite.dataset import load_query_mels
 from emotion_omni_lite.metrics import cer
-from emotion_omni_lite.semantic_encoder import MAX_TRANSCRIPT_CHARS, CharTokenizer, asr_job, load_asr_model, transcribe
+from emotion_omni_lite.semantic_encoder import asr_job, load_asr_model, scored_queries, transcribe, transcript_cap
 from emotion_omni_lite.tts import engine_of
 from emotion_omni_lite.stages import run_stage
 
@@ -39,9 +39,7 @@ SEEDS = Path(__file__).resolve().parents[1] / 'runs' / 'seeds'      # bench_seed
 def by_engine(cfg, s) -> dict:
     "CER on new sentences by TTS engine: the queries `evaluate_asr` scores for `cer_test_sentence` (evenly spaced to at most 300), each transcript held to its length."
     rows, mels = load_query_mels(cfg, s)
-    idx = [i for i, r in enumerate(rows) if r['split'] == 'test_sentence']
-    idx = idx[::max(1, -(-len(idx) // 300))]                            # evaluate_asr's max_per_split
-    longest = min(MAX_TRANSCRIPT_CHARS - 1, 10 + max(len(CharTokenizer.normalize(r['query_text'])) for r in rows))
+    idx, longest = scored_queries(rows, 'test_sentence'), transcript_cap(rows)   # as evaluate_asr scores them
     hyps = transcribe(load_asr_model(cfg, s), [mels[i] for i in idx], max_chars=longest)
     return {e: round(cer([rows[i]['query_text'] for i, h in js], [h for i, h in js]), 4)
             for e in ('espeak', 'piper') if (js := [(i, h) for i, h in zip(idx, hyps) if engine_of(rows[i]['voice'], cfg.data.tts) == e])}

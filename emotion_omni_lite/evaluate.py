@@ -16,11 +16,10 @@ from .stages import STAGES, StageMissing, check_preset, data_build, require_stag
 from .metrics import cosine_similarity, dnsmos, empathy_judge, judge_endpoint, peak_memory_mb, pocketsphinx_transcribe, reset_peak_memory
 from .dataset import audio_path, load_dialogues
 from .tts import open_engine, speak
-from collections import Counter
 from .semantic_encoder import load_asr_model, transcribe
 from .emotion_encoder import load_emotion_encoder, predict_emotions
 from .text_llm import generate_text, load_text_llm
-from .stage1 import ReplyStyleClassifier, evaluate_stage1, load_stage1, paired_styles, stage1_features
+from .stage1 import ReplyStyleClassifier, evaluate_stage1, load_stage1, paired, paired_styles, stage1_features
 from .omni import hear, load_omni, speech_figures, speech_metrics, speech_rows, timed_reply
 from .cues import PROSODY_VERSION, prosodic_baseline, timing_probe
 from .train import save_json, save_text
@@ -84,10 +83,7 @@ def check_run(cfg: OmniConfig, settings: Optional[Settings] = None, exclude: Seq
 # %% ../nbs/16_evaluate.ipynb #bd608cf0
 def style_emotions(rows: Sequence[dict]) -> dict:
     "The reply emotion the training rows pair with each reply style (the most common one): what a text-only system's reply is taken to say, since it predicts no emotion. The kit's own data pairs them as `dialogues.REPLY_STYLE` and `REPLY_EMOTION` do; a manifest's own style names pair as its rows do."
-    n = {}
-    for r in rows:
-        if r['split'] == 'train' and r.get('reply_style'): n.setdefault(r['reply_style'], Counter())[r['reply_emotion']] += 1
-    return {st: c.most_common(1)[0][0] for st, c in n.items()}
+    return paired(rows, 'reply_style', 'reply_emotion')
 
 def eval_set(rows: Sequence[dict]) -> str:
     "Which held-out rows the text side is scored on (report.json's `eval_set`, said by `report.EVAL_SETS`): `test_both`, or `heldout` (every held-out split) where the data has no dialogue whose voice and sentence were both held out."

@@ -29,9 +29,9 @@ from .tts import get_tts, open_engine, piper_voices, query_voices, speak
 # %% auto #0
 __all__ = ['MAX_TRANSCRIPT_CHARS', 'WINDOW_STEP', 'ASR_CONDITIONS', 'CharTokenizer', 'whisper_config', 'whisper_encode',
            'SemanticEncoder', 'build_semantic_encoder', 'ASRStandIn', 'build_asr_model', 'semantic_inputs',
-           'semantic_features', 'ctc_prefix_scores', 'ctc_advance', 'transcribe', 'asr_loss', 'evaluate_asr',
-           'asr_robustness', 'read_aloud', 'reading_examples', 'asr_job', 'load_pretrained_semantic_encoder',
-           'load_asr_model', 'load_semantic_encoder']
+           'semantic_features', 'ctc_prefix_scores', 'ctc_advance', 'transcribe', 'asr_loss', 'transcript_cap',
+           'scored_queries', 'evaluate_asr', 'asr_robustness', 'read_aloud', 'reading_examples', 'asr_job',
+           'load_pretrained_semantic_encoder', 'load_asr_model', 'load_semantic_encoder']
 
 # %% ../nbs/06_semantic_encoder.ipynb #e66c34f2
 class CharTokenizer:
@@ -278,14 +278,22 @@ def asr_loss(asr: ASRStandIn, b, ctc_weight: float = 0.0):
     ctc = torch.nn.functional.ctc_loss(logp, tgt, b['n50'], tlen, blank=CharTokenizer.pad_id, zero_infinity=True)
     return (1 - ctc_weight) * ce + ctc_weight * ctc, {'ce': ce.detach(), 'ctc': ctc.detach()}
 
+def transcript_cap(rows: Sequence[dict]) -> int:
+    "The longest transcript `evaluate_asr` lets `transcribe` write: 10 characters past the longest query of `rows` (one that runs on is scored with what it added)."
+    return min(MAX_TRANSCRIPT_CHARS - 1, 10 + max(len(CharTokenizer.normalize(r['query_text'])) for r in rows))
+
+def scored_queries(rows: Sequence[dict], split: str, most: int = 300) -> list:
+    "Indices of the `split` rows `evaluate_asr` scores: at most `most`, evenly spaced."
+    idx = [i for i, r in enumerate(rows) if r['split'] == split]
+    return idx[::max(1, -(-len(idx) // most))]
+
 def evaluate_asr(model, rows: Sequence[dict], mels: Sequence[torch.Tensor],
                  splits=('train', 'test_voice', 'test_sentence', 'test_both'), max_per_split: int = 300,
                  max_per_check: int = 100, beam: int = 4) -> dict:
     "CER per split and a few examples: at most `max_per_split` utterances of the held-out voices and sentences (the figures), `max_per_check` of `train` and `test_both` (checks), evenly spaced; `transcribe` with `beam`."
-    res, longest = {}, min(MAX_TRANSCRIPT_CHARS - 1, 10 + max(len(CharTokenizer.normalize(r['query_text'])) for r in rows))
+    res, longest = {}, transcript_cap(rows)
     for sp in splits:
-        idx = [i for i, r in enumerate(rows) if r['split'] == sp]
-        idx = idx[::max(1, -(-len(idx) // (max_per_split if sp in ('test_voice', 'test_sentence') else max_per_check)))]
+        idx = scored_queries(rows, sp, max_per_split if sp in ('test_voice', 'test_sentence') else max_per_check)
         if not idx: continue
         hyps = transcribe(model, [mels[i] for i in idx], max_chars=longest, beam=beam)
         refs = [rows[i]['query_text'] for i in idx]

@@ -30,9 +30,9 @@ from .tts import engine_of
 
 # %% auto #0
 __all__ = ['STAGE1_EVAL_ROWS', 'EVERY_SPLIT', 'splice_speech', 'EmotionPredictHead', 'build_emotion_head', 'emotion_loss',
-           'EmotionCentroids', 'ReplyStyleClassifier', 'paired_styles', 'Stage1Model', 'stage1_loss', 'collate_stage1',
-           'encode_speech', 'speech_features', 'stage1_features', 'build_stage1', 'stage1_example', 'stage1_job',
-           'Stage1Pipeline', 'load_stage1', 'evaluate_stage1', 'stage1_robustness']
+           'EmotionCentroids', 'ReplyStyleClassifier', 'paired', 'paired_styles', 'Stage1Model', 'stage1_loss',
+           'collate_stage1', 'encode_speech', 'speech_features', 'stage1_features', 'build_stage1', 'stage1_example',
+           'stage1_job', 'Stage1Pipeline', 'load_stage1', 'evaluate_stage1', 'stage1_robustness']
 
 # %% ../nbs/11_stage1.ipynb #e66c34f2
 def splice_speech(embed: nn.Module, input_ids, attention_mask, labels, speech, speech_lens, speech_id: int,
@@ -145,12 +145,16 @@ class ReplyStyleClassifier:
         known = [[f for f in self.features(t) if f in self.vocab] for t in texts]
         return [max(self.styles, key=lambda s: score(fs, s)) if fs else None for fs in known]
 
-def paired_styles(rows: Sequence[dict]) -> dict:
-    "The reply style the training rows pair with each user emotion (the most common one): the kit's own data pairs them as `dialogues.REPLY_STYLE`."
+def paired(rows: Sequence[dict], key: str, value: str) -> dict:
+    "{each `key` of the training rows: the `value` most often beside it} (rows lacking either left out)."
     n = {}
     for r in rows:
-        if r['split'] == 'train' and r.get('reply_style'): n.setdefault(r['user_emotion'], Counter())[r['reply_style']] += 1
-    return {u: c.most_common(1)[0][0] for u, c in n.items()}
+        if r['split'] == 'train' and r.get(key) and r.get(value): n.setdefault(r[key], Counter())[r[value]] += 1
+    return {k: c.most_common(1)[0][0] for k, c in n.items()}
+
+def paired_styles(rows: Sequence[dict]) -> dict:
+    "The reply style the training rows pair with each user emotion (the most common one): the kit's own data pairs them as `dialogues.REPLY_STYLE`."
+    return paired(rows, 'user_emotion', 'reply_style')
 
 # %% ../nbs/11_stage1.ipynb #d6fa045f
 class Stage1Model(nn.Module):

@@ -259,11 +259,17 @@ def test_a_recipe_change_that_moves_what_a_stage_reads_is_refused_before_anythin
     assert 'EOL_DATA_DIR' in bench_flops.changed_inputs('asr', {'data.prosody_jitter': 0.3}, 'smoke', smoke_settings)
     with pytest.raises(ConfigError, match='another asr run'):
         bench_flops.training_setup('stage1', 'smoke', {'stages.asr.steps': 3}, settings=smoke_settings)
+    _refused_before_timing(monkeypatch, tmp_path, capsys, 'stages.stage1.lr=0.1', 'stage2 would read another stage1 run')
+
+
+def _refused_before_timing(monkeypatch, tmp_path, capsys, setting: str, said: str):
+    "`bench_flops.py --preset smoke --stages stage2 --set <setting>` exits 2 saying `said`, before any timing, writing nothing."
+    import bench_flops
     monkeypatch.setenv('EOL_OUT_DIR', str(tmp_path / 'runs')); monkeypatch.setenv('EOL_DATA_DIR', str(tmp_path / 'data'))
     monkeypatch.setattr(bench_flops, 'matmul_peak', lambda: pytest.fail('timed before refusing'))
-    monkeypatch.setattr(sys, 'argv', ['bench_flops.py', '--preset', 'smoke', '--stages', 'stage2', '--set', 'stages.stage1.lr=0.1'])
+    monkeypatch.setattr(sys, 'argv', ['bench_flops.py', '--preset', 'smoke', '--stages', 'stage2', '--set', setting])
     with pytest.raises(SystemExit) as e: bench_flops.main()
-    assert e.value.code == 2 and 'stage2 would read another stage1 run' in capsys.readouterr().err
+    assert e.value.code == 2 and said in capsys.readouterr().err
     assert not (tmp_path / 'runs').exists() and not (tmp_path / 'data').exists()
 
 
@@ -294,12 +300,8 @@ def test_a_timed_step_follows_the_stages_recipe_as_fit_trains_it(monkeypatch, tm
     job.build = lambda: torch.nn.Linear(2, 2)                           # no transformers model to checkpoint
     with pytest.raises(ConfigError, match='gradient_checkpointing: this model holds no transformers model'):
         bench_flops.fit_setup(job, tc)
-    monkeypatch.setenv('EOL_OUT_DIR', str(tmp_path / 'runs')); monkeypatch.setenv('EOL_DATA_DIR', str(tmp_path / 'data'))
-    monkeypatch.setattr(bench_flops, 'matmul_peak', lambda: pytest.fail('timed before refusing'))
-    monkeypatch.setattr(sys, 'argv', ['bench_flops.py', '--preset', 'smoke', '--stages', 'stage2', '--set', 'stages.stage2.mixed_precision=fp16'])
-    with pytest.raises(SystemExit) as e: bench_flops.main()
-    assert e.value.code == 2 and "stage2: mixed_precision='fp16' trains on a GPU only" in capsys.readouterr().err
-    assert not (tmp_path / 'runs').exists() and not (tmp_path / 'data').exists()
+    _refused_before_timing(monkeypatch, tmp_path, capsys, 'stages.stage2.mixed_precision=fp16',
+                           "stage2: mixed_precision='fp16' trains on a GPU only")
 
 
 def test_the_main_job_timer_refuses_a_clone_holding_earlier_work(monkeypatch, tmp_path, capsys):
