@@ -63,6 +63,7 @@ def ensure_stages(names: Sequence[str], cfg: OmniConfig, settings: Optional[Sett
     print(f"preset '{cfg.preset}' still needs {len(need)} run(s): {', '.join(need)}\n"
           f"training them now, one after another ({_took(need, cfg.preset)}); the same as "
           f"`{train_command(need, cfg.preset, s)}`", flush=True)
+    if 'data' not in need: dataset.check_hearing(cfg, s)              # the dataset reused: heard whole? before any training
     for n in need: train_stage(n, cfg, s)
     return need
 
@@ -391,6 +392,7 @@ def run_pipeline(preset: str | None = None, force: bool = False, stages=None, jo
     table = [n for n in (stages or PIPELINE) if n in STAGES and stage_applies(n, cfg, asked=bool(stages))]
     need = table if force else [n for n in stages_needed(table, cfg, s) if n in table]
     if stages is not None: check_upstream(stages, need, cfg, s)        # what they read that they do not make: all named, now
+    if need and 'data' not in need: dataset.check_hearing(cfg, s)      # the dataset reused: heard whole in today's window?
     print(f"emotion_omni_lite main job: preset '{s.preset}', data in {s.data_path}, runs in {s.run_path}, "
           f"{jobs} worker{'s' if jobs > 1 else ''} on {usable_cores()} cores")
     minutes = f" ({_took(need, s.preset, jobs)})" if need else ''

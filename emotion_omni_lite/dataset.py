@@ -24,10 +24,10 @@ from .dialogues import all_sentences, make_reply, heldout_sentences, split_name,
 # %% auto #0
 __all__ = ['CHUNK', 'UNIT_POOL', 'FIT_MAX_FRAMES', 'KMEANS_ITERS', 'EMOTION_ALIASES', 'EXTERNAL_REQUIRED', 'EXTERNAL_SPLITS',
            'EXTERNAL_FILES', 'RATE_TOLERANCE', 'LONGEST_RECORDING', 'build_hash', 'plan_dialogues', 'synthesis_chunks',
-           'nearest', 'UnitTokenizer', 'audio_path', 'manifest_hash', 'build_dataset', 'folder_bytes', 'load_dialogues',
-           'load_units_tokenizer', 'load_query_mels', 'augmented_queries', 'build_info', 'dataset_stats',
-           'measure_prosody', 'prosody_markdown', 'read_csv_text', 'load_folder', 'read_manifest', 'read_units',
-           'manifest_splits', 'hearing_seconds', 'external_rows']
+           'nearest', 'UnitTokenizer', 'audio_path', 'manifest_hash', 'build_dataset', 'check_hearing', 'folder_bytes',
+           'load_dialogues', 'load_units_tokenizer', 'load_query_mels', 'augmented_queries', 'build_info',
+           'dataset_stats', 'measure_prosody', 'prosody_markdown', 'read_csv_text', 'load_folder', 'read_manifest',
+           'read_units', 'manifest_splits', 'hearing_seconds', 'external_rows']
 
 # %% ../nbs/05_dataset.ipynb #e66c34f2
 def build_hash(cfg: OmniConfig, seed: int) -> str:
@@ -361,18 +361,29 @@ def _unchanged(root: Path, s: Settings, cfg: OmniConfig, info: dict) -> Path:
                           f"as they are now. Build it again from the files as they are with {_rebuild(root, s)} (nothing of "
                           "yours is deleted; every stage after it then trains again), or put the files back as they were. "
                           "A copy that did not keep the files' times reads as changed too: copy with `cp -p` or `rsync -a`.")
-    if (m := (info.get('stats') or {}).get('max_query_seconds', 0)) > hearing_seconds(cfg):   # the window narrowed since
-        import datasets
-        cols = ['query_path', 'query_text', 'voice', 'user_emotion', 'query_seconds']
-        try: rows = datasets.load_from_disk(str(root / 'dialogues')).select_columns(cols).to_list()
-        except (OSError, ValueError, KeyError, TypeError): rows = []   # a damaged table: said by the loaders
-        long = _too_long(rows, cfg) or f"its longest query is {m:.2f} s, more than the {hearing_seconds(cfg):g} s the encoders hear"
-        fix = ("cut those recordings at a pause (or leave their lines out of units.manifest)" if cfg.units.kind == 'external'
-               else "shorten those sentences (TONE_SENTENCES, EXPLICIT_SENTENCES: nbs/04_dialogues)")
-        raise ConfigError(f"{root} holds a finished dataset whose queries the encoders would not hear whole: {long}. Widen "
-                          "semantic_encoder.max_source_positions again (the dataset is then used as it is), or "
-                          f"{fix} and build again with {_rebuild(root, s)}")
+    _check_window(root, s, cfg, info)
     return root
+
+def _check_window(root: Path, s: Settings, cfg: OmniConfig, info: dict):
+    "Refuse a finished build (`info`: its record) whose longest query is longer than the encoders now hear, naming the longest."
+    if (m := (info.get('stats') or {}).get('max_query_seconds', 0)) <= hearing_seconds(cfg): return   # the window narrowed since?
+    import datasets
+    cols = ['query_path', 'query_text', 'voice', 'user_emotion', 'query_seconds']
+    try: rows = datasets.load_from_disk(str(root / 'dialogues')).select_columns(cols).to_list()
+    except (OSError, ValueError, KeyError, TypeError): rows = []       # a damaged table: said by the loaders
+    long = _too_long(rows, cfg) or f"its longest query is {m:.2f} s, more than the {hearing_seconds(cfg):g} s the encoders hear"
+    fix = ("cut those recordings at a pause (or leave their lines out of units.manifest)" if cfg.units.kind == 'external'
+           else "shorten those sentences (TONE_SENTENCES, EXPLICIT_SENTENCES: nbs/04_dialogues)")
+    raise ConfigError(f"{root} holds a finished dataset whose queries the encoders would not hear whole: {long}. Widen "
+                      "semantic_encoder.max_source_positions again (the dataset is then used as it is), or "
+                      f"{fix} and build again with {_rebuild(root, s)}")
+
+def check_hearing(cfg: OmniConfig, settings: Optional[Settings] = None):
+    "Refuse this config's finished dataset when a query in it is longer than the encoders hear (`hearing_seconds`): the semantic encoder's window is no part of the data's hash, so a build reused after the window narrowed is checked here (the loaders and `eol run` call it); nothing to check where no build is finished."
+    s = settings or get_settings(preset=cfg.preset)
+    info = read_object(Path(s.data_path) / 'build.json')
+    if info.get('status') == 'done' and info.get('config_hash') == stage_hash('data', cfg, s.seed):
+        _check_window(Path(s.data_path), s, cfg, info)
 
 _KIT_MADE = ('audio', 'units', 'manifest.jsonl')   # what the kit's own build speaks and fits, beside its table and records
 
@@ -520,6 +531,7 @@ def load_dialogues(cfg: OmniConfig, settings: Optional[Settings] = None):
     import datasets
     check_preset('load_dialogues', cfg, settings)                      # another preset's folder: said, not a build missing there
     folder = require_stage('data', cfg, settings) / 'dialogues'
+    check_hearing(cfg, settings)                                       # the window narrowed since the build: said, not cut
     try: return datasets.load_from_disk(str(folder))
     except (OSError, ValueError, KeyError, TypeError) as e:            # a file cut short or missing (an interrupted copy)
         raise ConfigError(f"the dialogue table in {folder} is damaged ({type(e).__name__}: {str(e)[:80]}): rebuild the "
@@ -540,7 +552,8 @@ def load_query_mels(cfg: OmniConfig, settings: Optional[Settings] = None) -> tup
     check_preset('load_query_mels', cfg, settings)
     s = settings or get_settings(preset=cfg.preset)
     key = (str(s.data_path), stage_hash('data', cfg, s.seed), data_build(s))   # recordings you bring: a rebuild reads again
-    if key not in _MEL_CACHE:
+    if key in _MEL_CACHE: check_hearing(cfg, s)                        # … and a narrower window, where the cache does not look
+    else:
         ds = load_dialogues(cfg, s)
         rows = ds.remove_columns([c for c in ('units',) if c in ds.column_names]).to_list()
         threads = torch.get_num_threads(); torch.set_num_threads(1)    # small FFTs: threads only add overhead

@@ -410,6 +410,30 @@ def test_a_reused_build_whose_queries_the_encoders_no_longer_hear_whole_is_refus
     assert (s.data_path / 'build.json').read_bytes() == before and build_dataset(cfg, s) == s.data_path
 
 
+def test_every_reader_of_a_finished_build_checks_the_window_the_encoders_hear(smoke, tmp_path, monkeypatch):
+    "Not only a rebuild looks: the loaders (a cached read too), a notebook's `ensure_stages` and `eol run` refuse a build "
+    "whose queries the window now cuts, before anything trains; the build is untouched and reads again once widened."
+    from emotion_omni_lite import cli
+    cfg, s, ds, df = smoke
+    narrow = get_config('smoke', **{'semantic_encoder.max_source_positions': 25})    # 0.5 s heard
+    dataset.load_query_mels(cfg, s)                                    # cached under the data's hash, which the window is not in
+    said = r"holds a finished dataset whose queries the encoders would not hear whole: .*Widen semantic_encoder"
+    for read in (dataset.load_dialogues, dataset.load_query_mels, dataset.check_hearing):
+        with pytest.raises(ConfigError, match=said): read(narrow, s)
+    monkeypatch.setattr(cli, 'train_stage', lambda *a, **k: pytest.fail('training started'))
+    monkeypatch.setattr(cli, 'run_tasks', lambda *a, **k: pytest.fail('the job started'))
+    with pytest.raises(ConfigError, match=said): cli.ensure_stages(['asr'], narrow, s)
+    ini = tmp_path / 'settings.ini'
+    ini.write_text(f'[emotion_omni_lite]\npreset = smoke\ndata_dir = {s.data_dir}\nout_dir = {tmp_path / "runs"}\n'
+                   'device = cpu\n\n[emotion_omni_lite.smoke]\nsemantic_encoder.max_source_positions = 25\n')
+    monkeypatch.setenv('EOL_SETTINGS', str(ini)); monkeypatch.delenv('EOL_DATA_DIR', raising=False)
+    monkeypatch.delenv('EOL_OUT_DIR', raising=False); monkeypatch.setenv('EOL_SEED', str(s.seed))
+    before = (s.data_path / 'build.json').read_bytes()
+    with pytest.raises(ConfigError, match=said): cli.run_pipeline(stages=['asr'], jobs=2)
+    assert (s.data_path / 'build.json').read_bytes() == before and not (tmp_path / 'runs').exists()
+    assert len(load_dialogues(cfg, s)) == len(df) and dataset.check_hearing(cfg, s) is None
+
+
 def test_settings_of_another_preset_are_refused_before_anything_is_made(tmp_path):
     "smoke's config with lite's settings would build smoke's data into lite's folder: refused, naming both, as run_stage does."
     s = get_settings(preset='lite', data_dir=str(tmp_path), device='cpu')
