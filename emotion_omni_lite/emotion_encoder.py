@@ -119,6 +119,9 @@ class PretrainedEmotionEncoder(nn.Module):
     def forward(self, waves: torch.Tensor, lengths: Optional[torch.Tensor] = None) -> EmotionFeatures:
         B, S = waves.shape                                                 # [B, samples at 16 kHz]
         lengths = torch.full((B,), S, device=waves.device) if lengths is None else lengths.to(waves.device)
+        if bool(((lengths < 1) | (lengths > S)).any()):                  # more than S: _by_length would cut nothing and recurse
+            raise ValueError(f"PretrainedEmotionEncoder: lengths {lengths.tolist()} must each be from 1 to the {S} samples of "
+                             "waves [B, S]: give each clip's count of real samples, padding left out (or no lengths: every clip whole)")
         if getattr(self.backbone.config, 'feat_extract_norm', '') == 'group' and bool((lengths != S).any()):
             return self._by_length(waves, lengths)
         if self.do_normalize: waves = _zero_mean_unit_var(waves, lengths)    # each clip over its own samples (once: after _by_length)
@@ -242,9 +245,10 @@ def build_emotion_encoder(cfg: OmniConfig) -> nn.Module:
     return PretrainedEmotionEncoder(Wav2Vec2Model(conf), layer_weights=torch.ones(ec.layers + 1) / (ec.layers + 1))
 
 # %% ../nbs/07_emotion_encoder.ipynb #d6fa045f
-def pitch_rows(wave: torch.Tensor, n_frames: int) -> torch.Tensor:
-    "Pitch in octaves above 100 Hz (0 where unvoiced) and voicing (0/1), one column per 10 ms → [2, n_frames]."
-    f0 = pitch_contour(wave)                                            # [T100] Hz, 0 = unvoiced
+def pitch_rows(wave: torch.Tensor, n_frames: int, audio_cfg: Optional[AudioConfig] = None) -> torch.Tensor:
+    "Pitch in octaves above 100 Hz (0 where unvoiced) and voicing (0/1), one column per log-mel frame of `audio_cfg` (its `hop_length`; default: 10 ms) → [2, n_frames]."
+    a = audio_cfg or AudioConfig()                                      # the mel's hop, or each row would run at another rate
+    f0 = pitch_contour(wave, a.sample_rate, hop_ms=1000 * a.hop_length / a.sample_rate)   # [T] Hz, 0 = unvoiced
     f0 = F.pad(f0, (0, max(0, n_frames - len(f0))))[:n_frames]
     voiced = f0 > 0
     return torch.stack([torch.where(voiced, torch.log2(f0.clamp(min=1.0) / 100.0), torch.zeros(())), voiced.float()])
@@ -252,12 +256,25 @@ def pitch_rows(wave: torch.Tensor, n_frames: int) -> torch.Tensor:
 def mel_and_pitch(wave: torch.Tensor, audio_cfg: AudioConfig) -> torch.Tensor:
     "Log-mel of a 16 kHz wave with its two pitch rows below → [n_mels + 2, T100]."
     m = as_mels([wave], audio_cfg)[0]                                   # [n_mels, T100]
-    return torch.cat([m, pitch_rows(wave, m.shape[-1])], 0)
+    return torch.cat([m, pitch_rows(wave, m.shape[-1], audio_cfg)], 0)
 
 def emotion_inputs(audio, encoder: nn.Module, audio_cfg: AudioConfig) -> list:
     "What the lite encoder reads, per utterance: log-mel [n_mels, T100], with its pitch rows below when it tracks pitch; other shapes refused."
     n = audio_cfg.n_mels
     if not getattr(encoder, 'pitch', False): return _fits_encoder(as_mels(audio, audio_cfg), n, False)
+    out = []
+    for a in _pitch_items(audio, audio_cfg):
+        if a.dim() == 2 and a.shape[0] == n + 2: out.append(a); continue      # already mel + pitch rows
+        if a.dim() == 2 and a.shape[0] == n:                                # a plain log-mel (other shapes: _fits_encoder)
+            raise ValueError(f"this emotion encoder also tracks pitch (emotion_encoder.pitch=True), which a log-mel "
+                             f"[{a.shape[0]}, {a.shape[1]}] does not keep: pass the 16 kHz waveform instead")
+        out.append(mel_and_pitch(a, audio_cfg) if a.dim() == 1 else a)      # [n_mels + 2, T100]
+    return _fits_encoder(out, n, True)
+
+def _pitch_items(audio, audio_cfg: AudioConfig) -> list:
+    "The utterances of `audio` for an encoder that tracks pitch, each a float tensor: a wave [S] or an encoder input; a lone [n_mels (+ 2), X] of wave length refused (it could be waves)."
+    n = audio_cfg.n_mels
+    if isinstance(audio, np.ndarray): audio = torch.as_tensor(audio, dtype=torch.float32)   # an array is read as the tensor is
     if torch.is_tensor(audio) and audio.dim() == 2 and (r := audio.shape[0]) in (n, n + 2) and (x := audio.shape[1]) >= MIN_SECONDS * audio_cfg.sample_rate:
         raise AudioError('<array>', f"a [{r}, {x}] tensor is one log-mel{' with its pitch rows' if r > n else ''} of "      # as as_mels says it
                          f"{x * audio_cfg.hop_length / audio_cfg.sample_rate:.1f} s or {r} waves of {x / audio_cfg.sample_rate:.2f} s, and nothing says which",
@@ -265,15 +282,7 @@ def emotion_inputs(audio, encoder: nn.Module, audio_cfg: AudioConfig) -> list:
     if torch.is_tensor(audio) and audio.dim() == 3: items = list(audio)
     elif torch.is_tensor(audio) and audio.dim() == 2 and audio.shape[0] not in (n, n + 2): items = list(audio)
     else: items = list(audio) if isinstance(audio, (list, tuple)) else [audio]
-    out = []
-    for a in items:
-        a = torch.as_tensor(a, dtype=torch.float32)
-        if a.dim() == 2 and a.shape[0] == n + 2: out.append(a); continue      # already mel + pitch rows
-        if a.dim() == 2 and a.shape[0] == n:                                # a plain log-mel (other shapes: _fits_encoder)
-            raise ValueError(f"this emotion encoder also tracks pitch (emotion_encoder.pitch=True), which a log-mel "
-                             f"[{a.shape[0]}, {a.shape[1]}] does not keep: pass the 16 kHz waveform instead")
-        out.append(mel_and_pitch(a, audio_cfg) if a.dim() == 1 else a)      # [n_mels + 2, T100]
-    return _fits_encoder(out, n, True)
+    return [torch.as_tensor(a, dtype=torch.float32) for a in items]
 
 def _fits_encoder(xs: list, n_mels: int, pitch: bool) -> list:
     "Refuse an input the lite encoder's first convolution cannot read, naming the shape it reads and how to make it."
@@ -291,18 +300,27 @@ def emotion_features(encoder: nn.Module, audio, audio_cfg: Optional[AudioConfig]
                      baselines: Optional[Sequence[torch.Tensor]] = None) -> EmotionFeatures:
     "Frozen emotion features of waves [S] / [B, S] / lists (16 kHz), or, for the lite encoder, of what `emotion_inputs` makes of them (log-mel [n_mels + 2, T100] with its pitch rows; a plain log-mel only when `emotion_encoder.pitch=False`); `baselines`: one voice baseline [3] per utterance (`voice_baselines`), for an encoder trained with `emotion_encoder.speaker_reference`."
     p = next(encoder.parameters())
+    if isinstance(audio, np.ndarray): audio = torch.as_tensor(audio, dtype=torch.float32)   # checked as a tensor is: [B, S] a batch
     if isinstance(audio, (list, tuple)) and not audio: raise ValueError("emotion_features: no audio (an empty list): pass a 16 kHz wave or a list of them")
     if baselines is not None and not getattr(encoder, 'pitch', False):
         raise ValueError("a voice baseline is for the lite encoder that tracks pitch (emotion_encoder.pitch=True, no "
                          "pretrained checkpoint); this encoder hears each clip as it is: pass baselines=None")
     with torch.no_grad(), autocast(frozen_precision(encoder, getattr(encoder, 'mixed_precision', 'no')), p.device):
-        if encoder.input_kind.startswith('mel'):
+        if getattr(encoder, 'input_kind', 'wave').startswith('mel'):     # a module of your own (no input_kind) reads waves
             own = encoder.audio_cfg                                      # the front end it was trained on
             if audio_cfg is not None and (bad := [k for k in ('sample_rate', 'n_fft', 'hop_length', 'n_mels') if getattr(audio_cfg, k) != getattr(own, k)]):
                 raise ValueError(f"audio_cfg: {', '.join(f'{k}={getattr(audio_cfg, k)}' for k in bad)}, but this emotion encoder reads "
                                  f"log-mels of {', '.join(f'{k}={getattr(own, k)}' for k in bad)} (the front end it was trained on): "
                                  "pass its own, encoder.audio_cfg, or leave audio_cfg out")
             audio_cfg = own
+            ref = getattr(encoder, 'speaker_reference', '')               # set by load_emotion_encoder from its run's config
+            if ref and baselines is None and getattr(encoder, 'pitch', False) and any(a.dim() == 1 for a in _pitch_items(audio, own)):
+                raise ValueError(f"this emotion encoder was trained with emotion_encoder.speaker_reference={ref!r}: it hears each "
+                                 "clip against its voice's baseline, so a wave heard as it is reads wrongly: pass baselines, one "
+                                 "[3] per clip, from voice_baselines of its voice's clips as emotion_inputs makes them"
+                                 + (" (reference='calm': five calm ones)" if ref == 'calm' else '')
+                                 + " or query_voice_baselines(cfg) for the dataset's voices; or pass inputs already heard "
+                                 "against their voice (against_baseline, load_query_emotion_inputs)")
             ms = emotion_inputs(audio, encoder, audio_cfg)
             if baselines is not None:                                    # each clip against its voice's baseline
                 if len(baselines) != len(ms): raise ValueError(f"{len(baselines)} baselines for {len(ms)} utterances: give one each")
@@ -329,10 +347,11 @@ def _check_waves(waves: Sequence[torch.Tensor], least: int):
                              f"({least / 16:.0f} ms at 16 kHz) the pretrained emotion encoder's convolutions need: pass 16 kHz waves "
                              f"(not log-mels) of at least {least} samples, e.g. a short clip padded with silence")
 
-def classify_emotion(encoder: nn.Module, audio, audio_cfg: Optional[AudioConfig] = None) -> torch.Tensor:
-    "Probabilities of the six EMOTIONS for each utterance → [B, 6]."
+def classify_emotion(encoder: nn.Module, audio, audio_cfg: Optional[AudioConfig] = None,
+                     baselines: Optional[Sequence[torch.Tensor]] = None) -> torch.Tensor:
+    "Probabilities of the six EMOTIONS for each utterance → [B, 6] (`baselines`: as `emotion_features` takes them)."
     _classifies(encoder)
-    return emotion_features(encoder, audio, audio_cfg).probs
+    return emotion_features(encoder, audio, audio_cfg, baselines).probs
 
 # %% ../nbs/07_emotion_encoder.ipynb #c449ca57
 def _emo_augment(batch, n_mels: int, shift_bins: int = 0, gain: float = 0.0, pitch_semitones: float = 0.0) -> list:
@@ -361,14 +380,18 @@ def _emo_loss(model, b):
 
 def _label(r, col='user_emotion'): return EMOTIONS.index(r[col])
 
-def predict_emotions(encoder: nn.Module, mels: Sequence[torch.Tensor], batch_size: int = 128) -> tuple:
-    "Predicted emotion indices [N] and utterance vectors [N, d] of waves or encoder inputs (in similar-length batches)."
+def predict_emotions(encoder: nn.Module, mels: Sequence[torch.Tensor], batch_size: int = 128,
+                     baselines: Optional[Sequence[torch.Tensor]] = None) -> tuple:
+    "Predicted emotion indices [N] and utterance vectors [N, d] of waves or encoder inputs (in similar-length batches); `baselines`: one per clip, as `emotion_features` takes them."
     _classifies(encoder)
+    mels = [torch.as_tensor(m) for m in mels]                           # arrays too
+    if baselines is not None and len(baselines) != len(mels):
+        raise ValueError(f"{len(baselines)} baselines for {len(mels)} utterances: give one each")
     order = sorted(range(len(mels)), key=lambda i: mels[i].shape[-1])
     pred, vec = torch.empty(len(mels), dtype=torch.long), None
     for k in range(0, len(order), batch_size):
         idx = order[k:k + batch_size]
-        f = emotion_features(encoder, [mels[i].float() for i in idx])
+        f = emotion_features(encoder, [mels[i].float() for i in idx], None, None if baselines is None else [baselines[i] for i in idx])
         if vec is None: vec = torch.empty(len(mels), f.emotion_vec.shape[-1])
         pred[idx], vec[idx] = f.logits.argmax(-1).cpu(), f.emotion_vec.cpu()
     return pred, vec
@@ -412,6 +435,7 @@ def voice_baselines(rows: Sequence[dict], inputs: Sequence[torch.Tensor], n_mels
     "Each voice's baseline from what the encoder reads of its queries [n_mels + 2, T100]: {voice: [mean voiced pitch (octaves), pitch spread, mean loudness]}; `reference='neutral'`: the mean pitch and loudness of its neutral queries alone (the spread stays the voice's); `'calm'`: pitch and loudness from its first `CALM_CLIPS` neutral queries alone, as a calibration measures them, and the spread left as it is (REFERENCE_SPREAD: a few calm clips do not show how far a voice moves)."
     if reference not in ('voice', 'neutral', 'calm'): raise ValueError(f"reference={reference!r}: use 'voice', 'neutral' or 'calm'")
     if len(rows) != len(inputs): raise ValueError(f"{len(rows)} rows and {len(inputs)} inputs: give each row's encoder input, in row order")
+    inputs = [torch.as_tensor(x) for x in inputs]                       # arrays too
     for i, x in enumerate(inputs): _check_input(x, n_mels, f'input {i}')
     by_voice: dict = {}
     calm = {i for ix in calm_clips(rows).values() for i in ix} if reference == 'calm' else set()
@@ -419,17 +443,25 @@ def voice_baselines(rows: Sequence[dict], inputs: Sequence[torch.Tensor], n_mels
     out = {}
     for voice, items in by_voice.items():
         ref = [x for i, r, x in items if reference == 'voice' or (i in calm if reference == 'calm' else r['user_emotion'] == 'neutral')]
-        if not ref: raise ValueError(f"voice {voice!r} has no neutral query to take as its baseline: use reference='voice'")
+        if not ref: raise _NoBaseline(voice, 'calm', "has no neutral query to take as its baseline: use reference='voice'")
         pitch = lambda xs: torch.cat([x[n_mels][x[n_mels + 1] > 0].float() for x in xs])
         level, spread = pitch(ref), pitch([x for _, _, x in items])
-        if len(level) < 2 or len(spread) < 2: raise ValueError(f"voice {voice!r}: too few voiced frames for a pitch baseline")
+        if len(level) < 2 or len(spread) < 2: raise _NoBaseline(voice, 'voiced', "has too few voiced frames for a pitch baseline: "
+                                                                "give more of its clips, with voiced speech")
         loud = torch.cat([x[:n_mels].float().mean(0) for x in ref]).mean()
         spread = torch.tensor(REFERENCE_SPREAD) if reference == 'calm' else spread.std().clamp(min=1e-3)
         out[voice] = torch.stack([level.mean(), spread, loud])
     return out
 
+class _NoBaseline(ValueError):
+    "A voice whose clips give no baseline (`kind`: 'calm', no neutral clip; 'voiced', too few voiced frames), said with the argument's fix."
+    def __init__(self, voice: str, kind: str, said: str):
+        self.voice, self.kind = voice, kind
+        super().__init__(f"voice {voice!r} {said}")
+
 def against_baseline(x: torch.Tensor, baseline: torch.Tensor, n_mels: int) -> torch.Tensor:
     "One encoder input [n_mels + 2, T100] heard against its voice's `baseline` [3]: voiced pitch as its distance from the voice's mean in units of the voice's spread (× REFERENCE_SPREAD octaves), the log-mel less the voice's mean loudness."
+    x = torch.as_tensor(x)                                              # an array too
     _check_input(x, n_mels, 'the input')
     baseline = torch.as_tensor(baseline)
     if baseline.shape != (3,): raise ValueError(f"a baseline of shape {list(baseline.shape)}: give one voice's [3] (mean voiced pitch, "
@@ -467,7 +499,14 @@ def query_voice_baselines(cfg: OmniConfig, settings: Optional[Settings] = None) 
     ref = cfg.emotion_encoder.speaker_reference or 'voice'
     if not cfg.emotion_encoder.pitch:
         raise ConfigError(f"emotion_encoder.speaker_reference={ref!r} measures each voice's pitch: set emotion_encoder.pitch=True")
-    return voice_baselines(*_query_inputs(cfg, settings), cfg.audio.n_mels, ref)
+    try: return voice_baselines(*_query_inputs(cfg, settings), cfg.audio.n_mels, ref)
+    except _NoBaseline as e:                                           # the dataset's voice, the config's choice: the setting named
+        fix = ("set emotion_encoder.speaker_reference='voice' (its baseline from all its queries), or give every voice some "
+               "neutral queries" if e.kind == 'calm' else "set emotion_encoder.speaker_reference='' (each clip heard as it is), "
+               "or give that voice more voiced speech")
+        raise ConfigError(f"emotion_encoder.speaker_reference={ref!r}: voice {e.voice!r} of this dataset "
+                          + ("has no neutral query to take as its calm clips" if e.kind == 'calm' else
+                             "has too few voiced frames for a pitch baseline") + f": {fix}") from None
 
 def _query_inputs(cfg: OmniConfig, settings: Optional[Settings] = None) -> tuple:
     rows, mels = load_query_mels(cfg, settings)
@@ -476,7 +515,7 @@ def _query_inputs(cfg: OmniConfig, settings: Optional[Settings] = None) -> tuple
     key = (str(s.data_path), stage_hash('data', cfg, s.seed), data_build(s))   # recordings you bring: a rebuild reads again
     if key not in _INPUT_CACHE:
         threads = torch.get_num_threads(); torch.set_num_threads(1)    # small FFTs: threads only add overhead
-        try: ins = [torch.cat([m, pitch_rows(load_audio(audio_path(r, s)), m.shape[-1]).half()], 0) for r, m in zip(rows, mels)]
+        try: ins = [torch.cat([m, pitch_rows(load_audio(audio_path(r, s)), m.shape[-1], cfg.audio).half()], 0) for r, m in zip(rows, mels)]
         finally: torch.set_num_threads(threads)
         _INPUT_CACHE.clear(); _INPUT_CACHE[key] = (rows, ins)
     return _INPUT_CACHE[key]
@@ -566,6 +605,7 @@ def load_emotion_encoder(cfg: OmniConfig, settings: Optional[Settings] = None) -
     else:
         run = require_stage(emotion_encoder_stage(cfg), cfg, settings)
         enc = load_weights(build_emotion_encoder(cfg), run / 'model.safetensors')
+        enc.speaker_reference = ec.speaker_reference                       # it hears waves right only with baselines: emotion_features asks
     return freeze(enc).to(run_device(settings or get_settings(preset=cfg.preset)))
 
 # %% ../nbs/07_emotion_encoder.ipynb #084d2a8e

@@ -669,3 +669,117 @@ def test_a_whisper_checkpoint_of_other_sizes_is_refused_before_its_weights_load(
                                               rf"semantic_encoder\.{field}={d if field == 'd_model' else p}"):
             load_semantic_encoder(set_field(full, f'semantic_encoder.{field}', v))
     with pytest.raises(AssertionError, match='weights read'): load_semantic_encoder(full)   # one that fits: on to its weights
+
+
+def test_emotion_features_read_an_array_as_the_tensor_it_holds(tmp_path):
+    "NumPy audio is checked and read as the tensor it holds: an [82, 2000] array was one log-mel of 20 s, silently; a [B, S] array one clip of shape [B, S], refused by a pretrained encoder; arrays in predict_emotions, voice_baselines and against_baseline a raw error."
+    import numpy as np
+    from emotion_omni_lite.audio import AudioError
+    from emotion_omni_lite.emotion_encoder import (against_baseline, load_pretrained_emotion_encoder, mel_and_pitch,
+                                                   predict_emotions, voice_baselines)
+    cfg = get_config('smoke'); n = cfg.audio.n_mels
+    pitched = build_emotion_encoder(cfg).eval()                         # smoke's, as lite's, tracks pitch
+    with pytest.raises(AudioError, match=rf"a \[{n + 2}, 2000\] tensor is one log-mel with its pitch rows of 20\.0 s or {n + 2} waves"):
+        emotion_features(pitched, np.random.randn(n + 2, 2000))
+    waves = torch.randn(2, 16000, generator=torch.Generator().manual_seed(3)) * 0.1
+    want = emotion_features(pitched, waves)
+    for arr in (waves.numpy(), waves.double().numpy(), list(waves.numpy())):
+        got = emotion_features(pitched, arr)
+        assert got.lengths.tolist() == [50, 50] and torch.allclose(got.emotion_vec, want.emotion_vec, atol=1e-5)
+    assert torch.equal(predict_emotions(pitched, list(waves.numpy()))[0], want.logits.argmax(-1))
+    pe = load_pretrained_emotion_encoder(_tiny_wav2vec2(tmp_path / 'emo', head=False))
+    want, got = emotion_features(pe, waves), emotion_features(pe, waves.numpy())   # [B, S]: a batch, as the tensor
+    assert got.lengths.tolist() == want.lengths.tolist() and torch.allclose(got.emotion_vec, want.emotion_vec, atol=1e-5)
+    x = mel_and_pitch(torch.sin(2 * torch.pi * 200 * torch.arange(16000) / 16000) * 0.3, cfg.audio)   # a hum: voiced
+    base = voice_baselines([{'voice': 'a', 'user_emotion': 'neutral'}], [x.numpy()], n)['a']
+    assert torch.allclose(base, voice_baselines([{'voice': 'a', 'user_emotion': 'neutral'}], [x], n)['a'])
+    assert torch.equal(against_baseline(x.numpy(), base, n), against_baseline(x, base, n))
+
+
+def test_pitch_rows_run_at_the_mels_hop():
+    "The pitch rows take one column per log-mel frame of audio.hop_length: at 320 samples a 2-s clip voiced for its first second was voiced in every frame (the 10-ms contour cut to the frame count); at lite's and smoke's 160, the 10-ms contour as before."
+    from emotion_omni_lite.audio import pitch_contour
+    from emotion_omni_lite.emotion_encoder import mel_and_pitch, pitch_rows
+    a = get_config('lite').audio
+    assert (a.hop_length, a.sample_rate, get_config('smoke').audio.hop_length) == (160, 16000, 160)
+    hum = torch.sin(2 * torch.pi * 200 * torch.arange(16000) / 16000) * 0.3
+    clip = torch.cat([hum, torch.zeros(16000)])                          # voiced for 1 s, then 1 s of silence
+    voiced = mel_and_pitch(clip, dataclasses.replace(a, hop_length=320))[-1]   # [100]: 20 ms a column
+    assert len(voiced) == 100 and voiced[:45].all() and not voiced[55:].any()
+    f0 = pitch_contour(clip)                                             # 10 ms a column
+    assert torch.equal(pitch_rows(clip, 150, a), pitch_rows(clip, 150)) and torch.equal(pitch_rows(clip, 150, a)[1], (f0[:150] > 0).float())
+
+
+def test_an_emotion_encoder_of_your_own_reads_waves():
+    "A module of your own whose forward(waves, lengths) returns EmotionFeatures (the lesson's way to use emotion2vec) has no input_kind: emotion_features, classify_emotion and predict_emotions give it padded waves [B, S] and their lengths."
+    from emotion_omni_lite.emotion_encoder import EmotionFeatures, classify_emotion, predict_emotions
+    class Own(nn.Module):
+        def __init__(self): super().__init__(); self.head = nn.Linear(1, len(EMOTIONS))
+        def forward(self, waves, lengths):
+            self.got = (tuple(waves.shape), lengths.tolist())
+            vec = torch.stack([w[:l].abs().mean() for w, l in zip(waves, lengths)])[:, None]   # [B, 1]
+            n50 = lengths // 320
+            return EmotionFeatures(frames=vec[:, None].expand(-1, int(n50.max()), -1), emotion_vec=vec, logits=self.head(vec), lengths=n50)
+    own, clips = Own(), [torch.full((16000,), 0.5), torch.full((8000,), -0.25)]
+    f = emotion_features(own, clips)
+    assert own.got == ((2, 16000), [16000, 8000]) and f.lengths.tolist() == [50, 25]
+    assert torch.allclose(f.emotion_vec[:, 0], torch.tensor([0.5, 0.25]))
+    assert torch.allclose(classify_emotion(own, clips), f.logits.softmax(-1))
+    assert torch.equal(predict_emotions(own, clips)[0], f.logits.argmax(-1))
+
+
+def test_a_referenced_emotion_encoder_asks_for_each_clips_baseline(smoke_settings, tmp_path, monkeypatch):
+    "An encoder trained with emotion_encoder.speaker_reference keeps it when it loads: a wave without its voice's baseline is refused, naming where baselines come from; with them, or given inputs already heard against their voice, it reads as in training."
+    import emotion_omni_lite.emotion_encoder as ee
+    from emotion_omni_lite.emotion_encoder import against_baseline, classify_emotion, mel_and_pitch, predict_emotions
+    from emotion_omni_lite.stages import stage_config
+    monkeypatch.setattr(ee, 'require_stage', lambda name, c, s: tmp_path)      # a run's folder, not trained here
+    monkeypatch.setattr(ee, 'load_weights', lambda model, path, *a, **k: model)
+    cfg, wave, base = get_config('smoke'), torch.randn(16000) * 0.1, torch.tensor([0.5, 0.3, -1.0])
+    plain = load_emotion_encoder(stage_config('emotion_encoder_espeak_only', cfg), smoke_settings)
+    assert plain.speaker_reference == '' and emotion_features(plain, [wave]).lengths.tolist() == [50]   # as heard: as before
+    for name, ref in (('emotion_encoder_espeak_referenced', 'voice'), ('emotion_encoder_espeak_calibrated', 'calm')):
+        enc = load_emotion_encoder(stage_config(name, cfg), smoke_settings)
+        assert enc.speaker_reference == ref
+        for ask in (lambda: emotion_features(enc, [wave]), lambda: emotion_features(enc, wave[None].numpy()),
+                    lambda: classify_emotion(enc, wave), lambda: predict_emotions(enc, [wave])):
+            with pytest.raises(ValueError, match=rf"trained with emotion_encoder\.speaker_reference='{ref}'.*pass baselines, one \[3\] "
+                                                 r"per clip, from voice_baselines.*query_voice_baselines\(cfg\)"):
+                ask()
+        heard = emotion_features(enc, [wave], baselines=[base])
+        x = against_baseline(mel_and_pitch(wave, cfg.audio), base, cfg.audio.n_mels)
+        assert torch.allclose(emotion_features(enc, [x]).emotion_vec, heard.emotion_vec, atol=1e-5)   # already heard against its voice
+        assert torch.allclose(classify_emotion(enc, [wave], baselines=[base]), heard.probs, atol=1e-5)
+        pred, vec = predict_emotions(enc, [wave, wave[:8000]], baselines=[base, base])
+        assert pred[0] == heard.logits.argmax() and torch.allclose(vec[0], heard.emotion_vec[0], atol=1e-5)
+
+
+def test_a_voice_without_a_baseline_names_the_setting(monkeypatch):
+    "A dataset voice with no neutral query under speaker_reference='calm', or too few voiced frames: a ConfigError naming emotion_encoder.speaker_reference and its fix, not voice_baselines' reference='voice' argument."
+    import emotion_omni_lite.emotion_encoder as ee
+    from emotion_omni_lite.emotion_encoder import query_voice_baselines
+    from emotion_omni_lite.stages import stage_config
+    cfg = get_config('smoke'); n = cfg.audio.n_mels
+    voiced = torch.cat([torch.randn(n, 40), torch.rand(1, 40), torch.ones(1, 40)])
+    silent = torch.cat([torch.randn(n, 40), torch.zeros(2, 40)])
+    rows = [{'voice': 'a', 'user_emotion': 'neutral'}, {'voice': 'b', 'user_emotion': 'sad'}]
+    for stage, ins, said in (('emotion_encoder_espeak_calibrated', [voiced, voiced],
+                              r"speaker_reference='calm': voice 'b' of this dataset has no neutral query to take as its calm clips: "
+                              r"set emotion_encoder\.speaker_reference='voice'"),
+                             ('emotion_encoder_espeak_referenced', [voiced, silent],
+                              r"speaker_reference='voice': voice 'b' of this dataset has too few voiced frames for a pitch baseline: "
+                              r"set emotion_encoder\.speaker_reference=''")):
+        monkeypatch.setattr(ee, '_query_inputs', lambda c, s=None, ins=ins: (rows, ins))
+        with pytest.raises(ConfigError, match=said): query_voice_baselines(stage_config(stage, cfg))
+
+
+def test_a_pretrained_encoder_refuses_lengths_outside_its_waves(tmp_path):
+    "lengths above the batch's samples (a RecursionError: the group-norm path cut nothing and called itself again) or below 1 (a raw convolution error): refused up front, naming the range."
+    from emotion_omni_lite.emotion_encoder import load_pretrained_emotion_encoder
+    enc = load_pretrained_emotion_encoder(_tiny_wav2vec2(tmp_path / 'emo', head=False))
+    waves = torch.randn(2, 1000) * 0.1
+    for bad in ([1000, 2000], [1000, 0], [-1, 1000]):
+        with pytest.raises(ValueError, match=rf"PretrainedEmotionEncoder: lengths \[{bad[0]}, {bad[1]}\] must each be from 1 to the "
+                                             r"1000 samples of waves \[B, S\]"), torch.no_grad():
+            enc(waves, torch.tensor(bad))
+    with torch.no_grad(): assert enc(waves, torch.tensor([1000, 600])).lengths.tolist() == [2, 1]
