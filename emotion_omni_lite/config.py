@@ -57,7 +57,7 @@ class Settings:
     def run_path(self) -> Path: return Path(self.out_dir) / self.preset
 
 def find_settings_file(start: Optional[Path] = None) -> Optional[Path]:
-    "`$EOL_SETTINGS`, or the nearest `settings.ini` with an `[emotion_omni_lite]` or `[emotion_omni_lite.<preset>]` section in `start` or above."
+    "`$EOL_SETTINGS`, or the nearest `settings.ini` with an `[emotion_omni_lite]` or `[emotion_omni_lite.<preset>]` section (or one spelt otherwise, `[Emotion-Omni-Lite]`: refused when read) in `start` or above."
     if os.environ.get('EOL_SETTINGS'): return Path(os.environ['EOL_SETTINGS'])
     d = Path(start or Path.cwd()).resolve()
     for p in [d, *d.parents]:
@@ -65,8 +65,20 @@ def find_settings_file(start: Optional[Path] = None) -> Optional[Path]:
         if not f.is_file(): continue
         try: text = _ini_text(f)
         except ConfigError: return f                                     # named when it is read
-        if re.search(r'^\s*\[emotion_omni_lite(\.[^\]]*)?\]', text, re.M): return f   # a preset's section alone too: named when read
+        heads = re.findall(r'^\s*\[([^\]\n]*)\]', text, re.M)
+        if any(_kit_section(h) for h in heads): return f                 # a preset's section alone, or one misspelt: named when read
     return None
+
+def _kit_section(name: str) -> Optional[str]:
+    "How the kit spells settings-file section `name` when it is meant as one of its own (`[Emotion-Omni-Lite]`, `[emotion omni lite.LITE]`), else None."
+    m = re.fullmatch(r'\s*emotion[\s_-]*omni[\s_-]*lite\s*(?:\.\s*(.*?))?\s*', name, re.I)
+    if not m: return None
+    return 'emotion_omni_lite' + ('' if m[1] is None else f".{m[1].lower() if m[1].lower() in PRESETS else m[1]}")
+
+def _unquoted(value: str) -> str:
+    "A settings-file value without the spaces around it and one matching pair of quotes (`\"my data\"`, `'gpt-4o'`: the text inside)."
+    v = str(value).strip()
+    return v[1:-1] if len(v) >= 2 and v[0] == v[-1] and v[0] in '\'"' else v
 
 def check_judge_url(url: str) -> str:
     "`url` when it is an http:// or https:// address with a host, else a ConfigError naming judge_url and the fix."
@@ -79,6 +91,7 @@ def check_judge_url(url: str) -> str:
     return url
 
 def _coerce(key, value):
+    if isinstance(value, str): value = _unquoted(value)                 # quoted as a preset's section may be: the same text
     if key == 'seed':
         try: seed = int(value)
         except (TypeError, ValueError): raise ConfigError(f"seed must be an integer, got {value!r}") from None
@@ -96,6 +109,10 @@ def _coerce(key, value):
 
 def _ini_text(f: Path) -> str:
     "A settings file's text: UTF-8 (with or without the byte-order mark Notepad writes) or UTF-16 (PowerShell's `Out-File`)."
+    if Path(f).is_dir():                                                 # EOL_SETTINGS=~/lab: the folder, not its file
+        inside = Path(f) / 'settings.ini'
+        raise ConfigError(f"settings file {f} is a folder, not a file: point EOL_SETTINGS (or the path given) at the settings "
+                          f"file itself{f', e.g. {inside}' if inside.is_file() else ''}")
     raw = Path(f).read_bytes()
     if raw[:2] in (b'\xff\xfe', b'\xfe\xff'): return raw.decode('utf-16')
     try: return raw.decode('utf-8-sig')
@@ -103,7 +120,7 @@ def _ini_text(f: Path) -> str:
         raise ConfigError(f"{f} is not UTF-8 text (byte {e.start} cannot be read): save it as UTF-8 in your editor") from None
 
 def read_settings_file(f: Path, keep_case: bool = False) -> configparser.ConfigParser:
-    "The settings file parsed; a line it cannot read, or a section `[emotion_omni_lite.<name>]` for no preset, is a `ConfigError` naming it."
+    "The settings file parsed; a line it cannot read, a section of the kit's spelt otherwise (`[emotion-omni-lite]`), or a section `[emotion_omni_lite.<name>]` for no preset, is a `ConfigError` naming it."
     # `preset = lite   # a note`: the note is not the value; no %-interpolation: a path may hold a '%'
     cp = configparser.ConfigParser(inline_comment_prefixes=('#', ';'), interpolation=None)
     if keep_case: cp.optionxform = str                               # dotted config fields keep their case
@@ -112,6 +129,9 @@ def read_settings_file(f: Path, keep_case: bool = False) -> configparser.ConfigP
         what = str(e).replace(f"While reading from {f!r} ", '').replace(f"Source contains parsing errors: {f!r}", 'a line it cannot read:')
         raise ConfigError(f"{f}: {' '.join(what.split())} — write each setting once, as a `key = value` line under "
                           "[emotion_omni_lite] or [emotion_omni_lite.<preset>]") from None
+    near = [(s, k) for s in cp.sections() if (k := _kit_section(s)) and k != s]   # else read as another program's: ignored
+    if near: raise ConfigError(f"{f}: section [{near[0][0]}] is spelt otherwise than the kit reads, so its settings would be ignored: "
+                               f"rename it [{near[0][1]}] (lower case, with underscores)")
     stray = [s for s in cp.sections() if s.startswith('emotion_omni_lite.') and s.split('.', 1)[1] not in PRESETS]
     if stray: raise ConfigError(f"{f}: section [{stray[0]}] names no preset: use [emotion_omni_lite.<preset>] with one of {', '.join(PRESETS)}")
     return cp
@@ -514,6 +534,12 @@ def check_config(c: OmniConfig):
           f"{c.semantic_encoder.envelope_ceps}: a pretrained Whisper ({c.semantic_encoder.pretrained}) was trained on the plain "
           "log-mel and reads only that, not a spectral envelope: set envelope_ceps=0, or pretrained=None to train an encoder "
           "that reads the envelope")
+    ec = c.emotion_encoder                                           # the lite encoder's own front end, which wav2vec2 never reads
+    own = {k: v for k in ('pitch', 'relative_pitch', 'envelope_ceps') if (v := getattr(ec, k))}
+    _need(not (own and ec.pretrained), f"emotion_encoder.{next(iter(own), 'pitch')}",
+          f"{', '.join(f'{k}={v!r}' for k, v in own.items())}: a pretrained emotion encoder ({ec.pretrained}) hears the 16 kHz "
+          "wave through its own convolutions, never the kit's log-mel with pitch rows or cepstral smoothing: set "
+          f"{', '.join(f'{k}={type(v)(0)!r}' for k, v in own.items())}, or pretrained=None to train an encoder that reads them")
     _need(c.semantic_encoder.d_model % c.semantic_encoder.encoder_heads == 0, 'semantic_encoder.encoder_heads',
           f"d_model={c.semantic_encoder.d_model} is not divisible by {c.semantic_encoder.encoder_heads} heads")
     _need(c.semantic_encoder.pretrained or c.semantic_encoder.d_model % c.semantic_encoder.decoder_heads == 0,   # the ASR's
@@ -610,6 +636,9 @@ def check_config(c: OmniConfig):
               f"micro-batches: make it a multiple of {parts}, or change those")
     _need(c.decoder.top_k <= c.units.n_units, 'decoder.top_k',
           f"{c.decoder.top_k} is more than the {c.units.n_units} units it samples among: use at most units.n_units (0: all)")
+    _need(not c.decoder.top_k or c.decoder.temperature > 0, 'decoder.top_k',   # greedy decoding never reads it
+          f"{c.decoder.top_k}: the k likeliest units are what sampling draws from, but decoder.temperature=0 decodes greedily "
+          "(the likeliest unit every step): set decoder.temperature above 0 (e.g. 0.7) to sample, or decoder.top_k=0")
 
 _PART_TYPES = {'audio': AudioConfig, 'data': DataConfig, 'units': UnitConfig, 'semantic_encoder': SemanticEncoderConfig,
                'emotion_encoder': EmotionEncoderConfig, 'adapter': AdapterConfig, 'llm': LLMConfig, 'lora': LoRAConfig,
@@ -622,7 +651,7 @@ def full_config() -> OmniConfig:
     "The paper's sizes: Whisper-large-v3, a 768-d emotion2vec-sized encoder, Qwen2.5-7B-Instruct, a 1.3 B speech decoder."
     T = TrainConfig
     epoch = 8063   # one pass over the kit's own full-size plan: its 129,015 training dialogues of 200k (seed 0's
-                   # `dataset.plan_dialogues`) // 16 a step; with your own units.manifest: ceil(its training lines / 16)
+                   # `dataset.plan_dialogues`) // 16 a step; with your own units.manifest: its training lines // 16
     return OmniConfig(preset='full', stages=StagesConfig(
         asr=ASRTrainConfig(steps=0), emotion=EmotionTrainConfig(steps=0), text=T(steps=0),  # pretrained: no stage 0
         stage1=Stage1TrainConfig(steps=epoch, batch_size=16, lr=2e-4, ckpt_every=1000, mixed_precision='bf16'),
@@ -781,8 +810,7 @@ def check_checkpoint(part: str, source, sizes: dict):
 def _typed(value: str, hint):
     "A settings-file string as a value of the field's type."
     import typing
-    v = value.strip()
-    if len(v) >= 2 and v[0] == v[-1] and v[0] in '\'"': v = v[1:-1]     # '' or "espeak" quoted: the text inside
+    v = _unquoted(value)                                             # '' or "espeak" quoted: the text inside
     if typing.get_origin(hint) is typing.Union:                      # Optional[...]: empty or 'none' is None
         if v.lower() in ('', 'none'): return None
         hint = next(h for h in typing.get_args(hint) if h is not type(None))
@@ -801,7 +829,7 @@ def _expects(hint) -> str:
     return {bool: 'true or false', int: 'a whole number', float: 'a number'}.get(hint, 'text')
 
 def parse_field(dotted: str, raw: str, preset: str = 'lite', base: Optional['OmniConfig'] = None):
-    "Config field `dotted` written as text (a settings file's line, or `--set FIELD=VALUE` on a command line) as a value, typed as the field is (`none` or nothing: None where the field may be None; `true`/`false` for a switch); `base`: the preset's config, if already built."
+    "Config field `dotted` written as text (a settings file's line, or `--set FIELD=VALUE` on a command line) as a value, typed as the field is (`none` or nothing: None where the field may be None; `true`/`false` for a switch; `~/…` in a path field: the home folder's); `base`: the preset's config, if already built."
     import typing
     if dotted == 'preset': raise ConfigError(_PRESET_FIELD)
     obj = base if base is not None else PRESETS[preset]() if preset in PRESETS else PRESETS['lite']()
@@ -810,10 +838,15 @@ def parse_field(dotted: str, raw: str, preset: str = 'lite', base: Optional['Omn
     if obj is None or not hasattr(obj, '__dataclass_fields__') or name not in {x.name for x in fields(obj)}:
         raise ConfigError(f"{dotted} is not a config field (e.g. llm.pretrained, units.manifest, stages.stage1.steps)")
     hint = typing.get_type_hints(type(obj))[name]
-    try: return _typed(raw, hint)
+    try: v = _typed(raw, hint)
     except (ValueError, StopIteration):
         raise ConfigError(f"{dotted} = {raw!r} is not a valid value for that field: write {_expects(hint)} (the preset "
                           f"has {getattr(obj, name)!r})") from None
+    if name in ('manifest', 'pretrained') and isinstance(v, str) and v.startswith('~'):   # the home folder's: no loader reads
+        try: v = str(Path(v).expanduser())                               # '~' (transformers takes it for a hub name)
+        except RuntimeError: raise ConfigError(f"{dotted} = {raw!r}: this machine knows no such home folder: write the "
+                                               "folder's full path") from None
+    return v
 
 def preset_overrides(preset: str, path: Optional[Path] = None) -> dict:
     "Dotted fields the settings file sets for `preset` in its `[emotion_omni_lite.<preset>]` section, typed as the fields are."

@@ -69,14 +69,25 @@ def test_the_adapter_refuses_frames_it_cannot_read():
 
 
 def test_full_size_lengths_count_the_emotion_encoders_49_frames_a_second():
-    "At full size stage 1 keeps the frames both encoders give (`encode_speech`), and wav2vec2 gives 49 a second, not Whisper's 50."
-    from transformers import Wav2Vec2Config, Wav2Vec2Model
-    full = get_config('full')
-    with torch.device('meta'): w2v = Wav2Vec2Model(Wav2Vec2Config())           # wav2vec2-base's front end, no weights
-    for n in (400, 16000, 16000 * 4 + 123, 16000 * 30):                       # 30 s: all a query may last at full size
-        lens = sequence_lengths(n, full)
-        whisper = (min(n // 160, 2 * full.semantic_encoder.max_source_positions) + 1) // 2
-        assert lens['encoder'] == min(whisper, int(w2v._get_feat_extract_output_lengths(torch.tensor(n)))) <= whisper
+    "At full size stage 1 keeps the frames both encoders give (`encode_speech`), and wav2vec2 gives 49 a second, not Whisper's 50; each side counted by transformers' own code (Whisper's feature extractor and convolutions, wav2vec2's), not by the formula under test, and Whisper's alone where no wav2vec2 caps it (lite)."
+    import numpy as np
+    from transformers import Wav2Vec2Config, Wav2Vec2Model, WhisperConfig, WhisperFeatureExtractor
+    from transformers.models.whisper.modeling_whisper import WhisperEncoder
+    full, lite = get_config('full'), get_config('lite')
+    with torch.device('meta'):                                                # the front ends' shapes, no weights
+        w2v = Wav2Vec2Model(Wav2Vec2Config())                                  # wav2vec2-base's convolutions
+        whisper_enc = WhisperEncoder(WhisperConfig(num_mel_bins=full.semantic_encoder.n_mels))   # Whisper's two convolutions
+    fe = WhisperFeatureExtractor(feature_size=full.semantic_encoder.n_mels)
+    def whisper_frames(n):                    # the log-mel frames of n samples (within the 30-s window), and its convolutions' frames
+        mel = min(fe(np.zeros(n, np.float32), sampling_rate=16000, padding='longest')['input_features'][0].shape[-1], fe.nb_max_frames)
+        return mel, whisper_enc.conv2(whisper_enc.conv1(torch.empty(1, full.semantic_encoder.n_mels, mel, device='meta'))).shape[-1]
+    for cfg, ns in ((full, (400, 16000, 16000 * 4 + 123, 16000 * 30)),        # 30 s: all a query may last at full size
+                    (lite, (400, 16000 + 487, 16000 * 3 + 170, 16000 * 4 + 8000))):   # odd mel counts too; 4.5 s: lite's most
+        for n in ns:
+            lens, (mel, whisper) = sequence_lengths(n, cfg), whisper_frames(n)
+            w2v_frames = int(w2v._get_feat_extract_output_lengths(torch.tensor(n)))
+            assert lens['mel'] == mel, (cfg.preset, n, lens)
+            assert lens['encoder'] == (min(whisper, w2v_frames) if cfg.emotion_encoder.pretrained else whisper), (cfg.preset, n, lens)
     assert sequence_lengths(16000, full)['encoder'] == 49 and sequence_lengths(16000, full)['llm_tokens'] == 9
     assert sequence_lengths(16000, get_config('lite'))['encoder'] == 50                 # the kit's own encoders: 50
 

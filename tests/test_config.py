@@ -24,7 +24,7 @@ def test_presets_exist_and_differ():
 
 
 def test_full_steps_are_one_pass_over_the_kits_own_full_size_plan():
-    "full's stage 1 and 2 steps × batch cover the training split of the kit's own full-size plan (seed 0's `plan_dialogues`) once, all but fewer than a batch (`fit` leaves an epoch's remainder), none twice; full trains from units.manifest, whose own size sets the steps of one pass (ceil(training lines / 16)), as the notebook says."
+    "full's stage 1 and 2 steps × batch cover the training split of the kit's own full-size plan (seed 0's `plan_dialogues`) once, all but fewer than a batch (`fit` leaves an epoch's remainder), none twice; full trains from units.manifest, whose own size sets the steps of one pass (training lines // 16), as the notebook says."
     from emotion_omni_lite.dataset import plan_dialogues
     full = get_config('full')
     assert full.stages.stage1.aug_copies == 0 and full.stages.stage2.cross_emotion == 0 and not full.emotion_encoder.train_engine
@@ -32,6 +32,20 @@ def test_full_steps_are_one_pass_over_the_kits_own_full_size_plan():
     assert n == 129_015, n                                                 # the figure full_config quotes
     for t in (full.stages.stage1, full.stages.stage2):
         assert 0 <= n - t.steps * t.batch_size < t.batch_size, (t.steps, t.batch_size, n)
+
+
+def test_one_pass_over_a_manifest_is_its_lines_rounded_down():
+    "`batch_indices` draws a new order after n // batch whole batches, so one pass is the rounded-down count: what the lesson and full_config tell a full-size user to set (ceil would start the second pass)."
+    import json, re
+    from emotion_omni_lite.train import batch_indices
+    n, bs = 16 * 62 + 13, 16                                           # 13 lines past a multiple of 16
+    first = {i for step in range(n // bs) for i in batch_indices(n, bs, step, 0)}
+    assert len(first) == n // bs * bs                                  # no example twice in the pass …
+    assert set(batch_indices(n, bs, n // bs, 0)) & first                # … and step n // bs already repeats some: a new pass
+    lesson = ' '.join(''.join(c['source']) for c in json.loads((ROOT / 'nbs' / '00_config.ipynb').read_text())['cells'])
+    said = re.search(r'training lines ÷ 16, rounded (\w+)', lesson)
+    assert said and said[1] == 'down', said
+    assert 'its training lines // 16' in (ROOT / 'emotion_omni_lite' / 'config.py').read_text()
 
 
 def test_incompatible_fields_are_named():
@@ -102,6 +116,30 @@ def test_settings_a_part_would_not_read_are_refused():
     assert full.semantic_encoder.envelope_ceps == 0 and lite.semantic_encoder.envelope_ceps == 12
     for c in (full, lite, smoke):
         for name in STAGES: stage_config(name, c)                       # every stage's own config builds
+
+
+def test_settings_a_pretrained_emotion_encoder_or_greedy_decoding_would_not_read_are_refused():
+    "The lite encoder's pitch rows and cepstral smoothing beside a pretrained wav2vec2 (which hears the wave itself), and a top_k at temperature 0 (greedy): accepted, ignored and hashed before; refused now, naming the fields and the fix, while no preset or stage sets them so."
+    from emotion_omni_lite.stages import STAGES, stage_config
+    with pytest.raises(ConfigError, match=r"emotion_encoder\.pitch: pitch=True, relative_pitch=True: a pretrained emotion encoder \(emo\) "
+                                          r"hears the 16 kHz wave .*set pitch=False, relative_pitch=False, or pretrained=None"):
+        get_config('smoke', **{'emotion_encoder.pretrained': 'emo'})
+    with pytest.raises(ConfigError, match=r"emotion_encoder\.envelope_ceps: envelope_ceps=12: .*set envelope_ceps=0, or pretrained=None"):
+        get_config('full', **{'emotion_encoder.envelope_ceps': 12})
+    with pytest.raises(ConfigError, match=r"emotion_encoder\.relative_pitch: relative_pitch=True: a pretrained"):   # not "set pitch=True"
+        get_config('full', **{'emotion_encoder.relative_pitch': True})
+    ok = get_config('smoke', **{'emotion_encoder.pretrained': 'emo', 'emotion_encoder.pitch': False, 'emotion_encoder.relative_pitch': False})
+    assert ok.emotion_encoder.pretrained == 'emo'
+    with pytest.raises(ConfigError, match=r"decoder\.top_k: 20: .*decoder\.temperature=0 decodes greedily .*set decoder\.temperature "
+                                          r"above 0 \(e\.g\. 0\.7\) to sample, or decoder\.top_k=0"):
+        get_config('lite', **{'decoder.top_k': 20})
+    assert get_config('lite', **{'decoder.top_k': 20, 'decoder.temperature': 0.7}).decoder.top_k == 20
+    for p in PRESETS:                                                   # no preset nor stage row sets either combination
+        for name in STAGES:
+            c = stage_config(name, get_config(p)); ec = c.emotion_encoder
+            assert not (ec.pretrained and (ec.pitch or ec.relative_pitch or ec.envelope_ceps)), (p, name)
+            assert not (c.decoder.top_k and not c.decoder.temperature), (p, name)
+
 
 def test_stage_hash_follows_what_not_how():
     # the to_dict/from_dict round trip is checked in nbs/00_config.ipynb (cell 5734cf6f)
@@ -430,3 +468,71 @@ def test_the_preset_is_not_a_field(tmp_path, monkeypatch):
     ini = tmp_path / 'settings.ini'; ini.write_text('[emotion_omni_lite]\n[emotion_omni_lite.lite]\npreset = full\n')
     monkeypatch.setenv('EOL_SETTINGS', str(ini))
     with pytest.raises(ConfigError, match=r'\[emotion_omni_lite\.lite\]: preset is chosen, not set as a field'): get_config('lite')
+
+
+def test_quoted_settings_are_read_as_their_text(tmp_path, monkeypatch):
+    "`data_dir = \"my data\"` is the folder my data, as a preset's section reads a quoted value: one matching pair of quotes comes off, under [emotion_omni_lite] as there."
+    from emotion_omni_lite.config import preset_overrides
+    ini = tmp_path / 'settings.ini'
+    ini.write_text('[emotion_omni_lite]\npreset = "smoke"\ndata_dir = "my data"\nout_dir = \'runs\'\nseed = "3"\noffline = \'true\'\n'
+                   'judge_url = "http://judge.test/v1"\njudge_model = "gpt-4o"\n\n[emotion_omni_lite.smoke]\ndata.tts = "espeak"\n')
+    s = get_settings(ini)
+    assert (s.preset, s.data_dir, s.out_dir, s.seed, s.offline) == ('smoke', tmp_path / 'my data', tmp_path / 'runs', 3, True)
+    assert (s.judge_url, s.judge_model) == ('http://judge.test/v1', 'gpt-4o')
+    assert preset_overrides('smoke', ini) == {'data.tts': 'espeak'}      # the same rule on both sides
+    ini.write_text('[emotion_omni_lite]\ndata_dir = ""\n')
+    with pytest.raises(ConfigError, match='data_dir is empty'): get_settings(ini)
+    ini.write_text('[emotion_omni_lite]\njudge_model = "gpt-4o\n')             # only a matching pair comes off
+    assert get_settings(ini).judge_model == '"gpt-4o'
+
+
+def test_a_home_folder_in_a_path_field_is_stored_expanded(tmp_path, monkeypatch):
+    "`~/ckpt` in [emotion_omni_lite.full] (or --set) is the home folder's: stored so, since transformers would take '~/ckpt' for a hub name and the kit call a sound folder damaged."
+    from emotion_omni_lite.config import parse_field, preset_overrides
+    monkeypatch.setenv('HOME', str(tmp_path / 'home'))
+    f = tmp_path / 'conf' / 'settings.ini'; f.parent.mkdir()
+    f.write_text('[emotion_omni_lite.full]\nemotion_encoder.pretrained = ~/ckpt/emo\nunits.manifest = ~/data/d.jsonl\n'
+                 'llm.pretrained = Qwen/Qwen2.5-7B-Instruct\n')
+    got = preset_overrides('full', f)
+    assert got['emotion_encoder.pretrained'] == str(tmp_path / 'home' / 'ckpt' / 'emo')
+    assert got['units.manifest'] == str(tmp_path / 'home' / 'data' / 'd.jsonl')
+    assert got['llm.pretrained'] == 'Qwen/Qwen2.5-7B-Instruct'
+    assert parse_field('vocoder.pretrained', '~/cv', 'full') == str(tmp_path / 'home' / 'cv')
+    assert parse_field('data.assistant_voice', '~x', 'full') == '~x'  # a path field's only
+    with pytest.raises(ConfigError, match=r"units\.manifest = '~nosuchuser1/d\.jsonl': this machine knows no such home folder"):
+        parse_field('units.manifest', '~nosuchuser1/d.jsonl', 'full')
+
+
+@pytest.mark.parametrize('section, right', [('emotion-omni-lite', 'emotion_omni_lite'), ('Emotion_Omni_Lite', 'emotion_omni_lite'),
+                                            ('emotion_omni_lite.LITE', 'emotion_omni_lite.lite')])
+def test_a_misspelt_section_is_refused_not_skipped(tmp_path, monkeypatch, section, right):
+    "A settings.ini whose section is spelt near the kit's was skipped, and the defaults ran; now found and refused, naming the section and its spelling, whether found from a folder below or named in EOL_SETTINGS."
+    import re
+    from emotion_omni_lite.config import find_settings_file
+    monkeypatch.delenv('EOL_SETTINGS', raising=False)
+    ini = tmp_path / 'settings.ini'
+    ini.write_text(f'[emotion_omni_lite]\n[{section}]\npreset = full\n' if '.' in section else f'[{section}]\npreset = full\n')
+    before = ini.read_bytes()
+    (tmp_path / 'nbs').mkdir(); monkeypatch.chdir(tmp_path / 'nbs')
+    assert find_settings_file() == ini
+    said = re.escape(f"{ini}: section [{section}] is spelt otherwise than the kit reads") + '.*' + re.escape(f"rename it [{right}]")
+    for f in (get_settings, lambda: get_config('lite')):
+        with pytest.raises(ConfigError, match=said): f()
+    monkeypatch.setenv('EOL_SETTINGS', str(ini))
+    with pytest.raises(ConfigError, match=said): get_settings()
+    assert ini.read_bytes() == before
+    ini.write_text('[tool]\nname = other\n')                           # another program's settings.ini: still passed over
+    monkeypatch.delenv('EOL_SETTINGS')
+    assert find_settings_file() != ini
+
+
+def test_a_settings_folder_is_refused_naming_its_file(tmp_path, monkeypatch):
+    "EOL_SETTINGS naming a folder raised a bare IsADirectoryError; now a ConfigError that names the file inside."
+    import re
+    (tmp_path / 'settings.ini').write_text('[emotion_omni_lite]\n')
+    monkeypatch.setenv('EOL_SETTINGS', str(tmp_path))
+    said = re.escape(f"settings file {tmp_path} is a folder, not a file: point EOL_SETTINGS (or the path given) at the settings "
+                     f"file itself, e.g. {tmp_path / 'settings.ini'}")
+    for f in (get_settings, lambda: get_config('lite')):
+        with pytest.raises(ConfigError, match=said): f()
+    with pytest.raises(ConfigError, match='is a folder'): get_settings(tmp_path)      # the path given, too

@@ -42,7 +42,8 @@ def test_full_loaders_offline(tmp_path):
     "The full-size loading code, fed tiny random checkpoints saved to local folders."
     from transformers import Wav2Vec2Config, Wav2Vec2ForSequenceClassification, WhisperModel
     cfg = get_config('smoke', **{'semantic_encoder.fit_window': False,    # a pretrained Whisper reads its whole window
-                                 'semantic_encoder.envelope_ceps': 0})    # of the plain log-mel
+                                 'semantic_encoder.envelope_ceps': 0,     # of the plain log-mel; a pretrained wav2vec2
+                                 'emotion_encoder.pitch': False, 'emotion_encoder.relative_pitch': False})   # the wave alone
     wm = WhisperModel(whisper_config(cfg)).eval(); wm.save_pretrained(tmp_path / 'whisper')
     conf = Wav2Vec2Config(hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64,
                           conv_dim=(16,) * 7, use_weighted_layer_sum=True, classifier_proj_size=8,
@@ -191,7 +192,8 @@ def test_a_pretrained_emotion_encoder_of_another_width_is_refused_before_its_wei
     for cls in (AutoModel, AutoModelForAudioClassification):
         real = cls.from_pretrained
         monkeypatch.setattr(cls, 'from_pretrained', lambda *a, _r=real, **k: read.append(a) or _r(*a, **k))
-    cfg = set_field(get_config('smoke'), 'emotion_encoder.pretrained', d)                     # dim 16, the checkpoint's 32
+    cfg = get_config('smoke', **{'emotion_encoder.pretrained': d, 'emotion_encoder.pitch': False,   # dim 16, the checkpoint's 32
+                                 'emotion_encoder.relative_pitch': False})                # a wav2vec2 hears no pitch rows
     with pytest.raises(ConfigError, match=r'set emotion_encoder\.dim=32'): load_emotion_encoder(cfg)
     assert read == []
     fits = set_fields(cfg, **{'emotion_encoder.dim': 32, 'fusion.adaln_cond_dim': 32})

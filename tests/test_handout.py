@@ -31,6 +31,15 @@ def test_adapter_interleave():
     assert r['positions'] == {'concat': 30, 'interleave': 60} and r['attention_cost_ratio'] == 4
 
 
+def test_the_adapter_solutions_give_their_numbers_whatever_preset_the_settings_name(monkeypatch):
+    "Their stated 30, 37 and 60 positions hold on lite (at full size wav2vec2 gives 149 frames for 3 s: 29 and 58): run without a preset, they take lite's, not the settings' own."
+    monkeypatch.setenv('EOL_PRESET', 'full')
+    r = solution('adapter_stack4').main()
+    assert (r[5]['positions'], r[4]['positions']) == (30, 37)
+    assert solution('adapter_interleave').main()['positions'] == {'concat': 30, 'interleave': 60}
+    assert solution('adapter_interleave').main('full')['positions'] == {'concat': 29, 'interleave': 58}   # as the docstring says
+
+
 def test_tts_six_emotions():
     r = solution('tts_six_emotions').main()
     assert sorted(r['by_pitch']) == sorted(r['rows']) and len(r['rows']) == 6 and len(r['closest']) == 2
