@@ -4,7 +4,8 @@ The linear probe of notebook 08 (twelve pitch, energy and rate numbers per query
 queries alone and scored on its own held-out voices and on every query of the other engine, three ways: on the
 features as measured, with each voice's mean and spread taken out (`cues.speaker_normalized`), and with the mean of
 five calm (neutral) clips of each voice alone as its reference; every way is scored without those clips
-(`cues.not_calm`). No training beyond the probe: about 20 s a seed for the features.
+(`cues.not_calm`); on the other engine, each emotion's accuracy and its commonest misreading (the probe's confusion
+matrix, `confusion_other_engine`). No training beyond the probe: about 20 s a seed for the features.
 
 With --encoders it also prints the cross-engine emotion encoders, as heard (emotion_encoder_*_only, notebook 07),
 against a calibration, the pitch level and loudness of five calm clips of each voice (emotion_encoder_*_calibrated,
@@ -48,6 +49,15 @@ def train_quietly(names, cfg, s):
     with contextlib.redirect_stdout(out := io.StringIO()): ensure_stages(names, cfg, s)
     for line in out.getvalue().splitlines():                          # but a finished run replaced is said
         if 'replacing the finished run' in line: print(' ', line.strip(), flush=True)
+
+
+def misread(cm) -> str:
+    "Each true emotion's commonest wrong reading in a confusion matrix (rows: true), as 'surp→happ 111/202'."
+    out = []
+    for i, (e, r) in enumerate(zip(EMOTIONS, cm)):
+        j = max((k for k in range(len(r)) if k != i), key=lambda k: r[k])
+        out.append(f"{e[:4]} —" if not sum(r) else f"{e[:4]}→{EMOTIONS[j][:4]} {r[j]}/{sum(r)}" if r[j] else f"{e[:4]} none of {sum(r)}")   # —: none scored
+    return ' '.join(out)
 
 
 def encoder_rows(s) -> None:
@@ -100,10 +110,11 @@ def main():
         print(f"seed {seed} ({s.data_path}, {len(rows)} queries)")
         for name, xv in views.items():
             for eng in ('espeak', 'piper'):
-                m = cross_engine_probe(rows, xv, eng, scored)
+                m = cross_engine_probe(rows, xv, eng, scored, cfg.data.tts)     # a voice without a prefix: the config's engine
                 per = ' '.join(f"{e[:4]} {'—' if (v := m['acc_other_engine_by_emotion'][e]) is None else f'{v:.0%}'}" for e in EMOTIONS)
                 print(f"  {'probe, ' + name:40s} {eng:6s} → other: {m['acc_other_engine']:6.1%}   own held-out voices "
                       f"{m['acc_heldout_voice']:6.1%}   other, by emotion: {per}")
+                print(f"  {'':40s} {'':6s}   other, each emotion's commonest misreading: {misread(m['confusion_other_engine'])}")
         if a.encoders: encoder_rows(s)
         if a.stage1: stage1_rows(s)
 

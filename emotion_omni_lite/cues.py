@@ -5,7 +5,7 @@ encoder: confusion matrix, a map of utterance vectors, pitch and rate sweeps, an
 
 # %% ../nbs/08_emotional_cues.ipynb #45a0bb63
 from __future__ import annotations
-import math, warnings
+import inspect, math, warnings
 from typing import Optional, Sequence
 
 import numpy as np
@@ -15,16 +15,18 @@ from torch import nn
 
 from .config import EMOTIONS, OmniConfig, Settings, get_settings
 from .emotion_encoder import CALM_CLIPS, calm_clips, classify_emotion, emotion_features, score_predictions
-from .audio import SAMPLE_RATE, SILENCE_PEAK, AudioError, change_rate, energy_contour, load_audio, pitch_contour, shift_pitch
+from .audio import SAMPLE_RATE, SILENCE_PEAK, AudioError, _one_channel, change_rate, energy_contour, load_audio, pitch_contour, shift_pitch
 from .dataset import audio_path, load_dialogues
+from .metrics import confusion_matrix
 from .semantic_encoder import CharTokenizer
 from .tts import engine_of
 
 # %% auto #0
-__all__ = ['PROSODIC_FEATURES', 'MIN_VOICED', 'PROSODY_VERSION', 'TIMING_FEATURES', 'prosodic_features', 'egemaps_features',
-           'LinearProbe', 'fit_linear_probe', 'query_prosody', 'prosodic_baseline', 'plot_confusion', 'pca_2d',
-           'plot_emotion_map', 'emotion_sweep', 'plot_sweep', 'frame_trajectory', 'plot_trajectory', 'timing_features',
-           'timing_probe', 'not_calm', 'speaker_normalized', 'cross_engine_probe']
+__all__ = ['PROSODIC_FEATURES', 'MIN_VOICED', 'PROSODY_VERSION', 'TIMING_FEATURES', 'TIMING_VERSION', 'prosodic_features',
+           'egemaps_features', 'LinearProbe', 'fit_linear_probe', 'query_prosody', 'prosodic_baseline',
+           'plot_confusion', 'pca_2d', 'plot_emotion_map', 'emotion_sweep', 'plot_sweep', 'frame_trajectory',
+           'plot_trajectory', 'timing_features', 'timing_probe', 'cue_settings', 'not_calm', 'speaker_normalized',
+           'cross_engine_probe']
 
 # %% ../nbs/08_emotional_cues.ipynb #e66c34f2
 PROSODIC_FEATURES = ('f0_median', 'f0_p10', 'f0_p90', 'f0_range', 'f0_std', 'f0_delta', 'f0_slope',
@@ -33,13 +35,18 @@ MIN_VOICED = 3   # frames with a pitch that the pitch statistics need
 PROSODY_VERSION = 2   # counted up when a feature's definition changes, so the evaluation's prosodic baseline is made
                       # again (2: a clip that begins voiced counts its first onset, as one after silence does)
 
-def _check_wave(wave, source: str) -> None:
-    "Refuse a clip with nothing to measure: empty, NaN or Inf samples, or silent."
-    w = torch.as_tensor(wave, dtype=torch.float32)
+def _check_wave(wave, source: str, what: str = 'prosodic_features') -> torch.Tensor:
+    "`wave` as float32 [T] (one channel: [1, T] is T samples); refused when it holds integer PCM counts (its energy would read about 90 dB too loud), more than one channel, or nothing to measure: empty, NaN or Inf samples, or silent."
+    w = torch.as_tensor(wave)
+    if not w.is_floating_point():                                      # as floats, int16 counts are 32768 times full scale
+        raise AudioError(source, f"holds {w.dtype} samples (PCM counts?), not floats in [-1, 1]: {what} takes floats",
+                         "for int16 PCM divide by 32768 (wave / 32768); load_audio reads an integer array or a file so")
+    w = _one_channel(w.float(), what)
     if w.numel() == 0: raise AudioError(source, "is empty (0 samples)", "give a clip of speech")
     if not torch.isfinite(w).all():
         raise AudioError(source, f"holds {int((~torch.isfinite(w)).sum())} NaN or Inf samples", "read the clip with load_audio, which refuses them")
     if w.abs().max() < SILENCE_PEAK: raise AudioError(source, f"is silent (peak {float(w.abs().max()):.1e})", "give a clip of speech")
+    return w
 
 def _prosody(wave: torch.Tensor, sr: int = SAMPLE_RATE) -> tuple:
     "The 12 features, the voiced frames and all frames (under 3 voiced: the pitch features are 0, a flat 100 Hz)."
@@ -58,8 +65,8 @@ def _prosody(wave: torch.Tensor, sr: int = SAMPLE_RATE) -> tuple:
                         voiced.float().mean(), onsets / (n / 100.0)]).float(), int(voiced.sum()), n
 
 def prosodic_features(wave: torch.Tensor, sr: int = SAMPLE_RATE, source: str = 'the clip') -> torch.Tensor:
-    "Pitch, energy and rate statistics of one utterance → [12] (names in `PROSODIC_FEATURES`); the pitch ones read the voiced frames alone: `f0_delta` between consecutive voiced frames (across a pause too), `f0_slope` in semitones per second of voiced speech (pauses left out). An empty or silent clip, or one with a pitch in fewer than 3 frames, is refused."
-    _check_wave(wave, source)
+    "Pitch, energy and rate statistics of one utterance → [12] (names in `PROSODIC_FEATURES`); the pitch ones read the voiced frames alone: `f0_delta` between consecutive voiced frames (across a pause too), `f0_slope` in semitones per second of voiced speech (pauses left out). An empty or silent clip, one with a pitch in fewer than 3 frames, or integer PCM (divide int16 by 32768) is refused."
+    wave = _check_wave(wave, source)
     x, voiced, n = _prosody(wave, sr)
     if voiced < MIN_VOICED:
         raise AudioError(source, f"has a pitch in {voiced} of its {n} 10-ms frames; pitch statistics need at least {MIN_VOICED} "
@@ -139,6 +146,7 @@ def prosodic_baseline(cfg: OmniConfig, settings: Optional[Settings] = None, feat
     "Fit the linear probe on the training split's prosodic features; returns (probe, scores)."
     rows, x = features if features is not None else query_prosody(cfg, settings)
     _check_features(x, rows, 'prosodic_baseline')
+    x = torch.as_tensor(x, dtype=torch.float32)                        # float64 or numpy: the probe's own dtype
     train = torch.tensor([r['split'] == 'train' for r in rows])
     y = torch.tensor([EMOTIONS.index(r['user_emotion']) for r in rows])
     probe = fit_linear_probe(x[train], y[train])
@@ -200,10 +208,12 @@ def plot_trajectory(times, probs: torch.Tensor, title: str = 'emotion, frame by 
 
 # %% ../nbs/08_emotional_cues.ipynb #0b8210ec
 TIMING_FEATURES = ('log_seconds_per_char', 'speech_fraction', 'log_speech_seconds_per_char')
+TIMING_VERSION = 1   # counted up when timing_features or the timing probe's network or fit changes, so the evaluation's
+                     # timing figures are made again (their settings, `hidden`, `steps` and `seed`, are in the stamp themselves)
 
 def timing_features(wave: torch.Tensor, text: str, sr: int = SAMPLE_RATE, source: str = 'the clip') -> torch.Tensor:
-    "Speaking rate and pauses of one utterance with its transcript → [3] (names in `TIMING_FEATURES`); an empty or silent clip is refused."
-    _check_wave(wave, source)
+    "Speaking rate and pauses of one utterance with its transcript → [3] (names in `TIMING_FEATURES`); an empty or silent clip, or integer PCM, is refused."
+    wave = _check_wave(wave, source, 'timing_features')                # [T]: a [1, T] clip lasts T samples, not 1
     n = max(1, len(CharTokenizer.normalize(text)))
     en = energy_contour(wave, sr)                                       # [T100] dB
     speech = (en > en.max() - 30.0).float()                             # frames within 30 dB of the loudest
@@ -243,6 +253,12 @@ def _timing_probe(rows, s, hidden, steps, seed) -> dict:
         out[f'timing_only_{col}_acc_tone'] = round((pred == y[test]).float().mean().item(), 4)
     return out
 
+def cue_settings() -> dict:
+    "What the evaluation's timing probe and prosodic baseline are computed with: the features' versions and the probes' defaults (`timing_probe`'s `hidden`, `steps`, `seed`; `fit_linear_probe`'s `l2`, `iters`). The text side's stamp holds it, so a change in any makes those figures again."
+    defaults = lambda f, *names: {n: inspect.signature(f).parameters[n].default for n in names}
+    return {'prosody': PROSODY_VERSION, 'timing': TIMING_VERSION, 'timing_probe': defaults(timing_probe, 'hidden', 'steps', 'seed'),
+            'linear_probe': defaults(fit_linear_probe, 'l2', 'iters')}
+
 # %% ../nbs/08_emotional_cues.ipynb #a62936a4
 def not_calm(rows: Sequence[dict], calm: int = CALM_CLIPS) -> torch.Tensor:
     "[N] True but for each voice's first `calm` neutral queries (`calm_clips`): the rows a calm reference may be scored on."
@@ -273,8 +289,9 @@ def speaker_normalized(x: torch.Tensor, rows: Sequence[dict], reference: str = '
 
 def cross_engine_probe(rows: Sequence[dict], x: torch.Tensor, train_engine: str = 'espeak',
                        scored: Optional[torch.Tensor] = None, tts: str = 'espeak') -> dict:
-    "The linear probe fitted on `train_engine`'s training queries alone: accuracy on its held-out voices, on every query of the other engines, and per emotion there (`scored` [N]: only those rows count, e.g. not the clips a reference was taken from; `tts`: the engine of a voice without an `engine:` prefix, the config's `data.tts`)."
+    "The linear probe fitted on `train_engine`'s training queries alone: accuracy on its held-out voices, on every query of the other engines, per emotion there, and their confusion matrix (`confusion_other_engine`, rows: the true emotion; `scored` [N]: only those rows count, e.g. not the clips a reference was taken from; `tts`: the engine of a voice without an `engine:` prefix, the config's `data.tts`)."
     _check_features(x, rows, 'cross_engine_probe')
+    x = torch.as_tensor(x, dtype=torch.float32)                        # float64 or numpy: the probe's own dtype
     keep = torch.ones(len(rows), dtype=torch.bool) if scored is None else torch.as_tensor(scored)
     if keep.dtype != torch.bool or keep.shape != (len(rows),):
         raise ValueError(f"cross_engine_probe: scored of shape {list(keep.shape)} ({keep.dtype}): give a boolean mask of the {len(rows)} rows, "
@@ -290,9 +307,10 @@ def cross_engine_probe(rows: Sequence[dict], x: torch.Tensor, train_engine: str 
     if train.sum() < 2:
         raise ValueError(f"cross_engine_probe: {train_engine!r} speaks {int(train.sum())} training queries (split 'train'); the probe needs "
                          f"at least 2: train on an engine with training voices, one of {', '.join(sorted({e for e, r in zip(engines, rows) if r['split'] == 'train'}))}")
-    ok = fit_linear_probe(x[train], y[train]).predict(x) == y               # [N]
+    pred = fit_linear_probe(x[train], y[train]).predict(x); ok = pred == y   # [N]
     held = own & torch.tensor([bool(r['heldout_voice']) for r in rows]) & keep
     other = ~own & keep
     acc = lambda sel: round(ok[sel].float().mean().item(), 4) if sel.any() else None
     return {'acc_heldout_voice': acc(held), 'acc_other_engine': acc(other), 'n_other_engine': int(other.sum()),
-            'acc_other_engine_by_emotion': {e: acc(other & (y == k)) for k, e in enumerate(EMOTIONS)}}
+            'acc_other_engine_by_emotion': {e: acc(other & (y == k)) for k, e in enumerate(EMOTIONS)},
+            'confusion_other_engine': confusion_matrix([EMOTIONS[k] for k in y[other].tolist()], [EMOTIONS[k] for k in pred[other].tolist()])}

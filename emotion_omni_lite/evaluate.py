@@ -21,7 +21,7 @@ from .emotion_encoder import load_emotion_encoder, predict_emotions
 from .text_llm import generate_text, load_text_llm
 from .stage1 import ReplyStyleClassifier, evaluate_stage1, load_stage1, paired, paired_styles, stage1_features
 from .omni import hear, load_omni, speech_figures, speech_metrics, speech_rows, timed_reply
-from .cues import PROSODY_VERSION, prosodic_baseline, timing_probe
+from .cues import cue_settings, prosodic_baseline, timing_probe
 from .train import save_json, save_text
 from .report import SYSTEMS, benchmark_table, chance_floors, quality_check, report_files, report_folder, score, words_digest, write_report
 
@@ -323,7 +323,7 @@ def evaluate_text(cfg: OmniConfig, settings: Optional[Settings] = None, force: b
     s = settings or get_settings(preset=cfg.preset)
     _check_max_items(max_items, _PRESET_SIZE)
     sizes = _eval_sizes(cfg, {'max_items': max_items})
-    path, stamp = report_folder(s) / 'text.json', _stamp(cfg, s, {**sizes, 'figures': TEXT_FIGURES, 'prosody': PROSODY_VERSION}, TEXT_PART)
+    path, stamp = report_folder(s) / 'text.json', _stamp(cfg, s, {**sizes, 'figures': TEXT_FIGURES, 'cues': cue_settings()}, TEXT_PART)
     if not force and read_object(path).get('stamp') == stamp: return path            # a damaged file: computed again
     t0 = time.time()
     recs, extra = collect(cfg, s, progress=progress, **sizes)
@@ -364,9 +364,9 @@ def speech_records(cfg: OmniConfig, s: Settings, force: bool = False, progress: 
     return recs, parts
 
 def report_stamp(cfg: OmniConfig, s: Settings, sizes: Optional[dict] = None) -> str:
-    "What the report is computed from: every run it reads, its sizes (the preset's `EVAL_SIZES`, changed by `sizes`: None keeps the preset's own), its speech's, the kit's report format and the words report.md is written from (`words_digest`: a note changed makes the report again, not its parts)."
+    "What the report is computed from: every run it reads, its sizes (the preset's `EVAL_SIZES`, changed by `sizes`: None keeps the preset's own), its speech's, the timing probe's and the prosodic baseline's versions and settings (`cue_settings`), the kit's report format and the words report.md is written from (`words_digest`: a note changed makes the report again, not its parts)."
     sizes = _eval_sizes(cfg, sizes)
-    return _stamp(cfg, s, {**sizes, 'speech': _speech_sizes(cfg), 'figures': TEXT_FIGURES, 'prosody': PROSODY_VERSION, 'report': REPORT_FORMAT,
+    return _stamp(cfg, s, {**sizes, 'speech': _speech_sizes(cfg), 'figures': TEXT_FIGURES, 'cues': cue_settings(), 'report': REPORT_FORMAT,
                            'words': words_digest()})
 
 def report_current(cfg: OmniConfig, s: Settings, sizes: Optional[dict] = None) -> bool:

@@ -146,14 +146,14 @@ def cosine_similarity(a, b) -> np.ndarray:
 # %% ../nbs/05a_metrics.ipynb #d6fa045f
 def reset_peak_memory(device: str = 'cpu'):
     "Start `peak_memory_mb` afresh: torch's CUDA peak on a GPU; on Linux the process's peak resident set (`/proc/self/clear_refs`), elsewhere it stays the process's lifetime peak."
-    if str(device).startswith('cuda') and torch.cuda.is_available(): return torch.cuda.reset_peak_memory_stats()
+    if str(device).startswith('cuda') and torch.cuda.is_available(): return torch.cuda.reset_peak_memory_stats(torch.device(device))  # 'cuda:1': that GPU's
     try:
         with open('/proc/self/clear_refs', 'w') as f: f.write('5')   # resets the kernel's high-water mark of this process
     except OSError: pass
 
 def peak_memory_mb(device: str = 'cpu') -> float:
     "Peak memory in MiB since `reset_peak_memory` (or the process's start): torch's peak CUDA allocation on a GPU, else this process's peak resident set."
-    if str(device).startswith('cuda') and torch.cuda.is_available(): return torch.cuda.max_memory_allocated() / 2**20
+    if str(device).startswith('cuda') and torch.cuda.is_available(): return torch.cuda.max_memory_allocated(torch.device(device)) / 2**20
     kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss          # KiB on Linux, bytes on macOS
     return kb / 2**20 if sys.platform == 'darwin' else kb / 1024
 
@@ -190,9 +190,12 @@ def pocketsphinx_transcribe(wave, sr: int = SAMPLE_RATE) -> str:
     return d.hyp().hypstr if d.hyp() is not None else ''
 
 def pocketsphinx_wer(waves: Sequence, texts: Sequence[str], sr: int = SAMPLE_RATE) -> tuple:
-    "(corpus WER, transcripts) of pocketsphinx on `waves` against `texts`."
+    "(corpus WER, transcripts) of pocketsphinx on `waves` against `texts` (one text a clip)."
+    waves, texts = list(waves), list(texts)
+    if len(waves) != len(texts):                                    # said before the transcription, the slowest judge's work
+        raise ValueError(f"pocketsphinx_wer: {len(waves)} clips but {len(texts)} texts: give one reference text a clip, in the clips' order")
     hyps = [pocketsphinx_transcribe(w, sr) for w in waves]
-    return wer(list(texts), hyps), hyps
+    return wer(texts, hyps), hyps
 
 # %% ../nbs/05a_metrics.ipynb #83b50f1c
 DNSMOS_LEN = 9.01                                     # seconds per window the model reads
@@ -273,7 +276,7 @@ def judge_prompt(query_text: str, user_emotion: str, reply_text: str, reply_emot
 
 def parse_score(text: str) -> int:
     "The 1–5 score in a judge's answer: 'Score: 4', '4/5', a 4 it starts with, or its only number; JudgeError when none or unclear."
-    whole = r'(?!\d|\.\d|\s*(?:/|out\s+of)\s*(?!5\b)\d|\s*(?:-|–|to)\s*\d)'   # not 4.5, 4/10, 4 out of 10, nor a scale 1-5
+    whole = r'(?!\d|\.\d|\s*[(\[]?\s*(?:/|out\s+of)\s*(?!5\b)\d|\s*(?:-|–|to)\s*\d)'   # not 4.5, 4/10, 4 (out of 10), nor a scale 1-5
     labelled = re.findall(rf'(?:score|rating)\s*(?:\([^)]*\)|\[[^\]]*\])?\s*[:=]\s*\**\s*([1-5]){whole}', text, re.I)
     if labelled: return int(labelled[-1])                              # 'Score: 4', 'Rating (1-5): 4': its verdict, the last
     m = re.search(r'(?<![\d.])\b([1-5])\s*(?:/|out\s+of)\s*5\b', text, re.I)   # '4/5', '4 out of 5'

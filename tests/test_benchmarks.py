@@ -77,17 +77,22 @@ def test_the_speaker_reference_study_reaches_every_seed_and_option(monkeypatch, 
     monkeypatch.setattr(ssr, 'query_prosody', lambda cfg, s: (['row'], 'x'))
     monkeypatch.setattr(ssr, 'speaker_normalized', lambda x, rows, *how: x)
     monkeypatch.setattr(ssr, 'not_calm', lambda rows: rows)
-    monkeypatch.setattr(ssr, 'cross_engine_probe', lambda rows, x, eng, scored: {
-        'acc_other_engine': 0.5, 'acc_heldout_voice': 0.9,
-        'acc_other_engine_by_emotion': {e: None if e == 'neutral' else 0.25 for e in EMOTIONS}})
+    cm = [[0] * 6 for _ in EMOTIONS]; cm[4][1], cm[4][4], cm[2][2] = 111, 91, 7   # surprised heard as happy; sad all right
+    def probe(rows, x, eng, scored, tts):                                 # a voice without a prefix: the config's engine
+        calls.append(('probe', tts))
+        return {'acc_other_engine': 0.5, 'acc_heldout_voice': 0.9, 'confusion_other_engine': cm,
+                'acc_other_engine_by_emotion': {e: None if e == 'neutral' else 0.25 for e in EMOTIONS}}
+    monkeypatch.setattr(ssr, 'cross_engine_probe', probe)
     monkeypatch.setattr(ssr, 'encoder_rows', lambda s: calls.append(('encoders', s.seed)))
     monkeypatch.setattr(ssr, 'stage1_rows', lambda s: calls.append(('stage1', s.seed)))
     monkeypatch.setattr(ssr, 'require_stage', lambda name, cfg, s: calls.append((name, s.seed)))   # each seed's dataset, first
     monkeypatch.setattr(sys, 'argv', ['study_speaker_reference.py', '--seeds', '0', '1', '--encoders', '--stage1'])
     ssr.main()
-    assert calls == [('data', 0), ('data', 1), ('encoders', 0), ('stage1', 0), ('encoders', 1), ('stage1', 1)]
+    probes = [('probe', 'espeak')] * 6                                   # lite's data.tts: three views, two engines
+    assert calls == [('data', 0), ('data', 1), *probes, ('encoders', 0), ('stage1', 0), *probes, ('encoders', 1), ('stage1', 1)]
     out = capsys.readouterr().out
     assert out.count('seed ') == 2 and 'neut —' in out and 'happ 25%' in out
+    assert out.count("commonest misreading: neut — happ — sad none of 7 angr — surp→happ 111/202 fear —") == 12
 
 
 def test_the_gpu_checks_run_their_cpu_parts(tmp_path):

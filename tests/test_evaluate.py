@@ -608,6 +608,24 @@ def test_a_stage_trained_again_makes_stale_only_what_reads_it(toy_eval):
     assert report_current(cfg, s)
 
 
+def test_the_timing_and_prosody_figures_are_made_again_when_their_definitions_change(toy_eval, monkeypatch):
+    "The text side's stamp and the report's hold the timing features' version and the probes' settings (timing_probe's hidden, steps, seed; fit_linear_probe's l2, iters), as they held the prosodic features' version: a change in any makes text.json again."
+    from emotion_omni_lite import cues
+    from emotion_omni_lite.evaluate import report_stamp
+    cfg, s, _ = toy_eval
+    text = evaluate_text(cfg, s, progress=False)
+    stamp, report = json.loads(text.read_text())['stamp'], report_stamp(cfg, s)
+    for obj, name, value in ((cues, 'TIMING_VERSION', cues.TIMING_VERSION + 1), (cues, 'PROSODY_VERSION', cues.PROSODY_VERSION + 1),
+                             (cues.timing_probe, '__defaults__', (None, 64, 2000, 0)), (cues.fit_linear_probe, '__defaults__', (6, 1e-2, 100))):
+        with monkeypatch.context() as m:
+            m.setattr(obj, name, value)
+            assert report_stamp(cfg, s) != report, name
+            evaluate_text(cfg, s, progress=False)
+            assert json.loads(text.read_text())['stamp'] not in (None, stamp), name   # made again
+    evaluate_text(cfg, s, progress=False)
+    assert json.loads(text.read_text())['stamp'] == stamp and report_stamp(cfg, s) == report   # as they were: as before
+
+
 def test_the_card_reads_a_figure_the_run_could_not_compute_as_not_computed(toy_eval):
     "A run on data without a held-out-voice split or without reply styles writes no ASR CER on held-out voices or sentences, or no benchmark reply emotion: run_figures gives None for those and for every difference with a side missing (not a traceback after the report is written), and the card says 'not computed'."
     from emotion_omni_lite.evaluate import quality_card

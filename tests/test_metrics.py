@@ -191,3 +191,25 @@ def test_cosine_similarity_needs_one_shape():
                          ([1, 0], [1, 0, 0], r'\[2\] and \[3\]'), ([1, 0], [[1, 0]], r'\[2\] and \[1, 2\]')):
         with pytest.raises(ValueError, match=rf"of one shape, not {shapes}: give one row of each per pair"): cosine_similarity(a, b)
     assert cosine_similarity(torch.tensor([1., 0.]), torch.tensor([1., 1.])) == pytest.approx([2 ** -0.5])
+
+
+def test_peak_memory_reads_the_gpu_it_is_given(monkeypatch):
+    "On 'cuda:1' the peak is that GPU's, not the current device's (cuda:0 by default)."
+    import torch
+    from emotion_omni_lite.metrics import peak_memory_mb, reset_peak_memory
+    asked = []
+    monkeypatch.setattr(torch.cuda, 'is_available', lambda: True)
+    monkeypatch.setattr(torch.cuda, 'max_memory_allocated', lambda device=None: asked.append(('peak', device)) or 2**20)
+    monkeypatch.setattr(torch.cuda, 'reset_peak_memory_stats', lambda device=None: asked.append(('reset', device)))
+    reset_peak_memory('cuda:1'); assert peak_memory_mb('cuda:1') == 1.0
+    assert asked == [('reset', torch.device('cuda:1')), ('peak', torch.device('cuda:1'))]
+
+
+def test_pocketsphinx_wer_refuses_texts_of_another_count_before_transcribing(monkeypatch):
+    "Three clips against two texts is said at once, not after every clip was transcribed (0.4 s each) and then a WER error."
+    import numpy as np
+    from emotion_omni_lite import metrics
+    monkeypatch.setattr(metrics, 'pocketsphinx_transcribe', lambda *a: pytest.fail('transcribed before the check'))
+    w = np.zeros(1600, np.float32)
+    with pytest.raises(ValueError, match=r"pocketsphinx_wer: 3 clips but 2 texts: give one reference text a clip"): pocketsphinx_wer([w] * 3, ['a', 'b'])
+    with pytest.raises(ValueError, match=r"1 clips but 2 texts"): pocketsphinx_wer(iter([w]), iter(['a', 'b']))
