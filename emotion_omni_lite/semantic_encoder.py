@@ -5,7 +5,7 @@ in the kit as speech recognition (stage 0), of which only the encoder is kept, f
 
 # %% ../nbs/06_semantic_encoder.ipynb #45a0bb63
 from __future__ import annotations
-import math, re, time, zlib
+import inspect, math, time, warnings, zlib
 from pathlib import Path
 from typing import Optional, Sequence
 
@@ -18,7 +18,7 @@ from transformers.models.whisper.modeling_whisper import WhisperEncoder
 
 from .config import (EMOTIONS, AudioConfig, ConfigError, OmniConfig, Settings, check_checkpoint, checkpoint_config,
                                        checkpoint_faults, checkpoint_load_error, get_settings, refuse_partial_load, run_device)
-from .metrics import cer
+from .metrics import cer, normalize_text
 from .train import autocast, freeze, frozen_dtype, frozen_precision, kv, kv_of, load_weights, save_weights
 from .stages import StageJob, require_stage
 from .audio import CONDITIONS, as_mels, load_audio, log_mel, pad_mels, spectral_envelope
@@ -47,8 +47,8 @@ class CharTokenizer:
     def vocab_size(self) -> int: return len(self.itos)
     @staticmethod
     def normalize(text: str) -> str:
-        "Lower case; a typographic apostrophe (’) becomes ', as in `metrics.normalize_text`; everything but letters, digits and apostrophes becomes a space; spaces collapsed."
-        return re.sub(r"\s+", ' ', re.sub(r"[^a-z0-9' ]+", ' ', str(text).lower().replace('’', "'"))).strip()
+        "`metrics.normalize_text` (lower case, accents folded, punctuation to spaces, apostrophes kept inside words): the stand-in learns to write what the CER scores."
+        return normalize_text(text)
     def encode(self, text: str) -> list:
         "Token ids of the normalised text, ending with `</s>`."
         return [self.stoi.get(c, self.unk_id) for c in self.normalize(text)] + [self.eos_id]
@@ -78,6 +78,11 @@ def whisper_config(cfg: OmniConfig, tokenizer: Optional[CharTokenizer] = None) -
                   dropout=0.0, attention_dropout=0.0, activation_dropout=0.0)
     return WhisperConfig(**kw)
 
+def _encoder_layer(layer, h: torch.Tensor) -> torch.Tensor:
+    "One `WhisperEncoderLayer` without a mask: transformers 4.x's also wants `layer_head_mask` and returns a tuple, 5.x's neither."
+    out = layer(h, None, **({'layer_head_mask': None} if 'layer_head_mask' in inspect.signature(layer.forward).parameters else {}))
+    return out[0] if isinstance(out, tuple) else out
+
 def whisper_encode(encoder: WhisperEncoder, x: torch.Tensor) -> torch.Tensor:
     "Whisper's encoder over log-mels [B, n_mels, T] → [B, T/2, d]: transformers' forward for the whole window; for a shorter (fitted) one, the same layers and its first T/2 positions."
     full = 2 * encoder.config.max_source_positions
@@ -86,7 +91,7 @@ def whisper_encode(encoder: WhisperEncoder, x: torch.Tensor) -> torch.Tensor:
         raise ValueError(f"a window of {x.shape[-1]} mel frames: the encoder reads an even number of frames, at most {full} (semantic_inputs pads to one)")
     h = F.gelu(encoder.conv2(F.gelu(encoder.conv1(x)))).transpose(1, 2)           # [B, T/2, d]
     h = F.dropout(h + encoder.embed_positions.weight[:h.shape[1]], encoder.dropout, encoder.training)
-    for layer in encoder.layers: h = layer(h, None)                              # no layer drop: the kit's encoders use none
+    for layer in encoder.layers: h = _encoder_layer(layer, h)                    # no layer drop: the kit's encoders use none
     return encoder.layer_norm(h)
 
 class SemanticEncoder(nn.Module):
@@ -173,7 +178,7 @@ def ctc_prefix_scores(x: torch.Tensor, r_n: torch.Tensor, r_b: torch.Tensor, las
     rep = last.clamp(min=0)                                                     # c repeats the last character: after a blank
     x_rep = x[1:].gather(-1, rep[None, :, None].expand(len(x) - 1, -1, 1))[..., 0]           # [T-1, N]
     psi_rep = torch.where(valid[1:], r_b[:-1] + x_rep, _NEG).logsumexp(0)       # [N]
-    psi = torch.where(torch.arange(x.shape[-1])[None] == last[:, None], psi_rep[:, None], psi)
+    psi = torch.where(torch.arange(x.shape[-1], device=x.device)[None] == last[:, None], psi_rep[:, None], psi)
     return torch.logaddexp(psi, torch.where((last < 0)[:, None], x[0], _NEG))   # the first character may start at frame 0
 
 def ctc_advance(x: torch.Tensor, r_n: torch.Tensor, r_b: torch.Tensor, last: torch.Tensor, c: torch.Tensor) -> tuple:
@@ -207,28 +212,31 @@ def transcribe(asr: ASRStandIn, mels: Sequence[torch.Tensor], batch_size: int = 
     if not whole(beam) or beam < 1: raise ValueError(f"beam={beam!r}: keep a whole number of candidates per utterance, at least 1")
     if not whole(batch_size) or batch_size < 1: raise ValueError(f"batch_size={batch_size!r}: transcribe a whole number of utterances at a time, at least 1")
     bins = model.config.num_mel_bins
+    if torch.is_tensor(mels) and mels.dim() != 3:       # a 2-D one would be read row by row, as clips of one dimension
+        raise ValueError(f"transcribe got one tensor of shape {tuple(mels.shape)}, but it reads a list of log-mels [{bins}, frames] "
+                         "(or a batch [B, n_mels, frames]): pass a list of log-mels ([mel])")
     for i, m in enumerate(mels):
         if len(m.shape) != 2 or m.shape[0] != bins or m.shape[1] < 1:
             raise ValueError(f"mels[{i}] has shape {tuple(m.shape)}: transcribe reads log-mels [{bins}, frames] of at least one frame "
                              "(audio.log_mel of a clip that is not empty)")
-    V, K = tok.vocab_size, beam
-    banned = torch.zeros(V, dtype=torch.bool); banned[[tok.pad_id, tok.bos_id, tok.unk_id]] = True
+    V, K, dev = tok.vocab_size, beam, next(model.parameters()).device     # every tensor made here on the model's device
+    banned = torch.zeros(V, dtype=torch.bool, device=dev); banned[[tok.pad_id, tok.bos_id, tok.unk_id]] = True
     order, out = sorted(range(len(mels)), key=lambda i: mels[i].shape[-1]), {}     # batches of like lengths: fewer frames
     for i0 in range(0, len(mels), batch_size):
         part = order[i0:i0 + batch_size]
         x, lengths = front.inputs([mels[i] for i in part])                         # [B, n_mels, 2·P]
-        B, N = len(part), len(part) * K
+        B, N, x, lengths = len(part), len(part) * K, x.to(dev), lengths.to(dev)
         enc = whisper_encode(model.model.encoder, x)                              # [B, P, d]
         n50 = ((lengths + 1) // 2).clamp(max=enc.shape[1]).repeat_interleave(K)    # [N] frames of each candidate's utterance
         T = int(n50.max())
         steps = min(max_chars, T) if lam else max_chars                           # CTC writes at most one character a frame
         xk = (asr.ctc_head(enc[:, :T]).log_softmax(-1) if lam else enc.new_zeros(B, T, V)).repeat_interleave(K, 0).transpose(0, 1).contiguous()  # [T, N, V]
-        valid, enc = torch.arange(T)[:, None] < n50[None], enc.repeat_interleave(K, 0)
-        toks, pkv, last = torch.full((N, 1), tok.bos_id), None, torch.full((N,), -1)
-        r_n, r_b = torch.full((T, N), _NEG), xk[..., tok.pad_id].double().cumsum(0).float()   # the empty prefix: all blanks
-        score = torch.full((B, K), _NEG); score[:, 0] = 0.0                       # one live candidate per utterance at first
-        att = torch.zeros(N)
-        best, best_ids, done = torch.full((B,), _NEG), [None] * B, torch.zeros(B, dtype=torch.bool)
+        valid, enc = torch.arange(T, device=dev)[:, None] < n50[None], enc.repeat_interleave(K, 0)
+        toks, pkv, last = torch.full((N, 1), tok.bos_id, device=dev), None, torch.full((N,), -1, device=dev)
+        r_n, r_b = torch.full((T, N), _NEG, device=dev), xk[..., tok.pad_id].double().cumsum(0).float()   # the empty prefix: all blanks
+        score = torch.full((B, K), _NEG, device=dev); score[:, 0] = 0.0          # one live candidate per utterance at first
+        att = torch.zeros(N, device=dev)
+        best, best_ids, done = torch.full((B,), _NEG, device=dev), [None] * B, torch.zeros(B, dtype=torch.bool, device=dev)
         for step in range(steps + 1):                                              # the last step only ends them
             o = model(encoder_outputs=(enc,), decoder_input_ids=toks[:, -1:], **kv(pkv), use_cache=True)
             pkv, ext = kv_of(o), att[:, None] + o.logits[:, -1].log_softmax(-1)                 # [N, V] decoder, prefix + c
@@ -239,7 +247,7 @@ def transcribe(asr: ASRStandIn, mels: Sequence[torch.Tensor], batch_size: int = 
                 joint = joint + lam * psi
             joint[:, banned] = _NEG
             joint[(score.reshape(N) <= _NEG / 2) | done.repeat_interleave(K)] = _NEG
-            if step == steps: joint[:, torch.arange(V) != tok.eos_id] = _NEG            # long enough: end here
+            if step == steps: joint[:, torch.arange(V, device=dev) != tok.eos_id] = _NEG   # long enough: end here
             top, idx = joint.reshape(B, K * V).topk(2 * K, -1)                     # [B, 2K] the best candidates, ranked
             ends = idx % V == tok.eos_id                                           # … of which some end the transcript
             fin = torch.where(ends[:, :K], top[:, :K], _NEG).max(-1)               # an ending counts among the first K
@@ -250,7 +258,7 @@ def transcribe(asr: ASRStandIn, mels: Sequence[torch.Tensor], batch_size: int = 
             top, idx = top.gather(1, go), idx.gather(1, go)                        # [B, K]
             done |= (top[:, 0] <= _NEG / 2) | (best >= top[:, 0])                 # nothing left can beat the best ending
             if done.all() or step == steps: break
-            keep, c = (torch.arange(B)[:, None] * K + idx // V).reshape(N), (idx % V).reshape(N)
+            keep, c = (torch.arange(B, device=dev)[:, None] * K + idx // V).reshape(N), (idx % V).reshape(N)
             if lam: r_n, r_b = ctc_advance(xk, r_n[:, keep], r_b[:, keep], last[keep], c)
             toks, last, att, score = torch.cat([toks[keep], c[:, None]], 1), c, ext[keep, c], top
             pkv.self_attention_cache.reorder_cache(keep)       # the beam stays inside each utterance: its cross-attention stays
@@ -312,7 +320,7 @@ def asr_robustness(model, cfg: OmniConfig, rows: Sequence[dict], settings: Setti
     test = test[::max(1, -(-len(test) // n))]
     if not test: return {}
     refs, res = [r['query_text'] for r in test], {'n_robustness': len(test)}
-    longest = min(MAX_TRANSCRIPT_CHARS - 1, 10 + max(len(CharTokenizer.normalize(t)) for t in refs))
+    longest = transcript_cap(rows)                                    # as evaluate_asr cuts: the baseline decodes as it does
     clean = [log_mel(load_audio(audio_path(r, settings)), cfg.audio) for r in test]   # the same queries as recorded: the baseline
     res['cer_clean'] = round(cer(refs, transcribe(model, clean, max_chars=longest, beam=beam)), 4)
     for name in conditions:
@@ -366,14 +374,24 @@ def asr_job(cfg: OmniConfig, settings: Settings) -> StageJob:
     if long: raise ConfigError(f"query {long[0]['id']} is {len(tok.normalize(long[0]['query_text']))} characters long ({long[0]['query_text'][:60]!r}…), "
                                f"more than the {MAX_TRANSCRIPT_CHARS - 1} the ASR stand-in can write ({len(long)} such queries): "
                                "cut those recordings into shorter ones, or leave them out of the data")
+    if empty := [r for r in rows if r['split'] == 'train' and not tok.normalize(r['query_text'])]:   # it would learn to hear nothing
+        raise ConfigError(f"query {empty[0]['id']}'s transcript {empty[0]['query_text']!r} normalises to nothing the stand-in "
+                          f"writes (a–z, 0–9, ') ({len(empty)} such training queries): write out what is said in it, or leave "
+                          "it out of the data")
     data = [(mels[i], tok.encode(r['query_text'])) for i, r in enumerate(rows) if r['split'] == 'train']
+    sc = cfg.semantic_encoder
     if copies:                                                        # the same queries through a random microphone chain
         train = [r for r in rows if r['split'] == 'train']
         heard = augmented_queries(train, lambda w: log_mel(w, cfg.audio), copies, settings)
-        data += list(zip(heard, [tok.encode(r['query_text']) for r in train for _ in range(copies)]))
+        pairs = list(zip(heard, [r for r in train for _ in range(copies)]))
+        window = 2 * sc.max_source_positions                          # augment's tempo slows a copy by up to 1/0.9: past the
+        if cut := [r['id'] for m, r in pairs if m.shape[-1] > window]:   # window it would be heard cut, its words all kept
+            warnings.warn(f"{len(cut)} microphone copies (of {', '.join(cut[:3])}{', …' if len(cut) > 3 else ''}) were slowed past "
+                          f"the semantic encoder's {window} mel frames and are left out (their queries as recorded stay in): keep queries "
+                          "under 90 % of the window, or widen semantic_encoder.max_source_positions")
+        data += [(m, tok.encode(r['query_text'])) for m, r in pairs if m.shape[-1] <= window]
     t1 = time.time()
     data += [(m, tok.encode(text)) for m, text in reading_examples(cfg, settings)]   # new words, read once each
-    sc = cfg.semantic_encoder
     return StageJob(data=data, build=lambda: build_asr_model(cfg),
                     collate=lambda b: _asr_collate(b, 2 * sc.max_source_positions, sc.envelope_ceps, sc.fit_window),
                     loss=lambda model, b: model(b),                    # asr_loss, through the (wrapped) model's forward

@@ -522,6 +522,9 @@ def test_transcribe_names_a_bad_argument_or_log_mel():
     for bad in (torch.randn(n, 0), torch.randn(n + 1, 60), torch.randn(60)):    # no frame, other mel bins, a wave
         with pytest.raises(ValueError, match=rf"mels\[1\] has shape \({', '.join(map(str, bad.shape))},?\): transcribe reads log-mels \[{n}, frames\]"):
             transcribe(asr, mel + [bad], beam=1)
+    with pytest.raises(ValueError, match=rf"transcribe got one tensor of shape \({n}, 60\), .*pass a list of log-mels \(\[mel\]\)"):
+        transcribe(asr, mel[0], beam=1)                                          # one log-mel, not in a list
+    assert len(transcribe(asr, torch.stack(mel * 2), beam=1, max_chars=3)) == 2   # a batch [B, n_mels, frames] reads clip by clip
     assert len(transcribe(asr, mel, beam=np.int64(1), batch_size=1, max_chars=3)[0]) <= 3
 
 
@@ -553,10 +556,89 @@ def test_asr_scores_cap_the_transcript_and_name_how_many_they_scored(monkeypatch
     assert asked == [se.MAX_TRANSCRIPT_CHARS - 1] * 3
 
 
-def test_the_asr_reads_a_typographic_apostrophe_as_the_cer_does():
+def test_asr_robustness_caps_the_transcript_as_evaluate_asr_does(monkeypatch):
+    "The clean baseline decodes the held-out voices as evaluate_asr does: cut at `transcript_cap` of all the rows, not of the few it scores."
+    import types
+    import emotion_omni_lite.semantic_encoder as se
+    asked = []
+    monkeypatch.setattr(se, 'transcribe', lambda model, mels, max_chars, beam: asked.append(max_chars) or [''] * len(mels))
+    monkeypatch.setattr(se, 'load_audio', lambda p: torch.zeros(1600)); monkeypatch.setattr(se, 'audio_path', lambda r, s: None)
+    rows = [{'id': 'q0', 'split': 'train', 'query_text': 'a rather long training query'}, {'id': 'q1', 'split': 'test_voice', 'query_text': 'hi'}]
+    model = types.SimpleNamespace(ctc_head=None, ctc_weight=0.0)
+    se.evaluate_asr(model, rows, [None] * 2, splits=('test_voice',)); se.asr_robustness(model, get_config('smoke'), rows, None, conditions=())
+    assert asked == [se.transcript_cap(rows)] * 2 == [10 + len('a rather long training query')] * 2
+
+
+def test_the_asr_reads_a_typographic_apostrophe_and_an_accent_as_the_cer_does():
+    "What the stand-in learns to write is what the CER scores: 'Café' is 'cafe' to both (folded, not cut to 'caf')."
     from emotion_omni_lite.metrics import normalize_text
     from emotion_omni_lite.semantic_encoder import CharTokenizer
     assert CharTokenizer.normalize("It’s Anna’s") == normalize_text("It’s Anna’s") == "it's anna's"
+    for text, want in (("Café, naïve Zoë’s", "cafe naive zoe's"), ("ÉCOLE Señor", 'ecole senor'), ("Crème brûlée!", 'creme brulee')):
+        assert CharTokenizer.normalize(text) == normalize_text(text) == want
+    tok = CharTokenizer()
+    assert tok.unk_id not in tok.encode('Café') and tok.decode(tok.encode('Café')) == 'cafe'   # no <unk>, no letter lost
+
+
+def test_asr_job_refuses_a_training_transcript_with_nothing_to_write(monkeypatch):
+    "A training query whose transcript normalises to nothing would teach the stand-in to hear nothing: refused, by its id, before anything is read."
+    import emotion_omni_lite.semantic_encoder as se
+    cfg = get_config('smoke')
+    rows = [{'id': 'q1', 'split': 'train', 'query_text': 'fine'}, {'id': 'q2', 'split': 'train', 'query_text': '… ?!'}]
+    monkeypatch.setattr(se, 'load_query_mels', lambda c, s: (rows, [torch.zeros(cfg.audio.n_mels, 10)] * 2))
+    def too_far(*a, **k): raise AssertionError('went on past a query it cannot learn')
+    monkeypatch.setattr(se, 'augmented_queries', too_far); monkeypatch.setattr(se, 'reading_examples', too_far)
+    with pytest.raises(ConfigError, match=r"query q2's transcript '… \?!' normalises to nothing the stand-in writes .*\(1 such "
+                                          r"training queries\): write out what is said in it, or leave it out of the data"):
+        asr_job(cfg, None)
+
+
+def test_asr_job_leaves_out_a_microphone_copy_slowed_past_the_window(monkeypatch):
+    "augment's tempo can slow a copy past the encoder's window, where it would be heard cut with all its words to write: left out, said; the query as recorded stays."
+    import emotion_omni_lite.semantic_encoder as se
+    cfg = get_config('smoke'); n, window = cfg.audio.n_mels, 2 * cfg.semantic_encoder.max_source_positions
+    assert cfg.stages.asr.aug_copies == 1
+    rows = [{'id': f'q{i}', 'split': sp, 'query_text': 'fine'} for i, sp in enumerate(('train', 'train', 'test_voice'))]
+    monkeypatch.setattr(se, 'load_query_mels', lambda c, s: (rows, [torch.zeros(n, 10)] * 3))
+    monkeypatch.setattr(se, 'augmented_queries', lambda rows, read, copies, s: [torch.zeros(n, window), torch.zeros(n, window + 1)])
+    monkeypatch.setattr(se, 'reading_examples', lambda c, s: [])
+    with pytest.warns(UserWarning, match=rf"1 microphone copies \(of q1\) were slowed past the semantic encoder's {window} mel frames "
+                                         r"and are left out \(their queries as recorded stay in\): .*semantic_encoder\.max_source_positions"):
+        job = asr_job(cfg, None)
+    assert [m.shape[-1] for m, _ in job.data] == [10, 10, window] and job.lengths == [10, 10, window]
+
+
+def test_a_fitted_window_runs_on_transformers_4s_encoder_layers():
+    "transformers 4.x's encoder layer also wants layer_head_mask and returns a tuple (5.x's neither): a fitted window hears the same through either."
+    from emotion_omni_lite.semantic_encoder import whisper_encode
+    class Layer4(nn.Module):                                  # 4.x's signature and return, around the installed layer
+        def __init__(self, layer): super().__init__(); self.layer = layer
+        def forward(self, hidden_states, attention_mask, layer_head_mask, output_attentions=False):
+            return (self.layer(hidden_states, attention_mask),)
+    torch.manual_seed(0)
+    w = build_semantic_encoder(get_config('smoke')).whisper.eval()
+    x = torch.randn(2, w.config.num_mel_bins, 40)
+    with torch.no_grad():
+        want = whisper_encode(w, x)
+        w.layers = nn.ModuleList(Layer4(layer) for layer in w.layers)
+        assert torch.equal(whisper_encode(w, x), want)
+
+
+def test_transcribe_runs_on_the_models_device():
+    "A model on the (pretend) GPU: the log-mels and every tensor the search makes go to its device, and it writes what it writes on the CPU."
+    import sys
+    sys.path.insert(0, str(Path(__file__).parent))
+    from fake_accelerator import FakeAccelerator
+    from emotion_omni_lite.semantic_encoder import build_asr_model, transcribe
+    torch.manual_seed(0)
+    cfg = get_config('smoke')
+    asr, ms = build_asr_model(cfg).eval(), [torch.randn(cfg.audio.n_mels, k) for k in (60, 90, 40)]
+    assert asr.ctc_head is not None                           # the joint search: the CTC prefix scores run there too
+    want = [transcribe(asr, ms, max_chars=8, batch_size=2), transcribe(asr, ms, max_chars=8, beam=1, ctc_weight=0.0)]
+    with FakeAccelerator() as fa:
+        asr.to('cuda')
+        assert all(fa.is_on(p) for p in asr.parameters())
+        assert [transcribe(asr, ms, max_chars=8, batch_size=2), transcribe(asr, ms, max_chars=8, beam=1, ctc_weight=0.0)] == want
 
 
 def test_the_encoders_name_an_empty_checkpoint_setting():
