@@ -518,7 +518,7 @@ def _build(cfg: OmniConfig, s: Settings, root: Path, want: str, force: bool) -> 
     info['seconds'], info['phase_seconds'] = round(time.time() - t0, 1), {k: round(v, 1) for k, v in phases.items()}
     info['environment'] = environment()
     save_json(info, root / 'build.json')                               # last, and whole: the build is done when it says so
-    share_with_group(root, parents=2)
+    share_with_group(root, parents=1)                                  # data_dir/<preset> and data_dir: not the folder above
     print(f"built {len(rows)} dialogues into {root} in {info['seconds']} s ({info['bytes'] / 1e6:.0f} MB, manifest {mhash})")
     return root
 
@@ -963,6 +963,6 @@ def _build_external(cfg: OmniConfig, s: Settings, root: Path, want: str, rows: O
             'n_rows': len(rows), 'source': str(Path(cfg.units.manifest).resolve()), 'seconds': round(time.time() - t0, 1),
             'bytes': folder_bytes(root), 'stats': dataset_stats(ds), 'environment': environment()}
     save_json(info, root / 'build.json')
-    share_with_group(root, parents=2)
+    share_with_group(root, parents=1)                                  # data_dir/<preset> and data_dir: not the folder above
     print(f"read {len(rows)} dialogues of {cfg.units.manifest} into {root} in {info['seconds']} s")
     return root

@@ -206,9 +206,9 @@ class DecoderStream:
 
     @torch.no_grad()
     def add_reply(self, x):
-        "Append fused reply states x [1, n, d] (after AdaLN) to the prefix."
+        "Append fused reply states x [1, n, d] (after AdaLN) to the prefix, moved to the decoder's device."
         if self.ended: raise RuntimeError("the reply has ended; start a new DecoderStream")
-        n = x.shape[1]
+        x, n = x.to(self.device), x.shape[1]                          # the LLM's states may come from another device
         pos = list(range(self.n_reply, self.n_reply + n))
         r = self.dec.pre(inputs_embeds=x, position_ids=torch.tensor([pos], device=self.device),
                          **kv(self.pre_cache), use_cache=True).last_hidden_state    # [1, n, d]
@@ -288,6 +288,9 @@ def stream_decode(dec: SpeechDecoder, reply_states, streaming: bool = True, temp
 @torch.no_grad()
 def decode_batch(dec: SpeechDecoder, xs: Sequence[torch.Tensor], streaming: bool = True) -> list:
     "Greedy units for many replies whose fused states [n, d] are all known: what `stream_decode` writes for each, in one batch."
+    if torch.is_tensor(xs):                                                   # a padded batch: its padding would be decoded
+        raise ValueError(f"decode_batch: fused reply states as one tensor of shape {list(xs.shape)}; pass a list of "
+                         "[n, d_model] tensors, one per reply (unpadded)")
     dev, C, R, B = next(dec.parameters()).device, dec.cfg.chunk_units, dec.cfg.reply_per_chunk, len(xs)
     if not B: return []
     for j, x in enumerate(xs):                                                 # every reply checked before any is decoded

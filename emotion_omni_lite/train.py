@@ -114,15 +114,15 @@ def _checkpointable(model: nn.Module) -> list:
     return [m for m in model.modules() if isinstance(m, PreTrainedModel) and m.supports_gradient_checkpointing]
 
 def enable_checkpointing(model: nn.Module) -> int:
-    "Gradient checkpointing in every transformers model inside `model` (the LLM, the speech decoder's stacks): each layer's activations are recomputed in backward instead of kept. Returns how many models it switched on."
-    n = 0
-    for m in _checkpointable(model):
+    "Gradient checkpointing in every transformers model inside `model` (the LLM, the speech decoder's stacks): each layer's activations are recomputed in backward instead of kept. Returns how many models it switched on (0 when every one already was: a model trained twice)."
+    parts, n = _checkpointable(model), 0
+    if not parts: raise ValueError(_NO_CHECKPOINTING)                   # none to switch on, not none left to
+    for m in parts:
         new = hasattr(type(m), 'activation_checkpointing_enable')      # transformers' newer name (the old one goes in v6)
         if new and not m.is_activation_checkpointing:
             m.activation_checkpointing_enable(activation_checkpointing_kwargs={'use_reentrant': False}); n += 1
         elif not new and not m.is_gradient_checkpointing:
             m.gradient_checkpointing_enable(gradient_checkpointing_kwargs={'use_reentrant': False}); n += 1
-    if not n: raise ValueError(_NO_CHECKPOINTING)
     return n
 
 def module_dtypes(model: nn.Module) -> dict:
@@ -170,16 +170,18 @@ def share_with_group(folder, parents: int = 0):
         try: p.chmod(p.stat().st_mode | stat.S_IRGRP | (stat.S_IXGRP if p.is_dir() else 0))
         except OSError: pass                                              # someone else's file in a shared folder: leave it
 
-def _drop_dead_temps(folder):
-    "Delete the temporary files `_atomic` left in `folder` when its process was killed mid-write (SIGKILL, out of memory, power loss: its `finally` never ran). A file of another running process (a rank of the launch) stays; this process's own are done with when it calls this."
+def _drop_dead_temps(folder, mine: bool = True):
+    "Delete the temporary files `_atomic` left in `folder` when its process was killed mid-write (SIGKILL, out of memory, power loss: its `finally` never ran). A file of another running process (a rank of the launch) stays; this process's own are done with when it calls this (`mine=False`: they stay too, for a folder another thread may be writing in)."
     for p in Path(folder).glob('.*.tmp*'):
         pid = p.name.rsplit('.tmp', 1)[1]
         if not pid.isdigit(): continue
+        if int(pid) == os.getpid() and not mine: continue
         if int(pid) != os.getpid():
             try: os.kill(int(pid), 0); continue                         # signal 0: only asks whether it runs
             except ProcessLookupError: pass                             # no such process: its write will never finish
             except (OSError, OverflowError): continue                   # another user's process, or not a PID: leave it
-        p.unlink(missing_ok=True)
+        try: p.unlink(missing_ok=True)
+        except OSError: pass                                            # a shared folder this user may not write in: leave it
 
 def save_weights(tensors: dict, path, metadata: Optional[dict] = None):
     "Write `tensors` as safetensors atomically (temporary file, then rename)."
@@ -298,8 +300,9 @@ def load_cache(path):
         return None
 
 def save_cache(obj, path):
-    "Write a cache with `torch.save`, whole or not at all."
+    "Write a cache with `torch.save`, whole or not at all; then the temporary files of cache writes killed midway in its folder go (this process's own stay: another of its threads may be writing one)."
     _atomic(path, lambda p: torch.save(obj, p))
+    _drop_dead_temps(Path(path).parent, mine=False)                    # a shard or cache write killed midway (out of memory)
 
 def timed_caches(folder, make: Callable) -> tuple:
     "`make()`, which reads caches in `folder` and builds those missing, and what it cost this run: `(its result, {'features_seconds', 'features_cache_reused'})`: the seconds it took when it wrote a cache file there (or waited while another process did), else 0 and reused. A cache is written under a new name and renamed into place, so a file made or replaced during the call has a new inode."
@@ -388,8 +391,16 @@ class ShardedCache:
             raise RuntimeError(f"{self.path} was just written and does not read back ({type(e).__name__}: {str(e)[:160]}): "
                                "check the disk it is on; the next run builds it again") from None
 
-def save_checkpoint(ckpt_dir, model, opt, sched, step: int, history: list, scaler=None):
-    "Write one checkpoint: its weight files, named by the step, each atomically; then `state.json`, naming them with their checksums (and fp16's loss scale, given its `scaler`); then the older step's files go, with the temporary files of writes killed midway. A stop at any moment leaves `state.json` naming a whole checkpoint."
+_RESUMED_AS_RECORDED = ('seed', 'lr', 'batch_size', 'warmup_frac', 'weight_decay', 'grad_clip', 'mixed_precision', 'length_groups')
+
+def _run_record(tcfg: TrainConfig, seed: int, groups: int) -> dict:
+    "What shapes a training past its checkpoint, as `state.json` records it: the seed, the length and the loop's own config fields that a run's hash keeps (`groups`: the length groups it cuts by, 1 without lengths). `grad_accum`, `gradient_checkpointing`, `ckpt_every` and `log_every` fit the recipe to a machine (as a run's hash leaves them out) and may change on resume; so may `steps`, to a longer training."
+    d = TrainConfig()
+    return {'seed': seed, 'steps': tcfg.steps, 'length_groups': groups,
+            **{k: getattr(tcfg, k, getattr(d, k)) for k in _RESUMED_AS_RECORDED if k not in ('seed', 'length_groups')}}
+
+def save_checkpoint(ckpt_dir, model, opt, sched, step: int, history: list, scaler=None, run: Optional[dict] = None):
+    "Write one checkpoint: its weight files, named by the step, each atomically; then `state.json`, naming them with their checksums (and fp16's loss scale, given its `scaler`; the training's seed and settings, given `run`: `_run_record`); then the older step's files go, with the temporary files of writes killed midway. A stop at any moment leaves `state.json` naming a whole checkpoint."
     d, files = Path(ckpt_dir) / 'checkpoint', ckpt_files(step)
     save_weights(trainable_state(model), d / files['model'])
     sd = opt.state_dict()
@@ -397,15 +408,22 @@ def save_checkpoint(ckpt_dir, model, opt, sched, step: int, history: list, scale
     save_weights(tensors, d / files['optimizer'])
     save_json({'step': step, 'param_groups': sd['param_groups'], 'scheduler': sched.state_dict(), 'rng': _rng_state(),
                'history': history, 'files': files, 'sha256': {f: sha256(d / f) for f in files.values()},
-               **({'scaler': scaler.state_dict()} if scaler is not None else {})}, d / 'state.json')
+               **({'scaler': scaler.state_dict()} if scaler is not None else {}), **({'run': run} if run else {})}, d / 'state.json')
     for p in d.glob('*.safetensors'):                                  # the checkpoint before (or a save stopped halfway)
         if p.name not in files.values(): p.unlink(missing_ok=True)
     _drop_dead_temps(d)                                                 # a write killed midway (SIGKILL, out of memory)
 
-def _check_record(st: dict, d: Path, steps: Optional[int], sched, fix: str):
-    "Refuse a checkpoint record whose step, loss history or scheduler state this training cannot go on from (`steps`: its length), before anything is set: the scheduler's is tried on a copy."
+def _check_record(st: dict, d: Path, steps: Optional[int], sched, fix: str, run: Optional[dict] = None):
+    "Refuse a checkpoint record whose step, loss history or scheduler state this training cannot go on from (`steps`: its length), or that a training of another seed or settings wrote (`run`: this one's `_run_record`; a record of before they were kept is taken), before anything is set: the scheduler's is tried on a copy."
     import copy
-    f, step, hist = d / 'state.json', st.get('step'), st.get('history')
+    f, step, hist, was = d / 'state.json', st.get('step'), st.get('history'), st.get('run')
+    if 'run' in st and not isinstance(was, dict):
+        raise CheckpointError(f"{f} records its training's settings as {type(was).__name__}, not a mapping (a damaged checkpoint): {fix}")
+    moved = [k for k in _RESUMED_AS_RECORDED if run is not None and was and k in was and k in run and was[k] != run[k]]
+    if moved:                                                           # resumed, the optimizer's state would bring the old lr back
+        said = lambda r: ', '.join(f"{k}={r[k]!r}" for k in moved)
+        raise CheckpointError(f"{f} was written by a training with {said(was)}; this one has {said(run)}: resumed, it would go on "
+                              f"as the checkpoint's, not as asked. Set {'it' if len(moved) == 1 else 'them'} back to resume it, or {fix}")
     if type(step) is not int or step < 1 or (steps is not None and step > steps):
         span = f"from 1 to {steps}" if steps is not None else "from 1 on"
         raise CheckpointError(f"{f} records step {step!r}, not a step {span} of this training (a damaged checkpoint, or one of "
@@ -424,8 +442,8 @@ def _check_record(st: dict, d: Path, steps: Optional[int], sched, fix: str):
         raise CheckpointError(f"{f} holds a learning-rate schedule this training cannot take ({type(e).__name__}: {str(e)[:80]}), "
                               f"a damaged checkpoint: {fix}") from None
 
-def load_checkpoint(ckpt_dir, model, opt, sched, steps: Optional[int] = None, scaler=None) -> tuple:
-    "Restore model, optimiser, scheduler, RNG (and fp16's loss scale, given its `scaler`) from `ckpt_dir/checkpoint`, every part read and checked before any is set; returns `(step, history)`. `steps`: the training's length (a checkpoint past it is refused)."
+def load_checkpoint(ckpt_dir, model, opt, sched, steps: Optional[int] = None, scaler=None, run: Optional[dict] = None) -> tuple:
+    "Restore model, optimiser, scheduler, RNG (and fp16's loss scale, given its `scaler`) from `ckpt_dir/checkpoint`, every part read and checked before any is set; returns `(step, history)`. `steps`: the training's length (a checkpoint past it is refused); `run`: the training's seed and settings (`_run_record`; a checkpoint of others is refused, naming each)."
     d = Path(ckpt_dir) / 'checkpoint'
     fix = f"delete {d} to train this stage from its start (or run it with --force)"
     try: st = json.loads((d / 'state.json').read_text())
@@ -444,7 +462,7 @@ def load_checkpoint(ckpt_dir, model, opt, sched, steps: Optional[int] = None, sc
     for f in files.values():                                            # a file from another step, or damaged on disk
         if not (d / f).exists() or sha256(d / f) != st['sha256'][f]:
             raise CheckpointError(f"{d / f} does not belong to the checkpoint of step {st.get('step')} (checksum differs): {fix}")
-    _check_record(st, d, steps, sched, fix)
+    _check_record(st, d, steps, sched, fix, run)
     try:                                                                # everything read and checked before anything is set:
         rng, weights = _read_rng_state(st['rng']), load_file(str(d / files['model']))   # a refusal leaves model and optimiser as they were
         own = dict(model.named_parameters()) | dict(model.named_buffers())
@@ -564,12 +582,11 @@ def fit(model: nn.Module, data: Sequence, collate: Callable, loss_fn: Callable, 
     if not params: raise ValueError(f"{name}: the model has no trainable parameters (all frozen)")
     dev, mp = resolve_device(device), getattr(tcfg, 'mixed_precision', 'no')
     if why := fit_problem(tcfg, dev, len(data), lengths, model, name): raise ConfigError(why)   # before the model changes
-    set_seed(seed)
-    for p in params:                                                     # trainable weights: fp32 master copies
-        if p.dtype != torch.float32: p.data = p.data.float()
-    if getattr(tcfg, 'gradient_checkpointing', False): enable_checkpointing(model)
-    from accelerate.state import AcceleratorState
-    if AcceleratorState._shared_state.get('_mixed_precision', mp) != mp:  # one process, stages of several precisions:
+    from accelerate.state import AcceleratorState, PartialState
+    was = PartialState._shared_state.get('device')                      # one process, a fit on the GPU then one on the
+    if was is not None and was.type != torch.device(dev).type and process_rank()[1] == 1:   # CPU: accelerate keeps the
+        AcceleratorState._reset_state(reset_partial_state=True)          # first's device (a launch's is the launcher's)
+    elif AcceleratorState._shared_state.get('_mixed_precision', mp) != mp:   # one process, stages of several precisions:
         AcceleratorState._reset_state()                                  # accelerate keeps one; the process group stays
     distributed_state(dev)                                               # several processes: their group, made once
     from accelerate.utils import DistributedDataParallelKwargs        # a part a step does not use (the speech decoder's
@@ -577,14 +594,19 @@ def fit(model: nn.Module, data: Sequence, collate: Callable, loss_fn: Callable, 
                       kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=True,   # and its reduction
                                                                      gradient_as_bucket_view=True)])    # buckets are the grads:
                                                                         # no second copy of them (the memory plan counts one)
+    from accelerate.utils import DistributedType
+    if why := fit_problem(tcfg, dev, len(data), lengths, name=name, launch=acc.distributed_type.value): raise ConfigError(why)   # as made
+    set_seed(seed)                                                       # only now does the model change (no draw above)
+    for p in params:                                                     # trainable weights: fp32 master copies
+        if p.dtype != torch.float32: p.data = p.data.float()
+    if getattr(tcfg, 'gradient_checkpointing', False): enable_checkpointing(model)
     world, rank, accum = acc.num_processes, acc.process_index, getattr(tcfg, 'grad_accum', 1)
     groups = getattr(tcfg, 'length_groups', 1) if lengths is not None else 1
-    micro = accum * groups                                               # micro-batches per step on each process
+    micro, run = accum * groups, _run_record(tcfg, seed, groups)        # micro-batches per step on each process; what a
+                                                                        # checkpoint records of this training (resumed: checked)
     opt = torch.optim.AdamW(params, lr=tcfg.lr, weight_decay=tcfg.weight_decay)
     sched = get_cosine_schedule_with_warmup(opt, math.ceil(tcfg.warmup_frac * tcfg.steps), max(tcfg.steps, 1))
     trainable = {n for n, p in model.named_parameters() if p.requires_grad}
-    from accelerate.utils import DistributedType
-    if why := fit_problem(tcfg, dev, len(data), lengths, name=name, launch=acc.distributed_type.value): raise ConfigError(why)   # as made
     if acc.distributed_type == DistributedType.DEEPSPEED:                # DeepSpeed is told the kit's batch, not a dataloader's
         ds = acc.state.deepspeed_plugin.deepspeed_config
         ds.update(train_micro_batch_size_per_gpu=tcfg.batch_size // world, gradient_accumulation_steps=1,
@@ -593,8 +615,8 @@ def fit(model: nn.Module, data: Sequence, collate: Callable, loss_fn: Callable, 
     sharded = acc.distributed_type in (DistributedType.FSDP, DistributedType.DEEPSPEED)   # no process holds every weight
     start, history = 0, []
     if ckpt_dir is not None and resume and has_checkpoint(ckpt_dir):
-        if sharded: start, history = _load_sharded(acc, ckpt_dir, sched, tcfg.steps)
-        else: start, history = load_checkpoint(ckpt_dir, acc.unwrap_model(model), opt, sched, tcfg.steps, getattr(acc, 'scaler', None))
+        if sharded: start, history = _load_sharded(acc, ckpt_dir, sched, tcfg.steps, run)
+        else: start, history = load_checkpoint(ckpt_dir, acc.unwrap_model(model), opt, sched, tcfg.steps, getattr(acc, 'scaler', None), run)
     plot, t0 = LiveLoss(name, live), time.time()
     model.train()
     bar = tqdm(range(start, tcfg.steps), desc=name, initial=start, total=tcfg.steps, disable=not progress,
@@ -625,8 +647,8 @@ def fit(model: nn.Module, data: Sequence, collate: Callable, loss_fn: Callable, 
             bar.set_postfix(loss=f"{seen['loss']:.4f}")
             plot.update([h['step'] for h in history], [h['loss'] for h in history], final=step + 1 == tcfg.steps)
         if ckpt_dir is not None and ((step + 1) % tcfg.ckpt_every == 0 or step + 1 == tcfg.steps):
-            if sharded: _save_sharded(acc, ckpt_dir, sched, step + 1, history)   # each process its shard
-            elif acc.is_main_process: save_checkpoint(ckpt_dir, acc.unwrap_model(model), opt, sched, step + 1, history, getattr(acc, 'scaler', None))
+            if sharded: _save_sharded(acc, ckpt_dir, sched, step + 1, history, run)   # each process its shard
+            elif acc.is_main_process: save_checkpoint(ckpt_dir, acc.unwrap_model(model), opt, sched, step + 1, history, getattr(acc, 'scaler', None), run)
             acc.wait_for_everyone()                                     # one writer; the others wait for it
     bar.close()
     model.eval()
@@ -656,8 +678,8 @@ def _same_launch(saved: str, now: str) -> bool:
     coarse = lambda x: (x.split(' ', 1)[0], x.rsplit(' on ', 1)[-1])
     return saved == now or (saved == ' on '.join(coarse(saved)) and coarse(saved) == coarse(now))
 
-def _save_sharded(acc, ckpt_dir, sched, step: int, history: list):
-    "A checkpoint of sharded training: accelerate's `save_state` (model, optimizer, RNG; each process its shard) into a folder of its own, then `state.json` naming it, then the older folder goes: a stop at any moment leaves `state.json` naming a whole checkpoint."
+def _save_sharded(acc, ckpt_dir, sched, step: int, history: list, run: Optional[dict] = None):
+    "A checkpoint of sharded training: accelerate's `save_state` (model, optimizer, RNG; each process its shard) into a folder of its own, then `state.json` naming it (and the training's seed and settings, given `run`), then the older folder goes: a stop at any moment leaves `state.json` naming a whole checkpoint."
     import shutil
     d, name = Path(ckpt_dir) / 'checkpoint', f'sharded-{step}'
     if acc.is_main_process and (d / name).exists(): shutil.rmtree(d / name)   # what a save stopped halfway left there
@@ -666,13 +688,13 @@ def _save_sharded(acc, ckpt_dir, sched, step: int, history: list):
     acc.wait_for_everyone()                                             # every shard written before a record names them
     if acc.is_main_process:
         save_json({'step': step, 'scheduler': sched.state_dict(), 'history': history, 'sharded': name,
-                   'launch': _launch(acc)}, d / 'state.json')
+                   'launch': _launch(acc), **({'run': run} if run else {})}, d / 'state.json')
         for old in d.glob('sharded*'):
             if old.is_dir() and old.name != name: shutil.rmtree(old)
         _drop_dead_temps(d)                                             # a state.json write killed midway
 
-def _load_sharded(acc, ckpt_dir, sched, steps: Optional[int] = None) -> tuple:
-    "Resume sharded training from `_save_sharded`'s checkpoint → `(step, history)`; its record is checked before any shard is read (`steps`: the training's length)."
+def _load_sharded(acc, ckpt_dir, sched, steps: Optional[int] = None, run: Optional[dict] = None) -> tuple:
+    "Resume sharded training from `_save_sharded`'s checkpoint → `(step, history)`; its record is checked before any shard is read (`steps`: the training's length; `run`: its seed and settings)."
     d = Path(ckpt_dir) / 'checkpoint'
     fix = f"delete {d} to train this stage from its start (or run it with --force)"
     try: st = json.loads((d / 'state.json').read_text())
@@ -689,7 +711,7 @@ def _load_sharded(acc, ckpt_dir, sched, steps: Optional[int] = None) -> tuple:
     if not _same_launch(st.get('launch', _launch(acc)), _launch(acc)):  # shards cut for another number of processes
         raise CheckpointError(f"{d} was written by {st['launch']}; this launch is {_launch(acc)}: resume it with the launch "
                               f"that wrote it, or delete {d} to train this stage from its start (or run it with --force)")
-    _check_record(st, d, steps, sched, fix)
+    _check_record(st, d, steps, sched, fix, run)
     import pickle
     try: acc.load_state(str(d / name))
     except checkpoint_faults() + (RuntimeError, ValueError, KeyError, pickle.UnpicklingError) as e:   # a shard cut short or altered

@@ -297,3 +297,27 @@ def test_a_temperature_or_top_k_that_cannot_sample_is_refused(smoke_parts):
     g = torch.Generator().manual_seed(0)
     units = sum(stream_decode(dec, [x], temperature=1.0, top_k=n, generator=g), [])   # the widest top_k still samples
     assert units and all(0 <= u < n for u in units)
+
+
+def test_a_padded_batch_tensor_is_refused_not_decoded_with_its_padding(smoke_parts):
+    "Replies padded into one [B, N, d] tensor would each decode N states, padding too: decode_batch takes a list, one reply each."
+    cfg, _, dec = smoke_parts
+    padded = torch.zeros(2, 9, cfg.decoder.d_model); padded[0] = torch.randn(9, cfg.decoder.d_model)   # reply 1: 4 states, then padding
+    padded[1, :4] = torch.randn(4, cfg.decoder.d_model)
+    for xs in (padded, padded[0]):
+        with pytest.raises(ValueError, match=r'decode_batch: fused reply states as one tensor of shape \[.*\]; pass a list of '
+                                             r'\[n, d_model\] tensors, one per reply \(unpadded\)'):
+            decode_batch(dec, xs)
+    assert decode_batch(dec, [padded[0], padded[1, :4]]) == decode_batch(dec, list(padded[:1])) + decode_batch(dec, [padded[1, :4]])
+
+
+def test_a_stream_moves_the_reply_states_to_the_decoders_device(smoke_parts, monkeypatch):
+    "The LLM's states may sit on another device than the decoder (decode_batch moves them): a stream moves each piece too. The meta device stands in for a GPU here: the decoder runs there by shape, the states arrive on the CPU."
+    from emotion_omni_lite.decoder import DecoderStream
+    cfg = smoke_parts[0]
+    with torch.device('meta'): dec = build_speech_decoder(cfg).eval()
+    x = torch.randn(1, 7, cfg.decoder.d_model)                            # on the CPU
+    st = DecoderStream(dec); st.add_reply(x[:, :5])
+    assert st.n_reply == 5 and st.pre_cache.get_seq_length() == 5
+    monkeypatch.setattr(DecoderStream, '_pick', lambda self, logits: self.dec.ids['EOU'] if self.ended else 0)   # meta: no values to pick by
+    assert sum(len(c) for c in stream_decode(dec, [x[:, :3], x[:, 3:]])) == cfg.decoder.chunk_units   # a chunk, then the end
