@@ -307,7 +307,8 @@ def _checkpoint_problems(field: str, src: str, cfg: OmniConfig) -> list:
     out = [] if _holds(src, WEIGHT_FILES) else [str(checkpoint_load_error(field, src, FileNotFoundError(
         "no weights beside its config.json (model.safetensors, or an index of shards, or pytorch_model.bin)")))]
     part = field.split('.')[0]
-    if part == 'llm': checks = [lambda: text_llm.check_llm_config(cfg, conf), lambda: text_llm.load_tokenizer(cfg)]   # as stage 1
+    if part == 'llm':                                                   # as stage 1: its sizes, then its tokenizer and the rows
+        checks = [lambda: text_llm.check_llm_config(cfg, conf), lambda: text_llm._checked_tokenizer(src)]   # of its table, each said
     else: checks = [lambda: check_checkpoint(part, src, {k: (getattr(getattr(cfg, part), k), getattr(conf, c, None)) for k, c in sizes.items()})]
     for check in checks:
         try: check()

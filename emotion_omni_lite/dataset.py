@@ -11,7 +11,8 @@ from typing import Optional, Sequence
 import numpy as np
 import torch
 
-from .config import EMOTIONS, PRESETS, ConfigError, DataConfig, OmniConfig, Settings, get_settings, emotion_index
+from .config import (EMOTIONS, PRESETS, ConfigError, DataConfig, OmniConfig, Settings, checkpoint_faults, get_settings,
+                                      emotion_index)
 from .audio import (MIN_SECONDS, SAMPLE_RATE, AudioError, _read_whole, augment, check_speech, check_wave,
                                      load_audio, save_wav, log_mel, pitch_contour, energy_contour, undecodable)
 from .tts import (PIPER_VOICES, TTS_ENGINES, engine_of, fresh_espeak, get_tts, private_espeak_copy, seed_espeak,
@@ -807,6 +808,18 @@ def manifest_splits(cfg: OmniConfig, lines: Sequence[dict], seed: int = 0) -> li
 
 LONGEST_RECORDING = 600.0   # seconds: a manifest's recording longer than this (by its header) is refused unread
 
+_CHAT_MARKS = ('<|endoftext|>', '<|im_start|>', '<|im_end|>', '<speech>')   # the chat's control tokens (`text_llm.SPECIAL_TOKENS`)
+
+def _chat_marks(cfg: OmniConfig) -> list:
+    "What a manifest text may not hold: the chat's control tokens and, where `llm.pretrained`'s tokenizer is here, its special tokens."
+    marks = list(_CHAT_MARKS)
+    if cfg.llm.pretrained:                                             # Qwen's `<|vision_start|>`, …: read as one token too
+        from transformers import AutoTokenizer
+        try: tok = AutoTokenizer.from_pretrained(str(cfg.llm.pretrained), local_files_only=True)
+        except (ValueError, *checkpoint_faults()): return marks        # not here yet, or damaged: the LLM's loader names it, with the fix
+        marks += [t.content for t in tok.added_tokens_decoder.values() if t.special]
+    return list(dict.fromkeys(marks))
+
 def hearing_seconds(cfg: OmniConfig) -> float:
     "The longest query the model hears whole: the audio limit, or the semantic encoder's window if that is shorter."
     return min(cfg.audio.max_seconds, 2 * cfg.semantic_encoder.max_source_positions * cfg.audio.hop_length / cfg.audio.sample_rate)
@@ -820,6 +833,7 @@ def external_rows(cfg: OmniConfig, manifest, seed: int = 0, stats: Optional[dict
     given = lambda r: None if r.get('id') is None or not str(r['id']).strip() else str(r['id']).strip()   # 0 is an id
     taken, seen, sids = {given(r) for r in lines} - {None}, {}, {}
     for r in lines: sids.setdefault(_sentence(r.get('query_text')), len(sids))   # each distinct sentence its id, in line order
+    marks = _chat_marks(cfg)
     for k, r in enumerate(lines):
         bad = lambda msg: problems.append(f"line {r['_line']}: {msg}")
         rid = given(r)
@@ -843,6 +857,10 @@ def external_rows(cfg: OmniConfig, manifest, seed: int = 0, stats: Optional[dict
         split = EXTERNAL_SPLITS.get(str(r.get('split') or '').strip().lower()) if r.get('split') else held[k]
         if split is None: bad(f"split {r['split']!r}: use one of {', '.join(EXTERNAL_SPLITS)}")
         if not all(str(r[c]).strip() for c in ('query_text', 'reply_text')): bad("query_text or reply_text is empty")
+        for c in ('query_text', 'reply_text'):                          # else refused only when a stage builds its prompts, without the line
+            if hit := [m for m in marks if m in str(r[c])]:
+                bad(f"{c} {str(r[c])[:60]!r} holds {' and '.join(hit)}, which the LLM's tokenizer reads as one special token (a "
+                    "chat control token such as a turn, its end or the speech placeholder), not as words: remove it or write it another way")
         units, secs = None, {}
         if there['reply_units']:
             try: units = read_units(paths['reply_units'])

@@ -4,7 +4,7 @@
 
 # %% ../nbs/11_stage1.ipynb #45a0bb63
 from __future__ import annotations
-import hashlib, json, math, re, time, zlib
+import hashlib, json, math, time, unicodedata, zlib
 from pathlib import Path
 from collections import Counter
 from typing import Callable, Optional, Sequence
@@ -122,11 +122,12 @@ class EmotionCentroids:
 
 # %% ../nbs/11_stage1.ipynb #b933d82e
 class ReplyStyleClassifier:
-    "Multinomial naive Bayes on lower-case words and word pairs: reply text → style."
+    "Multinomial naive Bayes on lower-case words (of any script) and word pairs: reply text → style."
     def __init__(self, alpha: float = 0.5): self.alpha = alpha
     @staticmethod
     def features(text: str) -> list:
-        w = re.findall(r"[a-z']+", text.lower())
+        "Words: runs of letters of any script, their marks (an accent, a Devanagari vowel sign) and apostrophes; ASCII text reads as `[a-z']+` did."
+        w = ''.join(c if c == "'" or unicodedata.category(c)[0] in 'LM' else ' ' for c in text.lower()).split()
         return w + [a + '_' + b for a, b in zip(w, w[1:])]
     def fit(self, texts: Sequence[str], styles: Sequence[str]):
         self.styles = sorted(set(styles))
@@ -445,9 +446,11 @@ def evaluate_stage1(pipe: Stage1Pipeline, feats: dict, splits=('test_voice', 'te
     emo_ok = torch.tensor([o['reply_emotion'] == rows[i]['reply_emotion'] for o, i in zip(outs, idx)])
     want = paired_styles(rows)                                              # a manifest's own style names: its own pairing
     sty_ok = torch.tensor([st is not None and st == want.get(rows[i]['user_emotion']) for st, i in zip(styles, idx)])
-    true_ok = torch.tensor([st == rows[i]['reply_style'] for st, i in zip(clf.predict([rows[i]['reply_text'] for i in idx]), idx)])
+    true = clf.predict([rows[i]['reply_text'] for i in idx])
+    true_ok = torch.tensor([st == rows[i]['reply_style'] for st, i in zip(true, idx)])
     def acc(ok, sel): sel = torch.tensor(sel, dtype=torch.bool); return round(ok[sel].float().mean().item(), 4) if sel.any() else None
-    styled = len({r.get('reply_style') or '' for r in train} - {''}) > 1   # a manifest of your own may name no reply styles:
+    styled = len({r.get('reply_style') or '' for r in train} - {''}) > 1   # a manifest of your own may name no reply styles,
+    styled &= any(st is not None for st in true)                            # or hold no word the classifier reads in its replies:
     sacc = acc if styled else (lambda ok, sel: None)                        # no style figures then, rather than 0
     m = {'n_eval': len(idx), 'style_classifier_on_true_replies': sacc(true_ok, [True] * len(idx)),
          'reply_emotion_acc': acc(emo_ok, [True] * len(idx)), 'style_match': sacc(sty_ok, [True] * len(idx))}

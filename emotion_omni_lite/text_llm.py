@@ -12,7 +12,7 @@ from torch import nn
 from .config import (ConfigError, OmniConfig, Settings, check_checkpoint, checkpoint_faults,
                                       checkpoint_load_error, refuse_partial_load)
 from .train import COMPUTE_DTYPES, frozen_dtype
-from .stages import StageJob, require_stage, train_command
+from .stages import StageJob, check_preset, require_stage, train_command
 from .dataset import load_dialogues
 
 # %% auto #0
@@ -119,30 +119,43 @@ def _load_tokenizer(path, field: str = 'llm.pretrained', fix: str = ''):
 
 _LLM_DTYPES = ('auto', torch.float32, torch.bfloat16, torch.float16)   # what `load_pretrained_llm` loads weights as ('auto': the checkpoint's)
 
+def _open_checkpoint(path, field: str = 'llm.pretrained', fix: str = '', check: Optional[Callable] = None) -> tuple:
+    "`(config, tokenizer)` of a causal LM checkpoint, with every check made before its weights are read: `check(config)`, its kind, ChatML's tokens, and no more tokens than its embedding table has rows."
+    from transformers import AutoConfig
+    from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING_NAMES
+    kind = fix or "point it at one, e.g. a Qwen2.5 Instruct folder"
+    try: conf = AutoConfig.from_pretrained(str(path), local_files_only=True)
+    except checkpoint_faults(): raise                       # missing or damaged (a JSON error is a ValueError): said by the caller
+    except ValueError as e:                                 # transformers: a config of no model type it knows
+        first = (str(e).strip().splitlines() or [''])[0].split('. ')[0][:160]
+        raise ConfigError(f"{field}: {path} is not a checkpoint of a causal language model ({first}): {kind}") from None
+    if check: check(conf)
+    if conf.model_type not in MODEL_FOR_CAUSAL_LM_MAPPING_NAMES:   # another kind: refused before its tokenizer
+        raise ConfigError(f"{field}: {path} is not a checkpoint of a causal language model (Unrecognized configuration class "
+                          f"{type(conf).__name__}, a {conf.model_type!r} model): {kind}")
+    tok = _load_tokenizer(path, field, fix)
+    rows = getattr(conf, 'vocab_size', None)                # the embedding table's: refused before the weights are read
+    if rows and len(tok) > rows + (speech_token_id(tok) == rows):   # more tokens than rows, past the one `<speech>` may take
+        raise ConfigError(f"{field}: the tokenizer in {path} has {len(tok)} tokens but the model's embedding table {rows} rows, "
+                          f"so tokens {rows} to {len(tok) - 1} would get rows made up here: the tokenizer and the weights are "
+                          "not of one model: " + (fix or f"point {field} at a folder whose tokenizer and weights belong together"))
+    return conf, tok
+
+def _checked_tokenizer(path, field: str = 'llm.pretrained', fix: str = '', check: Optional[Callable] = None):
+    "The tokenizer `load_pretrained_llm(path, …)` would return, and every check it makes before the weights, without reading them."
+    try: return _open_checkpoint(path, field, fix, check)[1]
+    except ConfigError: raise                               # named already, with the fix
+    except checkpoint_faults() as e:                        # missing, not cached, or damaged: as `load_pretrained_llm` says it
+        raise checkpoint_load_error(field, path, e, fix) from None
+
 def load_pretrained_llm(path, dtype='auto', field: str = 'llm.pretrained', fix: str = '', check: Optional[Callable] = None):
     "`(model, tokenizer)` from a local folder or a hub name in the local cache (never downloaded), with the `<speech>` token added and plain greedy generation (`fix`: what to say to do when it does not load, for a run the kit trained; `check(config)`: raises `ConfigError` for a checkpoint to refuse before its weights are read); a tokenizer with more tokens than the model has rows is refused."
-    from transformers import AutoConfig, AutoModelForCausalLM, GenerationConfig
-    from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING_NAMES
+    from transformers import AutoModelForCausalLM, GenerationConfig
     if dtype not in _LLM_DTYPES:
         raise ValueError(f"load_pretrained_llm: dtype={dtype!r} is not one the LLM loads in: use 'auto' (the checkpoint's own), "
                          "torch.float32, torch.bfloat16 or torch.float16")
-    kind = fix or "point it at one, e.g. a Qwen2.5 Instruct folder"
     try:
-        try: conf = AutoConfig.from_pretrained(str(path), local_files_only=True)
-        except checkpoint_faults(): raise                   # missing or damaged (a JSON error is a ValueError): said below
-        except ValueError as e:                             # transformers: a config of no model type it knows
-            first = (str(e).strip().splitlines() or [''])[0].split('. ')[0][:160]
-            raise ConfigError(f"{field}: {path} is not a checkpoint of a causal language model ({first}): {kind}") from None
-        if check: check(conf)
-        if conf.model_type not in MODEL_FOR_CAUSAL_LM_MAPPING_NAMES:   # another kind: refused before its tokenizer
-            raise ConfigError(f"{field}: {path} is not a checkpoint of a causal language model (Unrecognized configuration class "
-                              f"{type(conf).__name__}, a {conf.model_type!r} model): {kind}")
-        tok = _load_tokenizer(path, field, fix)
-        rows = getattr(conf, 'vocab_size', None)            # the embedding table's: refused before the weights are read
-        if rows and len(tok) > rows + (speech_token_id(tok) == rows):   # more tokens than rows, past the one `<speech>` may take
-            raise ConfigError(f"{field}: the tokenizer in {path} has {len(tok)} tokens but the model's embedding table {rows} rows, "
-                              f"so tokens {rows} to {len(tok) - 1} would get rows made up here: the tokenizer and the weights are "
-                              "not of one model: " + (fix or f"point {field} at a folder whose tokenizer and weights belong together"))
+        conf, tok = _open_checkpoint(path, field, fix, check)
         model, info = AutoModelForCausalLM.from_pretrained(str(path), dtype=dtype, local_files_only=True, output_loading_info=True,
                                                            ignore_mismatched_sizes=True)
     except ConfigError: raise                               # named already, with the fix
@@ -199,7 +212,7 @@ def text_llm_job(cfg: OmniConfig, settings: Settings, rows=None) -> StageJob:
 
 @torch.no_grad()
 def heldout_loss(model, tok, rows, batch_size: int = 64) -> float:
-    "Mean reply cross-entropy on `rows` (the emotion written out, so the reply is determined)."
+    "Reply cross-entropy on `rows` (the emotion written out, so the reply is determined): each batch's mean over its reply tokens, averaged over the batches weighted by their number of rows (not the mean over every reply token when replies differ in length)."
     ex = [build_prompt(tok, user=user_text(r, True), reply=r['reply_text']) for r in rows]
     tot = 0.0
     for i in range(0, len(ex), batch_size):
@@ -209,6 +222,7 @@ def heldout_loss(model, tok, rows, batch_size: int = 64) -> float:
 
 def load_text_llm(cfg: OmniConfig, settings: Optional[Settings] = None):
     "`(model, tokenizer)`: the stage-0 model in `lite` (`StageMissing` when it has not run), Qwen from `cfg.llm.pretrained` in `full`."
+    check_preset('load_text_llm', cfg, settings)           # another preset's runs folder: said, not a run missing there
     if cfg.llm.pretrained:                                  # frozen base: its checkpoint's dtype under mixed precision, else fp32
         mp = cfg.stages.stage1.mixed_precision
         model, tok = load_pretrained_llm(cfg.llm.pretrained, dtype=frozen_dtype(mp), check=lambda conf: check_llm_config(cfg, conf))
@@ -235,12 +249,14 @@ def _retrain(cfg: OmniConfig) -> str:
     return f"train it again with `{train_command(['text_llm'], cfg.preset)} --force`"
 
 def load_tokenizer(cfg: OmniConfig, settings: Optional[Settings] = None):
-    "The LLM's tokenizer alone (the same one `load_text_llm` returns), without loading the weights."
-    src = cfg.llm.pretrained or require_stage('text_llm', cfg, settings) / 'model'
-    field, fix = ('llm.pretrained', '') if cfg.llm.pretrained else ('the text_llm run', _retrain(cfg))
-    try: return _load_tokenizer(src, field, fix)
+    "The LLM's tokenizer alone (the same one `load_text_llm` returns), without loading the weights; a checkpoint of other sizes than `cfg.llm`'s, or whose tokenizer has more tokens than its embedding table rows, is refused as `load_text_llm` refuses it."
+    check_preset('load_tokenizer', cfg, settings)
+    if cfg.llm.pretrained:                                  # said here, before stage 1 encodes every dialogue, not after
+        return _checked_tokenizer(cfg.llm.pretrained, check=lambda conf: check_llm_config(cfg, conf))
+    src, fix = require_stage('text_llm', cfg, settings) / 'model', _retrain(cfg)
+    try: return _load_tokenizer(src, 'the text_llm run', fix)
     except checkpoint_faults() as e:                        # as `load_text_llm` says it
-        raise checkpoint_load_error(field, src, e, fix) from None
+        raise checkpoint_load_error('the text_llm run', src, e, fix) from None
 
 # %% ../nbs/09_text_llm.ipynb #07633905
 @torch.no_grad()

@@ -241,7 +241,9 @@ def test_a_pretrained_checkpoint_that_would_load_half_is_refused(tmp_path):
     with pytest.raises(ConfigError, match=r"the text_llm run: the checkpoint in .* does not load .*: train it again with "
                                           r"`eol run --preset smoke --stages text_llm --force`"):
         load_pretrained_llm(tmp_path / 'llm_tok', field='the text_llm run', fix='train it again with `eol run --preset smoke --stages text_llm --force`')
-    cfg = get_config('full', **{'llm.pretrained': str(tmp_path / 'llm_tok')})
+    sizes = {'llm.hidden_size': 32, 'llm.num_layers': 1, 'llm.num_heads': 2, 'llm.num_kv_heads': 1, 'llm.intermediate_size': 64,
+             'decoder.d_model': 32, 'decoder.heads': 2}                # the checkpoint's: its sizes are checked first
+    cfg = get_config('full', **{'llm.pretrained': str(tmp_path / 'llm_tok'), **sizes})
     with pytest.raises(ConfigError, match=r"llm\.pretrained: the checkpoint in .*llm_tok does not load \(JSONDecodeError"):
         load_tokenizer(cfg)                                             # the tokenizer alone says the same
     with pytest.raises(ConfigError, match="hears through a pretrained Whisper .*there is no ASR stand-in to load"):

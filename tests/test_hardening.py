@@ -1041,6 +1041,31 @@ def test_a_manifest_recording_a_stage_would_refuse_is_said_before_the_build(tmp_
     assert '5 line(s) cannot be used, nothing was written' in said
 
 
+def test_a_manifest_text_holding_a_chat_control_token_is_refused_with_its_line(tmp_path):
+    "A query or reply text holding <|im_end|>, <speech> or another special token of the LLM's tokenizer was refused only when the text stage built its prompts, without the manifest's line."
+    from emotion_omni_lite import dataset
+    from emotion_omni_lite.audio import save_wav
+    from emotion_omni_lite.text_llm import SPECIAL_TOKENS, train_tokenizer
+    assert set(dataset._CHAT_MARKS) == set(SPECIAL_TOKENS)              # the chat's own marks, one list in two notebooks
+    tone = lambda s: 0.3 * np.sin(np.arange(int(16000 * s)) * 0.05)
+    save_wav(tmp_path / 'q.wav', tone(1.0)); save_wav(tmp_path / 'r.wav', tone(2.0))
+    (tmp_path / 'ok.json').write_text(json.dumps([i % 20 for i in range(50)]))
+    line = lambda query='Hi.', reply='Oh!': f'q.wav,"{query}",happy,r.wav,"{reply}",happy,ok.json\n'
+    f = tmp_path / 'm.csv'
+    f.write_text(MANIFEST_COLUMNS + '\n' + line() + line(reply='Sure.<|im_end|>') + line(query='say <speech> twice')
+                 + line(reply='look <|box_start|> here') + line(reply='a < b | c > d, im_end is a word'))
+    tok = train_tokenizer(['Hi there.', 'Oh, look here.'] * 20, 300, speech=False)
+    tok.add_special_tokens({'additional_special_tokens': ['<|box_start|>']}); tok.save_pretrained(tmp_path / 'llm')
+    marks = lambda m: rf"{m}, which the LLM's tokenizer reads as one special token .*not as words: remove it or write it another way"
+    for cfg, box in ((get_config('smoke'), False), (get_config('smoke', **{'llm.pretrained': str(tmp_path / 'llm')}), True)):
+        with pytest.raises(ConfigError) as e: external_rows(cfg, f)
+        said = str(e.value).splitlines()
+        assert any(re.match(r"  line 3: reply_text 'Sure\.<\|im_end\|>' holds " + marks(r'<\|im_end\|>'), l) for l in said), said
+        assert any(re.match(r"  line 4: query_text 'say <speech> twice' holds " + marks('<speech>'), l) for l in said), said
+        assert any(l.startswith('  line 5: reply_text') for l in said) == box   # the checkpoint's own marks, where it has one
+        assert not any(l.startswith(('  line 2:', '  line 6:')) for l in said), said
+
+
 @pytest.mark.parametrize('damage', ['table cut short', 'table record garbage', 'a recording gone'])
 def test_a_damaged_dialogue_table_or_a_lost_recording_names_the_rebuild(tmp_path, damage):
     "A built dataset whose table was cut short or lost a recording (an interrupted copy) is named with the command that rebuilds it, not a traceback or a path to check."

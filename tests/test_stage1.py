@@ -402,6 +402,33 @@ def test_the_style_classifier_names_no_style_for_a_text_with_no_word_it_knows():
     assert clf.predict(['', '!?', 'zebra quokka', 'so sorry']) == [None, None, None, 'comforting']
 
 
+def test_the_style_classifier_reads_words_of_any_script_and_the_kits_own_replies_as_before():
+    "Words were [a-z']+ alone: 'félicitations' read as 'f' and 'licitations', a Cyrillic reply as no word at all; the kit's own replies (ASCII) must read as they did."
+    import re
+    from emotion_omni_lite.dataset import plan_dialogues
+    from emotion_omni_lite.dialogues import REPLY_TEMPLATES
+    f = ReplyStyleClassifier.features
+    assert f("Félicitations, l'équipe!") == ['félicitations', "l'équipe", "félicitations_l'équipe"]
+    assert f('Мне так жаль.')[:3] == ['мне', 'так', 'жаль'] and f('बहुत अच्छा')[:2] == ['बहुत', 'अच्छा']   # a vowel sign is no break
+    old = lambda t: (w := re.findall(r"[a-z']+", t.lower())) + [a + '_' + b for a, b in zip(w, w[1:])]
+    texts = [t for ts in REPLY_TEMPLATES.values() for t in ts] + [r['reply_text'] for p in ('smoke', 'lite') for r in plan_dialogues(get_config(p), 0)]
+    assert all(f(t) == old(t) for t in texts + ["It's 5 o'clock_now, OK?! 'quoted'"])
+
+
+@pytest.mark.parametrize('replies, want', [
+    ({'happy': 'Как чудесно, я так рада!', 'sad': 'Ох, я с тобой.', 'neutral': 'Хорошо, расскажи ещё.'}, 1.0),
+    ({'happy': '🎉 100', 'sad': '🫂 :(', 'neutral': '👍 42'}, None)])
+def test_style_figures_of_replies_in_another_script_or_of_no_words(replies, want):
+    "A manifest in Cyrillic scored every style 0 (no word read); replies the classifier finds no word in have no style figure (None), not 0."
+    from emotion_omni_lite.stage1 import evaluate_stage1
+    rows = [{**r, 'reply_text': replies[r['user_emotion']]} for r in _toy_rows({'happy': 'warm', 'sad': 'soothing', 'neutral': 'plain'})]
+    held = [r for r in rows if r['split'] != 'train']
+    feats = {'rows': rows, **{k: [None] * len(rows) for k in ('sem', 'emo', 'n50')}}
+    m = evaluate_stage1(_FakePipe([r['reply_text'] for r in held]), feats)
+    assert m['style_match'] == m['tone_style_match'] == m['style_classifier_on_true_replies'] == want
+    assert m['reply_emotion_acc'] == 1.0                                     # the emotion figures stay
+
+
 def test_stage1_refuses_another_presets_settings_before_anything_is_made(tmp_path):
     "Another preset's settings: named with the fix, before a lock file or a folder is made in that preset's runs folder."
     from emotion_omni_lite.config import ConfigError, get_settings

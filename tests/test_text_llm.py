@@ -192,7 +192,7 @@ def test_chat_control_tokens_in_a_text_are_refused(tok):
 
 
 def _argmax_reply(llm, x, end_id, n):
-    "The plain greedy loop `EmotionOmni.reply_tokens` runs: the argmax of each step's logits, until the end token."
+    "The plain greedy loop, without a cache: the argmax of each step's logits, until the end token."
     ids = []
     with torch.no_grad():
         for _ in range(n):
@@ -206,6 +206,7 @@ def _argmax_reply(llm, x, end_id, n):
 def test_greedy_replies_are_the_plain_argmax_whatever_the_checkpoints_generation_config(tmp_path, tok):
     "Qwen2.5-Instruct's generation_config.json asks for a repetition penalty (1.05) and sampling: HF generate merged them, so the stage-1 text and the cascade scored other replies than the argmax `EmotionOmni` speaks."
     from emotion_omni_lite.stage1 import EmotionCentroids, Stage1Model, Stage1Pipeline, build_emotion_head
+    from emotion_omni_lite.omni import EmotionOmni
     from emotion_omni_lite.adapter import build_adapter
     from emotion_omni_lite.train import freeze
     c = get_config('smoke', **{'llm.vocab_size': 400})
@@ -223,13 +224,13 @@ def test_greedy_replies_are_the_plain_argmax_whatever_the_checkpoints_generation
     torch.manual_seed(1)
     m = Stage1Model(build_adapter(c), add_lora(freeze(llm), c), build_emotion_head(c), speech_token_id(t), c)
     pipe = Stage1Pipeline(m, t, EmotionCentroids(['happy'], torch.zeros(1, c.emotion_encoder.dim)), c)
-    for seed in range(3):
+    omni = EmotionOmni(c, None, None, m.adapter, m.llm, m.head, None, None, None, t, pipe.centroids, speech_token_id(t), end, 12)
+    for seed in range(3):                                                   # the whole model's own loop, as it speaks a reply
         gen = torch.Generator().manual_seed(seed)
         f = {'sem': torch.randn(20, c.semantic_encoder.d_model, generator=gen), 'emo': torch.randn(20, c.emotion_encoder.dim, generator=gen), 'n50': 20}
-        with torch.no_grad(): x, _, _ = m.splice(pipe._batch([f]), left_pad=True)
-        ids = _argmax_reply(m.llm, x, end, 12)
+        ids = [i for i, _, _ in omni.reply_tokens(f)]
         repeats += len(ids) - len(set(ids))
-        assert pipe.generate([f], 12)[0] == ids
+        assert [i for i in pipe.generate([f], 12)[0] if i != end] == ids
     assert repeats > 0                                                       # so the checks above could fail
 
 
@@ -271,3 +272,49 @@ def test_a_dtype_the_llm_cannot_load_in_or_a_model_of_another_kind_is_named(tmp_
     monkeypatch.setattr(AutoModelForCausalLM, 'from_pretrained', lambda *a, **k: (_ for _ in ()).throw(ValueError('a fault of its own')))
     with pytest.raises(ValueError, match='^a fault of its own$'):           # not relabelled as another kind of model
         load_pretrained_llm(tmp_path / 'qwen')
+
+
+def test_stage1_refuses_a_checkpoint_that_does_not_fit_before_it_encodes_a_dialogue(tmp_path, monkeypatch):
+    "load_tokenizer read the tokenizer alone: a checkpoint of other sizes than cfg.llm's, or whose tokenizer has more tokens than its embedding table rows, was refused only when stage 1 built its model, after the encoders had heard every dialogue."
+    from emotion_omni_lite import cli, stage1
+    qwen, small = tmp_path / 'qwen', tmp_path / 'small'
+    build_llm(get_config('smoke')).save_pretrained(qwen); train_tokenizer(TEXTS, vocab_size=400, speech=False).save_pretrained(qwen)
+    build_llm(get_config('smoke', **{'llm.vocab_size': 300})).save_pretrained(small); train_tokenizer(TEXTS, vocab_size=400).save_pretrained(small)
+    s = get_settings(preset='smoke', out_dir=str(tmp_path / 'runs'), data_dir=str(tmp_path / 'data'), device='cpu')
+    monkeypatch.setattr(stage1, 'stage1_features', lambda *a, **k: pytest.fail('the dialogues were encoded first'))
+    for kw, said in (({'llm.pretrained': str(qwen), 'llm.num_layers': 2},
+                      r"llm\.pretrained: the checkpoint .*qwen' does not fit the config \(llm\.num_layers=2; the checkpoint has num_layers=1\)"),
+                     ({'llm.pretrained': str(small)}, r"llm\.pretrained: the tokenizer in .*small has \d+ tokens but the model's embedding "
+                                                      r"table 300 rows, .*point llm\.pretrained at a folder whose tokenizer and weights belong together")):
+        cfg = get_config('smoke', **kw)
+        for load in (lambda: load_tokenizer(cfg, s), lambda: stage1.stage1_job(cfg, s)):
+            with pytest.raises(ConfigError, match=said): load()
+        assert any(re.match(said, p) for p in cli._checkpoint_problems('llm.pretrained', cfg.llm.pretrained, cfg))   # `eol run` says it first
+    assert not (tmp_path / 'runs').exists() and not (tmp_path / 'data').exists()
+    t = load_tokenizer(get_config('smoke', **{'llm.pretrained': str(qwen)}), s)   # the one that fits: <speech> added, one row
+    assert speech_token_id(t) == len(t) - 1
+
+
+def test_the_llm_loaders_refuse_another_presets_settings_before_anything_is_read(tmp_path):
+    "A lite config with smoke settings was looked for as a lite run in smoke's runs folder (StageMissing), or loaded its checkpoint as if the settings fitted."
+    build_llm(get_config('smoke')).save_pretrained(tmp_path / 'qwen'); train_tokenizer(TEXTS, vocab_size=400).save_pretrained(tmp_path / 'qwen')
+    s = get_settings(preset='smoke', out_dir=str(tmp_path / 'runs'), data_dir=str(tmp_path / 'data'), device='cpu')
+    for cfg in (get_config('lite'), get_config('lite', **{'llm.pretrained': str(tmp_path / 'qwen')})):
+        for load in (load_text_llm, load_tokenizer):
+            with pytest.raises(ConfigError, match=rf"{load.__name__}: the config is preset 'lite'.*settings preset 'smoke'.*"
+                                                  r"get_settings\(preset='lite'\)"):
+                load(cfg, s)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ['qwen']            # no runs or data folder made
+
+
+def test_heldout_loss_weighs_each_batchs_token_mean_by_its_rows(tok):
+    "A reported figure (text_llm's heldout_sentence_loss): its docstring called it the mean, which it is not when batches hold replies of other lengths."
+    from emotion_omni_lite.text_llm import heldout_loss, lm_loss, user_text
+    torch.manual_seed(0); m = build_llm(get_config('smoke', **{'llm.vocab_size': 400})).eval()
+    rows = [{'query_text': 'We won the match!', 'user_emotion': 'happy', 'reply_text': r}
+            for r in ('Yes.', "That's wonderful news, congratulations! Let's retrace your steps together.", 'Oh no.')]
+    ex = [build_prompt(tok, user=user_text(r, True), reply=r['reply_text']) for r in rows]
+    with torch.no_grad(): mean = lambda b: lm_loss(m, collate_lm(b, tok.pad_token_id)).item()   # over the batch's reply tokens
+    got = heldout_loss(m, tok, rows, batch_size=2)
+    assert got == pytest.approx((2 * mean(ex[:2]) + mean(ex[2:])) / 3) and got != pytest.approx(mean(ex))
+    assert 'weighted by their number of rows' in heldout_loss.__doc__ and 'not the mean over every reply token' in heldout_loss.__doc__
