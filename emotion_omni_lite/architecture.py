@@ -41,8 +41,9 @@ PARTS = (
     Part('vocoder', 'vocoder', 'units → waveform', '13_vocoder', 'vocoder'),
 )
 MODEL = ('14a_omni', 'omni')   # notebook and module of EmotionOmni, the one nn.Module holding every part
-STAGE_GROUPS = {'stage 1 (11_stage1)': ('adapter', 'llm', 'emotion_head'),
-                'stage 2 (14_stage2)': ('fusion', 'adaln', 'decoder')}
+STAGE_GROUPS = {'stage 1 (11_stage1)': ('adapter', 'llm', 'emotion_head'),   # rows stage1 and stage2 of the stage table
+                'stage 2 (14_stage2)': ('fusion', 'adaln', 'decoder')}        # (01a_stages, taught after this: the tests
+                                                                              # hold these labels and boxes to its rows)
 FROZEN = ('semantic_encoder', 'emotion_encoder', 'llm', 'vocoder')   # fixed while stages 1 and 2 train (the LLM's base)
 
 # %% ../nbs/00a_architecture.ipynb #903f6c4a

@@ -16,7 +16,7 @@ from .config import (ConfigError, OmniConfig, Settings, check_checkpoint, checkp
 from .audio import AudioError
 from .train import (THREAD_VARIABLES, CheckpointError, batch_split_problem, fit_problem, is_main_process, limit_threads, process_rank,
                                      usable_cores, wait_for_everyone)
-from .stages import (STAGES, StageMissing, job_stages, lite_minutes, pretrained_source, require_stage, run_stage, stage_applies,
+from .stages import (STAGES, StageMissing, job_stages, measured_time as _took, pretrained_source, require_stage, run_stage, stage_applies,
                                       stage_config, stage_folder, stage_state, stages_needed, train_command, uses_pretrained)
 from . import dataset, semantic_encoder, emotion_encoder, text_llm, stage1, vocoder, stage2
 from .omni import chat_main
@@ -47,11 +47,6 @@ def train_stage(name: str, cfg: OmniConfig, settings: Optional[Settings] = None,
         wait_for_everyone(s.device)
         return out
     return run_stage(name, cfg, runner(name), s, force=force)
-
-def _took(need: Sequence[str], preset: str, jobs: int = 1) -> str:
-    "What training `need` takes, where it was measured: lite's minutes on a 2-core CPU; no estimate for another preset."
-    if preset != 'lite': return f"no time measured for preset '{preset}'"
-    return f"the stage table's minutes on a 2-core CPU: {lite_minutes(need)} min in all" + ('; workers run some side by side' if jobs > 1 else '')
 
 def ensure_stages(names: Sequence[str], cfg: OmniConfig, settings: Optional[Settings] = None) -> list:
     "Say which runs `names` still need (with their measured minutes on `lite`), then train them in table order."

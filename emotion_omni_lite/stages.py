@@ -20,9 +20,10 @@ __all__ = ['CROSS_ENGINE', 'REFERENCED', 'CALIBRATED', 'STAGES', 'RUNTIME_ONLY',
            'SOURCES_CHECK_SECONDS', 'Stage', 'stage_config', 'relative_fields', 'stage_applies', 'job_stages',
            'pretrained_source', 'uses_pretrained', 'hashed_part', 'manifest_lines', 'manifest_change', 'stage_hash',
            'StageMissing', 'stage_folder', 'read_object', 'file_stats', 'check_sources', 'data_build', 'run_digest',
-           'upstream_runs', 'retrained_upstream', 'stage_state', 'stages_needed', 'train_command', 'lite_minutes',
-           'describe_changes', 'unlike_preset', 'check_preset', 'require_stage', 'StageJob', 'run_files',
-           'files_as_recorded', 'start_run', 'finish_run', 'StageLock', 'run_stage']
+           'pretrained_fingerprint', 'upstream_runs', 'retrained_upstream', 'stage_state', 'stages_needed',
+           'train_command', 'lite_minutes', 'measured_time', 'describe_changes', 'unlike_preset', 'check_preset',
+           'require_stage', 'StageJob', 'run_files', 'files_as_recorded', 'start_run', 'finish_run', 'StageLock',
+           'run_stage']
 
 # %% ../nbs/01a_stages.ipynb #14fa165e
 @dataclass(frozen=True)
@@ -38,7 +39,7 @@ class Stage:
     overrides: tuple = ()        # ((dotted field, value or f(cfg) → value), ...): an ablation of another stage's recipe
     pretrained: str = ''         # config part whose `pretrained` checkpoint replaces this stage
     version: int = 1             # bump when the recipe changes in a way the config does not show
-    lite_minutes: float = 0.0    # measured: the stage alone in one process (as a notebook trains it), idle 2-core CPU, `lite`
+    lite_minutes: float = 0.0    # measured on an idle 2-core CPU with `lite`: its row's note says how (alone or beside another stage)
     two_engines: bool = False    # trained only when the data is spoken by two TTS engines (`data.n_piper_voices` > 0)
     prepare: str = ''            # `module.function(cfg, settings)`: a cache it reads, shared with its ablation (made once)
     switch: str = ''             # a config field (dotted) that must be true for it to run: a study the main job leaves out
@@ -59,68 +60,75 @@ CALIBRATED = (('emotion_encoder.speaker_reference', 'calm'),) + REFERENCED[1:]
 STAGES = {st.name: st for st in (
     Stage('data', 'the spoken-dialogue dataset and its speech units', (), '05_dataset', 'dataset.build_dataset',
           ('audio', 'data', 'units'), version=3, lite_minutes=1.5),   # v3: Piper reads a sentence once, WORLD sets its pace
+                                                     # minutes: the build alone on two cores (92 s, 2026-12-03)
     Stage('asr', 'stage 0: semantic encoder (Whisper trained as ASR)', ('data',), '06_semantic_encoder',
           'semantic_encoder.asr_job', ('audio', 'semantic_encoder'), 'asr', pretrained='semantic_encoder',
-          version=2, lite_minutes=4.2),    # v2: weights saved as `ASRStandIn` (whisper.*, ctc_head.*); minutes: the main job's
+          version=2, lite_minutes=4.2),    # v2: weights saved as `ASRStandIn` (whisper.*, ctc_head.*)
+                                           # minutes: the main job's, one thread beside the emotion encoder (249 s, 2026-12-04)
     Stage('emotion_encoder', 'stage 0: emotion encoder', ('data',), '07_emotion_encoder',
           'emotion_encoder.emotion_encoder_job', ('audio', 'emotion_encoder'), 'emotion', pretrained='emotion_encoder',
-          lite_minutes=3.4),   # this and the cross-engine rows: measured in the main job, one thread beside another stage
+          lite_minutes=3.4),   # minutes: the main job's, one thread beside another stage (2026-12-03)
     Stage('text_llm', 'stage 0: text LLM and tokenizer', ('data',), '09_text_llm', 'text_llm.text_llm_job',
-          ('llm',), 'text', pretrained='llm', lite_minutes=0.8),
+          ('llm',), 'text', pretrained='llm', lite_minutes=0.8),   # minutes: `eol run --jobs 1`, alone on two threads (2026-12-02)
     Stage('stage1', 'stage 1: adapter, LoRA, emotion predict head', ('data', 'asr', 'emotion_encoder', 'text_llm'),
           '11_stage1', 'stage1.stage1_job', ('adapter', 'llm', 'lora', 'emotion_head'), 'stage1', lite_minutes=3.2,
-          prepare='stage1.stage1_features'),
+          prepare='stage1.stage1_features'),   # minutes: `eol run --jobs 1`, alone on two threads, making the shared cache (2026-12-02)
     Stage('stage1_semantic_only', 'stage 1 without the emotion stream (system b)',
           ('data', 'asr', 'emotion_encoder', 'text_llm'), '11_stage1', 'stage1.stage1_job',
           ('adapter', 'llm', 'lora', 'emotion_head'), 'stage1', (('adapter.emotion_stream', False),), lite_minutes=2.2,
-          prepare='stage1.stage1_features'),
+          prepare='stage1.stage1_features'),   # minutes: `eol run --jobs 1`, alone on two threads, the cache already made (2026-12-02)
     Stage('vocoder', 'vocoder: units → mel → wave', ('data',), '13_vocoder', 'vocoder.vocoder_job',
-          ('audio', 'units', 'vocoder'), 'vocoder', pretrained='vocoder', lite_minutes=1.3),   # alone on two threads, a slow machine (2026-12-06; 128 wide: 0.75)
+          ('audio', 'units', 'vocoder'), 'vocoder', pretrained='vocoder', lite_minutes=1.3),   # minutes: alone on two threads, a slow machine (2026-12-06; 128 wide: 0.75)
     Stage('emotion_encoder_espeak_only', 'emotion encoder trained on espeak alone (scored on the Piper voices)', ('data',),
           '07_emotion_encoder', 'emotion_encoder.emotion_encoder_job', ('audio', 'emotion_encoder'), 'emotion',
           CROSS_ENGINE + (('emotion_encoder.train_engine', 'espeak'),), pretrained='emotion_encoder', lite_minutes=1.1,
-          two_engines=True),
+          two_engines=True),   # minutes: the main job's, one thread beside another stage (2026-12-03)
     Stage('emotion_encoder_piper_only', 'emotion encoder trained on Piper alone (scored on the espeak voices)', ('data',),
           '07_emotion_encoder', 'emotion_encoder.emotion_encoder_job', ('audio', 'emotion_encoder'), 'emotion',
           CROSS_ENGINE + (('emotion_encoder.train_engine', 'piper'),), pretrained='emotion_encoder', lite_minutes=0.6,
-          two_engines=True),
+          two_engines=True),   # minutes: the main job's, one thread beside another stage (2026-12-03)
     Stage('emotion_encoder_espeak_referenced', 'emotion encoder trained on espeak alone, hearing each voice against its own '
           'baseline (scored on the Piper voices)', ('data',), '08_emotional_cues', 'emotion_encoder.emotion_encoder_job',
           ('audio', 'emotion_encoder'), 'emotion', CROSS_ENGINE + (('emotion_encoder.train_engine', 'espeak'),) + REFERENCED,
           pretrained='emotion_encoder', lite_minutes=0.9, two_engines=True, switch='stages.emotion.cross_engine_reference'),
+                                           # minutes: `eol run --jobs 1`, alone on two threads (2026-12-04)
     Stage('emotion_encoder_piper_referenced', 'emotion encoder trained on Piper alone, hearing each voice against its own '
           'baseline (scored on the espeak voices)', ('data',), '08_emotional_cues', 'emotion_encoder.emotion_encoder_job',
           ('audio', 'emotion_encoder'), 'emotion', CROSS_ENGINE + (('emotion_encoder.train_engine', 'piper'),) + REFERENCED,
           pretrained='emotion_encoder', lite_minutes=0.6, two_engines=True, switch='stages.emotion.cross_engine_reference'),
+                                           # minutes: `eol run --jobs 1`, alone on two threads (2026-12-04)
     Stage('stage1_espeak_only', 'stage 1 trained on espeak alone, hearing through the espeak-only emotion encoder '
           '(scored on the Piper voices)', ('data', 'asr', 'emotion_encoder_espeak_only', 'text_llm'), '11_stage1',
           'stage1.stage1_job', ('adapter', 'llm', 'lora', 'emotion_head'), 'stage1',
           CROSS_ENGINE + (('emotion_encoder.train_engine', 'espeak'),), lite_minutes=3.1, two_engines=True,
-          switch='stages.stage1.cross_engine'),
+          switch='stages.stage1.cross_engine'),   # minutes: the study's runs of 2026-12-03, making its feature cache; alone
+                                                  # or beside another stage, and on how many threads, is not recorded
     Stage('stage1_espeak_referenced', 'stage 1 trained on espeak alone, hearing through the referenced espeak-only emotion '
           'encoder (scored on the Piper voices)', ('data', 'asr', 'emotion_encoder_espeak_referenced', 'text_llm'), '11_stage1',
           'stage1.stage1_job', ('adapter', 'llm', 'lora', 'emotion_head'), 'stage1',
           CROSS_ENGINE + (('emotion_encoder.train_engine', 'espeak'),) + REFERENCED, lite_minutes=2.5, two_engines=True,
-          switch='stages.emotion.cross_engine_reference'),   # this and the five rows around it: `eol run --jobs 1`, alone
+          switch='stages.emotion.cross_engine_reference'),   # minutes: `eol run --jobs 1`, alone on two threads (2026-12-04)
     Stage('emotion_encoder_espeak_calibrated', 'emotion encoder trained on espeak alone, hearing each voice against five of '
           'its calm clips (scored on the Piper voices)', ('data',), '08_emotional_cues', 'emotion_encoder.emotion_encoder_job',
           ('audio', 'emotion_encoder'), 'emotion', CROSS_ENGINE + (('emotion_encoder.train_engine', 'espeak'),) + CALIBRATED,
           pretrained='emotion_encoder', lite_minutes=0.8, two_engines=True, switch='stages.emotion.cross_engine_reference'),
+                                           # minutes: `eol run --jobs 1`, alone on two threads (2026-12-04)
     Stage('emotion_encoder_piper_calibrated', 'emotion encoder trained on Piper alone, hearing each voice against five of '
           'its calm clips (scored on the espeak voices)', ('data',), '08_emotional_cues', 'emotion_encoder.emotion_encoder_job',
           ('audio', 'emotion_encoder'), 'emotion', CROSS_ENGINE + (('emotion_encoder.train_engine', 'piper'),) + CALIBRATED,
           pretrained='emotion_encoder', lite_minutes=0.5, two_engines=True, switch='stages.emotion.cross_engine_reference'),
+                                           # minutes: `eol run --jobs 1`, alone on two threads (2026-12-04)
     Stage('stage1_espeak_calibrated', 'stage 1 trained on espeak alone, hearing through the calibrated espeak-only emotion '
           'encoder (scored on the Piper voices)', ('data', 'asr', 'emotion_encoder_espeak_calibrated', 'text_llm'), '11_stage1',
           'stage1.stage1_job', ('adapter', 'llm', 'lora', 'emotion_head'), 'stage1',
           CROSS_ENGINE + (('emotion_encoder.train_engine', 'espeak'),) + CALIBRATED, lite_minutes=2.3, two_engines=True,
-          switch='stages.emotion.cross_engine_reference'),
+          switch='stages.emotion.cross_engine_reference'),   # minutes: `eol run --jobs 1`, alone on two threads (2026-12-04)
     Stage('stage2', 'stage 2: fusion gate, AdaLN, speech decoder', ('data', 'emotion_encoder', 'stage1'), '14_stage2',
           'stage2.stage2_job', ('units', 'fusion', 'decoder'), 'stage2', lite_minutes=3.0,
-          prepare='stage2.prepare_stage2'),
+          prepare='stage2.prepare_stage2'),   # minutes: `eol run --jobs 1`, alone on two threads, making the shared cache (2026-12-02)
     Stage('stage2_no_adaln', 'stage 2 without AdaLN conditioning (system d)', ('data', 'emotion_encoder', 'stage1'),
           '14_stage2', 'stage2.stage2_job', ('units', 'fusion', 'decoder'), 'stage2', (('fusion.adaln', False),),
-          lite_minutes=2.3, prepare='stage2.prepare_stage2'),
+          lite_minutes=2.3, prepare='stage2.prepare_stage2'),   # minutes: `eol run --jobs 1`, alone on two threads, the cache already made (2026-12-02)
 )}
 
 # Fields that change how a finished run is used, or how a machine computes a step: left out of the hash. (grad_accum, like
@@ -227,17 +235,20 @@ def manifest_change(cfg, folder, rebuild: str) -> str:
     return (f"units.manifest {m} changed since the build (its lines, or the files its relative paths name{moved}): build it "
             f"again with {again}")
 
+def _hash_input(st: Stage, cfg: OmniConfig, seed: int) -> dict:
+    "What `stage_hash` hashes for row `st` and `cfg` (its overrides already applied)."
+    if pretrained_source(st.name, cfg): return {'pretrained': pretrained_source(st.name, cfg)}
+    d = {p: hashed_part(cfg, p) for p in st.parts}
+    d.update(seed=seed, version=st.version)
+    if cfg.units.kind == 'external': _external_parts(st, cfg, d)
+    if st.train: d['train'] = _hashed(asdict(getattr(cfg.stages, st.train)), 'train')
+    if st.depends: d['upstream'] = {u: stage_hash(u, cfg, seed) for u in st.depends}
+    return d
+
 def stage_hash(name: str, cfg: OmniConfig, seed: int) -> str:
     "Short hash of a stage's config parts, training config, seed, version and its upstream runs' hashes."
     st, cfg = _stage(name), stage_config(name, cfg)
-    if pretrained_source(st.name, cfg): d = {'pretrained': pretrained_source(st.name, cfg)}
-    else:
-        d = {p: hashed_part(cfg, p) for p in st.parts}
-        d.update(seed=seed, version=st.version)
-        if cfg.units.kind == 'external': _external_parts(st, cfg, d)
-        if st.train: d['train'] = _hashed(asdict(getattr(cfg.stages, st.train)), 'train')
-        if st.depends: d['upstream'] = {u: stage_hash(u, cfg, seed) for u in st.depends}
-    return hashlib.sha256(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:12]
+    return hashlib.sha256(json.dumps(_hash_input(st, cfg, seed), sort_keys=True, default=str).encode()).hexdigest()[:12]
 
 # %% ../nbs/01a_stages.ipynb #038b1715
 class StageMissing(FileNotFoundError):
@@ -273,7 +284,8 @@ def check_sources(folder, fresh: bool = False) -> tuple:
     except OSError: return 'damaged', []
     if not fresh and key in _CHECKED and time.monotonic() - _CHECKED[key][0] < SOURCES_CHECK_SECONDS: return _CHECKED[key][1]
     was = read_object(rec).get('files')
-    if not was: out = ('damaged', [])
+    stat = lambda v: v is None or (isinstance(v, list) and len(v) == 2 and all(type(x) is int for x in v))   # [size, mtime ns]
+    if not was or not isinstance(was, dict) or not all(map(stat, was.values())): out = ('damaged', [])   # none, or not a record
     else:
         now = file_stats(list(was))
         what = lambda a, b: 'gone' if b is None else 'was not there' if a is None else 'resized' if a[0] != b[0] else 'rewritten'
@@ -295,22 +307,46 @@ def run_digest(name: str, settings: Settings) -> Optional[str]:
     try: return hashlib.sha256((folder / 'files.json').read_bytes()).hexdigest()[:12]
     except OSError: return None
 
+def pretrained_fingerprint(src: str) -> str:
+    "What tells one copy of pretrained checkpoint `src` from another without reading its weights: a local folder's (or file's) names, sizes and modification times, hashed; a hub name's cached snapshot, by its commit (read offline, as the loaders read it); else the name itself (an alias its loader resolves, like `emotion2vec-compatible`, too)."
+    p = Path(src).expanduser()
+    if p.is_dir() or p.is_file():
+        files = sorted(f for f in p.rglob('*') if f.is_file()) if p.is_dir() else [p]
+        stats = file_stats(files)
+        rows = [[str(f.relative_to(p)) if p.is_dir() else f.name, stats[str(f)]] for f in files]
+        return 'files:' + hashlib.sha256(json.dumps(rows).encode()).hexdigest()[:16]
+    try:
+        from huggingface_hub import try_to_load_from_cache
+        got = try_to_load_from_cache(src, 'config.json')               # …/snapshots/<commit>/config.json, or not cached
+    except (ImportError, ValueError, OSError): got = None
+    return f"commit:{Path(got).parent.name}" if isinstance(got, str) else src
+
 def upstream_runs(name: str, cfg: OmniConfig, settings: Settings) -> dict:
-    "The `run_digest` of each finished run that stage `name` learns from (a pretrained part has none): what a run records when it starts."
-    return {u: d for u in _stage(name).depends
-            if not pretrained_source(u, stage_config(u, cfg)) and (d := run_digest(u, settings))}
+    "What stage `name` learns from, as a run records it when it starts: the `run_digest` of each finished run before it, and for a part a checkpoint replaces, {'pretrained': the checkpoint, 'fingerprint': its `pretrained_fingerprint`}."
+    out = {}
+    for u in _stage(name).depends:
+        if src := pretrained_source(u, stage_config(u, cfg)): out[u] = {'pretrained': src, 'fingerprint': pretrained_fingerprint(src)}
+        elif d := run_digest(u, settings): out[u] = d
+    return out
+
+def _same_upstream(rec, now: dict) -> bool:
+    "Whether what a run recorded it learned from (`upstream_runs`) is `now`'s: a run that records none (an older kit's) counts as the same, and so does one recorded before checkpoints were (a pretrained part left out of its record)."
+    return rec is None or rec == {u: v for u, v in now.items() if u in rec or not isinstance(v, dict)}
 
 def retrained_upstream(name: str, settings: Settings) -> list:
-    "The stages before `name` whose runs were trained again since its run learned from them, directly or further up (in table order; [] for a run that records none)."
+    "The stages before `name` whose runs were trained again, or whose pretrained checkpoints' files changed, since its run learned from them, directly or further up (in table order; [] for a run that records none)."
     out = set()
     for u, d in (read_object(stage_folder(name, settings) / 'config.json').get('upstream_runs') or {}).items():
         if u not in STAGES: continue
+        if isinstance(d, dict):                                        # a checkpoint: its files as they were?
+            if d.get('fingerprint') != pretrained_fingerprint(str(d.get('pretrained'))): out.add(u)
+            continue
         now = run_digest(u, settings)
         out |= {u} if now not in (None, d) else set(retrained_upstream(u, settings))   # gone: `require_stage` says so
     return [n for n in STAGES if n in out]
 
 def stage_state(name: str, cfg: OmniConfig, settings: Settings) -> str:
-    "`done`, `pretrained`, `missing`, `unfinished` (started, not finished), `other` (a run of another config), `damaged` (finished, but its files no longer match their record), `stale` (a run trained on another build of the dataset), `retrained` (a run that learned from a run of a stage before it that was trained again since) or, for the dataset, `changed` (files it was built from changed since)."
+    "`done`, `pretrained`, `missing`, `unfinished` (started, not finished), `other` (a run of another config), `damaged` (finished, but its files no longer match their record), `stale` (a run trained on another build of the dataset), `retrained` (a run that learned from a run of a stage before it that was trained again since, or from a checkpoint whose files changed since) or, for the dataset, `changed` (files it was built from changed since)."
     st = _stage(name)
     if pretrained_source(st.name, stage_config(st.name, cfg)): return 'pretrained'
     folder, want = stage_folder(st.name, settings), stage_hash(st.name, cfg, settings.seed)
@@ -359,11 +395,16 @@ def lite_minutes(names: Sequence[str]) -> float:
     "What `names` cost on a 2-core CPU with the `lite` preset (measured), in minutes."
     return round(sum(STAGES[n].lite_minutes for n in names), 1)
 
+def measured_time(names: Sequence[str], preset: str, jobs: int = 1) -> str:
+    "What training `names` takes, said with where it was measured: `lite`'s minutes on a 2-core CPU (with `jobs` workers, some run side by side); for another preset, that none was measured."
+    if preset != 'lite': return f"no time measured for preset '{preset}'"
+    return f"the stage table's minutes on a 2-core CPU: {lite_minutes(names)} min in all" + ('; workers run some side by side' if jobs > 1 else '')
+
 _WHY = {'missing': 'has no run', 'unfinished': 'was started but did not finish', 'other': 'holds a run of another config',
         'damaged': "holds a damaged run (its files no longer match the checksums written when it finished, or its "
                    "record cannot be read)",
         'stale': "holds a run trained on another build of the dataset (it was built again since, from other files)",
-        'retrained': "holds a run that learned from earlier runs of the stages before it (trained again since: {})",
+        'retrained': "holds a run that learned from the stages before it as they were then ({} since)",
         'changed': "holds a dataset built from recordings or token files that changed afterwards"}
 
 def describe_changes(changes: Sequence, most: int = 5) -> str:
@@ -372,15 +413,27 @@ def describe_changes(changes: Sequence, most: int = 5) -> str:
     return '\n'.join(lines + ([f"  … and {len(changes) - most} more"] if len(changes) > most else []))
 
 def unlike_preset(name: str, cfg: OmniConfig, seed: int) -> list:
-    "The fields by which `cfg` gives stage `name` another hash than its preset as settings.ini sets it (what `eol run` trains); [] when none."
-    base = get_config(cfg.preset)
-    if stage_hash(name, cfg, seed) == stage_hash(name, base, seed): return []
-    st, a, b = _stage(name), stage_config(name, cfg), stage_config(name, base)
-    out = [f"{p}.{k}" for p in st.parts for k, v in hashed_part(a, p).items() if hashed_part(b, p).get(k) != v]
-    if st.train:
-        t, u = (_hashed(asdict(getattr(c.stages, st.train)), 'train') for c in (a, b))
-        out += [f"stages.{st.train}.{k}" for k, v in t.items() if u.get(k) != v]
-    return out or [f"those of the stages before it ({', '.join(st.depends)})"]
+    "The fields by which `cfg` gives stage `name` another hash than its preset as settings.ini sets it (what `eol run` trains), its own and those of the stages before it that give them another hash; [] when none."
+    return _unlike(_stage(name), cfg, get_config(cfg.preset), seed)
+
+def _unlike(st: Stage, cfg: OmniConfig, base: OmniConfig, seed: int) -> list:
+    "`unlike_preset` for row `st` between `cfg` and `base`, each field once, what it hashes compared as it is hashed."
+    a, b = (_hash_input(st, stage_config(st.name, c), seed) for c in (cfg, base))
+    same = lambda x, y: json.dumps(x, sort_keys=True, default=str) == json.dumps(y, sort_keys=True, default=str)
+    if same(a, b): return []
+    if 'pretrained' in a or 'pretrained' in b: return [f"{st.pretrained}.pretrained"]   # a checkpoint on one side only
+    label = lambda k: f"stages.{st.train}" if k == 'train' else 'units.manifest' if k == 'manifest_lines' else k
+    out = []
+    for k in dict.fromkeys([*a, *b]):                                  # both sides: a field at its HASHED_ONCE_SET value is
+        x, y = a.get(k), b.get(k)                                      # left out of one of them
+        if k == 'upstream':                                            # what the stages before it learned from
+            out += [f for u in st.depends if not same(x[u], y[u])
+                    for f in _unlike(STAGES[u], stage_config(st.name, cfg), stage_config(st.name, base), seed)]
+        elif isinstance(x, dict) or isinstance(y, dict):
+            x, y = x or {}, y or {}
+            out += [f"{label(k)}.{f}" for f in dict.fromkeys([*x, *y]) if not same(x.get(f), y.get(f))]
+        elif not same(x, y): out.append(label(k))
+    return list(dict.fromkeys(out))
 
 def check_preset(who: str, cfg: OmniConfig, settings: Optional[Settings], optional: bool = True):
     "Refuse settings of another preset than `cfg`'s (their data and runs folders) before anything is read or made."
@@ -396,7 +449,7 @@ def _final_checkpoint(name: str, cfg: OmniConfig, s: Settings) -> bool:
     whole = isinstance(state.get('files'), dict) and isinstance(state.get('sha256'), dict) and all(   # its own files intact
         (d / f).is_file() and sha256(d / f) == state['sha256'].get(f) for f in state['files'].values())
     kept = (not data_build(s) or conf.get('data_build') in (None, data_build(s))) and (   # what `start_run` would keep
-        conf.get('upstream_runs') in (None, upstream_runs(st.name, cfg, s)))
+        _same_upstream(conf.get('upstream_runs'), upstream_runs(st.name, cfg, s)))
     return (conf.get('hash') == stage_hash(st.name, cfg, s.seed) and whole and kept
             and state.get('step') == getattr(stage_config(st.name, cfg).stages, st.train).steps)
 
@@ -417,7 +470,8 @@ def require_stage(name: str, cfg: OmniConfig, settings: Optional[Settings] = Non
     if st.name == 'data' and state in ('other', 'damaged'):            # a dataset is never rebuilt over another unasked
         cmd += ' --force   (it deletes the dataset there first; EOL_DATA_DIR=<folder> builds elsewhere)'
     elif state in ('other', 'retrained', 'stale'):                     # a run's folder is replaced: said before it is
-        was = {'other': 'of other settings', 'retrained': 'that learned from the old runs', 'stale': 'trained on the old build'}[state]
+        was = {'other': 'of other settings', 'retrained': 'that learned from the old runs or checkpoints',
+               'stale': 'trained on the old build'}[state]
         cmd += f"   (it replaces the run {was} there: copy that folder first to keep it)"
     elif state == 'damaged' and _final_checkpoint(st.name, cfg, s):    # what `run_stage` does with it: trains no step
         cmd += "   (it restores the run from its final checkpoint there, training no step again, and saves and scores it anew)"
@@ -425,11 +479,12 @@ def require_stage(name: str, cfg: OmniConfig, settings: Optional[Settings] = Non
     if fields := unlike_preset(st.name, cfg, s.seed):               # the command trains the preset, not this config
         cmd += (f"\n    after putting this config's {', '.join(fields[:6])}{' …' if len(fields) > 6 else ''} in a "
                 f"[emotion_omni_lite.{cfg.preset}] section of settings.ini (`eol run` trains the preset as settings.ini sets it)")
+    redone = ', '.join(f"the checkpoint of {u}, {src}, changed" if (src := pretrained_source(u, stage_config(u, cfg))) else
+                       f"{u} trained again" for u in retrained_upstream(st.name, s))   # which run, or which checkpoint
     raise StageMissing(
-        f"stage '{st.name}' ({st.what}) {_WHY[state].format(', '.join(retrained_upstream(st.name, s)))} in {stage_folder(st.name, s)} for this config (preset "
+        f"stage '{st.name}' ({st.what}) {_WHY[state].format(redone)} in {stage_folder(st.name, s)} for this config (preset "
         f"'{cfg.preset}', seed {s.seed}){changed}Nothing was trained. To make it, run\n    {cmd}\n"
-        f"(it runs {', '.join(need)}: about {lite_minutes(need)} min on a 2-core CPU with `lite`), "
-        f"or the cells of nbs/{st.notebook}.ipynb.")
+        f"(it runs {', '.join(need)}; {measured_time(need, cfg.preset)}), or the cells of nbs/{st.notebook}.ipynb.")
 
 # %% ../nbs/01a_stages.ipynb #c48d915e
 @dataclass
@@ -455,12 +510,22 @@ def run_files(folder) -> dict:
     return {str(p.relative_to(folder)): sha256(p) for p in sorted(folder.rglob('*'))
             if p.is_file() and not p.name.startswith('.') and made(p.relative_to(folder))}
 
+_HASHED: dict = {}   # (resolved path, size, modification time in ns) → sha256, for this process
+
+def _sha256_once(p: Path) -> str:
+    "`sha256(p)`, read once in this process while the file's size and modification time stay as they were. A file changed in the last 2 s is read every time: a rewrite within the clock's tick could keep its time."
+    st = p.stat(); key = (str(p.resolve()), st.st_size, st.st_mtime_ns)
+    if key in _HASHED: return _HASHED[key]
+    h = sha256(p)
+    if time.time_ns() - st.st_mtime_ns > 2 * 10**9: _HASHED[key] = h
+    return h
+
 def files_as_recorded(folder) -> bool:
-    "Whether every file a finished run recorded (`files.json`) is there with its checksum: a file added beside them changes nothing; a record missing or unreadable is not as recorded."
+    "Whether every file a finished run recorded (`files.json`) is there with its checksum: a file added beside them changes nothing; a record missing or unreadable is not as recorded. A file is read once per process while unchanged (`stage_state` asks several times a run)."
     folder = Path(folder)
     try: rec = json.loads((folder / 'files.json').read_text())
     except (OSError, ValueError): return False
-    return isinstance(rec, dict) and all((folder / k).is_file() and sha256(folder / k) == v for k, v in rec.items())
+    return isinstance(rec, dict) and all((folder / k).is_file() and _sha256_once(folder / k) == v for k, v in rec.items())
 
 def start_run(folder, cfg: OmniConfig, h: str, force: bool = False, data: Optional[str] = None,
               upstream: Optional[dict] = None) -> Path:
@@ -471,8 +536,8 @@ def start_run(folder, cfg: OmniConfig, h: str, force: bool = False, data: Option
     why = ('its record (config.json) is missing or cannot be read, so nothing in it can be trusted' if unread else
            None if not old.get('hash') else 'it was trained with other settings' if old['hash'] != h else
            'it learned from another build of the dataset' if data and old.get('data_build') not in (None, data) else
-           'it learned from runs of the stages before it that were trained again since'
-           if upstream is not None and old.get('upstream_runs') not in (None, upstream) else None)
+           'it learned from runs of the stages before it that were trained again since, or from checkpoints that changed'
+           if upstream is not None and not _same_upstream(old.get('upstream_runs'), upstream) else None)
     if folder.exists() and (force or why or not old.get('hash')):
         finished, ckpt = (folder / 'metrics.json').exists(), has_checkpoint(folder)
         if why and (finished or ckpt or unread):                       # said, not done silently (asked for: `force`)

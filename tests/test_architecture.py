@@ -104,3 +104,17 @@ def test_the_figure_is_written_whole_and_only_to_an_svg_path(tmp_path, monkeypat
         with pytest.raises(ValueError, match=r'give a path ending in \.svg'): write_architecture_svg(tmp_path / bad)
     assert [p.name for p in tmp_path.iterdir()] == ['architecture.svg']
     assert write_architecture_svg(path).read_bytes() == architecture_figure().encode('utf-8')
+
+
+def test_the_stage_outlines_and_frozen_notes_follow_the_stage_table():
+    "Each outline names a row of the stage table and the notebook that row names, around the boxes of that row's config parts (AdaLN's switch is the fusion part's, fusion.adaln); the frozen boxes are the parts a checkpoint can replace, trained or loaded before stages 1 and 2. (The figure's module is taught before the table's, so it cannot import it: this test holds them together.)"
+    import re
+    from emotion_omni_lite.stages import STAGES
+    boxes, part = {p.key for p in PARTS}, {'adaln': 'fusion'}
+    rows = [re.fullmatch(r'stage (\d+) \((\w+)\)', label) for label in STAGE_GROUPS]
+    assert all(rows) and [f'stage{m[1]}' for m in rows] == ['stage1', 'stage2'], list(STAGE_GROUPS)
+    for m, keys in zip(rows, STAGE_GROUPS.values()):
+        st = STAGES[f'stage{m[1]}']
+        assert m[2] == st.notebook, (m[0], st.notebook)
+        assert {part.get(k, k) for k in keys} == {p for p in st.parts if p in boxes}, st.name
+    assert set(FROZEN) == {st.pretrained for st in STAGES.values() if st.pretrained}

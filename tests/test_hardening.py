@@ -2,7 +2,7 @@
 (or the correct result). Many cases also compare a fresh folder's files (path → sha256) before and after, apart from the
 files the case may write (`snapshot`; README counts them); others check only the files a step leaves or removes, and
 the rest, checks of values and messages in memory, look at no folder."""
-import functools, hashlib, json, math, os, re, stat
+import functools, hashlib, json, math, os, re, stat, time
 from pathlib import Path
 
 import numpy as np
@@ -1720,8 +1720,8 @@ def test_a_run_that_learned_from_a_run_trained_again_since_is_not_current(tmp_pa
     assert stages_needed(['stage2'], c, s) == ['stage1', 'stage2']
     assert _features_name(c, s) != names[0]                           # the features are encoded again
     before = snapshot(tmp_path)
-    with pytest.raises(StageMissing, match=r"(?s)stage 'stage1' .* learned from earlier runs of the stages before it "
-                                           r"\(trained again since: asr\).*--stages stage1 .*replaces the run that learned from the old runs"):
+    with pytest.raises(StageMissing, match=r"(?s)stage 'stage1' .* learned from the stages before it as they were then "
+                                           r"\(asr trained again since\).*--stages stage1 .*replaces the run that learned from the old runs"):
         require_stage('stage1', c, s)
     assert snapshot(tmp_path) == before                                # … and touched nothing
     _fake_run('stage1', c, s, weight=4.0)                              # trained again on the new ASR
@@ -1731,6 +1731,137 @@ def test_a_run_that_learned_from_a_run_trained_again_since_is_not_current(tmp_pa
     (stage_folder('stage1', s) / 'config.json').write_text(json.dumps({**json.loads((stage_folder('stage1', s) / 'config.json').read_text()),
                                                                        'upstream_runs': None}))
     assert stage_state('stage1', c, s) == 'done'                       # a run that records none (an older kit's): kept
+
+
+def _built_data(c, s):
+    "The dataset's record of a finished build of `c` (nothing else of it): what the stages after it check."
+    stage_folder('data', s).mkdir(parents=True, exist_ok=True)
+    (stage_folder('data', s) / 'build.json').write_text(json.dumps({'status': 'done', 'config_hash': stage_hash('data', c, s.seed)}))
+
+
+def test_a_run_that_learned_from_a_checkpoint_replaced_since_is_not_current(tmp_path, capsys):
+    "A local checkpoint folder a stage learned from (here the text LLM's) replaced under its path: the runs after it are 'retrained', naming the checkpoint, and the training that replaces them says so; without a checkpoint a run records what it did before."
+    from emotion_omni_lite.stages import pretrained_fingerprint, retrained_upstream, run_digest, upstream_runs
+    from emotion_omni_lite.text_llm import build_llm
+    ckpt = tmp_path / 'qwen'
+    build_llm(get_config('smoke')).save_pretrained(ckpt)               # a tiny Qwen2 standing in for Qwen2.5-7B
+    c = get_config('smoke', **{'llm.pretrained': str(ckpt)})
+    s = get_settings(preset='smoke', data_dir=str(tmp_path / 'data'), out_dir=str(tmp_path / 'runs'))
+    _built_data(c, s)
+    for n in ('asr', 'emotion_encoder', 'stage1', 'stage2'): _fake_run(n, c, s)
+    rec = json.loads((stage_folder('stage1', s) / 'config.json').read_text())['upstream_runs']
+    assert rec == {'asr': run_digest('asr', s), 'emotion_encoder': run_digest('emotion_encoder', s),
+                   'text_llm': {'pretrained': str(ckpt), 'fingerprint': pretrained_fingerprint(str(ckpt))}}
+    assert stage_state('text_llm', c, s) == 'pretrained' and stage_state('stage1', c, s) == stage_state('stage2', c, s) == 'done'
+    weights = next(ckpt.glob('*.safetensors'))
+    weights.write_bytes(weights.read_bytes() + b'\0')                   # another checkpoint copied over it, same path
+    assert stage_state('stage1', c, s) == 'retrained' and retrained_upstream('stage1', s) == ['text_llm']
+    assert stage_state('stage2', c, s) == 'retrained' and retrained_upstream('stage2', s) == ['text_llm']   # further up
+    before = snapshot(tmp_path)
+    with pytest.raises(StageMissing, match=rf"(?s)stage 'stage1' .* learned from the stages before it as they were then \(the "
+                                           rf"checkpoint of text_llm, {re.escape(str(ckpt))}, changed since\).*--stages stage1 .*"
+                                           r"replaces the run that learned from the old runs or checkpoints"):
+        require_stage('stage1', c, s)
+    assert snapshot(tmp_path) == before                                # … and touched nothing
+    _fake_run('stage1', c, s, weight=4.0)                              # trained again on the new checkpoint
+    assert 'or from checkpoints that changed' in capsys.readouterr().out and stage_state('stage1', c, s) == 'done'
+    f = stage_folder('stage1', s); conf = json.loads((f / 'config.json').read_text()); del conf['upstream_runs']['text_llm']
+    (f / 'config.json').write_text(json.dumps(conf))                   # recorded before checkpoints were: kept, resumed
+    start_run(f, c, stage_hash('stage1', c, s.seed), upstream=upstream_runs('stage1', c, s))
+    assert 'replacing' not in capsys.readouterr().out and (f / 'model.safetensors').exists()
+    plain = get_config('smoke')                                        # no checkpoint: the record as before, digests alone
+    _built_data(plain, s)
+    for n in ('text_llm', 'stage1'): _fake_run(n, plain, s)
+    assert upstream_runs('stage1', plain, s) == {u: run_digest(u, s) for u in ('asr', 'emotion_encoder', 'text_llm')}
+
+
+def test_a_hub_checkpoint_is_told_by_its_cached_commit(tmp_path, monkeypatch):
+    "A hub name's fingerprint is the commit of the snapshot its loader reads offline (a new download moves it); a name not cached is itself; a local file, its size and time."
+    from huggingface_hub import constants
+    from emotion_omni_lite.stages import pretrained_fingerprint
+    monkeypatch.setattr(constants, 'HF_HUB_CACHE', str(tmp_path / 'hub'))
+    repo = tmp_path / 'hub' / 'models--kit-tests--tiny'
+    for commit in ('a1b2c3', 'd4e5f6'):
+        (repo / 'snapshots' / commit).mkdir(parents=True); (repo / 'snapshots' / commit / 'config.json').write_text('{}')
+        (repo / 'refs').mkdir(exist_ok=True); (repo / 'refs' / 'main').write_text(commit)
+        assert pretrained_fingerprint('kit-tests/tiny') == f'commit:{commit}'
+    assert pretrained_fingerprint('kit-tests/not-here') == 'kit-tests/not-here'
+    one = tmp_path / 'one.bin'; one.write_bytes(b'w'); was = pretrained_fingerprint(str(one))
+    one.write_bytes(b'ww'); assert pretrained_fingerprint(str(one)) not in (was, str(one))
+
+
+def test_run_stage_records_the_runs_it_learned_from(tmp_path):
+    "run_stage itself (not a copy of its steps) records in the run's config.json the run_digest of each finished run the stage reads, and the run it finished is current."
+    from emotion_omni_lite.stages import StageJob, run_digest, run_stage
+    c = get_config('smoke', **{'stages.stage2.steps': 2, 'stages.stage2.length_groups': 1})
+    s = get_settings(preset='smoke', data_dir=str(tmp_path / 'data'), out_dir=str(tmp_path / 'runs'), device='cpu')
+    _built_data(c, s)
+    for n in ('asr', 'emotion_encoder', 'text_llm', 'stage1'): _fake_run(n, c, s)
+    toy = lambda cfg, st: StageJob(data=[(torch.ones(1), torch.ones(1))] * 8, build=lambda: nn.Linear(1, 1),
+                                   collate=lambda b: (torch.stack([x for x, _ in b]), torch.stack([y for _, y in b])),
+                                   loss=lambda m, b: torch.nn.functional.mse_loss(m(b[0]), b[1]))
+    run = run_stage('stage2', c, toy, s)
+    rec = json.loads((run / 'config.json').read_text())['upstream_runs']
+    assert rec == {'emotion_encoder': run_digest('emotion_encoder', s), 'stage1': run_digest('stage1', s)} and all(rec.values())
+    assert stage_state('stage2', c, s) == 'done'
+    _fake_run('stage1', c, s, weight=2.0)                              # stage 1 trained again: the run it recorded is gone
+    assert stage_state('stage2', c, s) == 'retrained'
+
+
+def test_a_config_unlike_its_preset_names_the_fields_that_make_it_so():
+    "The fields `eol run` would need in settings.ini to train this config: one set back to the value it is left out of the hash at (HASHED_ONCE_SET) is named too, and a stage whose own fields match names those of the stages before it; the dataset names no stages before it."
+    from emotion_omni_lite.stages import unlike_preset
+    one = get_config('lite', **{'data.n_piper_voices': 0, 'data.n_test_piper_voices': 0})   # one engine: lite's default is two
+    for n in ('data', 'asr', 'stage2'): assert unlike_preset(n, one, 0) == ['data.n_piper_voices', 'data.n_test_piper_voices'], n
+    full = get_config('full', **{'stages.stage1.mixed_precision': 'no'})   # full's default is bf16
+    assert unlike_preset('stage1', full, 0) == unlike_preset('stage2', full, 0) == ['stages.stage1.mixed_precision']
+    assert unlike_preset('stage2', get_config('full'), 0) == [] and unlike_preset('vocoder', full, 0) == []
+    assert unlike_preset('stage1', get_config('lite', **{'emotion_encoder.layers': 3}), 0) == ['emotion_encoder.layers']
+
+
+def test_the_time_a_missing_run_takes_is_said_only_where_it_was_measured(tmp_path):
+    "A missing run's message gives the stage table's minutes for `lite` only (measured there); another preset's says none was measured, as `eol run` does."
+    from emotion_omni_lite.stages import lite_minutes, measured_time
+    for preset, said in (('lite', "(it runs data, vocoder; the stage table's minutes on a 2-core CPU: "
+                                  f"{lite_minutes(['data', 'vocoder'])} min in all)"),
+                         ('smoke', "(it runs data, vocoder; no time measured for preset 'smoke')"),
+                         ('full', "(it runs data, stage1; no time measured for preset 'full')")):
+        s = get_settings(preset=preset, data_dir=str(tmp_path / preset / 'data'), out_dir=str(tmp_path / preset / 'runs'))
+        with pytest.raises(StageMissing) as e: require_stage('stage1' if preset == 'full' else 'vocoder', get_config(preset), s)
+        assert said in str(e.value) and 'with `lite`' not in str(e.value), str(e.value)   # lite's minutes given as full's before
+    assert cli._took is measured_time                                  # `eol run` says it the same way
+
+
+@pytest.mark.parametrize('files', [['a.wav'], 'a.wav', {'a.wav': 5}, {'a.wav': ['big', 1]}, {'a.wav': [1]}, 7])
+def test_a_malformed_record_of_a_datasets_sources_is_damaged(tmp_path, files):
+    "sources.json whose files are not {path: [size, modification time]}: the dataset is 'damaged' (not a TypeError), and the message names the rebuild; nothing is touched."
+    from emotion_omni_lite.stages import check_sources
+    c = get_config('smoke')
+    s = get_settings(preset='smoke', data_dir=str(tmp_path / 'data'), out_dir=str(tmp_path / 'runs'))
+    root = stage_folder('data', s); root.mkdir(parents=True)
+    (root / 'build.json').write_text(json.dumps({'status': 'done', 'config_hash': stage_hash('data', c, s.seed), 'sources_hash': 'x'}))
+    (root / 'sources.json').write_text(json.dumps({'files': files}))
+    before = snapshot(tmp_path)
+    assert check_sources(root, fresh=True) == ('damaged', []) and stage_state('data', c, s) == 'damaged'
+    with pytest.raises(StageMissing, match=r"(?s)holds a damaged run .*--stages data --force"): require_stage('data', c, s)
+    assert snapshot(tmp_path) == before
+
+
+def test_a_runs_files_are_read_once_a_process_while_unchanged(tmp_path, monkeypatch):
+    "files_as_recorded reads each recorded file once per process while its size and modification time stay as they were; one changed since is read again and found changed (changed in the last 2 s: read every time, its time could stay); files.json is as before."
+    from emotion_omni_lite import stages
+    (tmp_path / 'a.bin').write_bytes(b'a' * 100); (tmp_path / 'b.bin').write_bytes(b'b' * 10)
+    old = time.time_ns() - 60 * 10**9
+    for n in ('a.bin', 'b.bin'): os.utime(tmp_path / n, ns=(old, old))   # written a minute ago
+    stages.save_json(stages.run_files(tmp_path), tmp_path / 'files.json')
+    assert json.loads((tmp_path / 'files.json').read_text()) == {'a.bin': hashlib.sha256(b'a' * 100).hexdigest(),
+                                                                  'b.bin': hashlib.sha256(b'b' * 10).hexdigest()}
+    read, real = [], stages.sha256
+    monkeypatch.setattr(stages, 'sha256', lambda p: read.append(Path(p).name) or real(p))
+    assert all(stages.files_as_recorded(tmp_path) for _ in range(3)) and sorted(read) == ['a.bin', 'b.bin']
+    (tmp_path / 'a.bin').write_bytes(b'x' * 100)                       # the same size, written now
+    assert not stages.files_as_recorded(tmp_path) and not stages.files_as_recorded(tmp_path)
+    assert read.count('a.bin') == 3 and read.count('b.bin') == 1
 
 
 def test_an_unfinished_runs_checkpoint_is_said_before_other_settings_replace_it(tmp_path, capsys):

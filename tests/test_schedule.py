@@ -70,3 +70,31 @@ def test_an_evaluation_part_reads_only_what_it_waits_for(tmp_path, monkeypatch, 
     part = json.loads(evaluate_part('cascade', smoke_cfg, s, progress=False).read_text())
     assert len(part['generated']) == len(part['reference']) == len(part['rows']) > 0
     assert not (Path(s.run_path) / 'stage1_features').exists()                   # nothing beyond its own inputs was made
+
+
+@pytest.mark.parametrize('preset', ['lite', 'smoke'])
+def test_a_row_reads_the_very_runs_the_table_trains_before_it(preset):
+    "A row's overrides (an ablation's switch, a cross-engine recipe) leave what it reads as trained: the hash of each stage it depends on, under the row's config, is that stage's own, so the run it names in its hash is the run there."
+    from emotion_omni_lite.stages import stage_config
+    cfg = get_config(preset)
+    for row, st in STAGES.items():
+        for u in st.depends:
+            assert stage_hash(u, stage_config(row, cfg), 0) == stage_hash(u, cfg, 0), (row, u)
+
+
+def test_each_rows_minutes_say_how_they_were_measured():
+    "Every row of the stage table carries one note on how its lite_minutes were measured, its own (none that speaks for rows around it)."
+    import io, tokenize
+    from emotion_omni_lite import stages
+    src = Path(stages.__file__).read_text()
+    table = src[src.index('STAGES = {'):src.index('\n)}', src.index('STAGES = {')) + 3]
+    rows, notes = [], {}
+    for tok in tokenize.generate_tokens(io.StringIO(table).readline):
+        if tok.type == tokenize.NAME and tok.string == 'Stage': rows.append(None)
+        elif tok.type == tokenize.STRING and rows and rows[-1] is None: rows[-1] = eval(tok.string)   # the row's name
+        elif tok.type == tokenize.COMMENT and rows and 'minutes' in tok.string: notes.setdefault(rows[-1], []).append(tok.string)
+    assert rows == list(STAGES)
+    for n in STAGES:
+        said = notes.get(n, [])
+        assert len(said) == 1 and said[0].count('minutes:') == 1, (n, said)
+        assert not any(w in said[0] for w in (' rows', 'this and', 'around it')), (n, said)
