@@ -16,8 +16,9 @@ from torch import nn
 from .config import EMOTIONS, ConfigError, OmniConfig, Settings, get_settings, run_device
 from functools import partial
 from .train import ShardedCache, autocast, freeze, load_cache, load_weights, save_json, save_weights, timed_caches, to_device
-from .stages import (STAGES, StageJob, StageLock, check_preset, data_build, hashed_part, pretrained_source,
-                                      require_stage, run_digest, stage_config, stage_hash)
+from .stages import (STAGES, StageJob, StageLock, check_preset, data_build, hashed_part,
+                                      pretrained_fingerprint, pretrained_source, require_stage, run_digest, stage_config,
+                                      stage_hash)
 from .dataset import audio_path, augmented_queries, load_dialogues
 from .audio import CONDITIONS, load_audio
 from .semantic_encoder import load_semantic_encoder, semantic_features
@@ -231,7 +232,9 @@ def _features_name(cfg: OmniConfig, s: Settings) -> str:
     fed = ''                                                           # … and, where an encoder is pretrained (its hash names the
     if any(pretrained_source(n, cfg) for n in ('asr', 'emotion_encoder')):   # checkpoint alone), the dataset, seed and settings
         d = {'data': stage_hash('data', cfg, s.seed), 'seed': s.seed, 'mixed_precision': cfg.stages.stage1.mixed_precision,
-             **{p: hashed_part(cfg, p) for p in ('audio', 'semantic_encoder', 'emotion_encoder')}}
+             **{p: hashed_part(cfg, p) for p in ('audio', 'semantic_encoder', 'emotion_encoder')},
+             'checkpoints': {n: pretrained_fingerprint(src) for n in ('asr', 'emotion_encoder')   # … and those very files: one
+                             if (src := pretrained_source(n, cfg))}}                           # replaced in place, encoded again
         fed = '_' + hashlib.sha256(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:12]
     return (f"v2_{f'aug{copies}_' if copies else ''}{stage_hash('asr', cfg, s.seed)}_{stage_hash('emotion_encoder', cfg, s.seed)}"
             f"{fed}{'_' + built.replace('/', '-') if built else ''}{runs}.pt")   # v2: emotion_vec_* keys

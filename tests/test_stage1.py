@@ -350,6 +350,21 @@ def test_features_of_pretrained_encoders_are_named_by_the_dataset_and_seed(tmp_p
     assert _features_name(smoke, s(0, 'smoke')) == f"v2_{stage_hash('asr', smoke, 0)}_{stage_hash('emotion_encoder', smoke, 0)}.pt"
 
 
+def test_features_of_a_pretrained_encoder_replaced_in_place_are_encoded_again(tmp_path):
+    "A pretrained encoder's checkpoint replaced under the same path (other files, sizes or times) names another feature cache: the features are encoded again rather than read from the old checkpoint's."
+    import os
+    from emotion_omni_lite.config import get_settings
+    from emotion_omni_lite.stage1 import _features_name
+    ck = tmp_path / 'whisper'; ck.mkdir(); (ck / 'config.json').write_text('{}'); (ck / 'model.safetensors').write_bytes(b'1' * 8)
+    s = get_settings(preset='full', out_dir=str(tmp_path / 'runs'), data_dir=str(tmp_path / 'data'))
+    cfg = get_config('full', **{'units.kind': 'kmeans_mel', 'vocoder.kind': 'griffin_lim', 'vocoder.sample_rate': 16000,
+                                'semantic_encoder.pretrained': str(ck)})
+    before = _features_name(cfg, s)
+    assert _features_name(cfg, s) == before                            # unchanged: the same cache
+    (ck / 'model.safetensors').write_bytes(b'2' * 9)                     # other weights under the same path
+    assert _features_name(cfg, s) != before
+
+
 class _FakePipe:
     "Stands in for a trained stage 1: replies `texts[i]` with reply emotion 'neutral' to the i-th query it is asked."
     def __init__(self, texts): self.texts = list(texts)
