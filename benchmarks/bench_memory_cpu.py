@@ -37,7 +37,10 @@ def measure(mp: str) -> dict:
                                  'llm.num_heads': 4, 'llm.num_kv_heads': 2, 'semantic_encoder.d_model': 48, 'emotion_encoder.dim': 32,
                                  'fusion.adaln_cond_dim': 32, 'adapter.hidden': 64, 'decoder.ffn': 192, 'decoder.heads': 4,
                                  'decoder.pre_layers': 2, 'decoder.layers': 2, 'units.n_units': 512,
-                                 'stages.stage1.mixed_precision': mp, 'stages.stage2.mixed_precision': mp})
+                                 'stages.stage1.mixed_precision': mp, 'stages.stage2.mixed_precision': mp,
+                                 # bf16: the plan told its LLM base is a pretrained 16-bit checkpoint, as the one built below
+                                 # (nothing is loaded); without one it plans the kit's own text_llm run, fp32
+                                 **({'llm.pretrained': 'Qwen/Qwen2.5-7B-Instruct'} if mp == 'bf16' else {})})
     torch.manual_seed(0)
     tok = train_tokenizer([SYSTEM_PROMPT, 'hello there how are you', 'i am fine thank you'] * 5, 1024)
     llm = add_lora(freeze(build_llm(cfg).to(torch.bfloat16 if mp == 'bf16' else torch.float32)), cfg)

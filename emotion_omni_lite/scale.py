@@ -6,11 +6,13 @@
 from __future__ import annotations
 import torch
 from torch import nn
+from torch.utils._python_dispatch import TorchDispatchMode
 
+import numbers
 from typing import Optional, Sequence
 
 from .config import ConfigError, OmniConfig
-from .train import COMPUTE_DTYPES
+from .train import COMPUTE_DTYPES, frozen_dtype
 from .semantic_encoder import build_semantic_encoder
 from .emotion_encoder import build_emotion_encoder
 from .audio import MIN_SAMPLES, SAMPLE_RATE
@@ -110,52 +112,88 @@ def _fused_sdpa(q, k, v, attn_mask=None, *args, **kwargs):
         q, k, v, attn_mask = (t.to(dt) if t is not None and t.is_floating_point() else t for t in (q, k, v, attn_mask))
     return _FusedAttention.apply(q, k, v, attn_mask)
 
+class _FrozenCasts(TorchDispatchMode):
+    "Autocast's casts of the frozen weights `ids` (an fp32 base under 16-bit autocast): cast afresh in each forward and kept for backward, by the micro-batch, not the example."
+    def __init__(self, ids: set): super().__init__(); self.ids, self.out = ids, {}
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        out = func(*args, **(kwargs or {}))
+        if func is torch.ops.aten._to_copy.default and id(args[0]) in self.ids: self.out[id(out)] = out
+        return out
+
 def _meta_saved(fn, modules: Sequence[nn.Module], stacks: dict = {}) -> tuple:
-    "Bytes autograd saves for backward while `fn()` runs (on meta tensors: nothing is allocated), each tensor once; the weights of `modules` and autocast's copies of them (saved too, but held anyway: the copies are counted apart) left out; attention counted as fused attention keeps it (no L×L weights). With them, per stack in `stacks` (name: module), the bytes an element of its layers' input takes: what a checkpointed layer keeps."
-    import torch.nn.functional as F
+    "Bytes autograd saves for backward while `fn()` runs (on meta tensors: nothing is allocated), each tensor once; the weights of `modules` and autocast's copies of them (saved too, but held anyway: the copies are counted apart) left out; attention counted as fused attention keeps it (no L×L weights). With them, per stack in `stacks` (name: module), the bytes an element of its layers' input takes: what a checkpointed layer keeps; and the bytes of autocast's casts of frozen weights that backward keeps (counted apart: one set a forward, whatever its batch)."
+    import contextlib, torch.nn.functional as F
     weights = {id(p) for m in modules for p in m.parameters()}
+    casts = _FrozenCasts({id(p) for m in modules for p in m.parameters() if not p.requires_grad and p.dtype == torch.float32})
     def held(t):                                                       # a weight, autocast's copy of one, or a view of either
         t = t if t._base is None else t._base
         g = t.grad_fn
         return id(t) in weights or (type(g).__name__ == 'ToCopyBackward0' and id(getattr(g.next_functions[0][0], 'variable', None)) in weights)
-    saved, width = {}, {}
+    saved, width, kept = {}, {}, {}
     def pack(t):
-        if not held(t): saved[id(t)] = t.numel() * t.element_size()
+        b = t if t._base is None else t._base
+        if id(b) in casts.out: kept[id(b)] = b.numel() * b.element_size()
+        elif not held(t): saved[id(t)] = t.numel() * t.element_size()
         return t
     hooks = [l.register_forward_pre_hook(lambda mod, a, kw, k=k: width.update({k: (a[0] if a else kw['hidden_states']).element_size()}),
                                          with_kwargs=True) for k, m in stacks.items() for l in m.modules() if type(l).__name__ == 'Qwen2DecoderLayer']
     plain, F.scaled_dot_product_attention = F.scaled_dot_product_attention, _fused_sdpa   # the meta device has no fused kernel
     try:
-        with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t): fn()
+        with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t), casts if casts.ids else contextlib.nullcontext(): fn()
     finally:
         F.scaled_dot_product_attention = plain
         for h in hooks: h.remove()
-    return sum(saved.values()), width
+    return sum(saved.values()), width, sum(kept.values())
 
 def speech_positions(cfg: OmniConfig, frames: int) -> int:
     "The LLM positions the adapter makes of `frames` encoder frames: one per `adapter.k`, in each stream when they are interleaved."
     streams = 2 if cfg.adapter.mode == 'interleave' and cfg.adapter.emotion_stream else 1
     return streams * (frames // cfg.adapter.k)
 
+def _frozen_llm_dtype(cfg: OmniConfig) -> torch.dtype:
+    "The dtype stage 1 holds its frozen LLM in, by `text_llm.load_text_llm`'s rule: the kit's own text_llm run (`llm.pretrained` empty, as in `lite`) in fp32; a pretrained checkpoint in fp32 without mixed precision, else in its own dtype (`frozen_dtype`: 'auto'), a 16-bit one in the stage's compute dtype. The plan takes a 16-bit checkpoint, as Qwen2.5's is: an fp32 one would load in fp32."
+    mp = cfg.stages.stage1.mixed_precision
+    return COMPUTE_DTYPES[mp] if cfg.llm.pretrained and frozen_dtype(mp) == 'auto' else torch.float32
+
+def _on_fake(modules: Sequence[nn.Module], fake):
+    "The meta parameters and buffers of `modules`, made fake CPU tensors of `fake` (meta underneath: no memory), on which autocast acts; shared ones stay shared."
+    made = {}
+    with fake:
+        for mod in (m for top in modules for m in top.modules()):
+            for d in (mod._parameters, mod._buffers):
+                for k, t in d.items():
+                    if t is not None and id(t) not in made:
+                        e = torch.empty(t.shape, dtype=t.dtype)
+                        made[id(t)] = nn.Parameter(e, t.requires_grad) if isinstance(t, nn.Parameter) else e
+                    if t is not None: d[k] = made[id(t)]
+
 def _stage1_forward(cfg: OmniConfig, layers: int, batch: int, speech_frames: int, text_tokens: int, dtype) -> tuple:
-    "Stage 1's forward (adapter → LLM with LoRA → loss and emotion head) on meta tensors, with `layers` LLM layers: the forward, its modules, its stack."
-    import warnings
+    "Stage 1's forward (adapter → LLM with LoRA → loss and emotion head) on meta tensors, with `layers` LLM layers, computing in `dtype`: the forward, its modules, its stack. An fp32 LLM base under 16-bit autocast (`_frozen_llm_dtype`) runs as `fit` runs it, fp32 weights under autocast, on fake tensors (meta underneath, on which autocast acts)."
+    import contextlib, warnings
     from dataclasses import replace
+    from torch._subclasses.fake_tensor import FakeTensorMode
     c = replace(cfg, llm=replace(cfg.llm, num_layers=layers))
+    cast = _frozen_llm_dtype(c) != dtype                               # an fp32 base, computing in 16 bits: fp32 weights
+    wd = torch.float32 if cast else dtype                              # and inputs under autocast, as `fit` holds them
     with torch.device('meta'), warnings.catch_warnings():
         warnings.simplefilter('ignore')
-        llm = add_lora(build_llm(c).to(dtype).requires_grad_(False), c).train().to(dtype)   # LoRA in the compute dtype: under
-        # autocast its matmuls run in bf16 and keep bf16 inputs (its fp32 weights' bf16 copies are counted apart)
-        adapter, head = build_adapter(c).to(dtype), build_emotion_head(c).to(dtype)
-        sem = torch.empty(batch, speech_frames, c.semantic_encoder.d_model, dtype=dtype)
-        emo = torch.empty(batch, speech_frames, c.emotion_encoder.dim, dtype=dtype)
-        n50 = torch.full((batch,), speech_frames)
-        text = torch.empty(batch, text_tokens, c.llm.hidden_size, dtype=dtype)
+        llm = add_lora(build_llm(c).to(wd).requires_grad_(False), c).train().to(wd)   # on meta, LoRA in the compute dtype:
+        # under autocast its matmuls run in bf16 and keep bf16 inputs (its fp32 weights' bf16 copies are counted apart);
+        # on fake tensors, fp32 under autocast itself
+        adapter, head = build_adapter(c).to(wd), build_emotion_head(c).to(wd)
+    fake = FakeTensorMode() if cast else None
+    if cast: _on_fake((llm, adapter, head), fake)
+    with fake or torch.device('meta'):
+        sem = torch.empty(batch, speech_frames, c.semantic_encoder.d_model, dtype=wd)
+        emo = torch.empty(batch, speech_frames, c.emotion_encoder.dim, dtype=wd)
+        n50 = None if cast else torch.full((batch,), speech_frames)  # all frames valid (fake tensors have no values to read)
+        text = torch.empty(batch, text_tokens, c.llm.hidden_size, dtype=wd)   # the embedding table's rows, in its dtype
         labels = torch.zeros(batch, text_tokens + speech_positions(c, speech_frames), dtype=torch.long)
     def run():
-        sp, _ = adapter(sem, emo, n50)
-        out = llm(inputs_embeds=torch.cat([sp, text], 1), labels=labels, output_hidden_states=True)
-        (out.loss + head(out.hidden_states[-1], labels >= 0).float().pow(2).mean()).detach()
+        with fake or contextlib.nullcontext(), torch.autocast('cpu', dtype=dtype) if cast else contextlib.nullcontext():
+            sp, _ = adapter(sem, emo, n50)
+            out = llm(inputs_embeds=torch.cat([sp.to(text.dtype), text], 1), labels=labels, output_hidden_states=True)   # as
+            (out.loss + head(out.hidden_states[-1], labels >= 0).float().pow(2).mean()).detach()   # `splice_speech` casts
     return run, (llm, adapter, head), {'llm': llm}
 
 def _stage2_forward(cfg: OmniConfig, layers: tuple, batch: int, reply_tokens: int, units: int) -> tuple:
@@ -178,7 +216,7 @@ def _stage2_forward(cfg: OmniConfig, layers: tuple, batch: int, reply_tokens: in
 
 def activation_bytes(cfg: OmniConfig, stage: str, batch: int = 1, query_seconds: float = 15.0, reply_tokens: int = 64,
                      reply_seconds: float = 8.0, prompt_tokens: int = 32) -> dict:
-    "What backward keeps of stage `stage`'s forward for `batch` examples: {'all', 'outside', 'checkpointed'} in bytes, and per stack of layers (stage 1: 'llm'; stage 2: 'pre' and 'ar') {'per_layer', 'layers'}."
+    "What backward keeps of stage `stage`'s forward for `batch` examples: {'all', 'outside', 'checkpointed'} in bytes, and per stack of layers (stage 1: 'llm'; stage 2: 'pre' and 'ar') {'per_layer', 'layers'}; and {'frozen_casts', 'frozen_casts_checkpointed'}: autocast's casts of frozen weights backward keeps (an fp32 LLM base under 16-bit autocast; else 0), one set a forward."
     _check_stage(stage)
     if stage == 'stage1':
         dtype = COMPUTE_DTYPES.get(cfg.stages.stage1.mixed_precision, torch.float32)   # stage 2's model takes its own autocast
@@ -195,16 +233,20 @@ def activation_bytes(cfg: OmniConfig, stage: str, batch: int = 1, query_seconds:
         stacks = {'pre': (cfg.decoder.pre_layers, reply_tokens, d),     # the reply; then it, three marks and the units
                   'ar': (cfg.decoder.layers, reply_tokens + units + 3, d)}
         logits = (units + 1) * (cfg.units.n_units + len(SPECIALS))      # the unit head scores the units (and EOU)
-    one, size = f((1,) * len(stacks))
-    per_layer = {k: f(tuple(1 + (j == i) for j in range(len(stacks))))[0] - one   # one more layer in that stack alone: stacks
-                 for i, k in enumerate(stacks)}                                # of other lengths keep other shares
+    one, size, casts = f((1,) * len(stacks))
+    more = {k: f(tuple(1 + (j == i) for j in range(len(stacks)))) for i, k in enumerate(stacks)}   # one more layer in that
+    per_layer = {k: v[0] - one for k, v in more.items()}                      # stack alone: stacks of other lengths keep other shares
+    cast_layer = {k: v[2] - casts for k, v in more.items()}                   # one layer's casts of frozen weights
+    cast_outside = casts - sum(cast_layer.values())
     outside = one - sum(per_layer.values())
     outside += batch * logits * 4                  # backward's largest temporary: the fp32 gradient of the logits
     kept = sum(n * batch * pos * width * size[k] for k, (n, pos, width) in stacks.items())   # a checkpointed layer keeps its
     # input, in the dtype it reads it (stage 2: fp32, its residual stream)
     return {'all': outside + sum(stacks[k][0] * per_layer[k] for k in stacks), 'per_layer': per_layer, 'outside': outside,
             'layers': {k: v[0] for k, v in stacks.items()},
-            'checkpointed': outside + kept + max(per_layer.values())}   # backward recomputes one layer at a time
+            'checkpointed': outside + kept + max(per_layer.values()),   # backward recomputes one layer at a time
+            'frozen_casts': cast_outside + sum(stacks[k][0] * cast_layer[k] for k in stacks),
+            'frozen_casts_checkpointed': cast_outside + max(cast_layer.values())}
 
 # %% ../nbs/90_scale.ipynb #52bf3ceb
 def _gathered(modules: Sequence[nn.Module], layer: str = 'Qwen2DecoderLayer') -> int:
@@ -214,7 +256,7 @@ def _gathered(modules: Sequence[nn.Module], layer: str = 'Qwen2DecoderLayer') ->
     return sum(p.numel() for mod in modules for p in mod.parameters() if id(p) not in ids) + sum(sorted(map(n_params, inner))[-2:])
 
 def stage_memory(cfg: OmniConfig, stage: str, **shapes) -> dict:
-    "Bytes stage `stage` holds while it trains on one GPU with its whole global batch: weights, gradients, optimizer, autocast copies, the optimizer step's temporary, activations (and activations with checkpointing), and what a sharded GPU gathers whole to compute."
+    "Bytes stage `stage` holds while it trains on one GPU with its whole global batch: weights, gradients, optimizer, autocast copies, the optimizer step's temporary, activations (and activations with checkpointing), autocast's casts of frozen weights backward keeps (stage 1 with an fp32 LLM base under 16-bit autocast; one set a micro-batch), and what a sharded GPU gathers whole to compute."
     import warnings
     _check_stage(stage)
     parts = count_parts(cfg)
@@ -225,7 +267,8 @@ def stage_memory(cfg: OmniConfig, stage: str, **shapes) -> dict:
     trains = sum(parts[p] for p in PARTS_PER_STAGE[stage]['trains'])
     frozen = parts['llm'] if stage == 'stage1' else 0                  # stage 2 reads cached reply states: no LLM on the GPU
     mp = getattr(cfg.stages, stage).mixed_precision
-    frozen_bytes = 2 if mp != 'no' else 4                              # a frozen part in its checkpoint's bf16 (fp32 without mixed precision)
+    frozen_bytes = (_frozen_llm_dtype(cfg) if stage == 'stage1' else COMPUTE_DTYPES[mp]).itemsize   # stage 1: the LLM as
+    # `load_text_llm` loads it; stage 2 holds no frozen part, and a sharded GPU gathers its weights in the compute dtype
     act = activation_bytes(cfg, stage, batch=1, **shapes)              # per example: activations grow with the micro-batch
     tc = getattr(cfg.stages, stage)
     return {'batch': tc.batch_size, 'micro_batches': tc.grad_accum * getattr(tc, 'length_groups', 1),   # grad_accum × length_groups
@@ -233,18 +276,20 @@ def stage_memory(cfg: OmniConfig, stage: str, **shapes) -> dict:
             'weights': frozen * frozen_bytes + trains * 4, 'gradients': trains * 4, 'optimizer': trains * 8,
             'autocast_copies': trains * 2 if mp != 'no' else 0,
             'optimizer_step': trains * 4,           # AdamW's step on a GPU (foreach) makes one fp32 temporary of every trainable weight
-            'gathered': _gathered(mods) * frozen_bytes,   # sharded: gathered in the compute dtype (bf16 under mixed precision)
-            'activations_per_example': act['all'], 'checkpointed_per_example': act['checkpointed']}
+            'gathered': _gathered(mods) * frozen_bytes,   # sharded: gathered in the dtype the parts are held in
+            'activations_per_example': act['all'], 'checkpointed_per_example': act['checkpointed'],
+            'frozen_casts': act['frozen_casts'], 'frozen_casts_checkpointed': act['frozen_casts_checkpointed']}
 
 def per_gpu_bytes(m: dict, gpus: int, shard: bool, checkpointing: bool) -> float:
-    "What one of `gpus` GPUs holds at its peak: weights, gradients and AdamW's state throughout, and on top the larger of forward and backward (autocast's copies and one micro-batch's activations) and the optimizer's step (its temporary). ZeRO-3 / FSDP (`shard`) splits all but the activations, and the gradients only when a step is one micro-batch (FSDP 2 adds up several micro-batches' gradients unsharded until the step's last one reduces them), and in forward and backward a GPU holds whole the parameters it gathers (`gathered`: the root group and two layers) beyond its share; each GPU's batch/gpus examples go through in `micro_batches` (grad_accum × length_groups), whose activations are held one at a time."
+    "What one of `gpus` GPUs holds at its peak: weights, gradients and AdamW's state throughout, and on top the larger of forward and backward (autocast's copies and one micro-batch's activations) and the optimizer's step (its temporary). ZeRO-3 / FSDP (`shard`) splits all but the activations, and the gradients only when a step is one micro-batch (FSDP 2 adds up several micro-batches' gradients unsharded until the step's last one reduces them), and in forward and backward a GPU holds whole the parameters it gathers (`gathered`: the root group and two layers) beyond its share, and autocast's casts of frozen weights (`frozen_casts`, by the micro-batch); each GPU's batch/gpus examples go through in `micro_batches` (grad_accum × length_groups), whose activations are held one at a time."
     split = gpus if shard else 1
     micro = max(1, m['batch'] // (gpus * m.get('micro_batches', 1)))      # examples in one micro-batch
     act = m['checkpointed_per_example' if checkpointing else 'activations_per_example'] * micro
     grads = m['gradients'] / (split if m.get('micro_batches', 1) == 1 else 1)
     held = (m['weights'] + m['optimizer']) / split + grads
     gathered = m.get('gathered', 0) * (1 - 1 / split)                  # sharded: gathered whole to compute, beyond its share
-    return held + max(m['autocast_copies'] / split + act + gathered, m.get('optimizer_step', 0) / split)
+    casts = m.get('frozen_casts_checkpointed' if checkpointing else 'frozen_casts', 0)   # cast whole from what it gathers
+    return held + max(m['autocast_copies'] / split + act + casts + gathered, m.get('optimizer_step', 0) / split)
 
 def gpus_needed(m: dict, gib: float, shard: bool, checkpointing: bool) -> Optional[int]:
     "The fewest GPUs of `gib` GiB the stage fits on, or None, among every count `fit` takes: those the global batch splits over into whole micro-batches (`batch` a multiple of GPUs × `micro_batches`; 6 or 12 as well as powers of two)."
@@ -279,10 +324,10 @@ def memory_plan(cfg: OmniConfig, **shapes) -> dict:
         flag = f"--{k.replace('_', '-')}" if k != 'prompt_tokens' else k   # prompt_tokens: no flag of `eol params`
         e_g = (f"`eol params --preset {cfg.preset} --memory {flag} {defaults[k]:g}`" if k != 'prompt_tokens'
                else f"prompt_tokens={defaults[k]}")
-        if not v > 0 or v == float('inf'):                             # nan and inf too
-            raise ConfigError(f"{k}={v}: the shapes the memory plan sizes must be positive numbers (e.g. {e_g})")
-        if k.endswith('tokens') and v != int(v):
-            raise ConfigError(f"{k}={v}: a length in tokens is a whole number (e.g. {e_g})")
+        if k.endswith('tokens') and (isinstance(v, bool) or not isinstance(v, numbers.Integral)):   # 32.0 would reach torch;
+            raise ConfigError(f"{k}={v!r}: a length in tokens is a whole number (e.g. {e_g})")       # True would be one token
+        if isinstance(v, bool) or not isinstance(v, numbers.Real) or not v > 0 or v == float('inf'):   # nan and inf too
+            raise ConfigError(f"{k}={v!r}: the shapes the memory plan sizes must be positive numbers (e.g. {e_g})")
         if k in limits and v > limits[k][0]:
             most, unit, why = limits[k]
             raise ConfigError(f"{k}={v}: preset '{cfg.preset}' takes at most {most:g}{unit} ({why}): give a smaller {flag}")

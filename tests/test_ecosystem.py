@@ -47,11 +47,15 @@ def test_lean_install_beside_another_torch(tmp_path, monkeypatch, venv):
     shutil.copytree(ROOT, src, ignore=shutil.ignore_patterns('.git', '.venv', 'data', 'runs', 'build', '*.egg-info', '__pycache__'))
     got = run([py, '-m', 'pip', 'install', '-q', src])   # the lean install: no extra, no constraints
     assert got.returncode == 0, got.stderr[-3000:]
-    v = run([py, '-c', 'import torch, torchaudio, emotion_omni_lite; print(torch.__version__, torchaudio.__version__)'])
+    away = tmp_path / 'away'; away.mkdir()                 # python puts the folder it runs in first on sys.path: run it
+    v = run([py, '-c', 'import torch, torchaudio, emotion_omni_lite as k; print(torch.__version__, torchaudio.__version__); '
+             'print(k.__file__)'], cwd=away)              # outside the checkout, or it imports the checkout's package
     assert v.returncode == 0, v.stderr[-2000:]
-    assert [x.split('+')[0] for x in v.stdout.split()] == [OTHER, OTHER], v.stdout       # the class's torch stayed
+    versions, kit = v.stdout.strip().splitlines()[-2:]
+    assert [x.split('+')[0] for x in versions.split()] == [OTHER, OTHER], v.stdout       # the class's torch stayed
+    assert Path(kit).resolve().is_relative_to(venv.resolve()), f"imported {kit}, not the kit installed in {venv}"
     for heavy in ('jupyterlab', 'nbdev', 'playwright'):
-        assert run([py, '-m', 'pip', 'show', heavy]).returncode != 0, f"the lean install brought {heavy}"
+        assert run([py, '-m', 'pip', 'show', heavy], cwd=away).returncode != 0, f"the lean install brought {heavy}"
     # each notebook, smoke preset, in a kernel of that environment
     import nbformat
     from jupyter_client import KernelManager

@@ -4,11 +4,11 @@ import dataclasses, math
 
 import numpy as np
 import torch
-from hypothesis import HealthCheck, example, given, settings, strategies as st
+from hypothesis import HealthCheck, event, example, given, settings, strategies as st
 from hypothesis.extra.numpy import arrays
 
 from emotion_omni_lite.audio import MAX_RATE, MIN_RATE, AudioError, check_speech, load_audio
-from emotion_omni_lite.config import ConfigError, OmniConfig, get_config
+from emotion_omni_lite.config import PRECISIONS, PRESETS, ConfigError, OmniConfig, get_config
 
 DTYPES = st.sampled_from([np.float32, np.float64, np.int16, np.int32, np.uint8, np.int8, np.float16])
 SHAPES = st.one_of(st.tuples(st.integers(0, 4000)), st.tuples(st.integers(0, 3000), st.integers(1, 24)),
@@ -51,21 +51,39 @@ def _leaves(c, prefix=''):
         if dataclasses.is_dataclass(v): yield from _leaves(v, f'{prefix}{f.name}.')
         elif f.name != 'preset': yield f'{prefix}{f.name}', v
 
-LITE_FIELDS = sorted(dict(_leaves(get_config('lite'))))
-VALUES = st.one_of(st.integers(-3, 3), st.integers(-10**6, 10**6), st.floats(allow_nan=True, allow_infinity=True),
-                   st.booleans(), st.none(), st.text(max_size=8), st.sampled_from(['concat', 'griffin_lim', 'kmeans_mel']))
+LITE = dict(_leaves(get_config('lite')))
+LITE_FIELDS = sorted(LITE)
+# every word a preset uses, and the other choices the checks name: a text field mostly gets a word some field takes
+WORDS = sorted({v for p in PRESETS.values() for v in dict(_leaves(p())).values() if isinstance(v, str)}
+               | {'interleave', 'cosyvoice2', 'external', 'piper', 'voice', 'calm', *PRECISIONS, 'x'})
+WRONG = st.sampled_from([None, True, 1, 0.5, '3', [2]])                   # a value of another type than the field's
+
+def near(v):
+    "Values for a field whose lite value is `v`: mostly of its type and near it (or 0, -1, NaN), sometimes of another type."
+    if isinstance(v, bool): own = st.booleans()
+    elif isinstance(v, int): own = st.sampled_from(sorted({v, v + 1, v - 1, 2 * v, v // 2, 0, -1}))
+    elif isinstance(v, float): own = st.one_of(st.sampled_from([v, 2 * v, v / 2, 0.0, -1.0, math.nan, math.inf]),
+                                               st.floats(0, 2 * abs(v) + 1))
+    elif isinstance(v, str): own = st.one_of(st.just(v), st.sampled_from(WORDS))
+    else: own = st.one_of(st.none(), st.sampled_from(WORDS))              # an unset optional field: a name, or unset again
+    return st.integers(0, 7).flatmap(lambda i: WRONG if i == 0 else own)  # one value in eight of a wrong type
+
+CHANGES = st.lists(st.sampled_from(LITE_FIELDS).flatmap(lambda k: st.tuples(st.just(k), near(LITE[k]))),
+                   min_size=1, max_size=3, unique_by=lambda kv: kv[0]).map(dict)   # one to three fields at once
 
 
 @FUZZ
-@given(changes=st.dictionaries(st.sampled_from(LITE_FIELDS), VALUES, min_size=1, max_size=4))
+@given(changes=CHANGES)
 def test_the_config_builder_accepts_or_names_the_field(changes):
     try: c = get_config('lite', **changes)
     except ConfigError as e:
+        event('refused')
         assert str(e).split(':')[0] in LITE_FIELDS, str(e)                # it begins with the field to fix
         return
+    event('accepted')                                                     # --hypothesis-show-statistics shows the split
     assert isinstance(c, OmniConfig)
     leaves = dict(_leaves(c))
     for k, v in changes.items():
-        assert leaves[k] == v or (isinstance(v, float) and math.isnan(v) and math.isnan(leaves[k]))
-        if isinstance(v, (int, float)) and not isinstance(v, bool): assert math.isfinite(v)
+        assert leaves[k] == v
+        if isinstance(v, (int, float)) and not isinstance(v, bool): assert math.isfinite(v)   # NaN and inf are refused
     assert OmniConfig.from_dict(c.to_dict()) == c                        # what a run writes, it reads back

@@ -1992,12 +1992,13 @@ def test_another_sample_rate_is_refused_when_the_config_is_built():
 
 def test_a_dataset_built_in_this_process_gives_the_threads_back(tmp_path):
     "With one worker the build runs in the caller's process: its one thread per job is the caller's again afterwards."
+    before = torch.get_num_threads()                                   # the tests that follow get it back
     torch.set_num_threads(2)
     try:
         build_dataset(get_config('smoke', **{'data.n_dialogues': 12, 'data.workers': 1}),
                       get_settings(preset='smoke', data_dir=str(tmp_path), device='cpu'))
         assert torch.get_num_threads() == 2
-    finally: torch.set_num_threads(1)
+    finally: torch.set_num_threads(before)
 
 
 def test_an_assistant_voice_a_held_out_voice_resembles_is_refused(tmp_path):
@@ -2177,15 +2178,16 @@ def test_a_launch_is_asked_only_about_the_stages_it_will_train(tmp_path, monkeyp
     with pytest.raises(ConfigError, match=r'stages\.asr'): cli.check_launch(cfg, 'cpu', ['asr'])
 
 
-def test_a_causal_lm_of_another_kind_is_named_before_any_work_and_only_the_cache_counts(tmp_path, monkeypatch):
-    "missing_pretrained on a GPT-2 folder as llm.pretrained: its loader's words, not an AttributeError; a hub name whose weights are not in the local cache is named even with offline mode off (the loaders read local files only)."
-    import huggingface_hub.constants as hub
+def test_a_causal_lm_of_another_kind_is_named_before_any_work_and_only_the_cache_counts(tmp_path, online_but_unreachable):
+    "missing_pretrained on a GPT-2 folder as llm.pretrained: its loader's words, not an AttributeError; a hub name whose weights are not in the local cache is named even with offline mode off, and no connection is tried (the loaders read local files only)."
     from transformers import GPT2Config
     GPT2Config(n_layer=1, n_embd=16, n_head=2).save_pretrained(tmp_path / 'gpt2'); (tmp_path / 'gpt2' / 'model.safetensors').write_bytes(b'')
     said = cli._checkpoint_problems('llm.pretrained', str(tmp_path / 'gpt2'), get_config('full', **{'llm.pretrained': str(tmp_path / 'gpt2')}))
     assert any("is a 'gpt2' checkpoint, whose config gives no" in p for p in said), said
-    monkeypatch.setattr(hub, 'HF_HUB_OFFLINE', False)
-    assert not cli._holds('kit-tests/no-such-model', cli.WEIGHT_FILES)
+    name = 'kit-tests/no-such-model'
+    said = cli._checkpoint_problems('llm.pretrained', name, get_config('full', **{'llm.pretrained': name}))
+    assert len(said) == 1 and re.search(r"llm\.pretrained: cannot load 'kit-tests/no-such-model' offline .*hf download", said[0]), said
+    assert online_but_unreachable == []                                 # said from the local cache alone
 
 
 def test_a_runs_checksums_cover_its_models_own_config_and_ignore_files_added_beside(tmp_path):
@@ -2235,7 +2237,7 @@ def test_a_missing_run_of_a_config_off_its_preset_says_where_its_fields_go(tmp_p
 
 
 def test_the_readme_counts_this_battery():
-    "README's count of these tests, and of those that compare their folder before and after (`snapshot`), is this file's."
+    "README's count of these tests, and of those that compare the files on disk before and after (`snapshot`), is this file's."
     import ast, subprocess, sys
     root = Path(__file__).resolve().parents[1]
     got = subprocess.run([sys.executable, '-m', 'pytest', __file__, '-q', '-p', 'no:cacheprovider', '--collect-only'],
@@ -2248,4 +2250,4 @@ def test_the_readme_counts_this_battery():
     counts = (len(names), sum(n in compare for n in names))
     readme = ' '.join((root / 'README.md').read_text().split())
     m = re.search(r"`tests/test_hardening\.py` holds the battery \((\d+) tests\b[^)]*?\b(\d+) of them compare", readme)
-    assert m and (int(m[1]), int(m[2])) == counts, f"README should say {counts[0]} tests, {counts[1]} of them comparing the folder"
+    assert m and (int(m[1]), int(m[2])) == counts, f"README should say {counts[0]} tests, {counts[1]} of them comparing the files on disk"

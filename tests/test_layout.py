@@ -7,6 +7,21 @@ import pytest
 PKG = Path(__file__).resolve().parents[1] / 'emotion_omni_lite'
 
 
+def package_imports(src: str) -> tuple:
+    "The package modules `src` imports: (those at the top, those inside functions), however they are spelt."
+    top, inner = set(), []
+    for node in ast.walk(ast.parse(src)):
+        if isinstance(node, ast.ImportFrom) and (node.level == 1 or (node.module or '').startswith('emotion_omni_lite')):
+            mod = node.module.split('.')[-1] if node.module and node.module != 'emotion_omni_lite' else None
+            names = [mod] if mod else [a.name for a in node.names]
+        elif isinstance(node, ast.Import):     # `import emotion_omni_lite.train (as t)` is the module train; a bare
+            # `import emotion_omni_lite` reads only the package's own __file__/__version__, no notebook's module
+            names = [a.name.split('.')[1] for a in node.names if a.name.startswith('emotion_omni_lite.')]
+        else: continue
+        (top.update if node.col_offset == 0 else inner.extend)(names)
+    return top, inner
+
+
 def modules() -> dict:
     "module name → (its notebook, the package modules it imports, package imports made inside functions)."
     out = {}
@@ -14,13 +29,7 @@ def modules() -> dict:
         if p.name.startswith('_'): continue
         src = p.read_text()
         nb = re.search(r'File to edit: \.\./nbs/(\S+)\.ipynb', src).group(1)
-        top, inner = set(), []
-        tree = ast.parse(src)
-        for node in ast.walk(tree):
-            if isinstance(node, ast.ImportFrom) and (node.level == 1 or (node.module or '').startswith('emotion_omni_lite')):
-                mod = node.module.split('.')[-1] if node.module and node.module != 'emotion_omni_lite' else None
-                names = [mod] if mod else [a.name for a in node.names]
-                (top.update if node.col_offset == 0 else inner.extend)(names)
+        top, inner = package_imports(src)
         out[p.stem] = (nb, top - {p.stem}, inner)
     return out
 
@@ -31,6 +40,9 @@ def test_modules_import_only_earlier_notebooks_at_the_top():
         later = sorted(d for d in deps if mods[d][0] > nb)
         assert not later, f"{name} ({nb}) imports {later}, taught later in the course"
         assert not inner, f"{name} imports {inner} inside a function: sibling imports belong at the top"
+    caught = package_imports('import emotion_omni_lite.train\nfrom . import audio\nfrom emotion_omni_lite.tts import x\n'
+                             'def f():\n    import emotion_omni_lite.stages as s\n    from .omni import y\n    import emotion_omni_lite')
+    assert caught == ({'train', 'audio', 'tts'}, ['stages', 'omni']), caught
 
 
 def test_no_import_cycle_and_few_layers():
@@ -96,12 +108,36 @@ def test_loaders_never_train(tmp_path, monkeypatch):
     assert not (tmp_path / 'runs').exists() and not (tmp_path / 'data').exists()   # nothing was written
 
 
+def run_readers() -> set:
+    "The package's run readers: `require_stage`, `build_vocoder` and every `load_*` that takes the config whose run it reads."
+    return {n.name for p in PKG.glob('*.py') for n in ast.parse(p.read_text()).body
+            if isinstance(n, ast.FunctionDef) and re.fullmatch(r'load_\w+|build_vocoder|require_stage', n.name)
+            and 'cfg' in [a.arg for a in n.args.args]}
+
+# notebooks that call a run reader without an ensure_stages cell near their top, each with why that is right
+READS_NO_EARLIER_RUN = {
+    '01a_stages': 'it asks for runs only in an empty temporary folder, to show the error that names the command',
+    '05_dataset': 'it builds the data set it reads (build_dataset): the first run, with none before it',
+    '16_evaluate': 'its first twenty cells define the evaluation and check it on empty temporary folders and made-up '
+                   'figures; the first lesson cell that reads a run (the data) calls ensure_stages itself, and so does '
+                   'the one that scores the run',
+}
+
+
 def test_every_notebook_that_reads_runs_says_so_near_its_top():
-    "A notebook that trains or loads runs names them in an `ensure_stages` cell within its first cells."
+    "A notebook that trains or loads runs names them in an `ensure_stages` cell within its first cells (or says why not, above)."
     nbs = Path(__file__).resolve().parents[1] / 'nbs'
-    readers = ('06_semantic_encoder', '07_emotion_encoder', '08_emotional_cues', '09_text_llm', '11_stage1',
-               '13_vocoder', '14_stage2', '14a_omni', '17_widgets')
-    for name in readers:
-        cells = json.loads((nbs / f'{name}.ipynb').read_text())['cells']
-        first = [i for i, c in enumerate(cells) if 'ensure_stages(' in ''.join(c['source'])]
-        assert first and first[0] <= 10, f"{name}: no ensure_stages cell near its top"
+    reads = re.compile(r'(?<!\w)(?<!def )(%s)\(' % '|'.join(sorted(run_readers())))   # a call, not the definition
+    readers = {}
+    for f in sorted(nbs.glob('*.ipynb')):
+        code = [(i, ''.join(c['source'])) for i, c in enumerate(json.loads(f.read_text())['cells']) if c['cell_type'] == 'code']
+        if any(reads.search(src) for _, src in code): readers[f.stem] = code   # a call in an exported function counts
+    assert set(READS_NO_EARLIER_RUN) <= set(readers) and len(readers) > 10, sorted(readers)   # too: the lesson calls it
+    for name, code in readers.items():
+        ensure = [i for i, src in code if 'ensure_stages(' in src]
+        if name not in READS_NO_EARLIER_RUN:
+            assert ensure and ensure[0] <= 10, f"{name}: no ensure_stages cell near its top"
+            continue
+        assert not (ensure and ensure[0] <= 10), f"{name} now has an ensure_stages cell near its top: drop its exemption"
+        lesson = [i for i, src in code if reads.search(src) and not src.startswith('#| export')]
+        assert not (ensure and lesson and lesson[0] < ensure[0]), f"{name}: cell {lesson[0]} reads a run before any ensure_stages cell"

@@ -162,6 +162,11 @@ def test_the_memory_plan_refuses_what_it_cannot_plan():
         memory_plan(cfg, prompt_tokens=0)
     with pytest.raises(ConfigError, match=r"reply_tokens=2\.5: a length in tokens is a whole number"):
         memory_plan(cfg, reply_tokens=2.5)
+    for k, v in (('prompt_tokens', 32.0), ('reply_tokens', True), ('prompt_tokens', '32')):   # 32.0 once reached torch (a
+        with pytest.raises(ConfigError, match=rf"{k}={v!r}: a length in tokens is a whole number \(e\.g\. "):   # TypeError),
+            memory_plan(cfg, **{k: v})                                                     # True was planned as one token
+    with pytest.raises(ConfigError, match=r"query_seconds=True: .*must be positive numbers"):
+        memory_plan(cfg, query_seconds=True)
     for f in (stage_memory, activation_bytes):
         with pytest.raises(ConfigError, match=r"stage 'stage3': the memory plan covers 'stage1' and 'stage2': give one of those"):
             f(cfg, 'stage3')
@@ -181,6 +186,9 @@ def test_a_gpu_holds_its_states_and_the_larger_of_backward_and_the_optimizer_ste
                                                                                     # gradients of 2 micro-batches whole
     assert per_gpu_bytes({**m, 'micro_batches': 1}, 2, True, False) == 100 / 2 + max(10 / 2 + 3 * 4, 20 / 2)   # one: all split
     assert per_gpu_bytes({**m, 'optimizer_step': 0}, 4, False, False) == 100 + 10 + 3
+    casts = {**m, 'frozen_casts': 7, 'frozen_casts_checkpointed': 5}           # autocast's casts of frozen weights: one set a
+    assert per_gpu_bytes(casts, 1, False, False) == 100 + max(10 + 3 * 4 + 7, 20)   # micro-batch, whole on each GPU
+    assert per_gpu_bytes(casts, 2, True, True) == 80 / 2 + 20 + max(10 / 2 + 1 * 2 + 5, 20 / 2)
 
 def test_memory_plan_at_full_size():
     from emotion_omni_lite.scale import format_memory, memory_plan
@@ -270,3 +278,82 @@ def test_a_notebook_that_reads_no_run_gives_its_minutes_plainly():
     asks['cells'].append({'cell_type': 'code', 'execution_count': None, 'id': 'asks', 'metadata': {}, 'outputs': [],
                           'source': ["ensure_stages(['stage1'], cfg, s)"]})
     assert said in head(_with_header(asks, '90_scale', course_table(root)['90_scale'], repository_url(root)))
+
+
+def test_more_micro_batches_help_stage1_and_cost_stage2():
+    "A step of more micro-batches needs fewer GPUs only where activations decide (stage 1); where the weights' states do (stage 2) it costs GPUs: only counts that split the batch into whole micro-batches are taken (16 of 16: one GPU), and FSDP leaves the gradients unsharded. README and the lesson once said a larger grad_accum always needs fewer GPUs."
+    from emotion_omni_lite.scale import gpus_needed, stage_memory
+    cfg = get_config('full')
+    s1, s2 = stage_memory(cfg, 'stage1'), stage_memory(cfg, 'stage2')
+    assert s1['micro_batches'] == s2['micro_batches'] == 1 and s1['batch'] == s2['batch'] == 16
+    need = lambda m, mb, shard: gpus_needed({**m, 'micro_batches': mb}, 24, shard, False)
+    assert (need(s1, 1, False), need(s1, 16, False), need(s1, 1, True), need(s1, 16, True)) == (8, 1, 4, 1)
+    assert (need(s2, 1, True), need(s2, 16, True)) == (2, None)
+    root = Path(__file__).parents[1]
+    readme = ' '.join((root / 'README.md').read_text().split())
+    lesson = ' '.join(' '.join(''.join(c['source']) for c in json.loads((root / 'nbs' / '90_scale.ipynb').read_text())['cells']
+                               if c['cell_type'] == 'markdown').split())
+    assert 'stage 2 fits on no number of 24 GB GPUs under FSDP, where with one micro-batch two hold it' in readme
+    assert 'stage 2 with `grad_accum = 16` fits on no number of 24 GB GPUs, where with one micro-batch two hold it' in lesson
+    assert 'a larger `grad_accum` needs fewer GPUs' not in lesson and 'so `grad_accum` trades GPUs for time' not in readme
+
+
+def _stage1_saved(cfg, B: int, T: int, R: int):
+    "What the real Stage1Model (the LLM base as `load_text_llm` gives the kit's own text_llm run: fp32; LoRA, adapter and head in fp32, as `fit` keeps them) saves for backward in one forward on a CPU under its stage's autocast, in bytes, weights and autocast's copies of trainable ones left out (counted apart): (activations, autocast's casts of frozen weights), and the prompt's length."
+    import torch, torch.nn.functional as F
+    from emotion_omni_lite.adapter import build_adapter
+    from emotion_omni_lite.scale import _fused_sdpa
+    from emotion_omni_lite.stage1 import Stage1Model, build_emotion_head, collate_stage1
+    from emotion_omni_lite.text_llm import SYSTEM_PROMPT, add_lora, build_llm, build_prompt, train_tokenizer
+    from emotion_omni_lite.train import freeze
+    torch.manual_seed(0)
+    tok = train_tokenizer([SYSTEM_PROMPT, 'hello there how are you', 'i am fine thank you'] * 5, cfg.llm.vocab_size)
+    m = Stage1Model(build_adapter(cfg), add_lora(freeze(build_llm(cfg)), cfg), build_emotion_head(cfg),
+                    tok.convert_tokens_to_ids('<speech>'), cfg).train()
+    p = build_prompt(tok)['input_ids']
+    b = collate_stage1([{'input_ids': p + list(range(10, 10 + R)), 'labels': [-100] * len(p) + list(range(10, 10 + R)),
+                         'sem': torch.randn(T, cfg.semantic_encoder.d_model).half(), 'emo': torch.randn(T, cfg.emotion_encoder.dim).half(),
+                         'n50': T, 'emotion_vec_true': torch.randn(cfg.emotion_encoder.dim)} for _ in range(B)], 0)
+    pid, frozen = {id(q) for q in m.parameters()}, {tuple(q.shape) for q in m.parameters() if not q.requires_grad}
+    saved, casts = {}, {}
+    def pack(t):
+        w = t if t._base is None else t._base
+        g = w.grad_fn
+        if id(w) in pid or (type(g).__name__ == 'ToCopyBackward0' and id(getattr(g.next_functions[0][0], 'variable', None)) in pid):
+            return t                                                    # a weight, or autocast's copy of a trainable one
+        if g is None and w.dtype == torch.bfloat16 and tuple(w.shape) in frozen: casts[id(w)] = w.numel() * w.element_size()
+        else: saved[id(t)] = t.numel() * t.element_size()
+        return t
+    plain, F.scaled_dot_product_attention = F.scaled_dot_product_attention, _fused_sdpa
+    try:
+        with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t): m(b)['loss']
+    finally: F.scaled_dot_product_attention = plain
+    return sum(saved.values()), sum(casts.values()), len(p)
+
+def test_stage1_holds_its_frozen_llm_as_load_text_llm_loads_it(tmp_path, monkeypatch):
+    "Stage 1's frozen LLM is planned in the dtype `load_text_llm` gives it: a pretrained 16-bit checkpoint (Qwen2.5's bf16) in the stage's compute dtype under mixed precision, in fp32 without; the kit's own text_llm run (lite, smoke) in fp32 whatever the precision. With bf16 switched on there, the plan once held that run at 2 bytes a weight and ran its forward all in bf16: now fp32 weights under autocast, as the real model runs, whose bf16 casts of the frozen weights backward keeps are counted apart, once a micro-batch. Full's plan is unchanged."
+    import torch
+    from emotion_omni_lite import text_llm
+    from emotion_omni_lite.scale import _frozen_llm_dtype, activation_bytes, stage_memory
+    from emotion_omni_lite.text_llm import SYSTEM_PROMPT, build_llm, load_text_llm, train_tokenizer
+    ckpt = tmp_path / 'model'                                           # a bf16 checkpoint, as Qwen2.5 ships
+    build_llm(get_config('smoke')).to(torch.bfloat16).save_pretrained(ckpt)
+    train_tokenizer([SYSTEM_PROMPT, 'hello there how are you'] * 5, 400, speech=False).save_pretrained(ckpt)
+    monkeypatch.setattr(text_llm, 'require_stage', lambda *a, **k: tmp_path)   # the same folder as the text_llm run
+    for pretrained in (str(ckpt), None):
+        for mp in ('no', 'bf16', 'fp16'):
+            cfg = get_config('smoke', **{'llm.pretrained': pretrained, 'stages.stage1.mixed_precision': mp})
+            assert load_text_llm(cfg)[0].dtype == _frozen_llm_dtype(cfg), (pretrained, mp)
+    lite = get_config('lite', **{'stages.stage1.mixed_precision': 'bf16'})
+    assert _frozen_llm_dtype(lite) == torch.float32 and _frozen_llm_dtype(get_config('full')) == torch.bfloat16
+    m = stage_memory(lite, 'stage1')
+    assert m['weights'] == m['frozen'] * 4 + m['trainable'] * 4 and m['gathered'] % 4 == 0
+    full = stage_memory(get_config('full'), 'stage1')
+    assert full['weights'] == full['frozen'] * 2 + full['trainable'] * 4 and full['frozen_casts'] == 0
+    cfg = lambda n: get_config('smoke', **{'llm.num_layers': n, 'stages.stage1.mixed_precision': 'bf16', 'lora.dropout': 0.0})
+    B, T, R = 2, 300, 24
+    real = {n: _stage1_saved(cfg(n), B, T, R) for n in (1, 2)}
+    a = activation_bytes(cfg(2), 'stage1', batch=B, query_seconds=T / 50, reply_tokens=R, prompt_tokens=real[2][2] - 1)
+    assert a['per_layer'] == {'llm': real[2][0] - real[1][0]}           # a layer's share, as the real model keeps it
+    assert (a['frozen_casts'], a['frozen_casts_checkpointed']) == (real[2][1], real[1][1]) and real[1][1] > 0   # all
+    # layers' casts; checkpointed, those outside the layers and one layer's (the one recomputed)
