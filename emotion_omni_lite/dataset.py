@@ -330,9 +330,16 @@ def _check_voices(cfg: OmniConfig, plan: Sequence[dict]):
                                       if len(ps) > 1 else '') for f, ps in bad.items()]
         raise ConfigError("the plan's voices cannot all be spoken here, so nothing was written or deleted:\n  " + '\n  '.join(said))
 
+def _need_manifest(cfg: OmniConfig):
+    "Refuse units.kind='external' without units.manifest (the full preset as shipped): nothing to read, so nothing is made."
+    if cfg.units.kind == 'external' and not cfg.units.manifest:
+        raise ConfigError("units.kind='external' needs units.manifest: the JSON-lines or CSV file listing your dialogues and "
+                          "their speech-token files (see nbs/05_dataset.ipynb); or set units.kind='kmeans_mel'")
+
 def build_dataset(cfg: OmniConfig, settings: Optional[Settings] = None, force: bool = False) -> Path:
     "Build (or reuse) the dialogue dataset in `settings.data_path`; returns that folder."
     check_preset('build_dataset', cfg, settings)                       # another preset's folder: before a lock is taken
+    _need_manifest(cfg)                                                # no manifest named: before a lock file is left behind
     s = settings or get_settings(preset=cfg.preset)
     root, want = Path(s.data_path), build_hash(cfg, s.seed)
     info = {} if force else _read_json(root / 'build.json', s)          # --force rebuilds even a damaged record
@@ -956,9 +963,7 @@ def _across_lines(rows: Sequence[dict], at: Sequence[int]) -> list:
 
 def _external_rows(cfg: OmniConfig, s: Settings, stats: Optional[dict] = None) -> list:
     "The rows of `units.manifest`, every one checked (nothing is written); `stats`: as `external_rows`."
-    if not cfg.units.manifest:
-        raise ConfigError("units.kind='external' needs units.manifest: the JSON-lines or CSV file listing your dialogues and "
-                          "their speech-token files (see nbs/05_dataset.ipynb); or set units.kind='kmeans_mel'")
+    _need_manifest(cfg)
     return external_rows(cfg, cfg.units.manifest, s.seed, stats)
 
 def _build_external(cfg: OmniConfig, s: Settings, root: Path, want: str, rows: Optional[list] = None,

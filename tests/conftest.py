@@ -78,3 +78,25 @@ def online_but_unreachable(monkeypatch):
     for k in ('HF_HUB_OFFLINE', 'TRANSFORMERS_OFFLINE'): monkeypatch.setenv(k, '0')
     monkeypatch.setattr(socket, 'getaddrinfo', refuse); monkeypatch.setattr(socket.socket, 'connect', refuse)
     return tried
+
+
+def untrained_omni(cfg):
+    """The assembled model, built by `EmotionOmni`'s own constructor (its checks run) from untrained parts, so no run is
+    needed; its LLM writes no reply (the first token ends it), and its tokenizer decodes nothing."""
+    from types import SimpleNamespace
+    import torch
+    from torch import nn
+    from emotion_omni_lite.adapter import build_adapter
+    from emotion_omni_lite.emotion_encoder import build_emotion_encoder
+    from emotion_omni_lite.omni import EmotionOmni
+    from emotion_omni_lite.semantic_encoder import build_semantic_encoder
+    from emotion_omni_lite.stage1 import build_emotion_head
+    from emotion_omni_lite.stage2 import Stage2Model
+    from emotion_omni_lite.vocoder import build_vocoder
+    torch.manual_seed(0)
+    s2 = Stage2Model(cfg)
+    m = EmotionOmni(cfg, build_semantic_encoder(cfg), build_emotion_encoder(cfg), build_adapter(cfg), nn.Linear(1, 1),   # the LLM:
+                    build_emotion_head(cfg), s2.fusion, s2.decoder, build_vocoder(cfg, trained=False),             # never run
+                    SimpleNamespace(decode=lambda ids, **k: ''), None, speech_id=0, end_id=0)
+    m.reply_tokens = lambda feat, on_token=None: iter(())               # what the tests stub: the reply the LLM writes
+    return m.eval()

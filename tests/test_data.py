@@ -48,7 +48,10 @@ def test_splits_do_not_leak(smoke):
     train = df[df.split == 'train']
     assert not set(train.voice) & set(test_v) and not set(train.sentence_id) & held
     assert set(df.split) == {'train', 'test_voice', 'test_sentence', 'test_both'}
-    assert all(df[df.split == 'test_voice'].voice.isin(test_v)) and all(df[df.split == 'test_sentence'].sentence_id.isin(held))
+    tv, ts, tb = (df[df.split == k] for k in ('test_voice', 'test_sentence', 'test_both'))
+    assert all(tv.voice.isin(test_v)) and not set(tv.sentence_id) & held      # a new voice on a sentence trained on
+    assert all(ts.sentence_id.isin(held)) and all(ts.voice.isin(train_v))       # a new sentence in a voice trained on
+    assert all(tb.voice.isin(test_v)) and all(tb.sentence_id.isin(held))        # both new
     assert len(held) >= 0.2 * len(all_sentences()) and len(all_sentences()) >= 120
     lite = get_config('lite').data
     assert lite.n_query_voices >= 12 and lite.n_test_voices >= 3 and lite.n_dialogues >= 3000
@@ -242,9 +245,9 @@ def test_one_knob_scales_and_full_needs_its_units(tmp_path):
     counts = np.unique([r['user_emotion'] for r in big], return_counts=True)[1]
     assert counts.max() - counts.min() <= 1
     s = get_settings(preset='full', data_dir=str(tmp_path), device='cpu')
-    with pytest.raises(ConfigError, match="units.kind"):
+    with pytest.raises(ConfigError, match=r"units.kind='external' needs units.manifest: .*or set units.kind='kmeans_mel'"):
         build_dataset(get_config('full'), s)
-    assert not (tmp_path / 'full' / 'build.json').exists()                  # refused before writing anything
+    assert list(tmp_path.iterdir()) == []                                   # refused before writing anything, a lock file too
 
 
 def _old_build(root) -> dict:
@@ -363,9 +366,14 @@ def test_a_manifest_sentence_is_its_words_whatever_their_case_and_punctuation():
     cfg = get_config('smoke')
     lines = [{'query_text': t} for t in ('Other one.', 'other one', 'OTHER  one!', 'A second sentence', "it's 3 o'clock",
                                          'It’s 3 o’clock', "it's 4 o'clock")]
-    for seed in range(10):
+    groups, out = ((0, 1, 2), (3,), (4, 5), (6,)), set()                # the lines of each sentence
+    for seed in (*range(10), 12):                                       # seed 12 holds out the apostrophe pair
         with pytest.warns(UserWarning, match='names no voice'): sp = manifest_splits(cfg, lines, seed)
-        assert len(set(sp[:3])) == 1 and sp[4] == sp[5] and sp.count('test_sentence') in (1, 3), (seed, sp)
+        held = [g for g in groups if sp[g[0]] == 'test_sentence']
+        assert all(len({sp[i] for i in g}) == 1 for g in groups) and len(held) == 1, (seed, sp)   # ⌈0.2 · 4⌉ sentences
+        assert sp.count('test_sentence') == len(held[0]), (seed, sp)   # its lines, and no other
+        out.add(held[0])
+    assert out == set(groups)                                           # each sentence held out by some seed
     with pytest.warns(UserWarning, match='names no voice'):
         assert manifest_splits(cfg, [{'query_text': f'words {w}'} for w in 'abcdefg'], 0).count('test_sentence') == 2   # ⌈1.4⌉
         assert manifest_splits(cfg, [{'query_text': w} for w in ('one', 'two')], 0).count('test_sentence') == 1      # ⌈0.4⌉

@@ -143,9 +143,12 @@ def _smoke_report_checks(out, smoke_settings, smoke_cfg):
     sp = json.loads((out / 'speech_figures.json').read_text())
     assert rep['speech_emotion_acc'] == sp['adaln']['generated_emotion_acc'] and rep['n_speech_items'] == sp['adaln']['n_eval']
     assert rep['speech_emotion_acc_no_adaln'] == sp['no_adaln']['generated_emotion_acc']
-    a = sp['adaln']                                                   # latency from the query's arrival: the encoders count
-    assert 0 < a['median_encoders_ms'] <= a['median_first_text_token_ms'] and rep['first_text_ms'] == a['median_first_text_token_ms']
+    a = sp['adaln']
+    assert a['median_encoders_ms'] > 0 and rep['first_text_ms'] == a['median_first_text_token_ms']
     parts = {p: json.loads((out / 'speech' / f'{p}.json').read_text()) for p in ('omni', 'omni_no_adaln', 'semantic_only', 'cascade')}
+    tl = parts['omni']['timeline']                                    # latency from the query's arrival: the encoders count, reply
+    assert tl['token_ms'] and 0 < tl['encoders_ms'] <= tl['token_ms'][0]   # by reply (a reply with no words has no first token,
+                                                                      # so the two medians may be over different replies)
     assert len({tuple(p['rows']) for p in parts.values()}) == 1                 # every system spoke the same rows
     # the text side, computed once in its own part: the report's records and timing probe are the ones it kept
     text = json.loads((out / 'text.json').read_text())
@@ -190,8 +193,11 @@ def test_the_judge_hears_each_system_in_the_voice_it_speaks(smoke_settings, smok
     told = []
     monkeypatch.setattr(evaluate, 'judge_endpoint', lambda s: ('http://judge.invalid/v1/chat/completions', 'a judge'))
     monkeypatch.setattr(evaluate, 'empathy_judge', lambda q, ue, text, voice, **kw: told.append((text, voice)) or 3)
+    comfort = 'I am so sorry about that. I am here for you.'                # the cascade's words: plainly comforting
+    monkeypatch.setattr(evaluate, 'generate_text', lambda llm, tok, q, max_new_tokens: comfort)
     recs, extra = evaluate.collect(smoke_cfg, smoke_settings, max_items=2, progress=False)
     assert extra['empathy_judge_status'] == 'on (a judge at http://judge.invalid/v1/chat/completions)'
+    assert {r['sys']['cascade']['emotion'] for r in recs} == {'sad'}     # its words comfort: the voice told differs from them
     voices = [v for r in recs for v in ({k: o['emotion'] for k, o in r['sys'].items()} | {'cascade': 'neutral'}).values()]
     assert [v for _, v in told] == voices and all(o['judge'] == 3 for r in recs for o in r['sys'].values())
 
@@ -441,6 +447,26 @@ def test_the_cascade_replies_as_long_as_llm_max_new_tokens(toy_eval, monkeypatch
     asked.clear()
     with pytest.raises(Spoken): evaluate_part('cascade', cfg, s, progress=False)   # the speech part's replies
     assert asked and set(asked) == {7}
+    # stage 1's greedy replies (its untrained model: only the length asked of the LLM is looked at) …
+    from torch import nn
+    from emotion_omni_lite import omni as omni_mod
+    from emotion_omni_lite.adapter import build_adapter
+    from emotion_omni_lite.stage1 import Stage1Model, Stage1Pipeline, build_emotion_head
+    from emotion_omni_lite.text_llm import build_llm, speech_token_id, train_tokenizer
+    tok = train_tokenizer(['thanks for telling me'] * 10, 300)
+    m = Stage1Model(build_adapter(cfg), build_llm(cfg), build_emotion_head(cfg), speech_token_id(tok), cfg)
+    monkeypatch.setattr(m.llm, 'generate', lambda **k: asked.append(k['max_new_tokens']) or torch.zeros(1, 1, dtype=torch.long))
+    asked.clear()
+    Stage1Pipeline(m, tok, None, cfg).generate([{'sem': torch.zeros(10, cfg.semantic_encoder.d_model), 'n50': 10,
+                                                 'emo': torch.zeros(10, cfg.emotion_encoder.dim)}])
+    assert asked == [7]
+    # … and the whole model as load_omni assembles it from the runs (its parts stand-ins: no run needed)
+    part = lambda *a, **k: nn.Linear(1, 1)
+    pipe = SimpleNamespace(model=SimpleNamespace(adapter=part(), llm=part(), head=part(), speech_id=0), tok=None, centroids=None, end_id=0)
+    for name, fn in (('load_stage1', lambda *a: pipe), ('load_stage2_model', lambda *a: SimpleNamespace(fusion=part(), decoder=part())),
+                     ('load_semantic_encoder', part), ('load_emotion_encoder', part), ('build_vocoder', part)):
+        monkeypatch.setattr(omni_mod, name, fn)
+    assert omni_mod.load_omni(cfg, s).max_new_tokens == 7
 
 
 def test_a_report_whose_figures_are_gone_is_written_again_and_keeps_no_stale_one(toy_eval, tmp_path):
@@ -729,24 +755,25 @@ def test_a_note_changed_makes_the_report_again_not_its_parts(toy_eval, monkeypat
     assert (out / 'text.json').stat().st_mtime_ns == text                # the text side kept, not computed again
 
 
-def test_a_run_time_setting_changed_makes_the_evaluation_again(toy_eval):
+def test_a_run_time_setting_changed_makes_the_evaluation_again(toy_eval, monkeypatch):
     "The settings no run's hash holds but the evaluation's replies depend on (their length, sampling, Griffin-Lim's iterations) are in every part's stamp and the report's where they differ from the preset's: a kept evaluation made under others is not current; the preset's own values keep the stamps as they were."
-    from emotion_omni_lite.config import set_field
+    from emotion_omni_lite.config import set_field, set_fields
     from emotion_omni_lite.evaluate import EVAL_PARTS, EVAL_RUNTIME, part_stamp, report_current, runtime_settings
     cfg, s, _ = toy_eval
     evaluate_run(settings=s, progress=False)
     stamps = {p: part_stamp(p, cfg, s) for p in EVAL_PARTS}             # the toy's parts are stand-ins: their stamps, then
     assert runtime_settings(cfg) == {} and report_current(cfg, s)
     assert {p: part_stamp(p, set_field(cfg, 'decoder.temperature', 0.0), s) for p in EVAL_PARTS} == stamps   # the preset's
-    for key, value in zip(EVAL_RUNTIME, (3, 0.7, 5, 2)):
-        other = set_field(cfg, key, value)
-        assert runtime_settings(other) == {key: value}
+    for key, value in zip(EVAL_RUNTIME, (3, 0.7, 5, 2), strict=True):    # strict: a setting added there is tried here too
+        changed = {key: value, **({'decoder.temperature': 0.7} if key == 'decoder.top_k' else {})}   # top-k samples: a temperature
+        other = set_fields(cfg, **changed)
+        assert runtime_settings(other) == changed
         assert not report_current(other, s) and all(part_stamp(p, other, s) != stamps[p] for p in EVAL_PARTS), key
     ini = toy_eval[1].data_path.parent.parent / 'settings.ini'                # the route README teaches: settings.ini
     ini.write_text('[emotion_omni_lite]\n[emotion_omni_lite.smoke]\ndecoder.temperature = 0.7\n')
-    import os; os.environ['EOL_SETTINGS'] = str(ini)
-    try: from_file = get_config('smoke', **{'stages.stage1.cross_engine': True, 'stages.emotion.cross_engine_reference': True})
-    finally: del os.environ['EOL_SETTINGS']
+    with monkeypatch.context() as m:
+        m.setenv('EOL_SETTINGS', str(ini))
+        from_file = get_config('smoke', **{'stages.stage1.cross_engine': True, 'stages.emotion.cross_engine_reference': True})
     assert from_file.decoder.temperature == 0.7 and runtime_settings(from_file) == {'decoder.temperature': 0.7}
     assert not report_current(from_file, s)
 

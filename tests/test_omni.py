@@ -4,29 +4,13 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 import torch
-from torch import nn
 
 from emotion_omni_lite import audio as audio_mod, omni as omni_mod
 from emotion_omni_lite.audio import AudioError, save_wav
 from emotion_omni_lite.config import ConfigError, get_config, get_settings
-from emotion_omni_lite.omni import EmotionOmni, hearing_seconds, load_omni
+from emotion_omni_lite.omni import hearing_seconds, load_omni
 
-
-def bare_omni(cfg):
-    "The assembled model of untrained parts (no run needed) whose LLM writes no reply."
-    from emotion_omni_lite.emotion_encoder import build_emotion_encoder
-    from emotion_omni_lite.semantic_encoder import build_semantic_encoder
-    from emotion_omni_lite.stage1 import build_emotion_head
-    from emotion_omni_lite.stage2 import Stage2Model
-    from emotion_omni_lite.vocoder import build_vocoder
-    torch.manual_seed(0)
-    m = EmotionOmni.__new__(EmotionOmni); nn.Module.__init__(m)
-    s2 = Stage2Model(cfg)
-    m.cfg, m.semantic_encoder, m.emotion_encoder, m.llm = cfg, build_semantic_encoder(cfg), build_emotion_encoder(cfg), nn.Linear(1, 1)
-    m.emotion_head, m.fusion, m.decoder, m.vocoder = build_emotion_head(cfg), s2.fusion, s2.decoder, build_vocoder(cfg, trained=False)
-    m.tok, m.centroids, m.max_new_tokens = SimpleNamespace(decode=lambda ids, **k: ''), None, cfg.llm.max_new_tokens
-    m.reply_tokens = lambda feat, on_token=None: iter(())               # the first token ends the reply
-    return m.eval()
+from conftest import untrained_omni                                # the assembled model of untrained parts
 
 
 def speech(seconds, sr=16000):
@@ -35,7 +19,7 @@ def speech(seconds, sr=16000):
 
 def test_encode_checks_the_query_as_respond_does(smoke_cfg, monkeypatch):
     "`encode` is public: a query too long, not numbers, integer PCM, stereo or another rate is read as `respond` reads it, not cut or taken raw."
-    m, limit = bare_omni(smoke_cfg), hearing_seconds(smoke_cfg)
+    m, limit = untrained_omni(smoke_cfg), hearing_seconds(smoke_cfg)
     f = m.encode(speech(2))
     assert f['n50'] > 0 and f['sem'].shape[0] == f['n50'] and f['user_emotion_probs'].shape == (6,)
     with pytest.raises(AudioError, match=f'at most {limit:g} s'): m.encode(speech(limit + 5))   # was cut to its first seconds
@@ -51,7 +35,7 @@ def test_encode_checks_the_query_as_respond_does(smoke_cfg, monkeypatch):
 
 def test_respond_takes_the_arrays_rate_and_refuses_a_long_file_unread(smoke_cfg, tmp_path, monkeypatch):
     "`respond(array, sr=…)` resamples what is not 16 kHz; a file longer than the model hears is refused from its header, as `eol chat` does, before it is decoded."
-    m, got = bare_omni(smoke_cfg), []
+    m, got = untrained_omni(smoke_cfg), []
     real = m._encode
     monkeypatch.setattr(m, '_encode', lambda w: (got.append(len(w)), real(w))[1])
     r = m.respond(speech(1, 44100), sr=44100)
@@ -66,7 +50,7 @@ def test_respond_takes_the_arrays_rate_and_refuses_a_long_file_unread(smoke_cfg,
 
 def test_speak_states_names_the_shapes_it_takes(smoke_cfg):
     "Reply states of another shape, width or length, or an AdaLN vector of another size, are refused before anything is decoded, naming the shapes taken."
-    m = bare_omni(smoke_cfg)
+    m = untrained_omni(smoke_cfg)
     d, de, most = smoke_cfg.decoder.d_model, smoke_cfg.fusion.adaln_cond_dim, smoke_cfg.decoder.max_reply_tokens
     h, e, v = torch.randn(12, d), torch.randn(12, d), torch.randn(de)
     units, wave = m.speak_states(h, e, v)
@@ -88,7 +72,7 @@ def test_speak_states_names_the_shapes_it_takes(smoke_cfg):
 def test_an_empty_reply_from_a_24_khz_vocoder_is_judged_silent(smoke_cfg, tmp_path, monkeypatch):
     "A reply the model ended at once is no audio at all: the judges hear it as silence, at any vocoder rate (resampling it failed)."
     from emotion_omni_lite.stage1 import EmotionCentroids
-    m, d = bare_omni(smoke_cfg), smoke_cfg.decoder.d_model
+    m, d = untrained_omni(smoke_cfg), smoke_cfg.decoder.d_model
     m.centroids = EmotionCentroids(['happy', 'sad'], torch.randn(2, smoke_cfg.fusion.adaln_cond_dim))
     monkeypatch.setattr(m.vocoder, 'sample_rate', 24000)
     waves = [torch.zeros(0), torch.randn(12000) * 0.1]
@@ -110,7 +94,7 @@ def test_condition_following_counts_a_clip_too_short_to_hear_as_a_miss(smoke_cfg
     "A clip under 0.1 s is '(silent)' to `hear` and never counted; `condition_following` classified zeros in its place, which could be scored as following the vector or the words. It is a miss for both shares now."
     from emotion_omni_lite.config import EMOTIONS
     from emotion_omni_lite.stage1 import EmotionCentroids
-    m, d = bare_omni(smoke_cfg), smoke_cfg.decoder.d_model
+    m, d = untrained_omni(smoke_cfg), smoke_cfg.decoder.d_model
     m.centroids = EmotionCentroids(['happy', 'sad'], torch.randn(2, smoke_cfg.fusion.adaln_cond_dim))
     waves = [torch.zeros(100), torch.randn(8000) * 0.1]                    # per reply: the 'happy' clip too short to hear
     monkeypatch.setattr(m, 'speak_states_many', lambda states, streaming: [([1], w) for w, _ in zip(waves * 2, states)])
@@ -147,7 +131,7 @@ def test_an_emotion_encoder_with_no_head_names_no_user_emotion(smoke_cfg, tmp_pa
     from emotion_omni_lite.emotion_encoder import load_pretrained_emotion_encoder
     Wav2Vec2Model(Wav2Vec2Config(hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64,
                                  conv_dim=(16,) * 7)).save_pretrained(tmp_path / 'bare')
-    m = bare_omni(smoke_cfg)
+    m = untrained_omni(smoke_cfg)
     m.emotion_encoder = load_pretrained_emotion_encoder(str(tmp_path / 'bare')).eval()
     f = m.encode(speech(1))
     assert f['user_emotion_probs'] is None and torch.isfinite(f['emotion_vec_user']).all() and f['emo'].shape[-1] == 32

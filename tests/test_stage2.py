@@ -11,6 +11,8 @@ from emotion_omni_lite.stage2 import Stage2Model, collate_stage2, stage2_feature
 from emotion_omni_lite.omni import chat_main, load_omni
 from emotion_omni_lite.report import assert_guard
 
+from conftest import untrained_omni                                # the assembled model of untrained parts
+
 
 def _examples(c, sizes):
     d, de = c.decoder.d_model, c.fusion.adaln_cond_dim
@@ -141,29 +143,12 @@ def test_each_part_answers_in_the_precision_its_stage_trained_it(smoke_run, smok
     assert len(seen['adapter']) == 6 and all(seen['adapter']) and len(seen['emotion_head']) > n and all(seen['emotion_head'])
     assert len(seen['fusion']) > k + 1 and all(seen['fusion']), seen['fusion']   # streamed, batched and `speak_states`
 
-def _mute_omni(cfg):
-    "The assembled model of untrained parts (no run needed) whose LLM writes no reply: its reply generation yields nothing."
-    from types import SimpleNamespace
-    from torch import nn
-    from emotion_omni_lite.emotion_encoder import build_emotion_encoder
-    from emotion_omni_lite.omni import EmotionOmni
-    from emotion_omni_lite.semantic_encoder import build_semantic_encoder
-    from emotion_omni_lite.stage1 import build_emotion_head
-    from emotion_omni_lite.vocoder import build_vocoder
-    m = EmotionOmni.__new__(EmotionOmni); nn.Module.__init__(m)
-    s2 = Stage2Model(cfg)
-    m.cfg, m.semantic_encoder, m.emotion_encoder, m.llm = cfg, build_semantic_encoder(cfg), build_emotion_encoder(cfg), nn.Linear(1, 1)
-    m.emotion_head, m.fusion, m.decoder, m.vocoder = build_emotion_head(cfg), s2.fusion, s2.decoder, build_vocoder(cfg, trained=False)
-    m.tok, m.centroids = SimpleNamespace(decode=lambda ids, **k: ''), None
-    m.reply_tokens = lambda feat, on_token=None: iter(())               # the first token ends the reply
-    return m.eval()
-
 def test_a_reply_of_no_words_is_said_as_such_not_timed_or_written(smoke_cfg, tmp_path, monkeypatch, capsys):
     "When the LLM writes no reply nothing is spoken: no real-time factor (it was the total time over 1 ms), no wav of 0 frames, and `eol chat` says so instead of 'first audio after None ms'."
     from emotion_omni_lite import omni as omni_mod
     from emotion_omni_lite.audio import save_wav
     from emotion_omni_lite.config import get_settings
-    mute, wave = _mute_omni(smoke_cfg), 0.1 * torch.sin(torch.arange(16000) * 0.05)
+    mute, wave = untrained_omni(smoke_cfg), 0.1 * torch.sin(torch.arange(16000) * 0.05)
     r = mute.respond(wave)
     assert r['text'] == '' and r['audio_seconds'] == 0 and r['rtf'] is None and r['timings']['first_audio_ms'] is None
     q = save_wav(tmp_path / 'me.wav', wave)
