@@ -109,6 +109,7 @@ def resample(wave: torch.Tensor, orig_sr: int, sr: int) -> torch.Tensor:
     if (n := _kernel_size(work, sr)) > KERNEL_LIMIT:                    # an odd target rate: snapping the source does not help
         raise ValueError(f"resampling {orig_sr} Hz to {sr} Hz needs a filter of {n:,} entries ({4 * n / 1e9:.1f} GB; at most "
                          f"{KERNEL_LIMIT:,}): resample to a common rate instead, e.g. 16000, 22050, 24000, 44100 or 48000 Hz")
+    if wave.dim() and not wave.shape[-1]: return wave                   # no samples are none at any rate (the filter cannot reshape 0)
     with torch.no_grad(): return _resampler(work, sr)(wave)
 
 def _unreadable(p: Path, denied: bool = False) -> Optional[AudioError]:
@@ -235,11 +236,12 @@ def _check_arg(what: str, name: str, v, ok, rule: str):
 CLIP_LEVEL, CLIP_FRACTION = 0.999, 0.01  # samples at full scale, and the share of them that means a clipped recording
 QUIET_PEAK = 0.01                        # a peak under −40 dBFS: speech that quiet is mostly noise
 
-def check_speech(wave: torch.Tensor, source='<array>') -> list:
-    "Refuse a clip that cannot be speech (too short, a constant offset only); return warnings for clipping and a very low level."
+def check_speech(wave: torch.Tensor, source='<array>', sr: int = SAMPLE_RATE) -> list:
+    "Refuse a clip at `sr` that cannot be speech (too short, a constant offset only); return warnings for clipping and a very low level."
+    _check_arg('check_speech', 'sr', sr, lambda x: MIN_RATE <= x <= MAX_RATE, f"must be the clip's rate in Hz, {MIN_RATE} to {MAX_RATE}, e.g. {SAMPLE_RATE}")
     w = _one_channel(torch.as_tensor(wave, dtype=torch.float32), 'check_speech')   # [1, T] is T samples, not 1
-    if len(w) < MIN_SAMPLES:
-        raise AudioError(source, f"is {len(w) / SAMPLE_RATE * 1000:.0f} ms long; speech needs at least {MIN_SECONDS * 1000:.0f} ms",
+    if len(w) < int(MIN_SECONDS * sr):                                  # MIN_SAMPLES at the clip's own rate (a file's: 8 kHz, say)
+        raise AudioError(source, f"is {len(w) / sr * 1000:.0f} ms long; speech needs at least {MIN_SECONDS * 1000:.0f} ms",
                          "record a whole word or sentence")
     ac = (w - w.mean()).abs().max().item()
     if ac < SILENCE_PEAK:
@@ -320,7 +322,8 @@ def _frames(wave: torch.Tensor, frame: int, hop: int, what: str = 'this analysis
 
 def energy_contour(wave, sr: int = SAMPLE_RATE, hop_ms: float = 10.0) -> torch.Tensor:
     "Frame RMS in dB (20·log10), one value per `hop_ms` → [T·1000/(sr·hop_ms)]."
-    _check_arg('energy_contour', 'hop_ms', hop_ms, lambda x: sr * x / 1000 >= 1, f"must be at least one sample ({1000 / sr:g} ms at {sr} Hz), e.g. 10")
+    _check_arg('energy_contour', 'hop_ms', hop_ms, lambda x: math.isfinite(x) and sr * x / 1000 >= 1,   # inf: no frame at all
+               f"must be a finite number of ms, at least one sample ({1000 / sr:g} ms at {sr} Hz), e.g. 10")
     hop = int(sr * hop_ms / 1000)
     fr = _frames(wave, 2 * hop, hop, 'energy_contour')                  # [n, 2·hop]
     return 20 * torch.log10(fr.pow(2).mean(-1).sqrt().clamp(min=1e-5))
@@ -328,8 +331,9 @@ def energy_contour(wave, sr: int = SAMPLE_RATE, hop_ms: float = 10.0) -> torch.T
 def pitch_contour(wave, sr: int = SAMPLE_RATE, fmin: float = 60.0, fmax: float = 500.0, hop_ms: float = 10.0,
                   threshold: float = 0.5) -> torch.Tensor:
     "F0 in Hz every `hop_ms` (0 where unvoiced) from the normalised autocorrelation of 40 ms frames."
+    _check_arg('pitch_contour', 'hop_ms', hop_ms, lambda x: math.isfinite(x) and sr * x / 1000 >= 1,   # checked before int() reads it
+               f"must be a finite number of ms, at least one sample ({1000 / sr:g} ms at {sr} Hz), e.g. 10")
     hop, frame = int(sr * hop_ms / 1000), int(sr * 0.04)
-    _check_arg('pitch_contour', 'hop_ms', hop_ms, lambda x: sr * x / 1000 >= 1, f"must be at least one sample ({1000 / sr:g} ms at {sr} Hz), e.g. 10")
     _check_arg('pitch_contour', 'fmin', fmin, lambda x: sr / frame < x < sr / 2,
                f"must be above {sr / frame:g} Hz (a period must fit in the 40-ms frame) and below {sr / 2:g} Hz, e.g. 60")
     _check_arg('pitch_contour', 'fmax', fmax, lambda x: sr / int(sr / fmin) < x <= sr / 2,   # a lag to search below fmin's period
@@ -375,7 +379,7 @@ def spectral_envelope(x: torch.Tensor, lengths: torch.Tensor, n_ceps: int) -> to
     return env - (env * valid).sum(-1, keepdim=True) / lengths.clamp(min=1)[:, None, None].to(x)
 
 def as_mels(audio, audio_cfg: AudioConfig) -> list:
-    "Log-mels [n_mels, T] from waves ([S] tensors or arrays at 16 kHz, a list of them, a [B, S] tensor or array) or mels ([n_mels, T], a list of them, [B, n_mels, T]); a lone [n_mels, X] tensor or array is one log-mel when X is shorter than any speech wave (`MIN_SECONDS`), else refused: it could be n_mels waves."
+    "Log-mels [n_mels, T] from waves ([S] tensors or arrays at 16 kHz, a list of them, a [B, S] tensor or array) or mels ([n_mels, T], a list of them, [B, n_mels, T]); a lone [n_mels, X] tensor or array is one log-mel when X is shorter than any speech wave (`MIN_SECONDS`), else refused: it could be n_mels waves; a [1, T] or [T, 1] item of a list is refused (unless n_mels is 1): a wave, pass it as [T]."
     if isinstance(audio, np.ndarray): audio = torch.as_tensor(audio, dtype=torch.float32)   # a [B, S] array is a batch, as a tensor is
     if torch.is_tensor(audio) and audio.dim() == 3: return list(audio)
     if torch.is_tensor(audio) and audio.dim() == 2 and audio.shape[0] != audio_cfg.n_mels: return as_mels(list(audio), audio_cfg)
@@ -387,6 +391,9 @@ def as_mels(audio, audio_cfg: AudioConfig) -> list:
     out = []
     for a in items:
         a = torch.as_tensor(a, dtype=torch.float32)
+        if a.dim() == 2 and 1 in a.shape and a.shape[0] != audio_cfg.n_mels:   # a wave with a channel axis, not a 1-mel log-mel
+            raise AudioError('<array>', f"a {list(a.shape)} item is one wave with a channel axis, not a log-mel of {audio_cfg.n_mels} mels",
+                             "pass the wave [samples] (w.reshape(-1)), or a log-mel [n_mels, frames]")
         out.append(a if a.dim() == 2 else log_mel(a, audio_cfg))   # [n_mels, T100]
     return out
 
@@ -463,7 +470,7 @@ def add_noise(wave: torch.Tensor, snr_db: float, color: str = 'white', seed: int
               low_hz: float = NOISE_LOW_HZ) -> torch.Tensor:
     "`wave` [T] at `sr` with noise (`colored_noise`) added at `snr_db` below the speech's level (RMS over its louder half of 10 ms frames)."
     _check_arg('add_noise', 'snr_db', snr_db, math.isfinite, "must be a finite number of decibels, e.g. 10 (lower: noisier)")
-    w = _one_channel(torch.as_tensor(wave, dtype=torch.float32), 'add_noise')
+    w = _effect_input(wave, 'add_noise')                                # integer PCM refused: its counts would be the level
     frame = max(1, int(sr) // 100)                                      # 10 ms (160 samples at 16 kHz)
     e = _frames(w, frame, frame).pow(2).mean(-1) if len(w) >= frame else w.pow(2).mean()[None]
     level = e[e >= e.median()].mean().sqrt()                            # speech, not the pauses between words
@@ -481,8 +488,9 @@ def room_impulse(rt60: float, sr: int = SAMPLE_RATE, seed: int = 0, direct: floa
     return h
 
 def reverberate(wave: torch.Tensor, rir: torch.Tensor) -> torch.Tensor:
-    "`wave` [T] heard in the room of `rir`, the same length and RMS."
-    w = _one_channel(torch.as_tensor(wave, dtype=torch.float32), 'reverberate')
+    "`wave` [T] heard in the room of `rir` ([L], or one channel in any layout, of any number type: its scale is undone, the RMS kept), the same length and RMS."
+    w = _effect_input(wave, 'reverberate')
+    rir = _one_channel(torch.as_tensor(rir, dtype=torch.float32), "reverberate's rir")   # NumPy, [1, L], float64: float32 [L]
     y = torchaudio.functional.fftconvolve(w, rir)[: len(w)]
     return y * (w.pow(2).mean() / y.pow(2).mean().clamp(min=1e-12)).sqrt()
 
@@ -491,13 +499,13 @@ def gain_clip(wave: torch.Tensor, gain_db: float, clip: float = 1.0) -> torch.Te
     _check_arg('gain_clip', 'gain_db', gain_db, lambda x: abs(x) <= 200,   # augment's clipping reaches 138 dB on a peak of 1e-6
                "must be a finite number of decibels from -200 to 200, e.g. 6 (louder) or -6 (softer)")
     _check_arg('gain_clip', 'clip', clip, lambda x: x > 0, "must be above 0: the level it clips at (full scale is 1.0), e.g. 1.0")
-    return (_one_channel(torch.as_tensor(wave, dtype=torch.float32), 'gain_clip') * 10 ** (gain_db / 20)).clamp(-clip, clip)
+    return (_effect_input(wave, 'gain_clip') * 10 ** (gain_db / 20)).clamp(-clip, clip)
 
 def tilt_eq(wave: torch.Tensor, db_per_octave: float, sr: int = SAMPLE_RATE) -> torch.Tensor:
     "A microphone's colour: the spectrum tilted by `db_per_octave` around 1 kHz (> 0 brighter), the RMS kept."
     _check_arg('tilt_eq', 'db_per_octave', db_per_octave, lambda x: abs(x) <= 20,   # 50 Hz to 8 kHz then spans 146 dB, as much
                "must be a finite number of decibels per octave from -20 to 20, e.g. 1 (brighter) or -1 (duller)")   # as float32 resolves
-    w = _one_channel(torch.as_tensor(wave, dtype=torch.float32), 'tilt_eq')   # [T, 1] would make a [T, T] spectrum
+    w = _effect_input(wave, 'tilt_eq')                                  # [T, 1] would make a [T, T] spectrum
     spec = torch.fft.rfft(w)
     f = torch.linspace(0, sr / 2, len(spec)).clamp(min=50.0)
     y = torch.fft.irfft(spec * 10 ** (db_per_octave * torch.log2(f / 1000) / 20), n=len(w))
@@ -509,7 +517,7 @@ def band_limit(wave: torch.Tensor, sr: int = SAMPLE_RATE, low: float = 300.0, hi
     _check_arg('band_limit', 'low', low, lambda x: 0 < x < sr / 2, f"must be above 0 and below half the sample rate ({sr / 2:g} Hz), e.g. 300")
     _check_arg('band_limit', 'high', high, lambda x: low < x < sr / 2,
                f"must be above low={low:g} Hz and below half the sample rate ({sr / 2:g} Hz), e.g. 3400")
-    y = _one_channel(torch.as_tensor(wave, dtype=torch.float32), 'band_limit')
+    y = _effect_input(wave, 'band_limit')
     for _ in range(2):
         y = torchaudio.functional.highpass_biquad(y, sr, low)
         y = torchaudio.functional.lowpass_biquad(y, sr, high)
@@ -538,7 +546,7 @@ def augment(wave: torch.Tensor, seed: int, recipe: AugmentRecipe = AUGMENT, sr: 
     "A random chain of microphone effects on `wave` [T] drawn from `seed` → (augmented [T'], what was applied)."
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:   # None would draw a chain no run repeats
         raise ValueError(f"augment: seed={seed!r} must be a whole number ≥ 0 (the chain is drawn from it), e.g. zlib.crc32(b'clip id')")
-    rng, w, did = np.random.default_rng(seed), _one_channel(torch.as_tensor(wave, dtype=torch.float32), 'augment'), {}
+    rng, w, did = np.random.default_rng(seed), _effect_input(wave, 'augment'), {}
     draw = lambda p: rng.random() < p
     if draw(recipe.p_pitch):
         st = round(float(rng.uniform(-1, 1) * recipe.semitones), 2); w = shift_pitch(w, st, sr)

@@ -887,7 +887,7 @@ def external_rows(cfg: OmniConfig, manifest, seed: int = 0, stats: Optional[dict
                             "not one turn of a dialogue: cut it into utterances, or leave the line out"); continue
                     data, sr = _read_whole(paths[c], fh), fh.samplerate
                 secs[c] = len(data) / sr
-                if secs[c] >= MIN_SECONDS: check_speech(torch.from_numpy(check_wave(data, sr, paths[c], channels_last=True)), paths[c])
+                if secs[c] >= MIN_SECONDS: check_speech(torch.from_numpy(check_wave(data, sr, paths[c], channels_last=True)), paths[c], sr)
             except MemoryError:                                         # not the file's fault: said as what it is
                 bad(f"{c} {paths[c]}: this machine ran out of memory reading it: cut it into utterances, or leave the line out")
             except Exception as e:                                      # cut short, or not decodable: said as load_audio says it

@@ -239,6 +239,20 @@ def _default_engine(name: str) -> TTSEngine:
     if name != 'piper' or TTS_ENGINES.get(name) is not PiperWorldTTS: return get_tts(name)
     return _SPEAKERS.get(name) or _SPEAKERS.setdefault(name, get_tts(name))
 
+def _engine_samples(w, engine: TTSEngine, text: str) -> np.ndarray:
+    "What `engine.synthesize` returned as float32 [T]: one channel in any layout ([T], [1, T], [T, 1]); integer PCM, more channels or no samples refused, naming the engine."
+    a, who = np.asarray(w), f"{type(engine).__name__}.synthesize"
+    if a.dtype.kind != 'f':                                             # int16 counts as floats: 32768 × full scale, clipped square
+        raise ValueError(f"{who} returned {a.dtype} samples, not floats in [-1, 1]: return floats"
+                         + (" (integer PCM divided by its full scale: int16 by 32768)" if a.dtype.kind in 'iu' else ''))
+    if a.ndim == 0 or sum(n > 1 for n in a.shape) > 1:                   # [T, 2] would be resampled along its channels
+        raise ValueError(f"{who} returned samples of shape {list(a.shape)}, not one channel: return mono [samples] (of "
+                         "stereo, the channels' mean)")
+    if not a.size:                                                      # nothing to trim, tilt or resample
+        raise ValueError(f"{who} returned no samples for {text!r}: return a short silence (10 ms) for text with nothing to "
+                         "pronounce, as the kit's engines do")
+    return a.reshape(-1).astype(np.float32, copy=False)                 # [1, T] is T samples, not 1: trimmed, tilted, timed
+
 def speak(text: str, voice: str, emotion: str, rng: Optional[np.random.Generator] = None, jitter: float = 0.0,
           engine: Optional[TTSEngine] = None, sr: int = SAMPLE_RATE, max_seconds: Optional[float] = None,
           seed: Optional[int] = None) -> torch.Tensor:
@@ -254,7 +268,7 @@ def speak(text: str, voice: str, emotion: str, rng: Optional[np.random.Generator
     top = float('inf') if getattr(engine, 'name', '') == 'espeak' else ESPEAK_LIMITS['rate'][1]   # espeak's fastest (it stops there itself)
     for _ in range(4):
         w, esr = engine.synthesize(text, voice, emotion, p)
-        w = np.asarray(w, dtype=np.float32)                             # float32 whatever a plugin returns: apply_tilt
+        w = _engine_samples(w, engine, text)                            # float32 [T] whatever a plugin returns: apply_tilt
         w = apply_tilt(trim_silence(w, esr), p.tilt)                    # makes float32 only where an emotion tilts
         if max_seconds is None or len(w) <= max_seconds * esr or p.rate >= top: break
         p = replace(p, rate=min(p.rate * len(w) / (max_seconds * esr) * 1.08, top), wordgap=0)  # read it faster

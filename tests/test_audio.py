@@ -1,4 +1,5 @@
 "Audio basics and emotional speech synthesis: every bad input raises AudioError naming file and problem."
+import json
 import numpy as np
 import pytest
 import soundfile as sf
@@ -292,7 +293,7 @@ def test_effect_settings_out_of_range_are_named():
                     (lambda: room_impulse(-1), r"room_impulse: rt60=-1 must be above 0 and at most 10 seconds"),
                     (lambda: band_limit(w, high=8000), r"band_limit: high=8000 must be above low=300 Hz and below half the sample rate \(8000 Hz\)"),
                     (lambda: band_limit(w, low=4000, high=300), r"high=300 must be above low=4000"),
-                    (lambda: energy_contour(w, hop_ms=0), r"energy_contour: hop_ms=0 must be at least one sample \(0\.0625 ms at 16000 Hz\)"),
+                    (lambda: energy_contour(w, hop_ms=0), r"energy_contour: hop_ms=0 must be a finite number of ms, at least one sample \(0\.0625 ms at 16000 Hz\)"),
                     (lambda: pitch_contour(w, fmin=600, fmax=100), r"pitch_contour: fmax=100 must be above fmin=600 Hz"),
                     (lambda: pitch_contour(w, fmin=20), r"pitch_contour: fmin=20 must be above 25 Hz")):
         with pytest.raises(ValueError, match=said): f()
@@ -432,13 +433,14 @@ def test_gain_and_tilt_settings_out_of_range_are_named():
 
 def test_add_noise_measures_the_speech_over_10_ms_at_any_rate():
     "The speech level is the RMS of the louder half of 10 ms frames at `sr` (once 160-sample frames whatever the rate: 20 ms at 8 kHz, 3.3 ms at 48 kHz); 16 kHz is as before."
-    from emotion_omni_lite.audio import _frames, add_noise
+    from emotion_omni_lite.audio import add_noise
     g = torch.Generator().manual_seed(0)
     for sr in (8000, 16000, 48000):
         env = torch.rand(sr // 40 + 1, generator=g).repeat_interleave(40)[:sr]     # a level that moves every 40 samples
         w = 0.3 * env * torch.sin(2 * torch.pi * 180 * torch.arange(sr) / sr)
         level = (add_noise(w, 10, 'pink', 1, sr) - w).pow(2).mean().sqrt() * 10 ** 0.5   # the noise: level × 10^(−10/20)
-        loud = lambda n: (e := _frames(w, n, n).pow(2).mean(-1))[e >= e.median()].mean().sqrt()
+        centred = lambda n: torch.cat([torch.zeros(n // 2), w])[:len(w)]   # frames centred on each step: half a frame of zeros first
+        loud = lambda n: (e := centred(n).reshape(-1, n).pow(2).mean(-1))[e >= e.median()].mean().sqrt()   # not add_noise's own framing
         assert torch.isclose(level, loud(sr // 100), rtol=1e-4), sr
         if sr != 16000: assert not torch.isclose(level, loud(160), rtol=1e-2), sr
 
@@ -504,3 +506,90 @@ def test_each_scoring_condition_does_what_its_name_says():
     assert band(got['phone'], 990, 1010) > 0.5 * band(w, 990, 1010)
     assert torch.equal(got['softer_10db'], w * 10 ** (-10 / 20))
     assert got['louder_10db'].abs().max() == 1.0 and torch.equal(got['louder_10db'], (w * 10 ** 0.5).clamp(-1, 1))
+
+
+def test_speak_reads_any_layout_of_one_channel_and_refuses_what_is_not_samples():
+    "A plugin's [1, T] or [T, 1] is T samples (once one sample: no tilt, no max_seconds, and a crash after leading silence); stereo, integer PCM and no samples are refused naming the engine (once resampled along the channels, a square wave, a crash)."
+    from emotion_omni_lite.audio import resample
+    beep = (0.2 * np.sin(2 * np.pi * 440 * np.arange(8000) / 8000)).astype(np.float32)
+    class Given(TTSEngine):
+        def __init__(self, w): self.w = w
+        def synthesize(self, text, voice, emotion, prosody): return self.w, 8000
+    for e in ('sad', 'angry', 'neutral'):                               # sad and angry tilt
+        want = speak("anything", 'any', e, engine=Given(beep))
+        for w in (beep[None], beep[:, None], torch.from_numpy(beep)[None]):
+            assert torch.equal(speak("anything", 'any', e, engine=Given(w)), want), (e, w.shape)
+    quiet = np.concatenate([np.zeros(800, np.float32), beep])[None]     # leading silence, trimmed
+    assert torch.equal(speak("anything", 'any', 'happy', engine=Given(quiet)), speak("anything", 'any', 'happy', engine=Given(quiet[0])))
+    with pytest.raises(ValueError, match=r"does not fit in 0\.5 s even when read fast"):
+        speak("anything", 'any', 'happy', engine=Given(beep[None]), max_seconds=0.5)
+    for w, said in ((np.stack([beep, beep], 1), r"Given\.synthesize returned samples of shape \[8000, 2\], not one channel: return mono"),
+                    ((beep * 32767).astype(np.int16), r"Given\.synthesize returned int16 samples, not floats in \[-1, 1\]: .*int16 by 32768"),
+                    (np.zeros(0, np.float32), r"Given\.synthesize returned no samples for 'anything': return a short silence")):
+        with pytest.raises(ValueError, match=said): speak("anything", 'any', 'happy', engine=Given(w))
+    assert resample(torch.zeros(0), 8000, SR).shape == (0,) and resample(torch.zeros(3, 0), 22050, SR).shape == (3, 0)
+
+
+def test_effects_and_conditions_refuse_integer_pcm():
+    "Integer samples into an effect, augment or a scoring condition are refused with the fix (once read as floats 32768 times full scale, silently); the fix they name works."
+    from emotion_omni_lite.audio import CONDITIONS, add_noise, augment, band_limit, gain_clip, reverberate, room_impulse, tilt_eq
+    pcm = (TONE * 32767).astype(np.int16)
+    effects = {'add_noise': lambda x: add_noise(x, 10), 'reverberate': lambda x: reverberate(x, room_impulse(0.3)),
+               'gain_clip': lambda x: gain_clip(x, 0), 'tilt_eq': lambda x: tilt_eq(x, 1.0), 'band_limit': band_limit,
+               'augment': lambda x: augment(x, 0)[0], **{c: (lambda x, c=c: CONDITIONS[c](x, 0)) for c in CONDITIONS}}
+    for name, f in effects.items():
+        for given in (pcm, torch.from_numpy(pcm)):
+            with pytest.raises(AudioError, match=r"holds torch\.int16 samples \(PCM counts\?\), not floats in \[-1, 1\]: .* takes floats "
+                                                 r"— divide 16-bit samples by 32768 first"):
+                f(given)
+        assert f(pcm / 32768).shape == (SR,), name
+
+
+def test_check_speech_counts_the_clip_at_its_own_rate(tmp_path):
+    "150 ms at 8 kHz is speech (once counted as 16 kHz samples: '75 ms'), 80 ms at 8 kHz is not; a manifest's 8 kHz query passes the check."
+    from emotion_omni_lite.audio import check_speech
+    from emotion_omni_lite.config import get_config
+    from emotion_omni_lite.dataset import external_rows
+    at8 = lambda s: (0.3 * np.sin(2 * np.pi * 220 * np.arange(int(8000 * s)) / 8000)).astype(np.float32)
+    assert check_speech(torch.from_numpy(at8(0.15)), sr=8000) == []
+    with pytest.raises(AudioError, match=r"is 80 ms long; speech needs at least 100 ms"): check_speech(torch.from_numpy(at8(0.08)), sr=8000)
+    with pytest.raises(ValueError, match=r"check_speech: sr=4000 must be the clip's rate in Hz"): check_speech(torch.from_numpy(at8(0.15)), sr=4000)
+    sf.write(str(tmp_path / 'q8.wav'), at8(0.15), 8000); sf.write(str(tmp_path / 'q.wav'), TONE, SR)
+    sf.write(str(tmp_path / 'r.wav'), np.tile(TONE, 2), SR)
+    (tmp_path / 'u.json').write_text(json.dumps([i % 20 for i in range(50)]))
+    f = tmp_path / 'm.csv'
+    f.write_text('query_audio,query_text,user_emotion,reply_audio,reply_text,reply_emotion,reply_units,split\n'
+                 'q8.wav,Hi.,happy,r.wav,Oh!,happy,u.json,train\nq.wav,Bye.,sad,r.wav,Oh.,sad,u.json,test\n')
+    rows = external_rows(get_config('smoke'), f)
+    assert [r['query_seconds'] for r in rows] == [0.15, 1.0]
+
+
+def test_contours_check_hop_ms_before_using_it():
+    "A NaN, infinite or text hop_ms is named (once int()'s bare ValueError, OverflowError or TypeError)."
+    w = torch.from_numpy(TONE)
+    for f in (pitch_contour, energy_contour):
+        for bad in (float('nan'), float('inf'), '10'):
+            with pytest.raises(ValueError, match=rf"{f.__name__}: hop_ms={bad!r} must be a finite number of ms"): f(w, hop_ms=bad)
+
+
+def test_reverberate_takes_a_room_in_any_layout_and_type():
+    "A NumPy, [1, L], [L, 1] or float64 room impulse hears as the float32 [L] one (once a TypeError, a dimension error, float64 out); two channels are refused."
+    from emotion_omni_lite.audio import reverberate, room_impulse
+    w, rir = torch.from_numpy(TONE), room_impulse(0.3)
+    want = reverberate(w, rir)
+    for given in (rir.numpy(), rir[None], rir[:, None], rir.double(), rir.numpy().astype(np.float64)[None]):
+        y = reverberate(w, given)
+        assert y.dtype == torch.float32 and torch.equal(y, want), getattr(given, 'shape', None)
+    with pytest.raises(AudioError, match=r"more than one channel: reverberate's rir takes one"): reverberate(w, torch.stack([rir, rir]))
+
+
+def test_as_mels_refuses_a_wave_item_with_a_channel_axis():
+    "A [1, T] (or [T, 1]) item of a list is a wave, refused by name (once read as a 1-bin log-mel); with n_mels 1 it is a log-mel, as before."
+    from emotion_omni_lite.audio import as_mels
+    cfg, w = AudioConfig(n_mels=80), torch.from_numpy(TONE)
+    for item in (w[None], w[:, None], TONE[None]):
+        with pytest.raises(AudioError, match=r"a \[(1, 16000|16000, 1)\] item is one wave with a channel axis, not a log-mel of 80 mels — pass the wave"):
+            as_mels([item], cfg)
+    assert torch.equal(as_mels([w], cfg)[0], log_mel(w, cfg)) and torch.equal(as_mels([w[None]], AudioConfig(n_mels=1))[0], w[None])
+    mel1 = log_mel(w[:400], cfg)                                         # [80, 2], and a one-frame [80, 1] log-mel stays one
+    assert torch.equal(as_mels([mel1[:, :1]], cfg)[0], mel1[:, :1])
