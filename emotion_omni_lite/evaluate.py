@@ -408,7 +408,8 @@ def evaluate_run(preset: Optional[str] = None, settings: Optional[Settings] = No
         extra.update({'n_speech_items': len(sp_recs), 'n_dnsmos_items': sum(r['sys']['omni']['dnsmos'] is not None for r in sp_recs),
                       'first_text_ms': m['median_first_text_token_ms'],
                       'first_audio_ms': m['median_first_audio_ms'], 'rtf': m['rtf'], 'n_timed_items': m.get('n_timed'),
-                      'generated_emotion_acc_new_text': m.get('generated_emotion_acc_new_text'), 'n_new_text': m.get('n_new_text')})
+                      **{k: m.get(k) for k in ('generated_emotion_acc_new_text', 'n_new_text', 'n_generated_new_text',
+                                               'teacher_text_emotion_acc_new_text')}})   # a part kept from before: None, left out
         extra.setdefault('eval_set', eval_set(stage1_features(cfg, s, progress=False)['rows']))   # a text side kept from before it was said
         if str(extra.get('empathy_judge_status', '')).startswith('failed'): stamp = None   # not current: asked again next time
         spent = sum(p.get('seconds', 0) for p in parts.values()) + text.get('seconds', 0)   # each part as it was computed
@@ -444,11 +445,12 @@ def evaluate_full(cfg: OmniConfig, settings: Optional[Settings] = None, n_eval: 
     _check_folders(cfg, s)                                         # the report's folder: found now, not when the work is saved
     for n in ('data', 'stage1', 'stage2', 'vocoder'): require_stage(n, cfg, s)   # names what is missing, loads nothing
     t0 = time.time()
-    feats = stage1_features(cfg, s)
+    feats = stage1_features(cfg, s, progress=progress)
     chosen = {feats['rows'][i]['id'] for i in speech_rows(feats['rows'], s.seed, n_eval)}   # the rows the speech half speaks
-    m1 = evaluate_stage1(load_stage1(cfg, s), feats, select=lambda r: r['id'] in chosen)
+    pipe = load_stage1(cfg, s)                                     # loaded once: the speech half speaks through it too
+    m1 = evaluate_stage1(pipe, feats, select=lambda r: r['id'] in chosen)
     if progress: print(f"[eval] stage 1 on {m1['n_eval']} held-out dialogues: reply emotion {m1['reply_emotion_acc']}, style {m1['style_match']}")
-    m2 = speech_figures(cfg, s, n_eval, load_omni(cfg, s), streaming=True, n_follow=0, sets=('generated',), wer_sets=())
+    m2 = speech_figures(cfg, s, n_eval, load_omni(cfg, s, pipeline=pipe), streaming=True, n_follow=0, sets=('generated',), wer_sets=())
     if progress: print(f"[eval] speech of {m2['n_eval']} replies: emotion heard {m2['generated_emotion_acc']}, first audio {m2['median_first_audio_ms']} ms")
     out = {'stage1': m1, 'speech': m2, 'n_eval': n_eval, 'seed': s.seed, 'eval_seconds': round(time.time() - t0, 1),
            'runs': {n: stage_hash(n, cfg, s.seed) for n in ('data', 'stage1', 'stage2')}}
@@ -481,6 +483,8 @@ def run_figures(cfg: OmniConfig, s: Settings) -> dict:
                           f"was stopped between them): run `eol eval --preset {cfg.preset}` to write both again")
     # a figure the run could not compute (data without a held-out-voice split, or without reply styles) is None: the card
     # says "not computed", and a difference with a side missing is None too
+    # the probe's style: its six-class user-emotion accuracy, a style match as each user emotion calls for its own style
+    # (dialogues.REPLY_STYLE; where two share one, a lower bound)
     t_emo, t_sty = rep.get('timing_only_reply_emotion_acc_tone'), rep.get('timing_only_user_emotion_acc_tone')
     on, off = sp.get('adaln', {}), sp.get('no_adaln', {})
     d = lambda a, b: None if a is None or b is None else round(a - b, 4)

@@ -291,8 +291,15 @@ def load_omni(cfg: OmniConfig, settings: Optional[Settings] = None, stage1: str 
                        s1.end_id).to(run_device(s)).eval()
 
 # %% ../nbs/14a_omni.ipynb #090b8066
+def _check_n_eval(n_eval, where: str):
+    "Refuse an `n_eval` that is not a whole number of at least 1 (0 would load every model and then fail on no clip; -1, in `random.sample`)."
+    if isinstance(n_eval, bool) or not isinstance(n_eval, int) or n_eval < 1:
+        raise ConfigError(f"{where}: n_eval={n_eval!r}: the number of held-out queries whose replies are spoken and judged "
+                          "must be a whole number of at least 1: set n_eval to one (96 by default)")
+
 def speech_rows(rows: Sequence[dict], seed: int, n_eval: int) -> list:
-    "The rows whose replies are spoken and judged, the same for every system: a seeded `n_eval` of the held-out queries (voice, sentence or both held out; both sentence kinds). A held-out query's reply often repeats a training reply's text."
+    "The rows whose replies are spoken and judged, the same for every system: a seeded `n_eval` (a whole number of at least 1) of the held-out queries (voice, sentence or both held out; both sentence kinds). A held-out query's reply often repeats a training reply's text."
+    _check_n_eval(n_eval, 'speech_rows')
     test = [i for i, r in enumerate(rows) if r['split'] != 'train']
     return sorted(random.Random(seed).sample(test, min(n_eval, len(test))))
 
@@ -358,7 +365,8 @@ def speech_metrics(heard: dict, want: Sequence[str], hyps: dict, texts: dict, ge
 def speech_figures(cfg: OmniConfig, settings: Optional[Settings] = None, n_eval: int = 96, omni=None,
                    streaming: bool = True, n_follow: int = 24, sets: Sequence[str] = SPEECH_SETS, keep: bool = False,
                    wer_sets: Sequence[str] = WER_SETS, n_wer: Optional[int] = None):
-    "Emotion accuracy (kit's emotion encoder) and pocketsphinx WER (on the first `n_wer` clips; all when None) of generated reply speech on `speech_rows`' held-out queries; `generated_emotion_acc_new_text`: that accuracy on the `n_new_text` replies whose text training never spoke."
+    "Emotion accuracy (kit's emotion encoder) and pocketsphinx WER (on the first `n_wer` clips; all when None) of generated reply speech on `speech_rows`' `n_eval` held-out queries; `generated_emotion_acc_new_text`: that accuracy on the `n_new_text` queries whose reference reply text no training reply has (the model mostly speaks a training reply there all the same); `n_generated_new_text`: the generated replies whose words no training reply has; `teacher_text_emotion_acc_new_text`: the true reply's states spoken, on the `n_new_text` rows (words training never spoke)."
+    _check_n_eval(n_eval, 'speech_figures')                         # before any model loads
     s = settings or get_settings(preset=cfg.preset)
     omni = omni or load_omni(cfg, s)
     f1, f2 = stage1_features(cfg, s), stage2_features(cfg, s)
@@ -372,13 +380,17 @@ def speech_figures(cfg: OmniConfig, settings: Optional[Settings] = None, n_eval:
     gen = clips['generated'][2] if 'generated' in clips else None
     m = {**speech_metrics(heard, [f2['rows'][i]['reply_emotion'] for i in idx], hyps, {k: c[1] for k, c in clips.items()},
                           gen), 'streaming': streaming}
-    rows = f2['rows']                                                # held-out queries, but many replies are training's texts:
-    said = {r['reply_text'] for r in rows if r['split'] == 'train'}  # the generated speech again on replies never trained on
-    new = [j for j, i in enumerate(idx) if rows[i]['reply_text'] not in said]
-    if 'generated' in heard:
-        m['generated_emotion_acc_new_text'] = round(sum(heard['generated'][j] == rows[idx[j]]['reply_emotion'] for j in new)
-                                                    / len(new), 4) if new else None
+    rows = f2['rows']                                                # held-out queries, but many replies are training's texts
+    said = {r['reply_text'] for r in rows if r['split'] == 'train'}
+    new = [j for j, i in enumerate(idx) if rows[i]['reply_text'] not in said]   # rows whose reference reply is new …
+    acc_new = lambda k: round(sum(heard[k][j] == rows[idx[j]]['reply_emotion'] for j in new) / len(new), 4) if new else None
+    if 'generated' in heard:                                         # … but the model there mostly says a training reply: this
+        m['generated_emotion_acc_new_text'] = acc_new('generated')    # is speech off the reference's words, not new words
         m['n_new_text'] = len(new)
+        words = {normalize_text(t) for t in said}                    # the model's own words: case and punctuation aside
+        m['n_generated_new_text'] = sum(normalize_text(t) not in words for t in clips['generated'][1])
+    if 'teacher_text' in heard:                                      # the true reply's states: on `new`, words never trained on
+        m['teacher_text_emotion_acc_new_text'] = acc_new('teacher_text')
     if n_follow: m.update(condition_following(omni, f2, idx[:n_follow], cfg.audio, streaming))
     return (m, {'rows': idx, 'clips': clips, 'heard': heard, 'hyps': hyps}) if keep else m   # keep: what was spoken and heard
 

@@ -146,7 +146,9 @@ def benchmark_table(report: Optional[dict] = None, preset: Optional[str] = None,
         lines.append(f"{'timing alone (rate, pauses; a probe)':<{w}} | {fmt('x', t[0]):>14} | {fmt('x', t[1]):>14} | {'':>14} | {'':>14}")
     lines.append("reply emotion, style: tone-dependent sentences; chance for reply emotion ≈ 33 % (neutral and sad each "
                  "answer two of the six user emotions); timing alone: a probe on speaking rate and pauses, which any 50 Hz "
-                 f"stream shows (all held-out tone-dependent queries); speech emotion: every system "
+                 f"stream shows (all held-out tone-dependent queries), its style column the probe's six-class user-emotion "
+                 f"accuracy: a style match only as each user emotion calls for its own style (dialogues.REPLY_STYLE; where "
+                 f"two share one, a lower bound); speech emotion: every system "
                  f"speaking the same {n_sp} replies (both sentence kinds), the ones stage 2's speech "
                  f"figures are measured on (speech_figures.json); DNSMOS (1–5): the first "
                  f"{report.get('n_dnsmos_items', '`n_dnsmos`')} of them.")
@@ -254,11 +256,13 @@ METRIC_NOTES = {
     'n_wer_items': "the first `n_wer` of the spoken replies, the ones pocketsphinx transcribed (the slowest judge), less those with no words to score: pocketsphinx_wer_generated's sample",
     'n_wer_items_reference': "the first `n_wer` of the spoken replies, whose reference audio pocketsphinx transcribed: pocketsphinx_wer_reference's sample",
     'n_timed_items': "the first of (c)'s spoken replies, each streamed alone on the clock: first_text_ms, first_audio_ms and rtf's sample",
-    'generated_emotion_acc_new_text': "speech_emotion_acc again, on the spoken replies whose text no training reply has",
-    'n_new_text': "spoken replies whose text no training reply has (the rest repeat a training reply's text)",
+    'generated_emotion_acc_new_text': "speech_emotion_acc again, on the `n_new_text` queries whose reference reply text no training reply has; on the kit's data the model mostly speaks a training reply there all the same, so it shows the speech when the reply is not the reference's, not speech of new words (teacher_text_emotion_acc_new_text)",
+    'n_new_text': "spoken replies to queries whose reference reply text no training reply has (the rest's reference repeats a training reply's text); not replies of new words: n_generated_new_text counts those",
+    'n_generated_new_text': "spoken replies whose own words (the model's text, case and punctuation aside) no training reply has",
+    'teacher_text_emotion_acc_new_text': "the emotion encoder on the true reply spoken from its states by (c)'s stage 2 (its predicted emotion vector) = intended reply emotion, on the `n_new_text` replies: speech of words no training reply has",
     'n_timing_probe': "held-out tone-dependent queries the timing probe was scored on",
     'timing_only_reply_emotion_acc_tone': "a probe on speaking rate and pauses alone (3 numbers, a small MLP trained on the training split): reply emotion on every held-out tone-dependent query, what any 50 Hz stream shows",
-    'timing_only_user_emotion_acc_tone': "… the user's emotion (six classes) on those queries",
+    'timing_only_user_emotion_acc_tone': "… the user's emotion (six classes) on those queries: the benchmark's timing-alone style, as each user emotion calls for its own reply style (dialogues.REPLY_STYLE; where two share a style, a lower bound of the style match)",
     'prosodic_baseline_acc_heldout_voice': "12 prosodic features + a linear probe (trained on the training split): the user's emotion on the held-out voices' queries",
     'preset': "the preset the run was trained and scored with",
     'run_stamp': "what the report was computed from (the hashes and checksums of the runs read, the evaluation's sizes, a hash of the words report.md is written from): while it matches, `eol eval` reuses the report",
@@ -321,8 +325,10 @@ def report_markdown(flat: dict, details: dict, figure_files: Sequence[str] = ())
     "report.md: the benchmark table, every metric with its meaning, examples, figure links."
     es = EVAL_SETS.get(flat.get('eval_set'), (None, 'held-out dialogues (which ones was not recorded)'))[1]
     sp = '' if 'n_speech_items' not in flat else f" Speech: {SPEECH_SET.format(n=flat['n_speech_items'])}" + (
-        f"; on the {flat['n_new_text']} whose text training never spoke, the generated speech's emotion is heard right "
-        f"{100 * flat['generated_emotion_acc_new_text']:.1f} % of the time" if 'generated_emotion_acc_new_text' in flat else '') + "."
+        f"; on the {flat['n_new_text']} whose reference reply no training reply says, the generated speech's emotion is heard "
+        f"right {100 * flat['generated_emotion_acc_new_text']:.1f} % of the time (not speech of new words: the model may still "
+        "speak a training reply there" + (f"; {flat['n_generated_new_text']} of the {flat['n_speech_items']} spoken replies say "
+        "words no training reply has" if 'n_generated_new_text' in flat else '') + ")" if 'generated_emotion_acc_new_text' in flat else '') + "."
     out = [f"# Emotion Omni lite: evaluation report ({flat.get('preset', '?')})", '',
            f"Text side: {flat.get('n_items')} dialogues, {flat.get('n_items_tone')} of them tone-dependent: {es}.{sp} "
            "The benchmark shows percentages; the metric table, fractions.", '', '## Same words, different feelings', '',

@@ -302,10 +302,10 @@ def test_the_full_sample_scores_text_and_speech_on_the_same_rows(monkeypatch, tm
         seen['speech'] = sorted(f2['rows'][i]['id'] for i in idx)
         gen = [{'audio': torch.zeros(1600), 'sample_rate': 16000, 'text': 'x', 'reply_emotion': 'sad', 'timings': None} for _ in idx]
         return {'generated': ([g['audio'] for g in gen], ['x'] * len(idx), gen)}
-    feats = lambda cfg, s: {'rows': rows}
+    feats = lambda cfg, s, **k: {'rows': rows}
     for mod, name, fn in ((evaluate, 'require_stage', lambda *a: None), (evaluate, 'stage1_features', feats),
                           (evaluate, 'load_stage1', lambda *a: None), (evaluate, 'evaluate_stage1', stage1),
-                          (evaluate, 'load_omni', lambda *a: SimpleNamespace(vocoder=SimpleNamespace(sample_rate=16000), emotion_encoder=None)),
+                          (evaluate, 'load_omni', lambda *a, **k: SimpleNamespace(vocoder=SimpleNamespace(sample_rate=16000), emotion_encoder=None)),
                           (evaluate, 'stage_hash', lambda *a: 'h'), (evaluate, 'save_json', lambda *a: None),
                           (omni_mod, 'stage1_features', feats), (omni_mod, 'stage2_features', feats), (omni_mod, 'speech_clips', clips),
                           (omni_mod, 'hear', lambda enc, waves, audio_cfg: ['sad'] * len(waves))):
@@ -313,6 +313,26 @@ def test_the_full_sample_scores_text_and_speech_on_the_same_rows(monkeypatch, tm
     s = get_settings(preset='full', seed=1, data_dir=str(tmp_path / 'data'), out_dir=str(tmp_path / 'runs'))
     evaluate.evaluate_full(get_config('full'), s, n_eval=12, progress=False)
     assert len(seen['speech']) == 12 and seen['text'] == seen['speech']
+
+
+def test_the_full_sample_loads_stage_1_once(monkeypatch, tmp_path):
+    "evaluate_full loaded stage 1 (a 7-billion-parameter LLM at full size) twice, for its text half and again inside `load_omni`: now once, shared with the whole model; and its `progress` reaches the features' reader."
+    from types import SimpleNamespace
+    from emotion_omni_lite import evaluate
+    rows = [{'id': f'r{i}', 'split': 'train' if i % 3 == 0 else 'test_voice'} for i in range(30)]
+    seen, pipe = {'stage 1 loads': 0}, SimpleNamespace(name='stage 1')
+    def load1(*a, **k): seen['stage 1 loads'] += 1; return pipe
+    def feats(cfg, s, progress=True): seen['progress'] = progress; return {'rows': rows}
+    def omni(cfg, s, *a, pipeline=None, **k): seen['pipeline'] = pipeline; return 'omni'
+    def speech(cfg, s, n_eval, omni, **k): seen['omni'] = omni; return {'n_eval': n_eval, 'generated_emotion_acc': 0.5,
+                                                                        'median_first_audio_ms': 1.0}
+    for name, fn in (('require_stage', lambda *a: None), ('stage1_features', feats), ('load_stage1', load1), ('load_omni', omni),
+                     ('evaluate_stage1', lambda p, f, **k: {'n_eval': 4, 'reply_emotion_acc': 1.0, 'style_match': 1.0}),
+                     ('speech_figures', speech), ('stage_hash', lambda *a: 'h'), ('save_json', lambda *a: None)):
+        monkeypatch.setattr(evaluate, name, fn)
+    s = get_settings(preset='full', data_dir=str(tmp_path / 'data'), out_dir=str(tmp_path / 'runs'))
+    evaluate.evaluate_full(get_config('full'), s, n_eval=4, progress=False)
+    assert seen == {'stage 1 loads': 1, 'progress': False, 'pipeline': pipe, 'omni': 'omni'}, seen
 
 
 def test_a_reply_with_no_words_is_left_out_of_both_wers_alike():
@@ -369,7 +389,8 @@ def toy_eval(tmp_path, monkeypatch):
         timed = [{'reply_emotion': 'sad', 'audio': torch.zeros(8000), 'sample_rate': 16000, 'timings': dict(
             encoders_ms=5.0, first_text_token_ms=10.0, first_audio_ms=50.0, total_ms=200.0)} for _ in idx]
         fig = {**speech_metrics({'generated': ['sad'] * len(idx)}, [rows[i]['reply_emotion'] for i in idx], {}, {}, timed),
-               'generated_emotion_acc_new_text': 0.5, 'n_new_text': 2, 'follows_condition_acc': 0.5}   # as speech_figures adds them
+               'generated_emotion_acc_new_text': 0.5, 'n_new_text': 2, 'n_generated_new_text': 1,
+               'teacher_text_emotion_acc_new_text': 1.0, 'follows_condition_acc': 0.5}   # as speech_figures adds them
         p = {'stamp': 'toy', 'system': system, 'rows': idx, 'generated': gen, 'figures': fig, 'seconds': 1.0}
         if system == 'cascade':
             p['reference'] = [{'speech_emotion': 'sad', 'dnsmos': 3.5, 'ps_text': 'i am so sorry', 'emotion_vec_reply': [1.0, 0.0]} for _ in idx]
@@ -402,6 +423,7 @@ def test_every_figure_of_the_report_says_what_it_means(toy_eval):
     rep = json.loads((out / 'report.json').read_text())
     for k in ('input_emotion_acc_clean', 'input_emotion_acc_phone', 'n_timing_probe', 'timing_only_user_emotion_acc_tone',
               'n_speech_items', 'n_dnsmos_items', 'generated_emotion_acc_new_text', 'cross_engine_calibrated_stage1_style_tone',
+              'n_generated_new_text', 'teacher_text_emotion_acc_new_text',
               'prosodic_baseline_acc_heldout_voice', 'eval_set', 'run_stamp'):
         assert k in rep, k                                               # what the code wrote, not a list of hand-made keys
     assert len(rep) > 100 and not [k for k in rep if not metric_note(k)], [k for k in rep if not metric_note(k)]
@@ -419,8 +441,14 @@ def test_the_report_names_the_sets_it_was_scored_on(toy_eval, monkeypatch):
     head = md.split('## Same words')[0]
     assert EVAL_SETS['test_both'][1] in head and 'not the full cross' in head and 'Held-out voices and held-out sentences' not in head
     assert f"Speech: a seeded {rep['n_speech_items']} of the held-out queries (voice, sentence or both held out; both sentence kinds" in head
-    assert 'on the 2 whose text training never spoke, the generated speech\'s emotion is heard right 50.0 % of the time' in head
+    assert ("on the 2 whose reference reply no training reply says, the generated speech's emotion is heard right 50.0 % of "
+            f"the time (not speech of new words: the model may still speak a training reply there; 1 of the {rep['n_speech_items']} "
+            "spoken replies say words no training reply has)") in head
     assert 'tone-dependent dialogues (test_both: held-out voice and held-out sentence, a sample of that cross)' in benchmark_table(rep)
+    from emotion_omni_lite.config import EMOTIONS
+    from emotion_omni_lite.dialogues import REPLY_STYLE                # the timing probe's style is its user-emotion accuracy:
+    assert "its style column the probe's six-class user-emotion accuracy" in benchmark_table(rep)   # said, and exact on the
+    assert sorted(REPLY_STYLE) == sorted(EMOTIONS) and len(set(REPLY_STYLE.values())) == len(EMOTIONS)   # kit's data: 1 to 1
     none = [dict(r, split='test_voice') if r['split'] == 'test_both' else r for r in rows]   # data without test_both
     assert {none[i]['split'] for i in evaluate.eval_indices(none)} == {'test_voice', 'test_sentence'}   # every held-out split
     monkeypatch.setattr(evaluate, 'stage1_features', lambda *a, **k: {'rows': none, 'n50': [10] * len(none),

@@ -1,4 +1,5 @@
-"The assembled model's own checks: what `encode`, `respond`, `speak_states` and `load_omni` refuse, and empty replies at another vocoder rate."
+"The assembled model's own checks: what `encode`, `respond`, `speak_states`, `load_omni` and the speech figures refuse, empty replies at another vocoder rate, and the rows the new-text figures score."
+import re
 from types import SimpleNamespace
 
 import numpy as np
@@ -151,3 +152,40 @@ def test_a_clip_too_short_for_the_adapter_is_refused_by_name():
     with pytest.raises(AudioError, match=r"is 100 ms long, too short for this model's adapter to make one token of \(5 encoder frames\).*longer clip"):
         check_length(torch.zeros(1600), get_config('full'))
     check_length(torch.zeros(1900), get_config('full'))
+
+
+def test_new_text_figures_pick_rows_by_the_reference_and_count_the_models_own_words(smoke_cfg, tmp_path, monkeypatch):
+    "`generated_emotion_acc_new_text` scores the queries whose reference reply no training reply says, whatever the model says there (mostly a training reply); `n_generated_new_text` counts the model's own replies of new words (case and punctuation aside), and `teacher_text_emotion_acc_new_text` judges the true new replies spoken from their states."
+    from emotion_omni_lite.config import EMOTIONS
+    train = [{'split': 'train', 'reply_text': t, 'reply_emotion': e} for t, e in (('I am so sorry.', 'sad'), ('What fun!', 'happy'))]
+    test = [{'split': 'test_voice', 'reply_text': t, 'reply_emotion': e} for t, e in
+            (('I am so sorry.', 'sad'), ('That sounds hard.', 'sad'), ('What a day!', 'happy'), ('What fun!', 'happy'))]
+    f2 = {'rows': train + test}
+    said = ['I am so sorry.', 'i am so sorry', 'What a day', 'What fun!']   # rows 1 and 2 are new; the model says new words on 2
+    clip = lambda labels: [torch.full((1600,), float(EMOTIONS.index(l))) for l in labels]   # each clip carries what it is heard as
+    gen = [{'text': t, 'reply_emotion': None, 'audio': torch.zeros(0), 'sample_rate': 16000, 'timings': None} for t in said]
+    clips = {'generated': (clip(['sad', 'sad', 'neutral', 'happy']), said, gen),
+             'teacher_text': (clip(['neutral', 'sad', 'happy', 'neutral']), [r['reply_text'] for r in test])}
+    for name, fake in (('stage1_features', lambda cfg, s: {}), ('stage2_features', lambda cfg, s: f2),
+                       ('speech_clips', lambda omni, f1, f2, idx, *a: {k: v for k, v in clips.items()}),
+                       ('hear', lambda enc, waves, acfg: [EMOTIONS[int(w[0])] for w in waves])):
+        monkeypatch.setattr(omni_mod, name, fake)                           # no run: only the choosing and counting are looked at
+    s = get_settings(preset='smoke', data_dir=str(tmp_path / 'data'), out_dir=str(tmp_path / 'runs'), device='cpu')
+    m = SimpleNamespace(vocoder=SimpleNamespace(sample_rate=16000), emotion_encoder=None)
+    fig = omni_mod.speech_figures(smoke_cfg, s, 4, m, sets=('generated', 'teacher_text'), wer_sets=(), n_follow=0)
+    assert fig['n_new_text'] == 2 and fig['generated_emotion_acc_new_text'] == 0.5    # rows 1 and 2, by the reference: 1 of 2 heard
+    assert fig['n_generated_new_text'] == 1                                          # 'i am so sorry' is a training reply's words
+    assert fig['teacher_text_emotion_acc_new_text'] == 1.0 and fig['teacher_text_emotion_acc'] == 0.5
+
+
+def test_speech_figures_refuse_a_bad_n_eval_before_any_model_loads(smoke_cfg, tmp_path, monkeypatch):
+    "n_eval=0 loaded every model and then failed deep inside; a negative one failed in `random.sample`: each is named, with the fix, first."
+    def never(*a, **k): raise AssertionError('a model was loaded')
+    for name in ('load_omni', 'stage1_features', 'stage2_features'): monkeypatch.setattr(omni_mod, name, never)
+    s = get_settings(preset='smoke', data_dir=str(tmp_path / 'data'), out_dir=str(tmp_path / 'runs'), device='cpu')
+    rows = [{'split': 'test_voice'}] * 3
+    for bad in (0, -1, 2.5, True, '4', None):
+        msg = rf"n_eval={re.escape(repr(bad))}: .*whole number of at least 1: set n_eval to one"
+        with pytest.raises(ConfigError, match='speech_figures: ' + msg): omni_mod.speech_figures(smoke_cfg, s, bad)
+        with pytest.raises(ConfigError, match='speech_rows: ' + msg): omni_mod.speech_rows(rows, 0, bad)
+    assert omni_mod.speech_rows(rows, 0, 5) == [0, 1, 2]                   # more than there are: every held-out query
