@@ -12,16 +12,18 @@ from typing import Optional, Sequence
 from .config import PRESETS, SETTINGS_KEYS, ConfigError, Settings, get_config, get_settings
 from .config import find_settings_file, preset_overrides, resolve_device
 from .stages import STAGES, job_stages, read_object, stage_hash, stage_state, stages_needed, train_command
-from .stages import file_stats, stage_applies, stage_folder, uses_pretrained
+from .stages import file_stats, stage_applies, stage_config, stage_folder, uses_pretrained
+from .stage1 import _features_name
+from .stage2 import _cache_name
 from .evaluate import EVAL_PARTS, part_current, report_current
 from .report import report_folder
 from .train import environment, save_json, save_text
 
 # %% auto #0
 __all__ = ['COURSE_FILE', 'HEADER_START', 'HEADER_END', 'SETUP_MARK', 'MINUTE_KEYS', 'HANDOUT', 'TABLE_START', 'TABLE_END',
-           'PACK_FORMAT', 'WIDGET_MIME', 'PLOTLY_MIME', 'FIRST_MAKES', 'repo_root', 'repository_url', 'course_table',
-           'notebooks', 'header_block', 'setup_source', 'handout_table', 'sync_headers', 'pack_run', 'read_pack',
-           'unpack_run', 'static_outputs', 'error_outputs', 'page_html', 'execute_notebook', 'CourseError',
+           'README', 'PACK_FORMAT', 'WIDGET_MIME', 'PLOTLY_MIME', 'FIRST_MAKES', 'repo_root', 'repository_url',
+           'course_table', 'notebooks', 'header_block', 'setup_source', 'handout_table', 'sync_headers', 'pack_run',
+           'read_pack', 'unpack_run', 'static_outputs', 'error_outputs', 'page_html', 'execute_notebook', 'CourseError',
            'render_course']
 
 # %% ../nbs/90a_course.ipynb #78f1ae37
@@ -200,22 +202,49 @@ def _handout(root: Path, table: dict):
     new = text[:a] + handout_table(table) + text[b:]
     return None if new == text else (p, new)
 
+README = 'README.md'                  # at the top of the checkout: its course table repeats each notebook's measured minutes
+
+def _readme(root: Path, table: dict):
+    "README.md with the last column of its course table (under '## The course': each notebook's `lite` minutes) in step → (its path, the new text), or None: no such table, or in step already. Its rows must name the notebooks, in order."
+    p = root / README
+    text = p.read_text() if p.exists() else ''
+    head, sep, rest = text.partition('\n## The course\n')
+    if not sep: return None                                            # a checkout whose README has no course table
+    section, sep2, tail = rest.partition('\n## ')
+    lines = section.split('\n')
+    rows = [i for i, l in enumerate(lines) if l.startswith('| `')]
+    names = [lines[i].split('|')[1].strip().strip('`') for i in rows]
+    if names != list(table):
+        lost, extra = [k for k in table if k not in names], [n for n in names if n not in table]
+        said = '; '.join([f"no row for {', '.join(lost)}"] * bool(lost) + [f"rows for no notebook: {', '.join(extra)}"] * bool(extra))
+        said = said or 'its rows are in another order than the notebooks'
+        raise ConfigError(f"{p}: its course table (under '## The course') must have one row per notebook, in the notebooks' "
+                          f"order, and it does not ({said}): add, remove or move its rows (| `<notebook>` | what it teaches | "
+                          "`<module>` | its stage's minutes | the notebook's minutes, which `eol headers` fills |), then run "
+                          "`eol headers` again")
+    for i, k in zip(rows, table):
+        lines[i] = f"{lines[i].rstrip().rstrip('|').rsplit('|', 1)[0]}| {_minutes(table[k].get('minutes', {}).get('lite'))} |"
+    new = head + sep + '\n'.join(lines) + sep2 + tail
+    return None if new == text else (p, new)
+
 def sync_headers(root: Optional[Path] = None, check: bool = False) -> list:
-    "Bring every notebook's header and setup cell in step with nbs/course.json; `check`: change nothing → the drifted ones."
+    "Bring every notebook's header and setup cell, the handout's lesson table and README's course table in step with nbs/course.json; `check`: change nothing → the drifted ones."
     root = Path(root or repo_root())
     table, url, drift = course_table(root), repository_url(root), []
     stems = [p.stem for p in notebooks(root)]
     if sorted(table) != sorted(stems):
         raise ConfigError(f"nbs/{COURSE_FILE} and the notebooks disagree: not in it {sorted(set(stems) - set(table))}, "
                           f"no such notebook {sorted(set(table) - set(stems))}: add or remove the entries")
+    table = {k: table[k] for k in stems}                               # the tables in the notebooks' order, not the file's
     changed = []
-    for stem in stems:                                                 # every notebook and the handout read and checked
+    for stem in stems:                                                 # every notebook, the handout and README read and checked
         p = root / 'nbs' / f'{stem}.ipynb'                             # before one file is written
         nb = _read_notebook(p, root)
         new = _with_header(nb, stem, table[stem], url)
         if [_src(c) for c in new['cells']] == [_src(c) for c in nb['cells']]: continue
         drift.append(stem); changed.append((p, json.dumps(new, indent=1, ensure_ascii=False) + '\n'))
     if hand := _handout(root, table): drift.append(HANDOUT); changed.append(hand)
+    if read := _readme(root, table): drift.append(README); changed.append(read)
     for p, text in changed if not check else []: save_text(text, p)    # whole or not at all: they are source files
     return drift
 
@@ -228,15 +257,30 @@ def _sha(p: Path) -> str:
         for b in iter(lambda: f.read(1 << 20), b''): h.update(b)
     return h.hexdigest()
 
-def _pack_files(s: Settings, unfinished=(), archive: Optional[Path] = None) -> list:
-    "(archive name, path) of what a lab needs: the dataset and every finished run (and the report, the course pages), without resume checkpoints, logs, locks, the folders of `unfinished` stages, the `archive` itself or any other `.tar` (an archive left there: packs would nest)."
-    out = []
+def _current_caches(s: Settings) -> dict:
+    "The shared feature caches the current runs read, by folder: stage 1's encoder features (`stage1._features_name`) and stage 2's reply states (`stage2._cache_name`), for every stage's config (a study reads its own)."
+    cfgs = [stage_config(n, get_config(s.preset)) for n in STAGES]
+    return {'stage1_features': {Path(_features_name(c, s)).stem for c in cfgs}, 'stage2_features': {_cache_name(c, s) for c in cfgs}}
+
+def _old_cache(rel: Path, current: dict) -> Optional[str]:
+    "The cache that file `rel` (of the runs folder) is part of when no current run reads it (its index's stem: a shard `<stem>.00003.pt`, stage 2's `cross_<name>_<rows>.pt` its own), else None."
+    if len(rel.parts) != 2 or rel.parts[0] not in current or rel.suffix != '.pt': return None
+    stem = re.sub(r'\.\d{5}$', '', rel.stem)
+    key = stem if rel.parts[0] == 'stage1_features' else stem.removeprefix('cross_').split('_')[0]
+    return None if key in current[rel.parts[0]] else stem
+
+def _pack_files(s: Settings, unfinished=(), archive: Optional[Path] = None, left: Optional[dict] = None) -> list:
+    "(archive name, path) of what a lab needs: the dataset and every finished run (and the report, the course pages), without resume checkpoints, logs, locks, the folders of `unfinished` stages, feature caches no current run reads (each retrain leaves one: `left` gets their bytes by (folder, cache)), the `archive` itself or any other `.tar` (an archive left there: packs would nest)."
+    out, current = [], _current_caches(s)
     for top, folder in (('data', Path(s.data_path)), ('runs', Path(s.run_path))):
         for p in sorted(folder.rglob('*')):
             rel = p.relative_to(folder)
             if (not p.is_file() or p.is_symlink() or 'checkpoint' in rel.parts or rel.parts[0] == 'logs' or p.name.startswith('.')
                     or p.suffix == '.tar' or (top == 'runs' and rel.parts[0] in unfinished)
                     or (archive is not None and p.resolve() == archive.resolve())):
+                continue
+            if top == 'runs' and (old := _old_cache(rel, current)):       # another encoder run's: 130 MB a set on lite
+                if left is not None: left[(rel.parts[0], old)] = left.get((rel.parts[0], old), 0) + p.stat().st_size
                 continue
             out.append((f'{top}/{rel.as_posix()}', p))
     return out
@@ -265,9 +309,16 @@ def _kit_words(kit) -> str:
     return f"emotion_omni_lite {kit['version']}" + (f", commit {c}{' with local changes' if kit.get('local_changes') else ''}"
                                                      if isinstance(c, str) and c else '')
 
+def _one_preset(preset: Optional[str], settings: Optional[Settings], what: str) -> Settings:
+    "The settings `what` runs under: `settings`, or the settings of `preset`; both, naming different presets: refused."
+    if settings is not None and preset is not None and preset != settings.preset:
+        raise ConfigError(f"{what} was given preset '{preset}' and settings of preset '{settings.preset}': pass one of them "
+                          f"(or settings made with get_settings(preset='{preset}'))")
+    return settings or get_settings(preset=preset)
+
 def pack_run(archive, preset: Optional[str] = None, settings: Optional[Settings] = None, overwrite: bool = False) -> Path:
-    "Write the dataset and the finished runs of a preset into one `.tar` with their config hashes and checksums (the `.tar` outside the folders it packs; a `.tar` found in them is left out)."
-    s = settings or get_settings(preset=preset)
+    "Write the dataset and the finished runs of a preset into one `.tar` with their config hashes and checksums (the `.tar` outside the folders it packs; a `.tar` found in them is left out), holding the stage locks of those folders while it packs (a training there waits; one running now: refused)."
+    s = _one_preset(preset, settings, 'pack_run')
     cfg = get_config(s.preset)
     archive = Path(archive)
     if archive.is_dir(): raise ConfigError(f"{archive} is a folder: name the archive's file, e.g. {archive / f'{s.preset}.tar'}")
@@ -277,12 +328,27 @@ def pack_run(archive, preset: Optional[str] = None, settings: Optional[Settings]
                           f"refuses one kept there): name a path outside it (e.g. `eol pack {inside[0].parent / archive.name}`); "
                           "nothing was written")
     if archive.exists() and not overwrite: raise ConfigError(f"{archive} exists: choose another name, or pass --overwrite")
+    locks = _take_locks({Path(s.data_path), Path(s.run_path)}, then=_PACK_THEN,   # each run copied whole: no training
+                        make=[Path(s.data_path), *(stage_folder(n, s) for n in STAGES)])   # writes into it meanwhile
+    try: return _pack(archive, s, cfg)
+    finally:
+        for f in locks: f.close()
+
+_PACK_THEN = 'a pack would copy it half-written: let it finish or stop it, then pack again; nothing was written'
+
+def _pack(archive: Path, s: Settings, cfg) -> Path:
+    "`pack_run`'s writing, its arguments checked and its locks held."
     states = {n: stage_state(n, cfg, s) for n in STAGES}
     done = [n for n, st in states.items() if st == 'done']
     if 'data' not in done:
         raise ConfigError(f"preset '{s.preset}' has no finished dataset in {s.data_path}: run `eol run --preset {s.preset}` "
                           "(or the notebooks) first")
-    files = _pack_files(s, [n for n in states if n not in done], archive)
+    left = {}
+    files = _pack_files(s, [n for n in states if n not in done], archive, left)
+    if left:                                                           # said, so that the space they take is not a surprise
+        print(f"[pack] left out {len(left)} older feature cache{'s' if len(left) != 1 else ''} ({sum(left.values()) / 1e6:.0f} MB "
+              f"in {', '.join(sorted({d for d, _ in left}))} under {s.run_path}) that no current run reads: a retrain leaves "
+              "the one before; delete them to free the disk", flush=True)
     meta = {'format': PACK_FORMAT, 'kit': _kit(), 'preset': s.preset, 'seed': s.seed, 'stages': {n: stage_hash(n, cfg, s.seed) for n in done},
             'not_packed': {n: st for n, st in states.items() if st != 'done'},
             'files': {name: {'bytes': p.stat().st_size, 'sha256': _sha(p)} for name, p in files}}
@@ -368,10 +434,16 @@ def _temp_near(folder: Path, prefix: str, dest: Optional[Path]) -> Path:
     (t / 'unpack.json').write_text(json.dumps({'pid': os.getpid(), 'host': socket.gethostname(), 'dest': dest and str(dest)}))
     return t
 
-def _take_locks(folders, have=()) -> list:
-    "The stage locks (`StageLock`'s `.<name>.lock`) of and in `folders`, held now (open files; those in `have` skipped); one a process holds: refused, named."
+_UNPACK_THEN = 'an unpack would replace the folder under it: let it finish or stop it, then unpack again; nothing was changed'
+
+def _take_locks(folders, have=(), then: str = _UNPACK_THEN, make=()) -> list:
+    "The stage locks (`StageLock`'s `.<name>.lock`) of and in `folders`, held now (open files; those in `have` skipped), and of the folders in `make` that exist, their lock file made where there is none yet (a training started meanwhile would take it); one a process holds: refused, named, with `then`."
     import fcntl
-    paths = {f.parent / f'.{f.name}.lock' for f in folders} | {p for f in folders if f.is_dir() for p in f.rglob('.*.lock')}
+    for f in make:
+        if f.is_dir():
+            try: os.close(os.open(f.parent / f'.{f.name}.lock', os.O_RDONLY | os.O_CREAT, 0o664))   # as StageLock makes it
+            except OSError: pass                                       # a folder that takes no new file: left to the rest
+    paths = {f.parent / f'.{f.name}.lock' for f in [*folders, *make]} | {p for f in folders if f.is_dir() for p in f.rglob('.*.lock')}
     held, mine = [], {os.fstat(h.fileno())[1:3] for h in have}          # (inode, device) of the files held already
     for p in sorted(q for q in paths if q.is_file() and q.stat()[1:3] not in mine):
         try: f = open(p, 'rb')                                         # read only: it is another process's file
@@ -380,8 +452,7 @@ def _take_locks(folders, have=()) -> list:
         except OSError:
             f.close(); [h.close() for h in held]
             raise ConfigError(f"{p} is held: a process is writing {p.parent / p.name[1:-5]} now (`eol run`, a notebook or `eol "
-                              "course` training it), and an unpack would replace the folder under it: let it finish or stop "
-                              "it, then unpack again; nothing was changed") from None
+                              f"course` training it), and {then}") from None
         held.append(f)
     return held
 
@@ -479,7 +550,8 @@ def unpack_run(archive, settings: Optional[Settings] = None, overwrite: bool = F
                 for name, want in meta['files'].items():
                     p = stage_dir / name
                     if not p.is_file() or p.stat().st_size != want['bytes'] or _sha(p) != want['sha256']:
-                        raise ConfigError(f"{archive}: {name} is missing or damaged (its checksum does not match): copy the archive again")
+                        raise ConfigError(f"{archive}: {name} is missing or damaged (its checksum does not match): copy the "
+                                          "archive again, or pack it again")
                 for top, d in dest.items():                             # each tree beside its folder (a copy when the disks differ)
                     if (stage_dir / top).exists():
                         d.parent.mkdir(parents=True, exist_ok=True)
@@ -589,13 +661,15 @@ def _slow(cell) -> bool:
         if not re.match(r'\s*(#\s*\||%%\w|$)', l): break                  # the first line of code ends the directives
     return 'slow' in ((cell.get('metadata') or {}).get('nbdev') or {})
 
-def _kernel_env(s: Settings) -> dict:
-    "The environment a notebook's kernel starts with: every setting as its `EOL_*` variable, so that `get_settings()` in the notebook gives these settings back whatever a settings.ini says (an empty judge_url too: the judge stays off)."
+def _kernel_env(s: Settings, threads: Optional[int] = None) -> dict:
+    "The environment a notebook's kernel starts with: every setting as its `EOL_*` variable, so that `get_settings()` in the notebook gives these settings back whatever a settings.ini says (an empty judge_url too: the judge stays off); `threads`: torch's threads in the kernel, which takes them from OMP_NUM_THREADS and MKL_NUM_THREADS, not from this process."
     val = lambda k, v: str(Path(v).resolve()) if k in ('data_dir', 'out_dir') else str(v).lower() if isinstance(v, bool) else str(v)
-    return {**os.environ, **{f'EOL_{k.upper()}': val(k, getattr(s, k)) for k in SETTINGS_KEYS}, 'PYTHONWARNINGS': 'ignore::FutureWarning'}
+    pin = {k: str(threads) for k in ('OMP_NUM_THREADS', 'MKL_NUM_THREADS')} if threads else {}
+    return {**os.environ, **{f'EOL_{k.upper()}': val(k, getattr(s, k)) for k in SETTINGS_KEYS}, **pin,
+            'PYTHONWARNINGS': 'ignore::FutureWarning'}
 
-def execute_notebook(path: Path, settings: Settings, timeout: int = 1800) -> tuple:
-    "Run a notebook top to bottom in a fresh kernel with these settings (in its own folder) → (executed notebook, seconds, errors)."
+def execute_notebook(path: Path, settings: Settings, timeout: int = 1800, threads: Optional[int] = None) -> tuple:
+    "Run a notebook top to bottom in a fresh kernel with these settings (in its own folder; `threads`: torch's threads there) → (executed notebook, seconds, errors)."
     import nbformat
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
@@ -604,7 +678,7 @@ def execute_notebook(path: Path, settings: Settings, timeout: int = 1800) -> tup
     slow = [c for c in nb.cells if c.cell_type == 'code' and _slow(c)]
     for c in slow if settings.preset == 'smoke' else []:               # as the tests: `slow` cells run on lite and full
         c.metadata.setdefault('tags', []).append('skip-execution')
-    env = _kernel_env(settings)
+    env = _kernel_env(settings, threads)
     from jupyter_client import AsyncKernelManager                    # nbclient's own kind: its cell timeout and its watch
     t0, stopped, at = time.time(), [], []                             # for a dead kernel work with it (not with the sync one)
     with tempfile.TemporaryDirectory() as sock:                       # the kernel talks over local sockets, not TCP ports
@@ -660,7 +734,7 @@ def render_course(preset: Optional[str] = None, out=None, only: Optional[Sequenc
     "Execute every notebook under `preset` and write the course: one HTML page each and index.html → the folder."
     import plotly
     root = Path(root or repo_root())
-    s = settings or get_settings(preset=preset)
+    s = _one_preset(preset, settings, 'render_course')
     stems = [p.stem for p in notebooks(root)]
     if only and (unknown := [n for n in only if n not in stems]):       # a typo would render an empty course
         raise ConfigError(f"no notebook named {', '.join(unknown)}: name them by stem, e.g. {stems[0]} (one of {', '.join(stems)})")
@@ -673,6 +747,9 @@ def render_course(preset: Optional[str] = None, out=None, only: Optional[Sequenc
     run = [p for p in notebooks(root) if not only or p.stem in only]
     for p in run: _runnable(p, root)                                  # and every notebook: a damaged one stops nothing half-way
     if record: _check_record(s, table, [p.stem for p in run])
+    import torch
+    threads = torch.get_num_threads() if record else None             # the kernels time on the threads checked here
+    here = {'preset': s.preset, 'device': resolve_device(s.device), 'environment': environment()}   # what the seconds depend on
     out = Path(out or Path(s.run_path) / 'course')
     if (up := next(p for p in (out, *out.parents) if p.exists() or p.is_symlink())) and not up.is_dir():
         raise ConfigError(f"--out {out}: {up} is a file, not a folder: choose another folder for the course")
@@ -682,7 +759,7 @@ def render_course(preset: Optional[str] = None, out=None, only: Optional[Sequenc
     for p in run:
         print(f"[course] {p.stem} ...", end=' ', flush=True)
         before = _finished(s)
-        nb, secs, errors = execute_notebook(p, s)
+        nb, secs, errors = execute_notebook(p, s, threads=threads)
         made = [k for k, v in _finished(s).items() if v and v != before[k]]   # trained or computed while it ran: in its seconds
         title, desc = _title(nb)
         save_text(page_html(nb, title), out / f'{p.stem}.html')   # whole or not at all, as every page here
@@ -690,11 +767,13 @@ def render_course(preset: Optional[str] = None, out=None, only: Optional[Sequenc
         print(f"{secs} s" + (f", making {', '.join(made)}" if made else '') + (f"  ERRORS: {errors}" if errors else ''), flush=True)
     rec = read_object(out / 'timings.json')                           # a damaged record: the notebooks run now alone
     old = rec['notebooks'] if isinstance(rec.get('notebooks'), dict) else {}
-    kept = {k: v for k, v in old.items() if k not in done and _timing_ok(v)} if rec.get('preset') == s.preset else {}
+    same = all(rec.get(k) == v for k, v in here.items())              # an old entry is kept only where they were the same
+    kept = {k: v for k, v in old.items() if k not in done and _timing_ok(v)} if same else {}
     if dropped := sorted(set(old) - set(kept) - set(done)):
-        print(f"[course] {out / 'timings.json'}: left out {', '.join(dropped)} (another preset's, or damaged): run them again to list them")
+        print(f"[course] {out / 'timings.json'}: left out {', '.join(dropped)} (timed under another preset, device or environment, "
+              "or damaged): run them again to list them")
     meta = {**kept, **done}
-    save_json({'preset': s.preset, 'environment': environment(), 'notebooks': meta}, out / 'timings.json')
+    save_json({**here, 'notebooks': meta}, out / 'timings.json')
     e = html.escape
     made = lambda v: f'<br><small>making {e(", ".join(v["made"]))}</small>' if v.get('made') else ''
     rows = ''.join(f'<tr><td><a href="{e(k)}.html">{e(k)}</a></td><td><b>{e(v["title"])}</b><br>{e(v["what"])}<ul>'
@@ -705,7 +784,8 @@ def render_course(preset: Optional[str] = None, out=None, only: Optional[Sequenc
         f'<!doctype html><html><head><meta charset="utf-8"><title>emotion_omni_lite: the course</title>'
         f'<style>body{{font-family:sans-serif;max-width:70em;margin:2em auto}}td{{vertical-align:top;padding:.4em;'
         f'border-bottom:1px solid #ddd}}</style></head><body><h1>emotion_omni_lite: the course ({s.preset})</h1>'
-        f'<p>Each lesson as it ran on this machine, with its figures and sounds. The time is the notebook run top to '
+        f'<p>Each lesson as it ran on this machine, with its figures and sounds (a widget panel as its static copy: its '
+        f'figures and reply text as first shown, without its sound). The time is the notebook run top to '
         f'bottom, including what is named under it: a run it trained, or a part of the evaluation it computed, because '
         f'it was not there yet (a run the notebook reads was missing, or its first run does more).</p><table><tr>'
         f'<th>notebook</th><th>what it teaches</th><th>time</th><th>run</th></tr>{rows}</table></body></html>', out / 'index.html')

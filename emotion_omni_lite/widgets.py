@@ -126,10 +126,25 @@ def fit_emotion_map(vectors, labels: Sequence[str]) -> EmotionMap:
     return EmotionMap(mean, axes.astype(np.float32), (x - mean) @ axes, list(labels))
 
 # %% ../nbs/17_widgets.ipynb #c964d0b2
+class _OwnSay:
+    "The parts' own `say`: `resynthesize` with the engine `tts_of()` names when it is called (`parts.tts`, set later too)."
+    _follows_tts = True                 # `ProbeParts` binds it to itself, anew in a copy (`replace(parts, tts=…)`)
+    def __init__(self, tts_of: Callable): self.tts_of = tts_of
+    def __call__(self, *a, **kw): return resynthesize(*a, **{'tts': self.tts_of(), **kw})
+
 def _say_with(tts: str):
-    "`resynthesize` bound to the engine `tts`, marked as the parts' own: `replace(parts, tts=…)` binds it to the new engine."
-    f = functools.partial(resynthesize, tts=tts); f._follows_tts = True
-    return f
+    "`resynthesize` with the engine `tts`, marked as the parts' own: given to `ProbeParts`, it speaks with the parts' `tts`."
+    return _OwnSay(lambda: tts)
+
+def _offered(owner: str, name: str, value, e_g: str) -> tuple:
+    "`value` (the voices or the sentences a panel offers) as a tuple; none, or one string where a list belongs: refused, naming the field."
+    if isinstance(value, str):
+        raise ValueError(f"{owner}: {name}={value!r} is one string, not a list of them: pass ({value!r},)")
+    value = tuple(value)
+    if not value:
+        raise ValueError(f"{owner}: {name} is empty, and the panels offer a choice from it (stand-in parts fit their emotion "
+                         f"centroids on it too): give one at least, e.g. {name}={e_g}")
+    return value
 
 @dataclass
 class ProbeParts:
@@ -145,9 +160,12 @@ class ProbeParts:
     note: str = ''                      # what is missing (shown in the panel)
     say: Callable = resynthesize        # (text, voice, emotion, Controls) → wave [T] 16 kHz
     tts: str = 'espeak'                 # the engine of a voice without a prefix (`cfg.data.tts`), for `say` and the clamp notes
-    def __post_init__(self):            # `say` left as `resynthesize` speaks with `tts`, so the clamp notes name the engine that
-        if self.say is resynthesize or getattr(self.say, '_follows_tts', False):   # spoke (`replace(parts, tts=…)` included);
-            self.say = _say_with(self.tts)                             # a `say` of your own, bound to an engine or not, is kept
+    def __post_init__(self):
+        # `say` left as `resynthesize` speaks with `tts` as it is when called (set later, or `replace(parts, tts=…)`), so the
+        # clamp notes name the engine that spoke; a `say` of your own, bound to an engine or not, is kept
+        if self.say is resynthesize or getattr(self.say, '_follows_tts', False): self.say = _OwnSay(lambda: self.tts)
+        self.voices = _offered('ProbeParts', 'voices', self.voices, "('en-us+m1',)")   # an empty menu: refused here
+        self.sentences = _offered('ProbeParts', 'sentences', self.sentences, "('My phone just rang.',)")
 
 # %% ../nbs/17_widgets.ipynb #2615be49
 CUE_COLUMNS = [i for i, n in enumerate(PROSODIC_FEATURES) if n not in ('f0_median', 'f0_p10', 'f0_p90')]
@@ -156,8 +174,10 @@ def cue_parts(voices: Sequence[str] = QUERY_VOICES[:3], sentences: Sequence[str]
               "My phone just rang."), tts: str = 'espeak', **kw) -> ProbeParts:
     "Stand-in parts without a trained model: prosodic features, nearest emotion centroid, a canned reply (`voices`, `sentences`: \
 what the centroids are fitted on and the panels offer; `tts`: the engine of a voice without a prefix)."
+    voices, sentences = (_offered('cue_parts', 'voices', voices, "('en-us+m1',)"),   # checked before anything is spoken
+                         _offered('cue_parts', 'sentences', sentences, "('My phone just rang.',)"))
     kw = {'note': 'stand-in parts (prosodic cues only): no trained model is loaded', 'tts': tts,
-          'say': _say_with(tts), 'voices': tuple(voices), 'sentences': tuple(sentences), **kw}
+          'say': _say_with(tts), 'voices': voices, 'sentences': sentences, **kw}
     cues = lambda w: prosodic_features(w)[CUE_COLUMNS]                  # [9] (pitch level is mostly the speaker)
     X = torch.stack([cues(kw['say'](t, v, e)) for e in EMOTIONS for v in voices for t in sentences])  # [6·V·S, 9]
     mu, sd = X.mean(0), X.std(0) + 1e-6

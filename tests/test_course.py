@@ -638,10 +638,12 @@ def test_old_timings_of_another_preset_or_damaged_are_left_out_and_the_index_is_
     out, good = tmp_path / 'course', {'title': 'T', 'what': 'W', 'seconds': 2.0, 'errors': []}
     s = get_settings(preset='smoke', data_dir=str(tmp_path / 'data'), out_dir=str(tmp_path / 'runs'), device='cpu')
     out.mkdir()
-    (out / 'timings.json').write_text(json.dumps({'preset': 'smoke', 'notebooks': {'00_config': {'seconds': 3.0}, '01_train': good}}))
+    from emotion_omni_lite.train import environment
+    here = {'preset': 'smoke', 'device': 'cpu', 'environment': environment()}   # what the seconds were timed under
+    (out / 'timings.json').write_text(json.dumps({**here, 'notebooks': {'00_config': {'seconds': 3.0}, '01_train': good}}))
     course.render_course(out=out, only=['02_audio'], root=ROOT, settings=s)
     assert sorted(json.loads((out / 'timings.json').read_text())['notebooks']) == ['01_train', '02_audio']   # the damaged one out
-    (out / 'timings.json').write_text(json.dumps({'preset': 'lite', 'notebooks': {'01_train': good}}))
+    (out / 'timings.json').write_text(json.dumps({**here, 'preset': 'lite', 'notebooks': {'01_train': good}}))
     course.render_course(out=out, only=['02_audio'], root=ROOT, settings=s)
     assert sorted(json.loads((out / 'timings.json').read_text())['notebooks']) == ['02_audio']              # another preset's: out
     index, html = (out / 'index.html').read_text(), (out / '02_audio.html').read_text()
@@ -833,3 +835,157 @@ def test_readme_course_table_agrees_with_the_course_table_and_the_stage_table():
         want = ([round(sum(STAGES[n].lite_minutes for n in own), 1), *([STAGES[n].lite_minutes for n in own] if len(own) > 1 else [])]
                 if own else [table[stem]['first']['minutes']] if table[stem].get('first') else [])
         assert [float(x) for x in re.findall(r'\d+\.\d+', stage)] == want and (stage == '—') == (not want), (stem, stage, want)
+
+
+def test_a_pack_leaves_out_feature_caches_no_current_run_reads_and_says_how_many(tmp_path, capsys):
+    "Each retrain of an encoder or of stage 1 leaves its feature caches behind (130 MB a set on lite): a pack takes the ones the current runs read, with their shards and stage 2's replies in another emotion, and names how many it left."
+    from emotion_omni_lite.config import get_config
+    from emotion_omni_lite.stage1 import _features_name
+    from emotion_omni_lite.stage2 import _cache_name
+    s = _fake_run(tmp_path / 'A'); cfg, runs = get_config('smoke'), Path(s.run_path)
+    one, two = Path(_features_name(cfg, s)).stem, _cache_name(cfg, s)
+    now = [f'stage1_features/{one}.pt', f'stage1_features/{one}.00000.pt', f'stage2_features/{two}.pt',
+           f'stage2_features/{two}.00000.pt', f'stage2_features/cross_{two}_0badcafe.pt']
+    old = [f'stage1_features/v2_{"0" * 12}_{"1" * 12}.pt', f'stage1_features/v2_{"0" * 12}_{"1" * 12}.00000.pt',
+           'stage2_features/0123456789ab.pt', 'stage2_features/cross_0123456789ab_0badcafe.pt']
+    for n in now + old: (runs / n).parent.mkdir(exist_ok=True); (runs / n).write_bytes(b'c' * 500_000)
+    files = read_pack(pack_run(tmp_path / 'lab.tar', settings=s))['files']
+    assert {f'runs/{n}' for n in now} <= set(files) and not {f'runs/{n}' for n in old} & set(files)
+    said = capsys.readouterr().out
+    assert re.search(r"\[pack\] left out 3 older feature caches \(2 MB in stage1_features, stage2_features under \S+runs/smoke\) "
+                     r"that no current run reads: .*delete them to free the disk", said), said
+    assert all((runs / n).exists() for n in old)                        # left out, not deleted
+
+
+def test_a_pack_holds_the_stage_locks_and_refuses_while_a_training_writes(tmp_path, monkeypatch):
+    "A run copied while it trains would be packed half-written, its checksums of one moment and its bytes of another: a lock held is refused, and the pack holds every stage's lock (one it had to make too) while it writes."
+    import fcntl
+    from emotion_omni_lite import course
+    from emotion_omni_lite.stages import StageLock
+    s = _fake_run(tmp_path / 'A'); runs = Path(s.run_path)
+    assert not (runs / '.text_llm.lock').exists()                       # never trained here: no lock file yet
+    with StageLock(runs / 'asr'):
+        with pytest.raises(ConfigError, match=r"\.asr\.lock is held: a process is writing \S*asr now .*and a pack would copy it "
+                                              r"half-written: let it finish or stop it, then pack again; nothing was written$"):
+            pack_run(tmp_path / 'lab.tar', settings=s)
+    assert not (tmp_path / 'lab.tar').exists() and not list(tmp_path.glob('.lab.tar*'))
+    held, real = {}, course._sha
+    def sha(p):                                                         # while the pack reads: may a training take its lock?
+        for n in ('asr', 'text_llm'):
+            with open(runs / f'.{n}.lock', 'rb') as f:
+                try: fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB); held[n] = False
+                except BlockingIOError: held[n] = True
+        return real(p)
+    monkeypatch.setattr(course, '_sha', sha)
+    pack_run(tmp_path / 'lab.tar', settings=s)
+    assert held == {'asr': True, 'text_llm': True}
+    with open(runs / '.asr.lock', 'rb') as f: fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)   # free again once packed
+
+
+def test_a_damaged_member_says_copy_or_pack_again(tmp_path):
+    "A checksum that does not match comes from a copy damaged on the way, or from a pack whose file changed while it was read: both fixes are named."
+    s = _fake_run(tmp_path / 'A'); arc = pack_run(tmp_path / 'lab.tar', settings=s)
+    bad = tmp_path / 'bad.tar'
+    import io
+    with tarfile.open(arc) as a, tarfile.open(bad, 'w') as b:
+        for m in a.getmembers():
+            data = a.extractfile(m).read()
+            if m.name.endswith('asr/model.safetensors'): data = b'x' * len(data)   # the same size, other bytes
+            b.addfile(m, io.BytesIO(data))
+    with pytest.raises(ConfigError, match=r"asr/model\.safetensors is missing or damaged \(its checksum does not match\): copy the "
+                                          r"archive again, or pack it again$"):
+        unpack_run(bad, _at(tmp_path / 'B'))
+    assert not (tmp_path / 'B').exists()
+
+
+def test_a_preset_and_settings_of_another_preset_are_refused(tmp_path):
+    "`pack_run(…, preset, settings)` and `render_course(preset, settings=…)` used the settings and dropped the preset without a word: refused when they differ, nothing written."
+    from emotion_omni_lite.course import render_course
+    s = _fake_run(tmp_path / 'A'); before = _tree(tmp_path)
+    with pytest.raises(ConfigError, match=r"^pack_run was given preset 'lite' and settings of preset 'smoke': pass one of them"):
+        pack_run(tmp_path / 'lab.tar', 'lite', settings=s)
+    with pytest.raises(ConfigError, match=r"^render_course was given preset 'lite' and settings of preset 'smoke': pass one of them"):
+        render_course('lite', out=tmp_path / 'course', root=ROOT, settings=s)
+    assert _tree(tmp_path) == before
+    assert read_pack(pack_run(tmp_path / 'lab.tar', 'smoke', settings=s))['preset'] == 'smoke'   # the same preset: as before
+
+
+def test_record_gives_the_kernels_the_threads_it_checked(tmp_path, monkeypatch):
+    "A kernel takes torch's threads from OMP_NUM_THREADS, not from the process that starts it: --record hands it the count it checked (torch.set_num_threads(2) in a notebook that calls render_course would time the kernels on every core)."
+    import nbformat, torch
+    from emotion_omni_lite.course import _kernel_env, execute_notebook
+    course = _fake_pages(monkeypatch)
+    asked = []
+    page = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell('# A lesson\n> what it does')])
+    monkeypatch.setattr(course, 'execute_notebook', lambda p, s, **kw: (asked.append(kw.get('threads')), page, 1.0, [])[1:])
+    root = _toy_root(tmp_path / 'r', keep=('02_audio',))
+    s = _at(tmp_path)
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(3); course.render_course(out=tmp_path / 'out', root=root, settings=s, record=True)
+    finally: torch.set_num_threads(threads)
+    course.render_course(out=tmp_path / 'out', root=root, settings=s)
+    assert asked == [3, None]                                           # recording: pinned; rendering alone: the kernel's own
+    monkeypatch.setenv('OMP_NUM_THREADS', '7')
+    assert _kernel_env(s)['OMP_NUM_THREADS'] == '7'
+    assert {k: _kernel_env(s, 2)[k] for k in ('OMP_NUM_THREADS', 'MKL_NUM_THREADS')} == {'OMP_NUM_THREADS': '2', 'MKL_NUM_THREADS': '2'}
+    monkeypatch.undo()
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
+        "import os; print(os.environ['OMP_NUM_THREADS'], os.environ['MKL_NUM_THREADS'])")]), str(tmp_path / 'n.ipynb'))
+    nb, _, errors = execute_notebook(tmp_path / 'n.ipynb', s, timeout=60, threads=2)   # what a real kernel is given
+    assert not errors and nb.cells[0].outputs[0].text.strip() == '2 2'
+
+
+def test_old_timings_stay_only_under_the_same_device_and_environment(tmp_path, monkeypatch, capsys):
+    "timings.json stamps the environment once for all its rows: a row timed on another machine, device or torch build is left out, named, not shown beside today's seconds under today's stamp."
+    from emotion_omni_lite.train import environment
+    course = _fake_pages(monkeypatch)
+    s, out, good = _at(tmp_path), tmp_path / 'course', {'title': 'T', 'what': 'W', 'seconds': 2.0, 'errors': []}
+    here = {'preset': 'smoke', 'device': 'cpu', 'environment': environment()}
+    out.mkdir()
+    for stamp, kept in ((here, True), ({**here, 'environment': {**here['environment'], 'cpu_model': 'another CPU'}}, False),
+                        ({**here, 'device': 'cuda'}, False), ({'preset': 'smoke', 'environment': here['environment']}, False)):
+        (out / 'timings.json').write_text(json.dumps({**stamp, 'notebooks': {'01_train': good}}))
+        course.render_course(out=out, only=['02_audio'], root=ROOT, settings=s)
+        rec = json.loads((out / 'timings.json').read_text())
+        assert sorted(rec['notebooks']) == (['01_train', '02_audio'] if kept else ['02_audio']), stamp
+        assert {k: rec[k] for k in here} == here
+        said = capsys.readouterr().out
+        assert kept or 'left out 01_train (timed under another preset, device or environment, or damaged)' in said, said
+
+
+def _readme_root(tmp_path: Path, keep=('02_audio', '10_adapter')) -> Path:
+    "A toy checkout with README's course section holding these notebooks' rows, as the real one holds them."
+    root = _toy_root(tmp_path, keep=keep, handout=True)
+    section = (ROOT / 'README.md').read_text().split('\n## The course\n', 1)[1].split('\n## ', 1)[0]
+    rows = [l for l in section.splitlines() if l.startswith('| `') and l.split('|')[1].strip().strip('`') in keep]
+    (root / 'README.md').write_text('# Kit\n\n## The course\n\nText.\n\n| notebook | what | exports | stage | runs present |\n'
+                                    '|---|---|---|---|---|\n' + '\n'.join(rows) + '\n\n## Next\n\nMore.\n')
+    return root
+
+
+def test_headers_keep_readmes_course_table_in_step_and_in_the_notebooks_order(tmp_path):
+    "`eol headers` fills README's minutes column from nbs/course.json (named among what drifted), refuses a table whose rows are not the notebooks', in order, before anything is written, and writes every table in the notebooks' order whatever the file's."
+    root = _readme_root(tmp_path)
+    assert 'README.md' not in sync_headers(root) and sync_headers(root, check=True) == []   # its rows as course.json says
+    t = json.loads((root / 'nbs' / 'course.json').read_text()); t['notebooks']['10_adapter']['minutes']['lite'] = 2.5
+    (root / 'nbs' / 'course.json').write_text(json.dumps(t))
+    readme = (root / 'README.md').read_text()
+    assert sync_headers(root, check=True) == ['10_adapter', 'handout.md', 'README.md'] and (root / 'README.md').read_text() == readme
+    assert sync_headers(root) == ['10_adapter', 'handout.md', 'README.md'] and sync_headers(root, check=True) == []
+    new = (root / 'README.md').read_text()
+    assert '| `10_adapter` |' in new and new.split('| `10_adapter` |')[1].split('\n')[0].endswith('| 2.5 min |')
+    assert new.replace('2.5 min', '3 s') == readme                      # that cell alone changed
+    (root / 'README.md').write_text(new.replace(next(l for l in new.splitlines() if l.startswith('| `02_audio`')) + '\n', ''))
+    t['notebooks']['10_adapter']['minutes']['lite'] = 1.0; (root / 'nbs' / 'course.json').write_text(json.dumps(t))
+    before = _tree(root)
+    with pytest.raises(ConfigError, match=r"README\.md: its course table \(under '## The course'\) must have one row per notebook, "
+                                          r"in the notebooks' order, and it does not \(no row for 02_audio\): add, remove or move"):
+        sync_headers(root)
+    assert _tree(root) == before                                         # not a notebook or the handout written either
+    root2 = _readme_root(tmp_path / 'b')                                 # course.json in another order than the notebooks
+    t = json.loads((root2 / 'nbs' / 'course.json').read_text())
+    (root2 / 'nbs' / 'course.json').write_text(json.dumps({'notebooks': dict(reversed(t['notebooks'].items()))}))
+    sync_headers(root2)
+    hand = (root2 / 'nbs' / 'handout.md').read_text()
+    assert hand.index('| `02_audio` |') < hand.index('| `10_adapter` |') and sync_headers(root2, check=True) == []

@@ -875,3 +875,37 @@ def test_a_morph_that_cannot_speak_does_not_run_the_model():
         assert calls == [] and why in m.message.value and m.reply is None, m.message.value
     m = EmotionMorph(replace(parts, answer=answer, speak=tone_speak, prototypes=protos), live=True)
     assert len(calls) == 1 and m.audio.value
+
+
+def test_the_parts_own_say_follows_tts_set_after_construction(toy):
+    "`parts.tts = …` after the parts are made moves the kit's own `say` too (the clamp notes read `tts` at once, so a `say` left on the old engine spoke with one engine and was judged by another's limits); a `say` of one's own stays."
+    from emotion_omni_lite.widgets import ProbeParts
+    hear, answer = (lambda w: (None, np.zeros(2))), (lambda w: {})
+    parts = ProbeParts(hear, answer)
+    parts.tts = 'toy'; parts.say('My phone just rang.', 'en-us+m1', 'happy', Controls())
+    assert [v for v, _ in toy] == ['en-us+m1']
+    stand_in = cue_parts(voices=('en-us+m1',), sentences=('My phone just rang.',))   # fitted on espeak, then switched
+    stand_in.tts = 'toy'; toy.clear(); stand_in.say('My phone just rang.', 'en-us+m2', 'sad', Controls())
+    assert [v for v, _ in toy] == ['en-us+m2']
+    copy = replace(stand_in, tts='espeak'); toy.clear()                 # a copy follows its own tts, the first keeps its
+    copy.say('My phone just rang.', 'en-us+m3', 'sad', Controls()); stand_in.say('My phone just rang.', 'en-us+m4', 'sad', Controls())
+    assert [v for v, _ in toy] == ['en-us+m4']
+    pinned = functools.partial(resynthesize, tts='espeak')
+    mine = ProbeParts(hear, answer, say=pinned); mine.tts = 'toy'
+    assert mine.say is pinned                                           # bound by hand: kept as chosen
+
+
+@pytest.mark.parametrize('make', ['cue_parts', 'ProbeParts'])
+def test_no_voices_or_sentences_are_refused_naming_the_field(make):
+    "An empty list of voices or sentences gave a torch.stack error deep in cue_parts and panels whose menus held nothing (value None); one string where a list belongs offered its letters: each is refused, naming the field and the fix."
+    from emotion_omni_lite.widgets import ProbeParts
+    build = (lambda **kw: cue_parts(**kw)) if make == 'cue_parts' else (lambda **kw: ProbeParts(lambda w: (None, np.zeros(2)), lambda w: {}, **kw))
+    for field, e_g in (('voices', r"\('en-us\+m1',\)"), ('sentences', r"\('My phone just rang\.',\)")):
+        for empty in ((), []):
+            with pytest.raises(ValueError, match=rf"^{make}: {field} is empty, and the panels offer a choice from it .*give one at "
+                                                 rf"least, e\.g\. {field}={e_g}$"):
+                build(**{field: empty})
+    with pytest.raises(ValueError, match=rf"^{make}: voices='en-us\+m1' is one string, not a list of them: pass \('en-us\+m1',\)$"):
+        build(voices='en-us+m1')
+    if make == 'ProbeParts':                                            # a copy is checked as the original is
+        with pytest.raises(ValueError, match='voices is empty'): replace(build(), voices=())
