@@ -20,7 +20,7 @@ from .tts import (PIPER_VOICES, TTS_ENGINES, engine_of, fresh_espeak, get_tts, p
 from .train import environment, save_json, share_with_group
 from .stages import (StageLock, check_preset, check_sources, data_build, describe_changes, file_stats,
                                       manifest_change, manifest_lines, read_object, require_stage, stage_hash, train_command)
-from .dialogues import all_sentences, make_reply, heldout_sentences, split_name, REPLY_TEMPLATES
+from .dialogues import all_sentences, make_reply, heldout_sentences, split_name, REPLY_STYLE, REPLY_TEMPLATES
 
 # %% auto #0
 __all__ = ['CHUNK', 'UNIT_POOL', 'FIT_MAX_FRAMES', 'KMEANS_ITERS', 'EMOTION_ALIASES', 'EXTERNAL_REQUIRED', 'EXTERNAL_SPLITS',
@@ -57,7 +57,8 @@ def plan_dialogues(cfg: OmniConfig, seed: int = 0) -> list:
     for i in range(dc.n_dialogues):
         if not order: order = _situation_order(rng)
         sid, emo = order.pop(0)
-        s, voice, phrasing = sentences[sid], voices[int(rng.integers(len(voices)))], int(rng.integers(len(REPLY_TEMPLATES['friendly'])))
+        style = REPLY_TEMPLATES[REPLY_STYLE[emo]]                      # the phrasings of this row's reply style
+        s, voice, phrasing = sentences[sid], voices[int(rng.integers(len(voices)))], int(rng.integers(len(style)))
         reply = make_reply(s['topic'], emo, phrasing)
         hv, hs = voice in test_v, sid in held
         rid = f"d{i:06d}"
@@ -559,7 +560,8 @@ def load_query_mels(cfg: OmniConfig, settings: Optional[Settings] = None) -> tup
     "The dialogues as a list of row dicts and their query log-mels [n_mels, T100] (float16), computed once per process."
     check_preset('load_query_mels', cfg, settings)
     s = settings or get_settings(preset=cfg.preset)
-    key = (str(s.data_path), stage_hash('data', cfg, s.seed), data_build(s))   # recordings you bring: a rebuild reads again
+    key = (str(s.data_path), stage_hash('data', cfg, s.seed), data_build(s),   # recordings you bring: a rebuild reads
+           read_object(s.data_path / 'build.json').get('manifest_hash'))   # again; the kit's own too (its speech hashed there)
     if key in _MEL_CACHE: check_hearing(cfg, s)                        # … and a narrower window, where the cache does not look
     else:
         ds = load_dialogues(cfg, s)
@@ -665,15 +667,18 @@ def load_folder(folder, csv: str = 'metadata.csv', sr: int = SAMPLE_RATE, skippe
     if not f.exists(): raise FileNotFoundError(f"{f} not found: put a CSV with columns path,text,emotion next to the audio")
     text, note = read_csv_text(f)
     if note: warnings.warn(f"{f}: {note}")
-    table = list(csvlib.DictReader(io.StringIO(text, newline='')))
+    reader = csvlib.reader(io.StringIO(text, newline=''))              # a quoted cell may hold a line break
+    header = [k.strip().lower() for k in next(reader, [])]
+    table, start = [], reader.line_num + 1                              # each row with the line it begins on, blank lines
+    for cells in reader:                                                # counted (as read_manifest numbers a manifest's)
+        if cells: table.append((start, dict(itertools.zip_longest(header, cells[:len(header)]))))   # short: None, as DictReader
+        start = reader.line_num + 1
     need = ('path', 'text', 'emotion')
-    header = [(k or '').strip().lower() for k in (table[0] if table else {})]
     if not table or not set(need) <= set(header):
-        raise ValueError(f"{f}: needs a header row with the columns {', '.join(need)}, found {header or 'no rows'}")
-    table = [{(k or '').strip().lower(): v for k, v in r.items()} for r in table]
+        raise ValueError(f"{f}: needs a header row with the columns {', '.join(need)}, found {header if table else 'no rows'}")
     rows, bad = [], [] if skipped is None else skipped
     by_path = {}                                                        # the rows naming each file, to find conflicts
-    for n, r in enumerate(table, start=2):                              # line numbers as in an editor
+    for i, (n, r) in enumerate(table, start=2):                         # n: its line; i: its row, which names its id
         try:
             if any(r.get(k) is None for k in need): raise ValueError(f"short row: needs {', '.join(need)}")
             if not r['path'].strip(): raise ValueError("empty path")
@@ -690,7 +695,7 @@ def load_folder(folder, csv: str = 'metadata.csv', sr: int = SAMPLE_RATE, skippe
             w = load_audio(p, sr, max_seconds=max_seconds)
             check_speech(load_audio(w, SAMPLE_RATE, orig_sr=sr) if sr != SAMPLE_RATE else w, p)   # too short, or no signal
             by_path[key] = {'line': n, 'path': r['path'], 'label': label, 'row': len(rows), 'conflict': False}
-            rows.append(dict(id=f"{folder.name}-{n}", query_path=key, query_text=label[0],
+            rows.append(dict(id=f"{folder.name}-{i}", query_path=key, query_text=label[0],
                              user_emotion=emo, voice=(r.get('speaker') or '').strip(), query_seconds=round(len(w) / sr, 4)))
         except (AudioError, ConfigError, ValueError) as e:
             bad.append({'line': n, 'path': r.get('path'), 'reason': str(e)})
@@ -756,10 +761,14 @@ def read_manifest(path) -> list:
     return rows
 
 def read_units(path) -> list:
-    "Speech tokens from a `.npy` (integer array), `.json` (list) or `.txt` (numbers, spaces or commas) file."
+    "Speech tokens from a `.npy` (integer array), `.json` (list) or `.txt` (numbers, spaces or commas) file; a `.npy` [1, T] or [T, 1], or a JSON list of one list, is one stream."
     path = Path(path)
-    if path.stat().st_size == 0: raise ValueError("is empty: no tokens in it (write the reply's tokens, or leave the line out)")
     suffix = path.suffix.lower()                                       # r.NPY is a NumPy file too
+    if suffix not in ('.npy', '.json', '.txt'):                        # a .pt or .bin is not text to split
+        raise ValueError(f"has the suffix {path.suffix!r}{'' if path.suffix else ' (none)'}: token files are read by their "
+                         "suffix, one of .npy (an integer array), .json (a list) or .txt (numbers separated by spaces or "
+                         "commas): save the reply's tokens as one of them")
+    if path.stat().st_size == 0: raise ValueError("is empty: no tokens in it (write the reply's tokens, or leave the line out)")
     if suffix == '.npy':
         a = np.load(path, allow_pickle=False)
         if not np.issubdtype(a.dtype, np.integer): raise ValueError(f"holds {a.dtype} numbers, not integer tokens")
@@ -772,11 +781,19 @@ def read_units(path) -> list:
         except json.JSONDecodeError as e: raise ValueError(f"is not JSON ({e.msg}): write a list of integer tokens, e.g. [12, 7, 301]") from None
     else: vals = path.read_text().replace(',', ' ').split()
     if not isinstance(vals, list): raise ValueError(f"holds a JSON {type(vals).__name__}, not a list of integer tokens")
+    while vals and all(isinstance(v, list) for v in vals):             # [[…]] of one codebook: one stream, as a .npy [1, T]
+        if len(vals) == 1: vals = vals[0]
+        elif all(len(v) == 1 for v in vals): vals = [v[0] for v in vals]   # [T, 1]
+        else: raise ValueError(f"holds {len(vals)} lists of tokens, not one stream: write one list of the reply's tokens "
+                               "(one codebook), as a .npy holds one of shape [T], [1, T] or [T, 1]")
     if any(isinstance(v, (bool, float)) for v in vals):                # 1.0 too, as in a .txt or a .npy: tokens are integers
         raise ValueError("holds true/false or numbers with a decimal point, not integer tokens")
+    import re
+    digits = lambda v: re.fullmatch(r'[+-]?[0-9]+', v.strip())        # '0012' is 12; '1_000' and '٣', which int() takes, are no tokens
+    if odd := next((v for v in vals if isinstance(v, str) and not digits(v)), None):
+        raise ValueError(f"holds {odd[:20]!r}, which is not an integer token (write digits only, e.g. 12 7 301)")
     try: out = [int(v) for v in vals]
     except (TypeError, ValueError): raise ValueError("holds something that is not an integer token") from None
-    if any(str(v).strip() != str(o) for v, o in zip(vals, out) if isinstance(v, str)): raise ValueError("holds non-integer numbers")
     if not out: raise ValueError("is empty: no tokens in it (write the reply's tokens, or leave the line out)")
     return out
 
@@ -788,30 +805,42 @@ def _sentence(text) -> str:
     "A query text as the sentence it says: its words alone, lowercase (letters, digits, apostrophes): 'Other one.' is 'other one'."
     return ' '.join(''.join(c if c.isalnum() or c == "'" else ' ' for c in str(text or '').lower().replace('’', "'")).split())
 
+def _split_cell(r: dict) -> str:
+    "A manifest line's split cell as read: stripped and lowercase; '' when it is absent, empty or only spaces."
+    return str(r.get('split') or '').strip().lower()
+
 def manifest_splits(cfg: OmniConfig, lines: Sequence[dict], seed: int = 0) -> list:
-    "The split of each manifest line that names none: whole sentences held out (a seeded ⌈`data.heldout_sentence_frac` · n⌉ of the n distinct query texts, as `_sentence` reads them: at least one of two or more, never all) and, where lines name their voice, whole voices (`n_test_voices` of every `n_query_voices`): no held-out sentence or voice is heard in training."
-    rng, free = np.random.default_rng(seed), [r for r in lines if not r.get('split')]
+    "The split of each manifest line that names none: whole sentences held out (a seeded ⌈`data.heldout_sentence_frac` · n⌉ of the n distinct query texts, as `_sentence` reads them: at least one of two or more, never all) and, where lines name their voice, whole voices (`n_test_voices` of every `n_query_voices`); then a sentence or voice that no training line has is held out on its lines too: no held-out sentence or voice is heard in training, and no line's split calls one heard that is not."
+    rng, free = np.random.default_rng(seed), [r for r in lines if not _split_cell(r)]
     text = lambda r: _sentence(r.get('query_text'))
     voice = lambda r: str(r.get('voice') or '').strip()
-    named = lambda *splits: [r for r in lines if r.get('split') and EXTERNAL_SPLITS.get(str(r['split']).strip().lower()) in splits]
+    named = lambda *splits: [r for r in lines if EXTERNAL_SPLITS.get(_split_cell(r)) in splits]
     trained = named('train')                                            # what lines named 'train' hear stays heard …
-    forced_s = {text(r) for r in named('test_sentence', 'test_both')}   # … and what lines named held out stays held out
+    forced_s = {text(r) for r in named('test_sentence', 'test_both')}   # … and what lines named held out stays held out;
     forced_v = {voice(r) for r in named('test_voice', 'test_both')} - {''}
-    sents = sorted({text(r) for r in free} - {text(r) for r in trained} - forced_s)
-    voices = sorted({voice(r) for r in free} - {voice(r) for r in trained} - forced_v - {''})
+    kept_s = {text(r) for r in trained + named('test_voice')}           # a line named test_voice says a sentence that training
+    kept_v = {voice(r) for r in trained + named('test_sentence')}       # hears, one named test_sentence a voice it hears: kept
+    sents = sorted({text(r) for r in free} - kept_s - forced_s)
+    voices = sorted({voice(r) for r in free} - kept_v - forced_v - {''})
     n_s = min(math.ceil(round(cfg.data.heldout_sentence_frac * len(sents), 9)), max(len(sents) - 1, 0))   # one left to learn
     held_s = forced_s | {sents[i] for i in rng.permutation(len(sents))[:n_s]}
     n_v = round(len(voices) * cfg.data.n_test_voices / cfg.data.n_query_voices)
     if not {voice(r) for r in trained} - {''}: n_v = min(n_v, len(voices) - 1)   # a voice left to train on
     held_v = forced_v | {voices[i] for i in rng.permutation(len(voices))[:max(n_v, 0)]}
+    heard = trained + [r for r in free if voice(r) not in held_v and text(r) not in held_s]   # the training lines; what
+    heard_s, heard_v = {text(r) for r in heard}, {voice(r) for r in heard}   # none of them has is held out where it is said
+    def split(r) -> str:                                               # (a held-out speaker's own sentences go with them)
+        if _split_cell(r): return split_name(voice(r) in held_v, text(r) in held_s)   # named: the line's cell says it
+        return split_name(voice(r) in held_v or voice(r) not in heard_v | {''}, text(r) in held_s or text(r) not in heard_s)
+    out = [split(r) for r in lines]
     if free and not voices and not forced_v:
         warnings.warn("the manifest names no voice: its held-out rows are held-out sentences only (add a voice column "
                       "to hold out speakers too)")
-    elif free and not held_v:
+    elif free and not held_v and not any(s in ('test_voice', 'test_both') for r, s in zip(lines, out) if not _split_cell(r)):
         warnings.warn(f"the manifest's {len(voices)} voice(s) not named in 'train' lines are too few to hold one out at "
                       f"n_test_voices/n_query_voices = {cfg.data.n_test_voices}/{cfg.data.n_query_voices}: its held-out rows "
                       "are held-out sentences only (name a split column to choose a held-out voice)")
-    return [split_name(voice(r) in held_v, text(r) in held_s) for r in lines]
+    return out
 
 LONGEST_RECORDING = 600.0   # seconds: a manifest's recording longer than this (by its header) is refused unread
 
@@ -861,8 +890,13 @@ def external_rows(cfg: OmniConfig, manifest, seed: int = 0, stats: Optional[dict
         emos = {c: _emotion(r[c]) for c in ('user_emotion', 'reply_emotion')}
         for c, e in emos.items():
             if e not in EMOTIONS: bad(f"{c} {r[c]!r} is not one of {', '.join(EMOTIONS)}")
-        split = EXTERNAL_SPLITS.get(str(r.get('split') or '').strip().lower()) if r.get('split') else held[k]
-        if split is None: bad(f"split {r['split']!r}: use one of {', '.join(EXTERNAL_SPLITS)}")
+        split = EXTERNAL_SPLITS.get(_split_cell(r)) if _split_cell(r) else held[k]   # a cell of spaces: empty
+        if split is None: bad(f"split {r['split']!r}: use one of {', '.join(EXTERNAL_SPLITS)}, or leave it empty (the kit "
+                              "then holds out whole sentences and voices)")
+        kind = str(r.get('sentence_kind') or '').strip().lower()       # ' Tone' is 'tone': the statistics count kinds
+        if kind not in ('tone', 'explicit', ''):
+            bad(f"sentence_kind {r['sentence_kind']!r} is not 'tone' (words that fit any emotion: the voice tells it) or "
+                "'explicit' (the words say the feeling): use one of them, or leave it empty")
         if not all(str(r[c]).strip() for c in ('query_text', 'reply_text')): bad("query_text or reply_text is empty")
         for c in ('query_text', 'reply_text'):                          # else refused only when a stage builds its prompts, without the line
             if hit := [m for m in marks if m in str(r[c])]:
@@ -908,7 +942,7 @@ def external_rows(cfg: OmniConfig, manifest, seed: int = 0, stats: Optional[dict
         if len(problems) > before: continue
         hv, hs = split in ('test_voice', 'test_both'), split in ('test_sentence', 'test_both')
         at.append(r['_line'])
-        rows.append(dict(id=rid, sentence_id=sids[_sentence(r['query_text'])], sentence_kind=str(r.get('sentence_kind') or ''),
+        rows.append(dict(id=rid, sentence_id=sids[_sentence(r['query_text'])], sentence_kind=kind,
                          query_text=str(r['query_text']),
                          user_emotion=emos['user_emotion'], voice=str(r.get('voice') or '').strip(), reply_text=str(r['reply_text']),
                          reply_emotion=emos['reply_emotion'], reply_style=str(r.get('reply_style') or ''),
@@ -935,11 +969,13 @@ def external_rows(cfg: OmniConfig, manifest, seed: int = 0, stats: Optional[dict
     return rows
 
 def _across_lines(rows: Sequence[dict], at: Sequence[int]) -> list:
-    "The problems between usable manifest rows (`at`: their lines): a query recording on two lines in two splits or with two labels, a sentence or voice held out on one line and trained on in another."
+    "The problems between usable manifest rows (`at`: their lines): a query recording on two lines in two splits or with two labels, a sentence or voice held out on one line and trained on in another, a test_voice line whose sentence no training line says, a test_sentence line whose voice no training line speaks in."
     out, first, held_s, held_v = [], {}, {}, {}
     for n, r in zip(at, rows):
         if r['heldout_sentence']: held_s.setdefault(r['sentence_id'], n)
         if r['heldout_voice'] and r['voice']: held_v.setdefault(r['voice'], n)
+    heard_s = {r['sentence_id'] for r in rows if r['split'] == 'train'}   # what training hears: a line that says it
+    heard_v = {r['voice'] for r in rows if r['split'] == 'train'}         # hears its sentence (voice) must be right
     for n, r in zip(at, rows):
         label = (r['split'], r['sentence_id'], r['user_emotion'])
         m, was = first.setdefault(str(Path(r['query_path']).resolve()), (n, label))
@@ -948,6 +984,14 @@ def _across_lines(rows: Sequence[dict], at: Sequence[int]) -> list:
             out.append(f"line {n}: query_audio {r['query_path']} is also on line {m}, with another {other}: one recording is "
                        "one query, in one split: list it once (or, one line for each of its replies, with the same text, "
                        "emotion and split)")
+        if r['split'] == 'test_voice' and r['sentence_id'] not in heard_s:   # scored as a known sentence: it is not one
+            out.append(f"line {n}: its split is test_voice (a new speaker of a sentence training hears), but no training line "
+                       f"says its query_text {r['query_text']!r}: name it test (a new speaker and a new sentence), or add a "
+                       "training line of that sentence")
+        if r['split'] == 'test_sentence' and r['voice'] and r['voice'] not in heard_v:
+            out.append(f"line {n}: its split is test_sentence (a new sentence in a voice training hears), but no training line "
+                       f"is in its voice {r['voice']!r}: name it test (a new sentence and a new speaker), or add a training "
+                       "line in that voice")
         if r['split'] != 'train': continue
         if r['sentence_id'] in held_s:
             m = held_s[r['sentence_id']]

@@ -18,7 +18,7 @@ from .config import (EMOTIONS, AudioConfig, ConfigError, OmniConfig, Settings, c
                                        checkpoint_faults, checkpoint_load_error, get_settings, refuse_partial_load, run_device)
 from .metrics import confusion_matrix
 from .train import autocast, freeze, frozen_dtype, frozen_precision, load_weights, save_weights
-from .stages import StageJob, data_build, require_stage, stage_hash
+from .stages import StageJob, data_build, read_object, require_stage, stage_hash
 from .audio import CONDITIONS, MIN_SECONDS, AudioError, as_mels, cepstral_smooth, load_audio, log_mel, pad_mels, pitch_contour
 from .dataset import audio_path, augmented_queries, load_dialogues, load_query_mels
 from .tts import engine_of
@@ -512,7 +512,8 @@ def _query_inputs(cfg: OmniConfig, settings: Optional[Settings] = None) -> tuple
     rows, mels = load_query_mels(cfg, settings)
     if not cfg.emotion_encoder.pitch: return rows, mels
     s = settings or get_settings(preset=cfg.preset)
-    key = (str(s.data_path), stage_hash('data', cfg, s.seed), data_build(s))   # recordings you bring: a rebuild reads again
+    key = (str(s.data_path), stage_hash('data', cfg, s.seed), data_build(s),   # recordings you bring: a rebuild reads
+           read_object(s.data_path / 'build.json').get('manifest_hash'))   # again; the kit's own too (its speech hashed there)
     if key not in _INPUT_CACHE:
         threads = torch.get_num_threads(); torch.set_num_threads(1)    # small FFTs: threads only add overhead
         try: ins = [torch.cat([m, pitch_rows(load_audio(audio_path(r, s)), m.shape[-1], cfg.audio).half()], 0) for r, m in zip(rows, mels)]

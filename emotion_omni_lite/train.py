@@ -555,7 +555,9 @@ def fit_problem(tcfg: TrainConfig, device: str = 'auto', n_examples: Optional[in
     if n_examples is not None and n_examples < tcfg.batch_size:         # never a smaller batch than the recipe's, unsaid
         k = world * accum * groups
         return (f"{name}: only {n_examples} training examples, fewer than batch_size={tcfg.batch_size}: make more training data "
-                f"(e.g. data.n_dialogues), or set the stage's batch_size to at most {n_examples}{f' (a multiple of {k})' if k > 1 else ''}")
+                "(raise data.n_dialogues for the kit's own dataset; with units.kind='external', list more training lines in "
+                f"units.manifest, which data.n_dialogues does not change), or set the stage's batch_size to at most "
+                f"{n_examples}{f' (a multiple of {k})' if k > 1 else ''}")
     asked = lambda k: os.environ.get(k, '').lower() == 'true'           # what `accelerate launch --config_file` sets
     if asked('ACCELERATE_USE_FSDP') and (dev == 'cpu' if launch is None else launch != 'FSDP'):
         return (f"{name}: this launch asks for FSDP, but accelerate shards with FSDP on GPUs only; here it would train "

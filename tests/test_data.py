@@ -465,3 +465,39 @@ def test_speech_whose_record_is_gone_is_not_resumed_as_this_configs(tmp_path):
                                               r"unknown: its build\.json is gone; .*force=True"):
             build_dataset(get_config('smoke', **{'data.n_dialogues': 12}), s)
         assert {n: (root / n).read_text() for n in old} == old and not (root / 'build.json').exists(), case
+
+
+def test_a_reply_style_with_more_phrasings_has_each_of_them_drawn(monkeypatch):
+    "A row's phrasing is drawn from its own reply style's phrasings: a style given six is heard in all six, not in the "
+    "first four (the count of another style)."
+    from emotion_omni_lite.dialogues import REPLY_TEMPLATES
+    more = ("So glad about {topic}!", "Brilliant news: {topic}!")
+    monkeypatch.setitem(REPLY_TEMPLATES, 'cheerful', REPLY_TEMPLATES['cheerful'] + more)
+    happy = [r for r in plan_dialogues(get_config('smoke'), seed=0) if r['user_emotion'] == 'happy']
+    said = {r['reply_text'] for r in happy}
+    assert all(any(t.split('{')[0] in s for s in said) for t in more), said
+
+
+def test_the_query_caches_tell_a_rebuild_of_the_kits_own_dataset(tmp_path, monkeypatch):
+    "load_query_mels and the emotion encoder's inputs are cached per process by the build they read: a kit build spoken "
+    "again in its folder (its build.json's manifest_hash, which hashes the speech, changed) is read again; the same build is not."
+    import datasets
+    from emotion_omni_lite import emotion_encoder as ee
+    from emotion_omni_lite.stages import stage_hash
+    cfg = get_config('smoke')
+    s = get_settings(preset='smoke', data_dir=str(tmp_path), device='cpu')
+    s.data_path.mkdir(parents=True)
+    rows = [{'id': 'd000000', 'query_path': 'q.wav', 'voice': 'en-us+m1', 'user_emotion': 'neutral', 'split': 'train'}]
+    monkeypatch.setattr(dataset, '_MEL_CACHE', {}); monkeypatch.setattr(ee, '_INPUT_CACHE', {})
+    monkeypatch.setattr(dataset, 'load_dialogues', lambda c, st: datasets.Dataset.from_list(rows))   # the table of a build
+    def build(hz: int, mhash: str):                                     # a kit build: no sources, so data_build is None
+        t = np.arange(8000) / 16000
+        save_wav(s.data_path / 'q.wav', 0.3 * np.sin(2 * np.pi * hz * t) * (1 + 0.5 * np.sin(2 * np.pi * 3 * t)))
+        (s.data_path / 'build.json').write_text(json.dumps({'status': 'done', 'config_hash': stage_hash('data', cfg, s.seed),
+                                                            'manifest_hash': mhash, 'stats': {'max_query_seconds': 0.5}}))
+        return dataset.load_query_mels(cfg, s)[1][0], ee._query_inputs(cfg, s)[1][0]
+    m1, i1 = build(180, 'aaaa')
+    m2, i2 = build(260, 'bbbb')                                         # spoken again: another manifest hash
+    assert not torch.equal(m1, m2) and not torch.equal(i1, i2)
+    assert torch.equal(m2, log_mel(load_audio(s.data_path / 'q.wav'), cfg.audio).half())
+    assert dataset.load_query_mels(cfg, s)[1][0] is m2 and ee._query_inputs(cfg, s)[1][0] is i2   # the same build: cached

@@ -1228,11 +1228,12 @@ def test_a_manifest_that_trains_on_what_it_holds_out_is_refused(tmp_path):
     m = _dialogues(tmp_path, [
         {'split': 'test_sentence', 'query_text': 'Sentence zero.'},             # line 1
         {'split': 'train'},                                                     # line 2
-        {'split': 'test_voice', 'voice': 'v0'},                                 # line 3
+        {'split': 'test_voice', 'voice': 'v0', 'query_text': 'sentence 1'},     # line 3: a new voice of line 2's sentence
         {'split': 'train', 'query_text': 'sentence ZERO'},                      # line 4: line 1's held-out sentence, trained on
         {'split': 'train', 'voice': 'v0 '},                                     # line 5: line 3's held-out voice (a space after), trained on
         {'split': 'train', 'q': 1, 'query_text': 'sentence 1'},                 # line 6: line 2's recording, alike: another reply
-        {'split': 'test_voice', 'voice': 'v9', 'q': 1, 'user_emotion': 'happy'}])   # line 7: line 2's recording, held out, happy
+        {'split': 'test_voice', 'voice': 'v9', 'q': 1, 'user_emotion': 'happy', 'query_text': 'sentence 4'}])   # line 7: line 2's
+        # recording, held out, happy, saying line 5's sentence
     with pytest.raises(ConfigError) as e: external_rows(cfg, m)
     said = str(e.value)
     assert '3 line(s) cannot be used, nothing was written' in said
@@ -2251,3 +2252,128 @@ def test_the_readme_counts_this_battery():
     readme = ' '.join((root / 'README.md').read_text().split())
     m = re.search(r"`tests/test_hardening\.py` holds the battery \((\d+) tests\b[^)]*?\b(\d+) of them compare", readme)
     assert m and (int(m[1]), int(m[2])) == counts, f"README should say {counts[0]} tests, {counts[1]} of them comparing the files on disk"
+
+
+# ---- a manifest's splits follow what training hears; its cells read as a person writes them ----
+SPLIT_CODE = {'train': '.', 'test_voice': 'v', 'test_sentence': 's', 'test_both': 'b'}
+
+
+def test_a_manifest_whose_speakers_read_their_own_sentences_holds_out_what_training_never_hears():
+    "Speakers who read only sentences of their own: a held-out speaker's lines are test_both (no training line says "
+    "their sentences), not test_voice; a speaker whose every sentence is held out is held out too. A line named "
+    "test_voice keeps its sentence heard in training, one named test_sentence its voice."
+    from emotion_omni_lite.dataset import manifest_splits
+    cfg = get_config('smoke')
+    own = [{'query_text': f'Speaker {v} sentence {t}.', 'voice': f'v{v}'} for v in range(6) for t in range(5)]
+    one = [{'query_text': f'Sentence {t}.', 'voice': 'v9' if t == 9 else f'v{t % 3}'} for t in range(10) for _ in range(2)]
+    for lines in (own, one):                                            # `one`: v9 reads one sentence alone
+        for seed in range(6):
+            sp = manifest_splits(cfg, lines, seed)
+            train = [l for l, s in zip(lines, sp) if s == 'train']
+            for l, s in zip(lines, sp):                                 # held out exactly where training never hears it
+                assert (l['voice'] not in {t['voice'] for t in train}) == (s in ('test_voice', 'test_both')), (seed, l, s)
+                assert (l['query_text'] not in {t['query_text'] for t in train}) == (s in ('test_sentence', 'test_both')), (seed, l, s)
+    assert 'test_voice' not in {s for seed in range(6) for s in manifest_splits(cfg, own, seed)}
+    grid = [{'query_text': f'Sentence number {t}.', 'voice': f'v{v}'} for t in range(10) for v in range(6)]
+    first = {f'Sentence number {t}.' for t in range(5)}
+    for seed in range(10):
+        named = [dict(l, split='test_voice') for l in grid if l['voice'] == 'v5' and l['query_text'] in first]
+        rest = [l for l in grid if not (l['voice'] == 'v5' and l['query_text'] in first)]
+        for l, s in zip(rest, manifest_splits(cfg, named + rest, seed)[len(named):]):   # their sentences: trained on
+            assert not (l['query_text'] in first and s in ('test_sentence', 'test_both')), (seed, l, s)
+        named = [dict(l, split='test_sentence') for l in grid if l['voice'] == 'v0' and l['query_text'] == 'Sentence number 9.']
+        rest = [l for l in grid if not (l['voice'] == 'v0' and l['query_text'] == 'Sentence number 9.')]
+        for l, s in zip(rest, manifest_splits(cfg, named + rest, seed)[len(named):]):   # its voice: trained on
+            assert not (l['voice'] == 'v0' and s in ('test_voice', 'test_both')), (seed, l, s)
+
+
+def test_a_manifest_where_every_voice_reads_every_sentence_splits_as_it_did():
+    "Where every voice reads every sentence, every held-out line is a whole sentence or voice already: the seeds' splits "
+    "stay these (and lines named train change nothing of it)."
+    from emotion_omni_lite.dataset import manifest_splits
+    grid = [{'query_text': f'Sentence number {t}.', 'voice': f'v{v}'} for t in range(10) for v in range(6)]
+    got = [''.join(SPLIT_CODE[s] for s in manifest_splits(get_config('smoke'), grid, seed)) for seed in range(3)]
+    assert got == ['..vv....vv....vv....vv..ssbbss..vv..ssbbss..vv....vv....vv..',
+                   '.v...v.v...v.v...v.v...vsbsssb.v...v.v...v.v...vsbsssb.v...v',
+                   'sbsssb.v...vsbsssb.v...v.v...v.v...v.v...v.v...v.v...v.v...v']
+    named = [dict(l, split='train') if i % 29 == 0 else l for i, l in enumerate(grid)]   # three lines named train
+    assert [''.join(SPLIT_CODE[s] for s in manifest_splits(get_config('smoke'), named, seed)) for seed in range(2)] == [
+        '..v.....v.....v...ssbsss..v.....v...ssbsss..v.....v.....v...', '...v..sssbss...v.....v.....v.....v.....v..sssbss...v.....v..']
+
+
+def test_a_held_out_line_that_says_training_hears_what_it_never_hears_is_refused(tmp_path):
+    "A line named test_voice is scored as a new speaker of a sentence training hears, one named test_sentence as a new "
+    "sentence in a voice it hears: one whose sentence (voice) no training line has is named with the split that fits, "
+    "and nothing is written; so named, the manifest is read."
+    cfg = get_config('smoke', **{'units.rate_hz': 25})
+    specs = [{'split': 'train', 'voice': 'v0'},                                      # line 1: sentence 0
+             {'split': 'test_voice', 'voice': 'v1', 'query_text': 'sentence 0'},     # line 2: a new voice of line 1's sentence
+             {'split': 'test_voice', 'voice': 'v1'},                                 # line 3: sentence 2, which no line trains on
+             {'split': 'test_sentence', 'voice': 'v0'},                              # line 4: a new sentence in line 1's voice
+             {'split': 'test_sentence', 'voice': 'v2'},                              # line 5: v2, which no line trains on
+             {'split': 'test_sentence'}]                                             # line 6: no voice named: nothing to check
+    m = _dialogues(tmp_path, specs)
+    before = snapshot(tmp_path)
+    with pytest.raises(ConfigError) as e: external_rows(cfg, m)
+    said = str(e.value)
+    assert '2 line(s) cannot be used, nothing was written' in said and not any(f'line {n}:' in said for n in (1, 2, 4, 6))
+    assert ("line 3: its split is test_voice (a new speaker of a sentence training hears), but no training line says its "
+            "query_text 'sentence 2': name it test (a new speaker and a new sentence), or add a training line of that sentence") in said
+    assert ("line 5: its split is test_sentence (a new sentence in a voice training hears), but no training line is in its "
+            "voice 'v2': name it test (a new sentence and a new speaker), or add a training line in that voice") in said
+    assert snapshot(tmp_path) == before
+    specs[2]['split'] = specs[4]['split'] = 'test'
+    rows = external_rows(cfg, _dialogues(tmp_path / 'fixed', specs))
+    assert [r['split'] for r in rows] == ['train', 'test_voice', 'test_both', 'test_sentence', 'test_both', 'test_sentence']
+
+
+def test_a_manifests_sentence_kind_is_read_loosely_and_a_split_cell_of_spaces_is_empty(tmp_path):
+    "sentence_kind ' Tone ' is 'tone' and 'EXPLICIT' 'explicit' (the statistics count kinds); another kind is refused "
+    "with its line and nothing written. A split cell of spaces is an empty one: the kit splits the line."
+    cfg = get_config('smoke', **{'units.rate_hz': 25})
+    specs = [{'split': '  ', 'sentence_kind': ' Tone '}, {'split': '', 'sentence_kind': 'EXPLICIT'}, {'split': ' \t', 'sentence_kind': ''}]
+    with pytest.warns(UserWarning, match='names no voice'): rows = external_rows(cfg, _dialogues(tmp_path / 'blank', specs))
+    assert [r['sentence_kind'] for r in rows] == ['tone', 'explicit', '']
+    with pytest.warns(UserWarning, match='names no voice'):
+        none = external_rows(cfg, _dialogues(tmp_path / 'none', [{'sentence_kind': sp['sentence_kind']} for sp in specs]))
+    assert [r['split'] for r in rows] == [r['split'] for r in none] and sorted(r['split'] for r in rows) == ['test_sentence', 'train', 'train']
+    m = _dialogues(tmp_path / 'odd', [{'split': 'train', 'sentence_kind': 'sarcastic'}, {'split': 'test'}])
+    before = snapshot(tmp_path / 'odd')
+    with pytest.raises(ConfigError, match=r"line 1: sentence_kind 'sarcastic' is not 'tone' \(.*\) or 'explicit' \(.*\): use "
+                                          r"one of them, or leave it empty"):
+        external_rows(cfg, m)
+    assert snapshot(tmp_path / 'odd') == before
+
+
+def test_token_files_are_read_by_a_suffix_the_kit_knows_and_as_one_stream(tmp_path):
+    "A token file of another suffix is refused with the ones read (not split as text); '0012' is the token 12; a JSON "
+    "[[…]] of one codebook is one stream, as a .npy [1, T] is; two codebooks, or digits int() takes but no one writes, are refused."
+    for name in ('u.pt', 'u.csv', 'u'):
+        (tmp_path / name).write_text('1 2 3')
+        with pytest.raises(ValueError, match=r"has the suffix .*: token files are read by their suffix, one of \.npy \(an integer "
+                                             r"array\), \.json \(a list\) or \.txt"):
+            read_units(tmp_path / name)
+    f = tmp_path / 'u.txt'; f.write_text('0012 0453,7\n'); assert read_units(f) == [12, 453, 7]
+    for bad in ('1_000 2', '12 ٣'):
+        f.write_text(bad)
+        with pytest.raises(ValueError, match='which is not an integer token'): read_units(f)
+    f = tmp_path / 'u.json'
+    for text, want in (('[[1, 2, 3]]', [1, 2, 3]), ('[[4], [5], [6]]', [4, 5, 6]), ('["0012", 3]', [12, 3])):
+        f.write_text(text); assert read_units(f) == want
+    f.write_text('[[1, 2], [3, 4]]')
+    with pytest.raises(ValueError, match=r'holds 2 lists of tokens, not one stream'): read_units(f)
+
+
+def test_load_folder_names_the_line_a_row_begins_on(tmp_path):
+    "A quoted text with a line break, and a blank line, do not shift the lines load_folder names: a row is named by "
+    "the line it begins on, as a manifest's are; the rows' ids stay those of their row."
+    d = _byo(tmp_path, b'path,text,emotion\n'
+                       b'a.wav,"Hello,\nthere.",happy\n'    # lines 2-3
+                       b'\n'                               # line 4: blank
+                       b'gone.wav,Where?,sad\n'            # line 5
+                       b'b.wav,Fine.,bored\n'              # line 6
+                       b'c.wav,Once.,sad\n')               # line 7
+    skipped = []
+    with pytest.warns(UserWarning, match=r'skipped 2 bad row\(s\):\n  line 5 \(gone\.wav\)'): ds = load_folder(d, skipped=skipped)
+    assert [b['line'] for b in skipped] == [5, 6] and 'bored' in skipped[1]['reason']
+    assert ds['query_text'] == ['Hello,\nthere.', 'Once.'] and ds['id'] == [f'{d.name}-2', f'{d.name}-5']

@@ -668,3 +668,13 @@ def test_a_dataset_is_shared_with_the_group_up_to_its_data_folder_and_no_further
         mode = p.stat().st_mode
         assert mode & stat.S_IRGRP and (not p.is_dir() or mode & stat.S_IXGRP), (p, oct(mode))
     assert root.parent == home / 'data' and stat.S_IMODE(home.stat().st_mode) == 0o700
+
+
+def test_too_few_examples_name_the_manifest_for_dialogues_you_bring():
+    "data.n_dialogues sizes the kit's own dataset only (units.kind='external' reads the manifest's lines): the refusal "
+    "names both, not the one knob that would change nothing for dialogues you bring."
+    from emotion_omni_lite.train import fit_problem
+    why = fit_problem(TrainConfig(steps=2, batch_size=16), 'cpu', 8)
+    assert ("make more training data (raise data.n_dialogues for the kit's own dataset; with units.kind='external', list more "
+            "training lines in units.manifest, which data.n_dialogues does not change), or set the stage's batch_size to at "
+            "most 8") in why
