@@ -376,6 +376,7 @@ def run_pipeline(preset: str | None = None, force: bool = False, stages=None, jo
     check_launch(cfg, dev, stages, None if force else s)               # what fit would refuse at its first stage: now
     if any(STAGES[n].runner == 'stage2.stage2_job' for n in read):   # … and what stage 2 (or its ablation) would, after stage 1
         stage2.check_cross_emotion(cfg); stage2.check_reply_units(cfg)
+    if 'vocoder' in read: vocoder.check_vocoder_units(cfg)             # … and the vocoder, units at the rate it speaks
     if (uses_pretrained(cfg) or cfg.vocoder.kind == 'cosyvoice2') and (missing := missing_pretrained(cfg, stages)):   # all of
                                                                        # them, before the data are built
         raise ConfigError(f"preset '{s.preset}' loads pretrained checkpoints that are not here ({len(missing)}):\n  "

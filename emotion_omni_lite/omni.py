@@ -160,11 +160,13 @@ class EmotionOmni(nn.Module):
             if not len(wave): return
             pieces.append(wave.float().cpu())
             if on_audio: on_audio(pieces[-1])
-        with self.precision('stage2'):                                      # the LLM's calls inside keep stage 1's
-            for chunk in stream_decode(self.decoder, fused, streaming, dcfg.temperature, dcfg.top_k, gen):
-                with autocast('no', self.device): say(voice.push(chunk))   # the vocoder in its own precision, as finish()
-                units += chunk
-        say(voice.finish())                                                 # what it held back for look-ahead
+        try:
+            with self.precision('stage2'):                                  # the LLM's calls inside keep stage 1's
+                for chunk in stream_decode(self.decoder, fused, streaming, dcfg.temperature, dcfg.top_k, gen):
+                    with autocast('no', self.device): say(voice.push(chunk))   # the vocoder in its own precision, as finish()
+                    units += chunk
+            say(voice.finish())                                             # what it held back for look-ahead
+        finally: getattr(voice, 'close', lambda: None)()                    # stopped early too: CosyVoice2 frees its cache
         return units, (torch.cat(pieces) if pieces else torch.zeros(0))
 
     def _check_states(self, h, e, emotion_vec, where: str = 'speak_states'):

@@ -127,7 +127,8 @@ def cross_emotion_examples(cfg: OmniConfig, f: dict, idx: Sequence[int], setting
     idx = spread(idx, cfg.stages.stage2.cross_emotion)
     rows_hash = hashlib.sha256(json.dumps([f['rows'][i]['id'] for i in idx]).encode()).hexdigest()[:8]
     path = s.run_path / 'stage2_features' / f"cross_{_cache_name(cfg, s)}_{rows_hash}.pt"
-    if (cached := load_cache(path)) is not None: return cached
+    if (cached := load_cache(path)) is not None:                         # a cache written on a GPU may load its vectors
+        return [{k: v.cpu() if torch.is_tensor(v) else v for k, v in x.items()} for x in cached]   # back onto it
     from tqdm.auto import tqdm
     tok, enc = load_units_tokenizer(cfg, s), load_emotion_encoder(cfg, s)
     choices = sorted(set(r['reply_emotion'] for r in f['rows']))
@@ -140,7 +141,8 @@ def cross_emotion_examples(cfg: OmniConfig, f: dict, idx: Sequence[int], setting
             emo = other[int(rng.integers(len(other)))]
             w = speak(r['reply_text'], voice, emo, rng, cfg.data.prosody_jitter, engine,
                       max_seconds=cfg.audio.max_seconds, seed=1_000_003 * (s.seed + 1) + i)   # repeatable
-            vec = emotion_features(enc, [w], cfg.audio).emotion_vec[0].float()                 # [d_emo]
+            vec = emotion_features(enc, [w], cfg.audio).emotion_vec[0].float().cpu()           # [d_emo], off the encoder's
+                                                                                        # device: collate_stage2 stacks it with the CPU ones
             units = tok.encode(log_mel(w, cfg.audio))
             if len(units) > cfg.decoder.max_units:                                              # not cut: refused, nothing saved
                 raise ConfigError(f"decoder.max_units: reply {r['id']}, spoken again as {emo}, has {len(units)} units, more "

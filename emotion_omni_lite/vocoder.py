@@ -19,9 +19,10 @@ from .audio import SAMPLE_RATE, load_audio, log_mel
 from .dataset import UNIT_POOL, audio_path, load_dialogues
 
 # %% auto #0
-__all__ = ['COSYVOICE2_FILES', 'VOCODERS', 'SEGMENT_UNITS', 'GriffinLim', 'ConvBlock', 'UnitToMel', 'Vocoder', 'VocoderStream',
-           'MelVocoder', 'TokenToWave', 'TokenToWaveStream', 'cosyvoice2_folder_problem', 'cosyvoice2_token2wav',
-           'build_vocoder', 'vocoder_pairs', 'vocoder_loss', 'vocoder_job']
+__all__ = ['STREAM_CONTEXT', 'COSYVOICE2_FILES', 'VOCODERS', 'SEGMENT_UNITS', 'GriffinLim', 'ConvBlock', 'UnitToMel', 'Vocoder',
+           'VocoderStream', 'MelVocoder', 'TokenToWave', 'TokenToWaveStream', 'cosyvoice2_folder_problem',
+           'cosyvoice2_token2wav', 'check_vocoder_units', 'build_vocoder', 'vocoder_pairs', 'vocoder_loss',
+           'vocoder_job']
 
 # %% ../nbs/13_vocoder.ipynb #e66c34f2
 class GriffinLim(nn.Module):
@@ -83,13 +84,18 @@ class Vocoder(nn.Module):
         out = []
         for units in unit_lists:
             st = self.stream()
-            pieces = [st.push(units[i:i + chunk]) for i in range(0, len(units), chunk)] + [st.finish()]
+            try: pieces = [st.push(units[i:i + chunk]) for i in range(0, len(units), chunk)] + [st.finish()]
+            finally: getattr(st, 'close', lambda: None)()   # a stream of your own may have no close()
             out.append(torch.cat([p.float().cpu() for p in pieces]))
         return out
 
+STREAM_CONTEXT = 4   # units before each chunk that a stream vocodes with it, then cuts off
+
 class VocoderStream:
-    "One utterance spoken chunk by chunk: `push(units)` → the audio ready now; `finish()` → what was held back."
-    def __init__(self, vocoder: Vocoder, context: int = 4):
+    "One utterance spoken chunk by chunk: `push(units)` → the audio ready now; `finish()` → what was held back; `close()` frees what the vocoder keeps for it (also when it stops early)."
+    def __init__(self, vocoder: Vocoder, context: int = STREAM_CONTEXT):
+        if not (isinstance(context, int) and context >= 0):
+            raise ValueError(f"VocoderStream: context={context!r}: give the number of units before each chunk to vocode with it, 0 or more")
         self.vocoder, self.context, self.units = vocoder, context, []
         try: ps = inspect.signature(vocoder.forward).parameters
         except (AttributeError, TypeError, ValueError): ps = {}
@@ -97,11 +103,12 @@ class VocoderStream:
         self.takes_context = 'context' in ps or any(p.kind is p.VAR_KEYWORD for p in ps.values())
     def push(self, units) -> torch.Tensor:
         units = [int(u) for u in units]
-        kw = {'context': self.units[-self.context:]} if self.takes_context else {}
+        kw = {'context': self.units[max(0, len(self.units) - self.context):]} if self.takes_context else {}   # 0: none (units[-0:] is all)
         wave = self.vocoder(units, **kw) if units else torch.zeros(0)
         self.units += units
         return wave
     def finish(self) -> torch.Tensor: return torch.zeros(0)
+    def close(self): pass                      # this stream's context lives in it: nothing kept elsewhere
 
 class MelVocoder(Vocoder):
     "Units → mel (a trained `UnitToMel`) → waveform (Griffin-Lim)."
@@ -141,6 +148,16 @@ class MelVocoder(Vocoder):
         start = len(context) * UNIT_POOL * self.hop
         return wave[start:start + len(units) * UNIT_POOL * self.hop]
 
+    @torch.no_grad()
+    def streamed_mel(self, units, chunk: int, context: int = STREAM_CONTEXT) -> torch.Tensor:
+        "The log-mel [n_mels, 4·T25] a `stream()` fed `chunk` units at a time gives Griffin-Lim for each chunk's own frames: each chunk's with `context` units before it and none after (to set against `mel(units)`, the whole reply's)."
+        u, P = self._units(units, 'streamed_mel'), UNIT_POOL
+        if not (isinstance(chunk, int) and chunk >= 1 and isinstance(context, int) and context >= 0):
+            raise ValueError(f"MelVocoder.streamed_mel: chunk={chunk!r}, context={context!r}: give 1 or more units a chunk and 0 or more of context")
+        starts = [(i, max(0, i - context)) for i in range(0, len(u), chunk)]
+        if not len(u): return torch.zeros(self.unit_to_mel.out.out_channels, 0)
+        return torch.cat([self.mel(u[a:i + chunk])[:, P * (i - a):] for i, a in starts], -1)
+
 # %% ../nbs/13_vocoder.ipynb #207470b1
 class TokenToWave(Vocoder):
     "Speech tokens → waveform through a token-to-wave function (CosyVoice2's flow matching + HiFi-GAN), chunk by chunk with its caches."
@@ -157,7 +174,8 @@ class TokenToWave(Vocoder):
     def forward(self, units, context=()) -> torch.Tensor:
         "The whole utterance, spoken in the same hops as `stream()` (the same audio, however a stream is cut); `context` is not needed: the function sees every token from the first."
         s = self.stream()
-        return torch.cat([s.push(units), s.finish()])
+        try: return torch.cat([s.push(units), s.finish()])
+        finally: s.close()
     def stream(self) -> 'TokenToWaveStream': return TokenToWaveStream(self)
 
 class TokenToWaveStream(VocoderStream):
@@ -182,6 +200,9 @@ class TokenToWaveStream(VocoderStream):
         if self.offset >= len(self.tokens): return torch.zeros(0)
         wave = self._call(len(self.tokens), True); self.offset = len(self.tokens)
         return wave
+    def close(self):
+        "Free what the function keeps for this utterance (its `release(cache)`, if it has one): a stream stopped before `finish` would leave it."
+        if release := getattr(self.vocoder.token2wav, 'release', None): release(self.cache)
 
 COSYVOICE2_FILES = ('cosyvoice2.yaml', 'llm.pt', 'flow.pt', 'hift.pt', 'campplus.onnx', 'speech_tokenizer_v2.onnx',   # CosyVoice2(folder)
                     'CosyVoice-BlankEN/config.json')   # opens them; the last: its Qwen2 LM's config (its text tokenizer is there too)
@@ -196,6 +217,17 @@ def cosyvoice2_folder_problem(model_dir) -> str:
         return f"vocoder.pretrained: {model_dir} lacks {', '.join(lack)}, which CosyVoice2 reads: point it at a whole CosyVoice2 model folder {_COSYVOICE2_FIX}"
     return ''
 
+def _cosyvoice_prompt(frontend_zero_shot: Callable, prompt_wav):
+    "The voice prompt as this CosyVoice's `frontend_zero_shot` takes it: a wav path (`prompt_wav`, CosyVoice since 2025-12-08) or the 16 kHz samples [1, S] (`prompt_speech_16k`, before)."
+    try: name = list(inspect.signature(frontend_zero_shot).parameters)[2]
+    except (TypeError, ValueError, IndexError): name = None
+    if name == 'prompt_wav': return prompt_wav
+    if name == 'prompt_speech_16k': return load_audio(prompt_wav, 16000)[None]   # as CosyVoice's own load_wav(path, 16000) gives it
+    raise ConfigError(f"vocoder.kind='cosyvoice2': this CosyVoice's frontend_zero_shot takes its voice prompt as {name!r}, "
+                      "neither a wav path (prompt_wav) nor 16 kHz samples (prompt_speech_16k): the kit streams through the "
+                      "CosyVoice of 2025-05-27 or later (token2wav with token_offset and stream): install that from its "
+                      "repository (github.com/FunAudioLLM/CosyVoice)")
+
 def cosyvoice2_token2wav(model_dir, prompt_wav, prompt_text: str = '', device: Optional[str] = None) -> tuple:
     "`(token2wav, sample_rate, schedule)` of a CosyVoice2 checkpoint folder, speaking in the voice of `prompt_wav` (16 kHz, with its transcript), on `device`; `schedule`: `TokenToWave`'s hops as CosyVoice2's own streaming takes them."
     if why := cosyvoice2_folder_problem(model_dir): raise ConfigError(why)   # before CosyVoice, whose errors name no fix
@@ -208,7 +240,8 @@ def cosyvoice2_token2wav(model_dir, prompt_wav, prompt_text: str = '', device: O
     try: cv = CosyVoice2(str(Path(model_dir).expanduser()), load_jit=False, load_trt=False)
     except checkpoint_faults() as e:                     # a file missing or damaged in the folder
         raise checkpoint_load_error('vocoder.pretrained', model_dir, e) from None
-    p = cv.frontend.frontend_zero_shot('', prompt_text, prompt_wav, cv.sample_rate, '')   # the speaker prompt, once
+    p = cv.frontend.frontend_zero_shot('', prompt_text, _cosyvoice_prompt(cv.frontend.frontend_zero_shot, prompt_wav),
+                                       cv.sample_rate, '')   # the speaker prompt, once
     m = cv.model
     if device is not None and torch.device(device) != torch.device(m.device):   # CosyVoice takes CUDA whenever it is there
         m.device = torch.device(device)
@@ -223,6 +256,7 @@ def cosyvoice2_token2wav(model_dir, prompt_wav, prompt_text: str = '', device: O
                                finalize=finalize)
         finally:
             if finalize: m.hift_cache_dict.pop(key, None)
+    token2wav.release = lambda cache: m.hift_cache_dict.pop(cache.get('uuid'), None)   # a stream closed before its final call
     hop, n_prompt = int(getattr(m, 'token_hop_len', 25)), p['flow_prompt_speech_token'].shape[1]   # read off the model, as
     schedule = dict(hop=hop, lookahead=int(getattr(m.flow, 'pre_lookahead_len', 3)),             # its streaming reads them:
                     first_pad=-n_prompt % hop,                    # the prompt and the first hop fill whole chunks of the flow's
@@ -251,9 +285,19 @@ def _mel_vocoder(cfg, settings=None) -> MelVocoder:
 
 VOCODERS: dict = {'griffin_lim': _mel_vocoder, 'cosyvoice2': _cosyvoice2_vocoder}
 
+def check_vocoder_units(cfg: OmniConfig):
+    "Refuse vocoder.kind='griffin_lim' for units not `UNIT_POOL` (4) mel frames long: `MelVocoder` speaks each unit as 4 frames, so tokens at another rate would be spoken too fast or too slow."
+    frames = cfg.audio.sample_rate / cfg.audio.hop_length           # mel frames a second
+    if cfg.vocoder.kind == 'griffin_lim' and cfg.units.rate_hz * UNIT_POOL != frames:
+        raise ConfigError(f"units.rate_hz: {cfg.units.rate_hz}, but vocoder.kind='griffin_lim' speaks each unit as {UNIT_POOL} mel "
+                          f"frames of audio.sample_rate / audio.hop_length = {frames:g} a second, i.e. {frames / UNIT_POOL:g} units a "
+                          f"second: bring speech tokens at {frames / UNIT_POOL:g} Hz (units.rate_hz={frames / UNIT_POOL:g}), or a "
+                          "vocoder made for yours in its place (VOCODERS['cosyvoice2'] = your factory, vocoder.kind='cosyvoice2')")
+
 def build_vocoder(cfg: OmniConfig, settings=None, trained: bool = True) -> Vocoder:
     "The vocoder of kind `cfg.vocoder.kind` (`trained=False`: an untrained `MelVocoder`, for vocoder.kind='griffin_lim' only)."
     check_preset('build_vocoder', cfg, settings)                    # another preset's folders: said so, not a run missing there
+    check_vocoder_units(cfg)
     if not trained and cfg.vocoder.kind == 'griffin_lim': return MelVocoder(cfg)
     if cfg.vocoder.kind not in VOCODERS:
         raise ConfigError(f"vocoder.kind={cfg.vocoder.kind!r} has no factory in emotion_omni_lite.vocoder.VOCODERS: use "
@@ -301,12 +345,14 @@ def vocoder_loss(model, batch):
     return ((pred - mel).abs() * valid).sum() / (valid.sum() * mel.shape[1])
 
 def vocoder_job(cfg: OmniConfig, settings: Settings) -> StageJob:
-    "The vocoder stage: units → mel learns from the training replies; scored by mel L1 on held-out replies."
+    "The vocoder stage: units → mel learns from the training replies; scored by mel L1 on held-out replies (None without any)."
+    check_vocoder_units(cfg)                                         # before the replies are read
     pairs = vocoder_pairs(cfg, settings)
     def evaluate(model, folder):
         test = vocoder_pairs(cfg, settings, split='test', limit=64)
+        if not test: return {'test_mel_l1': None}                    # nothing held out: no score, not a perfect one
         with torch.no_grad():
-            l1 = sum(float((model(u[None])[0] - m.float()).abs().mean()) for u, m in test) / max(len(test), 1)
+            l1 = sum(float((model(u[None])[0] - m.float()).abs().mean()) for u, m in test) / len(test)
         return {'test_mel_l1': round(l1, 4)}
     return StageJob(data=pairs, build=lambda: UnitToMel(cfg.units.n_units, cfg.audio.n_mels, cfg.vocoder.hidden,
                                                         frame_hidden=cfg.vocoder.frame_hidden),

@@ -321,3 +321,73 @@ def test_a_stream_moves_the_reply_states_to_the_decoders_device(smoke_parts, mon
     assert st.n_reply == 5 and st.pre_cache.get_seq_length() == 5
     monkeypatch.setattr(DecoderStream, '_pick', lambda self, logits: self.dec.ids['EOU'] if self.ended else 0)   # meta: no values to pick by
     assert sum(len(c) for c in stream_decode(dec, [x[:, :3], x[:, 3:]])) == cfg.decoder.chunk_units   # a chunk, then the end
+
+
+def test_a_stream_with_no_context_vocodes_each_chunk_alone():
+    "`VocoderStream(context=0)` handed each chunk the whole history (units[-0:] is every unit): 0 is no context now; a negative one is refused."
+    from emotion_omni_lite.vocoder import Vocoder, VocoderStream
+    class Keyed(Vocoder):
+        def forward(self, units, context=()):
+            seen.append(list(context)); return torch.zeros(len(units))
+    seen = []
+    st = VocoderStream(Keyed(), context=0)
+    for piece in ([1, 2, 3], [4, 5], [6]): st.push(piece)
+    assert seen == [[], [], []]
+    seen.clear(); st = VocoderStream(Keyed(), context=2)
+    for piece in ([1, 2, 3], [4, 5], [6]): st.push(piece)
+    assert seen == [[], [2, 3], [4, 5]]
+    voc = build_vocoder(get_config('smoke'), trained=False)
+    st = VocoderStream(voc, context=0); st.push(range(6))
+    assert torch.equal(st.push(range(6, 10)), voc([6, 7, 8, 9]))      # the chunk alone
+    with pytest.raises(ValueError, match=r'VocoderStream: context=-1: give the number of units .*0 or more'):
+        VocoderStream(voc, context=-1)
+
+
+def test_the_log_mel_a_stream_vocodes_stays_near_the_whole_replys():
+    "`MelVocoder.streamed_mel`: each chunk's frames of its own mel with the stream's left context, to set against the whole reply's (the notebook measures the trained one's)."
+    cfg = get_config('smoke'); torch.manual_seed(0)
+    voc = build_vocoder(cfg, trained=False)
+    u = torch.randint(0, cfg.units.n_units, (40,))
+    whole, streamed = voc.mel(u), voc.streamed_mel(u, 15)
+    assert streamed.shape == whole.shape and torch.equal(voc.streamed_mel(u, 40), whole)
+    assert torch.equal(streamed[:, 60:120], voc.mel(u[11:30])[:, 16:])   # chunk 2: its 15 units after 4 of context
+    spread = (whole - whole.mean(-1, keepdim=True)).abs().mean()
+    assert (streamed - whole).abs().mean() < 0.4 * spread < (torch.roll(streamed, 4, -1) - whole).abs().mean()   # a unit off: far
+    assert voc.streamed_mel([], 15).shape == (cfg.audio.n_mels, 0)
+    with pytest.raises(ValueError, match=r'streamed_mel: chunk=0, context=4: give 1 or more units a chunk'): voc.streamed_mel(u, 0)
+
+
+def test_griffin_lim_refuses_speech_tokens_at_another_rate(tmp_path, monkeypatch):
+    "`MelVocoder` speaks each unit as 4 mel frames (25 Hz at 16 kHz and a hop of 160): a manifest's tokens at 50 Hz were trained on and spoken at 40 ms each. Refused, naming units.rate_hz and audio.sample_rate / audio.hop_length, by build_vocoder, the vocoder stage and `eol run` before any work; every preset passes."
+    from emotion_omni_lite import cli, vocoder
+    said = (r"units\.rate_hz: 50, but vocoder\.kind='griffin_lim' speaks each unit as 4 mel frames of audio\.sample_rate / "
+            r"audio\.hop_length = 100 a second, i\.e\. 25 units a second: bring speech tokens at 25 Hz \(units\.rate_hz=25\)")
+    fast = get_config('full', **{'vocoder.kind': 'griffin_lim', 'vocoder.sample_rate': 16000, 'units.rate_hz': 50})
+    monkeypatch.setattr(vocoder, 'vocoder_pairs', lambda *a, **k: pytest.fail('the replies were read'))
+    for call in (lambda: build_vocoder(fast, trained=False), lambda: build_vocoder(fast), lambda: vocoder.vocoder_job(fast, None)):
+        with pytest.raises(ConfigError, match=said): call()
+    for preset in ('full', 'lite', 'smoke'): vocoder.check_vocoder_units(get_config(preset))   # full: cosyvoice2, not asked
+    vocoder.check_vocoder_units(get_config('full', **{'vocoder.kind': 'griffin_lim', 'vocoder.sample_rate': 16000}))   # 25 Hz
+    ini = tmp_path / 'settings.ini'
+    ini.write_text('[emotion_omni_lite]\npreset = smoke\ndata_dir = data\nout_dir = runs\ndevice = cpu\n\n[emotion_omni_lite.smoke]\n'
+                   'units.kind = external\nunits.manifest = m.jsonl\nunits.rate_hz = 50\nstages.stage2.cross_emotion = 0\n')
+    monkeypatch.setenv('EOL_SETTINGS', str(ini))
+    for name in ('train_stage', 'evaluate_stage', 'run_tasks'): monkeypatch.setattr(cli, name, lambda *a, **k: pytest.fail('the job started'))
+    for stages in (None, ['vocoder']):
+        with pytest.raises(ConfigError, match=said): cli.run_pipeline(stages=stages, jobs=1)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ['settings.ini']   # no data, no runs
+
+
+def test_a_vocoder_run_with_no_held_out_reply_has_no_test_score(monkeypatch):
+    "With no held-out pair the vocoder stage reported test_mel_l1 = 0.0, a perfect score: it is None, as stage 2's held-out losses are."
+    from emotion_omni_lite import vocoder
+    from emotion_omni_lite.vocoder import UnitToMel
+    cfg = get_config('smoke'); torch.manual_seed(0)
+    pair = (torch.randint(0, cfg.units.n_units, (8,)), torch.zeros(cfg.audio.n_mels, 32).half())
+    held = []
+    monkeypatch.setattr(vocoder, 'vocoder_pairs', lambda cfg, s, split='train', limit=None: [pair] if split == 'train' else held)
+    job = vocoder.vocoder_job(cfg, None)
+    model = UnitToMel(cfg.units.n_units, cfg.audio.n_mels, cfg.vocoder.hidden)
+    assert job.evaluate(model, None) == {'test_mel_l1': None}
+    held.append(pair)
+    assert job.evaluate(model, None)['test_mel_l1'] > 0

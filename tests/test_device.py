@@ -32,13 +32,16 @@ def test_the_pretend_gpu_catches_a_tensor_left_on_the_cpu():
         assert m(torch.randn(4, 3).to(next(m.parameters()).device)).device.type == 'cuda'
 
 
-def test_caching_reply_states_respond_and_evaluation_run_on_the_device(on_cuda, smoke_cfg):
+def test_caching_reply_states_respond_and_evaluation_run_on_the_device(on_cuda, smoke_cfg, monkeypatch):
+    from emotion_omni_lite import stage2
     from emotion_omni_lite.audio import load_audio
     from emotion_omni_lite.dataset import audio_path
     from emotion_omni_lite.omni import load_omni, speech_figures
     from emotion_omni_lite.stage1 import evaluate_stage1, load_stage1, stage1_features
-    from emotion_omni_lite.stage2 import stage2_features
+    from emotion_omni_lite.stage2 import collate_stage2, prepare_stage2, stage2_example, stage2_features
     s = on_cuda
+    batch = lambda f, cross: collate_stage2([stage2_example(f, 0)] + [{k: v for k, v in x.items() if k not in ('emotion', 'row')}
+                                                                      for x in cross[:3]])   # as stage2_job's data mixes them
     with FakeAccelerator() as fa:
         moved = []; fa._tag = lambda t: (moved.append(t.shape), FakeAccelerator._tag(fa, t))[1]   # count what reaches it
         f1 = stage1_features(smoke_cfg, s, progress=False)                # the encoders ran on the device …
@@ -47,6 +50,15 @@ def test_caching_reply_states_respond_and_evaluation_run_on_the_device(on_cuda, 
         assert not any(fa.is_on(t) for k in ('sem', 'emo') for t in f1[k]) and not fa.is_on(f1['emotion_vec_true'])   # … cached on the CPU
         f2 = stage2_features(smoke_cfg, s, progress=False)                # stage 1's reply states
         assert not any(fa.is_on(t) for k in ('h', 'e') for t in f2[k])
+        f2, cross = prepare_stage2(smoke_cfg, s)                          # replies spoken again, heard on the device: their
+        assert cross and not any(fa.is_on(x['emotion_vec_true']) for x in cross)   # vectors come back to the CPU, and
+        assert batch(f2, cross)['emotion_vec_true'].shape[0] == 1 + len(cross[:3])   # batch with the cached examples (a mixed stack failed)
+        real = stage2.load_cache                                           # a cache written on a GPU loads back onto it
+        monkeypatch.setattr(stage2, 'load_cache', lambda p: [{k: v.to('cuda') if torch.is_tensor(v) else v for k, v in x.items()}
+                                                             for x in real(p)] if p.name.startswith('cross_') else real(p))
+        f2, cross = prepare_stage2(smoke_cfg, s)
+        assert cross and not any(fa.is_on(x[k]) for x in cross for k in ('emotion_vec_true', 'emotion_vec_pred'))
+        batch(f2, cross)
         pipe = load_stage1(smoke_cfg, s)
         assert pipe.device.type == 'cuda'
         assert evaluate_stage1(pipe, f1, max_rows=4)['n_eval'] == 4

@@ -283,30 +283,43 @@ def test_a_cosyvoice_folder_that_is_not_there_is_named_before_cosyvoice_is_asked
             vocoder.cosyvoice2_token2wav(tmp_path / 'cv', None)
 
 
-def test_cosyvoice_runs_on_the_kits_device_not_the_one_it_picks(tmp_path, monkeypatch):
-    "CosyVoice2 puts itself on CUDA whenever CUDA is there; the kit moves it to `settings.device` (a stand-in package here), and streams with the hops the model's own streaming takes."
+class StandinCosyVoice2Model:
+    "CosyVoice2Model's parts, the device it chose for itself, its streaming's hops (not CosyVoice2's: read, not assumed), and its HiFT cache per utterance (written by a streamed call, dropped by the final one)."
+    def __init__(self):
+        self.device, self.llm, self.flow, self.hift = torch.device('cuda'), torch.nn.Linear(2, 2), torch.nn.Linear(2, 2), torch.nn.Linear(2, 2)
+        self.llm_context, self.hift_cache_dict, self.calls = 'a cuda stream', {}, []
+        self.token_hop_len, self.token_max_hop_len, self.stream_scale_factor = 20, 80, 3
+        self.flow.pre_lookahead_len = 4
+    def token2wav(self, token, uuid, finalize, **kw):
+        self.calls.append(self.device)
+        self.hift_cache_dict[uuid] = None if finalize else {'speech': torch.zeros(4)}
+        return torch.zeros(1, 4)
+
+
+class PromptWavFrontend:                                   # CosyVoice since 2025-12-08: the prompt's wav path
+    def frontend_zero_shot(self, tts_text, prompt_text, prompt_wav, resample_rate, zero_shot_spk_id):
+        self.prompt = prompt_wav                           # a voice prompt of 137 tokens
+        return {'flow_prompt_speech_token': torch.zeros(1, 137, dtype=torch.long), 'prompt_speech_feat': None, 'flow_embedding': None}
+
+
+def standin_cosyvoice(monkeypatch, frontend=PromptWavFrontend) -> list:
+    "A stand-in `cosyvoice` package whose CosyVoice2(folder) has the model above and `frontend`; the list of those it makes."
     import sys, types
-    class Model:                                          # CosyVoice2Model's parts and the device it chose for itself
-        def __init__(self):
-            self.device, self.llm, self.flow, self.hift = torch.device('cuda'), torch.nn.Linear(2, 2), torch.nn.Linear(2, 2), torch.nn.Linear(2, 2)
-            self.llm_context, self.hift_cache_dict, self.calls = 'a cuda stream', {}, []
-            self.token_hop_len, self.token_max_hop_len, self.stream_scale_factor = 20, 80, 3   # its streaming's hops (not
-            self.flow.pre_lookahead_len = 4                                                    # CosyVoice2's: read, not assumed)
-        def token2wav(self, token, **kw):
-            self.calls.append(self.device)
-            return torch.zeros(1, 4)
-    class Frontend:
-        def frontend_zero_shot(self, *a):                 # a voice prompt of 137 tokens
-            return {'flow_prompt_speech_token': torch.zeros(1, 137, dtype=torch.long), 'prompt_speech_feat': None, 'flow_embedding': None}
     made = []
     class CosyVoice2:
         def __init__(self, folder, load_jit, load_trt):
-            self.model, self.frontend, self.sample_rate = Model(), Frontend(), 24000
+            self.model, self.frontend, self.sample_rate = StandinCosyVoice2Model(), frontend(), 24000
             made.append(self)
     cli = types.ModuleType('cosyvoice.cli.cosyvoice'); cli.CosyVoice2 = CosyVoice2
     for name, mod in {'cosyvoice': types.ModuleType('cosyvoice'), 'cosyvoice.cli': types.ModuleType('cosyvoice.cli'),
                       'cosyvoice.cli.cosyvoice': cli}.items():
         monkeypatch.setitem(sys.modules, name, mod)
+    return made
+
+
+def test_cosyvoice_runs_on_the_kits_device_not_the_one_it_picks(tmp_path, monkeypatch):
+    "CosyVoice2 puts itself on CUDA whenever CUDA is there; the kit moves it to `settings.device` (a stand-in package here), and streams with the hops the model's own streaming takes."
+    made = standin_cosyvoice(monkeypatch)
     (tmp_path / 'cv').mkdir()
     cosyvoice2_folder(tmp_path / 'cv')                                   # the files CosyVoice2 opens (the stand-in: none)
     fn, sr, schedule = vocoder.cosyvoice2_token2wav(tmp_path / 'cv', None, '', device='cpu')
@@ -318,6 +331,49 @@ def test_cosyvoice_runs_on_the_kits_device_not_the_one_it_picks(tmp_path, monkey
     assert m.calls == [torch.device('cpu')] and m.hift_cache_dict == {}
     vocoder.cosyvoice2_token2wav(tmp_path / 'cv', None, '')               # no device asked: CosyVoice's own choice stays
     assert made[1].model.device == torch.device('cuda')
+
+
+def test_the_voice_prompt_goes_to_cosyvoice_as_its_frontend_takes_it(tmp_path, monkeypatch):
+    "CosyVoice's frontend_zero_shot took the prompt's 16 kHz samples (prompt_speech_16k) until late 2025 and a wav path (prompt_wav) since: the kit passed a path to both. It reads the parameter's name and passes each what it takes; another is refused naming the CosyVoice the kit needs."
+    class SamplesFrontend:                                 # CosyVoice from 2025-04 to 2025-12
+        def frontend_zero_shot(self, tts_text, prompt_text, prompt_speech_16k, resample_rate, zero_shot_spk_id):
+            return PromptWavFrontend.frontend_zero_shot(self, tts_text, prompt_text, prompt_speech_16k, resample_rate, zero_shot_spk_id)
+    class OtherFrontend:
+        def frontend_zero_shot(self, tts_text, prompt_text, prompt_audio, resample_rate, zero_shot_spk_id): pytest.fail('called')
+    (tmp_path / 'cv').mkdir(); cosyvoice2_folder(tmp_path / 'cv')
+    wav = save_wav(tmp_path / 'prompt.wav', torch.sin(torch.arange(22050) / 10) * 0.1, sr=22050)   # one second, at 22.05 kHz
+    made = standin_cosyvoice(monkeypatch, PromptWavFrontend)
+    vocoder.cosyvoice2_token2wav(tmp_path / 'cv', str(wav), 'hello', device='cpu')
+    assert made[0].frontend.prompt == str(wav)
+    made = standin_cosyvoice(monkeypatch, SamplesFrontend)
+    vocoder.cosyvoice2_token2wav(tmp_path / 'cv', str(wav), 'hello', device='cpu')
+    x = made[0].frontend.prompt
+    assert isinstance(x, torch.Tensor) and x.dtype == torch.float32 and x.shape == (1, 16000)   # [1, S] at 16 kHz, as load_wav gives
+    standin_cosyvoice(monkeypatch, OtherFrontend)
+    with pytest.raises(ConfigError, match=r"vocoder\.kind='cosyvoice2': this CosyVoice's frontend_zero_shot takes its voice prompt as "
+                                          r"'prompt_audio', neither .*the CosyVoice of 2025-05-27 or later"):
+        vocoder.cosyvoice2_token2wav(tmp_path / 'cv', str(wav), 'hello', device='cpu')
+
+
+def test_a_cosyvoice_stream_stopped_early_frees_its_cache(tmp_path, monkeypatch):
+    "CosyVoice2 keeps a HiFT cache per utterance until its final call: a stream given up before `finish` left it behind, one per reply. `close()` drops it (what `speak` and `stream_many` call whatever happens)."
+    made = standin_cosyvoice(monkeypatch)
+    (tmp_path / 'cv').mkdir(); cosyvoice2_folder(tmp_path / 'cv')
+    fn, sr, schedule = vocoder.cosyvoice2_token2wav(tmp_path / 'cv', None, '', device='cpu')
+    m, voc = made[0].model, vocoder.TokenToWave(fn, sr, **schedule)
+    st = voc.stream(); st.push(list(range(40)))                          # one streamed call: a cache for this utterance
+    assert len(m.calls) == 1 and len(m.hift_cache_dict) == 1
+    st.close()
+    assert m.hift_cache_dict == {}
+    st = voc.stream(); st.push(list(range(40))); st.finish(); st.close()  # a whole utterance: freed by its last call, then
+    assert m.hift_cache_dict == {}                                        # closing frees nothing more
+    assert len(voc.stream_many([list(range(40)), list(range(30))], 15)) == 2 and m.hift_cache_dict == {}
+    real = vocoder.TokenToWaveStream.push
+    def push_then_stop(self, units): real(self, units); raise RuntimeError('stopped')   # speech given up mid-reply
+    monkeypatch.setattr(vocoder.TokenToWaveStream, 'push', push_then_stop)
+    n = len(m.calls)
+    with pytest.raises(RuntimeError, match='stopped'): voc.stream_many([list(range(60))], 40)
+    assert len(m.calls) == n + 1 and m.hift_cache_dict == {}              # one streamed call, its cache dropped
 
 
 def test_a_16_bit_emotion_checkpoint_reads_every_frame(tmp_path):

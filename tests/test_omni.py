@@ -189,3 +189,23 @@ def test_speech_figures_refuse_a_bad_n_eval_before_any_model_loads(smoke_cfg, tm
         with pytest.raises(ConfigError, match='speech_figures: ' + msg): omni_mod.speech_figures(smoke_cfg, s, bad)
         with pytest.raises(ConfigError, match='speech_rows: ' + msg): omni_mod.speech_rows(rows, 0, bad)
     assert omni_mod.speech_rows(rows, 0, 5) == [0, 1, 2]                   # more than there are: every held-out query
+
+
+def test_speech_stopped_mid_reply_frees_the_vocoders_cache(smoke_cfg):
+    "A token-to-wave vocoder (CosyVoice2) keeps a cache per utterance until its final call: `speak` stopped early (a listener's error, Ctrl-C) left it behind, one per reply. It closes the stream whatever happens."
+    from emotion_omni_lite.vocoder import TokenToWave
+    kept = {}
+    def token2wav(tokens, offset, finalize, cache):
+        key = cache.setdefault('uuid', len(kept) + 1)
+        if finalize: kept.pop(key, None)
+        else: kept[key] = 'HiFT cache'
+        return torch.ones(4 * (tokens.shape[1] - offset))
+    token2wav.release = lambda cache: kept.pop(cache.get('uuid'), None)
+    m, d = untrained_omni(smoke_cfg), smoke_cfg.decoder.d_model
+    m.vocoder = TokenToWave(token2wav, 16000, hop=2, lookahead=0)
+    fused = [m.fusion(torch.randn(1, 12, d), torch.randn(1, 12, d), torch.randn(1, smoke_cfg.fusion.adaln_cond_dim))]
+    units, wave = m.speak(fused)
+    assert units and len(wave) and kept == {}                           # a whole reply: freed by its last call
+    def stop(chunk): raise KeyboardInterrupt
+    with pytest.raises(KeyboardInterrupt): m.speak(fused, on_audio=stop)
+    assert kept == {}                                                   # stopped at its first audio: freed too
