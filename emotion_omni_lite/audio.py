@@ -324,7 +324,7 @@ def energy_contour(wave, sr: int = SAMPLE_RATE, hop_ms: float = 10.0) -> torch.T
     "Frame RMS in dB (20·log10), one value per `hop_ms` → [T·1000/(sr·hop_ms)]."
     _check_arg('energy_contour', 'hop_ms', hop_ms, lambda x: math.isfinite(x) and sr * x / 1000 >= 1,   # inf: no frame at all
                f"must be a finite number of ms, at least one sample ({1000 / sr:g} ms at {sr} Hz), e.g. 10")
-    hop = int(sr * hop_ms / 1000)
+    hop = round(sr * hop_ms / 1000)                                     # a mel's hop given in ms: its samples back, not one short
     fr = _frames(wave, 2 * hop, hop, 'energy_contour')                  # [n, 2·hop]
     return 20 * torch.log10(fr.pow(2).mean(-1).sqrt().clamp(min=1e-5))
 
@@ -333,7 +333,7 @@ def pitch_contour(wave, sr: int = SAMPLE_RATE, fmin: float = 60.0, fmax: float =
     "F0 in Hz every `hop_ms` (0 where unvoiced) from the normalised autocorrelation of 40 ms frames."
     _check_arg('pitch_contour', 'hop_ms', hop_ms, lambda x: math.isfinite(x) and sr * x / 1000 >= 1,   # checked before int() reads it
                f"must be a finite number of ms, at least one sample ({1000 / sr:g} ms at {sr} Hz), e.g. 10")
-    hop, frame = int(sr * hop_ms / 1000), int(sr * 0.04)
+    hop, frame = round(sr * hop_ms / 1000), int(sr * 0.04)              # round: 1000·13/22050 ms back to 13 samples, not 12
     _check_arg('pitch_contour', 'fmin', fmin, lambda x: sr / frame < x < sr / 2,
                f"must be above {sr / frame:g} Hz (a period must fit in the 40-ms frame) and below {sr / 2:g} Hz, e.g. 60")
     _check_arg('pitch_contour', 'fmax', fmax, lambda x: sr / int(sr / fmin) < x <= sr / 2,   # a lag to search below fmin's period

@@ -767,7 +767,8 @@ def render_course(preset: Optional[str] = None, out=None, only: Optional[Sequenc
         print(f"{secs} s" + (f", making {', '.join(made)}" if made else '') + (f"  ERRORS: {errors}" if errors else ''), flush=True)
     rec = read_object(out / 'timings.json')                           # a damaged record: the notebooks run now alone
     old = rec['notebooks'] if isinstance(rec.get('notebooks'), dict) else {}
-    same = all(rec.get(k) == v for k, v in here.items())              # an old entry is kept only where they were the same
+    same = all(rec.get(k, v if k == 'device' else None) == v for k, v in here.items())   # kept only where they were the same
+                                                                      # (a record from before devices were noted: by the rest)
     kept = {k: v for k, v in old.items() if k not in done and _timing_ok(v)} if same else {}
     if dropped := sorted(set(old) - set(kept) - set(done)):
         print(f"[course] {out / 'timings.json'}: left out {', '.join(dropped)} (timed under another preset, device or environment, "

@@ -12,7 +12,7 @@ import torch
 
 from .config import EMOTIONS, PRESETS, ConfigError, OmniConfig, Settings, get_config, get_settings, run_device
 from .audio import CONDITIONS, MIN_SAMPLES, SAMPLE_RATE, load_audio, log_mel, resample
-from .stages import STAGES, StageMissing, check_preset, data_build, require_stage, run_digest, stage_applies, stage_hash, uses_pretrained, lite_minutes, read_object, stage_folder, stage_state, stages_needed, train_command
+from .stages import STAGES, StageMissing, check_preset, data_build, require_stage, run_digest, stage_applies, stage_hash, uses_pretrained, lite_minutes, measured_time, read_object, stage_folder, stage_state, stages_needed, train_command
 from .metrics import cosine_similarity, dnsmos, empathy_judge, judge_endpoint, peak_memory_mb, pocketsphinx_transcribe, reset_peak_memory
 from .dataset import audio_path, load_dialogues
 from .tts import open_engine, speak
@@ -75,8 +75,8 @@ def check_run(cfg: OmniConfig, settings: Optional[Settings] = None, exclude: Seq
     need = stages_needed(eval_stages(cfg), cfg, s)
     lines = [f"cannot evaluate preset '{cfg.preset}': {len(missing)} run(s) missing, nothing was evaluated."]
     lines += [f"  - {r['name']} ({r['what']}): {r['state']} in {r['folder']}" for r in missing]
-    lines.append(f"  `{train_command(need, cfg.preset, s)}` runs them (about {lite_minutes(need)} min on a 2-core CPU with "
-                 f"`lite`) and reuses what is finished" + ("; a run of other settings ('other') is replaced: copy its folder "
+    lines.append(f"  `{train_command(need, cfg.preset, s)}` runs them ({measured_time(need, cfg.preset)}) "
+                 f"and reuses what is finished" + ("; a run of other settings ('other') is replaced: copy its folder "
                  "first to keep it." if any(r['state'] == 'other' for r in missing) else "."))
     raise IncompleteRun('\n'.join(lines))
 

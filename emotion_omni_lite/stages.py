@@ -17,13 +17,13 @@ from .train import (environment, fit, fit_problem, is_main_process, module_dtype
 
 # %% auto #0
 __all__ = ['CROSS_ENGINE', 'REFERENCED', 'CALIBRATED', 'STAGES', 'RUNTIME_ONLY', 'HASHED_ONCE_SET', 'EXTERNAL_DATA',
-           'SOURCES_CHECK_SECONDS', 'Stage', 'stage_config', 'relative_fields', 'stage_applies', 'job_stages',
-           'pretrained_source', 'uses_pretrained', 'hashed_part', 'manifest_lines', 'manifest_change', 'stage_hash',
-           'StageMissing', 'stage_folder', 'read_object', 'file_stats', 'check_sources', 'data_build', 'run_digest',
-           'pretrained_fingerprint', 'upstream_runs', 'retrained_upstream', 'stage_state', 'stages_needed',
-           'train_command', 'lite_minutes', 'measured_time', 'describe_changes', 'unlike_preset', 'check_preset',
-           'require_stage', 'StageJob', 'run_files', 'files_as_recorded', 'start_run', 'finish_run', 'StageLock',
-           'run_stage']
+           'SOURCES_CHECK_SECONDS', 'FINGERPRINT_WHOLE', 'FINGERPRINT_SAMPLES', 'Stage', 'stage_config',
+           'relative_fields', 'stage_applies', 'job_stages', 'pretrained_source', 'uses_pretrained', 'hashed_part',
+           'manifest_lines', 'manifest_change', 'stage_hash', 'StageMissing', 'stage_folder', 'read_object',
+           'file_stats', 'check_sources', 'data_build', 'run_digest', 'pretrained_fingerprint', 'upstream_runs',
+           'retrained_upstream', 'stage_state', 'stages_needed', 'train_command', 'lite_minutes', 'measured_time',
+           'describe_changes', 'unlike_preset', 'check_preset', 'require_stage', 'StageJob', 'run_files',
+           'files_as_recorded', 'start_run', 'finish_run', 'StageLock', 'run_stage']
 
 # %% ../nbs/01a_stages.ipynb #14fa165e
 @dataclass(frozen=True)
@@ -213,6 +213,7 @@ def _external_parts(st: Stage, cfg, d: dict) -> dict:
     "A stage's hashed parts `d` for units.kind='external': the dataset hashes its manifest's lines (not its path) and the data fields that split them (`EXTERNAL_DATA`); a stage after it, the other data fields it may read."
     if st.name == 'data':
         d['data'] = {k: v for k, v in d['data'].items() if k in EXTERNAL_DATA}; d.update(_external_manifest(cfg))
+        d['split_rules'] = 2   # 2: held-out lines follow what training hears; sentence_kind read loosely (another build)
     elif 'data' in st.depends:
         d['data'] = {k: v for k, v in hashed_part(cfg, 'data').items() if k not in EXTERNAL_DATA + ('n_dialogues',)}
     if 'units' in d: d['units'] = {k: v for k, v in d['units'].items() if k != 'manifest'}   # its lines count, not its path
@@ -307,13 +308,28 @@ def run_digest(name: str, settings: Settings) -> Optional[str]:
     try: return hashlib.sha256((folder / 'files.json').read_bytes()).hexdigest()[:12]
     except OSError: return None
 
+FINGERPRINT_WHOLE = 4 << 20   # files up to this size are hashed whole; a larger one by SAMPLES blocks of 64 KiB spread over it
+FINGERPRINT_SAMPLES = 16
+
+def _sampled_digest(f: Path) -> str:
+    "sha256 of a file whole (up to `FINGERPRINT_WHOLE` bytes), else of its size and `FINGERPRINT_SAMPLES` 64-KiB blocks spread evenly over it: other weights change every block, a copy changes none (a 15-GB checkpoint: 1 MiB read)."
+    n, h = f.stat().st_size, hashlib.sha256()
+    with open(f, 'rb') as fh:
+        if n <= FINGERPRINT_WHOLE: h.update(fh.read())
+        else:
+            h.update(str(n).encode())
+            for k in range(FINGERPRINT_SAMPLES):
+                fh.seek((n - (1 << 16)) * k // (FINGERPRINT_SAMPLES - 1)); h.update(fh.read(1 << 16))
+    return h.hexdigest()[:16]
+
 def pretrained_fingerprint(src: str) -> str:
-    "What tells one copy of pretrained checkpoint `src` from another without reading its weights: a local folder's (or file's) names, sizes and modification times, hashed; a hub name's cached snapshot, by its commit (read offline, as the loaders read it); else the name itself (an alias its loader resolves, like `emotion2vec-compatible`, too)."
+    "What tells one copy of pretrained checkpoint `src` from another without reading all its weights: a local folder's (or file's) names and contents, small files whole and large ones by blocks spread over them (`_sampled_digest`: a copy made with other times, unpacked on another machine, is the same checkpoint; another one copied over it is not); a hub name's cached snapshot, by its commit (read offline, as the loaders read it); else the name itself (an alias its loader resolves, like `emotion2vec-compatible`, too)."
     p = Path(src).expanduser()
     if p.is_dir() or p.is_file():
-        files = sorted(f for f in p.rglob('*') if f.is_file()) if p.is_dir() else [p]
-        stats = file_stats(files)
-        rows = [[str(f.relative_to(p)) if p.is_dir() else f.name, stats[str(f)]] for f in files]
+        files = sorted(f for f in p.rglob('*') if f.is_file() and not any(  # not the hub client's own `.cache/` notes
+            part.startswith('.') for part in f.relative_to(p).parts)) if p.is_dir() else [p]
+        try: rows = [[str(f.relative_to(p)) if p.is_dir() else f.name, _sampled_digest(f)] for f in files]
+        except OSError: return src                                     # unreadable here: the loader says why
         return 'files:' + hashlib.sha256(json.dumps(rows).encode()).hexdigest()[:16]
     try:
         from huggingface_hub import try_to_load_from_cache

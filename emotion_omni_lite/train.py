@@ -17,9 +17,9 @@ from safetensors.torch import load_file, save_file
 from .config import ConfigError, TrainConfig, _atomic, checkpoint_faults, resolve_device
 
 # %% auto #0
-__all__ = ['THREAD_VARIABLES', 'COMPUTE_DTYPES', 'RECORDED_PACKAGES', 'CKPT_FILES', 'CACHE_SHARD_BYTES', 'set_seed',
-           'process_rank', 'is_main_process', 'distributed_state', 'wait_for_everyone', 'usable_cores', 'limit_threads',
-           'freeze', 'kv', 'kv_of', 'trainable_state', 'autocast', 'frozen_precision', 'frozen_dtype',
+__all__ = ['THREAD_VARIABLES', 'COMPUTE_DTYPES', 'RECORDED_PACKAGES', 'SHARED_TEMP_SECONDS', 'CKPT_FILES', 'CACHE_SHARD_BYTES',
+           'set_seed', 'process_rank', 'is_main_process', 'distributed_state', 'wait_for_everyone', 'usable_cores',
+           'limit_threads', 'freeze', 'kv', 'kv_of', 'trainable_state', 'autocast', 'frozen_precision', 'frozen_dtype',
            'enable_checkpointing', 'module_dtypes', 'environment', 'cpu_model', 'share_with_group', 'save_weights',
            'save_json', 'save_text', 'load_weights', 'batch_indices', 'micro_batches', 'CheckpointError', 'sha256',
            'ckpt_files', 'ShardError', 'load_cache', 'save_cache', 'timed_caches', 'ShardedCache', 'save_checkpoint',
@@ -170,12 +170,17 @@ def share_with_group(folder, parents: int = 0):
         try: p.chmod(p.stat().st_mode | stat.S_IRGRP | (stat.S_IXGRP if p.is_dir() else 0))
         except OSError: pass                                              # someone else's file in a shared folder: leave it
 
+SHARED_TEMP_SECONDS = 600   # in a folder several machines may share, a temporary file this recently written is someone's
+
 def _drop_dead_temps(folder, mine: bool = True):
-    "Delete the temporary files `_atomic` left in `folder` when its process was killed mid-write (SIGKILL, out of memory, power loss: its `finally` never ran). A file of another running process (a rank of the launch) stays; this process's own are done with when it calls this (`mine=False`: they stay too, for a folder another thread may be writing in)."
+    "Delete the temporary files `_atomic` left in `folder` when its process was killed mid-write (SIGKILL, out of memory, power loss: its `finally` never ran). A file of another running process (a rank of the launch) stays; this process's own are done with when it calls this (`mine=False`: a cache folder, which other machines may share: its own stay too, for another thread may be writing one, and so does any written in the last `SHARED_TEMP_SECONDS`, whose PID may be another machine's)."
     for p in Path(folder).glob('.*.tmp*'):
         pid = p.name.rsplit('.tmp', 1)[1]
         if not pid.isdigit(): continue
         if int(pid) == os.getpid() and not mine: continue
+        try:
+            if not mine and time.time() - p.stat().st_mtime < SHARED_TEMP_SECONDS: continue   # a live write elsewhere?
+        except OSError: continue
         if int(pid) != os.getpid():
             try: os.kill(int(pid), 0); continue                         # signal 0: only asks whether it runs
             except ProcessLookupError: pass                             # no such process: its write will never finish

@@ -593,3 +593,13 @@ def test_as_mels_refuses_a_wave_item_with_a_channel_axis():
     assert torch.equal(as_mels([w], cfg)[0], log_mel(w, cfg)) and torch.equal(as_mels([w[None]], AudioConfig(n_mels=1))[0], w[None])
     mel1 = log_mel(w[:400], cfg)                                         # [80, 2], and a one-frame [80, 1] log-mel stays one
     assert torch.equal(as_mels([mel1[:, :1]], cfg)[0], mel1[:, :1])
+
+
+def test_a_hop_given_in_ms_is_its_samples_again():
+    "A mel's hop passed on as milliseconds (1000·13/22050 ms) comes back as 13 samples, not 12: the contours keep step with the mel's frames at any rate."
+    from emotion_omni_lite.audio import energy_contour, pitch_contour
+    sr, hop = 22050, 13
+    w = torch.sin(torch.arange(sr) * 2 * torch.pi * 200 / sr) * 0.3
+    ms = 1000 * hop / sr
+    assert 1000 * hop / sr * sr / 1000 < hop                            # the float falls just short: int() would give 12
+    assert abs(len(pitch_contour(w, sr, hop_ms=ms)) - sr / hop) <= 2 and abs(len(energy_contour(w, sr, hop_ms=ms)) - sr / hop) <= 2

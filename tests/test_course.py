@@ -937,14 +937,14 @@ def test_record_gives_the_kernels_the_threads_it_checked(tmp_path, monkeypatch):
 
 
 def test_old_timings_stay_only_under_the_same_device_and_environment(tmp_path, monkeypatch, capsys):
-    "timings.json stamps the environment once for all its rows: a row timed on another machine, device or torch build is left out, named, not shown beside today's seconds under today's stamp."
+    "timings.json stamps the environment once for all its rows: a row timed on another machine, device or torch build is left out, named, not shown beside today's seconds under today's stamp (a record from before devices were noted is judged by the rest)."
     from emotion_omni_lite.train import environment
     course = _fake_pages(monkeypatch)
     s, out, good = _at(tmp_path), tmp_path / 'course', {'title': 'T', 'what': 'W', 'seconds': 2.0, 'errors': []}
     here = {'preset': 'smoke', 'device': 'cpu', 'environment': environment()}
     out.mkdir()
     for stamp, kept in ((here, True), ({**here, 'environment': {**here['environment'], 'cpu_model': 'another CPU'}}, False),
-                        ({**here, 'device': 'cuda'}, False), ({'preset': 'smoke', 'environment': here['environment']}, False)):
+                        ({**here, 'device': 'cuda'}, False), ({'preset': 'smoke', 'environment': here['environment']}, True)):
         (out / 'timings.json').write_text(json.dumps({**stamp, 'notebooks': {'01_train': good}}))
         course.render_course(out=out, only=['02_audio'], root=ROOT, settings=s)
         rec = json.loads((out / 'timings.json').read_text())

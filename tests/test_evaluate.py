@@ -852,3 +852,15 @@ def test_the_card_names_a_missing_or_damaged_file_with_the_command_that_writes_i
         f.write_text(was)
     sp = out / 'speech_figures.json'; sp.write_text(json.dumps({**json.loads(sp.read_text()), 'run_stamp': 'another'}))
     with pytest.raises(ConfigError, match='different evaluations.*run `eol eval --preset smoke` to write both again'): run_figures(cfg, s)
+
+
+def test_missing_runs_are_timed_only_where_they_were_measured(tmp_path):
+    "The evaluation's list of missing runs gives lite's measured minutes for lite, and for another preset says none was measured (it quoted lite's CPU minutes for a full-size training)."
+    from emotion_omni_lite.evaluate import IncompleteRun, check_run
+    said = {}
+    for p in ('full', 'lite'):
+        s = get_settings(preset=p, data_dir=str(tmp_path / 'data'), out_dir=str(tmp_path / 'runs'))
+        with pytest.raises(IncompleteRun) as e: check_run(get_config(p), s)
+        said[p] = str(e.value)
+    assert "(no time measured for preset 'full')" in said['full'] and 'min' not in said['full'].split('runs them')[1]
+    assert re.search(r"runs them \(the stage table's minutes on a 2-core CPU: [\d.]+ min in all\)", said['lite'])

@@ -1777,7 +1777,7 @@ def test_a_run_that_learned_from_a_checkpoint_replaced_since_is_not_current(tmp_
 
 
 def test_a_hub_checkpoint_is_told_by_its_cached_commit(tmp_path, monkeypatch):
-    "A hub name's fingerprint is the commit of the snapshot its loader reads offline (a new download moves it); a name not cached is itself; a local file, its size and time."
+    "A hub name's fingerprint is the commit of the snapshot its loader reads offline (a new download moves it); a name not cached is itself; a local folder, its files' names and contents (large ones by blocks spread over them), so a copy with other times is the same checkpoint and other weights of the same size are not."
     from huggingface_hub import constants
     from emotion_omni_lite.stages import pretrained_fingerprint
     monkeypatch.setattr(constants, 'HF_HUB_CACHE', str(tmp_path / 'hub'))
@@ -1789,6 +1789,17 @@ def test_a_hub_checkpoint_is_told_by_its_cached_commit(tmp_path, monkeypatch):
     assert pretrained_fingerprint('kit-tests/not-here') == 'kit-tests/not-here'
     one = tmp_path / 'one.bin'; one.write_bytes(b'w'); was = pretrained_fingerprint(str(one))
     one.write_bytes(b'ww'); assert pretrained_fingerprint(str(one)) not in (was, str(one))
+    import os, shutil
+    from emotion_omni_lite import stages
+    monkeypatch.setattr(stages, 'FINGERPRINT_WHOLE', 1 << 17)          # a "large" weight file without writing gigabytes
+    ck = tmp_path / 'ck'; ck.mkdir(); (ck / 'config.json').write_text('{}')
+    (ck / 'model.safetensors').write_bytes(bytes(range(256)) * 4096)   # 1 MiB: read by blocks
+    was = pretrained_fingerprint(str(ck))
+    copy = tmp_path / 'copy'; shutil.copytree(ck, copy, copy_function=shutil.copy)   # other times: the same checkpoint
+    os.utime(copy / 'model.safetensors', (1e9, 1e9)); (copy / '.cache').mkdir(); (copy / '.cache' / 'x.lock').write_text('')
+    assert pretrained_fingerprint(str(copy)) == was                    # unpacked beside another copy: not "retrained"
+    w = bytearray((ck / 'model.safetensors').read_bytes()); w[-1] ^= 1; (ck / 'model.safetensors').write_bytes(bytes(w))
+    assert pretrained_fingerprint(str(ck)) != was                       # other weights, same size: told apart
 
 
 def test_run_stage_records_the_runs_it_learned_from(tmp_path):

@@ -595,7 +595,7 @@ def test_checkpointing_switched_on_twice_is_not_called_unsupported():
 
 
 def test_saving_a_cache_deletes_the_temporary_files_of_cache_writes_killed_midway(tmp_path):
-    "A cache or shard write killed before its `finally` leaves `.<name>.tmp<PID>`: the next cache saved in that folder deletes those whose process no longer runs, and keeps a running one's and this process's own (a thread of it may be writing)."
+    "A cache or shard write killed before its `finally` leaves `.<name>.tmp<PID>`: the next cache saved in that folder deletes those whose process no longer runs, and keeps a running one's, this process's own (a thread of it may be writing) and any written in the last minutes (a folder shared between machines: its PID may be another machine's)."
     import os, subprocess, sys
     from emotion_omni_lite.train import ShardedCache, save_cache
     dead = subprocess.Popen([sys.executable, '-c', 'pass']); dead.wait()   # its PID: no longer a process
@@ -604,10 +604,11 @@ def test_saving_a_cache_deletes_the_temporary_files_of_cache_writes_killed_midwa
         for folder in (tmp_path / 'whole', tmp_path / 'sharded'):
             folder.mkdir()
             for f in (f'.feats.pt.tmp{dead.pid}', f'.feats.00000.pt.tmp{dead.pid}', f'.other.pt.tmp{live.pid}', f'.mine.pt.tmp{os.getpid()}'):
-                (folder / f).write_bytes(b'x' * 100)
+                (folder / f).write_bytes(b'x' * 100); os.utime(folder / f, (1e9, 1e9))   # written long ago
+            (folder / f'.fresh.pt.tmp{dead.pid}').write_bytes(b'x')    # just written: another machine's PID may be the same
         save_cache({'x': 1}, tmp_path / 'whole' / 'feats.pt')
         c = ShardedCache(tmp_path / 'sharded' / 'feats.pt', keys=('x',)); c.put('x', 0, torch.ones(2)); c.close({})
-        kept = [f'.other.pt.tmp{live.pid}', f'.mine.pt.tmp{os.getpid()}']
+        kept = [f'.other.pt.tmp{live.pid}', f'.mine.pt.tmp{os.getpid()}', f'.fresh.pt.tmp{dead.pid}']
         assert sorted(p.name for p in (tmp_path / 'whole').iterdir()) == sorted(kept + ['feats.pt'])
         assert sorted(p.name for p in (tmp_path / 'sharded').iterdir()) == sorted(kept + ['feats.00000.pt', 'feats.pt'])
     finally: live.kill(); live.wait()
