@@ -213,3 +213,16 @@ def test_pocketsphinx_wer_refuses_texts_of_another_count_before_transcribing(mon
     w = np.zeros(1600, np.float32)
     with pytest.raises(ValueError, match=r"pocketsphinx_wer: 3 clips but 2 texts: give one reference text a clip"): pocketsphinx_wer([w] * 3, ['a', 'b'])
     with pytest.raises(ValueError, match=r"1 clips but 2 texts"): pocketsphinx_wer(iter([w]), iter(['a', 'b']))
+
+
+def test_a_judge_model_without_an_endpoint_is_refused_naming_both(monkeypatch):
+    "judge_model set with judge_url empty was accepted and never asked (the report said only that the judge was off): refused, naming both settings and the fix."
+    from types import SimpleNamespace
+    from emotion_omni_lite.config import ConfigError
+    from emotion_omni_lite.metrics import judge_endpoint
+    with pytest.raises(ConfigError, match=r"judge_model = 'qwen' .*judge_url is empty.*set judge_url \(or EOL_JUDGE_URL\).*or clear judge_model"):
+        judge_endpoint(SimpleNamespace(judge_url='', judge_model='qwen'))
+    monkeypatch.setenv('EOL_JUDGE_URL', ''); monkeypatch.setenv('EOL_JUDGE_MODEL', 'qwen')
+    with pytest.raises(ConfigError, match='judge_url is empty'): judge_endpoint(None)
+    assert judge_endpoint(SimpleNamespace(judge_url='', judge_model='')) is None
+    assert judge_endpoint(SimpleNamespace(judge_url='http://127.0.0.1:8000/v1', judge_model='qwen')) == ('http://127.0.0.1:8000/v1/chat/completions', 'qwen')
