@@ -4,7 +4,7 @@
 
 # %% ../nbs/12_decoder.ipynb #45a0bb63
 from __future__ import annotations
-import math
+import math, numbers
 from typing import Optional, Sequence
 import torch
 from torch import nn
@@ -180,11 +180,14 @@ def build_speech_decoder(cfg: OmniConfig) -> SpeechDecoder:
 class DecoderStream:
     "Incremental decoding: `add_reply` fused states as they arrive, `end_reply`, and `generate` units."
     def __init__(self, dec: SpeechDecoder, temperature: float = 0.0, top_k: int = 0, generator=None):
-        if not (isinstance(temperature, (int, float)) and math.isfinite(temperature) and temperature >= 0):
-            raise ValueError(f"decoder.temperature: {temperature}; use 0 (greedy) or a finite number above 0 (sampling)")
-        if not (isinstance(top_k, int) and 0 <= top_k <= dec.n_units):
-            raise ValueError(f"decoder.top_k: {top_k}; use 0 (every unit) to units.n_units = {dec.n_units} (the k likeliest units)")
-        self.dec, self.temperature, self.top_k, self.gen = dec, temperature, top_k, generator
+        # any real number (a NumPy scalar too) is read as the plain number it holds; a bool is no setting of either
+        if not (isinstance(temperature, numbers.Real) and not isinstance(temperature, bool) and math.isfinite(temperature)
+                and temperature >= 0):
+            raise ValueError(f"decoder.temperature: {temperature!r}; use 0 (greedy) or a finite number above 0 (sampling)")
+        if not (isinstance(top_k, numbers.Integral) and not isinstance(top_k, bool) and 0 <= top_k <= dec.n_units):
+            raise ValueError(f"decoder.top_k: {top_k!r}; use a whole number from 0 (every unit) to units.n_units = {dec.n_units} "
+                             "(the k likeliest units)")
+        self.dec, self.temperature, self.top_k, self.gen = dec, float(temperature), int(top_k), generator
         self.pre_cache, self.ar_cache = DynamicCache(), DynamicCache()
         self.kinds = []                      # 'p' (prefix) or 's' (suffix) for every cached key
         self.n_reply, self.units, self.ended, self.finished = 0, [], False, False

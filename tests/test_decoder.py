@@ -291,12 +291,19 @@ def test_a_temperature_or_top_k_that_cannot_sample_is_refused(smoke_parts):
     for t in (float('nan'), float('inf'), -1.0):
         with pytest.raises(ValueError, match=rf"decoder\.temperature: {t}; use 0 \(greedy\) or a finite number above 0"):
             list(stream_decode(dec, [x], temperature=t))
-    for k in (-1, n + 1, dec.vocab + 1):
-        with pytest.raises(ValueError, match=rf"decoder\.top_k: {k}; use 0 \(every unit\) to units\.n_units = {n}"):
+    for k in (-1, n + 1, dec.vocab + 1, 2.0, True):                    # a float or a bool is no count of units
+        with pytest.raises(ValueError, match=rf"decoder\.top_k: {k}; use a whole number from 0 \(every unit\) to units\.n_units = {n}"):
             DecoderStream(dec, 1.0, k)
+    with pytest.raises(ValueError, match=r"decoder\.temperature: True; use 0 \(greedy\)"): DecoderStream(dec, True)
     g = torch.Generator().manual_seed(0)
     units = sum(stream_decode(dec, [x], temperature=1.0, top_k=n, generator=g), [])   # the widest top_k still samples
     assert units and all(0 <= u < n for u in units)
+    import numpy as np                                                   # NumPy's numbers (a config read from an array) are numbers
+    st = DecoderStream(dec, np.float32(0.7), np.int64(5))
+    assert (st.temperature, st.top_k) == (float(np.float32(0.7)), 5) and type(st.temperature) is float and type(st.top_k) is int
+    g1, g2 = torch.Generator().manual_seed(0), torch.Generator().manual_seed(0)
+    assert (sum(stream_decode(dec, [x], temperature=np.float32(0.7), top_k=np.int64(5), generator=g1), [])
+            == sum(stream_decode(dec, [x], temperature=float(np.float32(0.7)), top_k=5, generator=g2), []))
 
 
 def test_a_padded_batch_tensor_is_refused_not_decoded_with_its_padding(smoke_parts):
