@@ -128,10 +128,10 @@ def _init_worker(threads: int):
     warnings.filterwarnings('ignore', category=FutureWarning)
 
 def _work(t: Task, cfg: OmniConfig, s: Settings, force: bool, log: str) -> tuple:
-    "A task in a worker process, with the job's config and settings, its output written to `log` → (what it made, when the worker began it)."
+    "A task in a worker process, with the job's config and settings, its output written to `log` → (what it made, when the worker began it, when it ended it)."
     began = time.time()
     with open(log, 'w', buffering=1) as f, contextlib.redirect_stdout(f), contextlib.redirect_stderr(f):
-        return str(_do(t, cfg, s, force)), began
+        return str(_do(t, cfg, s, force)), began, time.time()
 
 @contextlib.contextmanager
 def _worker_env(threads: int, offline: bool):
@@ -178,14 +178,14 @@ def run_tasks(tasks: Sequence[Task], cfg: OmniConfig, s: Settings, force: bool =
             broken = None                                               # every task that finished is taken first, so a worker
             for name, (res, t0, task) in list(running.items()):          # killed beside it names only what it stopped
                 if not res.done(): continue
-                try: out, t0 = res.result()                           # the worker's own start
+                try: out, t0, t1 = res.result()                       # the worker's own start and end (not when this
                 except BrokenProcessPool as e: broken = broken or e; continue
                 except BaseException:
                     del running[name]
                     say(f"{name} FAILED; the end of {logs / f'{name}.log'}:" + _tail(logs / f'{name}.log')); raise
                 del running[name]
-                done[name] = (out, t0 - t_job, time.time() - t_job)
-                say(f"{name} finished in {time.time() - t0:.0f} s -> {out}")
+                done[name] = (out, t0 - t_job, t1 - t_job)           # loop, polling, noticed it)
+                say(f"{name} finished in {t1 - t0:.0f} s -> {out}")
             if broken: raise broken
             ready = sorted((t for t in pending if all(d in done for d in t.deps)),   # stages first, then the speech parts
                            key=lambda t: (t.kind == 'eval_part', _PART_ORDER.get(t.target, 0)))    # longest first
@@ -226,7 +226,7 @@ def run_tasks(tasks: Sequence[Task], cfg: OmniConfig, s: Settings, force: bool =
 QWEN2_RECIPES = ('text', 'stage1', 'stage2')   # the recipes whose models hold Qwen2DecoderLayer (the LLM, the speech decoder)
 
 def check_launch(cfg: OmniConfig, device: str, stages=None, settings: Optional[Settings] = None):
-    "Refuse, before any work, a launch that `fit` would refuse at the first stage it trains: FSDP without GPUs, FSDP wrapping Qwen2DecoderLayer (fsdp.yaml) for a model without one (accelerate stops there), a batch that does not split over the processes × micro-batches, or DeepSpeed with a stage of several micro-batches a step (its engine steps the optimizer at every backward); with `settings`, a stage whose run is finished there trains nothing and is not asked about."
+    "Refuse, before any work, a launch that `fit` would refuse at the first stage it trains: FSDP without GPUs, FSDP wrapping Qwen2DecoderLayer (fsdp.yaml) for a model without one (accelerate stops there: lite's encoders and vocoder, or stage 1 on an `llm.pretrained` of another kind than Qwen2), a batch that does not split over the processes × micro-batches, or DeepSpeed with a stage of several micro-batches a step (its engine steps the optimizer at every backward); with `settings`, a stage whose run is finished there trains nothing and is not asked about."
     asked = lambda k: os.environ.get(k, '').lower() == 'true'          # what `accelerate launch --config_file` sets
     if asked('ACCELERATE_USE_FSDP') and device == 'cpu':
         raise ConfigError("this launch asks for FSDP, which accelerate runs on GPUs only, and the device here is the CPU: on "
@@ -236,12 +236,22 @@ def check_launch(cfg: OmniConfig, device: str, stages=None, settings: Optional[S
                and (settings is None or stage_state(n, cfg, settings) != 'done')]
     recipes = {f"stages.{STAGES[n].train}": getattr(cfg.stages, STAGES[n].train) for n in trained}   # a row and its ablation: one
     wraps = {w.strip() for w in os.environ.get('FSDP_TRANSFORMER_CLS_TO_WRAP', '').split(',')}   # what accelerate reads
-    if (asked('ACCELERATE_USE_FSDP') and os.environ.get('FSDP_AUTO_WRAP_POLICY', '').upper() == 'TRANSFORMER_BASED_WRAP'
-            and 'Qwen2DecoderLayer' in wraps and (other := [n for n in trained if STAGES[n].train not in QWEN2_RECIPES])):
+    qwen2_wrap = (asked('ACCELERATE_USE_FSDP') and os.environ.get('FSDP_AUTO_WRAP_POLICY', '').upper() == 'TRANSFORMER_BASED_WRAP'
+                  and 'Qwen2DecoderLayer' in wraps)
+    if qwen2_wrap and (other := [n for n in trained if STAGES[n].train not in QWEN2_RECIPES]):
         raise ConfigError(f"this launch asks for FSDP wrapping each Qwen2DecoderLayer (fsdp.yaml), which accelerate refuses "
                           f"for a model without one, and preset '{cfg.preset}' trains such models in {', '.join(other)}: "
                           "launch with ddp.yaml, or give --stages only stages that train the LLM or the speech decoder "
                           "(text_llm, stage1, stage2 and their ablations)")
+    # stage 1's model holds Qwen2 layers only through its LLM, any causal LM at full size (stage 2's decoder is the kit's own)
+    if qwen2_wrap and cfg.llm.pretrained and (llm := [n for n in trained if STAGES[n].train == 'stage1']):
+        try: kind = checkpoint_config('llm.pretrained', cfg.llm.pretrained, _CHECKPOINTS['llm.pretrained'][0]).model_type
+        except ConfigError: kind = 'qwen2'        # not here or unreadable: missing_pretrained says so, beside the others
+        if kind != 'qwen2':                       # accelerate looks for the class by name: Llama, Mistral, even Qwen3 hold none
+            raise ConfigError(f"this launch asks for FSDP wrapping each Qwen2DecoderLayer (fsdp.yaml), and {', '.join(llm)} "
+                              f"train{'s' * (len(llm) == 1)} on llm.pretrained = {cfg.llm.pretrained}, a {kind!r} checkpoint without one (accelerate "
+                              "refuses it): launch with ddp.yaml, or point llm.pretrained at a Qwen2 checkpoint, e.g. "
+                              "Qwen/Qwen2.5-7B-Instruct")
     world, parts = process_rank()[1], lambda t: (t.grad_accum, getattr(t, 'length_groups', 1))
     if uneven := [why for k, t in recipes.items() if (why := batch_split_problem(k, t.batch_size, world, *parts(t)))]:
         raise ConfigError('\n'.join(uneven))                            # fit's own rule and words

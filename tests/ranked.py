@@ -37,16 +37,22 @@ def toy_fit(ckpt_dir=None, accum: int = 1):
 
 
 def record_writes(out: Path, rank: int):
-    "Note the rank of every call that writes a run's files (checkpoints, run folders, metrics, the dataset)."
-    from emotion_omni_lite import dataset, stages, train
+    "Note the rank of every call that writes a run's files (checkpoints, run folders, metrics, the dataset), and of every file written through the kit's one writer (`_atomic`), with its path."
+    import emotion_omni_lite.cli                                     # every module of the kit loaded: each holds the writer by name
+    from emotion_omni_lite import config, dataset, stages, train
+    def note(name, **more):
+        with open(out / 'writes.jsonl', 'a') as fh: fh.write(json.dumps({'rank': rank, 'what': name, **more}) + '\n')
     def wrap(mod, name):
         f = getattr(mod, name)
-        def noted(*a, **k):
-            with open(out / 'writes.jsonl', 'a') as fh: fh.write(json.dumps({'rank': rank, 'what': name}) + '\n')
-            return f(*a, **k)
+        def noted(*a, **k): note(name); return f(*a, **k)
         setattr(mod, name, noted)
     for mod, name in ((train, 'save_checkpoint'), (stages, 'start_run'), (stages, 'finish_run'), (dataset, '_build')):
         wrap(mod, name)
+    atomic = config._atomic
+    def atomic_noted(path, write): note('_atomic', path=str(path)); return atomic(path, write)
+    for m in list(sys.modules.values()):    # `from .config import _atomic` copies the name (train, report, architecture):
+        if getattr(m, '__name__', '').startswith('emotion_omni_lite') and getattr(m, '_atomic', None) is atomic:   # each copy: a
+            m._atomic = atomic_noted        # module imported later takes config's, replaced too
 
 
 if __name__ == '__main__':

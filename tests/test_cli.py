@@ -35,6 +35,25 @@ def test_fsdp_yaml_is_refused_for_a_model_without_its_layer(monkeypatch):
     cli.check_launch(get_config('lite'), 'cuda')                        # wrapping by size takes any model
 
 
+def test_fsdp_yaml_is_refused_for_stage1_on_an_llm_of_another_kind(monkeypatch, tmp_path):
+    "At full size stage 1's LLM is llm.pretrained, any causal LM: fsdp.yaml's Qwen2DecoderLayer is refused for a Llama before any work, naming ddp.yaml and a Qwen2 checkpoint; a Qwen2 one goes on."
+    from transformers import LlamaConfig, Qwen2Config
+    for k, v in _fsdp_env().items(): monkeypatch.setenv(k, v)
+    for k in ('WORLD_SIZE', 'RANK', 'ACCELERATE_USE_DEEPSPEED'): monkeypatch.delenv(k, raising=False)
+    small = dict(vocab_size=8, hidden_size=16, intermediate_size=32, num_hidden_layers=1, num_attention_heads=2)
+    LlamaConfig(**small).save_pretrained(tmp_path / 'llama'); Qwen2Config(**small).save_pretrained(tmp_path / 'qwen')   # the config
+    full = lambda name: get_config('full', **{'llm.pretrained': str(tmp_path / name)})                                 # is all it reads
+    with pytest.raises(ConfigError, match=r"FSDP wrapping each Qwen2DecoderLayer \(fsdp\.yaml\), and stage1, stage1_semantic_only train on "
+                                          r"llm\.pretrained = .*llama, a 'llama' checkpoint without one.*launch with ddp\.yaml, "
+                                          r"or point llm\.pretrained at a Qwen2 checkpoint"):
+        cli.check_launch(full('llama'), 'cuda')
+    cli.check_launch(full('llama'), 'cuda', ['stage2'])                 # stage 2's decoder is the kit's own Qwen2
+    cli.check_launch(full('qwen'), 'cuda')
+    cli.check_launch(full('absent'), 'cuda')                            # not here: the pretrained check says so, with the others
+    monkeypatch.setenv('FSDP_AUTO_WRAP_POLICY', 'SIZE_BASED_WRAP')
+    cli.check_launch(full('llama'), 'cuda')                             # wrapping by size takes any model
+
+
 def test_fp16_on_a_cpu_is_refused_before_the_data_are_built(monkeypatch):
     "What `fit` refuses on a CPU (fp16) is refused by the launch check, before any work; on a GPU it goes on."
     from emotion_omni_lite import cli

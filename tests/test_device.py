@@ -1,6 +1,6 @@
 """Every heavy path on the settings' device, checked on a CPU: with a pretend GPU (tests/fake_accelerator.py) a tensor
 left on the CPU in a device computation fails as it would on a real one."""
-import shutil, sys
+import contextlib, shutil, sys
 from pathlib import Path
 
 import pytest
@@ -24,10 +24,21 @@ def on_cuda(smoke_settings, smoke_cfg, tmp_path, monkeypatch):
     return get_settings(preset='smoke', data_dir=str(smoke_settings.data_dir), out_dir=str(runs), device='cuda')
 
 
+@contextlib.contextmanager
+def reaching(fa: FakeAccelerator, what: str, least: int = 10):
+    "Fail unless more than `least` tensors are moved to or computed on the pretend device within: the work ran there (a model left on the CPU computes on CPU inputs, and nothing there is the device's)."
+    moved = []; fa._tag = lambda t: (moved.append(t.shape), FakeAccelerator._tag(fa, t))[1]
+    try: yield moved
+    finally: del fa._tag
+    assert len(moved) > least, f'{what} never reached the device ({len(moved)} tensors there)'
+
+
 def test_the_pretend_gpu_catches_a_tensor_left_on_the_cpu():
     m = torch.nn.Linear(3, 2)
-    with FakeAccelerator():
-        m.to('cuda')
+    with FakeAccelerator() as fa:
+        with pytest.raises(AssertionError, match='the layer never reached the device'):
+            with reaching(fa, 'the layer', least=0): m(torch.randn(4, 3))   # on the CPU: nothing counted
+        with reaching(fa, 'the layer', least=2): m.to('cuda'); m(torch.randn(4, 3).to('cuda'))   # its weight, bias, input, output
         with pytest.raises(DeviceMixed, match='same device'): m(torch.randn(4, 3))
         assert m(torch.randn(4, 3).to(next(m.parameters()).device)).device.type == 'cuda'
 
@@ -43,14 +54,11 @@ def test_caching_reply_states_respond_and_evaluation_run_on_the_device(on_cuda, 
     batch = lambda f, cross: collate_stage2([stage2_example(f, 0)] + [{k: v for k, v in x.items() if k not in ('emotion', 'row')}
                                                                       for x in cross[:3]])   # as stage2_job's data mixes them
     with FakeAccelerator() as fa:
-        moved = []; fa._tag = lambda t: (moved.append(t.shape), FakeAccelerator._tag(fa, t))[1]   # count what reaches it
-        f1 = stage1_features(smoke_cfg, s, progress=False)                # the encoders ran on the device …
-        del fa._tag
-        assert len(moved) > 10, 'the encoders never reached the device'
+        with reaching(fa, 'the encoders'): f1 = stage1_features(smoke_cfg, s, progress=False)   # the encoders ran on the device …
         assert not any(fa.is_on(t) for k in ('sem', 'emo') for t in f1[k]) and not fa.is_on(f1['emotion_vec_true'])   # … cached on the CPU
-        f2 = stage2_features(smoke_cfg, s, progress=False)                # stage 1's reply states
+        with reaching(fa, "stage 1's LLM"): f2 = stage2_features(smoke_cfg, s, progress=False)   # stage 1's reply states, made there
         assert not any(fa.is_on(t) for k in ('h', 'e') for t in f2[k])
-        f2, cross = prepare_stage2(smoke_cfg, s)                          # replies spoken again, heard on the device: their
+        with reaching(fa, 'the emotion encoder'): f2, cross = prepare_stage2(smoke_cfg, s)   # replies spoken again, heard on the device: their
         assert cross and not any(fa.is_on(x['emotion_vec_true']) for x in cross)   # vectors come back to the CPU, and
         assert batch(f2, cross)['emotion_vec_true'].shape[0] == 1 + len(cross[:3])   # batch with the cached examples (a mixed stack failed)
         real = stage2.load_cache                                           # a cache written on a GPU loads back onto it
@@ -80,10 +88,10 @@ def test_the_probe_panel_hears_answers_and_speaks_on_the_device(on_cuda, smoke_c
     from emotion_omni_lite.config import EMOTIONS
     from emotion_omni_lite.widgets import kit_parts
     wave = torch.randn(16000) * 0.1
-    with FakeAccelerator():
+    with FakeAccelerator() as fa:
         parts = kit_parts(smoke_cfg, on_cuda, n_points=50)
-        probs, vec = parts.hear(wave)
-        r = parts.answer(wave)
+        with reaching(fa, "the panel's emotion encoder"): probs, vec = parts.hear(wave)
+        with reaching(fa, "the panel's encoders and stage 1"): r = parts.answer(wave)
         audio, sr = parts.speak(r, r['emotion_vec_pred'])
     assert probs.shape == (len(EMOTIONS),) and abs(probs.sum() - 1) < 1e-4 and vec.shape == (smoke_cfg.emotion_encoder.dim,)
     assert r['emotion_vec_pred'].shape == vec.shape and len(audio) > 0 and sr > 0

@@ -57,13 +57,32 @@ def test_the_main_job_on_two_processes(tmp_path):
     cfg = get_config('smoke')
     every = [n for n in STAGES if stage_applies(n, cfg)]                           # the main job's stages
     trained = [n for n in every if STAGES[n].train]
-    assert sorted(x['what'] for x in w if x['what'] != 'save_checkpoint') == sorted(['_build'] + ['finish_run', 'start_run'] * len(trained))
+    assert sorted(x['what'] for x in w if x['what'] not in ('save_checkpoint', '_atomic')) == sorted(['_build'] + ['finish_run', 'start_run'] * len(trained))
     s = get_settings(preset='smoke', data_dir=str(tmp_path / 'data'), out_dir=str(tmp_path / 'runs'), device='cpu')
     assert all(stage_state(n, cfg, s) == 'done' for n in every)
+    atomic = {Path(x['path']) for x in w if x['what'] == '_atomic'}               # every file the kit wrote, each by rank 0
+    assert {s.run_path / n / 'metrics.json' for n in trained} | {s.run_path / 'report' / 'report.json'} <= atomic
     hist = json.loads((s.run_path / 'stage2' / 'history.json').read_text())
     assert [h['step'] for h in hist] == [1, 2, 3, 4] and all(h['loss'] > 0 for h in hist)
     assert (s.run_path / 'report' / 'report.json').exists()
 
+
+
+def test_the_write_record_takes_every_file_the_kit_writes(tmp_path, monkeypatch):
+    "ranked.py's record of writes takes each write through the kit's one writer, `_atomic`, in every module that imported it by name (train, report, architecture), with its rank and path."
+    import emotion_omni_lite.cli                                                  # every module of the kit loaded
+    from ranked import record_writes
+    from emotion_omni_lite import architecture, config, dataset, report, stages, train
+    kit = [m for m in list(sys.modules.values()) if getattr(m, '__name__', '').startswith('emotion_omni_lite') and hasattr(m, '_atomic')]
+    assert {train, report, architecture, config} <= set(kit)
+    for m, name in [(m, '_atomic') for m in kit] + [(train, 'save_checkpoint'), (stages, 'start_run'), (stages, 'finish_run'), (dataset, '_build')]:
+        monkeypatch.setattr(m, name, getattr(m, name))                            # put back after the test
+    record_writes(tmp_path, 1)
+    for m in kit: m._atomic(tmp_path / f'{m.__name__}.txt', lambda p: Path(p).write_text('x'))
+    train.save_json({}, tmp_path / 'metrics.json')                                 # through train's own copy of the name
+    assert writes(tmp_path) == [{'rank': 1, 'what': '_atomic', 'path': str(p)}
+                                for p in [tmp_path / f'{m.__name__}.txt' for m in kit] + [tmp_path / 'metrics.json']]
+    assert (tmp_path / 'metrics.json').read_text() == '{}'                        # and the write itself still happens
 
 
 def test_launch_configs():

@@ -260,8 +260,9 @@ def test_the_whisper_a_hub_ships_loads_its_encoder_whole(tmp_path):
         decoder_attention_heads=2, decoder_ffn_dim=64, vocab_size=51866, max_source_positions=1500, max_target_positions=32)).half()
     w.save_pretrained(tmp_path)
     enc = load_pretrained_semantic_encoder(tmp_path, dtype='auto')
-    want = w.model.encoder.state_dict()
-    assert all(torch.equal(v, want[k]) and v.dtype == torch.float16 for k, v in enc.state_dict().items())
+    want, got = w.model.encoder.state_dict(), enc.state_dict()
+    assert got.keys() == want.keys()                                    # every weight of the encoder, none besides
+    assert all(torch.equal(v, want[k]) and v.dtype == torch.float16 for k, v in got.items())
 
 
 def cosyvoice2_folder(d):

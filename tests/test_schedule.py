@@ -45,8 +45,8 @@ def test_two_workers_train_side_by_side_one_thread_share_each(tmp_path, monkeypa
         env = json.loads((stage_folder(n, s) / 'config.json').read_text())['environment']
         assert env['torch_threads'] == max(1, usable_cores() // 2), (n, env['torch_threads'])   # 2 workers: never more threads than cores
         assert (Path(s.run_path) / 'logs' / f'{n}.log').exists()
-    (_, a0, a1), (_, e0, e1) = done['asr'][:3], done['emotion_encoder'][:3]
-    assert a0 < e1 and e0 < a1                     # the two stage-0 encoders overlapped (each start: when its worker began it)
+    (_, a0, a1), (_, e0, e1) = done['asr'], done['emotion_encoder']   # each start and end: its worker's own clock readings
+    assert min(a1, e1) - max(a0, e0) > 1, done     # the two stage-0 encoders trained side by side, for more than a second
     out = capsys.readouterr().out
     assert 'asr started' in out and 'emotion_encoder finished' in out and 'produced' in out
 
