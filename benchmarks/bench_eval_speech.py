@@ -58,9 +58,18 @@ def replies(cfg, s, n: int):
               f"of {len(feats)}", flush=True)
 
 
+def spread(files: list, k: int, start: int, step: int) -> list:
+    "`k` of `files`: every `step`-th from `start` where there are that many (lite's), else `k` spread evenly over all there are."
+    if start + step * (k - 1) < len(files): return files[start:start + step * k:step]
+    return [files[i * len(files) // k] for i in range(k)] if len(files) >= k else files
+
+
 def dnsmos_windows(s, n: int):
     root = s.data_path / 'audio'
-    files = sorted((root / 'reply').rglob('*.wav'))[:2 * (n // 2):2] + sorted((root / 'query').rglob('*.wav'))[1000:1000 + 40 * (n - n // 2):40]
+    files = (spread(sorted((root / 'reply').rglob('*.wav')), n // 2, 0, 2)
+             + spread(sorted((root / 'query').rglob('*.wav')), n - n // 2, 1000, 40))
+    if not files: raise SystemExit(f"bench_eval_speech: {root} holds no query or reply clips (*.wav) for DNSMOS to score: "
+                                   f"build the dataset (`eol run --preset {s.preset} --stages data`), or point EOL_DATA_DIR at one")
     waves = [load_audio(f) for f in files]
     dnsmos(waves[0])                                                      # the session, loaded once
     t0 = time.perf_counter(); hops = [dnsmos(w, every_hop=True)['ovrl'] for w in waves]; t_hops = time.perf_counter() - t0

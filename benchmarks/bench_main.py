@@ -3,7 +3,7 @@ the quality checks), the way a student meets it.
 
     python3 benchmarks/bench_main.py                   # clones this repository's HEAD into a temporary folder
     python3 benchmarks/bench_main.py --keep            # … and keeps that clone (its path is printed)
-    python3 benchmarks/bench_main.py --repo /some/fresh-clone   # a clone whose runs/ and data/ hold no earlier job's work
+    python3 benchmarks/bench_main.py --repo /some/fresh-clone   # a clone whose runs/, data/ and .venv hold no earlier job's work
 
 Runs the main job as a subprocess, stamps every line it prints, and splits the time by the job's own account: the
 install (until `eol run` starts), each task's start and end from the summary `eol run` prints when it is done
@@ -33,15 +33,22 @@ def speed_probe(repo: Path) -> str:
     "The machine's float32 matmul peak on one thread, measured by the clone's own Python ('' when it cannot run)."
     code = ("import sys, torch; sys.path.insert(0, 'benchmarks'); torch.set_num_threads(1); "
             "from bench_flops import matmul_peak; print(f'{matmul_peak() / 1e9:.1f}')")
-    r = subprocess.run([str(repo / '.venv' / 'bin' / 'python'), '-c', code], cwd=repo, capture_output=True, text=True)
+    try: r = subprocess.run([str(repo / '.venv' / 'bin' / 'python'), '-c', code], cwd=repo, capture_output=True, text=True)
+    except OSError: return ''                                           # no Python there: the table goes without the probe
     return r.stdout.strip().splitlines()[-1] if r.returncode == 0 and r.stdout.strip() else ''
 
 
 def earlier_work(repo: Path) -> list:
-    "What the clone's runs/ and data/ hold that is not in the repository (an earlier job's work, which the main job would reuse)."
+    "What the clone's runs/ and data/ hold that is not in the repository, and its .venv (an earlier job's work, which the main job would reuse: the install too)."
     r = subprocess.run(['git', '-C', str(repo), 'ls-files', '--others', '--', 'runs', 'data'], capture_output=True, text=True)
     if r.returncode: raise SystemExit(f"bench_main: --repo {repo} is not a git clone ({r.stderr.strip()}): give a fresh clone of the kit")
-    return r.stdout.splitlines()
+    return (['.venv/'] if (repo / '.venv').exists() else []) + r.stdout.splitlines()
+
+
+def uncommitted(root: Path) -> list:
+    "What `git status` lists in the working tree at `root`: changes a clone of HEAD leaves out."
+    r = subprocess.run(['git', '-C', str(root), 'status', '--porcelain'], capture_output=True, text=True)
+    return [l[3:] for l in r.stdout.splitlines()] if r.returncode == 0 else []
 
 
 def phases(stamped) -> tuple:
@@ -66,15 +73,20 @@ def phases(stamped) -> tuple:
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
-    ap.add_argument('--repo', type=Path, help="a fresh clone to run in, its runs/ and data/ holding no earlier job's work (default: a new clone of HEAD)")
+    ap.add_argument('--repo', type=Path, help="a fresh clone to run in, its runs/, data/ and .venv holding no earlier job's work (default: a new clone of HEAD)")
     ap.add_argument('--keep', action='store_true', help='keep the temporary clone (not with --repo, which is kept anyway)')
     a = ap.parse_args()
+    if a.repo is not None: a.repo = a.repo.resolve()                    # the job and the probe run inside it: a relative path would not hold
     if a.repo is not None and a.keep: ap.error("--keep keeps the temporary clone, and with --repo there is none: leave --keep out")
     if a.repo is not None and (held := earlier_work(a.repo)):
-        ap.error(f"--repo {a.repo}: its runs/ or data/ hold an earlier job's work ({', '.join(held[:3])}{' …' if len(held) > 3 else ''}), "
-                 "which the main job would reuse, and every phase would read about 0 s: give a fresh clone "
+        ap.error(f"--repo {a.repo}: its runs/, data/ or .venv hold an earlier job's work ({', '.join(held[:3])}{' …' if len(held) > 3 else ''}), "
+                 "which the main job would reuse, and its phases (the install too) would read about 0 s: give a fresh clone "
                  f"(`git clone {ROOT} <new folder>`), or leave --repo out (a new clone of HEAD is made)")
     tmp = None
+    if a.repo is None and (changed := uncommitted(ROOT)):              # timed all the same, and said: a clone of HEAD lacks them
+        print(f"bench_main: warning: the working tree at {ROOT} has changes not in HEAD ({', '.join(changed[:3])}"
+              f"{' …' if len(changed) > 3 else ''}); the clone times HEAD without them: commit them first to time them",
+              file=sys.stderr, flush=True)
     if a.repo is None:
         tmp = Path(tempfile.mkdtemp(prefix='eol_main_'))
         subprocess.run(['git', 'clone', '-q', str(ROOT), str(tmp / 'kit')], check=True)

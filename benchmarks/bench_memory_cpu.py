@@ -4,7 +4,7 @@ each): in fp32, in fp32 with gradient checkpointing, and under bf16 autocast wit
 it). Printed: the estimate, the measured peak and measured ÷ estimated. `tests/test_scale.py` checks these ratios' range
 with this code; `benchmarks/bench_memory_gpu.py` checks the plan at full size on a GPU.
 
-    python benchmarks/bench_memory_cpu.py          # about a minute on a 2-core CPU; nothing is downloaded or written
+    .venv/bin/python benchmarks/bench_memory_cpu.py   # about a minute on a 2-core CPU; nothing is downloaded or written
 """
 import argparse, json, tempfile
 

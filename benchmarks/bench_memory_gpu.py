@@ -4,9 +4,9 @@ trained for two steps by the kit's own `fit` with the stage's own model, collate
 synthetic examples of the plan's shapes; printed: the peak memory PyTorch allocated, the plan's figure for that
 micro-batch, and their ratio.
 
-    python benchmarks/bench_memory_gpu.py                          # full: stage 1 and 2, micro-batches of 1 and 4, ± checkpointing
-    python benchmarks/bench_memory_gpu.py --stages stage2 --batches 16
-    python benchmarks/bench_memory_gpu.py --preset smoke --device cpu   # the script itself, on a CPU (no peak to read)
+    .venv/bin/python benchmarks/bench_memory_gpu.py                 # full: stage 1 and 2, micro-batches of 1 and 4, ± checkpointing
+    .venv/bin/python benchmarks/bench_memory_gpu.py --stages stage2 --batches 16
+    .venv/bin/python benchmarks/bench_memory_gpu.py --preset smoke --device cpu   # the script itself, on a CPU (no peak to read)
 
 Stage 1 at full size needs a GPU of about 40 GB (the 7.6 B LLM alone is 14.2 GiB in bf16); nothing is downloaded.
 """

@@ -24,6 +24,8 @@ def main(n: int = 12, threads: int = 2):
     s = get_settings(device='cpu'); cfg = get_config(s.preset)           # a CPU figure, even where a GPU is
     omni = load_omni(cfg, s)
     rows = [r for r in load_dialogues(cfg, s) if r['split'] != 'train'][:n]
+    if not rows: raise SystemExit(f"bench_stage2: the dataset in {s.data_path} holds no held-out dialogue to time: build it "
+                                  f"whole (`eol run --preset {s.preset} --stages data`)")
     omni.respond(audio_path(rows[0], s, 'query'))                       # warm-up
     res = {}
     for streaming in (True, False):
@@ -31,19 +33,21 @@ def main(n: int = 12, threads: int = 2):
         def med(k):                                                     # a reply that says nothing has no first audio
             v = [x['timings'][k] for x in rs if x['timings'][k] is not None]
             return statistics.median(v) if v else None
-        secs = sum(x['audio_seconds'] for x in rs)
+        spoke = [x for x in rs if x['audio_seconds']]                   # a reply with no speech has no real-time factor
+        secs = sum(x['audio_seconds'] for x in spoke)
         if not secs: raise SystemExit(f"bench_stage2: none of the {len(rs)} replies has speech, so there is no real-time "
                                       f"factor to measure: is stage 2 trained (eol run --stages stage2)?")
         res['streaming' if streaming else 'full'] = {
             'first_text_token_ms': med('first_text_token_ms'), 'first_audio_ms': med('first_audio_ms'),
             'text_done_ms': med('text_done_ms'), 'total_ms': med('total_ms'),
-            'rtf': round(sum(x['timings']['total_ms'] for x in rs) / 1000 / secs, 3), 'audio_seconds_mean': round(secs / len(rs), 2)}
-    print(f"stage 2 respond on {s.preset}, {n} held-out queries, {threads} threads (medians):")
+            'rtf': round(sum(x['timings']['total_ms'] for x in spoke) / 1000 / secs, 3), 'audio_seconds_mean': round(secs / len(rs), 2),
+            'replies_with_speech': len(spoke)}
+    print(f"stage 2 respond on {s.preset}, {len(rows)} held-out queries, {threads} threads (medians):")
     ms = lambda v: '     -' if v is None else f"{v:6.1f}"
     for k, v in res.items():
         print(f"  {k:9s} first text token {ms(v['first_text_token_ms'])} ms | first audio {ms(v['first_audio_ms'])} ms | "
               f"text done {ms(v['text_done_ms'])} ms | total {ms(v['total_ms'])} ms | RTF {v['rtf']:.3f} "
-              f"(mean reply {v['audio_seconds_mean']} s)")
+              f"(mean reply {v['audio_seconds_mean']} s; RTF over the {v['replies_with_speech']} of {len(rows)} with speech)")
     print(json.dumps(res))
     return res
 

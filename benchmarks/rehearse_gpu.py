@@ -4,13 +4,15 @@ killed midway, refused by a launch of another kind, and resumed. It uses the tin
 `tests/test_full_rehearsal.py` (random weights in the real formats and dtypes), so any CUDA machine runs it, with
 nothing downloaded; `--device cpu` runs the one-process part alone (22 s on a 2-core CPU).
 
-    python benchmarks/rehearse_gpu.py prepare /tmp/rehearsal      # the checkpoints and dialogues (needs espeak-ng: the kit's install)
-    python benchmarks/rehearse_gpu.py run /tmp/rehearsal          # on the GPU machine; --gpus N for an FSDP launch on N GPUs
+    .venv/bin/python benchmarks/rehearse_gpu.py prepare /tmp/rehearsal   # the checkpoints and dialogues (needs espeak-ng: the kit's install)
+    .venv/bin/python benchmarks/rehearse_gpu.py run /tmp/rehearsal       # on the GPU machine; --gpus N for an FSDP launch on N GPUs
 
 `run` prints one line a check and ends non-zero when any fails; `--json` writes them too (over a file that exists only
-with `--replace`). `--gpus` goes up to the rehearsal's 8 training dialogues: each process takes one a step.
+with `--replace`). `--gpus` goes up to the rehearsal's 8 training dialogues: each process takes one a step. The
+rehearsal's own settings file decides: EOL_PRESET, EOL_DATA_DIR, EOL_OUT_DIR, EOL_SEED and EOL_DEVICE set in the shell
+are left out of its runs (and said so).
 """
-import argparse, json, math, os, signal, subprocess, sys, time
+import argparse, json, math, os, re, signal, subprocess, sys, time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -30,7 +32,7 @@ def writers():
 def check_prepared(d: Path):
     "`run` needs a folder `prepare` made, not yet rehearsed: a finished run there would pass the checkpoint checks on old files."
     if not (d / 'dialogues.jsonl').is_file() or not (d / 'whisper').is_dir():
-        raise SystemExit(f"{d} was not made by `prepare`: run `python benchmarks/rehearse_gpu.py prepare NEW_FOLDER` first, then `run NEW_FOLDER`")
+        raise SystemExit(f"{d} was not made by `prepare`: run `.venv/bin/python benchmarks/rehearse_gpu.py prepare NEW_FOLDER` first, then `run NEW_FOLDER`")
     done = [x.name for x in (d / 'runs', d / 'runs_fsdp') if x.exists()]
     if done: raise SystemExit(f"{d} was rehearsed already ({' and '.join(done)} there): its checks would read the old run's "
                               f"files; prepare a new folder (or delete {' and '.join(done)} in it) and run again")
@@ -85,10 +87,20 @@ def stop_launches(signum, frame):
     raise SystemExit(128 + signum)
 
 
+SHELL_SETTINGS = tuple(f'EOL_{k}' for k in ('PRESET', 'DATA_DIR', 'OUT_DIR', 'SEED', 'DEVICE'))   # would override its settings file
+
+
+def without_shell_settings():
+    "Drop the shell's EOL_* settings from this process, whose own `get_settings()` and launches read it: the rehearsal's settings file decides."
+    if gone := [k for k in SHELL_SETTINGS if os.environ.pop(k, None) is not None]:
+        print(f"rehearse_gpu: {', '.join(gone)} from the shell left out: the rehearsal's settings file decides", flush=True)
+
+
 def eol(d: Path, settings: str, *args, out_dir: str = 'runs', launch=None, wait=True, timeout=600):
     "`python -m emotion_omni_lite.cli run --preset full ARGS` in `d` (under `launch`, e.g. accelerate's), its output in a log."
-    env = {**os.environ, 'EOL_SETTINGS': str(d / settings), 'EOL_OUT_DIR': str(d / out_dir), 'HF_HUB_OFFLINE': '1',
-           'TRANSFORMERS_OFFLINE': '1', 'PYTHONPATH': os.pathsep.join([str(HERE.parent), os.environ.get('PYTHONPATH', '')])}
+    env = {**{k: v for k, v in os.environ.items() if k not in SHELL_SETTINGS}, 'EOL_SETTINGS': str(d / settings),
+           'EOL_OUT_DIR': str(d / out_dir), 'HF_HUB_OFFLINE': '1', 'TRANSFORMERS_OFFLINE': '1',
+           'PYTHONPATH': os.pathsep.join([str(HERE.parent), os.environ.get('PYTHONPATH', '')])}
     cmd = [*(launch or [sys.executable]), '-m', 'emotion_omni_lite.cli', 'run', '--preset', 'full', *args]
     log = open(d / f"log-{int(time.time() * 1000)}.txt", 'w')
     p = subprocess.Popen(cmd, cwd=d, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
@@ -105,6 +117,7 @@ def tail(p, n=1500) -> str: return p.log.read_text()[-n:].replace('\n', ' | ')
 
 def run(d: Path, gpus: int, device: str = 'cuda') -> Checks:
     import torch
+    without_shell_settings()                                           # before its launches and its own get_settings()
     standin_token2wav, write_settings = writers().standin_token2wav, writers().write_settings
     if device == 'cuda': fsdp_settings(d, gpus)                       # --gpus refused before anything runs
     ok = Checks()
@@ -181,16 +194,27 @@ def fsdp_checks(ok: Checks, d: Path, gpus: int) -> Checks:
     return ok
 
 
+def device_arg(v: str) -> str:
+    "`--device`: cuda or cpu; cuda:N is refused with the fix (the kit trains on the current GPU whatever the index, as bench_memory_gpu says)."
+    if re.fullmatch(r'cuda:\d+', v):
+        raise argparse.ArgumentTypeError(f"{v!r}: to rehearse on one GPU of several, give --device cuda and choose the GPU with "
+                                         f"CUDA_VISIBLE_DEVICES={v.split(':')[1]}")
+    return v
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     ap.add_argument('what', choices=['prepare', 'run'])
     ap.add_argument('folder', type=Path)
     ap.add_argument('--gpus', type=int, default=1, help='processes of the FSDP launch (one GPU each)')
-    ap.add_argument('--device', default='cuda', help='cpu: the one-process checks alone (FSDP needs GPUs)')
+    ap.add_argument('--device', default='cuda', type=device_arg, choices=('cuda', 'cpu'),
+                    help='cuda, or cpu: the one-process checks alone (FSDP needs GPUs)')
     ap.add_argument('--json', type=Path, help="also write the checks to this file (an existing one only with --replace)")
     ap.add_argument('--replace', action='store_true', help='write the checks over an existing --json file')
     a = ap.parse_args()
     if a.what == 'prepare': return prepare(a.folder)
+    if a.device == 'cpu' and a.gpus != 1: ap.error(f"--gpus {a.gpus} with --device cpu: the CPU runs the one-process checks alone "
+                                                   "(FSDP shards over GPUs): leave --gpus out, or give --device cuda")
     if a.json is not None and a.json.is_dir(): ap.error(f"--json {a.json}: that is a folder: name a file")
     if a.json is not None and a.json.exists() and not a.replace:       # an earlier rehearsal's checks are kept
         ap.error(f"--json {a.json}: the file exists (an earlier rehearsal's checks): name another, or give --replace to write over it")

@@ -69,10 +69,10 @@ def null_vector(omni, kind: str) -> torch.Tensor:
 
 def main():
     ap = argparse.ArgumentParser(description=' '.join(__doc__.split('\n\n')[0].split()))
-    ap.add_argument('--seeds', type=int, nargs='*', default=[0])
+    ap.add_argument('--seeds', type=int, nargs='+', default=[0])
     ap.add_argument('--root', type=Path, default=SEEDS, help="where seeds other than 0 keep their data and runs (bench_seeds.py's "
                                                              "--root; default: the checkout's runs/seeds, wherever it is run from)")
-    ap.add_argument('--weights', type=float, nargs='*', default=[1.0, 2.0])
+    ap.add_argument('--weights', type=float, nargs='+', default=[1.0, 2.0])
     ap.add_argument('--null', choices=('mean', 'neutral', 'zero'), default='mean', help='the vector guidance pushes away from')
     a = ap.parse_args()
     cfg = get_config('lite')

@@ -494,9 +494,10 @@ def test_the_benchmarks_read_the_main_jobs_runs_and_make_none(monkeypatch, tmp_p
 
 
 def test_numbers_that_would_time_or_build_nothing_are_refused_first(monkeypatch, tmp_path, capsys):
-    "A count of 0 (or a size of 0) is refused by its option's name before any work, as bench_stage2 refuses 0 queries."
+    "A count of 0 (or a size of 0, or an empty list of seeds or weights) is refused by its option's name before any work, as bench_stage2 refuses 0 queries."
     import runpy
     import bench_cache_memory, bench_eval_speech, bench_memory_gpu, bench_missing_run, bench_sources, bench_stage1, bench_threads, bench_units
+    import study_guidance
     from emotion_omni_lite import cli
     for k, v in (('EOL_PRESET', 'smoke'), ('EOL_DATA_DIR', str(tmp_path / 'data')), ('EOL_OUT_DIR', str(tmp_path / 'runs'))): monkeypatch.setenv(k, v)
     never = lambda *a, **k: pytest.fail('it began its work')
@@ -521,7 +522,9 @@ def test_numbers_that_would_time_or_build_nothing_are_refused_first(monkeypatch,
                             (bench_units, ['--n', '0'], '--n 0: judge at least one held-out reply'),
                             (bench_units, ['--n', '-5'], '--n -5: judge at least one'),
                             (bench_units, ['--units', '128', '1'], '--units 1: a codebook needs 2 units or more'),
-                            (bench_units, ['--run-units', '0'], '--run-units 0: a codebook needs 2 units or more')):
+                            (bench_units, ['--run-units', '0'], '--run-units 0: a codebook needs 2 units or more'),
+                            (study_guidance, ['--seeds'], 'argument --seeds: expected at least one argument'),   # it printed an empty table
+                            (study_guidance, ['--weights'], 'argument --weights: expected at least one argument')):
         monkeypatch.setattr(sys, 'argv', [f'{mod.__name__}.py', *args])
         with pytest.raises(SystemExit) as e: mod.main()
         assert e.value.code == 2 and said in capsys.readouterr().err, (mod.__name__, args)
@@ -804,3 +807,152 @@ def test_readme_quotes_the_quality_checks_time_of_its_timed_job():
     assert row and int(row[2]) - int(row[1]) == int(row[3])
     bullet = ' '.join(readme.split('- **The quality checks read what the evaluation wrote**', 1)[1].split('\n- ', 1)[0].split())
     assert f"{row[3]} s in the timed job above" in bullet and 'pytest' in bullet, bullet
+
+
+def test_the_main_job_timer_runs_a_relative_clone_and_names_what_head_lacks(monkeypatch, tmp_path, capsys):
+    "bench_main --repo with a relative path: the job and the speed probe both run in the clone (the probe once looked for kit/kit/.venv, and the table was lost after the whole job); a probe that cannot start is left out; a clone's .venv is an earlier install; without --repo, changes not in HEAD are named first."
+    import subprocess
+    import bench_main
+    git = lambda *a: subprocess.run(['git', '-c', 'user.name=k', '-c', 'user.email=k@k', *a], check=True, capture_output=True)
+    git('init', '-q', str(tmp_path / 'kit'))
+    def job(cmd, cwd, env):                                             # its install makes the clone's .venv, as setup.sh does
+        py = Path(cwd) / '.venv' / 'bin' / 'python'; py.parent.mkdir(parents=True); py.write_text('#!/bin/sh\necho 12.5\n'); py.chmod(0o755)
+        yield 1.0, 'emotion_omni_lite main job: preset smoke'; yield 2.0, None
+    monkeypatch.setattr(bench_main, 'timed_lines', job)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, 'argv', ['bench_main.py', '--repo', 'kit'])
+    bench_main.main()
+    out, err = capsys.readouterr()
+    assert '| install (scripts/setup.sh) | 0 | 1 | 1 |' in out and 'float32 matmul 12.5 GFLOP/s' in out and 'changes not in HEAD' not in err
+    assert bench_main.earlier_work(tmp_path / 'kit') == ['.venv/']      # run again, its install would read about 0 s
+    with pytest.raises(SystemExit) as e: bench_main.main()
+    assert e.value.code == 2 and "hold an earlier job's work (.venv/)" in capsys.readouterr().err
+    assert bench_main.speed_probe(tmp_path / 'absent') == ''
+    root = tmp_path / 'root'; git('init', '-q', str(root)); (root / 'a.py').write_text('1')
+    git('-C', str(root), 'add', 'a.py'); git('-C', str(root), 'commit', '-qm', 'a'); (root / 'a.py').write_text('2')
+    monkeypatch.setattr(bench_main, 'ROOT', root); monkeypatch.setattr(sys, 'argv', ['bench_main.py'])
+    bench_main.main()
+    assert f"the working tree at {root} has changes not in HEAD (a.py); the clone times HEAD without them" in capsys.readouterr().err
+
+
+def test_the_rehearsal_leaves_the_shells_settings_out_and_takes_cuda_or_cpu(monkeypatch, tmp_path, capsys):
+    "rehearse_gpu: EOL_PRESET, EOL_DATA_DIR, EOL_OUT_DIR, EOL_SEED and EOL_DEVICE from the shell reach neither its launches nor its own get_settings() (they overrode its settings file); --device is cuda or cpu, and --gpus other than 1 needs cuda; each refused before any work."
+    import os, types
+    import rehearse_gpu
+    shell = {'EOL_PRESET': 'lite', 'EOL_DATA_DIR': str(tmp_path / 'other'), 'EOL_OUT_DIR': str(tmp_path / 'other'), 'EOL_SEED': '1', 'EOL_DEVICE': 'cpu'}
+    for k, v in shell.items(): monkeypatch.setenv(k, v)
+    before = list(rehearse_gpu.LAUNCHED)
+    p = rehearse_gpu.eol(tmp_path, 'settings.ini', launch=['sh', '-c', 'env', 'launch'])   # a launch that prints its environment
+    rehearse_gpu.LAUNCHED[:] = before
+    seen = dict(l.split('=', 1) for l in p.log.read_text().splitlines() if l.startswith('EOL_'))
+    assert {k: seen.get(k) for k in [*shell, 'EOL_SETTINGS']} == {**dict.fromkeys(shell), 'EOL_OUT_DIR': str(tmp_path / 'runs'),
+                                                                'EOL_SETTINGS': str(tmp_path / 'settings.ini')}, seen
+    envs = []
+    def launch(d, settings, *a, **k):                                   # the first launch fails: run() stops there
+        envs.append({k: os.environ.get(k) for k in shell}); (tmp_path / 'log.txt').write_text('stopped')
+        return types.SimpleNamespace(returncode=1, log=tmp_path / 'log.txt')
+    monkeypatch.setattr(rehearse_gpu, 'eol', launch)
+    ok = rehearse_gpu.run(tmp_path, 1, 'cpu')
+    assert envs == [dict.fromkeys(shell)] and [r['ok'] for r in ok.rows] == [False]   # its own get_settings() comes after
+    assert f"{', '.join(shell)} from the shell left out" in capsys.readouterr().out
+    monkeypatch.setattr(rehearse_gpu, 'check_prepared', lambda d: pytest.fail('it began its work'))
+    for args, said in ((['--device', 'mps'], "--device: invalid choice: 'mps'"),
+                       (['--device', 'cuda:1'], "to rehearse on one GPU of several, give --device cuda and choose the GPU with CUDA_VISIBLE_DEVICES=1"),
+                       (['--device', 'cpu', '--gpus', '2'], '--gpus 2 with --device cpu: the CPU runs the one-process checks alone')):
+        monkeypatch.setattr(sys, 'argv', ['rehearse_gpu.py', 'run', str(tmp_path), *args])
+        with pytest.raises(SystemExit) as e: rehearse_gpu.main()
+        assert e.value.code == 2 and said in capsys.readouterr().err, args
+
+
+def test_the_dnsmos_timing_spreads_its_clips_over_a_small_dataset(monkeypatch, tmp_path, capsys):
+    "bench_eval_speech's DNSMOS clips: lite's every other reply and every 40th query from the 1000th, as before; on a smaller dataset spread over what is there (`--clips 1` once scored an empty list and crashed); none at all is refused, naming the folder and the command that builds it."
+    import types
+    import torch
+    import bench_eval_speech as bes
+    s = types.SimpleNamespace(data_path=tmp_path, preset='smoke')
+    import re
+    with pytest.raises(SystemExit, match=rf"{re.escape(str(tmp_path / 'audio'))} holds no query or reply clips .*eol run --preset smoke --stages data"):
+        bes.dnsmos_windows(s, 4)
+    for kind in ('query', 'reply'):
+        (tmp_path / 'audio' / kind).mkdir(parents=True)
+        for i in range(6): (tmp_path / 'audio' / kind / f'{i:02d}.wav').write_bytes(b'')
+    loaded = []
+    monkeypatch.setattr(bes, 'load_audio', lambda f: loaded.append(f.relative_to(tmp_path / 'audio').as_posix()) or torch.zeros(16000))
+    monkeypatch.setattr(bes, 'dnsmos', lambda w, every_hop=False: {'ovrl': 3.0})
+    bes.dnsmos_windows(s, 1)
+    assert loaded == ['query/00.wav'] and 'DNSMOS on 1 clips of the data' in capsys.readouterr().out
+    loaded.clear(); bes.dnsmos_windows(s, 4)
+    assert loaded == ['reply/00.wav', 'reply/02.wav', 'query/00.wav', 'query/03.wav']
+    lite = list(range(3600))                                            # lite's 3,600 of each: the clips it always scored
+    assert bes.spread(lite, 20, 0, 2) == lite[:40:2] and bes.spread(lite, 20, 1000, 40) == lite[1000:1800:40]
+
+
+def test_the_latency_benchmark_says_the_queries_it_timed_and_times_replies_that_speak(monkeypatch, capsys):
+    "bench_stage2 prints how many held-out queries it timed (it said the number asked for), bases the real-time factor on the replies with speech (a silent reply's time counted against no audio), and refuses a dataset with no held-out dialogue by name."
+    import types
+    import torch
+    import bench_stage2
+    rows = [{'split': 'train', 'id': 0}] + [{'split': 'test_voice', 'id': i} for i in (1, 2, 3)]
+    def respond(q, streaming=True):                                     # query 2's reply says nothing
+        return {'audio_seconds': 0.0 if q == 2 else 2.0, 'timings': {'first_text_token_ms': 5.0, 'first_audio_ms': None if q == 2 else 9.0,
+                                                                     'text_done_ms': 50.0, 'total_ms': 1000.0}}
+    monkeypatch.setattr(bench_stage2, 'load_omni', lambda cfg, s: types.SimpleNamespace(respond=respond))
+    monkeypatch.setattr(bench_stage2, 'audio_path', lambda r, s, kind: r['id'])
+    monkeypatch.setattr(bench_stage2, 'load_dialogues', lambda cfg, s: rows)
+    threads = torch.get_num_threads()
+    try:
+        res = bench_stage2.main(12, 1)
+        assert res['streaming']['rtf'] == res['full']['rtf'] == 0.5     # 2 s of work for 4 s of speech
+        out = capsys.readouterr().out
+        assert ', 3 held-out queries, 1 threads' in out and 'RTF over the 2 of 3 with speech' in out
+        monkeypatch.setattr(bench_stage2, 'load_dialogues', lambda cfg, s: rows[:1])
+        with pytest.raises(SystemExit, match=r"holds no held-out dialogue to time: build it whole \(`eol run --preset \w+ --stages data`\)"):
+            bench_stage2.main(12, 1)
+    finally: torch.set_num_threads(threads)
+
+
+def test_the_stage1_benchmark_steps_as_the_stage_trains(monkeypatch, tmp_path, capsys):
+    "bench_stage1 times the stage's own recipe: its examples (aug_copies too), learning rate, gradient clipping and grad_accum micro-batches, both with cached features and with the encoders run every step, and --full-train trains the stage's own job (it once stepped at lr 1e-4, unclipped, in one batch, and left aug_copies out)."
+    import types
+    import torch
+    import bench_flops
+    import bench_stage1
+    from emotion_omni_lite import audio, config, dataset, emotion_encoder, semantic_encoder, stage1, train
+    for k, v in (('EOL_DATA_DIR', str(tmp_path / 'data')), ('EOL_OUT_DIR', str(tmp_path / 'runs'))): monkeypatch.setenv(k, v)
+    cfg = config.set_fields(config.get_config('smoke'), **{'stages.stage1.grad_accum': 2, 'stages.stage1.aug_copies': 1})
+    monkeypatch.setattr(config, 'get_config', lambda preset: cfg)
+    rows = [{'split': 'train' if i < 8 else 'test_voice', 'voice': 'espeak:en'} for i in range(10)]
+    ex = lambda: {'sem': torch.randn(3), 'emo': torch.randn(3), 'n50': 3, 'emotion_vec_true': torch.randn(3)}
+    sizes, fitted, clipped, made = [], [], [], []
+    job = types.SimpleNamespace(data=[ex() for _ in range(8 + 8)], build=lambda: torch.nn.Linear(3, 1), lengths=None, augment=None,
+                                collate=lambda b: sizes.append(len(b)) or torch.stack([e['sem'] for e in b]),
+                                loss=lambda model, b: model(b).pow(2).mean())
+    monkeypatch.setattr(bench_flops, 'require_runs', lambda *a: None)
+    real_setup = bench_flops.fit_setup
+    monkeypatch.setattr(bench_flops, 'fit_setup', lambda *a: made.append(real_setup(*a)) or made[-1])
+    monkeypatch.setattr(stage1, 'stage1_features', lambda cfg, s, progress=True: {'rows': rows, 'seconds': 0})
+    monkeypatch.setattr(stage1, 'stage1_job', lambda cfg, s: job)
+    monkeypatch.setattr(stage1, 'encode_speech', lambda a, b, waves, c: (torch.randn(len(waves), 4), torch.randn(len(waves), 4),
+                                                                          torch.full((len(waves),), 3), torch.randn(len(waves), 3)))
+    monkeypatch.setattr(audio, 'load_audio', lambda p: torch.zeros(8)); monkeypatch.setattr(dataset, 'audio_path', lambda *a: 'x.wav')
+    monkeypatch.setattr(semantic_encoder, 'load_semantic_encoder', lambda *a: None)
+    monkeypatch.setattr(emotion_encoder, 'load_emotion_encoder', lambda *a: None)
+    monkeypatch.setattr(train, 'fit', lambda *a, **k: fitted.append(a) or types.SimpleNamespace(seconds=1.0, steps=4, final_loss=0.5))
+    monkeypatch.setattr(torch.nn.utils, 'clip_grad_norm_', lambda params, c: clipped.append(c))
+    monkeypatch.setattr(sys, 'argv', ['bench_stage1.py', '--preset', 'smoke', '--steps', '2', '--threads', '1', '--full-train'])
+    threads = torch.get_num_threads()
+    try: bench_stage1.main()
+    finally: torch.set_num_threads(threads)
+    assert made[0][2].param_groups[0]['lr'] == cfg.stages.stage1.lr != 1e-4
+    assert sizes == [2] * 2 * 3 * 2                                     # 2 micro-batches of 2 a step, 3 steps, both ways
+    assert clipped == [cfg.stages.stage1.grad_clip] * 6
+    assert fitted[0][1] is job.data and fitted[0][4] == cfg.stages.stage1   # the stage's own examples, aug copies too
+    assert 'batch 4 in 2 micro-batch(es), lr 0.001' in capsys.readouterr().out
+
+
+def test_the_scripts_usage_lines_name_the_kits_python():
+    "Every benchmark script's usage lines run it as README does: `.venv/bin/python` (bench_main.py, standard library only, `python3`); three once said `python`."
+    import ast, re
+    for f in sorted((Path(__file__).parents[1] / 'benchmarks').glob('*.py')):
+        calls = re.findall(r"([\w./]*python3?) benchmarks/\w+\.py", ast.get_docstring(ast.parse(f.read_text())) or '')
+        assert calls and set(calls) == {'python3' if f.stem == 'bench_main' else '.venv/bin/python'}, (f.name, calls)
