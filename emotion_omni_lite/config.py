@@ -177,6 +177,10 @@ def get_settings(path: Optional[Path] = None, **overrides) -> Settings:
                           f"CUDA_VISIBLE_DEVICES={s.device.split(':')[1]}")
     if s.device not in ('auto', 'cpu', 'cuda', 'mps'): raise ConfigError(f"device {s.device!r}: use auto, cpu, cuda or mps")
     if s.judge_url: check_judge_url(s.judge_url)                    # refused now, not when the evaluation reaches the judge
+    elif s.judge_model and origin.get('judge_url') != 'the argument':   # a model for no endpoint (judge_url='' passed: off)
+        raise ConfigError(f"judge_model = {s.judge_model!r} (from {origin.get('judge_model', 'the settings')}) names the "
+                          "empathy judge's model, but judge_url is empty, so no judge would be asked: set judge_url (or "
+                          "EOL_JUDGE_URL) to the endpoint that serves it, or clear judge_model")
     home = lambda v: Path(v).expanduser()                            # `~/labs`: the home folder, not a folder named ~
     s.data_dir = home(s.data_dir) if home(s.data_dir).is_absolute() else base / s.data_dir
     s.out_dir = home(s.out_dir) if home(s.out_dir).is_absolute() else base / s.out_dir

@@ -18,7 +18,7 @@ from .audio import (MIN_SECONDS, SAMPLE_RATE, AudioError, _read_whole, augment, 
 from .tts import (PIPER_VOICES, TTS_ENGINES, engine_of, fresh_espeak, get_tts, private_espeak_copy, seed_espeak,
                                    shared_variants, speak, query_voices)
 from .train import environment, save_json, share_with_group
-from .stages import (StageLock, check_preset, check_sources, data_build, describe_changes, file_stats,
+from .stages import (SPLIT_RULES, StageLock, check_preset, check_sources, data_build, describe_changes, file_stats,
                                       manifest_change, manifest_lines, read_object, require_stage, stage_hash, train_command)
 from .dialogues import all_sentences, make_reply, heldout_sentences, split_name, REPLY_STYLE, REPLY_TEMPLATES
 
@@ -1026,6 +1026,7 @@ def _build_external(cfg: OmniConfig, s: Settings, root: Path, want: str, rows: O
     ds.save_to_disk(str(root / 'dialogues'))
     info = {'status': 'done', 'config_hash': want, 'manifest_hash': manifest_hash(rows), 'preset': cfg.preset, 'seed': s.seed,
             'manifest_lines': manifest_lines(cfg.units.manifest),  # what a later look compares: the manifest changed, or not
+            'split_rules': SPLIT_RULES,                           # … or the rules that split it did
             'sources_hash': hashlib.sha256(json.dumps(files, sort_keys=True).encode()).hexdigest()[:16],
             'n_rows': len(rows), 'source': str(Path(cfg.units.manifest).resolve()), 'seconds': round(time.time() - t0, 1),
             'bytes': folder_bytes(root), 'stats': dataset_stats(ds), 'environment': environment()}

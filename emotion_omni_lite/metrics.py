@@ -263,7 +263,7 @@ def judge_endpoint(settings=None) -> Optional[tuple]:
     if settings is None: url, model = os.environ.get('EOL_JUDGE_URL', ''), os.environ.get('EOL_JUDGE_MODEL', '')
     else: url, model = getattr(settings, 'judge_url', '') or '', getattr(settings, 'judge_model', '') or ''   # '' is off
     url, model = url.strip(), model.strip()
-    if model and not url:                                              # a model named for no endpoint: never asked
+    if model and not url and settings is None:                         # the variables alone (settings refuse it when read)
         raise ConfigError(f"judge_model = {model!r} names the empathy judge's model, but judge_url is empty, so no judge "
                           "would be asked: set judge_url (or EOL_JUDGE_URL) to the endpoint that serves it, or clear judge_model")
     if not url: return None

@@ -17,7 +17,7 @@ from .train import (environment, fit, fit_problem, is_main_process, module_dtype
 
 # %% auto #0
 __all__ = ['CROSS_ENGINE', 'REFERENCED', 'CALIBRATED', 'STAGES', 'RUNTIME_ONLY', 'HASHED_ONCE_SET', 'EXTERNAL_DATA',
-           'SOURCES_CHECK_SECONDS', 'FINGERPRINT_WHOLE', 'FINGERPRINT_SAMPLES', 'Stage', 'stage_config',
+           'SPLIT_RULES', 'SOURCES_CHECK_SECONDS', 'FINGERPRINT_WHOLE', 'FINGERPRINT_SAMPLES', 'Stage', 'stage_config',
            'relative_fields', 'stage_applies', 'job_stages', 'pretrained_source', 'uses_pretrained', 'hashed_part',
            'manifest_lines', 'manifest_change', 'stage_hash', 'StageMissing', 'stage_folder', 'read_object',
            'file_stats', 'check_sources', 'data_build', 'run_digest', 'pretrained_fingerprint', 'upstream_runs',
@@ -209,11 +209,14 @@ def _external_manifest(cfg) -> dict:
     "What an external dataset's hash adds: its manifest's lines (`manifest_lines`: a changed list of dialogues, or the same list in another folder, is another dataset)."
     return {'manifest_lines': manifest_lines(cfg.units.manifest)}
 
+SPLIT_RULES = 2   # how a manifest's lines are split and read (2: held-out lines follow what training hears; sentence_kind
+                  # read loosely): another rule, another dataset, so its builds record it and its hash holds it
+
 def _external_parts(st: Stage, cfg, d: dict) -> dict:
     "A stage's hashed parts `d` for units.kind='external': the dataset hashes its manifest's lines (not its path) and the data fields that split them (`EXTERNAL_DATA`); a stage after it, the other data fields it may read."
     if st.name == 'data':
         d['data'] = {k: v for k, v in d['data'].items() if k in EXTERNAL_DATA}; d.update(_external_manifest(cfg))
-        d['split_rules'] = 2   # 2: held-out lines follow what training hears; sentence_kind read loosely (another build)
+        d['split_rules'] = SPLIT_RULES
     elif 'data' in st.depends:
         d['data'] = {k: v for k, v in hashed_part(cfg, 'data').items() if k not in EXTERNAL_DATA + ('n_dialogues',)}
     if 'units' in d: d['units'] = {k: v for k, v in d['units'].items() if k != 'manifest'}   # its lines count, not its path
@@ -231,6 +234,9 @@ def manifest_change(cfg, folder, rebuild: str) -> str:
     if 'manifest_lines' not in info:
         return ("it was built by an earlier version of the kit, which hashed the manifest's bytes and every data field, so it "
                 f"reads as another config's even if nothing changed: build it again with {again}")
+    if info.get('split_rules') != SPLIT_RULES and info['manifest_lines'] == now:
+        return ("it was built from the same manifest under the kit's earlier rules for splitting and reading its lines "
+                f"(now: held-out lines follow what training hears, sentence_kind read loosely): build it again with {again}")
     if info['manifest_lines'] == now: return ''
     moved = '' if str(Path(m).resolve()) == info['source'] else f"; it was read at {info['source']}, it is {Path(m).resolve()} now"
     return (f"units.manifest {m} changed since the build (its lines, or the files its relative paths name{moved}): build it "
@@ -309,10 +315,10 @@ def run_digest(name: str, settings: Settings) -> Optional[str]:
     except OSError: return None
 
 FINGERPRINT_WHOLE = 4 << 20   # files up to this size are hashed whole; a larger one by SAMPLES blocks of 64 KiB spread over it
-FINGERPRINT_SAMPLES = 16
+FINGERPRINT_SAMPLES = 64    # 4 MiB of a 15-GB checkpoint: a fine-tune of some layers changes blocks all over it
 
 def _sampled_digest(f: Path) -> str:
-    "sha256 of a file whole (up to `FINGERPRINT_WHOLE` bytes), else of its size and `FINGERPRINT_SAMPLES` 64-KiB blocks spread evenly over it: other weights change every block, a copy changes none (a 15-GB checkpoint: 1 MiB read)."
+    "sha256 of a file whole (up to `FINGERPRINT_WHOLE` bytes), else of its size and `FINGERPRINT_SAMPLES` 64-KiB blocks spread evenly over it: other weights change every block, a copy changes none (a 15-GB checkpoint: 4 MiB read)."
     n, h = f.stat().st_size, hashlib.sha256()
     with open(f, 'rb') as fh:
         if n <= FINGERPRINT_WHOLE: h.update(fh.read())

@@ -1143,6 +1143,24 @@ def _tones(d: Path, n: int = 3) -> Path:
     return d / 'm.jsonl'
 
 
+def test_a_dataset_of_your_manifest_built_under_the_earlier_split_rules_says_so(tmp_path, monkeypatch):
+    "The rules that split and read a manifest's lines are part of its dataset's hash: a build made under the earlier rules "
+    "is another dataset, and the refusal says why (the same manifest, other rules) and how to build it again; nothing changes."
+    from emotion_omni_lite import dataset, stages
+    src = tmp_path / 'mine'; src.mkdir()
+    cfg = get_config('smoke', **{'units.kind': 'external', 'units.manifest': str(_tones(src)), 'units.rate_hz': 25})
+    s = get_settings(preset='smoke', data_dir=str(tmp_path / 'data'), device='cpu')
+    with monkeypatch.context() as m:
+        m.setattr(stages, 'SPLIT_RULES', 1); m.setattr(dataset, 'SPLIT_RULES', 1)   # built by a kit of the earlier rules
+        build_dataset(cfg, s)
+    before = snapshot(tmp_path)
+    for call in (lambda: build_dataset(cfg, s), lambda: require_stage('data', cfg, s)):
+        with pytest.raises((ConfigError, StageMissing), match=r"built from the same manifest under the kit's earlier rules for "
+                                                              r"splitting and reading its lines .*build it again with .*--force"):
+            call()
+    assert snapshot(tmp_path) == before
+
+
 def test_a_recording_replaced_after_the_build_is_named_and_its_runs_train_again(tmp_path):
     "Recordings and token files you bring are not copied: one replaced under its name (same size), or gone, is named "
     "with the fix; nothing is rebuilt or deleted unasked; after the rebuild the runs trained on the old build train again."

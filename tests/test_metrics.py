@@ -220,9 +220,12 @@ def test_a_judge_model_without_an_endpoint_is_refused_naming_both(monkeypatch):
     from types import SimpleNamespace
     from emotion_omni_lite.config import ConfigError
     from emotion_omni_lite.metrics import judge_endpoint
-    with pytest.raises(ConfigError, match=r"judge_model = 'qwen' .*judge_url is empty.*set judge_url \(or EOL_JUDGE_URL\).*or clear judge_model"):
-        judge_endpoint(SimpleNamespace(judge_url='', judge_model='qwen'))
+    from emotion_omni_lite.config import get_settings
     monkeypatch.setenv('EOL_JUDGE_URL', ''); monkeypatch.setenv('EOL_JUDGE_MODEL', 'qwen')
-    with pytest.raises(ConfigError, match='judge_url is empty'): judge_endpoint(None)
+    with pytest.raises(ConfigError, match=r"judge_model = 'qwen' \(from EOL_JUDGE_MODEL\) .*judge_url is empty.*set judge_url "
+                                          r"\(or EOL_JUDGE_URL\).*or clear judge_model"):
+        get_settings()                                                   # said when the settings are read, before any work
+    with pytest.raises(ConfigError, match='judge_url is empty'): judge_endpoint(None)   # the variables alone: the same
+    assert judge_endpoint(get_settings(judge_url='')) is None          # judge_url='' passed: the judge is off, as asked
     assert judge_endpoint(SimpleNamespace(judge_url='', judge_model='')) is None
     assert judge_endpoint(SimpleNamespace(judge_url='http://127.0.0.1:8000/v1', judge_model='qwen')) == ('http://127.0.0.1:8000/v1/chat/completions', 'qwen')
