@@ -482,7 +482,7 @@ def test_quoted_settings_are_read_as_their_text(tmp_path, monkeypatch):
     assert preset_overrides('smoke', ini) == {'data.tts': 'espeak'}      # the same rule on both sides
     ini.write_text('[emotion_omni_lite]\ndata_dir = ""\n')
     with pytest.raises(ConfigError, match='data_dir is empty'): get_settings(ini)
-    ini.write_text('[emotion_omni_lite]\njudge_model = "gpt-4o\n')             # only a matching pair comes off
+    ini.write_text('[emotion_omni_lite]\njudge_url = http://judge.test/v1\njudge_model = "gpt-4o\n')   # only a matching pair comes off
     assert get_settings(ini).judge_model == '"gpt-4o'
 
 

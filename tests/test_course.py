@@ -1,5 +1,5 @@
 "The course: headers in step with nbs/course.json, packed runs that restore as current, pages whose figures and sounds work offline."
-import json, re, shutil, tarfile
+import json, re, shutil, subprocess, sys, tarfile
 from pathlib import Path
 
 import pytest
@@ -913,7 +913,7 @@ def test_a_preset_and_settings_of_another_preset_are_refused(tmp_path):
 def test_record_gives_the_kernels_the_threads_it_checked(tmp_path, monkeypatch):
     "A kernel takes torch's threads from OMP_NUM_THREADS, not from the process that starts it: --record hands it the count it checked (torch.set_num_threads(2) in a notebook that calls render_course would time the kernels on every core)."
     import nbformat, torch
-    from emotion_omni_lite.course import _kernel_env, execute_notebook
+    from emotion_omni_lite.course import _kernel_env
     course = _fake_pages(monkeypatch)
     asked = []
     page = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell('# A lesson\n> what it does')])
@@ -932,8 +932,15 @@ def test_record_gives_the_kernels_the_threads_it_checked(tmp_path, monkeypatch):
     monkeypatch.undo()
     nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
         "import os; print(os.environ['OMP_NUM_THREADS'], os.environ['MKL_NUM_THREADS'])")]), str(tmp_path / 'n.ipynb'))
-    nb, _, errors = execute_notebook(tmp_path / 'n.ipynb', s, timeout=60, threads=2)   # what a real kernel is given
-    assert not errors and nb.cells[0].outputs[0].text.strip() == '2 2'
+    run = ("import json; from pathlib import Path; from emotion_omni_lite.config import get_settings; "   # a process of its own:
+           "from emotion_omni_lite.course import execute_notebook; "                                   # no event loop or kernel
+           f"nb, _, errors = execute_notebook(Path({str(tmp_path / 'n.ipynb')!r}), get_settings(preset='smoke', "   # of an
+           f"data_dir={str(s.data_dir)!r}, out_dir={str(s.out_dir)!r}, device='cpu'), timeout=60, threads=2); "  # earlier test
+           "print(json.dumps([errors, nb.cells[0].outputs[0].text.strip()]))")                              # in its way
+    r = subprocess.run([sys.executable, '-c', run], capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr[-2000:]
+    errors, said = json.loads(r.stdout.strip().splitlines()[-1])
+    assert not errors and said == '2 2'                                # what a real kernel is given
 
 
 def test_old_timings_stay_only_under_the_same_device_and_environment(tmp_path, monkeypatch, capsys):
