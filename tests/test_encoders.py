@@ -533,15 +533,20 @@ def test_transcribe_names_a_bad_argument_or_log_mel():
 
 def test_asr_job_refuses_a_query_longer_than_the_decoder_writes(monkeypatch):
     "Cut to the decoder's positions it would train without its end and could never be written out: refused before anything is read or trained."
+    _asr_job_refuses(monkeypatch, {'split': 'test_voice', 'query_text': 'word ' * 30},
+                     r"query q2 is 149 characters long \('word word .*more than the 127 the ASR stand-in can write "
+                     r"\(1 such queries\): cut those recordings into shorter ones, or leave them out")
+
+
+def _asr_job_refuses(monkeypatch, second: dict, match: str):
+    "asr_job over two queries, the second `second`: refused with `match` before any mel, copy or reading is made."
     import emotion_omni_lite.semantic_encoder as se
     cfg = get_config('smoke')
-    rows = [{'id': 'q1', 'split': 'train', 'query_text': 'fine'}, {'id': 'q2', 'split': 'test_voice', 'query_text': 'word ' * 30}]
+    rows = [{'id': 'q1', 'split': 'train', 'query_text': 'fine'}, {'id': 'q2', **second}]
     monkeypatch.setattr(se, 'load_query_mels', lambda c, s: (rows, [torch.zeros(cfg.audio.n_mels, 10)] * 2))
     def too_far(*a, **k): raise AssertionError('went on past a query it cannot learn')
     monkeypatch.setattr(se, 'augmented_queries', too_far); monkeypatch.setattr(se, 'reading_examples', too_far)
-    with pytest.raises(ConfigError, match=r"query q2 is 149 characters long \('word word .*more than the 127 the ASR stand-in can write "
-                                          r"\(1 such queries\): cut those recordings into shorter ones, or leave them out"):
-        asr_job(cfg, None)
+    with pytest.raises(ConfigError, match=match): asr_job(cfg, None)
 
 
 def test_asr_scores_cap_the_transcript_and_name_how_many_they_scored(monkeypatch):
@@ -585,15 +590,9 @@ def test_the_asr_reads_a_typographic_apostrophe_and_an_accent_as_the_cer_does():
 
 def test_asr_job_refuses_a_training_transcript_with_nothing_to_write(monkeypatch):
     "A training query whose transcript normalises to nothing would teach the stand-in to hear nothing: refused, by its id, before anything is read."
-    import emotion_omni_lite.semantic_encoder as se
-    cfg = get_config('smoke')
-    rows = [{'id': 'q1', 'split': 'train', 'query_text': 'fine'}, {'id': 'q2', 'split': 'train', 'query_text': '… ?!'}]
-    monkeypatch.setattr(se, 'load_query_mels', lambda c, s: (rows, [torch.zeros(cfg.audio.n_mels, 10)] * 2))
-    def too_far(*a, **k): raise AssertionError('went on past a query it cannot learn')
-    monkeypatch.setattr(se, 'augmented_queries', too_far); monkeypatch.setattr(se, 'reading_examples', too_far)
-    with pytest.raises(ConfigError, match=r"query q2's transcript '… \?!' normalises to nothing the stand-in writes .*\(1 such "
-                                          r"training queries\): write out what is said in it, or leave it out of the data"):
-        asr_job(cfg, None)
+    _asr_job_refuses(monkeypatch, {'split': 'train', 'query_text': '… ?!'},
+                     r"query q2's transcript '… \?!' normalises to nothing the stand-in writes .*\(1 such "
+                     r"training queries\): write out what is said in it, or leave it out of the data")
 
 
 def test_asr_job_leaves_out_a_microphone_copy_slowed_past_the_window(monkeypatch):
