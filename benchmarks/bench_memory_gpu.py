@@ -89,9 +89,9 @@ def measure(cfg, stage: str, batch: int, checkpointing: bool, dev: str, shapes: 
 
 
 def device_arg(v: str) -> str:
-    "`--device`: cuda or cpu; cuda:N is refused with the fix (`fit` trains on the current GPU whatever the index, as the kit's settings say)."
+    "`--device` of the GPU scripts (this one, rehearse_gpu): cuda or cpu; cuda:N is refused with the fix (`fit` trains on the current GPU whatever the index, as the kit's settings say)."
     if re.fullmatch(r'cuda:\d+', v):
-        raise argparse.ArgumentTypeError(f"{v!r}: to measure one GPU of several, give --device cuda and choose the GPU with "
+        raise argparse.ArgumentTypeError(f"{v!r}: to use one GPU of several, give --device cuda and choose the GPU with "
                                          f"CUDA_VISIBLE_DEVICES={v.split(':')[1]}")
     return v
 

@@ -12,7 +12,7 @@ with `--replace`). `--gpus` goes up to the rehearsal's 8 training dialogues: eac
 rehearsal's own settings file decides: EOL_PRESET, EOL_DATA_DIR, EOL_OUT_DIR, EOL_SEED and EOL_DEVICE set in the shell
 are left out of its runs (and said so).
 """
-import argparse, json, math, os, re, signal, subprocess, sys, time
+import argparse, json, math, os, signal, subprocess, sys, time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -194,20 +194,13 @@ def fsdp_checks(ok: Checks, d: Path, gpus: int) -> Checks:
     return ok
 
 
-def device_arg(v: str) -> str:
-    "`--device`: cuda or cpu; cuda:N is refused with the fix (the kit trains on the current GPU whatever the index, as bench_memory_gpu says)."
-    if re.fullmatch(r'cuda:\d+', v):
-        raise argparse.ArgumentTypeError(f"{v!r}: to rehearse on one GPU of several, give --device cuda and choose the GPU with "
-                                         f"CUDA_VISIBLE_DEVICES={v.split(':')[1]}")
-    return v
-
-
 def main():
+    import bench_memory_gpu                                            # its --device rule (torch, only now)
     ap = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     ap.add_argument('what', choices=['prepare', 'run'])
     ap.add_argument('folder', type=Path)
     ap.add_argument('--gpus', type=int, default=1, help='processes of the FSDP launch (one GPU each)')
-    ap.add_argument('--device', default='cuda', type=device_arg, choices=('cuda', 'cpu'),
+    ap.add_argument('--device', default='cuda', type=bench_memory_gpu.device_arg, choices=('cuda', 'cpu'),
                     help='cuda, or cpu: the one-process checks alone (FSDP needs GPUs)')
     ap.add_argument('--json', type=Path, help="also write the checks to this file (an existing one only with --replace)")
     ap.add_argument('--replace', action='store_true', help='write the checks over an existing --json file')

@@ -516,7 +516,7 @@ def test_numbers_that_would_time_or_build_nothing_are_refused_first(monkeypatch,
                             (bench_memory_gpu, ['--query-seconds', '0'], '--query-seconds 0.0: give a length above 0'),
                             (bench_memory_gpu, ['--reply-seconds', '-1'], '--reply-seconds -1.0: give a length above 0'),
                             (bench_memory_gpu, ['--reply-tokens', '0'], '--reply-tokens 0: give a length above 0'),
-                            (bench_memory_gpu, ['--device', 'cuda:1'], "--device: 'cuda:1': to measure one GPU of several, give "
+                            (bench_memory_gpu, ['--device', 'cuda:1'], "--device: 'cuda:1': to use one GPU of several, give "
                                                                       "--device cuda and choose the GPU with CUDA_VISIBLE_DEVICES=1"),
                             (bench_memory_gpu, ['--device', 'mps'], "--device: invalid choice: 'mps'"),
                             (bench_units, ['--n', '0'], '--n 0: judge at least one held-out reply'),
@@ -857,7 +857,7 @@ def test_the_rehearsal_leaves_the_shells_settings_out_and_takes_cuda_or_cpu(monk
     assert f"{', '.join(shell)} from the shell left out" in capsys.readouterr().out
     monkeypatch.setattr(rehearse_gpu, 'check_prepared', lambda d: pytest.fail('it began its work'))
     for args, said in ((['--device', 'mps'], "--device: invalid choice: 'mps'"),
-                       (['--device', 'cuda:1'], "to rehearse on one GPU of several, give --device cuda and choose the GPU with CUDA_VISIBLE_DEVICES=1"),
+                       (['--device', 'cuda:1'], "to use one GPU of several, give --device cuda and choose the GPU with CUDA_VISIBLE_DEVICES=1"),
                        (['--device', 'cpu', '--gpus', '2'], '--gpus 2 with --device cpu: the CPU runs the one-process checks alone')):
         monkeypatch.setattr(sys, 'argv', ['rehearse_gpu.py', 'run', str(tmp_path), *args])
         with pytest.raises(SystemExit) as e: rehearse_gpu.main()
