@@ -85,6 +85,11 @@ def synthesis_chunks(plan: Sequence[dict], default_engine: str = 'espeak', size:
     rest = [r for r in plan if engine_of(r['voice'], default_engine) == 'espeak']
     return neural + [rest[i:i + size] for i in range(0, len(rest), size)]   # the slower tasks first: the pool ends together
 
+def _said(r: dict, assistant_voice: str) -> str:
+    "A digest of what a row's two clips say and how (texts, voices, emotions, jitter seed): a resume keeps a clip only while its row still asks for it."
+    what = [r['query_text'], r['voice'], r['user_emotion'], r['reply_text'], assistant_voice, r['reply_emotion'], r['jitter_seed']]
+    return hashlib.sha1(json.dumps(what).encode()).hexdigest()[:16]
+
 def _synth_chunk(job) -> list:
     rows, root, a = job
     torch.set_num_threads(1)
@@ -94,7 +99,7 @@ def _synth_chunk(job) -> list:
         if name not in engines: engines[name] = get_tts(name, **({'lib_path': a['lib_path']} if name == 'espeak' else {}))
         return engines[name]
     for r in rows:
-        res = {'id': r['id']}
+        res = {'id': r['id'], 'said': _said(r, a['assistant_voice'])}   # in manifest.jsonl only: a resume checks it
         for kind, text, voice, emo, off in (('query', r['query_text'], r['voice'], r['user_emotion'], 0),
                                             ('reply', r['reply_text'], a['assistant_voice'], r['reply_emotion'], 1)):
             seed_espeak(r['jitter_seed'] + off)
@@ -469,7 +474,8 @@ def _build(cfg: OmniConfig, s: Settings, root: Path, want: str, force: bool) -> 
         try: r = json.loads(line); done[r['id']] = r
         except (json.JSONDecodeError, KeyError): pass                     # a line cut by an interruption
     chunks = synthesis_chunks(plan, dc.tts)                            # fixed chunks: a resume says the same things
-    whole = lambda c: all(r['id'] in done and (root / r['query_path']).exists() and (root / r['reply_path']).exists() for r in c)
+    whole = lambda c: all(r['id'] in done and done[r['id']].get('said') == _said(r, dc.assistant_voice)   # the sentence lists
+                          and (root / r['query_path']).exists() and (root / r['reply_path']).exists() for r in c)   # edited since: again
     done = {r['id']: done[r['id']] for c in chunks if whole(c) for r in c}
     man.write_text(''.join(json.dumps(done[r['id']]) + '\n' for r in plan if r['id'] in done))
     todo_chunks = [c for c in chunks if c[0]['id'] not in done]
@@ -489,7 +495,8 @@ def _build(cfg: OmniConfig, s: Settings, root: Path, want: str, force: bool) -> 
                     for r in res: f.write(json.dumps(r) + '\n'); done[r['id']] = r
                     f.flush(); bar.update(len(res))
         bar.close()
-    rows = [{k: v for k, v in r.items() if k != 'jitter_seed'} | done[r['id']] for r in plan]
+    rows = [{k: v for k, v in r.items() if k != 'jitter_seed'} | {k: v for k, v in done[r['id']].items() if k != 'said'}
+            for r in plan]
     if long := _too_long(rows, cfg):                                   # a longer query would be heard cut: said, not trained on
         raise ConfigError(f"{long}. Shorten those sentences (TONE_SENTENCES, EXPLICIT_SENTENCES: nbs/04_dialogues) or widen "
                           f"semantic_encoder.max_source_positions, then build again with {_rebuild(root, s)}"

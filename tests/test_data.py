@@ -501,3 +501,28 @@ def test_the_query_caches_tell_a_rebuild_of_the_kits_own_dataset(tmp_path, monke
     assert not torch.equal(m1, m2) and not torch.equal(i1, i2)
     assert torch.equal(m2, log_mel(load_audio(s.data_path / 'q.wav'), cfg.audio).half())
     assert dataset.load_query_mels(cfg, s)[1][0] is m2 and ee._query_inputs(cfg, s)[1][0] is i2   # the same build: cached
+
+
+def test_a_resume_after_editing_the_sentences_speaks_the_edited_rows_again(tmp_path, monkeypatch):
+    "The sentence lists are code, which the build's hash does not see: a build cut short, then resumed after a row's text changed, speaks that row's chunk again rather than pairing its old speech with the new text; the others stay."
+    monkeypatch.setattr(dataset, 'synthesis_chunks', functools.partial(dataset.synthesis_chunks, size=20))
+    cfg = get_config('smoke', **{'data.n_dialogues': 60})
+    s = get_settings(preset='smoke', data_dir=str(tmp_path), device='cpu')
+    root = build_dataset(cfg, s)
+    info = json.loads((root / 'build.json').read_text()); info['status'] = 'building'   # as if killed before its end
+    (root / 'build.json').write_text(json.dumps(info))
+    plan = plan_dialogues(cfg, s.seed)
+    chunks = dataset.synthesis_chunks(plan, cfg.data.tts)
+    edited, other = chunks[-1][0], chunks[1]                            # an espeak row, and a chunk it is not in
+    before = {json.loads(l)['id']: json.loads(l) for l in (root / 'manifest.jsonl').read_text().splitlines()}
+    stamp = {root / r['query_path']: (root / r['query_path']).stat().st_mtime_ns for r in other}
+    new_text = 'the river turned green overnight'
+    monkeypatch.setattr(dataset, 'plan_dialogues', lambda c, seed=0: [r | {'query_text': new_text} if r['id'] == edited['id'] else r
+                                                                      for r in plan_dialogues(c, seed)])
+    build_dataset(cfg, s)
+    after = {json.loads(l)['id']: json.loads(l) for l in (root / 'manifest.jsonl').read_text().splitlines()}
+    assert after[edited['id']]['query_sha'] != before[edited['id']]['query_sha']   # spoken again, with its new words
+    assert after[edited['id']]['said'] != before[edited['id']]['said']
+    assert {p: p.stat().st_mtime_ns for p in stamp} == stamp                # a chunk whose rows are unchanged is kept
+    row = [r for r in load_dialogues(cfg, s) if r['id'] == edited['id']][0]
+    assert row['query_text'] == new_text and 'said' not in row
