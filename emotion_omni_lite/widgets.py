@@ -4,7 +4,7 @@
 
 # %% ../nbs/17_widgets.ipynb #45a0bb63
 from __future__ import annotations
-import base64, binascii, functools, io, math, os, tempfile, time
+import base64, binascii, copy, functools, io, math, os, tempfile, time
 from html import escape
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -166,6 +166,17 @@ class ProbeParts:
         if self.say is resynthesize or getattr(self.say, '_follows_tts', False): self.say = _OwnSay(lambda: self.tts)
         self.voices = _offered('ProbeParts', 'voices', self.voices, "('en-us+m1',)")   # an empty menu: refused here
         self.sentences = _offered('ProbeParts', 'sentences', self.sentences, "('My phone just rang.',)")
+    def __copy__(self):
+        "`copy.copy`: its own `say` (see above) speaks with the copy's `tts`, as `replace(parts, …)` does."
+        new = type(self).__new__(type(self)); new.__dict__.update(self.__dict__)
+        if isinstance(self.say, _OwnSay): new.say = _OwnSay(lambda: new.tts)
+        return new
+    def __deepcopy__(self, memo):
+        "`copy.deepcopy`: each field copied, and its own `say` bound to the copy."
+        new = type(self).__new__(type(self)); memo[id(self)] = new
+        new.__dict__.update({k: copy.deepcopy(v, memo) for k, v in self.__dict__.items()})
+        if isinstance(self.say, _OwnSay): new.say = _OwnSay(lambda: new.tts)
+        return new
 
 # %% ../nbs/17_widgets.ipynb #2615be49
 CUE_COLUMNS = [i for i, n in enumerate(PROSODIC_FEATURES) if n not in ('f0_median', 'f0_p10', 'f0_p90')]

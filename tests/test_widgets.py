@@ -890,6 +890,11 @@ def test_the_parts_own_say_follows_tts_set_after_construction(toy):
     copy = replace(stand_in, tts='espeak'); toy.clear()                 # a copy follows its own tts, the first keeps its
     copy.say('My phone just rang.', 'en-us+m3', 'sad', Controls()); stand_in.say('My phone just rang.', 'en-us+m4', 'sad', Controls())
     assert [v for v, _ in toy] == ['en-us+m4']
+    import copy as copying                                              # copy.copy and deepcopy too: a copy made so once
+    for made in (copying.copy(stand_in), copying.deepcopy(stand_in)):   # kept the first one's engine
+        made.tts = 'espeak'; toy.clear()
+        made.say('My phone just rang.', 'en-us+m3', 'sad', Controls()); stand_in.say('My phone just rang.', 'en-us+m5', 'sad', Controls())
+        assert [v for v, _ in toy] == ['en-us+m5'] and made.say is not stand_in.say
     pinned = functools.partial(resynthesize, tts='espeak')
     mine = ProbeParts(hear, answer, say=pinned); mine.tts = 'toy'
     assert mine.say is pinned                                           # bound by hand: kept as chosen
