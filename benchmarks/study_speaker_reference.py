@@ -85,7 +85,7 @@ def stage1_rows(s) -> None:
 
 def main():
     ap = argparse.ArgumentParser(description=' '.join(__doc__.split('\n\n')[0].split()))
-    ap.add_argument('--seeds', type=int, nargs='*', default=[0])
+    ap.add_argument('--seeds', type=int, nargs='+', default=[0])
     ap.add_argument('--root', type=Path, default=SEEDS, help="where seeds other than 0 keep their data (bench_seeds.py's --root; "
                                                              "default: the checkout's runs/seeds, wherever it is run from)")
     ap.add_argument('--encoders', action='store_true', help="also the cross-engine emotion encoders (trains those missing, "
