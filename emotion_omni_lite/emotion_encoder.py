@@ -19,7 +19,7 @@ from .config import (EMOTIONS, AudioConfig, ConfigError, OmniConfig, Settings, c
 from .metrics import confusion_matrix
 from .train import autocast, freeze, frozen_dtype, frozen_precision, load_weights, save_weights
 from .stages import StageJob, data_build, read_object, require_stage, stage_hash
-from .audio import CONDITIONS, MIN_SECONDS, AudioError, as_mels, cepstral_smooth, load_audio, log_mel, pad_mels, pitch_contour
+from .audio import CONDITIONS, CONDITIONS_VERSION, MIN_SECONDS, AudioError, as_mels, cepstral_smooth, load_audio, log_mel, pad_mels, pitch_contour
 from .dataset import audio_path, augmented_queries, load_dialogues, load_query_mels
 from .tts import engine_of
 
@@ -624,7 +624,7 @@ def robustness_scores(encoder: nn.Module, cfg: OmniConfig, rows: Sequence[dict],
     test = [r for r in rows if r['heldout_voice']][::every]
     waves = [load_audio(audio_path(r, s)) for r in test]
     y = torch.tensor([_label(r) for r in test])
-    res = {'n_robustness': len(test)}
+    res = {'n_robustness': len(test), 'conditions_version': CONDITIONS_VERSION}   # what the conditions were
     threads = torch.get_num_threads(); torch.set_num_threads(1)
     try:
         for name, fn in {'clean': lambda w, k: w, **CONDITIONS}.items():   # clean: the same queries as recorded

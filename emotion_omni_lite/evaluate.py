@@ -11,7 +11,7 @@ from typing import Optional, Sequence
 import torch
 
 from .config import EMOTIONS, PRESETS, ConfigError, OmniConfig, Settings, get_config, get_settings, run_device
-from .audio import CONDITIONS, MIN_SAMPLES, SAMPLE_RATE, load_audio, log_mel, resample
+from .audio import CONDITIONS, CONDITIONS_VERSION, MIN_SAMPLES, SAMPLE_RATE, load_audio, log_mel, resample
 from .stages import STAGES, StageMissing, check_preset, data_build, require_stage, run_digest, stage_applies, stage_hash, uses_pretrained, lite_minutes, measured_time, read_object, stage_folder, stage_state, stages_needed, train_command
 from .metrics import cosine_similarity, dnsmos, empathy_judge, judge_endpoint, peak_memory_mb, pocketsphinx_transcribe, reset_peak_memory
 from .dataset import audio_path, load_dialogues
@@ -30,7 +30,7 @@ __all__ = ['EVAL_STAGES', 'EVAL_SIZES', 'SPEECH_FIGURE_SIZES', 'EVAL_RUNTIME', '
            'TEXT_FIGURES', 'JOB_PARTS', 'FULL_SAMPLE', 'eval_stages', 'IncompleteRun', 'run_status', 'check_run',
            'style_emotions', 'eval_set', 'eval_indices', 'collect', 'runtime_settings', 'part_stamp', 'part_current',
            'evaluate_part', 'evaluate_text', 'evaluate_job_part', 'speech_records', 'report_stamp', 'report_current',
-           'evaluate_run', 'evaluate_full', 'run_figures', 'engine_figures', 'quality_card']
+           'evaluate_run', 'evaluate_full', 'conditions_version', 'run_figures', 'engine_figures', 'quality_card']
 
 # %% ../nbs/16_evaluate.ipynb #e66c34f2
 EVAL_STAGES = ('data', 'asr', 'emotion_encoder', 'text_llm', 'stage1', 'stage1_semantic_only', 'vocoder', 'stage2',
@@ -470,9 +470,20 @@ def _stage_figures(stage: str, cfg: OmniConfig, s: Settings) -> dict:
     "A stage's metrics.json; one missing or damaged is named with the command that trains that run again."
     return _figures_in(stage_folder(stage, s) / 'metrics.json', f"run `{train_command([stage], cfg.preset, s)}` to train that run again")
 
+def conditions_version(figures: dict) -> int:
+    "The `audio.CONDITIONS_VERSION` a run's figures through the microphone conditions were scored under, as it recorded it; one from before it was recorded: 2 when they have a clean row (it came in with version 2), else 1."
+    return figures.get('conditions_version', 2 if any(k.startswith(('acc_clean', 'cer_clean', 'clean_')) for k in figures) else 1)
+
+def _heard_now(stage: str, figures: dict, stale: Optional[list] = None) -> dict:
+    "A stage's figures, less those through the microphone conditions when they were scored under other conditions than today's `audio.CONDITIONS` (a noise of another colour, say): their stage is added to `stale`."
+    if 'n_robustness' not in figures or conditions_version(figures) == CONDITIONS_VERSION: return figures
+    if stale is not None: stale.append(stage)
+    heard = lambda k: any(k.startswith((f'acc_{c}', f'cer_{c}', f'{c}_tone_')) for c in ('clean', *CONDITIONS))
+    return {k: v for k, v in figures.items() if k not in ('n_robustness', 'conditions_version') and not heard(k)}
+
 def run_figures(cfg: OmniConfig, s: Settings) -> dict:
     "Every figure in `report.QUALITY` of a scored run, read from the files its stages and its evaluation wrote (one missing or damaged is named with the command that writes it again)."
-    m = lambda stage: _stage_figures(stage, cfg, s)
+    m = lambda stage: _heard_now(stage, _stage_figures(stage, cfg, s))   # through a microphone: today's conditions only
     emo, asr, st1, sem = m('emotion_encoder'), m('asr'), m('stage1'), m('stage1_semantic_only')
     if not (report_folder(s) / 'report.json').exists():               # written last, removed first: no whole report
         raise ConfigError(f"{report_folder(s)} holds no whole report (report.json is written last): run `eol eval --preset {cfg.preset}`")
@@ -546,10 +557,11 @@ def run_figures(cfg: OmniConfig, s: Settings) -> dict:
 
 def engine_figures(cfg: OmniConfig, s: Settings) -> dict:
     "The emotion encoder, the ASR and stage 1 through a microphone's effects, the encoder on each engine's held-out voices, and each cross-engine encoder on the engine it never heard (report.json keys)."
-    m = lambda stage: _stage_figures(stage, cfg, s)
-    emo, asr, st1 = m('emotion_encoder'), m('asr'), m('stage1')
+    m, stale = (lambda stage: _stage_figures(stage, cfg, s)), []
+    emo, asr, st1 = (_heard_now(n, m(n), stale) for n in ('emotion_encoder', 'asr', 'stage1'))   # scored under other
+    out = {'microphone_figures_left_out': ' '.join(stale)} if stale else {}  # conditions: left out, and said
     heard = lambda k: k in CONDITIONS or k == 'clean'                # clean: the same queries as recorded (the baseline)
-    out = {f'input_emotion_{k}': v for k, v in emo.items() if k.startswith('acc_') and heard(k[4:])}
+    out.update({f'input_emotion_{k}': v for k, v in emo.items() if k.startswith('acc_') and heard(k[4:])})
     if any(k[4:] in CONDITIONS for k in asr if k.startswith('cer_')):
         out['asr_cer_heldout_voice'] = asr['cer_test_voice']
         out.update({f'asr_{k}': v for k, v in asr.items() if k.startswith('cer_') and heard(k[4:])})

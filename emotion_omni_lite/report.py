@@ -213,6 +213,7 @@ METRIC_NOTES = {
     'asr_cer': f"the kit's ASR (stage 0) on the query: character error rate, on {_TEXT_SIDE} (`eval_set`; in test_both, sentences it never heard, hence well above asr_cer_heldout_voice: held-out voices saying training's sentences)",
     'asr_cer_heldout_voice': "the kit's ASR on the held-out voices' queries (up to 300, its stage's figure): CER",
     'asr_cer_clean': "… on up to 100 of them as recorded (the baseline of the two below)",
+    'microphone_figures_left_out': "runs whose figures through a microphone were scored under earlier conditions (`audio.CONDITIONS_VERSION`): left out of this report until those runs train again",
     'asr_cer_noise_10db': "… on those under pink noise at 10 dB SNR", 'asr_cer_room_0.6s': "… in a room, reverberation time 0.6 s",
     'stage1_heldout_voice_tone_reply_emotion_acc': "stage 1's reply emotion on the held-out voices' tone-dependent dialogues (clean)",
     'stage1_heldout_voice_tone_style_match': "… its reply style on them",
@@ -391,6 +392,12 @@ def report_markdown(flat: dict, details: dict, figure_files: Sequence[str] = ())
                 "the reply emotion and style it chooses.", '', '| condition | reply emotion | reply style |', '|---|---|---|']
         out += [f"| {c.replace('_', ' ')} | {_fmt(flat.get(f'stage1_{c}_tone_reply_emotion_acc'))} | {_fmt(flat.get(f'stage1_{c}_tone_style_match'))} |"
                 for c in (conds if 'clean' in conds else ['heldout_voice'] + conds)]   # clean: the same dialogues as recorded
+    if stale := flat.get('microphone_figures_left_out'):               # scored under earlier conditions: not shown as today's
+        out += ['', *([] if rob or asr_rob or conds else ['## Heard through a microphone', '']),
+                f"Left out: the figures through a microphone of {stale.replace(' ', ', ')}. They were scored under earlier "
+                "conditions (`audio.CONDITIONS_VERSION`; before it was 2, the pink noise ran down to 0 Hz), and a stage scores "
+                f"them as it trains: `eol run --preset {flat.get('preset', 'lite')} --stages {stale} --force` scores them again, "
+                f"and `eol run --preset {flat.get('preset', 'lite')}` then trains the stages after them again."]
     if details.get('examples'):
         out += ['', '## Examples (tone-dependent sentences)', '']
         for e in details['examples']:

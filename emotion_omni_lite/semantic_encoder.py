@@ -21,7 +21,7 @@ from .config import (EMOTIONS, AudioConfig, ConfigError, OmniConfig, Settings, c
 from .metrics import cer, normalize_text
 from .train import autocast, freeze, frozen_dtype, frozen_precision, kv, kv_of, load_weights, save_weights
 from .stages import StageJob, require_stage
-from .audio import CONDITIONS, as_mels, load_audio, log_mel, pad_mels, spectral_envelope
+from .audio import CONDITIONS, CONDITIONS_VERSION, as_mels, load_audio, log_mel, pad_mels, spectral_envelope
 from .dataset import audio_path, augmented_queries, load_query_mels
 from .dialogues import reading_sentences
 from .tts import get_tts, open_engine, piper_voices, query_voices, speak
@@ -319,7 +319,7 @@ def asr_robustness(model, cfg: OmniConfig, rows: Sequence[dict], settings: Setti
     test = [r for r in rows if r['split'] == 'test_voice']
     test = test[::max(1, -(-len(test) // n))]
     if not test: return {}
-    refs, res = [r['query_text'] for r in test], {'n_robustness': len(test)}
+    refs, res = [r['query_text'] for r in test], {'n_robustness': len(test), 'conditions_version': CONDITIONS_VERSION}
     longest = transcript_cap(test)                                    # 10 past its own longest reference, as it always was:
                                                                       # the figures measured so stay what a run gives
     clean = [log_mel(load_audio(audio_path(r, settings)), cfg.audio) for r in test]   # the same queries as recorded: the baseline

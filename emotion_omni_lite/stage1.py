@@ -20,7 +20,7 @@ from .stages import (STAGES, StageJob, StageLock, check_preset, data_build, hash
                                       pretrained_fingerprint, pretrained_source, require_stage, run_digest, stage_config,
                                       stage_hash)
 from .dataset import audio_path, augmented_queries, load_dialogues
-from .audio import CONDITIONS, load_audio
+from .audio import CONDITIONS, CONDITIONS_VERSION, load_audio
 from .semantic_encoder import load_semantic_encoder, semantic_features
 from .emotion_encoder import (calibration_rows, emotion_encoder_stage, emotion_features, load_emotion_encoder,
                                                query_voice_baselines, reply_emotion_inputs, voice_baselines)
@@ -475,7 +475,7 @@ def stage1_robustness(pipe: Stage1Pipeline, cfg: OmniConfig, feats: dict, settin
     idx = idx[::max(1, -(-len(idx) // max_rows))]
     if not idx: return {}
     sem_enc, emo_enc = load_semantic_encoder(cfg, settings), load_emotion_encoder(cfg, settings)
-    chosen, res = {rows[i]['id'] for i in idx}, {'n_robustness': len(idx)}
+    chosen, res = {rows[i]['id'] for i in idx}, {'n_robustness': len(idx), 'conditions_version': CONDITIONS_VERSION}
     m = evaluate_stage1(pipe, feats, ('test_voice',), select=lambda r: r['id'] in chosen)   # the same dialogues as recorded
     res['clean_tone_reply_emotion_acc'], res['clean_tone_style_match'] = m['tone_reply_emotion_acc'], m['tone_style_match']
     for name in conditions:

@@ -642,6 +642,29 @@ def test_each_cross_engine_figure_is_read_from_its_own_run_and_key(toy_eval):
     assert row.endswith('| reported')
 
 
+def test_figures_scored_under_earlier_conditions_are_left_out_and_said(toy_eval):
+    "A run's figures through a microphone scored under earlier conditions (pink noise from 0 Hz: no clean row, or an older `conditions_version`) are left out of report.json, report.md and the card, which say which runs and how to score them again; today's stay."
+    cfg, s, _ = toy_eval
+    from emotion_omni_lite.audio import CONDITIONS_VERSION
+    path = lambda stage: stage_folder(stage, s) / 'metrics.json'
+    old = {k: v for k, v in json.loads(path('asr').read_text()).items() if 'clean' not in k}   # before the clean row
+    path('asr').write_text(json.dumps(old))
+    st1 = json.loads(path('stage1').read_text()) | {'conditions_version': CONDITIONS_VERSION - 1}            # recorded, and older
+    path('stage1').write_text(json.dumps(st1))
+    emo = json.loads(path('emotion_encoder').read_text()) | {'conditions_version': CONDITIONS_VERSION}       # recorded, today's
+    path('emotion_encoder').write_text(json.dumps(emo))
+    out = evaluate_run(settings=s, progress=False)
+    rep, md, figs = json.loads((out / 'report.json').read_text()), (out / 'report.md').read_text(), run_figures(cfg, s)
+    assert rep['microphone_figures_left_out'] == 'asr stage1'
+    assert not [k for k in rep if k.startswith(('asr_cer_', 'stage1_clean', 'stage1_noise', 'stage1_room'))], rep.keys()
+    assert rep['input_emotion_acc_noise_10db'] == emo['acc_noise_10db'] and rep['input_emotion_acc_clean'] == emo['acc_clean']
+    assert "Left out: the figures through a microphone of asr, stage1" in md
+    assert "eol run --preset smoke --stages asr stage1 --force" in md
+    assert figs['ASR CER, held-out voices, pink noise at 10 dB SNR'] is None and figs['ASR CER, held-out sentences'] == old['cer_test_sentence']
+    assert figs['stage 1 reply style (tone), held-out voices, a room (rt60 0.6 s)'] is None
+    assert figs['emotion encoder, pink noise at 10 dB SNR'] == emo['acc_noise_10db']
+
+
 def test_a_stage_trained_again_makes_stale_only_what_reads_it(toy_eval):
     "Stage 1 trained again under the same settings is another run (`run_digest`, from its files.json): the report, the text side and the speech parts that read stage 1 are not current and are made again; the parts that do not read it keep their stamps."
     from emotion_omni_lite.evaluate import EVAL_PARTS, part_stamp, report_current
