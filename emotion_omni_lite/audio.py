@@ -195,7 +195,7 @@ def _numpy(t: torch.Tensor) -> np.ndarray:
 
 def load_audio(path_or_array: Union[str, Path, np.ndarray, torch.Tensor], sr: int = SAMPLE_RATE, orig_sr: int = None,
                max_seconds: Optional[float] = None) -> torch.Tensor:
-    "A float32 mono tensor [T] at `sr` from a file or an array (an array is at `orig_sr`, default `sr`); a file longer than `max_seconds` is refused unread."
+    "A float32 mono tensor [T] at `sr` from a file or an array (an array is at `orig_sr`, default `sr`; a file is at the rate its header gives, and `orig_sr` beside it is refused); a file longer than `max_seconds` is refused unread."
     for name, v in (('sr', sr), ('max_seconds', max_seconds)):      # the caller's own numbers (an array's rate: check_wave)
         if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)) or not 0 < v < float('inf')):
             raise ValueError(f"load_audio: {name}={v!r} must be a positive, finite number (samples per second, or seconds)")
@@ -206,6 +206,9 @@ def load_audio(path_or_array: Union[str, Path, np.ndarray, torch.Tensor], sr: in
         raise TypeError("load_audio takes a path or an array of samples, not a file's bytes: widgets.read_upload(content, name) reads those")
     if isinstance(path_or_array, (str, Path)):
         p = Path(path_or_array)
+        if orig_sr is not None:                                         # once ignored without a word: the header's rate wins
+            raise ValueError(f"load_audio: orig_sr={orig_sr!r} is the rate of an array's samples, but {p} is a file, read at the "
+                             "rate its header gives: drop orig_sr (to resample the file, pass the rate you want as sr)")
         _check_file(p, max_seconds)
         try:
             with sf.SoundFile(str(p)) as fh:                                 # one open: the header's word, then the samples
@@ -380,9 +383,11 @@ def spectral_envelope(x: torch.Tensor, lengths: torch.Tensor, n_ceps: int) -> to
     return env - (env * valid).sum(-1, keepdim=True) / lengths.clamp(min=1)[:, None, None].to(x)
 
 def as_mels(audio, audio_cfg: AudioConfig) -> list:
-    "Log-mels [n_mels, T] from waves ([S] tensors or arrays at 16 kHz, a list of them, a [B, S] tensor or array) or mels ([n_mels, T], a list of them, [B, n_mels, T]); a lone [n_mels, X] tensor or array is one log-mel when X is shorter than any speech wave (`MIN_SECONDS`), else refused: it could be n_mels waves; a [1, T] or [T, 1] item of a list is refused (unless n_mels is 1): a wave, pass it as [T]."
+    "Log-mels [n_mels, T] from waves ([S] tensors or arrays at 16 kHz, a list of them, a [B, S] tensor or array) or mels ([n_mels, T], a list of them, [B, n_mels, T]); a lone [n_mels, X] tensor or array is one log-mel when X is shorter than any speech wave (`MIN_SECONDS`), else refused: it could be n_mels waves; a [1, T] or [T, 1] item of a list or of a 3-D batch is refused (unless n_mels is 1): a wave, pass it as [T]."
     if isinstance(audio, np.ndarray): audio = torch.as_tensor(audio, dtype=torch.float32)   # a [B, S] array is a batch, as a tensor is
-    if torch.is_tensor(audio) and audio.dim() == 3: return list(audio)
+    if torch.is_tensor(audio) and audio.dim() == 3:                    # [B, n_mels, T]: each item checked as a list's is
+        fix = "pass the waves as [B, samples] (batch.reshape(len(batch), -1)), or log-mels as [B, n_mels, frames]"
+        return [_no_channel_axis(a, audio_cfg, fix) for a in audio]         # each kept as it is (its dtype too)
     if torch.is_tensor(audio) and audio.dim() == 2 and audio.shape[0] != audio_cfg.n_mels: return as_mels(list(audio), audio_cfg)
     if torch.is_tensor(audio) and audio.dim() == 2 and (x := audio.shape[1]) >= MIN_SECONDS * audio_cfg.sample_rate:
         raise AudioError('<array>', f"a [{audio.shape[0]}, {x}] tensor is one log-mel of {x * audio_cfg.hop_length / audio_cfg.sample_rate:.1f} s "
@@ -391,12 +396,15 @@ def as_mels(audio, audio_cfg: AudioConfig) -> list:
     items = list(audio) if isinstance(audio, (list, tuple)) else [audio]
     out = []
     for a in items:
-        a = torch.as_tensor(a, dtype=torch.float32)
-        if a.dim() == 2 and 1 in a.shape and a.shape[0] != audio_cfg.n_mels:   # a wave with a channel axis, not a 1-mel log-mel
-            raise AudioError('<array>', f"a {list(a.shape)} item is one wave with a channel axis, not a log-mel of {audio_cfg.n_mels} mels",
-                             "pass the wave [samples] (w.reshape(-1)), or a log-mel [n_mels, frames]")
+        a = _no_channel_axis(torch.as_tensor(a, dtype=torch.float32), audio_cfg)
         out.append(a if a.dim() == 2 else log_mel(a, audio_cfg))   # [n_mels, T100]
     return out
+
+def _no_channel_axis(a: torch.Tensor, audio_cfg: AudioConfig, fix: str = "pass the wave [samples] (w.reshape(-1)), or a log-mel [n_mels, frames]"):
+    "`a`, refused when it is a [1, T] or [T, 1] wave with a channel axis rather than a log-mel (it is one when n_mels is 1)."
+    if a.dim() == 2 and 1 in a.shape and a.shape[0] != audio_cfg.n_mels:
+        raise AudioError('<array>', f"a {list(a.shape)} item is one wave with a channel axis, not a log-mel of {audio_cfg.n_mels} mels", fix)
+    return a
 
 STRETCH_FFT = 512   # the phase vocoder's window: a clip must be longer than half of it
 

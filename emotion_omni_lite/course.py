@@ -51,20 +51,24 @@ MINUTE_KEYS = (*PRESETS, 'colab_gpu')     # what a notebook's minutes are measur
 def _entry_problems(v) -> list:
     "What is wrong with one notebook's entry in nbs/course.json: each problem with the field and the fix."
     if not isinstance(v, dict): return ['the entry must be an object: {"learn": [...], "minutes": {...}}']
-    num = lambda x: type(x) in (int, float) and x >= 0
+    num = lambda x: type(x) in (int, float) and 0 <= x < float('inf')      # JSON's Infinity reads as a float: no time
+    one_cell = lambda x: not re.search(r'[|\r\n]', x)                # a cell of the handout's table: one line, no '|'
+    breaks = "holds a '|' or a line break, which would break the handout's lesson table: write it on one line, without '|'"
     out = [f"{k!r} is not a field: use learn, minutes or first" for k in v if k not in ('learn', 'minutes', 'first')]
     if not (isinstance(v.get('learn'), list) and v['learn'] and all(isinstance(x, str) and x.strip() for x in v['learn'])):
         out.append("'learn' must be a list of sentences (one at least)")
+    else: out += [f"'learn' sentence {x!r} {breaks}" for x in v['learn'] if not one_cell(x)]
     m = v.get('minutes', {})
     if not isinstance(m, dict): out.append(f"'minutes' must be an object like {{\"lite\": 1.5, \"smoke\": 0.2}}, not {m!r}")
     else:
         out += [f"'minutes.{k}' is not a measure: use {', '.join(MINUTE_KEYS)}" for k in m if k not in MINUTE_KEYS]
-        out += [f"'minutes.{k}' must be a number of minutes (0 or more) or null, not {x!r}" for k, x in m.items()
+        out += [f"'minutes.{k}' must be a finite number of minutes (0 or more) or null, not {x!r}" for k, x in m.items()
                 if k in MINUTE_KEYS and x is not None and not num(x)]
     f = v.get('first')
     if f is not None and not (isinstance(f, dict) and set(f) == {'what', 'minutes'} and isinstance(f['what'], str)
                               and f['what'].strip() and num(f['minutes'])):
         out.append(f"'first' must be {{\"what\": \"<what its first run trains>\", \"minutes\": <a number>}} or left out, not {f!r}")
+    elif f is not None and not one_cell(f['what']): out.append(f"'first.what' {f['what']!r} {breaks}")   # in the table too
     return out
 
 def course_table(root: Optional[Path] = None) -> dict:

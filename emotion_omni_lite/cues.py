@@ -41,7 +41,8 @@ def _check_wave(wave, source: str, what: str = 'prosodic_features') -> torch.Ten
     if not w.is_floating_point():                                      # as floats, int16 counts are 32768 times full scale
         raise AudioError(source, f"holds {w.dtype} samples (PCM counts?), not floats in [-1, 1]: {what} takes floats",
                          "for int16 PCM divide by 32768 (wave / 32768); load_audio reads an integer array or a file so")
-    w = _one_channel(w.float(), what)
+    try: w = _one_channel(w.float(), what)
+    except AudioError as e: raise AudioError(source, e.problem, e.fix) from None   # the clip's own name, not '<array>'
     if w.numel() == 0: raise AudioError(source, "is empty (0 samples)", "give a clip of speech")
     if not torch.isfinite(w).all():
         raise AudioError(source, f"holds {int((~torch.isfinite(w)).sum())} NaN or Inf samples", "read the clip with load_audio, which refuses them")

@@ -161,20 +161,20 @@ def peak_memory_mb(device: str = 'cpu') -> float:
 _PS = {}
 
 def _clip(wave, sr, who: str) -> tuple:
-    "(`wave` as float32 [T], `sr` as an int): a floating-point [T] or [1, T] clip at a positive whole rate, else an error naming the fix."
+    "(`wave` as float32 [T], `sr` as an int): a floating-point [T], [1, T] or [T, 1] clip at a positive whole rate, else an error naming the fix."
     if isinstance(sr, bool) or not isinstance(sr, (int, float, np.integer, np.floating)) or not sr > 0 or not float(sr).is_integer():
         raise ValueError(f"{who} needs the clip's sample rate as a positive whole number of Hz, not {sr!r}: pass it, e.g. sr=16000")
     w = wave.detach().cpu() if torch.is_tensor(wave) else np.asarray(wave)
     if not (w.is_floating_point() if torch.is_tensor(w) else np.issubdtype(w.dtype, np.floating)):   # int16 PCM, cast and clamped: a square wave
         raise TypeError(f"{who} needs floating-point samples in [-1, 1], not {w.dtype}: for int16 PCM divide by 32768 (wave / 32768)")
-    if w.ndim == 2 and w.shape[0] == 1: w = w[0]
+    if w.ndim == 2 and 1 in w.shape: w = w.reshape(-1)              # one channel, either way round (as audio._one_channel)
     if w.ndim != 1:                                                  # flattened, [T, 2] would interleave its channels
-        raise ValueError(f"{who} needs one mono clip, [T] or [1, T], not {list(w.shape)}: for stereo average the channels "
+        raise ValueError(f"{who} needs one mono clip, [T], [1, T] or [T, 1], not {list(w.shape)}: for stereo average the channels "
                          "(wave.mean(-1) for [T, 2], wave.mean(0) for [2, T]); for several clips call it once a clip")
     return (w.float() if torch.is_tensor(w) else torch.from_numpy(w.astype(np.float32))), int(sr)
 
 def pocketsphinx_transcribe(wave, sr: int = SAMPLE_RATE) -> str:
-    "pocketsphinx's English transcript of `wave` (float [T] or [1, T] in [-1, 1] at `sr` Hz; resampled to 16 kHz when needed)."
+    "pocketsphinx's English transcript of `wave` (float [T], [1, T] or [T, 1] in [-1, 1] at `sr` Hz; resampled to 16 kHz when needed)."
     w, sr = _clip(wave, sr, 'pocketsphinx')
     if not torch.isfinite(w).all(): raise ValueError("pocketsphinx needs a finite clip: this one holds NaN or infinite samples (check what made it)")
     if 'dec' not in _PS:

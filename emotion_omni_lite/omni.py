@@ -83,7 +83,8 @@ class EmotionOmni(nn.Module):
         "A query as the encoders take it (16 kHz mono float), refused as `eol chat` refuses it: bad samples (`load_audio`; a file too long from its header, before it is read), too long (`check_length`), no speech (`check_speech`; `checked`: the caller did so, and said its warnings)."
         path = isinstance(audio, (str, Path))
         src = audio if path else 'query'
-        wave = load_audio(audio, orig_sr=sr, max_seconds=hearing_seconds(self.cfg) if path else None)   # an array: at `sr`
+        wave = load_audio(audio, orig_sr=None if path else sr,           # an array: at `sr`; a file: at its header's rate
+                          max_seconds=hearing_seconds(self.cfg) if path else None)
         check_length(wave, self.cfg, src)
         if not checked:                                                  # too short or no sound: refused, named
             for note in check_speech(wave, src): warnings.warn(note, stacklevel=4)   # the caller's line, past inference_mode's

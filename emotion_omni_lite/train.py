@@ -4,7 +4,7 @@
 
 # %% ../nbs/01_train.ipynb #45a0bb63
 from __future__ import annotations
-import base64, contextlib, functools, json, math, os, random, time
+import base64, contextlib, errno, functools, json, math, os, random, time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Optional, Sequence
@@ -229,10 +229,12 @@ def micro_batches(idx: Sequence[int], k: int, lengths: Optional[Sequence[int]] =
 
 # %% ../nbs/01_train.ipynb #2615be49
 def _rng_state() -> dict:
-    "torch and CUDA generator states as base64 bytes, Python's as plain numbers (read back without `eval`)."
+    "torch and CUDA generator states as base64 bytes, Python's and NumPy's as plain numbers (read back without `eval`)."
     enc = lambda t: base64.b64encode(t.numpy().tobytes()).decode()
     version, state, gauss = random.getstate()
-    d = {'torch': enc(torch.get_rng_state()), 'python': {'version': version, 'state': list(state), 'gauss': gauss}}
+    kind, keys, pos, has_gauss, cached = np.random.get_state()          # `set_seed` seeds it too: a resume restores it
+    d = {'torch': enc(torch.get_rng_state()), 'python': {'version': version, 'state': list(state), 'gauss': gauss},
+         'numpy': {'kind': kind, 'keys': keys.tolist(), 'pos': int(pos), 'has_gauss': int(has_gauss), 'gauss': float(cached)}}
     if torch.cuda.is_available(): d['cuda'] = [enc(s) for s in torch.cuda.get_rng_state_all()]
     return d
 
@@ -242,15 +244,23 @@ def _read_rng_state(d: dict) -> tuple:
     p = d['python']
     t, py = dec(d['torch']), (int(p['version']), tuple(int(x) for x in p['state']), None if p['gauss'] is None else float(p['gauss']))
     torch.Generator().set_state(t); random.Random().setstate(py)
+    npy = None                                                          # a checkpoint of before it was kept: NumPy's as seeded
+    if (n := d.get('numpy')) is not None:
+        keys = [int(k) for k in n['keys']]                              # numbers only: 624 32-bit words (none cut to one)
+        if n['kind'] != 'MT19937' or len(keys) != 624 or not all(0 <= k < 2**32 for k in keys):
+            raise ValueError("NumPy's state is not an MT19937 one (624 words of 32 bits)")
+        npy = ('MT19937', np.array(keys, dtype=np.uint32), int(n['pos']), int(n['has_gauss']), float(n['gauss']))
+        np.random.RandomState().set_state(npy)
     cuda = None
     if 'cuda' in d and torch.cuda.is_available():                       # as many as this machine has GPUs, each tried
         cuda = [dec(s) for s in d['cuda']][:torch.cuda.device_count()]
         for i, s in enumerate(cuda): torch.Generator(f'cuda:{i}').set_state(s)
-    return t, py, cuda
+    return t, py, npy, cuda
 
 def _set_rng_state(d):
-    t, py, cuda = d if isinstance(d, tuple) else _read_rng_state(d)
+    t, py, npy, cuda = d if isinstance(d, tuple) else _read_rng_state(d)
     torch.set_rng_state(t); random.setstate(py)
+    if npy is not None: np.random.set_state(npy)
     if cuda is not None: torch.cuda.set_rng_state_all(cuda)
 
 class CheckpointError(ValueError):
@@ -291,14 +301,22 @@ def _check_shard(p: Path, name: str, info: dict):
     try: os.utime(p, ns=(st.st_atime_ns, mtime))                      # its bytes are as written: its time too, so the next
     except OSError: pass                                               # process (a copy, an unpacked run) trusts it unhashed
 
+_DAMAGED_ERRNOS = (errno.EINVAL, errno.ENOENT)   # torch's zip reader on a file cut short; a shard gone since the index was read
+
 def load_cache(path):
-    "A cached result written by `torch.save` (tensors and plain data only: a crafted file runs no code), or None when it is missing or damaged (then it is computed again). Memory-mapped: the processes of a multi-GPU launch share one copy of a large feature cache. A `ShardedCache`'s index comes back with every item's tensors from its shards."
+    "A cached result written by `torch.save` (tensors and plain data only: a crafted file runs no code), or None when it is missing or damaged (then it is computed again). A file this process cannot read (no permission, a disk error, too big for memory) is not damaged: it is left as it is, and the error names it and the fix. Memory-mapped: the processes of a multi-GPU launch share one copy of a large feature cache. A `ShardedCache`'s index comes back with every item's tensors from its shards."
     path = Path(path)
     if not path.exists(): return None
     try:
         obj = _read_cache(path)
         return _join_shards(path, obj) if isinstance(obj, dict) and '_shards' in obj else obj
     except Exception as e:
+        if isinstance(e, MemoryError):                                  # computed again, it would be written over a whole cache
+            raise MemoryError(f"{path} does not fit in this process's memory: it is left as it is; free memory (fewer jobs or "
+                              "processes at once) and run again") from e
+        if isinstance(e, OSError) and e.errno is not None and e.errno not in _DAMAGED_ERRNOS:   # the system's word, not the file's
+            raise OSError(e.errno, f"{path} cannot be read ({e.strerror or e}): it is left as it is, not computed again; check "
+                          "its permissions (and its shards' beside it) and the disk it is on, then run again") from e
         import warnings
         why = f": {str(e)[:160]}" if isinstance(e, ShardError) else ''
         warnings.warn(f"{path} is damaged ({type(e).__name__}{why}); it is computed again and replaced")
@@ -447,12 +465,17 @@ def _check_record(st: dict, d: Path, steps: Optional[int], sched, fix: str, run:
         raise CheckpointError(f"{f} holds a learning-rate schedule this training cannot take ({type(e).__name__}: {str(e)[:80]}), "
                               f"a damaged checkpoint: {fix}") from None
 
-def load_checkpoint(ckpt_dir, model, opt, sched, steps: Optional[int] = None, scaler=None, run: Optional[dict] = None) -> tuple:
-    "Restore model, optimiser, scheduler, RNG (and fp16's loss scale, given its `scaler`) from `ckpt_dir/checkpoint`, every part read and checked before any is set; returns `(step, history)`. `steps`: the training's length (a checkpoint past it is refused); `run`: the training's seed and settings (`_run_record`; a checkpoint of others is refused, naming each)."
+def _read_record(ckpt_dir) -> tuple:
+    "`(state.json's record, the checkpoint folder, the fix a refusal names)` of the checkpoint in `ckpt_dir`; JSON that does not parse is refused."
     d = Path(ckpt_dir) / 'checkpoint'
     fix = f"delete {d} to train this stage from its start (or run it with --force)"
     try: st = json.loads((d / 'state.json').read_text())
     except ValueError: raise CheckpointError(f"{d / 'state.json'} is not readable JSON (a damaged checkpoint): {fix}") from None
+    return st, d, fix
+
+def _checked_checkpoint(ckpt_dir, sched, steps: Optional[int] = None, run: Optional[dict] = None) -> tuple:
+    "`load_checkpoint`'s reading and checking, nothing set: state.json, its weight files' checksums, its record (`_check_record`, the schedule tried on a copy of `sched`) and RNG states → what `_restore` sets. `fit` calls it before it seeds or upcasts anything, so a checkpoint it refuses leaves all as it was."
+    st, d, fix = _read_record(ckpt_dir)
     if isinstance(st, dict) and st.get('sharded'):                     # whole, but of another launch: resumable there
         raise CheckpointError(f"{d} was written by sharded training ({st.get('launch', 'FSDP or DeepSpeed')}): resume it with "
                               f"that launch (`accelerate launch --config_file …`), or {fix}")
@@ -468,8 +491,16 @@ def load_checkpoint(ckpt_dir, model, opt, sched, steps: Optional[int] = None, sc
         if not (d / f).exists() or sha256(d / f) != st['sha256'][f]:
             raise CheckpointError(f"{d / f} does not belong to the checkpoint of step {st.get('step')} (checksum differs): {fix}")
     _check_record(st, d, steps, sched, fix, run)
+    try: rng = _read_rng_state(st['rng'])
+    except (LookupError, ValueError, TypeError, RuntimeError) as e:
+        raise CheckpointError(f"{d} does not fit this model or is damaged ({type(e).__name__}: {str(e)[:120]}): {fix}") from None
+    return st, d, files, rng, fix
+
+def _restore(checked: tuple, model, opt, sched, scaler=None) -> tuple:
+    "Set model, optimiser, scheduler, RNG (and the loss scale) from `_checked_checkpoint`'s → `(step, history)`; the weights are checked against `model` before any is set."
+    st, d, files, rng, fix = checked
     try:                                                                # everything read and checked before anything is set:
-        rng, weights = _read_rng_state(st['rng']), load_file(str(d / files['model']))   # a refusal leaves model and optimiser as they were
+        weights = load_file(str(d / files['model']))                    # a refusal leaves model and optimiser as they were
         own = dict(model.named_parameters()) | dict(model.named_buffers())
         wrong = [k for k, v in weights.items() if k not in own or own[k].shape != v.shape]
         if wrong: raise KeyError(f"{files['model']} holds tensors this model lacks or shapes it differs in: {wrong[:5]}")
@@ -486,6 +517,10 @@ def load_checkpoint(ckpt_dir, model, opt, sched, steps: Optional[int] = None, sc
     except (LookupError, ValueError, TypeError, RuntimeError, OSError) as e:
         raise CheckpointError(f"{d} does not fit this model or is damaged ({type(e).__name__}: {str(e)[:120]}): {fix}") from None
     return st['step'], st['history']
+
+def load_checkpoint(ckpt_dir, model, opt, sched, steps: Optional[int] = None, scaler=None, run: Optional[dict] = None) -> tuple:
+    "Restore model, optimiser, scheduler, RNG (and fp16's loss scale, given its `scaler`) from `ckpt_dir/checkpoint`, every part read and checked before any is set; returns `(step, history)`. `steps`: the training's length (a checkpoint past it is refused); `run`: the training's seed and settings (`_run_record`; a checkpoint of others is refused, naming each)."
+    return _restore(_checked_checkpoint(ckpt_dir, sched, steps, run), model, opt, sched, scaler)
 
 def has_checkpoint(ckpt_dir) -> bool:
     return (Path(ckpt_dir) / 'checkpoint' / 'state.json').exists()
@@ -546,10 +581,17 @@ def batch_split_problem(name: str, batch_size: int, world: int, accum: int = 1, 
     return (f"{name}: batch_size={batch_size} does not split evenly over {world} process(es) × grad_accum={accum} × "
             f"length_groups={groups}: make it a multiple of {world * accum * groups}, change grad_accum or length_groups, or launch a number of processes it splits over")
 
+_COUNTS = {'batch_size': 'examples a step', 'grad_accum': 'micro-batches a step', 'length_groups': 'length groups a batch is cut into',
+           'log_every': 'steps between logged losses', 'ckpt_every': 'steps between checkpoints'}
+
 def fit_problem(tcfg: TrainConfig, device: str = 'auto', n_examples: Optional[int] = None, lengths: Optional[Sequence[int]] = None,
                 model: Optional[nn.Module] = None, name: str = 'train', launch: Optional[str] = None) -> str:
     "Why `fit` would refuse to train `model` with `tcfg` on `device` (`n_examples` examples, their `lengths`), with the fix; '' when it would not. `launch`: the kind of training accelerate set up ('FSDP', 'DEEPSPEED', 'NO' …; None: what `accelerate launch` asked for). `run_stage` asks before it touches a run folder, `fit` before it changes the model."
     dev, mp = resolve_device(device), getattr(tcfg, 'mixed_precision', 'no')
+    for k, what in _COUNTS.items():                                     # a TrainConfig made by hand skips the config's checks,
+        v = getattr(tcfg, k, 1)                                         # and 0 would divide by zero once a step had trained
+        if isinstance(v, bool) or not isinstance(v, (int, float, np.integer)) or not v >= 1:
+            return f"{name}: {k}={v!r} must be 1 or more ({what}): set it to a whole number of at least 1"
     if mp not in COMPUTE_DTYPES: return f"{name}: mixed_precision={mp!r}: use one of {', '.join(COMPUTE_DTYPES)}"
     if mp == 'fp16' and dev == 'cpu': return f"{name}: mixed_precision='fp16' trains on a GPU only: use 'bf16' on a CPU (or 'no')"
     if lengths is not None and n_examples is not None and len(lengths) != n_examples:
@@ -603,27 +645,34 @@ def fit(model: nn.Module, data: Sequence, collate: Callable, loss_fn: Callable, 
                                                                         # no second copy of them (the memory plan counts one)
     from accelerate.utils import DistributedType
     if why := fit_problem(tcfg, dev, len(data), lengths, name=name, launch=acc.distributed_type.value): raise ConfigError(why)   # as made
-    set_seed(seed)                                                       # only now does the model change (no draw above)
-    for p in params:                                                     # trainable weights: fp32 master copies
-        if p.dtype != torch.float32: p.data = p.data.float()
-    if getattr(tcfg, 'gradient_checkpointing', False): enable_checkpointing(model)
     world, rank, accum = acc.num_processes, acc.process_index, getattr(tcfg, 'grad_accum', 1)
     groups = getattr(tcfg, 'length_groups', 1) if lengths is not None else 1
     micro, run = accum * groups, _run_record(tcfg, seed, groups)        # micro-batches per step on each process; what a
                                                                         # checkpoint records of this training (resumed: checked)
-    opt = torch.optim.AdamW(params, lr=tcfg.lr, weight_decay=tcfg.weight_decay)
-    sched = get_cosine_schedule_with_warmup(opt, math.ceil(tcfg.warmup_frac * tcfg.steps), max(tcfg.steps, 1))
+    sharded = acc.distributed_type in (DistributedType.FSDP, DistributedType.DEEPSPEED)   # no process holds every weight
+    def schedule():                                                      # the optimiser and its learning-rate schedule
+        opt = torch.optim.AdamW(params, lr=tcfg.lr, weight_decay=tcfg.weight_decay)
+        return opt, get_cosine_schedule_with_warmup(opt, math.ceil(tcfg.warmup_frac * tcfg.steps), max(tcfg.steps, 1))
+    checked = None                                                       # a checkpoint to resume is read and checked (its files,
+    if ckpt_dir is not None and resume and has_checkpoint(ckpt_dir):    # step, schedule, seed and settings) before anything
+        scratch = schedule()[1]                                          # changes: a refused one leaves weights, dtypes and seeds
+        checked = (_sharded_record(acc, ckpt_dir, scratch, tcfg.steps, run) if sharded
+                   else _checked_checkpoint(ckpt_dir, scratch, tcfg.steps, run))
+    set_seed(seed)                                                       # only now does the model change (no draw above)
+    for p in params:                                                     # trainable weights: fp32 master copies
+        if p.dtype != torch.float32: p.data = p.data.float()
+    if getattr(tcfg, 'gradient_checkpointing', False): enable_checkpointing(model)
+    opt, sched = schedule()
     trainable = {n for n, p in model.named_parameters() if p.requires_grad}
     if acc.distributed_type == DistributedType.DEEPSPEED:                # DeepSpeed is told the kit's batch, not a dataloader's
         ds = acc.state.deepspeed_plugin.deepspeed_config
         ds.update(train_micro_batch_size_per_gpu=tcfg.batch_size // world, gradient_accumulation_steps=1,
                   train_batch_size=tcfg.batch_size, gradient_clipping=tcfg.grad_clip or 0.0)
     model, opt = acc.prepare(model, opt)                                 # several processes: DDP (or FSDP, DeepSpeed)
-    sharded = acc.distributed_type in (DistributedType.FSDP, DistributedType.DEEPSPEED)   # no process holds every weight
     start, history = 0, []
-    if ckpt_dir is not None and resume and has_checkpoint(ckpt_dir):
-        if sharded: start, history = _load_sharded(acc, ckpt_dir, sched, tcfg.steps, run)
-        else: start, history = load_checkpoint(ckpt_dir, acc.unwrap_model(model), opt, sched, tcfg.steps, getattr(acc, 'scaler', None), run)
+    if checked is not None:
+        if sharded: start, history = _sharded_restore(acc, checked, sched)
+        else: start, history = _restore(checked, acc.unwrap_model(model), opt, sched, getattr(acc, 'scaler', None))
     plot, t0 = LiveLoss(name, live), time.time()
     model.train()
     bar = tqdm(range(start, tcfg.steps), desc=name, initial=start, total=tcfg.steps, disable=not progress,
@@ -700,12 +749,9 @@ def _save_sharded(acc, ckpt_dir, sched, step: int, history: list, run: Optional[
             if old.is_dir() and old.name != name: shutil.rmtree(old)
         _drop_dead_temps(d)                                             # a state.json write killed midway
 
-def _load_sharded(acc, ckpt_dir, sched, steps: Optional[int] = None, run: Optional[dict] = None) -> tuple:
-    "Resume sharded training from `_save_sharded`'s checkpoint → `(step, history)`; its record is checked before any shard is read (`steps`: the training's length; `run`: its seed and settings)."
-    d = Path(ckpt_dir) / 'checkpoint'
-    fix = f"delete {d} to train this stage from its start (or run it with --force)"
-    try: st = json.loads((d / 'state.json').read_text())
-    except ValueError: raise CheckpointError(f"{d / 'state.json'} is not readable JSON (a damaged checkpoint): {fix}") from None
+def _sharded_record(acc, ckpt_dir, sched, steps: Optional[int] = None, run: Optional[dict] = None) -> tuple:
+    "`_load_sharded`'s checks of `_save_sharded`'s record, no shard read and nothing set (`steps`: the training's length; `run`: its seed and settings) → what `_sharded_restore` loads."
+    st, d, fix = _read_record(ckpt_dir)
     if not isinstance(st, dict): raise CheckpointError(f"{d / 'state.json'} holds no checkpoint record (a damaged checkpoint): {fix}")
     name = st.get('sharded')
     name = 'sharded' if name is True else name                          # a checkpoint of an earlier version: one folder
@@ -719,6 +765,11 @@ def _load_sharded(acc, ckpt_dir, sched, steps: Optional[int] = None, run: Option
         raise CheckpointError(f"{d} was written by {st['launch']}; this launch is {_launch(acc)}: resume it with the launch "
                               f"that wrote it, or delete {d} to train this stage from its start (or run it with --force)")
     _check_record(st, d, steps, sched, fix, run)
+    return st, d, name
+
+def _sharded_restore(acc, checked: tuple, sched) -> tuple:
+    "Load the shards `_sharded_record` checked, and the schedule → `(step, history)`."
+    st, d, name = checked
     import pickle
     try: acc.load_state(str(d / name))
     except checkpoint_faults() + (RuntimeError, ValueError, KeyError, pickle.UnpicklingError) as e:   # a shard cut short or altered
@@ -727,3 +778,7 @@ def _load_sharded(acc, ckpt_dir, sched, steps: Optional[int] = None, run: Option
                               f"damaged or incomplete; delete {d} to train this stage from its start (or run it with --force)") from e
     sched.load_state_dict(st['scheduler'])
     return st['step'], st['history']
+
+def _load_sharded(acc, ckpt_dir, sched, steps: Optional[int] = None, run: Optional[dict] = None) -> tuple:
+    "Resume sharded training from `_save_sharded`'s checkpoint → `(step, history)`; its record is checked before any shard is read (`steps`: the training's length; `run`: its seed and settings)."
+    return _sharded_restore(acc, _sharded_record(acc, ckpt_dir, sched, steps, run), sched)

@@ -657,13 +657,19 @@ class ProbePanel:
             self.message.value = _html(said + kept, 'error')
             self.timing.value = _html('not updated', 'note')
             return
-        self.wave, self.probs, self.reply, self.reply_wave = wave, probs, reply, reply_wave
+        drawn = self._drawn()                                           # what shows now, put back if the drawing fails
         try: self._draw(view)
-        except Exception as e:                                          # computed, but not (all) drawn: said, not hidden
-            self.message.value = _html(f'drawing the result failed ({type(e).__name__}: {e}): some charts may still show '
-                                       f'{self.shown or "nothing yet"}; move a slider to draw again', 'error')
-            self.timing.value = _html('not updated', 'note'); self.shown = None
+        except Exception as e:                                          # computed, but not (all) drawn: the old result back
+            try:
+                self._restore(drawn)
+                kept = f'the charts, audio and reply below are still those of {self.shown}' if self.shown else 'nothing is shown yet'
+            except Exception:                                           # not even that: said, not hidden
+                kept, self.shown = 'some charts may show part of this result', None
+            self.message.value = _html(f'drawing the result failed ({type(e).__name__}: {e}) — {kept}; move a slider to '
+                                       'draw again', 'error')
+            self.timing.value = _html('not updated', 'note')
             return
+        self.wave, self.probs, self.reply, self.reply_wave = wave, probs, reply, reply_wave   # the state: what the panel now shows
         t['draw'] = time.perf_counter() - t0 - sum(t.values())
         self.shown = what
         self.seconds = {k: round(v, 3) for k, v in t.items()} | {'total': round(time.perf_counter() - t0, 3)}
@@ -687,6 +693,20 @@ class ProbePanel:
                     emotion=escape(str(reply.get('reply_emotion') or '(none: no words)')),
                     reply=wav_bytes(*reply_wave) if audible(reply_wave) else None,
                     reply_note=None if reply_wave is None or audible(reply_wave) else silent_reply_note(reply_wave, reply))
+
+    def _drawn(self) -> list:
+        "Everything `_draw` sets, as (object, attribute, its value now)."
+        b, m, s = self.bars.fig, self.map.fig, self.spec.fig
+        at = [(b.data[0], 'y'), (b.data[0].marker, 'color'), (b.layout.title, 'text'), (m.data[-1], 'x'), (m.data[-1], 'y'),
+              (s.data[0], 'z'), (s.data[0], 'x'), (s.data[1], 'x'), (s.data[1], 'y'), (self.query_audio, 'value'),
+              (self.reply_text, 'value'), (self.reply_emotion, 'value'), (self.reply_audio.layout, 'display'),
+              (self.reply_audio, 'value'), (self.note, 'value')]
+        return [(o, k, getattr(o, k)) for o, k in at]
+
+    def _restore(self, drawn: list):
+        "Put back what `_drawn` noted (a drawing that failed half way leaves nothing of itself), static figures redrawn."
+        for o, k, v in drawn: setattr(o, k, v)
+        for lf in (self.bars, self.map, self.spec): lf.refresh()
 
     def _draw(self, v: dict):
         with self.bars.fig.batch_update():

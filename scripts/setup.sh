@@ -66,7 +66,9 @@ fit() {                                                             # $PY can ma
 }
 remake() { fit "$1"; echo "[setup] $1: making .venv again with $PY"; rm -rf .venv; }   # removed once $PY can make it
 HERE=$(pwd -P)                                                      # the checkout, links resolved
-if [ -L .venv/bin/python ] && [ ! -e .venv/bin/python ]; then       # its Python was removed (an upgrade, another machine)
+if [ -f .venv/.eol-making ]; then                                   # venv (or the ensurepip in it) was stopped while it made
+  remake ".venv's making was stopped before it finished"            # .venv: nothing of the kit is in it yet
+elif [ -L .venv/bin/python ] && [ ! -e .venv/bin/python ]; then     # its Python was removed (an upgrade, another machine)
   remake ".venv's Python ($(readlink .venv/bin/python)) is gone"
 elif [ -e .venv ] && ! .venv/bin/python -c '' 2>/dev/null; then    # half made, or its Python no longer starts
   remake ".venv's Python does not start"
@@ -99,7 +101,9 @@ fi
 if [ ! -x .venv/bin/python ]; then
   fit ""
   echo "[setup] creating .venv with $("$PY" --version)"
-  "$PY" -m venv .venv
+  mkdir -p .venv; : > .venv/.eol-making                             # until venv has ended, pip in (its ensurepip): a .venv
+  "$PY" -m venv .venv                                               # stopped before is marked, and made again next time, not
+  rm .venv/.eol-making                                              # refused as one a Python without ensurepip made
   echo "$HERE" > .venv/.eol-home                                    # where its programs' first lines point
 fi
 [ -f .venv/.eol-home ] || echo "$HERE" > .venv/.eol-home
@@ -125,7 +129,7 @@ fi
 # A Python for which a pinned version has no release falls back to the newest compatible versions, and says so.
 PIN="-c constraints.txt"
 # The installer: uv, through pip's interface, links each package from its cache where pip unpacks it file by file.
-# torch's wheels bring 3 GB of CUDA libraries that the CPU presets never load: pip spends about 100 s on them from a warm
+# torch's wheels bring 2.7 GB of CUDA libraries that the CPU presets never load: pip spends about 100 s on them from a warm
 # cache, uv 2 s (30 s from a cold one). Where uv does not install, pip does the same work; EOL_INSTALLER=pip chooses pip.
 # uv reads no pip.conf: a mirror reaches it only from the environment's PIP_INDEX_URL, PIP_EXTRA_INDEX_URL, passed on here.
 UV=""

@@ -258,6 +258,17 @@ def test_load_audio_refuses_target_rates_it_cannot_resample_to():
     assert torch.equal(load_audio(TONE, orig_sr=22050), resample(torch.from_numpy(TONE), 22050, SR))
 
 
+def test_load_audio_refuses_an_arrays_rate_beside_a_file(tmp_path):
+    "A file is read at the rate its header gives: orig_sr beside a path was ignored without a word; refused, naming the fix. An array still takes it."
+    sf.write(str(tmp_path / 'tone.wav'), TONE, SR)
+    for p in (tmp_path / 'tone.wav', str(tmp_path / 'tone.wav')):
+        with pytest.raises(ValueError, match=r"load_audio: orig_sr=8000 is the rate of an array's samples, but .*tone\.wav is a file, "
+                                             r"read at the rate its header gives: drop orig_sr \(to resample the file, pass the rate you want as sr\)"):
+            load_audio(p, orig_sr=8000)
+    assert len(load_audio(tmp_path / 'tone.wav')) == SR and len(load_audio(tmp_path / 'tone.wav', sr=8000)) == SR // 2
+    assert len(load_audio(TONE, orig_sr=8000)) == 2 * SR
+
+
 def test_jitter_needs_its_generator_and_augment_its_seed():
     from emotion_omni_lite.audio import augment
     with pytest.raises(ValueError, match=r"speak: jitter=0\.1 needs rng, the generator it is drawn from"):
@@ -593,6 +604,14 @@ def test_as_mels_refuses_a_wave_item_with_a_channel_axis():
     assert torch.equal(as_mels([w], cfg)[0], log_mel(w, cfg)) and torch.equal(as_mels([w[None]], AudioConfig(n_mels=1))[0], w[None])
     mel1 = log_mel(w[:400], cfg)                                         # [80, 2], and a one-frame [80, 1] log-mel stays one
     assert torch.equal(as_mels([mel1[:, :1]], cfg)[0], mel1[:, :1])
+    for batch in (w[None, None], torch.stack([w, w])[:, None], torch.stack([w, w])[:, :, None], TONE[None, None]):   # 3-D: so is each item
+        with pytest.raises(AudioError, match=r"a \[(1, 16000|16000, 1)\] item is one wave with a channel axis, not a log-mel of 80 mels — "
+                                             r"pass the waves as \[B, samples\]"):
+            as_mels(batch, cfg)
+    mel = log_mel(w, cfg)
+    got = as_mels(torch.stack([mel, mel]).half(), cfg)                  # a [B, n_mels, T] batch: its log-mels, as they are
+    assert len(got) == 2 and got[0].dtype == torch.float16 and torch.equal(got[1], mel.half())
+    assert torch.equal(as_mels(w[None, None], AudioConfig(n_mels=1))[0], w[None])   # one mel: a log-mel, as before
 
 
 def test_a_hop_given_in_ms_is_its_samples_again():

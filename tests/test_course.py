@@ -110,6 +110,22 @@ def test_page_outputs_work_offline():
     assert 'Plotly.newPlot' in out[0]['data']['text/html'] and 'cdn.plot.ly' not in out[1]['data']['text/html']
 
 
+def test_a_widget_becomes_its_static_copy_or_a_note_and_its_state_is_left_out():
+    "A widget view is dropped with its text/plain (a repr such as VBox(children=…)); a panel's static copy stays (its CDN script out), a bare widget gets a note."
+    from emotion_omni_lite.course import WIDGET_MIME
+    view = {'version_major': 2, 'version_minor': 0, 'model_id': 'abc'}
+    copy = '<p>reply</p><script src="https://cdn.plot.ly/plotly-3.0.1.min.js"></script><div>bars</div>'
+    nb = {'metadata': {'widgets': {'application/vnd.jupyter.widget-state+json': {'state': {'abc': {}}}}, 'kernelspec': {}},
+          'cells': [{'cell_type': 'code', 'outputs': [
+              {'output_type': 'display_data', 'data': {WIDGET_MIME: view, 'text/plain': 'IntSlider(value=3)'}},
+              {'output_type': 'display_data', 'data': {WIDGET_MIME: view, 'text/plain': 'VBox(children=(…))', 'text/html': copy}},
+              {'output_type': 'execute_result', 'data': {'text/plain': '42'}}]}]}
+    bare, panel, plain = (o['data'] for o in static_outputs(nb)['cells'][0]['outputs'])
+    assert bare == {'text/html': '<p><em>(an interactive control: open the notebook to use it)</em></p>'}
+    assert panel == {'text/html': '<p>reply</p><div>bars</div>'}                # the copy, drawn by the page's own plotly.js
+    assert plain == {'text/plain': '42'} and nb['metadata'] == {'kernelspec': {}}   # other outputs kept; widget state out
+
+
 def test_a_notebook_name_it_does_not_know_is_refused_before_anything_is_written(smoke_settings, tmp_path):
     from emotion_omni_lite.config import ConfigError
     from emotion_omni_lite.course import render_course
@@ -538,7 +554,16 @@ def test_headers_keep_text_below_the_block_and_a_broken_handout_stops_every_writ
         sync_headers(root, check=True)
 
 
-@pytest.mark.parametrize('bad, said', [({'minutes': {'lite': '0.5'}}, r"02_audio: 'minutes\.lite' must be a number of minutes"),
+@pytest.mark.parametrize('bad, said', [({'minutes': {'lite': '0.5'}}, r"02_audio: 'minutes\.lite' must be a finite number of minutes"),
+                                       ({'minutes': {'lite': float('inf')}},             # written and read back as JSON's Infinity
+                                        r"02_audio: 'minutes\.lite' must be a finite number of minutes \(0 or more\) or null, not inf"),
+                                       ({'first': {'what': 'Training X', 'minutes': float('inf')}}, r"02_audio: 'first' must be"),
+                                       ({'learn': ['Reading a file | writing one']}, r"02_audio: 'learn' sentence 'Reading a file \| "
+                                        r"writing one' holds a '\|' or a line break, which would break the handout's lesson table: "
+                                        r"write it on one line, without '\|'"),
+                                       ({'learn': ['Two\nlines']}, r"02_audio: 'learn' sentence 'Two\\nlines' holds a '\|' or a line break"),
+                                       ({'first': {'what': 'Training X\rand Y', 'minutes': 1.0}},
+                                        r"02_audio: 'first\.what' 'Training X\\rand Y' holds a '\|' or a line break.*without '\|'"),
                                        ({'minutes': 0.5}, r"02_audio: 'minutes' must be an object"),
                                        ({'minutes': {'lite_cpu': 1.0}}, r"02_audio: 'minutes\.lite_cpu' is not a measure: use .*lite"),
                                        ({'first': {'what': 'Training X'}}, r"02_audio: 'first' must be \{\"what\""),

@@ -137,6 +137,16 @@ def test_timing_features_time_a_mono_clip_in_either_shape():
     assert prosodic_features(TONE[None]).equal(prosodic_features(TONE))
 
 
+def test_a_clip_of_several_channels_is_refused_under_its_own_name():
+    "A stereo clip is named by its `source`, as every other refusal of it is, with the one-channel fix."
+    stereo = torch.stack([TONE, TONE])
+    for f in (prosodic_features, lambda w, source: timing_features(w, 'abcd', source=source)):
+        for w in (stereo, stereo.T, stereo.numpy()):
+            with pytest.raises(AudioError, match=r"^q\.wav: has shape \[(2, 16000|16000, 2)\], more than one channel.* — pass one channel") as e:
+                f(w, source='q.wav')
+            assert e.value.source == 'q.wav' and '<array>' not in str(e.value)
+
+
 def test_cue_features_refuse_integer_pcm():
     "int16 counts read as floats sit ~90 dB above full scale: refused, naming the division, for torch and numpy clips alike."
     pcm = (TONE * 32767).to(torch.int16)
@@ -148,17 +158,27 @@ def test_cue_features_refuse_integer_pcm():
 
 
 def test_every_scoring_of_the_kits_queries_names_the_configs_engine():
-    "A voice without an `engine:` prefix is the config's `data.tts` engine: the notebooks' and the benchmarks' calls of score_predictions pass it, as the baseline does (left out, such a voice is filed under espeak)."
-    import ast, json
+    "A voice without an `engine:` prefix is the config's `data.tts` engine: the notebooks', the solutions' and the benchmarks' calls of score_predictions, evaluate_emotion and cross_engine_probe pass it, as the baseline does (left out, such a voice is filed under espeak); only rows made up in the cell (`toy_rows`, whose plain voices are espeak's by construction) may leave it out."
+    import ast, inspect, json
     from pathlib import Path
-    root, calls = Path(__file__).resolve().parents[1], []
+    from emotion_omni_lite.emotion_encoder import evaluate_emotion, score_predictions
+    root, calls, toys = Path(__file__).resolve().parents[1], set(), 0
+    sign = {f.__name__: inspect.signature(f) for f in (score_predictions, evaluate_emotion, cross_engine_probe)}
     sources = [(p.name, ''.join(c['source'])) for p in sorted((root / 'nbs').glob('*.ipynb'))
                for c in json.loads(p.read_text())['cells'] if c['cell_type'] == 'code']
+    sources += [(p.name, p.read_text()) for p in sorted((root / 'nbs' / 'solutions').glob('*.py'))]
     sources += [(p.name, p.read_text()) for p in sorted((root / 'benchmarks').glob('*.py'))]
     for name, src in sources:
         src = '\n'.join('' if l.lstrip().startswith(('%', '!')) else l for l in src.split('\n'))   # a notebook's magics
         for node in ast.walk(ast.parse(src)):
-            if isinstance(node, ast.Call) and getattr(node.func, 'id', getattr(node.func, 'attr', '')) == 'score_predictions':
-                calls.append(name)
-                assert len(node.args) >= 3 or any(k.arg == 'tts' for k in node.keywords), f"{name}: {ast.unparse(node)} names no engine"
-    assert '08_emotional_cues.ipynb' in calls                            # the scan reached the cues notebook
+            f = getattr(node.func, 'id', getattr(node.func, 'attr', '')) if isinstance(node, ast.Call) else ''
+            if f not in sign: continue
+            calls.add((name, f))
+            got = sign[f].bind_partial(*node.args, **{k.arg: k.value for k in node.keywords}).arguments
+            rows = got['rows']
+            while isinstance(rows, ast.Subscript): rows = rows.value          # toy_rows[:120]: still the made-up rows
+            if 'tts' not in got and getattr(rows, 'id', '') == 'toy_rows': toys += 1; continue
+            assert 'tts' in got, f"{name}: {ast.unparse(node)} names no engine: pass the config's, cfg.data.tts"
+    assert {('08_emotional_cues.ipynb', 'score_predictions'), ('07_emotion_encoder.ipynb', 'evaluate_emotion'),
+            ('08_emotional_cues.ipynb', 'cross_engine_probe'), ('calm_reference.py', 'cross_engine_probe'),
+            ('prosodic_groups.py', 'score_predictions')} <= calls and toys       # the scan reached each kind of call

@@ -312,12 +312,28 @@ def test_which_metric():
     assert r['words reordered']['rouge_l'] < r['a word misspelt']['rouge_l'] < r['a word dropped']['rouge_l']
 
 
-def test_voice_controls(smoke_trained):
+def test_voice_controls(smoke_trained, smoke_cfg, monkeypatch):
+    import torch
     from emotion_omni_lite.config import EMOTIONS
-    r = solution('voice_controls').main(settings=smoke_trained)
-    assert list(r) == ['as spoken', 'pitch +4 st', 'rate x1.3', 'loudness +6 dB']
-    assert all(v['reads'] in EMOTIONS and v['p_neutral'] <= v['p_top'] for v in r.values())
-    assert all((v['reads'] == 'neutral') == (v['p_neutral'] == v['p_top']) for v in r.values() if v['p_top'] > 0.5)
+    from emotion_omni_lite.audio import load_audio
+    from emotion_omni_lite.dataset import audio_path, load_dialogues
+    from emotion_omni_lite.emotion_encoder import load_emotion_encoder
+    from emotion_omni_lite.widgets import Controls, transform
+    mod, heard = solution('voice_controls'), []
+    real = mod.classify_emotion                                         # the waves it reads, noted
+    monkeypatch.setattr(mod, 'classify_emotion', lambda enc, waves, a: heard.append(waves) or real(enc, waves, a))
+    r = mod.main(settings=smoke_trained)
+    assert list(r) == ['as spoken', 'pitch +4 st', 'rate x1.3', 'loudness +6 dB'] and len(heard) == 4
+    row = next(x for x in load_dialogues(smoke_cfg, smoke_trained).remove_columns(['units'])   # the query it names, found again
+               if (x['split'], x['user_emotion'], x['sentence_kind']) == ('test_voice', 'neutral', 'tone'))
+    w = load_audio(audio_path(row, smoke_trained, 'query'))
+    want = [transform(w, c) for c in (Controls(), Controls(pitch=4), Controls(rate=1.3), Controls(loudness=6))]
+    assert all(len(h) == 1 and torch.equal(h[0], x) for h, x in zip(heard, want))   # one version at a time, each as made here
+    assert len(want[2]) < len(want[0]) and not torch.equal(want[0], want[1]) and not torch.equal(want[0], want[3])
+    enc = load_emotion_encoder(smoke_cfg, smoke_trained)
+    ps = [real(enc, [x], smoke_cfg.audio)[0] for x in want]             # the readings, recomputed
+    assert EMOTIONS[0] == 'neutral' and r == {k: {'reads': EMOTIONS[int(p.argmax())], 'p_neutral': round(float(p[0]), 3),
+                                                  'p_top': round(float(p.max()), 3)} for k, p in zip(r, ps)}
     assert len({(v['p_neutral'], v['p_top']) for v in r.values()}) > 1  # the controls change what the encoder hears
 
 
@@ -598,8 +614,17 @@ def test_where_mistakes_come_from(smoke_all):
     r = solution('where_mistakes_come_from').main(settings=smoke_all)
     for key in ('cascade', 'omni'):
         assert r[key]['right'] == r[key]['report_json']                       # the records give report.json's figure
-    m = r['omni_mistakes']
-    assert m['reply_fits_what_was_heard'] <= m['query_misheard'] <= m['n'] <= r['n_tone']
+    from emotion_omni_lite.dialogues import REPLY_EMOTION
+    from emotion_omni_lite.report import report_folder
+    recs = [json.loads(l) for l in (report_folder(smoke_all) / 'records.jsonl').read_text().splitlines()]   # the records, read here
+    tone = [x for x in recs if x['sentence_kind'] == 'tone' and 'emotion' in x['sys']['omni']]
+    wrong = [x for x in tone if x['sys']['omni']['emotion'] != x['target_emotion']]
+    misheard = [x for x in wrong if x['input_pred'] != x['user_emotion']]
+    assert r['n_tone'] == len(tone) > 0 and r['omni_mistakes']['n'] == len(wrong)
+    assert r['omni']['right'] == round((len(tone) - len(wrong)) / len(tone), 4)   # report.json's figure is 1 − these mistakes
+    assert r['omni_mistakes']['query_misheard'] == len(misheard)
+    assert r['omni_mistakes']['reply_fits_what_was_heard'] == sum(x['sys']['omni']['emotion'] == REPLY_EMOTION[x['input_pred']]
+                                                                  for x in misheard)
 
 
 def test_whats_in_the_pack(smoke_all, smoke_cfg, monkeypatch):

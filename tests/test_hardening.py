@@ -1494,7 +1494,7 @@ def test_rows_of_blank_cells_a_spreadsheet_adds_are_no_lines(tmp_path):
 
 
 def test_the_setup_and_test_scripts_name_what_stops_them(tmp_path):
-    "scripts/setup.sh before it installs anything: a .venv whose Python was removed is made again, and kept until a Python can make it: a missing or older Python and a read-only copy are named with the fix; while it installs, only a pinned version with no release goes unpinned (no index reached, a full disk: named, with pip's last lines). scripts/test.sh without git in a checkout fails, named."
+    "scripts/setup.sh before it installs anything: a .venv whose Python was removed is made again, and kept until a Python can make it: a missing or older Python and a read-only copy are named with the fix; a .venv whose `python -m venv` was stopped (marked while it is made) is made again, not refused as one without pip; while it installs, only a pinned version with no release goes unpinned (no index reached, a full disk: named, with pip's last lines). scripts/test.sh without git in a checkout fails, named; one git refuses to read says so, in git's words, and runs the tests (a CI's checkout of another owner); a repository with no commit yet skips that check."
     import shutil, subprocess
     root = Path(__file__).parents[1]
     kit = tmp_path / 'kit with spaces'; (kit / 'scripts').mkdir(parents=True)
@@ -1529,6 +1529,22 @@ def test_the_setup_and_test_scripts_name_what_stops_them(tmp_path):
     fake.write_text(fake_text.replace('echo python3.11', 'echo python3.12'))   # its Python upgraded in place
     r = run(str(new))
     assert r.returncode == 1 and 'upgraded in place' in r.stderr and (kit / '.venv').exists(), r
+    shutil.rmtree(kit / '.venv'); able = tmp_path / 'able' / 'python3.11'; able.parent.mkdir()   # a Python that makes .venv
+    able.write_text('#!/bin/sh\ncase "$*" in *ensurepip*|*sys.version_info*) exit 0;; --version) echo Python 3.11.0; exit 0;;\n'
+                    '  "-m venv"*) mkdir -p .venv/bin .venv/lib/python3.11/site-packages/setuptools\n'   # setuptools in, then
+                    '    cp "$(dirname "$0")/made" .venv/bin/python; [ ! -f "$(dirname "$0")/stop" ] || exit 130; exit 0;; esac\nexit 1\n')   # stopped
+    able.chmod(0o755); (able.parent / 'made').write_text(fake_text.replace('esac', '*platform.system*) exit 0;; esac'))
+    (able.parent / 'made').chmod(0o755); (able.parent / 'stop').touch()   # what it made says Intel Mac: the run stops there
+    r = run(str(able))                                                   # stopped with setuptools in, pip not yet: marked
+    assert r.returncode == 130 and (kit / '.venv' / '.eol-making').exists() and not (kit / '.venv' / '.eol-home').exists(), r
+    r = run(str(new))                                                    # no Python to make it again with: kept, named
+    assert r.returncode == 1 and 'was stopped before it finished: .venv is to be made again, and is kept' in r.stderr, r
+    assert 'cannot make a virtual environment' in r.stderr and 'no pip' not in r.stderr, r
+    assert (kit / '.venv' / '.eol-making').exists() and (kit / '.venv' / 'lib' / 'python3.11' / 'site-packages' / 'setuptools').exists(), r
+    (able.parent / 'stop').unlink(); r = run(str(able))                  # made again, not refused for its missing pip
+    assert f"was stopped before it finished: making .venv again with {able}" in r.stdout and 'no pip' not in r.stderr, r
+    assert r.returncode == 1 and 'Intel (x86_64)' in r.stderr and not (kit / '.venv' / '.eol-making').exists(), r
+    assert (kit / '.venv' / '.eol-home').exists(), r
 
     import tempfile                                                      # a read-only copy (root writes anywhere: run as nobody,
     ro = Path(tempfile.mkdtemp(dir='/tmp')).resolve(); ro.chmod(0o755)  # outside tmp_path, which is its owner's alone)
@@ -1577,9 +1593,21 @@ def test_the_setup_and_test_scripts_name_what_stops_them(tmp_path):
     (t / '.git').mkdir()                                                 # a checkout: its check cannot run, and that fails
     r = test()
     assert r.returncode == 1 and 'FAILED: git is not installed' in r.stdout and 'skipped' not in r.stdout, r
+    (g := tmp_path / 'refusing').mkdir(); (g / 'git').write_text(       # git refusing the checkout (owned by another user)
+        '#!/bin/sh\necho "fatal: detected dubious ownership in repository at \'$PWD\'" >&2\n'
+        'printf "To add an exception for this directory, call:\\n\\n\\tgit config --global --add safe.directory %s\\n" "$PWD" >&2\n'
+        'exit 128\n'); (g / 'git').chmod(0o755)
+    r = subprocess.run([shutil.which('bash'), str(t / 'scripts' / 'test.sh')], env={**os.environ, 'PATH': f'{g}{os.pathsep}{b}'},
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0 and 'NOT COMPARED: git cannot read this checkout' in r.stdout and 'skipped' not in r.stdout, r
+    assert f'git config --global --add safe.directory {t}' in r.stdout, r
     (t / '.git').rmdir()                                                 # a download without .git: skipped, as it should be
     r = test()
     assert r.returncode == 0 and 'skipped: not a git checkout' in r.stdout, r
+    if shutil.which('git'):                                              # a repository with no commit yet: skipped too
+        subprocess.run(['git', 'init', '-q', str(t)], check=True)
+        r = subprocess.run([shutil.which('bash'), str(t / 'scripts' / 'test.sh')], capture_output=True, text=True, timeout=60)
+        assert r.returncode == 0 and 'skipped: not a git checkout with a commit' in r.stdout and 'FAILED' not in r.stdout, r
 
 
 def _ready_venv(kit, cases=''):
@@ -1631,7 +1659,7 @@ def test_the_setup_reads_no_python_settings_from_the_shell_and_fetches_nothing_w
 
 def test_the_setup_makes_venv_again_with_the_python_it_was_made_with_and_keeps_it_until_a_python_can(tmp_path):
     "A moved checkout's .venv is made again with the Python its pyvenv.cfg names (venv's `executable`, or uv's `home` and `version_info`) when PYTHON is not set and that Python is there, not with whatever python3 is; with no Python able to make it, .venv is kept, with the fix."
-    import subprocess
+    import shutil, subprocess
     kit, env = _ready_kit(tmp_path)
     mine = kit / '.venv' / 'lib' / 'python3.11' / 'site-packages' / 'mine'; mine.mkdir(parents=True)
     (kit / '.venv' / '.eol-home').write_text('/where/it/was\n')         # a moved checkout
@@ -1647,11 +1675,13 @@ def test_the_setup_makes_venv_again_with_the_python_it_was_made_with_and_keeps_i
     r = setup(PYTHON=str(tmp_path / 'nowhere'))                          # one named that is not there: kept
     assert r.returncode == 1 and f"no Python found at '{tmp_path / 'nowhere'}'" in r.stderr and mine.exists(), r
     for cfg in (f'home = /usr/bin\nversion = 3.11.7\nexecutable = {its}\n', f'home = {its.parent}\nversion_info = 3.11.7\n'):
-        if not (kit / '.venv').exists(): _ready_venv(kit); (kit / '.venv' / '.eol-home').write_text('/where/it/was\n')
+        if not (kit / '.venv' / 'bin').exists():
+            shutil.rmtree(kit / '.venv'); _ready_venv(kit); (kit / '.venv' / '.eol-home').write_text('/where/it/was\n')
         (kit / '.venv' / 'pyvenv.cfg').write_text(cfg); (its.parent / 'calls').unlink(missing_ok=True)
         r = setup()                                                      # its own Python, found able: made again with it
         assert r.returncode == 3 and f'its programs point there: making .venv again with {its}' in r.stdout, r
-        assert f'{its} -m venv .venv' in (its.parent / 'calls').read_text() and not (kit / '.venv').exists(), r
+        assert f'{its} -m venv .venv' in (its.parent / 'calls').read_text(), r   # the old one removed; the new one, stopped,
+        assert os.listdir(kit / '.venv') == ['.eol-making'], r                  # marked as such
 
 
 def test_the_setup_runs_a_compiler_named_with_its_options(tmp_path):
@@ -1668,7 +1698,7 @@ def test_the_setup_runs_a_compiler_named_with_its_options(tmp_path):
 
 
 def test_the_test_script_in_a_folder_of_a_larger_repository_keeps_a_hand_edit_and_names_what_the_tools_changed(tmp_path):
-    "scripts/test.sh with the kit in a folder of a larger git repository: a package file edited by hand is copied aside and put back, named, though git names it from the repository's top; a notebook saved after running it (execution counts that nbdev-clean removes) fails the run, named from the kit's folder, and the next run passes. A PYTHONHOME or PYTHONPATH in the shell is set aside."
+    "scripts/test.sh with the kit in a folder of a larger git repository: a package file edited by hand is copied aside and put back, named, though git names it from the repository's top, and what the tools changed beside it is named too; a notebook saved after running it (execution counts that nbdev-clean removes) fails the run, named from the kit's folder, and the next run passes. A PYTHONHOME or PYTHONPATH in the shell is set aside."
     import shutil, subprocess
     if shutil.which('git') is None: pytest.skip('git is not installed')
     top = tmp_path / 'larger'; kit = top / 'kit'; root = Path(__file__).parents[1]
@@ -1697,6 +1727,35 @@ def test_the_test_script_in_a_folder_of_a_larger_repository_keeps_a_hand_edit_an
     assert 'kit/nbs' not in r.stdout and (kit / 'nbs' / 'a.ipynb').read_text() == '{"execution_count": null}\n', r
     r = test()                                                           # what they wrote stands: the next run passes
     assert r.returncode == 0 and 'ok' in r.stdout.splitlines(), r
+    (kit / 'emotion_omni_lite' / 'core.py').write_text('mine\n'); (kit / 'nbs' / 'a.ipynb').write_text('{"execution_count": 1}\n')
+    r = test()                                                           # both in one run: each named
+    assert r.returncode == 1 and 'FAILED: emotion_omni_lite/core.py changed here' in r.stdout, r
+    assert 'changed what these held before this run: nbs/a.ipynb\n' in r.stdout and 'ok' not in r.stdout.splitlines(), r
+    assert (kit / 'emotion_omni_lite' / 'core.py').read_text() == 'mine\n', r
+    assert (kit / 'nbs' / 'a.ipynb').read_text() == '{"execution_count": null}\n', r
+
+
+def test_the_test_script_puts_a_hand_edit_back_when_stopped_while_the_tools_run(tmp_path):
+    "scripts/test.sh stopped (Ctrl-C, kill) while nbdev-export runs: the package file edited by hand is put back as it was, named, and its copy in the temporary folder removed, not left there as its only copy."
+    import shutil, subprocess
+    if shutil.which('git') is None: pytest.skip('git is not installed')
+    kit = tmp_path / 'kit'; root = Path(__file__).parents[1]
+    for d in ('scripts', 'nbs', 'emotion_omni_lite', '.venv/bin'): (kit / d).mkdir(parents=True)
+    shutil.copy(root / 'scripts' / 'test.sh', kit / 'scripts'); (kit / 'scripts' / 'setup.sh').write_text('exit 0\n')
+    for n in ('python', 'nbdev-test', 'nbdev-clean'): (kit / '.venv' / 'bin' / n).write_text('#!/bin/sh\nexit 0\n')
+    core = kit / 'emotion_omni_lite' / 'core.py'; core.write_text('exported\n'); (kit / '.gitignore').write_text('.venv/\n')
+    git = lambda *a: subprocess.run(['git', '-C', str(kit), '-c', 'user.name=k', '-c', 'user.email=k@k', *a], check=True,
+                                    capture_output=True)
+    git('init', '-q'); git('add', '-A'); git('commit', '-q', '-m', 'kit')
+    (tmp := tmp_path / 'tmp').mkdir()
+    for how, code in (('kill -INT 0', 130), ('kill -TERM $PPID', 143)):   # Ctrl-C reaches the whole group; kill the script
+        (kit / '.venv' / 'bin' / 'nbdev-export').write_text(f"#!/bin/sh\nprintf 'exported\\n' > emotion_omni_lite/core.py\n{how}\n")
+        for n in os.listdir(kit / '.venv' / 'bin'): (kit / '.venv' / 'bin' / n).chmod(0o755)
+        core.write_text('mine\n')                                       # an edit made to the package file alone
+        r = subprocess.run(['bash', str(kit / 'scripts' / 'test.sh')], env={**os.environ, 'TMPDIR': str(tmp)}, capture_output=True,
+                           text=True, timeout=60, process_group=0)   # its own group, as a terminal's job
+        assert r.returncode == code and core.read_text() == 'mine\n' and not os.listdir(tmp), (how, r)
+        assert 'stopped: put back as you left them, package files edited by hand: emotion_omni_lite/core.py' in r.stderr, r
 
 
 def test_ci_says_why_the_browser_and_resampler_tests_may_skip(tmp_path):

@@ -151,18 +151,22 @@ def test_judge_answer_without_text_is_a_judge_error(monkeypatch):
 
 
 def test_judges_refuse_a_clip_they_would_misread():
-    "Stereo would be interleaved, int16 PCM clamped to a square wave, a rate of 0 divide by zero: each refused, naming the fix."
+    "Stereo would be interleaved, int16 PCM clamped to a square wave, a rate of 0 divide by zero: each refused, naming the fix. One channel is one clip whichever way round: [T], [1, T] and [T, 1] are heard alike."
     import numpy as np, torch
     from emotion_omni_lite.metrics import pocketsphinx_transcribe
+    from emotion_omni_lite.tts import speak
     w = (0.1 * np.random.default_rng(0).standard_normal(16000)).astype(np.float32)
     for f in (pocketsphinx_transcribe, dnsmos):
         for bad in (np.stack([w, w], 1), np.stack([w, w])):
-            with pytest.raises(ValueError, match=r"one mono clip, \[T\] or \[1, T\], not \[(16000, 2|2, 16000)\]: for stereo average the channels"): f(bad)
+            with pytest.raises(ValueError, match=r"one mono clip, \[T\], \[1, T\] or \[T, 1\], not \[(16000, 2|2, 16000)\]: for stereo average the channels"): f(bad)
         with pytest.raises(TypeError, match='not int16: for int16 PCM divide by 32768'): f((w * 32767).astype(np.int16))
         for sr in (0, -16000, 22050.5):
             with pytest.raises(ValueError, match=rf"positive whole number of Hz, not {sr}: pass it, e.g. sr=16000"): f(w, sr=sr)
     with pytest.raises(ValueError, match='DNSMOS needs a non-empty, finite clip: this one is empty'): dnsmos(np.zeros(0, np.float32), sr=22050)
-    assert pocketsphinx_transcribe(w[None]) == pocketsphinx_transcribe(torch.from_numpy(w))   # [1, T] is one mono clip
+    said = speak("I just got the results back from the doctor.", 'en-us+f2', 'neutral')   # words, so a transcript to compare
+    heard = pocketsphinx_transcribe(said)
+    assert heard and pocketsphinx_transcribe(said[None]) == pocketsphinx_transcribe(said[:, None].numpy()) == heard
+    assert dnsmos(said[:, None]) == dnsmos(said)
 
 
 def test_text_scores_fold_accents():

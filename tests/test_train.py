@@ -1,6 +1,7 @@
 "The shared training loop: checkpoints, resume, seeds."
-import contextlib, json
+import contextlib, json, random, re
 from pathlib import Path
+import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -25,6 +26,9 @@ DATA = list(zip(XS, YS))
 collate = lambda b: (torch.stack([x for x, _ in b]), torch.stack([y for _, y in b]))
 loss = lambda m, b: ((m(b[0]) - b[1]) ** 2).mean()
 TCFG = TrainConfig(steps=30, batch_size=8, lr=0.3, ckpt_every=10, log_every=5)
+# a random view of each example, drawn from each global generator `set_seed` seeds: a resume that left one unrestored
+# would draw other views after its checkpoint and end on other weights
+noisy = lambda b: [(x + 0.1 * (torch.randn(()) + random.gauss(0, 1) + float(np.random.randn())), y) for x, y in b]
 
 
 def test_fit_learns_and_checkpoints(tmp_path):
@@ -38,23 +42,23 @@ def test_fit_learns_and_checkpoints(tmp_path):
 
 
 def test_a_save_stopped_halfway_resumes_from_the_checkpoint_before(tmp_path, monkeypatch):
-    "Killed after writing step 20's weight files but before its state.json: step 10's checkpoint is still whole, and resuming from it ends where an uninterrupted run does."
+    "Killed after writing step 20's weight files but before its state.json: step 10's checkpoint is still whole, and resuming from it ends where an uninterrupted run does, random views (torch's, Python's and NumPy's draws) and all."
     import emotion_omni_lite.train as train
     set_seed(0); a = nn.Linear(1, 1)
-    fit(a, DATA, collate, loss, TCFG, ckpt_dir=tmp_path / 'a', progress=False)
+    fit(a, DATA, collate, loss, TCFG, ckpt_dir=tmp_path / 'a', progress=False, augment=noisy)
     real = train.save_json
     def stop_at_20(obj, path):
         if obj.get('step') == 20: raise KeyboardInterrupt('stopped while saving')
         real(obj, path)
     monkeypatch.setattr(train, 'save_json', stop_at_20)
     set_seed(0)
-    with pytest.raises(KeyboardInterrupt): fit(nn.Linear(1, 1), DATA, collate, loss, TCFG, ckpt_dir=tmp_path / 'b', progress=False)
+    with pytest.raises(KeyboardInterrupt): fit(nn.Linear(1, 1), DATA, collate, loss, TCFG, ckpt_dir=tmp_path / 'b', progress=False, augment=noisy)
     monkeypatch.setattr(train, 'save_json', real)
     ck = tmp_path / 'b' / 'checkpoint'
     assert json.loads((ck / 'state.json').read_text())['step'] == 10
     assert {'model-10.safetensors', 'model-20.safetensors', 'optimizer-20.safetensors'} <= {p.name for p in ck.iterdir()}
     set_seed(0); b = nn.Linear(1, 1)
-    r = fit(b, DATA, collate, loss, TCFG, ckpt_dir=tmp_path / 'b', progress=False)
+    r = fit(b, DATA, collate, loss, TCFG, ckpt_dir=tmp_path / 'b', progress=False, augment=noisy)
     assert r.resumed_from == 10
     assert torch.allclose(a.weight, b.weight, atol=1e-6) and torch.allclose(a.bias, b.bias, atol=1e-6)
     assert sorted(p.name for p in ck.iterdir()) == ['model-30.safetensors', 'optimizer-30.safetensors', 'state.json']
@@ -62,7 +66,7 @@ def test_a_save_stopped_halfway_resumes_from_the_checkpoint_before(tmp_path, mon
 
 
 def test_a_checkpoint_of_the_earlier_layout_resumes(tmp_path):
-    "A checkpoint written before the weight files were named by step (`model.safetensors`, no 'files' in state.json) still resumes."
+    "A checkpoint written before the weight files were named by step (`model.safetensors`, no 'files' in state.json) and before NumPy's RNG state was kept still resumes."
     set_seed(0); a = nn.Linear(1, 1)
     fit(a, DATA, collate, loss, TCFG, ckpt_dir=tmp_path / 'a', progress=False)
     calls = []
@@ -76,6 +80,7 @@ def test_a_checkpoint_of_the_earlier_layout_resumes(tmp_path):
     st = json.loads((ck / 'state.json').read_text())
     for k, f in st.pop('files').items(): (ck / f).rename(ck / f'{k}.safetensors')
     st['sha256'] = {f'{k}.safetensors': v for k, v in zip(('model', 'optimizer'), st['sha256'].values())}
+    del st['rng']['numpy']
     (ck / 'state.json').write_text(json.dumps(st))
     set_seed(0); b = nn.Linear(1, 1)
     r = fit(b, DATA, collate, loss, TCFG, ckpt_dir=tmp_path / 'b', progress=False)
@@ -93,13 +98,16 @@ def test_frozen_model_is_refused():
 
 
 def test_rng_state_is_read_back_without_eval(tmp_path):
-    "A checkpoint's Python RNG state is plain numbers: a crafted string is refused, never executed."
-    import random
+    "A checkpoint's Python and NumPy RNG states are plain numbers: a crafted string is refused, never executed; a NumPy state of other numbers is refused before any generator is set."
     from emotion_omni_lite.train import _rng_state, _set_rng_state
     set_seed(3); st = json.loads(json.dumps(_rng_state()))                  # through JSON, as on disk
-    a = [random.random() for _ in range(3)]
+    a = [random.random() for _ in range(3)] + np.random.rand(3).tolist()
     _set_rng_state(st)
-    assert [random.random() for _ in range(3)] == a
+    assert [random.random() for _ in range(3)] + np.random.rand(3).tolist() == a
+    for bad in ({'keys': ['x'] * 624}, {'keys': [2**40] * 624}, {'kind': 'PCG64'}, {'keys': st['numpy']['keys'][:5]}):
+        now = torch.get_rng_state(), random.getstate()
+        with pytest.raises((TypeError, KeyError, ValueError)): _set_rng_state({**st, 'numpy': {**st['numpy'], **bad}})
+        assert torch.equal(torch.get_rng_state(), now[0]) and random.getstate() == now[1]
     marker = tmp_path / 'ran'
     st['python'] = f"__import__('pathlib').Path({str(marker)!r}).touch()"
     with pytest.raises((TypeError, KeyError, ValueError)): _set_rng_state(st)
@@ -260,24 +268,27 @@ def test_a_step_the_loss_scaler_skipped_moves_no_schedule_and_the_scale_is_check
     import contextlib, accelerate
     from accelerate.utils import DistributedType
     from emotion_omni_lite.train import CheckpointError, load_checkpoint
+    scaler = torch.amp.GradScaler('cpu', init_scale=256.0, growth_interval=7)
+    scaler.scale(torch.ones(()))                                         # its scale made, as the first scaled loss makes it
     class Skipping:                                                      # every other step overflows
         def __init__(self, opt): self.opt, self.calls, self.step_was_skipped = opt, 0, False
         def step(self):
             self.calls += 1; self.step_was_skipped = self.calls % 2 == 0
-            if not self.step_was_skipped: self.opt.step()
+            if self.step_was_skipped: scaler.update(scaler.get_scale() / 2)   # an overflow: the scale backs off, as GradScaler's
+            else: self.opt.step()
         def __getattr__(self, k): return getattr(self.opt, k)
     class FP16Launch(_OneCpuProcess):                                     # one process, a scaler that skips steps
         distributed_type, num_processes, process_index, is_main_process, device = DistributedType.NO, 1, 0, True, 'cpu'
-        scaler = torch.amp.GradScaler('cpu', init_scale=256.0, growth_interval=7)
         def prepare(self, m, o): return m, Skipping(o)
+    FP16Launch.scaler = scaler
     monkeypatch.setattr(accelerate, 'Accelerator', FP16Launch)
     fit(nn.Linear(1, 1), DATA, collate, loss, TrainConfig(steps=4, batch_size=8, lr=0.1, ckpt_every=4), ckpt_dir=tmp_path, progress=False)
     st = json.loads((tmp_path / 'checkpoint' / 'state.json').read_text())
     assert st['scheduler']['last_epoch'] == 2                            # two of the four steps were taken
-    assert st['scaler']['scale'] == 256.0 and st['scaler']['growth_interval'] == 7
+    assert st['scaler']['scale'] == 64.0 and st['scaler']['growth_interval'] == 7   # 256, halved at each of the two overflows
     m = nn.Linear(1, 1); opt = torch.optim.AdamW(m.parameters()); sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 1.0)
     scaler = torch.amp.GradScaler('cpu')
-    assert load_checkpoint(tmp_path, m, opt, sched, 4, scaler)[0] == 4 and scaler.get_scale() == 256.0
+    assert load_checkpoint(tmp_path, m, opt, sched, 4, scaler)[0] == 4 and scaler.get_scale() == 64.0
     (tmp_path / 'checkpoint' / 'state.json').write_text(json.dumps({**st, 'scaler': {'scale': 'big'}}))
     m = nn.Linear(1, 1); w0 = m.weight.detach().clone(); opt = torch.optim.AdamW(m.parameters())
     fresh = torch.amp.GradScaler('cpu')
@@ -582,6 +593,61 @@ def test_a_checkpoint_of_another_seed_or_settings_is_refused_naming_each(tmp_pat
     with pytest.raises(CheckpointError, match=r"with batch_size=8; this one has batch_size=16"):
         _load_sharded(ShardingAccelerator(back), tmp_path / 's', sched, 10, {**st['run'], 'batch_size': 16})
     assert back.item() == 0.0 and _load_sharded(ShardingAccelerator(back), tmp_path / 's', sched, 10, st['run'])[0] == 2
+
+
+def test_a_refused_checkpoint_leaves_the_weights_dtypes_and_seeds_as_they_were(tmp_path):
+    "A checkpoint of another lr is refused before `fit` seeds the generators or makes a bf16 trainable weight an fp32 copy: the model and the global RNG states are as they were."
+    from emotion_omni_lite.train import CheckpointError
+    base = dict(steps=10, batch_size=8, lr=0.3, ckpt_every=5, log_every=5)
+    set_seed(0); fit(nn.Linear(1, 1), DATA, collate, loss, TrainConfig(**base), ckpt_dir=tmp_path, progress=False)
+    m = nn.Linear(1, 1).to(torch.bfloat16); w0 = m.weight.detach().clone()
+    torch.manual_seed(123); random.seed(123); np.random.seed(123)
+    states = lambda: (torch.get_rng_state(), random.getstate(), np.random.get_state()[1].tolist(), np.random.get_state()[2])
+    before = states()
+    with pytest.raises(CheckpointError, match=r"with lr=0\.3; this one has lr=0\.1"):
+        fit(m, DATA, collate, lambda m, b: pytest.fail('trained'), TrainConfig(**{**base, 'lr': 0.1}), ckpt_dir=tmp_path,
+            progress=False, device='cpu')
+    assert m.weight.dtype == m.bias.dtype == torch.bfloat16 and torch.equal(m.weight, w0)
+    now = states()
+    assert torch.equal(now[0], before[0]) and now[1:] == before[1:]
+
+
+def test_a_count_below_one_in_a_hand_made_config_is_refused_before_training(tmp_path):
+    "TrainConfig(log_every=0) and the like skip the config's checks: once a ZeroDivisionError after a step trained (or in the batch split), now refused before anything changes, naming the field and the fix."
+    from emotion_omni_lite.config import ConfigError
+    from emotion_omni_lite.train import fit_problem
+    for field in ('log_every', 'ckpt_every', 'grad_accum', 'batch_size', 'length_groups'):
+        for v in (0, -2):
+            tcfg = TrainConfig(**{'steps': 4, 'batch_size': 8, field: v})
+            said = rf"train: {field}={v} must be 1 or more \(.+\): set it to a whole number of at least 1"
+            with pytest.raises(ConfigError, match=said):
+                fit(nn.Linear(1, 1), DATA, collate, lambda m, b: pytest.fail('trained'), tcfg, ckpt_dir=tmp_path, progress=False, device='cpu')
+            assert re.fullmatch(said, fit_problem(tcfg, 'cpu', len(DATA)))
+    assert not any(tmp_path.iterdir())                                   # nothing written
+
+
+def test_a_cache_this_process_cannot_read_is_named_not_replaced(tmp_path, monkeypatch):
+    "No permission, a disk error or too little memory is no damage of the file: raised naming it and the fix, the cache left as it is. A file cut short (torch's zip reader says EINVAL of some) or garbage is damaged: computed again."
+    import errno, warnings
+    from emotion_omni_lite.train import load_cache, save_cache
+    path = tmp_path / 'c.pt'; save_cache({'x': torch.ones(3)}, path); written = path.read_bytes()
+    real = torch.load
+    for err, kind, fix in ((OSError(errno.EACCES, 'Permission denied'), PermissionError, 'check its permissions'),
+                           (OSError(errno.EIO, 'Input/output error'), OSError, 'the disk it is on'),
+                           (MemoryError(), MemoryError, 'free memory')):
+        def unreadable(*a, **k): raise err
+        monkeypatch.setattr(torch, 'load', unreadable)
+        with warnings.catch_warnings():
+            warnings.simplefilter('error')                               # never called damaged
+            with pytest.raises(kind, match=rf"{re.escape(str(path))} .*left as it is.*{fix}"): load_cache(path)
+        assert path.read_bytes() == written
+    def cut_short(*a, **k): raise OSError(errno.EINVAL, 'Invalid argument')
+    monkeypatch.setattr(torch, 'load', cut_short)
+    with pytest.warns(UserWarning, match=r'c\.pt is damaged \(OSError\)'): assert load_cache(path) is None
+    monkeypatch.setattr(torch, 'load', real)
+    for name, data in (('cut.pt', written[:-20]), ('half.pt', written[:len(written) // 2]), ('junk.pt', b'not a cache')):
+        (tmp_path / name).write_bytes(data)
+        with pytest.warns(UserWarning, match=rf'{name} is damaged'): assert load_cache(tmp_path / name) is None
 
 
 def test_checkpointing_switched_on_twice_is_not_called_unsupported():

@@ -347,13 +347,21 @@ def test_display_carries_a_static_copy():
 
 
 @pytest.mark.parametrize('name', ['x' * 600 + '.wav', '../../settings.ini', 'a\x00b.wav', '..', '<b>loud</b>.wav', '<b>loud.wav'])
-def test_upload_names_are_text_not_paths(name, tmp_path):
+def test_upload_names_are_text_not_paths(name, tmp_path, monkeypatch):
     "A hostile file name never becomes a path or markup: a good upload is used, a bad one refused, the panel says so."
+    import pathlib, tempfile
     from emotion_omni_lite.widgets import read_upload, upload_label, _html
     import io, soundfile as sf
     buf = io.BytesIO(); sf.write(buf, 0.3 * np.sin(np.arange(16000) * 0.05).astype(np.float32), 16000, format='WAV')
+    written, write = [], pathlib.Path.write_bytes                                      # every file it writes, noted
+    monkeypatch.setattr(pathlib.Path, 'write_bytes', lambda p, data: (written.append(p), write(p, data))[1])
+    monkeypatch.setattr(tempfile, 'tempdir', str(tmp_path))                             # its temporary folders: in tmp_path
     assert len(read_upload(buf.getvalue(), name)) == 16000                              # used, whatever it was called
     with pytest.raises(AudioError) as e: read_upload(b'not audio', name)
+    assert len(written) == 2 and not list(tmp_path.iterdir())                           # both written, both deleted
+    for p in written:                                                                   # each directly in a temporary folder
+        assert p.resolve().parent.parent == tmp_path.resolve() and p.name.startswith('upload') and '..' not in p.parts, p
+    monkeypatch.undo()
     label = upload_label(name)
     assert str(e.value).startswith(label) and len(label) <= 60 and '/' not in label and '\x00' not in label
     assert 'cannot be decoded' in str(e.value)                                         # the problem, whatever the name
@@ -367,7 +375,7 @@ def test_upload_names_are_text_not_paths(name, tmp_path):
 
 
 def test_a_failure_keeps_the_previous_result_and_says_so():
-    "A model or a drawing that fails leaves every chart, the audio and the reply as they were, and the message says whose they are."
+    "A model, a computation or a drawing that fails leaves every chart, the audio and the reply as they were, and the message says whose they are."
     parts = cue_parts(); ok = parts.answer; state = {'fail': None}
     def answer(w):
         if state['fail'] == 'model': raise RuntimeError('the model is tired')
@@ -378,25 +386,47 @@ def test_a_failure_keeps_the_previous_result_and_says_so():
     emap = fit_emotion_map(rng.normal(size=(30, d)), [EMOTIONS[i % 6] for i in range(30)])
     real = emap.project
     def project(v):
-        if state['fail'] == 'draw': raise ValueError('a vector of another size')
+        if state['fail'] == 'map': raise ValueError('a vector of another size')
         return real(v)
     emap.project = project
     p = ProbePanel(replace(parts, answer=answer, emotion_map=emap), live=True)
-    seen = lambda: (list(p.bars.fig.data[0].y), p.map.fig.data[-1].x, p.query_audio.value, p.reply_text.value)
+    seen = lambda: (list(p.bars.fig.data[0].y), p.bars.fig.data[0].marker.color, p.map.fig.data[-1].x, p.spec.fig.data[0].z,
+                    p.spec.fig.data[1].y, p.query_audio.value, p.reply_text.value, p.reply_emotion.value, p.note.value)
     before = seen()
-    for fail, said in (('model', 'RuntimeError: the model is tired'), ('draw', 'ValueError: a vector of another size')):
-        state['fail'] = fail; p.pitch.value += 2
+    for fail, said in (('model', 'RuntimeError: the model is tired'), ('map', 'ValueError: a vector of another size')):
+        state['fail'] = fail; p.pitch.value += 2                         # fails while computing: nothing drawn yet
         assert said in p.message.value and 'still those of &quot;' in p.message.value, p.message.value
         assert seen() == before and p.timing.value.endswith('not updated</span>'), fail   # nothing half-drawn
     state['fail'] = 'markup'; p.pitch.value += 2
     assert p.message.value == '' and '&lt;b&gt;bold&lt;/b&gt; &amp; more' in p.reply_text.value and seen() != before
-    state['fail'] = None; draw = p._draw                                 # computed, then the drawing itself fails:
-    def broken(view): p.bars.fig.data[0].y = view['probs']; raise RuntimeError('the plot went away')
+    state['fail'] = None; draw, before, wave = p._draw, seen(), p.wave   # computed, then the drawing itself fails half way:
+    def broken(view):
+        p.bars.fig.data[0].y = view['probs']; p.query_audio.value = view['query']; raise RuntimeError('the plot went away')
     p._draw = broken; p.pitch.value = -2.0                               # said, never a traceback (pitch is at its top, 6)
     assert 'drawing the result failed (RuntimeError: the plot went away)' in p.message.value, p.message.value
-    assert 'move a slider to draw again' in p.message.value and p.timing.value.endswith('not updated</span>')
+    assert 'still those of &quot;' in p.message.value and 'move a slider to draw again' in p.message.value
+    assert seen() == before and p.wave is wave and p.timing.value.endswith('not updated</span>')   # what it drew, undone
+    p._restore = lambda drawn: (_ for _ in ()).throw(RuntimeError('gone too'))   # … and where even that fails, it says so
+    p.pitch.value = -3.0
+    assert 'some charts may show part of this result' in p.message.value and 'still those of' not in p.message.value
     p._draw = draw; p.pitch.value = -4.0                                 # and the next move draws it all
-    assert p.message.value == '' and 'updated in' in p.timing.value
+    assert p.message.value == '' and 'updated in' in p.timing.value and seen() != before
+
+
+def test_a_rate_that_makes_the_query_too_long_is_refused_with_its_fix():
+    "An upload slowed past what the model hears (4 s at rate ×0.5 is 8 s, over 4.5 s) is refused, naming the slider; the charts stay."
+    p = ProbePanel(replace(cue_parts(), max_seconds=4.5), live=True)
+    t = np.arange(4 * 16000) / 16000
+    browser_upload(p, 'hum.wav', wav_file(0.3 * np.sin(2 * np.pi * 180 * t) * (1 + 0.3 * np.sin(2 * np.pi * 3 * t))))
+    assert p.message.value == '' and len(p.wave) == 4 * 16000, p.message.value
+    seen = lambda: (list(p.bars.fig.data[0].y), p.spec.fig.data[0].z, p.query_audio.value, p.reply_text.value)
+    before, wave = seen(), p.wave
+    p.rate.value = 0.5
+    assert 'query: is 8.0 s long; the model takes at most 4.5 s' in p.message.value, p.message.value
+    assert 'raise &quot;rate (×)&quot;' in p.message.value and 'pick a shorter sentence' not in p.message.value   # an upload's own fix
+    assert 'still those of hum.wav' in p.message.value and seen() == before and p.wave is wave
+    p.rate.value = 1.0                                                   # back within reach: heard again
+    assert p.message.value == '' and len(p.wave) == 4 * 16000
 
 
 def test_an_upload_says_what_the_panel_uses(panel):

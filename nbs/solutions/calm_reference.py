@@ -25,7 +25,7 @@ def main(preset: str = None, settings=None) -> dict:
     ensure_stages(['data'], cfg, s)                                  # the dataset (it says what it builds, and how long)
     rows, x = query_prosody(cfg, s)
     scored = not_calm(rows, max(SIZES))          # every way scored on the same rows: none a reference was taken from
-    acc = lambda xv: cross_engine_probe(rows, xv, 'espeak', scored)['acc_other_engine']
+    acc = lambda xv: cross_engine_probe(rows, xv, 'espeak', scored, cfg.data.tts)['acc_other_engine']
     out = {'as measured': acc(x)}
     out.update({f'first {n} neutral': acc(speaker_normalized(x, rows, 'calm', calm=n)) for n in SIZES})
     out['every query'] = acc(speaker_normalized(x, rows))

@@ -37,7 +37,7 @@ def main(preset: str = None, settings=None) -> dict:
     for name, drop in {'all twelve': (), **{f'without {g}': f for g, f in GROUPS.items()}}.items():
         keep = [i for i, f in enumerate(PROSODIC_FEATURES) if f not in drop]
         probe = fit_linear_probe(x[train][:, keep], y[train])
-        sc = score_predictions(rows, probe.predict(x[:, keep]))
+        sc = score_predictions(rows, probe.predict(x[:, keep]), cfg.data.tts)   # a plain voice: the config's engine
         out[name] = {k: sc[k] for k in ('acc_train', 'acc_heldout_voice', 'acc_heldout_voice_tone')}
     return out
 
