@@ -687,9 +687,11 @@ def execute_notebook(path: Path, settings: Settings, timeout: int = 1800, thread
     t0, stopped, at = time.time(), [], []                             # for a dead kernel work with it (not with the sync one)
     with tempfile.TemporaryDirectory() as sock:                       # the kernel talks over local sockets, not TCP ports
         km = AsyncKernelManager(kernel_name='python3', transport='ipc', ip=str(Path(sock) / 'kernel'))
-        client = NotebookClient(nb, km=km, timeout=timeout, resources={'metadata': {'path': str(path.parent)}})
+        client = NotebookClient(nb, km=km, timeout=timeout, resources={'metadata': {'path': str(path.parent)}},
+                                shutdown_kernel='immediate')
         client.on_cell_execute = lambda cell, cell_index: at.append(cell_index)   # the cell running when it stops
-        try: client.execute(env=env)
+        try: client.execute(env=env, cleanup_kc=True)                 # its client's channels closed too: given our km,
+                                                                      # nbclient would leave a thread and 13 sockets a notebook
         except CellExecutionError: pass                               # its error output stays in the page, named below
         except CellTimeoutError: stopped.append(('CellTimeoutError', f"a cell ran past {timeout} s and was stopped (the rest did not run)"))
         except DeadKernelError: stopped.append(('DeadKernelError', "its kernel died (out of memory?) and the rest did not run"))

@@ -320,6 +320,20 @@ def test_a_cell_past_its_time_and_a_dead_kernel_end_that_notebook_and_are_named(
     assert not [o for c in pages['fine'].cells for o in c.get('outputs', []) if o.output_type == 'error']
 
 
+def test_running_notebooks_leaves_no_kernel_channels_behind(tmp_path):
+    "Each notebook's kernel client is closed with its kernel: given the kit's own kernel manager, nbclient left a heartbeat thread and about 13 sockets a notebook, and a whole course rendered in one process (the smoke course test) once waited for ever on a kernel that had gone idle."
+    import os, threading, nbformat
+    from emotion_omni_lite.course import execute_notebook
+    s = get_settings(preset='smoke', data_dir=str(tmp_path / 'd'), out_dir=str(tmp_path / 'r'), device='cpu')
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell('x = 1')]), str(tmp_path / 'n.ipynb'))
+    beats = lambda: sum(type(t).__name__ == 'HBChannel' for t in threading.enumerate())   # jupyter_client's heartbeat thread
+    fds = lambda: len(os.listdir('/proc/self/fd')) if Path('/proc/self/fd').is_dir() else 0
+    execute_notebook(tmp_path / 'n.ipynb', s, timeout=60)               # the first: whatever a first kernel sets up for good
+    before = (beats(), fds())
+    for _ in range(3): assert execute_notebook(tmp_path / 'n.ipynb', s, timeout=60)[2] == []
+    assert beats() == before[0] and fds() <= before[1] + 2, (before, beats(), fds())
+
+
 def test_a_notebooks_kernel_gets_back_every_setting_whatever_a_settings_file_says(tmp_path, monkeypatch):
     "The kernel's environment carries every setting (offline and the judge too, an empty judge_url included), so that `get_settings()` inside a notebook gives back the settings the course was asked to run under, not those of a settings.ini it finds."
     import os
