@@ -29,7 +29,7 @@ class Part:
         return f'nbs/{self.notebook}.ipynb · emotion_omni_lite/{self.module}.py'
 
 PARTS = (
-    Part('audio', 'speech in: log-mel, pitch', '16 kHz → 100 Hz frames (lite)', '02_audio', 'audio'),
+    Part('audio', 'speech in: log-mel, pitch', '16 kHz → 100 Hz mel frames', '02_audio', 'audio'),
     Part('semantic_encoder', 'semantic encoder (Whisper)', 'what is said, 50 Hz', '06_semantic_encoder', 'semantic_encoder'),
     Part('emotion_encoder', 'emotion encoder', 'how it is said, 50 Hz + emotion vector', '07_emotion_encoder', 'emotion_encoder'),
     Part('adapter', 'adapter', 'stack 5 frames, MLP: 50 → 10 Hz', '10_adapter', 'adapter'),

@@ -583,7 +583,8 @@ def check_config(c: OmniConfig):
           f"{c.data.n_test_voices} must be between 1 and n_query_voices-1={c.data.n_query_voices - 1}")
     _need(0 <= c.data.n_piper_voices <= 8, 'data.n_piper_voices', f"{c.data.n_piper_voices}: the Piper engine has 8 pseudo-speakers (0 = espeak only)")
     _need(c.data.n_piper_voices == c.data.n_test_piper_voices == 0 or 0 < c.data.n_test_piper_voices < c.data.n_piper_voices,
-          'data.n_test_piper_voices', f"{c.data.n_test_piper_voices} must be between 1 and n_piper_voices-1={c.data.n_piper_voices - 1}")
+          'data.n_test_piper_voices', f"{c.data.n_test_piper_voices} must be between 1 and n_piper_voices-1={c.data.n_piper_voices - 1}, "
+          "or 0 when data.n_piper_voices is 0 (no Piper voice: set both to 0)")
     _need(not c.stages.asr.piper_readings or c.data.n_piper_voices, 'stages.asr.piper_readings',
           f"{c.stages.asr.piper_readings} sentences for Piper to read, but the data have no Piper pseudo-speakers: set "
           "data.n_piper_voices (lite: 8), or stages.asr.piper_readings = 0")

@@ -21,10 +21,10 @@ from .train import environment, save_json, save_text
 
 # %% auto #0
 __all__ = ['COURSE_FILE', 'HEADER_START', 'HEADER_END', 'SETUP_MARK', 'MINUTE_KEYS', 'HANDOUT', 'TABLE_START', 'TABLE_END',
-           'README', 'PACK_FORMAT', 'WIDGET_MIME', 'PLOTLY_MIME', 'FIRST_MAKES', 'repo_root', 'repository_url',
-           'course_table', 'notebooks', 'header_block', 'setup_source', 'handout_table', 'sync_headers', 'pack_run',
-           'read_pack', 'unpack_run', 'static_outputs', 'error_outputs', 'page_html', 'execute_notebook', 'CourseError',
-           'render_course']
+           'README', 'PACK_FORMAT', 'WIDGET_MIME', 'PLOTLY_MIME', 'POLL_SECONDS', 'FIRST_MAKES', 'repo_root',
+           'repository_url', 'course_table', 'notebooks', 'header_block', 'setup_source', 'handout_table',
+           'sync_headers', 'pack_run', 'read_pack', 'unpack_run', 'static_outputs', 'error_outputs', 'page_html',
+           'execute_notebook', 'CourseError', 'render_course']
 
 # %% ../nbs/90a_course.ipynb #78f1ae37
 COURSE_FILE = 'course.json'          # in the notebooks folder: what each lesson teaches and its measured minutes
@@ -672,6 +672,31 @@ def _kernel_env(s: Settings, threads: Optional[int] = None) -> dict:
     return {**os.environ, **{f'EOL_{k.upper()}': val(k, getattr(s, k)) for k in SETTINGS_KEYS}, **pin,
             'PYTHONWARNINGS': 'ignore::FutureWarning'}
 
+POLL_SECONDS = 1.0   # how long a wait on one of the kernel's sockets lasts before it looks again (`_patient_client`)
+
+_PATIENT = []
+def _patient_client():
+    "jupyter_client's `AsyncKernelClient` whose channels wait for a message `POLL_SECONDS` at a time, for as long as asked. One long wait on a socket can miss its wake-up (a widget cell's many messages, a busy machine), and nbclient then waited out the cell's whole timeout on a kernel long idle; each slice ends in a real look at the socket."
+    if _PATIENT: return _PATIENT[0]
+    from queue import Empty
+    from traitlets import Type
+    from jupyter_client.asynchronous import AsyncKernelClient
+    from jupyter_client.channels import AsyncZMQSocketChannel
+    class PatientChannel(AsyncZMQSocketChannel):
+        async def get_msg(self, timeout=None):
+            end = None if timeout is None else time.monotonic() + timeout
+            while True:
+                left = None if end is None else end - time.monotonic()
+                try: return await super().get_msg(timeout=POLL_SECONDS if left is None else max(0.0, min(POLL_SECONDS, left)))
+                except Empty:
+                    if left is not None and left <= POLL_SECONDS: raise     # the whole wait is over: nothing came
+    class PatientKernelClient(AsyncKernelClient):
+        shell_channel_class, iopub_channel_class = Type(PatientChannel), Type(PatientChannel)
+        stdin_channel_class, control_channel_class = Type(PatientChannel), Type(PatientChannel)
+    PatientKernelClient.channel = PatientChannel                 # the one its four channels use
+    _PATIENT.append(PatientKernelClient)
+    return PatientKernelClient
+
 def execute_notebook(path: Path, settings: Settings, timeout: int = 1800, threads: Optional[int] = None) -> tuple:
     "Run a notebook top to bottom in a fresh kernel with these settings (in its own folder; `threads`: torch's threads there) → (executed notebook, seconds, errors)."
     import nbformat
@@ -687,6 +712,7 @@ def execute_notebook(path: Path, settings: Settings, timeout: int = 1800, thread
     t0, stopped, at = time.time(), [], []                             # for a dead kernel work with it (not with the sync one)
     with tempfile.TemporaryDirectory() as sock:                       # the kernel talks over local sockets, not TCP ports
         km = AsyncKernelManager(kernel_name='python3', transport='ipc', ip=str(Path(sock) / 'kernel'))
+        km.client_factory = _patient_client()                         # no wake-up missed for a whole cell's timeout
         client = NotebookClient(nb, km=km, timeout=timeout, resources={'metadata': {'path': str(path.parent)}},
                                 shutdown_kernel='immediate')
         client.on_cell_execute = lambda cell, cell_index: at.append(cell_index)   # the cell running when it stops

@@ -607,6 +607,17 @@ class StageLock:
         import fcntl
         fcntl.flock(self.f, fcntl.LOCK_UN); self.f.close()
 
+def _no_steps_fix(st: Stage, cfg: OmniConfig) -> str:
+    "The fix for a stage that neither loads a checkpoint nor trains: its part's `pretrained` first where the part can load one."
+    train = f"set stages.{st.train}.steps (lite: {getattr(PRESETS['lite']().stages, st.train).steps})"
+    if st.pretrained == 'vocoder':                                      # griffin_lim reads no checkpoint; CosyVoice2 trains not
+        if cfg.vocoder.kind == 'griffin_lim': return train
+        return (f"set vocoder.pretrained to your CosyVoice2 checkpoint folder (vocoder.kind={cfg.vocoder.kind!r} is loaded, not "
+                f"trained here), or use vocoder.kind='griffin_lim' with vocoder.sample_rate={cfg.audio.sample_rate} and {train}")
+    if not st.pretrained: return train
+    full = getattr(PRESETS['full'](), st.pretrained).pretrained
+    return f"set {st.pretrained}.pretrained to the checkpoint it loads{f' (full: {full})' if full else ''}, or {train}"
+
 def run_stage(name: str, cfg: OmniConfig, job_fn: Callable, settings: Optional[Settings] = None,
               force: bool = False) -> Path:
     "Train stage `name` with the job `job_fn(cfg, settings)` returns, or reuse its finished run; returns the run folder."
@@ -620,8 +631,7 @@ def run_stage(name: str, cfg: OmniConfig, job_fn: Callable, settings: Optional[S
         return Path(src)
     if not getattr(cfg.stages, st.train).steps:                         # it would keep its random weights as a finished run
         raise ConfigError(f"stages.{st.train}.steps = 0: stage '{st.name}' loads no pretrained part here, so it trains, and 0 "
-                          f"steps would keep its random weights as a finished run: set stages.{st.train}.steps (lite: "
-                          f"{getattr(PRESETS['lite']().stages, st.train).steps}), or give it a pretrained part")
+                          f"steps would keep its random weights as a finished run: {_no_steps_fix(st, cfg)}")
     folder = stage_folder(st.name, s)
     if not folder.is_dir() and (folder.exists() or folder.is_symlink()):   # before a job is built or a lock taken
         raise ConfigError(f"{folder}, where stage '{st.name}' keeps its run, is not a folder: move or delete this file (or set "

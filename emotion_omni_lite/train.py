@@ -12,6 +12,7 @@ from typing import Callable, Optional, Sequence
 import numpy as np
 import torch
 from torch import nn
+from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from .config import ConfigError, TrainConfig, _atomic, checkpoint_faults, resolve_device
@@ -473,8 +474,15 @@ def _read_record(ckpt_dir) -> tuple:
     except ValueError: raise CheckpointError(f"{d / 'state.json'} is not readable JSON (a damaged checkpoint): {fix}") from None
     return st, d, fix
 
-def _checked_checkpoint(ckpt_dir, sched, steps: Optional[int] = None, run: Optional[dict] = None) -> tuple:
-    "`load_checkpoint`'s reading and checking, nothing set: state.json, its weight files' checksums, its record (`_check_record`, the schedule tried on a copy of `sched`) and RNG states → what `_restore` sets. `fit` calls it before it seeds or upcasts anything, so a checkpoint it refuses leaves all as it was."
+def _weights_misfit(path, model: nn.Module) -> list:
+    "Names of the tensors in the safetensors file `path` that `model` lacks or holds in another shape, read from the file's header: no tensor is loaded."
+    from safetensors import safe_open
+    own = dict(model.named_parameters()) | dict(model.named_buffers())
+    with safe_open(str(path), framework='pt') as f:
+        return [k for k in f.keys() if k not in own or list(own[k].shape) != list(f.get_slice(k).get_shape())]
+
+def _checked_checkpoint(ckpt_dir, model: nn.Module, sched, steps: Optional[int] = None, run: Optional[dict] = None) -> tuple:
+    "`load_checkpoint`'s reading and checking, nothing set: state.json, its weight files' checksums, its record (`_check_record`, the schedule tried on a copy of `sched`), its weights' names and shapes against `model`'s, and RNG states → what `_restore` sets. `fit` calls it before it seeds, upcasts or switches checkpointing on, so a checkpoint it refuses here leaves those as they were; only the optimiser's groups are checked later, as they are set (`_restore`)."
     st, d, fix = _read_record(ckpt_dir)
     if isinstance(st, dict) and st.get('sharded'):                     # whole, but of another launch: resumable there
         raise CheckpointError(f"{d} was written by sharded training ({st.get('launch', 'FSDP or DeepSpeed')}): resume it with "
@@ -491,19 +499,19 @@ def _checked_checkpoint(ckpt_dir, sched, steps: Optional[int] = None, run: Optio
         if not (d / f).exists() or sha256(d / f) != st['sha256'][f]:
             raise CheckpointError(f"{d / f} does not belong to the checkpoint of step {st.get('step')} (checksum differs): {fix}")
     _check_record(st, d, steps, sched, fix, run)
-    try: rng = _read_rng_state(st['rng'])
-    except (LookupError, ValueError, TypeError, RuntimeError) as e:
+    try:
+        wrong = _weights_misfit(d / files['model'], model)                # another model's weights: refused before fit changes it
+        if wrong: raise KeyError(f"{files['model']} holds tensors this model lacks or shapes it differs in: {wrong[:5]}")
+        rng = _read_rng_state(st['rng'])
+    except (LookupError, ValueError, TypeError, RuntimeError, OSError, SafetensorError) as e:
         raise CheckpointError(f"{d} does not fit this model or is damaged ({type(e).__name__}: {str(e)[:120]}): {fix}") from None
     return st, d, files, rng, fix
 
 def _restore(checked: tuple, model, opt, sched, scaler=None) -> tuple:
-    "Set model, optimiser, scheduler, RNG (and the loss scale) from `_checked_checkpoint`'s → `(step, history)`; the weights are checked against `model` before any is set."
+    "Set model, optimiser, scheduler, RNG (and the loss scale) from `_checked_checkpoint`'s (which checked the weights' names and shapes against `model`) → `(step, history)`; the optimiser's groups are checked before any part is set."
     st, d, files, rng, fix = checked
     try:                                                                # everything read and checked before anything is set:
         weights = load_file(str(d / files['model']))                    # a refusal leaves model and optimiser as they were
-        own = dict(model.named_parameters()) | dict(model.named_buffers())
-        wrong = [k for k, v in weights.items() if k not in own or own[k].shape != v.shape]
-        if wrong: raise KeyError(f"{files['model']} holds tensors this model lacks or shapes it differs in: {wrong[:5]}")
         flat, state = load_file(str(d / files['optimizer'])), {}
         for k, v in flat.items():
             i, name = k.split('.', 1); state.setdefault(int(i), {})[name] = v
@@ -520,7 +528,7 @@ def _restore(checked: tuple, model, opt, sched, scaler=None) -> tuple:
 
 def load_checkpoint(ckpt_dir, model, opt, sched, steps: Optional[int] = None, scaler=None, run: Optional[dict] = None) -> tuple:
     "Restore model, optimiser, scheduler, RNG (and fp16's loss scale, given its `scaler`) from `ckpt_dir/checkpoint`, every part read and checked before any is set; returns `(step, history)`. `steps`: the training's length (a checkpoint past it is refused); `run`: the training's seed and settings (`_run_record`; a checkpoint of others is refused, naming each)."
-    return _restore(_checked_checkpoint(ckpt_dir, sched, steps, run), model, opt, sched, scaler)
+    return _restore(_checked_checkpoint(ckpt_dir, model, sched, steps, run), model, opt, sched, scaler)
 
 def has_checkpoint(ckpt_dir) -> bool:
     return (Path(ckpt_dir) / 'checkpoint' / 'state.json').exists()
@@ -589,9 +597,9 @@ def fit_problem(tcfg: TrainConfig, device: str = 'auto', n_examples: Optional[in
     "Why `fit` would refuse to train `model` with `tcfg` on `device` (`n_examples` examples, their `lengths`), with the fix; '' when it would not. `launch`: the kind of training accelerate set up ('FSDP', 'DEEPSPEED', 'NO' …; None: what `accelerate launch` asked for). `run_stage` asks before it touches a run folder, `fit` before it changes the model."
     dev, mp = resolve_device(device), getattr(tcfg, 'mixed_precision', 'no')
     for k, what in _COUNTS.items():                                     # a TrainConfig made by hand skips the config's checks,
-        v = getattr(tcfg, k, 1)                                         # and 0 would divide by zero once a step had trained
-        if isinstance(v, bool) or not isinstance(v, (int, float, np.integer)) or not v >= 1:
-            return f"{name}: {k}={v!r} must be 1 or more ({what}): set it to a whole number of at least 1"
+        v = getattr(tcfg, k, 1)                                         # and 0 would divide by zero once a step had trained;
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or not v >= 1:   # a float: grad_accum=2.0 fails in `range` mid-fit
+            return f"{name}: {k}={v!r} must be a whole number of at least 1 ({what}): set it to an int (2, not 2.0)"
     if mp not in COMPUTE_DTYPES: return f"{name}: mixed_precision={mp!r}: use one of {', '.join(COMPUTE_DTYPES)}"
     if mp == 'fp16' and dev == 'cpu': return f"{name}: mixed_precision='fp16' trains on a GPU only: use 'bf16' on a CPU (or 'no')"
     if lengths is not None and n_examples is not None and len(lengths) != n_examples:
@@ -654,10 +662,10 @@ def fit(model: nn.Module, data: Sequence, collate: Callable, loss_fn: Callable, 
         opt = torch.optim.AdamW(params, lr=tcfg.lr, weight_decay=tcfg.weight_decay)
         return opt, get_cosine_schedule_with_warmup(opt, math.ceil(tcfg.warmup_frac * tcfg.steps), max(tcfg.steps, 1))
     checked = None                                                       # a checkpoint to resume is read and checked (its files,
-    if ckpt_dir is not None and resume and has_checkpoint(ckpt_dir):    # step, schedule, seed and settings) before anything
+    if ckpt_dir is not None and resume and has_checkpoint(ckpt_dir):    # weights' shapes, step, schedule, seed and settings) before anything
         scratch = schedule()[1]                                          # changes: a refused one leaves weights, dtypes and seeds
         checked = (_sharded_record(acc, ckpt_dir, scratch, tcfg.steps, run) if sharded
-                   else _checked_checkpoint(ckpt_dir, scratch, tcfg.steps, run))
+                   else _checked_checkpoint(ckpt_dir, model, scratch, tcfg.steps, run))
     set_seed(seed)                                                       # only now does the model change (no draw above)
     for p in params:                                                     # trainable weights: fp32 master copies
         if p.dtype != torch.float32: p.data = p.data.float()

@@ -65,6 +65,9 @@ def test_incompatible_fields_are_named():
         get_config('lite', **{'data.n_piper_voices': 9})
     with pytest.raises(ConfigError, match='data.n_test_piper_voices'):
         get_config('lite', **{'data.n_test_piper_voices': 0})
+    with pytest.raises(ConfigError, match=r'data\.n_test_piper_voices: 2 must be between 1 and n_piper_voices-1=-1, or 0 when '
+                                          r'data\.n_piper_voices is 0 \(no Piper voice: set both to 0\)'):   # Piper switched off alone
+        get_config('lite', **{'data.n_piper_voices': 0})
     with pytest.raises(ConfigError, match="emotion_encoder.train_engine.*'espeak' or 'piper'"):
         get_config('lite', **{'emotion_encoder.train_engine': 'festival'})
     with pytest.raises(ConfigError, match='unknown'):

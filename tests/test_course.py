@@ -334,6 +334,27 @@ def test_running_notebooks_leaves_no_kernel_channels_behind(tmp_path):
     assert beats() == before[0] and fds() <= before[1] + 2, (before, beats(), fds())
 
 
+def test_the_kernel_client_waits_a_slice_at_a_time_and_gives_up_only_at_the_end(monkeypatch):
+    "A cell's wait for its reply is cut into `POLL_SECONDS` slices, each ending in a real look at the socket (a long wait once missed its wake-up, and a smoke course waited out a 30-minute cell timeout on an idle kernel): a message that comes after two empty slices is returned; with none, the wait ends when the whole timeout has passed, not before."
+    import asyncio, time
+    from queue import Empty
+    from jupyter_client.channels import AsyncZMQSocketChannel
+    from emotion_omni_lite import course
+    monkeypatch.setattr(course, 'POLL_SECONDS', 0.01)
+    asked = []
+    async def looks(self, timeout=None):                                  # the socket's own wait: the third look finds it
+        asked.append(timeout); await asyncio.sleep(timeout or 0)
+        if len(asked) < 3 or self.empty: raise Empty
+        return {'msg_type': 'execute_reply'}
+    monkeypatch.setattr(AsyncZMQSocketChannel, 'get_msg', looks)
+    ch = object.__new__(course._patient_client().channel); ch.empty = False
+    assert asyncio.run(ch.get_msg(timeout=None)) == {'msg_type': 'execute_reply'} and asked == [0.01] * 3
+    asked.clear(); ch.empty = True; t0 = time.monotonic()
+    with pytest.raises(Empty): asyncio.run(ch.get_msg(timeout=0.1))
+    assert time.monotonic() - t0 >= 0.1 and len(asked) >= 5 and all(0 <= a <= 0.01 for a in asked), asked
+    assert course.execute_notebook.__code__.co_names.count('_patient_client') == 1     # the course's kernels use it
+
+
 def test_a_notebooks_kernel_gets_back_every_setting_whatever_a_settings_file_says(tmp_path, monkeypatch):
     "The kernel's environment carries every setting (offline and the judge too, an empty judge_url included), so that `get_settings()` inside a notebook gives back the settings the course was asked to run under, not those of a settings.ini it finds."
     import os

@@ -870,3 +870,26 @@ def test_a_pretrained_encoder_refuses_lengths_outside_its_waves(tmp_path):
                                              r"1000 samples of waves \[B, S\]"), torch.no_grad():
             enc(waves, torch.tensor(bad))
     with torch.no_grad(): assert enc(waves, torch.tensor([1000, 600])).lengths.tolist() == [2, 1]
+
+
+def test_a_notebook_cell_that_makes_the_query_mels_reads_them():
+    "load_query_mels makes every query's log-mel (seconds on lite, the first time in a process): a lesson cell that takes rows and mels from it reads the mels later in its notebook; one that wants the rows alone takes them from load_dialogues."
+    import ast
+    root, seen = Path(__file__).resolve().parents[1], 0
+    for nb in sorted((root / 'nbs').glob('*.ipynb')):
+        cells = [''.join(c['source']) for c in json.loads(nb.read_text())['cells'] if c['cell_type'] == 'code']
+        trees = [ast.parse('\n'.join('' if l.lstrip().startswith(('%', '!')) else l for l in c.split('\n'))) for c in cells]
+        loads = lambda t, after=0: {n.id for n in ast.walk(t) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)
+                                    and n.lineno > after}
+        for i, tree in enumerate(trees):
+            for node in ast.walk(tree):
+                call = node.value if isinstance(node, ast.Assign) else None
+                if not (isinstance(call, ast.Call) and getattr(call.func, 'id', getattr(call.func, 'attr', '')) == 'load_query_mels'):
+                    continue
+                for t in node.targets:
+                    for name in [e.id for e in (t.elts if isinstance(t, ast.Tuple) else [t]) if isinstance(e, ast.Name) and e.id != '_']:
+                        seen += 1
+                        later = loads(tree, node.lineno).union(*(loads(u) for u in trees[i + 1:]))
+                        assert name in later, (f"{nb.name}, code cell {i}: {ast.unparse(node)} binds {name!r} and nothing reads it: "
+                                               "take the rows alone from load_dialogues(cfg, s)")
+    assert seen                                                                # the scan reached such cells

@@ -640,3 +640,23 @@ def test_whats_in_the_pack(smoke_all, smoke_cfg, monkeypatch):
     on_disk = sum(p.stat().st_size for d in (smoke_all.data_path, smoke_all.run_path) for p in Path(d).rglob('*') if p.is_file())
     assert abs(on_disk / 1e6 - r['folders_mb']) < 0.3                       # the folders as the disk holds them, counted here
     assert abs(sum(v['share'] for v in r['packed'].values()) - 1) < 0.05
+
+
+def test_whats_in_the_pack_names_each_file_it_leaves_out(tmp_path):
+    "Each file `_pack_files` leaves out is counted under its own rule: a stale feature cache or a stray .tar is not a lock."
+    from emotion_omni_lite.config import get_settings
+    from emotion_omni_lite.course import _current_caches, _pack_files
+    mod, s = solution('whats_in_the_pack'), get_settings(preset='smoke', data_dir=f'{tmp_path}/data', out_dir=f'{tmp_path}/runs')
+    want = {'runs/stage1/checkpoint/state.pt': 'resume checkpoints', 'runs/logs/stage1.log': 'logs',
+            'runs/stage2/model.safetensors': 'runs not finished (or of other settings)',
+            'runs/stage1_features/v2_old.00000.pt': 'feature caches no current run reads',
+            'runs/stage2_features/cross_old_10.pt': 'feature caches no current run reads',
+            'runs/lab.tar': 'archives left in the folders (.tar)', 'data/old.tar': 'archives left in the folders (.tar)',
+            'runs/.stage1.lock': 'locks', 'data/.DS_Store': 'other hidden files'}
+    for name in [*want, 'data/manifest.jsonl', 'runs/stage1/model.safetensors']:   # the last two: packed
+        p = tmp_path / name.replace('data/', 'data/smoke/', 1).replace('runs/', 'runs/smoke/', 1)
+        p.parent.mkdir(parents=True, exist_ok=True); p.write_bytes(b'x')
+    taken = {name for name, _ in _pack_files(s, ['stage2'])}
+    assert taken == {'data/manifest.jsonl', 'runs/stage1/model.safetensors'}      # every other file is left out …
+    got = {name: mod.left_kind(name.split('/')[0], Path(name.split('/', 1)[1]), ['stage2'], _current_caches(s)) for name in want}
+    assert got == want                                                           # … and named by the rule that left it

@@ -319,3 +319,25 @@ def test_heldout_loss_weighs_each_batchs_token_mean_by_its_rows(tok):
     got = heldout_loss(m, tok, rows, batch_size=2)
     assert got == pytest.approx((2 * mean(ex[:2]) + mean(ex[2:])) / 3) and got != pytest.approx(mean(ex))
     assert 'weighted by their number of rows' in heldout_loss.__doc__ and 'not the mean over every reply token' in heldout_loss.__doc__
+
+
+def test_the_closing_demo_writes_feelings_in_front_of_a_held_out_tone_dependent_sentence_of_the_data(tmp_path):
+    "The last cell of nbs/09_text_llm asks about words the dataset holds out and says six ways (a held-out tone-dependent sentence), so what it shows is the written feeling steering the reply; a sentence of no dataset row showed nothing of the kind."
+    from pathlib import Path
+    from emotion_omni_lite.text_llm import _rows, user_text
+    nb = json.loads((Path(__file__).resolve().parents[1] / 'nbs' / '09_text_llm.ipynb').read_text())
+    src = next(s for s in (''.join(c['source']) for c in nb['cells'] if c['cell_type'] == 'code')
+               if s.startswith('#| slow') and "run_stage('text_llm', cfg" in s and 'generate_text(' in s)
+    run = tmp_path / 'text_llm'; run.mkdir(); (run / 'metrics.json').write_text('{}')
+    row = lambda q, sp, kind: {'query_text': q, 'user_emotion': 'neutral', 'split': sp, 'sentence_kind': kind}
+    rows = [row('We won the match.', 'train', 'tone'), row('I am so scared of tomorrow.', 'test_sentence', 'explicit'),
+            row('The shop closed down.', 'test_voice', 'tone'), row('The roof is leaking.', 'test_sentence', 'tone')]
+    asked = []
+    ns = dict(get_config=lambda *a: None, get_settings=lambda *a: None, run_stage=lambda *a: run, text_llm_job=None, json=json,
+              load_text_llm=lambda *a: (None, None), load_dialogues=lambda *a: rows, _rows=_rows, user_text=user_text,
+              generate_text=lambda m, t, q: asked.append(q) or 'ok', print=lambda *a: None)
+    exec(src, ns)
+    held = {r['query_text'] for r in rows if r['split'] == 'test_sentence' and r['sentence_kind'] == 'tone'}
+    said = [re.fullmatch(r'\((\w+)\) (.+)', q) for q in asked]
+    assert len(asked) >= 2 and all(m and m[2] in held for m in said), asked   # the held-out tone-dependent sentence alone
+    assert len({m[1] for m in said}) == len(asked)                             # each time another feeling written in front

@@ -230,6 +230,24 @@ def test_a_file_where_the_run_folder_goes_is_named_before_the_job_is_built(tmp_p
     assert folder.read_text() == 'notes'
 
 
+def test_a_stage_with_no_steps_and_no_checkpoint_names_the_part_to_load_first(tmp_path):
+    "full's vocoder (CosyVoice2, loaded and never trained) with no folder given: the fix is vocoder.pretrained, not training steps; a part that loads a checkpoint names its `pretrained` first; griffin_lim, which reads none, its steps alone. Nothing written."
+    from emotion_omni_lite.config import ConfigError, get_config, get_settings
+    from emotion_omni_lite.stages import run_stage
+    s = get_settings(preset='full', out_dir=str(tmp_path / 'runs'), data_dir=str(tmp_path / 'data'))
+    full = get_config('full')
+    with pytest.raises(ConfigError, match=r"stages\.vocoder\.steps = 0: .*: set vocoder\.pretrained to your CosyVoice2 checkpoint "
+                                          r"folder .*or use vocoder\.kind='griffin_lim' .*stages\.vocoder\.steps \(lite: 300\)$"):
+        run_stage('vocoder', full, lambda *a: pytest.fail('the job was built'), s)
+    with pytest.raises(ConfigError, match=r"stages\.asr\.steps = 0: .*: set semantic_encoder\.pretrained to the checkpoint it loads "
+                                          r"\(full: openai/whisper-large-v3\), or set stages\.asr\.steps \(lite: \d+\)$"):
+        run_stage('asr', get_config('full', **{'semantic_encoder.pretrained': None}), lambda *a: pytest.fail('the job was built'), s)
+    smoke = get_settings(preset='smoke', out_dir=str(tmp_path / 'runs'), data_dir=str(tmp_path / 'data'))
+    with pytest.raises(ConfigError, match=r"finished run: set stages\.vocoder\.steps \(lite: 300\)$"):
+        run_stage('vocoder', get_config('smoke', **{'stages.vocoder.steps': 0}), lambda *a: pytest.fail('the job was built'), smoke)
+    assert not tmp_path.exists() or not any(tmp_path.iterdir())
+
+
 RECORD_DAMAGE = {   # state.json fields the checksums do not cover: each refused with the fix before anything is set
     'step a word': ({'step': 'abc'}, r"records step 'abc', not a step from 1 to 4"),
     'step null': ({'step': None}, r'records step None'),
@@ -619,11 +637,41 @@ def test_a_count_below_one_in_a_hand_made_config_is_refused_before_training(tmp_
     for field in ('log_every', 'ckpt_every', 'grad_accum', 'batch_size', 'length_groups'):
         for v in (0, -2):
             tcfg = TrainConfig(**{'steps': 4, 'batch_size': 8, field: v})
-            said = rf"train: {field}={v} must be 1 or more \(.+\): set it to a whole number of at least 1"
+            said = rf"train: {field}={v} must be a whole number of at least 1 \(.+\): set it to an int \(2, not 2\.0\)"
             with pytest.raises(ConfigError, match=said):
                 fit(nn.Linear(1, 1), DATA, collate, lambda m, b: pytest.fail('trained'), tcfg, ckpt_dir=tmp_path, progress=False, device='cpu')
             assert re.fullmatch(said, fit_problem(tcfg, 'cpu', len(DATA)))
     assert not any(tmp_path.iterdir())                                   # nothing written
+
+
+def test_a_float_count_in_a_hand_made_config_is_refused_before_training(tmp_path):
+    "grad_accum=2.0 once passed the check and failed in `range` once fit had begun; log_every=2.5 was taken, though the message asks for a whole number: a count that is not an int is refused before anything changes, naming the field and the fix."
+    from emotion_omni_lite.config import ConfigError
+    from emotion_omni_lite.train import fit_problem
+    for field, v in (('grad_accum', 2.0), ('log_every', 2.5), ('ckpt_every', 5.0), ('batch_size', 8.0), ('length_groups', 1.0)):
+        tcfg = TrainConfig(**{'steps': 4, 'batch_size': 8, field: v})
+        said = rf"train: {field}={v} must be a whole number of at least 1 \(.+\): set it to an int \(2, not 2\.0\)"
+        assert re.fullmatch(said, fit_problem(tcfg, 'cpu', len(DATA)))
+        with pytest.raises(ConfigError, match=said):
+            fit(nn.Linear(1, 1), DATA, collate, lambda m, b: pytest.fail('trained'), tcfg, ckpt_dir=tmp_path, progress=False, device='cpu')
+    assert fit_problem(TrainConfig(steps=4, batch_size=8, grad_accum=np.int64(2)), 'cpu', len(DATA)) == ''   # NumPy's ints count
+    assert not any(tmp_path.iterdir())                                   # nothing written
+
+
+def test_a_checkpoint_of_another_model_is_refused_before_fit_seeds_or_upcasts(tmp_path):
+    "Weights of another shape are refused from the file's header, before `fit` seeds the generators or makes a bf16 trainable weight an fp32 copy (once found only as they were set, after both)."
+    from emotion_omni_lite.train import CheckpointError
+    base = dict(steps=10, batch_size=8, lr=0.3, ckpt_every=5, log_every=5)
+    set_seed(0); fit(nn.Linear(1, 1), DATA, collate, loss, TrainConfig(**base), ckpt_dir=tmp_path, progress=False)
+    m = nn.Linear(1, 2).to(torch.bfloat16); w0 = m.weight.detach().clone()   # the same settings, another shape
+    torch.manual_seed(123); random.seed(123); np.random.seed(123)
+    states = lambda: (torch.get_rng_state(), random.getstate(), np.random.get_state()[1].tolist(), np.random.get_state()[2])
+    before = states()
+    with pytest.raises(CheckpointError, match=r"does not fit this model .*shapes it differs in: \[.*'weight'"):
+        fit(m, DATA, collate, lambda m, b: pytest.fail('trained'), TrainConfig(**base), ckpt_dir=tmp_path, progress=False, device='cpu')
+    assert m.weight.dtype == m.bias.dtype == torch.bfloat16 and torch.equal(m.weight, w0)
+    now = states()
+    assert torch.equal(now[0], before[0]) and now[1:] == before[1:]
 
 
 def test_a_cache_this_process_cannot_read_is_named_not_replaced(tmp_path, monkeypatch):

@@ -5,16 +5,18 @@ The encoder reads pitch relative to the utterance's own voiced mean (`relative_p
 whole-utterance shift moves the level only, so a robust reading would not move; where it moves, it shows a cue the
 encoder leans on, and one a real microphone (another speaker's register) will test. On `lite` (seed 0),
 `python nbs/solutions/cues_pitch_shift.py` prints each query's top reading at −4, 0 and +4 semitones:
-    sad        sad 0.999, sad 0.999, sad 0.999
-    angry      angry 0.998, angry 0.998, angry 0.997
-    surprised  happy 0.9, surprised 0.998, surprised 0.998
-    fearful    neutral 0.625, fearful 0.638, neutral 0.63
-    happy      neutral 0.987, happy 0.994, neutral 0.778
-    neutral    neutral 0.987, neutral 0.944, neutral 0.991
-Sad, angry and neutral do not move: the encoder tells them by more than how high the voice sits. The high emotions
-do: happy shifted either way reads neutral (lowered, surely; raised, at 0.78), surprised lowered reads happy, and
-fearful, read at only 0.64 as spoken (a held-out sentence, happy its second reading), reads neutral either way. Where
-emotions differ mainly in their level, the encoder leans on it, and another speaker's register moves the reading.
+    sad        sad 1.0, sad 1.0, sad 1.0
+    angry      angry 0.998, angry 0.999, angry 0.998
+    surprised  happy 0.903, surprised 0.998, surprised 0.999
+    fearful    fearful 0.605, happy 0.84, happy 0.924
+    happy      neutral 0.898, happy 0.987, neutral 0.958
+    neutral    neutral 0.798, neutral 0.697, neutral 0.992
+Sad, angry and neutral keep their reading: the encoder tells them by more than how high the voice sits (neutral's
+certainty moves, though, with happy its second reading). The high emotions do move: happy shifted either way reads
+neutral, surely (0.90 lowered, 0.96 raised), and surprised lowered reads happy. Fearful (a held-out sentence, "The shop
+closed down.") is heard as happy as spoken and more so raised; lowered four semitones it reads fearful, if barely
+(0.61). Where emotions differ mainly in their level, the encoder leans on it, and another speaker's register moves the
+reading.
 """
 from emotion_omni_lite.config import EMOTIONS, get_config, get_settings
 from emotion_omni_lite.cli import ensure_stages

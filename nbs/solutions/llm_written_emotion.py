@@ -5,10 +5,10 @@ follow the written emotion? What does stage 1 then have to learn from the voice 
 On `lite` (seed 0), "The shop closed down." with the six emotions written in front gets the styles friendly,
 cheerful, comforting, calming, curious, reassuring: 6 of 6 follow the emotion, because this run's text LLM learned
 the written label (an earlier run followed 3 of 6, consoling every emotion). The topic is wrong wherever a reply
-names one: four say "the bridge", the fearful one "the game", and the sad one ("I am sorry. Take all the time you
-need.") names none. The sentence is held out, and the small LLM completes with a topic it memorised. Stage 1 has to
-take the emotion from the voice and the words from the semantic stream; it gets 92 % of the replies' emotions right
-on held-out voices' tone-dependent queries: the written label, when it is there, is the easier cue.
+names one: the neutral, happy, angry and fearful ones say "the bridge", and the sad one ("I am sorry. Take all the
+time you need.") and the surprised one name none. The sentence is held out, and the small LLM completes with a topic it
+memorised. Stage 1 has to take the emotion from the voice and the words from the semantic stream; it gets 92 % of the
+replies' emotions right on held-out tone-dependent queries: the written label, when it is there, is the easier cue.
 """
 from emotion_omni_lite.config import EMOTIONS, get_config, get_settings
 from emotion_omni_lite.cli import ensure_stages

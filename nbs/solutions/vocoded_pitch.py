@@ -6,9 +6,9 @@ replies. Then give Griffin-Lim a log-mel with no pitch in it at all (the reply's
 On `lite` (seed 0), `python nbs/solutions/vocoded_pitch.py`, two held-out replies of each reply emotion, median F0
 averaged: the reference speaks happy at 149.9 Hz, surprised at 193.9 Hz, sad at 67.9 Hz, and Griffin-Lim of its own
 log-mel keeps those within 3 Hz (150.7, 194.1, 70.4): 80 mel bins hold these voices' pitch, and Griffin-Lim is not where
-it is lost. The centroids move it (171.9, 198.7, 86.1 Hz) but keep the order. Through the trained network (256 channels
-at 25 Hz, 128 at 100 Hz) the order stays too, pulled toward the middle (132.2, 161.7, 83.2 Hz), with about half the
-voiced frames (0.34 of the frames against 0.63). The pitch-free mel shows what the tracker hears where a mel no longer
+it is lost. The centroids move it (171.9, 198.7, 88.7 Hz) but keep the order. Through the trained network (256 channels
+at 25 Hz, 128 at 100 Hz) the order stays too, pulled toward the middle (131.4, 137.4, 87.6 Hz: surprised barely above
+happy), with about half the voiced frames (0.34 of the frames against 0.63). The pitch-free mel shows what the tracker hears where a mel no longer
 says where the harmonics are: exactly 100 Hz, the rhythm of Griffin-Lim's own 10 ms frames.
 """
 import statistics

@@ -2,9 +2,9 @@
 time with the panel's own `transform` (pitch +4 semitones, rate ×1.3, loudness +6 dB), then let the trained emotion
 encoder read each version. Which control moves its reading, and towards which emotion?
 
-On `lite` (seed 0), the first neutral tone-dependent held-out-voice query reads neutral (p = 0.977). Pitch +4 semitones:
-still neutral, though less sure (0.551): the encoder reads pitch relative to the utterance's own mean as well as its
-level, and a whole shift moves the level alone. Loudness +6 dB: still neutral (0.935). Rate ×1.3: fearful (0.997). The
+On `lite` (seed 0), the first neutral tone-dependent held-out-voice query reads neutral (p = 0.971). Pitch +4 semitones:
+still neutral, though less sure (0.712): the encoder reads pitch relative to the utterance's own mean as well as its
+level, and a whole shift moves the level alone. Loudness +6 dB: still neutral (0.931). Rate ×1.3: fearful (0.993). The
 rate is what moves it: fearful is the fastest of the kit's prosody presets, and the encoder's augmented training
 perturbs the tempo by only ±10 %, while it learns from copies up to 8 dB louder or softer (`audio.augment`): loudness
 barely matters to it, and speaking fast does.
