@@ -78,7 +78,7 @@ def prosodic_features(wave: torch.Tensor, sr: int = SAMPLE_RATE, source: str = '
 def egemaps_features(wave: torch.Tensor, sr: int = SAMPLE_RATE) -> torch.Tensor:
     "The 88 eGeMAPS functionals of one utterance (needs the optional `opensmile` package)."
     try: import opensmile
-    except ImportError: raise ImportError("egemaps_features needs openSMILE: pip install opensmile into the kit's environment (in a checkout: .venv/bin/pip install -e '.[opensmile]')") from None
+    except ImportError: raise ImportError("egemaps_features needs openSMILE: pip install opensmile into the kit's environment (in a checkout: .venv/bin/pip install -e '.[opensmile]' -c constraints.txt, which keeps the pinned versions)") from None
     smile = opensmile.Smile(feature_set=opensmile.FeatureSet.eGeMAPSv02, feature_level=opensmile.FeatureLevel.Functionals)
     return torch.tensor(smile.process_signal(np.asarray(wave, dtype=np.float32), sr).values[0], dtype=torch.float32)
 

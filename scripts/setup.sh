@@ -207,6 +207,19 @@ else
   READY=$($VPY -I -c 'import torch, transformers, emotion_omni_lite as e; print("torch", torch.__version__, "| transformers", transformers.__version__, "| emotion_omni_lite", e.__version__)') \
     || { echo "[setup] .venv's packages do not import (above: why; a package changed by hand?): remove .venv (rm -rf .venv) and run this again" >&2; exit 1; }
   echo "[setup] ready: $READY"
+  # what the record cannot see: a pinned package changed since (by hand, %pip in JupyterLab, pip without the pins)
+  [ -f .venv/.eol-loose ] || DRIFT=$($VPY -I -c 'import importlib.metadata as md, re
+out = []
+for line in open("constraints.txt"):
+    m = re.match(r"\s*([A-Za-z0-9_.-]+)==([^\s;#]+)", line)
+    try: have = md.version(m[1]) if m else None
+    except md.PackageNotFoundError: have = None
+    if have and have.split("+")[0] != m[2].split("+")[0]: out.append(f"{m[1]} {have} (pinned {m[2]})")
+print(", ".join(out))' 2>/dev/null) || DRIFT=""
+  if [ -n "${DRIFT:-}" ]; then
+    echo "[setup] note: UNPINNED: changed since the pinned install (by hand, %pip, or pip without -c constraints.txt): $DRIFT;"
+    echo "[setup] figures may differ from README's by more than the seeds' spread; to put the pins back: rm .venv/.eol-installed-*; bash $0 $MODE"
+  fi
 fi
 if [ -f .venv/.eol-loose ]; then
   echo "[setup] note: UNPINNED: constraints.txt did not install here, so figures may differ from README's by more than the"

@@ -1649,6 +1649,14 @@ def test_the_setup_reads_no_python_settings_from_the_shell_and_fetches_nothing_w
     other = {'PYTHONHOME': str(tmp_path / 'another'), 'PYTHONPATH': str(tmp_path / 'another')}
     r = setup(**other)
     assert r.returncode == 0 and '[setup] ready' in r.stdout and 'making' not in r.stdout + r.stderr, r
+    assert 'UNPINNED' not in r.stdout, r                                 # every pin as installed: nothing to say
+    drifted, denv = _ready_kit(tmp_path / 'drifted', "  *importlib.metadata*) echo 'torch 2.12.0 (pinned 2.11.0)';;")
+    for _ in range(2):                                                   # installed (pinned), then a pin changed by hand since:
+        r = subprocess.run(['bash', str(drifted / 'scripts' / 'setup.sh'), 'run'], env={**denv, 'EOL_INSTALLER': 'pip'},
+                           capture_output=True, text=True, timeout=60)   # ready, and said
+    assert r.returncode == 0 and '[setup] ready' in r.stdout, r
+    assert 'UNPINNED: changed since the pinned install' in r.stdout and 'torch 2.12.0 (pinned 2.11.0)' in r.stdout, r
+    assert 'rm .venv/.eol-installed-*; bash' in r.stdout, r
     assert (kit / '.venv' / '.eol-installed-check').exists()
     eol = kit / '.venv' / 'bin' / 'eol'                                  # main.sh's own calls too
     eol.write_text('#!/bin/sh\n[ -z "$PYTHONHOME$PYTHONPATH" ] || exit 1\necho "eol $*" >> "$(dirname "$0")/../calls"\n'); eol.chmod(0o755)
