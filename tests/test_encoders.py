@@ -702,7 +702,8 @@ def test_the_encoders_name_an_input_of_the_wrong_shape():
     for enc, bad, said in ((plain, [mp], rf"emotion input 0 has shape \({n + 2}, {T}\), but this encoder reads log-mels \[{n}, frames\] "
                                          rf"of at least one frame, without pitch rows .*pass 16 kHz waves .*or drop the pitch rows \(x\[:{n}\]\)"),
                            (plain, [torch.randn(128, T)], rf"emotion input 0 has shape \(128, {T}\), but this encoder reads log-mels \[{n}, frames\]"),
-                           (plain, wave[None, None], r"emotion input 0 has shape \(1, 16000\)"),
+                           (plain, wave[None, None], rf"a \[1, 16000\] item is one wave with a channel axis, not a log-mel of {n} "
+                                                     r"mels .*pass the waves as \[B, samples\]"),   # as_mels checks a batch's items
                            (pitched, [wave, torch.randn(128, T)], rf"emotion input 1 has shape \(128, {T}\), but this encoder reads log-mels "
                                                                   rf"with their two pitch rows, \[{n} \+ 2 = {n + 2}, frames\]"),
                            (pitched, wave[None, None], r"emotion input 0 has shape \(1, 16000\)"),
