@@ -5,7 +5,7 @@ that a lab can start at any notebook."""
 
 # %% ../nbs/90a_course.ipynb #7993c91e
 from __future__ import annotations
-import hashlib, html, io, json, os, re, shutil, socket, subprocess, tarfile, tempfile, time
+import functools, hashlib, html, io, json, os, re, shutil, socket, subprocess, tarfile, tempfile, time
 from pathlib import Path
 from typing import Optional, Sequence
 
@@ -674,10 +674,9 @@ def _kernel_env(s: Settings, threads: Optional[int] = None) -> dict:
 
 POLL_SECONDS = 1.0   # how long a wait on one of the kernel's sockets lasts before it looks again (`_patient_client`)
 
-_PATIENT = []
+@functools.cache
 def _patient_client():
     "jupyter_client's `AsyncKernelClient` whose channels wait for a message `POLL_SECONDS` at a time, for as long as asked. One long wait on a socket can miss its wake-up (a widget cell's many messages, a busy machine), and nbclient then waited out the cell's whole timeout on a kernel long idle; each slice ends in a real look at the socket."
-    if _PATIENT: return _PATIENT[0]
     from queue import Empty
     from traitlets import Type
     from jupyter_client.asynchronous import AsyncKernelClient
@@ -694,7 +693,6 @@ def _patient_client():
         shell_channel_class, iopub_channel_class = Type(PatientChannel), Type(PatientChannel)
         stdin_channel_class, control_channel_class = Type(PatientChannel), Type(PatientChannel)
     PatientKernelClient.channel = PatientChannel                 # the one its four channels use
-    _PATIENT.append(PatientKernelClient)
     return PatientKernelClient
 
 def execute_notebook(path: Path, settings: Settings, timeout: int = 1800, threads: Optional[int] = None) -> tuple:
