@@ -19,16 +19,14 @@ import torch
 
 def stage1_parts(cfg, dev, q_seconds: float, reply_tokens: int, batch: int):
     "Stage 1's model (a random LLM base in bf16 with LoRA, adapter, head) and `batch` examples of the plan's shapes."
-    from emotion_omni_lite.adapter import build_adapter
-    from emotion_omni_lite.stage1 import Stage1Model, build_emotion_head
-    from emotion_omni_lite.text_llm import add_lora, build_llm
-    from emotion_omni_lite.train import freeze
+    from emotion_omni_lite.stage1 import assemble_stage1
+    from emotion_omni_lite.text_llm import build_llm
     with torch.device(dev):
         torch.set_default_dtype(torch.bfloat16 if cfg.stages.stage1.mixed_precision == 'bf16' else torch.float32)
         try: llm = build_llm(cfg)                                        # the base as a checkpoint holds it
         finally: torch.set_default_dtype(torch.float32)
         speech_id = cfg.llm.vocab_size - 1
-        model = Stage1Model(build_adapter(cfg), add_lora(freeze(llm), cfg), build_emotion_head(cfg), speech_id, cfg)
+        model = assemble_stage1(cfg, llm, speech_id)
     frames = int(q_seconds * cfg.semantic_encoder.frame_rate)
     frames -= frames % cfg.adapter.k
     g = torch.Generator().manual_seed(0)

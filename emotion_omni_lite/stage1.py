@@ -32,8 +32,8 @@ from .tts import engine_of
 # %% auto #0
 __all__ = ['STAGE1_EVAL_ROWS', 'EVERY_SPLIT', 'splice_speech', 'EmotionPredictHead', 'build_emotion_head', 'emotion_loss',
            'EmotionCentroids', 'ReplyStyleClassifier', 'paired', 'paired_styles', 'Stage1Model', 'stage1_loss',
-           'collate_stage1', 'encode_speech', 'speech_features', 'stage1_features', 'build_stage1', 'stage1_example',
-           'stage1_job', 'Stage1Pipeline', 'load_stage1', 'evaluate_stage1', 'stage1_robustness']
+           'collate_stage1', 'encode_speech', 'speech_features', 'stage1_features', 'assemble_stage1', 'build_stage1',
+           'stage1_example', 'stage1_job', 'Stage1Pipeline', 'load_stage1', 'evaluate_stage1', 'stage1_robustness']
 
 # %% ../nbs/11_stage1.ipynb #e66c34f2
 def splice_speech(embed: nn.Module, input_ids, attention_mask, labels, speech, speech_lens, speech_id: int,
@@ -311,11 +311,15 @@ def stage1_features(cfg: OmniConfig, settings: Optional[Settings] = None, batch_
     return out
 
 # %% ../nbs/11_stage1.ipynb #83b50f1c
+def assemble_stage1(cfg: OmniConfig, llm, speech_id: int) -> Stage1Model:
+    "Stage 1 around a text LLM: `llm` frozen with LoRA added, a fresh adapter and emotion head."
+    llm = add_lora(freeze(llm), cfg)                  # LoRA first: the random draws in the order every run was trained with
+    return Stage1Model(build_adapter(cfg), llm, build_emotion_head(cfg), speech_id, cfg)
+
 def build_stage1(cfg: OmniConfig, settings: Optional[Settings] = None) -> tuple:
-    "`(Stage1Model, tokenizer)`: the text LLM frozen with LoRA added, a fresh adapter and head."
+    "`(Stage1Model, tokenizer)`: the trained text LLM assembled into stage 1 (`assemble_stage1`)."
     llm, tok = load_text_llm(cfg, settings)
-    llm = add_lora(freeze(llm), cfg)
-    return Stage1Model(build_adapter(cfg), llm, build_emotion_head(cfg), speech_token_id(tok), cfg), tok
+    return assemble_stage1(cfg, llm, speech_token_id(tok)), tok
 
 def stage1_example(feats: dict, i: int, tok, reply: Optional[str] = None) -> dict:
     "Example `i` of the cached features: prompt (+ reply labels) and the query's encoder frames."

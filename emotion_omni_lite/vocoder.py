@@ -20,9 +20,9 @@ from .dataset import UNIT_POOL, audio_path, load_dialogues
 
 # %% auto #0
 __all__ = ['STREAM_CONTEXT', 'COSYVOICE2_FILES', 'VOCODERS', 'SEGMENT_UNITS', 'GriffinLim', 'ConvBlock', 'UnitToMel', 'Vocoder',
-           'VocoderStream', 'MelVocoder', 'TokenToWave', 'TokenToWaveStream', 'cosyvoice2_folder_problem',
-           'cosyvoice2_token2wav', 'check_vocoder_units', 'build_vocoder', 'vocoder_pairs', 'vocoder_loss',
-           'vocoder_job']
+           'VocoderStream', 'build_unit_to_mel', 'MelVocoder', 'TokenToWave', 'TokenToWaveStream',
+           'cosyvoice2_folder_problem', 'cosyvoice2_token2wav', 'check_vocoder_units', 'build_vocoder', 'vocoder_pairs',
+           'vocoder_loss', 'vocoder_job']
 
 # %% ../nbs/13_vocoder.ipynb #e66c34f2
 class GriffinLim(nn.Module):
@@ -110,12 +110,16 @@ class VocoderStream:
     def finish(self) -> torch.Tensor: return torch.zeros(0)
     def close(self): pass                      # this stream's context lives in it: nothing kept elsewhere
 
+def build_unit_to_mel(cfg: OmniConfig) -> UnitToMel:
+    "The unit-to-mel network `cfg` sizes: the one the vocoder stage trains and `MelVocoder` speaks through."
+    return UnitToMel(cfg.units.n_units, cfg.audio.n_mels, cfg.vocoder.hidden, frame_hidden=cfg.vocoder.frame_hidden)
+
 class MelVocoder(Vocoder):
     "Units → mel (a trained `UnitToMel`) → waveform (Griffin-Lim)."
     def __init__(self, cfg: OmniConfig):
         super().__init__()
         self.sample_rate, self.hop = cfg.audio.sample_rate, cfg.audio.hop_length
-        self.unit_to_mel = UnitToMel(cfg.units.n_units, cfg.audio.n_mels, cfg.vocoder.hidden, frame_hidden=cfg.vocoder.frame_hidden)
+        self.unit_to_mel = build_unit_to_mel(cfg)
         self.griffin_lim = GriffinLim(cfg.audio, cfg.vocoder.griffin_lim_iters)
 
     def _units(self, units, who: str) -> torch.Tensor:
@@ -354,7 +358,6 @@ def vocoder_job(cfg: OmniConfig, settings: Settings) -> StageJob:
         with torch.no_grad():
             l1 = sum(float((model(u[None])[0] - m.float()).abs().mean()) for u, m in test) / len(test)
         return {'test_mel_l1': round(l1, 4)}
-    return StageJob(data=pairs, build=lambda: UnitToMel(cfg.units.n_units, cfg.audio.n_mels, cfg.vocoder.hidden,
-                                                        frame_hidden=cfg.vocoder.frame_hidden),
+    return StageJob(data=pairs, build=lambda: build_unit_to_mel(cfg),
                     collate=_collate, loss=vocoder_loss, evaluate=evaluate,
                     save=lambda model, folder: save_weights(model.state_dict(), folder / 'model.safetensors'))

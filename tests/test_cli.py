@@ -66,23 +66,20 @@ def test_fp16_on_a_cpu_is_refused_before_the_data_are_built(monkeypatch):
 
 
 def test_the_recipes_said_to_hold_qwen2_layers_do():
-    "cli.QWEN2_RECIPES against the model each recipe trains, built as its job builds it, on the meta device."
+    "cli.QWEN2_RECIPES against the model each recipe trains, built by the builder its job calls, on the meta device."
     import warnings, torch
-    from emotion_omni_lite.adapter import build_adapter
     from emotion_omni_lite.emotion_encoder import build_emotion_encoder
     from emotion_omni_lite.semantic_encoder import build_asr_model
-    from emotion_omni_lite.stage1 import Stage1Model, build_emotion_head
+    from emotion_omni_lite.stage1 import assemble_stage1
     from emotion_omni_lite.stage2 import Stage2Model
     from emotion_omni_lite.stages import STAGES
-    from emotion_omni_lite.text_llm import add_lora, build_llm
-    from emotion_omni_lite.vocoder import UnitToMel
+    from emotion_omni_lite.text_llm import build_llm
+    from emotion_omni_lite.vocoder import build_unit_to_mel
     cfg = get_config('lite')
     with torch.device('meta'), warnings.catch_warnings():
-        warnings.simplefilter('ignore')
+        warnings.simplefilter('ignore')                                 # stage 1 around an untrained LLM: its job loads the trained one
         models = {'asr': build_asr_model(cfg), 'emotion': build_emotion_encoder(cfg), 'text': build_llm(cfg),
-                  'stage1': Stage1Model(build_adapter(cfg), add_lora(build_llm(cfg), cfg), build_emotion_head(cfg), 0, cfg),
-                  'vocoder': UnitToMel(cfg.units.n_units, cfg.audio.n_mels, cfg.vocoder.hidden, frame_hidden=cfg.vocoder.frame_hidden),
-                  'stage2': Stage2Model(cfg)}
+                  'stage1': assemble_stage1(cfg, build_llm(cfg), 0), 'vocoder': build_unit_to_mel(cfg), 'stage2': Stage2Model(cfg)}
     assert set(models) == {st.train for st in STAGES.values() if st.train}   # every recipe
     holds = {k for k, m in models.items() if any(type(x).__name__ == 'Qwen2DecoderLayer' for x in m.modules())}
     assert holds == set(cli.QWEN2_RECIPES)
@@ -171,6 +168,7 @@ def test_workers_train_with_the_config_and_settings_they_are_given(tmp_path, mon
                                            r"\(preset 'smoke', seed 7\).*this config's data\.n_dialogues"):
         cli.run_tasks([cli.Task('asr', 'stage', 'asr')], cfg, s, jobs=2)
     assert not (tmp_path / 'other').exists() and not s.data_path.exists()
+    assert (s.run_path / 'logs' / 'asr.log').is_file()                  # a worker ran it: only `_work` writes a task's log
 
 
 def test_what_training_takes_is_said_truly_for_one_worker_and_every_preset(tmp_path, monkeypatch, capsys):

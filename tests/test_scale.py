@@ -21,14 +21,12 @@ def test_full_size_stages_add_up():
     assert abs(t['bf16_gib'] - t['total'] * 2 / 2**30) < 1e-9
     # the parameter view against the model stage 1 really trains: assembled as build_stage1 does, on meta
     import warnings, torch
-    from emotion_omni_lite.adapter import build_adapter
-    from emotion_omni_lite.stage1 import Stage1Model, build_emotion_head
-    from emotion_omni_lite.text_llm import add_lora, build_llm
-    from emotion_omni_lite.train import freeze
+    from emotion_omni_lite.stage1 import assemble_stage1
+    from emotion_omni_lite.text_llm import build_llm
     cfg = get_config('full')
     with torch.device('meta'), warnings.catch_warnings():
         warnings.simplefilter('ignore')
-        m = Stage1Model(build_adapter(cfg), add_lora(freeze(build_llm(cfg)), cfg), build_emotion_head(cfg), 0, cfg)
+        m = assemble_stage1(cfg, build_llm(cfg), 0)
     assert s1['trainable'] == sum(p.numel() for p in m.parameters() if p.requires_grad)
     assert sum(p.numel() for p in m.parameters() if not p.requires_grad) == t['parts']['llm']   # the LLM's own weights, frozen
 
