@@ -14,6 +14,8 @@ from pathlib import Path
 import pytest
 
 from conftest import CHROMIUM                                   # $EOL_CHROMIUM, else /usr/bin/chromium
+from emotion_omni_lite.config import get_config
+from emotion_omni_lite.dataset import hearing_seconds
 
 REPO = Path(__file__).resolve().parents[1]
 NOTEBOOK = Path(os.environ.get('EOL_BROWSER_NOTEBOOK', REPO / 'nbs' / '17_widgets.ipynb'))
@@ -34,10 +36,12 @@ ERRORS = "() => Array.from(document.querySelectorAll('[data-mime-type=\"applicat
 
 
 # A widget callback's error (an observer, a click, a message from the page) is never a cell's output: the kernel sends
-# it on its iopub channel with the comm message as parent, and JupyterLab files it in its log console. The page listens.
+# it on its iopub channel with the comm message as parent, and JupyterLab files it in its log console. The page listens
+# from before the cells run (views send messages as they render) and keeps what no cell's run caused (ERRORS has those).
 LISTEN = r"""() => { window.eolKernelErrors = [];
   const k = window.jupyterapp.shell.currentWidget.sessionContext.session.kernel;
   k.iopubMessage.connect((_, m) => { const t = m.header.msg_type, c = m.content;
+    if (m.parent_header && m.parent_header.msg_type === 'execute_request') return;
     if (t === 'error') window.eolKernelErrors.push(c.ename + ': ' + c.evalue + '\n' +
                                                    (c.traceback || []).join('\n').replace(/\x1b\[[0-9;]*m/g, '').slice(-6000));
     else if (t === 'stream' && c.name === 'stderr' && /Traceback|Error:/.test(c.text)) window.eolKernelErrors.push(c.text.slice(0, 800)); }); }"""
@@ -128,12 +132,12 @@ def test_widgets_notebook_in_jupyterlab(lab, spoken_wav):
                                    " && window.jupyterapp.shell.currentWidget.sessionContext.session.kernel.status === 'idle'",
                                    timeout=left())
             page.set_default_timeout(STEP_MS)
+            page.evaluate(LISTEN)                                        # a kernel error not of a cell's run is a widget's
             page.evaluate("() => { window.eolRan = false; window.jupyterapp.commands.execute('notebook:run-all-cells')"
                           ".then(() => { window.eolRan = true; }); }")
             page.wait_for_function('() => window.eolRan === true', timeout=left(), polling=500)  # every cell has run
             errors = page.evaluate(ERRORS)
             assert not errors, f'cells failed in the browser: {errors}'
-            page.evaluate(LISTEN)                                        # from here on, a kernel error is a widget's
             n_panels = sum('ProbePanel(' in ''.join(c['source']) for c in json.loads(NOTEBOOK.read_text())['cells']
                            if c['cell_type'] == 'code')
             assert n_panels >= 1, f'no ProbePanel( cell in {NOTEBOOK}: the wait below would pass with no panel'
@@ -166,6 +170,8 @@ def test_widgets_notebook_in_jupyterlab(lab, spoken_wav):
             sent = panel.locator('.eol-mic-status').inner_text()           # e.g. ' sent 2.5 s (80 kB at 16 kHz)': resampled in the page
             m = re.search(r'sent ([0-9.]+) s \(([0-9]+) kB at 16 kHz\)', sent)
             assert m and abs(int(m[2]) - 32 * float(m[1])) <= 2, f'the recorder sent {sent!r}: not 16-bit mono at 16 kHz'
+            most = hearing_seconds(get_config('smoke'))                   # the kit panel's clip limit (its max_seconds)
+            assert 2.0 <= float(m[1]) <= most + 0.05, f'{sent!r} for the 2.5 s recorded'
             page.wait_for_function(f'(b) => {{ const r = ({READ_BARS})(); return r && JSON.stringify(r) !== JSON.stringify(b); }}',
                                    arg=after, timeout=STEP_MS, polling=250)
             heard = page.evaluate(READ_BARS)

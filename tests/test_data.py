@@ -1,5 +1,5 @@
 "The emotional dialogue dataset: build, determinism, splits, units, bring-your-own loader, refusal on mismatch."
-import functools, json, sys
+import functools, json, re, sys
 
 import numpy as np
 import pytest
@@ -41,9 +41,15 @@ def test_columns_and_contents(smoke):
 
 
 def test_splits_do_not_leak(smoke):
+    "A held-out sentence (by its words) or voice is never on a row that does not hold it out; the labels follow the config."
     cfg, s, ds, df = smoke
     dc = cfg.data
+    words, split = df.query_text.map(dataset._sentence), lambda *ks: df.split.isin(ks)   # words: one said twice leaks
+    held_s, held_v = set(words[split('test_sentence', 'test_both')]), set(df.voice[split('test_voice', 'test_both')])
+    assert not set(words[split('train', 'test_voice')]) & held_s        # from the table alone, not the plan's calls
+    assert not set(df.voice[split('train', 'test_sentence')]) & held_v
     train_v, test_v = query_voices(dc.n_query_voices, dc.n_test_voices, dc.n_piper_voices, dc.n_test_piper_voices)
+    assert not set(train_v) & set(test_v)
     held = heldout_sentences(cfg.data.heldout_sentence_frac, s.seed)
     train = df[df.split == 'train']
     assert not set(train.voice) & set(test_v) and not set(train.sentence_id) & held
@@ -100,6 +106,7 @@ def test_same_seed_same_manifest_hash(smoke, tmp_path):
 
 
 def test_reuse_and_refuse_on_mismatch(smoke, monkeypatch):
+    "A matching build is reused as it is; another config's build is refused with the fix and left whole, not overwritten."
     cfg, s, ds, df = smoke
     before = (s.data_path / 'build.json').stat().st_mtime
     def redo(*a, **k): raise AssertionError('a matching build was built again')
@@ -108,9 +115,10 @@ def test_reuse_and_refuse_on_mismatch(smoke, monkeypatch):
         assert build_dataset(cfg, s) == s.data_path
     assert (s.data_path / 'build.json').stat().st_mtime == before
     other = get_config('smoke', **{'data.prosody_jitter': 0.1})
-    with pytest.raises(ConfigError) as e:
-        build_dataset(other, s)
-    assert 'force=True' in str(e.value) and str(s.data_path) in str(e.value)
+    said = (f"{s.data_path} already holds a dataset built with another config (hash {dataset.build_hash(cfg, s.seed)}; this "
+            f"config needs {dataset.build_hash(other, s.seed)}). Rebuild it with build_dataset(cfg, settings, force=True)")
+    with pytest.raises(ConfigError, match=re.escape(said)): build_dataset(other, s)
+    assert (s.data_path / 'build.json').stat().st_mtime == before and len(load_dialogues(cfg, s)) == len(ds)   # kept whole
     with pytest.raises(StageMissing, match='another config'): load_dialogues(get_config('smoke', **{'units.n_units': 16}), s)
 
 
@@ -459,12 +467,16 @@ def test_speech_whose_record_is_gone_is_not_resumed_as_this_configs(tmp_path):
     root = s.data_path
     old = _old_build(root); (root / 'build.json').unlink(); del old['build.json']
     import shutil; shutil.rmtree(root / 'dialogues'); del old['dialogues/state.json']
-    for case in ('rows and speech', 'speech alone'):
+    for case in ('rows and speech', 'speech alone', 'rows alone'):
         if case == 'speech alone': (root / 'manifest.jsonl').write_text(''); old['manifest.jsonl'] = ''
+        if case == 'rows alone':                                        # the manifest's row kept, its speech gone
+            (root / 'manifest.jsonl').write_text(row := '{"id": "d000000"}\n'); old['manifest.jsonl'] = row
+            shutil.rmtree(root / 'audio'); del old['audio/query/000/d000000.wav']
         with pytest.raises(ConfigError, match=r"already holds an unfinished build of a dataset with another config \(hash "
                                               r"unknown: its build\.json is gone; .*force=True"):
             build_dataset(get_config('smoke', **{'data.n_dialogues': 12}), s)
         assert {n: (root / n).read_text() for n in old} == old and not (root / 'build.json').exists(), case
+        assert sorted(str(p.relative_to(root)) for p in root.rglob('*') if p.is_file()) == sorted(old), case   # nothing new
 
 
 def test_a_reply_style_with_more_phrasings_has_each_of_them_drawn(monkeypatch):

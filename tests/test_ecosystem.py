@@ -19,14 +19,19 @@ def run(cmd, **kw):
     return subprocess.run([str(c) for c in cmd], capture_output=True, text=True, timeout=1200, **kw)
 
 
+NETWORK = (r'(?i)NewConnectionError|failed to establish a new connection|network is unreachable|'
+           r'temporary failure in name resolution|connection refused|connection timed out')
+
+
 def no_such_torch(stderr: str):
     "Why the class's torch could not be installed, when the cause is the index, not the kit: no index reached, or one without that version."
-    if re.search(r'(?i)NewConnectionError|failed to establish a new connection|network is unreachable|'
-                 r'temporary failure in name resolution|connection refused|connection timed out', stderr):
-        return f"no package index reachable for torch {OTHER}: {stderr.strip().splitlines()[-1][:160]}"
-    if re.search(rf'(?i)(could not find a version that satisfies the requirement|no matching distribution found for) '
-                 rf'torch(audio)?=={re.escape(OTHER)}', stderr):                # a mirror or proxy that answers without it
-        return f"the package index has no torch/torchaudio {OTHER} for this Python: {stderr.strip().splitlines()[-1][:160]}"
+    errors = [l.strip() for l in stderr.splitlines() if re.match(r'\s*ERROR:', l)]   # pip's verdict, not a retry's warning before it
+    missing = any(re.search(rf'(?i)(could not find a version that satisfies the requirement|no matching distribution found for) '
+                            rf'torch(audio)?=={re.escape(OTHER)}', l) for l in errors)
+    if any(re.search(NETWORK, l) for l in errors) or missing and '(from versions: none)' in stderr and re.search(NETWORK, stderr):
+        return f"no package index reachable for torch {OTHER}: {errors[-1][:160]}"   # its retries gave up: no version seen
+    if missing:                                                          # a mirror or proxy that answers without it
+        return f"the package index has no torch/torchaudio {OTHER} for this Python: {errors[-1][:160]}"
 
 
 @pytest.fixture
@@ -92,5 +97,7 @@ def test_the_lean_install_is_skipped_only_when_the_index_cannot_give_that_torch(
     assert 'No matching distribution found' in no_such_torch(mirror)
     for other in ("ERROR: No matching distribution found for ipykernel\n",
                   f"ERROR: Cannot install torch=={OTHER} and torchaudio=={OTHER} because these package versions have conflicting dependencies.\n",
-                  "ERROR: Could not install packages due to an OSError: [Errno 28] No space left on device\n"):
+                  "ERROR: Could not install packages due to an OSError: [Errno 28] No space left on device\n",
+                  refused.splitlines(keepends=True)[0] + "ERROR: Could not install packages due to an OSError: [Errno 28] No space "
+                  "left on device\n"):                                   # a retry on the way, then a full disk: not the index
         assert no_such_torch(other) is None, other

@@ -1,13 +1,14 @@
 """Property-based tests: the audio reader and the config builder, fed inputs nobody listed, either give a valid result
 or the kit's named error, never another exception."""
-import dataclasses, math
+import dataclasses, io, math, typing
 
 import numpy as np
+import soundfile as sf
 import torch
 from hypothesis import HealthCheck, event, example, given, settings, strategies as st
 from hypothesis.extra.numpy import arrays
 
-from emotion_omni_lite.audio import MAX_RATE, MIN_RATE, AudioError, check_speech, load_audio
+from emotion_omni_lite.audio import FLOAT_PEAK_LIMIT, MAX_RATE, MIN_RATE, AudioError, check_speech, load_audio
 from emotion_omni_lite.config import PRECISIONS, PRESETS, ConfigError, OmniConfig, get_config
 
 DTYPES = st.sampled_from([np.float32, np.float64, np.int16, np.int32, np.uint8, np.int8, np.float16])
@@ -34,15 +35,46 @@ def test_the_reader_gives_mono_finite_audio_or_a_named_error(a, sr):
     assert all(isinstance(n, str) for n in notes)
 
 
+def _sound(suffix, subtype, channels, sr, seconds=0.25):
+    "The bytes of a valid little sound file: a 220 Hz tone (a second channel at half its level, so a mix is not silent)."
+    t = np.arange(int(seconds * sr)) / sr
+    tone = 0.3 * np.sin(2 * np.pi * 220 * t)
+    buf = io.BytesIO()
+    sf.write(buf, np.stack([tone, 0.5 * tone][:channels], 1), sr, format=suffix[1:].upper(), subtype=subtype)
+    return suffix, buf.getvalue()
+
+SOUNDS = [_sound('.wav', 'PCM_16', 2, 8000), _sound('.wav', 'FLOAT', 1, 16000), _sound('.flac', 'PCM_16', 1, 16000)]
+
+def _damaged(sound):
+    "A valid file cut short at a drawn byte, or with drawn bytes written over it there (mostly in its first 64: the header)."
+    suffix, good = sound
+    at = st.one_of(st.integers(0, 64), st.integers(0, len(good)))
+    return st.tuples(at, st.binary(max_size=8)).map(
+        lambda c: (suffix, good[:c[0]] + c[1] + good[c[0] + len(c[1]):] if c[1] else good[:c[0]]))
+
+# bytes nobody wrote (refused at the format check), and real files damaged: past it, to the header, the samples and the rate
+FILES = st.one_of(st.tuples(st.sampled_from(['.wav', '.flac', '.mp3', '.ogg', '.txt']), st.binary(max_size=2000)),
+                  st.sampled_from(SOUNDS).flatmap(_damaged))
+
+
 @FUZZ
-@given(data=st.binary(min_size=0, max_size=2000), suffix=st.sampled_from(['.wav', '.flac', '.mp3', '.ogg', '.txt']))
-def test_the_reader_names_any_bytes_it_cannot_read(tmp_path_factory, data, suffix):
+@given(file=FILES)
+@example(file=SOUNDS[0]).via('an intact file')
+@example(file=SOUNDS[1]).via('an intact file')
+@example(file=SOUNDS[2]).via('an intact file')
+def test_the_reader_names_any_bytes_it_cannot_read(tmp_path_factory, file):
+    "Any bytes under an audio name give mono, finite float samples or an `AudioError` naming the file, nothing else."
+    suffix, data = file
     p = tmp_path_factory.mktemp('f') / f'x{suffix}'
     p.write_bytes(data)
     try: w = load_audio(p)
     except AudioError as e:
-        assert str(p) in str(e); return
-    assert w.ndim == 1 and torch.isfinite(w).all()
+        event('refused')
+        assert str(p) in str(e) and file not in SOUNDS, str(e)         # the intact files read: the damaged ones start valid
+        return
+    event('read')
+    assert w.dtype == torch.float32 and w.ndim == 1 and len(w) > 0 and torch.isfinite(w).all()
+    assert float(w.abs().max()) <= 1.5 * FLOAT_PEAK_LIMIT              # louder floats: integer PCM stored as floats, refused
 
 
 def _leaves(c, prefix=''):
@@ -51,8 +83,17 @@ def _leaves(c, prefix=''):
         if dataclasses.is_dataclass(v): yield from _leaves(v, f'{prefix}{f.name}.')
         elif f.name != 'preset': yield f'{prefix}{f.name}', v
 
-LITE = dict(_leaves(get_config('lite')))
-LITE_FIELDS = sorted(LITE)
+def _kinds(c, prefix=''):
+    "Each field's types as its annotation names them (Optional[str]: str or None)."
+    hints = typing.get_type_hints(type(c))
+    for f in dataclasses.fields(c):
+        v = getattr(c, f.name)
+        if dataclasses.is_dataclass(v): yield from _kinds(v, f'{prefix}{f.name}.')
+        elif f.name != 'preset': yield f'{prefix}{f.name}', typing.get_args(hints[f.name]) or (hints[f.name],)
+
+LITE = dict(_leaves(PRESETS['lite']()))     # the preset itself: made when the file is collected, before the tests' settings
+LITE_FIELDS = sorted(LITE)                  # apply, so a settings.ini section of the student's must not change it
+KINDS = dict(_kinds(PRESETS['lite']()))
 # every word a preset uses, and the other choices the checks name: a text field mostly gets a word some field takes
 WORDS = sorted({v for p in PRESETS.values() for v in dict(_leaves(p())).values() if isinstance(v, str)}
                | {'interleave', 'cosyvoice2', 'external', 'piper', 'voice', 'calm', *PRECISIONS, 'x'})
@@ -74,16 +115,24 @@ CHANGES = st.lists(st.sampled_from(LITE_FIELDS).flatmap(lambda k: st.tuples(st.j
 
 @FUZZ
 @given(changes=CHANGES)
+@example(changes={k: LITE[k] for k in LITE_FIELDS[:3]}).via("lite's own values")
+@example(changes={'fusion.gate': '3'}).via('a word in a bool field')
+@example(changes={'adapter.k': True}).via('a bool in an int field')
 def test_the_config_builder_accepts_or_names_the_field(changes):
+    "Any one to three fields changed give a config that holds them, of their field's type, or a `ConfigError` naming a field."
+    own = lambda k, v: type(v) is type(LITE[k]) and v == LITE[k]         # True is 1, yet refused where lite has 1
     try: c = get_config('lite', **changes)
     except ConfigError as e:
         event('refused')
         assert str(e).split(':')[0] in LITE_FIELDS, str(e)                # it begins with the field to fix
+        assert not all(own(k, v) for k, v in changes.items()), str(e)     # lite's own values are lite: never refused
         return
     event('accepted')                                                     # --hypothesis-show-statistics shows the split
     assert isinstance(c, OmniConfig)
     leaves = dict(_leaves(c))
     for k, v in changes.items():
         assert leaves[k] == v
+        # of lite's type (an int in a float field is stored as a float); an unset field: a type its annotation names
+        assert type(leaves[k]) in ((type(LITE[k]),) if LITE[k] is not None else KINDS[k]), (k, v)
         if isinstance(v, (int, float)) and not isinstance(v, bool): assert math.isfinite(v)   # NaN and inf are refused
     assert OmniConfig.from_dict(c.to_dict()) == c                        # what a run writes, it reads back

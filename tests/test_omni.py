@@ -107,23 +107,32 @@ def test_condition_following_counts_a_clip_too_short_to_hear_as_a_miss(smoke_cfg
     assert got == {'follows_condition_acc': 0.0, 'follows_words_acc': 0.5, 'n_condition_following': 4}, got   # 'sad' clips: words
 
 
-def test_load_omni_refuses_settings_of_another_preset_and_a_stage_1_of_another_config(smoke_cfg, tmp_path):
-    "Another preset's settings would read another preset's runs, a pipeline of another config would be used as this one's: both are named with the fix before any run is read."
-    from emotion_omni_lite.stages import StageMissing, stage_config
+def test_load_omni_refuses_settings_of_another_preset_and_a_stage_1_of_another_config(smoke_cfg, tmp_path, monkeypatch):
+    "Another preset's settings would read another preset's runs, a pipeline of another config or run would be used as this one's: both are named with the fix before any run is read."
+    from emotion_omni_lite.stages import run_digest, stage_config, stage_folder
+    class Reached(Exception): "load_omni took the pipeline and went on to stage 2's run"
+    def never(*a, **k): raise AssertionError('stage 1 was loaded from its run, not taken from pipeline=')
+    def stage2(cfg, settings=None, name='stage2'): raise Reached(name)
+    monkeypatch.setattr(omni_mod, 'load_stage1', never)                 # a refusal comes before either run is read
+    monkeypatch.setattr(omni_mod, 'load_stage2_model', stage2)
     folders = dict(data_dir=str(tmp_path / 'data'), out_dir=str(tmp_path / 'runs'), device='cpu')
     with pytest.raises(ConfigError, match=r"config is preset 'smoke''s, the settings preset 'lite''s .*pass get_settings\(preset='smoke'\)"):
         load_omni(smoke_cfg, get_settings(preset='lite', **folders))
     s = get_settings(preset='smoke', **folders)
+    here = stage_folder('stage1', s); here.mkdir(parents=True)
+    for f in ('metrics.json', 'files.json'): (here / f).write_text('{}')   # a finished run's record: its digest is not None
+    here, digest = str(here.resolve()), run_digest('stage1', s)
     own = SimpleNamespace(cfg=stage_config('stage1', smoke_cfg))
     with pytest.raises(ConfigError, match=r"not loaded for run 'stage1_semantic_only' .*pipeline=load_stage1\(cfg, settings, 'stage1_semantic_only'\)"):
         load_omni(smoke_cfg, s, stage1='stage1_semantic_only', pipeline=own)
     with pytest.raises(ConfigError, match="not loaded for run 'stage1' of this config"):
         load_omni(smoke_cfg, s, pipeline=SimpleNamespace(cfg=get_config('smoke', **{'adapter.k': 3})))
-    with pytest.raises(StageMissing): load_omni(smoke_cfg, s, pipeline=own)   # its own stage 1: taken, on to stage 2's run
-    loaded = SimpleNamespace(cfg=own.cfg, run=(str(tmp_path / 'elsewhere' / 'smoke' / 'stage1'), 'abc123'))   # another runs folder's
-    with pytest.raises(ConfigError, match=r"loaded from .*elsewhere.* as it is now .*pipeline=load_stage1\(cfg, settings, 'stage1'\)"):
-        load_omni(smoke_cfg, s, pipeline=loaded)
-    assert not (tmp_path / 'runs').exists() or not any((tmp_path / 'runs').rglob('*.safetensors'))
+    for ok in (own, SimpleNamespace(cfg=own.cfg, run=(here, digest))):  # its own stage 1, built by hand or loaded from this run
+        with pytest.raises(Reached, match='^stage2$'): load_omni(smoke_cfg, s, pipeline=ok)   # taken, on to stage 2's run
+    for run in ((str(tmp_path / 'elsewhere' / 'smoke' / 'stage1'), digest), (here, 'abc123')):   # each part is compared:
+        with pytest.raises(ConfigError, match=rf"loaded from {re.escape(run[0])}, .* as it is now .*"     # another runs folder's,
+                                              r"pipeline=load_stage1\(cfg, settings, 'stage1'\)"):  # this run trained again
+            load_omni(smoke_cfg, s, pipeline=SimpleNamespace(cfg=own.cfg, run=run))
 
 
 def test_an_emotion_encoder_with_no_head_names_no_user_emotion(smoke_cfg, tmp_path, monkeypatch, capsys):

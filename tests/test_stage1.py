@@ -42,11 +42,15 @@ def test_splice_replaces_placeholder_and_masks_all_but_reply(tok):
     emb = torch.nn.Embedding(400, 6).requires_grad_(False)
     ex = [build_prompt(tok, reply=r) for r in REPLIES[:3]]
     b = collate_stage1([{**e, 'n50': 5, 'sem': torch.zeros(5, 1)} for e in ex])
-    sp = torch.randn(3, 7, 6); n = torch.tensor([7, 2, 0])
+    sp = torch.randn(3, 7, 6); n = torch.tensor([7, 2, 0]); sid = speech_token_id(tok)
     for left in (False, True):
-        x, att, y = splice_speech(emb, b['input_ids'], b['attention_mask'], b['labels'], sp, n, speech_token_id(tok), left)
+        x, att, y = splice_speech(emb, b['input_ids'], b['attention_mask'], b['labels'], sp, n, sid, left)
         assert att.sum(1).tolist() == (b['attention_mask'].sum(1) - 1 + n).tolist()
+        assert not att.all() and att[:, -1 if left else 0].all()            # rows of unlike lengths, padded on the side asked for
         for i, e in enumerate(ex):
+            ids, j = torch.tensor(e['input_ids']), e['input_ids'].index(sid)
+            want = torch.cat([emb(ids[:j]), sp[i, :n[i]], emb(ids[j + 1:])])  # the prompt's tokens, its valid speech in <speech>'s place
+            assert torch.equal(x[i][att[i].bool()], want)
             lab = y[i][att[i].bool()]
             reply = torch.tensor(e['labels'][e['n_prompt']:])
             assert torch.equal(lab[lab != -100], reply)                   # labels: the reply and its end token only
@@ -58,9 +62,10 @@ def test_splice_replaces_placeholder_and_masks_all_but_reply(tok):
 
 def test_emotion_loss_formula_and_full_head_size(tok):
     # pooling only the first n_tokens reply tokens: checked in nbs/11_stage1.ipynb (cell ec0ff27c)
-    p, t = torch.randn(4, 3), torch.randn(4, 3)
-    want = 0.6 * ((p - t) ** 2).mean() + 0.4 * (1 - torch.nn.functional.cosine_similarity(p, t)).mean()
-    assert torch.allclose(emotion_loss(p, t), want)
+    v = torch.tensor([[1., 2, 2], [0, 0, 3]])                               # mean square 3: MSE(v, -v) = 4·3, MSE(v, 2v) = 3
+    assert torch.allclose(emotion_loss(v, v), torch.tensor(0.), atol=1e-6)
+    assert torch.allclose(emotion_loss(v, -v), torch.tensor(0.6 * 12 + 0.4 * 2))   # opposite rows: 1 − cos = 2 each
+    assert torch.allclose(emotion_loss(v, 2 * v), torch.tensor(0.6 * 3))           # same directions: the MSE term alone
     cfg = get_config('smoke', **{'stages.stage1.mse_weight': 1.0, 'stages.stage1.cos_weight': 0.0, 'stages.stage1.emotion_weight': 2.0})
     ex = _examples(cfg, tok, 3)
     with torch.no_grad(): r = _model(cfg, tok)(collate_stage1(ex))       # the stage's weights reach its loss, not the defaults
@@ -87,7 +92,7 @@ def test_forward_shapes_and_trainable_parts(tok, mode):
     assert all('lora_' in n for n in names if n.startswith('llm.'))
 
 
-def test_frozen_tensors_bit_identical_after_training(tok, tmp_path):
+def test_frozen_tensors_bit_identical_after_training(tok):
     cfg = get_config('smoke')
     m = _model(cfg, tok)
     frozen = {n: p.detach().clone() for n, p in m.named_parameters() if not p.requires_grad}
@@ -133,9 +138,11 @@ def test_batched_generation_equals_one_by_one_and_respond_outputs(tok):
     pipe = Stage1Pipeline(m, tok, EmotionCentroids(['happy', 'sad'], torch.randn(2, cfg.emotion_encoder.dim)), cfg)
     feats = [{k: e[k] for k in ('sem', 'emo', 'n50')} for e in _examples(cfg, tok, 4)]
     assert pipe.generate(feats, 6) == [pipe.generate([f], 6)[0] for f in feats]
-    out = pipe.respond_features(feats, 6)
+    out = pipe.respond_features(feats, 6, batch_size=3)                    # two batches, 3 and 1
+    assert [o['reply_ids'] for o in out] == pipe.generate(feats, 6)            # the reply it writes, in the queries' order
     for o in out:
         n = len(o['reply_ids'])
+        assert o['text'] == tok.decode(o['reply_ids'], skip_special_tokens=True).strip()
         assert o['hidden'].shape == o['inputs_embeds'].shape == (n, cfg.llm.hidden_size)
         assert o['emotion_vec_pred'].shape == (cfg.emotion_encoder.dim,)
         assert o['reply_emotion'] == pipe.centroids.predict(o['emotion_vec_pred'][None])[0]   # the centroid nearest its own vector
@@ -146,7 +153,9 @@ def test_style_classifier_and_centroids():
     clf = ReplyStyleClassifier().fit(REPLIES, ['cheerful', 'comforting', 'curious', 'calming'])
     assert clf.predict(["so sorry about the game", "tell me more!"]) == ['comforting', 'curious']
     c = EmotionCentroids.fit(torch.tensor([[1., 0], [0, 1], [1, .1]]), ['sad', 'happy', 'sad'])
-    assert c.labels == ['happy', 'sad'] and c.predict(torch.tensor([[3., 1]])) == ['sad']
+    assert c.labels == ['happy', 'sad'] and c.predict(torch.tensor([[3., 1], [.7, .9]])) == ['sad', 'sad']
+    # the classes spread along y alone, so a step along x counts far more: [.7, .9] is 'sad', though nearer 'happy' in plain distance
+    assert EmotionCentroids(c.labels, c.centroids).predict(torch.tensor([[.7, .9]])) == ['happy']
 
 
 def test_smoke_stage_end_to_end(smoke_settings):
@@ -170,6 +179,11 @@ def test_smoke_stage_end_to_end(smoke_settings):
     saved = load_file(str(run / 'model.safetensors'))
     assert {k.split('.')[0] for k in saved} == {'adapter', 'head', 'llm'}
     assert all('lora_' in k for k in saved if k.startswith('llm.'))           # no frozen LLM weight is saved
+    lora = {p.name for p in (run / 'lora').iterdir()}                         # LoRA on its own, in peft's format:
+    assert 'adapter_model.safetensors' in lora and not lora & {'model.safetensors', 'pytorch_model.bin'}
+    ad = load_file(str(run / 'lora' / 'adapter_model.safetensors'))          # peft drops the adapter's name from its keys
+    assert ad and all('lora_' in k for k in ad)
+    assert all(torch.equal(v, saved['llm.' + k.replace('.weight', '.default.weight')]) for k, v in ad.items())   # the trained LoRA
     m = json.loads((run / 'metrics.json').read_text())
     assert m['n_eval'] > 0 and 0 <= m['tone_style_match'] <= 1
     stamp = (run / 'model.safetensors').stat().st_mtime_ns
@@ -178,6 +192,8 @@ def test_smoke_stage_end_to_end(smoke_settings):
     feats = stage1_features(cfg, smoke_settings)
     assert len(feats['sem']) == len(feats['rows']) and feats['emotion_vec_true'].shape == (len(feats['rows']), cfg.emotion_encoder.dim)
     pipe = load_stage1(cfg, smoke_settings)
+    params = dict(pipe.model.named_parameters())
+    assert all(torch.equal(params[k].cpu(), v) for k, v in saved.items())    # the trained weights, not a fresh build's
     wave = load_audio(audio_path(feats['rows'][0], smoke_settings, 'query'))
     f = speech_features(load_semantic_encoder(cfg, smoke_settings), load_emotion_encoder(cfg, smoke_settings), wave, cfg.audio)
     head = []                                                       # the LM head's outputs while the replies are read:

@@ -1,5 +1,5 @@
 "Stage 2: batches and losses, the cached training data, idempotent training, streaming respond, eol chat, and the lite figures."
-import json, os
+import json, math, os
 import re
 import pytest
 import torch
@@ -21,18 +21,27 @@ def _examples(c, sizes):
 
 
 def test_collate_and_coin_flips():
+    "A batch keeps each example's true and predicted vectors apart; teacher forcing conditions on the true one, and the coin flips fall at stages.stage2's odds."
+    from emotion_omni_lite.config import set_fields
     c = get_config('smoke')
     torch.manual_seed(0)
-    b = collate_stage2(_examples(c, [(5, 20), (9, 7), (2, 31)]))
+    ex = _examples(c, [(5, 20), (9, 7), (2, 31)])
+    b = collate_stage2(ex)
     assert b['h'].shape == (3, 9, c.decoder.d_model) and b['units'].shape == (3, 31)
     assert b['n'].tolist() == [5, 9, 2] and b['m'].tolist() == [20, 7, 31]
+    for k in ('emotion_vec_true', 'emotion_vec_pred'): assert torch.equal(b[k], torch.stack([x[k] for x in ex])), k
     m = Stage2Model(c)
     with torch.no_grad(): m.fusion.adaln.to_scale_shift.weight.normal_()
     T, F = torch.ones(3, dtype=torch.bool), torch.zeros(3, dtype=torch.bool)
     assert not torch.isclose(m(b, T, F), m(b, F, F))                    # the emotion source matters once trained
-    b['emotion_vec_pred'] = b['emotion_vec_true']
-    torch.testing.assert_close(m(b, T, F), m(b, F, F))
+    true_only = {**b, 'emotion_vec_pred': b['emotion_vec_true']}
+    torch.testing.assert_close(m(b, T, F), m(true_only, F, F))          # teacher forced: the true vector, not the predicted
     assert not torch.isclose(m(b, F, T), m(b, F, F))                    # streaming and full masks differ
+    def odds(tf, st):                                                    # the same weights, the coin flips left to the config
+        o = Stage2Model(set_fields(c, **{'stages.stage2.teacher_force_prob': tf, 'stages.stage2.stream_mask_prob': st}))
+        o.load_state_dict(m.state_dict()); return o
+    for tf, st in ((1.0, 0.0), (0.0, 0.0), (0.0, 1.0)):                  # a draw in [0, 1) is always below 1, never below 0
+        torch.testing.assert_close(odds(tf, st)(b), m(b, T if tf else F, T if st else F), msg=f'{tf=} {st=}')
 
 
 @pytest.fixture(scope='module')
@@ -99,6 +108,9 @@ def test_streaming_and_batched_emotion_vectors_agree(smoke_run, smoke_settings, 
     "The streaming path calls the very emotion head stage 1 trained: the same reply gives the same vector both ways."
     from emotion_omni_lite.stage1 import load_stage1, stage1_features
     omni, pipe = load_omni(smoke_cfg, smoke_settings), load_stage1(smoke_cfg, smoke_settings)
+    trained = pipe.model.head.state_dict()                               # load_omni's head is stage 1's, not a fresh one
+    assert omni.emotion_head.state_dict().keys() == trained.keys()
+    assert all(torch.equal(v, trained[k]) for k, v in omni.emotion_head.state_dict().items())
     with torch.no_grad():                                                # a head whose output is far from zero
         for p in omni.emotion_head.parameters(): p.normal_(0, 0.5)
     pipe.model.head.load_state_dict(omni.emotion_head.state_dict())      # the same weights in both paths
@@ -118,11 +130,11 @@ def test_streaming_and_batched_emotion_vectors_agree(smoke_run, smoke_settings, 
 
 
 def test_each_part_answers_in_the_precision_its_stage_trained_it(smoke_run, smoke_settings, smoke_cfg):
-    "Under mixed precision the adapter and the emotion head run as stage 1 trained them, streamed or batched, and the vocoder outside stage 2's autocast for every chunk, as for the last (a CPU's autocast stands in for a GPU's)."
+    "Under mixed precision the adapter and the emotion head run as stage 1 trained them and the fusion as stage 2 did, each stage's setting alone, streamed or batched, and the vocoder outside stage 2's autocast for every chunk, as for the last (a CPU's autocast stands in for a GPU's)."
     from emotion_omni_lite.config import set_fields
     from emotion_omni_lite.stage1 import stage1_features
     omni = load_omni(smoke_cfg, smoke_settings)
-    omni.cfg = set_fields(omni.cfg, **{'stages.stage1.mixed_precision': 'bf16', 'stages.stage2.mixed_precision': 'bf16'})
+    base = omni.cfg
     seen = {'adapter': [], 'emotion_head': [], 'fusion': [], 'vocoder': []}
     for part in ('adapter', 'emotion_head', 'fusion'):
         getattr(omni, part).register_forward_pre_hook(lambda m, a, part=part: seen[part].append(torch.is_autocast_enabled('cpu')))
@@ -134,14 +146,19 @@ def test_each_part_answers_in_the_precision_its_stage_trained_it(smoke_run, smok
     omni.vocoder.stream = watched
     f1 = stage1_features(smoke_cfg, smoke_settings)
     feats = [{k: f1[k][i] for k in ('sem', 'emo', 'n50')} for i in range(3)]
-    for feat in feats: omni.respond_features(feat, streaming=True)
-    n, k = len(seen['emotion_head']), len(seen['fusion'])
-    omni.respond_features_many(feats)
     d, de = smoke_cfg.decoder.d_model, smoke_cfg.fusion.adaln_cond_dim   # given states, spoken alone: stage 2's fusion too
-    omni.speak_states(torch.randn(6, d), torch.randn(6, d), torch.randn(de))
-    assert seen['vocoder'] and not any(seen['vocoder'])
-    assert len(seen['adapter']) == 6 and all(seen['adapter']) and len(seen['emotion_head']) > n and all(seen['emotion_head'])
-    assert len(seen['fusion']) > k + 1 and all(seen['fusion']), seen['fusion']   # streamed, batched and `speak_states`
+    for s1, s2 in (('bf16', 'bf16'), ('no', 'bf16'), ('bf16', 'no')):    # one stage's setting must not leak into the other's parts
+        omni.cfg = set_fields(base, **{'stages.stage1.mixed_precision': s1, 'stages.stage2.mixed_precision': s2})
+        for v in seen.values(): v.clear()
+        for feat in feats: omni.respond_features(feat, streaming=True)
+        n, k = len(seen['emotion_head']), len(seen['fusion'])
+        omni.respond_features_many(feats)
+        omni.speak_states(torch.randn(6, d), torch.randn(6, d), torch.randn(de))
+        assert seen['vocoder'] and not any(seen['vocoder']), (s1, s2)
+        assert len(seen['adapter']) == 6 and len(seen['emotion_head']) > n, seen
+        assert set(seen['adapter'] + seen['emotion_head']) == {s1 == 'bf16'}, (s1, s2, seen)
+        assert len(seen['fusion']) > k + 1, seen['fusion']                  # streamed, batched and `speak_states`
+        assert set(seen['fusion']) == {s2 == 'bf16'}, (s1, s2, seen['fusion'])
 
 def test_a_reply_of_no_words_is_said_as_such_not_timed_or_written(smoke_cfg, tmp_path, monkeypatch, capsys):
     "When the LLM writes no reply nothing is spoken: no real-time factor (it was the total time over 1 ms), no wav of 0 frames, and `eol chat` says so instead of 'first audio after None ms'."
@@ -253,6 +270,8 @@ def test_cross_emotion_takes_the_fraction_it_is_set_to():
         got = spread(idx, frac)
         assert len(got) == round(frac * len(idx)) and len(set(got)) == len(got) and set(got) <= set(idx)
         assert max(got) - min(got) > 0.9 * len(idx)                        # spread over all of them, not the first ones
+        gaps = [b - a for a, b in zip(got, got[1:])]                       # evenly: from the first, one in every 1/frac
+        assert got[0] == idx[0] and max(gaps) <= math.ceil(1 / frac), (frac, gaps)
 
 
 def test_stage2_refuses_another_presets_settings_and_other_runs_before_making_anything(tmp_path):
@@ -363,12 +382,15 @@ def test_a_reply_longer_than_the_decoder_takes_is_refused_not_cut(tmp_path, monk
     for preset in ('full', 'lite', 'smoke'): stage2.check_reply_units(get_config(preset))
     full = get_config('full')
     assert full.decoder.max_units >= full.audio.max_seconds * full.units.rate_hz              # 1500 ≥ 30 s × 25 Hz
-    short = set_fields(cfg, **{'decoder.max_units': 149})
+    A, rate = cfg.audio, cfg.units.rate_hz
+    most = math.ceil(A.max_seconds * rate)                                # the units of the longest reply the kit speaks
+    short = set_fields(cfg, **{'decoder.max_units': most - 1})
     new = get_settings(preset='smoke', data_dir=str(tmp_path / 'd2'), out_dir=str(tmp_path / 'r2'), device='cpu')
     for call in (lambda: stage2.stage2_features(short, new), lambda: stage2.prepare_stage2(short, new),
                  lambda: stage2.cross_emotion_examples(short, f, range(4), new)):
-        with pytest.raises(ConfigError, match=r"decoder\.max_units: 149 is fewer units than a reply of audio\.max_seconds=6 s holds "
-                                              r"at units\.rate_hz=25 \(150\), .*set decoder\.max_units to at least 150"):
+        with pytest.raises(ConfigError, match=rf"decoder\.max_units: {most - 1} is fewer units than a reply of audio\.max_seconds="
+                                              rf"{re.escape(f'{A.max_seconds:g}')} s holds at units\.rate_hz={rate} \({most}\), "
+                                              rf".*set decoder\.max_units to at least {most}"):
             call()
     assert not (tmp_path / 'r2').exists() and not (tmp_path / 'd2').exists()
 
