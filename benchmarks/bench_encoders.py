@@ -17,7 +17,7 @@ import torch
 from emotion_omni_lite.cli import run_script
 from emotion_omni_lite.config import get_config, get_settings
 from emotion_omni_lite.dataset import load_query_mels
-from emotion_omni_lite.stages import STAGES, require_stage, run_stage
+from emotion_omni_lite.stages import STAGES, pretrained_source, require_stage, run_stage
 from emotion_omni_lite.semantic_encoder import asr_job
 from emotion_omni_lite.emotion_encoder import emotion_encoder_job
 
@@ -29,9 +29,12 @@ def main():
     a = ap.parse_args()
     if a.threads < 0: ap.error(f"--threads {a.threads}: give 1 or more, or 0 for torch's own count")
     if a.threads: torch.set_num_threads(a.threads)
+    cfg = get_config(a.preset)
+    if given := [f"{n}: {p}" for n in ('asr', 'emotion_encoder') if (p := pretrained_source(n, cfg))]:   # before any log-mel
+        ap.error(f"--preset {a.preset}: its encoders are pretrained checkpoints ({'; '.join(given)}), loaded, not trained in "
+                 "stage 0: time lite or smoke")
     with tempfile.TemporaryDirectory() as out:
         s = get_settings(preset=a.preset, out_dir=out, device='cpu')
-        cfg = get_config(a.preset)
         require_stage('data', cfg, s)                           # the main job's dataset: read, never built here
         t0 = time.time(); rows, _ = load_query_mels(cfg, s); t_mel = time.time() - t0
         t1 = time.time(); asr = run_stage('asr', cfg, asr_job, s); t_asr = time.time() - t1

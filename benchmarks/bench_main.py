@@ -12,7 +12,7 @@ output as it goes, then the table of phases and the total. Run it on an idle mac
 It needs no model of its own, only `git` and a Python 3 to start `scripts/setup.sh` (the clone gets its own `.venv`;
 with uv's cache warm the install takes seconds, from a cold one under a minute where the network is fast).
 """
-import argparse, os, re, shutil, subprocess, sys, tempfile, time
+import argparse, os, re, shutil, signal, subprocess, sys, tempfile, time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -21,10 +21,15 @@ ROOT = Path(__file__).resolve().parents[1]
 def timed_lines(cmd, cwd, env):
     "Run `cmd`, echo its output and yield (seconds since start, line)."
     t0 = time.perf_counter()
-    p = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1)
-    for line in p.stdout:
-        sys.stdout.write(line); sys.stdout.flush()
-        yield time.perf_counter() - t0, line.rstrip('\n')
+    p = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1,
+                         start_new_session=True)                        # its workers in one group: stopped with it
+    try:
+        for line in p.stdout:
+            sys.stdout.write(line); sys.stdout.flush()
+            yield time.perf_counter() - t0, line.rstrip('\n')
+    finally:                                                            # this script stopped (Ctrl-C, a time limit): the
+        if p.poll() is None:                                            # job too, before its clone is removed
+            os.killpg(p.pid, signal.SIGTERM); p.wait()
     if p.wait() != 0: raise SystemExit(f"bench_main: the main job failed (exit {p.returncode}); the table would be meaningless")
     yield time.perf_counter() - t0, None
 
@@ -107,4 +112,6 @@ def main():
                    f"probe: a reference when comparing runs of this table; it moves less than the job does from hour to hour)")
 
 
-if __name__ == '__main__': main()
+if __name__ == '__main__':
+    signal.signal(signal.SIGTERM, lambda n, f: sys.exit(128 + n))  # a time limit or `kill`: the job and its clone go too
+    main()

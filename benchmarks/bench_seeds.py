@@ -7,11 +7,11 @@ spread over seeds is what a fresh machine can move a figure by (float summation 
 asserts guards, not targets (`report.QUALITY`); this script checks each guard is one the seeds support and exits 1
 when one is stricter.
 
-Seed 0 is the main job's own run, and this script writes there: it runs `eol run --preset lite` on the folders
-settings.ini names (`data/`, `runs/`), so what the main job lacks there (a run missing, or out of date) is trained there,
-into the main job's runs, and its report is made again when it is not current. Other seeds train under
-`runs/seeds/s<N>/` (a finished run is reused, as in the main job). Each seed costs one main job (its evaluation
-computes the speech figures); run it where nothing else is training.
+Seed 0 is the main job's own run, and this script writes there: it runs `eol run --preset lite` in the checkout, on
+the folders its settings.ini names (`data/`, `runs/`) wherever this is run from, so what the main job lacks there (a
+run missing, or out of date) is trained there, into the main job's runs, and its report is made again when it is not
+current. Other seeds train under `runs/seeds/s<N>/` (a finished run is reused, as in the main job). Each seed costs
+one main job (its evaluation computes the speech figures); run it where nothing else is training.
 
     .venv/bin/python benchmarks/bench_seeds.py [--seeds 0 1 2] [--root runs/seeds] [--json <root>/figures.json] [--replace]
 
@@ -94,7 +94,9 @@ def main():
                     help="earlier runs' --json files (e.g. another machine's): their seeds join the table")
     a = ap.parse_args()
     root = a.root.expanduser().resolve()                                # its seeds' runs and the table in one folder, wherever run from
-    out = Path(a.json or root / 'figures.json')
+    out = Path(a.json or root / 'figures.json').resolve()
+    a.others = [str(Path(f).resolve()) for f in a.others]
+    os.chdir(ROOT)        # seed 0 is the checkout's main job: its settings.ini, data/ and runs/, wherever this is run from
     if len({Path(f).resolve() for f in a.others}) < len(a.others): sys.exit("--with: a file given twice would count its seeds twice")
     if out.resolve() in {Path(f).resolve() for f in a.others}:
         sys.exit(f"--with {out}: this run would write its table over that file; name another with --json")

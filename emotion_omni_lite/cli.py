@@ -598,11 +598,20 @@ def main(argv=None):
               "(settings.ini, EOL_DATA_DIR / EOL_OUT_DIR) at a writable folder", file=sys.stderr); sys.exit(2)
     finally: end_process_group()
 
+def _stopped(signum, frame):
+    "SIGTERM (a time limit, `kill`) as an exit: the script's `finally` blocks and temporary folders clean up, as after Ctrl-C."
+    raise SystemExit(128 + signum)
+
 def run_script(fn: Callable, name: str):
-    "Run a script's `fn()` (the benchmarks do) as `eol` runs a command: the kit's named errors end it with their message and status 2, not a traceback."
+    "Run a script's `fn()` (the benchmarks do) as `eol` runs a command: the kit's named errors end it with their message and status 2, not a traceback; a SIGTERM ends it as Ctrl-C would, its cleanups run."
+    import signal, threading
+    old = signal.getsignal(signal.SIGTERM) if threading.current_thread() is threading.main_thread() else None
+    if old == signal.SIG_DFL: signal.signal(signal.SIGTERM, _stopped)   # a handler of the script's own is left as it is
     try: return fn()
     except (ConfigError, FileNotFoundError, AudioError, CheckpointError, FloatingPointError) as e:
         print(f"{name}: {e}", file=sys.stderr); sys.exit(2)
+    finally:
+        if old == signal.SIG_DFL: signal.signal(signal.SIGTERM, old)
 
 def end_process_group():
     "A process started by a launcher (torchrun, `accelerate launch`: `WORLD_SIZE` set) leaves its process group before it exits: a gloo group left to the interpreter's teardown can abort the process after its work is done."

@@ -26,6 +26,29 @@ def test_a_benchmark_step_runs_every_length_group(smoke_settings, smoke_cfg):
     assert prof['length_groups'] == 2 and prof['flops_per_step'] > 0 and prof['step_s'] > 0
 
 
+def test_the_widget_benchmark_times_the_panel_on_a_finished_run_and_untrained(smoke_settings, smoke_cfg, monkeypatch, capsys):
+    "bench_widgets' timing loop itself (its refusals are tested elsewhere): a slider change on every slider, on the finished runs and on the untrained upper bound, with the figures it prints."
+    import json, torch
+    import bench_widgets
+    from emotion_omni_lite.cli import ensure_stages
+    ensure_stages(['stage2', 'vocoder'], smoke_cfg, smoke_settings)    # what the panel speaks with
+    capsys.readouterr()                                                  # what training said, if it trained
+    for k, v in {'EOL_PRESET': 'smoke', 'EOL_DATA_DIR': smoke_settings.data_dir, 'EOL_OUT_DIR': smoke_settings.out_dir,
+                 'EOL_SEED': str(smoke_settings.seed)}.items(): monkeypatch.setenv(k, str(v))   # the script reads settings itself
+    threads = torch.get_num_threads()
+    try:
+        for extra in ([], ['--untrained']):
+            monkeypatch.setattr(sys, 'argv', ['bench_widgets.py', '--repeats', '1', '--threads', '1', *extra])
+            bench_widgets.main()
+            out = capsys.readouterr().out
+            lines = out.splitlines(); i = lines.index('{')                      # the figures, after what loading said
+            res = json.loads('\n'.join(lines[i:lines.index('}', i) + 1]))
+            assert res['preset'] == 'smoke' and res['stage2'] and res['untrained'] == bool(extra) and res['updates'] == 4, res
+            assert set(res['per_slider_median_s']) == {'pitch', 'range', 'rate', 'loudness'} and res['breakdown_median_s'], res
+            assert 'one slider change on smoke' in out and 'over 4 updates' in out
+    finally: torch.set_num_threads(threads)
+
+
 def test_the_flop_count_has_attention_and_the_timed_batches(monkeypatch):
     "bench_flops counts a toy stage's SDPA attention (the counter gave the CPU flash kernel 0 FLOPs) over the very batches it timed, whose lengths vary by step (it once counted batch 0 alone)."
     import types
@@ -629,6 +652,10 @@ def test_the_encoder_benchmark_holds_each_encoder_to_its_stage_table_minutes(mon
     bench_encoders.main()
     out = capsys.readouterr().out
     assert "side by side about 25 s (target <= 180 s: met" in out and "on 2 threads, faster than the main job's one-thread workers" in out
+    monkeypatch.setattr(bench_encoders, 'load_query_mels', lambda cfg, s: pytest.fail('read the log-mels'))
+    monkeypatch.setattr(sys, 'argv', ['bench_encoders.py', '--preset', 'full'])   # pretrained encoders: nothing to time
+    with pytest.raises(SystemExit): bench_encoders.main()
+    assert "--preset full: its encoders are pretrained checkpoints (asr: " in capsys.readouterr().err
 
 
 def test_the_scripts_say_their_purpose_and_refuse_unknown_options(monkeypatch, capsys):
@@ -675,6 +702,23 @@ def test_the_multi_seed_scripts_name_every_seeds_missing_runs_first(monkeypatch,
     assert not (tmp_path / 'runs').exists() and not (tmp_path / 'data').exists() and not (tmp_path / 'seeds').exists()
 
 
+def test_bench_main_stopped_stops_the_job_it_started():
+    "bench_main stopped while the job runs (Ctrl-C, a time limit) stops the whole job, its workers too, before its clone is removed."
+    import bench_main, os, time
+    if not Path('/proc/self/status').is_file(): pytest.skip('reads process states from /proc (Linux)')
+    def alive(pid):
+        try: return Path(f'/proc/{pid}/status').read_text().split('State:')[1].split()[0] != 'Z'   # a zombie is gone
+        except (OSError, IndexError): return False
+    lines = bench_main.timed_lines(['bash', '-c', 'sleep 60 & echo $!; wait'], '.', dict(os.environ))
+    worker = int(next(lines)[1])                                         # a process the job started, as eol's workers
+    assert alive(worker)
+    lines.close()                                                        # what a KeyboardInterrupt or SIGTERM's exit does
+    for _ in range(50):
+        if not alive(worker): break
+        time.sleep(0.1)
+    assert not alive(worker)
+
+
 def test_the_seed_scripts_find_other_seeds_in_one_folder_wherever_they_run(monkeypatch, tmp_path):
     "Every script that reads another seed's runs looks in the checkout's runs/seeds by default, and reads a relative --root (or --data-dir) from where it is run, as bench_seeds.py trains them (some once took 'runs/seeds' from the settings file's folder, others from the checkout)."
     import torch
@@ -684,7 +728,9 @@ def test_the_seed_scripts_find_other_seeds_in_one_folder_wherever_they_run(monke
     def settings(*a, **k):                                              # seed 1's data folder, said before any work
         if k.get('seed'): raise Seen(k['data_dir'])
         return get_settings(*a, **k)
-    def train(seed, root): raise Seen(str(root / f's{seed}' / 'data'))
+    def train(seed, root):                                              # seed 0 trains the checkout's own main job
+        assert Path.cwd() == Path(__file__).resolve().parents[1], Path.cwd()
+        raise Seen(str(root / f's{seed}' / 'data'))
     monkeypatch.setattr(bench_seeds, 'train', train)
     monkeypatch.chdir(tmp_path)
     default = Path(__file__).resolve().parents[1] / 'runs' / 'seeds' / 's1' / 'data'
@@ -696,6 +742,7 @@ def test_the_seed_scripts_find_other_seeds_in_one_folder_wherever_they_run(monke
             mine = ['--data-dir', 'mine/s1/data'] if mod is study_asr_sentences else ['--root', 'mine']
             table = ['--json', str(tmp_path / 'figures.json')] if mod is bench_seeds else []   # not the checkout's own table
             for extra, want in (([], default), (mine, tmp_path / 'mine' / 's1' / 'data')):
+                monkeypatch.chdir(tmp_path)                                # bench_seeds goes to the checkout
                 monkeypatch.setattr(sys, 'argv', [f'{mod.__name__}.py', seed, '1', *extra, *table])
                 with pytest.raises(Seen) as e: mod.main()
                 assert e.value.args[0] == str(want), (mod.__name__, extra)

@@ -964,6 +964,14 @@ def test_a_benchmark_says_the_kits_errors_as_eol_does(capsys):
     with pytest.raises(SystemExit) as e: cli.run_script(needs_a_run, 'benchmarks/bench_x.py')
     assert e.value.code == 2 and capsys.readouterr().err.startswith("benchmarks/bench_x.py: stage 'asr' has no run")
     assert cli.run_script(lambda: 7, 'benchmarks/bench_x.py') == 7
+    import signal, subprocess, sys                                    # stopped by a time limit (SIGTERM): its cleanups run
+    script = ("import shutil, sys, tempfile, time\nfrom emotion_omni_lite.cli import run_script\n"
+              "def work():\n    d = tempfile.mkdtemp(prefix='eol_term_')\n    print(d, flush=True)\n"
+              "    try: time.sleep(60)\n    finally: shutil.rmtree(d)\nrun_script(work, 'benchmarks/bench_x.py')\n")
+    p = subprocess.Popen([sys.executable, '-c', script], stdout=subprocess.PIPE, text=True)
+    made = Path(p.stdout.readline().strip()); assert made.is_dir()
+    p.send_signal(signal.SIGTERM)
+    assert p.wait(timeout=60) == 128 + signal.SIGTERM and not made.exists()
 
 
 def test_the_memory_plan_counts_both_streams_of_an_interleaved_adapter():
@@ -1767,19 +1775,20 @@ def test_the_test_script_puts_a_hand_edit_back_when_stopped_while_the_tools_run(
 
 
 def test_ci_says_why_the_browser_and_resampler_tests_may_skip(tmp_path):
-    "`.ci/run` where it cannot install Debian's chromium and nodejs (not root, or no apt-get) says so, and goes on to the tests."
+    "`.ci/run` where it cannot install Debian's chromium, nodejs or a missing compiler (not root, or no apt-get) says so, and goes on to the tests."
     import shutil, subprocess
     kit = tmp_path / 'kit'; (kit / '.ci').mkdir(parents=True); (kit / 'scripts').mkdir()
     shutil.copy(Path(__file__).parents[1] / '.ci' / 'run', kit / '.ci'); (kit / 'scripts' / 'test.sh').write_text('echo tested\n')
-    (b := tmp_path / 'bin').mkdir()                                      # a PATH of every command but apt-get, chromium, node
+    (b := tmp_path / 'bin').mkdir()                                      # a PATH of every command but apt-get, chromium, node, c++
     for f in (f for d in os.environ['PATH'].split(os.pathsep) if os.path.isdir(d) for f in Path(d).iterdir()):
-        if f.name not in ('apt-get', 'chromium', 'node') and not (b / f.name).exists(): (b / f.name).symlink_to(f)
+        if f.name not in ('apt-get', 'chromium', 'node', 'c++') and not (b / f.name).exists(): (b / f.name).symlink_to(f)
     r = subprocess.run([shutil.which('bash'), str(kit / '.ci' / 'run')], capture_output=True, text=True, timeout=60,
                        env={**os.environ, 'PATH': str(b), 'EOL_CHROMIUM': str(tmp_path / 'no-chromium')})   # the browser tests'
     why = 'there is no apt-get' if os.geteuid() == 0 else 'this runs as '
     assert r.returncode == 0 and r.stdout.splitlines()[-1] == 'tested', r
     assert f'[ci] chromium is not installed, and this installs it only as root with apt-get ({why}' in r.stdout, r
     assert 'browser tests will be skipped' in r.stdout and "[ci] nodejs is not installed" in r.stdout, r
+    assert f'[ci] missing build-essential, and this installs them only as root with apt-get ({why}' in r.stdout, r
 
 
 def _fake_run(name, c, s, weight=1.0):
