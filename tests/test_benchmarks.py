@@ -368,6 +368,7 @@ def test_the_seed_table_sums_up_toy_figures_and_keeps_an_earlier_file(monkeypatc
     other, out = tmp_path / 'other.json', tmp_path / 'figures.json'
     other.write_text(json.dumps({'per_seed': {'0': per_seed[0], '1': per_seed['m:1']}})); out.write_text('earlier table')
     monkeypatch.setattr(sys, 'argv', ['bench_seeds.py', '--seeds', '--with', str(other), '--json', str(out)])
+    monkeypatch.chdir(tmp_path)                                          # it goes to the checkout: put back after the test
     with pytest.raises(SystemExit, match='give --replace to write over it'): bench_seeds.main()
     assert out.read_text() == 'earlier table'
     monkeypatch.setattr(sys, 'argv', sys.argv + ['--replace'])
@@ -588,6 +589,7 @@ def test_the_seed_table_reads_its_with_files_before_any_seed_trains(monkeypatch,
     import json
     import bench_seeds
     monkeypatch.setattr(bench_seeds, 'train', lambda *a: pytest.fail('a seed trained before --with was read'))
+    monkeypatch.chdir(tmp_path)                                          # it goes to the checkout: put back after the test
     for d in ('a', 'b'): (tmp_path / d).mkdir(); (tmp_path / d / 'm.json').write_text(json.dumps({'per_seed': {'0': {'x': 1.0}}}))
     (tmp_path / 'list.json').write_text('[1]'); (tmp_path / 'rows.json').write_text('{"per_seed": [1]}')
     for files, said in (([tmp_path / 'list.json'], 'list.json: not a figures file this script wrote'),
