@@ -8,7 +8,7 @@ free (a little more); each build's files go to a temporary folder, deleted befor
 
     .venv/bin/python benchmarks/bench_cache_memory.py --gb 2 --shard-mb 256
 """
-import argparse, json, os, resource, signal, subprocess, sys, tempfile, time
+import argparse, json, os, resource, subprocess, sys, tempfile, time
 from pathlib import Path
 
 
@@ -82,5 +82,5 @@ def main():
 
 
 if __name__ == '__main__':
-    signal.signal(signal.SIGTERM, lambda n, f: sys.exit(128 + n))  # a time limit or `kill`: its build and folder go too
-    main()
+    from emotion_omni_lite.cli import run_script
+    run_script(main, 'benchmarks/' + os.path.basename(__file__))   # a time limit or `kill` too: its build and folder go

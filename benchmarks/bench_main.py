@@ -113,5 +113,6 @@ def main():
 
 
 if __name__ == '__main__':
-    signal.signal(signal.SIGTERM, lambda n, f: sys.exit(128 + n))  # a time limit or `kill`: the job and its clone go too
+    # a time limit or `kill`: the job and its clone go too (as the kit's run_script does; this runs before the kit is installed)
+    signal.signal(signal.SIGTERM, lambda n, f: sys.exit(128 + n))
     main()
