@@ -481,8 +481,27 @@ def _weights_misfit(path, model: nn.Module) -> list:
     with safe_open(str(path), framework='pt') as f:
         return [k for k in f.keys() if k not in own or list(own[k].shape) != list(f.get_slice(k).get_shape())]
 
+def _optimizer_misfit(path, groups, opt) -> str:
+    "What keeps a checkpoint's optimiser (its file `path`, read from the header, and its recorded `groups`) from fitting `opt`, an optimiser over this training's trainable weights: '' when it fits. `torch`'s own load checks the groups only as it sets them, and never the states' shapes."
+    from safetensors import safe_open
+    mine = [len(g['params']) for g in opt.param_groups]
+    theirs = ([len(g['params']) if isinstance(g, dict) and isinstance(g.get('params'), list) else None for g in groups]
+              if isinstance(groups, list) else None)
+    if theirs != mine:
+        return (f"its optimiser's groups hold {theirs} weights, this training's {mine} (a part frozen or unfrozen since "
+                f"the checkpoint was written)")
+    shapes = [list(p.shape) for g in opt.param_groups for p in g['params']]
+    with safe_open(str(path), framework='pt') as f:
+        for k in f.keys():
+            i, _, name = k.partition('.')
+            shape = list(f.get_slice(k).get_shape())
+            if not i.isdigit() or int(i) >= len(shapes) or (shape and shape != shapes[int(i)]):
+                had = shapes[int(i)] if i.isdigit() and int(i) < len(shapes) else 'no such weight'
+                return f"its optimiser's state {k} has shape {shape}, this training's weight {i}: {had}"
+    return ''
+
 def _checked_checkpoint(ckpt_dir, model: nn.Module, sched, steps: Optional[int] = None, run: Optional[dict] = None) -> tuple:
-    "`load_checkpoint`'s reading and checking, nothing set: state.json, its weight files' checksums, its record (`_check_record`, the schedule tried on a copy of `sched`), its weights' names and shapes against `model`'s, and RNG states → what `_restore` sets. `fit` calls it before it seeds, upcasts or switches checkpointing on, so a checkpoint it refuses here leaves those as they were; only the optimiser's groups are checked later, as they are set (`_restore`)."
+    "`load_checkpoint`'s reading and checking, nothing set: state.json, its weight files' checksums, its record (`_check_record`, the schedule tried on a copy of `sched`), its weights' names and shapes against `model`'s trainable ones, its optimiser's groups and states' shapes against `sched`'s optimiser (`_optimizer_misfit`), and RNG states → what `_restore` sets. `fit` calls it before it seeds, upcasts or switches checkpointing on, so a checkpoint it refuses here leaves those as they were."
     st, d, fix = _read_record(ckpt_dir)
     if isinstance(st, dict) and st.get('sharded'):                     # whole, but of another launch: resumable there
         raise CheckpointError(f"{d} was written by sharded training ({st.get('launch', 'FSDP or DeepSpeed')}): resume it with "
@@ -502,6 +521,11 @@ def _checked_checkpoint(ckpt_dir, model: nn.Module, sched, steps: Optional[int] 
     try:
         wrong = _weights_misfit(d / files['model'], model)                # another model's weights: refused before fit changes it
         if wrong: raise KeyError(f"{files['model']} holds tensors this model lacks or shapes it differs in: {wrong[:5]}")
+        from safetensors import safe_open
+        with safe_open(str(d / files['model']), framework='pt') as f: kept = set(f.keys())
+        if lack := [n for n, p in model.named_parameters() if p.requires_grad and n not in kept]:
+            raise KeyError(f"{files['model']} lacks weights this training trains (a part unfrozen since): {lack[:5]}")
+        if why := _optimizer_misfit(d / files['optimizer'], st['param_groups'], sched.optimizer): raise KeyError(why)
         rng = _read_rng_state(st['rng'])
     except (LookupError, ValueError, TypeError, RuntimeError, OSError, SafetensorError) as e:
         raise CheckpointError(f"{d} does not fit this model or is damaged ({type(e).__name__}: {str(e)[:120]}): {fix}") from None

@@ -674,6 +674,45 @@ def test_a_checkpoint_of_another_model_is_refused_before_fit_seeds_or_upcasts(tm
     assert torch.equal(now[0], before[0]) and now[1:] == before[1:]
 
 
+def _frozen(m, *names):
+    for n in names: getattr(m, n).requires_grad_(False)
+    return m
+
+
+def _state_of_another_shape(d):
+    "The optimiser file rewritten with its first weight's moment in another shape, its checksum recorded anew: whole, but of another training."
+    from safetensors.torch import load_file, save_file
+    from emotion_omni_lite.train import sha256
+    st = json.loads((d / 'state.json').read_text()); f = d / st['files']['optimizer']
+    save_file({**load_file(str(f)), '0.exp_avg': torch.zeros(3)}, str(f))
+    st['sha256'][f.name] = sha256(f); (d / 'state.json').write_text(json.dumps(st))
+
+
+@pytest.mark.parametrize('trained, resumed, damage, said', [
+    ((), ('bias',), None, r"optimiser's groups hold \[2\] weights, this training's \[1\] \(a part frozen or unfrozen"),
+    (('bias',), (), None, r"lacks weights this training trains \(a part unfrozen since\): \['bias'\]"),
+    (('bias',), ('weight',), None, r"lacks weights this training trains \(a part unfrozen since\): \['bias'\]"),
+    ((), (), _state_of_another_shape, r"optimiser's state 0\.exp_avg has shape \[3\], this training's weight 0: \[1, 1\]"),
+], ids=['a part frozen since', 'a part unfrozen since', 'another part trained', 'an optimiser state of another shape'])
+def test_a_checkpoint_whose_optimiser_does_not_fit_is_refused_before_fit_seeds_or_upcasts(tmp_path, trained, resumed, damage, said):
+    "A checkpoint of another set of trainable weights, or whose optimiser holds states of other shapes, is refused from its record and the files' headers before `fit` seeds the generators or makes a bf16 trainable weight an fp32 copy (the groups were found only as the optimiser was set, after both; the states' shapes only by the first step, after the weights were set)."
+    from emotion_omni_lite.train import CheckpointError
+    base = dict(steps=10, batch_size=8, lr=0.3, ckpt_every=5, log_every=5)
+    set_seed(0); fit(_frozen(nn.Linear(1, 1), *trained), DATA, collate, loss, TrainConfig(**base), ckpt_dir=tmp_path, progress=False)
+    if damage: damage(tmp_path / 'checkpoint')
+    m = _frozen(nn.Linear(1, 1).to(torch.bfloat16), *resumed); w0, b0 = m.weight.detach().clone(), m.bias.detach().clone()
+    torch.manual_seed(123); random.seed(123); np.random.seed(123)
+    states = lambda: (torch.get_rng_state(), random.getstate(), np.random.get_state()[1].tolist(), np.random.get_state()[2])
+    before = states()
+    with pytest.raises(CheckpointError, match=rf"does not fit this model .*{said}.*to train this stage from its start"):
+        fit(m, DATA, collate, lambda m, b: pytest.fail('trained'), TrainConfig(**base), ckpt_dir=tmp_path, progress=False, device='cpu')
+    assert m.weight.dtype == m.bias.dtype == torch.bfloat16 and torch.equal(m.weight, w0) and torch.equal(m.bias, b0)
+    now = states()
+    assert torch.equal(now[0], before[0]) and now[1:] == before[1:]
+    m = _frozen(nn.Linear(1, 1), *trained)                               # the training that wrote it goes on from it
+    if not damage: assert fit(m, DATA, collate, loss, TrainConfig(**base), ckpt_dir=tmp_path, progress=False).resumed_from == 10
+
+
 def test_a_cache_this_process_cannot_read_is_named_not_replaced(tmp_path, monkeypatch):
     "No permission, a disk error or too little memory is no damage of the file: raised naming it and the fix, the cache left as it is. A file cut short (torch's zip reader says EINVAL of some) or garbage is damaged: computed again."
     import errno, warnings
