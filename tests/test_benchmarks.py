@@ -1,4 +1,4 @@
-"The benchmarks that CI can run: the shared training step (bench_flops, bench_threads), the speaker-reference study's options, the GPU scripts' CPU parts, the cache memory and sources benchmarks, the missing-run timer, the seed table on toy figures, and what the scripts refuse before they train or time anything."
+"The benchmarks that CI can run: the shared training step (bench_flops, bench_threads), the speaker-reference study's options, the GPU scripts' CPU parts, the cache memory and sources benchmarks, the missing-run timer, the seed table on toy figures, the units benchmark and the clipping and guidance studies on the smoke runs, and what the scripts refuse before they train or time anything."
 import sys
 import pytest
 from pathlib import Path
@@ -1005,3 +1005,108 @@ def test_the_scripts_usage_lines_name_the_kits_python():
     for f in sorted((Path(__file__).parents[1] / 'benchmarks').glob('*.py')):
         calls = re.findall(r"([\w./]*python3?) benchmarks/\w+\.py", ast.get_docstring(ast.parse(f.read_text())) or '')
         assert calls and set(calls) == {'python3' if f.stem == 'bench_main' else '.venv/bin/python'}, (f.name, calls)
+
+
+def _on_smoke(monkeypatch, mod, smoke_settings):
+    "A `lite` study script pointed at the test run's finished `smoke` runs (seed 0): its config and settings become smoke's."
+    from emotion_omni_lite import config
+    monkeypatch.setattr(mod, 'get_config', lambda preset, **kw: config.get_config('smoke', **kw))
+    monkeypatch.setattr(mod, 'get_settings', lambda preset, seed, device, **kw: config.get_settings(
+        preset='smoke', seed=seed, device=device, data_dir=smoke_settings.data_dir, out_dir=smoke_settings.out_dir))
+
+
+def _judged(line: str) -> tuple:
+    "bench_units' row '<name>  <acc>%   a→b n, …' → (name, accuracy in %, {(a, b): n})."
+    import re
+    m = re.fullmatch(r'(.+?)\s+(\d+\.\d)%\s*(.*)', line)
+    wrong = {tuple(p.rsplit(' ', 1)[0].split('→')): int(p.rsplit(' ', 1)[1]) for p in m[3].split(', ') if p}
+    return m[1], float(m[2]), wrong
+
+
+def test_the_units_benchmark_judges_every_path_on_finished_runs(smoke_settings, smoke_cfg, monkeypatch, capsys):
+    "bench_units' measuring itself, on the smoke runs: a row for the reference, Griffin-Lim of the own log-mel, each codebook asked for and the run's vocoder, each row's accuracy and its misreadings adding up to the replies judged (the reference: the emotion encoder's own reading of the reply audio)."
+    import bench_units, torch
+    from emotion_omni_lite.cli import ensure_stages
+    from emotion_omni_lite.config import EMOTIONS
+    from emotion_omni_lite.dataset import audio_path, load_dialogues
+    from emotion_omni_lite.audio import load_audio
+    from emotion_omni_lite.emotion_encoder import classify_emotion, load_emotion_encoder
+    ensure_stages(['data', 'emotion_encoder', 'vocoder'], smoke_cfg, smoke_settings)
+    capsys.readouterr()
+    _on_smoke(monkeypatch, bench_units, smoke_settings)
+    monkeypatch.setattr(sys, 'argv', ['bench_units.py', '--units', '4', '8', '--n', '5'])
+    bench_units.main()
+    lines = capsys.readouterr().out.splitlines()
+    rows = list(load_dialogues(smoke_cfg, smoke_settings))
+    test = [r for r in rows if r['split'] != 'train'][::3][:5]
+    assert lines[0] == f"seed 0: {len(test)} held-out replies, judged by the run's emotion encoder" and len(test) >= 2
+    judged = [_judged(l) for l in lines[1:]]
+    n_units = smoke_cfg.units.n_units
+    assert [j[0] for j in judged] == ['reference', 'own log-mel → Griffin-Lim', '4 units, centroids → GL',
+                                      '8 units, centroids → GL', f'{n_units} units, run vocoder'], lines
+    want = [r['reply_emotion'] for r in test]
+    for name, acc, wrong in judged:                                      # right + misread = every reply judged
+        right = round(acc / 100 * len(test))
+        assert abs(right - acc / 100 * len(test)) < 0.06 and right + sum(wrong.values()) == len(test), (name, acc, wrong)
+        assert all(a in want and b in EMOTIONS and a != b for a, b in wrong), wrong
+    enc = load_emotion_encoder(smoke_cfg, smoke_settings)
+    pred = classify_emotion(enc, [load_audio(audio_path(r, smoke_settings, 'reply')) for r in test], smoke_cfg.audio).argmax(-1)
+    assert judged[0][1] == round(100 * sum(EMOTIONS[p] == w for p, w in zip(pred.tolist(), want)) / len(test), 1)
+
+
+def test_the_clipping_study_counts_every_query_and_reads_four_views(smoke_settings, smoke_cfg, monkeypatch, capsys):
+    "study_clipping's measuring itself, on the smoke runs: its count per emotion and engine covers every query of that engine, and it reads the held-out voices' queries that are not angry under its four views, none read as angry more often than all."
+    import re
+    import study_clipping, torch
+    from emotion_omni_lite.cli import ensure_stages
+    from emotion_omni_lite.config import EMOTIONS
+    from emotion_omni_lite.dataset import load_dialogues
+    from emotion_omni_lite.tts import engine_of
+    ensure_stages(['data', 'emotion_encoder'], smoke_cfg, smoke_settings)
+    capsys.readouterr()
+    _on_smoke(monkeypatch, study_clipping, smoke_settings)
+    monkeypatch.setattr(sys, 'argv', ['study_clipping.py'])
+    threads = torch.get_num_threads()
+    try: study_clipping.main()
+    finally: torch.set_num_threads(threads)                              # it runs on one thread
+    out = capsys.readouterr().out
+    rows = list(load_dialogues(smoke_cfg, smoke_settings))
+    for eng in {engine_of(r['voice']) for r in rows}:
+        line = re.search(rf"^  {eng}\s*: (.*)$", out, re.M)[1]
+        counts = {e: tuple(map(int, c.split('/'))) for e, c in (p.split(' ') for p in line.split(', '))}
+        assert set(counts) <= set(EMOTIONS) and all(0 <= k <= n for k, n in counts.values())
+        assert {e: n for e, (_, n) in counts.items()} == {e: sum(r['user_emotion'] == e and engine_of(r['voice']) == eng
+                                                                 for r in rows) for e in counts}
+        assert sum(n for _, n in counts.values()) == sum(engine_of(r['voice']) == eng for r in rows)
+    test = [r for r in rows if r['heldout_voice'] and r['user_emotion'] != 'angry']
+    assert f"held-out voices' queries that are not angry ({len(test)})" in out and test
+    views = re.findall(r"^  (as recorded|louder|louder, clipped|clipped, same loudness)\s+(\d+\.\d)%\s+(\d+\.\d)%$", out, re.M)
+    assert [v[0] for v in views] == ['as recorded', 'louder', 'louder, clipped', 'clipped, same loudness'], out
+    assert all(float(a) + float(b) <= 100.05 for _, a, b in views)        # right and read as angry never overlap
+
+
+def test_the_guidance_study_at_weight_one_gives_the_kits_own_figures(smoke_settings, smoke_cfg, monkeypatch, capsys):
+    "study_guidance's measuring itself, on the smoke runs: a row per weight with every figure, weight 1's the figures the evaluation's own speech path gives for the same replies (its decoding unguided), and the clock's reply count put back after it. (What guidance does to the units is `test_guided_decoding_mixes_the_two_halves_logits`'s: smoke's decoder barely hears its vector.)"
+    import functools, re
+    import study_guidance as sg
+    from emotion_omni_lite import omni as om
+    from emotion_omni_lite.cli import ensure_stages
+    from emotion_omni_lite.evaluate import EVAL_PARTS
+    ensure_stages(EVAL_PARTS['omni'], smoke_cfg, smoke_settings)
+    capsys.readouterr()
+    _on_smoke(monkeypatch, sg, smoke_settings)
+    timed = om.TIMED_REPLIES
+    monkeypatch.setattr(om, 'speech_figures', functools.partial(om.speech_figures, n_eval=8, n_follow=4))   # 96: minutes
+    monkeypatch.setattr(sys, 'argv', ['study_guidance.py', '--weights', '1', '2'])
+    sg.main()
+    out = capsys.readouterr().out
+    assert om.TIMED_REPLIES == timed                                      # put back
+    rows = re.findall(r"^\s+0\s+([\d.]+)\s+(.*?)\s+(\d+)$", out, re.M)
+    assert [w for w, *_ in rows] == ['1', '2'], out
+    cells = {w: c.split() for w, c, _ in rows}
+    assert all(len(c) == len(sg.FIGURES) for c in cells.values()), cells
+    monkeypatch.setattr(om, 'TIMED_REPLIES', 0)                           # every reply through the batch, as the study
+    m = om.speech_figures(smoke_cfg, smoke_settings, omni=om.load_omni(smoke_cfg, smoke_settings),
+                          sets=('generated', 'teacher_text'), wer_sets=('generated',))
+    assert cells['1'] == ['—' if m.get(k) is None else f"{m[k]:.1%}" for k in sg.FIGURES], (cells, m)
+    assert m.get('generated_emotion_acc') is not None
