@@ -1,4 +1,4 @@
-"The benchmarks that CI can run: the shared training step (bench_flops, bench_threads), the speaker-reference study's options, the GPU scripts' CPU parts, the cache memory and sources benchmarks, the missing-run timer, the seed table on toy figures, the units benchmark and the clipping and guidance studies on the smoke runs, and what the scripts refuse before they train or time anything."
+"The benchmarks that CI can run: the shared training step (bench_flops, bench_threads), the speaker-reference study's options, the GPU scripts' CPU parts, the cache memory and sources benchmarks, the missing-run timer, the seed table on toy figures and its training and reading of each seed, the data benchmark's smoke build, the units benchmark and the clipping and guidance studies on the smoke runs, and what the scripts refuse before they train or time anything."
 import sys
 import pytest
 from pathlib import Path
@@ -1110,3 +1110,65 @@ def test_the_guidance_study_at_weight_one_gives_the_kits_own_figures(smoke_setti
                           sets=('generated', 'teacher_text'), wer_sets=('generated',))
     assert cells['1'] == ['—' if m.get(k) is None else f"{m[k]:.1%}" for k in sg.FIGURES], (cells, m)
     assert m.get('generated_emotion_acc') is not None
+
+
+def test_the_data_benchmark_prints_its_build_and_removes_it(monkeypatch, tmp_path, capsys):
+    "bench_data's measuring itself: a smoke build in a temporary folder, its rows, splits, manifest hash, phases and prosody table printed as the build recorded them, and the folder gone afterwards."
+    import json, re, tempfile
+    import bench_data
+    from emotion_omni_lite.config import EMOTIONS
+    from emotion_omni_lite.dataset import load_dialogues
+    for k, v in (('EOL_DATA_DIR', str(tmp_path / 'data')), ('EOL_OUT_DIR', str(tmp_path / 'runs'))): monkeypatch.setenv(k, v)
+    made, seen = [], {}
+    real_mkdtemp, real_info = tempfile.mkdtemp, bench_data.build_info
+    def mkdtemp(*a, **kw):                                               # the benchmark's own folder, where the test sees it
+        if kw.get('prefix') != 'bench_data_': return real_mkdtemp(*a, **kw)
+        made.append(real_mkdtemp(dir=tmp_path, **kw)); return made[-1]
+    monkeypatch.setattr(bench_data.tempfile, 'mkdtemp', mkdtemp)
+    def info(cfg, s):                                                    # what the build left, read before it is removed
+        seen.update(info=real_info(cfg, s), rows=len(load_dialogues(cfg, s)))
+        return seen['info']
+    monkeypatch.setattr(bench_data, 'build_info', info)
+    monkeypatch.setattr(sys, 'argv', ['bench_data.py', '--preset', 'smoke', '--workers', '0'])
+    bench_data.main()
+    out = capsys.readouterr().out
+    st, n = seen['info']['stats'], seen['rows']
+    assert f"preset smoke: {n} dialogues ({n} query + {n} reply utterances), 0 workers" in out and n == st['rows'] > 0
+    assert re.search(rf"^manifest hash   {seen['info']['manifest_hash']}$", out, re.M)
+    assert json.loads(re.search(r"^splits          (.*)$", out, re.M)[1]) == st['split'] and sum(st['split'].values()) == n
+    assert json.loads(re.search(r"^phases \(s\)      (.*)$", out, re.M)[1]) == seen['info']['phase_seconds']
+    wall = float(re.search(r"^build time      ([\d.]+) s", out, re.M)[1])
+    assert wall >= sum(seen['info']['phase_seconds'].values()) - 0.5    # the wall clock holds every phase
+    table = re.findall(r"^\| (\w+) \| [\d.]+ \| [\d.]+ \| [\d.]+ \| -?[\d.]+ \| (\d+) \|$", out, re.M)
+    assert table and {e for e, _ in table} <= set(EMOTIONS) and len({e for e, _ in table}) == len(table)
+    assert len(made) == 1 and not Path(made[0]).exists() and not (tmp_path / 'data').exists()   # nothing left
+
+
+def test_the_seed_table_trains_each_seed_in_its_folders_and_reads_its_figures(monkeypatch, tmp_path, capsys):
+    "bench_seeds.train runs the main job (`eol run --preset lite`) with the seed and, for seeds other than 0, `<root>/sN`'s folders, says a finished run it replaced and ends naming a failed job's error; figures reads the seed's run through `evaluate.run_figures` from those same folders."
+    import os, subprocess
+    import bench_seeds
+    from emotion_omni_lite import config, evaluate
+    calls = []
+    def job(cmd, env, **kw):
+        calls.append((cmd, env))
+        out = 'replacing the finished run of emotion_encoder (another config)\nother lines\n' if env['EOL_SEED'] == '1' else ''
+        return subprocess.CompletedProcess(cmd, 3 if env['EOL_SEED'] == '2' else 0, out, 'lost\nTraceback: the job broke')
+    monkeypatch.setattr(bench_seeds.subprocess, 'run', job)
+    monkeypatch.setenv('EOL_DATA_DIR', '/elsewhere/data')                  # the shell's, kept for seed 0 only
+    for seed in (0, 1): bench_seeds.train(seed, tmp_path)
+    (cmd0, env0), (cmd1, env1) = calls
+    assert cmd0 == cmd1 == [str(bench_seeds.ROOT / '.venv' / 'bin' / 'eol'), 'run', '--preset', 'lite']
+    assert env0['EOL_SEED'] == '0' and env0['EOL_PRESET'] == 'lite' and env0['EOL_DATA_DIR'] == '/elsewhere/data'
+    assert env0.get('EOL_OUT_DIR') == os.environ.get('EOL_OUT_DIR')
+    assert (env1['EOL_SEED'], env1['EOL_DATA_DIR'], env1['EOL_OUT_DIR']) == ('1', str(tmp_path / 's1' / 'data'), str(tmp_path / 's1' / 'runs'))
+    assert capsys.readouterr().out == 'seed 1: replacing the finished run of emotion_encoder (another config)\n'
+    with pytest.raises(SystemExit, match=r"seed 2: the main job failed:\nlost\nTraceback: the job broke"): bench_seeds.train(2, tmp_path)
+    seen = []
+    def run_figures(cfg, s):
+        seen.append((cfg.preset, s.preset, s.seed, str(s.data_dir), str(s.out_dir))); return {'x': 1.0}
+    monkeypatch.setattr(evaluate, 'run_figures', run_figures)
+    assert bench_seeds.figures(1, tmp_path) == {'x': 1.0}
+    assert seen.pop() == ('lite', 'lite', 1, str(tmp_path / 's1' / 'data'), str(tmp_path / 's1' / 'runs'))
+    bench_seeds.figures(0, tmp_path)                                     # seed 0: the folders the settings name
+    assert seen.pop()[2:] == (0, '/elsewhere/data', str(config.get_settings(preset='lite').out_dir))
