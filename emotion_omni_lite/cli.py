@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Callable, Optional, Sequence
 from transformers.utils import SAFE_WEIGHTS_INDEX_NAME, SAFE_WEIGHTS_NAME, WEIGHTS_INDEX_NAME, WEIGHTS_NAME
 
-from .config import (ConfigError, OmniConfig, Settings, check_checkpoint, checkpoint_config, checkpoint_load_error,
-                                      get_config, get_settings, resolve_device, run_device)
+from .config import (PRETRAINED_ALIASES, ConfigError, OmniConfig, Settings, check_checkpoint, checkpoint_config,
+                                      checkpoint_load_error, get_config, get_settings, resolve_device, run_device)
 from .audio import AudioError
 from .train import (THREAD_VARIABLES, CheckpointError, batch_split_problem, fit_problem, is_main_process, limit_threads, process_rank,
                                      usable_cores, wait_for_everyone)
@@ -327,7 +327,7 @@ def missing_pretrained(cfg: OmniConfig, stages=None) -> list:
         if n in seen and (src := pretrained_source(n, cfg)): out.setdefault(f"{STAGES[n].pretrained}.pretrained", src)
     problems = []
     for field, src in out.items():
-        src = emotion_encoder.DEFAULT_EMOTION_CHECKPOINT if src == 'emotion2vec-compatible' else src   # what that name means
+        src = PRETRAINED_ALIASES.get(src, src)                          # an alias: the checkpoint it names
         problems += _checkpoint_problems(field, src, cfg)
     if 'vocoder' in seen and cfg.vocoder.kind == 'cosyvoice2' and not cfg.vocoder.pretrained:   # it would 'train' for 0 steps,
         problems.append("vocoder.pretrained: not set, and vocoder.kind = cosyvoice2 speaks through a pretrained CosyVoice2: "   # then fail

@@ -10,10 +10,10 @@ from pathlib import Path
 from typing import Callable, Optional
 
 # %% auto #0
-__all__ = ['EMOTIONS', 'PRECISIONS', 'SETTINGS_KEYS', 'LENGTH_GROUPED', 'N_QUERY_VOICES', 'PRESETS', 'ConfigError',
-           'emotion_index', 'Settings', 'find_settings_file', 'check_judge_url', 'read_settings_file', 'get_settings',
-           'device_available', 'resolve_device', 'run_device', 'AudioConfig', 'DataConfig', 'UnitConfig',
-           'SemanticEncoderConfig', 'EmotionEncoderConfig', 'AdapterConfig', 'LLMConfig', 'LoRAConfig',
+__all__ = ['EMOTIONS', 'PRECISIONS', 'SETTINGS_KEYS', 'PRETRAINED_ALIASES', 'LENGTH_GROUPED', 'N_QUERY_VOICES', 'PRESETS',
+           'ConfigError', 'emotion_index', 'Settings', 'find_settings_file', 'check_judge_url', 'read_settings_file',
+           'get_settings', 'device_available', 'resolve_device', 'run_device', 'AudioConfig', 'DataConfig',
+           'UnitConfig', 'SemanticEncoderConfig', 'EmotionEncoderConfig', 'AdapterConfig', 'LLMConfig', 'LoRAConfig',
            'EmotionHeadConfig', 'FusionConfig', 'SpeechDecoderConfig', 'VocoderConfig', 'TrainConfig', 'ASRTrainConfig',
            'EmotionTrainConfig', 'Stage1TrainConfig', 'Stage2TrainConfig', 'StagesConfig', 'OmniConfig', 'check_values',
            'check_config', 'full_config', 'lite_config', 'smoke_config', 'set_field', 'set_fields',
@@ -271,6 +271,9 @@ class SemanticEncoderConfig:
                                  # (the only input a pretrained Whisper knows)
     fit_window: bool = False     # read the batch's longest utterance (rounded up to 0.2 s), not the whole window: for an
                                  # encoder trained so (lite); a pretrained Whisper knows only its 30-s window
+
+PRETRAINED_ALIASES = {'emotion2vec-compatible': 'superb/wav2vec2-base-superb-er'}   # a name a `pretrained` field may give, and
+                                                        # the hub checkpoint its loader reads (the encoders notebook says why)
 
 @dataclass
 class EmotionEncoderConfig:

@@ -14,8 +14,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .config import (EMOTIONS, AudioConfig, ConfigError, OmniConfig, Settings, check_checkpoint, checkpoint_config,
-                                       checkpoint_faults, checkpoint_load_error, get_settings, refuse_partial_load, run_device)
+from .config import (EMOTIONS, PRETRAINED_ALIASES, AudioConfig, ConfigError, OmniConfig, Settings, check_checkpoint,
+                                       checkpoint_config, checkpoint_faults, checkpoint_load_error, get_settings, refuse_partial_load,
+                                       run_device)
 from .metrics import confusion_matrix
 from .train import autocast, freeze, frozen_dtype, frozen_precision, load_weights, save_weights
 from .stages import StageJob, data_build, read_object, require_stage, stage_hash
@@ -95,7 +96,7 @@ class LiteEmotionEncoder(nn.Module):
         return self.head(feats.frames)
 
 # %% ../nbs/07_emotion_encoder.ipynb #c964d0b2
-DEFAULT_EMOTION_CHECKPOINT = 'superb/wav2vec2-base-superb-er'  # what `pretrained='emotion2vec-compatible'` means
+DEFAULT_EMOTION_CHECKPOINT = PRETRAINED_ALIASES['emotion2vec-compatible']  # what `pretrained='emotion2vec-compatible'` means
 
 def _zero_mean_unit_var(waves: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
     "Each clip of `waves` [B, S] at zero mean and unit variance over its `lengths` valid samples, its padding 0 (transformers' `Wav2Vec2FeatureExtractor` with `do_normalize`)."
@@ -205,7 +206,7 @@ def load_pretrained_emotion_encoder(name_or_path: str, dtype=torch.float32, chec
     if str(name_or_path or '').strip().lower() in ('', 'none'):   # '' or None: the current folder would be read as a checkpoint
         raise ConfigError(f"emotion_encoder.pretrained is {name_or_path!r}: set emotion_encoder.pretrained to a wav2vec2-like checkpoint "
                           "folder (or 'emotion2vec-compatible') or leave it unset (the kit's own encoder, trained in stage emotion_encoder)")
-    src = DEFAULT_EMOTION_CHECKPOINT if name_or_path == 'emotion2vec-compatible' else name_or_path
+    src = PRETRAINED_ALIASES.get(name_or_path, name_or_path)        # an alias: the checkpoint it names
     used = lambda k: 'masked_spec_embed' not in k                    # the pre-training mask vector: never read here
     conf = checkpoint_config('emotion_encoder.pretrained', src, f"a wav2vec2-like audio encoder, e.g. {DEFAULT_EMOTION_CHECKPOINT}")
     if not _wave_encoder(conf):                             # e.g. a language model's or Whisper's folder: refused before its weights load

@@ -11,7 +11,8 @@ from typing import Callable, Optional, Sequence
 
 from torch import nn
 
-from .config import PRESETS, ConfigError, OmniConfig, Settings, get_config, get_settings, run_device, set_field
+from .config import (PRESETS, PRETRAINED_ALIASES, ConfigError, OmniConfig, Settings, get_config, get_settings,
+                                      run_device, set_field)
 from .train import (environment, fit, fit_problem, is_main_process, module_dtypes, process_rank, save_json, save_weights,
                                      set_seed, sha256, share_with_group, trainable_state, wait_for_everyone, has_checkpoint)
 
@@ -329,7 +330,8 @@ def _sampled_digest(f: Path) -> str:
     return h.hexdigest()[:16]
 
 def pretrained_fingerprint(src: str) -> str:
-    "What tells one copy of pretrained checkpoint `src` from another without reading all its weights: a local folder's (or file's) names and contents, small files whole and large ones by blocks spread over them (`_sampled_digest`: a copy made with other times, unpacked on another machine, is the same checkpoint; another one copied over it is not); a hub name's cached snapshot, by its commit (read offline, as the loaders read it); else the name itself (an alias its loader resolves, like `emotion2vec-compatible`, too)."
+    "What tells one copy of pretrained checkpoint `src` from another without reading all its weights: a local folder's (or file's) names and contents, small files whole and large ones by blocks spread over them (`_sampled_digest`: a copy made with other times, unpacked on another machine, is the same checkpoint; another one copied over it is not); a hub name's cached snapshot, by its commit (read offline, as the loaders read it); else the name itself. An alias (`config.PRETRAINED_ALIASES`: `emotion2vec-compatible`) is told by the checkpoint it names, as its loader reads that."
+    src = PRETRAINED_ALIASES.get(src, src)
     p = Path(src).expanduser()
     if p.is_dir() or p.is_file():
         files = sorted(f for f in p.rglob('*') if f.is_file() and not any(  # not the hub client's own `.cache/` notes
@@ -351,9 +353,16 @@ def upstream_runs(name: str, cfg: OmniConfig, settings: Settings) -> dict:
         elif d := run_digest(u, settings): out[u] = d
     return out
 
+def _alias_by_name(d) -> bool:
+    "A checkpoint record an earlier kit wrote for an alias: told by the alias's own name, not the checkpoint it names (nothing to compare, so taken as it was)."
+    return isinstance(d, dict) and d.get('pretrained') in PRETRAINED_ALIASES and d.get('fingerprint') == d.get('pretrained')
+
 def _same_upstream(rec, now: dict) -> bool:
-    "Whether what a run recorded it learned from (`upstream_runs`) is `now`'s: a run that records none (an older kit's) counts as the same, and so does one recorded before checkpoints were (a pretrained part left out of its record)."
-    return rec is None or rec == {u: v for u, v in now.items() if u in rec or not isinstance(v, dict)}
+    "Whether what a run recorded it learned from (`upstream_runs`) is `now`'s: a run that records none (an older kit's) counts as the same, and so does one recorded before checkpoints were (a pretrained part left out of its record), or an alias recorded by its name (`_alias_by_name`) that still names it."
+    if rec is None: return True
+    now = {u: rec[u] if _alias_by_name(rec.get(u)) and isinstance(v, dict) and v.get('pretrained') == rec[u]['pretrained']
+           else v for u, v in now.items()}
+    return rec == {u: v for u, v in now.items() if u in rec or not isinstance(v, dict)}
 
 def retrained_upstream(name: str, settings: Settings) -> list:
     "The stages before `name` whose runs were trained again, or whose pretrained checkpoints' files changed, since its run learned from them, directly or further up (in table order; [] for a run that records none)."
@@ -361,7 +370,7 @@ def retrained_upstream(name: str, settings: Settings) -> list:
     for u, d in (read_object(stage_folder(name, settings) / 'config.json').get('upstream_runs') or {}).items():
         if u not in STAGES: continue
         if isinstance(d, dict):                                        # a checkpoint: its files as they were?
-            if d.get('fingerprint') != pretrained_fingerprint(str(d.get('pretrained'))): out.add(u)
+            if not _alias_by_name(d) and d.get('fingerprint') != pretrained_fingerprint(str(d.get('pretrained'))): out.add(u)
             continue
         now = run_digest(u, settings)
         out |= {u} if now not in (None, d) else set(retrained_upstream(u, settings))   # gone: `require_stage` says so

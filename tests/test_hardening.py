@@ -1871,7 +1871,7 @@ def test_a_run_that_learned_from_a_checkpoint_replaced_since_is_not_current(tmp_
 
 
 def test_a_hub_checkpoint_is_told_by_its_cached_commit(tmp_path, monkeypatch):
-    "A hub name's fingerprint is the commit of the snapshot its loader reads offline (a new download moves it); a name not cached is itself; a local folder, its files' names and contents (large ones by blocks spread over them), so a copy with other times is the same checkpoint and other weights of the same size are not."
+    "A hub name's fingerprint is the commit of the snapshot its loader reads offline (a new download moves it), an alias's that of the checkpoint it names (a run an earlier kit recorded by the alias's name is kept); a name not cached is itself; a local folder, its files' names and contents (large ones by blocks spread over them), so a copy with other times is the same checkpoint and other weights of the same size are not."
     from huggingface_hub import constants
     from emotion_omni_lite.stages import pretrained_fingerprint
     monkeypatch.setattr(constants, 'HF_HUB_CACHE', str(tmp_path / 'hub'))
@@ -1881,6 +1881,23 @@ def test_a_hub_checkpoint_is_told_by_its_cached_commit(tmp_path, monkeypatch):
         (repo / 'refs').mkdir(exist_ok=True); (repo / 'refs' / 'main').write_text(commit)
         assert pretrained_fingerprint('kit-tests/tiny') == f'commit:{commit}'
     assert pretrained_fingerprint('kit-tests/not-here') == 'kit-tests/not-here'
+    from emotion_omni_lite.config import PRETRAINED_ALIASES                 # an alias: the checkpoint it names, by its commit
+    from emotion_omni_lite.stages import _same_upstream, retrained_upstream
+    named = PRETRAINED_ALIASES['emotion2vec-compatible']
+    assert pretrained_fingerprint('emotion2vec-compatible') == named    # not cached
+    snap = tmp_path / 'hub' / f"models--{named.replace('/', '--')}" / 'snapshots' / 'c0ffee'
+    snap.mkdir(parents=True); (snap / 'config.json').write_text('{}'); (snap.parents[1] / 'refs').mkdir()
+    (snap.parents[1] / 'refs' / 'main').write_text('c0ffee')
+    assert pretrained_fingerprint('emotion2vec-compatible') == pretrained_fingerprint(named) == 'commit:c0ffee'
+    rec = lambda fp: {'emotion_encoder': {'pretrained': 'emotion2vec-compatible', 'fingerprint': fp}}
+    now = rec('commit:c0ffee')
+    assert _same_upstream(rec('emotion2vec-compatible'), now)          # an earlier kit's record, by the alias's name: kept
+    assert _same_upstream(now, now) and not _same_upstream(rec('commit:0ld'), now)   # another download since: not
+    s = get_settings(preset='smoke', data_dir=str(tmp_path / 'data'), out_dir=str(tmp_path / 'runs'))
+    conf = stage_folder('stage1', s) / 'config.json'; conf.parent.mkdir(parents=True)
+    for fp, moved in (('emotion2vec-compatible', []), ('commit:c0ffee', []), ('commit:0ld', ['emotion_encoder'])):
+        conf.write_text(json.dumps({'upstream_runs': rec(fp)}))
+        assert retrained_upstream('stage1', s) == moved, fp
     one = tmp_path / 'one.bin'; one.write_bytes(b'w'); was = pretrained_fingerprint(str(one))
     one.write_bytes(b'ww'); assert pretrained_fingerprint(str(one)) not in (was, str(one))
     import os, shutil
