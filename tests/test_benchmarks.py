@@ -1145,7 +1145,7 @@ def test_the_data_benchmark_prints_its_build_and_removes_it(monkeypatch, tmp_pat
 
 
 def test_the_seed_table_trains_each_seed_in_its_folders_and_reads_its_figures(monkeypatch, tmp_path, capsys):
-    "bench_seeds.train runs the main job (`eol run --preset lite`) with the seed and, for seeds other than 0, `<root>/sN`'s folders, says a finished run it replaced and ends naming a failed job's error; figures reads the seed's run through `evaluate.run_figures` from those same folders."
+    "bench_seeds.train runs the main job (`eol run --preset lite`) with the seed and, for seeds other than 0, `<root>/sN`'s folders, says a finished run it replaced and ends naming a failed job's error or a kit not installed; figures reads the seed's run through `evaluate.run_figures` from those same folders."
     import os, subprocess
     import bench_seeds
     from emotion_omni_lite import config, evaluate
@@ -1156,9 +1156,15 @@ def test_the_seed_table_trains_each_seed_in_its_folders_and_reads_its_figures(mo
         return subprocess.CompletedProcess(cmd, 3 if env['EOL_SEED'] == '2' else 0, out, 'lost\nTraceback: the job broke')
     monkeypatch.setattr(bench_seeds.subprocess, 'run', job)
     monkeypatch.setenv('EOL_DATA_DIR', '/elsewhere/data')                  # the shell's, kept for seed 0 only
+    checkout = tmp_path / 'checkout'; (checkout / '.venv' / 'bin').mkdir(parents=True)
+    monkeypatch.setattr(bench_seeds, 'ROOT', checkout)                    # a checkout whose kit is not installed
+    with pytest.raises(SystemExit, match=r"\.venv/bin/eol is missing: install the kit first \(bash scripts/setup\.sh run\)"):
+        bench_seeds.train(0, tmp_path)
+    assert not calls
+    (checkout / '.venv' / 'bin' / 'eol').write_text('')                   # installed
     for seed in (0, 1): bench_seeds.train(seed, tmp_path)
     (cmd0, env0), (cmd1, env1) = calls
-    assert cmd0 == cmd1 == [str(bench_seeds.ROOT / '.venv' / 'bin' / 'eol'), 'run', '--preset', 'lite']
+    assert cmd0 == cmd1 == [str(checkout / '.venv' / 'bin' / 'eol'), 'run', '--preset', 'lite']
     assert env0['EOL_SEED'] == '0' and env0['EOL_PRESET'] == 'lite' and env0['EOL_DATA_DIR'] == '/elsewhere/data'
     assert env0.get('EOL_OUT_DIR') == os.environ.get('EOL_OUT_DIR')
     assert (env1['EOL_SEED'], env1['EOL_DATA_DIR'], env1['EOL_OUT_DIR']) == ('1', str(tmp_path / 's1' / 'data'), str(tmp_path / 's1' / 'runs'))
