@@ -355,7 +355,8 @@ def upstream_runs(name: str, cfg: OmniConfig, settings: Settings) -> dict:
 
 def _alias_by_name(d) -> bool:
     "A checkpoint record an earlier kit wrote for an alias: told by the alias's own name, not the checkpoint it names (nothing to compare, so taken as it was)."
-    return isinstance(d, dict) and d.get('pretrained') in PRETRAINED_ALIASES and d.get('fingerprint') == d.get('pretrained')
+    name = d.get('pretrained') if isinstance(d, dict) else None
+    return isinstance(name, str) and name in PRETRAINED_ALIASES and d.get('fingerprint') == name
 
 def _same_upstream(rec, now: dict) -> bool:
     "Whether what a run recorded it learned from (`upstream_runs`) is `now`'s: a run that records none (an older kit's) counts as the same, and so does one recorded before checkpoints were (a pretrained part left out of its record), or an alias recorded by its name (`_alias_by_name`) that still names it."

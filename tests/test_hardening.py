@@ -1882,7 +1882,7 @@ def test_a_hub_checkpoint_is_told_by_its_cached_commit(tmp_path, monkeypatch):
         assert pretrained_fingerprint('kit-tests/tiny') == f'commit:{commit}'
     assert pretrained_fingerprint('kit-tests/not-here') == 'kit-tests/not-here'
     from emotion_omni_lite.config import PRETRAINED_ALIASES                 # an alias: the checkpoint it names, by its commit
-    from emotion_omni_lite.stages import _same_upstream, retrained_upstream
+    from emotion_omni_lite.stages import _alias_by_name, _same_upstream, retrained_upstream
     named = PRETRAINED_ALIASES['emotion2vec-compatible']
     assert pretrained_fingerprint('emotion2vec-compatible') == named    # not cached
     snap = tmp_path / 'hub' / f"models--{named.replace('/', '--')}" / 'snapshots' / 'c0ffee'
@@ -1893,6 +1893,8 @@ def test_a_hub_checkpoint_is_told_by_its_cached_commit(tmp_path, monkeypatch):
     now = rec('commit:c0ffee')
     assert _same_upstream(rec('emotion2vec-compatible'), now)          # an earlier kit's record, by the alias's name: kept
     assert _same_upstream(now, now) and not _same_upstream(rec('commit:0ld'), now)   # another download since: not
+    assert not _alias_by_name({'pretrained': ['emotion2vec-compatible'], 'fingerprint': ['emotion2vec-compatible']})   # a
+    assert not _alias_by_name(['emotion2vec-compatible'])             # hand-edited record: no alias, and no TypeError
     s = get_settings(preset='smoke', data_dir=str(tmp_path / 'data'), out_dir=str(tmp_path / 'runs'))
     conf = stage_folder('stage1', s) / 'config.json'; conf.parent.mkdir(parents=True)
     for fp, moved in (('emotion2vec-compatible', []), ('commit:c0ffee', []), ('commit:0ld', ['emotion_encoder'])):
